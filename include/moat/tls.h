@@ -1,0 +1,161 @@
+/* moat's TLS 1.3 engine (RFC 8446), client and server, sans-I/O.
+ *
+ * The engine never touches a socket. The caller feeds it the bytes it read
+ * (moat_tls_recv) and sends whatever the engine appended to the `out`
+ * buffer. Decrypted application data is appended to the `app` buffer.
+ *
+ *   client: moat_tls_client_new -> moat_tls_start(out) -> send out
+ *           loop: read -> moat_tls_recv(in, out, app) -> send out, use app
+ *   server: moat_tls_server_new -> loop as above
+ *
+ * Every function returns 0 or a negative moat error (include/moat/error.h).
+ * When moat_tls_recv fails with MOAT_ERR_ALERT(desc), the fatal alert has
+ * already been appended to `out`: send it, then close the socket. After any
+ * error the connection is dead and further calls return MOAT_ERR_STATE. */
+#ifndef MOAT_TLS_H
+#define MOAT_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "moat/buf.h"
+#include "moat/error.h"
+
+/* Cipher suites (RFC 8446 B.4). */
+#define MOAT_TLS_AES_128_GCM_SHA256 0x1301
+#define MOAT_TLS_AES_256_GCM_SHA384 0x1302
+#define MOAT_TLS_CHACHA20_POLY1305_SHA256 0x1303
+
+/* Named groups (RFC 8446 4.2.7). */
+#define MOAT_GROUP_SECP256R1 0x0017
+#define MOAT_GROUP_SECP384R1 0x0018
+#define MOAT_GROUP_X25519 0x001d
+
+/* Signature schemes (RFC 8446 4.2.3). */
+#define MOAT_SIG_ECDSA_SECP256R1_SHA256 0x0403
+#define MOAT_SIG_ECDSA_SECP384R1_SHA384 0x0503
+#define MOAT_SIG_RSA_PSS_RSAE_SHA256 0x0804
+#define MOAT_SIG_RSA_PSS_RSAE_SHA384 0x0805
+#define MOAT_SIG_RSA_PSS_RSAE_SHA512 0x0806
+#define MOAT_SIG_ED25519 0x0807
+
+typedef struct moat_tls_config moat_tls_config;
+typedef struct moat_tls moat_tls;
+
+/* Returns the current time in seconds since the Unix epoch. Injected so
+ * that certificate validity can be tested at any date. */
+typedef int64_t (*moat_clock_fn)(void *arg);
+
+/* ---- configuration (shared by many connections, read-only once in use) */
+
+/* A new configuration with defaults: all three suites (AES-128-GCM first),
+ * groups x25519, secp256r1, secp384r1, peer verification on, the system
+ * trust store, the real clock. NULL when out of memory or libcrypto cannot
+ * provide the algorithms. Free with moat_tls_config_free. */
+moat_tls_config *moat_tls_config_new(void);
+void moat_tls_config_free(moat_tls_config *cfg);
+
+/* Adds a certificate chain (PEM: leaf first, then intermediates) and its
+ * private key (PEM). A server picks among them by SNI against each leaf's
+ * SAN DNS names; the first one added is the default. Supported keys: RSA
+ * 2048+, ECDSA P-256/P-384, Ed25519. On failure writes a message naming the
+ * problem into err (if errlen > 0) and returns MOAT_ERR_FILE. */
+int moat_tls_config_add_cert_file(moat_tls_config *cfg, const char *cert_file,
+                                  const char *key_file, char *err, size_t errlen);
+/* The same from PEM text in memory. */
+int moat_tls_config_add_cert_pem(moat_tls_config *cfg, const char *cert_pem, size_t cert_len,
+                                 const char *key_pem, size_t key_len, char *err, size_t errlen);
+
+/* Client trust: replaces the system trust store with the certificates of
+ * a PEM file (or PEM text). Returns 0 or MOAT_ERR_FILE with err filled. */
+int moat_tls_config_set_ca_file(moat_tls_config *cfg, const char *path, char *err, size_t errlen);
+int moat_tls_config_set_ca_pem(moat_tls_config *cfg, const char *pem, size_t len, char *err,
+                               size_t errlen);
+
+/* Client: 1 (default) verifies the server's chain, name and dates;
+ * 0 accepts any certificate (curl's -k). */
+void moat_tls_config_set_verify(moat_tls_config *cfg, int on);
+
+/* Clock used for certificate validity. NULL restores the real clock. */
+void moat_tls_config_set_clock(moat_tls_config *cfg, moat_clock_fn fn, void *arg);
+
+/* Cipher suites in preference order (the server picks its own first
+ * preference among those the client offers). n <= 3. Returns MOAT_ERR_ARG
+ * for an unknown suite. */
+int moat_tls_config_set_ciphers(moat_tls_config *cfg, const uint16_t *suites, size_t n);
+
+/* Groups in preference order. The client offers all of them in
+ * supported_groups and sends a key share for the first; the server accepts
+ * only these and answers with HelloRetryRequest when the client offered
+ * none of them in key_share. n <= 3. */
+int moat_tls_config_set_groups(moat_tls_config *cfg, const uint16_t *groups, size_t n);
+
+/* ALPN protocols in preference order, e.g. {"http/1.1"}. Each 1..255 bytes.
+ * The server selects the first of its own it finds in the client's list;
+ * with no overlap it sends no_application_protocol. */
+int moat_tls_config_set_alpn(moat_tls_config *cfg, const char *const *protos, size_t n);
+
+/* Appends NSS key-log lines (CLIENT_HANDSHAKE_TRAFFIC_SECRET ...) to this
+ * file for every connection. NULL or "" turns it off. The file is opened
+ * in append mode, mode 0600 when created. */
+int moat_tls_config_set_keylog_file(moat_tls_config *cfg, const char *path);
+
+/* Names for the command line: "TLS_AES_128_GCM_SHA256" or
+ * "aes128gcm"-style aliases; "x25519", "P-256"/"secp256r1", ... Return 0
+ * when unknown. */
+uint16_t moat_tls_cipher_from_name(const char *name);
+uint16_t moat_tls_group_from_name(const char *name);
+const char *moat_tls_cipher_name(uint16_t suite);   /* "TLS_AES_128_GCM_SHA256" */
+const char *moat_tls_group_name(uint16_t group);    /* "x25519" */
+const char *moat_tls_sigscheme_name(uint16_t sig);  /* "ecdsa_secp256r1_sha256" */
+
+/* ---- connections */
+
+/* A client connection. server_name is a DNS name (sent as SNI and checked
+ * against the certificate) or an IP address literal (checked against IP
+ * SANs, not sent as SNI). The config must outlive the connection. */
+moat_tls *moat_tls_client_new(const moat_tls_config *cfg, const char *server_name);
+moat_tls *moat_tls_server_new(const moat_tls_config *cfg);
+/* Wipes every secret and frees. NULL is allowed. */
+void moat_tls_free(moat_tls *t);
+
+/* Client: appends the ClientHello to out. Server: does nothing. */
+int moat_tls_start(moat_tls *t, moat_buf *out);
+
+/* Feeds received bytes (any amount, any split). Records to send (handshake
+ * replies, KeyUpdate answers, alerts) are appended to out; application
+ * data to app. Partial records are kept inside the engine. */
+int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app);
+
+/* Encrypts application data into records appended to out. Only after the
+ * handshake is done. */
+int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len);
+
+/* Appends a close_notify alert. */
+int moat_tls_close(moat_tls *t, moat_buf *out);
+
+/* Sends a KeyUpdate (RFC 8446 4.6.3) and switches the sending keys;
+ * request_peer asks the peer to update its own. */
+int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer);
+
+/* RFC 8446 7.5 exporter. */
+int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen,
+                    uint8_t *out, size_t outlen);
+
+/* ---- state and what was negotiated */
+int moat_tls_handshake_done(const moat_tls *t);
+int moat_tls_peer_closed(const moat_tls *t);     /* close_notify received */
+int moat_tls_is_server(const moat_tls *t);
+uint16_t moat_tls_get_cipher(const moat_tls *t);
+uint16_t moat_tls_get_group(const moat_tls *t);
+uint16_t moat_tls_get_sigscheme(const moat_tls *t);
+int moat_tls_did_hrr(const moat_tls *t);         /* a HelloRetryRequest happened */
+const char *moat_tls_get_alpn(const moat_tls *t); /* NULL when none */
+const char *moat_tls_get_sni(const moat_tls *t);  /* server: name the client sent */
+/* Client: when the server's certificate was refused, a sentence in plain
+ * words ("its certificate expired on 2026-01-01") and the browser's code
+ * for it ("NET::ERR_CERT_DATE_INVALID"); NULL otherwise. */
+const char *moat_tls_verify_error(const moat_tls *t);
+const char *moat_tls_verify_code(const moat_tls *t);
+
+#endif
