@@ -1,0 +1,98 @@
+/* crypto/: the only code that calls libcrypto. Everything above sees opaque
+ * types and plain bytes. Algorithms are fetched once per process. */
+#ifndef MOAT_CRYPTO_H
+#define MOAT_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fetches every algorithm moat uses. Idempotent and thread-safe. Returns 0
+ * or MOAT_ERR_INTERNAL when libcrypto lacks one. */
+int moat_crypto_init(void);
+
+/* Fills buf with n bytes from the CSPRNG. */
+int moat_random(void *buf, size_t n);
+
+/* ---- hashes and HKDF */
+enum { MOAT_HASH_SHA256 = 0, MOAT_HASH_SHA384 = 1 };
+#define MOAT_HASH_MAX 48
+size_t moat_hash_len(int h);
+
+typedef struct moat_hash_ctx moat_hash_ctx;
+moat_hash_ctx *moat_hash_new(int h);
+int moat_hash_update(moat_hash_ctx *c, const void *p, size_t n);
+/* The digest of everything so far, leaving the context usable. */
+int moat_hash_peek(const moat_hash_ctx *c, uint8_t *out);
+void moat_hash_free(moat_hash_ctx *c);
+int moat_hash(int h, const void *p, size_t n, uint8_t *out);
+int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out);
+/* RFC 5869. */
+int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm,
+                      size_t ikmlen, uint8_t *out);
+int moat_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *info,
+                     size_t infolen, uint8_t *out, size_t outlen);
+
+/* ---- AEAD for the record layer: suite is a TLS cipher suite number. */
+typedef struct moat_aead moat_aead;
+size_t moat_aead_key_len(uint16_t suite); /* 0 when unknown */
+int moat_suite_hash(uint16_t suite);      /* MOAT_HASH_* or -1 */
+moat_aead *moat_aead_new(uint16_t suite, int encrypt, const uint8_t *key);
+/* out receives inlen bytes of ciphertext then the 16-byte tag. out may be in. */
+int moat_aead_seal(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                   const uint8_t *in, size_t inlen, uint8_t *out);
+/* in holds ciphertext then tag (inlen >= 16); out receives inlen-16 bytes.
+ * Returns 0, or -1 when authentication fails. */
+int moat_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                   const uint8_t *in, size_t inlen, uint8_t *out);
+void moat_aead_free(moat_aead *a);
+
+/* ---- ephemeral key exchange for a TLS named group */
+typedef struct moat_kex moat_kex;
+int moat_kex_supported(uint16_t group);
+size_t moat_kex_pub_len(uint16_t group);
+moat_kex *moat_kex_new(uint16_t group);
+/* For known-answer tests: an X25519 key from its raw private key. */
+moat_kex *moat_kex_from_private(uint16_t group, const uint8_t *priv, size_t len);
+/* Writes the public key as TLS encodes it (raw X25519, uncompressed point). */
+int moat_kex_pub(const moat_kex *k, uint8_t *out, size_t *len);
+/* Shared secret with the peer's public key. Invalid peer keys give
+ * MOAT_ERR_ALERT(illegal_parameter). out holds 48 bytes at least. */
+int moat_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *out, size_t *outlen);
+void moat_kex_free(moat_kex *k);
+
+/* ---- our certificate and private key */
+typedef struct moat_cred moat_cred;
+int moat_cred_load(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len,
+                   moat_cred **out, char *err, size_t errlen);
+void moat_cred_free(moat_cred *c);
+size_t moat_cred_chain_len(const moat_cred *c);
+const uint8_t *moat_cred_chain_der(const moat_cred *c, size_t i, size_t *len);
+/* Whether the certificate's key can sign with this scheme. */
+int moat_cred_can_sign(const moat_cred *c, uint16_t scheme);
+/* Whether a SAN DNS name of the leaf matches host (wildcards per RFC 6125). */
+int moat_cred_matches_name(const moat_cred *c, const char *host);
+/* sig must hold 1024 bytes; *siglen is set. */
+int moat_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, size_t msglen,
+                   uint8_t *sig, size_t *siglen);
+
+/* Verifies sig over msg with the public key of the DER certificate.
+ * Returns 0, MOAT_ERR_ALERT(illegal_parameter) when the scheme does not fit
+ * the key, MOAT_ERR_ALERT(decrypt_error) when the signature is wrong,
+ * MOAT_ERR_ALERT(bad_certificate) when the certificate cannot be parsed. */
+int moat_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme,
+                    const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen);
+
+/* ---- trust and chain validation */
+typedef struct moat_trust moat_trust;
+/* NULL pem: the system trust store. */
+moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen);
+void moat_trust_free(moat_trust *t);
+/* Validates the chain (leaf first, the rest in any order) for serverAuth,
+ * the host name or IP address, at time `now`. Returns 0 or the alert to
+ * send; on failure writes a plain-words reason ("its certificate expired
+ * on 2026-01-01") and sets *code to the browser's name for it. */
+int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
+                      const char *host, int64_t now, char *reason, size_t reasonlen,
+                      const char **code);
+
+#endif

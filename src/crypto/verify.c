@@ -1,0 +1,232 @@
+/* Trust stores and certificate chain validation through libcrypto's X509
+ * verifier, with refusals explained in plain words as browsers do. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "crypto/crypto.h"
+#include "moat/error.h"
+
+struct moat_trust {
+    X509_STORE *store;
+};
+
+moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen)
+{
+    if (moat_crypto_init())
+        return NULL;
+    moat_trust *t = OPENSSL_zalloc(sizeof *t);
+    if (!t || !(t->store = X509_STORE_new()))
+        goto fail;
+    if (!pem) {
+        if (!X509_STORE_set_default_paths(t->store)) {
+            snprintf(err, errlen, "the system trust store could not be loaded");
+            goto fail;
+        }
+    } else {
+        BIO *b = BIO_new_mem_buf(pem, (int)len);
+        X509 *x;
+        int n = 0;
+        while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
+            X509_STORE_add_cert(t->store, x);
+            X509_free(x);
+            n++;
+        }
+        BIO_free(b);
+        if (!n) {
+            snprintf(err, errlen, "no PEM certificate found");
+            goto fail;
+        }
+    }
+    ERR_clear_error();
+    return t;
+fail:
+    ERR_clear_error();
+    moat_trust_free(t);
+    return NULL;
+}
+
+void moat_trust_free(moat_trust *t)
+{
+    if (!t)
+        return;
+    X509_STORE_free(t->store);
+    OPENSSL_free(t);
+}
+
+static void fmt_date(const ASN1_TIME *a, char *out, size_t n)
+{
+    struct tm tm;
+    if (a && ASN1_TIME_to_tm(a, &tm))
+        strftime(out, n, "%Y-%m-%d", &tm);
+    else
+        snprintf(out, n, "an unreadable date");
+}
+
+/* The names a certificate is valid for, "a.example, b.example, 192.0.2.1". */
+static void list_names(X509 *x, char *out, size_t n)
+{
+    out[0] = 0;
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    size_t used = 0;
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && used + 1 < n; i++) {
+        GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        char one[INET6_ADDRSTRLEN + 1] = "";
+        const char *s = NULL;
+        if (g->type == GEN_DNS) {
+            s = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+        } else if (g->type == GEN_IPADD) {
+            int l = ASN1_STRING_length(g->d.iPAddress);
+            const unsigned char *d = ASN1_STRING_get0_data(g->d.iPAddress);
+            if (inet_ntop(l == 4 ? AF_INET : AF_INET6, d, one, sizeof one))
+                s = one;
+        }
+        if (!s)
+            continue;
+        int w = snprintf(out + used, n - used, "%s%s", used ? ", " : "", s);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    GENERAL_NAMES_free(gens);
+    if (!out[0])
+        snprintf(out, n, "no names");
+}
+
+static void subject_cn(X509_NAME *nm, char *out, size_t n)
+{
+    if (!nm || X509_NAME_get_text_by_NID(nm, NID_commonName, out, (int)n) <= 0)
+        X509_NAME_oneline(nm, out, (int)n);
+}
+
+int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
+                      const char *host, int64_t now, char *reason, size_t reasonlen,
+                      const char **code)
+{
+    *code = "NET::ERR_CERT_INVALID";
+    if (!n) {
+        snprintf(reason, reasonlen, "it sent no certificate");
+        return MOAT_ERR_ALERT(MOAT_ALERT_DECODE_ERROR);
+    }
+    X509 *leaf = NULL;
+    STACK_OF(X509) *rest = sk_X509_new_null();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int r = MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
+    if (!rest || !ctx)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = ders[i];
+        X509 *x = d2i_X509(NULL, &p, (long)lens[i]);
+        if (!x || p != ders[i] + lens[i]) {
+            X509_free(x);
+            snprintf(reason, reasonlen, "its certificate could not be parsed");
+            r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+            goto out;
+        }
+        if (!leaf)
+            leaf = x;
+        else if (!sk_X509_push(rest, x)) {
+            X509_free(x);
+            goto out;
+        }
+    }
+    if (!X509_STORE_CTX_init(ctx, t->store, leaf, rest))
+        goto out;
+    X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_time(vp, (time_t)now);
+    /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
+    X509_VERIFY_PARAM_set_auth_level(vp, 2);
+    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+    unsigned char ipbuf[16];
+    int is_ip = host && (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1);
+    if (host && is_ip) {
+        X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+    } else if (host) {
+        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+                                                X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+        X509_VERIFY_PARAM_set1_host(vp, host, 0);
+    }
+    if (X509_verify_cert(ctx) == 1) {
+        r = 0;
+        goto out;
+    }
+    int e = X509_STORE_CTX_get_error(ctx);
+    X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
+    if (!bad)
+        bad = leaf;
+    char a[512], b[256];
+    int depth = X509_STORE_CTX_get_error_depth(ctx);
+    const char *whose = depth > 0 ? "an issuing certificate in its chain" : "its certificate";
+    switch (e) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        fmt_date(X509_get0_notAfter(bad), a, sizeof a);
+        snprintf(reason, reasonlen, "%s expired on %s", whose, a);
+        *code = "NET::ERR_CERT_DATE_INVALID";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_EXPIRED);
+        break;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        fmt_date(X509_get0_notBefore(bad), a, sizeof a);
+        snprintf(reason, reasonlen, "%s is not valid until %s", whose, a);
+        *code = "NET::ERR_CERT_DATE_INVALID";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_EXPIRED);
+        break;
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        snprintf(reason, reasonlen, "its certificate is self-signed and not trusted");
+        *code = "NET::ERR_CERT_AUTHORITY_INVALID";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA);
+        break;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        b[0] = 0;
+        subject_cn(X509_get_issuer_name(bad), b, sizeof b);
+        snprintf(reason, reasonlen,
+                 "its certificate was issued by an authority that is not trusted (%s)", b);
+        *code = "NET::ERR_CERT_AUTHORITY_INVALID";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA);
+        break;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        list_names(leaf, a, sizeof a);
+        snprintf(reason, reasonlen, "its certificate is not valid for %s (it is valid for %s)",
+                 host, a);
+        *code = "NET::ERR_CERT_COMMON_NAME_INVALID";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+        break;
+    case X509_V_ERR_CERT_REVOKED:
+        snprintf(reason, reasonlen, "%s has been revoked", whose);
+        *code = "NET::ERR_CERT_REVOKED";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
+        break;
+    case X509_V_ERR_INVALID_PURPOSE:
+        snprintf(reason, reasonlen, "%s is not meant for server authentication", whose);
+        *code = "NET::ERR_CERT_INVALID";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
+        break;
+    case X509_V_ERR_CA_MD_TOO_WEAK:
+    case X509_V_ERR_EE_KEY_TOO_SMALL:
+    case X509_V_ERR_CA_KEY_TOO_SMALL:
+        snprintf(reason, reasonlen, "%s uses a forbidden signature algorithm or weak key (%s)",
+                 whose, X509_verify_cert_error_string(e));
+        *code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+        break;
+    default:
+        snprintf(reason, reasonlen, "%s could not be verified: %s", whose,
+                 X509_verify_cert_error_string(e));
+        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+    }
+out:
+    X509_STORE_CTX_free(ctx);
+    X509_free(leaf);
+    sk_X509_pop_free(rest, X509_free);
+    ERR_clear_error();
+    return r;
+}
