@@ -1,0 +1,541 @@
+/* Key and certificate generation for the local CA: the libcrypto calls
+ * behind `moat ca` (RFC 5280 profiles for a root and its leaves). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "crypto/x509gen.h"
+#include "moat/error.h"
+
+struct moat_pkey {
+    EVP_PKEY *pkey;
+};
+struct moat_cert {
+    X509 *x509;
+};
+
+/* Writes "what: libcrypto reason" (or "what" alone) into err, clears the
+ * libcrypto error queue, and returns code. */
+static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+    char what[512] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    unsigned long e = ERR_peek_last_error();
+    char reason[256] = "";
+    if (e)
+        ERR_error_string_n(e, reason, sizeof reason);
+    ERR_clear_error();
+    if (err && errlen)
+        snprintf(err, errlen, "%s%s%s", what, reason[0] ? ": " : "", reason);
+    return code;
+}
+
+/* ---- files */
+
+int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                           char *err, size_t errlen)
+{
+    static unsigned counter;
+    char tmp[4096];
+    int fd = -1;
+    /* O_EXCL so we never write through a file (or symlink) someone else
+     * put there; a few tries in case a stale temp file has our name. */
+    for (int tries = 0; tries < 16 && fd < 0; tries++) {
+        unsigned r = 0;
+        if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+            r = counter;
+        int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u-%08x", path, (long)getpid(),
+                         counter++, r);
+        if (n < 0 || (size_t)n >= sizeof tmp)
+            return fail(MOAT_ERR_IO, err, errlen, "%s: path too long", path);
+        fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);
+        if (fd < 0 && errno != EEXIST)
+            return fail(MOAT_ERR_IO, err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+    }
+    if (fd < 0)
+        return fail(MOAT_ERR_IO, err, errlen, "cannot create a temporary file next to %s", path);
+    /* The umask may have narrowed the mode; set exactly what was asked. */
+    if (fchmod(fd, mode) != 0)
+        goto io_error;
+    const unsigned char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            goto io_error;
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0)
+        goto io_error;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto io_error;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto io_error;
+    /* Make the rename itself durable. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = 0;
+    else if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+
+io_error: {
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return fail(MOAT_ERR_IO, err, errlen, "cannot write %s: %s", path, strerror(saved));
+}
+}
+
+/* Writes the contents of a memory BIO to path. */
+static int write_bio(BIO *b, const char *path, mode_t mode, char *err, size_t errlen)
+{
+    char *data = NULL;
+    long n = BIO_get_mem_data(b, &data);
+    if (n < 0 || !data)
+        return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode %s", path);
+    return moat_write_file_atomic(path, data, (size_t)n, mode, err, errlen);
+}
+
+/* ---- keys */
+
+int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    EVP_PKEY *pk = NULL;
+    if (type == MOAT_KEY_EC_P256)
+        pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    else if (type == MOAT_KEY_RSA2048)
+        pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    else
+        return fail(MOAT_ERR_ARG, err, errlen, "unknown key type %d", (int)type);
+    if (!pk)
+        return fail(MOAT_ERR_INTERNAL, err, errlen, "key generation failed");
+    moat_pkey *k = malloc(sizeof *k);
+    if (!k) {
+        EVP_PKEY_free(pk);
+        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    }
+    k->pkey = pk;
+    *out = k;
+    return 0;
+}
+
+int moat_pkey_type(const moat_pkey *k)
+{
+    if (EVP_PKEY_is_a(k->pkey, "RSA"))
+        return EVP_PKEY_get_bits(k->pkey) == 2048 ? MOAT_KEY_RSA2048 : -1;
+    if (EVP_PKEY_is_a(k->pkey, "EC")) {
+        char group[64];
+        size_t glen = 0;
+        if (EVP_PKEY_get_group_name(k->pkey, group, sizeof group, &glen) == 1 &&
+            (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0))
+            return MOAT_KEY_EC_P256;
+    }
+    return -1;
+}
+
+int moat_pkey_write_pem(const moat_pkey *k, const char *path, char *err, size_t errlen)
+{
+    /* Secure heap when available, so the encoded key is wiped on free. */
+    BIO *b = BIO_new(BIO_s_secmem());
+    if (!b)
+        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    int r;
+    if (PEM_write_bio_PrivateKey(b, k->pkey, NULL, NULL, 0, NULL, NULL) != 1)
+        r = fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode the private key");
+    else
+        r = write_bio(b, path, 0600, err, errlen);
+    BIO_free(b);
+    return r;
+}
+
+/* Never prompts: a key with a passphrase is refused instead. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return -1;
+}
+
+static FILE *open_read(const char *path, char *err, size_t errlen, int *code)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        *code = fail(MOAT_ERR_FILE, err, errlen, "cannot open %s: %s", path, strerror(errno));
+    return f;
+}
+
+int moat_pkey_read_pem(const char *path, moat_pkey **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    int r = 0;
+    FILE *f = open_read(path, err, errlen, &r);
+    if (!f)
+        return r;
+    EVP_PKEY *pk = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+    fclose(f);
+    if (!pk)
+        return fail(MOAT_ERR_FILE, err, errlen,
+                    "%s holds no private key moat can read (it must be PEM, without a "
+                    "passphrase)",
+                    path);
+    moat_pkey *k = malloc(sizeof *k);
+    if (!k) {
+        EVP_PKEY_free(pk);
+        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    }
+    k->pkey = pk;
+    *out = k;
+    return 0;
+}
+
+void moat_pkey_free(moat_pkey *k)
+{
+    if (!k)
+        return;
+    EVP_PKEY_free(k->pkey); /* libcrypto wipes key material when freeing */
+    free(k);
+}
+
+/* ---- certificates */
+
+static int wrap_cert(X509 *x, moat_cert **out, char *err, size_t errlen)
+{
+    moat_cert *c = malloc(sizeof *c);
+    if (!c) {
+        X509_free(x);
+        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    }
+    c->x509 = x;
+    *out = c;
+    return 0;
+}
+
+/* A random positive serial of 128 bits (RFC 5280 4.1.2.2 allows 20 octets;
+ * a leading zero octet is added by DER when the top bit is set). */
+static int set_random_serial(X509 *x)
+{
+    unsigned char r[16];
+    BIGNUM *bn = NULL;
+    int ok = 0;
+    do {
+        if (RAND_bytes(r, sizeof r) != 1)
+            return 0;
+        BN_free(bn);
+        bn = BN_bin2bn(r, sizeof r, NULL);
+        if (!bn)
+            return 0;
+    } while (BN_is_zero(bn));
+    ASN1_INTEGER *ai = BN_to_ASN1_INTEGER(bn, NULL);
+    if (ai && X509_set_serialNumber(x, ai) == 1)
+        ok = 1;
+    ASN1_INTEGER_free(ai);
+    BN_free(bn);
+    return ok;
+}
+
+static int add_name_entry(X509_NAME *n, const char *field, const char *value)
+{
+    if (!value || !*value)
+        return 1;
+    return X509_NAME_add_entry_by_txt(n, field, MBSTRING_UTF8, (const unsigned char *)value,
+                                      -1, -1, 0) == 1;
+}
+
+static int set_subject(X509 *x, const char *o, const char *ou, const char *cn)
+{
+    X509_NAME *n = X509_NAME_new();
+    if (!n)
+        return 0;
+    int ok = add_name_entry(n, "O", o) && add_name_entry(n, "OU", ou) &&
+             (!cn || strlen(cn) > 64 || add_name_entry(n, "CN", cn)) &&
+             X509_set_subject_name(x, n) == 1;
+    X509_NAME_free(n);
+    return ok;
+}
+
+static int set_validity(X509 *x, int64_t nb, int64_t na)
+{
+    return ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) &&
+           ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na);
+}
+
+/* Adds an extension given in OpenSSL's configuration syntax; ctx carries
+ * the issuer and subject, for the key identifiers. */
+static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+    if (!e)
+        return 0;
+    int ok = X509_add_ext(x, e, -1) == 1;
+    X509_EXTENSION_free(e);
+    return ok;
+}
+
+int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p,
+                        moat_cert **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (p->not_after <= p->not_before)
+        return fail(MOAT_ERR_ARG, err, errlen, "the CA would expire before it is valid");
+    X509 *x = X509_new();
+    if (!x)
+        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    X509V3_CTX ctx;
+    int ok = X509_set_version(x, X509_VERSION_3) && set_random_serial(x) &&
+             set_subject(x, p->org, p->org_unit, p->common_name) &&
+             X509_set_issuer_name(x, X509_get_subject_name(x)) &&
+             set_validity(x, p->not_before, p->not_after) && X509_set_pubkey(x, key->pkey);
+    if (ok) {
+        X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+        ok = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
+             add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+             add_ext(x, &ctx, NID_subject_key_identifier, "hash") &&
+             X509_sign(x, key->pkey, EVP_sha256()) > 0;
+    }
+    if (!ok) {
+        X509_free(x);
+        return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the root certificate");
+    }
+    return wrap_cert(x, out, err, errlen);
+}
+
+/* The subjectAltName extension: iPAddress for what inet_pton accepts,
+ * dNSName for the rest (RFC 5280 4.2.1.6). */
+static int add_sans(X509 *x, const char *const *names, size_t n)
+{
+    GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+    if (!gens)
+        return 0;
+    int ok = 1;
+    for (size_t i = 0; i < n && ok; i++) {
+        unsigned char ip[16];
+        GENERAL_NAME *g = GENERAL_NAME_new();
+        if (!g) {
+            ok = 0;
+            break;
+        }
+        if (inet_pton(AF_INET, names[i], ip) == 1 || inet_pton(AF_INET6, names[i], ip) == 1) {
+            int iplen = strchr(names[i], ':') ? 16 : 4;
+            ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+            if (os && ASN1_OCTET_STRING_set(os, ip, iplen)) {
+                GENERAL_NAME_set0_value(g, GEN_IPADD, os);
+            } else {
+                ASN1_OCTET_STRING_free(os);
+                ok = 0;
+            }
+        } else {
+            ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+            if (s && ASN1_STRING_set(s, names[i], (int)strlen(names[i]))) {
+                GENERAL_NAME_set0_value(g, GEN_DNS, s);
+            } else {
+                ASN1_IA5STRING_free(s);
+                ok = 0;
+            }
+        }
+        if (!ok || !sk_GENERAL_NAME_push(gens, g)) {
+            GENERAL_NAME_free(g);
+            ok = 0;
+        }
+    }
+    /* Critical only when the subject is empty (RFC 5280 4.2.1.6); ours
+     * always has O and OU, so not critical. */
+    if (ok)
+        ok = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1;
+    GENERAL_NAMES_free(gens);
+    return ok;
+}
+
+int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pkey *leaf_key,
+                    const struct moat_issue_params *p, moat_cert **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    if (!p->names || p->n_names == 0)
+        return fail(MOAT_ERR_ARG, err, errlen, "a certificate needs at least one name");
+    if (p->not_after <= p->not_before)
+        return fail(MOAT_ERR_ARG, err, errlen, "the certificate would expire before it is valid");
+    for (size_t i = 0; i < p->n_names; i++)
+        if (!p->names[i] || !*p->names[i])
+            return fail(MOAT_ERR_ARG, err, errlen, "empty name");
+    X509 *x = X509_new();
+    if (!x)
+        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    int rsa = EVP_PKEY_is_a(leaf_key->pkey, "RSA");
+    X509V3_CTX ctx;
+    int ok = X509_set_version(x, X509_VERSION_3) && set_random_serial(x) &&
+             set_subject(x, p->org, p->org_unit, p->common_name) &&
+             X509_set_issuer_name(x, X509_get_subject_name(ca->x509)) &&
+             set_validity(x, p->not_before, p->not_after) && X509_set_pubkey(x, leaf_key->pkey);
+    if (ok) {
+        X509V3_set_ctx(&ctx, ca->x509, x, NULL, NULL, 0);
+        ok = add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") &&
+             add_ext(x, &ctx, NID_key_usage,
+                     rsa ? "critical,digitalSignature,keyEncipherment"
+                         : "critical,digitalSignature") &&
+             add_ext(x, &ctx, NID_ext_key_usage,
+                     p->client_auth ? "serverAuth,clientAuth" : "serverAuth") &&
+             add_ext(x, &ctx, NID_subject_key_identifier, "hash") &&
+             add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") &&
+             add_sans(x, p->names, p->n_names) && X509_sign(x, ca_key->pkey, EVP_sha256()) > 0;
+    }
+    if (!ok) {
+        X509_free(x);
+        return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot issue the certificate");
+    }
+    return wrap_cert(x, out, err, errlen);
+}
+
+int moat_cert_write_pem(const moat_cert *const *certs, size_t n, const char *path, mode_t mode,
+                        char *err, size_t errlen)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    if (!b)
+        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++)
+        if (PEM_write_bio_X509(b, certs[i]->x509) != 1)
+            r = fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode the certificate");
+    if (r == 0)
+        r = write_bio(b, path, mode, err, errlen);
+    BIO_free(b);
+    return r;
+}
+
+int moat_cert_read_pem(const char *path, moat_cert **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    int r = 0;
+    FILE *f = open_read(path, err, errlen, &r);
+    if (!f)
+        return r;
+    X509 *x = PEM_read_X509(f, NULL, no_passphrase, NULL);
+    fclose(f);
+    if (!x)
+        return fail(MOAT_ERR_FILE, err, errlen, "%s holds no PEM certificate", path);
+    return wrap_cert(x, out, err, errlen);
+}
+
+void moat_cert_free(moat_cert *c)
+{
+    if (!c)
+        return;
+    X509_free(c->x509);
+    free(c);
+}
+
+static int asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+        return MOAT_ERR_INTERNAL;
+    *out = (int64_t)timegm(&tm);
+    return 0;
+}
+
+int moat_cert_not_after(const moat_cert *c, int64_t *out)
+{
+    return asn1_time_to_epoch(X509_get0_notAfter(c->x509), out);
+}
+
+int moat_cert_not_before(const moat_cert *c, int64_t *out)
+{
+    return asn1_time_to_epoch(X509_get0_notBefore(c->x509), out);
+}
+
+int moat_cert_serial_hex(const moat_cert *c, char *buf, size_t len)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(c->x509), NULL);
+    if (!bn)
+        return MOAT_ERR_INTERNAL;
+    char *hex = BN_bn2hex(bn);
+    BN_free(bn);
+    if (!hex)
+        return MOAT_ERR_NOMEM;
+    int r = 0;
+    size_t n = strlen(hex);
+    if (n + 1 > len) {
+        r = MOAT_ERR_ARG;
+    } else {
+        for (size_t i = 0; i <= n; i++)
+            buf[i] = (char)((hex[i] >= 'A' && hex[i] <= 'F') ? hex[i] - 'A' + 'a' : hex[i]);
+    }
+    OPENSSL_free(hex);
+    return r;
+}
+
+int moat_cert_subject(const moat_cert *c, char *buf, size_t len)
+{
+    if (len == 0)
+        return MOAT_ERR_ARG;
+    BIO *b = BIO_new(BIO_s_mem());
+    if (!b)
+        return MOAT_ERR_NOMEM;
+    int r = MOAT_ERR_INTERNAL;
+    if (X509_NAME_print_ex(b, X509_get_subject_name(c->x509), 0,
+                           XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        char *data = NULL;
+        long n = BIO_get_mem_data(b, &data);
+        if (n >= 0) {
+            size_t m = (size_t)n < len - 1 ? (size_t)n : len - 1;
+            memcpy(buf, data, m);
+            buf[m] = 0;
+            r = 0;
+        }
+    }
+    BIO_free(b);
+    return r;
+}
+
+int moat_cert_matches_key(const moat_cert *c, const moat_pkey *key)
+{
+    int ok = X509_check_private_key(c->x509, key->pkey) == 1;
+    ERR_clear_error();
+    return ok;
+}
+
+int moat_cert_signed_by(const moat_cert *c, const moat_cert *ca)
+{
+    int ok = X509_check_issued(ca->x509, c->x509) == X509_V_OK;
+    if (ok) {
+        EVP_PKEY *pub = X509_get0_pubkey(ca->x509);
+        ok = pub && X509_verify(c->x509, pub) == 1;
+    }
+    ERR_clear_error();
+    return ok;
+}

@@ -1,0 +1,106 @@
+/* Key and certificate generation for the local CA (ca/): the libcrypto side
+ * of `moat ca`. Everything above sees opaque keys and certificates. */
+#ifndef MOAT_X509GEN_H
+#define MOAT_X509GEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Every function here returns 0 or a negative moat error (MOAT_ERR_*), and
+ * on error writes a one-line reason into err (errlen bytes, may be 0). */
+
+typedef struct moat_pkey moat_pkey; /* a private key (wraps EVP_PKEY) */
+typedef struct moat_cert moat_cert; /* a certificate (wraps X509) */
+
+enum moat_key_type {
+    MOAT_KEY_EC_P256 = 0, /* ECDSA on P-256 (named curve) */
+    MOAT_KEY_RSA2048 = 1, /* RSA, 2048 bits, e = 65537 */
+};
+
+/* ---- keys */
+
+/* Generates a fresh key of the given type into *out (freed by the caller). */
+int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size_t errlen);
+/* MOAT_KEY_EC_P256 or MOAT_KEY_RSA2048, or -1 for any other kind of key. */
+int moat_pkey_type(const moat_pkey *k);
+/* Writes the key as an unencrypted PKCS#8 PEM file with mode 0600, through
+ * moat_write_file_atomic (so a crash never leaves half a key). Replaces an
+ * existing file at path. */
+int moat_pkey_write_pem(const moat_pkey *k, const char *path, char *err, size_t errlen);
+/* Reads the first private key of a PEM file. Encrypted keys are refused
+ * (never prompts for a passphrase). */
+int moat_pkey_read_pem(const char *path, moat_pkey **out, char *err, size_t errlen);
+/* Frees a key (wiping it); NULL is allowed. */
+void moat_pkey_free(moat_pkey *k);
+
+/* ---- certificates */
+
+/* The names and text of a self-signed root CA. Any of the strings may be
+ * NULL to leave the attribute out. */
+struct moat_root_params {
+    const char *org;         /* O  */
+    const char *org_unit;    /* OU */
+    const char *common_name; /* CN */
+    int64_t not_before, not_after; /* seconds since the epoch, UTC */
+};
+
+/* Makes a self-signed root CA certificate for key: random serial, SHA-256,
+ * basicConstraints critical CA:TRUE pathlen:0, keyUsage critical
+ * keyCertSign+cRLSign, subjectKeyIdentifier. */
+int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p,
+                        moat_cert **out, char *err, size_t errlen);
+
+/* What a leaf certificate says. */
+struct moat_issue_params {
+    const char *const *names; /* SANs: DNS names ("*.a.b" allowed) or IPv4/IPv6 */
+    size_t n_names;           /* at least one */
+    int64_t not_before, not_after;
+    int client_auth;          /* also allow clientAuth (extendedKeyUsage) */
+    const char *org;          /* subject O, or NULL */
+    const char *org_unit;     /* subject OU, or NULL */
+    const char *common_name;  /* subject CN, or NULL (left out if > 64 bytes) */
+};
+
+/* Issues a leaf certificate for leaf_key, signed by ca/ca_key: random
+ * 128-bit positive serial (RAND_bytes), the SANs of p (an entry that parses
+ * as an IP address with inet_pton is an iPAddress, anything else a dNSName;
+ * ca/ validates the names), basicConstraints CA:FALSE, keyUsage critical
+ * digitalSignature (+keyEncipherment for an RSA leaf key), extendedKeyUsage
+ * serverAuth (+clientAuth), subject and authority key identifiers. */
+int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pkey *leaf_key,
+                    const struct moat_issue_params *p, moat_cert **out, char *err,
+                    size_t errlen);
+
+/* Writes n certificates as PEM, one after the other, into path with the
+ * given mode (0644 for certificates), atomically. */
+int moat_cert_write_pem(const moat_cert *const *certs, size_t n, const char *path, mode_t mode,
+                        char *err, size_t errlen);
+/* Reads the first certificate of a PEM file. */
+int moat_cert_read_pem(const char *path, moat_cert **out, char *err, size_t errlen);
+/* Frees a certificate; NULL is allowed. */
+void moat_cert_free(moat_cert *c);
+
+/* The validity period of c, as seconds since the epoch. */
+int moat_cert_not_after(const moat_cert *c, int64_t *out);
+int moat_cert_not_before(const moat_cert *c, int64_t *out);
+/* The serial number as lower-case hex (no separators) into buf. Returns 0
+ * or MOAT_ERR_ARG when buf is too small (41 bytes always suffice). */
+int moat_cert_serial_hex(const moat_cert *c, char *buf, size_t len);
+/* The subject as one line ("O=moat local CA, OU=..., CN=...") into buf. */
+int moat_cert_subject(const moat_cert *c, char *buf, size_t len);
+/* 1 when key is the private key of cert c, else 0. */
+int moat_cert_matches_key(const moat_cert *c, const moat_pkey *key);
+/* 1 when c names ca as its issuer and ca's key signed it, else 0. */
+int moat_cert_signed_by(const moat_cert *c, const moat_cert *ca);
+
+/* ---- files */
+
+/* Writes len bytes to path atomically: a temp file in the same directory,
+ * opened O_CREAT|O_EXCL|O_WRONLY with mode, written, fsync'd, then renamed
+ * over path (and the directory fsync'd). On failure nothing is left behind
+ * and path is untouched. Returns 0 or MOAT_ERR_IO. */
+int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                           char *err, size_t errlen);
+
+#endif
