@@ -1,0 +1,157 @@
+/* HTTP helpers shared by server and client: percent-decoding, reason
+ * phrases, dates, media types and writing a message head. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "moat/error.h"
+#include "moat/http.h"
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+long moat_http_percent_decode(const char *src, size_t srclen, char *dst)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < srclen; i++) {
+        char c = src[i];
+        if (c == '%') {
+            if (i + 2 >= srclen)
+                return -1;
+            int h = hexval(src[i + 1]), l = hexval(src[i + 2]);
+            if (h < 0 || l < 0)
+                return -1;
+            c = (char)(h * 16 + l);
+            i += 2;
+        }
+        if (c == '\0')
+            return -1;
+        dst[o++] = c;
+    }
+    dst[o] = '\0';
+    return (long)o;
+}
+
+const char *moat_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+void moat_http_date(time_t t, char out[30])
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
+             months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour, tm.tm_min,
+             tm.tm_sec);
+}
+
+static const struct {
+    const char *ext;
+    const char *type;
+} mime_table[] = {
+    {"html", "text/html; charset=utf-8"},
+    {"htm", "text/html; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},
+    {"js", "text/javascript; charset=utf-8"},
+    {"mjs", "text/javascript; charset=utf-8"},
+    {"json", "application/json"},
+    {"txt", "text/plain; charset=utf-8"},
+    {"md", "text/markdown; charset=utf-8"},
+    {"xml", "application/xml"},
+    {"svg", "image/svg+xml"},
+    {"png", "image/png"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},
+    {"webp", "image/webp"},
+    {"avif", "image/avif"},
+    {"ico", "image/x-icon"},
+    {"pdf", "application/pdf"},
+    {"wasm", "application/wasm"},
+    {"woff", "font/woff"},
+    {"woff2", "font/woff2"},
+    {"mp4", "video/mp4"},
+    {"webm", "video/webm"},
+    {"mp3", "audio/mpeg"},
+    {"zip", "application/zip"},
+    {"gz", "application/gzip"},
+    {"pem", "application/x-pem-file"},
+};
+
+const char *moat_http_mime_type(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash : path, '.');
+    if (dot && dot[1]) {
+        for (size_t i = 0; i < sizeof mime_table / sizeof mime_table[0]; i++)
+            if (strcasecmp(dot + 1, mime_table[i].ext) == 0)
+                return mime_table[i].type;
+    }
+    return "application/octet-stream";
+}
+
+int moat_http_write_status(moat_buf *out, int status)
+{
+    char line[128];
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %03d %s\r\n", status, moat_http_reason(status));
+    return moat_buf_append(out, line, (size_t)n);
+}
+
+int moat_http_write_header(moat_buf *out, const char *name, const char *fmt, ...)
+{
+    char value[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof value)
+        return MOAT_ERR_ARG;
+    /* A CR or LF in a value would let it smuggle a header of its own. */
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return MOAT_ERR_ARG;
+    size_t nl = strlen(name);
+    int r = moat_buf_reserve(out, nl + (size_t)n + 4);
+    if (r)
+        return r;
+    moat_buf_append(out, name, nl);
+    moat_buf_append(out, ": ", 2);
+    moat_buf_append(out, value, (size_t)n);
+    moat_buf_append(out, "\r\n", 2);
+    return 0;
+}

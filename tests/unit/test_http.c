@@ -1,0 +1,360 @@
+/* Unit tests of src/http: request and response heads, the chunked decoder
+ * and the helpers, with well-formed and hostile inputs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "moat/error.h"
+#include "moat/http.h"
+
+static int failures;
+
+static void check(int cond, const char *name)
+{
+    printf("%s - %s\n", cond ? "ok" : "not ok", name);
+    if (!cond)
+        failures++;
+}
+
+static int req(const char *s, moat_http_request *r)
+{
+    return moat_http_parse_request(s, strlen(s), r);
+}
+
+static int req_status(const char *s)
+{
+    moat_http_request r;
+    return req(s, &r);
+}
+
+static int span_is(const char *p, size_t n, const char *want)
+{
+    return p && n == strlen(want) && memcmp(p, want, n) == 0;
+}
+
+static void test_request_ok(void)
+{
+    moat_http_request r;
+    const char *s = "GET /a/b.html?x=1 HTTP/1.1\r\nHost: localhost:8443\r\n"
+                    "User-Agent: t\r\nAccept:  */*  \r\n\r\nextra";
+    int n = req(s, &r);
+    check(n == (int)(strlen(s) - 5), "request: head length excludes what follows");
+    check(span_is(r.method, r.method_len, "GET"), "request: method");
+    check(span_is(r.target, r.target_len, "/a/b.html?x=1"), "request: target");
+    check(r.f.minor == 1, "request: version 1.1");
+    check(span_is(r.host, r.host_len, "localhost:8443"), "request: host");
+    check(r.f.nheaders == 3, "request: three fields");
+    const moat_http_header *h = moat_http_find_header(&r.f, "accept");
+    check(h && span_is(h->value, h->value_len, "*/*"), "request: value trimmed, lookup ignores case");
+    check(r.f.keep_alive == 1, "request: 1.1 keeps alive by default");
+    check(r.f.content_length == -1 && !r.f.chunked, "request: no body framing");
+
+    /* Every strict prefix is incomplete. */
+    int all_zero = 1;
+    size_t full = strlen(s) - 5;
+    for (size_t i = 0; i < full; i++)
+        if (moat_http_parse_request(s, i, &r) != 0)
+            all_zero = 0;
+    check(all_zero, "request: every prefix needs more bytes");
+
+    check(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &r) > 0 &&
+              r.f.keep_alive == 0,
+          "request: Connection: close");
+    check(req("GET / HTTP/1.0\r\n\r\n", &r) > 0 && r.f.minor == 0 && r.f.keep_alive == 0,
+          "request: 1.0 closes by default, Host optional");
+    check(req("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &r) > 0 && r.f.keep_alive == 1,
+          "request: 1.0 with keep-alive");
+    check(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", &r) > 0 &&
+              r.f.keep_alive == 0,
+          "request: close within a Connection list");
+    check(req("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", &r) > 0, "request: leading CRLF ignored");
+    check(req("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", &r) > 0 &&
+              r.f.content_length == 5,
+          "request: Content-Length");
+    check(req("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 7, 7\r\nContent-Length: 7\r\n\r\n",
+              &r) > 0 &&
+              r.f.content_length == 7,
+          "request: repeated equal Content-Length");
+    check(req("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", &r) > 0 &&
+              r.f.chunked == 1,
+          "request: chunked");
+    check(req("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", &r) > 0 &&
+              span_is(r.target, r.target_len, "*"),
+          "request: asterisk-form");
+    check(req("GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n", &r) > 0 &&
+              r.f.headers[1].value_len == 0,
+          "request: empty field value");
+    check(req("GET / HTTP/1.1\r\nHost: a\r\nX-Bin: caf\xc3\xa9\r\n\r\n", &r) > 0,
+          "request: obs-text in a value");
+}
+
+static void test_request_bad(void)
+{
+    check(req_status("GET / HTTP/1.1\nHost: a\n\n") == -400, "bad: bare LF");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\n\r\n") == -400, "bad: bare LF in fields");
+    check(req_status("GET / HTTP/1.1\rHost: a\r\n\r\n") == -400, "bad: bare CR");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n  continued\r\n\r\n") == -400,
+          "bad: obs-fold");
+    check(req_status("GET / HTTP/1.1\r\nHost : a\r\n\r\n") == -400, "bad: space before colon");
+    check(req_status("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n") == -400, "bad: tab before colon");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n") == -400, "bad: no colon");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n") == -400, "bad: empty name");
+    check(moat_http_parse_request("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 30, &(moat_http_request){0}) == -400,
+          "bad: NUL in value");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n") == -400, "bad: control char");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n") == -400, "bad: DEL in value");
+    check(req_status("GET / HTTP/1.1\r\n\r\n") == -400, "bad: 1.1 without Host");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n") == -400, "bad: two Hosts");
+    check(req_status("GET  / HTTP/1.1\r\nHost: a\r\n\r\n") == -400, "bad: double space");
+    check(req_status("GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n") == -400, "bad: CTL in target");
+    check(req_status("G(T / HTTP/1.1\r\nHost: a\r\n\r\n") == -400, "bad: method not a token");
+    check(req_status(" / HTTP/1.1\r\nHost: a\r\n\r\n") == -400, "bad: empty method");
+    check(req_status("GET /\r\nHost: a\r\n\r\n") == -400, "bad: HTTP/0.9 request line");
+    check(req_status("GET / HTTP/1.1 \r\nHost: a\r\n\r\n") == -400, "bad: trailing space");
+    check(req_status("GET / http/1.1\r\nHost: a\r\n\r\n") == -400, "bad: lowercase version");
+    check(req_status("GET / HTTP/1.10\r\nHost: a\r\n\r\n") == -400, "bad: two-digit minor");
+    check(req_status("GET / HTTP/1\r\nHost: a\r\n\r\n") == -400, "bad: no minor");
+    check(req_status("GET / HTTP/2.0\r\nHost: a\r\n\r\n") == -505, "bad: HTTP/2.0 is 505");
+    check(req_status("GET / HTTP/0.9\r\nHost: a\r\n\r\n") == -505, "bad: HTTP/0.9 is 505");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n") == -400,
+          "bad: negative Content-Length");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n") == -400,
+          "bad: signed Content-Length");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5x\r\n\r\n") == -400,
+          "bad: junk in Content-Length");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n") == -400,
+          "bad: empty Content-Length");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n") == -400,
+          "bad: Content-Length list disagrees");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n") ==
+              -400,
+          "bad: two different Content-Lengths");
+    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n") ==
+              -400,
+          "bad: Content-Length overflow");
+    check(req_status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n") == -400,
+          "bad: Transfer-Encoding with Content-Length");
+    check(req_status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n") == -400,
+          "bad: final coding not chunked");
+    check(req_status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n") ==
+              -400,
+          "bad: chunked twice");
+    check(req_status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n") ==
+              -501,
+          "bad: unsupported coding is 501");
+    check(req_status("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n") == -400,
+          "bad: Transfer-Encoding in HTTP/1.0");
+}
+
+static void test_request_limits(void)
+{
+    size_t big = MOAT_HTTP_MAX_REQUEST_LINE + 100;
+    char *s = malloc(big + 64);
+    char *h = malloc(64 * 1024);
+    if (!s || !h) {
+        check(0, "limit: allocation");
+        free(s);
+        free(h);
+        return;
+    }
+    memcpy(s, "GET /", 5);
+    memset(s + 5, 'a', big);
+    check(moat_http_parse_request(s, big, &(moat_http_request){0}) == -414,
+          "limit: long request line without its end is 414");
+    strcpy(s + 5 + big - 40, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    check(moat_http_parse_request(s, strlen(s), &(moat_http_request){0}) == -414,
+          "limit: long complete request line is 414");
+    /* Just under the limit is fine. */
+    size_t ok = MOAT_HTTP_MAX_REQUEST_LINE - 20;
+    memset(s + 5, 'a', ok);
+    strcpy(s + 5 + ok, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    check(moat_http_parse_request(s, strlen(s), &(moat_http_request){0}) > 0,
+          "limit: request line under 8 KiB accepted");
+    free(s);
+
+    size_t n = (size_t)sprintf(h, "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (int i = 0; i < MOAT_HTTP_MAX_HEADERS; i++)
+        n += (size_t)sprintf(h + n, "X-%d: v\r\n", i);
+    strcpy(h + n, "\r\n");
+    check(moat_http_parse_request(h, n + 2, &(moat_http_request){0}) == -431,
+          "limit: 101 fields is 431");
+    n = (size_t)sprintf(h, "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (int i = 0; i < MOAT_HTTP_MAX_HEADERS - 2; i++)
+        n += (size_t)sprintf(h + n, "X-%d: v\r\n", i);
+    strcpy(h + n, "\r\n");
+    check(moat_http_parse_request(h, n + 2, &(moat_http_request){0}) > 0,
+          "limit: 99 fields accepted");
+    n = (size_t)sprintf(h, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ");
+    memset(h + n, 'b', 33 * 1024);
+    n += 33 * 1024;
+    check(moat_http_parse_request(h, n, &(moat_http_request){0}) == -431,
+          "limit: 33 KiB of fields without end is 431");
+    strcpy(h + n, "\r\n\r\n");
+    check(moat_http_parse_request(h, n + 4, &(moat_http_request){0}) == -431,
+          "limit: 33 KiB complete header section is 431");
+    free(h);
+}
+
+static void test_response(void)
+{
+    moat_http_response r;
+    const char *s = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nServer: x\r\n\r\nhello";
+    int n = moat_http_parse_response(s, strlen(s), &r);
+    check(n == (int)strlen(s) - 5, "response: head length");
+    check(r.status == 200 && span_is(r.reason, r.reason_len, "OK"), "response: status and reason");
+    check(r.f.content_length == 12 && !r.f.chunked && r.f.keep_alive, "response: framing");
+    check(moat_http_parse_response(s, 20, &r) == 0, "response: partial needs more");
+
+    s = "HTTP/1.1 404 \r\nTransfer-Encoding: chunked\r\n\r\n";
+    check(moat_http_parse_response(s, strlen(s), &r) > 0 && r.status == 404 && r.reason_len == 0 &&
+              r.f.chunked,
+          "response: empty reason, chunked");
+    s = "HTTP/1.1 204\r\n\r\n";
+    check(moat_http_parse_response(s, strlen(s), &r) > 0 && r.status == 204,
+          "response: no reason phrase at all");
+    s = "HTTP/1.0 200 OK\r\n\r\n";
+    check(moat_http_parse_response(s, strlen(s), &r) > 0 && !r.f.keep_alive &&
+              r.f.content_length == -1,
+          "response: 1.0 body until close");
+    s = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+    check(moat_http_parse_response(s, strlen(s), &r) > 0 && r.f.chunked &&
+              r.f.content_length == -1 && !r.f.keep_alive,
+          "response: Transfer-Encoding overrides Content-Length");
+    s = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n";
+    check(moat_http_parse_response(s, strlen(s), &r) > 0 && !r.f.chunked && !r.f.keep_alive,
+          "response: non-chunked coding reads until close");
+
+    const char *bad[] = {
+        "HTTP/1.1 20 OK\r\n\r\n",      "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 099 Low\r\n\r\n",
+        "HTTP/1.1 abc OK\r\n\r\n",     "HTTP/1.1  200 OK\r\n\r\n", "HTTP/2 200 OK\r\n\r\n",
+        "HTTP/1.1 200 OK\n\n",         "ICY 200 OK\r\n\r\n",       "HTTP/1.1 200 OK\r\nA : b\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "HTTP/1.1 200 O\x01K\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "response: malformed #%zu rejected", i);
+        check(moat_http_parse_response(bad[i], strlen(bad[i]), &r) == -1, name);
+    }
+}
+
+/* Decodes s in pieces of `step` bytes; returns the result of the last feed
+ * and the decoded bytes in out. */
+static int chunked(const char *s, size_t step, moat_buf *out, size_t *total_used)
+{
+    moat_http_chunked d;
+    moat_http_chunked_init(&d);
+    size_t len = strlen(s), pos = 0;
+    int r = 0;
+    *total_used = 0;
+    while (pos < len) {
+        size_t n = len - pos < step ? len - pos : step;
+        size_t used = 0;
+        r = moat_http_chunked_feed(&d, (const uint8_t *)s + pos, n, &used, out);
+        *total_used += used;
+        if (r != 0)
+            return r;
+        pos += n;
+    }
+    return r;
+}
+
+static void test_chunked(void)
+{
+    const char *body = "5\r\nhello\r\n7;ext=1\r\n, world\r\nA\r\n0123456789\r\n0\r\n\r\nNEXT";
+    size_t steps[] = {1, 2, 3, 7, 1000};
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        moat_buf out;
+        moat_buf_init(&out);
+        size_t used;
+        int r = chunked(body, steps[k], &out, &used);
+        char name[64];
+        snprintf(name, sizeof name, "chunked: decodes in steps of %zu", steps[k]);
+        check(r == 1 && out.len == 22 && memcmp(out.base, "hello, world0123456789", 22) == 0 &&
+                  used == strlen(body) - 4,
+              name);
+        moat_buf_free(&out);
+    }
+
+    moat_buf out;
+    moat_buf_init(&out);
+    size_t used;
+    check(chunked("3\r\nabc\r\n0\r\nX-Trailer: 1\r\nY: 2\r\n\r\n", 1, &out, &used) == 1 &&
+              out.len == 3,
+          "chunked: trailers skipped");
+    moat_buf_clear(&out);
+    check(chunked("00000\r\n\r\n", 4, &out, &used) == 1 && out.len == 0,
+          "chunked: last-chunk of zeros");
+    moat_buf_clear(&out);
+    check(chunked("5\r\nhel", 2, &out, &used) == 0 && out.len == 3, "chunked: partial data");
+    moat_buf_clear(&out);
+    check(chunked("ff\r\n", 1, &out, &used) == 0, "chunked: lowercase hex size");
+
+    const char *bad[] = {
+        "\r\n",                    /* no size */
+        "g\r\n",                   /* not hex */
+        "5\r\nhelloX\r\n0\r\n\r\n", /* data longer than the size */
+        "5\nhello\r\n",            /* bare LF after the size */
+        "5\r\nhello\n0\r\n\r\n",   /* bare LF after data */
+        "1000000000000000\r\n",    /* 2^60: too big */
+        "-5\r\n",                  /* sign */
+        "0\r\nbad\ntrailer\r\n\r\n", /* bare LF in trailer */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[64];
+        moat_buf_clear(&out);
+        snprintf(name, sizeof name, "chunked: malformed #%zu rejected", i);
+        check(chunked(bad[i], 1, &out, &used) == -1, name);
+    }
+    moat_buf_free(&out);
+}
+
+static void test_helpers(void)
+{
+    char dst[64];
+    check(moat_http_percent_decode("/a%20b%2Fc", 10, dst) == 6 && strcmp(dst, "/a b/c") == 0,
+          "percent: decodes");
+    check(moat_http_percent_decode("/a%00b", 6, dst) == -1, "percent: %00 rejected");
+    check(moat_http_percent_decode("/a%2", 4, dst) == -1, "percent: truncated escape");
+    check(moat_http_percent_decode("/a%", 3, dst) == -1, "percent: lone percent");
+    check(moat_http_percent_decode("/a%zz", 5, dst) == -1, "percent: bad hex");
+    check(moat_http_percent_decode("/%2e%2E", 7, dst) == 3 && strcmp(dst, "/..") == 0,
+          "percent: encoded dots decode (the server then rejects ..)");
+
+    char date[30];
+    moat_http_date(784111777, date);
+    check(strcmp(date, "Sun, 06 Nov 1994 08:49:37 GMT") == 0, "date: IMF-fixdate");
+
+    check(strcmp(moat_http_mime_type("/x/index.html"), "text/html; charset=utf-8") == 0,
+          "mime: html");
+    check(strcmp(moat_http_mime_type("style.CSS"), "text/css; charset=utf-8") == 0,
+          "mime: css, any case");
+    check(strcmp(moat_http_mime_type("/a.b/noext"), "application/octet-stream") == 0,
+          "mime: no extension");
+    check(strcmp(moat_http_reason(404), "Not Found") == 0, "reason: 404");
+
+    moat_buf b;
+    moat_buf_init(&b);
+    check(moat_http_write_status(&b, 200) == 0 && b.len == 17 &&
+              memcmp(b.base, "HTTP/1.1 200 OK\r\n", 17) == 0,
+          "write: status line");
+    moat_buf_clear(&b);
+    check(moat_http_write_header(&b, "Content-Length", "%d", 42) == 0 &&
+              b.len == strlen("Content-Length: 42\r\n"),
+          "write: header");
+    check(moat_http_write_header(&b, "X", "a\r\nSet-Cookie: evil") == MOAT_ERR_ARG,
+          "write: CRLF in a value refused");
+    moat_buf_free(&b);
+}
+
+int main(void)
+{
+    test_request_ok();
+    test_request_bad();
+    test_request_limits();
+    test_response();
+    test_chunked();
+    test_helpers();
+    return failures ? 1 : 0;
+}
