@@ -1,0 +1,532 @@
+/* The client handshake (RFC 8446 4.1-4.4, Appendix A.1). */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "tls/internal.h"
+
+static int is_ip_literal(const char *s)
+{
+    uint8_t b[16];
+    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+static int offered_group(const moat_tls *t, uint16_t g)
+{
+    for (size_t i = 0; i < t->cfg->ngroups; i++)
+        if (t->cfg->groups[i] == g)
+            return 1;
+    return 0;
+}
+
+static int offered_suite(const moat_tls *t, uint16_t s)
+{
+    for (size_t i = 0; i < t->cfg->nsuites; i++)
+        if (t->cfg->suites[i] == s)
+            return 1;
+    return 0;
+}
+
+/* Extensions the client sends: a response to any other is unsupported_extension. */
+static int sent_ext(const moat_tls *t, uint16_t type)
+{
+    switch (type) {
+    case EXT_SERVER_NAME: return !is_ip_literal(t->server_name);
+    case EXT_ALPN: return t->cfg->alpn_len > 0;
+    case EXT_SUPPORTED_GROUPS:
+    case EXT_SIGNATURE_ALGORITHMS:
+    case EXT_SIGNATURE_ALGORITHMS_CERT:
+    case EXT_SUPPORTED_VERSIONS:
+    case EXT_KEY_SHARE:
+    case EXT_PSK_KEY_EXCHANGE_MODES: return 1;
+    case EXT_COOKIE: return t->hs->cookielen > 0;
+    }
+    return 0;
+}
+
+/* Signature algorithms that may appear in certificates (4.2.3), beyond
+ * the ones we accept in CertificateVerify. */
+static const uint16_t cert_only_schemes[] = {0x0401, 0x0501, 0x0601, 0x0603};
+
+static int build_client_hello(moat_tls *t, moat_buf *m)
+{
+    struct hs *h = t->hs;
+    size_t mk, ext, e1, e2;
+    int r = 0;
+    r |= wr_u8(m, HS_CLIENT_HELLO);
+    r |= wr_begin(m, 3, &mk);
+    r |= wr_u16(m, 0x0303);
+    r |= wr_bytes(m, h->random, 32);
+    r |= wr_u8(m, (uint32_t)h->sidlen);
+    r |= wr_bytes(m, h->sid, h->sidlen);
+    r |= wr_u16(m, (uint32_t)(2 * t->cfg->nsuites));
+    for (size_t i = 0; i < t->cfg->nsuites; i++)
+        r |= wr_u16(m, t->cfg->suites[i]);
+    r |= wr_u8(m, 1);
+    r |= wr_u8(m, 0);
+    r |= wr_begin(m, 2, &ext);
+    if (sent_ext(t, EXT_SERVER_NAME)) {
+        size_t nl = strlen(t->server_name);
+        r |= wr_u16(m, EXT_SERVER_NAME);
+        r |= wr_u16(m, (uint32_t)(nl + 5));
+        r |= wr_u16(m, (uint32_t)(nl + 3));
+        r |= wr_u8(m, 0);
+        r |= wr_u16(m, (uint32_t)nl);
+        r |= wr_bytes(m, t->server_name, nl);
+    }
+    r |= wr_u16(m, EXT_SUPPORTED_GROUPS);
+    r |= wr_u16(m, (uint32_t)(2 + 2 * t->cfg->ngroups));
+    r |= wr_u16(m, (uint32_t)(2 * t->cfg->ngroups));
+    for (size_t i = 0; i < t->cfg->ngroups; i++)
+        r |= wr_u16(m, t->cfg->groups[i]);
+    r |= wr_u16(m, EXT_SIGNATURE_ALGORITHMS);
+    r |= wr_begin(m, 2, &e1);
+    r |= wr_begin(m, 2, &e2);
+    for (size_t i = 0; i < tls_nsigschemes; i++)
+        r |= wr_u16(m, tls_sigschemes[i]);
+    r |= wr_end(m, 2, e2);
+    r |= wr_end(m, 2, e1);
+    r |= wr_u16(m, EXT_SIGNATURE_ALGORITHMS_CERT);
+    r |= wr_begin(m, 2, &e1);
+    r |= wr_begin(m, 2, &e2);
+    for (size_t i = 0; i < tls_nsigschemes; i++)
+        r |= wr_u16(m, tls_sigschemes[i]);
+    for (size_t i = 0; i < sizeof cert_only_schemes / 2; i++)
+        r |= wr_u16(m, cert_only_schemes[i]);
+    r |= wr_end(m, 2, e2);
+    r |= wr_end(m, 2, e1);
+    r |= wr_u16(m, EXT_SUPPORTED_VERSIONS);
+    r |= wr_u16(m, 3);
+    r |= wr_u8(m, 2);
+    r |= wr_u16(m, 0x0304);
+    r |= wr_u16(m, EXT_PSK_KEY_EXCHANGE_MODES);
+    r |= wr_u16(m, 2);
+    r |= wr_u8(m, 1);
+    r |= wr_u8(m, 1); /* psk_dhe_ke */
+    if (t->cfg->alpn_len) {
+        r |= wr_u16(m, EXT_ALPN);
+        r |= wr_u16(m, (uint32_t)(t->cfg->alpn_len + 2));
+        r |= wr_u16(m, (uint32_t)t->cfg->alpn_len);
+        r |= wr_bytes(m, t->cfg->alpn, t->cfg->alpn_len);
+    }
+    if (h->cookielen) {
+        r |= wr_u16(m, EXT_COOKIE);
+        r |= wr_u16(m, (uint32_t)(h->cookielen + 2));
+        r |= wr_u16(m, (uint32_t)h->cookielen);
+        r |= wr_bytes(m, h->cookie, h->cookielen);
+    }
+    uint8_t pub[97];
+    size_t publen = 0;
+    r |= moat_kex_pub(h->kex, pub, &publen);
+    r |= wr_u16(m, EXT_KEY_SHARE);
+    r |= wr_u16(m, (uint32_t)(publen + 6));
+    r |= wr_u16(m, (uint32_t)(publen + 4));
+    r |= wr_u16(m, t->group);
+    r |= wr_u16(m, (uint32_t)publen);
+    r |= wr_bytes(m, pub, publen);
+    r |= wr_end(m, 2, ext);
+    r |= wr_end(m, 3, mk);
+    return r ? MOAT_ERR_NOMEM : 0;
+}
+
+static int new_key_share(moat_tls *t, uint16_t group)
+{
+    moat_kex_free(t->hs->kex);
+    t->group = group;
+    t->hs->kex = moat_kex_new(group);
+    return t->hs->kex ? 0 : MOAT_ERR_INTERNAL;
+}
+
+int tls_client_start(moat_tls *t, moat_buf *out)
+{
+    struct hs *h = t->hs;
+    int r = moat_random(h->random, 32);
+    /* D.4: a non-empty legacy_session_id for middlebox compatibility. */
+    h->sidlen = 32;
+    if (!r)
+        r = moat_random(h->sid, 32);
+    if (!r)
+        r = new_key_share(t, t->cfg->groups[0]);
+    if (!r)
+        r = build_client_hello(t, &h->ch);
+    if (!r)
+        r = rl_seal(&t->wr, CT_HANDSHAKE, h->ch.base, h->ch.len, out);
+    if (!r)
+        t->state = ST_WAIT_SH;
+    return r;
+}
+
+/* 4.1.4: the client answers a HelloRetryRequest with a second ClientHello. */
+static int handle_hrr(moat_tls *t, const uint8_t *msg, size_t len, uint16_t suite, rd_t *exts,
+                      moat_buf *out)
+{
+    struct hs *h = t->hs;
+    uint16_t group = 0;
+    int r;
+    if (t->did_hrr)
+        return ALERT(UNEXPECTED_MESSAGE);
+    t->did_hrr = 1;
+    h->hrr_suite = suite;
+    ext_seen seen = {.n = 0};
+    while (exts->n) {
+        uint16_t type = rd_u16(exts);
+        rd_t body = rd_vec(exts, 2);
+        if (exts->err)
+            return ALERT(DECODE_ERROR);
+        if ((r = tls_ext_add(&seen, type)))
+            return r;
+        if (type == EXT_SUPPORTED_VERSIONS) {
+            if (rd_u16(&body) != 0x0304 || body.err || body.n)
+                return ALERT(ILLEGAL_PARAMETER);
+        } else if (type == EXT_KEY_SHARE) {
+            group = rd_u16(&body);
+            if (body.err || body.n)
+                return ALERT(DECODE_ERROR);
+            if (!offered_group(t, group) || group == t->group)
+                return ALERT(ILLEGAL_PARAMETER);
+        } else if (type == EXT_COOKIE) {
+            rd_t c = rd_vec(&body, 2);
+            if (body.err || body.n || c.n == 0 || c.n > sizeof h->cookie)
+                return ALERT(DECODE_ERROR);
+            memcpy(h->cookie, c.p, c.n);
+            h->cookielen = c.n;
+        } else {
+            return sent_ext(t, type) ? ALERT(ILLEGAL_PARAMETER) : ALERT(UNSUPPORTED_EXTENSION);
+        }
+    }
+    if (!group && !h->cookielen)
+        return ALERT(ILLEGAL_PARAMETER); /* it would change nothing */
+    /* 4.4.1: the transcript restarts from message_hash(Hash(ClientHello1)). */
+    uint8_t mh[4 + MOAT_HASH_MAX] = {HS_MESSAGE_HASH, 0, 0, (uint8_t)t->hlen};
+    if ((r = moat_hash(t->hash, h->ch.base, h->ch.len, mh + 4)) || (r = tls_transcript_start(t)) ||
+        (r = tls_transcript_add(t, mh, 4 + t->hlen)) || (r = tls_transcript_add(t, msg, len)))
+        return r;
+    if (group && (r = new_key_share(t, group)))
+        return r;
+    moat_buf_clear(&h->ch);
+    if ((r = build_client_hello(t, &h->ch)) || (r = tls_transcript_add(t, h->ch.base, h->ch.len)))
+        return r;
+    if ((r = tls_send_ccs(t, out)))
+        return r;
+    return rl_seal(&t->wr, CT_HANDSHAKE, h->ch.base, h->ch.len, out);
+}
+
+static int handle_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
+{
+    struct hs *h = t->hs;
+    rd_t r = rd_init(msg + 4, len - 4);
+    uint16_t legacy = rd_u16(&r);
+    const uint8_t *random;
+    rd_take(&r, 32, &random);
+    rd_t sid = rd_vec(&r, 1);
+    uint16_t suite = rd_u16(&r);
+    uint8_t comp = rd_u8(&r);
+    rd_t exts = {NULL, 0, 0};
+    if (r.n)
+        exts = rd_vec(&r, 2);
+    if (r.err || r.n || exts.err)
+        return ALERT(DECODE_ERROR);
+    /* 4.1.3: find supported_versions first; without it this is TLS 1.2 or older. */
+    int has_sv = 0;
+    for (rd_t e = exts; e.n;) {
+        uint16_t type = rd_u16(&e);
+        rd_t body = rd_vec(&e, 2);
+        if (e.err)
+            return ALERT(DECODE_ERROR);
+        if (type == EXT_SUPPORTED_VERSIONS) {
+            uint16_t v = rd_u16(&body);
+            if (body.err || body.n || v != 0x0304)
+                return ALERT(ILLEGAL_PARAMETER);
+            has_sv = 1;
+        }
+    }
+    if (!has_sv) {
+        static const uint8_t downgrade[7] = {'D', 'O', 'W', 'N', 'G', 'R', 'D'};
+        if (!memcmp(random + 24, downgrade, 7))
+            return ALERT(ILLEGAL_PARAMETER);
+        return legacy <= 0x0303 ? ALERT(PROTOCOL_VERSION) : ALERT(ILLEGAL_PARAMETER);
+    }
+    if (sid.n != h->sidlen || memcmp(sid.p, h->sid, sid.n) || comp != 0 ||
+        !offered_suite(t, suite) || legacy != 0x0303)
+        return ALERT(ILLEGAL_PARAMETER);
+    if (t->did_hrr && suite != h->hrr_suite)
+        return ALERT(ILLEGAL_PARAMETER);
+    int rr = tls_set_suite(t, suite);
+    if (rr)
+        return rr;
+    if (!memcmp(random, tls_hrr_random, 32))
+        return handle_hrr(t, msg, len, suite, &exts, out);
+
+    ext_seen seen = {.n = 0};
+    rd_t share = {NULL, 0, 1};
+    while (exts.n) {
+        uint16_t type = rd_u16(&exts);
+        rd_t body = rd_vec(&exts, 2);
+        if ((rr = tls_ext_add(&seen, type)))
+            return rr;
+        if (type == EXT_KEY_SHARE)
+            share = body;
+        else if (type != EXT_SUPPORTED_VERSIONS)
+            return sent_ext(t, type) ? ALERT(ILLEGAL_PARAMETER) : ALERT(UNSUPPORTED_EXTENSION);
+    }
+    if (share.err)
+        return ALERT(MISSING_EXTENSION);
+    uint16_t group = rd_u16(&share);
+    rd_t key = rd_vec(&share, 2);
+    if (share.err || share.n || key.n == 0)
+        return ALERT(DECODE_ERROR);
+    if (group != t->group)
+        return ALERT(ILLEGAL_PARAMETER);
+    uint8_t ecdhe[48];
+    size_t elen = 0;
+    if ((rr = moat_kex_derive(h->kex, key.p, key.n, ecdhe, &elen)))
+        return rr;
+    moat_kex_free(h->kex);
+    h->kex = NULL;
+    if (!t->did_hrr) {
+        if ((rr = tls_transcript_start(t)) || (rr = tls_transcript_add(t, h->ch.base, h->ch.len)))
+            goto out;
+    }
+    moat_buf_free(&h->ch);
+    uint8_t th[MOAT_HASH_MAX];
+    if ((rr = tls_transcript_add(t, msg, len)) || (rr = tls_transcript_hash(t, th)) ||
+        (rr = ks_early_secret(t->hash, NULL, 0, h->secret)) ||
+        (rr = ks_next_stage(t->hash, h->secret, ecdhe, elen, h->secret)) ||
+        (rr = ks_derive_secret(t->hash, h->secret, "c hs traffic", th, h->c_hs)) ||
+        (rr = ks_derive_secret(t->hash, h->secret, "s hs traffic", th, h->s_hs)))
+        goto out;
+    tls_keylog(t, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", h->c_hs);
+    tls_keylog(t, "SERVER_HANDSHAKE_TRAFFIC_SECRET", h->s_hs);
+    if ((rr = rl_set_secret(&t->rd, t->suite, 0, h->s_hs)) ||
+        (rr = rl_set_secret(&t->wr, t->suite, 1, h->c_hs)))
+        goto out;
+    t->state = ST_WAIT_EE;
+out:
+    moat_wipe(ecdhe, sizeof ecdhe);
+    return rr;
+}
+
+static int handle_ee(moat_tls *t, const uint8_t *msg, size_t len)
+{
+    rd_t r = rd_init(msg + 4, len - 4);
+    rd_t exts = rd_vec(&r, 2);
+    if (r.err || r.n)
+        return ALERT(DECODE_ERROR);
+    ext_seen seen = {.n = 0};
+    int e;
+    while (exts.n) {
+        uint16_t type = rd_u16(&exts);
+        rd_t body = rd_vec(&exts, 2);
+        if (exts.err)
+            return ALERT(DECODE_ERROR);
+        if ((e = tls_ext_add(&seen, type)))
+            return e;
+        if (!sent_ext(t, type))
+            return ALERT(UNSUPPORTED_EXTENSION);
+        switch (type) {
+        case EXT_SERVER_NAME:
+            if (body.n)
+                return ALERT(DECODE_ERROR);
+            break;
+        case EXT_SUPPORTED_GROUPS: break; /* the server's preferences; informational */
+        case EXT_ALPN: {
+            /* 4.2 of RFC 7301: exactly one protocol, one we offered. */
+            rd_t list = rd_vec(&body, 2);
+            rd_t proto = rd_vec(&list, 1);
+            if (body.err || body.n || list.err || list.n || proto.n == 0)
+                return ALERT(DECODE_ERROR);
+            int found = 0;
+            for (rd_t o = rd_init(t->cfg->alpn, t->cfg->alpn_len); o.n && !found;) {
+                rd_t p = rd_vec(&o, 1);
+                found = p.n == proto.n && !memcmp(p.p, proto.p, p.n);
+            }
+            if (!found)
+                return ALERT(ILLEGAL_PARAMETER);
+            memcpy(t->alpn, proto.p, proto.n);
+            t->alpn[proto.n] = 0;
+            break;
+        }
+        default: return ALERT(ILLEGAL_PARAMETER); /* ours, but not allowed in EE */
+        }
+    }
+    t->state = ST_WAIT_CERT_CR;
+    return tls_transcript_add(t, msg, len);
+}
+
+static int handle_cert_request(moat_tls *t, const uint8_t *msg, size_t len)
+{
+    rd_t r = rd_init(msg + 4, len - 4);
+    rd_t ctx = rd_vec(&r, 1);
+    rd_t exts = rd_vec(&r, 2);
+    if (r.err || r.n)
+        return ALERT(DECODE_ERROR);
+    ext_seen seen = {.n = 0};
+    int has_sigalgs = 0, e;
+    while (exts.n) {
+        uint16_t type = rd_u16(&exts);
+        rd_vec(&exts, 2);
+        if (exts.err)
+            return ALERT(DECODE_ERROR);
+        if ((e = tls_ext_add(&seen, type)))
+            return e;
+        has_sigalgs |= type == EXT_SIGNATURE_ALGORITHMS;
+    }
+    if (!has_sigalgs)
+        return ALERT(MISSING_EXTENSION);
+    /* No client certificate is configured: we will answer with an empty one. */
+    t->hs->cert_requested = 1;
+    memcpy(t->hs->cr_ctx, ctx.p, ctx.n);
+    t->hs->cr_ctx_len = ctx.n;
+    t->state = ST_WAIT_CERT;
+    return tls_transcript_add(t, msg, len);
+}
+
+static int handle_certificate(moat_tls *t, const uint8_t *msg, size_t len)
+{
+    struct hs *h = t->hs;
+    rd_t r = rd_init(msg + 4, len - 4);
+    rd_t ctx = rd_vec(&r, 1);
+    rd_t list = rd_vec(&r, 3);
+    if (r.err || r.n)
+        return ALERT(DECODE_ERROR);
+    if (ctx.n)
+        return ALERT(ILLEGAL_PARAMETER);
+    int e;
+    while (list.n) {
+        rd_t der = rd_vec(&list, 3);
+        rd_t exts = rd_vec(&list, 2);
+        if (list.err || der.n == 0)
+            return ALERT(DECODE_ERROR);
+        if (h->npeer == MAX_PEER_CERTS)
+            return ALERT(BAD_CERTIFICATE);
+        while (exts.n) {
+            uint16_t type = rd_u16(&exts);
+            rd_vec(&exts, 2);
+            if (exts.err)
+                return ALERT(DECODE_ERROR);
+            return ALERT(UNSUPPORTED_EXTENSION); /* we asked for no status or SCT */
+            (void)type;
+        }
+        h->cert_off[h->npeer] = h->peer_certs.len;
+        h->cert_len[h->npeer++] = der.n;
+        if ((e = moat_buf_append(&h->peer_certs, der.p, der.n)))
+            return e;
+    }
+    if (h->npeer == 0)
+        return ALERT(DECODE_ERROR); /* 4.4.2.4 */
+    if (t->cfg->verify) {
+        const uint8_t *ders[MAX_PEER_CERTS];
+        for (size_t i = 0; i < h->npeer; i++)
+            ders[i] = h->peer_certs.base + h->cert_off[i];
+        e = moat_verify_chain(t->cfg->trust, ders, h->cert_len, h->npeer, t->server_name,
+                              tls_now(t), t->verify_err, sizeof t->verify_err, &t->verify_code);
+        if (e)
+            return e;
+    }
+    t->state = ST_WAIT_CV;
+    return tls_transcript_add(t, msg, len);
+}
+
+static int handle_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)
+{
+    struct hs *h = t->hs;
+    rd_t r = rd_init(msg + 4, len - 4);
+    uint16_t scheme = rd_u16(&r);
+    rd_t sig = rd_vec(&r, 2);
+    if (r.err || r.n)
+        return ALERT(DECODE_ERROR);
+    int ok = 0;
+    for (size_t i = 0; i < tls_nsigschemes; i++)
+        ok |= tls_sigschemes[i] == scheme;
+    if (!ok)
+        return ALERT(ILLEGAL_PARAMETER);
+    uint8_t content[64 + 34 + MOAT_HASH_MAX];
+    size_t clen;
+    int e = tls_cv_content(t, 1, content, &clen);
+    if (!e)
+        e = moat_verify_sig(h->peer_certs.base, h->cert_len[0], scheme, content, clen, sig.p,
+                            sig.n);
+    if (e)
+        return e;
+    t->sigscheme = scheme;
+    moat_buf_free(&h->peer_certs);
+    t->state = ST_WAIT_FINISHED;
+    return tls_transcript_add(t, msg, len);
+}
+
+static int handle_finished(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
+{
+    struct hs *h = t->hs;
+    uint8_t th[MOAT_HASH_MAX], expect[MOAT_HASH_MAX], c_ap[MOAT_HASH_MAX], s_ap[MOAT_HASH_MAX];
+    int e;
+    if (len - 4 != t->hlen)
+        return ALERT(DECODE_ERROR);
+    if ((e = tls_transcript_hash(t, th)) || (e = ks_finished(t->hash, h->s_hs, th, expect)))
+        return e;
+    if (moat_ct_memcmp(expect, msg + 4, t->hlen))
+        return ALERT(DECRYPT_ERROR);
+    if ((e = tls_transcript_add(t, msg, len)) || (e = tls_derive_app_secrets(t, c_ap, s_ap)))
+        goto out;
+    /* The client's second flight, under its handshake keys. */
+    if ((e = tls_send_ccs(t, out)))
+        goto out;
+    moat_buf m;
+    moat_buf_init(&m);
+    if (h->cert_requested) {
+        /* An empty Certificate: we have no client certificate (4.4.2). */
+        e |= wr_u8(&m, HS_CERTIFICATE);
+        e |= wr_u24(&m, (uint32_t)(1 + h->cr_ctx_len + 3));
+        e |= wr_u8(&m, (uint32_t)h->cr_ctx_len);
+        e |= wr_bytes(&m, h->cr_ctx, h->cr_ctx_len);
+        e |= wr_u24(&m, 0);
+        if (e || (e = tls_queue_hs(t, &m)))
+            goto outm;
+        moat_buf_clear(&m);
+    }
+    uint8_t fin[4 + MOAT_HASH_MAX] = {HS_FINISHED, 0, 0, (uint8_t)t->hlen};
+    if ((e = tls_transcript_hash(t, th)) || (e = ks_finished(t->hash, h->c_hs, th, fin + 4)) ||
+        (e = moat_buf_append(&m, fin, 4 + t->hlen)) || (e = tls_queue_hs(t, &m)) ||
+        (e = tls_flush_hs(t, out)) || (e = tls_transcript_hash(t, th)) ||
+        (e = ks_derive_secret(t->hash, h->secret, "res master", th, t->resumption)) ||
+        (e = rl_set_secret(&t->rd, t->suite, 0, s_ap)) ||
+        (e = rl_set_secret(&t->wr, t->suite, 1, c_ap)))
+        goto outm;
+    t->state = ST_CONNECTED;
+    tls_hs_free(t);
+outm:
+    moat_buf_free(&m);
+out:
+    moat_wipe(c_ap, sizeof c_ap);
+    moat_wipe(s_ap, sizeof s_ap);
+    return e;
+}
+
+int tls_client_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out)
+{
+    switch (t->state) {
+    case ST_WAIT_SH:
+        if (type == HS_SERVER_HELLO)
+            return handle_server_hello(t, msg, len, out);
+        break;
+    case ST_WAIT_EE:
+        if (type == HS_ENCRYPTED_EXTENSIONS)
+            return handle_ee(t, msg, len);
+        break;
+    case ST_WAIT_CERT_CR:
+        if (type == HS_CERTIFICATE_REQUEST)
+            return handle_cert_request(t, msg, len);
+        /* fall through */
+    case ST_WAIT_CERT:
+        if (type == HS_CERTIFICATE)
+            return handle_certificate(t, msg, len);
+        break;
+    case ST_WAIT_CV:
+        if (type == HS_CERTIFICATE_VERIFY)
+            return handle_cert_verify(t, msg, len);
+        break;
+    case ST_WAIT_FINISHED:
+        if (type == HS_FINISHED)
+            return handle_finished(t, msg, len, out);
+        break;
+    }
+    return ALERT(UNEXPECTED_MESSAGE);
+}

@@ -1,0 +1,258 @@
+/* TLS configuration: certificates, trust, algorithms, ALPN, key log, and
+ * the names of suites, groups and signature schemes. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "tls/internal.h"
+
+moat_tls_config *moat_tls_config_new(void)
+{
+    if (moat_crypto_init())
+        return NULL;
+    moat_tls_config *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    static const uint16_t suites[] = {MOAT_TLS_AES_128_GCM_SHA256, MOAT_TLS_AES_256_GCM_SHA384,
+                                      MOAT_TLS_CHACHA20_POLY1305_SHA256};
+    static const uint16_t groups[] = {MOAT_GROUP_X25519, MOAT_GROUP_SECP256R1,
+                                      MOAT_GROUP_SECP384R1};
+    memcpy(c->suites, suites, sizeof suites);
+    c->nsuites = 3;
+    memcpy(c->groups, groups, sizeof groups);
+    c->ngroups = 3;
+    c->verify = 1;
+    c->keylog_fd = -1;
+    return c;
+}
+
+void moat_tls_config_free(moat_tls_config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->ncreds; i++)
+        moat_cred_free(c->creds[i]);
+    moat_trust_free(c->trust);
+    if (c->keylog_fd >= 0)
+        close(c->keylog_fd);
+    free(c);
+}
+
+/* Reads a whole small file (certificates, keys) into memory. */
+static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %m", path);
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *p = malloc(cap);
+    while (p) {
+        size_t got = fread(p + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+        if (n == cap) {
+            if (cap >= (16u << 20)) { /* no certificate file is this big */
+                free(p);
+                p = NULL;
+                snprintf(err, errlen, "%s is too large", path);
+                break;
+            }
+            char *q = realloc(p, cap * 2);
+            if (!q) {
+                free(p);
+                p = NULL;
+            }
+            p = q;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (p)
+        *len = n;
+    return p;
+}
+
+int moat_tls_config_add_cert_pem(moat_tls_config *c, const char *cert_pem, size_t cert_len,
+                                 const char *key_pem, size_t key_len, char *err, size_t errlen)
+{
+    if (c->ncreds == MAX_CREDS) {
+        snprintf(err, errlen, "at most %d certificates", MAX_CREDS);
+        return MOAT_ERR_ARG;
+    }
+    moat_cred *cred;
+    int r = moat_cred_load(cert_pem, cert_len, key_pem, key_len, &cred, err, errlen);
+    if (r)
+        return r;
+    c->creds[c->ncreds++] = cred;
+    return 0;
+}
+
+int moat_tls_config_add_cert_file(moat_tls_config *c, const char *cert_file,
+                                  const char *key_file, char *err, size_t errlen)
+{
+    size_t cl = 0, kl = 0;
+    char sub[400] = "";
+    char *cp = slurp(cert_file, &cl, err, errlen);
+    if (!cp)
+        return MOAT_ERR_FILE;
+    char *kp = slurp(key_file, &kl, err, errlen);
+    if (!kp) {
+        free(cp);
+        return MOAT_ERR_FILE;
+    }
+    int r = moat_tls_config_add_cert_pem(c, cp, cl, kp, kl, sub, sizeof sub);
+    if (r)
+        snprintf(err, errlen, "%s / %s: %s", cert_file, key_file, sub);
+    moat_wipe(kp, kl);
+    free(kp);
+    free(cp);
+    return r;
+}
+
+int moat_tls_config_set_ca_pem(moat_tls_config *c, const char *pem, size_t len, char *err,
+                               size_t errlen)
+{
+    moat_trust *t = moat_trust_new(pem, len, err, errlen);
+    if (!t)
+        return MOAT_ERR_FILE;
+    moat_trust_free(c->trust);
+    c->trust = t;
+    return 0;
+}
+
+int moat_tls_config_set_ca_file(moat_tls_config *c, const char *path, char *err, size_t errlen)
+{
+    size_t len = 0;
+    char sub[300] = "";
+    char *p = slurp(path, &len, err, errlen);
+    if (!p)
+        return MOAT_ERR_FILE;
+    int r = moat_tls_config_set_ca_pem(c, p, len, sub, sizeof sub);
+    if (r)
+        snprintf(err, errlen, "%s: %s", path, sub);
+    free(p);
+    return r;
+}
+
+void moat_tls_config_set_verify(moat_tls_config *c, int on)
+{
+    c->verify = on;
+}
+
+void moat_tls_config_set_clock(moat_tls_config *c, moat_clock_fn fn, void *arg)
+{
+    c->clock = fn;
+    c->clock_arg = arg;
+}
+
+int moat_tls_config_set_ciphers(moat_tls_config *c, const uint16_t *s, size_t n)
+{
+    if (n == 0 || n > 3)
+        return MOAT_ERR_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!moat_aead_key_len(s[i]))
+            return MOAT_ERR_ARG;
+    memcpy(c->suites, s, n * sizeof *s);
+    c->nsuites = n;
+    return 0;
+}
+
+int moat_tls_config_set_groups(moat_tls_config *c, const uint16_t *g, size_t n)
+{
+    if (n == 0 || n > 3)
+        return MOAT_ERR_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!moat_kex_supported(g[i]))
+            return MOAT_ERR_ARG;
+    memcpy(c->groups, g, n * sizeof *g);
+    c->ngroups = n;
+    return 0;
+}
+
+int moat_tls_config_set_alpn(moat_tls_config *c, const char *const *protos, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(protos[i]);
+        if (l == 0 || l > 255 || len + 1 + l > sizeof c->alpn)
+            return MOAT_ERR_ARG;
+        c->alpn[len++] = (uint8_t)l;
+        memcpy(c->alpn + len, protos[i], l);
+        len += l;
+    }
+    c->alpn_len = len;
+    return 0;
+}
+
+int moat_tls_config_set_keylog_file(moat_tls_config *c, const char *path)
+{
+    if (c->keylog_fd >= 0)
+        close(c->keylog_fd);
+    c->keylog_fd = -1;
+    if (!path || !*path)
+        return 0;
+    c->keylog_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    return c->keylog_fd < 0 ? MOAT_ERR_FILE : 0;
+}
+
+static const struct {
+    uint16_t id;
+    const char *name, *alias;
+} suite_names[] = {
+    {MOAT_TLS_AES_128_GCM_SHA256, "TLS_AES_128_GCM_SHA256", "aes128gcm"},
+    {MOAT_TLS_AES_256_GCM_SHA384, "TLS_AES_256_GCM_SHA384", "aes256gcm"},
+    {MOAT_TLS_CHACHA20_POLY1305_SHA256, "TLS_CHACHA20_POLY1305_SHA256", "chacha20"},
+}, group_names[] = {
+    {MOAT_GROUP_X25519, "x25519", "X25519"},
+    {MOAT_GROUP_SECP256R1, "secp256r1", "P-256"},
+    {MOAT_GROUP_SECP384R1, "secp384r1", "P-384"},
+}, sig_names[] = {
+    {MOAT_SIG_ECDSA_SECP256R1_SHA256, "ecdsa_secp256r1_sha256", NULL},
+    {MOAT_SIG_ECDSA_SECP384R1_SHA384, "ecdsa_secp384r1_sha384", NULL},
+    {MOAT_SIG_RSA_PSS_RSAE_SHA256, "rsa_pss_rsae_sha256", NULL},
+    {MOAT_SIG_RSA_PSS_RSAE_SHA384, "rsa_pss_rsae_sha384", NULL},
+    {MOAT_SIG_RSA_PSS_RSAE_SHA512, "rsa_pss_rsae_sha512", NULL},
+    {MOAT_SIG_ED25519, "ed25519", NULL},
+};
+
+#define LOOKUP_ID(tab, want)                                                                         \
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)                                        \
+        if (tab[i].id == (want))                                                                     \
+            return tab[i].name;                                                                    \
+    return "unknown"
+#define LOOKUP_NAME(tab, s)                                                                        \
+    for (size_t i = 0; s && i < sizeof tab / sizeof tab[0]; i++)                                   \
+        if (!strcasecmp(tab[i].name, s) || (tab[i].alias && !strcasecmp(tab[i].alias, s)))         \
+            return tab[i].id;                                                                      \
+    return 0
+
+const char *moat_tls_cipher_name(uint16_t s)
+{
+    LOOKUP_ID(suite_names, s);
+}
+const char *moat_tls_group_name(uint16_t g)
+{
+    LOOKUP_ID(group_names, g);
+}
+const char *moat_tls_sigscheme_name(uint16_t s)
+{
+    LOOKUP_ID(sig_names, s);
+}
+uint16_t moat_tls_cipher_from_name(const char *s)
+{
+    LOOKUP_NAME(suite_names, s);
+}
+uint16_t moat_tls_group_from_name(const char *s)
+{
+    if (s && (!strcasecmp(s, "prime256v1") || !strcasecmp(s, "P256")))
+        return MOAT_GROUP_SECP256R1;
+    if (s && !strcasecmp(s, "P384"))
+        return MOAT_GROUP_SECP384R1;
+    LOOKUP_NAME(group_names, s);
+}

@@ -1,0 +1,164 @@
+/* The TLS engine's internal state, shared by the record layer driver
+ * (tls.c) and the client and server handshakes (client.c, server.c). */
+#ifndef MOAT_TLS_INTERNAL_H
+#define MOAT_TLS_INTERNAL_H
+
+#include "crypto/crypto.h"
+#include "moat/tls.h"
+#include "tls/codec.h"
+#include "tls/keysched.h"
+
+#define MAX_CREDS 16
+#define MAX_PEER_CERTS 10
+#define MAX_HS_MSG (1 << 17)   /* cap on one handshake message */
+#define MAX_EARLY_SKIP (1 << 20) /* cap on undecryptable 0-RTT bytes skipped */
+
+/* Content types (5.1) and handshake types (4). */
+enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPDATA = 23 };
+enum {
+    HS_CLIENT_HELLO = 1,
+    HS_SERVER_HELLO = 2,
+    HS_NEW_SESSION_TICKET = 4,
+    HS_END_OF_EARLY_DATA = 5,
+    HS_ENCRYPTED_EXTENSIONS = 8,
+    HS_CERTIFICATE = 11,
+    HS_CERTIFICATE_REQUEST = 13,
+    HS_CERTIFICATE_VERIFY = 15,
+    HS_FINISHED = 20,
+    HS_KEY_UPDATE = 24,
+    HS_MESSAGE_HASH = 254,
+};
+/* Extension types (4.2). */
+enum {
+    EXT_SERVER_NAME = 0,
+    EXT_STATUS_REQUEST = 5,
+    EXT_SUPPORTED_GROUPS = 10,
+    EXT_SIGNATURE_ALGORITHMS = 13,
+    EXT_ALPN = 16,
+    EXT_PRE_SHARED_KEY = 41,
+    EXT_EARLY_DATA = 42,
+    EXT_SUPPORTED_VERSIONS = 43,
+    EXT_COOKIE = 44,
+    EXT_PSK_KEY_EXCHANGE_MODES = 45,
+    EXT_CERTIFICATE_AUTHORITIES = 47,
+    EXT_POST_HANDSHAKE_AUTH = 49,
+    EXT_SIGNATURE_ALGORITHMS_CERT = 50,
+    EXT_KEY_SHARE = 51,
+};
+
+/* States named after RFC 8446 Appendix A. */
+enum {
+    ST_START,
+    ST_WAIT_SH,
+    ST_WAIT_EE,
+    ST_WAIT_CERT_CR,
+    ST_WAIT_CERT,
+    ST_WAIT_CV,
+    ST_WAIT_FINISHED,
+    ST_RECVD_CH, /* server: waiting for the (first or second) ClientHello */
+    ST_WAIT_CLIENT_FINISHED,
+    ST_CONNECTED,
+    ST_DEAD,
+};
+
+struct moat_tls_config {
+    uint16_t suites[3];
+    size_t nsuites;
+    uint16_t groups[3];
+    size_t ngroups;
+    moat_cred *creds[MAX_CREDS];
+    size_t ncreds;
+    moat_trust *trust; /* NULL: system store, loaded on first client use */
+    int verify;
+    moat_clock_fn clock;
+    void *clock_arg;
+    uint8_t alpn[512]; /* wire form: vec8 entries */
+    size_t alpn_len;
+    int keylog_fd;
+};
+
+/* Parsed extensions of one message: where each known one is, with
+ * duplicates detected. */
+#define MAX_EXT_SEEN 64
+typedef struct {
+    uint16_t types[MAX_EXT_SEEN];
+    size_t n;
+} ext_seen;
+
+/* State that lives only during the handshake. */
+struct hs {
+    moat_hash_ctx *transcript; /* NULL until the suite is known */
+    moat_buf ch;               /* client: its ClientHello, until the hash is known */
+    moat_buf queue;            /* handshake bytes waiting to be put in records */
+    moat_kex *kex;
+    uint8_t random[32];        /* client_random (for the key log) */
+    uint8_t sid[32];
+    size_t sidlen;
+    uint8_t secret[MOAT_HASH_MAX]; /* handshake secret, then master secret */
+    uint8_t c_hs[MOAT_HASH_MAX], s_hs[MOAT_HASH_MAX];
+    uint8_t cookie[512];
+    size_t cookielen;
+    uint16_t hrr_suite, hrr_group;
+    /* client */
+    int cert_requested;
+    uint8_t cr_ctx[255];
+    size_t cr_ctx_len;
+    moat_buf peer_certs;
+    size_t npeer;
+    size_t cert_off[MAX_PEER_CERTS], cert_len[MAX_PEER_CERTS];
+    /* server */
+    const moat_cred *cred;
+};
+
+struct moat_tls {
+    const moat_tls_config *cfg;
+    int is_server;
+    int state;
+    moat_buf rx;    /* bytes of an incomplete record */
+    moat_buf hsmsg; /* bytes of an incomplete handshake message */
+    moat_buf scratch;
+    tls_dir rd, wr;
+    uint16_t suite, group, sigscheme;
+    int hash;
+    size_t hlen;
+    struct hs *hs;
+    uint8_t exporter[MOAT_HASH_MAX], resumption[MOAT_HASH_MAX];
+    char server_name[256];
+    char sni[256];
+    char alpn[256];
+    char verify_err[600];
+    const char *verify_code;
+    int peer_closed, sent_close, did_hrr, ccs_received, ccs_sent;
+    int skip_early_data;
+    size_t early_skipped;
+    uint64_t key_limit; /* records per key before a KeyUpdate (5.5) */
+};
+
+/* tls.c: shared by both handshakes */
+int tls_transcript_start(moat_tls *t);
+int tls_transcript_add(moat_tls *t, const uint8_t *msg, size_t len);
+int tls_transcript_hash(moat_tls *t, uint8_t *out);
+/* Queues a complete handshake message (adds it to the transcript). */
+int tls_queue_hs(moat_tls *t, const moat_buf *msg);
+/* Puts queued handshake bytes into records under the current write key. */
+int tls_flush_hs(moat_tls *t, moat_buf *out);
+int tls_send_ccs(moat_tls *t, moat_buf *out);
+void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret);
+int tls_set_suite(moat_tls *t, uint16_t suite);
+int tls_ext_add(ext_seen *s, uint16_t type); /* illegal_parameter on a duplicate */
+void tls_hs_free(moat_tls *t);
+int tls_derive_app_secrets(moat_tls *t, uint8_t *c_ap, uint8_t *s_ap);
+int tls_cv_content(moat_tls *t, int server, uint8_t *out, size_t *len);
+extern const uint16_t tls_sigschemes[];
+extern const size_t tls_nsigschemes;
+extern const uint8_t tls_hrr_random[32];
+int64_t tls_now(const moat_tls *t);
+
+/* client.c / server.c */
+int tls_client_start(moat_tls *t, moat_buf *out);
+int tls_client_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out);
+int tls_server_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out);
+
+#define ALERT(x) MOAT_ERR_ALERT(MOAT_ALERT_##x)
+
+#endif

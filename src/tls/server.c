@@ -1,0 +1,433 @@
+/* The server handshake (RFC 8446 4.1-4.4, Appendix A.2). */
+#include <string.h>
+
+#include "tls/internal.h"
+
+/* What the server keeps of a ClientHello while answering it. */
+typedef struct {
+    rd_t suites, groups, sigalgs, shares, sni, alpn;
+    int has_groups, has_sigalgs, has_shares, has_sv13, has_sni, has_alpn, early_data;
+    const uint8_t *sid;
+    size_t sidlen;
+    const uint8_t *random;
+} client_hello;
+
+static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, client_hello *ch)
+{
+    rd_t r = rd_init(msg + 4, len - 4);
+    rd_u16(&r); /* legacy_version: versions come from supported_versions */
+    rd_take(&r, 32, &ch->random);
+    rd_t sid = rd_vec(&r, 1);
+    ch->suites = rd_vec(&r, 2);
+    rd_t comp = rd_vec(&r, 1);
+    if (r.err || sid.n > 32 || ch->suites.n < 2 || ch->suites.n % 2 || comp.n < 1)
+        return ALERT(DECODE_ERROR);
+    ch->sid = sid.p;
+    ch->sidlen = sid.n;
+    if (r.n == 0)
+        return ALERT(PROTOCOL_VERSION); /* no extensions: a client older than TLS 1.3 */
+    rd_t exts = rd_vec(&r, 2);
+    if (r.err || r.n)
+        return ALERT(DECODE_ERROR);
+    ext_seen seen = {.n = 0};
+    int e;
+    while (exts.n) {
+        uint16_t type = rd_u16(&exts);
+        rd_t body = rd_vec(&exts, 2);
+        if (exts.err)
+            return ALERT(DECODE_ERROR);
+        if ((e = tls_ext_add(&seen, type)))
+            return e;
+        switch (type) {
+        case EXT_SUPPORTED_VERSIONS: {
+            rd_t v = rd_vec(&body, 1);
+            if (body.err || body.n || v.n < 2 || v.n % 2)
+                return ALERT(DECODE_ERROR);
+            while (v.n)
+                ch->has_sv13 |= rd_u16(&v) == 0x0304;
+            break;
+        }
+        case EXT_SUPPORTED_GROUPS:
+            ch->groups = rd_vec(&body, 2);
+            if (body.err || body.n || ch->groups.n < 2 || ch->groups.n % 2)
+                return ALERT(DECODE_ERROR);
+            ch->has_groups = 1;
+            break;
+        case EXT_SIGNATURE_ALGORITHMS:
+            ch->sigalgs = rd_vec(&body, 2);
+            if (body.err || body.n || ch->sigalgs.n < 2 || ch->sigalgs.n % 2)
+                return ALERT(DECODE_ERROR);
+            ch->has_sigalgs = 1;
+            break;
+        case EXT_KEY_SHARE:
+            ch->shares = rd_vec(&body, 2);
+            if (body.err || body.n)
+                return ALERT(DECODE_ERROR);
+            ch->has_shares = 1;
+            break;
+        case EXT_SERVER_NAME:
+            ch->sni = rd_vec(&body, 2);
+            if (body.err || body.n || ch->sni.n == 0)
+                return ALERT(DECODE_ERROR);
+            ch->has_sni = 1;
+            break;
+        case EXT_ALPN:
+            ch->alpn = rd_vec(&body, 2);
+            if (body.err || body.n || ch->alpn.n < 2)
+                return ALERT(DECODE_ERROR);
+            ch->has_alpn = 1;
+            break;
+        case EXT_EARLY_DATA: ch->early_data = 1; break;
+        case EXT_PRE_SHARED_KEY:
+            /* 4.2.11: it must be the last extension. No ticket was issued,
+             * so the offer is declined and a full handshake follows. */
+            if (exts.n)
+                return ALERT(ILLEGAL_PARAMETER);
+            break;
+        default: break; /* unknown and GREASE extensions are ignored */
+        }
+    }
+    if (!ch->has_sv13)
+        return ALERT(PROTOCOL_VERSION);
+    /* 4.1.2: TLS 1.3 ClientHellos carry exactly the null compression method. */
+    if (comp.n != 1 || comp.p[0] != 0)
+        return ALERT(ILLEGAL_PARAMETER);
+    if (!ch->has_sigalgs || !ch->has_groups || !ch->has_shares)
+        return ALERT(MISSING_EXTENSION);
+    (void)t;
+    return 0;
+}
+
+static int list_has(rd_t list, uint16_t v)
+{
+    while (list.n)
+        if (rd_u16(&list) == v)
+            return 1;
+    return 0;
+}
+
+/* Picks the certificate by SNI, then the first scheme of the client's it can sign with. */
+static int choose_cert(moat_tls *t, client_hello *ch)
+{
+    const moat_tls_config *c = t->cfg;
+    if (ch->has_sni) {
+        rd_t l = ch->sni;
+        while (l.n) {
+            uint8_t nt = rd_u8(&l);
+            rd_t name = rd_vec(&l, 2);
+            if (l.err)
+                return ALERT(DECODE_ERROR);
+            if (nt != 0 || t->sni[0])
+                continue;
+            if (name.n == 0 || name.n >= sizeof t->sni || memchr(name.p, 0, name.n))
+                return ALERT(ILLEGAL_PARAMETER);
+            memcpy(t->sni, name.p, name.n);
+            t->sni[name.n] = 0;
+        }
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < c->ncreds; i++) {
+            if (pass == 0 && !(t->sni[0] && moat_cred_matches_name(c->creds[i], t->sni)))
+                continue;
+            for (rd_t s = ch->sigalgs; s.n;) {
+                uint16_t scheme = rd_u16(&s);
+                int ours = 0;
+                for (size_t k = 0; k < tls_nsigschemes; k++)
+                    ours |= tls_sigschemes[k] == scheme;
+                if (ours && moat_cred_can_sign(c->creds[i], scheme)) {
+                    t->hs->cred = c->creds[i];
+                    t->sigscheme = scheme;
+                    return 0;
+                }
+            }
+        }
+    }
+    return ALERT(HANDSHAKE_FAILURE);
+}
+
+static int choose_alpn(moat_tls *t, client_hello *ch)
+{
+    if (!ch->has_alpn || !t->cfg->alpn_len)
+        return 0;
+    for (rd_t l = ch->alpn; l.n;) {
+        rd_t p = rd_vec(&l, 1);
+        if (l.err || p.n == 0)
+            return ALERT(DECODE_ERROR);
+    }
+    for (rd_t o = rd_init(t->cfg->alpn, t->cfg->alpn_len); o.n;) {
+        rd_t mine = rd_vec(&o, 1);
+        for (rd_t l = ch->alpn; l.n;) {
+            rd_t p = rd_vec(&l, 1);
+            if (p.n == mine.n && !memcmp(p.p, mine.p, p.n)) {
+                memcpy(t->alpn, p.p, p.n);
+                t->alpn[p.n] = 0;
+                return 0;
+            }
+        }
+    }
+    return ALERT(NO_APPLICATION_PROTOCOL);
+}
+
+static int send_hello(moat_tls *t, const client_hello *ch, const uint8_t *random, uint16_t group,
+                      const uint8_t *pub, size_t publen, moat_buf *out)
+{
+    moat_buf m;
+    moat_buf_init(&m);
+    size_t mk, ext;
+    int r = 0;
+    r |= wr_u8(&m, HS_SERVER_HELLO);
+    r |= wr_begin(&m, 3, &mk);
+    r |= wr_u16(&m, 0x0303);
+    r |= wr_bytes(&m, random, 32);
+    r |= wr_u8(&m, (uint32_t)ch->sidlen);
+    r |= wr_bytes(&m, ch->sid, ch->sidlen);
+    r |= wr_u16(&m, t->suite);
+    r |= wr_u8(&m, 0);
+    r |= wr_begin(&m, 2, &ext);
+    r |= wr_u16(&m, EXT_SUPPORTED_VERSIONS);
+    r |= wr_u16(&m, 2);
+    r |= wr_u16(&m, 0x0304);
+    r |= wr_u16(&m, EXT_KEY_SHARE);
+    if (pub) {
+        r |= wr_u16(&m, (uint32_t)(publen + 4));
+        r |= wr_u16(&m, group);
+        r |= wr_u16(&m, (uint32_t)publen);
+        r |= wr_bytes(&m, pub, publen);
+    } else {
+        r |= wr_u16(&m, 2); /* HelloRetryRequest: selected_group only */
+        r |= wr_u16(&m, group);
+    }
+    r |= wr_end(&m, 2, ext);
+    r |= wr_end(&m, 3, mk);
+    if (r)
+        r = MOAT_ERR_NOMEM;
+    if (!r)
+        r = tls_queue_hs(t, &m);
+    if (!r)
+        r = tls_flush_hs(t, out);
+    /* D.4: a CCS right after the first server message, when the client
+     * is in compatibility mode (it sent a session id). */
+    if (!r && ch->sidlen)
+        r = tls_send_ccs(t, out);
+    moat_buf_free(&m);
+    return r;
+}
+
+static int send_flight(moat_tls *t, moat_buf *out)
+{
+    struct hs *h = t->hs;
+    moat_buf m;
+    moat_buf_init(&m);
+    size_t mk, l1, l2;
+    int r = 0;
+    /* EncryptedExtensions */
+    r |= wr_u8(&m, HS_ENCRYPTED_EXTENSIONS);
+    r |= wr_begin(&m, 3, &mk);
+    r |= wr_begin(&m, 2, &l1);
+    if (t->alpn[0]) {
+        size_t n = strlen(t->alpn);
+        r |= wr_u16(&m, EXT_ALPN);
+        r |= wr_u16(&m, (uint32_t)(n + 3));
+        r |= wr_u16(&m, (uint32_t)(n + 1));
+        r |= wr_u8(&m, (uint32_t)n);
+        r |= wr_bytes(&m, t->alpn, n);
+    }
+    if (t->sni[0] && moat_cred_matches_name(h->cred, t->sni)) {
+        r |= wr_u16(&m, EXT_SERVER_NAME);
+        r |= wr_u16(&m, 0);
+    }
+    r |= wr_end(&m, 2, l1);
+    r |= wr_end(&m, 3, mk);
+    if (r || (r = tls_queue_hs(t, &m)))
+        goto out;
+    moat_buf_clear(&m);
+    /* Certificate */
+    r |= wr_u8(&m, HS_CERTIFICATE);
+    r |= wr_begin(&m, 3, &mk);
+    r |= wr_u8(&m, 0);
+    r |= wr_begin(&m, 3, &l1);
+    for (size_t i = 0; i < moat_cred_chain_len(h->cred); i++) {
+        size_t dl;
+        const uint8_t *der = moat_cred_chain_der(h->cred, i, &dl);
+        r |= wr_begin(&m, 3, &l2);
+        r |= wr_bytes(&m, der, dl);
+        r |= wr_end(&m, 3, l2);
+        r |= wr_u16(&m, 0);
+    }
+    r |= wr_end(&m, 3, l1);
+    r |= wr_end(&m, 3, mk);
+    if (r || (r = tls_queue_hs(t, &m)))
+        goto out;
+    moat_buf_clear(&m);
+    /* CertificateVerify */
+    uint8_t content[64 + 34 + MOAT_HASH_MAX], sig[1024];
+    size_t clen, slen;
+    if ((r = tls_cv_content(t, 1, content, &clen)) ||
+        (r = moat_cred_sign(h->cred, t->sigscheme, content, clen, sig, &slen)))
+        goto out;
+    r |= wr_u8(&m, HS_CERTIFICATE_VERIFY);
+    r |= wr_u24(&m, (uint32_t)(4 + slen));
+    r |= wr_u16(&m, t->sigscheme);
+    r |= wr_u16(&m, (uint32_t)slen);
+    r |= wr_bytes(&m, sig, slen);
+    if (r || (r = tls_queue_hs(t, &m)))
+        goto out;
+    moat_buf_clear(&m);
+    /* Finished */
+    uint8_t th[MOAT_HASH_MAX], fin[4 + MOAT_HASH_MAX] = {HS_FINISHED, 0, 0, (uint8_t)t->hlen};
+    if ((r = tls_transcript_hash(t, th)) || (r = ks_finished(t->hash, h->s_hs, th, fin + 4)) ||
+        (r = moat_buf_append(&m, fin, 4 + t->hlen)) || (r = tls_queue_hs(t, &m)))
+        goto out;
+    r = tls_flush_hs(t, out);
+out:
+    if (r > 0)
+        r = MOAT_ERR_NOMEM;
+    moat_buf_free(&m);
+    return r;
+}
+
+static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
+{
+    struct hs *h = t->hs;
+    const moat_tls_config *c = t->cfg;
+    client_hello ch;
+    memset(&ch, 0, sizeof ch);
+    int e = parse_client_hello(t, msg, len, &ch);
+    if (e)
+        return e;
+    if (t->did_hrr) {
+        /* 4.1.2: the second ClientHello keeps the session id and drops early_data. */
+        if (ch.early_data || ch.sidlen != h->sidlen || memcmp(ch.sid, h->sid, ch.sidlen) ||
+            !list_has(ch.suites, h->hrr_suite))
+            return ALERT(ILLEGAL_PARAMETER);
+    } else {
+        uint16_t suite = 0;
+        for (size_t i = 0; i < c->nsuites && !suite; i++)
+            if (list_has(ch.suites, c->suites[i]))
+                suite = c->suites[i];
+        if (!suite)
+            return ALERT(HANDSHAKE_FAILURE);
+        if ((e = tls_set_suite(t, suite)) || (e = tls_transcript_start(t)))
+            return e;
+        memcpy(h->random, ch.random, 32);
+        memcpy(h->sid, ch.sid, ch.sidlen);
+        h->sidlen = ch.sidlen;
+        t->skip_early_data = ch.early_data;
+    }
+    /* 4.2.8: at most one share per group, each in supported_groups. */
+    uint16_t share_groups[16];
+    rd_t share_keys[16];
+    size_t nshares = 0;
+    for (rd_t l = ch.shares; l.n;) {
+        uint16_t g = rd_u16(&l);
+        rd_t key = rd_vec(&l, 2);
+        if (l.err || key.n == 0)
+            return ALERT(DECODE_ERROR);
+        for (size_t i = 0; i < nshares; i++)
+            if (share_groups[i] == g)
+                return ALERT(ILLEGAL_PARAMETER);
+        if (!list_has(ch.groups, g))
+            return ALERT(ILLEGAL_PARAMETER);
+        if (nshares == 16)
+            return ALERT(ILLEGAL_PARAMETER);
+        share_groups[nshares] = g;
+        share_keys[nshares++] = key;
+    }
+    int pick = -1;
+    if (t->did_hrr) {
+        if (nshares != 1 || share_groups[0] != h->hrr_group)
+            return ALERT(ILLEGAL_PARAMETER);
+        pick = 0;
+    } else {
+        for (size_t i = 0; i < c->ngroups && pick < 0; i++)
+            for (size_t k = 0; k < nshares && pick < 0; k++)
+                if (share_groups[k] == c->groups[i])
+                    pick = (int)k;
+    }
+    if ((e = choose_cert(t, &ch)) || (e = choose_alpn(t, &ch)))
+        return e;
+    if (pick < 0) {
+        /* No usable share: ask for one in a group we both support (4.1.4). */
+        uint16_t g = 0;
+        for (size_t i = 0; i < c->ngroups && !g; i++)
+            if (list_has(ch.groups, c->groups[i]))
+                g = c->groups[i];
+        if (!g)
+            return ALERT(HANDSHAKE_FAILURE);
+        uint8_t mh[4 + MOAT_HASH_MAX] = {HS_MESSAGE_HASH, 0, 0, (uint8_t)t->hlen};
+        if ((e = moat_hash(t->hash, msg, len, mh + 4)) ||
+            (e = tls_transcript_add(t, mh, 4 + t->hlen)))
+            return e;
+        t->did_hrr = 1;
+        h->hrr_suite = t->suite;
+        h->hrr_group = g;
+        t->sni[0] = 0; /* parsed again from the second ClientHello */
+        t->alpn[0] = 0;
+        return send_hello(t, &ch, tls_hrr_random, g, NULL, 0, out);
+    }
+    t->group = share_groups[pick];
+    if ((e = tls_transcript_add(t, msg, len)))
+        return e;
+    h->kex = moat_kex_new(t->group);
+    if (!h->kex)
+        return MOAT_ERR_INTERNAL;
+    uint8_t ecdhe[48], pub[97], random[32], th[MOAT_HASH_MAX];
+    size_t elen = 0, publen = 0;
+    if ((e = moat_kex_derive(h->kex, share_keys[pick].p, share_keys[pick].n, ecdhe, &elen)) ||
+        (e = moat_kex_pub(h->kex, pub, &publen)) || (e = moat_random(random, 32)) ||
+        (e = send_hello(t, &ch, random, t->group, pub, publen, out)) ||
+        (e = tls_transcript_hash(t, th)) ||
+        (e = ks_early_secret(t->hash, NULL, 0, h->secret)) ||
+        (e = ks_next_stage(t->hash, h->secret, ecdhe, elen, h->secret)) ||
+        (e = ks_derive_secret(t->hash, h->secret, "c hs traffic", th, h->c_hs)) ||
+        (e = ks_derive_secret(t->hash, h->secret, "s hs traffic", th, h->s_hs)))
+        goto out;
+    moat_kex_free(h->kex);
+    h->kex = NULL;
+    tls_keylog(t, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", h->c_hs);
+    tls_keylog(t, "SERVER_HANDSHAKE_TRAFFIC_SECRET", h->s_hs);
+    uint8_t c_ap[MOAT_HASH_MAX], s_ap[MOAT_HASH_MAX];
+    if ((e = rl_set_secret(&t->wr, t->suite, 1, h->s_hs)) ||
+        (e = rl_set_secret(&t->rd, t->suite, 0, h->c_hs)) || (e = send_flight(t, out)) ||
+        (e = tls_derive_app_secrets(t, c_ap, s_ap)) ||
+        (e = rl_set_secret(&t->wr, t->suite, 1, s_ap)))
+        goto out2;
+    /* The client's application secret waits in hs->c_hs's place until its Finished. */
+    memcpy(t->rd.secret, c_ap, t->hlen);
+    t->state = ST_WAIT_CLIENT_FINISHED;
+out2:
+    moat_wipe(c_ap, sizeof c_ap);
+    moat_wipe(s_ap, sizeof s_ap);
+out:
+    moat_wipe(ecdhe, sizeof ecdhe);
+    return e;
+}
+
+static int handle_client_finished(moat_tls *t, const uint8_t *msg, size_t len)
+{
+    struct hs *h = t->hs;
+    uint8_t th[MOAT_HASH_MAX], expect[MOAT_HASH_MAX];
+    int e;
+    if (len - 4 != t->hlen)
+        return ALERT(DECODE_ERROR);
+    if ((e = tls_transcript_hash(t, th)) || (e = ks_finished(t->hash, h->c_hs, th, expect)))
+        return e;
+    if (moat_ct_memcmp(expect, msg + 4, t->hlen))
+        return ALERT(DECRYPT_ERROR);
+    if ((e = tls_transcript_add(t, msg, len)) || (e = tls_transcript_hash(t, th)) ||
+        (e = ks_derive_secret(t->hash, h->secret, "res master", th, t->resumption)) ||
+        (e = rl_set_secret(&t->rd, t->suite, 0, t->rd.secret)))
+        return e;
+    t->state = ST_CONNECTED;
+    tls_hs_free(t);
+    return 0;
+}
+
+int tls_server_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out)
+{
+    if (t->state == ST_RECVD_CH && type == HS_CLIENT_HELLO)
+        return handle_client_hello(t, msg, len, out);
+    if (t->state == ST_WAIT_CLIENT_FINISHED && type == HS_FINISHED)
+        return handle_client_finished(t, msg, len);
+    return ALERT(UNEXPECTED_MESSAGE);
+}

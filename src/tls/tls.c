@@ -1,0 +1,604 @@
+/* The engine's driver: connections, the record layer loop (RFC 8446 5),
+ * alerts (6), post-handshake messages (4.6), transcript and key log. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tls/internal.h"
+
+/* 4.1.3: the special random of a HelloRetryRequest, SHA-256("HelloRetryRequest"). */
+const uint8_t tls_hrr_random[32] = {
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+
+/* The CertificateVerify schemes we offer and accept, in our preference order. */
+const uint16_t tls_sigschemes[] = {
+    MOAT_SIG_ECDSA_SECP256R1_SHA256, MOAT_SIG_ED25519,
+    MOAT_SIG_ECDSA_SECP384R1_SHA384, MOAT_SIG_RSA_PSS_RSAE_SHA256,
+    MOAT_SIG_RSA_PSS_RSAE_SHA384,    MOAT_SIG_RSA_PSS_RSAE_SHA512,
+};
+const size_t tls_nsigschemes = sizeof tls_sigschemes / sizeof tls_sigschemes[0];
+
+static moat_tls *tls_new(const moat_tls_config *cfg, int is_server)
+{
+    if (!cfg || moat_crypto_init())
+        return NULL;
+    moat_tls *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->hs = calloc(1, sizeof *t->hs);
+    if (!t->hs) {
+        free(t);
+        return NULL;
+    }
+    t->cfg = cfg;
+    t->is_server = is_server;
+    t->state = is_server ? ST_RECVD_CH : ST_START;
+    t->key_limit = (uint64_t)1 << 24; /* 5.5: AES-GCM is safe to 2^24.5 records */
+    return t;
+}
+
+moat_tls *moat_tls_client_new(const moat_tls_config *cfg, const char *server_name)
+{
+    if (!server_name || strlen(server_name) >= sizeof ((moat_tls *)0)->server_name)
+        return NULL;
+    if (cfg && cfg->verify && !cfg->trust) {
+        /* The system store is loaded once, on the first client connection. */
+        char err[256];
+        ((moat_tls_config *)cfg)->trust = moat_trust_new(NULL, 0, err, sizeof err);
+        if (!cfg->trust)
+            return NULL;
+    }
+    moat_tls *t = tls_new(cfg, 0);
+    if (t)
+        snprintf(t->server_name, sizeof t->server_name, "%s", server_name);
+    return t;
+}
+
+moat_tls *moat_tls_server_new(const moat_tls_config *cfg)
+{
+    if (!cfg || !cfg->ncreds)
+        return NULL;
+    return tls_new(cfg, 1);
+}
+
+void tls_hs_free(moat_tls *t)
+{
+    struct hs *h = t->hs;
+    if (!h)
+        return;
+    moat_hash_free(h->transcript);
+    moat_buf_free(&h->ch);
+    moat_buf_free(&h->queue);
+    moat_buf_free(&h->peer_certs);
+    moat_kex_free(h->kex);
+    moat_wipe(h, sizeof *h);
+    free(h);
+    t->hs = NULL;
+}
+
+void moat_tls_free(moat_tls *t)
+{
+    if (!t)
+        return;
+    tls_hs_free(t);
+    moat_buf_free(&t->rx);
+    moat_buf_free(&t->hsmsg);
+    moat_buf_free(&t->scratch);
+    rl_clear(&t->rd);
+    rl_clear(&t->wr);
+    moat_wipe(t, sizeof *t);
+    free(t);
+}
+
+int64_t tls_now(const moat_tls *t)
+{
+    if (t->cfg->clock)
+        return t->cfg->clock(t->cfg->clock_arg);
+    return (int64_t)time(NULL);
+}
+
+int tls_set_suite(moat_tls *t, uint16_t suite)
+{
+    int h = moat_suite_hash(suite);
+    if (h < 0)
+        return ALERT(ILLEGAL_PARAMETER);
+    t->suite = suite;
+    t->hash = h;
+    t->hlen = moat_hash_len(h);
+    return 0;
+}
+
+int tls_transcript_start(moat_tls *t)
+{
+    if (!t->hs->transcript && !(t->hs->transcript = moat_hash_new(t->hash)))
+        return MOAT_ERR_NOMEM;
+    return 0;
+}
+
+int tls_transcript_add(moat_tls *t, const uint8_t *msg, size_t len)
+{
+    return moat_hash_update(t->hs->transcript, msg, len);
+}
+
+int tls_transcript_hash(moat_tls *t, uint8_t *out)
+{
+    return moat_hash_peek(t->hs->transcript, out);
+}
+
+int tls_queue_hs(moat_tls *t, const moat_buf *msg)
+{
+    int r = tls_transcript_add(t, msg->base, msg->len);
+    if (!r)
+        r = moat_buf_append(&t->hs->queue, msg->base, msg->len);
+    return r;
+}
+
+int tls_flush_hs(moat_tls *t, moat_buf *out)
+{
+    moat_buf *q = &t->hs->queue;
+    for (size_t off = 0; off < q->len;) {
+        size_t n = q->len - off > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : q->len - off;
+        int r = rl_seal(&t->wr, CT_HANDSHAKE, q->base + off, n, out);
+        if (r)
+            return r;
+        off += n;
+    }
+    moat_buf_clear(q);
+    return 0;
+}
+
+int tls_send_ccs(moat_tls *t, moat_buf *out)
+{
+    /* D.4: a plaintext change_cipher_spec for middlebox compatibility. */
+    static const uint8_t ccs[6] = {CT_CCS, 3, 3, 0, 1, 1};
+    if (t->ccs_sent)
+        return 0;
+    t->ccs_sent = 1;
+    return moat_buf_append(out, ccs, sizeof ccs);
+}
+
+void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret)
+{
+    int fd = t->cfg->keylog_fd;
+    if (fd < 0 || !t->hs)
+        return;
+    char line[64 + 1 + 64 + 1 + 2 * MOAT_HASH_MAX + 2];
+    size_t n = (size_t)snprintf(line, sizeof line, "%s ", label);
+    for (int i = 0; i < 32; i++)
+        n += (size_t)snprintf(line + n, sizeof line - n, "%02x", t->hs->random[i]);
+    line[n++] = ' ';
+    for (size_t i = 0; i < t->hlen; i++)
+        n += (size_t)snprintf(line + n, sizeof line - n, "%02x", secret[i]);
+    line[n++] = '\n';
+    /* One write per line, O_APPEND: lines of concurrent processes never mix. */
+    if (write(fd, line, n) < 0) {
+        /* The key log is a debugging aid; a failed write must not end the connection. */
+    }
+    moat_wipe(line, sizeof line);
+}
+
+int tls_ext_add(ext_seen *s, uint16_t type)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->types[i] == type)
+            return ALERT(ILLEGAL_PARAMETER); /* 4.2: one of each type */
+    if (s->n == MAX_EXT_SEEN)
+        return ALERT(DECODE_ERROR);
+    s->types[s->n++] = type;
+    return 0;
+}
+
+int tls_derive_app_secrets(moat_tls *t, uint8_t *c_ap, uint8_t *s_ap)
+{
+    uint8_t th[MOAT_HASH_MAX];
+    struct hs *h = t->hs;
+    int r = tls_transcript_hash(t, th);
+    if (!r)
+        r = ks_next_stage(t->hash, h->secret, NULL, 0, h->secret); /* Master Secret */
+    if (!r)
+        r = ks_derive_secret(t->hash, h->secret, "c ap traffic", th, c_ap);
+    if (!r)
+        r = ks_derive_secret(t->hash, h->secret, "s ap traffic", th, s_ap);
+    if (!r)
+        r = ks_derive_secret(t->hash, h->secret, "exp master", th, t->exporter);
+    if (!r) {
+        tls_keylog(t, "CLIENT_TRAFFIC_SECRET_0", c_ap);
+        tls_keylog(t, "SERVER_TRAFFIC_SECRET_0", s_ap);
+        tls_keylog(t, "EXPORTER_SECRET", t->exporter);
+    }
+    return r;
+}
+
+int tls_cv_content(moat_tls *t, int server, uint8_t *out, size_t *len)
+{
+    /* 4.4.3: 64 spaces, the context string, a zero byte, the transcript hash. */
+    static const char sctx[] = "TLS 1.3, server CertificateVerify";
+    static const char cctx[] = "TLS 1.3, client CertificateVerify";
+    memset(out, 0x20, 64);
+    memcpy(out + 64, server ? sctx : cctx, sizeof sctx); /* includes the 0 */
+    *len = 64 + sizeof sctx + t->hlen;
+    return tls_transcript_hash(t, out + 64 + sizeof sctx);
+}
+
+/* ---- alerts */
+
+static int send_alert(moat_tls *t, moat_buf *out, int level, int desc)
+{
+    uint8_t a[2] = {(uint8_t)level, (uint8_t)desc};
+    return rl_seal(&t->wr, CT_ALERT, a, 2, out);
+}
+
+/* Ends the connection after an error: the fatal alert goes out first. */
+static int fail(moat_tls *t, int err, moat_buf *out)
+{
+    if (t->state == ST_DEAD)
+        return err;
+    t->state = ST_DEAD;
+    if (t->hs)
+        moat_buf_clear(&t->hs->queue);
+    if (!MOAT_IS_PEER_ALERT(err) && out) {
+        int desc = MOAT_IS_ALERT(err) ? MOAT_ALERT_DESC(err) : MOAT_ALERT_INTERNAL_ERROR;
+        send_alert(t, out, 2, desc);
+    }
+    tls_hs_free(t);
+    return err;
+}
+
+/* ---- post-handshake messages (4.6) */
+
+static int update_read_key(moat_tls *t)
+{
+    int r = ks_update_secret(t->hash, t->rd.secret);
+    return r ? r : rl_set_secret(&t->rd, t->suite, 0, t->rd.secret);
+}
+
+static int send_key_update(moat_tls *t, moat_buf *out, int request)
+{
+    uint8_t m[5] = {HS_KEY_UPDATE, 0, 0, 1, (uint8_t)request};
+    int r = rl_seal(&t->wr, CT_HANDSHAKE, m, sizeof m, out);
+    if (!r)
+        r = ks_update_secret(t->hash, t->wr.secret);
+    if (!r)
+        r = rl_set_secret(&t->wr, t->suite, 1, t->wr.secret);
+    return r;
+}
+
+static int handle_post_handshake(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len,
+                                 moat_buf *out)
+{
+    rd_t r = rd_init(msg + 4, len - 4);
+    if (type == HS_KEY_UPDATE) {
+        uint8_t req = rd_u8(&r);
+        if (r.err || r.n)
+            return ALERT(DECODE_ERROR);
+        if (req > 1)
+            return ALERT(ILLEGAL_PARAMETER);
+        int e = update_read_key(t);
+        /* 4.6.3: answer update_requested with an update of our own. */
+        if (!e && req == 1 && !t->sent_close)
+            e = send_key_update(t, out, 0);
+        return e;
+    }
+    if (type == HS_NEW_SESSION_TICKET && !t->is_server) {
+        /* 4.6.1. Resumption is not used yet: the ticket is checked and dropped. */
+        uint32_t lifetime = rd_uint(&r, 4);
+        rd_uint(&r, 4); /* ticket_age_add */
+        rd_vec(&r, 1);  /* ticket_nonce */
+        rd_t ticket = rd_vec(&r, 2);
+        rd_t exts = rd_vec(&r, 2);
+        if (r.err || r.n || ticket.n == 0)
+            return ALERT(DECODE_ERROR);
+        if (lifetime > 604800)
+            return ALERT(ILLEGAL_PARAMETER);
+        ext_seen seen = {.n = 0};
+        while (exts.n) {
+            uint16_t et = rd_u16(&exts);
+            rd_vec(&exts, 2);
+            if (exts.err)
+                return ALERT(DECODE_ERROR);
+            int e = tls_ext_add(&seen, et);
+            if (e)
+                return e;
+        }
+        return 0;
+    }
+    return ALERT(UNEXPECTED_MESSAGE);
+}
+
+/* ---- the record loop */
+
+static int handle_handshake_bytes(moat_tls *t, const uint8_t *p, size_t n, moat_buf *out)
+{
+    int r = moat_buf_append(&t->hsmsg, p, n);
+    if (r)
+        return r;
+    size_t off = 0;
+    moat_buf *m = &t->hsmsg;
+    while (m->len - off >= 4 && t->state != ST_DEAD) {
+        uint8_t *msg = m->base + off;
+        size_t len = (size_t)msg[1] << 16 | (size_t)msg[2] << 8 | msg[3];
+        if (len > MAX_HS_MSG)
+            return ALERT(DECODE_ERROR);
+        if (m->len - off < 4 + len)
+            break;
+        unsigned epoch = t->rd.epoch;
+        if (t->state == ST_CONNECTED)
+            r = handle_post_handshake(t, msg[0], msg, 4 + len, out);
+        else if (t->is_server)
+            r = tls_server_handle(t, msg[0], msg, 4 + len, out);
+        else
+            r = tls_client_handle(t, msg[0], msg, 4 + len, out);
+        if (r)
+            return r;
+        off += 4 + len;
+        /* 5.1: a message that precedes a key change must end its record. */
+        if (t->rd.epoch != epoch && m->len != off)
+            return ALERT(UNEXPECTED_MESSAGE);
+    }
+    if (m->len - off >= 4) {
+        size_t len = (size_t)m->base[off + 1] << 16 | (size_t)m->base[off + 2] << 8 |
+                     m->base[off + 3];
+        if (len > MAX_HS_MSG)
+            return ALERT(DECODE_ERROR);
+    }
+    moat_buf_consume(m, off);
+    return 0;
+}
+
+static int handle_alert(moat_tls *t, const uint8_t *p, size_t n)
+{
+    if (n != 2)
+        return ALERT(DECODE_ERROR);
+    if (p[1] == MOAT_ALERT_CLOSE_NOTIFY) {
+        t->peer_closed = 1;
+        return 0;
+    }
+    if (p[1] == MOAT_ALERT_USER_CANCELED)
+        return 0;
+    /* 6.2: every other alert ends the connection, whatever its level. */
+    t->state = ST_DEAD;
+    return MOAT_ERR_PEER_ALERT(p[1]);
+}
+
+static int hs_in_progress(const moat_tls *t)
+{
+    return t->state != ST_CONNECTED && t->state != ST_DEAD;
+}
+
+/* One complete record. */
+static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_buf *out,
+                         moat_buf *app)
+{
+    uint8_t type = rec[0];
+    const uint8_t *body = rec + 5;
+    if (type == CT_CCS) {
+        /* 5: one unprotected CCS of value 1 may arrive during the handshake. */
+        if (bodylen != 1 || body[0] != 1 || !hs_in_progress(t) || t->ccs_received ||
+            (t->is_server && t->state == ST_RECVD_CH && !t->did_hrr && !t->hs->transcript))
+            return ALERT(UNEXPECTED_MESSAGE);
+        t->ccs_received = 1;
+        return 0;
+    }
+    uint8_t itype = type;
+    const uint8_t *p = body;
+    size_t n = bodylen;
+    if (t->rd.aead && type == CT_APPDATA) {
+        int r = moat_buf_reserve(app, bodylen);
+        if (r)
+            return r;
+        uint8_t *dst = app->base + app->len;
+        r = rl_open(&t->rd, rec, body, bodylen, dst, &itype, &n);
+        if (r == ALERT(BAD_RECORD_MAC) && t->skip_early_data) {
+            /* 4.2.10: 0-RTT data we declined is skipped, up to a limit. */
+            t->early_skipped += bodylen;
+            return t->early_skipped > MAX_EARLY_SKIP ? r : 0;
+        }
+        if (r)
+            return r;
+        t->skip_early_data = 0;
+        if (itype == CT_APPDATA) {
+            if (t->state != ST_CONNECTED || t->hsmsg.len)
+                return ALERT(UNEXPECTED_MESSAGE);
+            app->len += n;
+            return 0;
+        }
+        p = dst;
+    } else if (t->rd.aead) {
+        /* A peer that failed before it had our keys may send a plaintext alert. */
+        if (!(type == CT_ALERT && hs_in_progress(t)))
+            return ALERT(UNEXPECTED_MESSAGE);
+        if (bodylen > TLS_MAX_PLAIN)
+            return ALERT(RECORD_OVERFLOW);
+    } else if (bodylen > TLS_MAX_PLAIN) {
+        return ALERT(RECORD_OVERFLOW);
+    }
+    switch (itype) {
+    case CT_HANDSHAKE:
+        if (n == 0)
+            return ALERT(UNEXPECTED_MESSAGE);
+        return handle_handshake_bytes(t, p, n, out);
+    case CT_ALERT:
+        if (t->hsmsg.len)
+            return ALERT(UNEXPECTED_MESSAGE);
+        return handle_alert(t, p, n);
+    default:
+        /* Application data before keys, a protected CCS, or an unknown type. */
+        return ALERT(UNEXPECTED_MESSAGE);
+    }
+}
+
+/* Checks a record header as soon as it arrives, so garbage or an oversized
+ * length is refused without waiting for a body that may never come. */
+static int check_header(const moat_tls *t, const uint8_t *h)
+{
+    size_t len = (size_t)h[3] << 8 | h[4];
+    if (h[0] < CT_CCS || h[0] > CT_APPDATA)
+        return ALERT(UNEXPECTED_MESSAGE);
+    if (len > TLS_MAX_CIPHER || (!t->rd.aead && h[0] != CT_APPDATA && len > TLS_MAX_PLAIN))
+        return ALERT(RECORD_OVERFLOW);
+    return 0;
+}
+
+int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
+{
+    if (!t || t->state == ST_DEAD)
+        return MOAT_ERR_STATE;
+    if (t->state == ST_START)
+        return MOAT_ERR_STATE;
+    while (len > 0 && !t->peer_closed) {
+        const uint8_t *rec;
+        size_t reclen;
+        if (t->rx.len == 0 && len >= 5 && len >= 5 + ((size_t)in[3] << 8 | in[4])) {
+            rec = in; /* a whole record in the input: no copy */
+        } else {
+            /* Gather a header, then the body, in rx. */
+            size_t need = 5;
+            if (t->rx.len >= 5)
+                need = 5 + ((size_t)t->rx.base[3] << 8 | t->rx.base[4]);
+            size_t take = need - t->rx.len < len ? need - t->rx.len : len;
+            int r = moat_buf_append(&t->rx, in, take);
+            if (r)
+                return fail(t, r, out);
+            in += take;
+            len -= take;
+            if (t->rx.len == 5 && (r = check_header(t, t->rx.base)))
+                return fail(t, r, out);
+            if (t->rx.len < 5 || t->rx.len < 5 + ((size_t)t->rx.base[3] << 8 | t->rx.base[4]))
+                continue;
+            rec = NULL;
+        }
+        if (rec) {
+            int r = check_header(t, rec);
+            if (r)
+                return fail(t, r, out);
+            reclen = 5 + ((size_t)rec[3] << 8 | rec[4]);
+            in += reclen;
+            len -= reclen;
+        } else {
+            rec = t->rx.base;
+            reclen = t->rx.len;
+        }
+        int r = handle_record(t, rec, reclen - 5, out, app);
+        if (rec == t->rx.base)
+            moat_buf_clear(&t->rx);
+        if (r)
+            return fail(t, r, out);
+    }
+    return 0;
+}
+
+int moat_tls_start(moat_tls *t, moat_buf *out)
+{
+    if (!t || t->state == ST_DEAD)
+        return MOAT_ERR_STATE;
+    if (t->is_server)
+        return 0;
+    if (t->state != ST_START)
+        return MOAT_ERR_STATE;
+    int r = tls_client_start(t, out);
+    return r ? fail(t, r, NULL) : 0;
+}
+
+int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
+{
+    if (!t || t->state != ST_CONNECTED || t->sent_close)
+        return MOAT_ERR_STATE;
+    const uint8_t *p = data;
+    do {
+        size_t n = len > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : len;
+        int r = 0;
+        /* 5.5: change keys before a key has protected too many records. */
+        if (t->wr.seq >= t->key_limit)
+            r = send_key_update(t, out, 0);
+        if (!r)
+            r = rl_seal(&t->wr, CT_APPDATA, p, n, out);
+        if (r)
+            return fail(t, r, out);
+        p += n;
+        len -= n;
+    } while (len > 0);
+    return 0;
+}
+
+int moat_tls_close(moat_tls *t, moat_buf *out)
+{
+    if (!t || t->state == ST_DEAD)
+        return MOAT_ERR_STATE;
+    if (t->sent_close)
+        return 0;
+    t->sent_close = 1;
+    return send_alert(t, out, 1, MOAT_ALERT_CLOSE_NOTIFY);
+}
+
+int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer)
+{
+    if (!t || t->state != ST_CONNECTED || t->sent_close)
+        return MOAT_ERR_STATE;
+    int r = send_key_update(t, out, request_peer ? 1 : 0);
+    return r ? fail(t, r, out) : 0;
+}
+
+int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen,
+                    uint8_t *out, size_t outlen)
+{
+    if (!t || t->state != ST_CONNECTED)
+        return MOAT_ERR_STATE;
+    uint8_t empty[MOAT_HASH_MAX], hctx[MOAT_HASH_MAX], sec[MOAT_HASH_MAX];
+    int r = moat_hash(t->hash, "", 0, empty);
+    if (!r)
+        r = moat_hash(t->hash, ctx ? ctx : (const uint8_t *)"", ctx ? ctxlen : 0, hctx);
+    if (!r)
+        r = ks_derive_secret(t->hash, t->exporter, label, empty, sec);
+    if (!r)
+        r = ks_expand_label(t->hash, sec, "exporter", hctx, t->hlen, out, outlen);
+    moat_wipe(sec, sizeof sec);
+    return r;
+}
+
+int moat_tls_handshake_done(const moat_tls *t)
+{
+    return t && t->state == ST_CONNECTED;
+}
+int moat_tls_peer_closed(const moat_tls *t)
+{
+    return t && t->peer_closed;
+}
+int moat_tls_is_server(const moat_tls *t)
+{
+    return t && t->is_server;
+}
+uint16_t moat_tls_get_cipher(const moat_tls *t)
+{
+    return t->suite;
+}
+uint16_t moat_tls_get_group(const moat_tls *t)
+{
+    return t->group;
+}
+uint16_t moat_tls_get_sigscheme(const moat_tls *t)
+{
+    return t->sigscheme;
+}
+int moat_tls_did_hrr(const moat_tls *t)
+{
+    return t->did_hrr;
+}
+const char *moat_tls_get_alpn(const moat_tls *t)
+{
+    return t->alpn[0] ? t->alpn : NULL;
+}
+const char *moat_tls_get_sni(const moat_tls *t)
+{
+    return t->sni[0] ? t->sni : NULL;
+}
+const char *moat_tls_verify_error(const moat_tls *t)
+{
+    return t->verify_err[0] ? t->verify_err : NULL;
+}
+const char *moat_tls_verify_code(const moat_tls *t)
+{
+    return t->verify_err[0] ? t->verify_code : NULL;
+}
