@@ -15,7 +15,7 @@ typedef struct {
 static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, client_hello *ch)
 {
     rd_t r = rd_init(msg + 4, len - 4);
-    rd_u16(&r); /* legacy_version: versions come from supported_versions */
+    rd_uint(&r, 2); /* legacy_version: versions come from supported_versions */
     rd_take(&r, 32, &ch->random);
     rd_t sid = rd_vec(&r, 1);
     ch->suites = rd_vec(&r, 2);
