@@ -1,0 +1,503 @@
+/* `moat ca`: the command line of the local CA (init, issue, path).
+ * Results go to stdout, errors to stderr; exit 0, 1 (failure), 2 (usage). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "ca/ca.h"
+#include "moat/error.h"
+
+static const char usage_text[] =
+    "usage: moat ca init  [--ca-dir DIR]\n"
+    "       moat ca issue NAME... [--ca-dir DIR] [--days N] [--rsa] [--client]\n"
+    "                     [--cert-file FILE] [--key-file FILE]\n"
+    "                     [--not-before YYYY-MM-DD] [--not-after YYYY-MM-DD]\n"
+    "       moat ca path  [--ca-dir DIR]\n"
+    "\n"
+    "init   makes a new local CA (rootCA.pem, rootCA-key.pem) in the CA directory\n"
+    "issue  issues a certificate for host names, wildcards (*.example.test) and IP\n"
+    "       addresses, into NAME.pem and NAME-key.pem in the current directory\n"
+    "path   prints the CA directory: --ca-dir, else $MOAT_CA_HOME, else\n"
+    "       $XDG_DATA_HOME/moat/ca, else ~/.local/share/moat/ca\n";
+
+/* The options every subcommand may see; which ones it accepts is checked
+ * by the subcommand. */
+struct opts {
+    const char *ca_dir;
+    const char *cert_file, *key_file;
+    const char *not_before, *not_after;
+    long days; /* 0: not given */
+    int rsa, client, help;
+    const char **names;
+    size_t n_names;
+    const char *seen[16]; /* flags given, for "not valid here" checks */
+    size_t n_seen;
+};
+
+static void fmt_date(int64_t t, char *out, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || strftime(out, len, "%Y-%m-%d", &tm) == 0)
+        snprintf(out, len, "?");
+}
+
+/* YYYY-MM-DD, strictly, as seconds since the epoch at 00:00:00 UTC. */
+static int parse_date(const char *s, int64_t *out)
+{
+    int y, m, d, n = 0;
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
+        s[4] != '-' || s[7] != '-')
+        return -1;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    if (y < 1950 || m < 1 || m > 12 || d < 1 || d > 31)
+        return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    time_t t = timegm(&tm);
+    /* timegm normalises 2026-02-31 into March: refuse such dates. */
+    struct tm back;
+    if (!gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != m - 1)
+        return -1;
+    *out = (int64_t)t;
+    return 0;
+}
+
+static int usage_error(const char *sub, const char *msg, const char *arg)
+{
+    fprintf(stderr, "moat ca%s%s: %s%s%s\n", sub ? " " : "", sub ? sub : "", msg,
+            arg ? " " : "", arg ? arg : "");
+    fprintf(stderr, "Run `moat ca help` for the usage.\n");
+    return MOAT_CA_EXIT_USAGE;
+}
+
+static int parse(const char *sub, int argc, char **argv, struct opts *o)
+{
+    int only_names = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_names || a[0] != '-' || a[1] == 0) {
+            o->names[o->n_names++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_names = 1;
+            continue;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            o->help = 1;
+            continue;
+        }
+        /* --flag VALUE or --flag=VALUE */
+        char flag[64];
+        const char *eq = strchr(a, '=');
+        size_t fl = eq ? (size_t)(eq - a) : strlen(a);
+        if (a[1] != '-' || fl >= sizeof flag)
+            return usage_error(sub, "unknown option", a);
+        memcpy(flag, a, fl);
+        flag[fl] = 0;
+        static const char *const with_value[] = {"--ca-dir",   "--cert-file", "--key-file",
+                                                 "--not-before", "--not-after", "--days"};
+        static const char *const boolean[] = {"--rsa", "--client"};
+        const char *value = NULL, *canon = NULL;
+        int known = 0;
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) {
+            if (strcmp(flag, with_value[k]) != 0)
+                continue;
+            known = 1;
+            canon = with_value[k];
+            if (eq)
+                value = eq + 1;
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else
+                return usage_error(sub, "this option needs a value:", flag);
+            if (!*value)
+                return usage_error(sub, "this option needs a non-empty value:", flag);
+        }
+        for (size_t k = 0; k < sizeof boolean / sizeof *boolean; k++) {
+            if (strcmp(flag, boolean[k]) != 0)
+                continue;
+            known = 1;
+            canon = boolean[k];
+            if (eq)
+                return usage_error(sub, "this option takes no value:", flag);
+        }
+        if (!known)
+            return usage_error(sub, "unknown option", flag);
+        for (size_t k = 0; k < o->n_seen; k++)
+            if (strcmp(o->seen[k], flag) == 0)
+                return usage_error(sub, "this option is given twice:", flag);
+        if (o->n_seen < sizeof o->seen / sizeof *o->seen)
+            o->seen[o->n_seen++] = canon;
+        if (strcmp(flag, "--ca-dir") == 0) {
+            o->ca_dir = value;
+        } else if (strcmp(flag, "--cert-file") == 0) {
+            o->cert_file = value;
+        } else if (strcmp(flag, "--key-file") == 0) {
+            o->key_file = value;
+        } else if (strcmp(flag, "--not-before") == 0) {
+            o->not_before = value;
+        } else if (strcmp(flag, "--not-after") == 0) {
+            o->not_after = value;
+        } else if (strcmp(flag, "--days") == 0) {
+            char *end = NULL;
+            errno = 0;
+            long d = strtol(value, &end, 10);
+            if (errno || !end || *end || value[0] < '0' || value[0] > '9' || d < 1 ||
+                d > 36500)
+                return usage_error(sub, "--days needs a whole number of days from 1 to 36500, not",
+                                   value);
+            o->days = d;
+        } else if (strcmp(flag, "--rsa") == 0) {
+            o->rsa = 1;
+        } else if (strcmp(flag, "--client") == 0) {
+            o->client = 1;
+        }
+    }
+    return 0;
+}
+
+/* Refuses flags a subcommand does not take (allowed: NULL-terminated). */
+static int only_flags(const char *sub, const struct opts *o, const char *const *allowed)
+{
+    for (size_t i = 0; i < o->n_seen; i++) {
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, o->seen[i]) == 0)
+                ok = 1;
+        if (!ok) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "%s is not an option of `moat ca %s`", o->seen[i], sub);
+            return usage_error(sub, msg, NULL);
+        }
+    }
+    return 0;
+}
+
+static int resolve_dir(const struct opts *o, char *dir, size_t len)
+{
+    char err[512];
+    if (moat_ca_dir(o->ca_dir, dir, len, err, sizeof err) != 0) {
+        fprintf(stderr, "moat ca: %s\n", err);
+        return MOAT_CA_EXIT_FAIL;
+    }
+    return 0;
+}
+
+static int path_exists(const char *dir, const char *file)
+{
+    char p[4200];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    return lstat(p, &st) == 0;
+}
+
+static int cmd_path(const struct opts *o)
+{
+    char dir[4096];
+    int r = resolve_dir(o, dir, sizeof dir);
+    if (r)
+        return r;
+    printf("%s\n", dir);
+    return 0;
+}
+
+static int cmd_init(const struct opts *o)
+{
+    char dir[4096], err[1024];
+    int r = resolve_dir(o, dir, sizeof dir);
+    if (r)
+        return r;
+    if (path_exists(dir, MOAT_CA_CERT_FILE) || path_exists(dir, MOAT_CA_KEY_FILE))
+        goto exists;
+    struct moat_ca ca;
+    int created = 0;
+    if (moat_ca_open(dir, 1, &created, &ca, err, sizeof err) != 0) {
+        fprintf(stderr, "moat ca init: %s\n", err);
+        return MOAT_CA_EXIT_FAIL;
+    }
+    if (!created) { /* someone made one between our check and the lock */
+        moat_ca_close(&ca);
+        goto exists;
+    }
+    char subject[512] = "", until[32];
+    int64_t na = 0;
+    moat_cert_subject(ca.cert, subject, sizeof subject);
+    moat_cert_not_after(ca.cert, &na);
+    fmt_date(na, until, sizeof until);
+    printf("Created a new local CA in %s\n"
+           "  certificate: %s/%s\n"
+           "               %s, valid until %s\n"
+           "  private key: %s/%s (mode 0600: keep it secret, it can sign certificates\n"
+           "               for any name that browsers trusting this CA will accept)\n"
+           "To make browsers trust the certificates it issues, add %s/%s to their\n"
+           "trust store.\n",
+           dir, dir, MOAT_CA_CERT_FILE, subject, until, dir, MOAT_CA_KEY_FILE, dir,
+           MOAT_CA_CERT_FILE);
+    moat_ca_close(&ca);
+    return 0;
+exists:
+    fprintf(stderr,
+            "moat ca init: a CA already exists in %s; moat will not overwrite it.\n"
+            "To start over, move that directory away first (certificates it issued will no "
+            "longer be trusted).\n",
+            dir);
+    return MOAT_CA_EXIT_USAGE;
+}
+
+/* The file stem for a certificate: the first name, '*' as "_wildcard" and
+ * ':' (IPv6) as '_', so the name is safe on every file system. */
+static void file_stem(const char *name, char *out, size_t len)
+{
+    size_t j = 0;
+    for (const char *p = name; *p && j + 10 < len; p++) {
+        if (*p == '*') {
+            memcpy(out + j, "_wildcard", 9);
+            j += 9;
+        } else {
+            out[j++] = *p == ':' ? '_' : *p;
+        }
+    }
+    out[j] = 0;
+}
+
+static int cmd_issue(struct opts *o)
+{
+    static const char *const allowed[] = {"--ca-dir",     "--days",      "--rsa",
+                                          "--client",     "--cert-file", "--key-file",
+                                          "--not-before", "--not-after", NULL};
+    int r = only_flags("issue", o, allowed);
+    if (r)
+        return r;
+    if (o->n_names == 0)
+        return usage_error("issue", "name at least one host name or IP address to certify",
+                           NULL);
+    if (o->days && o->not_after)
+        return usage_error("issue", "give either --days or --not-after, not both", NULL);
+
+    /* Names: checked, DNS names lower-cased, duplicates dropped. */
+    char **names = calloc(o->n_names, sizeof *names);
+    if (!names) {
+        fprintf(stderr, "moat ca issue: out of memory\n");
+        return MOAT_CA_EXIT_FAIL;
+    }
+    size_t n = 0;
+    int rc = MOAT_CA_EXIT_FAIL;
+    struct moat_ca ca;
+    int ca_open = 0;
+    moat_pkey *key = NULL;
+    moat_cert *leaf = NULL;
+    for (size_t i = 0; i < o->n_names; i++) {
+        char why[512];
+        int kind = moat_ca_check_name(o->names[i], why, sizeof why);
+        if (kind < 0) {
+            fprintf(stderr, "moat ca issue: %s\n", why);
+            rc = MOAT_CA_EXIT_USAGE;
+            goto out;
+        }
+        char *s = strdup(o->names[i]);
+        if (!s) {
+            fprintf(stderr, "moat ca issue: out of memory\n");
+            goto out;
+        }
+        if (kind == MOAT_CA_NAME_DNS)
+            for (char *p = s; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p - 'A' + 'a');
+        int dup = 0;
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(names[k], s) == 0)
+                dup = 1;
+        if (dup)
+            free(s);
+        else
+            names[n++] = s;
+    }
+
+    /* Validity. */
+    int64_t now = moat_ca_now(), nb = now, na;
+    if (o->not_before && parse_date(o->not_before, &nb) != 0) {
+        rc = usage_error("issue", "--not-before needs a date as YYYY-MM-DD, not", o->not_before);
+        goto out;
+    }
+    if (o->not_after) {
+        if (parse_date(o->not_after, &na) != 0) {
+            rc = usage_error("issue", "--not-after needs a date as YYYY-MM-DD, not", o->not_after);
+            goto out;
+        }
+        na += 86399; /* valid through the whole of that day */
+    } else {
+        na = nb + (int64_t)(o->days ? o->days : MOAT_CA_LEAF_DAYS) * 86400;
+    }
+    if (na <= nb) {
+        rc = usage_error("issue", "the certificate would expire before it becomes valid", NULL);
+        goto out;
+    }
+
+    char dir[4096], err[1024];
+    if ((rc = resolve_dir(o, dir, sizeof dir)) != 0)
+        goto out;
+    rc = MOAT_CA_EXIT_FAIL;
+    int created = 0;
+    if (moat_ca_open(dir, 1, &created, &ca, err, sizeof err) != 0) {
+        fprintf(stderr, "moat ca issue: %s\n", err);
+        goto out;
+    }
+    ca_open = 1;
+    if (created)
+        fprintf(stderr, "moat ca issue: created a new local CA in %s (its certificate is %s/%s)\n",
+                dir, dir, MOAT_CA_CERT_FILE);
+    int64_t ca_nb = 0, ca_na = 0;
+    moat_cert_not_before(ca.cert, &ca_nb);
+    moat_cert_not_after(ca.cert, &ca_na);
+    if (na > ca_na) {
+        char d[32];
+        fmt_date(ca_na, d, sizeof d);
+        fprintf(stderr,
+                "moat ca issue: the certificate would outlive the CA, which expires on %s; "
+                "ask for fewer --days or an earlier --not-after\n",
+                d);
+        rc = MOAT_CA_EXIT_USAGE;
+        goto out;
+    }
+
+    /* Output files. */
+    char stem[512], cert_path[4200], key_path[4200];
+    file_stem(names[0], stem, sizeof stem);
+    snprintf(cert_path, sizeof cert_path, "%s", o->cert_file ? o->cert_file : "");
+    snprintf(key_path, sizeof key_path, "%s", o->key_file ? o->key_file : "");
+    if (!o->cert_file)
+        snprintf(cert_path, sizeof cert_path, "./%s.pem", stem);
+    if (!o->key_file)
+        snprintf(key_path, sizeof key_path, "./%s-key.pem", stem);
+    if (strcmp(cert_path, key_path) == 0) {
+        rc = usage_error("issue", "--cert-file and --key-file name the same file:", cert_path);
+        goto out;
+    }
+
+    char ou[256];
+    moat_ca_user_at_host(ou, sizeof ou); /* as in the CA's own OU */
+    struct moat_issue_params p = {
+        .names = (const char *const *)names,
+        .n_names = n,
+        .not_before = nb,
+        .not_after = na,
+        .client_auth = o->client,
+        .org = "moat development certificate",
+        .org_unit = ou,
+        .common_name = names[0],
+    };
+    if (moat_pkey_generate(o->rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, &key, err,
+                           sizeof err) != 0 ||
+        moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, sizeof err) != 0) {
+        fprintf(stderr, "moat ca issue: %s\n", err);
+        goto out;
+    }
+    char serial[64] = "";
+    moat_cert_serial_hex(leaf, serial, sizeof serial);
+
+    /* A copy in the CA directory first, for revocation by serial later;
+     * then the key, then the certificate. The chain is the leaf alone:
+     * clients hold the root. */
+    const moat_cert *chain[1] = {leaf};
+    char issued_dir[4200], record[4300];
+    snprintf(issued_dir, sizeof issued_dir, "%s/%s", dir, MOAT_CA_ISSUED_DIR);
+    snprintf(record, sizeof record, "%s/%s.pem", issued_dir, serial);
+    if (mkdir(issued_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "moat ca issue: cannot create %s: %s\n", issued_dir, strerror(errno));
+        goto out;
+    }
+    if (moat_cert_write_pem(chain, 1, record, 0644, err, sizeof err) != 0 ||
+        moat_pkey_write_pem(key, key_path, err, sizeof err) != 0 ||
+        moat_cert_write_pem(chain, 1, cert_path, 0644, err, sizeof err) != 0) {
+        fprintf(stderr, "moat ca issue: %s\n", err);
+        goto out;
+    }
+
+    char from[32], until[32];
+    fmt_date(nb, from, sizeof from);
+    fmt_date(na, until, sizeof until);
+    printf("Created a certificate for:\n");
+    for (size_t i = 0; i < n; i++)
+        printf("  - %s%s\n", names[i],
+               moat_ca_check_name(names[i], NULL, 0) == MOAT_CA_NAME_IP ? " (IP address)" : "");
+    printf("  certificate: %s\n"
+           "  private key: %s (mode 0600)\n"
+           "  valid from %s to %s, %s key, for %s, serial %s\n"
+           "  issued by the CA in %s\n",
+           cert_path, key_path, from, until, o->rsa ? "RSA-2048" : "ECDSA P-256",
+           o->client ? "servers and clients" : "servers", serial, dir);
+    if (na < now)
+        fprintf(stderr, "moat ca issue: note: this certificate expired on %s; clients will "
+                        "refuse it\n",
+                until);
+    else if (nb > now)
+        fprintf(stderr, "moat ca issue: note: this certificate is not valid before %s\n", from);
+    if (na - nb > (int64_t)MOAT_CA_LEAF_DAYS * 86400 + 86399)
+        fprintf(stderr, "moat ca issue: note: Apple platforms refuse server certificates valid "
+                        "for more than %d days\n",
+                MOAT_CA_LEAF_DAYS);
+    (void)ca_nb;
+    rc = 0;
+out:
+    moat_cert_free(leaf);
+    moat_pkey_free(key);
+    if (ca_open)
+        moat_ca_close(&ca);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int moat_ca_main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? MOAT_CA_EXIT_USAGE : 0;
+    }
+    const char *sub = argv[1];
+    struct opts o;
+    memset(&o, 0, sizeof o);
+    o.names = calloc((size_t)argc, sizeof *o.names);
+    if (!o.names) {
+        fprintf(stderr, "moat ca: out of memory\n");
+        return MOAT_CA_EXIT_FAIL;
+    }
+    int r;
+    if (strcmp(sub, "init") != 0 && strcmp(sub, "issue") != 0 && strcmp(sub, "path") != 0) {
+        r = usage_error(NULL, "unknown subcommand", sub);
+        goto out;
+    }
+    if ((r = parse(sub, argc, argv, &o)) != 0)
+        goto out;
+    if (o.help) {
+        fputs(usage_text, stdout);
+        goto out;
+    }
+    if (strcmp(sub, "issue") == 0) {
+        r = cmd_issue(&o);
+        goto out;
+    }
+    static const char *const dir_only[] = {"--ca-dir", NULL};
+    if ((r = only_flags(sub, &o, dir_only)) != 0)
+        goto out;
+    if (o.n_names) {
+        r = usage_error(sub, "takes no names; unexpected", o.names[0]);
+        goto out;
+    }
+    r = strcmp(sub, "init") == 0 ? cmd_init(&o) : cmd_path(&o);
+out:
+    free(o.names);
+    return r;
+}

@@ -1,0 +1,436 @@
+/* The CA directory: where it is, creating and loading the root, locking,
+ * name checks, and the localhost certificate behind `moat serve`. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ca/ca.h"
+#include "moat/error.h"
+
+static int64_t (*clock_fn)(void);
+
+void moat_ca_set_clock(int64_t (*now)(void))
+{
+    clock_fn = now;
+}
+
+int64_t moat_ca_now(void)
+{
+    return clock_fn ? clock_fn() : (int64_t)time(NULL);
+}
+
+__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen,
+                                                          const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- where */
+
+int moat_ca_dir(const char *dir_flag, char *out, size_t outlen, char *err, size_t errlen)
+{
+    const char *e;
+    int n;
+    if (dir_flag && *dir_flag)
+        n = snprintf(out, outlen, "%s", dir_flag);
+    else if ((e = getenv("MOAT_CA_HOME")) && *e)
+        n = snprintf(out, outlen, "%s", e);
+    else if ((e = getenv("XDG_DATA_HOME")) && *e == '/')
+        n = snprintf(out, outlen, "%s/moat/ca", e);
+    else {
+        const char *home = getenv("HOME");
+        if (!home || !*home) {
+            struct passwd *pw = getpwuid(getuid());
+            home = pw ? pw->pw_dir : NULL;
+        }
+        if (!home || !*home) {
+            seterr(err, errlen,
+                   "cannot find a home directory for the CA; set MOAT_CA_HOME or use "
+                   "--ca-dir");
+            return MOAT_ERR_ARG;
+        }
+        n = snprintf(out, outlen, "%s/.local/share/moat/ca", home);
+    }
+    if (n < 0 || (size_t)n >= outlen) {
+        seterr(err, errlen, "CA directory path too long");
+        return MOAT_ERR_ARG;
+    }
+    /* Trailing slashes would double up in the file paths we print. */
+    size_t len = strlen(out);
+    while (len > 1 && out[len - 1] == '/')
+        out[--len] = 0;
+    return 0;
+}
+
+/* mkdir -p, with mode 0700 for every directory it makes. */
+static int make_dirs(const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    if (!*dir || snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        seterr(err, errlen, "path too long: %s", dir);
+        return MOAT_ERR_ARG;
+    }
+    for (char *p = path + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+                char m[256];
+                snprintf(m, sizeof m, "%s", strerror(errno));
+                seterr(err, errlen, "cannot create the directory %s: %s", path, m);
+                return MOAT_ERR_IO;
+            }
+            *p = c;
+            if (c == 0)
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        seterr(err, errlen, "%s is not a directory", path);
+        return MOAT_ERR_IO;
+    }
+    return 0;
+}
+
+static int join(char *out, size_t len, const char *dir, const char *file)
+{
+    int n = snprintf(out, len, "%s/%s", dir, file);
+    return n >= 0 && (size_t)n < len ? 0 : MOAT_ERR_ARG;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* ---- creating and opening */
+
+void moat_ca_user_at_host(char *out, size_t len)
+{
+    const char *user = getenv("USER");
+    struct passwd *pw = NULL;
+    if (!user || !*user) {
+        pw = getpwuid(getuid());
+        user = pw ? pw->pw_name : "user";
+    }
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = 0;
+    snprintf(out, len, "%.100s@%.100s", user, host);
+}
+
+int moat_ca_create(const char *dir, char *err, size_t errlen)
+{
+    char cert_path[4200], key_path[4200];
+    if (join(cert_path, sizeof cert_path, dir, MOAT_CA_CERT_FILE) ||
+        join(key_path, sizeof key_path, dir, MOAT_CA_KEY_FILE)) {
+        seterr(err, errlen, "path too long: %s", dir);
+        return MOAT_ERR_ARG;
+    }
+    if (exists(cert_path) || exists(key_path)) {
+        seterr(err, errlen, "a CA already exists in %s", dir);
+        return MOAT_ERR_STATE;
+    }
+    int64_t now = moat_ca_now();
+    char ou[256], cn[64];
+    moat_ca_user_at_host(ou, sizeof ou);
+    time_t t = (time_t)now;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(cn, sizeof cn, "moat root %Y-%m-%d", &tm);
+    struct moat_root_params rp = {
+        .org = "moat local CA",
+        .org_unit = ou,
+        .common_name = cn,
+        .not_before = now,
+        .not_after = now + (int64_t)MOAT_CA_ROOT_DAYS * 86400,
+    };
+    moat_pkey *key = NULL;
+    moat_cert *cert = NULL;
+    int r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
+    if (r == 0)
+        r = moat_x509_make_root(key, &rp, &cert, err, errlen);
+    /* The key first: a CA certificate without its key would be useless. */
+    if (r == 0)
+        r = moat_pkey_write_pem(key, key_path, err, errlen);
+    if (r == 0) {
+        const moat_cert *chain[1] = {cert};
+        r = moat_cert_write_pem(chain, 1, cert_path, 0644, err, errlen);
+        if (r != 0)
+            unlink(key_path);
+    }
+    moat_cert_free(cert);
+    moat_pkey_free(key);
+    return r;
+}
+
+static int take_lock(const char *dir, char *err, size_t errlen)
+{
+    char path[4200];
+    if (join(path, sizeof path, dir, MOAT_CA_LOCK_FILE)) {
+        seterr(err, errlen, "path too long: %s", dir);
+        return MOAT_ERR_ARG;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return MOAT_ERR_IO;
+    }
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            seterr(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+            close(fd);
+            return MOAT_ERR_IO;
+        }
+    }
+    return fd;
+}
+
+int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, char *err,
+                 size_t errlen)
+{
+    memset(ca, 0, sizeof *ca);
+    ca->lock_fd = -1;
+    if (created)
+        *created = 0;
+    if (snprintf(ca->dir, sizeof ca->dir, "%s", dir) >= (int)sizeof ca->dir) {
+        seterr(err, errlen, "path too long: %s", dir);
+        return MOAT_ERR_ARG;
+    }
+    int r = make_dirs(dir, err, errlen);
+    if (r != 0)
+        return r;
+    r = take_lock(dir, err, errlen);
+    if (r < 0)
+        return r;
+    ca->lock_fd = r;
+
+    char cert_path[4200], key_path[4200];
+    join(cert_path, sizeof cert_path, dir, MOAT_CA_CERT_FILE);
+    join(key_path, sizeof key_path, dir, MOAT_CA_KEY_FILE);
+    int have_cert = exists(cert_path), have_key = exists(key_path);
+    if (!have_cert && !have_key) {
+        if (!create) {
+            seterr(err, errlen, "there is no CA in %s; make one with `moat ca init`", dir);
+            r = MOAT_ERR_FILE;
+            goto fail;
+        }
+        r = moat_ca_create(dir, err, errlen);
+        if (r != 0)
+            goto fail;
+        if (created)
+            *created = 1;
+    } else if (!have_cert || !have_key) {
+        seterr(err, errlen, "the CA in %s is incomplete: %s is missing", dir,
+               have_cert ? MOAT_CA_KEY_FILE : MOAT_CA_CERT_FILE);
+        r = MOAT_ERR_FILE;
+        goto fail;
+    }
+    r = moat_cert_read_pem(cert_path, &ca->cert, err, errlen);
+    if (r == 0)
+        r = moat_pkey_read_pem(key_path, &ca->key, err, errlen);
+    if (r != 0)
+        goto fail;
+    if (!moat_cert_matches_key(ca->cert, ca->key)) {
+        seterr(err, errlen, "%s does not belong to %s", key_path, cert_path);
+        r = MOAT_ERR_FILE;
+        goto fail;
+    }
+    return 0;
+fail:
+    moat_ca_close(ca);
+    return r;
+}
+
+void moat_ca_close(struct moat_ca *ca)
+{
+    moat_cert_free(ca->cert);
+    moat_pkey_free(ca->key);
+    ca->cert = NULL;
+    ca->key = NULL;
+    if (ca->lock_fd >= 0)
+        close(ca->lock_fd); /* releases the flock */
+    ca->lock_fd = -1;
+}
+
+/* ---- names */
+
+int moat_ca_check_name(const char *name, char *why, size_t whylen)
+{
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
+        return MOAT_CA_NAME_IP;
+    const char *p = name;
+    size_t total = strlen(name);
+    if (total == 0) {
+        seterr(why, whylen, "an empty name is not a host name");
+        return -1;
+    }
+    if (total > 253) {
+        seterr(why, whylen, "\"%.60s...\" is longer than the 253 bytes a DNS name may have",
+               name);
+        return -1;
+    }
+    if (p[0] == '*') {
+        if (p[1] != '.' || p[2] == 0) {
+            seterr(why, whylen,
+                   "\"%s\" is not a valid wildcard: it must be \"*.\" followed by a domain",
+                   name);
+            return -1;
+        }
+        p += 2;
+    }
+    const char *label = p, *last = p;
+    int all_digits = 1;
+    for (;; p++) {
+        char c = *p;
+        if (c == '.' || c == 0) {
+            size_t n = (size_t)(p - label);
+            if (n == 0) {
+                seterr(why, whylen, "\"%s\" has an empty label (two dots, or a dot at an end)",
+                       name);
+                return -1;
+            }
+            if (n > 63) {
+                seterr(why, whylen, "\"%s\" has a label longer than 63 bytes", name);
+                return -1;
+            }
+            if (label[0] == '-' || p[-1] == '-') {
+                seterr(why, whylen, "\"%s\" has a label that starts or ends with '-'", name);
+                return -1;
+            }
+            last = label;
+            if (c == 0)
+                break;
+            label = p + 1;
+            continue;
+        }
+        if (!(isalnum((unsigned char)c) || c == '-') || (unsigned char)c >= 0x80) {
+            if (c == '*')
+                seterr(why, whylen,
+                       "\"%s\" is not a valid name: '*' is allowed only as a whole first "
+                       "label (\"*.example.com\")",
+                       name);
+            else
+                seterr(why, whylen,
+                       "\"%s\" is neither a host name (letters, digits, '-' and '.') nor an IP "
+                       "address",
+                       name);
+            return -1;
+        }
+    }
+    for (const char *q = last; *q; q++)
+        if (!isdigit((unsigned char)*q))
+            all_digits = 0;
+    if (all_digits) {
+        seterr(why, whylen, "\"%s\" is not a valid IP address, nor a host name", name);
+        return -1;
+    }
+    return MOAT_CA_NAME_DNS;
+}
+
+/* ---- localhost for `moat serve` */
+
+/* 1 when the stored pair can serve on: readable, matching, signed by this
+ * CA, valid now and for MOAT_CA_RENEW_DAYS more. */
+static int reusable(const struct moat_ca *ca, const char *cert_path, const char *key_path)
+{
+    moat_cert *c = NULL;
+    moat_pkey *k = NULL;
+    char e[256];
+    int64_t nb = 0, na = 0, now = moat_ca_now();
+    int ok = moat_cert_read_pem(cert_path, &c, e, sizeof e) == 0 &&
+             moat_pkey_read_pem(key_path, &k, e, sizeof e) == 0 && moat_cert_matches_key(c, k) &&
+             moat_cert_signed_by(c, ca->cert) && moat_cert_not_before(c, &nb) == 0 &&
+             moat_cert_not_after(c, &na) == 0 && nb <= now &&
+             na - now >= (int64_t)MOAT_CA_RENEW_DAYS * 86400;
+    moat_cert_free(c);
+    moat_pkey_free(k);
+    return ok;
+}
+
+int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t kplen,
+                           char *err, size_t errlen)
+{
+    char dir[4096], serve[4200];
+    int r = moat_ca_dir(NULL, dir, sizeof dir, err, errlen);
+    if (r != 0)
+        return r;
+    if (join(serve, sizeof serve, dir, MOAT_CA_SERVE_DIR) ||
+        join(cert_path, cplen, serve, "localhost.pem") ||
+        join(key_path, kplen, serve, "localhost-key.pem")) {
+        seterr(err, errlen, "path too long: %s", dir);
+        return MOAT_ERR_ARG;
+    }
+    struct moat_ca ca;
+    int created = 0;
+    r = moat_ca_open(dir, 1, &created, &ca, err, errlen);
+    if (r != 0)
+        return r;
+    if (created)
+        fprintf(stderr,
+                "moat: created a local CA for https://localhost; to make browsers trust it, "
+                "add %s/%s to their trust store\n",
+                dir, MOAT_CA_CERT_FILE);
+    r = make_dirs(serve, err, errlen);
+    if (r == 0 && !reusable(&ca, cert_path, key_path)) {
+        static const char *const names[] = {"localhost", "127.0.0.1", "::1"};
+        int64_t now = moat_ca_now(), ca_end = 0;
+        int64_t end = now + (int64_t)MOAT_CA_LEAF_DAYS * 86400;
+        /* Never outlive the root: clients would reject the chain anyway. */
+        if (moat_cert_not_after(ca.cert, &ca_end) == 0 && end > ca_end)
+            end = ca_end;
+        if (end - now < 86400) {
+            seterr(err, errlen,
+                   "the CA in %s expires within a day; move it away and moat will make a new "
+                   "one",
+                   dir);
+            r = MOAT_ERR_STATE;
+        }
+        char ou[256];
+        moat_ca_user_at_host(ou, sizeof ou);
+        struct moat_issue_params p = {
+            .names = names,
+            .n_names = 3,
+            .not_before = now,
+            .not_after = end,
+            .org = "moat development certificate",
+            .org_unit = ou,
+            .common_name = "localhost",
+        };
+        moat_pkey *key = NULL;
+        moat_cert *leaf = NULL;
+        if (r == 0)
+            r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
+        if (r == 0)
+            r = moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, errlen);
+        if (r == 0)
+            r = moat_pkey_write_pem(key, key_path, err, errlen);
+        if (r == 0) {
+            const moat_cert *chain[1] = {leaf};
+            r = moat_cert_write_pem(chain, 1, cert_path, 0644, err, errlen);
+        }
+        moat_cert_free(leaf);
+        moat_pkey_free(key);
+    }
+    moat_ca_close(&ca);
+    return r;
+}

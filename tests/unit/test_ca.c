@@ -1,0 +1,551 @@
+/* Tests of `moat ca` (init, issue, path) and of the localhost certificate
+ * for `moat serve`, in a temporary directory, checked with openssl(1). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ca/ca.h"
+#include "moat/error.h"
+
+static int failures;
+static char tmp[256];    /* the test's own directory */
+static char out[8192];   /* what the last run() printed */
+
+static void check(int ok, const char *fmt, ...)
+{
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    printf("%s - %s\n", ok ? "ok" : "not ok", name);
+    fflush(stdout);
+    if (!ok) {
+        failures++;
+        if (out[0])
+            printf("# last output:\n# %s\n", out);
+    }
+}
+
+/* Runs moat_ca_main("ca", args..., NULL) with stdout and stderr captured
+ * into out; returns its exit code. */
+static int run(const char *first, ...)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = "ca";
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
+        argv[argc++] = (char *)a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    char log[512];
+    snprintf(log, sizeof log, "%s/run.log", tmp);
+    fflush(stdout);
+    fflush(stderr);
+    int o1 = dup(1), o2 = dup(2);
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    close(fd);
+    int rc = moat_ca_main(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(o1, 1);
+    dup2(o2, 2);
+    close(o1);
+    close(o2);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+    out[n] = 0;
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static int file_mode(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* The whole file, or "" (a static buffer per slot). */
+static const char *slurp(const char *path, int slot)
+{
+    static char buf[4][16384];
+    char *b = buf[slot];
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(b, 1, sizeof buf[0] - 1, f) : 0;
+    b[n] = 0;
+    if (f)
+        fclose(f);
+    return b;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* No temporary file (".tmp-") left behind in dir. */
+static int no_temp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int ok = 1;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".tmp-"))
+            ok = 0;
+    closedir(d);
+    return ok;
+}
+
+static int64_t fake_now;
+static int64_t fake_clock(void)
+{
+    return fake_now;
+}
+
+static void test_paths(void)
+{
+    char home[512], xdg[512];
+    snprintf(home, sizeof home, "%s/home", tmp);
+    snprintf(xdg, sizeof xdg, "%s/xdg", tmp);
+    char *saved_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+
+    unsetenv("MOAT_CA_HOME");
+    setenv("XDG_DATA_HOME", xdg, 1);
+    char want[600];
+    snprintf(want, sizeof want, "%s/moat/ca\n", xdg);
+    check(run("path", NULL) == 0 && strcmp(out, want) == 0, "path uses $XDG_DATA_HOME/moat/ca");
+    unsetenv("XDG_DATA_HOME");
+    setenv("HOME", home, 1);
+    snprintf(want, sizeof want, "%s/.local/share/moat/ca\n", home);
+    check(run("path", NULL) == 0 && strcmp(out, want) == 0, "path falls back to ~/.local/share");
+    check(!exists(home), "path creates nothing");
+    setenv("MOAT_CA_HOME", "/somewhere/ca/", 1);
+    check(run("path", NULL) == 0 && strcmp(out, "/somewhere/ca\n") == 0,
+          "path uses $MOAT_CA_HOME (trailing slash dropped)");
+    check(run("path", "--ca-dir", "/else", NULL) == 0 && strcmp(out, "/else\n") == 0,
+          "--ca-dir wins over $MOAT_CA_HOME");
+    check(run("path", "--ca-dir=/else2", NULL) == 0 && strcmp(out, "/else2\n") == 0,
+          "--ca-dir=DIR form");
+    if (saved_home)
+        setenv("HOME", saved_home, 1);
+    free(saved_home);
+}
+
+static void test_init(const char *ca)
+{
+    char cert[600], key[600];
+    snprintf(cert, sizeof cert, "%s/rootCA.pem", ca);
+    snprintf(key, sizeof key, "%s/rootCA-key.pem", ca);
+    check(run("init", NULL) == 0, "init succeeds");
+    check(exists(cert) && exists(key), "init writes rootCA.pem and rootCA-key.pem");
+    check(file_mode(key) == 0600, "root key has mode 0600 (is %o)", file_mode(key));
+    check(file_mode(ca) == 0700, "CA dir has mode 0700 (is %o)", file_mode(ca));
+    check(no_temp_files(ca), "no temporary files left in the CA dir");
+    check(sh("openssl x509 -in %s -noout -text | grep -A1 'Basic Constraints: critical' | "
+             "grep -q 'CA:TRUE, pathlen:0'",
+             cert) == 0,
+          "root: basicConstraints critical CA:TRUE pathlen:0");
+    check(sh("openssl x509 -in %s -noout -text | grep -A1 'Key Usage: critical' | "
+             "grep -q 'Certificate Sign, CRL Sign'",
+             cert) == 0,
+          "root: keyUsage critical keyCertSign, cRLSign");
+    check(sh("openssl x509 -in %s -noout -text | grep -q 'Subject Key Identifier'", cert) == 0,
+          "root: subjectKeyIdentifier");
+    check(sh("openssl x509 -in %s -noout -subject | grep -q 'O = moat local CA, OU = .*@.*, "
+             "CN = moat root 20'",
+             cert) == 0,
+          "root subject O=moat local CA, OU=user@host, CN=moat root DATE");
+    check(sh("openssl x509 -in %s -noout -text | grep -q 'ASN1 OID: prime256v1'", cert) == 0,
+          "root key is ECDSA P-256");
+    check(sh("openssl x509 -in %s -noout -checkend %d >/dev/null && "
+             "! openssl x509 -in %s -noout -checkend %d >/dev/null",
+             cert, 3650 * 86400 - 86400, cert, 3653 * 86400) == 0,
+          "root valid for 10 years");
+    check(sh("openssl verify -CAfile %s %s >/dev/null 2>&1", cert, cert) == 0,
+          "root verifies against itself");
+
+    char before[16384];
+    snprintf(before, sizeof before, "%s", slurp(cert, 0));
+    check(run("init", NULL) == 2 && strstr(out, "already exists"),
+          "init refuses to overwrite an existing CA (exit 2)");
+    check(strcmp(before, slurp(cert, 1)) == 0, "the existing CA is untouched");
+    check(run("init", "--rsa", NULL) == 2 && strstr(out, "--rsa"),
+          "init rejects an issue-only flag, naming it");
+    check(run("init", "extra", NULL) == 2, "init rejects names");
+}
+
+static void test_issue(const char *ca)
+{
+    char root[600];
+    snprintf(root, sizeof root, "%s/rootCA.pem", ca);
+
+    check(run("issue", "Example.test", "www.example.test", "127.0.0.1", "::1", NULL) == 0,
+          "issue several names and IPs");
+    check(exists("example.test.pem") && exists("example.test-key.pem"),
+          "issue writes NAME.pem and NAME-key.pem in the cwd");
+    check(strstr(out, "example.test.pem") && strstr(out, "example.test-key.pem"),
+          "issue prints what it wrote");
+    check(file_mode("example.test-key.pem") == 0600, "leaf key has mode 0600");
+    check(count(slurp("example.test.pem", 0), "BEGIN CERTIFICATE") == 1,
+          "NAME.pem holds the leaf only (no root)");
+    check(no_temp_files("."), "no temporary files left in the cwd");
+    check(sh("openssl verify -CAfile %s -purpose sslserver example.test.pem >/dev/null", root) ==
+              0,
+          "openssl verify -purpose sslserver");
+    check(sh("openssl verify -CAfile %s -verify_hostname www.example.test example.test.pem "
+             ">/dev/null",
+             root) == 0,
+          "verifies for www.example.test");
+    check(sh("openssl verify -CAfile %s -verify_hostname example.test example.test.pem "
+             ">/dev/null",
+             root) == 0,
+          "verifies for example.test (name lower-cased)");
+    check(sh("openssl verify -CAfile %s -verify_ip ::1 example.test.pem >/dev/null", root) == 0,
+          "verifies for IP ::1");
+    check(sh("openssl verify -CAfile %s -verify_ip 127.0.0.1 example.test.pem >/dev/null",
+             root) == 0,
+          "verifies for IP 127.0.0.1");
+    check(sh("openssl verify -CAfile %s -verify_hostname other.test example.test.pem "
+             ">/dev/null 2>&1",
+             root) != 0,
+          "does not verify for other.test");
+    check(sh("openssl x509 -in example.test.pem -noout -text | grep -A1 'Basic Constraints: "
+             "critical' | grep -q 'CA:FALSE'") == 0,
+          "leaf: basicConstraints CA:FALSE");
+    check(sh("openssl x509 -in example.test.pem -noout -text | grep -A1 'Key Usage: critical' "
+             "| grep -qx ' *Digital Signature'") == 0,
+          "ECDSA leaf: keyUsage digitalSignature only");
+    check(sh("openssl x509 -in example.test.pem -noout -text | grep -A1 'Extended Key Usage' "
+             "| grep -qx ' *TLS Web Server Authentication'") == 0,
+          "leaf: extendedKeyUsage serverAuth only");
+    check(sh("openssl x509 -in example.test.pem -noout -text | grep -q 'Authority Key "
+             "Identifier'") == 0,
+          "leaf: authorityKeyIdentifier");
+    check(sh("openssl verify -CAfile %s -purpose sslclient example.test.pem >/dev/null 2>&1",
+             root) != 0,
+          "without --client, not valid for client auth");
+    check(sh("openssl x509 -in example.test.pem -noout -checkend %d >/dev/null && "
+             "! openssl x509 -in example.test.pem -noout -checkend %d >/dev/null",
+             824 * 86400, 826 * 86400) == 0,
+          "default validity 825 days");
+
+    /* Serial: 128 random bits, positive, different each time; a copy is
+     * kept in the CA dir by serial. */
+    char s1[128] = "", s2[128] = "";
+    FILE *p = popen("openssl x509 -in example.test.pem -noout -serial", "r");
+    if (p) {
+        if (!fgets(s1, sizeof s1, p))
+            s1[0] = 0;
+        pclose(p);
+    }
+    check(run("issue", "example.test", "--cert-file", "again.pem", "--key-file", "again-key.pem",
+              NULL) == 0 &&
+              exists("again.pem") && exists("again-key.pem"),
+          "--cert-file and --key-file");
+    p = popen("openssl x509 -in again.pem -noout -serial", "r");
+    if (p) {
+        if (!fgets(s2, sizeof s2, p))
+            s2[0] = 0;
+        pclose(p);
+    }
+    s1[strcspn(s1, "\n")] = 0;
+    s2[strcspn(s2, "\n")] = 0;
+    check(strncmp(s1, "serial=", 7) == 0 && strlen(s1) >= 7 + 24 && strlen(s1) <= 7 + 34 &&
+              strcmp(s1, s2) != 0,
+          "serials are random, about 128 bits (%s)", s1);
+    char rec[700], lower[64];
+    size_t i;
+    for (i = 0; s2[7 + i] && i < sizeof lower - 1; i++)
+        lower[i] = (char)(s2[7 + i] >= 'A' && s2[7 + i] <= 'F' ? s2[7 + i] + 32 : s2[7 + i]);
+    lower[i] = 0;
+    /* BN_bn2hex drops no leading zero nibble pairs openssl prints; compare loosely. */
+    const char *lz = lower;
+    while (lz[0] == '0' && lz[1] == '0')
+        lz += 2;
+    snprintf(rec, sizeof rec, "%s/issued/%s.pem", ca, lz);
+    check(exists(rec), "issued certificate recorded as issued/SERIAL.pem");
+
+    check(run("issue", "*.example.test", NULL) == 0 && exists("_wildcard.example.test.pem") &&
+              exists("_wildcard.example.test-key.pem"),
+          "wildcard: _wildcard.example.test.pem");
+    check(sh("openssl verify -CAfile %s -purpose sslserver -verify_hostname foo.example.test "
+             "_wildcard.example.test.pem >/dev/null",
+             root) == 0,
+          "wildcard verifies for foo.example.test");
+
+    check(run("issue", "rsa.test", "--rsa", NULL) == 0, "issue --rsa");
+    check(sh("openssl pkey -in rsa.test-key.pem -noout -text | grep -q 'Private-Key: (2048 "
+             "bit'") == 0,
+          "--rsa key is RSA-2048");
+    check(sh("openssl x509 -in rsa.test.pem -noout -text | grep -A1 'Key Usage: critical' | "
+             "grep -q 'Digital Signature, Key Encipherment'") == 0,
+          "RSA leaf: keyUsage digitalSignature, keyEncipherment");
+    check(sh("openssl verify -CAfile %s -purpose sslserver rsa.test.pem >/dev/null", root) == 0,
+          "RSA leaf verifies");
+    check(file_mode("rsa.test-key.pem") == 0600, "RSA key mode 0600");
+
+    check(run("issue", "--client", "client.test", NULL) == 0, "issue --client");
+    check(sh("openssl verify -CAfile %s -purpose sslclient client.test.pem >/dev/null", root) ==
+                  0 &&
+              sh("openssl verify -CAfile %s -purpose sslserver client.test.pem >/dev/null",
+                 root) == 0,
+          "--client leaf is valid for client and server auth");
+
+    check(run("issue", "old.test", "--not-before", "2020-01-01", "--not-after", "2020-06-01",
+              NULL) == 0 &&
+              strstr(out, "expired"),
+          "issue with --not-after in the past works, with a note");
+    check(sh("openssl verify -CAfile %s -purpose sslserver old.test.pem 2>&1 | grep -q "
+             "'expired'",
+             root) == 0,
+          "openssl verify refuses the expired certificate");
+    check(sh("openssl x509 -in old.test.pem -noout -enddate | grep -q 'Jun  1 23:59:59 2020'") ==
+              0,
+          "--not-after is the end of that day, UTC");
+    check(run("issue", "days.test", "--days", "10", NULL) == 0 &&
+              sh("openssl x509 -in days.test.pem -noout -checkend %d >/dev/null && ! openssl "
+                 "x509 -in days.test.pem -noout -checkend %d >/dev/null",
+                 9 * 86400, 11 * 86400) == 0,
+          "--days 10");
+    check(run("issue", "long.test", "--days", "20000", NULL) == 2 && strstr(out, "outlive"),
+          "a leaf may not outlive the CA");
+    check(run("issue", "ip6.test", "2001:db8::1", NULL) == 0 && exists("ip6.test.pem"),
+          "IPv6 address as a SAN");
+    check(run("issue", "fe80::1", NULL) == 0 && exists("fe80__1.pem"),
+          "IPv6 first name: ':' becomes '_' in the file name");
+
+    /* Invalid names: exit 2, nothing written. */
+    const char *bad[] = {"exa mple.test", "-bad.test",  "bad-.test", "*.*.test",
+                         "foo*.test",     "a..b",       ".lead",     "trail.",
+                         "999.1.1.1",     "under_score", "*",         "*.",
+                         "caf\xc3\xa9.test", "a/b",     ""};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char label[64];
+        snprintf(label, sizeof label, "%s", bad[k]);
+        check(run("issue", bad[k], NULL) == 2 && strstr(out, "moat ca issue:"),
+              "invalid name \"%s\" rejected with 2", label);
+    }
+    char long_label[80];
+    memset(long_label, 'a', 64);
+    strcpy(long_label + 64, ".test");
+    check(run("issue", long_label, NULL) == 2, "a 64-byte label is rejected");
+    check(run("issue", "ok.test", "bad name", NULL) == 2 && !exists("ok.test.pem"),
+          "one invalid name rejects the whole request");
+
+    /* Bad flags: exit 2 and the message names the flag. */
+    check(run("issue", "x.test", "--bogus", NULL) == 2 && strstr(out, "--bogus"),
+          "unknown flag named in the message");
+    check(run("issue", "x.test", "--days", "abc", NULL) == 2 && strstr(out, "--days"),
+          "--days abc rejected");
+    check(run("issue", "x.test", "--days", "0", NULL) == 2, "--days 0 rejected");
+    check(run("issue", "x.test", "--days", NULL) == 2 && strstr(out, "--days"),
+          "--days without a value");
+    check(run("issue", "x.test", "--not-after", "2026-02-31", NULL) == 2 &&
+              strstr(out, "--not-after"),
+          "--not-after 2026-02-31 rejected");
+    check(run("issue", "x.test", "--not-before", "tomorrow", NULL) == 2 &&
+              strstr(out, "--not-before"),
+          "--not-before tomorrow rejected");
+    check(run("issue", "x.test", "--days", "3", "--not-after", "2030-01-01", NULL) == 2,
+          "--days with --not-after rejected");
+    check(run("issue", "x.test", "--not-before", "2030-01-02", "--not-after", "2030-01-01",
+              NULL) == 2,
+          "--not-after before --not-before rejected");
+    check(run("issue", "x.test", "--rsa=yes", NULL) == 2 && strstr(out, "--rsa"),
+          "--rsa=yes rejected");
+    check(run("issue", "x.test", "--rsa", "--rsa", NULL) == 2, "a flag given twice");
+    check(run("issue", NULL) == 2, "issue without names");
+    check(run("frobnicate", NULL) == 2 && strstr(out, "frobnicate"), "unknown subcommand");
+    check(run("issue", "x.test", "--cert-file", "same.pem", "--key-file", "same.pem", NULL) == 2,
+          "same file for certificate and key rejected");
+    check(!exists("x.test.pem") && !exists("x.test-key.pem"), "rejected requests write nothing");
+    check(run("help", NULL) == 0 && strstr(out, "usage: moat ca"), "help");
+}
+
+static void test_broken_ca(void)
+{
+    char dir[600], key[700];
+    snprintf(dir, sizeof dir, "%s/broken", tmp);
+    check(run("init", "--ca-dir", dir, NULL) == 0, "init --ca-dir");
+    snprintf(key, sizeof key, "%s/rootCA-key.pem", dir);
+    unlink(key);
+    check(run("issue", "y.test", "--ca-dir", dir, NULL) == 1 && strstr(out, "incomplete"),
+          "a CA without its key is an error (exit 1), not replaced");
+    check(run("init", "--ca-dir", dir, NULL) == 2, "init refuses a half CA too");
+    check(!exists("y.test.pem"), "nothing issued from a broken CA");
+}
+
+static void test_localhost(void)
+{
+    char ca[600], root[700], cert[4200], key[4200], err[512];
+    snprintf(ca, sizeof ca, "%s/serve-ca", tmp);
+    snprintf(root, sizeof root, "%s/rootCA.pem", ca);
+    setenv("MOAT_CA_HOME", ca, 1);
+
+    /* First use: the CA appears, with a line on stderr. */
+    int r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0, "localhost_cert on first use (%s)", r ? err : "");
+    check(exists(root), "localhost_cert made the CA");
+    char want[4200];
+    snprintf(want, sizeof want, "%s/serve/localhost.pem", ca);
+    check(strcmp(cert, want) == 0, "localhost.pem under serve/ in the CA dir");
+    snprintf(want, sizeof want, "%s/serve/localhost-key.pem", ca);
+    check(strcmp(key, want) == 0, "localhost-key.pem under serve/");
+    check(file_mode(key) == 0600, "localhost key mode 0600");
+    check(sh("openssl verify -CAfile %s -purpose sslserver -verify_hostname localhost %s "
+             ">/dev/null",
+             root, cert) == 0 &&
+              sh("openssl verify -CAfile %s -verify_ip ::1 %s >/dev/null", root, cert) == 0 &&
+              sh("openssl verify -CAfile %s -verify_ip 127.0.0.1 %s >/dev/null", root, cert) == 0,
+          "localhost cert verifies for localhost, 127.0.0.1, ::1");
+
+    char first[16384], root_pem[16384];
+    snprintf(first, sizeof first, "%s", slurp(cert, 0));
+    snprintf(root_pem, sizeof root_pem, "%s", slurp(root, 1));
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 && strcmp(first, slurp(cert, 2)) == 0, "localhost_cert is idempotent");
+    check(strcmp(root_pem, slurp(root, 3)) == 0, "the CA is kept");
+
+    /* 800 days on, fewer than 30 remain: renewed. */
+    fake_now = (int64_t)time(NULL) + 800 * 86400;
+    moat_ca_set_clock(fake_clock);
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 && strcmp(first, slurp(cert, 2)) != 0, "renewed when < 30 days remain");
+    snprintf(first, sizeof first, "%s", slurp(cert, 0));
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 && strcmp(first, slurp(cert, 2)) == 0, "and then reused");
+    moat_ca_set_clock(NULL);
+
+    /* A key that does not match: reissued. */
+    sh("cp %s/out/rsa.test-key.pem %s", tmp, key);
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 && sh("openssl x509 -in %s -noout -pubkey > %s/a.pub && openssl pkey -in %s "
+                       "-pubout > %s/b.pub && cmp -s %s/a.pub %s/b.pub",
+                       cert, tmp, key, tmp, tmp, tmp) == 0,
+          "reissued when the key does not match");
+
+    /* A new CA: the old localhost certificate is not reused. */
+    sh("mv %s/rootCA.pem %s/rootCA.old && mv %s/rootCA-key.pem %s/rootCA-key.old", ca, ca, ca,
+       ca);
+    snprintf(first, sizeof first, "%s", slurp(cert, 0));
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 && strcmp(first, slurp(cert, 2)) != 0 &&
+              sh("openssl verify -CAfile %s %s >/dev/null", root, cert) == 0,
+          "reissued by a new CA");
+
+    /* With an existing CA from `init`, no new CA. */
+    char ca2[600], root2[700];
+    snprintf(ca2, sizeof ca2, "%s/ca", tmp);
+    snprintf(root2, sizeof root2, "%s/rootCA.pem", ca2);
+    setenv("MOAT_CA_HOME", ca2, 1);
+    snprintf(root_pem, sizeof root_pem, "%s", slurp(root2, 1));
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 && strcmp(root_pem, slurp(root2, 3)) == 0 &&
+              sh("openssl verify -CAfile %s %s >/dev/null", root2, cert) == 0,
+          "uses the existing CA");
+    char small[8];
+    check(moat_ca_localhost_cert(small, sizeof small, key, sizeof key, err, sizeof err) < 0,
+          "too small a buffer is an error");
+}
+
+static void test_x509gen(void)
+{
+    char err[256], path[600];
+    snprintf(path, sizeof path, "%s/atomic", tmp);
+    check(moat_write_file_atomic(path, "abc", 3, 0640, err, sizeof err) == 0 &&
+              strcmp(slurp(path, 0), "abc") == 0 && file_mode(path) == 0640,
+          "atomic write with the given mode");
+    check(moat_write_file_atomic(path, "defg", 4, 0600, err, sizeof err) == 0 &&
+              strcmp(slurp(path, 0), "defg") == 0 && file_mode(path) == 0600,
+          "atomic write replaces");
+    snprintf(path, sizeof path, "%s/no/such/dir/file", tmp);
+    check(moat_write_file_atomic(path, "x", 1, 0600, err, sizeof err) == MOAT_ERR_IO &&
+              strstr(err, "no/such"),
+          "atomic write into a missing dir fails with a message");
+    moat_cert *c = NULL;
+    moat_pkey *k = NULL;
+    check(moat_cert_read_pem("/nonexistent.pem", &c, err, sizeof err) == MOAT_ERR_FILE && !c,
+          "reading a missing certificate fails");
+    snprintf(path, sizeof path, "%s/atomic", tmp);
+    check(moat_pkey_read_pem(path, &k, err, sizeof err) == MOAT_ERR_FILE && !k,
+          "reading a non-key fails");
+    sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes-128-cbc -pass "
+       "pass:secret -out %s/enc.pem 2>/dev/null",
+       tmp);
+    snprintf(path, sizeof path, "%s/enc.pem", tmp);
+    check(moat_pkey_read_pem(path, &k, err, sizeof err) == MOAT_ERR_FILE && !k,
+          "an encrypted key is refused without prompting");
+    check(moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
+              moat_pkey_type(k) == MOAT_KEY_EC_P256,
+          "P-256 key generation");
+    moat_pkey_free(k);
+    k = NULL;
+    check(moat_pkey_generate((enum moat_key_type)7, &k, err, sizeof err) == MOAT_ERR_ARG,
+          "unknown key type");
+}
+
+int main(void)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/moat-test-ca-XXXXXX");
+    if (!mkdtemp(tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char ca[600], outdir[600];
+    snprintf(ca, sizeof ca, "%s/ca", tmp);
+    snprintf(outdir, sizeof outdir, "%s/out", tmp);
+    mkdir(outdir, 0755);
+
+    test_paths();
+    setenv("MOAT_CA_HOME", ca, 1);
+    if (chdir(outdir) != 0) {
+        perror("chdir");
+        return 1;
+    }
+    test_init(ca);
+    test_issue(ca);
+    test_broken_ca();
+    test_localhost();
+    test_x509gen();
+
+    if (chdir("/") == 0 && !failures)
+        sh("rm -rf %s", tmp);
+    else
+        printf("# files kept in %s\n", tmp);
+    printf("%s: %d failure%s\n", failures ? "FAILED" : "PASSED", failures,
+           failures == 1 ? "" : "s");
+    return failures ? 1 : 0;
+}
