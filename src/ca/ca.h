@@ -16,7 +16,8 @@
 #define MOAT_CA_ISSUED_DIR "issued"       /* a copy of each issued leaf, by serial */
 #define MOAT_CA_LOCK_FILE ".lock"         /* flock()ed while the CA changes */
 
-#define MOAT_CA_ROOT_DAYS 3652            /* about 10 years */
+#define MOAT_CA_ROOT_YEARS 10            /* validity of a new root */
+#define MOAT_CA_ROOT_DAYS 3652            /* the same, when the calendar fails */
 #define MOAT_CA_LEAF_DAYS 825             /* the longest Apple platforms accept */
 #define MOAT_CA_RENEW_DAYS 30             /* serve renews when fewer remain */
 

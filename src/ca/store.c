@@ -163,6 +163,11 @@ int moat_ca_create(const char *dir, char *err, size_t errlen)
         .not_before = now,
         .not_after = now + (int64_t)MOAT_CA_ROOT_DAYS * 86400,
     };
+    /* Ten calendar years (leap days included), when the calendar allows. */
+    tm.tm_year += MOAT_CA_ROOT_YEARS;
+    time_t end = timegm(&tm);
+    if (end != (time_t)-1 && end > t)
+        rp.not_after = (int64_t)end;
     moat_pkey *key = NULL;
     moat_cert *cert = NULL;
     int r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
