@@ -14,8 +14,9 @@ struct moat_kex {
     EVP_PKEY *key;
 };
 
-/* Key-generation contexts prepared once; each key dups one. */
-static EVP_PKEY_CTX *gen_x25519, *gen_p256, *gen_p384;
+/* Key-generation contexts prepared once per thread (libcrypto cannot dup
+ * them, and a context must not be shared between threads). */
+static __thread EVP_PKEY_CTX *gen_x25519, *gen_p256, *gen_p384;
 
 static EVP_PKEY_CTX *make_gen(const char *alg, const char *curve)
 {
@@ -30,6 +31,8 @@ static EVP_PKEY_CTX *make_gen(const char *alg, const char *curve)
 
 int moat_kex_init(void)
 {
+    if (gen_x25519 && gen_p256 && gen_p384)
+        return 0;
     gen_x25519 = make_gen("X25519", NULL);
     gen_p256 = make_gen("EC", "P-256");
     gen_p384 = make_gen("EC", "P-384");
@@ -66,14 +69,14 @@ moat_kex *moat_kex_new(uint16_t group)
 {
     if (moat_crypto_init() || !moat_kex_supported(group))
         return NULL;
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_dup(gen_for(group));
+    if (moat_kex_init())
+        return NULL;
+    EVP_PKEY_CTX *c = gen_for(group);
     moat_kex *k = OPENSSL_zalloc(sizeof *k);
-    if (!c || !k || EVP_PKEY_keygen(c, &k->key) <= 0) {
-        EVP_PKEY_CTX_free(c);
+    if (!k || EVP_PKEY_keygen(c, &k->key) <= 0) {
         moat_kex_free(k);
         return NULL;
     }
-    EVP_PKEY_CTX_free(c);
     k->group = group;
     return k;
 }
