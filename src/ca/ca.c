@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ca/ca.h"
 #include "moat/error.h"
@@ -41,8 +42,7 @@ static void fmt_date(int64_t t, char *out, size_t len)
 {
     time_t tt = (time_t)t;
     struct tm tm;
-    if (!gmtime_r(&tt, &tm) || strftime(out, len, "%Y-%m-%d", &tm) == 0)
-        snprintf(out, len, "?");
+    if (!gmtime_r(&tt, &tm) || strftime(out, len, "%Y-%m-%d", &tm) == 0) snprintf(out, len, "?");
 }
 
 /* YYYY-MM-DD, strictly, as seconds since the epoch at 00:00:00 UTC. */
@@ -53,10 +53,8 @@ static int parse_date(const char *s, int64_t *out)
         s[4] != '-' || s[7] != '-')
         return -1;
     for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return -1;
-    if (y < 1950 || m < 1 || m > 12 || d < 1 || d > 31)
-        return -1;
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return -1;
+    if (y < 1950 || m < 1 || m > 12 || d < 1 || d > 31) return -1;
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     tm.tm_year = y - 1900;
@@ -65,16 +63,15 @@ static int parse_date(const char *s, int64_t *out)
     time_t t = timegm(&tm);
     /* timegm normalises 2026-02-31 into March: refuse such dates. */
     struct tm back;
-    if (!gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != m - 1)
-        return -1;
+    if (!gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != m - 1) return -1;
     *out = (int64_t)t;
     return 0;
 }
 
 static int usage_error(const char *sub, const char *msg, const char *arg)
 {
-    fprintf(stderr, "moat ca%s%s: %s%s%s\n", sub ? " " : "", sub ? sub : "", msg,
-            arg ? " " : "", arg ? arg : "");
+    fprintf(stderr, "moat ca%s%s: %s%s%s\n", sub ? " " : "", sub ? sub : "", msg, arg ? " " : "",
+            arg ? arg : "");
     fprintf(stderr, "Run `moat ca help` for the usage.\n");
     return MOAT_CA_EXIT_USAGE;
 }
@@ -100,18 +97,16 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
         char flag[64];
         const char *eq = strchr(a, '=');
         size_t fl = eq ? (size_t)(eq - a) : strlen(a);
-        if (a[1] != '-' || fl >= sizeof flag)
-            return usage_error(sub, "unknown option", a);
+        if (a[1] != '-' || fl >= sizeof flag) return usage_error(sub, "unknown option", a);
         memcpy(flag, a, fl);
         flag[fl] = 0;
-        static const char *const with_value[] = {"--ca-dir",   "--cert-file", "--key-file",
+        static const char *const with_value[] = {"--ca-dir",     "--cert-file", "--key-file",
                                                  "--not-before", "--not-after", "--days"};
         static const char *const boolean[] = {"--rsa", "--client"};
         const char *value = NULL, *canon = NULL;
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) {
-            if (strcmp(flag, with_value[k]) != 0)
-                continue;
+            if (strcmp(flag, with_value[k]) != 0) continue;
             known = 1;
             canon = with_value[k];
             if (eq)
@@ -120,24 +115,19 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
                 value = argv[++i];
             else
                 return usage_error(sub, "this option needs a value:", flag);
-            if (!*value)
-                return usage_error(sub, "this option needs a non-empty value:", flag);
+            if (!*value) return usage_error(sub, "this option needs a non-empty value:", flag);
         }
         for (size_t k = 0; k < sizeof boolean / sizeof *boolean; k++) {
-            if (strcmp(flag, boolean[k]) != 0)
-                continue;
+            if (strcmp(flag, boolean[k]) != 0) continue;
             known = 1;
             canon = boolean[k];
-            if (eq)
-                return usage_error(sub, "this option takes no value:", flag);
+            if (eq) return usage_error(sub, "this option takes no value:", flag);
         }
-        if (!known)
-            return usage_error(sub, "unknown option", flag);
+        if (!known) return usage_error(sub, "unknown option", flag);
         for (size_t k = 0; k < o->n_seen; k++)
             if (strcmp(o->seen[k], flag) == 0)
                 return usage_error(sub, "this option is given twice:", flag);
-        if (o->n_seen < sizeof o->seen / sizeof *o->seen)
-            o->seen[o->n_seen++] = canon;
+        if (o->n_seen < sizeof o->seen / sizeof *o->seen) o->seen[o->n_seen++] = canon;
         if (strcmp(flag, "--ca-dir") == 0) {
             o->ca_dir = value;
         } else if (strcmp(flag, "--cert-file") == 0) {
@@ -152,8 +142,7 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
             char *end = NULL;
             errno = 0;
             long d = strtol(value, &end, 10);
-            if (errno || !end || *end || value[0] < '0' || value[0] > '9' || d < 1 ||
-                d > 36500)
+            if (errno || !end || *end || value[0] < '0' || value[0] > '9' || d < 1 || d > 36500)
                 return usage_error(sub, "--days needs a whole number of days from 1 to 36500, not",
                                    value);
             o->days = d;
@@ -172,8 +161,7 @@ static int only_flags(const char *sub, const struct opts *o, const char *const *
     for (size_t i = 0; i < o->n_seen; i++) {
         int ok = 0;
         for (const char *const *a = allowed; *a; a++)
-            if (strcmp(*a, o->seen[i]) == 0)
-                ok = 1;
+            if (strcmp(*a, o->seen[i]) == 0) ok = 1;
         if (!ok) {
             char msg[128];
             snprintf(msg, sizeof msg, "%s is not an option of `moat ca %s`", o->seen[i], sub);
@@ -205,8 +193,7 @@ static int cmd_path(const struct opts *o)
 {
     char dir[4096];
     int r = resolve_dir(o, dir, sizeof dir);
-    if (r)
-        return r;
+    if (r) return r;
     printf("%s\n", dir);
     return 0;
 }
@@ -215,10 +202,8 @@ static int cmd_init(const struct opts *o)
 {
     char dir[4096], err[1024];
     int r = resolve_dir(o, dir, sizeof dir);
-    if (r)
-        return r;
-    if (path_exists(dir, MOAT_CA_CERT_FILE) || path_exists(dir, MOAT_CA_KEY_FILE))
-        goto exists;
+    if (r) return r;
+    if (path_exists(dir, MOAT_CA_CERT_FILE) || path_exists(dir, MOAT_CA_KEY_FILE)) goto exists;
     struct moat_ca ca;
     int created = 0;
     if (moat_ca_open(dir, 1, &created, &ca, err, sizeof err) != 0) {
@@ -276,11 +261,9 @@ static int cmd_issue(struct opts *o)
                                           "--client",     "--cert-file", "--key-file",
                                           "--not-before", "--not-after", NULL};
     int r = only_flags("issue", o, allowed);
-    if (r)
-        return r;
+    if (r) return r;
     if (o->n_names == 0)
-        return usage_error("issue", "name at least one host name or IP address to certify",
-                           NULL);
+        return usage_error("issue", "name at least one host name or IP address to certify", NULL);
     if (o->days && o->not_after)
         return usage_error("issue", "give either --days or --not-after, not both", NULL);
 
@@ -311,12 +294,10 @@ static int cmd_issue(struct opts *o)
         }
         if (kind == MOAT_CA_NAME_DNS)
             for (char *p = s; *p; p++)
-                if (*p >= 'A' && *p <= 'Z')
-                    *p = (char)(*p - 'A' + 'a');
+                if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
         int dup = 0;
         for (size_t k = 0; k < n; k++)
-            if (strcmp(names[k], s) == 0)
-                dup = 1;
+            if (strcmp(names[k], s) == 0) dup = 1;
         if (dup)
             free(s);
         else
@@ -344,8 +325,7 @@ static int cmd_issue(struct opts *o)
     }
 
     char dir[4096], err[1024];
-    if ((rc = resolve_dir(o, dir, sizeof dir)) != 0)
-        goto out;
+    if ((rc = resolve_dir(o, dir, sizeof dir)) != 0) goto out;
     rc = MOAT_CA_EXIT_FAIL;
     int created = 0;
     if (moat_ca_open(dir, 1, &created, &ca, err, sizeof err) != 0) {
@@ -375,10 +355,8 @@ static int cmd_issue(struct opts *o)
     file_stem(names[0], stem, sizeof stem);
     snprintf(cert_path, sizeof cert_path, "%s", o->cert_file ? o->cert_file : "");
     snprintf(key_path, sizeof key_path, "%s", o->key_file ? o->key_file : "");
-    if (!o->cert_file)
-        snprintf(cert_path, sizeof cert_path, "./%s.pem", stem);
-    if (!o->key_file)
-        snprintf(key_path, sizeof key_path, "./%s-key.pem", stem);
+    if (!o->cert_file) snprintf(cert_path, sizeof cert_path, "./%s.pem", stem);
+    if (!o->key_file) snprintf(key_path, sizeof key_path, "./%s-key.pem", stem);
     if (strcmp(cert_path, key_path) == 0) {
         rc = usage_error("issue", "--cert-file and --key-file name the same file:", cert_path);
         goto out;
@@ -396,8 +374,8 @@ static int cmd_issue(struct opts *o)
         .org_unit = ou,
         .common_name = names[0],
     };
-    if (moat_pkey_generate(o->rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, &key, err,
-                           sizeof err) != 0 ||
+    if (moat_pkey_generate(o->rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, &key, err, sizeof err) !=
+            0 ||
         moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, sizeof err) != 0) {
         fprintf(stderr, "moat ca issue: %s\n", err);
         goto out;
@@ -417,8 +395,12 @@ static int cmd_issue(struct opts *o)
         goto out;
     }
     if (moat_cert_write_pem(chain, 1, record, 0644, err, sizeof err) != 0 ||
-        moat_pkey_write_pem(key, key_path, err, sizeof err) != 0 ||
-        moat_cert_write_pem(chain, 1, cert_path, 0644, err, sizeof err) != 0) {
+        moat_pkey_write_pem(key, key_path, err, sizeof err) != 0) {
+        fprintf(stderr, "moat ca issue: %s\n", err);
+        goto out;
+    }
+    if (moat_cert_write_pem(chain, 1, cert_path, 0644, err, sizeof err) != 0) {
+        unlink(key_path); /* a key without its certificate helps nobody */
         fprintf(stderr, "moat ca issue: %s\n", err);
         goto out;
     }
@@ -437,22 +419,23 @@ static int cmd_issue(struct opts *o)
            cert_path, key_path, from, until, o->rsa ? "RSA-2048" : "ECDSA P-256",
            o->client ? "servers and clients" : "servers", serial, dir);
     if (na < now)
-        fprintf(stderr, "moat ca issue: note: this certificate expired on %s; clients will "
-                        "refuse it\n",
+        fprintf(stderr,
+                "moat ca issue: note: this certificate expired on %s; clients will "
+                "refuse it\n",
                 until);
     else if (nb > now)
         fprintf(stderr, "moat ca issue: note: this certificate is not valid before %s\n", from);
     if (na - nb > (int64_t)MOAT_CA_LEAF_DAYS * 86400 + 86399)
-        fprintf(stderr, "moat ca issue: note: Apple platforms refuse server certificates valid "
-                        "for more than %d days\n",
+        fprintf(stderr,
+                "moat ca issue: note: Apple platforms refuse server certificates valid "
+                "for more than %d days\n",
                 MOAT_CA_LEAF_DAYS);
     (void)ca_nb;
     rc = 0;
 out:
     moat_cert_free(leaf);
     moat_pkey_free(key);
-    if (ca_open)
-        moat_ca_close(&ca);
+    if (ca_open) moat_ca_close(&ca);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
@@ -479,8 +462,7 @@ int moat_ca_main(int argc, char **argv)
         r = usage_error(NULL, "unknown subcommand", sub);
         goto out;
     }
-    if ((r = parse(sub, argc, argv, &o)) != 0)
-        goto out;
+    if ((r = parse(sub, argc, argv, &o)) != 0) goto out;
     if (o.help) {
         fputs(usage_text, stdout);
         goto out;
@@ -490,8 +472,7 @@ int moat_ca_main(int argc, char **argv)
         goto out;
     }
     static const char *const dir_only[] = {"--ca-dir", NULL};
-    if ((r = only_flags(sub, &o, dir_only)) != 0)
-        goto out;
+    if ((r = only_flags(sub, &o, dir_only)) != 0) goto out;
     if (o.n_names) {
         r = usage_error(sub, "takes no names; unexpected", o.names[0]);
         goto out;

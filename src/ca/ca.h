@@ -12,14 +12,14 @@
 /* File names inside the CA directory. */
 #define MOAT_CA_CERT_FILE "rootCA.pem"
 #define MOAT_CA_KEY_FILE "rootCA-key.pem"
-#define MOAT_CA_SERVE_DIR "serve"         /* certificates for `moat serve` */
-#define MOAT_CA_ISSUED_DIR "issued"       /* a copy of each issued leaf, by serial */
-#define MOAT_CA_LOCK_FILE ".lock"         /* flock()ed while the CA changes */
+#define MOAT_CA_SERVE_DIR "serve"   /* certificates for `moat serve` */
+#define MOAT_CA_ISSUED_DIR "issued" /* a copy of each issued leaf, by serial */
+#define MOAT_CA_LOCK_FILE ".lock"   /* flock()ed while the CA changes */
 
-#define MOAT_CA_ROOT_YEARS 10            /* validity of a new root */
-#define MOAT_CA_ROOT_DAYS 3652            /* the same, when the calendar fails */
-#define MOAT_CA_LEAF_DAYS 825             /* the longest Apple platforms accept */
-#define MOAT_CA_RENEW_DAYS 30             /* serve renews when fewer remain */
+#define MOAT_CA_ROOT_YEARS 10  /* validity of a new root */
+#define MOAT_CA_ROOT_DAYS 3652 /* the same, when the calendar fails */
+#define MOAT_CA_LEAF_DAYS 825  /* the longest Apple platforms accept */
+#define MOAT_CA_RENEW_DAYS 30  /* serve renews when fewer remain */
 
 /* Exit codes of moat_ca_main. */
 enum { MOAT_CA_EXIT_OK = 0, MOAT_CA_EXIT_FAIL = 1, MOAT_CA_EXIT_USAGE = 2 };
@@ -44,8 +44,8 @@ int moat_ca_main(int argc, char **argv);
  * and was signed by the current CA, and issues a new one otherwise.
  * Returns 0 with both paths filled, or a negative moat error with err
  * filled. */
-int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t kplen,
-                           char *err, size_t errlen);
+int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t kplen, char *err,
+                           size_t errlen);
 
 /* ---- the pieces, for the commands that come next (revoke, crl, trust) */
 

@@ -29,11 +29,10 @@ int64_t moat_ca_now(void)
     return clock_fn ? clock_fn() : (int64_t)time(NULL);
 }
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen,
-                                                          const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
+                                                         ...)
 {
-    if (!err || !errlen)
-        return;
+    if (!err || !errlen) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -96,8 +95,7 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
                 return MOAT_ERR_IO;
             }
             *p = c;
-            if (c == 0)
-                break;
+            if (c == 0) break;
         }
     }
     struct stat st;
@@ -131,8 +129,7 @@ void moat_ca_user_at_host(char *out, size_t len)
         user = pw ? pw->pw_name : "user";
     }
     char host[256] = "localhost";
-    if (gethostname(host, sizeof host - 1) != 0)
-        snprintf(host, sizeof host, "localhost");
+    if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = 0;
     snprintf(out, len, "%.100s@%.100s", user, host);
 }
@@ -166,21 +163,17 @@ int moat_ca_create(const char *dir, char *err, size_t errlen)
     /* Ten calendar years (leap days included), when the calendar allows. */
     tm.tm_year += MOAT_CA_ROOT_YEARS;
     time_t end = timegm(&tm);
-    if (end != (time_t)-1 && end > t)
-        rp.not_after = (int64_t)end;
+    if (end != (time_t)-1 && end > t) rp.not_after = (int64_t)end;
     moat_pkey *key = NULL;
     moat_cert *cert = NULL;
     int r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
-    if (r == 0)
-        r = moat_x509_make_root(key, &rp, &cert, err, errlen);
+    if (r == 0) r = moat_x509_make_root(key, &rp, &cert, err, errlen);
     /* The key first: a CA certificate without its key would be useless. */
-    if (r == 0)
-        r = moat_pkey_write_pem(key, key_path, err, errlen);
+    if (r == 0) r = moat_pkey_write_pem(key, key_path, err, errlen);
     if (r == 0) {
         const moat_cert *chain[1] = {cert};
         r = moat_cert_write_pem(chain, 1, cert_path, 0644, err, errlen);
-        if (r != 0)
-            unlink(key_path);
+        if (r != 0) unlink(key_path);
     }
     moat_cert_free(cert);
     moat_pkey_free(key);
@@ -214,18 +207,15 @@ int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, 
 {
     memset(ca, 0, sizeof *ca);
     ca->lock_fd = -1;
-    if (created)
-        *created = 0;
+    if (created) *created = 0;
     if (snprintf(ca->dir, sizeof ca->dir, "%s", dir) >= (int)sizeof ca->dir) {
         seterr(err, errlen, "path too long: %s", dir);
         return MOAT_ERR_ARG;
     }
     int r = make_dirs(dir, err, errlen);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     r = take_lock(dir, err, errlen);
-    if (r < 0)
-        return r;
+    if (r < 0) return r;
     ca->lock_fd = r;
 
     char cert_path[4200], key_path[4200];
@@ -239,10 +229,8 @@ int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, 
             goto fail;
         }
         r = moat_ca_create(dir, err, errlen);
-        if (r != 0)
-            goto fail;
-        if (created)
-            *created = 1;
+        if (r != 0) goto fail;
+        if (created) *created = 1;
     } else if (!have_cert || !have_key) {
         seterr(err, errlen, "the CA in %s is incomplete: %s is missing", dir,
                have_cert ? MOAT_CA_KEY_FILE : MOAT_CA_CERT_FILE);
@@ -250,10 +238,8 @@ int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, 
         goto fail;
     }
     r = moat_cert_read_pem(cert_path, &ca->cert, err, errlen);
-    if (r == 0)
-        r = moat_pkey_read_pem(key_path, &ca->key, err, errlen);
-    if (r != 0)
-        goto fail;
+    if (r == 0) r = moat_pkey_read_pem(key_path, &ca->key, err, errlen);
+    if (r != 0) goto fail;
     if (!moat_cert_matches_key(ca->cert, ca->key)) {
         seterr(err, errlen, "%s does not belong to %s", key_path, cert_path);
         r = MOAT_ERR_FILE;
@@ -271,8 +257,7 @@ void moat_ca_close(struct moat_ca *ca)
     moat_pkey_free(ca->key);
     ca->cert = NULL;
     ca->key = NULL;
-    if (ca->lock_fd >= 0)
-        close(ca->lock_fd); /* releases the flock */
+    if (ca->lock_fd >= 0) close(ca->lock_fd); /* releases the flock */
     ca->lock_fd = -1;
 }
 
@@ -290,15 +275,13 @@ int moat_ca_check_name(const char *name, char *why, size_t whylen)
         return -1;
     }
     if (total > 253) {
-        seterr(why, whylen, "\"%.60s...\" is longer than the 253 bytes a DNS name may have",
-               name);
+        seterr(why, whylen, "\"%.60s...\" is longer than the 253 bytes a DNS name may have", name);
         return -1;
     }
     if (p[0] == '*') {
         if (p[1] != '.' || p[2] == 0) {
             seterr(why, whylen,
-                   "\"%s\" is not a valid wildcard: it must be \"*.\" followed by a domain",
-                   name);
+                   "\"%s\" is not a valid wildcard: it must be \"*.\" followed by a domain", name);
             return -1;
         }
         p += 2;
@@ -323,8 +306,7 @@ int moat_ca_check_name(const char *name, char *why, size_t whylen)
                 return -1;
             }
             last = label;
-            if (c == 0)
-                break;
+            if (c == 0) break;
             label = p + 1;
             continue;
         }
@@ -343,8 +325,7 @@ int moat_ca_check_name(const char *name, char *why, size_t whylen)
         }
     }
     for (const char *q = last; *q; q++)
-        if (!isdigit((unsigned char)*q))
-            all_digits = 0;
+        if (!isdigit((unsigned char)*q)) all_digits = 0;
     if (all_digits) {
         seterr(why, whylen, "\"%s\" is not a valid IP address, nor a host name", name);
         return -1;
@@ -372,13 +353,12 @@ static int reusable(const struct moat_ca *ca, const char *cert_path, const char 
     return ok;
 }
 
-int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t kplen,
-                           char *err, size_t errlen)
+int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t kplen, char *err,
+                           size_t errlen)
 {
     char dir[4096], serve[4200];
     int r = moat_ca_dir(NULL, dir, sizeof dir, err, errlen);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     if (join(serve, sizeof serve, dir, MOAT_CA_SERVE_DIR) ||
         join(cert_path, cplen, serve, "localhost.pem") ||
         join(key_path, kplen, serve, "localhost-key.pem")) {
@@ -388,8 +368,7 @@ int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t
     struct moat_ca ca;
     int created = 0;
     r = moat_ca_open(dir, 1, &created, &ca, err, errlen);
-    if (r != 0)
-        return r;
+    if (r != 0) return r;
     if (created)
         fprintf(stderr,
                 "moat: created a local CA for https://localhost; to make browsers trust it, "
@@ -401,8 +380,7 @@ int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t
         int64_t now = moat_ca_now(), ca_end = 0;
         int64_t end = now + (int64_t)MOAT_CA_LEAF_DAYS * 86400;
         /* Never outlive the root: clients would reject the chain anyway. */
-        if (moat_cert_not_after(ca.cert, &ca_end) == 0 && end > ca_end)
-            end = ca_end;
+        if (moat_cert_not_after(ca.cert, &ca_end) == 0 && end > ca_end) end = ca_end;
         if (end - now < 86400) {
             seterr(err, errlen,
                    "the CA in %s expires within a day; move it away and moat will make a new "
@@ -423,12 +401,9 @@ int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t
         };
         moat_pkey *key = NULL;
         moat_cert *leaf = NULL;
-        if (r == 0)
-            r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
-        if (r == 0)
-            r = moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, errlen);
-        if (r == 0)
-            r = moat_pkey_write_pem(key, key_path, err, errlen);
+        if (r == 0) r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
+        if (r == 0) r = moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, errlen);
+        if (r == 0) r = moat_pkey_write_pem(key, key_path, err, errlen);
         if (r == 0) {
             const moat_cert *chain[1] = {leaf};
             r = moat_cert_write_pem(chain, 1, cert_path, 0644, err, errlen);

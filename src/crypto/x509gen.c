@@ -40,18 +40,16 @@ static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
     unsigned long e = ERR_peek_last_error();
     char reason[256] = "";
-    if (e)
-        ERR_error_string_n(e, reason, sizeof reason);
+    if (e) ERR_error_string_n(e, reason, sizeof reason);
     ERR_clear_error();
-    if (err && errlen)
-        snprintf(err, errlen, "%s%s%s", what, reason[0] ? ": " : "", reason);
+    if (err && errlen) snprintf(err, errlen, "%s%s%s", what, reason[0] ? ": " : "", reason);
     return code;
 }
 
 /* ---- files */
 
-int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                           char *err, size_t errlen)
+int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
+                           size_t errlen)
 {
     static unsigned counter;
     char tmp[4096];
@@ -60,10 +58,8 @@ int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_
      * put there; a few tries in case a stale temp file has our name. */
     for (int tries = 0; tries < 16 && fd < 0; tries++) {
         unsigned r = 0;
-        if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
-            r = counter;
-        int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u-%08x", path, (long)getpid(),
-                         counter++, r);
+        if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) r = counter;
+        int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u-%08x", path, (long)getpid(), counter++, r);
         if (n < 0 || (size_t)n >= sizeof tmp)
             return fail(MOAT_ERR_IO, err, errlen, "%s: path too long", path);
         fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);
@@ -73,28 +69,23 @@ int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_
     if (fd < 0)
         return fail(MOAT_ERR_IO, err, errlen, "cannot create a temporary file next to %s", path);
     /* The umask may have narrowed the mode; set exactly what was asked. */
-    if (fchmod(fd, mode) != 0)
-        goto io_error;
+    if (fchmod(fd, mode) != 0) goto io_error;
     const unsigned char *p = data;
     size_t left = len;
     while (left > 0) {
         ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto io_error;
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) goto io_error;
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0)
-        goto io_error;
+    if (fsync(fd) != 0) goto io_error;
     if (close(fd) != 0) {
         fd = -1;
         goto io_error;
     }
     fd = -1;
-    if (rename(tmp, path) != 0)
-        goto io_error;
+    if (rename(tmp, path) != 0) goto io_error;
     /* Make the rename itself durable. */
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
@@ -112,10 +103,9 @@ int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_
     }
     return 0;
 
-io_error: {
+io_error : {
     int saved = errno;
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     unlink(tmp);
     return fail(MOAT_ERR_IO, err, errlen, "cannot write %s: %s", path, strerror(saved));
 }
@@ -126,8 +116,7 @@ static int write_bio(BIO *b, const char *path, mode_t mode, char *err, size_t er
 {
     char *data = NULL;
     long n = BIO_get_mem_data(b, &data);
-    if (n < 0 || !data)
-        return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode %s", path);
+    if (n < 0 || !data) return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode %s", path);
     return moat_write_file_atomic(path, data, (size_t)n, mode, err, errlen);
 }
 
@@ -143,8 +132,7 @@ int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size
         pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
     else
         return fail(MOAT_ERR_ARG, err, errlen, "unknown key type %d", (int)type);
-    if (!pk)
-        return fail(MOAT_ERR_INTERNAL, err, errlen, "key generation failed");
+    if (!pk) return fail(MOAT_ERR_INTERNAL, err, errlen, "key generation failed");
     moat_pkey *k = malloc(sizeof *k);
     if (!k) {
         EVP_PKEY_free(pk);
@@ -173,8 +161,7 @@ int moat_pkey_write_pem(const moat_pkey *k, const char *path, char *err, size_t 
 {
     /* Secure heap when available, so the encoded key is wiped on free. */
     BIO *b = BIO_new(BIO_s_secmem());
-    if (!b)
-        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (!b) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     int r;
     if (PEM_write_bio_PrivateKey(b, k->pkey, NULL, NULL, 0, NULL, NULL) != 1)
         r = fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode the private key");
@@ -194,8 +181,7 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 static FILE *open_read(const char *path, char *err, size_t errlen, int *code)
 {
     FILE *f = fopen(path, "re");
-    if (!f)
-        *code = fail(MOAT_ERR_FILE, err, errlen, "cannot open %s: %s", path, strerror(errno));
+    if (!f) *code = fail(MOAT_ERR_FILE, err, errlen, "cannot open %s: %s", path, strerror(errno));
     return f;
 }
 
@@ -204,8 +190,7 @@ int moat_pkey_read_pem(const char *path, moat_pkey **out, char *err, size_t errl
     *out = NULL;
     int r = 0;
     FILE *f = open_read(path, err, errlen, &r);
-    if (!f)
-        return r;
+    if (!f) return r;
     EVP_PKEY *pk = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
     fclose(f);
     if (!pk)
@@ -225,8 +210,7 @@ int moat_pkey_read_pem(const char *path, moat_pkey **out, char *err, size_t errl
 
 void moat_pkey_free(moat_pkey *k)
 {
-    if (!k)
-        return;
+    if (!k) return;
     EVP_PKEY_free(k->pkey); /* libcrypto wipes key material when freeing */
     free(k);
 }
@@ -253,16 +237,13 @@ static int set_random_serial(X509 *x)
     BIGNUM *bn = NULL;
     int ok = 0;
     do {
-        if (RAND_bytes(r, sizeof r) != 1)
-            return 0;
+        if (RAND_bytes(r, sizeof r) != 1) return 0;
         BN_free(bn);
         bn = BN_bin2bn(r, sizeof r, NULL);
-        if (!bn)
-            return 0;
+        if (!bn) return 0;
     } while (BN_is_zero(bn));
     ASN1_INTEGER *ai = BN_to_ASN1_INTEGER(bn, NULL);
-    if (ai && X509_set_serialNumber(x, ai) == 1)
-        ok = 1;
+    if (ai && X509_set_serialNumber(x, ai) == 1) ok = 1;
     ASN1_INTEGER_free(ai);
     BN_free(bn);
     return ok;
@@ -270,17 +251,15 @@ static int set_random_serial(X509 *x)
 
 static int add_name_entry(X509_NAME *n, const char *field, const char *value)
 {
-    if (!value || !*value)
-        return 1;
-    return X509_NAME_add_entry_by_txt(n, field, MBSTRING_UTF8, (const unsigned char *)value,
-                                      -1, -1, 0) == 1;
+    if (!value || !*value) return 1;
+    return X509_NAME_add_entry_by_txt(n, field, MBSTRING_UTF8, (const unsigned char *)value, -1, -1,
+                                      0) == 1;
 }
 
 static int set_subject(X509 *x, const char *o, const char *ou, const char *cn)
 {
     X509_NAME *n = X509_NAME_new();
-    if (!n)
-        return 0;
+    if (!n) return 0;
     int ok = add_name_entry(n, "O", o) && add_name_entry(n, "OU", ou) &&
              (!cn || strlen(cn) > 64 || add_name_entry(n, "CN", cn)) &&
              X509_set_subject_name(x, n) == 1;
@@ -299,22 +278,20 @@ static int set_validity(X509 *x, int64_t nb, int64_t na)
 static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 {
     X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
-    if (!e)
-        return 0;
+    if (!e) return 0;
     int ok = X509_add_ext(x, e, -1) == 1;
     X509_EXTENSION_free(e);
     return ok;
 }
 
-int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p,
-                        moat_cert **out, char *err, size_t errlen)
+int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, moat_cert **out,
+                        char *err, size_t errlen)
 {
     *out = NULL;
     if (p->not_after <= p->not_before)
         return fail(MOAT_ERR_ARG, err, errlen, "the CA would expire before it is valid");
     X509 *x = X509_new();
-    if (!x)
-        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (!x) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     X509V3_CTX ctx;
     int ok = X509_set_version(x, X509_VERSION_3) && set_random_serial(x) &&
              set_subject(x, p->org, p->org_unit, p->common_name) &&
@@ -339,8 +316,7 @@ int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p,
 static int add_sans(X509 *x, const char *const *names, size_t n)
 {
     GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-    if (!gens)
-        return 0;
+    if (!gens) return 0;
     int ok = 1;
     for (size_t i = 0; i < n && ok; i++) {
         unsigned char ip[16];
@@ -374,15 +350,13 @@ static int add_sans(X509 *x, const char *const *names, size_t n)
     }
     /* Critical only when the subject is empty (RFC 5280 4.2.1.6); ours
      * always has O and OU, so not critical. */
-    if (ok)
-        ok = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1;
+    if (ok) ok = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1;
     GENERAL_NAMES_free(gens);
     return ok;
 }
 
 int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pkey *leaf_key,
-                    const struct moat_issue_params *p, moat_cert **out, char *err,
-                    size_t errlen)
+                    const struct moat_issue_params *p, moat_cert **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (!p->names || p->n_names == 0)
@@ -390,11 +364,9 @@ int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pke
     if (p->not_after <= p->not_before)
         return fail(MOAT_ERR_ARG, err, errlen, "the certificate would expire before it is valid");
     for (size_t i = 0; i < p->n_names; i++)
-        if (!p->names[i] || !*p->names[i])
-            return fail(MOAT_ERR_ARG, err, errlen, "empty name");
+        if (!p->names[i] || !*p->names[i]) return fail(MOAT_ERR_ARG, err, errlen, "empty name");
     X509 *x = X509_new();
-    if (!x)
-        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (!x) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     int rsa = EVP_PKEY_is_a(leaf_key->pkey, "RSA");
     X509V3_CTX ctx;
     int ok = X509_set_version(x, X509_VERSION_3) && set_random_serial(x) &&
@@ -424,14 +396,12 @@ int moat_cert_write_pem(const moat_cert *const *certs, size_t n, const char *pat
                         char *err, size_t errlen)
 {
     BIO *b = BIO_new(BIO_s_mem());
-    if (!b)
-        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (!b) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++)
         if (PEM_write_bio_X509(b, certs[i]->x509) != 1)
             r = fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode the certificate");
-    if (r == 0)
-        r = write_bio(b, path, mode, err, errlen);
+    if (r == 0) r = write_bio(b, path, mode, err, errlen);
     BIO_free(b);
     return r;
 }
@@ -441,19 +411,16 @@ int moat_cert_read_pem(const char *path, moat_cert **out, char *err, size_t errl
     *out = NULL;
     int r = 0;
     FILE *f = open_read(path, err, errlen, &r);
-    if (!f)
-        return r;
+    if (!f) return r;
     X509 *x = PEM_read_X509(f, NULL, no_passphrase, NULL);
     fclose(f);
-    if (!x)
-        return fail(MOAT_ERR_FILE, err, errlen, "%s holds no PEM certificate", path);
+    if (!x) return fail(MOAT_ERR_FILE, err, errlen, "%s holds no PEM certificate", path);
     return wrap_cert(x, out, err, errlen);
 }
 
 void moat_cert_free(moat_cert *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     X509_free(c->x509);
     free(c);
 }
@@ -462,8 +429,7 @@ static int asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out)
 {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
-    if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-        return MOAT_ERR_INTERNAL;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return MOAT_ERR_INTERNAL;
     *out = (int64_t)timegm(&tm);
     return 0;
 }
@@ -481,12 +447,10 @@ int moat_cert_not_before(const moat_cert *c, int64_t *out)
 int moat_cert_serial_hex(const moat_cert *c, char *buf, size_t len)
 {
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(c->x509), NULL);
-    if (!bn)
-        return MOAT_ERR_INTERNAL;
+    if (!bn) return MOAT_ERR_INTERNAL;
     char *hex = BN_bn2hex(bn);
     BN_free(bn);
-    if (!hex)
-        return MOAT_ERR_NOMEM;
+    if (!hex) return MOAT_ERR_NOMEM;
     int r = 0;
     size_t n = strlen(hex);
     if (n + 1 > len) {
@@ -501,11 +465,9 @@ int moat_cert_serial_hex(const moat_cert *c, char *buf, size_t len)
 
 int moat_cert_subject(const moat_cert *c, char *buf, size_t len)
 {
-    if (len == 0)
-        return MOAT_ERR_ARG;
+    if (len == 0) return MOAT_ERR_ARG;
     BIO *b = BIO_new(BIO_s_mem());
-    if (!b)
-        return MOAT_ERR_NOMEM;
+    if (!b) return MOAT_ERR_NOMEM;
     int r = MOAT_ERR_INTERNAL;
     if (X509_NAME_print_ex(b, X509_get_subject_name(c->x509), 0,
                            XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {

@@ -39,27 +39,27 @@ void moat_pkey_free(moat_pkey *k);
 /* The names and text of a self-signed root CA. Any of the strings may be
  * NULL to leave the attribute out. */
 struct moat_root_params {
-    const char *org;         /* O  */
-    const char *org_unit;    /* OU */
-    const char *common_name; /* CN */
+    const char *org;               /* O  */
+    const char *org_unit;          /* OU */
+    const char *common_name;       /* CN */
     int64_t not_before, not_after; /* seconds since the epoch, UTC */
 };
 
 /* Makes a self-signed root CA certificate for key: random serial, SHA-256,
  * basicConstraints critical CA:TRUE pathlen:0, keyUsage critical
  * keyCertSign+cRLSign, subjectKeyIdentifier. */
-int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p,
-                        moat_cert **out, char *err, size_t errlen);
+int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, moat_cert **out,
+                        char *err, size_t errlen);
 
 /* What a leaf certificate says. */
 struct moat_issue_params {
     const char *const *names; /* SANs: DNS names ("*.a.b" allowed) or IPv4/IPv6 */
     size_t n_names;           /* at least one */
     int64_t not_before, not_after;
-    int client_auth;          /* also allow clientAuth (extendedKeyUsage) */
-    const char *org;          /* subject O, or NULL */
-    const char *org_unit;     /* subject OU, or NULL */
-    const char *common_name;  /* subject CN, or NULL (left out if > 64 bytes) */
+    int client_auth;         /* also allow clientAuth (extendedKeyUsage) */
+    const char *org;         /* subject O, or NULL */
+    const char *org_unit;    /* subject OU, or NULL */
+    const char *common_name; /* subject CN, or NULL (left out if > 64 bytes) */
 };
 
 /* Issues a leaf certificate for leaf_key, signed by ca/ca_key: random
@@ -69,8 +69,7 @@ struct moat_issue_params {
  * digitalSignature (+keyEncipherment for an RSA leaf key), extendedKeyUsage
  * serverAuth (+clientAuth), subject and authority key identifiers. */
 int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pkey *leaf_key,
-                    const struct moat_issue_params *p, moat_cert **out, char *err,
-                    size_t errlen);
+                    const struct moat_issue_params *p, moat_cert **out, char *err, size_t errlen);
 
 /* Writes n certificates as PEM, one after the other, into path with the
  * given mode (0644 for certificates), atomically. */
@@ -100,7 +99,7 @@ int moat_cert_signed_by(const moat_cert *c, const moat_cert *ca);
  * opened O_CREAT|O_EXCL|O_WRONLY with mode, written, fsync'd, then renamed
  * over path (and the directory fsync'd). On failure nothing is left behind
  * and path is untouched. Returns 0 or MOAT_ERR_IO. */
-int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                           char *err, size_t errlen);
+int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
+                           size_t errlen);
 
 #endif

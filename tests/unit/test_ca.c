@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,8 +15,8 @@
 #include "moat/error.h"
 
 static int failures;
-static char tmp[256];    /* the test's own directory */
-static char out[8192];   /* what the last run() printed */
+static char tmp[256];  /* the test's own directory */
+static char out[8192]; /* what the last run() printed */
 
 static void check(int ok, const char *fmt, ...)
 {
@@ -28,8 +29,7 @@ static void check(int ok, const char *fmt, ...)
     fflush(stdout);
     if (!ok) {
         failures++;
-        if (out[0])
-            printf("# last output:\n# %s\n", out);
+        if (out[0]) printf("# last output:\n# %s\n", out);
     }
 }
 
@@ -66,8 +66,7 @@ static int run(const char *first, ...)
     FILE *f = fopen(log, "r");
     size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
     out[n] = 0;
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     return rc;
 }
 
@@ -101,8 +100,7 @@ static const char *slurp(const char *path, int slot)
     FILE *f = fopen(path, "r");
     size_t n = f ? fread(b, 1, sizeof buf[0] - 1, f) : 0;
     b[n] = 0;
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     return b;
 }
 
@@ -118,13 +116,11 @@ static int count(const char *hay, const char *needle)
 static int no_temp_files(const char *dir)
 {
     DIR *d = opendir(dir);
-    if (!d)
-        return 0;
+    if (!d) return 0;
     struct dirent *e;
     int ok = 1;
     while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp-"))
-            ok = 0;
+        if (strstr(e->d_name, ".tmp-")) ok = 0;
     closedir(d);
     return ok;
 }
@@ -159,8 +155,7 @@ static void test_paths(void)
           "--ca-dir wins over $MOAT_CA_HOME");
     check(run("path", "--ca-dir=/else2", NULL) == 0 && strcmp(out, "/else2\n") == 0,
           "--ca-dir=DIR form");
-    if (saved_home)
-        setenv("HOME", saved_home, 1);
+    if (saved_home) setenv("HOME", saved_home, 1);
     free(saved_home);
 }
 
@@ -222,8 +217,7 @@ static void test_issue(const char *ca)
     check(count(slurp("example.test.pem", 0), "BEGIN CERTIFICATE") == 1,
           "NAME.pem holds the leaf only (no root)");
     check(no_temp_files("."), "no temporary files left in the cwd");
-    check(sh("openssl verify -CAfile %s -purpose sslserver example.test.pem >/dev/null", root) ==
-              0,
+    check(sh("openssl verify -CAfile %s -purpose sslserver example.test.pem >/dev/null", root) == 0,
           "openssl verify -purpose sslserver");
     check(sh("openssl verify -CAfile %s -verify_hostname www.example.test example.test.pem "
              ">/dev/null",
@@ -235,8 +229,8 @@ static void test_issue(const char *ca)
           "verifies for example.test (name lower-cased)");
     check(sh("openssl verify -CAfile %s -verify_ip ::1 example.test.pem >/dev/null", root) == 0,
           "verifies for IP ::1");
-    check(sh("openssl verify -CAfile %s -verify_ip 127.0.0.1 example.test.pem >/dev/null",
-             root) == 0,
+    check(sh("openssl verify -CAfile %s -verify_ip 127.0.0.1 example.test.pem >/dev/null", root) ==
+              0,
           "verifies for IP 127.0.0.1");
     check(sh("openssl verify -CAfile %s -verify_hostname other.test example.test.pem "
              ">/dev/null 2>&1",
@@ -267,8 +261,7 @@ static void test_issue(const char *ca)
     char s1[128] = "", s2[128] = "";
     FILE *p = popen("openssl x509 -in example.test.pem -noout -serial", "r");
     if (p) {
-        if (!fgets(s1, sizeof s1, p))
-            s1[0] = 0;
+        if (!fgets(s1, sizeof s1, p)) s1[0] = 0;
         pclose(p);
     }
     check(run("issue", "example.test", "--cert-file", "again.pem", "--key-file", "again-key.pem",
@@ -277,8 +270,7 @@ static void test_issue(const char *ca)
           "--cert-file and --key-file");
     p = popen("openssl x509 -in again.pem -noout -serial", "r");
     if (p) {
-        if (!fgets(s2, sizeof s2, p))
-            s2[0] = 0;
+        if (!fgets(s2, sizeof s2, p)) s2[0] = 0;
         pclose(p);
     }
     s1[strcspn(s1, "\n")] = 0;
@@ -320,8 +312,8 @@ static void test_issue(const char *ca)
     check(run("issue", "--client", "client.test", NULL) == 0, "issue --client");
     check(sh("openssl verify -CAfile %s -purpose sslclient client.test.pem >/dev/null", root) ==
                   0 &&
-              sh("openssl verify -CAfile %s -purpose sslserver client.test.pem >/dev/null",
-                 root) == 0,
+              sh("openssl verify -CAfile %s -purpose sslserver client.test.pem >/dev/null", root) ==
+                  0,
           "--client leaf is valid for client and server auth");
 
     check(run("issue", "old.test", "--not-before", "2020-01-01", "--not-after", "2020-06-01",
@@ -332,8 +324,7 @@ static void test_issue(const char *ca)
              "'expired'",
              root) == 0,
           "openssl verify refuses the expired certificate");
-    check(sh("openssl x509 -in old.test.pem -noout -enddate | grep -q 'Jun  1 23:59:59 2020'") ==
-              0,
+    check(sh("openssl x509 -in old.test.pem -noout -enddate | grep -q 'Jun  1 23:59:59 2020'") == 0,
           "--not-after is the end of that day, UTC");
     check(run("issue", "days.test", "--days", "10", NULL) == 0 &&
               sh("openssl x509 -in days.test.pem -noout -checkend %d >/dev/null && ! openssl "
@@ -348,10 +339,10 @@ static void test_issue(const char *ca)
           "IPv6 first name: ':' becomes '_' in the file name");
 
     /* Invalid names: exit 2, nothing written. */
-    const char *bad[] = {"exa mple.test", "-bad.test",  "bad-.test", "*.*.test",
-                         "foo*.test",     "a..b",       ".lead",     "trail.",
-                         "999.1.1.1",     "under_score", "*",         "*.",
-                         "caf\xc3\xa9.test", "a/b",     ""};
+    const char *bad[] = {"exa mple.test",    "-bad.test",   "bad-.test", "*.*.test",
+                         "foo*.test",        "a..b",        ".lead",     "trail.",
+                         "999.1.1.1",        "under_score", "*",         "*.",
+                         "caf\xc3\xa9.test", "a/b",         ""};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         char label[64];
         snprintf(label, sizeof label, "%s", bad[k]);
@@ -381,8 +372,8 @@ static void test_issue(const char *ca)
           "--not-before tomorrow rejected");
     check(run("issue", "x.test", "--days", "3", "--not-after", "2030-01-01", NULL) == 2,
           "--days with --not-after rejected");
-    check(run("issue", "x.test", "--not-before", "2030-01-02", "--not-after", "2030-01-01",
-              NULL) == 2,
+    check(run("issue", "x.test", "--not-before", "2030-01-02", "--not-after", "2030-01-01", NULL) ==
+              2,
           "--not-after before --not-before rejected");
     check(run("issue", "x.test", "--rsa=yes", NULL) == 2 && strstr(out, "--rsa"),
           "--rsa=yes rejected");
@@ -416,7 +407,19 @@ static void test_localhost(void)
     setenv("MOAT_CA_HOME", ca, 1);
 
     /* First use: the CA appears, with a line on stderr. */
+    char log[600];
+    snprintf(log, sizeof log, "%s/stderr.log", tmp);
+    fflush(stderr);
+    int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    close(fd);
     int r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    const char *said = slurp(log, 0);
+    check(count(said, "\n") == 1 && strstr(said, root), "first use says so in one line, naming %s",
+          "rootCA.pem");
     check(r == 0, "localhost_cert on first use (%s)", r ? err : "");
     check(exists(root), "localhost_cert made the CA");
     char want[4200];
@@ -458,8 +461,7 @@ static void test_localhost(void)
           "reissued when the key does not match");
 
     /* A new CA: the old localhost certificate is not reused. */
-    sh("mv %s/rootCA.pem %s/rootCA.old && mv %s/rootCA-key.pem %s/rootCA-key.old", ca, ca, ca,
-       ca);
+    sh("mv %s/rootCA.pem %s/rootCA.old && mv %s/rootCA-key.pem %s/rootCA-key.old", ca, ca, ca, ca);
     snprintf(first, sizeof first, "%s", slurp(cert, 0));
     r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && strcmp(first, slurp(cert, 2)) != 0 &&
@@ -479,6 +481,56 @@ static void test_localhost(void)
     char small[8];
     check(moat_ca_localhost_cert(small, sizeof small, key, sizeof key, err, sizeof err) < 0,
           "too small a buffer is an error");
+}
+
+/* Several processes asking at once on a fresh CA dir all get the same CA
+ * and a certificate it signed (the flock serialises them). */
+static void test_localhost_race(void)
+{
+    char ca[600], root[700];
+    snprintf(ca, sizeof ca, "%s/race-ca", tmp);
+    snprintf(root, sizeof root, "%s/rootCA.pem", ca);
+    setenv("MOAT_CA_HOME", ca, 1);
+    pid_t pids[6];
+    for (int i = 0; i < 6; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            char c[4200], k[4200], e[512];
+            int fd = open("/dev/null", O_WRONLY);
+            dup2(fd, 2);
+            int r = moat_ca_localhost_cert(c, sizeof c, k, sizeof k, e, sizeof e);
+            _exit(r == 0 ? 0 : 1);
+        }
+    }
+    int all_ok = 1;
+    for (int i = 0; i < 6; i++) {
+        int st = 0;
+        if (pids[i] < 0 || waitpid(pids[i], &st, 0) != pids[i] || !WIFEXITED(st) ||
+            WEXITSTATUS(st) != 0)
+            all_ok = 0;
+    }
+    check(all_ok, "six processes at once on a fresh CA dir all succeed");
+    check(sh("openssl verify -CAfile %s -purpose sslserver %s/serve/localhost.pem >/dev/null", root,
+             ca) == 0 &&
+              sh("openssl x509 -in %s/serve/localhost.pem -noout -pubkey > %s/a.pub && "
+                 "openssl pkey -in %s/serve/localhost-key.pem -pubout > %s/b.pub && "
+                 "cmp -s %s/a.pub %s/b.pub",
+                 ca, tmp, ca, tmp, tmp, tmp) == 0,
+          "and leave one consistent CA, certificate and key");
+    char serve[700];
+    snprintf(serve, sizeof serve, "%s/serve", ca);
+    check(no_temp_files(ca) && no_temp_files(serve), "no temporary files left");
+}
+
+static void test_write_failures(void)
+{
+    check(run("issue", "fail.test", "--cert-file", "/nonexistent-dir/fail.pem", NULL) == 1 &&
+              strstr(out, "/nonexistent-dir/fail.pem"),
+          "an unwritable --cert-file: exit 1, naming the file");
+    check(!exists("fail.test-key.pem"), "and no key is left without its certificate");
+    check(run("issue", "fail.test", "--key-file", "/nonexistent-dir/fail-key.pem", NULL) == 1 &&
+              strstr(out, "/nonexistent-dir/fail-key.pem") && !exists("fail.test.pem"),
+          "an unwritable --key-file: exit 1, no certificate written");
 }
 
 static void test_x509gen(void)
@@ -537,8 +589,10 @@ int main(void)
     }
     test_init(ca);
     test_issue(ca);
+    test_write_failures();
     test_broken_ca();
     test_localhost();
+    test_localhost_race();
     test_x509gen();
 
     if (chdir("/") == 0 && !failures)
