@@ -1,7 +1,7 @@
 # moat: build of libmoat.a, the moat command and the tests.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -fno-strict-aliasing
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -fno-strict-aliasing
 LDLIBS  = -lcrypto
 
 B       ?= build
