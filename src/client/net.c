@@ -1,0 +1,201 @@
+/* moat get: name resolution, connecting with a deadline, and the blocking
+ * socket reads and writes (bounded by poll) of a single transfer. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/net.h"
+
+int64_t moat_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds until deadline for poll: -1 when none, 0 when passed. */
+static int remaining(int64_t deadline)
+{
+    if (deadline <= 0)
+        return -1;
+    int64_t left = deadline - moat_now_ms();
+    if (left <= 0)
+        return 0;
+    return left > 1000000000 ? 1000000000 : (int)left;
+}
+
+/* --resolve HOST:PORT:ADDR: the address to use for host:port, or NULL. */
+static const char *resolve_override(const char *spec, const char *host, int port, char *addr,
+                                    size_t alen)
+{
+    if (!spec)
+        return NULL;
+    const char *c1 = strchr(spec, ':');
+    if (!c1)
+        return NULL;
+    size_t hl = (size_t)(c1 - spec);
+    if (hl != strlen(host) || strncasecmp(spec, host, hl) != 0)
+        return NULL;
+    const char *c2 = strchr(c1 + 1, ':');
+    if (!c2 || moat_parse_port(c1 + 1, c2) != port)
+        return NULL;
+    const char *a = c2 + 1;
+    size_t n = strlen(a);
+    if (n >= 2 && a[0] == '[' && a[n - 1] == ']') {
+        a++;
+        n -= 2;
+    }
+    if (n == 0 || n >= alen)
+        return NULL;
+    memcpy(addr, a, n);
+    addr[n] = '\0';
+    return addr;
+}
+
+int moat_parse_port(const char *s, const char *end)
+{
+    int port = 0;
+    if (s == end)
+        return -1;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9' || port > 65535)
+            return -1;
+        port = port * 10 + (*s - '0');
+    }
+    return port;
+}
+
+/* Connects one address, waiting at most until deadline. Returns the fd,
+ * -1 with errno set on failure, -2 on timeout. */
+static int connect_one(const struct addrinfo *ai, int64_t deadline)
+{
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return fd;
+    if (errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    for (int i = 0; i < 1000; i++) {
+        int r = poll(&p, 1, remaining(deadline));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0) {
+            close(fd);
+            return -2;
+        }
+        break;
+    }
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+        close(fd);
+        errno = soerr ? soerr : errno;
+        return -1;
+    }
+    return fd;
+}
+
+int moat_client_connect(const char *host, int port, const char *resolve, int64_t deadline,
+                        char *addr_out, size_t addrlen, int *exit_code)
+{
+    char portstr[8], over[128];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    const char *name = resolve_override(resolve, host, port, over, sizeof over);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (name ? AI_NUMERICHOST : 0);
+    int r = getaddrinfo(name ? name : host, portstr, &hints, &res);
+    if (r) {
+        fprintf(stderr, "moat: could not resolve host %s: %s\n", name ? name : host,
+                gai_strerror(r));
+        *exit_code = 6;
+        return -1;
+    }
+    int fd = -1, err = ECONNREFUSED, timed_out = 0;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = connect_one(ai, deadline);
+        if (fd == -2) {
+            timed_out = 1;
+            fd = -1;
+            break;
+        }
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        getnameinfo(ai->ai_addr, ai->ai_addrlen, addr_out, (socklen_t)addrlen, NULL, 0,
+                    NI_NUMERICHOST);
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        if (timed_out) {
+            fprintf(stderr, "moat: connection to %s port %d timed out\n", host, port);
+            *exit_code = 28;
+        } else {
+            fprintf(stderr, "moat: cannot connect to %s port %d: %s\n", host, port,
+                    strerror(err));
+            *exit_code = 7;
+        }
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+int moat_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
+{
+    size_t off = 0;
+    for (int spins = 0; off < n && spins < 1000000; spins++) {
+        ssize_t w = send(fd, p + off, n - off, MSG_NOSIGNAL);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            int r = poll(&pf, 1, remaining(deadline));
+            if (r == 0)
+                return -2;
+            continue;
+        }
+        return -1;
+    }
+    return off == n ? 0 : -1;
+}
+
+ssize_t moat_recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline)
+{
+    for (int i = 0; i < 1000; i++) {
+        ssize_t n = recv(fd, buf, cap, 0);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int r = poll(&pf, 1, remaining(deadline));
+        if (r == 0)
+            return -2;
+    }
+    return -1;
+}

@@ -1,0 +1,31 @@
+/* moat get: the socket side of the client: resolve, connect, and blocking
+ * reads and writes bounded by a deadline (monotonic ms; 0 means none). */
+#ifndef MOAT_CLIENT_NET_H
+#define MOAT_CLIENT_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Monotonic clock in milliseconds. */
+int64_t moat_now_ms(void);
+
+/* Resolves host (or uses the address of a matching --resolve HOST:PORT:ADDR
+ * spec, which may be NULL) and connects to the first address that answers
+ * before deadline. Returns a non-blocking socket with the numeric address
+ * in addr_out; or -1 after printing one line on stderr, with *exit_code
+ * set to 6 (resolve), 7 (connect) or 28 (timeout). */
+int moat_client_connect(const char *host, int port, const char *resolve, int64_t deadline,
+                        char *addr_out, size_t addrlen, int *exit_code);
+
+/* Sends all n bytes. Returns 0, -1 on a socket error, -2 on timeout. */
+int moat_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline);
+
+/* Receives up to cap bytes, waiting for at least one. Returns the count,
+ * 0 at end of stream, -1 on a socket error, -2 on timeout. */
+ssize_t moat_recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline);
+
+/* The port number (1..65535 digits) in [s, end), or -1. */
+int moat_parse_port(const char *s, const char *end);
+
+#endif
