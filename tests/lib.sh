@@ -324,7 +324,7 @@ req_hold() {
 	sleep "$T_CLIENT" 2>/dev/null
 }
 
-# s_server_start NAME DIR [ARGS...]: `openssl s_server -tls1_3 -WWW` serving
+# s_server_start NAME DIR [ARGS...]: `openssl s_server "${PEER_PROTO:--tls1_3}" -WWW` serving
 # DIR on a free port with the P-256 leaf. Sets PEER_PID, PEER_PORT, PEER_LOG.
 s_server_start() {
 	local name=$1 dir=$2
@@ -332,7 +332,7 @@ s_server_start() {
 	PEER_PORT=$(free_port)
 	PEER_LOG=$T_TMP/s_server-$PEER_PORT
 	bg_start "$PEER_LOG" bash -c 'cd "$1" && shift && exec "$@"' _ "$dir" \
-		openssl s_server -tls1_3 -WWW -alpn http/1.1 -accept "127.0.0.1:$PEER_PORT" \
+		openssl s_server "${PEER_PROTO:--tls1_3}" -WWW -alpn http/1.1 -accept "127.0.0.1:$PEER_PORT" \
 		-cert "${PEER_CERT:-$CERTS/p256.pem}" -key "${PEER_KEY:-$CERTS/p256.key}" "$@"
 	PEER_PID=$BG_PID
 	if ! wait_listen "$PEER_PORT"; then
