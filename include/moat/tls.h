@@ -72,6 +72,12 @@ int moat_tls_config_set_ca_file(moat_tls_config *cfg, const char *path, char *er
 int moat_tls_config_set_ca_pem(moat_tls_config *cfg, const char *pem, size_t len, char *err,
                                size_t errlen);
 
+/* Client: adds the CRLs of a file (PEM or DER) to the trust store in use
+ * (call after moat_tls_config_set_ca_file, if any). From then on the
+ * server's certificate is checked for revocation, and a certificate whose
+ * issuer has no CRL here is refused (as curl --crlfile does). */
+int moat_tls_config_add_crl_file(moat_tls_config *cfg, const char *path, char *err, size_t errlen);
+
 /* Client: 1 (default) verifies the server's chain, name and dates;
  * 0 accepts any certificate (curl's -k). */
 void moat_tls_config_set_verify(moat_tls_config *cfg, int on);

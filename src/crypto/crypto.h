@@ -87,6 +87,9 @@ typedef struct moat_trust moat_trust;
 /* NULL pem: the system trust store. */
 moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen);
 void moat_trust_free(moat_trust *t);
+/* Adds CRLs (PEM, several allowed, or one DER); from then on the leaf's
+ * revocation status is checked and a missing CRL refuses the chain. */
+int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, size_t errlen);
 /* Validates the chain (leaf first, the rest in any order) for serverAuth,
  * the host name or IP address, at time `now`. Returns 0 or the alert to
  * send; on failure writes a plain-words reason ("its certificate expired

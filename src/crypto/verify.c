@@ -15,6 +15,7 @@
 
 struct moat_trust {
     X509_STORE *store;
+    int crl_check; /* CRLs were given: the leaf's revocation is checked */
 };
 
 moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen)
@@ -50,6 +51,36 @@ fail:
     ERR_clear_error();
     moat_trust_free(t);
     return NULL;
+}
+
+int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, size_t errlen)
+{
+    BIO *b = BIO_new_mem_buf(data, (int)len);
+    X509_CRL *c;
+    int n = 0;
+    while (b && (c = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL))) {
+        X509_STORE_add_crl(t->store, c);
+        X509_CRL_free(c);
+        n++;
+    }
+    BIO_free(b);
+    if (!n) {
+        /* Not PEM: one DER CRL. */
+        const unsigned char *p = (const unsigned char *)data;
+        c = d2i_X509_CRL(NULL, &p, (long)len);
+        if (c) {
+            X509_STORE_add_crl(t->store, c);
+            X509_CRL_free(c);
+            n = 1;
+        }
+    }
+    ERR_clear_error();
+    if (!n) {
+        snprintf(err, errlen, "no CRL found (PEM or DER)");
+        return MOAT_ERR_FILE;
+    }
+    t->crl_check = 1;
+    return 0;
 }
 
 void moat_trust_free(moat_trust *t)
@@ -143,6 +174,8 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
     X509_VERIFY_PARAM_set_auth_level(vp, 2);
     X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+    if (t->crl_check)
+        X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK);
     unsigned char ipbuf[16];
     int is_ip = host && (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1);
     if (host && is_ip) {
@@ -204,6 +237,15 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
         snprintf(reason, reasonlen, "%s has been revoked", whose);
         *code = "NET::ERR_CERT_REVOKED";
         r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
+        break;
+    case X509_V_ERR_UNABLE_TO_GET_CRL:
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+    case X509_V_ERR_CRL_NOT_YET_VALID:
+    case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+        snprintf(reason, reasonlen, "the revocation status of %s could not be checked (%s)", whose,
+                 X509_verify_cert_error_string(e));
+        *code = "NET::ERR_CERT_UNABLE_TO_CHECK_REVOCATION";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_UNKNOWN);
         break;
     case X509_V_ERR_INVALID_PURPOSE:
         snprintf(reason, reasonlen, "%s is not meant for server authentication", whose);

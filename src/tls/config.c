@@ -140,6 +140,22 @@ int moat_tls_config_set_ca_file(moat_tls_config *c, const char *path, char *err,
     return r;
 }
 
+int moat_tls_config_add_crl_file(moat_tls_config *c, const char *path, char *err, size_t errlen)
+{
+    size_t len = 0;
+    char sub[300] = "";
+    if (!c->trust && !(c->trust = moat_trust_new(NULL, 0, err, errlen)))
+        return MOAT_ERR_FILE;
+    char *p = slurp(path, &len, err, errlen);
+    if (!p)
+        return MOAT_ERR_FILE;
+    int r = moat_trust_add_crl(c->trust, p, len, sub, sizeof sub);
+    if (r)
+        snprintf(err, errlen, "%s: %s", path, sub);
+    free(p);
+    return r;
+}
+
 void moat_tls_config_set_verify(moat_tls_config *c, int on)
 {
     c->verify = on;

@@ -192,6 +192,22 @@ static void test_refusals(void)
               !strcmp(moat_tls_verify_code(p.c), "NET::ERR_CERT_DATE_INVALID"),
           "expired certificate refused: %s", why ? why : "(none)");
     pair_free(&p);
+    /* Revocation through a CRL. */
+    moat_tls_config *crl = client_config("ca");
+    char err[200];
+    check(!moat_tls_config_add_crl_file(crl, cpath("ca", "crl"), err, sizeof err), "CRL loads");
+    moat_tls_config *rs = server_config("rsa");
+    r = pair_handshake(&p, crl, rs, "localhost", 1 << 20);
+    why = moat_tls_verify_error(p.c);
+    check(r == ALERT(CERTIFICATE_REVOKED) && why && strstr(why, "has been revoked") &&
+              !strcmp(moat_tls_verify_code(p.c), "NET::ERR_CERT_REVOKED"),
+          "revoked certificate refused: %s", why ? why : "(none)");
+    pair_free(&p);
+    check(pair_handshake(&p, crl, sc, "localhost", 1 << 20) == 0,
+          "a certificate the CRL does not list is accepted");
+    pair_free(&p);
+    moat_tls_config_free(rs);
+    moat_tls_config_free(crl);
     /* Verification off (-k) accepts anything. */
     moat_tls_config *k = moat_tls_config_new();
     moat_tls_config_set_verify(k, 0);
