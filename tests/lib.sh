@@ -27,8 +27,8 @@ t_cleanup() {
 		# Bounded: give each process a moment, then force it.
 		timeout 3 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -9 "$pid" 2>/dev/null
 	done
-	if [ -n "${KEEP_TMP:-}" ]; then
-		echo "# kept $T_TMP" >&2
+	if [ -n "${KEEP_TMP:-}" ] || [ "$T_FAIL" -gt 0 ]; then
+		echo "# kept $T_TMP (certificates, server logs)"
 	else
 		rm -rf "$T_TMP"
 	fi
