@@ -25,7 +25,7 @@ still_serves() {
 	fi
 }
 
-# raw_send NAME: write stdin's bytes to the server on a plain TCP socket and
+# raw_send NAME < <(CMD): write the bytes CMD prints to the server on a plain TCP socket and
 # expect the server to close the connection within T_CLIENT seconds.
 raw_send() {
 	local name=$1 out=$T_TMP/raw.$RANDOM rc
@@ -84,12 +84,11 @@ if moat_serve "hostile serve" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CER
 	still_serves "hostile: after unsupported suite and group"
 
 	# Garbage instead of a ClientHello.
-	printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' | raw_send "hostile: plain HTTP request"
-	head -c 65536 /dev/urandom | raw_send "hostile: 64 KiB of random bytes"
-	printf '\x80\x2e\x01\x00\x02\x00\x15\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00' |
-		raw_send "hostile: SSLv2-style hello"
-	printf '\x17\x03\x03\x00\x20AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' | raw_send "hostile: application data before handshake"
-	printf '\x16\x03\x01\x00\x06\x01\x00\x00\x02\x03\x03' | raw_send "hostile: ClientHello of 2 bytes"
+	raw_send "hostile: plain HTTP request" < <(printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n')
+	raw_send "hostile: 64 KiB of random bytes" < <(head -c 65536 /dev/urandom)
+	raw_send "hostile: SSLv2-style hello" < <(printf '\x80\x2e\x01\x00\x02\x00\x15\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00')
+	raw_send "hostile: application data before handshake" < <(printf '\x17\x03\x03\x00\x20AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')
+	raw_send "hostile: ClientHello of 2 bytes" < <(printf '\x16\x03\x01\x00\x06\x01\x00\x00\x02\x03\x03')
 	# Inputs that are only incomplete: moat may wait for more, so we hang up.
 	printf '\x16\x03\x01\x00\x30\x01\x00\x00\x2c\x03\x03' | hang_up
 	printf '\x16\x03\x01\xff\xff' | hang_up
