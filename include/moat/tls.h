@@ -106,6 +106,22 @@ int moat_tls_config_set_alpn(moat_tls_config *cfg, const char *const *protos, si
  * in append mode, mode 0600 when created. */
 int moat_tls_config_set_keylog_file(moat_tls_config *cfg, const char *path);
 
+/* Server resumption (RFC 8446 4.6.1). Tickets are sealed with AES-256-GCM.
+ * By default the keys derive from a secret made with the configuration and
+ * change every 12 hours (tickets of the previous period still open), so
+ * every worker forked from one configuration agrees. set_ticket_keys
+ * replaces that with keys from a file in nginx's ssl_session_ticket_key
+ * format: 80-byte keys, the first seals, all open; len must be a multiple
+ * of 80 (else MOAT_ERR_ARG). */
+int moat_tls_config_set_ticket_keys(moat_tls_config *cfg, const uint8_t *keys, size_t len);
+/* NewSessionTickets sent after each handshake (default 2, 0 turns
+ * resumption off) and their lifetime in seconds (default 86400, at most
+ * 604800; 0 keeps the current value). */
+void moat_tls_config_set_tickets(moat_tls_config *cfg, int count, uint32_t lifetime);
+/* Server: also resume without a fresh key exchange (psk_ke) when the
+ * client offers it. Off by default: psk_dhe_ke keeps forward secrecy. */
+void moat_tls_config_set_psk_ke(moat_tls_config *cfg, int allow);
+
 /* Names for the command line: "TLS_AES_128_GCM_SHA256" or
  * "aes128gcm"-style aliases; "x25519", "P-256"/"secp256r1", ... Return 0
  * when unknown. */
@@ -124,6 +140,16 @@ moat_tls *moat_tls_client_new(const moat_tls_config *cfg, const char *server_nam
 moat_tls *moat_tls_server_new(const moat_tls_config *cfg);
 /* Wipes every secret and frees. NULL is allowed. */
 void moat_tls_free(moat_tls *t);
+
+/* Client, before moat_tls_start: offers a session saved earlier with
+ * moat_tls_get_session. A session for another server name, expired, or
+ * unreadable is not offered (0 is returned unless data is malformed:
+ * MOAT_ERR_ARG). */
+int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len);
+/* Client: appends the latest session (from the server's tickets) in a
+ * form moat_tls_set_session takes. It holds a secret: store it 0600.
+ * MOAT_ERR_STATE when no ticket has arrived. */
+int moat_tls_get_session(const moat_tls *t, moat_buf *out);
 
 /* Client: appends the ClientHello to out. Server: does nothing. */
 int moat_tls_start(moat_tls *t, moat_buf *out);
@@ -156,6 +182,7 @@ uint16_t moat_tls_get_cipher(const moat_tls *t);
 uint16_t moat_tls_get_group(const moat_tls *t);
 uint16_t moat_tls_get_sigscheme(const moat_tls *t);
 int moat_tls_did_hrr(const moat_tls *t);         /* a HelloRetryRequest happened */
+int moat_tls_resumed(const moat_tls *t);         /* the handshake used a ticket */
 const char *moat_tls_get_alpn(const moat_tls *t); /* NULL when none */
 const char *moat_tls_get_sni(const moat_tls *t);  /* server: name the client sent */
 /* Client: when the server's certificate was refused, a sentence in plain

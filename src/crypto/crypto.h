@@ -24,6 +24,8 @@ int moat_hash_update(moat_hash_ctx *c, const void *p, size_t n);
 /* The digest of everything so far, leaving the context usable. */
 int moat_hash_peek(const moat_hash_ctx *c, uint8_t *out);
 void moat_hash_free(moat_hash_ctx *c);
+/* A copy of the context, to hash a prefix without disturbing the original. */
+moat_hash_ctx *moat_hash_dup(const moat_hash_ctx *c);
 int moat_hash(int h, const void *p, size_t n, uint8_t *out);
 int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out);
 /* RFC 5869. */

@@ -99,6 +99,20 @@ int moat_hash_peek(const moat_hash_ctx *c, uint8_t *out)
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 
+moat_hash_ctx *moat_hash_dup(const moat_hash_ctx *c)
+{
+    moat_hash_ctx *d = OPENSSL_zalloc(sizeof *d);
+    if (!d)
+        return NULL;
+    d->h = c->h;
+    d->md = EVP_MD_CTX_new();
+    if (!d->md || !EVP_MD_CTX_copy_ex(d->md, c->md)) {
+        moat_hash_free(d);
+        return NULL;
+    }
+    return d;
+}
+
 void moat_hash_free(moat_hash_ctx *c)
 {
     if (!c)

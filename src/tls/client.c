@@ -1,5 +1,6 @@
 /* The client handshake (RFC 8446 4.1-4.4, Appendix A.1). */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tls/internal.h"
@@ -39,6 +40,7 @@ static int sent_ext(const moat_tls *t, uint16_t type)
     case EXT_KEY_SHARE:
     case EXT_PSK_KEY_EXCHANGE_MODES: return 1;
     case EXT_COOKIE: return t->hs->cookielen > 0;
+    case EXT_PRE_SHARED_KEY: return t->hs->psk != NULL;
     }
     return 0;
 }
@@ -123,9 +125,45 @@ static int build_client_hello(moat_tls *t, moat_buf *m)
     r |= wr_u16(m, t->group);
     r |= wr_u16(m, (uint32_t)publen);
     r |= wr_bytes(m, pub, publen);
+    size_t binders = 0;
+    tls_session *psk = h->psk;
+    if (psk) {
+        /* 4.2.11: pre_shared_key comes last; its binder covers everything
+         * before the binders list. */
+        size_t hl = psk->psklen;
+        uint32_t age = (uint32_t)(tls_now_ms(t) - psk->time_ms) + psk->age_add;
+        r |= wr_u16(m, EXT_PRE_SHARED_KEY);
+        r |= wr_u16(m, (uint32_t)(2 + 2 + psk->ticketlen + 4 + 2 + 1 + hl));
+        r |= wr_u16(m, (uint32_t)(2 + psk->ticketlen + 4));
+        r |= wr_u16(m, (uint32_t)psk->ticketlen);
+        r |= wr_bytes(m, psk->ticket, psk->ticketlen);
+        r |= wr_uint(m, age, 4);
+        binders = m->len;
+        r |= wr_u16(m, (uint32_t)(1 + hl));
+        r |= wr_u8(m, (uint32_t)hl);
+        uint8_t zeros[MOAT_HASH_MAX] = {0};
+        r |= wr_bytes(m, zeros, hl);
+    }
     r |= wr_end(m, 2, ext);
     r |= wr_end(m, 3, mk);
-    return r ? MOAT_ERR_NOMEM : 0;
+    if (r)
+        return MOAT_ERR_NOMEM;
+    if (psk) {
+        int ph = moat_suite_hash(psk->suite);
+        uint8_t th[MOAT_HASH_MAX];
+        const uint8_t *start = m->base + mk - 1;
+        size_t tlen = binders - (mk - 1);
+        if (h->transcript) {
+            moat_hash_ctx *d = moat_hash_dup(h->transcript);
+            r = !d || moat_hash_update(d, start, tlen) || moat_hash_peek(d, th);
+            moat_hash_free(d);
+        } else {
+            r = moat_hash(ph, start, tlen, th);
+        }
+        if (r || tls_psk_binder(ph, psk->psk, th, m->base + binders + 3))
+            return MOAT_ERR_INTERNAL;
+    }
+    return 0;
 }
 
 static int new_key_share(moat_tls *t, uint16_t group)
@@ -202,6 +240,12 @@ static int handle_hrr(moat_tls *t, const uint8_t *msg, size_t len, uint16_t suit
         return r;
     if (group && (r = new_key_share(t, group)))
         return r;
+    if (h->psk && moat_suite_hash(h->psk->suite) != t->hash) {
+        /* 4.1.4: a PSK whose hash does not fit the new suite is dropped. */
+        moat_wipe(h->psk, sizeof *h->psk);
+        free(h->psk);
+        h->psk = NULL;
+    }
     moat_buf_clear(&h->ch);
     if ((r = build_client_hello(t, &h->ch)) || (r = tls_transcript_add(t, h->ch.base, h->ch.len)))
         return r;
@@ -263,9 +307,17 @@ static int handle_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         rd_t body = rd_vec(&exts, 2);
         if ((rr = tls_ext_add(&seen, type)))
             return rr;
-        if (type == EXT_KEY_SHARE)
+        if (type == EXT_KEY_SHARE) {
             share = body;
-        else if (type != EXT_SUPPORTED_VERSIONS)
+        } else if (type == EXT_PRE_SHARED_KEY && h->psk) {
+            /* 4.2.11: the one identity we offered, with a suite of its hash. */
+            uint16_t idx = rd_u16(&body);
+            if (body.err || body.n)
+                return ALERT(DECODE_ERROR);
+            if (idx != 0 || moat_suite_hash(h->psk->suite) != t->hash)
+                return ALERT(ILLEGAL_PARAMETER);
+            t->resumed = 1;
+        } else if (type != EXT_SUPPORTED_VERSIONS)
             return sent_ext(t, type) ? ALERT(ILLEGAL_PARAMETER) : ALERT(UNSUPPORTED_EXTENSION);
     }
     if (share.err)
@@ -289,7 +341,7 @@ static int handle_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     moat_buf_free(&h->ch);
     uint8_t th[MOAT_HASH_MAX];
     if ((rr = tls_transcript_add(t, msg, len)) || (rr = tls_transcript_hash(t, th)) ||
-        (rr = ks_early_secret(t->hash, NULL, 0, h->secret)) ||
+        (rr = ks_early_secret(t->hash, t->resumed ? h->psk->psk : NULL, t->hlen, h->secret)) ||
         (rr = ks_next_stage(t->hash, h->secret, ecdhe, elen, h->secret)) ||
         (rr = ks_derive_secret(t->hash, h->secret, "c hs traffic", th, h->c_hs)) ||
         (rr = ks_derive_secret(t->hash, h->secret, "s hs traffic", th, h->s_hs)))
@@ -348,7 +400,8 @@ static int handle_ee(moat_tls *t, const uint8_t *msg, size_t len)
         default: return ALERT(ILLEGAL_PARAMETER); /* ours, but not allowed in EE */
         }
     }
-    t->state = ST_WAIT_CERT_CR;
+    /* A resumed handshake has no certificate (2.2). */
+    t->state = t->resumed ? ST_WAIT_FINISHED : ST_WAIT_CERT_CR;
     return tls_transcript_add(t, msg, len);
 }
 

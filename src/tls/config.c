@@ -26,6 +26,13 @@ moat_tls_config *moat_tls_config_new(void)
     c->ngroups = 3;
     c->verify = 1;
     c->keylog_fd = -1;
+    c->tickets = 2;
+    c->ticket_lifetime = 86400;
+    c->ticket_rotate = 12 * 3600;
+    if (moat_random(c->ticket_master, sizeof c->ticket_master)) {
+        free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -38,6 +45,11 @@ void moat_tls_config_free(moat_tls_config *c)
     moat_trust_free(c->trust);
     if (c->keylog_fd >= 0)
         close(c->keylog_fd);
+    if (c->ticket_keys) {
+        moat_wipe(c->ticket_keys, c->nticket_keys * 80);
+        free(c->ticket_keys);
+    }
+    moat_wipe(c, sizeof *c);
     free(c);
 }
 

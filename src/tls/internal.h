@@ -75,7 +75,29 @@ struct moat_tls_config {
     uint8_t alpn[512]; /* wire form: vec8 entries */
     size_t alpn_len;
     int keylog_fd;
+    /* resumption (server) */
+    int tickets;                /* NewSessionTickets after a full handshake */
+    uint32_t ticket_lifetime;   /* seconds */
+    uint32_t ticket_rotate;     /* seconds each automatic key seals */
+    uint8_t ticket_master[32];  /* automatic keys derive from it, per period */
+    uint8_t *ticket_keys;       /* or keys from a file: 80 bytes each */
+    size_t nticket_keys;
+    int allow_psk_ke;
 };
+
+/* What a ticket carries (server) or a saved session holds (client). */
+typedef struct {
+    uint16_t suite;
+    uint64_t time_ms;  /* server: when issued; client: when received */
+    uint32_t lifetime; /* seconds */
+    uint32_t age_add;
+    uint8_t psk[MOAT_HASH_MAX];
+    size_t psklen;
+    char sni[256];
+    char alpn[256];
+    uint8_t ticket[1024]; /* client: the opaque ticket */
+    size_t ticketlen;
+} tls_session;
 
 /* Parsed extensions of one message: where each known one is, with
  * duplicates detected. */
@@ -108,6 +130,10 @@ struct hs {
     size_t cert_off[MAX_PEER_CERTS], cert_len[MAX_PEER_CERTS];
     /* server */
     const moat_cred *cred;
+    /* resumption */
+    tls_session *psk;   /* client: the session offered; server: the one accepted */
+    int psk_accepted;
+    uint8_t c_fin_key[MOAT_HASH_MAX];
 };
 
 struct moat_tls {
@@ -132,6 +158,9 @@ struct moat_tls {
     int skip_early_data;
     size_t early_skipped;
     uint64_t key_limit; /* records per key before a KeyUpdate (5.5) */
+    int resumed;
+    tls_session *session; /* client: the latest ticket received */
+    uint32_t tickets_sent;
 };
 
 /* tls.c: shared by both handshakes */
@@ -153,6 +182,16 @@ extern const uint16_t tls_sigschemes[];
 extern const size_t tls_nsigschemes;
 extern const uint8_t tls_hrr_random[32];
 int64_t tls_now(const moat_tls *t);
+
+/* ticket.c */
+uint64_t tls_now_ms(const moat_tls *t);
+int tls_ticket_seal(moat_tls *t, const tls_session *s, moat_buf *out);
+int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s);
+/* The binder over a (partial) transcript hash: HMAC of the binder
+ * finished key derived from the PSK (4.2.11.2). */
+int tls_psk_binder(int h, const uint8_t *psk, const uint8_t *thash, uint8_t *out);
+int tls_send_tickets(moat_tls *t, moat_buf *out);
+int tls_handle_ticket(moat_tls *t, rd_t *r);
 
 /* client.c / server.c */
 int tls_client_start(moat_tls *t, moat_buf *out);

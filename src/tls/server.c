@@ -1,12 +1,15 @@
 /* The server handshake (RFC 8446 4.1-4.4, Appendix A.2). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tls/internal.h"
 
 /* What the server keeps of a ClientHello while answering it. */
 typedef struct {
-    rd_t suites, groups, sigalgs, shares, sni, alpn;
+    rd_t suites, groups, sigalgs, shares, sni, alpn, psk_ids, psk_binders;
     int has_groups, has_sigalgs, has_shares, has_sv13, has_sni, has_alpn, early_data;
+    int has_psk, has_modes, mode_dhe, mode_ke;
+    size_t binders_off; /* where the binders list starts in the message */
     const uint8_t *sid;
     size_t sidlen;
     const uint8_t *random;
@@ -79,11 +82,28 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
             break;
         case EXT_EARLY_DATA: ch->early_data = 1; break;
         case EXT_PRE_SHARED_KEY:
-            /* 4.2.11: it must be the last extension. No ticket was issued,
-             * so the offer is declined and a full handshake follows. */
+            /* 4.2.11: it must be the last extension. */
             if (exts.n)
                 return ALERT(ILLEGAL_PARAMETER);
+            ch->psk_ids = rd_vec(&body, 2);
+            ch->binders_off = (size_t)(body.p - msg);
+            ch->psk_binders = rd_vec(&body, 2);
+            if (body.err || body.n || ch->psk_ids.n == 0 || ch->psk_binders.n == 0)
+                return ALERT(DECODE_ERROR);
+            ch->has_psk = 1;
             break;
+        case EXT_PSK_KEY_EXCHANGE_MODES: {
+            rd_t m = rd_vec(&body, 1);
+            if (body.err || body.n || m.n == 0)
+                return ALERT(DECODE_ERROR);
+            while (m.n) {
+                uint8_t mode = rd_u8(&m);
+                ch->mode_ke |= mode == 0;
+                ch->mode_dhe |= mode == 1;
+            }
+            ch->has_modes = 1;
+            break;
+        }
         default: break; /* unknown and GREASE extensions are ignored */
         }
     }
@@ -92,7 +112,9 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
     /* 4.1.2: TLS 1.3 ClientHellos carry exactly the null compression method. */
     if (comp.n != 1 || comp.p[0] != 0)
         return ALERT(ILLEGAL_PARAMETER);
-    if (!ch->has_sigalgs || !ch->has_groups || !ch->has_shares)
+    if (ch->has_psk && !ch->has_modes)
+        return ALERT(MISSING_EXTENSION); /* 4.2.9 */
+    if (!ch->has_psk && (!ch->has_sigalgs || !ch->has_groups || !ch->has_shares))
         return ALERT(MISSING_EXTENSION);
     (void)t;
     return 0;
@@ -106,10 +128,8 @@ static int list_has(rd_t list, uint16_t v)
     return 0;
 }
 
-/* Picks the certificate by SNI, then the first scheme of the client's it can sign with. */
-static int choose_cert(moat_tls *t, client_hello *ch)
+static int parse_sni(moat_tls *t, client_hello *ch)
 {
-    const moat_tls_config *c = t->cfg;
     if (ch->has_sni) {
         rd_t l = ch->sni;
         while (l.n) {
@@ -125,6 +145,15 @@ static int choose_cert(moat_tls *t, client_hello *ch)
             t->sni[name.n] = 0;
         }
     }
+    return 0;
+}
+
+/* Picks the certificate by SNI, then the first scheme of the client's it can sign with. */
+static int choose_cert(moat_tls *t, client_hello *ch)
+{
+    const moat_tls_config *c = t->cfg;
+    if (!ch->has_sigalgs)
+        return ALERT(MISSING_EXTENSION);
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < c->ncreds; i++) {
             if (pass == 0 && !(t->sni[0] && moat_cred_matches_name(c->creds[i], t->sni)))
@@ -169,7 +198,7 @@ static int choose_alpn(moat_tls *t, client_hello *ch)
 }
 
 static int send_hello(moat_tls *t, const client_hello *ch, const uint8_t *random, uint16_t group,
-                      const uint8_t *pub, size_t publen, moat_buf *out)
+                      const uint8_t *pub, size_t publen, int psk_index, moat_buf *out)
 {
     moat_buf m;
     moat_buf_init(&m);
@@ -187,15 +216,21 @@ static int send_hello(moat_tls *t, const client_hello *ch, const uint8_t *random
     r |= wr_u16(&m, EXT_SUPPORTED_VERSIONS);
     r |= wr_u16(&m, 2);
     r |= wr_u16(&m, 0x0304);
-    r |= wr_u16(&m, EXT_KEY_SHARE);
     if (pub) {
+        r |= wr_u16(&m, EXT_KEY_SHARE);
         r |= wr_u16(&m, (uint32_t)(publen + 4));
         r |= wr_u16(&m, group);
         r |= wr_u16(&m, (uint32_t)publen);
         r |= wr_bytes(&m, pub, publen);
-    } else {
+    } else if (random == tls_hrr_random) {
+        r |= wr_u16(&m, EXT_KEY_SHARE);
         r |= wr_u16(&m, 2); /* HelloRetryRequest: selected_group only */
         r |= wr_u16(&m, group);
+    }
+    if (psk_index >= 0) {
+        r |= wr_u16(&m, EXT_PRE_SHARED_KEY);
+        r |= wr_u16(&m, 2);
+        r |= wr_u16(&m, (uint32_t)psk_index);
     }
     r |= wr_end(&m, 2, ext);
     r |= wr_end(&m, 3, mk);
@@ -232,7 +267,7 @@ static int send_flight(moat_tls *t, moat_buf *out)
         r |= wr_u8(&m, (uint32_t)n);
         r |= wr_bytes(&m, t->alpn, n);
     }
-    if (t->sni[0] && moat_cred_matches_name(h->cred, t->sni)) {
+    if (t->sni[0] && h->cred && moat_cred_matches_name(h->cred, t->sni)) {
         r |= wr_u16(&m, EXT_SERVER_NAME);
         r |= wr_u16(&m, 0);
     }
@@ -241,6 +276,8 @@ static int send_flight(moat_tls *t, moat_buf *out)
     if (r || (r = tls_queue_hs(t, &m)))
         goto out;
     moat_buf_clear(&m);
+    if (t->resumed)
+        goto finished; /* 2.2: the PSK authenticates the server */
     /* Certificate */
     r |= wr_u8(&m, HS_CERTIFICATE);
     r |= wr_begin(&m, 3, &mk);
@@ -273,6 +310,7 @@ static int send_flight(moat_tls *t, moat_buf *out)
     if (r || (r = tls_queue_hs(t, &m)))
         goto out;
     moat_buf_clear(&m);
+finished:;
     /* Finished */
     uint8_t th[MOAT_HASH_MAX], fin[4 + MOAT_HASH_MAX] = {HS_FINISHED, 0, 0, (uint8_t)t->hlen};
     if ((r = tls_transcript_hash(t, th)) || (r = ks_finished(t->hash, h->s_hs, th, fin + 4)) ||
@@ -283,6 +321,69 @@ out:
     if (r > 0)
         r = MOAT_ERR_NOMEM;
     moat_buf_free(&m);
+    return r;
+}
+
+/* 4.2.11: accepts the first offered ticket that opens, is fresh, is for
+ * this name and suite hash, and whose binder is right. Returns 0 with
+ * hs->psk set, 0 with none accepted, or an error (a wrong binder). */
+static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_share, int *index)
+{
+    struct hs *h = t->hs;
+    *index = -1;
+    if (!ch->has_psk || !t->cfg->tickets)
+        return 0;
+    if (!(ch->mode_dhe && have_share) && !(ch->mode_ke && t->cfg->allow_psk_ke))
+        return 0;
+    rd_t ids = ch->psk_ids, binders = ch->psk_binders;
+    tls_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return MOAT_ERR_NOMEM;
+    int r = 0;
+    for (int i = 0; ids.n && i < 8; i++) {
+        rd_t id = rd_vec(&ids, 2);
+        uint32_t obf_age = rd_uint(&ids, 4);
+        rd_t binder = rd_vec(&binders, 1);
+        if (ids.err || binders.err) {
+            r = ALERT(DECODE_ERROR);
+            break;
+        }
+        if (tls_ticket_open(t, id.p, id.n, s) || moat_suite_hash(s->suite) != t->hash ||
+            strcmp(s->sni, t->sni))
+            continue;
+        /* Lifetime, then the client's view of the age against ours. */
+        uint64_t now = tls_now_ms(t);
+        uint64_t age = now > s->time_ms ? now - s->time_ms : 0;
+        int64_t skew = (int64_t)(uint32_t)(obf_age - s->age_add) - (int64_t)age;
+        if (age > (uint64_t)s->lifetime * 1000 || skew > 10000 || skew < -10000)
+            continue;
+        if (binder.n != t->hlen) {
+            r = ALERT(DECRYPT_ERROR);
+            break;
+        }
+        uint8_t th[MOAT_HASH_MAX], want[MOAT_HASH_MAX];
+        if (t->did_hrr) {
+            moat_hash_ctx *d = moat_hash_dup(h->transcript);
+            r = !d || moat_hash_update(d, msg, ch->binders_off) || moat_hash_peek(d, th)
+                    ? MOAT_ERR_INTERNAL
+                    : 0;
+            moat_hash_free(d);
+        } else {
+            r = moat_hash(t->hash, msg, ch->binders_off, th);
+        }
+        if (!r)
+            r = tls_psk_binder(t->hash, s->psk, th, want);
+        if (!r && moat_ct_memcmp(want, binder.p, t->hlen))
+            r = ALERT(DECRYPT_ERROR);
+        if (!r) {
+            h->psk = s;
+            *index = i;
+            return 0;
+        }
+        break;
+    }
+    moat_wipe(s, sizeof *s);
+    free(s);
     return r;
 }
 
@@ -326,9 +427,7 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         for (size_t i = 0; i < nshares; i++)
             if (share_groups[i] == g)
                 return ALERT(ILLEGAL_PARAMETER);
-        if (!list_has(ch.groups, g))
-            return ALERT(ILLEGAL_PARAMETER);
-        if (nshares == 16)
+        if (!ch.has_groups || !list_has(ch.groups, g) || nshares == 16)
             return ALERT(ILLEGAL_PARAMETER);
         share_groups[nshares] = g;
         share_keys[nshares++] = key;
@@ -344,9 +443,16 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
                 if (share_groups[k] == c->groups[i])
                     pick = (int)k;
     }
-    if ((e = choose_cert(t, &ch)) || (e = choose_alpn(t, &ch)))
+    int psk_index = -1;
+    if ((e = parse_sni(t, &ch)) || (e = try_psk(t, &ch, msg, pick >= 0, &psk_index)))
         return e;
-    if (pick < 0) {
+    t->resumed = psk_index >= 0;
+    int dhe = !t->resumed || (ch.mode_dhe && pick >= 0);
+    if ((!t->resumed && (e = choose_cert(t, &ch))) || (e = choose_alpn(t, &ch)))
+        return e;
+    if (dhe && pick < 0) {
+        if (!ch.has_groups || !ch.has_shares)
+            return ALERT(MISSING_EXTENSION);
         /* No usable share: ask for one in a group we both support (4.1.4). */
         uint16_t g = 0;
         for (size_t i = 0; i < c->ngroups && !g; i++)
@@ -363,22 +469,26 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         h->hrr_group = g;
         t->sni[0] = 0; /* parsed again from the second ClientHello */
         t->alpn[0] = 0;
-        return send_hello(t, &ch, tls_hrr_random, g, NULL, 0, out);
+        return send_hello(t, &ch, tls_hrr_random, g, NULL, 0, -1, out);
     }
-    t->group = share_groups[pick];
     if ((e = tls_transcript_add(t, msg, len)))
         return e;
-    h->kex = moat_kex_new(t->group);
-    if (!h->kex)
-        return MOAT_ERR_INTERNAL;
     uint8_t ecdhe[48], pub[97], random[32], th[MOAT_HASH_MAX];
     size_t elen = 0, publen = 0;
-    if ((e = moat_kex_derive(h->kex, share_keys[pick].p, share_keys[pick].n, ecdhe, &elen)) ||
-        (e = moat_kex_pub(h->kex, pub, &publen)) || (e = moat_random(random, 32)) ||
-        (e = send_hello(t, &ch, random, t->group, pub, publen, out)) ||
+    if (dhe) {
+        t->group = share_groups[pick];
+        h->kex = moat_kex_new(t->group);
+        if (!h->kex)
+            return MOAT_ERR_INTERNAL;
+        if ((e = moat_kex_derive(h->kex, share_keys[pick].p, share_keys[pick].n, ecdhe, &elen)) ||
+            (e = moat_kex_pub(h->kex, pub, &publen)))
+            goto out;
+    }
+    if ((e = moat_random(random, 32)) ||
+        (e = send_hello(t, &ch, random, t->group, dhe ? pub : NULL, publen, psk_index, out)) ||
         (e = tls_transcript_hash(t, th)) ||
-        (e = ks_early_secret(t->hash, NULL, 0, h->secret)) ||
-        (e = ks_next_stage(t->hash, h->secret, ecdhe, elen, h->secret)) ||
+        (e = ks_early_secret(t->hash, t->resumed ? h->psk->psk : NULL, t->hlen, h->secret)) ||
+        (e = ks_next_stage(t->hash, h->secret, dhe ? ecdhe : NULL, elen, h->secret)) ||
         (e = ks_derive_secret(t->hash, h->secret, "c hs traffic", th, h->c_hs)) ||
         (e = ks_derive_secret(t->hash, h->secret, "s hs traffic", th, h->s_hs)))
         goto out;
@@ -392,7 +502,7 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         (e = tls_derive_app_secrets(t, c_ap, s_ap)) ||
         (e = rl_set_secret(&t->wr, t->suite, 1, s_ap)))
         goto out2;
-    /* The client's application secret waits in hs->c_hs's place until its Finished. */
+    /* The client's application secret waits in rd.secret until its Finished. */
     memcpy(t->rd.secret, c_ap, t->hlen);
     t->state = ST_WAIT_CLIENT_FINISHED;
 out2:
@@ -403,7 +513,7 @@ out:
     return e;
 }
 
-static int handle_client_finished(moat_tls *t, const uint8_t *msg, size_t len)
+static int handle_client_finished(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
 {
     struct hs *h = t->hs;
     uint8_t th[MOAT_HASH_MAX], expect[MOAT_HASH_MAX];
@@ -420,7 +530,7 @@ static int handle_client_finished(moat_tls *t, const uint8_t *msg, size_t len)
         return e;
     t->state = ST_CONNECTED;
     tls_hs_free(t);
-    return 0;
+    return t->cfg->tickets ? tls_send_tickets(t, out) : 0;
 }
 
 int tls_server_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out)
@@ -428,6 +538,6 @@ int tls_server_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len,
     if (t->state == ST_RECVD_CH && type == HS_CLIENT_HELLO)
         return handle_client_hello(t, msg, len, out);
     if (t->state == ST_WAIT_CLIENT_FINISHED && type == HS_FINISHED)
-        return handle_client_finished(t, msg, len);
+        return handle_client_finished(t, msg, len, out);
     return ALERT(UNEXPECTED_MESSAGE);
 }

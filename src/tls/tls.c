@@ -74,6 +74,10 @@ void tls_hs_free(moat_tls *t)
     moat_buf_free(&h->queue);
     moat_buf_free(&h->peer_certs);
     moat_kex_free(h->kex);
+    if (h->psk) {
+        moat_wipe(h->psk, sizeof *h->psk);
+        free(h->psk);
+    }
     moat_wipe(h, sizeof *h);
     free(h);
     t->hs = NULL;
@@ -89,6 +93,10 @@ void moat_tls_free(moat_tls *t)
     moat_buf_free(&t->scratch);
     rl_clear(&t->rd);
     rl_clear(&t->wr);
+    if (t->session) {
+        moat_wipe(t->session, sizeof *t->session);
+        free(t->session);
+    }
     moat_wipe(t, sizeof *t);
     free(t);
 }
@@ -282,29 +290,8 @@ static int handle_post_handshake(moat_tls *t, uint8_t type, const uint8_t *msg, 
             e = send_key_update(t, out, 0);
         return e;
     }
-    if (type == HS_NEW_SESSION_TICKET && !t->is_server) {
-        /* 4.6.1. Resumption is not used yet: the ticket is checked and dropped. */
-        uint32_t lifetime = rd_uint(&r, 4);
-        rd_uint(&r, 4); /* ticket_age_add */
-        rd_vec(&r, 1);  /* ticket_nonce */
-        rd_t ticket = rd_vec(&r, 2);
-        rd_t exts = rd_vec(&r, 2);
-        if (r.err || r.n || ticket.n == 0)
-            return ALERT(DECODE_ERROR);
-        if (lifetime > 604800)
-            return ALERT(ILLEGAL_PARAMETER);
-        ext_seen seen = {.n = 0};
-        while (exts.n) {
-            uint16_t et = rd_u16(&exts);
-            rd_vec(&exts, 2);
-            if (exts.err)
-                return ALERT(DECODE_ERROR);
-            int e = tls_ext_add(&seen, et);
-            if (e)
-                return e;
-        }
-        return 0;
-    }
+    if (type == HS_NEW_SESSION_TICKET && !t->is_server)
+        return tls_handle_ticket(t, &r);
     return ALERT(UNEXPECTED_MESSAGE);
 }
 

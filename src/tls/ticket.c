@@ -1,0 +1,327 @@
+/* Session resumption (RFC 8446 2.2, 4.6.1, 4.2.11): stateless tickets
+ * sealed with AES-256-GCM under rotating keys, client sessions, binders. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tls/internal.h"
+
+#define TICKET_VERSION 1
+#define KEY_NAME 16
+
+uint64_t tls_now_ms(const moat_tls *t)
+{
+    if (t->cfg->clock)
+        return (uint64_t)t->cfg->clock(t->cfg->clock_arg) * 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Ticket key number `which` (0 seals; all open): from the key file, or
+ * derived from the configuration's secret for the current and the previous
+ * period, so every worker of a server derives the same keys. An 80-byte
+ * key is a 16-byte name and 64 bytes of secret; the AES-256-GCM key is
+ * HKDF of the secret. Returns 0, or -1 when there is no such key. */
+static int ticket_key(const moat_tls *t, int which, uint8_t name[KEY_NAME], uint8_t key[32])
+{
+    const moat_tls_config *c = t->cfg;
+    uint8_t material[80], prk[32];
+    int r;
+    if (c->nticket_keys) {
+        if ((size_t)which >= c->nticket_keys)
+            return -1;
+        memcpy(material, c->ticket_keys + 80 * which, 80);
+    } else {
+        if (which > 1)
+            return -1;
+        uint64_t period = (uint64_t)tls_now(t) / c->ticket_rotate - (uint64_t)which;
+        uint8_t info[8];
+        for (int i = 0; i < 8; i++)
+            info[i] = (uint8_t)(period >> (56 - 8 * i));
+        if (moat_hkdf_expand(MOAT_HASH_SHA256, c->ticket_master, 32, info, 8, material, 80))
+            return -1;
+    }
+    memcpy(name, material, KEY_NAME);
+    r = moat_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15,
+                          material + KEY_NAME, 64, prk);
+    if (!r)
+        r = moat_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, key, 32);
+    moat_wipe(material, sizeof material);
+    moat_wipe(prk, sizeof prk);
+    return r ? -1 : 0;
+}
+
+static int put_str(moat_buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    return wr_u8(b, (uint32_t)n) || wr_bytes(b, s, n);
+}
+
+static int get_str(rd_t *r, char *out, size_t cap)
+{
+    rd_t v = rd_vec(r, 1);
+    if (r->err || v.n >= cap)
+        return -1;
+    memcpy(out, v.p, v.n);
+    out[v.n] = 0;
+    return 0;
+}
+
+/* The fields common to tickets and saved sessions. */
+static int put_session(moat_buf *b, const tls_session *s)
+{
+    int r = wr_u8(b, TICKET_VERSION) || wr_u16(b, s->suite) ||
+            wr_uint(b, (uint32_t)(s->time_ms >> 32), 4) || wr_uint(b, (uint32_t)s->time_ms, 4) ||
+            wr_uint(b, s->lifetime, 4) || wr_uint(b, s->age_add, 4) ||
+            wr_u8(b, (uint32_t)s->psklen) || wr_bytes(b, s->psk, s->psklen) ||
+            put_str(b, s->sni) || put_str(b, s->alpn);
+    return r ? MOAT_ERR_NOMEM : 0;
+}
+
+static int get_session(rd_t *r, tls_session *s)
+{
+    memset(s, 0, sizeof *s);
+    if (rd_u8(r) != TICKET_VERSION)
+        return -1;
+    s->suite = rd_u16(r);
+    s->time_ms = (uint64_t)rd_uint(r, 4) << 32;
+    s->time_ms |= rd_uint(r, 4);
+    s->lifetime = rd_uint(r, 4);
+    s->age_add = rd_uint(r, 4);
+    rd_t psk = rd_vec(r, 1);
+    if (r->err || psk.n != moat_hash_len(moat_suite_hash(s->suite)) || moat_suite_hash(s->suite) < 0)
+        return -1;
+    memcpy(s->psk, psk.p, psk.n);
+    s->psklen = psk.n;
+    if (get_str(r, s->sni, sizeof s->sni) || get_str(r, s->alpn, sizeof s->alpn))
+        return -1;
+    return 0;
+}
+
+int tls_ticket_seal(moat_tls *t, const tls_session *s, moat_buf *out)
+{
+    uint8_t name[KEY_NAME], key[32], nonce[12];
+    moat_buf plain;
+    moat_buf_init(&plain);
+    int r = ticket_key(t, 0, name, key) ? MOAT_ERR_INTERNAL : 0;
+    if (!r)
+        r = put_session(&plain, s);
+    if (!r)
+        r = moat_random(nonce, sizeof nonce);
+    moat_aead *a = r ? NULL : moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, key);
+    if (!r && !a)
+        r = MOAT_ERR_INTERNAL;
+    if (!r)
+        r = moat_buf_reserve(out, KEY_NAME + 12 + plain.len + 16);
+    if (!r) {
+        /* name | nonce | ciphertext | tag; the name is authenticated. */
+        uint8_t *p = out->base + out->len;
+        memcpy(p, name, KEY_NAME);
+        memcpy(p + KEY_NAME, nonce, 12);
+        r = moat_aead_seal(a, nonce, name, KEY_NAME, plain.base, plain.len, p + KEY_NAME + 12);
+        if (!r)
+            out->len += KEY_NAME + 12 + plain.len + 16;
+    }
+    moat_aead_free(a);
+    moat_buf_free(&plain);
+    moat_wipe(key, sizeof key);
+    return r;
+}
+
+int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s)
+{
+    if (len < KEY_NAME + 12 + 16 + 1 || len > 1024)
+        return -1;
+    uint8_t name[KEY_NAME], key[32], plain[1024];
+    int found = -1;
+    for (int i = 0; found < 0 && !ticket_key(t, i, name, key); i++) {
+        if (memcmp(name, tk, KEY_NAME))
+            continue;
+        moat_aead *a = moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 0, key);
+        if (a && !moat_aead_open(a, tk + KEY_NAME, tk, KEY_NAME, tk + KEY_NAME + 12,
+                                 len - KEY_NAME - 12, plain)) {
+            rd_t r = rd_init(plain, len - KEY_NAME - 12 - 16);
+            found = get_session(&r, s) || r.n ? -1 : 0;
+        }
+        moat_aead_free(a);
+    }
+    moat_wipe(key, sizeof key);
+    moat_wipe(plain, sizeof plain);
+    return found;
+}
+
+int tls_psk_binder(int h, const uint8_t *psk, const uint8_t *thash, uint8_t *out)
+{
+    uint8_t early[MOAT_HASH_MAX], empty[MOAT_HASH_MAX], bk[MOAT_HASH_MAX];
+    int r = ks_early_secret(h, psk, moat_hash_len(h), early);
+    if (!r)
+        r = moat_hash(h, "", 0, empty);
+    if (!r)
+        r = ks_derive_secret(h, early, "res binder", empty, bk);
+    if (!r)
+        r = ks_finished(h, bk, thash, out);
+    moat_wipe(early, sizeof early);
+    moat_wipe(bk, sizeof bk);
+    return r;
+}
+
+/* Server: NewSessionTickets after the handshake (4.6.1). */
+int tls_send_tickets(moat_tls *t, moat_buf *out)
+{
+    int n = t->cfg->tickets, r = 0;
+    moat_buf m;
+    moat_buf_init(&m);
+    for (int i = 0; i < n && !r; i++) {
+        tls_session s;
+        memset(&s, 0, sizeof s);
+        uint8_t nonce[8];
+        uint64_t k = t->tickets_sent++;
+        for (int j = 0; j < 8; j++)
+            nonce[j] = (uint8_t)(k >> (56 - 8 * j));
+        s.suite = t->suite;
+        s.time_ms = tls_now_ms(t);
+        s.lifetime = t->cfg->ticket_lifetime;
+        s.psklen = t->hlen;
+        snprintf(s.sni, sizeof s.sni, "%s", t->sni);
+        snprintf(s.alpn, sizeof s.alpn, "%s", t->alpn);
+        r = moat_random(&s.age_add, 4);
+        if (!r)
+            r = ks_expand_label(t->hash, t->resumption, "resumption", nonce, 8, s.psk, t->hlen);
+        size_t mk, tk;
+        moat_buf_clear(&m);
+        if (!r)
+            r = wr_u8(&m, HS_NEW_SESSION_TICKET) || wr_begin(&m, 3, &mk) ||
+                        wr_uint(&m, s.lifetime, 4) || wr_uint(&m, s.age_add, 4) ||
+                        wr_u8(&m, 8) || wr_bytes(&m, nonce, 8) || wr_begin(&m, 2, &tk)
+                    ? MOAT_ERR_NOMEM
+                    : 0;
+        if (!r)
+            r = tls_ticket_seal(t, &s, &m);
+        if (!r)
+            r = wr_end(&m, 2, tk) || wr_u16(&m, 0) || wr_end(&m, 3, mk) ? MOAT_ERR_NOMEM : 0;
+        if (!r)
+            r = rl_seal(&t->wr, CT_HANDSHAKE, m.base, m.len, out);
+        moat_wipe(&s, sizeof s);
+    }
+    moat_buf_free(&m);
+    return r;
+}
+
+/* Client: a NewSessionTicket becomes the session to save (4.6.1). */
+int tls_handle_ticket(moat_tls *t, rd_t *r)
+{
+    uint32_t lifetime = rd_uint(r, 4);
+    uint32_t age_add = rd_uint(r, 4);
+    rd_t nonce = rd_vec(r, 1);
+    rd_t ticket = rd_vec(r, 2);
+    rd_t exts = rd_vec(r, 2);
+    if (r->err || r->n || ticket.n == 0)
+        return ALERT(DECODE_ERROR);
+    if (lifetime > 604800)
+        return ALERT(ILLEGAL_PARAMETER);
+    ext_seen seen = {.n = 0};
+    while (exts.n) {
+        uint16_t et = rd_u16(&exts);
+        rd_vec(&exts, 2);
+        if (exts.err)
+            return ALERT(DECODE_ERROR);
+        int e = tls_ext_add(&seen, et);
+        if (e)
+            return e;
+    }
+    if (ticket.n > sizeof t->session->ticket || lifetime == 0)
+        return 0; /* usable by no one: dropped */
+    if (!t->session && !(t->session = calloc(1, sizeof *t->session)))
+        return MOAT_ERR_NOMEM;
+    tls_session *s = t->session;
+    s->suite = t->suite;
+    s->time_ms = tls_now_ms(t);
+    s->lifetime = lifetime;
+    s->age_add = age_add;
+    s->psklen = t->hlen;
+    snprintf(s->sni, sizeof s->sni, "%s", t->server_name);
+    snprintf(s->alpn, sizeof s->alpn, "%s", t->alpn);
+    memcpy(s->ticket, ticket.p, ticket.n);
+    s->ticketlen = ticket.n;
+    return ks_expand_label(t->hash, t->resumption, "resumption", nonce.p, nonce.n, s->psk, t->hlen);
+}
+
+int moat_tls_get_session(const moat_tls *t, moat_buf *out)
+{
+    if (!t || !t->session)
+        return MOAT_ERR_STATE;
+    const tls_session *s = t->session;
+    int r = put_session(out, s);
+    if (!r)
+        r = wr_u16(out, (uint32_t)s->ticketlen) || wr_bytes(out, s->ticket, s->ticketlen)
+                ? MOAT_ERR_NOMEM
+                : 0;
+    return r;
+}
+
+int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
+{
+    if (!t || t->is_server || t->state != ST_START)
+        return MOAT_ERR_STATE;
+    tls_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return MOAT_ERR_NOMEM;
+    rd_t r = rd_init(data, len);
+    int bad = get_session(&r, s);
+    rd_t tk = rd_vec(&r, 2);
+    if (bad || r.err || r.n || tk.n == 0 || tk.n > sizeof s->ticket) {
+        free(s);
+        return MOAT_ERR_ARG;
+    }
+    memcpy(s->ticket, tk.p, tk.n);
+    s->ticketlen = tk.n;
+    /* Only for the same server, within its lifetime, with a suite we offer. */
+    int usable = !strcmp(s->sni, t->server_name) &&
+                 tls_now_ms(t) < s->time_ms + (uint64_t)s->lifetime * 1000;
+    int hash_ok = 0;
+    for (size_t i = 0; i < t->cfg->nsuites; i++)
+        hash_ok |= moat_suite_hash(t->cfg->suites[i]) == moat_suite_hash(s->suite);
+    if (!usable || !hash_ok) {
+        moat_wipe(s, sizeof *s);
+        free(s);
+        return 0; /* not an error: a full handshake happens */
+    }
+    t->hs->psk = s;
+    return 0;
+}
+
+int moat_tls_config_set_ticket_keys(moat_tls_config *c, const uint8_t *keys, size_t len)
+{
+    if (len == 0 || len % 80 || len > 80 * 64)
+        return MOAT_ERR_ARG;
+    uint8_t *k = malloc(len);
+    if (!k)
+        return MOAT_ERR_NOMEM;
+    memcpy(k, keys, len);
+    if (c->ticket_keys) {
+        moat_wipe(c->ticket_keys, c->nticket_keys * 80);
+        free(c->ticket_keys);
+    }
+    c->ticket_keys = k;
+    c->nticket_keys = len / 80;
+    return 0;
+}
+
+void moat_tls_config_set_tickets(moat_tls_config *c, int count, uint32_t lifetime)
+{
+    c->tickets = count < 0 ? 0 : count > 8 ? 8 : count;
+    if (lifetime)
+        c->ticket_lifetime = lifetime > 604800 ? 604800 : lifetime;
+}
+
+void moat_tls_config_set_psk_ke(moat_tls_config *c, int allow)
+{
+    c->allow_psk_ke = allow;
+}
+
+int moat_tls_resumed(const moat_tls *t)
+{
+    return t && t->resumed;
+}

@@ -1,0 +1,183 @@
+/* Resumption in memory: tickets issued, saved, offered and accepted;
+ * forged, expired, rotated-out and shared-key tickets; binders checked. */
+#include <time.h>
+
+#include "harness.h"
+#include "tls/internal.h"
+
+static int64_t client_now, server_now;
+static int64_t client_clock(void *a)
+{
+    (void)a;
+    return client_now;
+}
+static int64_t server_clock(void *a)
+{
+    (void)a;
+    return server_now;
+}
+
+/* A full handshake that leaves a saved session in *sess. */
+static int first(moat_tls_config *cc, moat_tls_config *sc, moat_buf *sess)
+{
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    moat_buf_init(sess);
+    if (!r)
+        r = moat_tls_get_session(p.c, sess);
+    if (!r && moat_tls_resumed(p.c))
+        r = -1;
+    pair_free(&p);
+    return r;
+}
+
+/* A second handshake offering the session; returns 1 resumed, 0 full, <0 error. */
+static int again(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess, int *err)
+{
+    pair_t p;
+    memset(&p, 0, sizeof p);
+    moat_tls *c = moat_tls_client_new(cc, "localhost");
+    int r = moat_tls_set_session(c, sess->base, sess->len);
+    /* pair_handshake makes its own client: hand it this one. */
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_s);
+    moat_buf_init(&to_c);
+    p.c = c;
+    p.s = moat_tls_server_new(sc);
+    if (!r)
+        r = moat_tls_start(p.c, &to_s);
+    for (int i = 0; i < 10 && !r; i++) {
+        if (to_s.len)
+            r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+        if (to_c.len) {
+            int r2 = deliver(p.c, &to_c, 1 << 20, &to_s, &p.c_app);
+            r = r ? r : r2;
+        }
+        if (moat_tls_handshake_done(p.c) && moat_tls_handshake_done(p.s) && !to_s.len && !to_c.len)
+            break;
+    }
+    int resumed = moat_tls_resumed(p.c);
+    int consistent = resumed == moat_tls_resumed(p.s);
+    static const char m[] = "data after resumption";
+    if (!r)
+        r = pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
+    if (!r && (p.s_app.len != sizeof m || memcmp(p.s_app.base, m, sizeof m)))
+        r = -2;
+    if (!r && !consistent)
+        r = -3;
+    *err = r;
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    pair_free(&p);
+    return r ? r : resumed;
+}
+
+int main(void)
+{
+    if (make_certs()) {
+        printf("not ok - test certificates could not be made\n");
+        return 1;
+    }
+    client_now = server_now = (int64_t)time(NULL);
+    moat_tls_config *cc = client_config("ca"), *sc = server_config("p256");
+    moat_tls_config_set_clock(cc, client_clock, NULL);
+    moat_tls_config_set_clock(sc, server_clock, NULL);
+    moat_buf sess;
+    int err = 0;
+    check(first(cc, sc, &sess) == 0 && sess.len > 0, "a full handshake leaves a session");
+    check(again(cc, sc, &sess, &err) == 1, "the session resumes (err %d)", err);
+    check(again(cc, sc, &sess, &err) == 1, "and resumes again");
+
+    /* Another server with other keys cannot open the ticket: full handshake. */
+    moat_tls_config *other = server_config("p256");
+    moat_tls_config_set_clock(other, server_clock, NULL);
+    check(again(cc, other, &sess, &err) == 0, "a ticket from another server gives a full handshake");
+
+    /* A changed PSK makes the binder wrong: decrypt_error. */
+    moat_buf bad;
+    moat_buf_init(&bad);
+    moat_buf_append(&bad, sess.base, sess.len);
+    bad.base[1 + 2 + 8 + 4 + 4 + 1] ^= 1; /* first PSK byte */
+    check(again(cc, sc, &bad, &err) < 0 && err == MOAT_ERR_ALERT(MOAT_ALERT_DECRYPT_ERROR),
+          "a wrong binder is refused with decrypt_error (%s)", moat_strerror(err));
+    moat_buf_free(&bad);
+
+    /* Server time past the lifetime: full handshake. */
+    server_now += 86400 + 60;
+    check(again(cc, sc, &sess, &err) == 0, "an expired ticket gives a full handshake");
+    server_now = client_now;
+
+    /* A ticket older than its lifetime is not even offered by the client. */
+    client_now += 86400 + 60;
+    check(again(cc, sc, &sess, &err) == 0, "the client does not offer an expired session");
+    client_now = server_now;
+
+    /* Automatic key rotation: the previous period's key still opens. */
+    moat_tls_config_set_tickets(sc, 2, 604800);
+    moat_buf s2;
+    first(cc, sc, &s2);
+    server_now += 12 * 3600;
+    client_now += 12 * 3600;
+    check(again(cc, sc, &s2, &err) == 1, "a ticket from the previous key period resumes");
+    server_now += 12 * 3600;
+    client_now += 12 * 3600;
+    check(again(cc, sc, &s2, &err) == 0, "a ticket two key periods old gives a full handshake");
+    moat_buf_free(&s2);
+    client_now = server_now = (int64_t)time(NULL);
+
+    /* Shared key files: any server holding the key resumes; rotated out, not. */
+    uint8_t k1[80], k2[80], both[160];
+    for (int i = 0; i < 80; i++) {
+        k1[i] = (uint8_t)i;
+        k2[i] = (uint8_t)(200 - i);
+    }
+    memcpy(both, k2, 80);
+    memcpy(both + 80, k1, 80);
+    moat_tls_config *a = server_config("p256"), *b = server_config("rsa"),
+                    *rot = server_config("p256"), *gone = server_config("p256");
+    moat_tls_config_set_ticket_keys(a, k1, 80);
+    moat_tls_config_set_ticket_keys(b, k1, 80);
+    moat_tls_config_set_ticket_keys(rot, both, 160);
+    moat_tls_config_set_ticket_keys(gone, k2, 80);
+    check(moat_tls_config_set_ticket_keys(gone, k1, 79) == MOAT_ERR_ARG,
+          "ticket keys not a multiple of 80 bytes are refused");
+    moat_buf s3;
+    first(cc, a, &s3);
+    check(again(cc, b, &s3, &err) == 1, "another server with the same key file resumes");
+    check(again(cc, rot, &s3, &err) == 1, "a rotated key (second in the file) still opens");
+    check(again(cc, gone, &s3, &err) == 0, "a key rotated out gives a full handshake");
+    moat_buf_free(&s3);
+
+    /* Resumption through a HelloRetryRequest. */
+    static const uint16_t cg[] = {MOAT_GROUP_SECP384R1, MOAT_GROUP_X25519};
+    static const uint16_t sg[] = {MOAT_GROUP_X25519};
+    moat_tls_config *hc = client_config("ca");
+    moat_tls_config_set_groups(hc, cg, 2);
+    moat_tls_config_set_groups(a, sg, 1);
+    moat_buf s4;
+    first(hc, a, &s4);
+    check(again(hc, a, &s4, &err) == 1, "resumption after a HelloRetryRequest (err %d)", err);
+    moat_buf_free(&s4);
+
+    /* Tickets off: none sent, nothing to save. */
+    moat_tls_config_set_tickets(gone, 0, 0);
+    pair_t p;
+    int r = pair_handshake(&p, cc, gone, "localhost", 1 << 20);
+    moat_buf none;
+    moat_buf_init(&none);
+    check(r == 0 && moat_tls_get_session(p.c, &none) == MOAT_ERR_STATE,
+          "with tickets off the client gets none");
+    pair_free(&p);
+
+    moat_buf_free(&sess);
+    moat_tls_config_free(hc);
+    moat_tls_config_free(a);
+    moat_tls_config_free(b);
+    moat_tls_config_free(rot);
+    moat_tls_config_free(gone);
+    moat_tls_config_free(other);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+    remove_certs();
+    return failures ? 1 : 0;
+}
