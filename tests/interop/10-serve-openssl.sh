@@ -32,6 +32,13 @@ if moat_serve "serve openssl" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CER
 				-ciphersuites "$s" -groups "$g"
 		done
 	done
+	# No server_name extension: moat still answers with its certificate.
+	out=$T_TMP/nosni
+	timeout "$T_CLIENT" openssl s_client -brief -noservername -connect "127.0.0.1:$SRV_PORT" -tls1_3 \
+		-CAfile "$CERTS/ca.pem" -verify_return_error < <(req_hold /index.html) >"$out" 2>&1
+	if has "$out" "$SITE_TOKEN" && has "$out" '^Verification: OK'; then
+		ok "serve openssl-s_client without SNI"
+	else notok "serve openssl-s_client without SNI"; diag "$out"; fi
 	# A larger body, so that it spans many records.
 	out=$T_TMP/big.out
 	timeout "$T_CLIENT" openssl s_client -quiet -connect "127.0.0.1:$SRV_PORT" -servername localhost -tls1_3 \
