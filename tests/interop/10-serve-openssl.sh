@@ -39,6 +39,19 @@ if moat_serve "serve openssl" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CER
 	if has "$out" "$SITE_TOKEN" && has "$out" '^Verification: OK'; then
 		ok "serve openssl-s_client without SNI"
 	else notok "serve openssl-s_client without SNI"; diag "$out"; fi
+	# Session resumption: a ticket from the first connection resumes the second.
+	out=$T_TMP/resume
+	timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost -tls1_3 \
+		-CAfile "$CERTS/ca.pem" -sess_out "$T_TMP/sess.pem" < <(req_hold /index.html) >"$out.1" 2>&1
+	timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost -tls1_3 \
+		-CAfile "$CERTS/ca.pem" -sess_in "$T_TMP/sess.pem" < <(req_hold /index.html) >"$out.2" 2>&1
+	if has "$out.2" '^Reused, TLSv1.3' && has "$out.2" "$SITE_TOKEN"; then
+		ok "serve openssl-s_client resumes a session with a ticket"
+	else
+		notok "serve openssl-s_client resumes a session with a ticket" \
+			"$([ -s "$T_TMP/sess.pem" ] && echo "ticket saved but not reused" || echo "no ticket received")"
+		grep -E '^(New|Reused),' "$out.1" "$out.2" | sed 's/^/#   /'
+	fi
 	# A larger body, so that it spans many records.
 	out=$T_TMP/big.out
 	timeout "$T_CLIENT" openssl s_client -quiet -connect "127.0.0.1:$SRV_PORT" -servername localhost -tls1_3 \

@@ -22,6 +22,16 @@ if moat_serve "serve gnutls" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERT
 			if [ -z "$why" ]; then ok "$name"; else notok "$name" "$why"; diag "$out"; fi
 		done
 	done
+	# --resume: a second connection resumes the first one's session.
+	out=$T_TMP/gnutls.resume
+	timeout "$T_CLIENT" gnutls-cli -p "$SRV_PORT" --x509cafile "$CERTS/ca.pem" --resume \
+		--priority "NORMAL:-VERS-ALL:+VERS-TLS1.3" localhost < <(req_hold /index.html) >"$out" 2>&1
+	if has "$out" 'This is a resumed session'; then
+		ok "serve gnutls-cli --resume resumes the session"
+	else
+		notok "serve gnutls-cli --resume resumes the session"
+		grep -iE 'resum|session' "$out" | tail -n 5 | sed 's/^/#   /'
+	fi
 	server_alive "serve gnutls"
 fi
 finish
