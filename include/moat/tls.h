@@ -122,6 +122,24 @@ void moat_tls_config_set_tickets(moat_tls_config *cfg, int count, uint32_t lifet
  * client offers it. Off by default: psk_dhe_ke keeps forward secrecy. */
 void moat_tls_config_set_psk_ke(moat_tls_config *cfg, int allow);
 
+/* Server: client certificates (RFC 8446 4.3.2). Certificates are
+ * verified against the CAs of a PEM file for clientAuth. With REQUIRE a
+ * client that sends none gets certificate_required. */
+enum { MOAT_CLIENT_AUTH_NONE = 0, MOAT_CLIENT_AUTH_OPTIONAL = 1, MOAT_CLIENT_AUTH_REQUIRE = 2 };
+int moat_tls_config_set_client_ca_file(moat_tls_config *cfg, const char *path, char *err,
+                                       size_t errlen);
+void moat_tls_config_set_client_auth(moat_tls_config *cfg, int mode);
+
+/* Server: the DER OCSP response to staple for certificate number `index`
+ * (in the order added); len 0 removes it. It is stapled only to clients
+ * that ask and only until its nextUpdate. MOAT_ERR_FILE when der is not a
+ * successful OCSP response. */
+int moat_tls_config_set_ocsp_staple(moat_tls_config *cfg, size_t index, const uint8_t *der,
+                                    size_t len);
+
+/* Client: a certificate to present when a server asks for one is the
+ * first one added with moat_tls_config_add_cert_file. */
+
 /* Names for the command line: "TLS_AES_128_GCM_SHA256" or
  * "aes128gcm"-style aliases; "x25519", "P-256"/"secp256r1", ... Return 0
  * when unknown. */
@@ -183,6 +201,11 @@ uint16_t moat_tls_get_group(const moat_tls *t);
 uint16_t moat_tls_get_sigscheme(const moat_tls *t);
 int moat_tls_did_hrr(const moat_tls *t);         /* a HelloRetryRequest happened */
 int moat_tls_resumed(const moat_tls *t);         /* the handshake used a ticket */
+/* Server: the verified client certificate's subject (RFC 2253), also
+ * after resumption; NULL when the client sent none. */
+const char *moat_tls_get_peer_identity(const moat_tls *t);
+/* Client: 1 when the server stapled an OCSP response that was checked. */
+int moat_tls_ocsp_stapled(const moat_tls *t);
 const char *moat_tls_get_alpn(const moat_tls *t); /* NULL when none */
 const char *moat_tls_get_sni(const moat_tls *t);  /* server: name the client sent */
 /* Client: when the server's certificate was refused, a sentence in plain

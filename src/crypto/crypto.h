@@ -97,7 +97,16 @@ int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, s
  * send; on failure writes a plain-words reason ("its certificate expired
  * on 2026-01-01") and sets *code to the browser's name for it. */
 int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
-                      const char *host, int64_t now, char *reason, size_t reasonlen,
-                      const char **code);
+                      const char *host, int64_t now, int client, const uint8_t *ocsp,
+                      size_t ocsp_len, char *reason, size_t reasonlen, const char **code);
+/* (client: purpose clientAuth and no host; ocsp: a stapled DER OCSP
+ * response for the leaf, checked once the chain verifies: a revoked status
+ * gives certificate_revoked, a bad response bad_certificate_status_response.) */
+
+/* A DER OCSP response's nextUpdate (0 when absent); MOAT_ERR_FILE when it
+ * is not a successful OCSP response. */
+int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next);
+/* The subject of a DER certificate, RFC 2253 ("CN=alice,O=Example"). */
+int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n);
 
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -136,9 +137,108 @@ static void subject_cn(X509_NAME *nm, char *out, size_t n)
         X509_NAME_oneline(nm, out, (int)n);
 }
 
+/* Checks an OCSP response stapled for the leaf of a verified chain:
+ * signature, certificate id, freshness, status. */
+static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, size_t len,
+                        int64_t now, char *reason, size_t reasonlen, const char **code)
+{
+    const unsigned char *p = der;
+    OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+    OCSP_BASICRESP *bs = NULL;
+    OCSP_CERTID *id = NULL;
+    STACK_OF(X509) *chain = X509_STORE_CTX_get1_chain(ctx);
+    int r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE_STATUS_RESPONSE);
+    int status = -1, why = -1;
+    ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
+    *code = "NET::ERR_CERT_INVALID";
+    if (!resp || OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
+        !(bs = OCSP_response_get1_basic(resp))) {
+        snprintf(reason, reasonlen, "its stapled OCSP response is not a valid response");
+        goto out;
+    }
+    if (!chain || sk_X509_num(chain) < 2 ||
+        !(id = OCSP_cert_to_id(NULL, sk_X509_value(chain, 0), sk_X509_value(chain, 1)))) {
+        snprintf(reason, reasonlen, "its stapled OCSP response cannot be matched to its issuer");
+        goto out;
+    }
+    if (OCSP_basic_verify(bs, chain, t->store, 0) <= 0) {
+        snprintf(reason, reasonlen, "its stapled OCSP response has a signature that does not verify");
+        goto out;
+    }
+    if (!OCSP_resp_find_status(bs, id, &status, &why, &rev, &thisupd, &nextupd)) {
+        snprintf(reason, reasonlen, "its stapled OCSP response is for another certificate");
+        goto out;
+    }
+    /* Five minutes of leeway for clocks, as OCSP_check_validity allows. */
+    if ((thisupd && ASN1_TIME_cmp_time_t(thisupd, (time_t)(now + 300)) > 0) ||
+        (nextupd && ASN1_TIME_cmp_time_t(nextupd, (time_t)(now - 300)) < 0)) {
+        snprintf(reason, reasonlen, "its stapled OCSP response is out of date");
+        goto out;
+    }
+    if (status == V_OCSP_CERTSTATUS_REVOKED) {
+        char d[40];
+        fmt_date(rev, d, sizeof d);
+        snprintf(reason, reasonlen, "its certificate has been revoked (OCSP, on %s)", d);
+        *code = "NET::ERR_CERT_REVOKED";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
+        goto out;
+    }
+    r = 0; /* good, or unknown: a browser goes on without a verdict */
+out:
+    OCSP_CERTID_free(id);
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    sk_X509_pop_free(chain, X509_free);
+    return r;
+}
+
+int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next)
+{
+    const unsigned char *p = der;
+    OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+    OCSP_BASICRESP *bs = resp ? OCSP_response_get1_basic(resp) : NULL;
+    int r = MOAT_ERR_FILE;
+    *next = 0;
+    if (bs && OCSP_response_status(resp) == OCSP_RESPONSE_STATUS_SUCCESSFUL &&
+        OCSP_resp_count(bs) > 0) {
+        OCSP_SINGLERESP *one = OCSP_resp_get0(bs, 0);
+        ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
+        struct tm tm;
+        OCSP_single_get0_status(one, NULL, NULL, &thisupd, &nextupd);
+        if (nextupd && ASN1_TIME_to_tm(nextupd, &tm))
+            *next = (int64_t)timegm(&tm);
+        r = 0;
+    }
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    ERR_clear_error();
+    return r;
+}
+
+int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n)
+{
+    const uint8_t *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    BIO *b = BIO_new(BIO_s_mem());
+    int r = MOAT_ERR_INTERNAL;
+    if (x && b && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+        char *d;
+        long l = BIO_get_mem_data(b, &d);
+        if (l >= 0 && (size_t)l < n) {
+            memcpy(out, d, (size_t)l);
+            out[l] = 0;
+            r = 0;
+        }
+    }
+    BIO_free(b);
+    X509_free(x);
+    ERR_clear_error();
+    return r;
+}
+
 int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
-                      const char *host, int64_t now, char *reason, size_t reasonlen,
-                      const char **code)
+                      const char *host, int64_t now, int client, const uint8_t *ocsp,
+                      size_t ocsp_len, char *reason, size_t reasonlen, const char **code)
 {
     *code = "NET::ERR_CERT_INVALID";
     if (!n) {
@@ -173,7 +273,7 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     X509_VERIFY_PARAM_set_time(vp, (time_t)now);
     /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
     X509_VERIFY_PARAM_set_auth_level(vp, 2);
-    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+    X509_STORE_CTX_set_purpose(ctx, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
     if (t->crl_check)
         X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK);
     unsigned char ipbuf[16];
@@ -186,7 +286,7 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
         X509_VERIFY_PARAM_set1_host(vp, host, 0);
     }
     if (X509_verify_cert(ctx) == 1) {
-        r = 0;
+        r = ocsp ? check_staple(t, ctx, ocsp, ocsp_len, now, reason, reasonlen, code) : 0;
         goto out;
     }
     int e = X509_STORE_CTX_get_error(ctx);
@@ -248,7 +348,8 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
         r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_UNKNOWN);
         break;
     case X509_V_ERR_INVALID_PURPOSE:
-        snprintf(reason, reasonlen, "%s is not meant for server authentication", whose);
+        snprintf(reason, reasonlen, "%s is not meant for %s authentication", whose,
+                 client ? "client" : "server");
         *code = "NET::ERR_CERT_INVALID";
         r = MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
         break;

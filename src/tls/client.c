@@ -41,6 +41,7 @@ static int sent_ext(const moat_tls *t, uint16_t type)
     case EXT_PSK_KEY_EXCHANGE_MODES: return 1;
     case EXT_COOKIE: return t->hs->cookielen > 0;
     case EXT_PRE_SHARED_KEY: return t->hs->psk != NULL;
+    case EXT_STATUS_REQUEST: return t->cfg->verify;
     }
     return 0;
 }
@@ -100,6 +101,11 @@ static int build_client_hello(moat_tls *t, moat_buf *m)
     r |= wr_u16(m, 3);
     r |= wr_u8(m, 2);
     r |= wr_u16(m, 0x0304);
+    if (t->cfg->verify) {
+        /* RFC 6066 8 / RFC 8446 4.4.2.1: ask for a stapled OCSP response. */
+        static const uint8_t sr[] = {0, EXT_STATUS_REQUEST, 0, 5, 1, 0, 0, 0, 0};
+        r |= wr_bytes(m, sr, sizeof sr);
+    }
     r |= wr_u16(m, EXT_PSK_KEY_EXCHANGE_MODES);
     r |= wr_u16(m, 2);
     r |= wr_u8(m, 1);
@@ -414,18 +420,28 @@ static int handle_cert_request(moat_tls *t, const uint8_t *msg, size_t len)
         return ALERT(DECODE_ERROR);
     ext_seen seen = {.n = 0};
     int has_sigalgs = 0, e;
+    struct hs *h = t->hs;
     while (exts.n) {
         uint16_t type = rd_u16(&exts);
-        rd_vec(&exts, 2);
+        rd_t body = rd_vec(&exts, 2);
         if (exts.err)
             return ALERT(DECODE_ERROR);
         if ((e = tls_ext_add(&seen, type)))
             return e;
-        has_sigalgs |= type == EXT_SIGNATURE_ALGORITHMS;
+        if (type == EXT_SIGNATURE_ALGORITHMS) {
+            rd_t l = rd_vec(&body, 2);
+            if (body.err || body.n || l.n < 2 || l.n % 2)
+                return ALERT(DECODE_ERROR);
+            while (l.n) {
+                uint16_t sch = rd_u16(&l);
+                if (h->ncr_sigs < sizeof h->cr_sigs / sizeof h->cr_sigs[0])
+                    h->cr_sigs[h->ncr_sigs++] = sch;
+            }
+            has_sigalgs = 1;
+        }
     }
     if (!has_sigalgs)
         return ALERT(MISSING_EXTENSION);
-    /* No client certificate is configured: we will answer with an empty one. */
     t->hs->cert_requested = 1;
     memcpy(t->hs->cr_ctx, ctx.p, ctx.n);
     t->hs->cr_ctx_len = ctx.n;
@@ -435,75 +451,44 @@ static int handle_cert_request(moat_tls *t, const uint8_t *msg, size_t len)
 
 static int handle_certificate(moat_tls *t, const uint8_t *msg, size_t len)
 {
-    struct hs *h = t->hs;
-    rd_t r = rd_init(msg + 4, len - 4);
-    rd_t ctx = rd_vec(&r, 1);
-    rd_t list = rd_vec(&r, 3);
-    if (r.err || r.n)
-        return ALERT(DECODE_ERROR);
-    if (ctx.n)
-        return ALERT(ILLEGAL_PARAMETER);
-    int e;
-    while (list.n) {
-        rd_t der = rd_vec(&list, 3);
-        rd_t exts = rd_vec(&list, 2);
-        if (list.err || der.n == 0)
-            return ALERT(DECODE_ERROR);
-        if (h->npeer == MAX_PEER_CERTS)
-            return ALERT(BAD_CERTIFICATE);
-        while (exts.n) {
-            uint16_t type = rd_u16(&exts);
-            rd_vec(&exts, 2);
-            if (exts.err)
-                return ALERT(DECODE_ERROR);
-            return ALERT(UNSUPPORTED_EXTENSION); /* we asked for no status or SCT */
-            (void)type;
-        }
-        h->cert_off[h->npeer] = h->peer_certs.len;
-        h->cert_len[h->npeer++] = der.n;
-        if ((e = moat_buf_append(&h->peer_certs, der.p, der.n)))
-            return e;
-    }
-    if (h->npeer == 0)
+    rd_t staple;
+    int e = tls_read_certificate(t, msg, len, NULL, 0, t->cfg->verify, &staple);
+    if (e)
+        return e;
+    if (t->hs->npeer == 0)
         return ALERT(DECODE_ERROR); /* 4.4.2.4 */
-    if (t->cfg->verify) {
-        const uint8_t *ders[MAX_PEER_CERTS];
-        for (size_t i = 0; i < h->npeer; i++)
-            ders[i] = h->peer_certs.base + h->cert_off[i];
-        e = moat_verify_chain(t->cfg->trust, ders, h->cert_len, h->npeer, t->server_name,
-                              tls_now(t), t->verify_err, sizeof t->verify_err, &t->verify_code);
-        if (e)
-            return e;
-    }
+    if (t->cfg->verify && (e = tls_verify_peer_chain(t, t->cfg->trust, t->server_name, &staple)))
+        return e;
+    t->ocsp_stapled = t->cfg->verify && !staple.err;
     t->state = ST_WAIT_CV;
     return tls_transcript_add(t, msg, len);
 }
 
 static int handle_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)
 {
-    struct hs *h = t->hs;
-    rd_t r = rd_init(msg + 4, len - 4);
-    uint16_t scheme = rd_u16(&r);
-    rd_t sig = rd_vec(&r, 2);
-    if (r.err || r.n)
-        return ALERT(DECODE_ERROR);
-    int ok = 0;
-    for (size_t i = 0; i < tls_nsigschemes; i++)
-        ok |= tls_sigschemes[i] == scheme;
-    if (!ok)
-        return ALERT(ILLEGAL_PARAMETER);
-    uint8_t content[64 + 34 + MOAT_HASH_MAX];
-    size_t clen;
-    int e = tls_cv_content(t, 1, content, &clen);
+    int e = tls_check_cert_verify(t, msg, len);
     if (!e)
-        e = moat_verify_sig(h->peer_certs.base, h->cert_len[0], scheme, content, clen, sig.p,
-                            sig.n);
-    if (e)
-        return e;
-    t->sigscheme = scheme;
-    moat_buf_free(&h->peer_certs);
-    t->state = ST_WAIT_FINISHED;
-    return tls_transcript_add(t, msg, len);
+        t->state = ST_WAIT_FINISHED;
+    return e;
+}
+
+/* Our certificate for a server that asked (4.4.2): the first configured
+ * one, if it can sign with a scheme the server accepts; else none. */
+static int send_client_cert(moat_tls *t)
+{
+    struct hs *h = t->hs;
+    const moat_cred *cred = t->cfg->ncreds ? t->cfg->creds[0] : NULL;
+    uint16_t scheme = 0;
+    for (size_t i = 0; cred && i < h->ncr_sigs && !scheme; i++)
+        for (size_t k = 0; k < tls_nsigschemes && !scheme; k++)
+            if (h->cr_sigs[i] == tls_sigschemes[k] && moat_cred_can_sign(cred, h->cr_sigs[i]))
+                scheme = h->cr_sigs[i];
+    if (!scheme)
+        cred = NULL;
+    int e = tls_queue_certificate(t, cred, h->cr_ctx, h->cr_ctx_len, NULL, 0);
+    if (!e && cred)
+        e = tls_queue_cert_verify(t, cred, scheme);
+    return e;
 }
 
 static int handle_finished(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
@@ -524,17 +509,8 @@ static int handle_finished(moat_tls *t, const uint8_t *msg, size_t len, moat_buf
         goto out;
     moat_buf m;
     moat_buf_init(&m);
-    if (h->cert_requested) {
-        /* An empty Certificate: we have no client certificate (4.4.2). */
-        e |= wr_u8(&m, HS_CERTIFICATE);
-        e |= wr_u24(&m, (uint32_t)(1 + h->cr_ctx_len + 3));
-        e |= wr_u8(&m, (uint32_t)h->cr_ctx_len);
-        e |= wr_bytes(&m, h->cr_ctx, h->cr_ctx_len);
-        e |= wr_u24(&m, 0);
-        if (e || (e = tls_queue_hs(t, &m)))
-            goto outm;
-        moat_buf_clear(&m);
-    }
+    if (h->cert_requested && (e = send_client_cert(t)))
+        goto outm;
     uint8_t fin[4 + MOAT_HASH_MAX] = {HS_FINISHED, 0, 0, (uint8_t)t->hlen};
     if ((e = tls_transcript_hash(t, th)) || (e = ks_finished(t->hash, h->c_hs, th, fin + 4)) ||
         (e = moat_buf_append(&m, fin, 4 + t->hlen)) || (e = tls_queue_hs(t, &m)) ||

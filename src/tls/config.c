@@ -49,6 +49,9 @@ void moat_tls_config_free(moat_tls_config *c)
         moat_wipe(c->ticket_keys, c->nticket_keys * 80);
         free(c->ticket_keys);
     }
+    moat_trust_free(c->client_trust);
+    for (size_t i = 0; i < MAX_CREDS; i++)
+        free(c->ocsp[i]);
     moat_wipe(c, sizeof *c);
     free(c);
 }
@@ -166,6 +169,50 @@ int moat_tls_config_add_crl_file(moat_tls_config *c, const char *path, char *err
         snprintf(err, errlen, "%s: %s", path, sub);
     free(p);
     return r;
+}
+
+int moat_tls_config_set_client_ca_file(moat_tls_config *c, const char *path, char *err,
+                                       size_t errlen)
+{
+    size_t len = 0;
+    char sub[300] = "";
+    char *p = slurp(path, &len, err, errlen);
+    if (!p)
+        return MOAT_ERR_FILE;
+    moat_trust *t = moat_trust_new(p, len, sub, sizeof sub);
+    free(p);
+    if (!t) {
+        snprintf(err, errlen, "%s: %s", path, sub);
+        return MOAT_ERR_FILE;
+    }
+    moat_trust_free(c->client_trust);
+    c->client_trust = t;
+    return 0;
+}
+
+void moat_tls_config_set_client_auth(moat_tls_config *c, int mode)
+{
+    c->client_auth = mode;
+}
+
+int moat_tls_config_set_ocsp_staple(moat_tls_config *c, size_t index, const uint8_t *der,
+                                    size_t len)
+{
+    if (index >= MAX_CREDS)
+        return MOAT_ERR_ARG;
+    int64_t next = 0;
+    if (len && (len > (1u << 20) || moat_ocsp_next_update(der, len, &next)))
+        return MOAT_ERR_FILE;
+    uint8_t *copy = NULL;
+    if (len && !(copy = malloc(len)))
+        return MOAT_ERR_NOMEM;
+    if (len)
+        memcpy(copy, der, len);
+    free(c->ocsp[index]);
+    c->ocsp[index] = copy;
+    c->ocsp_len[index] = len;
+    c->ocsp_next[index] = next;
+    return 0;
 }
 
 void moat_tls_config_set_verify(moat_tls_config *c, int on)

@@ -56,6 +56,8 @@ enum {
     ST_WAIT_CV,
     ST_WAIT_FINISHED,
     ST_RECVD_CH, /* server: waiting for the (first or second) ClientHello */
+    ST_WAIT_CLIENT_CERT,
+    ST_WAIT_CLIENT_CV,
     ST_WAIT_CLIENT_FINISHED,
     ST_CONNECTED,
     ST_DEAD,
@@ -83,6 +85,13 @@ struct moat_tls_config {
     uint8_t *ticket_keys;       /* or keys from a file: 80 bytes each */
     size_t nticket_keys;
     int allow_psk_ke;
+    /* client authentication (server) */
+    moat_trust *client_trust;
+    int client_auth; /* MOAT_CLIENT_AUTH_* */
+    /* OCSP staples (server), one per certificate */
+    uint8_t *ocsp[MAX_CREDS];
+    size_t ocsp_len[MAX_CREDS];
+    int64_t ocsp_next[MAX_CREDS];
 };
 
 /* What a ticket carries (server) or a saved session holds (client). */
@@ -95,6 +104,7 @@ typedef struct {
     size_t psklen;
     char sni[256];
     char alpn[256];
+    char ident[256];      /* the client certificate's subject, when there was one */
     uint8_t ticket[1024]; /* client: the opaque ticket */
     size_t ticketlen;
 } tls_session;
@@ -125,11 +135,14 @@ struct hs {
     int cert_requested;
     uint8_t cr_ctx[255];
     size_t cr_ctx_len;
+    uint16_t cr_sigs[32]; /* the server's signature_algorithms in its request */
+    size_t ncr_sigs;
     moat_buf peer_certs;
     size_t npeer;
     size_t cert_off[MAX_PEER_CERTS], cert_len[MAX_PEER_CERTS];
     /* server */
     const moat_cred *cred;
+    int want_staple; /* the client sent status_request */
     /* resumption */
     tls_session *psk;   /* client: the session offered; server: the one accepted */
     int psk_accepted;
@@ -159,6 +172,8 @@ struct moat_tls {
     size_t early_skipped;
     uint64_t key_limit; /* records per key before a KeyUpdate (5.5) */
     int resumed;
+    int ocsp_stapled; /* client: a staple came and was checked */
+    char peer_identity[256];
     tls_session *session; /* client: the latest ticket received */
     uint32_t tickets_sent;
 };
@@ -182,6 +197,16 @@ extern const uint16_t tls_sigschemes[];
 extern const size_t tls_nsigschemes;
 extern const uint8_t tls_hrr_random[32];
 int64_t tls_now(const moat_tls *t);
+
+/* cert.c */
+int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx, size_t ctxlen,
+                          const uint8_t *ocsp, size_t ocsplen);
+int tls_queue_cert_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme);
+int tls_queue_cert_request(moat_tls *t);
+int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint8_t *ctx,
+                         size_t ctxlen, int staple_ok, rd_t *staple);
+int tls_verify_peer_chain(moat_tls *t, moat_trust *trust, const char *host, const rd_t *staple);
+int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len);
 
 /* ticket.c */
 uint64_t tls_now_ms(const moat_tls *t);

@@ -1,4 +1,5 @@
 /* The server handshake (RFC 8446 4.1-4.4, Appendix A.2). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,9 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
             ch->has_alpn = 1;
             break;
         case EXT_EARLY_DATA: ch->early_data = 1; break;
+        case EXT_STATUS_REQUEST:
+            t->hs->want_staple = body.n > 0 && body.p[0] == 1; /* ocsp */
+            break;
         case EXT_PRE_SHARED_KEY:
             /* 4.2.11: it must be the last extension. */
             if (exts.n)
@@ -116,7 +120,6 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
         return ALERT(MISSING_EXTENSION); /* 4.2.9 */
     if (!ch->has_psk && (!ch->has_sigalgs || !ch->has_groups || !ch->has_shares))
         return ALERT(MISSING_EXTENSION);
-    (void)t;
     return 0;
 }
 
@@ -253,7 +256,7 @@ static int send_flight(moat_tls *t, moat_buf *out)
     struct hs *h = t->hs;
     moat_buf m;
     moat_buf_init(&m);
-    size_t mk, l1, l2;
+    size_t mk, l1;
     int r = 0;
     /* EncryptedExtensions */
     r |= wr_u8(&m, HS_ENCRYPTED_EXTENSIONS);
@@ -278,38 +281,18 @@ static int send_flight(moat_tls *t, moat_buf *out)
     moat_buf_clear(&m);
     if (t->resumed)
         goto finished; /* 2.2: the PSK authenticates the server */
-    /* Certificate */
-    r |= wr_u8(&m, HS_CERTIFICATE);
-    r |= wr_begin(&m, 3, &mk);
-    r |= wr_u8(&m, 0);
-    r |= wr_begin(&m, 3, &l1);
-    for (size_t i = 0; i < moat_cred_chain_len(h->cred); i++) {
-        size_t dl;
-        const uint8_t *der = moat_cred_chain_der(h->cred, i, &dl);
-        r |= wr_begin(&m, 3, &l2);
-        r |= wr_bytes(&m, der, dl);
-        r |= wr_end(&m, 3, l2);
-        r |= wr_u16(&m, 0);
-    }
-    r |= wr_end(&m, 3, l1);
-    r |= wr_end(&m, 3, mk);
-    if (r || (r = tls_queue_hs(t, &m)))
+    if (t->cfg->client_auth && (r = tls_queue_cert_request(t)))
         goto out;
-    moat_buf_clear(&m);
-    /* CertificateVerify */
-    uint8_t content[64 + 34 + MOAT_HASH_MAX], sig[1024];
-    size_t clen, slen;
-    if ((r = tls_cv_content(t, 1, content, &clen)) ||
-        (r = moat_cred_sign(h->cred, t->sigscheme, content, clen, sig, &slen)))
+    size_t ci = 0;
+    while (t->cfg->creds[ci] != h->cred)
+        ci++;
+    /* The staple goes out only while it is fresh (and when asked for). */
+    int staple = h->want_staple && t->cfg->ocsp[ci] &&
+                 (!t->cfg->ocsp_next[ci] || t->cfg->ocsp_next[ci] > tls_now(t));
+    if ((r = tls_queue_certificate(t, h->cred, NULL, 0, staple ? t->cfg->ocsp[ci] : NULL,
+                                   t->cfg->ocsp_len[ci])) ||
+        (r = tls_queue_cert_verify(t, h->cred, t->sigscheme)))
         goto out;
-    r |= wr_u8(&m, HS_CERTIFICATE_VERIFY);
-    r |= wr_u24(&m, (uint32_t)(4 + slen));
-    r |= wr_u16(&m, t->sigscheme);
-    r |= wr_u16(&m, (uint32_t)slen);
-    r |= wr_bytes(&m, sig, slen);
-    if (r || (r = tls_queue_hs(t, &m)))
-        goto out;
-    moat_buf_clear(&m);
 finished:;
     /* Finished */
     uint8_t th[MOAT_HASH_MAX], fin[4 + MOAT_HASH_MAX] = {HS_FINISHED, 0, 0, (uint8_t)t->hlen};
@@ -504,7 +487,9 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         goto out2;
     /* The client's application secret waits in rd.secret until its Finished. */
     memcpy(t->rd.secret, c_ap, t->hlen);
-    t->state = ST_WAIT_CLIENT_FINISHED;
+    t->state = h->cert_requested ? ST_WAIT_CLIENT_CERT : ST_WAIT_CLIENT_FINISHED;
+    if (t->resumed)
+        snprintf(t->peer_identity, sizeof t->peer_identity, "%s", h->psk->ident);
 out2:
     moat_wipe(c_ap, sizeof c_ap);
     moat_wipe(s_ap, sizeof s_ap);
@@ -533,8 +518,44 @@ static int handle_client_finished(moat_tls *t, const uint8_t *msg, size_t len, m
     return t->cfg->tickets ? tls_send_tickets(t, out) : 0;
 }
 
+/* The client's Certificate in answer to our request (4.4.2.4). */
+static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
+{
+    struct hs *h = t->hs;
+    rd_t staple;
+    int e = tls_read_certificate(t, msg, len, NULL, 0, 0, &staple);
+    if (e)
+        return e;
+    if (h->npeer == 0) {
+        if (t->cfg->client_auth == MOAT_CLIENT_AUTH_REQUIRE)
+            return ALERT(CERTIFICATE_REQUIRED);
+        t->state = ST_WAIT_CLIENT_FINISHED;
+        return tls_transcript_add(t, msg, len);
+    }
+    if (!t->cfg->client_trust)
+        return ALERT(UNKNOWN_CA);
+    if ((e = tls_verify_peer_chain(t, t->cfg->client_trust, NULL, &staple)))
+        return e;
+    if (moat_x509_subject(h->peer_certs.base, h->cert_len[0], t->peer_identity,
+                          sizeof t->peer_identity))
+        t->peer_identity[0] = 0;
+    t->state = ST_WAIT_CLIENT_CV;
+    return tls_transcript_add(t, msg, len);
+}
+
 int tls_server_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out)
 {
+    if (t->state == ST_WAIT_CLIENT_CERT && type == HS_CERTIFICATE)
+        return handle_client_cert(t, msg, len);
+    if (t->state == ST_WAIT_CLIENT_CV && type == HS_CERTIFICATE_VERIFY) {
+        int e = tls_check_cert_verify(t, msg, len);
+        if (!e)
+            t->state = ST_WAIT_CLIENT_FINISHED;
+        return e;
+    }
+    if (t->state == ST_WAIT_CLIENT_CERT && type == HS_FINISHED &&
+        t->cfg->client_auth == MOAT_CLIENT_AUTH_REQUIRE)
+        return ALERT(CERTIFICATE_REQUIRED);
     if (t->state == ST_RECVD_CH && type == HS_CLIENT_HELLO)
         return handle_client_hello(t, msg, len, out);
     if (t->state == ST_WAIT_CLIENT_FINISHED && type == HS_FINISHED)

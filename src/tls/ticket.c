@@ -76,7 +76,7 @@ static int put_session(moat_buf *b, const tls_session *s)
             wr_uint(b, (uint32_t)(s->time_ms >> 32), 4) || wr_uint(b, (uint32_t)s->time_ms, 4) ||
             wr_uint(b, s->lifetime, 4) || wr_uint(b, s->age_add, 4) ||
             wr_u8(b, (uint32_t)s->psklen) || wr_bytes(b, s->psk, s->psklen) ||
-            put_str(b, s->sni) || put_str(b, s->alpn);
+            put_str(b, s->sni) || put_str(b, s->alpn) || put_str(b, s->ident);
     return r ? MOAT_ERR_NOMEM : 0;
 }
 
@@ -95,7 +95,8 @@ static int get_session(rd_t *r, tls_session *s)
         return -1;
     memcpy(s->psk, psk.p, psk.n);
     s->psklen = psk.n;
-    if (get_str(r, s->sni, sizeof s->sni) || get_str(r, s->alpn, sizeof s->alpn))
+    if (get_str(r, s->sni, sizeof s->sni) || get_str(r, s->alpn, sizeof s->alpn) ||
+        get_str(r, s->ident, sizeof s->ident))
         return -1;
     return 0;
 }
@@ -186,6 +187,7 @@ int tls_send_tickets(moat_tls *t, moat_buf *out)
         s.psklen = t->hlen;
         snprintf(s.sni, sizeof s.sni, "%s", t->sni);
         snprintf(s.alpn, sizeof s.alpn, "%s", t->alpn);
+        snprintf(s.ident, sizeof s.ident, "%s", t->peer_identity);
         r = moat_random(&s.age_add, 4);
         if (!r)
             r = ks_expand_label(t->hash, t->resumption, "resumption", nonce, 8, s.psk, t->hlen);
@@ -324,4 +326,14 @@ void moat_tls_config_set_psk_ke(moat_tls_config *c, int allow)
 int moat_tls_resumed(const moat_tls *t)
 {
     return t && t->resumed;
+}
+
+const char *moat_tls_get_peer_identity(const moat_tls *t)
+{
+    return t && t->peer_identity[0] ? t->peer_identity : NULL;
+}
+
+int moat_tls_ocsp_stapled(const moat_tls *t)
+{
+    return t && t->ocsp_stapled;
 }

@@ -58,11 +58,17 @@ static int make_certs(void)
              "leaf ed25519 ca leaf.ext -algorithm ED25519\n"
              "leaf example ca ex.ext -algorithm EC -pkeyopt ec_paramgen_curve:P-256\n"
              "leaf untrusted other leaf.ext -algorithm EC -pkeyopt ec_paramgen_curve:P-256\n"
+             "printf 'extendedKeyUsage=clientAuth\\n' > client.ext\n"
+             "leaf alice ca client.ext -algorithm EC -pkeyopt ec_paramgen_curve:P-256\n"
+             "leaf mallory other client.ext -algorithm EC -pkeyopt ec_paramgen_curve:P-256\n"
              "mkdir crl; touch crl/index.txt; echo 01 > crl/crlnumber\n"
              "printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=crl/index.txt\\ncrlnumber=crl/crlnumber\\n"
              "default_md=sha256\\ndefault_crl_days=30\\n' > crl.cnf\n"
              "ossl ca -config crl.cnf -keyfile ca.key -cert ca.pem -revoke rsa.pem\n"
              "ossl ca -config crl.cnf -keyfile ca.key -cert ca.pem -gencrl -out ca.crl\n"
+             "ossl ca -config crl.cnf -keyfile ca.key -cert ca.pem -valid p256.pem\n"
+             "for l in p256 rsa; do ossl ocsp -index crl/index.txt -rsigner ca.pem -rkey ca.key "
+             "-CA ca.pem -issuer ca.pem -cert $l.pem -respout $l.ocsp -ndays 1; done\n"
              "ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout self.key "
              "-out self.pem -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost\n",
              certdir);

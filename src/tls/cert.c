@@ -1,0 +1,152 @@
+/* Certificate, CertificateRequest and CertificateVerify (RFC 8446 4.3.2,
+ * 4.4.2, 4.4.3) for both roles: the server's and, with client
+ * authentication, the client's. */
+#include <string.h>
+
+#include "tls/internal.h"
+
+int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx, size_t ctxlen,
+                          const uint8_t *ocsp, size_t ocsplen)
+{
+    moat_buf m;
+    moat_buf_init(&m);
+    size_t mk, list, one, ext;
+    int r = wr_u8(&m, HS_CERTIFICATE) || wr_begin(&m, 3, &mk) || wr_u8(&m, (uint32_t)ctxlen) ||
+            wr_bytes(&m, ctx, ctxlen) || wr_begin(&m, 3, &list);
+    for (size_t i = 0; cred && i < moat_cred_chain_len(cred) && !r; i++) {
+        size_t dl;
+        const uint8_t *der = moat_cred_chain_der(cred, i, &dl);
+        r = wr_begin(&m, 3, &one) || wr_bytes(&m, der, dl) || wr_end(&m, 3, one) ||
+            wr_begin(&m, 2, &ext);
+        if (!r && i == 0 && ocsp) {
+            /* 4.4.2.1: the staple rides in the leaf's status_request. */
+            r = wr_u16(&m, EXT_STATUS_REQUEST) || wr_u16(&m, (uint32_t)(ocsplen + 4)) ||
+                wr_u8(&m, 1) || wr_u24(&m, (uint32_t)ocsplen) || wr_bytes(&m, ocsp, ocsplen);
+        }
+        r = r || wr_end(&m, 2, ext);
+    }
+    r = r || wr_end(&m, 3, list) || wr_end(&m, 3, mk);
+    int e = r ? MOAT_ERR_NOMEM : tls_queue_hs(t, &m);
+    moat_buf_free(&m);
+    return e;
+}
+
+int tls_queue_cert_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme)
+{
+    uint8_t content[64 + 34 + MOAT_HASH_MAX], sig[1024];
+    size_t clen, slen;
+    int r = tls_cv_content(t, t->is_server, content, &clen);
+    if (!r)
+        r = moat_cred_sign(cred, scheme, content, clen, sig, &slen);
+    if (r)
+        return r;
+    moat_buf m;
+    moat_buf_init(&m);
+    r = wr_u8(&m, HS_CERTIFICATE_VERIFY) || wr_u24(&m, (uint32_t)(4 + slen)) ||
+        wr_u16(&m, scheme) || wr_u16(&m, (uint32_t)slen) || wr_bytes(&m, sig, slen);
+    int e = r ? MOAT_ERR_NOMEM : tls_queue_hs(t, &m);
+    moat_buf_free(&m);
+    return e;
+}
+
+int tls_queue_cert_request(moat_tls *t)
+{
+    moat_buf m;
+    moat_buf_init(&m);
+    size_t mk, exts;
+    int r = wr_u8(&m, HS_CERTIFICATE_REQUEST) || wr_begin(&m, 3, &mk) || wr_u8(&m, 0) ||
+            wr_begin(&m, 2, &exts) || wr_u16(&m, EXT_SIGNATURE_ALGORITHMS) ||
+            wr_u16(&m, (uint32_t)(2 + 2 * tls_nsigschemes)) ||
+            wr_u16(&m, (uint32_t)(2 * tls_nsigschemes));
+    for (size_t i = 0; i < tls_nsigschemes && !r; i++)
+        r = wr_u16(&m, tls_sigschemes[i]);
+    r = r || wr_end(&m, 2, exts) || wr_end(&m, 3, mk);
+    int e = r ? MOAT_ERR_NOMEM : tls_queue_hs(t, &m);
+    t->hs->cert_requested = 1;
+    moat_buf_free(&m);
+    return e;
+}
+
+int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint8_t *ctx,
+                         size_t ctxlen, int staple_ok, rd_t *staple)
+{
+    struct hs *h = t->hs;
+    rd_t r = rd_init(msg + 4, len - 4);
+    rd_t c = rd_vec(&r, 1);
+    rd_t list = rd_vec(&r, 3);
+    *staple = (rd_t){NULL, 0, 1};
+    if (r.err || r.n)
+        return ALERT(DECODE_ERROR);
+    if (c.n != ctxlen || (ctxlen && memcmp(c.p, ctx, ctxlen)))
+        return ALERT(ILLEGAL_PARAMETER);
+    int e;
+    while (list.n) {
+        rd_t der = rd_vec(&list, 3);
+        rd_t exts = rd_vec(&list, 2);
+        if (list.err || der.n == 0)
+            return ALERT(DECODE_ERROR);
+        if (h->npeer == MAX_PEER_CERTS)
+            return ALERT(BAD_CERTIFICATE);
+        ext_seen seen = {.n = 0};
+        while (exts.n) {
+            uint16_t type = rd_u16(&exts);
+            rd_t body = rd_vec(&exts, 2);
+            if (exts.err)
+                return ALERT(DECODE_ERROR);
+            if ((e = tls_ext_add(&seen, type)))
+                return e;
+            /* 4.4.2: only what we asked for; a staple only for the leaf. */
+            if (type != EXT_STATUS_REQUEST || !staple_ok || h->npeer != 0)
+                return ALERT(UNSUPPORTED_EXTENSION);
+            uint8_t st = rd_u8(&body);
+            rd_t resp = rd_vec(&body, 3);
+            if (body.err || body.n || st != 1 || resp.n == 0)
+                return ALERT(DECODE_ERROR);
+            *staple = resp;
+        }
+        h->cert_off[h->npeer] = h->peer_certs.len;
+        h->cert_len[h->npeer++] = der.n;
+        if ((e = moat_buf_append(&h->peer_certs, der.p, der.n)))
+            return e;
+    }
+    return 0;
+}
+
+int tls_verify_peer_chain(moat_tls *t, moat_trust *trust, const char *host, const rd_t *staple)
+{
+    struct hs *h = t->hs;
+    const uint8_t *ders[MAX_PEER_CERTS];
+    for (size_t i = 0; i < h->npeer; i++)
+        ders[i] = h->peer_certs.base + h->cert_off[i];
+    return moat_verify_chain(trust, ders, h->cert_len, h->npeer, host, tls_now(t), t->is_server,
+                             staple->err ? NULL : staple->p, staple->n, t->verify_err,
+                             sizeof t->verify_err, &t->verify_code);
+}
+
+int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)
+{
+    struct hs *h = t->hs;
+    rd_t r = rd_init(msg + 4, len - 4);
+    uint16_t scheme = rd_u16(&r);
+    rd_t sig = rd_vec(&r, 2);
+    if (r.err || r.n)
+        return ALERT(DECODE_ERROR);
+    int ok = 0;
+    for (size_t i = 0; i < tls_nsigschemes; i++)
+        ok |= tls_sigschemes[i] == scheme;
+    if (!ok)
+        return ALERT(ILLEGAL_PARAMETER); /* not one we offered */
+    uint8_t content[64 + 34 + MOAT_HASH_MAX];
+    size_t clen;
+    /* The signer is the peer: the server's context when we are the client. */
+    int e = tls_cv_content(t, !t->is_server, content, &clen);
+    if (!e)
+        e = moat_verify_sig(h->peer_certs.base, h->cert_len[0], scheme, content, clen, sig.p,
+                            sig.n);
+    if (e)
+        return e;
+    if (!t->is_server)
+        t->sigscheme = scheme;
+    moat_buf_free(&h->peer_certs);
+    return tls_transcript_add(t, msg, len);
+}

@@ -1,0 +1,158 @@
+/* Client certificates (mutual TLS) and OCSP stapling, in memory. */
+#include <time.h>
+
+#include "harness.h"
+#include "tls/internal.h"
+
+static moat_buf readfile(const char *path)
+{
+    moat_buf b;
+    moat_buf_init(&b);
+    FILE *f = fopen(path, "rb");
+    uint8_t tmp[4096];
+    size_t n;
+    while (f && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        moat_buf_append(&b, tmp, n);
+    if (f)
+        fclose(f);
+    return b;
+}
+
+static int64_t later;
+static int64_t later_clock(void *a)
+{
+    (void)a;
+    return later;
+}
+
+static void test_mtls(void)
+{
+    char err[256];
+    moat_tls_config *sc = server_config("p256");
+    check(!moat_tls_config_set_client_ca_file(sc, cpath("ca", "pem"), err, sizeof err),
+          "client CA file loads");
+    moat_tls_config_set_client_auth(sc, MOAT_CLIENT_AUTH_REQUIRE);
+    moat_tls_config *alice = client_config("ca"), *anon = client_config("ca"),
+                    *mallory = client_config("ca");
+    moat_tls_config_add_cert_file(alice, cpath("alice", "pem"), cpath("alice", "key"), err,
+                                  sizeof err);
+    moat_tls_config_add_cert_file(mallory, cpath("mallory", "pem"), cpath("mallory", "key"), err,
+                                  sizeof err);
+    pair_t p;
+    int r = pair_handshake(&p, alice, sc, "localhost", 1 << 20);
+    const char *id = r ? NULL : moat_tls_get_peer_identity(p.s);
+    check(r == 0 && id && strstr(id, "CN=alice"), "client certificate verified: %s (%s)",
+          id ? id : "(none)", moat_strerror(r));
+    static const char m[] = "after mutual authentication";
+    check(!pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20) &&
+              p.s_app.len == sizeof m,
+          "data flows after mutual authentication");
+    moat_buf sess;
+    moat_buf_init(&sess);
+    moat_tls_get_session(p.c, &sess);
+    pair_free(&p);
+
+    r = pair_handshake(&p, anon, sc, "localhost", 1 << 20);
+    check(p.serr == ALERT(CERTIFICATE_REQUIRED) &&
+              p.cerr == MOAT_ERR_PEER_ALERT(MOAT_ALERT_CERTIFICATE_REQUIRED),
+          "no certificate when one is required: certificate_required (%s)", moat_strerror(r));
+    pair_free(&p);
+
+    r = pair_handshake(&p, mallory, sc, "localhost", 1 << 20);
+    check(p.serr == ALERT(UNKNOWN_CA) && moat_tls_get_peer_identity(p.s) == NULL,
+          "client certificate from an unknown CA: unknown_ca (%s)", moat_strerror(p.serr));
+    pair_free(&p);
+
+    moat_tls_config_set_client_auth(sc, MOAT_CLIENT_AUTH_OPTIONAL);
+    r = pair_handshake(&p, anon, sc, "localhost", 1 << 20);
+    check(r == 0 && moat_tls_get_peer_identity(p.s) == NULL,
+          "optional client authentication without a certificate");
+    pair_free(&p);
+
+    /* The identity survives resumption. */
+    memset(&p, 0, sizeof p);
+    p.c = moat_tls_client_new(alice, "localhost");
+    p.s = moat_tls_server_new(sc);
+    moat_buf a, b, junk;
+    moat_buf_init(&a);
+    moat_buf_init(&b);
+    moat_buf_init(&junk);
+    r = moat_tls_set_session(p.c, sess.base, sess.len);
+    r = r ? r : moat_tls_start(p.c, &a);
+    for (int i = 0; i < 4 && !r; i++) {
+        r = a.len ? deliver(p.s, &a, 1 << 20, &b, &junk) : 0;
+        r = r ? r : b.len ? deliver(p.c, &b, 1 << 20, &a, &junk) : 0;
+    }
+    id = moat_tls_get_peer_identity(p.s);
+    check(r == 0 && moat_tls_resumed(p.s) && id && strstr(id, "CN=alice"),
+          "a resumed session keeps the client's identity");
+    moat_buf_free(&a);
+    moat_buf_free(&b);
+    moat_buf_free(&junk);
+    moat_buf_free(&sess);
+    pair_free(&p);
+    moat_tls_config_free(alice);
+    moat_tls_config_free(anon);
+    moat_tls_config_free(mallory);
+    moat_tls_config_free(sc);
+}
+
+static void test_ocsp(void)
+{
+    moat_buf good = readfile(cpath("p256", "ocsp")), revoked = readfile(cpath("rsa", "ocsp"));
+    check(good.len > 0 && revoked.len > 0, "openssl ocsp made the responses");
+    moat_tls_config *sc = server_config("p256"), *rc = server_config("rsa"),
+                    *wrong = server_config("rsa"), *cc = client_config("ca");
+    check(!moat_tls_config_set_ocsp_staple(sc, 0, good.base, good.len) &&
+              !moat_tls_config_set_ocsp_staple(rc, 0, revoked.base, revoked.len) &&
+              !moat_tls_config_set_ocsp_staple(wrong, 0, good.base, good.len),
+          "staples load");
+    check(moat_tls_config_set_ocsp_staple(sc, 0, (const uint8_t *)"junk", 4) == MOAT_ERR_FILE,
+          "a file that is not an OCSP response is refused");
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    check(r == 0 && moat_tls_ocsp_stapled(p.c), "a good staple is sent and accepted");
+    pair_free(&p);
+    r = pair_handshake(&p, cc, rc, "localhost", 1 << 20);
+    const char *why = moat_tls_verify_error(p.c);
+    check(r == ALERT(CERTIFICATE_REVOKED) && why && strstr(why, "revoked (OCSP"),
+          "a revoked staple refuses the site: %s", why ? why : "(none)");
+    pair_free(&p);
+    r = pair_handshake(&p, cc, wrong, "localhost", 1 << 20);
+    why = moat_tls_verify_error(p.c);
+    check(r == ALERT(BAD_CERTIFICATE_STATUS_RESPONSE) && why && strstr(why, "another certificate"),
+          "a staple for another certificate is refused: %s", why ? why : "(none)");
+    pair_free(&p);
+    /* Past its nextUpdate the server stops stapling it. */
+    later = (int64_t)time(NULL) + 3 * 86400;
+    moat_tls_config_set_clock(sc, later_clock, NULL);
+    r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    check(r == 0 && !moat_tls_ocsp_stapled(p.c), "an expired staple is not sent");
+    pair_free(&p);
+    /* A client that does not verify does not ask. */
+    moat_tls_config *k = moat_tls_config_new();
+    moat_tls_config_set_verify(k, 0);
+    moat_tls_config_set_clock(sc, NULL, NULL);
+    r = pair_handshake(&p, k, rc, "localhost", 1 << 20);
+    check(r == 0 && !moat_tls_ocsp_stapled(p.c), "no staple for a client that did not ask");
+    pair_free(&p);
+    moat_tls_config_free(k);
+    moat_buf_free(&good);
+    moat_buf_free(&revoked);
+    moat_tls_config_free(sc);
+    moat_tls_config_free(rc);
+    moat_tls_config_free(wrong);
+    moat_tls_config_free(cc);
+}
+
+int main(void)
+{
+    if (make_certs()) {
+        printf("not ok - test certificates could not be made (see %s/gen.log)\n", certdir);
+        return 1;
+    }
+    test_mtls();
+    test_ocsp();
+    remove_certs();
+    return failures ? 1 : 0;
+}
