@@ -1,5 +1,6 @@
-/* `moat ca`: the command line of the local CA (init, issue, path).
- * Results go to stdout, errors to stderr; exit 0, 1 (failure), 2 (usage). */
+/* `moat ca`: the command line of the local CA (init, issue, path, revoke,
+ * crl, list, trust, untrust). Results go to stdout, errors to stderr;
+ * exit 0, 1 (failure), 2 (usage, refused, a missing or damaged CA). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +13,33 @@
 #include "moat/error.h"
 
 static const char usage_text[] =
-    "usage: moat ca init  [--ca-dir DIR]\n"
+    "usage: moat ca init  [--ca-dir DIR] [--permit-dns NAME]... [--permit-ip CIDR]...\n"
     "       moat ca issue NAME... [--ca-dir DIR] [--days N] [--rsa] [--client]\n"
     "                     [--cert-file FILE] [--key-file FILE]\n"
     "                     [--not-before YYYY-MM-DD] [--not-after YYYY-MM-DD]\n"
+    "       moat ca revoke FILE|SERIAL [--reason R] [--ca-dir DIR]\n"
+    "       moat ca crl   [--out FILE] [--days N] [--der] [--ca-dir DIR]\n"
+    "       moat ca list  [--ca-dir DIR]\n"
+    "       moat ca trust | untrust [--nss-db DIR]... [--system-only | --nss-only]\n"
+    "                     [--ca-dir DIR]\n"
     "       moat ca path  [--ca-dir DIR]\n"
     "\n"
-    "init   makes a new local CA (rootCA.pem, rootCA-key.pem) in the CA directory\n"
-    "issue  issues a certificate for host names, wildcards (*.example.test) and IP\n"
-    "       addresses, into NAME.pem and NAME-key.pem in the current directory\n"
-    "path   prints the CA directory: --ca-dir, else $MOAT_CA_HOME, else\n"
-    "       $XDG_DATA_HOME/moat/ca, else ~/.local/share/moat/ca\n";
+    "init    makes a new local CA (rootCA.pem, rootCA-key.pem) in the CA directory;\n"
+    "        --permit-dns limits it to names under NAME (name constraints), and then\n"
+    "        IP addresses to --permit-ip ranges (default 127.0.0.0/8 and ::1/128)\n"
+    "issue   issues a certificate for host names, wildcards (*.example.test) and IP\n"
+    "        addresses, into NAME.pem and NAME-key.pem in the current directory\n"
+    "revoke  records a certificate (its file, or serial) as revoked; R is one of\n"
+    "        unspecified, keyCompromise, cACompromise, affiliationChanged,\n"
+    "        superseded, cessationOfOperation\n"
+    "crl     signs a CRL of the revoked certificates, valid N days (default 30),\n"
+    "        PEM (or --der) to stdout or FILE\n"
+    "list    the certificates this CA issued: serial, validity, revoked or not, names\n"
+    "trust   installs the root in the system store (needs root) and in NSS databases\n"
+    "        (~/.pki/nssdb for Chromium, Firefox profiles), or only in --nss-db DIR\n"
+    "untrust removes it from the same places\n"
+    "path    prints the CA directory: --ca-dir, else $MOAT_CA_HOME, else\n"
+    "        $XDG_DATA_HOME/moat/ca, else ~/.local/share/moat/ca\n";
 
 /* The options every subcommand may see; which ones it accepts is checked
  * by the subcommand. */
@@ -30,11 +47,14 @@ struct opts {
     const char *ca_dir;
     const char *cert_file, *key_file;
     const char *not_before, *not_after;
+    const char *reason, *out;
     long days; /* 0: not given */
-    int rsa, client, help;
+    int rsa, client, help, der, system_only, nss_only;
     const char **names;
     size_t n_names;
-    const char *seen[16]; /* flags given, for "not valid here" checks */
+    const char **permit_dns, **permit_ip, **nss_dbs; /* repeatable flags */
+    size_t n_permit_dns, n_permit_ip, n_nss_dbs;
+    const char *seen[32]; /* flags given, for "not valid here" checks */
     size_t n_seen;
 };
 
@@ -100,9 +120,12 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
         if (a[1] != '-' || fl >= sizeof flag) return usage_error(sub, "unknown option", a);
         memcpy(flag, a, fl);
         flag[fl] = 0;
-        static const char *const with_value[] = {"--ca-dir",     "--cert-file", "--key-file",
-                                                 "--not-before", "--not-after", "--days"};
-        static const char *const boolean[] = {"--rsa", "--client"};
+        static const char *const with_value[] = {
+            "--ca-dir", "--cert-file", "--key-file",   "--not-before", "--not-after", "--days",
+            "--reason", "--out",       "--permit-dns", "--permit-ip",  "--nss-db"};
+        static const char *const boolean[] = {"--rsa", "--client", "--der", "--system-only",
+                                              "--nss-only"};
+        static const char *const repeatable[] = {"--permit-dns", "--permit-ip", "--nss-db"};
         const char *value = NULL, *canon = NULL;
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) {
@@ -124,10 +147,13 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
             if (eq) return usage_error(sub, "this option takes no value:", flag);
         }
         if (!known) return usage_error(sub, "unknown option", flag);
+        int again = 0, may_repeat = 0;
+        for (size_t k = 0; k < sizeof repeatable / sizeof *repeatable; k++)
+            if (strcmp(flag, repeatable[k]) == 0) may_repeat = 1;
         for (size_t k = 0; k < o->n_seen; k++)
-            if (strcmp(o->seen[k], flag) == 0)
-                return usage_error(sub, "this option is given twice:", flag);
-        if (o->n_seen < sizeof o->seen / sizeof *o->seen) o->seen[o->n_seen++] = canon;
+            if (strcmp(o->seen[k], flag) == 0) again = 1;
+        if (again && !may_repeat) return usage_error(sub, "this option is given twice:", flag);
+        if (!again && o->n_seen < sizeof o->seen / sizeof *o->seen) o->seen[o->n_seen++] = canon;
         if (strcmp(flag, "--ca-dir") == 0) {
             o->ca_dir = value;
         } else if (strcmp(flag, "--cert-file") == 0) {
@@ -150,6 +176,22 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
             o->rsa = 1;
         } else if (strcmp(flag, "--client") == 0) {
             o->client = 1;
+        } else if (strcmp(flag, "--der") == 0) {
+            o->der = 1;
+        } else if (strcmp(flag, "--system-only") == 0) {
+            o->system_only = 1;
+        } else if (strcmp(flag, "--nss-only") == 0) {
+            o->nss_only = 1;
+        } else if (strcmp(flag, "--reason") == 0) {
+            o->reason = value;
+        } else if (strcmp(flag, "--out") == 0) {
+            o->out = value;
+        } else if (strcmp(flag, "--permit-dns") == 0) {
+            o->permit_dns[o->n_permit_dns++] = value;
+        } else if (strcmp(flag, "--permit-ip") == 0) {
+            o->permit_ip[o->n_permit_ip++] = value;
+        } else if (strcmp(flag, "--nss-db") == 0) {
+            o->nss_dbs[o->n_nss_dbs++] = value;
         }
     }
     return 0;
@@ -198,45 +240,90 @@ static int cmd_path(const struct opts *o)
     return 0;
 }
 
-static int cmd_init(const struct opts *o)
+/* A failure to open the CA: its state (missing, damaged, wrong key) is
+ * the user's to fix (2); anything else (I/O, memory) is ours (1). */
+static int open_exit(int r)
 {
-    char dir[4096], err[1024];
-    int r = resolve_dir(o, dir, sizeof dir);
+    return r == MOAT_ERR_FILE || r == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
+}
+
+static int cmd_init(struct opts *o)
+{
+    static const char *const allowed[] = {"--ca-dir", "--permit-dns", "--permit-ip", NULL};
+    int r = only_flags("init", o, allowed);
     if (r) return r;
+    if (o->n_permit_ip && !o->n_permit_dns)
+        return usage_error("init", "--permit-ip goes with --permit-dns", NULL);
+    /* Permitted names: plain DNS names (no wildcard, no IP), lower-cased. */
+    char **dns = calloc(o->n_permit_dns + 1, sizeof *dns);
+    if (!dns) return MOAT_CA_EXIT_FAIL;
+    size_t nd = 0;
+    for (size_t i = 0; i < o->n_permit_dns; i++) {
+        char why[512];
+        const char *n = o->permit_dns[i];
+        if (moat_ca_check_name(n, why, sizeof why) != MOAT_CA_NAME_DNS || n[0] == '*') {
+            fprintf(stderr,
+                    "moat ca init: --permit-dns needs a DNS name like example.test (it then "
+                    "permits that name and every name under it), not \"%s\"\n",
+                    n);
+            r = MOAT_CA_EXIT_USAGE;
+            goto out;
+        }
+        if (!(dns[nd] = strdup(n))) {
+            r = MOAT_CA_EXIT_FAIL;
+            goto out;
+        }
+        for (char *p = dns[nd]; *p; p++)
+            if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+        nd++;
+    }
+    /* Constraints on DNS names alone would leave every IP address open
+     * (RFC 5280 4.2.1.10 constrains only the kinds of name it lists). */
+    static const char *const loopback[] = {"127.0.0.0/8", "::1/128"};
+    const char *const *ips = o->n_permit_ip ? o->permit_ip : loopback;
+    size_t n_ips = nd ? (o->n_permit_ip ? o->n_permit_ip : 2) : 0;
+    char dir[4096], err[1024];
+    if ((r = resolve_dir(o, dir, sizeof dir)) != 0) goto out;
     if (path_exists(dir, MOAT_CA_CERT_FILE) || path_exists(dir, MOAT_CA_KEY_FILE)) goto exists;
     struct moat_ca ca;
-    int created = 0;
-    if (moat_ca_open(dir, 1, &created, &ca, err, sizeof err) != 0) {
+    r = moat_ca_init(dir, (const char *const *)dns, nd, ips, n_ips, &ca, err, sizeof err);
+    if (r == MOAT_ERR_STATE) goto exists; /* made between our check and the lock */
+    if (r != 0) {
         fprintf(stderr, "moat ca init: %s\n", err);
-        return MOAT_CA_EXIT_FAIL;
+        r = r == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
+        goto out;
     }
-    if (!created) { /* someone made one between our check and the lock */
-        moat_ca_close(&ca);
-        goto exists;
-    }
-    char subject[512] = "", until[32];
+    char subject[512] = "", until[32], nc[512] = "";
     int64_t na = 0;
     moat_cert_subject(ca.cert, subject, sizeof subject);
     moat_cert_not_after(ca.cert, &na);
     fmt_date(na, until, sizeof until);
+    moat_cert_constraints(ca.cert, nc, sizeof nc);
     printf("Created a new local CA in %s\n"
            "  certificate: %s/%s\n"
            "               %s, valid until %s\n"
            "  private key: %s/%s (mode 0600: keep it secret, it can sign certificates\n"
            "               for any name that browsers trusting this CA will accept)\n"
-           "To make browsers trust the certificates it issues, add %s/%s to their\n"
-           "trust store.\n",
+           "To make browsers trust the certificates it issues, run `moat ca trust` (or add\n"
+           "%s/%s to their trust store).\n",
            dir, dir, MOAT_CA_CERT_FILE, subject, until, dir, MOAT_CA_KEY_FILE, dir,
            MOAT_CA_CERT_FILE);
+    if (nc[0]) printf("It may certify only names within: %s (name constraints).\n", nc);
     moat_ca_close(&ca);
-    return 0;
+    r = 0;
+    goto out;
 exists:
     fprintf(stderr,
             "moat ca init: a CA already exists in %s; moat will not overwrite it.\n"
             "To start over, move that directory away first (certificates it issued will no "
             "longer be trusted).\n",
             dir);
-    return MOAT_CA_EXIT_USAGE;
+    r = MOAT_CA_EXIT_USAGE;
+out:
+    for (size_t i = 0; i < nd; i++)
+        free(dns[i]);
+    free(dns);
+    return r;
 }
 
 /* The file stem for a certificate: the first name, '*' as "_wildcard" and
@@ -328,14 +415,27 @@ static int cmd_issue(struct opts *o)
     if ((rc = resolve_dir(o, dir, sizeof dir)) != 0) goto out;
     rc = MOAT_CA_EXIT_FAIL;
     int created = 0;
-    if (moat_ca_open(dir, 1, &created, &ca, err, sizeof err) != 0) {
+    int or = moat_ca_open(dir, 1, &created, &ca, err, sizeof err);
+    if (or != 0) {
         fprintf(stderr, "moat ca issue: %s\n", err);
+        rc = open_exit(or);
         goto out;
     }
     ca_open = 1;
     if (created)
         fprintf(stderr, "moat ca issue: created a new local CA in %s (its certificate is %s/%s)\n",
                 dir, dir, MOAT_CA_CERT_FILE);
+    for (size_t i = 0; i < n; i++) {
+        if (moat_cert_name_permitted(ca.cert, names[i])) continue;
+        char nc[512];
+        moat_cert_constraints(ca.cert, nc, sizeof nc);
+        fprintf(stderr,
+                "moat ca issue: the CA in %s may not certify \"%s\": its name constraints "
+                "permit only %s\n",
+                dir, names[i], nc);
+        rc = MOAT_CA_EXIT_USAGE;
+        goto out;
+    }
     int64_t ca_nb = 0, ca_na = 0;
     moat_cert_not_before(ca.cert, &ca_nb);
     moat_cert_not_after(ca.cert, &ca_na);
@@ -387,14 +487,7 @@ static int cmd_issue(struct opts *o)
      * then the key, then the certificate. The chain is the leaf alone:
      * clients hold the root. */
     const moat_cert *chain[1] = {leaf};
-    char issued_dir[4200], record[4300];
-    snprintf(issued_dir, sizeof issued_dir, "%s/%s", dir, MOAT_CA_ISSUED_DIR);
-    snprintf(record, sizeof record, "%s/%s.pem", issued_dir, serial);
-    if (mkdir(issued_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "moat ca issue: cannot create %s: %s\n", issued_dir, strerror(errno));
-        goto out;
-    }
-    if (moat_cert_write_pem(chain, 1, record, 0644, err, sizeof err) != 0 ||
+    if (moat_ca_record_issued(&ca, leaf, err, sizeof err) != 0 ||
         moat_pkey_write_pem(key, key_path, err, sizeof err) != 0) {
         fprintf(stderr, "moat ca issue: %s\n", err);
         goto out;
@@ -442,6 +535,65 @@ out:
     return rc;
 }
 
+static int cmd_revoke(struct opts *o)
+{
+    static const char *const allowed[] = {"--ca-dir", "--reason", NULL};
+    int r = only_flags("revoke", o, allowed);
+    if (r) return r;
+    if (o->n_names != 1)
+        return usage_error("revoke",
+                           "name one certificate: its file, or its serial number (see `moat ca "
+                           "list`)",
+                           NULL);
+    char dir[4096];
+    if ((r = resolve_dir(o, dir, sizeof dir)) != 0) return r;
+    return moat_ca_cmd_revoke(dir, o->names[0], o->reason);
+}
+
+static int cmd_crl(struct opts *o)
+{
+    static const char *const allowed[] = {"--ca-dir", "--out", "--days", "--der", NULL};
+    int r = only_flags("crl", o, allowed);
+    if (r) return r;
+    if (o->n_names) return usage_error("crl", "takes no names; unexpected", o->names[0]);
+    char dir[4096];
+    if ((r = resolve_dir(o, dir, sizeof dir)) != 0) return r;
+    return moat_ca_cmd_crl(dir, o->out, o->days, o->der);
+}
+
+static int cmd_list(struct opts *o)
+{
+    static const char *const allowed[] = {"--ca-dir", NULL};
+    int r = only_flags("list", o, allowed);
+    if (r) return r;
+    if (o->n_names) return usage_error("list", "takes no names; unexpected", o->names[0]);
+    char dir[4096];
+    if ((r = resolve_dir(o, dir, sizeof dir)) != 0) return r;
+    return moat_ca_cmd_list(dir);
+}
+
+static int cmd_trust(struct opts *o, int remove)
+{
+    const char *sub = remove ? "untrust" : "trust";
+    static const char *const allowed[] = {"--ca-dir", "--nss-db", "--system-only", "--nss-only",
+                                          NULL};
+    int r = only_flags(sub, o, allowed);
+    if (r) return r;
+    if (o->n_names) return usage_error(sub, "takes no names; unexpected", o->names[0]);
+    if (o->system_only && (o->nss_only || o->n_nss_dbs))
+        return usage_error(sub, "--system-only goes with neither --nss-only nor --nss-db", NULL);
+    char dir[4096];
+    if ((r = resolve_dir(o, dir, sizeof dir)) != 0) return r;
+    struct moat_ca_trust_opts t = {
+        .remove = remove,
+        .system = !o->nss_only && !o->n_nss_dbs,
+        .nss = !o->system_only,
+        .nss_dbs = o->nss_dbs,
+        .n_nss_dbs = o->n_nss_dbs,
+    };
+    return moat_ca_cmd_trust(dir, &t);
+}
+
 int moat_ca_main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
@@ -453,12 +605,24 @@ int moat_ca_main(int argc, char **argv)
     struct opts o;
     memset(&o, 0, sizeof o);
     o.names = calloc((size_t)argc, sizeof *o.names);
-    if (!o.names) {
+    o.permit_dns = calloc((size_t)argc, sizeof *o.permit_dns);
+    o.permit_ip = calloc((size_t)argc, sizeof *o.permit_ip);
+    o.nss_dbs = calloc((size_t)argc, sizeof *o.nss_dbs);
+    if (!o.names || !o.permit_dns || !o.permit_ip || !o.nss_dbs) {
+        free(o.names);
+        free(o.permit_dns);
+        free(o.permit_ip);
+        free(o.nss_dbs);
         fprintf(stderr, "moat ca: out of memory\n");
         return MOAT_CA_EXIT_FAIL;
     }
     int r;
-    if (strcmp(sub, "init") != 0 && strcmp(sub, "issue") != 0 && strcmp(sub, "path") != 0) {
+    static const char *const subs[] = {"init", "issue", "path",  "revoke",
+                                       "crl",  "list",  "trust", "untrust"};
+    int known = 0;
+    for (size_t k = 0; k < sizeof subs / sizeof *subs; k++)
+        if (strcmp(sub, subs[k]) == 0) known = 1;
+    if (!known) {
         r = usage_error(NULL, "unknown subcommand", sub);
         goto out;
     }
@@ -469,16 +633,26 @@ int moat_ca_main(int argc, char **argv)
     }
     if (strcmp(sub, "issue") == 0) {
         r = cmd_issue(&o);
-        goto out;
-    }
-    static const char *const dir_only[] = {"--ca-dir", NULL};
-    if ((r = only_flags(sub, &o, dir_only)) != 0) goto out;
-    if (o.n_names) {
+    } else if (strcmp(sub, "revoke") == 0) {
+        r = cmd_revoke(&o);
+    } else if (strcmp(sub, "crl") == 0) {
+        r = cmd_crl(&o);
+    } else if (strcmp(sub, "list") == 0) {
+        r = cmd_list(&o);
+    } else if (strcmp(sub, "trust") == 0 || strcmp(sub, "untrust") == 0) {
+        r = cmd_trust(&o, strcmp(sub, "untrust") == 0);
+    } else if (o.n_names) {
         r = usage_error(sub, "takes no names; unexpected", o.names[0]);
-        goto out;
+    } else if (strcmp(sub, "init") == 0) {
+        r = cmd_init(&o);
+    } else {
+        static const char *const dir_only[] = {"--ca-dir", NULL};
+        if ((r = only_flags(sub, &o, dir_only)) == 0) r = cmd_path(&o);
     }
-    r = strcmp(sub, "init") == 0 ? cmd_init(&o) : cmd_path(&o);
 out:
     free(o.names);
+    free(o.permit_dns);
+    free(o.permit_ip);
+    free(o.nss_dbs);
     return r;
 }

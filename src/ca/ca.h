@@ -12,28 +12,39 @@
 /* File names inside the CA directory. */
 #define MOAT_CA_CERT_FILE "rootCA.pem"
 #define MOAT_CA_KEY_FILE "rootCA-key.pem"
-#define MOAT_CA_SERVE_DIR "serve"   /* certificates for `moat serve` */
-#define MOAT_CA_ISSUED_DIR "issued" /* a copy of each issued leaf, by serial */
-#define MOAT_CA_LOCK_FILE ".lock"   /* flock()ed while the CA changes */
+#define MOAT_CA_SERVE_DIR "serve"          /* certificates for `moat serve` */
+#define MOAT_CA_ISSUED_DIR "issued"        /* a copy of each issued leaf, by serial */
+#define MOAT_CA_LOCK_FILE ".lock"          /* flock()ed while the CA changes */
+#define MOAT_CA_REVOKED_FILE "revoked.txt" /* "SERIAL UNIX-TIME REASON" lines */
+#define MOAT_CA_CRLNUMBER_FILE "crlnumber" /* the last CRL number, decimal */
+#define MOAT_CA_CRL_FILE "crl.pem"         /* a copy of the last CRL made */
 
 #define MOAT_CA_ROOT_YEARS 10  /* validity of a new root */
 #define MOAT_CA_ROOT_DAYS 3652 /* the same, when the calendar fails */
 #define MOAT_CA_LEAF_DAYS 825  /* the longest Apple platforms accept */
 #define MOAT_CA_RENEW_DAYS 30  /* serve renews when fewer remain */
+#define MOAT_CA_CRL_DAYS 30    /* default nextUpdate of a CRL, from now */
 
 /* Exit codes of moat_ca_main. */
 enum { MOAT_CA_EXIT_OK = 0, MOAT_CA_EXIT_FAIL = 1, MOAT_CA_EXIT_USAGE = 2 };
 
 /* `moat ca SUBCOMMAND ...`. argv[0] is "ca" (the word after `moat`),
  * argv[1] the subcommand:
- *   init  [--ca-dir DIR]             make a new CA; refuses to replace one
+ *   init  [--ca-dir DIR] [--permit-dns NAME]... [--permit-ip CIDR]...
+ *                                    make a new CA; refuses to replace one
  *   issue NAME... [--ca-dir DIR] [--days N] [--rsa] [--client]
  *         [--cert-file F] [--key-file F]
  *         [--not-before YYYY-MM-DD] [--not-after YYYY-MM-DD]
  *                                    issue a leaf into the current directory
  *   path  [--ca-dir DIR]             print the CA directory
+ *   revoke FILE|SERIAL [--reason R]  record a certificate as revoked
+ *   crl   [--out FILE] [--days N] [--der]   sign a CRL (stdout by default)
+ *   list                             the certificates issued, and their state
+ *   trust | untrust [--nss-db DIR]... [--system-only] [--nss-only]
+ *                                    install the root in trust stores, or remove it
  * Messages go to stdout (results) and stderr (errors). Returns an exit
- * code: 0 success, 1 failure (files, crypto), 2 bad usage or refused. */
+ * code: 0 success, 1 failure (files, crypto, a trust store), 2 bad usage
+ * or refused (a bad name, a missing, damaged or mismatched CA). */
 int moat_ca_main(int argc, char **argv);
 
 /* For `moat serve` without --cert: the certificate and key for localhost
@@ -61,18 +72,90 @@ struct moat_ca {
     int lock_fd;
 };
 
-/* Creates dir (mode 0700, parents too), takes the CA lock and loads the
- * CA. With create set, makes a new CA when there is none and sets
- * *created (may be NULL). With create clear, a missing CA is
- * MOAT_ERR_FILE. A half-present CA (one of the two files) is always an
- * error. Release with moat_ca_close. */
+/* Takes the CA lock and loads the CA. With create set, creates dir (mode
+ * 0700, parents too) and makes a new CA when there is none, and sets
+ * *created (may be NULL). With create clear, a missing CA is MOAT_ERR_FILE
+ * and nothing is created. A half-present CA (one of the two files), a
+ * root that does not parse or is no CA, and a key that is not the root's
+ * are MOAT_ERR_FILE too, with a message naming the file. Release with
+ * moat_ca_close. */
 int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, char *err,
                  size_t errlen);
 void moat_ca_close(struct moat_ca *ca);
 
+/* `moat ca init`: creates dir as moat_ca_open does, takes the lock, makes
+ * a new CA with these name constraints (none when both n are 0) and
+ * leaves it open in ca. MOAT_ERR_STATE when a CA (or half of one) is
+ * there already; MOAT_ERR_ARG for a constraint that does not parse. */
+int moat_ca_init(const char *dir, const char *const *permit_dns, size_t n_dns,
+                 const char *const *permit_ip, size_t n_ip, struct moat_ca *ca, char *err,
+                 size_t errlen);
+
 /* Makes a new CA in dir (which exists and is locked by the caller);
- * MOAT_ERR_STATE if one is already there. */
-int moat_ca_create(const char *dir, char *err, size_t errlen);
+ * MOAT_ERR_STATE if one is already there. permit_dns/permit_ip (may be
+ * NULL with n 0) become the root's name constraints. */
+int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
+                   const char *const *permit_ip, size_t n_ip, char *err, size_t errlen);
+
+/* Keeps a copy of leaf in <dir>/issued/<serial>.pem (atomically), the
+ * record `list` and `revoke SERIAL` read. */
+int moat_ca_record_issued(const struct moat_ca *ca, const moat_cert *leaf, char *err,
+                          size_t errlen);
+
+/* ---- revocation (revoke.c); the CA must be open (and so locked) */
+
+struct moat_ca_revoked {
+    char serial[48]; /* lower-case hex, as moat_cert_serial_hex writes it */
+    int64_t when;    /* seconds since the epoch */
+    int reason;      /* MOAT_CRL_REASON_* */
+};
+
+/* RFC 5280 reason names ("keyCompromise"...) to MOAT_CRL_REASON_* codes,
+ * case-insensitively; -1 for an unknown name. And back. */
+int moat_ca_reason_code(const char *name);
+const char *moat_ca_reason_name(int code);
+
+/* A serial number as the user typed it ("0A:1B..", "0x0a1b", "a1b") into
+ * the form of moat_cert_serial_hex (lower case, an even number of digits,
+ * no leading zero byte). MOAT_ERR_ARG when it is not hex. */
+int moat_ca_normalize_serial(const char *in, char *out, size_t outlen);
+
+/* The revocation record: *out (malloc'd, freed by the caller) and *n. A
+ * missing file is an empty record; a damaged one MOAT_ERR_FILE. */
+int moat_ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out, size_t *n,
+                         char *err, size_t errlen);
+
+/* 1 when serial is in the revocation record (a damaged record counts as
+ * revoked, so nothing is reused on its word), else 0. */
+int moat_ca_is_revoked(const struct moat_ca *ca, const char *serial);
+
+/* Adds serial to the record (rewritten atomically). Returns 0, 1 when it
+ * was revoked already (the record is unchanged and *prev, if not NULL,
+ * says when), or a negative error. */
+int moat_ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int64_t when,
+                   struct moat_ca_revoked *prev, char *err, size_t errlen);
+
+/* Signs a CRL of every revoked serial, valid from now for days days, with
+ * the next CRL number (kept in <dir>/crlnumber, and a copy of the CRL in
+ * <dir>/crl.pem). *out is malloc'd (PEM, or DER with der set). */
+int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char **out,
+                     size_t *outlen, uint64_t *number, char *err, size_t errlen);
+
+/* The subcommands behind moat_ca_main, given the CA directory; each
+ * returns an exit code and prints its own messages. */
+int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason);
+int moat_ca_cmd_crl(const char *dir, const char *out_file, long days, int der);
+int moat_ca_cmd_list(const char *dir);
+
+/* ---- trust stores (trust.c) */
+
+struct moat_ca_trust_opts {
+    int remove;                 /* untrust */
+    int system, nss;            /* which kinds of store */
+    const char *const *nss_dbs; /* explicit NSS databases (no discovery) */
+    size_t n_nss_dbs;
+};
+int moat_ca_cmd_trust(const char *dir, const struct moat_ca_trust_opts *o);
 
 /* Name checks for `issue`. Returns MOAT_CA_NAME_DNS, MOAT_CA_NAME_IP, or
  * -1 with a reason in why. A DNS name is LDH labels of 1..63 bytes, at

@@ -134,7 +134,8 @@ void moat_ca_user_at_host(char *out, size_t len)
     snprintf(out, len, "%.100s@%.100s", user, host);
 }
 
-int moat_ca_create(const char *dir, char *err, size_t errlen)
+int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
+                   const char *const *permit_ip, size_t n_ip, char *err, size_t errlen)
 {
     char cert_path[4200], key_path[4200];
     if (join(cert_path, sizeof cert_path, dir, MOAT_CA_CERT_FILE) ||
@@ -159,6 +160,10 @@ int moat_ca_create(const char *dir, char *err, size_t errlen)
         .common_name = cn,
         .not_before = now,
         .not_after = now + (int64_t)MOAT_CA_ROOT_DAYS * 86400,
+        .permit_dns = permit_dns,
+        .n_permit_dns = n_dns,
+        .permit_ip = permit_ip,
+        .n_permit_ip = n_ip,
     };
     /* Ten calendar years (leap days included), when the calendar allows. */
     tm.tm_year += MOAT_CA_ROOT_YEARS;
@@ -202,8 +207,12 @@ static int take_lock(const char *dir, char *err, size_t errlen)
     return fd;
 }
 
-int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, char *err,
-                 size_t errlen)
+/* moat_ca_open, and with fresh set moat_ca_init: create means make one
+ * when there is none (with these constraints); fresh means there must be
+ * none (MOAT_ERR_STATE otherwise). */
+static int open_ca(const char *dir, int create, int fresh, const char *const *dns, size_t nd,
+                   const char *const *ip, size_t ni, int *created, struct moat_ca *ca, char *err,
+                   size_t errlen)
 {
     memset(ca, 0, sizeof *ca);
     ca->lock_fd = -1;
@@ -212,23 +221,48 @@ int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, 
         seterr(err, errlen, "path too long: %s", dir);
         return MOAT_ERR_ARG;
     }
-    int r = make_dirs(dir, err, errlen);
-    if (r != 0) return r;
+    char cert_path[4200], key_path[4200];
+    if (join(cert_path, sizeof cert_path, dir, MOAT_CA_CERT_FILE) ||
+        join(key_path, sizeof key_path, dir, MOAT_CA_KEY_FILE)) {
+        seterr(err, errlen, "path too long: %s", dir);
+        return MOAT_ERR_ARG;
+    }
+    int r;
+    if (create) {
+        r = make_dirs(dir, err, errlen);
+        if (r != 0) return r;
+    } else {
+        /* Create nothing (not even the lock file) where there is no CA. */
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            seterr(err, errlen,
+                   "there is no CA directory %s; make a CA with `moat ca init` (or name "
+                   "another with --ca-dir or $MOAT_CA_HOME)",
+                   dir);
+            return MOAT_ERR_FILE;
+        }
+        if (!exists(cert_path) && !exists(key_path)) {
+            seterr(err, errlen, "there is no CA in %s; make one with `moat ca init`", dir);
+            return MOAT_ERR_FILE;
+        }
+    }
     r = take_lock(dir, err, errlen);
     if (r < 0) return r;
     ca->lock_fd = r;
 
-    char cert_path[4200], key_path[4200];
-    join(cert_path, sizeof cert_path, dir, MOAT_CA_CERT_FILE);
-    join(key_path, sizeof key_path, dir, MOAT_CA_KEY_FILE);
     int have_cert = exists(cert_path), have_key = exists(key_path);
+    if (fresh && (have_cert || have_key)) {
+        seterr(err, errlen, "a CA already exists in %s", dir);
+        r = MOAT_ERR_STATE;
+        goto fail;
+    }
     if (!have_cert && !have_key) {
         if (!create) {
             seterr(err, errlen, "there is no CA in %s; make one with `moat ca init`", dir);
             r = MOAT_ERR_FILE;
             goto fail;
         }
-        r = moat_ca_create(dir, err, errlen);
+        r = moat_ca_create(dir, dns, nd, ip, ni, err, errlen);
         if (r != 0) goto fail;
         if (created) *created = 1;
     } else if (!have_cert || !have_key) {
@@ -237,11 +271,22 @@ int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, 
         r = MOAT_ERR_FILE;
         goto fail;
     }
-    r = moat_cert_read_pem(cert_path, &ca->cert, err, errlen);
-    if (r == 0) r = moat_pkey_read_pem(key_path, &ca->key, err, errlen);
-    if (r != 0) goto fail;
+    char why[1024];
+    r = moat_cert_read_pem(cert_path, &ca->cert, why, sizeof why);
+    if (r == 0) r = moat_pkey_read_pem(key_path, &ca->key, why, sizeof why);
+    if (r != 0) {
+        seterr(err, errlen, "the CA in %s is damaged: %s", dir, why);
+        r = MOAT_ERR_FILE;
+        goto fail;
+    }
+    if (!moat_cert_is_ca(ca->cert)) {
+        seterr(err, errlen, "the CA in %s is damaged: %s is not a CA certificate", dir, cert_path);
+        r = MOAT_ERR_FILE;
+        goto fail;
+    }
     if (!moat_cert_matches_key(ca->cert, ca->key)) {
-        seterr(err, errlen, "%s does not belong to %s", key_path, cert_path);
+        seterr(err, errlen, "the CA in %s is damaged: %s is not the private key of %s (wrong key)",
+               dir, key_path, cert_path);
         r = MOAT_ERR_FILE;
         goto fail;
     }
@@ -249,6 +294,19 @@ int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, 
 fail:
     moat_ca_close(ca);
     return r;
+}
+
+int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, char *err,
+                 size_t errlen)
+{
+    return open_ca(dir, create, 0, NULL, 0, NULL, 0, created, ca, err, errlen);
+}
+
+int moat_ca_init(const char *dir, const char *const *permit_dns, size_t n_dns,
+                 const char *const *permit_ip, size_t n_ip, struct moat_ca *ca, char *err,
+                 size_t errlen)
+{
+    return open_ca(dir, 1, 1, permit_dns, n_dns, permit_ip, n_ip, NULL, ca, err, errlen);
 }
 
 void moat_ca_close(struct moat_ca *ca)
@@ -259,6 +317,23 @@ void moat_ca_close(struct moat_ca *ca)
     ca->key = NULL;
     if (ca->lock_fd >= 0) close(ca->lock_fd); /* releases the flock */
     ca->lock_fd = -1;
+}
+
+int moat_ca_record_issued(const struct moat_ca *ca, const moat_cert *leaf, char *err, size_t errlen)
+{
+    char serial[64], issued[4200], record[4300];
+    if (moat_cert_serial_hex(leaf, serial, sizeof serial) != 0 ||
+        join(issued, sizeof issued, ca->dir, MOAT_CA_ISSUED_DIR)) {
+        seterr(err, errlen, "cannot name the record of the certificate");
+        return MOAT_ERR_ARG;
+    }
+    snprintf(record, sizeof record, "%s/%s.pem", issued, serial);
+    if (mkdir(issued, 0700) != 0 && errno != EEXIST) {
+        seterr(err, errlen, "cannot create %s: %s", issued, strerror(errno));
+        return MOAT_ERR_IO;
+    }
+    const moat_cert *chain[1] = {leaf};
+    return moat_cert_write_pem(chain, 1, record, 0644, err, errlen);
 }
 
 /* ---- names */
@@ -348,6 +423,10 @@ static int reusable(const struct moat_ca *ca, const char *cert_path, const char 
              moat_cert_signed_by(c, ca->cert) && moat_cert_not_before(c, &nb) == 0 &&
              moat_cert_not_after(c, &na) == 0 && nb <= now &&
              na - now >= (int64_t)MOAT_CA_RENEW_DAYS * 86400;
+    char serial[64];
+    if (ok &&
+        (moat_cert_serial_hex(c, serial, sizeof serial) != 0 || moat_ca_is_revoked(ca, serial)))
+        ok = 0; /* `moat ca revoke` of the serve certificate: issue anew */
     moat_cert_free(c);
     moat_pkey_free(k);
     return ok;
@@ -376,7 +455,22 @@ int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t
                 dir, MOAT_CA_CERT_FILE);
     r = make_dirs(serve, err, errlen);
     if (r == 0 && !reusable(&ca, cert_path, key_path)) {
-        static const char *const names[] = {"localhost", "127.0.0.1", "::1"};
+        static const char *const wanted[] = {"localhost", "127.0.0.1", "::1"};
+        /* Only the names the CA may certify (a constrained CA may not
+         * cover all three); none at all is an error. */
+        const char *names[3];
+        size_t n_names = 0;
+        for (size_t i = 0; i < 3; i++)
+            if (moat_cert_name_permitted(ca.cert, wanted[i])) names[n_names++] = wanted[i];
+        if (n_names == 0) {
+            char nc[512];
+            moat_cert_constraints(ca.cert, nc, sizeof nc);
+            seterr(err, errlen,
+                   "the CA in %s may not certify localhost (its name constraints: %s); give "
+                   "moat serve --cert and --key",
+                   dir, nc);
+            r = MOAT_ERR_STATE;
+        }
         int64_t now = moat_ca_now(), ca_end = 0;
         int64_t end = now + (int64_t)MOAT_CA_LEAF_DAYS * 86400;
         /* Never outlive the root: clients would reject the chain anyway. */
@@ -392,17 +486,18 @@ int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t
         moat_ca_user_at_host(ou, sizeof ou);
         struct moat_issue_params p = {
             .names = names,
-            .n_names = 3,
+            .n_names = n_names,
             .not_before = now,
             .not_after = end,
             .org = "moat development certificate",
             .org_unit = ou,
-            .common_name = "localhost",
+            .common_name = n_names ? names[0] : "localhost",
         };
         moat_pkey *key = NULL;
         moat_cert *leaf = NULL;
         if (r == 0) r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
         if (r == 0) r = moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, errlen);
+        if (r == 0) r = moat_ca_record_issued(&ca, leaf, err, errlen);
         if (r == 0) r = moat_pkey_write_pem(key, key_path, err, errlen);
         if (r == 0) {
             const moat_cert *chain[1] = {leaf};

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,14 +21,8 @@
 #include <openssl/x509v3.h>
 
 #include "crypto/x509gen.h"
+#include "crypto/x509gen_int.h"
 #include "moat/error.h"
-
-struct moat_pkey {
-    EVP_PKEY *pkey;
-};
-struct moat_cert {
-    X509 *x509;
-};
 
 /* Writes "what: libcrypto reason" (or "what" alone) into err, clears the
  * libcrypto error queue, and returns code. */
@@ -284,6 +279,98 @@ static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
     return ok;
 }
 
+/* "10.0.0.0/8" or "::1/128" (a bare address is a /32 or /128) into the
+ * address followed by its mask, as RFC 5280 4.2.1.10 encodes an iPAddress
+ * subtree. Returns the length (8 or 32), or 0 when s does not parse or
+ * has bits set outside its prefix. */
+static size_t parse_cidr(const char *s, unsigned char out[32])
+{
+    char addr[64];
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    if (alen == 0 || alen >= sizeof addr) return 0;
+    memcpy(addr, s, alen);
+    addr[alen] = 0;
+    size_t n;
+    if (inet_pton(AF_INET, addr, out) == 1)
+        n = 4;
+    else if (inet_pton(AF_INET6, addr, out) == 1)
+        n = 16;
+    else
+        return 0;
+    long bits = (long)n * 8;
+    if (slash) {
+        char *end = NULL;
+        if (slash[1] < '0' || slash[1] > '9') return 0;
+        bits = strtol(slash + 1, &end, 10);
+        if (*end || bits < 0 || bits > (long)n * 8) return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        long b = bits - (long)i * 8;
+        unsigned char m = b >= 8 ? 0xff : b <= 0 ? 0 : (unsigned char)(0xff << (8 - b));
+        if (out[i] & (unsigned char)~m) return 0; /* host bits set */
+        out[n + i] = m;
+    }
+    return 2 * n;
+}
+
+/* The critical nameConstraints extension with permitted subtrees only. */
+static int add_name_constraints(X509 *x, const struct moat_root_params *p, char *err, size_t errlen)
+{
+    NAME_CONSTRAINTS *nc = NAME_CONSTRAINTS_new();
+    if (!nc || !(nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null())) {
+        NAME_CONSTRAINTS_free(nc);
+        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    }
+    int r = 0;
+    for (size_t i = 0; i < p->n_permit_dns + p->n_permit_ip && r == 0; i++) {
+        GENERAL_SUBTREE *st = GENERAL_SUBTREE_new();
+        ASN1_STRING *v = NULL;
+        int type;
+        if (i < p->n_permit_dns) {
+            const char *d = p->permit_dns[i];
+            type = GEN_DNS;
+            v = ASN1_IA5STRING_new();
+            if (v && !ASN1_STRING_set(v, d, (int)strlen(d))) {
+                ASN1_STRING_free(v);
+                v = NULL;
+            }
+        } else {
+            unsigned char b[32];
+            const char *cidr = p->permit_ip[i - p->n_permit_dns];
+            size_t n = parse_cidr(cidr, b);
+            type = GEN_IPADD;
+            if (n == 0) {
+                GENERAL_SUBTREE_free(st);
+                r = fail(MOAT_ERR_ARG, err, errlen,
+                         "\"%s\" is not an IP range (address/prefix-length, no host bits)", cidr);
+                break;
+            }
+            v = ASN1_OCTET_STRING_new();
+            if (v && !ASN1_OCTET_STRING_set(v, b, (int)n)) {
+                ASN1_STRING_free(v);
+                v = NULL;
+            }
+        }
+        if (!st || !v) {
+            ASN1_STRING_free(v);
+            GENERAL_SUBTREE_free(st);
+            r = fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+            break;
+        }
+        GENERAL_NAME_set0_value(st->base, type, v);
+        if (!sk_GENERAL_SUBTREE_push(nc->permittedSubtrees, st)) {
+            GENERAL_SUBTREE_free(st);
+            r = fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+        }
+    }
+    /* Critical, as RFC 5280 4.2.1.10 requires of conforming CAs. */
+    if (r == 0 && X509_add1_ext_i2d(x, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT) != 1)
+        r = fail(MOAT_ERR_INTERNAL, err, errlen, "cannot add the name constraints");
+    NAME_CONSTRAINTS_free(nc);
+    return r;
+}
+
 int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, moat_cert **out,
                         char *err, size_t errlen)
 {
@@ -292,6 +379,13 @@ int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, 
         return fail(MOAT_ERR_ARG, err, errlen, "the CA would expire before it is valid");
     X509 *x = X509_new();
     if (!x) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (p->n_permit_dns + p->n_permit_ip > 0) {
+        int r = add_name_constraints(x, p, err, errlen);
+        if (r != 0) {
+            X509_free(x);
+            return r;
+        }
+    }
     X509V3_CTX ctx;
     int ok = X509_set_version(x, X509_VERSION_3) && set_random_serial(x) &&
              set_subject(x, p->org, p->org_unit, p->common_name) &&
@@ -500,4 +594,144 @@ int moat_cert_signed_by(const moat_cert *c, const moat_cert *ca)
     }
     ERR_clear_error();
     return ok;
+}
+
+int moat_cert_is_ca(const moat_cert *c)
+{
+    return X509_check_ca(c->x509) == 1;
+}
+
+int moat_cert_fingerprint(const moat_cert *c, char *buf, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (len < 65) return MOAT_ERR_ARG;
+    if (X509_digest(c->x509, EVP_sha256(), md, &n) != 1 || n != 32) {
+        ERR_clear_error();
+        return MOAT_ERR_INTERNAL;
+    }
+    for (unsigned i = 0; i < n; i++)
+        snprintf(buf + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+/* One GENERAL_NAME as text: a DNS name, or an IP address (with "/prefix"
+ * when it carries a mask, as in name constraints). 0 when of another kind. */
+static int general_name_text(const GENERAL_NAME *g, char *buf, size_t len)
+{
+    if (g->type == GEN_DNS) {
+        const ASN1_STRING *s = g->d.dNSName;
+        snprintf(buf, len, "%.*s", ASN1_STRING_length(s), (const char *)ASN1_STRING_get0_data(s));
+        return 1;
+    }
+    if (g->type != GEN_IPADD) return 0;
+    const unsigned char *b = ASN1_STRING_get0_data(g->d.iPAddress);
+    int n = ASN1_STRING_length(g->d.iPAddress);
+    char a[64];
+    int af = (n == 4 || n == 8) ? AF_INET : (n == 16 || n == 32) ? AF_INET6 : 0;
+    if (!af || !inet_ntop(af, b, a, sizeof a)) return 0;
+    if (n == 8 || n == 32) {
+        int half = n / 2, bits = 0;
+        for (int i = 0; i < half; i++)
+            for (int k = 7; k >= 0; k--)
+                bits += (b[half + i] >> k) & 1;
+        snprintf(buf, len, "%s/%d", a, bits);
+    } else {
+        snprintf(buf, len, "%s", a);
+    }
+    return 1;
+}
+
+static void append(char *buf, size_t len, size_t *used, const char *s)
+{
+    int n = snprintf(buf + *used, len - *used, "%s%s", *used ? ", " : "", s);
+    if (n > 0) *used = *used + (size_t)n < len ? *used + (size_t)n : len - 1;
+}
+
+int moat_cert_names(const moat_cert *c, char *buf, size_t len)
+{
+    if (len == 0) return MOAT_ERR_ARG;
+    buf[0] = 0;
+    GENERAL_NAMES *gens = X509_get_ext_d2i(c->x509, NID_subject_alt_name, NULL, NULL);
+    size_t used = 0;
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+        char one[300];
+        if (general_name_text(sk_GENERAL_NAME_value(gens, i), one, sizeof one))
+            append(buf, len, &used, one);
+    }
+    GENERAL_NAMES_free(gens);
+    ERR_clear_error();
+    return 0;
+}
+
+int moat_cert_constraints(const moat_cert *ca, char *buf, size_t len)
+{
+    if (len == 0) return MOAT_ERR_ARG;
+    buf[0] = 0;
+    NAME_CONSTRAINTS *nc = X509_get_ext_d2i(ca->x509, NID_name_constraints, NULL, NULL);
+    size_t used = 0;
+    for (int which = 0; nc && which < 2; which++) {
+        STACK_OF(GENERAL_SUBTREE) *sts = which ? nc->excludedSubtrees : nc->permittedSubtrees;
+        for (int i = 0; i < sk_GENERAL_SUBTREE_num(sts); i++) {
+            const GENERAL_NAME *g = sk_GENERAL_SUBTREE_value(sts, i)->base;
+            char one[300], item[320];
+            if (!general_name_text(g, one, sizeof one)) continue;
+            snprintf(item, sizeof item, "%s%s:%s", which ? "not " : "",
+                     g->type == GEN_DNS ? "DNS" : "IP", one);
+            append(buf, len, &used, item);
+        }
+    }
+    NAME_CONSTRAINTS_free(nc);
+    ERR_clear_error();
+    return 0;
+}
+
+/* RFC 5280 4.2.1.10: a DNS name is in the subtree of base when it is base
+ * or base with labels added on the left (case-insensitively); a base
+ * starting with '.' takes only names below it; an empty base takes all. */
+static int dns_in_subtree(const char *name, const ASN1_STRING *base)
+{
+    const char *b = (const char *)ASN1_STRING_get0_data(base);
+    size_t bl = (size_t)ASN1_STRING_length(base), nl = strlen(name);
+    if (bl == 0) return 1;
+    if (nl < bl || strncasecmp(name + nl - bl, b, bl) != 0) return 0;
+    if (nl == bl) return b[0] != '.';
+    return b[0] == '.' || name[nl - bl - 1] == '.';
+}
+
+static int ip_in_subtree(const unsigned char *ip, int n, const ASN1_STRING *base)
+{
+    const unsigned char *b = ASN1_STRING_get0_data(base);
+    if (ASN1_STRING_length(base) != 2 * n) return 0;
+    for (int i = 0; i < n; i++)
+        if ((ip[i] & b[n + i]) != (b[i] & b[n + i])) return 0;
+    return 1;
+}
+
+int moat_cert_name_permitted(const moat_cert *ca, const char *name)
+{
+    NAME_CONSTRAINTS *nc = X509_get_ext_d2i(ca->x509, NID_name_constraints, NULL, NULL);
+    ERR_clear_error();
+    if (!nc) return 1;
+    unsigned char ip[16];
+    int iplen = inet_pton(AF_INET, name, ip) == 1 ? 4 : inet_pton(AF_INET6, name, ip) == 1 ? 16 : 0;
+    int type = iplen ? GEN_IPADD : GEN_DNS;
+    int constrained = 0, permitted = 0, excluded = 0;
+    for (int which = 0; which < 2; which++) {
+        STACK_OF(GENERAL_SUBTREE) *sts = which ? nc->excludedSubtrees : nc->permittedSubtrees;
+        for (int i = 0; i < sk_GENERAL_SUBTREE_num(sts); i++) {
+            const GENERAL_NAME *g = sk_GENERAL_SUBTREE_value(sts, i)->base;
+            if (g->type != type) continue;
+            int in = type == GEN_DNS ? dns_in_subtree(name, g->d.dNSName)
+                                     : ip_in_subtree(ip, iplen, g->d.iPAddress);
+            if (which) {
+                excluded |= in;
+            } else {
+                constrained = 1;
+                permitted |= in;
+            }
+        }
+    }
+    NAME_CONSTRAINTS_free(nc);
+    return !excluded && (!constrained || permitted);
 }

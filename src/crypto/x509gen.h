@@ -43,11 +43,20 @@ struct moat_root_params {
     const char *org_unit;          /* OU */
     const char *common_name;       /* CN */
     int64_t not_before, not_after; /* seconds since the epoch, UTC */
+    /* Name constraints (RFC 5280 4.2.1.10), all permitted subtrees: DNS
+     * names ("example.test" permits it and every name below it) and IP
+     * ranges as CIDR ("127.0.0.0/8", "::1/128"). None: no constraints. */
+    const char *const *permit_dns;
+    size_t n_permit_dns;
+    const char *const *permit_ip;
+    size_t n_permit_ip;
 };
 
 /* Makes a self-signed root CA certificate for key: random serial, SHA-256,
  * basicConstraints critical CA:TRUE pathlen:0, keyUsage critical
- * keyCertSign+cRLSign, subjectKeyIdentifier. */
+ * keyCertSign+cRLSign, subjectKeyIdentifier, and a critical
+ * nameConstraints extension when p asks for one. MOAT_ERR_ARG for a
+ * permitted name or range that does not parse. */
 int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, moat_cert **out,
                         char *err, size_t errlen);
 
@@ -92,6 +101,52 @@ int moat_cert_subject(const moat_cert *c, char *buf, size_t len);
 int moat_cert_matches_key(const moat_cert *c, const moat_pkey *key);
 /* 1 when c names ca as its issuer and ca's key signed it, else 0. */
 int moat_cert_signed_by(const moat_cert *c, const moat_cert *ca);
+/* 1 when c has basicConstraints CA:TRUE and may sign certificates. */
+int moat_cert_is_ca(const moat_cert *c);
+/* The SHA-256 fingerprint of c's DER encoding, as 64 lower-case hex
+ * digits into buf (at least 65 bytes), or MOAT_ERR_ARG. */
+int moat_cert_fingerprint(const moat_cert *c, char *buf, size_t len);
+/* The subjectAltName entries of c ("a.test, 127.0.0.1, ::1"; other kinds
+ * of names are left out) into buf; "" when it has none. Truncated to fit. */
+int moat_cert_names(const moat_cert *c, char *buf, size_t len);
+/* The name constraints of the CA certificate ca, as text ("DNS:a.test,
+ * IP:127.0.0.0/8") into buf; "" when there are none. */
+int moat_cert_constraints(const moat_cert *ca, char *buf, size_t len);
+/* 1 when name (a DNS name, "*.x" wildcard, or an IP address) lies inside
+ * the name constraints of the CA certificate ca (always, when ca has
+ * none), else 0. The rules are RFC 5280 4.2.1.10's: for each kind of name
+ * the CA constrains, the name must be in a permitted subtree and in no
+ * excluded one; kinds it does not constrain are free. */
+int moat_cert_name_permitted(const moat_cert *ca, const char *name);
+
+/* ---- certificate revocation lists (crl.c) */
+
+/* RFC 5280 5.3.1 reason codes (the ones `moat ca revoke` offers). */
+enum {
+    MOAT_CRL_REASON_NONE = -1, /* no reasonCode extension */
+    MOAT_CRL_REASON_UNSPECIFIED = 0,
+    MOAT_CRL_REASON_KEY_COMPROMISE = 1,
+    MOAT_CRL_REASON_CA_COMPROMISE = 2,
+    MOAT_CRL_REASON_AFFILIATION_CHANGED = 3,
+    MOAT_CRL_REASON_SUPERSEDED = 4,
+    MOAT_CRL_REASON_CESSATION_OF_OPERATION = 5,
+};
+
+struct moat_crl_entry {
+    const char *serial_hex; /* hex digits, no separators */
+    int64_t revoked_at;     /* seconds since the epoch */
+    int reason;             /* MOAT_CRL_REASON_*; UNSPECIFIED is left out, as
+                               RFC 5280 5.3.1 asks */
+};
+
+/* Makes a v2 CRL signed by ca_key (SHA-256) for the CA certificate ca:
+ * issuer, thisUpdate (RFC 5280 lastUpdate), nextUpdate, the entries, and
+ * the extensions cRLNumber (number) and authorityKeyIdentifier. Returns a
+ * malloc'd buffer in *out (PEM, or DER when der is set), freed by the
+ * caller with free(). MOAT_ERR_ARG for a malformed serial. */
+int moat_crl_make(const moat_cert *ca, const moat_pkey *ca_key, const struct moat_crl_entry *e,
+                  size_t n, int64_t this_update, int64_t next_update, uint64_t number, int der,
+                  unsigned char **out, size_t *outlen, char *err, size_t errlen);
 
 /* ---- files */
 

@@ -393,8 +393,8 @@ static void test_broken_ca(void)
     check(run("init", "--ca-dir", dir, NULL) == 0, "init --ca-dir");
     snprintf(key, sizeof key, "%s/rootCA-key.pem", dir);
     unlink(key);
-    check(run("issue", "y.test", "--ca-dir", dir, NULL) == 1 && strstr(out, "incomplete"),
-          "a CA without its key is an error (exit 1), not replaced");
+    check(run("issue", "y.test", "--ca-dir", dir, NULL) == 2 && strstr(out, "incomplete"),
+          "a CA without its key is an error (exit 2), not replaced");
     check(run("init", "--ca-dir", dir, NULL) == 2, "init refuses a half CA too");
     check(!exists("y.test.pem"), "nothing issued from a broken CA");
 }
