@@ -42,7 +42,8 @@ cat <<EOM
       $MOAT get --cacert $CA_DIR/rootCA.pem https://localhost:$PORT/
       curl --cacert $CA_DIR/rootCA.pem https://localhost:$PORT/
 
-  Trust the CA in a browser: import $CA_DIR/rootCA.pem as an authority
+  Trust the CA in this machine's browsers: $MOAT ca trust
+  or by hand: import $CA_DIR/rootCA.pem as an authority
   (Chromium: Settings > Privacy and security > Security > Manage certificates
   > Authorities > Import; Firefox: Settings > Privacy & Security > View
   Certificates > Authorities > Import). Keep rootCA-key.pem private: anyone
