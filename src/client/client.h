@@ -31,6 +31,7 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
 struct moat_get_opts {
     const char *url;
     const char *cacert;      /* --cacert FILE */
+    const char *crl;         /* --crl FILE: check revocation against it */
     const char *output;      /* -o FILE; stdout when NULL */
     const char *resolve;     /* --resolve HOST:PORT:ADDR */
     const char *groups;      /* --tls-group NAME[,NAME...] */

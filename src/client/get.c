@@ -7,7 +7,7 @@
 #include "client/client.h"
 
 static const char usage[] =
-    "usage: moat get URL [--cacert FILE] [-k] [-o FILE] [-i] [-I] [-s] [-v]\n"
+    "usage: moat get URL [--cacert FILE] [--crl FILE] [-k] [-o FILE] [-i] [-I] [-s] [-v]\n"
     "                    [--resolve HOST:PORT:ADDR] [--tls-group NAME] [--ciphers LIST]\n"
     "                    [--connect-timeout S] [-m S]\n";
 
@@ -74,6 +74,8 @@ static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
             return 1;
         } else if ((v = opt_value(argc, argv, &i, "--cacert", &missing))) {
             o->cacert = v;
+        } else if ((v = opt_value(argc, argv, &i, "--crl", &missing))) {
+            o->crl = v;
         } else if ((v = opt_value(argc, argv, &i, "-o", &missing)) ||
                    (v = opt_value(argc, argv, &i, "--output", &missing))) {
             o->output = v;
@@ -183,6 +185,14 @@ int moat_get_main(int argc, char **argv)
                     err[0] ? err : "unreadable");
             moat_tls_config_free(cfg);
             return 77; /* curl's "problem with the CA cert" */
+        }
+    }
+    if (o.crl) {
+        err[0] = '\0';
+        if (moat_tls_config_add_crl_file(cfg, o.crl, err, sizeof err) < 0) {
+            fprintf(stderr, "moat: cannot use --crl %s: %s\n", o.crl, err[0] ? err : "unreadable");
+            moat_tls_config_free(cfg);
+            return 77; /* as curl does for a bad --crlfile */
         }
     }
     if ((o.groups && (r = set_list(cfg, o.groups, 1))) ||
