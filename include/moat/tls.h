@@ -192,6 +192,26 @@ int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer);
 int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen,
                     uint8_t *out, size_t outlen);
 
+/* ---- watching a connection (for -v and --explain)
+ *
+ * An observer sees what the engine does, as it happens: every handshake
+ * message (its plaintext bytes, type in info), every record (header and
+ * plaintext length: data is the 5-byte header, info the inner content
+ * type), each change of keys (data is a label such as "handshake", info 1
+ * for our sending side, 0 for receiving) and each certificate the peer
+ * sent (DER, info its position in the chain). No secret is ever passed. */
+enum {
+    MOAT_EV_HS_SENT = 1,
+    MOAT_EV_HS_RECEIVED,
+    MOAT_EV_RECORD_SENT,
+    MOAT_EV_RECORD_RECEIVED,
+    MOAT_EV_KEYS,
+    MOAT_EV_PEER_CERT,
+};
+typedef void (*moat_tls_observer)(void *arg, int event, const uint8_t *data, size_t len,
+                                  int info);
+void moat_tls_set_observer(moat_tls *t, moat_tls_observer fn, void *arg);
+
 /* ---- state and what was negotiated */
 int moat_tls_handshake_done(const moat_tls *t);
 int moat_tls_peer_closed(const moat_tls *t);     /* close_notify received */

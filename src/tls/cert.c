@@ -104,6 +104,7 @@ int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint
                 return ALERT(DECODE_ERROR);
             *staple = resp;
         }
+        tls_observe(t, MOAT_EV_PEER_CERT, der.p, der.n, (int)h->npeer);
         h->cert_off[h->npeer] = h->peer_certs.len;
         h->cert_len[h->npeer++] = der.n;
         if ((e = moat_buf_append(&h->peer_certs, der.p, der.n)))

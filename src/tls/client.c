@@ -192,8 +192,10 @@ int tls_client_start(moat_tls *t, moat_buf *out)
         r = new_key_share(t, t->cfg->groups[0]);
     if (!r)
         r = build_client_hello(t, &h->ch);
-    if (!r)
-        r = rl_seal(&t->wr, CT_HANDSHAKE, h->ch.base, h->ch.len, out);
+    if (!r) {
+        tls_observe(t, MOAT_EV_HS_SENT, h->ch.base, h->ch.len, HS_CLIENT_HELLO);
+        r = tls_seal(t, CT_HANDSHAKE, h->ch.base, h->ch.len, out);
+    }
     if (!r)
         t->state = ST_WAIT_SH;
     return r;
@@ -257,7 +259,8 @@ static int handle_hrr(moat_tls *t, const uint8_t *msg, size_t len, uint16_t suit
         return r;
     if ((r = tls_send_ccs(t, out)))
         return r;
-    return rl_seal(&t->wr, CT_HANDSHAKE, h->ch.base, h->ch.len, out);
+    tls_observe(t, MOAT_EV_HS_SENT, h->ch.base, h->ch.len, HS_CLIENT_HELLO);
+    return tls_seal(t, CT_HANDSHAKE, h->ch.base, h->ch.len, out);
 }
 
 static int handle_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
@@ -354,8 +357,8 @@ static int handle_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         goto out;
     tls_keylog(t, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", h->c_hs);
     tls_keylog(t, "SERVER_HANDSHAKE_TRAFFIC_SECRET", h->s_hs);
-    if ((rr = rl_set_secret(&t->rd, t->suite, 0, h->s_hs)) ||
-        (rr = rl_set_secret(&t->wr, t->suite, 1, h->c_hs)))
+    if ((rr = tls_set_keys(t, 0, h->s_hs, "handshake")) ||
+        (rr = tls_set_keys(t, 1, h->c_hs, "handshake")))
         goto out;
     t->state = ST_WAIT_EE;
 out:
@@ -516,8 +519,8 @@ static int handle_finished(moat_tls *t, const uint8_t *msg, size_t len, moat_buf
         (e = moat_buf_append(&m, fin, 4 + t->hlen)) || (e = tls_queue_hs(t, &m)) ||
         (e = tls_flush_hs(t, out)) || (e = tls_transcript_hash(t, th)) ||
         (e = ks_derive_secret(t->hash, h->secret, "res master", th, t->resumption)) ||
-        (e = rl_set_secret(&t->rd, t->suite, 0, s_ap)) ||
-        (e = rl_set_secret(&t->wr, t->suite, 1, c_ap)))
+        (e = tls_set_keys(t, 0, s_ap, "application")) ||
+        (e = tls_set_keys(t, 1, c_ap, "application")))
         goto outm;
     t->state = ST_CONNECTED;
     tls_hs_free(t);

@@ -176,6 +176,8 @@ struct moat_tls {
     char peer_identity[256];
     tls_session *session; /* client: the latest ticket received */
     uint32_t tickets_sent;
+    moat_tls_observer observe;
+    void *observe_arg;
 };
 
 /* tls.c: shared by both handshakes */
@@ -197,6 +199,11 @@ extern const uint16_t tls_sigschemes[];
 extern const size_t tls_nsigschemes;
 extern const uint8_t tls_hrr_random[32];
 int64_t tls_now(const moat_tls *t);
+
+/* Record sealing and key changes, seen by the observer. */
+int tls_seal(moat_tls *t, uint8_t type, const uint8_t *data, size_t len, moat_buf *out);
+int tls_set_keys(moat_tls *t, int write, const uint8_t *secret, const char *label);
+void tls_observe(moat_tls *t, int event, const uint8_t *data, size_t len, int info);
 
 /* cert.c */
 int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx, size_t ctxlen,

@@ -480,10 +480,10 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     tls_keylog(t, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", h->c_hs);
     tls_keylog(t, "SERVER_HANDSHAKE_TRAFFIC_SECRET", h->s_hs);
     uint8_t c_ap[MOAT_HASH_MAX], s_ap[MOAT_HASH_MAX];
-    if ((e = rl_set_secret(&t->wr, t->suite, 1, h->s_hs)) ||
-        (e = rl_set_secret(&t->rd, t->suite, 0, h->c_hs)) || (e = send_flight(t, out)) ||
+    if ((e = tls_set_keys(t, 1, h->s_hs, "handshake")) ||
+        (e = tls_set_keys(t, 0, h->c_hs, "handshake")) || (e = send_flight(t, out)) ||
         (e = tls_derive_app_secrets(t, c_ap, s_ap)) ||
-        (e = rl_set_secret(&t->wr, t->suite, 1, s_ap)))
+        (e = tls_set_keys(t, 1, s_ap, "application")))
         goto out2;
     /* The client's application secret waits in rd.secret until its Finished. */
     memcpy(t->rd.secret, c_ap, t->hlen);
@@ -511,7 +511,7 @@ static int handle_client_finished(moat_tls *t, const uint8_t *msg, size_t len, m
         return ALERT(DECRYPT_ERROR);
     if ((e = tls_transcript_add(t, msg, len)) || (e = tls_transcript_hash(t, th)) ||
         (e = ks_derive_secret(t->hash, h->secret, "res master", th, t->resumption)) ||
-        (e = rl_set_secret(&t->rd, t->suite, 0, t->rd.secret)))
+        (e = tls_set_keys(t, 0, t->rd.secret, "application")))
         return e;
     t->state = ST_CONNECTED;
     tls_hs_free(t);

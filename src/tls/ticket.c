@@ -204,7 +204,7 @@ int tls_send_tickets(moat_tls *t, moat_buf *out)
         if (!r)
             r = wr_end(&m, 2, tk) || wr_u16(&m, 0) || wr_end(&m, 3, mk) ? MOAT_ERR_NOMEM : 0;
         if (!r)
-            r = rl_seal(&t->wr, CT_HANDSHAKE, m.base, m.len, out);
+            r = tls_seal(t, CT_HANDSHAKE, m.base, m.len, out);
         moat_wipe(&s, sizeof s);
     }
     moat_buf_free(&m);

@@ -136,8 +136,38 @@ int tls_transcript_hash(moat_tls *t, uint8_t *out)
     return moat_hash_peek(t->hs->transcript, out);
 }
 
+void tls_observe(moat_tls *t, int event, const uint8_t *data, size_t len, int info)
+{
+    if (t->observe)
+        t->observe(t->observe_arg, event, data, len, info);
+}
+
+void moat_tls_set_observer(moat_tls *t, moat_tls_observer fn, void *arg)
+{
+    t->observe = fn;
+    t->observe_arg = arg;
+}
+
+int tls_seal(moat_tls *t, uint8_t type, const uint8_t *data, size_t len, moat_buf *out)
+{
+    size_t at = out->len;
+    int r = rl_seal(&t->wr, type, data, len, out);
+    if (!r && t->observe)
+        t->observe(t->observe_arg, MOAT_EV_RECORD_SENT, out->base + at, 5, type);
+    return r;
+}
+
+int tls_set_keys(moat_tls *t, int write, const uint8_t *secret, const char *label)
+{
+    int r = rl_set_secret(write ? &t->wr : &t->rd, t->suite, write, secret);
+    if (!r)
+        tls_observe(t, MOAT_EV_KEYS, (const uint8_t *)label, strlen(label), write);
+    return r;
+}
+
 int tls_queue_hs(moat_tls *t, const moat_buf *msg)
 {
+    tls_observe(t, MOAT_EV_HS_SENT, msg->base, msg->len, msg->base[0]);
     int r = tls_transcript_add(t, msg->base, msg->len);
     if (!r)
         r = moat_buf_append(&t->hs->queue, msg->base, msg->len);
@@ -149,7 +179,7 @@ int tls_flush_hs(moat_tls *t, moat_buf *out)
     moat_buf *q = &t->hs->queue;
     for (size_t off = 0; off < q->len;) {
         size_t n = q->len - off > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : q->len - off;
-        int r = rl_seal(&t->wr, CT_HANDSHAKE, q->base + off, n, out);
+        int r = tls_seal(t, CT_HANDSHAKE, q->base + off, n, out);
         if (r)
             return r;
         off += n;
@@ -236,7 +266,7 @@ int tls_cv_content(moat_tls *t, int server, uint8_t *out, size_t *len)
 static int send_alert(moat_tls *t, moat_buf *out, int level, int desc)
 {
     uint8_t a[2] = {(uint8_t)level, (uint8_t)desc};
-    return rl_seal(&t->wr, CT_ALERT, a, 2, out);
+    return tls_seal(t, CT_ALERT, a, 2, out);
 }
 
 /* Ends the connection after an error: the fatal alert goes out first. */
@@ -260,17 +290,17 @@ static int fail(moat_tls *t, int err, moat_buf *out)
 static int update_read_key(moat_tls *t)
 {
     int r = ks_update_secret(t->hash, t->rd.secret);
-    return r ? r : rl_set_secret(&t->rd, t->suite, 0, t->rd.secret);
+    return r ? r : tls_set_keys(t, 0, t->rd.secret, "updated");
 }
 
 static int send_key_update(moat_tls *t, moat_buf *out, int request)
 {
     uint8_t m[5] = {HS_KEY_UPDATE, 0, 0, 1, (uint8_t)request};
-    int r = rl_seal(&t->wr, CT_HANDSHAKE, m, sizeof m, out);
+    int r = tls_seal(t, CT_HANDSHAKE, m, sizeof m, out);
     if (!r)
         r = ks_update_secret(t->hash, t->wr.secret);
     if (!r)
-        r = rl_set_secret(&t->wr, t->suite, 1, t->wr.secret);
+        r = tls_set_keys(t, 1, t->wr.secret, "updated");
     return r;
 }
 
@@ -312,6 +342,7 @@ static int handle_handshake_bytes(moat_tls *t, const uint8_t *p, size_t n, moat_
         if (m->len - off < 4 + len)
             break;
         unsigned epoch = t->rd.epoch;
+        tls_observe(t, MOAT_EV_HS_RECEIVED, msg, 4 + len, msg[0]);
         if (t->state == ST_CONNECTED)
             r = handle_post_handshake(t, msg[0], msg, 4 + len, out);
         else if (t->is_server)
@@ -372,6 +403,8 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
     uint8_t itype = type;
     const uint8_t *p = body;
     size_t n = bodylen;
+    if (t->observe && !t->rd.aead)
+        t->observe(t->observe_arg, MOAT_EV_RECORD_RECEIVED, rec, 5, type);
     if (t->rd.aead && type == CT_APPDATA) {
         int r = moat_buf_reserve(app, bodylen);
         if (r)
@@ -386,6 +419,8 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
         if (r)
             return r;
         t->skip_early_data = 0;
+        if (t->observe)
+            t->observe(t->observe_arg, MOAT_EV_RECORD_RECEIVED, rec, 5, itype);
         if (itype == CT_APPDATA) {
             if (t->state != ST_CONNECTED || t->hsmsg.len)
                 return ALERT(UNEXPECTED_MESSAGE);
@@ -501,7 +536,7 @@ int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
         if (t->wr.seq >= t->key_limit)
             r = send_key_update(t, out, 0);
         if (!r)
-            r = rl_seal(&t->wr, CT_APPDATA, p, n, out);
+            r = tls_seal(t, CT_APPDATA, p, n, out);
         if (r)
             return fail(t, r, out);
         p += n;
