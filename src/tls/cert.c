@@ -88,13 +88,9 @@ int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint
         if (h->npeer == MAX_PEER_CERTS)
             return ALERT(BAD_CERTIFICATE);
         ext_seen seen = {.n = 0};
-        while (exts.n) {
-            uint16_t type = rd_u16(&exts);
-            rd_t body = rd_vec(&exts, 2);
-            if (exts.err)
-                return ALERT(DECODE_ERROR);
-            if ((e = tls_ext_add(&seen, type)))
-                return e;
+        uint16_t type;
+        rd_t body;
+        while (tls_next_ext(&exts, &seen, &type, &body)) {
             /* 4.4.2: only what we asked for; a staple only for the leaf. */
             if (type != EXT_STATUS_REQUEST || !staple_ok || h->npeer != 0)
                 return ALERT(UNSUPPORTED_EXTENSION);
@@ -104,6 +100,8 @@ int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint
                 return ALERT(DECODE_ERROR);
             *staple = resp;
         }
+        if (seen.err)
+            return seen.err;
         tls_observe(t, MOAT_EV_PEER_CERT, der.p, der.n, (int)h->npeer);
         h->cert_off[h->npeer] = h->peer_certs.len;
         h->cert_len[h->npeer++] = der.n;

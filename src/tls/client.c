@@ -213,13 +213,9 @@ static int handle_hrr(moat_tls *t, const uint8_t *msg, size_t len, uint16_t suit
     t->did_hrr = 1;
     h->hrr_suite = suite;
     ext_seen seen = {.n = 0};
-    while (exts->n) {
-        uint16_t type = rd_u16(exts);
-        rd_t body = rd_vec(exts, 2);
-        if (exts->err)
-            return ALERT(DECODE_ERROR);
-        if ((r = tls_ext_add(&seen, type)))
-            return r;
+    uint16_t type;
+    rd_t body;
+    while (tls_next_ext(exts, &seen, &type, &body)) {
         if (type == EXT_SUPPORTED_VERSIONS) {
             if (rd_u16(&body) != 0x0304 || body.err || body.n)
                 return ALERT(ILLEGAL_PARAMETER);
@@ -239,6 +235,8 @@ static int handle_hrr(moat_tls *t, const uint8_t *msg, size_t len, uint16_t suit
             return sent_ext(t, type) ? ALERT(ILLEGAL_PARAMETER) : ALERT(UNSUPPORTED_EXTENSION);
         }
     }
+    if (seen.err)
+        return seen.err;
     if (!group && !h->cookielen)
         return ALERT(ILLEGAL_PARAMETER); /* it would change nothing */
     /* 4.4.1: the transcript restarts from message_hash(Hash(ClientHello1)). */
@@ -310,12 +308,9 @@ static int handle_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         return handle_hrr(t, msg, len, suite, &exts, out);
 
     ext_seen seen = {.n = 0};
-    rd_t share = {NULL, 0, 1};
-    while (exts.n) {
-        uint16_t type = rd_u16(&exts);
-        rd_t body = rd_vec(&exts, 2);
-        if ((rr = tls_ext_add(&seen, type)))
-            return rr;
+    rd_t share = {NULL, 0, 1}, body;
+    uint16_t type;
+    while (tls_next_ext(&exts, &seen, &type, &body)) {
         if (type == EXT_KEY_SHARE) {
             share = body;
         } else if (type == EXT_PRE_SHARED_KEY && h->psk) {
@@ -329,6 +324,8 @@ static int handle_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         } else if (type != EXT_SUPPORTED_VERSIONS)
             return sent_ext(t, type) ? ALERT(ILLEGAL_PARAMETER) : ALERT(UNSUPPORTED_EXTENSION);
     }
+    if (seen.err)
+        return seen.err;
     if (share.err)
         return ALERT(MISSING_EXTENSION);
     uint16_t group = rd_u16(&share);
@@ -373,14 +370,9 @@ static int handle_ee(moat_tls *t, const uint8_t *msg, size_t len)
     if (r.err || r.n)
         return ALERT(DECODE_ERROR);
     ext_seen seen = {.n = 0};
-    int e;
-    while (exts.n) {
-        uint16_t type = rd_u16(&exts);
-        rd_t body = rd_vec(&exts, 2);
-        if (exts.err)
-            return ALERT(DECODE_ERROR);
-        if ((e = tls_ext_add(&seen, type)))
-            return e;
+    uint16_t type;
+    rd_t body;
+    while (tls_next_ext(&exts, &seen, &type, &body)) {
         if (!sent_ext(t, type))
             return ALERT(UNSUPPORTED_EXTENSION);
         switch (type) {
@@ -409,6 +401,8 @@ static int handle_ee(moat_tls *t, const uint8_t *msg, size_t len)
         default: return ALERT(ILLEGAL_PARAMETER); /* ours, but not allowed in EE */
         }
     }
+    if (seen.err)
+        return seen.err;
     /* A resumed handshake has no certificate (2.2). */
     t->state = t->resumed ? ST_WAIT_FINISHED : ST_WAIT_CERT_CR;
     return tls_transcript_add(t, msg, len);
@@ -422,15 +416,11 @@ static int handle_cert_request(moat_tls *t, const uint8_t *msg, size_t len)
     if (r.err || r.n)
         return ALERT(DECODE_ERROR);
     ext_seen seen = {.n = 0};
-    int has_sigalgs = 0, e;
+    int has_sigalgs = 0;
     struct hs *h = t->hs;
-    while (exts.n) {
-        uint16_t type = rd_u16(&exts);
-        rd_t body = rd_vec(&exts, 2);
-        if (exts.err)
-            return ALERT(DECODE_ERROR);
-        if ((e = tls_ext_add(&seen, type)))
-            return e;
+    uint16_t type;
+    rd_t body;
+    while (tls_next_ext(&exts, &seen, &type, &body)) {
         if (type == EXT_SIGNATURE_ALGORITHMS) {
             rd_t l = rd_vec(&body, 2);
             if (body.err || body.n || l.n < 2 || l.n % 2)
@@ -443,6 +433,8 @@ static int handle_cert_request(moat_tls *t, const uint8_t *msg, size_t len)
             has_sigalgs = 1;
         }
     }
+    if (seen.err)
+        return seen.err;
     if (!has_sigalgs)
         return ALERT(MISSING_EXTENSION);
     t->hs->cert_requested = 1;

@@ -115,7 +115,13 @@ typedef struct {
 typedef struct {
     uint16_t types[MAX_EXT_SEEN];
     size_t n;
+    int err; /* the alert when the list was malformed or repeated a type */
 } ext_seen;
+
+/* Steps through an extension list: 1 with the next type and body, 0 at
+ * the end or on an error (then seen->err holds the alert: decode_error,
+ * or illegal_parameter for a repeated type, 4.2). */
+int tls_next_ext(rd_t *exts, ext_seen *seen, uint16_t *type, rd_t *body);
 
 /* State that lives only during the handshake. */
 struct hs {
@@ -191,7 +197,6 @@ int tls_flush_hs(moat_tls *t, moat_buf *out);
 int tls_send_ccs(moat_tls *t, moat_buf *out);
 void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret);
 int tls_set_suite(moat_tls *t, uint16_t suite);
-int tls_ext_add(ext_seen *s, uint16_t type); /* illegal_parameter on a duplicate */
 void tls_hs_free(moat_tls *t);
 int tls_derive_app_secrets(moat_tls *t, uint8_t *c_ap, uint8_t *s_ap);
 int tls_cv_content(moat_tls *t, int server, uint8_t *out, size_t *len);

@@ -34,14 +34,9 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
     if (r.err || r.n)
         return ALERT(DECODE_ERROR);
     ext_seen seen = {.n = 0};
-    int e;
-    while (exts.n) {
-        uint16_t type = rd_u16(&exts);
-        rd_t body = rd_vec(&exts, 2);
-        if (exts.err)
-            return ALERT(DECODE_ERROR);
-        if ((e = tls_ext_add(&seen, type)))
-            return e;
+    uint16_t type;
+    rd_t body;
+    while (tls_next_ext(&exts, &seen, &type, &body)) {
         switch (type) {
         case EXT_SUPPORTED_VERSIONS: {
             rd_t v = rd_vec(&body, 1);
@@ -111,6 +106,8 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
         default: break; /* unknown and GREASE extensions are ignored */
         }
     }
+    if (seen.err)
+        return seen.err;
     if (!ch->has_sv13)
         return ALERT(PROTOCOL_VERSION);
     /* 4.1.2: TLS 1.3 ClientHellos carry exactly the null compression method. */

@@ -224,15 +224,12 @@ int tls_handle_ticket(moat_tls *t, rd_t *r)
     if (lifetime > 604800)
         return ALERT(ILLEGAL_PARAMETER);
     ext_seen seen = {.n = 0};
-    while (exts.n) {
-        uint16_t et = rd_u16(&exts);
-        rd_vec(&exts, 2);
-        if (exts.err)
-            return ALERT(DECODE_ERROR);
-        int e = tls_ext_add(&seen, et);
-        if (e)
-            return e;
-    }
+    uint16_t et;
+    rd_t body;
+    while (tls_next_ext(&exts, &seen, &et, &body))
+        ; /* early_data and unknown extensions: nothing to keep */
+    if (seen.err)
+        return seen.err;
     if (ticket.n > sizeof t->session->ticket || lifetime == 0)
         return 0; /* usable by no one: dropped */
     if (!t->session && !(t->session = calloc(1, sizeof *t->session)))

@@ -218,15 +218,24 @@ void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret)
     moat_wipe(line, sizeof line);
 }
 
-int tls_ext_add(ext_seen *s, uint16_t type)
+int tls_next_ext(rd_t *exts, ext_seen *s, uint16_t *type, rd_t *body)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (s->types[i] == type)
-            return ALERT(ILLEGAL_PARAMETER); /* 4.2: one of each type */
-    if (s->n == MAX_EXT_SEEN)
-        return ALERT(DECODE_ERROR);
-    s->types[s->n++] = type;
-    return 0;
+    if (s->err || exts->n == 0)
+        return 0;
+    *type = rd_u16(exts);
+    *body = rd_vec(exts, 2);
+    if (exts->err || s->n == MAX_EXT_SEEN) {
+        s->err = ALERT(DECODE_ERROR);
+        return 0;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->types[i] == *type) {
+            s->err = ALERT(ILLEGAL_PARAMETER); /* 4.2: one of each type */
+            return 0;
+        }
+    }
+    s->types[s->n++] = *type;
+    return 1;
 }
 
 int tls_derive_app_secrets(moat_tls *t, uint8_t *c_ap, uint8_t *s_ap)
