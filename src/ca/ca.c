@@ -277,6 +277,17 @@ static int cmd_init(struct opts *o)
             if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
         nd++;
     }
+    for (size_t i = 0; i < o->n_permit_ip; i++) {
+        unsigned char b[32];
+        if (moat_cidr_parse(o->permit_ip[i], b) == 0) {
+            fprintf(stderr,
+                    "moat ca init: --permit-ip needs an address range like 10.0.0.0/8 or "
+                    "fd00::/8 (no bits set after the prefix), not \"%s\"\n",
+                    o->permit_ip[i]);
+            r = MOAT_CA_EXIT_USAGE;
+            goto out;
+        }
+    }
     /* Constraints on DNS names alone would leave every IP address open
      * (RFC 5280 4.2.1.10 constrains only the kinds of name it lists). */
     static const char *const loopback[] = {"127.0.0.0/8", "::1/128"};

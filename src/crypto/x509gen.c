@@ -279,11 +279,8 @@ static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
     return ok;
 }
 
-/* "10.0.0.0/8" or "::1/128" (a bare address is a /32 or /128) into the
- * address followed by its mask, as RFC 5280 4.2.1.10 encodes an iPAddress
- * subtree. Returns the length (8 or 32), or 0 when s does not parse or
- * has bits set outside its prefix. */
-static size_t parse_cidr(const char *s, unsigned char out[32])
+/* An IP range as a name constraint: address then mask (see the header). */
+size_t moat_cidr_parse(const char *s, unsigned char out[32])
 {
     char addr[64];
     const char *slash = strchr(s, '/');
@@ -338,7 +335,7 @@ static int add_name_constraints(X509 *x, const struct moat_root_params *p, char 
         } else {
             unsigned char b[32];
             const char *cidr = p->permit_ip[i - p->n_permit_dns];
-            size_t n = parse_cidr(cidr, b);
+            size_t n = moat_cidr_parse(cidr, b);
             type = GEN_IPADD;
             if (n == 0) {
                 GENERAL_SUBTREE_free(st);

@@ -52,6 +52,12 @@ struct moat_root_params {
     size_t n_permit_ip;
 };
 
+/* "10.0.0.0/8" or "::1/128" (a bare address is a /32 or /128) into the
+ * address followed by its mask, as RFC 5280 4.2.1.10 encodes an iPAddress
+ * subtree. Returns the length (8 or 32), or 0 when s does not parse or
+ * has bits set outside its prefix. */
+size_t moat_cidr_parse(const char *s, unsigned char out[32]);
+
 /* Makes a self-signed root CA certificate for key: random serial, SHA-256,
  * basicConstraints critical CA:TRUE pathlen:0, keyUsage critical
  * keyCertSign+cRLSign, subjectKeyIdentifier, and a critical

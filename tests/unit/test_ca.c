@@ -533,6 +533,272 @@ static void test_write_failures(void)
           "an unwritable --key-file: exit 1, no certificate written");
 }
 
+/* Name constraints: --permit-dns on the root, refused names, and a leaf
+ * signed past moat's check that verifiers then refuse. */
+static void test_constraints(void)
+{
+    char dir[600], root[700], err[512];
+    snprintf(dir, sizeof dir, "%s/nc", tmp);
+    snprintf(root, sizeof root, "%s/rootCA.pem", dir);
+    check(run("init", "--ca-dir", dir, "--permit-dns", "Dev.Test", "--permit-dns", "localhost",
+              NULL) == 0 &&
+              strstr(out, "DNS:dev.test"),
+          "init --permit-dns (twice), lower-cased, said");
+    check(sh("openssl x509 -in %s -noout -text | grep -q 'Name Constraints: critical'", root) == 0,
+          "root: critical nameConstraints");
+    check(sh("openssl x509 -in %s -noout -text | grep -A6 'Name Constraints' | grep -q "
+             "'IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF'",
+             root) == 0,
+          "root: IP limited to loopback (::1/128 shown)");
+    check(run("issue", "--ca-dir", dir, "a.dev.test", "127.0.0.1", "--cert-file", "nc-ok.pem",
+              "--key-file", "nc-ok-key.pem", NULL) == 0 &&
+              sh("openssl verify -CAfile %s -purpose sslserver nc-ok.pem >/dev/null", root) == 0,
+          "a name inside the constraints is issued and verifies");
+    check(run("issue", "--ca-dir", dir, "evil.test", NULL) == 2 && strstr(out, "evil.test") &&
+              !exists("evil.test.pem") && !exists("evil.test-key.pem"),
+          "a name outside: exit 2, named, nothing written");
+    check(run("issue", "--ca-dir", dir, "xdev.test", NULL) == 2, "xdev.test is not under dev.test");
+    check(run("issue", "--ca-dir", dir, "*.dev.test", NULL) == 0, "*.dev.test is under dev.test");
+    check(run("issue", "--ca-dir", dir, "192.168.1.1", NULL) == 2, "a LAN IP is refused");
+    check(run("init", "--ca-dir", dir, NULL) == 2, "init does not replace a constrained CA");
+    char dir2[600];
+    snprintf(dir2, sizeof dir2, "%s/nc2", tmp);
+    check(run("init", "--ca-dir", dir2, "--permit-dns", "lan.test", "--permit-ip", "10.0.0.0/8",
+              NULL) == 0 &&
+              run("issue", "--ca-dir", dir2, "10.1.2.3", NULL) == 0 &&
+              run("issue", "--ca-dir", dir2, "127.0.0.1", NULL) == 2,
+          "--permit-ip 10.0.0.0/8 replaces the loopback default");
+    snprintf(dir2, sizeof dir2, "%s/nc3", tmp);
+    check(run("init", "--ca-dir", dir2, "--permit-dns", "x.test", "--permit-ip", "10.0.0.1/8",
+              NULL) == 2 &&
+              !exists(dir2),
+          "--permit-ip with host bits set: exit 2, no CA directory left");
+    check(run("init", "--ca-dir", dir2, "--permit-ip", "10.0.0.0/8", NULL) == 2,
+          "--permit-ip alone is a usage error");
+    check(run("init", "--ca-dir", dir2, "--permit-dns", "*.x.test", NULL) == 2,
+          "--permit-dns with a wildcard is refused");
+
+    /* Past moat's check: moat_x509_issue directly. */
+    struct moat_ca ca;
+    moat_pkey *k = NULL;
+    moat_cert *leaf = NULL;
+    static const char *const names[] = {"outside.example"};
+    struct moat_issue_params p = {.names = names,
+                                  .n_names = 1,
+                                  .not_before = (int64_t)time(NULL),
+                                  .not_after = (int64_t)time(NULL) + 86400};
+    int r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
+    check(r == 0 && !moat_cert_name_permitted(ca.cert, "outside.example") &&
+              moat_cert_name_permitted(ca.cert, "localhost") &&
+              moat_cert_name_permitted(ca.cert, "A.DEV.TEST") &&
+              moat_cert_name_permitted(ca.cert, "::1") &&
+              !moat_cert_name_permitted(ca.cert, "::2") &&
+              moat_cert_name_permitted(ca.cert, "127.255.0.1"),
+          "moat_cert_name_permitted follows RFC 5280 subtrees");
+    if (r == 0 && moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
+        moat_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
+        const moat_cert *chain[1] = {leaf};
+        moat_cert_write_pem(chain, 1, "rogue.pem", 0644, err, sizeof err);
+    }
+    check(exists("rogue.pem") &&
+              sh("openssl verify -CAfile %s rogue.pem 2>&1 | grep -q 'permitted subtree "
+                 "violation'",
+                 root) == 0,
+          "a leaf outside the constraints fails openssl verify");
+    moat_cert_free(leaf);
+    moat_pkey_free(k);
+    if (r == 0) moat_ca_close(&ca);
+}
+
+static void first_line(const char *cmd, char *buf, size_t len)
+{
+    buf[0] = 0;
+    FILE *p = popen(cmd, "r");
+    if (!p) return;
+    if (!fgets(buf, (int)len, p)) buf[0] = 0;
+    pclose(p);
+    buf[strcspn(buf, "\n")] = 0;
+}
+
+static void test_revoke(void)
+{
+    char dir[600], root[700], crl[700], rec[700];
+    snprintf(dir, sizeof dir, "%s/rv", tmp);
+    snprintf(root, sizeof root, "%s/rootCA.pem", dir);
+    snprintf(crl, sizeof crl, "%s/rv.crl", tmp);
+    snprintf(rec, sizeof rec, "%s/revoked.txt", dir);
+    check(run("init", "--ca-dir", dir, NULL) == 0, "revocation CA");
+    check(run("list", "--ca-dir", dir, NULL) == 0 && strstr(out, "0 certificates, 0 revoked"),
+          "list of a new CA: none");
+    run("issue", "--ca-dir", dir, "r1.test", NULL);
+    run("issue", "--ca-dir", dir, "r2.test", NULL);
+    run("issue", "--ca-dir", dir, "r3.test", NULL);
+    char s1[128], s3[128], cmd[1024];
+    first_line("openssl x509 -in r1.test.pem -noout -serial | cut -d= -f2", s1, sizeof s1);
+    first_line("openssl x509 -in r3.test.pem -noout -serial | cut -d= -f2", s3, sizeof s3);
+    check(run("revoke", "--ca-dir", dir, "r1.test.pem", "--reason", "KEYCOMPROMISE", NULL) == 0 &&
+              strstr(out, "keyCompromise"),
+          "revoke FILE --reason (any case)");
+    check(run("revoke", "--ca-dir", dir, s3, "--reason=superseded", NULL) == 0,
+          "revoke SERIAL (openssl's upper case)");
+    check(run("revoke", "--ca-dir", dir, "r1.test.pem", NULL) == 0 && strstr(out, "already"),
+          "revoking twice: says so, exit 0");
+    check(count(slurp(rec, 0), "\n") == 3, "the record has its header and two lines");
+    check(file_mode(rec) == 0644, "record mode 0644");
+    check(run("revoke", "--ca-dir", dir, "zz", NULL) == 2, "revoke of a non-serial: exit 2");
+    check(run("revoke", "--ca-dir", dir, "r2.test.pem", "--reason", "certificateHold", NULL) == 2 &&
+              strstr(out, "certificateHold"),
+          "an unknown reason: exit 2, named");
+    check(run("revoke", "--ca-dir", dir, NULL) == 2, "revoke needs one certificate");
+    check(run("crl", "--ca-dir", dir, "--out", crl, "--days", "3", NULL) == 0 &&
+              strstr(out, "2 revoked"),
+          "crl --out --days 3");
+    check(sh("openssl crl -in %s -noout -CAfile %s 2>&1 | grep -q 'verify OK'", crl, root) == 0,
+          "the CRL verifies against the root");
+    snprintf(cmd, sizeof cmd, "openssl crl -in %s -noout -text", crl);
+    check(sh("%s | grep -qi 'Serial Number: %s' && %s | grep -qi 'Serial Number: %s'", cmd, s1, cmd,
+             s3) == 0,
+          "both serials in the CRL");
+    check(sh("%s | grep -q 'Key Compromise' && %s | grep -q Superseded", cmd, cmd) == 0,
+          "with their reasons");
+    check(sh("%s | grep -A1 'CRL Number' | grep -qx ' *1'", cmd) == 0, "CRL number 1");
+    check(sh("openssl crl -in %s -noout -nextupdate | grep -q \"$(date -u -d '+3 days' '+%%b "
+             "%%e')\"",
+             crl) == 0,
+          "nextUpdate in 3 days");
+    check(sh("openssl verify -crl_check -CRLfile %s -CAfile %s r1.test.pem 2>&1 | grep -q "
+             "'certificate revoked'",
+             crl, root) == 0 &&
+              sh("openssl verify -crl_check -CRLfile %s -CAfile %s r2.test.pem >/dev/null 2>&1",
+                 crl, root) == 0,
+          "openssl verify -crl_check: r1 revoked, r2 fine");
+    char copy[700];
+    snprintf(copy, sizeof copy, "%s/crl.pem", dir);
+    check(strcmp(slurp(copy, 0), slurp(crl, 1)) == 0, "a copy of the CRL in the CA dir");
+    check(run("crl", "--ca-dir", dir, "--out", crl, NULL) == 0 &&
+              sh("openssl crl -in %s -noout -crlnumber | grep -q 'crlNumber=0x02'", crl) == 0,
+          "the next CRL is number 2");
+    check(run("list", "--ca-dir", dir, NULL) == 0 && strstr(out, "3 certificates, 2 revoked") &&
+              strstr(out, "REVOKED") && strstr(out, "r2.test") && strstr(out, "(superseded)"),
+          "list: three, two revoked");
+    check(run("crl", "--ca-dir", dir, "--rsa", NULL) == 2, "crl rejects --rsa");
+
+    /* Damaged records: exit 2, named, nothing changed. */
+    char saved[16384];
+    snprintf(saved, sizeof saved, "%s", slurp(rec, 0));
+    FILE *f = fopen(rec, "a");
+    if (f) {
+        fputs("garbage line\n", f);
+        fclose(f);
+    }
+    check(run("crl", "--ca-dir", dir, "--out", "damaged.crl", NULL) == 2 &&
+              strstr(out, "revoked.txt") && !exists("damaged.crl"),
+          "a damaged revocation record: exit 2, named, no CRL");
+    check(run("revoke", "--ca-dir", dir, "r2.test.pem", NULL) == 2, "and no revocation either");
+    sh("printf '%%s' '%s' > %s", saved, rec);
+    char num[700];
+    snprintf(num, sizeof num, "%s/crlnumber", dir);
+    sh("echo oops > %s", num);
+    check(run("crl", "--ca-dir", dir, NULL) == 2 && strstr(out, "crlnumber"),
+          "a damaged crlnumber: exit 2");
+    sh("echo 41 > %s", num);
+    check(run("crl", "--ca-dir", dir, "--out", crl, NULL) == 0 &&
+              sh("openssl crl -in %s -noout -crlnumber | grep -q 'crlNumber=0x2A'", crl) == 0,
+          "the CRL number continues from the file (42)");
+    check(no_temp_files(dir), "no temporary files in the CA dir");
+
+    /* Normalising serials. */
+    char n[64];
+    check(moat_ca_normalize_serial("00:0A:bc", n, sizeof n) == 0 && strcmp(n, "0abc") == 0,
+          "serial 00:0A:bc -> 0abc");
+    check(moat_ca_normalize_serial("serial=ABC", n, sizeof n) == 0 && strcmp(n, "0abc") == 0,
+          "serial=ABC -> 0abc");
+    check(moat_ca_normalize_serial("0x1", n, sizeof n) == 0 && strcmp(n, "01") == 0, "0x1 -> 01");
+    check(moat_ca_normalize_serial("xyz", n, sizeof n) < 0 &&
+              moat_ca_normalize_serial("", n, sizeof n) < 0 &&
+              moat_ca_normalize_serial("000", n, sizeof n) < 0,
+          "non-hex, empty and zero serials refused");
+    check(moat_ca_reason_code("cessationofoperation") == 5 && moat_ca_reason_code("nope") < 0 &&
+              strcmp(moat_ca_reason_name(2), "cACompromise") == 0,
+          "reason names");
+
+    /* A revoked serve certificate is not reused. */
+    char cert[4200], key[4200], err[512], first[16384];
+    setenv("MOAT_CA_HOME", dir, 1);
+    int r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    snprintf(first, sizeof first, "%s", slurp(cert, 0));
+    check(r == 0 && run("revoke", cert, NULL) == 0, "revoke the serve certificate by its file");
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 && strcmp(first, slurp(cert, 1)) != 0, "serve issues a new one after revocation");
+}
+
+/* Errors on the CA itself: exit 2, a message naming it, nothing written. */
+static void test_ca_errors(void)
+{
+    char dir[600], p[700];
+    snprintf(dir, sizeof dir, "%s/missing", tmp);
+    check(run("list", "--ca-dir", dir, NULL) == 2 && strstr(out, "no CA directory") && !exists(dir),
+          "list with a missing CA dir: exit 2, nothing created");
+    check(run("revoke", "--ca-dir", dir, "ab", NULL) == 2 && !exists(dir), "revoke likewise");
+    check(run("trust", "--ca-dir", dir, "--nss-db", "x", NULL) == 2 && !exists("x"),
+          "trust likewise");
+    snprintf(dir, sizeof dir, "%s/wrongkey", tmp);
+    run("init", "--ca-dir", dir, NULL);
+    snprintf(p, sizeof p, "%s/rootCA-key.pem", dir);
+    sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out %s 2>/dev/null", p);
+    check(run("issue", "--ca-dir", dir, "wk.test", NULL) == 2 && strstr(out, "wrong key") &&
+              !exists("wk.test.pem") && !exists("wk.test-key.pem"),
+          "a key that is not the root's: exit 2, 'wrong key', nothing written");
+    snprintf(dir, sizeof dir, "%s/notca", tmp);
+    run("init", "--ca-dir", dir, NULL);
+    sh("cp %s/out/example.test.pem %s/rootCA.pem", tmp, dir);
+    check(run("list", "--ca-dir", dir, NULL) == 2 && strstr(out, "not a CA"),
+          "a leaf in place of the root: exit 2, 'not a CA'");
+}
+
+static void test_trust(void)
+{
+    char db[600], sys[600], bin[600], calls[700], path[2048];
+    snprintf(db, sizeof db, "%s/nssdb", tmp);
+    snprintf(sys, sizeof sys, "%s/sys", tmp);
+    snprintf(bin, sizeof bin, "%s/bin", tmp);
+    snprintf(calls, sizeof calls, "%s/calls", tmp);
+    mkdir(sys, 0755);
+    mkdir(bin, 0755);
+    /* Stand-ins for the tools, found first in PATH. */
+    sh("printf '#!/bin/sh\\necho \"$0 $*\" >> %s\\n' > %s/update-ca-certificates && chmod +x "
+       "%s/update-ca-certificates",
+       calls, bin, bin);
+    char *old_path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    snprintf(path, sizeof path, "%s:%s", bin, old_path);
+    setenv("PATH", path, 1);
+    setenv("MOAT_SYSTEM_CA_DIR", sys, 1);
+    check(run("trust", "--system-only", NULL) == 0 && strstr(out, "moat-rootCA-") &&
+              count(slurp(calls, 0), "update-ca-certificates \n") == 1,
+          "trust --system-only: copies the root and runs update-ca-certificates");
+    check(run("untrust", "--system-only", NULL) == 0 &&
+              count(slurp(calls, 0), "update-ca-certificates --fresh\n") == 1,
+          "untrust --system-only: removes it, update-ca-certificates --fresh");
+    check(sh("ls %s | grep -q .", sys) != 0, "nothing left in the system dir");
+    unsetenv("MOAT_SYSTEM_CA_DIR");
+    if (sh("command -v certutil >/dev/null") == 0) {
+        check(run("trust", "--nss-db", db, NULL) == 0 &&
+                  sh("certutil -L -d sql:%s | grep -q 'moat local CA'", db) == 0,
+              "trust --nss-db: certutil lists the root");
+        check(run("untrust", "--nss-db", db, NULL) == 0 &&
+                  sh("certutil -L -d sql:%s | grep -q 'moat local CA'", db) != 0,
+              "untrust --nss-db removes it");
+    }
+    /* certutil missing: a clear message, exit 1. */
+    setenv("PATH", bin, 1);
+    check(run("trust", "--nss-db", db, NULL) == 1 && strstr(out, "libnss3-tools"),
+          "without certutil: exit 1, says which package to install");
+    setenv("PATH", old_path, 1);
+    free(old_path);
+    check(run("trust", "--system-only", "--nss-db", db, NULL) == 2,
+          "--system-only with --nss-db: usage error");
+}
+
 static void test_x509gen(void)
 {
     char err[256], path[600];
@@ -591,6 +857,11 @@ int main(void)
     test_issue(ca);
     test_write_failures();
     test_broken_ca();
+    test_constraints();
+    test_revoke();
+    test_ca_errors();
+    setenv("MOAT_CA_HOME", ca, 1);
+    test_trust();
     test_localhost();
     test_localhost_race();
     test_x509gen();
