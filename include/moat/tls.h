@@ -60,8 +60,8 @@ void moat_tls_config_free(moat_tls_config *cfg);
  * SAN DNS names; the first one added is the default. Supported keys: RSA
  * 2048+, ECDSA P-256/P-384, Ed25519. On failure writes a message naming the
  * problem into err (if errlen > 0) and returns MOAT_ERR_FILE. */
-int moat_tls_config_add_cert_file(moat_tls_config *cfg, const char *cert_file,
-                                  const char *key_file, char *err, size_t errlen);
+int moat_tls_config_add_cert_file(moat_tls_config *cfg, const char *cert_file, const char *key_file,
+                                  char *err, size_t errlen);
 /* The same from PEM text in memory. */
 int moat_tls_config_add_cert_pem(moat_tls_config *cfg, const char *cert_pem, size_t cert_len,
                                  const char *key_pem, size_t key_len, char *err, size_t errlen);
@@ -145,9 +145,9 @@ int moat_tls_config_set_ocsp_staple(moat_tls_config *cfg, size_t index, const ui
  * when unknown. */
 uint16_t moat_tls_cipher_from_name(const char *name);
 uint16_t moat_tls_group_from_name(const char *name);
-const char *moat_tls_cipher_name(uint16_t suite);   /* "TLS_AES_128_GCM_SHA256" */
-const char *moat_tls_group_name(uint16_t group);    /* "x25519" */
-const char *moat_tls_sigscheme_name(uint16_t sig);  /* "ecdsa_secp256r1_sha256" */
+const char *moat_tls_cipher_name(uint16_t suite);  /* "TLS_AES_128_GCM_SHA256" */
+const char *moat_tls_group_name(uint16_t group);   /* "x25519" */
+const char *moat_tls_sigscheme_name(uint16_t sig); /* "ecdsa_secp256r1_sha256" */
 
 /* ---- connections */
 
@@ -189,8 +189,8 @@ int moat_tls_close(moat_tls *t, moat_buf *out);
 int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer);
 
 /* RFC 8446 7.5 exporter. */
-int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen,
-                    uint8_t *out, size_t outlen);
+int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen, uint8_t *out,
+                    size_t outlen);
 
 /* ---- watching a connection (for -v and --explain)
  *
@@ -208,19 +208,18 @@ enum {
     MOAT_EV_KEYS,
     MOAT_EV_PEER_CERT,
 };
-typedef void (*moat_tls_observer)(void *arg, int event, const uint8_t *data, size_t len,
-                                  int info);
+typedef void (*moat_tls_observer)(void *arg, int event, const uint8_t *data, size_t len, int info);
 void moat_tls_set_observer(moat_tls *t, moat_tls_observer fn, void *arg);
 
 /* ---- state and what was negotiated */
 int moat_tls_handshake_done(const moat_tls *t);
-int moat_tls_peer_closed(const moat_tls *t);     /* close_notify received */
+int moat_tls_peer_closed(const moat_tls *t); /* close_notify received */
 int moat_tls_is_server(const moat_tls *t);
 uint16_t moat_tls_get_cipher(const moat_tls *t);
 uint16_t moat_tls_get_group(const moat_tls *t);
 uint16_t moat_tls_get_sigscheme(const moat_tls *t);
-int moat_tls_did_hrr(const moat_tls *t);         /* a HelloRetryRequest happened */
-int moat_tls_resumed(const moat_tls *t);         /* the handshake used a ticket */
+int moat_tls_did_hrr(const moat_tls *t); /* a HelloRetryRequest happened */
+int moat_tls_resumed(const moat_tls *t); /* the handshake used a ticket */
 /* Server: the verified client certificate's subject (RFC 2253), also
  * after resumption; NULL when the client sent none. */
 const char *moat_tls_get_peer_identity(const moat_tls *t);

@@ -14,17 +14,14 @@ void moat_buf_init(moat_buf *b)
 
 int moat_buf_reserve(moat_buf *b, size_t extra)
 {
-    if (extra > SIZE_MAX / 2 - b->len)
-        return MOAT_ERR_NOMEM;
-    if (b->len + extra <= b->cap)
-        return 0;
+    if (extra > SIZE_MAX / 2 - b->len) return MOAT_ERR_NOMEM;
+    if (b->len + extra <= b->cap) return 0;
     size_t ncap = b->cap ? b->cap : 256;
     while (ncap < b->len + extra)
         ncap *= 2;
     /* Not realloc: the old block may hold secrets and must be wiped. */
     uint8_t *n = malloc(ncap);
-    if (!n)
-        return MOAT_ERR_NOMEM;
+    if (!n) return MOAT_ERR_NOMEM;
     if (b->base) {
         memcpy(n, b->base, b->len);
         moat_wipe(b->base, b->cap);
@@ -37,11 +34,9 @@ int moat_buf_reserve(moat_buf *b, size_t extra)
 
 int moat_buf_append(moat_buf *b, const void *p, size_t n)
 {
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     int r = moat_buf_reserve(b, n);
-    if (r)
-        return r;
+    if (r) return r;
     memcpy(b->base + b->len, p, n);
     b->len += n;
     return 0;
@@ -59,8 +54,7 @@ void moat_buf_consume(moat_buf *b, size_t n)
 
 void moat_buf_clear(moat_buf *b)
 {
-    if (b->base)
-        moat_wipe(b->base, b->cap);
+    if (b->base) moat_wipe(b->base, b->cap);
     b->len = 0;
 }
 

@@ -14,9 +14,12 @@ struct moat_aead {
 size_t moat_aead_key_len(uint16_t suite)
 {
     switch (suite) {
-    case MOAT_TLS_AES_128_GCM_SHA256: return 16;
-    case MOAT_TLS_AES_256_GCM_SHA384: return 32;
-    case MOAT_TLS_CHACHA20_POLY1305_SHA256: return 32;
+    case MOAT_TLS_AES_128_GCM_SHA256:
+        return 16;
+    case MOAT_TLS_AES_256_GCM_SHA384:
+        return 32;
+    case MOAT_TLS_CHACHA20_POLY1305_SHA256:
+        return 32;
     }
     return 0;
 }
@@ -25,25 +28,24 @@ int moat_suite_hash(uint16_t suite)
 {
     switch (suite) {
     case MOAT_TLS_AES_128_GCM_SHA256:
-    case MOAT_TLS_CHACHA20_POLY1305_SHA256: return MOAT_HASH_SHA256;
-    case MOAT_TLS_AES_256_GCM_SHA384: return MOAT_HASH_SHA384;
+    case MOAT_TLS_CHACHA20_POLY1305_SHA256:
+        return MOAT_HASH_SHA256;
+    case MOAT_TLS_AES_256_GCM_SHA384:
+        return MOAT_HASH_SHA384;
     }
     return -1;
 }
 
 moat_aead *moat_aead_new(uint16_t suite, int encrypt, const uint8_t *key)
 {
-    if (moat_crypto_init())
-        return NULL;
-    const EVP_CIPHER *c = suite == MOAT_TLS_AES_128_GCM_SHA256   ? moat_algs.aes128gcm
-                          : suite == MOAT_TLS_AES_256_GCM_SHA384 ? moat_algs.aes256gcm
+    if (moat_crypto_init()) return NULL;
+    const EVP_CIPHER *c = suite == MOAT_TLS_AES_128_GCM_SHA256         ? moat_algs.aes128gcm
+                          : suite == MOAT_TLS_AES_256_GCM_SHA384       ? moat_algs.aes256gcm
                           : suite == MOAT_TLS_CHACHA20_POLY1305_SHA256 ? moat_algs.chacha
-                                                                        : NULL;
-    if (!c)
-        return NULL;
+                                                                       : NULL;
+    if (!c) return NULL;
     moat_aead *a = OPENSSL_zalloc(sizeof *a);
-    if (!a)
-        return NULL;
+    if (!a) return NULL;
     a->encrypt = encrypt;
     a->ctx = EVP_CIPHER_CTX_new();
     if (!a->ctx || !EVP_CipherInit_ex2(a->ctx, c, key, NULL, encrypt, NULL)) {
@@ -70,8 +72,7 @@ int moat_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, si
                    const uint8_t *in, size_t inlen, uint8_t *out)
 {
     int l1 = 0, l2 = 0, l3 = 0;
-    if (inlen < 16)
-        return -1;
+    if (inlen < 16) return -1;
     size_t clen = inlen - 16;
     if (!EVP_CipherInit_ex2(a->ctx, NULL, NULL, nonce, 0, NULL) ||
         !EVP_CipherUpdate(a->ctx, NULL, &l1, aad, (int)aadlen) ||
@@ -84,8 +85,7 @@ int moat_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, si
 
 void moat_aead_free(moat_aead *a)
 {
-    if (!a)
-        return;
+    if (!a) return;
     EVP_CIPHER_CTX_free(a->ctx); /* libcrypto clears the key schedule */
     OPENSSL_free(a);
 }

@@ -43,13 +43,12 @@ static int key_kind(EVP_PKEY *k, char *err, size_t errlen)
         return KIND_RSA;
     case EVP_PKEY_EC:
         EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof curve, &cl);
-        if (!strcmp(curve, "prime256v1") || !strcmp(curve, "P-256"))
-            return KIND_P256;
-        if (!strcmp(curve, "secp384r1") || !strcmp(curve, "P-384"))
-            return KIND_P384;
+        if (!strcmp(curve, "prime256v1") || !strcmp(curve, "P-256")) return KIND_P256;
+        if (!strcmp(curve, "secp384r1") || !strcmp(curve, "P-384")) return KIND_P384;
         snprintf(err, errlen, "ECDSA curve %s is not supported (P-256 or P-384)", curve);
         return -1;
-    case EVP_PKEY_ED25519: return KIND_ED25519;
+    case EVP_PKEY_ED25519:
+        return KIND_ED25519;
     }
     snprintf(err, errlen, "key type is not supported (RSA, ECDSA P-256/P-384 or Ed25519)");
     return -1;
@@ -63,11 +62,9 @@ int moat_cred_load(const char *cert_pem, size_t cert_len, const char *key_pem, s
         err = dummy;
         errlen = sizeof dummy;
     }
-    if (moat_crypto_init())
-        return MOAT_ERR_INTERNAL;
+    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
     moat_cred *c = OPENSSL_zalloc(sizeof *c);
-    if (!c)
-        return MOAT_ERR_NOMEM;
+    if (!c) return MOAT_ERR_NOMEM;
     BIO *b = BIO_new_mem_buf(cert_pem, (int)cert_len);
     X509 *x;
     while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
@@ -101,8 +98,7 @@ int moat_cred_load(const char *cert_pem, size_t cert_len, const char *key_pem, s
         snprintf(err, errlen, "no PEM private key found");
         goto fail;
     }
-    if ((c->kind = key_kind(c->key, err, errlen)) < 0)
-        goto fail;
+    if ((c->kind = key_kind(c->key, err, errlen)) < 0) goto fail;
     if (X509_check_private_key(c->leaf, c->key) != 1) {
         snprintf(err, errlen, "the private key does not match the certificate");
         goto fail;
@@ -119,8 +115,7 @@ fail:
 
 void moat_cred_free(moat_cred *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     X509_free(c->leaf);
     EVP_PKEY_free(c->key);
     for (size_t i = 0; i < c->n; i++)
@@ -142,12 +137,16 @@ const uint8_t *moat_cred_chain_der(const moat_cred *c, size_t i, size_t *len)
 int moat_cred_can_sign(const moat_cred *c, uint16_t scheme)
 {
     switch (scheme) {
-    case MOAT_SIG_ECDSA_SECP256R1_SHA256: return c->kind == KIND_P256;
-    case MOAT_SIG_ECDSA_SECP384R1_SHA384: return c->kind == KIND_P384;
+    case MOAT_SIG_ECDSA_SECP256R1_SHA256:
+        return c->kind == KIND_P256;
+    case MOAT_SIG_ECDSA_SECP384R1_SHA384:
+        return c->kind == KIND_P384;
     case MOAT_SIG_RSA_PSS_RSAE_SHA256:
     case MOAT_SIG_RSA_PSS_RSAE_SHA384:
-    case MOAT_SIG_RSA_PSS_RSAE_SHA512: return c->kind == KIND_RSA;
-    case MOAT_SIG_ED25519: return c->kind == KIND_ED25519;
+    case MOAT_SIG_RSA_PSS_RSAE_SHA512:
+        return c->kind == KIND_RSA;
+    case MOAT_SIG_ED25519:
+        return c->kind == KIND_ED25519;
     }
     return 0;
 }
@@ -164,10 +163,13 @@ const EVP_MD *moat_scheme_md(uint16_t scheme)
 {
     switch (scheme) {
     case MOAT_SIG_ECDSA_SECP256R1_SHA256:
-    case MOAT_SIG_RSA_PSS_RSAE_SHA256: return moat_algs.md[MOAT_HASH_SHA256];
+    case MOAT_SIG_RSA_PSS_RSAE_SHA256:
+        return moat_algs.md[MOAT_HASH_SHA256];
     case MOAT_SIG_ECDSA_SECP384R1_SHA384:
-    case MOAT_SIG_RSA_PSS_RSAE_SHA384: return moat_algs.md[MOAT_HASH_SHA384];
-    case MOAT_SIG_RSA_PSS_RSAE_SHA512: return moat_algs.md_sha512;
+    case MOAT_SIG_RSA_PSS_RSAE_SHA384:
+        return moat_algs.md[MOAT_HASH_SHA384];
+    case MOAT_SIG_RSA_PSS_RSAE_SHA512:
+        return moat_algs.md_sha512;
     }
     return NULL;
 }
@@ -199,15 +201,13 @@ static EVP_MD_CTX *sig_ctx(EVP_PKEY *key, uint16_t scheme, int sign)
 int moat_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, size_t msglen,
                    uint8_t *sig, size_t *siglen)
 {
-    if (!moat_cred_can_sign(c, scheme))
-        return MOAT_ERR_INTERNAL;
+    if (!moat_cred_can_sign(c, scheme)) return MOAT_ERR_INTERNAL;
     EVP_MD_CTX *m = sig_ctx(c->key, scheme, 1);
     size_t len = 1024;
     int ok = m && EVP_DigestSign(m, sig, &len, msg, msglen) > 0;
     EVP_MD_CTX_free(m);
     ERR_clear_error();
-    if (!ok)
-        return MOAT_ERR_INTERNAL;
+    if (!ok) return MOAT_ERR_INTERNAL;
     *siglen = len;
     return 0;
 }
@@ -222,11 +222,10 @@ static int key_fits(EVP_PKEY *k, uint16_t scheme)
     return kind > 0 && moat_cred_can_sign(&fake, scheme);
 }
 
-int moat_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme,
-                    const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen)
+int moat_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, const uint8_t *msg,
+                    size_t msglen, const uint8_t *sig, size_t siglen)
 {
-    if (moat_crypto_init())
-        return MOAT_ERR_INTERNAL;
+    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
     const uint8_t *p = cert_der;
     X509 *x = d2i_X509(NULL, &p, (long)cert_len);
     if (!x) {

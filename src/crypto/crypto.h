@@ -29,10 +29,10 @@ moat_hash_ctx *moat_hash_dup(const moat_hash_ctx *c);
 int moat_hash(int h, const void *p, size_t n, uint8_t *out);
 int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out);
 /* RFC 5869. */
-int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm,
-                      size_t ikmlen, uint8_t *out);
-int moat_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *info,
-                     size_t infolen, uint8_t *out, size_t outlen);
+int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm, size_t ikmlen,
+                      uint8_t *out);
+int moat_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *info, size_t infolen,
+                     uint8_t *out, size_t outlen);
 
 /* ---- AEAD for the record layer: suite is a TLS cipher suite number. */
 typedef struct moat_aead moat_aead;
@@ -81,8 +81,8 @@ int moat_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, size
  * Returns 0, MOAT_ERR_ALERT(illegal_parameter) when the scheme does not fit
  * the key, MOAT_ERR_ALERT(decrypt_error) when the signature is wrong,
  * MOAT_ERR_ALERT(bad_certificate) when the certificate cannot be parsed. */
-int moat_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme,
-                    const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen);
+int moat_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, const uint8_t *msg,
+                    size_t msglen, const uint8_t *sig, size_t siglen);
 
 /* ---- trust and chain validation */
 typedef struct moat_trust moat_trust;

@@ -33,17 +33,14 @@ static void init_once(void)
      * it, so no per-call name lookup happens. */
     for (int h = 0; h < 2; h++) {
         moat_algs.hmac[h] = EVP_MAC_CTX_new(hmac);
-        if (!moat_algs.hmac[h])
-            goto done;
+        if (!moat_algs.hmac[h]) goto done;
         OSSL_PARAM p[2];
-        p[0] = OSSL_PARAM_construct_utf8_string(
-            OSSL_MAC_PARAM_DIGEST, (char *)EVP_MD_get0_name(moat_algs.md[h]), 0);
+        p[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                (char *)EVP_MD_get0_name(moat_algs.md[h]), 0);
         p[1] = OSSL_PARAM_construct_end();
-        if (!EVP_MAC_CTX_set_params(moat_algs.hmac[h], p))
-            goto done;
+        if (!EVP_MAC_CTX_set_params(moat_algs.hmac[h], p)) goto done;
     }
-    if (moat_kex_init() != 0)
-        goto done;
+    if (moat_kex_init() != 0) goto done;
     init_result = 0;
 done:
     EVP_MAC_free(hmac);
@@ -72,11 +69,9 @@ struct moat_hash_ctx {
 
 moat_hash_ctx *moat_hash_new(int h)
 {
-    if (moat_crypto_init())
-        return NULL;
+    if (moat_crypto_init()) return NULL;
     moat_hash_ctx *c = OPENSSL_zalloc(sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     c->h = h;
     c->md = EVP_MD_CTX_new();
     if (!c->md || !EVP_DigestInit_ex2(c->md, moat_algs.md[h], NULL)) {
@@ -102,8 +97,7 @@ int moat_hash_peek(const moat_hash_ctx *c, uint8_t *out)
 moat_hash_ctx *moat_hash_dup(const moat_hash_ctx *c)
 {
     moat_hash_ctx *d = OPENSSL_zalloc(sizeof *d);
-    if (!d)
-        return NULL;
+    if (!d) return NULL;
     d->h = c->h;
     d->md = EVP_MD_CTX_new();
     if (!d->md || !EVP_MD_CTX_copy_ex(d->md, c->md)) {
@@ -115,23 +109,20 @@ moat_hash_ctx *moat_hash_dup(const moat_hash_ctx *c)
 
 void moat_hash_free(moat_hash_ctx *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     EVP_MD_CTX_free(c->md);
     OPENSSL_free(c);
 }
 
 int moat_hash(int h, const void *p, size_t n, uint8_t *out)
 {
-    if (moat_crypto_init())
-        return MOAT_ERR_INTERNAL;
+    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
     return EVP_Digest(p, n, out, NULL, moat_algs.md[h], NULL) ? 0 : MOAT_ERR_INTERNAL;
 }
 
 int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out)
 {
-    if (moat_crypto_init())
-        return MOAT_ERR_INTERNAL;
+    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
     EVP_MAC_CTX *c = EVP_MAC_CTX_dup(moat_algs.hmac[h]);
     size_t outl = 0;
     /* A zero-length key is legal in HKDF; libcrypto wants a non-NULL pointer. */
@@ -142,8 +133,8 @@ int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 
-int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm,
-                      size_t ikmlen, uint8_t *out)
+int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm, size_t ikmlen,
+                      uint8_t *out)
 {
     uint8_t zeros[MOAT_HASH_MAX] = {0};
     if (!salt || !saltlen) {
@@ -153,12 +144,11 @@ int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t 
     return moat_hmac(h, salt, saltlen, ikm, ikmlen, out);
 }
 
-int moat_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *info,
-                     size_t infolen, uint8_t *out, size_t outlen)
+int moat_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *info, size_t infolen,
+                     uint8_t *out, size_t outlen)
 {
     size_t hl = moat_hash_len(h);
-    if (outlen > 255 * hl || infolen > 512)
-        return MOAT_ERR_ARG;
+    if (outlen > 255 * hl || infolen > 512) return MOAT_ERR_ARG;
     uint8_t t[MOAT_HASH_MAX + 512 + 1], block[MOAT_HASH_MAX];
     size_t tlen = 0, done = 0;
     int r = 0;
@@ -166,8 +156,7 @@ int moat_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *in
         /* T(i) = HMAC(PRK, T(i-1) | info | i) */
         memcpy(t + tlen, info, infolen);
         t[tlen + infolen] = i;
-        if ((r = moat_hmac(h, prk, prklen, t, tlen + infolen + 1, block)))
-            break;
+        if ((r = moat_hmac(h, prk, prklen, t, tlen + infolen + 1, block))) break;
         size_t take = outlen - done < hl ? outlen - done : hl;
         memcpy(out + done, block, take);
         done += take;

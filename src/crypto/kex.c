@@ -31,8 +31,7 @@ static EVP_PKEY_CTX *make_gen(const char *alg, const char *curve)
 
 int moat_kex_init(void)
 {
-    if (gen_x25519 && gen_p256 && gen_p384)
-        return 0;
+    if (gen_x25519 && gen_p256 && gen_p384) return 0;
     gen_x25519 = make_gen("X25519", NULL);
     gen_p256 = make_gen("EC", "P-256");
     gen_p384 = make_gen("EC", "P-384");
@@ -42,9 +41,12 @@ int moat_kex_init(void)
 static EVP_PKEY_CTX *gen_for(uint16_t group)
 {
     switch (group) {
-    case MOAT_GROUP_X25519: return gen_x25519;
-    case MOAT_GROUP_SECP256R1: return gen_p256;
-    case MOAT_GROUP_SECP384R1: return gen_p384;
+    case MOAT_GROUP_X25519:
+        return gen_x25519;
+    case MOAT_GROUP_SECP256R1:
+        return gen_p256;
+    case MOAT_GROUP_SECP384R1:
+        return gen_p384;
     }
     return NULL;
 }
@@ -58,19 +60,20 @@ int moat_kex_supported(uint16_t group)
 size_t moat_kex_pub_len(uint16_t group)
 {
     switch (group) {
-    case MOAT_GROUP_X25519: return 32;
-    case MOAT_GROUP_SECP256R1: return 65;
-    case MOAT_GROUP_SECP384R1: return 97;
+    case MOAT_GROUP_X25519:
+        return 32;
+    case MOAT_GROUP_SECP256R1:
+        return 65;
+    case MOAT_GROUP_SECP384R1:
+        return 97;
     }
     return 0;
 }
 
 moat_kex *moat_kex_new(uint16_t group)
 {
-    if (moat_crypto_init() || !moat_kex_supported(group))
-        return NULL;
-    if (moat_kex_init())
-        return NULL;
+    if (moat_crypto_init() || !moat_kex_supported(group)) return NULL;
+    if (moat_kex_init()) return NULL;
     EVP_PKEY_CTX *c = gen_for(group);
     moat_kex *k = OPENSSL_zalloc(sizeof *k);
     if (!k || EVP_PKEY_keygen(c, &k->key) <= 0) {
@@ -83,11 +86,9 @@ moat_kex *moat_kex_new(uint16_t group)
 
 moat_kex *moat_kex_from_private(uint16_t group, const uint8_t *priv, size_t len)
 {
-    if (moat_crypto_init() || group != MOAT_GROUP_X25519)
-        return NULL;
+    if (moat_crypto_init() || group != MOAT_GROUP_X25519) return NULL;
     moat_kex *k = OPENSSL_zalloc(sizeof *k);
-    if (!k)
-        return NULL;
+    if (!k) return NULL;
     k->group = group;
     k->key = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, priv, len);
     if (!k->key) {
@@ -124,8 +125,7 @@ int moat_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *o
             return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
         }
     }
-    if (!p)
-        return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
+    if (!p) return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
     int r = MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, k->key, NULL);
     size_t n = 48;
@@ -143,8 +143,7 @@ int moat_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *o
 
 void moat_kex_free(moat_kex *k)
 {
-    if (!k)
-        return;
+    if (!k) return;
     EVP_PKEY_free(k->key);
     OPENSSL_free(k);
 }

@@ -21,11 +21,9 @@ struct moat_trust {
 
 moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen)
 {
-    if (moat_crypto_init())
-        return NULL;
+    if (moat_crypto_init()) return NULL;
     moat_trust *t = OPENSSL_zalloc(sizeof *t);
-    if (!t || !(t->store = X509_STORE_new()))
-        goto fail;
+    if (!t || !(t->store = X509_STORE_new())) goto fail;
     if (!pem) {
         if (!X509_STORE_set_default_paths(t->store)) {
             snprintf(err, errlen, "the system trust store could not be loaded");
@@ -86,8 +84,7 @@ int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, s
 
 void moat_trust_free(moat_trust *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     X509_STORE_free(t->store);
     OPENSSL_free(t);
 }
@@ -116,19 +113,15 @@ static void list_names(X509 *x, char *out, size_t n)
         } else if (g->type == GEN_IPADD) {
             int l = ASN1_STRING_length(g->d.iPAddress);
             const unsigned char *d = ASN1_STRING_get0_data(g->d.iPAddress);
-            if (inet_ntop(l == 4 ? AF_INET : AF_INET6, d, one, sizeof one))
-                s = one;
+            if (inet_ntop(l == 4 ? AF_INET : AF_INET6, d, one, sizeof one)) s = one;
         }
-        if (!s)
-            continue;
+        if (!s) continue;
         int w = snprintf(out + used, n - used, "%s%s", used ? ", " : "", s);
-        if (w < 0)
-            break;
+        if (w < 0) break;
         used += (size_t)w;
     }
     GENERAL_NAMES_free(gens);
-    if (!out[0])
-        snprintf(out, n, "no names");
+    if (!out[0]) snprintf(out, n, "no names");
 }
 
 static void subject_cn(X509_NAME *nm, char *out, size_t n)
@@ -162,7 +155,8 @@ static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, 
         goto out;
     }
     if (OCSP_basic_verify(bs, chain, t->store, 0) <= 0) {
-        snprintf(reason, reasonlen, "its stapled OCSP response has a signature that does not verify");
+        snprintf(reason, reasonlen,
+                 "its stapled OCSP response has a signature that does not verify");
         goto out;
     }
     if (!OCSP_resp_find_status(bs, id, &status, &why, &rev, &thisupd, &nextupd)) {
@@ -205,8 +199,7 @@ int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next)
         ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
         struct tm tm;
         OCSP_single_get0_status(one, NULL, NULL, &thisupd, &nextupd);
-        if (nextupd && ASN1_TIME_to_tm(nextupd, &tm))
-            *next = (int64_t)timegm(&tm);
+        if (nextupd && ASN1_TIME_to_tm(nextupd, &tm)) *next = (int64_t)timegm(&tm);
         r = 0;
     }
     OCSP_BASICRESP_free(bs);
@@ -249,8 +242,7 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     STACK_OF(X509) *rest = sk_X509_new_null();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     int r = MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
-    if (!rest || !ctx)
-        goto out;
+    if (!rest || !ctx) goto out;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = ders[i];
         X509 *x = d2i_X509(NULL, &p, (long)lens[i]);
@@ -267,17 +259,16 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
             goto out;
         }
     }
-    if (!X509_STORE_CTX_init(ctx, t->store, leaf, rest))
-        goto out;
+    if (!X509_STORE_CTX_init(ctx, t->store, leaf, rest)) goto out;
     X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_time(vp, (time_t)now);
     /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
     X509_VERIFY_PARAM_set_auth_level(vp, 2);
     X509_STORE_CTX_set_purpose(ctx, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
-    if (t->crl_check)
-        X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK);
+    if (t->crl_check) X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK);
     unsigned char ipbuf[16];
-    int is_ip = host && (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1);
+    int is_ip =
+        host && (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1);
     if (host && is_ip) {
         X509_VERIFY_PARAM_set1_ip_asc(vp, host);
     } else if (host) {
@@ -291,8 +282,7 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     }
     int e = X509_STORE_CTX_get_error(ctx);
     X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
-    if (!bad)
-        bad = leaf;
+    if (!bad) bad = leaf;
     char a[512], b[256];
     int depth = X509_STORE_CTX_get_error_depth(ctx);
     const char *whose = depth > 0 ? "an issuing certificate in its chain" : "its certificate";

@@ -36,10 +36,8 @@ int tls_queue_cert_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme)
     uint8_t content[64 + 34 + MOAT_HASH_MAX], sig[1024];
     size_t clen, slen;
     int r = tls_cv_content(t, t->is_server, content, &clen);
-    if (!r)
-        r = moat_cred_sign(cred, scheme, content, clen, sig, &slen);
-    if (r)
-        return r;
+    if (!r) r = moat_cred_sign(cred, scheme, content, clen, sig, &slen);
+    if (r) return r;
     moat_buf m;
     moat_buf_init(&m);
     r = wr_u8(&m, HS_CERTIFICATE_VERIFY) || wr_u24(&m, (uint32_t)(4 + slen)) ||
@@ -75,18 +73,14 @@ int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint
     rd_t c = rd_vec(&r, 1);
     rd_t list = rd_vec(&r, 3);
     *staple = (rd_t){NULL, 0, 1};
-    if (r.err || r.n)
-        return ALERT(DECODE_ERROR);
-    if (c.n != ctxlen || (ctxlen && memcmp(c.p, ctx, ctxlen)))
-        return ALERT(ILLEGAL_PARAMETER);
+    if (r.err || r.n) return ALERT(DECODE_ERROR);
+    if (c.n != ctxlen || (ctxlen && memcmp(c.p, ctx, ctxlen))) return ALERT(ILLEGAL_PARAMETER);
     int e;
     while (list.n) {
         rd_t der = rd_vec(&list, 3);
         rd_t exts = rd_vec(&list, 2);
-        if (list.err || der.n == 0)
-            return ALERT(DECODE_ERROR);
-        if (h->npeer == MAX_PEER_CERTS)
-            return ALERT(BAD_CERTIFICATE);
+        if (list.err || der.n == 0) return ALERT(DECODE_ERROR);
+        if (h->npeer == MAX_PEER_CERTS) return ALERT(BAD_CERTIFICATE);
         ext_seen seen = {.n = 0};
         uint16_t type;
         rd_t body;
@@ -96,17 +90,14 @@ int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint
                 return ALERT(UNSUPPORTED_EXTENSION);
             uint8_t st = rd_u8(&body);
             rd_t resp = rd_vec(&body, 3);
-            if (body.err || body.n || st != 1 || resp.n == 0)
-                return ALERT(DECODE_ERROR);
+            if (body.err || body.n || st != 1 || resp.n == 0) return ALERT(DECODE_ERROR);
             *staple = resp;
         }
-        if (seen.err)
-            return seen.err;
+        if (seen.err) return seen.err;
         tls_observe(t, MOAT_EV_PEER_CERT, der.p, der.n, (int)h->npeer);
         h->cert_off[h->npeer] = h->peer_certs.len;
         h->cert_len[h->npeer++] = der.n;
-        if ((e = moat_buf_append(&h->peer_certs, der.p, der.n)))
-            return e;
+        if ((e = moat_buf_append(&h->peer_certs, der.p, der.n))) return e;
     }
     return 0;
 }
@@ -128,13 +119,11 @@ int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)
     rd_t r = rd_init(msg + 4, len - 4);
     uint16_t scheme = rd_u16(&r);
     rd_t sig = rd_vec(&r, 2);
-    if (r.err || r.n)
-        return ALERT(DECODE_ERROR);
+    if (r.err || r.n) return ALERT(DECODE_ERROR);
     int ok = 0;
     for (size_t i = 0; i < tls_nsigschemes; i++)
         ok |= tls_sigschemes[i] == scheme;
-    if (!ok)
-        return ALERT(ILLEGAL_PARAMETER); /* not one we offered */
+    if (!ok) return ALERT(ILLEGAL_PARAMETER); /* not one we offered */
     uint8_t content[64 + 34 + MOAT_HASH_MAX];
     size_t clen;
     /* The signer is the peer: the server's context when we are the client. */
@@ -142,10 +131,8 @@ int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)
     if (!e)
         e = moat_verify_sig(h->peer_certs.base, h->cert_len[0], scheme, content, clen, sig.p,
                             sig.n);
-    if (e)
-        return e;
-    if (!t->is_server)
-        t->sigscheme = scheme;
+    if (e) return e;
+    if (!t->is_server) t->sigscheme = scheme;
     moat_buf_free(&h->peer_certs);
     return tls_transcript_add(t, msg, len);
 }

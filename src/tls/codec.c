@@ -24,8 +24,7 @@ int wr_begin(moat_buf *b, size_t k, size_t *mark)
 int wr_end(moat_buf *b, size_t k, size_t mark)
 {
     size_t len = b->len - mark - k;
-    if (k < 4 && len >> (8 * k))
-        return MOAT_ERR_INTERNAL;
+    if (k < 4 && len >> (8 * k)) return MOAT_ERR_INTERNAL;
     for (size_t i = 0; i < k; i++)
         b->base[mark + i] = (uint8_t)(len >> (8 * (k - 1 - i)));
     return 0;

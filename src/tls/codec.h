@@ -38,8 +38,7 @@ static inline uint32_t rd_uint(rd_t *r, size_t k)
 {
     const uint8_t *p;
     uint32_t v = 0;
-    if (rd_take(r, k, &p))
-        return 0;
+    if (rd_take(r, k, &p)) return 0;
     for (size_t i = 0; i < k; i++)
         v = v << 8 | p[i];
     return v;
@@ -54,8 +53,7 @@ static inline rd_t rd_vec(rd_t *r, size_t k)
     size_t len = rd_uint(r, k);
     const uint8_t *p;
     rd_t sub = {NULL, 0, 1};
-    if (!r->err && !rd_take(r, len, &p))
-        sub = rd_init(p, len);
+    if (!r->err && !rd_take(r, len, &p)) sub = rd_init(p, len);
     return sub;
 }
 

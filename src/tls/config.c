@@ -11,11 +11,9 @@
 
 moat_tls_config *moat_tls_config_new(void)
 {
-    if (moat_crypto_init())
-        return NULL;
+    if (moat_crypto_init()) return NULL;
     moat_tls_config *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     static const uint16_t suites[] = {MOAT_TLS_AES_128_GCM_SHA256, MOAT_TLS_AES_256_GCM_SHA384,
                                       MOAT_TLS_CHACHA20_POLY1305_SHA256};
     static const uint16_t groups[] = {MOAT_GROUP_X25519, MOAT_GROUP_SECP256R1,
@@ -38,13 +36,11 @@ moat_tls_config *moat_tls_config_new(void)
 
 void moat_tls_config_free(moat_tls_config *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     for (size_t i = 0; i < c->ncreds; i++)
         moat_cred_free(c->creds[i]);
     moat_trust_free(c->trust);
-    if (c->keylog_fd >= 0)
-        close(c->keylog_fd);
+    if (c->keylog_fd >= 0) close(c->keylog_fd);
     if (c->ticket_keys) {
         moat_wipe(c->ticket_keys, c->nticket_keys * 80);
         free(c->ticket_keys);
@@ -69,8 +65,7 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
     while (p) {
         size_t got = fread(p + n, 1, cap - n, f);
         n += got;
-        if (got == 0)
-            break;
+        if (got == 0) break;
         if (n == cap) {
             if (cap >= (16u << 20)) { /* no certificate file is this big */
                 free(p);
@@ -88,8 +83,7 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
         }
     }
     fclose(f);
-    if (p)
-        *len = n;
+    if (p) *len = n;
     return p;
 }
 
@@ -102,28 +96,25 @@ int moat_tls_config_add_cert_pem(moat_tls_config *c, const char *cert_pem, size_
     }
     moat_cred *cred;
     int r = moat_cred_load(cert_pem, cert_len, key_pem, key_len, &cred, err, errlen);
-    if (r)
-        return r;
+    if (r) return r;
     c->creds[c->ncreds++] = cred;
     return 0;
 }
 
-int moat_tls_config_add_cert_file(moat_tls_config *c, const char *cert_file,
-                                  const char *key_file, char *err, size_t errlen)
+int moat_tls_config_add_cert_file(moat_tls_config *c, const char *cert_file, const char *key_file,
+                                  char *err, size_t errlen)
 {
     size_t cl = 0, kl = 0;
     char sub[400] = "";
     char *cp = slurp(cert_file, &cl, err, errlen);
-    if (!cp)
-        return MOAT_ERR_FILE;
+    if (!cp) return MOAT_ERR_FILE;
     char *kp = slurp(key_file, &kl, err, errlen);
     if (!kp) {
         free(cp);
         return MOAT_ERR_FILE;
     }
     int r = moat_tls_config_add_cert_pem(c, cp, cl, kp, kl, sub, sizeof sub);
-    if (r)
-        snprintf(err, errlen, "%s / %s: %s", cert_file, key_file, sub);
+    if (r) snprintf(err, errlen, "%s / %s: %s", cert_file, key_file, sub);
     moat_wipe(kp, kl);
     free(kp);
     free(cp);
@@ -134,8 +125,7 @@ int moat_tls_config_set_ca_pem(moat_tls_config *c, const char *pem, size_t len, 
                                size_t errlen)
 {
     moat_trust *t = moat_trust_new(pem, len, err, errlen);
-    if (!t)
-        return MOAT_ERR_FILE;
+    if (!t) return MOAT_ERR_FILE;
     moat_trust_free(c->trust);
     c->trust = t;
     return 0;
@@ -146,11 +136,9 @@ int moat_tls_config_set_ca_file(moat_tls_config *c, const char *path, char *err,
     size_t len = 0;
     char sub[300] = "";
     char *p = slurp(path, &len, err, errlen);
-    if (!p)
-        return MOAT_ERR_FILE;
+    if (!p) return MOAT_ERR_FILE;
     int r = moat_tls_config_set_ca_pem(c, p, len, sub, sizeof sub);
-    if (r)
-        snprintf(err, errlen, "%s: %s", path, sub);
+    if (r) snprintf(err, errlen, "%s: %s", path, sub);
     free(p);
     return r;
 }
@@ -159,14 +147,11 @@ int moat_tls_config_add_crl_file(moat_tls_config *c, const char *path, char *err
 {
     size_t len = 0;
     char sub[300] = "";
-    if (!c->trust && !(c->trust = moat_trust_new(NULL, 0, err, errlen)))
-        return MOAT_ERR_FILE;
+    if (!c->trust && !(c->trust = moat_trust_new(NULL, 0, err, errlen))) return MOAT_ERR_FILE;
     char *p = slurp(path, &len, err, errlen);
-    if (!p)
-        return MOAT_ERR_FILE;
+    if (!p) return MOAT_ERR_FILE;
     int r = moat_trust_add_crl(c->trust, p, len, sub, sizeof sub);
-    if (r)
-        snprintf(err, errlen, "%s: %s", path, sub);
+    if (r) snprintf(err, errlen, "%s: %s", path, sub);
     free(p);
     return r;
 }
@@ -177,8 +162,7 @@ int moat_tls_config_set_client_ca_file(moat_tls_config *c, const char *path, cha
     size_t len = 0;
     char sub[300] = "";
     char *p = slurp(path, &len, err, errlen);
-    if (!p)
-        return MOAT_ERR_FILE;
+    if (!p) return MOAT_ERR_FILE;
     moat_trust *t = moat_trust_new(p, len, sub, sizeof sub);
     free(p);
     if (!t) {
@@ -198,16 +182,12 @@ void moat_tls_config_set_client_auth(moat_tls_config *c, int mode)
 int moat_tls_config_set_ocsp_staple(moat_tls_config *c, size_t index, const uint8_t *der,
                                     size_t len)
 {
-    if (index >= MAX_CREDS)
-        return MOAT_ERR_ARG;
+    if (index >= MAX_CREDS) return MOAT_ERR_ARG;
     int64_t next = 0;
-    if (len && (len > (1u << 20) || moat_ocsp_next_update(der, len, &next)))
-        return MOAT_ERR_FILE;
+    if (len && (len > (1u << 20) || moat_ocsp_next_update(der, len, &next))) return MOAT_ERR_FILE;
     uint8_t *copy = NULL;
-    if (len && !(copy = malloc(len)))
-        return MOAT_ERR_NOMEM;
-    if (len)
-        memcpy(copy, der, len);
+    if (len && !(copy = malloc(len))) return MOAT_ERR_NOMEM;
+    if (len) memcpy(copy, der, len);
     free(c->ocsp[index]);
     c->ocsp[index] = copy;
     c->ocsp_len[index] = len;
@@ -228,11 +208,9 @@ void moat_tls_config_set_clock(moat_tls_config *c, moat_clock_fn fn, void *arg)
 
 int moat_tls_config_set_ciphers(moat_tls_config *c, const uint16_t *s, size_t n)
 {
-    if (n == 0 || n > 3)
-        return MOAT_ERR_ARG;
+    if (n == 0 || n > 3) return MOAT_ERR_ARG;
     for (size_t i = 0; i < n; i++)
-        if (!moat_aead_key_len(s[i]))
-            return MOAT_ERR_ARG;
+        if (!moat_aead_key_len(s[i])) return MOAT_ERR_ARG;
     memcpy(c->suites, s, n * sizeof *s);
     c->nsuites = n;
     return 0;
@@ -240,11 +218,9 @@ int moat_tls_config_set_ciphers(moat_tls_config *c, const uint16_t *s, size_t n)
 
 int moat_tls_config_set_groups(moat_tls_config *c, const uint16_t *g, size_t n)
 {
-    if (n == 0 || n > 3)
-        return MOAT_ERR_ARG;
+    if (n == 0 || n > 3) return MOAT_ERR_ARG;
     for (size_t i = 0; i < n; i++)
-        if (!moat_kex_supported(g[i]))
-            return MOAT_ERR_ARG;
+        if (!moat_kex_supported(g[i])) return MOAT_ERR_ARG;
     memcpy(c->groups, g, n * sizeof *g);
     c->ngroups = n;
     return 0;
@@ -255,8 +231,7 @@ int moat_tls_config_set_alpn(moat_tls_config *c, const char *const *protos, size
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(protos[i]);
-        if (l == 0 || l > 255 || len + 1 + l > sizeof c->alpn)
-            return MOAT_ERR_ARG;
+        if (l == 0 || l > 255 || len + 1 + l > sizeof c->alpn) return MOAT_ERR_ARG;
         c->alpn[len++] = (uint8_t)l;
         memcpy(c->alpn + len, protos[i], l);
         len += l;
@@ -267,11 +242,9 @@ int moat_tls_config_set_alpn(moat_tls_config *c, const char *const *protos, size
 
 int moat_tls_config_set_keylog_file(moat_tls_config *c, const char *path)
 {
-    if (c->keylog_fd >= 0)
-        close(c->keylog_fd);
+    if (c->keylog_fd >= 0) close(c->keylog_fd);
     c->keylog_fd = -1;
-    if (!path || !*path)
-        return 0;
+    if (!path || !*path) return 0;
     c->keylog_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     return c->keylog_fd < 0 ? MOAT_ERR_FILE : 0;
 }
@@ -279,27 +252,30 @@ int moat_tls_config_set_keylog_file(moat_tls_config *c, const char *path)
 static const struct {
     uint16_t id;
     const char *name, *alias;
-} suite_names[] = {
-    {MOAT_TLS_AES_128_GCM_SHA256, "TLS_AES_128_GCM_SHA256", "aes128gcm"},
-    {MOAT_TLS_AES_256_GCM_SHA384, "TLS_AES_256_GCM_SHA384", "aes256gcm"},
-    {MOAT_TLS_CHACHA20_POLY1305_SHA256, "TLS_CHACHA20_POLY1305_SHA256", "chacha20"},
-}, group_names[] = {
-    {MOAT_GROUP_X25519, "x25519", "X25519"},
-    {MOAT_GROUP_SECP256R1, "secp256r1", "P-256"},
-    {MOAT_GROUP_SECP384R1, "secp384r1", "P-384"},
-}, sig_names[] = {
-    {MOAT_SIG_ECDSA_SECP256R1_SHA256, "ecdsa_secp256r1_sha256", NULL},
-    {MOAT_SIG_ECDSA_SECP384R1_SHA384, "ecdsa_secp384r1_sha384", NULL},
-    {MOAT_SIG_RSA_PSS_RSAE_SHA256, "rsa_pss_rsae_sha256", NULL},
-    {MOAT_SIG_RSA_PSS_RSAE_SHA384, "rsa_pss_rsae_sha384", NULL},
-    {MOAT_SIG_RSA_PSS_RSAE_SHA512, "rsa_pss_rsae_sha512", NULL},
-    {MOAT_SIG_ED25519, "ed25519", NULL},
+} suite_names[] =
+    {
+        {MOAT_TLS_AES_128_GCM_SHA256, "TLS_AES_128_GCM_SHA256", "aes128gcm"},
+        {MOAT_TLS_AES_256_GCM_SHA384, "TLS_AES_256_GCM_SHA384", "aes256gcm"},
+        {MOAT_TLS_CHACHA20_POLY1305_SHA256, "TLS_CHACHA20_POLY1305_SHA256", "chacha20"},
+},
+  group_names[] =
+      {
+          {MOAT_GROUP_X25519, "x25519", "X25519"},
+          {MOAT_GROUP_SECP256R1, "secp256r1", "P-256"},
+          {MOAT_GROUP_SECP384R1, "secp384r1", "P-384"},
+},
+  sig_names[] = {
+      {MOAT_SIG_ECDSA_SECP256R1_SHA256, "ecdsa_secp256r1_sha256", NULL},
+      {MOAT_SIG_ECDSA_SECP384R1_SHA384, "ecdsa_secp384r1_sha384", NULL},
+      {MOAT_SIG_RSA_PSS_RSAE_SHA256, "rsa_pss_rsae_sha256", NULL},
+      {MOAT_SIG_RSA_PSS_RSAE_SHA384, "rsa_pss_rsae_sha384", NULL},
+      {MOAT_SIG_RSA_PSS_RSAE_SHA512, "rsa_pss_rsae_sha512", NULL},
+      {MOAT_SIG_ED25519, "ed25519", NULL},
 };
 
-#define LOOKUP_ID(tab, want)                                                                         \
+#define LOOKUP_ID(tab, want)                                                                       \
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)                                        \
-        if (tab[i].id == (want))                                                                     \
-            return tab[i].name;                                                                    \
+        if (tab[i].id == (want)) return tab[i].name;                                               \
     return "unknown"
 #define LOOKUP_NAME(tab, s)                                                                        \
     for (size_t i = 0; s && i < sizeof tab / sizeof tab[0]; i++)                                   \
@@ -325,9 +301,7 @@ uint16_t moat_tls_cipher_from_name(const char *s)
 }
 uint16_t moat_tls_group_from_name(const char *s)
 {
-    if (s && (!strcasecmp(s, "prime256v1") || !strcasecmp(s, "P256")))
-        return MOAT_GROUP_SECP256R1;
-    if (s && !strcasecmp(s, "P384"))
-        return MOAT_GROUP_SECP384R1;
+    if (s && (!strcasecmp(s, "prime256v1") || !strcasecmp(s, "P256"))) return MOAT_GROUP_SECP256R1;
+    if (s && !strcasecmp(s, "P384")) return MOAT_GROUP_SECP384R1;
     LOOKUP_NAME(group_names, s);
 }

@@ -10,7 +10,7 @@
 
 #define MAX_CREDS 16
 #define MAX_PEER_CERTS 10
-#define MAX_HS_MSG (1 << 17)   /* cap on one handshake message */
+#define MAX_HS_MSG (1 << 17)     /* cap on one handshake message */
 #define MAX_EARLY_SKIP (1 << 20) /* cap on undecryptable 0-RTT bytes skipped */
 
 /* Content types (5.1) and handshake types (4). */
@@ -78,11 +78,11 @@ struct moat_tls_config {
     size_t alpn_len;
     int keylog_fd;
     /* resumption (server) */
-    int tickets;                /* NewSessionTickets after a full handshake */
-    uint32_t ticket_lifetime;   /* seconds */
-    uint32_t ticket_rotate;     /* seconds each automatic key seals */
-    uint8_t ticket_master[32];  /* automatic keys derive from it, per period */
-    uint8_t *ticket_keys;       /* or keys from a file: 80 bytes each */
+    int tickets;               /* NewSessionTickets after a full handshake */
+    uint32_t ticket_lifetime;  /* seconds */
+    uint32_t ticket_rotate;    /* seconds each automatic key seals */
+    uint8_t ticket_master[32]; /* automatic keys derive from it, per period */
+    uint8_t *ticket_keys;      /* or keys from a file: 80 bytes each */
     size_t nticket_keys;
     int allow_psk_ke;
     /* client authentication (server) */
@@ -129,7 +129,7 @@ struct hs {
     moat_buf ch;               /* client: its ClientHello, until the hash is known */
     moat_buf queue;            /* handshake bytes waiting to be put in records */
     moat_kex *kex;
-    uint8_t random[32];        /* client_random (for the key log) */
+    uint8_t random[32]; /* client_random (for the key log) */
     uint8_t sid[32];
     size_t sidlen;
     uint8_t secret[MOAT_HASH_MAX]; /* handshake secret, then master secret */
@@ -150,7 +150,7 @@ struct hs {
     const moat_cred *cred;
     int want_staple; /* the client sent status_request */
     /* resumption */
-    tls_session *psk;   /* client: the session offered; server: the one accepted */
+    tls_session *psk; /* client: the session offered; server: the one accepted */
     int psk_accepted;
     uint8_t c_fin_key[MOAT_HASH_MAX];
 };

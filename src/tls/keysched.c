@@ -11,8 +11,7 @@ int ks_expand_label(int h, const uint8_t *secret, const char *label, const uint8
      *          opaque context<0..255>; } HkdfLabel; */
     uint8_t info[2 + 1 + 255 + 1 + 255];
     size_t ll = strlen(label);
-    if (ll > 249 || ctxlen > 255 || outlen > 0xffff)
-        return MOAT_ERR_ARG;
+    if (ll > 249 || ctxlen > 255 || outlen > 0xffff) return MOAT_ERR_ARG;
     size_t n = 0;
     info[n++] = (uint8_t)(outlen >> 8);
     info[n++] = (uint8_t)outlen;
@@ -22,8 +21,7 @@ int ks_expand_label(int h, const uint8_t *secret, const char *label, const uint8
     memcpy(info + n, label, ll);
     n += ll;
     info[n++] = (uint8_t)ctxlen;
-    if (ctxlen)
-        memcpy(info + n, ctx, ctxlen);
+    if (ctxlen) memcpy(info + n, ctx, ctxlen);
     n += ctxlen;
     return moat_hkdf_expand(h, secret, moat_hash_len(h), info, n, out, outlen);
 }
@@ -50,10 +48,8 @@ int ks_next_stage(int h, const uint8_t *prev, const uint8_t *ikm, size_t ikmlen,
     size_t hl = moat_hash_len(h);
     uint8_t empty[MOAT_HASH_MAX], derived[MOAT_HASH_MAX], zeros[MOAT_HASH_MAX] = {0};
     int r = moat_hash(h, "", 0, empty);
-    if (!r)
-        r = ks_derive_secret(h, prev, "derived", empty, derived);
-    if (!r)
-        r = moat_hkdf_extract(h, derived, hl, ikm ? ikm : zeros, ikm ? ikmlen : hl, out);
+    if (!r) r = ks_derive_secret(h, prev, "derived", empty, derived);
+    if (!r) r = moat_hkdf_extract(h, derived, hl, ikm ? ikm : zeros, ikm ? ikmlen : hl, out);
     moat_wipe(derived, sizeof derived);
     return r;
 }
@@ -63,8 +59,7 @@ int ks_finished(int h, const uint8_t *base_key, const uint8_t *thash, uint8_t *o
     size_t hl = moat_hash_len(h);
     uint8_t fk[MOAT_HASH_MAX];
     int r = ks_expand_label(h, base_key, "finished", NULL, 0, fk, hl);
-    if (!r)
-        r = moat_hmac(h, fk, hl, thash, hl, out);
+    if (!r) r = moat_hmac(h, fk, hl, thash, hl, out);
     moat_wipe(fk, sizeof fk);
     return r;
 }
@@ -74,8 +69,7 @@ int ks_update_secret(int h, uint8_t *secret)
     uint8_t next[MOAT_HASH_MAX];
     size_t hl = moat_hash_len(h);
     int r = ks_expand_label(h, secret, "traffic upd", NULL, 0, next, hl);
-    if (!r)
-        memcpy(secret, next, hl);
+    if (!r) memcpy(secret, next, hl);
     moat_wipe(next, sizeof next);
     return r;
 }
@@ -84,13 +78,11 @@ int rl_set_secret(tls_dir *d, uint16_t suite, int encrypt, const uint8_t *secret
 {
     int h = moat_suite_hash(suite);
     size_t kl = moat_aead_key_len(suite), hl;
-    if (h < 0 || !kl)
-        return MOAT_ERR_INTERNAL;
+    if (h < 0 || !kl) return MOAT_ERR_INTERNAL;
     hl = moat_hash_len(h);
     uint8_t key[32];
     int r = ks_expand_label(h, secret, "key", NULL, 0, key, kl);
-    if (!r)
-        r = ks_expand_label(h, secret, "iv", NULL, 0, d->iv, 12);
+    if (!r) r = ks_expand_label(h, secret, "iv", NULL, 0, d->iv, 12);
     if (!r) {
         moat_aead *a = moat_aead_new(suite, encrypt, key);
         if (!a) {
@@ -100,8 +92,7 @@ int rl_set_secret(tls_dir *d, uint16_t suite, int encrypt, const uint8_t *secret
             d->aead = a;
             d->seq = 0;
             d->epoch++;
-            if (secret != d->secret)
-                memcpy(d->secret, secret, hl);
+            if (secret != d->secret) memcpy(d->secret, secret, hl);
         }
     }
     moat_wipe(key, sizeof key);
@@ -124,12 +115,10 @@ static void make_nonce(const tls_dir *d, uint8_t nonce[12])
 
 int rl_seal(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moat_buf *out)
 {
-    if (len > TLS_MAX_PLAIN)
-        return MOAT_ERR_ARG;
+    if (len > TLS_MAX_PLAIN) return MOAT_ERR_ARG;
     size_t body = d->aead ? len + 1 + 16 : len;
     int r = moat_buf_reserve(out, 5 + body);
-    if (r)
-        return r;
+    if (r) return r;
     uint8_t *h = out->base + out->len;
     h[0] = d->aead ? 23 : type; /* opaque_type is application_data */
     h[1] = 3;
@@ -138,13 +127,11 @@ int rl_seal(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moat_buf 
     h[4] = (uint8_t)body;
     memmove(h + 5, data, len);
     if (d->aead) {
-        if (d->seq == UINT64_MAX)
-            return MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
+        if (d->seq == UINT64_MAX) return MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
         h[5 + len] = type;
         uint8_t nonce[12];
         make_nonce(d, nonce);
-        if ((r = moat_aead_seal(d->aead, nonce, h, 5, h + 5, len + 1, h + 5)))
-            return r;
+        if ((r = moat_aead_seal(d->aead, nonce, h, 5, h + 5, len + 1, h + 5))) return r;
         d->seq++;
     }
     out->len += 5 + body;
@@ -155,8 +142,7 @@ int rl_open(tls_dir *d, const uint8_t *hdr, const uint8_t *body, size_t bodylen,
             uint8_t *type, size_t *len)
 {
     uint8_t nonce[12];
-    if (bodylen < 17)
-        return MOAT_ERR_ALERT(MOAT_ALERT_BAD_RECORD_MAC);
+    if (bodylen < 17) return MOAT_ERR_ALERT(MOAT_ALERT_BAD_RECORD_MAC);
     make_nonce(d, nonce);
     if (moat_aead_open(d->aead, nonce, hdr, 5, body, bodylen, out))
         return MOAT_ERR_ALERT(MOAT_ALERT_BAD_RECORD_MAC);
@@ -165,11 +151,9 @@ int rl_open(tls_dir *d, const uint8_t *hdr, const uint8_t *body, size_t bodylen,
     size_t n = bodylen - 16;
     while (n > 0 && out[n - 1] == 0)
         n--;
-    if (n == 0)
-        return MOAT_ERR_ALERT(MOAT_ALERT_UNEXPECTED_MESSAGE);
+    if (n == 0) return MOAT_ERR_ALERT(MOAT_ALERT_UNEXPECTED_MESSAGE);
     *type = out[n - 1];
     *len = n - 1;
-    if (*len > TLS_MAX_PLAIN)
-        return MOAT_ERR_ALERT(MOAT_ALERT_RECORD_OVERFLOW);
+    if (*len > TLS_MAX_PLAIN) return MOAT_ERR_ALERT(MOAT_ALERT_RECORD_OVERFLOW);
     return 0;
 }

@@ -28,11 +28,9 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
         return ALERT(DECODE_ERROR);
     ch->sid = sid.p;
     ch->sidlen = sid.n;
-    if (r.n == 0)
-        return ALERT(PROTOCOL_VERSION); /* no extensions: a client older than TLS 1.3 */
+    if (r.n == 0) return ALERT(PROTOCOL_VERSION); /* no extensions: a client older than TLS 1.3 */
     rd_t exts = rd_vec(&r, 2);
-    if (r.err || r.n)
-        return ALERT(DECODE_ERROR);
+    if (r.err || r.n) return ALERT(DECODE_ERROR);
     ext_seen seen = {.n = 0};
     uint16_t type;
     rd_t body;
@@ -40,8 +38,7 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
         switch (type) {
         case EXT_SUPPORTED_VERSIONS: {
             rd_t v = rd_vec(&body, 1);
-            if (body.err || body.n || v.n < 2 || v.n % 2)
-                return ALERT(DECODE_ERROR);
+            if (body.err || body.n || v.n < 2 || v.n % 2) return ALERT(DECODE_ERROR);
             while (v.n)
                 ch->has_sv13 |= rd_u16(&v) == 0x0304;
             break;
@@ -60,30 +57,28 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
             break;
         case EXT_KEY_SHARE:
             ch->shares = rd_vec(&body, 2);
-            if (body.err || body.n)
-                return ALERT(DECODE_ERROR);
+            if (body.err || body.n) return ALERT(DECODE_ERROR);
             ch->has_shares = 1;
             break;
         case EXT_SERVER_NAME:
             ch->sni = rd_vec(&body, 2);
-            if (body.err || body.n || ch->sni.n == 0)
-                return ALERT(DECODE_ERROR);
+            if (body.err || body.n || ch->sni.n == 0) return ALERT(DECODE_ERROR);
             ch->has_sni = 1;
             break;
         case EXT_ALPN:
             ch->alpn = rd_vec(&body, 2);
-            if (body.err || body.n || ch->alpn.n < 2)
-                return ALERT(DECODE_ERROR);
+            if (body.err || body.n || ch->alpn.n < 2) return ALERT(DECODE_ERROR);
             ch->has_alpn = 1;
             break;
-        case EXT_EARLY_DATA: ch->early_data = 1; break;
+        case EXT_EARLY_DATA:
+            ch->early_data = 1;
+            break;
         case EXT_STATUS_REQUEST:
             t->hs->want_staple = body.n > 0 && body.p[0] == 1; /* ocsp */
             break;
         case EXT_PRE_SHARED_KEY:
             /* 4.2.11: it must be the last extension. */
-            if (exts.n)
-                return ALERT(ILLEGAL_PARAMETER);
+            if (exts.n) return ALERT(ILLEGAL_PARAMETER);
             ch->psk_ids = rd_vec(&body, 2);
             ch->binders_off = (size_t)(body.p - msg);
             ch->psk_binders = rd_vec(&body, 2);
@@ -93,8 +88,7 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
             break;
         case EXT_PSK_KEY_EXCHANGE_MODES: {
             rd_t m = rd_vec(&body, 1);
-            if (body.err || body.n || m.n == 0)
-                return ALERT(DECODE_ERROR);
+            if (body.err || body.n || m.n == 0) return ALERT(DECODE_ERROR);
             while (m.n) {
                 uint8_t mode = rd_u8(&m);
                 ch->mode_ke |= mode == 0;
@@ -103,18 +97,15 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
             ch->has_modes = 1;
             break;
         }
-        default: break; /* unknown and GREASE extensions are ignored */
+        default:
+            break; /* unknown and GREASE extensions are ignored */
         }
     }
-    if (seen.err)
-        return seen.err;
-    if (!ch->has_sv13)
-        return ALERT(PROTOCOL_VERSION);
+    if (seen.err) return seen.err;
+    if (!ch->has_sv13) return ALERT(PROTOCOL_VERSION);
     /* 4.1.2: TLS 1.3 ClientHellos carry exactly the null compression method. */
-    if (comp.n != 1 || comp.p[0] != 0)
-        return ALERT(ILLEGAL_PARAMETER);
-    if (ch->has_psk && !ch->has_modes)
-        return ALERT(MISSING_EXTENSION); /* 4.2.9 */
+    if (comp.n != 1 || comp.p[0] != 0) return ALERT(ILLEGAL_PARAMETER);
+    if (ch->has_psk && !ch->has_modes) return ALERT(MISSING_EXTENSION); /* 4.2.9 */
     if (!ch->has_psk && (!ch->has_sigalgs || !ch->has_groups || !ch->has_shares))
         return ALERT(MISSING_EXTENSION);
     return 0;
@@ -123,8 +114,7 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
 static int list_has(rd_t list, uint16_t v)
 {
     while (list.n)
-        if (rd_u16(&list) == v)
-            return 1;
+        if (rd_u16(&list) == v) return 1;
     return 0;
 }
 
@@ -135,10 +125,8 @@ static int parse_sni(moat_tls *t, client_hello *ch)
         while (l.n) {
             uint8_t nt = rd_u8(&l);
             rd_t name = rd_vec(&l, 2);
-            if (l.err)
-                return ALERT(DECODE_ERROR);
-            if (nt != 0 || t->sni[0])
-                continue;
+            if (l.err) return ALERT(DECODE_ERROR);
+            if (nt != 0 || t->sni[0]) continue;
             if (name.n == 0 || name.n >= sizeof t->sni || memchr(name.p, 0, name.n))
                 return ALERT(ILLEGAL_PARAMETER);
             memcpy(t->sni, name.p, name.n);
@@ -152,12 +140,10 @@ static int parse_sni(moat_tls *t, client_hello *ch)
 static int choose_cert(moat_tls *t, client_hello *ch)
 {
     const moat_tls_config *c = t->cfg;
-    if (!ch->has_sigalgs)
-        return ALERT(MISSING_EXTENSION);
+    if (!ch->has_sigalgs) return ALERT(MISSING_EXTENSION);
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < c->ncreds; i++) {
-            if (pass == 0 && !(t->sni[0] && moat_cred_matches_name(c->creds[i], t->sni)))
-                continue;
+            if (pass == 0 && !(t->sni[0] && moat_cred_matches_name(c->creds[i], t->sni))) continue;
             for (rd_t s = ch->sigalgs; s.n;) {
                 uint16_t scheme = rd_u16(&s);
                 int ours = 0;
@@ -176,12 +162,10 @@ static int choose_cert(moat_tls *t, client_hello *ch)
 
 static int choose_alpn(moat_tls *t, client_hello *ch)
 {
-    if (!ch->has_alpn || !t->cfg->alpn_len)
-        return 0;
+    if (!ch->has_alpn || !t->cfg->alpn_len) return 0;
     for (rd_t l = ch->alpn; l.n;) {
         rd_t p = rd_vec(&l, 1);
-        if (l.err || p.n == 0)
-            return ALERT(DECODE_ERROR);
+        if (l.err || p.n == 0) return ALERT(DECODE_ERROR);
     }
     for (rd_t o = rd_init(t->cfg->alpn, t->cfg->alpn_len); o.n;) {
         rd_t mine = rd_vec(&o, 1);
@@ -234,16 +218,12 @@ static int send_hello(moat_tls *t, const client_hello *ch, const uint8_t *random
     }
     r |= wr_end(&m, 2, ext);
     r |= wr_end(&m, 3, mk);
-    if (r)
-        r = MOAT_ERR_NOMEM;
-    if (!r)
-        r = tls_queue_hs(t, &m);
-    if (!r)
-        r = tls_flush_hs(t, out);
+    if (r) r = MOAT_ERR_NOMEM;
+    if (!r) r = tls_queue_hs(t, &m);
+    if (!r) r = tls_flush_hs(t, out);
     /* D.4: a CCS right after the first server message, when the client
      * is in compatibility mode (it sent a session id). */
-    if (!r && ch->sidlen)
-        r = tls_send_ccs(t, out);
+    if (!r && ch->sidlen) r = tls_send_ccs(t, out);
     moat_buf_free(&m);
     return r;
 }
@@ -273,13 +253,10 @@ static int send_flight(moat_tls *t, moat_buf *out)
     }
     r |= wr_end(&m, 2, l1);
     r |= wr_end(&m, 3, mk);
-    if (r || (r = tls_queue_hs(t, &m)))
-        goto out;
+    if (r || (r = tls_queue_hs(t, &m))) goto out;
     moat_buf_clear(&m);
-    if (t->resumed)
-        goto finished; /* 2.2: the PSK authenticates the server */
-    if (t->cfg->client_auth && (r = tls_queue_cert_request(t)))
-        goto out;
+    if (t->resumed) goto finished; /* 2.2: the PSK authenticates the server */
+    if (t->cfg->client_auth && (r = tls_queue_cert_request(t))) goto out;
     size_t ci = 0;
     while (t->cfg->creds[ci] != h->cred)
         ci++;
@@ -298,8 +275,7 @@ finished:;
         goto out;
     r = tls_flush_hs(t, out);
 out:
-    if (r > 0)
-        r = MOAT_ERR_NOMEM;
+    if (r > 0) r = MOAT_ERR_NOMEM;
     moat_buf_free(&m);
     return r;
 }
@@ -311,14 +287,11 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
 {
     struct hs *h = t->hs;
     *index = -1;
-    if (!ch->has_psk || !t->cfg->tickets)
-        return 0;
-    if (!(ch->mode_dhe && have_share) && !(ch->mode_ke && t->cfg->allow_psk_ke))
-        return 0;
+    if (!ch->has_psk || !t->cfg->tickets) return 0;
+    if (!(ch->mode_dhe && have_share) && !(ch->mode_ke && t->cfg->allow_psk_ke)) return 0;
     rd_t ids = ch->psk_ids, binders = ch->psk_binders;
     tls_session *s = calloc(1, sizeof *s);
-    if (!s)
-        return MOAT_ERR_NOMEM;
+    if (!s) return MOAT_ERR_NOMEM;
     int r = 0;
     for (int i = 0; ids.n && i < 8; i++) {
         rd_t id = rd_vec(&ids, 2);
@@ -335,8 +308,7 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
         uint64_t now = tls_now_ms(t);
         uint64_t age = now > s->time_ms ? now - s->time_ms : 0;
         int64_t skew = (int64_t)(uint32_t)(obf_age - s->age_add) - (int64_t)age;
-        if (age > (uint64_t)s->lifetime * 1000 || skew > 10000 || skew < -10000)
-            continue;
+        if (age > (uint64_t)s->lifetime * 1000 || skew > 10000 || skew < -10000) continue;
         if (binder.n != t->hlen) {
             r = ALERT(DECRYPT_ERROR);
             break;
@@ -351,10 +323,8 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
         } else {
             r = moat_hash(t->hash, msg, ch->binders_off, th);
         }
-        if (!r)
-            r = tls_psk_binder(t->hash, s->psk, th, want);
-        if (!r && moat_ct_memcmp(want, binder.p, t->hlen))
-            r = ALERT(DECRYPT_ERROR);
+        if (!r) r = tls_psk_binder(t->hash, s->psk, th, want);
+        if (!r && moat_ct_memcmp(want, binder.p, t->hlen)) r = ALERT(DECRYPT_ERROR);
         if (!r) {
             h->psk = s;
             *index = i;
@@ -374,8 +344,7 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     client_hello ch;
     memset(&ch, 0, sizeof ch);
     int e = parse_client_hello(t, msg, len, &ch);
-    if (e)
-        return e;
+    if (e) return e;
     if (t->did_hrr) {
         /* 4.1.2: the second ClientHello keeps the session id and drops early_data. */
         if (ch.early_data || ch.sidlen != h->sidlen || memcmp(ch.sid, h->sid, ch.sidlen) ||
@@ -384,12 +353,9 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     } else {
         uint16_t suite = 0;
         for (size_t i = 0; i < c->nsuites && !suite; i++)
-            if (list_has(ch.suites, c->suites[i]))
-                suite = c->suites[i];
-        if (!suite)
-            return ALERT(HANDSHAKE_FAILURE);
-        if ((e = tls_set_suite(t, suite)) || (e = tls_transcript_start(t)))
-            return e;
+            if (list_has(ch.suites, c->suites[i])) suite = c->suites[i];
+        if (!suite) return ALERT(HANDSHAKE_FAILURE);
+        if ((e = tls_set_suite(t, suite)) || (e = tls_transcript_start(t))) return e;
         memcpy(h->random, ch.random, 32);
         memcpy(h->sid, ch.sid, ch.sidlen);
         h->sidlen = ch.sidlen;
@@ -402,11 +368,9 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     for (rd_t l = ch.shares; l.n;) {
         uint16_t g = rd_u16(&l);
         rd_t key = rd_vec(&l, 2);
-        if (l.err || key.n == 0)
-            return ALERT(DECODE_ERROR);
+        if (l.err || key.n == 0) return ALERT(DECODE_ERROR);
         for (size_t i = 0; i < nshares; i++)
-            if (share_groups[i] == g)
-                return ALERT(ILLEGAL_PARAMETER);
+            if (share_groups[i] == g) return ALERT(ILLEGAL_PARAMETER);
         if (!ch.has_groups || !list_has(ch.groups, g) || nshares == 16)
             return ALERT(ILLEGAL_PARAMETER);
         share_groups[nshares] = g;
@@ -414,32 +378,25 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     }
     int pick = -1;
     if (t->did_hrr) {
-        if (nshares != 1 || share_groups[0] != h->hrr_group)
-            return ALERT(ILLEGAL_PARAMETER);
+        if (nshares != 1 || share_groups[0] != h->hrr_group) return ALERT(ILLEGAL_PARAMETER);
         pick = 0;
     } else {
         for (size_t i = 0; i < c->ngroups && pick < 0; i++)
             for (size_t k = 0; k < nshares && pick < 0; k++)
-                if (share_groups[k] == c->groups[i])
-                    pick = (int)k;
+                if (share_groups[k] == c->groups[i]) pick = (int)k;
     }
     int psk_index = -1;
-    if ((e = parse_sni(t, &ch)) || (e = try_psk(t, &ch, msg, pick >= 0, &psk_index)))
-        return e;
+    if ((e = parse_sni(t, &ch)) || (e = try_psk(t, &ch, msg, pick >= 0, &psk_index))) return e;
     t->resumed = psk_index >= 0;
     int dhe = !t->resumed || (ch.mode_dhe && pick >= 0);
-    if ((!t->resumed && (e = choose_cert(t, &ch))) || (e = choose_alpn(t, &ch)))
-        return e;
+    if ((!t->resumed && (e = choose_cert(t, &ch))) || (e = choose_alpn(t, &ch))) return e;
     if (dhe && pick < 0) {
-        if (!ch.has_groups || !ch.has_shares)
-            return ALERT(MISSING_EXTENSION);
+        if (!ch.has_groups || !ch.has_shares) return ALERT(MISSING_EXTENSION);
         /* No usable share: ask for one in a group we both support (4.1.4). */
         uint16_t g = 0;
         for (size_t i = 0; i < c->ngroups && !g; i++)
-            if (list_has(ch.groups, c->groups[i]))
-                g = c->groups[i];
-        if (!g)
-            return ALERT(HANDSHAKE_FAILURE);
+            if (list_has(ch.groups, c->groups[i])) g = c->groups[i];
+        if (!g) return ALERT(HANDSHAKE_FAILURE);
         uint8_t mh[4 + MOAT_HASH_MAX] = {HS_MESSAGE_HASH, 0, 0, (uint8_t)t->hlen};
         if ((e = moat_hash(t->hash, msg, len, mh + 4)) ||
             (e = tls_transcript_add(t, mh, 4 + t->hlen)))
@@ -451,15 +408,13 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         t->alpn[0] = 0;
         return send_hello(t, &ch, tls_hrr_random, g, NULL, 0, -1, out);
     }
-    if ((e = tls_transcript_add(t, msg, len)))
-        return e;
+    if ((e = tls_transcript_add(t, msg, len))) return e;
     uint8_t ecdhe[48], pub[97], random[32], th[MOAT_HASH_MAX];
     size_t elen = 0, publen = 0;
     if (dhe) {
         t->group = share_groups[pick];
         h->kex = moat_kex_new(t->group);
-        if (!h->kex)
-            return MOAT_ERR_INTERNAL;
+        if (!h->kex) return MOAT_ERR_INTERNAL;
         if ((e = moat_kex_derive(h->kex, share_keys[pick].p, share_keys[pick].n, ecdhe, &elen)) ||
             (e = moat_kex_pub(h->kex, pub, &publen)))
             goto out;
@@ -485,8 +440,7 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     /* The client's application secret waits in rd.secret until its Finished. */
     memcpy(t->rd.secret, c_ap, t->hlen);
     t->state = h->cert_requested ? ST_WAIT_CLIENT_CERT : ST_WAIT_CLIENT_FINISHED;
-    if (t->resumed)
-        snprintf(t->peer_identity, sizeof t->peer_identity, "%s", h->psk->ident);
+    if (t->resumed) snprintf(t->peer_identity, sizeof t->peer_identity, "%s", h->psk->ident);
 out2:
     moat_wipe(c_ap, sizeof c_ap);
     moat_wipe(s_ap, sizeof s_ap);
@@ -500,12 +454,10 @@ static int handle_client_finished(moat_tls *t, const uint8_t *msg, size_t len, m
     struct hs *h = t->hs;
     uint8_t th[MOAT_HASH_MAX], expect[MOAT_HASH_MAX];
     int e;
-    if (len - 4 != t->hlen)
-        return ALERT(DECODE_ERROR);
+    if (len - 4 != t->hlen) return ALERT(DECODE_ERROR);
     if ((e = tls_transcript_hash(t, th)) || (e = ks_finished(t->hash, h->c_hs, th, expect)))
         return e;
-    if (moat_ct_memcmp(expect, msg + 4, t->hlen))
-        return ALERT(DECRYPT_ERROR);
+    if (moat_ct_memcmp(expect, msg + 4, t->hlen)) return ALERT(DECRYPT_ERROR);
     if ((e = tls_transcript_add(t, msg, len)) || (e = tls_transcript_hash(t, th)) ||
         (e = ks_derive_secret(t->hash, h->secret, "res master", th, t->resumption)) ||
         (e = tls_set_keys(t, 0, t->rd.secret, "application")))
@@ -521,18 +473,14 @@ static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
     struct hs *h = t->hs;
     rd_t staple;
     int e = tls_read_certificate(t, msg, len, NULL, 0, 0, &staple);
-    if (e)
-        return e;
+    if (e) return e;
     if (h->npeer == 0) {
-        if (t->cfg->client_auth == MOAT_CLIENT_AUTH_REQUIRE)
-            return ALERT(CERTIFICATE_REQUIRED);
+        if (t->cfg->client_auth == MOAT_CLIENT_AUTH_REQUIRE) return ALERT(CERTIFICATE_REQUIRED);
         t->state = ST_WAIT_CLIENT_FINISHED;
         return tls_transcript_add(t, msg, len);
     }
-    if (!t->cfg->client_trust)
-        return ALERT(UNKNOWN_CA);
-    if ((e = tls_verify_peer_chain(t, t->cfg->client_trust, NULL, &staple)))
-        return e;
+    if (!t->cfg->client_trust) return ALERT(UNKNOWN_CA);
+    if ((e = tls_verify_peer_chain(t, t->cfg->client_trust, NULL, &staple))) return e;
     if (moat_x509_subject(h->peer_certs.base, h->cert_len[0], t->peer_identity,
                           sizeof t->peer_identity))
         t->peer_identity[0] = 0;
@@ -546,8 +494,7 @@ int tls_server_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len,
         return handle_client_cert(t, msg, len);
     if (t->state == ST_WAIT_CLIENT_CV && type == HS_CERTIFICATE_VERIFY) {
         int e = tls_check_cert_verify(t, msg, len);
-        if (!e)
-            t->state = ST_WAIT_CLIENT_FINISHED;
+        if (!e) t->state = ST_WAIT_CLIENT_FINISHED;
         return e;
     }
     if (t->state == ST_WAIT_CLIENT_CERT && type == HS_FINISHED &&

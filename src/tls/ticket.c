@@ -12,8 +12,7 @@
 
 uint64_t tls_now_ms(const moat_tls *t)
 {
-    if (t->cfg->clock)
-        return (uint64_t)t->cfg->clock(t->cfg->clock_arg) * 1000;
+    if (t->cfg->clock) return (uint64_t)t->cfg->clock(t->cfg->clock_arg) * 1000;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -30,12 +29,10 @@ static int ticket_key(const moat_tls *t, int which, uint8_t name[KEY_NAME], uint
     uint8_t material[80], prk[32];
     int r;
     if (c->nticket_keys) {
-        if ((size_t)which >= c->nticket_keys)
-            return -1;
+        if ((size_t)which >= c->nticket_keys) return -1;
         memcpy(material, c->ticket_keys + 80 * which, 80);
     } else {
-        if (which > 1)
-            return -1;
+        if (which > 1) return -1;
         uint64_t period = (uint64_t)tls_now(t) / c->ticket_rotate - (uint64_t)which;
         uint8_t info[8];
         for (int i = 0; i < 8; i++)
@@ -47,7 +44,8 @@ static int ticket_key(const moat_tls *t, int which, uint8_t name[KEY_NAME], uint
     r = moat_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15,
                           material + KEY_NAME, 64, prk);
     if (!r)
-        r = moat_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, key, 32);
+        r = moat_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, key,
+                             32);
     moat_wipe(material, sizeof material);
     moat_wipe(prk, sizeof prk);
     return r ? -1 : 0;
@@ -62,8 +60,7 @@ static int put_str(moat_buf *b, const char *s)
 static int get_str(rd_t *r, char *out, size_t cap)
 {
     rd_t v = rd_vec(r, 1);
-    if (r->err || v.n >= cap)
-        return -1;
+    if (r->err || v.n >= cap) return -1;
     memcpy(out, v.p, v.n);
     out[v.n] = 0;
     return 0;
@@ -75,23 +72,23 @@ static int put_session(moat_buf *b, const tls_session *s)
     int r = wr_u8(b, TICKET_VERSION) || wr_u16(b, s->suite) ||
             wr_uint(b, (uint32_t)(s->time_ms >> 32), 4) || wr_uint(b, (uint32_t)s->time_ms, 4) ||
             wr_uint(b, s->lifetime, 4) || wr_uint(b, s->age_add, 4) ||
-            wr_u8(b, (uint32_t)s->psklen) || wr_bytes(b, s->psk, s->psklen) ||
-            put_str(b, s->sni) || put_str(b, s->alpn) || put_str(b, s->ident);
+            wr_u8(b, (uint32_t)s->psklen) || wr_bytes(b, s->psk, s->psklen) || put_str(b, s->sni) ||
+            put_str(b, s->alpn) || put_str(b, s->ident);
     return r ? MOAT_ERR_NOMEM : 0;
 }
 
 static int get_session(rd_t *r, tls_session *s)
 {
     memset(s, 0, sizeof *s);
-    if (rd_u8(r) != TICKET_VERSION)
-        return -1;
+    if (rd_u8(r) != TICKET_VERSION) return -1;
     s->suite = rd_u16(r);
     s->time_ms = (uint64_t)rd_uint(r, 4) << 32;
     s->time_ms |= rd_uint(r, 4);
     s->lifetime = rd_uint(r, 4);
     s->age_add = rd_uint(r, 4);
     rd_t psk = rd_vec(r, 1);
-    if (r->err || psk.n != moat_hash_len(moat_suite_hash(s->suite)) || moat_suite_hash(s->suite) < 0)
+    if (r->err || psk.n != moat_hash_len(moat_suite_hash(s->suite)) ||
+        moat_suite_hash(s->suite) < 0)
         return -1;
     memcpy(s->psk, psk.p, psk.n);
     s->psklen = psk.n;
@@ -107,23 +104,18 @@ int tls_ticket_seal(moat_tls *t, const tls_session *s, moat_buf *out)
     moat_buf plain;
     moat_buf_init(&plain);
     int r = ticket_key(t, 0, name, key) ? MOAT_ERR_INTERNAL : 0;
-    if (!r)
-        r = put_session(&plain, s);
-    if (!r)
-        r = moat_random(nonce, sizeof nonce);
+    if (!r) r = put_session(&plain, s);
+    if (!r) r = moat_random(nonce, sizeof nonce);
     moat_aead *a = r ? NULL : moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, key);
-    if (!r && !a)
-        r = MOAT_ERR_INTERNAL;
-    if (!r)
-        r = moat_buf_reserve(out, KEY_NAME + 12 + plain.len + 16);
+    if (!r && !a) r = MOAT_ERR_INTERNAL;
+    if (!r) r = moat_buf_reserve(out, KEY_NAME + 12 + plain.len + 16);
     if (!r) {
         /* name | nonce | ciphertext | tag; the name is authenticated. */
         uint8_t *p = out->base + out->len;
         memcpy(p, name, KEY_NAME);
         memcpy(p + KEY_NAME, nonce, 12);
         r = moat_aead_seal(a, nonce, name, KEY_NAME, plain.base, plain.len, p + KEY_NAME + 12);
-        if (!r)
-            out->len += KEY_NAME + 12 + plain.len + 16;
+        if (!r) out->len += KEY_NAME + 12 + plain.len + 16;
     }
     moat_aead_free(a);
     moat_buf_free(&plain);
@@ -133,13 +125,11 @@ int tls_ticket_seal(moat_tls *t, const tls_session *s, moat_buf *out)
 
 int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s)
 {
-    if (len < KEY_NAME + 12 + 16 + 1 || len > 1024)
-        return -1;
+    if (len < KEY_NAME + 12 + 16 + 1 || len > 1024) return -1;
     uint8_t name[KEY_NAME], key[32], plain[1024];
     int found = -1;
     for (int i = 0; found < 0 && !ticket_key(t, i, name, key); i++) {
-        if (memcmp(name, tk, KEY_NAME))
-            continue;
+        if (memcmp(name, tk, KEY_NAME)) continue;
         moat_aead *a = moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 0, key);
         if (a && !moat_aead_open(a, tk + KEY_NAME, tk, KEY_NAME, tk + KEY_NAME + 12,
                                  len - KEY_NAME - 12, plain)) {
@@ -157,12 +147,9 @@ int tls_psk_binder(int h, const uint8_t *psk, const uint8_t *thash, uint8_t *out
 {
     uint8_t early[MOAT_HASH_MAX], empty[MOAT_HASH_MAX], bk[MOAT_HASH_MAX];
     int r = ks_early_secret(h, psk, moat_hash_len(h), early);
-    if (!r)
-        r = moat_hash(h, "", 0, empty);
-    if (!r)
-        r = ks_derive_secret(h, early, "res binder", empty, bk);
-    if (!r)
-        r = ks_finished(h, bk, thash, out);
+    if (!r) r = moat_hash(h, "", 0, empty);
+    if (!r) r = ks_derive_secret(h, early, "res binder", empty, bk);
+    if (!r) r = ks_finished(h, bk, thash, out);
     moat_wipe(early, sizeof early);
     moat_wipe(bk, sizeof bk);
     return r;
@@ -189,22 +176,18 @@ int tls_send_tickets(moat_tls *t, moat_buf *out)
         snprintf(s.alpn, sizeof s.alpn, "%s", t->alpn);
         snprintf(s.ident, sizeof s.ident, "%s", t->peer_identity);
         r = moat_random(&s.age_add, 4);
-        if (!r)
-            r = ks_expand_label(t->hash, t->resumption, "resumption", nonce, 8, s.psk, t->hlen);
+        if (!r) r = ks_expand_label(t->hash, t->resumption, "resumption", nonce, 8, s.psk, t->hlen);
         size_t mk, tk;
         moat_buf_clear(&m);
         if (!r)
             r = wr_u8(&m, HS_NEW_SESSION_TICKET) || wr_begin(&m, 3, &mk) ||
-                        wr_uint(&m, s.lifetime, 4) || wr_uint(&m, s.age_add, 4) ||
-                        wr_u8(&m, 8) || wr_bytes(&m, nonce, 8) || wr_begin(&m, 2, &tk)
+                        wr_uint(&m, s.lifetime, 4) || wr_uint(&m, s.age_add, 4) || wr_u8(&m, 8) ||
+                        wr_bytes(&m, nonce, 8) || wr_begin(&m, 2, &tk)
                     ? MOAT_ERR_NOMEM
                     : 0;
-        if (!r)
-            r = tls_ticket_seal(t, &s, &m);
-        if (!r)
-            r = wr_end(&m, 2, tk) || wr_u16(&m, 0) || wr_end(&m, 3, mk) ? MOAT_ERR_NOMEM : 0;
-        if (!r)
-            r = tls_seal(t, CT_HANDSHAKE, m.base, m.len, out);
+        if (!r) r = tls_ticket_seal(t, &s, &m);
+        if (!r) r = wr_end(&m, 2, tk) || wr_u16(&m, 0) || wr_end(&m, 3, mk) ? MOAT_ERR_NOMEM : 0;
+        if (!r) r = tls_seal(t, CT_HANDSHAKE, m.base, m.len, out);
         moat_wipe(&s, sizeof s);
     }
     moat_buf_free(&m);
@@ -219,21 +202,17 @@ int tls_handle_ticket(moat_tls *t, rd_t *r)
     rd_t nonce = rd_vec(r, 1);
     rd_t ticket = rd_vec(r, 2);
     rd_t exts = rd_vec(r, 2);
-    if (r->err || r->n || ticket.n == 0)
-        return ALERT(DECODE_ERROR);
-    if (lifetime > 604800)
-        return ALERT(ILLEGAL_PARAMETER);
+    if (r->err || r->n || ticket.n == 0) return ALERT(DECODE_ERROR);
+    if (lifetime > 604800) return ALERT(ILLEGAL_PARAMETER);
     ext_seen seen = {.n = 0};
     uint16_t et;
     rd_t body;
     while (tls_next_ext(&exts, &seen, &et, &body))
         ; /* early_data and unknown extensions: nothing to keep */
-    if (seen.err)
-        return seen.err;
+    if (seen.err) return seen.err;
     if (ticket.n > sizeof t->session->ticket || lifetime == 0)
         return 0; /* usable by no one: dropped */
-    if (!t->session && !(t->session = calloc(1, sizeof *t->session)))
-        return MOAT_ERR_NOMEM;
+    if (!t->session && !(t->session = calloc(1, sizeof *t->session))) return MOAT_ERR_NOMEM;
     tls_session *s = t->session;
     s->suite = t->suite;
     s->time_ms = tls_now_ms(t);
@@ -249,8 +228,7 @@ int tls_handle_ticket(moat_tls *t, rd_t *r)
 
 int moat_tls_get_session(const moat_tls *t, moat_buf *out)
 {
-    if (!t || !t->session)
-        return MOAT_ERR_STATE;
+    if (!t || !t->session) return MOAT_ERR_STATE;
     const tls_session *s = t->session;
     int r = put_session(out, s);
     if (!r)
@@ -262,11 +240,9 @@ int moat_tls_get_session(const moat_tls *t, moat_buf *out)
 
 int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
 {
-    if (!t || t->is_server || t->state != ST_START)
-        return MOAT_ERR_STATE;
+    if (!t || t->is_server || t->state != ST_START) return MOAT_ERR_STATE;
     tls_session *s = calloc(1, sizeof *s);
-    if (!s)
-        return MOAT_ERR_NOMEM;
+    if (!s) return MOAT_ERR_NOMEM;
     rd_t r = rd_init(data, len);
     int bad = get_session(&r, s);
     rd_t tk = rd_vec(&r, 2);
@@ -293,11 +269,9 @@ int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
 
 int moat_tls_config_set_ticket_keys(moat_tls_config *c, const uint8_t *keys, size_t len)
 {
-    if (len == 0 || len % 80 || len > 80 * 64)
-        return MOAT_ERR_ARG;
+    if (len == 0 || len % 80 || len > 80 * 64) return MOAT_ERR_ARG;
     uint8_t *k = malloc(len);
-    if (!k)
-        return MOAT_ERR_NOMEM;
+    if (!k) return MOAT_ERR_NOMEM;
     memcpy(k, keys, len);
     if (c->ticket_keys) {
         moat_wipe(c->ticket_keys, c->nticket_keys * 80);
@@ -311,8 +285,7 @@ int moat_tls_config_set_ticket_keys(moat_tls_config *c, const uint8_t *keys, siz
 void moat_tls_config_set_tickets(moat_tls_config *c, int count, uint32_t lifetime)
 {
     c->tickets = count < 0 ? 0 : count > 8 ? 8 : count;
-    if (lifetime)
-        c->ticket_lifetime = lifetime > 604800 ? 604800 : lifetime;
+    if (lifetime) c->ticket_lifetime = lifetime > 604800 ? 604800 : lifetime;
 }
 
 void moat_tls_config_set_psk_ke(moat_tls_config *c, int allow)

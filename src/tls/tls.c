@@ -23,11 +23,9 @@ const size_t tls_nsigschemes = sizeof tls_sigschemes / sizeof tls_sigschemes[0];
 
 static moat_tls *tls_new(const moat_tls_config *cfg, int is_server)
 {
-    if (!cfg || moat_crypto_init())
-        return NULL;
+    if (!cfg || moat_crypto_init()) return NULL;
     moat_tls *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     t->hs = calloc(1, sizeof *t->hs);
     if (!t->hs) {
         free(t);
@@ -42,33 +40,28 @@ static moat_tls *tls_new(const moat_tls_config *cfg, int is_server)
 
 moat_tls *moat_tls_client_new(const moat_tls_config *cfg, const char *server_name)
 {
-    if (!server_name || strlen(server_name) >= sizeof ((moat_tls *)0)->server_name)
-        return NULL;
+    if (!server_name || strlen(server_name) >= sizeof((moat_tls *)0)->server_name) return NULL;
     if (cfg && cfg->verify && !cfg->trust) {
         /* The system store is loaded once, on the first client connection. */
         char err[256];
         ((moat_tls_config *)cfg)->trust = moat_trust_new(NULL, 0, err, sizeof err);
-        if (!cfg->trust)
-            return NULL;
+        if (!cfg->trust) return NULL;
     }
     moat_tls *t = tls_new(cfg, 0);
-    if (t)
-        snprintf(t->server_name, sizeof t->server_name, "%s", server_name);
+    if (t) snprintf(t->server_name, sizeof t->server_name, "%s", server_name);
     return t;
 }
 
 moat_tls *moat_tls_server_new(const moat_tls_config *cfg)
 {
-    if (!cfg || !cfg->ncreds)
-        return NULL;
+    if (!cfg || !cfg->ncreds) return NULL;
     return tls_new(cfg, 1);
 }
 
 void tls_hs_free(moat_tls *t)
 {
     struct hs *h = t->hs;
-    if (!h)
-        return;
+    if (!h) return;
     moat_hash_free(h->transcript);
     moat_buf_free(&h->ch);
     moat_buf_free(&h->queue);
@@ -85,8 +78,7 @@ void tls_hs_free(moat_tls *t)
 
 void moat_tls_free(moat_tls *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     tls_hs_free(t);
     moat_buf_free(&t->rx);
     moat_buf_free(&t->hsmsg);
@@ -103,16 +95,14 @@ void moat_tls_free(moat_tls *t)
 
 int64_t tls_now(const moat_tls *t)
 {
-    if (t->cfg->clock)
-        return t->cfg->clock(t->cfg->clock_arg);
+    if (t->cfg->clock) return t->cfg->clock(t->cfg->clock_arg);
     return (int64_t)time(NULL);
 }
 
 int tls_set_suite(moat_tls *t, uint16_t suite)
 {
     int h = moat_suite_hash(suite);
-    if (h < 0)
-        return ALERT(ILLEGAL_PARAMETER);
+    if (h < 0) return ALERT(ILLEGAL_PARAMETER);
     t->suite = suite;
     t->hash = h;
     t->hlen = moat_hash_len(h);
@@ -121,8 +111,7 @@ int tls_set_suite(moat_tls *t, uint16_t suite)
 
 int tls_transcript_start(moat_tls *t)
 {
-    if (!t->hs->transcript && !(t->hs->transcript = moat_hash_new(t->hash)))
-        return MOAT_ERR_NOMEM;
+    if (!t->hs->transcript && !(t->hs->transcript = moat_hash_new(t->hash))) return MOAT_ERR_NOMEM;
     return 0;
 }
 
@@ -138,8 +127,7 @@ int tls_transcript_hash(moat_tls *t, uint8_t *out)
 
 void tls_observe(moat_tls *t, int event, const uint8_t *data, size_t len, int info)
 {
-    if (t->observe)
-        t->observe(t->observe_arg, event, data, len, info);
+    if (t->observe) t->observe(t->observe_arg, event, data, len, info);
 }
 
 void moat_tls_set_observer(moat_tls *t, moat_tls_observer fn, void *arg)
@@ -152,16 +140,14 @@ int tls_seal(moat_tls *t, uint8_t type, const uint8_t *data, size_t len, moat_bu
 {
     size_t at = out->len;
     int r = rl_seal(&t->wr, type, data, len, out);
-    if (!r && t->observe)
-        t->observe(t->observe_arg, MOAT_EV_RECORD_SENT, out->base + at, 5, type);
+    if (!r && t->observe) t->observe(t->observe_arg, MOAT_EV_RECORD_SENT, out->base + at, 5, type);
     return r;
 }
 
 int tls_set_keys(moat_tls *t, int write, const uint8_t *secret, const char *label)
 {
     int r = rl_set_secret(write ? &t->wr : &t->rd, t->suite, write, secret);
-    if (!r)
-        tls_observe(t, MOAT_EV_KEYS, (const uint8_t *)label, strlen(label), write);
+    if (!r) tls_observe(t, MOAT_EV_KEYS, (const uint8_t *)label, strlen(label), write);
     return r;
 }
 
@@ -169,8 +155,7 @@ int tls_queue_hs(moat_tls *t, const moat_buf *msg)
 {
     tls_observe(t, MOAT_EV_HS_SENT, msg->base, msg->len, msg->base[0]);
     int r = tls_transcript_add(t, msg->base, msg->len);
-    if (!r)
-        r = moat_buf_append(&t->hs->queue, msg->base, msg->len);
+    if (!r) r = moat_buf_append(&t->hs->queue, msg->base, msg->len);
     return r;
 }
 
@@ -180,8 +165,7 @@ int tls_flush_hs(moat_tls *t, moat_buf *out)
     for (size_t off = 0; off < q->len;) {
         size_t n = q->len - off > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : q->len - off;
         int r = tls_seal(t, CT_HANDSHAKE, q->base + off, n, out);
-        if (r)
-            return r;
+        if (r) return r;
         off += n;
     }
     moat_buf_clear(q);
@@ -192,8 +176,7 @@ int tls_send_ccs(moat_tls *t, moat_buf *out)
 {
     /* D.4: a plaintext change_cipher_spec for middlebox compatibility. */
     static const uint8_t ccs[6] = {CT_CCS, 3, 3, 0, 1, 1};
-    if (t->ccs_sent)
-        return 0;
+    if (t->ccs_sent) return 0;
     t->ccs_sent = 1;
     return moat_buf_append(out, ccs, sizeof ccs);
 }
@@ -201,8 +184,7 @@ int tls_send_ccs(moat_tls *t, moat_buf *out)
 void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret)
 {
     int fd = t->cfg->keylog_fd;
-    if (fd < 0 || !t->hs)
-        return;
+    if (fd < 0 || !t->hs) return;
     char line[64 + 1 + 64 + 1 + 2 * MOAT_HASH_MAX + 2];
     size_t n = (size_t)snprintf(line, sizeof line, "%s ", label);
     for (int i = 0; i < 32; i++)
@@ -220,8 +202,7 @@ void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret)
 
 int tls_next_ext(rd_t *exts, ext_seen *s, uint16_t *type, rd_t *body)
 {
-    if (s->err || exts->n == 0)
-        return 0;
+    if (s->err || exts->n == 0) return 0;
     *type = rd_u16(exts);
     *body = rd_vec(exts, 2);
     if (exts->err || s->n == MAX_EXT_SEEN) {
@@ -243,14 +224,10 @@ int tls_derive_app_secrets(moat_tls *t, uint8_t *c_ap, uint8_t *s_ap)
     uint8_t th[MOAT_HASH_MAX];
     struct hs *h = t->hs;
     int r = tls_transcript_hash(t, th);
-    if (!r)
-        r = ks_next_stage(t->hash, h->secret, NULL, 0, h->secret); /* Master Secret */
-    if (!r)
-        r = ks_derive_secret(t->hash, h->secret, "c ap traffic", th, c_ap);
-    if (!r)
-        r = ks_derive_secret(t->hash, h->secret, "s ap traffic", th, s_ap);
-    if (!r)
-        r = ks_derive_secret(t->hash, h->secret, "exp master", th, t->exporter);
+    if (!r) r = ks_next_stage(t->hash, h->secret, NULL, 0, h->secret); /* Master Secret */
+    if (!r) r = ks_derive_secret(t->hash, h->secret, "c ap traffic", th, c_ap);
+    if (!r) r = ks_derive_secret(t->hash, h->secret, "s ap traffic", th, s_ap);
+    if (!r) r = ks_derive_secret(t->hash, h->secret, "exp master", th, t->exporter);
     if (!r) {
         tls_keylog(t, "CLIENT_TRAFFIC_SECRET_0", c_ap);
         tls_keylog(t, "SERVER_TRAFFIC_SECRET_0", s_ap);
@@ -281,11 +258,9 @@ static int send_alert(moat_tls *t, moat_buf *out, int level, int desc)
 /* Ends the connection after an error: the fatal alert goes out first. */
 static int fail(moat_tls *t, int err, moat_buf *out)
 {
-    if (t->state == ST_DEAD)
-        return err;
+    if (t->state == ST_DEAD) return err;
     t->state = ST_DEAD;
-    if (t->hs)
-        moat_buf_clear(&t->hs->queue);
+    if (t->hs) moat_buf_clear(&t->hs->queue);
     if (!MOAT_IS_PEER_ALERT(err) && out) {
         int desc = MOAT_IS_ALERT(err) ? MOAT_ALERT_DESC(err) : MOAT_ALERT_INTERNAL_ERROR;
         send_alert(t, out, 2, desc);
@@ -306,10 +281,8 @@ static int send_key_update(moat_tls *t, moat_buf *out, int request)
 {
     uint8_t m[5] = {HS_KEY_UPDATE, 0, 0, 1, (uint8_t)request};
     int r = tls_seal(t, CT_HANDSHAKE, m, sizeof m, out);
-    if (!r)
-        r = ks_update_secret(t->hash, t->wr.secret);
-    if (!r)
-        r = tls_set_keys(t, 1, t->wr.secret, "updated");
+    if (!r) r = ks_update_secret(t->hash, t->wr.secret);
+    if (!r) r = tls_set_keys(t, 1, t->wr.secret, "updated");
     return r;
 }
 
@@ -319,18 +292,14 @@ static int handle_post_handshake(moat_tls *t, uint8_t type, const uint8_t *msg, 
     rd_t r = rd_init(msg + 4, len - 4);
     if (type == HS_KEY_UPDATE) {
         uint8_t req = rd_u8(&r);
-        if (r.err || r.n)
-            return ALERT(DECODE_ERROR);
-        if (req > 1)
-            return ALERT(ILLEGAL_PARAMETER);
+        if (r.err || r.n) return ALERT(DECODE_ERROR);
+        if (req > 1) return ALERT(ILLEGAL_PARAMETER);
         int e = update_read_key(t);
         /* 4.6.3: answer update_requested with an update of our own. */
-        if (!e && req == 1 && !t->sent_close)
-            e = send_key_update(t, out, 0);
+        if (!e && req == 1 && !t->sent_close) e = send_key_update(t, out, 0);
         return e;
     }
-    if (type == HS_NEW_SESSION_TICKET && !t->is_server)
-        return tls_handle_ticket(t, &r);
+    if (type == HS_NEW_SESSION_TICKET && !t->is_server) return tls_handle_ticket(t, &r);
     return ALERT(UNEXPECTED_MESSAGE);
 }
 
@@ -339,17 +308,14 @@ static int handle_post_handshake(moat_tls *t, uint8_t type, const uint8_t *msg, 
 static int handle_handshake_bytes(moat_tls *t, const uint8_t *p, size_t n, moat_buf *out)
 {
     int r = moat_buf_append(&t->hsmsg, p, n);
-    if (r)
-        return r;
+    if (r) return r;
     size_t off = 0;
     moat_buf *m = &t->hsmsg;
     while (m->len - off >= 4 && t->state != ST_DEAD) {
         uint8_t *msg = m->base + off;
         size_t len = (size_t)msg[1] << 16 | (size_t)msg[2] << 8 | msg[3];
-        if (len > MAX_HS_MSG)
-            return ALERT(DECODE_ERROR);
-        if (m->len - off < 4 + len)
-            break;
+        if (len > MAX_HS_MSG) return ALERT(DECODE_ERROR);
+        if (m->len - off < 4 + len) break;
         unsigned epoch = t->rd.epoch;
         tls_observe(t, MOAT_EV_HS_RECEIVED, msg, 4 + len, msg[0]);
         if (t->state == ST_CONNECTED)
@@ -358,18 +324,15 @@ static int handle_handshake_bytes(moat_tls *t, const uint8_t *p, size_t n, moat_
             r = tls_server_handle(t, msg[0], msg, 4 + len, out);
         else
             r = tls_client_handle(t, msg[0], msg, 4 + len, out);
-        if (r)
-            return r;
+        if (r) return r;
         off += 4 + len;
         /* 5.1: a message that precedes a key change must end its record. */
-        if (t->rd.epoch != epoch && m->len != off)
-            return ALERT(UNEXPECTED_MESSAGE);
+        if (t->rd.epoch != epoch && m->len != off) return ALERT(UNEXPECTED_MESSAGE);
     }
     if (m->len - off >= 4) {
-        size_t len = (size_t)m->base[off + 1] << 16 | (size_t)m->base[off + 2] << 8 |
-                     m->base[off + 3];
-        if (len > MAX_HS_MSG)
-            return ALERT(DECODE_ERROR);
+        size_t len =
+            (size_t)m->base[off + 1] << 16 | (size_t)m->base[off + 2] << 8 | m->base[off + 3];
+        if (len > MAX_HS_MSG) return ALERT(DECODE_ERROR);
     }
     moat_buf_consume(m, off);
     return 0;
@@ -377,14 +340,12 @@ static int handle_handshake_bytes(moat_tls *t, const uint8_t *p, size_t n, moat_
 
 static int handle_alert(moat_tls *t, const uint8_t *p, size_t n)
 {
-    if (n != 2)
-        return ALERT(DECODE_ERROR);
+    if (n != 2) return ALERT(DECODE_ERROR);
     if (p[1] == MOAT_ALERT_CLOSE_NOTIFY) {
         t->peer_closed = 1;
         return 0;
     }
-    if (p[1] == MOAT_ALERT_USER_CANCELED)
-        return 0;
+    if (p[1] == MOAT_ALERT_USER_CANCELED) return 0;
     /* 6.2: every other alert ends the connection, whatever its level. */
     t->state = ST_DEAD;
     return MOAT_ERR_PEER_ALERT(p[1]);
@@ -416,8 +377,7 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
         t->observe(t->observe_arg, MOAT_EV_RECORD_RECEIVED, rec, 5, type);
     if (t->rd.aead && type == CT_APPDATA) {
         int r = moat_buf_reserve(app, bodylen);
-        if (r)
-            return r;
+        if (r) return r;
         uint8_t *dst = app->base + app->len;
         r = rl_open(&t->rd, rec, body, bodylen, dst, &itype, &n);
         if (r == ALERT(BAD_RECORD_MAC) && t->skip_early_data) {
@@ -425,35 +385,28 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
             t->early_skipped += bodylen;
             return t->early_skipped > MAX_EARLY_SKIP ? r : 0;
         }
-        if (r)
-            return r;
+        if (r) return r;
         t->skip_early_data = 0;
-        if (t->observe)
-            t->observe(t->observe_arg, MOAT_EV_RECORD_RECEIVED, rec, 5, itype);
+        if (t->observe) t->observe(t->observe_arg, MOAT_EV_RECORD_RECEIVED, rec, 5, itype);
         if (itype == CT_APPDATA) {
-            if (t->state != ST_CONNECTED || t->hsmsg.len)
-                return ALERT(UNEXPECTED_MESSAGE);
+            if (t->state != ST_CONNECTED || t->hsmsg.len) return ALERT(UNEXPECTED_MESSAGE);
             app->len += n;
             return 0;
         }
         p = dst;
     } else if (t->rd.aead) {
         /* A peer that failed before it had our keys may send a plaintext alert. */
-        if (!(type == CT_ALERT && hs_in_progress(t)))
-            return ALERT(UNEXPECTED_MESSAGE);
-        if (bodylen > TLS_MAX_PLAIN)
-            return ALERT(RECORD_OVERFLOW);
+        if (!(type == CT_ALERT && hs_in_progress(t))) return ALERT(UNEXPECTED_MESSAGE);
+        if (bodylen > TLS_MAX_PLAIN) return ALERT(RECORD_OVERFLOW);
     } else if (bodylen > TLS_MAX_PLAIN) {
         return ALERT(RECORD_OVERFLOW);
     }
     switch (itype) {
     case CT_HANDSHAKE:
-        if (n == 0)
-            return ALERT(UNEXPECTED_MESSAGE);
+        if (n == 0) return ALERT(UNEXPECTED_MESSAGE);
         return handle_handshake_bytes(t, p, n, out);
     case CT_ALERT:
-        if (t->hsmsg.len)
-            return ALERT(UNEXPECTED_MESSAGE);
+        if (t->hsmsg.len) return ALERT(UNEXPECTED_MESSAGE);
         return handle_alert(t, p, n);
     default:
         /* Application data before keys, a protected CCS, or an unknown type. */
@@ -466,8 +419,7 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
 static int check_header(const moat_tls *t, const uint8_t *h)
 {
     size_t len = (size_t)h[3] << 8 | h[4];
-    if (h[0] < CT_CCS || h[0] > CT_APPDATA)
-        return ALERT(UNEXPECTED_MESSAGE);
+    if (h[0] < CT_CCS || h[0] > CT_APPDATA) return ALERT(UNEXPECTED_MESSAGE);
     if (len > TLS_MAX_CIPHER || (!t->rd.aead && h[0] != CT_APPDATA && len > TLS_MAX_PLAIN))
         return ALERT(RECORD_OVERFLOW);
     return 0;
@@ -475,10 +427,8 @@ static int check_header(const moat_tls *t, const uint8_t *h)
 
 int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
 {
-    if (!t || t->state == ST_DEAD)
-        return MOAT_ERR_STATE;
-    if (t->state == ST_START)
-        return MOAT_ERR_STATE;
+    if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
+    if (t->state == ST_START) return MOAT_ERR_STATE;
     while (len > 0 && !t->peer_closed) {
         const uint8_t *rec;
         size_t reclen;
@@ -487,24 +437,20 @@ int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moa
         } else {
             /* Gather a header, then the body, in rx. */
             size_t need = 5;
-            if (t->rx.len >= 5)
-                need = 5 + ((size_t)t->rx.base[3] << 8 | t->rx.base[4]);
+            if (t->rx.len >= 5) need = 5 + ((size_t)t->rx.base[3] << 8 | t->rx.base[4]);
             size_t take = need - t->rx.len < len ? need - t->rx.len : len;
             int r = moat_buf_append(&t->rx, in, take);
-            if (r)
-                return fail(t, r, out);
+            if (r) return fail(t, r, out);
             in += take;
             len -= take;
-            if (t->rx.len == 5 && (r = check_header(t, t->rx.base)))
-                return fail(t, r, out);
+            if (t->rx.len == 5 && (r = check_header(t, t->rx.base))) return fail(t, r, out);
             if (t->rx.len < 5 || t->rx.len < 5 + ((size_t)t->rx.base[3] << 8 | t->rx.base[4]))
                 continue;
             rec = NULL;
         }
         if (rec) {
             int r = check_header(t, rec);
-            if (r)
-                return fail(t, r, out);
+            if (r) return fail(t, r, out);
             reclen = 5 + ((size_t)rec[3] << 8 | rec[4]);
             in += reclen;
             len -= reclen;
@@ -513,41 +459,32 @@ int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moa
             reclen = t->rx.len;
         }
         int r = handle_record(t, rec, reclen - 5, out, app);
-        if (rec == t->rx.base)
-            moat_buf_clear(&t->rx);
-        if (r)
-            return fail(t, r, out);
+        if (rec == t->rx.base) moat_buf_clear(&t->rx);
+        if (r) return fail(t, r, out);
     }
     return 0;
 }
 
 int moat_tls_start(moat_tls *t, moat_buf *out)
 {
-    if (!t || t->state == ST_DEAD)
-        return MOAT_ERR_STATE;
-    if (t->is_server)
-        return 0;
-    if (t->state != ST_START)
-        return MOAT_ERR_STATE;
+    if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
+    if (t->is_server) return 0;
+    if (t->state != ST_START) return MOAT_ERR_STATE;
     int r = tls_client_start(t, out);
     return r ? fail(t, r, NULL) : 0;
 }
 
 int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
 {
-    if (!t || t->state != ST_CONNECTED || t->sent_close)
-        return MOAT_ERR_STATE;
+    if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
     const uint8_t *p = data;
     do {
         size_t n = len > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : len;
         int r = 0;
         /* 5.5: change keys before a key has protected too many records. */
-        if (t->wr.seq >= t->key_limit)
-            r = send_key_update(t, out, 0);
-        if (!r)
-            r = tls_seal(t, CT_APPDATA, p, n, out);
-        if (r)
-            return fail(t, r, out);
+        if (t->wr.seq >= t->key_limit) r = send_key_update(t, out, 0);
+        if (!r) r = tls_seal(t, CT_APPDATA, p, n, out);
+        if (r) return fail(t, r, out);
         p += n;
         len -= n;
     } while (len > 0);
@@ -556,35 +493,28 @@ int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
 
 int moat_tls_close(moat_tls *t, moat_buf *out)
 {
-    if (!t || t->state == ST_DEAD)
-        return MOAT_ERR_STATE;
-    if (t->sent_close)
-        return 0;
+    if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
+    if (t->sent_close) return 0;
     t->sent_close = 1;
     return send_alert(t, out, 1, MOAT_ALERT_CLOSE_NOTIFY);
 }
 
 int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer)
 {
-    if (!t || t->state != ST_CONNECTED || t->sent_close)
-        return MOAT_ERR_STATE;
+    if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
     int r = send_key_update(t, out, request_peer ? 1 : 0);
     return r ? fail(t, r, out) : 0;
 }
 
-int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen,
-                    uint8_t *out, size_t outlen)
+int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen, uint8_t *out,
+                    size_t outlen)
 {
-    if (!t || t->state != ST_CONNECTED)
-        return MOAT_ERR_STATE;
+    if (!t || t->state != ST_CONNECTED) return MOAT_ERR_STATE;
     uint8_t empty[MOAT_HASH_MAX], hctx[MOAT_HASH_MAX], sec[MOAT_HASH_MAX];
     int r = moat_hash(t->hash, "", 0, empty);
-    if (!r)
-        r = moat_hash(t->hash, ctx ? ctx : (const uint8_t *)"", ctx ? ctxlen : 0, hctx);
-    if (!r)
-        r = ks_derive_secret(t->hash, t->exporter, label, empty, sec);
-    if (!r)
-        r = ks_expand_label(t->hash, sec, "exporter", hctx, t->hlen, out, outlen);
+    if (!r) r = moat_hash(t->hash, ctx ? ctx : (const uint8_t *)"", ctx ? ctxlen : 0, hctx);
+    if (!r) r = ks_derive_secret(t->hash, t->exporter, label, empty, sec);
+    if (!r) r = ks_expand_label(t->hash, sec, "exporter", hctx, t->hlen, out, outlen);
     moat_wipe(sec, sizeof sec);
     return r;
 }

@@ -13,8 +13,7 @@ static moat_buf readfile(const char *path)
     size_t n;
     while (f && (n = fread(tmp, 1, sizeof tmp, f)) > 0)
         moat_buf_append(&b, tmp, n);
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     return b;
 }
 
@@ -44,8 +43,7 @@ static void test_mtls(void)
     check(r == 0 && id && strstr(id, "CN=alice"), "client certificate verified: %s (%s)",
           id ? id : "(none)", moat_strerror(r));
     static const char m[] = "after mutual authentication";
-    check(!pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20) &&
-              p.s_app.len == sizeof m,
+    check(!pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20) && p.s_app.len == sizeof m,
           "data flows after mutual authentication");
     moat_buf sess;
     moat_buf_init(&sess);

@@ -23,10 +23,8 @@ static int first(moat_tls_config *cc, moat_tls_config *sc, moat_buf *sess)
     pair_t p;
     int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
     moat_buf_init(sess);
-    if (!r)
-        r = moat_tls_get_session(p.c, sess);
-    if (!r && moat_tls_resumed(p.c))
-        r = -1;
+    if (!r) r = moat_tls_get_session(p.c, sess);
+    if (!r && moat_tls_resumed(p.c)) r = -1;
     pair_free(&p);
     return r;
 }
@@ -44,11 +42,9 @@ static int again(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess,
     moat_buf_init(&to_c);
     p.c = c;
     p.s = moat_tls_server_new(sc);
-    if (!r)
-        r = moat_tls_start(p.c, &to_s);
+    if (!r) r = moat_tls_start(p.c, &to_s);
     for (int i = 0; i < 10 && !r; i++) {
-        if (to_s.len)
-            r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+        if (to_s.len) r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
         if (to_c.len) {
             int r2 = deliver(p.c, &to_c, 1 << 20, &to_s, &p.c_app);
             r = r ? r : r2;
@@ -59,12 +55,9 @@ static int again(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess,
     int resumed = moat_tls_resumed(p.c);
     int consistent = resumed == moat_tls_resumed(p.s);
     static const char m[] = "data after resumption";
-    if (!r)
-        r = pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
-    if (!r && (p.s_app.len != sizeof m || memcmp(p.s_app.base, m, sizeof m)))
-        r = -2;
-    if (!r && !consistent)
-        r = -3;
+    if (!r) r = pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
+    if (!r && (p.s_app.len != sizeof m || memcmp(p.s_app.base, m, sizeof m))) r = -2;
+    if (!r && !consistent) r = -3;
     *err = r;
     moat_buf_free(&to_s);
     moat_buf_free(&to_c);
@@ -91,7 +84,8 @@ int main(void)
     /* Another server with other keys cannot open the ticket: full handshake. */
     moat_tls_config *other = server_config("p256");
     moat_tls_config_set_clock(other, server_clock, NULL);
-    check(again(cc, other, &sess, &err) == 0, "a ticket from another server gives a full handshake");
+    check(again(cc, other, &sess, &err) == 0,
+          "a ticket from another server gives a full handshake");
 
     /* A changed PSK makes the binder wrong: decrypt_error. */
     moat_buf bad;

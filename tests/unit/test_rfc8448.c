@@ -17,8 +17,7 @@ static int load_trace(void)
                            "../../shared/rfc/tls13-example-traces.txt", getenv("MOAT_TRACES")};
     for (size_t i = 0; i < 3; i++) {
         FILE *f = paths[i] ? fopen(paths[i], "rb") : NULL;
-        if (!f)
-            continue;
+        if (!f) continue;
         fseek(f, 0, SEEK_END);
         long n = ftell(f);
         fseek(f, 0, SEEK_SET);
@@ -28,8 +27,7 @@ static int load_trace(void)
             trace = NULL;
         }
         fclose(f);
-        if (trace)
-            return 0;
+        if (trace) return 0;
     }
     return -1;
 }
@@ -57,8 +55,7 @@ static const char *find_in(section s, const char *what, int nth, const char *fro
     const char *p = from ? from : s.start;
     for (int i = 0; i < nth; i++) {
         p = strstr(i ? p + 1 : p, what);
-        if (!p || p >= s.end)
-            return NULL;
+        if (!p || p >= s.end) return NULL;
     }
     return p;
 }
@@ -68,20 +65,16 @@ static const char *find_in(section s, const char *what, int nth, const char *fro
 static int get(section s, const char *anchor, int nth, const char *field, uint8_t *out, size_t cap)
 {
     const char *a = find_in(s, anchor, nth, NULL);
-    if (!a)
-        return -1;
+    if (!a) return -1;
     char pat[100];
     snprintf(pat, sizeof pat, "\n      %s (", field);
     const char *f = strstr(a, pat);
-    if (!f || f >= s.end)
-        return -1;
+    if (!f || f >= s.end) return -1;
     f += strlen(pat);
     int n = atoi(f);
-    if (n < 0 || (size_t)n > cap)
-        return -1;
+    if (n < 0 || (size_t)n > cap) return -1;
     const char *p = strstr(f, "):");
-    if (!p)
-        return -1;
+    if (!p) return -1;
     p += 2;
     int got = 0;
     while (got < n && *p) {
@@ -90,8 +83,7 @@ static int get(section s, const char *anchor, int nth, const char *field, uint8_
             /* Page breaks: footer and header lines and form feeds. */
             if (!strncmp(p, "Thomson", 7) || !strncmp(p, "Internet-Draft", 14) || *p == '\f') {
                 p = strchr(p, '\n');
-                if (!p)
-                    return -1;
+                if (!p) return -1;
             }
             continue;
         }
@@ -254,8 +246,8 @@ static void replay(section s, const char *name, int hrr)
     static const struct {
         int server;
         const char *anchor;
-        int nth;     /* 0: the client's Finished record */
-        int app;     /* under application keys */
+        int nth;       /* 0: the client's Finished record */
+        int app;       /* under application keys */
         int only_1rtt; /* the HelloRetryRequest trace has no such record */
         uint8_t type;
     } recs[] = {
@@ -269,8 +261,7 @@ static void replay(section s, const char *name, int hrr)
     };
     int switched[2] = {0, 0};
     for (size_t i = 0; i < sizeof recs / sizeof recs[0]; i++) {
-        if (hrr && recs[i].only_1rtt)
-            continue;
+        if (hrr && recs[i].only_1rtt) continue;
         int nth = recs[i].nth ? recs[i].nth : (hrr ? 3 : 2);
         if (hrr && recs[i].server && recs[i].type == CT_HANDSHAKE)
             nth++; /* the HelloRetryRequest record comes first */
@@ -346,10 +337,8 @@ int main(void)
     section simple = find_section("\n3.  Simple 1-RTT Handshake", "\n4.  Resumed 0-RTT");
     section hrr = find_section("\n5.  HelloRetryRequest", "\n6.  Client Authentication");
     check(simple.start && hrr.start, "trace sections found");
-    if (simple.start)
-        replay(simple, "simple 1-RTT", 0);
-    if (hrr.start)
-        replay(hrr, "HelloRetryRequest", 1);
+    if (simple.start) replay(simple, "simple 1-RTT", 0);
+    if (hrr.start) replay(hrr, "HelloRetryRequest", 1);
     chacha_vector();
     free(trace);
     return failures ? 1 : 0;

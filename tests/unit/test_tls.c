@@ -40,7 +40,8 @@ static void test_matrix(void)
                      !pair_send(p.s, p.c, resp, sizeof resp, &p.c_app, 1 << 20) &&
                      buf_is(&p.c_app, resp, sizeof resp);
                 uint8_t e1[32], e2[32];
-                ok = ok && !moat_tls_export(p.c, "EXPORTER-test", (const uint8_t *)"x", 1, e1, 32) &&
+                ok = ok &&
+                     !moat_tls_export(p.c, "EXPORTER-test", (const uint8_t *)"x", 1, e1, 32) &&
                      !moat_tls_export(p.s, "EXPORTER-test", (const uint8_t *)"x", 1, e2, 32) &&
                      !memcmp(e1, e2, 32);
                 check(ok, "handshake and data, %s %s %s (r=%d %s)", certs[ci],
@@ -162,7 +163,8 @@ static void test_refusals(void)
          "NET::ERR_CERT_AUTHORITY_INVALID", MOAT_ALERT_UNKNOWN_CA},
         {"self", "localhost", "self-signed", "NET::ERR_CERT_AUTHORITY_INVALID",
          MOAT_ALERT_UNKNOWN_CA},
-        {"p256", "www.example.org", "not valid for www.example.org (it is valid for localhost, 127.0.0.1)",
+        {"p256", "www.example.org",
+         "not valid for www.example.org (it is valid for localhost, 127.0.0.1)",
          "NET::ERR_CERT_COMMON_NAME_INVALID", MOAT_ALERT_BAD_CERTIFICATE},
         {"p256", "127.0.0.2", "not valid for 127.0.0.2", "NET::ERR_CERT_COMMON_NAME_INVALID",
          MOAT_ALERT_BAD_CERTIFICATE},
@@ -245,7 +247,8 @@ static void test_sni_and_alpn(void)
     static const char *const h2only[] = {"h2"};
     moat_tls_config_set_alpn(cc, h2only, 1);
     r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
-    check(p.serr == ALERT(NO_APPLICATION_PROTOCOL) && r == MOAT_ERR_PEER_ALERT(120), "no common ALPN protocol: no_application_protocol");
+    check(p.serr == ALERT(NO_APPLICATION_PROTOCOL) && r == MOAT_ERR_PEER_ALERT(120),
+          "no common ALPN protocol: no_application_protocol");
     pair_free(&p);
     moat_tls_config_free(cc);
     moat_tls_config_free(sc);
@@ -329,7 +332,8 @@ static void test_hostile_server_input(void)
             break;
         }
     r = server_gets(sc, v12.base, v12.len, &alert);
-    check(r == ALERT(PROTOCOL_VERSION) && alert == 70, "TLS 1.2-only ClientHello gets protocol_version");
+    check(r == ALERT(PROTOCOL_VERSION) && alert == 70,
+          "TLS 1.2-only ClientHello gets protocol_version");
     /* Duplicate extension: rename supported_groups to signature_algorithms. */
     moat_buf_clear(&v12);
     moat_buf_append(&v12, ch.base, ch.len);
@@ -339,7 +343,8 @@ static void test_hostile_server_input(void)
             break;
         }
     r = server_gets(sc, v12.base, v12.len, &alert);
-    check(r == ALERT(ILLEGAL_PARAMETER) && alert == 47, "duplicate extension gets illegal_parameter");
+    check(r == ALERT(ILLEGAL_PARAMETER) && alert == 47,
+          "duplicate extension gets illegal_parameter");
     /* A handshake message longer than its record claims, followed by garbage. */
     moat_buf_clear(&v12);
     moat_buf_append(&v12, ch.base, ch.len);
@@ -419,14 +424,52 @@ static void test_tampering(void)
     pair_free(&p);
     /* NewSessionTicket from the server is accepted and dropped by the client. */
     r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
-    static const uint8_t nst[] = {HS_NEW_SESSION_TICKET, 0, 0, 17, 0, 0, 0x1c, 0x20, 1, 2, 3, 4,
-                                  1, 9, 0, 3, 't', 'k', 't', 0, 0};
+    static const uint8_t nst[] = {HS_NEW_SESSION_TICKET,
+                                  0,
+                                  0,
+                                  17,
+                                  0,
+                                  0,
+                                  0x1c,
+                                  0x20,
+                                  1,
+                                  2,
+                                  3,
+                                  4,
+                                  1,
+                                  9,
+                                  0,
+                                  3,
+                                  't',
+                                  'k',
+                                  't',
+                                  0,
+                                  0};
     moat_buf_clear(&wire);
     rl_seal(&p.s->wr, CT_HANDSHAKE, nst, sizeof nst, &wire);
     r = r ? r : deliver(p.c, &wire, 1 << 20, &back, &junk);
     check(r == 0 && moat_tls_handshake_done(p.c), "NewSessionTicket accepted by the client");
-    static const uint8_t badnst[] = {HS_NEW_SESSION_TICKET, 0, 0, 17, 0xff, 0, 0, 0, 1, 2, 3, 4,
-                                     1, 9, 0, 3, 't', 'k', 't', 0, 0};
+    static const uint8_t badnst[] = {HS_NEW_SESSION_TICKET,
+                                     0,
+                                     0,
+                                     17,
+                                     0xff,
+                                     0,
+                                     0,
+                                     0,
+                                     1,
+                                     2,
+                                     3,
+                                     4,
+                                     1,
+                                     9,
+                                     0,
+                                     3,
+                                     't',
+                                     'k',
+                                     't',
+                                     0,
+                                     0};
     moat_buf_clear(&wire);
     rl_seal(&p.s->wr, CT_HANDSHAKE, badnst, sizeof badnst, &wire);
     r = deliver(p.c, &wire, 1 << 20, &back, &junk);
