@@ -1,5 +1,6 @@
-/* Tests of `moat ca` (init, issue, path) and of the localhost certificate
- * for `moat serve`, in a temporary directory, checked with openssl(1). */
+/* Tests of `moat ca` (init, issue, path, revoke, crl, list, trust) and of
+ * the localhost certificate for `moat serve`, in a temporary directory,
+ * checked with openssl(1). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
