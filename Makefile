@@ -46,5 +46,17 @@ test:
 fmt:
 	clang-format -i $(SRC) $(CLI_SRC) $(TEST_SRC) include/moat/*.h src/*/*.h
 
+# make bench: moat against nginx and h2o on loopback, and the in-memory
+# engine benchmark under callgrind (bench/run.py; docs/bench.md). Not a test.
+BENCH_BIN := $(B)/bench/hsload $(B)/bench/hold $(B)/bench/inmem
+bench:
+	python3 bench/run.py --install-only
+	$(MAKE) $(B)/moat $(BENCH_BIN)
+	python3 bench/run.py --build $(B)
+
+$(B)/bench/%: bench/%.c $(B)/libmoat.a $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmoat.a $(LDLIBS)
+
 clean:
 	rm -rf build

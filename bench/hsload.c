@@ -1,0 +1,180 @@
+/* Handshake load for make bench: every request on a new TCP connection with
+ * a new TLS 1.3 handshake (full, or resumed with -r), one small GET, then
+ * read to EOF. Uses moat's engine as the client, forced to
+ * TLS_AES_128_GCM_SHA256 and x25519, so every server gets the same client.
+ *
+ *   hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t SECONDS]
+ *
+ * Forks PROCS clients that share TOTAL connections; prints one line
+ * "ok=N fail=F resumed=R secs=T". Bounded: every socket has a 10 s timeout
+ * and the whole run stops after -t seconds (default 120). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "moat/tls.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int dial(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, moat_buf *b)
+{
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t n = write(fd, b->base + off, b->len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        off += (size_t)n;
+    }
+    b->len = 0;
+    return 0;
+}
+
+/* One connection: handshake, GET, read to EOF. Returns 0 when a 200 came. */
+static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *sess, int *resumed)
+{
+    int fd = dial(port);
+    if (fd < 0) return -1;
+    moat_tls *t = moat_tls_client_new(cfg, "localhost");
+    moat_buf out, app;
+    moat_buf_init(&out);
+    moat_buf_init(&app);
+    int r = t ? 0 : -1;
+    if (!r && sess->len) r = moat_tls_set_session(t, sess->base, sess->len);
+    if (!r) r = moat_tls_start(t, &out);
+    if (!r) r = send_all(fd, &out);
+    uint8_t in[16384];
+    int sent = 0;
+    while (!r) {
+        if (moat_tls_handshake_done(t) && !sent) {
+            r = moat_tls_send(t, &out, req, strlen(req));
+            if (!r) r = send_all(fd, &out);
+            sent = 1;
+            continue;
+        }
+        ssize_t n = read(fd, in, sizeof in);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        r = moat_tls_recv(t, in, (size_t)n, &out, &app);
+        if (!r && out.len) r = send_all(fd, &out);
+        if (moat_tls_peer_closed(t)) break;
+    }
+    int ok = !r && sent && app.len >= 12 && !memcmp(app.base, "HTTP/1.1 200", 12);
+    if (ok) {
+        *resumed = moat_tls_resumed(t);
+        moat_buf s2;
+        moat_buf_init(&s2);
+        if (!moat_tls_get_session(t, &s2)) {
+            moat_buf_free(sess);
+            *sess = s2;
+        } else {
+            moat_buf_free(&s2);
+        }
+    }
+    moat_tls_free(t);
+    moat_buf_free(&out);
+    moat_buf_free(&app);
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    int port = 0, total = 5000, procs = 4, resume = 0, limit = 120;
+    const char *path = "/small.txt";
+    int opt;
+    while ((opt = getopt(argc, argv, "p:n:c:ru:t:")) != -1) {
+        switch (opt) {
+        case 'p': port = atoi(optarg); break;
+        case 'n': total = atoi(optarg); break;
+        case 'c': procs = atoi(optarg); break;
+        case 'r': resume = 1; break;
+        case 'u': path = optarg; break;
+        case 't': limit = atoi(optarg); break;
+        default:
+            fprintf(stderr, "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S]\n");
+            return 2;
+        }
+    }
+    if (port <= 0 || total <= 0 || procs <= 0) return 2;
+    moat_tls_config *cfg = moat_tls_config_new();
+    uint16_t suite = MOAT_TLS_AES_128_GCM_SHA256, group = MOAT_GROUP_X25519;
+    const char *alpn[] = {"http/1.1"};
+    if (!cfg || moat_tls_config_set_ciphers(cfg, &suite, 1) || moat_tls_config_set_groups(cfg, &group, 1) ||
+        moat_tls_config_set_alpn(cfg, alpn, 1)) {
+        fprintf(stderr, "hsload: cannot make the client configuration\n");
+        return 1;
+    }
+    moat_tls_config_set_verify(cfg, 0);
+    char req[512];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
+
+    /* counts[3*i]: ok, fail, resumed of child i */
+    long *counts = mmap(NULL, sizeof(long) * 3 * procs, PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (counts == MAP_FAILED) return 1;
+    memset(counts, 0, sizeof(long) * 3 * procs);
+    double t0 = now();
+    for (int i = 0; i < procs; i++) {
+        pid_t pid = fork();
+        if (pid < 0) return 1;
+        if (pid) continue;
+        int mine = total / procs + (i < total % procs);
+        moat_buf sess;
+        moat_buf_init(&sess);
+        for (int k = 0; k < mine && now() - t0 < limit; k++) {
+            int res = 0;
+            if (!resume) sess.len = 0;
+            if (one(cfg, port, req, &sess, &res) == 0) {
+                counts[3 * i]++;
+                counts[3 * i + 2] += res;
+            } else {
+                counts[3 * i + 1]++;
+            }
+        }
+        _exit(0);
+    }
+    for (int i = 0; i < procs; i++) wait(NULL);
+    double secs = now() - t0;
+    long ok = 0, fail = 0, res = 0;
+    for (int i = 0; i < procs; i++) {
+        ok += counts[3 * i];
+        fail += counts[3 * i + 1];
+        res += counts[3 * i + 2];
+    }
+    printf("ok=%ld fail=%ld resumed=%ld secs=%.3f\n", ok, fail, res, secs);
+    moat_tls_config_free(cfg);
+    return fail ? 1 : 0;
+}

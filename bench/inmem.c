@@ -1,0 +1,183 @@
+/* In-memory benchmark for make bench: a client engine and a server engine
+ * joined by buffers, no sockets. Run under callgrind with
+ * --collect-atstart=no: only the calls into the chosen side's engine are
+ * counted (CALLGRIND_TOGGLE_COLLECT around them), so the instruction counts
+ * are that side's own, split later by object (libcrypto, moat, libc).
+ *
+ *   inmem MODE N CERT KEY [SIDE]
+ *
+ * MODE: full    N full handshakes (x25519, TLS_AES_128_GCM_SHA256)
+ *       resume  N resumed handshakes (psk_dhe_ke) after one full one
+ *       records one handshake, then N 16 KB records server -> client
+ * SIDE: server (default), client or both.
+ * The client does not verify the chain (as the socket loads do). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "moat/tls.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#endif
+#endif
+#ifndef CALLGRIND_TOGGLE_COLLECT
+#define CALLGRIND_TOGGLE_COLLECT
+#endif
+
+enum { SRV = 1, CLI = 2 };
+static int side = SRV;
+#define ON(s)                                                                                      \
+    do {                                                                                           \
+        if (side & (s)) CALLGRIND_TOGGLE_COLLECT;                                                  \
+    } while (0)
+
+static void die(const char *what, int r)
+{
+    fprintf(stderr, "inmem: %s failed: %s\n", what, moat_strerror(r));
+    exit(1);
+}
+
+/* Feeds all of `bytes` to one engine; the engine's side is counted. */
+static void feed(moat_tls *t, int who, moat_buf *bytes, moat_buf *reply, moat_buf *app)
+{
+    ON(who);
+    int r = moat_tls_recv(t, bytes->base, bytes->len, reply, app);
+    ON(who);
+    if (r) die("moat_tls_recv", r);
+    bytes->len = 0;
+}
+
+/* One handshake; returns the pair connected (caller frees) and leaves the
+ * client's latest session in sess when asked. */
+static void handshake(const moat_tls_config *cc, const moat_tls_config *sc, moat_buf *sess,
+                      moat_tls **cp, moat_tls **sp)
+{
+    moat_buf to_s, to_c, app;
+    moat_buf_init(&to_s);
+    moat_buf_init(&to_c);
+    moat_buf_init(&app);
+    ON(CLI);
+    moat_tls *c = moat_tls_client_new(cc, "localhost");
+    int r = c && sess && sess->len ? moat_tls_set_session(c, sess->base, sess->len) : 0;
+    if (!r && c) r = moat_tls_start(c, &to_s);
+    ON(CLI);
+    if (!c || r) die("client start", r);
+    ON(SRV);
+    moat_tls *s = moat_tls_server_new(sc);
+    ON(SRV);
+    if (!s) die("moat_tls_server_new", MOAT_ERR_NOMEM);
+    for (int round = 0; round < 10; round++) {
+        if (to_s.len) feed(s, SRV, &to_s, &to_c, &app);
+        if (to_c.len) feed(c, CLI, &to_c, &to_s, &app);
+        if (moat_tls_handshake_done(c) && moat_tls_handshake_done(s) && !to_s.len && !to_c.len)
+            break;
+    }
+    if (!moat_tls_handshake_done(c) || !moat_tls_handshake_done(s)) die("handshake", -999);
+    if (sess) {
+        moat_buf_clear(sess);
+        if (moat_tls_get_session(c, sess)) die("moat_tls_get_session", MOAT_ERR_STATE);
+    }
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    moat_buf_free(&app);
+    *cp = c;
+    *sp = s;
+}
+
+static void drop(moat_tls *c, moat_tls *s)
+{
+    ON(CLI);
+    moat_tls_free(c);
+    ON(CLI);
+    ON(SRV);
+    moat_tls_free(s);
+    ON(SRV);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: inmem full|resume|records N CERT KEY [server|client|both]\n");
+        return 2;
+    }
+    const char *mode = argv[1];
+    long n = atol(argv[2]);
+    if (argc > 5) side = !strcmp(argv[5], "client") ? CLI : !strcmp(argv[5], "both") ? SRV | CLI : SRV;
+    char err[256];
+    moat_tls_config *sc = moat_tls_config_new(), *cc = moat_tls_config_new();
+    if (!sc || !cc) die("moat_tls_config_new", MOAT_ERR_NOMEM);
+    int r = moat_tls_config_add_cert_file(sc, argv[3], argv[4], err, sizeof err);
+    if (r) {
+        fprintf(stderr, "inmem: %s\n", err);
+        return 1;
+    }
+    uint16_t suite = MOAT_TLS_AES_128_GCM_SHA256, group = MOAT_GROUP_X25519;
+    const char *alpn[] = {"http/1.1"};
+    moat_tls_config_set_ciphers(cc, &suite, 1);
+    moat_tls_config_set_groups(cc, &group, 1);
+    moat_tls_config_set_alpn(cc, alpn, 1);
+    moat_tls_config_set_alpn(sc, alpn, 1);
+    moat_tls_config_set_verify(cc, 0);
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    moat_tls *c, *s;
+    moat_buf sess;
+    moat_buf_init(&sess);
+    if (!strcmp(mode, "full")) {
+        for (long i = 0; i < n; i++) {
+            handshake(cc, sc, NULL, &c, &s);
+            drop(c, s);
+        }
+    } else if (!strcmp(mode, "resume")) {
+        int saved = side;
+        side = 0; /* the first, full handshake is not counted */
+        handshake(cc, sc, &sess, &c, &s);
+        drop(c, s);
+        side = saved;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (long i = 0; i < n; i++) {
+            handshake(cc, sc, &sess, &c, &s);
+            if (!moat_tls_resumed(s)) die("resumption", -998);
+            drop(c, s);
+        }
+    } else if (!strcmp(mode, "records")) {
+        int saved = side;
+        side = 0;
+        handshake(cc, sc, NULL, &c, &s);
+        side = saved;
+        static uint8_t data[16384];
+        memset(data, 'x', sizeof data);
+        moat_buf wire, app, junk;
+        moat_buf_init(&wire);
+        moat_buf_init(&app);
+        moat_buf_init(&junk);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (long i = 0; i < n; i++) {
+            ON(SRV);
+            r = moat_tls_send(s, &wire, data, sizeof data);
+            ON(SRV);
+            if (r) die("moat_tls_send", r);
+            feed(c, CLI, &wire, &junk, &app);
+            if (app.len != sizeof data) die("record size", -997);
+            app.len = 0;
+        }
+        moat_buf_free(&wire);
+        moat_buf_free(&app);
+        moat_buf_free(&junk);
+        drop(c, s);
+    } else {
+        fprintf(stderr, "inmem: unknown mode %s\n", mode);
+        return 2;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double us = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e3 / (double)n;
+    printf("%s n=%ld %.1f us each (both sides, wall clock)\n", mode, n, us);
+    moat_buf_free(&sess);
+    moat_tls_config_free(sc);
+    moat_tls_config_free(cc);
+    return 0;
+}
