@@ -24,6 +24,7 @@
 #define PASSES 64                 /* produce/flush rounds per event */
 #define LINGER_MS 2000            /* after our last byte, wait for the peer's FIN */
 #define ACCEPT_PAUSE_MS 100       /* out of descriptors: stop accepting a while */
+#define HEAD_TIMEOUT_MS 20000     /* a request head must arrive whole in this */
 #define MAX_EVENTS 128
 
 enum {
@@ -46,6 +47,7 @@ struct conn {
     int close_after;       /* close once the current response is out */
     uint32_t events;       /* epoll interest registered now */
     int64_t deadline;      /* monotonic ms */
+    int64_t head_since;    /* when a partial request head began waiting; 0 */
     struct conn *prev, *next;
 };
 
@@ -175,6 +177,8 @@ static int answer_requests(struct loop *L, struct conn *c)
             (c->app.len < MOAT_HTTP_MAX_REQUEST_LINE &&
              !memchr(c->app.base + c->scanned, '\n', c->app.len - c->scanned))) {
             c->scanned = c->app.len;
+            if (c->app.len && !c->head_since)
+                c->head_since = now_ms();
             if (c->peer_done)
                 begin_close(c, 1);
             break;
@@ -183,11 +187,14 @@ static int answer_requests(struct loop *L, struct conn *c)
         int n = moat_http_parse_request((const char *)c->app.base, c->app.len, &req);
         if (n == 0) {
             c->scanned = c->app.len;
+            if (!c->head_since)
+                c->head_since = now_ms();
             if (c->peer_done)
                 begin_close(c, 1);
             break;
         }
         c->scanned = 0;
+        c->head_since = 0;
         moat_buf_clear(&L->head);
         int close = 1;
         if (n < 0) {
@@ -382,7 +389,11 @@ static void sweep(struct loop *L, int64_t now)
     size_t limit = L->nconns;
     for (size_t i = 0; c && i < limit; i++) {
         struct conn *next = c->next;
-        if (now >= c->deadline) {
+        /* A head trickling in a byte at a time would otherwise keep the
+         * idle timer fresh forever (slowloris). */
+        int slow_head = c->state == C_OPEN && c->head_since && c->body.fd < 0 && !c->out.len &&
+                        now - c->head_since >= HEAD_TIMEOUT_MS;
+        if (now >= c->deadline || slow_head) {
             if (c->state == C_OPEN && c->handshake_done) {
                 moat_tls_close(c->tls, &c->out);
                 send(c->fd, c->out.base, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
