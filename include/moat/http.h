@@ -11,9 +11,9 @@
 #include "moat/buf.h"
 
 /* Limits a peer cannot exceed (RFC 9112 3 and 5 leave them to us). */
-#define MOAT_HTTP_MAX_REQUEST_LINE 8192    /* longer: 414 URI Too Long */
-#define MOAT_HTTP_MAX_HEADER_BYTES 32768   /* header section: 431 */
-#define MOAT_HTTP_MAX_HEADERS 100          /* header fields: 431 */
+#define MOAT_HTTP_MAX_REQUEST_LINE 8192  /* longer: 414 URI Too Long */
+#define MOAT_HTTP_MAX_HEADER_BYTES 32768 /* header section: 431 */
+#define MOAT_HTTP_MAX_HEADERS 100        /* header fields: 431 */
 
 /* A header field. Name and value are not NUL-terminated; the value has its
  * leading and trailing whitespace removed. */
@@ -26,27 +26,27 @@ typedef struct {
 
 /* Framing facts shared by requests and responses. */
 typedef struct {
-    int minor;                /* HTTP/1.<minor>: 0 or 1 */
-    int64_t content_length;   /* -1 when absent */
-    int chunked;              /* Transfer-Encoding: chunked */
-    int keep_alive;           /* the connection may carry another message */
+    int minor;              /* HTTP/1.<minor>: 0 or 1 */
+    int64_t content_length; /* -1 when absent */
+    int chunked;            /* Transfer-Encoding: chunked */
+    int keep_alive;         /* the connection may carry another message */
     moat_http_header headers[MOAT_HTTP_MAX_HEADERS];
     size_t nheaders;
 } moat_http_fields;
 
 typedef struct {
-    const char *method;       /* "GET"; method_len bytes */
+    const char *method; /* "GET"; method_len bytes */
     size_t method_len;
-    const char *target;       /* request-target as sent: "/a%20b?q" */
+    const char *target; /* request-target as sent: "/a%20b?q" */
     size_t target_len;
-    const char *host;         /* Host field value, NULL when absent */
+    const char *host; /* Host field value, NULL when absent */
     size_t host_len;
     moat_http_fields f;
 } moat_http_request;
 
 typedef struct {
-    int status;               /* 100..999 */
-    const char *reason;       /* reason phrase, may be empty */
+    int status;         /* 100..999 */
+    const char *reason; /* reason phrase, may be empty */
     size_t reason_len;
     moat_http_fields f;
 } moat_http_response;

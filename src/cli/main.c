@@ -37,12 +37,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") == 0)
-        return moat_serve_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "get") == 0)
-        return moat_get_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "ca") == 0)
-        return moat_ca_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return moat_serve_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "get") == 0) return moat_get_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "ca") == 0) return moat_ca_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("moat %s\n", MOAT_VERSION);
         return 0;

@@ -16,10 +16,10 @@ int moat_get_main(int argc, char **argv);
 
 /* A parsed https:// URL. */
 struct moat_url {
-    char host[256];   /* name, IPv4 literal, or IPv6 literal without brackets */
-    int port;         /* 443 when absent */
-    int port_given;   /* the URL had an explicit port */
-    char path[8192];  /* path and query, starting with '/'; never empty */
+    char host[256];  /* name, IPv4 literal, or IPv6 literal without brackets */
+    int port;        /* 443 when absent */
+    int port_given;  /* the URL had an explicit port */
+    char path[8192]; /* path and query, starting with '/'; never empty */
 };
 
 /* Parses url into u. Returns 0; or 3 (malformed URL) or 1 (a scheme other
@@ -30,19 +30,19 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
 /* What `moat get` was asked to do. */
 struct moat_get_opts {
     const char *url;
-    const char *cacert;      /* --cacert FILE */
-    const char *crl;         /* --crl FILE: check revocation against it */
-    const char *output;      /* -o FILE; stdout when NULL */
-    const char *resolve;     /* --resolve HOST:PORT:ADDR */
-    const char *groups;      /* --tls-group NAME[,NAME...] */
-    const char *ciphers;     /* --ciphers LIST */
-    int insecure;            /* -k */
-    int include;             /* -i: response head in the output */
-    int head;                /* -I: HEAD request, head in the output */
-    int silent;              /* -s */
-    int verbose;             /* -v */
-    double connect_timeout;  /* seconds for TCP connect and TLS handshake */
-    double max_time;         /* -m: seconds for everything; 0 for no limit */
+    const char *cacert;     /* --cacert FILE */
+    const char *crl;        /* --crl FILE: check revocation against it */
+    const char *output;     /* -o FILE; stdout when NULL */
+    const char *resolve;    /* --resolve HOST:PORT:ADDR */
+    const char *groups;     /* --tls-group NAME[,NAME...] */
+    const char *ciphers;    /* --ciphers LIST */
+    int insecure;           /* -k */
+    int include;            /* -i: response head in the output */
+    int head;               /* -I: HEAD request, head in the output */
+    int silent;             /* -s */
+    int verbose;            /* -v */
+    double connect_timeout; /* seconds for TCP connect and TLS handshake */
+    double max_time;        /* -m: seconds for everything; 0 for no limit */
 };
 
 /* Fetches u with the configuration cfg: connect, handshake, request,

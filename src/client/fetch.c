@@ -21,20 +21,18 @@ struct xfer {
     const struct moat_url *u;
     int fd;
     moat_tls *t;
-    moat_buf out;      /* records to send */
-    moat_buf app;      /* decrypted bytes not yet used */
-    moat_buf decoded;  /* chunked body decoded, not yet written */
-    int64_t deadline;  /* -m, or 0 */
-    FILE *sink;        /* stdout or -o FILE, opened on first output */
+    moat_buf out;     /* records to send */
+    moat_buf app;     /* decrypted bytes not yet used */
+    moat_buf decoded; /* chunked body decoded, not yet written */
+    int64_t deadline; /* -m, or 0 */
+    FILE *sink;       /* stdout or -o FILE, opened on first output */
     int write_failed;
 };
 
 static int64_t min_deadline(int64_t a, int64_t b)
 {
-    if (!a)
-        return b;
-    if (!b)
-        return a;
+    if (!a) return b;
+    if (!b) return a;
     return a < b ? a : b;
 }
 
@@ -50,8 +48,7 @@ static void origin(const struct moat_url *u, char *out, size_t n)
 
 static int flush_tls(struct xfer *x, int64_t deadline)
 {
-    if (!x->out.len)
-        return 0;
+    if (!x->out.len) return 0;
     int r = moat_send_all(x->fd, x->out.base, x->out.len, deadline);
     moat_buf_clear(&x->out);
     return r;
@@ -59,8 +56,7 @@ static int flush_tls(struct xfer *x, int64_t deadline)
 
 static int emit(struct xfer *x, const void *p, size_t n)
 {
-    if (x->write_failed || n == 0)
-        return x->write_failed ? -1 : 0;
+    if (x->write_failed || n == 0) return x->write_failed ? -1 : 0;
     if (!x->sink) {
         x->sink = x->o->output ? fopen(x->o->output, "wb") : stdout;
         if (!x->sink) {
@@ -88,12 +84,10 @@ static int handshake(struct xfer *x, int64_t deadline)
 {
     uint8_t buf[READ_CHUNK];
     int r = moat_tls_start(x->t, &x->out);
-    if (r == 0 && flush_tls(x, deadline) == -2)
-        return timeout_exit(x, "in the TLS handshake with");
+    if (r == 0 && flush_tls(x, deadline) == -2) return timeout_exit(x, "in the TLS handshake with");
     for (int i = 0; r == 0 && !moat_tls_handshake_done(x->t) && i < 100000; i++) {
         ssize_t n = moat_recv_some(x->fd, buf, sizeof buf, deadline);
-        if (n == -2)
-            return timeout_exit(x, "in the TLS handshake with");
+        if (n == -2) return timeout_exit(x, "in the TLS handshake with");
         if (n <= 0) {
             fprintf(stderr, "moat: TLS handshake with %s failed: %s\n", x->u->host,
                     n == 0 ? "the server closed the connection" : strerror(errno));
@@ -113,8 +107,7 @@ static int handshake(struct xfer *x, int64_t deadline)
             fprintf(stderr, "moat: refused https://%s/: %s (%s)\n", o, why, code ? code : "?");
             return 60;
         }
-        fprintf(stderr, "moat: TLS handshake with %s failed: %s\n", x->u->host,
-                moat_strerror(r));
+        fprintf(stderr, "moat: TLS handshake with %s failed: %s\n", x->u->host, moat_strerror(r));
         return 35;
     }
     return 0;
@@ -142,8 +135,7 @@ static void verbose_head(const char *mark, const char *p, size_t n)
     size_t s = 0;
     for (size_t i = 0; i + 1 < n; i++) {
         if (p[i] == '\r' && p[i + 1] == '\n') {
-            if (i > s)
-                fprintf(stderr, "%s%.*s\n", mark, (int)(i - s), p + s);
+            if (i > s) fprintf(stderr, "%s%.*s\n", mark, (int)(i - s), p + s);
             s = i + 2;
             i++;
         }
@@ -168,13 +160,10 @@ static int send_request(struct xfer *x)
         fprintf(stderr, "moat: URL too long\n");
         return 3;
     }
-    if (x->o->verbose)
-        verbose_head("> ", req, (size_t)n);
+    if (x->o->verbose) verbose_head("> ", req, (size_t)n);
     int r = moat_tls_send(x->t, &x->out, req, (size_t)n);
-    if (r == 0)
-        r = flush_tls(x, x->deadline);
-    if (r == -2)
-        return timeout_exit(x, "sending to");
+    if (r == 0) r = flush_tls(x, x->deadline);
+    if (r == -2) return timeout_exit(x, "sending to");
     if (r < 0) {
         fprintf(stderr, "moat: failure sending the request to %s\n", u->host);
         return 55;
@@ -189,18 +178,15 @@ static int read_more(struct xfer *x)
 {
     uint8_t buf[READ_CHUNK];
     for (int i = 0; i < 100000; i++) {
-        if (moat_tls_peer_closed(x->t))
-            return 1;
+        if (moat_tls_peer_closed(x->t)) return 1;
         ssize_t n = moat_recv_some(x->fd, buf, sizeof buf, x->deadline);
-        if (n == -2)
-            return timeout_exit(x, "receiving from");
+        if (n == -2) return timeout_exit(x, "receiving from");
         if (n < 0) {
             fprintf(stderr, "moat: failure receiving data from %s: %s\n", x->u->host,
                     strerror(errno));
             return 56;
         }
-        if (n == 0)
-            return 18;
+        if (n == 0) return 18;
         size_t before = x->app.len;
         int r = moat_tls_recv(x->t, buf, (size_t)n, &x->out, &x->app);
         flush_tls(x, x->deadline);
@@ -209,8 +195,7 @@ static int read_more(struct xfer *x)
                     moat_strerror(r));
             return 56;
         }
-        if (x->app.len > before)
-            return 0;
+        if (x->app.len > before) return 0;
     }
     return 56;
 }
@@ -227,32 +212,25 @@ static int read_response(struct xfer *x)
     moat_http_response resp;
     int hl = 0;
     for (int i = 0; i < 100000; i++) {
-        hl = x->app.len ? moat_http_parse_response((const char *)x->app.base, x->app.len, &resp)
-                        : 0;
+        hl =
+            x->app.len ? moat_http_parse_response((const char *)x->app.base, x->app.len, &resp) : 0;
         if (hl < 0 || (hl == 0 && x->app.len > MAX_HEAD)) {
             fprintf(stderr, "moat: malformed HTTP response from %s\n", x->u->host);
             return 8; /* curl's "weird server reply" */
         }
         if (hl > 0 && resp.status >= 100 && resp.status < 200 && resp.status != 101) {
-            if (x->o->verbose)
-                verbose_head("< ", (const char *)x->app.base, (size_t)hl);
+            if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, (size_t)hl);
             moat_buf_consume(&x->app, (size_t)hl);
             continue;
         }
-        if (hl > 0)
-            break;
+        if (hl > 0) break;
         int r = read_more(x);
-        if (r == 1 || r == 18)
-            return truncated(x, "the connection ended before the response head");
-        if (r)
-            return r;
+        if (r == 1 || r == 18) return truncated(x, "the connection ended before the response head");
+        if (r) return r;
     }
-    if (hl <= 0)
-        return 56;
-    if (x->o->verbose)
-        verbose_head("< ", (const char *)x->app.base, (size_t)hl);
-    if ((x->o->include || x->o->head) && emit(x, x->app.base, (size_t)hl) < 0)
-        return 23;
+    if (hl <= 0) return 56;
+    if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, (size_t)hl);
+    if ((x->o->include || x->o->head) && emit(x, x->app.base, (size_t)hl) < 0) return 23;
 
     int mode;
     uint64_t left = 0;
@@ -271,38 +249,31 @@ static int read_response(struct xfer *x)
     /* Each turn uses what has arrived, then reads more; bounded by the
      * data: a turn without new bytes ends the transfer. */
     for (;;) {
-        if (mode == BODY_NONE)
-            return 0;
+        if (mode == BODY_NONE) return 0;
         if (mode == BODY_LENGTH) {
             size_t n = x->app.len < left ? x->app.len : (size_t)left;
-            if (emit(x, x->app.base, n) < 0)
-                return 23;
+            if (emit(x, x->app.base, n) < 0) return 23;
             moat_buf_consume(&x->app, n);
             left -= n;
-            if (left == 0)
-                return 0;
+            if (left == 0) return 0;
         } else if (mode == BODY_CHUNKED) {
             size_t used = 0;
             int r = moat_http_chunked_feed(&ch, x->app.base, x->app.len, &used, &x->decoded);
             moat_buf_consume(&x->app, used);
-            if (emit(x, x->decoded.base, x->decoded.len) < 0)
-                return 23;
+            if (emit(x, x->decoded.base, x->decoded.len) < 0) return 23;
             moat_buf_clear(&x->decoded);
             if (r < 0) {
                 fprintf(stderr, "moat: malformed chunked body from %s\n", x->u->host);
                 return 56;
             }
-            if (r == 1)
-                return 0;
+            if (r == 1) return 0;
         } else {
-            if (emit(x, x->app.base, x->app.len) < 0)
-                return 23;
+            if (emit(x, x->app.base, x->app.len) < 0) return 23;
             moat_buf_clear(&x->app);
         }
         int r = read_more(x);
         if (r == 1) {
-            if (mode == BODY_CLOSE)
-                return 0;
+            if (mode == BODY_CLOSE) return 0;
             char how[96];
             if (mode == BODY_LENGTH)
                 snprintf(how, sizeof how, "%llu bytes of the body never came",
@@ -311,10 +282,8 @@ static int read_response(struct xfer *x)
                 snprintf(how, sizeof how, "the chunked body never ended");
             return truncated(x, how);
         }
-        if (r == 18)
-            return truncated(x, "the connection ended without TLS close_notify");
-        if (r)
-            return r;
+        if (r == 18) return truncated(x, "the connection ended without TLS close_notify");
+        if (r) return r;
     }
 }
 
@@ -326,28 +295,23 @@ int moat_get_fetch(const struct moat_get_opts *o, const struct moat_url *u,
     moat_buf_init(&x.app);
     moat_buf_init(&x.decoded);
     int64_t start = moat_now_ms();
-    if (o->max_time > 0)
-        x.deadline = start + (int64_t)(o->max_time * 1000);
+    if (o->max_time > 0) x.deadline = start + (int64_t)(o->max_time * 1000);
     int64_t hs_deadline = min_deadline(x.deadline, start + (int64_t)(o->connect_timeout * 1000));
 
     int status = 0;
     char addr[64] = "?";
-    x.fd = moat_client_connect(u->host, u->port, o->resolve, hs_deadline, addr, sizeof addr,
-                               &status);
-    if (x.fd < 0)
-        goto out;
+    x.fd =
+        moat_client_connect(u->host, u->port, o->resolve, hs_deadline, addr, sizeof addr, &status);
+    if (x.fd < 0) goto out;
     x.t = moat_tls_client_new(cfg, u->host);
     if (!x.t) {
         fprintf(stderr, "moat: cannot start TLS (out of memory)\n");
         status = 1;
         goto out;
     }
-    if ((status = handshake(&x, hs_deadline)))
-        goto out;
-    if (o->verbose)
-        verbose_tls(&x, addr);
-    if ((status = send_request(&x)))
-        goto out;
+    if ((status = handshake(&x, hs_deadline))) goto out;
+    if (o->verbose) verbose_tls(&x, addr);
+    if ((status = send_request(&x))) goto out;
     status = read_response(&x);
     if (status == 0 && !moat_tls_peer_closed(x.t) && moat_tls_close(x.t, &x.out) == 0)
         flush_tls(&x, moat_now_ms() + 1000);
@@ -357,11 +321,9 @@ out:
         fprintf(stderr, "moat: write error on %s\n", o->output);
         status = 23;
     }
-    if (x.sink == stdout && fflush(stdout) != 0 && status == 0)
-        status = 23;
+    if (x.sink == stdout && fflush(stdout) != 0 && status == 0) status = 23;
     moat_tls_free(x.t);
-    if (x.fd >= 0)
-        close(x.fd);
+    if (x.fd >= 0) close(x.fd);
     moat_buf_free(&x.out);
     moat_buf_free(&x.app);
     moat_buf_free(&x.decoded);

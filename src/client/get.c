@@ -24,12 +24,9 @@ static int fail_usage(const char *fmt, const char *arg)
 static const char *opt_value(int argc, char **argv, int *i, const char *name, int *missing)
 {
     size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=' && name[1] == '-')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
+    if (strncmp(argv[*i], name, n) != 0) return NULL;
+    if (argv[*i][n] == '=' && name[1] == '-') return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0') return NULL;
     if (*i + 1 >= argc) {
         *missing = 1;
         return NULL;
@@ -41,8 +38,7 @@ static int seconds(const char *v, double *out)
 {
     char *end;
     double d = strtod(v, &end);
-    if (end == v || *end || !(d > 0) || d > 1e6)
-        return -1;
+    if (end == v || *end || !(d > 0) || d > 1e6) return -1;
     *out = d;
     return 0;
 }
@@ -52,13 +48,25 @@ static int short_flags(const char *a, struct moat_get_opts *o)
 {
     for (const char *p = a + 1; *p; p++) {
         switch (*p) {
-        case 'k': o->insecure = 1; break;
-        case 'i': o->include = 1; break;
-        case 'I': o->head = 1; break;
-        case 's': o->silent = 1; break;
-        case 'S': break; /* curl's show-errors: ours always show */
-        case 'v': o->verbose = 1; break;
-        default: return fail_usage("unknown option %s", a);
+        case 'k':
+            o->insecure = 1;
+            break;
+        case 'i':
+            o->include = 1;
+            break;
+        case 'I':
+            o->head = 1;
+            break;
+        case 's':
+            o->silent = 1;
+            break;
+        case 'S':
+            break; /* curl's show-errors: ours always show */
+        case 'v':
+            o->verbose = 1;
+            break;
+        default:
+            return fail_usage("unknown option %s", a);
         }
     }
     return 0;
@@ -106,8 +114,7 @@ static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
             o->verbose = 1;
         } else if (a[0] == '-' && a[1] != '-' && a[1] != '\0') {
             int r = short_flags(a, o);
-            if (r)
-                return r;
+            if (r) return r;
         } else if (a[0] == '-' && a[1] != '\0') {
             return fail_usage("unknown option %s", a);
         } else if (o->url) {
@@ -116,8 +123,7 @@ static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
             o->url = a;
         }
     }
-    if (!o->url)
-        return fail_usage("%s", "missing URL");
+    if (!o->url) return fail_usage("%s", "missing URL");
     if (o->resolve) {
         const char *c1 = strchr(o->resolve, ':');
         const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -132,8 +138,7 @@ static int set_list(moat_tls_config *cfg, const char *list, int groups)
     char buf[512];
     uint16_t ids[3];
     size_t n = 0;
-    if (strlen(list) >= sizeof buf)
-        return fail_usage("list too long: %s", list);
+    if (strlen(list) >= sizeof buf) return fail_usage("list too long: %s", list);
     strcpy(buf, list);
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -142,13 +147,12 @@ static int set_list(moat_tls_config *cfg, const char *list, int groups)
             return fail_usage(groups ? "unknown group '%s' (x25519, secp256r1, secp384r1)"
                                      : "unknown cipher suite '%s'",
                               t);
-        if (n == 3)
-            return fail_usage("at most 3 names in %s", list);
+        if (n == 3) return fail_usage("at most 3 names in %s", list);
         ids[n++] = id;
     }
-    if (n == 0)
-        return fail_usage("empty list '%s'", list);
-    int r = groups ? moat_tls_config_set_groups(cfg, ids, n) : moat_tls_config_set_ciphers(cfg, ids, n);
+    if (n == 0) return fail_usage("empty list '%s'", list);
+    int r =
+        groups ? moat_tls_config_set_groups(cfg, ids, n) : moat_tls_config_set_ciphers(cfg, ids, n);
     return r < 0 ? fail_usage("cannot use %s", list) : 0;
 }
 
@@ -157,8 +161,7 @@ int moat_get_main(int argc, char **argv)
     struct moat_get_opts o = {0};
     o.connect_timeout = 30;
     int r = parse_opts(argc, argv, &o);
-    if (r)
-        return r == 1 ? 0 : r;
+    if (r) return r == 1 ? 0 : r;
 
     struct moat_url u;
     char err[512];

@@ -25,11 +25,9 @@ int64_t moat_now_ms(void)
 /* Milliseconds until deadline for poll: -1 when none, 0 when passed. */
 static int remaining(int64_t deadline)
 {
-    if (deadline <= 0)
-        return -1;
+    if (deadline <= 0) return -1;
     int64_t left = deadline - moat_now_ms();
-    if (left <= 0)
-        return 0;
+    if (left <= 0) return 0;
     return left > 1000000000 ? 1000000000 : (int)left;
 }
 
@@ -37,25 +35,20 @@ static int remaining(int64_t deadline)
 static const char *resolve_override(const char *spec, const char *host, int port, char *addr,
                                     size_t alen)
 {
-    if (!spec)
-        return NULL;
+    if (!spec) return NULL;
     const char *c1 = strchr(spec, ':');
-    if (!c1)
-        return NULL;
+    if (!c1) return NULL;
     size_t hl = (size_t)(c1 - spec);
-    if (hl != strlen(host) || strncasecmp(spec, host, hl) != 0)
-        return NULL;
+    if (hl != strlen(host) || strncasecmp(spec, host, hl) != 0) return NULL;
     const char *c2 = strchr(c1 + 1, ':');
-    if (!c2 || moat_parse_port(c1 + 1, c2) != port)
-        return NULL;
+    if (!c2 || moat_parse_port(c1 + 1, c2) != port) return NULL;
     const char *a = c2 + 1;
     size_t n = strlen(a);
     if (n >= 2 && a[0] == '[' && a[n - 1] == ']') {
         a++;
         n -= 2;
     }
-    if (n == 0 || n >= alen)
-        return NULL;
+    if (n == 0 || n >= alen) return NULL;
     memcpy(addr, a, n);
     addr[n] = '\0';
     return addr;
@@ -64,11 +57,9 @@ static const char *resolve_override(const char *spec, const char *host, int port
 int moat_parse_port(const char *s, const char *end)
 {
     int port = 0;
-    if (s == end)
-        return -1;
+    if (s == end) return -1;
     for (; s < end; s++) {
-        if (*s < '0' || *s > '9' || port > 65535)
-            return -1;
+        if (*s < '0' || *s > '9' || port > 65535) return -1;
         port = port * 10 + (*s - '0');
     }
     return port;
@@ -79,10 +70,8 @@ int moat_parse_port(const char *s, const char *end)
 static int connect_one(const struct addrinfo *ai, int64_t deadline)
 {
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-        return fd;
+    if (fd < 0) return -1;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return fd;
     if (errno != EINPROGRESS) {
         int e = errno;
         close(fd);
@@ -92,8 +81,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline)
     struct pollfd p = {.fd = fd, .events = POLLOUT};
     for (int i = 0; i < 1000; i++) {
         int r = poll(&p, 1, remaining(deadline));
-        if (r < 0 && errno == EINTR)
-            continue;
+        if (r < 0 && errno == EINTR) continue;
         if (r == 0) {
             close(fd);
             return -2;
@@ -148,8 +136,7 @@ int moat_client_connect(const char *host, int port, const char *resolve, int64_t
             fprintf(stderr, "moat: connection to %s port %d timed out\n", host, port);
             *exit_code = 28;
         } else {
-            fprintf(stderr, "moat: cannot connect to %s port %d: %s\n", host, port,
-                    strerror(err));
+            fprintf(stderr, "moat: cannot connect to %s port %d: %s\n", host, port, strerror(err));
             *exit_code = 7;
         }
         return -1;
@@ -168,13 +155,11 @@ int moat_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
             off += (size_t)w;
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
+        if (w < 0 && errno == EINTR) continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             struct pollfd pf = {.fd = fd, .events = POLLOUT};
             int r = poll(&pf, 1, remaining(deadline));
-            if (r == 0)
-                return -2;
+            if (r == 0) return -2;
             continue;
         }
         return -1;
@@ -186,16 +171,12 @@ ssize_t moat_recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline)
 {
     for (int i = 0; i < 1000; i++) {
         ssize_t n = recv(fd, buf, cap, 0);
-        if (n >= 0)
-            return n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
+        if (n >= 0) return n;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
         struct pollfd pf = {.fd = fd, .events = POLLIN};
         int r = poll(&pf, 1, remaining(deadline));
-        if (r == 0)
-            return -2;
+        if (r == 0) return -2;
     }
     return -1;
 }

@@ -9,8 +9,8 @@
 
 static int host_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
 }
 
 int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen)
@@ -24,11 +24,14 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
         if (slen == 5 && strncasecmp(url, "https", 5) == 0) {
             p = sep + 3;
         } else if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
-            snprintf(err, errlen, "plain http:// is not supported: moat speaks HTTPS only "
-                                  "(try https://%s)", sep + 3);
+            snprintf(err, errlen,
+                     "plain http:// is not supported: moat speaks HTTPS only "
+                     "(try https://%s)",
+                     sep + 3);
             return 1;
         } else {
-            snprintf(err, errlen, "unsupported scheme '%.*s' in %s (moat get fetches https:// URLs)",
+            snprintf(err, errlen,
+                     "unsupported scheme '%.*s' in %s (moat get fetches https:// URLs)",
                      (int)(slen > 32 ? 32 : slen), url, url);
             return 1;
         }
@@ -100,8 +103,7 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
      * Spaces and non-ASCII bytes are percent-encoded as browsers do. */
     const char *s = aend;
     size_t o = 0;
-    if (*s != '/')
-        u->path[o++] = '/';
+    if (*s != '/') u->path[o++] = '/';
     for (; *s && *s != '#'; s++) {
         unsigned char c = (unsigned char)*s;
         if (o + 4 >= sizeof u->path) {

@@ -31,12 +31,9 @@ void moat_http_chunked_init(moat_http_chunked *d)
 
 static int hexval(uint8_t c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -58,8 +55,7 @@ int moat_http_chunked_feed(moat_http_chunked *d, const uint8_t *in, size_t len, 
                 i++;
                 break;
             }
-            if (d->digits == 0)
-                goto bad;
+            if (d->digits == 0) goto bad;
             if (c == '\r') {
                 d->state = S_SIZE_LF;
             } else if (c == ';' || c == ' ' || c == '\t') {
@@ -71,15 +67,12 @@ int moat_http_chunked_feed(moat_http_chunked *d, const uint8_t *in, size_t len, 
             break;
         }
         case S_EXT:
-            if (c == '\n' || ++d->line_len > MAX_LINE)
-                goto bad;
-            if (c == '\r')
-                d->state = S_SIZE_LF;
+            if (c == '\n' || ++d->line_len > MAX_LINE) goto bad;
+            if (c == '\r') d->state = S_SIZE_LF;
             i++;
             break;
         case S_SIZE_LF:
-            if (c != '\n')
-                goto bad;
+            if (c != '\n') goto bad;
             i++;
             d->line_len = 0;
             d->digits = 0;
@@ -87,8 +80,7 @@ int moat_http_chunked_feed(moat_http_chunked *d, const uint8_t *in, size_t len, 
             break;
         case S_DATA: {
             size_t n = len - i;
-            if ((uint64_t)n > d->remaining)
-                n = (size_t)d->remaining;
+            if ((uint64_t)n > d->remaining) n = (size_t)d->remaining;
             int r = moat_buf_append(out, in + i, n);
             if (r) {
                 ret = r;
@@ -96,19 +88,16 @@ int moat_http_chunked_feed(moat_http_chunked *d, const uint8_t *in, size_t len, 
             }
             i += n;
             d->remaining -= n;
-            if (d->remaining == 0)
-                d->state = S_DATA_CR;
+            if (d->remaining == 0) d->state = S_DATA_CR;
             break;
         }
         case S_DATA_CR:
-            if (c != '\r')
-                goto bad;
+            if (c != '\r') goto bad;
             d->state = S_DATA_LF;
             i++;
             break;
         case S_DATA_LF:
-            if (c != '\n')
-                goto bad;
+            if (c != '\n') goto bad;
             d->state = S_SIZE;
             i++;
             break;
@@ -122,21 +111,17 @@ int moat_http_chunked_feed(moat_http_chunked *d, const uint8_t *in, size_t len, 
             /* fall through: this byte starts a trailer field */
             __attribute__((fallthrough));
         case S_TRAILER:
-            if (c == '\n' || ++d->trailer_bytes > MAX_TRAILER)
-                goto bad;
-            if (c == '\r')
-                d->state = S_TRAILER_LF;
+            if (c == '\n' || ++d->trailer_bytes > MAX_TRAILER) goto bad;
+            if (c == '\r') d->state = S_TRAILER_LF;
             i++;
             break;
         case S_TRAILER_LF:
-            if (c != '\n')
-                goto bad;
+            if (c != '\n') goto bad;
             d->state = S_TRAILER0;
             i++;
             break;
         case S_END_LF:
-            if (c != '\n')
-                goto bad;
+            if (c != '\n') goto bad;
             d->state = S_DONE;
             i++;
             break;

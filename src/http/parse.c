@@ -7,8 +7,7 @@
 /* RFC 9110 5.6.2: tchar. */
 static int is_tchar(unsigned char c)
 {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
     return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
@@ -26,11 +25,9 @@ static int lower(int c)
 static int ieq(const char *a, size_t alen, const char *b)
 {
     size_t blen = strlen(b);
-    if (alen != blen)
-        return 0;
+    if (alen != blen) return 0;
     for (size_t i = 0; i < alen; i++)
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-            return 0;
+        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
     return 1;
 }
 
@@ -42,13 +39,10 @@ static int find_eol(const char *buf, size_t len, size_t pos, size_t max, size_t 
 {
     size_t end = len - pos > max ? pos + max : len;
     for (size_t i = pos; i < end; i++) {
-        if (buf[i] == '\n')
-            return -1;
+        if (buf[i] == '\n') return -1;
         if (buf[i] == '\r') {
-            if (i + 1 >= len)
-                return 0;
-            if (buf[i + 1] != '\n')
-                return -1;
+            if (i + 1 >= len) return 0;
+            if (buf[i + 1] != '\n') return -1;
             *eol = i;
             return 1;
         }
@@ -61,12 +55,9 @@ static int find_eol(const char *buf, size_t len, size_t pos, size_t max, size_t 
  * when the major version is not 1. */
 static int parse_version(const char *p, size_t n)
 {
-    if (n != 8 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.')
-        return -400;
-    if (p[5] < '0' || p[5] > '9' || p[7] < '0' || p[7] > '9')
-        return -400;
-    if (p[5] != '1')
-        return -505;
+    if (n != 8 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.') return -400;
+    if (p[5] < '0' || p[5] > '9' || p[7] < '0' || p[7] > '9') return -400;
+    if (p[5] != '1') return -505;
     return p[7] == '0' ? 0 : 1;
 }
 
@@ -80,23 +71,19 @@ static int64_t parse_length(const char *v, size_t n)
         int64_t x = 0;
         size_t digits = 0;
         while (i < n && v[i] >= '0' && v[i] <= '9') {
-            if (digits++ >= 18)
-                return -1;
+            if (digits++ >= 18) return -1;
             x = x * 10 + (v[i++] - '0');
         }
-        if (digits == 0 || (result >= 0 && x != result))
-            return -1;
+        if (digits == 0 || (result >= 0 && x != result)) return -1;
         result = x;
         while (i < n && (v[i] == ' ' || v[i] == '\t'))
             i++;
         if (i < n) {
-            if (v[i] != ',')
-                return -1;
+            if (v[i] != ',') return -1;
             i++;
             while (i < n && (v[i] == ' ' || v[i] == '\t'))
                 i++;
-            if (i == n)
-                return -1;
+            if (i == n) return -1;
         }
     }
     return result;
@@ -122,8 +109,7 @@ static void scan_list(const char *v, size_t n, struct tokens *t, int is_te)
         size_t e = i;
         while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
             e--;
-        if (e == s)
-            continue;
+        if (e == s) continue;
         if (is_te) {
             t->codings++;
             t->chunked_last = ieq(v + s, e - s, "chunked");
@@ -153,28 +139,22 @@ static int parse_fields(const char *buf, size_t len, size_t pos, moat_http_field
 
     for (;;) {
         size_t used = pos - start;
-        if (used >= MOAT_HTTP_MAX_HEADER_BYTES)
-            return -431;
+        if (used >= MOAT_HTTP_MAX_HEADER_BYTES) return -431;
         size_t eol;
         int r = find_eol(buf, len, pos, MOAT_HTTP_MAX_HEADER_BYTES - used, &eol);
-        if (r == 0)
-            return 0;
-        if (r == -2)
-            return -431;
-        if (r < 0)
-            return -400;
+        if (r == 0) return 0;
+        if (r == -2) return -431;
+        if (r < 0) return -400;
         if (eol == pos) { /* the empty line ending the head */
             pos += 2;
             break;
         }
-        if (f->nheaders >= MOAT_HTTP_MAX_HEADERS)
-            return -431;
+        if (f->nheaders >= MOAT_HTTP_MAX_HEADERS) return -431;
         /* RFC 9112 5.2: obs-fold is rejected; 5.1: no whitespace before ':'. */
         size_t i = pos;
         while (i < eol && is_tchar((unsigned char)buf[i]))
             i++;
-        if (i == pos || i == eol || buf[i] != ':')
-            return -400;
+        if (i == pos || i == eol || buf[i] != ':') return -400;
         moat_http_header *h = &f->headers[f->nheaders++];
         h->name = buf + pos;
         h->name_len = i - pos;
@@ -183,8 +163,7 @@ static int parse_fields(const char *buf, size_t len, size_t pos, moat_http_field
             i++;
         size_t vs = i;
         for (; i < eol; i++)
-            if (!is_value_char((unsigned char)buf[i]))
-                return -400;
+            if (!is_value_char((unsigned char)buf[i])) return -400;
         size_t ve = eol;
         while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
             ve--;
@@ -194,8 +173,7 @@ static int parse_fields(const char *buf, size_t len, size_t pos, moat_http_field
 
         if (ieq(h->name, h->name_len, "content-length")) {
             int64_t v = parse_length(h->value, h->value_len);
-            if (v < 0 || (cls && v != cl))
-                return -400;
+            if (v < 0 || (cls && v != cl)) return -400;
             cl = v;
             cls++;
         } else if (ieq(h->name, h->name_len, "transfer-encoding")) {
@@ -214,16 +192,13 @@ static int parse_fields(const char *buf, size_t len, size_t pos, moat_http_field
     f->chunked = 0;
     if (is_request) {
         /* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one before. */
-        if (hosts > 1 || (hosts == 0 && f->minor == 1))
-            return -400;
+        if (hosts > 1 || (hosts == 0 && f->minor == 1)) return -400;
         if (tk.codings) {
             /* RFC 9112 6.1 and 6.3: Transfer-Encoding with Content-Length or
              * in HTTP/1.0 is a smuggling risk; the final coding must be
              * chunked, and chunked may appear only once. */
-            if (cls || f->minor == 0 || !tk.chunked_last || tk.chunked_seen > 1)
-                return -400;
-            if (tk.other)
-                return -501;
+            if (cls || f->minor == 0 || !tk.chunked_last || tk.chunked_seen > 1) return -400;
+            if (tk.other) return -501;
             f->chunked = 1;
         }
     } else if (tk.codings) {
@@ -231,8 +206,7 @@ static int parse_fields(const char *buf, size_t len, size_t pos, moat_http_field
          * coding other than chunked means the body runs until close. */
         f->content_length = -1;
         f->chunked = tk.chunked_last;
-        if (!tk.chunked_last || cls)
-            tk.close = 1;
+        if (!tk.chunked_last || cls) tk.close = 1;
     }
     f->keep_alive = f->minor == 1 ? !tk.close : (tk.keep_alive && !tk.close);
     return (int)pos;
@@ -246,31 +220,25 @@ int moat_http_parse_request(const char *buf, size_t len, moat_http_request *req)
         pos += 2;
     size_t eol;
     int r = find_eol(buf, len, pos, MOAT_HTTP_MAX_REQUEST_LINE, &eol);
-    if (r == 0)
-        return 0;
-    if (r == -2)
-        return -414;
-    if (r < 0)
-        return -400;
+    if (r == 0) return 0;
+    if (r == -2) return -414;
+    if (r < 0) return -400;
 
     /* request-line = method SP request-target SP HTTP-version */
     size_t i = pos;
     while (i < eol && is_tchar((unsigned char)buf[i]))
         i++;
-    if (i == pos || i >= eol || buf[i] != ' ')
-        return -400;
+    if (i == pos || i >= eol || buf[i] != ' ') return -400;
     req->method = buf + pos;
     req->method_len = i - pos;
     size_t ts = ++i;
     while (i < eol && (unsigned char)buf[i] > 0x20 && (unsigned char)buf[i] < 0x7f)
         i++;
-    if (i == ts || i >= eol || buf[i] != ' ')
-        return -400;
+    if (i == ts || i >= eol || buf[i] != ' ') return -400;
     req->target = buf + ts;
     req->target_len = i - ts;
     int minor = parse_version(buf + i + 1, eol - i - 1);
-    if (minor < 0)
-        return minor;
+    if (minor < 0) return minor;
     req->f.minor = minor;
     req->host = NULL;
     req->host_len = 0;
@@ -281,33 +249,25 @@ int moat_http_parse_response(const char *buf, size_t len, moat_http_response *re
 {
     size_t eol;
     int r = find_eol(buf, len, 0, MOAT_HTTP_MAX_REQUEST_LINE, &eol);
-    if (r == 0)
-        return 0;
-    if (r < 0)
-        return -1;
+    if (r == 0) return 0;
+    if (r < 0) return -1;
     /* status-line = HTTP-version SP status-code SP [ reason-phrase ] */
-    if (eol < 12 || buf[8] != ' ')
-        return -1;
+    if (eol < 12 || buf[8] != ' ') return -1;
     int minor = parse_version(buf, 8);
-    if (minor < 0)
-        return -1;
+    if (minor < 0) return -1;
     int status = 0;
     for (int k = 9; k < 12; k++) {
-        if (buf[k] < '0' || buf[k] > '9')
-            return -1;
+        if (buf[k] < '0' || buf[k] > '9') return -1;
         status = status * 10 + (buf[k] - '0');
     }
-    if (status < 100)
-        return -1;
+    if (status < 100) return -1;
     size_t rs = 12;
     if (eol > 12) {
-        if (buf[12] != ' ')
-            return -1;
+        if (buf[12] != ' ') return -1;
         rs = 13;
     }
     for (size_t k = rs; k < eol; k++)
-        if (!is_value_char((unsigned char)buf[k]))
-            return -1;
+        if (!is_value_char((unsigned char)buf[k])) return -1;
     resp->status = status;
     resp->reason = buf + rs;
     resp->reason_len = eol - rs;
@@ -319,7 +279,6 @@ int moat_http_parse_response(const char *buf, size_t len, moat_http_response *re
 const moat_http_header *moat_http_find_header(const moat_http_fields *f, const char *name)
 {
     for (size_t i = 0; i < f->nheaders; i++)
-        if (ieq(f->headers[i].name, f->headers[i].name_len, name))
-            return &f->headers[i];
+        if (ieq(f->headers[i].name, f->headers[i].name_len, name)) return &f->headers[i];
     return NULL;
 }

@@ -10,12 +10,9 @@
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -25,16 +22,13 @@ long moat_http_percent_decode(const char *src, size_t srclen, char *dst)
     for (size_t i = 0; i < srclen; i++) {
         char c = src[i];
         if (c == '%') {
-            if (i + 2 >= srclen)
-                return -1;
+            if (i + 2 >= srclen) return -1;
             int h = hexval(src[i + 1]), l = hexval(src[i + 2]);
-            if (h < 0 || l < 0)
-                return -1;
+            if (h < 0 || l < 0) return -1;
             c = (char)(h * 16 + l);
             i += 2;
         }
-        if (c == '\0')
-            return -1;
+        if (c == '\0') return -1;
         dst[o++] = c;
     }
     dst[o] = '\0';
@@ -44,28 +38,50 @@ long moat_http_percent_decode(const char *src, size_t srclen, char *dst)
 const char *moat_http_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }
 
@@ -77,8 +93,7 @@ void moat_http_date(time_t t, char out[30])
     struct tm tm;
     gmtime_r(&t, &tm);
     snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
-             months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour, tm.tm_min,
-             tm.tm_sec);
+             months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static const struct {
@@ -120,8 +135,7 @@ const char *moat_http_mime_type(const char *path)
     const char *dot = strrchr(slash ? slash : path, '.');
     if (dot && dot[1]) {
         for (size_t i = 0; i < sizeof mime_table / sizeof mime_table[0]; i++)
-            if (strcasecmp(dot + 1, mime_table[i].ext) == 0)
-                return mime_table[i].type;
+            if (strcasecmp(dot + 1, mime_table[i].ext) == 0) return mime_table[i].type;
     }
     return "application/octet-stream";
 }
@@ -140,15 +154,12 @@ int moat_http_write_header(moat_buf *out, const char *name, const char *fmt, ...
     va_start(ap, fmt);
     int n = vsnprintf(value, sizeof value, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof value)
-        return MOAT_ERR_ARG;
+    if (n < 0 || (size_t)n >= sizeof value) return MOAT_ERR_ARG;
     /* A CR or LF in a value would let it smuggle a header of its own. */
-    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
-        return MOAT_ERR_ARG;
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return MOAT_ERR_ARG;
     size_t nl = strlen(name);
     int r = moat_buf_reserve(out, nl + (size_t)n + 4);
-    if (r)
-        return r;
+    if (r) return r;
     moat_buf_append(out, name, nl);
     moat_buf_append(out, ": ", 2);
     moat_buf_append(out, value, (size_t)n);

@@ -19,11 +19,9 @@ static int common_headers(moat_buf *out, int status, const char *type, off_t len
     int r = moat_http_write_status(out, status);
     r = r ? r : moat_http_write_header(out, "Date", "%s", date);
     r = r ? r : moat_http_write_header(out, "Server", "moat");
-    if (type)
-        r = r ? r : moat_http_write_header(out, "Content-Type", "%s", type);
+    if (type) r = r ? r : moat_http_write_header(out, "Content-Type", "%s", type);
     r = r ? r : moat_http_write_header(out, "Content-Length", "%lld", (long long)length);
-    if (close)
-        r = r ? r : moat_http_write_header(out, "Connection", "close");
+    if (close) r = r ? r : moat_http_write_header(out, "Connection", "close");
     return r;
 }
 
@@ -36,15 +34,13 @@ int moat_server_error(moat_buf *out, int status, int head_only, int close)
 {
     char body[256];
     int n = snprintf(body, sizeof body,
-                     "<!doctype html>\n<title>%d %s</title>\n<h1>%d %s</h1>\n<p>moat</p>\n",
-                     status, moat_http_reason(status), status, moat_http_reason(status));
+                     "<!doctype html>\n<title>%d %s</title>\n<h1>%d %s</h1>\n<p>moat</p>\n", status,
+                     moat_http_reason(status), status, moat_http_reason(status));
     int r = common_headers(out, status, "text/html; charset=utf-8", n, close);
     /* RFC 9110 15.5.6: a 405 lists the methods the resource allows. */
-    if (status == 405)
-        r = r ? r : moat_http_write_header(out, "Allow", "GET, HEAD");
+    if (status == 405) r = r ? r : moat_http_write_header(out, "Allow", "GET, HEAD");
     r = r ? r : end_head(out);
-    if (!head_only)
-        r = r ? r : moat_buf_append(out, body, (size_t)n);
+    if (!head_only) r = r ? r : moat_buf_append(out, body, (size_t)n);
     return r;
 }
 
@@ -62,8 +58,7 @@ static const char *target_path(const char *t, size_t n, size_t *plen, const char
     if (i) {
         while (i < n && t[i] != '/' && t[i] != '?')
             i++;
-        if (i == n || t[i] != '/')
-            return NULL;
+        if (i == n || t[i] != '/') return NULL;
     } else if (n == 0 || t[0] != '/') {
         return NULL;
     }
@@ -88,15 +83,12 @@ static int normalize(char *p)
     for (;;) {
         while (*seg == '/')
             seg++;
-        if (!*seg)
-            break;
+        if (!*seg) break;
         char *end = strchr(seg, '/');
         size_t n = end ? (size_t)(end - seg) : strlen(seg);
-        if (n == 2 && seg[0] == '.' && seg[1] == '.')
-            return -1;
+        if (n == 2 && seg[0] == '.' && seg[1] == '.') return -1;
         if (!(n == 1 && seg[0] == '.')) {
-            if (o)
-                out[o++] = '/';
+            if (o) out[o++] = '/';
             memmove(out + o, seg, n);
             o += n;
         }
@@ -109,8 +101,7 @@ static int normalize(char *p)
 /* Resolves path and checks that it is the root or below it. */
 static int confined(const struct moat_server *s, const char *path, char *real)
 {
-    if (!realpath(path, real))
-        return 0;
+    if (!realpath(path, real)) return 0;
     return strncmp(real, s->root, s->root_len) == 0 &&
            (real[s->root_len] == '\0' || real[s->root_len] == '/' ||
             (s->root_len == 1 && s->root[0] == '/'));
@@ -120,8 +111,7 @@ static int confined(const struct moat_server *s, const char *path, char *real)
 static int open_node(const char *real, struct stat *st)
 {
     int fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     if (fstat(fd, st) < 0 || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))) {
         close(fd);
         return -1;
@@ -168,16 +158,15 @@ int moat_server_static(const struct moat_server *s, const moat_http_request *req
         if (!want_dir) {
             /* Relative links in the index need the trailing slash. */
             int r = common_headers(head, 301, "text/html; charset=utf-8", 0, *close_conn);
-            r = r ? r : moat_http_write_header(head, "Location", "%.*s/%.*s", (int)plen, raw,
-                                               (int)qlen, query);
-            if (r == 0)
-                end_head(head);
+            r = r ? r
+                  : moat_http_write_header(head, "Location", "%.*s/%.*s", (int)plen, raw, (int)qlen,
+                                           query);
+            if (r == 0) end_head(head);
             return 301;
         }
         if ((size_t)snprintf(path, sizeof path, "%s/index.html", real) >= sizeof path ||
             !confined(s, path, real) || (fd = open_node(real, &st)) < 0 || !S_ISREG(st.st_mode)) {
-            if (fd >= 0)
-                close(fd);
+            if (fd >= 0) close(fd);
             moat_server_error(head, 404, is_head, *close_conn);
             return 404;
         }

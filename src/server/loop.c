@@ -16,15 +16,15 @@
 
 #include "server/server.h"
 
-#define READ_CHUNK 16384          /* bytes read from a socket at once */
-#define BODY_CHUNK 16384          /* plaintext per record, the TLS maximum */
-#define OUT_HIGH (64 * 1024)      /* stop producing while this much waits */
-#define APP_MAX (64 * 1024)       /* stop reading while this much plaintext waits */
-#define REQUESTS_PER_PASS 16      /* pipelined requests answered per pass */
-#define PASSES 64                 /* produce/flush rounds per event */
-#define LINGER_MS 2000            /* after our last byte, wait for the peer's FIN */
-#define ACCEPT_PAUSE_MS 100       /* out of descriptors: stop accepting a while */
-#define HEAD_TIMEOUT_MS 20000     /* a request head must arrive whole in this */
+#define READ_CHUNK 16384      /* bytes read from a socket at once */
+#define BODY_CHUNK 16384      /* plaintext per record, the TLS maximum */
+#define OUT_HIGH (64 * 1024)  /* stop producing while this much waits */
+#define APP_MAX (64 * 1024)   /* stop reading while this much plaintext waits */
+#define REQUESTS_PER_PASS 16  /* pipelined requests answered per pass */
+#define PASSES 64             /* produce/flush rounds per event */
+#define LINGER_MS 2000        /* after our last byte, wait for the peer's FIN */
+#define ACCEPT_PAUSE_MS 100   /* out of descriptors: stop accepting a while */
+#define HEAD_TIMEOUT_MS 20000 /* a request head must arrive whole in this */
 #define MAX_EVENTS 128
 
 enum {
@@ -43,11 +43,11 @@ struct conn {
     uint64_t skip;         /* request body bytes to discard */
     size_t scanned;        /* app bytes already parsed without a full head */
     int handshake_done;
-    int peer_done;         /* close_notify or FIN received: no more requests */
-    int close_after;       /* close once the current response is out */
-    uint32_t events;       /* epoll interest registered now */
-    int64_t deadline;      /* monotonic ms */
-    int64_t head_since;    /* when a partial request head began waiting; 0 */
+    int peer_done;      /* close_notify or FIN received: no more requests */
+    int close_after;    /* close once the current response is out */
+    uint32_t events;    /* epoll interest registered now */
+    int64_t deadline;   /* monotonic ms */
+    int64_t head_since; /* when a partial request head began waiting; 0 */
     struct conn *prev, *next;
 };
 
@@ -56,7 +56,7 @@ struct loop {
     struct conn *conns;
     size_t nconns;
     int64_t accept_paused_until;
-    moat_buf head;         /* scratch for response heads */
+    moat_buf head; /* scratch for response heads */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -80,12 +80,10 @@ static void conn_free(struct loop *L, struct conn *c)
         c->prev->next = c->next;
     else
         L->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    if (c->next) c->next->prev = c->prev;
     L->nconns--;
     close(c->fd);
-    if (c->body.fd >= 0)
-        close(c->body.fd);
+    if (c->body.fd >= 0) close(c->body.fd);
     moat_tls_free(c->tls);
     moat_buf_free(&c->out);
     moat_buf_free(&c->app);
@@ -95,25 +93,21 @@ static void conn_free(struct loop *L, struct conn *c)
 /* Stops answering; a graceful close first queues our close_notify. */
 static void begin_close(struct conn *c, int graceful)
 {
-    if (c->state != C_OPEN)
-        return;
-    if (graceful && c->handshake_done)
-        moat_tls_close(c->tls, &c->out);
+    if (c->state != C_OPEN) return;
+    if (graceful && c->handshake_done) moat_tls_close(c->tls, &c->out);
     c->state = C_FLUSH;
 }
 
 static void end_body(struct conn *c)
 {
-    if (c->body.fd >= 0)
-        close(c->body.fd);
+    if (c->body.fd >= 0) close(c->body.fd);
     c->body.fd = -1;
     c->body.left = 0;
 }
 
 static void touch(struct loop *L, struct conn *c)
 {
-    if (c->handshake_done && c->state != C_LINGER)
-        c->deadline = now_ms() + L->s->idle_timeout_ms;
+    if (c->handshake_done && c->state != C_LINGER) c->deadline = now_ms() + L->s->idle_timeout_ms;
 }
 
 /* Reads what the socket has and feeds it to the engine. Returns -1 when
@@ -124,20 +118,17 @@ static int on_readable(struct loop *L, struct conn *c)
     for (int i = 0; i < 4; i++) {
         ssize_t n = read(c->fd, buf, sizeof buf);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
         }
         if (n == 0) {
             /* FIN. Without close_notify nothing more can be trusted to
              * arrive, but complete requests already read are answered. */
-            if (c->state == C_LINGER || !c->handshake_done)
-                return -1;
+            if (c->state == C_LINGER || !c->handshake_done) return -1;
             c->peer_done = 1;
             return 0;
         }
-        if (c->state != C_OPEN || c->peer_done)
-            continue; /* discarding: we are closing */
+        if (c->state != C_OPEN || c->peer_done) continue; /* discarding: we are closing */
         int r = moat_tls_recv(c->tls, buf, (size_t)n, &c->out, &c->app);
         if (r < 0) {
             /* A fatal alert we owe the peer is already in out. */
@@ -145,15 +136,13 @@ static int on_readable(struct loop *L, struct conn *c)
             c->state = C_FLUSH;
             return 0;
         }
-        if (!c->handshake_done && moat_tls_handshake_done(c->tls))
-            c->handshake_done = 1;
+        if (!c->handshake_done && moat_tls_handshake_done(c->tls)) c->handshake_done = 1;
         touch(L, c);
         if (moat_tls_peer_closed(c->tls)) {
             c->peer_done = 1;
             return 0;
         }
-        if ((size_t)n < sizeof buf)
-            break;
+        if ((size_t)n < sizeof buf) break;
     }
     return 0;
 }
@@ -169,28 +158,23 @@ static int answer_requests(struct loop *L, struct conn *c)
             size_t n = c->app.len < c->skip ? c->app.len : (size_t)c->skip;
             moat_buf_consume(&c->app, n);
             c->skip -= n;
-            if (c->skip)
-                break;
+            if (c->skip) break;
         }
         /* Parse again only when a line may have ended since last time. */
         if (c->scanned >= c->app.len ||
             (c->app.len < MOAT_HTTP_MAX_REQUEST_LINE &&
              !memchr(c->app.base + c->scanned, '\n', c->app.len - c->scanned))) {
             c->scanned = c->app.len;
-            if (c->app.len && !c->head_since)
-                c->head_since = now_ms();
-            if (c->peer_done)
-                begin_close(c, 1);
+            if (c->app.len && !c->head_since) c->head_since = now_ms();
+            if (c->peer_done) begin_close(c, 1);
             break;
         }
         moat_http_request req;
         int n = moat_http_parse_request((const char *)c->app.base, c->app.len, &req);
         if (n == 0) {
             c->scanned = c->app.len;
-            if (!c->head_since)
-                c->head_since = now_ms();
-            if (c->peer_done)
-                begin_close(c, 1);
+            if (!c->head_since) c->head_since = now_ms();
+            if (c->peer_done) begin_close(c, 1);
             break;
         }
         c->scanned = 0;
@@ -206,8 +190,7 @@ static int answer_requests(struct loop *L, struct conn *c)
              * decode just to skip it. */
             close = !req.f.keep_alive || req.f.minor == 0 || req.f.chunked;
             moat_server_static(L->s, &req, &L->head, &c->body, &close);
-            if (req.f.content_length > 0)
-                c->skip = (uint64_t)req.f.content_length;
+            if (req.f.content_length > 0) c->skip = (uint64_t)req.f.content_length;
             moat_buf_consume(&c->app, (size_t)n);
         }
         handled++;
@@ -218,8 +201,7 @@ static int answer_requests(struct loop *L, struct conn *c)
         }
         if (close) {
             c->close_after = 1;
-            if (c->body.fd < 0)
-                begin_close(c, 1);
+            if (c->body.fd < 0) begin_close(c, 1);
         }
     }
     return handled;
@@ -236,8 +218,7 @@ static int send_body(struct conn *c)
         size_t want = c->body.left < BODY_CHUNK ? (size_t)c->body.left : BODY_CHUNK;
         ssize_t n = pread(c->body.fd, buf, want, c->body.off);
         if (n <= 0) {
-            if (n < 0 && errno == EINTR)
-                continue;
+            if (n < 0 && errno == EINTR) continue;
             /* The file shrank or failed: Content-Length cannot be kept, so
              * end without close_notify and let the client see truncation. */
             end_body(c);
@@ -254,8 +235,7 @@ static int send_body(struct conn *c)
         c->body.left -= n;
         if (c->body.left == 0) {
             end_body(c);
-            if (c->close_after)
-                begin_close(c, 1);
+            if (c->close_after) begin_close(c, 1);
         }
     }
     return produced;
@@ -286,19 +266,16 @@ static int set_events(struct loop *L, struct conn *c)
     if (c->state == C_LINGER) {
         ev = EPOLLIN;
     } else {
-        if (c->state == C_OPEN && !c->peer_done && c->app.len < APP_MAX)
-            ev |= EPOLLIN;
+        if (c->state == C_OPEN && !c->peer_done && c->app.len < APP_MAX) ev |= EPOLLIN;
         /* Writable is also our cue to continue a body or pipelined
          * requests left for the next pass. */
         if (c->out.len || c->body.fd >= 0 ||
             (c->state == C_OPEN && c->scanned < c->app.len && !c->skip))
             ev |= EPOLLOUT;
     }
-    if (ev == c->events)
-        return 0;
+    if (ev == c->events) return 0;
     struct epoll_event e = {.events = ev, .data.ptr = c};
-    if (epoll_ctl(L->s->epfd, EPOLL_CTL_MOD, c->fd, &e) < 0)
-        return -1;
+    if (epoll_ctl(L->s->epfd, EPOLL_CTL_MOD, c->fd, &e) < 0) return -1;
     c->events = ev;
     return 0;
 }
@@ -309,26 +286,20 @@ static int pump(struct loop *L, struct conn *c)
 {
     for (int pass = 0; pass < PASSES; pass++) {
         int progress = 0;
-        if (c->state == C_OPEN && c->handshake_done)
-            progress += answer_requests(L, c);
-        if (c->state != C_LINGER)
-            progress += send_body(c);
-        if (flush_out(L, c) < 0)
-            return -1;
-        if (c->out.len)
-            break;
+        if (c->state == C_OPEN && c->handshake_done) progress += answer_requests(L, c);
+        if (c->state != C_LINGER) progress += send_body(c);
+        if (flush_out(L, c) < 0) return -1;
+        if (c->out.len) break;
         if (c->state == C_FLUSH) {
             /* Everything is out: shut our side and wait briefly for the
              * peer's FIN, so unread input cannot turn into an RST that
              * destroys the response in flight. */
-            if (shutdown(c->fd, SHUT_WR) < 0)
-                return -1;
+            if (shutdown(c->fd, SHUT_WR) < 0) return -1;
             c->state = C_LINGER;
             c->deadline = now_ms() + LINGER_MS;
             break;
         }
-        if (!progress)
-            break;
+        if (!progress) break;
     }
     return set_events(L, c) < 0 ? -1 : 0;
 }
@@ -339,8 +310,7 @@ static void accept_new(struct loop *L)
     for (int i = 0; i < 64; i++) {
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
+            if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 struct epoll_event e = {.events = 0, .data.ptr = NULL};
                 epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->lfd, &e);
@@ -374,8 +344,7 @@ static void accept_new(struct loop *L)
             continue;
         }
         c->next = L->conns;
-        if (L->conns)
-            L->conns->prev = c;
+        if (L->conns) L->conns->prev = c;
         L->conns = c;
         L->nconns++;
     }
@@ -442,8 +411,7 @@ int moat_server_run(struct moat_server *s)
     while (!stop_flag) {
         int n = epoll_pwait(s->epfd, evs, MAX_EVENTS, 250, &waitmask);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             perror("moat: epoll_wait");
             status = 1;
             break;
@@ -455,12 +423,9 @@ int moat_server_run(struct moat_server *s)
                 continue;
             }
             int drop = 0;
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                drop = on_readable(&L, c) < 0;
-            if (!drop)
-                drop = pump(&L, c) < 0;
-            if (drop)
-                conn_free(&L, c);
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) drop = on_readable(&L, c) < 0;
+            if (!drop) drop = pump(&L, c) < 0;
+            if (drop) conn_free(&L, c);
         }
         int64_t now = now_ms();
         if (now >= next_sweep) {

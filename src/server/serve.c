@@ -44,12 +44,9 @@ static int fail_usage(const char *fmt, const char *arg)
 static const char *opt_value(int argc, char **argv, int *i, const char *name, int *missing)
 {
     size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
+    if (strncmp(argv[*i], name, n) != 0) return NULL;
+    if (argv[*i][n] == '=') return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0') return NULL;
     if (*i + 1 >= argc) {
         *missing = 1;
         return NULL;
@@ -68,12 +65,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         } else if ((v = opt_value(argc, argv, &i, "--listen", &missing))) {
             o->listen = v;
         } else if ((v = opt_value(argc, argv, &i, "--cert", &missing))) {
-            if (o->ncerts >= MAX_CERTS)
-                return fail_usage("too many --cert (at most %s)", "16");
+            if (o->ncerts >= MAX_CERTS) return fail_usage("too many --cert (at most %s)", "16");
             o->certs[o->ncerts++] = v;
         } else if ((v = opt_value(argc, argv, &i, "--key", &missing))) {
-            if (o->nkeys >= MAX_CERTS)
-                return fail_usage("too many --key (at most %s)", "16");
+            if (o->nkeys >= MAX_CERTS) return fail_usage("too many --key (at most %s)", "16");
             o->keys[o->nkeys++] = v;
         } else if ((v = opt_value(argc, argv, &i, "--ciphers", &missing))) {
             o->ciphers = v;
@@ -89,20 +84,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->dir = a;
         }
     }
-    if (!o->dir)
-        return fail_usage("%s", "missing DIR, the directory to serve");
+    if (!o->dir) return fail_usage("%s", "missing DIR, the directory to serve");
     if (o->ncerts != o->nkeys)
         return fail_usage("%s", "each --cert FILE needs its --key FILE, in the same order");
     return 0;
 }
 
 /* Parses a comma-separated list of names with `lookup` into ids. */
-static int parse_list(const char *list, uint16_t (*lookup)(const char *), uint16_t *ids,
-                      size_t max, size_t *n, const char *what)
+static int parse_list(const char *list, uint16_t (*lookup)(const char *), uint16_t *ids, size_t max,
+                      size_t *n, const char *what)
 {
     char buf[512];
-    if (strlen(list) >= sizeof buf)
-        return fail_usage("%s list too long", what);
+    if (strlen(list) >= sizeof buf) return fail_usage("%s list too long", what);
     strcpy(buf, list);
     *n = 0;
     char *save = NULL;
@@ -119,8 +112,7 @@ static int parse_list(const char *list, uint16_t (*lookup)(const char *), uint16
         }
         ids[(*n)++] = id;
     }
-    if (*n == 0)
-        return fail_usage("empty %s list", what);
+    if (*n == 0) return fail_usage("empty %s list", what);
     return 0;
 }
 
@@ -136,10 +128,8 @@ static int configure_tls(struct opts *o, moat_tls_config *cfg)
     }
     if (n == 0) {
         /* No certificate given: one for localhost from the user's own CA. */
-        if (moat_ca_localhost_cert(cpath, sizeof cpath, kpath, sizeof kpath, err, sizeof err) <
-            0) {
-            fprintf(stderr, "moat serve: no --cert given and no localhost certificate: %s\n",
-                    err);
+        if (moat_ca_localhost_cert(cpath, sizeof cpath, kpath, sizeof kpath, err, sizeof err) < 0) {
+            fprintf(stderr, "moat serve: no --cert given and no localhost certificate: %s\n", err);
             return 2;
         }
         cert[0] = cpath;
@@ -163,8 +153,7 @@ static int configure_tls(struct opts *o, moat_tls_config *cfg)
             return fail_usage("cannot use --ciphers %s", o->ciphers);
     }
     if (o->groups) {
-        if ((r = parse_list(o->groups, moat_tls_group_from_name, ids, 3, &nids, "group")))
-            return r;
+        if ((r = parse_list(o->groups, moat_tls_group_from_name, ids, 3, &nids, "group"))) return r;
         if (moat_tls_config_set_groups(cfg, ids, nids) < 0)
             return fail_usage("cannot use --groups %s", o->groups);
     }
@@ -187,14 +176,12 @@ static int split_listen(const char *spec, char *host, size_t hlen, char *port, s
         snprintf(port, plen, "%s", spec);
     } else if (spec[0] == '[') {
         const char *close = strchr(spec, ']');
-        if (!close || close + 1 != colon || (size_t)(close - spec - 1) >= hlen)
-            return -1;
+        if (!close || close + 1 != colon || (size_t)(close - spec - 1) >= hlen) return -1;
         memcpy(host, spec + 1, (size_t)(close - spec - 1));
         host[close - spec - 1] = '\0';
         snprintf(port, plen, "%s", colon + 1);
     } else {
-        if ((size_t)(colon - spec) >= hlen || memchr(spec, ':', (size_t)(colon - spec)))
-            return -1;
+        if ((size_t)(colon - spec) >= hlen || memchr(spec, ':', (size_t)(colon - spec))) return -1;
         memcpy(host, spec, (size_t)(colon - spec));
         host[colon - spec] = '\0';
         snprintf(port, plen, "%s", colon + 1);
@@ -219,24 +206,21 @@ static int open_listener(const char *host, const char *port, int *bound_port)
     }
     int fd = -1, err = 0;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) {
             err = errno;
             continue;
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0)
-            break;
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0) break;
         err = errno;
         close(fd);
         fd = -1;
     }
     freeaddrinfo(res);
     if (fd < 0) {
-        fprintf(stderr, "moat serve: cannot listen on %s port %s: %s\n", host, port,
-                strerror(err));
+        fprintf(stderr, "moat serve: cannot listen on %s port %s: %s\n", host, port, strerror(err));
         return -1;
     }
     struct sockaddr_storage ss;
@@ -254,8 +238,7 @@ int moat_serve_main(int argc, char **argv)
 {
     struct opts o = {0};
     int r = parse_opts(argc, argv, &o);
-    if (r)
-        return r == 1 ? 0 : r;
+    if (r) return r == 1 ? 0 : r;
 
     static struct moat_server s; /* PATH_MAX buffers: not on the stack */
     memset(&s, 0, sizeof s);
@@ -289,10 +272,8 @@ int moat_serve_main(int argc, char **argv)
     s.lfd = open_listener(host, port, &bound_port);
     s.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s.lfd < 0 || s.epfd < 0) {
-        if (s.epfd < 0)
-            perror("moat serve: epoll_create1");
-        if (s.lfd >= 0)
-            close(s.lfd);
+        if (s.epfd < 0) perror("moat serve: epoll_create1");
+        if (s.lfd >= 0) close(s.lfd);
         moat_tls_config_free(s.cfg);
         return 1;
     }

@@ -18,18 +18,18 @@ int moat_serve_main(int argc, char **argv);
 
 struct moat_server {
     int epfd;
-    int lfd;                   /* listening socket */
+    int lfd; /* listening socket */
     moat_tls_config *cfg;
-    char root[PATH_MAX];       /* realpath of the served directory */
+    char root[PATH_MAX]; /* realpath of the served directory */
     size_t root_len;
-    int handshake_timeout_ms;  /* from accept to the end of the handshake */
-    int idle_timeout_ms;       /* between requests, or with no progress */
+    int handshake_timeout_ms; /* from accept to the end of the handshake */
+    int idle_timeout_ms;      /* between requests, or with no progress */
     size_t max_conns;
 };
 
 /* A response body still to be sent: the rest of a file. */
 struct moat_body {
-    int fd;                    /* -1 when none */
+    int fd; /* -1 when none */
     off_t off;
     off_t left;
 };

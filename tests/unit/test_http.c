@@ -12,8 +12,7 @@ static int failures;
 static void check(int cond, const char *name)
 {
     printf("%s - %s\n", cond ? "ok" : "not ok", name);
-    if (!cond)
-        failures++;
+    if (!cond) failures++;
 }
 
 static int req(const char *s, moat_http_request *r)
@@ -45,7 +44,8 @@ static void test_request_ok(void)
     check(span_is(r.host, r.host_len, "localhost:8443"), "request: host");
     check(r.f.nheaders == 3, "request: three fields");
     const moat_http_header *h = moat_http_find_header(&r.f, "accept");
-    check(h && span_is(h->value, h->value_len, "*/*"), "request: value trimmed, lookup ignores case");
+    check(h && span_is(h->value, h->value_len, "*/*"),
+          "request: value trimmed, lookup ignores case");
     check(r.f.keep_alive == 1, "request: 1.1 keeps alive by default");
     check(r.f.content_length == -1 && !r.f.chunked, "request: no body framing");
 
@@ -53,8 +53,7 @@ static void test_request_ok(void)
     int all_zero = 1;
     size_t full = strlen(s) - 5;
     for (size_t i = 0; i < full; i++)
-        if (moat_http_parse_request(s, i, &r) != 0)
-            all_zero = 0;
+        if (moat_http_parse_request(s, i, &r) != 0) all_zero = 0;
     check(all_zero, "request: every prefix needs more bytes");
 
     check(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", &r) > 0 &&
@@ -99,7 +98,8 @@ static void test_request_bad(void)
     check(req_status("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n") == -400, "bad: tab before colon");
     check(req_status("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n") == -400, "bad: no colon");
     check(req_status("GET / HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n") == -400, "bad: empty name");
-    check(moat_http_parse_request("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 30, &(moat_http_request){0}) == -400,
+    check(moat_http_parse_request("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 30,
+                                  &(moat_http_request){0}) == -400,
           "bad: NUL in value");
     check(req_status("GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n") == -400, "bad: control char");
     check(req_status("GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n") == -400, "bad: DEL in value");
@@ -126,9 +126,10 @@ static void test_request_bad(void)
           "bad: empty Content-Length");
     check(req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n") == -400,
           "bad: Content-Length list disagrees");
-    check(req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n") ==
-              -400,
-          "bad: two different Content-Lengths");
+    check(
+        req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n") ==
+            -400,
+        "bad: two different Content-Lengths");
     check(req_status("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n") ==
               -400,
           "bad: Content-Length overflow");
@@ -226,9 +227,15 @@ static void test_response(void)
           "response: non-chunked coding reads until close");
 
     const char *bad[] = {
-        "HTTP/1.1 20 OK\r\n\r\n",      "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 099 Low\r\n\r\n",
-        "HTTP/1.1 abc OK\r\n\r\n",     "HTTP/1.1  200 OK\r\n\r\n", "HTTP/2 200 OK\r\n\r\n",
-        "HTTP/1.1 200 OK\n\n",         "ICY 200 OK\r\n\r\n",       "HTTP/1.1 200 OK\r\nA : b\r\n\r\n",
+        "HTTP/1.1 20 OK\r\n\r\n",
+        "HTTP/1.1 2000 OK\r\n\r\n",
+        "HTTP/1.1 099 Low\r\n\r\n",
+        "HTTP/1.1 abc OK\r\n\r\n",
+        "HTTP/1.1  200 OK\r\n\r\n",
+        "HTTP/2 200 OK\r\n\r\n",
+        "HTTP/1.1 200 OK\n\n",
+        "ICY 200 OK\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nA : b\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
         "HTTP/1.1 200 O\x01K\r\n\r\n",
     };
@@ -253,8 +260,7 @@ static int chunked(const char *s, size_t step, moat_buf *out, size_t *total_used
         size_t used = 0;
         r = moat_http_chunked_feed(&d, (const uint8_t *)s + pos, n, &used, out);
         *total_used += used;
-        if (r != 0)
-            return r;
+        if (r != 0) return r;
         pos += n;
     }
     return r;
@@ -292,13 +298,13 @@ static void test_chunked(void)
     check(chunked("ff\r\n", 1, &out, &used) == 0, "chunked: lowercase hex size");
 
     const char *bad[] = {
-        "\r\n",                    /* no size */
-        "g\r\n",                   /* not hex */
-        "5\r\nhelloX\r\n0\r\n\r\n", /* data longer than the size */
-        "5\nhello\r\n",            /* bare LF after the size */
-        "5\r\nhello\n0\r\n\r\n",   /* bare LF after data */
-        "1000000000000000\r\n",    /* 2^60: too big */
-        "-5\r\n",                  /* sign */
+        "\r\n",                      /* no size */
+        "g\r\n",                     /* not hex */
+        "5\r\nhelloX\r\n0\r\n\r\n",  /* data longer than the size */
+        "5\nhello\r\n",              /* bare LF after the size */
+        "5\r\nhello\n0\r\n\r\n",     /* bare LF after data */
+        "1000000000000000\r\n",      /* 2^60: too big */
+        "-5\r\n",                    /* sign */
         "0\r\nbad\ntrailer\r\n\r\n", /* bare LF in trailer */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -368,8 +374,7 @@ static void test_mutations(void)
         const char *src = seeds[iter % 4];
         size_t len = strlen(src);
         char *m = malloc(len + 1);
-        if (!m)
-            break;
+        if (!m) break;
         memcpy(m, src, len);
         for (int k = 0; k < 3; k++) {
             seed = seed * 1103515245 + 12345;
@@ -385,14 +390,13 @@ static void test_mutations(void)
         case 0:
         case 1:
             r = moat_http_parse_request(m, cut, &rq);
-            if (!(r == 0 || (r > 0 && (size_t)r <= cut) || r == -400 || r == -414 ||
-                  r == -431 || r == -501 || r == -505))
+            if (!(r == 0 || (r > 0 && (size_t)r <= cut) || r == -400 || r == -414 || r == -431 ||
+                  r == -501 || r == -505))
                 bad++;
             break;
         case 2:
             r = moat_http_parse_response(m, cut, &rs);
-            if (!(r == 0 || r == -1 || (r > 0 && (size_t)r <= cut)))
-                bad++;
+            if (!(r == 0 || r == -1 || (r > 0 && (size_t)r <= cut))) bad++;
             break;
         default: {
             moat_http_chunked d;
@@ -400,8 +404,7 @@ static void test_mutations(void)
             size_t used = 0;
             moat_buf_clear(&out);
             r = moat_http_chunked_feed(&d, (const uint8_t *)m, cut, &used, &out);
-            if (!(r >= -1 && r <= 1) || used > cut || out.len > cut)
-                bad++;
+            if (!(r >= -1 && r <= 1) || used > cut || out.len > cut) bad++;
         }
         }
         free(m);
