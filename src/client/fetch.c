@@ -36,11 +36,11 @@ static int64_t min_deadline(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-/* "HOST" or "[v6]", with ":PORT" when the URL gave one. */
+/* "HOST" or "[v6]", with ":PORT" unless it is 443, as browsers show it. */
 static void origin(const struct moat_url *u, char *out, size_t n)
 {
     int v6 = strchr(u->host, ':') != NULL;
-    if (u->port_given)
+    if (u->port != 443)
         snprintf(out, n, "%s%s%s:%d", v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
     else
         snprintf(out, n, "%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "");
@@ -146,12 +146,8 @@ static int send_request(struct xfer *x)
 {
     const struct moat_url *u = x->u;
     char req[9000];
-    int v6 = strchr(u->host, ':') != NULL;
     char host[300];
-    if (u->port != 443)
-        snprintf(host, sizeof host, "%s%s%s:%d", v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
-    else
-        snprintf(host, sizeof host, "%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "");
+    origin(u, host, sizeof host);
     int n = snprintf(req, sizeof req,
                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: moat/0.1\r\nAccept: */*\r\n"
                      "Connection: close\r\n\r\n",
