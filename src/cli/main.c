@@ -19,7 +19,7 @@ static const char help[] =
     "            [--groups LIST]\n"
     "        serve the files of DIR over HTTPS (default 127.0.0.1:8443; without\n"
     "        --cert, a localhost certificate from the local CA)\n"
-    "  get URL [--cacert FILE] [-k] [-o FILE] [-i] [-I] [-s] [-v]\n"
+    "  get URL [--cacert FILE] [--crl FILE] [-k] [-o FILE] [-i] [-I] [-s] [-v]\n"
     "          [--resolve HOST:PORT:ADDR] [--tls-group NAME] [--ciphers LIST]\n"
     "          [--connect-timeout S] [-m S]\n"
     "        fetch an https:// URL and write the body to stdout\n"
