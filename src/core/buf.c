@@ -69,9 +69,7 @@ void moat_buf_free(moat_buf *b)
 
 void moat_wipe(void *p, size_t n)
 {
-    volatile uint8_t *v = p;
-    while (n--)
-        *v++ = 0;
+    explicit_bzero(p, n); /* a memset the compiler may not remove */
 }
 
 int moat_ct_memcmp(const void *a, const void *b, size_t n)

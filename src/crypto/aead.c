@@ -9,6 +9,7 @@
 struct moat_aead {
     EVP_CIPHER_CTX *ctx;
     int encrypt;
+    uint16_t suite;
 };
 
 size_t moat_aead_key_len(uint16_t suite)
@@ -47,6 +48,7 @@ moat_aead *moat_aead_new(uint16_t suite, int encrypt, const uint8_t *key)
     moat_aead *a = OPENSSL_zalloc(sizeof *a);
     if (!a) return NULL;
     a->encrypt = encrypt;
+    a->suite = suite;
     a->ctx = EVP_CIPHER_CTX_new();
     if (!a->ctx || !EVP_CipherInit_ex2(a->ctx, c, key, NULL, encrypt, NULL)) {
         moat_aead_free(a);
@@ -55,15 +57,29 @@ moat_aead *moat_aead_new(uint16_t suite, int encrypt, const uint8_t *key)
     return a;
 }
 
+int moat_aead_rekey(moat_aead *a, uint16_t suite, const uint8_t *key)
+{
+    if (suite != a->suite) return MOAT_ERR_ARG;
+    return EVP_CipherInit_ex2(a->ctx, NULL, key, NULL, a->encrypt, NULL) ? 0 : MOAT_ERR_INTERNAL;
+}
+
 int moat_aead_seal(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
                    const uint8_t *in, size_t inlen, uint8_t *out)
 {
-    int l1 = 0, l2 = 0, l3 = 0;
+    return moat_aead_seal_tail(a, nonce, aad, aadlen, in, inlen, NULL, 0, out);
+}
+
+int moat_aead_seal_tail(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                        const uint8_t *in, size_t inlen, const uint8_t *tail, size_t taillen,
+                        uint8_t *out)
+{
+    int l1 = 0, l2 = 0, l3 = 0, l4 = 0;
     if (!EVP_CipherInit_ex2(a->ctx, NULL, NULL, nonce, 1, NULL) ||
         !EVP_CipherUpdate(a->ctx, NULL, &l1, aad, (int)aadlen) ||
         !EVP_CipherUpdate(a->ctx, out, &l2, in, (int)inlen) ||
-        !EVP_CipherFinal_ex(a->ctx, out + l2, &l3) ||
-        !EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, 16, out + inlen))
+        (taillen && !EVP_CipherUpdate(a->ctx, out + l2, &l3, tail, (int)taillen)) ||
+        !EVP_CipherFinal_ex(a->ctx, out + l2 + l3, &l4) ||
+        !EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, 16, out + inlen + taillen))
         return MOAT_ERR_INTERNAL;
     return 0;
 }

@@ -42,6 +42,13 @@ moat_aead *moat_aead_new(uint16_t suite, int encrypt, const uint8_t *key);
 /* out receives inlen bytes of ciphertext then the 16-byte tag. out may be in. */
 int moat_aead_seal(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
                    const uint8_t *in, size_t inlen, uint8_t *out);
+/* The same for in followed by tail (the record's inner content type):
+ * no copy of in is needed. out must not overlap in. */
+int moat_aead_seal_tail(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                        const uint8_t *in, size_t inlen, const uint8_t *tail, size_t taillen,
+                        uint8_t *out);
+/* A new key for the same suite, keeping the cipher context. */
+int moat_aead_rekey(moat_aead *a, uint16_t suite, const uint8_t *key);
 /* in holds ciphertext then tag (inlen >= 16); out receives inlen-16 bytes.
  * Returns 0, or -1 when authentication fails. */
 int moat_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,

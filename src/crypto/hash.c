@@ -123,13 +123,16 @@ int moat_hash(int h, const void *p, size_t n, uint8_t *out)
 int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out)
 {
     if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
-    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(moat_algs.hmac[h]);
+    /* One context per thread and hash, re-keyed by each call: the key
+     * schedule makes dozens of HMACs per handshake. */
+    static __thread EVP_MAC_CTX *ctx[2];
+    EVP_MAC_CTX *c = ctx[h];
+    if (!c && !(c = ctx[h] = EVP_MAC_CTX_dup(moat_algs.hmac[h]))) return MOAT_ERR_NOMEM;
     size_t outl = 0;
     /* A zero-length key is legal in HKDF; libcrypto wants a non-NULL pointer. */
     static const uint8_t nokey[1];
-    int ok = c && EVP_MAC_init(c, klen ? key : nokey, klen, NULL) && EVP_MAC_update(c, p, n) &&
+    int ok = EVP_MAC_init(c, klen ? key : nokey, klen, NULL) && EVP_MAC_update(c, p, n) &&
              EVP_MAC_final(c, out, &outl, MOAT_HASH_MAX);
-    EVP_MAC_CTX_free(c);
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 

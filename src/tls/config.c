@@ -41,9 +41,9 @@ void moat_tls_config_free(moat_tls_config *c)
         moat_cred_free(c->creds[i]);
     moat_trust_free(c->trust);
     if (c->keylog_fd >= 0) close(c->keylog_fd);
-    if (c->ticket_keys) {
-        moat_wipe(c->ticket_keys, c->nticket_keys * 80);
-        free(c->ticket_keys);
+    if (c->ticket_derived) {
+        moat_wipe(c->ticket_derived, c->nticket_keys * 48);
+        free(c->ticket_derived);
     }
     moat_trust_free(c->client_trust);
     for (size_t i = 0; i < MAX_CREDS; i++)

@@ -82,7 +82,7 @@ struct moat_tls_config {
     uint32_t ticket_lifetime;  /* seconds */
     uint32_t ticket_rotate;    /* seconds each automatic key seals */
     uint8_t ticket_master[32]; /* automatic keys derive from it, per period */
-    uint8_t *ticket_keys;      /* or keys from a file: 80 bytes each */
+    uint8_t *ticket_derived;   /* or keys from a file: name and AES key, 48 bytes each */
     size_t nticket_keys;
     int allow_psk_ke;
     /* client authentication (server) */

@@ -83,17 +83,21 @@ int rl_set_secret(tls_dir *d, uint16_t suite, int encrypt, const uint8_t *secret
     uint8_t key[32];
     int r = ks_expand_label(h, secret, "key", NULL, 0, key, kl);
     if (!r) r = ks_expand_label(h, secret, "iv", NULL, 0, d->iv, 12);
-    if (!r) {
+    if (!r && d->aead && !moat_aead_rekey(d->aead, suite, key)) {
+        /* same suite: the cipher context is kept, only its key changes */
+    } else if (!r) {
         moat_aead *a = moat_aead_new(suite, encrypt, key);
         if (!a) {
             r = MOAT_ERR_INTERNAL;
         } else {
             moat_aead_free(d->aead);
             d->aead = a;
-            d->seq = 0;
-            d->epoch++;
-            if (secret != d->secret) memcpy(d->secret, secret, hl);
         }
+    }
+    if (!r) {
+        d->seq = 0;
+        d->epoch++;
+        if (secret != d->secret) memcpy(d->secret, secret, hl);
     }
     moat_wipe(key, sizeof key);
     return r;
@@ -125,14 +129,15 @@ int rl_seal(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moat_buf 
     h[2] = 3;
     h[3] = (uint8_t)(body >> 8);
     h[4] = (uint8_t)body;
-    memmove(h + 5, data, len);
     if (d->aead) {
         if (d->seq == UINT64_MAX) return MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
-        h[5 + len] = type;
         uint8_t nonce[12];
         make_nonce(d, nonce);
-        if ((r = moat_aead_seal(d->aead, nonce, h, 5, h + 5, len + 1, h + 5))) return r;
+        /* Encrypted straight from the caller's bytes, the type after them. */
+        if ((r = moat_aead_seal_tail(d->aead, nonce, h, 5, data, len, &type, 1, h + 5))) return r;
         d->seq++;
+    } else {
+        memmove(h + 5, data, len);
     }
     out->len += 5 + body;
     return 0;

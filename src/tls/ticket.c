@@ -18,37 +18,62 @@ uint64_t tls_now_ms(const moat_tls *t)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Ticket key number `which` (0 seals; all open): from the key file, or
- * derived from the configuration's secret for the current and the previous
- * period, so every worker of a server derives the same keys. An 80-byte
- * key is a 16-byte name and 64 bytes of secret; the AES-256-GCM key is
- * HKDF of the secret. Returns 0, or -1 when there is no such key. */
-static int ticket_key(const moat_tls *t, int which, uint8_t name[KEY_NAME], uint8_t key[32])
+/* An 80-byte ticket key is a 16-byte name and 64 bytes of secret; the
+ * AES-256-GCM key is HKDF of the secret. */
+static int derive_key(const uint8_t material[80], uint8_t *name, uint8_t *key)
 {
-    const moat_tls_config *c = t->cfg;
-    uint8_t material[80], prk[32];
-    int r;
-    if (c->nticket_keys) {
-        if ((size_t)which >= c->nticket_keys) return -1;
-        memcpy(material, c->ticket_keys + 80 * which, 80);
-    } else {
-        if (which > 1) return -1;
-        uint64_t period = (uint64_t)tls_now(t) / c->ticket_rotate - (uint64_t)which;
-        uint8_t info[8];
-        for (int i = 0; i < 8; i++)
-            info[i] = (uint8_t)(period >> (56 - 8 * i));
-        if (moat_hkdf_expand(MOAT_HASH_SHA256, c->ticket_master, 32, info, 8, material, 80))
-            return -1;
-    }
+    uint8_t prk[32];
     memcpy(name, material, KEY_NAME);
-    r = moat_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15,
-                          material + KEY_NAME, 64, prk);
+    int r = moat_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15,
+                              material + KEY_NAME, 64, prk);
     if (!r)
         r = moat_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, key,
                              32);
-    moat_wipe(material, sizeof material);
     moat_wipe(prk, sizeof prk);
-    return r ? -1 : 0;
+    return r;
+}
+
+/* Ticket key number `which` (0 seals; all open): from the key file, or
+ * derived from the configuration's secret for the current and the previous
+ * period, so every worker of a server derives the same keys. The derived
+ * keys are cached per thread for the period. Returns 0, or -1 when there
+ * is no such key. */
+static int ticket_key(const moat_tls *t, int which, uint8_t name[KEY_NAME], uint8_t key[32])
+{
+    const moat_tls_config *c = t->cfg;
+    if (c->nticket_keys) {
+        if ((size_t)which >= c->nticket_keys) return -1;
+        memcpy(name, c->ticket_derived + 48 * which, KEY_NAME);
+        memcpy(key, c->ticket_derived + 48 * which + KEY_NAME, 32);
+        return 0;
+    }
+    if (which > 1) return -1;
+    static __thread struct {
+        uint8_t master[32];
+        uint64_t period;
+        uint8_t name[2][KEY_NAME], key[2][32];
+    } cache;
+    uint64_t period = (uint64_t)tls_now(t) / c->ticket_rotate;
+    if (cache.period != period || memcmp(cache.master, c->ticket_master, 32)) {
+        for (int w = 0; w < 2; w++) {
+            uint8_t info[8], material[80];
+            for (int i = 0; i < 8; i++)
+                info[i] = (uint8_t)((period - (uint64_t)w) >> (56 - 8 * i));
+            int r =
+                moat_hkdf_expand(MOAT_HASH_SHA256, c->ticket_master, 32, info, 8, material, 80) ||
+                derive_key(material, cache.name[w], cache.key[w]);
+            moat_wipe(material, sizeof material);
+            if (r) {
+                cache.period = 0;
+                return -1;
+            }
+        }
+        memcpy(cache.master, c->ticket_master, 32);
+        cache.period = period;
+    }
+    memcpy(name, cache.name[which], KEY_NAME);
+    memcpy(key, cache.key[which], 32);
+    return 0;
 }
 
 static int put_str(moat_buf *b, const char *s)
@@ -270,15 +295,22 @@ int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
 int moat_tls_config_set_ticket_keys(moat_tls_config *c, const uint8_t *keys, size_t len)
 {
     if (len == 0 || len % 80 || len > 80 * 64) return MOAT_ERR_ARG;
-    uint8_t *k = malloc(len);
-    if (!k) return MOAT_ERR_NOMEM;
-    memcpy(k, keys, len);
-    if (c->ticket_keys) {
-        moat_wipe(c->ticket_keys, c->nticket_keys * 80);
-        free(c->ticket_keys);
+    size_t n = len / 80;
+    uint8_t *d = malloc(n * 48);
+    if (!d) return MOAT_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (derive_key(keys + 80 * i, d + 48 * i, d + 48 * i + KEY_NAME)) {
+            moat_wipe(d, n * 48);
+            free(d);
+            return MOAT_ERR_INTERNAL;
+        }
     }
-    c->ticket_keys = k;
-    c->nticket_keys = len / 80;
+    if (c->ticket_derived) {
+        moat_wipe(c->ticket_derived, c->nticket_keys * 48);
+        free(c->ticket_derived);
+    }
+    c->ticket_derived = d;
+    c->nticket_keys = n;
     return 0;
 }
 
