@@ -1,17 +1,22 @@
-/* moat get: the HTTPS client, shared between its files (options and the
- * transfer, URL parsing). */
+/* moat get: the HTTPS client, shared between its files (options, the
+ * transfer, URL parsing, the handshake narration of --explain). */
 #ifndef MOAT_CLIENT_H
 #define MOAT_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
+#include "moat/buf.h"
 #include "moat/tls.h"
 
 /* Entry point of `moat get URL ...`; argv[0] is "get". Returns an exit
- * status with curl's meanings: 0 ok, 2 usage, 3 malformed URL, 6 cannot
- * resolve, 7 cannot connect, 18 truncated response, 23 write error,
- * 28 timeout, 35 TLS handshake failed, 56 receive failure, 60 certificate
- * refused. */
+ * status with curl's meanings: 0 ok, 1 unsupported (e.g. a redirect to
+ * http://), 2 usage, 3 malformed URL, 6 cannot resolve, 7 cannot connect,
+ * 18 truncated response, 22 HTTP error with -f, 23 write error, 26 read
+ * error (--data-binary @FILE), 28 timeout, 35 TLS handshake failed, 47 too
+ * many redirects, 55 send failure, 56 receive failure, 60 certificate
+ * refused, 77 bad --cacert/--capath/--crl. */
 int moat_get_main(int argc, char **argv);
 
 /* A parsed https:// URL. */
@@ -27,28 +32,69 @@ struct moat_url {
  * https://. */
 int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen);
 
+/* Resolves a Location value against the URL it came from (RFC 3986 5.2:
+ * absolute, scheme-relative, absolute-path and relative references) into
+ * a new absolute URL string in out. Returns 0, or 1/3 as moat_url_parse
+ * with a message in err. */
+int moat_url_resolve(const struct moat_url *base, const char *loc, size_t loclen, char *out,
+                     size_t outlen, char *err, size_t errlen);
+
+#define MOAT_GET_MAX_HEADERS 64
+
 /* What `moat get` was asked to do. */
 struct moat_get_opts {
     const char *url;
     const char *cacert;     /* --cacert FILE */
+    const char *capath;     /* --capath DIR */
     const char *crl;        /* --crl FILE: check revocation against it */
-    const char *output;     /* -o FILE; stdout when NULL */
+    const char *output;     /* -o FILE (or the name -O chose); stdout when NULL */
+    int remote_name;        /* -O: name the output after the URL's last segment */
     const char *resolve;    /* --resolve HOST:PORT:ADDR */
     const char *groups;     /* --tls-group NAME[,NAME...] */
     const char *ciphers;    /* --ciphers LIST */
-    int insecure;           /* -k */
-    int include;            /* -i: response head in the output */
-    int head;               /* -I: HEAD request, head in the output */
-    int silent;             /* -s */
-    int verbose;            /* -v */
+    const char *session;    /* --session FILE */
+    const char *cert, *key; /* --cert FILE --key FILE */
+    const char *method;     /* -X METHOD, or NULL */
+    const char *writeout;   /* -w FORMAT */
+    const char *headers[MOAT_GET_MAX_HEADERS]; /* -H 'Name: value' */
+    int nheaders;
+    moat_buf data;   /* -d / --data-binary: the request body */
+    int has_data;    /* a body was given (POST unless -X says otherwise) */
+    int data_form;   /* -d: Content-Type application/x-www-form-urlencoded */
+    int insecure;    /* -k */
+    int include;     /* -i: response head in the output */
+    int head;        /* -I: HEAD request, head in the output */
+    int follow;      /* -L */
+    int fail;        /* -f */
+    int silent;      /* -s */
+    int verbose;     /* -v */
+    int explain;     /* --explain */
     double connect_timeout; /* seconds for TCP connect and TLS handshake */
     double max_time;        /* -m: seconds for everything; 0 for no limit */
 };
 
-/* Fetches u with the configuration cfg: connect, handshake, request,
- * response to the output. Returns the exit status (as moat_get_main) after
- * printing any error on stderr. */
-int moat_get_fetch(const struct moat_get_opts *o, const struct moat_url *u,
-                   const moat_tls_config *cfg);
+/* Fetches the URL of o with the configuration cfg, following redirects
+ * with -L: connect, handshake, request, response to the output. Returns
+ * the exit status (as moat_get_main) after printing any error on stderr. */
+int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg);
+
+/* ---- --explain (explain.c): the handshake of one connection, in words.
+ * moat_explain_new returns a state to pass as the observer argument of
+ * moat_explain_observe; the narration of the handshake is written to f
+ * by moat_explain_handshake_done (on success or failure), and the records
+ * of the request and response by moat_explain_finish. */
+struct moat_explain;
+struct moat_explain *moat_explain_new(FILE *f, const char *host, int port, const char *trust);
+void moat_explain_observe(void *arg, int event, const uint8_t *data, size_t len, int info);
+void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int ok);
+/* Marks the start of the request (records after this are the request's
+ * and the response's) and the end of the response. */
+void moat_explain_request(struct moat_explain *e, const char *request_line, size_t body_len);
+void moat_explain_response(struct moat_explain *e, const char *status_line, uint64_t body_len);
+void moat_explain_finish(struct moat_explain *e);
+void moat_explain_free(struct moat_explain *e);
+
+/* -v: the certificates of the chain (DER, in the order sent). */
+void moat_print_chain(FILE *f, const moat_buf *certs, size_t n);
 
 #endif

@@ -1,32 +1,64 @@
-/* moat get: one transfer. Connect, TLS handshake, send the request, read
- * the response head and body (Content-Length, chunked, or until close),
- * and write them out, telling truncation from a clean end. */
+/* moat get: the transfers. Connect, TLS handshake, send the request, read
+ * the response head and body (Content-Length, chunked, or until close) and
+ * write them out, telling truncation from a clean end; follow redirects
+ * with -L, reusing the connection when the origin stays the same. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client/client.h"
 #include "client/net.h"
 #include "moat/http.h"
 
-#define READ_CHUNK 16384
+#define READ_CHUNK 65536
+#define SEND_CHUNK 65536
 #define MAX_HEAD (MOAT_HTTP_MAX_REQUEST_LINE + MOAT_HTTP_MAX_HEADER_BYTES)
+#define MAX_REDIRECTS 20
+#define MAX_CERTS 10
+/* exchange() result: a reused connection died before answering; retry. */
+#define STALE (-100)
 
 enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 
-struct xfer {
-    const struct moat_get_opts *o;
-    const struct moat_url *u;
+/* One connection: socket, TLS, what the observer collected. */
+struct conn {
     int fd;
     moat_tls *t;
+    char host[256];
+    int port;
+    int reusable;    /* the last response left it usable for another */
+    int used;        /* it has carried a request already */
+    moat_buf certs[MAX_CERTS]; /* the peer's chain, DER, for -v */
+    size_t ncerts;
+    struct moat_explain *ex;
+};
+
+struct xfer {
+    struct moat_get_opts *o;
+    const moat_tls_config *cfg;
+    const struct moat_url *u; /* the URL of the current request */
+    struct conn c;
     moat_buf out;     /* records to send */
     moat_buf app;     /* decrypted bytes not yet used */
     moat_buf decoded; /* chunked body decoded, not yet written */
-    int64_t deadline; /* -m, or 0 */
-    FILE *sink;       /* stdout or -o FILE, opened on first output */
+    int64_t start, deadline;
+    FILE *sink; /* stdout or -o FILE, opened on first output */
     int write_failed;
+    /* -w and -v: the last connection's and request's times (ms since start) */
+    int64_t t_lookup, t_connect, t_app, t_first, t_sent;
+    int http_code;
+    uint64_t size_download;
+    int verify_result; /* -w ssl_verify_result: 0 verified, 1 not */
+    /* progress bar with -o on a terminal */
+    int progress;
+    int64_t prog_last;
+    uint64_t prog_total; /* 0 when unknown */
+    int prog_shown;
 };
 
 static int64_t min_deadline(int64_t a, int64_t b)
@@ -49,12 +81,56 @@ static void origin(const struct moat_url *u, char *out, size_t n)
 static int flush_tls(struct xfer *x, int64_t deadline)
 {
     if (!x->out.len) return 0;
-    int r = moat_send_all(x->fd, x->out.base, x->out.len, deadline);
+    int r = moat_send_all(x->c.fd, x->out.base, x->out.len, deadline);
     moat_buf_clear(&x->out);
     return r;
 }
 
-static int emit(struct xfer *x, const void *p, size_t n)
+static void human(double v, char *out, size_t n)
+{
+    const char *u[] = {"B", "kB", "MB", "GB", "TB"};
+    int i = 0;
+    while (v >= 1000 && i < 4) {
+        v /= 1000;
+        i++;
+    }
+    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+/* The progress bar: bytes, rate and time left, redrawn at most 5 times a
+ * second (and once more at the end). */
+static void progress(struct xfer *x, int last)
+{
+    int64_t now = moat_now_ms();
+    if (!x->progress || (!last && now - x->prog_last < 200)) return;
+    x->prog_last = now;
+    double secs = (double)(now - x->t_first) / 1000.0;
+    double rate = secs > 0.05 ? (double)x->size_download / secs : 0;
+    char got[32], tot[32], rt[32], left[32] = "";
+    human((double)x->size_download, got, sizeof got);
+    human(rate, rt, sizeof rt);
+    char bar[24];
+    if (x->prog_total) {
+        human((double)x->prog_total, tot, sizeof tot);
+        int pct = (int)(100.0 * (double)x->size_download / (double)x->prog_total);
+        if (pct > 100) pct = 100;
+        int fill = pct / 5;
+        for (int i = 0; i < 20; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[20] = '\0';
+        if (rate > 0 && !last) {
+            long s = (long)((double)(x->prog_total - x->size_download) / rate);
+            snprintf(left, sizeof left, ", %ld:%02ld left", s / 60, s % 60);
+        }
+        fprintf(stderr, "\r[%s] %3d%% %s of %s, %s/s%s   ", bar, pct, got, tot, rt, left);
+    } else {
+        fprintf(stderr, "\r%s, %s/s   ", got, rt);
+    }
+    if (last) fprintf(stderr, "in %.1f s\n", secs);
+    x->prog_shown = 1;
+}
+
+static int emit(struct xfer *x, const void *p, size_t n, int body)
 {
     if (x->write_failed || n == 0) return x->write_failed ? -1 : 0;
     if (!x->sink) {
@@ -71,6 +147,10 @@ static int emit(struct xfer *x, const void *p, size_t n)
         x->write_failed = 1;
         return -1;
     }
+    if (body) {
+        x->size_download += n;
+        progress(x, 0);
+    }
     return 0;
 }
 
@@ -80,30 +160,42 @@ static int timeout_exit(struct xfer *x, const char *what)
     return 28;
 }
 
+/* The observer: keeps the peer's certificates for -v and passes every
+ * event on to --explain. */
+static void observe(void *arg, int event, const uint8_t *data, size_t len, int info)
+{
+    struct conn *c = arg;
+    if (event == MOAT_EV_PEER_CERT && c->ncerts < MAX_CERTS) {
+        moat_buf_init(&c->certs[c->ncerts]);
+        if (moat_buf_append(&c->certs[c->ncerts], data, len) == 0) c->ncerts++;
+    }
+    if (c->ex) moat_explain_observe(c->ex, event, data, len, info);
+}
+
 static int handshake(struct xfer *x, int64_t deadline)
 {
     uint8_t buf[READ_CHUNK];
-    int r = moat_tls_start(x->t, &x->out);
+    int r = moat_tls_start(x->c.t, &x->out);
     if (r == 0 && flush_tls(x, deadline) == -2) return timeout_exit(x, "in the TLS handshake with");
-    for (int i = 0; r == 0 && !moat_tls_handshake_done(x->t) && i < 100000; i++) {
-        ssize_t n = moat_recv_some(x->fd, buf, sizeof buf, deadline);
+    for (int i = 0; r == 0 && !moat_tls_handshake_done(x->c.t) && i < 100000; i++) {
+        ssize_t n = moat_recv_some(x->c.fd, buf, sizeof buf, deadline);
         if (n == -2) return timeout_exit(x, "in the TLS handshake with");
         if (n <= 0) {
             fprintf(stderr, "moat: TLS handshake with %s failed: %s\n", x->u->host,
                     n == 0 ? "the server closed the connection" : strerror(errno));
             return 35;
         }
-        r = moat_tls_recv(x->t, buf, (size_t)n, &x->out, &x->app);
+        r = moat_tls_recv(x->c.t, buf, (size_t)n, &x->out, &x->app);
         /* Send what the engine produced, the fatal alert included. */
         if (flush_tls(x, deadline) == -2 && r == 0)
             return timeout_exit(x, "in the TLS handshake with");
     }
-    if (r < 0 || !moat_tls_handshake_done(x->t)) {
-        const char *why = moat_tls_verify_error(x->t);
+    if (r < 0 || !moat_tls_handshake_done(x->c.t)) {
+        const char *why = moat_tls_verify_error(x->c.t);
         if (why) {
             char o[300];
             origin(x->u, o, sizeof o);
-            const char *code = moat_tls_verify_code(x->t);
+            const char *code = moat_tls_verify_code(x->c.t);
             fprintf(stderr, "moat: refused https://%s/: %s (%s)\n", o, why, code ? code : "?");
             return 60;
         }
@@ -115,16 +207,27 @@ static int handshake(struct xfer *x, int64_t deadline)
 
 static void verbose_tls(struct xfer *x, const char *addr)
 {
-    const char *alpn = moat_tls_get_alpn(x->t);
+    moat_tls *t = x->c.t;
+    const char *alpn = moat_tls_get_alpn(t);
     fprintf(stderr, "* connected to %s (%s) port %d\n", x->u->host, addr, x->u->port);
     fprintf(stderr, "* protocol: TLSv1.3%s\n",
-            moat_tls_did_hrr(x->t) ? " (after a HelloRetryRequest)" : "");
-    fprintf(stderr, "* cipher: %s\n", moat_tls_cipher_name(moat_tls_get_cipher(x->t)));
-    fprintf(stderr, "* group: %s\n", moat_tls_group_name(moat_tls_get_group(x->t)));
-    fprintf(stderr, "* signature: %s\n", moat_tls_sigscheme_name(moat_tls_get_sigscheme(x->t)));
+            moat_tls_did_hrr(t) ? " (after a HelloRetryRequest)" : "");
+    fprintf(stderr, "* cipher: %s\n", moat_tls_cipher_name(moat_tls_get_cipher(t)));
+    fprintf(stderr, "* group: %s\n", moat_tls_group_name(moat_tls_get_group(t)));
+    if (moat_tls_resumed(t))
+        fprintf(stderr, "* signature: none (resumed: the server proved itself with the ticket)\n");
+    else
+        fprintf(stderr, "* signature: %s\n", moat_tls_sigscheme_name(moat_tls_get_sigscheme(t)));
     fprintf(stderr, "* ALPN: %s\n", alpn ? alpn : "none");
+    fprintf(stderr, "* resumed: %s\n",
+            moat_tls_resumed(t) ? "yes (session ticket accepted)" : "no (full handshake)");
+    fprintf(stderr, "* OCSP stapled: %s\n",
+            moat_tls_ocsp_stapled(t) ? "yes (checked: good)" : "no");
+    if (x->c.ncerts) moat_print_chain(stderr, x->c.certs, x->c.ncerts);
     if (x->o->insecure)
         fprintf(stderr, "* certificate: NOT verified (-k)\n");
+    else if (moat_tls_resumed(t))
+        fprintf(stderr, "* certificate: verified for %s when the session began\n", x->u->host);
     else
         fprintf(stderr, "* certificate: verified for %s\n", x->u->host);
 }
@@ -142,25 +245,193 @@ static void verbose_head(const char *mark, const char *p, size_t n)
     }
 }
 
-static int send_request(struct xfer *x)
+static void session_load(struct xfer *x)
+{
+    const char *path = x->o->session;
+    if (!path) return;
+    FILE *f = fopen(path, "rb");
+    if (!f) return; /* none yet: a full handshake, saved afterwards */
+    uint8_t buf[16384];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (n && moat_tls_set_session(x->c.t, buf, n) < 0 && !x->o->silent)
+        fprintf(stderr, "moat: warning: --session %s is damaged; not resuming\n", path);
+    moat_wipe(buf, sizeof buf);
+}
+
+/* Writes the latest ticket, 0600, through a temporary file and rename. */
+static void session_save(struct xfer *x)
+{
+    const char *path = x->o->session;
+    if (!path || !x->c.t) return;
+    moat_buf s;
+    moat_buf_init(&s);
+    if (moat_tls_get_session(x->c.t, &s) == 0 && s.len) {
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int ok = fd >= 0 && fchmod(fd, 0600) == 0 && write(fd, s.base, s.len) == (ssize_t)s.len;
+        if (fd >= 0 && close(fd) != 0) ok = 0;
+        if (ok && rename(tmp, path) == 0) {
+            if (x->o->verbose) fprintf(stderr, "* session saved to %s\n", path);
+        } else {
+            unlink(tmp);
+            fprintf(stderr, "moat: warning: cannot save the session to %s: %s\n", path,
+                    strerror(errno));
+        }
+    }
+    if (s.base) moat_wipe(s.base, s.cap);
+    moat_buf_free(&s);
+}
+
+static void conn_close(struct xfer *x)
+{
+    struct conn *c = &x->c;
+    if (c->t) {
+        session_save(x);
+        if (c->fd >= 0 && !moat_tls_peer_closed(c->t) && moat_tls_handshake_done(c->t) &&
+            moat_tls_close(c->t, &x->out) == 0)
+            flush_tls(x, moat_now_ms() + 1000);
+    }
+    if (c->ex) {
+        moat_explain_finish(c->ex);
+        moat_explain_free(c->ex);
+    }
+    moat_tls_free(c->t);
+    if (c->fd >= 0) close(c->fd);
+    for (size_t i = 0; i < c->ncerts; i++)
+        moat_buf_free(&c->certs[i]);
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    moat_buf_clear(&x->out);
+    moat_buf_clear(&x->app);
+}
+
+static int conn_open(struct xfer *x)
 {
     const struct moat_url *u = x->u;
-    char req[9000];
-    char host[300];
+    struct conn *c = &x->c;
+    int64_t t0 = moat_now_ms(), looked = 0;
+    int64_t hs_deadline = min_deadline(x->deadline, t0 + (int64_t)(x->o->connect_timeout * 1000));
+    int status = 0;
+    char addr[64] = "?";
+    c->fd = moat_client_connect(u->host, u->port, x->o->resolve, hs_deadline, addr, sizeof addr,
+                                &status, &looked);
+    x->t_lookup = (looked ? looked : moat_now_ms()) - x->start;
+    if (c->fd < 0) return status;
+    x->t_connect = moat_now_ms() - x->start;
+    snprintf(c->host, sizeof c->host, "%s", u->host);
+    c->port = u->port;
+    c->t = moat_tls_client_new(x->cfg, u->host);
+    if (!c->t) {
+        fprintf(stderr, "moat: cannot start TLS (out of memory)\n");
+        return 1;
+    }
+    if (x->o->explain) {
+        const char *trust = x->o->insecure ? NULL
+                            : x->o->capath ? x->o->capath
+                            : x->o->cacert ? x->o->cacert
+                                           : "the system trust store";
+        c->ex = moat_explain_new(stderr, u->host, u->port, trust);
+    }
+    moat_tls_set_observer(c->t, observe, c);
+    session_load(x);
+    x->verify_result = 1;
+    status = handshake(x, hs_deadline);
+    if (c->ex) moat_explain_handshake_done(c->ex, c->t, status == 0);
+    if (status) return status;
+    x->verify_result = x->o->insecure ? 1 : 0;
+    x->t_app = moat_now_ms() - x->start;
+    if (x->o->verbose) verbose_tls(x, addr);
+    return 0;
+}
+
+/* The header named like the start of h ("Name: value"), in -H? */
+static const char *user_header(const struct moat_get_opts *o, const char *name, int skip_auth)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < o->nheaders; i++) {
+        const char *h = o->headers[i];
+        if (skip_auth && (strncasecmp(h, "authorization:", 14) == 0 ||
+                          strncasecmp(h, "cookie:", 7) == 0))
+            continue;
+        if (strncasecmp(h, name, n) == 0 && h[n] == ':') return h;
+    }
+    return NULL;
+}
+
+static int add_line(moat_buf *b, const char *fmt, const char *a, const char *v)
+{
+    char line[9000];
+    int n = snprintf(line, sizeof line, fmt, a, v);
+    if (n < 0 || (size_t)n >= sizeof line) return -1;
+    return moat_buf_append(b, line, (size_t)n);
+}
+
+/* Default headers unless -H names them ("Name:" alone removes one). */
+static int add_default(moat_buf *b, const struct moat_get_opts *o, const char *name,
+                       const char *value)
+{
+    if (user_header(o, name, 0)) return 0;
+    return add_line(b, "%s: %s\r\n", name, value);
+}
+
+static int send_request(struct xfer *x, const char *method, int with_body, int cross_origin)
+{
+    const struct moat_url *u = x->u;
+    const struct moat_get_opts *o = x->o;
+    char host[300], len[32];
     origin(u, host, sizeof host);
-    int n = snprintf(req, sizeof req,
-                     "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: moat/0.1\r\nAccept: */*\r\n"
-                     "Connection: close\r\n\r\n",
-                     x->o->head ? "HEAD" : "GET", u->path, host);
-    if (n < 0 || (size_t)n >= sizeof req) {
-        fprintf(stderr, "moat: URL too long\n");
+    moat_buf req;
+    moat_buf_init(&req);
+    int bad = add_line(&req, "%s %s HTTP/1.1\r\n", method, u->path) < 0 ||
+              add_default(&req, o, "Host", host) < 0 ||
+              add_default(&req, o, "User-Agent", "moat/0.1") < 0 ||
+              add_default(&req, o, "Accept", "*/*") < 0;
+    if (with_body) {
+        snprintf(len, sizeof len, "%zu", o->data.len);
+        if (o->data_form)
+            bad |= add_default(&req, o, "Content-Type", "application/x-www-form-urlencoded") < 0;
+        bad |= add_default(&req, o, "Content-Length", len) < 0;
+    }
+    if (!o->follow) bad |= add_default(&req, o, "Connection", "close") < 0;
+    for (int i = 0; i < o->nheaders && !bad; i++) {
+        const char *h = o->headers[i], *c = strchr(h, ':');
+        if (cross_origin && (strncasecmp(h, "authorization:", 14) == 0 ||
+                             strncasecmp(h, "cookie:", 7) == 0))
+            continue; /* not handed to another site on a redirect, as curl */
+        if (strncasecmp(h, "content-length:", 15) == 0 && with_body) continue;
+        const char *v = c + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (!*v) continue; /* "Name:" removes the default */
+        bad |= moat_buf_append(&req, h, strlen(h)) < 0 || moat_buf_append(&req, "\r\n", 2) < 0;
+    }
+    bad |= moat_buf_append(&req, "\r\n", 2) < 0;
+    if (bad) {
+        moat_buf_free(&req);
+        fprintf(stderr, "moat: request head too long\n");
         return 3;
     }
-    if (x->o->verbose) verbose_head("> ", req, (size_t)n);
-    int r = moat_tls_send(x->t, &x->out, req, (size_t)n);
+    if (o->verbose) verbose_head("> ", (const char *)req.base, req.len);
+    if (x->c.ex) {
+        size_t l = strcspn((const char *)req.base, "\r");
+        char line[200];
+        snprintf(line, sizeof line, "%.*s", (int)(l < 190 ? l : 190), (const char *)req.base);
+        moat_explain_request(x->c.ex, line, with_body ? o->data.len : 0);
+    }
+    int r = moat_tls_send(x->c.t, &x->out, req.base, req.len);
+    moat_buf_free(&req);
     if (r == 0) r = flush_tls(x, x->deadline);
+    for (size_t off = 0; r == 0 && with_body && off < o->data.len; off += SEND_CHUNK) {
+        size_t n = o->data.len - off < SEND_CHUNK ? o->data.len - off : SEND_CHUNK;
+        r = moat_tls_send(x->c.t, &x->out, o->data.base + off, n);
+        if (r == 0) r = flush_tls(x, x->deadline);
+    }
+    x->t_sent = moat_now_ms() - x->start;
     if (r == -2) return timeout_exit(x, "sending to");
     if (r < 0) {
+        if (x->c.used) return STALE;
         fprintf(stderr, "moat: failure sending the request to %s\n", u->host);
         return 55;
     }
@@ -174,17 +445,18 @@ static int read_more(struct xfer *x)
 {
     uint8_t buf[READ_CHUNK];
     for (int i = 0; i < 100000; i++) {
-        if (moat_tls_peer_closed(x->t)) return 1;
-        ssize_t n = moat_recv_some(x->fd, buf, sizeof buf, x->deadline);
+        if (moat_tls_peer_closed(x->c.t)) return 1;
+        ssize_t n = moat_recv_some(x->c.fd, buf, sizeof buf, x->deadline);
         if (n == -2) return timeout_exit(x, "receiving from");
         if (n < 0) {
+            if (errno == ECONNRESET) return 18;
             fprintf(stderr, "moat: failure receiving data from %s: %s\n", x->u->host,
                     strerror(errno));
             return 56;
         }
         if (n == 0) return 18;
         size_t before = x->app.len;
-        int r = moat_tls_recv(x->t, buf, (size_t)n, &x->out, &x->app);
+        int r = moat_tls_recv(x->c.t, buf, (size_t)n, &x->out, &x->app);
         flush_tls(x, x->deadline);
         if (r < 0) {
             fprintf(stderr, "moat: failure receiving data from %s: %s\n", x->u->host,
@@ -202,12 +474,25 @@ static int truncated(struct xfer *x, const char *how)
     return 18;
 }
 
-/* Reads the response head (skipping 1xx interim responses) and body. */
-static int read_response(struct xfer *x)
+struct answer {
+    int status;
+    char location[8192]; /* "" when none */
+};
+
+static int is_redirect(int s)
+{
+    return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+}
+
+/* Reads the response head (skipping 1xx interim responses) and body; a
+ * redirect's body is read and dropped when it will be followed. */
+static int read_response(struct xfer *x, const char *method, struct answer *a)
 {
     moat_http_response resp;
     int hl = 0;
+    x->t_first = 0;
     for (int i = 0; i < 100000; i++) {
+        if (x->app.len && !x->t_first) x->t_first = moat_now_ms() - x->start;
         hl =
             x->app.len ? moat_http_parse_response((const char *)x->app.base, x->app.len, &resp) : 0;
         if (hl < 0 || (hl == 0 && x->app.len > MAX_HEAD)) {
@@ -221,55 +506,88 @@ static int read_response(struct xfer *x)
         }
         if (hl > 0) break;
         int r = read_more(x);
+        if ((r == 1 || r == 18) && x->c.used && x->app.len == 0) return STALE;
         if (r == 1 || r == 18) return truncated(x, "the connection ended before the response head");
         if (r) return r;
     }
     if (hl <= 0) return 56;
+    a->status = x->http_code = resp.status;
+    a->location[0] = '\0';
+    const moat_http_header *loc = moat_http_find_header(&resp.f, "Location");
+    if (loc && loc->value_len < sizeof a->location) {
+        memcpy(a->location, loc->value, loc->value_len);
+        a->location[loc->value_len] = '\0';
+    }
+    int follow = x->o->follow && is_redirect(resp.status) && a->location[0];
+    x->c.reusable = resp.f.keep_alive;
     if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, (size_t)hl);
-    if ((x->o->include || x->o->head) && emit(x, x->app.base, (size_t)hl) < 0) return 23;
+    if (x->c.ex) {
+        size_t l = strcspn((const char *)x->app.base, "\r");
+        char line[200];
+        snprintf(line, sizeof line, "%.*s", (int)(l < 190 ? l : 190), (const char *)x->app.base);
+        moat_explain_response(x->c.ex, line,
+                              resp.f.content_length >= 0 ? (uint64_t)resp.f.content_length : 0);
+    }
+    if (x->o->fail && resp.status >= 400) {
+        fprintf(stderr, "moat: the server answered %d %.*s for https://", resp.status,
+                (int)resp.reason_len, resp.reason);
+        char o[300];
+        origin(x->u, o, sizeof o);
+        fprintf(stderr, "%s%s\n", o, x->u->path);
+        x->c.reusable = 0;
+        return 22;
+    }
+    if ((x->o->include || x->o->head) && emit(x, x->app.base, (size_t)hl, 0) < 0) return 23;
 
     int mode;
     uint64_t left = 0;
-    if (x->o->head || resp.status == 204 || resp.status == 304 || resp.status < 200)
+    if (strcmp(method, "HEAD") == 0 || resp.status == 204 || resp.status == 304 ||
+        resp.status < 200)
         mode = BODY_NONE;
     else if (resp.f.chunked)
         mode = BODY_CHUNKED;
     else if (resp.f.content_length >= 0)
         mode = BODY_LENGTH, left = (uint64_t)resp.f.content_length;
     else
-        mode = BODY_CLOSE;
+        mode = BODY_CLOSE, x->c.reusable = 0;
     moat_buf_consume(&x->app, (size_t)hl);
+    if (follow && !x->c.reusable) return 0; /* the body is not wanted */
+    int out = !follow;
+    x->size_download = 0;
+    x->prog_total = mode == BODY_LENGTH ? left : 0;
+    x->progress = out && x->o->output && !x->o->silent && isatty(2);
 
     moat_http_chunked ch;
     moat_http_chunked_init(&ch);
     /* Each turn uses what has arrived, then reads more; bounded by the
      * data: a turn without new bytes ends the transfer. */
     for (;;) {
-        if (mode == BODY_NONE) return 0;
+        if (mode == BODY_NONE) break;
         if (mode == BODY_LENGTH) {
             size_t n = x->app.len < left ? x->app.len : (size_t)left;
-            if (emit(x, x->app.base, n) < 0) return 23;
+            if (out && emit(x, x->app.base, n, 1) < 0) return 23;
             moat_buf_consume(&x->app, n);
             left -= n;
-            if (left == 0) return 0;
+            if (left == 0) break;
         } else if (mode == BODY_CHUNKED) {
             size_t used = 0;
             int r = moat_http_chunked_feed(&ch, x->app.base, x->app.len, &used, &x->decoded);
             moat_buf_consume(&x->app, used);
-            if (emit(x, x->decoded.base, x->decoded.len) < 0) return 23;
+            if (out && emit(x, x->decoded.base, x->decoded.len, 1) < 0) return 23;
             moat_buf_clear(&x->decoded);
             if (r < 0) {
                 fprintf(stderr, "moat: malformed chunked body from %s\n", x->u->host);
                 return 56;
             }
-            if (r == 1) return 0;
+            if (r == 1) break;
         } else {
-            if (emit(x, x->app.base, x->app.len) < 0) return 23;
+            if (out && emit(x, x->app.base, x->app.len, 1) < 0) return 23;
             moat_buf_clear(&x->app);
         }
         int r = read_more(x);
         if (r == 1) {
-            if (mode == BODY_CLOSE) return 0;
+            x->c.reusable = 0;
+            if (mode == BODY_CLOSE) break;
             char how[96];
             if (mode == BODY_LENGTH)
                 snprintf(how, sizeof how, "%llu bytes of the body never came",
@@ -278,48 +596,152 @@ static int read_response(struct xfer *x)
                 snprintf(how, sizeof how, "the chunked body never ended");
             return truncated(x, how);
         }
-        if (r == 18) return truncated(x, "the connection ended without TLS close_notify");
+        if (r == 18) {
+            if (mode == BODY_LENGTH) {
+                char how[96];
+                snprintf(how, sizeof how, "the connection closed with %llu bytes of the body "
+                         "still to come", (unsigned long long)left);
+                return truncated(x, how);
+            }
+            return truncated(x, "the connection ended without TLS close_notify");
+        }
         if (r) return r;
     }
+    if (x->progress) progress(x, 1);
+    if (x->app.len || moat_tls_peer_closed(x->c.t)) x->c.reusable = 0;
+    return 0;
 }
 
-int moat_get_fetch(const struct moat_get_opts *o, const struct moat_url *u,
-                   const moat_tls_config *cfg)
+/* -w FORMAT: %{name} variables and \n \t \r \\ escapes, to stdout. */
+static void write_out(struct xfer *x, int64_t end)
 {
-    struct xfer x = {.o = o, .u = u, .fd = -1};
+    const char *f = x->o->writeout;
+    FILE *w = stdout;
+    for (const char *p = f; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+            fputc(*p == 'n' ? '\n' : *p == 't' ? '\t' : *p == 'r' ? '\r' : *p, w);
+        } else if (*p == '%' && p[1] == '%') {
+            fputc('%', w);
+            p++;
+        } else if (*p == '%' && p[1] == '{' && strchr(p, '}')) {
+            const char *e = strchr(p, '}');
+            char name[64];
+            size_t n = (size_t)(e - p - 2);
+            snprintf(name, sizeof name, "%.*s", (int)(n < 63 ? n : 63), p + 2);
+            double t = -1;
+            if (strcmp(name, "time_namelookup") == 0) t = (double)x->t_lookup;
+            else if (strcmp(name, "time_connect") == 0) t = (double)x->t_connect;
+            else if (strcmp(name, "time_appconnect") == 0) t = (double)x->t_app;
+            else if (strcmp(name, "time_starttransfer") == 0) t = (double)x->t_first;
+            else if (strcmp(name, "time_total") == 0) t = (double)(end - x->start);
+            if (t >= 0)
+                fprintf(w, "%.6f", t / 1000.0);
+            else if (strcmp(name, "http_code") == 0 || strcmp(name, "response_code") == 0)
+                fprintf(w, "%03d", x->http_code);
+            else if (strcmp(name, "size_download") == 0)
+                fprintf(w, "%llu", (unsigned long long)x->size_download);
+            else if (strcmp(name, "ssl_verify_result") == 0)
+                fprintf(w, "%d", x->verify_result);
+            else if (strcmp(name, "url_effective") == 0)
+                fprintf(w, "https://%s%s", x->u->host, x->u->path);
+            else
+                fprintf(w, "%%{%s}", name);
+            p = e;
+        } else {
+            fputc(*p, w);
+        }
+    }
+    fflush(w);
+}
+
+static int same_origin(const struct conn *c, const struct moat_url *u)
+{
+    return c->t && c->port == u->port && strcmp(c->host, u->host) == 0;
+}
+
+int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
+{
+    struct xfer x = {.o = o, .cfg = cfg};
+    x.c.fd = -1;
     moat_buf_init(&x.out);
     moat_buf_init(&x.app);
     moat_buf_init(&x.decoded);
-    int64_t start = moat_now_ms();
-    if (o->max_time > 0) x.deadline = start + (int64_t)(o->max_time * 1000);
-    int64_t hs_deadline = min_deadline(x.deadline, start + (int64_t)(o->connect_timeout * 1000));
+    x.start = moat_now_ms();
+    if (o->max_time > 0) x.deadline = x.start + (int64_t)(o->max_time * 1000);
 
+    static char url[8400];
+    char err[512], first_host[256] = "";
+    snprintf(url, sizeof url, "%s", o->url);
+    const char *method = o->method ? o->method : o->head ? "HEAD" : o->has_data ? "POST" : "GET";
+    int with_body = o->has_data;
+    struct moat_url u;
+    struct answer a;
     int status = 0;
-    char addr[64] = "?";
-    x.fd =
-        moat_client_connect(u->host, u->port, o->resolve, hs_deadline, addr, sizeof addr, &status);
-    if (x.fd < 0) goto out;
-    x.t = moat_tls_client_new(cfg, u->host);
-    if (!x.t) {
-        fprintf(stderr, "moat: cannot start TLS (out of memory)\n");
-        status = 1;
-        goto out;
+    for (int hops = 0;; hops++) {
+        status = moat_url_parse(url, &u, err, sizeof err);
+        if (status) {
+            fprintf(stderr, "moat: %s\n", err);
+            break;
+        }
+        x.u = &u;
+        if (!first_host[0]) snprintf(first_host, sizeof first_host, "%s", u.host);
+        if (x.c.t && (!x.c.reusable || !same_origin(&x.c, &u))) conn_close(&x);
+        for (int attempt = 0; attempt < 2; attempt++) {
+            if (!x.c.t && (status = conn_open(&x))) break;
+            if (x.c.used && o->verbose) fprintf(stderr, "* reusing the connection to %s\n", u.host);
+            status = send_request(&x, method, with_body, strcmp(first_host, u.host) != 0);
+            if (status == 0) status = read_response(&x, method, &a);
+            x.c.used = 1;
+            if (status != STALE) break;
+            conn_close(&x); /* the server closed an idle connection: once more */
+        }
+        if (status == STALE) {
+            fprintf(stderr, "moat: the server closed the connection to %s\n", u.host);
+            status = 56;
+        }
+        if (status || !(o->follow && is_redirect(a.status) && a.location[0])) break;
+        if (hops == MAX_REDIRECTS) {
+            fprintf(stderr, "moat: stopped after %d redirects (the last to %s)\n", MAX_REDIRECTS,
+                    a.location);
+            status = 47;
+            break;
+        }
+        static char next[8400];
+        status = moat_url_resolve(&u, a.location, strlen(a.location), next, sizeof next, err,
+                                  sizeof err);
+        if (status) {
+            fprintf(stderr, "moat: cannot follow the redirect to %s: %s\n", a.location, err);
+            break;
+        }
+        if (o->verbose) fprintf(stderr, "* following %d to %s\n", a.status, next);
+        /* RFC 9110 15.4: 301 and 302 turn POST into GET (as browsers do),
+         * 303 turns anything but HEAD into GET; 307 and 308 keep both. */
+        if (((a.status == 301 || a.status == 302) && strcmp(method, "POST") == 0) ||
+            (a.status == 303 && strcmp(method, "HEAD") != 0)) {
+            method = "GET";
+            with_body = 0;
+        }
+        memcpy(url, next, sizeof url);
     }
-    if ((status = handshake(&x, hs_deadline))) goto out;
-    if (o->verbose) verbose_tls(&x, addr);
-    if ((status = send_request(&x))) goto out;
-    status = read_response(&x);
-    if (status == 0 && !moat_tls_peer_closed(x.t) && moat_tls_close(x.t, &x.out) == 0)
-        flush_tls(&x, moat_now_ms() + 1000);
-
-out:
+    int64_t end = moat_now_ms();
+    if (x.c.t || x.c.fd >= 0) conn_close(&x);
+    if (o->verbose)
+        fprintf(stderr,
+                "* timings: name lookup %.1f ms, connect %.1f ms, TLS %.1f ms, first byte %.1f ms, "
+                "total %.1f ms\n",
+                (double)x.t_lookup, (double)x.t_connect, (double)x.t_app, (double)x.t_first,
+                (double)(end - x.start));
+    if (!x.sink && status == 0 && o->output && !(x.sink = fopen(o->output, "wb"))) {
+        fprintf(stderr, "moat: cannot write %s: %s\n", o->output, strerror(errno));
+        status = 23;
+    }
     if (x.sink && x.sink != stdout && fclose(x.sink) != 0 && status == 0) {
         fprintf(stderr, "moat: write error on %s\n", o->output);
         status = 23;
     }
     if (x.sink == stdout && fflush(stdout) != 0 && status == 0) status = 23;
-    moat_tls_free(x.t);
-    if (x.fd >= 0) close(x.fd);
+    if (o->writeout) write_out(&x, end);
     moat_buf_free(&x.out);
     moat_buf_free(&x.app);
     moat_buf_free(&x.decoded);

@@ -1,15 +1,26 @@
 /* moat get: command-line options and the TLS configuration of the client;
  * the transfer itself is in fetch.c. */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "client/client.h"
 
 static const char usage[] =
-    "usage: moat get URL [--cacert FILE] [--crl FILE] [-k] [-o FILE] [-i] [-I] [-s] [-v]\n"
-    "                    [--resolve HOST:PORT:ADDR] [--tls-group NAME] [--ciphers LIST]\n"
-    "                    [--connect-timeout S] [-m S]\n";
+    "usage: moat get URL [options]\n"
+    "  -o FILE, -O            write the body to FILE, or to the URL's last segment\n"
+    "  -i, -I                 include the response head; HEAD request\n"
+    "  -X METHOD, -H 'N: v'   request method; extra header (repeatable)\n"
+    "  -d DATA, --data-binary @FILE   POST a body (-d @FILE strips newlines)\n"
+    "  -L, -f, -s, -v         follow redirects (20 at most); exit 22 on >= 400; silent; verbose\n"
+    "  --explain              narrate the TLS handshake of this connection\n"
+    "  -w FORMAT              after the transfer print FORMAT: %{http_code} %{time_total} ...\n"
+    "  --resolve HOST:PORT:ADDR, --connect-timeout S, -m S\n"
+    "  --cacert FILE, --capath DIR, --crl FILE, -k (no verification: insecure)\n"
+    "  --tls-group NAME, --ciphers LIST, --session FILE, --cert FILE --key FILE\n";
 
 static int fail_usage(const char *fmt, const char *arg)
 {
@@ -65,9 +76,58 @@ static int short_flags(const char *a, struct moat_get_opts *o)
         case 'v':
             o->verbose = 1;
             break;
+        case 'L':
+            o->follow = 1;
+            break;
+        case 'f':
+            o->fail = 1;
+            break;
+        case 'O':
+            o->remote_name = 1;
+            break;
         default:
             return fail_usage("unknown option %s", a);
         }
+    }
+    return 0;
+}
+
+/* Reads a whole file (or stdin for "-") into b. Returns 0 or -1. */
+static int read_file(const char *path, moat_buf *b)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) return -1;
+    char tmp[65536];
+    size_t n;
+    int r = 0;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        if (moat_buf_append(b, tmp, n) < 0) {
+            r = -1;
+            break;
+        }
+    if (ferror(f)) r = -1;
+    if (f != stdin) fclose(f);
+    return r;
+}
+
+/* -d DATA / -d @FILE (newlines dropped, as curl) / --data-binary. Several
+ * are joined with '&'. Returns 0, or 26 when FILE cannot be read. */
+static int add_data(struct moat_get_opts *o, const char *v, int binary)
+{
+    if (o->has_data && o->data.len && moat_buf_append(&o->data, "&", 1) < 0) return 26;
+    o->has_data = 1;
+    if (!binary) o->data_form = 1;
+    if (v[0] != '@') return moat_buf_append(&o->data, v, strlen(v)) < 0 ? 26 : 0;
+    size_t at = o->data.len;
+    if (read_file(v + 1, &o->data) < 0) {
+        fprintf(stderr, "moat: cannot read %s: %s\n", v + 1, strerror(errno));
+        return 26;
+    }
+    if (!binary) {
+        size_t w = at;
+        for (size_t i = at; i < o->data.len; i++)
+            if (o->data.base[i] != '\r' && o->data.base[i] != '\n') o->data.base[w++] = o->data.base[i];
+        o->data.len = w;
     }
     return 0;
 }
@@ -76,23 +136,57 @@ static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
-        int missing = 0;
+        int missing = 0, r;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
             return 1;
         } else if ((v = opt_value(argc, argv, &i, "--cacert", &missing))) {
             o->cacert = v;
-        } else if ((v = opt_value(argc, argv, &i, "--crl", &missing))) {
+        } else if ((v = opt_value(argc, argv, &i, "--capath", &missing))) {
+            o->capath = v;
+        } else if ((v = opt_value(argc, argv, &i, "--crl", &missing)) ||
+                   (v = opt_value(argc, argv, &i, "--crlfile", &missing))) {
             o->crl = v;
         } else if ((v = opt_value(argc, argv, &i, "-o", &missing)) ||
                    (v = opt_value(argc, argv, &i, "--output", &missing))) {
             o->output = v;
         } else if ((v = opt_value(argc, argv, &i, "--resolve", &missing))) {
             o->resolve = v;
-        } else if ((v = opt_value(argc, argv, &i, "--tls-group", &missing))) {
+        } else if ((v = opt_value(argc, argv, &i, "--tls-group", &missing)) ||
+                   (v = opt_value(argc, argv, &i, "--curves", &missing))) {
             o->groups = v;
-        } else if ((v = opt_value(argc, argv, &i, "--ciphers", &missing))) {
+        } else if ((v = opt_value(argc, argv, &i, "--ciphers", &missing)) ||
+                   (v = opt_value(argc, argv, &i, "--tls13-ciphers", &missing))) {
             o->ciphers = v;
+        } else if ((v = opt_value(argc, argv, &i, "--session", &missing))) {
+            o->session = v;
+        } else if ((v = opt_value(argc, argv, &i, "--cert", &missing)) ||
+                   (v = opt_value(argc, argv, &i, "-E", &missing))) {
+            o->cert = v;
+        } else if ((v = opt_value(argc, argv, &i, "--key", &missing))) {
+            o->key = v;
+        } else if ((v = opt_value(argc, argv, &i, "-X", &missing)) ||
+                   (v = opt_value(argc, argv, &i, "--request", &missing))) {
+            for (const char *c = v; *c; c++)
+                if (*c <= ' ' || *c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *c))
+                    return fail_usage("bad method %s", v);
+            if (!*v) return fail_usage("%s", "empty method");
+            o->method = v;
+        } else if ((v = opt_value(argc, argv, &i, "-H", &missing)) ||
+                   (v = opt_value(argc, argv, &i, "--header", &missing))) {
+            const char *c = strchr(v, ':');
+            if (!c || c == v || strpbrk(v, "\r\n"))
+                return fail_usage("bad header '%s' (want 'Name: value')", v);
+            if (o->nheaders == MOAT_GET_MAX_HEADERS) return fail_usage("too many -H (%s)", v);
+            o->headers[o->nheaders++] = v;
+        } else if ((v = opt_value(argc, argv, &i, "-d", &missing)) ||
+                   (v = opt_value(argc, argv, &i, "--data", &missing))) {
+            if ((r = add_data(o, v, 0))) return r;
+        } else if ((v = opt_value(argc, argv, &i, "--data-binary", &missing))) {
+            if ((r = add_data(o, v, 1))) return r;
+        } else if ((v = opt_value(argc, argv, &i, "-w", &missing)) ||
+                   (v = opt_value(argc, argv, &i, "--write-out", &missing))) {
+            o->writeout = v;
         } else if ((v = opt_value(argc, argv, &i, "--connect-timeout", &missing))) {
             if (seconds(v, &o->connect_timeout) < 0)
                 return fail_usage("bad --connect-timeout %s (seconds, more than 0)", v);
@@ -112,8 +206,16 @@ static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
             o->silent = 1;
         } else if (strcmp(a, "--verbose") == 0) {
             o->verbose = 1;
+        } else if (strcmp(a, "--explain") == 0) {
+            o->explain = 1;
+        } else if (strcmp(a, "--location") == 0) {
+            o->follow = 1;
+        } else if (strcmp(a, "--fail") == 0) {
+            o->fail = 1;
+        } else if (strcmp(a, "--remote-name") == 0) {
+            o->remote_name = 1;
         } else if (a[0] == '-' && a[1] != '-' && a[1] != '\0') {
-            int r = short_flags(a, o);
+            r = short_flags(a, o);
             if (r) return r;
         } else if (a[0] == '-' && a[1] != '\0') {
             return fail_usage("unknown option %s", a);
@@ -130,6 +232,48 @@ static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
         if (!c1 || !c2 || c1 == o->resolve || !c2[1])
             return fail_usage("bad --resolve %s (want HOST:PORT:ADDR)", o->resolve);
     }
+    if (o->key && !o->cert) return fail_usage("%s", "--key needs --cert");
+    if (o->head && o->has_data) return fail_usage("%s", "-I and -d cannot go together");
+    if (o->output && o->remote_name) return fail_usage("%s", "-o and -O cannot go together");
+    return 0;
+}
+
+/* -O: the last segment of the URL's path, without its query. */
+static int remote_name(const struct moat_url *u, char *out, size_t n)
+{
+    size_t plen = strcspn(u->path, "?");
+    size_t s = plen;
+    while (s > 0 && u->path[s - 1] != '/')
+        s--;
+    if (s == plen || plen - s >= n) return -1;
+    memcpy(out, u->path + s, plen - s);
+    out[plen - s] = '\0';
+    if (strcmp(out, ".") == 0 || strcmp(out, "..") == 0) return -1;
+    return 0;
+}
+
+/* --capath DIR: every certificate in the files of DIR, as PEM text. */
+static int read_capath(const char *dir, moat_buf *pem)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    struct dirent *de;
+    char path[4096];
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 22)) continue;
+        moat_buf one;
+        moat_buf_init(&one);
+        if (read_file(path, &one) == 0 && one.len &&
+            memmem(one.base, one.len, "-----BEGIN CERTIFICATE-----", 27)) {
+            moat_buf_append(pem, one.base, one.len);
+            moat_buf_append(pem, "\n", 1);
+        }
+        moat_buf_free(&one);
+    }
+    closedir(d);
     return 0;
 }
 
@@ -156,61 +300,102 @@ static int set_list(moat_tls_config *cfg, const char *list, int groups)
     return r < 0 ? fail_usage("cannot use %s", list) : 0;
 }
 
-int moat_get_main(int argc, char **argv)
+static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
 {
-    struct moat_get_opts o = {0};
-    o.connect_timeout = 30;
-    int r = parse_opts(argc, argv, &o);
-    if (r) return r == 1 ? 0 : r;
-
-    struct moat_url u;
     char err[512];
-    r = moat_url_parse(o.url, &u, err, sizeof err);
-    if (r) {
-        fprintf(stderr, "moat: %s\n", err);
-        return r;
-    }
-
-    moat_tls_config *cfg = moat_tls_config_new();
-    if (!cfg) {
-        fprintf(stderr, "moat: cannot set up TLS (libcrypto lacks an algorithm?)\n");
-        return 1;
-    }
     static const char *const alpn[] = {"http/1.1"};
     moat_tls_config_set_alpn(cfg, alpn, 1);
     const char *keylog = getenv("SSLKEYLOGFILE");
     if (keylog && *keylog && moat_tls_config_set_keylog_file(cfg, keylog) < 0)
         fprintf(stderr, "moat: warning: cannot write SSLKEYLOGFILE %s\n", keylog);
-    if (o.cacert) {
+    if (o->capath) {
+        moat_buf pem;
+        moat_buf_init(&pem);
+        int bad = read_capath(o->capath, &pem) < 0;
+        if (!bad && o->cacert) bad = read_file(o->cacert, &pem) < 0;
         err[0] = '\0';
-        if (moat_tls_config_set_ca_file(cfg, o.cacert, err, sizeof err) < 0) {
-            fprintf(stderr, "moat: cannot use --cacert %s: %s\n", o.cacert,
+        if (bad || !pem.len || moat_tls_config_set_ca_pem(cfg, (const char *)pem.base, pem.len,
+                                                          err, sizeof err) < 0) {
+            fprintf(stderr, "moat: cannot use --capath %s: %s\n", o->capath,
+                    err[0] ? err : bad ? strerror(errno) : "no certificates in it");
+            moat_buf_free(&pem);
+            return 77;
+        }
+        moat_buf_free(&pem);
+    } else if (o->cacert) {
+        err[0] = '\0';
+        if (moat_tls_config_set_ca_file(cfg, o->cacert, err, sizeof err) < 0) {
+            fprintf(stderr, "moat: cannot use --cacert %s: %s\n", o->cacert,
                     err[0] ? err : "unreadable");
-            moat_tls_config_free(cfg);
             return 77; /* curl's "problem with the CA cert" */
         }
     }
-    if (o.crl) {
+    if (o->crl) {
         err[0] = '\0';
-        if (moat_tls_config_add_crl_file(cfg, o.crl, err, sizeof err) < 0) {
-            fprintf(stderr, "moat: cannot use --crl %s: %s\n", o.crl, err[0] ? err : "unreadable");
-            moat_tls_config_free(cfg);
+        if (moat_tls_config_add_crl_file(cfg, o->crl, err, sizeof err) < 0) {
+            fprintf(stderr, "moat: cannot use --crl %s: %s\n", o->crl, err[0] ? err : "unreadable");
             return 77; /* as curl does for a bad --crlfile */
         }
     }
-    if ((o.groups && (r = set_list(cfg, o.groups, 1))) ||
-        (o.ciphers && (r = set_list(cfg, o.ciphers, 0)))) {
-        moat_tls_config_free(cfg);
-        return r;
+    if (o->cert) {
+        err[0] = '\0';
+        if (moat_tls_config_add_cert_file(cfg, o->cert, o->key ? o->key : o->cert, err,
+                                          sizeof err) < 0) {
+            fprintf(stderr, "moat: cannot use --cert %s: %s\n", o->cert,
+                    err[0] ? err : "unreadable");
+            return 58; /* curl's "problem with the local certificate" */
+        }
     }
-    if (o.insecure) {
+    int r;
+    if ((o->groups && (r = set_list(cfg, o->groups, 1))) ||
+        (o->ciphers && (r = set_list(cfg, o->ciphers, 0))))
+        return r;
+    if (o->insecure) {
         moat_tls_config_set_verify(cfg, 0);
-        if (!o.silent)
-            fprintf(stderr, "moat: WARNING: -k: the server's certificate is NOT checked; anyone "
-                            "on the path can read and change this transfer\n");
+        fprintf(stderr,
+                "moat: WARNING: -k: the server's certificate is NOT checked. Anyone on the path "
+                "can read and change this transfer.\n");
+    }
+    return 0;
+}
+
+int moat_get_main(int argc, char **argv)
+{
+    struct moat_get_opts o = {0};
+    o.connect_timeout = 30;
+    moat_buf_init(&o.data);
+    int r = parse_opts(argc, argv, &o);
+    if (r) {
+        moat_buf_free(&o.data);
+        return r == 1 ? 0 : r;
     }
 
-    r = moat_get_fetch(&o, &u, cfg);
+    struct moat_url u;
+    char err[512], name[256];
+    r = moat_url_parse(o.url, &u, err, sizeof err);
+    if (r) {
+        fprintf(stderr, "moat: %s\n", err);
+        moat_buf_free(&o.data);
+        return r;
+    }
+    if (o.remote_name) {
+        if (remote_name(&u, name, sizeof name) < 0) {
+            fprintf(stderr, "moat: -O: the URL has no file name to save under (use -o FILE)\n");
+            moat_buf_free(&o.data);
+            return 23;
+        }
+        o.output = name;
+    }
+
+    moat_tls_config *cfg = moat_tls_config_new();
+    if (!cfg) {
+        fprintf(stderr, "moat: cannot set up TLS (libcrypto lacks an algorithm?)\n");
+        moat_buf_free(&o.data);
+        return 1;
+    }
+    r = setup(&o, cfg);
+    if (!r) r = moat_get_fetch(&o, cfg);
     moat_tls_config_free(cfg);
+    moat_buf_free(&o.data);
     return r;
 }

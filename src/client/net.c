@@ -99,7 +99,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline)
 }
 
 int moat_client_connect(const char *host, int port, const char *resolve, int64_t deadline,
-                        char *addr_out, size_t addrlen, int *exit_code)
+                        char *addr_out, size_t addrlen, int *exit_code, int64_t *resolved_at)
 {
     char portstr[8], over[128];
     snprintf(portstr, sizeof portstr, "%d", port);
@@ -115,6 +115,7 @@ int moat_client_connect(const char *host, int port, const char *resolve, int64_t
         *exit_code = 6;
         return -1;
     }
+    if (resolved_at) *resolved_at = moat_now_ms();
     int fd = -1, err = ECONNREFUSED, timed_out = 0;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         fd = connect_one(ai, deadline);

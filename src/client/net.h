@@ -14,9 +14,10 @@ int64_t moat_now_ms(void);
  * spec, which may be NULL) and connects to the first address that answers
  * before deadline. Returns a non-blocking socket with the numeric address
  * in addr_out; or -1 after printing one line on stderr, with *exit_code
- * set to 6 (resolve), 7 (connect) or 28 (timeout). */
+ * set to 6 (resolve), 7 (connect) or 28 (timeout). *resolved_at (if not
+ * NULL) gets the time name resolution ended. */
 int moat_client_connect(const char *host, int port, const char *resolve, int64_t deadline,
-                        char *addr_out, size_t addrlen, int *exit_code);
+                        char *addr_out, size_t addrlen, int *exit_code, int64_t *resolved_at);
 
 /* Sends all n bytes. Returns 0, -1 on a socket error, -2 on timeout. */
 int moat_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline);

@@ -123,3 +123,55 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
     u->path[o] = '\0';
     return 0;
 }
+
+/* "https://HOST[:PORT]" of base, brackets around IPv6 literals. */
+static int base_origin(const struct moat_url *b, char *out, size_t n)
+{
+    int v6 = strchr(b->host, ':') != NULL;
+    return snprintf(out, n, "https://%s%s%s:%d", v6 ? "[" : "", b->host, v6 ? "]" : "", b->port);
+}
+
+int moat_url_resolve(const struct moat_url *base, const char *loc, size_t loclen, char *out,
+                     size_t outlen, char *err, size_t errlen)
+{
+    char l[8192];
+    if (loclen == 0 || loclen >= sizeof l) {
+        snprintf(err, errlen, "bad Location in a redirect");
+        return 3;
+    }
+    memcpy(l, loc, loclen);
+    l[loclen] = '\0';
+    const char *colon = strchr(l, ':'), *slash = strchr(l, '/');
+    int n;
+    if (colon && (!slash || colon < slash)) {
+        /* an absolute URL: scheme checked by moat_url_parse */
+        struct moat_url u;
+        int r = moat_url_parse(l, &u, err, errlen);
+        if (r) return r;
+        n = snprintf(out, outlen, "%s", l);
+    } else if (l[0] == '/' && l[1] == '/') {
+        n = snprintf(out, outlen, "https:%s", l);
+    } else {
+        char org[300];
+        base_origin(base, org, sizeof org);
+        if (l[0] == '/') {
+            n = snprintf(out, outlen, "%s%s", org, l);
+        } else {
+            /* relative: replace the last segment of the base path (its
+             * query dropped); "?q" alone keeps the path */
+            size_t plen = strcspn(base->path, "?");
+            if (l[0] == '?') {
+                n = snprintf(out, outlen, "%s%.*s%s", org, (int)plen, base->path, l);
+            } else {
+                while (plen > 0 && base->path[plen - 1] != '/')
+                    plen--;
+                n = snprintf(out, outlen, "%s%.*s%s", org, (int)plen, base->path, l);
+            }
+        }
+    }
+    if (n < 0 || (size_t)n >= outlen) {
+        snprintf(err, errlen, "redirect URL too long");
+        return 3;
+    }
+    return 0;
+}
