@@ -1,5 +1,8 @@
 /* moat serve: static responses. Maps a request target to a file under the
- * served root, never outside it, and writes the response head. */
+ * served root, never outside it; answers conditional (ETag, dates) and
+ * range requests, prefers precompressed siblings, lists directories when
+ * asked, and writes the response head. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +15,60 @@
 
 #include "server/server.h"
 
+#define MAX_RANGES 16                    /* more and we send the whole file */
+#define MULTIPART_MAX (1 << 20)          /* multipart bodies are built in memory */
+#define LISTING_MAX 10000                /* entries shown in a directory listing */
+
+static long hsts = -1;
+
+void moat_server_set_hsts(long seconds)
+{
+    hsts = seconds;
+}
+
+/* Extensions the built-in table lacks, from /etc/mime.types. */
+static struct mime {
+    char ext[16];
+    char type[80];
+} *mimes;
+static size_t nmimes;
+
+void moat_server_load_mime_types(const char *path)
+{
+    FILE *f = fopen(path ? path : "/etc/mime.types", "r");
+    if (!f) return;
+    char line[1024];
+    while (fgets(line, sizeof line, f) && nmimes < 4096) {
+        if (line[0] == '#') continue;
+        char *save = NULL, *type = strtok_r(line, " \t\r\n", &save), *ext;
+        if (!type || strlen(type) >= sizeof mimes->type || !strchr(type, '/')) continue;
+        while ((ext = strtok_r(NULL, " \t\r\n", &save)) && nmimes < 4096) {
+            if (strlen(ext) >= sizeof mimes->ext) continue;
+            if (nmimes % 256 == 0) {
+                struct mime *m = realloc(mimes, (nmimes + 256) * sizeof *m);
+                if (!m) break;
+                mimes = m;
+            }
+            snprintf(mimes[nmimes].ext, sizeof mimes->ext, "%s", ext);
+            snprintf(mimes[nmimes].type, sizeof mimes->type, "%s", type);
+            nmimes++;
+        }
+    }
+    fclose(f);
+}
+
+static const char *mime_type(const char *path)
+{
+    const char *t = moat_http_mime_type(path);
+    if (strcmp(t, "application/octet-stream") != 0) return t;
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash : path, '.');
+    if (!dot || !dot[1]) return t;
+    for (size_t i = 0; i < nmimes; i++)
+        if (strcasecmp(dot + 1, mimes[i].ext) == 0) return mimes[i].type;
+    return t;
+}
+
 static int common_headers(moat_buf *out, int status, const char *type, off_t length, int close)
 {
     char date[30];
@@ -19,8 +76,9 @@ static int common_headers(moat_buf *out, int status, const char *type, off_t len
     int r = moat_http_write_status(out, status);
     r = r ? r : moat_http_write_header(out, "Date", "%s", date);
     r = r ? r : moat_http_write_header(out, "Server", "moat");
+    if (hsts >= 0) r = r ? r : moat_http_write_header(out, "Strict-Transport-Security", "max-age=%ld", hsts);
     if (type) r = r ? r : moat_http_write_header(out, "Content-Type", "%s", type);
-    r = r ? r : moat_http_write_header(out, "Content-Length", "%lld", (long long)length);
+    if (length >= 0) r = r ? r : moat_http_write_header(out, "Content-Length", "%lld", (long long)length);
     if (close) r = r ? r : moat_http_write_header(out, "Connection", "close");
     return r;
 }
@@ -41,7 +99,7 @@ int moat_server_error(moat_buf *out, int status, int head_only, int close)
     if (status == 405) r = r ? r : moat_http_write_header(out, "Allow", "GET, HEAD");
     r = r ? r : end_head(out);
     if (!head_only) r = r ? r : moat_buf_append(out, body, (size_t)n);
-    return r;
+    return head_only ? 0 : n;
 }
 
 /* The path part of an origin-form or absolute-form target (RFC 9112 3.2),
@@ -119,40 +177,285 @@ static int open_node(const char *real, struct stat *st)
     return fd;
 }
 
-int moat_server_static(const struct moat_server *s, const moat_http_request *req, moat_buf *head,
-                       struct moat_body *body, int *close_conn)
+
+static const moat_http_header *hdr(const moat_http_request *req, const char *name)
+{
+    return moat_http_find_header(&req->f, name);
+}
+
+/* An entity tag from size and modification time: it changes when the
+ * file does (RFC 9110 8.8.3). */
+static void make_etag(const struct stat *st, char out[64])
+{
+    snprintf(out, 64, "\"%llx-%llx-%lx\"", (unsigned long long)st->st_size,
+             (unsigned long long)st->st_mtim.tv_sec, (unsigned long)st->st_mtim.tv_nsec);
+}
+
+/* If-None-Match: "*" or a list of tags, compared weakly (RFC 9110 13.1.2). */
+static int etag_listed(const moat_http_header *h, const char *etag)
+{
+    const char *p = h->value, *end = h->value + h->value_len;
+    size_t el = strlen(etag);
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ','))
+            p++;
+        if (p < end && *p == '*') return 1;
+        if (end - p >= 2 && p[0] == 'W' && p[1] == '/') p += 2;
+        const char *q = p;
+        while (q < end && *q != ',')
+            q++;
+        const char *t = q;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if ((size_t)(t - p) == el && memcmp(p, etag, el) == 0) return 1;
+        p = q;
+    }
+    return 0;
+}
+
+/* An HTTP date in a header, or -1. */
+static time_t header_time(const moat_http_header *h)
+{
+    char v[64];
+    if (!h || h->value_len >= sizeof v) return -1;
+    memcpy(v, h->value, h->value_len);
+    v[h->value_len] = '\0';
+    struct tm tm = {0};
+    const char *e = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!e || *e) return -1;
+    return timegm(&tm);
+}
+
+/* Does Accept-Encoding allow coding (q above zero)? */
+static int accepts(const moat_http_request *req, const char *coding)
+{
+    const moat_http_header *h = hdr(req, "Accept-Encoding");
+    if (!h) return 0;
+    const char *p = h->value, *end = h->value + h->value_len;
+    size_t cl = strlen(coding);
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ','))
+            p++;
+        const char *q = p;
+        while (q < end && *q != ',' && *q != ';' && *q != ' ')
+            q++;
+        int match = (size_t)(q - p) == cl && strncasecmp(p, coding, cl) == 0;
+        const char *next = q;
+        while (next < end && *next != ',')
+            next++;
+        if (match) {
+            const char *qv = memchr(q, '=', (size_t)(next - q));
+            if (!qv) return 1;
+            qv++;
+            while (qv < next && (*qv == '0' || *qv == '.'))
+                qv++;
+            return qv < next && *qv >= '1' && *qv <= '9';
+        }
+        p = next;
+    }
+    return 0;
+}
+
+struct range {
+    off_t first, last;
+};
+
+/* Parses "bytes=..." (RFC 9110 14.1.2) against a size. Returns the number
+ * of satisfiable ranges, 0 when none is (416), -1 to ignore the header
+ * (malformed, another unit, too many). */
+static int parse_ranges(const moat_http_header *h, off_t size, struct range *r)
+{
+    const char *p = h->value, *end = h->value + h->value_len;
+    if (end - p < 6 || strncasecmp(p, "bytes=", 6) != 0) return -1;
+    p += 6;
+    int n = 0, specs = 0;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ','))
+            p++;
+        if (p >= end) break;
+        if (++specs > MAX_RANGES) return -1;
+        long long a = -1, b = -1;
+        if (*p >= '0' && *p <= '9') {
+            a = 0;
+            while (p < end && *p >= '0' && *p <= '9') {
+                if (a > (1LL << 50)) return -1;
+                a = a * 10 + (*p++ - '0');
+            }
+        }
+        if (p >= end || *p++ != '-') return -1;
+        if (p < end && *p >= '0' && *p <= '9') {
+            b = 0;
+            while (p < end && *p >= '0' && *p <= '9') {
+                if (b > (1LL << 50)) return -1;
+                b = b * 10 + (*p++ - '0');
+            }
+        }
+        while (p < end && *p == ' ')
+            p++;
+        if (p < end && *p != ',') return -1;
+        if (a < 0 && b < 0) return -1;
+        if (a >= 0 && b >= 0 && b < a) return -1;
+        off_t first, last;
+        if (a < 0) { /* suffix: the last b bytes */
+            if (b == 0 || size == 0) continue;
+            first = b >= size ? 0 : size - b;
+            last = size - 1;
+        } else {
+            if (a >= size) continue;
+            first = a;
+            last = b < 0 || b >= size ? size - 1 : b;
+        }
+        r[n].first = first;
+        r[n].last = last;
+        n++;
+    }
+    return specs ? n : -1;
+}
+
+/* Appends s HTML-escaped. */
+static void html_escape(moat_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        const char *e = NULL;
+        switch (*s) {
+        case '<': e = "&lt;"; break;
+        case '>': e = "&gt;"; break;
+        case '&': e = "&amp;"; break;
+        case '"': e = "&quot;"; break;
+        case '\'': e = "&#39;"; break;
+        }
+        if (e)
+            moat_buf_append(b, e, strlen(e));
+        else
+            moat_buf_append(b, s, 1);
+    }
+}
+
+/* Appends s percent-encoded for a path segment. */
+static void url_escape(moat_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            strchr("-._~", c)) {
+            moat_buf_append(b, s, 1);
+        } else {
+            char e[4];
+            snprintf(e, sizeof e, "%%%02X", c);
+            moat_buf_append(b, e, 3);
+        }
+    }
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory listing page (--list-dirs), names escaped for HTML and for
+ * URLs. Returns the body length or -1. */
+static long listing(const char *dir, const char *shown, moat_buf *body)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < LISTING_MAX) {
+        if (e->d_name[0] == '.') continue; /* hidden files stay hidden */
+        char **nn = realloc(names, (n + 1) * sizeof *names);
+        if (!nn) break;
+        names = nn;
+        size_t len = strlen(e->d_name);
+        int isdir = e->d_type == DT_DIR;
+        if ((names[n] = malloc(len + 2))) {
+            memcpy(names[n], e->d_name, len);
+            names[n][len] = isdir ? '/' : '\0';
+            names[n][len + 1] = '\0';
+            n++;
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_names);
+    moat_buf_append(body, "<!doctype html>\n<meta charset=utf-8>\n<title>Index of ", 52);
+    html_escape(body, shown);
+    moat_buf_append(body, "</title>\n<h1>Index of ", 22);
+    html_escape(body, shown);
+    moat_buf_append(body, "</h1>\n<ul>\n<li><a href=\"../\">../</a>\n", 37);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        int isdir = len && names[i][len - 1] == '/';
+        if (isdir) names[i][len - 1] = '\0';
+        moat_buf_append(body, "<li><a href=\"", 13);
+        url_escape(body, names[i]);
+        if (isdir) moat_buf_append(body, "/", 1);
+        moat_buf_append(body, "\">", 2);
+        html_escape(body, names[i]);
+        if (isdir) moat_buf_append(body, "/", 1);
+        moat_buf_append(body, "</a>\n", 5);
+        free(names[i]);
+    }
+    free(names);
+    moat_buf_append(body, "</ul>\n", 6);
+    return (long)body->len;
+}
+
+/* Opens path + suffix if it is a regular file under the root. */
+static int open_sibling(const struct moat_server *s, const char *real, const char *suffix,
+                        struct stat *st)
+{
+    char p[PATH_MAX], r[PATH_MAX];
+    if ((size_t)snprintf(p, sizeof p, "%s%s", real, suffix) >= sizeof p || !confined(s, p, r))
+        return -1;
+    int fd = open_node(r, st);
+    if (fd >= 0 && !S_ISREG(st->st_mode)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+#define ERR(code)                                                                                  \
+    do {                                                                                           \
+        resp->status = code;                                                                       \
+        resp->bytes = moat_server_error(head, code, is_head, *close_conn);                         \
+        return;                                                                                    \
+    } while (0)
+
+void moat_server_static(const struct moat_server *s, const moat_http_request *req, moat_buf *head,
+                        struct moat_body *body, int *close_conn, struct moat_resp *resp)
 {
     body->fd = -1;
     body->off = body->left = 0;
+    resp->bytes = 0;
     int is_head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
     int is_get = req->method_len == 3 && memcmp(req->method, "GET", 3) == 0;
     if (!is_get && !is_head) {
-        moat_server_error(head, 405, 0, *close_conn);
-        return 405;
+        static const char *const known[] = {"POST", "PUT", "DELETE", "OPTIONS", "PATCH",
+                                            "TRACE", "CONNECT"};
+        int k = 0;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            k |= req->method_len == strlen(known[i]) &&
+                 memcmp(req->method, known[i], req->method_len) == 0;
+        /* RFC 9110 15.6.2: a method we do not know at all is 501. */
+        ERR(k ? 405 : 501);
     }
 
     size_t plen, qlen;
     const char *query;
     const char *raw = target_path(req->target, req->target_len, &plen, &query, &qlen);
     char decoded[MOAT_HTTP_MAX_REQUEST_LINE + 1];
-    if (!raw || moat_http_percent_decode(raw, plen, decoded) < 0 || normalize(decoded) < 0) {
-        moat_server_error(head, 400, is_head, *close_conn);
-        return 400;
-    }
+    if (!raw || moat_http_percent_decode(raw, plen, decoded) < 0 || normalize(decoded) < 0)
+        ERR(400);
     int want_dir = plen > 0 && raw[plen - 1] == '/';
 
     char path[PATH_MAX], real[PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", s->root, decoded) >= sizeof path ||
-        !confined(s, path, real)) {
-        moat_server_error(head, 404, is_head, *close_conn);
-        return 404;
-    }
+        !confined(s, path, real))
+        ERR(404);
     struct stat st;
     int fd = open_node(real, &st);
-    if (fd < 0) {
-        moat_server_error(head, 404, is_head, *close_conn);
-        return 404;
-    }
+    if (fd < 0) ERR(404);
     if (S_ISDIR(st.st_mode)) {
         close(fd);
         if (!want_dir) {
@@ -162,26 +465,162 @@ int moat_server_static(const struct moat_server *s, const moat_http_request *req
                   : moat_http_write_header(head, "Location", "%.*s/%.*s", (int)plen, raw, (int)qlen,
                                            query);
             if (r == 0) end_head(head);
-            return 301;
+            resp->status = 301;
+            return;
         }
-        if ((size_t)snprintf(path, sizeof path, "%s/index.html", real) >= sizeof path ||
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", real);
+        if ((size_t)snprintf(path, sizeof path, "%s/index.html", dir) >= sizeof path ||
             !confined(s, path, real) || (fd = open_node(real, &st)) < 0 || !S_ISREG(st.st_mode)) {
             if (fd >= 0) close(fd);
-            moat_server_error(head, 404, is_head, *close_conn);
-            return 404;
+            if (!s->list_dirs) ERR(404);
+            moat_buf page;
+            moat_buf_init(&page);
+            char shown[MOAT_HTTP_MAX_REQUEST_LINE + 8];
+            snprintf(shown, sizeof shown, "/%s%s", decoded, decoded[0] ? "/" : "");
+            long n = listing(dir, shown, &page);
+            if (n < 0) {
+                moat_buf_free(&page);
+                ERR(404);
+            }
+            common_headers(head, 200, "text/html; charset=utf-8", n, *close_conn);
+            end_head(head);
+            if (!is_head) moat_buf_append(head, page.base, page.len);
+            moat_buf_free(&page);
+            resp->status = 200;
+            resp->bytes = is_head ? 0 : n;
+            return;
+        }
+    }
+    const char *type = mime_type(real);
+
+    /* A precompressed sibling, when the client takes it (.br first). */
+    const char *coding = NULL;
+    struct stat zst;
+    int zfd, vary = 0;
+    static const char *const codings[][2] = {{"br", ".br"}, {"gzip", ".gz"}};
+    for (int i = 0; i < 2; i++) {
+        if ((zfd = open_sibling(s, real, codings[i][1], &zst)) < 0) continue;
+        vary = 1;
+        if (!coding && accepts(req, codings[i][0])) {
+            close(fd);
+            fd = zfd;
+            st = zst;
+            coding = codings[i][0];
+        } else {
+            close(zfd);
         }
     }
 
-    char lm[30];
+    char lm[30], etag[64];
     moat_http_date(st.st_mtime, lm);
-    int r = common_headers(head, 200, moat_http_mime_type(real), st.st_size, *close_conn);
-    r = r ? r : moat_http_write_header(head, "Last-Modified", "%s", lm);
-    r = r ? r : end_head(head);
-    if (r || is_head || st.st_size == 0) {
+    make_etag(&st, etag);
+
+    /* Conditionals, RFC 9110 13.2.2: If-None-Match, else If-Modified-Since. */
+    const moat_http_header *inm = hdr(req, "If-None-Match");
+    time_t ims = inm ? -1 : header_time(hdr(req, "If-Modified-Since"));
+    if ((inm && etag_listed(inm, etag)) || (ims >= 0 && st.st_mtime <= ims)) {
         close(fd);
-        return 200;
+        int r = common_headers(head, 304, NULL, -1, *close_conn);
+        r = r ? r : moat_http_write_header(head, "ETag", "%s", etag);
+        r = r ? r : moat_http_write_header(head, "Last-Modified", "%s", lm);
+        if (vary) r = r ? r : moat_http_write_header(head, "Vary", "Accept-Encoding");
+        if (r == 0) end_head(head);
+        resp->status = 304;
+        return;
+    }
+
+    /* Range, unless If-Range names another version (RFC 9110 13.1.5). */
+    struct range rg[MAX_RANGES];
+    int nr = -1;
+    const moat_http_header *rh = is_get ? hdr(req, "Range") : NULL;
+    if (rh) {
+        const moat_http_header *ir = hdr(req, "If-Range");
+        int current = 1;
+        if (ir) {
+            if (ir->value_len && ir->value[0] == '"')
+                current = ir->value_len == strlen(etag) && memcmp(ir->value, etag, ir->value_len) == 0;
+            else
+                current = header_time(ir) == st.st_mtime;
+        }
+        if (current) nr = parse_ranges(rh, st.st_size, rg);
+    }
+    if (nr == 0) {
+        close(fd);
+        int r = common_headers(head, 416, "text/plain; charset=utf-8", 0, *close_conn);
+        r = r ? r : moat_http_write_header(head, "Content-Range", "bytes */%lld", (long long)st.st_size);
+        if (r == 0) end_head(head);
+        resp->status = 416;
+        return;
+    }
+    off_t total = 0;
+    for (int i = 0; i < nr; i++)
+        total += rg[i].last - rg[i].first + 1;
+    if (nr > 1 && total > MULTIPART_MAX) nr = -1; /* too big to build: the whole file */
+
+    int status = nr > 0 ? 206 : 200;
+    off_t length = nr == 1 ? total : st.st_size;
+    char boundary[40];
+    moat_buf mp;
+    moat_buf_init(&mp);
+    if (nr > 1) {
+        /* multipart/byteranges (RFC 9110 14.6), built in memory. */
+        snprintf(boundary, sizeof boundary, "moat-%08lx%08lx", (unsigned long)random(),
+                 (unsigned long)random());
+        for (int i = 0; i < nr && !is_head; i++) {
+            char part[256];
+            int n = snprintf(part, sizeof part,
+                             "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n",
+                             boundary, type, (long long)rg[i].first, (long long)rg[i].last,
+                             (long long)st.st_size);
+            moat_buf_append(&mp, part, (size_t)n);
+            size_t want = (size_t)(rg[i].last - rg[i].first + 1);
+            if (moat_buf_reserve(&mp, want) < 0 ||
+                pread(fd, mp.base + mp.len, want, rg[i].first) != (ssize_t)want) {
+                close(fd);
+                moat_buf_free(&mp);
+                ERR(500);
+            }
+            mp.len += want;
+        }
+        if (!is_head) {
+            char endb[64];
+            int n = snprintf(endb, sizeof endb, "\r\n--%s--\r\n", boundary);
+            moat_buf_append(&mp, endb, (size_t)n);
+        }
+        length = (off_t)mp.len;
+    }
+    char ctype[160];
+    if (nr > 1)
+        snprintf(ctype, sizeof ctype, "multipart/byteranges; boundary=%s", boundary);
+    else
+        snprintf(ctype, sizeof ctype, "%s", type);
+    int r = common_headers(head, status, ctype, nr > 1 && is_head ? -1 : length, *close_conn);
+    r = r ? r : moat_http_write_header(head, "Last-Modified", "%s", lm);
+    r = r ? r : moat_http_write_header(head, "ETag", "%s", etag);
+    r = r ? r : moat_http_write_header(head, "Accept-Ranges", "bytes");
+    if (coding) r = r ? r : moat_http_write_header(head, "Content-Encoding", "%s", coding);
+    if (vary) r = r ? r : moat_http_write_header(head, "Vary", "Accept-Encoding");
+    if (nr == 1)
+        r = r ? r
+              : moat_http_write_header(head, "Content-Range", "bytes %lld-%lld/%lld",
+                                       (long long)rg[0].first, (long long)rg[0].last,
+                                       (long long)st.st_size);
+    r = r ? r : end_head(head);
+    resp->status = status;
+    if (nr > 1) {
+        close(fd);
+        if (!is_head) moat_buf_append(head, mp.base, mp.len);
+        resp->bytes = is_head ? 0 : (off_t)mp.len;
+        moat_buf_free(&mp);
+        return;
+    }
+    if (r || is_head || length == 0) {
+        close(fd);
+        return;
     }
     body->fd = fd;
-    body->left = st.st_size;
-    return 200;
+    body->off = nr == 1 ? rg[0].first : 0;
+    body->left = length;
+    resp->bytes = length;
 }

@@ -1,8 +1,11 @@
-/* moat serve: the single-threaded epoll loop. Each connection feeds what it
- * reads to its TLS engine, answers the requests it decrypts, and streams
- * file bodies only as fast as the socket drains. */
+/* moat serve: the single-threaded epoll loop of one worker. Each connection
+ * feeds what it reads to its TLS engine, answers the requests it decrypts
+ * (route_request decides who answers), and streams file bodies only as fast
+ * as the socket drains. Plain-HTTP connections of --redirect-http share
+ * the loop with no engine. */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -11,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +28,7 @@
 #define PASSES 64             /* produce/flush rounds per event */
 #define LINGER_MS 2000        /* after our last byte, wait for the peer's FIN */
 #define ACCEPT_PAUSE_MS 100   /* out of descriptors: stop accepting a while */
-#define HEAD_TIMEOUT_MS 20000 /* a request head must arrive whole in this */
+#define DRAIN_IDLE_MS 1000    /* stopping: an idle connection is closed after this */
 #define MAX_EVENTS 128
 
 enum {
@@ -36,7 +40,7 @@ enum {
 struct conn {
     int fd;
     int state;
-    moat_tls *tls;
+    moat_tls *tls;         /* NULL: a plain-HTTP redirect connection */
     moat_buf out;          /* TLS records waiting for the socket */
     moat_buf app;          /* decrypted bytes not yet answered */
     struct moat_body body; /* file bytes still to send */
@@ -48,6 +52,8 @@ struct conn {
     uint32_t events;    /* epoll interest registered now */
     int64_t deadline;   /* monotonic ms */
     int64_t head_since; /* when a partial request head began waiting; 0 */
+    int64_t last_active; /* monotonic ms of the last byte either way */
+    char addr[INET6_ADDRSTRLEN]; /* the peer, for the access log */
     struct conn *prev, *next;
 };
 
@@ -56,6 +62,8 @@ struct loop {
     struct conn *conns;
     size_t nconns;
     int64_t accept_paused_until;
+    int draining;          /* stopping: no accepts, connections finish */
+    int64_t drain_deadline;
     moat_buf head; /* scratch for response heads */
 };
 
@@ -94,7 +102,7 @@ static void conn_free(struct loop *L, struct conn *c)
 static void begin_close(struct conn *c, int graceful)
 {
     if (c->state != C_OPEN) return;
-    if (graceful && c->handshake_done) moat_tls_close(c->tls, &c->out);
+    if (graceful && c->handshake_done && c->tls) moat_tls_close(c->tls, &c->out);
     c->state = C_FLUSH;
 }
 
@@ -107,7 +115,15 @@ static void end_body(struct conn *c)
 
 static void touch(struct loop *L, struct conn *c)
 {
-    if (c->handshake_done && c->state != C_LINGER) c->deadline = now_ms() + L->s->idle_timeout_ms;
+    c->last_active = now_ms();
+    if (c->handshake_done && c->state != C_LINGER) c->deadline = c->last_active + L->s->idle_timeout_ms;
+}
+
+/* Encrypts (or, for plain HTTP, copies) bytes onto the output queue. */
+static int conn_send(struct conn *c, const void *data, size_t len)
+{
+    if (!c->tls) return moat_buf_append(&c->out, data, len);
+    return moat_tls_send(c->tls, &c->out, data, len);
 }
 
 /* Reads what the socket has and feeds it to the engine. Returns -1 when
@@ -129,6 +145,13 @@ static int on_readable(struct loop *L, struct conn *c)
             return 0;
         }
         if (c->state != C_OPEN || c->peer_done) continue; /* discarding: we are closing */
+        if (!c->tls) {
+            if (c->app.len + (size_t)n > MOAT_HTTP_MAX_HEADER_BYTES + MOAT_HTTP_MAX_REQUEST_LINE ||
+                moat_buf_append(&c->app, buf, (size_t)n) < 0)
+                return -1;
+            touch(L, c);
+            continue;
+        }
         int r = moat_tls_recv(c->tls, buf, (size_t)n, &c->out, &c->app);
         if (r < 0) {
             /* A fatal alert we owe the peer is already in out. */
@@ -145,6 +168,136 @@ static int on_readable(struct loop *L, struct conn *c)
         if ((size_t)n < sizeof buf) break;
     }
     return 0;
+}
+
+/* Appends s to b with quotes, backslashes and control bytes escaped (an
+ * access log line must not be forgeable by a client). */
+static void log_quoted(moat_buf *b, const char *s, size_t n)
+{
+    moat_buf_append(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        char esc[5];
+        if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f) {
+            snprintf(esc, sizeof esc, "\\x%02x", ch);
+            moat_buf_append(b, esc, 4);
+        } else {
+            moat_buf_append(b, (const char *)&ch, 1);
+        }
+    }
+    moat_buf_append(b, "\"", 1);
+}
+
+/* One line of the Combined Log Format, plus the client certificate's
+ * subject when client certificates are configured. */
+static void access_log(struct loop *L, struct conn *c, const moat_http_request *req,
+                       const struct moat_resp *resp)
+{
+    if (L->s->access_log < 0) return;
+    moat_buf b;
+    moat_buf_init(&b);
+    char when[64], num[64];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "[%d/%b/%Y:%H:%M:%S +0000]", &tm);
+    moat_buf_append(&b, c->addr, strlen(c->addr));
+    moat_buf_append(&b, " - - ", 5);
+    moat_buf_append(&b, when, strlen(when));
+    moat_buf_append(&b, " ", 1);
+    if (req) {
+        char line[MOAT_HTTP_MAX_REQUEST_LINE + 32];
+        int n = snprintf(line, sizeof line, "%.*s %.*s HTTP/1.%d", (int)req->method_len,
+                         req->method, (int)req->target_len, req->target, req->f.minor);
+        if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
+        log_quoted(&b, line, (size_t)n);
+    } else {
+        moat_buf_append(&b, "\"-\"", 3);
+    }
+    int n = snprintf(num, sizeof num, " %d %lld ", resp->status, (long long)resp->bytes);
+    moat_buf_append(&b, num, (size_t)n);
+    static const char *const fields[] = {"Referer", "User-Agent"};
+    for (int i = 0; i < 2; i++) {
+        const moat_http_header *h = req ? moat_http_find_header(&req->f, fields[i]) : NULL;
+        if (i) moat_buf_append(&b, " ", 1);
+        if (h)
+            log_quoted(&b, h->value, h->value_len);
+        else
+            moat_buf_append(&b, "\"-\"", 3);
+    }
+    if (L->s->log_identity) {
+        const char *id = c->tls ? moat_tls_get_peer_identity(c->tls) : NULL;
+        moat_buf_append(&b, " ", 1);
+        if (id)
+            log_quoted(&b, id, strlen(id));
+        else
+            moat_buf_append(&b, "\"-\"", 3);
+    }
+    moat_buf_append(&b, "\n", 1);
+    /* One write per line: O_APPEND keeps the workers' lines whole. */
+    if (write(L->s->access_log, b.base, b.len) < 0) {
+    }
+    moat_buf_free(&b);
+}
+
+/* The answer of a --redirect-http listener: 308 to the same host and
+ * target over https (RFC 9110 15.4.9 keeps the method). */
+static void redirect(const struct moat_server *s, const moat_http_request *req, moat_buf *head,
+                     struct moat_resp *resp)
+{
+    size_t hl = 0;
+    const char *h = req->host;
+    if (h && h[0] == '[') {
+        const char *e = memchr(h, ']', req->host_len);
+        hl = e ? (size_t)(e - h) + 1 : 0;
+    } else if (h) {
+        const char *e = memchr(h, ':', req->host_len);
+        hl = e ? (size_t)(e - h) : req->host_len;
+    }
+    int good = hl > 0 && req->target_len > 0 && req->target[0] == '/';
+    for (size_t i = 0; good && i < hl; i++)
+        good = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:_",
+                      h[i]) != NULL;
+    if (!good) {
+        resp->status = 400;
+        resp->bytes = moat_server_error(head, 400, 0, 1);
+        return;
+    }
+    char port[16] = "";
+    if (s->https_port != 443) snprintf(port, sizeof port, ":%d", s->https_port);
+    char date[30];
+    moat_http_date(time(NULL), date);
+    int r = moat_http_write_status(head, 308);
+    r = r ? r : moat_http_write_header(head, "Date", "%s", date);
+    r = r ? r : moat_http_write_header(head, "Server", "moat");
+    r = r ? r
+          : moat_http_write_header(head, "Location", "https://%.*s%s%.*s", (int)hl, h, port,
+                                   (int)req->target_len, req->target);
+    r = r ? r : moat_http_write_header(head, "Content-Length", "0");
+    r = r ? r : moat_http_write_header(head, "Connection", "close");
+    if (r) {
+        moat_buf_clear(head);
+        resp->status = 414;
+        resp->bytes = moat_server_error(head, 414, 0, 1);
+        return;
+    }
+    moat_buf_append(head, "\r\n", 2);
+    resp->status = 308;
+    resp->bytes = 0;
+}
+
+/* Decides who answers a parsed request and lets it write the response
+ * head into L->head (and a file into c->body). This is the one place to
+ * hook another kind of handler (a reverse proxy) in front of the files. */
+static void route_request(struct loop *L, struct conn *c, const moat_http_request *req,
+                          int *close, struct moat_resp *resp)
+{
+    if (!c->tls) {
+        *close = 1;
+        redirect(L->s, req, &L->head, resp);
+        return;
+    }
+    moat_server_static(L->s, req, &L->head, &c->body, close, resp);
 }
 
 /* Parses and answers pipelined requests while there is room to. Returns
@@ -171,6 +324,9 @@ static int answer_requests(struct loop *L, struct conn *c)
         }
         moat_http_request req;
         int n = moat_http_parse_request((const char *)c->app.base, c->app.len, &req);
+        if ((n == 0 && c->app.len > L->s->max_header + MOAT_HTTP_MAX_REQUEST_LINE) ||
+            (n > 0 && (size_t)n > L->s->max_header + req.target_len + 16))
+            n = -431;
         if (n == 0) {
             c->scanned = c->app.len;
             if (!c->head_since) c->head_since = now_ms();
@@ -181,20 +337,32 @@ static int answer_requests(struct loop *L, struct conn *c)
         c->head_since = 0;
         moat_buf_clear(&L->head);
         int close = 1;
+        struct moat_resp resp = {0, 0};
         if (n < 0) {
-            moat_server_error(&L->head, -n, 0, 1);
+            /* Malformed, or a smuggling attempt (CL with TE, differing
+             * CLs): answer and close, never guess the framing. */
+            resp.status = -n;
+            resp.bytes = moat_server_error(&L->head, -n, 0, 1);
             moat_buf_clear(&c->app);
+            access_log(L, c, NULL, &resp);
+        } else if (req.f.content_length > 0 && (uint64_t)req.f.content_length > L->s->max_body) {
+            resp.status = 413;
+            resp.bytes = moat_server_error(&L->head, 413, 0, 1);
+            moat_buf_clear(&c->app);
+            access_log(L, c, &req, &resp);
         } else {
             /* HTTP/1.0 keep-alive is rare enough to not be worth its
              * special header; a chunked request body we would have to
-             * decode just to skip it. */
-            close = !req.f.keep_alive || req.f.minor == 0 || req.f.chunked;
-            moat_server_static(L->s, &req, &L->head, &c->body, &close);
+             * decode just to skip it. Stopping: each connection ends
+             * after its next answer. */
+            close = !req.f.keep_alive || req.f.minor == 0 || req.f.chunked || L->draining;
+            route_request(L, c, &req, &close, &resp);
+            access_log(L, c, &req, &resp);
             if (req.f.content_length > 0) c->skip = (uint64_t)req.f.content_length;
             moat_buf_consume(&c->app, (size_t)n);
         }
         handled++;
-        if (moat_tls_send(c->tls, &c->out, L->head.base, L->head.len) < 0) {
+        if (conn_send(c, L->head.base, L->head.len) < 0) {
             end_body(c);
             c->state = C_FLUSH;
             break;
@@ -225,7 +393,7 @@ static int send_body(struct conn *c)
             c->state = C_FLUSH;
             return produced;
         }
-        if (moat_tls_send(c->tls, &c->out, buf, (size_t)n) < 0) {
+        if (conn_send(c, buf, (size_t)n) < 0) {
             end_body(c);
             c->state = C_FLUSH;
             return produced;
@@ -304,16 +472,34 @@ static int pump(struct loop *L, struct conn *c)
     return set_events(L, c) < 0 ? -1 : 0;
 }
 
-static void accept_new(struct loop *L)
+/* epoll tags of the two listeners (connections are tagged by their conn). */
+static char tag_tls, tag_plain;
+
+static void listen_on(struct loop *L, int on)
 {
     struct moat_server *s = L->s;
+    int fds[2] = {s->lfd, s->redirect_fd};
+    void *tags[2] = {&tag_tls, &tag_plain};
+    for (int i = 0; i < 2; i++) {
+        if (fds[i] < 0) continue;
+        /* Shared by every worker: EPOLLEXCLUSIVE wakes one, not all. */
+        struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = tags[i]};
+        epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fds[i], on ? &e : NULL);
+    }
+}
+
+static void accept_new(struct loop *L, int plain)
+{
+    struct moat_server *s = L->s;
+    int lfd = plain ? s->redirect_fd : s->lfd;
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                struct epoll_event e = {.events = 0, .data.ptr = NULL};
-                epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->lfd, &e);
+                listen_on(L, 0);
                 L->accept_paused_until = now_ms() + ACCEPT_PAUSE_MS;
             }
             return;
@@ -325,7 +511,7 @@ static void accept_new(struct loop *L)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct conn *c = calloc(1, sizeof *c);
-        if (!c || !(c->tls = moat_tls_server_new(s->cfg))) {
+        if (!c || (!plain && !(c->tls = moat_tls_server_new(s->cfg)))) {
             free(c);
             close(fd);
             continue;
@@ -333,7 +519,15 @@ static void accept_new(struct loop *L)
         c->fd = fd;
         c->body.fd = -1;
         c->events = EPOLLIN;
-        c->deadline = now_ms() + s->handshake_timeout_ms;
+        c->handshake_done = plain;
+        c->last_active = now_ms();
+        c->deadline = c->last_active + s->handshake_timeout_ms;
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->addr, sizeof c->addr);
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->addr, sizeof c->addr);
+        else
+            strcpy(c->addr, "-");
         moat_buf_init(&c->out);
         moat_buf_init(&c->app);
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
@@ -350,6 +544,31 @@ static void accept_new(struct loop *L)
     }
 }
 
+/* Reloads an OCSP staple whose file changed (checked once a second). A
+ * file that no longer parses leaves the previous staple in place; the
+ * engine itself stops stapling a response past its nextUpdate. */
+static void check_staples(struct loop *L)
+{
+    struct moat_server *s = L->s;
+    for (int i = 0; i < s->nstaples; i++) {
+        struct stat st;
+        if (stat(s->staples[i].path, &st) < 0) continue;
+        if (st.st_mtim.tv_sec == s->staples[i].mtime.tv_sec &&
+            st.st_mtim.tv_nsec == s->staples[i].mtime.tv_nsec)
+            continue;
+        s->staples[i].mtime = st.st_mtim;
+        FILE *f = fopen(s->staples[i].path, "rb");
+        if (!f) continue;
+        static uint8_t der[1 << 16];
+        size_t n = fread(der, 1, sizeof der, f);
+        fclose(f);
+        if (moat_tls_config_set_ocsp_staple(s->cfg, (size_t)i, der, n) < 0)
+            fprintf(stderr, "moat serve: %s changed but is not a usable OCSP response; keeping "
+                            "the previous one\n",
+                    s->staples[i].path);
+    }
+}
+
 /* Closes connections past their deadline: a quiet close_notify for an idle
  * one, nothing for a stalled handshake or a lingering close. */
 static void sweep(struct loop *L, int64_t now)
@@ -361,9 +580,15 @@ static void sweep(struct loop *L, int64_t now)
         /* A head trickling in a byte at a time would otherwise keep the
          * idle timer fresh forever (slowloris). */
         int slow_head = c->state == C_OPEN && c->head_since && c->body.fd < 0 && !c->out.len &&
-                        now - c->head_since >= HEAD_TIMEOUT_MS;
-        if (now >= c->deadline || slow_head) {
-            if (c->state == C_OPEN && c->handshake_done) {
+                        now - c->head_since >= L->s->header_timeout_ms;
+        /* Stopping: an idle keep-alive connection goes once it has been
+         * quiet a moment (a request may be on its way), any at the end. */
+        int drained = L->draining &&
+                      (now >= L->drain_deadline ||
+                       (c->state == C_OPEN && !c->app.len && !c->out.len && c->body.fd < 0 &&
+                        now - c->last_active >= DRAIN_IDLE_MS));
+        if (now >= c->deadline || slow_head || drained) {
+            if (c->state == C_OPEN && c->handshake_done && c->tls) {
                 moat_tls_close(c->tls, &c->out);
                 send(c->fd, c->out.base, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
             }
@@ -372,8 +597,7 @@ static void sweep(struct loop *L, int64_t now)
         c = next;
     }
     if (L->accept_paused_until && now >= L->accept_paused_until) {
-        struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
-        epoll_ctl(L->s->epfd, EPOLL_CTL_MOD, L->s->lfd, &e);
+        if (!L->draining) listen_on(L, 1);
         L->accept_paused_until = 0;
     }
 }
@@ -399,17 +623,24 @@ int moat_server_run(struct moat_server *s)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &e) < 0) {
-        perror("moat: epoll_ctl");
-        return 1;
-    }
+    listen_on(&L, 1);
 
     int status = 0;
-    int64_t next_sweep = now_ms() + 250;
+    int64_t next_sweep = now_ms() + 250, next_staple = now_ms() + 1000;
     struct epoll_event evs[MAX_EVENTS];
-    while (!stop_flag) {
-        int n = epoll_pwait(s->epfd, evs, MAX_EVENTS, 250, &waitmask);
+    for (;;) {
+        if (stop_flag && !L.draining) {
+            /* Stop accepting; the listener stays open in the master and
+             * any new workers, so queued connections are not lost. */
+            L.draining = 1;
+            L.drain_deadline = now_ms() + s->stop_timeout_ms;
+            listen_on(&L, 0);
+            close(s->lfd);
+            if (s->redirect_fd >= 0) close(s->redirect_fd);
+            s->lfd = s->redirect_fd = -1;
+        }
+        if (L.draining && !L.conns) break;
+        int n = epoll_pwait(s->epfd, evs, MAX_EVENTS, L.draining ? 100 : 250, &waitmask);
         if (n < 0) {
             if (errno == EINTR) continue;
             perror("moat: epoll_wait");
@@ -417,27 +648,32 @@ int moat_server_run(struct moat_server *s)
             break;
         }
         for (int i = 0; i < n; i++) {
-            struct conn *c = evs[i].data.ptr;
-            if (!c) {
-                accept_new(&L);
+            void *tag = evs[i].data.ptr;
+            if (tag == &tag_tls || tag == &tag_plain) {
+                if (!L.draining) accept_new(&L, tag == &tag_plain);
                 continue;
             }
+            struct conn *c = tag;
             int drop = 0;
             if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) drop = on_readable(&L, c) < 0;
             if (!drop) drop = pump(&L, c) < 0;
             if (drop) conn_free(&L, c);
         }
         int64_t now = now_ms();
-        if (now >= next_sweep) {
+        if (now >= next_sweep || L.draining) {
             sweep(&L, now);
             next_sweep = now + 250;
         }
+        if (s->nstaples && now >= next_staple) {
+            check_staples(&L);
+            next_staple = now + 1000;
+        }
     }
 
-    /* Stop: a close_notify to every open connection, best effort. */
-    for (size_t i = 0; L.conns && i <= s->max_conns; i++) {
+    /* Whatever is left: a close_notify each, best effort. */
+    while (L.conns) {
         struct conn *c = L.conns;
-        if (c->state == C_OPEN && c->handshake_done) {
+        if (c->state == C_OPEN && c->handshake_done && c->tls) {
             moat_tls_close(c->tls, &c->out);
             send(c->fd, c->out.base, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         }

@@ -1,92 +1,253 @@
-/* moat serve: command-line options, TLS configuration and the listening
- * socket; then hands over to the event loop (loop.c). */
+/* moat serve: options (flags and --config FILE), the TLS configuration,
+ * the listening sockets, and the master process that keeps N workers
+ * running (loop.c), restarts the ones that die, reloads on SIGHUP and
+ * stops gracefully on SIGTERM/SIGINT. */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ca/ca.h"
 #include "server/server.h"
 
-#define MAX_CERTS 16
+#define MAX_CERTS MOAT_SERVE_MAX_CERTS
+#define MAX_WORKERS 256
 
 static const char usage[] =
-    "usage: moat serve DIR [--listen [ADDR:]PORT] [--cert FILE --key FILE]...\n"
-    "                      [--ciphers LIST] [--groups LIST]\n";
+    "usage: moat serve [DIR] [--listen [ADDR:]PORT] [--cert FILE --key FILE]...\n"
+    "         [--ciphers LIST] [--groups LIST] [--ticket-keys FILE]\n"
+    "         [--client-ca FILE [--client-auth require|optional]] [--ocsp-staple FILE]...\n"
+    "         [--workers N] [--max-conns N] [--redirect-http ADDR:PORT] [--hsts SECONDS]\n"
+    "         [--list-dirs] [--access-log FILE|-] [--error-log FILE] [--pid-file FILE]\n"
+    "         [--user NAME] [--handshake-timeout S] [--header-timeout S] [--idle-timeout S]\n"
+    "         [--stop-timeout S] [--max-header-size BYTES] [--max-body-size BYTES]\n"
+    "         [--config FILE]\n"
+    "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";
 
+/* Every setting, as given; a flag --name VALUE and a config line
+ * `name VALUE` set the same field. */
 struct opts {
     const char *dir;
     const char *listen;
     const char *certs[MAX_CERTS];
     const char *keys[MAX_CERTS];
-    int ncerts, nkeys;
-    const char *ciphers;
-    const char *groups;
+    const char *staples[MAX_CERTS];
+    int ncerts, nkeys, nstaples;
+    const char *ciphers, *groups;
+    const char *ticket_keys;
+    const char *client_ca, *client_auth;
+    const char *redirect_http;
+    const char *access_log, *error_log, *pid_file, *user;
+    long workers, max_conns, hsts;
+    long handshake_timeout, header_timeout, idle_timeout, stop_timeout;
+    long max_header, max_body;
+    int list_dirs;
+    int config_depth;
 };
 
-static int fail_usage(const char *fmt, const char *arg)
+/* Strings from config files live until exit. */
+static char *keep(const char *s)
 {
-    fputs("moat serve: ", stderr);
+    char *d = strdup(s);
+    if (!d) {
+        fputs("moat serve: out of memory\n", stderr);
+        exit(1);
+    }
+    return d;
+}
+
+static int complain(const char *where, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "moat serve: %s%s", where ? where : "", where ? ": " : "");
     fprintf(stderr, fmt, arg);
     fputs("\n", stderr);
-    fputs(usage, stderr);
+    if (!where) fputs(usage, stderr);
     return 2;
 }
 
-/* "--name VALUE" or "--name=VALUE". Returns the value and advances *i, or
- * NULL when argv[*i] is not this option. *missing is set when the value is
- * absent. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, int *missing)
+static int parse_long(const char *v, long lo, long hi, long *out)
 {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0) return NULL;
-    if (argv[*i][n] == '=') return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0') return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi) return -1;
+    *out = n;
+    return 0;
+}
+
+static int load_config(struct opts *o, const char *path);
+
+/* Applies one setting. where is NULL for a flag, "FILE:LINE" for a config
+ * line (strings are then copied). Returns 0 or 2 after a message. */
+static int set_opt(struct opts *o, const char *name, const char *v, const char *where)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+        long lo, hi;
+    } nums[] = {
+        {"workers", offsetof(struct opts, workers), 1, MAX_WORKERS},
+        {"max-conns", offsetof(struct opts, max_conns), 1, 10000000},
+        {"hsts", offsetof(struct opts, hsts), 0, 100000000},
+        {"handshake-timeout", offsetof(struct opts, handshake_timeout), 1, 86400},
+        {"header-timeout", offsetof(struct opts, header_timeout), 1, 86400},
+        {"idle-timeout", offsetof(struct opts, idle_timeout), 1, 86400},
+        {"stop-timeout", offsetof(struct opts, stop_timeout), 0, 86400},
+        {"max-header-size", offsetof(struct opts, max_header), 256, MOAT_HTTP_MAX_HEADER_BYTES},
+        {"max-body-size", offsetof(struct opts, max_body), 0, 1L << 40},
+    };
+    static const struct {
+        const char *name;
+        size_t off;
+    } strs[] = {
+        {"listen", offsetof(struct opts, listen)},
+        {"ciphers", offsetof(struct opts, ciphers)},
+        {"groups", offsetof(struct opts, groups)},
+        {"ticket-keys", offsetof(struct opts, ticket_keys)},
+        {"client-ca", offsetof(struct opts, client_ca)},
+        {"client-auth", offsetof(struct opts, client_auth)},
+        {"redirect-http", offsetof(struct opts, redirect_http)},
+        {"access-log", offsetof(struct opts, access_log)},
+        {"error-log", offsetof(struct opts, error_log)},
+        {"pid-file", offsetof(struct opts, pid_file)},
+        {"user", offsetof(struct opts, user)},
+        {"dir", offsetof(struct opts, dir)},
+    };
+    if (strcmp(name, "list-dirs") == 0) {
+        if (!v || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
+            o->list_dirs = 1;
+        else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
+            o->list_dirs = 0;
+        else
+            return complain(where, "list-dirs takes on or off, not '%s'", v);
+        return 0;
     }
-    return argv[++*i];
+    if (!v) return complain(where, "%s needs a value", name);
+    if (where) v = keep(v);
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if (strcmp(name, nums[i].name)) continue;
+        if (parse_long(v, nums[i].lo, nums[i].hi, (long *)((char *)o + nums[i].off)) < 0) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "%s wants a whole number from %ld to %ld, not '%%s'", name,
+                     nums[i].lo, nums[i].hi);
+            return complain(where, msg, v);
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        if (strcmp(name, strs[i].name) == 0) {
+            *(const char **)((char *)o + strs[i].off) = v;
+            return 0;
+        }
+    }
+    if (strcmp(name, "cert") == 0 || strcmp(name, "key") == 0 || strcmp(name, "ocsp-staple") == 0) {
+        const char **arr = name[0] == 'c' ? o->certs : name[0] == 'k' ? o->keys : o->staples;
+        int *n = name[0] == 'c' ? &o->ncerts : name[0] == 'k' ? &o->nkeys : &o->nstaples;
+        if (*n >= MAX_CERTS) return complain(where, "too many %s (at most 16)", name);
+        arr[(*n)++] = v;
+        return 0;
+    }
+    if (strcmp(name, "config") == 0) {
+        if (o->config_depth >= 4) return complain(where, "config files nest too deep at %s", v);
+        return load_config(o, v);
+    }
+    return complain(where, "unknown setting %s", name);
+}
+
+/* A config file: one setting per line, `name value` (the flag without
+ * its dashes), `#` starts a comment. */
+static int load_config(struct opts *o, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "moat serve: cannot read config %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    o->config_depth++;
+    char line[4096], where[PATH_MAX + 32];
+    int lineno = 0, r = 0;
+    while (!r && fgets(line, sizeof line, f)) {
+        lineno++;
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        size_t n = strlen(line);
+        if (n == sizeof line - 1 && line[n - 1] != '\n') {
+            r = complain(where, "%s", "line too long");
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+        char *name = line + strspn(line, " \t\r\n");
+        if (!*name) continue;
+        char *end = name + strcspn(name, " \t\r\n");
+        char *val = NULL;
+        if (*end) {
+            *end = '\0';
+            val = end + 1 + strspn(end + 1, " \t");
+            char *e = val + strlen(val);
+            while (e > val && strchr(" \t\r\n", e[-1]))
+                *--e = '\0';
+            if (!*val) val = NULL;
+        }
+        if (name[0] == '-') name += strspn(name, "-");
+        r = set_opt(o, name, val, where);
+    }
+    fclose(f);
+    o->config_depth--;
+    return r;
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int missing = 0;
+        const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
             return 1;
-        } else if ((v = opt_value(argc, argv, &i, "--listen", &missing))) {
-            o->listen = v;
-        } else if ((v = opt_value(argc, argv, &i, "--cert", &missing))) {
-            if (o->ncerts >= MAX_CERTS) return fail_usage("too many --cert (at most %s)", "16");
-            o->certs[o->ncerts++] = v;
-        } else if ((v = opt_value(argc, argv, &i, "--key", &missing))) {
-            if (o->nkeys >= MAX_CERTS) return fail_usage("too many --key (at most %s)", "16");
-            o->keys[o->nkeys++] = v;
-        } else if ((v = opt_value(argc, argv, &i, "--ciphers", &missing))) {
-            o->ciphers = v;
-        } else if ((v = opt_value(argc, argv, &i, "--groups", &missing))) {
-            o->groups = v;
-        } else if (missing) {
-            return fail_usage("%s needs a value", a);
+        }
+        if (strncmp(a, "--", 2) == 0 && a[2]) {
+            char name[64];
+            const char *eq = strchr(a, '=');
+            size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            if (n >= sizeof name) return complain(NULL, "unknown option %s", a);
+            memcpy(name, a + 2, n);
+            name[n] = '\0';
+            const char *v = eq ? eq + 1 : NULL;
+            if (!v && strcmp(name, "list-dirs") && i + 1 < argc) v = argv[++i];
+            if (!v && strcmp(name, "list-dirs")) return complain(NULL, "--%s needs a value", name);
+            int r = set_opt(o, name, v, NULL);
+            if (r) return r;
         } else if (a[0] == '-' && a[1] != '\0') {
-            return fail_usage("unknown option %s", a);
+            return complain(NULL, "unknown option %s", a);
         } else if (o->dir) {
-            return fail_usage("one DIR only (got a second: %s)", a);
+            return complain(NULL, "one DIR only (got a second: %s)", a);
         } else {
             o->dir = a;
         }
     }
-    if (!o->dir) return fail_usage("%s", "missing DIR, the directory to serve");
+    if (!o->dir) o->dir = ".";
     if (o->ncerts != o->nkeys)
-        return fail_usage("%s", "each --cert FILE needs its --key FILE, in the same order");
+        return complain(NULL, "%s", "each --cert FILE needs its --key FILE, in the same order");
+    if (o->nstaples > (o->ncerts ? o->ncerts : 1))
+        return complain(NULL, "%s", "one --ocsp-staple per certificate, in the same order");
+    if (o->client_auth && strcmp(o->client_auth, "require") && strcmp(o->client_auth, "optional") &&
+        strcmp(o->client_auth, "none"))
+        return complain(NULL, "--client-auth takes require, optional or none, not '%s'",
+                        o->client_auth);
+    if (o->client_auth && strcmp(o->client_auth, "none") && !o->client_ca)
+        return complain(NULL, "%s", "--client-auth needs --client-ca FILE (the CAs to trust)");
     return 0;
 }
 
@@ -95,7 +256,7 @@ static int parse_list(const char *list, uint16_t (*lookup)(const char *), uint16
                       size_t *n, const char *what)
 {
     char buf[512];
-    if (strlen(list) >= sizeof buf) return fail_usage("%s list too long", what);
+    if (strlen(list) >= sizeof buf) return complain(NULL, "%s list too long", what);
     strcpy(buf, list);
     *n = 0;
     char *save = NULL;
@@ -112,16 +273,67 @@ static int parse_list(const char *list, uint16_t (*lookup)(const char *), uint16
         }
         ids[(*n)++] = id;
     }
-    if (*n == 0) return fail_usage("empty %s list", what);
+    if (*n == 0) return complain(NULL, "empty %s list", what);
     return 0;
 }
 
-static int configure_tls(struct opts *o, moat_tls_config *cfg)
+/* Reads a whole small file. Returns a malloc'd buffer or NULL (errno). */
+static uint8_t *read_file(const char *path, size_t max, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+        if (errno == 0 || S_ISREG(st.st_mode)) errno = EFBIG;
+        if (!S_ISREG(st.st_mode)) errno = EINVAL;
+        close(fd);
+        return NULL;
+    }
+    uint8_t *p = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (p && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd);
+    *len = got;
+    return p;
+}
+
+/* Loads the OCSP response in path for certificate idx. Returns 0, or -1
+ * with a message. */
+static int load_staple(moat_tls_config *cfg, int idx, const char *path, const char *who)
+{
+    size_t len = 0;
+    uint8_t *der = read_file(path, 1 << 20, &len);
+    if (!der) {
+        fprintf(stderr, "%s: cannot read OCSP response %s: %s\n", who, path, strerror(errno));
+        return -1;
+    }
+    int r = moat_tls_config_set_ocsp_staple(cfg, (size_t)idx, der, len);
+    free(der);
+    if (r < 0) {
+        fprintf(stderr, "%s: %s is not a successful DER OCSP response\n", who, path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Builds the TLS configuration from the options: certificates, suites,
+ * groups, tickets, client certificates, staples. Returns NULL after a
+ * message (on stderr) naming what is wrong. */
+static moat_tls_config *build_config(const struct opts *o)
 {
     char err[512];
     const char *cert[MAX_CERTS], *key[MAX_CERTS];
     int n = o->ncerts;
-    char cpath[4096], kpath[4096];
+    static char cpath[4096], kpath[4096];
+    moat_tls_config *cfg = moat_tls_config_new();
+    if (!cfg) {
+        fprintf(stderr, "moat serve: cannot set up TLS (libcrypto lacks an algorithm?)\n");
+        return NULL;
+    }
     for (int i = 0; i < n; i++) {
         cert[i] = o->certs[i];
         key[i] = o->keys[i];
@@ -130,7 +342,7 @@ static int configure_tls(struct opts *o, moat_tls_config *cfg)
         /* No certificate given: one for localhost from the user's own CA. */
         if (moat_ca_localhost_cert(cpath, sizeof cpath, kpath, sizeof kpath, err, sizeof err) < 0) {
             fprintf(stderr, "moat serve: no --cert given and no localhost certificate: %s\n", err);
-            return 2;
+            goto fail;
         }
         cert[0] = cpath;
         key[0] = kpath;
@@ -140,31 +352,70 @@ static int configure_tls(struct opts *o, moat_tls_config *cfg)
         err[0] = '\0';
         if (moat_tls_config_add_cert_file(cfg, cert[i], key[i], err, sizeof err) < 0) {
             fprintf(stderr, "moat serve: %s\n", err[0] ? err : "cannot load certificate");
-            return 2;
+            goto fail;
         }
     }
     uint16_t ids[3];
     size_t nids;
-    int r;
     if (o->ciphers) {
-        if ((r = parse_list(o->ciphers, moat_tls_cipher_from_name, ids, 3, &nids, "cipher suite")))
-            return r;
-        if (moat_tls_config_set_ciphers(cfg, ids, nids) < 0)
-            return fail_usage("cannot use --ciphers %s", o->ciphers);
+        if (parse_list(o->ciphers, moat_tls_cipher_from_name, ids, 3, &nids, "cipher suite"))
+            goto fail;
+        if (moat_tls_config_set_ciphers(cfg, ids, nids) < 0) {
+            complain(NULL, "cannot use --ciphers %s", o->ciphers);
+            goto fail;
+        }
     }
     if (o->groups) {
-        if ((r = parse_list(o->groups, moat_tls_group_from_name, ids, 3, &nids, "group"))) return r;
-        if (moat_tls_config_set_groups(cfg, ids, nids) < 0)
-            return fail_usage("cannot use --groups %s", o->groups);
+        if (parse_list(o->groups, moat_tls_group_from_name, ids, 3, &nids, "group")) goto fail;
+        if (moat_tls_config_set_groups(cfg, ids, nids) < 0) {
+            complain(NULL, "cannot use --groups %s", o->groups);
+            goto fail;
+        }
     }
+    if (o->ticket_keys) {
+        size_t len = 0;
+        uint8_t *k = read_file(o->ticket_keys, 80 * 64, &len);
+        if (!k) {
+            fprintf(stderr, "moat serve: cannot read --ticket-keys %s: %s\n", o->ticket_keys,
+                    errno == EFBIG ? "more than 64 keys" : strerror(errno));
+            goto fail;
+        }
+        int r = len && len % 80 == 0 ? moat_tls_config_set_ticket_keys(cfg, k, len) : MOAT_ERR_ARG;
+        memset(k, 0, len);
+        free(k);
+        if (r < 0) {
+            fprintf(stderr,
+                    "moat serve: --ticket-keys %s is %zu bytes; it must hold whole 80-byte keys "
+                    "(make one with: head -c 80 /dev/urandom > FILE)\n",
+                    o->ticket_keys, len);
+            goto fail;
+        }
+    }
+    if (o->client_ca) {
+        err[0] = '\0';
+        if (moat_tls_config_set_client_ca_file(cfg, o->client_ca, err, sizeof err) < 0) {
+            fprintf(stderr, "moat serve: --client-ca %s\n", err[0] ? err : o->client_ca);
+            goto fail;
+        }
+        int mode = MOAT_CLIENT_AUTH_REQUIRE;
+        if (o->client_auth && strcmp(o->client_auth, "optional") == 0)
+            mode = MOAT_CLIENT_AUTH_OPTIONAL;
+        if (o->client_auth && strcmp(o->client_auth, "none") == 0) mode = MOAT_CLIENT_AUTH_NONE;
+        moat_tls_config_set_client_auth(cfg, mode);
+    }
+    for (int i = 0; i < o->nstaples; i++)
+        if (load_staple(cfg, i, o->staples[i], "moat serve") < 0) goto fail;
     static const char *const alpn[] = {"http/1.1"};
     moat_tls_config_set_alpn(cfg, alpn, 1);
     const char *keylog = getenv("SSLKEYLOGFILE");
     if (keylog && *keylog && moat_tls_config_set_keylog_file(cfg, keylog) < 0) {
         fprintf(stderr, "moat serve: cannot open SSLKEYLOGFILE %s\n", keylog);
-        return 2;
+        goto fail;
     }
-    return 0;
+    return cfg;
+fail:
+    moat_tls_config_free(cfg);
+    return NULL;
 }
 
 /* Splits "[v6]:PORT", "HOST:PORT" or "PORT" (meaning 127.0.0.1:PORT). */
@@ -192,9 +443,16 @@ static int split_listen(const char *spec, char *host, size_t hlen, char *port, s
     return 0;
 }
 
-/* Opens the listening socket. Returns the fd, or -1 with a message. */
-static int open_listener(const char *host, const char *port, int *bound_port)
+/* Opens a listening socket on spec. Returns the fd, or -1 with a message.
+ * The workers share it: the kernel queues connections on it while workers
+ * come and go (a reload loses none). */
+static int open_listener(const char *spec, int *bound_port, char *host, size_t hlen)
 {
+    char port[16];
+    if (split_listen(spec, host, hlen, port, sizeof port) < 0) {
+        complain(NULL, "bad listen address %s (want ADDR:PORT, [IPv6]:PORT or PORT)", spec);
+        return -2;
+    }
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -213,7 +471,7 @@ static int open_listener(const char *host, const char *port, int *bound_port)
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 511) == 0) break;
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0) break;
         err = errno;
         close(fd);
         fd = -1;
@@ -234,14 +492,104 @@ static int open_listener(const char *host, const char *port, int *bound_port)
     return fd;
 }
 
+/* ---- master and workers */
+
+static volatile sig_atomic_t got_hup, got_stop, got_chld;
+
+static void on_master_signal(int sig)
+{
+    if (sig == SIGHUP) got_hup = 1;
+    if (sig == SIGTERM || sig == SIGINT) got_stop = 1;
+    if (sig == SIGCHLD) got_chld = 1;
+}
+
+struct worker {
+    pid_t pid;
+    int gen; /* configuration generation it runs */
+    int64_t started_ms;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int open_log(const char *path)
+{
+    if (!path) return -1;
+    if (strcmp(path, "-") == 0) return dup(1);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) fprintf(stderr, "moat serve: cannot open log %s: %s\n", path, strerror(errno));
+    return fd;
+}
+
+static struct passwd *run_as;
+
+/* In a new worker: drop privileges, then serve until told to stop. */
+static void worker_main(struct moat_server *s, sigset_t *oldmask)
+{
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the master */
+    if (getppid() == 1) _exit(0);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    if (run_as && (setgroups(0, NULL) < 0 || setgid(run_as->pw_gid) < 0 ||
+                   setuid(run_as->pw_uid) < 0)) {
+        fprintf(stderr, "moat serve: cannot become user %s: %s\n", run_as->pw_name,
+                strerror(errno));
+        _exit(1);
+    }
+    sigprocmask(SIG_SETMASK, oldmask, NULL);
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->epfd < 0) {
+        perror("moat serve: epoll_create1");
+        _exit(1);
+    }
+    _exit(moat_server_run(s));
+}
+
+static pid_t spawn(struct moat_server *s, sigset_t *oldmask)
+{
+    pid_t pid = fork();
+    if (pid == 0) worker_main(s, oldmask);
+    if (pid < 0) fprintf(stderr, "moat serve: fork: %s\n", strerror(errno));
+    return pid;
+}
+
+/* Raises the soft descriptor limit to the hard one; returns the limit. */
+static rlim_t raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY ? 1048576 : rl.rlim_max;
+        struct rlimit nl = {want, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &nl) == 0) rl.rlim_cur = want;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1048576 : rl.rlim_cur;
+}
+
 int moat_serve_main(int argc, char **argv)
 {
     struct opts o = {0};
+    o.workers = -1;
+    o.hsts = -1;
+    o.handshake_timeout = 10;
+    o.header_timeout = 20;
+    o.idle_timeout = 60;
+    o.stop_timeout = 10;
+    o.max_header = MOAT_HTTP_MAX_HEADER_BYTES;
+    o.max_body = 1 << 20;
     int r = parse_opts(argc, argv, &o);
     if (r) return r == 1 ? 0 : r;
 
     static struct moat_server s; /* PATH_MAX buffers: not on the stack */
     memset(&s, 0, sizeof s);
+    s.redirect_fd = -1;
+    s.access_log = -1;
     struct stat st;
     if (stat(o.dir, &st) < 0 || !realpath(o.dir, s.root)) {
         fprintf(stderr, "moat serve: %s: %s\n", o.dir, strerror(errno));
@@ -252,43 +600,210 @@ int moat_serve_main(int argc, char **argv)
         return 2;
     }
     s.root_len = strlen(s.root);
+    if (o.user && !(run_as = getpwnam(o.user))) {
+        fprintf(stderr, "moat serve: --user %s: no such user\n", o.user);
+        return 2;
+    }
 
-    char host[256], port[16];
+    moat_tls_config *cfg = build_config(&o);
+    if (!cfg) return 2;
+    s.cfg = cfg;
+    for (int i = 0; i < o.nstaples; i++) {
+        s.staples[i].path = o.staples[i];
+        if (stat(o.staples[i], &st) == 0) s.staples[i].mtime = st.st_mtim;
+    }
+    s.nstaples = o.nstaples;
+
+    char host[256], rhost[256];
     const char *spec = o.listen ? o.listen : "127.0.0.1:8443";
-    if (split_listen(spec, host, sizeof host, port, sizeof port) < 0)
-        return fail_usage("bad --listen %s (want ADDR:PORT, [IPv6]:PORT or PORT)", spec);
+    int bound_port = 0, rport = 0;
+    s.lfd = open_listener(spec, &bound_port, host, sizeof host);
+    if (s.lfd < 0) {
+        moat_tls_config_free(cfg);
+        return s.lfd == -2 ? 2 : 1;
+    }
+    s.https_port = bound_port;
+    if (o.redirect_http) {
+        s.redirect_fd = open_listener(o.redirect_http, &rport, rhost, sizeof rhost);
+        if (s.redirect_fd < 0) {
+            moat_tls_config_free(cfg);
+            return s.redirect_fd == -2 ? 2 : 1;
+        }
+    }
 
-    s.cfg = moat_tls_config_new();
-    if (!s.cfg) {
-        fprintf(stderr, "moat serve: cannot set up TLS (libcrypto lacks an algorithm?)\n");
-        return 1;
+    rlim_t nofile = raise_nofile();
+    s.handshake_timeout_ms = (int)o.handshake_timeout * 1000;
+    s.header_timeout_ms = (int)o.header_timeout * 1000;
+    s.idle_timeout_ms = (int)o.idle_timeout * 1000;
+    s.stop_timeout_ms = (int)o.stop_timeout * 1000;
+    /* Each connection holds a socket and, while a body is sent, a file. */
+    s.max_conns = o.max_conns > 0 ? (size_t)o.max_conns : (size_t)(nofile > 64 ? (nofile - 32) / 2 : 16);
+    s.max_header = (size_t)o.max_header;
+    s.max_body = (uint64_t)o.max_body;
+    s.list_dirs = o.list_dirs;
+    s.log_identity = o.client_ca != NULL;
+    moat_server_set_hsts(o.hsts);
+    moat_server_load_mime_types(NULL);
+
+    if (o.access_log && (s.access_log = open_log(o.access_log)) < 0) return 2;
+    if (o.error_log) {
+        int fd = open_log(o.error_log);
+        if (fd < 0) return 2;
+        dup2(fd, 2);
+        close(fd);
     }
-    if ((r = configure_tls(&o, s.cfg))) {
-        moat_tls_config_free(s.cfg);
-        return r;
+    if (o.pid_file) {
+        FILE *f = fopen(o.pid_file, "w");
+        if (!f) {
+            fprintf(stderr, "moat serve: cannot write --pid-file %s: %s\n", o.pid_file,
+                    strerror(errno));
+            return 2;
+        }
+        fprintf(f, "%ld\n", (long)getpid());
+        fclose(f);
     }
 
-    int bound_port = 0;
-    s.lfd = open_listener(host, port, &bound_port);
-    s.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (s.lfd < 0 || s.epfd < 0) {
-        if (s.epfd < 0) perror("moat serve: epoll_create1");
-        if (s.lfd >= 0) close(s.lfd);
-        moat_tls_config_free(s.cfg);
-        return 1;
+    long nworkers = o.workers;
+    if (nworkers < 1) {
+        nworkers = sysconf(_SC_NPROCESSORS_ONLN);
+        if (nworkers < 1) nworkers = 1;
+        if (nworkers > MAX_WORKERS) nworkers = MAX_WORKERS;
     }
-    s.handshake_timeout_ms = 10 * 1000;
-    s.idle_timeout_ms = 60 * 1000;
-    s.max_conns = 4096;
+
+    /* Signals wait for sigsuspend, so none slips in between a check and
+     * the wait. */
+    sigset_t block, oldmask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, &oldmask);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_master_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    static struct worker w[2 * MAX_WORKERS * 4];
+    size_t nw = 0;
+    int gen = 0;
+    for (long i = 0; i < nworkers; i++) {
+        pid_t pid = spawn(&s, &oldmask);
+        if (pid > 0) w[nw++] = (struct worker){pid, gen, mono_ms()};
+    }
+    if (nw == 0) return 1;
 
     int v6 = strchr(host, ':') != NULL;
-    printf("moat: serving %s on https://%s%s%s:%d/\n", o.dir, v6 ? "[" : "", host, v6 ? "]" : "",
-           bound_port);
+    printf("moat: serving %s on https://%s%s%s:%d/ (%ld worker%s)\n", o.dir, v6 ? "[" : "", host,
+           v6 ? "]" : "", bound_port, nworkers, nworkers == 1 ? "" : "s");
+    if (o.redirect_http) printf("moat: redirecting http://%s:%d/ to https\n", rhost, rport);
+    if (o.ncerts == 0) {
+        char home[4096], err[256];
+        if (moat_ca_dir(NULL, home, sizeof home, err, sizeof err) == 0)
+            printf("moat: the certificate is from the local CA; trust it with `moat ca trust`, or "
+                   "curl --cacert %s/rootCA.pem\n",
+                   home);
+    }
     fflush(stdout);
 
-    r = moat_server_run(&s);
+    sigset_t waitmask = oldmask;
+    sigdelset(&waitmask, SIGHUP);
+    sigdelset(&waitmask, SIGTERM);
+    sigdelset(&waitmask, SIGINT);
+    sigdelset(&waitmask, SIGCHLD);
+    int64_t stop_deadline = 0;
+    int status = 0;
+    for (;;) {
+        if (got_chld) {
+            got_chld = 0;
+            int wst;
+            pid_t pid;
+            while ((pid = waitpid(-1, &wst, WNOHANG)) > 0) {
+                for (size_t i = 0; i < nw; i++) {
+                    if (w[i].pid != pid) continue;
+                    int current = w[i].gen == gen && !stop_deadline;
+                    if (current && (WIFSIGNALED(wst) || WEXITSTATUS(wst) != 0)) {
+                        fprintf(stderr, "moat serve: worker %ld %s %d; starting another\n",
+                                (long)pid, WIFSIGNALED(wst) ? "killed by signal" : "exited with",
+                                WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst));
+                        /* A worker that dies at once would spin: pace it. */
+                        if (mono_ms() - w[i].started_ms < 1000) usleep(200 * 1000);
+                        pid_t np = spawn(&s, &oldmask);
+                        if (np > 0) {
+                            w[i] = (struct worker){np, gen, mono_ms()};
+                            break;
+                        }
+                    }
+                    w[i] = w[--nw];
+                    break;
+                }
+            }
+        }
+        if (got_stop && !stop_deadline) {
+            got_stop = 0;
+            stop_deadline = mono_ms() + s.stop_timeout_ms + 2000;
+            for (size_t i = 0; i < nw; i++)
+                kill(w[i].pid, SIGTERM);
+        }
+        if (stop_deadline && nw == 0) break;
+        if (stop_deadline && mono_ms() >= stop_deadline) {
+            for (size_t i = 0; i < nw; i++)
+                kill(w[i].pid, SIGKILL);
+            status = 1;
+            stop_deadline = mono_ms() + 1000000;
+        }
+        if (got_hup && !stop_deadline) {
+            got_hup = 0;
+            /* Reload: a new configuration for new workers; the old ones
+             * stop accepting and finish what they hold. */
+            moat_tls_config *ncfg = build_config(&o);
+            if (!ncfg) {
+                fprintf(stderr, "moat serve: reload failed; still serving the old configuration\n");
+            } else if (nw + (size_t)nworkers > sizeof w / sizeof w[0]) {
+                fprintf(stderr, "moat serve: reload refused: too many workers still finishing\n");
+                moat_tls_config_free(ncfg);
+            } else {
+                moat_tls_config *old = s.cfg;
+                s.cfg = ncfg;
+                for (int i = 0; i < s.nstaples; i++)
+                    if (stat(s.staples[i].path, &st) == 0) s.staples[i].mtime = st.st_mtim;
+                if (o.access_log) {
+                    int fd = open_log(o.access_log);
+                    if (fd >= 0) {
+                        if (s.access_log >= 0) close(s.access_log);
+                        s.access_log = fd;
+                    }
+                }
+                gen++;
+                size_t before = nw;
+                for (long i = 0; i < nworkers; i++) {
+                    pid_t pid = spawn(&s, &oldmask);
+                    if (pid > 0) w[nw++] = (struct worker){pid, gen, mono_ms()};
+                }
+                for (size_t i = 0; i < before; i++)
+                    if (w[i].gen != gen) kill(w[i].pid, SIGTERM);
+                moat_tls_config_free(old);
+                fprintf(stderr, "moat serve: reloaded (generation %d)\n", gen);
+            }
+        }
+        if (!got_chld && !got_hup && !(got_stop && !stop_deadline)) {
+            if (stop_deadline) {
+                /* Wake now and then to enforce the deadline. */
+                struct timespec ts = {0, 200 * 1000 * 1000};
+                siginfo_t si;
+                if (sigtimedwait(&block, &si, &ts) > 0) on_master_signal(si.si_signo);
+            } else {
+                sigsuspend(&waitmask);
+            }
+        }
+    }
+    if (o.pid_file) unlink(o.pid_file);
     close(s.lfd);
-    close(s.epfd);
+    if (s.redirect_fd >= 0) close(s.redirect_fd);
     moat_tls_config_free(s.cfg);
-    return r;
+    return status;
 }

@@ -1,30 +1,51 @@
 /* moat serve: the pieces of the HTTPS static file server shared between
- * its files (options and start-up, the event loop, static responses). */
+ * its files (options, master and workers; the event loop; static files). */
 #ifndef MOAT_SERVER_H
 #define MOAT_SERVER_H
 
 #include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "moat/buf.h"
 #include "moat/http.h"
 #include "moat/tls.h"
 
-/* Entry point of `moat serve DIR ...`; argv[0] is "serve". Returns the
+#define MOAT_SERVE_MAX_CERTS 16
+
+/* Entry point of `moat serve [DIR] ...`; argv[0] is "serve". Returns the
  * process exit status: 0 after a clean stop, 1 on a runtime failure, 2 on
  * bad usage or unreadable files. */
 int moat_serve_main(int argc, char **argv);
 
+/* An OCSP response file stapled for one certificate, reloaded by the
+ * worker when its modification time changes. */
+struct moat_staple {
+    const char *path;
+    struct timespec mtime;
+};
+
 struct moat_server {
     int epfd;
-    int lfd; /* listening socket */
+    int lfd;          /* HTTPS listening socket, shared by the workers */
+    int redirect_fd;  /* plain-HTTP listener answering 308, or -1 */
+    int https_port;   /* what redirects point at */
     moat_tls_config *cfg;
     char root[PATH_MAX]; /* realpath of the served directory */
     size_t root_len;
     int handshake_timeout_ms; /* from accept to the end of the handshake */
     int idle_timeout_ms;      /* between requests, or with no progress */
-    size_t max_conns;
+    int header_timeout_ms;    /* a request head must arrive whole within this */
+    int stop_timeout_ms;      /* graceful stop: connections get this long */
+    size_t max_conns;         /* per worker */
+    size_t max_header;        /* request head bytes (431 beyond) */
+    uint64_t max_body;        /* request body bytes (413 beyond) */
+    int list_dirs;            /* --list-dirs */
+    int access_log;           /* fd, or -1 */
+    int log_identity;         /* client certificates configured: log them */
+    struct moat_staple staples[MOAT_SERVE_MAX_CERTS];
+    int nstaples;
 };
 
 /* A response body still to be sent: the rest of a file. */
@@ -34,18 +55,34 @@ struct moat_body {
     off_t left;
 };
 
-/* Runs the epoll loop until SIGTERM or SIGINT. Returns 0 or 1. */
+/* What the access log needs to know of a response. */
+struct moat_resp {
+    int status;
+    off_t bytes; /* body bytes (file or generated) */
+};
+
+/* Runs the epoll loop of one worker until SIGTERM or SIGINT, then stops
+ * accepting and lets open connections finish (up to stop_timeout_ms).
+ * Returns 0 or 1. */
 int moat_server_run(struct moat_server *s);
 
 /* Answers one parsed request from the static files under s->root: appends
  * the response head (and any small generated body) to head, and opens the
  * file whose bytes follow in *body (body->fd -1 when none). Sets *close
- * when the connection must end after this response. Returns the status. */
-int moat_server_static(const struct moat_server *s, const moat_http_request *req, moat_buf *head,
-                       struct moat_body *body, int *close);
+ * when the connection must end after this response. Fills *resp. */
+void moat_server_static(const struct moat_server *s, const moat_http_request *req, moat_buf *head,
+                        struct moat_body *body, int *close, struct moat_resp *resp);
 
 /* Appends a complete error response (head and a short HTML body; only the
- * head when head_only) for status to out. close adds Connection: close. */
+ * head when head_only) for status to out. close adds Connection: close.
+ * Returns the body length. */
 int moat_server_error(moat_buf *out, int status, int head_only, int close);
+
+/* Strict-Transport-Security max-age added to every HTTPS response; -1
+ * (the default) adds none. */
+void moat_server_set_hsts(long seconds);
+
+/* Loads /etc/mime.types (or path) on top of the built-in table. */
+void moat_server_load_mime_types(const char *path);
 
 #endif
