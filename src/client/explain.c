@@ -26,18 +26,618 @@ void moat_print_chain(FILE *f, const moat_buf *certs, size_t n)
     }
 }
 
-struct moat_explain { FILE *f; };
+
+/* ---- reading the messages (every length checked; a short read sets bad) */
+struct rd {
+    const uint8_t *p;
+    size_t n;
+    int bad;
+};
+static unsigned u8(struct rd *r)
+{
+    if (r->n < 1) return r->bad = 1, 0;
+    r->n--;
+    return *r->p++;
+}
+static unsigned u16(struct rd *r)
+{
+    unsigned a = u8(r);
+    return a << 8 | u8(r);
+}
+static unsigned long u24(struct rd *r)
+{
+    unsigned long a = u8(r);
+    a = a << 8 | u8(r);
+    return a << 8 | u8(r);
+}
+static unsigned long u32(struct rd *r)
+{
+    unsigned long a = u16(r);
+    return a << 16 | u16(r);
+}
+/* A sub-reader over the next n bytes. */
+static struct rd sub(struct rd *r, size_t n)
+{
+    struct rd s = {r->p, n, 0};
+    if (r->n < n) {
+        r->bad = 1;
+        s.n = 0;
+        return s;
+    }
+    r->p += n;
+    r->n -= n;
+    return s;
+}
+
+static const char *name_or_hex(const char *name, unsigned id, char *buf)
+{
+    if (strcmp(name, "unknown") != 0) return name;
+    if ((id & 0x0f0f) == 0x0a0a) return "GREASE";
+    snprintf(buf, 16, "0x%04x", id);
+    return buf;
+}
+static const char *group_s(unsigned g, char *buf)
+{
+    return name_or_hex(moat_tls_group_name((uint16_t)g), g, buf);
+}
+static const char *suite_s(unsigned s, char *buf)
+{
+    return name_or_hex(moat_tls_cipher_name((uint16_t)s), s, buf);
+}
+static const char *sig_s(unsigned s, char *buf)
+{
+    static const struct {
+        unsigned id;
+        const char *n;
+    } more[] = {{0x0401, "rsa_pkcs1_sha256"}, {0x0501, "rsa_pkcs1_sha384"},
+                {0x0601, "rsa_pkcs1_sha512"}, {0x0603, "ecdsa_secp521r1_sha512"},
+                {0x0808, "ed448"},            {0x0809, "rsa_pss_pss_sha256"},
+                {0x0201, "rsa_pkcs1_sha1"},   {0x0203, "ecdsa_sha1"}};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+        if (more[i].id == s) return more[i].n;
+    return name_or_hex(moat_tls_sigscheme_name((uint16_t)s), s, buf);
+}
+static const char *ext_name(unsigned e)
+{
+    switch (e) {
+    case 0: return "server_name";
+    case 5: return "status_request";
+    case 10: return "supported_groups";
+    case 13: return "signature_algorithms";
+    case 16: return "application_layer_protocol_negotiation";
+    case 41: return "pre_shared_key";
+    case 42: return "early_data";
+    case 43: return "supported_versions";
+    case 44: return "cookie";
+    case 45: return "psk_key_exchange_modes";
+    case 50: return "signature_algorithms_cert";
+    case 51: return "key_share";
+    default: return (e & 0x0f0f) == 0x0a0a ? "GREASE" : "other";
+    }
+}
+static const char *version_s(unsigned v)
+{
+    switch (v) {
+    case 0x0304: return "TLS 1.3";
+    case 0x0303: return "TLS 1.2";
+    case 0x0302: return "TLS 1.1";
+    case 0x0301: return "TLS 1.0";
+    default: return (v & 0x0f0f) == 0x0a0a ? "GREASE" : "an unknown version";
+    }
+}
+static const char *hs_name(int t)
+{
+    switch (t) {
+    case 1: return "ClientHello";
+    case 2: return "ServerHello";
+    case 4: return "NewSessionTicket";
+    case 8: return "EncryptedExtensions";
+    case 11: return "Certificate";
+    case 13: return "CertificateRequest";
+    case 15: return "CertificateVerify";
+    case 20: return "Finished";
+    case 24: return "KeyUpdate";
+    default: return "a handshake message";
+    }
+}
+static const char *ctype_name(int t)
+{
+    switch (t) {
+    case 20: return "change_cipher_spec";
+    case 21: return "alert";
+    case 22: return "handshake";
+    case 23: return "application data";
+    default: return "?";
+    }
+}
+
+/* RFC 8446 4.1.3: the random of a HelloRetryRequest. */
+static const uint8_t hrr_random[32] = {
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C};
+
+/* Records of the request/response phase, per direction. */
+struct tally {
+    unsigned long records, wire;
+    unsigned long sizes[8];
+    int nsizes;
+    unsigned long tickets;
+};
+
+struct moat_explain {
+    FILE *f;  /* where the story goes (stderr) */
+    FILE *m;  /* the handshake part, written as it happens, shown when done */
+    char *mbuf;
+    size_t mlen;
+    char host[256];
+    int port;
+    const char *trust;
+    int step;
+    unsigned share_group;  /* the group of the server's key share */
+    int psk_offered, psk_taken, hrr, certs_seen, cert_requested;
+    unsigned cv_scheme;
+    int phase; /* 0 handshake, 1 after it, 2 request sent */
+    char request[200], status[200];
+    size_t req_body;
+    uint64_t resp_body;
+    struct tally out, in;
+};
+
 struct moat_explain *moat_explain_new(FILE *f, const char *host, int port, const char *trust)
 {
-    (void)host; (void)port; (void)trust;
     struct moat_explain *e = calloc(1, sizeof *e);
-    if (e) e->f = f;
+    if (!e) return NULL;
+    e->f = f;
+    e->m = open_memstream(&e->mbuf, &e->mlen);
+    if (!e->m) {
+        free(e);
+        return NULL;
+    }
+    snprintf(e->host, sizeof e->host, "%s", host);
+    e->port = port;
+    e->trust = trust;
+    fprintf(e->m, "== How moat and %s:%d set up this HTTPS connection ==\n\n", host, port);
     return e;
 }
+
+static void client_hello(struct moat_explain *e, struct rd r, size_t len)
+{
+    FILE *m = e->m;
+    char b[16];
+    fprintf(m, "%d. moat -> server: ClientHello (%zu bytes, in the clear)\n", ++e->step, len);
+    fprintf(m, "   moat says hello and lists everything it can do, so the server can choose:\n");
+    u8(&r), u24(&r), u16(&r);
+    sub(&r, 32); /* random: 32 fresh bytes, makes every handshake unique */
+    struct rd sid = sub(&r, u8(&r));
+    (void)sid;
+    struct rd cs = sub(&r, u16(&r));
+    fprintf(m, "   - cipher suites (encryption + hash), best first:");
+    while (cs.n >= 2 && !cs.bad)
+        fprintf(m, " %s", suite_s(u16(&cs), b));
+    fprintf(m, "\n");
+    sub(&r, u8(&r)); /* compression: always "none" */
+    struct rd ex = sub(&r, u16(&r));
+    while (ex.n >= 4 && !ex.bad) {
+        unsigned type = u16(&ex);
+        struct rd d = sub(&ex, u16(&ex));
+        if (type == 43) {
+            struct rd v = sub(&d, u8(&d));
+            fprintf(m, "   - versions (supported_versions):");
+            while (v.n >= 2 && !v.bad)
+                fprintf(m, " %s", version_s(u16(&v)));
+            fprintf(m, "  (the legacy version field says TLS 1.2 for old middleboxes)\n");
+        } else if (type == 10) {
+            struct rd g = sub(&d, u16(&d));
+            fprintf(m, "   - key-exchange groups (supported_groups):");
+            while (g.n >= 2 && !g.bad)
+                fprintf(m, " %s", group_s(u16(&g), b));
+            fprintf(m, "\n");
+        } else if (type == 51) {
+            struct rd ks = sub(&d, u16(&d));
+            fprintf(m, "   - key shares, sent ahead to save a round trip:");
+            while (ks.n >= 4 && !ks.bad) {
+                unsigned g = u16(&ks);
+                size_t kl = u16(&ks);
+                sub(&ks, kl);
+                fprintf(m, " %s (a %zu-byte public key, made fresh for this connection)",
+                        group_s(g, b), kl);
+            }
+            fprintf(m, "\n");
+        } else if (type == 13) {
+            struct rd s = sub(&d, u16(&d));
+            fprintf(m, "   - signature schemes it accepts:");
+            while (s.n >= 2 && !s.bad)
+                fprintf(m, " %s", sig_s(u16(&s), b));
+            fprintf(m, "\n");
+        } else if (type == 0) {
+            struct rd l = sub(&d, u16(&d));
+            u8(&l);
+            struct rd hn = sub(&l, u16(&l));
+            fprintf(m, "   - server name (SNI): %.*s, so the server can pick the right certificate\n",
+                    (int)hn.n, (const char *)hn.p);
+        } else if (type == 16) {
+            struct rd l = sub(&d, u16(&d));
+            fprintf(m, "   - application protocols (ALPN):");
+            while (l.n && !l.bad) {
+                struct rd pn = sub(&l, u8(&l));
+                fprintf(m, " %.*s", (int)pn.n, (const char *)pn.p);
+            }
+            fprintf(m, "\n");
+        } else if (type == 5) {
+            fprintf(m, "   - status_request: please staple a fresh OCSP answer about your "
+                       "certificate\n");
+        } else if (type == 41) {
+            e->psk_offered = 1;
+            fprintf(m, "   - pre_shared_key: a session ticket from an earlier visit, to resume "
+                       "without a certificate\n");
+        } else if (type == 44) {
+            fprintf(m, "   - cookie: echoed from the HelloRetryRequest\n");
+        }
+    }
+}
+
+static void server_hello(struct moat_explain *e, struct rd r, size_t len)
+{
+    FILE *m = e->m;
+    char b[16];
+    u8(&r), u24(&r), u16(&r);
+    struct rd rnd = sub(&r, 32);
+    int hrr = rnd.n == 32 && memcmp(rnd.p, hrr_random, 32) == 0;
+    sub(&r, u8(&r));
+    unsigned suite = u16(&r);
+    u8(&r);
+    if (hrr) {
+        e->hrr = 1;
+        fprintf(m, "%d. server -> moat: HelloRetryRequest (%zu bytes, in the clear)\n", ++e->step,
+                len);
+    } else {
+        fprintf(m, "%d. server -> moat: ServerHello (%zu bytes, in the clear)\n", ++e->step, len);
+    }
+    fprintf(m, "   - cipher suite chosen: %s\n", suite_s(suite, b));
+    struct rd ex = sub(&r, u16(&r));
+    while (ex.n >= 4 && !ex.bad) {
+        unsigned type = u16(&ex);
+        struct rd d = sub(&ex, u16(&ex));
+        if (type == 43) {
+            fprintf(m, "   - version chosen: %s\n", version_s(u16(&d)));
+        } else if (type == 51 && hrr) {
+            fprintf(m, "   - none of moat's key shares suits the server: it asks for one in %s; "
+                       "moat sends a second ClientHello with that share\n",
+                    group_s(u16(&d), b));
+        } else if (type == 51) {
+            e->share_group = u16(&d);
+            size_t kl = u16(&d);
+            fprintf(m, "   - group chosen: %s; the server's key share: a %zu-byte public key\n",
+                    group_s(e->share_group, b), kl);
+        } else if (type == 41) {
+            e->psk_taken = 1;
+            fprintf(m, "   - pre_shared_key: ticket #%u accepted: this is a resumed session\n",
+                    u16(&d));
+        }
+    }
+}
+
+static void encrypted_extensions(struct moat_explain *e, struct rd r, size_t len)
+{
+    FILE *m = e->m;
+    fprintf(m, "%d. server -> moat: EncryptedExtensions (%zu bytes, encrypted)\n", ++e->step, len);
+    u8(&r), u24(&r);
+    struct rd ex = sub(&r, u16(&r));
+    int any = 0;
+    while (ex.n >= 4 && !ex.bad) {
+        unsigned type = u16(&ex);
+        struct rd d = sub(&ex, u16(&ex));
+        any = 1;
+        if (type == 16) {
+            struct rd l = sub(&d, u16(&d));
+            struct rd pn = sub(&l, u8(&l));
+            fprintf(m, "   - application protocol chosen (ALPN): %.*s\n", (int)pn.n,
+                    (const char *)pn.p);
+        } else {
+            fprintf(m, "   - %s\n", ext_name(type));
+        }
+    }
+    if (!any) fprintf(m, "   - (no extensions: the server has nothing more to say)\n");
+}
+
+static void certificate_msg(struct moat_explain *e, struct rd r, size_t len, int sent)
+{
+    FILE *m = e->m;
+    u8(&r), u24(&r);
+    sub(&r, u8(&r));
+    struct rd list = sub(&r, u24(&r));
+    int n = 0, stapled = 0;
+    while (list.n >= 3 && !list.bad) {
+        sub(&list, u24(&list));
+        struct rd ex = sub(&list, u16(&list));
+        while (ex.n >= 4 && !ex.bad) {
+            unsigned t = u16(&ex);
+            sub(&ex, u16(&ex));
+            if (t == 5 && n == 0) stapled = 1;
+        }
+        n++;
+    }
+    if (sent) {
+        fprintf(m, "%d. moat -> server: Certificate (%zu bytes, encrypted): moat's client "
+                   "certificate%s\n",
+                ++e->step, len, n ? "" : " (none: moat has none to give)");
+        return;
+    }
+    e->certs_seen = n;
+    fprintf(m, "%d. server -> moat: Certificate (%zu bytes, encrypted): a chain of %d "
+               "certificate%s%s\n",
+            ++e->step, len, n, n == 1 ? "" : "s",
+            stapled ? ", with an OCSP answer stapled to the first" : "");
+}
+
+static void peer_cert(struct moat_explain *e, const uint8_t *der, size_t len, int pos)
+{
+    struct moat_x509_info ci;
+    FILE *m = e->m;
+    if (moat_x509_describe(der, len, &ci) < 0) {
+        fprintf(m, "   [%d] (cannot be read)\n", pos);
+        return;
+    }
+    fprintf(m, "   [%d] %s\n", pos, ci.subject);
+    fprintf(m, "       issued by %s\n", ci.issuer);
+    fprintf(m, "       valid %s to %s; %s key, signed with %s\n", ci.not_before, ci.not_after,
+            ci.key, ci.sigalg);
+    if (ci.sans[0]) fprintf(m, "       names: %s\n", ci.sans);
+    fprintf(m, "       SHA-256 fingerprint %s\n", ci.sha256);
+}
+
+static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t len, int type,
+                          int sent)
+{
+    struct rd r = {data, len, 0};
+    FILE *m = e->m;
+    char b[16];
+    switch (type) {
+    case 1:
+        client_hello(e, r, len);
+        return;
+    case 2:
+        server_hello(e, r, len);
+        return;
+    case 8:
+        encrypted_extensions(e, r, len);
+        return;
+    case 11:
+        certificate_msg(e, r, len, sent);
+        return;
+    case 13:
+        e->cert_requested = 1;
+        fprintf(m, "%d. server -> moat: CertificateRequest (%zu bytes): the server wants a "
+                   "client certificate\n",
+                ++e->step, len);
+        return;
+    case 15: {
+        u8(&r), u24(&r);
+        unsigned s = u16(&r);
+        size_t sl = u16(&r);
+        if (!sent) e->cv_scheme = s;
+        fprintf(m, "%d. %s: CertificateVerify (%zu bytes, encrypted): a %zu-byte %s signature "
+                   "over the whole handshake so far, made with the private key of %s "
+                   "certificate. It proves %s holds that key, not merely a copy of the "
+                   "certificate.\n",
+                ++e->step, sent ? "moat -> server" : "server -> moat", len, sl, sig_s(s, b),
+                sent ? "moat's" : "its", sent ? "moat" : "the server");
+        return;
+    }
+    case 20:
+        fprintf(m, "%d. %s: Finished (%zu bytes, encrypted): an HMAC over every handshake "
+                   "message, keyed from the %s handshake traffic secret. %s\n",
+                ++e->step, sent ? "moat -> server" : "server -> moat", len,
+                sent ? "client" : "server",
+                sent ? "The server checks it the same way."
+                     : "moat computed the same value: nothing was changed on the way.");
+        return;
+    case 4: {
+        u8(&r), u24(&r);
+        unsigned long life = u32(&r);
+        fprintf(m, "   server -> moat: NewSessionTicket (%zu bytes, encrypted): a ticket to "
+                   "resume later without a full handshake, good for %lu s\n",
+                len, life);
+        if (e->phase) e->in.tickets++;
+        return;
+    }
+    default:
+        fprintf(m, "%d. %s: %s (%zu bytes)\n", ++e->step, sent ? "moat -> server" : "server -> moat",
+                hs_name(type), len);
+    }
+}
+
+static void keys(struct moat_explain *e, const char *label, size_t n, int write)
+{
+    FILE *m = e->m;
+    if (n == 9 && memcmp(label, "handshake", 9) == 0) {
+        if (!write)
+            fprintf(m, "   >> keys: both sides now hold the shared secret. Everything the server "
+                       "sends from here on is encrypted with the server handshake traffic key.\n");
+        else
+            fprintf(m, "   >> keys: what moat sends from here on is encrypted with the client "
+                       "handshake traffic key.\n");
+    } else if (n == 11 && memcmp(label, "application", 11) == 0) {
+        fprintf(m, "   >> keys: %s switches to the %s application traffic key for HTTP.\n",
+                write ? "moat" : "the server", write ? "client" : "server");
+    } else {
+        fprintf(m, "   >> keys: %s updated its keys (KeyUpdate)\n", write ? "moat" : "the server");
+    }
+}
+
+static void record(struct moat_explain *e, const uint8_t *h, size_t n, int type, int sent)
+{
+    if (n < 5) return;
+    unsigned long len = (unsigned long)h[3] << 8 | h[4];
+    if (e->phase == 0) {
+        if (h[0] == 20) return; /* the compatibility change_cipher_spec */
+        fprintf(e->m, "   [record %s: %lu bytes on the wire, %s%s]\n", sent ? "sent" : "received",
+                len + 5, h[0] == 23 ? "encrypted, carrying " : "in the clear, ",
+                ctype_name(type));
+        return;
+    }
+    if (type != 23) return;
+    struct tally *t = sent ? &e->out : &e->in;
+    t->records++;
+    t->wire += len + 5;
+    if (t->nsizes < 8) t->sizes[t->nsizes++] = len + 5;
+}
+
 void moat_explain_observe(void *arg, int event, const uint8_t *data, size_t len, int info)
-{ (void)arg; (void)event; (void)data; (void)len; (void)info; }
-void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int ok) { (void)e; (void)t; (void)ok; }
-void moat_explain_request(struct moat_explain *e, const char *l, size_t n) { (void)e; (void)l; (void)n; }
-void moat_explain_response(struct moat_explain *e, const char *l, uint64_t n) { (void)e; (void)l; (void)n; }
-void moat_explain_finish(struct moat_explain *e) { (void)e; }
-void moat_explain_free(struct moat_explain *e) { free(e); }
+{
+    struct moat_explain *e = arg;
+    if (!e) return;
+    switch (event) {
+    case MOAT_EV_HS_SENT:
+    case MOAT_EV_HS_RECEIVED:
+        handshake_msg(e, data, len, info, event == MOAT_EV_HS_SENT);
+        break;
+    case MOAT_EV_RECORD_SENT:
+    case MOAT_EV_RECORD_RECEIVED:
+        record(e, data, len, info, event == MOAT_EV_RECORD_SENT);
+        break;
+    case MOAT_EV_KEYS:
+        keys(e, (const char *)data, len, info);
+        break;
+    case MOAT_EV_PEER_CERT:
+        peer_cert(e, data, len, info);
+        break;
+    }
+}
+
+static void show(struct moat_explain *e)
+{
+    fflush(e->m);
+    if (e->mlen) fwrite(e->mbuf, 1, e->mlen, e->f);
+    fflush(e->f);
+    rewind(e->m);
+    e->mlen = 0;
+}
+
+void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int ok)
+{
+    if (!e) return;
+    FILE *m = e->m;
+    char b[16];
+    e->phase = 1;
+    if (!ok) {
+        fprintf(m, "\nThe handshake did not complete: see the line below.\n\n");
+        show(e);
+        return;
+    }
+    uint16_t suite = moat_tls_get_cipher(t), group = moat_tls_get_group(t);
+    int sha384 = suite == MOAT_TLS_AES_256_GCM_SHA384;
+    const char *aead = suite == MOAT_TLS_AES_128_GCM_SHA256   ? "AES-128-GCM (16-byte key)"
+                       : suite == MOAT_TLS_AES_256_GCM_SHA384 ? "AES-256-GCM (32-byte key)"
+                                                              : "ChaCha20-Poly1305 (32-byte key)";
+    fprintf(m, "\n-- Why moat trusts this server --\n");
+    if (moat_tls_resumed(t)) {
+        fprintf(m, "No certificate this time: the server accepted a ticket that only it could "
+                   "have sealed, from an earlier handshake in which its certificate was checked. "
+                   "Knowing the secret inside the ticket is the proof.\n");
+    } else if (!e->trust) {
+        fprintf(m, "It is NOT trusted: -k turned verification off. Anyone on the path could "
+                   "have answered in its place.\n");
+    } else {
+        fprintf(m, "- The chain of %d certificate%s ends at a CA found in %s; each certificate's "
+                   "signature checks out with the key of the next.\n",
+                e->certs_seen, e->certs_seen == 1 ? "" : "s", e->trust);
+        fprintf(m, "- The first certificate names %s, and today lies within every "
+                   "certificate's validity dates.\n",
+                e->host);
+        fprintf(m, "- It may be used for TLS servers, and no revocation list or OCSP answer "
+                   "moat holds says it was revoked%s.\n",
+                moat_tls_ocsp_stapled(t) ? " (the stapled OCSP answer says: good)" : "");
+        fprintf(m, "- The CertificateVerify signature (%s) shows the server has the private "
+                   "key that goes with it.\n",
+                sig_s(moat_tls_get_sigscheme(t), b));
+    }
+    fprintf(m, "\n-- Where the shared secret came from --\n");
+    fprintf(m, "moat made an ephemeral %s key pair and sent its public half in the ClientHello "
+               "key share%s; the server did the same in its ServerHello. Each side combined its "
+               "own private key with the other's public key (ECDHE) and got the same shared "
+               "secret, which never crossed the wire. The private halves are thrown away after "
+               "the handshake, so recording this connection and stealing the server's key later "
+               "would not reveal it (forward secrecy).\n",
+            group_s(group, b), e->hrr ? " (the second one, after the HelloRetryRequest)" : "");
+    if (moat_tls_resumed(t))
+        fprintf(m, "The ticket's resumption secret was mixed in too, as the pre-shared key.\n");
+    fprintf(m, "\n-- How the keys follow from it (RFC 8446 7.1, with %s) --\n",
+            sha384 ? "SHA-384" : "SHA-256");
+    fprintf(m, "  Early Secret     = HKDF-Extract(0, %s)\n",
+            moat_tls_resumed(t) ? "the ticket's PSK" : "zeros: no PSK");
+    fprintf(m, "  Handshake Secret = HKDF-Extract(Derive-Secret(Early Secret, \"derived\"), the "
+               "%s shared secret)\n",
+            group_s(group, b));
+    fprintf(m, "    client/server handshake traffic secrets = Derive-Secret(Handshake Secret, "
+               "\"c hs traffic\"/\"s hs traffic\", ClientHello..ServerHello)\n");
+    fprintf(m, "  Master Secret    = HKDF-Extract(Derive-Secret(Handshake Secret, \"derived\"), "
+               "zeros)\n");
+    fprintf(m, "    client/server application traffic secrets = Derive-Secret(Master Secret, "
+               "\"c ap traffic\"/\"s ap traffic\", ClientHello..server Finished)\n");
+    fprintf(m, "  Each traffic secret gives a key and an IV (HKDF-Expand-Label \"key\", \"iv\") "
+               "for %s; every record is sealed under the key with the IV XORed with its "
+               "sequence number. A changed byte fails the tag and ends the connection.\n",
+            aead);
+    fprintf(m, "  (Values are never shown; SSLKEYLOGFILE=FILE writes them for Wireshark.)\n\n");
+    show(e);
+}
+
+void moat_explain_request(struct moat_explain *e, const char *line, size_t body_len)
+{
+    if (!e) return;
+    snprintf(e->request, sizeof e->request, "%s", line);
+    e->req_body = body_len;
+    e->phase = 2;
+    memset(&e->out, 0, sizeof e->out);
+    memset(&e->in, 0, sizeof e->in);
+}
+
+void moat_explain_response(struct moat_explain *e, const char *line, uint64_t body_len)
+{
+    if (!e) return;
+    snprintf(e->status, sizeof e->status, "%s", line);
+    e->resp_body = body_len;
+}
+
+static void tally_line(FILE *m, const struct tally *t)
+{
+    fprintf(m, "%lu record%s, %lu bytes on the wire", t->records, t->records == 1 ? "" : "s",
+            t->wire);
+    if (!t->records) return;
+    fprintf(m, " (sizes ");
+    for (int i = 0; i < t->nsizes; i++)
+        fprintf(m, "%s%lu", i ? ", " : "", t->sizes[i]);
+    fprintf(m, "%s)", t->records > (unsigned long)t->nsizes ? ", ..." : "");
+}
+
+void moat_explain_finish(struct moat_explain *e)
+{
+    if (!e || e->phase < 2) return;
+    FILE *m = e->m;
+    fprintf(m, "-- The request and the response, encrypted --\n");
+    fprintf(m, "moat -> server: \"%s\"%s", e->request, e->req_body ? " with a body" : "");
+    if (e->req_body) fprintf(m, " of %zu bytes", e->req_body);
+    fprintf(m, ":\n   ");
+    tally_line(m, &e->out);
+    fprintf(m, "\n   Each record: 5-byte header (type application_data, as if TLS 1.2), then "
+               "the HTTP bytes, 1 byte of real content type and a 16-byte tag, all encrypted.\n");
+    if (e->status[0]) {
+        fprintf(m, "server -> moat: \"%s\"", e->status);
+        if (e->resp_body) fprintf(m, " with a body of %llu bytes", (unsigned long long)e->resp_body);
+        fprintf(m, ":\n   ");
+        tally_line(m, &e->in);
+        fprintf(m, "\n");
+    }
+    fprintf(m, "An eavesdropper sees the server's address, the name in the SNI, the sizes "
+               "and timing of these records - not the URL, the headers or the body.\n");
+    show(e);
+}
+
+void moat_explain_free(struct moat_explain *e)
+{
+    if (!e) return;
+    fclose(e->m);
+    free(e->mbuf);
+    free(e);
+}
