@@ -76,7 +76,7 @@ static void key_str(X509 *x, char *out, size_t cap)
     if (id == EVP_PKEY_RSA) {
         snprintf(out, cap, "RSA %d bits", EVP_PKEY_get_bits(k));
     } else if (id == EVP_PKEY_EC) {
-        char g[64] = "";
+        char g[40] = "";
         size_t gl = 0;
         EVP_PKEY_get_utf8_string_param(k, "group", g, sizeof g, &gl);
         snprintf(out, cap, "ECDSA %s",
