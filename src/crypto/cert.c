@@ -85,6 +85,7 @@ int moat_cred_load(const char *cert_pem, size_t cert_len, const char *key_pem, s
             X509_free(x);
     }
     BIO_free(b);
+    b = NULL; /* freed: the fail path below frees b again */
     ERR_clear_error();
     if (!c->n) {
         snprintf(err, errlen, "no PEM certificate found");
