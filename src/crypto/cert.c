@@ -208,7 +208,9 @@ int moat_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, size
     int ok = m && EVP_DigestSign(m, sig, &len, msg, msglen) > 0;
     EVP_MD_CTX_free(m);
     ERR_clear_error();
-    if (!ok) return MOAT_ERR_INTERNAL;
+    /* OpenSSL 3.0's ECDSA reports success with a length of (unsigned)-1
+     * when encoding the signature runs out of memory: check the length. */
+    if (!ok || len == 0 || len > 1024) return MOAT_ERR_INTERNAL;
     *siglen = len;
     return 0;
 }
