@@ -33,6 +33,10 @@ $(B)/tests/%: tests/unit/%.c $(TEST_COMMON) $(B)/libmoat.a $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_COMMON) $(B)/libmoat.a $(LDLIBS)
 
+# test_faults fails allocations in turn: moat's own through --wrap in this
+# one program's link (libcrypto's through its own hook).
+$(B)/tests/test_faults: private override CFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+
 # The same code built with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" all
@@ -57,6 +61,30 @@ bench:
 $(B)/bench/%: bench/%.c $(B)/libmoat.a $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libmoat.a $(LDLIBS)
+
+# make fuzz: every libFuzzer target fuzz/fuzz_*.c, built with clang,
+# ASan and UBSan into build/fuzz/, run one after another for FUZZ_SECONDS
+# each from the seeds in fuzz/corpus/<target>/ (fuzz/run.sh; docs/testing.md).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_CFLAGS  := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+.PHONY: fuzz fuzz-build fuzz-bins
+fuzz: fuzz-build
+	./fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build:
+	$(MAKE) B=build/fuzz CC=clang CFLAGS="$(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link" fuzz-bins
+
+fuzz-bins: $(FUZZ_TARGETS:%=$(B)/%)
+
+# The layers the targets reach (no server, no command line).
+FUZZ_OBJ := $(filter $(B)/src/core/% $(B)/src/crypto/% $(B)/src/tls/% $(B)/src/http/% \
+                     $(B)/src/client/url.o,$(OBJ))
+$(B)/libmoatfuzz.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(B)/libmoatfuzz.a $(HDR)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/libmoatfuzz.a $(LDLIBS)
 
 clean:
 	rm -rf build

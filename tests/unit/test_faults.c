@@ -1,0 +1,246 @@
+/* Fault injection, as SQLite does it: every allocation of an in-memory
+ * handshake and transfer is made to fail in turn (moat's own through
+ * -Wl,--wrap=malloc,calloc,realloc,free in this program's build only,
+ * libcrypto's through CRYPTO_set_mem_functions), and each time an error
+ * must come back with nothing crashed and nothing leaked; reads and writes
+ * cut to one byte through a whole handshake and transfer; and regression
+ * tests for what the fuzzers (fuzz/) found. */
+#include <openssl/crypto.h>
+
+#include "harness.h"
+
+/* ---- the allocation hook */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+void __real_free(void *p);
+
+static long alloc_count; /* allocations so far (both hooks) */
+static long fail_at;     /* the allocation number that fails; 0: none */
+static long failed;      /* how many were made to fail */
+/* moat's own allocations not yet freed. libcrypto's are not counted: it
+ * keeps per-thread and global state made on first use (its error queue,
+ * say), which is not a leak; LeakSanitizer in the ASan build checks those
+ * for memory that is no longer reachable. */
+static long live;
+
+static int should_fail(void)
+{
+    alloc_count++;
+    if (fail_at && alloc_count == fail_at) {
+        failed++;
+        return 1;
+    }
+    return 0;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    if (should_fail()) return NULL;
+    void *p = __real_malloc(n);
+    if (p) live++;
+    return p;
+}
+
+void *__wrap_calloc(size_t k, size_t n)
+{
+    if (should_fail()) return NULL;
+    void *p = __real_calloc(k, n);
+    if (p) live++;
+    return p;
+}
+
+void *__wrap_realloc(void *old, size_t n)
+{
+    if (should_fail()) return NULL;
+    void *p = __real_realloc(old, n);
+    if (p && !old) live++;
+    return p;
+}
+
+void __wrap_free(void *p)
+{
+    if (p) live--;
+    __real_free(p);
+}
+
+static void *ossl_malloc(size_t n, const char *file, int line)
+{
+    (void)file, (void)line;
+    return should_fail() ? NULL : __real_malloc(n);
+}
+
+static void *ossl_realloc(void *p, size_t n, const char *file, int line)
+{
+    (void)file, (void)line;
+    return should_fail() ? NULL : __real_realloc(p, n);
+}
+
+static void ossl_free(void *p, const char *file, int line)
+{
+    (void)file, (void)line;
+    __real_free(p);
+}
+
+/* ---- one handshake and one request/response, as the sweep runs it */
+
+static const char request[] = "GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
+static char response[20000];
+
+/* 0 when everything worked and arrived intact, else the first error. */
+static int session(const moat_tls_config *cc, const moat_tls_config *sc, size_t step)
+{
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", step);
+    if (!r) r = pair_send(p.c, p.s, request, sizeof request - 1, &p.s_app, step);
+    if (!r && (p.s_app.len != sizeof request - 1 || memcmp(p.s_app.base, request, p.s_app.len)))
+        r = -2000;
+    if (!r) r = pair_send(p.s, p.c, response, sizeof response, &p.c_app, step);
+    if (!r &&
+        (p.c_app.len != sizeof response || memcmp(p.c_app.base, response, sizeof response)))
+        r = -2001;
+    pair_free(&p);
+    return r;
+}
+
+/* Fails allocation n = 1, 2, ... of a whole session until a session needs
+ * fewer allocations than n. Each must end in an error or, where the
+ * failure was absorbed (a cache that is filled later), in a correct
+ * session; and the allocations live before must be all that is left. */
+static void sweep(const char *what, const moat_tls_config *cc, const moat_tls_config *sc)
+{
+    /* A session first, so that libcrypto's lazily built tables exist. */
+    int r0 = session(cc, sc, 1 << 20);
+    check(r0 == 0, "faults %s: a session works with no fault (%d)", what, r0);
+    alloc_count = 0;
+    long base = live;
+    session(cc, sc, 1 << 20);
+    long total = alloc_count;
+    check(live == base, "faults %s: a session frees all it allocates (%ld left)", what,
+          live - base);
+    long errors = 0, absorbed = 0, leaks = 0, bad = 0, first_leak = 0;
+    /* MOAT_FAULT_AT=N runs only allocation N (to study one under ASan). */
+    long only = getenv("MOAT_FAULT_AT") ? atol(getenv("MOAT_FAULT_AT")) : 0;
+    for (long n = only ? only : 1; n <= (only ? only : total); n++) {
+        base = live;
+        alloc_count = 0;
+        failed = 0;
+        fail_at = n;
+        int r = session(cc, sc, 1 << 20);
+        fail_at = 0;
+        if (!failed) break; /* fewer allocations than n: done */
+        if (r)
+            errors++;
+        else
+            absorbed++;
+        if (r > 0) bad++;
+        if (live != base) {
+            if (only) printf("# allocation %ld: %ld left\n", n, live - base);
+            if (!leaks) first_leak = n;
+            leaks++;
+        }
+    }
+    printf("# faults %s: %ld allocations per session; %ld failures gave an error, %ld were "
+           "absorbed\n",
+           what, total, errors, absorbed);
+    if (only) return;
+    check(errors + absorbed == total && bad == 0,
+          "faults %s: each of the %ld allocations failed in turn, no crash, an error or a "
+          "correct session each time",
+          what, total);
+    check(leaks == 0, "faults %s: nothing leaked after any failed allocation (%ld leaked, first "
+                      "at allocation %ld)",
+          what, leaks, first_leak);
+}
+
+/* Allocations of configurations: loading certificates and trust. */
+static void sweep_config(void)
+{
+    long errors = 0, leaks = 0, total = 0;
+    for (long n = 1; n < 100000; n++) {
+        long base = live;
+        alloc_count = 0;
+        failed = 0;
+        fail_at = n;
+        moat_tls_config *sc = server_config("p256");
+        moat_tls_config *cc = client_config("ca");
+        fail_at = 0;
+        int ok = sc && cc;
+        moat_tls_config_free(sc);
+        moat_tls_config_free(cc);
+        if (!failed) break;
+        total++;
+        if (!ok) errors++;
+        if (live != base) leaks++;
+    }
+    printf("# faults config: %ld allocations, %ld failures gave an error\n", total, errors);
+    check(total > 0 && leaks == 0,
+          "faults config: each allocation of loading a certificate and a CA failed in turn, "
+          "nothing leaked (%ld leaked)",
+          leaks);
+}
+
+/* ---- reads and writes of one byte */
+
+static void test_one_byte(const moat_tls_config *cc, const moat_tls_config *sc)
+{
+    int r = session(cc, sc, 1);
+    check(r == 0, "faults: handshake and a 20 KB response delivered one byte at a time (%d)", r);
+
+    /* Writes of one byte: the application sends 1 byte per call, every
+     * record crosses one byte per read. */
+    pair_t p;
+    r = pair_handshake(&p, cc, sc, "localhost", 1);
+    size_t n = 4096;
+    for (size_t i = 0; i < n && !r; i++)
+        r = pair_send(p.s, p.c, response + i, 1, &p.c_app, 1);
+    check(r == 0 && p.c_app.len == n && !memcmp(p.c_app.base, response, n),
+          "faults: 4096 writes of one byte each, read one byte at a time (%d)", r);
+    pair_free(&p);
+}
+
+/* ---- what the fuzzers found */
+
+static void test_fuzz_regressions(void)
+{
+    /* fuzz_cert: a certificate "PEM" with no certificate in it freed its
+     * BIO twice in moat_cred_load (src/crypto/cert.c). */
+    moat_tls_config *c = moat_tls_config_new();
+    char err[256] = "";
+    static const char junk[] = "\xc6\xd5";
+    int r = c ? moat_tls_config_add_cert_pem(c, junk, 2, "", 0, err, sizeof err) : -1;
+    check(r == MOAT_ERR_FILE && strstr(err, "no PEM certificate"),
+          "fuzz regression: add_cert_pem with no certificate in the PEM fails cleanly (%s)", err);
+    moat_tls_config_free(c);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    /* Before libcrypto allocates anything. */
+    if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free)) {
+        printf("not ok - faults: libcrypto allocation hook could not be set\n");
+        return 1;
+    }
+    if (make_certs()) {
+        printf("not ok - test certificates could not be made (see %s/gen.log)\n", certdir);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof response; i++)
+        response[i] = (char)('a' + i % 26);
+    test_fuzz_regressions();
+    moat_tls_config *sc = server_config("p256");
+    moat_tls_config *cc = client_config("ca");
+    if (!sc || !cc) {
+        printf("not ok - faults: configurations\n");
+        return 1;
+    }
+    test_one_byte(cc, sc);
+    sweep("handshake and request (P-256, x25519)", cc, sc);
+    sweep_config();
+    moat_tls_config_free(sc);
+    moat_tls_config_free(cc);
+    remove_certs();
+    return failures ? 1 : 0;
+}
