@@ -54,6 +54,7 @@ struct xfer {
     int http_code;
     uint64_t size_download;
     int verify_result; /* -w ssl_verify_result: 0 verified, 1 not */
+    int send_failed;   /* the body could not all be sent: the server may have answered early */
     /* progress bar with -o on a terminal */
     int progress;
     int64_t prog_last;
@@ -423,10 +424,20 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
     int r = moat_tls_send(x->c.t, &x->out, req.base, req.len);
     moat_buf_free(&req);
     if (r == 0) r = flush_tls(x, x->deadline);
+    x->send_failed = 0;
     for (size_t off = 0; r == 0 && with_body && off < o->data.len; off += SEND_CHUNK) {
         size_t n = o->data.len - off < SEND_CHUNK ? o->data.len - off : SEND_CHUNK;
         r = moat_tls_send(x->c.t, &x->out, o->data.base + off, n);
         if (r == 0) r = flush_tls(x, x->deadline);
+        if (r == -1) {
+            /* A server may answer (a redirect, 413) and close before it
+             * has read the body: look for that answer before failing. */
+            x->send_failed = 1;
+            x->c.reusable = 0;
+            moat_buf_clear(&x->out);
+            r = 0;
+            break;
+        }
     }
     x->t_sent = moat_now_ms() - x->start;
     if (r == -2) return timeout_exit(x, "sending to");
@@ -692,6 +703,11 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
             if (x.c.used && o->verbose) fprintf(stderr, "* reusing the connection to %s\n", u.host);
             status = send_request(&x, method, with_body, strcmp(first_host, u.host) != 0);
             if (status == 0) status = read_response(&x, method, &a);
+            if (status && status != STALE && x.send_failed) {
+                fprintf(stderr, "moat: failure sending the request body to %s\n", u.host);
+                status = 55;
+            }
+            if (status == 0 && x.send_failed) x.c.reusable = 0;
             x.c.used = 1;
             if (status != STALE) break;
             conn_close(&x); /* the server closed an idle connection: once more */
