@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/proxy.h"
 #include "server/server.h"
 
 #define READ_CHUNK 16384      /* bytes read from a socket at once */
@@ -44,6 +45,7 @@ struct conn {
     moat_buf out;          /* TLS records waiting for the socket */
     moat_buf app;          /* decrypted bytes not yet answered */
     struct moat_body body; /* file bytes still to send */
+    struct moat_proxy *px; /* a request handed to the reverse proxy (proxy.c) */
     uint64_t skip;         /* request body bytes to discard */
     size_t scanned;        /* app bytes already parsed without a full head */
     int handshake_done;
@@ -92,6 +94,7 @@ static void conn_free(struct loop *L, struct conn *c)
     L->nconns--;
     close(c->fd);
     if (c->body.fd >= 0) close(c->body.fd);
+    moat_proxy_free(c->px);
     moat_tls_free(c->tls);
     moat_buf_free(&c->out);
     moat_buf_free(&c->app);
@@ -297,7 +300,43 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
         redirect(L->s, req, &L->head, resp);
         return;
     }
-    moat_server_static(L->s, req, &L->head, &c->body, close, resp);
+    /* --proxy: a prefix route or --proxy-only claims the request; a plain
+     * --proxy URL gets what the files do not answer. */
+    int m = moat_proxy_match(req);
+    if (m != MOAT_PROXY_CLAIM) {
+        moat_server_static(L->s, req, &L->head, &c->body, close, resp);
+        if (!m || (resp->status != 404 && resp->status != 405 && resp->status != 501)) return;
+        moat_buf_clear(&L->head);
+        end_body(c);
+    }
+    c->px = moat_proxy_start(req, c->app.base, c->app.len, c->addr, moat_tls_get_peer_identity(c->tls),
+                             L->s->epfd, (uint64_t)(uintptr_t)c | 1, *close && !req->f.chunked);
+    if (!c->px) {
+        *close = 1;
+        resp->status = 503;
+        resp->bytes = moat_server_error(&L->head, 503, 0, 1);
+    }
+}
+
+/* Moves a proxied exchange on; when its response is over, logs it and
+ * lets the connection go on (or end). Returns 1 when anything moved. */
+static int proxy_step(struct loop *L, struct conn *c)
+{
+    int progress = 0;
+    int r = c->state != C_OPEN ? MOAT_PROXY_ABORT
+                               : moat_proxy_pump(c->px, c->tls, &c->app, &c->out, c->peer_done,
+                                                 now_ms(), &progress);
+    if (progress) touch(L, c);
+    if (r == MOAT_PROXY_BUSY) return progress;
+    moat_http_request req;
+    struct moat_resp resp;
+    moat_proxy_result(c->px, &req, &resp);
+    access_log(L, c, &req, &resp);
+    moat_proxy_free(c->px);
+    c->px = NULL;
+    if (r == MOAT_PROXY_ABORT && c->state == C_OPEN) c->state = C_FLUSH; /* no close_notify: cut short */
+    if (r == MOAT_PROXY_CLOSE) begin_close(c, 1);
+    return 1;
 }
 
 /* Parses and answers pipelined requests while there is room to. Returns
@@ -305,7 +344,7 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
 static int answer_requests(struct loop *L, struct conn *c)
 {
     int handled = 0;
-    while (handled < REQUESTS_PER_PASS && c->state == C_OPEN && c->body.fd < 0 &&
+    while (handled < REQUESTS_PER_PASS && c->state == C_OPEN && c->body.fd < 0 && !c->px &&
            c->out.len < OUT_HIGH) {
         if (c->skip) {
             size_t n = c->app.len < c->skip ? c->app.len : (size_t)c->skip;
@@ -357,6 +396,11 @@ static int answer_requests(struct loop *L, struct conn *c)
              * after its next answer. */
             close = !req.f.keep_alive || req.f.minor == 0 || req.f.chunked || L->draining;
             route_request(L, c, &req, &close, &resp);
+            if (c->px) { /* proxy.c takes the body and the answer from here */
+                moat_buf_consume(&c->app, (size_t)n);
+                handled++;
+                break;
+            }
             access_log(L, c, &req, &resp);
             if (req.f.content_length > 0) c->skip = (uint64_t)req.f.content_length;
             moat_buf_consume(&c->app, (size_t)n);
@@ -438,7 +482,7 @@ static int set_events(struct loop *L, struct conn *c)
         /* Writable is also our cue to continue a body or pipelined
          * requests left for the next pass. */
         if (c->out.len || c->body.fd >= 0 ||
-            (c->state == C_OPEN && c->scanned < c->app.len && !c->skip))
+            (c->state == C_OPEN && c->scanned < c->app.len && !c->skip && !c->px))
             ev |= EPOLLOUT;
     }
     if (ev == c->events) return 0;
@@ -455,6 +499,7 @@ static int pump(struct loop *L, struct conn *c)
     for (int pass = 0; pass < PASSES; pass++) {
         int progress = 0;
         if (c->state == C_OPEN && c->handshake_done) progress += answer_requests(L, c);
+        if (c->px) progress += proxy_step(L, c);
         if (c->state != C_LINGER) progress += send_body(c);
         if (flush_out(L, c) < 0) return -1;
         if (c->out.len) break;
@@ -577,6 +622,14 @@ static void sweep(struct loop *L, int64_t now)
     size_t limit = L->nconns;
     for (size_t i = 0; c && i < limit; i++) {
         struct conn *next = c->next;
+        if (c->px) { /* the proxy keeps its own timeouts */
+            c->deadline = now + L->s->idle_timeout_ms;
+            if (pump(L, c) < 0) {
+                conn_free(L, c);
+                c = next;
+                continue;
+            }
+        }
         /* A head trickling in a byte at a time would otherwise keep the
          * idle timer fresh forever (slowloris). */
         int slow_head = c->state == C_OPEN && c->head_since && c->body.fd < 0 && !c->out.len &&
@@ -653,11 +706,18 @@ int moat_server_run(struct moat_server *s)
                 if (!L.draining) accept_new(&L, tag == &tag_plain);
                 continue;
             }
-            struct conn *c = tag;
+            if (!tag) continue; /* its connection was freed earlier in this batch */
+            /* Odd tags are a connection's backend socket (proxy.c). */
+            struct conn *c = (struct conn *)((uintptr_t)tag & ~(uintptr_t)1);
             int drop = 0;
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) drop = on_readable(&L, c) < 0;
+            if (c == tag && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                drop = on_readable(&L, c) < 0;
             if (!drop) drop = pump(&L, c) < 0;
-            if (drop) conn_free(&L, c);
+            if (drop) {
+                for (int j = i + 1; j < n; j++)
+                    if (((uintptr_t)evs[j].data.ptr & ~(uintptr_t)1) == (uintptr_t)c) evs[j].data.ptr = NULL;
+                conn_free(&L, c);
+            }
         }
         int64_t now = now_ms();
         if (now >= next_sweep || L.draining) {

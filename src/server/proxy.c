@@ -1,0 +1,1009 @@
+/* moat serve --proxy: routes, backend pools with passive health checks,
+ * and the exchange of one request with an HTTP/1.1 backend: the request
+ * re-framed and its headers rewritten (RFC 9110 7.6), the response
+ * streamed back through bounded buffers, WebSocket tunnels after 101. */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/proxy.h"
+
+#define MAX_ROUTES 32
+#define MAX_BACKENDS 16 /* per route */
+#define POOL_MAX 256    /* idle connections kept per backend */
+#define UP_MAX (64 * 1024)  /* request bytes waiting for the backend */
+#define OUT_MAX (64 * 1024) /* response bytes waiting for the client */
+#define READ_CHUNK 16384
+#define FAIL_MS 10000 /* a failing backend is left out this long */
+
+struct backend {
+    char url[512];      /* as given, for messages */
+    char hostport[512]; /* Host for HTTP/1.0 clients that sent none */
+    char path[512];     /* replaces the route prefix; "" keeps the target */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    int64_t down_until;
+    int idle[POOL_MAX];
+    int64_t idle_since[POOL_MAX];
+    int nidle;
+};
+
+struct route {
+    char prefix[512]; /* "" for the fallback route */
+    size_t prefix_len;
+    struct backend *b[MAX_BACKENDS];
+    int nb;
+    unsigned rr;
+};
+
+static struct {
+    struct route routes[MAX_ROUTES];
+    int nroutes;
+    int only;
+    int connect_ms, read_ms, idle_ms;
+    int64_t next_pool_sweep;
+} P = {.connect_ms = 10000, .read_ms = 60000, .idle_ms = 30000};
+
+enum { S_ERROR, S_CONNECTING, S_ACTIVE, S_TUNNEL, S_END };
+enum { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };
+
+struct moat_proxy {
+    int epfd;
+    uint64_t tag;
+    struct route *rt;
+    struct backend *be;
+    int fd;
+    int reused; /* fd came from the pool */
+    int tries;
+    int state;
+    int result;
+    uint32_t events;
+    int64_t deadline;
+    char *orig; /* copy of the client's request head */
+    size_t orig_len;
+    moat_http_request req; /* parsed from orig */
+    moat_buf head;         /* the request head for the backend */
+    moat_buf up;           /* bytes still to go to the backend */
+    moat_buf down;         /* bytes from the backend not yet handled */
+    moat_buf tmp;
+    int req_body; /* B_NONE, B_LENGTH, B_CHUNKED */
+    uint64_t req_left;
+    moat_http_chunked req_dec;
+    int req_done;
+    int sent_body; /* request body bytes have left for the backend */
+    uint64_t up_sent;
+    int close;     /* the client connection ends after this */
+    int is_head;
+    int websocket;
+    int send_continue;
+    int err_status; /* S_ERROR: answer this */
+    int head_sent;  /* the response head went to the client */
+    int status;
+    long long bytes;
+    int resp_body;
+    uint64_t resp_left;
+    moat_http_chunked resp_dec;
+    int resp_done;
+    int out_chunked;
+    int backend_keep;
+    int got_bytes; /* the backend sent anything at all */
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- options */
+
+static int opt_err(const char *where, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "moat serve: %s%s", where ? where : "", where ? ": " : "");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    return 2;
+}
+
+/* Parses "http://host[:port][/path]" into b. */
+static int parse_url(const char *url, size_t n, struct backend *b, const char *where)
+{
+    char u[512];
+    if (n >= sizeof u) return opt_err(where, "--proxy URL too long: %s", url);
+    memcpy(u, url, n);
+    u[n] = '\0';
+    snprintf(b->url, sizeof b->url, "%s", u);
+    if (strncasecmp(u, "http://", 7) != 0)
+        return opt_err(where, "--proxy wants an http:// URL (plain HTTP/1.1 to the application), not '%s'", u);
+    char *host = u + 7, *slash = strchr(host, '/');
+    if (slash) {
+        snprintf(b->path, sizeof b->path, "%s", slash);
+        *slash = '\0';
+        if (strcmp(b->path, "/") == 0) b->path[0] = '\0';
+    }
+    snprintf(b->hostport, sizeof b->hostport, "%s", host);
+    char *port = NULL;
+    if (host[0] == '[') {
+        char *e = strchr(host, ']');
+        if (!e) return opt_err(where, "--proxy: bad IPv6 address in '%s'", b->url);
+        *e = '\0';
+        if (e[1] == ':') port = e + 2;
+        host++;
+    } else {
+        port = strrchr(host, ':');
+        if (port) *port++ = '\0';
+    }
+    if (!*host) return opt_err(where, "--proxy: no host in '%s'", b->url);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    int r = getaddrinfo(host, port && *port ? port : "80", &hints, &res);
+    if (r || !res) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "--proxy %%s: cannot resolve %s: %s", host, gai_strerror(r));
+        return opt_err(where, msg, b->url);
+    }
+    memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
+    b->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int add_proxy(const char *v, const char *where)
+{
+    const char *urls = v;
+    char prefix[512] = "";
+    if (v[0] == '/') {
+        const char *eq = strchr(v, '=');
+        if (!eq || (size_t)(eq - v) >= sizeof prefix)
+            return opt_err(where, "--proxy takes URL or /PREFIX=URL, not '%s'", v);
+        memcpy(prefix, v, (size_t)(eq - v));
+        prefix[eq - v] = '\0';
+        urls = eq + 1;
+    }
+    struct route *rt = NULL;
+    for (int i = 0; i < P.nroutes; i++)
+        if (strcmp(P.routes[i].prefix, prefix) == 0) rt = &P.routes[i];
+    if (!rt) {
+        if (P.nroutes >= MAX_ROUTES) return opt_err(where, "at most 32 --proxy routes (%s)", v);
+        rt = &P.routes[P.nroutes++];
+        snprintf(rt->prefix, sizeof rt->prefix, "%s", prefix);
+        rt->prefix_len = strlen(prefix);
+    }
+    while (*urls) {
+        size_t n = strcspn(urls, ",");
+        if (n) {
+            if (rt->nb >= MAX_BACKENDS) return opt_err(where, "at most 16 URLs per --proxy route (%s)", v);
+            struct backend *b = calloc(1, sizeof *b);
+            if (!b) return opt_err(where, "%s", "out of memory");
+            if (parse_url(urls, n, b, where)) {
+                free(b);
+                return 2;
+            }
+            rt->b[rt->nb++] = b;
+        }
+        urls += n;
+        if (*urls == ',') urls++;
+    }
+    if (!rt->nb) return opt_err(where, "--proxy %s names no URL", v);
+    return 0;
+}
+
+static int parse_ms(const char *name, const char *v, int *out, const char *where)
+{
+    char *end;
+    double d = v ? strtod(v, &end) : -1;
+    if (!v || end == v || *end || !(d > 0) || d > 86400) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s wants seconds (more than 0, up to 86400), not '%%s'", name);
+        return opt_err(where, msg, v ? v : "");
+    }
+    *out = (int)(d * 1000 + 0.5);
+    if (*out < 1) *out = 1;
+    return 0;
+}
+
+int moat_proxy_option(const char *name, const char *v, const char *where)
+{
+    if (strcmp(name, "proxy") == 0) {
+        if (!v || !*v) return opt_err(where, "%s", "--proxy needs a URL or /PREFIX=URL");
+        return add_proxy(v, where);
+    }
+    if (strcmp(name, "proxy-only") == 0) {
+        if (!v || !strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
+            P.only = 1;
+        else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
+            P.only = 0;
+        else
+            return opt_err(where, "proxy-only takes on or off, not '%s'", v);
+        return 0;
+    }
+    if (strcmp(name, "proxy-connect-timeout") == 0) return parse_ms(name, v, &P.connect_ms, where);
+    if (strcmp(name, "proxy-read-timeout") == 0) return parse_ms(name, v, &P.read_ms, where);
+    if (strcmp(name, "proxy-idle-timeout") == 0) return parse_ms(name, v, &P.idle_ms, where);
+    return 1;
+}
+
+int moat_proxy_check(void)
+{
+    if (P.only && !P.nroutes)
+        return opt_err(NULL, "%s", "--proxy-only needs a --proxy URL to send requests to");
+    return 0;
+}
+
+/* ---- routing */
+
+static size_t path_len(const moat_http_request *req)
+{
+    const char *q = memchr(req->target, '?', req->target_len);
+    return q ? (size_t)(q - req->target) : req->target_len;
+}
+
+static struct route *find_route(const moat_http_request *req)
+{
+    struct route *best = NULL;
+    size_t pl = path_len(req);
+    for (int i = 0; i < P.nroutes; i++) {
+        struct route *rt = &P.routes[i];
+        size_t n = rt->prefix_len;
+        if (n == 0) {
+            if (!best) best = rt;
+            continue;
+        }
+        if (pl < n || memcmp(req->target, rt->prefix, n) != 0) continue;
+        /* "/api" covers /api and /api/x, not /apix. */
+        if (rt->prefix[n - 1] != '/' && pl > n && req->target[n] != '/') continue;
+        if (!best || n > best->prefix_len) best = rt;
+    }
+    return best;
+}
+
+int moat_proxy_match(const moat_http_request *req)
+{
+    if (P.only) return MOAT_PROXY_CLAIM;
+    if (!P.nroutes) return MOAT_PROXY_NONE;
+    struct route *rt = find_route(req);
+    if (!rt) return MOAT_PROXY_NONE;
+    return rt->prefix_len ? MOAT_PROXY_CLAIM : MOAT_PROXY_FALLBACK;
+}
+
+/* A path with a "." or ".." segment, raw or percent-encoded, could climb
+ * out of a route's prefix at the backend: refused. */
+static int has_dot_segment(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (p[i] != '/') {
+            i++;
+            continue;
+        }
+        size_t j = i + 1, dots = 0, other = 0;
+        while (j < n && p[j] != '/') {
+            if (p[j] == '.') {
+                dots++;
+                j++;
+            } else if (p[j] == '%' && j + 2 < n && p[j + 1] == '2' && (p[j + 2] | 0x20) == 'e') {
+                dots++;
+                j += 3;
+            } else {
+                other = 1;
+                j++;
+            }
+        }
+        if (!other && (dots == 1 || dots == 2)) return 1;
+        i = j;
+    }
+    return 0;
+}
+
+/* ---- headers */
+
+static int name_is(const moat_http_header *h, const char *name)
+{
+    return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
+}
+
+/* Whether token (case-insensitive) is in a comma-separated list value. */
+static int list_has(const char *v, size_t n, const char *tok, size_t tl)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+        size_t s = i;
+        while (i < n && v[i] != ',') i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
+        if (e - s == tl && strncasecmp(v + s, tok, tl) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Named by a Connection field of f (RFC 9110 7.6.1). */
+static int in_connection(const moat_http_fields *f, const char *name, size_t nl)
+{
+    for (size_t i = 0; i < f->nheaders; i++)
+        if (name_is(&f->headers[i], "connection") &&
+            list_has(f->headers[i].value, f->headers[i].value_len, name, nl))
+            return 1;
+    return 0;
+}
+
+/* Hop-by-hop fields, dropped in both directions; framing is ours. */
+static int hop_by_hop(const moat_http_fields *f, const moat_http_header *h)
+{
+    static const char *const hop[] = {"connection", "keep-alive", "te", "trailer",
+                                      "transfer-encoding", "upgrade", "content-length"};
+    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
+        if (name_is(h, hop[i])) return 1;
+    if (h->name_len >= 6 && strncasecmp(h->name, "proxy-", 6) == 0) return 1;
+    return in_connection(f, h->name, h->name_len);
+}
+
+static void put(moat_buf *b, const char *s, size_t n, int *r)
+{
+    if (!*r) *r = moat_buf_append(b, s, n);
+}
+
+static void puts_(moat_buf *b, const char *s, int *r) { put(b, s, strlen(s), r); }
+
+static void put_field(moat_buf *b, const char *name, const char *v, size_t vl, int *r)
+{
+    puts_(b, name, r);
+    put(b, ": ", 2, r);
+    put(b, v, vl, r);
+    put(b, "\r\n", 2, r);
+}
+
+/* A value fit to put in a header: no CR, LF or NUL. */
+static int clean(const char *s)
+{
+    return s && !strpbrk(s, "\r\n");
+}
+
+/* Builds the request head for the backend. */
+static int build_request(struct moat_proxy *px, const char *addr, const char *identity)
+{
+    const moat_http_request *q = &px->req;
+    moat_buf *b = &px->head;
+    int r = 0;
+    put(b, q->method, q->method_len, &r);
+    put(b, " ", 1, &r);
+    if (px->rt->prefix_len && px->be->path[0]) {
+        /* The route's prefix becomes the URL's path. */
+        size_t pl = strlen(px->be->path), skip = px->rt->prefix_len;
+        if (px->be->path[pl - 1] == '/' && skip < q->target_len && q->target[skip] == '/') skip++;
+        if (px->be->path[pl - 1] != '/' && px->rt->prefix[skip - 1] == '/') skip--;
+        puts_(b, px->be->path, &r);
+        put(b, q->target + skip, q->target_len - skip, &r);
+    } else {
+        put(b, q->target, q->target_len, &r);
+    }
+    puts_(b, " HTTP/1.1\r\n", &r);
+    static const char *const ours[] = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                                       "forwarded", "x-client-cert-subject", "expect"};
+    for (size_t i = 0; i < q->f.nheaders; i++) {
+        const moat_http_header *h = &q->f.headers[i];
+        int skip = hop_by_hop(&q->f, h);
+        for (size_t k = 0; !skip && k < sizeof ours / sizeof ours[0]; k++) skip = name_is(h, ours[k]);
+        if (skip) continue;
+        put(b, h->name, h->name_len, &r);
+        put(b, ": ", 2, &r);
+        put(b, h->value, h->value_len, &r);
+        put(b, "\r\n", 2, &r);
+    }
+    if (!q->host) put_field(b, "Host", px->be->hostport, strlen(px->be->hostport), &r);
+    put_field(b, "X-Forwarded-For", addr, strlen(addr), &r);
+    puts_(b, "X-Forwarded-Proto: https\r\n", &r);
+    if (q->host) put_field(b, "X-Forwarded-Host", q->host, q->host_len, &r);
+    /* RFC 7239: an IPv6 node and a host with a port are quoted strings. */
+    char fwd[256];
+    int v6 = strchr(addr, ':') != NULL;
+    snprintf(fwd, sizeof fwd, "for=%s%s%s;proto=https", v6 ? "\"[" : "", addr, v6 ? "]\"" : "");
+    puts_(b, "Forwarded: ", &r);
+    puts_(b, fwd, &r);
+    if (q->host && !memchr(q->host, '"', q->host_len) && !memchr(q->host, '\\', q->host_len)) {
+        puts_(b, ";host=\"", &r);
+        put(b, q->host, q->host_len, &r);
+        puts_(b, "\"", &r);
+    }
+    puts_(b, "\r\n", &r);
+    if (clean(identity)) put_field(b, "X-Client-Cert-Subject", identity, strlen(identity), &r);
+    if (px->websocket) {
+        puts_(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n", &r);
+    } else if (px->req_body == B_LENGTH) {
+        char cl[48];
+        snprintf(cl, sizeof cl, "Content-Length: %llu\r\n", (unsigned long long)px->req_left);
+        puts_(b, cl, &r);
+    } else if (px->req_body == B_CHUNKED) {
+        puts_(b, "Transfer-Encoding: chunked\r\n", &r);
+    }
+    puts_(b, "\r\n", &r);
+    return r;
+}
+
+/* ---- backends and their pools */
+
+static void close_fd(struct moat_proxy *px)
+{
+    if (px->fd < 0) return;
+    close(px->fd); /* also leaves the epoll set */
+    px->fd = -1;
+    px->events = 0;
+}
+
+static void mark_down(struct moat_proxy *px, const char *why)
+{
+    px->be->down_until = mono_ms() + FAIL_MS;
+    fprintf(stderr, "moat serve: proxy: backend %s: %s; left out for %d s\n", px->be->url, why,
+            FAIL_MS / 1000);
+}
+
+static void pool_sweep(int64_t now)
+{
+    if (now < P.next_pool_sweep) return;
+    P.next_pool_sweep = now + 1000;
+    for (int i = 0; i < P.nroutes; i++)
+        for (int j = 0; j < P.routes[i].nb; j++) {
+            struct backend *b = P.routes[i].b[j];
+            int k = 0;
+            for (int m = 0; m < b->nidle; m++) {
+                char c;
+                ssize_t n = recv(b->idle[m], &c, 1, MSG_PEEK | MSG_DONTWAIT);
+                int alive = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+                if (alive && now - b->idle_since[m] < P.idle_ms) {
+                    b->idle[k] = b->idle[m];
+                    b->idle_since[k++] = b->idle_since[m];
+                } else {
+                    close(b->idle[m]);
+                }
+            }
+            b->nidle = k;
+        }
+}
+
+/* An idle connection from be's pool that is still open, or -1. */
+static int pool_take(struct backend *be, int64_t now)
+{
+    while (be->nidle) {
+        be->nidle--;
+        int fd = be->idle[be->nidle];
+        char c;
+        ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+            now - be->idle_since[be->nidle] < P.idle_ms)
+            return fd;
+        close(fd);
+    }
+    return -1;
+}
+
+/* The next backend of the route, round-robin, skipping those left out;
+ * when all are, the one back soonest. */
+static struct backend *choose(struct route *rt, int64_t now)
+{
+    struct backend *soonest = NULL;
+    for (int i = 0; i < rt->nb; i++) {
+        struct backend *b = rt->b[rt->rr++ % (unsigned)rt->nb];
+        if (b->down_until <= now) return b;
+        if (!soonest || b->down_until < soonest->down_until) soonest = b;
+    }
+    return soonest;
+}
+
+static int set_interest(struct moat_proxy *px, uint32_t ev)
+{
+    if (px->fd < 0 || ev == px->events) return 0;
+    struct epoll_event e = {.events = ev, .data.u64 = px->tag};
+    if (epoll_ctl(px->epfd, EPOLL_CTL_MOD, px->fd, &e) < 0) return -1;
+    px->events = ev;
+    return 0;
+}
+
+/* Opens a connection to px->be (or takes one from its pool unless fresh);
+ * a backend that refuses at once is left out and the next one tried.
+ * Returns 0, or -1 when no connection could even be started. */
+static int connect_backend(struct moat_proxy *px, int64_t now, int fresh)
+{
+    for (;;) {
+        if (px->tries > px->rt->nb) return -1;
+        int fd = fresh ? -1 : pool_take(px->be, now);
+        px->reused = fd >= 0;
+        int in_progress = 0;
+        if (fd < 0) {
+            fd = socket(px->be->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd < 0) return -1;
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            if (connect(fd, (struct sockaddr *)&px->be->addr, px->be->addrlen) < 0) {
+                if (errno != EINPROGRESS) {
+                    close(fd);
+                    mark_down(px, strerror(errno));
+                    px->tries++;
+                    px->be = choose(px->rt, now);
+                    fresh = 0;
+                    continue;
+                }
+                in_progress = 1;
+            }
+        }
+        struct epoll_event e = {.events = EPOLLOUT | (in_progress ? 0 : EPOLLIN), .data.u64 = px->tag};
+        if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+            close(fd);
+            return -1;
+        }
+        px->fd = fd;
+        px->events = e.events;
+        px->state = in_progress ? S_CONNECTING : S_ACTIVE;
+        px->deadline = now + (in_progress ? P.connect_ms : P.read_ms);
+        return 0;
+    }
+}
+
+/* ---- the exchange */
+
+struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t *buf, size_t len,
+                                    const char *addr, const char *identity, int epfd, uint64_t tag,
+                                    int close)
+{
+    struct moat_proxy *px = calloc(1, sizeof *px);
+    if (!px) return NULL;
+    px->fd = -1;
+    px->epfd = epfd;
+    px->tag = tag;
+    px->close = close;
+    px->result = MOAT_PROXY_BUSY;
+    moat_buf_init(&px->head);
+    moat_buf_init(&px->up);
+    moat_buf_init(&px->down);
+    moat_buf_init(&px->tmp);
+    /* Our own copy of the head, parsed again so req lives in it. */
+    const uint8_t *start = (const uint8_t *)req->method;
+    size_t off = (size_t)(start - buf), n = 0;
+    for (size_t i = off; i + 3 < len; i++)
+        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
+            n = i + 4 - off;
+            break;
+        }
+    px->orig = n ? malloc(n) : NULL;
+    if (!px->orig || (memcpy(px->orig, start, n), moat_http_parse_request(px->orig, n, &px->req)) <= 0) {
+        free(px->orig);
+        free(px);
+        return NULL;
+    }
+    px->orig_len = n;
+    const moat_http_request *q = &px->req;
+    px->is_head = q->method_len == 4 && memcmp(q->method, "HEAD", 4) == 0;
+    if (q->f.chunked) {
+        px->req_body = B_CHUNKED;
+        moat_http_chunked_init(&px->req_dec);
+    } else if (q->f.content_length > 0) {
+        px->req_body = B_LENGTH;
+        px->req_left = (uint64_t)q->f.content_length;
+    } else {
+        px->req_done = 1;
+    }
+    if (q->f.minor == 0 || !q->f.keep_alive) px->close = 1;
+    const moat_http_header *up = moat_http_find_header(&q->f, "Upgrade");
+    px->websocket = up && q->method_len == 3 && memcmp(q->method, "GET", 3) == 0 &&
+                    list_has(up->value, up->value_len, "websocket", 9) &&
+                    in_connection(&q->f, "upgrade", 7) && px->req_body == B_NONE;
+    const moat_http_header *ex = moat_http_find_header(&q->f, "Expect");
+    px->send_continue = ex && px->req_body != B_NONE && q->f.minor == 1 &&
+                        list_has(ex->value, ex->value_len, "100-continue", 12);
+    px->rt = find_route(q);
+    px->state = S_ERROR;
+    if (!px->rt) {
+        px->err_status = 404; /* --proxy-only and no route for this path */
+    } else if (q->target_len == 0 || q->target[0] != '/' || has_dot_segment(q->target, path_len(q))) {
+        px->err_status = 400;
+    } else {
+        px->be = choose(px->rt, mono_ms());
+        if (build_request(px, addr, identity) < 0 ||
+            moat_buf_append(&px->up, px->head.base, px->head.len) < 0)
+            px->err_status = 500;
+        else if (connect_backend(px, mono_ms(), 0) < 0)
+            px->err_status = 502;
+    }
+    if (px->state == S_ERROR && !px->err_status) px->err_status = 502;
+    if (px->err_status == 502)
+        fprintf(stderr, "moat serve: proxy: %.*s %.*s: no backend could be reached (502)\n",
+                (int)q->method_len, q->method, (int)q->target_len, q->target);
+    return px;
+}
+
+/* Sends plaintext to the client. */
+static int to_client(moat_tls *tls, moat_buf *out, const void *p, size_t n)
+{
+    return n ? moat_tls_send(tls, out, p, n) : 0;
+}
+
+/* Answers with an error page of ours; the connection then ends. */
+static int fail(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int status, const char *why)
+{
+    if (why)
+        fprintf(stderr, "moat serve: proxy: %.*s %.*s -> %s: %s (%d)\n", (int)px->req.method_len,
+                px->req.method, (int)px->req.target_len, px->req.target,
+                px->be ? px->be->url : "-", why, px->head_sent ? 0 : status);
+    close_fd(px);
+    px->state = S_END;
+    px->backend_keep = 0;
+    if (px->head_sent) {
+        /* Too late for an error page: cut the response short. */
+        px->result = MOAT_PROXY_ABORT;
+        return px->result;
+    }
+    moat_buf_clear(&px->tmp);
+    int n = moat_server_error(&px->tmp, status, px->is_head, 1);
+    px->status = status;
+    px->bytes = n;
+    px->head_sent = 1;
+    px->result = to_client(tls, out, px->tmp.base, px->tmp.len) < 0 ? MOAT_PROXY_ABORT : MOAT_PROXY_CLOSE;
+    return px->result;
+}
+
+/* Moves request body bytes from in to up, re-framed. */
+static int fill_up(struct moat_proxy *px, moat_buf *in, int *progress)
+{
+    while (!px->req_done && in->len && px->up.len < UP_MAX) {
+        if (px->state == S_TUNNEL || px->req_body == B_LENGTH) {
+            size_t n = in->len;
+            if (px->state != S_TUNNEL && n > px->req_left) n = (size_t)px->req_left;
+            if (n > UP_MAX) n = UP_MAX;
+            if (moat_buf_append(&px->up, in->base, n) < 0) return -1;
+            moat_buf_consume(in, n);
+            if (px->state != S_TUNNEL) {
+                px->req_left -= n;
+                if (!px->req_left) px->req_done = 1;
+            }
+        } else {
+            size_t n = in->len < READ_CHUNK ? in->len : READ_CHUNK, used = 0;
+            moat_buf_clear(&px->tmp);
+            int r = moat_http_chunked_feed(&px->req_dec, in->base, n, &used, &px->tmp);
+            if (r < 0) return -2; /* malformed chunked body: never forwarded */
+            moat_buf_consume(in, used);
+            if (px->tmp.len) {
+                char sz[24];
+                int k = snprintf(sz, sizeof sz, "%zx\r\n", px->tmp.len);
+                if (moat_buf_append(&px->up, sz, (size_t)k) < 0 ||
+                    moat_buf_append(&px->up, px->tmp.base, px->tmp.len) < 0 ||
+                    moat_buf_append(&px->up, "\r\n", 2) < 0)
+                    return -1;
+            }
+            if (r == 1) {
+                if (moat_buf_append(&px->up, "0\r\n\r\n", 5) < 0) return -1;
+                px->req_done = 1;
+            }
+            if (!used && !r) break;
+        }
+        *progress = 1;
+    }
+    return 0;
+}
+
+/* Builds and sends the client's response head. */
+static int send_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const moat_http_response *rs)
+{
+    moat_buf *b = &px->tmp;
+    moat_buf_clear(b);
+    int r = 0;
+    char line[64];
+    snprintf(line, sizeof line, "HTTP/1.1 %d ", rs->status);
+    puts_(b, line, &r);
+    put(b, rs->reason, rs->reason_len, &r);
+    put(b, "\r\n", 2, &r);
+    int nobody = px->is_head || rs->status == 204 || rs->status == 304 || rs->status == 101;
+    for (size_t i = 0; i < rs->f.nheaders; i++) {
+        const moat_http_header *h = &rs->f.headers[i];
+        /* HEAD and 304 keep the length they describe. */
+        if (nobody && rs->status != 101 && name_is(h, "content-length")) {
+            put_field(b, "Content-Length", h->value, h->value_len, &r);
+            continue;
+        }
+        if (hop_by_hop(&rs->f, h)) continue;
+        put(b, h->name, h->name_len, &r);
+        put(b, ": ", 2, &r);
+        put(b, h->value, h->value_len, &r);
+        put(b, "\r\n", 2, &r);
+    }
+    if (rs->status == 101) {
+        puts_(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n", &r);
+    } else {
+        if (px->resp_body == B_LENGTH) {
+            snprintf(line, sizeof line, "Content-Length: %llu\r\n", (unsigned long long)px->resp_left);
+            puts_(b, line, &r);
+        } else if (px->resp_body != B_NONE) {
+            if (px->req.f.minor == 1)
+                px->out_chunked = 1;
+            else
+                px->close = 1; /* HTTP/1.0: the end of the connection ends the body */
+            if (px->out_chunked) puts_(b, "Transfer-Encoding: chunked\r\n", &r);
+        }
+        if (px->close) puts_(b, "Connection: close\r\n", &r);
+    }
+    puts_(b, "\r\n", &r);
+    if (r) return r;
+    px->head_sent = 1;
+    px->status = rs->status;
+    return to_client(tls, out, b->base, b->len);
+}
+
+/* Sends response body bytes to the client, chunked when we re-frame. */
+static int body_out(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const uint8_t *p, size_t n)
+{
+    if (!n) return 0;
+    px->bytes += (long long)n;
+    if (!px->out_chunked) return to_client(tls, out, p, n);
+    moat_buf c;
+    moat_buf_init(&c);
+    char sz[24];
+    int k = snprintf(sz, sizeof sz, "%zx\r\n", n);
+    int r = moat_buf_append(&c, sz, (size_t)k);
+    r = r ? r : moat_buf_append(&c, p, n);
+    r = r ? r : moat_buf_append(&c, "\r\n", 2);
+    r = r ? r : to_client(tls, out, c.base, c.len);
+    moat_buf_free(&c);
+    return r;
+}
+
+static int end_body(struct moat_proxy *px, moat_tls *tls, moat_buf *out)
+{
+    px->resp_done = 1;
+    return px->out_chunked ? to_client(tls, out, "0\r\n\r\n", 5) : 0;
+}
+
+/* Handles what the backend sent. Returns 0, or a negative error for fail. */
+static int handle_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const char **why)
+{
+    while (px->down.len && !px->resp_done) {
+        if (px->state == S_TUNNEL) {
+            if (to_client(tls, out, px->down.base, px->down.len) < 0) return -1;
+            px->bytes += (long long)px->down.len;
+            moat_buf_clear(&px->down);
+            return 0;
+        }
+        if (!px->head_sent) {
+            moat_http_response rs;
+            int n = moat_http_parse_response((const char *)px->down.base, px->down.len, &rs);
+            if (n == 0 && px->down.len > MOAT_HTTP_MAX_HEADER_BYTES + MOAT_HTTP_MAX_REQUEST_LINE) n = -1;
+            if (n < 0) {
+                *why = "malformed response head";
+                return -1;
+            }
+            if (n == 0) return 0;
+            if (rs.status >= 100 && rs.status < 200 && rs.status != 101) {
+                moat_buf_consume(&px->down, (size_t)n); /* interim: ours were sent already */
+                continue;
+            }
+            if (rs.status == 101 && !px->websocket) {
+                *why = "101 to a request that asked for no upgrade";
+                return -1;
+            }
+            if (px->is_head || rs.status == 204 || rs.status == 304 || rs.status == 101)
+                px->resp_body = B_NONE;
+            else if (rs.f.chunked)
+                px->resp_body = B_CHUNKED;
+            else if (rs.f.content_length >= 0)
+                px->resp_body = rs.f.content_length ? B_LENGTH : B_NONE;
+            else
+                px->resp_body = B_CLOSE;
+            if (px->resp_body == B_LENGTH) px->resp_left = (uint64_t)rs.f.content_length;
+            if (px->resp_body == B_CHUNKED) moat_http_chunked_init(&px->resp_dec);
+            px->backend_keep = rs.f.keep_alive && px->resp_body != B_CLOSE && rs.status != 101;
+            if (rs.status == 101) px->close = 1;
+            /* A response with a body of Content-Length 0 shows no length
+             * header of ours otherwise. */
+            int zero = rs.f.content_length == 0 && !rs.f.chunked && !px->is_head && rs.status != 204 &&
+                       rs.status != 304 && rs.status != 101;
+            if (zero) px->resp_body = B_LENGTH, px->resp_left = 0;
+            if (send_head(px, tls, out, &rs) < 0) return -1;
+            moat_buf_consume(&px->down, (size_t)n);
+            if (rs.status == 101) {
+                px->state = S_TUNNEL;
+                px->req_done = 0;
+                continue;
+            }
+            if (px->resp_body == B_NONE || (px->resp_body == B_LENGTH && !px->resp_left)) {
+                px->resp_done = 1;
+                if (px->down.len) px->backend_keep = 0; /* more than it said */
+                return 0;
+            }
+            continue;
+        }
+        if (px->resp_body == B_LENGTH) {
+            size_t n = px->down.len < px->resp_left ? px->down.len : (size_t)px->resp_left;
+            if (body_out(px, tls, out, px->down.base, n) < 0) return -1;
+            moat_buf_consume(&px->down, n);
+            px->resp_left -= n;
+            if (!px->resp_left) {
+                px->resp_done = 1;
+                if (px->down.len) px->backend_keep = 0;
+            }
+        } else if (px->resp_body == B_CHUNKED) {
+            size_t used = 0;
+            moat_buf dec;
+            moat_buf_init(&dec);
+            int r = moat_http_chunked_feed(&px->resp_dec, px->down.base, px->down.len, &used, &dec);
+            if (r >= 0) r = body_out(px, tls, out, dec.base, dec.len) < 0 ? -2 : r;
+            moat_buf_free(&dec);
+            if (r == -1) *why = "malformed chunked response body";
+            if (r < 0) return -1;
+            moat_buf_consume(&px->down, used);
+            if (r == 1) {
+                if (end_body(px, tls, out) < 0) return -1;
+                if (px->down.len) px->backend_keep = 0;
+            }
+            if (!used) break;
+        } else {
+            if (body_out(px, tls, out, px->down.base, px->down.len) < 0) return -1;
+            moat_buf_clear(&px->down);
+        }
+    }
+    return 0;
+}
+
+int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
+                    int peer_done, int64_t now, int *progress)
+{
+    if (px->result != MOAT_PROXY_BUSY) return px->result;
+    pool_sweep(now);
+    if (px->state == S_ERROR) return fail(px, tls, out, px->err_status, NULL);
+    if (px->send_continue) {
+        px->send_continue = 0;
+        if (to_client(tls, out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0) return fail(px, tls, out, 500, "out of memory");
+    }
+    const char *why = NULL;
+    for (int round = 0; round < 8; round++) {
+        int moved = 0;
+        if (px->state == S_CONNECTING) {
+            struct pollfd pf = {.fd = px->fd, .events = POLLOUT};
+            if (poll(&pf, 1, 0) > 0) {
+                int err = 0;
+                socklen_t el = sizeof err;
+                getsockopt(px->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+                if (err) {
+                    close_fd(px);
+                    mark_down(px, strerror(err));
+                    px->tries++;
+                    px->be = choose(px->rt, now);
+                    if (connect_backend(px, now, 0) < 0) return fail(px, tls, out, 502, strerror(err));
+                    continue;
+                }
+                px->state = S_ACTIVE;
+                moved = 1;
+            }
+        }
+        int r = fill_up(px, in, &moved);
+        if (r == -2) return fail(px, tls, out, 400, "malformed chunked request body");
+        if (r < 0) return fail(px, tls, out, 500, "out of memory");
+        if (px->state == S_ACTIVE || px->state == S_TUNNEL) {
+            while (px->up.len) {
+                ssize_t n = send(px->fd, px->up.base, px->up.len, MSG_NOSIGNAL);
+                if (n > 0) {
+                    moat_buf_consume(&px->up, (size_t)n);
+                    moved = 1;
+                    px->up_sent += (uint64_t)n;
+                    if (px->up_sent > px->head.len) px->sent_body = 1;
+                    continue;
+                }
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+                why = n < 0 ? strerror(errno) : "closed";
+                break;
+            }
+            /* Read while the client keeps up. */
+            while (!why && !px->resp_done && out->len < OUT_MAX) {
+                if (moat_buf_reserve(&px->down, READ_CHUNK) < 0) return fail(px, tls, out, 500, "out of memory");
+                ssize_t n = recv(px->fd, px->down.base + px->down.len, READ_CHUNK, 0);
+                if (n > 0) {
+                    px->down.len += (size_t)n;
+                    px->got_bytes = 1;
+                    moved = 1;
+                    if (handle_down(px, tls, out, &why) < 0) {
+                        if (!why) why = "out of memory";
+                        return fail(px, tls, out, 502, why);
+                    }
+                    continue;
+                }
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+                /* The backend closed (or failed). */
+                if (px->state == S_TUNNEL) {
+                    close_fd(px);
+                    px->state = S_END;
+                    px->result = MOAT_PROXY_CLOSE;
+                    return px->result;
+                }
+                if (px->head_sent && px->resp_body == B_CLOSE) {
+                    if (end_body(px, tls, out) < 0) return fail(px, tls, out, 500, "out of memory");
+                    px->backend_keep = 0;
+                    break;
+                }
+                if (px->reused && !px->got_bytes && !px->sent_body && px->req_body == B_NONE) {
+                    /* A pooled connection the backend had closed: once
+                     * more on a new one. */
+                    close_fd(px);
+                    moat_buf_clear(&px->up);
+                    px->up_sent = 0;
+                    if (moat_buf_append(&px->up, px->head.base, px->head.len) < 0 ||
+                        connect_backend(px, now, 1) < 0)
+                        return fail(px, tls, out, 502, "cannot reconnect");
+                    moved = 1;
+                    break;
+                }
+                why = n < 0 ? strerror(errno) : "closed the connection early";
+                break;
+            }
+            if (why) {
+                if (!px->head_sent && !px->reused) mark_down(px, why);
+                return fail(px, tls, out, 502, why);
+            }
+        }
+        if (px->state == S_TUNNEL && peer_done && !in->len && !px->up.len) {
+            close_fd(px);
+            px->state = S_END;
+            px->result = MOAT_PROXY_CLOSE;
+            return px->result;
+        }
+        if (moved) {
+            *progress = 1;
+            px->deadline = now + (px->state == S_CONNECTING ? P.connect_ms : P.read_ms);
+        }
+        if (px->resp_done) {
+            if (!px->req_done) {
+                /* Answered before the request body was all here: the rest
+                 * cannot be told from a next request, so both ends go. */
+                px->backend_keep = 0;
+                px->close = 1;
+            }
+            px->result = px->close ? MOAT_PROXY_CLOSE : MOAT_PROXY_DONE;
+            return px->result;
+        }
+        if (!moved) break;
+    }
+    if (peer_done && !px->req_done && !in->len && px->state != S_TUNNEL)
+        return fail(px, tls, out, 400, "the client went away mid-request");
+    if (now >= px->deadline) {
+        if (px->state == S_CONNECTING) mark_down(px, "did not accept the connection in time");
+        return fail(px, tls, out, 504, px->state == S_CONNECTING ? "connect timed out" : "timed out");
+    }
+    uint32_t ev = 0;
+    if (px->state == S_CONNECTING || px->up.len) ev |= EPOLLOUT;
+    if (px->state != S_CONNECTING && out->len < OUT_MAX) ev |= EPOLLIN;
+    if (set_interest(px, ev) < 0) return fail(px, tls, out, 502, "epoll");
+    return MOAT_PROXY_BUSY;
+}
+
+void moat_proxy_result(const struct moat_proxy *px, moat_http_request *req, struct moat_resp *resp)
+{
+    *req = px->req;
+    resp->status = px->status ? px->status : 502;
+    resp->bytes = px->bytes;
+}
+
+void moat_proxy_free(struct moat_proxy *px)
+{
+    if (!px) return;
+    if (px->fd >= 0 && px->backend_keep && px->resp_done && px->req_done && !px->up.len &&
+        !px->down.len && px->be->nidle < POOL_MAX) {
+        epoll_ctl(px->epfd, EPOLL_CTL_DEL, px->fd, NULL);
+        px->be->idle[px->be->nidle] = px->fd;
+        px->be->idle_since[px->be->nidle++] = mono_ms();
+        px->fd = -1;
+    }
+    close_fd(px);
+    free(px->orig);
+    moat_buf_free(&px->head);
+    moat_buf_free(&px->up);
+    moat_buf_free(&px->down);
+    moat_buf_free(&px->tmp);
+    free(px);
+}

@@ -1,0 +1,69 @@
+/* moat serve --proxy: the reverse proxy in front of HTTP/1.1 applications.
+ * Routes and backend pools are per worker process; one struct moat_proxy
+ * carries one request of a client connection to a backend and its
+ * response back, streaming both ways through bounded buffers. */
+#ifndef MOAT_PROXY_H
+#define MOAT_PROXY_H
+
+#include <stdint.h>
+
+#include "moat/buf.h"
+#include "moat/http.h"
+#include "moat/tls.h"
+#include "server/server.h"
+
+/* Applies a proxy option: "proxy" (URL, PREFIX=URL, or either with
+ * comma-separated URLs), "proxy-only" (value NULL, on or off),
+ * "proxy-connect-timeout", "proxy-read-timeout", "proxy-idle-timeout"
+ * (seconds, decimals allowed). where is NULL for a flag, "FILE:LINE" for a
+ * config line. Returns 0 when applied, 1 when name is not a proxy option,
+ * 2 after a message on stderr. */
+int moat_proxy_option(const char *name, const char *value, const char *where);
+
+/* After all options: 0, or 2 after a message (--proxy-only without a
+ * --proxy). */
+int moat_proxy_check(void);
+
+enum {
+    MOAT_PROXY_NONE = 0,     /* static files only */
+    MOAT_PROXY_CLAIM = 1,    /* the proxy answers (a prefix route, --proxy-only) */
+    MOAT_PROXY_FALLBACK = 2, /* the proxy answers what the files do not (404, 405, 501) */
+};
+
+/* Who answers req. */
+int moat_proxy_match(const moat_http_request *req);
+
+/* Starts proxying req, whose head lies at the start of buf[0..len) (the
+ * body, if any, follows it there and is consumed later by pump). The head
+ * itself is copied; the caller consumes it. addr is the client's address,
+ * identity its certificate's subject (or NULL). The backend socket is
+ * registered in epfd with data.u64 = tag. close: the client connection
+ * ends after this response. Returns NULL when out of memory. */
+struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t *buf, size_t len,
+                                    const char *addr, const char *identity, int epfd, uint64_t tag,
+                                    int close);
+
+enum {
+    MOAT_PROXY_BUSY = 0,  /* more to do: call again on the next event */
+    MOAT_PROXY_DONE = 1,  /* response complete; the connection goes on */
+    MOAT_PROXY_CLOSE = 2, /* response complete; close the connection */
+    MOAT_PROXY_ABORT = 3, /* response cut short: close without close_notify */
+};
+
+/* Moves bytes as far as the sockets allow: request body from in (the
+ * client's decrypted bytes) to the backend, the backend's response
+ * encrypted by tls onto out, which it keeps under a bound. peer_done: the
+ * client sent no more. Checks the timeouts against now (monotonic ms).
+ * Adds 1 to *progress when anything moved. Returns one of the above. */
+int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
+                    int peer_done, int64_t now, int *progress);
+
+/* The request (pointing into px, valid until moat_proxy_free) and what
+ * was answered, for the access log. */
+void moat_proxy_result(const struct moat_proxy *px, moat_http_request *req, struct moat_resp *resp);
+
+/* Ends the exchange: the backend connection goes back to its pool when
+ * reusable, else is closed. NULL is fine. */
+void moat_proxy_free(struct moat_proxy *px);
+
+#endif
