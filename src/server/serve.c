@@ -746,6 +746,11 @@ int moat_serve_main(int argc, char **argv)
         if (got_stop && !stop_deadline) {
             got_stop = 0;
             stop_deadline = mono_ms() + s.stop_timeout_ms + 2000;
+            /* New connections are refused at once rather than queued for
+             * workers that will never take them. */
+            close(s.lfd);
+            if (s.redirect_fd >= 0) close(s.redirect_fd);
+            s.lfd = s.redirect_fd = -1;
             for (size_t i = 0; i < nw; i++)
                 kill(w[i].pid, SIGTERM);
         }
@@ -802,7 +807,7 @@ int moat_serve_main(int argc, char **argv)
         }
     }
     if (o.pid_file) unlink(o.pid_file);
-    close(s.lfd);
+    if (s.lfd >= 0) close(s.lfd);
     if (s.redirect_fd >= 0) close(s.redirect_fd);
     moat_tls_config_free(s.cfg);
     return status;
