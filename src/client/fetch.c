@@ -105,8 +105,8 @@ static void progress(struct xfer *x, int last)
     int64_t now = moat_now_ms();
     if (!x->progress || (!last && now - x->prog_last < 200)) return;
     x->prog_last = now;
-    double secs = (double)(now - x->t_first) / 1000.0;
-    double rate = secs > 0.05 ? (double)x->size_download / secs : 0;
+    double secs = (double)(now - x->start - x->t_first) / 1000.0;
+    double rate = (double)x->size_download / (secs > 0.001 ? secs : 0.001);
     char got[32], tot[32], rt[32], left[32] = "";
     human((double)x->size_download, got, sizeof got);
     human(rate, rt, sizeof rt);
@@ -119,7 +119,7 @@ static void progress(struct xfer *x, int last)
         for (int i = 0; i < 20; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[20] = '\0';
-        if (rate > 0 && !last) {
+        if (secs > 0.2 && !last) {
             long s = (long)((double)(x->prog_total - x->size_download) / rate);
             snprintf(left, sizeof left, ", %ld:%02ld left", s / 60, s % 60);
         }
@@ -127,7 +127,7 @@ static void progress(struct xfer *x, int last)
     } else {
         fprintf(stderr, "\r%s, %s/s   ", got, rt);
     }
-    if (last) fprintf(stderr, "in %.1f s\n", secs);
+    if (last) fprintf(stderr, "in %.2f s\n", secs);
     x->prog_shown = 1;
 }
 
