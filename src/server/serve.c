@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "server/proxy.h"
 #include "server/server.h"
 
 #define MAX_CERTS MOAT_SERVE_MAX_CERTS
@@ -34,7 +35,8 @@ static const char usage[] =
     "         [--list-dirs] [--access-log FILE|-] [--error-log FILE] [--pid-file FILE]\n"
     "         [--user NAME] [--handshake-timeout S] [--header-timeout S] [--idle-timeout S]\n"
     "         [--stop-timeout S] [--max-header-size BYTES] [--max-body-size BYTES]\n"
-    "         [--config FILE]\n"
+    "         [--proxy [/PREFIX=]URL[,URL...]]... [--proxy-only] [--proxy-connect-timeout S]\n"
+    "         [--proxy-read-timeout S] [--proxy-idle-timeout S] [--config FILE]\n"
     "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";
 
 /* Every setting, as given; a flag --name VALUE and a config line
@@ -135,7 +137,7 @@ static int set_opt(struct opts *o, const char *name, const char *v, const char *
             return complain(where, "list-dirs takes on or off, not '%s'", v);
         return 0;
     }
-    if (!v) return complain(where, "%s needs a value", name);
+    if (!v && strcmp(name, "proxy-only")) return complain(where, "%s needs a value", name);
     if (where) v = keep(v);
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (strcmp(name, nums[i].name)) continue;
@@ -164,6 +166,8 @@ static int set_opt(struct opts *o, const char *name, const char *v, const char *
         if (o->config_depth >= 4) return complain(where, "config files nest too deep at %s", v);
         return load_config(o, v);
     }
+    int pr = moat_proxy_option(name, v, where); /* proxy, proxy-* (proxy.c) */
+    if (pr != 1) return pr;
     return complain(where, "unknown setting %s", name);
 }
 
@@ -225,8 +229,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             memcpy(name, a + 2, n);
             name[n] = '\0';
             const char *v = eq ? eq + 1 : NULL;
-            if (!v && strcmp(name, "list-dirs") && i + 1 < argc) v = argv[++i];
-            if (!v && strcmp(name, "list-dirs")) return complain(NULL, "--%s needs a value", name);
+            int sw = !strcmp(name, "list-dirs") || !strcmp(name, "proxy-only"); /* no value */
+            if (!v && !sw && i + 1 < argc) v = argv[++i];
+            if (!v && !sw) return complain(NULL, "--%s needs a value", name);
             int r = set_opt(o, name, v, NULL);
             if (r) return r;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -248,7 +253,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                         o->client_auth);
     if (o->client_auth && strcmp(o->client_auth, "none") && !o->client_ca)
         return complain(NULL, "%s", "--client-auth needs --client-ca FILE (the CAs to trust)");
-    return 0;
+    return moat_proxy_check();
 }
 
 /* Parses a comma-separated list of names with `lookup` into ids. */
