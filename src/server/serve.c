@@ -138,7 +138,7 @@ static int set_opt(struct opts *o, const char *name, const char *v, const char *
         return 0;
     }
     if (!v && strcmp(name, "proxy-only")) return complain(where, "%s needs a value", name);
-    if (where) v = keep(v);
+    if (where && v) v = keep(v);
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (strcmp(name, nums[i].name)) continue;
         if (parse_long(v, nums[i].lo, nums[i].hi, (long *)((char *)o + nums[i].off)) < 0) {
