@@ -376,7 +376,8 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
     if (t->observe && !t->rd.aead)
         t->observe(t->observe_arg, MOAT_EV_RECORD_RECEIVED, rec, 5, type);
     if (t->rd.aead && type == CT_APPDATA) {
-        int r = moat_buf_reserve(app, bodylen);
+        /* At least 1: an empty record must not leave app->base NULL. */
+        int r = moat_buf_reserve(app, bodylen ? bodylen : 1);
         if (r) return r;
         uint8_t *dst = app->base + app->len;
         r = rl_open(&t->rd, rec, body, bodylen, dst, &itype, &n);
