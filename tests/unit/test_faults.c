@@ -215,6 +215,27 @@ static void test_fuzz_regressions(void)
     moat_tls_config_free(c);
 }
 
+/* fuzz_record: an empty application_data record once keys are in use made
+ * handle_record compute NULL + 0 (undefined behaviour, fatal under UBSan)
+ * when the caller's app buffer had never been used (src/tls/tls.c). */
+static void test_fuzz_empty_record(const moat_tls_config *cc, const moat_tls_config *sc)
+{
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    static const uint8_t empty[5] = {23, 3, 3, 0, 0};
+    moat_buf out, app;
+    moat_buf_init(&out);
+    moat_buf_init(&app);
+    int e = r ? r : moat_tls_recv(p.s, empty, sizeof empty, &out, &app);
+    check(r == 0 && e == MOAT_ERR_ALERT(MOAT_ALERT_BAD_RECORD_MAC),
+          "fuzz regression: an empty encrypted record into an unused app buffer gets "
+          "bad_record_mac (%d)",
+          e);
+    moat_buf_free(&out);
+    moat_buf_free(&app);
+    pair_free(&p);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -236,6 +257,7 @@ int main(void)
         printf("not ok - faults: configurations\n");
         return 1;
     }
+    test_fuzz_empty_record(cc, sc);
     test_one_byte(cc, sc);
     sweep("handshake and request (P-256, x25519)", cc, sc);
     sweep_config();
