@@ -17,7 +17,7 @@ bg_start "$T_TMP/vg" valgrind --leak-check=full --errors-for-leak-kinds=definite
 VG_PID=$BG_PID
 if wait_file_line "$T_TMP/vg.out" "^moat: serving .* on https://127.0.0.1:$port/" 60; then
 	ok "valgrind: moat serve starts under memcheck"
-	for s in $SUITES; do
+	for s in "${SUITES[@]}"; do
 		req_hold /index.html | timeout 30 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
 			-CAfile "$CERTS/ca.pem" -ciphersuites "$s" -quiet >"$T_TMP/s_$s" 2>&1
 		check "valgrind: s_client $s gets the page" has "$T_TMP/s_$s" "$SITE_TOKEN"
