@@ -10,6 +10,7 @@
 #                                 (after the builds; no unit tests)
 # Environment: MOAT_TEST_NO_ASAN=1 skips the ASan build and its runs;
 # MOAT_TEST_VALGRIND=1 also runs the unit tests under valgrind;
+# MOAT_FUZZ_SECONDS (default 60, 0 skips) bounds each fuzz target;
 # T_CLIENT (default 10) bounds each client command in interop scripts.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -20,7 +21,7 @@ START=$(date +%s)
 # command:package pairs; a command we cannot find or install is a failure.
 PEERS="openssl:openssl gnutls-cli:gnutls-bin gnutls-serv:gnutls-bin curl:curl certutil:libnss3-tools
 tstclnt:libnss3-tools tshark:tshark clang:clang valgrind:valgrind ss:iproute2 timeout:coreutils
-make:make cc:build-essential pkg-config:pkg-config chromium:chromium nginx:nginx-light python3:python3 wrk:wrk"
+make:make testssl:testssl.sh cc:build-essential pkg-config:pkg-config chromium:chromium nginx:nginx-light python3:python3 wrk:wrk"
 # packages without a command of their own: package:file that shows it is there
 FILES="libssl-dev:/usr/include/openssl/evp.h"
 
@@ -185,6 +186,15 @@ if [ -z "${MOAT_TEST_NO_ASAN:-}" ] && [ $# -eq 0 ] && [ -x build/asan/moat ]; th
 		MOAT=$ROOT/build/asan/moat T_CLIENT=20 \
 			run_prog "interop-asan/$n" "$OUT/interop/asan-$n.log" 900 bash "tests/interop/$n.sh"
 	done
+fi
+
+# Fuzzing, bounded (make fuzz; fuzz/run.sh): each target in turn for
+# MOAT_FUZZ_SECONDS (default 60; 0 skips), from its seed corpus.
+FUZZ_SECS=${MOAT_FUZZ_SECONDS:-60}
+if [ $# -eq 0 ] && [ "$FUZZ_SECS" -gt 0 ]; then
+	echo "== fuzzing, ${FUZZ_SECS}s per target"
+	run_prog "fuzz" "$OUT/fuzz.log" $((FUZZ_SECS * 12 + 900)) make fuzz FUZZ_SECONDS="$FUZZ_SECS"
+	grep -E '^(not )?ok - fuzz' "$OUT/fuzz.log" | sed 's/^/  /'
 fi
 
 ELAPSED=$(($(date +%s) - START))
