@@ -211,7 +211,7 @@ check "--workers 0 is a usage error (exit $rc)" [ $rc = 2 ]
 
 P=$(free_port)
 bg_start "$T_TMP/default" bash -c 'cd "$1" && exec "$2" serve --listen "127.0.0.1:$3" --cert "$4" --key "$5" --workers 1' _ \
-	"$S/sub" "$MOAT" "$P" "$C/p256.pem" "$C/p256.key"
+	"$S/sub" "$(readlink -f "$MOAT")" "$P" "$C/p256.pem" "$C/p256.key"
 if wait_file_line "$T_TMP/default.out" "on https://127.0.0.1:$P/"; then
 	a=$(timeout "$T_CLIENT" curl -sS --cacert "$C/ca.pem" --resolve "localhost:$P:127.0.0.1" "https://localhost:$P/hello.txt" 2>&1)
 	check "moat serve without DIR serves the current directory" bash -c "printf '%s' \"\$1\" | grep -q '$SITE_TOKEN'" _ "$a"
