@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # moat serve as an operator runs it: a worker killed with SIGKILL is
 # replaced; SIGHUP during a wrk run reloads the certificate and loses no
-# request; SIGTERM lets downloads finish; slowloris connections are cut
+# request; SIGTERM lets downloads finish; 1,000 slowloris connections are cut
 # while curl is served; --user drops privileges; headless Chromium
 # trusting the test CA renders a page with CSS, an image and a script.
 . "$(dirname "$0")/../lib.sh"
@@ -118,16 +118,16 @@ if moat_serve "slowloris" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --worker
 		    time.sleep(1)
 		print("cut", cut, "of", n, flush=True)
 	EOF
-	(ulimit -n 4096; timeout 30 python3 "$T_TMP/slow.py" "$SRV_PORT" 400 "$C/ca.pem" >"$T_TMP/slow.out" 2>&1) &
+	(ulimit -n 4096; timeout 40 python3 "$T_TMP/slow.py" "$SRV_PORT" 1000 "$C/ca.pem" >"$T_TMP/slow.out" 2>&1) &
 	SLOW=$!
-	wait_file_line "$T_TMP/slow.out" '^open' 15
+	wait_file_line "$T_TMP/slow.out" '^open' 25
 	t0=$(date +%s%N)
 	body=$(get /index.html)
 	ms=$((($(date +%s%N) - t0) / 1000000))
-	check "slowloris: curl served while 400 slow connections are open (${ms} ms)" bash -c "printf '%s' \"\$1\" | grep -q '$SITE_TOKEN'" _ "$body"
+	check "slowloris: curl served while 1000 slow connections are open (${ms} ms)" bash -c "printf '%s' \"\$1\" | grep -q '$SITE_TOKEN'" _ "$body"
 	wait $SLOW
 	cut=$(awk '/^cut/ {print $2}' "$T_TMP/slow.out")
-	check "slowloris: the server cut the slow connections (${cut:-0} of 400)" [ "${cut:-0}" -ge 360 ]
+	check "slowloris: the server cut the slow connections (${cut:-0} of 1000)" [ "${cut:-0}" -ge 900 ]
 	server_alive "slowloris"
 	bg_stop "$SRV_PID"
 fi
@@ -187,6 +187,13 @@ if moat_serve "chromium" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers
 	HOME=$HOMEC timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run \
 		--disable-background-networking --disable-component-update --disable-sync --disable-quic \
 		--user-data-dir="$T_TMP/chrome-profile" --dump-dom "https://localhost:$SRV_PORT/web/" >"$out" 2>"$out.err" </dev/null
+	# A screenshot as an artifact, next to the logs of make test.
+	SHOT=${MOAT_ARTIFACTS:-$MOAT_ROOT/tests/out}/serve-chromium.png
+	mkdir -p "$(dirname "$SHOT")" && HOME=$HOMEC timeout 60 chromium --headless --no-sandbox --disable-gpu \
+		--no-first-run --disable-background-networking --disable-component-update --disable-sync --disable-quic \
+		--user-data-dir="$T_TMP/chrome-profile" --window-size=800,400 --screenshot="$SHOT" \
+		"https://localhost:$SRV_PORT/web/" >/dev/null 2>&1 </dev/null
+	[ -s "$SHOT" ] && echo "# screenshot: $SHOT"
 	line=$(grep -o 'script ran[^<]*' "$out")
 	echo "# chromium rendered: ${line:-nothing}"
 	if has "$out" "$SITE_TOKEN" && [[ $line == *"css color rgb(1, 2, 3); image 7x5; https:"* ]]; then
