@@ -177,6 +177,7 @@ struct moat_explain {
     int psk_offered, psk_taken, hrr, certs_seen, cert_requested;
     unsigned cv_scheme;
     int phase; /* 0 handshake, 1 after it, 2 request sent */
+    int after_hdr; /* "after the handshake" heading printed */
     char request[200], status[200];
     size_t req_body;
     uint64_t resp_body;
@@ -435,6 +436,10 @@ static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t le
     case 4: {
         u8(&r), u24(&r);
         unsigned long life = u32(&r);
+        if (e->phase && !e->after_hdr) {
+            fprintf(m, "-- After the handshake --\n");
+            e->after_hdr = 1;
+        }
         fprintf(m, "   server -> moat: NewSessionTicket (%zu bytes, encrypted): a ticket to "
                    "resume later without a full handshake, good for %lu s\n",
                 len, life);
@@ -521,7 +526,7 @@ void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int 
     char b[16];
     e->phase = 1;
     if (!ok) {
-        fprintf(m, "\nThe handshake did not complete: see the line below.\n\n");
+        fprintf(m, "\nThe handshake did not complete; moat's reason follows.\n\n");
         show(e);
         return;
     }
@@ -615,7 +620,7 @@ void moat_explain_finish(struct moat_explain *e)
 {
     if (!e || e->phase < 2) return;
     FILE *m = e->m;
-    fprintf(m, "-- The request and the response, encrypted --\n");
+    fprintf(m, "%s-- The request and the response, encrypted --\n", e->after_hdr ? "\n" : "");
     fprintf(m, "moat -> server: \"%s\"%s", e->request, e->req_body ? " with a body" : "");
     if (e->req_body) fprintf(m, " of %zu bytes", e->req_body);
     fprintf(m, ":\n   ");

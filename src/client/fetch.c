@@ -36,6 +36,7 @@ struct conn {
     moat_buf certs[MAX_CERTS]; /* the peer's chain, DER, for -v */
     size_t ncerts;
     struct moat_explain *ex;
+    int explained; /* the handshake part of --explain has been shown */
 };
 
 struct xfer {
@@ -49,8 +50,8 @@ struct xfer {
     int64_t start, deadline;
     FILE *sink; /* stdout or -o FILE, opened on first output */
     int write_failed;
-    /* -w and -v: the last connection's and request's times (ms since start) */
-    int64_t t_lookup, t_connect, t_app, t_first, t_sent;
+    /* -w and -v: the last connection's and request's times since start */
+    int64_t start_us, t_lookup, t_connect, t_app, t_first, t_sent; /* microseconds */
     int http_code;
     uint64_t size_download;
     int verify_result; /* -w ssl_verify_result: 0 verified, 1 not */
@@ -105,7 +106,7 @@ static void progress(struct xfer *x, int last)
     int64_t now = moat_now_ms();
     if (!x->progress || (!last && now - x->prog_last < 200)) return;
     x->prog_last = now;
-    double secs = (double)(now - x->start - x->t_first) / 1000.0;
+    double secs = (double)(moat_now_us() - x->start_us - x->t_first) / 1e6;
     double rate = (double)x->size_download / (secs > 0.001 ? secs : 0.001);
     char got[32], tot[32], rt[32], left[32] = "";
     human((double)x->size_download, got, sizeof got);
@@ -157,6 +158,10 @@ static int emit(struct xfer *x, const void *p, size_t n, int body)
 
 static int timeout_exit(struct xfer *x, const char *what)
 {
+    if (x->c.ex && !x->c.explained) {
+        moat_explain_handshake_done(x->c.ex, x->c.t, 0);
+        x->c.explained = 1;
+    }
     fprintf(stderr, "moat: timed out %s %s\n", what, x->u->host);
     return 28;
 }
@@ -173,6 +178,20 @@ static void observe(void *arg, int event, const uint8_t *data, size_t len, int i
     if (c->ex) moat_explain_observe(c->ex, event, data, len, info);
 }
 
+/* --explain: show the handshake part once, before any failure message. */
+static void explain_done(struct xfer *x, int ok)
+{
+    if (x->c.ex && !x->c.explained) moat_explain_handshake_done(x->c.ex, x->c.t, ok);
+    x->c.explained = 1;
+}
+
+static int handshake_fail(struct xfer *x, int status, const char *fmt, const char *a, const char *b)
+{
+    explain_done(x, 0);
+    fprintf(stderr, fmt, a, b);
+    return status;
+}
+
 static int handshake(struct xfer *x, int64_t deadline)
 {
     uint8_t buf[READ_CHUNK];
@@ -181,11 +200,9 @@ static int handshake(struct xfer *x, int64_t deadline)
     for (int i = 0; r == 0 && !moat_tls_handshake_done(x->c.t) && i < 100000; i++) {
         ssize_t n = moat_recv_some(x->c.fd, buf, sizeof buf, deadline);
         if (n == -2) return timeout_exit(x, "in the TLS handshake with");
-        if (n <= 0) {
-            fprintf(stderr, "moat: TLS handshake with %s failed: %s\n", x->u->host,
-                    n == 0 ? "the server closed the connection" : strerror(errno));
-            return 35;
-        }
+        if (n <= 0)
+            return handshake_fail(x, 35, "moat: TLS handshake with %s failed: %s\n", x->u->host,
+                                  n == 0 ? "the server closed the connection" : strerror(errno));
         r = moat_tls_recv(x->c.t, buf, (size_t)n, &x->out, &x->app);
         /* Send what the engine produced, the fatal alert included. */
         if (flush_tls(x, deadline) == -2 && r == 0)
@@ -193,6 +210,7 @@ static int handshake(struct xfer *x, int64_t deadline)
     }
     if (r < 0 || !moat_tls_handshake_done(x->c.t)) {
         const char *why = moat_tls_verify_error(x->c.t);
+        explain_done(x, 0);
         if (why) {
             char o[300];
             origin(x->u, o, sizeof o);
@@ -318,9 +336,9 @@ static int conn_open(struct xfer *x)
     char addr[64] = "?";
     c->fd = moat_client_connect(u->host, u->port, x->o->resolve, hs_deadline, addr, sizeof addr,
                                 &status, &looked);
-    x->t_lookup = (looked ? looked : moat_now_ms()) - x->start;
+    x->t_lookup = (looked ? looked : moat_now_us()) - x->start_us;
     if (c->fd < 0) return status;
-    x->t_connect = moat_now_ms() - x->start;
+    x->t_connect = moat_now_us() - x->start_us;
     snprintf(c->host, sizeof c->host, "%s", u->host);
     c->port = u->port;
     c->t = moat_tls_client_new(x->cfg, u->host);
@@ -339,10 +357,10 @@ static int conn_open(struct xfer *x)
     session_load(x);
     x->verify_result = 1;
     status = handshake(x, hs_deadline);
-    if (c->ex) moat_explain_handshake_done(c->ex, c->t, status == 0);
+    explain_done(x, status == 0);
     if (status) return status;
     x->verify_result = x->o->insecure ? 1 : 0;
-    x->t_app = moat_now_ms() - x->start;
+    x->t_app = moat_now_us() - x->start_us;
     if (x->o->verbose) verbose_tls(x, addr);
     return 0;
 }
@@ -439,7 +457,7 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
             break;
         }
     }
-    x->t_sent = moat_now_ms() - x->start;
+    x->t_sent = moat_now_us() - x->start_us;
     if (r == -2) return timeout_exit(x, "sending to");
     if (r < 0) {
         if (x->c.used) return STALE;
@@ -503,7 +521,7 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
     int hl = 0;
     x->t_first = 0;
     for (int i = 0; i < 100000; i++) {
-        if (x->app.len && !x->t_first) x->t_first = moat_now_ms() - x->start;
+        if (x->app.len && !x->t_first) x->t_first = moat_now_us() - x->start_us;
         hl =
             x->app.len ? moat_http_parse_response((const char *)x->app.base, x->app.len, &resp) : 0;
         if (hl < 0 || (hl == 0 && x->app.len > MAX_HEAD)) {
@@ -645,9 +663,9 @@ static void write_out(struct xfer *x, int64_t end)
             else if (strcmp(name, "time_connect") == 0) t = (double)x->t_connect;
             else if (strcmp(name, "time_appconnect") == 0) t = (double)x->t_app;
             else if (strcmp(name, "time_starttransfer") == 0) t = (double)x->t_first;
-            else if (strcmp(name, "time_total") == 0) t = (double)(end - x->start);
+            else if (strcmp(name, "time_total") == 0) t = (double)(end - x->start_us);
             if (t >= 0)
-                fprintf(w, "%.6f", t / 1000.0);
+                fprintf(w, "%.6f", t / 1e6);
             else if (strcmp(name, "http_code") == 0 || strcmp(name, "response_code") == 0)
                 fprintf(w, "%03d", x->http_code);
             else if (strcmp(name, "size_download") == 0)
@@ -679,6 +697,7 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
     moat_buf_init(&x.app);
     moat_buf_init(&x.decoded);
     x.start = moat_now_ms();
+    x.start_us = moat_now_us();
     if (o->max_time > 0) x.deadline = x.start + (int64_t)(o->max_time * 1000);
 
     static char url[8400];
@@ -740,14 +759,14 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
         }
         memcpy(url, next, sizeof url);
     }
-    int64_t end = moat_now_ms();
+    int64_t end = moat_now_us();
     if (x.c.t || x.c.fd >= 0) conn_close(&x);
     if (o->verbose)
         fprintf(stderr,
                 "* timings: name lookup %.1f ms, connect %.1f ms, TLS %.1f ms, first byte %.1f ms, "
                 "total %.1f ms\n",
-                (double)x.t_lookup, (double)x.t_connect, (double)x.t_app, (double)x.t_first,
-                (double)(end - x.start));
+                (double)x.t_lookup / 1e3, (double)x.t_connect / 1e3, (double)x.t_app / 1e3,
+                (double)x.t_first / 1e3, (double)(end - x.start_us) / 1e3);
     if (!x.sink && status == 0 && o->output && !(x.sink = fopen(o->output, "wb"))) {
         fprintf(stderr, "moat: cannot write %s: %s\n", o->output, strerror(errno));
         status = 23;

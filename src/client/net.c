@@ -22,6 +22,13 @@ int64_t moat_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t moat_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Milliseconds until deadline for poll: -1 when none, 0 when passed. */
 static int remaining(int64_t deadline)
 {
@@ -115,7 +122,7 @@ int moat_client_connect(const char *host, int port, const char *resolve, int64_t
         *exit_code = 6;
         return -1;
     }
-    if (resolved_at) *resolved_at = moat_now_ms();
+    if (resolved_at) *resolved_at = moat_now_us();
     int fd = -1, err = ECONNREFUSED, timed_out = 0;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         fd = connect_one(ai, deadline);
