@@ -501,6 +501,7 @@ static int pump(struct loop *L, struct conn *c)
         if (c->state == C_OPEN && c->handshake_done) progress += answer_requests(L, c);
         if (c->px) progress += proxy_step(L, c);
         if (c->state != C_LINGER) progress += send_body(c);
+        int queued = c->out.len > 0;
         if (flush_out(L, c) < 0) return -1;
         if (c->out.len) break;
         if (c->state == C_FLUSH) {
@@ -512,8 +513,12 @@ static int pump(struct loop *L, struct conn *c)
             c->deadline = now_ms() + LINGER_MS;
             break;
         }
-        if (!progress) break;
+        /* A proxied response whose queue just emptied may go on at once. */
+        if (!progress && !(c->px && queued)) break;
     }
+    /* Out of passes with the queue empty: the proxy stopped reading its
+     * backend while the queue was full, so let it read (and re-arm) now. */
+    if (c->px && !c->out.len) proxy_step(L, c);
     return set_events(L, c) < 0 ? -1 : 0;
 }
 

@@ -29,7 +29,7 @@
 struct backend {
     char url[512];      /* as given, for messages */
     char hostport[512]; /* Host for HTTP/1.0 clients that sent none */
-    char path[512];     /* replaces the route prefix; "" keeps the target */
+    char path[512];     /* replaces a route's prefix; "" (no path in the URL) keeps the target */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     int64_t down_until;
@@ -130,7 +130,6 @@ static int parse_url(const char *url, size_t n, struct backend *b, const char *w
     if (slash) {
         snprintf(b->path, sizeof b->path, "%s", slash);
         *slash = '\0';
-        if (strcmp(b->path, "/") == 0) b->path[0] = '\0';
     }
     snprintf(b->hostport, sizeof b->hostport, "%s", host);
     char *port = NULL;
@@ -630,9 +629,10 @@ static int to_client(moat_tls *tls, moat_buf *out, const void *p, size_t n)
 static int fail(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int status, const char *why)
 {
     if (why)
-        fprintf(stderr, "moat serve: proxy: %.*s %.*s -> %s: %s (%d)\n", (int)px->req.method_len,
+        fprintf(stderr, "moat serve: proxy: %.*s %.*s -> %s: %s (%s%d)\n", (int)px->req.method_len,
                 px->req.method, (int)px->req.target_len, px->req.target,
-                px->be ? px->be->url : "-", why, px->head_sent ? 0 : status);
+                px->be ? px->be->url : "-", why, px->head_sent ? "response cut short after " : "",
+                px->head_sent ? px->status : status);
     close_fd(px);
     px->state = S_END;
     px->backend_keep = 0;
