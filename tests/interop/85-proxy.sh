@@ -19,6 +19,7 @@ echo "$PY_TOKEN" >"$D/py/hello.txt"
 echo "$NG_TOKEN" >"$D/ng/www/hello.txt"
 PY=$(free_port)
 bg_start "$D/python" python3 -m http.server --bind 127.0.0.1 --directory "$D/py" "$PY"
+wait_listen "$PY"
 NG=$(free_port)
 {
 	[ "$(id -u)" -eq 0 ] && echo "user root;"
@@ -41,13 +42,16 @@ NG=$(free_port)
 	EOF
 } >"$D/ng/nginx.conf"
 bg_start "$D/nginx" nginx -e "$D/ng/logs/error.log" -p "$D/ng" -c "$D/ng/nginx.conf"
+wait_listen "$NG"
 declare -A NPORT NPID
 for n in n1 n2 n3 n4; do
 	NPORT[$n]=$(free_port)
 	bg_start "$D/$n" node "$APPS/echo.js" "${NPORT[$n]}" "$n"
 	NPID[$n]=$BG_PID
+	# each listens before the next port is picked, so no two pick the same
+	wait_listen "${NPORT[$n]}" || { notok "proxy: backends start" "$n not listening"; diag "$D/$n.err"; finish; exit; }
 done
-for p in "$PY" "$NG" "${NPORT[@]}"; do
+for p in "$PY" "$NG"; do
 	wait_listen "$p" || { notok "proxy: backends start" "port $p not listening"; diag "$D"/*.err; finish; exit; }
 done
 ok "proxy: backends start (python3 http.server, nginx, 4 node apps)"
