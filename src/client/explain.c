@@ -26,7 +26,6 @@ void moat_print_chain(FILE *f, const moat_buf *certs, size_t n)
     }
 }
 
-
 /* ---- reading the messages (every length checked; a short read sets bad) */
 struct rd {
     const uint8_t *p;
@@ -89,10 +88,14 @@ static const char *sig_s(unsigned s, char *buf)
     static const struct {
         unsigned id;
         const char *n;
-    } more[] = {{0x0401, "rsa_pkcs1_sha256"}, {0x0501, "rsa_pkcs1_sha384"},
-                {0x0601, "rsa_pkcs1_sha512"}, {0x0603, "ecdsa_secp521r1_sha512"},
-                {0x0808, "ed448"},            {0x0809, "rsa_pss_pss_sha256"},
-                {0x0201, "rsa_pkcs1_sha1"},   {0x0203, "ecdsa_sha1"}};
+    } more[] = {{0x0401, "rsa_pkcs1_sha256"},
+                {0x0501, "rsa_pkcs1_sha384"},
+                {0x0601, "rsa_pkcs1_sha512"},
+                {0x0603, "ecdsa_secp521r1_sha512"},
+                {0x0808, "ed448"},
+                {0x0809, "rsa_pss_pss_sha256"},
+                {0x0201, "rsa_pkcs1_sha1"},
+                {0x0203, "ecdsa_sha1"}};
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
         if (more[i].id == s) return more[i].n;
     return name_or_hex(moat_tls_sigscheme_name((uint16_t)s), s, buf);
@@ -100,54 +103,87 @@ static const char *sig_s(unsigned s, char *buf)
 static const char *ext_name(unsigned e)
 {
     switch (e) {
-    case 0: return "server_name";
-    case 5: return "status_request";
-    case 10: return "supported_groups";
-    case 13: return "signature_algorithms";
-    case 16: return "application_layer_protocol_negotiation";
-    case 41: return "pre_shared_key";
-    case 42: return "early_data";
-    case 43: return "supported_versions";
-    case 44: return "cookie";
-    case 45: return "psk_key_exchange_modes";
-    case 50: return "signature_algorithms_cert";
-    case 51: return "key_share";
-    default: return (e & 0x0f0f) == 0x0a0a ? "GREASE" : "other";
+    case 0:
+        return "server_name";
+    case 5:
+        return "status_request";
+    case 10:
+        return "supported_groups";
+    case 13:
+        return "signature_algorithms";
+    case 16:
+        return "application_layer_protocol_negotiation";
+    case 41:
+        return "pre_shared_key";
+    case 42:
+        return "early_data";
+    case 43:
+        return "supported_versions";
+    case 44:
+        return "cookie";
+    case 45:
+        return "psk_key_exchange_modes";
+    case 50:
+        return "signature_algorithms_cert";
+    case 51:
+        return "key_share";
+    default:
+        return (e & 0x0f0f) == 0x0a0a ? "GREASE" : "other";
     }
 }
 static const char *version_s(unsigned v)
 {
     switch (v) {
-    case 0x0304: return "TLS 1.3";
-    case 0x0303: return "TLS 1.2";
-    case 0x0302: return "TLS 1.1";
-    case 0x0301: return "TLS 1.0";
-    default: return (v & 0x0f0f) == 0x0a0a ? "GREASE" : "an unknown version";
+    case 0x0304:
+        return "TLS 1.3";
+    case 0x0303:
+        return "TLS 1.2";
+    case 0x0302:
+        return "TLS 1.1";
+    case 0x0301:
+        return "TLS 1.0";
+    default:
+        return (v & 0x0f0f) == 0x0a0a ? "GREASE" : "an unknown version";
     }
 }
 static const char *hs_name(int t)
 {
     switch (t) {
-    case 1: return "ClientHello";
-    case 2: return "ServerHello";
-    case 4: return "NewSessionTicket";
-    case 8: return "EncryptedExtensions";
-    case 11: return "Certificate";
-    case 13: return "CertificateRequest";
-    case 15: return "CertificateVerify";
-    case 20: return "Finished";
-    case 24: return "KeyUpdate";
-    default: return "a handshake message";
+    case 1:
+        return "ClientHello";
+    case 2:
+        return "ServerHello";
+    case 4:
+        return "NewSessionTicket";
+    case 8:
+        return "EncryptedExtensions";
+    case 11:
+        return "Certificate";
+    case 13:
+        return "CertificateRequest";
+    case 15:
+        return "CertificateVerify";
+    case 20:
+        return "Finished";
+    case 24:
+        return "KeyUpdate";
+    default:
+        return "a handshake message";
     }
 }
 static const char *ctype_name(int t)
 {
     switch (t) {
-    case 20: return "change_cipher_spec";
-    case 21: return "alert";
-    case 22: return "handshake";
-    case 23: return "application data";
-    default: return "?";
+    case 20:
+        return "change_cipher_spec";
+    case 21:
+        return "alert";
+    case 22:
+        return "handshake";
+    case 23:
+        return "application data";
+    default:
+        return "?";
     }
 }
 
@@ -165,18 +201,18 @@ struct tally {
 };
 
 struct moat_explain {
-    FILE *f;  /* where the story goes (stderr) */
-    FILE *m;  /* the handshake part, written as it happens, shown when done */
+    FILE *f; /* where the story goes (stderr) */
+    FILE *m; /* the handshake part, written as it happens, shown when done */
     char *mbuf;
     size_t mlen;
     char host[256];
     int port;
     const char *trust;
     int step;
-    unsigned share_group;  /* the group of the server's key share */
+    unsigned share_group; /* the group of the server's key share */
     int psk_offered, psk_taken, hrr, certs_seen, cert_requested;
     unsigned cv_scheme;
-    int phase; /* 0 handshake, 1 after it, 2 request sent */
+    int phase;     /* 0 handshake, 1 after it, 2 request sent */
     int after_hdr; /* "after the handshake" heading printed */
     char request[200], status[200];
     size_t req_body;
@@ -254,7 +290,8 @@ static void client_hello(struct moat_explain *e, struct rd r, size_t len)
             struct rd l = sub(&d, u16(&d));
             u8(&l);
             struct rd hn = sub(&l, u16(&l));
-            fprintf(m, "   - server name (SNI): %.*s, so the server can pick the right certificate\n",
+            fprintf(m,
+                    "   - server name (SNI): %.*s, so the server can pick the right certificate\n",
                     (int)hn.n, (const char *)hn.p);
         } else if (type == 16) {
             struct rd l = sub(&d, u16(&d));
@@ -302,8 +339,9 @@ static void server_hello(struct moat_explain *e, struct rd r, size_t len)
         if (type == 43) {
             fprintf(m, "   - version chosen: %s\n", version_s(u16(&d)));
         } else if (type == 51 && hrr) {
-            fprintf(m, "   - none of moat's key shares suits the server: it asks for one in %s; "
-                       "moat sends a second ClientHello with that share\n",
+            fprintf(m,
+                    "   - none of moat's key shares suits the server: it asks for one in %s; "
+                    "moat sends a second ClientHello with that share\n",
                     group_s(u16(&d), b));
         } else if (type == 51) {
             e->share_group = u16(&d);
@@ -359,14 +397,16 @@ static void certificate_msg(struct moat_explain *e, struct rd r, size_t len, int
         n++;
     }
     if (sent) {
-        fprintf(m, "%d. moat -> server: Certificate (%zu bytes, encrypted): moat's client "
-                   "certificate%s\n",
+        fprintf(m,
+                "%d. moat -> server: Certificate (%zu bytes, encrypted): moat's client "
+                "certificate%s\n",
                 ++e->step, len, n ? "" : " (none: moat has none to give)");
         return;
     }
     e->certs_seen = n;
-    fprintf(m, "%d. server -> moat: Certificate (%zu bytes, encrypted): a chain of %d "
-               "certificate%s%s\n",
+    fprintf(m,
+            "%d. server -> moat: Certificate (%zu bytes, encrypted): a chain of %d "
+            "certificate%s%s\n",
             ++e->step, len, n, n == 1 ? "" : "s",
             stapled ? ", with an OCSP answer stapled to the first" : "");
 }
@@ -408,8 +448,9 @@ static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t le
         return;
     case 13:
         e->cert_requested = 1;
-        fprintf(m, "%d. server -> moat: CertificateRequest (%zu bytes): the server wants a "
-                   "client certificate\n",
+        fprintf(m,
+                "%d. server -> moat: CertificateRequest (%zu bytes): the server wants a "
+                "client certificate\n",
                 ++e->step, len);
         return;
     case 15: {
@@ -417,17 +458,19 @@ static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t le
         unsigned s = u16(&r);
         size_t sl = u16(&r);
         if (!sent) e->cv_scheme = s;
-        fprintf(m, "%d. %s: CertificateVerify (%zu bytes, encrypted): a %zu-byte %s signature "
-                   "over the whole handshake so far, made with the private key of %s "
-                   "certificate. It proves %s holds that key, not merely a copy of the "
-                   "certificate.\n",
+        fprintf(m,
+                "%d. %s: CertificateVerify (%zu bytes, encrypted): a %zu-byte %s signature "
+                "over the whole handshake so far, made with the private key of %s "
+                "certificate. It proves %s holds that key, not merely a copy of the "
+                "certificate.\n",
                 ++e->step, sent ? "moat -> server" : "server -> moat", len, sl, sig_s(s, b),
                 sent ? "moat's" : "its", sent ? "moat" : "the server");
         return;
     }
     case 20:
-        fprintf(m, "%d. %s: Finished (%zu bytes, encrypted): an HMAC over every handshake "
-                   "message, keyed from the %s handshake traffic secret. %s\n",
+        fprintf(m,
+                "%d. %s: Finished (%zu bytes, encrypted): an HMAC over every handshake "
+                "message, keyed from the %s handshake traffic secret. %s\n",
                 ++e->step, sent ? "moat -> server" : "server -> moat", len,
                 sent ? "client" : "server",
                 sent ? "The server checks it the same way."
@@ -440,15 +483,16 @@ static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t le
             fprintf(m, "-- After the handshake --\n");
             e->after_hdr = 1;
         }
-        fprintf(m, "   server -> moat: NewSessionTicket (%zu bytes, encrypted): a ticket to "
-                   "resume later without a full handshake, good for %lu s\n",
+        fprintf(m,
+                "   server -> moat: NewSessionTicket (%zu bytes, encrypted): a ticket to "
+                "resume later without a full handshake, good for %lu s\n",
                 len, life);
         if (e->phase) e->in.tickets++;
         return;
     }
     default:
-        fprintf(m, "%d. %s: %s (%zu bytes)\n", ++e->step, sent ? "moat -> server" : "server -> moat",
-                hs_name(type), len);
+        fprintf(m, "%d. %s: %s (%zu bytes)\n", ++e->step,
+                sent ? "moat -> server" : "server -> moat", hs_name(type), len);
     }
 }
 
@@ -477,8 +521,7 @@ static void record(struct moat_explain *e, const uint8_t *h, size_t n, int type,
     if (e->phase == 0) {
         if (h[0] == 20) return; /* the compatibility change_cipher_spec */
         fprintf(e->m, "   [record %s: %lu bytes on the wire, %s%s]\n", sent ? "sent" : "received",
-                len + 5, h[0] == 23 ? "encrypted, carrying " : "in the clear, ",
-                ctype_name(type));
+                len + 5, h[0] == 23 ? "encrypted, carrying " : "in the clear, ", ctype_name(type));
         return;
     }
     if (type != 23) return;
@@ -544,26 +587,31 @@ void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int 
         fprintf(m, "It is NOT trusted: -k turned verification off. Anyone on the path could "
                    "have answered in its place.\n");
     } else {
-        fprintf(m, "- The chain of %d certificate%s ends at a CA found in %s; each certificate's "
-                   "signature checks out with the key of the next.\n",
+        fprintf(m,
+                "- The chain of %d certificate%s ends at a CA found in %s; each certificate's "
+                "signature checks out with the key of the next.\n",
                 e->certs_seen, e->certs_seen == 1 ? "" : "s", e->trust);
-        fprintf(m, "- The first certificate names %s, and today lies within every "
-                   "certificate's validity dates.\n",
+        fprintf(m,
+                "- The first certificate names %s, and today lies within every "
+                "certificate's validity dates.\n",
                 e->host);
-        fprintf(m, "- It may be used for TLS servers, and no revocation list or OCSP answer "
-                   "moat holds says it was revoked%s.\n",
+        fprintf(m,
+                "- It may be used for TLS servers, and no revocation list or OCSP answer "
+                "moat holds says it was revoked%s.\n",
                 moat_tls_ocsp_stapled(t) ? " (the stapled OCSP answer says: good)" : "");
-        fprintf(m, "- The CertificateVerify signature (%s) shows the server has the private "
-                   "key that goes with it.\n",
+        fprintf(m,
+                "- The CertificateVerify signature (%s) shows the server has the private "
+                "key that goes with it.\n",
                 sig_s(moat_tls_get_sigscheme(t), b));
     }
     fprintf(m, "\n-- Where the shared secret came from --\n");
-    fprintf(m, "moat made an ephemeral %s key pair and sent its public half in the ClientHello "
-               "key share%s; the server did the same in its ServerHello. Each side combined its "
-               "own private key with the other's public key (ECDHE) and got the same shared "
-               "secret, which never crossed the wire. The private halves are thrown away after "
-               "the handshake, so recording this connection and stealing the server's key later "
-               "would not reveal it (forward secrecy).\n",
+    fprintf(m,
+            "moat made an ephemeral %s key pair and sent its public half in the ClientHello "
+            "key share%s; the server did the same in its ServerHello. Each side combined its "
+            "own private key with the other's public key (ECDHE) and got the same shared "
+            "secret, which never crossed the wire. The private halves are thrown away after "
+            "the handshake, so recording this connection and stealing the server's key later "
+            "would not reveal it (forward secrecy).\n",
             group_s(group, b), e->hrr ? " (the second one, after the HelloRetryRequest)" : "");
     if (moat_tls_resumed(t))
         fprintf(m, "The ticket's resumption secret was mixed in too, as the pre-shared key.\n");
@@ -571,8 +619,9 @@ void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int 
             sha384 ? "SHA-384" : "SHA-256");
     fprintf(m, "  Early Secret     = HKDF-Extract(0, %s)\n",
             moat_tls_resumed(t) ? "the ticket's PSK" : "zeros: no PSK");
-    fprintf(m, "  Handshake Secret = HKDF-Extract(Derive-Secret(Early Secret, \"derived\"), the "
-               "%s shared secret)\n",
+    fprintf(m,
+            "  Handshake Secret = HKDF-Extract(Derive-Secret(Early Secret, \"derived\"), the "
+            "%s shared secret)\n",
             group_s(group, b));
     fprintf(m, "    client/server handshake traffic secrets = Derive-Secret(Handshake Secret, "
                "\"c hs traffic\"/\"s hs traffic\", ClientHello..ServerHello)\n");
@@ -580,9 +629,10 @@ void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int 
                "zeros)\n");
     fprintf(m, "    client/server application traffic secrets = Derive-Secret(Master Secret, "
                "\"c ap traffic\"/\"s ap traffic\", ClientHello..server Finished)\n");
-    fprintf(m, "  Each traffic secret gives a key and an IV (HKDF-Expand-Label \"key\", \"iv\") "
-               "for %s; every record is sealed under the key with the IV XORed with its "
-               "sequence number. A changed byte fails the tag and ends the connection.\n",
+    fprintf(m,
+            "  Each traffic secret gives a key and an IV (HKDF-Expand-Label \"key\", \"iv\") "
+            "for %s; every record is sealed under the key with the IV XORed with its "
+            "sequence number. A changed byte fails the tag and ends the connection.\n",
             aead);
     fprintf(m, "  (Values are never shown; SSLKEYLOGFILE=FILE writes them for Wireshark.)\n\n");
     show(e);
@@ -629,7 +679,8 @@ void moat_explain_finish(struct moat_explain *e)
                "the HTTP bytes, 1 byte of real content type and a 16-byte tag, all encrypted.\n");
     if (e->status[0]) {
         fprintf(m, "server -> moat: \"%s\"", e->status);
-        if (e->resp_body) fprintf(m, " with a body of %llu bytes", (unsigned long long)e->resp_body);
+        if (e->resp_body)
+            fprintf(m, " with a body of %llu bytes", (unsigned long long)e->resp_body);
         fprintf(m, ":\n   ");
         tally_line(m, &e->in);
         fprintf(m, "\n");

@@ -31,8 +31,8 @@ struct conn {
     moat_tls *t;
     char host[256];
     int port;
-    int reusable;    /* the last response left it usable for another */
-    int used;        /* it has carried a request already */
+    int reusable;              /* the last response left it usable for another */
+    int used;                  /* it has carried a request already */
     moat_buf certs[MAX_CERTS]; /* the peer's chain, DER, for -v */
     size_t ncerts;
     struct moat_explain *ex;
@@ -371,8 +371,8 @@ static const char *user_header(const struct moat_get_opts *o, const char *name, 
     size_t n = strlen(name);
     for (int i = 0; i < o->nheaders; i++) {
         const char *h = o->headers[i];
-        if (skip_auth && (strncasecmp(h, "authorization:", 14) == 0 ||
-                          strncasecmp(h, "cookie:", 7) == 0))
+        if (skip_auth &&
+            (strncasecmp(h, "authorization:", 14) == 0 || strncasecmp(h, "cookie:", 7) == 0))
             continue;
         if (strncasecmp(h, name, n) == 0 && h[n] == ':') return h;
     }
@@ -416,8 +416,8 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
     if (!o->follow) bad |= add_default(&req, o, "Connection", "close") < 0;
     for (int i = 0; i < o->nheaders && !bad; i++) {
         const char *h = o->headers[i], *c = strchr(h, ':');
-        if (cross_origin && (strncasecmp(h, "authorization:", 14) == 0 ||
-                             strncasecmp(h, "cookie:", 7) == 0))
+        if (cross_origin &&
+            (strncasecmp(h, "authorization:", 14) == 0 || strncasecmp(h, "cookie:", 7) == 0))
             continue; /* not handed to another site on a redirect, as curl */
         if (strncasecmp(h, "content-length:", 15) == 0 && with_body) continue;
         const char *v = c + 1;
@@ -628,8 +628,10 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
         if (r == 18) {
             if (mode == BODY_LENGTH) {
                 char how[96];
-                snprintf(how, sizeof how, "the connection closed with %llu bytes of the body "
-                         "still to come", (unsigned long long)left);
+                snprintf(how, sizeof how,
+                         "the connection closed with %llu bytes of the body "
+                         "still to come",
+                         (unsigned long long)left);
                 return truncated(x, how);
             }
             return truncated(x, "the connection ended without TLS close_notify");
@@ -659,11 +661,16 @@ static void write_out(struct xfer *x, int64_t end)
             size_t n = (size_t)(e - p - 2);
             snprintf(name, sizeof name, "%.*s", (int)(n < 63 ? n : 63), p + 2);
             double t = -1;
-            if (strcmp(name, "time_namelookup") == 0) t = (double)x->t_lookup;
-            else if (strcmp(name, "time_connect") == 0) t = (double)x->t_connect;
-            else if (strcmp(name, "time_appconnect") == 0) t = (double)x->t_app;
-            else if (strcmp(name, "time_starttransfer") == 0) t = (double)x->t_first;
-            else if (strcmp(name, "time_total") == 0) t = (double)(end - x->start_us);
+            if (strcmp(name, "time_namelookup") == 0)
+                t = (double)x->t_lookup;
+            else if (strcmp(name, "time_connect") == 0)
+                t = (double)x->t_connect;
+            else if (strcmp(name, "time_appconnect") == 0)
+                t = (double)x->t_app;
+            else if (strcmp(name, "time_starttransfer") == 0)
+                t = (double)x->t_first;
+            else if (strcmp(name, "time_total") == 0)
+                t = (double)(end - x->start_us);
             if (t >= 0)
                 fprintf(w, "%.6f", t / 1e6);
             else if (strcmp(name, "http_code") == 0 || strcmp(name, "response_code") == 0)

@@ -126,7 +126,8 @@ static int add_data(struct moat_get_opts *o, const char *v, int binary)
     if (!binary) {
         size_t w = at;
         for (size_t i = at; i < o->data.len; i++)
-            if (o->data.base[i] != '\r' && o->data.base[i] != '\n') o->data.base[w++] = o->data.base[i];
+            if (o->data.base[i] != '\r' && o->data.base[i] != '\n')
+                o->data.base[w++] = o->data.base[i];
         o->data.len = w;
     }
     return 0;
@@ -314,10 +315,12 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
         int bad = read_capath(o->capath, &pem) < 0;
         if (!bad && o->cacert) bad = read_file(o->cacert, &pem) < 0;
         err[0] = '\0';
-        if (bad || !pem.len || moat_tls_config_set_ca_pem(cfg, (const char *)pem.base, pem.len,
-                                                          err, sizeof err) < 0) {
+        if (bad || !pem.len ||
+            moat_tls_config_set_ca_pem(cfg, (const char *)pem.base, pem.len, err, sizeof err) < 0) {
             fprintf(stderr, "moat: cannot use --capath %s: %s\n", o->capath,
-                    err[0] ? err : bad ? strerror(errno) : "no certificates in it");
+                    err[0] ? err
+                    : bad  ? strerror(errno)
+                           : "no certificates in it");
             moat_buf_free(&pem);
             return 77;
         }

@@ -80,7 +80,7 @@ static void key_str(X509 *x, char *out, size_t cap)
         size_t gl = 0;
         EVP_PKEY_get_utf8_string_param(k, "group", g, sizeof g, &gl);
         snprintf(out, cap, "ECDSA %s",
-                 strcmp(g, "prime256v1") == 0 ? "P-256"
+                 strcmp(g, "prime256v1") == 0  ? "P-256"
                  : strcmp(g, "secp384r1") == 0 ? "P-384"
                  : strcmp(g, "secp521r1") == 0 ? "P-521"
                                                : g);

@@ -7,16 +7,16 @@
 #include <stdint.h>
 
 struct moat_x509_info {
-    char subject[512];    /* RFC 2253-like, "CN=localhost,O=moat tests" */
+    char subject[512]; /* RFC 2253-like, "CN=localhost,O=moat tests" */
     char issuer[512];
-    char not_before[32];  /* "2026-01-01 00:00:00 UTC" */
+    char not_before[32]; /* "2026-01-01 00:00:00 UTC" */
     char not_after[32];
-    char sans[1024];      /* "DNS:localhost, IP:127.0.0.1"; "" when none */
-    char key[64];         /* "ECDSA P-256", "RSA 2048 bits", "Ed25519" */
-    char sigalg[64];      /* "ecdsa-with-SHA256" */
-    char sha256[96];      /* "AB:CD:..." (32 bytes) */
-    int is_ca;            /* basicConstraints CA:TRUE */
-    int self_issued;      /* subject == issuer */
+    char sans[1024]; /* "DNS:localhost, IP:127.0.0.1"; "" when none */
+    char key[64];    /* "ECDSA P-256", "RSA 2048 bits", "Ed25519" */
+    char sigalg[64]; /* "ecdsa-with-SHA256" */
+    char sha256[96]; /* "AB:CD:..." (32 bytes) */
+    int is_ca;       /* basicConstraints CA:TRUE */
+    int self_issued; /* subject == issuer */
 };
 
 /* Describes the DER certificate in der. Returns 0, or -1 when it does not
