@@ -19,21 +19,24 @@ void __real_free(void *p);
 static long alloc_count; /* allocations so far (both hooks) */
 static long fail_at;     /* the allocation number that fails; 0: none */
 static long failed;      /* how many were made to fail */
+static int failed_own;   /* the one that failed was moat's own (not libcrypto's) */
 /* moat's own allocations not yet freed. libcrypto's are not counted: it
  * keeps per-thread and global state made on first use (its error queue,
  * say), which is not a leak; LeakSanitizer in the ASan build checks those
  * for memory that is no longer reachable. */
 static long live;
 
-static int should_fail(void)
+static int should_fail_kind(int own)
 {
     alloc_count++;
     if (fail_at && alloc_count == fail_at) {
         failed++;
+        failed_own = own;
         return 1;
     }
     return 0;
 }
+#define should_fail() should_fail_kind(1)
 
 void *__wrap_malloc(size_t n)
 {
@@ -68,13 +71,13 @@ void __wrap_free(void *p)
 static void *ossl_malloc(size_t n, const char *file, int line)
 {
     (void)file, (void)line;
-    return should_fail() ? NULL : __real_malloc(n);
+    return should_fail_kind(0) ? NULL : __real_malloc(n);
 }
 
 static void *ossl_realloc(void *p, size_t n, const char *file, int line)
 {
     (void)file, (void)line;
-    return should_fail() ? NULL : __real_realloc(p, n);
+    return should_fail_kind(0) ? NULL : __real_realloc(p, n);
 }
 
 static void ossl_free(void *p, const char *file, int line)
@@ -119,7 +122,7 @@ static void sweep(const char *what, const moat_tls_config *cc, const moat_tls_co
     long total = alloc_count;
     check(live == base, "faults %s: a session frees all it allocates (%ld left)", what,
           live - base);
-    long errors = 0, absorbed = 0, leaks = 0, bad = 0, first_leak = 0;
+    long errors = 0, absorbed = 0, leaks = 0, bad = 0, first_leak = 0, own = 0, own_absorbed = 0;
     /* MOAT_FAULT_AT=N runs only allocation N (to study one under ASan). */
     long only = getenv("MOAT_FAULT_AT") ? atol(getenv("MOAT_FAULT_AT")) : 0;
     for (long n = only ? only : 1; n <= (only ? only : total); n++) {
@@ -134,6 +137,10 @@ static void sweep(const char *what, const moat_tls_config *cc, const moat_tls_co
             errors++;
         else
             absorbed++;
+        if (failed_own) {
+            own++;
+            if (!r) own_absorbed++;
+        }
         if (r > 0) bad++;
         if (live != base) {
             if (only) printf("# allocation %ld: %ld left\n", n, live - base);
@@ -141,14 +148,16 @@ static void sweep(const char *what, const moat_tls_config *cc, const moat_tls_co
             leaks++;
         }
     }
-    printf("# faults %s: %ld allocations per session; %ld failures gave an error, %ld were "
-           "absorbed\n",
-           what, total, errors, absorbed);
+    printf("# faults %s: %ld allocations per session (%ld moat's own, the rest libcrypto's); "
+           "%ld failures gave an error, %ld were absorbed (%ld of moat's own)\n",
+           what, total, own, errors, absorbed, own_absorbed);
     if (only) return;
     check(errors + absorbed == total && bad == 0,
           "faults %s: each of the %ld allocations failed in turn, no crash, an error or a "
           "correct session each time",
           what, total);
+    check(own > 0 && own_absorbed == 0,
+          "faults %s: each of moat's own %ld allocations, failed, gave an error", what, own);
     check(leaks == 0, "faults %s: nothing leaked after any failed allocation (%ld leaked, first "
                       "at allocation %ld)",
           what, leaks, first_leak);
