@@ -479,7 +479,7 @@ static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t le
     case 4: {
         u8(&r), u24(&r);
         unsigned long life = u32(&r);
-        if (e->phase && !e->after_hdr) {
+        if (!e->after_hdr) {
             fprintf(m, "-- After the handshake --\n");
             e->after_hdr = 1;
         }
