@@ -269,6 +269,19 @@ int main(void)
     test_fuzz_empty_record(cc, sc);
     test_one_byte(cc, sc);
     sweep("handshake and request (P-256, x25519)", cc, sc);
+    /* A HelloRetryRequest (the client's key share is x25519, the server
+     * takes only P-256) with an Ed25519 certificate. */
+    moat_tls_config *sc2 = server_config("ed25519");
+    moat_tls_config *cc2 = client_config("ca");
+    static const uint16_t cg[2] = {MOAT_GROUP_X25519, MOAT_GROUP_SECP256R1};
+    static const uint16_t sg[1] = {MOAT_GROUP_SECP256R1};
+    if (sc2 && cc2 && !moat_tls_config_set_groups(cc2, cg, 2) &&
+        !moat_tls_config_set_groups(sc2, sg, 1))
+        sweep("HelloRetryRequest (Ed25519, P-256)", cc2, sc2);
+    else
+        check(0, "faults: HelloRetryRequest configurations");
+    moat_tls_config_free(sc2);
+    moat_tls_config_free(cc2);
     sweep_config();
     moat_tls_config_free(sc);
     moat_tls_config_free(cc);
