@@ -305,7 +305,8 @@ else notok "get nginx: -I shows the head only" "exit $GET_RC"; diag "$out" "$out
 out=$T_TMP/hdr
 moat_get "hdr" "$out" -X PUT -H "X-Moat: yes" -H "User-Agent: tester/1" "${R[@]}" "$(url valid /echo-method)"
 check "get nginx: -X PUT and -H reach the server (and -H replaces User-Agent)" has "$out" "^method=PUT ua=tester/1 x=yes$"
-(cd "$T_TMP" && timeout "$T_CLIENT" "$MOAT" get -s -O "${R[@]}" "$(url valid /sub/hello.txt)" >/dev/null 2>&1)
+abs_moat=$(realpath "$MOAT")
+(cd "$T_TMP" && timeout "$T_CLIENT" "$abs_moat" get -s -O "${R[@]}" "$(url valid /sub/hello.txt)" >/dev/null 2>&1)
 check "get nginx: -O saves under the URL's file name" has "$T_TMP/hello.txt" "^hello $TOKEN\$"
 out=$T_TMP/w
 moat_get "w" "$out" -s -o /dev/null -w '%{http_code} %{size_download} %{ssl_verify_result} %{time_namelookup} %{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total}\n' "${R[@]}" "$(url valid /index.html)"
