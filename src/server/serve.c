@@ -29,7 +29,7 @@
 
 static const char usage[] =
     "usage: moat serve [DIR] [--listen [ADDR:]PORT] [--cert FILE --key FILE]...\n"
-    "         [--ciphers LIST] [--groups LIST] [--ticket-keys FILE]\n"
+    "         [--ciphers LIST] [--groups LIST] [--ticket-keys FILE] [--ticket-lifetime S]\n"
     "         [--client-ca FILE [--client-auth require|optional]] [--ocsp-staple FILE]...\n"
     "         [--workers N] [--max-conns N] [--redirect-http ADDR:PORT] [--hsts SECONDS]\n"
     "         [--list-dirs] [--access-log FILE|-] [--error-log FILE] [--pid-file FILE]\n"
@@ -56,6 +56,7 @@ struct opts {
     long workers, max_conns, hsts;
     long handshake_timeout, header_timeout, idle_timeout, stop_timeout;
     long max_header, max_body;
+    long ticket_lifetime;
     int list_dirs;
     int config_depth;
 };
@@ -116,6 +117,7 @@ static int set_opt(struct opts *o, const char *name, const char *v, const char *
         {"stop-timeout", offsetof(struct opts, stop_timeout), 0, 86400},
         {"max-header-size", offsetof(struct opts, max_header), 256, MOAT_HTTP_MAX_HEADER_BYTES},
         {"max-body-size", offsetof(struct opts, max_body), 0, 1L << 40},
+        {"ticket-lifetime", offsetof(struct opts, ticket_lifetime), 1, 604800},
     };
     static const struct {
         const char *name;
@@ -402,6 +404,7 @@ static moat_tls_config *build_config(const struct opts *o)
             goto fail;
         }
     }
+    if (o->ticket_lifetime) moat_tls_config_set_tickets(cfg, 2, (uint32_t)o->ticket_lifetime);
     if (o->client_ca) {
         err[0] = '\0';
         if (moat_tls_config_set_client_ca_file(cfg, o->client_ca, err, sizeof err) < 0) {

@@ -69,6 +69,40 @@ if moat_serve "resume A" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" 
 	bg_stop "$A_PID"
 fi
 
+# Rotation by SIGHUP: a new key first keeps old tickets opening; once the
+# old key is gone they get a full handshake. And tickets expire.
+head -c 80 /dev/urandom >"$T_TMP/k1"
+head -c 80 /dev/urandom >"$T_TMP/k2"
+cp "$T_TMP/k1" "$T_TMP/keys-rot"
+if moat_serve "rotate" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" \
+	--ticket-keys "$T_TMP/keys-rot" --workers 1; then
+	sclient "$T_TMP/r1" -sess_out "$T_TMP/sess-rot"
+	cat "$T_TMP/k2" "$T_TMP/k1" >"$T_TMP/keys-rot"
+	kill -HUP "$SRV_PID"
+	wait_file_line "$SRV_LOG.err" 'reloaded (generation 1)' 5
+	sleep 0.3
+	sclient "$T_TMP/r2" -sess_in "$T_TMP/sess-rot"
+	check "ticket rotation: after SIGHUP with a new key first, the old ticket still resumes" has "$T_TMP/r2" '^Reused, TLSv1.3'
+	cp "$T_TMP/k2" "$T_TMP/keys-rot"
+	kill -HUP "$SRV_PID"
+	wait_file_line "$SRV_LOG.err" 'reloaded (generation 2)' 5
+	sleep 0.3
+	sclient "$T_TMP/r3" -sess_in "$T_TMP/sess-rot"
+	if has "$T_TMP/r3" '^New, TLSv1.3' && has "$T_TMP/r3" "$SITE_TOKEN"; then
+		ok "ticket rotation: once the old key is removed, its ticket gets a full handshake"
+	else notok "ticket rotation: once the old key is removed, its ticket gets a full handshake"; diag "$T_TMP/r3"; fi
+	bg_stop "$SRV_PID"
+fi
+if moat_serve "expiry" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" --ticket-lifetime 1 --workers 1; then
+	sclient "$T_TMP/e1" -sess_out "$T_TMP/sess-exp"
+	sleep 2.2
+	sclient "$T_TMP/e2" -sess_in "$T_TMP/sess-exp"
+	if has "$T_TMP/e2" '^New, TLSv1.3' && has "$T_TMP/e2" "$SITE_TOKEN"; then
+		ok "ticket expiry: a ticket past --ticket-lifetime 1 gets a full handshake"
+	else notok "ticket expiry: a ticket past --ticket-lifetime 1 gets a full handshake"; diag "$T_TMP/e2"; fi
+	bg_stop "$SRV_PID"
+fi
+
 # ---- client certificates
 (
 	cd "$C" || exit 1
