@@ -130,6 +130,41 @@ static void subject_cn(X509_NAME *nm, char *out, size_t n)
         X509_NAME_oneline(nm, out, (int)n);
 }
 
+/* RFC 5280 5.3.1 reason codes, as `moat ca revoke` names them. */
+static const char *reason_name(int code)
+{
+    static const char *const names[] = {
+        "unspecified",   "keyCompromise",        "cACompromise",    "affiliationChanged",
+        "superseded",    "cessationOfOperation", "certificateHold", "unknown",
+        "removeFromCRL", "privilegeWithdrawn",   "aACompromise"};
+    return code >= 0 && code <= 10 ? names[code] : "unknown";
+}
+
+/* " on 2026-01-01 (keyCompromise)" from the CRL entry that revoked x. */
+static void crl_revocation(X509_STORE *store, X509 *x, char *out, size_t n)
+{
+    X509_REVOKED *rev = NULL;
+    out[0] = 0;
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+    for (int i = 0; !rev && i < sk_X509_OBJECT_num(objs); i++) {
+        X509_CRL *crl = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+        if (crl && X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(x)) == 0 &&
+            X509_CRL_get0_by_cert(crl, &rev, x) != 1)
+            rev = NULL;
+    }
+    if (!rev) return;
+    char d[40];
+    fmt_date(X509_REVOKED_get0_revocationDate(rev), d, sizeof d);
+    int crit = 0;
+    ASN1_ENUMERATED *e = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, &crit, NULL);
+    long code = e ? ASN1_ENUMERATED_get(e) : -1;
+    ASN1_ENUMERATED_free(e);
+    if (code >= 0)
+        snprintf(out, n, " on %s (%s)", d, reason_name((int)code));
+    else
+        snprintf(out, n, " on %s", d);
+}
+
 /* Checks an OCSP response stapled for the leaf of a verified chain:
  * signature, certificate id, freshness, status. */
 static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, size_t len,
@@ -172,7 +207,10 @@ static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, 
     if (status == V_OCSP_CERTSTATUS_REVOKED) {
         char d[40];
         fmt_date(rev, d, sizeof d);
-        snprintf(reason, reasonlen, "its certificate has been revoked (OCSP, on %s)", d);
+        snprintf(reason, reasonlen,
+                 "its certificate has been revoked (on %s%s%s), says the server's stapled OCSP "
+                 "answer",
+                 d, why >= 0 ? ", " : "", why >= 0 ? reason_name(why) : "");
         *code = "NET::ERR_CERT_REVOKED";
         r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
         goto out;
@@ -324,7 +362,8 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
         r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
         break;
     case X509_V_ERR_CERT_REVOKED:
-        snprintf(reason, reasonlen, "%s has been revoked", whose);
+        crl_revocation(t->store, bad, a, sizeof a);
+        snprintf(reason, reasonlen, "%s has been revoked%s, per the CRL", whose, a);
         *code = "NET::ERR_CERT_REVOKED";
         r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
         break;
@@ -343,11 +382,21 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
         *code = "NET::ERR_CERT_INVALID";
         r = MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
         break;
-    case X509_V_ERR_CA_MD_TOO_WEAK:
+    case X509_V_ERR_CA_MD_TOO_WEAK: {
+        int nid = X509_get_signature_nid(bad);
+        snprintf(reason, reasonlen,
+                 "%s is signed with %s, a signature algorithm that is no longer trusted", whose,
+                 nid == NID_sha1WithRSAEncryption || nid == NID_ecdsa_with_SHA1 ? "SHA-1"
+                 : nid != NID_undef                                             ? OBJ_nid2ln(nid)
+                                                                                : "a weak digest");
+        *code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+        break;
+    }
     case X509_V_ERR_EE_KEY_TOO_SMALL:
     case X509_V_ERR_CA_KEY_TOO_SMALL:
-        snprintf(reason, reasonlen, "%s uses a forbidden signature algorithm or weak key (%s)",
-                 whose, X509_verify_cert_error_string(e));
+        snprintf(reason, reasonlen, "%s has a %d-bit key, too weak to be trusted", whose,
+                 X509_get0_pubkey(bad) ? EVP_PKEY_get_bits(X509_get0_pubkey(bad)) : 0);
         *code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
         r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
         break;

@@ -52,7 +52,10 @@ static int sent_ext(const moat_tls *t, uint16_t type)
 
 /* Signature algorithms that may appear in certificates (4.2.3), beyond
  * the ones we accept in CertificateVerify. */
-static const uint16_t cert_only_schemes[] = {0x0401, 0x0501, 0x0601, 0x0603};
+static const uint16_t cert_only_schemes[] = {0x0401, 0x0501, 0x0601, 0x0603,
+                                             /* SHA-1 ones, only so that such a chain
+                                              * is sent and refused in plain words */
+                                             0x0203, 0x0201};
 
 static int build_client_hello(moat_tls *t, moat_buf *m)
 {
