@@ -31,6 +31,8 @@
 #define ACCEPT_PAUSE_MS 100   /* out of descriptors: stop accepting a while */
 #define DRAIN_IDLE_MS 1000    /* stopping: an idle connection is closed after this */
 #define MAX_EVENTS 128
+#define POOL_MAX 256             /* idle buffers kept per worker */
+#define POOL_BUF_MAX (256 * 1024) /* larger ones are freed, not kept */
 
 enum {
     C_OPEN,   /* reading requests, answering them */
@@ -67,7 +69,29 @@ struct loop {
     int draining;          /* stopping: no accepts, connections finish */
     int64_t drain_deadline;
     moat_buf head; /* scratch for response heads */
+    /* Buffers of idle connections, wiped, for the next busy one: an idle
+     * connection holds no buffer of its own. */
+    moat_buf pool[POOL_MAX];
+    size_t npool;
 };
+
+static void buf_borrow(struct loop *L, moat_buf *b)
+{
+    if (!b->base && L->npool) *b = L->pool[--L->npool];
+}
+
+/* Gives an empty buffer back (wiped: it may have held plaintext). */
+static void buf_return(struct loop *L, moat_buf *b)
+{
+    if (!b->base || b->len) return;
+    if (L->npool < POOL_MAX && b->cap <= POOL_BUF_MAX) {
+        moat_buf_clear(b);
+        L->pool[L->npool++] = *b;
+        moat_buf_init(b);
+    } else {
+        moat_buf_free(b);
+    }
+}
 
 static volatile sig_atomic_t stop_flag;
 
@@ -96,8 +120,9 @@ static void conn_free(struct loop *L, struct conn *c)
     if (c->body.fd >= 0) close(c->body.fd);
     moat_proxy_free(c->px);
     moat_tls_free(c->tls);
-    moat_buf_free(&c->out);
-    moat_buf_free(&c->app);
+    c->out.len = c->app.len = 0;
+    buf_return(L, &c->out);
+    buf_return(L, &c->app);
     free(c);
 }
 
@@ -134,6 +159,8 @@ static int conn_send(struct conn *c, const void *data, size_t len)
 static int on_readable(struct loop *L, struct conn *c)
 {
     uint8_t buf[READ_CHUNK];
+    buf_borrow(L, &c->app);
+    buf_borrow(L, &c->out);
     for (int i = 0; i < 4; i++) {
         ssize_t n = read(c->fd, buf, sizeof buf);
         if (n < 0) {
@@ -519,6 +546,10 @@ static int pump(struct loop *L, struct conn *c)
     /* Out of passes with the queue empty: the proxy stopped reading its
      * backend while the queue was full, so let it read (and re-arm) now. */
     if (c->px && !c->out.len) proxy_step(L, c);
+    if (c->state == C_OPEN && !c->out.len && !c->app.len && c->body.fd < 0 && !c->px) {
+        buf_return(L, &c->out);
+        buf_return(L, &c->app);
+    }
     return set_events(L, c) < 0 ? -1 : 0;
 }
 
@@ -745,5 +776,7 @@ int moat_server_run(struct moat_server *s)
         conn_free(&L, c);
     }
     moat_buf_free(&L.head);
+    while (L.npool)
+        moat_buf_free(&L.pool[--L.npool]);
     return status;
 }
