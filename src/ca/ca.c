@@ -28,7 +28,8 @@ static const char usage_text[] =
     "        --permit-dns limits it to names under NAME (name constraints), and then\n"
     "        IP addresses to --permit-ip ranges (default 127.0.0.0/8 and ::1/128)\n"
     "issue   issues a certificate for host names, wildcards (*.example.test) and IP\n"
-    "        addresses, into NAME.pem and NAME-key.pem in the current directory\n"
+    "        addresses, into NAME.pem and NAME-key.pem in the current directory,\n"
+    "        valid for 90 days unless --days N or --not-after says otherwise\n"
     "revoke  records a certificate (its file, or serial) as revoked; R is one of\n"
     "        unspecified, keyCompromise, cACompromise, affiliationChanged,\n"
     "        superseded, cessationOfOperation\n"
@@ -295,13 +296,14 @@ static int cmd_init(struct opts *o)
     size_t n_ips = nd ? (o->n_permit_ip ? o->n_permit_ip : 2) : 0;
     char dir[4096], err[1024];
     if ((r = resolve_dir(o, dir, sizeof dir)) != 0) goto out;
-    if (path_exists(dir, MOAT_CA_CERT_FILE) || path_exists(dir, MOAT_CA_KEY_FILE)) goto exists;
+    /* Half a CA (an interrupted init) is explained by moat_ca_init. */
+    if (path_exists(dir, MOAT_CA_CERT_FILE) && path_exists(dir, MOAT_CA_KEY_FILE)) goto exists;
     struct moat_ca ca;
     r = moat_ca_init(dir, (const char *const *)dns, nd, ips, n_ips, &ca, err, sizeof err);
     if (r == MOAT_ERR_STATE) goto exists; /* made between our check and the lock */
     if (r != 0) {
         fprintf(stderr, "moat ca init: %s\n", err);
-        r = r == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
+        r = open_exit(r); /* a half CA or bad constraint: 2; files: 1 */
         goto out;
     }
     char subject[512] = "", until[32], nc[512] = "";
@@ -494,18 +496,26 @@ static int cmd_issue(struct opts *o)
     char serial[64] = "";
     moat_cert_serial_hex(leaf, serial, sizeof serial);
 
-    /* A copy in the CA directory first, for revocation by serial later;
-     * then the key, then the certificate. The chain is the leaf alone:
-     * clients hold the root. */
+    /* The key, then the certificate, then the copy in the CA directory
+     * that `list` and `revoke SERIAL` read: the record comes last so that
+     * a failure leaves no record of a certificate nobody received, and a
+     * failure of the record takes the two files back. Each file is
+     * written to a temporary name and renamed, so none is half-written.
+     * The chain is the leaf alone: clients hold the root. */
     const moat_cert *chain[1] = {leaf};
-    if (moat_ca_record_issued(&ca, leaf, err, sizeof err) != 0 ||
-        moat_pkey_write_pem(key, key_path, err, sizeof err) != 0) {
+    if (moat_pkey_write_pem(key, key_path, err, sizeof err) != 0) {
         fprintf(stderr, "moat ca issue: %s\n", err);
         goto out;
     }
     if (moat_cert_write_pem(chain, 1, cert_path, 0644, err, sizeof err) != 0) {
         unlink(key_path); /* a key without its certificate helps nobody */
         fprintf(stderr, "moat ca issue: %s\n", err);
+        goto out;
+    }
+    if (moat_ca_record_issued(&ca, leaf, err, sizeof err) != 0) {
+        unlink(cert_path); /* unrecorded, it could not be revoked by serial */
+        unlink(key_path);
+        fprintf(stderr, "moat ca issue: %s (nothing was issued)\n", err);
         goto out;
     }
 
@@ -529,11 +539,11 @@ static int cmd_issue(struct opts *o)
                 until);
     else if (nb > now)
         fprintf(stderr, "moat ca issue: note: this certificate is not valid before %s\n", from);
-    if (na - nb > (int64_t)MOAT_CA_LEAF_DAYS * 86400 + 86399)
+    if (na - nb > (int64_t)MOAT_CA_APPLE_MAX_DAYS * 86400 + 86399)
         fprintf(stderr,
                 "moat ca issue: note: Apple platforms refuse server certificates valid "
                 "for more than %d days\n",
-                MOAT_CA_LEAF_DAYS);
+                MOAT_CA_APPLE_MAX_DAYS);
     (void)ca_nb;
     rc = 0;
 out:

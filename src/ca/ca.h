@@ -12,18 +12,21 @@
 /* File names inside the CA directory. */
 #define MOAT_CA_CERT_FILE "rootCA.pem"
 #define MOAT_CA_KEY_FILE "rootCA-key.pem"
-#define MOAT_CA_SERVE_DIR "serve"          /* certificates for `moat serve` */
-#define MOAT_CA_ISSUED_DIR "issued"        /* a copy of each issued leaf, by serial */
-#define MOAT_CA_LOCK_FILE ".lock"          /* flock()ed while the CA changes */
-#define MOAT_CA_REVOKED_FILE "revoked.txt" /* "SERIAL UNIX-TIME REASON" lines */
-#define MOAT_CA_CRLNUMBER_FILE "crlnumber" /* the last CRL number, decimal */
-#define MOAT_CA_CRL_FILE "crl.pem"         /* a copy of the last CRL made */
+#define MOAT_CA_SERVE_DIR "serve"               /* certificates for `moat serve` */
+#define MOAT_CA_ISSUED_DIR "issued"             /* a copy of each issued leaf, by serial */
+#define MOAT_CA_LOCK_FILE ".lock"               /* flock()ed while the CA changes */
+#define MOAT_CA_REVOKED_FILE "revoked.txt"      /* "SERIAL UNIX-TIME REASON" lines */
+#define MOAT_CA_CRLNUMBER_FILE "crlnumber"      /* the last CRL number, decimal */
+#define MOAT_CA_CRL_FILE "crl.pem"              /* a copy of the last CRL made */
+#define MOAT_CA_NEW_CERT_FILE ".rootCA.pem.new" /* a root being made, before its rename */
+#define MOAT_CA_NEW_KEY_FILE ".rootCA-key.pem.new"
 
-#define MOAT_CA_ROOT_YEARS 10  /* validity of a new root */
-#define MOAT_CA_ROOT_DAYS 3652 /* the same, when the calendar fails */
-#define MOAT_CA_LEAF_DAYS 825  /* the longest Apple platforms accept */
-#define MOAT_CA_RENEW_DAYS 30  /* serve renews when fewer remain */
-#define MOAT_CA_CRL_DAYS 30    /* default nextUpdate of a CRL, from now */
+#define MOAT_CA_ROOT_YEARS 10      /* validity of a new root */
+#define MOAT_CA_ROOT_DAYS 3652     /* the same, when the calendar fails */
+#define MOAT_CA_LEAF_DAYS 90       /* default validity of a leaf (and serve's localhost) */
+#define MOAT_CA_APPLE_MAX_DAYS 825 /* the longest Apple platforms accept */
+#define MOAT_CA_RENEW_DAYS 30      /* serve renews when fewer remain */
+#define MOAT_CA_CRL_DAYS 30        /* default nextUpdate of a CRL, from now */
 
 /* Exit codes of moat_ca_main. */
 enum { MOAT_CA_EXIT_OK = 0, MOAT_CA_EXIT_FAIL = 1, MOAT_CA_EXIT_USAGE = 2 };
@@ -96,6 +99,11 @@ int moat_ca_init(const char *dir, const char *const *permit_dns, size_t n_dns,
  * NULL with n 0) become the root's name constraints. */
 int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
                    const char *const *permit_ip, size_t n_ip, char *err, size_t errlen);
+
+/* Tests only: 1 makes the next moat_ca_create stop after writing its
+ * temporary files, as a crash would (it returns MOAT_ERR_IO and leaves
+ * them); 0 turns that off. */
+void moat_ca_test_fault(int where);
 
 /* Keeps a copy of leaf in <dir>/issued/<serial>.pem (atomically), the
  * record `list` and `revoke SERIAL` read. */

@@ -18,6 +18,12 @@
 #include "moat/error.h"
 
 static int64_t (*clock_fn)(void);
+static int ca_create_fault;
+
+void moat_ca_test_fault(int where)
+{
+    ca_create_fault = where;
+}
 
 void moat_ca_set_clock(int64_t (*now)(void))
 {
@@ -173,12 +179,40 @@ int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
     moat_cert *cert = NULL;
     int r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
     if (r == 0) r = moat_x509_make_root(key, &rp, &cert, err, errlen);
-    /* The key first: a CA certificate without its key would be useless. */
-    if (r == 0) r = moat_pkey_write_pem(key, key_path, err, errlen);
+    /* Both files are written whole under temporary names first; only then
+     * do they take their real names, the key first and the certificate
+     * last. A crash before the renames leaves only the temporary files,
+     * which the next creation overwrites; the certificate's rename is the
+     * moment the CA exists. What no order can rule out, a crash between
+     * the two renames, leaves a key without its certificate: open_ca
+     * explains that case rather than replacing a key. */
+    char tmp_cert[4300], tmp_key[4300];
+    snprintf(tmp_cert, sizeof tmp_cert, "%s/%s", dir, MOAT_CA_NEW_CERT_FILE);
+    snprintf(tmp_key, sizeof tmp_key, "%s/%s", dir, MOAT_CA_NEW_KEY_FILE);
+    if (r == 0) r = moat_pkey_write_pem(key, tmp_key, err, errlen);
     if (r == 0) {
         const moat_cert *chain[1] = {cert};
-        r = moat_cert_write_pem(chain, 1, cert_path, 0644, err, errlen);
-        if (r != 0) unlink(key_path);
+        r = moat_cert_write_pem(chain, 1, tmp_cert, 0644, err, errlen);
+    }
+    if (r == 0 && ca_create_fault == 1) r = MOAT_ERR_IO; /* tests: a crash before the renames */
+    if (r == 0 && rename(tmp_key, key_path) != 0) {
+        seterr(err, errlen, "cannot create %s: %s", key_path, strerror(errno));
+        r = MOAT_ERR_IO;
+    }
+    if (r == 0 && rename(tmp_cert, cert_path) != 0) {
+        seterr(err, errlen, "cannot create %s: %s", cert_path, strerror(errno));
+        unlink(key_path);
+        r = MOAT_ERR_IO;
+    }
+    if (r == 0) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd); /* make the renames durable */
+            close(dfd);
+        }
+    } else if (ca_create_fault != 1) {
+        unlink(tmp_key);
+        unlink(tmp_cert);
     }
     moat_cert_free(cert);
     moat_pkey_free(key);
@@ -251,7 +285,7 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
     ca->lock_fd = r;
 
     int have_cert = exists(cert_path), have_key = exists(key_path);
-    if (fresh && (have_cert || have_key)) {
+    if (fresh && have_cert && have_key) {
         seterr(err, errlen, "a CA already exists in %s", dir);
         r = MOAT_ERR_STATE;
         goto fail;
@@ -265,9 +299,22 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
         r = moat_ca_create(dir, dns, nd, ip, ni, err, errlen);
         if (r != 0) goto fail;
         if (created) *created = 1;
-    } else if (!have_cert || !have_key) {
-        seterr(err, errlen, "the CA in %s is incomplete: %s is missing", dir,
-               have_cert ? MOAT_CA_KEY_FILE : MOAT_CA_CERT_FILE);
+    } else if (!have_cert) {
+        /* The key without its certificate: a creation that stopped
+         * between its two renames (or a root deleted by hand). Nothing can
+         * have been issued by it, but a private key is not ours to delete. */
+        seterr(err, errlen,
+               "the CA in %s is incomplete: %s is there but %s is missing (an interrupted "
+               "`moat ca init`, or a deleted file); restore %s, or move %s away and run "
+               "`moat ca init` again",
+               dir, MOAT_CA_KEY_FILE, MOAT_CA_CERT_FILE, MOAT_CA_CERT_FILE, key_path);
+        r = MOAT_ERR_FILE;
+        goto fail;
+    } else if (!have_key) {
+        seterr(err, errlen,
+               "the CA in %s is incomplete: %s is missing, so nothing can be issued; restore "
+               "it, or move the CA directory away and run `moat ca init` again",
+               dir, MOAT_CA_KEY_FILE);
         r = MOAT_ERR_FILE;
         goto fail;
     }
@@ -497,12 +544,15 @@ int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t
         moat_cert *leaf = NULL;
         if (r == 0) r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
         if (r == 0) r = moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, errlen);
-        if (r == 0) r = moat_ca_record_issued(&ca, leaf, err, errlen);
+        /* Key, certificate, then the record, as `moat ca issue` does. A
+         * failure part-way leaves an unusable pair that the next start
+         * replaces (reusable() checks the pair matches). */
         if (r == 0) r = moat_pkey_write_pem(key, key_path, err, errlen);
         if (r == 0) {
             const moat_cert *chain[1] = {leaf};
             r = moat_cert_write_pem(chain, 1, cert_path, 0644, err, errlen);
         }
+        if (r == 0) r = moat_ca_record_issued(&ca, leaf, err, errlen);
         moat_cert_free(leaf);
         moat_pkey_free(key);
     }

@@ -254,8 +254,12 @@ static void test_issue(const char *ca)
           "without --client, not valid for client auth");
     check(sh("openssl x509 -in example.test.pem -noout -checkend %d >/dev/null && "
              "! openssl x509 -in example.test.pem -noout -checkend %d >/dev/null",
-             824 * 86400, 826 * 86400) == 0,
-          "default validity 825 days");
+             89 * 86400, 91 * 86400) == 0,
+          "default validity 90 days");
+    check(strstr(out, "Apple") == NULL, "no Apple note for the default validity");
+    check(run("issue", "long.test", "--days", "826", NULL) == 0 && strstr(out, "Apple") &&
+              sh("openssl x509 -in long.test.pem -noout -checkend %d >/dev/null", 825 * 86400) == 0,
+          "--days 826 is honoured, with the note that Apple platforms refuse it");
 
     /* Serial: 128 random bits, positive, different each time; a copy is
      * kept in the CA dir by serial. */
@@ -398,6 +402,51 @@ static void test_broken_ca(void)
           "a CA without its key is an error (exit 2), not replaced");
     check(run("init", "--ca-dir", dir, NULL) == 2, "init refuses a half CA too");
     check(!exists("y.test.pem"), "nothing issued from a broken CA");
+
+    /* A crash between the two renames of init: the key, no certificate. */
+    char cert[700], keep[700];
+    snprintf(dir, sizeof dir, "%s/halfkey", tmp);
+    snprintf(cert, sizeof cert, "%s/rootCA.pem", dir);
+    snprintf(key, sizeof key, "%s/rootCA-key.pem", dir);
+    snprintf(keep, sizeof keep, "%s/keep.pem", tmp);
+    check(run("init", "--ca-dir", dir, NULL) == 0, "init --ca-dir halfkey");
+    unlink(cert);
+    sh("cp %s %s", key, keep);
+    check(run("issue", "z.test", "--ca-dir", dir, NULL) == 2 && strstr(out, "incomplete") &&
+              strstr(out, "rootCA.pem is missing") && strstr(out, "moat ca init") &&
+              !exists("z.test.pem"),
+          "a key without its root: exit 2, explained, with a hint");
+    check(run("init", "--ca-dir", dir, NULL) == 2 && strstr(out, "incomplete") &&
+              strcmp(slurp(key, 0), slurp(keep, 1)) == 0,
+          "init refuses it too and keeps the key");
+
+    /* A crash before the renames: only temporary files, which do not
+     * count as a CA and are replaced by the next init. */
+    snprintf(dir, sizeof dir, "%s/crashinit", tmp);
+    snprintf(cert, sizeof cert, "%s/rootCA.pem", dir);
+    snprintf(key, sizeof key, "%s/rootCA-key.pem", dir);
+    moat_ca_test_fault(1);
+    int r = run("init", "--ca-dir", dir, NULL);
+    moat_ca_test_fault(0);
+    char tcert[800], tkey[800];
+    snprintf(tcert, sizeof tcert, "%s/%s", dir, MOAT_CA_NEW_CERT_FILE);
+    snprintf(tkey, sizeof tkey, "%s/%s", dir, MOAT_CA_NEW_KEY_FILE);
+    check(r == 1 && !exists(cert) && !exists(key) && exists(tcert) && exists(tkey),
+          "init stopped before its renames leaves no rootCA.pem nor rootCA-key.pem");
+    check(file_mode(tkey) == 0600, "and its temporary key has mode 0600");
+    check(run("issue", "w.test", "--ca-dir", dir, "--cert-file", "w.pem", "--key-file", "w-key.pem",
+              NULL) == 0 &&
+              sh("openssl verify -CAfile %s w.pem >/dev/null", cert) == 0 && !exists(tcert) &&
+              !exists(tkey),
+          "the next issue makes a whole CA over the leftovers");
+    snprintf(dir, sizeof dir, "%s/crashinit2", tmp);
+    moat_ca_test_fault(1);
+    run("init", "--ca-dir", dir, NULL);
+    moat_ca_test_fault(0);
+    check(run("list", "--ca-dir", dir, NULL) == 2 && strstr(out, "no CA in"),
+          "leftovers alone are no CA to list");
+    check(run("init", "--ca-dir", dir, NULL) == 0 && strstr(out, "rootCA.pem"),
+          "and init after them succeeds");
 }
 
 static void test_localhost(void)
@@ -443,9 +492,17 @@ static void test_localhost(void)
     check(r == 0 && strcmp(first, slurp(cert, 2)) == 0, "localhost_cert is idempotent");
     check(strcmp(root_pem, slurp(root, 3)) == 0, "the CA is kept");
 
-    /* 800 days on, fewer than 30 remain: renewed. */
-    fake_now = (int64_t)time(NULL) + 800 * 86400;
+    check(sh("openssl x509 -in %s -noout -checkend %d >/dev/null && "
+             "! openssl x509 -in %s -noout -checkend %d >/dev/null",
+             cert, 89 * 86400, cert, 91 * 86400) == 0,
+          "localhost cert valid for 90 days");
+
+    /* 59 days on, 31 remain: kept; 61 days on, 29 remain: renewed. */
     moat_ca_set_clock(fake_clock);
+    fake_now = (int64_t)time(NULL) + 59 * 86400;
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 && strcmp(first, slurp(cert, 2)) == 0, "kept while 31 days remain");
+    fake_now = (int64_t)time(NULL) + 61 * 86400;
     r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && strcmp(first, slurp(cert, 2)) != 0, "renewed when < 30 days remain");
     snprintf(first, sizeof first, "%s", slurp(cert, 0));
@@ -523,15 +580,81 @@ static void test_localhost_race(void)
     check(no_temp_files(ca) && no_temp_files(serve), "no temporary files left");
 }
 
-static void test_write_failures(void)
+/* The names in dir, sorted and joined, to compare a directory before and
+ * after. */
+static const char *listing(const char *dir, int slot)
 {
+    static char buf[2][16384];
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "ls -A %s 2>&1", dir);
+    buf[slot][0] = 0;
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        size_t n = fread(buf[slot], 1, sizeof buf[0] - 1, p);
+        buf[slot][n] = 0;
+        pclose(p);
+    }
+    return buf[slot];
+}
+
+static void test_write_failures(const char *ca)
+{
+    char issued[700], moved[700];
+    snprintf(issued, sizeof issued, "%s/issued", ca);
+    snprintf(moved, sizeof moved, "%s/issued.moved", ca);
+    char before[16384];
+    snprintf(before, sizeof before, "%s", listing(issued, 0));
     check(run("issue", "fail.test", "--cert-file", "/nonexistent-dir/fail.pem", NULL) == 1 &&
               strstr(out, "/nonexistent-dir/fail.pem"),
           "an unwritable --cert-file: exit 1, naming the file");
     check(!exists("fail.test-key.pem"), "and no key is left without its certificate");
+    check(strcmp(before, listing(issued, 0)) == 0,
+          "and issued/ is unchanged: no record of a certificate nobody got");
     check(run("issue", "fail.test", "--key-file", "/nonexistent-dir/fail-key.pem", NULL) == 1 &&
               strstr(out, "/nonexistent-dir/fail-key.pem") && !exists("fail.test.pem"),
           "an unwritable --key-file: exit 1, no certificate written");
+    check(strcmp(before, listing(issued, 0)) == 0, "and issued/ is unchanged");
+
+    /* The record itself fails (a file where issued/ should be): the
+     * certificate and key written just before are taken back. */
+    int moved_ok = rename(issued, moved) == 0;
+    FILE *f = fopen(issued, "w");
+    if (f) fclose(f);
+    check(moved_ok && run("issue", "rec-fail.test", NULL) == 1 && strstr(out, "issued") &&
+              strstr(out, "nothing was issued") && !exists("rec-fail.test.pem") &&
+              !exists("rec-fail.test-key.pem") && no_temp_files("."),
+          "an unwritable record: exit 1, no certificate or key left");
+    unlink(issued);
+    if (moved_ok) rename(moved, issued);
+    check(strcmp(before, listing(issued, 0)) == 0 && no_temp_files(issued),
+          "and issued/ is unchanged");
+    check(run("issue", "rec-ok.test", NULL) == 0 && exists("rec-ok.test.pem") &&
+              strcmp(before, listing(issued, 0)) != 0,
+          "the next issue works and is recorded");
+}
+
+/* A crash while the record is written leaves at most a temporary file
+ * (records are written whole and renamed); a record damaged some other
+ * way is named by list, which still lists the rest. Neither stops issue. */
+static void test_record_crash(const char *ca)
+{
+    char p[800];
+    snprintf(p, sizeof p, "%s/issued/0123abcd.pem.tmp-999-0-deadbeef", ca);
+    sh("head -c 100 %s/issued/$(ls %s/issued | head -1) > %s", ca, ca, p);
+    check(run("list", NULL) == 0, "list ignores a temporary record left by a crash");
+    char before[8192];
+    snprintf(before, sizeof before, "%s", out);
+    check(run("issue", "after-crash.test", NULL) == 0 && run("list", NULL) == 0 &&
+              strstr(out, "after-crash.test") && count(out, "\n") == count(before, "\n") + 1,
+          "issue after a crashed record write works, and list shows one more");
+    unlink(p);
+    snprintf(p, sizeof p, "%s/issued/0123abcd.pem", ca);
+    sh("head -c 100 %s/issued/$(ls %s/issued | head -1) > %s", ca, ca, p);
+    check(run("list", NULL) == 1 && strstr(out, "0123abcd.pem") && strstr(out, "after-crash.test"),
+          "a truncated record: list names it (exit 1) and still lists the others");
+    check(run("issue", "after-trunc.test", NULL) == 0 && exists("after-trunc.test.pem"),
+          "and issue still works");
+    unlink(p);
 }
 
 /* Name constraints: --permit-dns on the root, refused names, and a leaf
@@ -856,7 +979,8 @@ int main(void)
     }
     test_init(ca);
     test_issue(ca);
-    test_write_failures();
+    test_write_failures(ca);
+    test_record_crash(ca);
     test_broken_ca();
     test_constraints();
     test_revoke();
