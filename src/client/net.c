@@ -1,4 +1,4 @@
-/* moat get: name resolution, connecting with a deadline, and the blocking
+/* moat get: name resolution and connecting, both within a deadline, and the blocking
  * socket reads and writes (bounded by poll) of a single transfer. */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +105,48 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline)
     return fd;
 }
 
+/* getaddrinfo bounded by deadline (-1 when it passed first). glibc's
+ * getaddrinfo_a resolves in a helper thread; we wait for it with
+ * gai_suspend, so a resolver that does not answer costs at most the
+ * time left (--connect-timeout, -m), as curl's threaded resolver does.
+ * The request lives in static storage: after a timeout the helper may
+ * still be using it, and the transfer ends (exit 28) anyway. */
+#define LOOKUP_TIMED_OUT (-10000)
+static int lookup(const char *name, const char *port, const struct addrinfo *hints,
+                  int64_t deadline, struct addrinfo **res)
+{
+    static struct gaicb cb;
+    static struct addrinfo h;
+    static char sname[1100], sport[8];
+    static int abandoned; /* a timed-out lookup may still hold cb */
+    if (deadline <= 0 || abandoned || (hints->ai_flags & AI_NUMERICHOST) ||
+        strlen(name) >= sizeof sname)
+        return getaddrinfo(name, port, hints, res);
+    snprintf(sname, sizeof sname, "%s", name);
+    snprintf(sport, sizeof sport, "%s", port);
+    h = *hints;
+    memset(&cb, 0, sizeof cb);
+    cb.ar_name = sname;
+    cb.ar_service = sport;
+    cb.ar_request = &h;
+    struct gaicb *list[1] = {&cb};
+    int r = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+    if (r) return r;
+    for (;;) {
+        r = gai_error(&cb);
+        if (r != EAI_INPROGRESS) break;
+        int ms = remaining(deadline);
+        if (ms == 0) {
+            if (gai_cancel(&cb) != EAI_CANCELED) abandoned = 1;
+            return LOOKUP_TIMED_OUT;
+        }
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+        gai_suspend((const struct gaicb *const *)list, 1, &ts);
+    }
+    *res = r == 0 ? cb.ar_result : NULL;
+    return r;
+}
+
 int moat_client_connect(const char *host, int port, const char *resolve, int64_t deadline,
                         char *addr_out, size_t addrlen, int *exit_code, int64_t *resolved_at)
 {
@@ -115,7 +157,12 @@ int moat_client_connect(const char *host, int port, const char *resolve, int64_t
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV | (name ? AI_NUMERICHOST : 0);
-    int r = getaddrinfo(name ? name : host, portstr, &hints, &res);
+    int r = lookup(name ? name : host, portstr, &hints, deadline, &res);
+    if (r == LOOKUP_TIMED_OUT) {
+        fprintf(stderr, "moat: resolving host %s timed out\n", host);
+        *exit_code = 28;
+        return -1;
+    }
     if (r) {
         fprintf(stderr, "moat: could not resolve host %s: %s\n", name ? name : host,
                 gai_strerror(r));
