@@ -16,7 +16,7 @@ TEST_COMMON := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 HDR     := $(wildcard include/moat/*.h src/*/*.h tests/unit/*.h)
 
 .PHONY: all run test unit asan clean bench fmt
-all: $(B)/moat $(TEST_BIN)
+all: $(B)/moat $(TEST_BIN) $(B)/tests/onebyte.so
 
 $(B)/libmoat.a: $(OBJ)
 	@mkdir -p $(@D)
@@ -32,6 +32,12 @@ $(B)/%.o: %.c $(HDR)
 $(B)/tests/%: tests/unit/%.c $(TEST_COMMON) $(B)/libmoat.a $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_COMMON) $(B)/libmoat.a $(LDLIBS)
+
+# An LD_PRELOAD shim that cuts socket reads and writes to one byte
+# (tests/interop/52-one-byte.sh).
+$(B)/tests/onebyte.so: tests/shim/onebyte.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
 # test_faults fails allocations in turn: moat's own through --wrap in this
 # one program's link (libcrypto's through its own hook).
@@ -51,12 +57,15 @@ fmt:
 	clang-format -i $(SRC) $(CLI_SRC) $(TEST_SRC) include/moat/*.h src/*/*.h
 
 # make bench: moat against nginx and h2o on loopback, and the in-memory
-# engine benchmark under callgrind (bench/run.py; docs/bench.md). Not a test.
+# engine benchmark under callgrind (bench/run.py; docs/bench.md). It reports,
+# it asserts nothing; make test runs it once in quick mode
+# (tests/interop/95-bench-quick.sh: BENCH_ARGS="--quick --out FILE").
 BENCH_BIN := $(B)/bench/hsload $(B)/bench/hold $(B)/bench/inmem
+BENCH_ARGS ?=
 bench:
 	python3 bench/run.py --install-only
 	$(MAKE) $(B)/moat $(BENCH_BIN)
-	python3 bench/run.py --build $(B)
+	python3 bench/run.py --build $(B) $(BENCH_ARGS)
 
 $(B)/bench/%: bench/%.c $(B)/libmoat.a $(HDR)
 	@mkdir -p $(@D)
@@ -77,9 +86,10 @@ fuzz-build:
 
 fuzz-bins: $(FUZZ_TARGETS:%=$(B)/%)
 
-# The layers the targets reach (no server, no command line).
+# The layers the targets reach (of the server, only its settings; no command line).
 FUZZ_OBJ := $(filter $(B)/src/core/% $(B)/src/crypto/% $(B)/src/tls/% $(B)/src/http/% \
-                     $(B)/src/client/url.o,$(OBJ))
+                     $(B)/src/client/url.o $(B)/src/server/config.o $(B)/src/server/proxy.o \
+                     $(B)/src/server/files.o,$(OBJ))
 $(B)/libmoatfuzz.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
 

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "harness.h"
+#include "moat/http.h"
 
 /* ---- the allocation hook */
 
@@ -88,21 +89,57 @@ static void ossl_free(void *p, const char *file, int line)
 
 /* ---- one handshake and one request/response, as the sweep runs it */
 
-static const char request[] = "GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
+static const char request[] = "GET /index.html HTTP/1.1\r\nHost: localhost\r\n"
+                              "User-Agent: moat-test\r\nAccept-Encoding: gzip\r\n\r\n";
 static char response[20000];
+
+/* The server's side of the request, as moat serve's layers do it: parse the
+ * request head the engine delivered, then write the response head and body
+ * into a buffer (which grows, and so allocates). 0, or an error. */
+static int answer(const moat_buf *in, moat_buf *out)
+{
+    moat_http_request req;
+    int n = moat_http_parse_request((const char *)in->base, in->len, &req);
+    if (n != (int)in->len || req.method_len != 3 || memcmp(req.method, "GET", 3) || !req.host ||
+        req.host_len != 9 || memcmp(req.host, "localhost", 9))
+        return -2002;
+    char date[30];
+    moat_http_date(1700000000, date);
+    int r = moat_http_write_status(out, 200);
+    if (!r) r = moat_http_write_header(out, "Date", "%s", date);
+    if (!r)
+        r = moat_http_write_header(out, "Content-Type", "%s", moat_http_mime_type("/index.html"));
+    if (!r) r = moat_http_write_header(out, "Content-Length", "%zu", sizeof response);
+    if (!r) r = moat_buf_append(out, "\r\n", 2);
+    if (!r) r = moat_buf_append(out, response, sizeof response);
+    return r;
+}
+
+/* The client's side: the response head parsed, the body where it says. */
+static int check_answer(const moat_buf *in)
+{
+    moat_http_response resp;
+    int n = moat_http_parse_response((const char *)in->base, in->len, &resp);
+    if (n <= 0 || resp.status != 200 || resp.f.content_length != (int64_t)sizeof response ||
+        in->len - (size_t)n != sizeof response || memcmp(in->base + n, response, sizeof response))
+        return -2001;
+    return 0;
+}
 
 /* 0 when everything worked and arrived intact, else the first error. */
 static int session(const moat_tls_config *cc, const moat_tls_config *sc, size_t step)
 {
     pair_t p;
+    moat_buf head;
+    moat_buf_init(&head);
     int r = pair_handshake(&p, cc, sc, "localhost", step);
     if (!r) r = pair_send(p.c, p.s, request, sizeof request - 1, &p.s_app, step);
     if (!r && (p.s_app.len != sizeof request - 1 || memcmp(p.s_app.base, request, p.s_app.len)))
         r = -2000;
-    if (!r) r = pair_send(p.s, p.c, response, sizeof response, &p.c_app, step);
-    if (!r &&
-        (p.c_app.len != sizeof response || memcmp(p.c_app.base, response, sizeof response)))
-        r = -2001;
+    if (!r) r = answer(&p.s_app, &head);
+    if (!r) r = pair_send(p.s, p.c, (const char *)head.base, head.len, &p.c_app, step);
+    if (!r) r = check_answer(&p.c_app);
+    moat_buf_free(&head);
     pair_free(&p);
     return r;
 }
@@ -158,8 +195,9 @@ static void sweep(const char *what, const moat_tls_config *cc, const moat_tls_co
           what, total);
     check(own > 0 && own_absorbed == 0,
           "faults %s: each of moat's own %ld allocations, failed, gave an error", what, own);
-    check(leaks == 0, "faults %s: nothing leaked after any failed allocation (%ld leaked, first "
-                      "at allocation %ld)",
+    check(leaks == 0,
+          "faults %s: nothing leaked after any failed allocation (%ld leaked, first "
+          "at allocation %ld)",
           what, leaks, first_leak);
 }
 

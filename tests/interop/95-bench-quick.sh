@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# make bench in quick mode (small counts), so the benchmark cannot rot: every
+# server starts, every load runs and yields a figure, the crypto floor and the
+# callgrind counts come out, and the table and the JSON are written. It
+# asserts no timing: only that each measurement was made.
+. "$(dirname "$0")/../lib.sh"
+need python3 nginx h2o wrk curl valgrind taskset || { finish; exit; }
+need_moat
+
+out=$T_TMP/bench.out
+json=$T_TMP/bench.json
+# The bench builds its helpers next to the moat under test.
+B=$(cd "$(dirname "$MOAT")" && pwd)
+B=${B#"$MOAT_ROOT"/}
+if timeout 600 make -s -C "$MOAT_ROOT" bench B="$B" BENCH_ARGS="--quick --out $json" >"$out" 2>&1; then
+	ok "bench quick: make bench exits 0"
+else
+	notok "bench quick: make bench exits 0"
+	diag "$out"
+fi
+check "bench quick: prints the table" grep -q '^work .*moat.*nginx.*h2o.*nginx/moat.*h2o/moat.*floor' "$out"
+check "bench quick: prints the callgrind table" grep -q 'in-memory engine, callgrind instructions' "$out"
+# The quick table, kept beside the other test output.
+[ -d "$MOAT_ROOT/tests/out" ] && cp "$out" "$MOAT_ROOT/tests/out/bench-quick.out"
+
+# Each server x load has its figure, with no error and no failed connection.
+if [ -s "$json" ]; then
+	python3 - "$json" >"$T_TMP/json.check" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+fig = {"full": "us_per_handshake", "resume": "us_per_handshake", "keepalive": "us_per_request",
+       "bulk": "cpu_s_per_gb", "idle": "bytes_per_conn", "idle10k": "alive_at_end",
+       "rsa": "us_per_handshake"}
+for s in ("moat", "nginx", "h2o"):
+    r = d["results"].get(s, {})
+    for k, f in fig.items():
+        v = r.get(k) or {}
+        good = v.get(f) is not None and not v.get("error") and not v.get("failed")
+        if k == "resume":
+            good = good and v.get("resumed", 0) > 0
+        if k == "keepalive":
+            good = good and not v.get("non_2xx")
+        if k == "idle10k":
+            good = good and v.get("held") == v.get("alive_at_end") and v.get("held", 0) > 0
+        print(("ok" if good else "not ok") + f" - bench quick: {s} {k} measured"
+              + ("" if good else f" # {json.dumps(v)[:300]}"))
+    neg = r.get("negotiated") or {}
+    good = neg.get("protocol") == "TLSv1.3" and neg.get("suite") == "TLS_AES_128_GCM_SHA256"
+    print(("ok" if good else "not ok") + f" - bench quick: {s} negotiates TLSv1.3 TLS_AES_128_GCM_SHA256"
+          + ("" if good else f" # {neg}"))
+fl = d.get("floor") or {}
+print(("ok" if fl.get("full_handshake_us") else "not ok") + " - bench quick: crypto floor measured")
+cg = d.get("callgrind") or {}
+for k in ("full_p256_server", "full_p256_client", "resume_p256_server", "full_rsa_server",
+          "records_p256_server", "records_p256_client"):
+    v = cg.get(k) or {}
+    good = v.get("ir_per_op", {}).get("moat", 0) > 0 and v.get("ir_per_op", {}).get("libcrypto", 0) > 0
+    print(("ok" if good else "not ok") + f" - bench quick: callgrind {k} counted")
+good = all(d.get("servers", {}).values()) and len(d.get("servers", {})) >= 6
+print(("ok" if good else "not ok") + " - bench quick: JSON keeps every server command line")
+PY
+	[ $? -eq 0 ] || notok "bench quick: the JSON reads as expected" "see below"
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) ok "${line#ok - }" ;;
+		"not ok - "*)
+			l=${line#not ok - }
+			case $l in
+			*" # "*) notok "${l%% \# *}" "${l#* \# }" ;;
+			*) notok "$l" ;;
+			esac
+			;;
+		*) echo "# $line" ;;
+		esac
+	done <"$T_TMP/json.check"
+else
+	notok "bench quick: writes the JSON"
+	diag "$out"
+fi
+finish
