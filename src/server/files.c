@@ -15,9 +15,9 @@
 
 #include "server/server.h"
 
-#define MAX_RANGES 16                    /* more and we send the whole file */
-#define MULTIPART_MAX (1 << 20)          /* multipart bodies are built in memory */
-#define LISTING_MAX 10000                /* entries shown in a directory listing */
+#define MAX_RANGES 16           /* more and we send the whole file */
+#define MULTIPART_MAX (1 << 20) /* multipart bodies are built in memory */
+#define LISTING_MAX 10000       /* entries shown in a directory listing */
 
 static long hsts = -1;
 
@@ -26,11 +26,16 @@ void moat_server_set_hsts(long seconds)
     hsts = seconds;
 }
 
+long moat_server_hsts(void)
+{
+    return hsts;
+}
+
 /* Extensions the built-in table lacks, from /etc/mime.types. */
 static struct mime {
     char ext[16];
     char type[80];
-} *mimes;
+} * mimes;
 static size_t nmimes;
 
 void moat_server_load_mime_types(const char *path)
@@ -76,9 +81,11 @@ static int common_headers(moat_buf *out, int status, const char *type, off_t len
     int r = moat_http_write_status(out, status);
     r = r ? r : moat_http_write_header(out, "Date", "%s", date);
     r = r ? r : moat_http_write_header(out, "Server", "moat");
-    if (hsts >= 0) r = r ? r : moat_http_write_header(out, "Strict-Transport-Security", "max-age=%ld", hsts);
+    if (hsts >= 0)
+        r = r ? r : moat_http_write_header(out, "Strict-Transport-Security", "max-age=%ld", hsts);
     if (type) r = r ? r : moat_http_write_header(out, "Content-Type", "%s", type);
-    if (length >= 0) r = r ? r : moat_http_write_header(out, "Content-Length", "%lld", (long long)length);
+    if (length >= 0)
+        r = r ? r : moat_http_write_header(out, "Content-Length", "%lld", (long long)length);
     if (close) r = r ? r : moat_http_write_header(out, "Connection", "close");
     return r;
 }
@@ -176,7 +183,6 @@ static int open_node(const char *real, struct stat *st)
     }
     return fd;
 }
-
 
 static const moat_http_header *hdr(const moat_http_request *req, const char *name)
 {
@@ -318,11 +324,21 @@ static void html_escape(moat_buf *b, const char *s)
     for (; *s; s++) {
         const char *e = NULL;
         switch (*s) {
-        case '<': e = "&lt;"; break;
-        case '>': e = "&gt;"; break;
-        case '&': e = "&amp;"; break;
-        case '"': e = "&quot;"; break;
-        case '\'': e = "&#39;"; break;
+        case '<':
+            e = "&lt;";
+            break;
+        case '>':
+            e = "&gt;";
+            break;
+        case '&':
+            e = "&amp;";
+            break;
+        case '"':
+            e = "&quot;";
+            break;
+        case '\'':
+            e = "&#39;";
+            break;
         }
         if (e)
             moat_buf_append(b, e, strlen(e));
@@ -344,6 +360,23 @@ static void url_escape(moat_buf *b, const char *s)
             snprintf(e, sizeof e, "%%%02X", c);
             moat_buf_append(b, e, 3);
         }
+    }
+}
+
+/* The same for a path: its slashes stay. */
+static void url_escape_path(moat_buf *b, const char *s)
+{
+    for (const char *seg = s;;) {
+        const char *slash = strchr(seg, '/');
+        size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+        char part[PATH_MAX];
+        if (n >= sizeof part) n = sizeof part - 1;
+        memcpy(part, seg, n);
+        part[n] = '\0';
+        url_escape(b, part);
+        if (!slash) break;
+        moat_buf_append(b, "/", 1);
+        seg = slash + 1;
     }
 }
 
@@ -431,8 +464,8 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
     int is_head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
     int is_get = req->method_len == 3 && memcmp(req->method, "GET", 3) == 0;
     if (!is_get && !is_head) {
-        static const char *const known[] = {"POST", "PUT", "DELETE", "OPTIONS", "PATCH",
-                                            "TRACE", "CONNECT"};
+        static const char *const known[] = {"POST",  "PUT",   "DELETE", "OPTIONS",
+                                            "PATCH", "TRACE", "CONNECT"};
         int k = 0;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             k |= req->method_len == strlen(known[i]) &&
@@ -459,12 +492,26 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
     if (S_ISDIR(st.st_mode)) {
         close(fd);
         if (!want_dir) {
-            /* Relative links in the index need the trailing slash. */
+            /* Relative links in the index need the trailing slash. The
+             * Location is the normalised path, re-encoded: never the raw
+             * one, whose leading "//evil.example" a browser would take for
+             * another host (a protocol-relative open redirect). */
+            moat_buf loc;
+            moat_buf_init(&loc);
+            moat_buf_append(&loc, "/", 1);
+            url_escape_path(&loc, decoded);
+            if (decoded[0]) moat_buf_append(&loc, "/", 1);
             int r = common_headers(head, 301, "text/html; charset=utf-8", 0, *close_conn);
             r = r ? r
-                  : moat_http_write_header(head, "Location", "%.*s/%.*s", (int)plen, raw, (int)qlen,
+                  : moat_http_write_header(head, "Location", "%.*s%.*s", (int)loc.len,
+                                           loc.base ? (const char *)loc.base : "", (int)qlen,
                                            query);
+            moat_buf_free(&loc);
             if (r == 0) end_head(head);
+            if (r) {
+                moat_buf_clear(head);
+                ERR(414);
+            }
             resp->status = 301;
             return;
         }
@@ -539,7 +586,8 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
         int current = 1;
         if (ir) {
             if (ir->value_len && ir->value[0] == '"')
-                current = ir->value_len == strlen(etag) && memcmp(ir->value, etag, ir->value_len) == 0;
+                current =
+                    ir->value_len == strlen(etag) && memcmp(ir->value, etag, ir->value_len) == 0;
             else
                 current = header_time(ir) == st.st_mtime;
         }
@@ -548,7 +596,9 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
     if (nr == 0) {
         close(fd);
         int r = common_headers(head, 416, "text/plain; charset=utf-8", 0, *close_conn);
-        r = r ? r : moat_http_write_header(head, "Content-Range", "bytes */%lld", (long long)st.st_size);
+        r = r ? r
+              : moat_http_write_header(head, "Content-Range", "bytes */%lld",
+                                       (long long)st.st_size);
         if (r == 0) end_head(head);
         resp->status = 416;
         return;
@@ -569,10 +619,11 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
                  (unsigned long)random());
         for (int i = 0; i < nr && !is_head; i++) {
             char part[256];
-            int n = snprintf(part, sizeof part,
-                             "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n",
-                             boundary, type, (long long)rg[i].first, (long long)rg[i].last,
-                             (long long)st.st_size);
+            int n = snprintf(
+                part, sizeof part,
+                "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n",
+                boundary, type, (long long)rg[i].first, (long long)rg[i].last,
+                (long long)st.st_size);
             moat_buf_append(&mp, part, (size_t)n);
             size_t want = (size_t)(rg[i].last - rg[i].first + 1);
             if (moat_buf_reserve(&mp, want) < 0 ||

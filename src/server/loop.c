@@ -21,17 +21,17 @@
 #include "server/proxy.h"
 #include "server/server.h"
 
-#define READ_CHUNK 16384      /* bytes read from a socket at once */
-#define BODY_CHUNK 16384      /* plaintext per record, the TLS maximum */
-#define OUT_HIGH (64 * 1024)  /* stop producing while this much waits */
-#define APP_MAX (64 * 1024)   /* stop reading while this much plaintext waits */
-#define REQUESTS_PER_PASS 16  /* pipelined requests answered per pass */
-#define PASSES 64             /* produce/flush rounds per event */
-#define LINGER_MS 2000        /* after our last byte, wait for the peer's FIN */
-#define ACCEPT_PAUSE_MS 100   /* out of descriptors: stop accepting a while */
-#define DRAIN_IDLE_MS 1000    /* stopping: an idle connection is closed after this */
+#define READ_CHUNK 16384     /* bytes read from a socket at once */
+#define BODY_CHUNK 16384     /* plaintext per record, the TLS maximum */
+#define OUT_HIGH (64 * 1024) /* stop producing while this much waits */
+#define APP_MAX (64 * 1024)  /* stop reading while this much plaintext waits */
+#define REQUESTS_PER_PASS 16 /* pipelined requests answered per pass */
+#define PASSES 64            /* produce/flush rounds per event */
+#define LINGER_MS 2000       /* after our last byte, wait for the peer's FIN */
+#define ACCEPT_PAUSE_MS 100  /* out of descriptors: stop accepting a while */
+#define DRAIN_IDLE_MS 1000   /* stopping: an idle connection is closed after this */
 #define MAX_EVENTS 128
-#define POOL_MAX 256             /* idle buffers kept per worker */
+#define POOL_MAX 256              /* idle buffers kept per worker */
 #define POOL_BUF_MAX (256 * 1024) /* larger ones are freed, not kept */
 
 enum {
@@ -50,13 +50,16 @@ struct conn {
     struct moat_proxy *px; /* a request handed to the reverse proxy (proxy.c) */
     uint64_t skip;         /* request body bytes to discard */
     size_t scanned;        /* app bytes already parsed without a full head */
+    int chunked_body;      /* reading the chunked body of the request at the head of app */
+    moat_http_chunked chk; /* its decoder */
+    uint64_t chk_total;    /* its bytes so far (413 past --max-body-size) */
     int handshake_done;
-    int peer_done;      /* close_notify or FIN received: no more requests */
-    int close_after;    /* close once the current response is out */
-    uint32_t events;    /* epoll interest registered now */
-    int64_t deadline;   /* monotonic ms */
-    int64_t head_since; /* when a partial request head began waiting; 0 */
-    int64_t last_active; /* monotonic ms of the last byte either way */
+    int peer_done;               /* close_notify or FIN received: no more requests */
+    int close_after;             /* close once the current response is out */
+    uint32_t events;             /* epoll interest registered now */
+    int64_t deadline;            /* monotonic ms */
+    int64_t head_since;          /* when a partial request head began waiting; 0 */
+    int64_t last_active;         /* monotonic ms of the last byte either way */
     char addr[INET6_ADDRSTRLEN]; /* the peer, for the access log */
     struct conn *prev, *next;
 };
@@ -66,9 +69,10 @@ struct loop {
     struct conn *conns;
     size_t nconns;
     int64_t accept_paused_until;
-    int draining;          /* stopping: no accepts, connections finish */
+    int draining; /* stopping: no accepts, connections finish */
     int64_t drain_deadline;
     moat_buf head; /* scratch for response heads */
+    moat_buf sink; /* decoded request body bytes no one wants */
     /* Buffers of idle connections, wiped, for the next busy one: an idle
      * connection holds no buffer of its own. */
     moat_buf pool[POOL_MAX];
@@ -144,7 +148,8 @@ static void end_body(struct conn *c)
 static void touch(struct loop *L, struct conn *c)
 {
     c->last_active = now_ms();
-    if (c->handshake_done && c->state != C_LINGER) c->deadline = c->last_active + L->s->idle_timeout_ms;
+    if (c->handshake_done && c->state != C_LINGER)
+        c->deadline = c->last_active + L->s->idle_timeout_ms;
 }
 
 /* Encrypts (or, for plain HTTP, copies) bytes onto the output queue. */
@@ -319,8 +324,8 @@ static void redirect(const struct moat_server *s, const moat_http_request *req, 
 /* Decides who answers a parsed request and lets it write the response
  * head into L->head (and a file into c->body). This is the one place to
  * hook another kind of handler (a reverse proxy) in front of the files. */
-static void route_request(struct loop *L, struct conn *c, const moat_http_request *req,
-                          int *close, struct moat_resp *resp)
+static void route_request(struct loop *L, struct conn *c, const moat_http_request *req, int *close,
+                          struct moat_resp *resp)
 {
     if (!c->tls) {
         *close = 1;
@@ -336,8 +341,9 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
         moat_buf_clear(&L->head);
         end_body(c);
     }
-    c->px = moat_proxy_start(req, c->app.base, c->app.len, c->addr, moat_tls_get_peer_identity(c->tls),
-                             L->s->epfd, (uint64_t)(uintptr_t)c | 1, *close && !req->f.chunked);
+    c->px =
+        moat_proxy_start(req, c->app.base, c->app.len, c->addr, moat_tls_get_peer_identity(c->tls),
+                         L->s->epfd, (uint64_t)(uintptr_t)c | 1, *close && !req->f.chunked);
     if (!c->px) {
         *close = 1;
         resp->status = 503;
@@ -361,9 +367,45 @@ static int proxy_step(struct loop *L, struct conn *c)
     access_log(L, c, &req, &resp);
     moat_proxy_free(c->px);
     c->px = NULL;
-    if (r == MOAT_PROXY_ABORT && c->state == C_OPEN) c->state = C_FLUSH; /* no close_notify: cut short */
+    if (r == MOAT_PROXY_ABORT && c->state == C_OPEN)
+        c->state = C_FLUSH; /* no close_notify: cut short */
     if (r == MOAT_PROXY_CLOSE) begin_close(c, 1);
     return 1;
+}
+
+/* Reads (and drops) the chunked body of the request whose head is the
+ * first head_len bytes of app, as far as it has arrived; the body bytes
+ * leave app, the head stays for the answer. A static file answers no
+ * body, but reading it bounds it (--max-body-size, RFC 9112 7.1) and keeps
+ * the connection's framing. Returns 1 at its end, 0 for more to come,
+ * -400 malformed, -413 too large. */
+static int read_chunked_body(struct loop *L, struct conn *c, size_t head_len)
+{
+    if (!c->chunked_body) {
+        moat_http_chunked_init(&c->chk);
+        c->chunked_body = 1;
+        c->chk_total = 0;
+    }
+    while (c->app.len > head_len) {
+        size_t avail = c->app.len - head_len, used = 0;
+        if (avail > READ_CHUNK) avail = READ_CHUNK;
+        moat_buf_clear(&L->sink);
+        int r = moat_http_chunked_feed(&c->chk, c->app.base + head_len, avail, &used, &L->sink);
+        c->chk_total += L->sink.len;
+        memmove(c->app.base + head_len, c->app.base + head_len + used,
+                c->app.len - head_len - used);
+        c->app.len -= used;
+        if (r < 0 || c->chk_total > L->s->max_body) {
+            c->chunked_body = 0;
+            return r < 0 ? -400 : -413;
+        }
+        if (r == 1) {
+            c->chunked_body = 0;
+            return 1;
+        }
+        if (!used) break;
+    }
+    return 0;
 }
 
 /* Parses and answers pipelined requests while there is room to. Returns
@@ -380,9 +422,10 @@ static int answer_requests(struct loop *L, struct conn *c)
             if (c->skip) break;
         }
         /* Parse again only when a line may have ended since last time. */
-        if (c->scanned >= c->app.len ||
-            (c->app.len < MOAT_HTTP_MAX_REQUEST_LINE &&
-             !memchr(c->app.base + c->scanned, '\n', c->app.len - c->scanned))) {
+        if (!c->chunked_body &&
+            (c->scanned >= c->app.len ||
+             (c->app.len < MOAT_HTTP_MAX_REQUEST_LINE &&
+              !memchr(c->app.base + c->scanned, '\n', c->app.len - c->scanned)))) {
             c->scanned = c->app.len;
             if (c->app.len && !c->head_since) c->head_since = now_ms();
             if (c->peer_done) begin_close(c, 1);
@@ -401,10 +444,27 @@ static int answer_requests(struct loop *L, struct conn *c)
         }
         c->scanned = 0;
         c->head_since = 0;
+        /* A chunked body for the files is read first (the proxy streams
+         * its own): its size is known only at its end. */
+        int body_read = 0;
+        if (n > 0 && req.f.chunked && c->tls && moat_proxy_match(&req) == MOAT_PROXY_NONE) {
+            int b = read_chunked_body(L, c, (size_t)n);
+            if (b == 0) {
+                if (c->peer_done) begin_close(c, 1);
+                break;
+            }
+            if (b < 0) n = b;
+            body_read = b == 1;
+        }
         moat_buf_clear(&L->head);
         int close = 1;
         struct moat_resp resp = {0, 0};
-        if (n < 0) {
+        if (n == -413) {
+            resp.status = 413;
+            resp.bytes = moat_server_error(&L->head, 413, 0, 1);
+            moat_buf_clear(&c->app);
+            access_log(L, c, &req, &resp);
+        } else if (n < 0) {
             /* Malformed, or a smuggling attempt (CL with TE, differing
              * CLs): answer and close, never guess the framing. */
             resp.status = -n;
@@ -421,7 +481,8 @@ static int answer_requests(struct loop *L, struct conn *c)
              * special header; a chunked request body we would have to
              * decode just to skip it. Stopping: each connection ends
              * after its next answer. */
-            close = !req.f.keep_alive || req.f.minor == 0 || req.f.chunked || L->draining;
+            close = !req.f.keep_alive || req.f.minor == 0 || (req.f.chunked && !body_read) ||
+                    L->draining;
             route_request(L, c, &req, &close, &resp);
             if (c->px) { /* proxy.c takes the body and the answer from here */
                 moat_buf_consume(&c->app, (size_t)n);
@@ -509,7 +570,8 @@ static int set_events(struct loop *L, struct conn *c)
         /* Writable is also our cue to continue a body or pipelined
          * requests left for the next pass. */
         if (c->out.len || c->body.fd >= 0 ||
-            (c->state == C_OPEN && c->scanned < c->app.len && !c->skip && !c->px))
+            (c->state == C_OPEN && c->scanned < c->app.len && !c->skip && !c->px &&
+             !c->chunked_body))
             ev |= EPOLLOUT;
     }
     if (ev == c->events) return 0;
@@ -644,8 +706,9 @@ static void check_staples(struct loop *L)
         size_t n = fread(der, 1, sizeof der, f);
         fclose(f);
         if (moat_tls_config_set_ocsp_staple(s->cfg, (size_t)i, der, n) < 0)
-            fprintf(stderr, "moat serve: %s changed but is not a usable OCSP response; keeping "
-                            "the previous one\n",
+            fprintf(stderr,
+                    "moat serve: %s changed but is not a usable OCSP response; keeping "
+                    "the previous one\n",
                     s->staples[i].path);
     }
 }
@@ -672,10 +735,9 @@ static void sweep(struct loop *L, int64_t now)
                         now - c->head_since >= L->s->header_timeout_ms;
         /* Stopping: an idle keep-alive connection goes once it has been
          * quiet a moment (a request may be on its way), any at the end. */
-        int drained = L->draining &&
-                      (now >= L->drain_deadline ||
-                       (c->state == C_OPEN && !c->app.len && !c->out.len && c->body.fd < 0 &&
-                        now - c->last_active >= DRAIN_IDLE_MS));
+        int drained = L->draining && (now >= L->drain_deadline ||
+                                      (c->state == C_OPEN && !c->app.len && !c->out.len &&
+                                       c->body.fd < 0 && now - c->last_active >= DRAIN_IDLE_MS));
         if (now >= c->deadline || slow_head || drained) {
             if (c->state == C_OPEN && c->handshake_done && c->tls) {
                 moat_tls_close(c->tls, &c->out);
@@ -695,6 +757,7 @@ int moat_server_run(struct moat_server *s)
 {
     struct loop L = {.s = s};
     moat_buf_init(&L.head);
+    moat_buf_init(&L.sink);
 
     /* Signals are blocked except inside epoll_pwait, so a stop request can
      * never slip in between the flag check and the wait. */
@@ -751,13 +814,15 @@ int moat_server_run(struct moat_server *s)
             if (!drop) drop = pump(&L, c) < 0;
             if (drop) {
                 for (int j = i + 1; j < n; j++)
-                    if (((uintptr_t)evs[j].data.ptr & ~(uintptr_t)1) == (uintptr_t)c) evs[j].data.ptr = NULL;
+                    if (((uintptr_t)evs[j].data.ptr & ~(uintptr_t)1) == (uintptr_t)c)
+                        evs[j].data.ptr = NULL;
                 conn_free(&L, c);
             }
         }
         int64_t now = now_ms();
         if (now >= next_sweep || L.draining) {
             sweep(&L, now);
+            moat_proxy_sweep(now); /* idle backend connections, traffic or not */
             next_sweep = now + 250;
         }
         if (s->nstaples && now >= next_staple) {
@@ -776,6 +841,7 @@ int moat_server_run(struct moat_server *s)
         conn_free(&L, c);
     }
     moat_buf_free(&L.head);
+    moat_buf_free(&L.sink);
     while (L.npool)
         moat_buf_free(&L.pool[--L.npool]);
     return status;

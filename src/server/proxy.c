@@ -19,8 +19,8 @@
 #include "server/proxy.h"
 
 #define MAX_ROUTES 32
-#define MAX_BACKENDS 16 /* per route */
-#define POOL_MAX 256    /* idle connections kept per backend */
+#define MAX_BACKENDS 16     /* per route */
+#define POOL_MAX 256        /* idle connections kept per backend */
 #define UP_MAX (64 * 1024)  /* request bytes waiting for the backend */
 #define OUT_MAX (64 * 1024) /* response bytes waiting for the client */
 #define READ_CHUNK 16384
@@ -33,6 +33,7 @@ struct backend {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     int64_t down_until;
+    int reused_fails; /* pooled connections in a row it closed before answering */
     int idle[POOL_MAX];
     int64_t idle_since[POOL_MAX];
     int nidle;
@@ -51,8 +52,19 @@ static struct {
     int nroutes;
     int only;
     int connect_ms, read_ms, idle_ms;
+    int tunnel_default_ms; /* --idle-timeout */
+    int tunnel_ms;     /* a WebSocket tunnel with nothing moving either way; 0: --idle-timeout's */
+    uint64_t max_body; /* --max-body-size, also for chunked request bodies */
+    int resolve;       /* 0: backend hosts must be numeric (config fuzzing) */
     int64_t next_pool_sweep;
-} P = {.connect_ms = 10000, .read_ms = 60000, .idle_ms = 30000};
+    struct backend *backends[MAX_ROUTES * MAX_BACKENDS]; /* distinct URLs */
+    int nbackends;
+} P = {.connect_ms = 10000,
+       .read_ms = 60000,
+       .idle_ms = 30000,
+       .max_body = UINT64_MAX,
+       .resolve = 1,
+       .tunnel_default_ms = 60000};
 
 enum { S_ERROR, S_CONNECTING, S_ACTIVE, S_TUNNEL, S_END };
 enum { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };
@@ -69,7 +81,9 @@ struct moat_proxy {
     int result;
     uint32_t events;
     int64_t deadline;
-    char *orig; /* copy of the client's request head */
+    char *orig;   /* copy of the client's request head */
+    char *target; /* its target, normalised (see normalise) */
+    size_t target_len;
     size_t orig_len;
     moat_http_request req; /* parsed from orig */
     moat_buf head;         /* the request head for the backend */
@@ -78,11 +92,12 @@ struct moat_proxy {
     moat_buf tmp;
     int req_body; /* B_NONE, B_LENGTH, B_CHUNKED */
     uint64_t req_left;
+    uint64_t req_total; /* chunked request body bytes decoded so far */
     moat_http_chunked req_dec;
     int req_done;
     int sent_body; /* request body bytes have left for the backend */
     uint64_t up_sent;
-    int close;     /* the client connection ends after this */
+    int close; /* the client connection ends after this */
     int is_head;
     int websocket;
     int send_continue;
@@ -108,24 +123,27 @@ static int64_t mono_ms(void)
 
 /* ---- options */
 
-static int opt_err(const char *where, const char *fmt, const char *arg)
+/* Formats a message about an option into err (where: "FILE:LINE" or NULL). */
+static int opt_err(char *err, size_t errlen, const char *where, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "moat serve: %s%s", where ? where : "", where ? ": " : "");
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
+    int n = snprintf(err, errlen, "%s%s", where ? where : "", where ? ": " : "");
+    if (n >= 0 && (size_t)n < errlen) snprintf(err + n, errlen - (size_t)n, fmt, arg);
     return 2;
 }
 
 /* Parses "http://host[:port][/path]" into b. */
-static int parse_url(const char *url, size_t n, struct backend *b, const char *where)
+static int parse_url(const char *url, size_t n, struct backend *b, const char *where, char *err,
+                     size_t errlen)
 {
     char u[512];
-    if (n >= sizeof u) return opt_err(where, "--proxy URL too long: %s", url);
+    if (n >= sizeof u) return opt_err(err, errlen, where, "--proxy URL too long: %.400s", url);
     memcpy(u, url, n);
     u[n] = '\0';
     snprintf(b->url, sizeof b->url, "%s", u);
     if (strncasecmp(u, "http://", 7) != 0)
-        return opt_err(where, "--proxy wants an http:// URL (plain HTTP/1.1 to the application), not '%s'", u);
+        return opt_err(err, errlen, where,
+                       "--proxy wants an http:// URL (plain HTTP/1.1 to the application), not '%s'",
+                       u);
     char *host = u + 7, *slash = strchr(host, '/');
     if (slash) {
         snprintf(b->path, sizeof b->path, "%s", slash);
@@ -135,7 +153,7 @@ static int parse_url(const char *url, size_t n, struct backend *b, const char *w
     char *port = NULL;
     if (host[0] == '[') {
         char *e = strchr(host, ']');
-        if (!e) return opt_err(where, "--proxy: bad IPv6 address in '%s'", b->url);
+        if (!e) return opt_err(err, errlen, where, "--proxy: bad IPv6 address in '%s'", b->url);
         *e = '\0';
         if (e[1] == ':') port = e + 2;
         host++;
@@ -143,13 +161,16 @@ static int parse_url(const char *url, size_t n, struct backend *b, const char *w
         port = strrchr(host, ':');
         if (port) *port++ = '\0';
     }
-    if (!*host) return opt_err(where, "--proxy: no host in '%s'", b->url);
+    if (!*host) return opt_err(err, errlen, where, "--proxy: no host in '%s'", b->url);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (!P.resolve) hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
     int r = getaddrinfo(host, port && *port ? port : "80", &hints, &res);
     if (r || !res) {
-        char msg[700];
-        snprintf(msg, sizeof msg, "--proxy %%s: cannot resolve %s: %s", host, gai_strerror(r));
-        return opt_err(where, msg, b->url);
+        /* Built whole, never used as a format: the host may hold a '%'. */
+        char msg[1200];
+        snprintf(msg, sizeof msg, "--proxy %.500s: cannot resolve %.200s: %s", b->url, host,
+                 gai_strerror(r));
+        return opt_err(err, errlen, where, "%s", msg);
     }
     memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
     b->addrlen = res->ai_addrlen;
@@ -157,14 +178,37 @@ static int parse_url(const char *url, size_t n, struct backend *b, const char *w
     return 0;
 }
 
-static int add_proxy(const char *v, const char *where)
+/* The backend of that URL, shared by every route naming it, so that its
+ * health (and its pool) is one. */
+static int add_backend(struct route *rt, const char *url, size_t n, const char *where, char *err,
+                       size_t errlen)
+{
+    for (int i = 0; i < P.nbackends; i++)
+        if (strlen(P.backends[i]->url) == n && memcmp(P.backends[i]->url, url, n) == 0) {
+            rt->b[rt->nb++] = P.backends[i];
+            return 0;
+        }
+    if (P.nbackends >= MAX_ROUTES * MAX_BACKENDS)
+        return opt_err(err, errlen, where, "%s", "too many --proxy URLs");
+    struct backend *b = calloc(1, sizeof *b);
+    if (!b) return opt_err(err, errlen, where, "%s", "out of memory");
+    if (parse_url(url, n, b, where, err, errlen)) {
+        free(b);
+        return 2;
+    }
+    P.backends[P.nbackends++] = b;
+    rt->b[rt->nb++] = b;
+    return 0;
+}
+
+static int add_proxy(const char *v, const char *where, char *err, size_t errlen)
 {
     const char *urls = v;
     char prefix[512] = "";
     if (v[0] == '/') {
         const char *eq = strchr(v, '=');
         if (!eq || (size_t)(eq - v) >= sizeof prefix)
-            return opt_err(where, "--proxy takes URL or /PREFIX=URL, not '%s'", v);
+            return opt_err(err, errlen, where, "--proxy takes URL or /PREFIX=URL, not '%.600s'", v);
         memcpy(prefix, v, (size_t)(eq - v));
         prefix[eq - v] = '\0';
         urls = eq + 1;
@@ -173,7 +217,8 @@ static int add_proxy(const char *v, const char *where)
     for (int i = 0; i < P.nroutes; i++)
         if (strcmp(P.routes[i].prefix, prefix) == 0) rt = &P.routes[i];
     if (!rt) {
-        if (P.nroutes >= MAX_ROUTES) return opt_err(where, "at most 32 --proxy routes (%s)", v);
+        if (P.nroutes >= MAX_ROUTES)
+            return opt_err(err, errlen, where, "at most 32 --proxy routes (%.600s)", v);
         rt = &P.routes[P.nroutes++];
         snprintf(rt->prefix, sizeof rt->prefix, "%s", prefix);
         rt->prefix_len = strlen(prefix);
@@ -181,41 +226,39 @@ static int add_proxy(const char *v, const char *where)
     while (*urls) {
         size_t n = strcspn(urls, ",");
         if (n) {
-            if (rt->nb >= MAX_BACKENDS) return opt_err(where, "at most 16 URLs per --proxy route (%s)", v);
-            struct backend *b = calloc(1, sizeof *b);
-            if (!b) return opt_err(where, "%s", "out of memory");
-            if (parse_url(urls, n, b, where)) {
-                free(b);
-                return 2;
-            }
-            rt->b[rt->nb++] = b;
+            if (rt->nb >= MAX_BACKENDS)
+                return opt_err(err, errlen, where, "at most 16 URLs per --proxy route (%.600s)", v);
+            if (add_backend(rt, urls, n, where, err, errlen)) return 2;
         }
         urls += n;
         if (*urls == ',') urls++;
     }
-    if (!rt->nb) return opt_err(where, "--proxy %s names no URL", v);
+    if (!rt->nb) return opt_err(err, errlen, where, "--proxy %.600s names no URL", v);
     return 0;
 }
 
-static int parse_ms(const char *name, const char *v, int *out, const char *where)
+static int parse_ms(const char *name, const char *v, int *out, const char *where, char *err,
+                    size_t errlen)
 {
     char *end;
     double d = v ? strtod(v, &end) : -1;
     if (!v || end == v || *end || !(d > 0) || d > 86400) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s wants seconds (more than 0, up to 86400), not '%%s'", name);
-        return opt_err(where, msg, v ? v : "");
+        char msg[800];
+        snprintf(msg, sizeof msg, "%s wants seconds (more than 0, up to 86400), not '%.600s'", name,
+                 v ? v : "");
+        return opt_err(err, errlen, where, "%s", msg);
     }
     *out = (int)(d * 1000 + 0.5);
     if (*out < 1) *out = 1;
     return 0;
 }
 
-int moat_proxy_option(const char *name, const char *v, const char *where)
+int moat_proxy_option(const char *name, const char *v, const char *where, char *err, size_t errlen)
 {
     if (strcmp(name, "proxy") == 0) {
-        if (!v || !*v) return opt_err(where, "%s", "--proxy needs a URL or /PREFIX=URL");
-        return add_proxy(v, where);
+        if (!v || !*v)
+            return opt_err(err, errlen, where, "%s", "--proxy needs a URL or /PREFIX=URL");
+        return add_proxy(v, where, err, errlen);
     }
     if (strcmp(name, "proxy-only") == 0) {
         if (!v || !strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
@@ -223,34 +266,98 @@ int moat_proxy_option(const char *name, const char *v, const char *where)
         else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
             P.only = 0;
         else
-            return opt_err(where, "proxy-only takes on or off, not '%s'", v);
+            return opt_err(err, errlen, where, "proxy-only takes on or off, not '%.600s'", v);
         return 0;
     }
-    if (strcmp(name, "proxy-connect-timeout") == 0) return parse_ms(name, v, &P.connect_ms, where);
-    if (strcmp(name, "proxy-read-timeout") == 0) return parse_ms(name, v, &P.read_ms, where);
-    if (strcmp(name, "proxy-idle-timeout") == 0) return parse_ms(name, v, &P.idle_ms, where);
+    if (strcmp(name, "proxy-connect-timeout") == 0)
+        return parse_ms(name, v, &P.connect_ms, where, err, errlen);
+    if (strcmp(name, "proxy-read-timeout") == 0)
+        return parse_ms(name, v, &P.read_ms, where, err, errlen);
+    if (strcmp(name, "proxy-idle-timeout") == 0)
+        return parse_ms(name, v, &P.idle_ms, where, err, errlen);
+    if (strcmp(name, "proxy-tunnel-timeout") == 0)
+        return parse_ms(name, v, &P.tunnel_ms, where, err, errlen);
     return 1;
 }
 
 int moat_proxy_check(void)
 {
-    if (P.only && !P.nroutes)
-        return opt_err(NULL, "%s", "--proxy-only needs a --proxy URL to send requests to");
+    if (P.only && !P.nroutes) {
+        fprintf(stderr, "moat serve: --proxy-only needs a --proxy URL to send requests to\n");
+        return 2;
+    }
     return 0;
+}
+
+void moat_proxy_reset(int resolve)
+{
+    for (int i = 0; i < P.nbackends; i++) {
+        for (int k = 0; k < P.backends[i]->nidle; k++)
+            close(P.backends[i]->idle[k]);
+        free(P.backends[i]);
+    }
+    memset(&P, 0, sizeof P);
+    P.connect_ms = 10000;
+    P.read_ms = 60000;
+    P.idle_ms = 30000;
+    P.tunnel_ms = 0;
+    P.tunnel_default_ms = 60000;
+    P.max_body = UINT64_MAX;
+    P.resolve = resolve;
+}
+
+void moat_proxy_set_limits(uint64_t max_body, int idle_ms)
+{
+    P.max_body = max_body;
+    P.tunnel_default_ms = idle_ms;
 }
 
 /* ---- routing */
 
-static size_t path_len(const moat_http_request *req)
+static size_t path_len(const char *t, size_t n)
 {
-    const char *q = memchr(req->target, '?', req->target_len);
-    return q ? (size_t)(q - req->target) : req->target_len;
+    const char *q = memchr(t, '?', n);
+    return q ? (size_t)(q - t) : n;
 }
 
-static struct route *find_route(const moat_http_request *req)
+static int hexdig(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Copies target to out (room for n + 1) with the percent-encoded
+ * unreserved characters of its path decoded (RFC 3986 6.2.2.2: the same
+ * URI), so that /%61pi/x is routed, checked and forwarded as /api/x.
+ * Returns the new length. */
+static size_t normalise(const char *t, size_t n, char *out)
+{
+    size_t pl = path_len(t, n), o = 0, i = 0;
+    while (i < pl) {
+        int hi, lo;
+        if (t[i] == '%' && i + 2 < pl && (hi = hexdig(t[i + 1])) >= 0 &&
+            (lo = hexdig(t[i + 2])) >= 0) {
+            char c = (char)(hi * 16 + lo);
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_' || c == '~') {
+                out[o++] = c;
+                i += 3;
+                continue;
+            }
+        }
+        out[o++] = t[i++];
+    }
+    memcpy(out + o, t + pl, n - pl);
+    o += n - pl;
+    out[o] = '\0';
+    return o;
+}
+
+static struct route *find_route(const char *target, size_t target_len)
 {
     struct route *best = NULL;
-    size_t pl = path_len(req);
+    size_t pl = path_len(target, target_len);
     for (int i = 0; i < P.nroutes; i++) {
         struct route *rt = &P.routes[i];
         size_t n = rt->prefix_len;
@@ -258,9 +365,9 @@ static struct route *find_route(const moat_http_request *req)
             if (!best) best = rt;
             continue;
         }
-        if (pl < n || memcmp(req->target, rt->prefix, n) != 0) continue;
+        if (pl < n || memcmp(target, rt->prefix, n) != 0) continue;
         /* "/api" covers /api and /api/x, not /apix. */
-        if (rt->prefix[n - 1] != '/' && pl > n && req->target[n] != '/') continue;
+        if (rt->prefix[n - 1] != '/' && pl > n && target[n] != '/') continue;
         if (!best || n > best->prefix_len) best = rt;
     }
     return best;
@@ -270,7 +377,10 @@ int moat_proxy_match(const moat_http_request *req)
 {
     if (P.only) return MOAT_PROXY_CLAIM;
     if (!P.nroutes) return MOAT_PROXY_NONE;
-    struct route *rt = find_route(req);
+    char *t = malloc(req->target_len + 1);
+    if (!t) return MOAT_PROXY_NONE;
+    struct route *rt = find_route(t, normalise(req->target, req->target_len, t));
+    free(t);
     if (!rt) return MOAT_PROXY_NONE;
     return rt->prefix_len ? MOAT_PROXY_CLAIM : MOAT_PROXY_FALLBACK;
 }
@@ -316,11 +426,14 @@ static int list_has(const char *v, size_t n, const char *tok, size_t tl)
 {
     size_t i = 0;
     while (i < n) {
-        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
         size_t s = i;
-        while (i < n && v[i] != ',') i++;
+        while (i < n && v[i] != ',')
+            i++;
         size_t e = i;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
         if (e - s == tl && strncasecmp(v + s, tok, tl) == 0) return 1;
     }
     return 0;
@@ -339,8 +452,9 @@ static int in_connection(const moat_http_fields *f, const char *name, size_t nl)
 /* Hop-by-hop fields, dropped in both directions; framing is ours. */
 static int hop_by_hop(const moat_http_fields *f, const moat_http_header *h)
 {
-    static const char *const hop[] = {"connection", "keep-alive", "te", "trailer",
-                                      "transfer-encoding", "upgrade", "content-length"};
+    static const char *const hop[] = {"connection",    "keep-alive",        "te",
+                                      "trailer",       "transfer-encoding", "upgrade",
+                                      "content-length"};
     for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
         if (name_is(h, hop[i])) return 1;
     if (h->name_len >= 6 && strncasecmp(h->name, "proxy-", 6) == 0) return 1;
@@ -352,7 +466,10 @@ static void put(moat_buf *b, const char *s, size_t n, int *r)
     if (!*r) *r = moat_buf_append(b, s, n);
 }
 
-static void puts_(moat_buf *b, const char *s, int *r) { put(b, s, strlen(s), r); }
+static void puts_(moat_buf *b, const char *s, int *r)
+{
+    put(b, s, strlen(s), r);
+}
 
 static void put_field(moat_buf *b, const char *name, const char *v, size_t vl, int *r)
 {
@@ -368,10 +485,35 @@ static int clean(const char *s)
     return s && !strpbrk(s, "\r\n");
 }
 
+/* Headers we set ourselves; an incoming copy never reaches the backend. */
+static const char *const ours[] = {"x-forwarded-for", "x-forwarded-proto",     "x-forwarded-host",
+                                   "forwarded",       "x-client-cert-subject", "expect"};
+
+/* A name with '_' that reads as one of ours (or any X-Forwarded-*) once
+ * '_' is taken for '-': CGI, WSGI and Rack map both to HTTP_X_..., so
+ * X_Client_Cert_Subject would pass for the real X-Client-Cert-Subject. */
+static int spoofs_ours(const moat_http_header *h)
+{
+    if (!memchr(h->name, '_', h->name_len)) return 0;
+    char n[64];
+    if (h->name_len >= sizeof n) return 0;
+    for (size_t i = 0; i < h->name_len; i++) {
+        char c = h->name[i] == '_' ? '-' : h->name[i];
+        n[i] = (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+    }
+    n[h->name_len] = '\0';
+    if (strncmp(n, "x-forwarded-", 12) == 0) return 1;
+    for (size_t k = 0; k < sizeof ours / sizeof ours[0]; k++)
+        if (strcmp(n, ours[k]) == 0) return 1;
+    return 0;
+}
+
 /* Builds the request head for the backend. */
 static int build_request(struct moat_proxy *px, const char *addr, const char *identity)
 {
     const moat_http_request *q = &px->req;
+    const char *t = px->target;
+    size_t tl = px->target_len;
     moat_buf *b = &px->head;
     int r = 0;
     put(b, q->method, q->method_len, &r);
@@ -379,20 +521,19 @@ static int build_request(struct moat_proxy *px, const char *addr, const char *id
     if (px->rt->prefix_len && px->be->path[0]) {
         /* The route's prefix becomes the URL's path. */
         size_t pl = strlen(px->be->path), skip = px->rt->prefix_len;
-        if (px->be->path[pl - 1] == '/' && skip < q->target_len && q->target[skip] == '/') skip++;
+        if (px->be->path[pl - 1] == '/' && skip < tl && t[skip] == '/') skip++;
         if (px->be->path[pl - 1] != '/' && px->rt->prefix[skip - 1] == '/') skip--;
         puts_(b, px->be->path, &r);
-        put(b, q->target + skip, q->target_len - skip, &r);
+        put(b, t + skip, tl - skip, &r);
     } else {
-        put(b, q->target, q->target_len, &r);
+        put(b, t, tl, &r);
     }
     puts_(b, " HTTP/1.1\r\n", &r);
-    static const char *const ours[] = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-                                       "forwarded", "x-client-cert-subject", "expect"};
     for (size_t i = 0; i < q->f.nheaders; i++) {
         const moat_http_header *h = &q->f.headers[i];
-        int skip = hop_by_hop(&q->f, h);
-        for (size_t k = 0; !skip && k < sizeof ours / sizeof ours[0]; k++) skip = name_is(h, ours[k]);
+        int skip = hop_by_hop(&q->f, h) || spoofs_ours(h);
+        for (size_t k = 0; !skip && k < sizeof ours / sizeof ours[0]; k++)
+            skip = name_is(h, ours[k]);
         if (skip) continue;
         put(b, h->name, h->name_len, &r);
         put(b, ": ", 2, &r);
@@ -439,34 +580,42 @@ static void close_fd(struct moat_proxy *px)
     px->events = 0;
 }
 
+/* Leaves the backend out for FAIL_MS: every URL of the same address, in
+ * every route, since the health is the server's. */
 static void mark_down(struct moat_proxy *px, const char *why)
 {
-    px->be->down_until = mono_ms() + FAIL_MS;
+    int64_t until = mono_ms() + FAIL_MS;
+    for (int i = 0; i < P.nbackends; i++) {
+        struct backend *b = P.backends[i];
+        if (b == px->be ||
+            (b->addrlen == px->be->addrlen && !memcmp(&b->addr, &px->be->addr, b->addrlen)))
+            b->down_until = until;
+    }
+    px->be->reused_fails = 0;
     fprintf(stderr, "moat serve: proxy: backend %s: %s; left out for %d s\n", px->be->url, why,
             FAIL_MS / 1000);
 }
 
-static void pool_sweep(int64_t now)
+void moat_proxy_sweep(int64_t now)
 {
     if (now < P.next_pool_sweep) return;
     P.next_pool_sweep = now + 1000;
-    for (int i = 0; i < P.nroutes; i++)
-        for (int j = 0; j < P.routes[i].nb; j++) {
-            struct backend *b = P.routes[i].b[j];
-            int k = 0;
-            for (int m = 0; m < b->nidle; m++) {
-                char c;
-                ssize_t n = recv(b->idle[m], &c, 1, MSG_PEEK | MSG_DONTWAIT);
-                int alive = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-                if (alive && now - b->idle_since[m] < P.idle_ms) {
-                    b->idle[k] = b->idle[m];
-                    b->idle_since[k++] = b->idle_since[m];
-                } else {
-                    close(b->idle[m]);
-                }
+    for (int j = 0; j < P.nbackends; j++) {
+        struct backend *b = P.backends[j];
+        int k = 0;
+        for (int m = 0; m < b->nidle; m++) {
+            char c;
+            ssize_t n = recv(b->idle[m], &c, 1, MSG_PEEK | MSG_DONTWAIT);
+            int alive = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+            if (alive && now - b->idle_since[m] < P.idle_ms) {
+                b->idle[k] = b->idle[m];
+                b->idle_since[k++] = b->idle_since[m];
+            } else {
+                close(b->idle[m]);
             }
-            b->nidle = k;
         }
+        b->nidle = k;
+    }
 }
 
 /* An idle connection from be's pool that is still open, or -1. */
@@ -534,7 +683,8 @@ static int connect_backend(struct moat_proxy *px, int64_t now, int fresh)
                 in_progress = 1;
             }
         }
-        struct epoll_event e = {.events = EPOLLOUT | (in_progress ? 0 : EPOLLIN), .data.u64 = px->tag};
+        struct epoll_event e = {.events = EPOLLOUT | (in_progress ? 0 : EPOLLIN),
+                                .data.u64 = px->tag};
         if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
             close(fd);
             return -1;
@@ -545,6 +695,11 @@ static int connect_backend(struct moat_proxy *px, int64_t now, int fresh)
         px->deadline = now + (in_progress ? P.connect_ms : P.read_ms);
         return 0;
     }
+}
+
+static int tunnel_ms(void)
+{
+    return P.tunnel_ms ? P.tunnel_ms : P.tunnel_default_ms;
 }
 
 /* ---- the exchange */
@@ -573,7 +728,8 @@ struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t 
             break;
         }
     px->orig = n ? malloc(n) : NULL;
-    if (!px->orig || (memcpy(px->orig, start, n), moat_http_parse_request(px->orig, n, &px->req)) <= 0) {
+    if (!px->orig ||
+        (memcpy(px->orig, start, n), moat_http_parse_request(px->orig, n, &px->req)) <= 0) {
         free(px->orig);
         free(px);
         return NULL;
@@ -598,11 +754,18 @@ struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t 
     const moat_http_header *ex = moat_http_find_header(&q->f, "Expect");
     px->send_continue = ex && px->req_body != B_NONE && q->f.minor == 1 &&
                         list_has(ex->value, ex->value_len, "100-continue", 12);
-    px->rt = find_route(q);
+    px->target = malloc(q->target_len + 1);
+    px->rt = px->target
+                 ? find_route(px->target,
+                              px->target_len = normalise(q->target, q->target_len, px->target))
+                 : NULL;
     px->state = S_ERROR;
-    if (!px->rt) {
+    if (!px->target) {
+        px->err_status = 500;
+    } else if (!px->rt) {
         px->err_status = 404; /* --proxy-only and no route for this path */
-    } else if (q->target_len == 0 || q->target[0] != '/' || has_dot_segment(q->target, path_len(q))) {
+    } else if (px->target_len == 0 || px->target[0] != '/' ||
+               has_dot_segment(px->target, path_len(px->target, px->target_len))) {
         px->err_status = 400;
     } else {
         px->be = choose(px->rt, mono_ms());
@@ -630,8 +793,8 @@ static int fail(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int status,
 {
     if (why)
         fprintf(stderr, "moat serve: proxy: %.*s %.*s -> %s: %s (%s%d)\n", (int)px->req.method_len,
-                px->req.method, (int)px->req.target_len, px->req.target,
-                px->be ? px->be->url : "-", why, px->head_sent ? "response cut short after " : "",
+                px->req.method, (int)px->req.target_len, px->req.target, px->be ? px->be->url : "-",
+                why, px->head_sent ? "response cut short after " : "",
                 px->head_sent ? px->status : status);
     close_fd(px);
     px->state = S_END;
@@ -646,7 +809,8 @@ static int fail(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int status,
     px->status = status;
     px->bytes = n;
     px->head_sent = 1;
-    px->result = to_client(tls, out, px->tmp.base, px->tmp.len) < 0 ? MOAT_PROXY_ABORT : MOAT_PROXY_CLOSE;
+    px->result =
+        to_client(tls, out, px->tmp.base, px->tmp.len) < 0 ? MOAT_PROXY_ABORT : MOAT_PROXY_CLOSE;
     return px->result;
 }
 
@@ -670,6 +834,8 @@ static int fill_up(struct moat_proxy *px, moat_buf *in, int *progress)
             int r = moat_http_chunked_feed(&px->req_dec, in->base, n, &used, &px->tmp);
             if (r < 0) return -2; /* malformed chunked body: never forwarded */
             moat_buf_consume(in, used);
+            px->req_total += px->tmp.len;
+            if (px->req_total > P.max_body) return -3; /* the rest is never forwarded */
             if (px->tmp.len) {
                 char sz[24];
                 int k = snprintf(sz, sizeof sz, "%zx\r\n", px->tmp.len);
@@ -690,7 +856,8 @@ static int fill_up(struct moat_proxy *px, moat_buf *in, int *progress)
 }
 
 /* Builds and sends the client's response head. */
-static int send_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const moat_http_response *rs)
+static int send_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out,
+                     const moat_http_response *rs)
 {
     moat_buf *b = &px->tmp;
     moat_buf_clear(b);
@@ -701,6 +868,12 @@ static int send_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const 
     put(b, rs->reason, rs->reason_len, &r);
     put(b, "\r\n", 2, &r);
     int nobody = px->is_head || rs->status == 204 || rs->status == 304 || rs->status == 101;
+    /* --hsts covers proxied answers too, unless the application set its own. */
+    long hsts = moat_server_hsts();
+    if (hsts >= 0 && !moat_http_find_header(&rs->f, "Strict-Transport-Security")) {
+        snprintf(line, sizeof line, "Strict-Transport-Security: max-age=%ld\r\n", hsts);
+        puts_(b, line, &r);
+    }
     for (size_t i = 0; i < rs->f.nheaders; i++) {
         const moat_http_header *h = &rs->f.headers[i];
         /* HEAD and 304 keep the length they describe. */
@@ -718,7 +891,8 @@ static int send_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const 
         puts_(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n", &r);
     } else {
         if (px->resp_body == B_LENGTH) {
-            snprintf(line, sizeof line, "Content-Length: %llu\r\n", (unsigned long long)px->resp_left);
+            snprintf(line, sizeof line, "Content-Length: %llu\r\n",
+                     (unsigned long long)px->resp_left);
             puts_(b, line, &r);
         } else if (px->resp_body != B_NONE) {
             if (px->req.f.minor == 1)
@@ -773,7 +947,8 @@ static int handle_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, cons
         if (!px->head_sent) {
             moat_http_response rs;
             int n = moat_http_parse_response((const char *)px->down.base, px->down.len, &rs);
-            if (n == 0 && px->down.len > MOAT_HTTP_MAX_HEADER_BYTES + MOAT_HTTP_MAX_REQUEST_LINE) n = -1;
+            if (n == 0 && px->down.len > MOAT_HTTP_MAX_HEADER_BYTES + MOAT_HTTP_MAX_REQUEST_LINE)
+                n = -1;
             if (n < 0) {
                 *why = "malformed response head";
                 return -1;
@@ -801,8 +976,8 @@ static int handle_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, cons
             if (rs.status == 101) px->close = 1;
             /* A response with a body of Content-Length 0 shows no length
              * header of ours otherwise. */
-            int zero = rs.f.content_length == 0 && !rs.f.chunked && !px->is_head && rs.status != 204 &&
-                       rs.status != 304 && rs.status != 101;
+            int zero = rs.f.content_length == 0 && !rs.f.chunked && !px->is_head &&
+                       rs.status != 204 && rs.status != 304 && rs.status != 101;
             if (zero) px->resp_body = B_LENGTH, px->resp_left = 0;
             if (send_head(px, tls, out, &rs) < 0) return -1;
             moat_buf_consume(&px->down, (size_t)n);
@@ -854,11 +1029,12 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
                     int peer_done, int64_t now, int *progress)
 {
     if (px->result != MOAT_PROXY_BUSY) return px->result;
-    pool_sweep(now);
+    moat_proxy_sweep(now);
     if (px->state == S_ERROR) return fail(px, tls, out, px->err_status, NULL);
     if (px->send_continue) {
         px->send_continue = 0;
-        if (to_client(tls, out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0) return fail(px, tls, out, 500, "out of memory");
+        if (to_client(tls, out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+            return fail(px, tls, out, 500, "out of memory");
     }
     const char *why = NULL;
     for (int round = 0; round < 8; round++) {
@@ -874,7 +1050,8 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
                     mark_down(px, strerror(err));
                     px->tries++;
                     px->be = choose(px->rt, now);
-                    if (connect_backend(px, now, 0) < 0) return fail(px, tls, out, 502, strerror(err));
+                    if (connect_backend(px, now, 0) < 0)
+                        return fail(px, tls, out, 502, strerror(err));
                     continue;
                 }
                 px->state = S_ACTIVE;
@@ -883,6 +1060,7 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
         }
         int r = fill_up(px, in, &moved);
         if (r == -2) return fail(px, tls, out, 400, "malformed chunked request body");
+        if (r == -3) return fail(px, tls, out, 413, "chunked request body over --max-body-size");
         if (r < 0) return fail(px, tls, out, 500, "out of memory");
         if (px->state == S_ACTIVE || px->state == S_TUNNEL) {
             while (px->up.len) {
@@ -901,11 +1079,13 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
             }
             /* Read while the client keeps up. */
             while (!why && !px->resp_done && out->len < OUT_MAX) {
-                if (moat_buf_reserve(&px->down, READ_CHUNK) < 0) return fail(px, tls, out, 500, "out of memory");
+                if (moat_buf_reserve(&px->down, READ_CHUNK) < 0)
+                    return fail(px, tls, out, 500, "out of memory");
                 ssize_t n = recv(px->fd, px->down.base + px->down.len, READ_CHUNK, 0);
                 if (n > 0) {
                     px->down.len += (size_t)n;
                     px->got_bytes = 1;
+                    px->be->reused_fails = 0;
                     moved = 1;
                     if (handle_down(px, tls, out, &why) < 0) {
                         if (!why) why = "out of memory";
@@ -927,6 +1107,10 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
                     px->backend_keep = 0;
                     break;
                 }
+                /* Twice in a row a pooled connection closed under a
+                 * request: the backend is restarting or failing. */
+                if (px->reused && !px->got_bytes && ++px->be->reused_fails >= 2)
+                    mark_down(px, "closed pooled connections twice before answering");
                 if (px->reused && !px->got_bytes && !px->sent_body && px->req_body == B_NONE) {
                     /* A pooled connection the backend had closed: once
                      * more on a new one. */
@@ -955,7 +1139,9 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
         }
         if (moved) {
             *progress = 1;
-            px->deadline = now + (px->state == S_CONNECTING ? P.connect_ms : P.read_ms);
+            px->deadline = now + (px->state == S_CONNECTING ? P.connect_ms
+                                  : px->state == S_TUNNEL   ? tunnel_ms()
+                                                            : P.read_ms);
         }
         if (px->resp_done) {
             if (!px->req_done) {
@@ -971,9 +1157,24 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
     }
     if (peer_done && !px->req_done && !in->len && px->state != S_TUNNEL)
         return fail(px, tls, out, 400, "the client went away mid-request");
+    if (now >= px->deadline && px->state == S_TUNNEL) {
+        /* An upgraded connection quiet both ways: no 504 (the 101 went
+         * long ago), just the end of it, with close_notify. */
+        fprintf(stderr, "moat serve: proxy: %.*s %.*s -> %s: tunnel idle for %d s, closed\n",
+                (int)px->req.method_len, px->req.method, (int)px->req.target_len, px->req.target,
+                px->be->url, tunnel_ms() / 1000);
+        close_fd(px);
+        px->state = S_END;
+        px->result = MOAT_PROXY_CLOSE;
+        return px->result;
+    }
     if (now >= px->deadline) {
-        if (px->state == S_CONNECTING) mark_down(px, "did not accept the connection in time");
-        return fail(px, tls, out, 504, px->state == S_CONNECTING ? "connect timed out" : "timed out");
+        /* Passive health check: a backend that lets a request time out
+         * is left out a while, like one that refuses connections. */
+        mark_down(px, px->state == S_CONNECTING ? "did not accept the connection in time"
+                                                : "did not answer in time");
+        return fail(px, tls, out, 504,
+                    px->state == S_CONNECTING ? "connect timed out" : "timed out");
     }
     uint32_t ev = 0;
     if (px->state == S_CONNECTING || px->up.len) ev |= EPOLLOUT;
@@ -1001,6 +1202,7 @@ void moat_proxy_free(struct moat_proxy *px)
     }
     close_fd(px);
     free(px->orig);
+    free(px->target);
     moat_buf_free(&px->head);
     moat_buf_free(&px->up);
     moat_buf_free(&px->down);

@@ -5,6 +5,7 @@
 #ifndef MOAT_PROXY_H
 #define MOAT_PROXY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "moat/buf.h"
@@ -14,15 +15,31 @@
 
 /* Applies a proxy option: "proxy" (URL, PREFIX=URL, or either with
  * comma-separated URLs), "proxy-only" (value NULL, on or off),
- * "proxy-connect-timeout", "proxy-read-timeout", "proxy-idle-timeout"
- * (seconds, decimals allowed). where is NULL for a flag, "FILE:LINE" for a
- * config line. Returns 0 when applied, 1 when name is not a proxy option,
- * 2 after a message on stderr. */
-int moat_proxy_option(const char *name, const char *value, const char *where);
+ * "proxy-connect-timeout", "proxy-read-timeout", "proxy-idle-timeout",
+ * "proxy-tunnel-timeout" (seconds, decimals allowed). where is NULL for a
+ * flag, "FILE:LINE" for a config line. Returns 0 when applied, 1 when name
+ * is not a proxy option, 2 with a message (starting with where) in err. */
+int moat_proxy_option(const char *name, const char *value, const char *where, char *err,
+                      size_t errlen);
 
-/* After all options: 0, or 2 after a message (--proxy-only without a
- * --proxy). */
+/* After all options: 0, or 2 after a message on stderr (--proxy-only
+ * without a --proxy). */
 int moat_proxy_check(void);
+
+/* Forgets every route and backend (closing pooled connections) and sets
+ * the defaults again. resolve 0: backend hosts must be numeric addresses,
+ * no name is looked up (for the config fuzzer). */
+void moat_proxy_reset(int resolve);
+
+/* --max-body-size, which also bounds chunked request bodies (413 before
+ * the response head, else the response is cut short), and --idle-timeout,
+ * which ends a quiet WebSocket tunnel unless --proxy-tunnel-timeout is set. */
+void moat_proxy_set_limits(uint64_t max_body, int idle_ms);
+
+/* Closes pooled backend connections idle past --proxy-idle-timeout or
+ * closed by the backend; at most once a second, whatever now is. The
+ * worker calls it from its timer, with or without proxied traffic. */
+void moat_proxy_sweep(int64_t now);
 
 enum {
     MOAT_PROXY_NONE = 0,     /* static files only */

@@ -21,11 +21,12 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "server/config.h"
 #include "server/proxy.h"
 #include "server/server.h"
 
 #define MAX_CERTS MOAT_SERVE_MAX_CERTS
-#define MAX_WORKERS 256
+#define MAX_WORKERS MOAT_SERVE_MAX_WORKERS
 
 static const char usage[] =
     "usage: moat serve [DIR] [--listen [ADDR:]PORT] [--cert FILE --key FILE]...\n"
@@ -39,45 +40,6 @@ static const char usage[] =
     "         [--proxy-read-timeout S] [--proxy-idle-timeout S] [--config FILE]\n"
     "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";
 
-/* Every setting, as given; a flag --name VALUE and a config line
- * `name VALUE` set the same field. */
-struct opts {
-    const char *dir;
-    const char *listen;
-    const char *certs[MAX_CERTS];
-    const char *keys[MAX_CERTS];
-    const char *staples[MAX_CERTS];
-    int ncerts, nkeys, nstaples;
-    const char *ciphers, *groups;
-    const char *ticket_keys;
-    const char *client_ca, *client_auth;
-    const char *redirect_http;
-    const char *access_log, *error_log, *pid_file, *user;
-    long workers, max_conns, hsts;
-    long handshake_timeout, header_timeout, idle_timeout, stop_timeout;
-    long max_header, max_body;
-    long ticket_lifetime;
-    int list_dirs;
-    int config_depth;
-};
-
-/* Strings from config files live until exit. */
-static char *keep(const char *s)
-{
-    /* Kept in a list so they stay reachable (a leak checker stays quiet). */
-    static char **kept;
-    static size_t nkept;
-    char **k = nkept % 64 ? kept : realloc(kept, (nkept + 64) * sizeof *kept);
-    char *d = k ? strdup(s) : NULL;
-    if (!d) {
-        fputs("moat serve: out of memory\n", stderr);
-        exit(1);
-    }
-    kept = k;
-    kept[nkept++] = d;
-    return d;
-}
-
 static int complain(const char *where, const char *fmt, const char *arg)
 {
     fprintf(stderr, "moat serve: %s%s", where ? where : "", where ? ": " : "");
@@ -87,141 +49,7 @@ static int complain(const char *where, const char *fmt, const char *arg)
     return 2;
 }
 
-static int parse_long(const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < lo || n > hi) return -1;
-    *out = n;
-    return 0;
-}
-
-static int load_config(struct opts *o, const char *path);
-
-/* Applies one setting. where is NULL for a flag, "FILE:LINE" for a config
- * line (strings are then copied). Returns 0 or 2 after a message. */
-static int set_opt(struct opts *o, const char *name, const char *v, const char *where)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-        long lo, hi;
-    } nums[] = {
-        {"workers", offsetof(struct opts, workers), 1, MAX_WORKERS},
-        {"max-conns", offsetof(struct opts, max_conns), 1, 10000000},
-        {"hsts", offsetof(struct opts, hsts), 0, 100000000},
-        {"handshake-timeout", offsetof(struct opts, handshake_timeout), 1, 86400},
-        {"header-timeout", offsetof(struct opts, header_timeout), 1, 86400},
-        {"idle-timeout", offsetof(struct opts, idle_timeout), 1, 86400},
-        {"stop-timeout", offsetof(struct opts, stop_timeout), 0, 86400},
-        {"max-header-size", offsetof(struct opts, max_header), 256, MOAT_HTTP_MAX_HEADER_BYTES},
-        {"max-body-size", offsetof(struct opts, max_body), 0, 1L << 40},
-        {"ticket-lifetime", offsetof(struct opts, ticket_lifetime), 1, 604800},
-    };
-    static const struct {
-        const char *name;
-        size_t off;
-    } strs[] = {
-        {"listen", offsetof(struct opts, listen)},
-        {"ciphers", offsetof(struct opts, ciphers)},
-        {"groups", offsetof(struct opts, groups)},
-        {"ticket-keys", offsetof(struct opts, ticket_keys)},
-        {"client-ca", offsetof(struct opts, client_ca)},
-        {"client-auth", offsetof(struct opts, client_auth)},
-        {"redirect-http", offsetof(struct opts, redirect_http)},
-        {"access-log", offsetof(struct opts, access_log)},
-        {"error-log", offsetof(struct opts, error_log)},
-        {"pid-file", offsetof(struct opts, pid_file)},
-        {"user", offsetof(struct opts, user)},
-        {"dir", offsetof(struct opts, dir)},
-    };
-    if (strcmp(name, "list-dirs") == 0) {
-        if (!v || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
-            o->list_dirs = 1;
-        else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
-            o->list_dirs = 0;
-        else
-            return complain(where, "list-dirs takes on or off, not '%s'", v);
-        return 0;
-    }
-    if (!v && strcmp(name, "proxy-only")) return complain(where, "%s needs a value", name);
-    if (where && v) v = keep(v);
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        if (strcmp(name, nums[i].name)) continue;
-        if (parse_long(v, nums[i].lo, nums[i].hi, (long *)((char *)o + nums[i].off)) < 0) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "%s wants a whole number from %ld to %ld, not '%%s'", name,
-                     nums[i].lo, nums[i].hi);
-            return complain(where, msg, v);
-        }
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
-        if (strcmp(name, strs[i].name) == 0) {
-            *(const char **)((char *)o + strs[i].off) = v;
-            return 0;
-        }
-    }
-    if (strcmp(name, "cert") == 0 || strcmp(name, "key") == 0 || strcmp(name, "ocsp-staple") == 0) {
-        const char **arr = name[0] == 'c' ? o->certs : name[0] == 'k' ? o->keys : o->staples;
-        int *n = name[0] == 'c' ? &o->ncerts : name[0] == 'k' ? &o->nkeys : &o->nstaples;
-        if (*n >= MAX_CERTS) return complain(where, "too many %s (at most 16)", name);
-        arr[(*n)++] = v;
-        return 0;
-    }
-    if (strcmp(name, "config") == 0) {
-        if (o->config_depth >= 4) return complain(where, "config files nest too deep at %s", v);
-        return load_config(o, v);
-    }
-    int pr = moat_proxy_option(name, v, where); /* proxy, proxy-* (proxy.c) */
-    if (pr != 1) return pr;
-    return complain(where, "unknown setting %s", name);
-}
-
-/* A config file: one setting per line, `name value` (the flag without
- * its dashes), `#` starts a comment. */
-static int load_config(struct opts *o, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "moat serve: cannot read config %s: %s\n", path, strerror(errno));
-        return 2;
-    }
-    o->config_depth++;
-    char line[4096], where[PATH_MAX + 32];
-    int lineno = 0, r = 0;
-    while (!r && fgets(line, sizeof line, f)) {
-        lineno++;
-        snprintf(where, sizeof where, "%s:%d", path, lineno);
-        size_t n = strlen(line);
-        if (n == sizeof line - 1 && line[n - 1] != '\n') {
-            r = complain(where, "%s", "line too long");
-            break;
-        }
-        char *hash = strchr(line, '#');
-        if (hash) *hash = '\0';
-        char *name = line + strspn(line, " \t\r\n");
-        if (!*name) continue;
-        char *end = name + strcspn(name, " \t\r\n");
-        char *val = NULL;
-        if (*end) {
-            *end = '\0';
-            val = end + 1 + strspn(end + 1, " \t");
-            char *e = val + strlen(val);
-            while (e > val && strchr(" \t\r\n", e[-1]))
-                *--e = '\0';
-            if (!*val) val = NULL;
-        }
-        if (name[0] == '-') name += strspn(name, "-");
-        r = set_opt(o, name, val, where);
-    }
-    fclose(f);
-    o->config_depth--;
-    return r;
-}
-
-static int parse_opts(int argc, char **argv, struct opts *o)
+static int parse_opts(int argc, char **argv, struct moat_serve_opts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -240,8 +68,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             int sw = !strcmp(name, "list-dirs") || !strcmp(name, "proxy-only"); /* no value */
             if (!v && !sw && i + 1 < argc) v = argv[++i];
             if (!v && !sw) return complain(NULL, "--%s needs a value", name);
-            int r = set_opt(o, name, v, NULL);
-            if (r) return r;
+            char err[1200];
+            int r = moat_serve_config_set(o, name, v, NULL, err, sizeof err);
+            if (r) {
+                /* A mistake in a file names the file and line; one in a
+                 * flag gets the usage too. */
+                fprintf(stderr, "moat serve: %s\n", err);
+                if (strcmp(name, "config") != 0) fputs(usage, stderr);
+                return r;
+            }
         } else if (a[0] == '-' && a[1] != '\0') {
             return complain(NULL, "unknown option %s", a);
         } else if (o->dir) {
@@ -336,7 +171,7 @@ static int load_staple(moat_tls_config *cfg, int idx, const char *path, const ch
 /* Builds the TLS configuration from the options: certificates, suites,
  * groups, tickets, client certificates, staples. Returns NULL after a
  * message (on stderr) naming what is wrong. */
-static moat_tls_config *build_config(const struct opts *o)
+static moat_tls_config *build_config(const struct moat_serve_opts *o)
 {
     char err[512];
     const char *cert[MAX_CERTS], *key[MAX_CERTS];
@@ -550,8 +385,8 @@ static void worker_main(struct moat_server *s, sigset_t *oldmask)
     signal(SIGCHLD, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
-    if (run_as && (setgroups(0, NULL) < 0 || setgid(run_as->pw_gid) < 0 ||
-                   setuid(run_as->pw_uid) < 0)) {
+    if (run_as &&
+        (setgroups(0, NULL) < 0 || setgid(run_as->pw_gid) < 0 || setuid(run_as->pw_uid) < 0)) {
         fprintf(stderr, "moat serve: cannot become user %s: %s\n", run_as->pw_name,
                 strerror(errno));
         _exit(1);
@@ -588,15 +423,9 @@ static rlim_t raise_nofile(void)
 
 int moat_serve_main(int argc, char **argv)
 {
-    struct opts o = {0};
-    o.workers = -1;
-    o.hsts = -1;
-    o.handshake_timeout = 10;
-    o.header_timeout = 20;
-    o.idle_timeout = 60;
-    o.stop_timeout = 10;
-    o.max_header = MOAT_HTTP_MAX_HEADER_BYTES;
-    o.max_body = 1 << 20;
+    /* Static: config strings live in it until exit. */
+    static struct moat_serve_opts o;
+    moat_serve_opts_init(&o);
     int r = parse_opts(argc, argv, &o);
     if (r) return r == 1 ? 0 : r;
 
@@ -651,12 +480,14 @@ int moat_serve_main(int argc, char **argv)
     s.idle_timeout_ms = (int)o.idle_timeout * 1000;
     s.stop_timeout_ms = (int)o.stop_timeout * 1000;
     /* Each connection holds a socket and, while a body is sent, a file. */
-    s.max_conns = o.max_conns > 0 ? (size_t)o.max_conns : (size_t)(nofile > 64 ? (nofile - 32) / 2 : 16);
+    s.max_conns =
+        o.max_conns > 0 ? (size_t)o.max_conns : (size_t)(nofile > 64 ? (nofile - 32) / 2 : 16);
     s.max_header = (size_t)o.max_header;
     s.max_body = (uint64_t)o.max_body;
     s.list_dirs = o.list_dirs;
     s.log_identity = o.client_ca != NULL;
     moat_server_set_hsts(o.hsts);
+    moat_proxy_set_limits(s.max_body, s.idle_timeout_ms);
     moat_server_load_mime_types(NULL);
 
     if (o.access_log && (s.access_log = open_log(o.access_log)) < 0) return 2;

@@ -28,9 +28,9 @@ struct moat_staple {
 
 struct moat_server {
     int epfd;
-    int lfd;          /* HTTPS listening socket, shared by the workers */
-    int redirect_fd;  /* plain-HTTP listener answering 308, or -1 */
-    int https_port;   /* what redirects point at */
+    int lfd;         /* HTTPS listening socket, shared by the workers */
+    int redirect_fd; /* plain-HTTP listener answering 308, or -1 */
+    int https_port;  /* what redirects point at */
     moat_tls_config *cfg;
     char root[PATH_MAX]; /* realpath of the served directory */
     size_t root_len;
@@ -81,6 +81,9 @@ int moat_server_error(moat_buf *out, int status, int head_only, int close);
 /* Strict-Transport-Security max-age added to every HTTPS response; -1
  * (the default) adds none. */
 void moat_server_set_hsts(long seconds);
+
+/* The max-age set above, or -1. */
+long moat_server_hsts(void);
 
 /* Loads /etc/mime.types (or path) on top of the built-in table. */
 void moat_server_load_mime_types(const char *path);

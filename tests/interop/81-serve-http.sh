@@ -5,7 +5,7 @@
 # types, errors and limits (405/501/413/414/431/505), smuggling, a path
 # traversal suite, --config, --pid-file and the default DIR.
 . "$(dirname "$0")/../lib.sh"
-need openssl curl gzip || { finish; exit; }
+need openssl curl gzip python3 || { finish; exit; }
 need_moat
 gen_certs || { finish; exit; }
 S=$T_TMP/site
@@ -16,7 +16,7 @@ echo "$SECRET" >"$T_TMP/secret.txt"
 mkdir -p "$T_TMP/outside" "$S/list"
 echo "$SECRET" >"$T_TMP/outside/secret.txt"
 ln -s ../secret.txt "$S/link-out"
-ln -s ../outside "$S/sub/link-dir"
+ln -s ../../outside "$S/sub/link-dir" # $S/sub/../../outside: the real dir holding secret.txt
 printf 'body { color: #123456; }\n%.0s' $(seq 1 50) >"$S/style.css"
 gzip -9 -k "$S/style.css"
 printf 'pretend-brotli' >"$S/style.css.br"
@@ -78,7 +78,7 @@ if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_
 	a=$(cu -I "$(U /r.txt)")
 	etag=$(hdr ETag "$a")
 	lm=$(hdr Last-Modified "$a")
-	check "ETag and Last-Modified present (etag $etag)" [ -n "$etag" ] && [ -n "$lm" ]
+	check "ETag and Last-Modified present (etag $etag, $lm)" bash -c '[ -n "$1" ] && [ -n "$2" ]' _ "$etag" "$lm"
 	expect "If-None-Match with the ETag" 304 "$(cu -H "If-None-Match: $etag" "$(U /r.txt)")"
 	expect "If-None-Match with a list holding W/ETag" 304 "$(cu -H "If-None-Match: \"x\", W/$etag" "$(U /r.txt)")"
 	expect "If-None-Match with another tag" 200 "$(cu -H 'If-None-Match: "nope"' "$(U /r.txt)")"
@@ -111,6 +111,34 @@ if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_
 	a=$(cu -I "$(U /doc.odt)")
 	check "MIME type from /etc/mime.types (.odt: $(hdr Content-Type "$a"))" bash -c "[ ! -f /etc/mime.types ] || [ '$(hdr Content-Type "$a")' = application/vnd.oasis.opendocument.text ]"
 	expect "a directory without its slash redirects" 301 "$(cu "$(U /sub)")"
+	# The Location is the normalised path: never //host/..., which a
+	# browser takes for another site (a protocol-relative open redirect).
+	for p in '//sub' '///sub' '/%2fsub' '/./sub' '//sub?x=1'; do
+		a=$(raw "GET $p HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+		want=/sub/
+		case $p in *\?*) want="/sub/?x=1" ;; esac
+		check "directory redirect for $p: 301 Location $want (got '$(hdr Location "$a")')" \
+			bash -c '[ "$1" = 301 ] && [ "$2" = "$3" ]' _ "$(status "$a")" "$(hdr Location "$a")" "$want"
+	done
+	mkdir -p "$S/evil.example/dir"
+	a=$(raw 'GET //evil.example/dir HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
+	check "directory redirect for //evil.example/dir stays on this site (Location '$(hdr Location "$a")')" \
+		[ "$(hdr Location "$a")" = /evil.example/dir/ ]
+
+	# ---- a symlinked directory leading out of the root
+	check "the test's link-dir really leads to the outside secret" [ -f "$S/sub/link-dir/secret.txt" ]
+	a=$(raw 'GET /sub/link-dir/secret.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
+	check "a symlinked directory out of the root: 403/404 ($(status "$a")), the secret not in the body" \
+		bash -c '[[ $1 =~ ^(403|404)$ ]] && ! printf "%s" "$2" | grep -q "$3"' _ "$(status "$a")" "$a" "$SECRET"
+	a=$(raw 'GET /sub/link-dir/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
+	check "a symlinked directory out of the root is not listed ($(status "$a"))" \
+		bash -c '[[ $1 =~ ^(403|404)$ ]] && ! printf "%s" "$2" | grep -q secret.txt' _ "$(status "$a")" "$a"
+
+	# ---- pipelining: three requests in one write, three answers in order
+	a=$(raw 'GET /r.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /sub/hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\nHEAD /nope HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
+	got=$(printf '%s' "$a" | tr -d '\r' | grep -E '^HTTP/1.1 |^0123456789abcdefghij$|'"$SITE_TOKEN" | cut -c1-40 | tr '\n' '|')
+	check "pipelining: 3 requests in one write, 200 r.txt, 200 hello.txt, 404, in order ($got)" \
+		bash -c 'printf "%s" "$1" | grep -q "^HTTP/1.1 200 OK|0123456789abcdefghij|HTTP/1.1 200 OK|[^|]*'"$SITE_TOKEN"'[^|]*|HTTP/1.1 404 Not Found|$"' _ "$got"
 
 	# ---- errors and limits
 	a=$(cu -X POST -d x=1 "$(U /)")
@@ -118,10 +146,22 @@ if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_
 	check "405 has Allow: GET, HEAD" [ "$(hdr Allow "$a")" = 'GET, HEAD' ]
 	expect "an unknown method is 501" 501 "$(raw 'BREW / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')"
 	expect "a body over --max-body-size is 413" 413 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n\r\n')"
+	# Chunked bodies are bounded too: read as they come, 413 past 1000 bytes.
+	head -c 5000 /dev/zero | tr '\0' c >"$T_TMP/5000.bin"
+	a=$(cu -X POST -H 'Transfer-Encoding: chunked' --data-binary "@$T_TMP/5000.bin" "$(U /)")
+	expect "a chunked body over --max-body-size is 413 (curl)" 413 "$a"
+	check "the 413 for a chunked body closes the connection" [ "$(hdr Connection "$a")" = close ]
+	a=$(raw "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n$(head -c 1000 /dev/zero | tr '\0' a)\r\n1\r\nb\r\n0\r\n\r\nGET /r.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	check "a chunked body 1 byte over the limit in two chunks: 413, the request after it unanswered" \
+		bash -c '[ "$1" = 413 ] && [ "$(printf "%s" "$2" | grep -c "^HTTP/1.1 ")" = 1 ]' _ "$(status "$a")" "$a"
+	a=$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /r.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
+	check "a chunked body under the limit is read: 405, then the next request on the connection is 200" \
+		bash -c '[ "$(printf "%s" "$1" | grep "^HTTP/1.1 " | tr -d "\r" | tr "\n" "|")" = "HTTP/1.1 405 Method Not Allowed|HTTP/1.1 200 OK|" ]' _ "$a"
 	expect "a 9000-byte target is 414" 414 "$(raw "GET /$(head -c 9000 /dev/zero | tr '\0' a) HTTP/1.1\r\nHost: localhost\r\n\r\n")"
 	expect "a header over --max-header-size is 431" 431 "$(raw "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: $(head -c 5000 /dev/zero | tr '\0' a)\r\n\r\n")"
 	expect "HTTP/2.0 in a request line is 505" 505 "$(raw 'GET / HTTP/2.0\r\nHost: localhost\r\n\r\n')"
 	expect "Transfer-Encoding gzip, chunked is 501" 501 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n')"
+	expect "Transfer-Encoding frobnicate, chunked (unknown coding) is 501" 501 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: frobnicate, chunked\r\n\r\n')"
 	expect "Transfer-Encoding gzip (not ending in chunked) is 400" 400 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n')"
 	expect "HTTP/1.1 without Host is 400" 400 "$(raw 'GET / HTTP/1.1\r\n\r\n')"
 
@@ -141,7 +181,9 @@ if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_
 	smuggle "Content-Length with a sign" 'Content-Length: +5'
 	smuggle "space before the colon" 'Transfer-Encoding : chunked'
 	smuggle "obs-fold" 'X-A: a\r\n chunked'
-	smuggle "chunked, chunked" 'Transfer-Encoding: chunked, identity'
+	smuggle "chunked, identity (chunked not last)" 'Transfer-Encoding: chunked, identity'
+	smuggle "chunked, chunked" 'Transfer-Encoding: chunked, chunked'
+	smuggle "chunked twice in two fields" 'Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked'
 	smuggle "bare LF in a header" 'X-A: a\nTransfer-Encoding: chunked'
 
 	# ---- path traversal: none reaches a file outside the root
@@ -192,6 +234,29 @@ if moat_serve "sni" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --cert "$C/oth
 		bash -c "[ '$(status "$a")' = 308 ] && [ '$(hdr Location "$a")' = 'https://localhost:$SRV_PORT/sub/hello.txt?x=1' ]"
 	a=$(timeout "$T_CLIENT" curl -sS -L --cacert "$C/ca.pem" "http://localhost:$RPORT/sub/hello.txt" 2>&1)
 	check "redirect-http: curl -L follows to the page" bash -c "printf '%s' \"\$1\" | grep -q '$SITE_TOKEN'" _ "$a"
+	bg_stop "$SRV_PID"
+fi
+
+# ---- --idle-timeout: a keep-alive connection left quiet is closed after it
+if moat_serve "idle" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers 1 --idle-timeout 1; then
+	# python's ssl module: s_client does not end on the server's close
+	# while its own input is still open.
+	el=$(timeout 10 python3 - "$SRV_PORT" "$C/ca.pem" <<-'EOF' 2>&1
+		import socket, ssl, sys, time
+		c = ssl.create_default_context(cafile=sys.argv[2])
+		s = c.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="localhost")
+		s.sendall(b"GET /r.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+		got, t = b"", time.time()
+		while True:
+		    d = s.recv(4096)
+		    if not d: break
+		    got += d
+		print("%.1f %s" % (time.time() - t, got.split(b"\r\n")[0].decode()))
+	EOF
+	)
+	check "--idle-timeout 1: answered, then the quiet connection closed by the server ($el)" \
+		bash -c 'set -- $1; [ "$2 $3" = "HTTP/1.1 200" ] && awk "BEGIN{exit !($1 >= 0.9 && $1 < 4)}"' _ "$el"
+	server_alive "idle"
 	bg_stop "$SRV_PID"
 fi
 

@@ -1,0 +1,230 @@
+/* moat serve: settings by name, from a flag or a config line, and the
+ * config file parser (bytes in, settings and a file:line message out). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "server/config.h"
+#include "server/proxy.h"
+
+void moat_serve_opts_init(struct moat_serve_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->workers = -1;
+    o->hsts = -1;
+    o->handshake_timeout = 10;
+    o->header_timeout = 20;
+    o->idle_timeout = 60;
+    o->stop_timeout = 10;
+    o->max_header = MOAT_HTTP_MAX_HEADER_BYTES;
+    o->max_body = 1 << 20;
+}
+
+void moat_serve_opts_free(struct moat_serve_opts *o)
+{
+    for (size_t i = 0; i < o->nkept; i++)
+        free(o->kept[i]);
+    free(o->kept);
+    o->kept = NULL;
+    o->nkept = 0;
+}
+
+static int say(char *err, size_t errlen, const char *where, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "%s%s%s", where ? where : "", where ? ": " : "", msg);
+    return 2;
+}
+
+/* A copy of s that lives as long as o's settings; NULL when out of memory. */
+static const char *keep(struct moat_serve_opts *o, const char *s)
+{
+    if (o->nkept % 64 == 0) {
+        char **k = realloc(o->kept, (o->nkept + 64) * sizeof *k);
+        if (!k) return NULL;
+        o->kept = k;
+    }
+    char *d = strdup(s);
+    if (d) o->kept[o->nkept++] = d;
+    return d;
+}
+
+static int parse_long(const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi) return -1;
+    *out = n;
+    return 0;
+}
+
+int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const char *v,
+                          const char *where, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+        long lo, hi;
+    } nums[] = {
+        {"workers", offsetof(struct moat_serve_opts, workers), 1, MOAT_SERVE_MAX_WORKERS},
+        {"max-conns", offsetof(struct moat_serve_opts, max_conns), 1, 10000000},
+        {"hsts", offsetof(struct moat_serve_opts, hsts), 0, 100000000},
+        {"handshake-timeout", offsetof(struct moat_serve_opts, handshake_timeout), 1, 86400},
+        {"header-timeout", offsetof(struct moat_serve_opts, header_timeout), 1, 86400},
+        {"idle-timeout", offsetof(struct moat_serve_opts, idle_timeout), 1, 86400},
+        {"stop-timeout", offsetof(struct moat_serve_opts, stop_timeout), 0, 86400},
+        {"max-header-size", offsetof(struct moat_serve_opts, max_header), 256,
+         MOAT_HTTP_MAX_HEADER_BYTES},
+        {"max-body-size", offsetof(struct moat_serve_opts, max_body), 0, 1L << 40},
+        {"ticket-lifetime", offsetof(struct moat_serve_opts, ticket_lifetime), 1, 604800},
+    };
+    static const struct {
+        const char *name;
+        size_t off;
+    } strs[] = {
+        {"listen", offsetof(struct moat_serve_opts, listen)},
+        {"ciphers", offsetof(struct moat_serve_opts, ciphers)},
+        {"groups", offsetof(struct moat_serve_opts, groups)},
+        {"ticket-keys", offsetof(struct moat_serve_opts, ticket_keys)},
+        {"client-ca", offsetof(struct moat_serve_opts, client_ca)},
+        {"client-auth", offsetof(struct moat_serve_opts, client_auth)},
+        {"redirect-http", offsetof(struct moat_serve_opts, redirect_http)},
+        {"access-log", offsetof(struct moat_serve_opts, access_log)},
+        {"error-log", offsetof(struct moat_serve_opts, error_log)},
+        {"pid-file", offsetof(struct moat_serve_opts, pid_file)},
+        {"user", offsetof(struct moat_serve_opts, user)},
+        {"dir", offsetof(struct moat_serve_opts, dir)},
+    };
+    if (strcmp(name, "list-dirs") == 0) {
+        if (!v || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
+            o->list_dirs = 1;
+        else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
+            o->list_dirs = 0;
+        else
+            return say(err, errlen, where, "list-dirs takes on or off, not '%.600s'", v);
+        return 0;
+    }
+    if (!v && strcmp(name, "proxy-only"))
+        return say(err, errlen, where, "%.100s needs a value", name);
+    if (where && v && !(v = keep(o, v))) return say(err, errlen, where, "out of memory");
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if (strcmp(name, nums[i].name)) continue;
+        if (parse_long(v, nums[i].lo, nums[i].hi, (long *)((char *)o + nums[i].off)) < 0)
+            return say(err, errlen, where, "%s wants a whole number from %ld to %ld, not '%.600s'",
+                       name, nums[i].lo, nums[i].hi, v);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        if (strcmp(name, strs[i].name) == 0) {
+            *(const char **)((char *)o + strs[i].off) = v;
+            return 0;
+        }
+    }
+    if (strcmp(name, "cert") == 0 || strcmp(name, "key") == 0 || strcmp(name, "ocsp-staple") == 0) {
+        const char **arr = name[0] == 'c' ? o->certs : name[0] == 'k' ? o->keys : o->staples;
+        int *n = name[0] == 'c' ? &o->ncerts : name[0] == 'k' ? &o->nkeys : &o->nstaples;
+        if (*n >= MOAT_SERVE_MAX_CERTS)
+            return say(err, errlen, where, "too many %s (at most %d)", name, MOAT_SERVE_MAX_CERTS);
+        arr[(*n)++] = v;
+        return 0;
+    }
+    if (strcmp(name, "config") == 0) {
+        if (o->no_include) return say(err, errlen, where, "config files are not read here");
+        if (o->config_depth >= 4)
+            return say(err, errlen, where, "config files nest too deep at %.600s", v);
+        return moat_serve_config_load(o, v, err, errlen);
+    }
+    int pr = moat_proxy_option(name, v, where, err, errlen); /* proxy, proxy-* (proxy.c) */
+    if (pr != 1) return pr;
+    return say(err, errlen, where, "unknown setting %.100s", name);
+}
+
+static int blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int moat_serve_config_parse(struct moat_serve_opts *o, const char *buf, size_t len,
+                            const char *fname, char *err, size_t errlen)
+{
+    char line[4096], where[PATH_MAX + 32];
+    int lineno = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+        lineno++;
+        snprintf(where, sizeof where, "%.*s:%d", PATH_MAX, fname, lineno);
+        if (n >= sizeof line) return say(err, errlen, where, "line too long");
+        memcpy(line, buf + pos, n);
+        line[n] = '\0';
+        pos += n + (nl != NULL);
+        if (memchr(line, '\0', n)) return say(err, errlen, where, "a NUL byte in the line");
+        char *hash = strchr(line, '#');
+        if (hash) *hash = '\0';
+        char *name = line;
+        while (blank(*name))
+            name++;
+        if (!*name) continue;
+        char *end = name;
+        while (*end && !blank(*end))
+            end++;
+        char *val = NULL;
+        if (*end) {
+            *end = '\0';
+            val = end + 1;
+            while (*val == ' ' || *val == '\t')
+                val++;
+            char *e = val + strlen(val);
+            while (e > val && blank(e[-1]))
+                *--e = '\0';
+            if (!*val) val = NULL;
+        }
+        while (*name == '-')
+            name++;
+        int r = moat_serve_config_set(o, name, val, where, err, errlen);
+        if (r) return r;
+    }
+    return 0;
+}
+
+int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return say(err, errlen, NULL, "cannot read config %.600s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > MOAT_SERVE_CONFIG_MAX) {
+        close(fd);
+        return say(err, errlen, NULL, "cannot read config %.600s: %s", path,
+                   S_ISREG(st.st_mode) ? "larger than 1 MiB" : "not a regular file");
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (buf && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (!buf) return say(err, errlen, NULL, "out of memory");
+    o->config_depth++;
+    int r = moat_serve_config_parse(o, buf, got, path, err, errlen);
+    o->config_depth--;
+    free(buf);
+    return r;
+}

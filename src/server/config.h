@@ -1,0 +1,63 @@
+/* moat serve: its settings, from flags and from --config files. The
+ * parser takes bytes (a file is read whole first), so the config fuzzer
+ * (fuzz/fuzz_config.c) drives the same code as `moat serve --config`. */
+#ifndef MOAT_SERVER_CONFIG_H
+#define MOAT_SERVER_CONFIG_H
+
+#include <stddef.h>
+
+#include "server/server.h"
+
+#define MOAT_SERVE_MAX_WORKERS 256
+#define MOAT_SERVE_CONFIG_MAX (1 << 20) /* bytes of one config file */
+
+/* Every setting, as given; a flag --name VALUE and a config line
+ * `name VALUE` set the same field. */
+struct moat_serve_opts {
+    const char *dir;
+    const char *listen;
+    const char *certs[MOAT_SERVE_MAX_CERTS];
+    const char *keys[MOAT_SERVE_MAX_CERTS];
+    const char *staples[MOAT_SERVE_MAX_CERTS];
+    int ncerts, nkeys, nstaples;
+    const char *ciphers, *groups;
+    const char *ticket_keys;
+    const char *client_ca, *client_auth;
+    const char *redirect_http;
+    const char *access_log, *error_log, *pid_file, *user;
+    long workers, max_conns, hsts;
+    long handshake_timeout, header_timeout, idle_timeout, stop_timeout;
+    long max_header, max_body;
+    long ticket_lifetime;
+    int list_dirs;
+    int config_depth;
+    int no_include; /* a `config FILE` line is refused (the fuzzer reads no files) */
+    char **kept;    /* copies of config strings, freed by moat_serve_opts_free */
+    size_t nkept;
+};
+
+/* Sets the defaults (every pointer NULL). */
+void moat_serve_opts_init(struct moat_serve_opts *o);
+
+/* Frees the strings config files left in o. */
+void moat_serve_opts_free(struct moat_serve_opts *o);
+
+/* Applies one setting. where is NULL for a flag (v then stays the
+ * caller's), "FILE:LINE" for a config line (v is copied). v is NULL for a
+ * switch given without a value. Returns 0, or 2 with a message (starting
+ * with where) in err. */
+int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const char *v,
+                          const char *where, char *err, size_t errlen);
+
+/* Parses a config file's bytes buf[0..len) (not NUL-terminated; fname is
+ * for messages): one setting per line, `name value` (the flag without its
+ * dashes), `#` starts a comment. Returns 0, or 2 with "FNAME:LINE: what is
+ * wrong" in err. */
+int moat_serve_config_parse(struct moat_serve_opts *o, const char *buf, size_t len,
+                            const char *fname, char *err, size_t errlen);
+
+/* Reads path (at most MOAT_SERVE_CONFIG_MAX bytes) and parses it. Returns
+ * 0, or 2 with a message in err. */
+int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen);
+
+#endif
