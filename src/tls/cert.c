@@ -136,3 +136,82 @@ int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)
     moat_buf_free(&h->peer_certs);
     return tls_transcript_add(t, msg, len);
 }
+
+/* ---- just enough DER to read a certificate's signature algorithm */
+
+/* The next TLV of r: its tag, its contents in *body and the whole TLV in
+ * *whole. 0, or -1 when malformed. */
+static int der_next(rd_t *r, uint8_t *tag, rd_t *body, rd_t *whole)
+{
+    const uint8_t *start = r->p;
+    *tag = rd_u8(r);
+    size_t len = rd_u8(r);
+    if (len & 0x80) {
+        size_t k = len & 0x7f;
+        if (k == 0 || k > 3) return -1;
+        len = rd_uint(r, k);
+    }
+    const uint8_t *p;
+    if (r->err || rd_take(r, len, &p)) return -1;
+    *body = rd_init(p, len);
+    if (whole) *whole = rd_init(start, (size_t)(r->p - start));
+    return 0;
+}
+
+static int oid_is(const rd_t *oid, const uint8_t *want, size_t n)
+{
+    return oid->n == n && !memcmp(oid->p, want, n);
+}
+
+uint16_t tls_cert_sig_scheme(const uint8_t *der, size_t len, int *self_signed)
+{
+    /* Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
+     * TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serialNumber,
+     *                               signature, issuer, validity, subject, ... } (RFC 5280) */
+    static const uint8_t ecdsa[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04};
+    static const uint8_t pkcs1[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01};
+    static const uint8_t sha2[] = {0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02};
+    static const uint8_t ed25519[] = {0x2b, 0x65, 0x70}, ed448[] = {0x2b, 0x65, 0x71};
+    rd_t r = rd_init(der, len), cert, tbs, alg, oid, params, x, issuer, subject;
+    uint8_t tag;
+    *self_signed = 0;
+    if (der_next(&r, &tag, &cert, NULL) || tag != 0x30 || der_next(&cert, &tag, &tbs, NULL) ||
+        tag != 0x30 || der_next(&cert, &tag, &alg, NULL) || tag != 0x30 ||
+        der_next(&alg, &tag, &oid, NULL) || tag != 0x06)
+        return 0;
+    if (der_next(&tbs, &tag, &x, NULL)) return 0;
+    if (tag == 0xa0 && der_next(&tbs, &tag, &x, NULL)) return 0; /* version, then serial */
+    if (der_next(&tbs, &tag, &x, NULL) || der_next(&tbs, &tag, &x, &issuer) ||
+        der_next(&tbs, &tag, &x, NULL) || der_next(&tbs, &tag, &x, &subject))
+        return 0;
+    *self_signed = issuer.n == subject.n && !memcmp(issuer.p, subject.p, issuer.n);
+    if (oid.n == sizeof ecdsa + 2 && !memcmp(oid.p, ecdsa, sizeof ecdsa) && oid.p[6] == 3) {
+        static const uint16_t by_hash[] = {0, 0, 0x0403, 0x0503, 0x0603};
+        return oid.p[7] < 5 ? by_hash[oid.p[7]] : 0; /* ecdsa-with-SHA256/384/512 */
+    }
+    if (oid.n == sizeof ecdsa + 1 && !memcmp(oid.p, ecdsa, sizeof ecdsa) && oid.p[6] == 1)
+        return 0x0203; /* ecdsa-with-SHA1 */
+    if (oid.n == sizeof pkcs1 + 1 && !memcmp(oid.p, pkcs1, sizeof pkcs1)) {
+        switch (oid.p[8]) {
+        case 5:
+            return 0x0201; /* sha1WithRSAEncryption */
+        case 11:
+            return 0x0401; /* sha256WithRSAEncryption */
+        case 12:
+            return 0x0501;
+        case 13:
+            return 0x0601;
+        case 10: /* RSASSA-PSS: the hash is in the parameters (RFC 4055) */
+            if (der_next(&alg, &tag, &params, NULL) || tag != 0x30) return 0;
+            for (size_t i = 0; i + sizeof sha2 < params.n; i++)
+                if (!memcmp(params.p + i, sha2, sizeof sha2) && params.p[i + sizeof sha2] >= 1 &&
+                    params.p[i + sizeof sha2] <= 3)
+                    return (uint16_t)(0x0803 + params.p[i + sizeof sha2]); /* rsa_pss_rsae_* */
+            return 0;
+        }
+        return 0;
+    }
+    if (oid_is(&oid, ed25519, sizeof ed25519)) return MOAT_SIG_ED25519;
+    if (oid_is(&oid, ed448, sizeof ed448)) return 0x0808;
+    return 0;
+}

@@ -390,6 +390,9 @@ static int handle_cert_request(moat_tls *t, const uint8_t *msg, size_t len)
     rd_t ctx = rd_vec(&r, 1);
     rd_t exts = rd_vec(&r, 2);
     if (r.err || r.n) return ALERT(DECODE_ERROR);
+    /* 4.3.2: in the main handshake the context SHALL be zero length (only
+     * post-handshake authentication, which we do not offer, fills it). */
+    if (ctx.n) return ALERT(ILLEGAL_PARAMETER);
     ext_seen seen = {.n = 0};
     int has_sigalgs = 0;
     struct hs *h = t->hs;

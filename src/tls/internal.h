@@ -12,6 +12,16 @@
 #define MAX_PEER_CERTS 10
 #define MAX_HS_MSG (1 << 17)     /* cap on one handshake message */
 #define MAX_EARLY_SKIP (1 << 20) /* cap on undecryptable 0-RTT bytes skipped */
+/* 5: unprotected change_cipher_spec records dropped in one handshake. A
+ * middlebox-compatible peer sends one (two across a HelloRetryRequest);
+ * more than this is a peer making us do empty work. */
+#define MAX_CCS 16
+/* 4.6.3: KeyUpdates a peer may send with no application data between
+ * them. A peer rekeys after ~2^24 records (5.5) or when asked to, so even
+ * a burst of deliberate updates stays far below this; each one costs us
+ * an HKDF and an AEAD rekey for a 22-byte record, so an unbounded stream
+ * of them is a cheap way to burn our CPU. */
+#define MAX_KEY_UPDATES 128
 
 /* Content types (5.1) and handshake types (4). */
 enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPDATA = 23 };
@@ -87,7 +97,8 @@ struct moat_tls_config {
     int allow_psk_ke;
     /* client authentication (server) */
     moat_trust *client_trust;
-    int client_auth; /* MOAT_CLIENT_AUTH_* */
+    uint8_t client_ca_id[32]; /* SHA-256 of the client CA file: tickets name it */
+    int client_auth;          /* MOAT_CLIENT_AUTH_* */
     /* OCSP staples (server), one per certificate */
     uint8_t *ocsp[MAX_CREDS];
     size_t ocsp_len[MAX_CREDS];
@@ -104,8 +115,9 @@ typedef struct {
     size_t psklen;
     char sni[256];
     char alpn[256];
-    char ident[256];      /* the client certificate's subject, when there was one */
-    uint8_t ticket[1024]; /* client: the opaque ticket */
+    char ident[256];       /* the client certificate's subject, when there was one */
+    uint8_t client_ca[32]; /* server: the client CAs that verified it (client_ca_id) */
+    uint8_t ticket[1024];  /* client: the opaque ticket */
     size_t ticketlen;
 } tls_session;
 
@@ -173,10 +185,13 @@ struct moat_tls {
     char alpn[256];
     char verify_err[600];
     const char *verify_code;
-    int peer_closed, sent_close, did_hrr, ccs_received, ccs_sent;
-    int skip_early_data;
+    int peer_closed, sent_close, did_hrr, ccs_sent;
+    unsigned ccs_received; /* unprotected CCS records dropped so far */
+    int skip_early_data;   /* 4.2.10: the client offered 0-RTT, which we never accept */
     size_t early_skipped;
-    uint64_t key_limit; /* records per key before a KeyUpdate (5.5) */
+    int ku_fresh;         /* 4.6.3: our write key has changed since our last app data */
+    unsigned ku_received; /* KeyUpdates received since the peer's last app data */
+    uint64_t key_limit;   /* records per key before a KeyUpdate (5.5) */
     int resumed;
     int ocsp_stapled; /* client: a staple came and was checked */
     char peer_identity[256];
@@ -219,6 +234,9 @@ int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint
                          size_t ctxlen, int staple_ok, rd_t *staple);
 int tls_verify_peer_chain(moat_tls *t, moat_trust *trust, const char *host, const rd_t *staple);
 int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len);
+/* The scheme (4.2.3 numbering) a DER certificate is signed with, 0 when
+ * it has none; *self_signed when its issuer is its subject. */
+uint16_t tls_cert_sig_scheme(const uint8_t *der, size_t len, int *self_signed);
 
 /* ticket.c */
 uint64_t tls_now_ms(const moat_tls *t);

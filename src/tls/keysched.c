@@ -152,13 +152,15 @@ int rl_open(tls_dir *d, const uint8_t *hdr, const uint8_t *body, size_t bodylen,
     if (moat_aead_open(d->aead, nonce, hdr, 5, body, bodylen, out))
         return MOAT_ERR_ALERT(MOAT_ALERT_BAD_RECORD_MAC);
     d->seq++;
-    /* 5.4: the content type is the last non-zero byte; zeros are padding. */
+    /* 5.4: the whole TLSInnerPlaintext (content, type and padding) is at
+     * most 2^14 + 1 bytes; padding does not buy room past that. */
     size_t n = bodylen - 16;
+    if (n > TLS_MAX_PLAIN + 1) return MOAT_ERR_ALERT(MOAT_ALERT_RECORD_OVERFLOW);
+    /* 5.4: the content type is the last non-zero byte; zeros are padding. */
     while (n > 0 && out[n - 1] == 0)
         n--;
     if (n == 0) return MOAT_ERR_ALERT(MOAT_ALERT_UNEXPECTED_MESSAGE);
     *type = out[n - 1];
     *len = n - 1;
-    if (*len > TLS_MAX_PLAIN) return MOAT_ERR_ALERT(MOAT_ALERT_RECORD_OVERFLOW);
     return 0;
 }

@@ -48,7 +48,8 @@ int rl_seal(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moat_buf 
 /* Opens a protected record (5-byte header then body), writing the inner
  * plaintext to out (room for bodylen bytes). Sets *type and *len.
  * Returns 0, MOAT_ERR_ALERT(bad_record_mac), (unexpected_message) for an
- * all-zero inner plaintext, or (record_overflow). */
+ * all-zero inner plaintext, or (record_overflow) for an inner plaintext
+ * over 2^14 + 1 bytes, padding included (5.4). */
 int rl_open(tls_dir *d, const uint8_t *hdr, const uint8_t *body, size_t bodylen, uint8_t *out,
             uint8_t *type, size_t *len);
 

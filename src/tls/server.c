@@ -7,8 +7,9 @@
 
 /* What the server keeps of a ClientHello while answering it. */
 typedef struct {
-    rd_t suites, groups, sigalgs, shares, sni, alpn, psk_ids, psk_binders;
-    int has_groups, has_sigalgs, has_shares, has_sv13, has_sni, has_alpn, early_data;
+    rd_t suites, groups, sigalgs, sigalgs_cert, shares, sni, alpn, psk_ids, psk_binders;
+    int has_groups, has_sigalgs, has_sigalgs_cert, has_shares, has_sv13, has_sni, has_alpn;
+    int early_data;
     int has_psk, has_modes, mode_dhe, mode_ke;
     size_t binders_off; /* where the binders list starts in the message */
     const uint8_t *sid;
@@ -55,6 +56,13 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
                 return ALERT(DECODE_ERROR);
             ch->has_sigalgs = 1;
             break;
+        case EXT_SIGNATURE_ALGORITHMS_CERT:
+            /* 4.2.3: the schemes the client accepts in certificates. */
+            ch->sigalgs_cert = rd_vec(&body, 2);
+            if (body.err || body.n || ch->sigalgs_cert.n < 2 || ch->sigalgs_cert.n % 2)
+                return ALERT(DECODE_ERROR);
+            ch->has_sigalgs_cert = 1;
+            break;
         case EXT_KEY_SHARE:
             ch->shares = rd_vec(&body, 2);
             if (body.err || body.n) return ALERT(DECODE_ERROR);
@@ -71,6 +79,7 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
             ch->has_alpn = 1;
             break;
         case EXT_EARLY_DATA:
+            if (body.n) return ALERT(DECODE_ERROR); /* 4.2.10: empty in a ClientHello */
             ch->early_data = 1;
             break;
         case EXT_STATUS_REQUEST:
@@ -136,14 +145,36 @@ static int parse_sni(moat_tls *t, client_hello *ch)
     return 0;
 }
 
-/* Picks the certificate by SNI, then the first scheme of the client's it can sign with. */
+/* 4.4.2.2: whether every certificate of the chain that the client will
+ * validate (all but self-signed ones) is signed with a scheme in list. */
+static int chain_fits(const moat_cred *cred, rd_t list)
+{
+    for (size_t i = 0; i < moat_cred_chain_len(cred); i++) {
+        size_t len;
+        const uint8_t *der = moat_cred_chain_der(cred, i, &len);
+        int self_signed = 0;
+        uint16_t scheme = tls_cert_sig_scheme(der, len, &self_signed);
+        if (self_signed) continue; /* a trust anchor: any algorithm will do */
+        if (!scheme || !list_has(list, scheme)) return 0;
+    }
+    return 1;
+}
+
+/* Picks the certificate, then the first scheme of the client's it can sign
+ * with. Preference: the SNI name matches, then (4.2.3, a SHOULD) the
+ * chain's own signatures are ones the client listed in
+ * signature_algorithms_cert (or, without it, signature_algorithms). When
+ * no chain fits, one that does not is sent anyway (4.4.2.2): the client
+ * decides. */
 static int choose_cert(moat_tls *t, client_hello *ch)
 {
     const moat_tls_config *c = t->cfg;
     if (!ch->has_sigalgs) return ALERT(MISSING_EXTENSION);
-    for (int pass = 0; pass < 2; pass++) {
+    rd_t cert_list = ch->has_sigalgs_cert ? ch->sigalgs_cert : ch->sigalgs;
+    for (int pass = 0; pass < 4; pass++) {
         for (size_t i = 0; i < c->ncreds; i++) {
-            if (pass == 0 && !(t->sni[0] && moat_cred_matches_name(c->creds[i], t->sni))) continue;
+            if (pass < 2 && !(t->sni[0] && moat_cred_matches_name(c->creds[i], t->sni))) continue;
+            if (pass % 2 == 0 && !chain_fits(c->creds[i], cert_list)) continue;
             for (rd_t s = ch->sigalgs; s.n;) {
                 uint16_t scheme = rd_u16(&s);
                 int ours = 0;
@@ -280,6 +311,21 @@ out:
     return r;
 }
 
+/* A resumed handshake has no CertificateRequest (2.2): the ticket stands
+ * for the client authentication done when it was issued. So it is taken
+ * only if that still answers today's settings: with client certificates
+ * required, only a ticket that carries a verified identity; a ticket with
+ * an identity only while client certificates are asked for and the client
+ * CAs are the ones that verified it. Any other ticket gives a full
+ * handshake, which asks for a certificate as configured. */
+static int ticket_auth_ok(const moat_tls *t, const tls_session *s)
+{
+    const moat_tls_config *c = t->cfg;
+    if (!s->ident[0]) return c->client_auth != MOAT_CLIENT_AUTH_REQUIRE;
+    return c->client_auth != MOAT_CLIENT_AUTH_NONE && c->client_trust &&
+           !memcmp(s->client_ca, c->client_ca_id, sizeof s->client_ca);
+}
+
 /* 4.2.11: accepts the first offered ticket that opens, is fresh, is for
  * this name and suite hash, and whose binder is right. Returns 0 with
  * hs->psk set, 0 with none accepted, or an error (a wrong binder). */
@@ -302,7 +348,7 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
             break;
         }
         if (tls_ticket_open(t, id.p, id.n, s) || moat_suite_hash(s->suite) != t->hash ||
-            strcmp(s->sni, t->sni))
+            strcmp(s->sni, t->sni) || !ticket_auth_ok(t, s))
             continue;
         /* Lifetime, then the client's view of the age against ours. */
         uint64_t now = tls_now_ms(t);
@@ -350,6 +396,7 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         if (ch.early_data || ch.sidlen != h->sidlen || memcmp(ch.sid, h->sid, ch.sidlen) ||
             !list_has(ch.suites, h->hrr_suite))
             return ALERT(ILLEGAL_PARAMETER);
+        t->skip_early_data = 0; /* 4.2.10: no 0-RTT follows the second ClientHello */
     } else {
         uint16_t suite = 0;
         for (size_t i = 0; i < c->nsuites && !suite; i++)

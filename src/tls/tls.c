@@ -283,6 +283,7 @@ static int send_key_update(moat_tls *t, moat_buf *out, int request)
     int r = tls_seal(t, CT_HANDSHAKE, m, sizeof m, out);
     if (!r) r = ks_update_secret(t->hash, t->wr.secret);
     if (!r) r = tls_set_keys(t, 1, t->wr.secret, "updated");
+    if (!r) t->ku_fresh = 1;
     return r;
 }
 
@@ -294,9 +295,13 @@ static int handle_post_handshake(moat_tls *t, uint8_t type, const uint8_t *msg, 
         uint8_t req = rd_u8(&r);
         if (r.err || r.n) return ALERT(DECODE_ERROR);
         if (req > 1) return ALERT(ILLEGAL_PARAMETER);
+        if (++t->ku_received > MAX_KEY_UPDATES) return ALERT(UNEXPECTED_MESSAGE);
         int e = update_read_key(t);
-        /* 4.6.3: answer update_requested with an update of our own. */
-        if (!e && req == 1 && !t->sent_close) e = send_key_update(t, out, 0);
+        /* 4.6.3: update_requested asks for a KeyUpdate of ours before our
+         * next application data. One we sent since our last application
+         * data already satisfies it: that key has protected nothing yet,
+         * so a flood of requests gets one answer, not one each. */
+        if (!e && req == 1 && !t->sent_close && !t->ku_fresh) e = send_key_update(t, out, 0);
         return e;
     }
     if (type == HS_NEW_SESSION_TICKET && !t->is_server) return tls_handle_ticket(t, &r);
@@ -363,11 +368,14 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
     uint8_t type = rec[0];
     const uint8_t *body = rec + 5;
     if (type == CT_CCS) {
-        /* 5: one unprotected CCS of value 1 may arrive during the handshake. */
-        if (bodylen != 1 || body[0] != 1 || !hs_in_progress(t) || t->ccs_received ||
+        /* 5: an unprotected CCS of value 1 between the first ClientHello
+         * and the peer's Finished is dropped, each time (up to MAX_CCS);
+         * any other value is unexpected_message. 5.1: it must not fall
+         * between the records of one split handshake message. */
+        if (bodylen != 1 || body[0] != 1 || !hs_in_progress(t) || t->hsmsg.len ||
+            ++t->ccs_received > MAX_CCS ||
             (t->is_server && t->state == ST_RECVD_CH && !t->did_hrr && !t->hs->transcript))
             return ALERT(UNEXPECTED_MESSAGE);
-        t->ccs_received = 1;
         return 0;
     }
     uint8_t itype = type;
@@ -392,9 +400,17 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
         if (itype == CT_APPDATA) {
             if (t->state != ST_CONNECTED || t->hsmsg.len) return ALERT(UNEXPECTED_MESSAGE);
             app->len += n;
+            if (n) t->ku_received = 0; /* empty records do not reset the KeyUpdate cap */
             return 0;
         }
         p = dst;
+    } else if (!t->rd.aead && type == CT_APPDATA && t->skip_early_data && t->did_hrr) {
+        /* 4.2.10: after our HelloRetryRequest, the 0-RTT records a client
+         * sent behind its first ClientHello arrive before we have any key:
+         * records of type application_data are skipped, up to a limit,
+         * until the second ClientHello. */
+        t->early_skipped += bodylen;
+        return t->early_skipped > MAX_EARLY_SKIP ? ALERT(UNEXPECTED_MESSAGE) : 0;
     } else if (t->rd.aead) {
         /* A peer that failed before it had our keys may send a plaintext alert. */
         if (!(type == CT_ALERT && hs_in_progress(t))) return ALERT(UNEXPECTED_MESSAGE);
@@ -486,6 +502,7 @@ int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
         if (t->wr.seq >= t->key_limit) r = send_key_update(t, out, 0);
         if (!r) r = tls_seal(t, CT_APPDATA, p, n, out);
         if (r) return fail(t, r, out);
+        t->ku_fresh = 0;
         p += n;
         len -= n;
     } while (len > 0);

@@ -1,10 +1,11 @@
 /* The engine in memory: our client against our server for every suite,
  * group and certificate type; HelloRetryRequest; KeyUpdate; byte-at-a-time
- * delivery; certificate refusals; hostile records and messages. */
+ * delivery; certificate refusals; hostile records and messages; GREASE;
+ * change_cipher_spec; certificate choice by signature_algorithms_cert. */
 #include <time.h>
 
+#define HARNESS_WIRE
 #include "harness.h"
-#include "tls/internal.h"
 
 static const uint16_t suites[] = {MOAT_TLS_AES_128_GCM_SHA256, MOAT_TLS_AES_256_GCM_SHA384,
                                   MOAT_TLS_CHACHA20_POLY1305_SHA256};
@@ -482,6 +483,544 @@ static void test_tampering(void)
     moat_tls_config_free(sc);
 }
 
+/* Seals an inner plaintext exactly as given (content, type, padding),
+ * bypassing rl_seal's own limits. */
+static void seal_raw(tls_dir *d, const uint8_t *inner, size_t n, moat_buf *out)
+{
+    size_t body = n + 16;
+    uint8_t hdr[5] = {CT_APPDATA, 3, 3, (uint8_t)(body >> 8), (uint8_t)body}, nonce[12];
+    memcpy(nonce, d->iv, 12);
+    for (int i = 0; i < 8; i++)
+        nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
+    moat_buf_append(out, hdr, 5);
+    moat_buf_reserve(out, body);
+    moat_aead_seal(d->aead, nonce, hdr, 5, inner, n, out->base + out->len);
+    out->len += body;
+    d->seq++;
+}
+
+static void test_record_limits(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    static uint8_t inner[TLS_MAX_PLAIN + 2];
+    moat_buf wire, back;
+    moat_buf_init(&wire);
+    moat_buf_init(&back);
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    memset(inner, 'a', sizeof inner);
+    inner[TLS_MAX_PLAIN] = CT_APPDATA;
+    seal_raw(&p.c->wr, inner, TLS_MAX_PLAIN + 1, &wire);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(r == 0 && p.s_app.len == TLS_MAX_PLAIN,
+          "2^14 bytes of content plus the type (2^14+1 inner bytes) accepted");
+    inner[TLS_MAX_PLAIN + 1] = 0; /* one byte of padding: 2^14+2 */
+    seal_raw(&p.c->wr, inner, TLS_MAX_PLAIN + 2, &wire);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(r == ALERT(RECORD_OVERFLOW) && back.len > 0,
+          "2^14 bytes of content plus type and padding gives record_overflow (%s)",
+          moat_strerror(r));
+    pair_free(&p);
+    /* 5.4: an inner plaintext of zeros only has no content type. */
+    r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    memset(inner, 0, 64);
+    seal_raw(&p.c->wr, inner, 64, &wire);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(r == ALERT(UNEXPECTED_MESSAGE), "all-zero inner plaintext gives unexpected_message (%s)",
+          moat_strerror(r));
+    pair_free(&p);
+    moat_buf_free(&wire);
+    moat_buf_free(&back);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+/* Number of records in a buffer. */
+static size_t nrecords(const moat_buf *b)
+{
+    size_t n = 0;
+    for (size_t off = 0; off + 5 <= b->len; n++)
+        off += 5 + ((size_t)b->base[off + 3] << 8 | b->base[off + 4]);
+    return n;
+}
+
+static void test_key_update_flood(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    moat_buf wire, back, junk;
+    moat_buf_init(&wire);
+    moat_buf_init(&back);
+    moat_buf_init(&junk);
+    unsigned se = p.s->wr.epoch;
+    for (int i = 0; i < 100 && !r; i++)
+        r = moat_tls_key_update(p.c, &wire, 1);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &junk);
+    check(!r && nrecords(&back) == 1 && p.s->wr.epoch == se + 1,
+          "100 KeyUpdates asking for one get one answer (%zu records, %u updates)", nrecords(&back),
+          p.s->wr.epoch - se);
+    r = r ? r : deliver(p.c, &back, 1 << 20, &wire, &junk);
+    static const char m[] = "after the flood";
+    check(!r && !pair_send(p.s, p.c, m, sizeof m, &p.c_app, 1 << 20) &&
+              buf_is(&p.c_app, m, sizeof m) &&
+              !pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20) && buf_is(&p.s_app, m, sizeof m),
+          "data both ways after the coalesced answer");
+    /* One request now, one later: the second needs its own answer only
+     * once we sent application data under the key of the first. */
+    se = p.s->wr.epoch;
+    r = moat_tls_key_update(p.c, &wire, 1);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &junk);
+    size_t first = nrecords(&back);
+    r = r ? r : deliver(p.c, &back, 1 << 20, &wire, &junk);
+    r = r ? r : moat_tls_key_update(p.c, &wire, 1);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &junk);
+    check(!r && first == 1 && back.len == 0 && p.s->wr.epoch == se + 1,
+          "a second request before any data of ours is already answered");
+    moat_buf_clear(&p.c_app);
+    r = r ? r : pair_send(p.s, p.c, m, sizeof m, &p.c_app, 1 << 20);
+    r = r ? r : moat_tls_key_update(p.c, &wire, 1);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &junk);
+    check(!r && nrecords(&back) == 1 && p.s->wr.epoch == se + 2,
+          "after our data the next request is answered again");
+    r = r ? r : deliver(p.c, &back, 1 << 20, &wire, &junk);
+    /* The cap: MAX_KEY_UPDATES without application data in between. */
+    moat_buf_clear(&p.s_app);
+    r = r ? r : pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
+    moat_buf_clear(&p.s_app);
+    for (int i = 0; i < MAX_KEY_UPDATES && !r; i++)
+        r = moat_tls_key_update(p.c, &wire, 0);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &junk);
+    r = r ? r : pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
+    check(!r && buf_is(&p.s_app, m, sizeof m),
+          "%d KeyUpdates in a row, then data, are accepted (%s)", MAX_KEY_UPDATES,
+          moat_strerror(r));
+    for (int i = 0; i < MAX_KEY_UPDATES + 1 && !r; i++)
+        r = moat_tls_key_update(p.c, &wire, 0);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &junk);
+    check(r == ALERT(UNEXPECTED_MESSAGE) && back.len > 0,
+          "%d KeyUpdates with no data between give unexpected_message (%s)", MAX_KEY_UPDATES + 1,
+          moat_strerror(r));
+    pair_free(&p);
+    /* 4.6.3: request_update is 0 or 1. */
+    r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    static const uint8_t ku2[5] = {HS_KEY_UPDATE, 0, 0, 1, 2};
+    moat_buf_clear(&wire);
+    rl_seal(&p.c->wr, CT_HANDSHAKE, ku2, sizeof ku2, &wire);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &junk);
+    check(r == ALERT(ILLEGAL_PARAMETER), "KeyUpdate request value 2 gives illegal_parameter (%s)",
+          moat_strerror(r));
+    pair_free(&p);
+    moat_buf_free(&wire);
+    moat_buf_free(&back);
+    moat_buf_free(&junk);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+static const uint8_t ccs_rec[6] = {CT_CCS, 3, 3, 0, 1, 1};
+
+static void test_ccs(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    moat_buf to_s, to_c, w;
+    moat_buf_init(&to_c);
+    moat_buf_init(&w);
+    for (int extra = 1; extra <= MAX_CCS; extra += MAX_CCS - 1) {
+        /* The client's last flight already starts with one CCS. */
+        pair_t p;
+        pair_begin_edit(&p, cc, sc, "localhost", NULL, NULL, NULL, &to_s);
+        int r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+        r = r ? r : deliver(p.c, &to_c, 1 << 20, &to_s, &p.c_app);
+        moat_buf_clear(&w);
+        for (int i = 0; i < extra; i++)
+            moat_buf_append(&w, ccs_rec, sizeof ccs_rec);
+        moat_buf_append(&w, to_s.base, to_s.len);
+        moat_buf_clear(&to_s);
+        r = r ? r : deliver(p.s, &w, 1 << 20, &to_c, &p.s_app);
+        if (extra == 1)
+            check(r == 0 && moat_tls_handshake_done(p.s),
+                  "two change_cipher_spec records are both dropped (%s)", moat_strerror(r));
+        else
+            check(r == ALERT(UNEXPECTED_MESSAGE), "%d change_cipher_spec records are refused (%s)",
+                  extra + 1, moat_strerror(r));
+        pair_free(&p);
+        moat_buf_free(&to_s);
+        moat_buf_clear(&to_c);
+    }
+    /* A CCS of another value, and a protected one, after the ClientHello. */
+    for (int kind = 0; kind < 2; kind++) {
+        pair_t p;
+        pair_begin_edit(&p, cc, sc, "localhost", NULL, NULL, NULL, &to_s);
+        int r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+        moat_buf_clear(&w);
+        if (kind == 0) {
+            static const uint8_t bad[6] = {CT_CCS, 3, 3, 0, 1, 2};
+            moat_buf_append(&w, bad, sizeof bad);
+        } else {
+            tls_dir d;
+            memset(&d, 0, sizeof d);
+            rl_set_secret(&d, p.s->suite, 1, p.s->hs->c_hs);
+            rl_seal(&d, CT_CCS, (const uint8_t *)"\1", 1, &w);
+            rl_clear(&d);
+        }
+        r = r ? r : deliver(p.s, &w, 1 << 20, &to_c, &p.s_app);
+        check(r == ALERT(UNEXPECTED_MESSAGE), "%s gives unexpected_message (%s)",
+              kind ? "a protected change_cipher_spec" : "change_cipher_spec of value 2",
+              moat_strerror(r));
+        pair_free(&p);
+        moat_buf_free(&to_s);
+        moat_buf_clear(&to_c);
+    }
+    /* 5.1: a CCS between the two records of one split ClientHello. */
+    static const uint16_t cg[] = {MOAT_GROUP_SECP384R1, MOAT_GROUP_X25519};
+    static const uint16_t sg[] = {MOAT_GROUP_X25519};
+    moat_tls_config *hc = client_config("ca"), *hs = server_config("p256");
+    moat_tls_config_set_groups(hc, cg, 2);
+    moat_tls_config_set_groups(hs, sg, 1);
+    for (int split_ccs = 0; split_ccs < 2; split_ccs++) {
+        pair_t p;
+        pair_begin_edit(&p, hc, hs, "localhost", NULL, NULL, NULL, &to_s);
+        int r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);     /* HelloRetryRequest */
+        r = r ? r : deliver(p.c, &to_c, 1 << 20, &to_s, &p.c_app); /* CCS, ClientHello */
+        moat_buf_clear(&w);
+        const uint8_t *rec = to_s.base + 6;
+        size_t n = (size_t)rec[3] << 8 | rec[4], half = n / 2;
+        uint8_t h1[5] = {CT_HANDSHAKE, 3, 3, (uint8_t)(half >> 8), (uint8_t)half};
+        uint8_t h2[5] = {CT_HANDSHAKE, 3, 3, (uint8_t)((n - half) >> 8), (uint8_t)(n - half)};
+        moat_buf_append(&w, to_s.base, 6);
+        moat_buf_append(&w, h1, 5);
+        moat_buf_append(&w, rec + 5, half);
+        if (split_ccs) moat_buf_append(&w, ccs_rec, sizeof ccs_rec);
+        moat_buf_append(&w, h2, 5);
+        moat_buf_append(&w, rec + 5 + half, n - half);
+        moat_buf_clear(&to_s);
+        r = r ? r : deliver(p.s, &w, 1 << 20, &to_c, &p.s_app);
+        if (split_ccs) {
+            check(r == ALERT(UNEXPECTED_MESSAGE),
+                  "change_cipher_spec inside a split ClientHello gives unexpected_message (%s)",
+                  moat_strerror(r));
+        } else {
+            p.serr = r;
+            r = r ? r : pair_pump(&p, &to_s, &to_c, 1 << 20);
+            check(r == 0, "a second ClientHello split over two records is accepted (%s)",
+                  moat_strerror(r));
+        }
+        pair_free(&p);
+        moat_buf_free(&to_s);
+        moat_buf_clear(&to_c);
+    }
+    moat_tls_config_free(hc);
+    moat_tls_config_free(hs);
+    moat_buf_free(&to_c);
+    moat_buf_free(&w);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+/* What the client makes of a server's first answer, edited. */
+static void test_hostile_server_hello(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    moat_buf to_s, to_c, hrr;
+    moat_buf_init(&to_c);
+    moat_buf_init(&hrr);
+    pair_t p;
+    pair_begin_edit(&p, cc, sc, "localhost", NULL, NULL, NULL, &to_s);
+    int r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+    to_c.base[5 + 4 + 2 + 32 + 1] ^= 1; /* first byte of legacy_session_id_echo */
+    r = r ? r : deliver(p.c, &to_c, 1 << 20, &to_s, &p.c_app);
+    check(r == ALERT(ILLEGAL_PARAMETER),
+          "ServerHello with another legacy_session_id_echo gives illegal_parameter (%s)",
+          moat_strerror(r));
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_clear(&to_c);
+
+    static const uint16_t cg[] = {MOAT_GROUP_SECP384R1, MOAT_GROUP_X25519};
+    static const uint16_t sg[] = {MOAT_GROUP_X25519};
+    moat_tls_config_set_groups(cc, cg, 2);
+    moat_tls_config_set_groups(sc, sg, 1);
+    pair_begin_edit(&p, cc, sc, "localhost", NULL, NULL, NULL, &to_s);
+    r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+    size_t hlen = 5 + ((size_t)to_c.base[3] << 8 | to_c.base[4]);
+    moat_buf_append(&hrr, to_c.base, hlen);
+    r = r ? r : deliver(p.c, &to_c, 1 << 20, &to_s, &p.c_app);
+    check(r == 0 && to_s.len > 0, "client answers the HelloRetryRequest");
+    r = r ? r : deliver(p.c, &hrr, 1 << 20, &to_s, &p.c_app);
+    check(r == ALERT(UNEXPECTED_MESSAGE),
+          "a second HelloRetryRequest gives unexpected_message (%s)", moat_strerror(r));
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_clear(&to_c);
+
+    pair_begin_edit(&p, cc, sc, "localhost", NULL, NULL, NULL, &to_s);
+    r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+    int found = 0;
+    for (size_t i = 5; i + 6 <= to_c.len && !found; i++)
+        if (!memcmp(to_c.base + i, "\x00\x33\x00\x02\x00\x1d", 6)) {
+            to_c.base[i + 5] = 0x18; /* secp384r1: the share the client sent */
+            found = 1;
+        }
+    r = r ? r : deliver(p.c, &to_c, 1 << 20, &to_s, &p.c_app);
+    check(found && r == ALERT(ILLEGAL_PARAMETER),
+          "HelloRetryRequest for a group already in key_share gives illegal_parameter (%s)",
+          moat_strerror(r));
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    moat_buf_free(&hrr);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+static void ee_dup_sni(moat_buf *hs, void *arg)
+{
+    (void)arg;
+    size_t e = hs_find(hs, HS_ENCRYPTED_EXTENSIONS);
+    static const uint8_t sni[4] = {0, EXT_SERVER_NAME, 0, 0};
+    hs_insert(hs, e, e + 4, e + 6, sni, 4);
+}
+
+static void cr_context(moat_buf *hs, void *arg)
+{
+    (void)arg;
+    size_t c = hs_find(hs, HS_CERTIFICATE_REQUEST);
+    hs->base[c + 4] = 1; /* a one-byte certificate_request_context */
+    hs_insert(hs, c, (size_t)-1, c + 5, "x", 1);
+}
+
+/* The server's encrypted flight edited before the client reads it. */
+static int edited_flight(moat_tls_config *cc, moat_tls_config *sc, void (*edit)(moat_buf *, void *))
+{
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_c);
+    pair_t p;
+    pair_begin_edit(&p, cc, sc, "localhost", NULL, NULL, NULL, &to_s);
+    int r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+    if (!r) flight_edit(p.s, &to_c, edit, NULL);
+    r = r ? r : deliver(p.c, &to_c, 1 << 20, &to_s, &p.c_app);
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    return r;
+}
+
+static void test_hostile_flight(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    char err[256];
+    int r = edited_flight(cc, sc, ee_dup_sni);
+    check(r == ALERT(ILLEGAL_PARAMETER),
+          "duplicate extension in EncryptedExtensions gives illegal_parameter (%s)",
+          moat_strerror(r));
+    moat_tls_config_set_client_ca_file(sc, cpath("ca", "pem"), err, sizeof err);
+    moat_tls_config_set_client_auth(sc, MOAT_CLIENT_AUTH_OPTIONAL);
+    pair_t p;
+    r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    check(r == 0, "a CertificateRequest as sent is answered");
+    pair_free(&p);
+    r = edited_flight(cc, sc, cr_context);
+    check(r == ALERT(ILLEGAL_PARAMETER),
+          "CertificateRequest with a context in the main handshake gives illegal_parameter (%s)",
+          moat_strerror(r));
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+static void grease(t_ch *ch, void *arg)
+{
+    (void)arg;
+    /* RFC 8701 values everywhere a client may put them. */
+    memmove(ch->suites + 1, ch->suites, ch->nsuites * 2);
+    ch->suites[0] = 0x0a0a;
+    ch->nsuites++;
+    static const uint8_t g1[2] = {0x1a, 0x1a}, v[2] = {0x2a, 0x2a}, s[2] = {0x3a, 0x3a};
+    ext_insert(ch_ext(ch, EXT_SUPPORTED_GROUPS), 0, 2, 2, g1, 2);
+    ext_insert(ch_ext(ch, EXT_SUPPORTED_VERSIONS), 0, 1, 1, v, 2);
+    ext_insert(ch_ext(ch, EXT_SIGNATURE_ALGORITHMS), 0, 2, 2, s, 2);
+    ext_insert(ch_ext(ch, EXT_SIGNATURE_ALGORITHMS_CERT), 0, 2, 2, s, 2);
+    static const uint8_t share[5] = {0x1a, 0x1a, 0, 1, 0};
+    ext_insert(ch_ext(ch, EXT_KEY_SHARE), 0, 2, 2, share, 5);
+    t_ext *modes = ch_ext(ch, EXT_PSK_KEY_EXCHANGE_MODES);
+    ext_insert(modes, 0, 1, modes->len, "\x0b", 1);
+    ch_add_ext(ch, 0x4a4a, "", 0);
+    ch_add_ext(ch, 0x5a5a, "\0", 1);
+}
+
+static void only_scheme(t_ch *ch, void *arg)
+{
+    uint16_t sch = *(uint16_t *)arg;
+    t_ext *e = ch_ext(ch, EXT_SIGNATURE_ALGORITHMS);
+    uint8_t b[4] = {0, 2, (uint8_t)(sch >> 8), (uint8_t)sch};
+    memcpy(e->body, b, 4);
+    e->len = 4;
+}
+
+static void test_grease_and_schemes(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_c);
+    pair_t p;
+    pair_begin_edit(&p, cc, sc, "localhost", NULL, grease, NULL, &to_s);
+    int r = pair_pump(&p, &to_s, &to_c, 1 << 20);
+    check(r == 0 && moat_tls_get_group(p.s) == MOAT_GROUP_X25519,
+          "a GREASE-laden ClientHello (suites, groups, key share, versions, schemes, modes, "
+          "extensions) is served (%s)",
+          moat_strerror(r));
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_tls_config *rc = server_config("rsa");
+    static const uint16_t pss[] = {MOAT_SIG_RSA_PSS_RSAE_SHA384, MOAT_SIG_RSA_PSS_RSAE_SHA512};
+    for (int i = 0; i < 2; i++) {
+        uint16_t want = pss[i];
+        pair_begin_edit(&p, cc, rc, "localhost", NULL, only_scheme, &want, &to_s);
+        r = pair_pump(&p, &to_s, &to_c, 1 << 20);
+        check(r == 0 && moat_tls_get_sigscheme(p.c) == want && moat_tls_get_sigscheme(p.s) == want,
+              "RSA certificate signs with %s when the client offers only it (%s)",
+              moat_tls_sigscheme_name(want), moat_strerror(r));
+        pair_free(&p);
+        moat_buf_free(&to_s);
+        moat_buf_clear(&to_c);
+    }
+    moat_tls_config_free(rc);
+    moat_buf_free(&to_c);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+/* Edits for signature_algorithms_cert: a list, none, or twice. */
+struct certalgs {
+    int mode; /* 0: list in sigalgs_cert; 1: remove sigalgs_cert, list in sigalgs; 2: twice; 3: odd
+               */
+    uint16_t scheme;
+};
+static void cert_algs(t_ch *ch, void *arg)
+{
+    struct certalgs *a = arg;
+    uint8_t b[4] = {0, 2, (uint8_t)(a->scheme >> 8), (uint8_t)a->scheme};
+    t_ext *e = ch_ext(ch, a->mode == 1 ? EXT_SIGNATURE_ALGORITHMS : EXT_SIGNATURE_ALGORITHMS_CERT);
+    memcpy(e->body, b, 4);
+    e->len = a->mode == 3 ? 3 : 4;
+    if (a->mode == 3) e->body[1] = 1;
+    if (a->mode == 1) ch_del_ext(ch, EXT_SIGNATURE_ALGORITHMS_CERT);
+    if (a->mode == 2) ch_add_ext(ch, EXT_SIGNATURE_ALGORITHMS_CERT, b, 4);
+}
+
+/* Which of the server's certificates it picked (index), or -1 - error. */
+static int picked(moat_tls_config *cc, moat_tls_config *sc, struct certalgs a, int *err)
+{
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_c);
+    pair_t p;
+    pair_begin_edit(&p, cc, sc, "localhost", NULL, cert_algs, &a, &to_s);
+    int r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app), which = -1;
+    for (size_t i = 0; !r && i < sc->ncreds; i++)
+        if (p.s->hs->cred == sc->creds[i]) which = (int)i;
+    p.serr = r;
+    r = r ? r : pair_pump(&p, &to_s, &to_c, 1 << 20);
+    *err = r;
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    return which;
+}
+
+static void test_sigalgs_cert(void)
+{
+    char err[256];
+    moat_tls_config *sc = server_config("p256"), *rev = server_config("p256ed");
+    moat_tls_config *cc = moat_tls_config_new();
+    moat_tls_config_set_verify(cc, 0);
+    moat_tls_config_add_cert_file(sc, cpath("p256ed", "pem"), cpath("p256ed", "key"), err,
+                                  sizeof err);
+    moat_tls_config_add_cert_file(rev, cpath("p256", "pem"), cpath("p256", "key"), err, sizeof err);
+    int e, w;
+    w = picked(cc, sc, (struct certalgs){0, MOAT_SIG_ED25519}, &e);
+    check(w == 1 && e == 0,
+          "signature_algorithms_cert ed25519: the chain signed with Ed25519 (picked %d, %s)", w,
+          moat_strerror(e));
+    w = picked(cc, rev, (struct certalgs){0, MOAT_SIG_ECDSA_SECP256R1_SHA256}, &e);
+    check(w == 1 && e == 0,
+          "signature_algorithms_cert ecdsa_secp256r1_sha256: the chain signed with ECDSA "
+          "(picked %d)",
+          w);
+    w = picked(cc, sc, (struct certalgs){0, MOAT_SIG_RSA_PSS_RSAE_SHA512}, &e);
+    check(w == 0 && e == 0, "no chain fits signature_algorithms_cert: the first one anyway");
+    w = picked(cc, rev, (struct certalgs){1, MOAT_SIG_ECDSA_SECP256R1_SHA256}, &e);
+    check(w == 1 && e == 0,
+          "without signature_algorithms_cert, signature_algorithms applies to the chain "
+          "(picked %d)",
+          w);
+    w = picked(cc, sc, (struct certalgs){2, MOAT_SIG_ED25519}, &e);
+    check(w == -1 && e == ALERT(ILLEGAL_PARAMETER),
+          "signature_algorithms_cert twice gives illegal_parameter (%s)", moat_strerror(e));
+    w = picked(cc, sc, (struct certalgs){3, MOAT_SIG_ED25519}, &e);
+    check(w == -1 && e == ALERT(DECODE_ERROR),
+          "signature_algorithms_cert of odd length gives decode_error (%s)", moat_strerror(e));
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+    moat_tls_config_free(rev);
+}
+
+static void add_early_data(t_ch *ch, void *arg)
+{
+    (void)arg;
+    ch_add_ext(ch, EXT_EARLY_DATA, "", 0);
+}
+
+/* Appends n records of 0-RTT-looking ciphertext (type application_data). */
+static void junk_records(moat_buf *b, int n, size_t len)
+{
+    static uint8_t junk[TLS_MAX_CIPHER];
+    for (size_t i = 0; i < len; i++)
+        junk[i] = (uint8_t)(i * 13 + 7);
+    for (int i = 0; i < n; i++) {
+        uint8_t h[5] = {CT_APPDATA, 3, 3, (uint8_t)(len >> 8), (uint8_t)len};
+        moat_buf_append(b, h, 5);
+        moat_buf_append(b, junk, len);
+    }
+}
+
+static void test_early_data_after_hrr(void)
+{
+    static const uint16_t cg[] = {MOAT_GROUP_SECP384R1, MOAT_GROUP_X25519};
+    static const uint16_t sg[] = {MOAT_GROUP_X25519};
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    moat_tls_config_set_groups(cc, cg, 2);
+    moat_tls_config_set_groups(sc, sg, 1);
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_c);
+    struct {
+        int offer, n;
+        size_t len;
+        int want;
+        const char *what;
+    } cases[] = {
+        {1, 3, 200, 0, "0-RTT records after a HelloRetryRequest are skipped"},
+        {1, 70, TLS_MAX_CIPHER, ALERT(UNEXPECTED_MESSAGE),
+         "more than 1 MB of 0-RTT after a HelloRetryRequest is refused"},
+        {0, 1, 200, ALERT(UNEXPECTED_MESSAGE),
+         "application_data after a ClientHello without early_data is refused"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pair_t p;
+        pair_begin_edit(&p, cc, sc, "localhost", NULL, cases[i].offer ? add_early_data : NULL, NULL,
+                        &to_s);
+        junk_records(&to_s, cases[i].n, cases[i].len);
+        int r = pair_pump(&p, &to_s, &to_c, 1 << 20);
+        check(p.serr == cases[i].want && (r || moat_tls_did_hrr(p.s)), "%s (%s)", cases[i].what,
+              moat_strerror(p.serr));
+        pair_free(&p);
+        moat_buf_free(&to_s);
+        moat_buf_clear(&to_c);
+    }
+    moat_buf_free(&to_c);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -496,6 +1035,14 @@ int main(void)
     test_sni_and_alpn();
     test_hostile_server_input();
     test_tampering();
+    test_record_limits();
+    test_key_update_flood();
+    test_ccs();
+    test_hostile_server_hello();
+    test_hostile_flight();
+    test_grease_and_schemes();
+    test_sigalgs_cert();
+    test_early_data_after_hrr();
     remove_certs();
     return failures ? 1 : 0;
 }
