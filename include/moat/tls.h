@@ -107,9 +107,12 @@ int moat_tls_config_set_alpn(moat_tls_config *cfg, const char *const *protos, si
 int moat_tls_config_set_keylog_file(moat_tls_config *cfg, const char *path);
 
 /* Server resumption (RFC 8446 4.6.1). Tickets are sealed with AES-256-GCM.
- * By default the keys derive from a secret made with the configuration and
- * change every 12 hours (tickets of the previous period still open), so
- * every worker forked from one configuration agrees. set_ticket_keys
+ * By default the keys derive from a random secret made with the
+ * configuration and change every 12 hours; older periods' keys still open
+ * tickets for as long as the ticket lifetime allows, so a ticket lives its
+ * whole lifetime. Every worker forked from one configuration agrees; a
+ * new configuration (a reload) has a new secret, and tickets of the old
+ * one no longer open (a full handshake follows). set_ticket_keys
  * replaces that with keys from a file in nginx's ssl_session_ticket_key
  * format: 80-byte keys, the first seals, all open; len must be a multiple
  * of 80 (else MOAT_ERR_ARG). */
@@ -124,7 +127,11 @@ void moat_tls_config_set_psk_ke(moat_tls_config *cfg, int allow);
 
 /* Server: client certificates (RFC 8446 4.3.2). Certificates are
  * verified against the CAs of a PEM file for clientAuth. With REQUIRE a
- * client that sends none gets certificate_required. */
+ * client that sends none gets certificate_required. Tickets remember
+ * whether a verified certificate came and which CA file verified it: a
+ * ticket without one does not resume under REQUIRE, and one with an
+ * identity resumes only while client certificates are asked for (OPTIONAL
+ * or REQUIRE) with the same CA file; otherwise a full handshake. */
 enum { MOAT_CLIENT_AUTH_NONE = 0, MOAT_CLIENT_AUTH_OPTIONAL = 1, MOAT_CLIENT_AUTH_REQUIRE = 2 };
 int moat_tls_config_set_client_ca_file(moat_tls_config *cfg, const char *path, char *err,
                                        size_t errlen);

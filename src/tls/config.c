@@ -164,6 +164,13 @@ int moat_tls_config_set_client_ca_file(moat_tls_config *c, const char *path, cha
     char *p = slurp(path, &len, err, errlen);
     if (!p) return MOAT_ERR_FILE;
     moat_trust *t = moat_trust_new(p, len, sub, sizeof sub);
+    /* Tickets carry this: another CA file makes tickets with an identity
+     * give a full handshake, whose certificate is checked against it. */
+    uint8_t id[32];
+    if (t && moat_hash(MOAT_HASH_SHA256, p, len, id)) {
+        moat_trust_free(t);
+        t = NULL;
+    }
     free(p);
     if (!t) {
         snprintf(err, errlen, "%s: %s", path, sub);
@@ -171,6 +178,7 @@ int moat_tls_config_set_client_ca_file(moat_tls_config *c, const char *path, cha
     }
     moat_trust_free(c->client_trust);
     c->client_trust = t;
+    memcpy(c->client_ca_id, id, sizeof id);
     return 0;
 }
 

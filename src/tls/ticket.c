@@ -33,11 +33,17 @@ static int derive_key(const uint8_t material[80], uint8_t *name, uint8_t *key)
     return r;
 }
 
+/* Automatic keys: one per rotation period, derived from the
+ * configuration's secret, cached per thread (direct-mapped by period).
+ * AUTO_KEYS covers the longest lifetime (604800 s) in 12-hour periods. */
+#define AUTO_KEYS 16
+
 /* Ticket key number `which` (0 seals; all open): from the key file, or
- * derived from the configuration's secret for the current and the previous
- * period, so every worker of a server derives the same keys. The derived
- * keys are cached per thread for the period. Returns 0, or -1 when there
- * is no such key. */
+ * derived from the configuration's secret, so every worker of a server
+ * derives the same keys. Key 0 is the current period's; key k the one of
+ * k periods ago, for as long as a ticket it sealed can still be within the
+ * configured lifetime (a ticket sealed at the end of a period lives until
+ * lifetime after that end). Returns 0, or -1 when there is no such key. */
 static int ticket_key(const moat_tls *t, int which, uint8_t name[KEY_NAME], uint8_t key[32])
 {
     const moat_tls_config *c = t->cfg;
@@ -47,32 +53,37 @@ static int ticket_key(const moat_tls *t, int which, uint8_t name[KEY_NAME], uint
         memcpy(key, c->ticket_derived + 48 * which + KEY_NAME, 32);
         return 0;
     }
-    if (which > 1) return -1;
     static __thread struct {
         uint8_t master[32];
-        uint64_t period;
-        uint8_t name[2][KEY_NAME], key[2][32];
+        uint64_t period[AUTO_KEYS];
+        uint8_t valid[AUTO_KEYS];
+        uint8_t name[AUTO_KEYS][KEY_NAME], key[AUTO_KEYS][32];
     } cache;
-    uint64_t period = (uint64_t)tls_now(t) / c->ticket_rotate;
-    if (cache.period != period || memcmp(cache.master, c->ticket_master, 32)) {
-        for (int w = 0; w < 2; w++) {
-            uint8_t info[8], material[80];
-            for (int i = 0; i < 8; i++)
-                info[i] = (uint8_t)((period - (uint64_t)w) >> (56 - 8 * i));
-            int r =
-                moat_hkdf_expand(MOAT_HASH_SHA256, c->ticket_master, 32, info, 8, material, 80) ||
-                derive_key(material, cache.name[w], cache.key[w]);
-            moat_wipe(material, sizeof material);
-            if (r) {
-                cache.period = 0;
-                return -1;
-            }
-        }
+    int64_t now = tls_now(t);
+    if (now < 0) now = 0;
+    uint64_t rot = c->ticket_rotate, cur = (uint64_t)now / rot;
+    uint64_t oldest =
+        (uint64_t)now > c->ticket_lifetime ? ((uint64_t)now - c->ticket_lifetime) / rot : 0;
+    if ((uint64_t)which > cur - oldest || which >= AUTO_KEYS) return -1;
+    uint64_t period = cur - (uint64_t)which;
+    if (memcmp(cache.master, c->ticket_master, 32)) {
+        memset(cache.valid, 0, sizeof cache.valid);
         memcpy(cache.master, c->ticket_master, 32);
-        cache.period = period;
     }
-    memcpy(name, cache.name[which], KEY_NAME);
-    memcpy(key, cache.key[which], 32);
+    size_t slot = (size_t)(period % AUTO_KEYS);
+    if (!cache.valid[slot] || cache.period[slot] != period) {
+        uint8_t info[8], material[80];
+        for (int i = 0; i < 8; i++)
+            info[i] = (uint8_t)(period >> (56 - 8 * i));
+        int r = moat_hkdf_expand(MOAT_HASH_SHA256, c->ticket_master, 32, info, 8, material, 80) ||
+                derive_key(material, cache.name[slot], cache.key[slot]);
+        moat_wipe(material, sizeof material);
+        cache.valid[slot] = !r;
+        if (r) return -1;
+        cache.period[slot] = period;
+    }
+    memcpy(name, cache.name[slot], KEY_NAME);
+    memcpy(key, cache.key[slot], 32);
     return 0;
 }
 
@@ -130,6 +141,8 @@ int tls_ticket_seal(moat_tls *t, const tls_session *s, moat_buf *out)
     moat_buf_init(&plain);
     int r = ticket_key(t, 0, name, key) ? MOAT_ERR_INTERNAL : 0;
     if (!r) r = put_session(&plain, s);
+    /* Tickets only: the client CAs that verified the identity (7 of server.c). */
+    if (!r) r = wr_bytes(&plain, s->client_ca, sizeof s->client_ca) ? MOAT_ERR_NOMEM : 0;
     if (!r) r = moat_random(nonce, sizeof nonce);
     moat_aead *a = r ? NULL : moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, key);
     if (!r && !a) r = MOAT_ERR_INTERNAL;
@@ -159,7 +172,9 @@ int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s)
         if (a && !moat_aead_open(a, tk + KEY_NAME, tk, KEY_NAME, tk + KEY_NAME + 12,
                                  len - KEY_NAME - 12, plain)) {
             rd_t r = rd_init(plain, len - KEY_NAME - 12 - 16);
-            found = get_session(&r, s) || r.n ? -1 : 0;
+            const uint8_t *ca;
+            found = get_session(&r, s) || rd_take(&r, sizeof s->client_ca, &ca) || r.n ? -1 : 0;
+            if (!found) memcpy(s->client_ca, ca, sizeof s->client_ca);
         }
         moat_aead_free(a);
     }
@@ -200,6 +215,7 @@ int tls_send_tickets(moat_tls *t, moat_buf *out)
         snprintf(s.sni, sizeof s.sni, "%s", t->sni);
         snprintf(s.alpn, sizeof s.alpn, "%s", t->alpn);
         snprintf(s.ident, sizeof s.ident, "%s", t->peer_identity);
+        if (s.ident[0]) memcpy(s.client_ca, t->cfg->client_ca_id, sizeof s.client_ca);
         r = moat_random(&s.age_add, 4);
         if (!r) r = ks_expand_label(t->hash, t->resumption, "resumption", nonce, 8, s.psk, t->hlen);
         size_t mk, tk;

@@ -1,4 +1,5 @@
-/* Client certificates (mutual TLS) and OCSP stapling, in memory. */
+/* Client certificates (mutual TLS) and OCSP stapling, in memory; tickets
+ * under client authentication. */
 #include <time.h>
 
 #include "harness.h"
@@ -143,6 +144,90 @@ static void test_ocsp(void)
     moat_tls_config_free(cc);
 }
 
+/* A handshake offering a saved session (none when sess is NULL); the
+ * server's result, and whether it resumed and whom it saw. */
+static int offer(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess, int *resumed,
+                 char *ident, size_t n, moat_buf *newsess)
+{
+    pair_t p;
+    memset(&p, 0, sizeof p);
+    p.c = moat_tls_client_new(cc, "localhost");
+    p.s = moat_tls_server_new(sc);
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_s);
+    moat_buf_init(&to_c);
+    if (sess) moat_tls_set_session(p.c, sess->base, sess->len);
+    p.cerr = moat_tls_start(p.c, &to_s);
+    int r = pair_pump(&p, &to_s, &to_c, 1 << 20);
+    /* Tickets follow the server's last flight; the client reads them with data. */
+    static const char m[] = "x";
+    if (!r) r = pair_send(p.s, p.c, m, 1, &p.c_app, 1 << 20);
+    *resumed = moat_tls_resumed(p.s);
+    const char *id = moat_tls_get_peer_identity(p.s);
+    snprintf(ident, n, "%s", id ? id : "");
+    if (newsess) {
+        moat_buf_init(newsess);
+        if (!r) moat_tls_get_session(p.c, newsess);
+    }
+    if (p.serr) r = p.serr;
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    pair_free(&p);
+    return r;
+}
+
+/* Resumption must not skip the client authentication the server asks for
+ * now (2.2: a resumed handshake has no CertificateRequest). */
+static void test_resume_auth(void)
+{
+    char err[256], id[256];
+    int res, r;
+    moat_tls_config *sc = server_config("p256");
+    moat_tls_config_set_client_ca_file(sc, cpath("ca", "pem"), err, sizeof err);
+    moat_tls_config *alice = client_config("ca"), *anon = client_config("ca");
+    moat_tls_config_add_cert_file(alice, cpath("alice", "pem"), cpath("alice", "key"), err,
+                                  sizeof err);
+    moat_buf anon_sess, alice_sess;
+    moat_tls_config_set_client_auth(sc, MOAT_CLIENT_AUTH_OPTIONAL);
+    r = offer(anon, sc, NULL, &res, id, sizeof id, &anon_sess);
+    check(r == 0 && !id[0] && anon_sess.len,
+          "optional: a client without a certificate gets a ticket");
+    r = offer(anon, sc, &anon_sess, &res, id, sizeof id, NULL);
+    check(r == 0 && res, "optional: that ticket resumes");
+    moat_tls_config_set_client_auth(sc, MOAT_CLIENT_AUTH_REQUIRE);
+    r = offer(anon, sc, &anon_sess, &res, id, sizeof id, NULL);
+    check(r == ALERT(CERTIFICATE_REQUIRED) && !res,
+          "require: a ticket issued without a certificate does not resume; the full handshake "
+          "asks for one (%s)",
+          moat_strerror(r));
+    r = offer(alice, sc, &anon_sess, &res, id, sizeof id, NULL);
+    check(r == 0 && !res && strstr(id, "CN=alice"),
+          "require: a client with a certificate and an anonymous ticket authenticates in full");
+    r = offer(alice, sc, NULL, &res, id, sizeof id, &alice_sess);
+    check(r == 0 && alice_sess.len && strstr(id, "CN=alice"), "require: alice gets a ticket");
+    r = offer(alice, sc, &alice_sess, &res, id, sizeof id, NULL);
+    check(r == 0 && res && strstr(id, "CN=alice"), "require: alice's ticket resumes as alice");
+    /* Another client CA file: the identity in the ticket is not vouched for. */
+    moat_tls_config_set_client_ca_file(sc, cpath("other", "pem"), err, sizeof err);
+    r = offer(alice, sc, &alice_sess, &res, id, sizeof id, NULL);
+    check(r == ALERT(UNKNOWN_CA) && !res,
+          "a ticket with an identity from another client CA does not resume (%s)",
+          moat_strerror(r));
+    moat_tls_config_set_client_ca_file(sc, cpath("ca", "pem"), err, sizeof err);
+    r = offer(alice, sc, &alice_sess, &res, id, sizeof id, NULL);
+    check(r == 0 && res, "the same CA file again: it resumes");
+    /* Client authentication off: no identity carried over from a ticket. */
+    moat_tls_config_set_client_auth(sc, MOAT_CLIENT_AUTH_NONE);
+    r = offer(alice, sc, &alice_sess, &res, id, sizeof id, NULL);
+    check(r == 0 && !res && !id[0], "client auth off: a ticket with an identity gives a full "
+                                    "handshake without one");
+    moat_buf_free(&anon_sess);
+    moat_buf_free(&alice_sess);
+    moat_tls_config_free(alice);
+    moat_tls_config_free(anon);
+    moat_tls_config_free(sc);
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -151,6 +236,7 @@ int main(void)
     }
     test_mtls();
     test_ocsp();
+    test_resume_auth();
     remove_certs();
     return failures ? 1 : 0;
 }

@@ -1,9 +1,10 @@
 /* Resumption in memory: tickets issued, saved, offered and accepted;
- * forged, expired, rotated-out and shared-key tickets; binders checked. */
+ * forged, expired, rotated-out and shared-key tickets; binders checked;
+ * automatic ticket keys over the whole lifetime; 0-RTT offered and skipped. */
 #include <time.h>
 
+#define HARNESS_WIRE
 #include "harness.h"
-#include "tls/internal.h"
 
 static int64_t client_now, server_now;
 static int64_t client_clock(void *a)
@@ -65,6 +66,43 @@ static int again(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess,
     return r ? r : resumed;
 }
 
+static void add_early_data(t_ch *ch, void *arg)
+{
+    (void)arg;
+    ch_add_ext(ch, EXT_EARLY_DATA, "", 0);
+}
+
+/* 4.2.10: a client offers 0-RTT with its ticket and sends early records
+ * right behind the ClientHello; we never accept early data, so they fail
+ * to open under the handshake key and are skipped, up to a cap. Returns
+ * the server's error; *resumed as the server saw it. */
+static int early(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess, int n, size_t len,
+                 int *resumed)
+{
+    static uint8_t junk[TLS_MAX_CIPHER];
+    for (size_t i = 0; i < len; i++)
+        junk[i] = (uint8_t)(i * 31 + 1);
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_c);
+    pair_t p;
+    pair_begin_edit(&p, cc, sc, "localhost", sess, add_early_data, NULL, &to_s);
+    for (int i = 0; i < n; i++) {
+        uint8_t h[5] = {CT_APPDATA, 3, 3, (uint8_t)(len >> 8), (uint8_t)len};
+        moat_buf_append(&to_s, h, 5);
+        moat_buf_append(&to_s, junk, len);
+    }
+    pair_pump(&p, &to_s, &to_c, 1 << 20);
+    int r = p.serr ? p.serr : p.cerr;
+    static const char m[] = "after skipped 0-RTT";
+    if (!r) r = pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
+    if (!r && (p.s_app.len != sizeof m || memcmp(p.s_app.base, m, sizeof m))) r = -2;
+    *resumed = moat_tls_resumed(p.s);
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    return r;
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -76,7 +114,7 @@ int main(void)
     moat_tls_config_set_clock(cc, client_clock, NULL);
     moat_tls_config_set_clock(sc, server_clock, NULL);
     moat_buf sess;
-    int err = 0;
+    int err = 0, r;
     check(first(cc, sc, &sess) == 0 && sess.len > 0, "a full handshake leaves a session");
     check(again(cc, sc, &sess, &err) == 1, "the session resumes (err %d)", err);
     check(again(cc, sc, &sess, &err) == 1, "and resumes again");
@@ -115,7 +153,28 @@ int main(void)
     check(again(cc, sc, &s2, &err) == 1, "a ticket from the previous key period resumes");
     server_now += 12 * 3600;
     client_now += 12 * 3600;
-    check(again(cc, sc, &s2, &err) == 0, "a ticket two key periods old gives a full handshake");
+    check(again(cc, sc, &s2, &err) == 1,
+          "a ticket two key periods old resumes within a 7-day lifetime");
+    server_now += 5 * 86400;
+    client_now += 5 * 86400;
+    check(again(cc, sc, &s2, &err) == 1, "and still after 6 days");
+    server_now += 86400 + 60;
+    client_now += 86400 + 60;
+    check(again(cc, sc, &s2, &err) == 0, "but not past its 7 days");
+    moat_buf_free(&s2);
+    /* Default lifetime (1 day), a ticket issued a minute before a key
+     * period ends: 23 hours on it is two periods old and must resume. */
+    moat_tls_config_set_tickets(sc, 2, 86400);
+    client_now = server_now = ((int64_t)time(NULL) / 43200 + 1) * 43200 - 60;
+    first(cc, sc, &s2);
+    server_now += 23 * 3600;
+    client_now += 23 * 3600;
+    check(again(cc, sc, &s2, &err) == 1,
+          "a ticket 23 hours old (two key periods) resumes under the default 1-day lifetime "
+          "(err %d)",
+          err);
+    server_now += 3600 + 120;
+    check(again(cc, sc, &s2, &err) == 0, "past its day it gives a full handshake");
     moat_buf_free(&s2);
     client_now = server_now = (int64_t)time(NULL);
 
@@ -153,10 +212,26 @@ int main(void)
     check(again(hc, a, &s4, &err) == 1, "resumption after a HelloRetryRequest (err %d)", err);
     moat_buf_free(&s4);
 
+    /* 0-RTT offered with a ticket: skipped whether the ticket resumes or not. */
+    moat_buf s5;
+    client_now = server_now = (int64_t)time(NULL);
+    first(cc, sc, &s5);
+    int res = 0;
+    r = early(cc, sc, &s5, 3, 300, &res);
+    check(r == 0 && res, "0-RTT records with an accepted ticket are skipped (%s)",
+          moat_strerror(r));
+    r = early(cc, other, &s5, 3, 300, &res);
+    check(r == 0 && !res, "0-RTT records with a ticket we cannot open are skipped (%s)",
+          moat_strerror(r));
+    r = early(cc, other, &s5, 70, TLS_MAX_CIPHER, &res);
+    check(r == ALERT(BAD_RECORD_MAC), "more than 1 MB of undecryptable 0-RTT is refused (%s)",
+          moat_strerror(r));
+    moat_buf_free(&s5);
+
     /* Tickets off: none sent, nothing to save. */
     moat_tls_config_set_tickets(gone, 0, 0);
     pair_t p;
-    int r = pair_handshake(&p, cc, gone, "localhost", 1 << 20);
+    r = pair_handshake(&p, cc, gone, "localhost", 1 << 20);
     moat_buf none;
     moat_buf_init(&none);
     check(r == 0 && moat_tls_get_session(p.c, &none) == MOAT_ERR_STATE,
