@@ -58,19 +58,20 @@ struct moat_get_opts {
     const char *writeout;   /* -w FORMAT */
     const char *headers[MOAT_GET_MAX_HEADERS]; /* -H 'Name: value' */
     int nheaders;
-    moat_buf data;          /* -d / --data-binary: the request body */
-    int has_data;           /* a body was given (POST unless -X says otherwise) */
-    int data_form;          /* -d: Content-Type application/x-www-form-urlencoded */
-    int insecure;           /* -k */
-    int include;            /* -i: response head in the output */
-    int head;               /* -I: HEAD request, head in the output */
-    int follow;             /* -L */
-    int fail;               /* -f */
-    int silent;             /* -s */
-    int verbose;            /* -v */
-    int explain;            /* --explain */
-    double connect_timeout; /* seconds for TCP connect and TLS handshake */
-    double max_time;        /* -m: seconds for everything; 0 for no limit */
+    moat_buf data;                  /* -d / --data-binary: the request body */
+    int has_data;                   /* a body was given (POST unless -X says otherwise) */
+    int data_form;                  /* -d: Content-Type application/x-www-form-urlencoded */
+    int insecure;                   /* -k */
+    struct moat_trust *check_trust; /* -k: the trust -k skips, to report what it would say */
+    int include;                    /* -i: response head in the output */
+    int head;                       /* -I: HEAD request, head in the output */
+    int follow;                     /* -L */
+    int fail;                       /* -f */
+    int silent;                     /* -s */
+    int verbose;                    /* -v */
+    int explain;                    /* --explain */
+    double connect_timeout;         /* seconds for TCP connect and TLS handshake */
+    double max_time;                /* -m: seconds for everything; 0 for no limit */
 };
 
 /* Fetches the URL of o with the configuration cfg, following redirects

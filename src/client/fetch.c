@@ -9,10 +9,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client/client.h"
 #include "client/net.h"
+#include "crypto/crypto.h"
 #include "moat/http.h"
 
 #define READ_CHUNK 65536
@@ -35,6 +37,8 @@ struct conn {
     int used;                  /* it has carried a request already */
     moat_buf certs[MAX_CERTS]; /* the peer's chain, DER, for -v */
     size_t ncerts;
+    moat_buf staple;      /* the OCSP response stapled to the leaf, DER, for -v and -k */
+    char unverified[512]; /* -k: why the chain would have been refused; "" if not */
     struct moat_explain *ex;
     int explained; /* the handshake part of --explain has been shown */
 };
@@ -54,7 +58,7 @@ struct xfer {
     int64_t start_us, t_lookup, t_connect, t_app, t_first, t_sent; /* microseconds */
     int http_code;
     uint64_t size_download;
-    int verify_result; /* -w ssl_verify_result: 0 verified, 1 not */
+    int verify_result; /* -w ssl_verify_result: 0 verified (or would be, with -k), 1 not */
     int send_failed;   /* the body could not all be sent: the server may have answered early */
     /* progress bar with -o on a terminal */
     int progress;
@@ -168,6 +172,54 @@ static int timeout_exit(struct xfer *x, const char *what)
 
 /* The observer: keeps the peer's certificates for -v and passes every
  * event on to --explain. */
+static size_t get_n(const uint8_t **p, size_t *left, size_t n)
+{
+    size_t v = 0;
+    if (*left < n) {
+        *left = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | (*p)[i];
+    *p += n;
+    *left -= n;
+    return v;
+}
+
+/* The OCSP response in the status_request extension of the first entry of
+ * a Certificate message (RFC 8446 4.4.2.1), into c->staple. The engine has
+ * checked the message before the observer sees it; lengths are still
+ * checked here, since this code reads it on its own. */
+static void find_staple(struct conn *c, const uint8_t *m, size_t len)
+{
+    size_t left = len;
+    if (get_n(&m, &left, 1) != 11) return;
+    get_n(&m, &left, 3);
+    size_t ctx = get_n(&m, &left, 1);
+    if (ctx > left) return;
+    m += ctx, left -= ctx;
+    size_t list = get_n(&m, &left, 3), cert;
+    if (list > left || (cert = get_n(&m, &left, 3)) > left) return;
+    m += cert, left -= cert;
+    size_t exts = get_n(&m, &left, 2);
+    if (exts > left) return;
+    left = exts;
+    while (left >= 4) {
+        size_t type = get_n(&m, &left, 2), n = get_n(&m, &left, 2);
+        if (n > left) return;
+        if (type == 5 && n >= 4 && m[0] == 1) {
+            const uint8_t *q = m + 1;
+            size_t ql = n - 1, rl = get_n(&q, &ql, 3);
+            moat_buf_clear(&c->staple);
+            if (rl <= ql) moat_buf_append(&c->staple, q, rl);
+            return;
+        }
+        m += n, left -= n;
+    }
+}
+
+/* The observer: keeps the peer's certificates and staple for -v and -k,
+ * and passes every event on to --explain. */
 static void observe(void *arg, int event, const uint8_t *data, size_t len, int info)
 {
     struct conn *c = arg;
@@ -175,7 +227,38 @@ static void observe(void *arg, int event, const uint8_t *data, size_t len, int i
         moat_buf_init(&c->certs[c->ncerts]);
         if (moat_buf_append(&c->certs[c->ncerts], data, len) == 0) c->ncerts++;
     }
+    if (event == MOAT_EV_HS_RECEIVED && len > 0 && data[0] == 11) find_staple(c, data, len);
     if (c->ex) moat_explain_observe(c->ex, event, data, len, info);
+}
+
+/* -k: the judgement the handshake skipped, made on the chain it received
+ * with the trust it would have used, for -w ssl_verify_result and -v.
+ * Returns 0 when the chain would have been accepted. */
+static int judge_insecure(struct xfer *x)
+{
+    struct conn *c = &x->c;
+    c->unverified[0] = 0;
+    if (!x->o->check_trust || !c->ncerts) {
+        snprintf(c->unverified, sizeof c->unverified, "%s",
+                 c->ncerts ? "no trust store to check it with" : "no certificate was sent");
+        return 1;
+    }
+    const uint8_t *ders[MAX_CERTS];
+    size_t lens[MAX_CERTS];
+    for (size_t i = 0; i < c->ncerts; i++) {
+        ders[i] = c->certs[i].base;
+        lens[i] = c->certs[i].len;
+    }
+    char why[400];
+    const char *code = NULL;
+    why[0] = 0;
+    int r = moat_verify_chain(x->o->check_trust, ders, lens, c->ncerts, x->u->host,
+                              (int64_t)time(NULL), 0, c->staple.len ? c->staple.base : NULL,
+                              c->staple.len, why, sizeof why, &code);
+    if (r)
+        snprintf(c->unverified, sizeof c->unverified, "%s (%s)", why[0] ? why : "refused",
+                 code ? code : "?");
+    return r ? 1 : 0;
 }
 
 /* --explain: show the handshake part once, before any failure message. */
@@ -240,11 +323,21 @@ static void verbose_tls(struct xfer *x, const char *addr)
     fprintf(stderr, "* ALPN: %s\n", alpn ? alpn : "none");
     fprintf(stderr, "* resumed: %s\n",
             moat_tls_resumed(t) ? "yes (session ticket accepted)" : "no (full handshake)");
-    fprintf(stderr, "* OCSP stapled: %s\n",
-            moat_tls_ocsp_stapled(t) ? "yes (checked: good)" : "no");
+    char st[400] = "";
+    if (x->c.staple.len)
+        moat_ocsp_describe(x->c.staple.base, x->c.staple.len, (int64_t)time(NULL), st, sizeof st);
+    if (!x->c.staple.len)
+        fprintf(stderr, "* OCSP stapled: no\n");
+    else if (x->o->insecure)
+        fprintf(stderr, "* OCSP stapled: yes (not enforced, -k): %s\n", st);
+    else
+        fprintf(stderr, "* OCSP stapled: yes (checked): %s\n", st);
     if (x->c.ncerts) moat_print_chain(stderr, x->c.certs, x->c.ncerts);
-    if (x->o->insecure)
-        fprintf(stderr, "* certificate: NOT verified (-k)\n");
+    if (x->o->insecure && x->c.unverified[0])
+        fprintf(stderr, "* certificate: NOT verified (-k); it would have been refused: %s\n",
+                x->c.unverified);
+    else if (x->o->insecure)
+        fprintf(stderr, "* certificate: NOT verified (-k); it would have passed\n");
     else if (moat_tls_resumed(t))
         fprintf(stderr, "* certificate: verified for %s when the session began\n", x->u->host);
     else
@@ -320,6 +413,7 @@ static void conn_close(struct xfer *x)
     if (c->fd >= 0) close(c->fd);
     for (size_t i = 0; i < c->ncerts; i++)
         moat_buf_free(&c->certs[i]);
+    moat_buf_free(&c->staple);
     memset(c, 0, sizeof *c);
     c->fd = -1;
     moat_buf_clear(&x->out);
@@ -359,7 +453,7 @@ static int conn_open(struct xfer *x)
     status = handshake(x, hs_deadline);
     explain_done(x, status == 0);
     if (status) return status;
-    x->verify_result = x->o->insecure ? 1 : 0;
+    x->verify_result = x->o->insecure ? judge_insecure(x) : 0;
     x->t_app = moat_now_us() - x->start_us;
     if (x->o->verbose) verbose_tls(x, addr);
     return 0;
@@ -693,7 +787,7 @@ static void write_out(struct xfer *x, int64_t end)
 
 static int same_origin(const struct conn *c, const struct moat_url *u)
 {
-    return c->t && c->port == u->port && strcmp(c->host, u->host) == 0;
+    return c->t && c->port == u->port && strcasecmp(c->host, u->host) == 0;
 }
 
 int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
@@ -709,6 +803,7 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
 
     static char url[8400];
     char err[512], first_host[256] = "";
+    int first_port = 0;
     snprintf(url, sizeof url, "%s", o->url);
     const char *method = o->method ? o->method : o->head ? "HEAD" : o->has_data ? "POST" : "GET";
     int with_body = o->has_data;
@@ -722,12 +817,20 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
             break;
         }
         x.u = &u;
-        if (!first_host[0]) snprintf(first_host, sizeof first_host, "%s", u.host);
+        /* The origin of the first URL: -H credentials go only there. */
+        if (!first_host[0]) {
+            snprintf(first_host, sizeof first_host, "%s", u.host);
+            first_port = u.port;
+        }
         if (x.c.t && (!x.c.reusable || !same_origin(&x.c, &u))) conn_close(&x);
         for (int attempt = 0; attempt < 2; attempt++) {
             if (!x.c.t && (status = conn_open(&x))) break;
             if (x.c.used && o->verbose) fprintf(stderr, "* reusing the connection to %s\n", u.host);
-            status = send_request(&x, method, with_body, strcmp(first_host, u.host) != 0);
+            /* As curl does: Authorization and Cookie from -H are dropped
+             * once a redirect leaves the first origin (RFC 6454: scheme,
+             * host and port; the scheme is always https here). */
+            status = send_request(&x, method, with_body,
+                                  strcasecmp(first_host, u.host) != 0 || first_port != u.port);
             if (status == 0) status = read_response(&x, method, &a);
             if (status && status != STALE && x.send_failed) {
                 fprintf(stderr, "moat: failure sending the request body to %s\n", u.host);

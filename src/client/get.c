@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "client/client.h"
+#include "crypto/crypto.h"
 
 static const char usage[] =
     "usage: moat get URL [options]\n"
@@ -301,6 +302,31 @@ static int set_list(moat_tls_config *cfg, const char *list, int groups)
     return r < 0 ? fail_usage("cannot use %s", list) : 0;
 }
 
+/* -k: the trust the handshake will not apply (the same --cacert, --capath
+ * and --crl, or the system store), kept to tell -w ssl_verify_result and
+ * -v what the verdict would have been. Left NULL when it cannot be made. */
+static void insecure_trust(struct moat_get_opts *o)
+{
+    moat_buf pem, crl;
+    moat_buf_init(&pem);
+    moat_buf_init(&crl);
+    char err[256];
+    int bad = 0;
+    if (o->capath) bad = read_capath(o->capath, &pem) < 0;
+    if (!bad && o->cacert) bad = read_file(o->cacert, &pem) < 0;
+    if (!bad && (pem.len || (!o->capath && !o->cacert)))
+        o->check_trust =
+            moat_trust_new(pem.len ? (const char *)pem.base : NULL, pem.len, err, sizeof err);
+    if (o->check_trust && o->crl &&
+        (read_file(o->crl, &crl) < 0 ||
+         moat_trust_add_crl(o->check_trust, (const char *)crl.base, crl.len, err, sizeof err))) {
+        moat_trust_free(o->check_trust);
+        o->check_trust = NULL;
+    }
+    moat_buf_free(&pem);
+    moat_buf_free(&crl);
+}
+
 static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
 {
     char err[512];
@@ -355,6 +381,7 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
         return r;
     if (o->insecure) {
         moat_tls_config_set_verify(cfg, 0);
+        insecure_trust(o);
         fprintf(stderr,
                 "moat: WARNING: -k: the server's certificate is NOT checked. Anyone on the path "
                 "can read and change this transfer.\n");
@@ -399,6 +426,7 @@ int moat_get_main(int argc, char **argv)
     r = setup(&o, cfg);
     if (!r) r = moat_get_fetch(&o, cfg);
     moat_tls_config_free(cfg);
+    moat_trust_free(o.check_trust);
     moat_buf_free(&o.data);
     return r;
 }

@@ -96,8 +96,11 @@ typedef struct moat_trust moat_trust;
 /* NULL pem: the system trust store. */
 moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen);
 void moat_trust_free(moat_trust *t);
-/* Adds CRLs (PEM, several allowed, or one DER); from then on the leaf's
- * revocation status is checked and a missing CRL refuses the chain. */
+/* Adds CRLs (PEM, several allowed, or one DER); from then on revocation
+ * is checked: the leaf always (a missing CRL for its issuer refuses the
+ * chain, as curl --crlfile does), and each intermediate whose issuer's CRL
+ * was given (a revoked intermediate refuses the chain; one whose issuer
+ * has no CRL here is not refused for that). */
 int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, size_t errlen);
 /* Validates the chain (leaf first, the rest in any order) for serverAuth,
  * the host name or IP address, at time `now`. Returns 0 or the alert to
@@ -109,6 +112,16 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
 /* (client: purpose clientAuth and no host; ocsp: a stapled DER OCSP
  * response for the leaf, checked once the chain verifies: a revoked status
  * gives certificate_revoked, a bad response bad_certificate_status_response.) */
+
+/* How long a stapled OCSP answer without nextUpdate is believed, from
+ * its thisUpdate; older ones are ignored as stale (as browsers cap them). */
+#define MOAT_OCSP_MAX_AGE ((int64_t)7 * 86400)
+
+/* A stapled DER OCSP response in words for -v ("good, this update
+ * 2026-01-01, next update 2026-01-08", or "stale, ignored: ..."), judged
+ * at now. Returns 0, or MOAT_ERR_FILE when it is not a successful
+ * response (out says so). */
+int moat_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, size_t n);
 
 /* A DER OCSP response's nextUpdate (0 when absent); MOAT_ERR_FILE when it
  * is not a successful OCSP response. */

@@ -16,7 +16,7 @@
 
 struct moat_trust {
     X509_STORE *store;
-    int crl_check; /* CRLs were given: the leaf's revocation is checked */
+    int crl_check; /* CRLs were given: revocation is checked (see crl_cb) */
 };
 
 moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen)
@@ -204,6 +204,16 @@ static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, 
         snprintf(reason, reasonlen, "its stapled OCSP response is out of date");
         goto out;
     }
+    /* RFC 6960 4.2.2.1: no nextUpdate means "newer information is always
+     * available", not "valid forever". Browsers cap the age of such an
+     * answer; past MOAT_OCSP_MAX_AGE it is stale and ignored, as if none
+     * had been stapled (not a refusal). A revocation is never undone, so a
+     * signed "revoked" still counts, however old. */
+    if (!nextupd && status != V_OCSP_CERTSTATUS_REVOKED &&
+        (!thisupd || ASN1_TIME_cmp_time_t(thisupd, (time_t)(now - MOAT_OCSP_MAX_AGE)) < 0)) {
+        r = 0;
+        goto out;
+    }
     if (status == V_OCSP_CERTSTATUS_REVOKED) {
         char d[40];
         fmt_date(rev, d, sizeof d);
@@ -244,6 +254,58 @@ int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next)
     OCSP_RESPONSE_free(resp);
     ERR_clear_error();
     return r;
+}
+
+int moat_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, size_t n)
+{
+    const unsigned char *p = der;
+    OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+    OCSP_BASICRESP *bs = resp ? OCSP_response_get1_basic(resp) : NULL;
+    int r = MOAT_ERR_FILE;
+    snprintf(out, n, "not a valid OCSP response");
+    if (bs && OCSP_response_status(resp) == OCSP_RESPONSE_STATUS_SUCCESSFUL &&
+        OCSP_resp_count(bs) > 0) {
+        ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
+        int st = OCSP_single_get0_status(OCSP_resp_get0(bs, 0), NULL, NULL, &thisupd, &nextupd);
+        char tu[40], nu[40];
+        fmt_date(thisupd, tu, sizeof tu);
+        fmt_date(nextupd, nu, sizeof nu);
+        const char *status = st == V_OCSP_CERTSTATUS_GOOD      ? "good"
+                             : st == V_OCSP_CERTSTATUS_REVOKED ? "revoked"
+                                                               : "unknown";
+        if (nextupd)
+            snprintf(out, n, "%s, this update %s, next update %s", status, tu, nu);
+        else if (st != V_OCSP_CERTSTATUS_REVOKED &&
+                 (!thisupd || ASN1_TIME_cmp_time_t(thisupd, (time_t)(now - MOAT_OCSP_MAX_AGE)) < 0))
+            snprintf(out, n,
+                     "stale, ignored: it says %s but has no next update and was made on %s, "
+                     "more than %d days ago",
+                     status, tu, (int)(MOAT_OCSP_MAX_AGE / 86400));
+        else
+            snprintf(out, n, "%s, this update %s, no next update (trusted for %d days)", status, tu,
+                     (int)(MOAT_OCSP_MAX_AGE / 86400));
+        r = 0;
+    }
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    ERR_clear_error();
+    return r;
+}
+
+/* With CRLs given, every certificate of the chain is checked
+ * (X509_V_FLAG_CRL_CHECK_ALL), but only the leaf must have a CRL: that
+ * flag alone would refuse an intermediate whose issuer (often the root)
+ * published no CRL here, with "unable to get certificate CRL". So that
+ * error is forgiven above the leaf: an intermediate is checked when its
+ * issuer's CRL was supplied, and a revoked one refuses the chain. */
+static int crl_cb(int ok, X509_STORE_CTX *ctx)
+{
+    if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL &&
+        X509_STORE_CTX_get_error_depth(ctx) > 0) {
+        X509_STORE_CTX_set_error(ctx, X509_V_OK);
+        return 1;
+    }
+    return ok;
 }
 
 int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n)
@@ -303,7 +365,10 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
     X509_VERIFY_PARAM_set_auth_level(vp, 2);
     X509_STORE_CTX_set_purpose(ctx, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
-    if (t->crl_check) X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK);
+    if (t->crl_check) {
+        X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+        X509_STORE_CTX_set_verify_cb(ctx, crl_cb);
+    }
     unsigned char ipbuf[16];
     int is_ip =
         host && (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "crypto/crypto.h"
 #include "moat/error.h"
 
 static int failures;
@@ -959,6 +960,105 @@ static void test_x509gen(void)
           "unknown key type");
 }
 
+/* The whole file into a malloc'd buffer (*n bytes), or NULL. */
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    *n = 0;
+    if (!f) return NULL;
+    unsigned char *b = malloc(1 << 16);
+    if (b) *n = fread(b, 1, 1 << 16, f);
+    fclose(f);
+    return b;
+}
+
+/* moat get's judgement of a stapled OCSP answer without nextUpdate
+ * (crypto/verify.c): believed for MOAT_OCSP_MAX_AGE after thisUpdate,
+ * then ignored as stale (not a refusal), except a "revoked". Answers made
+ * with openssl ocsp, which leaves nextUpdate out unless -ndays is given. */
+static void test_ocsp_staple_age(void)
+{
+    char d[600];
+    snprintf(d, sizeof d, "%s/ocsp", tmp);
+    int made = sh("set -e; mkdir -p %s; cd %s; exec 2>gen.log >&2\n"
+                  "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                  "-keyout root.key -subj /CN=ocsp-root -days 30 "
+                  "-addext basicConstraints=critical,CA:TRUE -addext "
+                  "keyUsage=critical,keyCertSign,cRLSign -out root.pem\n"
+                  "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                  "-keyout leaf.key -subj /CN=localhost -out leaf.csr\n"
+                  "printf 'subjectAltName=DNS:localhost\\nextendedKeyUsage=serverAuth\\n' >ext\n"
+                  "openssl x509 -req -in leaf.csr -CA root.pem -CAkey root.key -CAcreateserial "
+                  "-days 30 -extfile ext -out leaf.pem\n"
+                  "openssl x509 -in leaf.pem -outform DER -out leaf.der\n"
+                  "s=$(openssl x509 -in leaf.pem -noout -serial | cut -d= -f2)\n"
+                  "printf 'V\\t301231000000Z\\t\\t%%s\\tunknown\\t/CN=localhost\\n' $s >good.txt\n"
+                  "printf 'R\\t301231000000Z\\t200101000000Z,keyCompromise\\t%%s\\tunknown\\t"
+                  "/CN=localhost\\n' $s >revoked.txt\n"
+                  "o='-rsigner root.pem -rkey root.key -CA root.pem -issuer root.pem -cert "
+                  "leaf.pem'\n"
+                  "openssl ocsp -index good.txt $o -respout good-nonext.der\n"
+                  "openssl ocsp -index revoked.txt $o -respout revoked-nonext.der\n"
+                  "openssl ocsp -index good.txt $o -ndays 1 -respout good-1day.der\n",
+                  d, d) == 0;
+    check(made, "OCSP answers made with openssl ocsp");
+    if (!made) return;
+    char path[700];
+    size_t root_n = 0, leaf_n = 0, good_n = 0, rev_n = 0, day_n = 0;
+    snprintf(path, sizeof path, "%s/root.pem", d);
+    unsigned char *root = read_all(path, &root_n);
+    snprintf(path, sizeof path, "%s/leaf.der", d);
+    unsigned char *leaf = read_all(path, &leaf_n);
+    snprintf(path, sizeof path, "%s/good-nonext.der", d);
+    unsigned char *good = read_all(path, &good_n);
+    snprintf(path, sizeof path, "%s/revoked-nonext.der", d);
+    unsigned char *rev = read_all(path, &rev_n);
+    snprintf(path, sizeof path, "%s/good-1day.der", d);
+    unsigned char *day = read_all(path, &day_n);
+    char err[256], why[512], said[512];
+    const char *code = NULL;
+    moat_trust *t = root ? moat_trust_new((const char *)root, root_n, err, sizeof err) : NULL;
+    check(t && leaf && good && rev && day, "trust and answers loaded");
+    if (t && leaf && good && rev && day) {
+        const uint8_t *ders[1] = {leaf};
+        size_t lens[1] = {leaf_n};
+        int64_t now = (int64_t)time(NULL), later = now + MOAT_OCSP_MAX_AGE + 86400;
+        check(moat_verify_chain(t, ders, lens, 1, "localhost", now, 0, good, good_n, why,
+                                sizeof why, &code) == 0,
+              "a fresh good answer without nextUpdate is accepted");
+        moat_ocsp_describe(good, good_n, now, said, sizeof said);
+        check(strstr(said, "good") && strstr(said, "no next update"), "-v: %s", said);
+        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, good, good_n, why,
+                                sizeof why, &code) == 0,
+              "8 days on, the same answer is ignored as stale, not a refusal");
+        moat_ocsp_describe(good, good_n, later, said, sizeof said);
+        check(strstr(said, "stale, ignored") != NULL, "-v 8 days on: %s", said);
+        why[0] = 0;
+        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, rev, rev_n, why,
+                                sizeof why,
+                                &code) == MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED) &&
+                  strstr(why, "revoked"),
+              "a revoked answer without nextUpdate still refuses, however old (%s)", why);
+        check(moat_verify_chain(t, ders, lens, 1, "localhost", now, 0, rev, rev_n, why, sizeof why,
+                                &code) != 0 &&
+                  strcmp(code, "NET::ERR_CERT_REVOKED") == 0,
+              "and a fresh one refuses (%s)", code);
+        why[0] = 0;
+        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, day, day_n, why,
+                                sizeof why, &code) != 0 &&
+                  strstr(why, "out of date"),
+              "an answer past its nextUpdate is refused as out of date (%s)", why);
+        moat_ocsp_describe(day, day_n, now, said, sizeof said);
+        check(strstr(said, "next update 2") != NULL, "-v with nextUpdate: %s", said);
+    }
+    moat_trust_free(t);
+    free(root);
+    free(leaf);
+    free(good);
+    free(rev);
+    free(day);
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/moat-test-ca-XXXXXX");
@@ -990,6 +1090,7 @@ int main(void)
     test_localhost();
     test_localhost_race();
     test_x509gen();
+    test_ocsp_staple_age();
 
     if (chdir("/") == 0 && !failures)
         sh("rm -rf %s", tmp);
