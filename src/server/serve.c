@@ -31,13 +31,14 @@
 static const char usage[] =
     "usage: moat serve [DIR] [--listen [ADDR:]PORT] [--cert FILE --key FILE]...\n"
     "         [--ciphers LIST] [--groups LIST] [--ticket-keys FILE] [--ticket-lifetime S]\n"
-    "         [--client-ca FILE [--client-auth require|optional]] [--ocsp-staple FILE]...\n"
+    "         [--client-ca FILE [--client-auth require|optional|none]] [--ocsp-staple FILE]...\n"
     "         [--workers N] [--max-conns N] [--redirect-http ADDR:PORT] [--hsts SECONDS]\n"
     "         [--list-dirs] [--access-log FILE|-] [--error-log FILE] [--pid-file FILE]\n"
     "         [--user NAME] [--handshake-timeout S] [--header-timeout S] [--idle-timeout S]\n"
     "         [--stop-timeout S] [--max-header-size BYTES] [--max-body-size BYTES]\n"
     "         [--proxy [/PREFIX=]URL[,URL...]]... [--proxy-only] [--proxy-connect-timeout S]\n"
-    "         [--proxy-read-timeout S] [--proxy-idle-timeout S] [--config FILE]\n"
+    "         [--proxy-read-timeout S] [--proxy-idle-timeout S] [--proxy-tunnel-timeout S]\n"
+    "         [--config FILE]\n"
     "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";
 
 static int complain(const char *where, const char *fmt, const char *arg)
@@ -168,6 +169,29 @@ static int load_staple(moat_tls_config *cfg, int idx, const char *path, const ch
     return 0;
 }
 
+/* The local CA's localhost certificate, when serve runs without --cert. */
+static char cpath[4096], kpath[4096];
+
+#define RENEW_CHECK_MS (3600 * 1000) /* how often the master looks at it */
+
+/* Without --cert: asks the local CA for the localhost certificate again
+ * (it issues a new one when fewer than MOAT_CA_RENEW_DAYS remain) and
+ * returns 1 when the file changed, so that the master reloads. */
+static int localhost_renewed(void)
+{
+    struct stat a, b;
+    char c2[sizeof cpath], k2[sizeof kpath], err[512];
+    int had = stat(cpath, &a) == 0;
+    if (moat_ca_localhost_cert(c2, sizeof c2, k2, sizeof k2, err, sizeof err) < 0) {
+        fprintf(stderr, "moat serve: cannot renew the localhost certificate: %s\n", err);
+        return 0;
+    }
+    if (stat(c2, &b) < 0) return 0;
+    return !had || strcmp(c2, cpath) != 0 || a.st_ino != b.st_ino ||
+           a.st_mtim.tv_sec != b.st_mtim.tv_sec || a.st_mtim.tv_nsec != b.st_mtim.tv_nsec ||
+           a.st_size != b.st_size;
+}
+
 /* Builds the TLS configuration from the options: certificates, suites,
  * groups, tickets, client certificates, staples. Returns NULL after a
  * message (on stderr) naming what is wrong. */
@@ -176,7 +200,6 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
     char err[512];
     const char *cert[MAX_CERTS], *key[MAX_CERTS];
     int n = o->ncerts;
-    static char cpath[4096], kpath[4096];
     moat_tls_config *cfg = moat_tls_config_new();
     if (!cfg) {
         fprintf(stderr, "moat serve: cannot set up TLS (libcrypto lacks an algorithm?)\n");
@@ -562,7 +585,23 @@ int moat_serve_main(int argc, char **argv)
     sigdelset(&waitmask, SIGCHLD);
     int64_t stop_deadline = 0;
     int status = 0;
+    /* The local CA's certificate lasts 90 days: a server up for months
+     * must renew it itself. MOAT_SERVE_RENEW_CHECK_MS shortens the wait
+     * (for tests). */
+    int64_t renew_every = 0, next_renew = 0;
+    if (o.ncerts == 0) {
+        const char *e = getenv("MOAT_SERVE_RENEW_CHECK_MS");
+        renew_every = e && atol(e) > 0 ? atol(e) : RENEW_CHECK_MS;
+        next_renew = mono_ms() + renew_every;
+    }
     for (;;) {
+        if (renew_every && !stop_deadline && !got_hup && mono_ms() >= next_renew) {
+            next_renew = mono_ms() + renew_every;
+            if (localhost_renewed()) {
+                fprintf(stderr, "moat serve: the localhost certificate was renewed; reloading\n");
+                got_hup = 1;
+            }
+        }
         if (got_chld) {
             got_chld = 0;
             int wst;
@@ -641,9 +680,12 @@ int moat_serve_main(int argc, char **argv)
             }
         }
         if (!got_chld && !got_hup && !(got_stop && !stop_deadline)) {
-            if (stop_deadline) {
-                /* Wake now and then to enforce the deadline. */
-                struct timespec ts = {0, 200 * 1000 * 1000};
+            if (stop_deadline || renew_every) {
+                /* Wake now and then to enforce the deadline, or to look
+                 * at the certificate. */
+                int64_t wait = stop_deadline ? 200 : next_renew - mono_ms();
+                if (wait < 1) wait = 1;
+                struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000};
                 siginfo_t si;
                 if (sigtimedwait(&block, &si, &ts) > 0) on_master_signal(si.si_signo);
             } else {

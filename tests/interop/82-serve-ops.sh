@@ -45,7 +45,9 @@ cp "$C/p256.key" "$T_TMP/live.key"
 if moat_serve "reload" "$S" --cert "$T_TMP/live.pem" --key "$T_TMP/live.key" --workers 2; then
 	serial() { openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null; }
 	s1=$(serial)
-	timeout 20 wrk -t2 -c16 -d5s "https://localhost:$SRV_PORT/index.html" >"$T_TMP/wrk.out" 2>&1 &
+	# 127.0.0.1, not localhost: the server listens on v4 only, and
+	# localhost may resolve to ::1 first; the Host header names the site.
+	timeout 20 wrk -t2 -c16 -d5s -H 'Host: localhost' "https://127.0.0.1:$SRV_PORT/index.html" >"$T_TMP/wrk.out" 2>&1 &
 	WRK=$!
 	sleep 1
 	cp "$C/rsa.pem" "$T_TMP/live.pem"
@@ -194,6 +196,8 @@ if moat_serve "chromium" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers
 		--user-data-dir="$T_TMP/chrome-profile" --window-size=800,400 --screenshot="$SHOT" \
 		"https://localhost:$SRV_PORT/web/" >/dev/null 2>&1 </dev/null
 	[ -s "$SHOT" ] && echo "# screenshot: $SHOT"
+	check "chromium: the screenshot $SHOT is a non-empty PNG" \
+		bash -c '[ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d " \n")" = 89504e470d0a1a0a ]' _ "$SHOT"
 	line=$(grep -o 'script ran[^<]*' "$out")
 	echo "# chromium rendered: ${line:-nothing}"
 	if has "$out" "$SITE_TOKEN" && [[ $line == *"css color rgb(1, 2, 3); image 7x5; https:"* ]]; then
@@ -203,4 +207,39 @@ if moat_serve "chromium" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers
 		"for f in /web/ /web/style.css /web/dot.png /web/app.js; do grep -q \"GET \$f HTTP/1.1\\\" 200\" '$T_TMP/chrome-access.log' || exit 1; done"
 	bg_stop "$SRV_PID"
 fi
+
+# ---- without --cert: the local CA's localhost certificate is renewed by
+# the master itself when fewer than 30 days remain (checked every hour;
+# every second here), no SIGHUP needed.
+R=$T_TMP/renew-ca
+old_home=${MOAT_CA_HOME-}
+export MOAT_CA_HOME=$R MOAT_SERVE_RENEW_CHECK_MS=1000
+if moat_serve "renew" "$S" --workers 1; then
+	sleep 2.5
+	check "renew: a certificate with 90 days left is not renewed (no reload)" \
+		bash -c '! grep -q "renewed\|reloaded" "$1"' _ "$SRV_LOG.err"
+	(
+		cd "$R" || exit 1
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n' >short.ext
+		openssl req -new -key serve/localhost-key.pem -subj /CN=localhost -out short.csr &&
+			openssl x509 -req -in short.csr -CA rootCA.pem -CAkey rootCA-key.pem -CAcreateserial -days 10 \
+				-extfile short.ext -out short.pem && mv short.pem serve/localhost.pem
+	) >"$T_TMP/renew.log" 2>&1
+	rc=$?
+	check "renew: the test put a 10-day certificate in place (exit $rc)" [ $rc = 0 ] || diag "$T_TMP/renew.log"
+	wait_file_line "$SRV_LOG.err" "reloaded (generation 1)" || true
+	check "renew: the master renewed it and reloaded by itself" \
+		bash -c 'grep -q "localhost certificate was renewed; reloading" "$1" && grep -q "reloaded (generation 1)" "$1"' _ "$SRV_LOG.err"
+	check "renew: the new certificate has more than 60 days left" \
+		bash -c 'openssl x509 -in "$1" -noout -checkend $((60 * 86400)) >/dev/null' _ "$R/serve/localhost.pem"
+	sleep 0.5
+	served=$(timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null)
+	file=$(openssl x509 -in "$R/serve/localhost.pem" -noout -fingerprint -sha256 2>/dev/null)
+	check "renew: new connections get the renewed certificate" bash -c '[ -n "$1" ] && [ "$1" = "$2" ]' _ "$served" "$file"
+	server_alive "renew"
+	bg_stop "$SRV_PID"
+fi
+unset MOAT_SERVE_RENEW_CHECK_MS
+if [ -n "$old_home" ]; then export MOAT_CA_HOME=$old_home; else unset MOAT_CA_HOME; fi
 finish
