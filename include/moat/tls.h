@@ -117,6 +117,11 @@ int moat_tls_config_set_keylog_file(moat_tls_config *cfg, const char *path);
  * format: 80-byte keys, the first seals, all open; len must be a multiple
  * of 80 (else MOAT_ERR_ARG). */
 int moat_tls_config_set_ticket_keys(moat_tls_config *cfg, const uint8_t *keys, size_t len);
+/* Server: gives dst the secret src's automatic ticket keys derive from,
+ * so tickets issued under src still open under dst (for a reload that
+ * builds a new configuration; without this a reload ends every ticket).
+ * Keys from set_ticket_keys are not copied. NULL src does nothing. */
+void moat_tls_config_inherit_tickets(moat_tls_config *dst, const moat_tls_config *src);
 /* NewSessionTickets sent after each handshake (default 2, 0 turns
  * resumption off) and their lifetime in seconds (default 86400, at most
  * 604800; 0 keeps the current value). */

@@ -330,6 +330,11 @@ int moat_tls_config_set_ticket_keys(moat_tls_config *c, const uint8_t *keys, siz
     return 0;
 }
 
+void moat_tls_config_inherit_tickets(moat_tls_config *dst, const moat_tls_config *src)
+{
+    if (dst && src) memcpy(dst->ticket_master, src->ticket_master, sizeof dst->ticket_master);
+}
+
 void moat_tls_config_set_tickets(moat_tls_config *c, int count, uint32_t lifetime)
 {
     c->tickets = count < 0 ? 0 : count > 8 ? 8 : count;

@@ -125,6 +125,16 @@ int main(void)
     check(again(cc, other, &sess, &err) == 0,
           "a ticket from another server gives a full handshake");
 
+    /* A reload builds a new configuration: tickets open again only if it
+     * inherits the old one's ticket secret. */
+    moat_tls_config *reload = server_config("p256");
+    moat_tls_config_set_clock(reload, server_clock, NULL);
+    check(again(cc, reload, &sess, &err) == 0, "a new configuration has new ticket keys");
+    moat_tls_config_inherit_tickets(reload, sc);
+    check(again(cc, reload, &sess, &err) == 1,
+          "a new configuration that inherits the ticket secret resumes old tickets");
+    moat_tls_config_free(reload);
+
     /* A changed PSK makes the binder wrong: decrypt_error. */
     moat_buf bad;
     moat_buf_init(&bad);
