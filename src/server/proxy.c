@@ -496,12 +496,12 @@ static int spoofs_ours(const moat_http_header *h)
 {
     if (!memchr(h->name, '_', h->name_len)) return 0;
     char n[64];
-    if (h->name_len >= sizeof n) return 0;
-    for (size_t i = 0; i < h->name_len; i++) {
+    size_t len = h->name_len < sizeof n - 1 ? h->name_len : sizeof n - 1; /* ours are shorter */
+    for (size_t i = 0; i < len; i++) {
         char c = h->name[i] == '_' ? '-' : h->name[i];
         n[i] = (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
     }
-    n[h->name_len] = '\0';
+    n[len] = '\0';
     if (strncmp(n, "x-forwarded-", 12) == 0) return 1;
     for (size_t k = 0; k < sizeof ours / sizeof ours[0]; k++)
         if (strcmp(n, ours[k]) == 0) return 1;
