@@ -86,10 +86,9 @@ fuzz-build:
 
 fuzz-bins: $(FUZZ_TARGETS:%=$(B)/%)
 
-# The layers the targets reach (of the server, only its settings; no command line).
-FUZZ_OBJ := $(filter $(B)/src/core/% $(B)/src/crypto/% $(B)/src/tls/% $(B)/src/http/% \
-                     $(B)/src/client/url.o $(B)/src/server/config.o $(B)/src/server/proxy.o \
-                     $(B)/src/server/files.o,$(OBJ))
+# The layers the targets reach (the server without its master, serve.o; no command line).
+FUZZ_OBJ := $(filter-out $(B)/src/server/serve.o,$(filter $(B)/src/core/% $(B)/src/crypto/% \
+                     $(B)/src/tls/% $(B)/src/http/% $(B)/src/client/url.o $(B)/src/server/%,$(OBJ)))
 $(B)/libmoatfuzz.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
