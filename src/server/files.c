@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/filecache.h"
 #include "server/server.h"
 
 #define MAX_RANGES 16           /* more and we send the whole file */
@@ -161,27 +162,6 @@ static int normalize(char *p)
     }
     out[o] = '\0';
     return 0;
-}
-
-/* Resolves path and checks that it is the root or below it. */
-static int confined(const struct moat_server *s, const char *path, char *real)
-{
-    if (!realpath(path, real)) return 0;
-    return strncmp(real, s->root, s->root_len) == 0 &&
-           (real[s->root_len] == '\0' || real[s->root_len] == '/' ||
-            (s->root_len == 1 && s->root[0] == '/'));
-}
-
-/* Opens a regular file or directory without blocking (a FIFO would). */
-static int open_node(const char *real, struct stat *st)
-{
-    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) return -1;
-    if (fstat(fd, st) < 0 || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))) {
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 static const moat_http_header *hdr(const moat_http_request *req, const char *name)
@@ -433,14 +413,13 @@ static long listing(const char *dir, const char *shown, moat_buf *body)
     return (long)body->len;
 }
 
-/* Opens path + suffix if it is a regular file under the root. */
-static int open_sibling(const struct moat_server *s, const char *real, const char *suffix,
+/* Opens rel + suffix if it is a regular file under the root. */
+static int open_sibling(const struct moat_server *s, const char *rel, const char *suffix,
                         struct stat *st)
 {
-    char p[PATH_MAX], r[PATH_MAX];
-    if ((size_t)snprintf(p, sizeof p, "%s%s", real, suffix) >= sizeof p || !confined(s, p, r))
-        return -1;
-    int fd = open_node(r, st);
+    char p[PATH_MAX];
+    if ((size_t)snprintf(p, sizeof p, "%s%s", rel, suffix) >= sizeof p) return -1;
+    int fd = moat_filecache_open(s, p, st);
     if (fd >= 0 && !S_ISREG(st->st_mode)) {
         close(fd);
         return -1;
@@ -482,12 +461,11 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
         ERR(400);
     int want_dir = plen > 0 && raw[plen - 1] == '/';
 
-    char path[PATH_MAX], real[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", s->root, decoded) >= sizeof path ||
-        !confined(s, path, real))
-        ERR(404);
+    /* rel: the file's path under the root, as the cache knows it. */
+    char rel[PATH_MAX];
+    if ((size_t)snprintf(rel, sizeof rel, "%s", decoded) >= sizeof rel) ERR(404);
     struct stat st;
-    int fd = open_node(real, &st);
+    int fd = moat_filecache_open(s, rel, &st);
     if (fd < 0) ERR(404);
     if (S_ISDIR(st.st_mode)) {
         close(fd);
@@ -516,9 +494,11 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
             return;
         }
         char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s", real);
-        if ((size_t)snprintf(path, sizeof path, "%s/index.html", dir) >= sizeof path ||
-            !confined(s, path, real) || (fd = open_node(real, &st)) < 0 || !S_ISREG(st.st_mode)) {
+        fd = -1;
+        if ((size_t)snprintf(dir, sizeof dir, "%s/%s", s->root, decoded) >= sizeof dir) ERR(404);
+        if ((size_t)snprintf(rel, sizeof rel, "%s%sindex.html", decoded, decoded[0] ? "/" : "") >=
+                sizeof rel ||
+            (fd = moat_filecache_open(s, rel, &st)) < 0 || !S_ISREG(st.st_mode)) {
             if (fd >= 0) close(fd);
             if (!s->list_dirs) ERR(404);
             moat_buf page;
@@ -539,7 +519,7 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
             return;
         }
     }
-    const char *type = mime_type(real);
+    const char *type = mime_type(rel);
 
     /* A precompressed sibling, when the client takes it (.br first). */
     const char *coding = NULL;
@@ -547,7 +527,7 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
     int zfd, vary = 0;
     static const char *const codings[][2] = {{"br", ".br"}, {"gzip", ".gz"}};
     for (int i = 0; i < 2; i++) {
-        if ((zfd = open_sibling(s, real, codings[i][1], &zst)) < 0) continue;
+        if ((zfd = open_sibling(s, rel, codings[i][1], &zst)) < 0) continue;
         vary = 1;
         if (!coding && accepts(req, codings[i][0])) {
             close(fd);
