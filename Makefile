@@ -16,7 +16,7 @@ TEST_COMMON := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 HDR     := $(wildcard include/moat/*.h src/*/*.h tests/unit/*.h)
 
 .PHONY: all run test unit asan clean bench fmt
-all: $(B)/moat $(TEST_BIN) $(B)/tests/onebyte.so
+all: $(B)/moat $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold
 
 $(B)/libmoat.a: $(OBJ)
 	@mkdir -p $(@D)

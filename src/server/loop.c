@@ -4,6 +4,7 @@
  * as the socket drains. Plain-HTTP connections of --redirect-http share
  * the loop with no engine. */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,6 +26,7 @@
 #define BODY_CHUNK 16384     /* plaintext per record, the TLS maximum */
 #define OUT_HIGH (64 * 1024) /* stop producing while this much waits */
 #define APP_MAX (64 * 1024)  /* stop reading while this much plaintext waits */
+#define PARK_MS 1000         /* idle this long: cipher contexts freed (moat_tls_park) */
 #define REQUESTS_PER_PASS 16 /* pipelined requests answered per pass */
 #define PASSES 64            /* produce/flush rounds per event */
 #define LINGER_MS 2000       /* after our last byte, wait for the peer's FIN */
@@ -77,6 +79,7 @@ struct loop {
      * connection holds no buffer of its own. */
     moat_buf pool[POOL_MAX];
     size_t npool;
+    size_t parked_untrimmed; /* connections parked since the last malloc_trim */
 };
 
 static void buf_borrow(struct loop *L, moat_buf *b)
@@ -718,7 +721,7 @@ static void check_staples(struct loop *L)
 static void sweep(struct loop *L, int64_t now)
 {
     struct conn *c = L->conns;
-    size_t limit = L->nconns;
+    size_t limit = L->nconns, parked = 0;
     for (size_t i = 0; c && i < limit; i++) {
         struct conn *next = c->next;
         if (c->px) { /* the proxy keeps its own timeouts */
@@ -738,6 +741,12 @@ static void sweep(struct loop *L, int64_t now)
         int drained = L->draining && (now >= L->drain_deadline ||
                                       (c->state == C_OPEN && !c->app.len && !c->out.len &&
                                        c->body.fd < 0 && now - c->last_active >= DRAIN_IDLE_MS));
+        /* Quiet for a while with nothing in flight: its cipher contexts go
+         * (moat_tls_park); keys stay, the next record makes them again. */
+        if (c->state == C_OPEN && c->handshake_done && c->tls && !c->px && !c->app.len &&
+            !c->out.len && c->body.fd < 0 && now - c->last_active >= PARK_MS) {
+            parked += (size_t)moat_tls_park(c->tls);
+        }
         if (now >= c->deadline || slow_head || drained) {
             if (c->state == C_OPEN && c->handshake_done && c->tls) {
                 moat_tls_close(c->tls, &c->out);
@@ -746,6 +755,13 @@ static void sweep(struct loop *L, int64_t now)
             conn_free(L, c);
         }
         c = next;
+    }
+    /* Many contexts freed at once leave whole free pages inside the heap:
+     * give those back, so RSS shows what idle connections really keep. */
+    L->parked_untrimmed += parked;
+    if (L->parked_untrimmed >= 256) {
+        malloc_trim(0);
+        L->parked_untrimmed = 0;
     }
     if (L->accept_paused_until && now >= L->accept_paused_until) {
         if (!L->draining) listen_on(L, 1);

@@ -108,9 +108,11 @@ int tls_verify_peer_chain(moat_tls *t, moat_trust *trust, const char *host, cons
     const uint8_t *ders[MAX_PEER_CERTS];
     for (size_t i = 0; i < h->npeer; i++)
         ders[i] = h->peer_certs.base + h->cert_off[i];
+    struct tls_text *tx = tls_text(t);
+    if (!tx) return MOAT_ERR_NOMEM;
     return moat_verify_chain(trust, ders, h->cert_len, h->npeer, host, tls_now(t), t->is_server,
-                             staple->err ? NULL : staple->p, staple->n, t->verify_err,
-                             sizeof t->verify_err, &t->verify_code);
+                             staple->err ? NULL : staple->p, staple->n, tx->verify_err,
+                             sizeof tx->verify_err, &tx->verify_code);
 }
 
 int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)

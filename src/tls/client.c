@@ -30,7 +30,7 @@ static int sent_ext(const moat_tls *t, uint16_t type)
 {
     switch (type) {
     case EXT_SERVER_NAME:
-        return !is_ip_literal(t->server_name);
+        return !is_ip_literal(TX(t)->server_name);
     case EXT_ALPN:
         return t->cfg->alpn_len > 0;
     case EXT_SUPPORTED_GROUPS:
@@ -75,13 +75,13 @@ static int build_client_hello(moat_tls *t, moat_buf *m)
     r |= wr_u8(m, 0);
     r |= wr_begin(m, 2, &ext);
     if (sent_ext(t, EXT_SERVER_NAME)) {
-        size_t nl = strlen(t->server_name);
+        size_t nl = strlen(TX(t)->server_name);
         r |= wr_u16(m, EXT_SERVER_NAME);
         r |= wr_u16(m, (uint32_t)(nl + 5));
         r |= wr_u16(m, (uint32_t)(nl + 3));
         r |= wr_u8(m, 0);
         r |= wr_u16(m, (uint32_t)nl);
-        r |= wr_bytes(m, t->server_name, nl);
+        r |= wr_bytes(m, TX(t)->server_name, nl);
     }
     r |= wr_u16(m, EXT_SUPPORTED_GROUPS);
     r |= wr_u16(m, (uint32_t)(2 + 2 * t->cfg->ngroups));
@@ -425,7 +425,8 @@ static int handle_certificate(moat_tls *t, const uint8_t *msg, size_t len)
     int e = tls_read_certificate(t, msg, len, NULL, 0, t->cfg->verify, &staple);
     if (e) return e;
     if (t->hs->npeer == 0) return ALERT(DECODE_ERROR); /* 4.4.2.4 */
-    if (t->cfg->verify && (e = tls_verify_peer_chain(t, t->cfg->trust, t->server_name, &staple)))
+    if (t->cfg->verify &&
+        (e = tls_verify_peer_chain(t, t->cfg->trust, TX(t)->server_name, &staple)))
         return e;
     t->ocsp_stapled = t->cfg->verify && !staple.err;
     t->state = ST_WAIT_CV;

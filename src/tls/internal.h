@@ -167,6 +167,17 @@ struct hs {
     uint8_t c_fin_key[MOAT_HASH_MAX];
 };
 
+/* Text few connections need, kept apart so that a server connection that
+ * verifies no client certificate does not carry it (an idle connection
+ * keeps keys and little else): allocated by clients at creation, by a
+ * server when it first writes a field (tls_text). */
+struct tls_text {
+    char server_name[256]; /* client: the name asked for */
+    char verify_err[600];  /* why the peer's chain was refused */
+    const char *verify_code;
+    char peer_identity[256]; /* the verified peer's subject */
+};
+
 struct moat_tls {
     const moat_tls_config *cfg;
     int is_server;
@@ -180,11 +191,9 @@ struct moat_tls {
     size_t hlen;
     struct hs *hs;
     uint8_t exporter[MOAT_HASH_MAX], resumption[MOAT_HASH_MAX];
-    char server_name[256];
+    struct tls_text *tx; /* NULL until needed; read through TX(t) */
     char sni[256];
     char alpn[256];
-    char verify_err[600];
-    const char *verify_code;
     int peer_closed, sent_close, did_hrr, ccs_sent;
     unsigned ccs_received; /* unprotected CCS records dropped so far */
     int skip_early_data;   /* 4.2.10: the client offered 0-RTT, which we never accept */
@@ -193,8 +202,7 @@ struct moat_tls {
     unsigned ku_received; /* KeyUpdates received since the peer's last app data */
     uint64_t key_limit;   /* records per key before a KeyUpdate (5.5) */
     int resumed;
-    int ocsp_stapled; /* client: a staple came and was checked */
-    char peer_identity[256];
+    int ocsp_stapled;     /* client: a staple came and was checked */
     tls_session *session; /* client: the latest ticket received */
     uint32_t tickets_sent;
     moat_tls_observer observe;
@@ -202,6 +210,10 @@ struct moat_tls {
 };
 
 /* tls.c: shared by both handshakes */
+extern const struct tls_text tls_no_text;
+#define TX(t) ((const struct tls_text *)((t)->tx ? (t)->tx : &tls_no_text))
+/* t->tx, allocated on first use; NULL when memory is short. */
+struct tls_text *tls_text(moat_tls *t);
 int tls_transcript_start(moat_tls *t);
 int tls_transcript_add(moat_tls *t, const uint8_t *msg, size_t len);
 int tls_transcript_hash(moat_tls *t, uint8_t *out);

@@ -97,10 +97,37 @@ int rl_set_secret(tls_dir *d, uint16_t suite, int encrypt, const uint8_t *secret
     if (!r) {
         d->seq = 0;
         d->epoch++;
+        d->suite = suite;
+        d->encrypt = (uint8_t)encrypt;
+        d->parked = 0;
         if (secret != d->secret) memcpy(d->secret, secret, hl);
     }
     moat_wipe(key, sizeof key);
     return r;
+}
+
+void rl_park(tls_dir *d)
+{
+    if (!d->aead) return;
+    moat_aead_free(d->aead);
+    d->aead = NULL;
+    d->parked = 1;
+}
+
+int rl_unpark(tls_dir *d)
+{
+    if (!d->parked) return 0;
+    int h = moat_suite_hash(d->suite);
+    size_t kl = moat_aead_key_len(d->suite);
+    if (h < 0 || !kl) return MOAT_ERR_INTERNAL;
+    uint8_t key[32];
+    int r = ks_expand_label(h, d->secret, "key", NULL, 0, key, kl);
+    moat_aead *a = r ? NULL : moat_aead_new(d->suite, d->encrypt, key);
+    moat_wipe(key, sizeof key);
+    if (!a) return r ? r : MOAT_ERR_NOMEM;
+    d->aead = a;
+    d->parked = 0;
+    return 0;
 }
 
 void rl_clear(tls_dir *d)

@@ -37,11 +37,20 @@ typedef struct {
     uint64_t seq;
     uint8_t secret[MOAT_HASH_MAX]; /* the traffic secret in use */
     unsigned epoch;                /* counts key changes */
+    uint16_t suite;                /* what aead was made for */
+    uint8_t encrypt;
+    uint8_t parked; /* aead released while idle; rl_unpark makes it again */
 } tls_dir;
 
 /* Installs keys derived from a traffic secret (7.3); seq restarts at 0. */
 int rl_set_secret(tls_dir *d, uint16_t suite, int encrypt, const uint8_t *secret);
 void rl_clear(tls_dir *d);
+/* An idle connection's cipher context (about 1.2 KB with OpenSSL's GCM)
+ * is released; the traffic secret, IV and sequence number stay, and
+ * rl_unpark derives the key again and makes a new context. Both return 0
+ * or an error; either is a no-op when there is nothing to do. */
+void rl_park(tls_dir *d);
+int rl_unpark(tls_dir *d);
 /* Appends one protected record (TLSInnerPlaintext of type, no padding) to
  * out; len <= TLS_MAX_PLAIN. With no key, appends a plaintext record. */
 int rl_seal(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moat_buf *out);

@@ -487,7 +487,13 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     /* The client's application secret waits in rd.secret until its Finished. */
     memcpy(t->rd.secret, c_ap, t->hlen);
     t->state = h->cert_requested ? ST_WAIT_CLIENT_CERT : ST_WAIT_CLIENT_FINISHED;
-    if (t->resumed) snprintf(t->peer_identity, sizeof t->peer_identity, "%s", h->psk->ident);
+    if (t->resumed && h->psk->ident[0]) {
+        if (!tls_text(t)) {
+            e = MOAT_ERR_NOMEM;
+            goto out2;
+        }
+        snprintf(t->tx->peer_identity, sizeof t->tx->peer_identity, "%s", h->psk->ident);
+    }
 out2:
     moat_wipe(c_ap, sizeof c_ap);
     moat_wipe(s_ap, sizeof s_ap);
@@ -528,9 +534,10 @@ static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
     }
     if (!t->cfg->client_trust) return ALERT(UNKNOWN_CA);
     if ((e = tls_verify_peer_chain(t, t->cfg->client_trust, NULL, &staple))) return e;
-    if (moat_x509_subject(h->peer_certs.base, h->cert_len[0], t->peer_identity,
-                          sizeof t->peer_identity))
-        t->peer_identity[0] = 0;
+    /* tls_verify_peer_chain made t->tx. */
+    if (moat_x509_subject(h->peer_certs.base, h->cert_len[0], t->tx->peer_identity,
+                          sizeof t->tx->peer_identity))
+        t->tx->peer_identity[0] = 0;
     t->state = ST_WAIT_CLIENT_CV;
     return tls_transcript_add(t, msg, len);
 }

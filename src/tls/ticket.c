@@ -214,7 +214,7 @@ int tls_send_tickets(moat_tls *t, moat_buf *out)
         s.psklen = t->hlen;
         snprintf(s.sni, sizeof s.sni, "%s", t->sni);
         snprintf(s.alpn, sizeof s.alpn, "%s", t->alpn);
-        snprintf(s.ident, sizeof s.ident, "%s", t->peer_identity);
+        snprintf(s.ident, sizeof s.ident, "%s", TX(t)->peer_identity);
         if (s.ident[0]) memcpy(s.client_ca, t->cfg->client_ca_id, sizeof s.client_ca);
         r = moat_random(&s.age_add, 4);
         if (!r) r = ks_expand_label(t->hash, t->resumption, "resumption", nonce, 8, s.psk, t->hlen);
@@ -260,7 +260,7 @@ int tls_handle_ticket(moat_tls *t, rd_t *r)
     s->lifetime = lifetime;
     s->age_add = age_add;
     s->psklen = t->hlen;
-    snprintf(s->sni, sizeof s->sni, "%s", t->server_name);
+    snprintf(s->sni, sizeof s->sni, "%s", TX(t)->server_name);
     snprintf(s->alpn, sizeof s->alpn, "%s", t->alpn);
     memcpy(s->ticket, ticket.p, ticket.n);
     s->ticketlen = ticket.n;
@@ -294,7 +294,7 @@ int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
     memcpy(s->ticket, tk.p, tk.n);
     s->ticketlen = tk.n;
     /* Only for the same server, within its lifetime, with a suite we offer. */
-    int usable = !strcmp(s->sni, t->server_name) &&
+    int usable = !strcmp(s->sni, TX(t)->server_name) &&
                  tls_now_ms(t) < s->time_ms + (uint64_t)s->lifetime * 1000;
     int hash_ok = 0;
     for (size_t i = 0; i < t->cfg->nsuites; i++)
@@ -353,7 +353,7 @@ int moat_tls_resumed(const moat_tls *t)
 
 const char *moat_tls_get_peer_identity(const moat_tls *t)
 {
-    return t && t->peer_identity[0] ? t->peer_identity : NULL;
+    return t && TX(t)->peer_identity[0] ? TX(t)->peer_identity : NULL;
 }
 
 int moat_tls_ocsp_stapled(const moat_tls *t)

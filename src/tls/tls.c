@@ -38,9 +38,17 @@ static moat_tls *tls_new(const moat_tls_config *cfg, int is_server)
     return t;
 }
 
+const struct tls_text tls_no_text;
+
+struct tls_text *tls_text(moat_tls *t)
+{
+    if (!t->tx) t->tx = calloc(1, sizeof *t->tx);
+    return t->tx;
+}
+
 moat_tls *moat_tls_client_new(const moat_tls_config *cfg, const char *server_name)
 {
-    if (!server_name || strlen(server_name) >= sizeof((moat_tls *)0)->server_name) return NULL;
+    if (!server_name || strlen(server_name) >= sizeof tls_no_text.server_name) return NULL;
     if (cfg && cfg->verify && !cfg->trust) {
         /* The system store is loaded once, on the first client connection. */
         char err[256];
@@ -48,7 +56,11 @@ moat_tls *moat_tls_client_new(const moat_tls_config *cfg, const char *server_nam
         if (!cfg->trust) return NULL;
     }
     moat_tls *t = tls_new(cfg, 0);
-    if (t) snprintf(t->server_name, sizeof t->server_name, "%s", server_name);
+    if (t && !tls_text(t)) {
+        moat_tls_free(t);
+        return NULL;
+    }
+    if (t) snprintf(t->tx->server_name, sizeof t->tx->server_name, "%s", server_name);
     return t;
 }
 
@@ -88,6 +100,10 @@ void moat_tls_free(moat_tls *t)
     if (t->session) {
         moat_wipe(t->session, sizeof *t->session);
         free(t->session);
+    }
+    if (t->tx) {
+        moat_wipe(t->tx, sizeof *t->tx);
+        free(t->tx);
     }
     moat_wipe(t, sizeof *t);
     free(t);
@@ -442,10 +458,28 @@ static int check_header(const moat_tls *t, const uint8_t *h)
     return 0;
 }
 
+/* A parked connection's cipher contexts, made again before any record. */
+static int unpark(moat_tls *t)
+{
+    int r = rl_unpark(&t->rd);
+    return r ? r : rl_unpark(&t->wr);
+}
+
+int moat_tls_park(moat_tls *t)
+{
+    if (!t || t->state != ST_CONNECTED || t->rx.len || t->hsmsg.len) return 0;
+    if (!t->rd.aead && !t->wr.aead) return 0;
+    rl_park(&t->rd);
+    rl_park(&t->wr);
+    return 1;
+}
+
 int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
     if (t->state == ST_START) return MOAT_ERR_STATE;
+    int pr = unpark(t);
+    if (pr) return fail(t, pr, NULL); /* no key to protect an alert with */
     while (len > 0 && !t->peer_closed) {
         const uint8_t *rec;
         size_t reclen;
@@ -479,6 +513,11 @@ int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moa
         if (rec == t->rx.base) moat_buf_clear(&t->rx);
         if (r) return fail(t, r, out);
     }
+    /* Nothing partial waits: the gathering buffers go back (wiped), so an
+     * idle connection holds keys and little else (a record that came in
+     * pieces, or the handshake's messages, would keep their capacity). */
+    if (!t->rx.len) moat_buf_free(&t->rx);
+    if (!t->hsmsg.len && t->state == ST_CONNECTED) moat_buf_free(&t->hsmsg);
     return 0;
 }
 
@@ -494,6 +533,8 @@ int moat_tls_start(moat_tls *t, moat_buf *out)
 int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
 {
     if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
+    int pr = unpark(t);
+    if (pr) return fail(t, pr, NULL); /* no key to protect an alert with */
     const uint8_t *p = data;
     do {
         size_t n = len > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : len;
@@ -513,6 +554,8 @@ int moat_tls_close(moat_tls *t, moat_buf *out)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
     if (t->sent_close) return 0;
+    int pr = unpark(t);
+    if (pr) return fail(t, pr, NULL);
     t->sent_close = 1;
     return send_alert(t, out, 1, MOAT_ALERT_CLOSE_NOTIFY);
 }
@@ -520,7 +563,9 @@ int moat_tls_close(moat_tls *t, moat_buf *out)
 int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer)
 {
     if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
-    int r = send_key_update(t, out, request_peer ? 1 : 0);
+    int r = unpark(t);
+    if (r) return fail(t, r, NULL);
+    r = send_key_update(t, out, request_peer ? 1 : 0);
     return r ? fail(t, r, out) : 0;
 }
 
@@ -575,9 +620,9 @@ const char *moat_tls_get_sni(const moat_tls *t)
 }
 const char *moat_tls_verify_error(const moat_tls *t)
 {
-    return t->verify_err[0] ? t->verify_err : NULL;
+    return TX(t)->verify_err[0] ? TX(t)->verify_err : NULL;
 }
 const char *moat_tls_verify_code(const moat_tls *t)
 {
-    return t->verify_err[0] ? t->verify_code : NULL;
+    return TX(t)->verify_err[0] ? TX(t)->verify_code : NULL;
 }

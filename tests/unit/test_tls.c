@@ -1021,6 +1021,59 @@ static void test_early_data_after_hrr(void)
     moat_tls_config_free(sc);
 }
 
+/* An idle connection parks: its cipher contexts go, keys stay, and data,
+ * a KeyUpdate and close_notify go on both ways as before. */
+static void test_park(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    for (int suite = 0; suite < 3; suite++) {
+        static const uint16_t suites[3] = {MOAT_TLS_AES_128_GCM_SHA256, MOAT_TLS_AES_256_GCM_SHA384,
+                                           MOAT_TLS_CHACHA20_POLY1305_SHA256};
+        moat_tls_config_set_ciphers(cc, &suites[suite], 1);
+        pair_t p;
+        moat_buf wire, back, junk;
+        moat_buf_init(&wire);
+        moat_buf_init(&back);
+        moat_buf_init(&junk);
+        int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+        static const char m1[] = "before parking", m2[] = "after parking, c->s",
+                          m3[] = "after parking, s->c";
+        r = r ? r : pair_send(p.c, p.s, m1, sizeof m1, &p.s_app, 1 << 20);
+        int parked = !r && moat_tls_park(p.s) == 1 && moat_tls_park(p.c) == 1 && !p.s->rd.aead &&
+                     !p.s->wr.aead && moat_tls_park(p.s) == 0;
+        moat_buf_clear(&p.s_app);
+        r = r ? r : pair_send(p.c, p.s, m2, sizeof m2, &p.s_app, 7);
+        int ok1 = !r && buf_is(&p.s_app, m2, sizeof m2);
+        moat_tls_park(p.s);
+        moat_tls_park(p.c);
+        r = r ? r : pair_send(p.s, p.c, m3, sizeof m3, &p.c_app, 1 << 20);
+        int ok2 = !r && buf_is(&p.c_app, m3, sizeof m3);
+        /* A KeyUpdate asked for while both are parked, then close_notify. */
+        moat_tls_park(p.s);
+        moat_tls_park(p.c);
+        unsigned se = p.s->wr.epoch;
+        r = r ? r : moat_tls_key_update(p.c, &wire, 1);
+        moat_tls_park(p.c);
+        r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &junk);
+        r = r ? r : deliver(p.c, &back, 1 << 20, &wire, &junk);
+        int ok3 = !r && p.s->wr.epoch == se + 1 && p.c->rd.epoch == p.s->wr.epoch;
+        moat_tls_park(p.s);
+        r = r ? r : moat_tls_close(p.s, &wire);
+        r = r ? r : deliver(p.c, &wire, 1 << 20, &back, &junk);
+        int ok4 = !r && moat_tls_peer_closed(p.c);
+        check(parked && ok1 && ok2 && ok3 && ok4,
+              "park %04x: contexts freed, then data both ways, KeyUpdate and close_notify (%d %d "
+              "%d %d %d, %d)",
+              suites[suite], parked, ok1, ok2, ok3, ok4, r);
+        moat_buf_free(&wire);
+        moat_buf_free(&back);
+        moat_buf_free(&junk);
+        pair_free(&p);
+    }
+    moat_tls_config_free(sc);
+    moat_tls_config_free(cc);
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -1043,6 +1096,7 @@ int main(void)
     test_grease_and_schemes();
     test_sigalgs_cert();
     test_early_data_after_hrr();
+    test_park();
     remove_certs();
     return failures ? 1 : 0;
 }
