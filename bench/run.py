@@ -220,7 +220,7 @@ def start_server(name, kind, tmp, certs, site, build, ncpu):
     if name == "moat":
         cmd = [os.path.join(build, "moat"), "serve", site, "--listen", f"127.0.0.1:{port}",
                "--cert", cert, "--key", key, "--ciphers", SUITE, "--groups", "x25519",
-               "--workers", "1"]
+               "--workers", "1", "--max-conns", "30000"]  # nginx: worker_connections 30000
     elif name == "nginx":
         conf = os.path.join(logdir, "nginx.conf")
         with open(conf, "w") as f:
@@ -407,7 +407,7 @@ def load_idle(p, port, build, n, ncpu):
             break
     m = re.match(r"held (\d+) failed (\d+)", line)
     if m:
-        time.sleep(1.0)  # the server has read every Finished
+        time.sleep(2.0)  # every Finished read, and the last connections settled idle
         after = rss_kb(p.pid)
         time.sleep(1.0)
         held, failed = int(m[1]), int(m[2])

@@ -84,11 +84,16 @@ need_moat() {
 }
 
 # free_port: a TCP port nobody listens on at 127.0.0.1 right now.
+# Ports come from below the kernel's ephemeral range, so that the outgoing
+# connections of a load test can never take the port before the server
+# binds it; one in use in any state (listening or connected) is skipped.
 free_port() {
-	local p i
+	local p i lo
+	lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ "${lo:-0}" -gt 12000 ] || lo=61000
 	for i in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
-		if ! ss -Htln "( sport = :$p )" 2>/dev/null | grep -q .; then
+		if [ "$lo" -eq 61000 ]; then p=$((61000 + RANDOM % 4000)); else p=$((10000 + RANDOM % (lo - 10000))); fi
+		if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
 			echo "$p"
 			return 0
 		fi

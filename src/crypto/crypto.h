@@ -123,8 +123,9 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
  * response (out says so). */
 int moat_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, size_t n);
 
-/* A DER OCSP response's nextUpdate (0 when absent); MOAT_ERR_FILE when it
- * is not a successful OCSP response. */
+/* Until when a DER OCSP response may be stapled: its nextUpdate, or 7 days
+ * after its thisUpdate when it has none (0 when it has neither);
+ * MOAT_ERR_FILE when it is not a successful OCSP response. */
 int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next);
 /* The subject of a DER certificate, RFC 2253 ("CN=alice,O=Example"). */
 int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n);

@@ -247,7 +247,12 @@ int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next)
         ASN1_GENERALIZEDTIME *thisupd = NULL, *nextupd = NULL;
         struct tm tm;
         OCSP_single_get0_status(one, NULL, NULL, &thisupd, &nextupd);
-        if (nextupd && ASN1_TIME_to_tm(nextupd, &tm)) *next = (int64_t)timegm(&tm);
+        if (nextupd && ASN1_TIME_to_tm(nextupd, &tm))
+            *next = (int64_t)timegm(&tm);
+        else if (thisupd && ASN1_TIME_to_tm(thisupd, &tm))
+            /* No nextUpdate: stapled for the 7 days clients believe it
+             * (moat_verify_chain's rule for such answers), not forever. */
+            *next = (int64_t)timegm(&tm) + MOAT_OCSP_MAX_AGE;
         r = 0;
     }
     OCSP_BASICRESP_free(bs);

@@ -657,6 +657,11 @@ int moat_serve_main(int argc, char **argv)
                 moat_tls_config_free(ncfg);
             } else {
                 moat_tls_config *old = s.cfg;
+                /* Tickets sealed before the reload still open after it
+                 * (the automatic ticket secret carries over; tickets keep
+                 * the client CA they were verified against, so a changed
+                 * --client-ca still refuses them). */
+                moat_tls_config_inherit_tickets(ncfg, old);
                 s.cfg = ncfg;
                 for (int i = 0; i < s.nstaples; i++)
                     if (stat(s.staples[i].path, &st) == 0) s.staples[i].mtime = st.st_mtim;
