@@ -89,6 +89,13 @@ const char *moat_http_reason(int status)
 
 void moat_http_date(time_t t, char out[30])
 {
+    /* Every response of a second carries the same Date: made once. */
+    static _Thread_local time_t last = -1;
+    static _Thread_local char made[30];
+    if (t == last) {
+        memcpy(out, made, 30);
+        return;
+    }
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -96,6 +103,8 @@ void moat_http_date(time_t t, char out[30])
     gmtime_r(&t, &tm);
     snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
              months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(made, out, 30);
+    last = t;
 }
 
 static const struct {
@@ -151,12 +160,24 @@ int moat_http_write_status(moat_buf *out, int status)
 
 int moat_http_write_header(moat_buf *out, const char *name, const char *fmt, ...)
 {
-    char value[2048];
+    char buf[2048];
+    const char *value = buf;
+    int n;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(value, sizeof value, fmt, ap);
+    if (fmt[0] == '%' && fmt[1] == 's' && !fmt[2]) {
+        /* The common case, a string as it is: no formatting. */
+        value = va_arg(ap, const char *);
+        size_t l = strlen(value);
+        n = l < sizeof buf ? (int)l : -1;
+    } else if (!strchr(fmt, '%')) {
+        value = fmt;
+        n = (int)strlen(fmt);
+    } else {
+        n = vsnprintf(buf, sizeof buf, fmt, ap);
+    }
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof value) return MOAT_ERR_ARG;
+    if (n < 0 || (size_t)n >= sizeof buf) return MOAT_ERR_ARG;
     /* A CR or LF in a value would let it smuggle a header of its own. */
     if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return MOAT_ERR_ARG;
     size_t nl = strlen(name);

@@ -24,8 +24,9 @@ struct slot {
     char *key; /* the relative path; NULL: empty */
     uint64_t hash;
     long long until_ms; /* reused until then */
-    int fd;             /* -1: nothing servable there */
-    struct stat st;
+    int found;          /* 0: nothing servable there */
+    struct moat_cached e;
+    uint8_t *data; /* e.data's storage */
 };
 
 static struct slot slots[SLOTS];
@@ -109,40 +110,78 @@ static void drop(struct slot *sl)
     if (!sl->key) return;
     free(sl->key);
     sl->key = NULL;
-    if (sl->fd >= 0) close(sl->fd);
-    sl->fd = -1;
+    if (sl->found) {
+        close(sl->e.fd);
+        for (int i = 0; i < 2; i++)
+            if (sl->e.sib_fd[i] >= 0) close(sl->e.sib_fd[i]);
+    }
+    free(sl->data);
+    sl->data = NULL;
+    sl->found = 0;
 }
 
-int moat_filecache_open(const struct moat_server *s, const char *rel, struct stat *st)
+static struct slot *lookup(const char *rel, uint64_t h, long long now)
+{
+    struct slot *sl = &slots[h % SLOTS];
+    if (sl->key && sl->hash == h && now < sl->until_ms && strcmp(sl->key, rel) == 0) return sl;
+    return NULL;
+}
+
+/* Fills sl for rel: the file, then for a regular file its bytes (when
+ * small) and its precompressed siblings. Returns -1 when out of
+ * descriptors or memory (nothing to cache), else 0. */
+static int fill(const struct moat_server *s, struct slot *sl, const char *rel)
+{
+    struct moat_cached *e = &sl->e;
+    e->sib_fd[0] = e->sib_fd[1] = -1;
+    e->data = NULL;
+    e->fd = resolve(s, rel, &e->st);
+    if (e->fd < 0) return errno == EMFILE || errno == ENFILE || errno == ENOMEM ? -1 : 0;
+    sl->found = 1;
+    if (!S_ISREG(e->st.st_mode)) return 0;
+    if (e->st.st_size <= MOAT_FILECACHE_DATA_MAX &&
+        (sl->data = malloc((size_t)e->st.st_size + 1))) {
+        if (pread(e->fd, sl->data, (size_t)e->st.st_size, 0) == (ssize_t)e->st.st_size) {
+            e->data = sl->data;
+        } else {
+            free(sl->data);
+            sl->data = NULL;
+        }
+    }
+    static const char *const suffix[2] = {".br", ".gz"};
+    for (int i = 0; i < 2; i++) {
+        char p[PATH_MAX];
+        if ((size_t)snprintf(p, sizeof p, "%s%s", rel, suffix[i]) >= sizeof p) continue;
+        int fd = resolve(s, p, &e->sib_st[i]);
+        if (fd >= 0 && !S_ISREG(e->sib_st[i].st_mode)) {
+            close(fd);
+            fd = -1;
+        }
+        e->sib_fd[i] = fd;
+    }
+    return 0;
+}
+
+const struct moat_cached *moat_filecache_get(const struct moat_server *s, const char *rel)
 {
     uint64_t h = fnv1a(rel);
-    struct slot *sl = &slots[h % SLOTS];
     long long now = now_ms();
-    if (sl->key && sl->hash == h && now < sl->until_ms && strcmp(sl->key, rel) == 0) {
-        if (sl->fd < 0) return -1;
-        int fd = fcntl(sl->fd, F_DUPFD_CLOEXEC, 0);
-        if (fd >= 0) *st = sl->st;
-        return fd;
-    }
+    struct slot *sl = lookup(rel, h, now);
+    if (sl) return sl->found ? &sl->e : NULL;
+    sl = &slots[h % SLOTS];
     drop(sl);
-    int fd = resolve(s, rel, st);
-    /* Out of descriptors or memory says nothing about the file. */
-    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) return -1;
     size_t n = strlen(rel);
     char *key = malloc(n + 1);
-    int keep = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
-    if (!key || (fd >= 0 && keep < 0)) {
-        free(key);
-        if (keep >= 0) close(keep);
-        return fd;
-    }
+    if (!key) return NULL;
     memcpy(key, rel, n + 1);
     sl->key = key;
     sl->hash = h;
     sl->until_ms = now + MOAT_FILECACHE_VALID_MS;
-    sl->fd = keep;
-    if (fd >= 0) sl->st = *st;
-    return fd;
+    if (fill(s, sl, rel) < 0) {
+        drop(sl); /* the answer says nothing about the file: not kept */
+        return NULL;
+    }
+    return sl->found ? &sl->e : NULL;
 }
 
 void moat_filecache_clear(void)

@@ -413,20 +413,6 @@ static long listing(const char *dir, const char *shown, moat_buf *body)
     return (long)body->len;
 }
 
-/* Opens rel + suffix if it is a regular file under the root. */
-static int open_sibling(const struct moat_server *s, const char *rel, const char *suffix,
-                        struct stat *st)
-{
-    char p[PATH_MAX];
-    if ((size_t)snprintf(p, sizeof p, "%s%s", rel, suffix) >= sizeof p) return -1;
-    int fd = moat_filecache_open(s, p, st);
-    if (fd >= 0 && !S_ISREG(st->st_mode)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 #define ERR(code)                                                                                  \
     do {                                                                                           \
         resp->status = code;                                                                       \
@@ -464,11 +450,11 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
     /* rel: the file's path under the root, as the cache knows it. */
     char rel[PATH_MAX];
     if ((size_t)snprintf(rel, sizeof rel, "%s", decoded) >= sizeof rel) ERR(404);
-    struct stat st;
-    int fd = moat_filecache_open(s, rel, &st);
-    if (fd < 0) ERR(404);
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
+    /* Borrowed from the worker's cache (filecache.h): nothing here closes
+     * its descriptors; a body that outlives this call gets a dup. */
+    const struct moat_cached *e = moat_filecache_get(s, rel);
+    if (!e) ERR(404);
+    if (S_ISDIR(e->st.st_mode)) {
         if (!want_dir) {
             /* Relative links in the index need the trailing slash. The
              * Location is the normalised path, re-encoded: never the raw
@@ -494,12 +480,10 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
             return;
         }
         char dir[PATH_MAX];
-        fd = -1;
         if ((size_t)snprintf(dir, sizeof dir, "%s/%s", s->root, decoded) >= sizeof dir) ERR(404);
         if ((size_t)snprintf(rel, sizeof rel, "%s%sindex.html", decoded, decoded[0] ? "/" : "") >=
                 sizeof rel ||
-            (fd = moat_filecache_open(s, rel, &st)) < 0 || !S_ISREG(st.st_mode)) {
-            if (fd >= 0) close(fd);
+            !(e = moat_filecache_get(s, rel)) || !S_ISREG(e->st.st_mode)) {
             if (!s->list_dirs) ERR(404);
             moat_buf page;
             moat_buf_init(&page);
@@ -523,19 +507,18 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
 
     /* A precompressed sibling, when the client takes it (.br first). */
     const char *coding = NULL;
-    struct stat zst;
-    int zfd, vary = 0;
-    static const char *const codings[][2] = {{"br", ".br"}, {"gzip", ".gz"}};
+    int fd = e->fd, vary = 0;
+    struct stat st = e->st;
+    const uint8_t *data = e->data;
+    static const char *const codings[2] = {"br", "gzip"};
     for (int i = 0; i < 2; i++) {
-        if ((zfd = open_sibling(s, rel, codings[i][1], &zst)) < 0) continue;
+        if (e->sib_fd[i] < 0) continue;
         vary = 1;
-        if (!coding && accepts(req, codings[i][0])) {
-            close(fd);
-            fd = zfd;
-            st = zst;
-            coding = codings[i][0];
-        } else {
-            close(zfd);
+        if (!coding && accepts(req, codings[i])) {
+            fd = e->sib_fd[i];
+            st = e->sib_st[i];
+            data = NULL;
+            coding = codings[i];
         }
     }
 
@@ -547,7 +530,6 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
     const moat_http_header *inm = hdr(req, "If-None-Match");
     time_t ims = inm ? -1 : header_time(hdr(req, "If-Modified-Since"));
     if ((inm && etag_listed(inm, etag)) || (ims >= 0 && st.st_mtime <= ims)) {
-        close(fd);
         int r = common_headers(head, 304, NULL, -1, *close_conn);
         r = r ? r : moat_http_write_header(head, "ETag", "%s", etag);
         r = r ? r : moat_http_write_header(head, "Last-Modified", "%s", lm);
@@ -574,7 +556,6 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
         if (current) nr = parse_ranges(rh, st.st_size, rg);
     }
     if (nr == 0) {
-        close(fd);
         int r = common_headers(head, 416, "text/plain; charset=utf-8", 0, *close_conn);
         r = r ? r
               : moat_http_write_header(head, "Content-Range", "bytes */%lld",
@@ -608,7 +589,6 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
             size_t want = (size_t)(rg[i].last - rg[i].first + 1);
             if (moat_buf_reserve(&mp, want) < 0 ||
                 pread(fd, mp.base + mp.len, want, rg[i].first) != (ssize_t)want) {
-                close(fd);
                 moat_buf_free(&mp);
                 ERR(500);
             }
@@ -640,17 +620,26 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
     r = r ? r : end_head(head);
     resp->status = status;
     if (nr > 1) {
-        close(fd);
         if (!is_head) moat_buf_append(head, mp.base, mp.len);
         resp->bytes = is_head ? 0 : (off_t)mp.len;
         moat_buf_free(&mp);
         return;
     }
-    if (r || is_head || length == 0) {
-        close(fd);
+    if (r || is_head || length == 0) return;
+    if (nr < 0 && data) {
+        /* A small file from memory: head and body leave in one record. */
+        if (moat_buf_append(head, data, (size_t)length) < 0) {
+            moat_buf_clear(head);
+            ERR(500);
+        }
+        resp->bytes = length;
         return;
     }
-    body->fd = fd;
+    body->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (body->fd < 0) { /* out of descriptors */
+        moat_buf_clear(head);
+        ERR(503);
+    }
     body->off = nr == 1 ? rg[0].first : 0;
     body->left = length;
     resp->bytes = length;
