@@ -180,9 +180,12 @@ for s in "${SCRIPTS[@]}"; do
 done
 # The scripts that feed moat the most varied and hostile input, again with
 # the ASan+UBSan moat: a memory error there ends the server or the client.
+# (Not the RSS-bounded loads, 72 and 85, nor 52, whose LD_PRELOAD shim
+# cannot sit before ASan's runtime.)
 if [ -z "${MOAT_TEST_NO_ASAN:-}" ] && [ $# -eq 0 ] && [ -x build/asan/moat ]; then
 	echo "== interop with the ASan+UBSan moat"
-	for n in 10-serve-openssl 20-get-openssl 50-hostile; do
+	for n in 10-serve-openssl 11-serve-gnutls 13-serve-nss 20-get-openssl 50-hostile \
+		80-serve-resume-mtls-ocsp 81-serve-http 90-get-nginx 91-get-post-session 92-get-errors; do
 		[ -f "tests/interop/$n.sh" ] || continue
 		MOAT=$ROOT/build/asan/moat T_CLIENT=20 \
 			run_prog "interop-asan/$n" "$OUT/interop/asan-$n.log" 900 bash "tests/interop/$n.sh"
