@@ -199,29 +199,46 @@ int moat_serve_config_parse(struct moat_serve_opts *o, const char *buf, size_t l
     return 0;
 }
 
-int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen)
+uint8_t *moat_serve_read_file(const char *path, size_t max, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
         int e = errno;
-        if (fd >= 0) close(fd);
-        return say(err, errlen, NULL, "cannot read config %.600s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size > MOAT_SERVE_CONFIG_MAX) {
+        if (!S_ISREG(st.st_mode))
+            e = EINVAL;
+        else if ((size_t)st.st_size > max)
+            e = EFBIG;
         close(fd);
-        return say(err, errlen, NULL, "cannot read config %.600s: %s", path,
-                   S_ISREG(st.st_mode) ? "larger than 1 MiB" : "not a regular file");
+        errno = e;
+        return NULL;
     }
-    char *buf = malloc((size_t)st.st_size + 1);
+    uint8_t *p = malloc((size_t)st.st_size + 1);
     size_t got = 0;
-    while (buf && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+    while (p && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
         if (n <= 0) break;
         got += (size_t)n;
     }
     close(fd);
-    if (!buf) return say(err, errlen, NULL, "out of memory");
+    if (!p)
+        errno = ENOMEM;
+    else
+        p[got] = 0;
+    *len = got;
+    return p;
+}
+
+int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen)
+{
+    size_t got = 0;
+    char *buf = (char *)moat_serve_read_file(path, MOAT_SERVE_CONFIG_MAX, &got);
+    if (!buf)
+        return say(err, errlen, NULL, "cannot read config %.600s: %s", path,
+                   errno == EFBIG    ? "larger than 1 MiB"
+                   : errno == EINVAL ? "not a regular file"
+                                     : strerror(errno));
     o->config_depth++;
     int r = moat_serve_config_parse(o, buf, got, path, err, errlen);
     o->config_depth--;

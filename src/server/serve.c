@@ -127,35 +127,12 @@ static int parse_list(const char *list, uint16_t (*lookup)(const char *), uint16
 }
 
 /* Reads a whole small file. Returns a malloc'd buffer or NULL (errno). */
-static uint8_t *read_file(const char *path, size_t max, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-        if (errno == 0 || S_ISREG(st.st_mode)) errno = EFBIG;
-        if (!S_ISREG(st.st_mode)) errno = EINVAL;
-        close(fd);
-        return NULL;
-    }
-    uint8_t *p = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (p && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(fd);
-    *len = got;
-    return p;
-}
-
 /* Loads the OCSP response in path for certificate idx. Returns 0, or -1
  * with a message. */
 static int load_staple(moat_tls_config *cfg, int idx, const char *path, const char *who)
 {
     size_t len = 0;
-    uint8_t *der = read_file(path, 1 << 20, &len);
+    uint8_t *der = moat_serve_read_file(path, 1 << 20, &len);
     if (!der) {
         fprintf(stderr, "%s: cannot read OCSP response %s: %s\n", who, path, strerror(errno));
         return -1;
@@ -245,7 +222,7 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
     }
     if (o->ticket_keys) {
         size_t len = 0;
-        uint8_t *k = read_file(o->ticket_keys, 80 * 64, &len);
+        uint8_t *k = moat_serve_read_file(o->ticket_keys, 80 * 64, &len);
         if (!k) {
             fprintf(stderr, "moat serve: cannot read --ticket-keys %s: %s\n", o->ticket_keys,
                     errno == EFBIG ? "more than 64 keys" : strerror(errno));
