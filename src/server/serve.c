@@ -292,10 +292,11 @@ static int split_listen(const char *spec, char *host, size_t hlen, char *port, s
     return 0;
 }
 
-/* Opens a listening socket on spec. Returns the fd, or -1 with a message.
- * The workers share it: the kernel queues connections on it while workers
- * come and go (a reload loses none). */
-static int open_listener(const char *spec, int *bound_port, char *host, size_t hlen)
+/* Opens a listening socket on spec, with SO_REUSEPORT so that several
+ * can share the address. Returns the fd, or -1 (-2 for a bad spec) with a
+ * message; *bound_port and numeric (the address as digits) say where. */
+static int open_listener(const char *spec, int *bound_port, char *host, size_t hlen, char *numeric,
+                         size_t nlen)
 {
     char port[16];
     if (split_listen(spec, host, hlen, port, sizeof port) < 0) {
@@ -320,6 +321,7 @@ static int open_listener(const char *spec, int *bound_port, char *host, size_t h
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0) break;
         err = errno;
         close(fd);
@@ -335,10 +337,38 @@ static int open_listener(const char *spec, int *bound_port, char *host, size_t h
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     char hbuf[NI_MAXHOST], pbuf[NI_MAXSERV];
     *bound_port = atoi(port);
+    snprintf(numeric, nlen, "%s", host);
     if (getnameinfo((struct sockaddr *)&ss, sl, hbuf, sizeof hbuf, pbuf, sizeof pbuf,
-                    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
         *bound_port = atoi(pbuf);
+        snprintf(numeric, nlen, "%s", hbuf);
+    }
     return fd;
+}
+
+/* One listening socket per worker slot on spec, all bound to one address
+ * with SO_REUSEPORT: the kernel spreads new connections over them, and
+ * the master keeps them open, so connections queued for a slot wait for
+ * the worker that replaces a dead one or takes over on a reload, and
+ * none is lost. Returns 0, or -1 (-2 for a bad spec) with a message. */
+static int open_listeners(const char *spec, long n, int *fds, int *bound_port, char *host,
+                          size_t hlen)
+{
+    char numeric[NI_MAXHOST], again[NI_MAXHOST + 16];
+    int r = fds[0] = open_listener(spec, bound_port, host, hlen, numeric, sizeof numeric);
+    if (r < 0) return r;
+    /* The rest on the very address and port the first got (port 0 too). */
+    snprintf(again, sizeof again, strchr(numeric, ':') ? "[%s]:%d" : "%s:%d", numeric, *bound_port);
+    for (long i = 1; i < n; i++) {
+        char h[256];
+        int p;
+        if ((fds[i] = open_listener(again, &p, h, sizeof h, numeric, sizeof numeric)) < 0) {
+            while (i-- > 0)
+                close(fds[i]);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* ---- master and workers */
@@ -354,9 +384,23 @@ static void on_master_signal(int sig)
 
 struct worker {
     pid_t pid;
-    int gen; /* configuration generation it runs */
+    int gen;  /* configuration generation it runs */
+    int slot; /* which listening sockets it accepts on */
     int64_t started_ms;
 };
+
+/* The master's listening sockets, one per worker slot (open_listeners). */
+static int https_fds[MAX_WORKERS], plain_fds[MAX_WORKERS];
+static long nslots;
+
+static void close_listeners(void)
+{
+    for (long i = 0; i < nslots; i++) {
+        if (https_fds[i] >= 0) close(https_fds[i]);
+        if (plain_fds[i] >= 0) close(plain_fds[i]);
+        https_fds[i] = plain_fds[i] = -1;
+    }
+}
 
 static int64_t mono_ms(void)
 {
@@ -400,10 +444,19 @@ static void worker_main(struct moat_server *s, sigset_t *oldmask)
     _exit(moat_server_run(s));
 }
 
-static pid_t spawn(struct moat_server *s, sigset_t *oldmask)
+static pid_t spawn(struct moat_server *s, sigset_t *oldmask, int slot)
 {
+    s->lfd = https_fds[slot];
+    s->redirect_fd = plain_fds[slot];
     pid_t pid = fork();
-    if (pid == 0) worker_main(s, oldmask);
+    if (pid == 0) {
+        for (long i = 0; i < nslots; i++) { /* a worker holds its own slot's only */
+            if (i == slot) continue;
+            if (https_fds[i] >= 0) close(https_fds[i]);
+            if (plain_fds[i] >= 0) close(plain_fds[i]);
+        }
+        worker_main(s, oldmask);
+    }
     if (pid < 0) fprintf(stderr, "moat serve: fork: %s\n", strerror(errno));
     return pid;
 }
@@ -457,21 +510,29 @@ int moat_serve_main(int argc, char **argv)
     }
     s.nstaples = o.nstaples;
 
+    long nworkers = o.workers;
+    if (nworkers < 1) {
+        nworkers = sysconf(_SC_NPROCESSORS_ONLN);
+        if (nworkers < 1) nworkers = 1;
+        if (nworkers > MAX_WORKERS) nworkers = MAX_WORKERS;
+    }
     char host[256], rhost[256];
     const char *spec = o.listen ? o.listen : "127.0.0.1:8443";
     int bound_port = 0, rport = 0;
-    s.lfd = open_listener(spec, &bound_port, host, sizeof host);
-    if (s.lfd < 0) {
+    nslots = nworkers;
+    for (long i = 0; i < nslots; i++)
+        https_fds[i] = plain_fds[i] = -1;
+    int lr = open_listeners(spec, nslots, https_fds, &bound_port, host, sizeof host);
+    if (lr < 0) {
         moat_tls_config_free(cfg);
-        return s.lfd == -2 ? 2 : 1;
+        return lr == -2 ? 2 : 1;
     }
     s.https_port = bound_port;
-    if (o.redirect_http) {
-        s.redirect_fd = open_listener(o.redirect_http, &rport, rhost, sizeof rhost);
-        if (s.redirect_fd < 0) {
-            moat_tls_config_free(cfg);
-            return s.redirect_fd == -2 ? 2 : 1;
-        }
+    if (o.redirect_http && (lr = open_listeners(o.redirect_http, nslots, plain_fds, &rport, rhost,
+                                                sizeof rhost)) < 0) {
+        close_listeners();
+        moat_tls_config_free(cfg);
+        return lr == -2 ? 2 : 1;
     }
 
     rlim_t nofile = raise_nofile();
@@ -508,13 +569,6 @@ int moat_serve_main(int argc, char **argv)
         fclose(f);
     }
 
-    long nworkers = o.workers;
-    if (nworkers < 1) {
-        nworkers = sysconf(_SC_NPROCESSORS_ONLN);
-        if (nworkers < 1) nworkers = 1;
-        if (nworkers > MAX_WORKERS) nworkers = MAX_WORKERS;
-    }
-
     /* Signals wait for sigsuspend, so none slips in between a check and
      * the wait. */
     sigset_t block, oldmask;
@@ -537,15 +591,19 @@ int moat_serve_main(int argc, char **argv)
     size_t nw = 0;
     int gen = 0;
     for (long i = 0; i < nworkers; i++) {
-        pid_t pid = spawn(&s, &oldmask);
-        if (pid > 0) w[nw++] = (struct worker){pid, gen, mono_ms()};
+        pid_t pid = spawn(&s, &oldmask, (int)i);
+        if (pid > 0) w[nw++] = (struct worker){pid, gen, (int)i, mono_ms()};
     }
     if (nw == 0) return 1;
 
     int v6 = strchr(host, ':') != NULL;
     printf("moat: serving %s on https://%s%s%s:%d/ (%ld worker%s)\n", o.dir, v6 ? "[" : "", host,
            v6 ? "]" : "", bound_port, nworkers, nworkers == 1 ? "" : "s");
-    if (o.redirect_http) printf("moat: redirecting http://%s:%d/ to https\n", rhost, rport);
+    if (o.redirect_http) {
+        int rv6 = strchr(rhost, ':') != NULL;
+        printf("moat: redirecting http://%s%s%s:%d/ to https\n", rv6 ? "[" : "", rhost,
+               rv6 ? "]" : "", rport);
+    }
     if (o.ncerts == 0) {
         char home[4096], err[256];
         if (moat_ca_dir(NULL, home, sizeof home, err, sizeof err) == 0)
@@ -593,9 +651,9 @@ int moat_serve_main(int argc, char **argv)
                                 WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst));
                         /* A worker that dies at once would spin: pace it. */
                         if (mono_ms() - w[i].started_ms < 1000) usleep(200 * 1000);
-                        pid_t np = spawn(&s, &oldmask);
+                        pid_t np = spawn(&s, &oldmask, w[i].slot);
                         if (np > 0) {
-                            w[i] = (struct worker){np, gen, mono_ms()};
+                            w[i] = (struct worker){np, gen, w[i].slot, mono_ms()};
                             break;
                         }
                     }
@@ -609,8 +667,7 @@ int moat_serve_main(int argc, char **argv)
             stop_deadline = mono_ms() + s.stop_timeout_ms + 2000;
             /* New connections are refused at once rather than queued for
              * workers that will never take them. */
-            close(s.lfd);
-            if (s.redirect_fd >= 0) close(s.redirect_fd);
+            close_listeners();
             s.lfd = s.redirect_fd = -1;
             for (size_t i = 0; i < nw; i++)
                 kill(w[i].pid, SIGTERM);
@@ -652,8 +709,8 @@ int moat_serve_main(int argc, char **argv)
                 gen++;
                 size_t before = nw;
                 for (long i = 0; i < nworkers; i++) {
-                    pid_t pid = spawn(&s, &oldmask);
-                    if (pid > 0) w[nw++] = (struct worker){pid, gen, mono_ms()};
+                    pid_t pid = spawn(&s, &oldmask, (int)i);
+                    if (pid > 0) w[nw++] = (struct worker){pid, gen, (int)i, mono_ms()};
                 }
                 for (size_t i = 0; i < before; i++)
                     if (w[i].gen != gen) kill(w[i].pid, SIGTERM);
@@ -676,8 +733,7 @@ int moat_serve_main(int argc, char **argv)
         }
     }
     if (o.pid_file) unlink(o.pid_file);
-    if (s.lfd >= 0) close(s.lfd);
-    if (s.redirect_fd >= 0) close(s.redirect_fd);
+    close_listeners();
     moat_tls_config_free(s.cfg);
     return status;
 }
