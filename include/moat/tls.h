@@ -126,8 +126,10 @@ void moat_tls_config_inherit_tickets(moat_tls_config *dst, const moat_tls_config
  * resumption off) and their lifetime in seconds (default 86400, at most
  * 604800; 0 keeps the current value). */
 void moat_tls_config_set_tickets(moat_tls_config *cfg, int count, uint32_t lifetime);
-/* Server: also resume without a fresh key exchange (psk_ke) when the
- * client offers it. Off by default: psk_dhe_ke keeps forward secrecy. */
+/* Server: resume without a fresh key exchange (psk_ke) whenever the
+ * client allows it, psk_dhe_ke otherwise. Off by default: psk_dhe_ke
+ * keeps forward secrecy, while a psk_ke session is open to whoever later
+ * learns the ticket key; psk_ke saves the two ECDHE operations. */
 void moat_tls_config_set_psk_ke(moat_tls_config *cfg, int allow);
 
 /* Server: client certificates (RFC 8446 4.3.2). Certificates are

@@ -106,13 +106,14 @@ int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const cha
         {"user", offsetof(struct moat_serve_opts, user)},
         {"dir", offsetof(struct moat_serve_opts, dir)},
     };
-    if (strcmp(name, "list-dirs") == 0) {
+    if (strcmp(name, "list-dirs") == 0 || strcmp(name, "psk-ke") == 0) {
+        int *flag = name[0] == 'l' ? &o->list_dirs : &o->psk_ke;
         if (!v || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
-            o->list_dirs = 1;
+            *flag = 1;
         else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
-            o->list_dirs = 0;
+            *flag = 0;
         else
-            return say(err, errlen, where, "list-dirs takes on or off, not '%.600s'", v);
+            return say(err, errlen, where, "%s takes on or off, not '%.600s'", name, v);
         return 0;
     }
     if (!v && strcmp(name, "proxy-only"))

@@ -30,7 +30,8 @@
 
 static const char usage[] =
     "usage: moat serve [DIR] [--listen [ADDR:]PORT] [--cert FILE --key FILE]...\n"
-    "         [--ciphers LIST] [--groups LIST] [--ticket-keys FILE] [--ticket-lifetime S]\n"
+    "         [--ciphers LIST] [--groups LIST] [--ticket-keys FILE] [--ticket-lifetime S] "
+    "[--psk-ke]\n"
     "         [--client-ca FILE [--client-auth require|optional|none]] [--ocsp-staple FILE]...\n"
     "         [--workers N] [--max-conns N] [--redirect-http ADDR:PORT] [--hsts SECONDS]\n"
     "         [--list-dirs] [--access-log FILE|-] [--error-log FILE] [--pid-file FILE]\n"
@@ -66,7 +67,8 @@ static int parse_opts(int argc, char **argv, struct moat_serve_opts *o)
             memcpy(name, a + 2, n);
             name[n] = '\0';
             const char *v = eq ? eq + 1 : NULL;
-            int sw = !strcmp(name, "list-dirs") || !strcmp(name, "proxy-only"); /* no value */
+            int sw = !strcmp(name, "list-dirs") || !strcmp(name, "proxy-only") ||
+                     !strcmp(name, "psk-ke"); /* no value */
             if (!v && !sw && i + 1 < argc) v = argv[++i];
             if (!v && !sw) return complain(NULL, "--%s needs a value", name);
             char err[1200];
@@ -240,6 +242,7 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
         }
     }
     if (o->ticket_lifetime) moat_tls_config_set_tickets(cfg, 2, (uint32_t)o->ticket_lifetime);
+    if (o->psk_ke) moat_tls_config_set_psk_ke(cfg, 1);
     if (o->client_ca) {
         err[0] = '\0';
         if (moat_tls_config_set_client_ca_file(cfg, o->client_ca, err, sizeof err) < 0) {

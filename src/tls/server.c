@@ -435,7 +435,10 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     int psk_index = -1;
     if ((e = parse_sni(t, &ch)) || (e = try_psk(t, &ch, msg, pick >= 0, &psk_index))) return e;
     t->resumed = psk_index >= 0;
-    int dhe = !t->resumed || (ch.mode_dhe && pick >= 0);
+    /* 4.2.9: psk_dhe_ke keeps forward secrecy and is what we do, unless
+     * the server was told to resume without a key exchange (psk_ke, which
+     * saves the ECDHE) and the client allows it. */
+    int dhe = !t->resumed || (ch.mode_dhe && pick >= 0 && !(t->cfg->allow_psk_ke && ch.mode_ke));
     if ((!t->resumed && (e = choose_cert(t, &ch))) || (e = choose_alpn(t, &ch))) return e;
     if (dhe && pick < 0) {
         if (!ch.has_groups || !ch.has_shares) return ALERT(MISSING_EXTENSION);

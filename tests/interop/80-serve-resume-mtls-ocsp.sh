@@ -69,6 +69,32 @@ if moat_serve "resume A" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" 
 	bg_stop "$A_PID"
 fi
 
+# psk_ke (4.2.9): a resumption without ECDHE only when the server has
+# --psk-ke and the client allows it (s_client -allow_no_dhe_kex offers both
+# modes); otherwise psk_dhe_ke, whose ServerHello carries a key share.
+temp_key() { grep -q 'Server Temp Key' "$1"; }
+if moat_serve "psk_ke" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" \
+	--ticket-keys "$T_TMP/keys-shared" --workers 1 --psk-ke; then
+	sclient "$T_TMP/k1" -sess_out "$T_TMP/sess-k"
+	sclient "$T_TMP/k2" -sess_in "$T_TMP/sess-k" -allow_no_dhe_kex
+	if has "$T_TMP/k2" '^Reused, TLSv1.3' && has "$T_TMP/k2" "$SITE_TOKEN" && ! temp_key "$T_TMP/k2"; then
+		ok "psk_ke: --psk-ke and a client allowing it resume without a key exchange"
+	else notok "psk_ke: --psk-ke and a client allowing it resume without a key exchange"; diag "$T_TMP/k2"; fi
+	sclient "$T_TMP/k3" -sess_in "$T_TMP/sess-k"
+	if has "$T_TMP/k3" '^Reused, TLSv1.3' && temp_key "$T_TMP/k3"; then
+		ok "psk_ke: a client offering only psk_dhe_ke still gets ECDHE under --psk-ke"
+	else notok "psk_ke: a client offering only psk_dhe_ke still gets ECDHE under --psk-ke"; diag "$T_TMP/k3"; fi
+	bg_stop "$SRV_PID"
+fi
+if moat_serve "psk_dhe_ke" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" \
+	--ticket-keys "$T_TMP/keys-shared" --workers 1; then
+	sclient "$T_TMP/k4" -sess_in "$T_TMP/sess-k" -allow_no_dhe_kex
+	if has "$T_TMP/k4" '^Reused, TLSv1.3' && temp_key "$T_TMP/k4"; then
+		ok "psk_ke: without --psk-ke a client allowing psk_ke still gets psk_dhe_ke"
+	else notok "psk_ke: without --psk-ke a client allowing psk_ke still gets psk_dhe_ke"; diag "$T_TMP/k4"; fi
+	bg_stop "$SRV_PID"
+fi
+
 # Rotation by SIGHUP: a new key first keeps old tickets opening; once the
 # old key is gone they get a full handshake. And tickets expire.
 head -c 80 /dev/urandom >"$T_TMP/k1"
