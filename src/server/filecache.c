@@ -75,8 +75,19 @@ static int open_confined(const struct moat_server *s, const char *rel, int flags
         errno = ENOENT;
         return -1;
     }
-    int fd = open(real, flags);
-    return fd < 0 ? -1 : servable(fd, st);
+    /* Opened again from the root with no symlink allowed at all, so that
+     * nothing swapped in since realpath is followed. */
+    const char *rest = real[s->root_len] ? real + s->root_len + 1 : ".";
+    if (s->root_len == 1) rest = real[1] ? real + 1 : ".";
+    long fd;
+    if (root_fd >= 0 && !no_openat2) {
+        struct open_how how = {.flags = (uint64_t)flags,
+                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+        fd = syscall(SYS_openat2, root_fd, rest, &how, sizeof how);
+    } else {
+        fd = open(real, flags | O_NOFOLLOW);
+    }
+    return fd < 0 ? -1 : servable((int)fd, st);
 }
 
 static int resolve(const struct moat_server *s, const char *rel, struct stat *st)
@@ -96,10 +107,12 @@ static int resolve(const struct moat_server *s, const char *rel, struct stat *st
         struct open_how how = {.flags = (uint64_t)flags,
                                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
         long fd = syscall(SYS_openat2, root_fd, rel[0] ? rel : ".", &how, sizeof how);
+        if (fd < 0 && errno == EAGAIN) /* a rename raced the walk: once more */
+            fd = syscall(SYS_openat2, root_fd, rel[0] ? rel : ".", &how, sizeof how);
         if (fd >= 0) return servable((int)fd, st);
         if (errno == ENOSYS || errno == EPERM)
             no_openat2 = 1;
-        else if (errno != EXDEV && errno != ELOOP)
+        else if (errno != EXDEV && errno != ELOOP && errno != EAGAIN)
             return -1; /* ENOENT, EACCES, ENOTDIR...: the answer */
     }
     return open_confined(s, rel, flags, st);

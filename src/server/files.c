@@ -366,11 +366,15 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /* A directory listing page (--list-dirs), names escaped for HTML and for
- * URLs. Returns the body length or -1. */
-static long listing(const char *dir, const char *shown, moat_buf *body)
+ * URLs, of the directory open at dfd (which it takes and closes). Returns
+ * the body length or -1. */
+static long listing(int dfd, const char *shown, moat_buf *body)
 {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        return -1;
+    }
     char **names = NULL;
     size_t n = 0;
     struct dirent *e;
@@ -479,8 +483,11 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
             resp->status = 301;
             return;
         }
-        char dir[PATH_MAX];
-        if ((size_t)snprintf(dir, sizeof dir, "%s/%s", s->root, decoded) >= sizeof dir) ERR(404);
+        /* The listing reads the very directory that was confined, through
+         * a descriptor of its own (a dup would share the cached one's
+         * position), taken before the index lookup may evict it: never the
+         * path again, which a symlink could meanwhile send elsewhere. */
+        int dfd = s->list_dirs ? openat(e->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
         if ((size_t)snprintf(rel, sizeof rel, "%s%sindex.html", decoded, decoded[0] ? "/" : "") >=
                 sizeof rel ||
             !(e = moat_filecache_get(s, rel)) || !S_ISREG(e->st.st_mode)) {
@@ -489,7 +496,7 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
             moat_buf_init(&page);
             char shown[MOAT_HTTP_MAX_REQUEST_LINE + 8];
             snprintf(shown, sizeof shown, "/%s%s", decoded, decoded[0] ? "/" : "");
-            long n = listing(dir, shown, &page);
+            long n = listing(dfd, shown, &page);
             if (n < 0) {
                 moat_buf_free(&page);
                 ERR(404);
@@ -502,6 +509,7 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
             resp->bytes = is_head ? 0 : n;
             return;
         }
+        if (dfd >= 0) close(dfd);
     }
     const char *type = mime_type(rel);
 

@@ -299,7 +299,7 @@ static int split_listen(const char *spec, char *host, size_t hlen, char *port, s
  * can share the address. Returns the fd, or -1 (-2 for a bad spec) with a
  * message; *bound_port and numeric (the address as digits) say where. */
 static int open_listener(const char *spec, int *bound_port, char *host, size_t hlen, char *numeric,
-                         size_t nlen)
+                         size_t nlen, int reuseport)
 {
     char port[16];
     if (split_listen(spec, host, hlen, port, sizeof port) < 0) {
@@ -324,7 +324,7 @@ static int open_listener(const char *spec, int *bound_port, char *host, size_t h
         }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0) break;
         err = errno;
         close(fd);
@@ -358,16 +358,21 @@ static int open_listeners(const char *spec, long n, int *fds, int *bound_port, c
                           size_t hlen)
 {
     char numeric[NI_MAXHOST], again[NI_MAXHOST + 16];
-    int r = fds[0] = open_listener(spec, bound_port, host, hlen, numeric, sizeof numeric);
-    if (r < 0) return r;
-    /* The rest on the very address and port the first got (port 0 too). */
+    /* First a plain bind: it fails when anything, another moat serve
+     * included, already listens there (SO_REUSEPORT alone would let the
+     * two share the port silently); it also fixes the port for port 0. */
+    int probe = open_listener(spec, bound_port, host, hlen, numeric, sizeof numeric, 0);
+    if (probe < 0) return probe;
+    close(probe);
     snprintf(again, sizeof again, strchr(numeric, ':') ? "[%s]:%d" : "%s:%d", numeric, *bound_port);
-    for (long i = 1; i < n; i++) {
+    for (long i = 0; i < n; i++) {
         char h[256];
         int p;
-        if ((fds[i] = open_listener(again, &p, h, sizeof h, numeric, sizeof numeric)) < 0) {
-            while (i-- > 0)
+        if ((fds[i] = open_listener(again, &p, h, sizeof h, numeric, sizeof numeric, 1)) < 0) {
+            while (i-- > 0) {
                 close(fds[i]);
+                fds[i] = -1;
+            }
             return -1;
         }
     }
@@ -462,6 +467,22 @@ static pid_t spawn(struct moat_server *s, sigset_t *oldmask, int slot)
     }
     if (pid < 0) fprintf(stderr, "moat serve: fork: %s\n", strerror(errno));
     return pid;
+}
+
+/* spawn, tried again a few times; a slot that still has no worker has
+ * its sockets closed, so that the kernel routes nothing more to it. */
+static pid_t spawn_slot(struct moat_server *s, sigset_t *oldmask, int slot)
+{
+    for (int tries = 0; tries < 5; tries++) {
+        pid_t pid = spawn(s, oldmask, slot);
+        if (pid > 0) return pid;
+        usleep(100 * 1000);
+    }
+    fprintf(stderr, "moat serve: no worker for slot %d; the other workers take its share\n", slot);
+    if (https_fds[slot] >= 0) close(https_fds[slot]);
+    if (plain_fds[slot] >= 0) close(plain_fds[slot]);
+    https_fds[slot] = plain_fds[slot] = -1;
+    return -1;
 }
 
 /* Raises the soft descriptor limit to the hard one; returns the limit. */
@@ -594,7 +615,7 @@ int moat_serve_main(int argc, char **argv)
     size_t nw = 0;
     int gen = 0;
     for (long i = 0; i < nworkers; i++) {
-        pid_t pid = spawn(&s, &oldmask, (int)i);
+        pid_t pid = spawn_slot(&s, &oldmask, (int)i);
         if (pid > 0) w[nw++] = (struct worker){pid, gen, (int)i, mono_ms()};
     }
     if (nw == 0) return 1;
@@ -647,14 +668,17 @@ int moat_serve_main(int argc, char **argv)
             while ((pid = waitpid(-1, &wst, WNOHANG)) > 0) {
                 for (size_t i = 0; i < nw; i++) {
                     if (w[i].pid != pid) continue;
+                    /* A current worker that ends for any reason (a crash,
+                     * SIGKILL, a SIGTERM from outside) is replaced: the
+                     * kernel keeps routing connections to its slot. */
                     int current = w[i].gen == gen && !stop_deadline;
-                    if (current && (WIFSIGNALED(wst) || WEXITSTATUS(wst) != 0)) {
+                    if (current) {
                         fprintf(stderr, "moat serve: worker %ld %s %d; starting another\n",
                                 (long)pid, WIFSIGNALED(wst) ? "killed by signal" : "exited with",
                                 WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst));
                         /* A worker that dies at once would spin: pace it. */
                         if (mono_ms() - w[i].started_ms < 1000) usleep(200 * 1000);
-                        pid_t np = spawn(&s, &oldmask, w[i].slot);
+                        pid_t np = spawn_slot(&s, &oldmask, w[i].slot);
                         if (np > 0) {
                             w[i] = (struct worker){np, gen, w[i].slot, mono_ms()};
                             break;
@@ -713,7 +737,14 @@ int moat_serve_main(int argc, char **argv)
                 size_t before = nw;
                 for (long i = 0; i < nworkers; i++) {
                     pid_t pid = spawn(&s, &oldmask, (int)i);
-                    if (pid > 0) w[nw++] = (struct worker){pid, gen, (int)i, mono_ms()};
+                    if (pid > 0) {
+                        w[nw++] = (struct worker){pid, gen, (int)i, mono_ms()};
+                        continue;
+                    }
+                    /* No new worker for this slot: its old one keeps
+                     * serving it, with the old configuration. */
+                    for (size_t j = 0; j < before; j++)
+                        if (w[j].slot == i && w[j].gen != gen) w[j].gen = gen;
                 }
                 for (size_t i = 0; i < before; i++)
                     if (w[i].gen != gen) kill(w[i].pid, SIGTERM);

@@ -36,6 +36,29 @@ if moat_serve "workers" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers 
 	for i in 1 2 3 4 5 6; do get /index.html | grep -q "$SITE_TOKEN" && good=$((good + 1)); done
 	check "service goes on after the kill ($good/6 fetched)" [ $good = 6 ]
 	check "the error log says the worker was killed and replaced" has "$T_TMP/error.log" "killed by signal 9; starting another"
+	# Each worker has its own SO_REUSEPORT socket: one ended by a plain
+	# SIGTERM from outside is replaced too, or its share would go unserved.
+	for i in $(seq 1 30); do [ "$(workers | wc -l)" = 2 ] && break; sleep 0.1; done
+	victim=$(workers | head -n 1)
+	kill -TERM "$victim"
+	replaced=0
+	for i in $(seq 1 50); do
+		now=$(workers)
+		if [ "$(echo "$now" | wc -l)" = 2 ] && ! echo "$now" | grep -qx "$victim"; then replaced=1; break; fi
+		sleep 0.1
+	done
+	check "a worker ended by SIGTERM from outside is replaced" [ $replaced = 1 ]
+	good=0
+	for i in $(seq 1 12); do get /index.html | grep -q "$SITE_TOKEN" && good=$((good + 1)); done
+	check "every connection is served after it ($good/12, both sockets answered)" [ $good = 12 ]
+	ss -Htln "( sport = :$SRV_PORT )" >"$T_TMP/listeners"
+	check "--workers 2: two listening sockets on the port (SO_REUSEPORT)" [ "$(wc -l <"$T_TMP/listeners")" = 2 ]
+	# A second server on the same port is refused, not let in to share it.
+	timeout "$T_CLIENT" "$MOAT" serve "$S" --listen "127.0.0.1:$SRV_PORT" --cert "$C/p256.pem" \
+		--key "$C/p256.key" >"$T_TMP/second" 2>&1
+	rc=$?
+	check "a second moat serve on the same port fails (exit $rc, address in use)" \
+		bash -c '[ "$1" = 1 ] && grep -q "Address already in use" "$2"' _ "$rc" "$T_TMP/second"
 	bg_stop "$SRV_PID"
 fi
 
