@@ -17,20 +17,29 @@ get() { # get PATH: the body, bounded
 	timeout "$T_CLIENT" curl -sS --cacert "$C/ca.pem" --resolve "localhost:$SRV_PORT:127.0.0.1" "https://localhost:$SRV_PORT$1" 2>&1
 }
 workers() { pgrep -P "$SRV_PID" | sort; }
+# kill_one SIG: sends SIG to one of the two workers and waits (bounded) for
+# another to take its place; replaced=1 when one did.
+kill_one() {
+	local victim now i
+	victim=$(workers | head -n 1)
+	kill "-$1" "$victim"
+	replaced=0
+	for i in $(seq 1 50); do
+		now=$(workers)
+		if [ "$(echo "$now" | wc -l)" = 2 ] && ! echo "$now" | grep -qx "$victim"; then
+			replaced=1
+			break
+		fi
+		sleep 0.1
+	done
+}
 
 # ---- a worker killed with SIGKILL is replaced
 if moat_serve "workers" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers 2 --error-log "$T_TMP/error.log"; then
 	for i in $(seq 1 30); do [ "$(workers | wc -l)" = 2 ] && break; sleep 0.1; done
 	before=$(workers)
 	check "--workers 2: the master has two worker processes" [ "$(echo "$before" | wc -l)" = 2 ]
-	victim=$(echo "$before" | head -n 1)
-	kill -9 "$victim"
-	replaced=0
-	for i in $(seq 1 50); do
-		now=$(workers)
-		if [ "$(echo "$now" | wc -l)" = 2 ] && ! echo "$now" | grep -qx "$victim"; then replaced=1; break; fi
-		sleep 0.1
-	done
+	kill_one KILL
 	check "a worker killed with SIGKILL is replaced" [ $replaced = 1 ]
 	good=0
 	for i in 1 2 3 4 5 6; do get /index.html | grep -q "$SITE_TOKEN" && good=$((good + 1)); done
@@ -39,14 +48,7 @@ if moat_serve "workers" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers 
 	# Each worker has its own SO_REUSEPORT socket: one ended by a plain
 	# SIGTERM from outside is replaced too, or its share would go unserved.
 	for i in $(seq 1 30); do [ "$(workers | wc -l)" = 2 ] && break; sleep 0.1; done
-	victim=$(workers | head -n 1)
-	kill -TERM "$victim"
-	replaced=0
-	for i in $(seq 1 50); do
-		now=$(workers)
-		if [ "$(echo "$now" | wc -l)" = 2 ] && ! echo "$now" | grep -qx "$victim"; then replaced=1; break; fi
-		sleep 0.1
-	done
+	kill_one TERM
 	check "a worker ended by SIGTERM from outside is replaced" [ $replaced = 1 ]
 	good=0
 	for i in $(seq 1 12); do get /index.html | grep -q "$SITE_TOKEN" && good=$((good + 1)); done
