@@ -628,7 +628,8 @@ static void listen_on(struct loop *L, int on)
     void *tags[2] = {&tag_tls, &tag_plain};
     for (int i = 0; i < 2; i++) {
         if (fds[i] < 0) continue;
-        /* Shared by every worker: EPOLLEXCLUSIVE wakes one, not all. */
+        /* This slot's socket (serve.c), shared with the worker it replaces
+         * during a reload: EPOLLEXCLUSIVE wakes one of them, not both. */
         struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = tags[i]};
         epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fds[i], on ? &e : NULL);
     }
