@@ -17,6 +17,11 @@ capture_start() {
 }
 capture_stop() {
 	sleep 0.5 # let the last packets reach the capture
+	# SIGINT, and time to write the file out: on a busy machine tshark can
+	# take more than bg_stop's few seconds, and a SIGKILL would leave a
+	# capture with no packets in it.
+	kill -INT "$CAP_PID" 2>/dev/null
+	timeout 30 tail --pid="$CAP_PID" -f /dev/null 2>/dev/null
 	bg_stop "$CAP_PID"
 }
 # decrypts NAME KEYLOG: the capture, decrypted with KEYLOG, shows GET /index.html.
