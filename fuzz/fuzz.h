@@ -87,4 +87,29 @@ static moat_tls_config *fuzz_client_config(int verify)
     return c;
 }
 
+#ifdef MOAT_TLS_INTERNAL_H
+/* Hands data, a sequence of plaintext handshake messages (type, 24-bit
+ * length, body; a length past the end is cut to what is left), one by one
+ * to handle (the engine's client or server message handler) until one
+ * fails or the handshake ends, as if each had arrived decrypted. */
+static void fuzz_messages(moat_tls *t, const uint8_t *data, size_t size,
+                          int (*handle)(moat_tls *, uint8_t, const uint8_t *, size_t, moat_buf *),
+                          moat_buf *out)
+{
+    while (size >= 4 && t->state != ST_DEAD && t->state != ST_CONNECTED) {
+        size_t len = (size_t)data[1] << 16 | (size_t)data[2] << 8 | data[3];
+        if (len > size - 4) len = size - 4;
+        uint8_t *msg = malloc(4 + len);
+        if (!msg) break;
+        memcpy(msg, data, 4 + len);
+        msg[1] = (uint8_t)(len >> 16), msg[2] = (uint8_t)(len >> 8), msg[3] = (uint8_t)len;
+        int r = handle(t, msg[0], msg, 4 + len, out);
+        free(msg);
+        if (r) break;
+        data += 4 + len;
+        size -= 4 + len;
+    }
+}
+#endif
+
 #endif

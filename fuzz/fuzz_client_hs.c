@@ -11,8 +11,9 @@
  * message handler in state WAIT_EE, as if they had arrived decrypted:
  * EncryptedExtensions, CertificateRequest, Certificate (parsed by
  * libcrypto), CertificateVerify and Finished. */
-#include "fuzz.h"
 #include "tls/internal.h"
+/* after internal.h: fuzz.h then has fuzz_messages */
+#include "fuzz.h"
 
 static moat_tls_config *cfg_verify, *cfg_noverify;
 
@@ -47,24 +48,13 @@ static void messages(const uint8_t *data, size_t size, const moat_tls_config *cf
      * started, handshake keys set (zero secrets: never checked here). */
     uint8_t zero[64] = {0};
     if (moat_tls_start(t, &out) || tls_set_suite(t, MOAT_TLS_AES_128_GCM_SHA256) ||
-        tls_transcript_start(t) || tls_set_keys(t, 0, zero, "fuzz") || tls_set_keys(t, 1, zero, "fuzz"))
+        tls_transcript_start(t) || tls_set_keys(t, 0, zero, "fuzz") ||
+        tls_set_keys(t, 1, zero, "fuzz"))
         goto done;
     t->group = MOAT_GROUP_X25519;
     t->state = ST_WAIT_EE;
     out.len = 0;
-    while (size >= 4 && t->state != ST_DEAD && t->state != ST_CONNECTED) {
-        size_t len = (size_t)data[1] << 16 | (size_t)data[2] << 8 | data[3];
-        if (len > size - 4) len = size - 4;
-        uint8_t *msg = malloc(4 + len);
-        if (!msg) break;
-        memcpy(msg, data, 4 + len);
-        msg[1] = (uint8_t)(len >> 16), msg[2] = (uint8_t)(len >> 8), msg[3] = (uint8_t)len;
-        int r = tls_client_handle(t, msg[0], msg, 4 + len, &out);
-        free(msg);
-        if (r) break;
-        data += 4 + len;
-        size -= 4 + len;
-    }
+    fuzz_messages(t, data, size, tls_client_handle, &out);
 done:
     moat_tls_free(t);
     moat_buf_free(&out);

@@ -8,8 +8,9 @@
  * Finished, and anything else a client might send instead.
  *
  * The first byte picks --client-auth require (odd) or optional (even). */
-#include "fuzz.h"
 #include "tls/internal.h"
+/* after internal.h: fuzz.h then has fuzz_messages */
+#include "fuzz.h"
 
 static moat_tls_config *srv_require, *srv_optional, *cli;
 
@@ -59,19 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++, size--;
     moat_buf out;
     moat_buf_init(&out);
-    while (size >= 4 && t->state != ST_DEAD && t->state != ST_CONNECTED) {
-        size_t len = (size_t)data[1] << 16 | (size_t)data[2] << 8 | data[3];
-        if (len > size - 4) len = size - 4;
-        uint8_t *msg = malloc(4 + len);
-        if (!msg) break;
-        memcpy(msg, data, 4 + len);
-        msg[1] = (uint8_t)(len >> 16), msg[2] = (uint8_t)(len >> 8), msg[3] = (uint8_t)len;
-        int r = tls_server_handle(t, msg[0], msg, 4 + len, &out);
-        free(msg);
-        if (r) break;
-        data += 4 + len;
-        size -= 4 + len;
-    }
+    fuzz_messages(t, data, size, tls_server_handle, &out);
     moat_tls_free(t);
     moat_buf_free(&out);
     return 0;
