@@ -254,6 +254,23 @@ gen_certs() {
 	}
 }
 
+# gen_client_cert: $CERTS/alice.pem and alice.key, a clientAuth certificate
+# (CN=alice) from the test CA, for the mTLS tests. Non-zero on failure,
+# with openssl's words in $CERTS/alice.log.
+gen_client_cert() {
+	[ -f "$CERTS/alice.pem" ] && return 0
+	(
+		set -e
+		cd "$CERTS"
+		exec >alice.log 2>&1
+		printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >alice.ext
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out alice.key
+		openssl req -new -key alice.key -subj "/O=moat tests/CN=alice" -out alice.csr
+		openssl x509 -req -in alice.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 -sha256 \
+			-extfile alice.ext -out alice.pem
+	)
+}
+
 # nss_db: an NSS database in $T_TMP/nssdb that trusts the test CA.
 nss_db() {
 	NSSDB=$T_TMP/nssdb

@@ -15,14 +15,7 @@ nss_db
 mkdir -p "$T_TMP/site/list" "$T_TMP/app/api"
 echo listed >"$T_TMP/site/list/a.txt"
 echo "app $SITE_TOKEN" >"$T_TMP/app/api/x.txt"
-(
-	cd "$CERTS" || exit 1
-	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >client.ext
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out alice.key &&
-		openssl req -new -key alice.key -subj "/O=moat tests/CN=alice" -out alice.csr &&
-		openssl x509 -req -in alice.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 \
-			-extfile client.ext -out alice.pem
-) >"$T_TMP/client-cert.log" 2>&1 || notok "valgrind: client certificate made"
+gen_client_cert || { notok "valgrind: client certificate made"; diag "$CERTS/alice.log"; }
 app_port=$(free_port)
 bg_start "$T_TMP/app" python3 -m http.server "$app_port" --bind 127.0.0.1 --directory "$T_TMP/app"
 wait_listen "$app_port" || notok "valgrind: python3 http.server starts"

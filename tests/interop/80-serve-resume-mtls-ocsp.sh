@@ -130,14 +130,7 @@ if moat_serve "expiry" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" --
 fi
 
 # ---- client certificates
-(
-	cd "$C" || exit 1
-	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >client.ext
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out alice.key &&
-		openssl req -new -key alice.key -subj "/O=moat tests/CN=alice" -out alice.csr &&
-		openssl x509 -req -in alice.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 \
-			-extfile client.ext -out alice.pem
-) >"$T_TMP/client-cert.log" 2>&1 || { notok "client certificate made"; diag "$T_TMP/client-cert.log"; }
+gen_client_cert || { notok "client certificate made"; diag "$C/alice.log"; }
 
 LOG=$T_TMP/access.log
 if moat_serve "mtls require" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" \

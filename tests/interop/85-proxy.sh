@@ -314,11 +314,7 @@ fi
 bg_stop "$REC_PID"
 
 # ---- --proxy-only, and the client certificate's identity
-( cd "$CERTS" && openssl ecparam -name prime256v1 -genkey -noout -out alice.key 2>/dev/null &&
-	openssl req -new -key alice.key -subj "/O=moat tests/CN=alice" -out alice.csr 2>/dev/null &&
-	printf 'extendedKeyUsage=clientAuth\n' >alice.ext &&
-	openssl x509 -req -in alice.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -sha256 \
-		-extfile alice.ext -out alice.pem 2>/dev/null )
+gen_client_cert
 if moat_serve "proxy-only" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key" --workers 1 \
 	--client-ca "$CERTS/ca.pem" --client-auth optional --proxy-only --proxy "$(n n1)"; then
 	P=$SRV_PORT U=https://localhost:$SRV_PORT
