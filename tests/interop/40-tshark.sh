@@ -10,10 +10,27 @@ make_site "$T_TMP/site"
 # capture_start PORT: tshark on lo for that port; sets CAP_PID and CAP_FILE.
 capture_start() {
 	CAP_FILE=$T_TMP/cap-$1.pcapng
+	rm -f "$CAP_FILE" "$T_TMP/tshark-$1.err"
 	bg_start "$T_TMP/tshark-$1" tshark -i lo -f "tcp port $1" -w "$CAP_FILE"
 	CAP_PID=$BG_PID
-	# tshark says "Capturing on 'Loopback: lo'" once it is listening.
-	wait_file_line "$T_TMP/tshark-$1.err" "Capturing on" 15
+	# tshark says "Capturing on 'Loopback: lo'" once it is listening, but
+	# on a busy machine packets can still slip past just after: a moment.
+	wait_file_line "$T_TMP/tshark-$1.err" "Capturing on" 15 && sleep 1
+}
+# capture PORT CMD...: CMD's traffic to PORT, captured. A capture that
+# caught no packet at all (tshark not yet receiving: a capture-tool race,
+# nothing of moat's) is taken once more, and said so.
+capture() {
+	local port=$1 try
+	shift
+	for try in 1 2; do
+		capture_start "$port" || return 1
+		"$@"
+		capture_stop
+		[ "$(timeout 60 tshark -r "$CAP_FILE" 2>/dev/null | grep -c .)" -gt 0 ] && return 0
+		echo "# capture $try on port $port caught no packet; again"
+	done
+	return 0
 }
 capture_stop() {
 	sleep 0.5 # let the last packets reach the capture
@@ -59,10 +76,11 @@ opaque() {
 # moat serve's key log, read with curl as the client.
 KEYLOG=$T_TMP/serve.keylog
 if SSLKEYLOGFILE=$KEYLOG moat_serve "tshark serve" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key"; then
-	if capture_start "$SRV_PORT"; then
+	fetch() {
 		timeout "$T_CLIENT" curl -sS --http1.1 --cacert "$CERTS/ca.pem" --resolve "localhost:$SRV_PORT:127.0.0.1" \
 			"https://localhost:$SRV_PORT/index.html" >"$T_TMP/curl.out" 2>&1
-		capture_stop
+	}
+	if capture "$SRV_PORT" fetch; then
 		check "tshark serve: curl got the page" has "$T_TMP/curl.out" "$SITE_TOKEN"
 		decrypts "tshark serve: moat serve's SSLKEYLOGFILE decrypts the capture" "$KEYLOG"
 		opaque "tshark serve: without the key log the capture shows no HTTP"
@@ -76,10 +94,11 @@ fi
 # moat get's key log, against openssl s_server.
 KEYLOG=$T_TMP/get.keylog
 if s_server_start "tshark get" "$T_TMP/site"; then
-	if capture_start "$PEER_PORT"; then
+	fetch() {
 		SSLKEYLOGFILE=$KEYLOG moat_get "tshark get" "$T_TMP/get.out" --cacert "$CERTS/ca.pem" \
 			"https://localhost:$PEER_PORT/index.html"
-		capture_stop
+	}
+	if capture "$PEER_PORT" fetch; then
 		check "tshark get: moat get got the page" has "$T_TMP/get.out" "$SITE_TOKEN"
 		decrypts "tshark get: moat get's SSLKEYLOGFILE decrypts the capture" "$KEYLOG"
 		opaque "tshark get: without the key log the capture shows no HTTP"
