@@ -174,12 +174,19 @@ moat_tls *moat_tls_server_new(const moat_tls_config *cfg);
 void moat_tls_free(moat_tls *t);
 
 /* Client, before moat_tls_start: offers a session saved earlier with
- * moat_tls_get_session. A session for another server name, expired, or
- * unreadable is not offered (0 is returned unless data is malformed:
- * MOAT_ERR_ARG). */
+ * moat_tls_get_session. Resuming skips the certificate check, so a
+ * session remembers how the server was judged (verification on or off,
+ * and the trust: the CA set and CRLs given, or the system store) and is
+ * offered only by a configuration that judges the same way: one saved
+ * with verification off is never offered with it on. A session judged
+ * otherwise, for another server name, expired, saved before sessions
+ * carried that binding, or with no suite of its hash offered is not
+ * offered: 0 is returned and a full handshake follows. MOAT_ERR_ARG when
+ * data is malformed. */
 int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len);
 /* Client: appends the latest session (from the server's tickets) in a
- * form moat_tls_set_session takes. It holds a secret: store it 0600.
+ * form moat_tls_set_session takes, bound to this connection's
+ * verification and trust. It holds a secret: store it 0600.
  * MOAT_ERR_STATE when no ticket has arrived. */
 int moat_tls_get_session(const moat_tls *t, moat_buf *out);
 

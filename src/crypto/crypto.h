@@ -96,6 +96,11 @@ typedef struct moat_trust moat_trust;
 /* NULL pem: the system trust store. */
 moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen);
 void moat_trust_free(moat_trust *t);
+/* SHA-256 naming the system trust store into out: the file and directory
+ * moat_trust_new(NULL) loads (SSL_CERT_FILE and SSL_CERT_DIR or the
+ * defaults) and the file's device, inode, size and change time, so an
+ * updated bundle is another store. Returns 0 or MOAT_ERR_INTERNAL. */
+int moat_trust_system_id(uint8_t out[32]);
 /* Adds CRLs (PEM, several allowed, or one DER); from then on revocation
  * is checked: the leaf always (a missing CRL for its issuer refuses the
  * chain, as curl --crlfile does), and each intermediate whose issuer's CRL

@@ -2,7 +2,9 @@
  * verifier, with refusals explained in plain words as browsers do. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -50,6 +52,25 @@ fail:
     ERR_clear_error();
     moat_trust_free(t);
     return NULL;
+}
+
+int moat_trust_system_id(uint8_t out[32])
+{
+    /* The names X509_STORE_set_default_paths reads: the environment first. */
+    const char *file = getenv(X509_get_default_cert_file_env());
+    const char *dir = getenv(X509_get_default_cert_dir_env());
+    if (!file) file = X509_get_default_cert_file();
+    if (!dir) dir = X509_get_default_cert_dir();
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    if (stat(file, &st) < 0) memset(&st, 0, sizeof st);
+    char id[8192];
+    int n = snprintf(id, sizeof id, "system trust store\n%s\n%s\n%llu %llu %llu %lld.%09ld", file,
+                     dir, (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                     (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                     st.st_mtim.tv_nsec);
+    if (n < 0 || (size_t)n >= sizeof id) return MOAT_ERR_INTERNAL;
+    return moat_hash(MOAT_HASH_SHA256, id, (size_t)n, out) ? MOAT_ERR_INTERNAL : 0;
 }
 
 int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, size_t errlen)

@@ -121,13 +121,35 @@ int moat_tls_config_add_cert_file(moat_tls_config *c, const char *cert_file, con
     return r;
 }
 
+/* id = SHA-256(id | tag | SHA-256(data)): every CA set and CRL changes
+ * the verdict on a chain, so each changes the identity that saved
+ * sessions are bound to (moat_tls_set_session). */
+static int trust_id_add(uint8_t id[32], const char *tag, const void *data, size_t len)
+{
+    uint8_t in[32 + 8 + 32];
+    memcpy(in, id, 32);
+    memset(in + 32, 0, 8);
+    memcpy(in + 32, tag, strlen(tag) < 8 ? strlen(tag) : 8);
+    if (moat_hash(MOAT_HASH_SHA256, data, len, in + 40) ||
+        moat_hash(MOAT_HASH_SHA256, in, sizeof in, id))
+        return MOAT_ERR_INTERNAL;
+    return 0;
+}
+
 int moat_tls_config_set_ca_pem(moat_tls_config *c, const char *pem, size_t len, char *err,
                                size_t errlen)
 {
+    uint8_t id[32] = {0};
+    if (trust_id_add(id, "ca", pem, len)) {
+        snprintf(err, errlen, "cannot hash the trust store");
+        return MOAT_ERR_INTERNAL;
+    }
     moat_trust *t = moat_trust_new(pem, len, err, errlen);
     if (!t) return MOAT_ERR_FILE;
     moat_trust_free(c->trust);
     c->trust = t;
+    memcpy(c->trust_id, id, sizeof id);
+    c->trust_named = 1;
     return 0;
 }
 
@@ -150,8 +172,20 @@ int moat_tls_config_add_crl_file(moat_tls_config *c, const char *path, char *err
     if (!c->trust && !(c->trust = moat_trust_new(NULL, 0, err, errlen))) return MOAT_ERR_FILE;
     char *p = slurp(path, &len, err, errlen);
     if (!p) return MOAT_ERR_FILE;
-    int r = moat_trust_add_crl(c->trust, p, len, sub, sizeof sub);
-    if (r) snprintf(err, errlen, "%s: %s", path, sub);
+    /* The CRL joins the trust's identity; on the system store, that
+     * identity starts as the store's own. */
+    uint8_t id[32];
+    memcpy(id, c->trust_id, sizeof id);
+    int r = !c->trust_named && moat_trust_system_id(id) ? MOAT_ERR_INTERNAL : 0;
+    if (!r) r = trust_id_add(id, "crl", p, len);
+    if (r)
+        snprintf(err, errlen, "%s: cannot hash it", path);
+    else if ((r = moat_trust_add_crl(c->trust, p, len, sub, sizeof sub)))
+        snprintf(err, errlen, "%s: %s", path, sub);
+    if (!r) {
+        memcpy(c->trust_id, id, sizeof id);
+        c->trust_named = 1;
+    }
     free(p);
     return r;
 }

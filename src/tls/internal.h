@@ -82,6 +82,11 @@ struct moat_tls_config {
     size_t ncreds;
     moat_trust *trust; /* NULL: system store, loaded on first client use */
     int verify;
+    /* Client: what trust is in use, for the sessions it saves (ticket.c):
+     * SHA-256 chained over each CA set and CRL given (trust_named), or
+     * the system store's identity when none was (moat_trust_system_id). */
+    uint8_t trust_id[32];
+    int trust_named;
     moat_clock_fn clock;
     void *clock_arg;
     uint8_t alpn[512]; /* wire form: vec8 entries */

@@ -267,13 +267,34 @@ int tls_handle_ticket(moat_tls *t, rd_t *r)
     return ks_expand_label(t->hash, t->resumption, "resumption", nonce.p, nonce.n, s->psk, t->hlen);
 }
 
+/* How the server was judged when the session began: resuming skips the
+ * certificate check (RFC 8446 2.2: the PSK stands for the original
+ * handshake's authentication), so a saved session may be offered only by
+ * a configuration that would have judged the server the same way:
+ * verification off, or on with the same trust (CA set and CRLs, or the
+ * same system store). A session made with -k is never offered by a
+ * verifying client, nor one verified against other CAs. */
+static int session_binding(const moat_tls *t, uint8_t out[32])
+{
+    uint8_t in[24 + 1 + 32] = "moat session binding v1";
+    in[24] = t->cfg->verify ? 1 : 0;
+    if (t->cfg->verify && t->cfg->trust_named)
+        memcpy(in + 25, t->cfg->trust_id, 32);
+    else if (t->cfg->verify && moat_trust_system_id(in + 25))
+        return MOAT_ERR_INTERNAL;
+    return moat_hash(MOAT_HASH_SHA256, in, sizeof in, out) ? MOAT_ERR_INTERNAL : 0;
+}
+
 int moat_tls_get_session(const moat_tls *t, moat_buf *out)
 {
     if (!t || !t->session) return MOAT_ERR_STATE;
     const tls_session *s = t->session;
-    int r = put_session(out, s);
+    uint8_t bind[32];
+    int r = session_binding(t, bind);
+    if (!r) r = put_session(out, s);
     if (!r)
-        r = wr_u16(out, (uint32_t)s->ticketlen) || wr_bytes(out, s->ticket, s->ticketlen)
+        r = wr_u16(out, (uint32_t)s->ticketlen) || wr_bytes(out, s->ticket, s->ticketlen) ||
+                    wr_u8(out, sizeof bind) || wr_bytes(out, bind, sizeof bind)
                 ? MOAT_ERR_NOMEM
                 : 0;
     return r;
@@ -287,14 +308,23 @@ int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
     rd_t r = rd_init(data, len);
     int bad = get_session(&r, s);
     rd_t tk = rd_vec(&r, 2);
-    if (bad || r.err || r.n || tk.n == 0 || tk.n > sizeof s->ticket) {
+    /* The binding (session_binding) follows the ticket; sessions saved
+     * before it existed end with the ticket: well-formed, never offered. */
+    int legacy = !r.err && r.n == 0;
+    rd_t bind = legacy ? tk : rd_vec(&r, 1);
+    if (bad || r.err || r.n || tk.n == 0 || tk.n > sizeof s->ticket ||
+        (!legacy && bind.n != 32)) {
+        moat_wipe(s, sizeof *s);
         free(s);
         return MOAT_ERR_ARG;
     }
     memcpy(s->ticket, tk.p, tk.n);
     s->ticketlen = tk.n;
-    /* Only for the same server, within its lifetime, with a suite we offer. */
-    int usable = !strcmp(s->sni, TX(t)->server_name) &&
+    uint8_t mine[32];
+    int same_trust = !legacy && !session_binding(t, mine) && !memcmp(mine, bind.p, 32);
+    /* Only for the same server, within its lifetime, with a suite we
+     * offer, judged the same way as when it began. */
+    int usable = same_trust && !strcmp(s->sni, TX(t)->server_name) &&
                  tls_now_ms(t) < s->time_ms + (uint64_t)s->lifetime * 1000;
     int hash_ok = 0;
     for (size_t i = 0; i < t->cfg->nsuites; i++)

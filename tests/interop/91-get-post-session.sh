@@ -144,6 +144,47 @@ if s_server_start "session" "$T_TMP/site"; then
 	bg_stop "$PEER_PID"
 fi
 
+# ---- --session remembers how the server was judged: a session saved
+# under -k is never offered to a verifying run, nor one verified with
+# other CAs (a full handshake judges the server again, as curl does)
+if PEER_CERT=$CERTS/selfsigned.pem PEER_KEY=$CERTS/selfsigned.key s_server_start "session-k" "$T_TMP/site"; then
+	S=$T_TMP/session-k.bin
+	out=$T_TMP/sessk1
+	moat_get "sessk1" "$out" -k -v --session "$S" "https://localhost:$PEER_PORT/index.html"
+	if [ "$GET_RC" -eq 0 ] && [ -s "$S" ]; then
+		ok "get s_server: -k --session saves a session from a self-signed server"
+	else notok "get s_server: -k --session saves a session from a self-signed server" "exit $GET_RC"; diag "$out.err"; fi
+	cp "$S" "$S.orig"
+	out=$T_TMP/sessk2
+	moat_get "sessk2" "$out" -k -v --session "$S" "https://localhost:$PEER_PORT/index.html"
+	check "get s_server: a -k session resumes under -k" has "$out.err" "resumed: yes"
+	cp "$S.orig" "$S"
+	out=$T_TMP/sessk3
+	moat_get "sessk3" "$out" -v --session "$S" --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
+	if [ "$GET_RC" -eq 60 ] && has "$out.err" "self-signed and not trusted" && ! has "$out.err" "resumed: yes"; then
+		ok "get s_server: a session saved under -k is not offered with --cacert: the self-signed server is refused (60)"
+	else notok "get s_server: a session saved under -k is not offered with --cacert: the self-signed server is refused (60)" "exit $GET_RC"; diag "$out.err"; fi
+	cp "$S.orig" "$S"
+	out=$T_TMP/sessk4
+	moat_get "sessk4" "$out" -v --session "$S" --cacert "$CERTS/selfsigned.pem" "https://localhost:$PEER_PORT/index.html"
+	if [ "$GET_RC" -eq 0 ] && has "$out.err" "resumed: no" && has "$out.err" "certificate: verified for localhost$"; then
+		ok "get s_server: a -k session is not offered even where the server would pass: a full handshake verifies it"
+	else notok "get s_server: a -k session is not offered even where the server would pass: a full handshake verifies it" "exit $GET_RC"; diag "$out.err"; fi
+	out=$T_TMP/sessk5
+	cat "$CERTS/selfsigned.pem" "$CERTS/ca.pem" >"$T_TMP/two-cas.pem"
+	moat_get "sessk5" "$out" -v --session "$S" --cacert "$T_TMP/two-cas.pem" "https://localhost:$PEER_PORT/index.html"
+	check "get s_server: a session verified with one --cacert is not offered with another (full handshake)" \
+		test "$GET_RC" -eq 0 -a "$(grep -c 'resumed: no' "$out.err")" -eq 1
+	out=$T_TMP/sessk6
+	moat_get "sessk6" "$out" -v --session "$S" --cacert "$T_TMP/two-cas.pem" "https://localhost:$PEER_PORT/index.html"
+	check "get s_server: and resumes with the same --cacert" has "$out.err" "resumed: yes"
+	out=$T_TMP/sessk7
+	moat_get "sessk7" "$out" -v --session "$S" -k "https://localhost:$PEER_PORT/index.html"
+	check "get s_server: a verified session is not offered under -k" \
+		test "$GET_RC" -eq 0 -a "$(grep -c 'resumed: no' "$out.err")" -eq 1
+	bg_stop "$PEER_PID"
+fi
+
 # ---- --cert/--key: s_server -Verify 1 demands a client certificate
 C=$T_TMP/client
 mkdir -p "$C"

@@ -103,6 +103,105 @@ static int early(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess,
     return r;
 }
 
+/* Reads a whole file into b; 0 or -1. */
+static int read_all(const char *path, moat_buf *b)
+{
+    FILE *f = fopen(path, "rb");
+    char tmp[4096];
+    size_t n;
+    if (!f) return -1;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+        moat_buf_append(b, tmp, n);
+    fclose(f);
+    return 0;
+}
+
+/* Resuming skips the certificate check: a session is offered only by a
+ * configuration that judges the server as the one that saved it did. */
+static void trust_binding(moat_tls_config *cc, moat_tls_config *sc)
+{
+    int err = 0;
+    moat_buf sk, sv, pem, legacy;
+    moat_buf_init(&pem);
+    moat_buf_init(&legacy);
+    moat_tls_config *k = client_config("ca"), *k2 = moat_tls_config_new();
+    moat_tls_config_set_verify(k, 0);
+    moat_tls_config_set_verify(k2, 0);
+    moat_tls_config_set_clock(k, client_clock, NULL);
+    moat_tls_config_set_clock(k2, client_clock, NULL);
+    check(first(k, sc, &sk) == 0 && again(k, sc, &sk, &err) == 1,
+          "a session saved with verification off resumes with it off");
+    check(again(k2, sc, &sk, &err) == 1,
+          "with verification off the trust store does not matter (err %d)", err);
+    check(again(cc, sc, &sk, &err) == 0,
+          "a session saved with verification off is not offered with it on (err %d)", err);
+    first(cc, sc, &sv);
+    check(again(k, sc, &sv, &err) == 0, "a verified session is not offered with verification off");
+
+    /* The same CAs in a new configuration: the same trust. */
+    moat_tls_config *same = client_config("ca");
+    moat_tls_config_set_clock(same, client_clock, NULL);
+    check(again(same, sc, &sv, &err) == 1, "the same CA file in a new configuration resumes");
+
+    /* Other CAs: not offered; the full handshake judges the server again. */
+    moat_tls_config *oth = client_config("other");
+    moat_tls_config_set_clock(oth, client_clock, NULL);
+    int r = again(oth, sc, &sv, &err);
+    check(r < 0 && err == MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA),
+          "a session is not offered under other CAs: the server is refused (%s)",
+          moat_strerror(err));
+    char e[256];
+    moat_tls_config *more = moat_tls_config_new();
+    read_all(cpath("ca", "pem"), &pem);
+    read_all(cpath("other", "pem"), &pem);
+    moat_tls_config_set_clock(more, client_clock, NULL);
+    moat_tls_config_set_ca_pem(more, (const char *)pem.base, pem.len, e, sizeof e);
+    check(again(more, sc, &sv, &err) == 0, "nor under a larger CA set (err %d)", err);
+
+    /* A CRL changes the verdict, so the trust. */
+    moat_tls_config *crl = client_config("ca");
+    moat_tls_config_set_clock(crl, client_clock, NULL);
+    moat_tls_config_add_crl_file(crl, cpath("ca", "crl"), e, sizeof e);
+    check(again(crl, sc, &sv, &err) == 0, "nor with a CRL added (err %d)", err);
+
+    /* A session saved before sessions carried the binding: not offered. */
+    moat_buf_append(&legacy, sv.base, sv.len - 33);
+    moat_tls *c = moat_tls_client_new(cc, "localhost");
+    check(moat_tls_set_session(c, legacy.base, legacy.len) == 0,
+          "a session without the binding is read without error");
+    moat_tls_free(c);
+    check(again(cc, sc, &legacy, &err) == 0, "and is not offered (err %d)", err);
+    legacy.base[legacy.len - 1] ^= 1;
+    moat_buf_append(&legacy, "\x01x", 2);
+    c = moat_tls_client_new(cc, "localhost");
+    check(moat_tls_set_session(c, legacy.base, legacy.len) == MOAT_ERR_ARG,
+          "a binding of the wrong length is malformed");
+    moat_tls_free(c);
+
+    /* The system store (here SSL_CERT_FILE): its identity is the file. */
+    setenv("SSL_CERT_FILE", cpath("ca", "pem"), 1);
+    moat_tls_config *s1 = moat_tls_config_new(), *s2 = moat_tls_config_new();
+    moat_tls_config_set_clock(s1, client_clock, NULL);
+    moat_tls_config_set_clock(s2, client_clock, NULL);
+    moat_buf ss;
+    check(first(s1, sc, &ss) == 0 && again(s2, sc, &ss, &err) == 1,
+          "a session verified by the system store resumes with it (err %d)", err);
+    check(again(cc, sc, &ss, &err) == 0, "but is not offered under --cacert (err %d)", err);
+    setenv("SSL_CERT_FILE", cpath("ca", "crl"), 1);
+    check(again(s2, sc, &ss, &err) == 0, "nor once the system store is another file (err %d)",
+          err);
+    unsetenv("SSL_CERT_FILE");
+
+    moat_buf_free(&ss);
+    moat_buf_free(&sk);
+    moat_buf_free(&sv);
+    moat_buf_free(&pem);
+    moat_buf_free(&legacy);
+    moat_tls_config *all[] = {k, k2, same, oth, more, crl, s1, s2};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        moat_tls_config_free(all[i]);
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -237,6 +336,8 @@ int main(void)
     check(r == ALERT(BAD_RECORD_MAC), "more than 1 MB of undecryptable 0-RTT is refused (%s)",
           moat_strerror(r));
     moat_buf_free(&s5);
+
+    trust_binding(cc, sc);
 
     /* Tickets off: none sent, nothing to save. */
     moat_tls_config_set_tickets(gone, 0, 0);
