@@ -2,7 +2,11 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -fno-strict-aliasing
-LDLIBS  = -lcrypto
+# libidn2 (Debian: libidn2-dev): moat get's international host names.
+IDN2_CFLAGS := $(shell pkg-config --cflags libidn2 2>/dev/null)
+IDN2_LIBS   := $(shell pkg-config --libs libidn2 2>/dev/null || echo -lidn2)
+override CFLAGS += $(IDN2_CFLAGS)
+LDLIBS  = -lcrypto $(IDN2_LIBS)
 
 B       ?= build
 SRC     := $(wildcard src/core/*.c src/crypto/*.c src/tls/*.c src/http/*.c src/server/*.c \
