@@ -167,7 +167,9 @@ const char *moat_tls_sigscheme_name(uint16_t sig); /* "ecdsa_secp256r1_sha256" *
 
 /* A client connection. server_name is a DNS name (sent as SNI and checked
  * against the certificate) or an IP address literal (checked against IP
- * SANs, not sent as SNI). The config must outlive the connection. */
+ * SANs, not sent as SNI). One trailing dot is dropped (RFC 6066 3: SNI
+ * has none), and a SAN written with one (good.test.) matches too. The
+ * config must outlive the connection. */
 moat_tls *moat_tls_client_new(const moat_tls_config *cfg, const char *server_name);
 moat_tls *moat_tls_server_new(const moat_tls_config *cfg);
 /* Wipes every secret and frees. NULL is allowed. */

@@ -396,14 +396,31 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
         X509_STORE_CTX_set_verify_cb(ctx, crl_cb);
     }
     unsigned char ipbuf[16];
+    char name[512];
+    size_t hl = host ? strlen(host) : 0;
+    /* good.test. is good.test (RFC 6066 3 keeps the dot out of SNI); and
+     * a SAN written as the absolute name good.test. names it too. */
+    if (hl > 1 && host[hl - 1] == '.') hl--;
+    if (hl + 2 > sizeof name) {
+        snprintf(reason, reasonlen, "the host name is too long");
+        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+        goto out;
+    }
+    if (host) {
+        memcpy(name, host, hl);
+        name[hl] = '\0';
+    }
     int is_ip =
-        host && (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1);
+        host && (inet_pton(AF_INET, name, ipbuf) == 1 || inet_pton(AF_INET6, name, ipbuf) == 1);
     if (host && is_ip) {
-        X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+        X509_VERIFY_PARAM_set1_ip_asc(vp, name);
     } else if (host) {
         X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
                                                 X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
-        X509_VERIFY_PARAM_set1_host(vp, host, 0);
+        X509_VERIFY_PARAM_set1_host(vp, name, hl);
+        name[hl] = '.';
+        X509_VERIFY_PARAM_add1_host(vp, name, hl + 1);
+        name[hl] = '\0';
     }
     if (X509_verify_cert(ctx) == 1) {
         r = ocsp ? check_staple(t, ctx, ocsp, ocsp_len, now, reason, reasonlen, code) : 0;
@@ -448,7 +465,7 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
         list_names(leaf, a, sizeof a);
         snprintf(reason, reasonlen, "its certificate is not valid for %s (it is valid for %s)",
-                 host, a);
+                 name, a);
         *code = "NET::ERR_CERT_COMMON_NAME_INVALID";
         r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
         break;

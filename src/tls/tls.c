@@ -60,7 +60,14 @@ moat_tls *moat_tls_client_new(const moat_tls_config *cfg, const char *server_nam
         moat_tls_free(t);
         return NULL;
     }
-    if (t) snprintf(t->tx->server_name, sizeof t->tx->server_name, "%s", server_name);
+    if (t) {
+        /* RFC 6066 3: "The hostname is represented ... without a trailing
+         * dot": good.test. is sent, matched and resumed as good.test. */
+        size_t n = strlen(server_name);
+        if (n > 1 && server_name[n - 1] == '.') n--;
+        memcpy(t->tx->server_name, server_name, n);
+        t->tx->server_name[n] = '\0';
+    }
     return t;
 }
 

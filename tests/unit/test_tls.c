@@ -245,6 +245,13 @@ static void test_sni_and_alpn(void)
     r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
     check(r == 0, "default certificate for another name");
     pair_free(&p);
+    /* RFC 6066 3: no trailing dot in SNI; www.example.test. is the name
+     * www.example.test, for the server's choice and the client's check. */
+    r = pair_handshake(&p, cc, sc, "www.example.test.", 1 << 20);
+    check(r == 0 && !strcmp(moat_tls_get_sni(p.s), "www.example.test"),
+          "a trailing dot is not sent in SNI, and the name still matches (%s, SNI %s)",
+          moat_strerror(r), r ? "" : moat_tls_get_sni(p.s));
+    pair_free(&p);
     static const char *const h2only[] = {"h2"};
     moat_tls_config_set_alpn(cc, h2only, 1);
     r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
