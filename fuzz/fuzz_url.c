@@ -17,7 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct moat_url *u = malloc(sizeof *u);
     char err[512];
     if (u && moat_url_parse(url, u, err, sizeof err) == 0) {
+        size_t namelen = strlen(u->name);
         if (!u->host[0] || u->path[0] != '/' || u->port < 1 || u->port > 65535) abort();
+        /* The TLS name never has an empty label or a trailing dot. */
+        if (!namelen || u->name[namelen - 1] == '.' || strstr(u->name, "..")) abort();
         if (nl) {
             size_t llen = size - ulen - 1;
             char *loc = malloc(llen ? llen : 1); /* exact size, not NUL-terminated */

@@ -21,15 +21,27 @@ int moat_get_main(int argc, char **argv);
 
 /* A parsed https:// URL. */
 struct moat_url {
-    char host[256];  /* name, IPv4 literal, or IPv6 literal without brackets */
-    int port;        /* 443 when absent */
-    int port_given;  /* the URL had an explicit port */
-    char path[8192]; /* path and query, starting with '/'; never empty */
+    /* The host as looked up and sent in Host: lower case, A-labels, an
+     * IPv4 address in dotted decimal, IPv6 without brackets; a trailing
+     * dot kept. */
+    char host[256];
+    /* The name TLS uses: host without its trailing dot (RFC 6066 3: no
+     * dot in SNI), sent as SNI and checked against the certificate. */
+    char name[256];
+    char unicode[256]; /* the Unicode form of an A-label host, for messages; "" if none */
+    char shown[520];   /* for messages: "café.test (xn--caf-dma.test)", or the name */
+    int port;          /* 443 when absent */
+    int port_given;    /* the URL had an explicit port */
+    char path[8192];   /* path and query, starting with '/'; never empty */
 };
 
 /* Parses url into u. Returns 0; or 3 (malformed URL) or 1 (a scheme other
  * than https) with a message in err. A URL without a scheme is taken as
- * https://. */
+ * https://. The host is read as browsers read it (the WHATWG URL
+ * Standard's host parser): a host ending in a number is an IPv4 address
+ * in any of its forms (127.1, 0x7f.1, 2130706433, 0177.0.0.1), and a
+ * Unicode name becomes its A-labels (IDNA2008 with UTS #46, through
+ * libidn2, as curl does). */
 int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen);
 
 /* Resolves a Location value against the URL it came from (RFC 3986 5.2:

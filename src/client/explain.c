@@ -205,7 +205,7 @@ struct moat_explain {
     FILE *m; /* the handshake part, written as it happens, shown when done */
     char *mbuf;
     size_t mlen;
-    char host[256];
+    char host[520]; /* as shown: "café.test (xn--caf-dma.test)" */
     int port;
     const char *trust;
     int step;

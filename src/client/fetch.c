@@ -75,13 +75,30 @@ static int64_t min_deadline(int64_t a, int64_t b)
 }
 
 /* "HOST" or "[v6]", with ":PORT" unless it is 443, as browsers show it. */
+static void origin_of(const char *host, int port, char *out, size_t n)
+{
+    int v6 = strchr(host, ':') != NULL;
+    if (port != 443)
+        snprintf(out, n, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    else
+        snprintf(out, n, "%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
+}
+
 static void origin(const struct moat_url *u, char *out, size_t n)
 {
-    int v6 = strchr(u->host, ':') != NULL;
-    if (u->port != 443)
-        snprintf(out, n, "%s%s%s:%d", v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
+    origin_of(u->host, u->port, out, n);
+}
+
+/* "https://café.test/ (xn--caf-dma.test)" for messages: the origin as
+ * the user wrote it, and the A-labels when they differ. */
+static void shown_origin(const struct moat_url *u, char *out, size_t n)
+{
+    char o[300];
+    origin_of(u->unicode[0] ? u->unicode : u->host, u->port, o, sizeof o);
+    if (u->unicode[0])
+        snprintf(out, n, "https://%s/ (%s)", o, u->name);
     else
-        snprintf(out, n, "%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "");
+        snprintf(out, n, "https://%s/", o);
 }
 
 static int flush_tls(struct xfer *x, int64_t deadline)
@@ -166,7 +183,7 @@ static int timeout_exit(struct xfer *x, const char *what)
         moat_explain_handshake_done(x->c.ex, x->c.t, 0);
         x->c.explained = 1;
     }
-    fprintf(stderr, "moat: timed out %s %s\n", what, x->u->host);
+    fprintf(stderr, "moat: timed out %s %s\n", what, x->u->shown);
     return 28;
 }
 
@@ -252,7 +269,7 @@ static int judge_insecure(struct xfer *x)
     char why[400];
     const char *code = NULL;
     why[0] = 0;
-    int r = moat_verify_chain(x->o->check_trust, ders, lens, c->ncerts, x->u->host,
+    int r = moat_verify_chain(x->o->check_trust, ders, lens, c->ncerts, x->u->name,
                               (int64_t)time(NULL), 0, c->staple.len ? c->staple.base : NULL,
                               c->staple.len, why, sizeof why, &code);
     if (r)
@@ -284,7 +301,7 @@ static int handshake(struct xfer *x, int64_t deadline)
         ssize_t n = moat_recv_some(x->c.fd, buf, sizeof buf, deadline);
         if (n == -2) return timeout_exit(x, "in the TLS handshake with");
         if (n <= 0)
-            return handshake_fail(x, 35, "moat: TLS handshake with %s failed: %s\n", x->u->host,
+            return handshake_fail(x, 35, "moat: TLS handshake with %s failed: %s\n", x->u->shown,
                                   n == 0 ? "the server closed the connection" : strerror(errno));
         r = moat_tls_recv(x->c.t, buf, (size_t)n, &x->out, &x->app);
         /* Send what the engine produced, the fatal alert included. */
@@ -295,13 +312,13 @@ static int handshake(struct xfer *x, int64_t deadline)
         const char *why = moat_tls_verify_error(x->c.t);
         explain_done(x, 0);
         if (why) {
-            char o[300];
-            origin(x->u, o, sizeof o);
+            char o[600];
+            shown_origin(x->u, o, sizeof o);
             const char *code = moat_tls_verify_code(x->c.t);
-            fprintf(stderr, "moat: refused https://%s/: %s (%s)\n", o, why, code ? code : "?");
+            fprintf(stderr, "moat: refused %s: %s (%s)\n", o, why, code ? code : "?");
             return 60;
         }
-        fprintf(stderr, "moat: TLS handshake with %s failed: %s\n", x->u->host, moat_strerror(r));
+        fprintf(stderr, "moat: TLS handshake with %s failed: %s\n", x->u->shown, moat_strerror(r));
         return 35;
     }
     return 0;
@@ -311,7 +328,7 @@ static void verbose_tls(struct xfer *x, const char *addr)
 {
     moat_tls *t = x->c.t;
     const char *alpn = moat_tls_get_alpn(t);
-    fprintf(stderr, "* connected to %s (%s) port %d\n", x->u->host, addr, x->u->port);
+    fprintf(stderr, "* connected to %s (%s) port %d\n", x->u->shown, addr, x->u->port);
     fprintf(stderr, "* protocol: TLSv1.3%s\n",
             moat_tls_did_hrr(t) ? " (after a HelloRetryRequest)" : "");
     fprintf(stderr, "* cipher: %s\n", moat_tls_cipher_name(moat_tls_get_cipher(t)));
@@ -339,9 +356,9 @@ static void verbose_tls(struct xfer *x, const char *addr)
     else if (x->o->insecure)
         fprintf(stderr, "* certificate: NOT verified (-k); it would have passed\n");
     else if (moat_tls_resumed(t))
-        fprintf(stderr, "* certificate: verified for %s when the session began\n", x->u->host);
+        fprintf(stderr, "* certificate: verified for %s when the session began\n", x->u->shown);
     else
-        fprintf(stderr, "* certificate: verified for %s\n", x->u->host);
+        fprintf(stderr, "* certificate: verified for %s\n", x->u->shown);
 }
 
 /* Prints each line of a head to stderr behind a marker ("> " or "< "). */
@@ -428,14 +445,15 @@ static int conn_open(struct xfer *x)
     int64_t hs_deadline = min_deadline(x->deadline, t0 + (int64_t)(x->o->connect_timeout * 1000));
     int status = 0;
     char addr[64] = "?";
-    c->fd = moat_client_connect(u->host, u->port, x->o->resolve, hs_deadline, addr, sizeof addr,
+    c->fd = moat_client_connect(u->host, u->shown, u->port, x->o->resolve, hs_deadline, addr,
+                                sizeof addr,
                                 &status, &looked);
     x->t_lookup = (looked ? looked : moat_now_us()) - x->start_us;
     if (c->fd < 0) return status;
     x->t_connect = moat_now_us() - x->start_us;
     snprintf(c->host, sizeof c->host, "%s", u->host);
     c->port = u->port;
-    c->t = moat_tls_client_new(x->cfg, u->host);
+    c->t = moat_tls_client_new(x->cfg, u->name);
     if (!c->t) {
         fprintf(stderr, "moat: cannot start TLS (out of memory)\n");
         return 1;
@@ -445,7 +463,7 @@ static int conn_open(struct xfer *x)
                             : x->o->capath ? x->o->capath
                             : x->o->cacert ? x->o->cacert
                                            : "the system trust store";
-        c->ex = moat_explain_new(stderr, u->host, u->port, trust);
+        c->ex = moat_explain_new(stderr, u->shown, u->port, trust);
     }
     moat_tls_set_observer(c->t, observe, c);
     session_load(x);
@@ -555,7 +573,7 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
     if (r == -2) return timeout_exit(x, "sending to");
     if (r < 0) {
         if (x->c.used) return STALE;
-        fprintf(stderr, "moat: failure sending the request to %s\n", u->host);
+        fprintf(stderr, "moat: failure sending the request to %s\n", u->shown);
         return 55;
     }
     return 0;
@@ -573,7 +591,7 @@ static int read_more(struct xfer *x)
         if (n == -2) return timeout_exit(x, "receiving from");
         if (n < 0) {
             if (errno == ECONNRESET) return 18;
-            fprintf(stderr, "moat: failure receiving data from %s: %s\n", x->u->host,
+            fprintf(stderr, "moat: failure receiving data from %s: %s\n", x->u->shown,
                     strerror(errno));
             return 56;
         }
@@ -582,7 +600,7 @@ static int read_more(struct xfer *x)
         int r = moat_tls_recv(x->c.t, buf, (size_t)n, &x->out, &x->app);
         flush_tls(x, x->deadline);
         if (r < 0) {
-            fprintf(stderr, "moat: failure receiving data from %s: %s\n", x->u->host,
+            fprintf(stderr, "moat: failure receiving data from %s: %s\n", x->u->shown,
                     moat_strerror(r));
             return 56;
         }
@@ -593,7 +611,7 @@ static int read_more(struct xfer *x)
 
 static int truncated(struct xfer *x, const char *how)
 {
-    fprintf(stderr, "moat: the response from %s was cut off: %s\n", x->u->host, how);
+    fprintf(stderr, "moat: the response from %s was cut off: %s\n", x->u->shown, how);
     return 18;
 }
 
@@ -619,7 +637,7 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
         hl =
             x->app.len ? moat_http_parse_response((const char *)x->app.base, x->app.len, &resp) : 0;
         if (hl < 0 || (hl == 0 && x->app.len > MAX_HEAD)) {
-            fprintf(stderr, "moat: malformed HTTP response from %s\n", x->u->host);
+            fprintf(stderr, "moat: malformed HTTP response from %s\n", x->u->shown);
             return 8; /* curl's "weird server reply" */
         }
         if (hl > 0 && resp.status >= 100 && resp.status < 200 && resp.status != 101) {
@@ -699,7 +717,7 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
             if (out && emit(x, x->decoded.base, x->decoded.len, 1) < 0) return 23;
             moat_buf_clear(&x->decoded);
             if (r < 0) {
-                fprintf(stderr, "moat: malformed chunked body from %s\n", x->u->host);
+                fprintf(stderr, "moat: malformed chunked body from %s\n", x->u->shown);
                 return 56;
             }
             if (r == 1) break;
@@ -825,7 +843,7 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
         if (x.c.t && (!x.c.reusable || !same_origin(&x.c, &u))) conn_close(&x);
         for (int attempt = 0; attempt < 2; attempt++) {
             if (!x.c.t && (status = conn_open(&x))) break;
-            if (x.c.used && o->verbose) fprintf(stderr, "* reusing the connection to %s\n", u.host);
+            if (x.c.used && o->verbose) fprintf(stderr, "* reusing the connection to %s\n", u.shown);
             /* As curl does: Authorization and Cookie from -H are dropped
              * once a redirect leaves the first origin (RFC 6454: scheme,
              * host and port; the scheme is always https here). */
@@ -833,7 +851,7 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
                                   strcasecmp(first_host, u.host) != 0 || first_port != u.port);
             if (status == 0) status = read_response(&x, method, &a);
             if (status && status != STALE && x.send_failed) {
-                fprintf(stderr, "moat: failure sending the request body to %s\n", u.host);
+                fprintf(stderr, "moat: failure sending the request body to %s\n", u.shown);
                 status = 55;
             }
             if (status == 0 && x.send_failed) x.c.reusable = 0;
@@ -842,7 +860,7 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
             conn_close(&x); /* the server closed an idle connection: once more */
         }
         if (status == STALE) {
-            fprintf(stderr, "moat: the server closed the connection to %s\n", u.host);
+            fprintf(stderr, "moat: the server closed the connection to %s\n", u.shown);
             status = 56;
         }
         if (status || !(o->follow && is_redirect(a.status) && a.location[0])) break;

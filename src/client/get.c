@@ -134,6 +134,22 @@ static int add_data(struct moat_get_opts *o, const char *v, int binary)
     return 0;
 }
 
+/* --resolve HOST:PORT:ADDR with HOST read as a URL's host is (café.test
+ * as its A-labels, 127.1 as 127.0.0.1), so it matches the URL's. */
+static int canonical_resolve(struct moat_get_opts *o, const char *colon)
+{
+    static char spec[1400];
+    char url[600], err[512];
+    struct moat_url u;
+    size_t hl = (size_t)(colon - o->resolve);
+    if (hl > 500) return -1;
+    snprintf(url, sizeof url, "https://%.*s/", (int)hl, o->resolve);
+    if (moat_url_parse(url, &u, err, sizeof err) || strchr(u.host, ':')) return -1;
+    if ((size_t)snprintf(spec, sizeof spec, "%s%s", u.host, colon) >= sizeof spec) return -1;
+    o->resolve = spec;
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
 {
     for (int i = 1; i < argc; i++) {
@@ -231,7 +247,7 @@ static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
     if (o->resolve) {
         const char *c1 = strchr(o->resolve, ':');
         const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c1 || !c2 || c1 == o->resolve || !c2[1])
+        if (!c1 || !c2 || c1 == o->resolve || !c2[1] || canonical_resolve(o, c1) < 0)
             return fail_usage("bad --resolve %s (want HOST:PORT:ADDR)", o->resolve);
     }
     if (o->key && !o->cert) return fail_usage("%s", "--key needs --cert");

@@ -45,8 +45,11 @@ static const char *resolve_override(const char *spec, const char *host, int port
     if (!spec) return NULL;
     const char *c1 = strchr(spec, ':');
     if (!c1) return NULL;
-    size_t hl = (size_t)(c1 - spec);
-    if (hl != strlen(host) || strncasecmp(spec, host, hl) != 0) return NULL;
+    /* good.test. is good.test: one trailing dot on either side is ignored. */
+    size_t hl = (size_t)(c1 - spec), want = strlen(host);
+    if (hl > 1 && spec[hl - 1] == '.') hl--;
+    if (want > 1 && host[want - 1] == '.') want--;
+    if (hl != want || strncasecmp(spec, host, hl) != 0) return NULL;
     const char *c2 = strchr(c1 + 1, ':');
     if (!c2 || moat_parse_port(c1 + 1, c2) != port) return NULL;
     const char *a = c2 + 1;
@@ -147,8 +150,9 @@ static int lookup(const char *name, const char *port, const struct addrinfo *hin
     return r;
 }
 
-int moat_client_connect(const char *host, int port, const char *resolve, int64_t deadline,
-                        char *addr_out, size_t addrlen, int *exit_code, int64_t *resolved_at)
+int moat_client_connect(const char *host, const char *shown, int port, const char *resolve,
+                        int64_t deadline, char *addr_out, size_t addrlen, int *exit_code,
+                        int64_t *resolved_at)
 {
     char portstr[8], over[128];
     snprintf(portstr, sizeof portstr, "%d", port);
@@ -159,12 +163,12 @@ int moat_client_connect(const char *host, int port, const char *resolve, int64_t
     hints.ai_flags = AI_NUMERICSERV | (name ? AI_NUMERICHOST : 0);
     int r = lookup(name ? name : host, portstr, &hints, deadline, &res);
     if (r == LOOKUP_TIMED_OUT) {
-        fprintf(stderr, "moat: resolving host %s timed out\n", host);
+        fprintf(stderr, "moat: resolving host %s timed out\n", shown);
         *exit_code = 28;
         return -1;
     }
     if (r) {
-        fprintf(stderr, "moat: could not resolve host %s: %s\n", name ? name : host,
+        fprintf(stderr, "moat: could not resolve host %s: %s\n", name ? name : shown,
                 gai_strerror(r));
         *exit_code = 6;
         return -1;
@@ -188,10 +192,11 @@ int moat_client_connect(const char *host, int port, const char *resolve, int64_t
     freeaddrinfo(res);
     if (fd < 0) {
         if (timed_out) {
-            fprintf(stderr, "moat: connection to %s port %d timed out\n", host, port);
+            fprintf(stderr, "moat: connection to %s port %d timed out\n", shown, port);
             *exit_code = 28;
         } else {
-            fprintf(stderr, "moat: cannot connect to %s port %d: %s\n", host, port, strerror(err));
+            fprintf(stderr, "moat: cannot connect to %s port %d: %s\n", shown, port,
+                    strerror(err));
             *exit_code = 7;
         }
         return -1;

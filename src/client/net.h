@@ -13,13 +13,15 @@ int64_t moat_now_ms(void);
 int64_t moat_now_us(void);
 
 /* Resolves host (or uses the address of a matching --resolve HOST:PORT:ADDR
- * spec, which may be NULL) and connects to the first address that answers,
- * the lookup and the connection both ending by deadline. Returns a non-blocking socket with the
- * numeric address in addr_out; or -1 after printing one line on stderr, with *exit_code set to 6
- * (resolve), 7 (connect) or 28 (timeout). *resolved_at (if not NULL) gets the time name resolution
- * ended (moat_now_us). */
-int moat_client_connect(const char *host, int port, const char *resolve, int64_t deadline,
-                        char *addr_out, size_t addrlen, int *exit_code, int64_t *resolved_at);
+ * spec, which may be NULL; a trailing dot on either name is ignored) and
+ * connects to the first address that answers, the lookup and the
+ * connection both ending by deadline. Returns a non-blocking socket with the
+ * numeric address in addr_out; or -1 after printing one line on stderr (naming the host as
+ * shown), with *exit_code set to 6 (resolve), 7 (connect) or 28 (timeout). *resolved_at (if not
+ * NULL) gets the time name resolution ended (moat_now_us). */
+int moat_client_connect(const char *host, const char *shown, int port, const char *resolve,
+                        int64_t deadline, char *addr_out, size_t addrlen, int *exit_code,
+                        int64_t *resolved_at);
 
 /* Sends all n bytes. Returns 0, -1 on a socket error, -2 on timeout. */
 int moat_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline);

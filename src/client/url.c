@@ -1,6 +1,9 @@
 /* moat get: parsing an https:// URL (RFC 3986 3) into host, port and the
- * request-target to send. */
+ * request-target to send; hosts read as browsers read them (the WHATWG
+ * URL Standard's IPv4 forms, IDNA through libidn2). */
 #include <arpa/inet.h>
+#include <idn2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -11,6 +14,168 @@ static int host_char(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_';
+}
+
+/* The WHATWG URL Standard's IPv4 number parser: decimal, "0x" hex or
+ * leading-zero octal; "0x" alone is 0. Values past 2^32 are held at 2^32
+ * (too big for any part). Returns 0, or -1 when s is not such a number. */
+static int ipv4_number(const char *s, size_t n, uint64_t *v)
+{
+    if (n == 0) return -1;
+    unsigned radix = 10;
+    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2, n -= 2, radix = 16;
+    else if (n >= 2 && s[0] == '0')
+        s += 1, n -= 1, radix = 8;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = (unsigned char)s[i], d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
+        if (d >= radix) return -1;
+        x = x * radix + d;
+        if (x > 0xffffffffULL) x = 0x100000000ULL;
+    }
+    *v = x;
+    return 0;
+}
+
+/* WHATWG "ends in a number": the last label (after one trailing dot) is
+ * all digits or an IPv4 number. Such a host is an IPv4 address or invalid,
+ * never a DNS name. */
+static int ends_in_number(const char *h, size_t n)
+{
+    if (n > 0 && h[n - 1] == '.') n--;
+    size_t s = n;
+    while (s > 0 && h[s - 1] != '.')
+        s--;
+    if (s == n) return 0;
+    size_t i = s;
+    while (i < n && h[i] >= '0' && h[i] <= '9')
+        i++;
+    uint64_t v;
+    return i == n || ipv4_number(h + s, n - s, &v) == 0;
+}
+
+/* The WHATWG IPv4 parser: 1 to 4 parts, each a number as above, all but
+ * the last under 256, the last filling the remaining bytes (127.1 is
+ * 127.0.0.1, 2130706433 too). Writes the dotted form. Returns 0 or -1. */
+static int ipv4_parse(const char *h, size_t n, char *out, size_t outlen)
+{
+    if (n > 0 && h[n - 1] == '.') n--;
+    uint64_t part[4];
+    size_t np = 0, s = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && h[i] != '.') continue;
+        if (np == 4 || ipv4_number(h + s, i - s, &part[np])) return -1;
+        np++;
+        s = i + 1;
+    }
+    uint64_t addr = part[np - 1];
+    if (addr >= (uint64_t)1 << (8 * (5 - np))) return -1;
+    for (size_t i = 0; i + 1 < np; i++) {
+        if (part[i] > 255) return -1;
+        addr += part[i] << (8 * (3 - i));
+    }
+    snprintf(out, outlen, "%u.%u.%u.%u", (unsigned)(addr >> 24), (unsigned)(addr >> 16) & 255,
+             (unsigned)(addr >> 8) & 255, (unsigned)addr & 255);
+    return 0;
+}
+
+/* A Unicode host to its A-labels: UTS #46 non-transitional processing
+ * with NFC (IDNA2008), falling back to transitional for names only
+ * IDNA2003 took, as curl does. Returns 0, or 3 with a message in err. */
+static int idna_to_ascii(const char *in, char *out, size_t outlen, const char *url, char *err,
+                         size_t errlen)
+{
+    uint8_t *a = NULL;
+    int r = idn2_lookup_u8((const uint8_t *)in, &a, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    if (r != IDN2_OK) {
+        idn2_free(a);
+        a = NULL;
+        int r2 = idn2_lookup_u8((const uint8_t *)in, &a, IDN2_TRANSITIONAL);
+        if (r2 == IDN2_OK) r = r2;
+    }
+    if (r != IDN2_OK || !a || strlen((char *)a) >= outlen) {
+        snprintf(err, errlen, "bad international host name in URL: %s (%s)", url,
+                 r != IDN2_OK ? idn2_strerror(r) : "too long");
+        idn2_free(a);
+        return 3;
+    }
+    snprintf(out, outlen, "%s", (char *)a);
+    idn2_free(a);
+    return 0;
+}
+
+/* u->name (host without one trailing dot), u->unicode and u->shown. */
+static int set_names(struct moat_url *u, const char *url, char *err, size_t errlen)
+{
+    size_t n = strlen(u->host);
+    if (n > 1 && u->host[n - 1] == '.' && !strchr(u->host, ':')) n--;
+    if (n == 0 || u->host[n - 1] == '.' || u->host[0] == '.' || strstr(u->host, "..")) {
+        snprintf(err, errlen, "bad host name (an empty label) in URL: %s", url);
+        return 3;
+    }
+    memcpy(u->name, u->host, n);
+    u->name[n] = '\0';
+    /* An A-label host is shown in Unicode too; one that does not decode
+     * is shown as it is (the lookup decides what it is worth). */
+    u->unicode[0] = '\0';
+    char *uni = NULL;
+    if ((strncmp(u->name, "xn--", 4) == 0 || strstr(u->name, ".xn--")) &&
+        idn2_to_unicode_8z8z(u->name, &uni, 0) == IDN2_OK && uni && strlen(uni) < sizeof u->unicode)
+        snprintf(u->unicode, sizeof u->unicode, "%s", uni);
+    idn2_free(uni);
+    if (u->unicode[0])
+        snprintf(u->shown, sizeof u->shown, "%s (%s)", u->unicode, u->name);
+    else
+        snprintf(u->shown, sizeof u->shown, "%s", u->name);
+    return 0;
+}
+
+/* The host of the authority, p[0..n), not bracketed: a DNS name (Unicode
+ * converted to A-labels) or an IPv4 address in any form browsers take. */
+static int parse_name(const char *p, size_t n, struct moat_url *u, const char *url, char *err,
+                      size_t errlen)
+{
+    char raw[1024];
+    int unicode = 0;
+    if (n >= sizeof raw) {
+        snprintf(err, errlen, "host name too long in URL: %s", url);
+        return 3;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x80) {
+            unicode = 1;
+        } else if (!host_char(c)) {
+            snprintf(err, errlen, "bad character in host name of URL: %s", url);
+            return 3;
+        }
+        raw[i] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+    }
+    raw[n] = '\0';
+    if (unicode) {
+        int r = idna_to_ascii(raw, u->host, sizeof u->host, url, err, errlen);
+        if (r) return r;
+    } else if (n >= sizeof u->host) {
+        snprintf(err, errlen, "host name too long in URL: %s", url);
+        return 3;
+    } else {
+        memcpy(u->host, raw, n + 1);
+    }
+    n = strlen(u->host);
+    if (ends_in_number(u->host, n) && ipv4_parse(u->host, n, u->host, sizeof u->host) < 0) {
+        snprintf(err, errlen, "bad IPv4 address in URL: %s", url);
+        return 3;
+    }
+    return 0;
 }
 
 int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen)
@@ -61,19 +226,16 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
         size_t hlen = 0;
         while (hlen < alen && p[hlen] != ':')
             hlen++;
-        if (hlen == 0 || hlen >= sizeof u->host) {
+        if (hlen == 0) {
             snprintf(err, errlen, "no host name in URL: %s", url);
             return 3;
         }
-        for (size_t i = 0; i < hlen; i++) {
-            if (!host_char((unsigned char)p[i])) {
-                snprintf(err, errlen, "bad character in host name of URL: %s", url);
-                return 3;
-            }
-            u->host[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
-        }
+        int r = parse_name(p, hlen, u, url, err, errlen);
+        if (r) return r;
         hend = p + hlen;
     }
+    int r = set_names(u, url, err, errlen);
+    if (r) return r;
     const char *aend = p + alen;
     if (hend < aend) {
         if (*hend != ':') {
