@@ -446,8 +446,7 @@ static int conn_open(struct xfer *x)
     int status = 0;
     char addr[64] = "?";
     c->fd = moat_client_connect(u->host, u->shown, u->port, x->o->resolve, hs_deadline, addr,
-                                sizeof addr,
-                                &status, &looked);
+                                sizeof addr, &status, &looked);
     x->t_lookup = (looked ? looked : moat_now_us()) - x->start_us;
     if (c->fd < 0) return status;
     x->t_connect = moat_now_us() - x->start_us;
@@ -843,7 +842,8 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
         if (x.c.t && (!x.c.reusable || !same_origin(&x.c, &u))) conn_close(&x);
         for (int attempt = 0; attempt < 2; attempt++) {
             if (!x.c.t && (status = conn_open(&x))) break;
-            if (x.c.used && o->verbose) fprintf(stderr, "* reusing the connection to %s\n", u.shown);
+            if (x.c.used && o->verbose)
+                fprintf(stderr, "* reusing the connection to %s\n", u.shown);
             /* As curl does: Authorization and Cookie from -H are dropped
              * once a redirect leaves the first origin (RFC 6454: scheme,
              * host and port; the scheme is always https here). */

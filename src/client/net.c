@@ -195,8 +195,7 @@ int moat_client_connect(const char *host, const char *shown, int port, const cha
             fprintf(stderr, "moat: connection to %s port %d timed out\n", shown, port);
             *exit_code = 28;
         } else {
-            fprintf(stderr, "moat: cannot connect to %s port %d: %s\n", shown, port,
-                    strerror(err));
+            fprintf(stderr, "moat: cannot connect to %s port %d: %s\n", shown, port, strerror(err));
             *exit_code = 7;
         }
         return -1;

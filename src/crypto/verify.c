@@ -65,10 +65,10 @@ int moat_trust_system_id(uint8_t out[32])
     memset(&st, 0, sizeof st);
     if (stat(file, &st) < 0) memset(&st, 0, sizeof st);
     char id[8192];
-    int n = snprintf(id, sizeof id, "system trust store\n%s\n%s\n%llu %llu %llu %lld.%09ld", file,
-                     dir, (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
-                     (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec,
-                     st.st_mtim.tv_nsec);
+    int n =
+        snprintf(id, sizeof id, "system trust store\n%s\n%s\n%llu %llu %llu %lld.%09ld", file, dir,
+                 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                 (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
     if (n < 0 || (size_t)n >= sizeof id) return MOAT_ERR_INTERNAL;
     return moat_hash(MOAT_HASH_SHA256, id, (size_t)n, out) ? MOAT_ERR_INTERNAL : 0;
 }

@@ -312,8 +312,7 @@ int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
      * before it existed end with the ticket: well-formed, never offered. */
     int legacy = !r.err && r.n == 0;
     rd_t bind = legacy ? tk : rd_vec(&r, 1);
-    if (bad || r.err || r.n || tk.n == 0 || tk.n > sizeof s->ticket ||
-        (!legacy && bind.n != 32)) {
+    if (bad || r.err || r.n || tk.n == 0 || tk.n > sizeof s->ticket || (!legacy && bind.n != 32)) {
         moat_wipe(s, sizeof *s);
         free(s);
         return MOAT_ERR_ARG;

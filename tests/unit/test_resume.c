@@ -188,8 +188,7 @@ static void trust_binding(moat_tls_config *cc, moat_tls_config *sc)
           "a session verified by the system store resumes with it (err %d)", err);
     check(again(cc, sc, &ss, &err) == 0, "but is not offered under --cacert (err %d)", err);
     setenv("SSL_CERT_FILE", cpath("ca", "crl"), 1);
-    check(again(s2, sc, &ss, &err) == 0, "nor once the system store is another file (err %d)",
-          err);
+    check(again(s2, sc, &ss, &err) == 0, "nor once the system store is another file (err %d)", err);
     unsetenv("SSL_CERT_FILE");
 
     moat_buf_free(&ss);
