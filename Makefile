@@ -4,6 +4,17 @@ CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -fno-strict-aliasing
 LDLIBS  = -lcrypto
 
+# ML-KEM-768: libcrypto's when its headers have ML-KEM (OpenSSL 3.5 and
+# later), moat's own (src/crypto/mlkem.c) otherwise; `moat version` says
+# which. `make MLKEM=own` keeps ours (after `make clean`).
+ifeq ($(origin MLKEM),undefined)
+MLKEM := $(shell printf '\043include <openssl/core_names.h>\n\043ifndef OSSL_PKEY_PARAM_ML_KEM_SEED\n\043error none\n\043endif\n' | \
+           $(CC) $(CFLAGS) -E -x c - >/dev/null 2>&1 && echo libcrypto || echo own)
+endif
+ifeq ($(MLKEM),libcrypto)
+override CFLAGS += -DMOAT_MLKEM_LIBCRYPTO
+endif
+
 B       ?= build
 SRC     := $(wildcard src/core/*.c src/crypto/*.c src/tls/*.c src/http/*.c src/server/*.c \
                       src/client/*.c src/ca/*.c)

@@ -10,6 +10,9 @@
  * or MOAT_ERR_INTERNAL when libcrypto lacks one. */
 int moat_crypto_init(void);
 
+/* The libcrypto in use, as it names itself ("OpenSSL 3.0.19 27 Jan 2026"). */
+const char *moat_crypto_version(void);
+
 /* Fills buf with n bytes from the CSPRNG. */
 int moat_random(void *buf, size_t n);
 

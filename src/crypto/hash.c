@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -55,6 +56,11 @@ int moat_crypto_init(void)
 {
     pthread_once(&once, init_once);
     return init_result;
+}
+
+const char *moat_crypto_version(void)
+{
+    return OpenSSL_version(OPENSSL_VERSION);
 }
 
 int moat_random(void *buf, size_t n)
