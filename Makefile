@@ -27,7 +27,8 @@ TEST_COMMON := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 HDR     := $(wildcard include/moat/*.h src/*/*.h tests/unit/*.h)
 
 .PHONY: all run test unit asan clean bench fmt
-all: $(B)/moat $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold
+all: $(B)/moat $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold $(B)/tests/ct_mlkem \
+     $(B)/tests/mlkem_tool
 
 $(B)/libmoat.a: $(OBJ)
 	@mkdir -p $(@D)
@@ -50,6 +51,19 @@ $(B)/tests/onebyte.so: tests/shim/onebyte.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
+# ML-KEM tools of interop scripts: ct_mlkem (45-mlkem-ct: constant time
+# under memcheck, a timing report) carries its own mlkem.o, built with
+# MOAT_CT_VALGRIND; mlkem_tool (46-mlkem-noble: the moat side against
+# @noble/post-quantum).
+$(B)/tests/ct_mlkem: tests/tools/ct_mlkem.c src/crypto/mlkem.c $(B)/libmoat.a $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DMOAT_CT_VALGRIND -o $@ tests/tools/ct_mlkem.c src/crypto/mlkem.c \
+		$(B)/libmoat.a $(LDLIBS) -lm
+
+$(B)/tests/mlkem_tool: tests/tools/mlkem_tool.c $(B)/libmoat.a $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmoat.a $(LDLIBS)
+
 # test_faults fails allocations in turn: moat's own through --wrap in this
 # one program's link (libcrypto's through its own hook).
 $(B)/tests/test_faults: private override CFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
@@ -65,7 +79,7 @@ test:
 	./tests/run.sh
 
 fmt:
-	clang-format -i $(SRC) $(CLI_SRC) $(TEST_SRC) include/moat/*.h src/*/*.h
+	clang-format -i $(SRC) $(CLI_SRC) $(TEST_SRC) tests/tools/*.c include/moat/*.h src/*/*.h
 
 # make bench: moat against nginx and h2o on loopback, and the in-memory
 # engine benchmark under callgrind (bench/run.py; docs/bench.md). It reports,
