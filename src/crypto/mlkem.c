@@ -72,15 +72,6 @@ static inline uint16_t reduce_once(uint32_t a)
     return (uint16_t)(t + (Q & barrier(0u - (t >> 31))));
 }
 
-/* a mod q for any 32-bit a (Barrett): 2^32 / q = 1290167.4, so the
- * estimated quotient is short by at most one and a - tq < 2q. No division:
- * a divide instruction may take a time that depends on its operands. */
-static inline uint16_t reduce(uint32_t a)
-{
-    uint32_t t = (uint32_t)(((uint64_t)a * 1290167u) >> 32);
-    return reduce_once(a - t * Q);
-}
-
 static inline uint16_t fadd(uint16_t a, uint16_t b)
 {
     return reduce_once((uint32_t)a + b);
@@ -91,9 +82,23 @@ static inline uint16_t fsub(uint16_t a, uint16_t b)
     return reduce_once((uint32_t)a + Q - b);
 }
 
-static inline uint16_t fmul(uint16_t a, uint16_t b)
+/* Inside the transforms values are signed and reduced only partly, so that
+ * a butterfly needs no conditional subtraction. reduce_signed gives a
+ * value congruent to a, of magnitude at most 0.7 q, for |a| < 2^31: the
+ * quotient a / q rounded, with an error under 0.2 from 2^32 / q being
+ * rounded down to 1290167 (right shifts of negative values are arithmetic in
+ * the compilers moat supports). */
+static inline int32_t reduce_signed(int32_t a)
 {
-    return reduce((uint32_t)a * b);
+    int32_t t = (int32_t)(((int64_t)a * 1290167 + ((int64_t)1 << 31)) >> 32);
+    return a - t * Q;
+}
+
+/* a mod q in [0, q) for |a| < 2^31: the sign, as a mask, adds q back. */
+static inline uint16_t canonical(int32_t a)
+{
+    int32_t r = reduce_signed(a);
+    return (uint16_t)(r + (int32_t)(Q & barrier((uint32_t)(r >> 31))));
 }
 
 /* ---- 4.1: the hash functions, from libcrypto */
@@ -233,44 +238,55 @@ void moat_mlkem_sample_poly_cbd(int eta, const uint8_t *b, mlkem_poly *f)
 
 /* ---- 4.3: the number-theoretic transform */
 
-/* Algorithm 9 NTT: R_q to T_q, in place. */
+/* Algorithm 9 NTT: R_q to T_q, in place. Each layer adds at most 0.7 q
+ * to the magnitudes, which stay below 6 q < 2^15 over the seven. */
 void moat_mlkem_ntt(mlkem_poly *f)
 {
+    int32_t x[MLKEM_N];
+    for (int j = 0; j < MLKEM_N; j++)
+        x[j] = f->c[j];
     int i = 1;
     for (int len = 128; len >= 2; len /= 2)
         for (int start = 0; start < MLKEM_N; start += 2 * len) {
-            uint16_t zeta = moat_mlkem_zetas[i++];
+            int32_t zeta = moat_mlkem_zetas[i++];
             for (int j = start; j < start + len; j++) {
-                uint16_t t = fmul(zeta, f->c[j + len]);
-                f->c[j + len] = fsub(f->c[j], t);
-                f->c[j] = fadd(f->c[j], t);
-            }
-        }
-}
-
-/* Algorithm 10 NTT^-1: T_q to R_q, in place; 3303 is 128^-1 mod q. */
-void moat_mlkem_ntt_inverse(mlkem_poly *f)
-{
-    int i = 127;
-    for (int len = 2; len <= 128; len *= 2)
-        for (int start = 0; start < MLKEM_N; start += 2 * len) {
-            uint16_t zeta = moat_mlkem_zetas[i--];
-            for (int j = start; j < start + len; j++) {
-                uint16_t t = f->c[j];
-                f->c[j] = fadd(t, f->c[j + len]);
-                f->c[j + len] = fmul(zeta, fsub(f->c[j + len], t));
+                int32_t t = reduce_signed(zeta * x[j + len]);
+                x[j + len] = x[j] - t;
+                x[j] = x[j] + t;
             }
         }
     for (int j = 0; j < MLKEM_N; j++)
-        f->c[j] = fmul(f->c[j], 3303);
+        f->c[j] = canonical(x[j]);
 }
 
-/* Algorithm 12 BaseCaseMultiply: (a0 + a1 X)(b0 + b1 X) mod X^2 - gamma. */
-static void base_case_multiply(uint16_t a0, uint16_t a1, uint16_t b0, uint16_t b1, uint16_t gamma,
+/* Algorithm 10 NTT^-1: T_q to R_q, in place; 3303 is 128^-1 mod q. Both
+ * outputs of each butterfly are reduced, so magnitudes stay under q. */
+void moat_mlkem_ntt_inverse(mlkem_poly *f)
+{
+    int32_t x[MLKEM_N];
+    for (int j = 0; j < MLKEM_N; j++)
+        x[j] = f->c[j];
+    int i = 127;
+    for (int len = 2; len <= 128; len *= 2)
+        for (int start = 0; start < MLKEM_N; start += 2 * len) {
+            int32_t zeta = moat_mlkem_zetas[i--];
+            for (int j = start; j < start + len; j++) {
+                int32_t t = x[j];
+                x[j] = reduce_signed(t + x[j + len]);
+                x[j + len] = reduce_signed(zeta * (x[j + len] - t));
+            }
+        }
+    for (int j = 0; j < MLKEM_N; j++)
+        f->c[j] = canonical(x[j] * 3303);
+}
+
+/* Algorithm 12 BaseCaseMultiply: (a0 + a1 X)(b0 + b1 X) mod X^2 - gamma.
+ * Sums of products stay below 2 q^2 < 2^25. */
+static void base_case_multiply(int32_t a0, int32_t a1, int32_t b0, int32_t b1, int32_t gamma,
                                uint16_t *c0, uint16_t *c1)
 {
-    *c0 = fadd(fmul(a0, b0), fmul(fmul(a1, b1), gamma));
-    *c1 = fadd(fmul(a0, b1), fmul(a1, b0));
+    *c0 = canonical(a0 * b0 + reduce_signed(a1 * b1) * gamma);
+    *c1 = canonical(a0 * b1 + a1 * b0);
 }
 
 /* Algorithm 11 MultiplyNTTs. */
