@@ -257,6 +257,7 @@ void moat_mlkem_ntt(mlkem_poly *f)
         }
     for (int j = 0; j < MLKEM_N; j++)
         f->c[j] = canonical(x[j]);
+    OPENSSL_cleanse(x, sizeof x); /* s and e went through here */
 }
 
 /* Algorithm 10 NTT^-1: T_q to R_q, in place; 3303 is 128^-1 mod q. Both
@@ -278,6 +279,7 @@ void moat_mlkem_ntt_inverse(mlkem_poly *f)
         }
     for (int j = 0; j < MLKEM_N; j++)
         f->c[j] = canonical(x[j] * 3303);
+    OPENSSL_cleanse(x, sizeof x);
 }
 
 /* Algorithm 12 BaseCaseMultiply: (a0 + a1 X)(b0 + b1 X) mod X^2 - gamma.
@@ -306,6 +308,7 @@ static void multiply_add(const mlkem_poly *f, const mlkem_poly *g, mlkem_poly *o
     moat_mlkem_multiply_ntts(f, g, &t);
     for (int i = 0; i < MLKEM_N; i++)
         out->c[i] = fadd(out->c[i], t.c[i]);
+    OPENSSL_cleanse(&t, sizeof t);
 }
 
 /* A-hat[i][j] = SampleNTT(rho || j || i) (Algorithm 13 lines 3-7,
