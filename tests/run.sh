@@ -24,7 +24,7 @@ tstclnt:libnss3-tools tshark:tshark clang:clang valgrind:valgrind ss:iproute2 ti
 make:make testssl:testssl.sh cc:build-essential pkg-config:pkg-config chromium:chromium nginx:nginx-light python3:python3 wrk:wrk
 node:nodejs npm:npm h2o:h2o taskset:util-linux"
 # packages without a command of their own: package:file that shows it is there
-FILES="libssl-dev:/usr/include/openssl/evp.h"
+FILES="libssl-dev:/usr/include/openssl/evp.h valgrind:/usr/include/valgrind/memcheck.h"
 
 missing_pkgs() {
 	local pair cmd pkg

@@ -17,7 +17,7 @@
  * that are public although computed from secrets (rho, which goes out in
  * ek) are declared so to memcheck, which then flags any branch or index
  * on what remains secret. */
-#ifdef MOAT_CT_VALGRIND
+#if defined(MOAT_CT_VALGRIND) && __has_include(<valgrind/memcheck.h>)
 #include <valgrind/memcheck.h>
 #define declassify(p, n) VALGRIND_MAKE_MEM_DEFINED(p, n)
 #else
@@ -101,7 +101,7 @@ static inline uint16_t canonical(int32_t a)
     return (uint16_t)(r + (int32_t)(Q & barrier((uint32_t)(r >> 31))));
 }
 
-/* ---- 4.1: the hash functions, from libcrypto */
+/* ---- 4.1: the cryptographic functions, from libcrypto */
 
 /* out (outlen bytes) = md(a || b), md a hash or, with xof, an XOF. The
  * context is freed at once: libcrypto wipes the state, which held secrets. */
@@ -116,25 +116,25 @@ static int hash2(const EVP_MD *md, int xof, const uint8_t *a, size_t alen, const
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 
-/* H(s) = SHA3-256(s) (4.4). */
+/* H(s) = SHA3-256(s) (equation 4.4). */
 static int hash_h(const uint8_t *s, size_t n, uint8_t out[32])
 {
     return hash2(moat_algs.sha3_256, 0, s, n, NULL, 0, out, 32);
 }
 
-/* G(a || b) = SHA3-512, split in two 32-byte halves by the caller (4.5). */
+/* G(a || b) = SHA3-512, split in two 32-byte halves by the caller (equation 4.5). */
 static int hash_g(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t out[64])
 {
     return hash2(moat_algs.sha3_512, 0, a, alen, b, blen, out, 64);
 }
 
-/* J(z || c) = SHAKE256(z || c, 8 * 32) (4.4). */
+/* J(z || c) = SHAKE256(z || c, 8 * 32) (equation 4.4). */
 static int hash_j(const uint8_t z[32], const uint8_t *c, size_t clen, uint8_t out[32])
 {
     return hash2(moat_algs.shake256, 1, z, 32, c, clen, out, 32);
 }
 
-/* PRF_eta(s, b) = SHAKE256(s || b, 8 * 64 eta) (4.3). */
+/* PRF_eta(s, b) = SHAKE256(s || b, 8 * 64 eta) (equation 4.3). */
 static int prf(int eta, const uint8_t s[32], uint8_t b, uint8_t *out)
 {
     return hash2(moat_algs.shake256, 1, s, 32, &b, 1, out, (size_t)64 * eta);
@@ -159,7 +159,7 @@ uint16_t moat_mlkem_decompress(int d, uint16_t y)
     return (uint16_t)(((uint32_t)y * Q + (1u << (d - 1))) >> d);
 }
 
-/* ---- 4.2.1: encoding */
+/* ---- 4.2.1: encoding (the bit arrays of Algorithms 3 and 4 never made) */
 
 /* Algorithm 5 ByteEncode_d, with Algorithm 3 BitsToBytes folded in: bit j
  * of F[i] is bit i d + j of the output, least significant first. */
