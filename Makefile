@@ -8,6 +8,17 @@ IDN2_LIBS   := $(shell pkg-config --libs libidn2 2>/dev/null || echo -lidn2)
 override CFLAGS += $(IDN2_CFLAGS)
 LDLIBS  = -lcrypto $(IDN2_LIBS)
 
+# ML-KEM-768: libcrypto's when its headers have ML-KEM (OpenSSL 3.5 and
+# later), moat's own (src/crypto/mlkem.c) otherwise; `moat version` says
+# which. `make MLKEM=own` keeps ours (after `make clean`).
+ifeq ($(origin MLKEM),undefined)
+MLKEM := $(shell printf '\043include <openssl/core_names.h>\n\043ifndef OSSL_PKEY_PARAM_ML_KEM_SEED\n\043error none\n\043endif\n' | \
+           $(CC) $(CFLAGS) -E -x c - >/dev/null 2>&1 && echo libcrypto || echo own)
+endif
+ifeq ($(MLKEM),libcrypto)
+override CFLAGS += -DMOAT_MLKEM_LIBCRYPTO
+endif
+
 B       ?= build
 SRC     := $(wildcard src/core/*.c src/crypto/*.c src/tls/*.c src/http/*.c src/server/*.c \
                       src/client/*.c src/ca/*.c)
@@ -20,7 +31,8 @@ TEST_COMMON := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 HDR     := $(wildcard include/moat/*.h src/*/*.h tests/unit/*.h)
 
 .PHONY: all run test unit asan clean bench fmt
-all: $(B)/moat $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold
+all: $(B)/moat $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold $(B)/tests/ct_mlkem \
+     $(B)/tests/mlkem_tool
 
 $(B)/libmoat.a: $(OBJ)
 	@mkdir -p $(@D)
@@ -43,6 +55,19 @@ $(B)/tests/onebyte.so: tests/shim/onebyte.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
+# ML-KEM tools of interop scripts: ct_mlkem (45-mlkem-ct: constant time
+# under memcheck, a timing report) carries its own mlkem.o, built with
+# MOAT_CT_VALGRIND; mlkem_tool (46-mlkem-noble: the moat side against
+# @noble/post-quantum).
+$(B)/tests/ct_mlkem: tests/tools/ct_mlkem.c src/crypto/mlkem.c $(B)/libmoat.a $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DMOAT_CT_VALGRIND -o $@ tests/tools/ct_mlkem.c src/crypto/mlkem.c \
+		$(B)/libmoat.a $(LDLIBS) -lm
+
+$(B)/tests/mlkem_tool: tests/tools/mlkem_tool.c $(B)/libmoat.a $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmoat.a $(LDLIBS)
+
 # test_faults fails allocations in turn: moat's own through --wrap in this
 # one program's link (libcrypto's through its own hook).
 $(B)/tests/test_faults: private override CFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
@@ -58,7 +83,7 @@ test:
 	./tests/run.sh
 
 fmt:
-	clang-format -i $(SRC) $(CLI_SRC) $(TEST_SRC) include/moat/*.h src/*/*.h
+	clang-format -i $(SRC) $(CLI_SRC) $(TEST_SRC) tests/tools/*.c include/moat/*.h src/*/*.h
 
 # make bench: moat against nginx and h2o on loopback, and the in-memory
 # engine benchmark under callgrind (bench/run.py; docs/bench.md). It reports,

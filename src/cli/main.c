@@ -5,6 +5,7 @@
 
 #include "ca/ca.h"
 #include "client/client.h"
+#include "crypto/crypto.h"
 #include "server/server.h"
 
 #define MOAT_VERSION "0.1"
@@ -26,7 +27,7 @@ static const char help[] =
     "  ca init|issue|revoke|crl|list|trust|untrust|path ...\n"
     "        the local certificate authority (moat ca help)\n"
     "  version\n"
-    "        print the version\n"
+    "        print the version, the libcrypto in use and whose ML-KEM-768 it uses\n"
     "  help\n"
     "        this text\n";
 
@@ -41,7 +42,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "get") == 0) return moat_get_main(argc - 1, argv + 1);
     if (strcmp(cmd, "ca") == 0) return moat_ca_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("moat %s\n", MOAT_VERSION);
+        printf("moat %s\nlibcrypto: %s\nML-KEM-768: %s\n", MOAT_VERSION, moat_crypto_version(),
+               moat_mlkem_impl());
         return 0;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

@@ -10,6 +10,9 @@
  * or MOAT_ERR_INTERNAL when libcrypto lacks one. */
 int moat_crypto_init(void);
 
+/* The libcrypto in use, as it names itself ("OpenSSL 3.0.19 27 Jan 2026"). */
+const char *moat_crypto_version(void);
+
 /* Fills buf with n bytes from the CSPRNG. */
 int moat_random(void *buf, size_t n);
 
@@ -68,6 +71,35 @@ int moat_kex_pub(const moat_kex *k, uint8_t *out, size_t *len);
  * MOAT_ERR_ALERT(illegal_parameter). out holds 48 bytes at least. */
 int moat_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *out, size_t *outlen);
 void moat_kex_free(moat_kex *k);
+
+/* ---- ML-KEM-768 (FIPS 203), the key encapsulation of the X25519MLKEM768
+ * group: libcrypto's when it has one (OpenSSL 3.5 and later; the Makefile
+ * probes), moat's own otherwise (mlkem.c). dk and k are secrets: the
+ * caller wipes them. */
+#define MOAT_MLKEM768_EK_LEN 1184
+#define MOAT_MLKEM768_DK_LEN 2400
+#define MOAT_MLKEM768_CT_LEN 1088
+#define MOAT_MLKEM768_SS_LEN 32
+/* Which ML-KEM this build uses, in words, for `moat version`. */
+const char *moat_mlkem_impl(void);
+/* Algorithm 19 ML-KEM.KeyGen: ek (1184 bytes) and dk (2400) from fresh
+ * randomness. Returns 0 or MOAT_ERR_INTERNAL. */
+int moat_mlkem768_keygen(uint8_t *ek, uint8_t *dk);
+/* Algorithm 20 ML-KEM.Encaps to the peer's ek: ct (1088 bytes) and k (32).
+ * An ek of the wrong length or failing the modulus check (7.2) gives
+ * MOAT_ERR_ALERT(illegal_parameter). */
+int moat_mlkem768_encaps(const uint8_t *ek, size_t eklen, uint8_t *ct, uint8_t *k);
+/* Algorithm 21 ML-KEM.Decaps of the peer's ct with our dk: k (32 bytes).
+ * A ct of the wrong length gives MOAT_ERR_ALERT(illegal_parameter); a dk
+ * failing the hash check of 7.3, MOAT_ERR_ARG. Any other ct gives a k
+ * (implicit rejection: a wrong ct is no error, its k matches no one's). */
+int moat_mlkem768_decaps(const uint8_t *dk, const uint8_t *ct, size_t ctlen, uint8_t *k);
+/* The same with the randomness given, for known-answer tests: Algorithm
+ * 16 ML-KEM.KeyGen_internal(d, z) and 17 ML-KEM.Encaps_internal(ek, m). */
+int moat_mlkem768_keygen_internal(const uint8_t d[32], const uint8_t z[32], uint8_t *ek,
+                                  uint8_t *dk);
+int moat_mlkem768_encaps_internal(const uint8_t *ek, size_t eklen, const uint8_t m[32], uint8_t *ct,
+                                  uint8_t *k);
 
 /* ---- our certificate and private key */
 typedef struct moat_cred moat_cred;

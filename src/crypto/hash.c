@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -21,13 +22,18 @@ static void init_once(void)
     moat_algs.md[MOAT_HASH_SHA256] = EVP_MD_fetch(NULL, "SHA256", NULL);
     moat_algs.md[MOAT_HASH_SHA384] = EVP_MD_fetch(NULL, "SHA384", NULL);
     moat_algs.md_sha512 = EVP_MD_fetch(NULL, "SHA512", NULL);
+    moat_algs.sha3_256 = EVP_MD_fetch(NULL, "SHA3-256", NULL);
+    moat_algs.sha3_512 = EVP_MD_fetch(NULL, "SHA3-512", NULL);
+    moat_algs.shake128 = EVP_MD_fetch(NULL, "SHAKE-128", NULL);
+    moat_algs.shake256 = EVP_MD_fetch(NULL, "SHAKE-256", NULL);
     moat_algs.aes128gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
     moat_algs.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     moat_algs.chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
     EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     init_result = MOAT_ERR_INTERNAL;
     if (!moat_algs.md[0] || !moat_algs.md[1] || !moat_algs.md_sha512 || !moat_algs.aes128gcm ||
-        !moat_algs.aes256gcm || !moat_algs.chacha || !hmac)
+        !moat_algs.aes256gcm || !moat_algs.chacha || !hmac || !moat_algs.sha3_256 ||
+        !moat_algs.sha3_512 || !moat_algs.shake128 || !moat_algs.shake256)
         goto done;
     /* One HMAC context per hash with the digest already set: each use dups
      * it, so no per-call name lookup happens. */
@@ -50,6 +56,11 @@ int moat_crypto_init(void)
 {
     pthread_once(&once, init_once);
     return init_result;
+}
+
+const char *moat_crypto_version(void)
+{
+    return OpenSSL_version(OPENSSL_VERSION);
 }
 
 int moat_random(void *buf, size_t n)
