@@ -485,12 +485,20 @@ static int cmd_issue(struct opts *o)
         .client_auth = o->client,
         .org = "moat development certificate",
         .org_unit = ou,
-        .common_name = names[0],
+        .common_name = moat_ca_common_name((const char *const *)names, n),
     };
     if (moat_pkey_generate(o->rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, &key, err, sizeof err) !=
             0 ||
         moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, sizeof err) != 0) {
         fprintf(stderr, "moat ca issue: %s\n", err);
+        goto out;
+    }
+    /* A last word from the verifier itself, before anything is written:
+     * moat never hands out a certificate that clients would refuse. */
+    int vr = moat_cert_check_leaf(ca.cert, leaf, 1, o->client, err, sizeof err);
+    if (vr != 0) {
+        fprintf(stderr, "moat ca issue: not issued: %s\n", err);
+        rc = vr == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
         goto out;
     }
     char serial[64] = "";

@@ -172,6 +172,13 @@ int moat_ca_cmd_trust(const char *dir, const struct moat_ca_trust_opts *o);
 enum { MOAT_CA_NAME_DNS = 1, MOAT_CA_NAME_IP = 2 };
 int moat_ca_check_name(const char *name, char *why, size_t whylen);
 
+/* The subject CN for a leaf with these names (each accepted by
+ * moat_ca_check_name): the first DNS name, else NULL (no CN). Never an IP
+ * address: OpenSSL reads a CN such as "127.0.0.1" as a DNS name and, when
+ * the leaf has no DNS SAN, holds it to the root's DNS name constraints, so
+ * an IP-only leaf under a --permit-dns root would fail verification. */
+const char *moat_ca_common_name(const char *const *names, size_t n);
+
 /* "user@host" for the OU of the certificates we make. */
 void moat_ca_user_at_host(char *out, size_t len);
 

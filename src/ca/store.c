@@ -455,6 +455,13 @@ int moat_ca_check_name(const char *name, char *why, size_t whylen)
     return MOAT_CA_NAME_DNS;
 }
 
+const char *moat_ca_common_name(const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (moat_ca_check_name(names[i], NULL, 0) == MOAT_CA_NAME_DNS) return names[i];
+    return NULL;
+}
+
 /* ---- localhost for `moat serve` */
 
 /* 1 when the stored pair can serve on: readable, matching, signed by this
@@ -538,12 +545,14 @@ int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t
             .not_after = end,
             .org = "moat development certificate",
             .org_unit = ou,
-            .common_name = n_names ? names[0] : "localhost",
+            .common_name = moat_ca_common_name(names, n_names),
         };
         moat_pkey *key = NULL;
         moat_cert *leaf = NULL;
         if (r == 0) r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
         if (r == 0) r = moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, errlen);
+        /* Never serve what clients would refuse; the message says why. */
+        if (r == 0) r = moat_cert_check_leaf(ca.cert, leaf, 1, 0, err, errlen);
         /* Key, certificate, then the record, as `moat ca issue` does. A
          * failure part-way leaves an unusable pair that the next start
          * replaces (reusable() checks the pair matches). */

@@ -483,6 +483,46 @@ int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pke
     return wrap_cert(x, out, err, errlen);
 }
 
+/* One X509_verify_cert of leaf under root for one purpose (X509_PURPOSE_*):
+ * 1 passes, 0 fails (*why says why), -1 could not be run. */
+static int verify_for(X509 *root, X509 *leaf, int purpose, const char **why)
+{
+    X509_STORE *st = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int r = -1;
+    if (st && ctx && X509_STORE_add_cert(st, root) == 1 &&
+        X509_STORE_CTX_init(ctx, st, leaf, NULL) == 1 &&
+        X509_STORE_CTX_set_purpose(ctx, purpose) == 1) {
+        X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_NO_CHECK_TIME);
+        r = X509_verify_cert(ctx) == 1;
+        if (!r) *why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
+    }
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(st);
+    return r;
+}
+
+int moat_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server, int client,
+                         char *err, size_t errlen)
+{
+    static const struct {
+        int purpose;
+        const char *name;
+    } kinds[] = {{X509_PURPOSE_SSL_SERVER, "server"}, {X509_PURPOSE_SSL_CLIENT, "client"}};
+    for (int i = 0; i < 2; i++) {
+        if (!(i ? client : server)) continue;
+        const char *why = "?";
+        int r = verify_for(ca->x509, leaf->x509, kinds[i].purpose, &why);
+        if (r < 0) return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot check the certificate");
+        ERR_clear_error();
+        if (r == 0)
+            return fail(MOAT_ERR_ARG, err, errlen,
+                        "verifiers would refuse it as a TLS %s certificate under this root: %s",
+                        kinds[i].name, why);
+    }
+    return 0;
+}
+
 int moat_cert_write_pem(const moat_cert *const *certs, size_t n, const char *path, mode_t mode,
                         char *err, size_t errlen)
 {

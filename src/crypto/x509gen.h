@@ -86,6 +86,16 @@ struct moat_issue_params {
 int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pkey *leaf_key,
                     const struct moat_issue_params *p, moat_cert **out, char *err, size_t errlen);
 
+/* Checks leaf against the root ca alone as `openssl verify -purpose
+ * sslserver` (with server set) and `-purpose sslclient` (with client set)
+ * would: the signature, the usages, and the root's name constraints on
+ * every SAN and on a subject CN that OpenSSL reads as a DNS name. Validity
+ * dates are the caller's to judge (an expired leaf may be wanted), so
+ * they are not checked. 0 when it passes; MOAT_ERR_ARG with the
+ * verifier's reason in err when it does not. */
+int moat_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server, int client,
+                         char *err, size_t errlen);
+
 /* Writes n certificates as PEM, one after the other, into path with the
  * given mode (0644 for certificates), atomically. */
 int moat_cert_write_pem(const moat_cert *const *certs, size_t n, const char *path, mode_t mode,

@@ -735,6 +735,78 @@ static void test_constraints(void)
     if (r == 0) moat_ca_close(&ca);
 }
 
+/* An IP-only leaf under a root with DNS name constraints: no CN (OpenSSL
+ * holds a CN that reads as a DNS name, "127.0.0.1" among them, to the DNS
+ * constraints when the leaf has no DNS SAN), and it verifies; the same for
+ * moat serve's localhost certificate when the root does not permit
+ * localhost. moat_cert_check_leaf refuses the old shape. */
+static void test_ip_only_cn(void)
+{
+    char dir[600], root[700], err[512];
+    snprintf(dir, sizeof dir, "%s/ipcn", tmp);
+    snprintf(root, sizeof root, "%s/rootCA.pem", dir);
+    check(run("init", "--ca-dir", dir, "--permit-dns", "dev.test", NULL) == 0, "ipcn: init");
+    static const char *const leaves[][3] = {{"127.0.0.1", NULL, "ipcn-v4"},
+                                            {"::1", NULL, "ipcn-v6"},
+                                            {"127.0.0.1", "::1", "ipcn-both"},
+                                            {"127.0.0.1", "a.dev.test", "ipcn-mixed"}};
+    for (size_t i = 0; i < 4; i++) {
+        char cf[64], kf[64];
+        snprintf(cf, sizeof cf, "%s.pem", leaves[i][2]);
+        snprintf(kf, sizeof kf, "%s-key.pem", leaves[i][2]);
+        int rc = leaves[i][1] ? run("issue", "--ca-dir", dir, leaves[i][0], leaves[i][1],
+                                    "--cert-file", cf, "--key-file", kf, NULL)
+                              : run("issue", "--ca-dir", dir, leaves[i][0], "--cert-file", cf,
+                                    "--key-file", kf, NULL);
+        check(rc == 0 && sh("openssl verify -CAfile %s -purpose sslserver %s >/dev/null 2>&1", root,
+                            cf) == 0,
+              "ip-only CN: issue %s%s%s under --permit-dns passes openssl verify -purpose "
+              "sslserver",
+              leaves[i][0], leaves[i][1] ? " " : "", leaves[i][1] ? leaves[i][1] : "");
+    }
+    check(sh("openssl x509 -in ipcn-v4.pem -noout -subject | grep -q 'CN'") != 0,
+          "ip-only CN: an IP-only leaf has no CN");
+    check(sh("openssl x509 -in ipcn-mixed.pem -noout -subject | grep -q 'CN = a.dev.test'") == 0,
+          "ip-only CN: a mixed leaf's CN is its DNS name, though an IP comes first");
+
+    /* The old shape, made past moat's checks: CN=127.0.0.1, IP SAN only. */
+    struct moat_ca ca;
+    moat_pkey *k = NULL;
+    moat_cert *leaf = NULL;
+    static const char *const ip[] = {"127.0.0.1"};
+    struct moat_issue_params p = {.names = ip,
+                                  .n_names = 1,
+                                  .not_before = (int64_t)time(NULL),
+                                  .not_after = (int64_t)time(NULL) + 86400,
+                                  .common_name = "127.0.0.1"};
+    int r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
+    if (r == 0 && moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
+        moat_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
+        check(moat_cert_check_leaf(ca.cert, leaf, 1, 0, err, sizeof err) == MOAT_ERR_ARG &&
+                  strstr(err, "permitted subtree violation"),
+              "ip-only CN: moat_cert_check_leaf refuses CN=127.0.0.1 under DNS constraints (%s)",
+              err);
+    } else {
+        check(0, "ip-only CN: made the old shape (%s)", err);
+    }
+    moat_cert_free(leaf);
+    moat_pkey_free(k);
+    if (r == 0) moat_ca_close(&ca);
+
+    /* moat serve without --cert: localhost is not permitted, so 127.0.0.1
+     * and ::1 alone. */
+    char cert[4200], key[4200];
+    setenv("MOAT_CA_HOME", dir, 1);
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 &&
+              sh("openssl verify -CAfile %s -purpose sslserver %s >/dev/null 2>&1", root, cert) ==
+                  0 &&
+              sh("openssl x509 -in %s -noout -subject | grep -q CN", cert) != 0,
+          "ip-only CN: serve's localhost certificate under --permit-dns dev.test has no CN and "
+          "verifies (%s)",
+          r ? err : "");
+}
+
 static void first_line(const char *cmd, char *buf, size_t len)
 {
     buf[0] = 0;
@@ -1083,6 +1155,8 @@ int main(void)
     test_record_crash(ca);
     test_broken_ca();
     test_constraints();
+    test_ip_only_cn();
+    setenv("MOAT_CA_HOME", ca, 1);
     test_revoke();
     test_ca_errors();
     setenv("MOAT_CA_HOME", ca, 1);
