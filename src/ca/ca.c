@@ -1,6 +1,7 @@
 /* `moat ca`: the command line of the local CA (init, issue, path, revoke,
  * crl, list, trust, untrust). Results go to stdout, errors to stderr;
  * exit 0, 1 (failure), 2 (usage, refused, a missing or damaged CA). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,9 @@ static const char usage_text[] =
     "        IP addresses to --permit-ip ranges (default 127.0.0.0/8 and ::1/128)\n"
     "issue   issues a certificate for host names, wildcards (*.example.test) and IP\n"
     "        addresses, into NAME.pem and NAME-key.pem in the current directory,\n"
-    "        valid for 90 days unless --days N or --not-after says otherwise\n"
+    "        valid for 90 days unless --days N or --not-after says otherwise;\n"
+    "        --client makes a client certificate, which may also name people and\n"
+    "        workloads: alice@example.test, spiffe://example.test/workload\n"
     "revoke  records a certificate (its file, or serial) as revoked; R is one of\n"
     "        unspecified, keyCompromise, cACompromise, affiliationChanged,\n"
     "        superseded, cessationOfOperation\n"
@@ -339,8 +342,10 @@ out:
     return r;
 }
 
-/* The file stem for a certificate: the first name, '*' as "_wildcard" and
- * ':' (IPv6) as '_', so the name is safe on every file system. */
+/* The file stem for a certificate: the first name, '*' as "_wildcard"
+ * and any byte but letters, digits and "-._@+" (the ':' of IPv6, the '/'
+ * of a URI) as '_', so the name is one safe file name on every file
+ * system, never a path. */
 static void file_stem(const char *name, char *out, size_t len)
 {
     size_t j = 0;
@@ -349,10 +354,71 @@ static void file_stem(const char *name, char *out, size_t len)
             memcpy(out + j, "_wildcard", 9);
             j += 9;
         } else {
-            out[j++] = *p == ':' ? '_' : *p;
+            int keep = isalnum((unsigned char)*p) || strchr("-._@+", *p);
+            out[j++] = keep ? *p : '_';
         }
     }
     out[j] = 0;
+}
+
+/* The case-insensitive parts of a name lower-cased, so that the same
+ * name given twice is one SAN: a DNS name, an email address's host, a
+ * URI's scheme (RFC 3986 3.1). */
+static void lower_name(char *s, int kind)
+{
+    char *p = s, *end = s + strlen(s);
+    if (kind == MOAT_CA_NAME_EMAIL) p = strrchr(s, '@');
+    if (kind == MOAT_CA_NAME_URI) end = strstr(s, "://");
+    if (kind == MOAT_CA_NAME_IP) p = end;
+    for (; p < end; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+}
+
+/* The names of `issue` into names (o->n_names slots, freed by the
+ * caller), checked, lower-cased where case means nothing, without
+ * duplicates. Email addresses and URIs name clients, so they need
+ * --client. Returns an exit code. */
+static int take_names(const struct opts *o, char **names, size_t *n)
+{
+    for (size_t i = 0; i < o->n_names; i++) {
+        char why[512];
+        int kind = moat_ca_check_name(o->names[i], why, sizeof why);
+        if (kind < 0) {
+            fprintf(stderr, "moat ca issue: %s\n", why);
+            return MOAT_CA_EXIT_USAGE;
+        }
+        if ((kind == MOAT_CA_NAME_EMAIL || kind == MOAT_CA_NAME_URI) && !o->client) {
+            fprintf(stderr,
+                    "moat ca issue: \"%s\" is %s: it names a client, not a server, so it goes "
+                    "only in a client certificate (add --client)\n",
+                    o->names[i], kind == MOAT_CA_NAME_EMAIL ? "an email address" : "a URI");
+            return MOAT_CA_EXIT_USAGE;
+        }
+        char *s = strdup(o->names[i]);
+        if (!s) {
+            fprintf(stderr, "moat ca issue: out of memory\n");
+            return MOAT_CA_EXIT_FAIL;
+        }
+        lower_name(s, kind);
+        int dup = 0;
+        for (size_t k = 0; k < *n; k++)
+            if (strcmp(names[k], s) == 0) dup = 1;
+        if (dup)
+            free(s);
+        else
+            names[(*n)++] = s;
+    }
+    return 0;
+}
+
+/* 1 when one of the names is a host name or an IP address. */
+static int names_a_host(char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int kind = moat_ca_check_name(names[i], NULL, 0);
+        if (kind == MOAT_CA_NAME_DNS || kind == MOAT_CA_NAME_IP) return 1;
+    }
+    return 0;
 }
 
 static int cmd_issue(struct opts *o)
@@ -363,11 +429,13 @@ static int cmd_issue(struct opts *o)
     int r = only_flags("issue", o, allowed);
     if (r) return r;
     if (o->n_names == 0)
-        return usage_error("issue", "name at least one host name or IP address to certify", NULL);
+        return usage_error("issue",
+                           "name at least one host name or IP address (or, with --client, "
+                           "email address or URI) to certify",
+                           NULL);
     if (o->days && o->not_after)
         return usage_error("issue", "give either --days or --not-after, not both", NULL);
 
-    /* Names: checked, DNS names lower-cased, duplicates dropped. */
     char **names = calloc(o->n_names, sizeof *names);
     if (!names) {
         fprintf(stderr, "moat ca issue: out of memory\n");
@@ -379,30 +447,8 @@ static int cmd_issue(struct opts *o)
     int ca_open = 0;
     moat_pkey *key = NULL;
     moat_cert *leaf = NULL;
-    for (size_t i = 0; i < o->n_names; i++) {
-        char why[512];
-        int kind = moat_ca_check_name(o->names[i], why, sizeof why);
-        if (kind < 0) {
-            fprintf(stderr, "moat ca issue: %s\n", why);
-            rc = MOAT_CA_EXIT_USAGE;
-            goto out;
-        }
-        char *s = strdup(o->names[i]);
-        if (!s) {
-            fprintf(stderr, "moat ca issue: out of memory\n");
-            goto out;
-        }
-        if (kind == MOAT_CA_NAME_DNS)
-            for (char *p = s; *p; p++)
-                if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
-        int dup = 0;
-        for (size_t k = 0; k < n; k++)
-            if (strcmp(names[k], s) == 0) dup = 1;
-        if (dup)
-            free(s);
-        else
-            names[n++] = s;
-    }
+    if ((rc = take_names(o, names, &n)) != 0) goto out;
+    rc = MOAT_CA_EXIT_FAIL;
 
     /* Validity. */
     int64_t now = moat_ca_now(), nb = now, na;
@@ -495,7 +541,8 @@ static int cmd_issue(struct opts *o)
     }
     /* A last word from the verifier itself, before anything is written:
      * moat never hands out a certificate that clients would refuse. */
-    int vr = moat_cert_check_leaf(ca.cert, leaf, 1, o->client, err, sizeof err);
+    int host = names_a_host(names, n);
+    int vr = moat_cert_check_leaf(ca.cert, leaf, host || !o->client, o->client, err, sizeof err);
     if (vr != 0) {
         fprintf(stderr, "moat ca issue: not issued: %s\n", err);
         rc = vr == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
@@ -531,15 +578,20 @@ static int cmd_issue(struct opts *o)
     fmt_date(nb, from, sizeof from);
     fmt_date(na, until, sizeof until);
     printf("Created a certificate for:\n");
-    for (size_t i = 0; i < n; i++)
-        printf("  - %s%s\n", names[i],
-               moat_ca_check_name(names[i], NULL, 0) == MOAT_CA_NAME_IP ? " (IP address)" : "");
+    static const char *const kinds[] = {"", "", " (IP address)", " (email address)", " (URI)"};
+    for (size_t i = 0; i < n; i++) {
+        int kind = moat_ca_check_name(names[i], NULL, 0);
+        printf("  - %s%s\n", names[i], kind > 0 && kind <= MOAT_CA_NAME_URI ? kinds[kind] : "");
+    }
     printf("  certificate: %s\n"
            "  private key: %s (mode 0600)\n"
            "  valid from %s to %s, %s key, for %s, serial %s\n"
            "  issued by the CA in %s\n",
            cert_path, key_path, from, until, o->rsa ? "RSA-2048" : "ECDSA P-256",
-           o->client ? "servers and clients" : "servers", serial, dir);
+           !o->client ? "servers"
+           : host     ? "servers and clients"
+                      : "clients",
+           serial, dir);
     if (na < now)
         fprintf(stderr,
                 "moat ca issue: note: this certificate expired on %s; clients will "

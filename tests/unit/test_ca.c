@@ -1131,6 +1131,155 @@ static void test_ocsp_staple_age(void)
     free(day);
 }
 
+/* openssl x509 -noout OPTS -in FILE contains what. */
+static int x509_has(const char *file, const char *opts, const char *what)
+{
+    return sh("openssl x509 -in '%s' -noout %s 2>/dev/null | grep -qF -- '%s'", file, opts, what) ==
+           0;
+}
+
+/* Who moat serve logs for the client certificate in pem (moat_x509_identity). */
+static const char *identity_of(const char *pem, char *buf, size_t len)
+{
+    char der[700];
+    size_t n = 0;
+    snprintf(der, sizeof der, "%s/identity.der", tmp);
+    buf[0] = 0;
+    if (sh("openssl x509 -in '%s' -outform DER -out %s", pem, der) != 0) return buf;
+    unsigned char *b = read_all(der, &n);
+    if (!b || moat_x509_identity(b, n, buf, len) != 0) buf[0] = 0;
+    free(b);
+    return buf;
+}
+
+/* --client with email addresses and URIs (rfc822Name and URI SANs, as
+ * mkcert makes them), what refuses them, and the identity moat serve
+ * logs. */
+static void test_client_names(void)
+{
+    char dir[600], root[700], id[256];
+    snprintf(dir, sizeof dir, "%s/clients", tmp);
+    snprintf(root, sizeof root, "%s/rootCA.pem", dir);
+    check(run("init", "--ca-dir", dir, NULL) == 0, "clients: init");
+    check(run("issue", "--ca-dir", dir, "--client", "alice@example.test", NULL) == 0 &&
+              strstr(out, "(email address)") && strstr(out, "for clients"),
+          "client email: issue --client alice@example.test");
+    const char *a = "alice@example.test.pem";
+    check(x509_has(a, "-ext subjectAltName", "email:alice@example.test"),
+          "client email: rfc822Name SAN");
+    check(x509_has(a, "-subject", "CN = alice@example.test"), "client email: the CN is the email");
+    check(x509_has(a, "-ext extendedKeyUsage", "TLS Web Client Authentication") &&
+              !x509_has(a, "-ext extendedKeyUsage", "Server"),
+          "client email: extendedKeyUsage clientAuth alone");
+    check(sh("openssl verify -CAfile %s -purpose sslclient %s >/dev/null 2>&1", root, a) == 0,
+          "client email: openssl verify -purpose sslclient");
+    check(file_mode("alice@example.test-key.pem") == 0600, "client email: key mode 0600");
+    check(strcmp(identity_of(a, id, sizeof id), "alice@example.test") == 0,
+          "client email: identity is the email (%s)", id);
+
+    check(run("issue", "--ca-dir", dir, "--client", "spiffe://example.test/workload", NULL) == 0 &&
+              strstr(out, "(URI)"),
+          "client URI: issue --client spiffe://example.test/workload");
+    const char *u = "spiffe___example.test_workload.pem";
+    check(exists(u) && x509_has(u, "-ext subjectAltName", "URI:spiffe://example.test/workload") &&
+              x509_has(u, "-subject", "CN = spiffe://example.test/workload"),
+          "client URI: URI SAN and CN, file name without '/' or ':'");
+    check(sh("openssl verify -CAfile %s -purpose sslclient %s >/dev/null 2>&1", root, u) == 0,
+          "client URI: openssl verify -purpose sslclient");
+    check(strcmp(identity_of(u, id, sizeof id), "spiffe://example.test/workload") == 0,
+          "client URI: identity is the URI (%s)", id);
+    check(run("issue", "--ca-dir", dir, "--client", "HTTPS://example.test/alice", "--cert-file",
+              "https-alice.pem", "--key-file", "https-alice-key.pem", NULL) == 0 &&
+              x509_has("https-alice.pem", "-ext subjectAltName", "URI:https://example.test/alice"),
+          "client URI: https://, scheme lower-cased");
+
+    check(run("issue", "--ca-dir", dir, "--client", "Bob@Example.TEST", "bob.example.test",
+              "--cert-file", "bob.pem", "--key-file", "bob-key.pem", NULL) == 0 &&
+              x509_has("bob.pem", "-subject", "CN = Bob@example.test") &&
+              x509_has("bob.pem", "-ext extendedKeyUsage", "Server") &&
+              sh("openssl verify -CAfile %s -purpose sslserver bob.pem >/dev/null 2>&1 && "
+                 "openssl verify -CAfile %s -purpose sslclient bob.pem >/dev/null 2>&1",
+                 root, root) == 0,
+          "client mixed: email and host, CN the email (host part lower-cased), both purposes");
+    check(strncmp(identity_of("ipcn-mixed.pem", id, sizeof id), "CN=a.dev.test,", 14) == 0,
+          "no email or URI: identity is the subject (%s)", id);
+
+    static const char *const refused[] = {"alice@example.test", "spiffe://example.test/w"};
+    for (int k = 0; k < 2; k++)
+        check(run("issue", "--ca-dir", dir, refused[k], "--cert-file", "srv-x.pem", "--key-file",
+                  "srv-x-key.pem", NULL) == 2 &&
+                  strstr(out, "--client") && !exists("srv-x.pem") && !exists("srv-x-key.pem"),
+              "server certificate: %s refused without --client (exit 2, nothing written)",
+              refused[k]);
+    static const char *const bad[] = {"alice @example.test",
+                                      "al\tice@example.test",
+                                      "al=ice@example.test",
+                                      "@example.test",
+                                      ".alice@example.test",
+                                      "a..b@example.test",
+                                      "alice@",
+                                      "alice@x@example.test",
+                                      "alice@*.example.test",
+                                      "alice@-x.test",
+                                      "spiffe:/x",
+                                      "spiffe://",
+                                      "://example.test",
+                                      "1x://example.test",
+                                      "sp ffe://example.test",
+                                      "https://ex ample.test",
+                                      "https://example.test/\x01",
+                                      "https://:443/",
+                                      "https://u@/x"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char label[64];
+        snprintf(label, sizeof label, "%s", bad[k]);
+        for (char *c = label; *c; c++)
+            if ((unsigned char)*c < 0x20) *c = '?'; /* one result line each */
+        check(run("issue", "--ca-dir", dir, "--client", bad[k], NULL) == 2 &&
+                  strstr(out, "moat ca issue:"),
+              "client name refused with 2: \"%s\"", label);
+    }
+}
+
+/* A root made elsewhere with email and URI name constraints (moat ca init
+ * makes DNS and IP ones only): moat refuses what the root may not
+ * certify, with the names, rather than issue what verifiers refuse. */
+static void test_client_constraints(void)
+{
+    char dir[600], root[700];
+    snprintf(dir, sizeof dir, "%s/ncmail", tmp);
+    snprintf(root, sizeof root, "%s/rootCA.pem", dir);
+    int made =
+        sh("mkdir -p %s && chmod 700 %s && cd %s && "
+           "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rootCA-key.pem "
+           "2>/dev/null && chmod 600 rootCA-key.pem && "
+           "openssl req -x509 -new -key rootCA-key.pem -days 3650 -subj '/O=hand-made/CN=nc mail' "
+           "-addext 'basicConstraints=critical,CA:TRUE' "
+           "-addext 'keyUsage=critical,keyCertSign,cRLSign' "
+           "-addext 'nameConstraints=critical,permitted;DNS:example.test,"
+           "permitted;email:example.test,permitted;URI:example.test' -out rootCA.pem 2>/dev/null",
+           dir, dir, dir) == 0;
+    check(made, "nc email/URI: hand-made root");
+    check(run("issue", "--ca-dir", dir, "--client", "alice@example.test", "--cert-file",
+              "ncm-alice.pem", "--key-file", "ncm-alice-key.pem", NULL) == 0 &&
+              sh("openssl verify -CAfile %s -purpose sslclient ncm-alice.pem >/dev/null 2>&1",
+                 root) == 0,
+          "nc email/URI: alice@example.test issued and verifies");
+    check(run("issue", "--ca-dir", dir, "--client", "spiffe://example.test/w", "--cert-file",
+              "ncm-w.pem", "--key-file", "ncm-w-key.pem", NULL) == 0 &&
+              sh("openssl verify -CAfile %s -purpose sslclient ncm-w.pem >/dev/null 2>&1", root) ==
+                  0,
+          "nc email/URI: spiffe://example.test/w issued and verifies");
+    static const char *const outside[] = {"bob@other.test", "bob@sub.example.test",
+                                          "spiffe://other.test/w", "https://a.example.test/"};
+    for (int k = 0; k < 4; k++)
+        check(run("issue", "--ca-dir", dir, "--client", outside[k], "--cert-file", "ncm-x.pem",
+                  "--key-file", "ncm-x-key.pem", NULL) == 2 &&
+                  strstr(out, outside[k]) && strstr(out, "email:example.test") &&
+                  !exists("ncm-x.pem"),
+              "nc email/URI: %s refused (exit 2, constraints named, nothing written)", outside[k]);
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/moat-test-ca-XXXXXX");
@@ -1156,6 +1305,8 @@ int main(void)
     test_broken_ca();
     test_constraints();
     test_ip_only_cn();
+    test_client_names();
+    test_client_constraints();
     setenv("MOAT_CA_HOME", ca, 1);
     test_revoke();
     test_ca_errors();
