@@ -549,7 +549,8 @@ const char *moat_ca_common_name(const char *const *names, size_t n)
 /* ---- localhost for `moat serve` */
 
 /* 1 when the stored pair can serve on: readable, matching, signed by this
- * CA, valid now and for MOAT_CA_RENEW_DAYS more. */
+ * CA, valid now and for MOAT_CA_RENEW_DAYS more, not revoked, and
+ * accepted by the verifier. */
 static int reusable(const struct moat_ca *ca, const char *cert_path, const char *key_path)
 {
     moat_cert *c = NULL;
@@ -565,6 +566,10 @@ static int reusable(const struct moat_ca *ca, const char *cert_path, const char 
     if (ok &&
         (moat_cert_serial_hex(c, serial, sizeof serial) != 0 || moat_ca_is_revoked(ca, serial)))
         ok = 0; /* `moat ca revoke` of the serve certificate: issue anew */
+    /* One that verifiers refuse (an earlier moat gave an IP-only leaf the
+     * CN 127.0.0.1, which a --permit-dns root's constraints reject) is
+     * replaced, not served on. */
+    if (ok && moat_cert_check_leaf(ca->cert, c, 1, 0, e, sizeof e) != 0) ok = 0;
     moat_cert_free(c);
     moat_pkey_free(k);
     return ok;

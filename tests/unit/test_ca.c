@@ -805,6 +805,30 @@ static void test_ip_only_cn(void)
           "ip-only CN: serve's localhost certificate under --permit-dns dev.test has no CN and "
           "verifies (%s)",
           r ? err : "");
+
+    /* One an earlier moat made there (CN=127.0.0.1) is replaced. */
+    k = NULL;
+    leaf = NULL;
+    static const char *const both[] = {"127.0.0.1", "::1"};
+    p.names = both;
+    p.n_names = 2;
+    p.not_after = (int64_t)time(NULL) + 90 * 86400;
+    r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
+    if (r == 0 && moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
+        moat_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
+        const moat_cert *chain[1] = {leaf};
+        moat_pkey_write_pem(k, key, err, sizeof err);
+        moat_cert_write_pem(chain, 1, cert, 0644, err, sizeof err);
+    }
+    moat_cert_free(leaf);
+    moat_pkey_free(k);
+    if (r == 0) moat_ca_close(&ca);
+    check(sh("openssl x509 -in %s -noout -subject | grep -q 'CN = 127.0.0.1'", cert) == 0,
+          "ip-only CN: an old serve certificate with CN=127.0.0.1 put in place");
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 && sh("openssl verify -CAfile %s -purpose sslserver %s >/dev/null 2>&1", root,
+                       cert) == 0,
+          "ip-only CN: serve replaces the old one with one that verifies (%s)", r ? err : "");
 }
 
 static void first_line(const char *cmd, char *buf, size_t len)
