@@ -4,7 +4,8 @@
 # every kind of leaf (DNS, wildcard, IPv4, IPv6, IP-only, mixed; client
 # email, URI and mixed; ECDSA and RSA) through openssl verify, then curl and
 # moat get against moat serve, and moat serve --client-ca logging clients
-# by the email address or URI their certificates name.
+# by the email address or URI their certificates name, after resumption
+# too.
 . "$(dirname "$0")/../lib.sh"
 need openssl curl || { finish; exit 1; }
 need_moat
@@ -92,6 +93,12 @@ for r in $ROOTS; do
 done
 
 # ---- curl and moat get against moat serve, and the clients it logs
+
+# sc PATH ARGS...: GET PATH through openssl s_client, output in $T_TMP/$r-$srv.sc.
+sc() {
+	http_req "$1" | timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" \
+		-CAfile "$ROOT" -ign_eof "${@:2}" >"$T_TMP/$r-$srv.sc" 2>&1
+}
 for r in $ROOTS; do
 	ROOT=$W/ca-$r/rootCA.pem
 	for srv in ip-only mixed; do
@@ -116,7 +123,14 @@ for r in $ROOTS; do
 		moat_get "$name" $T_TMP/$r-$srv.getc --cacert "$ROOT" --cert $r-client-email-rsa.pem \
 			--key $r-client-email-rsa-key.pem "$U/sub/hello.txt?moat"
 		check "$name: moat get --cert (client email, RSA) gets the page" has $T_TMP/$r-$srv.getc "$SITE_TOKEN"
+		# A resumed session (no certificate sent) keeps the client's name.
+		sc "/sub/hello.txt?full" -cert $r-client-uri-ec.pem -key $r-client-uri-ec-key.pem \
+			-sess_out $T_TMP/$r-$srv.sess
+		sc "/sub/hello.txt?resumed" -sess_in $T_TMP/$r-$srv.sess
+		check "$name: s_client resumes the URI client's session" has "$T_TMP/$r-$srv.sc" '^Reused, TLSv1.3'
 		sleep 0.3
+		check "$name: the access log names the resumed URI client spiffe://example.test/workload" \
+			has "$LOG" '"GET /sub/hello.txt\?resumed HTTP/1.1" 200 .* "spiffe://example.test/workload"$'
 		check "$name: the access log names the email client alice@example.test" \
 			has "$LOG" '"GET /sub/hello.txt\?email HTTP/1.1" 200 .* "alice@example.test"$'
 		check "$name: the access log names the URI client spiffe://example.test/workload" \
