@@ -9,7 +9,9 @@
  *      as a server's chain (moat_verify_chain) with the rest after the
  *      chain taken as a stapled OCSP response;
  *   5  a DER certificate and a signature over a fixed message
- *      (moat_verify_sig), and its subject (moat_x509_subject). */
+ *      (moat_verify_sig), its subject (moat_x509_subject) and the
+ *      identity a server logs for it (moat_x509_identity: its email or
+ *      URI SAN, else its subject). */
 #include "fuzz.h"
 #include "tls/internal.h"
 
@@ -95,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         moat_verify_sig(data + 2, len, scheme, msg, sizeof msg, sig, siglen);
         char subj[300];
         moat_x509_subject(data + 2, len, subj, sizeof subj);
+        moat_x509_identity(data + 2, len, subj, sizeof subj);
         break;
     }
     }

@@ -253,8 +253,9 @@ uint16_t moat_tls_get_group(const moat_tls *t);
 uint16_t moat_tls_get_sigscheme(const moat_tls *t);
 int moat_tls_did_hrr(const moat_tls *t); /* a HelloRetryRequest happened */
 int moat_tls_resumed(const moat_tls *t); /* the handshake used a ticket */
-/* Server: the verified client certificate's subject (RFC 2253), also
- * after resumption; NULL when the client sent none. */
+/* Server: who the verified client certificate names: its email address
+ * or URI SAN, else its subject (RFC 2253); also after resumption; NULL
+ * when the client sent none. */
 const char *moat_tls_get_peer_identity(const moat_tls *t);
 /* Client: 1 when the server stapled an OCSP response that was checked. */
 int moat_tls_ocsp_stapled(const moat_tls *t);

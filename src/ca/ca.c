@@ -1,6 +1,7 @@
 /* `moat ca`: the command line of the local CA (init, issue, path, revoke,
  * crl, list, trust, untrust). Results go to stdout, errors to stderr;
  * exit 0, 1 (failure), 2 (usage, refused, a missing or damaged CA). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,9 @@ static const char usage_text[] =
     "        IP addresses to --permit-ip ranges (default 127.0.0.0/8 and ::1/128)\n"
     "issue   issues a certificate for host names, wildcards (*.example.test) and IP\n"
     "        addresses, into NAME.pem and NAME-key.pem in the current directory,\n"
-    "        valid for 90 days unless --days N or --not-after says otherwise\n"
+    "        valid for 90 days unless --days N or --not-after says otherwise;\n"
+    "        --client makes a client certificate, which may also name people and\n"
+    "        workloads: alice@example.test, spiffe://example.test/workload\n"
     "revoke  records a certificate (its file, or serial) as revoked; R is one of\n"
     "        unspecified, keyCompromise, cACompromise, affiliationChanged,\n"
     "        superseded, cessationOfOperation\n"
@@ -339,8 +342,10 @@ out:
     return r;
 }
 
-/* The file stem for a certificate: the first name, '*' as "_wildcard" and
- * ':' (IPv6) as '_', so the name is safe on every file system. */
+/* The file stem for a certificate: the first name, '*' as "_wildcard"
+ * and any byte but letters, digits and "-._@+" (the ':' of IPv6, the '/'
+ * of a URI) as '_', so the name is one safe file name on every file
+ * system, never a path. */
 static void file_stem(const char *name, char *out, size_t len)
 {
     size_t j = 0;
@@ -349,10 +354,247 @@ static void file_stem(const char *name, char *out, size_t len)
             memcpy(out + j, "_wildcard", 9);
             j += 9;
         } else {
-            out[j++] = *p == ':' ? '_' : *p;
+            int keep = isalnum((unsigned char)*p) || strchr("-._@+", *p);
+            out[j++] = keep ? *p : '_';
         }
     }
     out[j] = 0;
+}
+
+/* The case-insensitive parts of a name lower-cased, so that the same
+ * name given twice is one SAN: a DNS name, an email address's host, a
+ * URI's scheme (RFC 3986 3.1). */
+static void lower_name(char *s, int kind)
+{
+    char *p = s, *end = s + strlen(s);
+    if (kind == MOAT_CA_NAME_EMAIL) p = strrchr(s, '@');
+    if (kind == MOAT_CA_NAME_URI) end = strstr(s, "://");
+    if (kind == MOAT_CA_NAME_IP) p = end;
+    for (; p < end; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+}
+
+/* The names of `issue` into names (o->n_names slots, freed by the
+ * caller), checked, lower-cased where case means nothing, without
+ * duplicates. Email addresses and URIs name clients, so they need
+ * --client. Returns an exit code. */
+static int take_names(const struct opts *o, char **names, size_t *n)
+{
+    for (size_t i = 0; i < o->n_names; i++) {
+        char why[512];
+        int kind = moat_ca_check_name(o->names[i], why, sizeof why);
+        if (kind < 0) {
+            fprintf(stderr, "moat ca issue: %s\n", why);
+            return MOAT_CA_EXIT_USAGE;
+        }
+        if ((kind == MOAT_CA_NAME_EMAIL || kind == MOAT_CA_NAME_URI) && !o->client) {
+            fprintf(stderr,
+                    "moat ca issue: \"%s\" is %s: it names a client, not a server, so it goes "
+                    "only in a client certificate (add --client)\n",
+                    o->names[i], kind == MOAT_CA_NAME_EMAIL ? "an email address" : "a URI");
+            return MOAT_CA_EXIT_USAGE;
+        }
+        char *s = strdup(o->names[i]);
+        if (!s) {
+            fprintf(stderr, "moat ca issue: out of memory\n");
+            return MOAT_CA_EXIT_FAIL;
+        }
+        lower_name(s, kind);
+        int dup = 0;
+        for (size_t k = 0; k < *n; k++)
+            if (strcmp(names[k], s) == 0) dup = 1;
+        if (dup)
+            free(s);
+        else
+            names[(*n)++] = s;
+    }
+    return 0;
+}
+
+/* 1 when one of the names is a host name or an IP address. */
+static int names_a_host(char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int kind = moat_ca_check_name(names[i], NULL, 0);
+        if (kind == MOAT_CA_NAME_DNS || kind == MOAT_CA_NAME_IP) return 1;
+    }
+    return 0;
+}
+
+/* What `issue` is making, gathered step by step. */
+struct issue_job {
+    char **names; /* checked names (take_names) */
+    size_t n;
+    int64_t nb, na; /* validity */
+    int host;       /* names a host or an IP address: a server certificate */
+    char dir[4096]; /* the CA directory */
+    char cert_path[4200], key_path[4200];
+};
+
+/* The validity of `issue` from --not-before, --not-after and --days.
+ * Returns an exit code. */
+static int issue_validity(const struct opts *o, struct issue_job *j)
+{
+    j->nb = moat_ca_now();
+    if (o->not_before && parse_date(o->not_before, &j->nb) != 0)
+        return usage_error("issue", "--not-before needs a date as YYYY-MM-DD, not", o->not_before);
+    if (o->not_after) {
+        if (parse_date(o->not_after, &j->na) != 0)
+            return usage_error("issue", "--not-after needs a date as YYYY-MM-DD, not",
+                               o->not_after);
+        j->na += 86399; /* valid through the whole of that day */
+    } else {
+        j->na = j->nb + (int64_t)(o->days ? o->days : MOAT_CA_LEAF_DAYS) * 86400;
+    }
+    if (j->na <= j->nb)
+        return usage_error("issue", "the certificate would expire before it becomes valid", NULL);
+    return 0;
+}
+
+/* The CA may certify every name, for that long. Returns an exit code. */
+static int fits_ca(const struct moat_ca *ca, const struct issue_job *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        if (moat_cert_name_permitted(ca->cert, j->names[i])) continue;
+        char nc[512];
+        moat_cert_constraints(ca->cert, nc, sizeof nc);
+        fprintf(stderr,
+                "moat ca issue: the CA in %s may not certify \"%s\": its name constraints "
+                "permit only %s\n",
+                j->dir, j->names[i], nc);
+        return MOAT_CA_EXIT_USAGE;
+    }
+    int64_t ca_na = 0;
+    moat_cert_not_after(ca->cert, &ca_na);
+    if (j->na > ca_na) {
+        char d[32];
+        fmt_date(ca_na, d, sizeof d);
+        fprintf(stderr,
+                "moat ca issue: the certificate would outlive the CA, which expires on %s; "
+                "ask for fewer --days or an earlier --not-after\n",
+                d);
+        return MOAT_CA_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Output files: --cert-file and --key-file, else NAME.pem and
+ * NAME-key.pem in the current directory. Returns an exit code. */
+static int issue_paths(const struct opts *o, struct issue_job *j)
+{
+    char stem[512];
+    file_stem(j->names[0], stem, sizeof stem);
+    if (o->cert_file)
+        snprintf(j->cert_path, sizeof j->cert_path, "%s", o->cert_file);
+    else
+        snprintf(j->cert_path, sizeof j->cert_path, "./%s.pem", stem);
+    if (o->key_file)
+        snprintf(j->key_path, sizeof j->key_path, "%s", o->key_file);
+    else
+        snprintf(j->key_path, sizeof j->key_path, "./%s-key.pem", stem);
+    if (strcmp(j->cert_path, j->key_path) == 0)
+        return usage_error("issue", "--cert-file and --key-file name the same file:", j->cert_path);
+    return 0;
+}
+
+/* Makes the key and the leaf, and has the verifier look at it. Returns
+ * an exit code. */
+static int make_leaf(const struct opts *o, const struct moat_ca *ca, const struct issue_job *j,
+                     moat_pkey **key, moat_cert **leaf)
+{
+    char ou[256], err[1024];
+    moat_ca_user_at_host(ou, sizeof ou); /* as in the CA's own OU */
+    struct moat_issue_params p = {
+        .names = (const char *const *)j->names,
+        .n_names = j->n,
+        .not_before = j->nb,
+        .not_after = j->na,
+        .client_auth = o->client,
+        .org = "moat development certificate",
+        .org_unit = ou,
+        .common_name = moat_ca_common_name((const char *const *)j->names, j->n),
+    };
+    if (moat_pkey_generate(o->rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, key, err, sizeof err) !=
+            0 ||
+        moat_x509_issue(ca->cert, ca->key, *key, &p, leaf, err, sizeof err) != 0) {
+        fprintf(stderr, "moat ca issue: %s\n", err);
+        return MOAT_CA_EXIT_FAIL;
+    }
+    /* A last word from the verifier itself, before anything is written:
+     * moat never hands out a certificate that clients would refuse. */
+    int vr =
+        moat_cert_check_leaf(ca->cert, *leaf, j->host || !o->client, o->client, err, sizeof err);
+    if (vr != 0) {
+        fprintf(stderr, "moat ca issue: not issued: %s\n", err);
+        return vr == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/* The key, then the certificate, then the copy in the CA directory that
+ * `list` and `revoke SERIAL` read: the record comes last so that a
+ * failure leaves no record of a certificate nobody received, and a
+ * failure of the record takes the two files back. Each file is written
+ * to a temporary name and renamed, so none is half-written. The chain is
+ * the leaf alone: clients hold the root. Returns an exit code. */
+static int write_issued(const struct moat_ca *ca, const struct issue_job *j, const moat_pkey *key,
+                        const moat_cert *leaf)
+{
+    char err[1024];
+    const moat_cert *chain[1] = {leaf};
+    if (moat_pkey_write_pem(key, j->key_path, err, sizeof err) != 0) {
+        fprintf(stderr, "moat ca issue: %s\n", err);
+        return MOAT_CA_EXIT_FAIL;
+    }
+    if (moat_cert_write_pem(chain, 1, j->cert_path, 0644, err, sizeof err) != 0) {
+        unlink(j->key_path); /* a key without its certificate helps nobody */
+        fprintf(stderr, "moat ca issue: %s\n", err);
+        return MOAT_CA_EXIT_FAIL;
+    }
+    if (moat_ca_record_issued(ca, leaf, err, sizeof err) != 0) {
+        unlink(j->cert_path); /* unrecorded, it could not be revoked by serial */
+        unlink(j->key_path);
+        fprintf(stderr, "moat ca issue: %s (nothing was issued)\n", err);
+        return MOAT_CA_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/* What was issued, on stdout, and notes on its dates on stderr. */
+static void report_issued(const struct opts *o, const struct issue_job *j, const moat_cert *leaf)
+{
+    char from[32], until[32], serial[64] = "";
+    int64_t now = moat_ca_now();
+    moat_cert_serial_hex(leaf, serial, sizeof serial);
+    fmt_date(j->nb, from, sizeof from);
+    fmt_date(j->na, until, sizeof until);
+    printf("Created a certificate for:\n");
+    static const char *const kinds[] = {"", "", " (IP address)", " (email address)", " (URI)"};
+    for (size_t i = 0; i < j->n; i++) {
+        int kind = moat_ca_check_name(j->names[i], NULL, 0);
+        printf("  - %s%s\n", j->names[i], kind > 0 && kind <= MOAT_CA_NAME_URI ? kinds[kind] : "");
+    }
+    printf("  certificate: %s\n"
+           "  private key: %s (mode 0600)\n"
+           "  valid from %s to %s, %s key, for %s, serial %s\n"
+           "  issued by the CA in %s\n",
+           j->cert_path, j->key_path, from, until, o->rsa ? "RSA-2048" : "ECDSA P-256",
+           !o->client ? "servers"
+           : j->host  ? "servers and clients"
+                      : "clients",
+           serial, j->dir);
+    if (j->na < now)
+        fprintf(stderr,
+                "moat ca issue: note: this certificate expired on %s; clients will "
+                "refuse it\n",
+                until);
+    else if (j->nb > now)
+        fprintf(stderr, "moat ca issue: note: this certificate is not valid before %s\n", from);
+    if (j->na - j->nb > (int64_t)MOAT_CA_APPLE_MAX_DAYS * 86400 + 86399)
+        fprintf(stderr,
+                "moat ca issue: note: Apple platforms refuse server certificates valid "
+                "for more than %d days\n",
+                MOAT_CA_APPLE_MAX_DAYS);
 }
 
 static int cmd_issue(struct opts *o)
@@ -360,75 +602,32 @@ static int cmd_issue(struct opts *o)
     static const char *const allowed[] = {"--ca-dir",     "--days",      "--rsa",
                                           "--client",     "--cert-file", "--key-file",
                                           "--not-before", "--not-after", NULL};
-    int r = only_flags("issue", o, allowed);
-    if (r) return r;
+    int rc = only_flags("issue", o, allowed);
+    if (rc) return rc;
     if (o->n_names == 0)
-        return usage_error("issue", "name at least one host name or IP address to certify", NULL);
+        return usage_error("issue",
+                           "name at least one host name or IP address (or, with --client, "
+                           "email address or URI) to certify",
+                           NULL);
     if (o->days && o->not_after)
         return usage_error("issue", "give either --days or --not-after, not both", NULL);
 
-    /* Names: checked, DNS names lower-cased, duplicates dropped. */
-    char **names = calloc(o->n_names, sizeof *names);
-    if (!names) {
-        fprintf(stderr, "moat ca issue: out of memory\n");
-        return MOAT_CA_EXIT_FAIL;
-    }
-    size_t n = 0;
-    int rc = MOAT_CA_EXIT_FAIL;
+    struct issue_job j;
+    memset(&j, 0, sizeof j);
     struct moat_ca ca;
     int ca_open = 0;
     moat_pkey *key = NULL;
     moat_cert *leaf = NULL;
-    for (size_t i = 0; i < o->n_names; i++) {
-        char why[512];
-        int kind = moat_ca_check_name(o->names[i], why, sizeof why);
-        if (kind < 0) {
-            fprintf(stderr, "moat ca issue: %s\n", why);
-            rc = MOAT_CA_EXIT_USAGE;
-            goto out;
-        }
-        char *s = strdup(o->names[i]);
-        if (!s) {
-            fprintf(stderr, "moat ca issue: out of memory\n");
-            goto out;
-        }
-        if (kind == MOAT_CA_NAME_DNS)
-            for (char *p = s; *p; p++)
-                if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
-        int dup = 0;
-        for (size_t k = 0; k < n; k++)
-            if (strcmp(names[k], s) == 0) dup = 1;
-        if (dup)
-            free(s);
-        else
-            names[n++] = s;
+    if (!(j.names = calloc(o->n_names, sizeof *j.names))) {
+        fprintf(stderr, "moat ca issue: out of memory\n");
+        return MOAT_CA_EXIT_FAIL;
     }
-
-    /* Validity. */
-    int64_t now = moat_ca_now(), nb = now, na;
-    if (o->not_before && parse_date(o->not_before, &nb) != 0) {
-        rc = usage_error("issue", "--not-before needs a date as YYYY-MM-DD, not", o->not_before);
+    if ((rc = take_names(o, j.names, &j.n)) != 0 || (rc = issue_validity(o, &j)) != 0 ||
+        (rc = resolve_dir(o, j.dir, sizeof j.dir)) != 0)
         goto out;
-    }
-    if (o->not_after) {
-        if (parse_date(o->not_after, &na) != 0) {
-            rc = usage_error("issue", "--not-after needs a date as YYYY-MM-DD, not", o->not_after);
-            goto out;
-        }
-        na += 86399; /* valid through the whole of that day */
-    } else {
-        na = nb + (int64_t)(o->days ? o->days : MOAT_CA_LEAF_DAYS) * 86400;
-    }
-    if (na <= nb) {
-        rc = usage_error("issue", "the certificate would expire before it becomes valid", NULL);
-        goto out;
-    }
-
-    char dir[4096], err[1024];
-    if ((rc = resolve_dir(o, dir, sizeof dir)) != 0) goto out;
-    rc = MOAT_CA_EXIT_FAIL;
-    int created = 0;
-    int or = moat_ca_open(dir, 1, &created, &ca, err, sizeof err);
+    j.host = names_a_host(j.names, j.n);
+    char err[1024];
+    int created = 0, or = moat_ca_open(j.dir, 1, &created, &ca, err, sizeof err);
     if (or != 0) {
         fprintf(stderr, "moat ca issue: %s\n", err);
         rc = open_exit(or);
@@ -437,122 +636,19 @@ static int cmd_issue(struct opts *o)
     ca_open = 1;
     if (created)
         fprintf(stderr, "moat ca issue: created a new local CA in %s (its certificate is %s/%s)\n",
-                dir, dir, MOAT_CA_CERT_FILE);
-    for (size_t i = 0; i < n; i++) {
-        if (moat_cert_name_permitted(ca.cert, names[i])) continue;
-        char nc[512];
-        moat_cert_constraints(ca.cert, nc, sizeof nc);
-        fprintf(stderr,
-                "moat ca issue: the CA in %s may not certify \"%s\": its name constraints "
-                "permit only %s\n",
-                dir, names[i], nc);
-        rc = MOAT_CA_EXIT_USAGE;
+                j.dir, j.dir, MOAT_CA_CERT_FILE);
+    if ((rc = fits_ca(&ca, &j)) != 0 || (rc = issue_paths(o, &j)) != 0 ||
+        (rc = make_leaf(o, &ca, &j, &key, &leaf)) != 0 ||
+        (rc = write_issued(&ca, &j, key, leaf)) != 0)
         goto out;
-    }
-    int64_t ca_nb = 0, ca_na = 0;
-    moat_cert_not_before(ca.cert, &ca_nb);
-    moat_cert_not_after(ca.cert, &ca_na);
-    if (na > ca_na) {
-        char d[32];
-        fmt_date(ca_na, d, sizeof d);
-        fprintf(stderr,
-                "moat ca issue: the certificate would outlive the CA, which expires on %s; "
-                "ask for fewer --days or an earlier --not-after\n",
-                d);
-        rc = MOAT_CA_EXIT_USAGE;
-        goto out;
-    }
-
-    /* Output files. */
-    char stem[512], cert_path[4200], key_path[4200];
-    file_stem(names[0], stem, sizeof stem);
-    snprintf(cert_path, sizeof cert_path, "%s", o->cert_file ? o->cert_file : "");
-    snprintf(key_path, sizeof key_path, "%s", o->key_file ? o->key_file : "");
-    if (!o->cert_file) snprintf(cert_path, sizeof cert_path, "./%s.pem", stem);
-    if (!o->key_file) snprintf(key_path, sizeof key_path, "./%s-key.pem", stem);
-    if (strcmp(cert_path, key_path) == 0) {
-        rc = usage_error("issue", "--cert-file and --key-file name the same file:", cert_path);
-        goto out;
-    }
-
-    char ou[256];
-    moat_ca_user_at_host(ou, sizeof ou); /* as in the CA's own OU */
-    struct moat_issue_params p = {
-        .names = (const char *const *)names,
-        .n_names = n,
-        .not_before = nb,
-        .not_after = na,
-        .client_auth = o->client,
-        .org = "moat development certificate",
-        .org_unit = ou,
-        .common_name = names[0],
-    };
-    if (moat_pkey_generate(o->rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, &key, err, sizeof err) !=
-            0 ||
-        moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, sizeof err) != 0) {
-        fprintf(stderr, "moat ca issue: %s\n", err);
-        goto out;
-    }
-    char serial[64] = "";
-    moat_cert_serial_hex(leaf, serial, sizeof serial);
-
-    /* The key, then the certificate, then the copy in the CA directory
-     * that `list` and `revoke SERIAL` read: the record comes last so that
-     * a failure leaves no record of a certificate nobody received, and a
-     * failure of the record takes the two files back. Each file is
-     * written to a temporary name and renamed, so none is half-written.
-     * The chain is the leaf alone: clients hold the root. */
-    const moat_cert *chain[1] = {leaf};
-    if (moat_pkey_write_pem(key, key_path, err, sizeof err) != 0) {
-        fprintf(stderr, "moat ca issue: %s\n", err);
-        goto out;
-    }
-    if (moat_cert_write_pem(chain, 1, cert_path, 0644, err, sizeof err) != 0) {
-        unlink(key_path); /* a key without its certificate helps nobody */
-        fprintf(stderr, "moat ca issue: %s\n", err);
-        goto out;
-    }
-    if (moat_ca_record_issued(&ca, leaf, err, sizeof err) != 0) {
-        unlink(cert_path); /* unrecorded, it could not be revoked by serial */
-        unlink(key_path);
-        fprintf(stderr, "moat ca issue: %s (nothing was issued)\n", err);
-        goto out;
-    }
-
-    char from[32], until[32];
-    fmt_date(nb, from, sizeof from);
-    fmt_date(na, until, sizeof until);
-    printf("Created a certificate for:\n");
-    for (size_t i = 0; i < n; i++)
-        printf("  - %s%s\n", names[i],
-               moat_ca_check_name(names[i], NULL, 0) == MOAT_CA_NAME_IP ? " (IP address)" : "");
-    printf("  certificate: %s\n"
-           "  private key: %s (mode 0600)\n"
-           "  valid from %s to %s, %s key, for %s, serial %s\n"
-           "  issued by the CA in %s\n",
-           cert_path, key_path, from, until, o->rsa ? "RSA-2048" : "ECDSA P-256",
-           o->client ? "servers and clients" : "servers", serial, dir);
-    if (na < now)
-        fprintf(stderr,
-                "moat ca issue: note: this certificate expired on %s; clients will "
-                "refuse it\n",
-                until);
-    else if (nb > now)
-        fprintf(stderr, "moat ca issue: note: this certificate is not valid before %s\n", from);
-    if (na - nb > (int64_t)MOAT_CA_APPLE_MAX_DAYS * 86400 + 86399)
-        fprintf(stderr,
-                "moat ca issue: note: Apple platforms refuse server certificates valid "
-                "for more than %d days\n",
-                MOAT_CA_APPLE_MAX_DAYS);
-    (void)ca_nb;
-    rc = 0;
+    report_issued(o, &j, leaf);
 out:
     moat_cert_free(leaf);
     moat_pkey_free(key);
     if (ca_open) moat_ca_close(&ca);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    for (size_t i = 0; i < j.n; i++)
+        free(j.names[i]);
+    free(j.names);
     return rc;
 }
 

@@ -165,12 +165,26 @@ struct moat_ca_trust_opts {
 };
 int moat_ca_cmd_trust(const char *dir, const struct moat_ca_trust_opts *o);
 
-/* Name checks for `issue`. Returns MOAT_CA_NAME_DNS, MOAT_CA_NAME_IP, or
- * -1 with a reason in why. A DNS name is LDH labels of 1..63 bytes, at
- * most 253 bytes in all, optionally starting with "*." (then at least one
- * more label), and its last label is not all digits. */
-enum { MOAT_CA_NAME_DNS = 1, MOAT_CA_NAME_IP = 2 };
+/* Name checks for `issue`. Returns MOAT_CA_NAME_DNS, MOAT_CA_NAME_IP,
+ * MOAT_CA_NAME_EMAIL, MOAT_CA_NAME_URI, or -1 with a reason in why. A DNS
+ * name is LDH labels of 1..63 bytes, at most 253 bytes in all, optionally
+ * starting with "*." (then at least one more label), and its last label
+ * is not all digits. An email address (it has '@') is a dot-atom local
+ * part without '=', '@', and a DNS name without wildcard. A URI (it has
+ * "://") is scheme://host..., at most 1024 bytes of what RFC 3986 allows.
+ * Email addresses and URIs name clients, and only client certificates
+ * carry them (the caller's rule). */
+enum { MOAT_CA_NAME_DNS = 1, MOAT_CA_NAME_IP = 2, MOAT_CA_NAME_EMAIL = 3, MOAT_CA_NAME_URI = 4 };
 int moat_ca_check_name(const char *name, char *why, size_t whylen);
+
+/* The subject CN for a leaf with these names (each accepted by
+ * moat_ca_check_name): the first email address or URI (the client it
+ * names, as mkcert does), else the first DNS name, else NULL (no CN).
+ * OpenSSL does not read an email address or URI as a DNS name. Never an IP
+ * address: OpenSSL reads a CN such as "127.0.0.1" as a DNS name and, when
+ * the leaf has no DNS SAN, holds it to the root's DNS name constraints, so
+ * an IP-only leaf under a --permit-dns root would fail verification. */
+const char *moat_ca_common_name(const char *const *names, size_t n);
 
 /* "user@host" for the OU of the certificates we make. */
 void moat_ca_user_at_host(char *out, size_t len);

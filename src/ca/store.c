@@ -385,11 +385,9 @@ int moat_ca_record_issued(const struct moat_ca *ca, const moat_cert *leaf, char 
 
 /* ---- names */
 
-int moat_ca_check_name(const char *name, char *why, size_t whylen)
+/* A host name (see moat_ca_check_name), or -1 with why. */
+static int check_dns(const char *name, char *why, size_t whylen)
 {
-    unsigned char ip[16];
-    if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
-        return MOAT_CA_NAME_IP;
     const char *p = name;
     size_t total = strlen(name);
     if (total == 0) {
@@ -441,7 +439,7 @@ int moat_ca_check_name(const char *name, char *why, size_t whylen)
             else
                 seterr(why, whylen,
                        "\"%s\" is neither a host name (letters, digits, '-' and '.') nor an IP "
-                       "address",
+                       "address (nor, for --client, an email address or a scheme://host URI)",
                        name);
             return -1;
         }
@@ -455,10 +453,104 @@ int moat_ca_check_name(const char *name, char *why, size_t whylen)
     return MOAT_CA_NAME_DNS;
 }
 
+/* An email address for an rfc822Name SAN (RFC 5280 4.2.1.6, a Mailbox of
+ * RFC 5321 4.1.2), stricter than the RFCs: a dot-atom local part without
+ * '=' (so an identity taken from it never reads as a subject, "CN=..."),
+ * '@', a host name. No quotes, spaces or control bytes. */
+static int check_email(const char *name, char *why, size_t whylen)
+{
+    static const char atext[] = "!#$%&'*+-/?^_`{|}~.";
+    const char *at = strchr(name, '@');
+    size_t local = (size_t)(at - name);
+    if (strlen(name) > 254 || local == 0 || local > 64) {
+        seterr(why, whylen,
+               "\"%.80s\" is not an email address: it needs 1 to 64 bytes before '@' and at "
+               "most 254 in all",
+               name);
+        return -1;
+    }
+    for (const char *p = name; p < at; p++) {
+        unsigned char c = (unsigned char)*p;
+        int dot_ok = c != '.' || (p > name && p + 1 < at && p[1] != '.');
+        if (!(isalnum(c) || (c && strchr(atext, c))) || c >= 0x80 || !dot_ok) {
+            seterr(why, whylen,
+                   "\"%s\" is not an email address moat takes: before '@' go letters, digits "
+                   "and !#$%%&'*+-/?^_`{|}~ with single dots between them (no spaces, quotes "
+                   "or '=')",
+                   name);
+            return -1;
+        }
+    }
+    char dwhy[8];
+    if (strchr(at + 1, '@') || at[1] == '*' ||
+        check_dns(at + 1, dwhy, sizeof dwhy) != MOAT_CA_NAME_DNS) {
+        seterr(why, whylen,
+               "\"%s\" is not an email address: after '@' comes a host name like example.test",
+               name);
+        return -1;
+    }
+    return MOAT_CA_NAME_EMAIL;
+}
+
+/* A URI for a uniformResourceIdentifier SAN (RFC 5280 4.2.1.6: absolute,
+ * with a scheme; like mkcert, moat also asks for a host: scheme://host...,
+ * as spiffe:// and https:// identities have). Only the bytes RFC 3986
+ * allows, so no spaces or control bytes. */
+static int check_uri(const char *name, char *why, size_t whylen)
+{
+    static const char allowed[] = "-._~:/?#[]@!$&'()*+,;=%";
+    const char *sep = strstr(name, "://");
+    int ok = strlen(name) <= 1024 && isalpha((unsigned char)name[0]);
+    for (const char *p = name; ok && p < sep; p++)
+        ok = isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.';
+    for (const char *p = name; ok && *p; p++)
+        ok = (isalnum((unsigned char)*p) && (unsigned char)*p < 0x80) || strchr(allowed, *p);
+    /* The authority: [userinfo@]host[:port], up to the path. */
+    const char *host = sep + 3;
+    size_t alen = strcspn(host, "/?#");
+    const char *userinfo_end = memchr(host, '@', alen);
+    if (userinfo_end) {
+        alen -= (size_t)(userinfo_end + 1 - host);
+        host = userinfo_end + 1;
+    }
+    if (ok && (alen == 0 || host[0] == ':')) ok = 0;
+    if (!ok) {
+        seterr(why, whylen,
+               "\"%.80s\" is not a URI moat takes: it needs a scheme and a host "
+               "(spiffe://example.test/workload, https://example.test/alice), at most 1024 "
+               "bytes, no spaces or control bytes",
+               name);
+        return -1;
+    }
+    return MOAT_CA_NAME_URI;
+}
+
+int moat_ca_check_name(const char *name, char *why, size_t whylen)
+{
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
+        return MOAT_CA_NAME_IP;
+    if (strstr(name, "://")) return check_uri(name, why, whylen);
+    if (strchr(name, '@')) return check_email(name, why, whylen);
+    return check_dns(name, why, whylen);
+}
+
+const char *moat_ca_common_name(const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int kind = moat_ca_check_name(names[i], NULL, 0);
+        if (kind == MOAT_CA_NAME_EMAIL || kind == MOAT_CA_NAME_URI) return names[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        if (moat_ca_check_name(names[i], NULL, 0) == MOAT_CA_NAME_DNS) return names[i];
+    return NULL;
+}
+
 /* ---- localhost for `moat serve` */
 
 /* 1 when the stored pair can serve on: readable, matching, signed by this
- * CA, valid now and for MOAT_CA_RENEW_DAYS more. */
+ * CA, valid now and for MOAT_CA_RENEW_DAYS more, not revoked, and
+ * accepted by the verifier. */
 static int reusable(const struct moat_ca *ca, const char *cert_path, const char *key_path)
 {
     moat_cert *c = NULL;
@@ -474,6 +566,10 @@ static int reusable(const struct moat_ca *ca, const char *cert_path, const char 
     if (ok &&
         (moat_cert_serial_hex(c, serial, sizeof serial) != 0 || moat_ca_is_revoked(ca, serial)))
         ok = 0; /* `moat ca revoke` of the serve certificate: issue anew */
+    /* One that verifiers refuse (an earlier moat gave an IP-only leaf the
+     * CN 127.0.0.1, which a --permit-dns root's constraints reject) is
+     * replaced, not served on. */
+    if (ok && moat_cert_check_leaf(ca->cert, c, 1, 0, e, sizeof e) != 0) ok = 0;
     moat_cert_free(c);
     moat_pkey_free(k);
     return ok;
@@ -538,12 +634,14 @@ int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t
             .not_after = end,
             .org = "moat development certificate",
             .org_unit = ou,
-            .common_name = n_names ? names[0] : "localhost",
+            .common_name = moat_ca_common_name(names, n_names),
         };
         moat_pkey *key = NULL;
         moat_cert *leaf = NULL;
         if (r == 0) r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
         if (r == 0) r = moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, errlen);
+        /* Never serve what clients would refuse; the message says why. */
+        if (r == 0) r = moat_cert_check_leaf(ca.cert, leaf, 1, 0, err, errlen);
         /* Key, certificate, then the record, as `moat ca issue` does. A
          * failure part-way leaves an unusable pair that the next start
          * replaces (reusable() checks the pair matches). */

@@ -166,5 +166,14 @@ int moat_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, s
 int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next);
 /* The subject of a DER certificate, RFC 2253 ("CN=alice,O=Example"). */
 int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n);
+/* Who a DER client certificate names, for logs and the proxy: its first
+ * email address SAN, else its first URI SAN (what `moat ca issue --client`
+ * and mkcert put there for people and workloads), else its subject as
+ * moat_x509_subject writes it. A SAN is taken only when it is printable
+ * ASCII without spaces that cannot be mistaken for a subject (an email
+ * address without '=' or ','; a URI starting with scheme ':') and fits in
+ * out. Returns 0, or MOAT_ERR_INTERNAL when nothing fits or it does not
+ * parse. */
+int moat_x509_identity(const uint8_t *der, size_t len, char *out, size_t n);
 
 #endif

@@ -1,6 +1,7 @@
 /* Trust stores and certificate chain validation through libcrypto's X509
  * verifier, with refusals explained in plain words as browsers do. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,56 @@ int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n)
     X509_free(x);
     ERR_clear_error();
     return r;
+}
+
+/* An email or URI SAN fit to stand for the client: printable ASCII (no
+ * space, so it cannot split a log field), and one that cannot be read as
+ * a subject ("CN=...,O=..."): an email address has '@' and no '=' or ',';
+ * a URI starts with a scheme (RFC 3986 3.1: a letter, then letters,
+ * digits, '+', '-', '.') and ':', which a name's "CN=" cannot. */
+static int identity_san(const GENERAL_NAME *g, char *out, size_t n)
+{
+    if (g->type != GEN_EMAIL && g->type != GEN_URI) return 0;
+    const unsigned char *d = ASN1_STRING_get0_data(g->d.ia5);
+    size_t len = (size_t)ASN1_STRING_length(g->d.ia5);
+    if (len == 0 || len >= n) return 0;
+    for (size_t i = 0; i < len; i++)
+        if (d[i] < 0x21 || d[i] > 0x7e) return 0;
+    if (g->type == GEN_EMAIL) {
+        if (!memchr(d, '@', len) || memchr(d, '=', len) || memchr(d, ',', len)) return 0;
+    } else {
+        size_t i = 0;
+        if (!((d[0] | 0x20) >= 'a' && (d[0] | 0x20) <= 'z')) return 0;
+        while (i < len && (isalnum(d[i]) || d[i] == '+' || d[i] == '-' || d[i] == '.'))
+            i++;
+        if (i == len || d[i] != ':') return 0;
+    }
+    memcpy(out, d, len);
+    out[len] = 0;
+    return 1;
+}
+
+int moat_x509_identity(const uint8_t *der, size_t len, char *out, size_t n)
+{
+    const uint8_t *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    if (!x) {
+        ERR_clear_error();
+        return MOAT_ERR_INTERNAL;
+    }
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    int found = 0;
+    /* Email addresses first, then URIs, each in the certificate's order. */
+    static const int order[] = {GEN_EMAIL, GEN_URI};
+    for (int k = 0; !found && k < 2; k++)
+        for (int i = 0; !found && gens && i < sk_GENERAL_NAME_num(gens); i++) {
+            const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+            found = g->type == order[k] && identity_san(g, out, n);
+        }
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+    ERR_clear_error();
+    return found ? 0 : moat_x509_subject(der, len, out, n);
 }
 
 int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,

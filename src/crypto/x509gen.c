@@ -402,8 +402,18 @@ int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, 
     return wrap_cert(x, out, err, errlen);
 }
 
-/* The subjectAltName extension: iPAddress for what inet_pton accepts,
- * dNSName for the rest (RFC 5280 4.2.1.6). */
+/* The kind of SAN a name of moat_issue_params becomes (see the header). */
+static int san_type(const char *name)
+{
+    unsigned char ip[16];
+    if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1) return GEN_IPADD;
+    if (strstr(name, "://")) return GEN_URI;
+    if (strchr(name, '@')) return GEN_EMAIL;
+    return GEN_DNS;
+}
+
+/* The subjectAltName extension (RFC 5280 4.2.1.6): iPAddress, dNSName,
+ * rfc822Name or uniformResourceIdentifier, as san_type says. */
 static int add_sans(X509 *x, const char *const *names, size_t n)
 {
     GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
@@ -416,7 +426,9 @@ static int add_sans(X509 *x, const char *const *names, size_t n)
             ok = 0;
             break;
         }
-        if (inet_pton(AF_INET, names[i], ip) == 1 || inet_pton(AF_INET6, names[i], ip) == 1) {
+        int type = san_type(names[i]);
+        if (type == GEN_IPADD &&
+            (inet_pton(AF_INET, names[i], ip) == 1 || inet_pton(AF_INET6, names[i], ip) == 1)) {
             int iplen = strchr(names[i], ':') ? 16 : 4;
             ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
             if (os && ASN1_OCTET_STRING_set(os, ip, iplen)) {
@@ -428,7 +440,7 @@ static int add_sans(X509 *x, const char *const *names, size_t n)
         } else {
             ASN1_IA5STRING *s = ASN1_IA5STRING_new();
             if (s && ASN1_STRING_set(s, names[i], (int)strlen(names[i]))) {
-                GENERAL_NAME_set0_value(g, GEN_DNS, s);
+                GENERAL_NAME_set0_value(g, type, s);
             } else {
                 ASN1_IA5STRING_free(s);
                 ok = 0;
@@ -459,6 +471,14 @@ int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pke
     X509 *x = X509_new();
     if (!x) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     int rsa = EVP_PKEY_is_a(leaf_key->pkey, "RSA");
+    /* serverAuth for a leaf that names a host, or that is no client's;
+     * a certificate naming only people or workloads is for clients. */
+    int host = !p->client_auth;
+    for (size_t i = 0; i < p->n_names; i++)
+        host |= san_type(p->names[i]) == GEN_DNS || san_type(p->names[i]) == GEN_IPADD;
+    const char *eku = !p->client_auth ? "serverAuth"
+                      : host          ? "serverAuth,clientAuth"
+                                      : "clientAuth";
     X509V3_CTX ctx;
     int ok = X509_set_version(x, X509_VERSION_3) && set_random_serial(x) &&
              set_subject(x, p->org, p->org_unit, p->common_name) &&
@@ -470,8 +490,7 @@ int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pke
              add_ext(x, &ctx, NID_key_usage,
                      rsa ? "critical,digitalSignature,keyEncipherment"
                          : "critical,digitalSignature") &&
-             add_ext(x, &ctx, NID_ext_key_usage,
-                     p->client_auth ? "serverAuth,clientAuth" : "serverAuth") &&
+             add_ext(x, &ctx, NID_ext_key_usage, eku) &&
              add_ext(x, &ctx, NID_subject_key_identifier, "hash") &&
              add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always") &&
              add_sans(x, p->names, p->n_names) && X509_sign(x, ca_key->pkey, EVP_sha256()) > 0;
@@ -481,6 +500,46 @@ int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pke
         return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot issue the certificate");
     }
     return wrap_cert(x, out, err, errlen);
+}
+
+/* One X509_verify_cert of leaf under root for one purpose (X509_PURPOSE_*):
+ * 1 passes, 0 fails (*why says why), -1 could not be run. */
+static int verify_for(X509 *root, X509 *leaf, int purpose, const char **why)
+{
+    X509_STORE *st = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int r = -1;
+    if (st && ctx && X509_STORE_add_cert(st, root) == 1 &&
+        X509_STORE_CTX_init(ctx, st, leaf, NULL) == 1 &&
+        X509_STORE_CTX_set_purpose(ctx, purpose) == 1) {
+        X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx), X509_V_FLAG_NO_CHECK_TIME);
+        r = X509_verify_cert(ctx) == 1;
+        if (!r) *why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
+    }
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(st);
+    return r;
+}
+
+int moat_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server, int client,
+                         char *err, size_t errlen)
+{
+    static const struct {
+        int purpose;
+        const char *name;
+    } kinds[] = {{X509_PURPOSE_SSL_SERVER, "server"}, {X509_PURPOSE_SSL_CLIENT, "client"}};
+    for (int i = 0; i < 2; i++) {
+        if (!(i ? client : server)) continue;
+        const char *why = "?";
+        int r = verify_for(ca->x509, leaf->x509, kinds[i].purpose, &why);
+        if (r < 0) return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot check the certificate");
+        ERR_clear_error();
+        if (r == 0)
+            return fail(MOAT_ERR_ARG, err, errlen,
+                        "verifiers would refuse it as a TLS %s certificate under this root: %s",
+                        kinds[i].name, why);
+    }
+    return 0;
 }
 
 int moat_cert_write_pem(const moat_cert *const *certs, size_t n, const char *path, mode_t mode,
@@ -612,12 +671,13 @@ int moat_cert_fingerprint(const moat_cert *c, char *buf, size_t len)
     return 0;
 }
 
-/* One GENERAL_NAME as text: a DNS name, or an IP address (with "/prefix"
- * when it carries a mask, as in name constraints). 0 when of another kind. */
+/* One GENERAL_NAME as text: a DNS name, email address or URI, or an IP
+ * address (with "/prefix" when it carries a mask, as in name constraints).
+ * 0 when of another kind. */
 static int general_name_text(const GENERAL_NAME *g, char *buf, size_t len)
 {
-    if (g->type == GEN_DNS) {
-        const ASN1_STRING *s = g->d.dNSName;
+    if (g->type == GEN_DNS || g->type == GEN_EMAIL || g->type == GEN_URI) {
+        const ASN1_STRING *s = g->d.ia5; /* the three are IA5Strings */
         snprintf(buf, len, "%.*s", ASN1_STRING_length(s), (const char *)ASN1_STRING_get0_data(s));
         return 1;
     }
@@ -674,7 +734,11 @@ int moat_cert_constraints(const moat_cert *ca, char *buf, size_t len)
             char one[300], item[320];
             if (!general_name_text(g, one, sizeof one)) continue;
             snprintf(item, sizeof item, "%s%s:%s", which ? "not " : "",
-                     g->type == GEN_DNS ? "DNS" : "IP", one);
+                     g->type == GEN_DNS     ? "DNS"
+                     : g->type == GEN_EMAIL ? "email"
+                     : g->type == GEN_URI   ? "URI"
+                                            : "IP",
+                     one);
             append(buf, len, &used, item);
         }
     }
@@ -696,6 +760,52 @@ static int dns_in_subtree(const char *name, const ASN1_STRING *base)
     return b[0] == '.' || name[nl - bl - 1] == '.';
 }
 
+/* A host against an rfc822Name or URI constraint's host part (RFC 5280
+ * 4.2.1.10): ".domain" takes the hosts below it, anything else that host
+ * alone (case-insensitively). */
+static int host_in(const char *host, size_t hl, const char *b, size_t bl)
+{
+    if (bl && b[0] == '.') return hl > bl && strncasecmp(host + hl - bl, b, bl) == 0;
+    return hl == bl && strncasecmp(host, b, bl) == 0;
+}
+
+/* RFC 5280 4.2.1.10: an rfc822Name constraint is a mailbox (that address
+ * alone; its local part compared exactly), a host (every mailbox there),
+ * or ".domain" (every mailbox on a host below it). */
+static int email_in_subtree(const char *mail, const ASN1_STRING *base)
+{
+    const char *b = (const char *)ASN1_STRING_get0_data(base);
+    size_t bl = (size_t)ASN1_STRING_length(base), ml = strlen(mail);
+    const char *at = strrchr(mail, '@');
+    if (!at) return 0;
+    const char *bat = memchr(b, '@', bl);
+    if (bat) {
+        size_t local = (size_t)(bat - b);
+        return (size_t)(at - mail) == local && memcmp(mail, b, local) == 0 &&
+               host_in(at + 1, ml - local - 1, bat + 1, bl - local - 1);
+    }
+    return host_in(at + 1, strlen(at + 1), b, bl);
+}
+
+/* RFC 5280 4.2.1.10: a URI constraint is held to the URI's host, not to
+ * the rest of it. */
+static int uri_in_subtree(const char *uri, const ASN1_STRING *base)
+{
+    const char *host = strstr(uri, "://");
+    if (!host) return 0;
+    host += 3;
+    size_t alen = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', alen);
+    if (at) {
+        alen -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    const char *colon = memchr(host, ':', alen);
+    size_t hl = colon ? (size_t)(colon - host) : alen;
+    return host_in(host, hl, (const char *)ASN1_STRING_get0_data(base),
+                   (size_t)ASN1_STRING_length(base));
+}
+
 static int ip_in_subtree(const unsigned char *ip, int n, const ASN1_STRING *base)
 {
     const unsigned char *b = ASN1_STRING_get0_data(base);
@@ -712,15 +822,17 @@ int moat_cert_name_permitted(const moat_cert *ca, const char *name)
     if (!nc) return 1;
     unsigned char ip[16];
     int iplen = inet_pton(AF_INET, name, ip) == 1 ? 4 : inet_pton(AF_INET6, name, ip) == 1 ? 16 : 0;
-    int type = iplen ? GEN_IPADD : GEN_DNS;
+    int type = san_type(name);
     int constrained = 0, permitted = 0, excluded = 0;
     for (int which = 0; which < 2; which++) {
         STACK_OF(GENERAL_SUBTREE) *sts = which ? nc->excludedSubtrees : nc->permittedSubtrees;
         for (int i = 0; i < sk_GENERAL_SUBTREE_num(sts); i++) {
             const GENERAL_NAME *g = sk_GENERAL_SUBTREE_value(sts, i)->base;
             if (g->type != type) continue;
-            int in = type == GEN_DNS ? dns_in_subtree(name, g->d.dNSName)
-                                     : ip_in_subtree(ip, iplen, g->d.iPAddress);
+            int in = type == GEN_DNS     ? dns_in_subtree(name, g->d.dNSName)
+                     : type == GEN_EMAIL ? email_in_subtree(name, g->d.rfc822Name)
+                     : type == GEN_URI   ? uri_in_subtree(name, g->d.uniformResourceIdentifier)
+                                         : ip_in_subtree(ip, iplen, g->d.iPAddress);
             if (which) {
                 excluded |= in;
             } else {

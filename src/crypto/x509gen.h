@@ -68,7 +68,8 @@ int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, 
 
 /* What a leaf certificate says. */
 struct moat_issue_params {
-    const char *const *names; /* SANs: DNS names ("*.a.b" allowed) or IPv4/IPv6 */
+    const char *const *names; /* SANs: DNS names ("*.a.b" allowed), IPv4/IPv6,
+                                 email addresses, URIs */
     size_t n_names;           /* at least one */
     int64_t not_before, not_after;
     int client_auth;         /* also allow clientAuth (extendedKeyUsage) */
@@ -79,12 +80,25 @@ struct moat_issue_params {
 
 /* Issues a leaf certificate for leaf_key, signed by ca/ca_key: random
  * 128-bit positive serial (RAND_bytes), the SANs of p (an entry that parses
- * as an IP address with inet_pton is an iPAddress, anything else a dNSName;
- * ca/ validates the names), basicConstraints CA:FALSE, keyUsage critical
- * digitalSignature (+keyEncipherment for an RSA leaf key), extendedKeyUsage
- * serverAuth (+clientAuth), subject and authority key identifiers. */
+ * as an IP address with inet_pton is an iPAddress, one with "://" a
+ * uniformResourceIdentifier, one with '@' an rfc822Name, anything else a
+ * dNSName; ca/ validates the names), basicConstraints CA:FALSE, keyUsage
+ * critical digitalSignature (+keyEncipherment for an RSA leaf key),
+ * extendedKeyUsage serverAuth, serverAuth+clientAuth with client_auth, or
+ * clientAuth alone with client_auth when no SAN is a host name or IP
+ * address; subject and authority key identifiers. */
 int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pkey *leaf_key,
                     const struct moat_issue_params *p, moat_cert **out, char *err, size_t errlen);
+
+/* Checks leaf against the root ca alone as `openssl verify -purpose
+ * sslserver` (with server set) and `-purpose sslclient` (with client set)
+ * would: the signature, the usages, and the root's name constraints on
+ * every SAN and on a subject CN that OpenSSL reads as a DNS name. Validity
+ * dates are the caller's to judge (an expired leaf may be wanted), so
+ * they are not checked. 0 when it passes; MOAT_ERR_ARG with the
+ * verifier's reason in err when it does not. */
+int moat_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server, int client,
+                         char *err, size_t errlen);
 
 /* Writes n certificates as PEM, one after the other, into path with the
  * given mode (0644 for certificates), atomically. */
@@ -112,13 +126,15 @@ int moat_cert_is_ca(const moat_cert *c);
 /* The SHA-256 fingerprint of c's DER encoding, as 64 lower-case hex
  * digits into buf (at least 65 bytes), or MOAT_ERR_ARG. */
 int moat_cert_fingerprint(const moat_cert *c, char *buf, size_t len);
-/* The subjectAltName entries of c ("a.test, 127.0.0.1, ::1"; other kinds
+/* The subjectAltName entries of c ("a.test, 127.0.0.1, ::1, a@b.test,
+ * spiffe://b.test/w"; other kinds
  * of names are left out) into buf; "" when it has none. Truncated to fit. */
 int moat_cert_names(const moat_cert *c, char *buf, size_t len);
 /* The name constraints of the CA certificate ca, as text ("DNS:a.test,
  * IP:127.0.0.0/8") into buf; "" when there are none. */
 int moat_cert_constraints(const moat_cert *ca, char *buf, size_t len);
-/* 1 when name (a DNS name, "*.x" wildcard, or an IP address) lies inside
+/* 1 when name (a DNS name, "*.x" wildcard, an IP address, an email
+ * address or a URI, told apart as moat_x509_issue does) lies inside
  * the name constraints of the CA certificate ca (always, when ca has
  * none), else 0. The rules are RFC 5280 4.2.1.10's: for each kind of name
  * the CA constrains, the name must be in a permitted subtree and in no

@@ -58,6 +58,10 @@ static void sans_str(X509 *x, char *out, size_t cap)
         } else if (g->type == GEN_EMAIL) {
             snprintf(one, sizeof one, "email:%.*s", ASN1_STRING_length(g->d.rfc822Name),
                      (const char *)ASN1_STRING_get0_data(g->d.rfc822Name));
+        } else if (g->type == GEN_URI) {
+            snprintf(one, sizeof one, "URI:%.*s",
+                     ASN1_STRING_length(g->d.uniformResourceIdentifier),
+                     (const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier));
         }
         if (!one[0]) continue;
         int k = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", one);

@@ -120,7 +120,7 @@ typedef struct {
     size_t psklen;
     char sni[256];
     char alpn[256];
-    char ident[256];       /* the client certificate's subject, when there was one */
+    char ident[256];       /* the client certificate's identity, when there was one */
     uint8_t client_ca[32]; /* server: the client CAs that verified it (client_ca_id) */
     uint8_t ticket[1024];  /* client: the opaque ticket */
     size_t ticketlen;
@@ -180,7 +180,7 @@ struct tls_text {
     char server_name[256]; /* client: the name asked for */
     char verify_err[600];  /* why the peer's chain was refused */
     const char *verify_code;
-    char peer_identity[256]; /* the verified peer's subject */
+    char peer_identity[256]; /* the verified peer's identity (moat_x509_identity) */
 };
 
 struct moat_tls {

@@ -538,8 +538,8 @@ static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
     if (!t->cfg->client_trust) return ALERT(UNKNOWN_CA);
     if ((e = tls_verify_peer_chain(t, t->cfg->client_trust, NULL, &staple))) return e;
     /* tls_verify_peer_chain made t->tx. */
-    if (moat_x509_subject(h->peer_certs.base, h->cert_len[0], t->tx->peer_identity,
-                          sizeof t->tx->peer_identity))
+    if (moat_x509_identity(h->peer_certs.base, h->cert_len[0], t->tx->peer_identity,
+                           sizeof t->tx->peer_identity))
         t->tx->peer_identity[0] = 0;
     t->state = ST_WAIT_CLIENT_CV;
     return tls_transcript_add(t, msg, len);

@@ -735,6 +735,102 @@ static void test_constraints(void)
     if (r == 0) moat_ca_close(&ca);
 }
 
+/* An IP-only leaf under a root with DNS name constraints: no CN (OpenSSL
+ * holds a CN that reads as a DNS name, "127.0.0.1" among them, to the DNS
+ * constraints when the leaf has no DNS SAN), and it verifies; the same for
+ * moat serve's localhost certificate when the root does not permit
+ * localhost. moat_cert_check_leaf refuses the old shape. */
+static void test_ip_only_cn(void)
+{
+    char dir[600], root[700], err[512];
+    snprintf(dir, sizeof dir, "%s/ipcn", tmp);
+    snprintf(root, sizeof root, "%s/rootCA.pem", dir);
+    check(run("init", "--ca-dir", dir, "--permit-dns", "dev.test", NULL) == 0, "ipcn: init");
+    static const char *const leaves[][3] = {{"127.0.0.1", NULL, "ipcn-v4"},
+                                            {"::1", NULL, "ipcn-v6"},
+                                            {"127.0.0.1", "::1", "ipcn-both"},
+                                            {"127.0.0.1", "a.dev.test", "ipcn-mixed"}};
+    for (size_t i = 0; i < 4; i++) {
+        char cf[64], kf[64];
+        snprintf(cf, sizeof cf, "%s.pem", leaves[i][2]);
+        snprintf(kf, sizeof kf, "%s-key.pem", leaves[i][2]);
+        int rc = leaves[i][1] ? run("issue", "--ca-dir", dir, leaves[i][0], leaves[i][1],
+                                    "--cert-file", cf, "--key-file", kf, NULL)
+                              : run("issue", "--ca-dir", dir, leaves[i][0], "--cert-file", cf,
+                                    "--key-file", kf, NULL);
+        check(rc == 0 && sh("openssl verify -CAfile %s -purpose sslserver %s >/dev/null 2>&1", root,
+                            cf) == 0,
+              "ip-only CN: issue %s%s%s under --permit-dns passes openssl verify -purpose "
+              "sslserver",
+              leaves[i][0], leaves[i][1] ? " " : "", leaves[i][1] ? leaves[i][1] : "");
+    }
+    check(sh("openssl x509 -in ipcn-v4.pem -noout -subject | grep -q 'CN'") != 0,
+          "ip-only CN: an IP-only leaf has no CN");
+    check(sh("openssl x509 -in ipcn-mixed.pem -noout -subject | grep -q 'CN = a.dev.test'") == 0,
+          "ip-only CN: a mixed leaf's CN is its DNS name, though an IP comes first");
+
+    /* The old shape, made past moat's checks: CN=127.0.0.1, IP SAN only. */
+    struct moat_ca ca;
+    moat_pkey *k = NULL;
+    moat_cert *leaf = NULL;
+    static const char *const ip[] = {"127.0.0.1"};
+    struct moat_issue_params p = {.names = ip,
+                                  .n_names = 1,
+                                  .not_before = (int64_t)time(NULL),
+                                  .not_after = (int64_t)time(NULL) + 86400,
+                                  .common_name = "127.0.0.1"};
+    int r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
+    if (r == 0 && moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
+        moat_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
+        check(moat_cert_check_leaf(ca.cert, leaf, 1, 0, err, sizeof err) == MOAT_ERR_ARG &&
+                  strstr(err, "permitted subtree violation"),
+              "ip-only CN: moat_cert_check_leaf refuses CN=127.0.0.1 under DNS constraints (%s)",
+              err);
+    } else {
+        check(0, "ip-only CN: made the old shape (%s)", err);
+    }
+    moat_cert_free(leaf);
+    moat_pkey_free(k);
+    if (r == 0) moat_ca_close(&ca);
+
+    /* moat serve without --cert: localhost is not permitted, so 127.0.0.1
+     * and ::1 alone. */
+    char cert[4200], key[4200];
+    setenv("MOAT_CA_HOME", dir, 1);
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 &&
+              sh("openssl verify -CAfile %s -purpose sslserver %s >/dev/null 2>&1", root, cert) ==
+                  0 &&
+              sh("openssl x509 -in %s -noout -subject | grep -q CN", cert) != 0,
+          "ip-only CN: serve's localhost certificate under --permit-dns dev.test has no CN and "
+          "verifies (%s)",
+          r ? err : "");
+
+    /* One an earlier moat made there (CN=127.0.0.1) is replaced. */
+    k = NULL;
+    leaf = NULL;
+    static const char *const both[] = {"127.0.0.1", "::1"};
+    p.names = both;
+    p.n_names = 2;
+    p.not_after = (int64_t)time(NULL) + 90 * 86400;
+    r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
+    if (r == 0 && moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
+        moat_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
+        const moat_cert *chain[1] = {leaf};
+        moat_pkey_write_pem(k, key, err, sizeof err);
+        moat_cert_write_pem(chain, 1, cert, 0644, err, sizeof err);
+    }
+    moat_cert_free(leaf);
+    moat_pkey_free(k);
+    if (r == 0) moat_ca_close(&ca);
+    check(sh("openssl x509 -in %s -noout -subject | grep -q 'CN = 127.0.0.1'", cert) == 0,
+          "ip-only CN: an old serve certificate with CN=127.0.0.1 put in place");
+    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    check(r == 0 && sh("openssl verify -CAfile %s -purpose sslserver %s >/dev/null 2>&1", root,
+                       cert) == 0,
+          "ip-only CN: serve replaces the old one with one that verifies (%s)", r ? err : "");
+}
+
 static void first_line(const char *cmd, char *buf, size_t len)
 {
     buf[0] = 0;
@@ -1059,6 +1155,155 @@ static void test_ocsp_staple_age(void)
     free(day);
 }
 
+/* openssl x509 -noout OPTS -in FILE contains what. */
+static int x509_has(const char *file, const char *opts, const char *what)
+{
+    return sh("openssl x509 -in '%s' -noout %s 2>/dev/null | grep -qF -- '%s'", file, opts, what) ==
+           0;
+}
+
+/* Who moat serve logs for the client certificate in pem (moat_x509_identity). */
+static const char *identity_of(const char *pem, char *buf, size_t len)
+{
+    char der[700];
+    size_t n = 0;
+    snprintf(der, sizeof der, "%s/identity.der", tmp);
+    buf[0] = 0;
+    if (sh("openssl x509 -in '%s' -outform DER -out %s", pem, der) != 0) return buf;
+    unsigned char *b = read_all(der, &n);
+    if (!b || moat_x509_identity(b, n, buf, len) != 0) buf[0] = 0;
+    free(b);
+    return buf;
+}
+
+/* --client with email addresses and URIs (rfc822Name and URI SANs, as
+ * mkcert makes them), what refuses them, and the identity moat serve
+ * logs. */
+static void test_client_names(void)
+{
+    char dir[600], root[700], id[256];
+    snprintf(dir, sizeof dir, "%s/clients", tmp);
+    snprintf(root, sizeof root, "%s/rootCA.pem", dir);
+    check(run("init", "--ca-dir", dir, NULL) == 0, "clients: init");
+    check(run("issue", "--ca-dir", dir, "--client", "alice@example.test", NULL) == 0 &&
+              strstr(out, "(email address)") && strstr(out, "for clients"),
+          "client email: issue --client alice@example.test");
+    const char *a = "alice@example.test.pem";
+    check(x509_has(a, "-ext subjectAltName", "email:alice@example.test"),
+          "client email: rfc822Name SAN");
+    check(x509_has(a, "-subject", "CN = alice@example.test"), "client email: the CN is the email");
+    check(x509_has(a, "-ext extendedKeyUsage", "TLS Web Client Authentication") &&
+              !x509_has(a, "-ext extendedKeyUsage", "Server"),
+          "client email: extendedKeyUsage clientAuth alone");
+    check(sh("openssl verify -CAfile %s -purpose sslclient %s >/dev/null 2>&1", root, a) == 0,
+          "client email: openssl verify -purpose sslclient");
+    check(file_mode("alice@example.test-key.pem") == 0600, "client email: key mode 0600");
+    check(strcmp(identity_of(a, id, sizeof id), "alice@example.test") == 0,
+          "client email: identity is the email (%s)", id);
+
+    check(run("issue", "--ca-dir", dir, "--client", "spiffe://example.test/workload", NULL) == 0 &&
+              strstr(out, "(URI)"),
+          "client URI: issue --client spiffe://example.test/workload");
+    const char *u = "spiffe___example.test_workload.pem";
+    check(exists(u) && x509_has(u, "-ext subjectAltName", "URI:spiffe://example.test/workload") &&
+              x509_has(u, "-subject", "CN = spiffe://example.test/workload"),
+          "client URI: URI SAN and CN, file name without '/' or ':'");
+    check(sh("openssl verify -CAfile %s -purpose sslclient %s >/dev/null 2>&1", root, u) == 0,
+          "client URI: openssl verify -purpose sslclient");
+    check(strcmp(identity_of(u, id, sizeof id), "spiffe://example.test/workload") == 0,
+          "client URI: identity is the URI (%s)", id);
+    check(run("issue", "--ca-dir", dir, "--client", "HTTPS://example.test/alice", "--cert-file",
+              "https-alice.pem", "--key-file", "https-alice-key.pem", NULL) == 0 &&
+              x509_has("https-alice.pem", "-ext subjectAltName", "URI:https://example.test/alice"),
+          "client URI: https://, scheme lower-cased");
+
+    check(run("issue", "--ca-dir", dir, "--client", "Bob@Example.TEST", "bob.example.test",
+              "--cert-file", "bob.pem", "--key-file", "bob-key.pem", NULL) == 0 &&
+              x509_has("bob.pem", "-subject", "CN = Bob@example.test") &&
+              x509_has("bob.pem", "-ext extendedKeyUsage", "Server") &&
+              sh("openssl verify -CAfile %s -purpose sslserver bob.pem >/dev/null 2>&1 && "
+                 "openssl verify -CAfile %s -purpose sslclient bob.pem >/dev/null 2>&1",
+                 root, root) == 0,
+          "client mixed: email and host, CN the email (host part lower-cased), both purposes");
+    check(strncmp(identity_of("ipcn-mixed.pem", id, sizeof id), "CN=a.dev.test,", 14) == 0,
+          "no email or URI: identity is the subject (%s)", id);
+
+    static const char *const refused[] = {"alice@example.test", "spiffe://example.test/w"};
+    for (int k = 0; k < 2; k++)
+        check(run("issue", "--ca-dir", dir, refused[k], "--cert-file", "srv-x.pem", "--key-file",
+                  "srv-x-key.pem", NULL) == 2 &&
+                  strstr(out, "--client") && !exists("srv-x.pem") && !exists("srv-x-key.pem"),
+              "server certificate: %s refused without --client (exit 2, nothing written)",
+              refused[k]);
+    static const char *const bad[] = {"alice @example.test",
+                                      "al\tice@example.test",
+                                      "al=ice@example.test",
+                                      "@example.test",
+                                      ".alice@example.test",
+                                      "a..b@example.test",
+                                      "alice@",
+                                      "alice@x@example.test",
+                                      "alice@*.example.test",
+                                      "alice@-x.test",
+                                      "spiffe:/x",
+                                      "spiffe://",
+                                      "://example.test",
+                                      "1x://example.test",
+                                      "sp ffe://example.test",
+                                      "https://ex ample.test",
+                                      "https://example.test/\x01",
+                                      "https://:443/",
+                                      "https://u@/x"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char label[64];
+        snprintf(label, sizeof label, "%s", bad[k]);
+        for (char *c = label; *c; c++)
+            if ((unsigned char)*c < 0x20) *c = '?'; /* one result line each */
+        check(run("issue", "--ca-dir", dir, "--client", bad[k], NULL) == 2 &&
+                  strstr(out, "moat ca issue:"),
+              "client name refused with 2: \"%s\"", label);
+    }
+}
+
+/* A root made elsewhere with email and URI name constraints (moat ca init
+ * makes DNS and IP ones only): moat refuses what the root may not
+ * certify, with the names, rather than issue what verifiers refuse. */
+static void test_client_constraints(void)
+{
+    char dir[600], root[700];
+    snprintf(dir, sizeof dir, "%s/ncmail", tmp);
+    snprintf(root, sizeof root, "%s/rootCA.pem", dir);
+    int made =
+        sh("mkdir -p %s && chmod 700 %s && cd %s && "
+           "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out rootCA-key.pem "
+           "2>/dev/null && chmod 600 rootCA-key.pem && "
+           "openssl req -x509 -new -key rootCA-key.pem -days 3650 -subj '/O=hand-made/CN=nc mail' "
+           "-addext 'basicConstraints=critical,CA:TRUE' "
+           "-addext 'keyUsage=critical,keyCertSign,cRLSign' "
+           "-addext 'nameConstraints=critical,permitted;DNS:example.test,"
+           "permitted;email:example.test,permitted;URI:example.test' -out rootCA.pem 2>/dev/null",
+           dir, dir, dir) == 0;
+    check(made, "nc email/URI: hand-made root");
+    check(run("issue", "--ca-dir", dir, "--client", "alice@example.test", "--cert-file",
+              "ncm-alice.pem", "--key-file", "ncm-alice-key.pem", NULL) == 0 &&
+              sh("openssl verify -CAfile %s -purpose sslclient ncm-alice.pem >/dev/null 2>&1",
+                 root) == 0,
+          "nc email/URI: alice@example.test issued and verifies");
+    check(run("issue", "--ca-dir", dir, "--client", "spiffe://example.test/w", "--cert-file",
+              "ncm-w.pem", "--key-file", "ncm-w-key.pem", NULL) == 0 &&
+              sh("openssl verify -CAfile %s -purpose sslclient ncm-w.pem >/dev/null 2>&1", root) ==
+                  0,
+          "nc email/URI: spiffe://example.test/w issued and verifies");
+    static const char *const outside[] = {"bob@other.test", "bob@sub.example.test",
+                                          "spiffe://other.test/w", "https://a.example.test/"};
+    for (int k = 0; k < 4; k++)
+        check(run("issue", "--ca-dir", dir, "--client", outside[k], "--cert-file", "ncm-x.pem",
+                  "--key-file", "ncm-x-key.pem", NULL) == 2 &&
+                  strstr(out, outside[k]) && strstr(out, "email:example.test") &&
+                  !exists("ncm-x.pem"),
+              "nc email/URI: %s refused (exit 2, constraints named, nothing written)", outside[k]);
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/moat-test-ca-XXXXXX");
@@ -1083,6 +1328,10 @@ int main(void)
     test_record_crash(ca);
     test_broken_ca();
     test_constraints();
+    test_ip_only_cn();
+    test_client_names();
+    test_client_constraints();
+    setenv("MOAT_CA_HOME", ca, 1);
     test_revoke();
     test_ca_errors();
     setenv("MOAT_CA_HOME", ca, 1);
