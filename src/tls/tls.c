@@ -439,7 +439,10 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
         if (n == 0) return ALERT(UNEXPECTED_MESSAGE);
         return handle_handshake_bytes(t, p, n, out);
     case CT_ALERT:
-        if (t->hsmsg.len) return ALERT(UNEXPECTED_MESSAGE);
+        /* 5.4: an alert record with empty content (padding or not) is
+         * unexpected_message, as an empty handshake record is; 5.1: an
+         * alert must not fall inside a split handshake message. */
+        if (n == 0 || t->hsmsg.len) return ALERT(UNEXPECTED_MESSAGE);
         return handle_alert(t, p, n);
     default:
         /* Application data before keys, a protected CCS, or an unknown type. */

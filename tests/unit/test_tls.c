@@ -1074,6 +1074,52 @@ static void test_park(void)
     moat_tls_config_free(cc);
 }
 
+/* 5.4: an alert record whose content is empty (no alert at all), with
+ * or without padding, under handshake or application keys. */
+static void test_empty_alert(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    static const uint8_t bare[1] = {CT_ALERT}, padded[4] = {CT_ALERT, 0, 0, 0};
+    for (int hs_keys = 0; hs_keys < 2; hs_keys++) {
+        for (int pad = 0; pad < 2; pad++) {
+            pair_t p;
+            moat_buf to_s, to_c, wire;
+            moat_buf_init(&to_c);
+            moat_buf_init(&wire);
+            tls_dir d;
+            memset(&d, 0, sizeof d);
+            int r;
+            if (hs_keys) {
+                /* The server waits for the client's Finished, under the
+                 * client's handshake key. */
+                pair_begin_edit(&p, cc, sc, "localhost", NULL, NULL, NULL, &to_s);
+                r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+                rl_set_secret(&d, p.s->suite, 1, p.s->hs->c_hs);
+            } else {
+                memset(&p, 0, sizeof p);
+                moat_buf_init(&to_s);
+                r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+            }
+            seal_raw(hs_keys ? &d : &p.c->wr, pad ? padded : bare, pad ? 4 : 1, &wire);
+            moat_buf back;
+            moat_buf_init(&back);
+            r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+            check(r == ALERT(UNEXPECTED_MESSAGE) && back.len > 0,
+                  "an empty alert record%s under %s keys gives unexpected_message (%s)",
+                  pad ? " with padding" : "", hs_keys ? "handshake" : "application",
+                  moat_strerror(r));
+            rl_clear(&d);
+            moat_buf_free(&back);
+            moat_buf_free(&wire);
+            moat_buf_free(&to_s);
+            moat_buf_free(&to_c);
+            pair_free(&p);
+        }
+    }
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -1097,6 +1143,7 @@ int main(void)
     test_sigalgs_cert();
     test_early_data_after_hrr();
     test_park();
+    test_empty_alert();
     remove_certs();
     return failures ? 1 : 0;
 }
