@@ -20,7 +20,10 @@ typedef struct {
 static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, client_hello *ch)
 {
     rd_t r = rd_init(msg + 4, len - 4);
-    rd_uint(&r, 2); /* legacy_version: versions come from supported_versions */
+    /* legacy_version: versions come from supported_versions (4.2.1),
+     * but D.5 has a 0x0300 one refused; like OpenSSL we refuse anything
+     * below 0x0301, which no TLS 1.3 client sends. */
+    uint32_t legacy = rd_uint(&r, 2);
     rd_take(&r, 32, &ch->random);
     rd_t sid = rd_vec(&r, 1);
     ch->suites = rd_vec(&r, 2);
@@ -111,7 +114,7 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
         }
     }
     if (seen.err) return seen.err;
-    if (!ch->has_sv13) return ALERT(PROTOCOL_VERSION);
+    if (!ch->has_sv13 || legacy < 0x0301) return ALERT(PROTOCOL_VERSION);
     /* 4.1.2: TLS 1.3 ClientHellos carry exactly the null compression method. */
     if (comp.n != 1 || comp.p[0] != 0) return ALERT(ILLEGAL_PARAMETER);
     if (ch->has_psk && !ch->has_modes) return ALERT(MISSING_EXTENSION); /* 4.2.9 */

@@ -1120,6 +1120,33 @@ static void test_empty_alert(void)
     moat_tls_config_free(sc);
 }
 
+/* D.5: a legacy_version below 0x0301 with supported_versions offering
+ * TLS 1.3 gets protocol_version, not a ServerHello (OpenSSL does the same);
+ * 0x0301, which OpenSSL tolerates, is still served. */
+static void test_legacy_version(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    moat_buf ch;
+    client_hello(cc, &ch);
+    static const uint16_t low[] = {0x0000, 0x0102, 0x0200, 0x02ff, 0x0300};
+    for (size_t i = 0; i < sizeof low / sizeof low[0]; i++) {
+        ch.base[5 + 4] = (uint8_t)(low[i] >> 8);
+        ch.base[5 + 5] = (uint8_t)low[i];
+        int alert, r = server_gets(sc, ch.base, ch.len, &alert);
+        check(r == ALERT(PROTOCOL_VERSION) && alert == 70,
+              "legacy_version 0x%04x with supported_versions TLS 1.3 gets protocol_version (%s)",
+              low[i], moat_strerror(r));
+    }
+    ch.base[5 + 4] = 3;
+    ch.base[5 + 5] = 1;
+    int alert, r = server_gets(sc, ch.base, ch.len, &alert);
+    check(r == 0 && alert == -1, "legacy_version 0x0301 with supported_versions is answered (%s)",
+          moat_strerror(r));
+    moat_buf_free(&ch);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -1144,6 +1171,7 @@ int main(void)
     test_early_data_after_hrr();
     test_park();
     test_empty_alert();
+    test_legacy_version();
     remove_certs();
     return failures ? 1 : 0;
 }
