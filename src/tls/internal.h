@@ -121,18 +121,42 @@ typedef struct {
     size_t ticketlen;
 } tls_session;
 
-/* Parsed extensions of one message: where each known one is, with
- * duplicates detected. */
-#define MAX_EXT_SEEN 64
+/* A set of 16-bit code points (extension types, groups), one bit each.
+ * 8 KiB, zeroed once per list: a list as long as its message allows (a
+ * ClientHello's 2^16-byte extension block holds 16,383 empty extensions,
+ * its key_share as many shares) is checked for repeats in one pass,
+ * never by comparing every pair. */
 typedef struct {
-    uint16_t types[MAX_EXT_SEEN];
+    uint64_t w[1024];
+} tls_set16;
+
+/* Adds v to s; 1 when it was there already. */
+static inline int tls_set16_add(tls_set16 *s, uint16_t v)
+{
+    uint64_t bit = (uint64_t)1 << (v & 63);
+    int had = (s->w[v >> 6] & bit) != 0;
+    s->w[v >> 6] |= bit;
+    return had;
+}
+
+static inline int tls_set16_has(const tls_set16 *s, uint16_t v)
+{
+    return (s->w[v >> 6] >> (v & 63)) & 1;
+}
+
+/* The extensions of one message read so far: every type, known or not,
+ * so a repeated one is found however many come (4.2). */
+typedef struct {
     size_t n;
+    tls_set16 types;
     int err; /* the alert when the list was malformed or repeated a type */
 } ext_seen;
 
 /* Steps through an extension list: 1 with the next type and body, 0 at
  * the end or on an error (then seen->err holds the alert: decode_error,
- * or illegal_parameter for a repeated type, 4.2). */
+ * or illegal_parameter for a repeated type, 4.2). No cap on their number
+ * but the message's own size: unknown extensions are skipped at O(1)
+ * each. */
 int tls_next_ext(rd_t *exts, ext_seen *seen, uint16_t *type, rd_t *body);
 
 /* State that lives only during the handshake. */

@@ -221,17 +221,15 @@ int tls_next_ext(rd_t *exts, ext_seen *s, uint16_t *type, rd_t *body)
     if (s->err || exts->n == 0) return 0;
     *type = rd_u16(exts);
     *body = rd_vec(exts, 2);
-    if (exts->err || s->n == MAX_EXT_SEEN) {
+    if (exts->err) {
         s->err = ALERT(DECODE_ERROR);
         return 0;
     }
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->types[i] == *type) {
-            s->err = ALERT(ILLEGAL_PARAMETER); /* 4.2: one of each type */
-            return 0;
-        }
+    if (tls_set16_add(&s->types, *type)) {
+        s->err = ALERT(ILLEGAL_PARAMETER); /* 4.2: one of each type */
+        return 0;
     }
-    s->types[s->n++] = *type;
+    s->n++;
     return 1;
 }
 

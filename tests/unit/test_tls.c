@@ -1147,6 +1147,102 @@ static void test_legacy_version(void)
     moat_tls_config_free(sc);
 }
 
+/* Raw extensions the edits below put in front of a ClientHello's own. */
+static uint8_t raw_exts[1 << 16];
+
+static void set_raw(t_ch *ch, moat_buf *b)
+{
+    memcpy(raw_exts, b->base, b->len);
+    ch->raw = raw_exts;
+    ch->rawlen = b->len;
+    moat_buf_free(b);
+}
+
+/* The server's error (the client's when the server had none) for a
+ * ClientHello edited by `edit`, delivered 1000 bytes at a time. */
+static int edited_hello(moat_tls_config *cc, moat_tls_config *sc, void (*edit)(t_ch *, void *),
+                        void *arg, int *hrr, uint16_t *group)
+{
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_c);
+    pair_t p;
+    pair_begin_edit(&p, cc, sc, "localhost", NULL, edit, arg, &to_s);
+    int r = pair_pump(&p, &to_s, &to_c, 1000);
+    static const char m[] = "after the edited hello";
+    if (!r) r = pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
+    if (!r && !buf_is(&p.s_app, m, sizeof m)) r = -2;
+    *hrr = moat_tls_did_hrr(p.s);
+    *group = moat_tls_get_group(p.s);
+    if (p.serr) r = p.serr;
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    return r;
+}
+
+/* Empty extensions of unknown types (0x1000 up), `n` of them, in front;
+ * `dup` repeats the first at the end of them. */
+struct unknown_exts {
+    size_t n;
+    int dup;
+};
+
+static void many_exts(t_ch *ch, void *arg)
+{
+    const struct unknown_exts *a = arg;
+    moat_buf b;
+    moat_buf_init(&b);
+    for (size_t i = 0; i < a->n; i++) {
+        wr_u16(&b, (uint32_t)(0x1000 + i));
+        wr_u16(&b, 0);
+    }
+    if (a->dup) {
+        wr_u16(&b, 0x1000);
+        wr_u16(&b, 0);
+    }
+    set_raw(ch, &b);
+}
+
+/* 4.2: unknown extensions are ignored, as many as the 16-bit length of
+ * the list allows (the hello then spans several records); one repeated
+ * among them is still illegal_parameter. */
+static void test_many_extensions(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    /* What the client's own extensions take: room left for 4-byte ones. */
+    moat_buf ch;
+    client_hello(cc, &ch);
+    size_t own = ch.len - 5 - 4 - 2 - 32 - 1 - ch.base[5 + 4 + 2 + 32];
+    own -= 2 + ((size_t)ch.base[5 + 4 + 2 + 32 + 1 + ch.base[5 + 4 + 2 + 32]] << 8 |
+                ch.base[5 + 4 + 2 + 32 + 2 + ch.base[5 + 4 + 2 + 32]]);
+    own -= 2 + 2; /* compression methods, extensions length */
+    moat_buf_free(&ch);
+    size_t most = (65535 - own) / 4;
+    const struct {
+        struct unknown_exts e;
+        int want;
+        const char *what;
+    } cases[] = {
+        {{100, 0}, 0, "100 unknown extensions are ignored"},
+        {{5000, 0}, 0, "5,000 unknown extensions over two records are ignored"},
+        {{most, 0}, 0, "unknown extensions filling the 16-bit list length are ignored"},
+        {{5000, 1},
+         ALERT(ILLEGAL_PARAMETER),
+         "a repeated unknown extension among 5,001: illegal_parameter"},
+        {{most - 1, 1},
+         ALERT(ILLEGAL_PARAMETER),
+         "a repeated unknown extension in a full list: illegal_parameter"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int hrr;
+        uint16_t g;
+        int r = edited_hello(cc, sc, many_exts, (void *)&cases[i].e, &hrr, &g);
+        check(r == cases[i].want, "%s (%zu) (%s)", cases[i].what, cases[i].e.n, moat_strerror(r));
+    }
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -1172,6 +1268,7 @@ int main(void)
     test_park();
     test_empty_alert();
     test_legacy_version();
+    test_many_extensions();
     remove_certs();
     return failures ? 1 : 0;
 }
