@@ -1074,6 +1074,33 @@ static void test_park(void)
     moat_tls_config_free(cc);
 }
 
+/* D.5: a legacy_version below 0x0301 with supported_versions offering
+ * TLS 1.3 gets protocol_version, not a ServerHello (OpenSSL does the same);
+ * 0x0301, which OpenSSL tolerates, is still served. */
+static void test_legacy_version(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    moat_buf ch;
+    client_hello(cc, &ch);
+    static const uint16_t low[] = {0x0000, 0x0102, 0x0200, 0x02ff, 0x0300};
+    for (size_t i = 0; i < sizeof low / sizeof low[0]; i++) {
+        ch.base[5 + 4] = (uint8_t)(low[i] >> 8);
+        ch.base[5 + 5] = (uint8_t)low[i];
+        int alert, r = server_gets(sc, ch.base, ch.len, &alert);
+        check(r == ALERT(PROTOCOL_VERSION) && alert == 70,
+              "legacy_version 0x%04x with supported_versions TLS 1.3 gets protocol_version (%s)",
+              low[i], moat_strerror(r));
+    }
+    ch.base[5 + 4] = 3;
+    ch.base[5 + 5] = 1;
+    int alert, r = server_gets(sc, ch.base, ch.len, &alert);
+    check(r == 0 && alert == -1, "legacy_version 0x0301 with supported_versions is answered (%s)",
+          moat_strerror(r));
+    moat_buf_free(&ch);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
 /* 5.4: an alert record whose content is empty (no alert at all), with
  * or without padding, under handshake or application keys. */
 static void test_empty_alert(void)
@@ -1120,33 +1147,6 @@ static void test_empty_alert(void)
     moat_tls_config_free(sc);
 }
 
-/* D.5: a legacy_version below 0x0301 with supported_versions offering
- * TLS 1.3 gets protocol_version, not a ServerHello (OpenSSL does the same);
- * 0x0301, which OpenSSL tolerates, is still served. */
-static void test_legacy_version(void)
-{
-    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
-    moat_buf ch;
-    client_hello(cc, &ch);
-    static const uint16_t low[] = {0x0000, 0x0102, 0x0200, 0x02ff, 0x0300};
-    for (size_t i = 0; i < sizeof low / sizeof low[0]; i++) {
-        ch.base[5 + 4] = (uint8_t)(low[i] >> 8);
-        ch.base[5 + 5] = (uint8_t)low[i];
-        int alert, r = server_gets(sc, ch.base, ch.len, &alert);
-        check(r == ALERT(PROTOCOL_VERSION) && alert == 70,
-              "legacy_version 0x%04x with supported_versions TLS 1.3 gets protocol_version (%s)",
-              low[i], moat_strerror(r));
-    }
-    ch.base[5 + 4] = 3;
-    ch.base[5 + 5] = 1;
-    int alert, r = server_gets(sc, ch.base, ch.len, &alert);
-    check(r == 0 && alert == -1, "legacy_version 0x0301 with supported_versions is answered (%s)",
-          moat_strerror(r));
-    moat_buf_free(&ch);
-    moat_tls_config_free(cc);
-    moat_tls_config_free(sc);
-}
-
 /* Raw extensions the edits below put in front of a ClientHello's own. */
 static uint8_t raw_exts[1 << 16];
 
@@ -1156,6 +1156,50 @@ static void set_raw(t_ch *ch, moat_buf *b)
     ch->raw = raw_exts;
     ch->rawlen = b->len;
     moat_buf_free(b);
+}
+
+/* Key shares in groups moat does not know (0x6000 up), each listed in
+ * supported_groups in the same order, before or instead of the client's
+ * own share. */
+struct shares {
+    unsigned unknown; /* how many */
+    size_t keylen;    /* the size of each */
+    int real;         /* the client's own share follows them */
+    int dup;          /* the last unknown group has a second share */
+    int ours;         /* supported_groups still lists the client's groups */
+    int unlisted;     /* one more unknown share, in a group not listed */
+};
+
+static void many_shares(t_ch *ch, void *arg)
+{
+    const struct shares *a = arg;
+    t_ext *ks = ch_ext(ch, EXT_KEY_SHARE), *sg = ch_ext(ch, EXT_SUPPORTED_GROUPS);
+    moat_buf b;
+    moat_buf_init(&b);
+    size_t l1, l2;
+    wr_u16(&b, EXT_SUPPORTED_GROUPS);
+    wr_begin(&b, 2, &l1);
+    wr_begin(&b, 2, &l2);
+    for (unsigned i = 0; i < a->unknown; i++)
+        wr_u16(&b, 0x6000 + i);
+    if (a->ours) wr_bytes(&b, sg->body + 2, sg->len - 2);
+    wr_end(&b, 2, l2);
+    wr_end(&b, 2, l1);
+    wr_u16(&b, EXT_KEY_SHARE);
+    wr_begin(&b, 2, &l1);
+    wr_begin(&b, 2, &l2);
+    for (unsigned i = 0; i < a->unknown + (a->dup != 0) + (a->unlisted != 0); i++) {
+        wr_u16(&b, i < a->unknown ? 0x6000 + i : a->unlisted ? 0x5fff : 0x6000 + a->unknown - 1);
+        wr_u16(&b, (uint32_t)a->keylen);
+        for (size_t k = 0; k < a->keylen; k++)
+            wr_u8(&b, (uint32_t)(i + k) & 0xff);
+    }
+    if (a->real) wr_bytes(&b, ks->body + 2, ks->len - 2);
+    wr_end(&b, 2, l2);
+    wr_end(&b, 2, l1);
+    ch_del_ext(ch, EXT_KEY_SHARE);
+    ch_del_ext(ch, EXT_SUPPORTED_GROUPS);
+    set_raw(ch, &b);
 }
 
 /* The server's error (the client's when the server had none) for a
@@ -1178,6 +1222,74 @@ static int edited_hello(moat_tls_config *cc, moat_tls_config *sc, void (*edit)(t
     moat_buf_free(&to_s);
     moat_buf_free(&to_c);
     return r;
+}
+
+/* 4.2.8: shares in unknown groups are skipped, however many and however
+ * large; a known one among them is used; with none, HelloRetryRequest
+ * when a listed group is ours, else handshake_failure. Repeats and
+ * shares outside supported_groups are still illegal_parameter. */
+static void test_many_key_shares(void)
+{
+    moat_tls_config *sc = server_config("p256"), *p256only = server_config("p256"),
+                    *cc = client_config("ca");
+    static const uint16_t g256[] = {MOAT_GROUP_SECP256R1};
+    moat_tls_config_set_groups(p256only, g256, 1);
+    static const struct {
+        struct shares s;
+        int server; /* 1: p256only */
+        int want, hrr;
+        const char *what;
+    } cases[] = {
+        {{17, 32, 1, 0, 1, 0}, 0, 0, 0, "17 unknown key shares and an x25519 one: x25519"},
+        {{1000, 1, 1, 0, 1, 0}, 0, 0, 0, "1,000 unknown key shares and an x25519 one: x25519"},
+        {{40, 1216, 1, 0, 1, 0},
+         0,
+         0,
+         0,
+         "40 unknown key shares of 1,216 bytes (over three records) and an x25519 one: x25519"},
+        {{8000, 1, 1, 0, 1, 0},
+         0,
+         0,
+         0,
+         "8,000 one-byte unknown key shares and an x25519 one: x25519"},
+        {{20, 32, 0, 0, 1, 0},
+         1,
+         0,
+         1,
+         "20 unknown key shares only, a listed group ours: HelloRetryRequest, then served"},
+        {{20, 32, 0, 0, 0, 0},
+         0,
+         ALERT(HANDSHAKE_FAILURE),
+         0,
+         "20 unknown key shares only, no listed group ours: handshake_failure"},
+        {{20, 32, 1, 1, 1, 0},
+         0,
+         ALERT(ILLEGAL_PARAMETER),
+         0,
+         "a repeated unknown group among 21 key shares: illegal_parameter"},
+        {{5000, 1, 1, 1, 1, 0},
+         0,
+         ALERT(ILLEGAL_PARAMETER),
+         0,
+         "a repeated unknown group among 5,001 key shares: illegal_parameter"},
+        {{20, 32, 1, 0, 1, 1},
+         0,
+         ALERT(ILLEGAL_PARAMETER),
+         0,
+         "a key share in a group not in supported_groups: illegal_parameter"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int hrr = 0;
+        uint16_t g = 0;
+        int r = edited_hello(cc, cases[i].server ? p256only : sc, many_shares, (void *)&cases[i].s,
+                             &hrr, &g);
+        uint16_t want_g = cases[i].server ? MOAT_GROUP_SECP256R1 : MOAT_GROUP_X25519;
+        check(r == cases[i].want && (r || (hrr == cases[i].hrr && g == want_g)), "%s (%s)",
+              cases[i].what, moat_strerror(r));
+    }
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+    moat_tls_config_free(p256only);
 }
 
 /* Empty extensions of unknown types (0x1000 up), `n` of them, in front;
@@ -1266,8 +1378,9 @@ int main(void)
     test_sigalgs_cert();
     test_early_data_after_hrr();
     test_park();
-    test_empty_alert();
     test_legacy_version();
+    test_empty_alert();
+    test_many_key_shares();
     test_many_extensions();
     remove_certs();
     return failures ? 1 : 0;
