@@ -129,5 +129,8 @@ int moat_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, s
 int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next);
 /* The subject of a DER certificate, RFC 2253 ("CN=alice,O=Example"). */
 int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n);
+/* When a DER certificate expires: its notAfter, in seconds since the
+ * epoch. 0, or MOAT_ERR_INTERNAL when it does not parse. */
+int moat_x509_not_after(const uint8_t *der, size_t len, int64_t *out);
 
 #endif

@@ -109,7 +109,9 @@ struct moat_tls_config {
 typedef struct {
     uint16_t suite;
     uint64_t time_ms;  /* server: when issued; client: when received */
-    uint32_t lifetime; /* seconds */
+    uint32_t lifetime; /* seconds; server: counted from auth_ms */
+    uint64_t auth_ms;  /* server: when the full handshake behind it was done */
+    int64_t not_after; /* server, with ident: when the client's chain expires */
     uint32_t age_add;
     uint8_t psk[MOAT_HASH_MAX];
     size_t psklen;
@@ -200,6 +202,7 @@ struct tls_text {
     char verify_err[600];  /* why the peer's chain was refused */
     const char *verify_code;
     char peer_identity[256]; /* the verified peer's subject */
+    int64_t peer_not_after;  /* server: when that identity's chain expires */
 };
 
 struct moat_tls {
@@ -229,6 +232,10 @@ struct moat_tls {
     int ocsp_stapled;     /* client: a staple came and was checked */
     tls_session *session; /* client: the latest ticket received */
     uint32_t tickets_sent;
+    /* server, resumed: the full handshake the ticket stands for (when,
+     * and the lifetime counted from then), passed on to new tickets */
+    uint64_t auth_ms;
+    uint32_t auth_lifetime;
     moat_tls_observer observe;
     void *observe_arg;
 };
@@ -281,6 +288,11 @@ int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s);
 /* The binder over a (partial) transcript hash: HMAC of the binder
  * finished key derived from the PSK (4.2.11.2). */
 int tls_psk_binder(int h, const uint8_t *psk, const uint8_t *thash, uint8_t *out);
+/* Until when (ms since the epoch) a ticket may be resumed: its lifetime,
+ * never longer than the one configured now, counted from the full
+ * handshake behind it (4.6.1), and, when it carries an identity, no later
+ * than the client's chain expires. */
+uint64_t tls_ticket_end_ms(const moat_tls *t, const tls_session *s);
 int tls_send_tickets(moat_tls *t, moat_buf *out);
 int tls_handle_ticket(moat_tls *t, rd_t *r);
 

@@ -1,4 +1,5 @@
 /* The server handshake (RFC 8446 4.1-4.4, Appendix A.2). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,11 +354,14 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
         if (tls_ticket_open(t, id.p, id.n, s) || moat_suite_hash(s->suite) != t->hash ||
             strcmp(s->sni, t->sni) || !ticket_auth_ok(t, s))
             continue;
-        /* Lifetime, then the client's view of the age against ours. */
+        /* Past the lifetime counted from the full handshake, or past the
+         * client chain's expiry, the ticket is ignored (a full handshake
+         * authenticates again); then the client's view of the age
+         * against ours. */
         uint64_t now = tls_now_ms(t);
         uint64_t age = now > s->time_ms ? now - s->time_ms : 0;
         int64_t skew = (int64_t)(uint32_t)(obf_age - s->age_add) - (int64_t)age;
-        if (age > (uint64_t)s->lifetime * 1000 || skew > 10000 || skew < -10000) continue;
+        if (now > tls_ticket_end_ms(t, s) || skew > 10000 || skew < -10000) continue;
         if (binder.n != t->hlen) {
             r = ALERT(DECRYPT_ERROR);
             break;
@@ -377,6 +381,10 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
         if (!r) {
             h->psk = s;
             *index = i;
+            /* New tickets stand for the same full handshake (tls_send_tickets). */
+            t->auth_ms = s->auth_ms;
+            t->auth_lifetime =
+                s->lifetime < t->cfg->ticket_lifetime ? s->lifetime : t->cfg->ticket_lifetime;
             return 0;
         }
         break;
@@ -521,6 +529,7 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
             goto out2;
         }
         snprintf(t->tx->peer_identity, sizeof t->tx->peer_identity, "%s", h->psk->ident);
+        t->tx->peer_not_after = h->psk->not_after;
     }
 out2:
     moat_wipe(c_ap, sizeof c_ap);
@@ -566,6 +575,15 @@ static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
     if (moat_x509_subject(h->peer_certs.base, h->cert_len[0], t->tx->peer_identity,
                           sizeof t->tx->peer_identity))
         t->tx->peer_identity[0] = 0;
+    /* Tickets carry when the identity ends: the first expiry among the
+     * certificates the client sent, as the chain stops verifying then
+     * (one that does not parse ends it now: such a chain did not verify). */
+    t->tx->peer_not_after = INT64_MAX;
+    for (size_t i = 0; i < h->npeer; i++) {
+        int64_t na;
+        if (moat_x509_not_after(h->peer_certs.base + h->cert_off[i], h->cert_len[i], &na)) na = 0;
+        if (na < t->tx->peer_not_after) t->tx->peer_not_after = na;
+    }
     t->state = ST_WAIT_CLIENT_CV;
     return tls_transcript_add(t, msg, len);
 }
