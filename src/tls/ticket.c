@@ -222,10 +222,9 @@ uint64_t tls_ticket_end_ms(const moat_tls *t, const tls_session *s)
 {
     uint32_t life = s->lifetime < t->cfg->ticket_lifetime ? s->lifetime : t->cfg->ticket_lifetime;
     uint64_t end = s->auth_ms + (uint64_t)life * 1000;
-    if (s->ident[0]) {
-        uint64_t cert_end = s->not_after > 0 ? (uint64_t)s->not_after * 1000 : 0;
-        if (cert_end < end) end = cert_end;
-    }
+    /* Compared in seconds, so that no notAfter can overflow. */
+    if (s->ident[0] && (s->not_after <= 0 || (uint64_t)s->not_after < end / 1000))
+        end = s->not_after <= 0 ? 0 : (uint64_t)s->not_after * 1000;
     return end;
 }
 
