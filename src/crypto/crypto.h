@@ -175,5 +175,8 @@ int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n);
  * out. Returns 0, or MOAT_ERR_INTERNAL when nothing fits or it does not
  * parse. */
 int moat_x509_identity(const uint8_t *der, size_t len, char *out, size_t n);
+/* When a DER certificate expires: its notAfter, in seconds since the
+ * epoch. 0, or MOAT_ERR_INTERNAL when it does not parse. */
+int moat_x509_not_after(const uint8_t *der, size_t len, int64_t *out);
 
 #endif

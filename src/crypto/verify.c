@@ -406,6 +406,19 @@ int moat_x509_identity(const uint8_t *der, size_t len, char *out, size_t n)
     return found ? 0 : moat_x509_subject(der, len, out, n);
 }
 
+int moat_x509_not_after(const uint8_t *der, size_t len, int64_t *out)
+{
+    const uint8_t *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int r = x && ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1 ? 0 : MOAT_ERR_INTERNAL;
+    if (!r) *out = (int64_t)timegm(&tm);
+    X509_free(x);
+    ERR_clear_error();
+    return r;
+}
+
 int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
                       const char *host, int64_t now, int client, const uint8_t *ocsp,
                       size_t ocsp_len, char *reason, size_t reasonlen, const char **code)

@@ -114,7 +114,9 @@ struct moat_tls_config {
 typedef struct {
     uint16_t suite;
     uint64_t time_ms;  /* server: when issued; client: when received */
-    uint32_t lifetime; /* seconds */
+    uint32_t lifetime; /* seconds; server: counted from auth_ms */
+    uint64_t auth_ms;  /* server: when the full handshake behind it was done */
+    int64_t not_after; /* server, with ident: when the client's chain expires */
     uint32_t age_add;
     uint8_t psk[MOAT_HASH_MAX];
     size_t psklen;
@@ -126,18 +128,42 @@ typedef struct {
     size_t ticketlen;
 } tls_session;
 
-/* Parsed extensions of one message: where each known one is, with
- * duplicates detected. */
-#define MAX_EXT_SEEN 64
+/* A set of 16-bit code points (extension types, groups), one bit each.
+ * 8 KiB, zeroed once per list: a list as long as its message allows (a
+ * ClientHello's 2^16-byte extension block holds 16,383 empty extensions,
+ * its key_share as many shares) is checked for repeats in one pass,
+ * never by comparing every pair. */
 typedef struct {
-    uint16_t types[MAX_EXT_SEEN];
+    uint64_t w[1024];
+} tls_set16;
+
+/* Adds v to s; 1 when it was there already. */
+static inline int tls_set16_add(tls_set16 *s, uint16_t v)
+{
+    uint64_t bit = (uint64_t)1 << (v & 63);
+    int had = (s->w[v >> 6] & bit) != 0;
+    s->w[v >> 6] |= bit;
+    return had;
+}
+
+static inline int tls_set16_has(const tls_set16 *s, uint16_t v)
+{
+    return (s->w[v >> 6] >> (v & 63)) & 1;
+}
+
+/* The extensions of one message read so far: every type, known or not,
+ * so a repeated one is found however many come (4.2). */
+typedef struct {
     size_t n;
+    tls_set16 types;
     int err; /* the alert when the list was malformed or repeated a type */
 } ext_seen;
 
 /* Steps through an extension list: 1 with the next type and body, 0 at
  * the end or on an error (then seen->err holds the alert: decode_error,
- * or illegal_parameter for a repeated type, 4.2). */
+ * or illegal_parameter for a repeated type, 4.2). No cap on their number
+ * but the message's own size: unknown extensions are skipped at O(1)
+ * each. */
 int tls_next_ext(rd_t *exts, ext_seen *seen, uint16_t *type, rd_t *body);
 
 /* State that lives only during the handshake. */
@@ -181,6 +207,7 @@ struct tls_text {
     char verify_err[600];  /* why the peer's chain was refused */
     const char *verify_code;
     char peer_identity[256]; /* the verified peer's identity (moat_x509_identity) */
+    int64_t peer_not_after;  /* server: when that identity's chain expires */
 };
 
 struct moat_tls {
@@ -210,6 +237,10 @@ struct moat_tls {
     int ocsp_stapled;     /* client: a staple came and was checked */
     tls_session *session; /* client: the latest ticket received */
     uint32_t tickets_sent;
+    /* server, resumed: the full handshake the ticket stands for (when,
+     * and the lifetime counted from then), passed on to new tickets */
+    uint64_t auth_ms;
+    uint32_t auth_lifetime;
     moat_tls_observer observe;
     void *observe_arg;
 };
@@ -262,6 +293,11 @@ int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s);
 /* The binder over a (partial) transcript hash: HMAC of the binder
  * finished key derived from the PSK (4.2.11.2). */
 int tls_psk_binder(int h, const uint8_t *psk, const uint8_t *thash, uint8_t *out);
+/* Until when (ms since the epoch) a ticket may be resumed: its lifetime,
+ * never longer than the one configured now, counted from the full
+ * handshake behind it (4.6.1), and, when it carries an identity, no later
+ * than the client's chain expires. */
+uint64_t tls_ticket_end_ms(const moat_tls *t, const tls_session *s);
 int tls_send_tickets(moat_tls *t, moat_buf *out);
 int tls_handle_ticket(moat_tls *t, rd_t *r);
 

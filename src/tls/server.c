@@ -1,4 +1,5 @@
 /* The server handshake (RFC 8446 4.1-4.4, Appendix A.2). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,10 @@ typedef struct {
 static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, client_hello *ch)
 {
     rd_t r = rd_init(msg + 4, len - 4);
-    rd_uint(&r, 2); /* legacy_version: versions come from supported_versions */
+    /* legacy_version: versions come from supported_versions (4.2.1),
+     * but D.5 has a 0x0300 one refused; like OpenSSL we refuse anything
+     * below 0x0301, which no TLS 1.3 client sends. */
+    uint32_t legacy = rd_uint(&r, 2);
     rd_take(&r, 32, &ch->random);
     rd_t sid = rd_vec(&r, 1);
     ch->suites = rd_vec(&r, 2);
@@ -111,7 +115,7 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
         }
     }
     if (seen.err) return seen.err;
-    if (!ch->has_sv13) return ALERT(PROTOCOL_VERSION);
+    if (!ch->has_sv13 || legacy < 0x0301) return ALERT(PROTOCOL_VERSION);
     /* 4.1.2: TLS 1.3 ClientHellos carry exactly the null compression method. */
     if (comp.n != 1 || comp.p[0] != 0) return ALERT(ILLEGAL_PARAMETER);
     if (ch->has_psk && !ch->has_modes) return ALERT(MISSING_EXTENSION); /* 4.2.9 */
@@ -350,11 +354,14 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
         if (tls_ticket_open(t, id.p, id.n, s) || moat_suite_hash(s->suite) != t->hash ||
             strcmp(s->sni, t->sni) || !ticket_auth_ok(t, s))
             continue;
-        /* Lifetime, then the client's view of the age against ours. */
+        /* Past the lifetime counted from the full handshake, or past the
+         * client chain's expiry, the ticket is ignored (a full handshake
+         * authenticates again); then the client's view of the age
+         * against ours. */
         uint64_t now = tls_now_ms(t);
         uint64_t age = now > s->time_ms ? now - s->time_ms : 0;
         int64_t skew = (int64_t)(uint32_t)(obf_age - s->age_add) - (int64_t)age;
-        if (age > (uint64_t)s->lifetime * 1000 || skew > 10000 || skew < -10000) continue;
+        if (now > tls_ticket_end_ms(t, s) || skew > 10000 || skew < -10000) continue;
         if (binder.n != t->hlen) {
             r = ALERT(DECRYPT_ERROR);
             break;
@@ -374,6 +381,10 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
         if (!r) {
             h->psk = s;
             *index = i;
+            /* New tickets stand for the same full handshake (tls_send_tickets). */
+            t->auth_ms = s->auth_ms;
+            t->auth_lifetime =
+                s->lifetime < t->cfg->ticket_lifetime ? s->lifetime : t->cfg->ticket_lifetime;
             return 0;
         }
         break;
@@ -383,12 +394,56 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
     return r;
 }
 
+/* 4.2.8: the client's key shares, as many as its ClientHello holds. Each
+ * must name a group the client listed in supported_groups and no group
+ * may come twice (illegal_parameter, which the RFC lets a server check;
+ * OpenSSL checks the first, BoringSSL the second for the group it picks).
+ * Shares in groups we do not know are skipped, whatever their number and
+ * size: browsers keep adding groups (post-quantum ones) and must never be
+ * refused for it. The order clients are asked to keep (that of
+ * supported_groups) is not checked, as OpenSSL does not: it changes
+ * nothing for us. Cost: two 16-bit sets (16 KiB of stack) and one pass
+ * over each list. On return *pick is the index in our groups of the share
+ * to use (our preference among those offered), -1 when none is usable;
+ * after a HelloRetryRequest the one share must be in the group we asked
+ * for (4.1.2). */
+static int read_shares(const moat_tls *t, const client_hello *ch, int *pick, rd_t *key)
+{
+    const moat_tls_config *c = t->cfg;
+    struct {
+        tls_set16 listed, seen;
+    } sets;
+    memset(&sets, 0, sizeof sets);
+    for (rd_t l = ch->groups; ch->has_groups && l.n;)
+        tls_set16_add(&sets.listed, rd_u16(&l));
+    size_t nshares = 0;
+    uint16_t first = 0;
+    *pick = -1;
+    for (rd_t l = ch->shares; l.n; nshares++) {
+        uint16_t g = rd_u16(&l);
+        rd_t k = rd_vec(&l, 2);
+        if (l.err || k.n == 0) return ALERT(DECODE_ERROR);
+        if (!tls_set16_has(&sets.listed, g) || tls_set16_add(&sets.seen, g))
+            return ALERT(ILLEGAL_PARAMETER);
+        if (!nshares) first = g;
+        for (int i = 0; i < (int)c->ngroups; i++) {
+            if (c->groups[i] == g && (*pick < 0 || i < *pick)) {
+                *pick = i;
+                *key = k;
+            }
+        }
+    }
+    if (t->did_hrr && (nshares != 1 || first != t->hs->hrr_group)) return ALERT(ILLEGAL_PARAMETER);
+    return 0;
+}
+
 static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
 {
     struct hs *h = t->hs;
     const moat_tls_config *c = t->cfg;
     client_hello ch;
     memset(&ch, 0, sizeof ch);
+    rd_t key = {NULL, 0, 0};
     int e = parse_client_hello(t, msg, len, &ch);
     if (e) return e;
     if (t->did_hrr) {
@@ -408,30 +463,8 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
         h->sidlen = ch.sidlen;
         t->skip_early_data = ch.early_data;
     }
-    /* 4.2.8: at most one share per group, each in supported_groups. */
-    uint16_t share_groups[16];
-    rd_t share_keys[16];
-    size_t nshares = 0;
-    for (rd_t l = ch.shares; l.n;) {
-        uint16_t g = rd_u16(&l);
-        rd_t key = rd_vec(&l, 2);
-        if (l.err || key.n == 0) return ALERT(DECODE_ERROR);
-        for (size_t i = 0; i < nshares; i++)
-            if (share_groups[i] == g) return ALERT(ILLEGAL_PARAMETER);
-        if (!ch.has_groups || !list_has(ch.groups, g) || nshares == 16)
-            return ALERT(ILLEGAL_PARAMETER);
-        share_groups[nshares] = g;
-        share_keys[nshares++] = key;
-    }
     int pick = -1;
-    if (t->did_hrr) {
-        if (nshares != 1 || share_groups[0] != h->hrr_group) return ALERT(ILLEGAL_PARAMETER);
-        pick = 0;
-    } else {
-        for (size_t i = 0; i < c->ngroups && pick < 0; i++)
-            for (size_t k = 0; k < nshares && pick < 0; k++)
-                if (share_groups[k] == c->groups[i]) pick = (int)k;
-    }
+    if ((e = read_shares(t, &ch, &pick, &key))) return e;
     int psk_index = -1;
     if ((e = parse_sni(t, &ch)) || (e = try_psk(t, &ch, msg, pick >= 0, &psk_index))) return e;
     t->resumed = psk_index >= 0;
@@ -462,10 +495,10 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     uint8_t ecdhe[48], pub[97], random[32], th[MOAT_HASH_MAX];
     size_t elen = 0, publen = 0;
     if (dhe) {
-        t->group = share_groups[pick];
+        t->group = c->groups[pick];
         h->kex = moat_kex_new(t->group);
         if (!h->kex) return MOAT_ERR_INTERNAL;
-        if ((e = moat_kex_derive(h->kex, share_keys[pick].p, share_keys[pick].n, ecdhe, &elen)) ||
+        if ((e = moat_kex_derive(h->kex, key.p, key.n, ecdhe, &elen)) ||
             (e = moat_kex_pub(h->kex, pub, &publen)))
             goto out;
     }
@@ -496,6 +529,7 @@ static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
             goto out2;
         }
         snprintf(t->tx->peer_identity, sizeof t->tx->peer_identity, "%s", h->psk->ident);
+        t->tx->peer_not_after = h->psk->not_after;
     }
 out2:
     moat_wipe(c_ap, sizeof c_ap);
@@ -541,6 +575,15 @@ static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
     if (moat_x509_identity(h->peer_certs.base, h->cert_len[0], t->tx->peer_identity,
                            sizeof t->tx->peer_identity))
         t->tx->peer_identity[0] = 0;
+    /* Tickets carry when the identity ends: the first expiry among the
+     * certificates the client sent, as the chain stops verifying then
+     * (one that does not parse ends it now: such a chain did not verify). */
+    t->tx->peer_not_after = INT64_MAX;
+    for (size_t i = 0; i < h->npeer; i++) {
+        int64_t na;
+        if (moat_x509_not_after(h->peer_certs.base + h->cert_off[i], h->cert_len[i], &na)) na = 0;
+        if (na < t->tx->peer_not_after) t->tx->peer_not_after = na;
+    }
     t->state = ST_WAIT_CLIENT_CV;
     return tls_transcript_add(t, msg, len);
 }

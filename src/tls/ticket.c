@@ -7,7 +7,12 @@
 
 #include "tls/internal.h"
 
-#define TICKET_VERSION 1
+/* Saved sessions (moat_tls_get_session) are version 1. Tickets are
+ * version 2: since then they carry the time of the full handshake and
+ * the client chain's expiry; a version 1 ticket no longer opens, and a
+ * full handshake follows. */
+#define SESSION_VERSION 1
+#define TICKET_VERSION 2
 #define KEY_NAME 16
 
 uint64_t tls_now_ms(const moat_tls *t)
@@ -103,9 +108,9 @@ static int get_str(rd_t *r, char *out, size_t cap)
 }
 
 /* The fields common to tickets and saved sessions. */
-static int put_session(moat_buf *b, const tls_session *s)
+static int put_session(moat_buf *b, const tls_session *s, int version)
 {
-    int r = wr_u8(b, TICKET_VERSION) || wr_u16(b, s->suite) ||
+    int r = wr_u8(b, (uint32_t)version) || wr_u16(b, s->suite) ||
             wr_uint(b, (uint32_t)(s->time_ms >> 32), 4) || wr_uint(b, (uint32_t)s->time_ms, 4) ||
             wr_uint(b, s->lifetime, 4) || wr_uint(b, s->age_add, 4) ||
             wr_u8(b, (uint32_t)s->psklen) || wr_bytes(b, s->psk, s->psklen) || put_str(b, s->sni) ||
@@ -113,10 +118,10 @@ static int put_session(moat_buf *b, const tls_session *s)
     return r ? MOAT_ERR_NOMEM : 0;
 }
 
-static int get_session(rd_t *r, tls_session *s)
+static int get_session(rd_t *r, tls_session *s, int version)
 {
     memset(s, 0, sizeof *s);
-    if (rd_u8(r) != TICKET_VERSION) return -1;
+    if (rd_u8(r) != version) return -1;
     s->suite = rd_u16(r);
     s->time_ms = (uint64_t)rd_uint(r, 4) << 32;
     s->time_ms |= rd_uint(r, 4);
@@ -140,9 +145,18 @@ int tls_ticket_seal(moat_tls *t, const tls_session *s, moat_buf *out)
     moat_buf plain;
     moat_buf_init(&plain);
     int r = ticket_key(t, 0, name, key) ? MOAT_ERR_INTERNAL : 0;
-    if (!r) r = put_session(&plain, s);
-    /* Tickets only: the client CAs that verified the identity (7 of server.c). */
-    if (!r) r = wr_bytes(&plain, s->client_ca, sizeof s->client_ca) ? MOAT_ERR_NOMEM : 0;
+    if (!r) r = put_session(&plain, s, TICKET_VERSION);
+    /* Tickets only: the client CAs that verified the identity (see
+     * ticket_auth_ok in server.c), the full handshake's time and the
+     * client chain's expiry (see tls_ticket_end_ms). */
+    if (!r)
+        r = wr_bytes(&plain, s->client_ca, sizeof s->client_ca) ||
+                    wr_uint(&plain, (uint32_t)(s->auth_ms >> 32), 4) ||
+                    wr_uint(&plain, (uint32_t)s->auth_ms, 4) ||
+                    wr_uint(&plain, (uint32_t)((uint64_t)s->not_after >> 32), 4) ||
+                    wr_uint(&plain, (uint32_t)s->not_after, 4)
+                ? MOAT_ERR_NOMEM
+                : 0;
     if (!r) r = moat_random(nonce, sizeof nonce);
     moat_aead *a = r ? NULL : moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, key);
     if (!r && !a) r = MOAT_ERR_INTERNAL;
@@ -173,8 +187,17 @@ int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s)
                                  len - KEY_NAME - 12, plain)) {
             rd_t r = rd_init(plain, len - KEY_NAME - 12 - 16);
             const uint8_t *ca;
-            found = get_session(&r, s) || rd_take(&r, sizeof s->client_ca, &ca) || r.n ? -1 : 0;
-            if (!found) memcpy(s->client_ca, ca, sizeof s->client_ca);
+            found = get_session(&r, s, TICKET_VERSION) || rd_take(&r, sizeof s->client_ca, &ca);
+            uint64_t auth = (uint64_t)rd_uint(&r, 4) << 32;
+            auth |= rd_uint(&r, 4);
+            uint64_t na = (uint64_t)rd_uint(&r, 4) << 32;
+            na |= rd_uint(&r, 4);
+            if (found || r.err || r.n) found = -1;
+            if (!found) {
+                memcpy(s->client_ca, ca, sizeof s->client_ca);
+                s->auth_ms = auth;
+                s->not_after = (int64_t)na;
+            }
         }
         moat_aead_free(a);
     }
@@ -195,35 +218,60 @@ int tls_psk_binder(int h, const uint8_t *psk, const uint8_t *thash, uint8_t *out
     return r;
 }
 
-/* Server: NewSessionTickets after the handshake (4.6.1). */
+uint64_t tls_ticket_end_ms(const moat_tls *t, const tls_session *s)
+{
+    uint32_t life = s->lifetime < t->cfg->ticket_lifetime ? s->lifetime : t->cfg->ticket_lifetime;
+    uint64_t end = s->auth_ms + (uint64_t)life * 1000;
+    /* Compared in seconds, so that no notAfter can overflow. */
+    if (s->ident[0] && (s->not_after <= 0 || (uint64_t)s->not_after < end / 1000))
+        end = s->not_after <= 0 ? 0 : (uint64_t)s->not_after * 1000;
+    return end;
+}
+
+/* Server: NewSessionTickets after the handshake (4.6.1). Those of a
+ * resumed connection stand for the same full handshake as the ticket it
+ * resumed with: they keep its time, lifetime and client chain expiry, so
+ * that a chain of resumptions ends where the first ticket would have
+ * (4.6.1 asks for a limit on keying material derived from one full
+ * handshake; an identity must not outlive its certificate). Each says how
+ * long it has left; none is sent when nothing is left. */
 int tls_send_tickets(moat_tls *t, moat_buf *out)
 {
     int n = t->cfg->tickets, r = 0;
+    uint64_t now = tls_now_ms(t);
+    tls_session tmpl;
+    memset(&tmpl, 0, sizeof tmpl);
+    tmpl.suite = t->suite;
+    tmpl.time_ms = now;
+    tmpl.auth_ms = t->resumed ? t->auth_ms : now;
+    tmpl.lifetime = t->resumed ? t->auth_lifetime : t->cfg->ticket_lifetime;
+    tmpl.psklen = t->hlen;
+    snprintf(tmpl.sni, sizeof tmpl.sni, "%s", t->sni);
+    snprintf(tmpl.alpn, sizeof tmpl.alpn, "%s", t->alpn);
+    snprintf(tmpl.ident, sizeof tmpl.ident, "%s", TX(t)->peer_identity);
+    if (tmpl.ident[0]) {
+        memcpy(tmpl.client_ca, t->cfg->client_ca_id, sizeof tmpl.client_ca);
+        tmpl.not_after = TX(t)->peer_not_after;
+    }
+    uint64_t end = tls_ticket_end_ms(t, &tmpl);
+    uint32_t left = end > now ? (uint32_t)((end - now) / 1000) : 0;
+    if (left == 0) n = 0;
     moat_buf m;
     moat_buf_init(&m);
     for (int i = 0; i < n && !r; i++) {
-        tls_session s;
-        memset(&s, 0, sizeof s);
+        tls_session s = tmpl;
         uint8_t nonce[8];
         uint64_t k = t->tickets_sent++;
         for (int j = 0; j < 8; j++)
             nonce[j] = (uint8_t)(k >> (56 - 8 * j));
-        s.suite = t->suite;
-        s.time_ms = tls_now_ms(t);
-        s.lifetime = t->cfg->ticket_lifetime;
-        s.psklen = t->hlen;
-        snprintf(s.sni, sizeof s.sni, "%s", t->sni);
-        snprintf(s.alpn, sizeof s.alpn, "%s", t->alpn);
-        snprintf(s.ident, sizeof s.ident, "%s", TX(t)->peer_identity);
-        if (s.ident[0]) memcpy(s.client_ca, t->cfg->client_ca_id, sizeof s.client_ca);
         r = moat_random(&s.age_add, 4);
         if (!r) r = ks_expand_label(t->hash, t->resumption, "resumption", nonce, 8, s.psk, t->hlen);
         size_t mk, tk;
         moat_buf_clear(&m);
         if (!r)
-            r = wr_u8(&m, HS_NEW_SESSION_TICKET) || wr_begin(&m, 3, &mk) ||
-                        wr_uint(&m, s.lifetime, 4) || wr_uint(&m, s.age_add, 4) || wr_u8(&m, 8) ||
-                        wr_bytes(&m, nonce, 8) || wr_begin(&m, 2, &tk)
+            r = wr_u8(&m, HS_NEW_SESSION_TICKET) || wr_begin(&m, 3, &mk) || wr_uint(&m, left, 4) ||
+                        wr_uint(&m, s.age_add, 4) || wr_u8(&m, 8) || wr_bytes(&m, nonce, 8) ||
+                        wr_begin(&m, 2, &tk)
                     ? MOAT_ERR_NOMEM
                     : 0;
         if (!r) r = tls_ticket_seal(t, &s, &m);
@@ -231,6 +279,7 @@ int tls_send_tickets(moat_tls *t, moat_buf *out)
         if (!r) r = tls_seal(t, CT_HANDSHAKE, m.base, m.len, out);
         moat_wipe(&s, sizeof s);
     }
+    moat_wipe(&tmpl, sizeof tmpl);
     moat_buf_free(&m);
     return r;
 }
@@ -291,7 +340,7 @@ int moat_tls_get_session(const moat_tls *t, moat_buf *out)
     const tls_session *s = t->session;
     uint8_t bind[32];
     int r = session_binding(t, bind);
-    if (!r) r = put_session(out, s);
+    if (!r) r = put_session(out, s, SESSION_VERSION);
     if (!r)
         r = wr_u16(out, (uint32_t)s->ticketlen) || wr_bytes(out, s->ticket, s->ticketlen) ||
                     wr_u8(out, sizeof bind) || wr_bytes(out, bind, sizeof bind)
@@ -306,7 +355,7 @@ int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
     tls_session *s = calloc(1, sizeof *s);
     if (!s) return MOAT_ERR_NOMEM;
     rd_t r = rd_init(data, len);
-    int bad = get_session(&r, s);
+    int bad = get_session(&r, s, SESSION_VERSION);
     rd_t tk = rd_vec(&r, 2);
     /* The binding (session_binding) follows the ticket; sessions saved
      * before it existed end with the ticket: well-formed, never offered. */

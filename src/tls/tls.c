@@ -228,17 +228,15 @@ int tls_next_ext(rd_t *exts, ext_seen *s, uint16_t *type, rd_t *body)
     if (s->err || exts->n == 0) return 0;
     *type = rd_u16(exts);
     *body = rd_vec(exts, 2);
-    if (exts->err || s->n == MAX_EXT_SEEN) {
+    if (exts->err) {
         s->err = ALERT(DECODE_ERROR);
         return 0;
     }
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->types[i] == *type) {
-            s->err = ALERT(ILLEGAL_PARAMETER); /* 4.2: one of each type */
-            return 0;
-        }
+    if (tls_set16_add(&s->types, *type)) {
+        s->err = ALERT(ILLEGAL_PARAMETER); /* 4.2: one of each type */
+        return 0;
     }
-    s->types[s->n++] = *type;
+    s->n++;
     return 1;
 }
 
@@ -446,7 +444,10 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
         if (n == 0) return ALERT(UNEXPECTED_MESSAGE);
         return handle_handshake_bytes(t, p, n, out);
     case CT_ALERT:
-        if (t->hsmsg.len) return ALERT(UNEXPECTED_MESSAGE);
+        /* 5.4: an alert record with empty content (padding or not) is
+         * unexpected_message, as an empty handshake record is; 5.1: an
+         * alert must not fall inside a split handshake message. */
+        if (n == 0 || t->hsmsg.len) return ALERT(UNEXPECTED_MESSAGE);
         return handle_alert(t, p, n);
     default:
         /* Application data before keys, a protected CCS, or an unknown type. */

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Hostile and wrong peers through real sockets. moat serve: TLS 1.2-only
-# clients, garbage bytes, unsupported suites and groups, and it must keep
-# serving. moat get: untrusted, expired and misnamed certificates, -k,
+# clients, garbage bytes, unsupported suites and groups, ClientHellos with
+# an old legacy_version or thousands of unknown extensions and key shares,
+# and it must keep serving. moat get: untrusted, expired and misnamed certificates, -k,
 # TLS 1.2-only servers, bad usage.
 . "$(dirname "$0")/../lib.sh"
-need openssl curl || { finish; exit; }
+need openssl curl python3 || { finish; exit; }
 need_moat
 gen_certs || { finish; exit; }
 make_site "$T_TMP/site"
@@ -43,6 +44,85 @@ raw_send() {
 # hang_up: write stdin's bytes to the server and close at once.
 hang_up() {
 	timeout "$T_CLIENT" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && cat >&3' _ "$SRV_PORT" 2>/dev/null
+}
+
+# hello NAME WANT KIND: a ClientHello made by python (KIND picks how it
+# is odd) on a plain TCP socket; WANT is what moat serve must answer:
+# "server_hello", "hrr" or "alert N".
+cat >"$T_TMP/hello.py" <<'PY'
+import os, socket, struct, sys
+
+def vec(n, b):
+    return len(b).to_bytes(n, "big") + b
+
+def ext(t, body):
+    return struct.pack(">H", t) + vec(2, body)
+
+X25519 = 0x001D
+
+def hello(legacy=0x0303, groups=(X25519,), shares=None, extra=b""):
+    if shares is None:
+        shares = [(X25519, os.urandom(32))]
+    exts = extra
+    exts += ext(0, vec(2, b"\x00" + vec(2, b"localhost")))
+    exts += ext(43, vec(1, b"\x03\x04"))
+    exts += ext(10, vec(2, b"".join(struct.pack(">H", g) for g in groups)))
+    exts += ext(13, vec(2, struct.pack(">HHH", 0x0403, 0x0804, 0x0807)))
+    exts += ext(51, vec(2, b"".join(struct.pack(">H", g) + vec(2, k) for g, k in shares)))
+    body = (struct.pack(">H", legacy) + os.urandom(32) + vec(1, os.urandom(32)) +
+            vec(2, b"\x13\x01\x13\x02\x13\x03") + b"\x01\x00" + vec(2, exts))
+    msg = b"\x01" + vec(3, body)
+    # As many records as it takes, 2^14 bytes each (RFC 8446 5.1).
+    return b"".join(b"\x16\x03\x01" + vec(2, msg[i:i + 16384]) for i in range(0, len(msg), 16384))
+
+def unknown_exts(n, dup=False):
+    return b"".join(ext(0x1000 + i, b"") for i in range(n)) + (ext(0x1000, b"") if dup else b"")
+
+def unknown_shares(n, size):
+    return [(0x6000 + i, os.urandom(size)) for i in range(n)]
+
+def unknown_groups(n):
+    return tuple(0x6000 + i for i in range(n))
+
+kind = sys.argv[2]
+if kind.startswith("legacy-"):
+    ch = hello(legacy=int(kind[7:], 16))
+elif kind == "exts":
+    ch = hello(extra=unknown_exts(16000))
+elif kind == "exts-dup":
+    ch = hello(extra=unknown_exts(5000, dup=True))
+elif kind == "shares":
+    ch = hello(groups=unknown_groups(8000) + (X25519,),
+               shares=unknown_shares(8000, 1) + [(X25519, os.urandom(32))])
+elif kind == "shares-pq":
+    ch = hello(groups=unknown_groups(40) + (X25519,),
+               shares=unknown_shares(40, 1216) + [(X25519, os.urandom(32))])
+elif kind == "shares-unknown":
+    ch = hello(groups=unknown_groups(20) + (X25519,), shares=unknown_shares(20, 32))
+elif kind == "shares-none-ours":
+    ch = hello(groups=unknown_groups(20), shares=unknown_shares(20, 32))
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(ch)
+got = b""
+while len(got) < 5 or len(got) < 5 + int.from_bytes(got[3:5], "big"):
+    more = s.recv(65536)
+    if not more:
+        break
+    got += more
+HRR = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+if len(got) >= 7 and got[0] == 21:
+    print("alert", got[6])
+elif len(got) >= 5 + 38 and got[0] == 22 and got[5] == 2:
+    print("hrr" if got[11:43] == HRR else "server_hello")
+else:
+    print("closed", got[:16].hex())
+PY
+hello() {
+	local name=$1 want=$2 out=$T_TMP/hello.$RANDOM
+	timeout "$T_CLIENT" python3 "$T_TMP/hello.py" "$SRV_PORT" "$3" >"$out" 2>&1
+	if [ "$(cat "$out")" = "$want" ]; then ok "$name: $want"; else
+		notok "$name: $want" "got: $(head -c 200 "$out")"
+	fi
 }
 
 if moat_serve "hostile serve" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key"; then
@@ -94,6 +174,18 @@ if moat_serve "hostile serve" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CER
 	printf '\x16\x03\x01\xff\xff' | hang_up
 	: | hang_up
 	still_serves "hostile: after garbage and truncated records"
+
+	# ClientHellos no TLS 1.3 client should send, and ones today's do.
+	for v in 0000 0102 0200 0300; do
+		hello "hostile: legacy_version 0x$v with supported_versions TLS 1.3" "alert 70" "legacy-$v"
+	done
+	hello "hostile: 16,000 unknown extensions over four records" server_hello exts
+	hello "hostile: an unknown extension repeated among 5,001" "alert 47" exts-dup
+	hello "hostile: 8,000 unknown key shares and an x25519 one" server_hello shares
+	hello "hostile: 40 unknown key shares of 1,216 bytes and an x25519 one" server_hello shares-pq
+	hello "hostile: only unknown key shares, x25519 listed" hrr shares-unknown
+	hello "hostile: only unknown key shares and groups" "alert 40" shares-none-ours
+	still_serves "hostile: after odd ClientHellos"
 
 	# A burst of clients that go away mid-handshake.
 	for i in $(seq 1 20); do

@@ -233,6 +233,8 @@ typedef struct {
     size_t nsuites;
     t_ext ext[40];
     size_t next;
+    const uint8_t *raw; /* whole extensions written in front of ext[], as they are */
+    size_t rawlen;
 } t_ch;
 
 /* A ClientHello handshake message (type and length first) taken apart. */
@@ -321,6 +323,7 @@ static void ch_write(const t_ch *ch, moat_buf *m)
     wr_u8(m, 1);
     wr_u8(m, 0);
     wr_begin(m, 2, &l);
+    if (ch->rawlen) wr_bytes(m, ch->raw, ch->rawlen);
     for (size_t i = 0; i < ch->next; i++) {
         wr_u16(m, ch->ext[i].type);
         wr_u16(m, (uint32_t)ch->ext[i].len);
@@ -346,9 +349,14 @@ static void client_set_ch(moat_tls *c, moat_buf *to_s, moat_buf *msg)
     moat_buf_clear(&c->hs->ch);
     moat_buf_append(&c->hs->ch, msg->base, msg->len);
     moat_buf_clear(to_s);
-    uint8_t hdr[5] = {CT_HANDSHAKE, 3, 1, (uint8_t)(msg->len >> 8), (uint8_t)msg->len};
-    moat_buf_append(to_s, hdr, 5);
-    moat_buf_append(to_s, msg->base, msg->len);
+    /* In as many records as it needs (5.1: at most 2^14 bytes each). */
+    for (size_t off = 0; off < msg->len;) {
+        size_t n = msg->len - off > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : msg->len - off;
+        uint8_t hdr[5] = {CT_HANDSHAKE, 3, 1, (uint8_t)(n >> 8), (uint8_t)n};
+        moat_buf_append(to_s, hdr, 5);
+        moat_buf_append(to_s, msg->base + off, n);
+        off += n;
+    }
 }
 
 /* Starts a handshake whose first ClientHello `edit` rewrites. */

@@ -145,7 +145,8 @@ static void test_ocsp(void)
 }
 
 /* A handshake offering a saved session (none when sess is NULL); the
- * server's result, and whether it resumed and whom it saw. */
+ * server's result, and whether it resumed and whom it saw; the session
+ * the client saved from it in *newsess, when given. */
 static int offer(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess, int *resumed,
                  char *ident, size_t n, moat_buf *newsess)
 {
@@ -228,6 +229,81 @@ static void test_resume_auth(void)
     moat_tls_config_free(sc);
 }
 
+/* A client certificate that expires a day after it is made. */
+static int make_brief_cert(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && exec >>gen.log 2>&1 && "
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out brief.key && "
+             "openssl req -new -key brief.key -subj /CN=brief -out brief.csr && "
+             "openssl x509 -req -in brief.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+             "-extfile client.ext -out brief.pem",
+             certdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The lifetime in a saved session (after version, suite and time). */
+static uint32_t saved_lifetime(const moat_buf *sess)
+{
+    const uint8_t *p = sess->base + 1 + 2 + 8;
+    return sess->len < 15 ? 0 : (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | p[2] << 8 | p[3];
+}
+
+/* An identity restored from a ticket must not outlive the client's
+ * certificate, through any chain of resumptions (4.6.1): past its
+ * notAfter the ticket gives a full handshake, which then sees the
+ * certificate as it is. */
+static void test_identity_expiry(void)
+{
+    char err[256], id[256];
+    int res, r;
+    check(make_brief_cert() == 0, "openssl made a client certificate valid for a day");
+    moat_tls_config *sc = server_config("p256");
+    moat_tls_config_set_client_ca_file(sc, cpath("ca", "pem"), err, sizeof err);
+    moat_tls_config_set_client_auth(sc, MOAT_CLIENT_AUTH_OPTIONAL);
+    moat_tls_config_set_tickets(sc, 2, 604800);
+    moat_tls_config *brief = client_config("ca"), *anon = client_config("ca");
+    moat_tls_config_add_cert_file(brief, cpath("brief", "pem"), cpath("brief", "key"), err,
+                                  sizeof err);
+    moat_tls_config *all[3] = {sc, brief, anon};
+    for (int i = 0; i < 3; i++)
+        moat_tls_config_set_clock(all[i], later_clock, NULL);
+    int64_t t0 = (int64_t)time(NULL);
+    later = t0;
+    moat_buf s0, s1;
+    r = offer(brief, sc, NULL, &res, id, sizeof id, &s0);
+    check(r == 0 && strstr(id, "CN=brief") && s0.len, "a client certificate valid for a day");
+    uint32_t life = saved_lifetime(&s0);
+    check(life > 86400 - 120 && life <= 86400,
+          "its ticket's lifetime (7 days configured) ends with the certificate: %u s", life);
+    later = t0 + 12 * 3600;
+    r = offer(anon, sc, &s0, &res, id, sizeof id, &s1);
+    check(r == 0 && res && strstr(id, "CN=brief") && s1.len,
+          "12 h on, the ticket resumes with the identity (%s)", moat_strerror(r));
+    /* Clients no longer offer them past the lifetime they were told; one
+     * that does anyway must be refused. */
+    memcpy(s0.base + 1 + 2 + 8, "\x00\x09\x3a\x80", 4);
+    memcpy(s1.base + 1 + 2 + 8, "\x00\x09\x3a\x80", 4);
+    later = t0 + 86400 + 3600;
+    r = offer(anon, sc, &s0, &res, id, sizeof id, NULL);
+    check(r == 0 && !res && !id[0],
+          "past the certificate's notAfter its ticket gives a full handshake, without the "
+          "identity (%s)",
+          moat_strerror(r));
+    r = offer(anon, sc, &s1, &res, id, sizeof id, NULL);
+    check(r == 0 && !res && !id[0], "and so does the ticket issued on the resumed connection (%s)",
+          moat_strerror(r));
+    r = offer(brief, sc, &s1, &res, id, sizeof id, NULL);
+    check(r == ALERT(CERTIFICATE_EXPIRED) && !res,
+          "the expired certificate is then refused in the full handshake (%s)", moat_strerror(r));
+    moat_buf_free(&s0);
+    moat_buf_free(&s1);
+    moat_tls_config_free(brief);
+    moat_tls_config_free(anon);
+    moat_tls_config_free(sc);
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -237,6 +313,7 @@ int main(void)
     test_mtls();
     test_ocsp();
     test_resume_auth();
+    test_identity_expiry();
     remove_certs();
     return failures ? 1 : 0;
 }

@@ -30,8 +30,11 @@ static int first(moat_tls_config *cc, moat_tls_config *sc, moat_buf *sess)
     return r;
 }
 
-/* A second handshake offering the session; returns 1 resumed, 0 full, <0 error. */
-static int again(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess, int *err)
+/* A second handshake offering the session; returns 1 resumed, 0 full, <0
+ * error. The session the client saved from it goes to *newsess, when
+ * given. */
+static int again_keep(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess, int *err,
+                      moat_buf *newsess)
 {
     pair_t p;
     memset(&p, 0, sizeof p);
@@ -59,11 +62,160 @@ static int again(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess,
     if (!r) r = pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
     if (!r && (p.s_app.len != sizeof m || memcmp(p.s_app.base, m, sizeof m))) r = -2;
     if (!r && !consistent) r = -3;
+    if (newsess) {
+        moat_buf_init(newsess);
+        if (!r) moat_tls_get_session(p.c, newsess);
+    }
     *err = r;
     moat_buf_free(&to_s);
     moat_buf_free(&to_c);
     pair_free(&p);
     return r ? r : resumed;
+}
+
+static int again(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess, int *err)
+{
+    return again_keep(cc, sc, sess, err, NULL);
+}
+
+/* The lifetime in a saved session (after version, suite and time). */
+static uint32_t saved_lifetime(const moat_buf *sess)
+{
+    const uint8_t *p = sess->base + 1 + 2 + 8;
+    return sess->len < 15 ? 0 : (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | p[2] << 8 | p[3];
+}
+
+/* A client that forgets the lifetime it was told: a day. */
+static void stretch_lifetime(moat_buf *sess)
+{
+    if (sess->len >= 15) memcpy(sess->base + 1 + 2 + 8, "\x00\x01\x51\x80", 4);
+}
+
+/* 4.6.1: tickets issued on a resumed connection stand for the full
+ * handshake behind it, so resuming from them again and again ends where
+ * the first ticket's lifetime ends; and a lifetime configured shorter
+ * after a ticket was issued applies to it. */
+static void test_lifetime_from_full_handshake(moat_tls_config *cc, const uint8_t key[80])
+{
+    moat_tls_config *sc = server_config("p256");
+    moat_tls_config_set_clock(sc, server_clock, NULL);
+    moat_tls_config_set_ticket_keys(sc, key, 80); /* keys that do not rotate out */
+    int64_t t0 = (int64_t)time(NULL);
+    int err = 0;
+    moat_buf s0, s1, s2;
+    client_now = server_now = t0;
+    first(cc, sc, &s0);
+    client_now = server_now = t0 + 20 * 3600;
+    check(again_keep(cc, sc, &s0, &err, &s1) == 1 && s1.len,
+          "a ticket resumes 20 h after its full handshake (1-day lifetime), and a new one comes "
+          "(err %d)",
+          err);
+    uint32_t left = saved_lifetime(&s1);
+    check(left > 4 * 3600 - 60 && left <= 4 * 3600,
+          "the new ticket's lifetime is what is left of the full handshake's day: %u s", left);
+    client_now = server_now = t0 + 23 * 3600;
+    check(again_keep(cc, sc, &s1, &err, &s2) == 1,
+          "that ticket resumes 23 h after the full handshake (err %d)", err);
+    /* Past what the server told them, clients no longer offer these; one
+     * that does anyway must be refused. */
+    stretch_lifetime(&s1);
+    stretch_lifetime(&s2);
+    client_now = server_now = t0 + 25 * 3600;
+    check(again(cc, sc, &s1, &err) == 0,
+          "but not 25 h after the full handshake, 5 h after it was issued");
+    check(again(cc, sc, &s2, &err) == 0,
+          "nor one issued on the second resumption, 2 h after it was issued");
+    moat_buf_free(&s0);
+    moat_buf_free(&s1);
+    moat_buf_free(&s2);
+
+    /* Issued under a 7-day lifetime, offered 2 h later under a 1-hour one. */
+    moat_tls_config_set_tickets(sc, 2, 604800);
+    client_now = server_now = t0;
+    first(cc, sc, &s0);
+    moat_tls_config_set_tickets(sc, 2, 3600);
+    client_now = server_now = t0 + 1800;
+    check(again(cc, sc, &s0, &err) == 1,
+          "a 7-day ticket resumes 30 min on under a lifetime now set to 1 h (err %d)", err);
+    client_now = server_now = t0 + 7200;
+    check(again(cc, sc, &s0, &err) == 0,
+          "but not 2 h on: the lifetime configured now, shorter, applies");
+    moat_buf_free(&s0);
+    moat_tls_config_free(sc);
+    client_now = server_now = (int64_t)time(NULL);
+}
+
+/* A ticket sealed as a server holding key file `key` seals one, in the
+ * format of `version` (1: before tickets carried the full handshake's
+ * time and the client chain's expiry), and a saved session holding it. */
+static void forge_session(const uint8_t key[80], int version, moat_buf *sess)
+{
+    uint64_t now = (uint64_t)server_now * 1000;
+    uint8_t psk[32], prk[32], aes[32], nonce[12] = {7}, ticket[1024];
+    memset(psk, 0x5a, sizeof psk);
+    moat_buf plain;
+    moat_buf_init(&plain);
+    wr_u8(&plain, (uint32_t)version);
+    wr_u16(&plain, MOAT_TLS_AES_128_GCM_SHA256);
+    wr_uint(&plain, (uint32_t)(now >> 32), 4);
+    wr_uint(&plain, (uint32_t)now, 4);
+    wr_uint(&plain, 86400, 4);
+    wr_uint(&plain, 0, 4); /* age_add */
+    wr_u8(&plain, 32);
+    wr_bytes(&plain, psk, 32);
+    wr_u8(&plain, 9);
+    wr_bytes(&plain, "localhost", 9);
+    wr_u8(&plain, 0); /* ALPN */
+    wr_u8(&plain, 0); /* identity */
+    uint8_t zeros[32] = {0};
+    wr_bytes(&plain, zeros, 32); /* client CAs */
+    if (version >= 2) {
+        wr_uint(&plain, (uint32_t)(now >> 32), 4);
+        wr_uint(&plain, (uint32_t)now, 4);
+        wr_bytes(&plain, zeros, 8); /* notAfter: no identity */
+    }
+    moat_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15, key + 16, 64, prk);
+    moat_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, aes, 32);
+    memcpy(ticket, key, 16);
+    memcpy(ticket + 16, nonce, 12);
+    moat_aead *a = moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, aes);
+    moat_aead_seal(a, nonce, ticket, 16, plain.base, plain.len, ticket + 28);
+    moat_aead_free(a);
+    /* The saved session: version 1, the same fields, then the ticket. */
+    moat_buf_init(sess);
+    moat_buf_append(sess, "\x01", 1);
+    moat_buf_append(sess, plain.base + 1, 2 + 8 + 4 + 4 + 1 + 32 + 1 + 9 + 1 + 1);
+    wr_u16(sess, (uint32_t)(28 + plain.len + 16));
+    wr_bytes(sess, ticket, 28 + plain.len + 16);
+    moat_buf_free(&plain);
+}
+
+/* Tickets changed format (version 2): one sealed in the old format, under
+ * a key the server still holds, gives a full handshake. */
+static void test_ticket_version(moat_tls_config *cc, moat_tls_config *sc, const uint8_t key[80])
+{
+    int err = 0;
+    moat_buf v1, v2;
+    client_now = server_now = (int64_t)time(NULL);
+    forge_session(key, 2, &v2);
+    forge_session(key, 1, &v1);
+    /* A saved session ends with how the server was judged (a length byte
+     * and 32 bytes); take it from a real one under the same client
+     * configuration, so that only the ticket's format differs. */
+    moat_buf real;
+    if (first(cc, sc, &real) == 0 && real.len > 33) {
+        moat_buf_append(&v2, real.base + real.len - 33, 33);
+        moat_buf_append(&v1, real.base + real.len - 33, 33);
+    }
+    moat_buf_free(&real);
+    check(again(cc, sc, &v2, &err) == 1,
+          "a ticket made by hand in the current format resumes "
+          "(err %d)",
+          err);
+    check(again(cc, sc, &v1, &err) == 0 && err == 0,
+          "one in the format before version 2 gives a full handshake (err %d)", err);
+    moat_buf_free(&v1);
+    moat_buf_free(&v2);
 }
 
 static void add_early_data(t_ch *ch, void *arg)
@@ -308,6 +460,9 @@ int main(void)
     check(again(cc, rot, &s3, &err) == 1, "a rotated key (second in the file) still opens");
     check(again(cc, gone, &s3, &err) == 0, "a key rotated out gives a full handshake");
     moat_buf_free(&s3);
+
+    test_lifetime_from_full_handshake(cc, k1);
+    test_ticket_version(cc, a, k1);
 
     /* Resumption through a HelloRetryRequest. */
     static const uint16_t cg[] = {MOAT_GROUP_SECP384R1, MOAT_GROUP_X25519};

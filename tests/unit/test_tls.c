@@ -1081,6 +1081,287 @@ static void test_park(void)
     moat_tls_config_free(cc);
 }
 
+/* D.5: a legacy_version below 0x0301 with supported_versions offering
+ * TLS 1.3 gets protocol_version, not a ServerHello (OpenSSL does the same);
+ * 0x0301, which OpenSSL tolerates, is still served. */
+static void test_legacy_version(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    moat_buf ch;
+    client_hello(cc, &ch);
+    static const uint16_t low[] = {0x0000, 0x0102, 0x0200, 0x02ff, 0x0300};
+    for (size_t i = 0; i < sizeof low / sizeof low[0]; i++) {
+        ch.base[5 + 4] = (uint8_t)(low[i] >> 8);
+        ch.base[5 + 5] = (uint8_t)low[i];
+        int alert, r = server_gets(sc, ch.base, ch.len, &alert);
+        check(r == ALERT(PROTOCOL_VERSION) && alert == 70,
+              "legacy_version 0x%04x with supported_versions TLS 1.3 gets protocol_version (%s)",
+              low[i], moat_strerror(r));
+    }
+    ch.base[5 + 4] = 3;
+    ch.base[5 + 5] = 1;
+    int alert, r = server_gets(sc, ch.base, ch.len, &alert);
+    check(r == 0 && alert == -1, "legacy_version 0x0301 with supported_versions is answered (%s)",
+          moat_strerror(r));
+    moat_buf_free(&ch);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+/* 5.4: an alert record whose content is empty (no alert at all), with
+ * or without padding, under handshake or application keys. */
+static void test_empty_alert(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    static const uint8_t bare[1] = {CT_ALERT}, padded[4] = {CT_ALERT, 0, 0, 0};
+    for (int hs_keys = 0; hs_keys < 2; hs_keys++) {
+        for (int pad = 0; pad < 2; pad++) {
+            pair_t p;
+            moat_buf to_s, to_c, wire;
+            moat_buf_init(&to_c);
+            moat_buf_init(&wire);
+            tls_dir d;
+            memset(&d, 0, sizeof d);
+            int r;
+            if (hs_keys) {
+                /* The server waits for the client's Finished, under the
+                 * client's handshake key. */
+                pair_begin_edit(&p, cc, sc, "localhost", NULL, NULL, NULL, &to_s);
+                r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+                rl_set_secret(&d, p.s->suite, 1, p.s->hs->c_hs);
+            } else {
+                memset(&p, 0, sizeof p);
+                moat_buf_init(&to_s);
+                r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+            }
+            seal_raw(hs_keys ? &d : &p.c->wr, pad ? padded : bare, pad ? 4 : 1, &wire);
+            moat_buf back;
+            moat_buf_init(&back);
+            r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+            check(r == ALERT(UNEXPECTED_MESSAGE) && back.len > 0,
+                  "an empty alert record%s under %s keys gives unexpected_message (%s)",
+                  pad ? " with padding" : "", hs_keys ? "handshake" : "application",
+                  moat_strerror(r));
+            rl_clear(&d);
+            moat_buf_free(&back);
+            moat_buf_free(&wire);
+            moat_buf_free(&to_s);
+            moat_buf_free(&to_c);
+            pair_free(&p);
+        }
+    }
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+/* Raw extensions the edits below put in front of a ClientHello's own. */
+static uint8_t raw_exts[1 << 16];
+
+static void set_raw(t_ch *ch, moat_buf *b)
+{
+    memcpy(raw_exts, b->base, b->len);
+    ch->raw = raw_exts;
+    ch->rawlen = b->len;
+    moat_buf_free(b);
+}
+
+/* Key shares in groups moat does not know (0x6000 up), each listed in
+ * supported_groups in the same order, before or instead of the client's
+ * own share. */
+struct shares {
+    unsigned unknown; /* how many */
+    size_t keylen;    /* the size of each */
+    int real;         /* the client's own share follows them */
+    int dup;          /* the last unknown group has a second share */
+    int ours;         /* supported_groups still lists the client's groups */
+    int unlisted;     /* one more unknown share, in a group not listed */
+};
+
+static void many_shares(t_ch *ch, void *arg)
+{
+    const struct shares *a = arg;
+    t_ext *ks = ch_ext(ch, EXT_KEY_SHARE), *sg = ch_ext(ch, EXT_SUPPORTED_GROUPS);
+    moat_buf b;
+    moat_buf_init(&b);
+    size_t l1, l2;
+    wr_u16(&b, EXT_SUPPORTED_GROUPS);
+    wr_begin(&b, 2, &l1);
+    wr_begin(&b, 2, &l2);
+    for (unsigned i = 0; i < a->unknown; i++)
+        wr_u16(&b, 0x6000 + i);
+    if (a->ours) wr_bytes(&b, sg->body + 2, sg->len - 2);
+    wr_end(&b, 2, l2);
+    wr_end(&b, 2, l1);
+    wr_u16(&b, EXT_KEY_SHARE);
+    wr_begin(&b, 2, &l1);
+    wr_begin(&b, 2, &l2);
+    for (unsigned i = 0; i < a->unknown + (a->dup != 0) + (a->unlisted != 0); i++) {
+        wr_u16(&b, i < a->unknown ? 0x6000 + i : a->unlisted ? 0x5fff : 0x6000 + a->unknown - 1);
+        wr_u16(&b, (uint32_t)a->keylen);
+        for (size_t k = 0; k < a->keylen; k++)
+            wr_u8(&b, (uint32_t)(i + k) & 0xff);
+    }
+    if (a->real) wr_bytes(&b, ks->body + 2, ks->len - 2);
+    wr_end(&b, 2, l2);
+    wr_end(&b, 2, l1);
+    ch_del_ext(ch, EXT_KEY_SHARE);
+    ch_del_ext(ch, EXT_SUPPORTED_GROUPS);
+    set_raw(ch, &b);
+}
+
+/* The server's error (the client's when the server had none) for a
+ * ClientHello edited by `edit`, delivered 1000 bytes at a time. */
+static int edited_hello(moat_tls_config *cc, moat_tls_config *sc, void (*edit)(t_ch *, void *),
+                        void *arg, int *hrr, uint16_t *group)
+{
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_c);
+    pair_t p;
+    pair_begin_edit(&p, cc, sc, "localhost", NULL, edit, arg, &to_s);
+    int r = pair_pump(&p, &to_s, &to_c, 1000);
+    static const char m[] = "after the edited hello";
+    if (!r) r = pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
+    if (!r && !buf_is(&p.s_app, m, sizeof m)) r = -2;
+    *hrr = moat_tls_did_hrr(p.s);
+    *group = moat_tls_get_group(p.s);
+    if (p.serr) r = p.serr;
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    return r;
+}
+
+/* 4.2.8: shares in unknown groups are skipped, however many and however
+ * large; a known one among them is used; with none, HelloRetryRequest
+ * when a listed group is ours, else handshake_failure. Repeats and
+ * shares outside supported_groups are still illegal_parameter. */
+static void test_many_key_shares(void)
+{
+    moat_tls_config *sc = server_config("p256"), *p256only = server_config("p256"),
+                    *cc = client_config("ca");
+    static const uint16_t g256[] = {MOAT_GROUP_SECP256R1};
+    moat_tls_config_set_groups(p256only, g256, 1);
+    static const struct {
+        struct shares s;
+        int server; /* 1: p256only */
+        int want, hrr;
+        const char *what;
+    } cases[] = {
+        {{17, 32, 1, 0, 1, 0}, 0, 0, 0, "17 unknown key shares and an x25519 one: x25519"},
+        {{1000, 1, 1, 0, 1, 0}, 0, 0, 0, "1,000 unknown key shares and an x25519 one: x25519"},
+        {{40, 1216, 1, 0, 1, 0},
+         0,
+         0,
+         0,
+         "40 unknown key shares of 1,216 bytes (over three records) and an x25519 one: x25519"},
+        {{8000, 1, 1, 0, 1, 0},
+         0,
+         0,
+         0,
+         "8,000 one-byte unknown key shares and an x25519 one: x25519"},
+        {{20, 32, 0, 0, 1, 0},
+         1,
+         0,
+         1,
+         "20 unknown key shares only, a listed group ours: HelloRetryRequest, then served"},
+        {{20, 32, 0, 0, 0, 0},
+         0,
+         ALERT(HANDSHAKE_FAILURE),
+         0,
+         "20 unknown key shares only, no listed group ours: handshake_failure"},
+        {{20, 32, 1, 1, 1, 0},
+         0,
+         ALERT(ILLEGAL_PARAMETER),
+         0,
+         "a repeated unknown group among 21 key shares: illegal_parameter"},
+        {{5000, 1, 1, 1, 1, 0},
+         0,
+         ALERT(ILLEGAL_PARAMETER),
+         0,
+         "a repeated unknown group among 5,001 key shares: illegal_parameter"},
+        {{20, 32, 1, 0, 1, 1},
+         0,
+         ALERT(ILLEGAL_PARAMETER),
+         0,
+         "a key share in a group not in supported_groups: illegal_parameter"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int hrr = 0;
+        uint16_t g = 0;
+        int r = edited_hello(cc, cases[i].server ? p256only : sc, many_shares, (void *)&cases[i].s,
+                             &hrr, &g);
+        uint16_t want_g = cases[i].server ? MOAT_GROUP_SECP256R1 : MOAT_GROUP_X25519;
+        check(r == cases[i].want && (r || (hrr == cases[i].hrr && g == want_g)), "%s (%s)",
+              cases[i].what, moat_strerror(r));
+    }
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+    moat_tls_config_free(p256only);
+}
+
+/* Empty extensions of unknown types (0x1000 up), `n` of them, in front;
+ * `dup` repeats the first at the end of them. */
+struct unknown_exts {
+    size_t n;
+    int dup;
+};
+
+static void many_exts(t_ch *ch, void *arg)
+{
+    const struct unknown_exts *a = arg;
+    moat_buf b;
+    moat_buf_init(&b);
+    for (size_t i = 0; i < a->n; i++) {
+        wr_u16(&b, (uint32_t)(0x1000 + i));
+        wr_u16(&b, 0);
+    }
+    if (a->dup) {
+        wr_u16(&b, 0x1000);
+        wr_u16(&b, 0);
+    }
+    set_raw(ch, &b);
+}
+
+/* 4.2: unknown extensions are ignored, as many as the 16-bit length of
+ * the list allows (the hello then spans several records); one repeated
+ * among them is still illegal_parameter. */
+static void test_many_extensions(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    /* What the client's own extensions take: room left for 4-byte ones. */
+    moat_buf ch;
+    client_hello(cc, &ch);
+    size_t own = ch.len - 5 - 4 - 2 - 32 - 1 - ch.base[5 + 4 + 2 + 32];
+    own -= 2 + ((size_t)ch.base[5 + 4 + 2 + 32 + 1 + ch.base[5 + 4 + 2 + 32]] << 8 |
+                ch.base[5 + 4 + 2 + 32 + 2 + ch.base[5 + 4 + 2 + 32]]);
+    own -= 2 + 2; /* compression methods, extensions length */
+    moat_buf_free(&ch);
+    size_t most = (65535 - own) / 4;
+    const struct {
+        struct unknown_exts e;
+        int want;
+        const char *what;
+    } cases[] = {
+        {{100, 0}, 0, "100 unknown extensions are ignored"},
+        {{5000, 0}, 0, "5,000 unknown extensions over two records are ignored"},
+        {{most, 0}, 0, "unknown extensions filling the 16-bit list length are ignored"},
+        {{5000, 1},
+         ALERT(ILLEGAL_PARAMETER),
+         "a repeated unknown extension among 5,001: illegal_parameter"},
+        {{most - 1, 1},
+         ALERT(ILLEGAL_PARAMETER),
+         "a repeated unknown extension in a full list: illegal_parameter"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int hrr;
+        uint16_t g;
+        int r = edited_hello(cc, sc, many_exts, (void *)&cases[i].e, &hrr, &g);
+        check(r == cases[i].want, "%s (%zu) (%s)", cases[i].what, cases[i].e.n, moat_strerror(r));
+    }
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -1104,6 +1385,10 @@ int main(void)
     test_sigalgs_cert();
     test_early_data_after_hrr();
     test_park();
+    test_legacy_version();
+    test_empty_alert();
+    test_many_key_shares();
+    test_many_extensions();
     remove_certs();
     return failures ? 1 : 0;
 }
