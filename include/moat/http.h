@@ -101,6 +101,17 @@ int moat_http_chunked_feed(moat_http_chunked *d, const uint8_t *in, size_t len, 
  * or a decoded NUL byte. */
 long moat_http_percent_decode(const char *src, size_t srclen, char *dst);
 
+/* Whether the path of a request-target (without its query), as it will
+ * be sent on, could name something outside the directory it appears to
+ * be under once a server decodes and resolves it. Always: a "." or ".."
+ * segment, raw or %2e-encoded (RFC 3986 5.2.4). strict adds what a
+ * decoding backend may still resolve upwards or elsewhere: an encoded
+ * separator (%2F, %5C), ';' (%3B) or NUL (%00); a backslash; a ';' (path
+ * parameters: Tomcat reads "..;" as ".."); an empty segment ("//").
+ * Returns 1 or 0. Other escapes (%20, %C3%A9, a double-encoded %252e)
+ * are fine: decoded once, they make no separator and no dot segment. */
+int moat_http_path_escapes(const char *path, size_t n, int strict);
+
 /* The standard reason phrase of a status ("Not Found"), or "Unknown". */
 const char *moat_http_reason(int status);
 

@@ -385,35 +385,6 @@ int moat_proxy_match(const moat_http_request *req)
     return rt->prefix_len ? MOAT_PROXY_CLAIM : MOAT_PROXY_FALLBACK;
 }
 
-/* A path with a "." or ".." segment, raw or percent-encoded, could climb
- * out of a route's prefix at the backend: refused. */
-static int has_dot_segment(const char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if (p[i] != '/') {
-            i++;
-            continue;
-        }
-        size_t j = i + 1, dots = 0, other = 0;
-        while (j < n && p[j] != '/') {
-            if (p[j] == '.') {
-                dots++;
-                j++;
-            } else if (p[j] == '%' && j + 2 < n && p[j + 1] == '2' && (p[j + 2] | 0x20) == 'e') {
-                dots++;
-                j += 3;
-            } else {
-                other = 1;
-                j++;
-            }
-        }
-        if (!other && (dots == 1 || dots == 2)) return 1;
-        i = j;
-    }
-    return 0;
-}
-
 /* ---- headers */
 
 static int name_is(const moat_http_header *h, const char *name)
@@ -765,7 +736,12 @@ struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t 
     } else if (!px->rt) {
         px->err_status = 404; /* --proxy-only and no route for this path */
     } else if (px->target_len == 0 || px->target[0] != '/' ||
-               has_dot_segment(px->target, path_len(px->target, px->target_len))) {
+               moat_http_path_escapes(px->target, path_len(px->target, px->target_len),
+                                      px->rt->prefix_len != 0)) {
+        /* What is forwarded must not climb out of its route at a backend
+         * that decodes and resolves it: behind a prefix, no dot segment,
+         * encoded separator, backslash, ';' or "//"; the fallback route,
+         * which owns the backend's whole tree, no dot segment. */
         px->err_status = 400;
     } else {
         px->be = choose(px->rt, mono_ms());

@@ -471,6 +471,37 @@ static void test_config(void)
     moat_proxy_reset(1);
 }
 
+/* What a proxied path may not carry behind a route's prefix (the path as
+ * forwarded, unreserved escapes already decoded). */
+static void test_path_escapes(void)
+{
+    static const char *const climbs[] = {
+        "/app/..%2fsecret.txt", "/app/..%2Fsecret.txt", "/app/%2e%2e/secret.txt",
+        "/app/%2e%2e%2fsecret.txt", "/app/..%5csecret.txt", "/app/..%5Csecret.txt",
+        "/app/..\\secret.txt", "/app/;/../secret.txt", "/app/..;/secret.txt",
+        "/app/x;jsessionid=1", "/app/a%2fb", "/app//etc/passwd", "/app/a%00.txt",
+        "/app/.%2E/x", "/app/..%3B/x", "/app/.", "/app/..", "/app/../x", "/app/./x",
+    };
+    for (size_t i = 0; i < sizeof climbs / sizeof climbs[0]; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "path: %s refused behind a prefix", climbs[i]);
+        check(moat_http_path_escapes(climbs[i], strlen(climbs[i]), 1) == 1, name);
+    }
+    static const char *const fine[] = {
+        "/app/", "/app/a%20b.txt", "/app/caf%C3%A9.txt", "/app/%252e%252e/x", "/app/%252fx",
+        "/app/...", "/app/..a", "/app/.hidden", "/app/a.b/c", "/app/%5Bx%5D",
+    };
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "path: %s passes behind a prefix", fine[i]);
+        check(moat_http_path_escapes(fine[i], strlen(fine[i]), 1) == 0, name);
+    }
+    check(moat_http_path_escapes("/a;b//c%2fd\\e", 13, 0) == 0,
+          "path: the fallback route refuses only dot segments");
+    check(moat_http_path_escapes("/a/%2E%2e/b", 11, 0) == 1,
+          "path: the fallback route refuses an encoded dot segment");
+}
+
 int main(void)
 {
     test_request_ok();
@@ -479,6 +510,7 @@ int main(void)
     test_response();
     test_chunked();
     test_helpers();
+    test_path_escapes();
     test_mutations();
     test_config();
     return failures ? 1 : 0;

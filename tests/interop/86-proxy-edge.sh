@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# moat serve --proxy at its edges: a proxied request cannot climb out of its
+# route at a decoding backend (python3 http.server).
+. "$(dirname "$0")/../lib.sh"
+need openssl curl python3 node || { finish; exit; }
+need_moat
+gen_certs || { finish; exit; }
+make_site "$T_TMP/site"
+APPS=$MOAT_ROOT/tests/apps
+D=$T_TMP/px
+mkdir -p "$D/www/v1"
+out=$T_TMP/out
+
+# ---- the backends: python3 http.server over www/, whose v1/ is the route's
+# target and whose secret.txt lies outside it; a node echo app.
+SECRET="secret-$RANDOM$RANDOM" V1="v1-$RANDOM$RANDOM"
+echo "$SECRET" >"$D/www/secret.txt"
+echo "$V1" >"$D/www/v1/ok.txt"
+echo "$V1 space" >"$D/www/v1/a b.txt"
+echo "$V1 cafe" >"$D/www/v1/café.txt"
+PY=$(free_port)
+bg_start "$D/python" python3 -m http.server --bind 127.0.0.1 --directory "$D/www" "$PY"
+wait_listen "$PY" || { notok "proxy edge: python3 http.server starts"; diag "$D/python.err"; finish; exit; }
+NODE=$(free_port)
+bg_start "$D/node" node "$APPS/echo.js" "$NODE" n1
+wait_listen "$NODE" || { notok "proxy edge: echo.js starts"; diag "$D/node.err"; finish; exit; }
+ok "proxy edge: backends start (python3 http.server, node)"
+
+moat_serve "proxy edge" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key" --workers 1 \
+	--proxy "/app/=http://127.0.0.1:$PY/v1/" --proxy "/raw=http://127.0.0.1:$PY" \
+	--proxy "http://127.0.0.1:$NODE" || { finish; exit; }
+P=$SRV_PORT
+U=https://localhost:$P
+px() { timeout "$T_CLIENT" curl -sS --cacert "$CERTS/ca.pem" --resolve "localhost:$P:127.0.0.1" "$@"; }
+# raw TARGET [HOST]: the request-target exactly as given; prints the response.
+raw() {
+	printf 'GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$1" "${2-localhost}" |
+		timeout "$T_CLIENT" openssl s_client -quiet -connect "127.0.0.1:$P" -servername localhost 2>/dev/null
+}
+
+# ---- 11: no way out of the route. python3 http.server decodes the path and
+# resolves dot segments, so /v1/..%2fsecret.txt would be www/secret.txt.
+px "$U/app/ok.txt" >"$out" 2>&1
+check "proxy edge: /app/ok.txt reaches /v1/ok.txt" has "$out" "^$V1$"
+timeout "$T_CLIENT" curl -sS "http://127.0.0.1:$PY/v1/..%2fsecret.txt" >"$out" 2>&1
+check "proxy edge: python3 http.server itself serves /v1/..%2fsecret.txt from outside /v1 (the risk is real)" \
+	has "$out" "^$SECRET$"
+for t in /app/..%2fsecret.txt /app/..%2Fsecret.txt /app/%2e%2e/secret.txt /app/%2E%2E/secret.txt \
+	/app/%2e%2e%2fsecret.txt /app/.%2e/secret.txt /app/..%5csecret.txt '/app/..\secret.txt' \
+	'/app/;/../secret.txt' '/app/..;/secret.txt' /app/..%3b/secret.txt /app/../secret.txt \
+	/app/./../secret.txt /app//secret.txt /app/%2fsecret.txt /app/x%00.txt \
+	/raw/..%2fsecret.txt /raw/%2e%2e/secret.txt '/raw/..\secret.txt' /%61pp/..%2fsecret.txt; do
+	raw "$t" >"$out"
+	check "proxy edge: $t refused with 400, the secret never sent" \
+		sh -c "head -1 '$out' | grep -q '^HTTP/1.1 400' && ! grep -q '$SECRET' '$out'"
+done
+raw /app/%252e%252e/secret.txt >"$out"
+check "proxy edge: /app/%252e%252e/secret.txt forwarded as it is: a literal %2e%2e at the backend, 404, no secret" \
+	sh -c "head -1 '$out' | grep -q '^HTTP/1.1 404' && ! grep -q '$SECRET' '$out'"
+check "proxy edge: the backend got /v1/%252e%252e/secret.txt unchanged" has "$D/python.err" '"GET /v1/%252e%252e/secret.txt '
+raw /app/..%252fsecret.txt >"$out"
+check "proxy edge: /app/..%252fsecret.txt forwarded as it is: 404, no secret" \
+	sh -c "head -1 '$out' | grep -q '^HTTP/1.1 404' && ! grep -q '$SECRET' '$out'"
+raw '/app/a%20b.txt' >"$out"
+check "proxy edge: /app/a%20b.txt still served" has "$out" "^$V1 space$"
+raw '/app/caf%C3%A9.txt' >"$out"
+check "proxy edge: /app/caf%C3%A9.txt still served" has "$out" "^$V1 cafe$"
+check "proxy edge: the backend got %20 and %C3%A9 as sent" \
+	sh -c "grep -q '\"GET /v1/a%20b.txt ' '$D/python.err' && grep -q '\"GET /v1/caf%C3%A9.txt ' '$D/python.err'"
+raw '/anything;v=1/x%2fy' >"$out"
+check "proxy edge: the fallback route (the app's whole tree) keeps ';' and %2f" has "$out" "^n1: GET /anything;v=1/x%2fy$"
+
+server_alive "proxy edge"
+bg_stop "$SRV_PID"
+finish
