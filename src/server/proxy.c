@@ -385,6 +385,19 @@ int moat_proxy_match(const moat_http_request *req)
     return rt->prefix_len ? MOAT_PROXY_CLAIM : MOAT_PROXY_FALLBACK;
 }
 
+/* RFC 9110 9.2.2: a request that may be sent again after a connection
+ * failed, since repeating it changes nothing more: the safe methods, PUT
+ * and DELETE. A POST or PATCH the backend read before it closed may have
+ * been acted on, so it is never repeated (the client gets 502). */
+static int idempotent(const moat_http_request *q)
+{
+    static const char *const m[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0)
+            return 1;
+    return 0;
+}
+
 /* ---- headers */
 
 static int name_is(const moat_http_header *h, const char *name)
@@ -1087,9 +1100,11 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
                  * request: the backend is restarting or failing. */
                 if (px->reused && !px->got_bytes && ++px->be->reused_fails >= 2)
                     mark_down(px, "closed pooled connections twice before answering");
-                if (px->reused && !px->got_bytes && !px->sent_body && px->req_body == B_NONE) {
+                if (px->reused && !px->got_bytes && !px->sent_body && px->req_body == B_NONE &&
+                    idempotent(&px->req)) {
                     /* A pooled connection the backend had closed: once
-                     * more on a new one. */
+                     * more on a new one. Only an idempotent request: the
+                     * backend may have acted on it before it closed. */
                     close_fd(px);
                     moat_buf_clear(&px->up);
                     px->up_sent = 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # moat serve --proxy at its edges: a proxied request cannot climb out of its
-# route at a decoding backend (python3 http.server).
+# route at a decoding backend (python3 http.server); a non-idempotent request
+# is never sent twice (tests/apps/once.py).
 . "$(dirname "$0")/../lib.sh"
 need openssl curl python3 node || { finish; exit; }
 need_moat
@@ -12,7 +13,7 @@ mkdir -p "$D/www/v1"
 out=$T_TMP/out
 
 # ---- the backends: python3 http.server over www/, whose v1/ is the route's
-# target and whose secret.txt lies outside it; a node echo app.
+# target and whose secret.txt lies outside it; once.py; a node echo app.
 SECRET="secret-$RANDOM$RANDOM" V1="v1-$RANDOM$RANDOM"
 echo "$SECRET" >"$D/www/secret.txt"
 echo "$V1" >"$D/www/v1/ok.txt"
@@ -21,14 +22,18 @@ echo "$V1 cafe" >"$D/www/v1/café.txt"
 PY=$(free_port)
 bg_start "$D/python" python3 -m http.server --bind 127.0.0.1 --directory "$D/www" "$PY"
 wait_listen "$PY" || { notok "proxy edge: python3 http.server starts"; diag "$D/python.err"; finish; exit; }
+ONCE=$(free_port)
+: >"$D/once.log"
+bg_start "$D/once" python3 "$APPS/once.py" "$ONCE" "$D/once.log"
+wait_listen "$ONCE" || { notok "proxy edge: once.py starts"; diag "$D/once.err"; finish; exit; }
 NODE=$(free_port)
 bg_start "$D/node" node "$APPS/echo.js" "$NODE" n1
 wait_listen "$NODE" || { notok "proxy edge: echo.js starts"; diag "$D/node.err"; finish; exit; }
-ok "proxy edge: backends start (python3 http.server, node)"
+ok "proxy edge: backends start (python3 http.server, once.py, node)"
 
 moat_serve "proxy edge" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key" --workers 1 \
 	--proxy "/app/=http://127.0.0.1:$PY/v1/" --proxy "/raw=http://127.0.0.1:$PY" \
-	--proxy "http://127.0.0.1:$NODE" || { finish; exit; }
+	--proxy "/once/=http://127.0.0.1:$ONCE/" --proxy "http://127.0.0.1:$NODE" || { finish; exit; }
 P=$SRV_PORT
 U=https://localhost:$P
 px() { timeout "$T_CLIENT" curl -sS --cacert "$CERTS/ca.pem" --resolve "localhost:$P:127.0.0.1" "$@"; }
@@ -69,6 +74,34 @@ check "proxy edge: the backend got %20 and %C3%A9 as sent" \
 	sh -c "grep -q '\"GET /v1/a%20b.txt ' '$D/python.err' && grep -q '\"GET /v1/caf%C3%A9.txt ' '$D/python.err'"
 raw '/anything;v=1/x%2fy' >"$out"
 check "proxy edge: the fallback route (the app's whole tree) keeps ';' and %2f" has "$out" "^n1: GET /anything;v=1/x%2fy$"
+
+# ---- 12: once.py answers the first request of a connection and drops
+# (reads, logs, closes unanswered) every later one, so each request below
+# goes out on a pooled connection the backend then closes before any byte.
+# RFC 9110 9.2.2: only an idempotent one may be sent again.
+# retry NAME CURL-ARGS...: a warm-up request (pools a connection), then this.
+retry() {
+	local name=$1
+	shift
+	px -o /dev/null "$U/once/warm-$name" >/dev/null 2>&1
+	px -o "$out" -w '%{http_code}' "$@" "$U/once/$name" >"$out.code" 2>&1
+	sent=$(grep -c "^[A-Z]* /$name " "$D/once.log")
+}
+retry post-empty --data-binary ''
+check "proxy edge: POST with Content-Length: 0 on a pooled connection the backend drops: 502, sent once ($sent)" \
+	sh -c "grep -q '^502$' '$out.code' && [ $sent = 1 ]"
+retry post-bare -X POST
+check "proxy edge: POST with no body nor length, dropped: 502, sent once ($sent)" \
+	sh -c "grep -q '^502$' '$out.code' && [ $sent = 1 ]"
+retry patch -X PATCH
+check "proxy edge: PATCH, dropped: 502, sent once ($sent)" sh -c "grep -q '^502$' '$out.code' && [ $sent = 1 ]"
+retry get
+check "proxy edge: GET, dropped: sent again on a new connection, 200 ($sent times at the backend)" \
+	sh -c "grep -q '^200$' '$out.code' && [ $sent = 2 ] && grep -q '^GET /get$' '$out'"
+retry delete -X DELETE
+check "proxy edge: DELETE (idempotent), dropped: sent again, 200 ($sent times)" \
+	sh -c "grep -q '^200$' '$out.code' && [ $sent = 2 ]"
+check "proxy edge: the 502s have error-log lines" has "$SRV_LOG.err" "PATCH /once/patch .*(502)"
 
 server_alive "proxy edge"
 bg_stop "$SRV_PID"
