@@ -492,6 +492,43 @@ static int spoofs_ours(const moat_http_header *h)
     return 0;
 }
 
+/* Appends s as an RFC 9110 5.6.4 quoted-string: '"' and '\\' escaped. */
+static void put_quoted(moat_buf *b, const char *s, size_t n, int *r)
+{
+    put(b, "\"", 1, r);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\') put(b, "\\", 1, r);
+        put(b, s + i, 1, r);
+    }
+    put(b, "\"", 1, r);
+}
+
+/* Forwarded (RFC 7239): for= the client, proto=https, host= the Host.
+ * 4: a value that is not a token is a quoted-string, so an IPv6 node
+ * ("[2001:db8::1]", 6) and any host (a port's ':' is no tchar) are
+ * quoted; Host was validated by the parser, and is escaped anyway, so
+ * no value can end early and start a pair of its own. */
+static void put_forwarded(moat_buf *b, const char *addr, const char *host, size_t host_len,
+                          int *r)
+{
+    puts_(b, "Forwarded: for=", r);
+    if (strchr(addr, ':')) {
+        char v6[80];
+        int n = snprintf(v6, sizeof v6, "[%s]", addr);
+        put_quoted(b, v6, n > 0 && (size_t)n < sizeof v6 ? (size_t)n : 0, r);
+    } else if (addr[strspn(addr, "0123456789.")] == '\0' && addr[0]) {
+        puts_(b, addr, r); /* an IPv4 address is a token */
+    } else {
+        put_quoted(b, addr, strlen(addr), r);
+    }
+    puts_(b, ";proto=https", r);
+    if (host_len) {
+        puts_(b, ";host=", r);
+        put_quoted(b, host, host_len, r);
+    }
+    puts_(b, "\r\n", r);
+}
+
 /* Builds the request head for the backend. */
 static int build_request(struct moat_proxy *px, const char *addr, const char *identity)
 {
@@ -527,19 +564,8 @@ static int build_request(struct moat_proxy *px, const char *addr, const char *id
     if (!q->host) put_field(b, "Host", px->be->hostport, strlen(px->be->hostport), &r);
     put_field(b, "X-Forwarded-For", addr, strlen(addr), &r);
     puts_(b, "X-Forwarded-Proto: https\r\n", &r);
-    if (q->host) put_field(b, "X-Forwarded-Host", q->host, q->host_len, &r);
-    /* RFC 7239: an IPv6 node and a host with a port are quoted strings. */
-    char fwd[256];
-    int v6 = strchr(addr, ':') != NULL;
-    snprintf(fwd, sizeof fwd, "for=%s%s%s;proto=https", v6 ? "\"[" : "", addr, v6 ? "]\"" : "");
-    puts_(b, "Forwarded: ", &r);
-    puts_(b, fwd, &r);
-    if (q->host && !memchr(q->host, '"', q->host_len) && !memchr(q->host, '\\', q->host_len)) {
-        puts_(b, ";host=\"", &r);
-        put(b, q->host, q->host_len, &r);
-        puts_(b, "\"", &r);
-    }
-    puts_(b, "\r\n", &r);
+    if (q->host_len) put_field(b, "X-Forwarded-Host", q->host, q->host_len, &r);
+    put_forwarded(b, addr, q->host, q->host_len, &r);
     if (clean(identity)) put_field(b, "X-Client-Cert-Subject", identity, strlen(identity), &r);
     if (px->websocket) {
         puts_(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n", &r);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # moat serve --proxy at its edges: a proxied request cannot climb out of its
 # route at a decoding backend (python3 http.server); a non-idempotent request
-# is never sent twice (tests/apps/once.py).
+# is never sent twice (tests/apps/once.py); a Host that is not host[:port]
+# is 400, and the one forwarded is quoted in Forwarded (RFC 7239).
 . "$(dirname "$0")/../lib.sh"
 need openssl curl python3 node || { finish; exit; }
 need_moat
@@ -102,6 +103,25 @@ retry delete -X DELETE
 check "proxy edge: DELETE (idempotent), dropped: sent again, 200 ($sent times)" \
 	sh -c "grep -q '^200$' '$out.code' && [ $sent = 2 ]"
 check "proxy edge: the 502s have error-log lines" has "$SRV_LOG.err" "PATCH /once/patch .*(502)"
+
+# ---- 15: Host is host[:port] (RFC 9112 3.2), for files and proxy alike.
+for h in 'attacker.example, for=6.6.6.6;host=x' 'a,for=6.6.6.6' 'a;host=x' 'a"b' 'a b' 'a/b' 'u@a' \
+	'[::1' 'a:99999' ':80'; do
+	raw /index.html "$h" >"$out"
+	check "proxy edge: Host '$h' on a static file is 400" sh -c "head -1 '$out' | grep -q '^HTTP/1.1 400'"
+	raw /headers "$h" >"$out"
+	check "proxy edge: Host '$h' on a proxied path is 400, the app never asked" \
+		sh -c "head -1 '$out' | grep -q '^HTTP/1.1 400' && ! grep -q '\"app\"' '$out'"
+done
+raw /headers '[::1]:8443' >"$out"
+check "proxy edge: Host [::1]:8443 forwarded; Forwarded quotes it: host=\"[::1]:8443\"" \
+	sh -c "grep -qF '\"forwarded\":\"for=127.0.0.1;proto=https;host=\\\"[::1]:8443\\\"\"' '$out' &&
+		grep -qF '\"x-forwarded-host\":\"[::1]:8443\"' '$out'"
+raw /headers '' >"$out"
+check "proxy edge: an empty Host (allowed): no host= in Forwarded, no X-Forwarded-Host" \
+	sh -c "grep -qF '\"forwarded\":\"for=127.0.0.1;proto=https\"' '$out' && ! grep -q 'x-forwarded-host' '$out'"
+raw /index.html 'localhost:1' >"$out"
+check "proxy edge: Host localhost:1 on a static file is served" has "$out" "$SITE_TOKEN"
 
 server_alive "proxy edge"
 bg_stop "$SRV_PID"

@@ -471,6 +471,44 @@ static void test_config(void)
     moat_proxy_reset(1);
 }
 
+/* Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2-3.2.3);
+ * port = *DIGIT, so "h:" is one. */
+static void test_host(void)
+{
+    static const char *const good[] = {
+        "localhost", "localhost:8443", "127.0.0.1", "127.0.0.1:80", "[::1]", "[::1]:443",
+        "[2001:db8::1]:8443", "[::ffff:192.0.2.1]", "xn--caf-dma.example", "a_b.example",
+        "caf%C3%A9.example", "example.com.", "h:", "[::1]:", "h:65535",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char name[128], r[256];
+        snprintf(name, sizeof name, "host: '%s' is host[:port]", good[i]);
+        check(moat_http_host_valid(good[i], strlen(good[i])) == 1, name);
+        snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", good[i]);
+        snprintf(name, sizeof name, "host: a request with Host '%s' parses", good[i]);
+        check(req_status(r) > 0, name);
+    }
+    static const char *const bad[] = {
+        "attacker.example, for=6.6.6.6;host=x", "a,for=6.6.6.6", "a;host=x", "a=b", "a\"b",
+        "a\\b", "a b", "a/b", "a@b", "user@host", "a?b", "a#b", "a%2", "a%zz", ":80", "[::1",
+        "::1", "[::1]x", "[zz::1]", "[v1.x]", "[fe80::1%25eth0]", "h:65536",
+        "h:123456", "h:8a", "h:-1", "h:80:80", "[]", "a!b", "a$b", "a'b", "a(b)", "a*b", "a+b",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[128], r[256];
+        snprintf(name, sizeof name, "host: '%s' refused", bad[i]);
+        check(moat_http_host_valid(bad[i], strlen(bad[i])) == 0, name);
+        snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+        snprintf(name, sizeof name, "host: a request with Host '%s' is 400", bad[i]);
+        check(req_status(r) == -400, name);
+    }
+    check(req_status("GET / HTTP/1.1\r\nHost:\r\n\r\n") > 0,
+          "host: an empty Host is allowed (a target without authority)");
+    check(req_status("GET / HTTP/1.0\r\n\r\n") > 0, "host: HTTP/1.0 may go without");
+    check(req_status("GET / HTTP/1.0\r\nHost: a b\r\n\r\n") == -400,
+          "host: HTTP/1.0 with a bad Host is 400 too");
+}
+
 /* What a proxied path may not carry behind a route's prefix (the path as
  * forwarded, unreserved escapes already decoded). */
 static void test_path_escapes(void)
@@ -506,6 +544,7 @@ int main(void)
 {
     test_request_ok();
     test_request_bad();
+    test_host();
     test_request_limits();
     test_response();
     test_chunked();
