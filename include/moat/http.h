@@ -121,6 +121,10 @@ int moat_http_host_valid(const char *v, size_t n);
  * are fine: decoded once, they make no separator and no dot segment. */
 int moat_http_path_escapes(const char *path, size_t n, int strict);
 
+/* Appends p as a Structured Field Byte Sequence (RFC 8941 3.3.5):
+ * ':' base64 with padding ':'. Returns 0 or MOAT_ERR_NOMEM. */
+int moat_http_sf_binary(moat_buf *out, const uint8_t *p, size_t n);
+
 /* The standard reason phrase of a status ("Not Found"), or "Unknown". */
 const char *moat_http_reason(int status);
 

@@ -84,6 +84,28 @@ int moat_http_path_escapes(const char *path, size_t n, int strict)
     return 0;
 }
 
+int moat_http_sf_binary(moat_buf *out, const uint8_t *p, size_t n)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    int r = moat_buf_reserve(out, (n + 2) / 3 * 4 + 2);
+    if (r) return r;
+    char *o = (char *)out->base + out->len;
+    size_t k = 0;
+    o[k++] = ':';
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        o[k++] = b64[v >> 18 & 63];
+        o[k++] = b64[v >> 12 & 63];
+        o[k++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+        o[k++] = i + 2 < n ? b64[v & 63] : '=';
+    }
+    o[k++] = ':';
+    out->len += k;
+    return 0;
+}
+
 const char *moat_http_reason(int status)
 {
     switch (status) {

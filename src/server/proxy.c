@@ -469,9 +469,15 @@ static int clean(const char *s)
     return s && !strpbrk(s, "\r\n");
 }
 
-/* Headers we set ourselves; an incoming copy never reaches the backend. */
-static const char *const ours[] = {"x-forwarded-for", "x-forwarded-proto",     "x-forwarded-host",
-                                   "forwarded",       "x-client-cert-subject", "expect"};
+/* Headers we set ourselves, or that claim what only the edge can know
+ * (X-Real-IP, RFC 9440 Client-Cert and Client-Cert-Chain, 4: the proxy
+ * must remove any the client sent); an incoming copy never reaches the
+ * backend. */
+static const char *const ours[] = {
+    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",      "forwarded",
+    "x-real-ip",       "client-cert",       "client-cert-chain",     "x-client-cert-subject",
+    "expect",
+};
 
 /* A name with '_' that reads as one of ours (or any X-Forwarded-*) once
  * '_' is taken for '-': CGI, WSGI and Rack map both to HTTP_X_..., so
@@ -529,8 +535,45 @@ static void put_forwarded(moat_buf *b, const char *addr, const char *host, size_
     puts_(b, "\r\n", r);
 }
 
+/* The verified client certificate (--client-ca): its subject, and RFC
+ * 9440 2: Client-Cert, the DER as a structured-field byte sequence, and
+ * Client-Cert-Chain, the intermediates the client sent, a list of them.
+ * After resumption only the subject is known (a ticket keeps no
+ * certificate), so only X-Client-Cert-Subject goes. */
+static void put_client_cert(moat_buf *b, const moat_tls *peer, int *r)
+{
+    const char *identity = moat_tls_get_peer_identity(peer);
+    if (!identity) return;
+    if (clean(identity)) put_field(b, "X-Client-Cert-Subject", identity, strlen(identity), r);
+    size_t len;
+    const uint8_t *der = moat_tls_get_peer_cert(peer, 0, &len);
+    if (!der) return;
+    puts_(b, "Client-Cert: ", r);
+    if (!*r) *r = moat_http_sf_binary(b, der, len);
+    puts_(b, "\r\n", r);
+    for (size_t i = 1; (der = moat_tls_get_peer_cert(peer, i, &len)); i++) {
+        puts_(b, i == 1 ? "Client-Cert-Chain: " : ", ", r);
+        if (!*r) *r = moat_http_sf_binary(b, der, len);
+    }
+    if (moat_tls_get_peer_cert(peer, 1, &len)) puts_(b, "\r\n", r);
+}
+
+/* The framing of a request with no body of its own: the client's
+ * Content-Length: 0 is kept, and RFC 9110 8.6 wants one on a POST, PUT or
+ * PATCH (whose content has a meaning) even when the client sent none;
+ * some applications answer 411 without it. */
+static int zero_length(const moat_http_request *q)
+{
+    if (q->f.content_length == 0) return 1;
+    static const char *const m[] = {"POST", "PUT", "PATCH"};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0)
+            return 1;
+    return 0;
+}
+
 /* Builds the request head for the backend. */
-static int build_request(struct moat_proxy *px, const char *addr, const char *identity)
+static int build_request(struct moat_proxy *px, const char *addr, const moat_tls *peer)
 {
     const moat_http_request *q = &px->req;
     const char *t = px->target;
@@ -566,7 +609,7 @@ static int build_request(struct moat_proxy *px, const char *addr, const char *id
     puts_(b, "X-Forwarded-Proto: https\r\n", &r);
     if (q->host_len) put_field(b, "X-Forwarded-Host", q->host, q->host_len, &r);
     put_forwarded(b, addr, q->host, q->host_len, &r);
-    if (clean(identity)) put_field(b, "X-Client-Cert-Subject", identity, strlen(identity), &r);
+    put_client_cert(b, peer, &r);
     if (px->websocket) {
         puts_(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n", &r);
     } else if (px->req_body == B_LENGTH) {
@@ -575,6 +618,8 @@ static int build_request(struct moat_proxy *px, const char *addr, const char *id
         puts_(b, cl, &r);
     } else if (px->req_body == B_CHUNKED) {
         puts_(b, "Transfer-Encoding: chunked\r\n", &r);
+    } else if (zero_length(q)) {
+        puts_(b, "Content-Length: 0\r\n", &r);
     }
     puts_(b, "\r\n", &r);
     return r;
@@ -715,7 +760,7 @@ static int tunnel_ms(void)
 /* ---- the exchange */
 
 struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t *buf, size_t len,
-                                    const char *addr, const char *identity, int epfd, uint64_t tag,
+                                    const char *addr, const moat_tls *peer, int epfd, uint64_t tag,
                                     int close)
 {
     struct moat_proxy *px = calloc(1, sizeof *px);
@@ -784,7 +829,7 @@ struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t 
         px->err_status = 400;
     } else {
         px->be = choose(px->rt, mono_ms());
-        if (build_request(px, addr, identity) < 0 ||
+        if (build_request(px, addr, peer) < 0 ||
             moat_buf_append(&px->up, px->head.base, px->head.len) < 0)
             px->err_status = 500;
         else if (connect_backend(px, mono_ms(), 0) < 0)

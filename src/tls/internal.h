@@ -176,6 +176,10 @@ struct tls_text {
     char verify_err[600];  /* why the peer's chain was refused */
     const char *verify_code;
     char peer_identity[256]; /* the verified peer's subject */
+    /* server: the verified client chain as sent, DER (for RFC 9440
+     * Client-Cert); not kept by tickets */
+    uint8_t *peer_certs;
+    size_t npeer, peer_off[MAX_PEER_CERTS], peer_len[MAX_PEER_CERTS];
 };
 
 struct moat_tls {

@@ -541,6 +541,12 @@ static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
     if (moat_x509_subject(h->peer_certs.base, h->cert_len[0], t->tx->peer_identity,
                           sizeof t->tx->peer_identity))
         t->tx->peer_identity[0] = 0;
+    /* Kept for the application (a proxy's RFC 9440 Client-Cert). */
+    if (!(t->tx->peer_certs = malloc(h->peer_certs.len))) return MOAT_ERR_NOMEM;
+    memcpy(t->tx->peer_certs, h->peer_certs.base, h->peer_certs.len);
+    t->tx->npeer = h->npeer;
+    memcpy(t->tx->peer_off, h->cert_off, sizeof h->cert_off);
+    memcpy(t->tx->peer_len, h->cert_len, sizeof h->cert_len);
     t->state = ST_WAIT_CLIENT_CV;
     return tls_transcript_add(t, msg, len);
 }

@@ -2,7 +2,9 @@
 # moat serve --proxy at its edges: a proxied request cannot climb out of its
 # route at a decoding backend (python3 http.server); a non-idempotent request
 # is never sent twice (tests/apps/once.py); a Host that is not host[:port]
-# is 400, and the one forwarded is quoted in Forwarded (RFC 7239).
+# is 400, and the one forwarded is quoted in Forwarded (RFC 7239); what a
+# client claims about itself (X-Real-IP, Client-Cert) never reaches the app,
+# which gets RFC 9440 Client-Cert and Client-Cert-Chain from moat instead.
 . "$(dirname "$0")/../lib.sh"
 need openssl curl python3 node || { finish; exit; }
 need_moat
@@ -125,4 +127,80 @@ check "proxy edge: Host localhost:1 on a static file is served" has "$out" "$SIT
 
 server_alive "proxy edge"
 bg_stop "$SRV_PID"
+
+# ---- 17: client certificates (RFC 9440), spoofed identity headers, and the
+# Content-Length of a bodiless POST. bob's certificate comes from an
+# intermediate CA, which curl sends after it.
+gen_client_cert || { notok "proxy edge: client certificate made"; diag "$CERTS/alice.log"; finish; exit; }
+(
+	set -e
+	cd "$CERTS"
+	exec >bob.log 2>&1
+	printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >int.ext
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout int.key \
+		-subj "/O=moat tests/CN=moat test intermediate" -out int.csr
+	openssl x509 -req -in int.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 -sha256 \
+		-extfile int.ext -out int.pem
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout bob.key \
+		-subj "/O=moat tests/CN=bob" -out bob.csr
+	openssl x509 -req -in bob.csr -CA int.pem -CAkey int.key -CAcreateserial -days 7 -sha256 \
+		-extfile alice.ext -out bob.pem
+	cat bob.pem int.pem >bob-chain.pem
+) || { notok "proxy edge: intermediate and bob's certificate made"; diag "$CERTS/bob.log"; finish; exit; }
+sf() { printf ':%s:' "$(openssl x509 -in "$1" -outform DER | base64 -w0)"; }
+if moat_serve "proxy edge mtls" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key" \
+	--workers 1 --client-ca "$CERTS/ca.pem" --client-auth optional --proxy-only \
+	--proxy "http://127.0.0.1:$NODE"; then
+	P=$SRV_PORT U=https://localhost:$SRV_PORT
+	spoof=(-H 'X-Real-IP: 6.6.6.6' -H 'Client-Cert: :Zm9v:' -H 'Client-Cert-Chain: :YmFy:'
+		-H 'X_Real_IP: 6.6.6.7' -H 'Client_Cert: :YmF6:' -H 'client_cert_CHAIN: :cXV4:')
+	# headers FILE PYTHON-CHECK: the JSON the app saw, h its headers.
+	headers() {
+		python3 - "$1" "$2" >"$1.why" 2>&1 <<-'PY'
+			import json, sys
+			h = json.load(open(sys.argv[1]))["headers"]
+			bad = [k for k in h if k.replace("_", "-") in ("x-real-ip", "client-cert", "client-cert-chain") and "_" in k]
+			bad += [k for k, v in h.items() if "6.6.6" in v or v in (":Zm9v:", ":YmFy:", ":YmF6:", ":cXV4:")]
+			ok = eval(sys.argv[2])
+			print("bad:", bad, "check:", ok, h)
+			sys.exit(0 if ok and not bad else 1)
+		PY
+	}
+	px "${spoof[@]}" --cert "$CERTS/alice.pem" --key "$CERTS/alice.key" "$U/headers" >"$out" 2>&1
+	# curl adds what it finds of alice's chain in --cacert (the root) after her.
+	want=$(sf "$CERTS/alice.pem") chain=$(sf "$CERTS/ca.pem")
+	if headers "$out" "h.get('client-cert') == '$want' and h.get('client-cert-chain', '$chain') == '$chain' and 'x-real-ip' not in h and 'alice' in h.get('x-client-cert-subject', '')"; then
+		ok "proxy edge: alice's certificate as Client-Cert :DER base64: (RFC 9440), spoofed X-Real-IP and Client-Cert* (also with '_') gone"
+	else
+		notok "proxy edge: alice's certificate as Client-Cert :DER base64: (RFC 9440), spoofed X-Real-IP and Client-Cert* (also with '_') gone"
+		diag "$out.why"
+	fi
+	px "${spoof[@]}" --cert "$CERTS/bob-chain.pem" --key "$CERTS/bob.key" "$U/headers" >"$out" 2>&1
+	want=$(sf "$CERTS/bob.pem") chain=$(sf "$CERTS/int.pem")
+	if headers "$out" "h.get('client-cert') == '$want' and h.get('client-cert-chain') == '$chain' and 'bob' in h.get('x-client-cert-subject', '')"; then
+		ok "proxy edge: bob's certificate as Client-Cert, the intermediate curl sent as Client-Cert-Chain"
+	else
+		notok "proxy edge: bob's certificate as Client-Cert, the intermediate curl sent as Client-Cert-Chain"
+		diag "$out.why"
+	fi
+	px "${spoof[@]}" "$U/headers" >"$out" 2>&1
+	if headers "$out" "h.get('x-forwarded-for') == '127.0.0.1' and not any(k in h for k in ('client-cert', 'client-cert-chain', 'x-real-ip', 'x-client-cert-subject'))"; then
+		ok "proxy edge: without a client certificate no Client-Cert, Client-Cert-Chain nor X-Real-IP reaches the app"
+	else
+		notok "proxy edge: without a client certificate no Client-Cert, Client-Cert-Chain nor X-Real-IP reaches the app"
+		diag "$out.why"
+	fi
+	px --data-binary '' "$U/headers" >"$out" 2>&1
+	check "proxy edge: a POST with Content-Length: 0 keeps it at the app" \
+		headers "$out" "h.get('content-length') == '0' and h.get('x-forwarded-for') == '127.0.0.1'"
+	printf 'POST /headers HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+		timeout "$T_CLIENT" openssl s_client -quiet -connect "127.0.0.1:$P" -servername localhost 2>/dev/null |
+		sed -n 's/^\({"app".*\)/\1/p' >"$out"
+	check "proxy edge: a POST with no body and no length reaches the app with Content-Length: 0 (RFC 9110 8.6)" \
+		headers "$out" "h.get('content-length') == '0'"
+	px "$U/headers" >"$out" 2>&1
+	check "proxy edge: a GET gets no Content-Length" headers "$out" "'content-length' not in h and 'transfer-encoding' not in h"
+	server_alive "proxy edge mtls"
+	bg_stop "$SRV_PID"
+fi
 finish

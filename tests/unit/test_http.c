@@ -353,6 +353,18 @@ static void test_helpers(void)
           "write: header");
     check(moat_http_write_header(&b, "X", "a\r\nSet-Cookie: evil") == MOAT_ERR_ARG,
           "write: CRLF in a value refused");
+    static const char *const sf[][2] = {{"", "::"},          {"f", ":Zg==:"},
+                                        {"fo", ":Zm8=:"},    {"foo", ":Zm9v:"},
+                                        {"foob", ":Zm9vYg==:"}, {"foobar", ":Zm9vYmFy:"}};
+    for (size_t i = 0; i < sizeof sf / sizeof sf[0]; i++) {
+        moat_buf_clear(&b);
+        char name[96];
+        snprintf(name, sizeof name, "sf: byte sequence of '%s' is %s (RFC 8941 3.3.5)", sf[i][0],
+                 sf[i][1]);
+        check(moat_http_sf_binary(&b, (const uint8_t *)sf[i][0], strlen(sf[i][0])) == 0 &&
+                  b.len == strlen(sf[i][1]) && memcmp(b.base, sf[i][1], b.len) == 0,
+              name);
+    }
     moat_buf_free(&b);
 }
 
