@@ -58,7 +58,8 @@ typedef struct {
  *   -400 bad syntax: bare CR or LF, obs-fold, whitespace before a colon,
  *        control characters, bad or conflicting Content-Length, Content-
  *        Length with Transfer-Encoding, Transfer-Encoding not ending in
- *        chunked, HTTP/1.1 without exactly one Host;
+ *        chunked, HTTP/1.1 without exactly one Host, a Host that is not
+ *        host[:port] (moat_http_host_valid);
  *   -414 request line longer than MOAT_HTTP_MAX_REQUEST_LINE;
  *   -431 header section over MOAT_HTTP_MAX_HEADER_BYTES or with more than
  *        MOAT_HTTP_MAX_HEADERS fields;
@@ -100,6 +101,29 @@ int moat_http_chunked_feed(moat_http_chunked *d, const uint8_t *in, size_t len, 
  * and NUL-terminates it. Returns the decoded length, or -1 on a bad escape
  * or a decoded NUL byte. */
 long moat_http_percent_decode(const char *src, size_t srclen, char *dst);
+
+/* Whether a Host field value is uri-host [ ":" port ] (RFC 9112 3.2,
+ * RFC 3986 3.2.2-3.2.3), or empty (allowed when the target has no
+ * authority): a bracketed IPv6 address, or a name of letters, digits,
+ * "-._~" and %XX escapes (no sub-delims such as ',' ';' '=', which no DNS
+ * name holds and which would split a Forwarded or X-Forwarded-Host), then
+ * optionally ':' and a port up to 65535. Returns 1 or 0. */
+int moat_http_host_valid(const char *v, size_t n);
+
+/* Whether the path of a request-target (without its query), as it will
+ * be sent on, could name something outside the directory it appears to
+ * be under once a server decodes and resolves it. Always: a "." or ".."
+ * segment, raw or %2e-encoded (RFC 3986 5.2.4). strict adds what a
+ * decoding backend may still resolve upwards or elsewhere: an encoded
+ * separator (%2F, %5C), ';' (%3B) or NUL (%00); a backslash; a ';' (path
+ * parameters: Tomcat reads "..;" as ".."); an empty segment ("//").
+ * Returns 1 or 0. Other escapes (%20, %C3%A9, a double-encoded %252e)
+ * are fine: decoded once, they make no separator and no dot segment. */
+int moat_http_path_escapes(const char *path, size_t n, int strict);
+
+/* Appends p as a Structured Field Byte Sequence (RFC 8941 3.3.5):
+ * ':' base64 with padding ':'. Returns 0 or MOAT_ERR_NOMEM. */
+int moat_http_sf_binary(moat_buf *out, const uint8_t *p, size_t n);
 
 /* The standard reason phrase of a status ("Not Found"), or "Unknown". */
 const char *moat_http_reason(int status);

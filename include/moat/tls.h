@@ -257,6 +257,11 @@ int moat_tls_resumed(const moat_tls *t); /* the handshake used a ticket */
  * or URI SAN, else its subject (RFC 2253); also after resumption; NULL
  * when the client sent none. */
 const char *moat_tls_get_peer_identity(const moat_tls *t);
+/* Server: certificate i (DER, *len bytes) of the verified client chain
+ * as the client sent it: 0 its own, then the intermediates. NULL past the
+ * last, without a verified certificate, and after resumption (a ticket
+ * keeps the subject, not the certificates). Lives as long as t. */
+const uint8_t *moat_tls_get_peer_cert(const moat_tls *t, size_t i, size_t *len);
 /* Client: 1 when the server stapled an OCSP response that was checked. */
 int moat_tls_ocsp_stapled(const moat_tls *t);
 const char *moat_tls_get_alpn(const moat_tls *t); /* NULL when none */

@@ -1,5 +1,6 @@
 /* HTTP/1.1 message heads: request line, status line and header fields
  * (RFC 9112 2-6), strict about line endings and field syntax. */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "moat/http.h"
@@ -87,6 +88,61 @@ static int64_t parse_length(const char *v, size_t n)
         }
     }
     return result;
+}
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* uri-host as IP-literal (RFC 3986 3.2.2): "[" IPv6address "]", no zone
+ * and no IPvFuture. Returns the length of the literal or 0. */
+static size_t ip_literal(const char *v, size_t n)
+{
+    const char *e = memchr(v, ']', n);
+    char a[48];
+    struct in6_addr x;
+    size_t l = e ? (size_t)(e - v) - 1 : 0;
+    if (!l || l >= sizeof a) return 0;
+    memcpy(a, v + 1, l);
+    a[l] = '\0';
+    return inet_pton(AF_INET6, a, &x) == 1 ? l + 2 : 0;
+}
+
+int moat_http_host_valid(const char *v, size_t n)
+{
+    size_t i = 0;
+    if (n == 0) return 1; /* RFC 9112 3.2: empty when the target has no authority */
+    if (v[0] == '[') {
+        if (!(i = ip_literal(v, n))) return 0;
+    } else {
+        /* reg-name (which covers IPv4address) as unreserved and
+         * pct-encoded only: the sub-delims RFC 3986 also allows
+         * ("!$&'()*+,;=") are in no DNS name and no address, and they are
+         * the separators of Forwarded (RFC 7239 4) and of the lists a
+         * backend reads X-Forwarded-Host as. */
+        while (i < n && v[i] != ':') {
+            unsigned char c = (unsigned char)v[i];
+            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_' || c == '~')
+                i++;
+            else if (c == '%' && i + 2 < n && is_hex(v[i + 1]) && is_hex(v[i + 2]))
+                i += 3;
+            else
+                return 0;
+        }
+        if (i == 0) return 0;
+    }
+    if (i == n) return 1;
+    if (v[i++] != ':') return 0;
+    /* port = *DIGIT (RFC 3986 3.2.3), bounded to what a port can be. */
+    if (n - i > 5) return 0;
+    long port = 0;
+    for (; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') return 0;
+        port = port * 10 + (v[i] - '0');
+    }
+    return port <= 65535;
 }
 
 /* What the Connection and Transfer-Encoding lists said. */
@@ -193,6 +249,9 @@ static int parse_fields(const char *buf, size_t len, size_t pos, moat_http_field
     if (is_request) {
         /* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one before. */
         if (hosts > 1 || (hosts == 0 && f->minor == 1)) return -400;
+        /* A Host that is no host[:port] is 400 too: it is copied into the
+         * access log, redirects, X-Forwarded-Host and Forwarded. */
+        if (hosts && !moat_http_host_valid(*host, *host_len)) return -400;
         if (tk.codings) {
             /* RFC 9112 6.1 and 6.3: Transfer-Encoding with Content-Length or
              * in HTTP/1.0 is a smuggling risk; the final coding must be

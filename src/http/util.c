@@ -35,6 +35,77 @@ long moat_http_percent_decode(const char *src, size_t srclen, char *dst)
     return (long)o;
 }
 
+/* A "." or ".." segment, also spelt %2e (RFC 3986 2.3 makes them the
+ * same): RFC 3986 5.2.4 removes it, so it names a path elsewhere. */
+static int dot_segment(const char *s, size_t n)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < n; dots++) {
+        if (s[i] == '.')
+            i++;
+        else if (s[i] == '%' && i + 2 < n && s[i + 1] == '2' && (s[i + 2] | 0x20) == 'e')
+            i += 3;
+        else
+            return 0;
+    }
+    return dots == 1 || dots == 2;
+}
+
+/* An escape a backend would decode into a separator (%2F, and %5C which
+ * Windows and some frameworks take for one), a ';' (%3B: one that decodes
+ * before it strips path parameters reads "..%3B" as "..") or a NUL that C
+ * code there would end the path at. */
+static int risky_escape(const char *s, size_t n)
+{
+    if (n < 3 || s[0] != '%') return 0;
+    char hi = s[1], lo = (char)(s[2] | 0x20);
+    return (hi == '2' && lo == 'f') || (hi == '5' && lo == 'c') || (hi == '3' && lo == 'b') ||
+           (hi == '0' && lo == '0');
+}
+
+int moat_http_path_escapes(const char *path, size_t n, int strict)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t s = i + (path[i] == '/'), e = s;
+        while (e < n && path[e] != '/')
+            e++;
+        if (dot_segment(path + s, e - s)) return 1;
+        if (strict) {
+            /* "//": a backend that strips its mount point and joins the
+             * rest onto a directory gets an absolute path. */
+            if (path[i] == '/' && e == s && e < n) return 1;
+            for (size_t k = s; k < e; k++)
+                if (path[k] == '\\' || path[k] == ';' || risky_escape(path + k, e - k))
+                    return 1;
+        }
+        i = e;
+    }
+    return 0;
+}
+
+int moat_http_sf_binary(moat_buf *out, const uint8_t *p, size_t n)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    int r = moat_buf_reserve(out, (n + 2) / 3 * 4 + 2);
+    if (r) return r;
+    char *o = (char *)out->base + out->len;
+    size_t k = 0;
+    o[k++] = ':';
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        o[k++] = b64[v >> 18 & 63];
+        o[k++] = b64[v >> 12 & 63];
+        o[k++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+        o[k++] = i + 2 < n ? b64[v & 63] : '=';
+    }
+    o[k++] = ':';
+    out->len += k;
+    return 0;
+}
+
 const char *moat_http_reason(int status)
 {
     switch (status) {

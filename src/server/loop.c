@@ -345,7 +345,7 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
         end_body(c);
     }
     c->px =
-        moat_proxy_start(req, c->app.base, c->app.len, c->addr, moat_tls_get_peer_identity(c->tls),
+        moat_proxy_start(req, c->app.base, c->app.len, c->addr, c->tls,
                          L->s->epfd, (uint64_t)(uintptr_t)c | 1, *close && !req->f.chunked);
     if (!c->px) {
         *close = 1;

@@ -385,32 +385,16 @@ int moat_proxy_match(const moat_http_request *req)
     return rt->prefix_len ? MOAT_PROXY_CLAIM : MOAT_PROXY_FALLBACK;
 }
 
-/* A path with a "." or ".." segment, raw or percent-encoded, could climb
- * out of a route's prefix at the backend: refused. */
-static int has_dot_segment(const char *p, size_t n)
+/* RFC 9110 9.2.2: a request that may be sent again after a connection
+ * failed, since repeating it changes nothing more: the safe methods, PUT
+ * and DELETE. A POST or PATCH the backend read before it closed may have
+ * been acted on, so it is never repeated (the client gets 502). */
+static int idempotent(const moat_http_request *q)
 {
-    size_t i = 0;
-    while (i < n) {
-        if (p[i] != '/') {
-            i++;
-            continue;
-        }
-        size_t j = i + 1, dots = 0, other = 0;
-        while (j < n && p[j] != '/') {
-            if (p[j] == '.') {
-                dots++;
-                j++;
-            } else if (p[j] == '%' && j + 2 < n && p[j + 1] == '2' && (p[j + 2] | 0x20) == 'e') {
-                dots++;
-                j += 3;
-            } else {
-                other = 1;
-                j++;
-            }
-        }
-        if (!other && (dots == 1 || dots == 2)) return 1;
-        i = j;
-    }
+    static const char *const m[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0)
+            return 1;
     return 0;
 }
 
@@ -485,9 +469,15 @@ static int clean(const char *s)
     return s && !strpbrk(s, "\r\n");
 }
 
-/* Headers we set ourselves; an incoming copy never reaches the backend. */
-static const char *const ours[] = {"x-forwarded-for", "x-forwarded-proto",     "x-forwarded-host",
-                                   "forwarded",       "x-client-cert-subject", "expect"};
+/* Headers we set ourselves, or that claim what only the edge can know
+ * (X-Real-IP, RFC 9440 Client-Cert and Client-Cert-Chain, 4: the proxy
+ * must remove any the client sent); an incoming copy never reaches the
+ * backend. */
+static const char *const ours[] = {
+    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",      "forwarded",
+    "x-real-ip",       "client-cert",       "client-cert-chain",     "x-client-cert-subject",
+    "expect",
+};
 
 /* A name with '_' that reads as one of ours (or any X-Forwarded-*) once
  * '_' is taken for '-': CGI, WSGI and Rack map both to HTTP_X_..., so
@@ -508,8 +498,82 @@ static int spoofs_ours(const moat_http_header *h)
     return 0;
 }
 
+/* Appends s as an RFC 9110 5.6.4 quoted-string: '"' and '\\' escaped. */
+static void put_quoted(moat_buf *b, const char *s, size_t n, int *r)
+{
+    put(b, "\"", 1, r);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\') put(b, "\\", 1, r);
+        put(b, s + i, 1, r);
+    }
+    put(b, "\"", 1, r);
+}
+
+/* Forwarded (RFC 7239): for= the client, proto=https, host= the Host.
+ * 4: a value that is not a token is a quoted-string, so an IPv6 node
+ * ("[2001:db8::1]", 6) and any host (a port's ':' is no tchar) are
+ * quoted; Host was validated by the parser, and is escaped anyway, so
+ * no value can end early and start a pair of its own. */
+static void put_forwarded(moat_buf *b, const char *addr, const char *host, size_t host_len,
+                          int *r)
+{
+    puts_(b, "Forwarded: for=", r);
+    if (strchr(addr, ':')) {
+        char v6[80];
+        int n = snprintf(v6, sizeof v6, "[%s]", addr);
+        put_quoted(b, v6, n > 0 && (size_t)n < sizeof v6 ? (size_t)n : 0, r);
+    } else if (addr[strspn(addr, "0123456789.")] == '\0' && addr[0]) {
+        puts_(b, addr, r); /* an IPv4 address is a token */
+    } else {
+        put_quoted(b, addr, strlen(addr), r);
+    }
+    puts_(b, ";proto=https", r);
+    if (host_len) {
+        puts_(b, ";host=", r);
+        put_quoted(b, host, host_len, r);
+    }
+    puts_(b, "\r\n", r);
+}
+
+/* The verified client certificate (--client-ca): its subject, and RFC
+ * 9440 2: Client-Cert, the DER as a structured-field byte sequence, and
+ * Client-Cert-Chain, the intermediates the client sent, a list of them.
+ * After resumption only the subject is known (a ticket keeps no
+ * certificate), so only X-Client-Cert-Subject goes. */
+static void put_client_cert(moat_buf *b, const moat_tls *peer, int *r)
+{
+    const char *identity = moat_tls_get_peer_identity(peer);
+    if (!identity) return;
+    if (clean(identity)) put_field(b, "X-Client-Cert-Subject", identity, strlen(identity), r);
+    size_t len;
+    const uint8_t *der = moat_tls_get_peer_cert(peer, 0, &len);
+    if (!der) return;
+    puts_(b, "Client-Cert: ", r);
+    if (!*r) *r = moat_http_sf_binary(b, der, len);
+    puts_(b, "\r\n", r);
+    for (size_t i = 1; (der = moat_tls_get_peer_cert(peer, i, &len)); i++) {
+        puts_(b, i == 1 ? "Client-Cert-Chain: " : ", ", r);
+        if (!*r) *r = moat_http_sf_binary(b, der, len);
+    }
+    if (moat_tls_get_peer_cert(peer, 1, &len)) puts_(b, "\r\n", r);
+}
+
+/* The framing of a request with no body of its own: the client's
+ * Content-Length: 0 is kept, and RFC 9110 8.6 wants one on a POST, PUT or
+ * PATCH (whose content has a meaning) even when the client sent none;
+ * some applications answer 411 without it. */
+static int zero_length(const moat_http_request *q)
+{
+    if (q->f.content_length == 0) return 1;
+    static const char *const m[] = {"POST", "PUT", "PATCH"};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0)
+            return 1;
+    return 0;
+}
+
 /* Builds the request head for the backend. */
-static int build_request(struct moat_proxy *px, const char *addr, const char *identity)
+static int build_request(struct moat_proxy *px, const char *addr, const moat_tls *peer)
 {
     const moat_http_request *q = &px->req;
     const char *t = px->target;
@@ -543,20 +607,9 @@ static int build_request(struct moat_proxy *px, const char *addr, const char *id
     if (!q->host) put_field(b, "Host", px->be->hostport, strlen(px->be->hostport), &r);
     put_field(b, "X-Forwarded-For", addr, strlen(addr), &r);
     puts_(b, "X-Forwarded-Proto: https\r\n", &r);
-    if (q->host) put_field(b, "X-Forwarded-Host", q->host, q->host_len, &r);
-    /* RFC 7239: an IPv6 node and a host with a port are quoted strings. */
-    char fwd[256];
-    int v6 = strchr(addr, ':') != NULL;
-    snprintf(fwd, sizeof fwd, "for=%s%s%s;proto=https", v6 ? "\"[" : "", addr, v6 ? "]\"" : "");
-    puts_(b, "Forwarded: ", &r);
-    puts_(b, fwd, &r);
-    if (q->host && !memchr(q->host, '"', q->host_len) && !memchr(q->host, '\\', q->host_len)) {
-        puts_(b, ";host=\"", &r);
-        put(b, q->host, q->host_len, &r);
-        puts_(b, "\"", &r);
-    }
-    puts_(b, "\r\n", &r);
-    if (clean(identity)) put_field(b, "X-Client-Cert-Subject", identity, strlen(identity), &r);
+    if (q->host_len) put_field(b, "X-Forwarded-Host", q->host, q->host_len, &r);
+    put_forwarded(b, addr, q->host, q->host_len, &r);
+    put_client_cert(b, peer, &r);
     if (px->websocket) {
         puts_(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n", &r);
     } else if (px->req_body == B_LENGTH) {
@@ -565,6 +618,8 @@ static int build_request(struct moat_proxy *px, const char *addr, const char *id
         puts_(b, cl, &r);
     } else if (px->req_body == B_CHUNKED) {
         puts_(b, "Transfer-Encoding: chunked\r\n", &r);
+    } else if (zero_length(q)) {
+        puts_(b, "Content-Length: 0\r\n", &r);
     }
     puts_(b, "\r\n", &r);
     return r;
@@ -705,7 +760,7 @@ static int tunnel_ms(void)
 /* ---- the exchange */
 
 struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t *buf, size_t len,
-                                    const char *addr, const char *identity, int epfd, uint64_t tag,
+                                    const char *addr, const moat_tls *peer, int epfd, uint64_t tag,
                                     int close)
 {
     struct moat_proxy *px = calloc(1, sizeof *px);
@@ -765,11 +820,16 @@ struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t 
     } else if (!px->rt) {
         px->err_status = 404; /* --proxy-only and no route for this path */
     } else if (px->target_len == 0 || px->target[0] != '/' ||
-               has_dot_segment(px->target, path_len(px->target, px->target_len))) {
+               moat_http_path_escapes(px->target, path_len(px->target, px->target_len),
+                                      px->rt->prefix_len != 0)) {
+        /* What is forwarded must not climb out of its route at a backend
+         * that decodes and resolves it: behind a prefix, no dot segment,
+         * encoded separator, backslash, ';' or "//"; the fallback route,
+         * which owns the backend's whole tree, no dot segment. */
         px->err_status = 400;
     } else {
         px->be = choose(px->rt, mono_ms());
-        if (build_request(px, addr, identity) < 0 ||
+        if (build_request(px, addr, peer) < 0 ||
             moat_buf_append(&px->up, px->head.base, px->head.len) < 0)
             px->err_status = 500;
         else if (connect_backend(px, mono_ms(), 0) < 0)
@@ -1111,9 +1171,11 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
                  * request: the backend is restarting or failing. */
                 if (px->reused && !px->got_bytes && ++px->be->reused_fails >= 2)
                     mark_down(px, "closed pooled connections twice before answering");
-                if (px->reused && !px->got_bytes && !px->sent_body && px->req_body == B_NONE) {
+                if (px->reused && !px->got_bytes && !px->sent_body && px->req_body == B_NONE &&
+                    idempotent(&px->req)) {
                     /* A pooled connection the backend had closed: once
-                     * more on a new one. */
+                     * more on a new one. Only an idempotent request: the
+                     * backend may have acted on it before it closed. */
                     close_fd(px);
                     moat_buf_clear(&px->up);
                     px->up_sent = 0;

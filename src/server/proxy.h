@@ -53,11 +53,12 @@ int moat_proxy_match(const moat_http_request *req);
 /* Starts proxying req, whose head lies at the start of buf[0..len) (the
  * body, if any, follows it there and is consumed later by pump). The head
  * itself is copied; the caller consumes it. addr is the client's address,
- * identity its certificate's subject (or NULL). The backend socket is
+ * peer its TLS connection, for a verified client certificate (subject and
+ * DER), or NULL. The backend socket is
  * registered in epfd with data.u64 = tag. close: the client connection
  * ends after this response. Returns NULL when out of memory. */
 struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t *buf, size_t len,
-                                    const char *addr, const char *identity, int epfd, uint64_t tag,
+                                    const char *addr, const moat_tls *peer, int epfd, uint64_t tag,
                                     int close);
 
 enum {

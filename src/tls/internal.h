@@ -208,6 +208,10 @@ struct tls_text {
     const char *verify_code;
     char peer_identity[256]; /* the verified peer's identity (moat_x509_identity) */
     int64_t peer_not_after;  /* server: when that identity's chain expires */
+    /* server: the verified client chain as sent, DER (for RFC 9440
+     * Client-Cert); not kept by tickets */
+    uint8_t *peer_certs;
+    size_t npeer, peer_off[MAX_PEER_CERTS], peer_len[MAX_PEER_CERTS];
 };
 
 struct moat_tls {

@@ -584,6 +584,12 @@ static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
         if (moat_x509_not_after(h->peer_certs.base + h->cert_off[i], h->cert_len[i], &na)) na = 0;
         if (na < t->tx->peer_not_after) t->tx->peer_not_after = na;
     }
+    /* Kept for the application (a proxy's RFC 9440 Client-Cert). */
+    if (!(t->tx->peer_certs = malloc(h->peer_certs.len))) return MOAT_ERR_NOMEM;
+    memcpy(t->tx->peer_certs, h->peer_certs.base, h->peer_certs.len);
+    t->tx->npeer = h->npeer;
+    memcpy(t->tx->peer_off, h->cert_off, sizeof h->cert_off);
+    memcpy(t->tx->peer_len, h->cert_len, sizeof h->cert_len);
     t->state = ST_WAIT_CLIENT_CV;
     return tls_transcript_add(t, msg, len);
 }

@@ -434,6 +434,13 @@ const char *moat_tls_get_peer_identity(const moat_tls *t)
     return t && TX(t)->peer_identity[0] ? TX(t)->peer_identity : NULL;
 }
 
+const uint8_t *moat_tls_get_peer_cert(const moat_tls *t, size_t i, size_t *len)
+{
+    if (!t || i >= TX(t)->npeer || !TX(t)->peer_certs) return NULL;
+    *len = TX(t)->peer_len[i];
+    return TX(t)->peer_certs + TX(t)->peer_off[i];
+}
+
 int moat_tls_ocsp_stapled(const moat_tls *t)
 {
     return t && t->ocsp_stapled;

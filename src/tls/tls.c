@@ -109,6 +109,7 @@ void moat_tls_free(moat_tls *t)
         free(t->session);
     }
     if (t->tx) {
+        free(t->tx->peer_certs);
         moat_wipe(t->tx, sizeof *t->tx);
         free(t->tx);
     }

@@ -43,6 +43,10 @@ static void test_mtls(void)
     const char *id = r ? NULL : moat_tls_get_peer_identity(p.s);
     check(r == 0 && id && strstr(id, "CN=alice"), "client certificate verified: %s (%s)",
           id ? id : "(none)", moat_strerror(r));
+    size_t dlen = 0, dlen1 = 0;
+    const uint8_t *der = r ? NULL : moat_tls_get_peer_cert(p.s, 0, &dlen);
+    check(der && dlen > 100 && der[0] == 0x30 && !moat_tls_get_peer_cert(p.s, 1, &dlen1),
+          "the verified client certificate's DER is kept for the application (%zu bytes)", dlen);
     static const char m[] = "after mutual authentication";
     check(!pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20) && p.s_app.len == sizeof m,
           "data flows after mutual authentication");
@@ -64,7 +68,8 @@ static void test_mtls(void)
 
     moat_tls_config_set_client_auth(sc, MOAT_CLIENT_AUTH_OPTIONAL);
     r = pair_handshake(&p, anon, sc, "localhost", 1 << 20);
-    check(r == 0 && moat_tls_get_peer_identity(p.s) == NULL,
+    check(r == 0 && moat_tls_get_peer_identity(p.s) == NULL &&
+              !moat_tls_get_peer_cert(p.s, 0, &dlen),
           "optional client authentication without a certificate");
     pair_free(&p);
 
@@ -85,6 +90,8 @@ static void test_mtls(void)
     id = moat_tls_get_peer_identity(p.s);
     check(r == 0 && moat_tls_resumed(p.s) && id && strstr(id, "CN=alice"),
           "a resumed session keeps the client's identity");
+    check(!moat_tls_get_peer_cert(p.s, 0, &dlen),
+          "a resumed session has no certificate DER (a ticket keeps only the subject)");
     moat_buf_free(&a);
     moat_buf_free(&b);
     moat_buf_free(&junk);

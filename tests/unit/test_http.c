@@ -353,6 +353,18 @@ static void test_helpers(void)
           "write: header");
     check(moat_http_write_header(&b, "X", "a\r\nSet-Cookie: evil") == MOAT_ERR_ARG,
           "write: CRLF in a value refused");
+    static const char *const sf[][2] = {{"", "::"},          {"f", ":Zg==:"},
+                                        {"fo", ":Zm8=:"},    {"foo", ":Zm9v:"},
+                                        {"foob", ":Zm9vYg==:"}, {"foobar", ":Zm9vYmFy:"}};
+    for (size_t i = 0; i < sizeof sf / sizeof sf[0]; i++) {
+        moat_buf_clear(&b);
+        char name[96];
+        snprintf(name, sizeof name, "sf: byte sequence of '%s' is %s (RFC 8941 3.3.5)", sf[i][0],
+                 sf[i][1]);
+        check(moat_http_sf_binary(&b, (const uint8_t *)sf[i][0], strlen(sf[i][0])) == 0 &&
+                  b.len == strlen(sf[i][1]) && memcmp(b.base, sf[i][1], b.len) == 0,
+              name);
+    }
     moat_buf_free(&b);
 }
 
@@ -471,14 +483,85 @@ static void test_config(void)
     moat_proxy_reset(1);
 }
 
+/* Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2-3.2.3);
+ * port = *DIGIT, so "h:" is one. */
+static void test_host(void)
+{
+    static const char *const good[] = {
+        "localhost", "localhost:8443", "127.0.0.1", "127.0.0.1:80", "[::1]", "[::1]:443",
+        "[2001:db8::1]:8443", "[::ffff:192.0.2.1]", "xn--caf-dma.example", "a_b.example",
+        "caf%C3%A9.example", "example.com.", "h:", "[::1]:", "h:65535",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char name[128], r[256];
+        snprintf(name, sizeof name, "host: '%s' is host[:port]", good[i]);
+        check(moat_http_host_valid(good[i], strlen(good[i])) == 1, name);
+        snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", good[i]);
+        snprintf(name, sizeof name, "host: a request with Host '%s' parses", good[i]);
+        check(req_status(r) > 0, name);
+    }
+    static const char *const bad[] = {
+        "attacker.example, for=6.6.6.6;host=x", "a,for=6.6.6.6", "a;host=x", "a=b", "a\"b",
+        "a\\b", "a b", "a/b", "a@b", "user@host", "a?b", "a#b", "a%2", "a%zz", ":80", "[::1",
+        "::1", "[::1]x", "[zz::1]", "[v1.x]", "[fe80::1%25eth0]", "h:65536",
+        "h:123456", "h:8a", "h:-1", "h:80:80", "[]", "a!b", "a$b", "a'b", "a(b)", "a*b", "a+b",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char name[128], r[256];
+        snprintf(name, sizeof name, "host: '%s' refused", bad[i]);
+        check(moat_http_host_valid(bad[i], strlen(bad[i])) == 0, name);
+        snprintf(r, sizeof r, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+        snprintf(name, sizeof name, "host: a request with Host '%s' is 400", bad[i]);
+        check(req_status(r) == -400, name);
+    }
+    check(req_status("GET / HTTP/1.1\r\nHost:\r\n\r\n") > 0,
+          "host: an empty Host is allowed (a target without authority)");
+    check(req_status("GET / HTTP/1.0\r\n\r\n") > 0, "host: HTTP/1.0 may go without");
+    check(req_status("GET / HTTP/1.0\r\nHost: a b\r\n\r\n") == -400,
+          "host: HTTP/1.0 with a bad Host is 400 too");
+}
+
+/* What a proxied path may not carry behind a route's prefix (the path as
+ * forwarded, unreserved escapes already decoded). */
+static void test_path_escapes(void)
+{
+    static const char *const climbs[] = {
+        "/app/..%2fsecret.txt", "/app/..%2Fsecret.txt", "/app/%2e%2e/secret.txt",
+        "/app/%2e%2e%2fsecret.txt", "/app/..%5csecret.txt", "/app/..%5Csecret.txt",
+        "/app/..\\secret.txt", "/app/;/../secret.txt", "/app/..;/secret.txt",
+        "/app/x;jsessionid=1", "/app/a%2fb", "/app//etc/passwd", "/app/a%00.txt",
+        "/app/.%2E/x", "/app/..%3B/x", "/app/.", "/app/..", "/app/../x", "/app/./x",
+    };
+    for (size_t i = 0; i < sizeof climbs / sizeof climbs[0]; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "path: %s refused behind a prefix", climbs[i]);
+        check(moat_http_path_escapes(climbs[i], strlen(climbs[i]), 1) == 1, name);
+    }
+    static const char *const fine[] = {
+        "/app/", "/app/a%20b.txt", "/app/caf%C3%A9.txt", "/app/%252e%252e/x", "/app/%252fx",
+        "/app/...", "/app/..a", "/app/.hidden", "/app/a.b/c", "/app/%5Bx%5D",
+    };
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "path: %s passes behind a prefix", fine[i]);
+        check(moat_http_path_escapes(fine[i], strlen(fine[i]), 1) == 0, name);
+    }
+    check(moat_http_path_escapes("/a;b//c%2fd\\e", 13, 0) == 0,
+          "path: the fallback route refuses only dot segments");
+    check(moat_http_path_escapes("/a/%2E%2e/b", 11, 0) == 1,
+          "path: the fallback route refuses an encoded dot segment");
+}
+
 int main(void)
 {
     test_request_ok();
     test_request_bad();
+    test_host();
     test_request_limits();
     test_response();
     test_chunked();
     test_helpers();
+    test_path_escapes();
     test_mutations();
     test_config();
     return failures ? 1 : 0;
