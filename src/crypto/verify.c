@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "crypto/crypto.h"
+#include "crypto/x509info.h"
 #include "moat/error.h"
 
 struct moat_trust {
@@ -98,7 +99,8 @@ static void fmt_date(const ASN1_TIME *a, char *out, size_t n)
         snprintf(out, n, "an unreadable date");
 }
 
-/* The names a certificate is valid for, "a.example, b.example, 192.0.2.1". */
+/* The names a certificate is valid for, "a.example, b.example, 192.0.2.1";
+ * each as it is, escaped: a NUL inside one is shown, not a cut-off name. */
 static void list_names(X509 *x, char *out, size_t n)
 {
     out[0] = 0;
@@ -106,10 +108,12 @@ static void list_names(X509 *x, char *out, size_t n)
     size_t used = 0;
     for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && used + 1 < n; i++) {
         GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-        char one[INET6_ADDRSTRLEN + 1] = "";
+        char one[1024] = "";
         const char *s = NULL;
         if (g->type == GEN_DNS) {
-            s = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+            moat_x509_escape_name(ASN1_STRING_get0_data(g->d.dNSName),
+                                  (size_t)ASN1_STRING_length(g->d.dNSName), one, sizeof one);
+            s = one;
         } else if (g->type == GEN_IPADD) {
             int l = ASN1_STRING_length(g->d.iPAddress);
             const unsigned char *d = ASN1_STRING_get0_data(g->d.iPAddress);
@@ -441,6 +445,10 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     case X509_V_ERR_CRL_HAS_EXPIRED:
     case X509_V_ERR_CRL_NOT_YET_VALID:
     case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+    case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
+        /* A CRL moat cannot fully read (RFC 5280 5.2: an unrecognised
+         * critical extension) tells nothing about the certificate: its
+         * status is unknown, which is not the certificate's own fault. */
         snprintf(reason, reasonlen, "the revocation status of %s could not be checked (%s)", whose,
                  X509_verify_cert_error_string(e));
         *code = "NET::ERR_CERT_UNABLE_TO_CHECK_REVOCATION";
@@ -467,7 +475,7 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     case X509_V_ERR_CA_KEY_TOO_SMALL:
         snprintf(reason, reasonlen, "%s has a %d-bit key, too weak to be trusted", whose,
                  X509_get0_pubkey(bad) ? EVP_PKEY_get_bits(X509_get0_pubkey(bad)) : 0);
-        *code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
+        *code = "NET::ERR_CERT_WEAK_KEY";
         r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
         break;
     default:

@@ -1,0 +1,191 @@
+/* How moat judges a peer's chain (moat_verify_chain, moat_x509_describe),
+ * case by case: the refusal's words and browser code, for certificates
+ * made with the openssl command in a temporary directory. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "crypto/x509info.h"
+#include "moat/error.h"
+
+static int failures;
+static char dir[256];
+
+static void check(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s - ", ok ? "ok" : "not ok");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+    if (!ok) failures++;
+}
+
+/* The certificates: a root and an intermediate; leaves issued by the
+ * intermediate (name.pem and name.der) for the cases below. */
+static const char script[] =
+    "set -e; exec >gen.log 2>&1\n"
+    "ec='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'\n"
+    "printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign,cRLSign\\n' "
+    ">ca.ext\n"
+    "openssl req -x509 $ec -keyout root.key -out root.pem -days 30 -subj /CN=root "
+    "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign\n"
+    "openssl req $ec -keyout inter.key -out inter.csr -subj /CN=inter\n"
+    "openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key -CAcreateserial -days 30 "
+    "-extfile ca.ext -out inter.pem\n"
+    "openssl x509 -in inter.pem -outform DER -out inter.der\n"
+    "base='basicConstraints=critical,CA:FALSE\\nextendedKeyUsage=serverAuth,clientAuth'\n"
+    "san='subjectAltName=DNS:localhost'\n"
+    /* leaf NAME 'EXTENSIONS' KEYOPTIONS...: NAME.pem/.key/.der, issued by inter */
+    "leaf() { n=$1; printf \"$2\\n\" >$n.ext; shift 2\n"
+    "  openssl req -new \"$@\" -nodes -keyout $n.key -subj /CN=localhost -out $n.csr\n"
+    "  openssl x509 -req -in $n.csr -CA inter.pem -CAkey inter.key -CAcreateserial -days 30 "
+    "-extfile $n.ext -out $n.pem\n"
+    "  openssl x509 -in $n.pem -outform DER -out $n.der; }\n"
+    "leaf good \"$base\\n$san\" $ec\n"
+    "leaf weak \"$base\\n$san\" -newkey rsa:1024\n"
+    /* A dNSName with a NUL inside: good.test\\0.evil.test */
+    "leaf nul \"$base\\nsubjectAltName=DER:30:16:82:14:67:6f:6f:64:2e:74:65:73:74:00:2e:65:76:"
+    "69:6c:2e:74:65:73:74\" $ec\n"
+    "cat inter.pem root.pem >both.pem\n"
+    /* A CRL from inter with an extension nobody knows, marked critical. */
+    "mkdir db; : >db/index.txt; echo 01 >db/crlnumber\n"
+    "printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=db/index.txt\\ncrlnumber=db/crlnumber\\n"
+    "default_md=sha256\\ndefault_crl_days=30\\ncrl_extensions=crlext\\n[crlext]\\n"
+    "1.3.6.1.4.1.55555.1=critical,DER:05:00\\n' >crit.cnf\n"
+    "openssl ca -batch -config crit.cnf -keyfile inter.key -cert inter.pem -gencrl "
+    "-out crit.crl\n";
+
+static char *read_file(const char *name, size_t *n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    char *p = NULL;
+    long len = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (p = malloc((size_t)len + 1)) && fread(p, 1, (size_t)len, f) == (size_t)len) {
+        p[len] = 0;
+        *n = (size_t)len;
+    } else {
+        free(p);
+        p = NULL;
+    }
+    if (f) fclose(f);
+    return p;
+}
+
+/* A trust store from a PEM file of the directory, with a CRL file when
+ * crl is not NULL. */
+static moat_trust *trust(const char *pem, const char *crl)
+{
+    size_t n = 0;
+    char err[256] = "", *p = read_file(pem, &n);
+    moat_trust *t = p ? moat_trust_new(p, n, err, sizeof err) : NULL;
+    free(p);
+    if (t && crl) {
+        p = read_file(crl, &n);
+        if (!p || moat_trust_add_crl(t, p, n, err, sizeof err)) {
+            moat_trust_free(t);
+            t = NULL;
+        }
+        free(p);
+    }
+    if (!t) printf("# trust %s: %s\n", pem, err);
+    return t;
+}
+
+struct verdict {
+    int r;
+    char why[600];
+    const char *code;
+};
+
+/* Verifies the chain "leaf.der inter.der ..." (names without .der) for host
+ * at now, with a staple file when ocsp is not NULL; client: clientAuth. */
+static struct verdict verify(moat_trust *t, const char *chain, const char *host, int client,
+                             const char *ocsp, int64_t now)
+{
+    struct verdict v = {.r = -1, .why = "", .code = ""};
+    const uint8_t *ders[8];
+    size_t lens[8], n = 0, ocsp_n = 0;
+    char names[256], *save = NULL, *staple = NULL;
+    snprintf(names, sizeof names, "%s", chain);
+    for (char *s = strtok_r(names, " ", &save); s && n < 8; s = strtok_r(NULL, " ", &save)) {
+        char file[300];
+        snprintf(file, sizeof file, "%s.der", s);
+        if (!(ders[n] = (const uint8_t *)read_file(file, &lens[n]))) goto out;
+        n++;
+    }
+    if (ocsp && !(staple = read_file(ocsp, &ocsp_n))) goto out;
+    if (t)
+        v.r = moat_verify_chain(t, ders, lens, n, host, now, client, (const uint8_t *)staple,
+                                ocsp_n, v.why, sizeof v.why, &v.code);
+out:
+    for (size_t i = 0; i < n; i++)
+        free((void *)ders[i]);
+    free(staple);
+    return v;
+}
+
+/* Browser codes and plain words for what is wrong. */
+static void test_names(void)
+{
+    int64_t now = (int64_t)time(NULL);
+    moat_trust *t = trust("root.pem", NULL);
+    struct verdict v = verify(t, "weak inter", "localhost", 0, NULL, now);
+    check(v.r == MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE) &&
+              !strcmp(v.code, "NET::ERR_CERT_WEAK_KEY") && strstr(v.why, "1024-bit key"),
+          "a 1024-bit RSA leaf: NET::ERR_CERT_WEAK_KEY (%s; %s)", v.why, v.code);
+    v = verify(t, "nul inter", "good.test", 0, NULL, now);
+    check(v.r == MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE) &&
+              !strcmp(v.code, "NET::ERR_CERT_COMMON_NAME_INVALID") &&
+              strstr(v.why, "(it is valid for good.test\\x00.evil.test)"),
+          "a SAN with a NUL inside is refused and shown escaped (%s)", v.why);
+    size_t n = 0;
+    char *der = read_file("nul.der", &n);
+    struct moat_x509_info info;
+    check(der && moat_x509_describe((const uint8_t *)der, n, &info) == 0 &&
+              !strcmp(info.sans, "DNS:good.test\\x00.evil.test"),
+          "-v shows that SAN escaped: %s", der ? info.sans : "(no certificate)");
+    free(der);
+    char esc[16];
+    check(moat_x509_escape_name((const uint8_t *)"a\\b\x7f", 4, esc, sizeof esc) == 10 &&
+              !strcmp(esc, "a\\x5cb\\x7f") &&
+              moat_x509_escape_name((const uint8_t *)"abc\x01", 4, esc, 6) == 3 &&
+              !strcmp(esc, "abc"),
+          "escaping: a backslash too, and never half an escape when short of room");
+    moat_trust_free(t);
+
+    t = trust("both.pem", "crit.crl");
+    v = verify(t, "good inter", "localhost", 0, NULL, now);
+    check(v.r == MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_UNKNOWN) &&
+              !strcmp(v.code, "NET::ERR_CERT_UNABLE_TO_CHECK_REVOCATION") &&
+              strstr(v.why, "revocation status of its certificate could not be checked"),
+          "a CRL with an unhandled critical extension: revocation unknown (%s; %s)", v.why, v.code);
+    moat_trust_free(t);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/moat-verify-XXXXXX");
+    if (!mkdtemp(dir) || chdir(dir)) {
+        printf("not ok - a temporary directory\n");
+        return 1;
+    }
+    if (system(script) != 0) {
+        printf("not ok - test certificates could not be made (see %s/gen.log)\n", dir);
+        return 1;
+    }
+    test_names();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (!failures && system(cmd) != 0) printf("# could not remove %s\n", dir);
+    return failures ? 1 : 0;
+}
