@@ -109,9 +109,11 @@ int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, s
 int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
                       const char *host, int64_t now, int client, const uint8_t *ocsp,
                       size_t ocsp_len, char *reason, size_t reasonlen, const char **code);
-/* (client: purpose clientAuth and no host; ocsp: a stapled DER OCSP
- * response for the leaf, checked once the chain verifies: a revoked status
- * gives certificate_revoked, a bad response bad_certificate_status_response.) */
+/* (client: purpose clientAuth and no host; either way a leaf whose
+ * keyUsage lacks digitalSignature is refused, RFC 8446 4.4.2.2; ocsp: a
+ * stapled DER OCSP response for the leaf, checked once the chain verifies:
+ * a revoked status gives certificate_revoked, a bad response
+ * bad_certificate_status_response.) */
 
 /* How long a stapled OCSP answer without nextUpdate is believed, from
  * its thisUpdate; older ones are ignored as stale (as browsers cap them). */

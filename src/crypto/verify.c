@@ -338,6 +338,40 @@ int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n)
     return r;
 }
 
+/* RFC 8446 4.4.2.2: the end-entity key signs the handshake
+ * (CertificateVerify), so a keyUsage extension, when present, must allow
+ * digitalSignature, for servers and clients alike. keyEncipherment or
+ * keyAgreement alone belong to TLS 1.2's RSA key transport and static
+ * ECDH. Browsers refuse such a leaf before judging its chain (Chromium:
+ * ERR_SSL_KEY_USAGE_INCOMPATIBLE), and so does moat. Returns 0 or the
+ * alert, with the reason in words. */
+static int check_key_usage(X509 *leaf, char *reason, size_t reasonlen, const char **code)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } kus[] = {{KU_NON_REPUDIATION, "nonRepudiation"},     {KU_KEY_ENCIPHERMENT, "keyEncipherment"},
+               {KU_DATA_ENCIPHERMENT, "dataEncipherment"}, {KU_KEY_AGREEMENT, "keyAgreement"},
+               {KU_KEY_CERT_SIGN, "keyCertSign"},          {KU_CRL_SIGN, "cRLSign"},
+               {KU_ENCIPHER_ONLY, "encipherOnly"},         {KU_DECIPHER_ONLY, "decipherOnly"}};
+    uint32_t ku = X509_get_key_usage(leaf); /* UINT32_MAX: no keyUsage */
+    if (ku == UINT32_MAX || (ku & KU_DIGITAL_SIGNATURE)) return 0;
+    char allows[200] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof kus / sizeof kus[0]; i++) {
+        if (!(ku & kus[i].bit) || used >= sizeof allows) continue;
+        int w =
+            snprintf(allows + used, sizeof allows - used, "%s%s", used ? ", " : "", kus[i].name);
+        if (w > 0) used += (size_t)w;
+    }
+    snprintf(reason, reasonlen,
+             "its certificate's key usage does not allow digital signatures, which TLS 1.3 "
+             "needs (it allows %s)",
+             used ? allows : "nothing");
+    *code = "ERR_SSL_KEY_USAGE_INCOMPATIBLE";
+    return MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
+}
+
 int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
                       const char *host, int64_t now, int client, const uint8_t *ocsp,
                       size_t ocsp_len, char *reason, size_t reasonlen, const char **code)
@@ -368,6 +402,8 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
             goto out;
         }
     }
+    if ((r = check_key_usage(leaf, reason, reasonlen, code))) goto out;
+    r = MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
     if (!X509_STORE_CTX_init(ctx, t->store, leaf, rest)) goto out;
     X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_time(vp, (time_t)now);

@@ -53,6 +53,10 @@ static const char script[] =
     /* A dNSName with a NUL inside: good.test\\0.evil.test */
     "leaf nul \"$base\\nsubjectAltName=DER:30:16:82:14:67:6f:6f:64:2e:74:65:73:74:00:2e:65:76:"
     "69:6c:2e:74:65:73:74\" $ec\n"
+    /* keyUsage without digitalSignature: no TLS 1.3 leaf (4.4.2.2) */
+    "leaf ka \"$base\n$san\nkeyUsage=critical,keyAgreement\" $ec\n"
+    "leaf ke \"$base\n$san\nkeyUsage=critical,keyEncipherment\" -newkey rsa:2048\n"
+    "leaf ds \"$base\n$san\nkeyUsage=critical,digitalSignature,keyAgreement\" $ec\n"
     "cat inter.pem root.pem >both.pem\n"
     /* A CRL from inter with an extension nobody knows, marked critical. */
     "mkdir db; : >db/index.txt; echo 01 >db/crlnumber\n"
@@ -172,6 +176,35 @@ static void test_names(void)
     moat_trust_free(t);
 }
 
+/* RFC 8446 4.4.2.2: a keyUsage, when present, allows digitalSignature. */
+static void test_key_usage(void)
+{
+    int64_t now = (int64_t)time(NULL);
+    moat_trust *t = trust("root.pem", NULL);
+    int bad = MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
+    struct verdict v = verify(t, "ka inter", "localhost", 0, NULL, now);
+    check(v.r == bad && !strcmp(v.code, "ERR_SSL_KEY_USAGE_INCOMPATIBLE") &&
+              strstr(v.why, "(it allows keyAgreement)"),
+          "an EC server leaf with keyUsage keyAgreement only is refused (%s; %s)", v.why,
+          v.code);
+    v = verify(t, "ke inter", "localhost", 0, NULL, now);
+    check(v.r == bad && !strcmp(v.code, "ERR_SSL_KEY_USAGE_INCOMPATIBLE") &&
+              strstr(v.why, "(it allows keyEncipherment)"),
+          "an RSA server leaf with keyUsage keyEncipherment only is refused (%s)", v.why);
+    v = verify(t, "ke inter", NULL, 1, NULL, now);
+    check(v.r == bad && !strcmp(v.code, "ERR_SSL_KEY_USAGE_INCOMPATIBLE"),
+          "the same as a client certificate: unsupported_certificate (%s)", v.why);
+    v = verify(t, "ka inter", NULL, 1, NULL, now);
+    check(v.r == bad, "an EC client certificate with keyAgreement only too (%s)", v.why);
+    v = verify(t, "ds inter", "localhost", 0, NULL, now);
+    check(v.r == 0, "digitalSignature with keyAgreement is accepted (%s)", v.why);
+    v = verify(t, "good inter", "localhost", 0, NULL, now);
+    check(v.r == 0, "no keyUsage at all is accepted (%s)", v.why);
+    v = verify(t, "good inter", NULL, 1, NULL, now);
+    check(v.r == 0, "and as a client certificate (%s)", v.why);
+    moat_trust_free(t);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/moat-verify-XXXXXX");
@@ -184,6 +217,7 @@ int main(void)
         return 1;
     }
     test_names();
+    test_key_usage();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (!failures && system(cmd) != 0) printf("# could not remove %s\n", dir);
