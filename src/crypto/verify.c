@@ -25,6 +25,14 @@ moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen
     if (moat_crypto_init()) return NULL;
     moat_trust *t = OPENSSL_zalloc(sizeof *t);
     if (!t || !(t->store = X509_STORE_new())) goto fail;
+    /* Every certificate in the store is an anchor, not only self-signed
+     * roots: an intermediate (or the server's own leaf) given with --cacert
+     * or --capath, or found in the system store, ends the chain, as curl
+     * does (X509_V_FLAG_PARTIAL_CHAIN) and browsers do with any trusted
+     * certificate. Set on the store so that the check of a stapled OCSP
+     * answer's signer trusts the same certificates. Client certificates
+     * still chain to a root (moat_verify_chain clears it for them). */
+    X509_STORE_set_flags(t->store, X509_V_FLAG_PARTIAL_CHAIN);
     if (!pem) {
         if (!X509_STORE_set_default_paths(t->store)) {
             snprintf(err, errlen, "the system trust store could not be loaded");
@@ -410,6 +418,9 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
     X509_VERIFY_PARAM_set_auth_level(vp, 2);
     X509_STORE_CTX_set_purpose(ctx, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
+    /* --client-ca names the roots whose clients are welcome, as nginx's
+     * ssl_client_certificate does: no partial chains there. */
+    if (client) X509_VERIFY_PARAM_clear_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
     if (t->crl_check) {
         X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
         X509_STORE_CTX_set_verify_cb(ctx, crl_cb);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # moat get judging certificates as a browser does, against openssl
 # s_server: a leaf whose keyUsage lacks digitalSignature is refused
-# (ERR_SSL_KEY_USAGE_INCOMPATIBLE, exit 60).
+# (ERR_SSL_KEY_USAGE_INCOMPATIBLE, exit 60); any certificate of the trust
+# file, store or directory is an anchor (partial chains).
 . "$(dirname "$0")/../lib.sh"
 need openssl || { finish; exit; }
 need_moat
@@ -26,6 +27,18 @@ EC="-newkey ec -pkeyopt ec_paramgen_curve:P-256"
 		leaf ke "keyUsage=critical,keyEncipherment" -newkey rsa:2048 &&
 		leaf ds "keyUsage=critical,digitalSignature" $EC
 } >"$C/gen.log" 2>&1 || { notok "trust: certificates made"; diag "$C/gen.log"; finish; exit; }
+# An intermediate of the test CA and a leaf it issued (il), for partial chains.
+{
+	printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$C/inter.ext" &&
+		openssl req -new $EC -nodes -keyout "$C/inter.key" -subj "/CN=moat test intermediate" -out "$C/inter.csr" &&
+		openssl x509 -req -in "$C/inter.csr" -CA "$CERTS/ca.pem" -CAkey "$CERTS/ca.key" -CAcreateserial \
+			-days 7 -extfile "$C/inter.ext" -out "$C/inter.pem" &&
+		printf 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n' >"$C/il.ext" &&
+		openssl req -new $EC -nodes -keyout "$C/il.key" -subj /CN=localhost -out "$C/il.csr" &&
+		openssl x509 -req -in "$C/il.csr" -CA "$C/inter.pem" -CAkey "$C/inter.key" -CAcreateserial \
+			-days 7 -extfile "$C/il.ext" -out "$C/il.pem" &&
+		mkdir -p "$C/capath" && cp "$C/inter.pem" "$C/capath/inter.pem"
+} >>"$C/gen.log" 2>&1 || { notok "trust: intermediate made"; diag "$C/gen.log"; finish; exit; }
 
 # get_case NAME WANT_RC PATTERN ARGS...: moat get exits WANT_RC and its
 # stderr matches PATTERN (an empty PATTERN: the page arrived).
@@ -57,6 +70,31 @@ done
 if PEER_CERT=$C/ds.pem PEER_KEY=$C/ds.key s_server_start "ku ds" "$T_TMP/site"; then
 	get_case "a leaf with keyUsage digitalSignature is accepted" 0 "" \
 		-s --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
+	bg_stop "$PEER_PID"
+fi
+
+# Partial chains: any certificate of the trust file is an anchor, as curl
+# (X509_V_FLAG_PARTIAL_CHAIN) and browsers have it; --capath and the
+# system store (here SSL_CERT_FILE) alike.
+if PEER_CERT=$C/il.pem PEER_KEY=$C/il.key s_server_start "partial" "$T_TMP/site" -cert_chain "$C/inter.pem"; then
+	U=https://localhost:$PEER_PORT/index.html
+	get_case "an intermediate in --cacert is a trust anchor" 0 "" -s --cacert "$C/inter.pem" "$U"
+	get_case "an intermediate in --capath is a trust anchor" 0 "" -s --capath "$C/capath" "$U"
+	SSL_CERT_FILE=$C/inter.pem SSL_CERT_DIR=$C/no-such-dir \
+		get_case "an intermediate in the system store is a trust anchor" 0 "" -s "$U"
+	get_case "the server's own leaf in --cacert is a trust anchor" 0 "" -s --cacert "$C/il.pem" "$U"
+	get_case "the root still works" 0 "" -s --cacert "$CERTS/ca.pem" "$U"
+	get_case "an intermediate anchor still checks the name" 60 "not valid for 127\.0\.0\.1 .*NET::ERR_CERT_COMMON_NAME_INVALID" \
+		--cacert "$C/inter.pem" "https://127.0.0.1:$PEER_PORT/index.html"
+	get_case "a trust file without any certificate of the chain still refuses" 60 \
+		"issued by an authority that is not trusted.*NET::ERR_CERT_AUTHORITY_INVALID" --cacert "$CERTS/selfsigned.pem" "$U"
+	bg_stop "$PEER_PID"
+fi
+if PEER_CERT=$CERTS/selfsigned.pem PEER_KEY=$CERTS/selfsigned.key s_server_start "self-signed" "$T_TMP/site"; then
+	get_case "a self-signed leaf in --cacert is accepted, as by curl" 0 "" -s --cacert "$CERTS/selfsigned.pem" \
+		"https://localhost:$PEER_PORT/index.html"
+	get_case "a self-signed leaf not in --cacert is refused" 60 "self-signed and not trusted" \
+		--cacert "$C/inter.pem" "https://localhost:$PEER_PORT/index.html"
 	bg_stop "$PEER_PID"
 fi
 

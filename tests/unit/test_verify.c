@@ -58,13 +58,24 @@ static const char script[] =
     "leaf ke \"$base\n$san\nkeyUsage=critical,keyEncipherment\" -newkey rsa:2048\n"
     "leaf ds \"$base\n$san\nkeyUsage=critical,digitalSignature,keyAgreement\" $ec\n"
     "cat inter.pem root.pem >both.pem\n"
+    /* A self-signed leaf, and a root that issued nothing here. */
+    "openssl req -x509 $ec -keyout ss.key -out ss.pem -days 30 -subj /CN=localhost "
+    "-addext subjectAltName=DNS:localhost\n"
+    "openssl x509 -in ss.pem -outform DER -out ss.der\n"
+    "openssl req -x509 $ec -keyout other.key -out other.pem -days 30 -subj /CN=other "
+    "-addext basicConstraints=critical,CA:TRUE\n"
+
     /* A CRL from inter with an extension nobody knows, marked critical. */
     "mkdir db; : >db/index.txt; echo 01 >db/crlnumber\n"
     "printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=db/index.txt\\ncrlnumber=db/crlnumber\\n"
     "default_md=sha256\\ndefault_crl_days=30\\ncrl_extensions=crlext\\n[crlext]\\n"
     "1.3.6.1.4.1.55555.1=critical,DER:05:00\\n' >crit.cnf\n"
     "openssl ca -batch -config crit.cnf -keyfile inter.key -cert inter.pem -gencrl "
-    "-out crit.crl\n";
+    "-out crit.crl\n"
+    /* An ordinary CRL from inter, revoking nothing. */
+    "sed '/crl_extensions/d' crit.cnf >plain.cnf\n"
+    "openssl ca -batch -config plain.cnf -keyfile inter.key -cert inter.pem -gencrl "
+    "-out inter.crl\n";
 
 static char *read_file(const char *name, size_t *n)
 {
@@ -185,8 +196,7 @@ static void test_key_usage(void)
     struct verdict v = verify(t, "ka inter", "localhost", 0, NULL, now);
     check(v.r == bad && !strcmp(v.code, "ERR_SSL_KEY_USAGE_INCOMPATIBLE") &&
               strstr(v.why, "(it allows keyAgreement)"),
-          "an EC server leaf with keyUsage keyAgreement only is refused (%s; %s)", v.why,
-          v.code);
+          "an EC server leaf with keyUsage keyAgreement only is refused (%s; %s)", v.why, v.code);
     v = verify(t, "ke inter", "localhost", 0, NULL, now);
     check(v.r == bad && !strcmp(v.code, "ERR_SSL_KEY_USAGE_INCOMPATIBLE") &&
               strstr(v.why, "(it allows keyEncipherment)"),
@@ -205,6 +215,57 @@ static void test_key_usage(void)
     moat_trust_free(t);
 }
 
+/* Any certificate of the trust store is an anchor (partial chains), as
+ * curl and browsers have it; names and dates are still checked. */
+static void test_partial_chain(void)
+{
+    int64_t now = (int64_t)time(NULL);
+    moat_trust *t = trust("inter.pem", NULL);
+    struct verdict v = verify(t, "good inter", "localhost", 0, NULL, now);
+    check(v.r == 0, "an intermediate in the trust file is an anchor (%s)", v.why);
+    v = verify(t, "good", "localhost", 0, NULL, now);
+    check(v.r == 0, "also when the server sends the leaf alone (%s)", v.why);
+    v = verify(t, "good inter", "other.test", 0, NULL, now);
+    check(v.r != 0 && !strcmp(v.code, "NET::ERR_CERT_COMMON_NAME_INVALID"),
+          "under an intermediate anchor the name is still checked (%s)", v.code);
+    v = verify(t, "good inter", "localhost", 0, NULL, now + 60 * 86400);
+    check(v.r != 0 && !strcmp(v.code, "NET::ERR_CERT_DATE_INVALID"),
+          "and the dates, the anchor's too (%s)", v.why);
+    v = verify(t, "good inter", NULL, 1, NULL, now);
+    check(v.r == MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA),
+          "a client certificate still needs a root of --client-ca (%s)", v.why);
+    moat_trust_free(t);
+
+    t = trust("inter.pem", "inter.crl");
+    v = verify(t, "good inter", "localhost", 0, NULL, now);
+    check(v.r == 0, "with the intermediate's CRL, its leaf is checked and accepted (%s)", v.why);
+    moat_trust_free(t);
+
+    t = trust("good.pem", NULL);
+    v = verify(t, "good inter", "localhost", 0, NULL, now);
+    check(v.r == 0, "the server's own leaf in the trust file is an anchor, as for curl (%s)",
+          v.why);
+    moat_trust_free(t);
+
+    t = trust("ss.pem", NULL);
+    v = verify(t, "ss", "localhost", 0, NULL, now);
+    check(v.r == 0, "a self-signed leaf in the trust file is accepted (%s)", v.why);
+    v = verify(t, "ss", "other.test", 0, NULL, now);
+    check(v.r != 0 && !strcmp(v.code, "NET::ERR_CERT_COMMON_NAME_INVALID"),
+          "but only for its names (%s)", v.code);
+    v = verify(t, "good inter", "localhost", 0, NULL, now);
+    check(v.r == MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA) &&
+              !strcmp(v.code, "NET::ERR_CERT_AUTHORITY_INVALID") && strstr(v.why, "(root)"),
+          "a chain reaching no certificate of the trust file is refused (%s)", v.why);
+    moat_trust_free(t);
+
+    t = trust("other.pem", NULL);
+    v = verify(t, "ss", "localhost", 0, NULL, now);
+    check(v.r != 0 && strstr(v.why, "self-signed"), "a self-signed leaf not in it is refused (%s)",
+          v.why);
+    moat_trust_free(t);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/moat-verify-XXXXXX");
@@ -218,6 +279,7 @@ int main(void)
     }
     test_names();
     test_key_usage();
+    test_partial_chain();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (!failures && system(cmd) != 0) printf("# could not remove %s\n", dir);
