@@ -247,8 +247,13 @@ int moat_tls_resumed(const moat_tls *t); /* the handshake used a ticket */
 /* Server: the verified client certificate's subject (RFC 2253), also
  * after resumption; NULL when the client sent none. */
 const char *moat_tls_get_peer_identity(const moat_tls *t);
-/* Client: 1 when the server stapled an OCSP response that was checked. */
+/* Client: 1 when the server stapled an OCSP response that was checked and
+ * counted (it said good or unknown; revoked refuses the server). */
 int moat_tls_ocsp_stapled(const moat_tls *t);
+/* Client: when the server stapled an OCSP response that was ignored as
+ * unusable (another certificate's, a bad signature, stale), why, in words
+ * ("it is about another certificate"); NULL otherwise. */
+const char *moat_tls_ocsp_ignored(const moat_tls *t);
 const char *moat_tls_get_alpn(const moat_tls *t); /* NULL when none */
 const char *moat_tls_get_sni(const moat_tls *t);  /* server: name the client sent */
 /* Client: when the server's certificate was refused, a sentence in plain

@@ -177,68 +177,72 @@ static void crl_revocation(X509_STORE *store, X509 *x, char *out, size_t n)
         snprintf(out, n, " on %s", d);
 }
 
-/* Checks an OCSP response stapled for the leaf of a verified chain:
- * signature, certificate id, freshness, status. */
+/* " (this update 2026-01-01)": a date of an OCSP answer, for -v. */
+static void staple_date(const char *what, const ASN1_GENERALIZEDTIME *d, char *out, size_t n)
+{
+    char day[40];
+    fmt_date(d, day, sizeof day);
+    snprintf(out, n, "%s %s", what, day);
+}
+
+/* Judges an OCSP response stapled for the leaf of a verified chain. RFC
+ * 6960 3.2: an answer counts only when it is about this very certificate,
+ * signed by its issuer or a responder the issuer authorised, and fresh.
+ * One that is not is ignored, as browsers do, and the connection goes on as
+ * if nothing had been stapled (a staple is the server's offer, RFC 6066 8,
+ * and anyone on the path could have swapped it for junk): v->staple says
+ * why. A signed "revoked" about this certificate refuses whatever its
+ * dates: a revocation is never undone. Returns 0 or certificate_revoked. */
 static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, size_t len,
-                        int64_t now, char *reason, size_t reasonlen, const char **code)
+                        int64_t now, moat_verdict *v)
 {
     const unsigned char *p = der;
     OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
     OCSP_BASICRESP *bs = NULL;
     OCSP_CERTID *id = NULL;
     STACK_OF(X509) *chain = X509_STORE_CTX_get1_chain(ctx);
-    int r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE_STATUS_RESPONSE);
-    int status = -1, why = -1;
+    int r = 0, status = -1, why = -1;
     ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
-    *code = "NET::ERR_CERT_INVALID";
+    char d[60];
     if (!resp || OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
         !(bs = OCSP_response_get1_basic(resp))) {
-        snprintf(reason, reasonlen, "its stapled OCSP response is not a valid response");
-        goto out;
-    }
-    if (!chain || sk_X509_num(chain) < 2 ||
-        !(id = OCSP_cert_to_id(NULL, sk_X509_value(chain, 0), sk_X509_value(chain, 1)))) {
-        snprintf(reason, reasonlen, "its stapled OCSP response cannot be matched to its issuer");
-        goto out;
-    }
-    if (OCSP_basic_verify(bs, chain, t->store, 0) <= 0) {
-        snprintf(reason, reasonlen,
-                 "its stapled OCSP response has a signature that does not verify");
-        goto out;
-    }
-    if (!OCSP_resp_find_status(bs, id, &status, &why, &rev, &thisupd, &nextupd)) {
-        snprintf(reason, reasonlen, "its stapled OCSP response is for another certificate");
-        goto out;
-    }
-    /* Five minutes of leeway for clocks, as OCSP_check_validity allows. */
-    if ((thisupd && ASN1_TIME_cmp_time_t(thisupd, (time_t)(now + 300)) > 0) ||
-        (nextupd && ASN1_TIME_cmp_time_t(nextupd, (time_t)(now - 300)) < 0)) {
-        snprintf(reason, reasonlen, "its stapled OCSP response is out of date");
-        goto out;
-    }
-    /* RFC 6960 4.2.2.1: no nextUpdate means "newer information is always
-     * available", not "valid forever". Browsers cap the age of such an
-     * answer; past MOAT_OCSP_MAX_AGE it is stale and ignored, as if none
-     * had been stapled (not a refusal). A revocation is never undone, so a
-     * signed "revoked" still counts, however old. */
-    if (!nextupd && status != V_OCSP_CERTSTATUS_REVOKED &&
-        (!thisupd || ASN1_TIME_cmp_time_t(thisupd, (time_t)(now - MOAT_OCSP_MAX_AGE)) < 0)) {
-        r = 0;
-        goto out;
-    }
-    if (status == V_OCSP_CERTSTATUS_REVOKED) {
-        char d[40];
+        snprintf(v->staple, sizeof v->staple, "it is not a successful OCSP response");
+    } else if (!chain || sk_X509_num(chain) < 2 ||
+               !(id = OCSP_cert_to_id(NULL, sk_X509_value(chain, 0), sk_X509_value(chain, 1)))) {
+        /* The leaf is itself the anchor: its issuer is not known here. */
+        snprintf(v->staple, sizeof v->staple,
+                 "it cannot be matched: the certificate's issuer is not known here");
+    } else if (!OCSP_resp_find_status(bs, id, &status, &why, &rev, &thisupd, &nextupd)) {
+        snprintf(v->staple, sizeof v->staple, "it is about another certificate");
+    } else if (OCSP_basic_verify(bs, chain, t->store, 0) <= 0) {
+        snprintf(v->staple, sizeof v->staple,
+                 "its signature does not verify (it is not signed by the certificate's issuer "
+                 "or a responder the issuer authorised)");
+    } else if (status == V_OCSP_CERTSTATUS_REVOKED) {
         fmt_date(rev, d, sizeof d);
-        snprintf(reason, reasonlen,
+        snprintf(v->reason, sizeof v->reason,
                  "its certificate has been revoked (on %s%s%s), says the server's stapled OCSP "
                  "answer",
                  d, why >= 0 ? ", " : "", why >= 0 ? reason_name(why) : "");
-        *code = "NET::ERR_CERT_REVOKED";
+        v->code = "NET::ERR_CERT_REVOKED";
         r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
-        goto out;
+    } else if (thisupd && ASN1_TIME_cmp_time_t(thisupd, (time_t)(now + 300)) > 0) {
+        /* Five minutes of leeway for clocks, as OCSP_check_validity allows. */
+        staple_date("this update", thisupd, d, sizeof d);
+        snprintf(v->staple, sizeof v->staple, "it is not valid yet (%s)", d);
+    } else if (nextupd && ASN1_TIME_cmp_time_t(nextupd, (time_t)(now - 300)) < 0) {
+        staple_date("next update", nextupd, d, sizeof d);
+        snprintf(v->staple, sizeof v->staple, "it is out of date (%s)", d);
+    } else if (!nextupd &&
+               (!thisupd || ASN1_TIME_cmp_time_t(thisupd, (time_t)(now - MOAT_OCSP_MAX_AGE)) < 0)) {
+        /* RFC 6960 4.2.2.1: no nextUpdate means "newer information is
+         * always available", not "valid forever"; browsers cap its age. */
+        staple_date("made on", thisupd, d, sizeof d);
+        snprintf(v->staple, sizeof v->staple,
+                 "it is stale: it has no next update and was %s, more than %d days ago", d,
+                 (int)(MOAT_OCSP_MAX_AGE / 86400));
     }
-    r = 0; /* good, or unknown: a browser goes on without a verdict */
-out:
+    /* Otherwise good, or unknown: a browser goes on without a verdict. */
     OCSP_CERTID_free(id);
     OCSP_BASICRESP_free(bs);
     OCSP_RESPONSE_free(resp);
@@ -353,7 +357,7 @@ int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n)
  * ECDH. Browsers refuse such a leaf before judging its chain (Chromium:
  * ERR_SSL_KEY_USAGE_INCOMPATIBLE), and so does moat. Returns 0 or the
  * alert, with the reason in words. */
-static int check_key_usage(X509 *leaf, char *reason, size_t reasonlen, const char **code)
+static int check_key_usage(X509 *leaf, moat_verdict *v)
 {
     static const struct {
         uint32_t bit;
@@ -372,47 +376,108 @@ static int check_key_usage(X509 *leaf, char *reason, size_t reasonlen, const cha
             snprintf(allows + used, sizeof allows - used, "%s%s", used ? ", " : "", kus[i].name);
         if (w > 0) used += (size_t)w;
     }
-    snprintf(reason, reasonlen,
+    snprintf(v->reason, sizeof v->reason,
              "its certificate's key usage does not allow digital signatures, which TLS 1.3 "
              "needs (it allows %s)",
              used ? allows : "nothing");
-    *code = "ERR_SSL_KEY_USAGE_INCOMPATIBLE";
+    v->code = "ERR_SSL_KEY_USAGE_INCOMPATIBLE";
     return MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
 }
 
-int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
-                      const char *host, int64_t now, int client, const uint8_t *ocsp,
-                      size_t ocsp_len, char *reason, size_t reasonlen, const char **code)
+/* Why X509_verify_cert refused the chain: the reason in words, the
+ * browser's code, and the alert to send. */
+static int explain_failure(moat_trust *t, X509_STORE_CTX *ctx, X509 *leaf, const char *host,
+                           int client, moat_verdict *v)
 {
-    *code = "NET::ERR_CERT_INVALID";
-    if (!n) {
-        snprintf(reason, reasonlen, "it sent no certificate");
-        return MOAT_ERR_ALERT(MOAT_ALERT_DECODE_ERROR);
+    int e = X509_STORE_CTX_get_error(ctx);
+    X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
+    if (!bad) bad = leaf;
+    char a[512], b[256];
+    int depth = X509_STORE_CTX_get_error_depth(ctx);
+    const char *whose = depth > 0 ? "an issuing certificate in its chain" : "its certificate";
+    switch (e) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        fmt_date(X509_get0_notAfter(bad), a, sizeof a);
+        snprintf(v->reason, sizeof v->reason, "%s expired on %s", whose, a);
+        v->code = "NET::ERR_CERT_DATE_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_EXPIRED);
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        fmt_date(X509_get0_notBefore(bad), a, sizeof a);
+        snprintf(v->reason, sizeof v->reason, "%s is not valid until %s", whose, a);
+        v->code = "NET::ERR_CERT_DATE_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_EXPIRED);
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        snprintf(v->reason, sizeof v->reason, "its certificate is self-signed and not trusted");
+        v->code = "NET::ERR_CERT_AUTHORITY_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA);
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        b[0] = 0;
+        subject_cn(X509_get_issuer_name(bad), b, sizeof b);
+        snprintf(v->reason, sizeof v->reason,
+                 "its certificate was issued by an authority that is not trusted (%s)", b);
+        v->code = "NET::ERR_CERT_AUTHORITY_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA);
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        list_names(leaf, a, sizeof a);
+        snprintf(v->reason, sizeof v->reason,
+                 "its certificate is not valid for %s (it is valid for %s)", host, a);
+        v->code = "NET::ERR_CERT_COMMON_NAME_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+    case X509_V_ERR_CERT_REVOKED:
+        crl_revocation(t->store, bad, a, sizeof a);
+        snprintf(v->reason, sizeof v->reason, "%s has been revoked%s, per the CRL", whose, a);
+        v->code = "NET::ERR_CERT_REVOKED";
+        return MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
+    case X509_V_ERR_UNABLE_TO_GET_CRL:
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+    case X509_V_ERR_CRL_NOT_YET_VALID:
+    case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+    case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
+        /* A CRL moat cannot fully read (RFC 5280 5.2: an unrecognised
+         * critical extension) tells nothing about the certificate: its
+         * status is unknown, which is not the certificate's own fault. */
+        snprintf(v->reason, sizeof v->reason,
+                 "the revocation status of %s could not be checked (%s)", whose,
+                 X509_verify_cert_error_string(e));
+        v->code = "NET::ERR_CERT_UNABLE_TO_CHECK_REVOCATION";
+        return MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_UNKNOWN);
+    case X509_V_ERR_INVALID_PURPOSE:
+        snprintf(v->reason, sizeof v->reason, "%s is not meant for %s authentication", whose,
+                 client ? "client" : "server");
+        v->code = "NET::ERR_CERT_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
+    case X509_V_ERR_CA_MD_TOO_WEAK: {
+        int nid = X509_get_signature_nid(bad);
+        snprintf(v->reason, sizeof v->reason,
+                 "%s is signed with %s, a signature algorithm that is no longer trusted", whose,
+                 nid == NID_sha1WithRSAEncryption || nid == NID_ecdsa_with_SHA1 ? "SHA-1"
+                 : nid != NID_undef                                             ? OBJ_nid2ln(nid)
+                                                                                : "a weak digest");
+        v->code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
+        return MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
     }
-    X509 *leaf = NULL;
-    STACK_OF(X509) *rest = sk_X509_new_null();
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    int r = MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
-    if (!rest || !ctx) goto out;
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *p = ders[i];
-        X509 *x = d2i_X509(NULL, &p, (long)lens[i]);
-        if (!x || p != ders[i] + lens[i]) {
-            X509_free(x);
-            snprintf(reason, reasonlen, "its certificate could not be parsed");
-            r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
-            goto out;
-        }
-        if (!leaf)
-            leaf = x;
-        else if (!sk_X509_push(rest, x)) {
-            X509_free(x);
-            goto out;
-        }
+    case X509_V_ERR_EE_KEY_TOO_SMALL:
+    case X509_V_ERR_CA_KEY_TOO_SMALL:
+        snprintf(v->reason, sizeof v->reason, "%s has a %d-bit key, too weak to be trusted", whose,
+                 X509_get0_pubkey(bad) ? EVP_PKEY_get_bits(X509_get0_pubkey(bad)) : 0);
+        v->code = "NET::ERR_CERT_WEAK_KEY";
+        return MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+    default:
+        snprintf(v->reason, sizeof v->reason, "%s could not be verified: %s", whose,
+                 X509_verify_cert_error_string(e));
+        return MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
     }
-    if ((r = check_key_usage(leaf, reason, reasonlen, code))) goto out;
-    r = MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
-    if (!X509_STORE_CTX_init(ctx, t->store, leaf, rest)) goto out;
+}
+
+/* The verifier's settings for one chain: the time, 112-bit security, the
+ * purpose, CRLs, and the name or address asked for. */
+static void set_params(moat_trust *t, X509_STORE_CTX *ctx, const char *host, int64_t now,
+                       int client)
+{
     X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_time(vp, (time_t)now);
     /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
@@ -435,101 +500,47 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
                                                 X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
         X509_VERIFY_PARAM_set1_host(vp, host, 0);
     }
-    if (X509_verify_cert(ctx) == 1) {
-        r = ocsp ? check_staple(t, ctx, ocsp, ocsp_len, now, reason, reasonlen, code) : 0;
-        goto out;
+}
+
+int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
+                      const char *host, int64_t now, int client, const uint8_t *ocsp,
+                      size_t ocsp_len, moat_verdict *v)
+{
+    v->reason[0] = v->staple[0] = 0;
+    v->code = "NET::ERR_CERT_INVALID";
+    if (!n) {
+        snprintf(v->reason, sizeof v->reason, "it sent no certificate");
+        return MOAT_ERR_ALERT(MOAT_ALERT_DECODE_ERROR);
     }
-    int e = X509_STORE_CTX_get_error(ctx);
-    X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
-    if (!bad) bad = leaf;
-    char a[512], b[256];
-    int depth = X509_STORE_CTX_get_error_depth(ctx);
-    const char *whose = depth > 0 ? "an issuing certificate in its chain" : "its certificate";
-    switch (e) {
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-        fmt_date(X509_get0_notAfter(bad), a, sizeof a);
-        snprintf(reason, reasonlen, "%s expired on %s", whose, a);
-        *code = "NET::ERR_CERT_DATE_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_EXPIRED);
-        break;
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-        fmt_date(X509_get0_notBefore(bad), a, sizeof a);
-        snprintf(reason, reasonlen, "%s is not valid until %s", whose, a);
-        *code = "NET::ERR_CERT_DATE_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_EXPIRED);
-        break;
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-        snprintf(reason, reasonlen, "its certificate is self-signed and not trusted");
-        *code = "NET::ERR_CERT_AUTHORITY_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA);
-        break;
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-        b[0] = 0;
-        subject_cn(X509_get_issuer_name(bad), b, sizeof b);
-        snprintf(reason, reasonlen,
-                 "its certificate was issued by an authority that is not trusted (%s)", b);
-        *code = "NET::ERR_CERT_AUTHORITY_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA);
-        break;
-    case X509_V_ERR_HOSTNAME_MISMATCH:
-    case X509_V_ERR_IP_ADDRESS_MISMATCH:
-        list_names(leaf, a, sizeof a);
-        snprintf(reason, reasonlen, "its certificate is not valid for %s (it is valid for %s)",
-                 host, a);
-        *code = "NET::ERR_CERT_COMMON_NAME_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
-        break;
-    case X509_V_ERR_CERT_REVOKED:
-        crl_revocation(t->store, bad, a, sizeof a);
-        snprintf(reason, reasonlen, "%s has been revoked%s, per the CRL", whose, a);
-        *code = "NET::ERR_CERT_REVOKED";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
-        break;
-    case X509_V_ERR_UNABLE_TO_GET_CRL:
-    case X509_V_ERR_CRL_HAS_EXPIRED:
-    case X509_V_ERR_CRL_NOT_YET_VALID:
-    case X509_V_ERR_CRL_SIGNATURE_FAILURE:
-    case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
-        /* A CRL moat cannot fully read (RFC 5280 5.2: an unrecognised
-         * critical extension) tells nothing about the certificate: its
-         * status is unknown, which is not the certificate's own fault. */
-        snprintf(reason, reasonlen, "the revocation status of %s could not be checked (%s)", whose,
-                 X509_verify_cert_error_string(e));
-        *code = "NET::ERR_CERT_UNABLE_TO_CHECK_REVOCATION";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_UNKNOWN);
-        break;
-    case X509_V_ERR_INVALID_PURPOSE:
-        snprintf(reason, reasonlen, "%s is not meant for %s authentication", whose,
-                 client ? "client" : "server");
-        *code = "NET::ERR_CERT_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
-        break;
-    case X509_V_ERR_CA_MD_TOO_WEAK: {
-        int nid = X509_get_signature_nid(bad);
-        snprintf(reason, reasonlen,
-                 "%s is signed with %s, a signature algorithm that is no longer trusted", whose,
-                 nid == NID_sha1WithRSAEncryption || nid == NID_ecdsa_with_SHA1 ? "SHA-1"
-                 : nid != NID_undef                                             ? OBJ_nid2ln(nid)
-                                                                                : "a weak digest");
-        *code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
-        break;
+    X509 *leaf = NULL;
+    STACK_OF(X509) *rest = sk_X509_new_null();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int r = MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
+    if (!rest || !ctx) goto out;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = ders[i];
+        X509 *x = d2i_X509(NULL, &p, (long)lens[i]);
+        if (!x || p != ders[i] + lens[i]) {
+            X509_free(x);
+            snprintf(v->reason, sizeof v->reason, "its certificate could not be parsed");
+            r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+            goto out;
+        }
+        if (!leaf)
+            leaf = x;
+        else if (!sk_X509_push(rest, x)) {
+            X509_free(x);
+            goto out;
+        }
     }
-    case X509_V_ERR_EE_KEY_TOO_SMALL:
-    case X509_V_ERR_CA_KEY_TOO_SMALL:
-        snprintf(reason, reasonlen, "%s has a %d-bit key, too weak to be trusted", whose,
-                 X509_get0_pubkey(bad) ? EVP_PKEY_get_bits(X509_get0_pubkey(bad)) : 0);
-        *code = "NET::ERR_CERT_WEAK_KEY";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
-        break;
-    default:
-        snprintf(reason, reasonlen, "%s could not be verified: %s", whose,
-                 X509_verify_cert_error_string(e));
-        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
-    }
+    if ((r = check_key_usage(leaf, v))) goto out;
+    r = MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
+    if (!X509_STORE_CTX_init(ctx, t->store, leaf, rest)) goto out;
+    set_params(t, ctx, host, now, client);
+    if (X509_verify_cert(ctx) == 1)
+        r = ocsp ? check_staple(t, ctx, ocsp, ocsp_len, now, v) : 0;
+    else
+        r = explain_failure(t, ctx, leaf, host, client, v);
 out:
     X509_STORE_CTX_free(ctx);
     X509_free(leaf);

@@ -2,7 +2,8 @@
 # moat get judging certificates as a browser does, against openssl
 # s_server: a leaf whose keyUsage lacks digitalSignature is refused
 # (ERR_SSL_KEY_USAGE_INCOMPATIBLE, exit 60); any certificate of the trust
-# file, store or directory is an anchor (partial chains).
+# file, store or directory is an anchor (partial chains); an unusable OCSP
+# staple is ignored, as browsers do, and -v and --explain say why.
 . "$(dirname "$0")/../lib.sh"
 need openssl || { finish; exit; }
 need_moat
@@ -40,13 +41,14 @@ EC="-newkey ec -pkeyopt ec_paramgen_curve:P-256"
 		mkdir -p "$C/capath" && cp "$C/inter.pem" "$C/capath/inter.pem"
 } >>"$C/gen.log" 2>&1 || { notok "trust: intermediate made"; diag "$C/gen.log"; finish; exit; }
 
-# get_case NAME WANT_RC PATTERN ARGS...: moat get exits WANT_RC and its
-# stderr matches PATTERN (an empty PATTERN: the page arrived).
+# get_case NAME WANT_RC PATTERN ARGS...: moat get exits WANT_RC, its
+# stderr matches PATTERN (unless empty) and, for exit 0, the page arrived.
 get_case() {
 	local name=$1 want=$2 pat=$3 out=$T_TMP/get.$RANDOM
 	shift 3
 	moat_get "$name" "$out" "$@"
-	if [ "$GET_RC" -eq "$want" ] && if [ -n "$pat" ]; then grep -Eq -- "$pat" "$out.err"; else grep -q "$SITE_TOKEN" "$out"; fi; then
+	if [ "$GET_RC" -eq "$want" ] && { [ -z "$pat" ] || grep -Eq -- "$pat" "$out.err"; } &&
+		{ [ "$want" -ne 0 ] || grep -q "$SITE_TOKEN" "$out"; }; then
 		ok "trust: $name: exit $want"
 	else
 		notok "trust: $name: exit $want" "exit $GET_RC"
@@ -95,6 +97,46 @@ if PEER_CERT=$CERTS/selfsigned.pem PEER_KEY=$CERTS/selfsigned.key s_server_start
 		"https://localhost:$PEER_PORT/index.html"
 	get_case "a self-signed leaf not in --cacert is refused" 60 "self-signed and not trusted" \
 		--cacert "$C/inter.pem" "https://localhost:$PEER_PORT/index.html"
+	bg_stop "$PEER_PID"
+fi
+
+# OCSP staples: one that is unusable (about another certificate, signed by
+# an unrelated key) is ignored and the page fetched, -v and --explain
+# saying why; a signed "revoked" about the leaf still refuses.
+O=$T_TMP/ocsp
+mkdir -p "$O"
+p256=$(openssl x509 -in "$CERTS/p256.pem" -noout -serial | cut -d= -f2)
+rsa=$(openssl x509 -in "$CERTS/rsa.pem" -noout -serial | cut -d= -f2)
+printf 'V\t301231000000Z\t\t%s\tunknown\t/CN=localhost\nR\t301231000000Z\t200101000000Z,keyCompromise\t%s\tunknown\t/CN=localhost\n' \
+	"$p256" "$rsa" >"$O/index.txt"
+printf 'R\t301231000000Z\t200101000000Z,keyCompromise\t%s\tunknown\t/CN=localhost\n' "$p256" >"$O/revoked.txt"
+ocsp_resp() { # ocsp_resp INDEX SIGNER CERT OUT
+	openssl ocsp -index "$1" -rsigner "$2.pem" -rkey "$2.key" -CA "$CERTS/ca.pem" \
+		-issuer "$CERTS/ca.pem" -cert "$3" -respout "$4" -ndays 1
+}
+{
+	openssl req -x509 $EC -nodes -keyout "$O/rogue.key" -out "$O/rogue.pem" -days 7 -subj "/CN=rogue responder" &&
+		ocsp_resp "$O/index.txt" "$CERTS/ca" "$CERTS/rsa.pem" "$O/another.der" &&
+		ocsp_resp "$O/index.txt" "$O/rogue" "$CERTS/p256.pem" "$O/forged.der" &&
+		ocsp_resp "$O/revoked.txt" "$O/rogue" "$CERTS/p256.pem" "$O/forged-revoked.der" &&
+		ocsp_resp "$O/revoked.txt" "$CERTS/ca" "$CERTS/p256.pem" "$O/revoked.der"
+} >"$O/log" 2>&1 || { notok "trust: OCSP responses made with openssl ocsp"; diag "$O/log"; }
+for c in "another:it is about another certificate:a staple about another (revoked) certificate" \
+	"forged:its signature does not verify:a staple signed by an unrelated key" \
+	"forged-revoked:its signature does not verify:a revoked staple signed by an unrelated key"; do
+	IFS=: read -r f why name <<<"$c"
+	if s_server_start "staple $f" "$T_TMP/site" -status_file "$O/$f.der"; then
+		U=https://localhost:$PEER_PORT/index.html
+		get_case "$name is ignored; -v says why" 0 "OCSP stapled: yes, but ignored: $why" \
+			-v --cacert "$CERTS/ca.pem" "$U"
+		get_case "$name is ignored; --explain says why" 0 "moat ignored it, as browsers do: $why" \
+			--explain --cacert "$CERTS/ca.pem" "$U"
+		bg_stop "$PEER_PID"
+	fi
+done
+if s_server_start "staple revoked" "$T_TMP/site" -status_file "$O/revoked.der"; then
+	get_case "a signed revoked staple refuses" 60 "revoked .*stapled OCSP answer.*NET::ERR_CERT_REVOKED" \
+		--cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
 	bg_stop "$PEER_PID"
 fi
 
