@@ -177,7 +177,7 @@ static void crl_revocation(X509_STORE *store, X509 *x, char *out, size_t n)
         snprintf(out, n, " on %s", d);
 }
 
-/* " (this update 2026-01-01)": a date of an OCSP answer, for -v. */
+/* "this update 2026-01-01": a date of an OCSP answer, in words for -v. */
 static void staple_date(const char *what, const ASN1_GENERALIZEDTIME *d, char *out, size_t n)
 {
     char day[40];
