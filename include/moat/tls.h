@@ -262,8 +262,13 @@ const char *moat_tls_get_peer_identity(const moat_tls *t);
  * last, without a verified certificate, and after resumption (a ticket
  * keeps the subject, not the certificates). Lives as long as t. */
 const uint8_t *moat_tls_get_peer_cert(const moat_tls *t, size_t i, size_t *len);
-/* Client: 1 when the server stapled an OCSP response that was checked. */
+/* Client: 1 when the server stapled an OCSP response that was checked and
+ * counted (it said good or unknown; revoked refuses the server). */
 int moat_tls_ocsp_stapled(const moat_tls *t);
+/* Client: when the server stapled an OCSP response that was ignored as
+ * unusable (another certificate's, a bad signature, stale), why, in words
+ * ("it is about another certificate"); NULL otherwise. */
+const char *moat_tls_ocsp_ignored(const moat_tls *t);
 const char *moat_tls_get_alpn(const moat_tls *t); /* NULL when none */
 const char *moat_tls_get_sni(const moat_tls *t);  /* server: name the client sent */
 /* Client: when the server's certificate was refused, a sentence in plain

@@ -599,6 +599,11 @@ void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int 
                 "- It may be used for TLS servers, and no revocation list or OCSP answer "
                 "moat holds says it was revoked%s.\n",
                 moat_tls_ocsp_stapled(t) ? " (the stapled OCSP answer says: good)" : "");
+        if (moat_tls_ocsp_ignored(t))
+            fprintf(m,
+                    "- The server stapled an OCSP answer, but moat ignored it, as browsers do: "
+                    "%s. The connection goes on as if none had been stapled.\n",
+                    moat_tls_ocsp_ignored(t));
         fprintf(m,
                 "- The CertificateVerify signature (%s) shows the server has the private "
                 "key that goes with it.\n",

@@ -38,7 +38,7 @@ struct conn {
     moat_buf certs[MAX_CERTS]; /* the peer's chain, DER, for -v */
     size_t ncerts;
     moat_buf staple;      /* the OCSP response stapled to the leaf, DER, for -v and -k */
-    char unverified[512]; /* -k: why the chain would have been refused; "" if not */
+    char unverified[700]; /* -k: why the chain would have been refused; "" if not */
     struct moat_explain *ex;
     int explained; /* the handshake part of --explain has been shown */
 };
@@ -266,15 +266,13 @@ static int judge_insecure(struct xfer *x)
         ders[i] = c->certs[i].base;
         lens[i] = c->certs[i].len;
     }
-    char why[400];
-    const char *code = NULL;
-    why[0] = 0;
-    int r = moat_verify_chain(x->o->check_trust, ders, lens, c->ncerts, x->u->name,
-                              (int64_t)time(NULL), 0, c->staple.len ? c->staple.base : NULL,
-                              c->staple.len, why, sizeof why, &code);
+    moat_verdict v;
+    int r =
+        moat_verify_chain(x->o->check_trust, ders, lens, c->ncerts, x->u->name, (int64_t)time(NULL),
+                          0, c->staple.len ? c->staple.base : NULL, c->staple.len, &v);
     if (r)
-        snprintf(c->unverified, sizeof c->unverified, "%s (%s)", why[0] ? why : "refused",
-                 code ? code : "?");
+        snprintf(c->unverified, sizeof c->unverified, "%s (%s)", v.reason[0] ? v.reason : "refused",
+                 v.code ? v.code : "?");
     return r ? 1 : 0;
 }
 
@@ -347,6 +345,9 @@ static void verbose_tls(struct xfer *x, const char *addr)
         fprintf(stderr, "* OCSP stapled: no\n");
     else if (x->o->insecure)
         fprintf(stderr, "* OCSP stapled: yes (not enforced, -k): %s\n", st);
+    else if (moat_tls_ocsp_ignored(t))
+        fprintf(stderr, "* OCSP stapled: yes, but ignored: %s (it says: %s)\n",
+                moat_tls_ocsp_ignored(t), st);
     else
         fprintf(stderr, "* OCSP stapled: yes (checked): %s\n", st);
     if (x->c.ncerts) moat_print_chain(stderr, x->c.certs, x->c.ncerts);

@@ -139,16 +139,28 @@ int moat_trust_system_id(uint8_t out[32]);
  * was given (a revoked intermediate refuses the chain; one whose issuer
  * has no CRL here is not refused for that). */
 int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, size_t errlen);
+/* What moat_verify_chain found, in words. */
+typedef struct moat_verdict {
+    char reason[600]; /* why the chain was refused ("its certificate expired on
+                         2026-01-01"); "" when it was not */
+    const char *code; /* the browser's name for the refusal ("NET::ERR_CERT_DATE_INVALID") */
+    char staple[300]; /* why a stapled OCSP answer was ignored ("it is about another
+                         certificate"); "" when none came or it was used */
+} moat_verdict;
+
 /* Validates the chain (leaf first, the rest in any order) for serverAuth,
- * the host name or IP address, at time `now`. Returns 0 or the alert to
- * send; on failure writes a plain-words reason ("its certificate expired
- * on 2026-01-01") and sets *code to the browser's name for it. */
+ * the host name or IP address, at time `now`; client: for clientAuth, with
+ * no host. Any certificate of the trust store is an anchor for a server's
+ * chain (partial chains); a client's must reach a root. Either way a leaf
+ * whose keyUsage lacks digitalSignature is refused (RFC 8446 4.4.2.2).
+ * ocsp: a stapled DER OCSP response for the leaf, checked once the chain
+ * verifies: one that is signed for this certificate and says revoked
+ * refuses it; one that is unusable (another certificate's, badly signed,
+ * stale) is ignored and v->staple says why. Returns 0 or the alert to send;
+ * v is always filled in. */
 int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
                       const char *host, int64_t now, int client, const uint8_t *ocsp,
-                      size_t ocsp_len, char *reason, size_t reasonlen, const char **code);
-/* (client: purpose clientAuth and no host; ocsp: a stapled DER OCSP
- * response for the leaf, checked once the chain verifies: a revoked status
- * gives certificate_revoked, a bad response bad_certificate_status_response.) */
+                      size_t ocsp_len, moat_verdict *v);
 
 /* How long a stapled OCSP answer without nextUpdate is believed, from
  * its thisUpdate; older ones are ignored as stale (as browsers cap them). */

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "crypto/crypto.h"
+#include "crypto/x509info.h"
 #include "moat/error.h"
 
 struct moat_trust {
@@ -27,6 +28,14 @@ moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen
     if (moat_crypto_init()) return NULL;
     moat_trust *t = OPENSSL_zalloc(sizeof *t);
     if (!t || !(t->store = X509_STORE_new())) goto fail;
+    /* Every certificate in the store is an anchor, not only self-signed
+     * roots: an intermediate (or the server's own leaf) given with --cacert
+     * or --capath, or found in the system store, ends the chain, as curl
+     * does (X509_V_FLAG_PARTIAL_CHAIN) and browsers do with any trusted
+     * certificate. Set on the store so that the check of a stapled OCSP
+     * answer's signer trusts the same certificates. Client certificates
+     * still chain to a root (moat_verify_chain clears it for them). */
+    X509_STORE_set_flags(t->store, X509_V_FLAG_PARTIAL_CHAIN);
     if (!pem) {
         if (!X509_STORE_set_default_paths(t->store)) {
             snprintf(err, errlen, "the system trust store could not be loaded");
@@ -120,7 +129,8 @@ static void fmt_date(const ASN1_TIME *a, char *out, size_t n)
         snprintf(out, n, "an unreadable date");
 }
 
-/* The names a certificate is valid for, "a.example, b.example, 192.0.2.1". */
+/* The names a certificate is valid for, "a.example, b.example, 192.0.2.1";
+ * each as it is, escaped: a NUL inside one is shown, not a cut-off name. */
 static void list_names(X509 *x, char *out, size_t n)
 {
     out[0] = 0;
@@ -128,10 +138,12 @@ static void list_names(X509 *x, char *out, size_t n)
     size_t used = 0;
     for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && used + 1 < n; i++) {
         GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-        char one[INET6_ADDRSTRLEN + 1] = "";
+        char one[1024] = "";
         const char *s = NULL;
         if (g->type == GEN_DNS) {
-            s = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+            moat_x509_escape_name(ASN1_STRING_get0_data(g->d.dNSName),
+                                  (size_t)ASN1_STRING_length(g->d.dNSName), one, sizeof one);
+            s = one;
         } else if (g->type == GEN_IPADD) {
             int l = ASN1_STRING_length(g->d.iPAddress);
             const unsigned char *d = ASN1_STRING_get0_data(g->d.iPAddress);
@@ -187,68 +199,72 @@ static void crl_revocation(X509_STORE *store, X509 *x, char *out, size_t n)
         snprintf(out, n, " on %s", d);
 }
 
-/* Checks an OCSP response stapled for the leaf of a verified chain:
- * signature, certificate id, freshness, status. */
+/* "this update 2026-01-01": a date of an OCSP answer, in words for -v. */
+static void staple_date(const char *what, const ASN1_GENERALIZEDTIME *d, char *out, size_t n)
+{
+    char day[40];
+    fmt_date(d, day, sizeof day);
+    snprintf(out, n, "%s %s", what, day);
+}
+
+/* Judges an OCSP response stapled for the leaf of a verified chain. RFC
+ * 6960 3.2: an answer counts only when it is about this very certificate,
+ * signed by its issuer or a responder the issuer authorised, and fresh.
+ * One that is not is ignored, as browsers do, and the connection goes on as
+ * if nothing had been stapled (a staple is the server's offer, RFC 6066 8,
+ * and anyone on the path could have swapped it for junk): v->staple says
+ * why. A signed "revoked" about this certificate refuses whatever its
+ * dates: a revocation is never undone. Returns 0 or certificate_revoked. */
 static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, size_t len,
-                        int64_t now, char *reason, size_t reasonlen, const char **code)
+                        int64_t now, moat_verdict *v)
 {
     const unsigned char *p = der;
     OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
     OCSP_BASICRESP *bs = NULL;
     OCSP_CERTID *id = NULL;
     STACK_OF(X509) *chain = X509_STORE_CTX_get1_chain(ctx);
-    int r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE_STATUS_RESPONSE);
-    int status = -1, why = -1;
+    int r = 0, status = -1, why = -1;
     ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
-    *code = "NET::ERR_CERT_INVALID";
+    char d[60];
     if (!resp || OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
         !(bs = OCSP_response_get1_basic(resp))) {
-        snprintf(reason, reasonlen, "its stapled OCSP response is not a valid response");
-        goto out;
-    }
-    if (!chain || sk_X509_num(chain) < 2 ||
-        !(id = OCSP_cert_to_id(NULL, sk_X509_value(chain, 0), sk_X509_value(chain, 1)))) {
-        snprintf(reason, reasonlen, "its stapled OCSP response cannot be matched to its issuer");
-        goto out;
-    }
-    if (OCSP_basic_verify(bs, chain, t->store, 0) <= 0) {
-        snprintf(reason, reasonlen,
-                 "its stapled OCSP response has a signature that does not verify");
-        goto out;
-    }
-    if (!OCSP_resp_find_status(bs, id, &status, &why, &rev, &thisupd, &nextupd)) {
-        snprintf(reason, reasonlen, "its stapled OCSP response is for another certificate");
-        goto out;
-    }
-    /* Five minutes of leeway for clocks, as OCSP_check_validity allows. */
-    if ((thisupd && ASN1_TIME_cmp_time_t(thisupd, (time_t)(now + 300)) > 0) ||
-        (nextupd && ASN1_TIME_cmp_time_t(nextupd, (time_t)(now - 300)) < 0)) {
-        snprintf(reason, reasonlen, "its stapled OCSP response is out of date");
-        goto out;
-    }
-    /* RFC 6960 4.2.2.1: no nextUpdate means "newer information is always
-     * available", not "valid forever". Browsers cap the age of such an
-     * answer; past MOAT_OCSP_MAX_AGE it is stale and ignored, as if none
-     * had been stapled (not a refusal). A revocation is never undone, so a
-     * signed "revoked" still counts, however old. */
-    if (!nextupd && status != V_OCSP_CERTSTATUS_REVOKED &&
-        (!thisupd || ASN1_TIME_cmp_time_t(thisupd, (time_t)(now - MOAT_OCSP_MAX_AGE)) < 0)) {
-        r = 0;
-        goto out;
-    }
-    if (status == V_OCSP_CERTSTATUS_REVOKED) {
-        char d[40];
+        snprintf(v->staple, sizeof v->staple, "it is not a successful OCSP response");
+    } else if (!chain || sk_X509_num(chain) < 2 ||
+               !(id = OCSP_cert_to_id(NULL, sk_X509_value(chain, 0), sk_X509_value(chain, 1)))) {
+        /* The leaf is itself the anchor: its issuer is not known here. */
+        snprintf(v->staple, sizeof v->staple,
+                 "it cannot be matched: the certificate's issuer is not known here");
+    } else if (!OCSP_resp_find_status(bs, id, &status, &why, &rev, &thisupd, &nextupd)) {
+        snprintf(v->staple, sizeof v->staple, "it is about another certificate");
+    } else if (OCSP_basic_verify(bs, chain, t->store, 0) <= 0) {
+        snprintf(v->staple, sizeof v->staple,
+                 "its signature does not verify (it is not signed by the certificate's issuer "
+                 "or a responder the issuer authorised)");
+    } else if (status == V_OCSP_CERTSTATUS_REVOKED) {
         fmt_date(rev, d, sizeof d);
-        snprintf(reason, reasonlen,
+        snprintf(v->reason, sizeof v->reason,
                  "its certificate has been revoked (on %s%s%s), says the server's stapled OCSP "
                  "answer",
                  d, why >= 0 ? ", " : "", why >= 0 ? reason_name(why) : "");
-        *code = "NET::ERR_CERT_REVOKED";
+        v->code = "NET::ERR_CERT_REVOKED";
         r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
-        goto out;
+    } else if (thisupd && ASN1_TIME_cmp_time_t(thisupd, (time_t)(now + 300)) > 0) {
+        /* Five minutes of leeway for clocks, as OCSP_check_validity allows. */
+        staple_date("this update", thisupd, d, sizeof d);
+        snprintf(v->staple, sizeof v->staple, "it is not valid yet (%s)", d);
+    } else if (nextupd && ASN1_TIME_cmp_time_t(nextupd, (time_t)(now - 300)) < 0) {
+        staple_date("next update", nextupd, d, sizeof d);
+        snprintf(v->staple, sizeof v->staple, "it is out of date (%s)", d);
+    } else if (!nextupd &&
+               (!thisupd || ASN1_TIME_cmp_time_t(thisupd, (time_t)(now - MOAT_OCSP_MAX_AGE)) < 0)) {
+        /* RFC 6960 4.2.2.1: no nextUpdate means "newer information is
+         * always available", not "valid forever"; browsers cap its age. */
+        staple_date("made on", thisupd, d, sizeof d);
+        snprintf(v->staple, sizeof v->staple,
+                 "it is stale: it has no next update and was %s, more than %d days ago", d,
+                 (int)(MOAT_OCSP_MAX_AGE / 86400));
     }
-    r = 0; /* good, or unknown: a browser goes on without a verdict */
-out:
+    /* Otherwise good, or unknown: a browser goes on without a verdict. */
     OCSP_CERTID_free(id);
     OCSP_BASICRESP_free(bs);
     OCSP_RESPONSE_free(resp);
@@ -419,13 +435,175 @@ int moat_x509_not_after(const uint8_t *der, size_t len, int64_t *out)
     return r;
 }
 
+/* RFC 8446 4.4.2.2: the end-entity key signs the handshake
+ * (CertificateVerify), so a keyUsage extension, when present, must allow
+ * digitalSignature, for servers and clients alike. keyEncipherment or
+ * keyAgreement alone belong to TLS 1.2's RSA key transport and static
+ * ECDH. Browsers refuse such a leaf before judging its chain (Chromium:
+ * ERR_SSL_KEY_USAGE_INCOMPATIBLE), and so does moat. Returns 0 or the
+ * alert, with the reason in words. */
+static int check_key_usage(X509 *leaf, moat_verdict *v)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } kus[] = {{KU_NON_REPUDIATION, "nonRepudiation"},     {KU_KEY_ENCIPHERMENT, "keyEncipherment"},
+               {KU_DATA_ENCIPHERMENT, "dataEncipherment"}, {KU_KEY_AGREEMENT, "keyAgreement"},
+               {KU_KEY_CERT_SIGN, "keyCertSign"},          {KU_CRL_SIGN, "cRLSign"},
+               {KU_ENCIPHER_ONLY, "encipherOnly"},         {KU_DECIPHER_ONLY, "decipherOnly"}};
+    uint32_t ku = X509_get_key_usage(leaf); /* UINT32_MAX: no keyUsage */
+    if (ku == UINT32_MAX || (ku & KU_DIGITAL_SIGNATURE)) return 0;
+    char allows[200] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof kus / sizeof kus[0]; i++) {
+        if (!(ku & kus[i].bit) || used >= sizeof allows) continue;
+        int w =
+            snprintf(allows + used, sizeof allows - used, "%s%s", used ? ", " : "", kus[i].name);
+        if (w > 0) used += (size_t)w;
+    }
+    snprintf(v->reason, sizeof v->reason,
+             "its certificate's key usage does not allow digital signatures, which TLS 1.3 "
+             "needs (it allows %s)",
+             used ? allows : "nothing");
+    v->code = "ERR_SSL_KEY_USAGE_INCOMPATIBLE";
+    return MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
+}
+
+/* Why X509_verify_cert refused the chain: the reason in words, the
+ * browser's code, and the alert to send. */
+static int explain_failure(moat_trust *t, X509_STORE_CTX *ctx, X509 *leaf, const char *host,
+                           int client, moat_verdict *v)
+{
+    int e = X509_STORE_CTX_get_error(ctx);
+    X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
+    if (!bad) bad = leaf;
+    char a[512], b[256];
+    int depth = X509_STORE_CTX_get_error_depth(ctx);
+    const char *whose = depth > 0 ? "an issuing certificate in its chain" : "its certificate";
+    switch (e) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        fmt_date(X509_get0_notAfter(bad), a, sizeof a);
+        snprintf(v->reason, sizeof v->reason, "%s expired on %s", whose, a);
+        v->code = "NET::ERR_CERT_DATE_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_EXPIRED);
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        fmt_date(X509_get0_notBefore(bad), a, sizeof a);
+        snprintf(v->reason, sizeof v->reason, "%s is not valid until %s", whose, a);
+        v->code = "NET::ERR_CERT_DATE_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_EXPIRED);
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        snprintf(v->reason, sizeof v->reason, "its certificate is self-signed and not trusted");
+        v->code = "NET::ERR_CERT_AUTHORITY_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA);
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        b[0] = 0;
+        subject_cn(X509_get_issuer_name(bad), b, sizeof b);
+        snprintf(v->reason, sizeof v->reason,
+                 "its certificate was issued by an authority that is not trusted (%s)", b);
+        v->code = "NET::ERR_CERT_AUTHORITY_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA);
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        list_names(leaf, a, sizeof a);
+        snprintf(v->reason, sizeof v->reason,
+                 "its certificate is not valid for %s (it is valid for %s)", host, a);
+        v->code = "NET::ERR_CERT_COMMON_NAME_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+    case X509_V_ERR_CERT_REVOKED:
+        crl_revocation(t->store, bad, a, sizeof a);
+        snprintf(v->reason, sizeof v->reason, "%s has been revoked%s, per the CRL", whose, a);
+        v->code = "NET::ERR_CERT_REVOKED";
+        return MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
+    case X509_V_ERR_UNABLE_TO_GET_CRL:
+    case X509_V_ERR_CRL_HAS_EXPIRED:
+    case X509_V_ERR_CRL_NOT_YET_VALID:
+    case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+    case X509_V_ERR_UNHANDLED_CRITICAL_CRL_EXTENSION:
+        /* A CRL moat cannot fully read (RFC 5280 5.2: an unrecognised
+         * critical extension) tells nothing about the certificate: its
+         * status is unknown, which is not the certificate's own fault. */
+        snprintf(v->reason, sizeof v->reason,
+                 "the revocation status of %s could not be checked (%s)", whose,
+                 X509_verify_cert_error_string(e));
+        v->code = "NET::ERR_CERT_UNABLE_TO_CHECK_REVOCATION";
+        return MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_UNKNOWN);
+    case X509_V_ERR_INVALID_PURPOSE:
+        snprintf(v->reason, sizeof v->reason, "%s is not meant for %s authentication", whose,
+                 client ? "client" : "server");
+        v->code = "NET::ERR_CERT_INVALID";
+        return MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
+    case X509_V_ERR_CA_MD_TOO_WEAK: {
+        int nid = X509_get_signature_nid(bad);
+        snprintf(v->reason, sizeof v->reason,
+                 "%s is signed with %s, a signature algorithm that is no longer trusted", whose,
+                 nid == NID_sha1WithRSAEncryption || nid == NID_ecdsa_with_SHA1 ? "SHA-1"
+                 : nid != NID_undef                                             ? OBJ_nid2ln(nid)
+                                                                                : "a weak digest");
+        v->code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
+        return MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+    }
+    case X509_V_ERR_EE_KEY_TOO_SMALL:
+    case X509_V_ERR_CA_KEY_TOO_SMALL:
+        snprintf(v->reason, sizeof v->reason, "%s has a %d-bit key, too weak to be trusted", whose,
+                 X509_get0_pubkey(bad) ? EVP_PKEY_get_bits(X509_get0_pubkey(bad)) : 0);
+        v->code = "NET::ERR_CERT_WEAK_KEY";
+        return MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+    default:
+        snprintf(v->reason, sizeof v->reason, "%s could not be verified: %s", whose,
+                 X509_verify_cert_error_string(e));
+        return MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
+    }
+}
+
+/* The verifier's settings for one chain: the time, 112-bit security, the
+ * purpose, CRLs, and the name or address asked for. */
+static void set_params(moat_trust *t, X509_STORE_CTX *ctx, const char *host, int64_t now,
+                       int client)
+{
+    X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_time(vp, (time_t)now);
+    /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
+    X509_VERIFY_PARAM_set_auth_level(vp, 2);
+    X509_STORE_CTX_set_purpose(ctx, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
+    /* --client-ca names the roots whose clients are welcome, as nginx's
+     * ssl_client_certificate does: no partial chains there. */
+    if (client) X509_VERIFY_PARAM_clear_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
+    if (t->crl_check) {
+        X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+        X509_STORE_CTX_set_verify_cb(ctx, crl_cb);
+    }
+    unsigned char ipbuf[16];
+    int is_ip =
+        host && (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1);
+    if (host && is_ip) {
+        X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+    } else if (host) {
+        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+                                                X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+        /* A SAN written as the absolute name good.test. names good.test
+         * too (the caller has dropped one trailing dot from host). */
+        size_t hl = strlen(host);
+        char abs[514];
+        X509_VERIFY_PARAM_set1_host(vp, host, hl);
+        if (hl + 2 <= sizeof abs) {
+            memcpy(abs, host, hl);
+            abs[hl] = '.';
+            X509_VERIFY_PARAM_add1_host(vp, abs, hl + 1);
+        }
+    }
+}
+
 int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
                       const char *host, int64_t now, int client, const uint8_t *ocsp,
-                      size_t ocsp_len, char *reason, size_t reasonlen, const char **code)
+                      size_t ocsp_len, moat_verdict *v)
 {
-    *code = "NET::ERR_CERT_INVALID";
+    v->reason[0] = v->staple[0] = 0;
+    v->code = "NET::ERR_CERT_INVALID";
     if (!n) {
-        snprintf(reason, reasonlen, "it sent no certificate");
+        snprintf(v->reason, sizeof v->reason, "it sent no certificate");
         return MOAT_ERR_ALERT(MOAT_ALERT_DECODE_ERROR);
     }
     X509 *leaf = NULL;
@@ -438,7 +616,7 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
         X509 *x = d2i_X509(NULL, &p, (long)lens[i]);
         if (!x || p != ders[i] + lens[i]) {
             X509_free(x);
-            snprintf(reason, reasonlen, "its certificate could not be parsed");
+            snprintf(v->reason, sizeof v->reason, "its certificate could not be parsed");
             r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
             goto out;
         }
@@ -449,134 +627,28 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
             goto out;
         }
     }
-    if (!X509_STORE_CTX_init(ctx, t->store, leaf, rest)) goto out;
-    X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
-    X509_VERIFY_PARAM_set_time(vp, (time_t)now);
-    /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
-    X509_VERIFY_PARAM_set_auth_level(vp, 2);
-    X509_STORE_CTX_set_purpose(ctx, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
-    if (t->crl_check) {
-        X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-        X509_STORE_CTX_set_verify_cb(ctx, crl_cb);
-    }
-    unsigned char ipbuf[16];
+    /* good.test. is good.test (RFC 6066 3 keeps the dot out of SNI). */
     char name[512];
     size_t hl = host ? strlen(host) : 0;
-    /* good.test. is good.test (RFC 6066 3 keeps the dot out of SNI); and
-     * a SAN written as the absolute name good.test. names it too. */
     if (hl > 1 && host[hl - 1] == '.') hl--;
-    if (hl + 2 > sizeof name) {
-        snprintf(reason, reasonlen, "the host name is too long");
+    if (hl >= sizeof name) {
+        snprintf(v->reason, sizeof v->reason, "the host name is too long");
         r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
         goto out;
     }
     if (host) {
         memcpy(name, host, hl);
         name[hl] = '\0';
+        host = name;
     }
-    int is_ip =
-        host && (inet_pton(AF_INET, name, ipbuf) == 1 || inet_pton(AF_INET6, name, ipbuf) == 1);
-    if (host && is_ip) {
-        X509_VERIFY_PARAM_set1_ip_asc(vp, name);
-    } else if (host) {
-        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
-                                                X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
-        X509_VERIFY_PARAM_set1_host(vp, name, hl);
-        name[hl] = '.';
-        X509_VERIFY_PARAM_add1_host(vp, name, hl + 1);
-        name[hl] = '\0';
-    }
-    if (X509_verify_cert(ctx) == 1) {
-        r = ocsp ? check_staple(t, ctx, ocsp, ocsp_len, now, reason, reasonlen, code) : 0;
-        goto out;
-    }
-    int e = X509_STORE_CTX_get_error(ctx);
-    X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
-    if (!bad) bad = leaf;
-    char a[512], b[256];
-    int depth = X509_STORE_CTX_get_error_depth(ctx);
-    const char *whose = depth > 0 ? "an issuing certificate in its chain" : "its certificate";
-    switch (e) {
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-        fmt_date(X509_get0_notAfter(bad), a, sizeof a);
-        snprintf(reason, reasonlen, "%s expired on %s", whose, a);
-        *code = "NET::ERR_CERT_DATE_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_EXPIRED);
-        break;
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-        fmt_date(X509_get0_notBefore(bad), a, sizeof a);
-        snprintf(reason, reasonlen, "%s is not valid until %s", whose, a);
-        *code = "NET::ERR_CERT_DATE_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_EXPIRED);
-        break;
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-        snprintf(reason, reasonlen, "its certificate is self-signed and not trusted");
-        *code = "NET::ERR_CERT_AUTHORITY_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA);
-        break;
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-        b[0] = 0;
-        subject_cn(X509_get_issuer_name(bad), b, sizeof b);
-        snprintf(reason, reasonlen,
-                 "its certificate was issued by an authority that is not trusted (%s)", b);
-        *code = "NET::ERR_CERT_AUTHORITY_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA);
-        break;
-    case X509_V_ERR_HOSTNAME_MISMATCH:
-    case X509_V_ERR_IP_ADDRESS_MISMATCH:
-        list_names(leaf, a, sizeof a);
-        snprintf(reason, reasonlen, "its certificate is not valid for %s (it is valid for %s)",
-                 name, a);
-        *code = "NET::ERR_CERT_COMMON_NAME_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
-        break;
-    case X509_V_ERR_CERT_REVOKED:
-        crl_revocation(t->store, bad, a, sizeof a);
-        snprintf(reason, reasonlen, "%s has been revoked%s, per the CRL", whose, a);
-        *code = "NET::ERR_CERT_REVOKED";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
-        break;
-    case X509_V_ERR_UNABLE_TO_GET_CRL:
-    case X509_V_ERR_CRL_HAS_EXPIRED:
-    case X509_V_ERR_CRL_NOT_YET_VALID:
-    case X509_V_ERR_CRL_SIGNATURE_FAILURE:
-        snprintf(reason, reasonlen, "the revocation status of %s could not be checked (%s)", whose,
-                 X509_verify_cert_error_string(e));
-        *code = "NET::ERR_CERT_UNABLE_TO_CHECK_REVOCATION";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_UNKNOWN);
-        break;
-    case X509_V_ERR_INVALID_PURPOSE:
-        snprintf(reason, reasonlen, "%s is not meant for %s authentication", whose,
-                 client ? "client" : "server");
-        *code = "NET::ERR_CERT_INVALID";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_UNSUPPORTED_CERTIFICATE);
-        break;
-    case X509_V_ERR_CA_MD_TOO_WEAK: {
-        int nid = X509_get_signature_nid(bad);
-        snprintf(reason, reasonlen,
-                 "%s is signed with %s, a signature algorithm that is no longer trusted", whose,
-                 nid == NID_sha1WithRSAEncryption || nid == NID_ecdsa_with_SHA1 ? "SHA-1"
-                 : nid != NID_undef                                             ? OBJ_nid2ln(nid)
-                                                                                : "a weak digest");
-        *code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
-        break;
-    }
-    case X509_V_ERR_EE_KEY_TOO_SMALL:
-    case X509_V_ERR_CA_KEY_TOO_SMALL:
-        snprintf(reason, reasonlen, "%s has a %d-bit key, too weak to be trusted", whose,
-                 X509_get0_pubkey(bad) ? EVP_PKEY_get_bits(X509_get0_pubkey(bad)) : 0);
-        *code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
-        break;
-    default:
-        snprintf(reason, reasonlen, "%s could not be verified: %s", whose,
-                 X509_verify_cert_error_string(e));
-        r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
-    }
+    if ((r = check_key_usage(leaf, v))) goto out;
+    r = MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
+    if (!X509_STORE_CTX_init(ctx, t->store, leaf, rest)) goto out;
+    set_params(t, ctx, host, now, client);
+    if (X509_verify_cert(ctx) == 1)
+        r = ocsp ? check_staple(t, ctx, ocsp, ocsp_len, now, v) : 0;
+    else
+        r = explain_failure(t, ctx, leaf, host, client, v);
 out:
     X509_STORE_CTX_free(ctx);
     X509_free(leaf);

@@ -32,6 +32,24 @@ static void time_str(const ASN1_TIME *t, char *out, size_t cap)
     strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
+size_t moat_x509_escape_name(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (!cap) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char one[5] = {(char)p[i], 0};
+        /* Bytes a name may not hold (an embedded NUL ends a C string early
+         * and once fooled name checks) are shown, not hidden: \x00. */
+        if (p[i] < 0x21 || p[i] > 0x7e || p[i] == '\\') snprintf(one, sizeof one, "\\x%02x", p[i]);
+        size_t l = strlen(one);
+        if (o + l >= cap) break;
+        memcpy(out + o, one, l);
+        o += l;
+    }
+    out[o] = 0;
+    return o;
+}
+
 static void sans_str(X509 *x, char *out, size_t cap)
 {
     size_t o = 0;
@@ -42,8 +60,10 @@ static void sans_str(X509 *x, char *out, size_t cap)
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
         char one[300] = "";
         if (g->type == GEN_DNS) {
-            snprintf(one, sizeof one, "DNS:%.*s", ASN1_STRING_length(g->d.dNSName),
-                     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+            snprintf(one, sizeof one, "DNS:");
+            moat_x509_escape_name(ASN1_STRING_get0_data(g->d.dNSName),
+                                  (size_t)ASN1_STRING_length(g->d.dNSName), one + 4,
+                                  sizeof one - 4);
         } else if (g->type == GEN_IPADD) {
             const unsigned char *p = ASN1_STRING_get0_data(g->d.iPAddress);
             int n = ASN1_STRING_length(g->d.iPAddress);
@@ -56,12 +76,15 @@ static void sans_str(X509 *x, char *out, size_t cap)
                                   (p[j] << 8) | p[j + 1]);
             }
         } else if (g->type == GEN_EMAIL) {
-            snprintf(one, sizeof one, "email:%.*s", ASN1_STRING_length(g->d.rfc822Name),
-                     (const char *)ASN1_STRING_get0_data(g->d.rfc822Name));
+            snprintf(one, sizeof one, "email:");
+            moat_x509_escape_name(ASN1_STRING_get0_data(g->d.rfc822Name),
+                                  (size_t)ASN1_STRING_length(g->d.rfc822Name), one + 6,
+                                  sizeof one - 6);
         } else if (g->type == GEN_URI) {
-            snprintf(one, sizeof one, "URI:%.*s",
-                     ASN1_STRING_length(g->d.uniformResourceIdentifier),
-                     (const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier));
+            snprintf(one, sizeof one, "URI:");
+            moat_x509_escape_name(ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
+                                  (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier),
+                                  one + 4, sizeof one - 4);
         }
         if (!one[0]) continue;
         int k = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", one);

@@ -111,8 +111,7 @@ int tls_verify_peer_chain(moat_tls *t, moat_trust *trust, const char *host, cons
     struct tls_text *tx = tls_text(t);
     if (!tx) return MOAT_ERR_NOMEM;
     return moat_verify_chain(trust, ders, h->cert_len, h->npeer, host, tls_now(t), t->is_server,
-                             staple->err ? NULL : staple->p, staple->n, tx->verify_err,
-                             sizeof tx->verify_err, &tx->verify_code);
+                             staple->err ? NULL : staple->p, staple->n, &tx->verdict);
 }
 
 int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)

@@ -428,7 +428,9 @@ static int handle_certificate(moat_tls *t, const uint8_t *msg, size_t len)
     if (t->cfg->verify &&
         (e = tls_verify_peer_chain(t, t->cfg->trust, TX(t)->server_name, &staple)))
         return e;
-    t->ocsp_stapled = t->cfg->verify && !staple.err;
+    /* A staple that was ignored (moat_tls_ocsp_ignored says why) is as
+     * good as none. */
+    t->ocsp_stapled = t->cfg->verify && !staple.err && !TX(t)->verdict.staple[0];
     t->state = ST_WAIT_CV;
     return tls_transcript_add(t, msg, len);
 }

@@ -203,9 +203,8 @@ struct hs {
  * keeps keys and little else): allocated by clients at creation, by a
  * server when it first writes a field (tls_text). */
 struct tls_text {
-    char server_name[256]; /* client: the name asked for */
-    char verify_err[600];  /* why the peer's chain was refused */
-    const char *verify_code;
+    char server_name[256];   /* client: the name asked for */
+    moat_verdict verdict;    /* the peer's chain judged: why refused, a staple ignored */
     char peer_identity[256]; /* the verified peer's identity (moat_x509_identity) */
     int64_t peer_not_after;  /* server: when that identity's chain expires */
     /* server: the verified client chain as sent, DER (for RFC 9440
@@ -238,7 +237,7 @@ struct moat_tls {
     unsigned ku_received; /* KeyUpdates received since the peer's last app data */
     uint64_t key_limit;   /* records per key before a KeyUpdate (5.5) */
     int resumed;
-    int ocsp_stapled;     /* client: a staple came and was checked */
+    int ocsp_stapled;     /* client: a staple came, was checked and counted */
     tls_session *session; /* client: the latest ticket received */
     uint32_t tickets_sent;
     /* server, resumed: the full handshake the ticket stands for (when,

@@ -629,9 +629,13 @@ const char *moat_tls_get_sni(const moat_tls *t)
 }
 const char *moat_tls_verify_error(const moat_tls *t)
 {
-    return TX(t)->verify_err[0] ? TX(t)->verify_err : NULL;
+    return TX(t)->verdict.reason[0] ? TX(t)->verdict.reason : NULL;
 }
 const char *moat_tls_verify_code(const moat_tls *t)
 {
-    return TX(t)->verify_err[0] ? TX(t)->verify_code : NULL;
+    return TX(t)->verdict.reason[0] ? TX(t)->verdict.code : NULL;
+}
+const char *moat_tls_ocsp_ignored(const moat_tls *t)
+{
+    return TX(t)->verdict.staple[0] ? TX(t)->verdict.staple : NULL;
 }

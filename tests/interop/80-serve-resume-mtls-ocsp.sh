@@ -131,6 +131,21 @@ fi
 
 # ---- client certificates
 gen_client_cert || { notok "client certificate made"; diag "$C/alice.log"; }
+# Client certificates whose keyUsage lacks digitalSignature: bob (RSA,
+# keyEncipherment) and carol (EC, keyAgreement).
+(
+	set -e
+	cd "$C"
+	exec >bob.log 2>&1
+	for who in bob:keyEncipherment:rsa:2048 carol:keyAgreement:ec; do
+		IFS=: read -r n ku alg bits <<<"$who"
+		printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,%s\nextendedKeyUsage=clientAuth\n' "$ku" >$n.ext
+		if [ "$alg" = ec ]; then kopt="-newkey ec -pkeyopt ec_paramgen_curve:P-256"; else kopt="-newkey rsa:$bits"; fi
+		openssl req -new $kopt -nodes -keyout $n.key -subj "/O=moat tests/CN=$n" -out $n.csr
+		openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 -sha256 \
+			-extfile $n.ext -out $n.pem
+	done
+) || { notok "client certificates without digitalSignature made"; diag "$C/bob.log"; rm -f "$C/bob.pem"; }
 
 LOG=$T_TMP/access.log
 if moat_serve "mtls require" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" \
@@ -149,6 +164,17 @@ if moat_serve "mtls require" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.k
 	timeout "$T_CLIENT" curl -sS --cacert "$C/ca.pem" --cert "$C/p256.pem" --key "$C/p256.key" \
 		--resolve "localhost:$SRV_PORT:127.0.0.1" "https://localhost:$SRV_PORT/" >"$out" 2>&1
 	check "mtls: a certificate without clientAuth EKU is refused" bash -c "! grep -q '$SITE_TOKEN' '$out'"
+	# RFC 8446 4.4.2.2: a client certificate whose keyUsage lacks
+	# digitalSignature cannot sign CertificateVerify; unsupported_certificate.
+	if [ -f "$C/bob.pem" ]; then
+		for n in bob:keyEncipherment carol:keyAgreement; do
+			sclient "$T_TMP/m5-${n%%:*}" -cert "$C/${n%%:*}.pem" -key "$C/${n%%:*}.key"
+			name="mtls: a client certificate with keyUsage ${n#*:} only gets unsupported_certificate (43)"
+			if has "$T_TMP/m5-${n%%:*}" 'unsupported certificate|alert number 43' && ! has "$T_TMP/m5-${n%%:*}" "$SITE_TOKEN"; then
+				ok "$name"
+			else notok "$name"; diag "$T_TMP/m5-${n%%:*}"; fi
+		done
+	fi
 	sleep 0.3
 	check "mtls: the access log names the client (CN=alice) in Combined Log Format" \
 		has "$LOG" '^127\.0\.0\.1 - - \[[^]]+\] "GET /sub/hello.txt HTTP/1.1" 200 [0-9]+ "-" "curl/[^"]*" "[^"]*CN=alice'

@@ -1111,39 +1111,35 @@ static void test_ocsp_staple_age(void)
     unsigned char *rev = read_all(path, &rev_n);
     snprintf(path, sizeof path, "%s/good-1day.der", d);
     unsigned char *day = read_all(path, &day_n);
-    char err[256], why[512], said[512];
-    const char *code = NULL;
+    char err[256], said[512];
+    moat_verdict v;
     moat_trust *t = root ? moat_trust_new((const char *)root, root_n, err, sizeof err) : NULL;
     check(t && leaf && good && rev && day, "trust and answers loaded");
     if (t && leaf && good && rev && day) {
         const uint8_t *ders[1] = {leaf};
         size_t lens[1] = {leaf_n};
         int64_t now = (int64_t)time(NULL), later = now + MOAT_OCSP_MAX_AGE + 86400;
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", now, 0, good, good_n, why,
-                                sizeof why, &code) == 0,
+        check(moat_verify_chain(t, ders, lens, 1, "localhost", now, 0, good, good_n, &v) == 0 &&
+                  !v.staple[0],
               "a fresh good answer without nextUpdate is accepted");
         moat_ocsp_describe(good, good_n, now, said, sizeof said);
         check(strstr(said, "good") && strstr(said, "no next update"), "-v: %s", said);
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, good, good_n, why,
-                                sizeof why, &code) == 0,
-              "8 days on, the same answer is ignored as stale, not a refusal");
+        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, good, good_n, &v) == 0 &&
+                  strstr(v.staple, "stale"),
+              "8 days on, the same answer is ignored as stale, not a refusal (%s)", v.staple);
         moat_ocsp_describe(good, good_n, later, said, sizeof said);
         check(strstr(said, "stale, ignored") != NULL, "-v 8 days on: %s", said);
-        why[0] = 0;
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, rev, rev_n, why,
-                                sizeof why,
-                                &code) == MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED) &&
-                  strstr(why, "revoked"),
-              "a revoked answer without nextUpdate still refuses, however old (%s)", why);
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", now, 0, rev, rev_n, why, sizeof why,
-                                &code) != 0 &&
-                  strcmp(code, "NET::ERR_CERT_REVOKED") == 0,
-              "and a fresh one refuses (%s)", code);
-        why[0] = 0;
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, day, day_n, why,
-                                sizeof why, &code) != 0 &&
-                  strstr(why, "out of date"),
-              "an answer past its nextUpdate is refused as out of date (%s)", why);
+        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, rev, rev_n, &v) ==
+                      MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED) &&
+                  strstr(v.reason, "revoked"),
+              "a revoked answer without nextUpdate still refuses, however old (%s)", v.reason);
+        check(moat_verify_chain(t, ders, lens, 1, "localhost", now, 0, rev, rev_n, &v) != 0 &&
+                  strcmp(v.code, "NET::ERR_CERT_REVOKED") == 0,
+              "and a fresh one refuses (%s)", v.code);
+        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, day, day_n, &v) == 0 &&
+                  strstr(v.staple, "out of date"),
+              "an answer past its nextUpdate is ignored as out of date, not a refusal (%s)",
+              v.staple);
         moat_ocsp_describe(day, day_n, now, said, sizeof said);
         check(strstr(said, "next update 2") != NULL, "-v with nextUpdate: %s", said);
     }
