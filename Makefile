@@ -1,4 +1,4 @@
-# moat: build of libmoat.a, the moat command and the tests.
+# moat: build of libmoat.a, libmoat.so, the moat command and the tests.
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -fno-strict-aliasing
@@ -18,13 +18,34 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TEST_COMMON := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 HDR     := $(wildcard include/moat/*.h src/*/*.h tests/unit/*.h)
+PUB_HDR := $(wildcard include/moat/*.h)
+
+# The version (src/cli/main.c) and the shared library's ABI number: the
+# soname is libmoat.so.$(SOVERSION).
+VERSION   := $(shell sed -n 's/^\#define MOAT_VERSION "\(.*\)"$$/\1/p' src/cli/main.c)
+SOVERSION := 0
 
 .PHONY: all run test unit asan clean bench fmt
-all: $(B)/moat $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold
+all: $(B)/moat $(B)/libmoat.so $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold
+
+# The library's objects are compiled once, position-independent, for both
+# libmoat.a and libmoat.so (measured: 0.3% more of moat's own instructions
+# in a handshake, none in the record layer). Hidden by default: only what
+# include/moat/ declares (#pragma GCC visibility there) is exported.
+$(OBJ): override CFLAGS += -fPIC -fvisibility=hidden -fno-semantic-interposition
 
 $(B)/libmoat.a: $(OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
+
+# The exported functions, from the declarations in include/moat/.
+$(B)/libmoat.map: $(PUB_HDR) mk/exports.sh
+	@mkdir -p $(@D)
+	sh mk/exports.sh $(PUB_HDR) >$@.tmp && mv $@.tmp $@
+
+$(B)/libmoat.so: $(OBJ) $(B)/libmoat.map
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libmoat.so.$(SOVERSION) \
+		-Wl,--version-script=$(B)/libmoat.map -o $@ $(OBJ) $(LDLIBS)
 
 $(B)/moat: $(CLI_OBJ) $(B)/libmoat.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libmoat.a $(LDLIBS)
