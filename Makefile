@@ -1,4 +1,5 @@
-# moat: build of libmoat.a, libmoat.so, the moat command and the tests.
+# moat: build of libmoat.a, libmoat.so, the moat command and the tests;
+# make install and make uninstall (PREFIX, DESTDIR).
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -fno-strict-aliasing
@@ -25,7 +26,7 @@ PUB_HDR := $(wildcard include/moat/*.h)
 VERSION   := $(shell sed -n 's/^\#define MOAT_VERSION "\(.*\)"$$/\1/p' src/cli/main.c)
 SOVERSION := 0
 
-.PHONY: all run test unit asan clean bench fmt
+.PHONY: all run test unit asan clean bench fmt install uninstall
 all: $(B)/moat $(B)/libmoat.so $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold
 
 # The library's objects are compiled once, position-independent, for both
@@ -119,6 +120,38 @@ $(B)/libmoatfuzz.a: $(FUZZ_OBJ)
 
 $(B)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(B)/libmoatfuzz.a $(HDR)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/libmoatfuzz.a $(LDLIBS)
+
+# make install: the command, both libraries, the headers, moat.pc and the
+# man page under $(DESTDIR)$(PREFIX); make uninstall removes exactly those.
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# moat.pc names its directories from ${prefix} where they lie beneath it.
+pcdir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+install: $(B)/moat $(B)/libmoat.a $(B)/libmoat.so
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/moat $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(B)/moat $(DESTDIR)$(BINDIR)/moat
+	install -m 644 $(B)/libmoat.a $(DESTDIR)$(LIBDIR)/libmoat.a
+	install -m 755 $(B)/libmoat.so $(DESTDIR)$(LIBDIR)/libmoat.so.$(VERSION)
+	ln -sf libmoat.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmoat.so.$(SOVERSION)
+	ln -sf libmoat.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libmoat.so
+	install -m 644 $(PUB_HDR) $(DESTDIR)$(INCLUDEDIR)/moat/
+	install -m 644 docs/moat.1 $(DESTDIR)$(MANDIR)/man1/moat.1
+	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(call pcdir,$(LIBDIR))|' \
+		-e 's|@includedir@|$(call pcdir,$(INCLUDEDIR))|' -e 's|@version@|$(VERSION)|' \
+		mk/moat.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/moat.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/moat $(DESTDIR)$(LIBDIR)/libmoat.a \
+		$(DESTDIR)$(LIBDIR)/libmoat.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmoat.so.$(SOVERSION) \
+		$(DESTDIR)$(LIBDIR)/libmoat.so $(DESTDIR)$(PKGCONFIGDIR)/moat.pc \
+		$(DESTDIR)$(MANDIR)/man1/moat.1 $(PUB_HDR:include/%=$(DESTDIR)$(INCLUDEDIR)/%)
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/moat
 
 clean:
 	rm -rf build
