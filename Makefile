@@ -144,7 +144,7 @@ install: $(B)/moat $(B)/libmoat.a $(B)/libmoat.so
 	install -m 644 docs/moat.1 $(DESTDIR)$(MANDIR)/man1/moat.1
 	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@libdir@|$(call pcdir,$(LIBDIR))|' \
 		-e 's|@includedir@|$(call pcdir,$(INCLUDEDIR))|' -e 's|@version@|$(VERSION)|' \
-		mk/moat.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/moat.pc
+		-e 's|@libs_private@|$(LDLIBS)|' mk/moat.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/moat.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/moat $(DESTDIR)$(LIBDIR)/libmoat.a \
