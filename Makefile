@@ -26,7 +26,7 @@ PUB_HDR := $(wildcard include/moat/*.h)
 VERSION   := $(shell sed -n 's/^\#define MOAT_VERSION "\(.*\)"$$/\1/p' src/cli/main.c)
 SOVERSION := 0
 
-.PHONY: all run test unit asan clean bench fmt install uninstall
+.PHONY: all run test unit asan clean bench fmt install uninstall deps
 all: $(B)/moat $(B)/libmoat.so $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold
 
 # The library's objects are compiled once, position-independent, for both
@@ -78,6 +78,12 @@ run: all
 
 test:
 	./tests/run.sh
+
+# make deps: the file-level dependency graph of src/ (calls read from the
+# objects, #include lines) and its layer and cycle rules (tests/deps.py;
+# make test runs it as interop/41-deps.sh).
+deps: $(OBJ) $(CLI_OBJ)
+	python3 tests/deps.py $(B)
 
 fmt:
 	clang-format -i $(SRC) $(CLI_SRC) $(TEST_SRC) include/moat/*.h src/*/*.h
