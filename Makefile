@@ -86,7 +86,7 @@ deps: $(OBJ) $(CLI_OBJ)
 	python3 tests/deps.py $(B)
 
 fmt:
-	clang-format -i $(SRC) $(CLI_SRC) $(TEST_SRC) include/moat/*.h src/*/*.h
+	clang-format -i $(SRC) $(CLI_SRC) $(TEST_SRC) include/moat/*.h src/*/*.h examples/*.c
 
 # make bench: moat against nginx and h2o on loopback, and the in-memory
 # engine benchmark under callgrind (bench/run.py; docs/bench.md). It reports,

@@ -64,8 +64,8 @@ static void serve(int fd, const moat_tls_config *cfg)
     if (moat_http_write_status(&resp, status) ||
         moat_http_write_header(&resp, "Content-Type", "text/plain") ||
         moat_http_write_header(&resp, "Content-Length", "%d", blen) ||
-        moat_http_write_header(&resp, "Connection", "close") ||
-        moat_buf_append(&resp, "\r\n", 2) || moat_buf_append(&resp, body, (size_t)blen))
+        moat_http_write_header(&resp, "Connection", "close") || moat_buf_append(&resp, "\r\n", 2) ||
+        moat_buf_append(&resp, body, (size_t)blen))
         goto done;
     if (moat_tls_send(t, &out, resp.base, resp.len) == 0 && moat_tls_close(t, &out) == 0)
         flush(fd, &out);
