@@ -3,6 +3,7 @@
 # the functions include/moat/ declares, moat.pc, the man page; the two
 # examples built against the installed library (shared and static) and run
 # against openssl s_server and s_client; make uninstall leaves nothing.
+# shellcheck disable=SC2016 # checks eval their conditions, quoted
 . "$(dirname "$0")/../lib.sh"
 need cc make pkg-config nm readelf gcc man groff openssl || { finish; exit; }
 need_moat
@@ -66,9 +67,8 @@ check "install: libmoat.so exports no data, only functions" test ! -s "$T_TMP/no
 export PKG_CONFIG_PATH=$L/pkgconfig
 PC=(pkg-config --define-variable=prefix="$D$P")
 check "install: pkg-config --modversion moat is $VERSION" test "$("${PC[@]}" --modversion moat 2>&1)" = "$VERSION"
-# (echo: pkg-config's trailing blank out)
-CFL=$(echo $("${PC[@]}" --cflags moat)) LIBS=$(echo $("${PC[@]}" --libs moat))
-SLIBS=$(echo $("${PC[@]}" --static --libs moat))
+pc() { "${PC[@]}" "$@" moat | sed 's/ *$//'; } # without pkg-config's trailing blank
+CFL=$(pc --cflags) LIBS=$(pc --libs) SLIBS=$(pc --static --libs)
 echo "# cflags: $CFL; libs: $LIBS; static: $SLIBS"
 check "install: pkg-config --cflags --libs moat" test "$CFL $LIBS" = "-I$D$P/include -L$L -lmoat"
 check "install: pkg-config --static --libs moat adds libcrypto and libidn2" \
