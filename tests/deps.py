@@ -36,7 +36,7 @@ def check(ok, name, detail=()):
 def layer(f):
     """src/tls/tls.c and tls/tls.c -> tls; include/moat/tls.h -> tls."""
     if f.startswith("include/"):
-        return PUBLIC.get(f[len("include/"):], "core")
+        return PUBLIC.get(f[len("include/"):], "?")
     return f.split("/")[-2]
 
 
@@ -155,6 +155,9 @@ def main():
     unknown = sorted({layer(f) for f in files} - set(LAYERS))
     check(not unknown, "deps every directory of src/ is a layer",
           [f"src/{d}/ is in no layer" for d in unknown])
+    public = sorted("moat/" + n for n in os.listdir(os.path.join(ROOT, "include", "moat")) if n.endswith(".h"))
+    check(all(h in PUBLIC for h in public), "deps every public header has a layer",
+          [f"include/{h} is in no layer (PUBLIC in tests/deps.py)" for h in public if h not in PUBLIC])
     inc = include_edges(files)
     calls, stale = call_edges(build, cfiles)
     check(not stale, f"deps an up-to-date object in {os.path.relpath(build, ROOT)}/ for every source file",
