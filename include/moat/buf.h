@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The public API: exported by libmoat.so, which hides everything else. */
+#pragma GCC visibility push(default)
+
 typedef struct {
     uint8_t *base; /* NULL until the first append */
     size_t len;    /* bytes of data held */
@@ -35,5 +38,7 @@ void moat_wipe(void *p, size_t n);
 
 /* Compares n bytes in constant time: 0 when equal, nonzero otherwise. */
 int moat_ct_memcmp(const void *a, const void *b, size_t n);
+
+#pragma GCC visibility pop
 
 #endif

@@ -4,6 +4,9 @@
 #ifndef MOAT_ERROR_H
 #define MOAT_ERROR_H
 
+/* The public API: exported by libmoat.so, which hides everything else. */
+#pragma GCC visibility push(default)
+
 #define MOAT_OK 0
 #define MOAT_ERR_NOMEM (-1)    /* allocation failed */
 #define MOAT_ERR_INTERNAL (-2) /* a libcrypto call or invariant failed */
@@ -55,5 +58,7 @@ const char *moat_alert_name(int desc);
 
 /* A short human description of any moat error code (static string). */
 const char *moat_strerror(int err);
+
+#pragma GCC visibility pop
 
 #endif

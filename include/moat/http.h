@@ -10,6 +10,9 @@
 
 #include "moat/buf.h"
 
+/* The public API: exported by libmoat.so, which hides everything else. */
+#pragma GCC visibility push(default)
+
 /* Limits a peer cannot exceed (RFC 9112 3 and 5 leave them to us). */
 #define MOAT_HTTP_MAX_REQUEST_LINE 8192  /* longer: 414 URI Too Long */
 #define MOAT_HTTP_MAX_HEADER_BYTES 32768 /* header section: 431 */
@@ -145,5 +148,7 @@ int moat_http_write_status(moat_buf *out, int status);
  * value is over 2 KiB. */
 int moat_http_write_header(moat_buf *out, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+#pragma GCC visibility pop
 
 #endif

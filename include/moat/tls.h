@@ -21,6 +21,9 @@
 #include "moat/buf.h"
 #include "moat/error.h"
 
+/* The public API: exported by libmoat.so, which hides everything else. */
+#pragma GCC visibility push(default)
+
 /* Cipher suites (RFC 8446 B.4). */
 #define MOAT_TLS_AES_128_GCM_SHA256 0x1301
 #define MOAT_TLS_AES_256_GCM_SHA384 0x1302
@@ -276,5 +279,7 @@ const char *moat_tls_get_sni(const moat_tls *t);  /* server: name the client sen
  * for it ("NET::ERR_CERT_DATE_INVALID"); NULL otherwise. */
 const char *moat_tls_verify_error(const moat_tls *t);
 const char *moat_tls_verify_code(const moat_tls *t);
+
+#pragma GCC visibility pop
 
 #endif
