@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# moat get judges certificates as Chromium does: each case of
+# trust-cases.py (names, wildcards, IP SANs, name constraints, basic
+# constraints, key usages, SHA-1, weak keys, validity, chains, cross-signing,
+# OCSP staples) is served by openssl s_server and fetched by headless
+# Chromium, trusting the test roots through an NSS database, and by moat get
+# trusting the same roots; both must accept, or both refuse with the same
+# NET::ERR name. CRL cases have no Chromium verdict (see NOCRL below).
+. "$(dirname "$0")/../lib.sh"
+need chromium certutil openssl python3 || { finish; exit; }
+need_moat
+T0=$(date +%s)
+G=$T_TMP/trust
+if ! python3 "$MOAT_ROOT/tests/interop/trust-cases.py" "$G" >"$T_TMP/gen.out" 2>&1; then
+	notok "trust: certificates generated" "trust-cases.py failed"
+	diag "$T_TMP/gen.out" "$G/gen.log"
+	finish
+	exit
+fi
+echo "# $(cat "$T_TMP/gen.out") generated in $(($(date +%s) - T0)) s"
+
+# Chromium's trust: an NSS database in the HOME it runs with, each root of
+# trusted.txt trusted to issue server certificates ("C,,").
+HOMEC=$T_TMP/chrome-home
+NSS=$HOMEC/.pki/nssdb
+mkdir -p "$NSS"
+if ! certutil -N -d "sql:$NSS" --empty-password >"$T_TMP/certutil.log" 2>&1; then
+	notok "trust: an NSS database for chromium"
+	diag "$T_TMP/certutil.log"
+	finish
+	exit
+fi
+while read -r f; do
+	certutil -A -d "sql:$NSS" -n "${f%.pem}" -t "C,," -i "$G/$f" >>"$T_TMP/certutil.log" 2>&1 ||
+		notok "trust: certutil adds $f"
+done <"$G/trusted.txt"
+
+WWW=$T_TMP/www
+mkdir -p "$WWW"
+TOKEN="moat-trust-$RANDOM$RANDOM"
+printf '<!doctype html><title>t</title><p>%s</p>\n' "$TOKEN" >"$WWW/index.html"
+
+# url HOST PORT
+url() {
+	case $1 in
+	*:*) echo "https://[$1]:$2/index.html" ;;
+	*) echo "https://$1:$2/index.html" ;;
+	esac
+}
+
+# chrome NAME HOST PORT: Chromium's verdict in V, OK or ERR_...; a load
+# that gives neither (a start-up hiccup) is tried once more, then NONE.
+chrome() {
+	local name=$1 host=$2 port=$3 try out
+	for try in 1 2; do
+		out=$T_TMP/chrome-$name.$try
+		rm -rf "$T_TMP/profile"
+		HOME=$HOMEC timeout 30 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+			--disable-background-networking --disable-component-update --disable-sync --disable-quic \
+			--user-data-dir="$T_TMP/profile" --host-resolver-rules="MAP *.test 127.0.0.1" \
+			--dump-dom "$(url "$host" "$port")" >"$out" 2>"$out.err" </dev/null
+		if grep -q "$TOKEN" "$out"; then
+			V=OK
+			return
+		fi
+		V=$(grep -o 'Page load failed: net::ERR_[A-Z0-9_]*' "$out.err" | tail -n 1)
+		V=${V#Page load failed: net::}
+		[ -n "$V" ] && return
+	done
+	V=NONE
+}
+
+# moatv NAME HOST PORT [ARGS...]: moat get's verdict in M: OK, ERR_... (the
+# NET::ERR name of a refusal, exit 60), or exitN for any other failure.
+moatv() {
+	local name=$1 host=$2 port=$3 out=$T_TMP/moat-$1
+	shift 3
+	local res=()
+	case $host in *.test) res=(--resolve "$host:$port:127.0.0.1") ;; esac
+	timeout "$T_CLIENT" "$MOAT" get -s --cacert "$G/trusted.pem" "${res[@]}" "$@" "$(url "$host" "$port")" \
+		>"$out" 2>"$out.err" </dev/null
+	local rc=$?
+	if [ $rc -eq 0 ] && grep -q "$TOKEN" "$out"; then
+		M=OK
+	elif [ $rc -eq 60 ] && grep -q 'NET::ERR_' "$out.err"; then
+		M=$(grep -o 'NET::ERR_[A-Z0-9_]*' "$out.err" | tail -n 1)
+		M=${M#NET::}
+	else
+		M=exit$rc
+	fi
+}
+
+TABLE=$T_TMP/table
+: >"$TABLE"
+while IFS=$'\t' read -r name host cert rest key staple crl expect why; do
+	[[ $name =~ ${TRUST_ONLY:-.} ]] || continue
+	port=$(free_port)
+	args=(-cert "$G/$cert" -key "$G/$key")
+	[ "$rest" = - ] || args+=(-cert_chain "$G/$rest")
+	[ "$staple" = - ] || args+=(-status_file "$G/$staple")
+	bg_start "$T_TMP/s_server-$name" bash -c 'cd "$1" && shift && exec "$@"' _ "$WWW" \
+		openssl s_server -tls1_3 -WWW -accept "127.0.0.1:$port" -cipher 'ALL:@SECLEVEL=0' "${args[@]}"
+	spid=$BG_PID
+	if ! wait_listen "$port"; then
+		notok "trust $name: openssl s_server starts"
+		diag "$T_TMP/s_server-$name.err"
+		bg_stop "$spid"
+		continue
+	fi
+	if [ "$crl" = - ]; then
+		chrome "$name" "$host" "$port"
+		moatv "$name" "$host" "$port"
+		if [ "$V" = "$M" ]; then
+			ok "trust $name chromium=$V moat=$M"
+			agree=yes
+		else
+			notok "trust $name chromium=$V moat=$M"
+			diag "$T_TMP/moat-$name.err"
+			agree=NO
+		fi
+	else
+		# NOCRL: Chromium reads no CRL file, so it has no verdict here; moat
+		# is held to the verdict the case states (why says where it comes from).
+		moatv "$name" "$host" "$port" --crl "$G/$crl"
+		if [ "$expect" = "$M" ]; then
+			ok "trust $name chromium=N/A expected=$expect moat=$M"
+			agree=yes
+		else
+			notok "trust $name chromium=N/A expected=$expect moat=$M"
+			diag "$T_TMP/moat-$name.err"
+			agree=NO
+		fi
+		echo "# $name: $why"
+		V="N/A, reads no CRL file (expected $expect)"
+	fi
+	printf '%s\t%s\t%s\t%s\n' "$name" "$V" "$M" "$agree" >>"$TABLE"
+	bg_stop "$spid"
+done <"$G/cases.tsv"
+
+echo "# case | chromium | moat | agree"
+sed 's/\t/ | /g; s/^/# /' "$TABLE"
+echo "# $(wc -l <"$TABLE") cases in $(($(date +%s) - T0)) s"
+finish
