@@ -459,7 +459,10 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
                  nid == NID_sha1WithRSAEncryption || nid == NID_ecdsa_with_SHA1 ? "SHA-1"
                  : nid != NID_undef                                             ? OBJ_nid2ln(nid)
                                                                                 : "a weak digest");
-        *code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
+        /* Chromium's verifier refuses a SHA-1 signature in the chain as
+         * ERR_CERT_INVALID, not ERR_CERT_WEAK_SIGNATURE_ALGORITHM
+         * (tests/interop/33-trust-chromium.sh). */
+        *code = "NET::ERR_CERT_INVALID";
         r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
         break;
     }
