@@ -297,6 +297,25 @@ int moat_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, s
     return r;
 }
 
+/* RFC 5280 4.2.1.12: anyExtendedKeyUsage allows every purpose, and
+ * Chromium takes it for serverAuth (clientAuth too) on the leaf and on
+ * issuers; libcrypto's SSL purposes do not, so that one refusal is undone.
+ * The leaf's keyUsage, which the same purpose check covers, must still
+ * allow a TLS key (a CA's keyCertSign is checked apart, as INVALID_CA). */
+static int any_eku_cb(int ok, X509_STORE_CTX *ctx)
+{
+    X509 *x = X509_STORE_CTX_get_current_cert(ctx);
+    if (ok || X509_STORE_CTX_get_error(ctx) != X509_V_ERR_INVALID_PURPOSE || !x ||
+        !(X509_get_extension_flags(x) & EXFLAG_XKUSAGE) ||
+        !(X509_get_extended_key_usage(x) & XKU_ANYEKU))
+        return ok;
+    if (X509_STORE_CTX_get_error_depth(ctx) == 0 && (X509_get_extension_flags(x) & EXFLAG_KUSAGE) &&
+        !(X509_get_key_usage(x) & (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT)))
+        return ok;
+    X509_STORE_CTX_set_error(ctx, X509_V_OK);
+    return 1;
+}
+
 /* With CRLs given, every certificate of the chain is checked
  * (X509_V_FLAG_CRL_CHECK_ALL), but only the leaf must have a CRL: that
  * flag alone would refuse an intermediate whose issuer (often the root)
@@ -310,7 +329,7 @@ static int crl_cb(int ok, X509_STORE_CTX *ctx)
         X509_STORE_CTX_set_error(ctx, X509_V_OK);
         return 1;
     }
-    return ok;
+    return any_eku_cb(ok, ctx);
 }
 
 int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n)
@@ -370,6 +389,7 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
     X509_VERIFY_PARAM_set_auth_level(vp, 2);
     X509_STORE_CTX_set_purpose(ctx, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
+    X509_STORE_CTX_set_verify_cb(ctx, any_eku_cb);
     if (t->crl_check) {
         X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
         X509_STORE_CTX_set_verify_cb(ctx, crl_cb);

@@ -339,6 +339,10 @@ case("int-eku-clientauth-only", [leaf("l-iekuc", ca("int-ekuclient", "rootA", {"
                                  "int-ekuclient"])
 case("int-eku-serverauth", [leaf("l-iekus", ca("int-ekuserver", "rootA", {"extendedKeyUsage": "serverAuth"})),
                             "int-ekuserver"])
+case("int-eku-any", [leaf("l-iekuany", ca("int-ekuany", "rootA", {"extendedKeyUsage": "anyExtendedKeyUsage"})),
+                     "int-ekuany"])
+case("leaf-eku-any-ku-keycertsign", [leaf("l-ekuanyku", "intA", {"extendedKeyUsage": "anyExtendedKeyUsage",
+                                                                   "keyUsage": "critical,keyCertSign"})] + A)
 case("int-ku-no-keycertsign", [leaf("l-ikunocs", ca("int-kunocs", "rootA", {"keyUsage": "critical,digitalSignature,cRLSign"})),
                                "int-kunocs"])
 case("int-ku-absent", [leaf("l-ikunone", ca("int-kunone", "rootA", {"keyUsage": None})), "int-kunone"])
