@@ -17,6 +17,7 @@
 struct moat_trust {
     X509_STORE *store;
     int crl_check; /* CRLs were given: revocation is checked (see crl_cb) */
+    int local;     /* roots the caller chose, not the system's public ones */
 };
 
 moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen)
@@ -30,6 +31,7 @@ moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen
             goto fail;
         }
     } else {
+        t->local = 1;
         BIO *b = BIO_new_mem_buf(pem, (int)len);
         X509 *x;
         int n = 0;
@@ -386,8 +388,11 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     if (!X509_STORE_CTX_init(ctx, t->store, leaf, rest)) goto out;
     X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_time(vp, (time_t)now);
-    /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
-    X509_VERIFY_PARAM_set_auth_level(vp, 2);
+    /* No SHA-1 or MD5 signatures at either level. Chromium asks RSA 2048
+     * and up only of chains to publicly trusted roots: under a root added
+     * locally, RSA 1024 passes and smaller is refused. So 112-bit security
+     * (level 2) with the system store, 80-bit (level 1) with --cacert. */
+    X509_VERIFY_PARAM_set_auth_level(vp, t->local ? 1 : 2);
     X509_STORE_CTX_set_purpose(ctx, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
     X509_STORE_CTX_set_verify_cb(ctx, any_eku_cb);
     if (t->crl_check) {
