@@ -403,6 +403,10 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
     int is_ip =
         host && (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1);
     if (host && is_ip) {
+        /* The subject's CN is never a name here either: without this flag
+         * libcrypto holds it to the DNS name constraints of the issuers
+         * (when the leaf has no DNS SAN), which Chromium does not. */
+        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
         X509_VERIFY_PARAM_set1_ip_asc(vp, host);
     } else if (host) {
         X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
