@@ -157,12 +157,12 @@ def case(name, chain, host="good.test", staple="-", crl="-", expect="-", why="-"
     CASES.append((name, host, chain[0] + ".pem", rest, KEYFILE[chain[0]], staple, crl, expect, why))
 
 
-def ocsp(out, issuer, cert, signer=None, extra=()):
-    """A DER OCSP answer about cert from issuer's database, signed by
-    signer (default: the issuer itself)."""
+def ocsp(out, issuer, cert, signer=None, extra=(), index=None):
+    """A DER OCSP answer about cert from issuer's database (or index),
+    signed by signer (default: the issuer itself)."""
     signer = signer or issuer
     run("openssl", "ocsp", "-issuer", issuer + ".pem", "-cert", cert + ".pem", "-no_nonce", "-reqout", out + ".req")
-    run("openssl", "ocsp", "-index", issuer + ".idx", "-CA", issuer + ".pem", "-rsigner", signer + ".pem",
+    run("openssl", "ocsp", "-index", index or issuer + ".idx", "-CA", issuer + ".pem", "-rsigner", signer + ".pem",
         "-rkey", KEYFILE[signer], "-reqin", out + ".req", "-respout", out, *extra)
     return out
 
@@ -191,22 +191,23 @@ def der_items(b):
     return out
 
 
-def backdate(out, fresh, signer, this_days, next_days):
-    """A copy of the OCSP answer fresh whose producedAt and thisUpdate are
-    this_days and nextUpdate next_days from now, signed again by signer:
-    openssl ocsp cannot date an answer in the past. Stale, as a server
-    that stopped refreshing its staple sends."""
+def backdate(out, fresh, signer, days):
+    """A copy of the OCSP answer fresh whose times (producedAt, then the
+    revocationTime of a revoked one, thisUpdate, nextUpdate if any) are
+    those days from now, signed again by signer: openssl ocsp cannot date
+    an answer in the past. Stale, as a server that stopped refreshing its
+    staple sends."""
     resp = open(fresh, "rb").read()
     status, rb = der_items(der_items(resp)[0][2])
     oid, octet = der_items(der_items(rb[2])[0][2])
     tbs, alg, _sig, *rest = der_items(der_items(octet[2])[0][2])
     body = tbs[1]
-    times = [when(this_days), when(this_days), when(next_days)]
-    pos = 0
-    for t in times:
-        pos = body.index(b"\x18\x0f", pos)
-        body = body[:pos + 2] + t.encode() + body[pos + 17:]
-        pos += 17
+    # producedAt, [revocationTime,] thisUpdate, nextUpdate: GeneralizedTimes.
+    found = [i for i in range(len(body) - 16) if body[i:i + 2] == b"\x18\x0f" and body[i + 2:i + 16].isdigit()
+             and body[i + 16:i + 17] == b"Z"]
+    assert len(found) == len(days), "unexpected OCSP answer layout"
+    for pos, t in zip(found, days):
+        body = body[:pos + 2] + when(t).encode() + body[pos + 17:]
     open(out + ".tbs", "wb").write(body)
     run("openssl", "dgst", "-sha256", "-sign", KEYFILE[signer], "-out", out + ".sig", out + ".tbs")
     sig = open(out + ".sig", "rb").read()
@@ -277,6 +278,7 @@ case("wildcard-not-leftmost", [leaf("midwild", "intA", {"subjectAltName": "DNS:a
      host="a.wild.test")
 case("wildcard-in-cn-only", [leaf("cnwild", "intA", {"subjectAltName": None}, cn="*.wild.test")] + A,
      host="a.wild.test")
+case("wildcard-whole-tld", [leaf("tldwild", "intA", {"subjectAltName": "DNS:*.test"})] + A)
 case("ip-san", [leaf("ip", "intA", {"subjectAltName": "IP:127.0.0.1"})] + A, host="127.0.0.1")
 case("ip-and-dns-san", [leaf("ipdns", "intA", {"subjectAltName": "DNS:good.test,IP:127.0.0.1"})] + A,
      host="127.0.0.1")
@@ -286,9 +288,9 @@ case("ip-other-address", [leaf("ipother", "intA", {"subjectAltName": "IP:127.0.0
 case("dns-san-for-ip-host", ["good"] + A, host="127.0.0.1")
 
 # ---- name constraints, on an intermediate (and one on a root)
-def nc(name, constraint, san="DNS:good.test", host="good.test"):
+def nc(name, constraint, san="DNS:good.test", host="good.test", cn="good.test"):
     ca("nc-" + name, "rootA", {"nameConstraints": "critical," + constraint})
-    case("nc-" + name, [leaf("l-nc-" + name, "nc-" + name, {"subjectAltName": san}), "nc-" + name], host=host)
+    case("nc-" + name, [leaf("l-nc-" + name, "nc-" + name, {"subjectAltName": san}, cn=cn), "nc-" + name], host=host)
 
 
 nc("dns-permitted", "permitted;DNS:good.test")
@@ -302,6 +304,8 @@ nc("ip-permitted-other", "permitted;IP:10.0.0.0/255.0.0.0", "IP:127.0.0.1", "127
 nc("ip-excluded", "excluded;IP:127.0.0.0/255.0.0.0", "IP:127.0.0.1", "127.0.0.1")
 nc("ip-excluded-other", "excluded;IP:10.0.0.0/255.0.0.0", "IP:127.0.0.1", "127.0.0.1")
 nc("dns-permitted-cn-only", "permitted;DNS:allowed.test", None)
+nc("dns-permitted-cn-outside", "permitted;DNS:good.test", cn="other.test")
+nc("dns-permitted-ip-leaf", "permitted;DNS:allowed.test", "IP:127.0.0.1", "127.0.0.1")
 ca("rootNC", ext={"nameConstraints": "critical,permitted;DNS:allowed.test"})
 trust("rootNC")
 ca("intNC", "rootNC")
@@ -454,7 +458,18 @@ case("ocsp-for-another-cert", ["good"] + A, staple=good_der)
 case("ocsp-unrelated-signer", ["good"] + A,
      staple=ocsp("ocsp-unrelated.der", "intA", "good", "rootUntrusted", ("-ndays", "7")))
 case("ocsp-stale", ["good"] + A, staple=backdate("ocsp-stale.der", ocsp("ocsp-fresh.der", "intA", "good", extra=("-ndays", "1")),
-                                                  "intA", -10, -3))
+                                                  "intA", (-10, -10, -3)))
+open("empty.idx", "w").close()
+case("ocsp-unknown", ["good"] + A, staple=ocsp("ocsp-unknown.der", "intA", "good", extra=("-ndays", "7"), index="empty.idx"))
+case("ocsp-revoked-stale", ["l-ocsp-revoked"] + A,
+     staple=backdate("ocsp-revoked-stale.der", ocsp("ocsp-revoked-fresh.der", "intA", "l-ocsp-revoked",
+                                                    extra=("-ndays", "1")), "intA", (-10, -11, -10, -3)))
+# No nextUpdate, made 10 days ago: moat believes such an answer for 7 days.
+case("ocsp-good-no-next-update-old", ["good"] + A,
+     staple=backdate("ocsp-good-old.der", ocsp("ocsp-good-now.der", "intA", "good"), "intA", (-10, -10)))
+case("ocsp-revoked-no-next-update-old", ["l-ocsp-revoked"] + A,
+     staple=backdate("ocsp-revoked-old.der", ocsp("ocsp-revoked-now.der", "intA", "l-ocsp-revoked"), "intA",
+                     (-10, -11, -10)))
 case("ocsp-revoked-unrelated-signer", ["l-ocsp-revoked"] + A,
      staple=ocsp("ocsp-revoked-unrelated.der", "intA", "l-ocsp-revoked", "rootUntrusted", ("-ndays", "7")))
 
