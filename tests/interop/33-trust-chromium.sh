@@ -5,7 +5,8 @@
 # OCSP staples) is served by openssl s_server and fetched by headless
 # Chromium, trusting the test roots through an NSS database, and by moat get
 # trusting the same roots; both must accept, or both refuse with the same
-# NET::ERR name. CRL cases have no Chromium verdict (see NOCRL below).
+# NET::ERR name. Chromium reads no CRL file, so the CRL cases hold moat get
+# --crl to the verdict each states instead (NOCRL in trust-cases.py).
 . "$(dirname "$0")/../lib.sh"
 need chromium certutil openssl python3 || { finish; exit; }
 need_moat
