@@ -49,6 +49,14 @@ url() {
 	esac
 }
 
+# addr HOST: the loopback address the server of HOST listens on.
+addr() {
+	case $1 in
+	*:*) echo "[::1]" ;;
+	*) echo 127.0.0.1 ;;
+	esac
+}
+
 # chrome NAME HOST PORT LANE: Chromium's verdict in V, OK or ERR_...; a load
 # that gives neither (a start-up hiccup) is tried once more, then NONE.
 chrome() {
@@ -103,7 +111,7 @@ one_case() {
 	while port=$(free_port) && [ $((port % LANES)) -ne "$lane" ]; do :; done
 	# The certificates are served as they are: SHA-1 and RSA 768 included.
 	bg_start "$T_TMP/s_server-$name" bash -c 'cd "$1" && shift && exec "$@"' _ "$WWW" \
-		openssl s_server -tls1_3 -WWW -accept "127.0.0.1:$port" -cipher 'ALL:@SECLEVEL=0' "${args[@]}"
+		openssl s_server -tls1_3 -WWW -accept "$(addr "$host"):$port" -cipher 'ALL:@SECLEVEL=0' "${args[@]}"
 	spid=$BG_PID
 	echo "$spid" >"$T_TMP/spid.$lane"
 	if ! wait_listen "$port"; then

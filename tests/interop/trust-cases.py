@@ -286,6 +286,8 @@ case("ip-as-dns-san", [leaf("ipasdns", "intA", {"subjectAltName": "DNS:127.0.0.1
 case("ip-in-cn-only", [leaf("ipcn", "intA", {"subjectAltName": None}, cn="127.0.0.1")] + A, host="127.0.0.1")
 case("ip-other-address", [leaf("ipother", "intA", {"subjectAltName": "IP:127.0.0.2"})] + A, host="127.0.0.1")
 case("dns-san-for-ip-host", ["good"] + A, host="127.0.0.1")
+case("ipv6-san", [leaf("ip6", "intA", {"subjectAltName": "IP:::1"})] + A, host="::1")
+case("ipv6-other-address", [leaf("ip6other", "intA", {"subjectAltName": "IP:::2,IP:127.0.0.1"})] + A, host="::1")
 
 # ---- name constraints, on an intermediate (and one on a root)
 def nc(name, constraint, san="DNS:good.test", host="good.test", cn="good.test"):
