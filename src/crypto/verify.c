@@ -21,6 +21,7 @@
 struct moat_trust {
     X509_STORE *store;
     int crl_check; /* CRLs were given: revocation is checked (see crl_cb) */
+    int local;     /* roots the caller chose, not the system's public ones */
 };
 
 moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen)
@@ -42,6 +43,7 @@ moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen
             goto fail;
         }
     } else {
+        t->local = 1;
         BIO *b = BIO_new_mem_buf(pem, (int)len);
         X509 *x;
         int n = 0;
@@ -335,6 +337,25 @@ int moat_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, s
     return r;
 }
 
+/* RFC 5280 4.2.1.12: anyExtendedKeyUsage allows every purpose, and
+ * Chromium takes it for serverAuth (clientAuth too) on the leaf and on
+ * issuers; libcrypto's SSL purposes do not, so that one refusal is undone.
+ * The leaf's keyUsage, which the same purpose check covers, must still
+ * allow a TLS key (a CA's keyCertSign is checked apart, as INVALID_CA). */
+static int any_eku_cb(int ok, X509_STORE_CTX *ctx)
+{
+    X509 *x = X509_STORE_CTX_get_current_cert(ctx);
+    if (ok || X509_STORE_CTX_get_error(ctx) != X509_V_ERR_INVALID_PURPOSE || !x ||
+        !(X509_get_extension_flags(x) & EXFLAG_XKUSAGE) ||
+        !(X509_get_extended_key_usage(x) & XKU_ANYEKU))
+        return ok;
+    if (X509_STORE_CTX_get_error_depth(ctx) == 0 && (X509_get_extension_flags(x) & EXFLAG_KUSAGE) &&
+        !(X509_get_key_usage(x) & (KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT)))
+        return ok;
+    X509_STORE_CTX_set_error(ctx, X509_V_OK);
+    return 1;
+}
+
 /* With CRLs given, every certificate of the chain is checked
  * (X509_V_FLAG_CRL_CHECK_ALL), but only the leaf must have a CRL: that
  * flag alone would refuse an intermediate whose issuer (often the root)
@@ -348,7 +369,7 @@ static int crl_cb(int ok, X509_STORE_CTX *ctx)
         X509_STORE_CTX_set_error(ctx, X509_V_OK);
         return 1;
     }
-    return ok;
+    return any_eku_cb(ok, ctx);
 }
 
 int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n)
@@ -542,7 +563,10 @@ static int explain_failure(moat_trust *t, X509_STORE_CTX *ctx, X509 *leaf, const
                  nid == NID_sha1WithRSAEncryption || nid == NID_ecdsa_with_SHA1 ? "SHA-1"
                  : nid != NID_undef                                             ? OBJ_nid2ln(nid)
                                                                                 : "a weak digest");
-        v->code = "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM";
+        /* Chromium's verifier refuses a SHA-1 signature in the chain as
+         * ERR_CERT_INVALID, not ERR_CERT_WEAK_SIGNATURE_ALGORITHM
+         * (tests/interop/33-trust-chromium.sh). */
+        v->code = "NET::ERR_CERT_INVALID";
         return MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
     }
     case X509_V_ERR_EE_KEY_TOO_SMALL:
@@ -565,12 +589,18 @@ static void set_params(moat_trust *t, X509_STORE_CTX *ctx, const char *host, int
 {
     X509_VERIFY_PARAM *vp = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_time(vp, (time_t)now);
-    /* 112-bit security: no SHA-1 or MD5 signatures, RSA 2048 and up. */
-    X509_VERIFY_PARAM_set_auth_level(vp, 2);
+    /* No SHA-1 or MD5 signatures at either level. Chromium asks RSA 2048
+     * and up only of chains to publicly trusted roots: under a root added
+     * locally, RSA 1024 passes and smaller is refused. So 112-bit security
+     * (level 2) with the system store, 80-bit (level 1) with --cacert.
+     * Client certificates (--client-ca) stay at level 2, as a server on
+     * Debian's libssl defaults would hold them. */
+    X509_VERIFY_PARAM_set_auth_level(vp, t->local && !client ? 1 : 2);
     X509_STORE_CTX_set_purpose(ctx, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
     /* --client-ca names the roots whose clients are welcome, as nginx's
      * ssl_client_certificate does: no partial chains there. */
     if (client) X509_VERIFY_PARAM_clear_flags(vp, X509_V_FLAG_PARTIAL_CHAIN);
+    X509_STORE_CTX_set_verify_cb(ctx, any_eku_cb);
     if (t->crl_check) {
         X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
         X509_STORE_CTX_set_verify_cb(ctx, crl_cb);
@@ -579,6 +609,10 @@ static void set_params(moat_trust *t, X509_STORE_CTX *ctx, const char *host, int
     int is_ip =
         host && (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1);
     if (host && is_ip) {
+        /* The subject's CN is never a name here either: without this flag
+         * libcrypto holds it to the DNS name constraints of the issuers
+         * (when the leaf has no DNS SAN), which Chromium does not. */
+        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
         X509_VERIFY_PARAM_set1_ip_asc(vp, host);
     } else if (host) {
         X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |

@@ -290,7 +290,7 @@ PORT[sha1]=$(free_port)
 bg_start "$D/gnutls-sha1" gnutls-serv --http -p "${PORT[sha1]}" --x509certfile "$C/sha1.pem" --x509keyfile "$C/sha1.key"
 GNUTLS_PID=$BG_PID
 if wait_listen "${PORT[sha1]}"; then
-	refused sha1 "a SHA-1 signed leaf (from gnutls-serv)" "signature algorithm.*NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM"
+	refused sha1 "a SHA-1 signed leaf (from gnutls-serv)" "signature algorithm.*NET::ERR_CERT_INVALID"
 else
 	notok "get nginx: gnutls-serv starts for the SHA-1 case"
 	diag "$D/gnutls-sha1.err"

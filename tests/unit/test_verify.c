@@ -49,7 +49,7 @@ static const char script[] =
     "-extfile $n.ext -out $n.pem\n"
     "  openssl x509 -in $n.pem -outform DER -out $n.der; }\n"
     "leaf good \"$base\\n$san\" $ec\n"
-    "leaf weak \"$base\\n$san\" -newkey rsa:1024\n"
+    "leaf weak \"$base\\n$san\" -newkey rsa:768\n"
     /* A dNSName with a NUL inside: good.test\\0.evil.test */
     "leaf nul \"$base\\nsubjectAltName=DER:30:16:82:14:67:6f:6f:64:2e:74:65:73:74:00:2e:65:76:"
     "69:6c:2e:74:65:73:74\" $ec\n"
@@ -173,8 +173,8 @@ static void test_names(void)
     moat_trust *t = trust("root.pem", NULL);
     const struct verdict *v = verify(t, "weak inter", "localhost", 0, NULL, now);
     check(v->r == MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE) &&
-              !strcmp(v->code, "NET::ERR_CERT_WEAK_KEY") && strstr(v->why, "1024-bit key"),
-          "a 1024-bit RSA leaf: NET::ERR_CERT_WEAK_KEY (%s; %s)", v->why, v->code);
+              !strcmp(v->code, "NET::ERR_CERT_WEAK_KEY") && strstr(v->why, "768-bit key"),
+          "a 768-bit RSA leaf under a local root: NET::ERR_CERT_WEAK_KEY (%s; %s)", v->why, v->code);
     v = verify(t, "nul inter", "good.test", 0, NULL, now);
     check(v->r == MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE) &&
               !strcmp(v->code, "NET::ERR_CERT_COMMON_NAME_INVALID") &&
