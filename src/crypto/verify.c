@@ -215,8 +215,10 @@ static void staple_date(const char *what, const ASN1_GENERALIZEDTIME *d, char *o
  * One that is not is ignored, as browsers do, and the connection goes on as
  * if nothing had been stapled (a staple is the server's offer, RFC 6066 8,
  * and anyone on the path could have swapped it for junk): v->staple says
- * why. A signed "revoked" about this certificate refuses whatever its
- * dates: a revocation is never undone. Returns 0 or certificate_revoked. */
+ * why. Only a valid answer, signed and fresh, that says "revoked" refuses:
+ * a stale one is ignored whatever it says, as Chromium ignores it (the
+ * revocation itself is checked through fresh answers and CRLs, not through
+ * an old answer a server chose to send). Returns 0 or certificate_revoked. */
 static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, size_t len,
                         int64_t now, moat_verdict *v)
 {
@@ -242,14 +244,6 @@ static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, 
         snprintf(v->staple, sizeof v->staple,
                  "its signature does not verify (it is not signed by the certificate's issuer "
                  "or a responder the issuer authorised)");
-    } else if (status == V_OCSP_CERTSTATUS_REVOKED) {
-        fmt_date(rev, d, sizeof d);
-        snprintf(v->reason, sizeof v->reason,
-                 "its certificate has been revoked (on %s%s%s), says the server's stapled OCSP "
-                 "answer",
-                 d, why >= 0 ? ", " : "", why >= 0 ? reason_name(why) : "");
-        v->code = "NET::ERR_CERT_REVOKED";
-        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
     } else if (thisupd && ASN1_TIME_cmp_time_t(thisupd, (time_t)(now + 300)) > 0) {
         /* Five minutes of leeway for clocks, as OCSP_check_validity allows. */
         staple_date("this update", thisupd, d, sizeof d);
@@ -265,6 +259,14 @@ static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, 
         snprintf(v->staple, sizeof v->staple,
                  "it is stale: it has no next update and was %s, more than %d days ago", d,
                  (int)(MOAT_OCSP_MAX_AGE / 86400));
+    } else if (status == V_OCSP_CERTSTATUS_REVOKED) {
+        fmt_date(rev, d, sizeof d);
+        snprintf(v->reason, sizeof v->reason,
+                 "its certificate has been revoked (on %s%s%s), says the server's stapled OCSP "
+                 "answer",
+                 d, why >= 0 ? ", " : "", why >= 0 ? reason_name(why) : "");
+        v->code = "NET::ERR_CERT_REVOKED";
+        r = MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED);
     }
     /* Otherwise good, or unknown: a browser goes on without a verdict. */
     OCSP_CERTID_free(id);
@@ -320,8 +322,7 @@ int moat_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, s
                                                                : "unknown";
         if (nextupd)
             snprintf(out, n, "%s, this update %s, next update %s", status, tu, nu);
-        else if (st != V_OCSP_CERTSTATUS_REVOKED &&
-                 (!thisupd || ASN1_TIME_cmp_time_t(thisupd, (time_t)(now - MOAT_OCSP_MAX_AGE)) < 0))
+        else if (!thisupd || ASN1_TIME_cmp_time_t(thisupd, (time_t)(now - MOAT_OCSP_MAX_AGE)) < 0)
             snprintf(out, n,
                      "stale, ignored: it says %s but has no next update and was made on %s, "
                      "more than %d days ago",
