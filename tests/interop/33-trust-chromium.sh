@@ -80,7 +80,9 @@ chrome() {
 }
 
 # moatv NAME HOST PORT [ARGS...]: moat get's verdict in M: OK, ERR_... (the
-# NET::ERR name of a refusal, exit 60), or exitN for any other failure.
+# browser's name of a refusal, exit 60: NET::ERR_CERT_... for a certificate
+# error, ERR_SSL_... for one Chromium reports as a TLS error, as it does
+# ERR_SSL_KEY_USAGE_INCOMPATIBLE), or exitN for any other failure.
 moatv() {
 	local name=$1 host=$2 port=$3 out=$T_TMP/moat-$1
 	shift 3
@@ -91,8 +93,8 @@ moatv() {
 	local rc=$?
 	if [ $rc -eq 0 ] && grep -q "$TOKEN" "$out"; then
 		M=OK
-	elif [ $rc -eq 60 ] && grep -q 'NET::ERR_' "$out.err"; then
-		M=$(grep -o 'NET::ERR_[A-Z0-9_]*' "$out.err" | tail -n 1)
+	elif [ $rc -eq 60 ] && grep -qE '\((NET::)?ERR_[A-Z0-9_]+\)' "$out.err"; then
+		M=$(grep -oE '\((NET::)?ERR_[A-Z0-9_]+\)' "$out.err" | tail -n 1 | tr -d '()')
 		M=${M#NET::}
 	else
 		M=exit$rc
