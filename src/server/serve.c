@@ -428,11 +428,10 @@ static int open_log(const char *path)
 
 static struct passwd *run_as;
 
-/* In a new worker: drop privileges, then serve until told to stop. */
-static void worker_main(struct moat_server *s, sigset_t *oldmask)
+/* In a new worker: drop privileges, then serve until told to stop.
+ * master is the pid of the process that forked it. */
+static void worker_main(struct moat_server *s, sigset_t *oldmask, pid_t master)
 {
-    prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the master */
-    if (getppid() == 1) _exit(0);
     signal(SIGHUP, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -443,6 +442,13 @@ static void worker_main(struct moat_server *s, sigset_t *oldmask)
                 strerror(errno));
         _exit(1);
     }
+    /* Never outlive the master: a worker left behind would keep serving
+     * the old configuration and hold the port. Set after the change of
+     * user, because the kernel clears the death signal on any change of
+     * credentials (prctl(2)); then the master may already be gone, which
+     * the signal would never report, so the parent is checked by pid (an
+     * orphan is adopted by init or a subreaper, never by its master). */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) _exit(0);
     sigprocmask(SIG_SETMASK, oldmask, NULL);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0) {
@@ -456,6 +462,7 @@ static pid_t spawn(struct moat_server *s, sigset_t *oldmask, int slot)
 {
     s->lfd = https_fds[slot];
     s->redirect_fd = plain_fds[slot];
+    pid_t master = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         for (long i = 0; i < nslots; i++) { /* a worker holds its own slot's only */
@@ -463,7 +470,7 @@ static pid_t spawn(struct moat_server *s, sigset_t *oldmask, int slot)
             if (https_fds[i] >= 0) close(https_fds[i]);
             if (plain_fds[i] >= 0) close(plain_fds[i]);
         }
-        worker_main(s, oldmask);
+        worker_main(s, oldmask, master);
     }
     if (pid < 0) fprintf(stderr, "moat serve: fork: %s\n", strerror(errno));
     return pid;
