@@ -34,12 +34,12 @@ static const char usage[] =
     "[--psk-ke]\n"
     "         [--client-ca FILE [--client-auth require|optional|none]] [--ocsp-staple FILE]...\n"
     "         [--workers N] [--max-conns N] [--redirect-http ADDR:PORT] [--hsts SECONDS]\n"
-    "         [--list-dirs] [--access-log FILE|-] [--error-log FILE] [--pid-file FILE]\n"
-    "         [--user NAME] [--handshake-timeout S] [--header-timeout S] [--idle-timeout S]\n"
-    "         [--stop-timeout S] [--max-header-size BYTES] [--max-body-size BYTES]\n"
-    "         [--proxy [/PREFIX=]URL[,URL...]]... [--proxy-only] [--proxy-connect-timeout S]\n"
-    "         [--proxy-read-timeout S] [--proxy-idle-timeout S] [--proxy-tunnel-timeout S]\n"
-    "         [--config FILE]\n"
+    "         [--list-dirs] [--serve-dotfiles] [--access-log FILE|-] [--error-log FILE]\n"
+    "         [--pid-file FILE] [--user NAME] [--handshake-timeout S] [--header-timeout S]\n"
+    "         [--idle-timeout S] [--stop-timeout S] [--max-header-size BYTES]\n"
+    "         [--max-body-size BYTES] [--proxy [/PREFIX=]URL[,URL...]]... [--proxy-only]\n"
+    "         [--proxy-connect-timeout S] [--proxy-read-timeout S] [--proxy-idle-timeout S]\n"
+    "         [--proxy-tunnel-timeout S] [--config FILE]\n"
     "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";
 
 static int complain(const char *where, const char *fmt, const char *arg)
@@ -68,7 +68,7 @@ static int parse_opts(int argc, char **argv, struct moat_serve_opts *o)
             name[n] = '\0';
             const char *v = eq ? eq + 1 : NULL;
             int sw = !strcmp(name, "list-dirs") || !strcmp(name, "proxy-only") ||
-                     !strcmp(name, "psk-ke"); /* no value */
+                     !strcmp(name, "psk-ke") || !strcmp(name, "serve-dotfiles"); /* no value */
             if (!v && !sw && i + 1 < argc) v = argv[++i];
             if (!v && !sw) return complain(NULL, "--%s needs a value", name);
             char err[1200];
@@ -577,6 +577,7 @@ int moat_serve_main(int argc, char **argv)
     s.max_header = (size_t)o.max_header;
     s.max_body = (uint64_t)o.max_body;
     s.list_dirs = o.list_dirs;
+    s.serve_dotfiles = o.serve_dotfiles;
     s.log_identity = o.client_ca != NULL;
     moat_server_set_hsts(o.hsts);
     moat_proxy_set_limits(s.max_body, s.idle_timeout_ms);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # moat serve against what a security review found: workers under --user
-# end with a master killed with SIGKILL.
+# end with a master killed with SIGKILL; dotfiles are 404 unless
+# --serve-dotfiles, /.well-known/ is always served.
 . "$(dirname "$0")/../lib.sh"
 need openssl curl python3 || { finish; exit; }
 need_moat
@@ -41,5 +42,58 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 else
 	ok "--user: not root, privilege drop not tested # skip"
 fi
+
+# ---- dotfiles: hidden unless --serve-dotfiles; /.well-known/ always served
+D=$T_TMP/dots
+make_site "$D"
+mkdir -p "$D/.git" "$D/.well-known/acme-challenge" "$D/sub/.hidden"
+echo "secret-env-$SITE_TOKEN" >"$D/.env"
+echo "secret-git-$SITE_TOKEN" >"$D/.git/config"
+echo "secret-pw-$SITE_TOKEN" >"$D/sub/.htpasswd"
+echo "secret-dir-$SITE_TOKEN" >"$D/sub/.hidden/x.txt"
+echo "secret-wk-$SITE_TOKEN" >"$D/.well-known/.secret"
+echo "Contact: mailto:security@example.com" >"$D/.well-known/security.txt"
+echo "token-$SITE_TOKEN" >"$D/.well-known/acme-challenge/tok"
+status() { # status PATH: the status code of a GET
+	timeout "$T_CLIENT" curl -s -o /dev/null -w '%{http_code}' --path-as-is --cacert "$C/ca.pem" \
+		--resolve "localhost:$SRV_PORT:127.0.0.1" "https://localhost:$SRV_PORT$1"
+}
+hidden=(/.env /.git/config /.git/ /.git /sub/.htpasswd /sub/.hidden/x.txt /%2eenv /./.env
+	/sub/%2Ehtpasswd /.well-known/.secret //.env /.well-known/../.env)
+if moat_serve "dotfiles" "$D" --cert "$C/p256.pem" --key "$C/p256.key" --workers 1; then
+	for p in "${hidden[@]}"; do
+		a=$(status "$p")
+		check "dotfiles: GET $p is 404, or 400 for .. (got $a)" bash -c "[ '$a' = 404 ] || { [ '$a' = 400 ] && [[ '$p' == *..* ]]; }"
+	done
+	for p in /.well-known/security.txt /.well-known/acme-challenge/tok /sub/hello.txt /%2ewell-known/security.txt; do
+		a=$(status "$p")
+		check "dotfiles: GET $p is served (got $a)" [ "$a" = 200 ]
+	done
+	bg_stop "$SRV_PID"
+fi
+if moat_serve "dotfiles on" "$D" --cert "$C/p256.pem" --key "$C/p256.key" --workers 1 --serve-dotfiles; then
+	for p in /.env /.git/config /sub/.htpasswd /.well-known/.secret; do
+		a=$(status "$p")
+		check "--serve-dotfiles: GET $p is served (got $a)" [ "$a" = 200 ]
+	done
+	bg_stop "$SRV_PID"
+fi
+printf 'serve-dotfiles on\n' >"$T_TMP/dots.conf"
+if moat_serve "dotfiles config" "$D" --cert "$C/p256.pem" --key "$C/p256.key" --workers 1 --config "$T_TMP/dots.conf"; then
+	a=$(status /.env)
+	check "config serve-dotfiles on: GET /.env is served (got $a)" [ "$a" = 200 ]
+	bg_stop "$SRV_PID"
+fi
+printf 'serve-dotfiles perhaps\n' >"$T_TMP/bad.conf"
+timeout "$T_CLIENT" "$MOAT" serve "$D" --config "$T_TMP/bad.conf" >"$T_TMP/bad.out" 2>&1
+rc=$?
+check "config serve-dotfiles perhaps: exit 2 naming file, line and setting (exit $rc)" \
+	bash -c '[ "$1" = 2 ] && grep -q "bad.conf:1: serve-dotfiles takes on or off" "$2"' _ "$rc" "$T_TMP/bad.out"
+timeout "$T_CLIENT" "$MOAT" serve "$D" --serve-dotfiles=perhaps >"$T_TMP/bad2.out" 2>&1
+rc=$?
+check "--serve-dotfiles=perhaps: exit 2 naming the flag (exit $rc)" \
+	bash -c '[ "$1" = 2 ] && grep -q "serve-dotfiles takes on or off" "$2"' _ "$rc" "$T_TMP/bad2.out"
+timeout "$T_CLIENT" "$MOAT" serve --help >"$T_TMP/help.out" 2>&1
+check "moat serve --help lists --serve-dotfiles" has "$T_TMP/help.out" "--serve-dotfiles"
 
 finish
