@@ -366,7 +366,8 @@ static int handle_alert(moat_tls *t, const uint8_t *p, size_t n)
         t->peer_closed = 1;
         return 0;
     }
-    if (p[1] == MOAT_ALERT_USER_CANCELED) return 0;
+    if (p[1] == MOAT_ALERT_USER_CANCELED)
+        return ++t->empty_received > MAX_EMPTY_RECORDS ? ALERT(UNEXPECTED_MESSAGE) : 0;
     /* 6.2: every other alert ends the connection, whatever its level. */
     t->state = ST_DEAD;
     return MOAT_ERR_PEER_ALERT(p[1]);
@@ -416,7 +417,9 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
         if (itype == CT_APPDATA) {
             if (t->state != ST_CONNECTED || t->hsmsg.len) return ALERT(UNEXPECTED_MESSAGE);
             app->len += n;
-            if (n) t->ku_received = 0; /* empty records do not reset the KeyUpdate cap */
+            /* Empty records reset neither cap, and are capped themselves. */
+            if (n) t->ku_received = t->empty_received = 0;
+            else if (++t->empty_received > MAX_EMPTY_RECORDS) return ALERT(UNEXPECTED_MESSAGE);
             return 0;
         }
         p = dst;

@@ -620,6 +620,75 @@ static void test_key_update_flood(void)
 
 static const uint8_t ccs_rec[6] = {CT_CCS, 3, 3, 0, 1, 1};
 
+/* Zero-length application_data records and user_canceled alerts move
+ * nothing: MAX_EMPTY_RECORDS of them in a row are taken, one more gives
+ * unexpected_message; application data between them starts the count
+ * again, and empty records do not reset the KeyUpdate cap. */
+static void test_empty_records(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    moat_buf wire, back;
+    moat_buf_init(&wire);
+    moat_buf_init(&back);
+    static const char m[] = "GET / HTTP/1.1\r\n";
+    for (int round = 0; round < 3 && !r; round++) {
+        for (int i = 0; i < MAX_EMPTY_RECORDS && !r; i++)
+            r = moat_tls_send(p.c, &wire, "", 0);
+        r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+        r = r ? r : moat_tls_send(p.c, &wire, m, sizeof m);
+        r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    }
+    check(!r && p.s_app.len == 3 * sizeof m && back.len == 0,
+          "%d empty records in a row, then data, three times, are accepted (%s)",
+          MAX_EMPTY_RECORDS, moat_strerror(r));
+    for (int i = 0; i < MAX_EMPTY_RECORDS + 1 && !r; i++)
+        r = moat_tls_send(p.c, &wire, "", 0);
+    size_t nrec = nrecords(&wire);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(nrec == MAX_EMPTY_RECORDS + 1 && r == ALERT(UNEXPECTED_MESSAGE) && back.len > 0,
+          "%d empty records with no data between give unexpected_message (%s)",
+          MAX_EMPTY_RECORDS + 1, moat_strerror(r));
+    pair_free(&p);
+    /* Empty records one at a time, as a client trickling them would. */
+    r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    for (int i = 0; i < MAX_EMPTY_RECORDS + 1 && !r; i++) {
+        r = moat_tls_send(p.c, &wire, "", 0);
+        r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    }
+    check(r == ALERT(UNEXPECTED_MESSAGE), "empty records sent one by one are capped too (%s)",
+          moat_strerror(r));
+    pair_free(&p);
+    /* user_canceled (6.1) ends nothing and moves nothing either. */
+    r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    static const uint8_t uc[2] = {1, MOAT_ALERT_USER_CANCELED};
+    for (int i = 0; i < MAX_EMPTY_RECORDS && !r; i++)
+        r = rl_seal(&p.c->wr, CT_ALERT, uc, sizeof uc, &wire);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(!r, "%d user_canceled alerts are taken (%s)", MAX_EMPTY_RECORDS, moat_strerror(r));
+    r = r ? r : moat_tls_send(p.c, &wire, "", 0);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(r == ALERT(UNEXPECTED_MESSAGE),
+          "user_canceled alerts and empty records count together (%s)", moat_strerror(r));
+    pair_free(&p);
+    /* Empty records between KeyUpdates do not reset the KeyUpdate cap. */
+    r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    for (int i = 0; i < MAX_KEY_UPDATES + 1 && !r; i++) {
+        r = moat_tls_key_update(p.c, &wire, 0);
+        if (!r && i % 8 == 0) r = moat_tls_send(p.c, &wire, "", 0);
+    }
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(r == ALERT(UNEXPECTED_MESSAGE),
+          "empty records between %d KeyUpdates do not reset their cap (%s)",
+          MAX_KEY_UPDATES + 1, moat_strerror(r));
+    pair_free(&p);
+    moat_buf_free(&wire);
+    moat_buf_free(&back);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
 static void test_ccs(void)
 {
     moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
@@ -1090,6 +1159,7 @@ int main(void)
     test_tampering();
     test_record_limits();
     test_key_update_flood();
+    test_empty_records();
     test_ccs();
     test_hostile_server_hello();
     test_hostile_flight();
