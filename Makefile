@@ -16,7 +16,7 @@ TEST_COMMON := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 HDR     := $(wildcard include/moat/*.h src/*/*.h tests/unit/*.h)
 
 .PHONY: all run test unit asan clean bench fmt
-all: $(B)/moat $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold
+all: $(B)/moat $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold $(B)/tests/tools/trickle
 
 $(B)/libmoat.a: $(OBJ)
 	@mkdir -p $(@D)
@@ -38,6 +38,11 @@ $(B)/tests/%: tests/unit/%.c $(TEST_COMMON) $(B)/libmoat.a $(HDR)
 $(B)/tests/onebyte.so: tests/shim/onebyte.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=c11 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
+# Helpers the interop scripts run: small clients built on libmoat.
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libmoat.a $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmoat.a $(LDLIBS)
 
 # test_faults fails allocations in turn: moat's own through --wrap in this
 # one program's link (libcrypto's through its own hook).

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # moat serve against what a security review found: workers under --user
-# end with a master killed with SIGKILL; dotfiles are 404 unless
-# --serve-dotfiles, /.well-known/ is always served.
+# end with a master killed with SIGKILL; records that carry no HTTP bytes
+# (empty ones, KeyUpdates, a record trickled a byte at a time) do not hold
+# a connection past --idle-timeout, and a burst of empty records is cut;
+# dotfiles are 404 unless --serve-dotfiles, /.well-known/ is always served.
 . "$(dirname "$0")/../lib.sh"
 need openssl curl python3 || { finish; exit; }
 need_moat
@@ -41,6 +43,34 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	fi
 else
 	ok "--user: not root, privilege drop not tested # skip"
+fi
+
+# ---- --idle-timeout 2 against records that carry no HTTP bytes, one every
+# 1.5 s (tests/tools/trickle: moat's engine as the client)
+TRICKLE=${TRICKLE:-$(dirname "$MOAT")/tests/tools/trickle}
+if [ ! -x "$TRICKLE" ]; then
+	notok "trickle helper $TRICKLE built" "run make first"
+elif moat_serve "idle" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers 1 --idle-timeout 2; then
+	for m in empty keyupdate partial; do
+		case $m in
+		empty) what="an empty application_data record" ;;
+		keyupdate) what="a KeyUpdate" ;;
+		partial) what="one byte of a record holding a request" ;;
+		esac
+		timeout 20 "$TRICKLE" -p "$SRV_PORT" -m "$m" -i 1500 -t 8 >"$T_TMP/trickle-$m" 2>&1
+		got=$(tail -n 1 "$T_TMP/trickle-$m")
+		check "--idle-timeout 2: $what every 1.5 s is closed within 3.5 s ($got)" \
+			bash -c '[ "${1%% *}" = closed ] && [ "${1##* }" -le 3500 ]' _ "$got"
+	done
+	timeout 20 "$TRICKLE" -p "$SRV_PORT" -m request -i 1500 -t 6 >"$T_TMP/trickle-request" 2>&1
+	got=$(tail -n 1 "$T_TMP/trickle-request")
+	check "--idle-timeout 2: a request every 1.5 s keeps the connection open for 6 s ($got)" \
+		bash -c '[ "${1%% *}" = open ]' _ "$got"
+	timeout 20 "$TRICKLE" -p "$SRV_PORT" -m empty -n 40 -t 5 >"$T_TMP/trickle-burst" 2>&1
+	check "40 empty records at once get unexpected_message and a close" \
+		bash -c 'grep -q "alert.*unexpected_message" "$1" && grep -q "^closed" "$1"' _ "$T_TMP/trickle-burst"
+	server_alive "idle"
+	bg_stop "$SRV_PID"
 fi
 
 # ---- dotfiles: hidden unless --serve-dotfiles; /.well-known/ always served
