@@ -133,6 +133,15 @@ int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n
     static const uint8_t nokey[1];
     int ok = EVP_MAC_init(c, klen ? key : nokey, klen, NULL) && EVP_MAC_update(c, p, n) &&
              EVP_MAC_final(c, out, &outl, MOAT_HASH_MAX);
+    /* The context outlives the call: keyed, it would keep a copy of the
+     * key (libcrypto holds one for TLS 1.2's HMAC) and the states hashed
+     * from it, the last output among them, until the thread's next HMAC:
+     * a resumption or traffic secret of a connection long closed. Keying
+     * it again with the empty key frees and wipes all of that. */
+    if (!EVP_MAC_init(c, nokey, 0, NULL)) {
+        EVP_MAC_CTX_free(c); /* libcrypto wipes what it frees */
+        ctx[h] = NULL;
+    }
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 

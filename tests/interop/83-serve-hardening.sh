@@ -3,6 +3,7 @@
 # end with a master killed with SIGKILL; records that carry no HTTP bytes
 # (empty ones, KeyUpdates, a record trickled a byte at a time) do not hold
 # a connection past --idle-timeout, and a burst of empty records is cut;
+# a worker's memory holds no secret of the connections it has finished;
 # dotfiles are 404 unless --serve-dotfiles, /.well-known/ is always served.
 . "$(dirname "$0")/../lib.sh"
 need openssl curl python3 || { finish; exit; }
@@ -70,6 +71,59 @@ elif moat_serve "idle" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers 1
 	check "40 empty records at once get unexpected_message and a close" \
 		bash -c 'grep -q "alert.*unexpected_message" "$1" && grep -q "^closed" "$1"' _ "$T_TMP/trickle-burst"
 	server_alive "idle"
+	bg_stop "$SRV_PID"
+fi
+
+# ---- secrets are wiped: once its connections have ended, the worker's
+# memory (read through /proc/PID/mem) holds none of the secrets of the key
+# log, nor the KeyUpdate secrets, keys and IVs derived from them
+MEMSECRETS=$(dirname "$0")/../tools/memsecrets.py
+sc() { # sc OUT ARGS...: s_client to the server, stdin from the caller
+	local out=$1
+	shift
+	timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost \
+		-CAfile "$C/ca.pem" "$@" >"$out" 2>&1
+}
+req() { printf 'GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'; }
+KL=$T_TMP/keylog
+if [ "$(id -u)" != 0 ]; then
+	ok "secrets: not root, /proc/PID/mem of the worker not read # skip"
+elif SSLKEYLOGFILE=$KL moat_serve "secrets" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers 1; then
+	wk=$(pgrep -P "$SRV_PID" | head -n 1)
+	# The control: a connection still open must be found, or the search
+	# proves nothing.
+	(sleep 4 | sc "$T_TMP/held") &
+	held=$!
+	for i in $(seq 1 50); do [ "$(wc -l <"$KL")" -ge 5 ] && break; sleep 0.1; done
+	python3 "$MEMSECRETS" "$wk" "$KL" >"$T_TMP/mem-open" 2>&1
+	check "secrets: those of an open connection are found in the worker ($(tail -n 1 "$T_TMP/mem-open"))" \
+		grep -q '^found .*TRAFFIC_SECRET_0' "$T_TMP/mem-open"
+	wait "$held"
+	U=https://localhost:$SRV_PORT
+	timeout "$T_CLIENT" curl -s -o /dev/null -o /dev/null --cacert "$C/ca.pem" --resolve "localhost:$SRV_PORT:127.0.0.1" \
+		"$U/index.html" "$U/sub/hello.txt"
+	timeout "$T_CLIENT" curl -s -o /dev/null --tls13-ciphers TLS_CHACHA20_POLY1305_SHA256 --cacert "$C/ca.pem" \
+		--resolve "localhost:$SRV_PORT:127.0.0.1" "$U/index.html"
+	# A KeyUpdate both ways (K asks for ours), then a request; a ticket.
+	(sleep 0.5; printf 'K\n'; sleep 0.5; req; sleep 1) |
+		sc "$T_TMP/ku" -ciphersuites TLS_AES_256_GCM_SHA384 -sess_out "$T_TMP/sess"
+	check "secrets: s_client sent a KeyUpdate and got the page" \
+		bash -c 'grep -q "^KEYUPDATE" "$1" && grep -q "$2" "$1"' _ "$T_TMP/ku" "$SITE_TOKEN"
+	# Resumed, and quiet long enough (1.5 s) for the worker to park the
+	# cipher contexts and make them again from the secrets.
+	(sleep 1.5; req; sleep 1) | sc "$T_TMP/resumed" -ciphersuites TLS_AES_256_GCM_SHA384 -sess_in "$T_TMP/sess"
+	check "secrets: s_client resumed, parked and got the page" \
+		bash -c 'grep -q "^Reused" "$1" && grep -q "$2" "$1"' _ "$T_TMP/resumed" "$SITE_TOKEN"
+	sleep 3 # every connection closed and its linger over
+	ss -Htn "( sport = :$SRV_PORT )" >"$T_TMP/conns"
+	python3 "$MEMSECRETS" "$wk" "$KL" >"$T_TMP/mem-closed" 2>&1
+	rc=$?
+	if [ $rc = 0 ]; then
+		ok "secrets: none of $(grep -c . "$KL") key log lines (or what derives from them) is in the worker after the connections ended ($(tail -n 1 "$T_TMP/mem-closed"))"
+	else
+		notok "secrets: none of the key log's secrets is in the worker after the connections ended" "exit $rc"
+		diag "$T_TMP/mem-closed" "$T_TMP/conns"
+	fi
 	bg_stop "$SRV_PID"
 fi
 
