@@ -205,10 +205,10 @@ struct moat_tls {
     unsigned ccs_received; /* unprotected CCS records dropped so far */
     int skip_early_data;   /* 4.2.10: the client offered 0-RTT, which we never accept */
     size_t early_skipped;
-    int ku_fresh;         /* 4.6.3: our write key has changed since our last app data */
-    unsigned ku_received; /* KeyUpdates received since the peer's last app data */
+    int ku_fresh;            /* 4.6.3: our write key has changed since our last app data */
+    unsigned ku_received;    /* KeyUpdates received since the peer's last app data */
     unsigned empty_received; /* records in a row that moved nothing (MAX_EMPTY_RECORDS) */
-    uint64_t key_limit;   /* records per key before a KeyUpdate (5.5) */
+    uint64_t key_limit;      /* records per key before a KeyUpdate (5.5) */
     int resumed;
     int ocsp_stapled;     /* client: a staple came and was checked */
     tls_session *session; /* client: the latest ticket received */

@@ -418,8 +418,10 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
             if (t->state != ST_CONNECTED || t->hsmsg.len) return ALERT(UNEXPECTED_MESSAGE);
             app->len += n;
             /* Empty records reset neither cap, and are capped themselves. */
-            if (n) t->ku_received = t->empty_received = 0;
-            else if (++t->empty_received > MAX_EMPTY_RECORDS) return ALERT(UNEXPECTED_MESSAGE);
+            if (n)
+                t->ku_received = t->empty_received = 0;
+            else if (++t->empty_received > MAX_EMPTY_RECORDS)
+                return ALERT(UNEXPECTED_MESSAGE);
             return 0;
         }
         p = dst;

@@ -95,12 +95,25 @@ int main(int argc, char **argv)
     const char *mode = NULL;
     while ((opt = getopt(argc, argv, "p:m:i:t:n:")) != -1) {
         switch (opt) {
-        case 'p': port = atoi(optarg); break;
-        case 'm': mode = optarg; break;
-        case 'i': interval = atoi(optarg); break;
-        case 't': limit = atoi(optarg); break;
-        case 'n': count = atoi(optarg); break;
-        default: mode = NULL; port = 0; break;
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 'm':
+            mode = optarg;
+            break;
+        case 'i':
+            interval = atoi(optarg);
+            break;
+        case 't':
+            limit = atoi(optarg);
+            break;
+        case 'n':
+            count = atoi(optarg);
+            break;
+        default:
+            mode = NULL;
+            port = 0;
+            break;
         }
     }
     if (port <= 0 || !mode || interval < 1 || count < 1 ||

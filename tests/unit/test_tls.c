@@ -643,8 +643,8 @@ static void test_empty_records(void)
         r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
     }
     check(!r && p.s_app.len == 3 * sizeof m && back.len == 0,
-          "%d empty records in a row, then data, three times, are accepted (%s)",
-          MAX_EMPTY_RECORDS, moat_strerror(r));
+          "%d empty records in a row, then data, three times, are accepted (%s)", MAX_EMPTY_RECORDS,
+          moat_strerror(r));
     for (int i = 0; i < MAX_EMPTY_RECORDS + 1 && !r; i++)
         r = moat_tls_send(p.c, &wire, "", 0);
     size_t nrec = nrecords(&wire);
@@ -682,8 +682,8 @@ static void test_empty_records(void)
     }
     r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
     check(r == ALERT(UNEXPECTED_MESSAGE),
-          "empty records between %d KeyUpdates do not reset their cap (%s)",
-          MAX_KEY_UPDATES + 1, moat_strerror(r));
+          "empty records between %d KeyUpdates do not reset their cap (%s)", MAX_KEY_UPDATES + 1,
+          moat_strerror(r));
     pair_free(&p);
     moat_buf_free(&wire);
     moat_buf_free(&back);
@@ -752,7 +752,7 @@ static long count_in_memory(const uint8_t *masked, size_t n)
  * are derived from it), or after a KeyUpdate a traffic secret. */
 static void secrets_wiped(const moat_tls_config *cc, const moat_tls_config *sc, int ku)
 {
-    static const char *const names[] = {"resumption", "exporter",    "server read",
+    static const char *const names[] = {"resumption",   "exporter",    "server read",
                                         "server write", "client read", "client write"};
     enum { NSEC = 6 };
     pair_t p;
@@ -769,7 +769,7 @@ static void secrets_wiped(const moat_tls_config *cc, const moat_tls_config *sc, 
     static const char m[] = "GET / HTTP/1.1\r\n\r\n";
     r = r ? r : pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
     r = r ? r : pair_send(p.s, p.c, m, sizeof m, &p.c_app, 1 << 20);
-    const uint8_t *live[NSEC] = {p.s->resumption, p.s->exporter, p.s->rd.secret,
+    const uint8_t *live[NSEC] = {p.s->resumption, p.s->exporter,  p.s->rd.secret,
                                  p.s->wr.secret,  p.c->rd.secret, p.c->wr.secret};
     uint8_t masked[NSEC][MOAT_HASH_MAX];
     size_t hl = p.s->hlen;
