@@ -479,7 +479,17 @@ int moat_tls_park(moat_tls *t)
     return 1;
 }
 
-int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
+/* Every public function that may derive a key returns through this: what
+ * the derivation left in libcrypto's cached HMAC context (the last key:
+ * a handshake, traffic or resumption secret) is wiped before the caller
+ * gets control back, so no secret outlives its connection there. */
+static int forget(int r)
+{
+    moat_hmac_forget();
+    return r;
+}
+
+static int recv_records(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
     if (t->state == ST_START) return MOAT_ERR_STATE;
@@ -526,16 +536,21 @@ int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moa
     return 0;
 }
 
+int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
+{
+    return forget(recv_records(t, in, len, out, app));
+}
+
 int moat_tls_start(moat_tls *t, moat_buf *out)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
     if (t->is_server) return 0;
     if (t->state != ST_START) return MOAT_ERR_STATE;
     int r = tls_client_start(t, out);
-    return r ? fail(t, r, NULL) : 0;
+    return forget(r ? fail(t, r, NULL) : 0);
 }
 
-int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
+static int send_data(moat_tls *t, moat_buf *out, const void *data, size_t len)
 {
     if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
     int pr = unpark(t);
@@ -555,11 +570,16 @@ int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
     return 0;
 }
 
+int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
+{
+    return forget(send_data(t, out, data, len));
+}
+
 int moat_tls_close(moat_tls *t, moat_buf *out)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
     if (t->sent_close) return 0;
-    int pr = unpark(t);
+    int pr = forget(unpark(t));
     if (pr) return fail(t, pr, NULL);
     t->sent_close = 1;
     return send_alert(t, out, 1, MOAT_ALERT_CLOSE_NOTIFY);
@@ -569,9 +589,9 @@ int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer)
 {
     if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
     int r = unpark(t);
-    if (r) return fail(t, r, NULL);
+    if (r) return forget(fail(t, r, NULL));
     r = send_key_update(t, out, request_peer ? 1 : 0);
-    return r ? fail(t, r, out) : 0;
+    return forget(r ? fail(t, r, out) : 0);
 }
 
 int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen, uint8_t *out,
@@ -584,7 +604,7 @@ int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t c
     if (!r) r = ks_derive_secret(t->hash, t->exporter, label, empty, sec);
     if (!r) r = ks_expand_label(t->hash, sec, "exporter", hctx, t->hlen, out, outlen);
     moat_wipe(sec, sizeof sec);
-    return r;
+    return forget(r);
 }
 
 int moat_tls_handshake_done(const moat_tls *t)
