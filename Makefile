@@ -39,7 +39,7 @@ SOVERSION := 0
 
 .PHONY: all run test unit asan clean bench fmt install uninstall deps
 all: $(B)/moat $(B)/libmoat.so $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold \
-     $(B)/tests/ct_mlkem $(B)/tests/mlkem_tool
+     $(B)/tests/ct_mlkem $(B)/tests/mlkem_tool $(B)/tests/tools/trickle
 
 # The library's objects are compiled once, position-independent, for both
 # libmoat.a and libmoat.so (measured: 0.3% more of moat's own instructions
@@ -87,6 +87,11 @@ $(B)/tests/ct_mlkem: tests/tools/ct_mlkem.c src/crypto/mlkem.c $(B)/libmoat.a $(
 		$(B)/libmoat.a $(LDLIBS) -lm
 
 $(B)/tests/mlkem_tool: tests/tools/mlkem_tool.c $(B)/libmoat.a $(HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmoat.a $(LDLIBS)
+
+# Helpers the interop scripts run: small clients built on libmoat.
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libmoat.a $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libmoat.a $(LDLIBS)
 

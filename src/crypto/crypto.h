@@ -30,7 +30,17 @@ void moat_hash_free(moat_hash_ctx *c);
 /* A copy of the context, to hash a prefix without disturbing the original. */
 moat_hash_ctx *moat_hash_dup(const moat_hash_ctx *c);
 int moat_hash(int h, const void *p, size_t n, uint8_t *out);
+/* HMAC through a context cached per thread and hash, which keeps what
+ * the key leaves in it (a copy of the key, the states hashed from it, the
+ * last output) until moat_hmac_forget. */
 int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out);
+/* Wipes what the calling thread's moat_hmac calls left in its cached
+ * contexts, by keying them again with the empty key; nothing to do (a flag
+ * test) when no moat_hmac ran since the last call. Whoever derives secrets
+ * calls it when a derivation ends: the TLS engine as each of its public
+ * functions returns, so no secret of a connection outlives the call that
+ * used it (SECURITY.md). */
+void moat_hmac_forget(void);
 /* RFC 5869. */
 int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm, size_t ikmlen,
                       uint8_t *out);

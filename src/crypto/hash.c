@@ -131,20 +131,44 @@ int moat_hash(int h, const void *p, size_t n, uint8_t *out)
     return EVP_Digest(p, n, out, NULL, moat_algs.md[h], NULL) ? 0 : MOAT_ERR_INTERNAL;
 }
 
+/* One context per thread and hash, re-keyed by each call: the key
+ * schedule makes dozens of HMACs per handshake. keyed: moat_hmac_forget
+ * has something to wipe. */
+static __thread EVP_MAC_CTX *hmac_ctx[2];
+static __thread int hmac_keyed[2];
+
+/* A zero-length key is legal in HKDF; libcrypto wants a non-NULL pointer. */
+static const uint8_t nokey[1];
+
 int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out)
 {
     if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
-    /* One context per thread and hash, re-keyed by each call: the key
-     * schedule makes dozens of HMACs per handshake. */
-    static __thread EVP_MAC_CTX *ctx[2];
-    EVP_MAC_CTX *c = ctx[h];
-    if (!c && !(c = ctx[h] = EVP_MAC_CTX_dup(moat_algs.hmac[h]))) return MOAT_ERR_NOMEM;
+    EVP_MAC_CTX *c = hmac_ctx[h];
+    if (!c && !(c = hmac_ctx[h] = EVP_MAC_CTX_dup(moat_algs.hmac[h]))) return MOAT_ERR_NOMEM;
     size_t outl = 0;
-    /* A zero-length key is legal in HKDF; libcrypto wants a non-NULL pointer. */
-    static const uint8_t nokey[1];
+    hmac_keyed[h] = 1;
     int ok = EVP_MAC_init(c, klen ? key : nokey, klen, NULL) && EVP_MAC_update(c, p, n) &&
              EVP_MAC_final(c, out, &outl, MOAT_HASH_MAX);
     return ok ? 0 : MOAT_ERR_INTERNAL;
+}
+
+void moat_hmac_forget(void)
+{
+    /* Keyed, a context keeps a copy of the key (libcrypto holds one for
+     * TLS 1.2's HMAC) and the states hashed from it, the last output
+     * among them: a resumption or traffic secret of a connection long
+     * closed. Keying it again with the empty key frees and wipes all of
+     * that; once per derivation, not per HMAC, as it costs about what an
+     * HMAC does. A context that cannot be keyed again is freed (libcrypto
+     * wipes what it frees). */
+    for (int h = 0; h < 2; h++) {
+        if (!hmac_keyed[h]) continue;
+        hmac_keyed[h] = 0;
+        if (!EVP_MAC_init(hmac_ctx[h], nokey, 0, NULL)) {
+            EVP_MAC_CTX_free(hmac_ctx[h]);
+            hmac_ctx[h] = NULL;
+        }
+    }
 }
 
 int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm, size_t ikmlen,

@@ -106,8 +106,11 @@ int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const cha
         {"user", offsetof(struct moat_serve_opts, user)},
         {"dir", offsetof(struct moat_serve_opts, dir)},
     };
-    if (strcmp(name, "list-dirs") == 0 || strcmp(name, "psk-ke") == 0) {
-        int *flag = name[0] == 'l' ? &o->list_dirs : &o->psk_ke;
+    if (strcmp(name, "list-dirs") == 0 || strcmp(name, "psk-ke") == 0 ||
+        strcmp(name, "serve-dotfiles") == 0) {
+        int *flag = name[0] == 'l'   ? &o->list_dirs
+                    : name[0] == 'p' ? &o->psk_ke
+                                     : &o->serve_dotfiles;
         if (!v || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
             *flag = 1;
         else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0)

@@ -31,7 +31,8 @@ struct moat_serve_opts {
     long max_header, max_body;
     long ticket_lifetime;
     int list_dirs;
-    int psk_ke; /* --psk-ke: resume without ECDHE when the client allows it */
+    int serve_dotfiles; /* --serve-dotfiles: paths with a segment starting with '.' */
+    int psk_ke;         /* --psk-ke: resume without ECDHE when the client allows it */
     int config_depth;
     int no_include; /* a `config FILE` line is refused (the fuzzer reads no files) */
     char **kept;    /* copies of config strings, freed by moat_serve_opts_free */

@@ -164,6 +164,22 @@ static int normalize(char *p)
     return 0;
 }
 
+/* 1 when the normalised path p names a hidden file or directory: a
+ * segment starting with '.' (/.git/config, /.env, /a/.htpasswd), which
+ * holds what a site's owner keeps beside it, not in it (listings leave
+ * them out too). /.well-known/ stays public: RFC 8615 puts ACME
+ * challenges, security.txt and the like there. */
+static int hidden_path(const char *p)
+{
+    static const char wk[] = ".well-known";
+    size_t i = 0;
+    if (strncmp(p, wk, sizeof wk - 1) == 0 && (p[sizeof wk - 1] == '/' || !p[sizeof wk - 1]))
+        i = sizeof wk - 1;
+    for (; p[i]; i++)
+        if (p[i] == '.' && (i == 0 || p[i - 1] == '/')) return 1;
+    return 0;
+}
+
 static const moat_http_header *hdr(const moat_http_request *req, const char *name)
 {
     return moat_http_find_header(&req->f, name);
@@ -449,6 +465,7 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
     char decoded[MOAT_HTTP_MAX_REQUEST_LINE + 1];
     if (!raw || moat_http_percent_decode(raw, plen, decoded) < 0 || normalize(decoded) < 0)
         ERR(400);
+    if (!s->serve_dotfiles && hidden_path(decoded)) ERR(404);
     int want_dir = plen > 0 && raw[plen - 1] == '/';
 
     /* rel: the file's path under the root, as the cache knows it. */

@@ -190,6 +190,7 @@ static int on_readable(struct loop *L, struct conn *c)
             touch(L, c);
             continue;
         }
+        size_t had = c->app.len;
         int r = moat_tls_recv(c->tls, buf, (size_t)n, &c->out, &c->app);
         if (r < 0) {
             /* A fatal alert we owe the peer is already in out. */
@@ -197,8 +198,15 @@ static int on_readable(struct loop *L, struct conn *c)
             c->state = C_FLUSH;
             return 0;
         }
-        if (!c->handshake_done && moat_tls_handshake_done(c->tls)) c->handshake_done = 1;
-        touch(L, c);
+        /* Only HTTP bytes (and the end of the handshake) are activity:
+         * records that carry none (empty ones, KeyUpdates, a record
+         * trickled a byte at a time) must not hold a connection open past
+         * --idle-timeout. The engine caps how many may come in a row. */
+        if (!c->handshake_done && moat_tls_handshake_done(c->tls)) {
+            c->handshake_done = 1;
+            touch(L, c);
+        }
+        if (c->app.len > had) touch(L, c);
         if (moat_tls_peer_closed(c->tls)) {
             c->peer_done = 1;
             return 0;

@@ -34,12 +34,12 @@ static const char usage[] =
     "[--psk-ke]\n"
     "         [--client-ca FILE [--client-auth require|optional|none]] [--ocsp-staple FILE]...\n"
     "         [--workers N] [--max-conns N] [--redirect-http ADDR:PORT] [--hsts SECONDS]\n"
-    "         [--list-dirs] [--access-log FILE|-] [--error-log FILE] [--pid-file FILE]\n"
-    "         [--user NAME] [--handshake-timeout S] [--header-timeout S] [--idle-timeout S]\n"
-    "         [--stop-timeout S] [--max-header-size BYTES] [--max-body-size BYTES]\n"
-    "         [--proxy [/PREFIX=]URL[,URL...]]... [--proxy-only] [--proxy-connect-timeout S]\n"
-    "         [--proxy-read-timeout S] [--proxy-idle-timeout S] [--proxy-tunnel-timeout S]\n"
-    "         [--config FILE]\n"
+    "         [--list-dirs] [--serve-dotfiles] [--access-log FILE|-] [--error-log FILE]\n"
+    "         [--pid-file FILE] [--user NAME] [--handshake-timeout S] [--header-timeout S]\n"
+    "         [--idle-timeout S] [--stop-timeout S] [--max-header-size BYTES]\n"
+    "         [--max-body-size BYTES] [--proxy [/PREFIX=]URL[,URL...]]... [--proxy-only]\n"
+    "         [--proxy-connect-timeout S] [--proxy-read-timeout S] [--proxy-idle-timeout S]\n"
+    "         [--proxy-tunnel-timeout S] [--config FILE]\n"
     "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";
 
 static int complain(const char *where, const char *fmt, const char *arg)
@@ -68,7 +68,7 @@ static int parse_opts(int argc, char **argv, struct moat_serve_opts *o)
             name[n] = '\0';
             const char *v = eq ? eq + 1 : NULL;
             int sw = !strcmp(name, "list-dirs") || !strcmp(name, "proxy-only") ||
-                     !strcmp(name, "psk-ke"); /* no value */
+                     !strcmp(name, "psk-ke") || !strcmp(name, "serve-dotfiles"); /* no value */
             if (!v && !sw && i + 1 < argc) v = argv[++i];
             if (!v && !sw) return complain(NULL, "--%s needs a value", name);
             char err[1200];
@@ -428,11 +428,10 @@ static int open_log(const char *path)
 
 static struct passwd *run_as;
 
-/* In a new worker: drop privileges, then serve until told to stop. */
-static void worker_main(struct moat_server *s, sigset_t *oldmask)
+/* In a new worker: drop privileges, then serve until told to stop.
+ * master is the pid of the process that forked it. */
+static void worker_main(struct moat_server *s, sigset_t *oldmask, pid_t master)
 {
-    prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the master */
-    if (getppid() == 1) _exit(0);
     signal(SIGHUP, SIG_IGN);
     signal(SIGCHLD, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -443,6 +442,13 @@ static void worker_main(struct moat_server *s, sigset_t *oldmask)
                 strerror(errno));
         _exit(1);
     }
+    /* Never outlive the master: a worker left behind would keep serving
+     * the old configuration and hold the port. Set after the change of
+     * user, because the kernel clears the death signal on any change of
+     * credentials (prctl(2)); then the master may already be gone, which
+     * the signal would never report, so the parent is checked by pid (an
+     * orphan is adopted by init or a subreaper, never by its master). */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master) _exit(0);
     sigprocmask(SIG_SETMASK, oldmask, NULL);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0) {
@@ -456,6 +462,7 @@ static pid_t spawn(struct moat_server *s, sigset_t *oldmask, int slot)
 {
     s->lfd = https_fds[slot];
     s->redirect_fd = plain_fds[slot];
+    pid_t master = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         for (long i = 0; i < nslots; i++) { /* a worker holds its own slot's only */
@@ -463,7 +470,7 @@ static pid_t spawn(struct moat_server *s, sigset_t *oldmask, int slot)
             if (https_fds[i] >= 0) close(https_fds[i]);
             if (plain_fds[i] >= 0) close(plain_fds[i]);
         }
-        worker_main(s, oldmask);
+        worker_main(s, oldmask, master);
     }
     if (pid < 0) fprintf(stderr, "moat serve: fork: %s\n", strerror(errno));
     return pid;
@@ -570,6 +577,7 @@ int moat_serve_main(int argc, char **argv)
     s.max_header = (size_t)o.max_header;
     s.max_body = (uint64_t)o.max_body;
     s.list_dirs = o.list_dirs;
+    s.serve_dotfiles = o.serve_dotfiles;
     s.log_identity = o.client_ca != NULL;
     moat_server_set_hsts(o.hsts);
     moat_proxy_set_limits(s.max_body, s.idle_timeout_ms);

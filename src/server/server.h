@@ -42,6 +42,7 @@ struct moat_server {
     size_t max_header;        /* request head bytes (431 beyond) */
     uint64_t max_body;        /* request body bytes (413 beyond) */
     int list_dirs;            /* --list-dirs */
+    int serve_dotfiles;       /* --serve-dotfiles: hidden paths are served too */
     int access_log;           /* fd, or -1 */
     int log_identity;         /* client certificates configured: log them */
     struct moat_staple staples[MOAT_SERVE_MAX_CERTS];

@@ -22,6 +22,13 @@
  * an HKDF and an AEAD rekey for a 22-byte record, so an unbounded stream
  * of them is a cheap way to burn our CPU. */
 #define MAX_KEY_UPDATES 128
+/* 5.1 allows zero-length application_data records (a traffic analysis
+ * countermeasure), and 6.1 a user_canceled alert that ends nothing; both
+ * move nothing. Records of these kinds in a row, with no application data
+ * between them: a peer past it is making us decrypt for nothing (or
+ * keeping a connection looking busy), and gets unexpected_message.
+ * BoringSSL allows 32 as well. */
+#define MAX_EMPTY_RECORDS 32
 
 /* Content types (5.1) and handshake types (4). */
 enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPDATA = 23 };
@@ -233,9 +240,10 @@ struct moat_tls {
     unsigned ccs_received; /* unprotected CCS records dropped so far */
     int skip_early_data;   /* 4.2.10: the client offered 0-RTT, which we never accept */
     size_t early_skipped;
-    int ku_fresh;         /* 4.6.3: our write key has changed since our last app data */
-    unsigned ku_received; /* KeyUpdates received since the peer's last app data */
-    uint64_t key_limit;   /* records per key before a KeyUpdate (5.5) */
+    int ku_fresh;            /* 4.6.3: our write key has changed since our last app data */
+    unsigned ku_received;    /* KeyUpdates received since the peer's last app data */
+    unsigned empty_received; /* records in a row that moved nothing (MAX_EMPTY_RECORDS) */
+    uint64_t key_limit;      /* records per key before a KeyUpdate (5.5) */
     int resumed;
     int ocsp_stapled;     /* client: a staple came, was checked and counted */
     tls_session *session; /* client: the latest ticket received */

@@ -161,7 +161,9 @@ int rl_seal(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moat_buf 
         uint8_t nonce[12];
         make_nonce(d, nonce);
         /* Encrypted straight from the caller's bytes, the type after them. */
-        if ((r = moat_aead_seal_tail(d->aead, nonce, h, 5, data, len, &type, 1, h + 5))) return r;
+        r = moat_aead_seal_tail(d->aead, nonce, h, 5, data, len, &type, 1, h + 5);
+        moat_wipe(nonce, sizeof nonce); /* the first one is the IV itself */
+        if (r) return r;
         d->seq++;
     } else {
         memmove(h + 5, data, len);
@@ -176,8 +178,9 @@ int rl_open(tls_dir *d, const uint8_t *hdr, const uint8_t *body, size_t bodylen,
     uint8_t nonce[12];
     if (bodylen < 17) return MOAT_ERR_ALERT(MOAT_ALERT_BAD_RECORD_MAC);
     make_nonce(d, nonce);
-    if (moat_aead_open(d->aead, nonce, hdr, 5, body, bodylen, out))
-        return MOAT_ERR_ALERT(MOAT_ALERT_BAD_RECORD_MAC);
+    int bad = moat_aead_open(d->aead, nonce, hdr, 5, body, bodylen, out);
+    moat_wipe(nonce, sizeof nonce); /* the first one is the IV itself */
+    if (bad) return MOAT_ERR_ALERT(MOAT_ALERT_BAD_RECORD_MAC);
     d->seq++;
     /* 5.4: the whole TLSInnerPlaintext (content, type and padding) is at
      * most 2^14 + 1 bytes; padding does not buy room past that. */

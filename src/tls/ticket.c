@@ -35,6 +35,7 @@ static int derive_key(const uint8_t material[80], uint8_t *name, uint8_t *key)
         r = moat_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, key,
                              32);
     moat_wipe(prk, sizeof prk);
+    moat_hmac_forget(); /* the ticket key, called from the configuration too */
     return r;
 }
 

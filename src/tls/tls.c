@@ -372,7 +372,8 @@ static int handle_alert(moat_tls *t, const uint8_t *p, size_t n)
         t->peer_closed = 1;
         return 0;
     }
-    if (p[1] == MOAT_ALERT_USER_CANCELED) return 0;
+    if (p[1] == MOAT_ALERT_USER_CANCELED)
+        return ++t->empty_received > MAX_EMPTY_RECORDS ? ALERT(UNEXPECTED_MESSAGE) : 0;
     /* 6.2: every other alert ends the connection, whatever its level. */
     t->state = ST_DEAD;
     return MOAT_ERR_PEER_ALERT(p[1]);
@@ -422,7 +423,11 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
         if (itype == CT_APPDATA) {
             if (t->state != ST_CONNECTED || t->hsmsg.len) return ALERT(UNEXPECTED_MESSAGE);
             app->len += n;
-            if (n) t->ku_received = 0; /* empty records do not reset the KeyUpdate cap */
+            /* Empty records reset neither cap, and are capped themselves. */
+            if (n)
+                t->ku_received = t->empty_received = 0;
+            else if (++t->empty_received > MAX_EMPTY_RECORDS)
+                return ALERT(UNEXPECTED_MESSAGE);
             return 0;
         }
         p = dst;
@@ -483,7 +488,17 @@ int moat_tls_park(moat_tls *t)
     return 1;
 }
 
-int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
+/* Every public function that may derive a key returns through this: what
+ * the derivation left in libcrypto's cached HMAC context (the last key:
+ * a handshake, traffic or resumption secret) is wiped before the caller
+ * gets control back, so no secret outlives its connection there. */
+static int forget(int r)
+{
+    moat_hmac_forget();
+    return r;
+}
+
+static int recv_records(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
     if (t->state == ST_START) return MOAT_ERR_STATE;
@@ -530,16 +545,21 @@ int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moa
     return 0;
 }
 
+int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
+{
+    return forget(recv_records(t, in, len, out, app));
+}
+
 int moat_tls_start(moat_tls *t, moat_buf *out)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
     if (t->is_server) return 0;
     if (t->state != ST_START) return MOAT_ERR_STATE;
     int r = tls_client_start(t, out);
-    return r ? fail(t, r, NULL) : 0;
+    return forget(r ? fail(t, r, NULL) : 0);
 }
 
-int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
+static int send_data(moat_tls *t, moat_buf *out, const void *data, size_t len)
 {
     if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
     int pr = unpark(t);
@@ -559,11 +579,16 @@ int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
     return 0;
 }
 
+int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
+{
+    return forget(send_data(t, out, data, len));
+}
+
 int moat_tls_close(moat_tls *t, moat_buf *out)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
     if (t->sent_close) return 0;
-    int pr = unpark(t);
+    int pr = forget(unpark(t));
     if (pr) return fail(t, pr, NULL);
     t->sent_close = 1;
     return send_alert(t, out, 1, MOAT_ALERT_CLOSE_NOTIFY);
@@ -573,9 +598,9 @@ int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer)
 {
     if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
     int r = unpark(t);
-    if (r) return fail(t, r, NULL);
+    if (r) return forget(fail(t, r, NULL));
     r = send_key_update(t, out, request_peer ? 1 : 0);
-    return r ? fail(t, r, out) : 0;
+    return forget(r ? fail(t, r, out) : 0);
 }
 
 int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen, uint8_t *out,
@@ -588,7 +613,7 @@ int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t c
     if (!r) r = ks_derive_secret(t->hash, t->exporter, label, empty, sec);
     if (!r) r = ks_expand_label(t->hash, sec, "exporter", hctx, t->hlen, out, outlen);
     moat_wipe(sec, sizeof sec);
-    return r;
+    return forget(r);
 }
 
 int moat_tls_handshake_done(const moat_tls *t)

@@ -453,6 +453,16 @@ static void test_config(void)
     check(r == 2 && !strncmp(err, "t.conf:3: workers wants a whole number", 38),
           "config: a bad value is file:line and what is wrong");
     moat_serve_opts_free(&o);
+    r = conf(&o, "serve-dotfiles\nlist-dirs off\n", err, sizeof err);
+    check(r == 0 && o.serve_dotfiles == 1 && o.list_dirs == 0, "config: serve-dotfiles switch");
+    moat_serve_opts_free(&o);
+    r = conf(&o, "serve-dotfiles on\nserve-dotfiles off\n", err, sizeof err);
+    check(r == 0 && o.serve_dotfiles == 0, "config: serve-dotfiles on, then off");
+    moat_serve_opts_free(&o);
+    r = conf(&o, "serve-dotfiles perhaps\n", err, sizeof err);
+    check(r == 2 && !strcmp(err, "t.conf:1: serve-dotfiles takes on or off, not 'perhaps'"),
+          "config: serve-dotfiles with a bad value is named");
+    moat_serve_opts_free(&o);
     r = conf(&o, "frobnicate yes\n", err, sizeof err);
     check(r == 2 && !strcmp(err, "t.conf:1: unknown setting frobnicate"),
           "config: an unknown setting is named");

@@ -2,7 +2,9 @@
  * group and certificate type; HelloRetryRequest; KeyUpdate; byte-at-a-time
  * delivery; certificate refusals; hostile records and messages; GREASE;
  * change_cipher_spec; certificate choice by signature_algorithms_cert. */
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HARNESS_WIRE
 #include "harness.h"
@@ -626,6 +628,192 @@ static void test_key_update_flood(void)
 }
 
 static const uint8_t ccs_rec[6] = {CT_CCS, 3, 3, 0, 1, 1};
+
+/* Zero-length application_data records and user_canceled alerts move
+ * nothing: MAX_EMPTY_RECORDS of them in a row are taken, one more gives
+ * unexpected_message; application data between them starts the count
+ * again, and empty records do not reset the KeyUpdate cap. */
+static void test_empty_records(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    moat_buf wire, back;
+    moat_buf_init(&wire);
+    moat_buf_init(&back);
+    static const char m[] = "GET / HTTP/1.1\r\n";
+    for (int round = 0; round < 3 && !r; round++) {
+        for (int i = 0; i < MAX_EMPTY_RECORDS && !r; i++)
+            r = moat_tls_send(p.c, &wire, "", 0);
+        r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+        r = r ? r : moat_tls_send(p.c, &wire, m, sizeof m);
+        r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    }
+    check(!r && p.s_app.len == 3 * sizeof m && back.len == 0,
+          "%d empty records in a row, then data, three times, are accepted (%s)", MAX_EMPTY_RECORDS,
+          moat_strerror(r));
+    for (int i = 0; i < MAX_EMPTY_RECORDS + 1 && !r; i++)
+        r = moat_tls_send(p.c, &wire, "", 0);
+    size_t nrec = nrecords(&wire);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(nrec == MAX_EMPTY_RECORDS + 1 && r == ALERT(UNEXPECTED_MESSAGE) && back.len > 0,
+          "%d empty records with no data between give unexpected_message (%s)",
+          MAX_EMPTY_RECORDS + 1, moat_strerror(r));
+    pair_free(&p);
+    /* Empty records one at a time, as a client trickling them would. */
+    r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    for (int i = 0; i < MAX_EMPTY_RECORDS + 1 && !r; i++) {
+        r = moat_tls_send(p.c, &wire, "", 0);
+        r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    }
+    check(r == ALERT(UNEXPECTED_MESSAGE), "empty records sent one by one are capped too (%s)",
+          moat_strerror(r));
+    pair_free(&p);
+    /* user_canceled (6.1) ends nothing and moves nothing either. */
+    r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    static const uint8_t uc[2] = {1, MOAT_ALERT_USER_CANCELED};
+    for (int i = 0; i < MAX_EMPTY_RECORDS && !r; i++)
+        r = rl_seal(&p.c->wr, CT_ALERT, uc, sizeof uc, &wire);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(!r, "%d user_canceled alerts are taken (%s)", MAX_EMPTY_RECORDS, moat_strerror(r));
+    r = r ? r : moat_tls_send(p.c, &wire, "", 0);
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(r == ALERT(UNEXPECTED_MESSAGE),
+          "user_canceled alerts and empty records count together (%s)", moat_strerror(r));
+    pair_free(&p);
+    /* Empty records between KeyUpdates do not reset the KeyUpdate cap. */
+    r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    for (int i = 0; i < MAX_KEY_UPDATES + 1 && !r; i++) {
+        r = moat_tls_key_update(p.c, &wire, 0);
+        if (!r && i % 8 == 0) r = moat_tls_send(p.c, &wire, "", 0);
+    }
+    r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &p.s_app);
+    check(r == ALERT(UNEXPECTED_MESSAGE),
+          "empty records between %d KeyUpdates do not reset their cap (%s)", MAX_KEY_UPDATES + 1,
+          moat_strerror(r));
+    pair_free(&p);
+    moat_buf_free(&wire);
+    moat_buf_free(&back);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+/* How many times the n bytes whose XOR with MASK is masked[] occur in
+ * this process's memory: every readable, writable mapping a core dump
+ * would hold (/proc/self/smaps: resident, not MADV_DONTDUMP, which
+ * AddressSanitizer's shadow is), read through /proc/self/mem. The secret
+ * is held masked so that the needle itself is not found; -1 when memory
+ * cannot be read. */
+#define MASK 0x5a
+static long count_in_memory(const uint8_t *masked, size_t n)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    int fd = open("/proc/self/mem", O_RDONLY);
+    static uint8_t buf[1 << 20];
+    char line[512];
+    unsigned long lo = 0, hi = 0, rss = 0;
+    int rw = 0;
+    long hits = 0;
+    if (!f || fd < 0) {
+        if (f) fclose(f);
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char perms[8] = "";
+        unsigned long a, b; /* a failed match may still set them: not lo, hi */
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3) {
+            lo = a;
+            hi = b;
+            rw = perms[0] == 'r' && perms[1] == 'w' && !strstr(line, "[vvar]");
+            rss = 0;
+            continue;
+        }
+        if (sscanf(line, "Rss: %lu", &rss) == 1 || strncmp(line, "VmFlags:", 8)) continue;
+        if (!rw || !rss || strstr(line, " dd")) continue;
+        /* Pieces that overlap by n - 1 bytes: a match on a boundary is whole in one. */
+        for (unsigned long at = lo; at < hi; at += sizeof buf - (n - 1)) {
+            size_t want = hi - at < sizeof buf ? hi - at : sizeof buf;
+            ssize_t got = pread(fd, buf, want, (off_t)at);
+            /* A match that fits here does not fit in the next piece. */
+            for (ssize_t i = 0; i <= got - (ssize_t)n; i++) {
+                size_t j = 0;
+                while (j < n && (buf[i + j] ^ MASK) == masked[j])
+                    j++;
+                hits += j == n;
+            }
+            if (at + want >= hi) break;
+        }
+    }
+    fclose(f);
+    close(fd);
+    moat_wipe(buf, sizeof buf);
+    return hits;
+}
+
+/* SECURITY.md: secrets are wiped. After a handshake with tickets (and,
+ * with ku, a KeyUpdate each way) and data, the connection's secrets are in
+ * memory while it lives (the control: the search works) and nowhere once
+ * both ends are freed, libcrypto's cached HMAC context included, which
+ * used to keep the last key it was given: the resumption secret (tickets
+ * are derived from it), or after a KeyUpdate a traffic secret. */
+static void secrets_wiped(const moat_tls_config *cc, const moat_tls_config *sc, int ku)
+{
+    static const char *const names[] = {"resumption",   "exporter",    "server read",
+                                        "server write", "client read", "client write"};
+    enum { NSEC = 6 };
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    moat_buf wire, back, junk;
+    moat_buf_init(&wire);
+    moat_buf_init(&back);
+    moat_buf_init(&junk);
+    if (ku) {
+        r = r ? r : moat_tls_key_update(p.c, &wire, 1);
+        r = r ? r : deliver(p.s, &wire, 1 << 20, &back, &junk);
+        r = r ? r : deliver(p.c, &back, 1 << 20, &wire, &junk);
+    }
+    static const char m[] = "GET / HTTP/1.1\r\n\r\n";
+    r = r ? r : pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20);
+    r = r ? r : pair_send(p.s, p.c, m, sizeof m, &p.c_app, 1 << 20);
+    const uint8_t *live[NSEC] = {p.s->resumption, p.s->exporter,  p.s->rd.secret,
+                                 p.s->wr.secret,  p.c->rd.secret, p.c->wr.secret};
+    uint8_t masked[NSEC][MOAT_HASH_MAX];
+    size_t hl = p.s->hlen;
+    for (int i = 0; i < NSEC; i++)
+        for (size_t j = 0; j < hl; j++)
+            masked[i][j] = live[i][j] ^ MASK;
+    long open_hits = 0;
+    for (int i = 0; i < NSEC && !r; i++)
+        open_hits += count_in_memory(masked[i], hl) > 0;
+    check(!r && open_hits == NSEC,
+          "secrets%s: each of %d is found while the connection lives (%ld)",
+          ku ? " after a KeyUpdate" : "", NSEC, open_hits);
+    pair_free(&p);
+    moat_buf_free(&wire);
+    moat_buf_free(&back);
+    moat_buf_free(&junk);
+    long left = 0, err = 0;
+    for (int i = 0; i < NSEC; i++) {
+        long n = count_in_memory(masked[i], hl);
+        if (n < 0) err = 1;
+        if (n > 0) printf("# the %s secret is still in memory %ld time(s)\n", names[i], n);
+        left += n > 0;
+    }
+    check(!r && !err && left == 0,
+          "secrets%s: none of the %d (resumption, exporter, traffic) is in memory once both ends "
+          "are freed (%ld left)",
+          ku ? " after a KeyUpdate" : "", NSEC, left);
+}
+
+static void test_secrets_wiped(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    secrets_wiped(cc, sc, 0);
+    secrets_wiped(cc, sc, 1);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
 
 static void test_ccs(void)
 {
@@ -1378,6 +1566,8 @@ int main(void)
     test_tampering();
     test_record_limits();
     test_key_update_flood();
+    test_empty_records();
+    test_secrets_wiped();
     test_ccs();
     test_hostile_server_hello();
     test_hostile_flight();
