@@ -531,7 +531,7 @@ static int explain_failure(moat_trust *t, X509_STORE_CTX *ctx, X509 *leaf, const
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
         list_names(leaf, a, sizeof a);
         snprintf(v->reason, sizeof v->reason,
-                 "its certificate is not valid for %s (it is valid for %s)", host, a);
+                 "its certificate is not valid for %.255s (it is valid for %.280s)", host, a);
         v->code = "NET::ERR_CERT_COMMON_NAME_INVALID";
         return MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
     case X509_V_ERR_CERT_REVOKED:
@@ -621,7 +621,7 @@ static void set_params(moat_trust *t, X509_STORE_CTX *ctx, const char *host, int
         /* A SAN written as the absolute name good.test. names good.test
          * too (the caller has dropped one trailing dot from host). */
         size_t hl = strlen(host);
-        char abs[514];
+        char abs[258];
         X509_VERIFY_PARAM_set1_host(vp, host, hl);
         if (hl + 2 <= sizeof abs) {
             memcpy(abs, host, hl);
@@ -663,7 +663,7 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
         }
     }
     /* good.test. is good.test (RFC 6066 3 keeps the dot out of SNI). */
-    char name[512];
+    char name[256]; /* a DNS name has at most 253 characters (RFC 1035 2.3.4) */
     size_t hl = host ? strlen(host) : 0;
     if (hl > 1 && host[hl - 1] == '.') hl--;
     if (hl >= sizeof name) {
