@@ -498,6 +498,33 @@ static void test_crc_allow(void)
           "allow: another family never matches");
 }
 
+/* Headers captured from HAProxy 2.6 (tests/interop/87): its CRC32C must
+ * check here, its SSL TLV (client, verify, a version sub-TLV) be skipped. */
+static void test_haproxy_captures(void)
+{
+    static const char *const caps[][2] = {
+        {"haproxy send-proxy-v2 crc32c,unique-id",
+         "0d0a0d0a000d0a515549540a211100257f0000017f000001af0253fe0300047ca61c5005000f3132372e302e"
+         "302e313a3434383032"},
+        {"haproxy send-proxy-v2-ssl-cn authority,crc32c",
+         "0d0a0d0a000d0a515549540a2111003c7f0000017f000001d51c5c3503000444b4048402001470726f7869"
+         "65642e6578616d706c652e7465737420000f0100000000210007544c5376312e33"},
+        {"haproxy health check send-proxy-v2", "0d0a0d0a000d0a515549540a20000000"},
+    };
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+        unsigned char h[256];
+        size_t n = strlen(caps[i][1]) / 2;
+        for (size_t k = 0; k < n; k++)
+            sscanf(caps[i][1] + 2 * k, "%2hhx", &h[k]);
+        struct pp_header r = accept_hdr(caps[i][0], h, n);
+        check(i == 2 ? r.local : r.crc_checked && r.src_port == (i ? 54556 : 44802), "%s: %s",
+              caps[i][0], i == 2 ? "LOCAL" : "CRC32C checks, source port kept");
+        if (i == 1)
+            check(!strcmp(r.authority, "proxied.example.test"),
+                  "%s: the authority is the SNI the client sent", caps[i][0]);
+    }
+}
+
 int main(void)
 {
     test_v1();
@@ -506,5 +533,6 @@ int main(void)
     test_splits();
     test_encode();
     test_crc_allow();
+    test_haproxy_captures();
     return failures ? 1 : 0;
 }
