@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # moat's PROXY protocol parser on the headers HAProxy itself sends: haproxy
 # in TCP mode with send-proxy (v1), send-proxy-v2 (IPv4 and IPv6, with
-# CRC32C and a unique ID, and send-proxy-v2-ssl-cn with the authority
-# after terminating TLS), and its health checks (v2: LOCAL), towards a
+# CRC32C and a unique ID, and send-proxy-v2-ssl-cn with the authority and
+# a client certificate after terminating TLS), and its health checks (v1,
+# and v2 LOCAL), towards a
 # python listener that keeps each connection's first bytes; build/tests/
 # tools/ppdump parses them whole and byte by byte and must find the
 # client's address and leave the client's bytes after the header alone.
@@ -57,6 +58,8 @@ s = socket.create_connection((host, port), timeout=5)
 print(s.getsockname()[1], flush=True)
 if mode == "tls":
     ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+    if len(sys.argv) > 7:
+        ctx.load_cert_chain(sys.argv[6], sys.argv[7])
     s = ctx.wrap_socket(s, server_hostname=sys.argv[5])
 s.sendall(payload)
 time.sleep(0.5)
@@ -67,6 +70,17 @@ PY
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T_TMP/hap.key" \
 	-out "$T_TMP/hap.crt" -days 2 -subj /CN=proxied.example.test >/dev/null 2>&1
 cat "$T_TMP/hap.crt" "$T_TMP/hap.key" >"$T_TMP/hap.pem"
+# A client certificate (CN alice) from a CA HAProxy asks for: its CN
+# travels in the SSL TLV's PP2_SUBTYPE_SSL_CN, which moat skips.
+{
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T_TMP/ca.key" \
+		-out "$T_TMP/ca.pem" -days 2 -subj "/CN=proxy test CA" -addext basicConstraints=critical,CA:TRUE
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T_TMP/alice.key" \
+		-out "$T_TMP/alice.csr" -subj /CN=alice
+	printf 'extendedKeyUsage=clientAuth\n' >"$T_TMP/alice.ext"
+	openssl x509 -req -in "$T_TMP/alice.csr" -CA "$T_TMP/ca.pem" -CAkey "$T_TMP/ca.key" \
+		-CAcreateserial -days 2 -extfile "$T_TMP/alice.ext" -out "$T_TMP/alice.pem"
+} >"$T_TMP/certs.log" 2>&1
 
 ipv6=0
 python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null && ipv6=1
@@ -121,7 +135,7 @@ frontend f3
 backend b3
     server s 127.0.0.1:$L3 send-proxy-v2 proxy-v2-options crc32c,unique-id
 frontend f4
-    bind 127.0.0.1:$F4 ssl crt $T_TMP/hap.pem
+    bind 127.0.0.1:$F4 ssl crt $T_TMP/hap.pem ca-file $T_TMP/ca.pem verify optional
     default_backend b4
 backend b4
     server s 127.0.0.1:$L4 send-proxy-v2-ssl-cn proxy-v2-options authority,crc32c
@@ -148,6 +162,7 @@ c1=$(client 127.0.0.1 "$F1" raw $pay)
 c2=$(client 127.0.0.1 "$F2" raw $pay)
 c3=$(client 127.0.0.1 "$F3" raw $pay)
 c4=$(client 127.0.0.1 "$F4" tls 48454c4c4f proxied.example.test)
+c5=$(client 127.0.0.1 "$F4" tls 48454c4c4f proxied.example.test "$T_TMP/alice.pem" "$T_TMP/alice.key")
 if [ "$ipv6" = 1 ]; then
 	c6=$(client ::1 "$F6" raw $pay)
 	c7=$(client ::1 "$F7" raw $pay)
@@ -170,6 +185,15 @@ parsed() {
 	echo "#   $(basename "$f"): $line"
 	echo "#   bytes: $(head -c 120 "$f" | od -An -v -tx1 | tr -d ' \n' | cut -c1-200)"
 }
+# of_client LPORT SRC: the capture at listener LPORT of the client at SRC
+# (two clients of one frontend may finish in either order).
+of_client() {
+	local f
+	for f in "$cap/$1"-*.bin; do
+		"$dump" "$f" 2>/dev/null | grep -qF " src=$2 " && { echo "$f"; return; }
+	done
+	echo "$cap/$1-none.bin"
+}
 parsed "haproxy send-proxy: v1 TCP4, the client's address, its bytes after" "$cap/$L1-0.bin" \
 	v=1 family=TCP4 "src=127.0.0.1:$c1 " "dst=127.0.0.1:$F1 " "rest=$pay "
 parsed "haproxy send-proxy-v2: PROXY TCP4, the client's address, its bytes after" "$cap/$L2-0.bin" \
@@ -178,8 +202,14 @@ uid=$(printf '127.0.0.1:%s' "$c3" | od -An -v -tx1 | tr -d ' \n')
 parsed "haproxy send-proxy-v2 crc32c,unique-id: CRC checked, the unique ID kept" "$cap/$L3-0.bin" \
 	v=2 cmd=PROXY "src=127.0.0.1:$c3 " crc=yes "unique_id=$uid " "rest=$pay "
 parsed "haproxy send-proxy-v2-ssl-cn authority,crc32c after TLS: the SNI as authority, SSL TLVs skipped" \
-	"$cap/$L4-0.bin" v=2 cmd=PROXY "src=127.0.0.1:$c4 " authority=proxied.example.test crc=yes \
+	"$(of_client "$L4" "127.0.0.1:$c4")" v=2 cmd=PROXY "src=127.0.0.1:$c4 " authority=proxied.example.test crc=yes \
 	"rest=48454c4c4f "
+parsed "haproxy send-proxy-v2-ssl-cn with a client certificate: the SSL TLV with its CN skipped" \
+	"$(of_client "$L4" "127.0.0.1:$c5")" v=2 cmd=PROXY "src=127.0.0.1:$c5 " authority=proxied.example.test crc=yes \
+	"rest=48454c4c4f "
+# 0x22 (PP2_SUBTYPE_SSL_CN), length 5, "alice": it was there to skip.
+check "haproxy send-proxy-v2-ssl-cn: the capture carries CN alice" \
+	grep -q 220005616c696365 <(od -An -v -tx1 "$(of_client "$L4" "127.0.0.1:$c5")" | tr -d ' \n')
 if [ "$ipv6" = 1 ]; then
 	parsed "haproxy send-proxy-v2 over IPv6: PROXY TCP6" "$cap/$L6-0.bin" v=2 family=TCP6 \
 		"src=[::1]:$c6 " "dst=[::1]:$F6 " "rest=$pay "
