@@ -261,6 +261,7 @@ enum pp_status pp_feed(struct pp_parser *p, const unsigned char *in, size_t n, s
     enum pp_status st = PP_NEED_MORE;
     *used = 0;
     if (p->version < 0) return PP_ERROR;
+    if (p->hdr.version) return PP_DONE; /* done already: the bytes are the caller's */
     while (i < n && st == PP_NEED_MORE) {
         if (p->version == 0) {
             /* spec 2: the first byte tells the versions apart. */

@@ -71,7 +71,8 @@ void pp_init(struct pp_parser *p);
  * (*used == n). On PP_ERROR p->why names the fault, a static string fit
  * for a log; a header that has failed stays failed. Bytes that cannot
  * start a header are refused at once (a ClientHello where a header should
- * be fails on its first byte). */
+ * be fails on its first byte). Fed again once done, it takes nothing and
+ * answers PP_DONE. */
 enum pp_status pp_feed(struct pp_parser *p, const unsigned char *in, size_t n, size_t *used);
 
 /* Writes a v1 line for h into out (at most PP_V1_MAX bytes): TCP4 or

@@ -47,36 +47,34 @@ static const char *const code_v[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 static const char *const berr_v[] = {"connect", "timeout", "response"};
 
 /* The alerts a handshake can end with (RFC 8446 6.2), then "other". */
-static const struct {
-    int desc;
-    const char *name;
-} alerts[] = {
-    {10, "unexpected_message"},
-    {20, "bad_record_mac"},
-    {22, "record_overflow"},
-    {40, "handshake_failure"},
-    {42, "bad_certificate"},
-    {43, "unsupported_certificate"},
-    {44, "certificate_revoked"},
-    {45, "certificate_expired"},
-    {46, "certificate_unknown"},
-    {47, "illegal_parameter"},
-    {48, "unknown_ca"},
-    {49, "access_denied"},
-    {50, "decode_error"},
-    {51, "decrypt_error"},
-    {70, "protocol_version"},
-    {71, "insufficient_security"},
-    {80, "internal_error"},
-    {90, "user_canceled"},
-    {109, "missing_extension"},
-    {110, "unsupported_extension"},
-    {112, "unrecognized_name"},
-    {116, "certificate_required"},
-    {120, "no_application_protocol"},
-};
-#define NALERTS (sizeof alerts / sizeof alerts[0])
-static const char *alert_v[NALERTS + 1];
+static const int alert_code[] = {10, 20, 22, 40, 42, 43, 44,  45,  46,  47,  48, 49,
+                                 50, 51, 70, 71, 80, 90, 109, 110, 112, 116, 120};
+static const char *const alert_v[] = {"unexpected_message",
+                                      "bad_record_mac",
+                                      "record_overflow",
+                                      "handshake_failure",
+                                      "bad_certificate",
+                                      "unsupported_certificate",
+                                      "certificate_revoked",
+                                      "certificate_expired",
+                                      "certificate_unknown",
+                                      "illegal_parameter",
+                                      "unknown_ca",
+                                      "access_denied",
+                                      "decode_error",
+                                      "decrypt_error",
+                                      "protocol_version",
+                                      "insufficient_security",
+                                      "internal_error",
+                                      "user_canceled",
+                                      "missing_extension",
+                                      "unsupported_extension",
+                                      "unrecognized_name",
+                                      "certificate_required",
+                                      "no_application_protocol",
+                                      "other"};
+#define NALERTS (sizeof alert_code / sizeof alert_code[0])
+_Static_assert(sizeof alert_v / sizeof alert_v[0] == NALERTS + 1, "one name per alert, and other");
 
 static const struct dim dims[] = {
     [D_NONE] = {NULL, NULL, 1, 0},
@@ -204,9 +202,6 @@ static char **copy_names(const char *const *v, size_t n)
 int metrics_init(struct metrics *m, size_t nworkers, const struct metrics_names *names)
 {
     memset(m, 0, sizeof *m);
-    for (size_t i = 0; i < NALERTS; i++)
-        alert_v[i] = alerts[i].name;
-    alert_v[NALERTS] = "other";
     size_t nc = names ? names->ncerts : 0, nb = names ? names->nbackends : 0;
     for (size_t i = 0; i < nc; i++)
         if (strlen(names->certs[i]) > 255) return MOAT_ERR_ARG;
@@ -337,7 +332,7 @@ size_t metrics_status(int status)
 size_t metrics_alert(int desc)
 {
     for (size_t i = 0; i < NALERTS; i++)
-        if (alerts[i].desc == desc) return i;
+        if (alert_code[i] == desc) return i;
     return NALERTS;
 }
 

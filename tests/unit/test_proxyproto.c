@@ -71,6 +71,8 @@ static struct pp_header accept_hdr(const char *name, const unsigned char *h, siz
           "%s: accepted whole, ClientHello left (%d, used %zu of %zu)%s%s", name, st, used, n,
           p.why ? ": " : "", p.why ? p.why : "");
     struct pp_header hdr = p.hdr;
+    check(pp_feed(&p, hello, sizeof hello, &used) == PP_DONE && used == 0,
+          "%s: fed again once done, takes nothing", name);
     st = feed_bytes(&p, h, n, &used);
     check(st == PP_DONE && used == n && !memcmp(&hdr, &p.hdr, sizeof hdr),
           "%s: accepted byte by byte, the same result", name);
