@@ -81,6 +81,9 @@ int main(int argc, char **argv)
     ok = ok && metrics_render(&m, NOW, &out) == 0 && moat_buf_append(&out, "", 1) == 0;
     if (argc > 1 && !strcmp(argv[1], "--dump")) {
         fputs(ok ? (const char *)out.base : "", stdout);
+        fflush(stdout);
+        moat_buf_free(&out);
+        metrics_free(&m);
         return ok ? 0 : 1;
     }
     check(ok, "metrics: init, map, three forked workers, render");
