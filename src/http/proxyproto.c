@@ -36,7 +36,8 @@ static uint16_t be16(const unsigned char *b)
 
 uint32_t pp_crc32c(uint32_t crc, const unsigned char *p, size_t n)
 {
-    /* Bit by bit: headers are short, and a table would be 1 KB for nothing. */
+    /* RFC 4960 Appendix B's CRC32c (reflected polynomial 0x82F63B78), bit
+     * by bit: headers are short, and a table would be 1 KB for nothing. */
     crc = ~crc;
     for (size_t i = 0; i < n; i++) {
         crc ^= p[i];
@@ -46,9 +47,8 @@ uint32_t pp_crc32c(uint32_t crc, const unsigned char *p, size_t n)
     return ~crc;
 }
 
-/* spec 2.1: a port is a decimal integer 0..65535. Leading zeroes are
- * refused as the spec refuses them in IPv4 numbers, so one value has one
- * spelling. */
+/* spec 2.1: a port is a decimal integer 0..65535, "heading zeroes are
+ * not permitted" (no octal doubt), so one value has one spelling. */
 static int v1_port(const char *s, uint16_t *out)
 {
     size_t n = strlen(s);
@@ -142,7 +142,7 @@ static int take_authority(struct pp_header *h, const unsigned char *v, size_t l)
     return 0;
 }
 
-/* spec 2.2.1: TLVs fill the rest of the header, each type (1), length
+/* spec 2.2: TLVs fill the rest of the header, each type (1), length
  * (2, network order) and value. Unknown ones are skipped, as the spec
  * asks: ALPN, NOOP, SSL with its sub-TLVs, NETNS, custom. A repeated
  * authority, unique ID or CRC is refused: which one counts is unclear. */
@@ -175,8 +175,8 @@ static enum pp_status parse_tlvs(struct pp_parser *p, size_t off)
         }
         off += 3 + l;
     }
-    /* spec 2.2.3: a receiver may check the CRC, and drops the connection
-     * when it does not match. */
+    /* spec 2.2.3: a receiver that supports the checksum MUST treat a
+     * header whose CRC does not match as invalid. */
     if (crc_at) {
         if (!crc_ok(p, crc_at)) return fail(p, "PROXY v2: CRC32C mismatch");
         h->crc_checked = 1;
@@ -264,7 +264,7 @@ enum pp_status pp_feed(struct pp_parser *p, const unsigned char *in, size_t n, s
     if (p->hdr.version) return PP_DONE; /* done already: the bytes are the caller's */
     while (i < n && st == PP_NEED_MORE) {
         if (p->version == 0) {
-            /* spec 2: the first byte tells the versions apart. */
+            /* spec 2.2: "PROXY" or the v2 signature; the first byte tells. */
             if (in[i] == 'P')
                 p->version = 1;
             else if (in[i] == 0x0D)

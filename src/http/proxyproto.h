@@ -86,7 +86,8 @@ long pp_encode_v1(const struct pp_header *h, unsigned char *out, size_t cap);
  * -1 if cap is too small or a field is over its cap. */
 long pp_encode_v2(const struct pp_header *h, int crc, unsigned char *out, size_t cap);
 
-/* CRC-32C (Castagnoli), as PP2_TYPE_CRC32C uses it (spec 2.2.3). */
+/* CRC-32C (Castagnoli, RFC 4960 Appendix B), as PP2_TYPE_CRC32C uses it
+ * (spec 2.2.3); crc is 0 to start, or a previous result to go on. */
 uint32_t pp_crc32c(uint32_t crc, const unsigned char *p, size_t n);
 
 /* The peers allowed to send a header (--proxy-protocol-from CIDR). */
