@@ -349,6 +349,64 @@ long pp_encode_v2(const struct pp_header *h, int crc, unsigned char *out, size_t
     return (long)total;
 }
 
+int pp_client_addr(const struct pp_header *h, struct sockaddr_storage *out, unsigned *len)
+{
+    memset(out, 0, sizeof *out);
+    if (h->family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)out;
+        a->sin_family = AF_INET;
+        memcpy(&a->sin_addr, h->src, 4);
+        a->sin_port = htons(h->src_port);
+        *len = sizeof *a;
+        return 0;
+    }
+    if (h->family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+        a->sin6_family = AF_INET6;
+        memcpy(&a->sin6_addr, h->src, 16);
+        a->sin6_port = htons(h->src_port);
+        *len = sizeof *a;
+        return 0;
+    }
+    return -1;
+}
+
+/* One end as (family, address bytes, port); an IPv4-mapped IPv6 address
+ * becomes IPv4. Returns the family, or 0 for one the protocol cannot name. */
+static int end_of(const struct sockaddr *sa, unsigned char addr[16], uint16_t *port)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+        memcpy(addr, &a->sin_addr, 4);
+        *port = ntohs(a->sin_port);
+        return AF_INET;
+    }
+    if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        *port = ntohs(a->sin6_port);
+        if (!memcmp(&a->sin6_addr, mapped, sizeof mapped)) {
+            memcpy(addr, (const unsigned char *)&a->sin6_addr + 12, 4);
+            return AF_INET;
+        }
+        memcpy(addr, &a->sin6_addr, 16);
+        return AF_INET6;
+    }
+    return 0;
+}
+
+void pp_from_addrs(struct pp_header *h, const struct sockaddr *src, const struct sockaddr *dst)
+{
+    memset(h, 0, sizeof *h);
+    int fs = end_of(src, h->src, &h->src_port), fd = end_of(dst, h->dst, &h->dst_port);
+    /* spec 2.1 and 2.2: both ends are of the one family the header names. */
+    if (fs && fs == fd) {
+        h->family = fs;
+    } else {
+        memset(h, 0, sizeof *h);
+    }
+}
+
 int pp_allow_add(struct pp_allow *a, const char *cidr)
 {
     if (a->n >= PP_ALLOW_MAX) return -1;

@@ -86,6 +86,20 @@ long pp_encode_v1(const struct pp_header *h, unsigned char *out, size_t cap);
  * -1 if cap is too small or a field is over its cap. */
 long pp_encode_v2(const struct pp_header *h, int crc, unsigned char *out, size_t cap);
 
+/* The client's address from a header, as the socket layer would give it
+ * (struct sockaddr_in or sockaddr_in6 in *out, *len set), for the access
+ * log, X-Forwarded-For and per-address limits. Returns 0, or -1 when the
+ * header names no client (h->family 0: keep the connection's own). */
+struct sockaddr_storage;
+int pp_client_addr(const struct pp_header *h, struct sockaddr_storage *out, unsigned *len);
+
+/* Fills a header for the encoders from a connection's two ends (a client's
+ * address and the listener's): AF_INET or AF_INET6 on both, an IPv4-mapped
+ * IPv6 pair written as IPv4, as HAProxy does; anything else gives a header
+ * with family 0 (v1 UNKNOWN, v2 LOCAL). Zeroes h first. */
+struct sockaddr;
+void pp_from_addrs(struct pp_header *h, const struct sockaddr *src, const struct sockaddr *dst);
+
 /* CRC-32C (Castagnoli, RFC 4960 Appendix B), as PP2_TYPE_CRC32C uses it
  * (spec 2.2.3); crc is 0 to start, or a previous result to go on. */
 uint32_t pp_crc32c(uint32_t crc, const unsigned char *p, size_t n);

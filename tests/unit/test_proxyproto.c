@@ -3,6 +3,7 @@
  * ClientHello; every truncation; hostile signatures, lengths, families,
  * addresses and TLVs; CRC32C; encoder round trips; CIDR matching. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "harness.h"
@@ -527,6 +528,64 @@ static void test_haproxy_captures(void)
     }
 }
 
+/* Between headers and socket addresses, both ways. */
+static void test_sockaddr(void)
+{
+    struct sockaddr_in c4 = {.sin_family = AF_INET, .sin_port = htons(40000)};
+    struct sockaddr_in l4 = {.sin_family = AF_INET, .sin_port = htons(443)};
+    inet_pton(AF_INET, "203.0.113.9", &c4.sin_addr);
+    inet_pton(AF_INET, "10.0.0.1", &l4.sin_addr);
+    struct pp_header h;
+    unsigned char out[PP_MAX];
+    pp_from_addrs(&h, (struct sockaddr *)&c4, (struct sockaddr *)&l4);
+    long n = pp_encode_v1(&h, out, sizeof out);
+    check(n > 0 && !memcmp(out, "PROXY TCP4 203.0.113.9 10.0.0.1 40000 443\r\n", (size_t)n),
+          "from addresses: IPv4 pair, v1 line");
+    struct sockaddr_in6 c6 = {.sin6_family = AF_INET6, .sin6_port = htons(5)};
+    struct sockaddr_in6 l6 = {.sin6_family = AF_INET6, .sin6_port = htons(443)};
+    inet_pton(AF_INET6, "::ffff:198.51.100.7", &c6.sin6_addr);
+    inet_pton(AF_INET6, "::ffff:10.0.0.1", &l6.sin6_addr);
+    pp_from_addrs(&h, (struct sockaddr *)&c6, (struct sockaddr *)&l6);
+    n = pp_encode_v1(&h, out, sizeof out);
+    check(n > 0 && !memcmp(out, "PROXY TCP4 198.51.100.7 10.0.0.1 5 443\r\n", (size_t)n),
+          "from addresses: IPv4-mapped IPv6 pair written as TCP4");
+    inet_pton(AF_INET6, "2001:db8::7", &c6.sin6_addr);
+    pp_from_addrs(&h, (struct sockaddr *)&c6, (struct sockaddr *)&l6);
+    check(h.family == 0, "from addresses: IPv6 client, IPv4 listener: no family (UNKNOWN/LOCAL)");
+    inet_pton(AF_INET6, "2001:db8::1", &l6.sin6_addr);
+    pp_from_addrs(&h, (struct sockaddr *)&c6, (struct sockaddr *)&l6);
+    n = pp_encode_v2(&h, 0, out, sizeof out);
+    check(h.family == AF_INET6 && n == 16 + 36 && out[13] == 0x21, "from addresses: IPv6 pair, v2");
+    pp_from_addrs(&h, NULL, (struct sockaddr *)&l6);
+    check(h.family == 0, "from addresses: no client address: no family");
+
+    struct sockaddr_storage ss;
+    unsigned len = 0;
+    struct pp_parser p;
+    size_t used;
+    const char *l = "PROXY TCP6 2001:db8::9 2001:db8::1 65535 443\r\n";
+    pp_init(&p);
+    pp_feed(&p, (const unsigned char *)l, strlen(l), &used);
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    char s[64] = "";
+    int r = pp_client_addr(&p.hdr, &ss, &len);
+    inet_ntop(AF_INET6, &a6->sin6_addr, s, sizeof s);
+    check(r == 0 && len == sizeof *a6 && a6->sin6_family == AF_INET6 && !strcmp(s, "2001:db8::9") &&
+              ntohs(a6->sin6_port) == 65535,
+          "client address: TCP6 header to sockaddr_in6 [%s]:%u", s, ntohs(a6->sin6_port));
+    l = "PROXY TCP4 192.0.2.1 192.0.2.2 1 2\r\n";
+    pp_init(&p);
+    pp_feed(&p, (const unsigned char *)l, strlen(l), &used);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    r = pp_client_addr(&p.hdr, &ss, &len);
+    check(r == 0 && len == sizeof *a4 && a4->sin_family == AF_INET &&
+              a4->sin_addr.s_addr == htonl(0xc0000201) && ntohs(a4->sin_port) == 1,
+          "client address: TCP4 header to sockaddr_in");
+    pp_init(&p);
+    pp_feed(&p, (const unsigned char *)"PROXY UNKNOWN\r\n", 15, &used);
+    check(pp_client_addr(&p.hdr, &ss, &len) == -1, "client address: UNKNOWN names none");
+}
+
 int main(void)
 {
     test_v1();
@@ -536,5 +595,6 @@ int main(void)
     test_encode();
     test_crc_allow();
     test_haproxy_captures();
+    test_sockaddr();
     return failures ? 1 : 0;
 }
