@@ -39,7 +39,7 @@ SOVERSION := 0
 
 .PHONY: all run test unit asan clean bench fmt install uninstall deps
 all: $(B)/moat $(B)/libmoat.so $(TEST_BIN) $(B)/tests/onebyte.so $(B)/bench/hold \
-     $(B)/tests/ct_mlkem $(B)/tests/mlkem_tool $(B)/tests/tools/trickle
+     $(B)/tests/ct_mlkem $(B)/tests/mlkem_tool $(B)/tests/tools/trickle $(B)/tests/tools/ppdump
 
 # The library's objects are compiled once, position-independent, for both
 # libmoat.a and libmoat.so (measured: 0.3% more of moat's own instructions
