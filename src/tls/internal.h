@@ -1,5 +1,7 @@
-/* The TLS engine's internal state, shared by the record layer driver
- * (tls.c) and the client and server handshakes (client.c, server.c). */
+/* The TLS engine's internal state and who offers what to whom. Calls go
+ * one way, down this list: tls.c (the connection) -> client.c, server.c
+ * (the two handshakes) -> ticket.c, cert.c -> handshake.c (shared steps)
+ * -> record.c (records, keys, alerts) -> keysched.c, codec.c. */
 #ifndef MOAT_TLS_INTERNAL_H
 #define MOAT_TLS_INTERNAL_H
 
@@ -98,7 +100,8 @@ struct moat_tls_config {
     void *clock_arg;
     uint8_t alpn[512]; /* wire form: vec8 entries */
     size_t alpn_len;
-    int keylog_fd;
+    moat_tls_keylog_fn keylog; /* NULL: no key log */
+    void *keylog_arg;
     /* resumption (server) */
     int tickets;               /* NewSessionTickets after a full handshake */
     uint32_t ticket_lifetime;  /* seconds */
@@ -256,7 +259,7 @@ struct moat_tls {
     void *observe_arg;
 };
 
-/* tls.c: shared by both handshakes */
+/* handshake.c: steps both handshakes share */
 extern const struct tls_text tls_no_text;
 #define TX(t) ((const struct tls_text *)((t)->tx ? (t)->tx : &tls_no_text))
 /* t->tx, allocated on first use; NULL when memory is short. */
@@ -266,9 +269,6 @@ int tls_transcript_add(moat_tls *t, const uint8_t *msg, size_t len);
 int tls_transcript_hash(moat_tls *t, uint8_t *out);
 /* Queues a complete handshake message (adds it to the transcript). */
 int tls_queue_hs(moat_tls *t, const moat_buf *msg);
-/* Puts queued handshake bytes into records under the current write key. */
-int tls_flush_hs(moat_tls *t, moat_buf *out);
-int tls_send_ccs(moat_tls *t, moat_buf *out);
 void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret);
 int tls_set_suite(moat_tls *t, uint16_t suite);
 void tls_hs_free(moat_tls *t);
@@ -279,10 +279,23 @@ extern const size_t tls_nsigschemes;
 extern const uint8_t tls_hrr_random[32];
 int64_t tls_now(const moat_tls *t);
 
-/* Record sealing and key changes, seen by the observer. */
+/* record.c: records, keys, alerts */
 int tls_seal(moat_tls *t, uint8_t type, const uint8_t *data, size_t len, moat_buf *out);
+/* Installs the keys of a traffic secret for reading (write 0) or writing. */
 int tls_set_keys(moat_tls *t, int write, const uint8_t *secret, const char *label);
 void tls_observe(moat_tls *t, int event, const uint8_t *data, size_t len, int info);
+/* Puts queued handshake bytes into records under the current write key. */
+int tls_flush_hs(moat_tls *t, moat_buf *out);
+int tls_send_ccs(moat_tls *t, moat_buf *out);
+int tls_send_alert(moat_tls *t, moat_buf *out, int level, int desc);
+/* 4.6.3: the peer's KeyUpdate changes our read key; ours, our write key
+ * (request asks the peer for one in return). */
+int tls_update_read_key(moat_tls *t);
+int tls_send_key_update(moat_tls *t, moat_buf *out, int request);
+/* A record header, checked as soon as it arrives. */
+int tls_check_header(const moat_tls *t, const uint8_t *h);
+/* A parked connection's cipher contexts, made again before any record. */
+int tls_unpark(moat_tls *t);
 
 /* cert.c */
 int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx, size_t ctxlen,
