@@ -124,21 +124,122 @@ int tls_next_ext(rd_t *exts, ext_seen *s, uint16_t *type, rd_t *body)
     return 1;
 }
 
-int tls_derive_app_secrets(moat_tls *t, uint8_t *c_ap, uint8_t *s_ap)
+int tls_install_hs_secrets(moat_tls *t, const uint8_t *psk, const uint8_t *ecdhe, size_t elen)
+{
+    struct hs *h = t->hs;
+    uint8_t th[MOAT_HASH_MAX];
+    int r = tls_transcript_hash(t, th);
+    if (!r) r = ks_early_secret(t->hash, psk, t->hlen, h->secret);
+    if (!r) r = ks_next_stage(t->hash, h->secret, ecdhe, elen, h->secret);
+    if (!r) r = ks_derive_secret(t->hash, h->secret, "c hs traffic", th, h->c_hs);
+    if (!r) r = ks_derive_secret(t->hash, h->secret, "s hs traffic", th, h->s_hs);
+    if (r) return r;
+    h->stage = KS_HANDSHAKE;
+    tls_keylog(t, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", h->c_hs);
+    tls_keylog(t, "SERVER_HANDSHAKE_TRAFFIC_SECRET", h->s_hs);
+    /* Each side first changes the key of what it does next: the server
+     * writes its flight, the client reads it. */
+    const uint8_t *ours = t->is_server ? h->s_hs : h->c_hs;
+    const uint8_t *theirs = t->is_server ? h->c_hs : h->s_hs;
+    if (t->is_server) r = tls_set_keys(t, 1, ours, "handshake");
+    if (!r) r = tls_set_keys(t, 0, theirs, "handshake");
+    if (!r && !t->is_server) r = tls_set_keys(t, 1, ours, "handshake");
+    return r;
+}
+
+int tls_derive_app_secrets(moat_tls *t)
 {
     uint8_t th[MOAT_HASH_MAX];
     struct hs *h = t->hs;
+    if (h->stage != KS_HANDSHAKE) return MOAT_ERR_INTERNAL;
     int r = tls_transcript_hash(t, th);
-    if (!r) r = ks_next_stage(t->hash, h->secret, NULL, 0, h->secret); /* Master Secret */
-    if (!r) r = ks_derive_secret(t->hash, h->secret, "c ap traffic", th, c_ap);
-    if (!r) r = ks_derive_secret(t->hash, h->secret, "s ap traffic", th, s_ap);
+    if (!r) r = ks_next_stage(t->hash, h->secret, NULL, 0, h->secret);
+    if (r) return r;
+    h->stage = KS_MASTER;
+    r = ks_derive_secret(t->hash, h->secret, "c ap traffic", th, h->c_ap);
+    if (!r) r = ks_derive_secret(t->hash, h->secret, "s ap traffic", th, h->s_ap);
     if (!r) r = ks_derive_secret(t->hash, h->secret, "exp master", th, t->exporter);
     if (!r) {
-        tls_keylog(t, "CLIENT_TRAFFIC_SECRET_0", c_ap);
-        tls_keylog(t, "SERVER_TRAFFIC_SECRET_0", s_ap);
+        tls_keylog(t, "CLIENT_TRAFFIC_SECRET_0", h->c_ap);
+        tls_keylog(t, "SERVER_TRAFFIC_SECRET_0", h->s_ap);
         tls_keylog(t, "EXPORTER_SECRET", t->exporter);
     }
     return r;
+}
+
+int tls_install_app_keys(moat_tls *t, int write)
+{
+    struct hs *h = t->hs;
+    const uint8_t *secret = (write != 0) == (t->is_server != 0) ? h->s_ap : h->c_ap;
+    return tls_set_keys(t, write, secret, "application");
+}
+
+int tls_resumption_secret(moat_tls *t)
+{
+    uint8_t th[MOAT_HASH_MAX];
+    if (t->hs->stage != KS_MASTER) return MOAT_ERR_INTERNAL;
+    int r = tls_transcript_hash(t, th);
+    return r ? r : ks_derive_secret(t->hash, t->hs->secret, "res master", th, t->resumption);
+}
+
+int tls_read_finished(moat_tls *t, const uint8_t *msg, size_t len)
+{
+    struct hs *h = t->hs;
+    uint8_t th[MOAT_HASH_MAX], expect[MOAT_HASH_MAX];
+    if (len - 4 != t->hlen) return ALERT(DECODE_ERROR);
+    int e = tls_transcript_hash(t, th);
+    if (!e) e = ks_finished(t->hash, t->is_server ? h->c_hs : h->s_hs, th, expect);
+    if (e) return e;
+    if (moat_ct_memcmp(expect, msg + 4, t->hlen)) return ALERT(DECRYPT_ERROR);
+    return tls_transcript_add(t, msg, len);
+}
+
+int tls_queue_finished(moat_tls *t)
+{
+    struct hs *h = t->hs;
+    uint8_t th[MOAT_HASH_MAX], mac[MOAT_HASH_MAX];
+    int e = tls_transcript_hash(t, th);
+    if (!e) e = ks_finished(t->hash, t->is_server ? h->s_hs : h->c_hs, th, mac);
+    if (e) return e;
+    moat_buf m;
+    moat_buf_init(&m);
+    wr_t w = wr_init(&m);
+    wr_u8(&w, HS_FINISHED);
+    wr_open(&w, 3);
+    wr_bytes(&w, mac, t->hlen);
+    wr_close(&w);
+    e = wr_finish(&w);
+    if (!e) e = tls_queue_hs(t, &m);
+    moat_buf_free(&m);
+    return e;
+}
+
+int tls_transcript_message_hash(moat_tls *t, const uint8_t *ch1, size_t len)
+{
+    uint8_t mh[4 + MOAT_HASH_MAX] = {HS_MESSAGE_HASH, 0, 0, (uint8_t)t->hlen};
+    int r = moat_hash(t->hash, ch1, len, mh + 4);
+    if (!r) r = tls_transcript_start(t);
+    if (!r) r = tls_transcript_add(t, mh, 4 + t->hlen);
+    return r;
+}
+
+int tls_binder_transcript(moat_tls *t, int h, const uint8_t *ch, size_t len, uint8_t *out)
+{
+    if (!t->did_hrr) return moat_hash(h, ch, len, out);
+    moat_hash_ctx *d = moat_hash_dup(t->hs->transcript);
+    int r = !d || moat_hash_update(d, ch, len) || moat_hash_peek(d, out) ? MOAT_ERR_INTERNAL : 0;
+    moat_hash_free(d);
+    return r;
+}
+
+int tls_alpn_has(const uint8_t *list, size_t listlen, const uint8_t *p, size_t n)
+{
+    for (rd_t l = rd_init(list, listlen); l.n;) {
+        rd_t one = rd_vec(&l, 1);
+        if (l.err) return 0;
+        if (one.n == n && !memcmp(one.p, p, n)) return 1;
+    }
+    return 0;
 }
 
 int tls_cv_content(moat_tls *t, int server, uint8_t *out, size_t *len)

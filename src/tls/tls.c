@@ -23,7 +23,7 @@ static moat_tls *tls_new(const moat_tls_config *cfg, int is_server)
     }
     t->cfg = cfg;
     t->is_server = is_server;
-    t->state = is_server ? ST_RECVD_CH : ST_START;
+    t->state = ST_START;              /* the server's START waits for a ClientHello */
     t->key_limit = (uint64_t)1 << 24; /* 5.5: AES-GCM is safe to 2^24.5 records */
     return t;
 }
@@ -185,7 +185,7 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
          * between the records of one split handshake message. */
         if (bodylen != 1 || body[0] != 1 || !hs_in_progress(t) || t->hsmsg.len ||
             ++t->ccs_received > MAX_CCS ||
-            (t->is_server && t->state == ST_RECVD_CH && !t->did_hrr && !t->hs->transcript))
+            (t->is_server && t->state == SERVER_START && !t->did_hrr && !t->hs->transcript))
             return ALERT(UNEXPECTED_MESSAGE);
         return 0;
     }
@@ -262,7 +262,7 @@ static int forget(int r)
 static int recv_records(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
-    if (t->state == ST_START) return MOAT_ERR_STATE;
+    if (!t->is_server && t->state == ST_START) return MOAT_ERR_STATE; /* moat_tls_start first */
     int pr = tls_unpark(t);
     if (pr) return fail(t, pr, NULL); /* no key to protect an alert with */
     while (len > 0 && !t->peer_closed) {
