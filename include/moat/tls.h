@@ -238,8 +238,11 @@ int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t c
  * message (its plaintext bytes, type in info), every record (header and
  * plaintext length: data is the 5-byte header, info the inner content
  * type), each change of keys (data is a label such as "handshake", info 1
- * for our sending side, 0 for receiving) and each certificate the peer
- * sent (DER, info its position in the chain). No secret is ever passed. */
+ * for our sending side, 0 for receiving), each certificate the peer
+ * sent (DER, info its position in the chain) and the OCSP response
+ * stapled to its leaf (DER, RFC 8446 4.4.2.1; info 0), as the engine's
+ * reader found them: the observer never parses TLS bytes itself. No
+ * secret is ever passed. */
 enum {
     MOAT_EV_HS_SENT = 1,
     MOAT_EV_HS_RECEIVED,
@@ -247,6 +250,7 @@ enum {
     MOAT_EV_RECORD_RECEIVED,
     MOAT_EV_KEYS,
     MOAT_EV_PEER_CERT,
+    MOAT_EV_PEER_STAPLE,
 };
 typedef void (*moat_tls_observer)(void *arg, int event, const uint8_t *data, size_t len, int info);
 void moat_tls_set_observer(moat_tls *t, moat_tls_observer fn, void *arg);

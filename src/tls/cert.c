@@ -119,6 +119,7 @@ int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint
             rd_t resp = rd_vec(&body, 3);
             if (body.err || body.n || st != 1 || resp.n == 0) return ALERT(DECODE_ERROR);
             *staple = resp;
+            tls_observe(t, MOAT_EV_PEER_STAPLE, resp.p, resp.n, 0);
         }
         if (seen.err) return seen.err;
         tls_observe(t, MOAT_EV_PEER_CERT, der.p, der.n, (int)h->npeer);
