@@ -1,11 +1,9 @@
 /* TLS configuration: certificates, trust, algorithms, ALPN, key log, and
  * the names of suites, groups and signature schemes. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "tls/internal.h"
 

@@ -3,11 +3,8 @@
  * handshake messages and hands them to the client (client.c), the server
  * (server.c) or the post-handshake messages (4.6). Top of src/tls: it
  * calls down, nothing calls it. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "tls/internal.h"
 
