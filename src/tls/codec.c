@@ -9,16 +9,34 @@ void wr_bytes(wr_t *w, const void *p, size_t n)
 
 void wr_uint(wr_t *w, uint32_t v, size_t k)
 {
-    uint8_t t[4];
-    for (size_t i = 0; i < k; i++)
-        t[i] = (uint8_t)(v >> (8 * (k - 1 - i)));
-    wr_bytes(w, t, k);
+    /* Called for every field of every message: written in place. */
+    moat_buf *b = w->b;
+    if (w->err) return;
+    if (b->cap - b->len < k && moat_buf_reserve(b, k)) {
+        w->err = MOAT_ERR_NOMEM;
+        return;
+    }
+    uint8_t *p = b->base + b->len;
+    b->len += k;
+    switch (k) {
+    case 4:
+        *p++ = (uint8_t)(v >> 24);
+        /* fall through */
+    case 3:
+        *p++ = (uint8_t)(v >> 16);
+        /* fall through */
+    case 2:
+        *p++ = (uint8_t)(v >> 8);
+        /* fall through */
+    default:
+        *p = (uint8_t)v;
+    }
 }
 
 void wr_open(wr_t *w, size_t k)
 {
     if (w->err) return;
-    if (w->depth == WR_DEPTH) {
+    if (w->depth == WR_DEPTH || k < 1 || k > 3) {
         w->err = MOAT_ERR_INTERNAL;
         return;
     }
@@ -40,8 +58,10 @@ void wr_close(wr_t *w)
         w->err = MOAT_ERR_INTERNAL; /* longer than its length field can say */
         return;
     }
-    for (size_t i = 0; i < k; i++)
-        w->b->base[mark + i] = (uint8_t)(len >> (8 * (k - 1 - i)));
+    uint8_t *p = w->b->base + mark;
+    if (k == 3) *p++ = (uint8_t)(len >> 16);
+    if (k >= 2) *p++ = (uint8_t)(len >> 8);
+    *p = (uint8_t)len;
 }
 
 int wr_finish(wr_t *w)
