@@ -458,22 +458,10 @@ static int send_hello_retry_request(moat_tls *t, const client_hello *ch, const u
     return send_hello(t, ch, &w, &m, out);
 }
 
-/* The ServerHello (4.1.3) with our share, then the handshake keys: on to
- * NEGOTIATED. */
-static int send_server_hello(moat_tls *t, const client_hello *ch, const negotiation *n,
-                             moat_buf *out)
+static int write_server_hello(moat_tls *t, const client_hello *ch, const negotiation *n,
+                              const uint8_t *random, const uint8_t *pub, size_t publen,
+                              moat_buf *out)
 {
-    struct hs *h = t->hs;
-    uint8_t ecdhe[48], pub[97], random[32];
-    size_t elen = 0, publen = 0;
-    int e = 0;
-    if (n->dhe) {
-        t->group = t->cfg->groups[n->pick];
-        if (!(h->kex = moat_kex_new(t->group))) return MOAT_ERR_INTERNAL;
-        if (!(e = moat_kex_derive(h->kex, n->key.p, n->key.n, ecdhe, &elen)))
-            e = moat_kex_pub(h->kex, pub, &publen);
-    }
-    if (!e) e = moat_random(random, 32);
     moat_buf m;
     moat_buf_init(&m);
     wr_t w = wr_init(&m);
@@ -493,8 +481,26 @@ static int send_server_hello(moat_tls *t, const client_hello *ch, const negotiat
         wr_u16(&w, n->psk_index); /* selected_identity */
         wr_close(&w);
     }
-    if (e) moat_buf_free(&m);
-    if (!e) e = send_hello(t, ch, &w, &m, out);
+    return send_hello(t, ch, &w, &m, out);
+}
+
+/* The ServerHello (4.1.3) with our share, then the handshake keys: on to
+ * NEGOTIATED. */
+static int send_server_hello(moat_tls *t, const client_hello *ch, const negotiation *n,
+                             moat_buf *out)
+{
+    struct hs *h = t->hs;
+    uint8_t ecdhe[48], pub[97], random[32];
+    size_t elen = 0, publen = 0;
+    int e = 0;
+    if (n->dhe) {
+        t->group = t->cfg->groups[n->pick];
+        if (!(h->kex = moat_kex_new(t->group))) return MOAT_ERR_INTERNAL;
+        if (!(e = moat_kex_derive(h->kex, n->key.p, n->key.n, ecdhe, &elen)))
+            e = moat_kex_pub(h->kex, pub, &publen);
+    }
+    if (!e) e = moat_random(random, 32);
+    if (!e) e = write_server_hello(t, ch, n, random, pub, publen, out);
     if (!e)
         e = tls_install_hs_secrets(t, t->resumed ? h->psk->psk : NULL, n->dhe ? ecdhe : NULL, elen);
     moat_kex_free(h->kex);
