@@ -107,7 +107,8 @@ struct moat_tls_config {
     size_t ngroups;
     moat_cred *creds[MAX_CREDS];
     size_t ncreds;
-    moat_trust *trust; /* NULL: system store, loaded on first client use */
+    moat_trust
+        *trust; /* set by the caller before use; NULL: none (a verifying client is refused) */
     int verify;
     /* Client: what trust is in use, for the sessions it saves (ticket.c):
      * SHA-256 chained over each CA set and CRL given (trust_named), or
