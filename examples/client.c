@@ -77,7 +77,9 @@ int main(int argc, char **argv)
 
     moat_tls_config *cfg = moat_tls_config_new();
     if (!cfg) return 1;
-    if (argc > 3 && moat_tls_config_set_ca_file(cfg, argv[3], err, sizeof err)) {
+    /* The trust store: the CA file given, else the system's. */
+    if (argc > 3 ? moat_tls_config_set_ca_file(cfg, argv[3], err, sizeof err)
+                 : moat_tls_config_set_system_trust(cfg, err, sizeof err)) {
         fprintf(stderr, "client: %s\n", err);
         goto done;
     }

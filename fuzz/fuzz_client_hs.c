@@ -52,7 +52,7 @@ static void messages(const uint8_t *data, size_t size, const moat_tls_config *cf
         tls_set_keys(t, 1, zero, "fuzz"))
         goto done;
     t->group = MOAT_GROUP_X25519;
-    t->state = ST_WAIT_EE;
+    t->state = CLIENT_WAIT_EE;
     out.len = 0;
     fuzz_messages(t, data, size, tls_client_handle, &out);
 done:

@@ -40,7 +40,7 @@ static moat_tls *server_waiting(const moat_tls_config *sc)
     moat_buf_init(&app);
     int ok = c && s && !moat_tls_start(c, &hello) &&
              !moat_tls_recv(s, hello.base, hello.len, &flight, &app) &&
-             s->state == ST_WAIT_CLIENT_CERT;
+             s->state == SERVER_WAIT_CERT;
     moat_tls_free(c);
     moat_buf_free(&hello);
     moat_buf_free(&flight);

@@ -52,8 +52,9 @@ typedef int64_t (*moat_clock_fn)(void *arg);
 /* ---- configuration (shared by many connections, read-only once in use) */
 
 /* A new configuration with defaults: all three suites (AES-128-GCM first),
- * groups x25519, secp256r1, secp384r1, peer verification on, the system
- * trust store, the real clock. NULL when out of memory or libcrypto cannot
+ * groups x25519, secp256r1, secp384r1, peer verification on, no trust
+ * store yet (a verifying client needs one: moat_tls_config_set_ca_file,
+ * _set_ca_pem or _set_system_trust), the real clock. NULL when out of memory or libcrypto cannot
  * provide the algorithms. Free with moat_tls_config_free. */
 moat_tls_config *moat_tls_config_new(void);
 void moat_tls_config_free(moat_tls_config *cfg);
@@ -74,9 +75,17 @@ int moat_tls_config_add_cert_pem(moat_tls_config *cfg, const char *cert_pem, siz
 int moat_tls_config_set_ca_file(moat_tls_config *cfg, const char *path, char *err, size_t errlen);
 int moat_tls_config_set_ca_pem(moat_tls_config *cfg, const char *pem, size_t len, char *err,
                                size_t errlen);
+/* Client trust: the system trust store (OpenSSL's default locations,
+ * SSL_CERT_FILE and SSL_CERT_DIR), loaded now. Returns 0 or MOAT_ERR_FILE
+ * with err filled. A verifying client made from a configuration without
+ * any trust store is refused (moat_tls_client_new returns NULL): the
+ * engine never loads one itself, as a configuration is read-only once
+ * connections use it. */
+int moat_tls_config_set_system_trust(moat_tls_config *cfg, char *err, size_t errlen);
 
 /* Client: adds the CRLs of a file (PEM or DER) to the trust store in use
- * (call after moat_tls_config_set_ca_file, if any). From then on the
+ * (call after moat_tls_config_set_ca_file, if any; with none, the system
+ * store is loaded first). From then on the
  * server's certificate is checked for revocation, and a certificate whose
  * issuer has no CRL here is refused (as curl --crlfile does). */
 int moat_tls_config_add_crl_file(moat_tls_config *cfg, const char *path, char *err, size_t errlen);
@@ -104,10 +113,15 @@ int moat_tls_config_set_groups(moat_tls_config *cfg, const uint16_t *groups, siz
  * with no overlap it sends no_application_protocol. */
 int moat_tls_config_set_alpn(moat_tls_config *cfg, const char *const *protos, size_t n);
 
-/* Appends NSS key-log lines (CLIENT_HANDSHAKE_TRAFFIC_SECRET ...) to this
- * file for every connection. NULL or "" turns it off. The file is opened
- * in append mode, mode 0600 when created. */
-int moat_tls_config_set_keylog_file(moat_tls_config *cfg, const char *path);
+/* The key log: fn gets one NSS key-log line (CLIENT_HANDSHAKE_TRAFFIC_SECRET
+ * <client_random> <secret>, in hex, ending in '\n'; len bytes, also
+ * NUL-terminated) for every secret of every connection made with this
+ * configuration, from the thread driving that connection. The line holds a
+ * secret: the engine wipes it when fn returns. The engine opens no file:
+ * the caller writes where it likes (moat serve and moat get append to
+ * SSLKEYLOGFILE). fn NULL turns it off. */
+typedef void (*moat_tls_keylog_fn)(void *arg, const char *line, size_t len);
+void moat_tls_config_set_keylog(moat_tls_config *cfg, moat_tls_keylog_fn fn, void *arg);
 
 /* Server resumption (RFC 8446 4.6.1). Tickets are sealed with AES-256-GCM.
  * By default the keys derive from a random secret made with the
@@ -224,8 +238,11 @@ int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t c
  * message (its plaintext bytes, type in info), every record (header and
  * plaintext length: data is the 5-byte header, info the inner content
  * type), each change of keys (data is a label such as "handshake", info 1
- * for our sending side, 0 for receiving) and each certificate the peer
- * sent (DER, info its position in the chain). No secret is ever passed. */
+ * for our sending side, 0 for receiving), each certificate the peer
+ * sent (DER, info its position in the chain) and the OCSP response
+ * stapled to its leaf (DER, RFC 8446 4.4.2.1; info 0), as the engine's
+ * reader found them: the observer never parses TLS bytes itself. No
+ * secret is ever passed. */
 enum {
     MOAT_EV_HS_SENT = 1,
     MOAT_EV_HS_RECEIVED,
@@ -233,6 +250,7 @@ enum {
     MOAT_EV_RECORD_RECEIVED,
     MOAT_EV_KEYS,
     MOAT_EV_PEER_CERT,
+    MOAT_EV_PEER_STAPLE,
 };
 typedef void (*moat_tls_observer)(void *arg, int event, const uint8_t *data, size_t len, int info);
 void moat_tls_set_observer(moat_tls *t, moat_tls_observer fn, void *arg);

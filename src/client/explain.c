@@ -7,6 +7,7 @@
 
 #include "client/client.h"
 #include "crypto/x509info.h"
+#include "tls/codec.h"
 
 void moat_print_chain(FILE *f, const moat_buf *certs, size_t n)
 {
@@ -26,46 +27,20 @@ void moat_print_chain(FILE *f, const moat_buf *certs, size_t n)
     }
 }
 
-/* ---- reading the messages (every length checked; a short read sets bad) */
-struct rd {
-    const uint8_t *p;
-    size_t n;
-    int bad;
-};
-static unsigned u8(struct rd *r)
-{
-    if (r->n < 1) return r->bad = 1, 0;
-    r->n--;
-    return *r->p++;
-}
-static unsigned u16(struct rd *r)
-{
-    unsigned a = u8(r);
-    return a << 8 | u8(r);
-}
-static unsigned long u24(struct rd *r)
-{
-    unsigned long a = u8(r);
-    a = a << 8 | u8(r);
-    return a << 8 | u8(r);
-}
-static unsigned long u32(struct rd *r)
-{
-    unsigned long a = u16(r);
-    return a << 16 | u16(r);
-}
+/* ---- reading the messages: the engine's own reader (tls/codec.h), which
+ * fails closed as it does in the engine; a short read sets err. */
 /* A sub-reader over the next n bytes. */
-static struct rd sub(struct rd *r, size_t n)
+static rd_t sub(rd_t *r, size_t n)
 {
-    struct rd s = {r->p, n, 0};
-    if (r->n < n) {
-        r->bad = 1;
-        s.n = 0;
-        return s;
-    }
-    r->p += n;
-    r->n -= n;
+    const uint8_t *p;
+    rd_t s = {NULL, 0, 1};
+    if (!rd_take(r, n, &p)) s = rd_init(p, n);
     return s;
+}
+/* A vector's bytes for "%.*s" (a failed read has none). */
+static const char *txt(rd_t v)
+{
+    return v.p ? (const char *)v.p : "";
 }
 
 static const char *name_or_hex(const char *name, unsigned id, char *buf)
@@ -237,68 +212,68 @@ struct moat_explain *moat_explain_new(FILE *f, const char *host, int port, const
     return e;
 }
 
-static void client_hello(struct moat_explain *e, struct rd r, size_t len)
+static void client_hello(struct moat_explain *e, rd_t r, size_t len)
 {
     FILE *m = e->m;
     char b[16];
     fprintf(m, "%d. moat -> server: ClientHello (%zu bytes, in the clear)\n", ++e->step, len);
     fprintf(m, "   moat says hello and lists everything it can do, so the server can choose:\n");
-    u8(&r), u24(&r), u16(&r);
+    sub(&r, 6);  /* type, length, legacy_version */
     sub(&r, 32); /* random: 32 fresh bytes, makes every handshake unique */
-    struct rd sid = sub(&r, u8(&r));
+    rd_t sid = rd_vec(&r, 1);
     (void)sid;
-    struct rd cs = sub(&r, u16(&r));
+    rd_t cs = rd_vec(&r, 2);
     fprintf(m, "   - cipher suites (encryption + hash), best first:");
-    while (cs.n >= 2 && !cs.bad)
-        fprintf(m, " %s", suite_s(u16(&cs), b));
+    while (cs.n >= 2 && !cs.err)
+        fprintf(m, " %s", suite_s(rd_u16(&cs), b));
     fprintf(m, "\n");
-    sub(&r, u8(&r)); /* compression: always "none" */
-    struct rd ex = sub(&r, u16(&r));
-    while (ex.n >= 4 && !ex.bad) {
-        unsigned type = u16(&ex);
-        struct rd d = sub(&ex, u16(&ex));
+    rd_vec(&r, 1); /* compression: always "none" */
+    rd_t ex = rd_vec(&r, 2);
+    while (ex.n >= 4 && !ex.err) {
+        unsigned type = rd_u16(&ex);
+        rd_t d = rd_vec(&ex, 2);
         if (type == 43) {
-            struct rd v = sub(&d, u8(&d));
+            rd_t v = rd_vec(&d, 1);
             fprintf(m, "   - versions (supported_versions):");
-            while (v.n >= 2 && !v.bad)
-                fprintf(m, " %s", version_s(u16(&v)));
+            while (v.n >= 2 && !v.err)
+                fprintf(m, " %s", version_s(rd_u16(&v)));
             fprintf(m, "  (the legacy version field says TLS 1.2 for old middleboxes)\n");
         } else if (type == 10) {
-            struct rd g = sub(&d, u16(&d));
+            rd_t g = rd_vec(&d, 2);
             fprintf(m, "   - key-exchange groups (supported_groups):");
-            while (g.n >= 2 && !g.bad)
-                fprintf(m, " %s", group_s(u16(&g), b));
+            while (g.n >= 2 && !g.err)
+                fprintf(m, " %s", group_s(rd_u16(&g), b));
             fprintf(m, "\n");
         } else if (type == 51) {
-            struct rd ks = sub(&d, u16(&d));
+            rd_t ks = rd_vec(&d, 2);
             fprintf(m, "   - key shares, sent ahead to save a round trip:");
-            while (ks.n >= 4 && !ks.bad) {
-                unsigned g = u16(&ks);
-                size_t kl = u16(&ks);
+            while (ks.n >= 4 && !ks.err) {
+                unsigned g = rd_u16(&ks);
+                size_t kl = rd_u16(&ks);
                 sub(&ks, kl);
                 fprintf(m, " %s (a %zu-byte public key, made fresh for this connection)",
                         group_s(g, b), kl);
             }
             fprintf(m, "\n");
         } else if (type == 13) {
-            struct rd s = sub(&d, u16(&d));
+            rd_t s = rd_vec(&d, 2);
             fprintf(m, "   - signature schemes it accepts:");
-            while (s.n >= 2 && !s.bad)
-                fprintf(m, " %s", sig_s(u16(&s), b));
+            while (s.n >= 2 && !s.err)
+                fprintf(m, " %s", sig_s(rd_u16(&s), b));
             fprintf(m, "\n");
         } else if (type == 0) {
-            struct rd l = sub(&d, u16(&d));
-            u8(&l);
-            struct rd hn = sub(&l, u16(&l));
+            rd_t l = rd_vec(&d, 2);
+            (void)rd_u8(&l);
+            rd_t hn = rd_vec(&l, 2);
             fprintf(m,
                     "   - server name (SNI): %.*s, so the server can pick the right certificate\n",
-                    (int)hn.n, (const char *)hn.p);
+                    (int)hn.n, txt(hn));
         } else if (type == 16) {
-            struct rd l = sub(&d, u16(&d));
+            rd_t l = rd_vec(&d, 2);
             fprintf(m, "   - application protocols (ALPN):");
-            while (l.n && !l.bad) {
-                struct rd pn = sub(&l, u8(&l));
-                fprintf(m, " %.*s", (int)pn.n, (const char *)pn.p);
+            while (l.n && !l.err) {
+                rd_t pn = rd_vec(&l, 1);
+                fprintf(m, " %.*s", (int)pn.n, txt(pn));
             }
             fprintf(m, "\n");
         } else if (type == 5) {
@@ -314,16 +289,16 @@ static void client_hello(struct moat_explain *e, struct rd r, size_t len)
     }
 }
 
-static void server_hello(struct moat_explain *e, struct rd r, size_t len)
+static void server_hello(struct moat_explain *e, rd_t r, size_t len)
 {
     FILE *m = e->m;
     char b[16];
-    u8(&r), u24(&r), u16(&r);
-    struct rd rnd = sub(&r, 32);
+    sub(&r, 6); /* type, length, legacy_version */
+    rd_t rnd = sub(&r, 32);
     int hrr = rnd.n == 32 && memcmp(rnd.p, hrr_random, 32) == 0;
-    sub(&r, u8(&r));
-    unsigned suite = u16(&r);
-    u8(&r);
+    rd_vec(&r, 1);
+    unsigned suite = rd_u16(&r);
+    (void)rd_u8(&r);
     if (hrr) {
         e->hrr = 1;
         fprintf(m, "%d. server -> moat: HelloRetryRequest (%zu bytes, in the clear)\n", ++e->step,
@@ -332,46 +307,45 @@ static void server_hello(struct moat_explain *e, struct rd r, size_t len)
         fprintf(m, "%d. server -> moat: ServerHello (%zu bytes, in the clear)\n", ++e->step, len);
     }
     fprintf(m, "   - cipher suite chosen: %s\n", suite_s(suite, b));
-    struct rd ex = sub(&r, u16(&r));
-    while (ex.n >= 4 && !ex.bad) {
-        unsigned type = u16(&ex);
-        struct rd d = sub(&ex, u16(&ex));
+    rd_t ex = rd_vec(&r, 2);
+    while (ex.n >= 4 && !ex.err) {
+        unsigned type = rd_u16(&ex);
+        rd_t d = rd_vec(&ex, 2);
         if (type == 43) {
-            fprintf(m, "   - version chosen: %s\n", version_s(u16(&d)));
+            fprintf(m, "   - version chosen: %s\n", version_s(rd_u16(&d)));
         } else if (type == 51 && hrr) {
             fprintf(m,
                     "   - none of moat's key shares suits the server: it asks for one in %s; "
                     "moat sends a second ClientHello with that share\n",
-                    group_s(u16(&d), b));
+                    group_s(rd_u16(&d), b));
         } else if (type == 51) {
-            e->share_group = u16(&d);
-            size_t kl = u16(&d);
+            e->share_group = rd_u16(&d);
+            size_t kl = rd_u16(&d);
             fprintf(m, "   - group chosen: %s; the server's key share: a %zu-byte public key\n",
                     group_s(e->share_group, b), kl);
         } else if (type == 41) {
             e->psk_taken = 1;
             fprintf(m, "   - pre_shared_key: ticket #%u accepted: this is a resumed session\n",
-                    u16(&d));
+                    rd_u16(&d));
         }
     }
 }
 
-static void encrypted_extensions(struct moat_explain *e, struct rd r, size_t len)
+static void encrypted_extensions(struct moat_explain *e, rd_t r, size_t len)
 {
     FILE *m = e->m;
     fprintf(m, "%d. server -> moat: EncryptedExtensions (%zu bytes, encrypted)\n", ++e->step, len);
-    u8(&r), u24(&r);
-    struct rd ex = sub(&r, u16(&r));
+    sub(&r, 4); /* type, length */
+    rd_t ex = rd_vec(&r, 2);
     int any = 0;
-    while (ex.n >= 4 && !ex.bad) {
-        unsigned type = u16(&ex);
-        struct rd d = sub(&ex, u16(&ex));
+    while (ex.n >= 4 && !ex.err) {
+        unsigned type = rd_u16(&ex);
+        rd_t d = rd_vec(&ex, 2);
         any = 1;
         if (type == 16) {
-            struct rd l = sub(&d, u16(&d));
-            struct rd pn = sub(&l, u8(&l));
-            fprintf(m, "   - application protocol chosen (ALPN): %.*s\n", (int)pn.n,
-                    (const char *)pn.p);
+            rd_t l = rd_vec(&d, 2);
+            rd_t pn = rd_vec(&l, 1);
+            fprintf(m, "   - application protocol chosen (ALPN): %.*s\n", (int)pn.n, txt(pn));
         } else {
             fprintf(m, "   - %s\n", ext_name(type));
         }
@@ -379,19 +353,19 @@ static void encrypted_extensions(struct moat_explain *e, struct rd r, size_t len
     if (!any) fprintf(m, "   - (no extensions: the server has nothing more to say)\n");
 }
 
-static void certificate_msg(struct moat_explain *e, struct rd r, size_t len, int sent)
+static void certificate_msg(struct moat_explain *e, rd_t r, size_t len, int sent)
 {
     FILE *m = e->m;
-    u8(&r), u24(&r);
-    sub(&r, u8(&r));
-    struct rd list = sub(&r, u24(&r));
+    sub(&r, 4); /* type, length */
+    rd_vec(&r, 1);
+    rd_t list = rd_vec(&r, 3);
     int n = 0, stapled = 0;
-    while (list.n >= 3 && !list.bad) {
-        sub(&list, u24(&list));
-        struct rd ex = sub(&list, u16(&list));
-        while (ex.n >= 4 && !ex.bad) {
-            unsigned t = u16(&ex);
-            sub(&ex, u16(&ex));
+    while (list.n >= 3 && !list.err) {
+        rd_vec(&list, 3);
+        rd_t ex = rd_vec(&list, 2);
+        while (ex.n >= 4 && !ex.err) {
+            unsigned t = rd_u16(&ex);
+            rd_vec(&ex, 2);
             if (t == 5 && n == 0) stapled = 1;
         }
         n++;
@@ -430,7 +404,7 @@ static void peer_cert(struct moat_explain *e, const uint8_t *der, size_t len, in
 static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t len, int type,
                           int sent)
 {
-    struct rd r = {data, len, 0};
+    rd_t r = rd_init(data, len);
     FILE *m = e->m;
     char b[16];
     switch (type) {
@@ -454,9 +428,9 @@ static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t le
                 ++e->step, len);
         return;
     case 15: {
-        u8(&r), u24(&r);
-        unsigned s = u16(&r);
-        size_t sl = u16(&r);
+        sub(&r, 4); /* type, length */
+        unsigned s = rd_u16(&r);
+        size_t sl = rd_u16(&r);
         if (!sent) e->cv_scheme = s;
         fprintf(m,
                 "%d. %s: CertificateVerify (%zu bytes, encrypted): a %zu-byte %s signature "
@@ -477,8 +451,8 @@ static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t le
                      : "moat computed the same value: nothing was changed on the way.");
         return;
     case 4: {
-        u8(&r), u24(&r);
-        unsigned long life = u32(&r);
+        sub(&r, 4); /* type, length */
+        unsigned long life = rd_uint(&r, 4);
         if (!e->after_hdr) {
             fprintf(m, "-- After the handshake --\n");
             e->after_hdr = 1;

@@ -187,54 +187,6 @@ static int timeout_exit(struct xfer *x, const char *what)
     return 28;
 }
 
-/* The observer: keeps the peer's certificates for -v and passes every
- * event on to --explain. */
-static size_t get_n(const uint8_t **p, size_t *left, size_t n)
-{
-    size_t v = 0;
-    if (*left < n) {
-        *left = 0;
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | (*p)[i];
-    *p += n;
-    *left -= n;
-    return v;
-}
-
-/* The OCSP response in the status_request extension of the first entry of
- * a Certificate message (RFC 8446 4.4.2.1), into c->staple. The engine has
- * checked the message before the observer sees it; lengths are still
- * checked here, since this code reads it on its own. */
-static void find_staple(struct conn *c, const uint8_t *m, size_t len)
-{
-    size_t left = len;
-    if (get_n(&m, &left, 1) != 11) return;
-    get_n(&m, &left, 3);
-    size_t ctx = get_n(&m, &left, 1);
-    if (ctx > left) return;
-    m += ctx, left -= ctx;
-    size_t list = get_n(&m, &left, 3), cert;
-    if (list > left || (cert = get_n(&m, &left, 3)) > left) return;
-    m += cert, left -= cert;
-    size_t exts = get_n(&m, &left, 2);
-    if (exts > left) return;
-    left = exts;
-    while (left >= 4) {
-        size_t type = get_n(&m, &left, 2), n = get_n(&m, &left, 2);
-        if (n > left) return;
-        if (type == 5 && n >= 4 && m[0] == 1) {
-            const uint8_t *q = m + 1;
-            size_t ql = n - 1, rl = get_n(&q, &ql, 3);
-            moat_buf_clear(&c->staple);
-            if (rl <= ql) moat_buf_append(&c->staple, q, rl);
-            return;
-        }
-        m += n, left -= n;
-    }
-}
-
 /* The observer: keeps the peer's certificates and staple for -v and -k,
  * and passes every event on to --explain. */
 static void observe(void *arg, int event, const uint8_t *data, size_t len, int info)
@@ -244,7 +196,10 @@ static void observe(void *arg, int event, const uint8_t *data, size_t len, int i
         moat_buf_init(&c->certs[c->ncerts]);
         if (moat_buf_append(&c->certs[c->ncerts], data, len) == 0) c->ncerts++;
     }
-    if (event == MOAT_EV_HS_RECEIVED && len > 0 && data[0] == 11) find_staple(c, data, len);
+    if (event == MOAT_EV_PEER_STAPLE) {
+        moat_buf_clear(&c->staple);
+        moat_buf_append(&c->staple, data, len);
+    }
     if (c->ex) moat_explain_observe(c->ex, event, data, len, info);
 }
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "client/client.h"
+#include "core/keylog.h"
 #include "crypto/crypto.h"
 
 static const char usage[] =
@@ -349,8 +350,12 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
     static const char *const alpn[] = {"http/1.1"};
     moat_tls_config_set_alpn(cfg, alpn, 1);
     const char *keylog = getenv("SSLKEYLOGFILE");
-    if (keylog && *keylog && moat_tls_config_set_keylog_file(cfg, keylog) < 0)
-        fprintf(stderr, "moat: warning: cannot write SSLKEYLOGFILE %s\n", keylog);
+    if (keylog && *keylog) {
+        if (moat_keylog_open(keylog) < 0)
+            fprintf(stderr, "moat: warning: cannot write SSLKEYLOGFILE %s\n", keylog);
+        else
+            moat_tls_config_set_keylog(cfg, moat_keylog_write, NULL);
+    }
     if (o->capath) {
         moat_buf pem;
         moat_buf_init(&pem);
@@ -373,6 +378,14 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
             fprintf(stderr, "moat: cannot use --cacert %s: %s\n", o->cacert,
                     err[0] ? err : "unreadable");
             return 77; /* curl's "problem with the CA cert" */
+        }
+    }
+    if (!o->capath && !o->cacert && !o->insecure) {
+        err[0] = '\0';
+        if (moat_tls_config_set_system_trust(cfg, err, sizeof err) < 0) {
+            fprintf(stderr, "moat: cannot load the system trust store: %s\n",
+                    err[0] ? err : "unreadable");
+            return 77;
         }
     }
     if (o->crl) {

@@ -4,7 +4,6 @@
 #include "crypto/crypto.h"
 #include "crypto/internal.h"
 #include "moat/error.h"
-#include "moat/tls.h"
 
 struct moat_aead {
     EVP_CIPHER_CTX *ctx;
@@ -15,11 +14,11 @@ struct moat_aead {
 size_t moat_aead_key_len(uint16_t suite)
 {
     switch (suite) {
-    case MOAT_TLS_AES_128_GCM_SHA256:
+    case MOAT_AEAD_AES128_GCM:
         return 16;
-    case MOAT_TLS_AES_256_GCM_SHA384:
+    case MOAT_AEAD_AES256_GCM:
         return 32;
-    case MOAT_TLS_CHACHA20_POLY1305_SHA256:
+    case MOAT_AEAD_CHACHA20_POLY1305:
         return 32;
     }
     return 0;
@@ -28,10 +27,10 @@ size_t moat_aead_key_len(uint16_t suite)
 int moat_suite_hash(uint16_t suite)
 {
     switch (suite) {
-    case MOAT_TLS_AES_128_GCM_SHA256:
-    case MOAT_TLS_CHACHA20_POLY1305_SHA256:
+    case MOAT_AEAD_AES128_GCM:
+    case MOAT_AEAD_CHACHA20_POLY1305:
         return MOAT_HASH_SHA256;
-    case MOAT_TLS_AES_256_GCM_SHA384:
+    case MOAT_AEAD_AES256_GCM:
         return MOAT_HASH_SHA384;
     }
     return -1;
@@ -40,10 +39,10 @@ int moat_suite_hash(uint16_t suite)
 moat_aead *moat_aead_new(uint16_t suite, int encrypt, const uint8_t *key)
 {
     if (moat_crypto_init()) return NULL;
-    const EVP_CIPHER *c = suite == MOAT_TLS_AES_128_GCM_SHA256         ? moat_algs.aes128gcm
-                          : suite == MOAT_TLS_AES_256_GCM_SHA384       ? moat_algs.aes256gcm
-                          : suite == MOAT_TLS_CHACHA20_POLY1305_SHA256 ? moat_algs.chacha
-                                                                       : NULL;
+    const EVP_CIPHER *c = suite == MOAT_AEAD_AES128_GCM          ? moat_algs.aes128gcm
+                          : suite == MOAT_AEAD_AES256_GCM        ? moat_algs.aes256gcm
+                          : suite == MOAT_AEAD_CHACHA20_POLY1305 ? moat_algs.chacha
+                                                                 : NULL;
     if (!c) return NULL;
     moat_aead *a = OPENSSL_zalloc(sizeof *a);
     if (!a) return NULL;

@@ -14,7 +14,6 @@
 #include "crypto/crypto.h"
 #include "crypto/internal.h"
 #include "moat/error.h"
-#include "moat/tls.h"
 
 #define MAX_CHAIN 10
 
@@ -138,15 +137,15 @@ const uint8_t *moat_cred_chain_der(const moat_cred *c, size_t i, size_t *len)
 int moat_cred_can_sign(const moat_cred *c, uint16_t scheme)
 {
     switch (scheme) {
-    case MOAT_SIG_ECDSA_SECP256R1_SHA256:
+    case MOAT_SIGN_ECDSA_P256_SHA256:
         return c->kind == KIND_P256;
-    case MOAT_SIG_ECDSA_SECP384R1_SHA384:
+    case MOAT_SIGN_ECDSA_P384_SHA384:
         return c->kind == KIND_P384;
-    case MOAT_SIG_RSA_PSS_RSAE_SHA256:
-    case MOAT_SIG_RSA_PSS_RSAE_SHA384:
-    case MOAT_SIG_RSA_PSS_RSAE_SHA512:
+    case MOAT_SIGN_RSA_PSS_SHA256:
+    case MOAT_SIGN_RSA_PSS_SHA384:
+    case MOAT_SIGN_RSA_PSS_SHA512:
         return c->kind == KIND_RSA;
-    case MOAT_SIG_ED25519:
+    case MOAT_SIGN_ED25519:
         return c->kind == KIND_ED25519;
     }
     return 0;
@@ -163,13 +162,13 @@ int moat_cred_matches_name(const moat_cred *c, const char *host)
 const EVP_MD *moat_scheme_md(uint16_t scheme)
 {
     switch (scheme) {
-    case MOAT_SIG_ECDSA_SECP256R1_SHA256:
-    case MOAT_SIG_RSA_PSS_RSAE_SHA256:
+    case MOAT_SIGN_ECDSA_P256_SHA256:
+    case MOAT_SIGN_RSA_PSS_SHA256:
         return moat_algs.md[MOAT_HASH_SHA256];
-    case MOAT_SIG_ECDSA_SECP384R1_SHA384:
-    case MOAT_SIG_RSA_PSS_RSAE_SHA384:
+    case MOAT_SIGN_ECDSA_P384_SHA384:
+    case MOAT_SIGN_RSA_PSS_SHA384:
         return moat_algs.md[MOAT_HASH_SHA384];
-    case MOAT_SIG_RSA_PSS_RSAE_SHA512:
+    case MOAT_SIGN_RSA_PSS_SHA512:
         return moat_algs.md_sha512;
     }
     return NULL;
@@ -177,7 +176,7 @@ const EVP_MD *moat_scheme_md(uint16_t scheme)
 
 static int is_pss(uint16_t scheme)
 {
-    return scheme >= MOAT_SIG_RSA_PSS_RSAE_SHA256 && scheme <= MOAT_SIG_RSA_PSS_RSAE_SHA512;
+    return scheme >= MOAT_SIGN_RSA_PSS_SHA256 && scheme <= MOAT_SIGN_RSA_PSS_SHA512;
 }
 
 /* One DigestSign/DigestVerify set-up for both directions. */

@@ -16,6 +16,30 @@ const char *moat_crypto_version(void);
 /* Fills buf with n bytes from the CSPRNG. */
 int moat_random(void *buf, size_t n);
 
+/* crypto/'s own names for the algorithms it offers. Their values are the
+ * TLS code points (RFC 8446 B.4, 4.2.7, 4.2.3), so the engine passes a
+ * negotiated number straight through; the engine checks at compile time
+ * that the two sets agree (tls/handshake.c). Nothing here includes the
+ * TLS API. */
+enum {
+    MOAT_AEAD_AES128_GCM = 0x1301,        /* with SHA-256 */
+    MOAT_AEAD_AES256_GCM = 0x1302,        /* with SHA-384 */
+    MOAT_AEAD_CHACHA20_POLY1305 = 0x1303, /* with SHA-256 */
+};
+enum {
+    MOAT_KEX_P256 = 0x0017,
+    MOAT_KEX_P384 = 0x0018,
+    MOAT_KEX_X25519 = 0x001d,
+};
+enum {
+    MOAT_SIGN_ECDSA_P256_SHA256 = 0x0403,
+    MOAT_SIGN_ECDSA_P384_SHA384 = 0x0503,
+    MOAT_SIGN_RSA_PSS_SHA256 = 0x0804,
+    MOAT_SIGN_RSA_PSS_SHA384 = 0x0805,
+    MOAT_SIGN_RSA_PSS_SHA512 = 0x0806,
+    MOAT_SIGN_ED25519 = 0x0807,
+};
+
 /* ---- hashes and HKDF */
 enum { MOAT_HASH_SHA256 = 0, MOAT_HASH_SHA384 = 1 };
 #define MOAT_HASH_MAX 48
@@ -47,7 +71,7 @@ int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t 
 int moat_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *info, size_t infolen,
                      uint8_t *out, size_t outlen);
 
-/* ---- AEAD for the record layer: suite is a TLS cipher suite number. */
+/* ---- AEAD for the record layer: suite is a MOAT_AEAD_* number. */
 typedef struct moat_aead moat_aead;
 size_t moat_aead_key_len(uint16_t suite); /* 0 when unknown */
 int moat_suite_hash(uint16_t suite);      /* MOAT_HASH_* or -1 */
@@ -68,7 +92,7 @@ int moat_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, si
                    const uint8_t *in, size_t inlen, uint8_t *out);
 void moat_aead_free(moat_aead *a);
 
-/* ---- ephemeral key exchange for a TLS named group */
+/* ---- ephemeral key exchange for a MOAT_KEX_* group */
 typedef struct moat_kex moat_kex;
 int moat_kex_supported(uint16_t group);
 size_t moat_kex_pub_len(uint16_t group);

@@ -7,7 +7,6 @@
 #include "crypto/crypto.h"
 #include "crypto/internal.h"
 #include "moat/error.h"
-#include "moat/tls.h"
 
 struct moat_kex {
     uint16_t group;
@@ -41,11 +40,11 @@ int moat_kex_init(void)
 static EVP_PKEY_CTX *gen_for(uint16_t group)
 {
     switch (group) {
-    case MOAT_GROUP_X25519:
+    case MOAT_KEX_X25519:
         return gen_x25519;
-    case MOAT_GROUP_SECP256R1:
+    case MOAT_KEX_P256:
         return gen_p256;
-    case MOAT_GROUP_SECP384R1:
+    case MOAT_KEX_P384:
         return gen_p384;
     }
     return NULL;
@@ -53,18 +52,17 @@ static EVP_PKEY_CTX *gen_for(uint16_t group)
 
 int moat_kex_supported(uint16_t group)
 {
-    return group == MOAT_GROUP_X25519 || group == MOAT_GROUP_SECP256R1 ||
-           group == MOAT_GROUP_SECP384R1;
+    return group == MOAT_KEX_X25519 || group == MOAT_KEX_P256 || group == MOAT_KEX_P384;
 }
 
 size_t moat_kex_pub_len(uint16_t group)
 {
     switch (group) {
-    case MOAT_GROUP_X25519:
+    case MOAT_KEX_X25519:
         return 32;
-    case MOAT_GROUP_SECP256R1:
+    case MOAT_KEX_P256:
         return 65;
-    case MOAT_GROUP_SECP384R1:
+    case MOAT_KEX_P384:
         return 97;
     }
     return 0;
@@ -72,8 +70,9 @@ size_t moat_kex_pub_len(uint16_t group)
 
 moat_kex *moat_kex_new(uint16_t group)
 {
-    if (moat_crypto_init() || !moat_kex_supported(group)) return NULL;
-    if (moat_kex_init()) return NULL;
+    /* The generators are this thread's (moat_kex_init); moat_crypto_init
+     * makes the first thread's, so kex.c never calls back into it. */
+    if (!moat_kex_supported(group) || moat_kex_init()) return NULL;
     EVP_PKEY_CTX *c = gen_for(group);
     moat_kex *k = OPENSSL_zalloc(sizeof *k);
     if (!k || EVP_PKEY_keygen(c, &k->key) <= 0) {
@@ -86,7 +85,7 @@ moat_kex *moat_kex_new(uint16_t group)
 
 moat_kex *moat_kex_from_private(uint16_t group, const uint8_t *priv, size_t len)
 {
-    if (moat_crypto_init() || group != MOAT_GROUP_X25519) return NULL;
+    if (group != MOAT_KEX_X25519) return NULL;
     moat_kex *k = OPENSSL_zalloc(sizeof *k);
     if (!k) return NULL;
     k->group = group;
@@ -112,10 +111,10 @@ int moat_kex_pub(const moat_kex *k, uint8_t *out, size_t *len)
 int moat_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *out, size_t *outlen)
 {
     /* RFC 8446 4.2.8.2: X25519 keys are 32 bytes; NIST points uncompressed. */
-    if (peerlen != moat_kex_pub_len(k->group) || (k->group != MOAT_GROUP_X25519 && peer[0] != 4))
+    if (peerlen != moat_kex_pub_len(k->group) || (k->group != MOAT_KEX_X25519 && peer[0] != 4))
         return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
     EVP_PKEY *p = NULL;
-    if (k->group == MOAT_GROUP_X25519) {
+    if (k->group == MOAT_KEX_X25519) {
         p = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, peer, peerlen);
     } else {
         p = EVP_PKEY_new();

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "core/keylog.h"
 #include "server/config.h"
 #include "server/proxy.h"
 #include "server/server.h"
@@ -260,9 +261,12 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
     static const char *const alpn[] = {"http/1.1"};
     moat_tls_config_set_alpn(cfg, alpn, 1);
     const char *keylog = getenv("SSLKEYLOGFILE");
-    if (keylog && *keylog && moat_tls_config_set_keylog_file(cfg, keylog) < 0) {
-        fprintf(stderr, "moat serve: cannot open SSLKEYLOGFILE %s\n", keylog);
-        goto fail;
+    if (keylog && *keylog) {
+        if (moat_keylog_open(keylog) < 0) {
+            fprintf(stderr, "moat serve: cannot open SSLKEYLOGFILE %s\n", keylog);
+            goto fail;
+        }
+        moat_tls_config_set_keylog(cfg, moat_keylog_write, NULL);
     }
     return cfg;
 fail:

@@ -5,30 +5,49 @@
 
 #include "tls/internal.h"
 
+/* Queues a message written by w over m, once, and frees m. */
+static int queue_written(moat_tls *t, wr_t *w, moat_buf *m)
+{
+    int e = wr_finish(w);
+    if (!e) e = tls_queue_hs(t, m);
+    moat_buf_free(m);
+    return e;
+}
+
 int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx, size_t ctxlen,
                           const uint8_t *ocsp, size_t ocsplen)
 {
     moat_buf m;
     moat_buf_init(&m);
-    size_t mk, list, one, ext;
-    int r = wr_u8(&m, HS_CERTIFICATE) || wr_begin(&m, 3, &mk) || wr_u8(&m, (uint32_t)ctxlen) ||
-            wr_bytes(&m, ctx, ctxlen) || wr_begin(&m, 3, &list);
-    for (size_t i = 0; cred && i < moat_cred_chain_len(cred) && !r; i++) {
+    wr_t w = wr_init(&m);
+    wr_u8(&w, HS_CERTIFICATE);
+    wr_open(&w, 3);
+    wr_open(&w, 1); /* certificate_request_context */
+    wr_bytes(&w, ctx, ctxlen);
+    wr_close(&w);
+    wr_open(&w, 3); /* certificate_list */
+    for (size_t i = 0; cred && i < moat_cred_chain_len(cred); i++) {
         size_t dl;
         const uint8_t *der = moat_cred_chain_der(cred, i, &dl);
-        r = wr_begin(&m, 3, &one) || wr_bytes(&m, der, dl) || wr_end(&m, 3, one) ||
-            wr_begin(&m, 2, &ext);
-        if (!r && i == 0 && ocsp) {
+        wr_open(&w, 3);
+        wr_bytes(&w, der, dl);
+        wr_close(&w);
+        wr_open(&w, 2); /* extensions */
+        if (i == 0 && ocsp) {
             /* 4.4.2.1: the staple rides in the leaf's status_request. */
-            r = wr_u16(&m, EXT_STATUS_REQUEST) || wr_u16(&m, (uint32_t)(ocsplen + 4)) ||
-                wr_u8(&m, 1) || wr_u24(&m, (uint32_t)ocsplen) || wr_bytes(&m, ocsp, ocsplen);
+            wr_u16(&w, EXT_STATUS_REQUEST);
+            wr_open(&w, 2);
+            wr_u8(&w, 1); /* ocsp */
+            wr_open(&w, 3);
+            wr_bytes(&w, ocsp, ocsplen);
+            wr_close(&w);
+            wr_close(&w);
         }
-        r = r || wr_end(&m, 2, ext);
+        wr_close(&w);
     }
-    r = r || wr_end(&m, 3, list) || wr_end(&m, 3, mk);
-    int e = r ? MOAT_ERR_NOMEM : tls_queue_hs(t, &m);
-    moat_buf_free(&m);
-    return e;
+    wr_close(&w);
+    wr_close(&w);
+    return queue_written(t, &w, &m);
 }
 
 int tls_queue_cert_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme)
@@ -40,29 +59,37 @@ int tls_queue_cert_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme)
     if (r) return r;
     moat_buf m;
     moat_buf_init(&m);
-    r = wr_u8(&m, HS_CERTIFICATE_VERIFY) || wr_u24(&m, (uint32_t)(4 + slen)) ||
-        wr_u16(&m, scheme) || wr_u16(&m, (uint32_t)slen) || wr_bytes(&m, sig, slen);
-    int e = r ? MOAT_ERR_NOMEM : tls_queue_hs(t, &m);
-    moat_buf_free(&m);
-    return e;
+    wr_t w = wr_init(&m);
+    wr_u8(&w, HS_CERTIFICATE_VERIFY);
+    wr_open(&w, 3);
+    wr_u16(&w, scheme);
+    wr_open(&w, 2);
+    wr_bytes(&w, sig, slen);
+    wr_close(&w);
+    wr_close(&w);
+    return queue_written(t, &w, &m);
 }
 
 int tls_queue_cert_request(moat_tls *t)
 {
     moat_buf m;
     moat_buf_init(&m);
-    size_t mk, exts;
-    int r = wr_u8(&m, HS_CERTIFICATE_REQUEST) || wr_begin(&m, 3, &mk) || wr_u8(&m, 0) ||
-            wr_begin(&m, 2, &exts) || wr_u16(&m, EXT_SIGNATURE_ALGORITHMS) ||
-            wr_u16(&m, (uint32_t)(2 + 2 * tls_nsigschemes)) ||
-            wr_u16(&m, (uint32_t)(2 * tls_nsigschemes));
-    for (size_t i = 0; i < tls_nsigschemes && !r; i++)
-        r = wr_u16(&m, tls_sigschemes[i]);
-    r = r || wr_end(&m, 2, exts) || wr_end(&m, 3, mk);
-    int e = r ? MOAT_ERR_NOMEM : tls_queue_hs(t, &m);
+    wr_t w = wr_init(&m);
+    wr_u8(&w, HS_CERTIFICATE_REQUEST);
+    wr_open(&w, 3);
+    wr_u8(&w, 0); /* certificate_request_context: empty in the handshake (4.3.2) */
+    wr_open(&w, 2);
+    wr_u16(&w, EXT_SIGNATURE_ALGORITHMS);
+    wr_open(&w, 2);
+    wr_open(&w, 2);
+    for (size_t i = 0; i < tls_nsigschemes; i++)
+        wr_u16(&w, tls_sigschemes[i]);
+    wr_close(&w);
+    wr_close(&w);
+    wr_close(&w);
+    wr_close(&w);
     t->hs->cert_requested = 1;
-    moat_buf_free(&m);
-    return e;
+    return queue_written(t, &w, &m);
 }
 
 int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint8_t *ctx,
@@ -92,6 +119,7 @@ int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint
             rd_t resp = rd_vec(&body, 3);
             if (body.err || body.n || st != 1 || resp.n == 0) return ALERT(DECODE_ERROR);
             *staple = resp;
+            tls_observe(t, MOAT_EV_PEER_STAPLE, resp.p, resp.n, 0);
         }
         if (seen.err) return seen.err;
         tls_observe(t, MOAT_EV_PEER_CERT, der.p, der.n, (int)h->npeer);

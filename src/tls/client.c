@@ -57,124 +57,163 @@ static const uint16_t cert_only_schemes[] = {0x0401, 0x0501, 0x0601, 0x0603,
                                               * is sent and refused in plain words */
                                              0x0203, 0x0201};
 
-static int build_client_hello(moat_tls *t, moat_buf *m)
+/* The extensions every ClientHello carries, before the optional ones. */
+static void write_base_extensions(const moat_tls *t, wr_t *w)
+{
+    if (sent_ext(t, EXT_SERVER_NAME)) {
+        /* RFC 6066 3: one host_name entry. */
+        const char *name = TX(t)->server_name;
+        wr_u16(w, EXT_SERVER_NAME);
+        wr_open(w, 2);
+        wr_open(w, 2);
+        wr_u8(w, 0); /* host_name */
+        wr_open(w, 2);
+        wr_bytes(w, name, strlen(name));
+        wr_close(w);
+        wr_close(w);
+        wr_close(w);
+    }
+    wr_u16(w, EXT_SUPPORTED_GROUPS);
+    wr_open(w, 2);
+    wr_open(w, 2);
+    for (size_t i = 0; i < t->cfg->ngroups; i++)
+        wr_u16(w, t->cfg->groups[i]);
+    wr_close(w);
+    wr_close(w);
+    for (int cert = 0; cert < 2; cert++) {
+        /* signature_algorithms, then signature_algorithms_cert (4.2.3) */
+        wr_u16(w, cert ? EXT_SIGNATURE_ALGORITHMS_CERT : EXT_SIGNATURE_ALGORITHMS);
+        wr_open(w, 2);
+        wr_open(w, 2);
+        for (size_t i = 0; i < tls_nsigschemes; i++)
+            wr_u16(w, tls_sigschemes[i]);
+        for (size_t i = 0; cert && i < sizeof cert_only_schemes / 2; i++)
+            wr_u16(w, cert_only_schemes[i]);
+        wr_close(w);
+        wr_close(w);
+    }
+    wr_u16(w, EXT_SUPPORTED_VERSIONS);
+    wr_open(w, 2);
+    wr_open(w, 1);
+    wr_u16(w, 0x0304);
+    wr_close(w);
+    wr_close(w);
+}
+
+/* status_request, psk_key_exchange_modes, ALPN, cookie and key_share. */
+static int write_more_extensions(const moat_tls *t, wr_t *w)
 {
     struct hs *h = t->hs;
-    size_t mk, ext, e1, e2;
-    int r = 0;
-    r |= wr_u8(m, HS_CLIENT_HELLO);
-    r |= wr_begin(m, 3, &mk);
-    r |= wr_u16(m, 0x0303);
-    r |= wr_bytes(m, h->random, 32);
-    r |= wr_u8(m, (uint32_t)h->sidlen);
-    r |= wr_bytes(m, h->sid, h->sidlen);
-    r |= wr_u16(m, (uint32_t)(2 * t->cfg->nsuites));
-    for (size_t i = 0; i < t->cfg->nsuites; i++)
-        r |= wr_u16(m, t->cfg->suites[i]);
-    r |= wr_u8(m, 1);
-    r |= wr_u8(m, 0);
-    r |= wr_begin(m, 2, &ext);
-    if (sent_ext(t, EXT_SERVER_NAME)) {
-        size_t nl = strlen(TX(t)->server_name);
-        r |= wr_u16(m, EXT_SERVER_NAME);
-        r |= wr_u16(m, (uint32_t)(nl + 5));
-        r |= wr_u16(m, (uint32_t)(nl + 3));
-        r |= wr_u8(m, 0);
-        r |= wr_u16(m, (uint32_t)nl);
-        r |= wr_bytes(m, TX(t)->server_name, nl);
-    }
-    r |= wr_u16(m, EXT_SUPPORTED_GROUPS);
-    r |= wr_u16(m, (uint32_t)(2 + 2 * t->cfg->ngroups));
-    r |= wr_u16(m, (uint32_t)(2 * t->cfg->ngroups));
-    for (size_t i = 0; i < t->cfg->ngroups; i++)
-        r |= wr_u16(m, t->cfg->groups[i]);
-    r |= wr_u16(m, EXT_SIGNATURE_ALGORITHMS);
-    r |= wr_begin(m, 2, &e1);
-    r |= wr_begin(m, 2, &e2);
-    for (size_t i = 0; i < tls_nsigschemes; i++)
-        r |= wr_u16(m, tls_sigschemes[i]);
-    r |= wr_end(m, 2, e2);
-    r |= wr_end(m, 2, e1);
-    r |= wr_u16(m, EXT_SIGNATURE_ALGORITHMS_CERT);
-    r |= wr_begin(m, 2, &e1);
-    r |= wr_begin(m, 2, &e2);
-    for (size_t i = 0; i < tls_nsigschemes; i++)
-        r |= wr_u16(m, tls_sigschemes[i]);
-    for (size_t i = 0; i < sizeof cert_only_schemes / 2; i++)
-        r |= wr_u16(m, cert_only_schemes[i]);
-    r |= wr_end(m, 2, e2);
-    r |= wr_end(m, 2, e1);
-    r |= wr_u16(m, EXT_SUPPORTED_VERSIONS);
-    r |= wr_u16(m, 3);
-    r |= wr_u8(m, 2);
-    r |= wr_u16(m, 0x0304);
     if (t->cfg->verify) {
-        /* RFC 6066 8 / RFC 8446 4.4.2.1: ask for a stapled OCSP response. */
-        static const uint8_t sr[] = {0, EXT_STATUS_REQUEST, 0, 5, 1, 0, 0, 0, 0};
-        r |= wr_bytes(m, sr, sizeof sr);
+        /* RFC 6066 8 / RFC 8446 4.4.2.1: ask for a stapled OCSP response:
+         * status_type ocsp, no responder ids, no extensions. */
+        wr_u16(w, EXT_STATUS_REQUEST);
+        wr_open(w, 2);
+        wr_u8(w, 1);
+        wr_u16(w, 0);
+        wr_u16(w, 0);
+        wr_close(w);
     }
-    r |= wr_u16(m, EXT_PSK_KEY_EXCHANGE_MODES);
-    r |= wr_u16(m, 2);
-    r |= wr_u8(m, 1);
-    r |= wr_u8(m, 1); /* psk_dhe_ke */
+    wr_u16(w, EXT_PSK_KEY_EXCHANGE_MODES);
+    wr_open(w, 2);
+    wr_open(w, 1);
+    wr_u8(w, 1); /* psk_dhe_ke */
+    wr_close(w);
+    wr_close(w);
     if (t->cfg->alpn_len) {
-        r |= wr_u16(m, EXT_ALPN);
-        r |= wr_u16(m, (uint32_t)(t->cfg->alpn_len + 2));
-        r |= wr_u16(m, (uint32_t)t->cfg->alpn_len);
-        r |= wr_bytes(m, t->cfg->alpn, t->cfg->alpn_len);
+        wr_u16(w, EXT_ALPN);
+        wr_open(w, 2);
+        wr_open(w, 2);
+        wr_bytes(w, t->cfg->alpn, t->cfg->alpn_len);
+        wr_close(w);
+        wr_close(w);
     }
     if (h->cookielen) {
-        r |= wr_u16(m, EXT_COOKIE);
-        r |= wr_u16(m, (uint32_t)(h->cookielen + 2));
-        r |= wr_u16(m, (uint32_t)h->cookielen);
-        r |= wr_bytes(m, h->cookie, h->cookielen);
+        wr_u16(w, EXT_COOKIE);
+        wr_open(w, 2);
+        wr_open(w, 2);
+        wr_bytes(w, h->cookie, h->cookielen);
+        wr_close(w);
+        wr_close(w);
     }
     uint8_t pub[97];
     size_t publen = 0;
-    r |= moat_kex_pub(h->kex, pub, &publen);
-    r |= wr_u16(m, EXT_KEY_SHARE);
-    r |= wr_u16(m, (uint32_t)(publen + 6));
-    r |= wr_u16(m, (uint32_t)(publen + 4));
-    r |= wr_u16(m, t->group);
-    r |= wr_u16(m, (uint32_t)publen);
-    r |= wr_bytes(m, pub, publen);
-    size_t binders = 0;
-    tls_session *psk = h->psk;
-    if (psk) {
-        /* 4.2.11: pre_shared_key comes last; its binder covers everything
-         * before the binders list. */
-        size_t hl = psk->psklen;
-        uint32_t age = (uint32_t)(tls_now_ms(t) - psk->time_ms) + psk->age_add;
-        r |= wr_u16(m, EXT_PRE_SHARED_KEY);
-        r |= wr_u16(m, (uint32_t)(2 + 2 + psk->ticketlen + 4 + 2 + 1 + hl));
-        r |= wr_u16(m, (uint32_t)(2 + psk->ticketlen + 4));
-        r |= wr_u16(m, (uint32_t)psk->ticketlen);
-        r |= wr_bytes(m, psk->ticket, psk->ticketlen);
-        r |= wr_uint(m, age, 4);
-        binders = m->len;
-        r |= wr_u16(m, (uint32_t)(1 + hl));
-        r |= wr_u8(m, (uint32_t)hl);
-        uint8_t zeros[MOAT_HASH_MAX] = {0};
-        r |= wr_bytes(m, zeros, hl);
-    }
-    r |= wr_end(m, 2, ext);
-    r |= wr_end(m, 3, mk);
-    if (r) return MOAT_ERR_NOMEM;
-    if (psk) {
-        int ph = moat_suite_hash(psk->suite);
-        uint8_t th[MOAT_HASH_MAX];
-        const uint8_t *start = m->base + mk - 1;
-        size_t tlen = binders - (mk - 1);
-        if (h->transcript) {
-            moat_hash_ctx *d = moat_hash_dup(h->transcript);
-            r = !d || moat_hash_update(d, start, tlen) || moat_hash_peek(d, th);
-            moat_hash_free(d);
-        } else {
-            r = moat_hash(ph, start, tlen, th);
-        }
-        if (r || tls_psk_binder(ph, psk->psk, th, m->base + binders + 3)) return MOAT_ERR_INTERNAL;
-    }
+    int r = moat_kex_pub(h->kex, pub, &publen);
+    wr_u16(w, EXT_KEY_SHARE);
+    wr_open(w, 2);
+    wr_open(w, 2); /* client_shares: our one */
+    wr_u16(w, t->group);
+    wr_open(w, 2);
+    wr_bytes(w, pub, publen);
+    wr_close(w);
+    wr_close(w);
+    wr_close(w);
+    return r;
+}
+
+/* 4.2.11: pre_shared_key comes last, its binder over everything before
+ * the binders list. The binder is written as zeros here; *binders is
+ * where the list starts, for sign_binder. */
+static void write_psk(const moat_tls *t, const tls_session *psk, wr_t *w, size_t *binders)
+{
+    uint32_t age = (uint32_t)(tls_now_ms(t) - psk->time_ms) + psk->age_add;
+    uint8_t zeros[MOAT_HASH_MAX] = {0};
+    wr_u16(w, EXT_PRE_SHARED_KEY);
+    wr_open(w, 2);
+    wr_open(w, 2); /* identities */
+    wr_open(w, 2);
+    wr_bytes(w, psk->ticket, psk->ticketlen);
+    wr_close(w);
+    wr_u32(w, age);
+    wr_close(w);
+    *binders = w->b->len;
+    wr_open(w, 2); /* binders */
+    wr_open(w, 1);
+    wr_bytes(w, zeros, psk->psklen);
+    wr_close(w);
+    wr_close(w);
+    wr_close(w);
+}
+
+/* 4.2.11.2: the binder over the ClientHello up to its binders list. */
+static int sign_binder(moat_tls *t, const tls_session *psk, moat_buf *m, size_t binders)
+{
+    int ph = moat_suite_hash(psk->suite);
+    uint8_t th[MOAT_HASH_MAX];
+    if (tls_binder_transcript(t, ph, m->base, binders, th) ||
+        tls_psk_binder(ph, psk->psk, th, m->base + binders + 3))
+        return MOAT_ERR_INTERNAL;
     return 0;
+}
+
+/* The ClientHello (4.1.2), first or second, into m. */
+static int build_client_hello(moat_tls *t, moat_buf *m)
+{
+    struct hs *h = t->hs;
+    wr_t w = wr_init(m);
+    wr_u8(&w, HS_CLIENT_HELLO);
+    wr_open(&w, 3);
+    wr_u16(&w, 0x0303); /* legacy_version */
+    wr_bytes(&w, h->random, 32);
+    wr_open(&w, 1);
+    wr_bytes(&w, h->sid, h->sidlen);
+    wr_close(&w);
+    wr_open(&w, 2);
+    for (size_t i = 0; i < t->cfg->nsuites; i++)
+        wr_u16(&w, t->cfg->suites[i]);
+    wr_close(&w);
+    wr_u8(&w, 1); /* legacy_compression_methods: null only */
+    wr_u8(&w, 0);
+    wr_open(&w, 2);
+    write_base_extensions(t, &w);
+    int r = write_more_extensions(t, &w);
+    size_t binders = 0;
+    if (h->psk) write_psk(t, h->psk, &w, &binders);
+    wr_close(&w);
+    wr_close(&w);
+    if (wr_finish(&w)) return w.err;
+    if (r) return r;
+    return h->psk ? sign_binder(t, h->psk, m, binders) : 0;
 }
 
 static int new_key_share(moat_tls *t, uint16_t group)
@@ -198,13 +237,13 @@ int tls_client_start(moat_tls *t, moat_buf *out)
         tls_observe(t, MOAT_EV_HS_SENT, h->ch.base, h->ch.len, HS_CLIENT_HELLO);
         r = tls_seal(t, CT_HANDSHAKE, h->ch.base, h->ch.len, out);
     }
-    if (!r) t->state = ST_WAIT_SH;
+    if (!r) t->state = CLIENT_WAIT_SH;
     return r;
 }
 
 /* 4.1.4: the client answers a HelloRetryRequest with a second ClientHello. */
-static int handle_hrr(moat_tls *t, const uint8_t *msg, size_t len, uint16_t suite, rd_t *exts,
-                      moat_buf *out)
+static int recv_hello_retry_request(moat_tls *t, const uint8_t *msg, size_t len, uint16_t suite,
+                                    rd_t *exts, moat_buf *out)
 {
     struct hs *h = t->hs;
     uint16_t group = 0;
@@ -235,9 +274,8 @@ static int handle_hrr(moat_tls *t, const uint8_t *msg, size_t len, uint16_t suit
     if (seen.err) return seen.err;
     if (!group && !h->cookielen) return ALERT(ILLEGAL_PARAMETER); /* it would change nothing */
     /* 4.4.1: the transcript restarts from message_hash(Hash(ClientHello1)). */
-    uint8_t mh[4 + MOAT_HASH_MAX] = {HS_MESSAGE_HASH, 0, 0, (uint8_t)t->hlen};
-    if ((r = moat_hash(t->hash, h->ch.base, h->ch.len, mh + 4)) || (r = tls_transcript_start(t)) ||
-        (r = tls_transcript_add(t, mh, 4 + t->hlen)) || (r = tls_transcript_add(t, msg, len)))
+    if ((r = tls_transcript_message_hash(t, h->ch.base, h->ch.len)) ||
+        (r = tls_transcript_add(t, msg, len)))
         return r;
     if (group && (r = new_key_share(t, group))) return r;
     if (h->psk && moat_suite_hash(h->psk->suite) != t->hash) {
@@ -254,7 +292,83 @@ static int handle_hrr(moat_tls *t, const uint8_t *msg, size_t len, uint16_t suit
     return tls_seal(t, CT_HANDSHAKE, h->ch.base, h->ch.len, out);
 }
 
-static int handle_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
+/* 4.1.3: supported_versions is looked for first; without it this is a
+ * TLS 1.2 or older ServerHello (a downgrade sentinel is a lie). */
+static int check_version(uint16_t legacy, const uint8_t *random, rd_t exts)
+{
+    int has_sv = 0;
+    while (exts.n) {
+        uint16_t type = rd_u16(&exts);
+        rd_t body = rd_vec(&exts, 2);
+        if (exts.err) return ALERT(DECODE_ERROR);
+        if (type == EXT_SUPPORTED_VERSIONS) {
+            uint16_t v = rd_u16(&body);
+            if (body.err || body.n || v != 0x0304) return ALERT(ILLEGAL_PARAMETER);
+            has_sv = 1;
+        }
+    }
+    if (has_sv) return 0;
+    static const uint8_t downgrade[7] = {'D', 'O', 'W', 'N', 'G', 'R', 'D'};
+    if (!memcmp(random + 24, downgrade, 7)) return ALERT(ILLEGAL_PARAMETER);
+    return legacy <= 0x0303 ? ALERT(PROTOCOL_VERSION) : ALERT(ILLEGAL_PARAMETER);
+}
+
+/* A ServerHello's extensions: the key_share, and pre_shared_key when it
+ * takes our ticket (4.2.11: the one identity we offered, with a suite of
+ * its hash). */
+static int read_sh_extensions(moat_tls *t, rd_t exts, rd_t *share)
+{
+    struct hs *h = t->hs;
+    ext_seen seen = {.n = 0};
+    rd_t body;
+    uint16_t type;
+    *share = (rd_t){NULL, 0, 1};
+    while (tls_next_ext(&exts, &seen, &type, &body)) {
+        if (type == EXT_KEY_SHARE) {
+            *share = body;
+        } else if (type == EXT_PRE_SHARED_KEY && h->psk) {
+            uint16_t idx = rd_u16(&body);
+            if (body.err || body.n) return ALERT(DECODE_ERROR);
+            if (idx != 0 || moat_suite_hash(h->psk->suite) != t->hash)
+                return ALERT(ILLEGAL_PARAMETER);
+            t->resumed = 1;
+        } else if (type != EXT_SUPPORTED_VERSIONS)
+            return sent_ext(t, type) ? ALERT(ILLEGAL_PARAMETER) : ALERT(UNSUPPORTED_EXTENSION);
+    }
+    if (seen.err) return seen.err;
+    return share->err ? ALERT(MISSING_EXTENSION) : 0;
+}
+
+/* The server's share: the (EC)DHE secret, then the handshake keys. */
+static int finish_server_hello(moat_tls *t, const uint8_t *msg, size_t len, rd_t share)
+{
+    struct hs *h = t->hs;
+    uint16_t group = rd_u16(&share);
+    rd_t key = rd_vec(&share, 2);
+    if (share.err || share.n || key.n == 0) return ALERT(DECODE_ERROR);
+    if (group != t->group) return ALERT(ILLEGAL_PARAMETER);
+    uint8_t ecdhe[48];
+    size_t elen = 0;
+    int r = moat_kex_derive(h->kex, key.p, key.n, ecdhe, &elen);
+    if (r) return r;
+    moat_kex_free(h->kex);
+    h->kex = NULL;
+    /* Without a HelloRetryRequest the transcript starts now the hash is known. */
+    if (!t->did_hrr && !(r = tls_transcript_start(t)))
+        r = tls_transcript_add(t, h->ch.base, h->ch.len);
+    if (!r) {
+        moat_buf_free(&h->ch);
+        r = tls_transcript_add(t, msg, len);
+    }
+    if (!r) r = tls_install_hs_secrets(t, t->resumed ? h->psk->psk : NULL, ecdhe, elen);
+    if (!r) t->state = CLIENT_WAIT_EE;
+    moat_wipe(ecdhe, sizeof ecdhe);
+    return r;
+}
+
+/* ServerHello or HelloRetryRequest (4.1.3, 4.1.4): one message type, told
+ * apart by the special random. */
+static int recv_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
 {
     struct hs *h = t->hs;
     rd_t r = rd_init(msg + 4, len - 4);
@@ -267,82 +381,21 @@ static int handle_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat
     rd_t exts = {NULL, 0, 0};
     if (r.n) exts = rd_vec(&r, 2);
     if (r.err || r.n || exts.err) return ALERT(DECODE_ERROR);
-    /* 4.1.3: find supported_versions first; without it this is TLS 1.2 or older. */
-    int has_sv = 0;
-    for (rd_t e = exts; e.n;) {
-        uint16_t type = rd_u16(&e);
-        rd_t body = rd_vec(&e, 2);
-        if (e.err) return ALERT(DECODE_ERROR);
-        if (type == EXT_SUPPORTED_VERSIONS) {
-            uint16_t v = rd_u16(&body);
-            if (body.err || body.n || v != 0x0304) return ALERT(ILLEGAL_PARAMETER);
-            has_sv = 1;
-        }
-    }
-    if (!has_sv) {
-        static const uint8_t downgrade[7] = {'D', 'O', 'W', 'N', 'G', 'R', 'D'};
-        if (!memcmp(random + 24, downgrade, 7)) return ALERT(ILLEGAL_PARAMETER);
-        return legacy <= 0x0303 ? ALERT(PROTOCOL_VERSION) : ALERT(ILLEGAL_PARAMETER);
-    }
+    int e = check_version(legacy, random, exts);
+    if (e) return e;
     if (sid.n != h->sidlen || memcmp(sid.p, h->sid, sid.n) || comp != 0 ||
         !offered_suite(t, suite) || legacy != 0x0303)
         return ALERT(ILLEGAL_PARAMETER);
     if (t->did_hrr && suite != h->hrr_suite) return ALERT(ILLEGAL_PARAMETER);
-    int rr = tls_set_suite(t, suite);
-    if (rr) return rr;
-    if (!memcmp(random, tls_hrr_random, 32)) return handle_hrr(t, msg, len, suite, &exts, out);
-
-    ext_seen seen = {.n = 0};
-    rd_t share = {NULL, 0, 1}, body;
-    uint16_t type;
-    while (tls_next_ext(&exts, &seen, &type, &body)) {
-        if (type == EXT_KEY_SHARE) {
-            share = body;
-        } else if (type == EXT_PRE_SHARED_KEY && h->psk) {
-            /* 4.2.11: the one identity we offered, with a suite of its hash. */
-            uint16_t idx = rd_u16(&body);
-            if (body.err || body.n) return ALERT(DECODE_ERROR);
-            if (idx != 0 || moat_suite_hash(h->psk->suite) != t->hash)
-                return ALERT(ILLEGAL_PARAMETER);
-            t->resumed = 1;
-        } else if (type != EXT_SUPPORTED_VERSIONS)
-            return sent_ext(t, type) ? ALERT(ILLEGAL_PARAMETER) : ALERT(UNSUPPORTED_EXTENSION);
-    }
-    if (seen.err) return seen.err;
-    if (share.err) return ALERT(MISSING_EXTENSION);
-    uint16_t group = rd_u16(&share);
-    rd_t key = rd_vec(&share, 2);
-    if (share.err || share.n || key.n == 0) return ALERT(DECODE_ERROR);
-    if (group != t->group) return ALERT(ILLEGAL_PARAMETER);
-    uint8_t ecdhe[48];
-    size_t elen = 0;
-    if ((rr = moat_kex_derive(h->kex, key.p, key.n, ecdhe, &elen))) return rr;
-    moat_kex_free(h->kex);
-    h->kex = NULL;
-    if (!t->did_hrr) {
-        if ((rr = tls_transcript_start(t)) || (rr = tls_transcript_add(t, h->ch.base, h->ch.len)))
-            goto out;
-    }
-    moat_buf_free(&h->ch);
-    uint8_t th[MOAT_HASH_MAX];
-    if ((rr = tls_transcript_add(t, msg, len)) || (rr = tls_transcript_hash(t, th)) ||
-        (rr = ks_early_secret(t->hash, t->resumed ? h->psk->psk : NULL, t->hlen, h->secret)) ||
-        (rr = ks_next_stage(t->hash, h->secret, ecdhe, elen, h->secret)) ||
-        (rr = ks_derive_secret(t->hash, h->secret, "c hs traffic", th, h->c_hs)) ||
-        (rr = ks_derive_secret(t->hash, h->secret, "s hs traffic", th, h->s_hs)))
-        goto out;
-    tls_keylog(t, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", h->c_hs);
-    tls_keylog(t, "SERVER_HANDSHAKE_TRAFFIC_SECRET", h->s_hs);
-    if ((rr = tls_set_keys(t, 0, h->s_hs, "handshake")) ||
-        (rr = tls_set_keys(t, 1, h->c_hs, "handshake")))
-        goto out;
-    t->state = ST_WAIT_EE;
-out:
-    moat_wipe(ecdhe, sizeof ecdhe);
-    return rr;
+    if ((e = tls_set_suite(t, suite))) return e;
+    if (!memcmp(random, tls_hrr_random, 32))
+        return recv_hello_retry_request(t, msg, len, suite, &exts, out);
+    rd_t share;
+    if ((e = read_sh_extensions(t, exts, &share))) return e;
+    return finish_server_hello(t, msg, len, share);
 }
 
-static int handle_ee(moat_tls *t, const uint8_t *msg, size_t len)
+static int recv_encrypted_extensions(moat_tls *t, const uint8_t *msg, size_t len)
 {
     rd_t r = rd_init(msg + 4, len - 4);
     rd_t exts = rd_vec(&r, 2);
@@ -364,12 +417,8 @@ static int handle_ee(moat_tls *t, const uint8_t *msg, size_t len)
             rd_t proto = rd_vec(&list, 1);
             if (body.err || body.n || list.err || list.n || proto.n == 0)
                 return ALERT(DECODE_ERROR);
-            int found = 0;
-            for (rd_t o = rd_init(t->cfg->alpn, t->cfg->alpn_len); o.n && !found;) {
-                rd_t p = rd_vec(&o, 1);
-                found = p.n == proto.n && !memcmp(p.p, proto.p, p.n);
-            }
-            if (!found) return ALERT(ILLEGAL_PARAMETER);
+            if (!tls_alpn_has(t->cfg->alpn, t->cfg->alpn_len, proto.p, proto.n))
+                return ALERT(ILLEGAL_PARAMETER);
             memcpy(t->alpn, proto.p, proto.n);
             t->alpn[proto.n] = 0;
             break;
@@ -380,11 +429,11 @@ static int handle_ee(moat_tls *t, const uint8_t *msg, size_t len)
     }
     if (seen.err) return seen.err;
     /* A resumed handshake has no certificate (2.2). */
-    t->state = t->resumed ? ST_WAIT_FINISHED : ST_WAIT_CERT_CR;
+    t->state = t->resumed ? CLIENT_WAIT_FINISHED : CLIENT_WAIT_CERT_CR;
     return tls_transcript_add(t, msg, len);
 }
 
-static int handle_cert_request(moat_tls *t, const uint8_t *msg, size_t len)
+static int recv_certificate_request(moat_tls *t, const uint8_t *msg, size_t len)
 {
     rd_t r = rd_init(msg + 4, len - 4);
     rd_t ctx = rd_vec(&r, 1);
@@ -415,11 +464,11 @@ static int handle_cert_request(moat_tls *t, const uint8_t *msg, size_t len)
     t->hs->cert_requested = 1;
     memcpy(t->hs->cr_ctx, ctx.p, ctx.n);
     t->hs->cr_ctx_len = ctx.n;
-    t->state = ST_WAIT_CERT;
+    t->state = CLIENT_WAIT_CERT;
     return tls_transcript_add(t, msg, len);
 }
 
-static int handle_certificate(moat_tls *t, const uint8_t *msg, size_t len)
+static int recv_certificate(moat_tls *t, const uint8_t *msg, size_t len)
 {
     rd_t staple;
     int e = tls_read_certificate(t, msg, len, NULL, 0, t->cfg->verify, &staple);
@@ -431,20 +480,20 @@ static int handle_certificate(moat_tls *t, const uint8_t *msg, size_t len)
     /* A staple that was ignored (moat_tls_ocsp_ignored says why) is as
      * good as none. */
     t->ocsp_stapled = t->cfg->verify && !staple.err && !TX(t)->verdict.staple[0];
-    t->state = ST_WAIT_CV;
+    t->state = CLIENT_WAIT_CV;
     return tls_transcript_add(t, msg, len);
 }
 
-static int handle_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)
+static int recv_certificate_verify(moat_tls *t, const uint8_t *msg, size_t len)
 {
     int e = tls_check_cert_verify(t, msg, len);
-    if (!e) t->state = ST_WAIT_FINISHED;
+    if (!e) t->state = CLIENT_WAIT_FINISHED;
     return e;
 }
 
 /* Our certificate for a server that asked (4.4.2): the first configured
  * one, if it can sign with a scheme the server accepts; else none. */
-static int send_client_cert(moat_tls *t)
+static int send_certificate(moat_tls *t)
 {
     struct hs *h = t->hs;
     const moat_cred *cred = t->cfg->ncreds ? t->cfg->creds[0] : NULL;
@@ -459,60 +508,51 @@ static int send_client_cert(moat_tls *t)
     return e;
 }
 
-static int handle_finished(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
+/* The server's Finished (4.4.4), then the client's second flight under
+ * its handshake keys: Certificate and CertificateVerify when asked for,
+ * and Finished; then the application keys both ways. */
+static int recv_finished(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
 {
-    struct hs *h = t->hs;
-    uint8_t th[MOAT_HASH_MAX], expect[MOAT_HASH_MAX], c_ap[MOAT_HASH_MAX], s_ap[MOAT_HASH_MAX];
-    int e;
-    if (len - 4 != t->hlen) return ALERT(DECODE_ERROR);
-    if ((e = tls_transcript_hash(t, th)) || (e = ks_finished(t->hash, h->s_hs, th, expect)))
-        return e;
-    if (moat_ct_memcmp(expect, msg + 4, t->hlen)) return ALERT(DECRYPT_ERROR);
-    if ((e = tls_transcript_add(t, msg, len)) || (e = tls_derive_app_secrets(t, c_ap, s_ap)))
-        goto out;
-    /* The client's second flight, under its handshake keys. */
-    if ((e = tls_send_ccs(t, out))) goto out;
-    moat_buf m;
-    moat_buf_init(&m);
-    if (h->cert_requested && (e = send_client_cert(t))) goto outm;
-    uint8_t fin[4 + MOAT_HASH_MAX] = {HS_FINISHED, 0, 0, (uint8_t)t->hlen};
-    if ((e = tls_transcript_hash(t, th)) || (e = ks_finished(t->hash, h->c_hs, th, fin + 4)) ||
-        (e = moat_buf_append(&m, fin, 4 + t->hlen)) || (e = tls_queue_hs(t, &m)) ||
-        (e = tls_flush_hs(t, out)) || (e = tls_transcript_hash(t, th)) ||
-        (e = ks_derive_secret(t->hash, h->secret, "res master", th, t->resumption)) ||
-        (e = tls_set_keys(t, 0, s_ap, "application")) ||
-        (e = tls_set_keys(t, 1, c_ap, "application")))
-        goto outm;
-    t->state = ST_CONNECTED;
+    int e = tls_read_finished(t, msg, len);
+    if (!e) e = tls_derive_app_secrets(t);
+    if (!e) e = tls_send_ccs(t, out);
+    if (!e && t->hs->cert_requested) e = send_certificate(t);
+    if (!e) e = tls_queue_finished(t);
+    if (!e) e = tls_flush_hs(t, out);
+    if (!e) e = tls_resumption_secret(t);
+    if (!e) e = tls_install_app_keys(t, 0);
+    if (!e) e = tls_install_app_keys(t, 1);
+    if (e) return e;
+    t->state = CLIENT_CONNECTED;
     tls_hs_free(t);
-outm:
-    moat_buf_free(&m);
-out:
-    moat_wipe(c_ap, sizeof c_ap);
-    moat_wipe(s_ap, sizeof s_ap);
-    return e;
+    return 0;
 }
 
 int tls_client_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out)
 {
-    switch (t->state) {
-    case ST_WAIT_SH:
-        if (type == HS_SERVER_HELLO) return handle_server_hello(t, msg, len, out);
+    switch ((tls_client_state)t->state) {
+    case CLIENT_WAIT_SH:
+        if (type == HS_SERVER_HELLO) return recv_server_hello(t, msg, len, out);
         break;
-    case ST_WAIT_EE:
-        if (type == HS_ENCRYPTED_EXTENSIONS) return handle_ee(t, msg, len);
+    case CLIENT_WAIT_EE:
+        if (type == HS_ENCRYPTED_EXTENSIONS) return recv_encrypted_extensions(t, msg, len);
         break;
-    case ST_WAIT_CERT_CR:
-        if (type == HS_CERTIFICATE_REQUEST) return handle_cert_request(t, msg, len);
-        /* fall through */
-    case ST_WAIT_CERT:
-        if (type == HS_CERTIFICATE) return handle_certificate(t, msg, len);
+    case CLIENT_WAIT_CERT_CR:
+        if (type == HS_CERTIFICATE_REQUEST) return recv_certificate_request(t, msg, len);
+        if (type == HS_CERTIFICATE) return recv_certificate(t, msg, len);
         break;
-    case ST_WAIT_CV:
-        if (type == HS_CERTIFICATE_VERIFY) return handle_cert_verify(t, msg, len);
+    case CLIENT_WAIT_CERT:
+        if (type == HS_CERTIFICATE) return recv_certificate(t, msg, len);
         break;
-    case ST_WAIT_FINISHED:
-        if (type == HS_FINISHED) return handle_finished(t, msg, len, out);
+    case CLIENT_WAIT_CV:
+        if (type == HS_CERTIFICATE_VERIFY) return recv_certificate_verify(t, msg, len);
+        break;
+    case CLIENT_WAIT_FINISHED:
+        if (type == HS_FINISHED) return recv_finished(t, msg, len, out);
+        break;
+    case CLIENT_START:
+    case CLIENT_CONNECTED: /* post-handshake messages go to tls.c */
+    case CLIENT_DEAD:
         break;
     }
     return ALERT(UNEXPECTED_MESSAGE);

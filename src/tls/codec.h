@@ -57,13 +57,39 @@ static inline rd_t rd_vec(rd_t *r, size_t k)
     return sub;
 }
 
-/* Writing: wr_begin reserves a k-byte length, wr_end fills it in. */
-int wr_bytes(moat_buf *b, const void *p, size_t n);
-int wr_uint(moat_buf *b, uint32_t v, size_t k);
-#define wr_u8(b, v) wr_uint(b, v, 1)
-#define wr_u16(b, v) wr_uint(b, v, 2)
-#define wr_u24(b, v) wr_uint(b, v, 3)
-int wr_begin(moat_buf *b, size_t k, size_t *mark);
-int wr_end(moat_buf *b, size_t k, size_t mark);
+/* Writing, the reader's mirror: a writer over a moat_buf with a sticky
+ * error. Every call is a no-op once err is set, so a message is written
+ * straight through and checked once, at wr_finish. A length-prefixed
+ * vector is a block: wr_open(w, k) reserves its k-byte length, wr_close
+ * fills it in with what was written since; lengths are never summed by
+ * hand. Blocks nest up to WR_DEPTH deep. */
+#define WR_DEPTH 8
+typedef struct {
+    moat_buf *b;
+    int err; /* MOAT_ERR_NOMEM; MOAT_ERR_INTERNAL for a block too long or unbalanced */
+    size_t depth;
+    size_t mark[WR_DEPTH];
+    uint8_t k[WR_DEPTH];
+} wr_t;
+
+static inline wr_t wr_init(moat_buf *b)
+{
+    wr_t w = {.b = b};
+    return w;
+}
+void wr_bytes(wr_t *w, const void *p, size_t n);
+void wr_uint(wr_t *w, uint32_t v, size_t k);
+#define wr_u8(w, v) wr_uint(w, (uint32_t)(v), 1)
+#define wr_u16(w, v) wr_uint(w, (uint32_t)(v), 2)
+#define wr_u24(w, v) wr_uint(w, (uint32_t)(v), 3)
+#define wr_u32(w, v) wr_uint(w, (uint32_t)(v), 4)
+/* A vector with a k-byte length (1, 2 or 3), closed by wr_close. */
+void wr_open(wr_t *w, size_t k);
+void wr_close(wr_t *w);
+/* 0, or the first error (an open block left is one). */
+int wr_finish(wr_t *w);
+/* Room for n more bytes, written by the caller at *p (then wr_advance). */
+uint8_t *wr_room(wr_t *w, size_t n);
+void wr_advance(wr_t *w, size_t n);
 
 #endif

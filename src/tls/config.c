@@ -1,11 +1,9 @@
 /* TLS configuration: certificates, trust, algorithms, ALPN, key log, and
  * the names of suites, groups and signature schemes. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "tls/internal.h"
 
@@ -23,7 +21,6 @@ moat_tls_config *moat_tls_config_new(void)
     memcpy(c->groups, groups, sizeof groups);
     c->ngroups = 3;
     c->verify = 1;
-    c->keylog_fd = -1;
     c->tickets = 2;
     c->ticket_lifetime = 86400;
     c->ticket_rotate = 12 * 3600;
@@ -40,7 +37,6 @@ void moat_tls_config_free(moat_tls_config *c)
     for (size_t i = 0; i < c->ncreds; i++)
         moat_cred_free(c->creds[i]);
     moat_trust_free(c->trust);
-    if (c->keylog_fd >= 0) close(c->keylog_fd);
     if (c->ticket_derived) {
         moat_wipe(c->ticket_derived, c->nticket_keys * 48);
         free(c->ticket_derived);
@@ -133,6 +129,16 @@ static int trust_id_add(uint8_t id[32], const char *tag, const void *data, size_
     if (moat_hash(MOAT_HASH_SHA256, data, len, in + 40) ||
         moat_hash(MOAT_HASH_SHA256, in, sizeof in, id))
         return MOAT_ERR_INTERNAL;
+    return 0;
+}
+
+int moat_tls_config_set_system_trust(moat_tls_config *c, char *err, size_t errlen)
+{
+    moat_trust *t = moat_trust_new(NULL, 0, err, errlen);
+    if (!t) return MOAT_ERR_FILE;
+    moat_trust_free(c->trust);
+    c->trust = t;
+    c->trust_named = 0; /* sessions name it by moat_trust_system_id */
     return 0;
 }
 
@@ -282,13 +288,10 @@ int moat_tls_config_set_alpn(moat_tls_config *c, const char *const *protos, size
     return 0;
 }
 
-int moat_tls_config_set_keylog_file(moat_tls_config *c, const char *path)
+void moat_tls_config_set_keylog(moat_tls_config *c, moat_tls_keylog_fn fn, void *arg)
 {
-    if (c->keylog_fd >= 0) close(c->keylog_fd);
-    c->keylog_fd = -1;
-    if (!path || !*path) return 0;
-    c->keylog_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    return c->keylog_fd < 0 ? MOAT_ERR_FILE : 0;
+    c->keylog = fn;
+    c->keylog_arg = arg;
 }
 
 static const struct {

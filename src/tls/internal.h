@@ -1,5 +1,7 @@
-/* The TLS engine's internal state, shared by the record layer driver
- * (tls.c) and the client and server handshakes (client.c, server.c). */
+/* The TLS engine's internal state and who offers what to whom. Calls go
+ * one way, down this list: tls.c (the connection) -> client.c, server.c
+ * (the two handshakes) -> ticket.c, cert.c -> handshake.c (shared steps)
+ * -> record.c (records, keys, alerts) -> keysched.c, codec.c. */
 #ifndef MOAT_TLS_INTERNAL_H
 #define MOAT_TLS_INTERNAL_H
 
@@ -63,22 +65,40 @@ enum {
     EXT_KEY_SHARE = 51,
 };
 
-/* States named after RFC 8446 Appendix A. */
-enum {
-    ST_START,
-    ST_WAIT_SH,
-    ST_WAIT_EE,
-    ST_WAIT_CERT_CR,
-    ST_WAIT_CERT,
-    ST_WAIT_CV,
-    ST_WAIT_FINISHED,
-    ST_RECVD_CH, /* server: waiting for the (first or second) ClientHello */
-    ST_WAIT_CLIENT_CERT,
-    ST_WAIT_CLIENT_CV,
-    ST_WAIT_CLIENT_FINISHED,
-    ST_CONNECTED,
-    ST_DEAD,
-};
+/* Handshake states, named after RFC 8446 Appendix A. t->state holds the
+ * role's own: a tls_client_state (A.1) or a tls_server_state (A.2).
+ * START, CONNECTED and DEAD (after a fatal error) are common to both, and
+ * they are all the receive loop (tls.c) knows. Each role dispatches on its
+ * enum with a switch and no default, so -Wswitch finds a state left out. */
+enum { ST_START = 0, ST_CONNECTED = 1, ST_DEAD = 2 };
+typedef enum {
+    CLIENT_START = ST_START,
+    CLIENT_CONNECTED = ST_CONNECTED,
+    CLIENT_DEAD = ST_DEAD,
+    CLIENT_WAIT_SH = 16,
+    CLIENT_WAIT_EE,
+    CLIENT_WAIT_CERT_CR,
+    CLIENT_WAIT_CERT,
+    CLIENT_WAIT_CV,
+    CLIENT_WAIT_FINISHED,
+} tls_client_state;
+typedef enum {
+    SERVER_START = ST_START, /* waiting for a ClientHello (again after a HelloRetryRequest) */
+    SERVER_CONNECTED = ST_CONNECTED,
+    SERVER_DEAD = ST_DEAD,
+    /* RECVD_CH, NEGOTIATED and WAIT_FLIGHT2 are passed through while one
+     * ClientHello is answered: no message arrives in them (no 0-RTT). */
+    SERVER_RECVD_CH = 32,
+    SERVER_NEGOTIATED,
+    SERVER_WAIT_FLIGHT2,
+    SERVER_WAIT_CERT,
+    SERVER_WAIT_CV,
+    SERVER_WAIT_FINISHED,
+} tls_server_state;
+
+/* Where the key schedule stands (7.1): what hs->secret holds. The Early
+ * Secret is only a step on the way to the Handshake Secret. */
+typedef enum { KS_NONE, KS_HANDSHAKE, KS_MASTER } tls_ks_stage;
 
 struct moat_tls_config {
     uint16_t suites[3];
@@ -87,7 +107,8 @@ struct moat_tls_config {
     size_t ngroups;
     moat_cred *creds[MAX_CREDS];
     size_t ncreds;
-    moat_trust *trust; /* NULL: system store, loaded on first client use */
+    moat_trust
+        *trust; /* set by the caller before use; NULL: none (a verifying client is refused) */
     int verify;
     /* Client: what trust is in use, for the sessions it saves (ticket.c):
      * SHA-256 chained over each CA set and CRL given (trust_named), or
@@ -98,7 +119,8 @@ struct moat_tls_config {
     void *clock_arg;
     uint8_t alpn[512]; /* wire form: vec8 entries */
     size_t alpn_len;
-    int keylog_fd;
+    moat_tls_keylog_fn keylog; /* NULL: no key log */
+    void *keylog_arg;
     /* resumption (server) */
     int tickets;               /* NewSessionTickets after a full handshake */
     uint32_t ticket_lifetime;  /* seconds */
@@ -182,8 +204,13 @@ struct hs {
     uint8_t random[32]; /* client_random (for the key log) */
     uint8_t sid[32];
     size_t sidlen;
-    uint8_t secret[MOAT_HASH_MAX]; /* handshake secret, then master secret */
+    tls_ks_stage stage;
+    uint8_t secret[MOAT_HASH_MAX]; /* the Handshake or Master Secret, as stage says */
     uint8_t c_hs[MOAT_HASH_MAX], s_hs[MOAT_HASH_MAX];
+    /* The application traffic secrets, from the server's Finished until
+     * each direction takes its keys (the server reads with c_ap only after
+     * the client's Finished). */
+    uint8_t c_ap[MOAT_HASH_MAX], s_ap[MOAT_HASH_MAX];
     uint8_t cookie[512];
     size_t cookielen;
     uint16_t hrr_suite, hrr_group;
@@ -256,7 +283,7 @@ struct moat_tls {
     void *observe_arg;
 };
 
-/* tls.c: shared by both handshakes */
+/* handshake.c: steps both handshakes share */
 extern const struct tls_text tls_no_text;
 #define TX(t) ((const struct tls_text *)((t)->tx ? (t)->tx : &tls_no_text))
 /* t->tx, allocated on first use; NULL when memory is short. */
@@ -266,23 +293,57 @@ int tls_transcript_add(moat_tls *t, const uint8_t *msg, size_t len);
 int tls_transcript_hash(moat_tls *t, uint8_t *out);
 /* Queues a complete handshake message (adds it to the transcript). */
 int tls_queue_hs(moat_tls *t, const moat_buf *msg);
-/* Puts queued handshake bytes into records under the current write key. */
-int tls_flush_hs(moat_tls *t, moat_buf *out);
-int tls_send_ccs(moat_tls *t, moat_buf *out);
 void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret);
 int tls_set_suite(moat_tls *t, uint16_t suite);
 void tls_hs_free(moat_tls *t);
-int tls_derive_app_secrets(moat_tls *t, uint8_t *c_ap, uint8_t *s_ap);
+/* 7.1: Early Secret from the PSK (NULL: none), Handshake Secret from the
+ * (EC)DHE secret (NULL: none, psk_ke), and the handshake traffic secrets
+ * over the transcript through ServerHello; keys installed both ways. */
+int tls_install_hs_secrets(moat_tls *t, const uint8_t *psk, const uint8_t *ecdhe, size_t elen);
+/* 7.1: the Master Secret and, over the transcript through the server's
+ * Finished, hs->c_ap, hs->s_ap and the exporter secret. */
+int tls_derive_app_secrets(moat_tls *t);
+/* Installs the application keys of one direction (write 1: ours). */
+int tls_install_app_keys(moat_tls *t, int write);
+/* 7.1: the resumption master secret, over the transcript through the
+ * client's Finished. */
+int tls_resumption_secret(moat_tls *t);
+/* 4.4.4: the peer's Finished, checked, then added to the transcript. */
+int tls_read_finished(moat_tls *t, const uint8_t *msg, size_t len);
+/* 4.4.4: our Finished, queued. */
+int tls_queue_finished(moat_tls *t);
+/* 4.4.1: the transcript after a HelloRetryRequest begins with
+ * message_hash(Hash(ClientHello1)); starts it so. */
+int tls_transcript_message_hash(moat_tls *t, const uint8_t *ch1, size_t len);
+/* 4.2.11.2: the transcript hash a binder covers, under hash h: the
+ * transcript so far (a HelloRetryRequest's, when there was one), then
+ * the ClientHello up to its binders (ch, len). */
+int tls_binder_transcript(moat_tls *t, int h, const uint8_t *ch, size_t len, uint8_t *out);
+/* RFC 7301: whether a vec8 list of protocols holds p. */
+int tls_alpn_has(const uint8_t *list, size_t listlen, const uint8_t *p, size_t n);
 int tls_cv_content(moat_tls *t, int server, uint8_t *out, size_t *len);
 extern const uint16_t tls_sigschemes[];
 extern const size_t tls_nsigschemes;
 extern const uint8_t tls_hrr_random[32];
 int64_t tls_now(const moat_tls *t);
 
-/* Record sealing and key changes, seen by the observer. */
+/* record.c: records, keys, alerts */
 int tls_seal(moat_tls *t, uint8_t type, const uint8_t *data, size_t len, moat_buf *out);
+/* Installs the keys of a traffic secret for reading (write 0) or writing. */
 int tls_set_keys(moat_tls *t, int write, const uint8_t *secret, const char *label);
 void tls_observe(moat_tls *t, int event, const uint8_t *data, size_t len, int info);
+/* Puts queued handshake bytes into records under the current write key. */
+int tls_flush_hs(moat_tls *t, moat_buf *out);
+int tls_send_ccs(moat_tls *t, moat_buf *out);
+int tls_send_alert(moat_tls *t, moat_buf *out, int level, int desc);
+/* 4.6.3: the peer's KeyUpdate changes our read key; ours, our write key
+ * (request asks the peer for one in return). */
+int tls_update_read_key(moat_tls *t);
+int tls_send_key_update(moat_tls *t, moat_buf *out, int request);
+/* A record header, checked as soon as it arrives. */
+int tls_check_header(const moat_tls *t, const uint8_t *h);
+/* A parked connection's cipher contexts, made again before any record. */
+int tls_unpark(moat_tls *t);
 
 /* cert.c */
 int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx, size_t ctxlen,
@@ -299,7 +360,8 @@ uint16_t tls_cert_sig_scheme(const uint8_t *der, size_t len, int *self_signed);
 
 /* ticket.c */
 uint64_t tls_now_ms(const moat_tls *t);
-int tls_ticket_seal(moat_tls *t, const tls_session *s, moat_buf *out);
+/* Appends a sealed ticket to what w writes. */
+int tls_ticket_seal(moat_tls *t, const tls_session *s, wr_t *w);
 int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s);
 /* The binder over a (partial) transcript hash: HMAC of the binder
  * finished key derived from the PSK (4.2.11.2). */

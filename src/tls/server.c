@@ -18,6 +18,85 @@ typedef struct {
     const uint8_t *random;
 } client_hello;
 
+/* One extension of a ClientHello (4.2), kept in ch. more: whether
+ * extensions follow it. */
+static int read_ch_extension(moat_tls *t, client_hello *ch, uint16_t type, rd_t body,
+                             const uint8_t *msg, int more)
+{
+    switch (type) {
+    case EXT_SUPPORTED_VERSIONS: {
+        rd_t v = rd_vec(&body, 1);
+        if (body.err || body.n || v.n < 2 || v.n % 2) return ALERT(DECODE_ERROR);
+        while (v.n)
+            ch->has_sv13 |= rd_u16(&v) == 0x0304;
+        return 0;
+    }
+    case EXT_SUPPORTED_GROUPS:
+        ch->groups = rd_vec(&body, 2);
+        if (body.err || body.n || ch->groups.n < 2 || ch->groups.n % 2) return ALERT(DECODE_ERROR);
+        ch->has_groups = 1;
+        return 0;
+    case EXT_SIGNATURE_ALGORITHMS:
+        ch->sigalgs = rd_vec(&body, 2);
+        if (body.err || body.n || ch->sigalgs.n < 2 || ch->sigalgs.n % 2)
+            return ALERT(DECODE_ERROR);
+        ch->has_sigalgs = 1;
+        return 0;
+    case EXT_SIGNATURE_ALGORITHMS_CERT:
+        /* 4.2.3: the schemes the client accepts in certificates. */
+        ch->sigalgs_cert = rd_vec(&body, 2);
+        if (body.err || body.n || ch->sigalgs_cert.n < 2 || ch->sigalgs_cert.n % 2)
+            return ALERT(DECODE_ERROR);
+        ch->has_sigalgs_cert = 1;
+        return 0;
+    case EXT_KEY_SHARE:
+        ch->shares = rd_vec(&body, 2);
+        if (body.err || body.n) return ALERT(DECODE_ERROR);
+        ch->has_shares = 1;
+        return 0;
+    case EXT_SERVER_NAME:
+        ch->sni = rd_vec(&body, 2);
+        if (body.err || body.n || ch->sni.n == 0) return ALERT(DECODE_ERROR);
+        ch->has_sni = 1;
+        return 0;
+    case EXT_ALPN:
+        ch->alpn = rd_vec(&body, 2);
+        if (body.err || body.n || ch->alpn.n < 2) return ALERT(DECODE_ERROR);
+        ch->has_alpn = 1;
+        return 0;
+    case EXT_EARLY_DATA:
+        if (body.n) return ALERT(DECODE_ERROR); /* 4.2.10: empty in a ClientHello */
+        ch->early_data = 1;
+        return 0;
+    case EXT_STATUS_REQUEST:
+        t->hs->want_staple = body.n > 0 && body.p[0] == 1; /* ocsp */
+        return 0;
+    case EXT_PRE_SHARED_KEY:
+        /* 4.2.11: it must be the last extension. */
+        if (more) return ALERT(ILLEGAL_PARAMETER);
+        ch->psk_ids = rd_vec(&body, 2);
+        ch->binders_off = (size_t)(body.p - msg);
+        ch->psk_binders = rd_vec(&body, 2);
+        if (body.err || body.n || ch->psk_ids.n == 0 || ch->psk_binders.n == 0)
+            return ALERT(DECODE_ERROR);
+        ch->has_psk = 1;
+        return 0;
+    case EXT_PSK_KEY_EXCHANGE_MODES: {
+        rd_t m = rd_vec(&body, 1);
+        if (body.err || body.n || m.n == 0) return ALERT(DECODE_ERROR);
+        while (m.n) {
+            uint8_t mode = rd_u8(&m);
+            ch->mode_ke |= mode == 0;
+            ch->mode_dhe |= mode == 1;
+        }
+        ch->has_modes = 1;
+        return 0;
+    }
+    default:
+        return 0; /* unknown and GREASE extensions are ignored */
+    }
+}
+
 static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, client_hello *ch)
 {
     rd_t r = rd_init(msg + 4, len - 4);
@@ -40,79 +119,8 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
     uint16_t type;
     rd_t body;
     while (tls_next_ext(&exts, &seen, &type, &body)) {
-        switch (type) {
-        case EXT_SUPPORTED_VERSIONS: {
-            rd_t v = rd_vec(&body, 1);
-            if (body.err || body.n || v.n < 2 || v.n % 2) return ALERT(DECODE_ERROR);
-            while (v.n)
-                ch->has_sv13 |= rd_u16(&v) == 0x0304;
-            break;
-        }
-        case EXT_SUPPORTED_GROUPS:
-            ch->groups = rd_vec(&body, 2);
-            if (body.err || body.n || ch->groups.n < 2 || ch->groups.n % 2)
-                return ALERT(DECODE_ERROR);
-            ch->has_groups = 1;
-            break;
-        case EXT_SIGNATURE_ALGORITHMS:
-            ch->sigalgs = rd_vec(&body, 2);
-            if (body.err || body.n || ch->sigalgs.n < 2 || ch->sigalgs.n % 2)
-                return ALERT(DECODE_ERROR);
-            ch->has_sigalgs = 1;
-            break;
-        case EXT_SIGNATURE_ALGORITHMS_CERT:
-            /* 4.2.3: the schemes the client accepts in certificates. */
-            ch->sigalgs_cert = rd_vec(&body, 2);
-            if (body.err || body.n || ch->sigalgs_cert.n < 2 || ch->sigalgs_cert.n % 2)
-                return ALERT(DECODE_ERROR);
-            ch->has_sigalgs_cert = 1;
-            break;
-        case EXT_KEY_SHARE:
-            ch->shares = rd_vec(&body, 2);
-            if (body.err || body.n) return ALERT(DECODE_ERROR);
-            ch->has_shares = 1;
-            break;
-        case EXT_SERVER_NAME:
-            ch->sni = rd_vec(&body, 2);
-            if (body.err || body.n || ch->sni.n == 0) return ALERT(DECODE_ERROR);
-            ch->has_sni = 1;
-            break;
-        case EXT_ALPN:
-            ch->alpn = rd_vec(&body, 2);
-            if (body.err || body.n || ch->alpn.n < 2) return ALERT(DECODE_ERROR);
-            ch->has_alpn = 1;
-            break;
-        case EXT_EARLY_DATA:
-            if (body.n) return ALERT(DECODE_ERROR); /* 4.2.10: empty in a ClientHello */
-            ch->early_data = 1;
-            break;
-        case EXT_STATUS_REQUEST:
-            t->hs->want_staple = body.n > 0 && body.p[0] == 1; /* ocsp */
-            break;
-        case EXT_PRE_SHARED_KEY:
-            /* 4.2.11: it must be the last extension. */
-            if (exts.n) return ALERT(ILLEGAL_PARAMETER);
-            ch->psk_ids = rd_vec(&body, 2);
-            ch->binders_off = (size_t)(body.p - msg);
-            ch->psk_binders = rd_vec(&body, 2);
-            if (body.err || body.n || ch->psk_ids.n == 0 || ch->psk_binders.n == 0)
-                return ALERT(DECODE_ERROR);
-            ch->has_psk = 1;
-            break;
-        case EXT_PSK_KEY_EXCHANGE_MODES: {
-            rd_t m = rd_vec(&body, 1);
-            if (body.err || body.n || m.n == 0) return ALERT(DECODE_ERROR);
-            while (m.n) {
-                uint8_t mode = rd_u8(&m);
-                ch->mode_ke |= mode == 0;
-                ch->mode_dhe |= mode == 1;
-            }
-            ch->has_modes = 1;
-            break;
-        }
-        default:
-            break; /* unknown and GREASE extensions are ignored */
-        }
+        int e = read_ch_extension(t, ch, type, body, msg, exts.n != 0);
+        if (e) return e;
     }
     if (seen.err) return seen.err;
     if (!ch->has_sv13 || legacy < 0x0301) return ALERT(PROTOCOL_VERSION);
@@ -204,115 +212,13 @@ static int choose_alpn(moat_tls *t, client_hello *ch)
     }
     for (rd_t o = rd_init(t->cfg->alpn, t->cfg->alpn_len); o.n;) {
         rd_t mine = rd_vec(&o, 1);
-        for (rd_t l = ch->alpn; l.n;) {
-            rd_t p = rd_vec(&l, 1);
-            if (p.n == mine.n && !memcmp(p.p, mine.p, p.n)) {
-                memcpy(t->alpn, p.p, p.n);
-                t->alpn[p.n] = 0;
-                return 0;
-            }
+        if (tls_alpn_has(ch->alpn.p, ch->alpn.n, mine.p, mine.n)) {
+            memcpy(t->alpn, mine.p, mine.n);
+            t->alpn[mine.n] = 0;
+            return 0;
         }
     }
     return ALERT(NO_APPLICATION_PROTOCOL);
-}
-
-static int send_hello(moat_tls *t, const client_hello *ch, const uint8_t *random, uint16_t group,
-                      const uint8_t *pub, size_t publen, int psk_index, moat_buf *out)
-{
-    moat_buf m;
-    moat_buf_init(&m);
-    size_t mk, ext;
-    int r = 0;
-    r |= wr_u8(&m, HS_SERVER_HELLO);
-    r |= wr_begin(&m, 3, &mk);
-    r |= wr_u16(&m, 0x0303);
-    r |= wr_bytes(&m, random, 32);
-    r |= wr_u8(&m, (uint32_t)ch->sidlen);
-    r |= wr_bytes(&m, ch->sid, ch->sidlen);
-    r |= wr_u16(&m, t->suite);
-    r |= wr_u8(&m, 0);
-    r |= wr_begin(&m, 2, &ext);
-    r |= wr_u16(&m, EXT_SUPPORTED_VERSIONS);
-    r |= wr_u16(&m, 2);
-    r |= wr_u16(&m, 0x0304);
-    if (pub) {
-        r |= wr_u16(&m, EXT_KEY_SHARE);
-        r |= wr_u16(&m, (uint32_t)(publen + 4));
-        r |= wr_u16(&m, group);
-        r |= wr_u16(&m, (uint32_t)publen);
-        r |= wr_bytes(&m, pub, publen);
-    } else if (random == tls_hrr_random) {
-        r |= wr_u16(&m, EXT_KEY_SHARE);
-        r |= wr_u16(&m, 2); /* HelloRetryRequest: selected_group only */
-        r |= wr_u16(&m, group);
-    }
-    if (psk_index >= 0) {
-        r |= wr_u16(&m, EXT_PRE_SHARED_KEY);
-        r |= wr_u16(&m, 2);
-        r |= wr_u16(&m, (uint32_t)psk_index);
-    }
-    r |= wr_end(&m, 2, ext);
-    r |= wr_end(&m, 3, mk);
-    if (r) r = MOAT_ERR_NOMEM;
-    if (!r) r = tls_queue_hs(t, &m);
-    if (!r) r = tls_flush_hs(t, out);
-    /* D.4: a CCS right after the first server message, when the client
-     * is in compatibility mode (it sent a session id). */
-    if (!r && ch->sidlen) r = tls_send_ccs(t, out);
-    moat_buf_free(&m);
-    return r;
-}
-
-static int send_flight(moat_tls *t, moat_buf *out)
-{
-    struct hs *h = t->hs;
-    moat_buf m;
-    moat_buf_init(&m);
-    size_t mk, l1;
-    int r = 0;
-    /* EncryptedExtensions */
-    r |= wr_u8(&m, HS_ENCRYPTED_EXTENSIONS);
-    r |= wr_begin(&m, 3, &mk);
-    r |= wr_begin(&m, 2, &l1);
-    if (t->alpn[0]) {
-        size_t n = strlen(t->alpn);
-        r |= wr_u16(&m, EXT_ALPN);
-        r |= wr_u16(&m, (uint32_t)(n + 3));
-        r |= wr_u16(&m, (uint32_t)(n + 1));
-        r |= wr_u8(&m, (uint32_t)n);
-        r |= wr_bytes(&m, t->alpn, n);
-    }
-    if (t->sni[0] && h->cred && moat_cred_matches_name(h->cred, t->sni)) {
-        r |= wr_u16(&m, EXT_SERVER_NAME);
-        r |= wr_u16(&m, 0);
-    }
-    r |= wr_end(&m, 2, l1);
-    r |= wr_end(&m, 3, mk);
-    if (r || (r = tls_queue_hs(t, &m))) goto out;
-    moat_buf_clear(&m);
-    if (t->resumed) goto finished; /* 2.2: the PSK authenticates the server */
-    if (t->cfg->client_auth && (r = tls_queue_cert_request(t))) goto out;
-    size_t ci = 0;
-    while (t->cfg->creds[ci] != h->cred)
-        ci++;
-    /* The staple goes out only while it is fresh (and when asked for). */
-    int staple = h->want_staple && t->cfg->ocsp[ci] &&
-                 (!t->cfg->ocsp_next[ci] || t->cfg->ocsp_next[ci] > tls_now(t));
-    if ((r = tls_queue_certificate(t, h->cred, NULL, 0, staple ? t->cfg->ocsp[ci] : NULL,
-                                   t->cfg->ocsp_len[ci])) ||
-        (r = tls_queue_cert_verify(t, h->cred, t->sigscheme)))
-        goto out;
-finished:;
-    /* Finished */
-    uint8_t th[MOAT_HASH_MAX], fin[4 + MOAT_HASH_MAX] = {HS_FINISHED, 0, 0, (uint8_t)t->hlen};
-    if ((r = tls_transcript_hash(t, th)) || (r = ks_finished(t->hash, h->s_hs, th, fin + 4)) ||
-        (r = moat_buf_append(&m, fin, 4 + t->hlen)) || (r = tls_queue_hs(t, &m)))
-        goto out;
-    r = tls_flush_hs(t, out);
-out:
-    if (r > 0) r = MOAT_ERR_NOMEM;
-    moat_buf_free(&m);
-    return r;
 }
 
 /* A resumed handshake has no CertificateRequest (2.2): the ticket stands
@@ -367,15 +273,7 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
             break;
         }
         uint8_t th[MOAT_HASH_MAX], want[MOAT_HASH_MAX];
-        if (t->did_hrr) {
-            moat_hash_ctx *d = moat_hash_dup(h->transcript);
-            r = !d || moat_hash_update(d, msg, ch->binders_off) || moat_hash_peek(d, th)
-                    ? MOAT_ERR_INTERNAL
-                    : 0;
-            moat_hash_free(d);
-        } else {
-            r = moat_hash(t->hash, msg, ch->binders_off, th);
-        }
+        r = tls_binder_transcript(t, t->hash, msg, ch->binders_off, th);
         if (!r) r = tls_psk_binder(t->hash, s->psk, th, want);
         if (!r && moat_ct_memcmp(want, binder.p, t->hlen)) r = ALERT(DECRYPT_ERROR);
         if (!r) {
@@ -437,128 +335,288 @@ static int read_shares(const moat_tls *t, const client_hello *ch, int *pick, rd_
     return 0;
 }
 
-static int handle_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
+/* What negotiate decided. */
+typedef struct {
+    int pick;       /* index in our groups of the client's share used, -1: none */
+    rd_t key;       /* that share */
+    int psk_index;  /* the identity accepted, -1: none */
+    int dhe;        /* an (EC)DHE exchange (psk_dhe_ke or a full handshake) */
+    uint16_t retry; /* the group a HelloRetryRequest asks for, 0: none needed */
+} negotiation;
+
+/* 4.1.2: a second ClientHello keeps the session id and the suite, drops
+ * early_data; the first one picks the suite and starts the transcript. */
+static int check_or_pick_suite(moat_tls *t, const client_hello *ch)
 {
     struct hs *h = t->hs;
     const moat_tls_config *c = t->cfg;
-    client_hello ch;
-    memset(&ch, 0, sizeof ch);
-    rd_t key = {NULL, 0, 0};
-    int e = parse_client_hello(t, msg, len, &ch);
-    if (e) return e;
     if (t->did_hrr) {
-        /* 4.1.2: the second ClientHello keeps the session id and drops early_data. */
-        if (ch.early_data || ch.sidlen != h->sidlen || memcmp(ch.sid, h->sid, ch.sidlen) ||
-            !list_has(ch.suites, h->hrr_suite))
+        if (ch->early_data || ch->sidlen != h->sidlen || memcmp(ch->sid, h->sid, ch->sidlen) ||
+            !list_has(ch->suites, h->hrr_suite))
             return ALERT(ILLEGAL_PARAMETER);
         t->skip_early_data = 0; /* 4.2.10: no 0-RTT follows the second ClientHello */
-    } else {
-        uint16_t suite = 0;
-        for (size_t i = 0; i < c->nsuites && !suite; i++)
-            if (list_has(ch.suites, c->suites[i])) suite = c->suites[i];
-        if (!suite) return ALERT(HANDSHAKE_FAILURE);
-        if ((e = tls_set_suite(t, suite)) || (e = tls_transcript_start(t))) return e;
-        memcpy(h->random, ch.random, 32);
-        memcpy(h->sid, ch.sid, ch.sidlen);
-        h->sidlen = ch.sidlen;
-        t->skip_early_data = ch.early_data;
+        return 0;
     }
-    int pick = -1;
-    if ((e = read_shares(t, &ch, &pick, &key))) return e;
-    int psk_index = -1;
-    if ((e = parse_sni(t, &ch)) || (e = try_psk(t, &ch, msg, pick >= 0, &psk_index))) return e;
-    t->resumed = psk_index >= 0;
+    uint16_t suite = 0;
+    for (size_t i = 0; i < c->nsuites && !suite; i++)
+        if (list_has(ch->suites, c->suites[i])) suite = c->suites[i];
+    if (!suite) return ALERT(HANDSHAKE_FAILURE);
+    int e = tls_set_suite(t, suite);
+    if (!e) e = tls_transcript_start(t);
+    if (e) return e;
+    memcpy(h->random, ch->random, 32);
+    memcpy(h->sid, ch->sid, ch->sidlen);
+    h->sidlen = ch->sidlen;
+    t->skip_early_data = ch->early_data;
+    return 0;
+}
+
+/* RECVD_CH (A.2): suite, key share, name, PSK, certificate and ALPN are
+ * chosen, or a HelloRetryRequest is found necessary (n->retry). */
+static int negotiate(moat_tls *t, client_hello *ch, const uint8_t *msg, negotiation *n)
+{
+    const moat_tls_config *c = t->cfg;
+    int e = check_or_pick_suite(t, ch);
+    if (!e) e = read_shares(t, ch, &n->pick, &n->key);
+    if (!e) e = parse_sni(t, ch);
+    if (!e) e = try_psk(t, ch, msg, n->pick >= 0, &n->psk_index);
+    if (e) return e;
+    t->resumed = n->psk_index >= 0;
     /* 4.2.9: psk_dhe_ke keeps forward secrecy and is what we do, unless
      * the server was told to resume without a key exchange (psk_ke, which
      * saves the ECDHE) and the client allows it. */
-    int dhe = !t->resumed || (ch.mode_dhe && pick >= 0 && !(t->cfg->allow_psk_ke && ch.mode_ke));
-    if ((!t->resumed && (e = choose_cert(t, &ch))) || (e = choose_alpn(t, &ch))) return e;
-    if (dhe && pick < 0) {
-        if (!ch.has_groups || !ch.has_shares) return ALERT(MISSING_EXTENSION);
+    n->dhe = !t->resumed || (ch->mode_dhe && n->pick >= 0 && !(c->allow_psk_ke && ch->mode_ke));
+    if ((!t->resumed && (e = choose_cert(t, ch))) || (e = choose_alpn(t, ch))) return e;
+    if (n->dhe && n->pick < 0) {
+        if (!ch->has_groups || !ch->has_shares) return ALERT(MISSING_EXTENSION);
         /* No usable share: ask for one in a group we both support (4.1.4). */
-        uint16_t g = 0;
-        for (size_t i = 0; i < c->ngroups && !g; i++)
-            if (list_has(ch.groups, c->groups[i])) g = c->groups[i];
-        if (!g) return ALERT(HANDSHAKE_FAILURE);
-        uint8_t mh[4 + MOAT_HASH_MAX] = {HS_MESSAGE_HASH, 0, 0, (uint8_t)t->hlen};
-        if ((e = moat_hash(t->hash, msg, len, mh + 4)) ||
-            (e = tls_transcript_add(t, mh, 4 + t->hlen)))
-            return e;
-        t->did_hrr = 1;
-        h->hrr_suite = t->suite;
-        h->hrr_group = g;
-        t->sni[0] = 0; /* parsed again from the second ClientHello */
-        t->alpn[0] = 0;
-        return send_hello(t, &ch, tls_hrr_random, g, NULL, 0, -1, out);
+        for (size_t i = 0; i < c->ngroups && !n->retry; i++)
+            if (list_has(ch->groups, c->groups[i])) n->retry = c->groups[i];
+        if (!n->retry) return ALERT(HANDSHAKE_FAILURE);
     }
-    if ((e = tls_transcript_add(t, msg, len))) return e;
-    uint8_t ecdhe[48], pub[97], random[32], th[MOAT_HASH_MAX];
+    return 0;
+}
+
+/* ServerHello and HelloRetryRequest share a layout (4.1.3): the header up
+ * to the extensions, whose block is left open. */
+static void write_hello_head(const moat_tls *t, const client_hello *ch, const uint8_t *random,
+                             wr_t *w)
+{
+    wr_u8(w, HS_SERVER_HELLO);
+    wr_open(w, 3);
+    wr_u16(w, 0x0303); /* legacy_version */
+    wr_bytes(w, random, 32);
+    wr_open(w, 1);
+    wr_bytes(w, ch->sid, ch->sidlen); /* legacy_session_id_echo */
+    wr_close(w);
+    wr_u16(w, t->suite);
+    wr_u8(w, 0); /* legacy_compression_method */
+    wr_open(w, 2);
+    wr_u16(w, EXT_SUPPORTED_VERSIONS);
+    wr_open(w, 2);
+    wr_u16(w, 0x0304);
+    wr_close(w);
+}
+
+/* Closes the hello's blocks, sends it, and (D.4) a CCS right after the
+ * first server message when the client is in compatibility mode (it sent
+ * a session id). */
+static int send_hello(moat_tls *t, const client_hello *ch, wr_t *w, moat_buf *m, moat_buf *out)
+{
+    wr_close(w);
+    wr_close(w);
+    int r = wr_finish(w);
+    if (!r) r = tls_queue_hs(t, m);
+    if (!r) r = tls_flush_hs(t, out);
+    if (!r && ch->sidlen) r = tls_send_ccs(t, out);
+    moat_buf_free(m);
+    return r;
+}
+
+/* 4.1.4: the transcript restarts from message_hash(ClientHello1), and the
+ * HelloRetryRequest names the group to send a share in; back to START. */
+static int send_hello_retry_request(moat_tls *t, const client_hello *ch, const uint8_t *msg,
+                                    size_t len, uint16_t group, moat_buf *out)
+{
+    struct hs *h = t->hs;
+    int e = tls_transcript_message_hash(t, msg, len);
+    if (e) return e;
+    t->did_hrr = 1;
+    h->hrr_suite = t->suite;
+    h->hrr_group = group;
+    t->sni[0] = 0; /* parsed again from the second ClientHello */
+    t->alpn[0] = 0;
+    moat_buf m;
+    moat_buf_init(&m);
+    wr_t w = wr_init(&m);
+    write_hello_head(t, ch, tls_hrr_random, &w);
+    wr_u16(&w, EXT_KEY_SHARE);
+    wr_open(&w, 2);
+    wr_u16(&w, group); /* selected_group only */
+    wr_close(&w);
+    t->state = SERVER_START;
+    return send_hello(t, ch, &w, &m, out);
+}
+
+static int write_server_hello(moat_tls *t, const client_hello *ch, const negotiation *n,
+                              const uint8_t *random, const uint8_t *pub, size_t publen,
+                              moat_buf *out)
+{
+    moat_buf m;
+    moat_buf_init(&m);
+    wr_t w = wr_init(&m);
+    write_hello_head(t, ch, random, &w);
+    if (n->dhe) {
+        wr_u16(&w, EXT_KEY_SHARE);
+        wr_open(&w, 2);
+        wr_u16(&w, t->group);
+        wr_open(&w, 2);
+        wr_bytes(&w, pub, publen);
+        wr_close(&w);
+        wr_close(&w);
+    }
+    if (n->psk_index >= 0) {
+        wr_u16(&w, EXT_PRE_SHARED_KEY);
+        wr_open(&w, 2);
+        wr_u16(&w, n->psk_index); /* selected_identity */
+        wr_close(&w);
+    }
+    return send_hello(t, ch, &w, &m, out);
+}
+
+/* The ServerHello (4.1.3) with our share, then the handshake keys: on to
+ * NEGOTIATED. */
+static int send_server_hello(moat_tls *t, const client_hello *ch, const negotiation *n,
+                             moat_buf *out)
+{
+    struct hs *h = t->hs;
+    uint8_t ecdhe[48], pub[97], random[32];
     size_t elen = 0, publen = 0;
-    if (dhe) {
-        t->group = c->groups[pick];
-        h->kex = moat_kex_new(t->group);
-        if (!h->kex) return MOAT_ERR_INTERNAL;
-        if ((e = moat_kex_derive(h->kex, key.p, key.n, ecdhe, &elen)) ||
-            (e = moat_kex_pub(h->kex, pub, &publen)))
-            goto out;
+    int e = 0;
+    if (n->dhe) {
+        t->group = t->cfg->groups[n->pick];
+        if (!(h->kex = moat_kex_new(t->group))) return MOAT_ERR_INTERNAL;
+        if (!(e = moat_kex_derive(h->kex, n->key.p, n->key.n, ecdhe, &elen)))
+            e = moat_kex_pub(h->kex, pub, &publen);
     }
-    if ((e = moat_random(random, 32)) ||
-        (e = send_hello(t, &ch, random, t->group, dhe ? pub : NULL, publen, psk_index, out)) ||
-        (e = tls_transcript_hash(t, th)) ||
-        (e = ks_early_secret(t->hash, t->resumed ? h->psk->psk : NULL, t->hlen, h->secret)) ||
-        (e = ks_next_stage(t->hash, h->secret, dhe ? ecdhe : NULL, elen, h->secret)) ||
-        (e = ks_derive_secret(t->hash, h->secret, "c hs traffic", th, h->c_hs)) ||
-        (e = ks_derive_secret(t->hash, h->secret, "s hs traffic", th, h->s_hs)))
-        goto out;
+    if (!e) e = moat_random(random, 32);
+    if (!e) e = write_server_hello(t, ch, n, random, pub, publen, out);
+    if (!e)
+        e = tls_install_hs_secrets(t, t->resumed ? h->psk->psk : NULL, n->dhe ? ecdhe : NULL, elen);
     moat_kex_free(h->kex);
     h->kex = NULL;
-    tls_keylog(t, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", h->c_hs);
-    tls_keylog(t, "SERVER_HANDSHAKE_TRAFFIC_SECRET", h->s_hs);
-    uint8_t c_ap[MOAT_HASH_MAX], s_ap[MOAT_HASH_MAX];
-    if ((e = tls_set_keys(t, 1, h->s_hs, "handshake")) ||
-        (e = tls_set_keys(t, 0, h->c_hs, "handshake")) || (e = send_flight(t, out)) ||
-        (e = tls_derive_app_secrets(t, c_ap, s_ap)) ||
-        (e = tls_set_keys(t, 1, s_ap, "application")))
-        goto out2;
-    /* The client's application secret waits in rd.secret until its Finished. */
-    memcpy(t->rd.secret, c_ap, t->hlen);
-    t->state = h->cert_requested ? ST_WAIT_CLIENT_CERT : ST_WAIT_CLIENT_FINISHED;
-    if (t->resumed && h->psk->ident[0]) {
-        if (!tls_text(t)) {
-            e = MOAT_ERR_NOMEM;
-            goto out2;
-        }
-        snprintf(t->tx->peer_identity, sizeof t->tx->peer_identity, "%s", h->psk->ident);
-        t->tx->peer_not_after = h->psk->not_after;
-    }
-out2:
-    moat_wipe(c_ap, sizeof c_ap);
-    moat_wipe(s_ap, sizeof s_ap);
-out:
     moat_wipe(ecdhe, sizeof ecdhe);
+    if (!e) t->state = SERVER_NEGOTIATED;
     return e;
 }
 
-static int handle_client_finished(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
+static int send_encrypted_extensions(moat_tls *t)
 {
     struct hs *h = t->hs;
-    uint8_t th[MOAT_HASH_MAX], expect[MOAT_HASH_MAX];
-    int e;
-    if (len - 4 != t->hlen) return ALERT(DECODE_ERROR);
-    if ((e = tls_transcript_hash(t, th)) || (e = ks_finished(t->hash, h->c_hs, th, expect)))
+    moat_buf m;
+    moat_buf_init(&m);
+    wr_t w = wr_init(&m);
+    wr_u8(&w, HS_ENCRYPTED_EXTENSIONS);
+    wr_open(&w, 3);
+    wr_open(&w, 2);
+    if (t->alpn[0]) {
+        wr_u16(&w, EXT_ALPN);
+        wr_open(&w, 2);
+        wr_open(&w, 2); /* protocol_name_list: the one chosen */
+        wr_open(&w, 1);
+        wr_bytes(&w, t->alpn, strlen(t->alpn));
+        wr_close(&w);
+        wr_close(&w);
+        wr_close(&w);
+    }
+    if (t->sni[0] && h->cred && moat_cred_matches_name(h->cred, t->sni)) {
+        /* RFC 6066 3: an empty server_name says the name was used. */
+        wr_u16(&w, EXT_SERVER_NAME);
+        wr_u16(&w, 0);
+    }
+    wr_close(&w);
+    wr_close(&w);
+    int e = wr_finish(&w);
+    if (!e) e = tls_queue_hs(t, &m);
+    moat_buf_free(&m);
+    return e;
+}
+
+static int send_certificate_request(moat_tls *t)
+{
+    return tls_queue_cert_request(t);
+}
+
+/* Our chain, with the OCSP staple while it is fresh and when asked for. */
+static int send_certificate(moat_tls *t)
+{
+    struct hs *h = t->hs;
+    const moat_tls_config *c = t->cfg;
+    size_t ci = 0;
+    while (c->creds[ci] != h->cred)
+        ci++;
+    int staple =
+        h->want_staple && c->ocsp[ci] && (!c->ocsp_next[ci] || c->ocsp_next[ci] > tls_now(t));
+    return tls_queue_certificate(t, h->cred, NULL, 0, staple ? c->ocsp[ci] : NULL, c->ocsp_len[ci]);
+}
+
+static int send_certificate_verify(moat_tls *t)
+{
+    return tls_queue_cert_verify(t, t->hs->cred, t->sigscheme);
+}
+
+/* Our Finished ends the flight; the application write key follows it,
+ * and the client's waits for its Finished (hs->c_ap). */
+static int send_finished(moat_tls *t, moat_buf *out)
+{
+    int e = tls_queue_finished(t);
+    if (!e) e = tls_flush_hs(t, out);
+    if (!e) e = tls_derive_app_secrets(t);
+    if (!e) e = tls_install_app_keys(t, 1);
+    return e;
+}
+
+/* A resumed client is known by the identity its ticket carries. */
+static int resume_identity(moat_tls *t)
+{
+    const tls_session *s = t->hs->psk;
+    if (!t->resumed || !s->ident[0]) return 0;
+    if (!tls_text(t)) return MOAT_ERR_NOMEM;
+    snprintf(t->tx->peer_identity, sizeof t->tx->peer_identity, "%s", s->ident);
+    t->tx->peer_not_after = s->not_after;
+    return 0;
+}
+
+/* START -> RECVD_CH -> NEGOTIATED -> WAIT_FLIGHT2 (A.2), or back to
+ * START through a HelloRetryRequest. The server's flight: EncryptedExtensions,
+ * then (not resumed, 2.2) CertificateRequest when configured, Certificate
+ * and CertificateVerify, then Finished. */
+static int recv_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
+{
+    client_hello ch;
+    memset(&ch, 0, sizeof ch);
+    negotiation n = {.pick = -1, .psk_index = -1};
+    int e = parse_client_hello(t, msg, len, &ch);
+    if (e) return e;
+    t->state = SERVER_RECVD_CH;
+    if ((e = negotiate(t, &ch, msg, &n))) return e;
+    if (n.retry) return send_hello_retry_request(t, &ch, msg, len, n.retry, out);
+    if ((e = tls_transcript_add(t, msg, len)) || (e = send_server_hello(t, &ch, &n, out)) ||
+        (e = send_encrypted_extensions(t)))
         return e;
-    if (moat_ct_memcmp(expect, msg + 4, t->hlen)) return ALERT(DECRYPT_ERROR);
-    if ((e = tls_transcript_add(t, msg, len)) || (e = tls_transcript_hash(t, th)) ||
-        (e = ks_derive_secret(t->hash, h->secret, "res master", th, t->resumption)) ||
-        (e = tls_set_keys(t, 0, t->rd.secret, "application")))
-        return e;
-    t->state = ST_CONNECTED;
-    tls_hs_free(t);
-    return t->cfg->tickets ? tls_send_tickets(t, out) : 0;
+    if (!t->resumed) {
+        if (t->cfg->client_auth && (e = send_certificate_request(t))) return e;
+        if ((e = send_certificate(t)) || (e = send_certificate_verify(t))) return e;
+    }
+    if ((e = send_finished(t, out)) || (e = resume_identity(t))) return e;
+    t->state = SERVER_WAIT_FLIGHT2;
+    /* No 0-RTT is accepted: no EndOfEarlyData to wait for (A.2). */
+    t->state = t->hs->cert_requested ? SERVER_WAIT_CERT : SERVER_WAIT_FINISHED;
+    return 0;
 }
 
 /* The client's Certificate in answer to our request (4.4.2.4). */
-static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
+static int recv_certificate(moat_tls *t, const uint8_t *msg, size_t len)
 {
     struct hs *h = t->hs;
     rd_t staple;
@@ -566,7 +624,7 @@ static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
     if (e) return e;
     if (h->npeer == 0) {
         if (t->cfg->client_auth == MOAT_CLIENT_AUTH_REQUIRE) return ALERT(CERTIFICATE_REQUIRED);
-        t->state = ST_WAIT_CLIENT_FINISHED;
+        t->state = SERVER_WAIT_FINISHED;
         return tls_transcript_add(t, msg, len);
     }
     if (!t->cfg->client_trust) return ALERT(UNKNOWN_CA);
@@ -590,25 +648,54 @@ static int handle_client_cert(moat_tls *t, const uint8_t *msg, size_t len)
     t->tx->npeer = h->npeer;
     memcpy(t->tx->peer_off, h->cert_off, sizeof h->cert_off);
     memcpy(t->tx->peer_len, h->cert_len, sizeof h->cert_len);
-    t->state = ST_WAIT_CLIENT_CV;
+    t->state = SERVER_WAIT_CV;
     return tls_transcript_add(t, msg, len);
+}
+
+static int recv_certificate_verify(moat_tls *t, const uint8_t *msg, size_t len)
+{
+    int e = tls_check_cert_verify(t, msg, len);
+    if (!e) t->state = SERVER_WAIT_FINISHED;
+    return e;
+}
+
+/* The client's Finished: its application keys, the resumption secret,
+ * and tickets (4.6.1). */
+static int recv_finished(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
+{
+    int e = tls_read_finished(t, msg, len);
+    if (!e) e = tls_resumption_secret(t);
+    if (!e) e = tls_install_app_keys(t, 0);
+    if (e) return e;
+    t->state = SERVER_CONNECTED;
+    tls_hs_free(t);
+    return t->cfg->tickets ? tls_send_tickets(t, out) : 0;
 }
 
 int tls_server_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out)
 {
-    if (t->state == ST_WAIT_CLIENT_CERT && type == HS_CERTIFICATE)
-        return handle_client_cert(t, msg, len);
-    if (t->state == ST_WAIT_CLIENT_CV && type == HS_CERTIFICATE_VERIFY) {
-        int e = tls_check_cert_verify(t, msg, len);
-        if (!e) t->state = ST_WAIT_CLIENT_FINISHED;
-        return e;
+    switch ((tls_server_state)t->state) {
+    case SERVER_START:
+        if (type == HS_CLIENT_HELLO) return recv_client_hello(t, msg, len, out);
+        break;
+    case SERVER_WAIT_CERT:
+        if (type == HS_CERTIFICATE) return recv_certificate(t, msg, len);
+        /* 4.4.2.4: a client that skips the Certificate we require. */
+        if (type == HS_FINISHED && t->cfg->client_auth == MOAT_CLIENT_AUTH_REQUIRE)
+            return ALERT(CERTIFICATE_REQUIRED);
+        break;
+    case SERVER_WAIT_CV:
+        if (type == HS_CERTIFICATE_VERIFY) return recv_certificate_verify(t, msg, len);
+        break;
+    case SERVER_WAIT_FINISHED:
+        if (type == HS_FINISHED) return recv_finished(t, msg, len, out);
+        break;
+    case SERVER_RECVD_CH:
+    case SERVER_NEGOTIATED:
+    case SERVER_WAIT_FLIGHT2: /* passed through within one ClientHello */
+    case SERVER_CONNECTED:    /* post-handshake messages go to tls.c */
+    case SERVER_DEAD:
+        break;
     }
-    if (t->state == ST_WAIT_CLIENT_CERT && type == HS_FINISHED &&
-        t->cfg->client_auth == MOAT_CLIENT_AUTH_REQUIRE)
-        return ALERT(CERTIFICATE_REQUIRED);
-    if (t->state == ST_RECVD_CH && type == HS_CLIENT_HELLO)
-        return handle_client_hello(t, msg, len, out);
-    if (t->state == ST_WAIT_CLIENT_FINISHED && type == HS_FINISHED)
-        return handle_client_finished(t, msg, len, out);
     return ALERT(UNEXPECTED_MESSAGE);
 }

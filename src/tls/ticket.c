@@ -93,10 +93,11 @@ static int ticket_key(const moat_tls *t, int which, uint8_t name[KEY_NAME], uint
     return 0;
 }
 
-static int put_str(moat_buf *b, const char *s)
+static void put_str(wr_t *w, const char *s)
 {
-    size_t n = strlen(s);
-    return wr_u8(b, (uint32_t)n) || wr_bytes(b, s, n);
+    wr_open(w, 1);
+    wr_bytes(w, s, strlen(s));
+    wr_close(w);
 }
 
 static int get_str(rd_t *r, char *out, size_t cap)
@@ -109,14 +110,20 @@ static int get_str(rd_t *r, char *out, size_t cap)
 }
 
 /* The fields common to tickets and saved sessions. */
-static int put_session(moat_buf *b, const tls_session *s, int version)
+static void put_session(wr_t *w, const tls_session *s, int version)
 {
-    int r = wr_u8(b, (uint32_t)version) || wr_u16(b, s->suite) ||
-            wr_uint(b, (uint32_t)(s->time_ms >> 32), 4) || wr_uint(b, (uint32_t)s->time_ms, 4) ||
-            wr_uint(b, s->lifetime, 4) || wr_uint(b, s->age_add, 4) ||
-            wr_u8(b, (uint32_t)s->psklen) || wr_bytes(b, s->psk, s->psklen) || put_str(b, s->sni) ||
-            put_str(b, s->alpn) || put_str(b, s->ident);
-    return r ? MOAT_ERR_NOMEM : 0;
+    wr_u8(w, version);
+    wr_u16(w, s->suite);
+    wr_u32(w, s->time_ms >> 32);
+    wr_u32(w, s->time_ms);
+    wr_u32(w, s->lifetime);
+    wr_u32(w, s->age_add);
+    wr_open(w, 1);
+    wr_bytes(w, s->psk, s->psklen);
+    wr_close(w);
+    put_str(w, s->sni);
+    put_str(w, s->alpn);
+    put_str(w, s->ident);
 }
 
 static int get_session(rd_t *r, tls_session *s, int version)
@@ -140,35 +147,34 @@ static int get_session(rd_t *r, tls_session *s, int version)
     return 0;
 }
 
-int tls_ticket_seal(moat_tls *t, const tls_session *s, moat_buf *out)
+int tls_ticket_seal(moat_tls *t, const tls_session *s, wr_t *out)
 {
     uint8_t name[KEY_NAME], key[32], nonce[12];
     moat_buf plain;
     moat_buf_init(&plain);
     int r = ticket_key(t, 0, name, key) ? MOAT_ERR_INTERNAL : 0;
-    if (!r) r = put_session(&plain, s, TICKET_VERSION);
+    wr_t w = wr_init(&plain);
+    put_session(&w, s, TICKET_VERSION);
     /* Tickets only: the client CAs that verified the identity (see
      * ticket_auth_ok in server.c), the full handshake's time and the
      * client chain's expiry (see tls_ticket_end_ms). */
-    if (!r)
-        r = wr_bytes(&plain, s->client_ca, sizeof s->client_ca) ||
-                    wr_uint(&plain, (uint32_t)(s->auth_ms >> 32), 4) ||
-                    wr_uint(&plain, (uint32_t)s->auth_ms, 4) ||
-                    wr_uint(&plain, (uint32_t)((uint64_t)s->not_after >> 32), 4) ||
-                    wr_uint(&plain, (uint32_t)s->not_after, 4)
-                ? MOAT_ERR_NOMEM
-                : 0;
+    wr_bytes(&w, s->client_ca, sizeof s->client_ca);
+    wr_u32(&w, s->auth_ms >> 32);
+    wr_u32(&w, s->auth_ms);
+    wr_u32(&w, (uint64_t)s->not_after >> 32);
+    wr_u32(&w, s->not_after);
+    if (!r) r = wr_finish(&w);
     if (!r) r = moat_random(nonce, sizeof nonce);
     moat_aead *a = r ? NULL : moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, key);
     if (!r && !a) r = MOAT_ERR_INTERNAL;
-    if (!r) r = moat_buf_reserve(out, KEY_NAME + 12 + plain.len + 16);
+    uint8_t *p = r ? NULL : wr_room(out, KEY_NAME + 12 + plain.len + 16);
+    if (!r && !p) r = out->err;
     if (!r) {
         /* name | nonce | ciphertext | tag; the name is authenticated. */
-        uint8_t *p = out->base + out->len;
         memcpy(p, name, KEY_NAME);
         memcpy(p + KEY_NAME, nonce, 12);
         r = moat_aead_seal(a, nonce, name, KEY_NAME, plain.base, plain.len, p + KEY_NAME + 12);
-        if (!r) out->len += KEY_NAME + 12 + plain.len + 16;
+        if (!r) wr_advance(out, KEY_NAME + 12 + plain.len + 16);
     }
     moat_aead_free(a);
     moat_buf_free(&plain);
@@ -267,16 +273,21 @@ int tls_send_tickets(moat_tls *t, moat_buf *out)
             nonce[j] = (uint8_t)(k >> (56 - 8 * j));
         r = moat_random(&s.age_add, 4);
         if (!r) r = ks_expand_label(t->hash, t->resumption, "resumption", nonce, 8, s.psk, t->hlen);
-        size_t mk, tk;
         moat_buf_clear(&m);
-        if (!r)
-            r = wr_u8(&m, HS_NEW_SESSION_TICKET) || wr_begin(&m, 3, &mk) || wr_uint(&m, left, 4) ||
-                        wr_uint(&m, s.age_add, 4) || wr_u8(&m, 8) || wr_bytes(&m, nonce, 8) ||
-                        wr_begin(&m, 2, &tk)
-                    ? MOAT_ERR_NOMEM
-                    : 0;
-        if (!r) r = tls_ticket_seal(t, &s, &m);
-        if (!r) r = wr_end(&m, 2, tk) || wr_u16(&m, 0) || wr_end(&m, 3, mk) ? MOAT_ERR_NOMEM : 0;
+        wr_t w = wr_init(&m);
+        wr_u8(&w, HS_NEW_SESSION_TICKET);
+        wr_open(&w, 3);
+        wr_u32(&w, left);
+        wr_u32(&w, s.age_add);
+        wr_open(&w, 1);
+        wr_bytes(&w, nonce, 8);
+        wr_close(&w);
+        wr_open(&w, 2);
+        if (!r) r = tls_ticket_seal(t, &s, &w);
+        wr_close(&w);
+        wr_u16(&w, 0); /* no extensions */
+        wr_close(&w);
+        if (!r) r = wr_finish(&w);
         if (!r) r = tls_seal(t, CT_HANDSHAKE, m.base, m.len, out);
         moat_wipe(&s, sizeof s);
     }
@@ -341,13 +352,16 @@ int moat_tls_get_session(const moat_tls *t, moat_buf *out)
     const tls_session *s = t->session;
     uint8_t bind[32];
     int r = session_binding(t, bind);
-    if (!r) r = put_session(out, s, SESSION_VERSION);
-    if (!r)
-        r = wr_u16(out, (uint32_t)s->ticketlen) || wr_bytes(out, s->ticket, s->ticketlen) ||
-                    wr_u8(out, sizeof bind) || wr_bytes(out, bind, sizeof bind)
-                ? MOAT_ERR_NOMEM
-                : 0;
-    return r;
+    if (r) return r;
+    wr_t w = wr_init(out);
+    put_session(&w, s, SESSION_VERSION);
+    wr_open(&w, 2);
+    wr_bytes(&w, s->ticket, s->ticketlen);
+    wr_close(&w);
+    wr_open(&w, 1);
+    wr_bytes(&w, bind, sizeof bind);
+    wr_close(&w);
+    return wr_finish(&w);
 }
 
 int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)

@@ -1,25 +1,12 @@
-/* The engine's driver: connections, the record layer loop (RFC 8446 5),
- * alerts (6), post-handshake messages (4.6), transcript and key log. */
-#include <stdio.h>
+/* The connection: its lifecycle and getters, the public calls of the
+ * engine, and the receive loop (RFC 8446 5) that reassembles records and
+ * handshake messages and hands them to the client (client.c), the server
+ * (server.c) or the post-handshake messages (4.6). Top of src/tls: it
+ * calls down, nothing calls it. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "tls/internal.h"
-
-/* 4.1.3: the special random of a HelloRetryRequest, SHA-256("HelloRetryRequest"). */
-const uint8_t tls_hrr_random[32] = {
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
-    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
-
-/* The CertificateVerify schemes we offer and accept, in our preference order. */
-const uint16_t tls_sigschemes[] = {
-    MOAT_SIG_ECDSA_SECP256R1_SHA256, MOAT_SIG_ED25519,
-    MOAT_SIG_ECDSA_SECP384R1_SHA384, MOAT_SIG_RSA_PSS_RSAE_SHA256,
-    MOAT_SIG_RSA_PSS_RSAE_SHA384,    MOAT_SIG_RSA_PSS_RSAE_SHA512,
-};
-const size_t tls_nsigschemes = sizeof tls_sigschemes / sizeof tls_sigschemes[0];
 
 static moat_tls *tls_new(const moat_tls_config *cfg, int is_server)
 {
@@ -33,28 +20,18 @@ static moat_tls *tls_new(const moat_tls_config *cfg, int is_server)
     }
     t->cfg = cfg;
     t->is_server = is_server;
-    t->state = is_server ? ST_RECVD_CH : ST_START;
+    t->state = ST_START;              /* the server's START waits for a ClientHello */
     t->key_limit = (uint64_t)1 << 24; /* 5.5: AES-GCM is safe to 2^24.5 records */
     return t;
-}
-
-const struct tls_text tls_no_text;
-
-struct tls_text *tls_text(moat_tls *t)
-{
-    if (!t->tx) t->tx = calloc(1, sizeof *t->tx);
-    return t->tx;
 }
 
 moat_tls *moat_tls_client_new(const moat_tls_config *cfg, const char *server_name)
 {
     if (!server_name || strlen(server_name) >= sizeof tls_no_text.server_name) return NULL;
-    if (cfg && cfg->verify && !cfg->trust) {
-        /* The system store is loaded once, on the first client connection. */
-        char err[256];
-        ((moat_tls_config *)cfg)->trust = moat_trust_new(NULL, 0, err, sizeof err);
-        if (!cfg->trust) return NULL;
-    }
+    /* The caller loads the trust store (moat_tls_config_set_system_trust
+     * or a CA set): the configuration is read-only here, and may be shared
+     * by threads. */
+    if (cfg && cfg->verify && !cfg->trust) return NULL;
     moat_tls *t = tls_new(cfg, 0);
     if (t && !tls_text(t)) {
         moat_tls_free(t);
@@ -75,24 +52,6 @@ moat_tls *moat_tls_server_new(const moat_tls_config *cfg)
 {
     if (!cfg || !cfg->ncreds) return NULL;
     return tls_new(cfg, 1);
-}
-
-void tls_hs_free(moat_tls *t)
-{
-    struct hs *h = t->hs;
-    if (!h) return;
-    moat_hash_free(h->transcript);
-    moat_buf_free(&h->ch);
-    moat_buf_free(&h->queue);
-    moat_buf_free(&h->peer_certs);
-    moat_kex_free(h->kex);
-    if (h->psk) {
-        moat_wipe(h->psk, sizeof *h->psk);
-        free(h->psk);
-    }
-    moat_wipe(h, sizeof *h);
-    free(h);
-    t->hs = NULL;
 }
 
 void moat_tls_free(moat_tls *t)
@@ -117,165 +76,7 @@ void moat_tls_free(moat_tls *t)
     free(t);
 }
 
-int64_t tls_now(const moat_tls *t)
-{
-    if (t->cfg->clock) return t->cfg->clock(t->cfg->clock_arg);
-    return (int64_t)time(NULL);
-}
-
-int tls_set_suite(moat_tls *t, uint16_t suite)
-{
-    int h = moat_suite_hash(suite);
-    if (h < 0) return ALERT(ILLEGAL_PARAMETER);
-    t->suite = suite;
-    t->hash = h;
-    t->hlen = moat_hash_len(h);
-    return 0;
-}
-
-int tls_transcript_start(moat_tls *t)
-{
-    if (!t->hs->transcript && !(t->hs->transcript = moat_hash_new(t->hash))) return MOAT_ERR_NOMEM;
-    return 0;
-}
-
-int tls_transcript_add(moat_tls *t, const uint8_t *msg, size_t len)
-{
-    return moat_hash_update(t->hs->transcript, msg, len);
-}
-
-int tls_transcript_hash(moat_tls *t, uint8_t *out)
-{
-    return moat_hash_peek(t->hs->transcript, out);
-}
-
-void tls_observe(moat_tls *t, int event, const uint8_t *data, size_t len, int info)
-{
-    if (t->observe) t->observe(t->observe_arg, event, data, len, info);
-}
-
-void moat_tls_set_observer(moat_tls *t, moat_tls_observer fn, void *arg)
-{
-    t->observe = fn;
-    t->observe_arg = arg;
-}
-
-int tls_seal(moat_tls *t, uint8_t type, const uint8_t *data, size_t len, moat_buf *out)
-{
-    size_t at = out->len;
-    int r = rl_seal(&t->wr, type, data, len, out);
-    if (!r && t->observe) t->observe(t->observe_arg, MOAT_EV_RECORD_SENT, out->base + at, 5, type);
-    return r;
-}
-
-int tls_set_keys(moat_tls *t, int write, const uint8_t *secret, const char *label)
-{
-    int r = rl_set_secret(write ? &t->wr : &t->rd, t->suite, write, secret);
-    if (!r) tls_observe(t, MOAT_EV_KEYS, (const uint8_t *)label, strlen(label), write);
-    return r;
-}
-
-int tls_queue_hs(moat_tls *t, const moat_buf *msg)
-{
-    tls_observe(t, MOAT_EV_HS_SENT, msg->base, msg->len, msg->base[0]);
-    int r = tls_transcript_add(t, msg->base, msg->len);
-    if (!r) r = moat_buf_append(&t->hs->queue, msg->base, msg->len);
-    return r;
-}
-
-int tls_flush_hs(moat_tls *t, moat_buf *out)
-{
-    moat_buf *q = &t->hs->queue;
-    for (size_t off = 0; off < q->len;) {
-        size_t n = q->len - off > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : q->len - off;
-        int r = tls_seal(t, CT_HANDSHAKE, q->base + off, n, out);
-        if (r) return r;
-        off += n;
-    }
-    moat_buf_clear(q);
-    return 0;
-}
-
-int tls_send_ccs(moat_tls *t, moat_buf *out)
-{
-    /* D.4: a plaintext change_cipher_spec for middlebox compatibility. */
-    static const uint8_t ccs[6] = {CT_CCS, 3, 3, 0, 1, 1};
-    if (t->ccs_sent) return 0;
-    t->ccs_sent = 1;
-    return moat_buf_append(out, ccs, sizeof ccs);
-}
-
-void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret)
-{
-    int fd = t->cfg->keylog_fd;
-    if (fd < 0 || !t->hs) return;
-    char line[64 + 1 + 64 + 1 + 2 * MOAT_HASH_MAX + 2];
-    size_t n = (size_t)snprintf(line, sizeof line, "%s ", label);
-    for (int i = 0; i < 32; i++)
-        n += (size_t)snprintf(line + n, sizeof line - n, "%02x", t->hs->random[i]);
-    line[n++] = ' ';
-    for (size_t i = 0; i < t->hlen; i++)
-        n += (size_t)snprintf(line + n, sizeof line - n, "%02x", secret[i]);
-    line[n++] = '\n';
-    /* One write per line, O_APPEND: lines of concurrent processes never mix. */
-    if (write(fd, line, n) < 0) {
-        /* The key log is a debugging aid; a failed write must not end the connection. */
-    }
-    moat_wipe(line, sizeof line);
-}
-
-int tls_next_ext(rd_t *exts, ext_seen *s, uint16_t *type, rd_t *body)
-{
-    if (s->err || exts->n == 0) return 0;
-    *type = rd_u16(exts);
-    *body = rd_vec(exts, 2);
-    if (exts->err) {
-        s->err = ALERT(DECODE_ERROR);
-        return 0;
-    }
-    if (tls_set16_add(&s->types, *type)) {
-        s->err = ALERT(ILLEGAL_PARAMETER); /* 4.2: one of each type */
-        return 0;
-    }
-    s->n++;
-    return 1;
-}
-
-int tls_derive_app_secrets(moat_tls *t, uint8_t *c_ap, uint8_t *s_ap)
-{
-    uint8_t th[MOAT_HASH_MAX];
-    struct hs *h = t->hs;
-    int r = tls_transcript_hash(t, th);
-    if (!r) r = ks_next_stage(t->hash, h->secret, NULL, 0, h->secret); /* Master Secret */
-    if (!r) r = ks_derive_secret(t->hash, h->secret, "c ap traffic", th, c_ap);
-    if (!r) r = ks_derive_secret(t->hash, h->secret, "s ap traffic", th, s_ap);
-    if (!r) r = ks_derive_secret(t->hash, h->secret, "exp master", th, t->exporter);
-    if (!r) {
-        tls_keylog(t, "CLIENT_TRAFFIC_SECRET_0", c_ap);
-        tls_keylog(t, "SERVER_TRAFFIC_SECRET_0", s_ap);
-        tls_keylog(t, "EXPORTER_SECRET", t->exporter);
-    }
-    return r;
-}
-
-int tls_cv_content(moat_tls *t, int server, uint8_t *out, size_t *len)
-{
-    /* 4.4.3: 64 spaces, the context string, a zero byte, the transcript hash. */
-    static const char sctx[] = "TLS 1.3, server CertificateVerify";
-    static const char cctx[] = "TLS 1.3, client CertificateVerify";
-    memset(out, 0x20, 64);
-    memcpy(out + 64, server ? sctx : cctx, sizeof sctx); /* includes the 0 */
-    *len = 64 + sizeof sctx + t->hlen;
-    return tls_transcript_hash(t, out + 64 + sizeof sctx);
-}
-
 /* ---- alerts */
-
-static int send_alert(moat_tls *t, moat_buf *out, int level, int desc)
-{
-    uint8_t a[2] = {(uint8_t)level, (uint8_t)desc};
-    return tls_seal(t, CT_ALERT, a, 2, out);
-}
 
 /* Ends the connection after an error: the fatal alert goes out first. */
 static int fail(moat_tls *t, int err, moat_buf *out)
@@ -285,29 +86,13 @@ static int fail(moat_tls *t, int err, moat_buf *out)
     if (t->hs) moat_buf_clear(&t->hs->queue);
     if (!MOAT_IS_PEER_ALERT(err) && out) {
         int desc = MOAT_IS_ALERT(err) ? MOAT_ALERT_DESC(err) : MOAT_ALERT_INTERNAL_ERROR;
-        send_alert(t, out, 2, desc);
+        tls_send_alert(t, out, 2, desc);
     }
     tls_hs_free(t);
     return err;
 }
 
 /* ---- post-handshake messages (4.6) */
-
-static int update_read_key(moat_tls *t)
-{
-    int r = ks_update_secret(t->hash, t->rd.secret);
-    return r ? r : tls_set_keys(t, 0, t->rd.secret, "updated");
-}
-
-static int send_key_update(moat_tls *t, moat_buf *out, int request)
-{
-    uint8_t m[5] = {HS_KEY_UPDATE, 0, 0, 1, (uint8_t)request};
-    int r = tls_seal(t, CT_HANDSHAKE, m, sizeof m, out);
-    if (!r) r = ks_update_secret(t->hash, t->wr.secret);
-    if (!r) r = tls_set_keys(t, 1, t->wr.secret, "updated");
-    if (!r) t->ku_fresh = 1;
-    return r;
-}
 
 static int handle_post_handshake(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len,
                                  moat_buf *out)
@@ -318,12 +103,12 @@ static int handle_post_handshake(moat_tls *t, uint8_t type, const uint8_t *msg, 
         if (r.err || r.n) return ALERT(DECODE_ERROR);
         if (req > 1) return ALERT(ILLEGAL_PARAMETER);
         if (++t->ku_received > MAX_KEY_UPDATES) return ALERT(UNEXPECTED_MESSAGE);
-        int e = update_read_key(t);
+        int e = tls_update_read_key(t);
         /* 4.6.3: update_requested asks for a KeyUpdate of ours before our
          * next application data. One we sent since our last application
          * data already satisfies it: that key has protected nothing yet,
          * so a flood of requests gets one answer, not one each. */
-        if (!e && req == 1 && !t->sent_close && !t->ku_fresh) e = send_key_update(t, out, 0);
+        if (!e && req == 1 && !t->sent_close && !t->ku_fresh) e = tls_send_key_update(t, out, 0);
         return e;
     }
     if (type == HS_NEW_SESSION_TICKET && !t->is_server) return tls_handle_ticket(t, &r);
@@ -397,7 +182,7 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
          * between the records of one split handshake message. */
         if (bodylen != 1 || body[0] != 1 || !hs_in_progress(t) || t->hsmsg.len ||
             ++t->ccs_received > MAX_CCS ||
-            (t->is_server && t->state == ST_RECVD_CH && !t->did_hrr && !t->hs->transcript))
+            (t->is_server && t->state == SERVER_START && !t->did_hrr && !t->hs->transcript))
             return ALERT(UNEXPECTED_MESSAGE);
         return 0;
     }
@@ -461,33 +246,6 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
     }
 }
 
-/* Checks a record header as soon as it arrives, so garbage or an oversized
- * length is refused without waiting for a body that may never come. */
-static int check_header(const moat_tls *t, const uint8_t *h)
-{
-    size_t len = (size_t)h[3] << 8 | h[4];
-    if (h[0] < CT_CCS || h[0] > CT_APPDATA) return ALERT(UNEXPECTED_MESSAGE);
-    if (len > TLS_MAX_CIPHER || (!t->rd.aead && h[0] != CT_APPDATA && len > TLS_MAX_PLAIN))
-        return ALERT(RECORD_OVERFLOW);
-    return 0;
-}
-
-/* A parked connection's cipher contexts, made again before any record. */
-static int unpark(moat_tls *t)
-{
-    int r = rl_unpark(&t->rd);
-    return r ? r : rl_unpark(&t->wr);
-}
-
-int moat_tls_park(moat_tls *t)
-{
-    if (!t || t->state != ST_CONNECTED || t->rx.len || t->hsmsg.len) return 0;
-    if (!t->rd.aead && !t->wr.aead) return 0;
-    rl_park(&t->rd);
-    rl_park(&t->wr);
-    return 1;
-}
-
 /* Every public function that may derive a key returns through this: what
  * the derivation left in libcrypto's cached HMAC context (the last key:
  * a handshake, traffic or resumption secret) is wiped before the caller
@@ -501,8 +259,8 @@ static int forget(int r)
 static int recv_records(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moat_buf *app)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
-    if (t->state == ST_START) return MOAT_ERR_STATE;
-    int pr = unpark(t);
+    if (!t->is_server && t->state == ST_START) return MOAT_ERR_STATE; /* moat_tls_start first */
+    int pr = tls_unpark(t);
     if (pr) return fail(t, pr, NULL); /* no key to protect an alert with */
     while (len > 0 && !t->peer_closed) {
         const uint8_t *rec;
@@ -518,13 +276,13 @@ static int recv_records(moat_tls *t, const uint8_t *in, size_t len, moat_buf *ou
             if (r) return fail(t, r, out);
             in += take;
             len -= take;
-            if (t->rx.len == 5 && (r = check_header(t, t->rx.base))) return fail(t, r, out);
+            if (t->rx.len == 5 && (r = tls_check_header(t, t->rx.base))) return fail(t, r, out);
             if (t->rx.len < 5 || t->rx.len < 5 + ((size_t)t->rx.base[3] << 8 | t->rx.base[4]))
                 continue;
             rec = NULL;
         }
         if (rec) {
-            int r = check_header(t, rec);
+            int r = tls_check_header(t, rec);
             if (r) return fail(t, r, out);
             reclen = 5 + ((size_t)rec[3] << 8 | rec[4]);
             in += reclen;
@@ -562,14 +320,14 @@ int moat_tls_start(moat_tls *t, moat_buf *out)
 static int send_data(moat_tls *t, moat_buf *out, const void *data, size_t len)
 {
     if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
-    int pr = unpark(t);
+    int pr = tls_unpark(t);
     if (pr) return fail(t, pr, NULL); /* no key to protect an alert with */
     const uint8_t *p = data;
     do {
         size_t n = len > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : len;
         int r = 0;
         /* 5.5: change keys before a key has protected too many records. */
-        if (t->wr.seq >= t->key_limit) r = send_key_update(t, out, 0);
+        if (t->wr.seq >= t->key_limit) r = tls_send_key_update(t, out, 0);
         if (!r) r = tls_seal(t, CT_APPDATA, p, n, out);
         if (r) return fail(t, r, out);
         t->ku_fresh = 0;
@@ -588,18 +346,18 @@ int moat_tls_close(moat_tls *t, moat_buf *out)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
     if (t->sent_close) return 0;
-    int pr = forget(unpark(t));
+    int pr = forget(tls_unpark(t));
     if (pr) return fail(t, pr, NULL);
     t->sent_close = 1;
-    return send_alert(t, out, 1, MOAT_ALERT_CLOSE_NOTIFY);
+    return tls_send_alert(t, out, 1, MOAT_ALERT_CLOSE_NOTIFY);
 }
 
 int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer)
 {
     if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
-    int r = unpark(t);
+    int r = tls_unpark(t);
     if (r) return forget(fail(t, r, NULL));
-    r = send_key_update(t, out, request_peer ? 1 : 0);
+    r = tls_send_key_update(t, out, request_peer ? 1 : 0);
     return forget(r ? fail(t, r, out) : 0);
 }
 

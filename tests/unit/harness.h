@@ -309,28 +309,28 @@ static void ch_del_ext(t_ch *ch, uint16_t type)
 
 static void ch_write(const t_ch *ch, moat_buf *m)
 {
-    size_t mk, l;
     moat_buf_clear(m);
-    wr_u8(m, HS_CLIENT_HELLO);
-    wr_begin(m, 3, &mk);
-    wr_u16(m, 0x0303);
-    wr_bytes(m, ch->random, 32);
-    wr_u8(m, (uint32_t)ch->sidlen);
-    wr_bytes(m, ch->sid, ch->sidlen);
-    wr_u16(m, (uint32_t)(2 * ch->nsuites));
+    wr_t w = wr_init(m);
+    wr_u8(&w, HS_CLIENT_HELLO);
+    wr_open(&w, 3);
+    wr_u16(&w, 0x0303);
+    wr_bytes(&w, ch->random, 32);
+    wr_u8(&w, (uint32_t)ch->sidlen);
+    wr_bytes(&w, ch->sid, ch->sidlen);
+    wr_u16(&w, (uint32_t)(2 * ch->nsuites));
     for (size_t i = 0; i < ch->nsuites; i++)
-        wr_u16(m, ch->suites[i]);
-    wr_u8(m, 1);
-    wr_u8(m, 0);
-    wr_begin(m, 2, &l);
-    if (ch->rawlen) wr_bytes(m, ch->raw, ch->rawlen);
+        wr_u16(&w, ch->suites[i]);
+    wr_u8(&w, 1);
+    wr_u8(&w, 0);
+    wr_open(&w, 2);
+    if (ch->rawlen) wr_bytes(&w, ch->raw, ch->rawlen);
     for (size_t i = 0; i < ch->next; i++) {
-        wr_u16(m, ch->ext[i].type);
-        wr_u16(m, (uint32_t)ch->ext[i].len);
-        wr_bytes(m, ch->ext[i].body, ch->ext[i].len);
+        wr_u16(&w, ch->ext[i].type);
+        wr_u16(&w, (uint32_t)ch->ext[i].len);
+        wr_bytes(&w, ch->ext[i].body, ch->ext[i].len);
     }
-    wr_end(m, 2, l);
-    wr_end(m, 3, mk);
+    wr_close(&w);
+    wr_close(&w);
 }
 
 /* The client's first ClientHello (the only record in to_s) becomes msg:

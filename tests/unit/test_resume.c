@@ -155,24 +155,25 @@ static void forge_session(const uint8_t key[80], int version, moat_buf *sess)
     memset(psk, 0x5a, sizeof psk);
     moat_buf plain;
     moat_buf_init(&plain);
-    wr_u8(&plain, (uint32_t)version);
-    wr_u16(&plain, MOAT_TLS_AES_128_GCM_SHA256);
-    wr_uint(&plain, (uint32_t)(now >> 32), 4);
-    wr_uint(&plain, (uint32_t)now, 4);
-    wr_uint(&plain, 86400, 4);
-    wr_uint(&plain, 0, 4); /* age_add */
-    wr_u8(&plain, 32);
-    wr_bytes(&plain, psk, 32);
-    wr_u8(&plain, 9);
-    wr_bytes(&plain, "localhost", 9);
-    wr_u8(&plain, 0); /* ALPN */
-    wr_u8(&plain, 0); /* identity */
+    wr_t w = wr_init(&plain);
+    wr_u8(&w, (uint32_t)version);
+    wr_u16(&w, MOAT_TLS_AES_128_GCM_SHA256);
+    wr_uint(&w, (uint32_t)(now >> 32), 4);
+    wr_uint(&w, (uint32_t)now, 4);
+    wr_uint(&w, 86400, 4);
+    wr_uint(&w, 0, 4); /* age_add */
+    wr_u8(&w, 32);
+    wr_bytes(&w, psk, 32);
+    wr_u8(&w, 9);
+    wr_bytes(&w, "localhost", 9);
+    wr_u8(&w, 0); /* ALPN */
+    wr_u8(&w, 0); /* identity */
     uint8_t zeros[32] = {0};
-    wr_bytes(&plain, zeros, 32); /* client CAs */
+    wr_bytes(&w, zeros, 32); /* client CAs */
     if (version >= 2) {
-        wr_uint(&plain, (uint32_t)(now >> 32), 4);
-        wr_uint(&plain, (uint32_t)now, 4);
-        wr_bytes(&plain, zeros, 8); /* notAfter: no identity */
+        wr_uint(&w, (uint32_t)(now >> 32), 4);
+        wr_uint(&w, (uint32_t)now, 4);
+        wr_bytes(&w, zeros, 8); /* notAfter: no identity */
     }
     moat_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15, key + 16, 64, prk);
     moat_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, aes, 32);
@@ -185,8 +186,10 @@ static void forge_session(const uint8_t key[80], int version, moat_buf *sess)
     moat_buf_init(sess);
     moat_buf_append(sess, "\x01", 1);
     moat_buf_append(sess, plain.base + 1, 2 + 8 + 4 + 4 + 1 + 32 + 1 + 9 + 1 + 1);
-    wr_u16(sess, (uint32_t)(28 + plain.len + 16));
-    wr_bytes(sess, ticket, 28 + plain.len + 16);
+    wr_t ws = wr_init(sess);
+    wr_open(&ws, 2);
+    wr_bytes(&ws, ticket, 28 + plain.len + 16);
+    wr_close(&ws);
     moat_buf_free(&plain);
 }
 
@@ -335,6 +338,9 @@ static void trust_binding(moat_tls_config *cc, moat_tls_config *sc)
     moat_tls_config *s1 = moat_tls_config_new(), *s2 = moat_tls_config_new();
     moat_tls_config_set_clock(s1, client_clock, NULL);
     moat_tls_config_set_clock(s2, client_clock, NULL);
+    char serr[256];
+    moat_tls_config_set_system_trust(s1, serr, sizeof serr);
+    moat_tls_config_set_system_trust(s2, serr, sizeof serr);
     moat_buf ss;
     check(first(s1, sc, &ss) == 0 && again(s2, sc, &ss, &err) == 1,
           "a session verified by the system store resumes with it (err %d)", err);

@@ -1371,27 +1371,27 @@ static void many_shares(t_ch *ch, void *arg)
     t_ext *ks = ch_ext(ch, EXT_KEY_SHARE), *sg = ch_ext(ch, EXT_SUPPORTED_GROUPS);
     moat_buf b;
     moat_buf_init(&b);
-    size_t l1, l2;
-    wr_u16(&b, EXT_SUPPORTED_GROUPS);
-    wr_begin(&b, 2, &l1);
-    wr_begin(&b, 2, &l2);
+    wr_t w = wr_init(&b);
+    wr_u16(&w, EXT_SUPPORTED_GROUPS);
+    wr_open(&w, 2);
+    wr_open(&w, 2);
     for (unsigned i = 0; i < a->unknown; i++)
-        wr_u16(&b, 0x6000 + i);
-    if (a->ours) wr_bytes(&b, sg->body + 2, sg->len - 2);
-    wr_end(&b, 2, l2);
-    wr_end(&b, 2, l1);
-    wr_u16(&b, EXT_KEY_SHARE);
-    wr_begin(&b, 2, &l1);
-    wr_begin(&b, 2, &l2);
+        wr_u16(&w, 0x6000 + i);
+    if (a->ours) wr_bytes(&w, sg->body + 2, sg->len - 2);
+    wr_close(&w);
+    wr_close(&w);
+    wr_u16(&w, EXT_KEY_SHARE);
+    wr_open(&w, 2);
+    wr_open(&w, 2);
     for (unsigned i = 0; i < a->unknown + (a->dup != 0) + (a->unlisted != 0); i++) {
-        wr_u16(&b, i < a->unknown ? 0x6000 + i : a->unlisted ? 0x5fff : 0x6000 + a->unknown - 1);
-        wr_u16(&b, (uint32_t)a->keylen);
+        wr_u16(&w, i < a->unknown ? 0x6000 + i : a->unlisted ? 0x5fff : 0x6000 + a->unknown - 1);
+        wr_u16(&w, (uint32_t)a->keylen);
         for (size_t k = 0; k < a->keylen; k++)
-            wr_u8(&b, (uint32_t)(i + k) & 0xff);
+            wr_u8(&w, (uint32_t)(i + k) & 0xff);
     }
-    if (a->real) wr_bytes(&b, ks->body + 2, ks->len - 2);
-    wr_end(&b, 2, l2);
-    wr_end(&b, 2, l1);
+    if (a->real) wr_bytes(&w, ks->body + 2, ks->len - 2);
+    wr_close(&w);
+    wr_close(&w);
     ch_del_ext(ch, EXT_KEY_SHARE);
     ch_del_ext(ch, EXT_SUPPORTED_GROUPS);
     set_raw(ch, &b);
@@ -1499,13 +1499,14 @@ static void many_exts(t_ch *ch, void *arg)
     const struct unknown_exts *a = arg;
     moat_buf b;
     moat_buf_init(&b);
+    wr_t w = wr_init(&b);
     for (size_t i = 0; i < a->n; i++) {
-        wr_u16(&b, (uint32_t)(0x1000 + i));
-        wr_u16(&b, 0);
+        wr_u16(&w, (uint32_t)(0x1000 + i));
+        wr_u16(&w, 0);
     }
     if (a->dup) {
-        wr_u16(&b, 0x1000);
-        wr_u16(&b, 0);
+        wr_u16(&w, 0x1000);
+        wr_u16(&w, 0);
     }
     set_raw(ch, &b);
 }
