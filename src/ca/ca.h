@@ -94,6 +94,10 @@ int moat_ca_init(const char *dir, const char *const *permit_dns, size_t n_dns,
                  const char *const *permit_ip, size_t n_ip, struct moat_ca *ca, char *err,
                  size_t errlen);
 
+/* mkdir -p dir, with mode 0700 for every directory it makes. Returns 0,
+ * or MOAT_ERR_ARG/MOAT_ERR_IO with a message in err. */
+int ca_make_dirs(const char *dir, char *err, size_t errlen);
+
 /* Makes a new CA in dir (which exists and is locked by the caller);
  * MOAT_ERR_STATE if one is already there. permit_dns/permit_ip (may be
  * NULL with n 0) become the root's name constraints. */
