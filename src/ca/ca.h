@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/exit.h"
 #include "crypto/x509gen.h"
 
 /* File names inside the CA directory. */
@@ -27,9 +28,6 @@
 #define MOAT_CA_APPLE_MAX_DAYS 825 /* the longest Apple platforms accept */
 #define MOAT_CA_RENEW_DAYS 30      /* serve renews when fewer remain */
 #define MOAT_CA_CRL_DAYS 30        /* default nextUpdate of a CRL, from now */
-
-/* Exit codes of moat_ca_main. */
-enum { MOAT_CA_EXIT_OK = 0, MOAT_CA_EXIT_FAIL = 1, MOAT_CA_EXIT_USAGE = 2 };
 
 /* `moat ca SUBCOMMAND ...`. argv[0] is "ca" (the word after `moat`),
  * argv[1] the subcommand:

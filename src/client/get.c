@@ -2,12 +2,17 @@
  * the transfer itself is in fetch.c. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "client/client.h"
+#include "core/exit.h"
+#include "core/file.h"
 #include "crypto/crypto.h"
 
 static const char usage[] =
@@ -29,7 +34,7 @@ static int fail_usage(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\n", stderr);
     fputs(usage, stderr);
-    return 2;
+    return GET_EXIT_USAGE;
 }
 
 /* "--name VALUE" or "--name=VALUE" (or "-m VALUE"). */
@@ -93,21 +98,19 @@ static int short_flags(const char *a, struct moat_get_opts *o)
     return 0;
 }
 
-/* Reads a whole file (or stdin for "-") into b. Returns 0 or -1. */
+/* Appends a whole file (or stdin for "-") to b: any kind of file (a
+ * pipe too), as large as memory allows. Returns 0, or -1 with errno. */
 static int read_file(const char *path, moat_buf *b)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) return -1;
-    char tmp[65536];
-    size_t n;
-    int r = 0;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-        if (moat_buf_append(b, tmp, n) < 0) {
-            r = -1;
-            break;
-        }
-    if (ferror(f)) r = -1;
-    if (f != stdin) fclose(f);
+    int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t n = 0;
+    uint8_t *p = core_read_fd(fd, SIZE_MAX / 4, &n);
+    int e = errno;
+    if (fd != 0) close(fd);
+    int r = p && moat_buf_append(b, p, n) == 0 ? 0 : -1;
+    free(p);
+    errno = e;
     return r;
 }
 
@@ -115,14 +118,15 @@ static int read_file(const char *path, moat_buf *b)
  * are joined with '&'. Returns 0, or 26 when FILE cannot be read. */
 static int add_data(struct moat_get_opts *o, const char *v, int binary)
 {
-    if (o->has_data && o->data.len && moat_buf_append(&o->data, "&", 1) < 0) return 26;
+    if (o->has_data && o->data.len && moat_buf_append(&o->data, "&", 1) < 0)
+        return GET_EXIT_READ_ERROR;
     o->has_data = 1;
     if (!binary) o->data_form = 1;
-    if (v[0] != '@') return moat_buf_append(&o->data, v, strlen(v)) < 0 ? 26 : 0;
+    if (v[0] != '@') return moat_buf_append(&o->data, v, strlen(v)) < 0 ? GET_EXIT_READ_ERROR : 0;
     size_t at = o->data.len;
     if (read_file(v + 1, &o->data) < 0) {
         fprintf(stderr, "moat: cannot read %s: %s\n", v + 1, strerror(errno));
-        return 26;
+        return GET_EXIT_READ_ERROR;
     }
     if (!binary) {
         size_t w = at;
@@ -364,7 +368,7 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
                     : bad  ? strerror(errno)
                            : "no certificates in it");
             moat_buf_free(&pem);
-            return 77;
+            return GET_EXIT_SSL_CACERT_BADFILE;
         }
         moat_buf_free(&pem);
     } else if (o->cacert) {
@@ -372,14 +376,14 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
         if (moat_tls_config_set_ca_file(cfg, o->cacert, err, sizeof err) < 0) {
             fprintf(stderr, "moat: cannot use --cacert %s: %s\n", o->cacert,
                     err[0] ? err : "unreadable");
-            return 77; /* curl's "problem with the CA cert" */
+            return GET_EXIT_SSL_CACERT_BADFILE;
         }
     }
     if (o->crl) {
         err[0] = '\0';
         if (moat_tls_config_add_crl_file(cfg, o->crl, err, sizeof err) < 0) {
             fprintf(stderr, "moat: cannot use --crl %s: %s\n", o->crl, err[0] ? err : "unreadable");
-            return 77; /* as curl does for a bad --crlfile */
+            return GET_EXIT_SSL_CACERT_BADFILE; /* as curl does for a bad --crlfile */
         }
     }
     if (o->cert) {
@@ -388,7 +392,7 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
                                           sizeof err) < 0) {
             fprintf(stderr, "moat: cannot use --cert %s: %s\n", o->cert,
                     err[0] ? err : "unreadable");
-            return 58; /* curl's "problem with the local certificate" */
+            return GET_EXIT_SSL_CERTPROBLEM;
         }
     }
     int r;
@@ -428,7 +432,7 @@ int moat_get_main(int argc, char **argv)
         if (remote_name(&u, name, sizeof name) < 0) {
             fprintf(stderr, "moat: -O: the URL has no file name to save under (use -o FILE)\n");
             moat_buf_free(&o.data);
-            return 23;
+            return GET_EXIT_WRITE_ERROR;
         }
         o.output = name;
     }
@@ -437,7 +441,7 @@ int moat_get_main(int argc, char **argv)
     if (!cfg) {
         fprintf(stderr, "moat: cannot set up TLS (libcrypto lacks an algorithm?)\n");
         moat_buf_free(&o.data);
-        return 1;
+        return GET_EXIT_INTERNAL;
     }
     r = setup(&o, cfg);
     if (!r) r = moat_get_fetch(&o, cfg);

@@ -63,9 +63,4 @@ int moat_serve_config_parse(struct moat_serve_opts *o, const char *buf, size_t l
  * 0, or 2 with a message in err. */
 int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen);
 
-/* The whole of a regular file of at most max bytes, NUL-terminated (the
- * caller frees it), its length in *len; NULL with errno set (EINVAL: not
- * a regular file, EFBIG: larger than max). */
-uint8_t *moat_serve_read_file(const char *path, size_t max, size_t *len);
-
 #endif

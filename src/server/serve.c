@@ -21,6 +21,9 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "core/clock.h"
+#include "core/exit.h"
+#include "core/file.h"
 #include "server/config.h"
 #include "server/proxy.h"
 #include "server/server.h"
@@ -48,7 +51,7 @@ static int complain(const char *where, const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\n", stderr);
     if (!where) fputs(usage, stderr);
-    return 2;
+    return MOAT_EXIT_USAGE;
 }
 
 static int parse_opts(int argc, char **argv, struct moat_serve_opts *o)
@@ -115,12 +118,12 @@ static int parse_list(const char *list, uint16_t (*lookup)(const char *), uint16
         uint16_t id = lookup(tok);
         if (!id) {
             fprintf(stderr, "moat serve: unknown %s '%s'\n", what, tok);
-            return 2;
+            return MOAT_EXIT_USAGE;
         }
         if (*n >= max) {
             fprintf(stderr, "moat serve: at most %zu in --%s\n", max,
                     strcmp(what, "group") == 0 ? "groups" : "ciphers");
-            return 2;
+            return MOAT_EXIT_USAGE;
         }
         ids[(*n)++] = id;
     }
@@ -128,13 +131,12 @@ static int parse_list(const char *list, uint16_t (*lookup)(const char *), uint16
     return 0;
 }
 
-/* Reads a whole small file. Returns a malloc'd buffer or NULL (errno). */
 /* Loads the OCSP response in path for certificate idx. Returns 0, or -1
  * with a message. */
 static int load_staple(moat_tls_config *cfg, int idx, const char *path, const char *who)
 {
     size_t len = 0;
-    uint8_t *der = moat_serve_read_file(path, 1 << 20, &len);
+    uint8_t *der = core_read_file(path, 1 << 20, &len);
     if (!der) {
         fprintf(stderr, "%s: cannot read OCSP response %s: %s\n", who, path, strerror(errno));
         return -1;
@@ -224,7 +226,7 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
     }
     if (o->ticket_keys) {
         size_t len = 0;
-        uint8_t *k = moat_serve_read_file(o->ticket_keys, 80 * 64, &len);
+        uint8_t *k = core_read_file(o->ticket_keys, 80 * 64, &len);
         if (!k) {
             fprintf(stderr, "moat serve: cannot read --ticket-keys %s: %s\n", o->ticket_keys,
                     errno == EFBIG ? "more than 64 keys" : strerror(errno));
@@ -410,13 +412,6 @@ static void close_listeners(void)
     }
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int open_log(const char *path)
 {
     if (!path) return -1;
@@ -440,7 +435,7 @@ static void worker_main(struct moat_server *s, sigset_t *oldmask, pid_t master)
         (setgroups(0, NULL) < 0 || setgid(run_as->pw_gid) < 0 || setuid(run_as->pw_uid) < 0)) {
         fprintf(stderr, "moat serve: cannot become user %s: %s\n", run_as->pw_name,
                 strerror(errno));
-        _exit(1);
+        _exit(MOAT_EXIT_FAIL);
     }
     /* Never outlive the master: a worker left behind would keep serving
      * the old configuration and hold the port. Set after the change of
@@ -453,7 +448,7 @@ static void worker_main(struct moat_server *s, sigset_t *oldmask, pid_t master)
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0) {
         perror("moat serve: epoll_create1");
-        _exit(1);
+        _exit(MOAT_EXIT_FAIL);
     }
     _exit(moat_server_run(s));
 }
@@ -520,20 +515,20 @@ int moat_serve_main(int argc, char **argv)
     struct stat st;
     if (stat(o.dir, &st) < 0 || !realpath(o.dir, s.root)) {
         fprintf(stderr, "moat serve: %s: %s\n", o.dir, strerror(errno));
-        return 2;
+        return MOAT_EXIT_USAGE;
     }
     if (!S_ISDIR(st.st_mode)) {
         fprintf(stderr, "moat serve: %s is not a directory\n", o.dir);
-        return 2;
+        return MOAT_EXIT_USAGE;
     }
     s.root_len = strlen(s.root);
     if (o.user && !(run_as = getpwnam(o.user))) {
         fprintf(stderr, "moat serve: --user %s: no such user\n", o.user);
-        return 2;
+        return MOAT_EXIT_USAGE;
     }
 
     moat_tls_config *cfg = build_config(&o);
-    if (!cfg) return 2;
+    if (!cfg) return MOAT_EXIT_USAGE;
     s.cfg = cfg;
     for (int i = 0; i < o.nstaples; i++) {
         s.staples[i].path = o.staples[i];
@@ -556,14 +551,14 @@ int moat_serve_main(int argc, char **argv)
     int lr = open_listeners(spec, nslots, https_fds, &bound_port, host, sizeof host);
     if (lr < 0) {
         moat_tls_config_free(cfg);
-        return lr == -2 ? 2 : 1;
+        return lr == -2 ? MOAT_EXIT_USAGE : MOAT_EXIT_FAIL;
     }
     s.https_port = bound_port;
     if (o.redirect_http && (lr = open_listeners(o.redirect_http, nslots, plain_fds, &rport, rhost,
                                                 sizeof rhost)) < 0) {
         close_listeners();
         moat_tls_config_free(cfg);
-        return lr == -2 ? 2 : 1;
+        return lr == -2 ? MOAT_EXIT_USAGE : MOAT_EXIT_FAIL;
     }
 
     rlim_t nofile = raise_nofile();
@@ -583,10 +578,10 @@ int moat_serve_main(int argc, char **argv)
     moat_proxy_set_limits(s.max_body, s.idle_timeout_ms);
     moat_server_load_mime_types(NULL);
 
-    if (o.access_log && (s.access_log = open_log(o.access_log)) < 0) return 2;
+    if (o.access_log && (s.access_log = open_log(o.access_log)) < 0) return MOAT_EXIT_USAGE;
     if (o.error_log) {
         int fd = open_log(o.error_log);
-        if (fd < 0) return 2;
+        if (fd < 0) return MOAT_EXIT_USAGE;
         dup2(fd, 2);
         close(fd);
     }
@@ -595,7 +590,7 @@ int moat_serve_main(int argc, char **argv)
         if (!f) {
             fprintf(stderr, "moat serve: cannot write --pid-file %s: %s\n", o.pid_file,
                     strerror(errno));
-            return 2;
+            return MOAT_EXIT_USAGE;
         }
         fprintf(f, "%ld\n", (long)getpid());
         fclose(f);
@@ -624,9 +619,9 @@ int moat_serve_main(int argc, char **argv)
     int gen = 0;
     for (long i = 0; i < nworkers; i++) {
         pid_t pid = spawn_slot(&s, &oldmask, (int)i);
-        if (pid > 0) w[nw++] = (struct worker){pid, gen, (int)i, mono_ms()};
+        if (pid > 0) w[nw++] = (struct worker){pid, gen, (int)i, core_mono_ms()};
     }
-    if (nw == 0) return 1;
+    if (nw == 0) return MOAT_EXIT_FAIL;
 
     int v6 = strchr(host, ':') != NULL;
     printf("moat: serving %s on https://%s%s%s:%d/ (%ld worker%s)\n", o.dir, v6 ? "[" : "", host,
@@ -659,11 +654,11 @@ int moat_serve_main(int argc, char **argv)
     if (o.ncerts == 0) {
         const char *e = getenv("MOAT_SERVE_RENEW_CHECK_MS");
         renew_every = e && atol(e) > 0 ? atol(e) : RENEW_CHECK_MS;
-        next_renew = mono_ms() + renew_every;
+        next_renew = core_mono_ms() + renew_every;
     }
     for (;;) {
-        if (renew_every && !stop_deadline && !got_hup && mono_ms() >= next_renew) {
-            next_renew = mono_ms() + renew_every;
+        if (renew_every && !stop_deadline && !got_hup && core_mono_ms() >= next_renew) {
+            next_renew = core_mono_ms() + renew_every;
             if (localhost_renewed()) {
                 fprintf(stderr, "moat serve: the localhost certificate was renewed; reloading\n");
                 got_hup = 1;
@@ -685,10 +680,10 @@ int moat_serve_main(int argc, char **argv)
                                 (long)pid, WIFSIGNALED(wst) ? "killed by signal" : "exited with",
                                 WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst));
                         /* A worker that dies at once would spin: pace it. */
-                        if (mono_ms() - w[i].started_ms < 1000) usleep(200 * 1000);
+                        if (core_mono_ms() - w[i].started_ms < 1000) usleep(200 * 1000);
                         pid_t np = spawn_slot(&s, &oldmask, w[i].slot);
                         if (np > 0) {
-                            w[i] = (struct worker){np, gen, w[i].slot, mono_ms()};
+                            w[i] = (struct worker){np, gen, w[i].slot, core_mono_ms()};
                             break;
                         }
                     }
@@ -699,7 +694,7 @@ int moat_serve_main(int argc, char **argv)
         }
         if (got_stop && !stop_deadline) {
             got_stop = 0;
-            stop_deadline = mono_ms() + s.stop_timeout_ms + 2000;
+            stop_deadline = core_mono_ms() + s.stop_timeout_ms + 2000;
             /* New connections are refused at once rather than queued for
              * workers that will never take them. */
             close_listeners();
@@ -708,11 +703,11 @@ int moat_serve_main(int argc, char **argv)
                 kill(w[i].pid, SIGTERM);
         }
         if (stop_deadline && nw == 0) break;
-        if (stop_deadline && mono_ms() >= stop_deadline) {
+        if (stop_deadline && core_mono_ms() >= stop_deadline) {
             for (size_t i = 0; i < nw; i++)
                 kill(w[i].pid, SIGKILL);
-            status = 1;
-            stop_deadline = mono_ms() + 1000000;
+            status = MOAT_EXIT_FAIL;
+            stop_deadline = core_mono_ms() + 1000000;
         }
         if (got_hup && !stop_deadline) {
             got_hup = 0;
@@ -746,7 +741,7 @@ int moat_serve_main(int argc, char **argv)
                 for (long i = 0; i < nworkers; i++) {
                     pid_t pid = spawn(&s, &oldmask, (int)i);
                     if (pid > 0) {
-                        w[nw++] = (struct worker){pid, gen, (int)i, mono_ms()};
+                        w[nw++] = (struct worker){pid, gen, (int)i, core_mono_ms()};
                         continue;
                     }
                     /* No new worker for this slot: its old one keeps
@@ -764,7 +759,7 @@ int moat_serve_main(int argc, char **argv)
             if (stop_deadline || renew_every) {
                 /* Wake now and then to enforce the deadline, or to look
                  * at the certificate. */
-                int64_t wait = stop_deadline ? 200 : next_renew - mono_ms();
+                int64_t wait = stop_deadline ? 200 : next_renew - core_mono_ms();
                 if (wait < 1) wait = 1;
                 struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000};
                 siginfo_t si;
