@@ -29,25 +29,6 @@
 #define MOAT_CA_RENEW_DAYS 30      /* serve renews when fewer remain */
 #define MOAT_CA_CRL_DAYS 30        /* default nextUpdate of a CRL, from now */
 
-/* `moat ca SUBCOMMAND ...`. argv[0] is "ca" (the word after `moat`),
- * argv[1] the subcommand:
- *   init  [--ca-dir DIR] [--permit-dns NAME]... [--permit-ip CIDR]...
- *                                    make a new CA; refuses to replace one
- *   issue NAME... [--ca-dir DIR] [--days N] [--rsa] [--client]
- *         [--cert-file F] [--key-file F]
- *         [--not-before YYYY-MM-DD] [--not-after YYYY-MM-DD]
- *                                    issue a leaf into the current directory
- *   path  [--ca-dir DIR]             print the CA directory
- *   revoke FILE|SERIAL [--reason R]  record a certificate as revoked
- *   crl   [--out FILE] [--days N] [--der]   sign a CRL (stdout by default)
- *   list                             the certificates issued, and their state
- *   trust | untrust [--nss-db DIR]... [--system-only] [--nss-only]
- *                                    install the root in trust stores, or remove it
- * Messages go to stdout (results) and stderr (errors). Returns an exit
- * code: 0 success, 1 failure (files, crypto, a trust store), 2 bad usage
- * or refused (a bad name, a missing, damaged or mismatched CA). */
-int moat_ca_main(int argc, char **argv);
-
 /* For `moat serve` without --cert: the certificate and key for localhost
  * (DNS:localhost, IP:127.0.0.1, IP:::1), issued by the user's CA and kept
  * in <CA dir>/serve/localhost{,-key}.pem. Makes the CA on first use (and
@@ -151,7 +132,7 @@ int moat_ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int
 int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char **out,
                      size_t *outlen, uint64_t *number, char *err, size_t errlen);
 
-/* The subcommands behind moat_ca_main, given the CA directory; each
+/* The subcommands behind `moat ca` (cli/ca.c), given the CA directory; each
  * returns an exit code and prints its own messages. */
 int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason);
 int moat_ca_cmd_crl(const char *dir, const char *out_file, long days, int der);

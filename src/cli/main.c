@@ -3,11 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ca/ca.h"
-#include "client/client.h"
+#include "cli/cli.h"
 #include "core/exit.h"
 #include "crypto/crypto.h"
-#include "server/server.h"
 
 #define MOAT_VERSION "0.1"
 

@@ -59,6 +59,14 @@ int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const cha
 int moat_serve_config_parse(struct moat_serve_opts *o, const char *buf, size_t len,
                             const char *fname, char *err, size_t errlen);
 
+/* Serves with the settings of o (checked by the caller; see cli/serve.c)
+ * until told to stop: the TLS configuration, the listeners, the master
+ * and its workers. usage is printed after a mistake found in o here (a
+ * cipher name, a listen address), as after one in a flag. Returns the
+ * exit status: MOAT_EXIT_OK after a clean stop, MOAT_EXIT_FAIL on a
+ * runtime failure, MOAT_EXIT_USAGE on bad settings or unreadable files. */
+int serve_run(const struct moat_serve_opts *o, const char *usage);
+
 /* Reads path (at most MOAT_SERVE_CONFIG_MAX bytes) and parses it. Returns
  * 0, or 2 with a message in err. */
 int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "cli/cli.h"
 #include "core/file.h"
 #include "crypto/crypto.h"
 #include "moat/error.h"
