@@ -187,24 +187,27 @@ int moat_ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int
 /* The last CRL number, from <dir>/crlnumber (0 when there is none). */
 static int read_crl_number(const struct moat_ca *ca, uint64_t *out, char *err, size_t errlen)
 {
-    char path[4200], line[64];
+    char path[4200];
     record_path(ca, MOAT_CA_CRLNUMBER_FILE, path, sizeof path);
     *out = 0;
-    FILE *f = fopen(path, "re");
-    if (!f) {
+    size_t len = 0;
+    char *line = (char *)core_read_file(path, 1 << 20, &len);
+    /* Not a regular file, or far too long: damaged, as a bad number is. */
+    if (!line && errno != EINVAL && errno != EFBIG) {
         if (errno == ENOENT) return 0;
         seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return MOAT_ERR_FILE;
     }
-    int ok = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
+    int ok = line && len > 0;
     char *end = NULL;
     errno = 0;
     unsigned long long v = ok ? strtoull(line, &end, 10) : 0;
     if (!ok || errno || end == line || (*end != '\n' && *end != 0) || line[0] == '-') {
+        free(line);
         seterr(err, errlen, "%s is damaged (it should hold one number)", path);
         return MOAT_ERR_FILE;
     }
+    free(line);
     *out = (uint64_t)v;
     return 0;
 }
