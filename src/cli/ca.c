@@ -157,7 +157,7 @@ static int set_flag(const char *sub, struct opts *o, const char *flag, const cha
     } else if (strcmp(flag, "--nss-db") == 0) {
         o->nss_dbs[o->n_nss_dbs++] = value;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* One --flag, --flag=VALUE or --flag VALUE at argv[*i]. Returns an exit
@@ -217,7 +217,7 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
         int r = parse_flag(sub, argc, argv, &i, o);
         if (r) return r;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* Refuses flags a subcommand does not take (allowed: NULL-terminated). */
@@ -233,7 +233,7 @@ static int only_flags(const char *sub, const struct opts *o, const char *const *
             return usage_error(sub, msg, NULL);
         }
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 static int resolve_dir(const struct opts *o, char *dir, size_t len)
@@ -243,7 +243,7 @@ static int resolve_dir(const struct opts *o, char *dir, size_t len)
         fprintf(stderr, "moat ca: %s\n", err);
         return MOAT_CA_EXIT_FAIL;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 static int path_exists(const char *dir, const char *file)
@@ -260,7 +260,7 @@ static int cmd_path(const struct opts *o)
     int r = resolve_dir(o, dir, sizeof dir);
     if (r) return r;
     printf("%s\n", dir);
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* A failure to open the CA: its state (missing, damaged, wrong key) is
@@ -345,7 +345,7 @@ static int cmd_init(struct opts *o)
            MOAT_CA_CERT_FILE);
     if (nc[0]) printf("It may certify only names within: %s (name constraints).\n", nc);
     moat_ca_close(&ca);
-    r = 0;
+    r = MOAT_CA_EXIT_OK;
     goto out;
 exists:
     fprintf(stderr,
@@ -427,7 +427,7 @@ static int take_names(const struct opts *o, char **names, size_t *n)
         else
             names[(*n)++] = s;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* 1 when one of the names is a host name or an IP address. */
@@ -467,7 +467,7 @@ static int issue_validity(const struct opts *o, struct issue_job *j)
     }
     if (j->na <= j->nb)
         return usage_error("issue", "the certificate would expire before it becomes valid", NULL);
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* The CA may certify every name, for that long. Returns an exit code. */
@@ -494,7 +494,7 @@ static int fits_ca(const struct moat_ca *ca, const struct issue_job *j)
                 d);
         return MOAT_CA_EXIT_USAGE;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* Output files: --cert-file and --key-file, else NAME.pem and
@@ -513,7 +513,7 @@ static int issue_paths(const struct opts *o, struct issue_job *j)
         snprintf(j->key_path, sizeof j->key_path, "./%s-key.pem", stem);
     if (strcmp(j->cert_path, j->key_path) == 0)
         return usage_error("issue", "--cert-file and --key-file name the same file:", j->cert_path);
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* Makes the key and the leaf, and has the verifier look at it. Returns
@@ -547,7 +547,7 @@ static int make_leaf(const struct opts *o, const struct moat_ca *ca, const struc
         fprintf(stderr, "moat ca issue: not issued: %s\n", err);
         return vr == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* The key, then the certificate, then the copy in the CA directory that
@@ -576,7 +576,7 @@ static int write_issued(const struct moat_ca *ca, const struct issue_job *j, con
         fprintf(stderr, "moat ca issue: %s (nothing was issued)\n", err);
         return MOAT_CA_EXIT_FAIL;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* What was issued, on stdout, and notes on its dates on stderr. */

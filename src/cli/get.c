@@ -147,7 +147,7 @@ static int short_flags(const char *a, struct moat_get_opts *o)
             return fail_usage("unknown option %s", a);
         }
     }
-    return 0;
+    return GET_EXIT_OK;
 }
 
 /* The value v of an option of kind k. Returns an exit status. */
@@ -156,21 +156,21 @@ static int take_value(struct moat_get_opts *o, enum value_kind k, size_t off, co
     switch (k) {
     case V_STRING:
         *(const char **)((char *)o + off) = v;
-        return 0;
+        return GET_EXIT_OK;
     case V_METHOD:
         for (const char *c = v; *c; c++)
             if (*c <= ' ' || *c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *c))
                 return fail_usage("bad method %s", v);
         if (!*v) return fail_usage("%s", "empty method");
         o->method = v;
-        return 0;
+        return GET_EXIT_OK;
     case V_HEADER: {
         const char *c = strchr(v, ':');
         if (!c || c == v || strpbrk(v, "\r\n"))
             return fail_usage("bad header '%s' (want 'Name: value')", v);
         if (o->nheaders == MOAT_GET_MAX_HEADERS) return fail_usage("too many -H (%s)", v);
         o->headers[o->nheaders++] = v;
-        return 0;
+        return GET_EXIT_OK;
     }
     case V_DATA:
     case V_DATA_BINARY:
@@ -178,12 +178,12 @@ static int take_value(struct moat_get_opts *o, enum value_kind k, size_t off, co
     case V_CONNECT_TIMEOUT:
         if (seconds(v, &o->connect_timeout) < 0)
             return fail_usage("bad --connect-timeout %s (seconds, more than 0)", v);
-        return 0;
+        return GET_EXIT_OK;
     case V_MAX_TIME:
         if (seconds(v, &o->max_time) < 0) return fail_usage("bad -m %s (seconds, more than 0)", v);
-        return 0;
+        return GET_EXIT_OK;
     }
-    return 0;
+    return GET_EXIT_OK;
 }
 
 /* --resolve HOST:PORT:ADDR with HOST read as a URL's host is (café.test
@@ -215,7 +215,7 @@ static int validate(struct moat_get_opts *o)
     if (o->key && !o->cert) return fail_usage("%s", "--key needs --cert");
     if (o->head && o->has_data) return fail_usage("%s", "-I and -d cannot go together");
     if (o->output && o->remote_name) return fail_usage("%s", "-o and -O cannot go together");
-    return 0;
+    return GET_EXIT_OK;
 }
 
 /* One argument (and the value after it) that is not a value option.
@@ -225,13 +225,13 @@ static int take_other(const char *a, struct moat_get_opts *o)
     for (size_t k = 0; k < sizeof switch_opts / sizeof *switch_opts; k++)
         if (strcmp(a, switch_opts[k].name) == 0) {
             *(int *)((char *)o + switch_opts[k].off) = 1;
-            return 0;
+            return GET_EXIT_OK;
         }
     if (a[0] == '-' && a[1] != '-' && a[1] != '\0') return short_flags(a, o);
     if (a[0] == '-' && a[1] != '\0') return fail_usage("unknown option %s", a);
     if (o->url) return fail_usage("one URL only (got a second: %s)", a);
     o->url = a;
-    return 0;
+    return GET_EXIT_OK;
 }
 
 /* Reads argv into o. Returns an exit status, or CLI_HELP after --help. */

@@ -48,7 +48,8 @@ int get_add_data(struct moat_get_opts *o, const char *v, int binary)
         return GET_EXIT_READ_ERROR;
     o->has_data = 1;
     if (!binary) o->data_form = 1;
-    if (v[0] != '@') return moat_buf_append(&o->data, v, strlen(v)) < 0 ? GET_EXIT_READ_ERROR : 0;
+    if (v[0] != '@')
+        return moat_buf_append(&o->data, v, strlen(v)) < 0 ? GET_EXIT_READ_ERROR : GET_EXIT_OK;
     size_t at = o->data.len;
     if (read_file(v + 1, &o->data) < 0) {
         fprintf(stderr, "moat: cannot read %s: %s\n", v + 1, strerror(errno));
@@ -61,7 +62,7 @@ int get_add_data(struct moat_get_opts *o, const char *v, int binary)
                 o->data.base[w++] = o->data.base[i];
         o->data.len = w;
     }
-    return 0;
+    return GET_EXIT_OK;
 }
 
 /* -O: the last segment of the URL's path, without its query. */
@@ -125,7 +126,7 @@ static int set_list(const struct moat_get_opts *o, moat_tls_config *cfg, const c
     if (n == 0) return fail_usage(o, "empty list '%s'", list);
     int r =
         groups ? moat_tls_config_set_groups(cfg, ids, n) : moat_tls_config_set_ciphers(cfg, ids, n);
-    return r < 0 ? fail_usage(o, "cannot use %s", list) : 0;
+    return r < 0 ? fail_usage(o, "cannot use %s", list) : GET_EXIT_OK;
 }
 
 /* -k: the trust the handshake will not apply (the same --cacert, --capath
@@ -212,7 +213,7 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
                 "moat: WARNING: -k: the server's certificate is NOT checked. Anyone on the path "
                 "can read and change this transfer.\n");
     }
-    return 0;
+    return GET_EXIT_OK;
 }
 
 int get_run(struct moat_get_opts *o)
