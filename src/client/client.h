@@ -27,18 +27,19 @@ struct moat_url {
     char path[8192];   /* path and query, starting with '/'; never empty */
 };
 
-/* Parses url into u. Returns 0; or GET_EXIT_URL_MALFORMAT or
- * GET_EXIT_UNSUPPORTED (a scheme other than https) with a message in err. A URL without a scheme is
- * taken as https://. The host is read as browsers read it (the WHATWG URL Standard's host parser):
- * a host ending in a number is an IPv4 address in any of its forms (127.1, 0x7f.1, 2130706433,
- * 0177.0.0.1), and a Unicode name becomes its A-labels (IDNA2008 with UTS #46, through libidn2, as
- * curl does). */
+/* Parses url into u. Returns 0; or GET_EXIT_URL_MALFORMAT, or
+ * GET_EXIT_UNSUPPORTED for a scheme other than https, with a message in
+ * err. A URL without a scheme is taken as https://. The host is read as
+ * browsers read it (the WHATWG URL Standard's host parser): a host ending
+ * in a number is an IPv4 address in any of its forms (127.1, 0x7f.1,
+ * 2130706433, 0177.0.0.1), and a Unicode name becomes its A-labels
+ * (IDNA2008 with UTS #46, through libidn2, as curl does). */
 int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen);
 
 /* Resolves a Location value against the URL it came from (RFC 3986 5.2:
  * absolute, scheme-relative, absolute-path and relative references) into
- * a new absolute URL string in out. Returns 0, or an exit status as moat_url_parse
- * with a message in err. */
+ * a new absolute URL string in out. Returns 0, or an exit status as
+ * moat_url_parse does, with a message in err. */
 int moat_url_resolve(const struct moat_url *base, const char *loc, size_t loclen, char *out,
                      size_t outlen, char *err, size_t errlen);
 
