@@ -26,6 +26,8 @@ SRC     := $(wildcard src/core/*.c src/crypto/*.c src/tls/*.c src/http/*.c src/s
 OBJ     := $(SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard src/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+# The commands without main(), for the unit tests that run them (test_ca).
+CLI_LIB_OBJ := $(filter-out $(B)/src/cli/main.o,$(CLI_OBJ))
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TEST_COMMON := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
@@ -67,9 +69,12 @@ $(B)/%.o: %.c $(HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/tests/%: tests/unit/%.c $(TEST_COMMON) $(B)/libmoat.a $(HDR)
+$(B)/libmoatcli.a: $(CLI_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/tests/%: tests/unit/%.c $(TEST_COMMON) $(B)/libmoatcli.a $(B)/libmoat.a $(HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_COMMON) $(B)/libmoat.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_COMMON) $(B)/libmoatcli.a $(B)/libmoat.a $(LDLIBS)
 
 # An LD_PRELOAD shim that cuts socket reads and writes to one byte
 # (tests/interop/52-one-byte.sh).

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/exit.h"
 #include "crypto/x509gen.h"
 
 /* File names inside the CA directory. */
@@ -27,28 +28,6 @@
 #define MOAT_CA_APPLE_MAX_DAYS 825 /* the longest Apple platforms accept */
 #define MOAT_CA_RENEW_DAYS 30      /* serve renews when fewer remain */
 #define MOAT_CA_CRL_DAYS 30        /* default nextUpdate of a CRL, from now */
-
-/* Exit codes of moat_ca_main. */
-enum { MOAT_CA_EXIT_OK = 0, MOAT_CA_EXIT_FAIL = 1, MOAT_CA_EXIT_USAGE = 2 };
-
-/* `moat ca SUBCOMMAND ...`. argv[0] is "ca" (the word after `moat`),
- * argv[1] the subcommand:
- *   init  [--ca-dir DIR] [--permit-dns NAME]... [--permit-ip CIDR]...
- *                                    make a new CA; refuses to replace one
- *   issue NAME... [--ca-dir DIR] [--days N] [--rsa] [--client]
- *         [--cert-file F] [--key-file F]
- *         [--not-before YYYY-MM-DD] [--not-after YYYY-MM-DD]
- *                                    issue a leaf into the current directory
- *   path  [--ca-dir DIR]             print the CA directory
- *   revoke FILE|SERIAL [--reason R]  record a certificate as revoked
- *   crl   [--out FILE] [--days N] [--der]   sign a CRL (stdout by default)
- *   list                             the certificates issued, and their state
- *   trust | untrust [--nss-db DIR]... [--system-only] [--nss-only]
- *                                    install the root in trust stores, or remove it
- * Messages go to stdout (results) and stderr (errors). Returns an exit
- * code: 0 success, 1 failure (files, crypto, a trust store), 2 bad usage
- * or refused (a bad name, a missing, damaged or mismatched CA). */
-int moat_ca_main(int argc, char **argv);
 
 /* For `moat serve` without --cert: the certificate and key for localhost
  * (DNS:localhost, IP:127.0.0.1, IP:::1), issued by the user's CA and kept
@@ -93,6 +72,10 @@ void moat_ca_close(struct moat_ca *ca);
 int moat_ca_init(const char *dir, const char *const *permit_dns, size_t n_dns,
                  const char *const *permit_ip, size_t n_ip, struct moat_ca *ca, char *err,
                  size_t errlen);
+
+/* mkdir -p dir, with mode 0700 for every directory it makes. Returns 0,
+ * or MOAT_ERR_ARG/MOAT_ERR_IO with a message in err. */
+int ca_make_dirs(const char *dir, char *err, size_t errlen);
 
 /* Makes a new CA in dir (which exists and is locked by the caller);
  * MOAT_ERR_STATE if one is already there. permit_dns/permit_ip (may be
@@ -149,7 +132,7 @@ int moat_ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int
 int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char **out,
                      size_t *outlen, uint64_t *number, char *err, size_t errlen);
 
-/* The subcommands behind moat_ca_main, given the CA directory; each
+/* The subcommands behind `moat ca` (cli/ca.c), given the CA directory; each
  * returns an exit code and prints its own messages. */
 int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason);
 int moat_ca_cmd_crl(const char *dir, const char *out_file, long days, int der);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "core/file.h"
 #include "moat/error.h"
 
 static const char *const reason_names[] = {
@@ -177,7 +178,7 @@ int moat_ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int
                             moat_ca_reason_name(reason));
     char path[4200];
     record_path(ca, MOAT_CA_REVOKED_FILE, path, sizeof path);
-    r = moat_write_file_atomic(path, buf, len, 0644, err, errlen);
+    r = core_write_file_atomic(path, buf, len, 0644, err, errlen);
     free(buf);
     free(v);
     return r;
@@ -186,24 +187,27 @@ int moat_ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int
 /* The last CRL number, from <dir>/crlnumber (0 when there is none). */
 static int read_crl_number(const struct moat_ca *ca, uint64_t *out, char *err, size_t errlen)
 {
-    char path[4200], line[64];
+    char path[4200];
     record_path(ca, MOAT_CA_CRLNUMBER_FILE, path, sizeof path);
     *out = 0;
-    FILE *f = fopen(path, "re");
-    if (!f) {
+    size_t len = 0;
+    char *line = (char *)core_read_file(path, 1 << 20, &len);
+    /* Not a regular file, or far too long: damaged, as a bad number is. */
+    if (!line && errno != EINVAL && errno != EFBIG) {
         if (errno == ENOENT) return 0;
         seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return MOAT_ERR_FILE;
     }
-    int ok = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
+    int ok = line && len > 0;
     char *end = NULL;
     errno = 0;
     unsigned long long v = ok ? strtoull(line, &end, 10) : 0;
     if (!ok || errno || end == line || (*end != '\n' && *end != 0) || line[0] == '-') {
+        free(line);
         seterr(err, errlen, "%s is damaged (it should hold one number)", path);
         return MOAT_ERR_FILE;
     }
+    free(line);
     *out = (uint64_t)v;
     return 0;
 }
@@ -238,7 +242,7 @@ int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char
     char path[4200], num[32];
     record_path(ca, MOAT_CA_CRLNUMBER_FILE, path, sizeof path);
     int nl = snprintf(num, sizeof num, "%" PRIu64 "\n", *number);
-    r = moat_write_file_atomic(path, num, (size_t)nl, 0644, err, errlen);
+    r = core_write_file_atomic(path, num, (size_t)nl, 0644, err, errlen);
     if (r == 0)
         r = moat_crl_make(ca->cert, ca->key, e, n, now, now + (int64_t)days * 86400, *number, der,
                           out, outlen, err, errlen);
@@ -249,11 +253,11 @@ int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char
         char cpath[4200];
         record_path(ca, MOAT_CA_CRL_FILE, cpath, sizeof cpath);
         if (!der) {
-            r = moat_write_file_atomic(cpath, *out, *outlen, 0644, err, errlen);
+            r = core_write_file_atomic(cpath, *out, *outlen, 0644, err, errlen);
         } else {
             r = moat_crl_make(ca->cert, ca->key, e, n, now, now + (int64_t)days * 86400, *number, 0,
                               &pem, &pl, err, errlen);
-            if (r == 0) r = moat_write_file_atomic(cpath, pem, pl, 0644, err, errlen);
+            if (r == 0) r = core_write_file_atomic(cpath, pem, pl, 0644, err, errlen);
             free(pem);
         }
         if (r != 0) {
@@ -390,7 +394,7 @@ int moat_ca_cmd_crl(const char *dir, const char *out_file, long days, int der)
         fprintf(stderr, "moat ca crl: %s\n", err);
         rc = open_exit(r);
     } else if (out_file) {
-        r = moat_write_file_atomic(out_file, crl, len, 0644, err, sizeof err);
+        r = core_write_file_atomic(out_file, crl, len, 0644, err, sizeof err);
         if (r != 0) {
             fprintf(stderr, "moat ca crl: %s\n", err);
             rc = MOAT_CA_EXIT_FAIL;

@@ -1,5 +1,5 @@
 /* The CA directory: where it is, creating and loading the root, locking,
- * name checks, and the localhost certificate behind `moat serve`. */
+ * name checks. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -82,8 +82,7 @@ int moat_ca_dir(const char *dir_flag, char *out, size_t outlen, char *err, size_
     return 0;
 }
 
-/* mkdir -p, with mode 0700 for every directory it makes. */
-static int make_dirs(const char *dir, char *err, size_t errlen)
+int ca_make_dirs(const char *dir, char *err, size_t errlen)
 {
     char path[4096];
     if (!*dir || snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
@@ -263,7 +262,7 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
     }
     int r;
     if (create) {
-        r = make_dirs(dir, err, errlen);
+        r = ca_make_dirs(dir, err, errlen);
         if (r != 0) return r;
     } else {
         /* Create nothing (not even the lock file) where there is no CA. */
@@ -544,116 +543,4 @@ const char *moat_ca_common_name(const char *const *names, size_t n)
     for (size_t i = 0; i < n; i++)
         if (moat_ca_check_name(names[i], NULL, 0) == MOAT_CA_NAME_DNS) return names[i];
     return NULL;
-}
-
-/* ---- localhost for `moat serve` */
-
-/* 1 when the stored pair can serve on: readable, matching, signed by this
- * CA, valid now and for MOAT_CA_RENEW_DAYS more, not revoked, and
- * accepted by the verifier. */
-static int reusable(const struct moat_ca *ca, const char *cert_path, const char *key_path)
-{
-    moat_cert *c = NULL;
-    moat_pkey *k = NULL;
-    char e[256];
-    int64_t nb = 0, na = 0, now = moat_ca_now();
-    int ok = moat_cert_read_pem(cert_path, &c, e, sizeof e) == 0 &&
-             moat_pkey_read_pem(key_path, &k, e, sizeof e) == 0 && moat_cert_matches_key(c, k) &&
-             moat_cert_signed_by(c, ca->cert) && moat_cert_not_before(c, &nb) == 0 &&
-             moat_cert_not_after(c, &na) == 0 && nb <= now &&
-             na - now >= (int64_t)MOAT_CA_RENEW_DAYS * 86400;
-    char serial[64];
-    if (ok &&
-        (moat_cert_serial_hex(c, serial, sizeof serial) != 0 || moat_ca_is_revoked(ca, serial)))
-        ok = 0; /* `moat ca revoke` of the serve certificate: issue anew */
-    /* One that verifiers refuse (an earlier moat gave an IP-only leaf the
-     * CN 127.0.0.1, which a --permit-dns root's constraints reject) is
-     * replaced, not served on. */
-    if (ok && moat_cert_check_leaf(ca->cert, c, 1, 0, e, sizeof e) != 0) ok = 0;
-    moat_cert_free(c);
-    moat_pkey_free(k);
-    return ok;
-}
-
-int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t kplen, char *err,
-                           size_t errlen)
-{
-    char dir[4096], serve[4200];
-    int r = moat_ca_dir(NULL, dir, sizeof dir, err, errlen);
-    if (r != 0) return r;
-    if (join(serve, sizeof serve, dir, MOAT_CA_SERVE_DIR) ||
-        join(cert_path, cplen, serve, "localhost.pem") ||
-        join(key_path, kplen, serve, "localhost-key.pem")) {
-        seterr(err, errlen, "path too long: %s", dir);
-        return MOAT_ERR_ARG;
-    }
-    struct moat_ca ca;
-    int created = 0;
-    r = moat_ca_open(dir, 1, &created, &ca, err, errlen);
-    if (r != 0) return r;
-    if (created)
-        fprintf(stderr,
-                "moat: created a local CA for https://localhost; to make browsers trust it, "
-                "add %s/%s to their trust store\n",
-                dir, MOAT_CA_CERT_FILE);
-    r = make_dirs(serve, err, errlen);
-    if (r == 0 && !reusable(&ca, cert_path, key_path)) {
-        static const char *const wanted[] = {"localhost", "127.0.0.1", "::1"};
-        /* Only the names the CA may certify (a constrained CA may not
-         * cover all three); none at all is an error. */
-        const char *names[3];
-        size_t n_names = 0;
-        for (size_t i = 0; i < 3; i++)
-            if (moat_cert_name_permitted(ca.cert, wanted[i])) names[n_names++] = wanted[i];
-        if (n_names == 0) {
-            char nc[512];
-            moat_cert_constraints(ca.cert, nc, sizeof nc);
-            seterr(err, errlen,
-                   "the CA in %s may not certify localhost (its name constraints: %s); give "
-                   "moat serve --cert and --key",
-                   dir, nc);
-            r = MOAT_ERR_STATE;
-        }
-        int64_t now = moat_ca_now(), ca_end = 0;
-        int64_t end = now + (int64_t)MOAT_CA_LEAF_DAYS * 86400;
-        /* Never outlive the root: clients would reject the chain anyway. */
-        if (moat_cert_not_after(ca.cert, &ca_end) == 0 && end > ca_end) end = ca_end;
-        if (end - now < 86400) {
-            seterr(err, errlen,
-                   "the CA in %s expires within a day; move it away and moat will make a new "
-                   "one",
-                   dir);
-            r = MOAT_ERR_STATE;
-        }
-        char ou[256];
-        moat_ca_user_at_host(ou, sizeof ou);
-        struct moat_issue_params p = {
-            .names = names,
-            .n_names = n_names,
-            .not_before = now,
-            .not_after = end,
-            .org = "moat development certificate",
-            .org_unit = ou,
-            .common_name = moat_ca_common_name(names, n_names),
-        };
-        moat_pkey *key = NULL;
-        moat_cert *leaf = NULL;
-        if (r == 0) r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
-        if (r == 0) r = moat_x509_issue(ca.cert, ca.key, key, &p, &leaf, err, errlen);
-        /* Never serve what clients would refuse; the message says why. */
-        if (r == 0) r = moat_cert_check_leaf(ca.cert, leaf, 1, 0, err, errlen);
-        /* Key, certificate, then the record, as `moat ca issue` does. A
-         * failure part-way leaves an unusable pair that the next start
-         * replaces (reusable() checks the pair matches). */
-        if (r == 0) r = moat_pkey_write_pem(key, key_path, err, errlen);
-        if (r == 0) {
-            const moat_cert *chain[1] = {leaf};
-            r = moat_cert_write_pem(chain, 1, cert_path, 0644, err, errlen);
-        }
-        if (r == 0) r = moat_ca_record_issued(&ca, leaf, err, errlen);
-        moat_cert_free(leaf);
-        moat_pkey_free(key);
-    }
-    moat_ca_close(&ca);
-    return r;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "core/file.h"
 #include "moat/error.h"
 
 extern char **environ;
@@ -154,16 +155,17 @@ static int system_store(const char *cert_path, const char *fp, int remove)
                dir);
         return -1;
     }
-    FILE *f = fopen(cert_path, "re");
-    char pem[16384];
-    size_t n = f ? fread(pem, 1, sizeof pem, f) : 0;
-    if (f) fclose(f);
+    size_t n = 0;
+    char *pem = (char *)core_read_file(cert_path, 16383, &n);
     char err[1024];
-    if (n == 0 || n == sizeof pem) {
+    if (!pem || n == 0) {
+        free(pem);
         printf("System trust store: NOT changed: cannot read %s\n", cert_path);
         return -1;
     }
-    if (moat_write_file_atomic(file, pem, n, 0644, err, sizeof err) != 0) {
+    int wr = core_write_file_atomic(file, pem, n, 0644, err, sizeof err);
+    free(pem);
+    if (wr != 0) {
         printf("System trust store: NOT changed: %s\n", err);
         return -1;
     }

@@ -3,10 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ca/ca.h"
-#include "client/client.h"
+#include "cli/cli.h"
+#include "core/exit.h"
 #include "crypto/crypto.h"
-#include "server/server.h"
 
 #define MOAT_VERSION "0.1"
 
@@ -35,7 +34,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(help, stderr);
-        return 2;
+        return MOAT_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "serve") == 0) return moat_serve_main(argc - 1, argv + 1);
@@ -44,12 +43,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("moat %s\nlibcrypto: %s\nML-KEM-768: %s\n", MOAT_VERSION, moat_crypto_version(),
                moat_mlkem_impl());
-        return 0;
+        return MOAT_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(help, stdout);
-        return 0;
+        return MOAT_EXIT_OK;
     }
     fprintf(stderr, "moat: unknown command '%s' (try: moat help)\n", cmd);
-    return 2;
+    return MOAT_EXIT_USAGE;
 }

@@ -7,17 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/exit.h"
 #include "moat/buf.h"
 #include "moat/tls.h"
-
-/* Entry point of `moat get URL ...`; argv[0] is "get". Returns an exit
- * status with curl's meanings: 0 ok, 1 unsupported (e.g. a redirect to
- * http://), 2 usage, 3 malformed URL, 6 cannot resolve, 7 cannot connect,
- * 18 truncated response, 22 HTTP error with -f, 23 write error, 26 read
- * error (--data-binary @FILE), 28 timeout, 35 TLS handshake failed, 47 too
- * many redirects, 55 send failure, 56 receive failure, 60 certificate
- * refused, 77 bad --cacert/--capath/--crl. */
-int moat_get_main(int argc, char **argv);
 
 /* A parsed https:// URL. */
 struct moat_url {
@@ -35,19 +27,19 @@ struct moat_url {
     char path[8192];   /* path and query, starting with '/'; never empty */
 };
 
-/* Parses url into u. Returns 0; or 3 (malformed URL) or 1 (a scheme other
- * than https) with a message in err. A URL without a scheme is taken as
- * https://. The host is read as browsers read it (the WHATWG URL
- * Standard's host parser): a host ending in a number is an IPv4 address
- * in any of its forms (127.1, 0x7f.1, 2130706433, 0177.0.0.1), and a
- * Unicode name becomes its A-labels (IDNA2008 with UTS #46, through
- * libidn2, as curl does). */
+/* Parses url into u. Returns 0; or GET_EXIT_URL_MALFORMAT, or
+ * GET_EXIT_UNSUPPORTED for a scheme other than https, with a message in
+ * err. A URL without a scheme is taken as https://. The host is read as
+ * browsers read it (the WHATWG URL Standard's host parser): a host ending
+ * in a number is an IPv4 address in any of its forms (127.1, 0x7f.1,
+ * 2130706433, 0177.0.0.1), and a Unicode name becomes its A-labels
+ * (IDNA2008 with UTS #46, through libidn2, as curl does). */
 int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen);
 
 /* Resolves a Location value against the URL it came from (RFC 3986 5.2:
  * absolute, scheme-relative, absolute-path and relative references) into
- * a new absolute URL string in out. Returns 0, or 1/3 as moat_url_parse
- * with a message in err. */
+ * a new absolute URL string in out. Returns 0, or an exit status as
+ * moat_url_parse does, with a message in err. */
 int moat_url_resolve(const struct moat_url *base, const char *loc, size_t loclen, char *out,
                      size_t outlen, char *err, size_t errlen);
 
@@ -84,11 +76,22 @@ struct moat_get_opts {
     int explain;                    /* --explain */
     double connect_timeout;         /* seconds for TCP connect and TLS handshake */
     double max_time;                /* -m: seconds for everything; 0 for no limit */
+    const char *usage;              /* printed after a usage mistake (cli/get.c's) */
 };
+
+/* -d DATA, -d @FILE (newlines dropped, as curl does) and --data-binary
+ * DATA or @FILE ("-" for stdin) added to o->data; several are joined with
+ * '&'. Returns 0, or GET_EXIT_READ_ERROR when FILE cannot be read. */
+int get_add_data(struct moat_get_opts *o, const char *v, int binary);
+
+/* Does what o says (o->url set, options checked): parses the URL, sets up
+ * TLS, fetches; frees o->data. Returns the exit status, enum
+ * moat_get_exit, after printing any error on stderr. */
+int get_run(struct moat_get_opts *o);
 
 /* Fetches the URL of o with the configuration cfg, following redirects
  * with -L: connect, handshake, request, response to the output. Returns
- * the exit status (as moat_get_main) after printing any error on stderr. */
+ * the exit status (enum moat_get_exit) after printing any error on stderr. */
 int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg);
 
 /* ---- --explain (explain.c): the handshake of one connection, in words.

@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "core/clock.h"
+#include "core/exit.h"
+#include "core/file.h"
 #include "client/net.h"
 #include "crypto/crypto.h"
 #include "moat/http.h"
@@ -124,10 +127,10 @@ static void human(double v, char *out, size_t n)
  * second (and once more at the end). */
 static void progress(struct xfer *x, int last)
 {
-    int64_t now = moat_now_ms();
+    int64_t now = core_mono_ms();
     if (!x->progress || (!last && now - x->prog_last < 200)) return;
     x->prog_last = now;
-    double secs = (double)(moat_now_us() - x->start_us - x->t_first) / 1e6;
+    double secs = (double)(core_mono_us() - x->start_us - x->t_first) / 1e6;
     double rate = (double)x->size_download / (secs > 0.001 ? secs : 0.001);
     char got[32], tot[32], rt[32], left[32] = "";
     human((double)x->size_download, got, sizeof got);
@@ -184,7 +187,7 @@ static int timeout_exit(struct xfer *x, const char *what)
         x->c.explained = 1;
     }
     fprintf(stderr, "moat: timed out %s %s\n", what, x->u->shown);
-    return 28;
+    return GET_EXIT_OPERATION_TIMEDOUT;
 }
 
 /* The observer: keeps the peer's certificates and staple for -v and -k,
@@ -254,7 +257,8 @@ static int handshake(struct xfer *x, int64_t deadline)
         ssize_t n = moat_recv_some(x->c.fd, buf, sizeof buf, deadline);
         if (n == -2) return timeout_exit(x, "in the TLS handshake with");
         if (n <= 0)
-            return handshake_fail(x, 35, "moat: TLS handshake with %s failed: %s\n", x->u->shown,
+            return handshake_fail(x, GET_EXIT_SSL_CONNECT_ERROR,
+                                  "moat: TLS handshake with %s failed: %s\n", x->u->shown,
                                   n == 0 ? "the server closed the connection" : strerror(errno));
         r = moat_tls_recv(x->c.t, buf, (size_t)n, &x->out, &x->app);
         /* Send what the engine produced, the fatal alert included. */
@@ -269,10 +273,10 @@ static int handshake(struct xfer *x, int64_t deadline)
             shown_origin(x->u, o, sizeof o);
             const char *code = moat_tls_verify_code(x->c.t);
             fprintf(stderr, "moat: refused %s: %s (%s)\n", o, why, code ? code : "?");
-            return 60;
+            return GET_EXIT_PEER_FAILED_VERIFICATION;
         }
         fprintf(stderr, "moat: TLS handshake with %s failed: %s\n", x->u->shown, moat_strerror(r));
-        return 35;
+        return GET_EXIT_SSL_CONNECT_ERROR;
     }
     return 0;
 }
@@ -334,17 +338,17 @@ static void session_load(struct xfer *x)
 {
     const char *path = x->o->session;
     if (!path) return;
-    FILE *f = fopen(path, "rb");
-    if (!f) return; /* none yet: a full handshake, saved afterwards */
-    uint8_t buf[16384];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    if (n && moat_tls_set_session(x->c.t, buf, n) < 0 && !x->o->silent)
+    size_t n = 0;
+    uint8_t *buf = core_read_file(path, 16384, &n);
+    if (!buf && errno != EFBIG) return; /* none yet: a full handshake, saved afterwards */
+    if ((!buf || (n && moat_tls_set_session(x->c.t, buf, n) < 0)) && !x->o->silent)
         fprintf(stderr, "moat: warning: --session %s is damaged; not resuming\n", path);
-    moat_wipe(buf, sizeof buf);
+    if (buf) moat_wipe(buf, n);
+    free(buf);
 }
 
-/* Writes the latest ticket, 0600, through a temporary file and rename. */
+/* Writes the latest ticket, 0600, atomically (it is a secret: never left
+ * half-written or readable by others). */
 static void session_save(struct xfer *x)
 {
     const char *path = x->o->session;
@@ -352,15 +356,10 @@ static void session_save(struct xfer *x)
     moat_buf s;
     moat_buf_init(&s);
     if (moat_tls_get_session(x->c.t, &s) == 0 && s.len) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int ok = fd >= 0 && fchmod(fd, 0600) == 0 && write(fd, s.base, s.len) == (ssize_t)s.len;
-        if (fd >= 0 && close(fd) != 0) ok = 0;
-        if (ok && rename(tmp, path) == 0) {
+        char err[256];
+        if (core_write_file_atomic(path, s.base, s.len, 0600, err, sizeof err) == 0) {
             if (x->o->verbose) fprintf(stderr, "* session saved to %s\n", path);
         } else {
-            unlink(tmp);
             fprintf(stderr, "moat: warning: cannot save the session to %s: %s\n", path,
                     strerror(errno));
         }
@@ -376,7 +375,7 @@ static void conn_close(struct xfer *x)
         session_save(x);
         if (c->fd >= 0 && !moat_tls_peer_closed(c->t) && moat_tls_handshake_done(c->t) &&
             moat_tls_close(c->t, &x->out) == 0)
-            flush_tls(x, moat_now_ms() + 1000);
+            flush_tls(x, core_mono_ms() + 1000);
     }
     if (c->ex) {
         moat_explain_finish(c->ex);
@@ -397,21 +396,21 @@ static int conn_open(struct xfer *x)
 {
     const struct moat_url *u = x->u;
     struct conn *c = &x->c;
-    int64_t t0 = moat_now_ms(), looked = 0;
+    int64_t t0 = core_mono_ms(), looked = 0;
     int64_t hs_deadline = min_deadline(x->deadline, t0 + (int64_t)(x->o->connect_timeout * 1000));
     int status = 0;
     char addr[64] = "?";
     c->fd = moat_client_connect(u->host, u->shown, u->port, x->o->resolve, hs_deadline, addr,
                                 sizeof addr, &status, &looked);
-    x->t_lookup = (looked ? looked : moat_now_us()) - x->start_us;
+    x->t_lookup = (looked ? looked : core_mono_us()) - x->start_us;
     if (c->fd < 0) return status;
-    x->t_connect = moat_now_us() - x->start_us;
+    x->t_connect = core_mono_us() - x->start_us;
     snprintf(c->host, sizeof c->host, "%s", u->host);
     c->port = u->port;
     c->t = moat_tls_client_new(x->cfg, u->name);
     if (!c->t) {
         fprintf(stderr, "moat: cannot start TLS (out of memory)\n");
-        return 1;
+        return GET_EXIT_INTERNAL;
     }
     if (x->o->explain) {
         const char *trust = x->o->insecure ? NULL
@@ -427,7 +426,7 @@ static int conn_open(struct xfer *x)
     explain_done(x, status == 0);
     if (status) return status;
     x->verify_result = x->o->insecure ? judge_insecure(x) : 0;
-    x->t_app = moat_now_us() - x->start_us;
+    x->t_app = core_mono_us() - x->start_us;
     if (x->o->verbose) verbose_tls(x, addr);
     return 0;
 }
@@ -497,7 +496,7 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
     if (bad) {
         moat_buf_free(&req);
         fprintf(stderr, "moat: request head too long\n");
-        return 3;
+        return GET_EXIT_URL_MALFORMAT;
     }
     if (o->verbose) verbose_head("> ", (const char *)req.base, req.len);
     if (x->c.ex) {
@@ -524,12 +523,12 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
             break;
         }
     }
-    x->t_sent = moat_now_us() - x->start_us;
+    x->t_sent = core_mono_us() - x->start_us;
     if (r == -2) return timeout_exit(x, "sending to");
     if (r < 0) {
         if (x->c.used) return STALE;
         fprintf(stderr, "moat: failure sending the request to %s\n", u->shown);
-        return 55;
+        return GET_EXIT_SEND_ERROR;
     }
     return 0;
 }
@@ -545,29 +544,29 @@ static int read_more(struct xfer *x)
         ssize_t n = moat_recv_some(x->c.fd, buf, sizeof buf, x->deadline);
         if (n == -2) return timeout_exit(x, "receiving from");
         if (n < 0) {
-            if (errno == ECONNRESET) return 18;
+            if (errno == ECONNRESET) return GET_EXIT_PARTIAL_FILE;
             fprintf(stderr, "moat: failure receiving data from %s: %s\n", x->u->shown,
                     strerror(errno));
-            return 56;
+            return GET_EXIT_RECV_ERROR;
         }
-        if (n == 0) return 18;
+        if (n == 0) return GET_EXIT_PARTIAL_FILE;
         size_t before = x->app.len;
         int r = moat_tls_recv(x->c.t, buf, (size_t)n, &x->out, &x->app);
         flush_tls(x, x->deadline);
         if (r < 0) {
             fprintf(stderr, "moat: failure receiving data from %s: %s\n", x->u->shown,
                     moat_strerror(r));
-            return 56;
+            return GET_EXIT_RECV_ERROR;
         }
         if (x->app.len > before) return 0;
     }
-    return 56;
+    return GET_EXIT_RECV_ERROR;
 }
 
 static int truncated(struct xfer *x, const char *how)
 {
     fprintf(stderr, "moat: the response from %s was cut off: %s\n", x->u->shown, how);
-    return 18;
+    return GET_EXIT_PARTIAL_FILE;
 }
 
 struct answer {
@@ -588,12 +587,12 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
     int hl = 0;
     x->t_first = 0;
     for (int i = 0; i < 100000; i++) {
-        if (x->app.len && !x->t_first) x->t_first = moat_now_us() - x->start_us;
+        if (x->app.len && !x->t_first) x->t_first = core_mono_us() - x->start_us;
         hl =
             x->app.len ? moat_http_parse_response((const char *)x->app.base, x->app.len, &resp) : 0;
         if (hl < 0 || (hl == 0 && x->app.len > MAX_HEAD)) {
             fprintf(stderr, "moat: malformed HTTP response from %s\n", x->u->shown);
-            return 8; /* curl's "weird server reply" */
+            return GET_EXIT_WEIRD_SERVER_REPLY;
         }
         if (hl > 0 && resp.status >= 100 && resp.status < 200 && resp.status != 101) {
             if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, (size_t)hl);
@@ -602,11 +601,12 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
         }
         if (hl > 0) break;
         int r = read_more(x);
-        if ((r == 1 || r == 18) && x->c.used && x->app.len == 0) return STALE;
-        if (r == 1 || r == 18) return truncated(x, "the connection ended before the response head");
+        if ((r == 1 || r == GET_EXIT_PARTIAL_FILE) && x->c.used && x->app.len == 0) return STALE;
+        if (r == 1 || r == GET_EXIT_PARTIAL_FILE)
+            return truncated(x, "the connection ended before the response head");
         if (r) return r;
     }
-    if (hl <= 0) return 56;
+    if (hl <= 0) return GET_EXIT_RECV_ERROR;
     a->status = x->http_code = resp.status;
     a->location[0] = '\0';
     const moat_http_header *loc = moat_http_find_header(&resp.f, "Location");
@@ -631,9 +631,10 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
         origin(x->u, o, sizeof o);
         fprintf(stderr, "%s%s\n", o, x->u->path);
         x->c.reusable = 0;
-        return 22;
+        return GET_EXIT_HTTP_RETURNED_ERROR;
     }
-    if ((x->o->include || x->o->head) && emit(x, x->app.base, (size_t)hl, 0) < 0) return 23;
+    if ((x->o->include || x->o->head) && emit(x, x->app.base, (size_t)hl, 0) < 0)
+        return GET_EXIT_WRITE_ERROR;
 
     int mode;
     uint64_t left = 0;
@@ -661,7 +662,7 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
         if (mode == BODY_NONE) break;
         if (mode == BODY_LENGTH) {
             size_t n = x->app.len < left ? x->app.len : (size_t)left;
-            if (out && emit(x, x->app.base, n, 1) < 0) return 23;
+            if (out && emit(x, x->app.base, n, 1) < 0) return GET_EXIT_WRITE_ERROR;
             moat_buf_consume(&x->app, n);
             left -= n;
             if (left == 0) break;
@@ -669,15 +670,15 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
             size_t used = 0;
             int r = moat_http_chunked_feed(&ch, x->app.base, x->app.len, &used, &x->decoded);
             moat_buf_consume(&x->app, used);
-            if (out && emit(x, x->decoded.base, x->decoded.len, 1) < 0) return 23;
+            if (out && emit(x, x->decoded.base, x->decoded.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
             moat_buf_clear(&x->decoded);
             if (r < 0) {
                 fprintf(stderr, "moat: malformed chunked body from %s\n", x->u->shown);
-                return 56;
+                return GET_EXIT_RECV_ERROR;
             }
             if (r == 1) break;
         } else {
-            if (out && emit(x, x->app.base, x->app.len, 1) < 0) return 23;
+            if (out && emit(x, x->app.base, x->app.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
             moat_buf_clear(&x->app);
         }
         int r = read_more(x);
@@ -692,7 +693,7 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
                 snprintf(how, sizeof how, "the chunked body never ended");
             return truncated(x, how);
         }
-        if (r == 18) {
+        if (r == GET_EXIT_PARTIAL_FILE) {
             if (mode == BODY_LENGTH) {
                 char how[96];
                 snprintf(how, sizeof how,
@@ -770,8 +771,8 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
     moat_buf_init(&x.out);
     moat_buf_init(&x.app);
     moat_buf_init(&x.decoded);
-    x.start = moat_now_ms();
-    x.start_us = moat_now_us();
+    x.start = core_mono_ms();
+    x.start_us = core_mono_us();
     if (o->max_time > 0) x.deadline = x.start + (int64_t)(o->max_time * 1000);
 
     static char url[8400];
@@ -808,7 +809,7 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
             if (status == 0) status = read_response(&x, method, &a);
             if (status && status != STALE && x.send_failed) {
                 fprintf(stderr, "moat: failure sending the request body to %s\n", u.shown);
-                status = 55;
+                status = GET_EXIT_SEND_ERROR;
             }
             if (status == 0 && x.send_failed) x.c.reusable = 0;
             x.c.used = 1;
@@ -817,13 +818,13 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
         }
         if (status == STALE) {
             fprintf(stderr, "moat: the server closed the connection to %s\n", u.shown);
-            status = 56;
+            status = GET_EXIT_RECV_ERROR;
         }
         if (status || !(o->follow && is_redirect(a.status) && a.location[0])) break;
         if (hops == MAX_REDIRECTS) {
             fprintf(stderr, "moat: stopped after %d redirects (the last to %s)\n", MAX_REDIRECTS,
                     a.location);
-            status = 47;
+            status = GET_EXIT_TOO_MANY_REDIRECTS;
             break;
         }
         static char next[8400];
@@ -843,7 +844,7 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
         }
         memcpy(url, next, sizeof url);
     }
-    int64_t end = moat_now_us();
+    int64_t end = core_mono_us();
     if (x.c.t || x.c.fd >= 0) conn_close(&x);
     if (o->verbose)
         fprintf(stderr,
@@ -853,13 +854,13 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
                 (double)x.t_first / 1e3, (double)(end - x.start_us) / 1e3);
     if (!x.sink && status == 0 && o->output && !(x.sink = fopen(o->output, "wb"))) {
         fprintf(stderr, "moat: cannot write %s: %s\n", o->output, strerror(errno));
-        status = 23;
+        status = GET_EXIT_WRITE_ERROR;
     }
     if (x.sink && x.sink != stdout && fclose(x.sink) != 0 && status == 0) {
         fprintf(stderr, "moat: write error on %s\n", o->output);
-        status = 23;
+        status = GET_EXIT_WRITE_ERROR;
     }
-    if (x.sink == stdout && fflush(stdout) != 0 && status == 0) status = 23;
+    if (x.sink == stdout && fflush(stdout) != 0 && status == 0) status = GET_EXIT_WRITE_ERROR;
     if (o->writeout) write_out(&x, end);
     moat_buf_free(&x.out);
     moat_buf_free(&x.app);

@@ -14,26 +14,13 @@
 #include <unistd.h>
 
 #include "client/net.h"
-
-int64_t moat_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t moat_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+#include "core/exit.h"
 
 /* Milliseconds until deadline for poll: -1 when none, 0 when passed. */
 static int remaining(int64_t deadline)
 {
     if (deadline <= 0) return -1;
-    int64_t left = deadline - moat_now_ms();
+    int64_t left = deadline - core_mono_ms();
     if (left <= 0) return 0;
     return left > 1000000000 ? 1000000000 : (int)left;
 }
@@ -164,16 +151,16 @@ int moat_client_connect(const char *host, const char *shown, int port, const cha
     int r = lookup(name ? name : host, portstr, &hints, deadline, &res);
     if (r == LOOKUP_TIMED_OUT) {
         fprintf(stderr, "moat: resolving host %s timed out\n", shown);
-        *exit_code = 28;
+        *exit_code = GET_EXIT_OPERATION_TIMEDOUT;
         return -1;
     }
     if (r) {
         fprintf(stderr, "moat: could not resolve host %s: %s\n", name ? name : shown,
                 gai_strerror(r));
-        *exit_code = 6;
+        *exit_code = GET_EXIT_COULDNT_RESOLVE_HOST;
         return -1;
     }
-    if (resolved_at) *resolved_at = moat_now_us();
+    if (resolved_at) *resolved_at = core_mono_us();
     int fd = -1, err = ECONNREFUSED, timed_out = 0;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         fd = connect_one(ai, deadline);
@@ -193,10 +180,10 @@ int moat_client_connect(const char *host, const char *shown, int port, const cha
     if (fd < 0) {
         if (timed_out) {
             fprintf(stderr, "moat: connection to %s port %d timed out\n", shown, port);
-            *exit_code = 28;
+            *exit_code = GET_EXIT_OPERATION_TIMEDOUT;
         } else {
             fprintf(stderr, "moat: cannot connect to %s port %d: %s\n", shown, port, strerror(err));
-            *exit_code = 7;
+            *exit_code = GET_EXIT_COULDNT_CONNECT;
         }
         return -1;
     }

@@ -7,10 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Monotonic clock in milliseconds. */
-int64_t moat_now_ms(void);
-/* The same in microseconds (for -w and -v timings). */
-int64_t moat_now_us(void);
+#include "core/clock.h"
 
 /* Resolves host (or uses the address of a matching --resolve HOST:PORT:ADDR
  * spec, which may be NULL; a trailing dot on either name is ignored) and
@@ -18,7 +15,7 @@ int64_t moat_now_us(void);
  * connection both ending by deadline. Returns a non-blocking socket with the
  * numeric address in addr_out; or -1 after printing one line on stderr (naming the host as
  * shown), with *exit_code set to 6 (resolve), 7 (connect) or 28 (timeout). *resolved_at (if not
- * NULL) gets the time name resolution ended (moat_now_us). */
+ * NULL) gets the time name resolution ended (core_mono_us). */
 int moat_client_connect(const char *host, const char *shown, int port, const char *resolve,
                         int64_t deadline, char *addr_out, size_t addrlen, int *exit_code,
                         int64_t *resolved_at);

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "client/client.h"
+#include "core/exit.h"
 
 static int host_char(unsigned char c)
 {
@@ -106,7 +107,7 @@ static int idna_to_ascii(const char *in, char *out, size_t outlen, const char *u
         snprintf(err, errlen, "bad international host name in URL: %s (%s)", url,
                  r != IDN2_OK ? idn2_strerror(r) : "too long");
         idn2_free(a);
-        return 3;
+        return GET_EXIT_URL_MALFORMAT;
     }
     snprintf(out, outlen, "%s", (char *)a);
     idn2_free(a);
@@ -120,7 +121,7 @@ static int set_names(struct moat_url *u, const char *url, char *err, size_t errl
     if (n > 1 && u->host[n - 1] == '.' && !strchr(u->host, ':')) n--;
     if (n == 0 || u->host[n - 1] == '.' || u->host[0] == '.' || strstr(u->host, "..")) {
         snprintf(err, errlen, "bad host name (an empty label) in URL: %s", url);
-        return 3;
+        return GET_EXIT_URL_MALFORMAT;
     }
     memcpy(u->name, u->host, n);
     u->name[n] = '\0';
@@ -148,7 +149,7 @@ static int parse_name(const char *p, size_t n, struct moat_url *u, const char *u
     int unicode = 0;
     if (n >= sizeof raw) {
         snprintf(err, errlen, "host name too long in URL: %s", url);
-        return 3;
+        return GET_EXIT_URL_MALFORMAT;
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -156,7 +157,7 @@ static int parse_name(const char *p, size_t n, struct moat_url *u, const char *u
             unicode = 1;
         } else if (!host_char(c)) {
             snprintf(err, errlen, "bad character in host name of URL: %s", url);
-            return 3;
+            return GET_EXIT_URL_MALFORMAT;
         }
         raw[i] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
     }
@@ -166,14 +167,14 @@ static int parse_name(const char *p, size_t n, struct moat_url *u, const char *u
         if (r) return r;
     } else if (n >= sizeof u->host) {
         snprintf(err, errlen, "host name too long in URL: %s", url);
-        return 3;
+        return GET_EXIT_URL_MALFORMAT;
     } else {
         memcpy(u->host, raw, n + 1);
     }
     n = strlen(u->host);
     if (ends_in_number(u->host, n) && ipv4_parse(u->host, n, u->host, sizeof u->host) < 0) {
         snprintf(err, errlen, "bad IPv4 address in URL: %s", url);
-        return 3;
+        return GET_EXIT_URL_MALFORMAT;
     }
     return 0;
 }
@@ -193,12 +194,12 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
                      "plain http:// is not supported: moat speaks HTTPS only "
                      "(try https://%s)",
                      sep + 3);
-            return 1;
+            return GET_EXIT_UNSUPPORTED;
         } else {
             snprintf(err, errlen,
                      "unsupported scheme '%.*s' in %s (moat get fetches https:// URLs)",
                      (int)(slen > 32 ? 32 : slen), url, url);
-            return 1;
+            return GET_EXIT_UNSUPPORTED;
         }
     }
 
@@ -206,20 +207,20 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
     size_t alen = strcspn(p, "/?#");
     if (memchr(p, '@', alen)) {
         snprintf(err, errlen, "user names and passwords in URLs are not supported: %s", url);
-        return 3;
+        return GET_EXIT_URL_MALFORMAT;
     }
     const char *hend;
     if (p[0] == '[') {
         const char *close = memchr(p, ']', alen);
         if (!close || (size_t)(close - p - 1) >= sizeof u->host || close == p + 1) {
             snprintf(err, errlen, "bad IPv6 address in URL: %s", url);
-            return 3;
+            return GET_EXIT_URL_MALFORMAT;
         }
         memcpy(u->host, p + 1, (size_t)(close - p - 1));
         struct in6_addr a6;
         if (inet_pton(AF_INET6, u->host, &a6) != 1) {
             snprintf(err, errlen, "bad IPv6 address in URL: %s", url);
-            return 3;
+            return GET_EXIT_URL_MALFORMAT;
         }
         hend = close + 1;
     } else {
@@ -228,7 +229,7 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
             hlen++;
         if (hlen == 0) {
             snprintf(err, errlen, "no host name in URL: %s", url);
-            return 3;
+            return GET_EXIT_URL_MALFORMAT;
         }
         int r = parse_name(p, hlen, u, url, err, errlen);
         if (r) return r;
@@ -240,7 +241,7 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
     if (hend < aend) {
         if (*hend != ':') {
             snprintf(err, errlen, "malformed URL: %s", url);
-            return 3;
+            return GET_EXIT_URL_MALFORMAT;
         }
         hend++;
         if (hend < aend) {
@@ -248,13 +249,13 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
             for (; hend < aend; hend++) {
                 if (*hend < '0' || *hend > '9' || port > 65535) {
                     snprintf(err, errlen, "bad port number in URL: %s", url);
-                    return 3;
+                    return GET_EXIT_URL_MALFORMAT;
                 }
                 port = port * 10 + (*hend - '0');
             }
             if (port < 1 || port > 65535) {
                 snprintf(err, errlen, "bad port number in URL: %s", url);
-                return 3;
+                return GET_EXIT_URL_MALFORMAT;
             }
             u->port = port;
             u->port_given = 1;
@@ -270,11 +271,11 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
         unsigned char c = (unsigned char)*s;
         if (o + 4 >= sizeof u->path) {
             snprintf(err, errlen, "URL too long");
-            return 3;
+            return GET_EXIT_URL_MALFORMAT;
         }
         if (c < 0x20 || c == 0x7f) {
             snprintf(err, errlen, "control character in URL");
-            return 3;
+            return GET_EXIT_URL_MALFORMAT;
         }
         if (c == ' ' || c > 0x7e) {
             o += (size_t)snprintf(u->path + o, 4, "%%%02X", c);
@@ -299,7 +300,7 @@ int moat_url_resolve(const struct moat_url *base, const char *loc, size_t loclen
     char l[8192];
     if (loclen == 0 || loclen >= sizeof l) {
         snprintf(err, errlen, "bad Location in a redirect");
-        return 3;
+        return GET_EXIT_URL_MALFORMAT;
     }
     memcpy(l, loc, loclen);
     l[loclen] = '\0';
@@ -333,7 +334,7 @@ int moat_url_resolve(const struct moat_url *base, const char *loc, size_t loclen
     }
     if (n < 0 || (size_t)n >= outlen) {
         snprintf(err, errlen, "redirect URL too long");
-        return 3;
+        return GET_EXIT_URL_MALFORMAT;
     }
     return 0;
 }

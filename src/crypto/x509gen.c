@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "core/file.h"
 #include "crypto/x509gen.h"
 #include "crypto/x509gen_int.h"
 #include "moat/error.h"
@@ -43,76 +44,13 @@ static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- files */
 
-int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
-                           size_t errlen)
-{
-    static unsigned counter;
-    char tmp[4096];
-    int fd = -1;
-    /* O_EXCL so we never write through a file (or symlink) someone else
-     * put there; a few tries in case a stale temp file has our name. */
-    for (int tries = 0; tries < 16 && fd < 0; tries++) {
-        unsigned r = 0;
-        if (RAND_bytes((unsigned char *)&r, sizeof r) != 1) r = counter;
-        int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%u-%08x", path, (long)getpid(), counter++, r);
-        if (n < 0 || (size_t)n >= sizeof tmp)
-            return fail(MOAT_ERR_IO, err, errlen, "%s: path too long", path);
-        fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode);
-        if (fd < 0 && errno != EEXIST)
-            return fail(MOAT_ERR_IO, err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-    }
-    if (fd < 0)
-        return fail(MOAT_ERR_IO, err, errlen, "cannot create a temporary file next to %s", path);
-    /* The umask may have narrowed the mode; set exactly what was asked. */
-    if (fchmod(fd, mode) != 0) goto io_error;
-    const unsigned char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) goto io_error;
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0) goto io_error;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto io_error;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) goto io_error;
-    /* Make the rename itself durable. */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = 0;
-    else if (slash)
-        *slash = 0;
-    else
-        snprintf(dir, sizeof dir, ".");
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-
-io_error : {
-    int saved = errno;
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-    return fail(MOAT_ERR_IO, err, errlen, "cannot write %s: %s", path, strerror(saved));
-}
-}
-
 /* Writes the contents of a memory BIO to path. */
 static int write_bio(BIO *b, const char *path, mode_t mode, char *err, size_t errlen)
 {
     char *data = NULL;
     long n = BIO_get_mem_data(b, &data);
     if (n < 0 || !data) return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode %s", path);
-    return moat_write_file_atomic(path, data, (size_t)n, mode, err, errlen);
+    return core_write_file_atomic(path, data, (size_t)n, mode, err, errlen);
 }
 
 /* ---- keys */

@@ -25,7 +25,7 @@ int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size
 /* MOAT_KEY_EC_P256 or MOAT_KEY_RSA2048, or -1 for any other kind of key. */
 int moat_pkey_type(const moat_pkey *k);
 /* Writes the key as an unencrypted PKCS#8 PEM file with mode 0600, through
- * moat_write_file_atomic (so a crash never leaves half a key). Replaces an
+ * core_write_file_atomic (so a crash never leaves half a key). Replaces an
  * existing file at path. */
 int moat_pkey_write_pem(const moat_pkey *k, const char *path, char *err, size_t errlen);
 /* Reads the first private key of a PEM file. Encrypted keys are refused
@@ -169,14 +169,5 @@ struct moat_crl_entry {
 int moat_crl_make(const moat_cert *ca, const moat_pkey *ca_key, const struct moat_crl_entry *e,
                   size_t n, int64_t this_update, int64_t next_update, uint64_t number, int der,
                   unsigned char **out, size_t *outlen, char *err, size_t errlen);
-
-/* ---- files */
-
-/* Writes len bytes to path atomically: a temp file in the same directory,
- * opened O_CREAT|O_EXCL|O_WRONLY with mode, written, fsync'd, then renamed
- * over path (and the directory fsync'd). On failure nothing is left behind
- * and path is untouched. Returns 0 or MOAT_ERR_IO. */
-int moat_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, char *err,
-                           size_t errlen);
 
 #endif

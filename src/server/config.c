@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/exit.h"
+#include "core/file.h"
 #include "server/config.h"
 #include "server/proxy.h"
 
@@ -43,7 +45,7 @@ static int say(char *err, size_t errlen, const char *where, const char *fmt, ...
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     snprintf(err, errlen, "%s%s%s", where ? where : "", where ? ": " : "", msg);
-    return 2;
+    return MOAT_EXIT_USAGE;
 }
 
 /* A copy of s that lives as long as o's settings; NULL when out of memory. */
@@ -203,41 +205,10 @@ int moat_serve_config_parse(struct moat_serve_opts *o, const char *buf, size_t l
     return 0;
 }
 
-uint8_t *moat_serve_read_file(const char *path, size_t max, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-        int e = errno;
-        if (!S_ISREG(st.st_mode))
-            e = EINVAL;
-        else if ((size_t)st.st_size > max)
-            e = EFBIG;
-        close(fd);
-        errno = e;
-        return NULL;
-    }
-    uint8_t *p = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (p && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (!p)
-        errno = ENOMEM;
-    else
-        p[got] = 0;
-    *len = got;
-    return p;
-}
-
 int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen)
 {
     size_t got = 0;
-    char *buf = (char *)moat_serve_read_file(path, MOAT_SERVE_CONFIG_MAX, &got);
+    char *buf = (char *)core_read_file(path, MOAT_SERVE_CONFIG_MAX, &got);
     if (!buf)
         return say(err, errlen, NULL, "cannot read config %.600s: %s", path,
                    errno == EFBIG    ? "larger than 1 MiB"

@@ -47,25 +47,28 @@ void moat_serve_opts_free(struct moat_serve_opts *o);
 
 /* Applies one setting. where is NULL for a flag (v then stays the
  * caller's), "FILE:LINE" for a config line (v is copied). v is NULL for a
- * switch given without a value. Returns 0, or 2 with a message (starting
- * with where) in err. */
+ * switch given without a value. Returns 0, or MOAT_EXIT_USAGE with a
+ * message (starting with where) in err. */
 int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const char *v,
                           const char *where, char *err, size_t errlen);
 
 /* Parses a config file's bytes buf[0..len) (not NUL-terminated; fname is
  * for messages): one setting per line, `name value` (the flag without its
- * dashes), `#` starts a comment. Returns 0, or 2 with "FNAME:LINE: what is
- * wrong" in err. */
+ * dashes), `#` starts a comment. Returns 0, or MOAT_EXIT_USAGE with
+ * "FNAME:LINE: what is wrong" in err. */
 int moat_serve_config_parse(struct moat_serve_opts *o, const char *buf, size_t len,
                             const char *fname, char *err, size_t errlen);
 
-/* Reads path (at most MOAT_SERVE_CONFIG_MAX bytes) and parses it. Returns
- * 0, or 2 with a message in err. */
-int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen);
+/* Serves with the settings of o (checked by the caller; see cli/serve.c)
+ * until told to stop: the TLS configuration, the listeners, the master
+ * and its workers. usage is printed after a mistake found in o here (a
+ * cipher name, a listen address), as after one in a flag. Returns the
+ * exit status: MOAT_EXIT_OK after a clean stop, MOAT_EXIT_FAIL on a
+ * runtime failure, MOAT_EXIT_USAGE on bad settings or unreadable files. */
+int serve_run(const struct moat_serve_opts *o, const char *usage);
 
-/* The whole of a regular file of at most max bytes, NUL-terminated (the
- * caller frees it), its length in *len; NULL with errno set (EINVAL: not
- * a regular file, EFBIG: larger than max). */
-uint8_t *moat_serve_read_file(const char *path, size_t max, size_t *len);
+/* Reads path (at most MOAT_SERVE_CONFIG_MAX bytes) and parses it. Returns
+ * 0, or MOAT_EXIT_USAGE with a message in err. */
+int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen);
 
 #endif

@@ -2,6 +2,7 @@
  * beneath the root with openat2(RESOLVE_BENEATH) in one system call, the
  * descriptor and its stat (or the fact that nothing is there) kept for a
  * second, so a request for a file asked for a moment ago costs a dup(). */
+#include "core/clock.h"
 #include "server/filecache.h"
 
 #include <errno.h>
@@ -33,13 +34,6 @@ static struct slot slots[SLOTS];
 static int root_fd = -1;
 static char root_path[PATH_MAX];
 static int no_openat2; /* the kernel (or a seccomp filter) refused it */
-
-static long long now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static uint64_t fnv1a(const char *s)
 {
@@ -178,7 +172,7 @@ static int fill(const struct moat_server *s, struct slot *sl, const char *rel)
 const struct moat_cached *moat_filecache_get(const struct moat_server *s, const char *rel)
 {
     uint64_t h = fnv1a(rel);
-    long long now = now_ms();
+    long long now = core_mono_coarse_ms();
     struct slot *sl = lookup(rel, h, now);
     if (sl) return sl->found ? &sl->e : NULL;
     sl = &slots[h % SLOTS];

@@ -19,6 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/exit.h"
+#include "core/file.h"
 #include "server/proxy.h"
 #include "server/server.h"
 
@@ -108,13 +111,6 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void conn_free(struct loop *L, struct conn *c)
 {
     if (c->prev)
@@ -150,7 +146,7 @@ static void end_body(struct conn *c)
 
 static void touch(struct loop *L, struct conn *c)
 {
-    c->last_active = now_ms();
+    c->last_active = core_mono_ms();
     if (c->handshake_done && c->state != C_LINGER)
         c->deadline = c->last_active + L->s->idle_timeout_ms;
 }
@@ -369,7 +365,7 @@ static int proxy_step(struct loop *L, struct conn *c)
     int progress = 0;
     int r = c->state != C_OPEN ? MOAT_PROXY_ABORT
                                : moat_proxy_pump(c->px, c->tls, &c->app, &c->out, c->peer_done,
-                                                 now_ms(), &progress);
+                                                 core_mono_ms(), &progress);
     if (progress) touch(L, c);
     if (r == MOAT_PROXY_BUSY) return progress;
     moat_http_request req;
@@ -438,7 +434,7 @@ static int answer_requests(struct loop *L, struct conn *c)
              (c->app.len < MOAT_HTTP_MAX_REQUEST_LINE &&
               !memchr(c->app.base + c->scanned, '\n', c->app.len - c->scanned)))) {
             c->scanned = c->app.len;
-            if (c->app.len && !c->head_since) c->head_since = now_ms();
+            if (c->app.len && !c->head_since) c->head_since = core_mono_ms();
             if (c->peer_done) begin_close(c, 1);
             break;
         }
@@ -449,7 +445,7 @@ static int answer_requests(struct loop *L, struct conn *c)
             n = -431;
         if (n == 0) {
             c->scanned = c->app.len;
-            if (!c->head_since) c->head_since = now_ms();
+            if (!c->head_since) c->head_since = core_mono_ms();
             if (c->peer_done) begin_close(c, 1);
             break;
         }
@@ -610,7 +606,7 @@ static int pump(struct loop *L, struct conn *c)
              * destroys the response in flight. */
             if (shutdown(c->fd, SHUT_WR) < 0) return -1;
             c->state = C_LINGER;
-            c->deadline = now_ms() + LINGER_MS;
+            c->deadline = core_mono_ms() + LINGER_MS;
             break;
         }
         /* A proxied response whose queue just emptied may go on at once. */
@@ -655,7 +651,7 @@ static void accept_new(struct loop *L, int plain)
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 listen_on(L, 0);
-                L->accept_paused_until = now_ms() + ACCEPT_PAUSE_MS;
+                L->accept_paused_until = core_mono_ms() + ACCEPT_PAUSE_MS;
             }
             return;
         }
@@ -675,7 +671,7 @@ static void accept_new(struct loop *L, int plain)
         c->body.fd = -1;
         c->events = EPOLLIN;
         c->handshake_done = plain;
-        c->last_active = now_ms();
+        c->last_active = core_mono_ms();
         c->deadline = c->last_active + s->handshake_timeout_ms;
         if (ss.ss_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->addr, sizeof c->addr);
@@ -712,12 +708,12 @@ static void check_staples(struct loop *L)
             st.st_mtim.tv_nsec == s->staples[i].mtime.tv_nsec)
             continue;
         s->staples[i].mtime = st.st_mtim;
-        FILE *f = fopen(s->staples[i].path, "rb");
-        if (!f) continue;
-        static uint8_t der[1 << 16];
-        size_t n = fread(der, 1, sizeof der, f);
-        fclose(f);
-        if (moat_tls_config_set_ocsp_staple(s->cfg, (size_t)i, der, n) < 0)
+        size_t n = 0;
+        uint8_t *der = core_read_file(s->staples[i].path, 1 << 16, &n);
+        if (!der && errno != EFBIG) continue; /* gone, or being replaced */
+        int r = der ? moat_tls_config_set_ocsp_staple(s->cfg, (size_t)i, der, n) : -1;
+        free(der);
+        if (r < 0)
             fprintf(stderr,
                     "moat serve: %s changed but is not a usable OCSP response; keeping "
                     "the previous one\n",
@@ -803,14 +799,14 @@ int moat_server_run(struct moat_server *s)
     listen_on(&L, 1);
 
     int status = 0;
-    int64_t next_sweep = now_ms() + 250, next_staple = now_ms() + 1000;
+    int64_t next_sweep = core_mono_ms() + 250, next_staple = core_mono_ms() + 1000;
     struct epoll_event evs[MAX_EVENTS];
     for (;;) {
         if (stop_flag && !L.draining) {
             /* Stop accepting; the listener stays open in the master and
              * any new workers, so queued connections are not lost. */
             L.draining = 1;
-            L.drain_deadline = now_ms() + s->stop_timeout_ms;
+            L.drain_deadline = core_mono_ms() + s->stop_timeout_ms;
             listen_on(&L, 0);
             close(s->lfd);
             if (s->redirect_fd >= 0) close(s->redirect_fd);
@@ -821,7 +817,7 @@ int moat_server_run(struct moat_server *s)
         if (n < 0) {
             if (errno == EINTR) continue;
             perror("moat: epoll_wait");
-            status = 1;
+            status = MOAT_EXIT_FAIL;
             break;
         }
         for (int i = 0; i < n; i++) {
@@ -844,7 +840,7 @@ int moat_server_run(struct moat_server *s)
                 conn_free(&L, c);
             }
         }
-        int64_t now = now_ms();
+        int64_t now = core_mono_ms();
         if (now >= next_sweep || L.draining) {
             sweep(&L, now);
             moat_proxy_sweep(now); /* idle backend connections, traffic or not */

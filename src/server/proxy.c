@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+#include "core/exit.h"
 #include "server/proxy.h"
 
 #define MAX_ROUTES 32
@@ -114,13 +116,6 @@ struct moat_proxy {
     int got_bytes; /* the backend sent anything at all */
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- options */
 
 /* Formats a message about an option into err (where: "FILE:LINE" or NULL). */
@@ -128,7 +123,7 @@ static int opt_err(char *err, size_t errlen, const char *where, const char *fmt,
 {
     int n = snprintf(err, errlen, "%s%s", where ? where : "", where ? ": " : "");
     if (n >= 0 && (size_t)n < errlen) snprintf(err + n, errlen - (size_t)n, fmt, arg);
-    return 2;
+    return MOAT_EXIT_USAGE;
 }
 
 /* Parses "http://host[:port][/path]" into b. */
@@ -194,7 +189,7 @@ static int add_backend(struct route *rt, const char *url, size_t n, const char *
     if (!b) return opt_err(err, errlen, where, "%s", "out of memory");
     if (parse_url(url, n, b, where, err, errlen)) {
         free(b);
-        return 2;
+        return MOAT_EXIT_USAGE;
     }
     P.backends[P.nbackends++] = b;
     rt->b[rt->nb++] = b;
@@ -228,7 +223,7 @@ static int add_proxy(const char *v, const char *where, char *err, size_t errlen)
         if (n) {
             if (rt->nb >= MAX_BACKENDS)
                 return opt_err(err, errlen, where, "at most 16 URLs per --proxy route (%.600s)", v);
-            if (add_backend(rt, urls, n, where, err, errlen)) return 2;
+            if (add_backend(rt, urls, n, where, err, errlen)) return MOAT_EXIT_USAGE;
         }
         urls += n;
         if (*urls == ',') urls++;
@@ -284,7 +279,7 @@ int moat_proxy_check(void)
 {
     if (P.only && !P.nroutes) {
         fprintf(stderr, "moat serve: --proxy-only needs a --proxy URL to send requests to\n");
-        return 2;
+        return MOAT_EXIT_USAGE;
     }
     return 0;
 }
@@ -393,8 +388,7 @@ static int idempotent(const moat_http_request *q)
 {
     static const char *const m[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0)
-            return 1;
+        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0) return 1;
     return 0;
 }
 
@@ -474,9 +468,8 @@ static int clean(const char *s)
  * must remove any the client sent); an incoming copy never reaches the
  * backend. */
 static const char *const ours[] = {
-    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",      "forwarded",
-    "x-real-ip",       "client-cert",       "client-cert-chain",     "x-client-cert-subject",
-    "expect",
+    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",      "forwarded", "x-real-ip",
+    "client-cert",     "client-cert-chain", "x-client-cert-subject", "expect",
 };
 
 /* A name with '_' that reads as one of ours (or any X-Forwarded-*) once
@@ -514,8 +507,7 @@ static void put_quoted(moat_buf *b, const char *s, size_t n, int *r)
  * ("[2001:db8::1]", 6) and any host (a port's ':' is no tchar) are
  * quoted; Host was validated by the parser, and is escaped anyway, so
  * no value can end early and start a pair of its own. */
-static void put_forwarded(moat_buf *b, const char *addr, const char *host, size_t host_len,
-                          int *r)
+static void put_forwarded(moat_buf *b, const char *addr, const char *host, size_t host_len, int *r)
 {
     puts_(b, "Forwarded: for=", r);
     if (strchr(addr, ':')) {
@@ -567,8 +559,7 @@ static int zero_length(const moat_http_request *q)
     if (q->f.content_length == 0) return 1;
     static const char *const m[] = {"POST", "PUT", "PATCH"};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0)
-            return 1;
+        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0) return 1;
     return 0;
 }
 
@@ -639,7 +630,7 @@ static void close_fd(struct moat_proxy *px)
  * every route, since the health is the server's. */
 static void mark_down(struct moat_proxy *px, const char *why)
 {
-    int64_t until = mono_ms() + FAIL_MS;
+    int64_t until = core_mono_ms() + FAIL_MS;
     for (int i = 0; i < P.nbackends; i++) {
         struct backend *b = P.backends[i];
         if (b == px->be ||
@@ -828,11 +819,11 @@ struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t 
          * which owns the backend's whole tree, no dot segment. */
         px->err_status = 400;
     } else {
-        px->be = choose(px->rt, mono_ms());
+        px->be = choose(px->rt, core_mono_ms());
         if (build_request(px, addr, peer) < 0 ||
             moat_buf_append(&px->up, px->head.base, px->head.len) < 0)
             px->err_status = 500;
-        else if (connect_backend(px, mono_ms(), 0) < 0)
+        else if (connect_backend(px, core_mono_ms(), 0) < 0)
             px->err_status = 502;
     }
     if (px->state == S_ERROR && !px->err_status) px->err_status = 502;
@@ -1259,7 +1250,7 @@ void moat_proxy_free(struct moat_proxy *px)
         !px->down.len && px->be->nidle < POOL_MAX) {
         epoll_ctl(px->epfd, EPOLL_CTL_DEL, px->fd, NULL);
         px->be->idle[px->be->nidle] = px->fd;
-        px->be->idle_since[px->be->nidle++] = mono_ms();
+        px->be->idle_since[px->be->nidle++] = core_mono_ms();
         px->fd = -1;
     }
     close_fd(px);

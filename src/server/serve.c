@@ -1,7 +1,7 @@
-/* moat serve: options (flags and --config FILE), the TLS configuration,
- * the listening sockets, and the master process that keeps N workers
- * running (loop.c), restarts the ones that die, reloads on SIGHUP and
- * stops gracefully on SIGTERM/SIGINT. */
+/* moat serve, once its options are read (cli/serve.c): the TLS
+ * configuration, the listening sockets, and the master process that keeps
+ * N workers running (loop.c), restarts the ones that die, reloads on
+ * SIGHUP and stops gracefully on SIGTERM/SIGINT. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -22,6 +22,9 @@
 
 #include "ca/ca.h"
 #include "core/keylog.h"
+#include "core/clock.h"
+#include "core/exit.h"
+#include "core/file.h"
 #include "server/config.h"
 #include "server/proxy.h"
 #include "server/server.h"
@@ -29,78 +32,17 @@
 #define MAX_CERTS MOAT_SERVE_MAX_CERTS
 #define MAX_WORKERS MOAT_SERVE_MAX_WORKERS
 
-static const char usage[] =
-    "usage: moat serve [DIR] [--listen [ADDR:]PORT] [--cert FILE --key FILE]...\n"
-    "         [--ciphers LIST] [--groups LIST] [--ticket-keys FILE] [--ticket-lifetime S] "
-    "[--psk-ke]\n"
-    "         [--client-ca FILE [--client-auth require|optional|none]] [--ocsp-staple FILE]...\n"
-    "         [--workers N] [--max-conns N] [--redirect-http ADDR:PORT] [--hsts SECONDS]\n"
-    "         [--list-dirs] [--serve-dotfiles] [--access-log FILE|-] [--error-log FILE]\n"
-    "         [--pid-file FILE] [--user NAME] [--handshake-timeout S] [--header-timeout S]\n"
-    "         [--idle-timeout S] [--stop-timeout S] [--max-header-size BYTES]\n"
-    "         [--max-body-size BYTES] [--proxy [/PREFIX=]URL[,URL...]]... [--proxy-only]\n"
-    "         [--proxy-connect-timeout S] [--proxy-read-timeout S] [--proxy-idle-timeout S]\n"
-    "         [--proxy-tunnel-timeout S] [--config FILE]\n"
-    "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";
+/* The usage text of cli/serve.c, printed after a mistake in the options
+ * found here (a cipher name, a listen address), as after one in a flag. */
+static const char *usage;
 
 static int complain(const char *where, const char *fmt, const char *arg)
 {
     fprintf(stderr, "moat serve: %s%s", where ? where : "", where ? ": " : "");
     fprintf(stderr, fmt, arg);
     fputs("\n", stderr);
-    if (!where) fputs(usage, stderr);
-    return 2;
-}
-
-static int parse_opts(int argc, char **argv, struct moat_serve_opts *o)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
-            return 1;
-        }
-        if (strncmp(a, "--", 2) == 0 && a[2]) {
-            char name[64];
-            const char *eq = strchr(a, '=');
-            size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-            if (n >= sizeof name) return complain(NULL, "unknown option %s", a);
-            memcpy(name, a + 2, n);
-            name[n] = '\0';
-            const char *v = eq ? eq + 1 : NULL;
-            int sw = !strcmp(name, "list-dirs") || !strcmp(name, "proxy-only") ||
-                     !strcmp(name, "psk-ke") || !strcmp(name, "serve-dotfiles"); /* no value */
-            if (!v && !sw && i + 1 < argc) v = argv[++i];
-            if (!v && !sw) return complain(NULL, "--%s needs a value", name);
-            char err[1200];
-            int r = moat_serve_config_set(o, name, v, NULL, err, sizeof err);
-            if (r) {
-                /* A mistake in a file names the file and line; one in a
-                 * flag gets the usage too. */
-                fprintf(stderr, "moat serve: %s\n", err);
-                if (strcmp(name, "config") != 0) fputs(usage, stderr);
-                return r;
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return complain(NULL, "unknown option %s", a);
-        } else if (o->dir) {
-            return complain(NULL, "one DIR only (got a second: %s)", a);
-        } else {
-            o->dir = a;
-        }
-    }
-    if (!o->dir) o->dir = ".";
-    if (o->ncerts != o->nkeys)
-        return complain(NULL, "%s", "each --cert FILE needs its --key FILE, in the same order");
-    if (o->nstaples > (o->ncerts ? o->ncerts : 1))
-        return complain(NULL, "%s", "one --ocsp-staple per certificate, in the same order");
-    if (o->client_auth && strcmp(o->client_auth, "require") && strcmp(o->client_auth, "optional") &&
-        strcmp(o->client_auth, "none"))
-        return complain(NULL, "--client-auth takes require, optional or none, not '%s'",
-                        o->client_auth);
-    if (o->client_auth && strcmp(o->client_auth, "none") && !o->client_ca)
-        return complain(NULL, "%s", "--client-auth needs --client-ca FILE (the CAs to trust)");
-    return moat_proxy_check();
+    if (!where && usage) fputs(usage, stderr);
+    return MOAT_EXIT_USAGE;
 }
 
 /* Parses a comma-separated list of names with `lookup` into ids. */
@@ -116,12 +58,12 @@ static int parse_list(const char *list, uint16_t (*lookup)(const char *), uint16
         uint16_t id = lookup(tok);
         if (!id) {
             fprintf(stderr, "moat serve: unknown %s '%s'\n", what, tok);
-            return 2;
+            return MOAT_EXIT_USAGE;
         }
         if (*n >= max) {
             fprintf(stderr, "moat serve: at most %zu in --%s\n", max,
                     strcmp(what, "group") == 0 ? "groups" : "ciphers");
-            return 2;
+            return MOAT_EXIT_USAGE;
         }
         ids[(*n)++] = id;
     }
@@ -129,13 +71,12 @@ static int parse_list(const char *list, uint16_t (*lookup)(const char *), uint16
     return 0;
 }
 
-/* Reads a whole small file. Returns a malloc'd buffer or NULL (errno). */
 /* Loads the OCSP response in path for certificate idx. Returns 0, or -1
  * with a message. */
 static int load_staple(moat_tls_config *cfg, int idx, const char *path, const char *who)
 {
     size_t len = 0;
-    uint8_t *der = moat_serve_read_file(path, 1 << 20, &len);
+    uint8_t *der = core_read_file(path, 1 << 20, &len);
     if (!der) {
         fprintf(stderr, "%s: cannot read OCSP response %s: %s\n", who, path, strerror(errno));
         return -1;
@@ -172,19 +113,13 @@ static int localhost_renewed(void)
            a.st_size != b.st_size;
 }
 
-/* Builds the TLS configuration from the options: certificates, suites,
- * groups, tickets, client certificates, staples. Returns NULL after a
- * message (on stderr) naming what is wrong. */
-static moat_tls_config *build_config(const struct moat_serve_opts *o)
+/* The certificates of --cert/--key, or the local CA's for localhost.
+ * Returns 0, or -1 after a message. */
+static int add_certs(moat_tls_config *cfg, const struct moat_serve_opts *o)
 {
     char err[512];
     const char *cert[MAX_CERTS], *key[MAX_CERTS];
     int n = o->ncerts;
-    moat_tls_config *cfg = moat_tls_config_new();
-    if (!cfg) {
-        fprintf(stderr, "moat serve: cannot set up TLS (libcrypto lacks an algorithm?)\n");
-        return NULL;
-    }
     for (int i = 0; i < n; i++) {
         cert[i] = o->certs[i];
         key[i] = o->keys[i];
@@ -193,7 +128,7 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
         /* No certificate given: one for localhost from the user's own CA. */
         if (moat_ca_localhost_cert(cpath, sizeof cpath, kpath, sizeof kpath, err, sizeof err) < 0) {
             fprintf(stderr, "moat serve: no --cert given and no localhost certificate: %s\n", err);
-            goto fail;
+            return -1;
         }
         cert[0] = cpath;
         key[0] = kpath;
@@ -203,33 +138,46 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
         err[0] = '\0';
         if (moat_tls_config_add_cert_file(cfg, cert[i], key[i], err, sizeof err) < 0) {
             fprintf(stderr, "moat serve: %s\n", err[0] ? err : "cannot load certificate");
-            goto fail;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* --ciphers and --groups. Returns 0, or -1 after a message. */
+static int set_suites(moat_tls_config *cfg, const struct moat_serve_opts *o)
+{
     uint16_t ids[3];
     size_t nids;
     if (o->ciphers) {
         if (parse_list(o->ciphers, moat_tls_cipher_from_name, ids, 3, &nids, "cipher suite"))
-            goto fail;
+            return -1;
         if (moat_tls_config_set_ciphers(cfg, ids, nids) < 0) {
             complain(NULL, "cannot use --ciphers %s", o->ciphers);
-            goto fail;
+            return -1;
         }
     }
     if (o->groups) {
-        if (parse_list(o->groups, moat_tls_group_from_name, ids, 3, &nids, "group")) goto fail;
+        if (parse_list(o->groups, moat_tls_group_from_name, ids, 3, &nids, "group")) return -1;
         if (moat_tls_config_set_groups(cfg, ids, nids) < 0) {
             complain(NULL, "cannot use --groups %s", o->groups);
-            goto fail;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* --ticket-keys, --ticket-lifetime, --psk-ke. Returns 0, or -1 after a
+ * message. */
+static int set_tickets(moat_tls_config *cfg, const struct moat_serve_opts *o)
+{
     if (o->ticket_keys) {
         size_t len = 0;
-        uint8_t *k = moat_serve_read_file(o->ticket_keys, 80 * 64, &len);
+        uint8_t *k = core_read_file(o->ticket_keys, 80 * 64, &len);
         if (!k) {
             fprintf(stderr, "moat serve: cannot read --ticket-keys %s: %s\n", o->ticket_keys,
                     errno == EFBIG ? "more than 64 keys" : strerror(errno));
-            goto fail;
+            return -1;
         }
         int r = len && len % 80 == 0 ? moat_tls_config_set_ticket_keys(cfg, k, len) : MOAT_ERR_ARG;
         memset(k, 0, len);
@@ -239,16 +187,23 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
                     "moat serve: --ticket-keys %s is %zu bytes; it must hold whole 80-byte keys "
                     "(make one with: head -c 80 /dev/urandom > FILE)\n",
                     o->ticket_keys, len);
-            goto fail;
+            return -1;
         }
     }
     if (o->ticket_lifetime) moat_tls_config_set_tickets(cfg, 2, (uint32_t)o->ticket_lifetime);
     if (o->psk_ke) moat_tls_config_set_psk_ke(cfg, 1);
+    return 0;
+}
+
+/* --client-ca and --client-auth. Returns 0, or -1 after a message. */
+static int set_client_auth(moat_tls_config *cfg, const struct moat_serve_opts *o)
+{
+    char err[512];
     if (o->client_ca) {
         err[0] = '\0';
         if (moat_tls_config_set_client_ca_file(cfg, o->client_ca, err, sizeof err) < 0) {
             fprintf(stderr, "moat serve: --client-ca %s\n", err[0] ? err : o->client_ca);
-            goto fail;
+            return -1;
         }
         int mode = MOAT_CLIENT_AUTH_REQUIRE;
         if (o->client_auth && strcmp(o->client_auth, "optional") == 0)
@@ -256,6 +211,22 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
         if (o->client_auth && strcmp(o->client_auth, "none") == 0) mode = MOAT_CLIENT_AUTH_NONE;
         moat_tls_config_set_client_auth(cfg, mode);
     }
+    return 0;
+}
+
+/* Builds the TLS configuration from the options: certificates, suites,
+ * groups, tickets, client certificates, staples. Returns NULL after a
+ * message (on stderr) naming what is wrong. */
+static moat_tls_config *build_config(const struct moat_serve_opts *o)
+{
+    moat_tls_config *cfg = moat_tls_config_new();
+    if (!cfg) {
+        fprintf(stderr, "moat serve: cannot set up TLS (libcrypto lacks an algorithm?)\n");
+        return NULL;
+    }
+    if (add_certs(cfg, o) < 0 || set_suites(cfg, o) < 0 || set_tickets(cfg, o) < 0 ||
+        set_client_auth(cfg, o) < 0)
+        goto fail;
     for (int i = 0; i < o->nstaples; i++)
         if (load_staple(cfg, i, o->staples[i], "moat serve") < 0) goto fail;
     static const char *const alpn[] = {"http/1.1"};
@@ -414,13 +385,6 @@ static void close_listeners(void)
     }
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int open_log(const char *path)
 {
     if (!path) return -1;
@@ -444,7 +408,7 @@ static void worker_main(struct moat_server *s, sigset_t *oldmask, pid_t master)
         (setgroups(0, NULL) < 0 || setgid(run_as->pw_gid) < 0 || setuid(run_as->pw_uid) < 0)) {
         fprintf(stderr, "moat serve: cannot become user %s: %s\n", run_as->pw_name,
                 strerror(errno));
-        _exit(1);
+        _exit(MOAT_EXIT_FAIL);
     }
     /* Never outlive the master: a worker left behind would keep serving
      * the old configuration and hold the port. Set after the change of
@@ -457,7 +421,7 @@ static void worker_main(struct moat_server *s, sigset_t *oldmask, pid_t master)
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0) {
         perror("moat serve: epoll_create1");
-        _exit(1);
+        _exit(MOAT_EXIT_FAIL);
     }
     _exit(moat_server_run(s));
 }
@@ -509,111 +473,137 @@ static rlim_t raise_nofile(void)
     return rl.rlim_cur == RLIM_INFINITY ? 1048576 : rl.rlim_cur;
 }
 
-int moat_serve_main(int argc, char **argv)
-{
-    /* Static: config strings live in it until exit. */
-    static struct moat_serve_opts o;
-    moat_serve_opts_init(&o);
-    int r = parse_opts(argc, argv, &o);
-    if (r) return r == 1 ? 0 : r;
+/* The master: its server, its workers, and where it is in its life. */
+struct master {
+    struct moat_server *s;
+    const struct moat_serve_opts *o;
+    long nworkers;
+    struct worker w[2 * MAX_WORKERS * 4];
+    size_t nw;
+    int gen;                 /* configuration generation of new workers */
+    sigset_t block, oldmask; /* the master's signals, and the mask before */
+    int64_t stop_deadline;   /* 0 until told to stop */
+    int status;
+    int64_t renew_every, next_renew; /* the localhost certificate's checks */
+    char host[256], rhost[256];      /* where it listens, for the banner */
+    int rport;
+};
 
-    static struct moat_server s; /* PATH_MAX buffers: not on the stack */
-    memset(&s, 0, sizeof s);
-    s.redirect_fd = -1;
-    s.access_log = -1;
+/* The served directory, --user and the TLS configuration. Returns an
+ * exit status. */
+static int prepare(struct moat_server *s, const struct moat_serve_opts *o)
+{
+    memset(s, 0, sizeof *s);
+    s->redirect_fd = -1;
+    s->access_log = -1;
     struct stat st;
-    if (stat(o.dir, &st) < 0 || !realpath(o.dir, s.root)) {
-        fprintf(stderr, "moat serve: %s: %s\n", o.dir, strerror(errno));
-        return 2;
+    if (stat(o->dir, &st) < 0 || !realpath(o->dir, s->root)) {
+        fprintf(stderr, "moat serve: %s: %s\n", o->dir, strerror(errno));
+        return MOAT_EXIT_USAGE;
     }
     if (!S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "moat serve: %s is not a directory\n", o.dir);
-        return 2;
+        fprintf(stderr, "moat serve: %s is not a directory\n", o->dir);
+        return MOAT_EXIT_USAGE;
     }
-    s.root_len = strlen(s.root);
-    if (o.user && !(run_as = getpwnam(o.user))) {
-        fprintf(stderr, "moat serve: --user %s: no such user\n", o.user);
-        return 2;
+    s->root_len = strlen(s->root);
+    if (o->user && !(run_as = getpwnam(o->user))) {
+        fprintf(stderr, "moat serve: --user %s: no such user\n", o->user);
+        return MOAT_EXIT_USAGE;
     }
+    if (!(s->cfg = build_config(o))) return MOAT_EXIT_USAGE;
+    for (int i = 0; i < o->nstaples; i++) {
+        s->staples[i].path = o->staples[i];
+        if (stat(o->staples[i], &st) == 0) s->staples[i].mtime = st.st_mtim;
+    }
+    s->nstaples = o->nstaples;
+    return MOAT_EXIT_OK;
+}
 
-    moat_tls_config *cfg = build_config(&o);
-    if (!cfg) return 2;
-    s.cfg = cfg;
-    for (int i = 0; i < o.nstaples; i++) {
-        s.staples[i].path = o.staples[i];
-        if (stat(o.staples[i], &st) == 0) s.staples[i].mtime = st.st_mtim;
+/* The HTTPS listeners and --redirect-http's, one of each per worker slot.
+ * Returns an exit status. */
+static int listen_all(struct master *m)
+{
+    const struct moat_serve_opts *o = m->o;
+    m->nworkers = o->workers;
+    if (m->nworkers < 1) {
+        m->nworkers = sysconf(_SC_NPROCESSORS_ONLN);
+        if (m->nworkers < 1) m->nworkers = 1;
+        if (m->nworkers > MAX_WORKERS) m->nworkers = MAX_WORKERS;
     }
-    s.nstaples = o.nstaples;
-
-    long nworkers = o.workers;
-    if (nworkers < 1) {
-        nworkers = sysconf(_SC_NPROCESSORS_ONLN);
-        if (nworkers < 1) nworkers = 1;
-        if (nworkers > MAX_WORKERS) nworkers = MAX_WORKERS;
-    }
-    char host[256], rhost[256];
-    const char *spec = o.listen ? o.listen : "127.0.0.1:8443";
-    int bound_port = 0, rport = 0;
-    nslots = nworkers;
+    const char *spec = o->listen ? o->listen : "127.0.0.1:8443";
+    int bound_port = 0;
+    nslots = m->nworkers;
     for (long i = 0; i < nslots; i++)
         https_fds[i] = plain_fds[i] = -1;
-    int lr = open_listeners(spec, nslots, https_fds, &bound_port, host, sizeof host);
+    int lr = open_listeners(spec, nslots, https_fds, &bound_port, m->host, sizeof m->host);
     if (lr < 0) {
-        moat_tls_config_free(cfg);
-        return lr == -2 ? 2 : 1;
+        moat_tls_config_free(m->s->cfg);
+        return lr == -2 ? MOAT_EXIT_USAGE : MOAT_EXIT_FAIL;
     }
-    s.https_port = bound_port;
-    if (o.redirect_http && (lr = open_listeners(o.redirect_http, nslots, plain_fds, &rport, rhost,
-                                                sizeof rhost)) < 0) {
+    m->s->https_port = bound_port;
+    if (o->redirect_http && (lr = open_listeners(o->redirect_http, nslots, plain_fds, &m->rport,
+                                                 m->rhost, sizeof m->rhost)) < 0) {
         close_listeners();
-        moat_tls_config_free(cfg);
-        return lr == -2 ? 2 : 1;
+        moat_tls_config_free(m->s->cfg);
+        return lr == -2 ? MOAT_EXIT_USAGE : MOAT_EXIT_FAIL;
     }
+    return MOAT_EXIT_OK;
+}
 
+/* Timeouts and limits from the options, for the workers. */
+static void set_limits(struct moat_server *s, const struct moat_serve_opts *o)
+{
     rlim_t nofile = raise_nofile();
-    s.handshake_timeout_ms = (int)o.handshake_timeout * 1000;
-    s.header_timeout_ms = (int)o.header_timeout * 1000;
-    s.idle_timeout_ms = (int)o.idle_timeout * 1000;
-    s.stop_timeout_ms = (int)o.stop_timeout * 1000;
+    s->handshake_timeout_ms = (int)o->handshake_timeout * 1000;
+    s->header_timeout_ms = (int)o->header_timeout * 1000;
+    s->idle_timeout_ms = (int)o->idle_timeout * 1000;
+    s->stop_timeout_ms = (int)o->stop_timeout * 1000;
     /* Each connection holds a socket and, while a body is sent, a file. */
-    s.max_conns =
-        o.max_conns > 0 ? (size_t)o.max_conns : (size_t)(nofile > 64 ? (nofile - 32) / 2 : 16);
-    s.max_header = (size_t)o.max_header;
-    s.max_body = (uint64_t)o.max_body;
-    s.list_dirs = o.list_dirs;
-    s.serve_dotfiles = o.serve_dotfiles;
-    s.log_identity = o.client_ca != NULL;
-    moat_server_set_hsts(o.hsts);
-    moat_proxy_set_limits(s.max_body, s.idle_timeout_ms);
+    s->max_conns =
+        o->max_conns > 0 ? (size_t)o->max_conns : (size_t)(nofile > 64 ? (nofile - 32) / 2 : 16);
+    s->max_header = (size_t)o->max_header;
+    s->max_body = (uint64_t)o->max_body;
+    s->list_dirs = o->list_dirs;
+    s->serve_dotfiles = o->serve_dotfiles;
+    s->log_identity = o->client_ca != NULL;
+    moat_server_set_hsts(o->hsts);
+    moat_proxy_set_limits(s->max_body, s->idle_timeout_ms);
     moat_server_load_mime_types(NULL);
+}
 
-    if (o.access_log && (s.access_log = open_log(o.access_log)) < 0) return 2;
-    if (o.error_log) {
-        int fd = open_log(o.error_log);
-        if (fd < 0) return 2;
+/* --access-log, --error-log and --pid-file. Returns an exit status. */
+static int open_outputs(struct moat_server *s, const struct moat_serve_opts *o)
+{
+    if (o->access_log && (s->access_log = open_log(o->access_log)) < 0) return MOAT_EXIT_USAGE;
+    if (o->error_log) {
+        int fd = open_log(o->error_log);
+        if (fd < 0) return MOAT_EXIT_USAGE;
         dup2(fd, 2);
         close(fd);
     }
-    if (o.pid_file) {
-        FILE *f = fopen(o.pid_file, "w");
+    if (o->pid_file) {
+        FILE *f = fopen(o->pid_file, "w");
         if (!f) {
-            fprintf(stderr, "moat serve: cannot write --pid-file %s: %s\n", o.pid_file,
+            fprintf(stderr, "moat serve: cannot write --pid-file %s: %s\n", o->pid_file,
                     strerror(errno));
-            return 2;
+            return MOAT_EXIT_USAGE;
         }
         fprintf(f, "%ld\n", (long)getpid());
         fclose(f);
     }
+    return MOAT_EXIT_OK;
+}
 
-    /* Signals wait for sigsuspend, so none slips in between a check and
-     * the wait. */
-    sigset_t block, oldmask;
-    sigemptyset(&block);
-    sigaddset(&block, SIGHUP);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &block, &oldmask);
+/* The master's signals wait for sigsuspend (or sigtimedwait), so none
+ * slips in between a check and the wait. */
+static void take_signals(struct master *m)
+{
+    sigemptyset(&m->block);
+    sigaddset(&m->block, SIGHUP);
+    sigaddset(&m->block, SIGTERM);
+    sigaddset(&m->block, SIGINT);
+    sigaddset(&m->block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &m->block, &m->oldmask);
     struct sigaction sa = {0};
     sa.sa_handler = on_master_signal;
     sigemptyset(&sa.sa_mask);
@@ -622,25 +612,21 @@ int moat_serve_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
 
-    static struct worker w[2 * MAX_WORKERS * 4];
-    size_t nw = 0;
-    int gen = 0;
-    for (long i = 0; i < nworkers; i++) {
-        pid_t pid = spawn_slot(&s, &oldmask, (int)i);
-        if (pid > 0) w[nw++] = (struct worker){pid, gen, (int)i, mono_ms()};
+/* The lines that say where moat serves, once the workers run. */
+static void announce(const struct master *m)
+{
+    const struct moat_serve_opts *o = m->o;
+    int v6 = strchr(m->host, ':') != NULL;
+    printf("moat: serving %s on https://%s%s%s:%d/ (%ld worker%s)\n", o->dir, v6 ? "[" : "",
+           m->host, v6 ? "]" : "", m->s->https_port, m->nworkers, m->nworkers == 1 ? "" : "s");
+    if (o->redirect_http) {
+        int rv6 = strchr(m->rhost, ':') != NULL;
+        printf("moat: redirecting http://%s%s%s:%d/ to https\n", rv6 ? "[" : "", m->rhost,
+               rv6 ? "]" : "", m->rport);
     }
-    if (nw == 0) return 1;
-
-    int v6 = strchr(host, ':') != NULL;
-    printf("moat: serving %s on https://%s%s%s:%d/ (%ld worker%s)\n", o.dir, v6 ? "[" : "", host,
-           v6 ? "]" : "", bound_port, nworkers, nworkers == 1 ? "" : "s");
-    if (o.redirect_http) {
-        int rv6 = strchr(rhost, ':') != NULL;
-        printf("moat: redirecting http://%s%s%s:%d/ to https\n", rv6 ? "[" : "", rhost,
-               rv6 ? "]" : "", rport);
-    }
-    if (o.ncerts == 0) {
+    if (o->ncerts == 0) {
         char home[4096], err[256];
         if (moat_ca_dir(NULL, home, sizeof home, err, sizeof err) == 0)
             printf("moat: the certificate is from the local CA; trust it with `moat ca trust`, or "
@@ -648,26 +634,133 @@ int moat_serve_main(int argc, char **argv)
                    home);
     }
     fflush(stdout);
+}
 
-    sigset_t waitmask = oldmask;
-    sigdelset(&waitmask, SIGHUP);
-    sigdelset(&waitmask, SIGTERM);
-    sigdelset(&waitmask, SIGINT);
-    sigdelset(&waitmask, SIGCHLD);
-    int64_t stop_deadline = 0;
-    int status = 0;
+/* Workers that ended: a current one is replaced, for any reason it ended
+ * (a crash, SIGKILL, a SIGTERM from outside), since the kernel keeps
+ * routing connections to its slot. */
+static void reap(struct master *m)
+{
+    int wst;
+    pid_t pid;
+    while ((pid = waitpid(-1, &wst, WNOHANG)) > 0) {
+        for (size_t i = 0; i < m->nw; i++) {
+            struct worker *w = &m->w[i];
+            if (w->pid != pid) continue;
+            if (w->gen == m->gen && !m->stop_deadline) {
+                fprintf(stderr, "moat serve: worker %ld %s %d; starting another\n", (long)pid,
+                        WIFSIGNALED(wst) ? "killed by signal" : "exited with",
+                        WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst));
+                /* A worker that dies at once would spin: pace it. */
+                if (core_mono_ms() - w->started_ms < 1000) usleep(200 * 1000);
+                pid_t np = spawn_slot(m->s, &m->oldmask, w->slot);
+                if (np > 0) {
+                    *w = (struct worker){np, m->gen, w->slot, core_mono_ms()};
+                    break;
+                }
+            }
+            m->w[i] = m->w[--m->nw];
+            break;
+        }
+    }
+}
+
+/* SIGTERM or SIGINT: new connections are refused at once rather than
+ * queued for workers that will never take them; the workers finish. */
+static void begin_stop(struct master *m)
+{
+    m->stop_deadline = core_mono_ms() + m->s->stop_timeout_ms + 2000;
+    close_listeners();
+    m->s->lfd = m->s->redirect_fd = -1;
+    for (size_t i = 0; i < m->nw; i++)
+        kill(m->w[i].pid, SIGTERM);
+}
+
+/* SIGHUP: a new configuration for new workers; the old ones stop
+ * accepting and finish what they hold. */
+static void reload(struct master *m)
+{
+    struct moat_server *s = m->s;
+    moat_tls_config *ncfg = build_config(m->o);
+    if (!ncfg) {
+        fprintf(stderr, "moat serve: reload failed; still serving the old configuration\n");
+        return;
+    }
+    if (m->nw + (size_t)m->nworkers > sizeof m->w / sizeof m->w[0]) {
+        fprintf(stderr, "moat serve: reload refused: too many workers still finishing\n");
+        moat_tls_config_free(ncfg);
+        return;
+    }
+    moat_tls_config *old = s->cfg;
+    /* Tickets sealed before the reload still open after it (the automatic
+     * ticket secret carries over; tickets keep the client CA they were
+     * verified against, so a changed --client-ca still refuses them). */
+    moat_tls_config_inherit_tickets(ncfg, old);
+    s->cfg = ncfg;
+    struct stat st;
+    for (int i = 0; i < s->nstaples; i++)
+        if (stat(s->staples[i].path, &st) == 0) s->staples[i].mtime = st.st_mtim;
+    if (m->o->access_log) {
+        int fd = open_log(m->o->access_log);
+        if (fd >= 0) {
+            if (s->access_log >= 0) close(s->access_log);
+            s->access_log = fd;
+        }
+    }
+    m->gen++;
+    size_t before = m->nw;
+    for (long i = 0; i < m->nworkers; i++) {
+        pid_t pid = spawn(s, &m->oldmask, (int)i);
+        if (pid > 0) {
+            m->w[m->nw++] = (struct worker){pid, m->gen, (int)i, core_mono_ms()};
+            continue;
+        }
+        /* No new worker for this slot: its old one keeps serving it,
+         * with the old configuration. */
+        for (size_t j = 0; j < before; j++)
+            if (m->w[j].slot == i && m->w[j].gen != m->gen) m->w[j].gen = m->gen;
+    }
+    for (size_t i = 0; i < before; i++)
+        if (m->w[i].gen != m->gen) kill(m->w[i].pid, SIGTERM);
+    moat_tls_config_free(old);
+    fprintf(stderr, "moat serve: reloaded (generation %d)\n", m->gen);
+}
+
+/* Sleeps until a signal; with a stop deadline or renewal checks due,
+ * wakes now and then to enforce the one or look at the certificate. */
+static void wait_signal(struct master *m)
+{
+    if (m->stop_deadline || m->renew_every) {
+        int64_t wait = m->stop_deadline ? 200 : m->next_renew - core_mono_ms();
+        if (wait < 1) wait = 1;
+        struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000};
+        siginfo_t si;
+        if (sigtimedwait(&m->block, &si, &ts) > 0) on_master_signal(si.si_signo);
+    } else {
+        sigset_t waitmask = m->oldmask;
+        sigdelset(&waitmask, SIGHUP);
+        sigdelset(&waitmask, SIGTERM);
+        sigdelset(&waitmask, SIGINT);
+        sigdelset(&waitmask, SIGCHLD);
+        sigsuspend(&waitmask);
+    }
+}
+
+/* The master's life after the workers start, until they have all ended.
+ * Returns the exit status. */
+static int run_master(struct master *m)
+{
     /* The local CA's certificate lasts 90 days: a server up for months
      * must renew it itself. MOAT_SERVE_RENEW_CHECK_MS shortens the wait
      * (for tests). */
-    int64_t renew_every = 0, next_renew = 0;
-    if (o.ncerts == 0) {
+    if (m->o->ncerts == 0) {
         const char *e = getenv("MOAT_SERVE_RENEW_CHECK_MS");
-        renew_every = e && atol(e) > 0 ? atol(e) : RENEW_CHECK_MS;
-        next_renew = mono_ms() + renew_every;
+        m->renew_every = e && atol(e) > 0 ? atol(e) : RENEW_CHECK_MS;
+        m->next_renew = core_mono_ms() + m->renew_every;
     }
     for (;;) {
-        if (renew_every && !stop_deadline && !got_hup && mono_ms() >= next_renew) {
-            next_renew = mono_ms() + renew_every;
+        if (m->renew_every && !m->stop_deadline && !got_hup && core_mono_ms() >= m->next_renew) {
+            m->next_renew = core_mono_ms() + m->renew_every;
             if (localhost_renewed()) {
                 fprintf(stderr, "moat serve: the localhost certificate was renewed; reloading\n");
                 got_hup = 1;
@@ -675,111 +768,51 @@ int moat_serve_main(int argc, char **argv)
         }
         if (got_chld) {
             got_chld = 0;
-            int wst;
-            pid_t pid;
-            while ((pid = waitpid(-1, &wst, WNOHANG)) > 0) {
-                for (size_t i = 0; i < nw; i++) {
-                    if (w[i].pid != pid) continue;
-                    /* A current worker that ends for any reason (a crash,
-                     * SIGKILL, a SIGTERM from outside) is replaced: the
-                     * kernel keeps routing connections to its slot. */
-                    int current = w[i].gen == gen && !stop_deadline;
-                    if (current) {
-                        fprintf(stderr, "moat serve: worker %ld %s %d; starting another\n",
-                                (long)pid, WIFSIGNALED(wst) ? "killed by signal" : "exited with",
-                                WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst));
-                        /* A worker that dies at once would spin: pace it. */
-                        if (mono_ms() - w[i].started_ms < 1000) usleep(200 * 1000);
-                        pid_t np = spawn_slot(&s, &oldmask, w[i].slot);
-                        if (np > 0) {
-                            w[i] = (struct worker){np, gen, w[i].slot, mono_ms()};
-                            break;
-                        }
-                    }
-                    w[i] = w[--nw];
-                    break;
-                }
-            }
+            reap(m);
         }
-        if (got_stop && !stop_deadline) {
+        if (got_stop && !m->stop_deadline) {
             got_stop = 0;
-            stop_deadline = mono_ms() + s.stop_timeout_ms + 2000;
-            /* New connections are refused at once rather than queued for
-             * workers that will never take them. */
-            close_listeners();
-            s.lfd = s.redirect_fd = -1;
-            for (size_t i = 0; i < nw; i++)
-                kill(w[i].pid, SIGTERM);
+            begin_stop(m);
         }
-        if (stop_deadline && nw == 0) break;
-        if (stop_deadline && mono_ms() >= stop_deadline) {
-            for (size_t i = 0; i < nw; i++)
-                kill(w[i].pid, SIGKILL);
-            status = 1;
-            stop_deadline = mono_ms() + 1000000;
+        if (m->stop_deadline && m->nw == 0) break;
+        if (m->stop_deadline && core_mono_ms() >= m->stop_deadline) {
+            for (size_t i = 0; i < m->nw; i++)
+                kill(m->w[i].pid, SIGKILL);
+            m->status = MOAT_EXIT_FAIL;
+            m->stop_deadline = core_mono_ms() + 1000000;
         }
-        if (got_hup && !stop_deadline) {
+        if (got_hup && !m->stop_deadline) {
             got_hup = 0;
-            /* Reload: a new configuration for new workers; the old ones
-             * stop accepting and finish what they hold. */
-            moat_tls_config *ncfg = build_config(&o);
-            if (!ncfg) {
-                fprintf(stderr, "moat serve: reload failed; still serving the old configuration\n");
-            } else if (nw + (size_t)nworkers > sizeof w / sizeof w[0]) {
-                fprintf(stderr, "moat serve: reload refused: too many workers still finishing\n");
-                moat_tls_config_free(ncfg);
-            } else {
-                moat_tls_config *old = s.cfg;
-                /* Tickets sealed before the reload still open after it
-                 * (the automatic ticket secret carries over; tickets keep
-                 * the client CA they were verified against, so a changed
-                 * --client-ca still refuses them). */
-                moat_tls_config_inherit_tickets(ncfg, old);
-                s.cfg = ncfg;
-                for (int i = 0; i < s.nstaples; i++)
-                    if (stat(s.staples[i].path, &st) == 0) s.staples[i].mtime = st.st_mtim;
-                if (o.access_log) {
-                    int fd = open_log(o.access_log);
-                    if (fd >= 0) {
-                        if (s.access_log >= 0) close(s.access_log);
-                        s.access_log = fd;
-                    }
-                }
-                gen++;
-                size_t before = nw;
-                for (long i = 0; i < nworkers; i++) {
-                    pid_t pid = spawn(&s, &oldmask, (int)i);
-                    if (pid > 0) {
-                        w[nw++] = (struct worker){pid, gen, (int)i, mono_ms()};
-                        continue;
-                    }
-                    /* No new worker for this slot: its old one keeps
-                     * serving it, with the old configuration. */
-                    for (size_t j = 0; j < before; j++)
-                        if (w[j].slot == i && w[j].gen != gen) w[j].gen = gen;
-                }
-                for (size_t i = 0; i < before; i++)
-                    if (w[i].gen != gen) kill(w[i].pid, SIGTERM);
-                moat_tls_config_free(old);
-                fprintf(stderr, "moat serve: reloaded (generation %d)\n", gen);
-            }
+            reload(m);
         }
-        if (!got_chld && !got_hup && !(got_stop && !stop_deadline)) {
-            if (stop_deadline || renew_every) {
-                /* Wake now and then to enforce the deadline, or to look
-                 * at the certificate. */
-                int64_t wait = stop_deadline ? 200 : next_renew - mono_ms();
-                if (wait < 1) wait = 1;
-                struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000};
-                siginfo_t si;
-                if (sigtimedwait(&block, &si, &ts) > 0) on_master_signal(si.si_signo);
-            } else {
-                sigsuspend(&waitmask);
-            }
-        }
+        if (!got_chld && !got_hup && !(got_stop && !m->stop_deadline)) wait_signal(m);
     }
-    if (o.pid_file) unlink(o.pid_file);
+    return m->status;
+}
+
+int serve_run(const struct moat_serve_opts *o, const char *usage_text)
+{
+    usage = usage_text;
+    static struct moat_server s; /* PATH_MAX buffers: not on the stack */
+    static struct master m;      /* the worker table is large too */
+    memset(&m, 0, sizeof m);
+    m.s = &s;
+    m.o = o;
+    int r = prepare(&s, o);
+    if (r == MOAT_EXIT_OK) r = listen_all(&m);
+    if (r != MOAT_EXIT_OK) return r;
+    set_limits(&s, o);
+    if ((r = open_outputs(&s, o)) != MOAT_EXIT_OK) return r;
+    take_signals(&m);
+    for (long i = 0; i < m.nworkers; i++) {
+        pid_t pid = spawn_slot(&s, &m.oldmask, (int)i);
+        if (pid > 0) m.w[m.nw++] = (struct worker){pid, m.gen, (int)i, core_mono_ms()};
+    }
+    if (m.nw == 0) return MOAT_EXIT_FAIL;
+    announce(&m);
+    r = run_master(&m);
+    if (o->pid_file) unlink(o->pid_file);
     close_listeners();
     moat_tls_config_free(s.cfg);
-    return status;
+    return r;
 }

@@ -14,11 +14,6 @@
 
 #define MOAT_SERVE_MAX_CERTS 16
 
-/* Entry point of `moat serve [DIR] ...`; argv[0] is "serve". Returns the
- * process exit status: 0 after a clean stop, 1 on a runtime failure, 2 on
- * bad usage or unreadable files. */
-int moat_serve_main(int argc, char **argv);
-
 /* An OCSP response file stapled for one certificate, reloaded by the
  * worker when its modification time changes. */
 struct moat_staple {

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "cli/cli.h"
+#include "core/file.h"
 #include "crypto/crypto.h"
 #include "moat/error.h"
 
@@ -1024,14 +1026,14 @@ static void test_x509gen(void)
 {
     char err[256], path[600];
     snprintf(path, sizeof path, "%s/atomic", tmp);
-    check(moat_write_file_atomic(path, "abc", 3, 0640, err, sizeof err) == 0 &&
+    check(core_write_file_atomic(path, "abc", 3, 0640, err, sizeof err) == 0 &&
               strcmp(slurp(path, 0), "abc") == 0 && file_mode(path) == 0640,
           "atomic write with the given mode");
-    check(moat_write_file_atomic(path, "defg", 4, 0600, err, sizeof err) == 0 &&
+    check(core_write_file_atomic(path, "defg", 4, 0600, err, sizeof err) == 0 &&
               strcmp(slurp(path, 0), "defg") == 0 && file_mode(path) == 0600,
           "atomic write replaces");
     snprintf(path, sizeof path, "%s/no/such/dir/file", tmp);
-    check(moat_write_file_atomic(path, "x", 1, 0600, err, sizeof err) == MOAT_ERR_IO &&
+    check(core_write_file_atomic(path, "x", 1, 0600, err, sizeof err) == MOAT_ERR_IO &&
               strstr(err, "no/such"),
           "atomic write into a missing dir fails with a message");
     moat_cert *c = NULL;

@@ -1,6 +1,7 @@
-/* `moat ca`: the command line of the local CA (init, issue, path, revoke,
- * crl, list, trust, untrust). Results go to stdout, errors to stderr;
- * exit 0, 1 (failure), 2 (usage, refused, a missing or damaged CA). */
+/* `moat ca`'s command line: the usage text, the flags, and each
+ * subcommand (init, issue, path, revoke, crl, list, trust, untrust) on
+ * the CA of ca/. Results go to stdout, errors to stderr; exit 0, 1
+ * (failure), 2 (usage, refused, a missing or damaged CA). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "cli/cli.h"
 #include "moat/error.h"
 
 static const char usage_text[] =
@@ -100,6 +102,101 @@ static int usage_error(const char *sub, const char *msg, const char *arg)
     return MOAT_CA_EXIT_USAGE;
 }
 
+/* Every flag of `moat ca`: whether it takes a value and may be repeated.
+ * Which subcommand takes which is checked by the subcommand (only_flags). */
+static const struct flag {
+    const char *name;
+    int value, repeat;
+} flags[] = {
+    {"--ca-dir", 1, 0},     {"--cert-file", 1, 0}, {"--key-file", 1, 0},    {"--not-before", 1, 0},
+    {"--not-after", 1, 0},  {"--days", 1, 0},      {"--reason", 1, 0},      {"--out", 1, 0},
+    {"--permit-dns", 1, 1}, {"--permit-ip", 1, 1}, {"--nss-db", 1, 1},      {"--rsa", 0, 0},
+    {"--client", 0, 0},     {"--der", 0, 0},       {"--system-only", 0, 0}, {"--nss-only", 0, 0},
+};
+
+/* Stores the value of a known flag (value NULL for a switch). Returns an
+ * exit status. */
+static int set_flag(const char *sub, struct opts *o, const char *flag, const char *value)
+{
+    if (strcmp(flag, "--ca-dir") == 0) {
+        o->ca_dir = value;
+    } else if (strcmp(flag, "--cert-file") == 0) {
+        o->cert_file = value;
+    } else if (strcmp(flag, "--key-file") == 0) {
+        o->key_file = value;
+    } else if (strcmp(flag, "--not-before") == 0) {
+        o->not_before = value;
+    } else if (strcmp(flag, "--not-after") == 0) {
+        o->not_after = value;
+    } else if (strcmp(flag, "--days") == 0) {
+        char *end = NULL;
+        errno = 0;
+        long d = strtol(value, &end, 10);
+        if (errno || !end || *end || value[0] < '0' || value[0] > '9' || d < 1 || d > 36500)
+            return usage_error(sub, "--days needs a whole number of days from 1 to 36500, not",
+                               value);
+        o->days = d;
+    } else if (strcmp(flag, "--rsa") == 0) {
+        o->rsa = 1;
+    } else if (strcmp(flag, "--client") == 0) {
+        o->client = 1;
+    } else if (strcmp(flag, "--der") == 0) {
+        o->der = 1;
+    } else if (strcmp(flag, "--system-only") == 0) {
+        o->system_only = 1;
+    } else if (strcmp(flag, "--nss-only") == 0) {
+        o->nss_only = 1;
+    } else if (strcmp(flag, "--reason") == 0) {
+        o->reason = value;
+    } else if (strcmp(flag, "--out") == 0) {
+        o->out = value;
+    } else if (strcmp(flag, "--permit-dns") == 0) {
+        o->permit_dns[o->n_permit_dns++] = value;
+    } else if (strcmp(flag, "--permit-ip") == 0) {
+        o->permit_ip[o->n_permit_ip++] = value;
+    } else if (strcmp(flag, "--nss-db") == 0) {
+        o->nss_dbs[o->n_nss_dbs++] = value;
+    }
+    return MOAT_CA_EXIT_OK;
+}
+
+/* One --flag, --flag=VALUE or --flag VALUE at argv[*i]. Returns an exit
+ * status. */
+static int parse_flag(const char *sub, int argc, char **argv, int *i, struct opts *o)
+{
+    const char *a = argv[*i];
+    char flag[64];
+    const char *eq = strchr(a, '=');
+    size_t fl = eq ? (size_t)(eq - a) : strlen(a);
+    if (a[1] != '-' || fl >= sizeof flag) return usage_error(sub, "unknown option", a);
+    memcpy(flag, a, fl);
+    flag[fl] = 0;
+    const struct flag *f = NULL;
+    for (size_t k = 0; k < sizeof flags / sizeof *flags && !f; k++)
+        if (strcmp(flag, flags[k].name) == 0) f = &flags[k];
+    if (!f) return usage_error(sub, "unknown option", flag);
+    const char *value = NULL;
+    if (f->value) {
+        if (eq)
+            value = eq + 1;
+        else if (*i + 1 < argc)
+            value = argv[++*i];
+        else
+            return usage_error(sub, "this option needs a value:", flag);
+        if (!*value) return usage_error(sub, "this option needs a non-empty value:", flag);
+    } else if (eq) {
+        return usage_error(sub, "this option takes no value:", flag);
+    }
+    int again = 0;
+    for (size_t k = 0; k < o->n_seen; k++)
+        if (strcmp(o->seen[k], flag) == 0) again = 1;
+    if (again && !f->repeat) return usage_error(sub, "this option is given twice:", flag);
+    if (!again && o->n_seen < sizeof o->seen / sizeof *o->seen) o->seen[o->n_seen++] = f->name;
+    return set_flag(sub, o, flag, value);
+}
+
+/* Reads argv[2..] (after `ca SUBCOMMAND`) into o: names, and flags.
+ * Returns an exit status. */
 static int parse(const char *sub, int argc, char **argv, struct opts *o)
 {
     int only_names = 0;
@@ -117,88 +214,10 @@ static int parse(const char *sub, int argc, char **argv, struct opts *o)
             o->help = 1;
             continue;
         }
-        /* --flag VALUE or --flag=VALUE */
-        char flag[64];
-        const char *eq = strchr(a, '=');
-        size_t fl = eq ? (size_t)(eq - a) : strlen(a);
-        if (a[1] != '-' || fl >= sizeof flag) return usage_error(sub, "unknown option", a);
-        memcpy(flag, a, fl);
-        flag[fl] = 0;
-        static const char *const with_value[] = {
-            "--ca-dir", "--cert-file", "--key-file",   "--not-before", "--not-after", "--days",
-            "--reason", "--out",       "--permit-dns", "--permit-ip",  "--nss-db"};
-        static const char *const boolean[] = {"--rsa", "--client", "--der", "--system-only",
-                                              "--nss-only"};
-        static const char *const repeatable[] = {"--permit-dns", "--permit-ip", "--nss-db"};
-        const char *value = NULL, *canon = NULL;
-        int known = 0;
-        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++) {
-            if (strcmp(flag, with_value[k]) != 0) continue;
-            known = 1;
-            canon = with_value[k];
-            if (eq)
-                value = eq + 1;
-            else if (i + 1 < argc)
-                value = argv[++i];
-            else
-                return usage_error(sub, "this option needs a value:", flag);
-            if (!*value) return usage_error(sub, "this option needs a non-empty value:", flag);
-        }
-        for (size_t k = 0; k < sizeof boolean / sizeof *boolean; k++) {
-            if (strcmp(flag, boolean[k]) != 0) continue;
-            known = 1;
-            canon = boolean[k];
-            if (eq) return usage_error(sub, "this option takes no value:", flag);
-        }
-        if (!known) return usage_error(sub, "unknown option", flag);
-        int again = 0, may_repeat = 0;
-        for (size_t k = 0; k < sizeof repeatable / sizeof *repeatable; k++)
-            if (strcmp(flag, repeatable[k]) == 0) may_repeat = 1;
-        for (size_t k = 0; k < o->n_seen; k++)
-            if (strcmp(o->seen[k], flag) == 0) again = 1;
-        if (again && !may_repeat) return usage_error(sub, "this option is given twice:", flag);
-        if (!again && o->n_seen < sizeof o->seen / sizeof *o->seen) o->seen[o->n_seen++] = canon;
-        if (strcmp(flag, "--ca-dir") == 0) {
-            o->ca_dir = value;
-        } else if (strcmp(flag, "--cert-file") == 0) {
-            o->cert_file = value;
-        } else if (strcmp(flag, "--key-file") == 0) {
-            o->key_file = value;
-        } else if (strcmp(flag, "--not-before") == 0) {
-            o->not_before = value;
-        } else if (strcmp(flag, "--not-after") == 0) {
-            o->not_after = value;
-        } else if (strcmp(flag, "--days") == 0) {
-            char *end = NULL;
-            errno = 0;
-            long d = strtol(value, &end, 10);
-            if (errno || !end || *end || value[0] < '0' || value[0] > '9' || d < 1 || d > 36500)
-                return usage_error(sub, "--days needs a whole number of days from 1 to 36500, not",
-                                   value);
-            o->days = d;
-        } else if (strcmp(flag, "--rsa") == 0) {
-            o->rsa = 1;
-        } else if (strcmp(flag, "--client") == 0) {
-            o->client = 1;
-        } else if (strcmp(flag, "--der") == 0) {
-            o->der = 1;
-        } else if (strcmp(flag, "--system-only") == 0) {
-            o->system_only = 1;
-        } else if (strcmp(flag, "--nss-only") == 0) {
-            o->nss_only = 1;
-        } else if (strcmp(flag, "--reason") == 0) {
-            o->reason = value;
-        } else if (strcmp(flag, "--out") == 0) {
-            o->out = value;
-        } else if (strcmp(flag, "--permit-dns") == 0) {
-            o->permit_dns[o->n_permit_dns++] = value;
-        } else if (strcmp(flag, "--permit-ip") == 0) {
-            o->permit_ip[o->n_permit_ip++] = value;
-        } else if (strcmp(flag, "--nss-db") == 0) {
-            o->nss_dbs[o->n_nss_dbs++] = value;
-        }
+        int r = parse_flag(sub, argc, argv, &i, o);
+        if (r) return r;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* Refuses flags a subcommand does not take (allowed: NULL-terminated). */
@@ -214,7 +233,7 @@ static int only_flags(const char *sub, const struct opts *o, const char *const *
             return usage_error(sub, msg, NULL);
         }
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 static int resolve_dir(const struct opts *o, char *dir, size_t len)
@@ -224,7 +243,7 @@ static int resolve_dir(const struct opts *o, char *dir, size_t len)
         fprintf(stderr, "moat ca: %s\n", err);
         return MOAT_CA_EXIT_FAIL;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 static int path_exists(const char *dir, const char *file)
@@ -241,7 +260,7 @@ static int cmd_path(const struct opts *o)
     int r = resolve_dir(o, dir, sizeof dir);
     if (r) return r;
     printf("%s\n", dir);
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* A failure to open the CA: its state (missing, damaged, wrong key) is
@@ -326,7 +345,7 @@ static int cmd_init(struct opts *o)
            MOAT_CA_CERT_FILE);
     if (nc[0]) printf("It may certify only names within: %s (name constraints).\n", nc);
     moat_ca_close(&ca);
-    r = 0;
+    r = MOAT_CA_EXIT_OK;
     goto out;
 exists:
     fprintf(stderr,
@@ -408,7 +427,7 @@ static int take_names(const struct opts *o, char **names, size_t *n)
         else
             names[(*n)++] = s;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* 1 when one of the names is a host name or an IP address. */
@@ -448,7 +467,7 @@ static int issue_validity(const struct opts *o, struct issue_job *j)
     }
     if (j->na <= j->nb)
         return usage_error("issue", "the certificate would expire before it becomes valid", NULL);
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* The CA may certify every name, for that long. Returns an exit code. */
@@ -475,7 +494,7 @@ static int fits_ca(const struct moat_ca *ca, const struct issue_job *j)
                 d);
         return MOAT_CA_EXIT_USAGE;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* Output files: --cert-file and --key-file, else NAME.pem and
@@ -494,7 +513,7 @@ static int issue_paths(const struct opts *o, struct issue_job *j)
         snprintf(j->key_path, sizeof j->key_path, "./%s-key.pem", stem);
     if (strcmp(j->cert_path, j->key_path) == 0)
         return usage_error("issue", "--cert-file and --key-file name the same file:", j->cert_path);
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* Makes the key and the leaf, and has the verifier look at it. Returns
@@ -528,7 +547,7 @@ static int make_leaf(const struct opts *o, const struct moat_ca *ca, const struc
         fprintf(stderr, "moat ca issue: not issued: %s\n", err);
         return vr == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* The key, then the certificate, then the copy in the CA directory that
@@ -557,7 +576,7 @@ static int write_issued(const struct moat_ca *ca, const struct issue_job *j, con
         fprintf(stderr, "moat ca issue: %s (nothing was issued)\n", err);
         return MOAT_CA_EXIT_FAIL;
     }
-    return 0;
+    return MOAT_CA_EXIT_OK;
 }
 
 /* What was issued, on stdout, and notes on its dates on stderr. */
@@ -716,7 +735,7 @@ int moat_ca_main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         fputs(usage_text, argc < 2 ? stderr : stdout);
-        return argc < 2 ? MOAT_CA_EXIT_USAGE : 0;
+        return argc < 2 ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_OK;
     }
     const char *sub = argv[1];
     struct opts o;

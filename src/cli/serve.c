@@ -1,0 +1,113 @@
+/* `moat serve`'s command line: the usage text, the flags (each one a
+ * setting of server/config.c, as a --config line is) and their checks;
+ * the serving itself is serve_run (server/serve.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/exit.h"
+#include "server/config.h"
+#include "server/proxy.h"
+
+static const char usage[] =
+    "usage: moat serve [DIR] [--listen [ADDR:]PORT] [--cert FILE --key FILE]...\n"
+    "         [--ciphers LIST] [--groups LIST] [--ticket-keys FILE] [--ticket-lifetime S] "
+    "[--psk-ke]\n"
+    "         [--client-ca FILE [--client-auth require|optional|none]] [--ocsp-staple FILE]...\n"
+    "         [--workers N] [--max-conns N] [--redirect-http ADDR:PORT] [--hsts SECONDS]\n"
+    "         [--list-dirs] [--serve-dotfiles] [--access-log FILE|-] [--error-log FILE]\n"
+    "         [--pid-file FILE] [--user NAME] [--handshake-timeout S] [--header-timeout S]\n"
+    "         [--idle-timeout S] [--stop-timeout S] [--max-header-size BYTES]\n"
+    "         [--max-body-size BYTES] [--proxy [/PREFIX=]URL[,URL...]]... [--proxy-only]\n"
+    "         [--proxy-connect-timeout S] [--proxy-read-timeout S] [--proxy-idle-timeout S]\n"
+    "         [--proxy-tunnel-timeout S] [--config FILE]\n"
+    "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";
+
+/* The flags that take no value; every other --name takes one. */
+static const char *const switches[] = {"list-dirs", "proxy-only", "psk-ke", "serve-dotfiles"};
+
+static int complain(const char *fmt, const char *arg)
+{
+    fputs("moat serve: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n", stderr);
+    fputs(usage, stderr);
+    return MOAT_EXIT_USAGE;
+}
+
+/* One --name, --name=VALUE or --name VALUE at argv[*i]. Returns an exit
+ * status. */
+static int parse_flag(int argc, char **argv, int *i, struct moat_serve_opts *o)
+{
+    const char *a = argv[*i];
+    char name[64];
+    const char *eq = strchr(a, '=');
+    size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    if (n >= sizeof name) return complain("unknown option %s", a);
+    memcpy(name, a + 2, n);
+    name[n] = '\0';
+    const char *v = eq ? eq + 1 : NULL;
+    int sw = 0;
+    for (size_t k = 0; k < sizeof switches / sizeof *switches; k++)
+        if (strcmp(name, switches[k]) == 0) sw = 1;
+    if (!v && !sw && *i + 1 < argc) v = argv[++*i];
+    if (!v && !sw) return complain("--%s needs a value", name);
+    char err[1200];
+    int r = moat_serve_config_set(o, name, v, NULL, err, sizeof err);
+    if (r) {
+        /* A mistake in a file names the file and line; one in a flag gets
+         * the usage too. */
+        fprintf(stderr, "moat serve: %s\n", err);
+        if (strcmp(name, "config") != 0) fputs(usage, stderr);
+    }
+    return r;
+}
+
+/* The options that only make sense together. Returns an exit status. */
+static int validate(struct moat_serve_opts *o)
+{
+    if (!o->dir) o->dir = ".";
+    if (o->ncerts != o->nkeys)
+        return complain("%s", "each --cert FILE needs its --key FILE, in the same order");
+    if (o->nstaples > (o->ncerts ? o->ncerts : 1))
+        return complain("%s", "one --ocsp-staple per certificate, in the same order");
+    if (o->client_auth && strcmp(o->client_auth, "require") && strcmp(o->client_auth, "optional") &&
+        strcmp(o->client_auth, "none"))
+        return complain("--client-auth takes require, optional or none, not '%s'", o->client_auth);
+    if (o->client_auth && strcmp(o->client_auth, "none") && !o->client_ca)
+        return complain("%s", "--client-auth needs --client-ca FILE (the CAs to trust)");
+    return moat_proxy_check();
+}
+
+/* Reads argv into o. Returns an exit status, or CLI_HELP after --help. */
+static int parse_opts(int argc, char **argv, struct moat_serve_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return CLI_HELP;
+        }
+        if (strncmp(a, "--", 2) == 0 && a[2]) {
+            if ((r = parse_flag(argc, argv, &i, o))) return r;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return complain("unknown option %s", a);
+        } else if (o->dir) {
+            return complain("one DIR only (got a second: %s)", a);
+        } else {
+            o->dir = a;
+        }
+    }
+    return validate(o);
+}
+
+int moat_serve_main(int argc, char **argv)
+{
+    /* Static: config strings live in it until exit. */
+    static struct moat_serve_opts o;
+    moat_serve_opts_init(&o);
+    int r = parse_opts(argc, argv, &o);
+    if (r) return r == CLI_HELP ? MOAT_EXIT_OK : r;
+    return serve_run(&o, usage);
+}
