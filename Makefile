@@ -7,7 +7,11 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc 
 IDN2_CFLAGS := $(shell pkg-config --cflags libidn2 2>/dev/null)
 IDN2_LIBS   := $(shell pkg-config --libs libidn2 2>/dev/null || echo -lidn2)
 override CFLAGS += $(IDN2_CFLAGS)
-LDLIBS  = -lcrypto $(IDN2_LIBS)
+# jansson (Debian: libjansson-dev): the JSON of ACME (src/acme/).
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+override CFLAGS += $(JANSSON_CFLAGS)
+LDLIBS  = -lcrypto $(IDN2_LIBS) $(JANSSON_LIBS)
 
 # ML-KEM-768: libcrypto's when its headers have ML-KEM (OpenSSL 3.5 and
 # later), moat's own (src/crypto/mlkem.c) otherwise; `moat version` says
@@ -22,7 +26,7 @@ endif
 
 B       ?= build
 SRC     := $(wildcard src/core/*.c src/crypto/*.c src/tls/*.c src/http/*.c src/server/*.c \
-                      src/client/*.c src/ca/*.c)
+                      src/client/*.c src/ca/*.c src/acme/*.c)
 OBJ     := $(SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard src/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
