@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char out[4096];
         acme_problem_format(&p, out, sizeof out);
         /* Every field stays NUL-terminated within its array. */
-        if (memchr(p.type, 0, sizeof p.type) == NULL || memchr(p.detail, 0, sizeof p.detail) == NULL)
+        if (memchr(p.type, 0, sizeof p.type) == NULL ||
+            memchr(p.detail, 0, sizeof p.detail) == NULL)
             abort();
     }
     struct acme_directory d;

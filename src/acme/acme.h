@@ -95,8 +95,8 @@ struct acme_client {
     moat_tls_config *tls; /* the CA's HTTPS is judged with this */
     struct acme_directory dir;
     char nonce[512];
-    char kid[1024]; /* the account URL, once known */
-    moat_pkey *key; /* the account key */
+    char kid[1024];        /* the account URL, once known */
+    moat_pkey *key;        /* the account key */
     const char *bind_addr; /* where responders listen: "0.0.0.0" unless told */
     int verbose;
     int nonce_retries; /* badNonce answers retried, for tests and -v */
@@ -156,8 +156,8 @@ void acme_responder_stop(struct acme_responder *r);
  * with a CSR of cert_key, the chain downloaded into *chain (PEM,
  * malloc'd), alternates into alt (up to 4, malloc'd, may be NULL). */
 int acme_issue(struct acme_client *c, const char *const *names, size_t n, enum acme_chall type,
-               int port, const moat_pkey *cert_key, char **chain, char **alt, int *nalt,
-               char *err, size_t errlen);
+               int port, const moat_pkey *cert_key, char **chain, char **alt, int *nalt, char *err,
+               size_t errlen);
 
 /* revokeCert (RFC 8555 7.6) of the PEM certificate with the account key. */
 int acme_revoke(struct acme_client *c, const char *pem, size_t len, int reason, char *err,

@@ -33,12 +33,15 @@ struct opts {
 };
 
 static const char usage[] =
-    "usage: moat cert obtain --acme URL --domain NAME [--domain NAME]... [--http-port P | --tls-port P]\n"
+    "usage: moat cert obtain --acme URL --domain NAME [--domain NAME]... [--http-port P | "
+    "--tls-port P]\n"
     "                        [--acme-email ADDR] --acme-agree-tos [--acme-ca-root FILE]\n"
     "                        [--acme-dir DIR] [--acme-key-type p256|rsa2048] [--out DIR]\n"
     "                        [--listen-addr ADDR] [--force] [-v]\n"
-    "       moat cert renew [--acme-renew-before DAYS] [--acme-dir DIR] [--acme-ca-root FILE] [-v]\n"
-    "       moat cert revoke FILE [--acme URL] [--reason N] [--acme-dir DIR] [--acme-ca-root FILE]\n"
+    "       moat cert renew [--acme-renew-before DAYS] [--acme-dir DIR] [--acme-ca-root FILE] "
+    "[-v]\n"
+    "       moat cert revoke FILE [--acme URL] [--reason N] [--acme-dir DIR] [--acme-ca-root "
+    "FILE]\n"
     "(docs/acme.md)\n";
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -62,8 +65,8 @@ static int port_arg(const char *v, int *out)
 /* The value flags; 0 when a is one of them (value taken), 1 when not. */
 static int value_flag(struct opts *o, const char *a, const char *v)
 {
-    static const char *const names[] = {"--acme", "--acme-email", "--acme-ca-root", "--acme-dir",
-                                        "--out", "--listen-addr"};
+    static const char *const names[] = {"--acme",     "--acme-email", "--acme-ca-root",
+                                        "--acme-dir", "--out",        "--listen-addr"};
     const char **dst[] = {&o->acme, &o->email, &o->ca_root, &o->dir, &o->out, &o->listen};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(a, names[i])) {
@@ -89,23 +92,30 @@ static int parse_one(struct opts *o, int argc, char **argv, int *i)
     if (!value_flag(o, a, v)) return 0;
     if (!strcmp(a, "--domain")) {
         if (o->nnames == MAX_NAMES) return bad_usage("at most 100 names (%s)", v);
-        if (!*v || strpbrk(v, "/ \t:@") || strlen(v) > 253) return bad_usage("--domain: '%s' is not a DNS name", v);
+        if (!*v || strpbrk(v, "/ \t:@") || strlen(v) > 253)
+            return bad_usage("--domain: '%s' is not a DNS name", v);
         o->names[o->nnames++] = v;
     } else if (!strcmp(a, "--http-port") || !strcmp(a, "--tls-port")) {
         if (port_arg(v, a[2] == 'h' ? &o->http_port : &o->tls_port) < 0)
             return bad_usage("%s: not a port number (1-65535)", a);
     } else if (!strcmp(a, "--acme-key-type")) {
-        if (!strcmp(v, "p256")) o->key_type = MOAT_KEY_EC_P256;
-        else if (!strcmp(v, "rsa2048")) o->key_type = MOAT_KEY_RSA2048;
-        else return bad_usage("--acme-key-type: '%s' is not p256 or rsa2048", v);
+        if (!strcmp(v, "p256"))
+            o->key_type = MOAT_KEY_EC_P256;
+        else if (!strcmp(v, "rsa2048"))
+            o->key_type = MOAT_KEY_RSA2048;
+        else
+            return bad_usage("--acme-key-type: '%s' is not p256 or rsa2048", v);
     } else if (!strcmp(a, "--acme-renew-before") || !strcmp(a, "--lock-wait") ||
                !strcmp(a, "--reason")) {
         char *end;
         double d = strtod(v, &end);
         if (!*v || *end || d < 0 || d > 100000) return bad_usage("%s: not a number", a);
-        if (a[2] == 'a') o->renew_before = d;
-        else if (a[2] == 'l') o->lock_wait = (int)d;
-        else o->reason = (int)d;
+        if (a[2] == 'a')
+            o->renew_before = d;
+        else if (a[2] == 'l')
+            o->lock_wait = (int)d;
+        else
+            o->reason = (int)d;
     } else {
         return bad_usage("unknown option '%s'", a);
     }
@@ -121,7 +131,8 @@ static int parse(struct opts *o, int argc, char **argv)
         int r = parse_one(o, argc, argv, &i);
         if (r) return r;
     }
-    if (o->http_port && o->tls_port) return bad_usage("%s", "give --http-port or --tls-port, not both");
+    if (o->http_port && o->tls_port)
+        return bad_usage("%s", "give --http-port or --tls-port, not both");
     if (!strcmp(o->cmd, "obtain")) {
         if (!o->acme) return bad_usage("%s", "obtain needs --acme URL (the CA's directory)");
         if (!o->nnames) return bad_usage("%s", "obtain needs at least one --domain NAME");
@@ -141,9 +152,12 @@ static int state_dir(struct opts *o)
 {
     if (!o->dir) {
         const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-        if (geteuid() == 0 && !x) snprintf(o->dirbuf, sizeof o->dirbuf, "/var/lib/moat/acme");
-        else if (x && *x) snprintf(o->dirbuf, sizeof o->dirbuf, "%s/moat/acme", x);
-        else snprintf(o->dirbuf, sizeof o->dirbuf, "%s/.local/share/moat/acme", home ? home : ".");
+        if (geteuid() == 0 && !x)
+            snprintf(o->dirbuf, sizeof o->dirbuf, "/var/lib/moat/acme");
+        else if (x && *x)
+            snprintf(o->dirbuf, sizeof o->dirbuf, "%s/moat/acme", x);
+        else
+            snprintf(o->dirbuf, sizeof o->dirbuf, "%s/.local/share/moat/acme", home ? home : ".");
         o->dir = o->dirbuf;
     }
     char p[PATH_MAX];
@@ -301,7 +315,8 @@ static void disconnect(struct acme_client *c)
 static int save_order(const struct opts *o, const char *base, const char *out)
 {
     json_t *names = json_array();
-    for (size_t i = 0; names && i < o->nnames; i++) json_array_append_new(names, json_string(o->names[i]));
+    for (size_t i = 0; names && i < o->nnames; i++)
+        json_array_append_new(names, json_string(o->names[i]));
     json_t *j = json_pack("{s:s, s:o, s:s, s:i, s:s, s:s, s:s*, s:s*}", "directory", o->acme,
                           "domains", names, "challenge", o->tls_port ? "tls-alpn-01" : "http-01",
                           "port", o->tls_port ? o->tls_port : o->http_port, "key_type",
@@ -348,7 +363,8 @@ static int covers(const char *path, const struct opts *o)
         size_t n = strlen(o->names[i]);
         int found = 0;
         /* moat_cert_names separates with ", ". */
-        for (const char *s = names; *s && !found; s += strcspn(s, ",") + (s[strcspn(s, ",")] ? 2 : 0))
+        for (const char *s = names; *s && !found;
+             s += strcspn(s, ",") + (s[strcspn(s, ",")] ? 2 : 0))
             found = strcspn(s, ",") == n && !strncmp(s, o->names[i], n);
         if (!found) return 0;
     }
@@ -414,7 +430,8 @@ static int obtain_locked(const struct opts *o, const char *out)
         fprintf(stderr, "moat: cert: %d badNonce answers retried\n", c.nonce_retries);
     if (!r) r = write_result(o, base, out, key, chain, alt, nalt);
     free(chain);
-    for (int i = 0; i < nalt; i++) free(alt[i]);
+    for (int i = 0; i < nalt; i++)
+        free(alt[i]);
     moat_pkey_free(key);
     disconnect(&c);
     return r;
@@ -526,7 +543,8 @@ static int revoke_cert(struct opts *o)
     if (!o->acme) {
         const char *b = strrchr(o->file, '/') ? strrchr(o->file, '/') + 1 : o->file;
         char name[300];
-        snprintf(name, sizeof name, "%.*s.json", (int)(strlen(b) > 4 ? strlen(b) - 4 : strlen(b)), b);
+        snprintf(name, sizeof name, "%.*s.json", (int)(strlen(b) > 4 ? strlen(b) - 4 : strlen(b)),
+                 b);
         if ((j = load_order(o, name, &saved))) o->acme = saved.acme;
     }
     int r = ACME_EXIT_USAGE;

@@ -53,7 +53,8 @@ static int http(struct acme_client *c, const char *method, const char *url, cons
         if ((v = moat_request_header(&resp, "Content-Type", 0)))
             snprintf(r->content_type, sizeof r->content_type, "%s", v);
         r->retry_after = acme_retry_after(moat_request_header(&resp, "Retry-After", 0), 0, 60);
-        for (size_t i = 0; (v = moat_request_header(&resp, "Link", i)); i++) take_link(r, v);
+        for (size_t i = 0; (v = moat_request_header(&resp, "Link", i)); i++)
+            take_link(r, v);
         r->body = malloc(resp.body.len + 1);
         if (r->body) {
             memcpy(r->body, resp.body.base, resp.body.len);
@@ -63,8 +64,7 @@ static int http(struct acme_client *c, const char *method, const char *url, cons
             rc = -1;
             snprintf(err, errlen, "out of memory");
         }
-        if (c->verbose)
-            fprintf(stderr, "moat: acme: %s %s -> %d\n", method, url, r->status);
+        if (c->verbose) fprintf(stderr, "moat: acme: %s %s -> %d\n", method, url, r->status);
     }
     moat_request_response_free(&resp);
     return rc;
@@ -80,8 +80,9 @@ int acme_open(struct acme_client *c, const char *url, char *err, size_t errlen)
     }
     int bad = r.status != 200 || acme_directory_parse(r.body, r.len, &c->dir) < 0;
     if (bad)
-        snprintf(err, errlen, "%s is not an ACME directory (HTTP %d, no newNonce/newAccount/newOrder)",
-                 url, r.status);
+        snprintf(err, errlen,
+                 "%s is not an ACME directory (HTTP %d, no newNonce/newAccount/newOrder)", url,
+                 r.status);
     acme_reply_free(&r);
     return bad ? -1 : 0;
 }

@@ -44,8 +44,11 @@ int acme_problem_parse(const char *json, size_t len, struct acme_problem *p)
     json_t *first = json_is_array(subs) ? json_array_get(subs, 0) : NULL;
     if (json_is_object(first)) {
         const char *d = json_string_value(json_object_get(first, "detail"));
-        const char *id = json_string_value(json_object_get(json_object_get(first, "identifier"), "value"));
-        if (d) snprintf(p->sub_detail, sizeof p->sub_detail, "%s%s%s", id ? id : "", id ? ": " : "", d);
+        const char *id =
+            json_string_value(json_object_get(json_object_get(first, "identifier"), "value"));
+        if (d)
+            snprintf(p->sub_detail, sizeof p->sub_detail, "%s%s%s", id ? id : "", id ? ": " : "",
+                     d);
     }
     json_decref(v);
     return p->type[0] || p->detail[0] ? 0 : -1;
@@ -68,7 +71,8 @@ static const struct {
     {"caa", "a CAA record of the name forbids this CA to issue for it"},
     {"connection", "the CA could not connect to this machine to check the challenge"},
     {"dns", "the CA could not look the name up in DNS"},
-    {"unauthorized", "the CA found the challenge answered wrongly, or the account may not use this name"},
+    {"unauthorized",
+     "the CA found the challenge answered wrongly, or the account may not use this name"},
     {"incorrectResponse", "the CA got a wrong answer to the challenge"},
     {"tls", "the CA's TLS connection to this machine failed while checking the challenge"},
     {"malformed", "the CA found the request malformed"},
@@ -97,7 +101,8 @@ const char *acme_problem_words(const struct acme_problem *p)
 void acme_problem_format(const struct acme_problem *p, char *out, size_t n)
 {
     const char *d = p->sub_detail[0] ? p->sub_detail : p->detail;
-    snprintf(out, n, "%s (%s)%s%s", acme_problem_words(p), acme_problem_name(p), d[0] ? ": " : "", d);
+    snprintf(out, n, "%s (%s)%s%s", acme_problem_words(p), acme_problem_name(p), d[0] ? ": " : "",
+             d);
 }
 
 int acme_directory_parse(const char *json, size_t len, struct acme_directory *d)

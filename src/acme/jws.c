@@ -151,7 +151,8 @@ char *acme_jws(const moat_pkey *key, const char *kid, const char *nonce, const c
             sig64 = acme_b64url(sig, sizeof sig);
     }
     if (sig64) {
-        json_t *o = json_pack("{s:s, s:s, s:s}", "protected", p64, "payload", b64, "signature", sig64);
+        json_t *o =
+            json_pack("{s:s, s:s, s:s}", "protected", p64, "payload", b64, "signature", sig64);
         out = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
     }

@@ -63,6 +63,12 @@ static char *order_payload(const char *const *names, size_t n)
     return s;
 }
 
+static int is_b64url(const char *s)
+{
+    static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    return s[0] && strspn(s, set) == strlen(s);
+}
+
 /* The token of the authorization at url for the chosen challenge type
  * into t; 1 when the authorization is already valid (nothing to answer). */
 static int read_authz(struct acme_client *c, const char *url, enum acme_chall type,
@@ -88,7 +94,7 @@ static int read_authz(struct acme_client *c, const char *url, enum acme_chall ty
             snprintf(t->challenge_url, sizeof t->challenge_url, "%s", str(ch, "url"));
             /* RFC 8555 8.3 and RFC 8737 3: the token is base64url; a token
              * with other characters could escape the URL path. */
-            rc = t->token[0] && strspn(t->token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == strlen(t->token) ? 0 : -1;
+            rc = is_b64url(t->token) ? 0 : -1;
             t->keyauth = rc == 0 ? acme_key_authorization(t->token, thumb) : NULL;
             if (rc == 0 && !t->keyauth) rc = -1;
             break;
@@ -136,7 +142,9 @@ static int poll_authz(struct acme_client *c, const struct acme_token *t, char *e
         acme_reply_free(&r);
         if (!a) return -1;
         const char *st = str(a, "status");
-        int rc = !strcmp(st, "valid") ? 0 : strcmp(st, "pending") && strcmp(st, "processing") ? -1 : 1;
+        int rc = !strcmp(st, "valid")                                ? 0
+                 : strcmp(st, "pending") && strcmp(st, "processing") ? -1
+                                                                     : 1;
         if (rc < 0) authz_failure(a, t->name, err, errlen);
         json_decref(a);
         if (rc <= 0) return rc;
@@ -156,10 +164,12 @@ static int answer(struct acme_client *c, struct acme_token *t, size_t n, enum ac
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct acme_reply r;
         rc = acme_post(c, t[i].challenge_url, "{}", 0, &r, err, errlen);
-        if (rc == 0 && r.status != 200) rc = problem_of(&r, "the CA refused the challenge", err, errlen);
+        if (rc == 0 && r.status != 200)
+            rc = problem_of(&r, "the CA refused the challenge", err, errlen);
         acme_reply_free(&r);
     }
-    for (size_t i = 0; i < n && rc == 0; i++) rc = poll_authz(c, &t[i], err, errlen);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = poll_authz(c, &t[i], err, errlen);
     acme_responder_stop(&resp);
     return rc;
 }
@@ -175,12 +185,14 @@ static int authorize(struct acme_client *c, json_t *order, enum acme_chall type,
     if (!t) return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        int r = read_authz(c, json_string_value(json_array_get(urls, i)) ? json_string_value(json_array_get(urls, i)) : "", type, thumb, &t[m], err, errlen);
+        const char *url = json_string_value(json_array_get(urls, i));
+        int r = read_authz(c, url ? url : "", type, thumb, &t[m], err, errlen);
         if (r < 0) rc = -1;
         if (r == 0) m++;
     }
     if (rc == 0 && m) rc = answer(c, t, m, type, port, err, errlen);
-    for (size_t i = 0; i < n; i++) free(t[i].keyauth);
+    for (size_t i = 0; i < n; i++)
+        free(t[i].keyauth);
     free(t);
     return rc;
 }
@@ -230,7 +242,8 @@ static int finalize(struct acme_client *c, json_t *order, const char *order_url,
     struct acme_reply r;
     int rc = acme_post(c, str(order, "finalize"), payload, 0, &r, err, errlen);
     free(payload);
-    if (rc == 0 && r.status != 200) rc = problem_of(&r, "the CA refused to finalize the order", err, errlen);
+    if (rc == 0 && r.status != 200)
+        rc = problem_of(&r, "the CA refused to finalize the order", err, errlen);
     acme_reply_free(&r);
     return rc < 0 ? -1 : wait_order(c, order_url, cert_url, cu_len, err, errlen);
 }
@@ -247,8 +260,8 @@ static int download(struct acme_client *c, const char *url, char **pem, struct a
 }
 
 int acme_issue(struct acme_client *c, const char *const *names, size_t n, enum acme_chall type,
-               int port, const moat_pkey *cert_key, char **chain, char **alt, int *nalt,
-               char *err, size_t errlen)
+               int port, const moat_pkey *cert_key, char **chain, char **alt, int *nalt, char *err,
+               size_t errlen)
 {
     *chain = NULL;
     if (nalt) *nalt = 0;
@@ -265,7 +278,8 @@ int acme_issue(struct acme_client *c, const char *const *names, size_t n, enum a
     acme_reply_free(&r);
     if (rc == 0) rc = authorize(c, order, type, port, err, errlen);
     if (rc == 0)
-        rc = finalize(c, order, order_url, names, n, cert_key, cert_url, sizeof cert_url, err, errlen);
+        rc = finalize(c, order, order_url, names, n, cert_key, cert_url, sizeof cert_url, err,
+                      errlen);
     json_decref(order);
     if (rc < 0) return -1;
     if (download(c, cert_url, chain, &r, err, errlen) < 0) {

@@ -93,7 +93,8 @@ static int send_request(struct req *q, const struct moat_url *u, const char *met
                  "\r\nUser-Agent: moat\r\nConnection: close\r\nContent-Length: %zu\r\n", len);
     bad = bad || moat_buf_append(&m, line, (size_t)n) < 0;
     for (size_t i = 0; i < nheaders && !bad; i++)
-        bad = strpbrk(headers[i], "\r\n") || moat_buf_append(&m, headers[i], strlen(headers[i])) < 0 ||
+        bad = strpbrk(headers[i], "\r\n") ||
+              moat_buf_append(&m, headers[i], strlen(headers[i])) < 0 ||
               moat_buf_append(&m, "\r\n", 2) < 0;
     bad = bad || moat_buf_append(&m, "\r\n", 2) < 0 || (len && moat_buf_append(&m, body, len) < 0);
     if (!bad) bad = moat_tls_send(q->t, &q->out, m.base, m.len) < 0 || flush(q) < 0;
@@ -133,7 +134,8 @@ static int read_body(struct req *q, const moat_http_response *h, int status, siz
             if (r < 0) break;
         } else {
             size_t take = q->app.len;
-            if (want >= 0 && (int64_t)(body->len + take) > want) take = (size_t)(want - (int64_t)body->len);
+            if (want >= 0 && (int64_t)(body->len + take) > want)
+                take = (size_t)(want - (int64_t)body->len);
             if (moat_buf_append(body, q->app.base, take) < 0) break;
             moat_buf_consume(&q->app, q->app.len);
             if (want >= 0 && (int64_t)body->len == want) return 0;
@@ -146,7 +148,8 @@ static int read_body(struct req *q, const moat_http_response *h, int status, siz
         if (r < 0) return -1;
         if (r > 0) {
             if (want < 0 && !h->f.chunked) return 0;
-            snprintf(q->err, q->errlen, "%s closed the connection before the whole answer", q->shown);
+            snprintf(q->err, q->errlen, "%s closed the connection before the whole answer",
+                     q->shown);
             return -1;
         }
     }
@@ -227,8 +230,7 @@ int moat_request(const moat_tls_config *cfg, const char *method, const char *url
     return r;
 }
 
-const char *moat_request_header(const struct moat_request_response *r, const char *name,
-                                size_t nth)
+const char *moat_request_header(const struct moat_request_response *r, const char *name, size_t nth)
 {
     for (size_t i = 0; i < r->nheaders; i++)
         if (!strcasecmp(r->names[i], name) && nth-- == 0) return r->values[i];

@@ -130,7 +130,8 @@ int moat_jose_csr(const moat_pkey *key, const char *const *names, size_t n, uint
     int ok = req && gens && exts && X509_REQ_set_version(req, 0) == 1 &&
              X509_REQ_set_pubkey(req, key->pkey) == 1 &&
              X509V3_add1_i2d(&exts, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1 &&
-             X509_REQ_add_extensions(req, exts) == 1 && X509_REQ_sign(req, key->pkey, EVP_sha256()) > 0;
+             X509_REQ_add_extensions(req, exts) == 1 &&
+             X509_REQ_sign(req, key->pkey, EVP_sha256()) > 0;
     unsigned char *out = NULL;
     int olen = ok ? i2d_X509_REQ(req, &out) : -1;
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -194,7 +195,8 @@ static int alpn_x509(X509 *x, EVP_PKEY *pk, const char *name, const uint8_t dige
     int ok = ai && gens && X509_set_version(x, 2) == 1 && X509_set_serialNumber(x, ai) == 1 &&
              X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)name, -1,
                                         -1, 0) == 1 &&
-             X509_set_issuer_name(x, subj) == 1 && X509_time_adj_ex(X509_getm_notBefore(x), 0, -3600, &now) &&
+             X509_set_issuer_name(x, subj) == 1 &&
+             X509_time_adj_ex(X509_getm_notBefore(x), 0, -3600, &now) &&
              X509_time_adj_ex(X509_getm_notAfter(x), 7, 0, &now) && X509_set_pubkey(x, pk) == 1 &&
              X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1 &&
              add_acme_identifier(x, digest) && X509_sign(x, pk, EVP_sha256()) > 0;
@@ -204,16 +206,17 @@ static int alpn_x509(X509 *x, EVP_PKEY *pk, const char *name, const uint8_t dige
 }
 
 int moat_jose_alpn_cert(const char *name, const uint8_t digest[32], char **cert_pem,
-                        size_t *cert_len, char **key_pem, size_t *key_len, char *err,
-                        size_t errlen)
+                        size_t *cert_len, char **key_pem, size_t *key_len, char *err, size_t errlen)
 {
     *cert_pem = *key_pem = NULL;
     EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     X509 *x = X509_new();
     BIO *cb = BIO_new(BIO_s_mem()), *kb = BIO_new(BIO_s_secmem());
-    int ok = pk && x && cb && kb && alpn_x509(x, pk, name, digest) && PEM_write_bio_X509(cb, x) == 1 &&
+    int ok = pk && x && cb && kb && alpn_x509(x, pk, name, digest) &&
+             PEM_write_bio_X509(cb, x) == 1 &&
              PEM_write_bio_PrivateKey(kb, pk, NULL, NULL, 0, NULL, NULL) == 1;
-    int r = ok ? 0 : fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the tls-alpn-01 certificate");
+    int r =
+        ok ? 0 : fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the tls-alpn-01 certificate");
     if (!r) r = bio_text(cb, cert_pem, cert_len);
     if (!r) r = bio_text(kb, key_pem, key_len);
     if (r) {

@@ -60,8 +60,8 @@ cert_obtain() {
 		--acme-agree-tos --acme-email test@example.test --listen-addr 127.0.0.1 --out "$out" -v "$@" \
 		>"$T_TMP/$name.out" 2>"$T_TMP/$name.err"
 	OB_RC=$?
-	OB_SECS=$(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo "?")
-	echo "# $name: exit $OB_RC in ${OB_SECS}s, $(grep -c badNonce "$T_TMP/$name.err") badNonce retried"
+	OB_SECS=$(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)")
+	echo "# $name: exit $OB_RC in ${OB_SECS}s, $(grep -c "badNonce, retrying" "$T_TMP/$name.err") badNonce answers retried"
 }
 
 # verify_pair NAME DIR BASE: the chain verifies against pebble's root for

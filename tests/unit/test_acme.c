@@ -35,8 +35,8 @@ static void test_b64url(void)
 {
     static const struct {
         const char *in, *out;
-    } v[] = {{"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"}, {"foob", "Zm9vYg"},
-             {"\xfb\xff", "-_8"}, {"\xff\xfe\xfd", "__79"}};
+    } v[] = {{"", ""},           {"f", "Zg"},         {"fo", "Zm8"},           {"foo", "Zm9v"},
+             {"foob", "Zm9vYg"}, {"\xfb\xff", "-_8"}, {"\xff\xfe\xfd", "__79"}};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         char *s = acme_b64url(v[i].in, strlen(v[i].in));
         check(s && !strcmp(s, v[i].out), "b64url case %zu -> '%s' (got '%s')", i, v[i].out,
@@ -86,8 +86,8 @@ static void test_jws(void)
         return;
     }
     for (int kid = 0; kid < 2; kid++) {
-        char *s = acme_jws(k, kid ? "https://ca.test/acct/1" : NULL, "NONCE1", "https://ca.test/new",
-                           kid ? NULL : "{\"a\":1}");
+        char *s = acme_jws(k, kid ? "https://ca.test/acct/1" : NULL, "NONCE1",
+                           "https://ca.test/new", kid ? NULL : "{\"a\":1}");
         json_t *j = s ? json_loads(s, 0, NULL) : NULL;
         char raw[4096];
         json_t *h = j ? jws_part(j, "protected", raw, sizeof raw) : NULL;
@@ -99,8 +99,8 @@ static void test_jws(void)
                         : json_object_get(h, "jwk") && !json_object_get(h, "kid")),
               "jws %s: exactly one of jwk and kid (RFC 8555 6.2)", kid ? "kid" : "jwk");
         const char *pl = j ? json_string_value(json_object_get(j, "payload")) : NULL;
-        check(pl && (kid ? !strcmp(pl, "") : !strcmp(pl, "eyJhIjoxfQ")),
-              "jws %s: payload %s", kid ? "kid" : "jwk", kid ? "empty (POST-as-GET)" : "encoded");
+        check(pl && (kid ? !strcmp(pl, "") : !strcmp(pl, "eyJhIjoxfQ")), "jws %s: payload %s",
+              kid ? "kid" : "jwk", kid ? "empty (POST-as-GET)" : "encoded");
         uint8_t sig[80];
         const char *s64 = j ? json_string_value(json_object_get(j, "signature")) : NULL;
         size_t sl = s64 ? unb64url(s64, sig, sizeof sig) : 0;
@@ -117,7 +117,8 @@ static void test_jws(void)
         free(s);
     }
     char *jwk = acme_jwk_json(k);
-    check(jwk && !strncmp(jwk, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"", 31) && strlen(jwk) == 126,
+    check(jwk && !strncmp(jwk, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"", 31) &&
+              strlen(jwk) == 126,
           "jwk: canonical members, 43-character x and y (%s)", jwk ? jwk : "NULL");
     free(jwk);
     moat_pkey_free(k);
@@ -140,13 +141,15 @@ static void test_problem(void)
           "problem: plain words and the subproblem's detail (%s)", out);
     static const struct {
         const char *type, *words;
-    } w[] = {{"rateLimited", "rate limit"}, {"badNonce", "nonce"}, {"caa", "CAA"},
-             {"connection", "could not connect"}, {"dns", "DNS"}, {"unauthorized", "challenge"}};
+    } w[] = {
+        {"rateLimited", "rate limit"},       {"badNonce", "nonce"}, {"caa", "CAA"},
+        {"connection", "could not connect"}, {"dns", "DNS"},        {"unauthorized", "challenge"}};
     for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
         char d[256];
         snprintf(d, sizeof d, "{\"type\":\"urn:ietf:params:acme:error:%s\",\"detail\":\"why\"}",
                  w[i].type);
-        check(acme_problem_parse(d, strlen(d), &p) == 0 && strstr(acme_problem_words(&p), w[i].words),
+        check(acme_problem_parse(d, strlen(d), &p) == 0 &&
+                  strstr(acme_problem_words(&p), w[i].words),
               "problem: %s in plain words", w[i].type);
     }
     check(acme_problem_parse("[1]", 3, &p) < 0 && acme_problem_parse("{", 1, &p) < 0 &&
@@ -165,7 +168,8 @@ static void test_directory_retry(void)
     check(acme_directory_parse(d, strlen(d), &dir) == 0 && !strcmp(dir.new_order, "https://a/o") &&
               !strcmp(dir.terms, "https://a/tos"),
           "directory: URLs and terms");
-    check(acme_directory_parse("{\"newNonce\":\"x\"}", 16, &dir) < 0, "directory: incomplete refused");
+    check(acme_directory_parse("{\"newNonce\":\"x\"}", 16, &dir) < 0,
+          "directory: incomplete refused");
     check(acme_retry_after("5", 1, 60) == 5 && acme_retry_after("0", 1, 60) == 1 &&
               acme_retry_after("100000", 1, 60) == 60 && acme_retry_after("soon", 3, 60) == 3 &&
               acme_retry_after(NULL, 2, 60) == 2 &&
@@ -189,8 +193,8 @@ static void test_csr_alpn(void)
         check(moat_jose_csr(k, n, 3, &der, &len, err, sizeof err) == 0 &&
                   moat_jose_csr_names(der, len, names, sizeof names, &sig_ok) == 0 && sig_ok &&
                   !strcmp(names, "a.test,b.test,*.c.test"),
-              "csr %s: the names as SAN dNSNames, signature verifies (%s)", rsa ? "rsa2048" : "p256",
-              names);
+              "csr %s: the names as SAN dNSNames, signature verifies (%s)",
+              rsa ? "rsa2048" : "p256", names);
         free(der);
         moat_pkey_free(k);
     }
@@ -202,7 +206,8 @@ static void test_csr_alpn(void)
     int crit = 0;
     check(moat_jose_alpn_cert("a.test", digest, &cert, &cl, &key, &kl, err, sizeof err) == 0 &&
               moat_jose_alpn_digest(cert, cl, got, &crit) == 0 && crit && !memcmp(got, digest, 32),
-          "acmeIdentifier: critical, OCTET STRING (04 20) of SHA-256(key authorization) (RFC 8737 3)");
+          "acmeIdentifier: critical, OCTET STRING (04 20) of SHA-256(key authorization) (RFC 8737 "
+          "3)");
     moat_tls_config *cfg = moat_tls_config_new();
     check(cfg && key && moat_tls_config_add_cert_pem(cfg, cert, cl, key, kl, err, sizeof err) == 0,
           "acmeIdentifier: the engine takes the certificate and its key");
