@@ -57,7 +57,7 @@ static int http(struct acme_client *c, const char *method, const char *url, cons
             take_link(r, v);
         r->body = malloc(resp.body.len + 1);
         if (r->body) {
-            memcpy(r->body, resp.body.base, resp.body.len);
+            if (resp.body.len) memcpy(r->body, resp.body.base, resp.body.len);
             r->body[resp.body.len] = 0;
             r->len = resp.body.len;
         } else {
@@ -110,7 +110,7 @@ int acme_post(struct acme_client *c, const char *url, const char *payload, int u
 {
     /* RFC 8555 6.5: a badNonce answer carries a fresh nonce to retry
      * with; a few retries, never unbounded. */
-    for (int attempt = 0; attempt < 5; attempt++) {
+    for (int attempt = 0; attempt < 10; attempt++) {
         if (!c->nonce[0] && fresh_nonce(c, err, errlen) < 0) return -1;
         char nonce[512];
         snprintf(nonce, sizeof nonce, "%s", c->nonce);
@@ -129,7 +129,7 @@ int acme_post(struct acme_client *c, const char *url, const char *payload, int u
         if (c->verbose) fprintf(stderr, "moat: acme: badNonce, retrying with the fresh nonce\n");
         acme_reply_free(r);
     }
-    snprintf(err, errlen, "the CA refused every nonce (badNonce five times)");
+    snprintf(err, errlen, "the CA refused every nonce (badNonce ten times)");
     return -1;
 }
 
