@@ -317,11 +317,14 @@ static int save_order(const struct opts *o, const char *base, const char *out)
     json_t *names = json_array();
     for (size_t i = 0; names && i < o->nnames; i++)
         json_array_append_new(names, json_string(o->names[i]));
-    json_t *j = json_pack("{s:s, s:o, s:s, s:i, s:s, s:s, s:s*, s:s*}", "directory", o->acme,
+    char root[PATH_MAX] = "";
+    /* Absolute, so that renew from cron finds it from any directory. */
+    if (o->ca_root && !realpath(o->ca_root, root)) snprintf(root, sizeof root, "%s", o->ca_root);
+    json_t *j = json_pack("{s:s, s:o, s:s, s:i, s:s, s:s, s:s*, s:s*, s:s*}", "directory", o->acme,
                           "domains", names, "challenge", o->tls_port ? "tls-alpn-01" : "http-01",
                           "port", o->tls_port ? o->tls_port : o->http_port, "key_type",
                           o->key_type == MOAT_KEY_RSA2048 ? "rsa2048" : "p256", "out", out, "email",
-                          o->email, "listen", o->listen);
+                          o->email, "listen", o->listen, "ca_root", root[0] ? root : NULL);
     char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     json_decref(j);
     char p[PATH_MAX + 300], err[512];
@@ -467,6 +470,7 @@ static json_t *load_order(const struct opts *o, const char *file, struct opts *r
     r->out = json_string_value(json_object_get(j, "out"));
     if (!o->email) r->email = json_string_value(json_object_get(j, "email"));
     if (!o->listen) r->listen = json_string_value(json_object_get(j, "listen"));
+    if (!o->ca_root) r->ca_root = json_string_value(json_object_get(j, "ca_root"));
     const char *ch = json_string_value(json_object_get(j, "challenge"));
     int port = (int)json_integer_value(json_object_get(j, "port"));
     if (!o->http_port && !o->tls_port) {
@@ -545,7 +549,10 @@ static int revoke_cert(struct opts *o)
         char name[300];
         snprintf(name, sizeof name, "%.*s.json", (int)(strlen(b) > 4 ? strlen(b) - 4 : strlen(b)),
                  b);
-        if ((j = load_order(o, name, &saved))) o->acme = saved.acme;
+        if ((j = load_order(o, name, &saved))) {
+            o->acme = saved.acme;
+            o->ca_root = saved.ca_root;
+        }
     }
     int r = ACME_EXIT_USAGE;
     if (!o->acme)

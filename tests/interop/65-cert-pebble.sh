@@ -113,7 +113,8 @@ diag "$T_TMP/bad.err"
 
 # Revocation: pebble's management interface reports the status by serial.
 serial=$(openssl x509 -in "$T_TMP/h/one.test.pem" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
-timeout 60 "$MOAT" cert revoke "$T_TMP/h/one.test.pem" --acme-ca-root "$CAROOT" --acme-dir "$STATE" \
+# Neither --acme nor --acme-ca-root: both come from what obtain saved.
+timeout 60 "$MOAT" cert revoke "$T_TMP/h/one.test.pem" --acme-dir "$STATE" \
 	>"$T_TMP/revoke.out" 2>"$T_TMP/revoke.err"
 check "pebble revoke: exits 0" [ $? = 0 ]
 timeout "$T_CLIENT" curl -sS --cacert "$CAROOT" \
@@ -133,8 +134,7 @@ timeout 30 "$MOAT" cert obtain --acme "$DIR_URL" --acme-ca-root "$CAROOT" --acme
 check "pebble lock: --lock-wait 1 refuses with exit 5 while the lock is held" [ $? = 5 ]
 ( cert_obtain lock1 "$T_TMP/c" --domain lock.test --http-port "$HTTP_PORT" ) &
 p1=$!
-HTTP2=$(free_port)
-( cert_obtain lock2 "$T_TMP/c" --domain lock.test --http-port "$HTTP2" ) &
+( cert_obtain lock2 "$T_TMP/c" --domain lock.test --http-port "$HTTP_PORT" ) &
 p2=$!
 wait $p1 $p2 $holder
 check "pebble lock: both processes waited for the lock" \
@@ -151,7 +151,7 @@ check "pebble: badNonce retried at least once over the runs" \
 timeout 300 "$MOAT" cert renew --acme-dir "$STATE" --acme-ca-root "$CAROOT" >"$T_TMP/renew.out" 2>&1
 check "pebble renew: nothing due" has "$T_TMP/renew.out" "not due"
 old=$(openssl x509 -in "$T_TMP/a/a.test+2.pem" -noout -serial)
-timeout 300 "$MOAT" cert renew --acme-dir "$STATE" --acme-ca-root "$CAROOT" --acme-renew-before 3650 \
+timeout 300 "$MOAT" cert renew --acme-dir "$STATE" --acme-renew-before 3650 \
 	>"$T_TMP/renew2.out" 2>&1
 check "pebble renew: --acme-renew-before 3650 renews" has "$T_TMP/renew2.out" "renewing .*a.test"
 check "pebble renew: a new certificate" [ "$old" != "$(openssl x509 -in "$T_TMP/a/a.test+2.pem" -noout -serial)" ]
