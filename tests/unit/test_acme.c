@@ -2,9 +2,14 @@
  * checked with libcrypto, the RFC 7638 3.1 thumbprint, key
  * authorizations, problem documents, Retry-After, CSRs and the
  * tls-alpn-01 acmeIdentifier extension. No network. */
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "acme/acme.h"
 #include "crypto/crypto.h"
@@ -217,6 +222,59 @@ static void test_csr_alpn(void)
     free(cert);
 }
 
+/* One plain HTTP/1.1 request to 127.0.0.1:port; the answer into out. */
+static void http_get(int port, const char *path, char *out, size_t cap)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    out[0] = 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        char req[512];
+        int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: a.test\r\n\r\n", path);
+        if (write(fd, req, (size_t)n) == n) {
+            size_t len = 0;
+            ssize_t r;
+            while (len < cap - 1 && (r = read(fd, out + len, cap - 1 - len)) > 0)
+                len += (size_t)r;
+            out[len] = 0;
+        }
+    }
+    close(fd);
+}
+
+/* The http-01 responder answers its tokens' path with the key
+ * authorization and anything else with 404 (RFC 8555 8.3). */
+static void test_http01_responder(void)
+{
+    struct acme_token t = {.name = "a.test", .token = "tok_-1"};
+    t.keyauth = acme_key_authorization(t.token, "THUMB");
+    struct acme_responder r;
+    char err[256], out[2048];
+    int port = 0;
+    for (int i = 0; i < 20 && !port; i++) {
+        int p = 20000 + (int)(getpid() * 7 + i * 131) % 20000;
+        if (acme_responder_start(&r, ACME_HTTP01, "127.0.0.1", p, &t, 1, err, sizeof err) == 0)
+            port = p;
+    }
+    check(port != 0, "http-01 responder listens on 127.0.0.1 (%s)", port ? "ok" : err);
+    if (port) {
+        http_get(port, "/.well-known/acme-challenge/tok_-1", out, sizeof out);
+        check(strstr(out, "HTTP/1.1 200") && strstr(out, "\r\n\r\ntok_-1.THUMB"),
+              "http-01 responder: the token's path gives the key authorization");
+        http_get(port, "/.well-known/acme-challenge/other", out, sizeof out);
+        check(strstr(out, "HTTP/1.1 404") != NULL, "http-01 responder: another token gives 404");
+        http_get(port, "/", out, sizeof out);
+        check(strstr(out, "HTTP/1.1 404") != NULL, "http-01 responder: another path gives 404");
+        acme_responder_stop(&r);
+        http_get(port, "/.well-known/acme-challenge/tok_-1", out, sizeof out);
+        check(out[0] == 0, "http-01 responder: stopped, nothing answers");
+    }
+    free(t.keyauth);
+}
+
 int main(void)
 {
     if (moat_crypto_init() < 0) return 1;
@@ -226,5 +284,6 @@ int main(void)
     test_problem();
     test_directory_retry();
     test_csr_alpn();
+    test_http01_responder();
     return failures ? 1 : 0;
 }
