@@ -125,6 +125,11 @@ int acme_open(struct acme_client *c, const char *url, char *err, size_t errlen);
 int acme_post(struct acme_client *c, const char *url, const char *payload, int use_jwk,
               struct acme_reply *r, char *err, size_t errlen);
 
+/* The same signed with another key, for revocation by the certificate's
+ * own key (RFC 8555 7.6: use_jwk set, no account needed). */
+int acme_post_key(struct acme_client *c, const moat_pkey *key, const char *url, const char *payload,
+                  int use_jwk, struct acme_reply *r, char *err, size_t errlen);
+
 /* newAccount (RFC 8555 7.3): finds or creates the account of c->key and
  * sets c->kid. email may be NULL. */
 int acme_account(struct acme_client *c, const char *email, int agree, char *err, size_t errlen);
@@ -159,9 +164,11 @@ int acme_issue(struct acme_client *c, const char *const *names, size_t n, enum a
                int port, const moat_pkey *cert_key, char **chain, char **alt, int *nalt, char *err,
                size_t errlen);
 
-/* revokeCert (RFC 8555 7.6) of the PEM certificate with the account key. */
-int acme_revoke(struct acme_client *c, const char *pem, size_t len, int reason, char *err,
-                size_t errlen);
+/* revokeCert (RFC 8555 7.6) of the PEM certificate, signed with the
+ * account key (kid), or with cert_key, the certificate's own P-256 key
+ * (jwk), when not NULL. */
+int acme_revoke(struct acme_client *c, const char *pem, size_t len, int reason,
+                const moat_pkey *cert_key, char *err, size_t errlen);
 
 void acme_client_free(struct acme_client *c);
 

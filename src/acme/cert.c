@@ -22,7 +22,7 @@
 
 struct opts {
     const char *cmd;
-    const char *acme, *email, *ca_root, *dir, *out, *listen, *file;
+    const char *acme, *email, *ca_root, *dir, *out, *listen, *file, *key;
     const char *names[MAX_NAMES];
     size_t nnames;
     int http_port, tls_port, agree, force, verbose, reason;
@@ -40,8 +40,8 @@ static const char usage[] =
     "                        [--listen-addr ADDR] [--force] [-v]\n"
     "       moat cert renew [--acme-renew-before DAYS] [--acme-dir DIR] [--acme-ca-root FILE] "
     "[-v]\n"
-    "       moat cert revoke FILE [--acme URL] [--reason N] [--acme-dir DIR] [--acme-ca-root "
-    "FILE]\n"
+    "       moat cert revoke FILE [--key KEYFILE] [--acme URL] [--reason N] [--acme-dir DIR]\n"
+    "                        [--acme-ca-root FILE]\n"
     "(docs/acme.md)\n";
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -65,9 +65,9 @@ static int port_arg(const char *v, int *out)
 /* The value flags; 0 when a is one of them (value taken), 1 when not. */
 static int value_flag(struct opts *o, const char *a, const char *v)
 {
-    static const char *const names[] = {"--acme",     "--acme-email", "--acme-ca-root",
-                                        "--acme-dir", "--out",        "--listen-addr"};
-    const char **dst[] = {&o->acme, &o->email, &o->ca_root, &o->dir, &o->out, &o->listen};
+    static const char *const names[] = {"--acme", "--acme-email",  "--acme-ca-root", "--acme-dir",
+                                        "--out",  "--listen-addr", "--key"};
+    const char **dst[] = {&o->acme, &o->email, &o->ca_root, &o->dir, &o->out, &o->listen, &o->key};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(a, names[i])) {
             *dst[i] = v;
@@ -284,7 +284,7 @@ static int account(struct acme_client *c, const struct opts *o)
     return r ? ACME_EXIT_FAIL : 0;
 }
 
-static int connect_ca(struct acme_client *c, const struct opts *o)
+static int connect_ca(struct acme_client *c, const struct opts *o, int with_account)
 {
     char err[2048] = "";
     memset(c, 0, sizeof *c);
@@ -301,7 +301,7 @@ static int connect_ca(struct acme_client *c, const struct opts *o)
         fprintf(stderr, "moat: cert: %s\n", err);
         return ACME_EXIT_NETWORK;
     }
-    return account(c, o);
+    return with_account ? account(c, o) : 0;
 }
 
 static void disconnect(struct acme_client *c)
@@ -415,7 +415,7 @@ static int obtain_locked(const struct opts *o, const char *out)
         return 0;
     }
     struct acme_client c;
-    int r = connect_ca(&c, o);
+    int r = connect_ca(&c, o, 1);
     moat_pkey *key = NULL;
     char err[2048] = "", *chain = NULL, *alt[4] = {0};
     int nalt = 0;
@@ -532,6 +532,26 @@ static int renew(struct opts *o)
     return r;
 }
 
+/* The certificate's own key for revocation: JWS here is ES256 only. */
+static int revoke_key(const char *path, moat_pkey **key)
+{
+    char err[512];
+    if (moat_pkey_read_pem(path, key, err, sizeof err) < 0) {
+        fprintf(stderr, "moat: cert: --key: %s\n", err);
+        return ACME_EXIT_USAGE;
+    }
+    if (moat_pkey_type(*key) != MOAT_KEY_EC_P256) {
+        fprintf(stderr,
+                "moat: cert: --key %s: revocation by the certificate's key needs a P-256 "
+                "key (without --key the account revokes)\n",
+                path);
+        moat_pkey_free(*key);
+        *key = NULL;
+        return ACME_EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int revoke_cert(struct opts *o)
 {
     if (state_dir(o) < 0) return ACME_EXIT_IO;
@@ -558,16 +578,21 @@ static int revoke_cert(struct opts *o)
     if (!o->acme)
         fprintf(stderr, "moat: cert: which CA issued %s? (--acme URL)\n", o->file);
     else {
-        struct acme_client c;
+        struct acme_client c = {0};
         char err[2048];
+        moat_pkey *key = NULL;
         o->agree = 1; /* revoking needs the account that exists */
-        r = connect_ca(&c, o);
-        if (!r && acme_revoke(&c, pem, len, o->reason, err, sizeof err) < 0) {
+        r = o->key ? revoke_key(o->key, &key) : 0;
+        /* RFC 8555 7.6: signed by the certificate's own key (jwk), no
+         * account is needed; otherwise by the account that ordered it. */
+        if (!r) r = connect_ca(&c, o, key == NULL);
+        if (!r && acme_revoke(&c, pem, len, o->reason, key, err, sizeof err) < 0) {
             fprintf(stderr, "moat: cert: %s\n", err);
             r = ACME_EXIT_FAIL;
         } else if (!r) {
             printf("moat: cert: revoked %s\n", o->file);
         }
+        moat_pkey_free(key);
         disconnect(&c);
     }
     json_decref(j);

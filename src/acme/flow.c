@@ -108,6 +108,12 @@ static int is_problem(const struct acme_reply *r, struct acme_problem *p)
 int acme_post(struct acme_client *c, const char *url, const char *payload, int use_jwk,
               struct acme_reply *r, char *err, size_t errlen)
 {
+    return acme_post_key(c, c->key, url, payload, use_jwk, r, err, errlen);
+}
+
+int acme_post_key(struct acme_client *c, const moat_pkey *key, const char *url, const char *payload,
+                  int use_jwk, struct acme_reply *r, char *err, size_t errlen)
+{
     /* RFC 8555 6.5: a badNonce answer carries a fresh nonce to retry
      * with; a few retries, never unbounded. */
     for (int attempt = 0; attempt < 10; attempt++) {
@@ -115,7 +121,7 @@ int acme_post(struct acme_client *c, const char *url, const char *payload, int u
         char nonce[512];
         snprintf(nonce, sizeof nonce, "%s", c->nonce);
         c->nonce[0] = 0; /* each nonce is good for one request */
-        char *jws = acme_jws(c->key, use_jwk ? NULL : c->kid, nonce, url, payload);
+        char *jws = acme_jws(key, use_jwk ? NULL : c->kid, nonce, url, payload);
         if (!jws) {
             snprintf(err, errlen, "cannot sign the request");
             return -1;

@@ -295,8 +295,8 @@ int acme_issue(struct acme_client *c, const char *const *names, size_t n, enum a
     return 0;
 }
 
-int acme_revoke(struct acme_client *c, const char *pem, size_t len, int reason, char *err,
-                size_t errlen)
+int acme_revoke(struct acme_client *c, const char *pem, size_t len, int reason,
+                const moat_pkey *cert_key, char *err, size_t errlen)
 {
     uint8_t *der;
     size_t dlen;
@@ -312,7 +312,8 @@ int acme_revoke(struct acme_client *c, const char *pem, size_t len, int reason, 
     free(b);
     if (!payload) return -1;
     struct acme_reply r;
-    int rc = acme_post(c, c->dir.revoke_cert, payload, 0, &r, err, errlen);
+    int rc = cert_key ? acme_post_key(c, cert_key, c->dir.revoke_cert, payload, 1, &r, err, errlen)
+                      : acme_post(c, c->dir.revoke_cert, payload, 0, &r, err, errlen);
     free(payload);
     if (rc == 0 && r.status != 200) rc = problem_of(&r, "the CA refused to revoke", err, errlen);
     acme_reply_free(&r);

@@ -144,6 +144,19 @@ check "pebble lock: exactly one ordered" \
 	[ "$(cat "$T_TMP/lock1.out" "$T_TMP/lock2.out" | grep -c "wrote .*lock.test.pem")" = 1 ]
 check "pebble lock: the other did not order" \
 	[ "$(cat "$T_TMP/lock1.out" "$T_TMP/lock2.out" | grep -c "not ordering")" = 1 ]
+# Revocation signed by the certificate's own key (jwk), not the account.
+serial=$(openssl x509 -in "$T_TMP/c/lock.test.pem" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+timeout 60 "$MOAT" cert revoke "$T_TMP/c/lock.test.pem" --key "$T_TMP/c/lock.test-key.pem" \
+	--acme-dir "$STATE" --reason 1 >"$T_TMP/revoke2.out" 2>"$T_TMP/revoke2.err"
+check "pebble revoke by the certificate's key: exits 0" [ $? = 0 ]
+timeout "$T_CLIENT" curl -sS --cacert "$CAROOT" \
+	"https://localhost:$MGMT_PORT/cert-status-by-serial/$serial" >"$T_TMP/status2.json" 2>&1
+check "pebble revoke by the certificate's key: pebble says revoked, keyCompromise" \
+	bash -c 'grep -Eq "\"Status\": *\"Revoked\"" "$0" && grep -Eq "\"Reason\": *1" "$0"' "$T_TMP/status2.json"
+"$MOAT" cert revoke "$T_TMP/r/rsa.test.pem" --key "$T_TMP/r/rsa.test-key.pem" --acme-dir "$STATE" \
+	>"$T_TMP/revoke3.out" 2>&1
+check "pebble revoke by an RSA key: refused with exit 2, naming P-256" \
+	bash -c '[ "$0" = 2 ] && grep -q P-256 "$1"' $? "$T_TMP/revoke3.out"
 check "pebble: badNonce retried at least once over the runs" \
 	bash -c 'cat "$0"/*.err | grep -q "badNonce, retrying"' "$T_TMP"
 
