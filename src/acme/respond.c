@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -153,9 +154,14 @@ int acme_responder_start(struct acme_responder *r, enum acme_chall type, const c
         return -1;
     }
     fflush(NULL);
+    pid_t parent = getpid();
     r->pid = fork();
     if (r->pid == 0) {
         signal(SIGTERM, SIG_DFL);
+        /* A moat cert killed mid-order (SIGKILL) takes its responder with
+         * it, so the port is free for the next try. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(0);
         for (;;) {
             int c = accept(r->fd, NULL, NULL);
             if (c < 0) continue;

@@ -169,6 +169,28 @@ timeout 300 "$MOAT" cert renew --acme-dir "$STATE" --acme-renew-before 3650 \
 check "pebble renew: --acme-renew-before 3650 renews" has "$T_TMP/renew2.out" "renewing .*a.test"
 check "pebble renew: a new certificate" [ "$old" != "$(openssl x509 -in "$T_TMP/a/a.test+2.pem" -noout -serial)" ]
 
+# A moat cert killed (SIGKILL) as soon as its responder listens, wherever
+# it then is: its responder goes too, nothing is half-written (both files
+# or neither, no temp file), and the next obtain in the same --acme-dir
+# succeeds (the kernel dropped the lock). test_acme kills one for sure
+# while its responder runs.
+"$MOAT" cert obtain --acme "$DIR_URL" --acme-dir "$STATE" --acme-ca-root "$CAROOT" --acme-agree-tos \
+	--listen-addr 127.0.0.1 --domain kill.test --http-port "$HTTP_PORT" --out "$T_TMP/k" -v \
+	>"$T_TMP/kill.out" 2>"$T_TMP/kill.err" &
+kpid=$!
+mkdir -p "$T_TMP/k"
+wait_listen "$HTTP_PORT" 20
+kill -9 "$kpid" 2>/dev/null
+wait "$kpid" 2>/dev/null
+for _ in $(seq 1 30); do ss -Htln "( sport = :$HTTP_PORT )" | grep -q . || break; sleep 0.1; done
+check "pebble SIGKILL mid-order: the responder is gone with it" \
+	bash -c '! ss -Htln "( sport = :$0 )" | grep -q .' "$HTTP_PORT"
+check "pebble SIGKILL mid-order: both files or neither, no temp file" bash -c \
+	'n=$(ls -A "$0" | wc -l); { [ "$n" = 0 ] || [ "$n" = 2 ]; } && ! ls -A "$0" "$1" "$1"/* | grep -q tmp-' \
+	"$T_TMP/k" "$STATE"
+cert_obtain kill2 "$T_TMP/k" --domain kill.test --http-port "$HTTP_PORT" --force
+check "pebble SIGKILL mid-order: the next obtain succeeds" [ "$OB_RC" = 0 ]
+
 # Bad flags: named, exit 2.
 "$MOAT" cert obtain --acme "$DIR_URL" >"$T_TMP/u.out" 2>&1
 check "cert usage: obtain without --domain exits 2" [ $? = 2 ]

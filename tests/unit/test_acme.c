@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "acme/acme.h"
@@ -275,6 +277,43 @@ static void test_http01_responder(void)
     free(t.keyauth);
 }
 
+/* A process killed with SIGKILL while its responder runs takes the
+ * responder with it (PR_SET_PDEATHSIG): the port stops answering. */
+static void test_responder_dies_with_parent(void)
+{
+    struct acme_token t = {.name = "a.test", .token = "tok"};
+    t.keyauth = acme_key_authorization(t.token, "THUMB");
+    int port = 20000 + (int)(getpid() * 13) % 20000, ready[2];
+    if (pipe(ready) < 0) return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct acme_responder r;
+        char err[256];
+        char ok = acme_responder_start(&r, ACME_HTTP01, "127.0.0.1", port, &t, 1, err, sizeof err)
+                      ? 'n'
+                      : 'y';
+        if (write(ready[1], &ok, 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 'n', out[2048];
+    if (read(ready[0], &ok, 1) != 1) ok = 'n';
+    http_get(port, "/.well-known/acme-challenge/tok", out, sizeof out);
+    int answered = strstr(out, "200") != NULL;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    int gone = 0;
+    for (int i = 0; i < 50 && !gone; i++) {
+        http_get(port, "/.well-known/acme-challenge/tok", out, sizeof out);
+        gone = out[0] == 0;
+        if (!gone) usleep(100000);
+    }
+    check(ok == 'y' && answered && gone, "http-01 responder: gone once its parent is SIGKILLed");
+    close(ready[0]);
+    close(ready[1]);
+    free(t.keyauth);
+}
+
 int main(void)
 {
     if (moat_crypto_init() < 0) return 1;
@@ -285,5 +324,6 @@ int main(void)
     test_directory_retry();
     test_csr_alpn();
     test_http01_responder();
+    test_responder_dies_with_parent();
     return failures ? 1 : 0;
 }
