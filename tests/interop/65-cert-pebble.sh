@@ -5,6 +5,7 @@
 # --acme-dir. pebble's HTTPS certificate comes from moat ca; its random
 # badNonce answers stay on, raised from 5% to 20% so that the retry is
 # exercised in every run (at 5%, one run in twenty saw none).
+# shellcheck disable=SC2016 # bash -c conditions take their arguments quoted
 . "$(dirname "$0")/../lib.sh"
 need pebble pebble-challtestsrv openssl curl ss flock bc || { finish; exit; }
 need_moat
