@@ -37,7 +37,7 @@ static const char usage[] =
     "--tls-port P]\n"
     "                        [--acme-email ADDR] --acme-agree-tos [--acme-ca-root FILE]\n"
     "                        [--acme-dir DIR] [--acme-key-type p256|rsa2048] [--out DIR]\n"
-    "                        [--listen-addr ADDR] [--force] [-v]\n"
+    "                        [--listen-addr ADDR] [--force] [--lock-wait S] [-v]\n"
     "       moat cert renew [--acme-renew-before DAYS] [--acme-dir DIR] [--acme-ca-root FILE] "
     "[-v]\n"
     "       moat cert revoke FILE [--key KEYFILE] [--acme URL] [--reason N] [--acme-dir DIR]\n"
@@ -96,7 +96,7 @@ static int parse_one(struct opts *o, int argc, char **argv, int *i)
             return bad_usage("--domain: '%s' is not a DNS name", v);
         o->names[o->nnames++] = v;
     } else if (!strcmp(a, "--http-port") || !strcmp(a, "--tls-port")) {
-        if (port_arg(v, a[2] == 'h' ? &o->http_port : &o->tls_port) < 0)
+        if (port_arg(v, !strcmp(a, "--http-port") ? &o->http_port : &o->tls_port) < 0)
             return bad_usage("%s: not a port number (1-65535)", a);
     } else if (!strcmp(a, "--acme-key-type")) {
         if (!strcmp(v, "p256"))
@@ -110,9 +110,9 @@ static int parse_one(struct opts *o, int argc, char **argv, int *i)
         char *end;
         double d = strtod(v, &end);
         if (!*v || *end || d < 0 || d > 100000) return bad_usage("%s: not a number", a);
-        if (a[2] == 'a')
+        if (!strcmp(a, "--acme-renew-before"))
             o->renew_before = d;
-        else if (a[2] == 'l')
+        else if (!strcmp(a, "--lock-wait"))
             o->lock_wait = (int)d;
         else
             o->reason = (int)d;
