@@ -98,6 +98,10 @@ struct acme_client {
     char kid[1024];        /* the account URL, once known */
     moat_pkey *key;        /* the account key */
     const char *bind_addr; /* where responders listen: "0.0.0.0" unless told */
+    /* The Accept of signed POSTs: NULL for application/json; the
+     * certificate download sets application/pem-certificate-chain
+     * (RFC 8555 7.4.2). */
+    const char *accept;
     int verbose;
     int nonce_retries; /* badNonce answers retried, for tests and -v */
 };

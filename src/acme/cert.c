@@ -387,10 +387,13 @@ static int write_result(const struct opts *o, const char *base, const char *out,
         fprintf(stderr, "moat: cert: %s\n", err);
         return ACME_EXIT_IO;
     }
+    char ap[PATH_MAX + 300];
+    snprintf(ap, sizeof ap, "%s/certs", o->dir);
+    mkdir(ap, 0700);
     for (int i = 0; i < nalt; i++) {
-        char ap[PATH_MAX + 300];
         snprintf(ap, sizeof ap, "%s/certs/%s-alternate-%d.pem", o->dir, base, i + 1);
-        moat_write_file_atomic(ap, alt[i], strlen(alt[i]), 0644, err, sizeof err);
+        if (moat_write_file_atomic(ap, alt[i], strlen(alt[i]), 0644, err, sizeof err) < 0)
+            fprintf(stderr, "moat: cert: warning: the alternate chain is not kept: %s\n", err);
     }
     save_order(o, base, out);
     printf("moat: cert: wrote %s and %s (%s)\n", cp, kp, o->names[0]);

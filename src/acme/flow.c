@@ -126,7 +126,7 @@ int acme_post_key(struct acme_client *c, const moat_pkey *key, const char *url, 
             snprintf(err, errlen, "cannot sign the request");
             return -1;
         }
-        int rc = http(c, "POST", url, jws, NULL, r, err, errlen);
+        int rc = http(c, "POST", url, jws, c->accept, r, err, errlen);
         free(jws);
         if (rc < 0) return -1;
         struct acme_problem p;

@@ -252,7 +252,10 @@ static int finalize(struct acme_client *c, json_t *order, const char *order_url,
 static int download(struct acme_client *c, const char *url, char **pem, struct acme_reply *keep,
                     char *err, size_t errlen)
 {
-    if (acme_post(c, url, NULL, 0, keep, err, errlen) < 0) return -1;
+    c->accept = "application/pem-certificate-chain";
+    int rc = acme_post(c, url, NULL, 0, keep, err, errlen);
+    c->accept = NULL;
+    if (rc < 0) return -1;
     if (keep->status != 200 || !strstr(keep->body, "-----BEGIN CERTIFICATE-----"))
         return problem_of(keep, "cannot download the certificate", err, errlen);
     *pem = strdup(keep->body);

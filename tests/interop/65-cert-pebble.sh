@@ -2,9 +2,10 @@
 # moat cert against Debian's pebble (Let's Encrypt's ACME test server) with
 # pebble-challtestsrv as its DNS: http-01 and tls-alpn-01, several names,
 # an RSA key, a refused authorization, revocation, two processes sharing
-# --acme-dir. pebble's HTTPS certificate comes from moat ca; its random
-# badNonce answers stay on, raised from 5% to 20% so that the retry is
-# exercised in every run (at 5%, one run in twenty saw none).
+# --acme-dir, a crash mid-order. pebble offers one alternate chain; its
+# HTTPS certificate comes from moat ca; its random badNonce answers stay
+# on, raised from 5% to 20% so that the retry is exercised in every run
+# (at 5%, one run in twenty saw none).
 # shellcheck disable=SC2016 # bash -c conditions take their arguments quoted
 . "$(dirname "$0")/../lib.sh"
 need pebble pebble-challtestsrv openssl curl ss flock bc || { finish; exit; }
@@ -36,7 +37,7 @@ bg_start "$T_TMP/cts" pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 ""
 	-dns01 "127.0.0.1:$DNS_PORT" -management "127.0.0.1:$CTS_PORT" \
 	-http01 "" -https01 "" -tlsalpn01 ""
 CTS_PID=$BG_PID
-PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=20 bg_start "$T_TMP/pebble" pebble -config "$T_TMP/pebble.json" \
+PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=20 PEBBLE_ALTERNATE_ROOTS=1 bg_start "$T_TMP/pebble" pebble -config "$T_TMP/pebble.json" \
 	-dnsserver "127.0.0.1:$DNS_PORT"
 PEBBLE_PID=$BG_PID
 if ! wait_listen "$ACME_PORT" 20 || ! wait_listen "$CTS_PORT" 10; then
@@ -84,6 +85,8 @@ cert_obtain http01 "$T_TMP/h" --domain one.test --http-port "$HTTP_PORT"
 check "pebble http-01: obtain exits 0" [ "$OB_RC" = 0 ]
 [ "$OB_RC" = 0 ] || diag "$T_TMP/http01.err"
 verify_pair "pebble http-01" "$T_TMP/h" one.test
+check "pebble http-01: the alternate chain (Link rel=alternate) is kept" \
+	has "$STATE/certs/one.test-alternate-1.pem" "BEGIN CERTIFICATE"
 check "pebble http-01: the account key is 0600" \
 	bash -c '[ "$(stat -c %a "$0"/accounts/*/account-key.pem)" = 600 ]' "$STATE"
 
