@@ -183,7 +183,12 @@ check "pebble renew: a new certificate" [ "$old" != "$(openssl x509 -in "$T_TMP/
 	>"$T_TMP/kill.out" 2>"$T_TMP/kill.err" &
 kpid=$!
 mkdir -p "$T_TMP/k"
-wait_listen "$HTTP_PORT" 20
+# Bounded: until its responder listens, or it has already ended.
+for _ in $(seq 1 200); do
+	ss -Htln "( sport = :$HTTP_PORT )" | grep -q . && break
+	alive "$kpid" || break
+	sleep 0.05
+done
 kill -9 "$kpid" 2>/dev/null
 wait "$kpid" 2>/dev/null
 for _ in $(seq 1 30); do ss -Htln "( sport = :$HTTP_PORT )" | grep -q . || break; sleep 0.1; done
