@@ -7,7 +7,11 @@ override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc 
 IDN2_CFLAGS := $(shell pkg-config --cflags libidn2 2>/dev/null)
 IDN2_LIBS   := $(shell pkg-config --libs libidn2 2>/dev/null || echo -lidn2)
 override CFLAGS += $(IDN2_CFLAGS)
-LDLIBS  = -lcrypto $(IDN2_LIBS)
+# jansson (Debian: libjansson-dev): the JSON of ACME (src/acme/).
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+override CFLAGS += $(JANSSON_CFLAGS)
+LDLIBS  = -lcrypto $(IDN2_LIBS) $(JANSSON_LIBS)
 
 # ML-KEM-768: libcrypto's when its headers have ML-KEM (OpenSSL 3.5 and
 # later), moat's own (src/crypto/mlkem.c) otherwise; `moat version` says
@@ -22,7 +26,7 @@ endif
 
 B       ?= build
 SRC     := $(wildcard src/core/*.c src/crypto/*.c src/tls/*.c src/http/*.c src/server/*.c \
-                      src/client/*.c src/ca/*.c)
+                      src/client/*.c src/ca/*.c src/acme/*.c)
 OBJ     := $(SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard src/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
@@ -153,9 +157,11 @@ fuzz-build:
 
 fuzz-bins: $(FUZZ_TARGETS:%=$(B)/%)
 
-# The layers the targets reach (the server without its master, serve.o; no command line).
+# The layers the targets reach (the server without its master, serve.o; acme/'s JSON
+# reading; no command line).
 FUZZ_OBJ := $(filter-out $(B)/src/server/serve.o,$(filter $(B)/src/core/% $(B)/src/crypto/% \
-                     $(B)/src/tls/% $(B)/src/http/% $(B)/src/client/url.o $(B)/src/server/%,$(OBJ)))
+                     $(B)/src/tls/% $(B)/src/http/% $(B)/src/client/url.o $(B)/src/server/% \
+                     $(B)/src/acme/json.o,$(OBJ)))
 $(B)/libmoatfuzz.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
 

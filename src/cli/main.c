@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acme/acme.h"
 #include "cli/cli.h"
 #include "core/exit.h"
 #include "crypto/crypto.h"
@@ -25,6 +26,8 @@ static const char help[] =
     "        browser does; --explain narrates the handshake (moat get --help)\n"
     "  ca init|issue|revoke|crl|list|trust|untrust|path ...\n"
     "        the local certificate authority (moat ca help)\n"
+    "  cert obtain|renew|revoke ...\n"
+    "        certificates from an ACME CA such as Let's Encrypt (moat cert help)\n"
     "  version\n"
     "        print the version, the libcrypto in use and whose ML-KEM-768 it uses\n"
     "  help\n"
@@ -40,6 +43,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) return moat_serve_main(argc - 1, argv + 1);
     if (strcmp(cmd, "get") == 0) return moat_get_main(argc - 1, argv + 1);
     if (strcmp(cmd, "ca") == 0) return moat_ca_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "cert") == 0) return moat_cert_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("moat %s\nlibcrypto: %s\nML-KEM-768: %s\n", MOAT_VERSION, moat_crypto_version(),
                moat_mlkem_impl());
