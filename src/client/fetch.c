@@ -15,17 +15,15 @@
 #include "client/client.h"
 #include "client/net.h"
 #include "crypto/crypto.h"
+#include "http/reader.h"
 #include "moat/http.h"
 
 #define READ_CHUNK 65536
 #define SEND_CHUNK 65536
-#define MAX_HEAD (MOAT_HTTP_MAX_REQUEST_LINE + MOAT_HTTP_MAX_HEADER_BYTES)
 #define MAX_REDIRECTS 20
 #define MAX_CERTS 10
 /* exchange() result: a reused connection died before answering; retry. */
 #define STALE (-100)
-
-enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 
 /* One connection: socket, TLS, what the observer collected. */
 struct conn {
@@ -625,131 +623,138 @@ static int is_redirect(int s)
     return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
 }
 
-/* Reads the response head (skipping 1xx interim responses) and body; a
- * redirect's body is read and dropped when it will be followed. */
-static int read_response(struct xfer *x, const char *method, struct answer *a)
+/* Reads until the final response head is at the start of x->app (interim
+ * 1xx heads dropped, shown with -v). Returns 0 with its length in *hl,
+ * STALE, or an exit status. */
+static int read_head(struct xfer *x, http_reader *rd, moat_http_response *resp, size_t *hl)
 {
-    moat_http_response resp;
-    int hl = 0;
     x->t_first = 0;
     for (int i = 0; i < 100000; i++) {
         if (x->app.len && !x->t_first) x->t_first = moat_now_us() - x->start_us;
-        hl =
-            x->app.len ? moat_http_parse_response((const char *)x->app.base, x->app.len, &resp) : 0;
-        if (hl < 0 || (hl == 0 && x->app.len > MAX_HEAD)) {
+        int h = http_reader_head(rd, x->app.base, x->app.len, resp, hl);
+        if (h == HTTP_HEAD_BAD) {
             fprintf(stderr, "moat: malformed HTTP response from %s\n", x->u->shown);
             return 8; /* curl's "weird server reply" */
         }
-        if (hl > 0 && resp.status >= 100 && resp.status < 200 && resp.status != 101) {
-            if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, (size_t)hl);
-            moat_buf_consume(&x->app, (size_t)hl);
+        if (h == HTTP_HEAD_FINAL) return 0;
+        if (h == HTTP_HEAD_INTERIM) {
+            if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, *hl);
+            moat_buf_consume(&x->app, *hl);
             continue;
         }
-        if (hl > 0) break;
         int r = read_more(x);
         if ((r == 1 || r == 18) && x->c.used && x->app.len == 0) return STALE;
         if (r == 1 || r == 18) return truncated(x, "the connection ended before the response head");
         if (r) return r;
     }
-    if (hl <= 0) return 56;
-    a->status = x->http_code = resp.status;
+    return 56;
+}
+
+/* What the final head says, for the caller and the user: the status and
+ * Location into a, -v, --explain, -f, -i and -I. Returns 0 or an exit
+ * status. */
+static int take_head(struct xfer *x, const moat_http_response *resp, size_t hl, struct answer *a)
+{
+    a->status = x->http_code = resp->status;
     a->location[0] = '\0';
-    const moat_http_header *loc = moat_http_find_header(&resp.f, "Location");
+    const moat_http_header *loc = moat_http_find_header(&resp->f, "Location");
     if (loc && loc->value_len < sizeof a->location) {
         memcpy(a->location, loc->value, loc->value_len);
         a->location[loc->value_len] = '\0';
     }
-    int follow = x->o->follow && is_redirect(resp.status) && a->location[0];
-    x->c.reusable = resp.f.keep_alive;
-    if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, (size_t)hl);
+    x->c.reusable = resp->f.keep_alive;
+    if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, hl);
     if (x->c.ex) {
         size_t l = strcspn((const char *)x->app.base, "\r");
         char line[200];
         snprintf(line, sizeof line, "%.*s", (int)(l < 190 ? l : 190), (const char *)x->app.base);
         moat_explain_response(x->c.ex, line,
-                              resp.f.content_length >= 0 ? (uint64_t)resp.f.content_length : 0);
+                              resp->f.content_length >= 0 ? (uint64_t)resp->f.content_length : 0);
     }
-    if (x->o->fail && resp.status >= 400) {
-        fprintf(stderr, "moat: the server answered %d %.*s for https://", resp.status,
-                (int)resp.reason_len, resp.reason);
+    if (x->o->fail && resp->status >= 400) {
+        fprintf(stderr, "moat: the server answered %d %.*s for https://", resp->status,
+                (int)resp->reason_len, resp->reason);
         char o[300];
         origin(x->u, o, sizeof o);
         fprintf(stderr, "%s%s\n", o, x->u->path);
         x->c.reusable = 0;
         return 22;
     }
-    if ((x->o->include || x->o->head) && emit(x, x->app.base, (size_t)hl, 0) < 0) return 23;
+    if ((x->o->include || x->o->head) && emit(x, x->app.base, hl, 0) < 0) return 23;
+    return 0;
+}
 
-    int mode;
-    uint64_t left = 0;
-    if (strcmp(method, "HEAD") == 0 || resp.status == 204 || resp.status == 304 ||
-        resp.status < 200)
-        mode = BODY_NONE;
-    else if (resp.f.chunked)
-        mode = BODY_CHUNKED;
-    else if (resp.f.content_length >= 0)
-        mode = BODY_LENGTH, left = (uint64_t)resp.f.content_length;
-    else
-        mode = BODY_CLOSE, x->c.reusable = 0;
-    moat_buf_consume(&x->app, (size_t)hl);
+/* The exit status of a body the connection ended: r is read_more's 1
+ * (close_notify) or 18 (no close_notify). */
+static int body_cut(struct xfer *x, const http_body *b, int r)
+{
+    char how[96];
+    if (r == 1) {
+        x->c.reusable = 0;
+        if (b->framing == HTTP_BODY_CLOSE) return 0;
+        if (b->framing == HTTP_BODY_LENGTH)
+            snprintf(how, sizeof how, "%llu bytes of the body never came",
+                     (unsigned long long)b->left);
+        else
+            snprintf(how, sizeof how, "the chunked body never ended");
+        return truncated(x, how);
+    }
+    if (b->framing == HTTP_BODY_LENGTH) {
+        snprintf(how, sizeof how, "the connection closed with %llu bytes of the body still to come",
+                 (unsigned long long)b->left);
+        return truncated(x, how);
+    }
+    return truncated(x, "the connection ended without TLS close_notify");
+}
+
+/* Pumps the body out of x->app and the connection, to the output when out.
+ * Each turn uses what has arrived, then reads more; bounded by the data: a
+ * turn without new bytes ends the transfer. */
+static int read_body(struct xfer *x, http_body *b, int out)
+{
+    while (!b->done) {
+        http_piece p;
+        int r = http_body_feed(b, x->app.base, x->app.len, &x->decoded, &p);
+        if (out && emit(x, p.data, p.len, 1) < 0) return 23;
+        moat_buf_consume(&x->app, p.used);
+        moat_buf_clear(&x->decoded);
+        if (r < 0) { /* HTTP_BODY_BAD, or out of memory */
+            fprintf(stderr, "moat: malformed chunked body from %s\n", x->u->shown);
+            return 56;
+        }
+        if (b->done) break;
+        r = read_more(x);
+        if (r == 1 && b->framing == HTTP_BODY_CLOSE) {
+            x->c.reusable = 0;
+            break;
+        }
+        if (r == 1 || r == 18) return body_cut(x, b, r);
+        if (r) return r;
+    }
+    return 0;
+}
+
+/* Reads the response head (skipping 1xx interim responses) and body; a
+ * redirect's body is read and dropped when it will be followed. */
+static int read_response(struct xfer *x, const char *method, struct answer *a)
+{
+    http_reader rd;
+    moat_http_response resp;
+    size_t hl = 0;
+    http_reader_init(&rd, strcmp(method, "HEAD") == 0);
+    int r = read_head(x, &rd, &resp, &hl);
+    if (r == 0) r = take_head(x, &resp, hl, a);
+    if (r) return r;
+    int follow = x->o->follow && is_redirect(resp.status) && a->location[0];
+    if (rd.body.framing == HTTP_BODY_CLOSE) x->c.reusable = 0;
+    moat_buf_consume(&x->app, hl);
     if (follow && !x->c.reusable) return 0; /* the body is not wanted */
     int out = !follow;
     x->size_download = 0;
-    x->prog_total = mode == BODY_LENGTH ? left : 0;
+    x->prog_total = rd.body.framing == HTTP_BODY_LENGTH ? rd.body.left : 0;
     x->progress = out && x->o->output && !x->o->silent && isatty(2);
-
-    moat_http_chunked ch;
-    moat_http_chunked_init(&ch);
-    /* Each turn uses what has arrived, then reads more; bounded by the
-     * data: a turn without new bytes ends the transfer. */
-    for (;;) {
-        if (mode == BODY_NONE) break;
-        if (mode == BODY_LENGTH) {
-            size_t n = x->app.len < left ? x->app.len : (size_t)left;
-            if (out && emit(x, x->app.base, n, 1) < 0) return 23;
-            moat_buf_consume(&x->app, n);
-            left -= n;
-            if (left == 0) break;
-        } else if (mode == BODY_CHUNKED) {
-            size_t used = 0;
-            int r = moat_http_chunked_feed(&ch, x->app.base, x->app.len, &used, &x->decoded);
-            moat_buf_consume(&x->app, used);
-            if (out && emit(x, x->decoded.base, x->decoded.len, 1) < 0) return 23;
-            moat_buf_clear(&x->decoded);
-            if (r < 0) {
-                fprintf(stderr, "moat: malformed chunked body from %s\n", x->u->shown);
-                return 56;
-            }
-            if (r == 1) break;
-        } else {
-            if (out && emit(x, x->app.base, x->app.len, 1) < 0) return 23;
-            moat_buf_clear(&x->app);
-        }
-        int r = read_more(x);
-        if (r == 1) {
-            x->c.reusable = 0;
-            if (mode == BODY_CLOSE) break;
-            char how[96];
-            if (mode == BODY_LENGTH)
-                snprintf(how, sizeof how, "%llu bytes of the body never came",
-                         (unsigned long long)left);
-            else
-                snprintf(how, sizeof how, "the chunked body never ended");
-            return truncated(x, how);
-        }
-        if (r == 18) {
-            if (mode == BODY_LENGTH) {
-                char how[96];
-                snprintf(how, sizeof how,
-                         "the connection closed with %llu bytes of the body "
-                         "still to come",
-                         (unsigned long long)left);
-                return truncated(x, how);
-            }
-            return truncated(x, "the connection ended without TLS close_notify");
-        }
-        if (r) return r;
-    }
+    r = read_body(x, &rd.body, out);
+    if (r) return r;
     if (x->progress) progress(x, 1);
     if (x->app.len || moat_tls_peer_closed(x->c.t)) x->c.reusable = 0;
     return 0;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/reader.h"
 #include "server/proxy.h"
 
 #define MAX_ROUTES 32
@@ -67,7 +68,6 @@ static struct {
        .tunnel_default_ms = 60000};
 
 enum { S_ERROR, S_CONNECTING, S_ACTIVE, S_TUNNEL, S_END };
-enum { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };
 
 struct moat_proxy {
     int epfd;
@@ -90,10 +90,7 @@ struct moat_proxy {
     moat_buf up;           /* bytes still to go to the backend */
     moat_buf down;         /* bytes from the backend not yet handled */
     moat_buf tmp;
-    int req_body; /* B_NONE, B_LENGTH, B_CHUNKED */
-    uint64_t req_left;
-    uint64_t req_total; /* chunked request body bytes decoded so far */
-    moat_http_chunked req_dec;
+    http_body req_body; /* the request's body, as the client frames it */
     int req_done;
     int sent_body; /* request body bytes have left for the backend */
     uint64_t up_sent;
@@ -105,9 +102,8 @@ struct moat_proxy {
     int head_sent;  /* the response head went to the client */
     int status;
     long long bytes;
-    int resp_body;
-    uint64_t resp_left;
-    moat_http_chunked resp_dec;
+    http_reader rd; /* the backend's response */
+    moat_buf dec;   /* its chunked body, decoded */
     int resp_done;
     int out_chunked;
     int backend_keep;
@@ -393,8 +389,7 @@ static int idempotent(const moat_http_request *q)
 {
     static const char *const m[] = {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0)
-            return 1;
+        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0) return 1;
     return 0;
 }
 
@@ -474,9 +469,8 @@ static int clean(const char *s)
  * must remove any the client sent); an incoming copy never reaches the
  * backend. */
 static const char *const ours[] = {
-    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",      "forwarded",
-    "x-real-ip",       "client-cert",       "client-cert-chain",     "x-client-cert-subject",
-    "expect",
+    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",      "forwarded", "x-real-ip",
+    "client-cert",     "client-cert-chain", "x-client-cert-subject", "expect",
 };
 
 /* A name with '_' that reads as one of ours (or any X-Forwarded-*) once
@@ -514,8 +508,7 @@ static void put_quoted(moat_buf *b, const char *s, size_t n, int *r)
  * ("[2001:db8::1]", 6) and any host (a port's ':' is no tchar) are
  * quoted; Host was validated by the parser, and is escaped anyway, so
  * no value can end early and start a pair of its own. */
-static void put_forwarded(moat_buf *b, const char *addr, const char *host, size_t host_len,
-                          int *r)
+static void put_forwarded(moat_buf *b, const char *addr, const char *host, size_t host_len, int *r)
 {
     puts_(b, "Forwarded: for=", r);
     if (strchr(addr, ':')) {
@@ -567,8 +560,7 @@ static int zero_length(const moat_http_request *q)
     if (q->f.content_length == 0) return 1;
     static const char *const m[] = {"POST", "PUT", "PATCH"};
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
-        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0)
-            return 1;
+        if (q->method_len == strlen(m[i]) && memcmp(q->method, m[i], q->method_len) == 0) return 1;
     return 0;
 }
 
@@ -612,11 +604,11 @@ static int build_request(struct moat_proxy *px, const char *addr, const moat_tls
     put_client_cert(b, peer, &r);
     if (px->websocket) {
         puts_(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n", &r);
-    } else if (px->req_body == B_LENGTH) {
+    } else if (px->req_body.framing == HTTP_BODY_LENGTH) {
         char cl[48];
-        snprintf(cl, sizeof cl, "Content-Length: %llu\r\n", (unsigned long long)px->req_left);
+        snprintf(cl, sizeof cl, "Content-Length: %llu\r\n", (unsigned long long)px->req_body.left);
         puts_(b, cl, &r);
-    } else if (px->req_body == B_CHUNKED) {
+    } else if (px->req_body.framing == HTTP_BODY_CHUNKED) {
         puts_(b, "Transfer-Encoding: chunked\r\n", &r);
     } else if (zero_length(q)) {
         puts_(b, "Content-Length: 0\r\n", &r);
@@ -774,6 +766,7 @@ struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t 
     moat_buf_init(&px->up);
     moat_buf_init(&px->down);
     moat_buf_init(&px->tmp);
+    moat_buf_init(&px->dec);
     /* Our own copy of the head, parsed again so req lives in it. */
     const uint8_t *start = (const uint8_t *)req->method;
     size_t off = (size_t)(start - buf), n = 0;
@@ -792,22 +785,21 @@ struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t 
     px->orig_len = n;
     const moat_http_request *q = &px->req;
     px->is_head = q->method_len == 4 && memcmp(q->method, "HEAD", 4) == 0;
-    if (q->f.chunked) {
-        px->req_body = B_CHUNKED;
-        moat_http_chunked_init(&px->req_dec);
-    } else if (q->f.content_length > 0) {
-        px->req_body = B_LENGTH;
-        px->req_left = (uint64_t)q->f.content_length;
-    } else {
-        px->req_done = 1;
-    }
+    if (q->f.chunked)
+        http_body_init(&px->req_body, HTTP_BODY_CHUNKED, 0);
+    else if (q->f.content_length > 0)
+        http_body_init(&px->req_body, HTTP_BODY_LENGTH, (uint64_t)q->f.content_length);
+    else
+        http_body_init(&px->req_body, HTTP_BODY_NONE, 0);
+    px->req_done = px->req_body.done;
+    http_reader_init(&px->rd, px->is_head);
     if (q->f.minor == 0 || !q->f.keep_alive) px->close = 1;
     const moat_http_header *up = moat_http_find_header(&q->f, "Upgrade");
     px->websocket = up && q->method_len == 3 && memcmp(q->method, "GET", 3) == 0 &&
                     list_has(up->value, up->value_len, "websocket", 9) &&
-                    in_connection(&q->f, "upgrade", 7) && px->req_body == B_NONE;
+                    in_connection(&q->f, "upgrade", 7) && px->req_body.framing == HTTP_BODY_NONE;
     const moat_http_header *ex = moat_http_find_header(&q->f, "Expect");
-    px->send_continue = ex && px->req_body != B_NONE && q->f.minor == 1 &&
+    px->send_continue = ex && px->req_body.framing != HTTP_BODY_NONE && q->f.minor == 1 &&
                         list_has(ex->value, ex->value_len, "100-continue", 12);
     px->target = malloc(q->target_len + 1);
     px->rt = px->target
@@ -874,42 +866,50 @@ static int fail(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int status,
     return px->result;
 }
 
-/* Moves request body bytes from in to up, re-framed. */
+/* Appends one chunk of n bytes to up (RFC 9112 7.1). */
+static int up_chunk(struct moat_proxy *px, const uint8_t *p, size_t n)
+{
+    char sz[24];
+    int k = snprintf(sz, sizeof sz, "%zx\r\n", n);
+    if (moat_buf_append(&px->up, sz, (size_t)k) < 0 || moat_buf_append(&px->up, p, n) < 0 ||
+        moat_buf_append(&px->up, "\r\n", 2) < 0)
+        return -1;
+    return 0;
+}
+
+/* Moves request body bytes from in to up, re-framed: a Content-Length
+ * body as it is, a chunked one decoded, counted against --max-body-size
+ * and chunked again; after a 101, whatever comes. Returns 0, -1 out of
+ * memory, -2 malformed chunked body, -3 over --max-body-size. */
 static int fill_up(struct moat_proxy *px, moat_buf *in, int *progress)
 {
+    http_body *b = &px->req_body;
     while (!px->req_done && in->len && px->up.len < UP_MAX) {
-        if (px->state == S_TUNNEL || px->req_body == B_LENGTH) {
-            size_t n = in->len;
-            if (px->state != S_TUNNEL && n > px->req_left) n = (size_t)px->req_left;
-            if (n > UP_MAX) n = UP_MAX;
+        if (px->state == S_TUNNEL) {
+            size_t n = in->len < UP_MAX ? in->len : UP_MAX;
             if (moat_buf_append(&px->up, in->base, n) < 0) return -1;
             moat_buf_consume(in, n);
-            if (px->state != S_TUNNEL) {
-                px->req_left -= n;
-                if (!px->req_left) px->req_done = 1;
-            }
-        } else {
-            size_t n = in->len < READ_CHUNK ? in->len : READ_CHUNK, used = 0;
-            moat_buf_clear(&px->tmp);
-            int r = moat_http_chunked_feed(&px->req_dec, in->base, n, &used, &px->tmp);
-            if (r < 0) return -2; /* malformed chunked body: never forwarded */
-            moat_buf_consume(in, used);
-            px->req_total += px->tmp.len;
-            if (px->req_total > P.max_body) return -3; /* the rest is never forwarded */
-            if (px->tmp.len) {
-                char sz[24];
-                int k = snprintf(sz, sizeof sz, "%zx\r\n", px->tmp.len);
-                if (moat_buf_append(&px->up, sz, (size_t)k) < 0 ||
-                    moat_buf_append(&px->up, px->tmp.base, px->tmp.len) < 0 ||
-                    moat_buf_append(&px->up, "\r\n", 2) < 0)
-                    return -1;
-            }
-            if (r == 1) {
-                if (moat_buf_append(&px->up, "0\r\n\r\n", 5) < 0) return -1;
-                px->req_done = 1;
-            }
-            if (!used && !r) break;
+            *progress = 1;
+            continue;
         }
+        size_t n = in->len;
+        if (n > (b->framing == HTTP_BODY_CHUNKED ? READ_CHUNK : UP_MAX))
+            n = b->framing == HTTP_BODY_CHUNKED ? READ_CHUNK : UP_MAX;
+        http_piece p;
+        int r = http_body_feed(b, in->base, n, &px->tmp, &p);
+        if (r == HTTP_BODY_BAD) return -2; /* malformed chunked body: never forwarded */
+        if (r < 0) return -1;
+        if (b->framing == HTTP_BODY_CHUNKED) {
+            moat_buf_consume(in, p.used);         /* p.data is in px->tmp */
+            if (b->total > P.max_body) return -3; /* the rest is never forwarded */
+            if (p.len && up_chunk(px, p.data, p.len) < 0) return -1;
+            if (r == HTTP_BODY_END && moat_buf_append(&px->up, "0\r\n\r\n", 5) < 0) return -1;
+        } else {
+            if (moat_buf_append(&px->up, p.data, p.len) < 0) return -1; /* p.data is in in */
+            moat_buf_consume(in, p.used);
+        }
+        px->req_done = b->done;
+        if (!p.used && !r) break;
         *progress = 1;
     }
     return 0;
@@ -950,11 +950,11 @@ static int send_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out,
     if (rs->status == 101) {
         puts_(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n", &r);
     } else {
-        if (px->resp_body == B_LENGTH) {
+        if (px->rd.body.framing == HTTP_BODY_LENGTH) {
             snprintf(line, sizeof line, "Content-Length: %llu\r\n",
-                     (unsigned long long)px->resp_left);
+                     (unsigned long long)px->rd.body.left);
             puts_(b, line, &r);
-        } else if (px->resp_body != B_NONE) {
+        } else if (px->rd.body.framing != HTTP_BODY_NONE) {
             if (px->req.f.minor == 1)
                 px->out_chunked = 1;
             else
@@ -994,6 +994,59 @@ static int end_body(struct moat_proxy *px, moat_tls *tls, moat_buf *out)
     return px->out_chunked ? to_client(tls, out, "0\r\n\r\n", 5) : 0;
 }
 
+/* The backend's response head, once it is all here: interim ones
+ * dropped (ours were sent already), the final one sent on re-framed.
+ * Returns 1 when it took bytes, 0 for more, -1 to fail (with *why). */
+static int down_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const char **why)
+{
+    moat_http_response rs;
+    size_t n;
+    int h = http_reader_head(&px->rd, px->down.base, px->down.len, &rs, &n);
+    if (h == HTTP_HEAD_BAD) {
+        *why = "malformed response head";
+        return -1;
+    }
+    if (h == HTTP_HEAD_MORE) return 0;
+    if (h == HTTP_HEAD_INTERIM) {
+        moat_buf_consume(&px->down, n);
+        return 1;
+    }
+    if (rs.status == 101 && !px->websocket) {
+        *why = "101 to a request that asked for no upgrade";
+        return -1;
+    }
+    px->backend_keep =
+        rs.f.keep_alive && px->rd.body.framing != HTTP_BODY_CLOSE && rs.status != 101;
+    if (rs.status == 101) px->close = 1;
+    if (send_head(px, tls, out, &rs) < 0) return -1;
+    moat_buf_consume(&px->down, n);
+    if (rs.status == 101) {
+        px->state = S_TUNNEL;
+        px->req_done = 0;
+    } else if (px->rd.body.done) {
+        px->resp_done = 1;
+        if (px->down.len) px->backend_keep = 0; /* more than it said */
+    }
+    return 1;
+}
+
+/* Response body bytes from the backend to the client. Returns 1 when it
+ * took bytes, 0 for more, -1 to fail (with *why, or out of memory). */
+static int down_body(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const char **why)
+{
+    http_piece p;
+    int r = http_body_feed(&px->rd.body, px->down.base, px->down.len, &px->dec, &p);
+    if (r >= 0 && body_out(px, tls, out, p.data, p.len) < 0) return -1;
+    if (r == HTTP_BODY_BAD) *why = "malformed chunked response body";
+    if (r < 0) return -1;
+    moat_buf_consume(&px->down, p.used);
+    if (r == HTTP_BODY_END) {
+        if (end_body(px, tls, out) < 0) return -1;
+        if (px->down.len) px->backend_keep = 0; /* more than it said */
+    }
+    return p.used ? 1 : 0;
+}
+
 /* Handles what the backend sent. Returns 0, or a negative error for fail. */
 static int handle_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const char **why)
 {
@@ -1004,83 +1057,8 @@ static int handle_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, cons
             moat_buf_clear(&px->down);
             return 0;
         }
-        if (!px->head_sent) {
-            moat_http_response rs;
-            int n = moat_http_parse_response((const char *)px->down.base, px->down.len, &rs);
-            if (n == 0 && px->down.len > MOAT_HTTP_MAX_HEADER_BYTES + MOAT_HTTP_MAX_REQUEST_LINE)
-                n = -1;
-            if (n < 0) {
-                *why = "malformed response head";
-                return -1;
-            }
-            if (n == 0) return 0;
-            if (rs.status >= 100 && rs.status < 200 && rs.status != 101) {
-                moat_buf_consume(&px->down, (size_t)n); /* interim: ours were sent already */
-                continue;
-            }
-            if (rs.status == 101 && !px->websocket) {
-                *why = "101 to a request that asked for no upgrade";
-                return -1;
-            }
-            if (px->is_head || rs.status == 204 || rs.status == 304 || rs.status == 101)
-                px->resp_body = B_NONE;
-            else if (rs.f.chunked)
-                px->resp_body = B_CHUNKED;
-            else if (rs.f.content_length >= 0)
-                px->resp_body = rs.f.content_length ? B_LENGTH : B_NONE;
-            else
-                px->resp_body = B_CLOSE;
-            if (px->resp_body == B_LENGTH) px->resp_left = (uint64_t)rs.f.content_length;
-            if (px->resp_body == B_CHUNKED) moat_http_chunked_init(&px->resp_dec);
-            px->backend_keep = rs.f.keep_alive && px->resp_body != B_CLOSE && rs.status != 101;
-            if (rs.status == 101) px->close = 1;
-            /* A response with a body of Content-Length 0 shows no length
-             * header of ours otherwise. */
-            int zero = rs.f.content_length == 0 && !rs.f.chunked && !px->is_head &&
-                       rs.status != 204 && rs.status != 304 && rs.status != 101;
-            if (zero) px->resp_body = B_LENGTH, px->resp_left = 0;
-            if (send_head(px, tls, out, &rs) < 0) return -1;
-            moat_buf_consume(&px->down, (size_t)n);
-            if (rs.status == 101) {
-                px->state = S_TUNNEL;
-                px->req_done = 0;
-                continue;
-            }
-            if (px->resp_body == B_NONE || (px->resp_body == B_LENGTH && !px->resp_left)) {
-                px->resp_done = 1;
-                if (px->down.len) px->backend_keep = 0; /* more than it said */
-                return 0;
-            }
-            continue;
-        }
-        if (px->resp_body == B_LENGTH) {
-            size_t n = px->down.len < px->resp_left ? px->down.len : (size_t)px->resp_left;
-            if (body_out(px, tls, out, px->down.base, n) < 0) return -1;
-            moat_buf_consume(&px->down, n);
-            px->resp_left -= n;
-            if (!px->resp_left) {
-                px->resp_done = 1;
-                if (px->down.len) px->backend_keep = 0;
-            }
-        } else if (px->resp_body == B_CHUNKED) {
-            size_t used = 0;
-            moat_buf dec;
-            moat_buf_init(&dec);
-            int r = moat_http_chunked_feed(&px->resp_dec, px->down.base, px->down.len, &used, &dec);
-            if (r >= 0) r = body_out(px, tls, out, dec.base, dec.len) < 0 ? -2 : r;
-            moat_buf_free(&dec);
-            if (r == -1) *why = "malformed chunked response body";
-            if (r < 0) return -1;
-            moat_buf_consume(&px->down, used);
-            if (r == 1) {
-                if (end_body(px, tls, out) < 0) return -1;
-                if (px->down.len) px->backend_keep = 0;
-            }
-            if (!used) break;
-        } else {
-            if (body_out(px, tls, out, px->down.base, px->down.len) < 0) return -1;
-            moat_buf_clear(&px->down);
-        }
+        int r = px->head_sent ? down_body(px, tls, out, why) : down_head(px, tls, out, why);
+        if (r <= 0) return r;
     }
     return 0;
 }
@@ -1162,7 +1140,7 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
                     px->result = MOAT_PROXY_CLOSE;
                     return px->result;
                 }
-                if (px->head_sent && px->resp_body == B_CLOSE) {
+                if (px->head_sent && px->rd.body.framing == HTTP_BODY_CLOSE) {
                     if (end_body(px, tls, out) < 0) return fail(px, tls, out, 500, "out of memory");
                     px->backend_keep = 0;
                     break;
@@ -1171,8 +1149,8 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
                  * request: the backend is restarting or failing. */
                 if (px->reused && !px->got_bytes && ++px->be->reused_fails >= 2)
                     mark_down(px, "closed pooled connections twice before answering");
-                if (px->reused && !px->got_bytes && !px->sent_body && px->req_body == B_NONE &&
-                    idempotent(&px->req)) {
+                if (px->reused && !px->got_bytes && !px->sent_body &&
+                    px->req_body.framing == HTTP_BODY_NONE && idempotent(&px->req)) {
                     /* A pooled connection the backend had closed: once
                      * more on a new one. Only an idempotent request: the
                      * backend may have acted on it before it closed. */
@@ -1269,5 +1247,6 @@ void moat_proxy_free(struct moat_proxy *px)
     moat_buf_free(&px->up);
     moat_buf_free(&px->down);
     moat_buf_free(&px->tmp);
+    moat_buf_free(&px->dec);
     free(px);
 }
