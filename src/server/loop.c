@@ -19,20 +19,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/evloop.h"
 #include "server/proxy.h"
 #include "server/server.h"
 
-#define READ_CHUNK 16384     /* bytes read from a socket at once */
-#define BODY_CHUNK 16384     /* plaintext per record, the TLS maximum */
-#define OUT_HIGH (64 * 1024) /* stop producing while this much waits */
-#define APP_MAX (64 * 1024)  /* stop reading while this much plaintext waits */
-#define PARK_MS 1000         /* idle this long: cipher contexts freed (moat_tls_park) */
-#define REQUESTS_PER_PASS 16 /* pipelined requests answered per pass */
-#define PASSES 64            /* produce/flush rounds per event */
-#define LINGER_MS 2000       /* after our last byte, wait for the peer's FIN */
-#define ACCEPT_PAUSE_MS 100  /* out of descriptors: stop accepting a while */
-#define DRAIN_IDLE_MS 1000   /* stopping: an idle connection is closed after this */
-#define MAX_EVENTS 128
+#define READ_CHUNK 16384          /* bytes read from a socket at once */
+#define BODY_CHUNK 16384          /* plaintext per record, the TLS maximum */
+#define OUT_HIGH (64 * 1024)      /* stop producing while this much waits */
+#define APP_MAX (64 * 1024)       /* stop reading while this much plaintext waits */
+#define PARK_MS 1000              /* idle this long: cipher contexts freed (moat_tls_park) */
+#define REQUESTS_PER_PASS 16      /* pipelined requests answered per pass */
+#define PASSES 64                 /* produce/flush rounds per event */
+#define LINGER_MS 2000            /* after our last byte, wait for the peer's FIN */
+#define ACCEPT_PAUSE_MS 100       /* out of descriptors: stop accepting a while */
+#define DRAIN_IDLE_MS 1000        /* stopping: an idle connection is closed after this */
 #define POOL_MAX 256              /* idle buffers kept per worker */
 #define POOL_BUF_MAX (256 * 1024) /* larger ones are freed, not kept */
 
@@ -58,15 +58,19 @@ struct conn {
     int handshake_done;
     int peer_done;               /* close_notify or FIN received: no more requests */
     int close_after;             /* close once the current response is out */
-    uint32_t events;             /* epoll interest registered now */
     int64_t deadline;            /* monotonic ms */
     int64_t head_since;          /* when a partial request head began waiting; 0 */
     int64_t last_active;         /* monotonic ms of the last byte either way */
     char addr[INET6_ADDRSTRLEN]; /* the peer, for the access log */
+    struct loop *L;              /* its worker, for its callbacks */
     struct conn *prev, *next;
 };
 
+struct loop;
+static loop_fn on_backend;
+
 struct loop {
+    struct evloop ev; /* the descriptors and timers of this worker */
     struct moat_server *s;
     struct conn *conns;
     size_t nconns;
@@ -110,9 +114,7 @@ static void on_signal(int sig)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return loop_now_ms();
 }
 
 static void conn_free(struct loop *L, struct conn *c)
@@ -123,6 +125,7 @@ static void conn_free(struct loop *L, struct conn *c)
         L->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     L->nconns--;
+    loop_del(&L->ev, c->fd);
     close(c->fd);
     if (c->body.fd >= 0) close(c->body.fd);
     moat_proxy_free(c->px);
@@ -352,9 +355,8 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
         moat_buf_clear(&L->head);
         end_body(c);
     }
-    c->px =
-        moat_proxy_start(req, c->app.base, c->app.len, c->addr, c->tls,
-                         L->s->epfd, (uint64_t)(uintptr_t)c | 1, *close && !req->f.chunked);
+    c->px = moat_proxy_start(req, c->app.base, c->app.len, c->addr, c->tls, &L->ev, on_backend, c,
+                             *close && !req->f.chunked);
     if (!c->px) {
         *close = 1;
         resp->status = 503;
@@ -585,11 +587,7 @@ static int set_events(struct loop *L, struct conn *c)
              !c->chunked_body))
             ev |= EPOLLOUT;
     }
-    if (ev == c->events) return 0;
-    struct epoll_event e = {.events = ev, .data.ptr = c};
-    if (epoll_ctl(L->s->epfd, EPOLL_CTL_MOD, c->fd, &e) < 0) return -1;
-    c->events = ev;
-    return 0;
+    return loop_mod(&L->ev, c->fd, ev);
 }
 
 /* Moves a connection forward as far as the socket allows. Returns -1 when
@@ -626,21 +624,41 @@ static int pump(struct loop *L, struct conn *c)
     return set_events(L, c) < 0 ? -1 : 0;
 }
 
-/* epoll tags of the two listeners (connections are tagged by their conn). */
-static char tag_tls, tag_plain;
+static void on_listener(struct evloop *el, int fd, uint32_t events, void *arg);
 
 static void listen_on(struct loop *L, int on)
 {
     struct moat_server *s = L->s;
     int fds[2] = {s->lfd, s->redirect_fd};
-    void *tags[2] = {&tag_tls, &tag_plain};
     for (int i = 0; i < 2; i++) {
         if (fds[i] < 0) continue;
         /* This slot's socket (serve.c), shared with the worker it replaces
          * during a reload: EPOLLEXCLUSIVE wakes one of them, not both. */
-        struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = tags[i]};
-        epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fds[i], on ? &e : NULL);
+        if (on)
+            loop_add(&L->ev, fds[i], EPOLLIN | EPOLLEXCLUSIVE, on_listener, L);
+        else
+            loop_del(&L->ev, fds[i]);
     }
+}
+
+/* A client connection's socket: read what came, then move it on. */
+static void on_conn(struct evloop *el, int fd, uint32_t events, void *arg)
+{
+    struct conn *c = arg;
+    (void)el, (void)fd;
+    int drop = 0;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) drop = on_readable(c->L, c) < 0;
+    if (!drop) drop = pump(c->L, c) < 0;
+    if (drop) conn_free(c->L, c);
+}
+
+/* The backend socket of a connection's proxied request (proxy.c): the
+ * connection's pump moves the exchange on. */
+static void on_backend(struct evloop *el, int fd, uint32_t events, void *arg)
+{
+    struct conn *c = arg;
+    (void)el, (void)fd, (void)events;
+    if (pump(c->L, c) < 0) conn_free(c->L, c);
 }
 
 static void accept_new(struct loop *L, int plain)
@@ -672,8 +690,8 @@ static void accept_new(struct loop *L, int plain)
             continue;
         }
         c->fd = fd;
+        c->L = L;
         c->body.fd = -1;
-        c->events = EPOLLIN;
         c->handshake_done = plain;
         c->last_active = now_ms();
         c->deadline = c->last_active + s->handshake_timeout_ms;
@@ -685,8 +703,7 @@ static void accept_new(struct loop *L, int plain)
             strcpy(c->addr, "-");
         moat_buf_init(&c->out);
         moat_buf_init(&c->app);
-        struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+        if (loop_add(&L->ev, fd, EPOLLIN, on_conn, c) < 0) {
             moat_tls_free(c->tls);
             free(c);
             close(fd);
@@ -702,8 +719,10 @@ static void accept_new(struct loop *L, int plain)
 /* Reloads an OCSP staple whose file changed (checked once a second). A
  * file that no longer parses leaves the previous staple in place; the
  * engine itself stops stapling a response past its nextUpdate. */
-static void check_staples(struct loop *L)
+static void check_staples(struct evloop *el, int64_t now, void *arg)
 {
+    struct loop *L = arg;
+    (void)el, (void)now;
     struct moat_server *s = L->s;
     for (int i = 0; i < s->nstaples; i++) {
         struct stat st;
@@ -729,6 +748,7 @@ static void check_staples(struct loop *L)
  * one, nothing for a stalled handshake or a lingering close. */
 static void sweep(struct loop *L, int64_t now)
 {
+    moat_proxy_sweep(now); /* idle backend connections, traffic or not */
     struct conn *c = L->conns;
     size_t limit = L->nconns, parked = 0;
     for (size_t i = 0; c && i < limit; i++) {
@@ -778,82 +798,75 @@ static void sweep(struct loop *L, int64_t now)
     }
 }
 
-int moat_server_run(struct moat_server *s)
+/* A listener: new connections, unless stopping. */
+static void on_listener(struct evloop *el, int fd, uint32_t events, void *arg)
 {
-    struct loop L = {.s = s};
-    moat_buf_init(&L.head);
-    moat_buf_init(&L.sink);
+    struct loop *L = arg;
+    (void)el, (void)events;
+    if (!L->draining) accept_new(L, fd == L->s->redirect_fd);
+}
 
-    /* Signals are blocked except inside epoll_pwait, so a stop request can
-     * never slip in between the flag check and the wait. */
-    sigset_t block, waitmask;
+static void on_sweep(struct evloop *el, int64_t now, void *arg)
+{
+    (void)el;
+    sweep(arg, now);
+}
+
+/* Signals are blocked except inside epoll_pwait, so a stop request can
+ * never slip in between the flag check and the wait. Sets waitmask to the
+ * mask to wait with. */
+static void catch_signals(sigset_t *waitmask)
+{
+    sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &waitmask);
-    sigdelset(&waitmask, SIGTERM);
-    sigdelset(&waitmask, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, waitmask);
+    sigdelset(waitmask, SIGTERM);
+    sigdelset(waitmask, SIGINT);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
 
+/* Stop accepting; the listener stays open in the master and any new
+ * workers, so queued connections are not lost. */
+static void begin_drain(struct loop *L)
+{
+    struct moat_server *s = L->s;
+    L->draining = 1;
+    L->drain_deadline = now_ms() + s->stop_timeout_ms;
+    listen_on(L, 0);
+    close(s->lfd);
+    if (s->redirect_fd >= 0) close(s->redirect_fd);
+    s->lfd = s->redirect_fd = -1;
+}
+
+int moat_server_run(struct moat_server *s)
+{
+    struct loop L = {.s = s};
+    loop_init(&L.ev, s->epfd);
+    moat_buf_init(&L.head);
+    moat_buf_init(&L.sink);
+    sigset_t waitmask;
+    catch_signals(&waitmask);
     listen_on(&L, 1);
+    loop_timer(&L.ev, 250, on_sweep, &L);
+    if (s->nstaples) loop_timer(&L.ev, 1000, check_staples, &L);
 
     int status = 0;
-    int64_t next_sweep = now_ms() + 250, next_staple = now_ms() + 1000;
-    struct epoll_event evs[MAX_EVENTS];
     for (;;) {
-        if (stop_flag && !L.draining) {
-            /* Stop accepting; the listener stays open in the master and
-             * any new workers, so queued connections are not lost. */
-            L.draining = 1;
-            L.drain_deadline = now_ms() + s->stop_timeout_ms;
-            listen_on(&L, 0);
-            close(s->lfd);
-            if (s->redirect_fd >= 0) close(s->redirect_fd);
-            s->lfd = s->redirect_fd = -1;
-        }
+        if (stop_flag && !L.draining) begin_drain(&L);
         if (L.draining && !L.conns) break;
-        int n = epoll_pwait(s->epfd, evs, MAX_EVENTS, L.draining ? 100 : 250, &waitmask);
-        if (n < 0) {
-            if (errno == EINTR) continue;
+        if (loop_once(&L.ev, L.draining ? 100 : 250, &waitmask) < 0) {
             perror("moat: epoll_wait");
             status = 1;
             break;
         }
-        for (int i = 0; i < n; i++) {
-            void *tag = evs[i].data.ptr;
-            if (tag == &tag_tls || tag == &tag_plain) {
-                if (!L.draining) accept_new(&L, tag == &tag_plain);
-                continue;
-            }
-            if (!tag) continue; /* its connection was freed earlier in this batch */
-            /* Odd tags are a connection's backend socket (proxy.c). */
-            struct conn *c = (struct conn *)((uintptr_t)tag & ~(uintptr_t)1);
-            int drop = 0;
-            if (c == tag && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-                drop = on_readable(&L, c) < 0;
-            if (!drop) drop = pump(&L, c) < 0;
-            if (drop) {
-                for (int j = i + 1; j < n; j++)
-                    if (((uintptr_t)evs[j].data.ptr & ~(uintptr_t)1) == (uintptr_t)c)
-                        evs[j].data.ptr = NULL;
-                conn_free(&L, c);
-            }
-        }
-        int64_t now = now_ms();
-        if (now >= next_sweep || L.draining) {
-            sweep(&L, now);
-            moat_proxy_sweep(now); /* idle backend connections, traffic or not */
-            next_sweep = now + 250;
-        }
-        if (s->nstaples && now >= next_staple) {
-            check_staples(&L);
-            next_staple = now + 1000;
-        }
+        if (L.draining) sweep(&L, now_ms());
     }
 
     /* Whatever is left: a close_notify each, best effort. */
@@ -869,5 +882,6 @@ int moat_server_run(struct moat_server *s)
     moat_buf_free(&L.sink);
     while (L.npool)
         moat_buf_free(&L.pool[--L.npool]);
+    loop_free(&L.ev);
     return status;
 }

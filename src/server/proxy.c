@@ -70,8 +70,9 @@ static struct {
 enum { S_ERROR, S_CONNECTING, S_ACTIVE, S_TUNNEL, S_END };
 
 struct moat_proxy {
-    int epfd;
-    uint64_t tag;
+    struct evloop *el; /* the worker's loop, where the backend socket waits */
+    loop_fn *fn;       /* and the callback it wakes */
+    void *arg;
     struct route *rt;
     struct backend *be;
     int fd;
@@ -79,7 +80,6 @@ struct moat_proxy {
     int tries;
     int state;
     int result;
-    uint32_t events;
     int64_t deadline;
     char *orig;   /* copy of the client's request head */
     char *target; /* its target, normalised (see normalise) */
@@ -622,9 +622,9 @@ static int build_request(struct moat_proxy *px, const char *addr, const moat_tls
 static void close_fd(struct moat_proxy *px)
 {
     if (px->fd < 0) return;
-    close(px->fd); /* also leaves the epoll set */
+    loop_del(px->el, px->fd);
+    close(px->fd);
     px->fd = -1;
-    px->events = 0;
 }
 
 /* Leaves the backend out for FAIL_MS: every URL of the same address, in
@@ -696,11 +696,8 @@ static struct backend *choose(struct route *rt, int64_t now)
 
 static int set_interest(struct moat_proxy *px, uint32_t ev)
 {
-    if (px->fd < 0 || ev == px->events) return 0;
-    struct epoll_event e = {.events = ev, .data.u64 = px->tag};
-    if (epoll_ctl(px->epfd, EPOLL_CTL_MOD, px->fd, &e) < 0) return -1;
-    px->events = ev;
-    return 0;
+    if (px->fd < 0) return 0;
+    return loop_mod(px->el, px->fd, ev);
 }
 
 /* Opens a connection to px->be (or takes one from its pool unless fresh);
@@ -730,14 +727,11 @@ static int connect_backend(struct moat_proxy *px, int64_t now, int fresh)
                 in_progress = 1;
             }
         }
-        struct epoll_event e = {.events = EPOLLOUT | (in_progress ? 0 : EPOLLIN),
-                                .data.u64 = px->tag};
-        if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+        if (loop_add(px->el, fd, EPOLLOUT | (in_progress ? 0 : EPOLLIN), px->fn, px->arg) < 0) {
             close(fd);
             return -1;
         }
         px->fd = fd;
-        px->events = e.events;
         px->state = in_progress ? S_CONNECTING : S_ACTIVE;
         px->deadline = now + (in_progress ? P.connect_ms : P.read_ms);
         return 0;
@@ -752,14 +746,15 @@ static int tunnel_ms(void)
 /* ---- the exchange */
 
 struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t *buf, size_t len,
-                                    const char *addr, const moat_tls *peer, int epfd, uint64_t tag,
-                                    int close)
+                                    const char *addr, const moat_tls *peer, struct evloop *el,
+                                    loop_fn *fn, void *arg, int close)
 {
     struct moat_proxy *px = calloc(1, sizeof *px);
     if (!px) return NULL;
     px->fd = -1;
-    px->epfd = epfd;
-    px->tag = tag;
+    px->el = el;
+    px->fn = fn;
+    px->arg = arg;
     px->close = close;
     px->result = MOAT_PROXY_BUSY;
     moat_buf_init(&px->head);
@@ -1235,7 +1230,7 @@ void moat_proxy_free(struct moat_proxy *px)
     if (!px) return;
     if (px->fd >= 0 && px->backend_keep && px->resp_done && px->req_done && !px->up.len &&
         !px->down.len && px->be->nidle < POOL_MAX) {
-        epoll_ctl(px->epfd, EPOLL_CTL_DEL, px->fd, NULL);
+        loop_del(px->el, px->fd);
         px->be->idle[px->be->nidle] = px->fd;
         px->be->idle_since[px->be->nidle++] = mono_ms();
         px->fd = -1;

@@ -11,6 +11,7 @@
 #include "moat/buf.h"
 #include "moat/http.h"
 #include "moat/tls.h"
+#include "server/evloop.h"
 #include "server/server.h"
 
 /* Applies a proxy option: "proxy" (URL, PREFIX=URL, or either with
@@ -55,11 +56,12 @@ int moat_proxy_match(const moat_http_request *req);
  * itself is copied; the caller consumes it. addr is the client's address,
  * peer its TLS connection, for a verified client certificate (subject and
  * DER), or NULL. The backend socket is
- * registered in epfd with data.u64 = tag. close: the client connection
- * ends after this response. Returns NULL when out of memory. */
+ * registered in el with the callback fn and its argument arg, which should
+ * call moat_proxy_pump. close: the client connection ends after this
+ * response. Returns NULL when out of memory. */
 struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t *buf, size_t len,
-                                    const char *addr, const moat_tls *peer, int epfd, uint64_t tag,
-                                    int close);
+                                    const char *addr, const moat_tls *peer, struct evloop *el,
+                                    loop_fn *fn, void *arg, int close);
 
 enum {
     MOAT_PROXY_BUSY = 0,  /* more to do: call again on the next event */
