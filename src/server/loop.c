@@ -348,15 +348,15 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
     }
     /* --proxy: a prefix route or --proxy-only claims the request; a plain
      * --proxy URL gets what the files do not answer. */
-    int m = moat_proxy_match(req);
+    int m = moat_proxy_match(L->s->proxy, req);
     if (m != MOAT_PROXY_CLAIM) {
         moat_server_static(L->s, req, &L->head, &c->body, close, resp);
         if (!m || (resp->status != 404 && resp->status != 405 && resp->status != 501)) return;
         moat_buf_clear(&L->head);
         end_body(c);
     }
-    c->px = moat_proxy_start(req, c->app.base, c->app.len, c->addr, c->tls, &L->ev, on_backend, c,
-                             *close && !req->f.chunked);
+    c->px = moat_proxy_start(L->s->proxy, req, c->app.base, c->app.len, c->addr, c->tls, &L->ev,
+                             on_backend, c, *close && !req->f.chunked);
     if (!c->px) {
         *close = 1;
         resp->status = 503;
@@ -460,7 +460,8 @@ static int answer_requests(struct loop *L, struct conn *c)
         /* A chunked body for the files is read first (the proxy streams
          * its own): its size is known only at its end. */
         int body_read = 0;
-        if (n > 0 && req.f.chunked && c->tls && moat_proxy_match(&req) == MOAT_PROXY_NONE) {
+        if (n > 0 && req.f.chunked && c->tls &&
+            moat_proxy_match(L->s->proxy, &req) == MOAT_PROXY_NONE) {
             int b = read_chunked_body(L, c, (size_t)n);
             if (b == 0) {
                 if (c->peer_done) begin_close(c, 1);
@@ -748,7 +749,7 @@ static void check_staples(struct evloop *el, int64_t now, void *arg)
  * one, nothing for a stalled handshake or a lingering close. */
 static void sweep(struct loop *L, int64_t now)
 {
-    moat_proxy_sweep(now); /* idle backend connections, traffic or not */
+    moat_proxy_sweep(L->s->proxy, now); /* idle backend connections, traffic or not */
     struct conn *c = L->conns;
     size_t limit = L->nconns, parked = 0;
     for (size_t i = 0; c && i < limit; i++) {

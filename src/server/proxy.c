@@ -48,7 +48,11 @@ struct route {
     unsigned rr;
 };
 
-static struct {
+/* Everything --proxy configures, and the worker's state of it: the
+ * master parses the options into one (moat_serve_opts); each worker's loop
+ * owns its own copy, forked from it, with its pools and backend health,
+ * and passes it to every call. */
+struct moat_proxy_set {
     struct route routes[MAX_ROUTES];
     int nroutes;
     int only;
@@ -60,18 +64,14 @@ static struct {
     int64_t next_pool_sweep;
     struct backend *backends[MAX_ROUTES * MAX_BACKENDS]; /* distinct URLs */
     int nbackends;
-} P = {.connect_ms = 10000,
-       .read_ms = 60000,
-       .idle_ms = 30000,
-       .max_body = UINT64_MAX,
-       .resolve = 1,
-       .tunnel_default_ms = 60000};
+};
 
 enum { S_ERROR, S_CONNECTING, S_ACTIVE, S_TUNNEL, S_END };
 
 struct moat_proxy {
-    struct evloop *el; /* the worker's loop, where the backend socket waits */
-    loop_fn *fn;       /* and the callback it wakes */
+    struct moat_proxy_set *ps; /* the worker's routes, backends and pools */
+    struct evloop *el;         /* the worker's loop, where the backend socket waits */
+    loop_fn *fn;               /* and the callback it wakes */
     void *arg;
     struct route *rt;
     struct backend *be;
@@ -128,8 +128,8 @@ static int opt_err(char *err, size_t errlen, const char *where, const char *fmt,
 }
 
 /* Parses "http://host[:port][/path]" into b. */
-static int parse_url(const char *url, size_t n, struct backend *b, const char *where, char *err,
-                     size_t errlen)
+static int parse_url(const struct moat_proxy_set *ps, const char *url, size_t n, struct backend *b,
+                     const char *where, char *err, size_t errlen)
 {
     char u[512];
     if (n >= sizeof u) return opt_err(err, errlen, where, "--proxy URL too long: %.400s", url);
@@ -159,7 +159,7 @@ static int parse_url(const char *url, size_t n, struct backend *b, const char *w
     }
     if (!*host) return opt_err(err, errlen, where, "--proxy: no host in '%s'", b->url);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (!P.resolve) hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    if (!ps->resolve) hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
     int r = getaddrinfo(host, port && *port ? port : "80", &hints, &res);
     if (r || !res) {
         /* Built whole, never used as a format: the host may hold a '%'. */
@@ -176,28 +176,29 @@ static int parse_url(const char *url, size_t n, struct backend *b, const char *w
 
 /* The backend of that URL, shared by every route naming it, so that its
  * health (and its pool) is one. */
-static int add_backend(struct route *rt, const char *url, size_t n, const char *where, char *err,
-                       size_t errlen)
+static int add_backend(struct moat_proxy_set *ps, struct route *rt, const char *url, size_t n,
+                       const char *where, char *err, size_t errlen)
 {
-    for (int i = 0; i < P.nbackends; i++)
-        if (strlen(P.backends[i]->url) == n && memcmp(P.backends[i]->url, url, n) == 0) {
-            rt->b[rt->nb++] = P.backends[i];
+    for (int i = 0; i < ps->nbackends; i++)
+        if (strlen(ps->backends[i]->url) == n && memcmp(ps->backends[i]->url, url, n) == 0) {
+            rt->b[rt->nb++] = ps->backends[i];
             return 0;
         }
-    if (P.nbackends >= MAX_ROUTES * MAX_BACKENDS)
+    if (ps->nbackends >= MAX_ROUTES * MAX_BACKENDS)
         return opt_err(err, errlen, where, "%s", "too many --proxy URLs");
     struct backend *b = calloc(1, sizeof *b);
     if (!b) return opt_err(err, errlen, where, "%s", "out of memory");
-    if (parse_url(url, n, b, where, err, errlen)) {
+    if (parse_url(ps, url, n, b, where, err, errlen)) {
         free(b);
         return 2;
     }
-    P.backends[P.nbackends++] = b;
+    ps->backends[ps->nbackends++] = b;
     rt->b[rt->nb++] = b;
     return 0;
 }
 
-static int add_proxy(const char *v, const char *where, char *err, size_t errlen)
+static int add_proxy(struct moat_proxy_set *ps, const char *v, const char *where, char *err,
+                     size_t errlen)
 {
     const char *urls = v;
     char prefix[512] = "";
@@ -210,12 +211,12 @@ static int add_proxy(const char *v, const char *where, char *err, size_t errlen)
         urls = eq + 1;
     }
     struct route *rt = NULL;
-    for (int i = 0; i < P.nroutes; i++)
-        if (strcmp(P.routes[i].prefix, prefix) == 0) rt = &P.routes[i];
+    for (int i = 0; i < ps->nroutes; i++)
+        if (strcmp(ps->routes[i].prefix, prefix) == 0) rt = &ps->routes[i];
     if (!rt) {
-        if (P.nroutes >= MAX_ROUTES)
+        if (ps->nroutes >= MAX_ROUTES)
             return opt_err(err, errlen, where, "at most 32 --proxy routes (%.600s)", v);
-        rt = &P.routes[P.nroutes++];
+        rt = &ps->routes[ps->nroutes++];
         snprintf(rt->prefix, sizeof rt->prefix, "%s", prefix);
         rt->prefix_len = strlen(prefix);
     }
@@ -224,7 +225,7 @@ static int add_proxy(const char *v, const char *where, char *err, size_t errlen)
         if (n) {
             if (rt->nb >= MAX_BACKENDS)
                 return opt_err(err, errlen, where, "at most 16 URLs per --proxy route (%.600s)", v);
-            if (add_backend(rt, urls, n, where, err, errlen)) return 2;
+            if (add_backend(ps, rt, urls, n, where, err, errlen)) return 2;
         }
         urls += n;
         if (*urls == ',') urls++;
@@ -249,63 +250,78 @@ static int parse_ms(const char *name, const char *v, int *out, const char *where
     return 0;
 }
 
-int moat_proxy_option(const char *name, const char *v, const char *where, char *err, size_t errlen)
+int moat_proxy_option(struct moat_proxy_set *ps, const char *name, const char *v, const char *where,
+                      char *err, size_t errlen)
 {
     if (strcmp(name, "proxy") == 0) {
         if (!v || !*v)
             return opt_err(err, errlen, where, "%s", "--proxy needs a URL or /PREFIX=URL");
-        return add_proxy(v, where, err, errlen);
+        return add_proxy(ps, v, where, err, errlen);
     }
     if (strcmp(name, "proxy-only") == 0) {
         if (!v || !strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
-            P.only = 1;
+            ps->only = 1;
         else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
-            P.only = 0;
+            ps->only = 0;
         else
             return opt_err(err, errlen, where, "proxy-only takes on or off, not '%.600s'", v);
         return 0;
     }
     if (strcmp(name, "proxy-connect-timeout") == 0)
-        return parse_ms(name, v, &P.connect_ms, where, err, errlen);
+        return parse_ms(name, v, &ps->connect_ms, where, err, errlen);
     if (strcmp(name, "proxy-read-timeout") == 0)
-        return parse_ms(name, v, &P.read_ms, where, err, errlen);
+        return parse_ms(name, v, &ps->read_ms, where, err, errlen);
     if (strcmp(name, "proxy-idle-timeout") == 0)
-        return parse_ms(name, v, &P.idle_ms, where, err, errlen);
+        return parse_ms(name, v, &ps->idle_ms, where, err, errlen);
     if (strcmp(name, "proxy-tunnel-timeout") == 0)
-        return parse_ms(name, v, &P.tunnel_ms, where, err, errlen);
+        return parse_ms(name, v, &ps->tunnel_ms, where, err, errlen);
     return 1;
 }
 
-int moat_proxy_check(void)
+int moat_proxy_check(const struct moat_proxy_set *ps)
 {
-    if (P.only && !P.nroutes) {
+    if (ps->only && !ps->nroutes) {
         fprintf(stderr, "moat serve: --proxy-only needs a --proxy URL to send requests to\n");
         return 2;
     }
     return 0;
 }
 
-void moat_proxy_reset(int resolve)
+struct moat_proxy_set *moat_proxy_set_new(int resolve)
 {
-    for (int i = 0; i < P.nbackends; i++) {
-        for (int k = 0; k < P.backends[i]->nidle; k++)
-            close(P.backends[i]->idle[k]);
-        free(P.backends[i]);
-    }
-    memset(&P, 0, sizeof P);
-    P.connect_ms = 10000;
-    P.read_ms = 60000;
-    P.idle_ms = 30000;
-    P.tunnel_ms = 0;
-    P.tunnel_default_ms = 60000;
-    P.max_body = UINT64_MAX;
-    P.resolve = resolve;
+    struct moat_proxy_set *ps = calloc(1, sizeof *ps);
+    if (ps) moat_proxy_reset(ps, resolve);
+    return ps;
 }
 
-void moat_proxy_set_limits(uint64_t max_body, int idle_ms)
+void moat_proxy_set_free(struct moat_proxy_set *ps)
 {
-    P.max_body = max_body;
-    P.tunnel_default_ms = idle_ms;
+    if (!ps) return;
+    moat_proxy_reset(ps, 1);
+    free(ps);
+}
+
+void moat_proxy_reset(struct moat_proxy_set *ps, int resolve)
+{
+    for (int i = 0; i < ps->nbackends; i++) {
+        for (int k = 0; k < ps->backends[i]->nidle; k++)
+            close(ps->backends[i]->idle[k]);
+        free(ps->backends[i]);
+    }
+    memset(ps, 0, sizeof *ps);
+    ps->connect_ms = 10000;
+    ps->read_ms = 60000;
+    ps->idle_ms = 30000;
+    ps->tunnel_ms = 0;
+    ps->tunnel_default_ms = 60000;
+    ps->max_body = UINT64_MAX;
+    ps->resolve = resolve;
+}
+
+void moat_proxy_set_limits(struct moat_proxy_set *ps, uint64_t max_body, int idle_ms)
+{
+    ps->max_body = max_body;
+    ps->tunnel_default_ms = idle_ms;
 }
 
 /* ---- routing */
@@ -350,12 +366,12 @@ static size_t normalise(const char *t, size_t n, char *out)
     return o;
 }
 
-static struct route *find_route(const char *target, size_t target_len)
+static struct route *find_route(struct moat_proxy_set *ps, const char *target, size_t target_len)
 {
     struct route *best = NULL;
     size_t pl = path_len(target, target_len);
-    for (int i = 0; i < P.nroutes; i++) {
-        struct route *rt = &P.routes[i];
+    for (int i = 0; i < ps->nroutes; i++) {
+        struct route *rt = &ps->routes[i];
         size_t n = rt->prefix_len;
         if (n == 0) {
             if (!best) best = rt;
@@ -369,13 +385,13 @@ static struct route *find_route(const char *target, size_t target_len)
     return best;
 }
 
-int moat_proxy_match(const moat_http_request *req)
+int moat_proxy_match(struct moat_proxy_set *ps, const moat_http_request *req)
 {
-    if (P.only) return MOAT_PROXY_CLAIM;
-    if (!P.nroutes) return MOAT_PROXY_NONE;
+    if (ps->only) return MOAT_PROXY_CLAIM;
+    if (!ps->nroutes) return MOAT_PROXY_NONE;
     char *t = malloc(req->target_len + 1);
     if (!t) return MOAT_PROXY_NONE;
-    struct route *rt = find_route(t, normalise(req->target, req->target_len, t));
+    struct route *rt = find_route(ps, t, normalise(req->target, req->target_len, t));
     free(t);
     if (!rt) return MOAT_PROXY_NONE;
     return rt->prefix_len ? MOAT_PROXY_CLAIM : MOAT_PROXY_FALLBACK;
@@ -631,9 +647,10 @@ static void close_fd(struct moat_proxy *px)
  * every route, since the health is the server's. */
 static void mark_down(struct moat_proxy *px, const char *why)
 {
+    const struct moat_proxy_set *ps = px->ps;
     int64_t until = mono_ms() + FAIL_MS;
-    for (int i = 0; i < P.nbackends; i++) {
-        struct backend *b = P.backends[i];
+    for (int i = 0; i < ps->nbackends; i++) {
+        struct backend *b = ps->backends[i];
         if (b == px->be ||
             (b->addrlen == px->be->addrlen && !memcmp(&b->addr, &px->be->addr, b->addrlen)))
             b->down_until = until;
@@ -643,18 +660,18 @@ static void mark_down(struct moat_proxy *px, const char *why)
             FAIL_MS / 1000);
 }
 
-void moat_proxy_sweep(int64_t now)
+void moat_proxy_sweep(struct moat_proxy_set *ps, int64_t now)
 {
-    if (now < P.next_pool_sweep) return;
-    P.next_pool_sweep = now + 1000;
-    for (int j = 0; j < P.nbackends; j++) {
-        struct backend *b = P.backends[j];
+    if (now < ps->next_pool_sweep) return;
+    ps->next_pool_sweep = now + 1000;
+    for (int j = 0; j < ps->nbackends; j++) {
+        struct backend *b = ps->backends[j];
         int k = 0;
         for (int m = 0; m < b->nidle; m++) {
             char c;
             ssize_t n = recv(b->idle[m], &c, 1, MSG_PEEK | MSG_DONTWAIT);
             int alive = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-            if (alive && now - b->idle_since[m] < P.idle_ms) {
+            if (alive && now - b->idle_since[m] < ps->idle_ms) {
                 b->idle[k] = b->idle[m];
                 b->idle_since[k++] = b->idle_since[m];
             } else {
@@ -666,7 +683,7 @@ void moat_proxy_sweep(int64_t now)
 }
 
 /* An idle connection from be's pool that is still open, or -1. */
-static int pool_take(struct backend *be, int64_t now)
+static int pool_take(const struct moat_proxy_set *ps, struct backend *be, int64_t now)
 {
     while (be->nidle) {
         be->nidle--;
@@ -674,7 +691,7 @@ static int pool_take(struct backend *be, int64_t now)
         char c;
         ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-            now - be->idle_since[be->nidle] < P.idle_ms)
+            now - be->idle_since[be->nidle] < ps->idle_ms)
             return fd;
         close(fd);
     }
@@ -705,9 +722,10 @@ static int set_interest(struct moat_proxy *px, uint32_t ev)
  * Returns 0, or -1 when no connection could even be started. */
 static int connect_backend(struct moat_proxy *px, int64_t now, int fresh)
 {
+    const struct moat_proxy_set *ps = px->ps;
     for (;;) {
         if (px->tries > px->rt->nb) return -1;
-        int fd = fresh ? -1 : pool_take(px->be, now);
+        int fd = fresh ? -1 : pool_take(px->ps, px->be, now);
         px->reused = fd >= 0;
         int in_progress = 0;
         if (fd < 0) {
@@ -733,25 +751,27 @@ static int connect_backend(struct moat_proxy *px, int64_t now, int fresh)
         }
         px->fd = fd;
         px->state = in_progress ? S_CONNECTING : S_ACTIVE;
-        px->deadline = now + (in_progress ? P.connect_ms : P.read_ms);
+        px->deadline = now + (in_progress ? ps->connect_ms : ps->read_ms);
         return 0;
     }
 }
 
-static int tunnel_ms(void)
+static int tunnel_ms(const struct moat_proxy_set *ps)
 {
-    return P.tunnel_ms ? P.tunnel_ms : P.tunnel_default_ms;
+    return ps->tunnel_ms ? ps->tunnel_ms : ps->tunnel_default_ms;
 }
 
 /* ---- the exchange */
 
-struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t *buf, size_t len,
-                                    const char *addr, const moat_tls *peer, struct evloop *el,
-                                    loop_fn *fn, void *arg, int close)
+struct moat_proxy *moat_proxy_start(struct moat_proxy_set *ps, const moat_http_request *req,
+                                    const uint8_t *buf, size_t len, const char *addr,
+                                    const moat_tls *peer, struct evloop *el, loop_fn *fn, void *arg,
+                                    int close)
 {
     struct moat_proxy *px = calloc(1, sizeof *px);
     if (!px) return NULL;
     px->fd = -1;
+    px->ps = ps;
     px->el = el;
     px->fn = fn;
     px->arg = arg;
@@ -798,7 +818,7 @@ struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t 
                         list_has(ex->value, ex->value_len, "100-continue", 12);
     px->target = malloc(q->target_len + 1);
     px->rt = px->target
-                 ? find_route(px->target,
+                 ? find_route(ps, px->target,
                               px->target_len = normalise(q->target, q->target_len, px->target))
                  : NULL;
     px->state = S_ERROR;
@@ -878,6 +898,7 @@ static int up_chunk(struct moat_proxy *px, const uint8_t *p, size_t n)
  * memory, -2 malformed chunked body, -3 over --max-body-size. */
 static int fill_up(struct moat_proxy *px, moat_buf *in, int *progress)
 {
+    const struct moat_proxy_set *ps = px->ps;
     http_body *b = &px->req_body;
     while (!px->req_done && in->len && px->up.len < UP_MAX) {
         if (px->state == S_TUNNEL) {
@@ -895,8 +916,8 @@ static int fill_up(struct moat_proxy *px, moat_buf *in, int *progress)
         if (r == HTTP_BODY_BAD) return -2; /* malformed chunked body: never forwarded */
         if (r < 0) return -1;
         if (b->framing == HTTP_BODY_CHUNKED) {
-            moat_buf_consume(in, p.used);         /* p.data is in px->tmp */
-            if (b->total > P.max_body) return -3; /* the rest is never forwarded */
+            moat_buf_consume(in, p.used);           /* p.data is in px->tmp */
+            if (b->total > ps->max_body) return -3; /* the rest is never forwarded */
             if (p.len && up_chunk(px, p.data, p.len) < 0) return -1;
             if (r == HTTP_BODY_END && moat_buf_append(&px->up, "0\r\n\r\n", 5) < 0) return -1;
         } else {
@@ -1061,8 +1082,9 @@ static int handle_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, cons
 int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
                     int peer_done, int64_t now, int *progress)
 {
+    struct moat_proxy_set *ps = px->ps;
     if (px->result != MOAT_PROXY_BUSY) return px->result;
-    moat_proxy_sweep(now);
+    moat_proxy_sweep(ps, now);
     if (px->state == S_ERROR) return fail(px, tls, out, px->err_status, NULL);
     if (px->send_continue) {
         px->send_continue = 0;
@@ -1174,9 +1196,9 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
         }
         if (moved) {
             *progress = 1;
-            px->deadline = now + (px->state == S_CONNECTING ? P.connect_ms
-                                  : px->state == S_TUNNEL   ? tunnel_ms()
-                                                            : P.read_ms);
+            px->deadline = now + (px->state == S_CONNECTING ? ps->connect_ms
+                                  : px->state == S_TUNNEL   ? tunnel_ms(px->ps)
+                                                            : ps->read_ms);
         }
         if (px->resp_done) {
             if (!px->req_done) {
@@ -1197,7 +1219,7 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
          * long ago), just the end of it, with close_notify. */
         fprintf(stderr, "moat serve: proxy: %.*s %.*s -> %s: tunnel idle for %d s, closed\n",
                 (int)px->req.method_len, px->req.method, (int)px->req.target_len, px->req.target,
-                px->be->url, tunnel_ms() / 1000);
+                px->be->url, tunnel_ms(px->ps) / 1000);
         close_fd(px);
         px->state = S_END;
         px->result = MOAT_PROXY_CLOSE;

@@ -99,7 +99,7 @@ static int parse_opts(int argc, char **argv, struct moat_serve_opts *o)
                         o->client_auth);
     if (o->client_auth && strcmp(o->client_auth, "none") && !o->client_ca)
         return complain(NULL, "%s", "--client-auth needs --client-ca FILE (the CAs to trust)");
-    return moat_proxy_check();
+    return moat_proxy_check(o->proxy);
 }
 
 /* Parses a comma-separated list of names with `lookup` into ids. */
@@ -580,7 +580,8 @@ int moat_serve_main(int argc, char **argv)
     s.serve_dotfiles = o.serve_dotfiles;
     s.log_identity = o.client_ca != NULL;
     moat_server_set_hsts(o.hsts);
-    moat_proxy_set_limits(s.max_body, s.idle_timeout_ms);
+    moat_proxy_set_limits(o.proxy, s.max_body, s.idle_timeout_ms);
+    s.proxy = o.proxy;
     moat_server_load_mime_types(NULL);
 
     if (o.access_log && (s.access_log = open_log(o.access_log)) < 0) return 2;

@@ -433,7 +433,7 @@ static int conf(struct moat_serve_opts *o, const char *text, char *err, size_t e
 {
     moat_serve_opts_init(o);
     o->no_include = 1;
-    moat_proxy_reset(0);
+    moat_proxy_reset(o->proxy, 0);
     err[0] = '\0';
     return moat_serve_config_parse(o, text, strlen(text), "t.conf", err, errlen);
 }
@@ -491,7 +491,6 @@ static void test_config(void)
     r = conf(&o, "proxy-read-timeout %s%s%n\n", err, sizeof err);
     check(r == 2 && strstr(err, "not '%s%s%n'"), "config: a bad timeout with '%' is quoted as is");
     moat_serve_opts_free(&o);
-    moat_proxy_reset(1);
 }
 
 /* Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2-3.2.3);
