@@ -1079,139 +1079,124 @@ static int handle_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, cons
     return 0;
 }
 
-int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
-                    int peer_done, int64_t now, int *progress)
+#define GO_ON (-1) /* a step of the pump: carry on */
+#define RETRY (-2) /* a new connection was started: the next round */
+
+/* The exchange is over and the client connection ends with it. */
+static int end_close(struct moat_proxy *px)
 {
-    struct moat_proxy_set *ps = px->ps;
-    if (px->result != MOAT_PROXY_BUSY) return px->result;
-    moat_proxy_sweep(ps, now);
-    if (px->state == S_ERROR) return fail(px, tls, out, px->err_status, NULL);
-    if (px->send_continue) {
-        px->send_continue = 0;
-        if (to_client(tls, out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+    close_fd(px);
+    px->state = S_END;
+    px->result = MOAT_PROXY_CLOSE;
+    return px->result;
+}
+
+/* S_CONNECTING: whether the connection was made; a refused one leaves the
+ * backend out and tries the next. Returns GO_ON, RETRY, or a result. */
+static int step_connect(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int64_t now,
+                        int *moved)
+{
+    struct pollfd pf = {.fd = px->fd, .events = POLLOUT};
+    if (poll(&pf, 1, 0) <= 0) return GO_ON;
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(px->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err) {
+        close_fd(px);
+        mark_down(px, strerror(err));
+        px->tries++;
+        px->be = choose(px->rt, now);
+        if (connect_backend(px, now, 0) < 0) return fail(px, tls, out, 502, strerror(err));
+        return RETRY;
+    }
+    px->state = S_ACTIVE;
+    *moved = 1;
+    return GO_ON;
+}
+
+/* Sends what waits for the backend. Returns NULL, or why it failed. */
+static const char *send_up(struct moat_proxy *px, int *moved)
+{
+    while (px->up.len) {
+        ssize_t n = send(px->fd, px->up.base, px->up.len, MSG_NOSIGNAL);
+        if (n > 0) {
+            moat_buf_consume(&px->up, (size_t)n);
+            *moved = 1;
+            px->up_sent += (uint64_t)n;
+            if (px->up_sent > px->head.len) px->sent_body = 1;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        return n < 0 ? strerror(errno) : "closed";
+    }
+    return NULL;
+}
+
+/* The backend closed (or failed: err): the end of a tunnel or of a
+ * close-delimited body, a pooled connection to try again, or a failure
+ * (*why). Returns GO_ON or a result. */
+static int backend_closed(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int64_t now,
+                          const char *err, int *moved, const char **why)
+{
+    if (px->state == S_TUNNEL) return end_close(px);
+    if (px->head_sent && px->rd.body.framing == HTTP_BODY_CLOSE) {
+        if (end_body(px, tls, out) < 0) return fail(px, tls, out, 500, "out of memory");
+        px->backend_keep = 0;
+        return GO_ON;
+    }
+    /* Twice in a row a pooled connection closed under a request: the
+     * backend is restarting or failing. */
+    if (px->reused && !px->got_bytes && ++px->be->reused_fails >= 2)
+        mark_down(px, "closed pooled connections twice before answering");
+    if (px->reused && !px->got_bytes && !px->sent_body && px->req_body.framing == HTTP_BODY_NONE &&
+        idempotent(&px->req)) {
+        /* A pooled connection the backend had closed: once more on a new
+         * one. Only an idempotent request: the backend may have acted on
+         * it before it closed (RFC 9110 9.2.2). */
+        close_fd(px);
+        moat_buf_clear(&px->up);
+        px->up_sent = 0;
+        if (moat_buf_append(&px->up, px->head.base, px->head.len) < 0 ||
+            connect_backend(px, now, 1) < 0)
+            return fail(px, tls, out, 502, "cannot reconnect");
+        *moved = 1;
+        return GO_ON;
+    }
+    *why = err ? err : "closed the connection early";
+    return GO_ON;
+}
+
+/* Reads the backend while the client keeps up, and hands on what came.
+ * Returns GO_ON (with *why on a failure) or a result. */
+static int read_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int64_t now, int *moved,
+                     const char **why)
+{
+    while (!px->resp_done && out->len < OUT_MAX) {
+        if (moat_buf_reserve(&px->down, READ_CHUNK) < 0)
             return fail(px, tls, out, 500, "out of memory");
+        ssize_t n = recv(px->fd, px->down.base + px->down.len, READ_CHUNK, 0);
+        if (n > 0) {
+            px->down.len += (size_t)n;
+            px->got_bytes = 1;
+            px->be->reused_fails = 0;
+            *moved = 1;
+            if (handle_down(px, tls, out, why) < 0)
+                return fail(px, tls, out, 502, *why ? *why : "out of memory");
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        return backend_closed(px, tls, out, now, n < 0 ? strerror(errno) : NULL, moved, why);
     }
-    const char *why = NULL;
-    for (int round = 0; round < 8; round++) {
-        int moved = 0;
-        if (px->state == S_CONNECTING) {
-            struct pollfd pf = {.fd = px->fd, .events = POLLOUT};
-            if (poll(&pf, 1, 0) > 0) {
-                int err = 0;
-                socklen_t el = sizeof err;
-                getsockopt(px->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-                if (err) {
-                    close_fd(px);
-                    mark_down(px, strerror(err));
-                    px->tries++;
-                    px->be = choose(px->rt, now);
-                    if (connect_backend(px, now, 0) < 0)
-                        return fail(px, tls, out, 502, strerror(err));
-                    continue;
-                }
-                px->state = S_ACTIVE;
-                moved = 1;
-            }
-        }
-        int r = fill_up(px, in, &moved);
-        if (r == -2) return fail(px, tls, out, 400, "malformed chunked request body");
-        if (r == -3) return fail(px, tls, out, 413, "chunked request body over --max-body-size");
-        if (r < 0) return fail(px, tls, out, 500, "out of memory");
-        if (px->state == S_ACTIVE || px->state == S_TUNNEL) {
-            while (px->up.len) {
-                ssize_t n = send(px->fd, px->up.base, px->up.len, MSG_NOSIGNAL);
-                if (n > 0) {
-                    moat_buf_consume(&px->up, (size_t)n);
-                    moved = 1;
-                    px->up_sent += (uint64_t)n;
-                    if (px->up_sent > px->head.len) px->sent_body = 1;
-                    continue;
-                }
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-                why = n < 0 ? strerror(errno) : "closed";
-                break;
-            }
-            /* Read while the client keeps up. */
-            while (!why && !px->resp_done && out->len < OUT_MAX) {
-                if (moat_buf_reserve(&px->down, READ_CHUNK) < 0)
-                    return fail(px, tls, out, 500, "out of memory");
-                ssize_t n = recv(px->fd, px->down.base + px->down.len, READ_CHUNK, 0);
-                if (n > 0) {
-                    px->down.len += (size_t)n;
-                    px->got_bytes = 1;
-                    px->be->reused_fails = 0;
-                    moved = 1;
-                    if (handle_down(px, tls, out, &why) < 0) {
-                        if (!why) why = "out of memory";
-                        return fail(px, tls, out, 502, why);
-                    }
-                    continue;
-                }
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-                /* The backend closed (or failed). */
-                if (px->state == S_TUNNEL) {
-                    close_fd(px);
-                    px->state = S_END;
-                    px->result = MOAT_PROXY_CLOSE;
-                    return px->result;
-                }
-                if (px->head_sent && px->rd.body.framing == HTTP_BODY_CLOSE) {
-                    if (end_body(px, tls, out) < 0) return fail(px, tls, out, 500, "out of memory");
-                    px->backend_keep = 0;
-                    break;
-                }
-                /* Twice in a row a pooled connection closed under a
-                 * request: the backend is restarting or failing. */
-                if (px->reused && !px->got_bytes && ++px->be->reused_fails >= 2)
-                    mark_down(px, "closed pooled connections twice before answering");
-                if (px->reused && !px->got_bytes && !px->sent_body &&
-                    px->req_body.framing == HTTP_BODY_NONE && idempotent(&px->req)) {
-                    /* A pooled connection the backend had closed: once
-                     * more on a new one. Only an idempotent request: the
-                     * backend may have acted on it before it closed. */
-                    close_fd(px);
-                    moat_buf_clear(&px->up);
-                    px->up_sent = 0;
-                    if (moat_buf_append(&px->up, px->head.base, px->head.len) < 0 ||
-                        connect_backend(px, now, 1) < 0)
-                        return fail(px, tls, out, 502, "cannot reconnect");
-                    moved = 1;
-                    break;
-                }
-                why = n < 0 ? strerror(errno) : "closed the connection early";
-                break;
-            }
-            if (why) {
-                if (!px->head_sent && !px->reused) mark_down(px, why);
-                return fail(px, tls, out, 502, why);
-            }
-        }
-        if (px->state == S_TUNNEL && peer_done && !in->len && !px->up.len) {
-            close_fd(px);
-            px->state = S_END;
-            px->result = MOAT_PROXY_CLOSE;
-            return px->result;
-        }
-        if (moved) {
-            *progress = 1;
-            px->deadline = now + (px->state == S_CONNECTING ? ps->connect_ms
-                                  : px->state == S_TUNNEL   ? tunnel_ms(px->ps)
-                                                            : ps->read_ms);
-        }
-        if (px->resp_done) {
-            if (!px->req_done) {
-                /* Answered before the request body was all here: the rest
-                 * cannot be told from a next request, so both ends go. */
-                px->backend_keep = 0;
-                px->close = 1;
-            }
-            px->result = px->close ? MOAT_PROXY_CLOSE : MOAT_PROXY_DONE;
-            return px->result;
-        }
-        if (!moved) break;
-    }
+    return GO_ON;
+}
+
+/* Nothing moves now: the client gone mid-request, a tunnel idle, a
+ * timeout, or else the events to wait for. Returns a result. */
+static int wait_more(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
+                     int peer_done, int64_t now)
+{
     if (peer_done && !px->req_done && !in->len && px->state != S_TUNNEL)
         return fail(px, tls, out, 400, "the client went away mid-request");
     if (now >= px->deadline && px->state == S_TUNNEL) {
@@ -1220,10 +1205,7 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
         fprintf(stderr, "moat serve: proxy: %.*s %.*s -> %s: tunnel idle for %d s, closed\n",
                 (int)px->req.method_len, px->req.method, (int)px->req.target_len, px->req.target,
                 px->be->url, tunnel_ms(px->ps) / 1000);
-        close_fd(px);
-        px->state = S_END;
-        px->result = MOAT_PROXY_CLOSE;
-        return px->result;
+        return end_close(px);
     }
     if (now >= px->deadline) {
         /* Passive health check: a backend that lets a request time out
@@ -1238,6 +1220,59 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
     if (px->state != S_CONNECTING && out->len < OUT_MAX) ev |= EPOLLIN;
     if (set_interest(px, ev) < 0) return fail(px, tls, out, 502, "epoll");
     return MOAT_PROXY_BUSY;
+}
+
+int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
+                    int peer_done, int64_t now, int *progress)
+{
+    struct moat_proxy_set *ps = px->ps;
+    if (px->result != MOAT_PROXY_BUSY) return px->result;
+    moat_proxy_sweep(ps, now);
+    if (px->state == S_ERROR) return fail(px, tls, out, px->err_status, NULL);
+    if (px->send_continue) {
+        px->send_continue = 0;
+        if (to_client(tls, out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+            return fail(px, tls, out, 500, "out of memory");
+    }
+    for (int round = 0; round < 8; round++) {
+        int moved = 0, r;
+        const char *why = NULL;
+        if (px->state == S_CONNECTING && (r = step_connect(px, tls, out, now, &moved)) != GO_ON) {
+            if (r == RETRY) continue;
+            return r;
+        }
+        r = fill_up(px, in, &moved);
+        if (r == -2) return fail(px, tls, out, 400, "malformed chunked request body");
+        if (r == -3) return fail(px, tls, out, 413, "chunked request body over --max-body-size");
+        if (r < 0) return fail(px, tls, out, 500, "out of memory");
+        if (px->state == S_ACTIVE || px->state == S_TUNNEL) {
+            why = send_up(px, &moved);
+            if (!why && (r = read_down(px, tls, out, now, &moved, &why)) != GO_ON) return r;
+            if (why) {
+                if (!px->head_sent && !px->reused) mark_down(px, why);
+                return fail(px, tls, out, 502, why);
+            }
+        }
+        if (px->state == S_TUNNEL && peer_done && !in->len && !px->up.len) return end_close(px);
+        if (moved) {
+            *progress = 1;
+            px->deadline = now + (px->state == S_CONNECTING ? ps->connect_ms
+                                  : px->state == S_TUNNEL   ? tunnel_ms(ps)
+                                                            : ps->read_ms);
+        }
+        if (px->resp_done) {
+            if (!px->req_done) {
+                /* Answered before the request body was all here: the rest
+                 * cannot be told from a next request, so both ends go. */
+                px->backend_keep = 0;
+                px->close = 1;
+            }
+            px->result = px->close ? MOAT_PROXY_CLOSE : MOAT_PROXY_DONE;
+            return px->result;
+        }
+        if (!moved) break;
+    }
+    return wait_more(px, tls, in, out, peer_done, now);
 }
 
 void moat_proxy_result(const struct moat_proxy *px, moat_http_request *req, struct moat_resp *resp)
