@@ -421,6 +421,87 @@ static int read_chunked_body(struct loop *L, struct conn *c, size_t head_len)
     return 0;
 }
 
+/* The next request head at the start of c->app, once it is all there
+ * (and a chunked body the files answer, read to its end). Returns the
+ * head's length, the negated status of an error to answer, or 0 to wait
+ * for more bytes. */
+static int next_request(struct loop *L, struct conn *c, moat_http_request *req, int *body_read)
+{
+    *body_read = 0;
+    /* Parse again only when a line may have ended since last time. */
+    if (!c->chunked_body && (c->scanned >= c->app.len ||
+                             (c->app.len < MOAT_HTTP_MAX_REQUEST_LINE &&
+                              !memchr(c->app.base + c->scanned, '\n', c->app.len - c->scanned)))) {
+        c->scanned = c->app.len;
+        if (c->app.len && !c->head_since) c->head_since = now_ms();
+        if (c->peer_done) begin_close(c, 1);
+        return 0;
+    }
+    int n = moat_http_parse_request((const char *)c->app.base, c->app.len, req);
+    if ((n == 0 && c->app.len > L->s->max_header + MOAT_HTTP_MAX_REQUEST_LINE) ||
+        (n > 0 && (size_t)n > L->s->max_header + req->target_len + 16))
+        n = -431;
+    if (n == 0) {
+        c->scanned = c->app.len;
+        if (!c->head_since) c->head_since = now_ms();
+        if (c->peer_done) begin_close(c, 1);
+        return 0;
+    }
+    c->scanned = 0;
+    c->head_since = 0;
+    /* A chunked body for the files is read first (the proxy streams its
+     * own): its size is known only at its end. */
+    if (n > 0 && req->f.chunked && c->tls &&
+        moat_proxy_match(L->s->proxy, req) == MOAT_PROXY_NONE) {
+        int b = read_chunked_body(L, c, (size_t)n);
+        if (b == 0) {
+            if (c->peer_done) begin_close(c, 1);
+            return 0;
+        }
+        if (b < 0) n = b;
+        *body_read = b == 1;
+    }
+    return n;
+}
+
+/* Answers the request whose head is the first n bytes of c->app (n < 0:
+ * the error -n) into L->head. Returns whether the connection closes after
+ * it; the proxy, when it takes the request, answers later itself. */
+static int answer_one(struct loop *L, struct conn *c, const moat_http_request *req, int n,
+                      int body_read)
+{
+    int close = 1;
+    struct moat_resp resp = {0, 0};
+    int too_big =
+        n > 0 && req->f.content_length > 0 && (uint64_t)req->f.content_length > L->s->max_body;
+    if (n == -413 || too_big) {
+        resp.status = 413;
+        resp.bytes = moat_server_error(&L->head, 413, 0, 1);
+        moat_buf_clear(&c->app);
+        access_log(L, c, req, &resp);
+    } else if (n < 0) {
+        /* Malformed, or a smuggling attempt (CL with TE, differing CLs):
+         * answer and close, never guess the framing. */
+        resp.status = -n;
+        resp.bytes = moat_server_error(&L->head, -n, 0, 1);
+        moat_buf_clear(&c->app);
+        access_log(L, c, NULL, &resp);
+    } else {
+        /* HTTP/1.0 keep-alive is rare enough to not be worth its special
+         * header; a chunked request body we would have to decode just to
+         * skip it. Stopping: each connection ends after its next answer. */
+        close = !req->f.keep_alive || req->f.minor == 0 || (req->f.chunked && !body_read) ||
+                L->draining;
+        route_request(L, c, req, &close, &resp);
+        if (!c->px) { /* else proxy.c takes the body and the answer from here */
+            access_log(L, c, req, &resp);
+            if (req->f.content_length > 0) c->skip = (uint64_t)req->f.content_length;
+        }
+        moat_buf_consume(&c->app, (size_t)n);
+    }
+    return close;
+}
+
 /* Parses and answers pipelined requests while there is room to. Returns
  * how many were answered. */
 static int answer_requests(struct loop *L, struct conn *c)
@@ -434,80 +515,14 @@ static int answer_requests(struct loop *L, struct conn *c)
             c->skip -= n;
             if (c->skip) break;
         }
-        /* Parse again only when a line may have ended since last time. */
-        if (!c->chunked_body &&
-            (c->scanned >= c->app.len ||
-             (c->app.len < MOAT_HTTP_MAX_REQUEST_LINE &&
-              !memchr(c->app.base + c->scanned, '\n', c->app.len - c->scanned)))) {
-            c->scanned = c->app.len;
-            if (c->app.len && !c->head_since) c->head_since = now_ms();
-            if (c->peer_done) begin_close(c, 1);
-            break;
-        }
         moat_http_request req;
-        int n = moat_http_parse_request((const char *)c->app.base, c->app.len, &req);
-        if ((n == 0 && c->app.len > L->s->max_header + MOAT_HTTP_MAX_REQUEST_LINE) ||
-            (n > 0 && (size_t)n > L->s->max_header + req.target_len + 16))
-            n = -431;
-        if (n == 0) {
-            c->scanned = c->app.len;
-            if (!c->head_since) c->head_since = now_ms();
-            if (c->peer_done) begin_close(c, 1);
-            break;
-        }
-        c->scanned = 0;
-        c->head_since = 0;
-        /* A chunked body for the files is read first (the proxy streams
-         * its own): its size is known only at its end. */
-        int body_read = 0;
-        if (n > 0 && req.f.chunked && c->tls &&
-            moat_proxy_match(L->s->proxy, &req) == MOAT_PROXY_NONE) {
-            int b = read_chunked_body(L, c, (size_t)n);
-            if (b == 0) {
-                if (c->peer_done) begin_close(c, 1);
-                break;
-            }
-            if (b < 0) n = b;
-            body_read = b == 1;
-        }
+        int body_read;
+        int n = next_request(L, c, &req, &body_read);
+        if (n == 0) break;
         moat_buf_clear(&L->head);
-        int close = 1;
-        struct moat_resp resp = {0, 0};
-        if (n == -413) {
-            resp.status = 413;
-            resp.bytes = moat_server_error(&L->head, 413, 0, 1);
-            moat_buf_clear(&c->app);
-            access_log(L, c, &req, &resp);
-        } else if (n < 0) {
-            /* Malformed, or a smuggling attempt (CL with TE, differing
-             * CLs): answer and close, never guess the framing. */
-            resp.status = -n;
-            resp.bytes = moat_server_error(&L->head, -n, 0, 1);
-            moat_buf_clear(&c->app);
-            access_log(L, c, NULL, &resp);
-        } else if (req.f.content_length > 0 && (uint64_t)req.f.content_length > L->s->max_body) {
-            resp.status = 413;
-            resp.bytes = moat_server_error(&L->head, 413, 0, 1);
-            moat_buf_clear(&c->app);
-            access_log(L, c, &req, &resp);
-        } else {
-            /* HTTP/1.0 keep-alive is rare enough to not be worth its
-             * special header; a chunked request body we would have to
-             * decode just to skip it. Stopping: each connection ends
-             * after its next answer. */
-            close = !req.f.keep_alive || req.f.minor == 0 || (req.f.chunked && !body_read) ||
-                    L->draining;
-            route_request(L, c, &req, &close, &resp);
-            if (c->px) { /* proxy.c takes the body and the answer from here */
-                moat_buf_consume(&c->app, (size_t)n);
-                handled++;
-                break;
-            }
-            access_log(L, c, &req, &resp);
-            if (req.f.content_length > 0) c->skip = (uint64_t)req.f.content_length;
-            moat_buf_consume(&c->app, (size_t)n);
-        }
+        int close = answer_one(L, c, &req, n, body_read);
         handled++;
+        if (c->px) break;
         if (conn_send(c, L->head.base, L->head.len) < 0) {
             end_body(c);
             c->state = C_FLUSH;
