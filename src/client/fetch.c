@@ -813,6 +813,97 @@ static int same_origin(const struct conn *c, const struct moat_url *u)
     return c->t && c->port == u->port && strcasecmp(c->host, u->host) == 0;
 }
 
+/* One request and its response on the connection to x->u's origin (a
+ * kept one when it may be reused), once more on a new connection when a
+ * reused one turns out closed. Returns an exit status. */
+static int exchange(struct xfer *x, const char *method, int with_body, int cross_origin,
+                    struct answer *a)
+{
+    const struct moat_url *u = x->u;
+    int status = 0;
+    if (x->c.t && (!x->c.reusable || !same_origin(&x->c, u))) conn_close(x);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!x->c.t && (status = conn_open(x))) break;
+        if (x->c.used && x->o->verbose)
+            fprintf(stderr, "* reusing the connection to %s\n", u->shown);
+        status = send_request(x, method, with_body, cross_origin);
+        if (status == 0) status = read_response(x, method, a);
+        if (status && status != STALE && x->send_failed) {
+            fprintf(stderr, "moat: failure sending the request body to %s\n", u->shown);
+            status = 55;
+        }
+        if (status == 0 && x->send_failed) x->c.reusable = 0;
+        x->c.used = 1;
+        if (status != STALE) break;
+        conn_close(x); /* the server closed an idle connection: once more */
+    }
+    if (status == STALE) {
+        fprintf(stderr, "moat: the server closed the connection to %s\n", u->shown);
+        status = 56;
+    }
+    return status;
+}
+
+/* The URL a followed redirect leads to, into url (8400 bytes), and the
+ * method and body it is sent with. Returns 0 or an exit status. */
+static int redirect_to(const struct moat_get_opts *o, const struct moat_url *u,
+                       const struct answer *a, int hops, char *url, const char **method,
+                       int *with_body)
+{
+    char err[512];
+    if (hops == MAX_REDIRECTS) {
+        fprintf(stderr, "moat: stopped after %d redirects (the last to %s)\n", MAX_REDIRECTS,
+                a->location);
+        return 47;
+    }
+    static char next[8400];
+    int status =
+        moat_url_resolve(u, a->location, strlen(a->location), next, sizeof next, err, sizeof err);
+    if (status) {
+        fprintf(stderr, "moat: cannot follow the redirect to %s: %s\n", a->location, err);
+        return status;
+    }
+    if (o->verbose) fprintf(stderr, "* following %d to %s\n", a->status, next);
+    /* RFC 9110 15.4: 301 and 302 turn POST into GET (as browsers do), 303
+     * turns anything but HEAD into GET; 307 and 308 keep both. */
+    if (((a->status == 301 || a->status == 302) && strcmp(*method, "POST") == 0) ||
+        (a->status == 303 && strcmp(*method, "HEAD") != 0)) {
+        *method = "GET";
+        *with_body = 0;
+    }
+    memcpy(url, next, 8400);
+    return 0;
+}
+
+/* The end of a run: the connection closed, -v timings, the output file
+ * closed, -w. Returns the exit status. */
+static int finish(struct xfer *x, int status)
+{
+    const struct moat_get_opts *o = x->o;
+    int64_t end = moat_now_us();
+    if (x->c.t || x->c.fd >= 0) conn_close(x);
+    if (o->verbose)
+        fprintf(stderr,
+                "* timings: name lookup %.1f ms, connect %.1f ms, TLS %.1f ms, first byte %.1f ms, "
+                "total %.1f ms\n",
+                (double)x->t_lookup / 1e3, (double)x->t_connect / 1e3, (double)x->t_app / 1e3,
+                (double)x->t_first / 1e3, (double)(end - x->start_us) / 1e3);
+    if (!x->sink && status == 0 && o->output && !(x->sink = fopen(o->output, "wb"))) {
+        fprintf(stderr, "moat: cannot write %s: %s\n", o->output, strerror(errno));
+        status = 23;
+    }
+    if (x->sink && x->sink != stdout && fclose(x->sink) != 0 && status == 0) {
+        fprintf(stderr, "moat: write error on %s\n", o->output);
+        status = 23;
+    }
+    if (x->sink == stdout && fflush(stdout) != 0 && status == 0) status = 23;
+    if (o->writeout) write_out(x, end);
+    moat_buf_free(&x->out);
+    moat_buf_free(&x->app);
+    moat_buf_free(&x->decoded);
+    return status;
+}
+
 int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
 {
     struct xfer x = {.o = o, .cfg = cfg};
@@ -845,74 +936,13 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
             snprintf(first_host, sizeof first_host, "%s", u.host);
             first_port = u.port;
         }
-        if (x.c.t && (!x.c.reusable || !same_origin(&x.c, &u))) conn_close(&x);
-        for (int attempt = 0; attempt < 2; attempt++) {
-            if (!x.c.t && (status = conn_open(&x))) break;
-            if (x.c.used && o->verbose)
-                fprintf(stderr, "* reusing the connection to %s\n", u.shown);
-            /* As curl does: Authorization and Cookie from -H are dropped
-             * once a redirect leaves the first origin (RFC 6454: scheme,
-             * host and port; the scheme is always https here). */
-            status = send_request(&x, method, with_body,
-                                  strcasecmp(first_host, u.host) != 0 || first_port != u.port);
-            if (status == 0) status = read_response(&x, method, &a);
-            if (status && status != STALE && x.send_failed) {
-                fprintf(stderr, "moat: failure sending the request body to %s\n", u.shown);
-                status = 55;
-            }
-            if (status == 0 && x.send_failed) x.c.reusable = 0;
-            x.c.used = 1;
-            if (status != STALE) break;
-            conn_close(&x); /* the server closed an idle connection: once more */
-        }
-        if (status == STALE) {
-            fprintf(stderr, "moat: the server closed the connection to %s\n", u.shown);
-            status = 56;
-        }
+        /* As curl does: Authorization and Cookie from -H are dropped once
+         * a redirect leaves the first origin (RFC 6454: scheme, host and
+         * port; the scheme is always https here). */
+        status = exchange(&x, method, with_body,
+                          strcasecmp(first_host, u.host) != 0 || first_port != u.port, &a);
         if (status || !(o->follow && is_redirect(a.status) && a.location[0])) break;
-        if (hops == MAX_REDIRECTS) {
-            fprintf(stderr, "moat: stopped after %d redirects (the last to %s)\n", MAX_REDIRECTS,
-                    a.location);
-            status = 47;
-            break;
-        }
-        static char next[8400];
-        status = moat_url_resolve(&u, a.location, strlen(a.location), next, sizeof next, err,
-                                  sizeof err);
-        if (status) {
-            fprintf(stderr, "moat: cannot follow the redirect to %s: %s\n", a.location, err);
-            break;
-        }
-        if (o->verbose) fprintf(stderr, "* following %d to %s\n", a.status, next);
-        /* RFC 9110 15.4: 301 and 302 turn POST into GET (as browsers do),
-         * 303 turns anything but HEAD into GET; 307 and 308 keep both. */
-        if (((a.status == 301 || a.status == 302) && strcmp(method, "POST") == 0) ||
-            (a.status == 303 && strcmp(method, "HEAD") != 0)) {
-            method = "GET";
-            with_body = 0;
-        }
-        memcpy(url, next, sizeof url);
+        if ((status = redirect_to(o, &u, &a, hops, url, &method, &with_body))) break;
     }
-    int64_t end = moat_now_us();
-    if (x.c.t || x.c.fd >= 0) conn_close(&x);
-    if (o->verbose)
-        fprintf(stderr,
-                "* timings: name lookup %.1f ms, connect %.1f ms, TLS %.1f ms, first byte %.1f ms, "
-                "total %.1f ms\n",
-                (double)x.t_lookup / 1e3, (double)x.t_connect / 1e3, (double)x.t_app / 1e3,
-                (double)x.t_first / 1e3, (double)(end - x.start_us) / 1e3);
-    if (!x.sink && status == 0 && o->output && !(x.sink = fopen(o->output, "wb"))) {
-        fprintf(stderr, "moat: cannot write %s: %s\n", o->output, strerror(errno));
-        status = 23;
-    }
-    if (x.sink && x.sink != stdout && fclose(x.sink) != 0 && status == 0) {
-        fprintf(stderr, "moat: write error on %s\n", o->output);
-        status = 23;
-    }
-    if (x.sink == stdout && fflush(stdout) != 0 && status == 0) status = 23;
-    if (o->writeout) write_out(&x, end);
-    moat_buf_free(&x.out);
-    moat_buf_free(&x.app);
-    moat_buf_free(&x.decoded);
-    return status;
+    return finish(&x, status);
 }
