@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "http/reader.h"
+#include "http/url.h"
 #include "server/proxy.h"
 
 #define MAX_ROUTES 32
@@ -127,7 +128,8 @@ static int opt_err(char *err, size_t errlen, const char *where, const char *fmt,
     return 2;
 }
 
-/* Parses "http://host[:port][/path]" into b. */
+/* Parses "http://host[:port][/path]" into b: split by the URL parser
+ * moat get uses (http/url.c), the host and port resolved here, once. */
 static int parse_url(const struct moat_proxy_set *ps, const char *url, size_t n, struct backend *b,
                      const char *where, char *err, size_t errlen)
 {
@@ -136,31 +138,28 @@ static int parse_url(const struct moat_proxy_set *ps, const char *url, size_t n,
     memcpy(u, url, n);
     u[n] = '\0';
     snprintf(b->url, sizeof b->url, "%s", u);
-    if (strncasecmp(u, "http://", 7) != 0)
+    http_url parts;
+    int split = http_url_split(u, &parts);
+    if (!parts.scheme || parts.scheme_len != 4 || strncasecmp(u, "http", 4) != 0)
         return opt_err(err, errlen, where,
                        "--proxy wants an http:// URL (plain HTTP/1.1 to the application), not '%s'",
                        u);
-    char *host = u + 7, *slash = strchr(host, '/');
-    if (slash) {
-        snprintf(b->path, sizeof b->path, "%s", slash);
-        *slash = '\0';
-    }
-    snprintf(b->hostport, sizeof b->hostport, "%s", host);
-    char *port = NULL;
-    if (host[0] == '[') {
-        char *e = strchr(host, ']');
-        if (!e) return opt_err(err, errlen, where, "--proxy: bad IPv6 address in '%s'", b->url);
-        *e = '\0';
-        if (e[1] == ':') port = e + 2;
-        host++;
-    } else {
-        port = strrchr(host, ':');
-        if (port) *port++ = '\0';
-    }
+    if (split == HTTP_URL_BAD_IPV6)
+        return opt_err(err, errlen, where, "--proxy: bad IPv6 address in '%s'", b->url);
+    if (split == HTTP_URL_USERINFO)
+        return opt_err(err, errlen, where, "--proxy: no user name or password in '%s'", b->url);
+    if (split != HTTP_URL_OK || *parts.rest == '?' || *parts.rest == '#')
+        return opt_err(err, errlen, where, "--proxy: malformed URL '%s'", b->url);
+    snprintf(b->path, sizeof b->path, "%s", parts.rest);
+    const char *auth = parts.scheme + 7;
+    snprintf(b->hostport, sizeof b->hostport, "%.*s", (int)(parts.rest - auth), auth);
+    char host[512], port[512];
+    snprintf(host, sizeof host, "%.*s", (int)parts.host_len, parts.host);
+    snprintf(port, sizeof port, "%.*s", (int)parts.port_len, parts.port ? parts.port : "");
     if (!*host) return opt_err(err, errlen, where, "--proxy: no host in '%s'", b->url);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
     if (!ps->resolve) hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-    int r = getaddrinfo(host, port && *port ? port : "80", &hints, &res);
+    int r = getaddrinfo(host, *port ? port : "80", &hints, &res);
     if (r || !res) {
         /* Built whole, never used as a format: the host may hold a '%'. */
         char msg[1200];

@@ -6,6 +6,7 @@
 
 #include "moat/error.h"
 #include "http/reader.h"
+#include "http/url.h"
 #include "moat/http.h"
 #include "server/config.h"
 #include "server/proxy.h"
@@ -740,6 +741,29 @@ static void test_reader(void)
     free(big);
 }
 
+/* The URL splitter moat get and the proxy share (src/http/url.c). */
+static void test_url_split(void)
+{
+    http_url u;
+    check(http_url_split("https://Example.com:8443/a/b?q#f", &u) == HTTP_URL_OK &&
+              span_is(u.scheme, u.scheme_len, "https") &&
+              span_is(u.host, u.host_len, "Example.com") && span_is(u.port, u.port_len, "8443") &&
+              !strcmp(u.rest, "/a/b?q#f") && !u.ipv6,
+          "url: scheme, host, port, rest");
+    check(http_url_split("http://[::1]:80", &u) == HTTP_URL_OK && u.ipv6 &&
+              span_is(u.host, u.host_len, "::1") && span_is(u.port, u.port_len, "80") && !*u.rest,
+          "url: an IPv6 literal without its brackets");
+    check(http_url_split("example.com?x", &u) == HTTP_URL_OK && !u.scheme && !u.port &&
+              span_is(u.host, u.host_len, "example.com") && !strcmp(u.rest, "?x"),
+          "url: no scheme, the authority ends at '?'");
+    check(http_url_split("h:/p", &u) == HTTP_URL_OK && u.port && u.port_len == 0,
+          "url: an empty port");
+    check(http_url_split("https://u:p@h/", &u) == HTTP_URL_USERINFO, "url: userinfo");
+    check(http_url_split("https://[::1/", &u) == HTTP_URL_BAD_IPV6, "url: '[' without ']'");
+    check(http_url_split("https://[]/", &u) == HTTP_URL_BAD_IPV6, "url: empty brackets");
+    check(http_url_split("https://[::1]x/", &u) == HTTP_URL_AFTER_HOST, "url: junk after ']'");
+}
+
 int main(void)
 {
     test_request_ok();
@@ -749,6 +773,7 @@ int main(void)
     test_response();
     test_chunked();
     test_reader();
+    test_url_split();
     test_helpers();
     test_path_escapes();
     test_mutations();
