@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/reader.h"
 #include "server/evloop.h"
 #include "server/proxy.h"
 #include "server/server.h"
@@ -53,8 +54,7 @@ struct conn {
     uint64_t skip;         /* request body bytes to discard */
     size_t scanned;        /* app bytes already parsed without a full head */
     int chunked_body;      /* reading the chunked body of the request at the head of app */
-    moat_http_chunked chk; /* its decoder */
-    uint64_t chk_total;    /* its bytes so far (413 past --max-body-size) */
+    http_body chk;         /* its decoder; chk.total: 413 past --max-body-size */
     int handshake_done;
     int peer_done;               /* close_notify or FIN received: no more requests */
     int close_after;             /* close once the current response is out */
@@ -395,28 +395,26 @@ static int proxy_step(struct loop *L, struct conn *c)
 static int read_chunked_body(struct loop *L, struct conn *c, size_t head_len)
 {
     if (!c->chunked_body) {
-        moat_http_chunked_init(&c->chk);
+        http_body_init(&c->chk, HTTP_BODY_CHUNKED, 0);
         c->chunked_body = 1;
-        c->chk_total = 0;
     }
     while (c->app.len > head_len) {
-        size_t avail = c->app.len - head_len, used = 0;
+        size_t avail = c->app.len - head_len;
         if (avail > READ_CHUNK) avail = READ_CHUNK;
-        moat_buf_clear(&L->sink);
-        int r = moat_http_chunked_feed(&c->chk, c->app.base + head_len, avail, &used, &L->sink);
-        c->chk_total += L->sink.len;
-        memmove(c->app.base + head_len, c->app.base + head_len + used,
-                c->app.len - head_len - used);
-        c->app.len -= used;
-        if (r < 0 || c->chk_total > L->s->max_body) {
+        http_piece p; /* the decoded bytes, in L->sink, are dropped */
+        int r = http_body_feed(&c->chk, c->app.base + head_len, avail, &L->sink, &p);
+        memmove(c->app.base + head_len, c->app.base + head_len + p.used,
+                c->app.len - head_len - p.used);
+        c->app.len -= p.used;
+        if (r < 0 || c->chk.total > L->s->max_body) {
             c->chunked_body = 0;
             return r < 0 ? -400 : -413;
         }
-        if (r == 1) {
+        if (r == HTTP_BODY_END) {
             c->chunked_body = 0;
             return 1;
         }
-        if (!used) break;
+        if (!p.used) break;
     }
     return 0;
 }
