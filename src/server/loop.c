@@ -72,6 +72,9 @@ static loop_fn on_backend;
 struct loop {
     struct evloop ev; /* the descriptors and timers of this worker */
     struct moat_server *s;
+    /* --proxy: this worker's own copy of the routes (forked from the
+     * master's), with its pools and backend health; freed at the end */
+    struct moat_proxy_set *proxy;
     struct conn *conns;
     size_t nconns;
     int64_t accept_paused_until;
@@ -348,14 +351,14 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
     }
     /* --proxy: a prefix route or --proxy-only claims the request; a plain
      * --proxy URL gets what the files do not answer. */
-    int m = moat_proxy_match(L->s->proxy, req);
+    int m = moat_proxy_match(L->proxy, req);
     if (m != MOAT_PROXY_CLAIM) {
         moat_server_static(L->s, req, &L->head, &c->body, close, resp);
         if (!m || (resp->status != 404 && resp->status != 405 && resp->status != 501)) return;
         moat_buf_clear(&L->head);
         end_body(c);
     }
-    c->px = moat_proxy_start(L->s->proxy, req, c->app.base, c->app.len, c->addr, c->tls, &L->ev,
+    c->px = moat_proxy_start(L->proxy, req, c->app.base, c->app.len, c->addr, c->tls, &L->ev,
                              on_backend, c, *close && !req->f.chunked);
     if (!c->px) {
         *close = 1;
@@ -449,8 +452,7 @@ static int next_request(struct loop *L, struct conn *c, moat_http_request *req, 
     c->head_since = 0;
     /* A chunked body for the files is read first (the proxy streams its
      * own): its size is known only at its end. */
-    if (n > 0 && req->f.chunked && c->tls &&
-        moat_proxy_match(L->s->proxy, req) == MOAT_PROXY_NONE) {
+    if (n > 0 && req->f.chunked && c->tls && moat_proxy_match(L->proxy, req) == MOAT_PROXY_NONE) {
         int b = read_chunked_body(L, c, (size_t)n);
         if (b == 0) {
             if (c->peer_done) begin_close(c, 1);
@@ -762,7 +764,7 @@ static void check_staples(struct evloop *el, int64_t now, void *arg)
  * one, nothing for a stalled handshake or a lingering close. */
 static void sweep(struct loop *L, int64_t now)
 {
-    moat_proxy_sweep(L->s->proxy, now); /* idle backend connections, traffic or not */
+    moat_proxy_sweep(L->proxy, now); /* idle backend connections, traffic or not */
     struct conn *c = L->conns;
     size_t limit = L->nconns, parked = 0;
     for (size_t i = 0; c && i < limit; i++) {
@@ -861,7 +863,7 @@ static void begin_drain(struct loop *L)
 
 int moat_server_run(struct moat_server *s)
 {
-    struct loop L = {.s = s};
+    struct loop L = {.s = s, .proxy = s->proxy};
     loop_init(&L.ev, s->epfd);
     moat_buf_init(&L.head);
     moat_buf_init(&L.sink);
@@ -897,5 +899,7 @@ int moat_server_run(struct moat_server *s)
     while (L.npool)
         moat_buf_free(&L.pool[--L.npool]);
     loop_free(&L.ev);
+    moat_proxy_set_free(L.proxy); /* closes the pooled backend connections */
+    s->proxy = NULL;
     return status;
 }
