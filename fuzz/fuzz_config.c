@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct moat_serve_opts o; /* large: not on the stack */
     moat_serve_opts_init(&o);
     o.no_include = 1;
-    moat_proxy_reset(0);
+    if (!o.proxy) return 0;
+    moat_proxy_reset(o.proxy, 0);
     char err[1200];
     err[0] = '\0';
     int r = moat_serve_config_parse(&o, (const char *)data, size, "fuzz.conf", err, sizeof err);
@@ -30,9 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (strs[i] && strlen(strs[i]) > size) abort();
         for (int i = 0; i < o.ncerts; i++)
             if (strlen(o.certs[i]) > size) abort();
-        moat_proxy_check();
+        moat_proxy_check(o.proxy);
     }
     moat_serve_opts_free(&o);
-    moat_proxy_reset(0);
     return 0;
 }

@@ -76,7 +76,7 @@ static int validate(struct moat_serve_opts *o)
         return complain("--client-auth takes require, optional or none, not '%s'", o->client_auth);
     if (o->client_auth && strcmp(o->client_auth, "none") && !o->client_ca)
         return complain("%s", "--client-auth needs --client-ca FILE (the CAs to trust)");
-    return moat_proxy_check();
+    return moat_proxy_check(o->proxy);
 }
 
 /* Reads argv into o. Returns an exit status, or CLI_HELP after --help. */

@@ -18,17 +18,15 @@
 #include "core/file.h"
 #include "client/net.h"
 #include "crypto/crypto.h"
+#include "http/reader.h"
 #include "moat/http.h"
 
 #define READ_CHUNK 65536
 #define SEND_CHUNK 65536
-#define MAX_HEAD (MOAT_HTTP_MAX_REQUEST_LINE + MOAT_HTTP_MAX_HEADER_BYTES)
 #define MAX_REDIRECTS 20
 #define MAX_CERTS 10
 /* exchange() result: a reused connection died before answering; retry. */
 #define STALE (-100)
-
-enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
 
 /* One connection: socket, TLS, what the observer collected. */
 struct conn {
@@ -257,8 +255,7 @@ static int handshake(struct xfer *x, int64_t deadline)
         ssize_t n = moat_recv_some(x->c.fd, buf, sizeof buf, deadline);
         if (n == -2) return timeout_exit(x, "in the TLS handshake with");
         if (n <= 0)
-            return handshake_fail(x, GET_EXIT_SSL_CONNECT_ERROR,
-                                  "moat: TLS handshake with %s failed: %s\n", x->u->shown,
+            return handshake_fail(x, GET_EXIT_SSL_CONNECT_ERROR, "moat: TLS handshake with %s failed: %s\n", x->u->shown,
                                   n == 0 ? "the server closed the connection" : strerror(errno));
         r = moat_tls_recv(x->c.t, buf, (size_t)n, &x->out, &x->app);
         /* Send what the engine produced, the fatal alert included. */
@@ -410,7 +407,7 @@ static int conn_open(struct xfer *x)
     c->t = moat_tls_client_new(x->cfg, u->name);
     if (!c->t) {
         fprintf(stderr, "moat: cannot start TLS (out of memory)\n");
-        return GET_EXIT_INTERNAL;
+        return 1;
     }
     if (x->o->explain) {
         const char *trust = x->o->insecure ? NULL
@@ -579,133 +576,138 @@ static int is_redirect(int s)
     return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
 }
 
-/* Reads the response head (skipping 1xx interim responses) and body; a
- * redirect's body is read and dropped when it will be followed. */
-static int read_response(struct xfer *x, const char *method, struct answer *a)
+/* Reads until the final response head is at the start of x->app (interim
+ * 1xx heads dropped, shown with -v). Returns 0 with its length in *hl,
+ * STALE, or an exit status. */
+static int read_head(struct xfer *x, http_reader *rd, moat_http_response *resp, size_t *hl)
 {
-    moat_http_response resp;
-    int hl = 0;
     x->t_first = 0;
     for (int i = 0; i < 100000; i++) {
         if (x->app.len && !x->t_first) x->t_first = core_mono_us() - x->start_us;
-        hl =
-            x->app.len ? moat_http_parse_response((const char *)x->app.base, x->app.len, &resp) : 0;
-        if (hl < 0 || (hl == 0 && x->app.len > MAX_HEAD)) {
+        int h = http_reader_head(rd, x->app.base, x->app.len, resp, hl);
+        if (h == HTTP_HEAD_BAD) {
             fprintf(stderr, "moat: malformed HTTP response from %s\n", x->u->shown);
             return GET_EXIT_WEIRD_SERVER_REPLY;
         }
-        if (hl > 0 && resp.status >= 100 && resp.status < 200 && resp.status != 101) {
-            if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, (size_t)hl);
-            moat_buf_consume(&x->app, (size_t)hl);
+        if (h == HTTP_HEAD_FINAL) return 0;
+        if (h == HTTP_HEAD_INTERIM) {
+            if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, *hl);
+            moat_buf_consume(&x->app, *hl);
             continue;
         }
-        if (hl > 0) break;
         int r = read_more(x);
-        if ((r == 1 || r == GET_EXIT_PARTIAL_FILE) && x->c.used && x->app.len == 0) return STALE;
-        if (r == 1 || r == GET_EXIT_PARTIAL_FILE)
-            return truncated(x, "the connection ended before the response head");
+        if ((r == 1 || r == 18) && x->c.used && x->app.len == 0) return STALE;
+        if (r == 1 || r == 18) return truncated(x, "the connection ended before the response head");
         if (r) return r;
     }
-    if (hl <= 0) return GET_EXIT_RECV_ERROR;
-    a->status = x->http_code = resp.status;
+    return GET_EXIT_RECV_ERROR;
+}
+
+/* What the final head says, for the caller and the user: the status and
+ * Location into a, -v, --explain, -f, -i and -I. Returns 0 or an exit
+ * status. */
+static int take_head(struct xfer *x, const moat_http_response *resp, size_t hl, struct answer *a)
+{
+    a->status = x->http_code = resp->status;
     a->location[0] = '\0';
-    const moat_http_header *loc = moat_http_find_header(&resp.f, "Location");
+    const moat_http_header *loc = moat_http_find_header(&resp->f, "Location");
     if (loc && loc->value_len < sizeof a->location) {
         memcpy(a->location, loc->value, loc->value_len);
         a->location[loc->value_len] = '\0';
     }
-    int follow = x->o->follow && is_redirect(resp.status) && a->location[0];
-    x->c.reusable = resp.f.keep_alive;
-    if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, (size_t)hl);
+    x->c.reusable = resp->f.keep_alive;
+    if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, hl);
     if (x->c.ex) {
         size_t l = strcspn((const char *)x->app.base, "\r");
         char line[200];
         snprintf(line, sizeof line, "%.*s", (int)(l < 190 ? l : 190), (const char *)x->app.base);
         moat_explain_response(x->c.ex, line,
-                              resp.f.content_length >= 0 ? (uint64_t)resp.f.content_length : 0);
+                              resp->f.content_length >= 0 ? (uint64_t)resp->f.content_length : 0);
     }
-    if (x->o->fail && resp.status >= 400) {
-        fprintf(stderr, "moat: the server answered %d %.*s for https://", resp.status,
-                (int)resp.reason_len, resp.reason);
+    if (x->o->fail && resp->status >= 400) {
+        fprintf(stderr, "moat: the server answered %d %.*s for https://", resp->status,
+                (int)resp->reason_len, resp->reason);
         char o[300];
         origin(x->u, o, sizeof o);
         fprintf(stderr, "%s%s\n", o, x->u->path);
         x->c.reusable = 0;
         return GET_EXIT_HTTP_RETURNED_ERROR;
     }
-    if ((x->o->include || x->o->head) && emit(x, x->app.base, (size_t)hl, 0) < 0)
-        return GET_EXIT_WRITE_ERROR;
+    if ((x->o->include || x->o->head) && emit(x, x->app.base, hl, 0) < 0) return GET_EXIT_WRITE_ERROR;
+    return 0;
+}
 
-    int mode;
-    uint64_t left = 0;
-    if (strcmp(method, "HEAD") == 0 || resp.status == 204 || resp.status == 304 ||
-        resp.status < 200)
-        mode = BODY_NONE;
-    else if (resp.f.chunked)
-        mode = BODY_CHUNKED;
-    else if (resp.f.content_length >= 0)
-        mode = BODY_LENGTH, left = (uint64_t)resp.f.content_length;
-    else
-        mode = BODY_CLOSE, x->c.reusable = 0;
-    moat_buf_consume(&x->app, (size_t)hl);
+/* The exit status of a body the connection ended: r is read_more's 1
+ * (close_notify) or 18 (no close_notify). */
+static int body_cut(struct xfer *x, const http_body *b, int r)
+{
+    char how[96];
+    if (r == 1) {
+        x->c.reusable = 0;
+        if (b->framing == HTTP_BODY_CLOSE) return 0;
+        if (b->framing == HTTP_BODY_LENGTH)
+            snprintf(how, sizeof how, "%llu bytes of the body never came",
+                     (unsigned long long)b->left);
+        else
+            snprintf(how, sizeof how, "the chunked body never ended");
+        return truncated(x, how);
+    }
+    if (b->framing == HTTP_BODY_LENGTH) {
+        snprintf(how, sizeof how, "the connection closed with %llu bytes of the body still to come",
+                 (unsigned long long)b->left);
+        return truncated(x, how);
+    }
+    return truncated(x, "the connection ended without TLS close_notify");
+}
+
+/* Pumps the body out of x->app and the connection, to the output when out.
+ * Each turn uses what has arrived, then reads more; bounded by the data: a
+ * turn without new bytes ends the transfer. */
+static int read_body(struct xfer *x, http_body *b, int out)
+{
+    while (!b->done) {
+        http_piece p;
+        int r = http_body_feed(b, x->app.base, x->app.len, &x->decoded, &p);
+        if (out && emit(x, p.data, p.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
+        moat_buf_consume(&x->app, p.used);
+        moat_buf_clear(&x->decoded);
+        if (r < 0) { /* HTTP_BODY_BAD, or out of memory */
+            fprintf(stderr, "moat: malformed chunked body from %s\n", x->u->shown);
+            return GET_EXIT_RECV_ERROR;
+        }
+        if (b->done) break;
+        r = read_more(x);
+        if (r == 1 && b->framing == HTTP_BODY_CLOSE) {
+            x->c.reusable = 0;
+            break;
+        }
+        if (r == 1 || r == 18) return body_cut(x, b, r);
+        if (r) return r;
+    }
+    return 0;
+}
+
+/* Reads the response head (skipping 1xx interim responses) and body; a
+ * redirect's body is read and dropped when it will be followed. */
+static int read_response(struct xfer *x, const char *method, struct answer *a)
+{
+    http_reader rd;
+    moat_http_response resp;
+    size_t hl = 0;
+    http_reader_init(&rd, strcmp(method, "HEAD") == 0);
+    int r = read_head(x, &rd, &resp, &hl);
+    if (r == 0) r = take_head(x, &resp, hl, a);
+    if (r) return r;
+    int follow = x->o->follow && is_redirect(resp.status) && a->location[0];
+    if (rd.body.framing == HTTP_BODY_CLOSE) x->c.reusable = 0;
+    moat_buf_consume(&x->app, hl);
     if (follow && !x->c.reusable) return 0; /* the body is not wanted */
     int out = !follow;
     x->size_download = 0;
-    x->prog_total = mode == BODY_LENGTH ? left : 0;
+    x->prog_total = rd.body.framing == HTTP_BODY_LENGTH ? rd.body.left : 0;
     x->progress = out && x->o->output && !x->o->silent && isatty(2);
-
-    moat_http_chunked ch;
-    moat_http_chunked_init(&ch);
-    /* Each turn uses what has arrived, then reads more; bounded by the
-     * data: a turn without new bytes ends the transfer. */
-    for (;;) {
-        if (mode == BODY_NONE) break;
-        if (mode == BODY_LENGTH) {
-            size_t n = x->app.len < left ? x->app.len : (size_t)left;
-            if (out && emit(x, x->app.base, n, 1) < 0) return GET_EXIT_WRITE_ERROR;
-            moat_buf_consume(&x->app, n);
-            left -= n;
-            if (left == 0) break;
-        } else if (mode == BODY_CHUNKED) {
-            size_t used = 0;
-            int r = moat_http_chunked_feed(&ch, x->app.base, x->app.len, &used, &x->decoded);
-            moat_buf_consume(&x->app, used);
-            if (out && emit(x, x->decoded.base, x->decoded.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
-            moat_buf_clear(&x->decoded);
-            if (r < 0) {
-                fprintf(stderr, "moat: malformed chunked body from %s\n", x->u->shown);
-                return GET_EXIT_RECV_ERROR;
-            }
-            if (r == 1) break;
-        } else {
-            if (out && emit(x, x->app.base, x->app.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
-            moat_buf_clear(&x->app);
-        }
-        int r = read_more(x);
-        if (r == 1) {
-            x->c.reusable = 0;
-            if (mode == BODY_CLOSE) break;
-            char how[96];
-            if (mode == BODY_LENGTH)
-                snprintf(how, sizeof how, "%llu bytes of the body never came",
-                         (unsigned long long)left);
-            else
-                snprintf(how, sizeof how, "the chunked body never ended");
-            return truncated(x, how);
-        }
-        if (r == GET_EXIT_PARTIAL_FILE) {
-            if (mode == BODY_LENGTH) {
-                char how[96];
-                snprintf(how, sizeof how,
-                         "the connection closed with %llu bytes of the body "
-                         "still to come",
-                         (unsigned long long)left);
-                return truncated(x, how);
-            }
-            return truncated(x, "the connection ended without TLS close_notify");
-        }
-        if (r) return r;
-    }
+    r = read_body(x, &rd.body, out);
+    if (r) return r;
     if (x->progress) progress(x, 1);
     if (x->app.len || moat_tls_peer_closed(x->c.t)) x->c.reusable = 0;
     return 0;
@@ -764,6 +766,97 @@ static int same_origin(const struct conn *c, const struct moat_url *u)
     return c->t && c->port == u->port && strcasecmp(c->host, u->host) == 0;
 }
 
+/* One request and its response on the connection to x->u's origin (a
+ * kept one when it may be reused), once more on a new connection when a
+ * reused one turns out closed. Returns an exit status. */
+static int exchange(struct xfer *x, const char *method, int with_body, int cross_origin,
+                    struct answer *a)
+{
+    const struct moat_url *u = x->u;
+    int status = 0;
+    if (x->c.t && (!x->c.reusable || !same_origin(&x->c, u))) conn_close(x);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!x->c.t && (status = conn_open(x))) break;
+        if (x->c.used && x->o->verbose)
+            fprintf(stderr, "* reusing the connection to %s\n", u->shown);
+        status = send_request(x, method, with_body, cross_origin);
+        if (status == 0) status = read_response(x, method, a);
+        if (status && status != STALE && x->send_failed) {
+            fprintf(stderr, "moat: failure sending the request body to %s\n", u->shown);
+            status = 55;
+        }
+        if (status == 0 && x->send_failed) x->c.reusable = 0;
+        x->c.used = 1;
+        if (status != STALE) break;
+        conn_close(x); /* the server closed an idle connection: once more */
+    }
+    if (status == STALE) {
+        fprintf(stderr, "moat: the server closed the connection to %s\n", u->shown);
+        status = 56;
+    }
+    return status;
+}
+
+/* The URL a followed redirect leads to, into url (8400 bytes), and the
+ * method and body it is sent with. Returns 0 or an exit status. */
+static int redirect_to(const struct moat_get_opts *o, const struct moat_url *u,
+                       const struct answer *a, int hops, char *url, const char **method,
+                       int *with_body)
+{
+    char err[512];
+    if (hops == MAX_REDIRECTS) {
+        fprintf(stderr, "moat: stopped after %d redirects (the last to %s)\n", MAX_REDIRECTS,
+                a->location);
+        return GET_EXIT_TOO_MANY_REDIRECTS;
+    }
+    static char next[8400];
+    int status =
+        moat_url_resolve(u, a->location, strlen(a->location), next, sizeof next, err, sizeof err);
+    if (status) {
+        fprintf(stderr, "moat: cannot follow the redirect to %s: %s\n", a->location, err);
+        return status;
+    }
+    if (o->verbose) fprintf(stderr, "* following %d to %s\n", a->status, next);
+    /* RFC 9110 15.4: 301 and 302 turn POST into GET (as browsers do), 303
+     * turns anything but HEAD into GET; 307 and 308 keep both. */
+    if (((a->status == 301 || a->status == 302) && strcmp(*method, "POST") == 0) ||
+        (a->status == 303 && strcmp(*method, "HEAD") != 0)) {
+        *method = "GET";
+        *with_body = 0;
+    }
+    memcpy(url, next, 8400);
+    return 0;
+}
+
+/* The end of a run: the connection closed, -v timings, the output file
+ * closed, -w. Returns the exit status. */
+static int finish(struct xfer *x, int status)
+{
+    const struct moat_get_opts *o = x->o;
+    int64_t end = core_mono_us();
+    if (x->c.t || x->c.fd >= 0) conn_close(x);
+    if (o->verbose)
+        fprintf(stderr,
+                "* timings: name lookup %.1f ms, connect %.1f ms, TLS %.1f ms, first byte %.1f ms, "
+                "total %.1f ms\n",
+                (double)x->t_lookup / 1e3, (double)x->t_connect / 1e3, (double)x->t_app / 1e3,
+                (double)x->t_first / 1e3, (double)(end - x->start_us) / 1e3);
+    if (!x->sink && status == 0 && o->output && !(x->sink = fopen(o->output, "wb"))) {
+        fprintf(stderr, "moat: cannot write %s: %s\n", o->output, strerror(errno));
+        status = 23;
+    }
+    if (x->sink && x->sink != stdout && fclose(x->sink) != 0 && status == 0) {
+        fprintf(stderr, "moat: write error on %s\n", o->output);
+        status = 23;
+    }
+    if (x->sink == stdout && fflush(stdout) != 0 && status == 0) status = 23;
+    if (o->writeout) write_out(x, end);
+    moat_buf_free(&x->out);
+    moat_buf_free(&x->app);
+    moat_buf_free(&x->decoded);
+    return status;
+}
+
 int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
 {
     struct xfer x = {.o = o, .cfg = cfg};
@@ -796,74 +889,13 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
             snprintf(first_host, sizeof first_host, "%s", u.host);
             first_port = u.port;
         }
-        if (x.c.t && (!x.c.reusable || !same_origin(&x.c, &u))) conn_close(&x);
-        for (int attempt = 0; attempt < 2; attempt++) {
-            if (!x.c.t && (status = conn_open(&x))) break;
-            if (x.c.used && o->verbose)
-                fprintf(stderr, "* reusing the connection to %s\n", u.shown);
-            /* As curl does: Authorization and Cookie from -H are dropped
-             * once a redirect leaves the first origin (RFC 6454: scheme,
-             * host and port; the scheme is always https here). */
-            status = send_request(&x, method, with_body,
-                                  strcasecmp(first_host, u.host) != 0 || first_port != u.port);
-            if (status == 0) status = read_response(&x, method, &a);
-            if (status && status != STALE && x.send_failed) {
-                fprintf(stderr, "moat: failure sending the request body to %s\n", u.shown);
-                status = GET_EXIT_SEND_ERROR;
-            }
-            if (status == 0 && x.send_failed) x.c.reusable = 0;
-            x.c.used = 1;
-            if (status != STALE) break;
-            conn_close(&x); /* the server closed an idle connection: once more */
-        }
-        if (status == STALE) {
-            fprintf(stderr, "moat: the server closed the connection to %s\n", u.shown);
-            status = GET_EXIT_RECV_ERROR;
-        }
+        /* As curl does: Authorization and Cookie from -H are dropped once
+         * a redirect leaves the first origin (RFC 6454: scheme, host and
+         * port; the scheme is always https here). */
+        status = exchange(&x, method, with_body,
+                          strcasecmp(first_host, u.host) != 0 || first_port != u.port, &a);
         if (status || !(o->follow && is_redirect(a.status) && a.location[0])) break;
-        if (hops == MAX_REDIRECTS) {
-            fprintf(stderr, "moat: stopped after %d redirects (the last to %s)\n", MAX_REDIRECTS,
-                    a.location);
-            status = GET_EXIT_TOO_MANY_REDIRECTS;
-            break;
-        }
-        static char next[8400];
-        status = moat_url_resolve(&u, a.location, strlen(a.location), next, sizeof next, err,
-                                  sizeof err);
-        if (status) {
-            fprintf(stderr, "moat: cannot follow the redirect to %s: %s\n", a.location, err);
-            break;
-        }
-        if (o->verbose) fprintf(stderr, "* following %d to %s\n", a.status, next);
-        /* RFC 9110 15.4: 301 and 302 turn POST into GET (as browsers do),
-         * 303 turns anything but HEAD into GET; 307 and 308 keep both. */
-        if (((a.status == 301 || a.status == 302) && strcmp(method, "POST") == 0) ||
-            (a.status == 303 && strcmp(method, "HEAD") != 0)) {
-            method = "GET";
-            with_body = 0;
-        }
-        memcpy(url, next, sizeof url);
+        if ((status = redirect_to(o, &u, &a, hops, url, &method, &with_body))) break;
     }
-    int64_t end = core_mono_us();
-    if (x.c.t || x.c.fd >= 0) conn_close(&x);
-    if (o->verbose)
-        fprintf(stderr,
-                "* timings: name lookup %.1f ms, connect %.1f ms, TLS %.1f ms, first byte %.1f ms, "
-                "total %.1f ms\n",
-                (double)x.t_lookup / 1e3, (double)x.t_connect / 1e3, (double)x.t_app / 1e3,
-                (double)x.t_first / 1e3, (double)(end - x.start_us) / 1e3);
-    if (!x.sink && status == 0 && o->output && !(x.sink = fopen(o->output, "wb"))) {
-        fprintf(stderr, "moat: cannot write %s: %s\n", o->output, strerror(errno));
-        status = GET_EXIT_WRITE_ERROR;
-    }
-    if (x.sink && x.sink != stdout && fclose(x.sink) != 0 && status == 0) {
-        fprintf(stderr, "moat: write error on %s\n", o->output);
-        status = GET_EXIT_WRITE_ERROR;
-    }
-    if (x.sink == stdout && fflush(stdout) != 0 && status == 0) status = GET_EXIT_WRITE_ERROR;
-    if (o->writeout) write_out(&x, end);
-    moat_buf_free(&x.out);
-    moat_buf_free(&x.app);
-    moat_buf_free(&x.decoded);
-    return status;
+    return finish(&x, status);
 }

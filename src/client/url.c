@@ -10,6 +10,7 @@
 
 #include "client/client.h"
 #include "core/exit.h"
+#include "http/url.h"
 
 static int host_char(unsigned char c)
 {
@@ -179,92 +180,85 @@ static int parse_name(const char *p, size_t n, struct moat_url *u, const char *u
     return 0;
 }
 
-int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen)
+/* Only https (and no scheme at all, taken as https). Returns 0, or
+ * GET_EXIT_UNSUPPORTED with a message in err. */
+static int check_scheme(const char *url, const http_url *parts, char *err, size_t errlen)
 {
-    memset(u, 0, sizeof *u);
-    u->port = 443;
-    const char *p = url;
-    const char *sep = strstr(url, "://");
-    if (sep) {
-        size_t slen = (size_t)(sep - url);
-        if (slen == 5 && strncasecmp(url, "https", 5) == 0) {
-            p = sep + 3;
-        } else if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
-            snprintf(err, errlen,
-                     "plain http:// is not supported: moat speaks HTTPS only "
-                     "(try https://%s)",
-                     sep + 3);
-            return GET_EXIT_UNSUPPORTED;
-        } else {
-            snprintf(err, errlen,
-                     "unsupported scheme '%.*s' in %s (moat get fetches https:// URLs)",
-                     (int)(slen > 32 ? 32 : slen), url, url);
-            return GET_EXIT_UNSUPPORTED;
-        }
-    }
+    size_t slen = parts->scheme_len;
+    if (!parts->scheme || (slen == 5 && strncasecmp(url, "https", 5) == 0)) return 0;
+    if (slen == 4 && strncasecmp(url, "http", 4) == 0)
+        snprintf(err, errlen,
+                 "plain http:// is not supported: moat speaks HTTPS only "
+                 "(try https://%s)",
+                 parts->scheme + slen + 3);
+    else
+        snprintf(err, errlen, "unsupported scheme '%.*s' in %s (moat get fetches https:// URLs)",
+                 (int)(slen > 32 ? 32 : slen), url, url);
+    return GET_EXIT_UNSUPPORTED;
+}
 
-    /* authority = host [ ":" port ], up to the path, query or fragment */
-    size_t alen = strcspn(p, "/?#");
-    if (memchr(p, '@', alen)) {
+/* The host: an IPv6 literal checked by inet_pton, else a name or IPv4
+ * address (parse_name); then the names TLS and messages use. */
+static int take_host(const char *url, const http_url *parts, int split, struct moat_url *u,
+                     char *err, size_t errlen)
+{
+    if (split == HTTP_URL_USERINFO) {
         snprintf(err, errlen, "user names and passwords in URLs are not supported: %s", url);
         return GET_EXIT_URL_MALFORMAT;
     }
-    const char *hend;
-    if (p[0] == '[') {
-        const char *close = memchr(p, ']', alen);
-        if (!close || (size_t)(close - p - 1) >= sizeof u->host || close == p + 1) {
-            snprintf(err, errlen, "bad IPv6 address in URL: %s", url);
-            return GET_EXIT_URL_MALFORMAT;
-        }
-        memcpy(u->host, p + 1, (size_t)(close - p - 1));
+    if (split == HTTP_URL_BAD_IPV6 || (parts->ipv6 && parts->host_len >= sizeof u->host)) {
+        snprintf(err, errlen, "bad IPv6 address in URL: %s", url);
+        return GET_EXIT_URL_MALFORMAT;
+    }
+    if (parts->ipv6) {
+        memcpy(u->host, parts->host, parts->host_len);
         struct in6_addr a6;
         if (inet_pton(AF_INET6, u->host, &a6) != 1) {
             snprintf(err, errlen, "bad IPv6 address in URL: %s", url);
             return GET_EXIT_URL_MALFORMAT;
         }
-        hend = close + 1;
     } else {
-        size_t hlen = 0;
-        while (hlen < alen && p[hlen] != ':')
-            hlen++;
-        if (hlen == 0) {
+        if (parts->host_len == 0) {
             snprintf(err, errlen, "no host name in URL: %s", url);
             return GET_EXIT_URL_MALFORMAT;
         }
-        int r = parse_name(p, hlen, u, url, err, errlen);
+        int r = parse_name(parts->host, parts->host_len, u, url, err, errlen);
         if (r) return r;
-        hend = p + hlen;
     }
-    int r = set_names(u, url, err, errlen);
-    if (r) return r;
-    const char *aend = p + alen;
-    if (hend < aend) {
-        if (*hend != ':') {
-            snprintf(err, errlen, "malformed URL: %s", url);
+    return set_names(u, url, err, errlen);
+}
+
+/* The port, 1 to 65535; none or an empty one keeps 443. */
+static int take_port(const char *url, const http_url *parts, int split, struct moat_url *u,
+                     char *err, size_t errlen)
+{
+    if (split == HTTP_URL_AFTER_HOST) {
+        snprintf(err, errlen, "malformed URL: %s", url);
+        return GET_EXIT_URL_MALFORMAT;
+    }
+    if (!parts->port_len) return 0;
+    int port = 0;
+    for (size_t i = 0; i < parts->port_len; i++) {
+        char c = parts->port[i];
+        if (c < '0' || c > '9' || port > 65535) {
+            snprintf(err, errlen, "bad port number in URL: %s", url);
             return GET_EXIT_URL_MALFORMAT;
         }
-        hend++;
-        if (hend < aend) {
-            int port = 0;
-            for (; hend < aend; hend++) {
-                if (*hend < '0' || *hend > '9' || port > 65535) {
-                    snprintf(err, errlen, "bad port number in URL: %s", url);
-                    return GET_EXIT_URL_MALFORMAT;
-                }
-                port = port * 10 + (*hend - '0');
-            }
-            if (port < 1 || port > 65535) {
-                snprintf(err, errlen, "bad port number in URL: %s", url);
-                return GET_EXIT_URL_MALFORMAT;
-            }
-            u->port = port;
-            u->port_given = 1;
-        }
+        port = port * 10 + (c - '0');
     }
+    if (port < 1 || port > 65535) {
+        snprintf(err, errlen, "bad port number in URL: %s", url);
+        return GET_EXIT_URL_MALFORMAT;
+    }
+    u->port = port;
+    u->port_given = 1;
+    return 0;
+}
 
-    /* path-abempty [ "?" query ]; the fragment stays with the client.
-     * Spaces and non-ASCII bytes are percent-encoded as browsers do. */
-    const char *s = aend;
+/* path-abempty [ "?" query ]; the fragment stays with the client. Spaces
+ * and non-ASCII bytes are percent-encoded as browsers do. */
+static int take_path(const char *s, struct moat_url *u, char *err, size_t errlen)
+{
     size_t o = 0;
     if (*s != '/') u->path[o++] = '/';
     for (; *s && *s != '#'; s++) {
@@ -285,6 +279,19 @@ int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen
     }
     u->path[o] = '\0';
     return 0;
+}
+
+int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen)
+{
+    memset(u, 0, sizeof *u);
+    u->port = 443;
+    http_url parts;
+    int split = http_url_split(url, &parts);
+    int r = check_scheme(url, &parts, err, errlen);
+    if (!r) r = take_host(url, &parts, split, u, err, errlen);
+    if (!r) r = take_port(url, &parts, split, u, err, errlen);
+    if (!r) r = take_path(parts.rest, u, err, errlen);
+    return r;
 }
 
 /* "https://HOST[:PORT]" of base, brackets around IPv6 literals. */

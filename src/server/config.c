@@ -26,6 +26,7 @@ void moat_serve_opts_init(struct moat_serve_opts *o)
     o->stop_timeout = 10;
     o->max_header = MOAT_HTTP_MAX_HEADER_BYTES;
     o->max_body = 1 << 20;
+    o->proxy = moat_proxy_set_new(1); /* NULL: refused at the first setting */
 }
 
 void moat_serve_opts_free(struct moat_serve_opts *o)
@@ -35,6 +36,8 @@ void moat_serve_opts_free(struct moat_serve_opts *o)
     free(o->kept);
     o->kept = NULL;
     o->nkept = 0;
+    moat_proxy_set_free(o->proxy);
+    o->proxy = NULL;
 }
 
 static int say(char *err, size_t errlen, const char *where, const char *fmt, ...)
@@ -151,7 +154,8 @@ int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const cha
             return say(err, errlen, where, "config files nest too deep at %.600s", v);
         return moat_serve_config_load(o, v, err, errlen);
     }
-    int pr = moat_proxy_option(name, v, where, err, errlen); /* proxy, proxy-* (proxy.c) */
+    if (!o->proxy) return say(err, errlen, where, "out of memory");
+    int pr = moat_proxy_option(o->proxy, name, v, where, err, errlen); /* proxy, proxy-* */
     if (pr != 1) return pr;
     return say(err, errlen, where, "unknown setting %.100s", name);
 }

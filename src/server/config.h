@@ -37,6 +37,8 @@ struct moat_serve_opts {
     int no_include; /* a `config FILE` line is refused (the fuzzer reads no files) */
     char **kept;    /* copies of config strings, freed by moat_serve_opts_free */
     size_t nkept;
+    /* --proxy routes and their options (proxy.c) */
+    struct moat_proxy_set *proxy;
 };
 
 /* Sets the defaults (every pointer NULL). */

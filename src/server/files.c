@@ -433,12 +433,271 @@ static long listing(int dfd, const char *shown, moat_buf *body)
     return (long)body->len;
 }
 
-#define ERR(code)                                                                                  \
-    do {                                                                                           \
-        resp->status = code;                                                                       \
-        resp->bytes = moat_server_error(head, code, is_head, *close_conn);                         \
-        return;                                                                                    \
-    } while (0)
+/* An error page as the answer. */
+static void answer_error(moat_buf *head, struct moat_resp *resp, int code, int is_head, int close)
+{
+    resp->status = code;
+    resp->bytes = moat_server_error(head, code, is_head, close);
+}
+
+/* 0 for GET and HEAD; RFC 9110 15.6.2: 405 for a method a static site does
+ * not serve, 501 for one we do not know at all. */
+static int method_status(const moat_http_request *req, int *is_head, int *is_get)
+{
+    *is_head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
+    *is_get = req->method_len == 3 && memcmp(req->method, "GET", 3) == 0;
+    if (*is_get || *is_head) return 0;
+    static const char *const known[] = {"POST",  "PUT",   "DELETE", "OPTIONS",
+                                        "PATCH", "TRACE", "CONNECT"};
+    int k = 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        k |= req->method_len == strlen(known[i]) &&
+             memcmp(req->method, known[i], req->method_len) == 0;
+    return k ? 405 : 501;
+}
+
+/* What a request for a file is answered from, as it is worked out. */
+struct file_answer {
+    const moat_http_request *req;
+    moat_buf *head;
+    struct moat_resp *resp;
+    int is_head, is_get, close;
+    const struct moat_cached *e; /* the cache entry */
+    int fd;                      /* the file or its precompressed sibling */
+    struct stat st;
+    const uint8_t *data; /* the whole file in memory, or NULL */
+    const char *coding;  /* Content-Encoding of a sibling, or NULL */
+    int vary;            /* a sibling exists: Vary: Accept-Encoding */
+    const char *type;
+    char lm[30], etag[64];
+    struct range rg[MAX_RANGES];
+    int nr; /* ranges to send; -1 the whole file, 0 none satisfiable */
+};
+
+/* /dir without its slash: 301 to /dir/. Relative links in the index need
+ * the trailing slash. The Location is the normalised path, re-encoded:
+ * never the raw one, whose leading "//evil.example" a browser would take
+ * for another host (a protocol-relative open redirect). */
+static void redirect_dir(struct file_answer *a, const char *decoded, const char *query, size_t qlen)
+{
+    moat_buf loc;
+    moat_buf_init(&loc);
+    moat_buf_append(&loc, "/", 1);
+    url_escape_path(&loc, decoded);
+    if (decoded[0]) moat_buf_append(&loc, "/", 1);
+    int r = common_headers(a->head, 301, "text/html; charset=utf-8", 0, a->close);
+    r = r ? r
+          : moat_http_write_header(a->head, "Location", "%.*s%.*s", (int)loc.len,
+                                   loc.base ? (const char *)loc.base : "", (int)qlen, query);
+    moat_buf_free(&loc);
+    if (r == 0) end_head(a->head);
+    if (r) {
+        moat_buf_clear(a->head);
+        answer_error(a->head, a->resp, 414, a->is_head, a->close);
+        return;
+    }
+    a->resp->status = 301;
+}
+
+/* A directory: its index.html into a->e (returns 0), or its listing as
+ * the answer (returns 1). rel has room for PATH_MAX. */
+static int directory(const struct moat_server *s, struct file_answer *a, const char *decoded,
+                     char *rel)
+{
+    /* The listing reads the very directory that was confined, through a
+     * descriptor of its own (a dup would share the cached one's position),
+     * taken before the index lookup may evict it: never the path again,
+     * which a symlink could meanwhile send elsewhere. */
+    int dfd = s->list_dirs ? openat(a->e->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if ((size_t)snprintf(rel, PATH_MAX, "%s%sindex.html", decoded, decoded[0] ? "/" : "") <
+            PATH_MAX &&
+        (a->e = moat_filecache_get(s, rel)) && S_ISREG(a->e->st.st_mode)) {
+        if (dfd >= 0) close(dfd);
+        return 0;
+    }
+    if (!s->list_dirs) {
+        answer_error(a->head, a->resp, 404, a->is_head, a->close);
+        return 1;
+    }
+    moat_buf page;
+    moat_buf_init(&page);
+    char shown[MOAT_HTTP_MAX_REQUEST_LINE + 8];
+    snprintf(shown, sizeof shown, "/%s%s", decoded, decoded[0] ? "/" : "");
+    long n = listing(dfd, shown, &page);
+    if (n < 0) {
+        moat_buf_free(&page);
+        answer_error(a->head, a->resp, 404, a->is_head, a->close);
+        return 1;
+    }
+    common_headers(a->head, 200, "text/html; charset=utf-8", n, a->close);
+    end_head(a->head);
+    if (!a->is_head) moat_buf_append(a->head, page.base, page.len);
+    moat_buf_free(&page);
+    a->resp->status = 200;
+    a->resp->bytes = a->is_head ? 0 : n;
+    return 1;
+}
+
+/* A precompressed sibling, when the client takes it (.br first), and the
+ * validators of what will be sent. */
+static void choose_representation(struct file_answer *a)
+{
+    const struct moat_cached *e = a->e;
+    a->fd = e->fd;
+    a->st = e->st;
+    a->data = e->data;
+    static const char *const codings[2] = {"br", "gzip"};
+    for (int i = 0; i < 2; i++) {
+        if (e->sib_fd[i] < 0) continue;
+        a->vary = 1;
+        if (!a->coding && accepts(a->req, codings[i])) {
+            a->fd = e->sib_fd[i];
+            a->st = e->sib_st[i];
+            a->data = NULL;
+            a->coding = codings[i];
+        }
+    }
+    moat_http_date(a->st.st_mtime, a->lm);
+    make_etag(&a->st, a->etag);
+}
+
+/* Conditionals, RFC 9110 13.2.2: If-None-Match, else If-Modified-Since.
+ * Returns 1 when the answer is 304. */
+static int not_modified(struct file_answer *a)
+{
+    const moat_http_header *inm = hdr(a->req, "If-None-Match");
+    time_t ims = inm ? -1 : header_time(hdr(a->req, "If-Modified-Since"));
+    if (!((inm && etag_listed(inm, a->etag)) || (ims >= 0 && a->st.st_mtime <= ims))) return 0;
+    int r = common_headers(a->head, 304, NULL, -1, a->close);
+    r = r ? r : moat_http_write_header(a->head, "ETag", "%s", a->etag);
+    r = r ? r : moat_http_write_header(a->head, "Last-Modified", "%s", a->lm);
+    if (a->vary) r = r ? r : moat_http_write_header(a->head, "Vary", "Accept-Encoding");
+    if (r == 0) end_head(a->head);
+    a->resp->status = 304;
+    return 1;
+}
+
+/* Range, unless If-Range names another version (RFC 9110 13.1.5): sets
+ * a->nr. Returns 1 when the answer is 416 (none satisfiable). */
+static int ranges(struct file_answer *a)
+{
+    a->nr = -1;
+    const moat_http_header *rh = a->is_get ? hdr(a->req, "Range") : NULL;
+    if (rh) {
+        const moat_http_header *ir = hdr(a->req, "If-Range");
+        int current = 1;
+        if (ir) {
+            if (ir->value_len && ir->value[0] == '"')
+                current = ir->value_len == strlen(a->etag) &&
+                          memcmp(ir->value, a->etag, ir->value_len) == 0;
+            else
+                current = header_time(ir) == a->st.st_mtime;
+        }
+        if (current) a->nr = parse_ranges(rh, a->st.st_size, a->rg);
+    }
+    if (a->nr != 0) return 0;
+    int r = common_headers(a->head, 416, "text/plain; charset=utf-8", 0, a->close);
+    r = r ? r
+          : moat_http_write_header(a->head, "Content-Range", "bytes */%lld",
+                                   (long long)a->st.st_size);
+    if (r == 0) end_head(a->head);
+    a->resp->status = 416;
+    return 1;
+}
+
+/* multipart/byteranges (RFC 9110 14.6), built in memory into mp. Returns
+ * 0, or -1 when the file could not be read. */
+static int multipart(struct file_answer *a, const char *boundary, moat_buf *mp)
+{
+    for (int i = 0; i < a->nr && !a->is_head; i++) {
+        char part[256];
+        int n = snprintf(
+            part, sizeof part,
+            "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n", boundary,
+            a->type, (long long)a->rg[i].first, (long long)a->rg[i].last, (long long)a->st.st_size);
+        moat_buf_append(mp, part, (size_t)n);
+        size_t want = (size_t)(a->rg[i].last - a->rg[i].first + 1);
+        if (moat_buf_reserve(mp, want) < 0 ||
+            pread(a->fd, mp->base + mp->len, want, a->rg[i].first) != (ssize_t)want)
+            return -1;
+        mp->len += want;
+    }
+    if (!a->is_head) {
+        char endb[64];
+        int n = snprintf(endb, sizeof endb, "\r\n--%s--\r\n", boundary);
+        moat_buf_append(mp, endb, (size_t)n);
+    }
+    return 0;
+}
+
+/* The head of a 200 or 206. Returns 0 or an error of the writers. */
+static int file_head(struct file_answer *a, int status, const char *ctype, off_t length)
+{
+    moat_buf *head = a->head;
+    int r = common_headers(head, status, ctype, length, a->close);
+    r = r ? r : moat_http_write_header(head, "Last-Modified", "%s", a->lm);
+    r = r ? r : moat_http_write_header(head, "ETag", "%s", a->etag);
+    r = r ? r : moat_http_write_header(head, "Accept-Ranges", "bytes");
+    if (a->coding) r = r ? r : moat_http_write_header(head, "Content-Encoding", "%s", a->coding);
+    if (a->vary) r = r ? r : moat_http_write_header(head, "Vary", "Accept-Encoding");
+    if (a->nr == 1)
+        r = r ? r
+              : moat_http_write_header(head, "Content-Range", "bytes %lld-%lld/%lld",
+                                       (long long)a->rg[0].first, (long long)a->rg[0].last,
+                                       (long long)a->st.st_size);
+    return r ? r : end_head(head);
+}
+
+/* Several ranges as one multipart/byteranges 206. */
+static void send_multipart(struct file_answer *a)
+{
+    char boundary[40], ctype[160];
+    snprintf(boundary, sizeof boundary, "moat-%08lx%08lx", (unsigned long)random(),
+             (unsigned long)random());
+    moat_buf mp;
+    moat_buf_init(&mp);
+    if (multipart(a, boundary, &mp) < 0) {
+        moat_buf_free(&mp);
+        answer_error(a->head, a->resp, 500, a->is_head, a->close);
+        return;
+    }
+    snprintf(ctype, sizeof ctype, "multipart/byteranges; boundary=%s", boundary);
+    file_head(a, 206, ctype, a->is_head ? -1 : (off_t)mp.len);
+    a->resp->status = 206;
+    if (!a->is_head) moat_buf_append(a->head, mp.base, mp.len);
+    a->resp->bytes = a->is_head ? 0 : (off_t)mp.len;
+    moat_buf_free(&mp);
+}
+
+/* The whole file (200) or one range of it (206): the head, then the bytes
+ * from memory after it, or the file in *body. */
+static void send_file(struct file_answer *a, struct moat_body *body)
+{
+    off_t length = a->st.st_size;
+    if (a->nr == 1) length = a->rg[0].last - a->rg[0].first + 1;
+    int r = file_head(a, a->nr == 1 ? 206 : 200, a->type, length);
+    a->resp->status = a->nr == 1 ? 206 : 200;
+    if (r || a->is_head || length == 0) return;
+    if (a->nr < 0 && a->data) {
+        /* A small file from memory: head and body leave in one record. */
+        if (moat_buf_append(a->head, a->data, (size_t)length) < 0) {
+            moat_buf_clear(a->head);
+            answer_error(a->head, a->resp, 500, a->is_head, a->close);
+            return;
+        }
+        a->resp->bytes = length;
+        return;
+    }
+    body->fd = fcntl(a->fd, F_DUPFD_CLOEXEC, 0);
+    if (body->fd < 0) { /* out of descriptors */
+        moat_buf_clear(a->head);
+        answer_error(a->head, a->resp, 503, a->is_head, a->close);
+        return;
+    }
+    body->off = a->nr == 1 ? a->rg[0].first : 0;
+    body->left = length;
+    a->resp->bytes = length;
+}
 
 void moat_server_static(const struct moat_server *s, const moat_http_request *req, moat_buf *head,
                         struct moat_body *body, int *close_conn, struct moat_resp *resp)
@@ -446,226 +705,51 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
     body->fd = -1;
     body->off = body->left = 0;
     resp->bytes = 0;
-    int is_head = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
-    int is_get = req->method_len == 3 && memcmp(req->method, "GET", 3) == 0;
-    if (!is_get && !is_head) {
-        static const char *const known[] = {"POST",  "PUT",   "DELETE", "OPTIONS",
-                                            "PATCH", "TRACE", "CONNECT"};
-        int k = 0;
-        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-            k |= req->method_len == strlen(known[i]) &&
-                 memcmp(req->method, known[i], req->method_len) == 0;
-        /* RFC 9110 15.6.2: a method we do not know at all is 501. */
-        ERR(k ? 405 : 501);
+    struct file_answer a = {.req = req, .head = head, .resp = resp, .close = *close_conn};
+    int bad = method_status(req, &a.is_head, &a.is_get);
+    if (bad) {
+        answer_error(head, resp, bad, a.is_head, a.close);
+        return;
     }
 
     size_t plen, qlen;
     const char *query;
     const char *raw = target_path(req->target, req->target_len, &plen, &query, &qlen);
     char decoded[MOAT_HTTP_MAX_REQUEST_LINE + 1];
+    int status = 0;
     if (!raw || moat_http_percent_decode(raw, plen, decoded) < 0 || normalize(decoded) < 0)
-        ERR(400);
-    if (!s->serve_dotfiles && hidden_path(decoded)) ERR(404);
+        status = 400;
+    else if (!s->serve_dotfiles && hidden_path(decoded))
+        status = 404;
+    if (status) {
+        answer_error(head, resp, status, a.is_head, a.close);
+        return;
+    }
     int want_dir = plen > 0 && raw[plen - 1] == '/';
 
     /* rel: the file's path under the root, as the cache knows it. */
     char rel[PATH_MAX];
-    if ((size_t)snprintf(rel, sizeof rel, "%s", decoded) >= sizeof rel) ERR(404);
     /* Borrowed from the worker's cache (filecache.h): nothing here closes
      * its descriptors; a body that outlives this call gets a dup. */
-    const struct moat_cached *e = moat_filecache_get(s, rel);
-    if (!e) ERR(404);
-    if (S_ISDIR(e->st.st_mode)) {
-        if (!want_dir) {
-            /* Relative links in the index need the trailing slash. The
-             * Location is the normalised path, re-encoded: never the raw
-             * one, whose leading "//evil.example" a browser would take for
-             * another host (a protocol-relative open redirect). */
-            moat_buf loc;
-            moat_buf_init(&loc);
-            moat_buf_append(&loc, "/", 1);
-            url_escape_path(&loc, decoded);
-            if (decoded[0]) moat_buf_append(&loc, "/", 1);
-            int r = common_headers(head, 301, "text/html; charset=utf-8", 0, *close_conn);
-            r = r ? r
-                  : moat_http_write_header(head, "Location", "%.*s%.*s", (int)loc.len,
-                                           loc.base ? (const char *)loc.base : "", (int)qlen,
-                                           query);
-            moat_buf_free(&loc);
-            if (r == 0) end_head(head);
-            if (r) {
-                moat_buf_clear(head);
-                ERR(414);
-            }
-            resp->status = 301;
-            return;
-        }
-        /* The listing reads the very directory that was confined, through
-         * a descriptor of its own (a dup would share the cached one's
-         * position), taken before the index lookup may evict it: never the
-         * path again, which a symlink could meanwhile send elsewhere. */
-        int dfd = s->list_dirs ? openat(e->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        if ((size_t)snprintf(rel, sizeof rel, "%s%sindex.html", decoded, decoded[0] ? "/" : "") >=
-                sizeof rel ||
-            !(e = moat_filecache_get(s, rel)) || !S_ISREG(e->st.st_mode)) {
-            if (!s->list_dirs) ERR(404);
-            moat_buf page;
-            moat_buf_init(&page);
-            char shown[MOAT_HTTP_MAX_REQUEST_LINE + 8];
-            snprintf(shown, sizeof shown, "/%s%s", decoded, decoded[0] ? "/" : "");
-            long n = listing(dfd, shown, &page);
-            if (n < 0) {
-                moat_buf_free(&page);
-                ERR(404);
-            }
-            common_headers(head, 200, "text/html; charset=utf-8", n, *close_conn);
-            end_head(head);
-            if (!is_head) moat_buf_append(head, page.base, page.len);
-            moat_buf_free(&page);
-            resp->status = 200;
-            resp->bytes = is_head ? 0 : n;
-            return;
-        }
-        if (dfd >= 0) close(dfd);
-    }
-    const char *type = mime_type(rel);
-
-    /* A precompressed sibling, when the client takes it (.br first). */
-    const char *coding = NULL;
-    int fd = e->fd, vary = 0;
-    struct stat st = e->st;
-    const uint8_t *data = e->data;
-    static const char *const codings[2] = {"br", "gzip"};
-    for (int i = 0; i < 2; i++) {
-        if (e->sib_fd[i] < 0) continue;
-        vary = 1;
-        if (!coding && accepts(req, codings[i])) {
-            fd = e->sib_fd[i];
-            st = e->sib_st[i];
-            data = NULL;
-            coding = codings[i];
-        }
-    }
-
-    char lm[30], etag[64];
-    moat_http_date(st.st_mtime, lm);
-    make_etag(&st, etag);
-
-    /* Conditionals, RFC 9110 13.2.2: If-None-Match, else If-Modified-Since. */
-    const moat_http_header *inm = hdr(req, "If-None-Match");
-    time_t ims = inm ? -1 : header_time(hdr(req, "If-Modified-Since"));
-    if ((inm && etag_listed(inm, etag)) || (ims >= 0 && st.st_mtime <= ims)) {
-        int r = common_headers(head, 304, NULL, -1, *close_conn);
-        r = r ? r : moat_http_write_header(head, "ETag", "%s", etag);
-        r = r ? r : moat_http_write_header(head, "Last-Modified", "%s", lm);
-        if (vary) r = r ? r : moat_http_write_header(head, "Vary", "Accept-Encoding");
-        if (r == 0) end_head(head);
-        resp->status = 304;
+    if ((size_t)snprintf(rel, sizeof rel, "%s", decoded) >= sizeof rel ||
+        !(a.e = moat_filecache_get(s, rel))) {
+        answer_error(head, resp, 404, a.is_head, a.close);
         return;
     }
-
-    /* Range, unless If-Range names another version (RFC 9110 13.1.5). */
-    struct range rg[MAX_RANGES];
-    int nr = -1;
-    const moat_http_header *rh = is_get ? hdr(req, "Range") : NULL;
-    if (rh) {
-        const moat_http_header *ir = hdr(req, "If-Range");
-        int current = 1;
-        if (ir) {
-            if (ir->value_len && ir->value[0] == '"')
-                current =
-                    ir->value_len == strlen(etag) && memcmp(ir->value, etag, ir->value_len) == 0;
-            else
-                current = header_time(ir) == st.st_mtime;
-        }
-        if (current) nr = parse_ranges(rh, st.st_size, rg);
-    }
-    if (nr == 0) {
-        int r = common_headers(head, 416, "text/plain; charset=utf-8", 0, *close_conn);
-        r = r ? r
-              : moat_http_write_header(head, "Content-Range", "bytes */%lld",
-                                       (long long)st.st_size);
-        if (r == 0) end_head(head);
-        resp->status = 416;
+    if (S_ISDIR(a.e->st.st_mode) && !want_dir) {
+        redirect_dir(&a, decoded, query, qlen);
         return;
     }
+    if (S_ISDIR(a.e->st.st_mode) && directory(s, &a, decoded, rel)) return;
+    a.type = mime_type(rel);
+    choose_representation(&a);
+    if (not_modified(&a) || ranges(&a)) return;
     off_t total = 0;
-    for (int i = 0; i < nr; i++)
-        total += rg[i].last - rg[i].first + 1;
-    if (nr > 1 && total > MULTIPART_MAX) nr = -1; /* too big to build: the whole file */
-
-    int status = nr > 0 ? 206 : 200;
-    off_t length = nr == 1 ? total : st.st_size;
-    char boundary[40];
-    moat_buf mp;
-    moat_buf_init(&mp);
-    if (nr > 1) {
-        /* multipart/byteranges (RFC 9110 14.6), built in memory. */
-        snprintf(boundary, sizeof boundary, "moat-%08lx%08lx", (unsigned long)random(),
-                 (unsigned long)random());
-        for (int i = 0; i < nr && !is_head; i++) {
-            char part[256];
-            int n = snprintf(
-                part, sizeof part,
-                "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %lld-%lld/%lld\r\n\r\n",
-                boundary, type, (long long)rg[i].first, (long long)rg[i].last,
-                (long long)st.st_size);
-            moat_buf_append(&mp, part, (size_t)n);
-            size_t want = (size_t)(rg[i].last - rg[i].first + 1);
-            if (moat_buf_reserve(&mp, want) < 0 ||
-                pread(fd, mp.base + mp.len, want, rg[i].first) != (ssize_t)want) {
-                moat_buf_free(&mp);
-                ERR(500);
-            }
-            mp.len += want;
-        }
-        if (!is_head) {
-            char endb[64];
-            int n = snprintf(endb, sizeof endb, "\r\n--%s--\r\n", boundary);
-            moat_buf_append(&mp, endb, (size_t)n);
-        }
-        length = (off_t)mp.len;
-    }
-    char ctype[160];
-    if (nr > 1)
-        snprintf(ctype, sizeof ctype, "multipart/byteranges; boundary=%s", boundary);
+    for (int i = 0; i < a.nr; i++)
+        total += a.rg[i].last - a.rg[i].first + 1;
+    if (a.nr > 1 && total > MULTIPART_MAX) a.nr = -1; /* too big to build: the whole file */
+    if (a.nr > 1)
+        send_multipart(&a);
     else
-        snprintf(ctype, sizeof ctype, "%s", type);
-    int r = common_headers(head, status, ctype, nr > 1 && is_head ? -1 : length, *close_conn);
-    r = r ? r : moat_http_write_header(head, "Last-Modified", "%s", lm);
-    r = r ? r : moat_http_write_header(head, "ETag", "%s", etag);
-    r = r ? r : moat_http_write_header(head, "Accept-Ranges", "bytes");
-    if (coding) r = r ? r : moat_http_write_header(head, "Content-Encoding", "%s", coding);
-    if (vary) r = r ? r : moat_http_write_header(head, "Vary", "Accept-Encoding");
-    if (nr == 1)
-        r = r ? r
-              : moat_http_write_header(head, "Content-Range", "bytes %lld-%lld/%lld",
-                                       (long long)rg[0].first, (long long)rg[0].last,
-                                       (long long)st.st_size);
-    r = r ? r : end_head(head);
-    resp->status = status;
-    if (nr > 1) {
-        if (!is_head) moat_buf_append(head, mp.base, mp.len);
-        resp->bytes = is_head ? 0 : (off_t)mp.len;
-        moat_buf_free(&mp);
-        return;
-    }
-    if (r || is_head || length == 0) return;
-    if (nr < 0 && data) {
-        /* A small file from memory: head and body leave in one record. */
-        if (moat_buf_append(head, data, (size_t)length) < 0) {
-            moat_buf_clear(head);
-            ERR(500);
-        }
-        resp->bytes = length;
-        return;
-    }
-    body->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (body->fd < 0) { /* out of descriptors */
-        moat_buf_clear(head);
-        ERR(503);
-    }
-    body->off = nr == 1 ? rg[0].first : 0;
-    body->left = length;
-    resp->bytes = length;
+        send_file(&a, body);
 }

@@ -22,20 +22,21 @@
 #include "core/clock.h"
 #include "core/exit.h"
 #include "core/file.h"
+#include "http/reader.h"
+#include "server/evloop.h"
 #include "server/proxy.h"
 #include "server/server.h"
 
-#define READ_CHUNK 16384     /* bytes read from a socket at once */
-#define BODY_CHUNK 16384     /* plaintext per record, the TLS maximum */
-#define OUT_HIGH (64 * 1024) /* stop producing while this much waits */
-#define APP_MAX (64 * 1024)  /* stop reading while this much plaintext waits */
-#define PARK_MS 1000         /* idle this long: cipher contexts freed (moat_tls_park) */
-#define REQUESTS_PER_PASS 16 /* pipelined requests answered per pass */
-#define PASSES 64            /* produce/flush rounds per event */
-#define LINGER_MS 2000       /* after our last byte, wait for the peer's FIN */
-#define ACCEPT_PAUSE_MS 100  /* out of descriptors: stop accepting a while */
-#define DRAIN_IDLE_MS 1000   /* stopping: an idle connection is closed after this */
-#define MAX_EVENTS 128
+#define READ_CHUNK 16384          /* bytes read from a socket at once */
+#define BODY_CHUNK 16384          /* plaintext per record, the TLS maximum */
+#define OUT_HIGH (64 * 1024)      /* stop producing while this much waits */
+#define APP_MAX (64 * 1024)       /* stop reading while this much plaintext waits */
+#define PARK_MS 1000              /* idle this long: cipher contexts freed (moat_tls_park) */
+#define REQUESTS_PER_PASS 16      /* pipelined requests answered per pass */
+#define PASSES 64                 /* produce/flush rounds per event */
+#define LINGER_MS 2000            /* after our last byte, wait for the peer's FIN */
+#define ACCEPT_PAUSE_MS 100       /* out of descriptors: stop accepting a while */
+#define DRAIN_IDLE_MS 1000        /* stopping: an idle connection is closed after this */
 #define POOL_MAX 256              /* idle buffers kept per worker */
 #define POOL_BUF_MAX (256 * 1024) /* larger ones are freed, not kept */
 
@@ -56,21 +57,27 @@ struct conn {
     uint64_t skip;         /* request body bytes to discard */
     size_t scanned;        /* app bytes already parsed without a full head */
     int chunked_body;      /* reading the chunked body of the request at the head of app */
-    moat_http_chunked chk; /* its decoder */
-    uint64_t chk_total;    /* its bytes so far (413 past --max-body-size) */
+    http_body chk;         /* its decoder; chk.total: 413 past --max-body-size */
     int handshake_done;
     int peer_done;               /* close_notify or FIN received: no more requests */
     int close_after;             /* close once the current response is out */
-    uint32_t events;             /* epoll interest registered now */
     int64_t deadline;            /* monotonic ms */
     int64_t head_since;          /* when a partial request head began waiting; 0 */
     int64_t last_active;         /* monotonic ms of the last byte either way */
     char addr[INET6_ADDRSTRLEN]; /* the peer, for the access log */
+    struct loop *L;              /* its worker, for its callbacks */
     struct conn *prev, *next;
 };
 
+struct loop;
+static loop_fn on_backend;
+
 struct loop {
+    struct evloop ev; /* the descriptors and timers of this worker */
     struct moat_server *s;
+    /* --proxy: this worker's own copy of the routes (forked from the
+     * master's), with its pools and backend health; freed at the end */
+    struct moat_proxy_set *proxy;
     struct conn *conns;
     size_t nconns;
     int64_t accept_paused_until;
@@ -119,6 +126,7 @@ static void conn_free(struct loop *L, struct conn *c)
         L->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     L->nconns--;
+    loop_del(&L->ev, c->fd);
     close(c->fd);
     if (c->body.fd >= 0) close(c->body.fd);
     moat_proxy_free(c->px);
@@ -341,16 +349,15 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
     }
     /* --proxy: a prefix route or --proxy-only claims the request; a plain
      * --proxy URL gets what the files do not answer. */
-    int m = moat_proxy_match(req);
+    int m = moat_proxy_match(L->proxy, req);
     if (m != MOAT_PROXY_CLAIM) {
         moat_server_static(L->s, req, &L->head, &c->body, close, resp);
         if (!m || (resp->status != 404 && resp->status != 405 && resp->status != 501)) return;
         moat_buf_clear(&L->head);
         end_body(c);
     }
-    c->px =
-        moat_proxy_start(req, c->app.base, c->app.len, c->addr, c->tls,
-                         L->s->epfd, (uint64_t)(uintptr_t)c | 1, *close && !req->f.chunked);
+    c->px = moat_proxy_start(L->proxy, req, c->app.base, c->app.len, c->addr, c->tls, &L->ev,
+                             on_backend, c, *close && !req->f.chunked);
     if (!c->px) {
         *close = 1;
         resp->status = 503;
@@ -389,30 +396,108 @@ static int proxy_step(struct loop *L, struct conn *c)
 static int read_chunked_body(struct loop *L, struct conn *c, size_t head_len)
 {
     if (!c->chunked_body) {
-        moat_http_chunked_init(&c->chk);
+        http_body_init(&c->chk, HTTP_BODY_CHUNKED, 0);
         c->chunked_body = 1;
-        c->chk_total = 0;
     }
     while (c->app.len > head_len) {
-        size_t avail = c->app.len - head_len, used = 0;
+        size_t avail = c->app.len - head_len;
         if (avail > READ_CHUNK) avail = READ_CHUNK;
-        moat_buf_clear(&L->sink);
-        int r = moat_http_chunked_feed(&c->chk, c->app.base + head_len, avail, &used, &L->sink);
-        c->chk_total += L->sink.len;
-        memmove(c->app.base + head_len, c->app.base + head_len + used,
-                c->app.len - head_len - used);
-        c->app.len -= used;
-        if (r < 0 || c->chk_total > L->s->max_body) {
+        http_piece p; /* the decoded bytes, in L->sink, are dropped */
+        int r = http_body_feed(&c->chk, c->app.base + head_len, avail, &L->sink, &p);
+        memmove(c->app.base + head_len, c->app.base + head_len + p.used,
+                c->app.len - head_len - p.used);
+        c->app.len -= p.used;
+        if (r < 0 || c->chk.total > L->s->max_body) {
             c->chunked_body = 0;
             return r < 0 ? -400 : -413;
         }
-        if (r == 1) {
+        if (r == HTTP_BODY_END) {
             c->chunked_body = 0;
             return 1;
         }
-        if (!used) break;
+        if (!p.used) break;
     }
     return 0;
+}
+
+/* The next request head at the start of c->app, once it is all there
+ * (and a chunked body the files answer, read to its end). Returns the
+ * head's length, the negated status of an error to answer, or 0 to wait
+ * for more bytes. */
+static int next_request(struct loop *L, struct conn *c, moat_http_request *req, int *body_read)
+{
+    *body_read = 0;
+    /* Parse again only when a line may have ended since last time. */
+    if (!c->chunked_body && (c->scanned >= c->app.len ||
+                             (c->app.len < MOAT_HTTP_MAX_REQUEST_LINE &&
+                              !memchr(c->app.base + c->scanned, '\n', c->app.len - c->scanned)))) {
+        c->scanned = c->app.len;
+        if (c->app.len && !c->head_since) c->head_since = core_mono_ms();
+        if (c->peer_done) begin_close(c, 1);
+        return 0;
+    }
+    int n = moat_http_parse_request((const char *)c->app.base, c->app.len, req);
+    if ((n == 0 && c->app.len > L->s->max_header + MOAT_HTTP_MAX_REQUEST_LINE) ||
+        (n > 0 && (size_t)n > L->s->max_header + req->target_len + 16))
+        n = -431;
+    if (n == 0) {
+        c->scanned = c->app.len;
+        if (!c->head_since) c->head_since = core_mono_ms();
+        if (c->peer_done) begin_close(c, 1);
+        return 0;
+    }
+    c->scanned = 0;
+    c->head_since = 0;
+    /* A chunked body for the files is read first (the proxy streams its
+     * own): its size is known only at its end. */
+    if (n > 0 && req->f.chunked && c->tls && moat_proxy_match(L->proxy, req) == MOAT_PROXY_NONE) {
+        int b = read_chunked_body(L, c, (size_t)n);
+        if (b == 0) {
+            if (c->peer_done) begin_close(c, 1);
+            return 0;
+        }
+        if (b < 0) n = b;
+        *body_read = b == 1;
+    }
+    return n;
+}
+
+/* Answers the request whose head is the first n bytes of c->app (n < 0:
+ * the error -n) into L->head. Returns whether the connection closes after
+ * it; the proxy, when it takes the request, answers later itself. */
+static int answer_one(struct loop *L, struct conn *c, const moat_http_request *req, int n,
+                      int body_read)
+{
+    int close = 1;
+    struct moat_resp resp = {0, 0};
+    int too_big =
+        n > 0 && req->f.content_length > 0 && (uint64_t)req->f.content_length > L->s->max_body;
+    if (n == -413 || too_big) {
+        resp.status = 413;
+        resp.bytes = moat_server_error(&L->head, 413, 0, 1);
+        moat_buf_clear(&c->app);
+        access_log(L, c, req, &resp);
+    } else if (n < 0) {
+        /* Malformed, or a smuggling attempt (CL with TE, differing CLs):
+         * answer and close, never guess the framing. */
+        resp.status = -n;
+        resp.bytes = moat_server_error(&L->head, -n, 0, 1);
+        moat_buf_clear(&c->app);
+        access_log(L, c, NULL, &resp);
+    } else {
+        /* HTTP/1.0 keep-alive is rare enough to not be worth its special
+         * header; a chunked request body we would have to decode just to
+         * skip it. Stopping: each connection ends after its next answer. */
+        close = !req->f.keep_alive || req->f.minor == 0 || (req->f.chunked && !body_read) ||
+                L->draining;
+        route_request(L, c, req, &close, &resp);
+        if (!c->px) { /* else proxy.c takes the body and the answer from here */
+            access_log(L, c, req, &resp);
+            if (req->f.content_length > 0) c->skip = (uint64_t)req->f.content_length;
+        }
+        moat_buf_consume(&c->app, (size_t)n);
+    }
+    return close;
 }
 
 /* Parses and answers pipelined requests while there is room to. Returns
@@ -428,79 +513,14 @@ static int answer_requests(struct loop *L, struct conn *c)
             c->skip -= n;
             if (c->skip) break;
         }
-        /* Parse again only when a line may have ended since last time. */
-        if (!c->chunked_body &&
-            (c->scanned >= c->app.len ||
-             (c->app.len < MOAT_HTTP_MAX_REQUEST_LINE &&
-              !memchr(c->app.base + c->scanned, '\n', c->app.len - c->scanned)))) {
-            c->scanned = c->app.len;
-            if (c->app.len && !c->head_since) c->head_since = core_mono_ms();
-            if (c->peer_done) begin_close(c, 1);
-            break;
-        }
         moat_http_request req;
-        int n = moat_http_parse_request((const char *)c->app.base, c->app.len, &req);
-        if ((n == 0 && c->app.len > L->s->max_header + MOAT_HTTP_MAX_REQUEST_LINE) ||
-            (n > 0 && (size_t)n > L->s->max_header + req.target_len + 16))
-            n = -431;
-        if (n == 0) {
-            c->scanned = c->app.len;
-            if (!c->head_since) c->head_since = core_mono_ms();
-            if (c->peer_done) begin_close(c, 1);
-            break;
-        }
-        c->scanned = 0;
-        c->head_since = 0;
-        /* A chunked body for the files is read first (the proxy streams
-         * its own): its size is known only at its end. */
-        int body_read = 0;
-        if (n > 0 && req.f.chunked && c->tls && moat_proxy_match(&req) == MOAT_PROXY_NONE) {
-            int b = read_chunked_body(L, c, (size_t)n);
-            if (b == 0) {
-                if (c->peer_done) begin_close(c, 1);
-                break;
-            }
-            if (b < 0) n = b;
-            body_read = b == 1;
-        }
+        int body_read;
+        int n = next_request(L, c, &req, &body_read);
+        if (n == 0) break;
         moat_buf_clear(&L->head);
-        int close = 1;
-        struct moat_resp resp = {0, 0};
-        if (n == -413) {
-            resp.status = 413;
-            resp.bytes = moat_server_error(&L->head, 413, 0, 1);
-            moat_buf_clear(&c->app);
-            access_log(L, c, &req, &resp);
-        } else if (n < 0) {
-            /* Malformed, or a smuggling attempt (CL with TE, differing
-             * CLs): answer and close, never guess the framing. */
-            resp.status = -n;
-            resp.bytes = moat_server_error(&L->head, -n, 0, 1);
-            moat_buf_clear(&c->app);
-            access_log(L, c, NULL, &resp);
-        } else if (req.f.content_length > 0 && (uint64_t)req.f.content_length > L->s->max_body) {
-            resp.status = 413;
-            resp.bytes = moat_server_error(&L->head, 413, 0, 1);
-            moat_buf_clear(&c->app);
-            access_log(L, c, &req, &resp);
-        } else {
-            /* HTTP/1.0 keep-alive is rare enough to not be worth its
-             * special header; a chunked request body we would have to
-             * decode just to skip it. Stopping: each connection ends
-             * after its next answer. */
-            close = !req.f.keep_alive || req.f.minor == 0 || (req.f.chunked && !body_read) ||
-                    L->draining;
-            route_request(L, c, &req, &close, &resp);
-            if (c->px) { /* proxy.c takes the body and the answer from here */
-                moat_buf_consume(&c->app, (size_t)n);
-                handled++;
-                break;
-            }
-            access_log(L, c, &req, &resp);
-            if (req.f.content_length > 0) c->skip = (uint64_t)req.f.content_length;
-            moat_buf_consume(&c->app, (size_t)n);
-        }
+        int close = answer_one(L, c, &req, n, body_read);
         handled++;
+        if (c->px) break;
         if (conn_send(c, L->head.base, L->head.len) < 0) {
             end_body(c);
             c->state = C_FLUSH;
@@ -581,11 +601,7 @@ static int set_events(struct loop *L, struct conn *c)
              !c->chunked_body))
             ev |= EPOLLOUT;
     }
-    if (ev == c->events) return 0;
-    struct epoll_event e = {.events = ev, .data.ptr = c};
-    if (epoll_ctl(L->s->epfd, EPOLL_CTL_MOD, c->fd, &e) < 0) return -1;
-    c->events = ev;
-    return 0;
+    return loop_mod(&L->ev, c->fd, ev);
 }
 
 /* Moves a connection forward as far as the socket allows. Returns -1 when
@@ -622,21 +638,41 @@ static int pump(struct loop *L, struct conn *c)
     return set_events(L, c) < 0 ? -1 : 0;
 }
 
-/* epoll tags of the two listeners (connections are tagged by their conn). */
-static char tag_tls, tag_plain;
+static void on_listener(struct evloop *el, int fd, uint32_t events, void *arg);
 
 static void listen_on(struct loop *L, int on)
 {
     struct moat_server *s = L->s;
     int fds[2] = {s->lfd, s->redirect_fd};
-    void *tags[2] = {&tag_tls, &tag_plain};
     for (int i = 0; i < 2; i++) {
         if (fds[i] < 0) continue;
         /* This slot's socket (serve.c), shared with the worker it replaces
          * during a reload: EPOLLEXCLUSIVE wakes one of them, not both. */
-        struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = tags[i]};
-        epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fds[i], on ? &e : NULL);
+        if (on)
+            loop_add(&L->ev, fds[i], EPOLLIN | EPOLLEXCLUSIVE, on_listener, L);
+        else
+            loop_del(&L->ev, fds[i]);
     }
+}
+
+/* A client connection's socket: read what came, then move it on. */
+static void on_conn(struct evloop *el, int fd, uint32_t events, void *arg)
+{
+    struct conn *c = arg;
+    (void)el, (void)fd;
+    int drop = 0;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) drop = on_readable(c->L, c) < 0;
+    if (!drop) drop = pump(c->L, c) < 0;
+    if (drop) conn_free(c->L, c);
+}
+
+/* The backend socket of a connection's proxied request (proxy.c): the
+ * connection's pump moves the exchange on. */
+static void on_backend(struct evloop *el, int fd, uint32_t events, void *arg)
+{
+    struct conn *c = arg;
+    (void)el, (void)fd, (void)events;
+    if (pump(c->L, c) < 0) conn_free(c->L, c);
 }
 
 static void accept_new(struct loop *L, int plain)
@@ -668,8 +704,8 @@ static void accept_new(struct loop *L, int plain)
             continue;
         }
         c->fd = fd;
+        c->L = L;
         c->body.fd = -1;
-        c->events = EPOLLIN;
         c->handshake_done = plain;
         c->last_active = core_mono_ms();
         c->deadline = c->last_active + s->handshake_timeout_ms;
@@ -681,8 +717,7 @@ static void accept_new(struct loop *L, int plain)
             strcpy(c->addr, "-");
         moat_buf_init(&c->out);
         moat_buf_init(&c->app);
-        struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+        if (loop_add(&L->ev, fd, EPOLLIN, on_conn, c) < 0) {
             moat_tls_free(c->tls);
             free(c);
             close(fd);
@@ -698,8 +733,10 @@ static void accept_new(struct loop *L, int plain)
 /* Reloads an OCSP staple whose file changed (checked once a second). A
  * file that no longer parses leaves the previous staple in place; the
  * engine itself stops stapling a response past its nextUpdate. */
-static void check_staples(struct loop *L)
+static void check_staples(struct evloop *el, int64_t now, void *arg)
 {
+    struct loop *L = arg;
+    (void)el, (void)now;
     struct moat_server *s = L->s;
     for (int i = 0; i < s->nstaples; i++) {
         struct stat st;
@@ -725,6 +762,7 @@ static void check_staples(struct loop *L)
  * one, nothing for a stalled handshake or a lingering close. */
 static void sweep(struct loop *L, int64_t now)
 {
+    moat_proxy_sweep(L->proxy, now); /* idle backend connections, traffic or not */
     struct conn *c = L->conns;
     size_t limit = L->nconns, parked = 0;
     for (size_t i = 0; c && i < limit; i++) {
@@ -774,82 +812,75 @@ static void sweep(struct loop *L, int64_t now)
     }
 }
 
-int moat_server_run(struct moat_server *s)
+/* A listener: new connections, unless stopping. */
+static void on_listener(struct evloop *el, int fd, uint32_t events, void *arg)
 {
-    struct loop L = {.s = s};
-    moat_buf_init(&L.head);
-    moat_buf_init(&L.sink);
+    struct loop *L = arg;
+    (void)el, (void)events;
+    if (!L->draining) accept_new(L, fd == L->s->redirect_fd);
+}
 
-    /* Signals are blocked except inside epoll_pwait, so a stop request can
-     * never slip in between the flag check and the wait. */
-    sigset_t block, waitmask;
+static void on_sweep(struct evloop *el, int64_t now, void *arg)
+{
+    (void)el;
+    sweep(arg, now);
+}
+
+/* Signals are blocked except inside epoll_pwait, so a stop request can
+ * never slip in between the flag check and the wait. Sets waitmask to the
+ * mask to wait with. */
+static void catch_signals(sigset_t *waitmask)
+{
+    sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &waitmask);
-    sigdelset(&waitmask, SIGTERM);
-    sigdelset(&waitmask, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, waitmask);
+    sigdelset(waitmask, SIGTERM);
+    sigdelset(waitmask, SIGINT);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
 
+/* Stop accepting; the listener stays open in the master and any new
+ * workers, so queued connections are not lost. */
+static void begin_drain(struct loop *L)
+{
+    struct moat_server *s = L->s;
+    L->draining = 1;
+    L->drain_deadline = core_mono_ms() + s->stop_timeout_ms;
+    listen_on(L, 0);
+    close(s->lfd);
+    if (s->redirect_fd >= 0) close(s->redirect_fd);
+    s->lfd = s->redirect_fd = -1;
+}
+
+int moat_server_run(struct moat_server *s)
+{
+    struct loop L = {.s = s, .proxy = s->proxy};
+    loop_init(&L.ev, s->epfd);
+    moat_buf_init(&L.head);
+    moat_buf_init(&L.sink);
+    sigset_t waitmask;
+    catch_signals(&waitmask);
     listen_on(&L, 1);
+    loop_timer(&L.ev, 250, on_sweep, &L);
+    if (s->nstaples) loop_timer(&L.ev, 1000, check_staples, &L);
 
     int status = 0;
-    int64_t next_sweep = core_mono_ms() + 250, next_staple = core_mono_ms() + 1000;
-    struct epoll_event evs[MAX_EVENTS];
     for (;;) {
-        if (stop_flag && !L.draining) {
-            /* Stop accepting; the listener stays open in the master and
-             * any new workers, so queued connections are not lost. */
-            L.draining = 1;
-            L.drain_deadline = core_mono_ms() + s->stop_timeout_ms;
-            listen_on(&L, 0);
-            close(s->lfd);
-            if (s->redirect_fd >= 0) close(s->redirect_fd);
-            s->lfd = s->redirect_fd = -1;
-        }
+        if (stop_flag && !L.draining) begin_drain(&L);
         if (L.draining && !L.conns) break;
-        int n = epoll_pwait(s->epfd, evs, MAX_EVENTS, L.draining ? 100 : 250, &waitmask);
-        if (n < 0) {
-            if (errno == EINTR) continue;
+        if (loop_once(&L.ev, L.draining ? 100 : 250, &waitmask) < 0) {
             perror("moat: epoll_wait");
             status = MOAT_EXIT_FAIL;
             break;
         }
-        for (int i = 0; i < n; i++) {
-            void *tag = evs[i].data.ptr;
-            if (tag == &tag_tls || tag == &tag_plain) {
-                if (!L.draining) accept_new(&L, tag == &tag_plain);
-                continue;
-            }
-            if (!tag) continue; /* its connection was freed earlier in this batch */
-            /* Odd tags are a connection's backend socket (proxy.c). */
-            struct conn *c = (struct conn *)((uintptr_t)tag & ~(uintptr_t)1);
-            int drop = 0;
-            if (c == tag && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-                drop = on_readable(&L, c) < 0;
-            if (!drop) drop = pump(&L, c) < 0;
-            if (drop) {
-                for (int j = i + 1; j < n; j++)
-                    if (((uintptr_t)evs[j].data.ptr & ~(uintptr_t)1) == (uintptr_t)c)
-                        evs[j].data.ptr = NULL;
-                conn_free(&L, c);
-            }
-        }
-        int64_t now = core_mono_ms();
-        if (now >= next_sweep || L.draining) {
-            sweep(&L, now);
-            moat_proxy_sweep(now); /* idle backend connections, traffic or not */
-            next_sweep = now + 250;
-        }
-        if (s->nstaples && now >= next_staple) {
-            check_staples(&L);
-            next_staple = now + 1000;
-        }
+        if (L.draining) sweep(&L, core_mono_ms());
     }
 
     /* Whatever is left: a close_notify each, best effort. */
@@ -865,5 +896,8 @@ int moat_server_run(struct moat_server *s)
     moat_buf_free(&L.sink);
     while (L.npool)
         moat_buf_free(&L.pool[--L.npool]);
+    loop_free(&L.ev);
+    moat_proxy_set_free(L.proxy); /* closes the pooled backend connections */
+    s->proxy = NULL;
     return status;
 }

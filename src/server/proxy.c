@@ -18,6 +18,8 @@
 
 #include "core/clock.h"
 #include "core/exit.h"
+#include "http/reader.h"
+#include "http/url.h"
 #include "server/proxy.h"
 
 #define MAX_ROUTES 32
@@ -49,7 +51,11 @@ struct route {
     unsigned rr;
 };
 
-static struct {
+/* Everything --proxy configures, and the worker's state of it: the
+ * master parses the options into one (moat_serve_opts); each worker's loop
+ * owns its own copy, forked from it, with its pools and backend health,
+ * and passes it to every call. */
+struct moat_proxy_set {
     struct route routes[MAX_ROUTES];
     int nroutes;
     int only;
@@ -61,19 +67,15 @@ static struct {
     int64_t next_pool_sweep;
     struct backend *backends[MAX_ROUTES * MAX_BACKENDS]; /* distinct URLs */
     int nbackends;
-} P = {.connect_ms = 10000,
-       .read_ms = 60000,
-       .idle_ms = 30000,
-       .max_body = UINT64_MAX,
-       .resolve = 1,
-       .tunnel_default_ms = 60000};
+};
 
 enum { S_ERROR, S_CONNECTING, S_ACTIVE, S_TUNNEL, S_END };
-enum { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };
 
 struct moat_proxy {
-    int epfd;
-    uint64_t tag;
+    struct moat_proxy_set *ps; /* the worker's routes, backends and pools */
+    struct evloop *el;         /* the worker's loop, where the backend socket waits */
+    loop_fn *fn;               /* and the callback it wakes */
+    void *arg;
     struct route *rt;
     struct backend *be;
     int fd;
@@ -81,7 +83,6 @@ struct moat_proxy {
     int tries;
     int state;
     int result;
-    uint32_t events;
     int64_t deadline;
     char *orig;   /* copy of the client's request head */
     char *target; /* its target, normalised (see normalise) */
@@ -92,10 +93,7 @@ struct moat_proxy {
     moat_buf up;           /* bytes still to go to the backend */
     moat_buf down;         /* bytes from the backend not yet handled */
     moat_buf tmp;
-    int req_body; /* B_NONE, B_LENGTH, B_CHUNKED */
-    uint64_t req_left;
-    uint64_t req_total; /* chunked request body bytes decoded so far */
-    moat_http_chunked req_dec;
+    http_body req_body; /* the request's body, as the client frames it */
     int req_done;
     int sent_body; /* request body bytes have left for the backend */
     uint64_t up_sent;
@@ -107,9 +105,8 @@ struct moat_proxy {
     int head_sent;  /* the response head went to the client */
     int status;
     long long bytes;
-    int resp_body;
-    uint64_t resp_left;
-    moat_http_chunked resp_dec;
+    http_reader rd; /* the backend's response */
+    moat_buf dec;   /* its chunked body, decoded */
     int resp_done;
     int out_chunked;
     int backend_keep;
@@ -126,40 +123,38 @@ static int opt_err(char *err, size_t errlen, const char *where, const char *fmt,
     return MOAT_EXIT_USAGE;
 }
 
-/* Parses "http://host[:port][/path]" into b. */
-static int parse_url(const char *url, size_t n, struct backend *b, const char *where, char *err,
-                     size_t errlen)
+/* Parses "http://host[:port][/path]" into b: split by the URL parser
+ * moat get uses (http/url.c), the host and port resolved here, once. */
+static int parse_url(const struct moat_proxy_set *ps, const char *url, size_t n, struct backend *b,
+                     const char *where, char *err, size_t errlen)
 {
     char u[512];
     if (n >= sizeof u) return opt_err(err, errlen, where, "--proxy URL too long: %.400s", url);
     memcpy(u, url, n);
     u[n] = '\0';
     snprintf(b->url, sizeof b->url, "%s", u);
-    if (strncasecmp(u, "http://", 7) != 0)
+    http_url parts;
+    int split = http_url_split(u, &parts);
+    if (!parts.scheme || parts.scheme_len != 4 || strncasecmp(u, "http", 4) != 0)
         return opt_err(err, errlen, where,
                        "--proxy wants an http:// URL (plain HTTP/1.1 to the application), not '%s'",
                        u);
-    char *host = u + 7, *slash = strchr(host, '/');
-    if (slash) {
-        snprintf(b->path, sizeof b->path, "%s", slash);
-        *slash = '\0';
-    }
-    snprintf(b->hostport, sizeof b->hostport, "%s", host);
-    char *port = NULL;
-    if (host[0] == '[') {
-        char *e = strchr(host, ']');
-        if (!e) return opt_err(err, errlen, where, "--proxy: bad IPv6 address in '%s'", b->url);
-        *e = '\0';
-        if (e[1] == ':') port = e + 2;
-        host++;
-    } else {
-        port = strrchr(host, ':');
-        if (port) *port++ = '\0';
-    }
+    if (split == HTTP_URL_BAD_IPV6)
+        return opt_err(err, errlen, where, "--proxy: bad IPv6 address in '%s'", b->url);
+    if (split == HTTP_URL_USERINFO)
+        return opt_err(err, errlen, where, "--proxy: no user name or password in '%s'", b->url);
+    if (split != HTTP_URL_OK || *parts.rest == '?' || *parts.rest == '#')
+        return opt_err(err, errlen, where, "--proxy: malformed URL '%s'", b->url);
+    snprintf(b->path, sizeof b->path, "%s", parts.rest);
+    const char *auth = parts.scheme + 7;
+    snprintf(b->hostport, sizeof b->hostport, "%.*s", (int)(parts.rest - auth), auth);
+    char host[512], port[512];
+    snprintf(host, sizeof host, "%.*s", (int)parts.host_len, parts.host);
+    snprintf(port, sizeof port, "%.*s", (int)parts.port_len, parts.port ? parts.port : "");
     if (!*host) return opt_err(err, errlen, where, "--proxy: no host in '%s'", b->url);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (!P.resolve) hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-    int r = getaddrinfo(host, port && *port ? port : "80", &hints, &res);
+    if (!ps->resolve) hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    int r = getaddrinfo(host, *port ? port : "80", &hints, &res);
     if (r || !res) {
         /* Built whole, never used as a format: the host may hold a '%'. */
         char msg[1200];
@@ -175,28 +170,29 @@ static int parse_url(const char *url, size_t n, struct backend *b, const char *w
 
 /* The backend of that URL, shared by every route naming it, so that its
  * health (and its pool) is one. */
-static int add_backend(struct route *rt, const char *url, size_t n, const char *where, char *err,
-                       size_t errlen)
+static int add_backend(struct moat_proxy_set *ps, struct route *rt, const char *url, size_t n,
+                       const char *where, char *err, size_t errlen)
 {
-    for (int i = 0; i < P.nbackends; i++)
-        if (strlen(P.backends[i]->url) == n && memcmp(P.backends[i]->url, url, n) == 0) {
-            rt->b[rt->nb++] = P.backends[i];
+    for (int i = 0; i < ps->nbackends; i++)
+        if (strlen(ps->backends[i]->url) == n && memcmp(ps->backends[i]->url, url, n) == 0) {
+            rt->b[rt->nb++] = ps->backends[i];
             return 0;
         }
-    if (P.nbackends >= MAX_ROUTES * MAX_BACKENDS)
+    if (ps->nbackends >= MAX_ROUTES * MAX_BACKENDS)
         return opt_err(err, errlen, where, "%s", "too many --proxy URLs");
     struct backend *b = calloc(1, sizeof *b);
     if (!b) return opt_err(err, errlen, where, "%s", "out of memory");
-    if (parse_url(url, n, b, where, err, errlen)) {
+    if (parse_url(ps, url, n, b, where, err, errlen)) {
         free(b);
         return MOAT_EXIT_USAGE;
     }
-    P.backends[P.nbackends++] = b;
+    ps->backends[ps->nbackends++] = b;
     rt->b[rt->nb++] = b;
     return 0;
 }
 
-static int add_proxy(const char *v, const char *where, char *err, size_t errlen)
+static int add_proxy(struct moat_proxy_set *ps, const char *v, const char *where, char *err,
+                     size_t errlen)
 {
     const char *urls = v;
     char prefix[512] = "";
@@ -209,12 +205,12 @@ static int add_proxy(const char *v, const char *where, char *err, size_t errlen)
         urls = eq + 1;
     }
     struct route *rt = NULL;
-    for (int i = 0; i < P.nroutes; i++)
-        if (strcmp(P.routes[i].prefix, prefix) == 0) rt = &P.routes[i];
+    for (int i = 0; i < ps->nroutes; i++)
+        if (strcmp(ps->routes[i].prefix, prefix) == 0) rt = &ps->routes[i];
     if (!rt) {
-        if (P.nroutes >= MAX_ROUTES)
+        if (ps->nroutes >= MAX_ROUTES)
             return opt_err(err, errlen, where, "at most 32 --proxy routes (%.600s)", v);
-        rt = &P.routes[P.nroutes++];
+        rt = &ps->routes[ps->nroutes++];
         snprintf(rt->prefix, sizeof rt->prefix, "%s", prefix);
         rt->prefix_len = strlen(prefix);
     }
@@ -223,7 +219,7 @@ static int add_proxy(const char *v, const char *where, char *err, size_t errlen)
         if (n) {
             if (rt->nb >= MAX_BACKENDS)
                 return opt_err(err, errlen, where, "at most 16 URLs per --proxy route (%.600s)", v);
-            if (add_backend(rt, urls, n, where, err, errlen)) return MOAT_EXIT_USAGE;
+            if (add_backend(ps, rt, urls, n, where, err, errlen)) return MOAT_EXIT_USAGE;
         }
         urls += n;
         if (*urls == ',') urls++;
@@ -248,63 +244,78 @@ static int parse_ms(const char *name, const char *v, int *out, const char *where
     return 0;
 }
 
-int moat_proxy_option(const char *name, const char *v, const char *where, char *err, size_t errlen)
+int moat_proxy_option(struct moat_proxy_set *ps, const char *name, const char *v, const char *where,
+                      char *err, size_t errlen)
 {
     if (strcmp(name, "proxy") == 0) {
         if (!v || !*v)
             return opt_err(err, errlen, where, "%s", "--proxy needs a URL or /PREFIX=URL");
-        return add_proxy(v, where, err, errlen);
+        return add_proxy(ps, v, where, err, errlen);
     }
     if (strcmp(name, "proxy-only") == 0) {
         if (!v || !strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
-            P.only = 1;
+            ps->only = 1;
         else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
-            P.only = 0;
+            ps->only = 0;
         else
             return opt_err(err, errlen, where, "proxy-only takes on or off, not '%.600s'", v);
         return 0;
     }
     if (strcmp(name, "proxy-connect-timeout") == 0)
-        return parse_ms(name, v, &P.connect_ms, where, err, errlen);
+        return parse_ms(name, v, &ps->connect_ms, where, err, errlen);
     if (strcmp(name, "proxy-read-timeout") == 0)
-        return parse_ms(name, v, &P.read_ms, where, err, errlen);
+        return parse_ms(name, v, &ps->read_ms, where, err, errlen);
     if (strcmp(name, "proxy-idle-timeout") == 0)
-        return parse_ms(name, v, &P.idle_ms, where, err, errlen);
+        return parse_ms(name, v, &ps->idle_ms, where, err, errlen);
     if (strcmp(name, "proxy-tunnel-timeout") == 0)
-        return parse_ms(name, v, &P.tunnel_ms, where, err, errlen);
+        return parse_ms(name, v, &ps->tunnel_ms, where, err, errlen);
     return 1;
 }
 
-int moat_proxy_check(void)
+int moat_proxy_check(const struct moat_proxy_set *ps)
 {
-    if (P.only && !P.nroutes) {
+    if (ps->only && !ps->nroutes) {
         fprintf(stderr, "moat serve: --proxy-only needs a --proxy URL to send requests to\n");
         return MOAT_EXIT_USAGE;
     }
     return 0;
 }
 
-void moat_proxy_reset(int resolve)
+struct moat_proxy_set *moat_proxy_set_new(int resolve)
 {
-    for (int i = 0; i < P.nbackends; i++) {
-        for (int k = 0; k < P.backends[i]->nidle; k++)
-            close(P.backends[i]->idle[k]);
-        free(P.backends[i]);
-    }
-    memset(&P, 0, sizeof P);
-    P.connect_ms = 10000;
-    P.read_ms = 60000;
-    P.idle_ms = 30000;
-    P.tunnel_ms = 0;
-    P.tunnel_default_ms = 60000;
-    P.max_body = UINT64_MAX;
-    P.resolve = resolve;
+    struct moat_proxy_set *ps = calloc(1, sizeof *ps);
+    if (ps) moat_proxy_reset(ps, resolve);
+    return ps;
 }
 
-void moat_proxy_set_limits(uint64_t max_body, int idle_ms)
+void moat_proxy_set_free(struct moat_proxy_set *ps)
 {
-    P.max_body = max_body;
-    P.tunnel_default_ms = idle_ms;
+    if (!ps) return;
+    moat_proxy_reset(ps, 1);
+    free(ps);
+}
+
+void moat_proxy_reset(struct moat_proxy_set *ps, int resolve)
+{
+    for (int i = 0; i < ps->nbackends; i++) {
+        for (int k = 0; k < ps->backends[i]->nidle; k++)
+            close(ps->backends[i]->idle[k]);
+        free(ps->backends[i]);
+    }
+    memset(ps, 0, sizeof *ps);
+    ps->connect_ms = 10000;
+    ps->read_ms = 60000;
+    ps->idle_ms = 30000;
+    ps->tunnel_ms = 0;
+    ps->tunnel_default_ms = 60000;
+    ps->max_body = UINT64_MAX;
+    ps->resolve = resolve;
+}
+
+void moat_proxy_set_limits(struct moat_proxy_set *ps, uint64_t max_body, int idle_ms)
+{
+    ps->max_body = max_body;
+    ps->tunnel_default_ms = idle_ms;
 }
 
 /* ---- routing */
@@ -349,12 +360,12 @@ static size_t normalise(const char *t, size_t n, char *out)
     return o;
 }
 
-static struct route *find_route(const char *target, size_t target_len)
+static struct route *find_route(struct moat_proxy_set *ps, const char *target, size_t target_len)
 {
     struct route *best = NULL;
     size_t pl = path_len(target, target_len);
-    for (int i = 0; i < P.nroutes; i++) {
-        struct route *rt = &P.routes[i];
+    for (int i = 0; i < ps->nroutes; i++) {
+        struct route *rt = &ps->routes[i];
         size_t n = rt->prefix_len;
         if (n == 0) {
             if (!best) best = rt;
@@ -368,13 +379,13 @@ static struct route *find_route(const char *target, size_t target_len)
     return best;
 }
 
-int moat_proxy_match(const moat_http_request *req)
+int moat_proxy_match(struct moat_proxy_set *ps, const moat_http_request *req)
 {
-    if (P.only) return MOAT_PROXY_CLAIM;
-    if (!P.nroutes) return MOAT_PROXY_NONE;
+    if (ps->only) return MOAT_PROXY_CLAIM;
+    if (!ps->nroutes) return MOAT_PROXY_NONE;
     char *t = malloc(req->target_len + 1);
     if (!t) return MOAT_PROXY_NONE;
-    struct route *rt = find_route(t, normalise(req->target, req->target_len, t));
+    struct route *rt = find_route(ps, t, normalise(req->target, req->target_len, t));
     free(t);
     if (!rt) return MOAT_PROXY_NONE;
     return rt->prefix_len ? MOAT_PROXY_CLAIM : MOAT_PROXY_FALLBACK;
@@ -603,11 +614,11 @@ static int build_request(struct moat_proxy *px, const char *addr, const moat_tls
     put_client_cert(b, peer, &r);
     if (px->websocket) {
         puts_(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n", &r);
-    } else if (px->req_body == B_LENGTH) {
+    } else if (px->req_body.framing == HTTP_BODY_LENGTH) {
         char cl[48];
-        snprintf(cl, sizeof cl, "Content-Length: %llu\r\n", (unsigned long long)px->req_left);
+        snprintf(cl, sizeof cl, "Content-Length: %llu\r\n", (unsigned long long)px->req_body.left);
         puts_(b, cl, &r);
-    } else if (px->req_body == B_CHUNKED) {
+    } else if (px->req_body.framing == HTTP_BODY_CHUNKED) {
         puts_(b, "Transfer-Encoding: chunked\r\n", &r);
     } else if (zero_length(q)) {
         puts_(b, "Content-Length: 0\r\n", &r);
@@ -621,18 +632,19 @@ static int build_request(struct moat_proxy *px, const char *addr, const moat_tls
 static void close_fd(struct moat_proxy *px)
 {
     if (px->fd < 0) return;
-    close(px->fd); /* also leaves the epoll set */
+    loop_del(px->el, px->fd);
+    close(px->fd);
     px->fd = -1;
-    px->events = 0;
 }
 
 /* Leaves the backend out for FAIL_MS: every URL of the same address, in
  * every route, since the health is the server's. */
 static void mark_down(struct moat_proxy *px, const char *why)
 {
+    const struct moat_proxy_set *ps = px->ps;
     int64_t until = core_mono_ms() + FAIL_MS;
-    for (int i = 0; i < P.nbackends; i++) {
-        struct backend *b = P.backends[i];
+    for (int i = 0; i < ps->nbackends; i++) {
+        struct backend *b = ps->backends[i];
         if (b == px->be ||
             (b->addrlen == px->be->addrlen && !memcmp(&b->addr, &px->be->addr, b->addrlen)))
             b->down_until = until;
@@ -642,18 +654,18 @@ static void mark_down(struct moat_proxy *px, const char *why)
             FAIL_MS / 1000);
 }
 
-void moat_proxy_sweep(int64_t now)
+void moat_proxy_sweep(struct moat_proxy_set *ps, int64_t now)
 {
-    if (now < P.next_pool_sweep) return;
-    P.next_pool_sweep = now + 1000;
-    for (int j = 0; j < P.nbackends; j++) {
-        struct backend *b = P.backends[j];
+    if (now < ps->next_pool_sweep) return;
+    ps->next_pool_sweep = now + 1000;
+    for (int j = 0; j < ps->nbackends; j++) {
+        struct backend *b = ps->backends[j];
         int k = 0;
         for (int m = 0; m < b->nidle; m++) {
             char c;
             ssize_t n = recv(b->idle[m], &c, 1, MSG_PEEK | MSG_DONTWAIT);
             int alive = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-            if (alive && now - b->idle_since[m] < P.idle_ms) {
+            if (alive && now - b->idle_since[m] < ps->idle_ms) {
                 b->idle[k] = b->idle[m];
                 b->idle_since[k++] = b->idle_since[m];
             } else {
@@ -665,7 +677,7 @@ void moat_proxy_sweep(int64_t now)
 }
 
 /* An idle connection from be's pool that is still open, or -1. */
-static int pool_take(struct backend *be, int64_t now)
+static int pool_take(const struct moat_proxy_set *ps, struct backend *be, int64_t now)
 {
     while (be->nidle) {
         be->nidle--;
@@ -673,7 +685,7 @@ static int pool_take(struct backend *be, int64_t now)
         char c;
         ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-            now - be->idle_since[be->nidle] < P.idle_ms)
+            now - be->idle_since[be->nidle] < ps->idle_ms)
             return fd;
         close(fd);
     }
@@ -695,11 +707,8 @@ static struct backend *choose(struct route *rt, int64_t now)
 
 static int set_interest(struct moat_proxy *px, uint32_t ev)
 {
-    if (px->fd < 0 || ev == px->events) return 0;
-    struct epoll_event e = {.events = ev, .data.u64 = px->tag};
-    if (epoll_ctl(px->epfd, EPOLL_CTL_MOD, px->fd, &e) < 0) return -1;
-    px->events = ev;
-    return 0;
+    if (px->fd < 0) return 0;
+    return loop_mod(px->el, px->fd, ev);
 }
 
 /* Opens a connection to px->be (or takes one from its pool unless fresh);
@@ -707,9 +716,10 @@ static int set_interest(struct moat_proxy *px, uint32_t ev)
  * Returns 0, or -1 when no connection could even be started. */
 static int connect_backend(struct moat_proxy *px, int64_t now, int fresh)
 {
+    const struct moat_proxy_set *ps = px->ps;
     for (;;) {
         if (px->tries > px->rt->nb) return -1;
-        int fd = fresh ? -1 : pool_take(px->be, now);
+        int fd = fresh ? -1 : pool_take(px->ps, px->be, now);
         px->reused = fd >= 0;
         int in_progress = 0;
         if (fd < 0) {
@@ -729,42 +739,43 @@ static int connect_backend(struct moat_proxy *px, int64_t now, int fresh)
                 in_progress = 1;
             }
         }
-        struct epoll_event e = {.events = EPOLLOUT | (in_progress ? 0 : EPOLLIN),
-                                .data.u64 = px->tag};
-        if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+        if (loop_add(px->el, fd, EPOLLOUT | (in_progress ? 0 : EPOLLIN), px->fn, px->arg) < 0) {
             close(fd);
             return -1;
         }
         px->fd = fd;
-        px->events = e.events;
         px->state = in_progress ? S_CONNECTING : S_ACTIVE;
-        px->deadline = now + (in_progress ? P.connect_ms : P.read_ms);
+        px->deadline = now + (in_progress ? ps->connect_ms : ps->read_ms);
         return 0;
     }
 }
 
-static int tunnel_ms(void)
+static int tunnel_ms(const struct moat_proxy_set *ps)
 {
-    return P.tunnel_ms ? P.tunnel_ms : P.tunnel_default_ms;
+    return ps->tunnel_ms ? ps->tunnel_ms : ps->tunnel_default_ms;
 }
 
 /* ---- the exchange */
 
-struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t *buf, size_t len,
-                                    const char *addr, const moat_tls *peer, int epfd, uint64_t tag,
+struct moat_proxy *moat_proxy_start(struct moat_proxy_set *ps, const moat_http_request *req,
+                                    const uint8_t *buf, size_t len, const char *addr,
+                                    const moat_tls *peer, struct evloop *el, loop_fn *fn, void *arg,
                                     int close)
 {
     struct moat_proxy *px = calloc(1, sizeof *px);
     if (!px) return NULL;
     px->fd = -1;
-    px->epfd = epfd;
-    px->tag = tag;
+    px->ps = ps;
+    px->el = el;
+    px->fn = fn;
+    px->arg = arg;
     px->close = close;
     px->result = MOAT_PROXY_BUSY;
     moat_buf_init(&px->head);
     moat_buf_init(&px->up);
     moat_buf_init(&px->down);
     moat_buf_init(&px->tmp);
+    moat_buf_init(&px->dec);
     /* Our own copy of the head, parsed again so req lives in it. */
     const uint8_t *start = (const uint8_t *)req->method;
     size_t off = (size_t)(start - buf), n = 0;
@@ -783,26 +794,25 @@ struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t 
     px->orig_len = n;
     const moat_http_request *q = &px->req;
     px->is_head = q->method_len == 4 && memcmp(q->method, "HEAD", 4) == 0;
-    if (q->f.chunked) {
-        px->req_body = B_CHUNKED;
-        moat_http_chunked_init(&px->req_dec);
-    } else if (q->f.content_length > 0) {
-        px->req_body = B_LENGTH;
-        px->req_left = (uint64_t)q->f.content_length;
-    } else {
-        px->req_done = 1;
-    }
+    if (q->f.chunked)
+        http_body_init(&px->req_body, HTTP_BODY_CHUNKED, 0);
+    else if (q->f.content_length > 0)
+        http_body_init(&px->req_body, HTTP_BODY_LENGTH, (uint64_t)q->f.content_length);
+    else
+        http_body_init(&px->req_body, HTTP_BODY_NONE, 0);
+    px->req_done = px->req_body.done;
+    http_reader_init(&px->rd, px->is_head);
     if (q->f.minor == 0 || !q->f.keep_alive) px->close = 1;
     const moat_http_header *up = moat_http_find_header(&q->f, "Upgrade");
     px->websocket = up && q->method_len == 3 && memcmp(q->method, "GET", 3) == 0 &&
                     list_has(up->value, up->value_len, "websocket", 9) &&
-                    in_connection(&q->f, "upgrade", 7) && px->req_body == B_NONE;
+                    in_connection(&q->f, "upgrade", 7) && px->req_body.framing == HTTP_BODY_NONE;
     const moat_http_header *ex = moat_http_find_header(&q->f, "Expect");
-    px->send_continue = ex && px->req_body != B_NONE && q->f.minor == 1 &&
+    px->send_continue = ex && px->req_body.framing != HTTP_BODY_NONE && q->f.minor == 1 &&
                         list_has(ex->value, ex->value_len, "100-continue", 12);
     px->target = malloc(q->target_len + 1);
     px->rt = px->target
-                 ? find_route(px->target,
+                 ? find_route(ps, px->target,
                               px->target_len = normalise(q->target, q->target_len, px->target))
                  : NULL;
     px->state = S_ERROR;
@@ -865,42 +875,51 @@ static int fail(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int status,
     return px->result;
 }
 
-/* Moves request body bytes from in to up, re-framed. */
+/* Appends one chunk of n bytes to up (RFC 9112 7.1). */
+static int up_chunk(struct moat_proxy *px, const uint8_t *p, size_t n)
+{
+    char sz[24];
+    int k = snprintf(sz, sizeof sz, "%zx\r\n", n);
+    if (moat_buf_append(&px->up, sz, (size_t)k) < 0 || moat_buf_append(&px->up, p, n) < 0 ||
+        moat_buf_append(&px->up, "\r\n", 2) < 0)
+        return -1;
+    return 0;
+}
+
+/* Moves request body bytes from in to up, re-framed: a Content-Length
+ * body as it is, a chunked one decoded, counted against --max-body-size
+ * and chunked again; after a 101, whatever comes. Returns 0, -1 out of
+ * memory, -2 malformed chunked body, -3 over --max-body-size. */
 static int fill_up(struct moat_proxy *px, moat_buf *in, int *progress)
 {
+    const struct moat_proxy_set *ps = px->ps;
+    http_body *b = &px->req_body;
     while (!px->req_done && in->len && px->up.len < UP_MAX) {
-        if (px->state == S_TUNNEL || px->req_body == B_LENGTH) {
-            size_t n = in->len;
-            if (px->state != S_TUNNEL && n > px->req_left) n = (size_t)px->req_left;
-            if (n > UP_MAX) n = UP_MAX;
+        if (px->state == S_TUNNEL) {
+            size_t n = in->len < UP_MAX ? in->len : UP_MAX;
             if (moat_buf_append(&px->up, in->base, n) < 0) return -1;
             moat_buf_consume(in, n);
-            if (px->state != S_TUNNEL) {
-                px->req_left -= n;
-                if (!px->req_left) px->req_done = 1;
-            }
-        } else {
-            size_t n = in->len < READ_CHUNK ? in->len : READ_CHUNK, used = 0;
-            moat_buf_clear(&px->tmp);
-            int r = moat_http_chunked_feed(&px->req_dec, in->base, n, &used, &px->tmp);
-            if (r < 0) return -2; /* malformed chunked body: never forwarded */
-            moat_buf_consume(in, used);
-            px->req_total += px->tmp.len;
-            if (px->req_total > P.max_body) return -3; /* the rest is never forwarded */
-            if (px->tmp.len) {
-                char sz[24];
-                int k = snprintf(sz, sizeof sz, "%zx\r\n", px->tmp.len);
-                if (moat_buf_append(&px->up, sz, (size_t)k) < 0 ||
-                    moat_buf_append(&px->up, px->tmp.base, px->tmp.len) < 0 ||
-                    moat_buf_append(&px->up, "\r\n", 2) < 0)
-                    return -1;
-            }
-            if (r == 1) {
-                if (moat_buf_append(&px->up, "0\r\n\r\n", 5) < 0) return -1;
-                px->req_done = 1;
-            }
-            if (!used && !r) break;
+            *progress = 1;
+            continue;
         }
+        size_t n = in->len;
+        if (n > (b->framing == HTTP_BODY_CHUNKED ? READ_CHUNK : UP_MAX))
+            n = b->framing == HTTP_BODY_CHUNKED ? READ_CHUNK : UP_MAX;
+        http_piece p;
+        int r = http_body_feed(b, in->base, n, &px->tmp, &p);
+        if (r == HTTP_BODY_BAD) return -2; /* malformed chunked body: never forwarded */
+        if (r < 0) return -1;
+        if (b->framing == HTTP_BODY_CHUNKED) {
+            moat_buf_consume(in, p.used);           /* p.data is in px->tmp */
+            if (b->total > ps->max_body) return -3; /* the rest is never forwarded */
+            if (p.len && up_chunk(px, p.data, p.len) < 0) return -1;
+            if (r == HTTP_BODY_END && moat_buf_append(&px->up, "0\r\n\r\n", 5) < 0) return -1;
+        } else {
+            if (moat_buf_append(&px->up, p.data, p.len) < 0) return -1; /* p.data is in in */
+            moat_buf_consume(in, p.used);
+        }
+        px->req_done = b->done;
+        if (!p.used && !r) break;
         *progress = 1;
     }
     return 0;
@@ -941,11 +960,11 @@ static int send_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out,
     if (rs->status == 101) {
         puts_(b, "Connection: Upgrade\r\nUpgrade: websocket\r\n", &r);
     } else {
-        if (px->resp_body == B_LENGTH) {
+        if (px->rd.body.framing == HTTP_BODY_LENGTH) {
             snprintf(line, sizeof line, "Content-Length: %llu\r\n",
-                     (unsigned long long)px->resp_left);
+                     (unsigned long long)px->rd.body.left);
             puts_(b, line, &r);
-        } else if (px->resp_body != B_NONE) {
+        } else if (px->rd.body.framing != HTTP_BODY_NONE) {
             if (px->req.f.minor == 1)
                 px->out_chunked = 1;
             else
@@ -985,6 +1004,59 @@ static int end_body(struct moat_proxy *px, moat_tls *tls, moat_buf *out)
     return px->out_chunked ? to_client(tls, out, "0\r\n\r\n", 5) : 0;
 }
 
+/* The backend's response head, once it is all here: interim ones
+ * dropped (ours were sent already), the final one sent on re-framed.
+ * Returns 1 when it took bytes, 0 for more, -1 to fail (with *why). */
+static int down_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const char **why)
+{
+    moat_http_response rs;
+    size_t n;
+    int h = http_reader_head(&px->rd, px->down.base, px->down.len, &rs, &n);
+    if (h == HTTP_HEAD_BAD) {
+        *why = "malformed response head";
+        return -1;
+    }
+    if (h == HTTP_HEAD_MORE) return 0;
+    if (h == HTTP_HEAD_INTERIM) {
+        moat_buf_consume(&px->down, n);
+        return 1;
+    }
+    if (rs.status == 101 && !px->websocket) {
+        *why = "101 to a request that asked for no upgrade";
+        return -1;
+    }
+    px->backend_keep =
+        rs.f.keep_alive && px->rd.body.framing != HTTP_BODY_CLOSE && rs.status != 101;
+    if (rs.status == 101) px->close = 1;
+    if (send_head(px, tls, out, &rs) < 0) return -1;
+    moat_buf_consume(&px->down, n);
+    if (rs.status == 101) {
+        px->state = S_TUNNEL;
+        px->req_done = 0;
+    } else if (px->rd.body.done) {
+        px->resp_done = 1;
+        if (px->down.len) px->backend_keep = 0; /* more than it said */
+    }
+    return 1;
+}
+
+/* Response body bytes from the backend to the client. Returns 1 when it
+ * took bytes, 0 for more, -1 to fail (with *why, or out of memory). */
+static int down_body(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const char **why)
+{
+    http_piece p;
+    int r = http_body_feed(&px->rd.body, px->down.base, px->down.len, &px->dec, &p);
+    if (r >= 0 && body_out(px, tls, out, p.data, p.len) < 0) return -1;
+    if (r == HTTP_BODY_BAD) *why = "malformed chunked response body";
+    if (r < 0) return -1;
+    moat_buf_consume(&px->down, p.used);
+    if (r == HTTP_BODY_END) {
+        if (end_body(px, tls, out) < 0) return -1;
+        if (px->down.len) px->backend_keep = 0; /* more than it said */
+    }
+    return p.used ? 1 : 0;
+}
+
 /* Handles what the backend sent. Returns 0, or a negative error for fail. */
 static int handle_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const char **why)
 {
@@ -995,219 +1067,130 @@ static int handle_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, cons
             moat_buf_clear(&px->down);
             return 0;
         }
-        if (!px->head_sent) {
-            moat_http_response rs;
-            int n = moat_http_parse_response((const char *)px->down.base, px->down.len, &rs);
-            if (n == 0 && px->down.len > MOAT_HTTP_MAX_HEADER_BYTES + MOAT_HTTP_MAX_REQUEST_LINE)
-                n = -1;
-            if (n < 0) {
-                *why = "malformed response head";
-                return -1;
-            }
-            if (n == 0) return 0;
-            if (rs.status >= 100 && rs.status < 200 && rs.status != 101) {
-                moat_buf_consume(&px->down, (size_t)n); /* interim: ours were sent already */
-                continue;
-            }
-            if (rs.status == 101 && !px->websocket) {
-                *why = "101 to a request that asked for no upgrade";
-                return -1;
-            }
-            if (px->is_head || rs.status == 204 || rs.status == 304 || rs.status == 101)
-                px->resp_body = B_NONE;
-            else if (rs.f.chunked)
-                px->resp_body = B_CHUNKED;
-            else if (rs.f.content_length >= 0)
-                px->resp_body = rs.f.content_length ? B_LENGTH : B_NONE;
-            else
-                px->resp_body = B_CLOSE;
-            if (px->resp_body == B_LENGTH) px->resp_left = (uint64_t)rs.f.content_length;
-            if (px->resp_body == B_CHUNKED) moat_http_chunked_init(&px->resp_dec);
-            px->backend_keep = rs.f.keep_alive && px->resp_body != B_CLOSE && rs.status != 101;
-            if (rs.status == 101) px->close = 1;
-            /* A response with a body of Content-Length 0 shows no length
-             * header of ours otherwise. */
-            int zero = rs.f.content_length == 0 && !rs.f.chunked && !px->is_head &&
-                       rs.status != 204 && rs.status != 304 && rs.status != 101;
-            if (zero) px->resp_body = B_LENGTH, px->resp_left = 0;
-            if (send_head(px, tls, out, &rs) < 0) return -1;
-            moat_buf_consume(&px->down, (size_t)n);
-            if (rs.status == 101) {
-                px->state = S_TUNNEL;
-                px->req_done = 0;
-                continue;
-            }
-            if (px->resp_body == B_NONE || (px->resp_body == B_LENGTH && !px->resp_left)) {
-                px->resp_done = 1;
-                if (px->down.len) px->backend_keep = 0; /* more than it said */
-                return 0;
-            }
-            continue;
-        }
-        if (px->resp_body == B_LENGTH) {
-            size_t n = px->down.len < px->resp_left ? px->down.len : (size_t)px->resp_left;
-            if (body_out(px, tls, out, px->down.base, n) < 0) return -1;
-            moat_buf_consume(&px->down, n);
-            px->resp_left -= n;
-            if (!px->resp_left) {
-                px->resp_done = 1;
-                if (px->down.len) px->backend_keep = 0;
-            }
-        } else if (px->resp_body == B_CHUNKED) {
-            size_t used = 0;
-            moat_buf dec;
-            moat_buf_init(&dec);
-            int r = moat_http_chunked_feed(&px->resp_dec, px->down.base, px->down.len, &used, &dec);
-            if (r >= 0) r = body_out(px, tls, out, dec.base, dec.len) < 0 ? -2 : r;
-            moat_buf_free(&dec);
-            if (r == -1) *why = "malformed chunked response body";
-            if (r < 0) return -1;
-            moat_buf_consume(&px->down, used);
-            if (r == 1) {
-                if (end_body(px, tls, out) < 0) return -1;
-                if (px->down.len) px->backend_keep = 0;
-            }
-            if (!used) break;
-        } else {
-            if (body_out(px, tls, out, px->down.base, px->down.len) < 0) return -1;
-            moat_buf_clear(&px->down);
-        }
+        int r = px->head_sent ? down_body(px, tls, out, why) : down_head(px, tls, out, why);
+        if (r <= 0) return r;
     }
     return 0;
 }
 
-int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
-                    int peer_done, int64_t now, int *progress)
+#define GO_ON (-1) /* a step of the pump: carry on */
+#define RETRY (-2) /* a new connection was started: the next round */
+
+/* The exchange is over and the client connection ends with it. */
+static int end_close(struct moat_proxy *px)
 {
-    if (px->result != MOAT_PROXY_BUSY) return px->result;
-    moat_proxy_sweep(now);
-    if (px->state == S_ERROR) return fail(px, tls, out, px->err_status, NULL);
-    if (px->send_continue) {
-        px->send_continue = 0;
-        if (to_client(tls, out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+    close_fd(px);
+    px->state = S_END;
+    px->result = MOAT_PROXY_CLOSE;
+    return px->result;
+}
+
+/* S_CONNECTING: whether the connection was made; a refused one leaves the
+ * backend out and tries the next. Returns GO_ON, RETRY, or a result. */
+static int step_connect(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int64_t now,
+                        int *moved)
+{
+    struct pollfd pf = {.fd = px->fd, .events = POLLOUT};
+    if (poll(&pf, 1, 0) <= 0) return GO_ON;
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(px->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err) {
+        close_fd(px);
+        mark_down(px, strerror(err));
+        px->tries++;
+        px->be = choose(px->rt, now);
+        if (connect_backend(px, now, 0) < 0) return fail(px, tls, out, 502, strerror(err));
+        return RETRY;
+    }
+    px->state = S_ACTIVE;
+    *moved = 1;
+    return GO_ON;
+}
+
+/* Sends what waits for the backend. Returns NULL, or why it failed. */
+static const char *send_up(struct moat_proxy *px, int *moved)
+{
+    while (px->up.len) {
+        ssize_t n = send(px->fd, px->up.base, px->up.len, MSG_NOSIGNAL);
+        if (n > 0) {
+            moat_buf_consume(&px->up, (size_t)n);
+            *moved = 1;
+            px->up_sent += (uint64_t)n;
+            if (px->up_sent > px->head.len) px->sent_body = 1;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        return n < 0 ? strerror(errno) : "closed";
+    }
+    return NULL;
+}
+
+/* The backend closed (or failed: err): the end of a tunnel or of a
+ * close-delimited body, a pooled connection to try again, or a failure
+ * (*why). Returns GO_ON or a result. */
+static int backend_closed(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int64_t now,
+                          const char *err, int *moved, const char **why)
+{
+    if (px->state == S_TUNNEL) return end_close(px);
+    if (px->head_sent && px->rd.body.framing == HTTP_BODY_CLOSE) {
+        if (end_body(px, tls, out) < 0) return fail(px, tls, out, 500, "out of memory");
+        px->backend_keep = 0;
+        return GO_ON;
+    }
+    /* Twice in a row a pooled connection closed under a request: the
+     * backend is restarting or failing. */
+    if (px->reused && !px->got_bytes && ++px->be->reused_fails >= 2)
+        mark_down(px, "closed pooled connections twice before answering");
+    if (px->reused && !px->got_bytes && !px->sent_body && px->req_body.framing == HTTP_BODY_NONE &&
+        idempotent(&px->req)) {
+        /* A pooled connection the backend had closed: once more on a new
+         * one. Only an idempotent request: the backend may have acted on
+         * it before it closed (RFC 9110 9.2.2). */
+        close_fd(px);
+        moat_buf_clear(&px->up);
+        px->up_sent = 0;
+        if (moat_buf_append(&px->up, px->head.base, px->head.len) < 0 ||
+            connect_backend(px, now, 1) < 0)
+            return fail(px, tls, out, 502, "cannot reconnect");
+        *moved = 1;
+        return GO_ON;
+    }
+    *why = err ? err : "closed the connection early";
+    return GO_ON;
+}
+
+/* Reads the backend while the client keeps up, and hands on what came.
+ * Returns GO_ON (with *why on a failure) or a result. */
+static int read_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int64_t now, int *moved,
+                     const char **why)
+{
+    while (!px->resp_done && out->len < OUT_MAX) {
+        if (moat_buf_reserve(&px->down, READ_CHUNK) < 0)
             return fail(px, tls, out, 500, "out of memory");
+        ssize_t n = recv(px->fd, px->down.base + px->down.len, READ_CHUNK, 0);
+        if (n > 0) {
+            px->down.len += (size_t)n;
+            px->got_bytes = 1;
+            px->be->reused_fails = 0;
+            *moved = 1;
+            if (handle_down(px, tls, out, why) < 0)
+                return fail(px, tls, out, 502, *why ? *why : "out of memory");
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        return backend_closed(px, tls, out, now, n < 0 ? strerror(errno) : NULL, moved, why);
     }
-    const char *why = NULL;
-    for (int round = 0; round < 8; round++) {
-        int moved = 0;
-        if (px->state == S_CONNECTING) {
-            struct pollfd pf = {.fd = px->fd, .events = POLLOUT};
-            if (poll(&pf, 1, 0) > 0) {
-                int err = 0;
-                socklen_t el = sizeof err;
-                getsockopt(px->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-                if (err) {
-                    close_fd(px);
-                    mark_down(px, strerror(err));
-                    px->tries++;
-                    px->be = choose(px->rt, now);
-                    if (connect_backend(px, now, 0) < 0)
-                        return fail(px, tls, out, 502, strerror(err));
-                    continue;
-                }
-                px->state = S_ACTIVE;
-                moved = 1;
-            }
-        }
-        int r = fill_up(px, in, &moved);
-        if (r == -2) return fail(px, tls, out, 400, "malformed chunked request body");
-        if (r == -3) return fail(px, tls, out, 413, "chunked request body over --max-body-size");
-        if (r < 0) return fail(px, tls, out, 500, "out of memory");
-        if (px->state == S_ACTIVE || px->state == S_TUNNEL) {
-            while (px->up.len) {
-                ssize_t n = send(px->fd, px->up.base, px->up.len, MSG_NOSIGNAL);
-                if (n > 0) {
-                    moat_buf_consume(&px->up, (size_t)n);
-                    moved = 1;
-                    px->up_sent += (uint64_t)n;
-                    if (px->up_sent > px->head.len) px->sent_body = 1;
-                    continue;
-                }
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-                why = n < 0 ? strerror(errno) : "closed";
-                break;
-            }
-            /* Read while the client keeps up. */
-            while (!why && !px->resp_done && out->len < OUT_MAX) {
-                if (moat_buf_reserve(&px->down, READ_CHUNK) < 0)
-                    return fail(px, tls, out, 500, "out of memory");
-                ssize_t n = recv(px->fd, px->down.base + px->down.len, READ_CHUNK, 0);
-                if (n > 0) {
-                    px->down.len += (size_t)n;
-                    px->got_bytes = 1;
-                    px->be->reused_fails = 0;
-                    moved = 1;
-                    if (handle_down(px, tls, out, &why) < 0) {
-                        if (!why) why = "out of memory";
-                        return fail(px, tls, out, 502, why);
-                    }
-                    continue;
-                }
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-                /* The backend closed (or failed). */
-                if (px->state == S_TUNNEL) {
-                    close_fd(px);
-                    px->state = S_END;
-                    px->result = MOAT_PROXY_CLOSE;
-                    return px->result;
-                }
-                if (px->head_sent && px->resp_body == B_CLOSE) {
-                    if (end_body(px, tls, out) < 0) return fail(px, tls, out, 500, "out of memory");
-                    px->backend_keep = 0;
-                    break;
-                }
-                /* Twice in a row a pooled connection closed under a
-                 * request: the backend is restarting or failing. */
-                if (px->reused && !px->got_bytes && ++px->be->reused_fails >= 2)
-                    mark_down(px, "closed pooled connections twice before answering");
-                if (px->reused && !px->got_bytes && !px->sent_body && px->req_body == B_NONE &&
-                    idempotent(&px->req)) {
-                    /* A pooled connection the backend had closed: once
-                     * more on a new one. Only an idempotent request: the
-                     * backend may have acted on it before it closed. */
-                    close_fd(px);
-                    moat_buf_clear(&px->up);
-                    px->up_sent = 0;
-                    if (moat_buf_append(&px->up, px->head.base, px->head.len) < 0 ||
-                        connect_backend(px, now, 1) < 0)
-                        return fail(px, tls, out, 502, "cannot reconnect");
-                    moved = 1;
-                    break;
-                }
-                why = n < 0 ? strerror(errno) : "closed the connection early";
-                break;
-            }
-            if (why) {
-                if (!px->head_sent && !px->reused) mark_down(px, why);
-                return fail(px, tls, out, 502, why);
-            }
-        }
-        if (px->state == S_TUNNEL && peer_done && !in->len && !px->up.len) {
-            close_fd(px);
-            px->state = S_END;
-            px->result = MOAT_PROXY_CLOSE;
-            return px->result;
-        }
-        if (moved) {
-            *progress = 1;
-            px->deadline = now + (px->state == S_CONNECTING ? P.connect_ms
-                                  : px->state == S_TUNNEL   ? tunnel_ms()
-                                                            : P.read_ms);
-        }
-        if (px->resp_done) {
-            if (!px->req_done) {
-                /* Answered before the request body was all here: the rest
-                 * cannot be told from a next request, so both ends go. */
-                px->backend_keep = 0;
-                px->close = 1;
-            }
-            px->result = px->close ? MOAT_PROXY_CLOSE : MOAT_PROXY_DONE;
-            return px->result;
-        }
-        if (!moved) break;
-    }
+    return GO_ON;
+}
+
+/* Nothing moves now: the client gone mid-request, a tunnel idle, a
+ * timeout, or else the events to wait for. Returns a result. */
+static int wait_more(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
+                     int peer_done, int64_t now)
+{
     if (peer_done && !px->req_done && !in->len && px->state != S_TUNNEL)
         return fail(px, tls, out, 400, "the client went away mid-request");
     if (now >= px->deadline && px->state == S_TUNNEL) {
@@ -1215,11 +1198,8 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
          * long ago), just the end of it, with close_notify. */
         fprintf(stderr, "moat serve: proxy: %.*s %.*s -> %s: tunnel idle for %d s, closed\n",
                 (int)px->req.method_len, px->req.method, (int)px->req.target_len, px->req.target,
-                px->be->url, tunnel_ms() / 1000);
-        close_fd(px);
-        px->state = S_END;
-        px->result = MOAT_PROXY_CLOSE;
-        return px->result;
+                px->be->url, tunnel_ms(px->ps) / 1000);
+        return end_close(px);
     }
     if (now >= px->deadline) {
         /* Passive health check: a backend that lets a request time out
@@ -1236,6 +1216,59 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
     return MOAT_PROXY_BUSY;
 }
 
+int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
+                    int peer_done, int64_t now, int *progress)
+{
+    struct moat_proxy_set *ps = px->ps;
+    if (px->result != MOAT_PROXY_BUSY) return px->result;
+    moat_proxy_sweep(ps, now);
+    if (px->state == S_ERROR) return fail(px, tls, out, px->err_status, NULL);
+    if (px->send_continue) {
+        px->send_continue = 0;
+        if (to_client(tls, out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+            return fail(px, tls, out, 500, "out of memory");
+    }
+    for (int round = 0; round < 8; round++) {
+        int moved = 0, r;
+        const char *why = NULL;
+        if (px->state == S_CONNECTING && (r = step_connect(px, tls, out, now, &moved)) != GO_ON) {
+            if (r == RETRY) continue;
+            return r;
+        }
+        r = fill_up(px, in, &moved);
+        if (r == -2) return fail(px, tls, out, 400, "malformed chunked request body");
+        if (r == -3) return fail(px, tls, out, 413, "chunked request body over --max-body-size");
+        if (r < 0) return fail(px, tls, out, 500, "out of memory");
+        if (px->state == S_ACTIVE || px->state == S_TUNNEL) {
+            why = send_up(px, &moved);
+            if (!why && (r = read_down(px, tls, out, now, &moved, &why)) != GO_ON) return r;
+            if (why) {
+                if (!px->head_sent && !px->reused) mark_down(px, why);
+                return fail(px, tls, out, 502, why);
+            }
+        }
+        if (px->state == S_TUNNEL && peer_done && !in->len && !px->up.len) return end_close(px);
+        if (moved) {
+            *progress = 1;
+            px->deadline = now + (px->state == S_CONNECTING ? ps->connect_ms
+                                  : px->state == S_TUNNEL   ? tunnel_ms(ps)
+                                                            : ps->read_ms);
+        }
+        if (px->resp_done) {
+            if (!px->req_done) {
+                /* Answered before the request body was all here: the rest
+                 * cannot be told from a next request, so both ends go. */
+                px->backend_keep = 0;
+                px->close = 1;
+            }
+            px->result = px->close ? MOAT_PROXY_CLOSE : MOAT_PROXY_DONE;
+            return px->result;
+        }
+        if (!moved) break;
+    }
+    return wait_more(px, tls, in, out, peer_done, now);
+}
+
 void moat_proxy_result(const struct moat_proxy *px, moat_http_request *req, struct moat_resp *resp)
 {
     *req = px->req;
@@ -1248,7 +1281,7 @@ void moat_proxy_free(struct moat_proxy *px)
     if (!px) return;
     if (px->fd >= 0 && px->backend_keep && px->resp_done && px->req_done && !px->up.len &&
         !px->down.len && px->be->nidle < POOL_MAX) {
-        epoll_ctl(px->epfd, EPOLL_CTL_DEL, px->fd, NULL);
+        loop_del(px->el, px->fd);
         px->be->idle[px->be->nidle] = px->fd;
         px->be->idle_since[px->be->nidle++] = core_mono_ms();
         px->fd = -1;
@@ -1260,5 +1293,6 @@ void moat_proxy_free(struct moat_proxy *px)
     moat_buf_free(&px->up);
     moat_buf_free(&px->down);
     moat_buf_free(&px->tmp);
+    moat_buf_free(&px->dec);
     free(px);
 }

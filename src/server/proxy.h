@@ -11,7 +11,20 @@
 #include "moat/buf.h"
 #include "moat/http.h"
 #include "moat/tls.h"
+#include "server/evloop.h"
 #include "server/server.h"
+
+/* The routes, backends and options of --proxy, and a worker's state of
+ * them (pools of idle backend connections, backend health, round-robin):
+ * made by moat_serve_opts_init, filled by the options in the master,
+ * owned by each worker's loop in its own forked copy, and passed to every
+ * call below; no proxy state is global. resolve 0: backend hosts must be
+ * numeric addresses, no name is looked up (for the config fuzzer).
+ * Returns NULL when out of memory. */
+struct moat_proxy_set *moat_proxy_set_new(int resolve);
+
+/* Closes its pooled connections and frees it. NULL is fine. */
+void moat_proxy_set_free(struct moat_proxy_set *ps);
 
 /* Applies a proxy option: "proxy" (URL, PREFIX=URL, or either with
  * comma-separated URLs), "proxy-only" (value NULL, on or off),
@@ -19,27 +32,26 @@
  * "proxy-tunnel-timeout" (seconds, decimals allowed). where is NULL for a
  * flag, "FILE:LINE" for a config line. Returns 0 when applied, 1 when name
  * is not a proxy option, 2 with a message (starting with where) in err. */
-int moat_proxy_option(const char *name, const char *value, const char *where, char *err,
-                      size_t errlen);
+int moat_proxy_option(struct moat_proxy_set *ps, const char *name, const char *value,
+                      const char *where, char *err, size_t errlen);
 
 /* After all options: 0, or 2 after a message on stderr (--proxy-only
  * without a --proxy). */
-int moat_proxy_check(void);
+int moat_proxy_check(const struct moat_proxy_set *ps);
 
 /* Forgets every route and backend (closing pooled connections) and sets
- * the defaults again. resolve 0: backend hosts must be numeric addresses,
- * no name is looked up (for the config fuzzer). */
-void moat_proxy_reset(int resolve);
+ * the defaults again; resolve as for moat_proxy_set_new. */
+void moat_proxy_reset(struct moat_proxy_set *ps, int resolve);
 
 /* --max-body-size, which also bounds chunked request bodies (413 before
  * the response head, else the response is cut short), and --idle-timeout,
  * which ends a quiet WebSocket tunnel unless --proxy-tunnel-timeout is set. */
-void moat_proxy_set_limits(uint64_t max_body, int idle_ms);
+void moat_proxy_set_limits(struct moat_proxy_set *ps, uint64_t max_body, int idle_ms);
 
 /* Closes pooled backend connections idle past --proxy-idle-timeout or
  * closed by the backend; at most once a second, whatever now is. The
  * worker calls it from its timer, with or without proxied traffic. */
-void moat_proxy_sweep(int64_t now);
+void moat_proxy_sweep(struct moat_proxy_set *ps, int64_t now);
 
 enum {
     MOAT_PROXY_NONE = 0,     /* static files only */
@@ -48,17 +60,19 @@ enum {
 };
 
 /* Who answers req. */
-int moat_proxy_match(const moat_http_request *req);
+int moat_proxy_match(struct moat_proxy_set *ps, const moat_http_request *req);
 
-/* Starts proxying req, whose head lies at the start of buf[0..len) (the
+/* Starts proxying req through ps, whose head lies at the start of buf[0..len) (the
  * body, if any, follows it there and is consumed later by pump). The head
  * itself is copied; the caller consumes it. addr is the client's address,
  * peer its TLS connection, for a verified client certificate (subject and
  * DER), or NULL. The backend socket is
- * registered in epfd with data.u64 = tag. close: the client connection
- * ends after this response. Returns NULL when out of memory. */
-struct moat_proxy *moat_proxy_start(const moat_http_request *req, const uint8_t *buf, size_t len,
-                                    const char *addr, const moat_tls *peer, int epfd, uint64_t tag,
+ * registered in el with the callback fn and its argument arg, which should
+ * call moat_proxy_pump. close: the client connection ends after this
+ * response. Returns NULL when out of memory. */
+struct moat_proxy *moat_proxy_start(struct moat_proxy_set *ps, const moat_http_request *req,
+                                    const uint8_t *buf, size_t len, const char *addr,
+                                    const moat_tls *peer, struct evloop *el, loop_fn *fn, void *arg,
                                     int close);
 
 enum {

@@ -567,7 +567,8 @@ static void set_limits(struct moat_server *s, const struct moat_serve_opts *o)
     s->serve_dotfiles = o->serve_dotfiles;
     s->log_identity = o->client_ca != NULL;
     moat_server_set_hsts(o->hsts);
-    moat_proxy_set_limits(s->max_body, s->idle_timeout_ms);
+    moat_proxy_set_limits(o->proxy, s->max_body, s->idle_timeout_ms);
+    s->proxy = o->proxy;
     moat_server_load_mime_types(NULL);
 }
 

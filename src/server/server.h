@@ -21,6 +21,8 @@ struct moat_staple {
     struct timespec mtime;
 };
 
+struct moat_proxy_set;
+
 struct moat_server {
     int epfd;
     int lfd;         /* HTTPS listening socket, shared by the workers */
@@ -42,6 +44,9 @@ struct moat_server {
     int log_identity;         /* client certificates configured: log them */
     struct moat_staple staples[MOAT_SERVE_MAX_CERTS];
     int nstaples;
+    /* --proxy: its routes (the master's), and in each worker that worker's
+     * own copy after fork, with its pools and backend health */
+    struct moat_proxy_set *proxy;
 };
 
 /* A response body still to be sent: the rest of a file. */

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "moat/error.h"
+#include "http/reader.h"
+#include "http/url.h"
 #include "moat/http.h"
 #include "server/config.h"
 #include "server/proxy.h"
@@ -353,9 +355,9 @@ static void test_helpers(void)
           "write: header");
     check(moat_http_write_header(&b, "X", "a\r\nSet-Cookie: evil") == MOAT_ERR_ARG,
           "write: CRLF in a value refused");
-    static const char *const sf[][2] = {{"", "::"},          {"f", ":Zg==:"},
-                                        {"fo", ":Zm8=:"},    {"foo", ":Zm9v:"},
-                                        {"foob", ":Zm9vYg==:"}, {"foobar", ":Zm9vYmFy:"}};
+    static const char *const sf[][2] = {
+        {"", "::"},        {"f", ":Zg==:"},        {"fo", ":Zm8=:"},
+        {"foo", ":Zm9v:"}, {"foob", ":Zm9vYg==:"}, {"foobar", ":Zm9vYmFy:"}};
     for (size_t i = 0; i < sizeof sf / sizeof sf[0]; i++) {
         moat_buf_clear(&b);
         char name[96];
@@ -432,7 +434,7 @@ static int conf(struct moat_serve_opts *o, const char *text, char *err, size_t e
 {
     moat_serve_opts_init(o);
     o->no_include = 1;
-    moat_proxy_reset(0);
+    moat_proxy_reset(o->proxy, 0);
     err[0] = '\0';
     return moat_serve_config_parse(o, text, strlen(text), "t.conf", err, errlen);
 }
@@ -490,7 +492,6 @@ static void test_config(void)
     r = conf(&o, "proxy-read-timeout %s%s%n\n", err, sizeof err);
     check(r == 2 && strstr(err, "not '%s%s%n'"), "config: a bad timeout with '%' is quoted as is");
     moat_serve_opts_free(&o);
-    moat_proxy_reset(1);
 }
 
 /* Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2-3.2.3);
@@ -498,9 +499,21 @@ static void test_config(void)
 static void test_host(void)
 {
     static const char *const good[] = {
-        "localhost", "localhost:8443", "127.0.0.1", "127.0.0.1:80", "[::1]", "[::1]:443",
-        "[2001:db8::1]:8443", "[::ffff:192.0.2.1]", "xn--caf-dma.example", "a_b.example",
-        "caf%C3%A9.example", "example.com.", "h:", "[::1]:", "h:65535",
+        "localhost",
+        "localhost:8443",
+        "127.0.0.1",
+        "127.0.0.1:80",
+        "[::1]",
+        "[::1]:443",
+        "[2001:db8::1]:8443",
+        "[::ffff:192.0.2.1]",
+        "xn--caf-dma.example",
+        "a_b.example",
+        "caf%C3%A9.example",
+        "example.com.",
+        "h:",
+        "[::1]:",
+        "h:65535",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char name[128], r[256];
@@ -511,10 +524,39 @@ static void test_host(void)
         check(req_status(r) > 0, name);
     }
     static const char *const bad[] = {
-        "attacker.example, for=6.6.6.6;host=x", "a,for=6.6.6.6", "a;host=x", "a=b", "a\"b",
-        "a\\b", "a b", "a/b", "a@b", "user@host", "a?b", "a#b", "a%2", "a%zz", ":80", "[::1",
-        "::1", "[::1]x", "[zz::1]", "[v1.x]", "[fe80::1%25eth0]", "h:65536",
-        "h:123456", "h:8a", "h:-1", "h:80:80", "[]", "a!b", "a$b", "a'b", "a(b)", "a*b", "a+b",
+        "attacker.example, for=6.6.6.6;host=x",
+        "a,for=6.6.6.6",
+        "a;host=x",
+        "a=b",
+        "a\"b",
+        "a\\b",
+        "a b",
+        "a/b",
+        "a@b",
+        "user@host",
+        "a?b",
+        "a#b",
+        "a%2",
+        "a%zz",
+        ":80",
+        "[::1",
+        "::1",
+        "[::1]x",
+        "[zz::1]",
+        "[v1.x]",
+        "[fe80::1%25eth0]",
+        "h:65536",
+        "h:123456",
+        "h:8a",
+        "h:-1",
+        "h:80:80",
+        "[]",
+        "a!b",
+        "a$b",
+        "a'b",
+        "a(b)",
+        "a*b",
+        "a+b",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char name[128], r[256];
@@ -536,11 +578,25 @@ static void test_host(void)
 static void test_path_escapes(void)
 {
     static const char *const climbs[] = {
-        "/app/..%2fsecret.txt", "/app/..%2Fsecret.txt", "/app/%2e%2e/secret.txt",
-        "/app/%2e%2e%2fsecret.txt", "/app/..%5csecret.txt", "/app/..%5Csecret.txt",
-        "/app/..\\secret.txt", "/app/;/../secret.txt", "/app/..;/secret.txt",
-        "/app/x;jsessionid=1", "/app/a%2fb", "/app//etc/passwd", "/app/a%00.txt",
-        "/app/.%2E/x", "/app/..%3B/x", "/app/.", "/app/..", "/app/../x", "/app/./x",
+        "/app/..%2fsecret.txt",
+        "/app/..%2Fsecret.txt",
+        "/app/%2e%2e/secret.txt",
+        "/app/%2e%2e%2fsecret.txt",
+        "/app/..%5csecret.txt",
+        "/app/..%5Csecret.txt",
+        "/app/..\\secret.txt",
+        "/app/;/../secret.txt",
+        "/app/..;/secret.txt",
+        "/app/x;jsessionid=1",
+        "/app/a%2fb",
+        "/app//etc/passwd",
+        "/app/a%00.txt",
+        "/app/.%2E/x",
+        "/app/..%3B/x",
+        "/app/.",
+        "/app/..",
+        "/app/../x",
+        "/app/./x",
     };
     for (size_t i = 0; i < sizeof climbs / sizeof climbs[0]; i++) {
         char name[128];
@@ -548,8 +604,8 @@ static void test_path_escapes(void)
         check(moat_http_path_escapes(climbs[i], strlen(climbs[i]), 1) == 1, name);
     }
     static const char *const fine[] = {
-        "/app/", "/app/a%20b.txt", "/app/caf%C3%A9.txt", "/app/%252e%252e/x", "/app/%252fx",
-        "/app/...", "/app/..a", "/app/.hidden", "/app/a.b/c", "/app/%5Bx%5D",
+        "/app/",    "/app/a%20b.txt", "/app/caf%C3%A9.txt", "/app/%252e%252e/x", "/app/%252fx",
+        "/app/...", "/app/..a",       "/app/.hidden",       "/app/a.b/c",        "/app/%5Bx%5D",
     };
     for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
         char name[128];
@@ -562,6 +618,152 @@ static void test_path_escapes(void)
           "path: the fallback route refuses an encoded dot segment");
 }
 
+/* Feeds s to a reader in pieces of step bytes, as sockets deliver them:
+ * interim heads dropped, the final head taken, then the body pumped.
+ * Returns the last body result, or the head result when it never got
+ * past the head; the body bytes go to body. */
+static int read_all(const char *s, size_t step, int head_request, int *status, moat_buf *body)
+{
+    http_reader rd;
+    http_reader_init(&rd, head_request);
+    moat_buf in, scratch;
+    moat_buf_init(&in);
+    moat_buf_init(&scratch);
+    size_t len = strlen(s), off = 0;
+    int final = 0, r = HTTP_HEAD_MORE;
+    while (off < len || in.len) {
+        size_t k = len - off < step ? len - off : step;
+        moat_buf_append(&in, s + off, k);
+        off += k;
+        for (;;) {
+            if (!final) {
+                moat_http_response resp;
+                size_t hl;
+                r = http_reader_head(&rd, in.base, in.len, &resp, &hl);
+                if (r == HTTP_HEAD_BAD) goto out;
+                if (r == HTTP_HEAD_MORE) break;
+                *status = resp.status;
+                moat_buf_consume(&in, hl);
+                if (r == HTTP_HEAD_FINAL) final = 1;
+                continue;
+            }
+            http_piece p;
+            r = http_body_feed(&rd.body, in.base, in.len, &scratch, &p);
+            moat_buf_append(body, p.data, p.len);
+            moat_buf_consume(&in, p.used);
+            if (r != HTTP_BODY_MORE) goto out;
+            break;
+        }
+        if (off == len) break;
+    }
+out:
+    moat_buf_free(&in);
+    moat_buf_free(&scratch);
+    if (!final && r != HTTP_HEAD_BAD) return 99;
+    return r;
+}
+
+static void test_reader(void)
+{
+    static const size_t steps[] = {1, 3, 1000};
+    for (size_t i = 0; i < 3; i++) {
+        char name[128];
+        int st = 0;
+        moat_buf b;
+        moat_buf_init(&b);
+        int r =
+            read_all("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: <a>\r\n\r\n"
+                     "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA",
+                     steps[i], 0, &st, &b);
+        snprintf(name, sizeof name, "reader: 1xx skipped, Content-Length body, pieces of %zu",
+                 steps[i]);
+        check(r == HTTP_BODY_END && st == 200 && b.len == 5 && !memcmp(b.base, "hello", 5), name);
+        moat_buf_clear(&b);
+        r = read_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\n",
+                     steps[i], 0, &st, &b);
+        snprintf(name, sizeof name, "reader: chunked body decoded, pieces of %zu", steps[i]);
+        check(r == HTTP_BODY_END && b.len == 5 && !memcmp(b.base, "abcde", 5), name);
+        moat_buf_free(&b);
+    }
+    int st = 0;
+    moat_buf b;
+    moat_buf_init(&b);
+    check(read_all("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nbody", 1000, 1, &st, &b) ==
+                  HTTP_BODY_END &&
+              b.len == 0,
+          "reader: no body after HEAD, whatever Content-Length says");
+    check(read_all("HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", 1000, 0, &st, &b) ==
+              HTTP_BODY_END,
+          "reader: no body for 304");
+    check(read_all("HTTP/1.1 204 No Content\r\n\r\n", 1000, 0, &st, &b) == HTTP_BODY_END,
+          "reader: no body for 204");
+    check(read_all("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\nxx", 1000, 0, &st,
+                   &b) == HTTP_BODY_END &&
+              st == 101,
+          "reader: 101 is final, with no body");
+    check(read_all("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1000, 0, &st, &b) ==
+              HTTP_BODY_END,
+          "reader: Content-Length 0 is done at once");
+    check(read_all("HTTP/1.1 200 OK\r\n\r\nuntil close", 1000, 0, &st, &b) == HTTP_BODY_MORE &&
+              b.len == 11,
+          "reader: no framing reads until close");
+    check(read_all("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 1000, 0, &st,
+                   &b) == HTTP_BODY_BAD,
+          "reader: malformed chunk");
+    check(read_all("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 1000, 0,
+                   &st, &b) == HTTP_HEAD_BAD,
+          "reader: conflicting lengths");
+    moat_buf_free(&b);
+    /* A peer sending 103s forever is cut off. */
+    moat_buf many;
+    moat_buf_init(&many);
+    for (int i = 0; i <= HTTP_MAX_INTERIM; i++)
+        moat_buf_append(&many, "HTTP/1.1 103 Early Hints\r\n\r\n", 28);
+    moat_buf_append(&many, "HTTP/1.1 200 OK\r\n\r\n\0", 20);
+    moat_buf_init(&b);
+    check(read_all((const char *)many.base, 4096, 0, &st, &b) == HTTP_HEAD_BAD,
+          "reader: too many interim responses");
+    moat_buf_free(&b);
+    moat_buf_free(&many);
+    /* A head that never ends is malformed once over the limit. */
+    http_reader rd;
+    http_reader_init(&rd, 0);
+    char *big = malloc(HTTP_MAX_HEAD + 2);
+    memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
+    memset(big + 20, 'a', HTTP_MAX_HEAD + 2 - 20);
+    moat_http_response resp;
+    size_t hl;
+    check(http_reader_head(&rd, (const uint8_t *)big, 100, &resp, &hl) == HTTP_HEAD_MORE &&
+              http_reader_head(&rd, (const uint8_t *)big, HTTP_MAX_HEAD + 1, &resp, &hl) ==
+                  HTTP_HEAD_BAD,
+          "reader: head over the limit");
+    free(big);
+}
+
+/* The URL splitter moat get and the proxy share (src/http/url.c). */
+static void test_url_split(void)
+{
+    http_url u;
+    check(http_url_split("https://Example.com:8443/a/b?q#f", &u) == HTTP_URL_OK &&
+              span_is(u.scheme, u.scheme_len, "https") &&
+              span_is(u.host, u.host_len, "Example.com") && span_is(u.port, u.port_len, "8443") &&
+              !strcmp(u.rest, "/a/b?q#f") && !u.ipv6,
+          "url: scheme, host, port, rest");
+    check(http_url_split("http://[::1]:80", &u) == HTTP_URL_OK && u.ipv6 &&
+              span_is(u.host, u.host_len, "::1") && span_is(u.port, u.port_len, "80") && !*u.rest,
+          "url: an IPv6 literal without its brackets");
+    check(http_url_split("example.com?x", &u) == HTTP_URL_OK && !u.scheme && !u.port &&
+              span_is(u.host, u.host_len, "example.com") && !strcmp(u.rest, "?x"),
+          "url: no scheme, the authority ends at '?'");
+    check(http_url_split("h:/p", &u) == HTTP_URL_OK && u.port && u.port_len == 0,
+          "url: an empty port");
+    check(http_url_split("https://u:p@h/", &u) == HTTP_URL_USERINFO, "url: userinfo");
+    check(http_url_split("https://[::1/", &u) == HTTP_URL_BAD_IPV6, "url: '[' without ']'");
+    check(http_url_split("https://[]/", &u) == HTTP_URL_BAD_IPV6, "url: empty brackets");
+    check(http_url_split("https://[::1]x/", &u) == HTTP_URL_AFTER_HOST, "url: junk after ']'");
+}
+
 int main(void)
 {
     test_request_ok();
@@ -570,6 +772,8 @@ int main(void)
     test_request_limits();
     test_response();
     test_chunked();
+    test_reader();
+    test_url_split();
     test_helpers();
     test_path_escapes();
     test_mutations();
