@@ -21,7 +21,7 @@ override CFLAGS += -DMOAT_MLKEM_LIBCRYPTO
 endif
 
 B       ?= build
-SRC     := $(wildcard src/core/*.c src/crypto/*.c src/tls/*.c src/http/*.c src/server/*.c \
+SRC     := $(wildcard src/core/*.c src/crypto/*.c src/tls/*.c src/tlsfile/*.c src/http/*.c src/server/*.c \
                       src/client/*.c src/ca/*.c)
 OBJ     := $(SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard src/cli/*.c)
@@ -155,7 +155,7 @@ fuzz-bins: $(FUZZ_TARGETS:%=$(B)/%)
 
 # The layers the targets reach (the server without its master, serve.o; no command line).
 FUZZ_OBJ := $(filter-out $(B)/src/server/serve.o,$(filter $(B)/src/core/% $(B)/src/crypto/% \
-                     $(B)/src/tls/% $(B)/src/http/% $(B)/src/client/url.o $(B)/src/server/%,$(OBJ)))
+                     $(B)/src/tls/% $(B)/src/tlsfile/% $(B)/src/http/% $(B)/src/client/url.o $(B)/src/server/%,$(OBJ)))
 $(B)/libmoatfuzz.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
 

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/exit.h"
 #include "crypto/x509gen.h"
@@ -28,6 +29,18 @@
 #define MOAT_CA_APPLE_MAX_DAYS 825 /* the longest Apple platforms accept */
 #define MOAT_CA_RENEW_DAYS 30      /* serve renews when fewer remain */
 #define MOAT_CA_CRL_DAYS 30        /* default nextUpdate of a CRL, from now */
+
+/* Keys and certificates as files (pem.c): crypto/ takes and gives PEM
+ * text, these read it whole (at most 16 MiB) and write it atomically.
+ * The reader takes the first certificate or key of the file; a key with a
+ * passphrase is refused. ca_write_key writes mode 0600 and wipes its copy
+ * of the key; ca_write_certs writes n certificates one after the other. 0
+ * or a negative moat error with err filled ("cannot open PATH: ..."). */
+int ca_read_cert(const char *path, moat_cert **out, char *err, size_t errlen);
+int ca_read_key(const char *path, moat_pkey **out, char *err, size_t errlen);
+int ca_write_key(const moat_pkey *k, const char *path, char *err, size_t errlen);
+int ca_write_certs(const moat_cert *const *certs, size_t n, const char *path, mode_t mode,
+                   char *err, size_t errlen);
 
 /* For `moat serve` without --cert: the certificate and key for localhost
  * (DNS:localhost, IP:127.0.0.1, IP:::1), issued by the user's CA and kept

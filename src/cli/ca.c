@@ -561,11 +561,11 @@ static int write_issued(const struct moat_ca *ca, const struct issue_job *j, con
 {
     char err[1024];
     const moat_cert *chain[1] = {leaf};
-    if (moat_pkey_write_pem(key, j->key_path, err, sizeof err) != 0) {
+    if (ca_write_key(key, j->key_path, err, sizeof err) != 0) {
         fprintf(stderr, "moat ca issue: %s\n", err);
         return MOAT_CA_EXIT_FAIL;
     }
-    if (moat_cert_write_pem(chain, 1, j->cert_path, 0644, err, sizeof err) != 0) {
+    if (ca_write_certs(chain, 1, j->cert_path, 0644, err, sizeof err) != 0) {
         unlink(j->key_path); /* a key without its certificate helps nobody */
         fprintf(stderr, "moat ca issue: %s\n", err);
         return MOAT_CA_EXIT_FAIL;
