@@ -233,6 +233,12 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
     return GET_EXIT_OK;
 }
 
+void get_crypto_versions(const char **libcrypto, const char **mlkem)
+{
+    *libcrypto = moat_crypto_version();
+    *mlkem = moat_mlkem_impl();
+}
+
 int get_run(struct moat_get_opts *o)
 {
     struct moat_url u;
