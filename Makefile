@@ -25,7 +25,7 @@ override CFLAGS += -DMOAT_MLKEM_LIBCRYPTO
 endif
 
 B       ?= build
-SRC     := $(wildcard src/core/*.c src/crypto/*.c src/tls/*.c src/http/*.c src/server/*.c \
+SRC     := $(wildcard src/core/*.c src/crypto/*.c src/tls/*.c src/tlsfile/*.c src/http/*.c src/server/*.c \
                       src/client/*.c src/ca/*.c src/acme/*.c)
 OBJ     := $(SRC:%.c=$(B)/%.o)
 CLI_SRC := $(wildcard src/cli/*.c)
@@ -160,7 +160,7 @@ fuzz-bins: $(FUZZ_TARGETS:%=$(B)/%)
 # The layers the targets reach (the server without its master, serve.o; acme/'s JSON
 # reading; no command line).
 FUZZ_OBJ := $(filter-out $(B)/src/server/serve.o,$(filter $(B)/src/core/% $(B)/src/crypto/% \
-                     $(B)/src/tls/% $(B)/src/http/% $(B)/src/client/url.o $(B)/src/server/% \
+                     $(B)/src/tls/% $(B)/src/tlsfile/% $(B)/src/http/% $(B)/src/client/url.o $(B)/src/server/% \
                      $(B)/src/acme/json.o,$(OBJ)))
 $(B)/libmoatfuzz.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "moat/tls.h"
+#include "moat/tlsfile.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/callgrind.h>)

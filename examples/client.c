@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <moat/tls.h>
+#include <moat/tlsfile.h>
 
 static int connect_to(const char *host, const char *port)
 {

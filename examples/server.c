@@ -17,6 +17,7 @@
 
 #include <moat/http.h>
 #include <moat/tls.h>
+#include <moat/tlsfile.h>
 
 /* Sends every byte the engine queued in out, then empties it. */
 static int flush(int fd, moat_buf *out)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "moat/tls.h"
+#include "moat/tlsfile.h"
 
 #pragma GCC diagnostic ignored "-Wunused-function"
 

@@ -9,10 +9,15 @@ and calls read from the objects BUILD/src/*/*.o (default build/): a symbol
 one object leaves undefined (nm: U) and another defines is an exact call
 (or data use) from the first file to the second. Calls through function
 pointers are not seen. The rules (DEVELOPERS.md, ../shared/design.md):
-layers, lowest first, core crypto tls http ca client|server acme cli (client
+layers, lowest first, core crypto tls tlsfile http ca client|server acme cli (client
 and server are siblings); no file calls or includes a file of a higher
 layer, nor of its sibling; no two files depend on each other, directly or
-round a cycle. Exit status 1 when a rule is broken.
+round a cycle; cli/ reaches only the layers that do its commands' work
+(CLI_REACHES: server, client, ca, and core for exit statuses and
+buffers), never crypto/ or tls/ directly; no file or socket I/O in tls/ and crypto/ (none of the
+calls in NO_IO among their objects' undefined symbols: they take bytes
+and give bytes, the callers read and write). Exit status 1 when a rule is
+broken.
 """
 import os
 import re
@@ -20,13 +25,30 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LAYERS = ["core", "crypto", "tls", "http", "ca", "client", "server", "acme", "cli"]
+LAYERS = ["core", "crypto", "tls", "tlsfile", "http", "ca", "client", "server", "acme", "cli"]
 # acme/ speaks to its CA through client/, so it sits above it.
-RANK = {"core": 0, "crypto": 1, "tls": 2, "http": 3, "ca": 4, "client": 5, "server": 5, "acme": 6,
-        "cli": 7}
+RANK = {"core": 0, "crypto": 1, "tls": 2, "tlsfile": 3, "http": 4, "ca": 5, "client": 6, "server": 6,
+        "acme": 7, "cli": 8}
 SIBLINGS = {("client", "server"), ("server", "client")}
+# The command line only parses, prints and hands over: the work behind it
+# (and any libcrypto or engine call) is in these layers.
+CLI_REACHES = {"cli", "server", "client", "ca", "acme", "core"}
 # Public headers: the layer whose files define what they declare.
-PUBLIC = {"moat/buf.h": "core", "moat/error.h": "core", "moat/tls.h": "tls", "moat/http.h": "http"}
+PUBLIC = {"moat/buf.h": "core", "moat/error.h": "core", "moat/tls.h": "tls", "moat/tlsfile.h": "tlsfile",
+          "moat/http.h": "http"}
+
+# File and socket I/O, by the symbols an object calls: libc's files,
+# directories and sockets, libcrypto's file readers (PEM_read_X, not
+# PEM_read_bio_X), its store loaders, and core/'s whole-file helpers.
+NO_IO = re.compile(r"^(f?open(64)?|openat(64)?|creat(64)?|read|write|pread(64)?|pwrite(64)?"
+                   r"|fread|fwrite|fgets|fputs|fprintf|fscanf|fclose|opendir|fdopendir|readdir(64)?"
+                   r"|scandir(64)?|(f|l)?stat(64|at|at64|x)?|__(f|l)?xstat(64)?|access|unlink|rename"
+                   r"|mkdir|socket|connect|accept4?|bind|listen|send(to|msg)?|recv(from|msg)?"
+                   r"|BIO_new_file|BIO_new_fp|BIO_new_fd|BIO_read_filename|BIO_s_file|BIO_s_fd"
+                   r"|PEM_read_(?!bio)\w+|PEM_write_(?!bio)\w+|d2i_\w+_fp|i2d_\w+_fp"
+                   r"|X509_STORE_load_\w+|X509_STORE_set_default_paths\w*|X509_LOOKUP_(file|hash_dir|store)"
+                   r"|X509_LOOKUP_load_file\w*|X509_LOOKUP_add_dir|X509_load_\w+"
+                   r"|core_read_file|core_read_fd|core_write_file_atomic)$")
 
 results = []  # (ok, name, detail lines)
 
@@ -75,6 +97,7 @@ def include_edges(files):
 
 
 def call_edges(build, cfiles):
+    """The call edges, the files with a stale object, and every object's undefined symbols."""
     defs, undefs, stale = {}, {}, []
     for f in cfiles:
         obj = os.path.join(build, f[:-2] + ".o")
@@ -95,7 +118,7 @@ def call_edges(build, cfiles):
             to = defs.get(s)
             if to and to != f:
                 edges.setdefault((f, to), []).append(s)
-    return edges, stale
+    return edges, stale, undefs
 
 
 def cycles_in(nodes, succ, limit=50):
@@ -161,7 +184,7 @@ def main():
     check(all(h in PUBLIC for h in public), "deps every public header has a layer",
           [f"include/{h} is in no layer (PUBLIC in tests/deps.py)" for h in public if h not in PUBLIC])
     inc = include_edges(files)
-    calls, stale = call_edges(build, cfiles)
+    calls, stale, undefs = call_edges(build, cfiles)
     check(not stale, f"deps an up-to-date object in {os.path.relpath(build, ROOT)}/ for every source file",
           [f"{f}: no object, or older than the source (run make)" for f in stale])
 
@@ -202,6 +225,16 @@ def main():
         side = [f"{short(a)} -> {short(b)}" for (a, b) in sorted(edges)
                 if (layer(a), layer(b)) in SIBLINGS]
         check(not side, f"deps no {kind} between the siblings client and server", side)
+        past = [f"{short(a)} -> {short(b)} ({layer(b)})" for (a, b) in sorted(edges)
+                if layer(a) == "cli" and layer(b) not in CLI_REACHES]
+        check(not past, f"deps cli {kind}s only server, client, ca, acme and core", past)
+
+    # No I/O below client/ and server/ where the engine lives.
+    for lay in ("tls", "crypto"):
+        bad = [f"{short(f)}: {' '.join(sorted(s for s in syms if NO_IO.match(s)))}"
+               for f, syms in sorted(undefs.items())
+               if layer(f) == lay and any(NO_IO.match(s) for s in syms)]
+        check(not bad, f"deps no file or socket I/O in {lay}", bad)
 
     # Cycles: files that depend on each other (calls and includes together).
     succ = {}

@@ -11,7 +11,11 @@
  * Every function returns 0 or a negative moat error (include/moat/error.h).
  * When moat_tls_recv fails with MOAT_ERR_ALERT(desc), the fatal alert has
  * already been appended to `out`: send it, then close the socket. After any
- * error the connection is dead and further calls return MOAT_ERR_STATE. */
+ * error the connection is dead and further calls return MOAT_ERR_STATE.
+ *
+ * Nor does it open a file: certificates, keys, CAs and CRLs come in as
+ * bytes. <moat/tlsfile.h> has the same setters taking file names, and the
+ * system trust store read from its usual places. */
 #ifndef MOAT_TLS_H
 #define MOAT_TLS_H
 
@@ -53,42 +57,46 @@ typedef int64_t (*moat_clock_fn)(void *arg);
 
 /* A new configuration with defaults: all three suites (AES-128-GCM first),
  * groups x25519, secp256r1, secp384r1, peer verification on, no trust
- * store yet (a verifying client needs one: moat_tls_config_set_ca_file,
- * _set_ca_pem or _set_system_trust), the real clock. NULL when out of memory or libcrypto cannot
+ * store yet (a verifying client needs one: moat_tls_config_set_ca_pem or
+ * _set_system_trust_pem, or their file forms in <moat/tlsfile.h>), the
+ * real clock. NULL when out of memory or libcrypto cannot
  * provide the algorithms. Free with moat_tls_config_free. */
 moat_tls_config *moat_tls_config_new(void);
 void moat_tls_config_free(moat_tls_config *cfg);
 
-/* Adds a certificate chain (PEM: leaf first, then intermediates) and its
- * private key (PEM). A server picks among them by SNI against each leaf's
- * SAN DNS names; the first one added is the default. Supported keys: RSA
- * 2048+, ECDSA P-256/P-384, Ed25519. On failure writes a message naming the
- * problem into err (if errlen > 0) and returns MOAT_ERR_FILE. */
-int moat_tls_config_add_cert_file(moat_tls_config *cfg, const char *cert_file, const char *key_file,
-                                  char *err, size_t errlen);
-/* The same from PEM text in memory. */
+/* Adds a certificate chain (PEM text: leaf first, then intermediates) and
+ * its private key (PEM). A server picks among them by SNI against each
+ * leaf's SAN DNS names; the first one added is the default. Supported
+ * keys: RSA 2048+, ECDSA P-256/P-384, Ed25519. On failure writes a message
+ * naming the problem into err (if errlen > 0) and returns MOAT_ERR_FILE.
+ * (moat_tls_config_add_cert_file reads the two files.) */
 int moat_tls_config_add_cert_pem(moat_tls_config *cfg, const char *cert_pem, size_t cert_len,
                                  const char *key_pem, size_t key_len, char *err, size_t errlen);
 
-/* Client trust: replaces the system trust store with the certificates of
- * a PEM file (or PEM text). Returns 0 or MOAT_ERR_FILE with err filled. */
-int moat_tls_config_set_ca_file(moat_tls_config *cfg, const char *path, char *err, size_t errlen);
+/* Client trust: replaces the trust store with the certificates of PEM
+ * text, every one of them an anchor (partial chains, as curl --cacert).
+ * Returns 0 or MOAT_ERR_FILE with err filled. */
 int moat_tls_config_set_ca_pem(moat_tls_config *cfg, const char *pem, size_t len, char *err,
                                size_t errlen);
-/* Client trust: the system trust store (OpenSSL's default locations,
- * SSL_CERT_FILE and SSL_CERT_DIR), loaded now. Returns 0 or MOAT_ERR_FILE
- * with err filled. A verifying client made from a configuration without
- * any trust store is refused (moat_tls_client_new returns NULL): the
- * engine never loads one itself, as a configuration is read-only once
- * connections use it. */
-int moat_tls_config_set_system_trust(moat_tls_config *cfg, char *err, size_t errlen);
+/* Client trust: replaces the trust store with the system's, as PEM text
+ * the caller read from the system bundle and hashed directory
+ * (certificates and CRLs; moat_tls_config_set_system_trust in
+ * <moat/tlsfile.h> reads them from where libcrypto says, SSL_CERT_FILE
+ * and SSL_CERT_DIR first). Unlike _set_ca_pem's, these roots are held to
+ * 112-bit security, as Chromium holds chains to public roots, and none
+ * at all is allowed (every server is then refused). A verifying client
+ * made from a configuration without any trust store is refused
+ * (moat_tls_client_new returns NULL): the engine never loads one itself.
+ * Returns 0, or a negative error with err filled. */
+int moat_tls_config_set_system_trust_pem(moat_tls_config *cfg, const char *pem, size_t len,
+                                         char *err, size_t errlen);
 
-/* Client: adds the CRLs of a file (PEM or DER) to the trust store in use
- * (call after moat_tls_config_set_ca_file, if any; with none, the system
- * store is loaded first). From then on the
+/* Client: adds CRLs (PEM, several allowed, or one DER) to the trust store
+ * in use, which must be set first (else MOAT_ERR_STATE). From then on the
  * server's certificate is checked for revocation, and a certificate whose
  * issuer has no CRL here is refused (as curl --crlfile does). */
-int moat_tls_config_add_crl_file(moat_tls_config *cfg, const char *path, char *err, size_t errlen);
+int moat_tls_config_add_crl(moat_tls_config *cfg, const char *data, size_t len, char *err,
+                            size_t errlen);
 
 /* Client: 1 (default) verifies the server's chain, name and dates;
  * 0 accepts any certificate (curl's -k). */
@@ -150,15 +158,17 @@ void moat_tls_config_set_tickets(moat_tls_config *cfg, int count, uint32_t lifet
 void moat_tls_config_set_psk_ke(moat_tls_config *cfg, int allow);
 
 /* Server: client certificates (RFC 8446 4.3.2). Certificates are
- * verified against the CAs of a PEM file for clientAuth. With REQUIRE a
+ * verified against the client CAs for clientAuth. With REQUIRE a
  * client that sends none gets certificate_required. Tickets remember
- * whether a verified certificate came and which CA file verified it: a
+ * whether a verified certificate came and which CAs verified it: a
  * ticket without one does not resume under REQUIRE, and one with an
  * identity resumes only while client certificates are asked for (OPTIONAL
- * or REQUIRE) with the same CA file; otherwise a full handshake. */
+ * or REQUIRE) with the same CAs; otherwise a full handshake. */
 enum { MOAT_CLIENT_AUTH_NONE = 0, MOAT_CLIENT_AUTH_OPTIONAL = 1, MOAT_CLIENT_AUTH_REQUIRE = 2 };
-int moat_tls_config_set_client_ca_file(moat_tls_config *cfg, const char *path, char *err,
-                                       size_t errlen);
+/* The client CAs, as PEM text (their file: moat_tls_config_set_client_ca_file).
+ * Returns 0 or MOAT_ERR_FILE with err filled. */
+int moat_tls_config_set_client_ca_pem(moat_tls_config *cfg, const char *pem, size_t len, char *err,
+                                      size_t errlen);
 void moat_tls_config_set_client_auth(moat_tls_config *cfg, int mode);
 
 /* Server: the DER OCSP response to staple for certificate number `index`
@@ -169,7 +179,7 @@ int moat_tls_config_set_ocsp_staple(moat_tls_config *cfg, size_t index, const ui
                                     size_t len);
 
 /* Client: a certificate to present when a server asks for one is the
- * first one added with moat_tls_config_add_cert_file. */
+ * first one added with moat_tls_config_add_cert_pem (or _file). */
 
 /* Names for the command line: "TLS_AES_128_GCM_SHA256" or
  * "aes128gcm"-style aliases; "x25519", "P-256"/"secp256r1", ... Return 0

@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include "acme/acme.h"
+#include "ca/ca.h"
 #include "core/file.h"
 #include "crypto/crypto.h"
 #include "crypto/x509gen.h"
+#include "moat/tlsfile.h"
 
 #define MAX_NAMES 100
 
@@ -267,10 +269,10 @@ static int account(struct acme_client *c, const struct opts *o)
                 c->dir.terms[0] ? c->dir.terms : "see the CA");
         return ACME_EXIT_USAGE;
     }
-    int r = access(key, F_OK) == 0 ? moat_pkey_read_pem(key, &c->key, err, sizeof err) : 1;
+    int r = access(key, F_OK) == 0 ? ca_read_key(key, &c->key, err, sizeof err) : 1;
     if (r == 1) {
         r = moat_pkey_generate(MOAT_KEY_EC_P256, &c->key, err, sizeof err);
-        if (!r) r = moat_pkey_write_pem(c->key, key, err, sizeof err);
+        if (!r) r = ca_write_key(c->key, key, err, sizeof err);
     }
     if (r) {
         free(known);
@@ -345,7 +347,7 @@ static int due(const char *path, double renew_before, int64_t *not_after)
     moat_cert *c;
     char err[256];
     int64_t nb, na;
-    if (moat_cert_read_pem(path, &c, err, sizeof err) < 0) return -1;
+    if (ca_read_cert(path, &c, err, sizeof err) < 0) return -1;
     int r = moat_cert_not_before(c, &nb) | moat_cert_not_after(c, &na);
     moat_cert_free(c);
     if (r) return -1;
@@ -360,7 +362,7 @@ static int covers(const char *path, const struct opts *o)
 {
     moat_cert *c;
     char err[256], names[8192];
-    if (moat_cert_read_pem(path, &c, err, sizeof err) < 0) return 0;
+    if (ca_read_cert(path, &c, err, sizeof err) < 0) return 0;
     moat_cert_names(c, names, sizeof names);
     moat_cert_free(c);
     for (size_t i = 0; i < o->nnames; i++) {
@@ -383,7 +385,7 @@ static int write_result(const struct opts *o, const char *base, const char *out,
     char kp[PATH_MAX + 300], cp[PATH_MAX + 300], err[1024];
     snprintf(kp, sizeof kp, "%s/%s-key.pem", out, base);
     snprintf(cp, sizeof cp, "%s/%s.pem", out, base);
-    if (moat_pkey_write_pem(key, kp, err, sizeof err) < 0 ||
+    if (ca_write_key(key, kp, err, sizeof err) < 0 ||
         core_write_file_atomic(cp, chain, strlen(chain), 0644, err, sizeof err) < 0) {
         fprintf(stderr, "moat: cert: %s\n", err);
         return ACME_EXIT_IO;
@@ -540,7 +542,7 @@ static int renew(struct opts *o)
 static int revoke_key(const char *path, moat_pkey **key)
 {
     char err[512];
-    if (moat_pkey_read_pem(path, key, err, sizeof err) < 0) {
+    if (ca_read_key(path, key, err, sizeof err) < 0) {
         fprintf(stderr, "moat: cert: --key: %s\n", err);
         return ACME_EXIT_USAGE;
     }

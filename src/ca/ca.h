@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/exit.h"
 #include "crypto/x509gen.h"
@@ -28,6 +29,18 @@
 #define MOAT_CA_APPLE_MAX_DAYS 825 /* the longest Apple platforms accept */
 #define MOAT_CA_RENEW_DAYS 30      /* serve renews when fewer remain */
 #define MOAT_CA_CRL_DAYS 30        /* default nextUpdate of a CRL, from now */
+
+/* Keys and certificates as files (pem.c): crypto/ takes and gives PEM
+ * text, these read it whole (at most 16 MiB) and write it atomically.
+ * The reader takes the first certificate or key of the file; a key with a
+ * passphrase is refused. ca_write_key writes mode 0600 and wipes its copy
+ * of the key; ca_write_certs writes n certificates one after the other. 0
+ * or a negative moat error with err filled ("cannot open PATH: ..."). */
+int ca_read_cert(const char *path, moat_cert **out, char *err, size_t errlen);
+int ca_read_key(const char *path, moat_pkey **out, char *err, size_t errlen);
+int ca_write_key(const moat_pkey *k, const char *path, char *err, size_t errlen);
+int ca_write_certs(const moat_cert *const *certs, size_t n, const char *path, mode_t mode,
+                   char *err, size_t errlen);
 
 /* For `moat serve` without --cert: the certificate and key for localhost
  * (DNS:localhost, IP:127.0.0.1, IP:::1), issued by the user's CA and kept
@@ -64,6 +77,40 @@ struct moat_ca {
 int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, char *err,
                  size_t errlen);
 void moat_ca_close(struct moat_ca *ca);
+
+/* `moat ca issue` (issue.c): what to make. names are checked
+ * (moat_ca_check_name) and lower-cased by the caller; host says one of
+ * them is a host name or an IP address (a server certificate). */
+struct ca_issue_req {
+    const char *const *names;
+    size_t n_names;
+    int64_t not_before, not_after;
+    int client, rsa, host;
+    const char *cert_path, *key_path; /* where the leaf and its key go */
+};
+/* Checks that the CA may certify every name for that long, makes the key
+ * and the leaf, has the verifier look at the leaf (never written when
+ * clients would refuse it), then writes the key (0600), the certificate
+ * and the record in the CA directory, taking the first two back when a
+ * later one fails. Returns a MOAT_CA_EXIT_* status: OK with the serial
+ * (lower-case hex) in serial, USAGE for what the CA may not certify,
+ * FAIL for the rest; err says why, for "moat ca issue: ". */
+int ca_issue(const struct moat_ca *ca, const struct ca_issue_req *q, char *serial,
+             size_t serial_len, char *err, size_t errlen);
+/* The first of ca_issue's checks alone (the paths of q are not looked
+ * at): the CA may certify every name, for that long. MOAT_CA_EXIT_OK, or
+ * MOAT_CA_EXIT_USAGE with err filled. */
+int ca_issue_fits(const struct moat_ca *ca, const struct ca_issue_req *q, char *err, size_t errlen);
+
+/* What a root says, for `moat ca init`'s report. */
+struct ca_root_info {
+    char subject[512];
+    int64_t not_after;
+    char constraints[512]; /* "" when it has none */
+};
+void ca_describe(const struct moat_ca *ca, struct ca_root_info *out);
+/* 1 when cidr is an address range --permit-ip takes (moat_cidr_parse). */
+int ca_range_ok(const char *cidr);
 
 /* `moat ca init`: creates dir as moat_ca_open does, takes the lock, makes
  * a new CA with these name constraints (none when both n are 0) and

@@ -15,8 +15,8 @@ static int reusable(const struct moat_ca *ca, const char *cert_path, const char 
     moat_pkey *k = NULL;
     char e[256];
     int64_t nb = 0, na = 0, now = moat_ca_now();
-    int ok = moat_cert_read_pem(cert_path, &c, e, sizeof e) == 0 &&
-             moat_pkey_read_pem(key_path, &k, e, sizeof e) == 0 && moat_cert_matches_key(c, k) &&
+    int ok = ca_read_cert(cert_path, &c, e, sizeof e) == 0 &&
+             ca_read_key(key_path, &k, e, sizeof e) == 0 && moat_cert_matches_key(c, k) &&
              moat_cert_signed_by(c, ca->cert) && moat_cert_not_before(c, &nb) == 0 &&
              moat_cert_not_after(c, &na) == 0 && nb <= now &&
              na - now >= (int64_t)MOAT_CA_RENEW_DAYS * 86400;
@@ -85,10 +85,10 @@ static int issue_localhost(const struct moat_ca *ca, const char *dir, const char
     if (r == 0) r = moat_x509_issue(ca->cert, ca->key, key, &p, &leaf, err, errlen);
     /* Never serve what clients would refuse; the message says why. */
     if (r == 0) r = moat_cert_check_leaf(ca->cert, leaf, 1, 0, err, errlen);
-    if (r == 0) r = moat_pkey_write_pem(key, key_path, err, errlen);
+    if (r == 0) r = ca_write_key(key, key_path, err, errlen);
     if (r == 0) {
         const moat_cert *chain[1] = {leaf};
-        r = moat_cert_write_pem(chain, 1, cert_path, 0644, err, errlen);
+        r = ca_write_certs(chain, 1, cert_path, 0644, err, errlen);
     }
     if (r == 0) r = moat_ca_record_issued(ca, leaf, err, errlen);
     moat_cert_free(leaf);

@@ -315,7 +315,7 @@ int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason_nam
     struct stat st;
     if (stat(what, &st) == 0) {
         /* A certificate file: it must be one this CA signed. */
-        if (moat_cert_read_pem(what, &c, err, sizeof err) != 0) {
+        if (ca_read_cert(what, &c, err, sizeof err) != 0) {
             fprintf(stderr, "moat ca revoke: %s\n", err);
             goto out;
         }
@@ -337,7 +337,7 @@ int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason_nam
         }
         char rec[4400];
         snprintf(rec, sizeof rec, "%s/%s/%s.pem", dir, MOAT_CA_ISSUED_DIR, serial);
-        if (moat_cert_read_pem(rec, &c, err, sizeof err) != 0) {
+        if (ca_read_cert(rec, &c, err, sizeof err) != 0) {
             fprintf(stderr,
                     "moat ca revoke: this CA has no record of a certificate with serial %s "
                     "(see `moat ca list`; to revoke a certificate by its file, name the file)\n",
@@ -465,7 +465,7 @@ int moat_ca_cmd_list(const char *dir)
         char path[4500];
         snprintf(path, sizeof path, "%s/%s", issued, de->d_name);
         moat_cert *c = NULL;
-        if (moat_cert_read_pem(path, &c, err, sizeof err) != 0) {
+        if (ca_read_cert(path, &c, err, sizeof err) != 0) {
             fprintf(stderr, "moat ca list: skipping %s\n", err);
             damaged = 1;
             continue;

@@ -188,10 +188,10 @@ int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
     char tmp_cert[4300], tmp_key[4300];
     snprintf(tmp_cert, sizeof tmp_cert, "%s/%s", dir, MOAT_CA_NEW_CERT_FILE);
     snprintf(tmp_key, sizeof tmp_key, "%s/%s", dir, MOAT_CA_NEW_KEY_FILE);
-    if (r == 0) r = moat_pkey_write_pem(key, tmp_key, err, errlen);
+    if (r == 0) r = ca_write_key(key, tmp_key, err, errlen);
     if (r == 0) {
         const moat_cert *chain[1] = {cert};
-        r = moat_cert_write_pem(chain, 1, tmp_cert, 0644, err, errlen);
+        r = ca_write_certs(chain, 1, tmp_cert, 0644, err, errlen);
     }
     if (r == 0 && ca_create_fault == 1) r = MOAT_ERR_IO; /* tests: a crash before the renames */
     if (r == 0 && rename(tmp_key, key_path) != 0) {
@@ -318,8 +318,8 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
         goto fail;
     }
     char why[1024];
-    r = moat_cert_read_pem(cert_path, &ca->cert, why, sizeof why);
-    if (r == 0) r = moat_pkey_read_pem(key_path, &ca->key, why, sizeof why);
+    r = ca_read_cert(cert_path, &ca->cert, why, sizeof why);
+    if (r == 0) r = ca_read_key(key_path, &ca->key, why, sizeof why);
     if (r != 0) {
         seterr(err, errlen, "the CA in %s is damaged: %s", dir, why);
         r = MOAT_ERR_FILE;
@@ -379,7 +379,7 @@ int moat_ca_record_issued(const struct moat_ca *ca, const moat_cert *leaf, char 
         return MOAT_ERR_IO;
     }
     const moat_cert *chain[1] = {leaf};
-    return moat_cert_write_pem(chain, 1, record, 0644, err, errlen);
+    return ca_write_certs(chain, 1, record, 0644, err, errlen);
 }
 
 /* ---- names */

@@ -301,8 +301,7 @@ static int cmd_init(struct opts *o)
         nd++;
     }
     for (size_t i = 0; i < o->n_permit_ip; i++) {
-        unsigned char b[32];
-        if (moat_cidr_parse(o->permit_ip[i], b) == 0) {
+        if (!ca_range_ok(o->permit_ip[i])) {
             fprintf(stderr,
                     "moat ca init: --permit-ip needs an address range like 10.0.0.0/8 or "
                     "fd00::/8 (no bits set after the prefix), not \"%s\"\n",
@@ -328,12 +327,10 @@ static int cmd_init(struct opts *o)
         r = open_exit(r); /* a half CA or bad constraint: 2; files: 1 */
         goto out;
     }
-    char subject[512] = "", until[32], nc[512] = "";
-    int64_t na = 0;
-    moat_cert_subject(ca.cert, subject, sizeof subject);
-    moat_cert_not_after(ca.cert, &na);
-    fmt_date(na, until, sizeof until);
-    moat_cert_constraints(ca.cert, nc, sizeof nc);
+    struct ca_root_info root;
+    char until[32];
+    ca_describe(&ca, &root);
+    fmt_date(root.not_after, until, sizeof until);
     printf("Created a new local CA in %s\n"
            "  certificate: %s/%s\n"
            "               %s, valid until %s\n"
@@ -341,9 +338,10 @@ static int cmd_init(struct opts *o)
            "               for any name that browsers trusting this CA will accept)\n"
            "To make browsers trust the certificates it issues, run `moat ca trust` (or add\n"
            "%s/%s to their trust store).\n",
-           dir, dir, MOAT_CA_CERT_FILE, subject, until, dir, MOAT_CA_KEY_FILE, dir,
+           dir, dir, MOAT_CA_CERT_FILE, root.subject, until, dir, MOAT_CA_KEY_FILE, dir,
            MOAT_CA_CERT_FILE);
-    if (nc[0]) printf("It may certify only names within: %s (name constraints).\n", nc);
+    if (root.constraints[0])
+        printf("It may certify only names within: %s (name constraints).\n", root.constraints);
     moat_ca_close(&ca);
     r = MOAT_CA_EXIT_OK;
     goto out;
@@ -470,33 +468,6 @@ static int issue_validity(const struct opts *o, struct issue_job *j)
     return MOAT_CA_EXIT_OK;
 }
 
-/* The CA may certify every name, for that long. Returns an exit code. */
-static int fits_ca(const struct moat_ca *ca, const struct issue_job *j)
-{
-    for (size_t i = 0; i < j->n; i++) {
-        if (moat_cert_name_permitted(ca->cert, j->names[i])) continue;
-        char nc[512];
-        moat_cert_constraints(ca->cert, nc, sizeof nc);
-        fprintf(stderr,
-                "moat ca issue: the CA in %s may not certify \"%s\": its name constraints "
-                "permit only %s\n",
-                j->dir, j->names[i], nc);
-        return MOAT_CA_EXIT_USAGE;
-    }
-    int64_t ca_na = 0;
-    moat_cert_not_after(ca->cert, &ca_na);
-    if (j->na > ca_na) {
-        char d[32];
-        fmt_date(ca_na, d, sizeof d);
-        fprintf(stderr,
-                "moat ca issue: the certificate would outlive the CA, which expires on %s; "
-                "ask for fewer --days or an earlier --not-after\n",
-                d);
-        return MOAT_CA_EXIT_USAGE;
-    }
-    return MOAT_CA_EXIT_OK;
-}
-
 /* Output files: --cert-file and --key-file, else NAME.pem and
  * NAME-key.pem in the current directory. Returns an exit code. */
 static int issue_paths(const struct opts *o, struct issue_job *j)
@@ -516,75 +487,11 @@ static int issue_paths(const struct opts *o, struct issue_job *j)
     return MOAT_CA_EXIT_OK;
 }
 
-/* Makes the key and the leaf, and has the verifier look at it. Returns
- * an exit code. */
-static int make_leaf(const struct opts *o, const struct moat_ca *ca, const struct issue_job *j,
-                     moat_pkey **key, moat_cert **leaf)
-{
-    char ou[256], err[1024];
-    moat_ca_user_at_host(ou, sizeof ou); /* as in the CA's own OU */
-    struct moat_issue_params p = {
-        .names = (const char *const *)j->names,
-        .n_names = j->n,
-        .not_before = j->nb,
-        .not_after = j->na,
-        .client_auth = o->client,
-        .org = "moat development certificate",
-        .org_unit = ou,
-        .common_name = moat_ca_common_name((const char *const *)j->names, j->n),
-    };
-    if (moat_pkey_generate(o->rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, key, err, sizeof err) !=
-            0 ||
-        moat_x509_issue(ca->cert, ca->key, *key, &p, leaf, err, sizeof err) != 0) {
-        fprintf(stderr, "moat ca issue: %s\n", err);
-        return MOAT_CA_EXIT_FAIL;
-    }
-    /* A last word from the verifier itself, before anything is written:
-     * moat never hands out a certificate that clients would refuse. */
-    int vr =
-        moat_cert_check_leaf(ca->cert, *leaf, j->host || !o->client, o->client, err, sizeof err);
-    if (vr != 0) {
-        fprintf(stderr, "moat ca issue: not issued: %s\n", err);
-        return vr == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
-    }
-    return MOAT_CA_EXIT_OK;
-}
-
-/* The key, then the certificate, then the copy in the CA directory that
- * `list` and `revoke SERIAL` read: the record comes last so that a
- * failure leaves no record of a certificate nobody received, and a
- * failure of the record takes the two files back. Each file is written
- * to a temporary name and renamed, so none is half-written. The chain is
- * the leaf alone: clients hold the root. Returns an exit code. */
-static int write_issued(const struct moat_ca *ca, const struct issue_job *j, const moat_pkey *key,
-                        const moat_cert *leaf)
-{
-    char err[1024];
-    const moat_cert *chain[1] = {leaf};
-    if (moat_pkey_write_pem(key, j->key_path, err, sizeof err) != 0) {
-        fprintf(stderr, "moat ca issue: %s\n", err);
-        return MOAT_CA_EXIT_FAIL;
-    }
-    if (moat_cert_write_pem(chain, 1, j->cert_path, 0644, err, sizeof err) != 0) {
-        unlink(j->key_path); /* a key without its certificate helps nobody */
-        fprintf(stderr, "moat ca issue: %s\n", err);
-        return MOAT_CA_EXIT_FAIL;
-    }
-    if (moat_ca_record_issued(ca, leaf, err, sizeof err) != 0) {
-        unlink(j->cert_path); /* unrecorded, it could not be revoked by serial */
-        unlink(j->key_path);
-        fprintf(stderr, "moat ca issue: %s (nothing was issued)\n", err);
-        return MOAT_CA_EXIT_FAIL;
-    }
-    return MOAT_CA_EXIT_OK;
-}
-
 /* What was issued, on stdout, and notes on its dates on stderr. */
-static void report_issued(const struct opts *o, const struct issue_job *j, const moat_cert *leaf)
+static void report_issued(const struct opts *o, const struct issue_job *j, const char *serial)
 {
-    char from[32], until[32], serial[64] = "";
+    char from[32], until[32];
     int64_t now = moat_ca_now();
-    moat_cert_serial_hex(leaf, serial, sizeof serial);
     fmt_date(j->nb, from, sizeof from);
     fmt_date(j->na, until, sizeof until);
     printf("Created a certificate for:\n");
@@ -635,8 +542,6 @@ static int cmd_issue(struct opts *o)
     memset(&j, 0, sizeof j);
     struct moat_ca ca;
     int ca_open = 0;
-    moat_pkey *key = NULL;
-    moat_cert *leaf = NULL;
     if (!(j.names = calloc(o->n_names, sizeof *j.names))) {
         fprintf(stderr, "moat ca issue: out of memory\n");
         return MOAT_CA_EXIT_FAIL;
@@ -645,7 +550,7 @@ static int cmd_issue(struct opts *o)
         (rc = resolve_dir(o, j.dir, sizeof j.dir)) != 0)
         goto out;
     j.host = names_a_host(j.names, j.n);
-    char err[1024];
+    char err[1024], serial[64] = "";
     int created = 0, or = moat_ca_open(j.dir, 1, &created, &ca, err, sizeof err);
     if (or != 0) {
         fprintf(stderr, "moat ca issue: %s\n", err);
@@ -656,14 +561,29 @@ static int cmd_issue(struct opts *o)
     if (created)
         fprintf(stderr, "moat ca issue: created a new local CA in %s (its certificate is %s/%s)\n",
                 j.dir, j.dir, MOAT_CA_CERT_FILE);
-    if ((rc = fits_ca(&ca, &j)) != 0 || (rc = issue_paths(o, &j)) != 0 ||
-        (rc = make_leaf(o, &ca, &j, &key, &leaf)) != 0 ||
-        (rc = write_issued(&ca, &j, key, leaf)) != 0)
+    struct ca_issue_req q = {
+        .names = (const char *const *)j.names,
+        .n_names = j.n,
+        .not_before = j.nb,
+        .not_after = j.na,
+        .client = o->client,
+        .rsa = o->rsa,
+        .host = j.host,
+        .cert_path = j.cert_path, /* filled in by issue_paths */
+        .key_path = j.key_path,
+    };
+    /* What the CA may not certify is said before a mistake in the paths. */
+    if ((rc = ca_issue_fits(&ca, &q, err, sizeof err)) != 0) {
+        fprintf(stderr, "moat ca issue: %s\n", err);
         goto out;
-    report_issued(o, &j, leaf);
+    }
+    if ((rc = issue_paths(o, &j)) != 0) goto out;
+    if ((rc = ca_issue(&ca, &q, serial, sizeof serial, err, sizeof err)) != 0) {
+        fprintf(stderr, "moat ca issue: %s\n", err);
+        goto out;
+    }
+    report_issued(o, &j, serial);
 out:
-    moat_cert_free(leaf);
-    moat_pkey_free(key);
     if (ca_open) moat_ca_close(&ca);
     for (size_t i = 0; i < j.n; i++)
         free(j.names[i]);

@@ -5,8 +5,8 @@
 
 #include "acme/acme.h"
 #include "cli/cli.h"
+#include "client/client.h"
 #include "core/exit.h"
-#include "crypto/crypto.h"
 
 #define MOAT_VERSION "0.1"
 
@@ -45,8 +45,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "ca") == 0) return moat_ca_main(argc - 1, argv + 1);
     if (strcmp(cmd, "cert") == 0) return moat_cert_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("moat %s\nlibcrypto: %s\nML-KEM-768: %s\n", MOAT_VERSION, moat_crypto_version(),
-               moat_mlkem_impl());
+        const char *libcrypto, *mlkem;
+        get_crypto_versions(&libcrypto, &mlkem);
+        printf("moat %s\nlibcrypto: %s\nML-KEM-768: %s\n", MOAT_VERSION, libcrypto, mlkem);
         return MOAT_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

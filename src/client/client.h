@@ -88,6 +88,10 @@ int get_add_data(struct moat_get_opts *o, const char *v, int binary);
  * TLS, fetches; frees o->data. Returns the exit status, enum
  * moat_get_exit, after printing any error on stderr. */
 int get_run(struct moat_get_opts *o);
+/* For `moat version`: the libcrypto the client's TLS runs on, as it names
+ * itself, and which ML-KEM-768 this build uses, in words (cli/ reaches
+ * crypto/ only through the layers that use it). */
+void get_crypto_versions(const char **libcrypto, const char **mlkem);
 
 /* Fetches the URL of o with the configuration cfg, following redirects
  * with -L: connect, handshake, request, response to the output. Returns

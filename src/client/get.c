@@ -15,6 +15,7 @@
 #include "core/exit.h"
 #include "core/file.h"
 #include "crypto/crypto.h"
+#include "tlsfile/tlsfile.h"
 
 /* A mistake in the options found here (a cipher or group name): the
  * message, then the usage text of cli/get.c. */
@@ -142,9 +143,12 @@ static void insecure_trust(struct moat_get_opts *o)
     int bad = 0;
     if (o->capath) bad = read_capath(o->capath, &pem) < 0;
     if (!bad && o->cacert) bad = read_file(o->cacert, &pem) < 0;
-    if (!bad && (pem.len || (!o->capath && !o->cacert)))
-        o->check_trust =
-            moat_trust_new(pem.len ? (const char *)pem.base : NULL, pem.len, err, sizeof err);
+    if (!bad && !o->capath && !o->cacert) {
+        if (!tlsfile_read_system_trust(&pem))
+            o->check_trust = crypto_trust_new_system(pem.len ? (const char *)pem.base : "", pem.len,
+                                                     err, sizeof err);
+    } else if (!bad && pem.len)
+        o->check_trust = moat_trust_new((const char *)pem.base, pem.len, err, sizeof err);
     if (o->check_trust && o->crl &&
         (read_file(o->crl, &crl) < 0 ||
          moat_trust_add_crl(o->check_trust, (const char *)crl.base, crl.len, err, sizeof err))) {
@@ -227,6 +231,12 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
                 "can read and change this transfer.\n");
     }
     return GET_EXIT_OK;
+}
+
+void get_crypto_versions(const char **libcrypto, const char **mlkem)
+{
+    *libcrypto = moat_crypto_version();
+    *mlkem = moat_mlkem_impl();
 }
 
 int get_run(struct moat_get_opts *o)

@@ -159,14 +159,26 @@ int moat_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, c
 
 /* ---- trust and chain validation */
 typedef struct moat_trust moat_trust;
-/* NULL pem: the system trust store. */
+/* Roots the caller chose (--cacert, --capath, --client-ca): the
+ * certificates of PEM text; none is an error. */
 moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen);
+/* The system's roots: the certificates and CRLs of PEM text the caller
+ * read from the files crypto_trust_default_paths names (crypto/ opens no
+ * file). Held to 112-bit security, as Chromium holds chains to public
+ * roots; none at all is allowed (every server is then refused, as with
+ * an empty system store). NULL only when out of memory. */
+moat_trust *crypto_trust_new_system(const char *pem, size_t len, char *err, size_t errlen);
 void moat_trust_free(moat_trust *t);
-/* SHA-256 naming the system trust store into out: the file and directory
- * moat_trust_new(NULL) loads (SSL_CERT_FILE and SSL_CERT_DIR or the
- * defaults) and the file's device, inode, size and change time, so an
- * updated bundle is another store. Returns 0 or MOAT_ERR_INTERNAL. */
-int moat_trust_system_id(uint8_t out[32]);
+/* Where libcrypto's build says the system trust store is, for the caller
+ * to read: the environment variables that override it (SSL_CERT_FILE,
+ * SSL_CERT_DIR; the directory may be a ':'-separated list) and the
+ * defaults (/usr/lib/ssl/cert.pem and /usr/lib/ssl/certs on Debian; the
+ * directory holds certificates by subject hash, HASH.N, and CRLs,
+ * HASH.rN). Names only: nothing is read. */
+struct crypto_trust_paths {
+    const char *file_env, *dir_env, *file, *dir;
+};
+void crypto_trust_default_paths(struct crypto_trust_paths *p);
 /* Adds CRLs (PEM, several allowed, or one DER); from then on revocation
  * is checked: the leaf always (a missing CRL for its issuer refuses the
  * chain, as curl --crlfile does), and each intermediate whose issuer's CRL

@@ -2,10 +2,10 @@
  * verifier, with refusals explained in plain words as browsers do. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -24,65 +24,83 @@ struct moat_trust {
     int local;     /* roots the caller chose, not the system's public ones */
 };
 
-moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen)
+/* A store whose every certificate is an anchor, not only self-signed
+ * roots: an intermediate (or the server's own leaf) given with --cacert
+ * or --capath, or found in the system store, ends the chain, as curl
+ * does (X509_V_FLAG_PARTIAL_CHAIN) and browsers do with any trusted
+ * certificate. Set on the store so that the check of a stapled OCSP
+ * answer's signer trusts the same certificates. Client certificates
+ * still chain to a root (moat_verify_chain clears it for them). */
+static moat_trust *trust_alloc(void)
 {
     if (moat_crypto_init()) return NULL;
     moat_trust *t = OPENSSL_zalloc(sizeof *t);
-    if (!t || !(t->store = X509_STORE_new())) goto fail;
-    /* Every certificate in the store is an anchor, not only self-signed
-     * roots: an intermediate (or the server's own leaf) given with --cacert
-     * or --capath, or found in the system store, ends the chain, as curl
-     * does (X509_V_FLAG_PARTIAL_CHAIN) and browsers do with any trusted
-     * certificate. Set on the store so that the check of a stapled OCSP
-     * answer's signer trusts the same certificates. Client certificates
-     * still chain to a root (moat_verify_chain clears it for them). */
-    X509_STORE_set_flags(t->store, X509_V_FLAG_PARTIAL_CHAIN);
-    if (!pem) {
-        if (!X509_STORE_set_default_paths(t->store)) {
-            snprintf(err, errlen, "the system trust store could not be loaded");
-            goto fail;
-        }
-    } else {
-        t->local = 1;
-        BIO *b = BIO_new_mem_buf(pem, (int)len);
-        X509 *x;
-        int n = 0;
-        while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
-            X509_STORE_add_cert(t->store, x);
-            X509_free(x);
-            n++;
-        }
-        BIO_free(b);
-        if (!n) {
-            snprintf(err, errlen, "no PEM certificate found");
-            goto fail;
-        }
+    if (!t || !(t->store = X509_STORE_new())) {
+        moat_trust_free(t);
+        return NULL;
     }
-    ERR_clear_error();
+    X509_STORE_set_flags(t->store, X509_V_FLAG_PARTIAL_CHAIN);
     return t;
-fail:
-    ERR_clear_error();
-    moat_trust_free(t);
-    return NULL;
 }
 
-int moat_trust_system_id(uint8_t out[32])
+moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen)
 {
-    /* The names X509_STORE_set_default_paths reads: the environment first. */
-    const char *file = getenv(X509_get_default_cert_file_env());
-    const char *dir = getenv(X509_get_default_cert_dir_env());
-    if (!file) file = X509_get_default_cert_file();
-    if (!dir) dir = X509_get_default_cert_dir();
-    struct stat st;
-    memset(&st, 0, sizeof st);
-    if (stat(file, &st) < 0) memset(&st, 0, sizeof st);
-    char id[8192];
-    int n =
-        snprintf(id, sizeof id, "system trust store\n%s\n%s\n%llu %llu %llu %lld.%09ld", file, dir,
-                 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
-                 (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-    if (n < 0 || (size_t)n >= sizeof id) return MOAT_ERR_INTERNAL;
-    return moat_hash(MOAT_HASH_SHA256, id, (size_t)n, out) ? MOAT_ERR_INTERNAL : 0;
+    moat_trust *t = trust_alloc();
+    if (!t || len > INT_MAX) {
+        snprintf(err, errlen, t ? "too large" : "out of memory");
+        moat_trust_free(t);
+        return NULL;
+    }
+    t->local = 1;
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    X509 *x;
+    int n = 0;
+    while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
+        X509_STORE_add_cert(t->store, x);
+        X509_free(x);
+        n++;
+    }
+    BIO_free(b);
+    ERR_clear_error();
+    if (!n) {
+        snprintf(err, errlen, "no PEM certificate found");
+        moat_trust_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+moat_trust *crypto_trust_new_system(const char *pem, size_t len, char *err, size_t errlen)
+{
+    moat_trust *t = trust_alloc();
+    if (!t || len > INT_MAX) {
+        snprintf(err, errlen, t ? "the system trust store is too large" : "out of memory");
+        moat_trust_free(t);
+        return NULL;
+    }
+    /* Certificates and CRLs alike, skipping what does not parse, as
+     * X509_STORE_set_default_paths loads the bundle and the hashed files
+     * (X509_load_cert_crl_file). A CRL here is found when revocation is
+     * checked, but does not turn the check on. */
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    STACK_OF(X509_INFO) *infos = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+        X509_INFO *xi = sk_X509_INFO_value(infos, i);
+        if (xi->x509) X509_STORE_add_cert(t->store, xi->x509);
+        if (xi->crl) X509_STORE_add_crl(t->store, xi->crl);
+    }
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    ERR_clear_error();
+    return t;
+}
+
+void crypto_trust_default_paths(struct crypto_trust_paths *p)
+{
+    p->file_env = X509_get_default_cert_file_env();
+    p->dir_env = X509_get_default_cert_dir_env();
+    p->file = X509_get_default_cert_file();
+    p->dir = X509_get_default_cert_dir();
 }
 
 int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, size_t errlen)

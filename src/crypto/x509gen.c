@@ -1,16 +1,13 @@
 /* Key and certificate generation for the local CA: the libcrypto calls
  * behind `moat ca` (RFC 5280 profiles for a root and its leaves). */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -20,7 +17,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "core/file.h"
 #include "crypto/x509gen.h"
 #include "crypto/x509gen_int.h"
 #include "moat/error.h"
@@ -42,15 +38,26 @@ static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
     return code;
 }
 
-/* ---- files */
+/* ---- PEM text in memory: the callers (ca/) read and write the files */
 
-/* Writes the contents of a memory BIO to path. */
-static int write_bio(BIO *b, const char *path, mode_t mode, char *err, size_t errlen)
+/* The contents of a memory BIO as a malloc'd copy (wiped by the caller
+ * when it holds a key). */
+static int bio_bytes(BIO *b, char **out, size_t *len, char *err, size_t errlen)
 {
     char *data = NULL;
     long n = BIO_get_mem_data(b, &data);
-    if (n < 0 || !data) return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode %s", path);
-    return core_write_file_atomic(path, data, (size_t)n, mode, err, errlen);
+    if (n < 0 || !data) return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode it");
+    if (!(*out = malloc((size_t)n + 1))) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    memcpy(*out, data, (size_t)n);
+    (*out)[n] = '\0';
+    *len = (size_t)n;
+    return 0;
+}
+
+/* A read-only memory BIO over len bytes (BIO_new_mem_buf takes an int). */
+static BIO *mem_in(const char *pem, size_t len)
+{
+    return len > INT_MAX ? NULL : BIO_new_mem_buf(pem, (int)len);
 }
 
 /* ---- keys */
@@ -90,8 +97,9 @@ int moat_pkey_type(const moat_pkey *k)
     return -1;
 }
 
-int moat_pkey_write_pem(const moat_pkey *k, const char *path, char *err, size_t errlen)
+int crypto_pkey_to_pem(const moat_pkey *k, char **out, size_t *len, char *err, size_t errlen)
 {
+    *out = NULL;
     /* Secure heap when available, so the encoded key is wiped on free. */
     BIO *b = BIO_new(BIO_s_secmem());
     if (!b) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
@@ -99,7 +107,7 @@ int moat_pkey_write_pem(const moat_pkey *k, const char *path, char *err, size_t 
     if (PEM_write_bio_PrivateKey(b, k->pkey, NULL, NULL, 0, NULL, NULL) != 1)
         r = fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode the private key");
     else
-        r = write_bio(b, path, 0600, err, errlen);
+        r = bio_bytes(b, out, len, err, errlen);
     BIO_free(b);
     return r;
 }
@@ -111,26 +119,18 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-static FILE *open_read(const char *path, char *err, size_t errlen, int *code)
-{
-    FILE *f = fopen(path, "re");
-    if (!f) *code = fail(MOAT_ERR_FILE, err, errlen, "cannot open %s: %s", path, strerror(errno));
-    return f;
-}
-
-int moat_pkey_read_pem(const char *path, moat_pkey **out, char *err, size_t errlen)
+int crypto_pkey_from_pem(const char *pem, size_t len, const char *what, moat_pkey **out, char *err,
+                         size_t errlen)
 {
     *out = NULL;
-    int r = 0;
-    FILE *f = open_read(path, err, errlen, &r);
-    if (!f) return r;
-    EVP_PKEY *pk = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-    fclose(f);
+    BIO *b = mem_in(pem, len);
+    EVP_PKEY *pk = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL) : NULL;
+    BIO_free(b);
     if (!pk)
         return fail(MOAT_ERR_FILE, err, errlen,
                     "%s holds no private key moat can read (it must be PEM, without a "
                     "passphrase)",
-                    path);
+                    what);
     moat_pkey *k = malloc(sizeof *k);
     if (!k) {
         EVP_PKEY_free(pk);
@@ -480,29 +480,29 @@ int moat_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server,
     return 0;
 }
 
-int moat_cert_write_pem(const moat_cert *const *certs, size_t n, const char *path, mode_t mode,
-                        char *err, size_t errlen)
+int crypto_certs_to_pem(const moat_cert *const *certs, size_t n, char **out, size_t *len, char *err,
+                        size_t errlen)
 {
+    *out = NULL;
     BIO *b = BIO_new(BIO_s_mem());
     if (!b) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++)
         if (PEM_write_bio_X509(b, certs[i]->x509) != 1)
             r = fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode the certificate");
-    if (r == 0) r = write_bio(b, path, mode, err, errlen);
+    if (r == 0) r = bio_bytes(b, out, len, err, errlen);
     BIO_free(b);
     return r;
 }
 
-int moat_cert_read_pem(const char *path, moat_cert **out, char *err, size_t errlen)
+int crypto_cert_from_pem(const char *pem, size_t len, const char *what, moat_cert **out, char *err,
+                         size_t errlen)
 {
     *out = NULL;
-    int r = 0;
-    FILE *f = open_read(path, err, errlen, &r);
-    if (!f) return r;
-    X509 *x = PEM_read_X509(f, NULL, no_passphrase, NULL);
-    fclose(f);
-    if (!x) return fail(MOAT_ERR_FILE, err, errlen, "%s holds no PEM certificate", path);
+    BIO *b = mem_in(pem, len);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, no_passphrase, NULL) : NULL;
+    BIO_free(b);
+    if (!x) return fail(MOAT_ERR_FILE, err, errlen, "%s holds no PEM certificate", what);
     return wrap_cert(x, out, err, errlen);
 }
 

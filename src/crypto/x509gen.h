@@ -5,7 +5,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 /* Every function here returns 0 or a negative moat error (MOAT_ERR_*), and
  * on error writes a one-line reason into err (errlen bytes, may be 0). */
@@ -24,13 +23,15 @@ enum moat_key_type {
 int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size_t errlen);
 /* MOAT_KEY_EC_P256 or MOAT_KEY_RSA2048, or -1 for any other kind of key. */
 int moat_pkey_type(const moat_pkey *k);
-/* Writes the key as an unencrypted PKCS#8 PEM file with mode 0600, through
- * core_write_file_atomic (so a crash never leaves half a key). Replaces an
- * existing file at path. */
-int moat_pkey_write_pem(const moat_pkey *k, const char *path, char *err, size_t errlen);
-/* Reads the first private key of a PEM file. Encrypted keys are refused
- * (never prompts for a passphrase). */
-int moat_pkey_read_pem(const char *path, moat_pkey **out, char *err, size_t errlen);
+/* The key as unencrypted PKCS#8 PEM text: *out (len bytes, NUL-terminated)
+ * is malloc'd and holds the key, so the caller wipes it before free.
+ * crypto/ writes no file: ca/ stores it (0600, atomically). */
+int crypto_pkey_to_pem(const moat_pkey *k, char **out, size_t *len, char *err, size_t errlen);
+/* The first private key of PEM text (what names where it came from, for
+ * the message). Encrypted keys are refused (never prompts for a
+ * passphrase): MOAT_ERR_FILE. */
+int crypto_pkey_from_pem(const char *pem, size_t len, const char *what, moat_pkey **out, char *err,
+                         size_t errlen);
 /* Frees a key (wiping it); NULL is allowed. */
 void moat_pkey_free(moat_pkey *k);
 
@@ -100,12 +101,14 @@ int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pke
 int moat_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server, int client,
                          char *err, size_t errlen);
 
-/* Writes n certificates as PEM, one after the other, into path with the
- * given mode (0644 for certificates), atomically. */
-int moat_cert_write_pem(const moat_cert *const *certs, size_t n, const char *path, mode_t mode,
-                        char *err, size_t errlen);
-/* Reads the first certificate of a PEM file. */
-int moat_cert_read_pem(const char *path, moat_cert **out, char *err, size_t errlen);
+/* n certificates as PEM text, one after the other: *out (len bytes,
+ * NUL-terminated) is malloc'd, freed by the caller. */
+int crypto_certs_to_pem(const moat_cert *const *certs, size_t n, char **out, size_t *len, char *err,
+                        size_t errlen);
+/* The first certificate of PEM text (what names where it came from, for
+ * the message): MOAT_ERR_FILE when there is none. */
+int crypto_cert_from_pem(const char *pem, size_t len, const char *what, moat_cert **out, char *err,
+                         size_t errlen);
 /* Frees a certificate; NULL is allowed. */
 void moat_cert_free(moat_cert *c);
 

@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/exit.h"
 #include "core/file.h"
+#include "moat/tlsfile.h"
 #include "server/config.h"
 #include "server/proxy.h"
 #include "server/server.h"

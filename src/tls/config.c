@@ -48,41 +48,6 @@ void moat_tls_config_free(moat_tls_config *c)
     free(c);
 }
 
-/* Reads a whole small file (certificates, keys) into memory. */
-static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s: %m", path);
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *p = malloc(cap);
-    while (p) {
-        size_t got = fread(p + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-        if (n == cap) {
-            if (cap >= (16u << 20)) { /* no certificate file is this big */
-                free(p);
-                p = NULL;
-                snprintf(err, errlen, "%s is too large", path);
-                break;
-            }
-            char *q = realloc(p, cap * 2);
-            if (!q) {
-                free(p);
-                p = NULL;
-            }
-            p = q;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (p) *len = n;
-    return p;
-}
-
 int moat_tls_config_add_cert_pem(moat_tls_config *c, const char *cert_pem, size_t cert_len,
                                  const char *key_pem, size_t key_len, char *err, size_t errlen)
 {
@@ -95,26 +60,6 @@ int moat_tls_config_add_cert_pem(moat_tls_config *c, const char *cert_pem, size_
     if (r) return r;
     c->creds[c->ncreds++] = cred;
     return 0;
-}
-
-int moat_tls_config_add_cert_file(moat_tls_config *c, const char *cert_file, const char *key_file,
-                                  char *err, size_t errlen)
-{
-    size_t cl = 0, kl = 0;
-    char sub[400] = "";
-    char *cp = slurp(cert_file, &cl, err, errlen);
-    if (!cp) return MOAT_ERR_FILE;
-    char *kp = slurp(key_file, &kl, err, errlen);
-    if (!kp) {
-        free(cp);
-        return MOAT_ERR_FILE;
-    }
-    int r = moat_tls_config_add_cert_pem(c, cp, cl, kp, kl, sub, sizeof sub);
-    if (r) snprintf(err, errlen, "%s / %s: %s", cert_file, key_file, sub);
-    moat_wipe(kp, kl);
-    free(kp);
-    free(cp);
-    return r;
 }
 
 /* id = SHA-256(id | tag | SHA-256(data)): every CA set and CRL changes
@@ -132,13 +77,25 @@ static int trust_id_add(uint8_t id[32], const char *tag, const void *data, size_
     return 0;
 }
 
-int moat_tls_config_set_system_trust(moat_tls_config *c, char *err, size_t errlen)
+/* Puts t in place as the trust store, named by id for the sessions. */
+static void set_trust(moat_tls_config *c, moat_trust *t, const uint8_t id[32])
 {
-    moat_trust *t = moat_trust_new(NULL, 0, err, errlen);
-    if (!t) return MOAT_ERR_FILE;
     moat_trust_free(c->trust);
     c->trust = t;
-    c->trust_named = 0; /* sessions name it by moat_trust_system_id */
+    memcpy(c->trust_id, id, 32);
+}
+
+int moat_tls_config_set_system_trust_pem(moat_tls_config *c, const char *pem, size_t len, char *err,
+                                         size_t errlen)
+{
+    uint8_t id[32] = {0};
+    if (trust_id_add(id, "system", pem, len)) {
+        snprintf(err, errlen, "cannot hash the trust store");
+        return MOAT_ERR_INTERNAL;
+    }
+    moat_trust *t = crypto_trust_new_system(pem, len, err, errlen);
+    if (!t) return MOAT_ERR_FILE;
+    set_trust(c, t, id);
     return 0;
 }
 
@@ -152,69 +109,41 @@ int moat_tls_config_set_ca_pem(moat_tls_config *c, const char *pem, size_t len, 
     }
     moat_trust *t = moat_trust_new(pem, len, err, errlen);
     if (!t) return MOAT_ERR_FILE;
-    moat_trust_free(c->trust);
-    c->trust = t;
-    memcpy(c->trust_id, id, sizeof id);
-    c->trust_named = 1;
+    set_trust(c, t, id);
     return 0;
 }
 
-int moat_tls_config_set_ca_file(moat_tls_config *c, const char *path, char *err, size_t errlen)
+int moat_tls_config_add_crl(moat_tls_config *c, const char *data, size_t len, char *err,
+                            size_t errlen)
 {
-    size_t len = 0;
-    char sub[300] = "";
-    char *p = slurp(path, &len, err, errlen);
-    if (!p) return MOAT_ERR_FILE;
-    int r = moat_tls_config_set_ca_pem(c, p, len, sub, sizeof sub);
-    if (r) snprintf(err, errlen, "%s: %s", path, sub);
-    free(p);
-    return r;
-}
-
-int moat_tls_config_add_crl_file(moat_tls_config *c, const char *path, char *err, size_t errlen)
-{
-    size_t len = 0;
-    char sub[300] = "";
-    if (!c->trust && !(c->trust = moat_trust_new(NULL, 0, err, errlen))) return MOAT_ERR_FILE;
-    char *p = slurp(path, &len, err, errlen);
-    if (!p) return MOAT_ERR_FILE;
-    /* The CRL joins the trust's identity; on the system store, that
-     * identity starts as the store's own. */
+    if (!c->trust) {
+        snprintf(err, errlen, "no trust store to add the CRL to");
+        return MOAT_ERR_STATE;
+    }
+    /* The CRL joins the trust's identity. */
     uint8_t id[32];
     memcpy(id, c->trust_id, sizeof id);
-    int r = !c->trust_named && moat_trust_system_id(id) ? MOAT_ERR_INTERNAL : 0;
-    if (!r) r = trust_id_add(id, "crl", p, len);
-    if (r)
-        snprintf(err, errlen, "%s: cannot hash it", path);
-    else if ((r = moat_trust_add_crl(c->trust, p, len, sub, sizeof sub)))
-        snprintf(err, errlen, "%s: %s", path, sub);
-    if (!r) {
-        memcpy(c->trust_id, id, sizeof id);
-        c->trust_named = 1;
+    if (trust_id_add(id, "crl", data, len)) {
+        snprintf(err, errlen, "cannot hash it");
+        return MOAT_ERR_INTERNAL;
     }
-    free(p);
+    int r = moat_trust_add_crl(c->trust, data, len, err, errlen);
+    if (!r) memcpy(c->trust_id, id, sizeof id);
     return r;
 }
 
-int moat_tls_config_set_client_ca_file(moat_tls_config *c, const char *path, char *err,
-                                       size_t errlen)
+int moat_tls_config_set_client_ca_pem(moat_tls_config *c, const char *pem, size_t len, char *err,
+                                      size_t errlen)
 {
-    size_t len = 0;
-    char sub[300] = "";
-    char *p = slurp(path, &len, err, errlen);
-    if (!p) return MOAT_ERR_FILE;
-    moat_trust *t = moat_trust_new(p, len, sub, sizeof sub);
-    /* Tickets carry this: another CA file makes tickets with an identity
-     * give a full handshake, whose certificate is checked against it. */
+    moat_trust *t = moat_trust_new(pem, len, err, errlen);
+    if (!t) return MOAT_ERR_FILE;
+    /* Tickets carry this: other client CAs make tickets with an identity
+     * give a full handshake, whose certificate is checked against them. */
     uint8_t id[32];
-    if (t && moat_hash(MOAT_HASH_SHA256, p, len, id)) {
+    if (moat_hash(MOAT_HASH_SHA256, pem, len, id)) {
         moat_trust_free(t);
-        t = NULL;
-    }
-    free(p);
-    if (!t) {
-        snprintf(err, errlen, "%s: %s", path, sub);
-        return MOAT_ERR_FILE;
+        snprintf(err, errlen, "cannot hash the client CAs");
+        return MOAT_ERR_INTERNAL;
     }
     moat_trust_free(c->client_trust);
     c->client_trust = t;

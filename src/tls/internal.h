@@ -111,10 +111,9 @@ struct moat_tls_config {
         *trust; /* set by the caller before use; NULL: none (a verifying client is refused) */
     int verify;
     /* Client: what trust is in use, for the sessions it saves (ticket.c):
-     * SHA-256 chained over each CA set and CRL given (trust_named), or
-     * the system store's identity when none was (moat_trust_system_id). */
+     * SHA-256 chained over the CA set or the system store's bytes, then
+     * each CRL added. */
     uint8_t trust_id[32];
-    int trust_named;
     moat_clock_fn clock;
     void *clock_arg;
     uint8_t alpn[512]; /* wire form: vec8 entries */

@@ -339,10 +339,7 @@ static int session_binding(const moat_tls *t, uint8_t out[32])
 {
     uint8_t in[24 + 1 + 32] = "moat session binding v1";
     in[24] = t->cfg->verify ? 1 : 0;
-    if (t->cfg->verify && t->cfg->trust_named)
-        memcpy(in + 25, t->cfg->trust_id, 32);
-    else if (t->cfg->verify && moat_trust_system_id(in + 25))
-        return MOAT_ERR_INTERNAL;
+    if (t->cfg->verify) memcpy(in + 25, t->cfg->trust_id, 32);
     return moat_hash(MOAT_HASH_SHA256, in, sizeof in, out) ? MOAT_ERR_INTERNAL : 0;
 }
 

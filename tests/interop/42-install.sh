@@ -96,7 +96,7 @@ WARN=(-std=c11 -Wall -Wextra -Werror -pedantic)
 for e in client server; do
 	src=$MOAT_ROOT/examples/$e.c
 	check "examples: $e.c includes no header of moat but <moat/*.h>" \
-		eval '! grep -E "^#include \"" "$src" && ! grep -E "^#include <moat/" "$src" | grep -vE "<moat/(buf|error|http|tls)\.h>"'
+		eval '! grep -E "^#include \"" "$src" && ! grep -E "^#include <moat/" "$src" | grep -vE "<moat/(buf|error|http|tls|tlsfile)\.h>"'
 	# shellcheck disable=SC2086
 	if cc "${WARN[@]}" -o "$B/$e-shared" "$src" $CFL $LIBS >"$B/$e-shared.log" 2>&1; then
 		ok "examples: $e builds against libmoat.so with pkg-config --cflags --libs moat"

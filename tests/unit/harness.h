@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "moat/tls.h"
+#include "moat/tlsfile.h"
 
 /* Each test program uses some of these helpers. */
 #pragma GCC diagnostic ignored "-Wunused-function"

@@ -725,7 +725,7 @@ static void test_constraints(void)
     if (r == 0 && moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
         moat_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
         const moat_cert *chain[1] = {leaf};
-        moat_cert_write_pem(chain, 1, "rogue.pem", 0644, err, sizeof err);
+        ca_write_certs(chain, 1, "rogue.pem", 0644, err, sizeof err);
     }
     check(exists("rogue.pem") &&
               sh("openssl verify -CAfile %s rogue.pem 2>&1 | grep -q 'permitted subtree "
@@ -819,8 +819,8 @@ static void test_ip_only_cn(void)
     if (r == 0 && moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
         moat_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
         const moat_cert *chain[1] = {leaf};
-        moat_pkey_write_pem(k, key, err, sizeof err);
-        moat_cert_write_pem(chain, 1, cert, 0644, err, sizeof err);
+        ca_write_key(k, key, err, sizeof err);
+        ca_write_certs(chain, 1, cert, 0644, err, sizeof err);
     }
     moat_cert_free(leaf);
     moat_pkey_free(k);
@@ -1038,16 +1038,16 @@ static void test_x509gen(void)
           "atomic write into a missing dir fails with a message");
     moat_cert *c = NULL;
     moat_pkey *k = NULL;
-    check(moat_cert_read_pem("/nonexistent.pem", &c, err, sizeof err) == MOAT_ERR_FILE && !c,
+    check(ca_read_cert("/nonexistent.pem", &c, err, sizeof err) == MOAT_ERR_FILE && !c,
           "reading a missing certificate fails");
     snprintf(path, sizeof path, "%s/atomic", tmp);
-    check(moat_pkey_read_pem(path, &k, err, sizeof err) == MOAT_ERR_FILE && !k,
+    check(ca_read_key(path, &k, err, sizeof err) == MOAT_ERR_FILE && !k,
           "reading a non-key fails");
     sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes-128-cbc -pass "
        "pass:secret -out %s/enc.pem 2>/dev/null",
        tmp);
     snprintf(path, sizeof path, "%s/enc.pem", tmp);
-    check(moat_pkey_read_pem(path, &k, err, sizeof err) == MOAT_ERR_FILE && !k,
+    check(ca_read_key(path, &k, err, sizeof err) == MOAT_ERR_FILE && !k,
           "an encrypted key is refused without prompting");
     check(moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
               moat_pkey_type(k) == MOAT_KEY_EC_P256,

@@ -226,6 +226,64 @@ static void test_refusals(void)
     moat_tls_config_free(cc);
 }
 
+/* The system trust store as <moat/tlsfile.h> reads it: SSL_CERT_FILE (a
+ * missing one passed over), then the files named by subject hash in each
+ * directory of SSL_CERT_DIR; other names there are not looked at, as
+ * libcrypto's hashed lookup never opens them. */
+static void test_system_trust(void)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "set -e; cd %s; mkdir -p sys named empty; "
+             "cp ca.pem sys/$(openssl x509 -hash -noout -in ca.pem).0; "
+             "cp other.pem sys/$(openssl x509 -hash -noout -in other.pem).1; "
+             "cp ca.pem named/ca.pem",
+             certdir);
+    check(system(cmd) == 0, "a hashed directory is made");
+    char dirs[1200], err[300];
+    snprintf(dirs, sizeof dirs, "%s/empty:%s/sys", certdir, certdir);
+    setenv("SSL_CERT_FILE", cpath("no-such-bundle", "pem"), 1);
+    setenv("SSL_CERT_DIR", dirs, 1);
+    moat_tls_config *sc = server_config("p256"), *rs = server_config("rsa");
+    moat_tls_config *cc = moat_tls_config_new();
+    check(!moat_tls_config_set_system_trust(cc, err, sizeof err),
+          "the system store loads without its bundle (%s)", err);
+    pair_t p;
+    check(pair_handshake(&p, cc, sc, "localhost", 1 << 20) == 0,
+          "a root found by its hash in the second directory of SSL_CERT_DIR is trusted");
+    pair_free(&p);
+    check(moat_tls_config_add_crl(cc, "x", 1, err, sizeof err) == MOAT_ERR_FILE,
+          "a CRL that is none is refused");
+    moat_tls_config *crl = moat_tls_config_new();
+    check(moat_tls_config_add_crl(crl, "x", 1, err, sizeof err) == MOAT_ERR_STATE,
+          "a CRL without a trust store is refused by the engine");
+    err[0] = '\0';
+    check(!moat_tls_config_add_crl_file(crl, cpath("ca", "crl"), err, sizeof err),
+          "a CRL file without a trust store loads the system store first (%s)", err);
+    check(pair_handshake(&p, crl, rs, "localhost", 1 << 20) == ALERT(CERTIFICATE_REVOKED),
+          "and revokes against it");
+    pair_free(&p);
+    snprintf(dirs, sizeof dirs, "%s/named", certdir);
+    setenv("SSL_CERT_DIR", dirs, 1);
+    moat_tls_config *named = moat_tls_config_new();
+    check(!moat_tls_config_set_system_trust(named, err, sizeof err),
+          "a store with no hashed file loads, empty");
+    check(pair_handshake(&p, named, sc, "localhost", 1 << 20) == ALERT(UNKNOWN_CA),
+          "a root in a file not named by its hash is not in the store");
+    pair_free(&p);
+    setenv("SSL_CERT_FILE", cpath("ca", "pem"), 1);
+    moat_tls_config *bundle = moat_tls_config_new();
+    check(!moat_tls_config_set_system_trust(bundle, err, sizeof err) &&
+              pair_handshake(&p, bundle, sc, "localhost", 1 << 20) == 0,
+          "a root in SSL_CERT_FILE is trusted");
+    pair_free(&p);
+    unsetenv("SSL_CERT_FILE");
+    unsetenv("SSL_CERT_DIR");
+    moat_tls_config *all[] = {sc, rs, cc, crl, named, bundle};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        moat_tls_config_free(all[i]);
+}
+
 static void test_sni_and_alpn(void)
 {
     moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
@@ -1562,6 +1620,7 @@ int main(void)
     test_byte_at_a_time();
     test_key_update();
     test_refusals();
+    test_system_trust();
     test_sni_and_alpn();
     test_hostile_server_input();
     test_tampering();
