@@ -224,4 +224,9 @@ void moat_ca_user_at_host(char *out, size_t len);
 void moat_ca_set_clock(int64_t (*now)(void));
 int64_t moat_ca_now(void);
 
+/* printf into err (when err and errlen are set): the one error writer of
+ * the ca/ files. */
+__attribute__((format(printf, 3, 4))) void ca_seterr(char *err, size_t errlen, const char *fmt,
+                                                     ...);
+
 #endif

@@ -59,16 +59,6 @@ int moat_ca_normalize_serial(const char *in, char *out, size_t outlen)
     return 0;
 }
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
-                                                         ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void record_path(const struct moat_ca *ca, const char *file, char *out, size_t len)
 {
     snprintf(out, len, "%s/%s", ca->dir, file);
@@ -84,7 +74,7 @@ int moat_ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out,
     FILE *f = fopen(path, "re");
     if (!f) {
         if (errno == ENOENT) return 0;
-        seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        ca_seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return MOAT_ERR_FILE;
     }
     struct moat_ca_revoked *v = NULL;
@@ -100,7 +90,7 @@ int moat_ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out,
         if (!strchr(line, '\n') || sscanf(line, "%127s %lld %63s", serial, &when, reason) != 3 ||
             moat_ca_normalize_serial(serial, norm, sizeof norm) != 0 || strcmp(norm, serial) != 0 ||
             (code = moat_ca_reason_code(reason)) < 0) {
-            seterr(err, errlen, "the revocation record %s is damaged at line %d", path, lineno);
+            ca_seterr(err, errlen, "the revocation record %s is damaged at line %d", path, lineno);
             r = MOAT_ERR_FILE;
             break;
         }
@@ -109,7 +99,7 @@ int moat_ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out,
             struct moat_ca_revoked *nv = realloc(v, nc * sizeof *nv);
             if (!nv) {
                 r = MOAT_ERR_NOMEM;
-                seterr(err, errlen, "out of memory");
+                ca_seterr(err, errlen, "out of memory");
                 break;
             }
             v = nv;
@@ -121,7 +111,7 @@ int moat_ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out,
         count++;
     }
     if (r == 0 && ferror(f)) {
-        seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        ca_seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
         r = MOAT_ERR_FILE;
     }
     fclose(f);
@@ -165,7 +155,7 @@ int moat_ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int
     char *buf = malloc(cap);
     if (!buf) {
         free(v);
-        seterr(err, errlen, "out of memory");
+        ca_seterr(err, errlen, "out of memory");
         return MOAT_ERR_NOMEM;
     }
     len += (size_t)snprintf(buf + len, cap - len,
@@ -195,7 +185,7 @@ static int read_crl_number(const struct moat_ca *ca, uint64_t *out, char *err, s
     /* Not a regular file, or far too long: damaged, as a bad number is. */
     if (!line && errno != EINVAL && errno != EFBIG) {
         if (errno == ENOENT) return 0;
-        seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        ca_seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return MOAT_ERR_FILE;
     }
     int ok = line && len > 0;
@@ -204,7 +194,7 @@ static int read_crl_number(const struct moat_ca *ca, uint64_t *out, char *err, s
     unsigned long long v = ok ? strtoull(line, &end, 10) : 0;
     if (!ok || errno || end == line || (*end != '\n' && *end != 0) || line[0] == '-') {
         free(line);
-        seterr(err, errlen, "%s is damaged (it should hold one number)", path);
+        ca_seterr(err, errlen, "%s is damaged (it should hold one number)", path);
         return MOAT_ERR_FILE;
     }
     free(line);
@@ -227,7 +217,7 @@ int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char
     struct moat_crl_entry *e = calloc(n ? n : 1, sizeof *e);
     if (!e) {
         free(v);
-        seterr(err, errlen, "out of memory");
+        ca_seterr(err, errlen, "out of memory");
         return MOAT_ERR_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {

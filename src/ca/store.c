@@ -35,8 +35,7 @@ int64_t moat_ca_now(void)
     return clock_fn ? clock_fn() : (int64_t)time(NULL);
 }
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
-                                                         ...)
+void ca_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen) return;
     va_list ap;
@@ -64,7 +63,7 @@ int moat_ca_dir(const char *dir_flag, char *out, size_t outlen, char *err, size_
             home = pw ? pw->pw_dir : NULL;
         }
         if (!home || !*home) {
-            seterr(err, errlen,
+            ca_seterr(err, errlen,
                    "cannot find a home directory for the CA; set MOAT_CA_HOME or use "
                    "--ca-dir");
             return MOAT_ERR_ARG;
@@ -72,7 +71,7 @@ int moat_ca_dir(const char *dir_flag, char *out, size_t outlen, char *err, size_
         n = snprintf(out, outlen, "%s/.local/share/moat/ca", home);
     }
     if (n < 0 || (size_t)n >= outlen) {
-        seterr(err, errlen, "CA directory path too long");
+        ca_seterr(err, errlen, "CA directory path too long");
         return MOAT_ERR_ARG;
     }
     /* Trailing slashes would double up in the file paths we print. */
@@ -86,7 +85,7 @@ int ca_make_dirs(const char *dir, char *err, size_t errlen)
 {
     char path[4096];
     if (!*dir || snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
-        seterr(err, errlen, "path too long: %s", dir);
+        ca_seterr(err, errlen, "path too long: %s", dir);
         return MOAT_ERR_ARG;
     }
     for (char *p = path + 1;; p++) {
@@ -96,7 +95,7 @@ int ca_make_dirs(const char *dir, char *err, size_t errlen)
             if (mkdir(path, 0700) != 0 && errno != EEXIST) {
                 char m[256];
                 snprintf(m, sizeof m, "%s", strerror(errno));
-                seterr(err, errlen, "cannot create the directory %s: %s", path, m);
+                ca_seterr(err, errlen, "cannot create the directory %s: %s", path, m);
                 return MOAT_ERR_IO;
             }
             *p = c;
@@ -105,7 +104,7 @@ int ca_make_dirs(const char *dir, char *err, size_t errlen)
     }
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        seterr(err, errlen, "%s is not a directory", path);
+        ca_seterr(err, errlen, "%s is not a directory", path);
         return MOAT_ERR_IO;
     }
     return 0;
@@ -145,11 +144,11 @@ int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
     char cert_path[4200], key_path[4200];
     if (join(cert_path, sizeof cert_path, dir, MOAT_CA_CERT_FILE) ||
         join(key_path, sizeof key_path, dir, MOAT_CA_KEY_FILE)) {
-        seterr(err, errlen, "path too long: %s", dir);
+        ca_seterr(err, errlen, "path too long: %s", dir);
         return MOAT_ERR_ARG;
     }
     if (exists(cert_path) || exists(key_path)) {
-        seterr(err, errlen, "a CA already exists in %s", dir);
+        ca_seterr(err, errlen, "a CA already exists in %s", dir);
         return MOAT_ERR_STATE;
     }
     int64_t now = moat_ca_now();
@@ -195,11 +194,11 @@ int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
     }
     if (r == 0 && ca_create_fault == 1) r = MOAT_ERR_IO; /* tests: a crash before the renames */
     if (r == 0 && rename(tmp_key, key_path) != 0) {
-        seterr(err, errlen, "cannot create %s: %s", key_path, strerror(errno));
+        ca_seterr(err, errlen, "cannot create %s: %s", key_path, strerror(errno));
         r = MOAT_ERR_IO;
     }
     if (r == 0 && rename(tmp_cert, cert_path) != 0) {
-        seterr(err, errlen, "cannot create %s: %s", cert_path, strerror(errno));
+        ca_seterr(err, errlen, "cannot create %s: %s", cert_path, strerror(errno));
         unlink(key_path);
         r = MOAT_ERR_IO;
     }
@@ -222,17 +221,17 @@ static int take_lock(const char *dir, char *err, size_t errlen)
 {
     char path[4200];
     if (join(path, sizeof path, dir, MOAT_CA_LOCK_FILE)) {
-        seterr(err, errlen, "path too long: %s", dir);
+        ca_seterr(err, errlen, "path too long: %s", dir);
         return MOAT_ERR_ARG;
     }
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        ca_seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return MOAT_ERR_IO;
     }
     while (flock(fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
-            seterr(err, errlen, "cannot lock %s: %s", path, strerror(errno));
+            ca_seterr(err, errlen, "cannot lock %s: %s", path, strerror(errno));
             close(fd);
             return MOAT_ERR_IO;
         }
@@ -251,13 +250,13 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
     ca->lock_fd = -1;
     if (created) *created = 0;
     if (snprintf(ca->dir, sizeof ca->dir, "%s", dir) >= (int)sizeof ca->dir) {
-        seterr(err, errlen, "path too long: %s", dir);
+        ca_seterr(err, errlen, "path too long: %s", dir);
         return MOAT_ERR_ARG;
     }
     char cert_path[4200], key_path[4200];
     if (join(cert_path, sizeof cert_path, dir, MOAT_CA_CERT_FILE) ||
         join(key_path, sizeof key_path, dir, MOAT_CA_KEY_FILE)) {
-        seterr(err, errlen, "path too long: %s", dir);
+        ca_seterr(err, errlen, "path too long: %s", dir);
         return MOAT_ERR_ARG;
     }
     int r;
@@ -268,14 +267,14 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
         /* Create nothing (not even the lock file) where there is no CA. */
         struct stat st;
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            seterr(err, errlen,
+            ca_seterr(err, errlen,
                    "there is no CA directory %s; make a CA with `moat ca init` (or name "
                    "another with --ca-dir or $MOAT_CA_HOME)",
                    dir);
             return MOAT_ERR_FILE;
         }
         if (!exists(cert_path) && !exists(key_path)) {
-            seterr(err, errlen, "there is no CA in %s; make one with `moat ca init`", dir);
+            ca_seterr(err, errlen, "there is no CA in %s; make one with `moat ca init`", dir);
             return MOAT_ERR_FILE;
         }
     }
@@ -285,13 +284,13 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
 
     int have_cert = exists(cert_path), have_key = exists(key_path);
     if (fresh && have_cert && have_key) {
-        seterr(err, errlen, "a CA already exists in %s", dir);
+        ca_seterr(err, errlen, "a CA already exists in %s", dir);
         r = MOAT_ERR_STATE;
         goto fail;
     }
     if (!have_cert && !have_key) {
         if (!create) {
-            seterr(err, errlen, "there is no CA in %s; make one with `moat ca init`", dir);
+            ca_seterr(err, errlen, "there is no CA in %s; make one with `moat ca init`", dir);
             r = MOAT_ERR_FILE;
             goto fail;
         }
@@ -302,7 +301,7 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
         /* The key without its certificate: a creation that stopped
          * between its two renames (or a root deleted by hand). Nothing can
          * have been issued by it, but a private key is not ours to delete. */
-        seterr(err, errlen,
+        ca_seterr(err, errlen,
                "the CA in %s is incomplete: %s is there but %s is missing (an interrupted "
                "`moat ca init`, or a deleted file); restore %s, or move %s away and run "
                "`moat ca init` again",
@@ -310,7 +309,7 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
         r = MOAT_ERR_FILE;
         goto fail;
     } else if (!have_key) {
-        seterr(err, errlen,
+        ca_seterr(err, errlen,
                "the CA in %s is incomplete: %s is missing, so nothing can be issued; restore "
                "it, or move the CA directory away and run `moat ca init` again",
                dir, MOAT_CA_KEY_FILE);
@@ -321,17 +320,17 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
     r = ca_read_cert(cert_path, &ca->cert, why, sizeof why);
     if (r == 0) r = ca_read_key(key_path, &ca->key, why, sizeof why);
     if (r != 0) {
-        seterr(err, errlen, "the CA in %s is damaged: %s", dir, why);
+        ca_seterr(err, errlen, "the CA in %s is damaged: %s", dir, why);
         r = MOAT_ERR_FILE;
         goto fail;
     }
     if (!moat_cert_is_ca(ca->cert)) {
-        seterr(err, errlen, "the CA in %s is damaged: %s is not a CA certificate", dir, cert_path);
+        ca_seterr(err, errlen, "the CA in %s is damaged: %s is not a CA certificate", dir, cert_path);
         r = MOAT_ERR_FILE;
         goto fail;
     }
     if (!moat_cert_matches_key(ca->cert, ca->key)) {
-        seterr(err, errlen, "the CA in %s is damaged: %s is not the private key of %s (wrong key)",
+        ca_seterr(err, errlen, "the CA in %s is damaged: %s is not the private key of %s (wrong key)",
                dir, key_path, cert_path);
         r = MOAT_ERR_FILE;
         goto fail;
@@ -370,12 +369,12 @@ int moat_ca_record_issued(const struct moat_ca *ca, const moat_cert *leaf, char 
     char serial[64], issued[4200], record[4300];
     if (moat_cert_serial_hex(leaf, serial, sizeof serial) != 0 ||
         join(issued, sizeof issued, ca->dir, MOAT_CA_ISSUED_DIR)) {
-        seterr(err, errlen, "cannot name the record of the certificate");
+        ca_seterr(err, errlen, "cannot name the record of the certificate");
         return MOAT_ERR_ARG;
     }
     snprintf(record, sizeof record, "%s/%s.pem", issued, serial);
     if (mkdir(issued, 0700) != 0 && errno != EEXIST) {
-        seterr(err, errlen, "cannot create %s: %s", issued, strerror(errno));
+        ca_seterr(err, errlen, "cannot create %s: %s", issued, strerror(errno));
         return MOAT_ERR_IO;
     }
     const moat_cert *chain[1] = {leaf};
@@ -390,16 +389,16 @@ static int check_dns(const char *name, char *why, size_t whylen)
     const char *p = name;
     size_t total = strlen(name);
     if (total == 0) {
-        seterr(why, whylen, "an empty name is not a host name");
+        ca_seterr(why, whylen, "an empty name is not a host name");
         return -1;
     }
     if (total > 253) {
-        seterr(why, whylen, "\"%.60s...\" is longer than the 253 bytes a DNS name may have", name);
+        ca_seterr(why, whylen, "\"%.60s...\" is longer than the 253 bytes a DNS name may have", name);
         return -1;
     }
     if (p[0] == '*') {
         if (p[1] != '.' || p[2] == 0) {
-            seterr(why, whylen,
+            ca_seterr(why, whylen,
                    "\"%s\" is not a valid wildcard: it must be \"*.\" followed by a domain", name);
             return -1;
         }
@@ -412,16 +411,16 @@ static int check_dns(const char *name, char *why, size_t whylen)
         if (c == '.' || c == 0) {
             size_t n = (size_t)(p - label);
             if (n == 0) {
-                seterr(why, whylen, "\"%s\" has an empty label (two dots, or a dot at an end)",
+                ca_seterr(why, whylen, "\"%s\" has an empty label (two dots, or a dot at an end)",
                        name);
                 return -1;
             }
             if (n > 63) {
-                seterr(why, whylen, "\"%s\" has a label longer than 63 bytes", name);
+                ca_seterr(why, whylen, "\"%s\" has a label longer than 63 bytes", name);
                 return -1;
             }
             if (label[0] == '-' || p[-1] == '-') {
-                seterr(why, whylen, "\"%s\" has a label that starts or ends with '-'", name);
+                ca_seterr(why, whylen, "\"%s\" has a label that starts or ends with '-'", name);
                 return -1;
             }
             last = label;
@@ -431,12 +430,12 @@ static int check_dns(const char *name, char *why, size_t whylen)
         }
         if (!(isalnum((unsigned char)c) || c == '-') || (unsigned char)c >= 0x80) {
             if (c == '*')
-                seterr(why, whylen,
+                ca_seterr(why, whylen,
                        "\"%s\" is not a valid name: '*' is allowed only as a whole first "
                        "label (\"*.example.com\")",
                        name);
             else
-                seterr(why, whylen,
+                ca_seterr(why, whylen,
                        "\"%s\" is neither a host name (letters, digits, '-' and '.') nor an IP "
                        "address (nor, for --client, an email address or a scheme://host URI)",
                        name);
@@ -446,7 +445,7 @@ static int check_dns(const char *name, char *why, size_t whylen)
     for (const char *q = last; *q; q++)
         if (!isdigit((unsigned char)*q)) all_digits = 0;
     if (all_digits) {
-        seterr(why, whylen, "\"%s\" is not a valid IP address, nor a host name", name);
+        ca_seterr(why, whylen, "\"%s\" is not a valid IP address, nor a host name", name);
         return -1;
     }
     return MOAT_CA_NAME_DNS;
@@ -462,7 +461,7 @@ static int check_email(const char *name, char *why, size_t whylen)
     const char *at = strchr(name, '@');
     size_t local = (size_t)(at - name);
     if (strlen(name) > 254 || local == 0 || local > 64) {
-        seterr(why, whylen,
+        ca_seterr(why, whylen,
                "\"%.80s\" is not an email address: it needs 1 to 64 bytes before '@' and at "
                "most 254 in all",
                name);
@@ -472,7 +471,7 @@ static int check_email(const char *name, char *why, size_t whylen)
         unsigned char c = (unsigned char)*p;
         int dot_ok = c != '.' || (p > name && p + 1 < at && p[1] != '.');
         if (!(isalnum(c) || (c && strchr(atext, c))) || c >= 0x80 || !dot_ok) {
-            seterr(why, whylen,
+            ca_seterr(why, whylen,
                    "\"%s\" is not an email address moat takes: before '@' go letters, digits "
                    "and !#$%%&'*+-/?^_`{|}~ with single dots between them (no spaces, quotes "
                    "or '=')",
@@ -483,7 +482,7 @@ static int check_email(const char *name, char *why, size_t whylen)
     char dwhy[8];
     if (strchr(at + 1, '@') || at[1] == '*' ||
         check_dns(at + 1, dwhy, sizeof dwhy) != MOAT_CA_NAME_DNS) {
-        seterr(why, whylen,
+        ca_seterr(why, whylen,
                "\"%s\" is not an email address: after '@' comes a host name like example.test",
                name);
         return -1;
@@ -514,7 +513,7 @@ static int check_uri(const char *name, char *why, size_t whylen)
     }
     if (ok && (alen == 0 || host[0] == ':')) ok = 0;
     if (!ok) {
-        seterr(why, whylen,
+        ca_seterr(why, whylen,
                "\"%.80s\" is not a URI moat takes: it needs a scheme and a host "
                "(spiffe://example.test/workload, https://example.test/alice), at most 1024 "
                "bytes, no spaces or control bytes",

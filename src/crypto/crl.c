@@ -16,16 +16,6 @@
 #include "crypto/x509gen_int.h"
 #include "moat/error.h"
 
-static int crl_fail(int code, char *err, size_t errlen, const char *what)
-{
-    unsigned long e = ERR_peek_last_error();
-    char reason[256] = "";
-    if (e) ERR_error_string_n(e, reason, sizeof reason);
-    ERR_clear_error();
-    if (err && errlen) snprintf(err, errlen, "%s%s%s", what, reason[0] ? ": " : "", reason);
-    return code;
-}
-
 /* One revoked entry: serial, date and (RFC 5280 5.3.1) a reasonCode
  * unless the reason is unspecified or none. */
 static int add_entry(X509_CRL *crl, const struct moat_crl_entry *e)
@@ -62,9 +52,9 @@ int moat_crl_make(const moat_cert *ca, const moat_pkey *ca_key, const struct moa
     *out = NULL;
     *outlen = 0;
     if (next_update <= this_update)
-        return crl_fail(MOAT_ERR_ARG, err, errlen, "the CRL's next update must be later");
+        return crypto_fail(MOAT_ERR_ARG, err, errlen, "the CRL's next update must be later");
     X509_CRL *crl = X509_CRL_new();
-    if (!crl) return crl_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (!crl) return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     int r = 0;
     ASN1_TIME *tu = ASN1_TIME_set(NULL, (time_t)this_update);
     ASN1_TIME *nu = ASN1_TIME_set(NULL, (time_t)next_update);
@@ -75,7 +65,7 @@ int moat_crl_make(const moat_cert *ca, const moat_pkey *ca_key, const struct moa
              X509_CRL_set1_lastUpdate(crl, tu) == 1 && X509_CRL_set1_nextUpdate(crl, nu) == 1;
     for (size_t i = 0; ok && i < n; i++)
         if (!add_entry(crl, &e[i])) {
-            r = crl_fail(MOAT_ERR_ARG, err, errlen, "a revoked serial number is malformed");
+            r = crypto_fail(MOAT_ERR_ARG, err, errlen, "a revoked serial number is malformed");
             ok = 0;
         }
     if (ok) {
@@ -90,7 +80,7 @@ int moat_crl_make(const moat_cert *ca, const moat_pkey *ca_key, const struct moa
         X509_EXTENSION_free(aki);
         /* Entries in serial order, as openssl ca does; then sign. */
         ok = ok && X509_CRL_sort(crl) == 1 && X509_CRL_sign(crl, ca_key->pkey, EVP_sha256()) > 0;
-        if (!ok) r = crl_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot sign the CRL");
+        if (!ok) r = crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot sign the CRL");
     }
     if (ok) {
         BIO *b = BIO_new(BIO_s_mem());
@@ -102,11 +92,11 @@ int moat_crl_make(const moat_cert *ca, const moat_pkey *ca_key, const struct moa
             memcpy(*out, data, (size_t)len);
             *outlen = (size_t)len;
         } else {
-            r = crl_fail(MOAT_ERR_NOMEM, err, errlen, "cannot encode the CRL");
+            r = crypto_fail(MOAT_ERR_NOMEM, err, errlen, "cannot encode the CRL");
         }
         BIO_free(b);
     }
-    if (!ok && r == 0) r = crl_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the CRL");
+    if (!ok && r == 0) r = crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the CRL");
     ASN1_TIME_free(tu);
     ASN1_TIME_free(nu);
     ASN1_INTEGER_free(num);

@@ -25,16 +25,6 @@
 /* id-pe-acmeIdentifier (RFC 8737 6.1). */
 #define ACME_IDENTIFIER_OID "1.3.6.1.5.5.7.1.31"
 
-static int fail(int code, char *err, size_t errlen, const char *what)
-{
-    unsigned long e = ERR_peek_last_error();
-    char reason[256] = "";
-    if (e) ERR_error_string_n(e, reason, sizeof reason);
-    ERR_clear_error();
-    if (err && errlen) snprintf(err, errlen, "%s%s%s", what, reason[0] ? ": " : "", reason);
-    return code;
-}
-
 int moat_jose_ec_xy(const moat_pkey *k, uint8_t x[32], uint8_t y[32])
 {
     if (moat_pkey_type(k) != MOAT_KEY_EC_P256) return MOAT_ERR_ARG;
@@ -137,7 +127,7 @@ int moat_jose_csr(const moat_pkey *key, const char *const *names, size_t n, uint
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     GENERAL_NAMES_free(gens);
     X509_REQ_free(req);
-    if (olen <= 0) return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the CSR");
+    if (olen <= 0) return crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the CSR");
     *der = malloc((size_t)olen);
     if (*der) memcpy(*der, out, (size_t)olen);
     OPENSSL_free(out);
@@ -216,7 +206,7 @@ int moat_jose_alpn_cert(const char *name, const uint8_t digest[32], char **cert_
              PEM_write_bio_X509(cb, x) == 1 &&
              PEM_write_bio_PrivateKey(kb, pk, NULL, NULL, 0, NULL, NULL) == 1;
     int r =
-        ok ? 0 : fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the tls-alpn-01 certificate");
+        ok ? 0 : crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the tls-alpn-01 certificate");
     if (!r) r = bio_text(cb, cert_pem, cert_len);
     if (!r) r = bio_text(kb, key_pem, key_len);
     if (r) {

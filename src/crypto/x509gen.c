@@ -21,9 +21,7 @@
 #include "crypto/x509gen_int.h"
 #include "moat/error.h"
 
-/* Writes "what: libcrypto reason" (or "what" alone) into err, clears the
- * libcrypto error queue, and returns code. */
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
+int crypto_fail(int code, char *err, size_t errlen, const char *fmt, ...)
 {
     char what[512] = "";
     va_list ap;
@@ -46,8 +44,8 @@ static int bio_bytes(BIO *b, char **out, size_t *len, char *err, size_t errlen)
 {
     char *data = NULL;
     long n = BIO_get_mem_data(b, &data);
-    if (n < 0 || !data) return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode it");
-    if (!(*out = malloc((size_t)n + 1))) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (n < 0 || !data) return crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode it");
+    if (!(*out = malloc((size_t)n + 1))) return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     memcpy(*out, data, (size_t)n);
     (*out)[n] = '\0';
     *len = (size_t)n;
@@ -71,12 +69,12 @@ int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size
     else if (type == MOAT_KEY_RSA2048)
         pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
     else
-        return fail(MOAT_ERR_ARG, err, errlen, "unknown key type %d", (int)type);
-    if (!pk) return fail(MOAT_ERR_INTERNAL, err, errlen, "key generation failed");
+        return crypto_fail(MOAT_ERR_ARG, err, errlen, "unknown key type %d", (int)type);
+    if (!pk) return crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "key generation failed");
     moat_pkey *k = malloc(sizeof *k);
     if (!k) {
         EVP_PKEY_free(pk);
-        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+        return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     }
     k->pkey = pk;
     *out = k;
@@ -102,10 +100,10 @@ int crypto_pkey_to_pem(const moat_pkey *k, char **out, size_t *len, char *err, s
     *out = NULL;
     /* Secure heap when available, so the encoded key is wiped on free. */
     BIO *b = BIO_new(BIO_s_secmem());
-    if (!b) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (!b) return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     int r;
     if (PEM_write_bio_PrivateKey(b, k->pkey, NULL, NULL, 0, NULL, NULL) != 1)
-        r = fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode the private key");
+        r = crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode the private key");
     else
         r = bio_bytes(b, out, len, err, errlen);
     BIO_free(b);
@@ -127,14 +125,14 @@ int crypto_pkey_from_pem(const char *pem, size_t len, const char *what, moat_pke
     EVP_PKEY *pk = b ? PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL) : NULL;
     BIO_free(b);
     if (!pk)
-        return fail(MOAT_ERR_FILE, err, errlen,
+        return crypto_fail(MOAT_ERR_FILE, err, errlen,
                     "%s holds no private key moat can read (it must be PEM, without a "
                     "passphrase)",
                     what);
     moat_pkey *k = malloc(sizeof *k);
     if (!k) {
         EVP_PKEY_free(pk);
-        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+        return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     }
     k->pkey = pk;
     *out = k;
@@ -155,7 +153,7 @@ static int wrap_cert(X509 *x, moat_cert **out, char *err, size_t errlen)
     moat_cert *c = malloc(sizeof *c);
     if (!c) {
         X509_free(x);
-        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+        return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     }
     c->x509 = x;
     *out = c;
@@ -255,7 +253,7 @@ static int add_name_constraints(X509 *x, const struct moat_root_params *p, char 
     NAME_CONSTRAINTS *nc = NAME_CONSTRAINTS_new();
     if (!nc || !(nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null())) {
         NAME_CONSTRAINTS_free(nc);
-        return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+        return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     }
     int r = 0;
     for (size_t i = 0; i < p->n_permit_dns + p->n_permit_ip && r == 0; i++) {
@@ -277,7 +275,7 @@ static int add_name_constraints(X509 *x, const struct moat_root_params *p, char 
             type = GEN_IPADD;
             if (n == 0) {
                 GENERAL_SUBTREE_free(st);
-                r = fail(MOAT_ERR_ARG, err, errlen,
+                r = crypto_fail(MOAT_ERR_ARG, err, errlen,
                          "\"%s\" is not an IP range (address/prefix-length, no host bits)", cidr);
                 break;
             }
@@ -290,18 +288,18 @@ static int add_name_constraints(X509 *x, const struct moat_root_params *p, char 
         if (!st || !v) {
             ASN1_STRING_free(v);
             GENERAL_SUBTREE_free(st);
-            r = fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+            r = crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
             break;
         }
         GENERAL_NAME_set0_value(st->base, type, v);
         if (!sk_GENERAL_SUBTREE_push(nc->permittedSubtrees, st)) {
             GENERAL_SUBTREE_free(st);
-            r = fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+            r = crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
         }
     }
     /* Critical, as RFC 5280 4.2.1.10 requires of conforming CAs. */
     if (r == 0 && X509_add1_ext_i2d(x, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT) != 1)
-        r = fail(MOAT_ERR_INTERNAL, err, errlen, "cannot add the name constraints");
+        r = crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot add the name constraints");
     NAME_CONSTRAINTS_free(nc);
     return r;
 }
@@ -311,9 +309,9 @@ int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, 
 {
     *out = NULL;
     if (p->not_after <= p->not_before)
-        return fail(MOAT_ERR_ARG, err, errlen, "the CA would expire before it is valid");
+        return crypto_fail(MOAT_ERR_ARG, err, errlen, "the CA would expire before it is valid");
     X509 *x = X509_new();
-    if (!x) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (!x) return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     if (p->n_permit_dns + p->n_permit_ip > 0) {
         int r = add_name_constraints(x, p, err, errlen);
         if (r != 0) {
@@ -335,7 +333,7 @@ int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, 
     }
     if (!ok) {
         X509_free(x);
-        return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the root certificate");
+        return crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the root certificate");
     }
     return wrap_cert(x, out, err, errlen);
 }
@@ -401,13 +399,13 @@ int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pke
 {
     *out = NULL;
     if (!p->names || p->n_names == 0)
-        return fail(MOAT_ERR_ARG, err, errlen, "a certificate needs at least one name");
+        return crypto_fail(MOAT_ERR_ARG, err, errlen, "a certificate needs at least one name");
     if (p->not_after <= p->not_before)
-        return fail(MOAT_ERR_ARG, err, errlen, "the certificate would expire before it is valid");
+        return crypto_fail(MOAT_ERR_ARG, err, errlen, "the certificate would expire before it is valid");
     for (size_t i = 0; i < p->n_names; i++)
-        if (!p->names[i] || !*p->names[i]) return fail(MOAT_ERR_ARG, err, errlen, "empty name");
+        if (!p->names[i] || !*p->names[i]) return crypto_fail(MOAT_ERR_ARG, err, errlen, "empty name");
     X509 *x = X509_new();
-    if (!x) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (!x) return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     int rsa = EVP_PKEY_is_a(leaf_key->pkey, "RSA");
     /* serverAuth for a leaf that names a host, or that is no client's;
      * a certificate naming only people or workloads is for clients. */
@@ -435,7 +433,7 @@ int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pke
     }
     if (!ok) {
         X509_free(x);
-        return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot issue the certificate");
+        return crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot issue the certificate");
     }
     return wrap_cert(x, out, err, errlen);
 }
@@ -470,10 +468,10 @@ int moat_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server,
         if (!(i ? client : server)) continue;
         const char *why = "?";
         int r = verify_for(ca->x509, leaf->x509, kinds[i].purpose, &why);
-        if (r < 0) return fail(MOAT_ERR_INTERNAL, err, errlen, "cannot check the certificate");
+        if (r < 0) return crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot check the certificate");
         ERR_clear_error();
         if (r == 0)
-            return fail(MOAT_ERR_ARG, err, errlen,
+            return crypto_fail(MOAT_ERR_ARG, err, errlen,
                         "verifiers would refuse it as a TLS %s certificate under this root: %s",
                         kinds[i].name, why);
     }
@@ -485,11 +483,11 @@ int crypto_certs_to_pem(const moat_cert *const *certs, size_t n, char **out, siz
 {
     *out = NULL;
     BIO *b = BIO_new(BIO_s_mem());
-    if (!b) return fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (!b) return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++)
         if (PEM_write_bio_X509(b, certs[i]->x509) != 1)
-            r = fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode the certificate");
+            r = crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode the certificate");
     if (r == 0) r = bio_bytes(b, out, len, err, errlen);
     BIO_free(b);
     return r;
@@ -502,7 +500,7 @@ int crypto_cert_from_pem(const char *pem, size_t len, const char *what, moat_cer
     BIO *b = mem_in(pem, len);
     X509 *x = b ? PEM_read_bio_X509(b, NULL, no_passphrase, NULL) : NULL;
     BIO_free(b);
-    if (!x) return fail(MOAT_ERR_FILE, err, errlen, "%s holds no PEM certificate", what);
+    if (!x) return crypto_fail(MOAT_ERR_FILE, err, errlen, "%s holds no PEM certificate", what);
     return wrap_cert(x, out, err, errlen);
 }
 

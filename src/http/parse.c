@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "http/reader.h"
 #include "moat/http.h"
 
 /* RFC 9110 5.6.2: tchar. */
@@ -155,17 +156,8 @@ struct tokens {
  * elements are skipped (RFC 9110 5.6.1). */
 static void scan_list(const char *v, size_t n, struct tokens *t, int is_te)
 {
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t s = i;
-        while (i < n && v[i] != ',')
-            i++;
-        size_t e = i;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-            e--;
-        if (e == s) continue;
+    size_t i = 0, s, e;
+    while (http_list_next(v, n, &i, &s, &e)) {
         if (is_te) {
             t->codings++;
             t->chunked_last = ieq(v + s, e - s, "chunked");

@@ -92,4 +92,10 @@ enum {
 int http_reader_head(http_reader *r, const uint8_t *buf, size_t len, moat_http_response *resp,
                      size_t *head_len);
 
+/* The next element of a comma-separated field value (RFC 9110 5.6.1),
+ * from *pos on: empty elements are skipped, the element is trimmed of
+ * spaces and tabs. Returns 1 with it in [*start, *end), 0 at the end of
+ * the value. The one list walker of the request parser and the proxy. */
+int http_list_next(const char *v, size_t n, size_t *pos, size_t *start, size_t *end);
+
 #endif

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "moat/error.h"
+#include "http/reader.h"
 #include "moat/http.h"
 
 static int hexval(char c)
@@ -258,5 +259,26 @@ int moat_http_write_header(moat_buf *out, const char *name, const char *fmt, ...
     moat_buf_append(out, ": ", 2);
     moat_buf_append(out, value, (size_t)n);
     moat_buf_append(out, "\r\n", 2);
+    return 0;
+}
+
+int http_list_next(const char *v, size_t n, size_t *pos, size_t *start, size_t *end)
+{
+    size_t i = *pos;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e > s) {
+            *pos = i, *start = s, *end = e;
+            return 1;
+        }
+    }
+    *pos = i;
     return 0;
 }

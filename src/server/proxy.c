@@ -413,18 +413,9 @@ static int name_is(const moat_http_header *h, const char *name)
 /* Whether token (case-insensitive) is in a comma-separated list value. */
 static int list_has(const char *v, size_t n, const char *tok, size_t tl)
 {
-    size_t i = 0;
-    while (i < n) {
-        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-            i++;
-        size_t s = i;
-        while (i < n && v[i] != ',')
-            i++;
-        size_t e = i;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-            e--;
+    size_t i = 0, s, e;
+    while (http_list_next(v, n, &i, &s, &e))
         if (e - s == tl && strncasecmp(v + s, tok, tl) == 0) return 1;
-    }
     return 0;
 }
 
