@@ -60,6 +60,19 @@ static BIO *mem_in(const char *pem, size_t len)
 
 /* ---- keys */
 
+/* A moat_pkey holding pk (taken over: freed on failure). */
+static int wrap_pkey(EVP_PKEY *pk, moat_pkey **out, char *err, size_t errlen)
+{
+    moat_pkey *k = malloc(sizeof *k);
+    if (!k) {
+        EVP_PKEY_free(pk);
+        return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    }
+    k->pkey = pk;
+    *out = k;
+    return 0;
+}
+
 int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -71,14 +84,7 @@ int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size
     else
         return crypto_fail(MOAT_ERR_ARG, err, errlen, "unknown key type %d", (int)type);
     if (!pk) return crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "key generation failed");
-    moat_pkey *k = malloc(sizeof *k);
-    if (!k) {
-        EVP_PKEY_free(pk);
-        return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
-    }
-    k->pkey = pk;
-    *out = k;
-    return 0;
+    return wrap_pkey(pk, out, err, errlen);
 }
 
 int moat_pkey_type(const moat_pkey *k)
@@ -129,14 +135,7 @@ int crypto_pkey_from_pem(const char *pem, size_t len, const char *what, moat_pke
                     "%s holds no private key moat can read (it must be PEM, without a "
                     "passphrase)",
                     what);
-    moat_pkey *k = malloc(sizeof *k);
-    if (!k) {
-        EVP_PKEY_free(pk);
-        return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
-    }
-    k->pkey = pk;
-    *out = k;
-    return 0;
+    return wrap_pkey(pk, out, err, errlen);
 }
 
 void moat_pkey_free(moat_pkey *k)
