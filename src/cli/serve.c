@@ -20,7 +20,7 @@ static const char usage[] =
     "         [--idle-timeout S] [--stop-timeout S] [--max-header-size BYTES]\n"
     "         [--max-body-size BYTES] [--proxy [/PREFIX=]URL[,URL...]]... [--proxy-only]\n"
     "         [--proxy-connect-timeout S] [--proxy-read-timeout S] [--proxy-idle-timeout S]\n"
-    "         [--proxy-tunnel-timeout S]\n"
+    "         [--proxy-tunnel-timeout S] [--proxy-send-proxy v1|v2]\n"
     "         [--proxy-protocol https|redirect|https,redirect --proxy-protocol-from CIDR...]\n"
     "         [--config FILE]\n"
     "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";

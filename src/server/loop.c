@@ -68,6 +68,7 @@ struct conn {
     char addr[INET6_ADDRSTRLEN]; /* the client (a PROXY header's), for the logs */
     struct pp_parser *pp;        /* --proxy-protocol: the header still being read */
     char *pp_note;               /* its authority and unique ID, for the access log */
+    struct pp_header *pp_fwd;    /* its addresses, for --proxy-send-proxy */
     struct loop *L;              /* its worker, for its callbacks */
     struct conn *prev, *next;
 };
@@ -136,6 +137,7 @@ static void conn_free(struct loop *L, struct conn *c)
     moat_tls_free(c->tls);
     free(c->pp);
     free(c->pp_note);
+    free(c->pp_fwd);
     c->out.len = c->app.len = 0;
     buf_return(L, &c->out);
     buf_return(L, &c->app);
@@ -241,6 +243,9 @@ static int server_pp_take(struct conn *c, const uint8_t *buf, size_t n, size_t *
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->addr, sizeof c->addr);
     }
     server_pp_note(c, &c->pp->hdr);
+    if (c->pp->hdr.family && server_proxy_sends_pp(c->L->proxy) &&
+        (c->pp_fwd = malloc(sizeof *c->pp_fwd)))
+        *c->pp_fwd = c->pp->hdr;
     free(c->pp);
     c->pp = NULL;
     return 1;
@@ -407,6 +412,27 @@ static void redirect(const struct moat_server *s, const moat_http_request *req, 
     resp->bytes = 0;
 }
 
+/* --proxy-send-proxy: the client's and the listener's addresses, from
+ * the PROXY header this connection got, else from its socket. */
+static const struct pp_header *server_origin(struct conn *c)
+{
+    static struct pp_header h;
+    if (c->pp_fwd) {
+        h = *c->pp_fwd;
+        h.local = 0;
+        h.authority[0] = '\0';
+        h.unique_id_len = 0;
+        return &h;
+    }
+    struct sockaddr_storage src, dst;
+    socklen_t sl = sizeof src, dl = sizeof dst;
+    if (getpeername(c->fd, (struct sockaddr *)&src, &sl) < 0 ||
+        getsockname(c->fd, (struct sockaddr *)&dst, &dl) < 0)
+        src.ss_family = dst.ss_family = AF_UNSPEC;
+    pp_from_addrs(&h, (struct sockaddr *)&src, (struct sockaddr *)&dst);
+    return &h;
+}
+
 /* Decides who answers a parsed request and lets it write the response
  * head into L->head (and a file into c->body). This is the one place to
  * hook another kind of handler (a reverse proxy) in front of the files. */
@@ -429,6 +455,7 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
     }
     c->px = moat_proxy_start(L->proxy, req, c->app.base, c->app.len, c->addr, c->tls, &L->ev,
                              on_backend, c, *close && !req->f.chunked);
+    if (c->px && server_proxy_sends_pp(L->proxy)) server_proxy_origin(c->px, server_origin(c));
     if (!c->px) {
         *close = 1;
         resp->status = 503;

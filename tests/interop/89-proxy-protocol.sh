@@ -6,7 +6,9 @@
 # resumes on B; haproxy's health checks (v2 LOCAL) find both up. A peer
 # not in --proxy-protocol-from, a malformed header and no header at all
 # are closed and logged; a v1 TCP6 header and the ClientHello in one
-# write; the --redirect-http listener with a header; bad flags.
+# write; the --redirect-http listener with a header; bad flags;
+# --proxy-send-proxy v2 and v1 to tests/apps/ppecho.py, which reports the
+# header it got.
 . "$(dirname "$0")/../lib.sh"
 need haproxy python3 openssl curl || { finish; exit; }
 need_moat
@@ -218,6 +220,29 @@ if serve_pp "pp R" "$T_TMP/r.log" --proxy-protocol https,redirect --redirect-htt
 	bg_stop "$SRV_PID"
 fi
 
+# --proxy-send-proxy: the application gets a PROXY header with the client's
+# address (the one moat got in its own header), once per backend connection.
+PE=$(free_port)
+bg_start "$T_TMP/ppecho" python3 "$MOAT_ROOT/tests/apps/ppecho.py" "$PE"
+wait_listen "$PE" || notok "ppecho listens" "port $PE"
+if serve_pp "pp S" "$T_TMP/s.log" --proxy-only --proxy "http://127.0.0.1:$PE" --proxy-send-proxy v2; then
+	SP=$SRV_PORT
+	raw "$SP" "$(hx 'PROXY TCP4 192.0.2.7 192.0.2.1 5555 443\r\n')" tls "$C/ca.pem" >"$out"
+	check "--proxy-send-proxy v2: the application gets the client's address from moat's header" \
+		has "$out" '^pp=v2 cmd=PROXY src=192\.0\.2\.7:5555 dst=192\.0\.2\.1:443 n=1 xff=192\.0\.2\.7$'
+	bg_stop "$SRV_PID"
+fi
+if moat_serve "pp V1" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" --workers 1 \
+	--proxy-only --proxy "http://127.0.0.1:$PE" --proxy-send-proxy v1; then
+	u="https://localhost:$SRV_PORT/"
+	cl --resolve "localhost:$SRV_PORT:127.0.0.1" "$u" "$u" >"$out" 2>&1
+	check "--proxy-send-proxy v1 (no header in): the socket's addresses, the client 127.0.0.2" \
+		has "$out" "^pp=v1 src=127\.0\.0\.2:[0-9]+ dst=127\.0\.0\.1:$SRV_PORT n=1 xff=127\.0\.0\.2$"
+	check "--proxy-send-proxy v1: one header per backend connection (the pooled one's next request)" \
+		has "$out" "^pp=v1 src=127\.0\.0\.2:[0-9]+ dst=127\.0\.0\.1:$SRV_PORT n=2 "
+	bg_stop "$SRV_PID"
+fi
+
 # Bad flags: exit 2, naming the problem.
 bad() { # NAME PATTERN ARGS...
 	local name=$1 pat=$2 rc
@@ -230,6 +255,7 @@ bad "flags: --proxy-protocol without --proxy-protocol-from: exit 2" 'needs --pro
 bad "flags: --proxy-protocol bogus: exit 2" "proxy-protocol takes https" --proxy-protocol tls --proxy-protocol-from 127.0.0.1
 bad "flags: --proxy-protocol-from 10.0.0.1/8: exit 2" "proxy-protocol-from wants" --proxy-protocol https --proxy-protocol-from 10.0.0.1/8
 bad "flags: --proxy-protocol redirect without --redirect-http: exit 2" 'needs --redirect-http' --proxy-protocol redirect --proxy-protocol-from 127.0.0.1
+bad "flags: --proxy-send-proxy v3: exit 2" "proxy-send-proxy takes v1, v2 or off" --proxy http://127.0.0.1:1 --proxy-send-proxy v3
 
 check "haproxy still running" alive "$HAP_PID"
 check "servers A and B still running" alive "$A_PID" && alive "$B_PID"
