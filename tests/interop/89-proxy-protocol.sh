@@ -220,6 +220,19 @@ if serve_pp "pp R" "$T_TMP/r.log" --proxy-protocol https,redirect --redirect-htt
 	bg_stop "$SRV_PID"
 fi
 
+# The config file's form, and a header not whole within --handshake-timeout.
+printf 'proxy-protocol https\nproxy-protocol-from 127.0.0.0/8\nhandshake-timeout 1\n' >"$T_TMP/pp.conf"
+if moat_serve "pp T" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" --workers 1 \
+	--access-log "$T_TMP/t.log" --config "$T_TMP/pp.conf"; then
+	raw "$SRV_PORT" "$(hx 'PROXY TCP4 192.0.2.9 192.0.2.1 1 443\r\n')" tls "$C/ca.pem" >"$out"
+	check "config file: proxy-protocol, proxy-protocol-from: the page" has "$out" "$SITE_TOKEN"
+	check "config file: the header's address logged" has "$T_TMP/t.log" '^192\.0\.2\.9 '
+	raw "$SRV_PORT" "$(hx 'PROXY TCP4 192.0.2.')" plain >"$out"
+	check "half a header, then silence: closed after --handshake-timeout 1" has "$out" '^closed$'
+	check "half a header, then silence: logged" wait_file_line "$SRV_LOG.err" 'no PROXY header within --handshake-timeout' 3
+	bg_stop "$SRV_PID"
+fi
+
 # --proxy-send-proxy: the application gets a PROXY header with the client's
 # address (the one moat got in its own header), once per backend connection.
 PE=$(free_port)
