@@ -31,7 +31,9 @@ A=$SRV_PORT A_ERR=$SRV_LOG.err A_PID=$SRV_PID
 serve_pp "pp B" "$T_TMP/b.log" || { finish; exit; }
 B=$SRV_PORT B_PID=$SRV_PID
 
-for v in FL FA FB FV1 STATS; do
+ipv6=0
+python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null && ipv6=1
+for v in FL FA FB FV1 F6; do
 	p=$(free_port)
 	while grep -qw "$p" <<<"${used_ports:-} $A $B"; do p=$(free_port); done
 	used_ports="${used_ports:-} $p"
@@ -69,6 +71,7 @@ frontend fv1
     default_backend v1b
 backend v1b
     server b 127.0.0.1:$B send-proxy
+$([ "$ipv6" = 1 ] && printf 'frontend f6\n    bind [::1]:%s\n    default_backend onlya\n' "$F6")
 CFG
 if ! haproxy -c -q -f "$T_TMP/haproxy.cfg" >"$T_TMP/haproxy-check.log" 2>&1; then
 	notok "haproxy: the configuration is valid"
@@ -121,6 +124,16 @@ check "access log: the v2 unique ID (hex of client:port) appended as pp=" \
 cl --resolve "localhost:$FV1:127.0.0.1" "https://localhost:$FV1/sub/hello.txt" >"$out" 2>&1
 check "through haproxy send-proxy (v1): the page" has "$out" "$SITE_TOKEN"
 check "access log of B: v1's client address" has "$T_TMP/b.log" '^127\.0\.0\.2 .*GET /sub/hello.txt'
+
+# An IPv6 client through haproxy: a v2 TCP6 header.
+if [ "$ipv6" = 1 ]; then
+	http_req /sub/hello.txt | timeout "$T_CLIENT" openssl s_client -connect "[::1]:$F6" -servername localhost \
+		-CAfile "$C/ca.pem" -ign_eof >"$out" 2>&1
+	check "through haproxy from ::1 (send-proxy-v2 TCP6): the page" has "$out" "$SITE_TOKEN"
+	check "access log of A: the IPv6 client ::1" has "$T_TMP/a.log" '^::1 .*GET /sub/hello.txt'
+else
+	notok "haproxy over IPv6" "no ::1 on this machine"
+fi
 
 # A session made through haproxy on A resumes on B (one ticket key file).
 sc() { # OUT PORT ARGS...
