@@ -160,6 +160,8 @@ port, hdr, mode = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), sys.argv[3]
 s = socket.create_connection(("127.0.0.1", port), timeout=5)
 if mode == "tls":
     ctx = ssl.create_default_context(cafile=sys.argv[4])
+    if len(sys.argv) > 6:
+        ctx.load_cert_chain(sys.argv[5], sys.argv[6])
     inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
     o = ctx.wrap_bio(inb, outb, server_hostname="localhost")
     try: o.do_handshake()
@@ -230,6 +232,17 @@ if serve_pp "pp R" "$T_TMP/r.log" --proxy-protocol https,redirect --redirect-htt
 	check "--redirect-http with a header: 308" has "$out" '^HTTP/1.1 308'
 	sleep 0.2
 	check "--redirect-http with a header: logged as 192.0.2.44" has "$T_TMP/r.log" '^192\.0\.2\.44 .*308'
+	bg_stop "$SRV_PID"
+fi
+
+# --client-ca: the identity's access log line has the header's address.
+gen_client_cert
+if serve_pp "pp M" "$T_TMP/m.log" --client-ca "$C/ca.pem" --client-auth require; then
+	raw "$SRV_PORT" "$(hx 'PROXY TCP4 192.0.2.50 192.0.2.1 4444 443\r\n')" tls "$C/ca.pem" \
+		"$C/alice.pem" "$C/alice.key" >"$out"
+	check "--client-ca behind a header: the page" has "$out" "$SITE_TOKEN"
+	check "--client-ca behind a header: the identity logged with the header's address" \
+		has "$T_TMP/m.log" '^192\.0\.2\.50 .*"CN=alice,O=moat tests"$'
 	bg_stop "$SRV_PID"
 fi
 
