@@ -20,7 +20,9 @@ static const char usage[] =
     "         [--idle-timeout S] [--stop-timeout S] [--max-header-size BYTES]\n"
     "         [--max-body-size BYTES] [--proxy [/PREFIX=]URL[,URL...]]... [--proxy-only]\n"
     "         [--proxy-connect-timeout S] [--proxy-read-timeout S] [--proxy-idle-timeout S]\n"
-    "         [--proxy-tunnel-timeout S] [--config FILE]\n"
+    "         [--proxy-tunnel-timeout S] [--proxy-send-proxy v1|v2]\n"
+    "         [--proxy-protocol https|redirect|https,redirect --proxy-protocol-from CIDR...]\n"
+    "         [--config FILE]\n"
     "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";
 
 /* The flags that take no value; every other --name takes one. */
@@ -76,6 +78,14 @@ static int validate(struct moat_serve_opts *o)
         return complain("--client-auth takes require, optional or none, not '%s'", o->client_auth);
     if (o->client_auth && strcmp(o->client_auth, "none") && !o->client_ca)
         return complain("%s", "--client-auth needs --client-ca FILE (the CAs to trust)");
+    if (o->proxy_protocol && !o->pp_from.n)
+        return complain("%s", "--proxy-protocol needs --proxy-protocol-from CIDR (the balancers "
+                              "allowed to send a PROXY header)");
+    if (o->pp_from.n && !o->proxy_protocol)
+        return complain("%s", "--proxy-protocol-from needs --proxy-protocol (the listeners that "
+                              "read a PROXY header)");
+    if ((o->proxy_protocol & SERVER_PP_REDIRECT) && !o->redirect_http)
+        return complain("%s", "--proxy-protocol redirect needs --redirect-http ADDR:PORT");
     return moat_proxy_check(o->proxy);
 }
 

@@ -74,6 +74,40 @@ static int parse_long(const char *v, long lo, long hi, long *out)
     return 0;
 }
 
+/* --proxy-protocol https|redirect|https,redirect and --proxy-protocol-from
+ * CIDR (repeatable). */
+static int server_pp_option(struct moat_serve_opts *o, const char *name, const char *v,
+                            const char *where, char *err, size_t errlen)
+{
+    if (strcmp(name, "proxy-protocol-from") == 0) {
+        if (pp_allow_add(&o->pp_from, v) < 0)
+            return say(err, errlen, where,
+                       "proxy-protocol-from wants an address or a CIDR range such as 10.0.0.0/8 "
+                       "(no bits set past the prefix, at most %d), not '%.600s'",
+                       PP_ALLOW_MAX, v);
+        return 0;
+    }
+    int which = 0;
+    const char *p = v;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == 5 && strncmp(p, "https", 5) == 0)
+            which |= SERVER_PP_HTTPS;
+        else if (n == 8 && strncmp(p, "redirect", 8) == 0)
+            which |= SERVER_PP_REDIRECT;
+        else
+            return say(err, errlen, where,
+                       "proxy-protocol takes https, redirect or https,redirect, not '%.600s'", v);
+        p += n;
+        if (*p) p++;
+    }
+    if (!which)
+        return say(err, errlen, where,
+                   "proxy-protocol takes https, redirect or https,redirect, not '%.600s'", v);
+    o->proxy_protocol = which;
+    return 0;
+}
+
 int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const char *v,
                           const char *where, char *err, size_t errlen)
 {
@@ -148,6 +182,8 @@ int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const cha
         arr[(*n)++] = v;
         return 0;
     }
+    if (strcmp(name, "proxy-protocol") == 0 || strcmp(name, "proxy-protocol-from") == 0)
+        return server_pp_option(o, name, v, where, err, errlen);
     if (strcmp(name, "config") == 0) {
         if (o->no_include) return say(err, errlen, where, "config files are not read here");
         if (o->config_depth >= 4)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/proxyproto.h"
 #include "server/server.h"
 
 #define MOAT_SERVE_MAX_WORKERS 256
@@ -37,6 +38,11 @@ struct moat_serve_opts {
     int no_include; /* a `config FILE` line is refused (the fuzzer reads no files) */
     char **kept;    /* copies of config strings, freed by moat_serve_opts_free */
     size_t nkept;
+    /* --proxy-protocol: the listeners that read a PROXY header first
+     * (SERVER_PP_HTTPS, SERVER_PP_REDIRECT), and the peers allowed to
+     * send one (--proxy-protocol-from) */
+    int proxy_protocol;
+    struct pp_allow pp_from;
     /* --proxy routes and their options (proxy.c) */
     struct moat_proxy_set *proxy;
 };

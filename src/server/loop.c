@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/exit.h"
 #include "core/file.h"
+#include "http/proxyproto.h"
 #include "http/reader.h"
 #include "server/evloop.h"
 #include "server/proxy.h"
@@ -64,7 +65,10 @@ struct conn {
     int64_t deadline;            /* monotonic ms */
     int64_t head_since;          /* when a partial request head began waiting; 0 */
     int64_t last_active;         /* monotonic ms of the last byte either way */
-    char addr[INET6_ADDRSTRLEN]; /* the peer, for the access log */
+    char addr[INET6_ADDRSTRLEN]; /* the client (a PROXY header's), for the logs */
+    struct pp_parser *pp;        /* --proxy-protocol: the header still being read */
+    char *pp_note;               /* its authority and unique ID, for the access log */
+    struct pp_header *pp_fwd;    /* its addresses, for --proxy-send-proxy */
     struct loop *L;              /* its worker, for its callbacks */
     struct conn *prev, *next;
 };
@@ -131,6 +135,9 @@ static void conn_free(struct loop *L, struct conn *c)
     if (c->body.fd >= 0) close(c->body.fd);
     moat_proxy_free(c->px);
     moat_tls_free(c->tls);
+    free(c->pp);
+    free(c->pp_note);
+    free(c->pp_fwd);
     c->out.len = c->app.len = 0;
     buf_return(L, &c->out);
     buf_return(L, &c->app);
@@ -166,8 +173,87 @@ static int conn_send(struct conn *c, const void *data, size_t len)
     return moat_tls_send(c->tls, &c->out, data, len);
 }
 
-/* Reads what the socket has and feeds it to the engine. Returns -1 when
- * the connection is to be dropped at once. */
+/* Feeds n bytes read to the engine (or, for plain HTTP, to app).
+ * Returns -1 to drop the connection, 1 when no more is to be read now, 0
+ * to read on. */
+static int server_conn_take(struct loop *L, struct conn *c, const uint8_t *buf, size_t n)
+{
+    if (!c->tls) {
+        if (c->app.len + n > MOAT_HTTP_MAX_HEADER_BYTES + MOAT_HTTP_MAX_REQUEST_LINE ||
+            moat_buf_append(&c->app, buf, n) < 0)
+            return -1;
+        touch(L, c);
+        return 0;
+    }
+    size_t had = c->app.len;
+    int r = moat_tls_recv(c->tls, buf, n, &c->out, &c->app);
+    if (r < 0) {
+        /* A fatal alert we owe the peer is already in out. */
+        end_body(c);
+        c->state = C_FLUSH;
+        return 1;
+    }
+    /* Only HTTP bytes (and the end of the handshake) are activity:
+     * records that carry none (empty ones, KeyUpdates, a record
+     * trickled a byte at a time) must not hold a connection open past
+     * --idle-timeout. The engine caps how many may come in a row. */
+    if (!c->handshake_done && moat_tls_handshake_done(c->tls)) {
+        c->handshake_done = 1;
+        touch(L, c);
+    }
+    if (c->app.len > had) touch(L, c);
+    if (moat_tls_peer_closed(c->tls)) {
+        c->peer_done = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Keeps a v2 header's authority and unique ID (hex) for the access log. */
+static void server_pp_note(struct conn *c, const struct pp_header *h)
+{
+    if (!h->authority[0] && !h->unique_id_len) return;
+    char id[2 * PP_UNIQUE_ID_MAX + 2] = "-";
+    for (size_t i = 0; i < h->unique_id_len; i++)
+        snprintf(id + 2 * i, 3, "%02x", h->unique_id[i]);
+    size_t n = strlen(h->authority) + strlen(id) + 4;
+    if (!(c->pp_note = malloc(n))) return;
+    snprintf(c->pp_note, n, "%s %s", h->authority[0] ? h->authority : "-", id);
+}
+
+/* --proxy-protocol: feeds bytes to the header parser. Once it is whole,
+ * the client's address is the header's, and *used says how many bytes
+ * were its (what follows is the ClientHello's). Returns -1 (logged) for
+ * a bad header, 0 while it goes on, 1 once done. */
+static int server_pp_take(struct conn *c, const uint8_t *buf, size_t n, size_t *used)
+{
+    enum pp_status st = pp_feed(c->pp, buf, n, used);
+    if (st == PP_ERROR) {
+        fprintf(stderr, "moat serve: %s: bad PROXY header (%s); connection closed\n", c->addr,
+                c->pp->why ? c->pp->why : "malformed");
+        return -1;
+    }
+    if (st == PP_NEED_MORE) return 0;
+    struct sockaddr_storage ss;
+    unsigned sl;
+    if (pp_client_addr(&c->pp->hdr, &ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->addr, sizeof c->addr);
+        else
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->addr, sizeof c->addr);
+    }
+    server_pp_note(c, &c->pp->hdr);
+    if (c->pp->hdr.family && server_proxy_sends_pp(c->L->proxy) &&
+        (c->pp_fwd = malloc(sizeof *c->pp_fwd)))
+        *c->pp_fwd = c->pp->hdr;
+    free(c->pp);
+    c->pp = NULL;
+    return 1;
+}
+
+/* Reads what the socket has and feeds it to the engine (after the PROXY
+ * header, when one is expected). Returns -1 when the connection is to be
+ * dropped at once. */
 static int on_readable(struct loop *L, struct conn *c)
 {
     uint8_t buf[READ_CHUNK];
@@ -180,41 +266,24 @@ static int on_readable(struct loop *L, struct conn *c)
             return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
         }
         if (n == 0) {
+            if (c->pp)
+                fprintf(stderr, "moat serve: %s: closed before its PROXY header was whole\n",
+                        c->addr);
             /* FIN. Without close_notify nothing more can be trusted to
              * arrive, but complete requests already read are answered. */
-            if (c->state == C_LINGER || !c->handshake_done) return -1;
+            if (c->state == C_LINGER || !c->handshake_done || c->pp) return -1;
             c->peer_done = 1;
             return 0;
         }
         if (c->state != C_OPEN || c->peer_done) continue; /* discarding: we are closing */
-        if (!c->tls) {
-            if (c->app.len + (size_t)n > MOAT_HTTP_MAX_HEADER_BYTES + MOAT_HTTP_MAX_REQUEST_LINE ||
-                moat_buf_append(&c->app, buf, (size_t)n) < 0)
-                return -1;
-            touch(L, c);
-            continue;
+        size_t used = 0;
+        if (c->pp) {
+            int r = server_pp_take(c, buf, (size_t)n, &used);
+            if (r < 0) return -1;
+            if (r == 0) continue;
         }
-        size_t had = c->app.len;
-        int r = moat_tls_recv(c->tls, buf, (size_t)n, &c->out, &c->app);
-        if (r < 0) {
-            /* A fatal alert we owe the peer is already in out. */
-            end_body(c);
-            c->state = C_FLUSH;
-            return 0;
-        }
-        /* Only HTTP bytes (and the end of the handshake) are activity:
-         * records that carry none (empty ones, KeyUpdates, a record
-         * trickled a byte at a time) must not hold a connection open past
-         * --idle-timeout. The engine caps how many may come in a row. */
-        if (!c->handshake_done && moat_tls_handshake_done(c->tls)) {
-            c->handshake_done = 1;
-            touch(L, c);
-        }
-        if (c->app.len > had) touch(L, c);
-        if (moat_tls_peer_closed(c->tls)) {
-            c->peer_done = 1;
-            return 0;
-        }
+        int r = used < (size_t)n ? server_conn_take(L, c, buf + used, (size_t)n - used) : 0;
+        if (r) return r < 0 ? -1 : 0;
         if ((size_t)n < sizeof buf) break;
     }
     return 0;
@@ -283,6 +352,13 @@ static void access_log(struct loop *L, struct conn *c, const moat_http_request *
         else
             moat_buf_append(&b, "\"-\"", 3);
     }
+    if (c->pp_note) { /* a PROXY v2 header's authority and unique ID */
+        const char *sp = strchr(c->pp_note, ' ');
+        moat_buf_append(&b, " pp=", 4);
+        log_quoted(&b, c->pp_note, (size_t)(sp - c->pp_note));
+        moat_buf_append(&b, ",", 1);
+        log_quoted(&b, sp + 1, strlen(sp + 1));
+    }
     moat_buf_append(&b, "\n", 1);
     /* One write per line: O_APPEND keeps the workers' lines whole. */
     if (write(L->s->access_log, b.base, b.len) < 0) {
@@ -336,6 +412,27 @@ static void redirect(const struct moat_server *s, const moat_http_request *req, 
     resp->bytes = 0;
 }
 
+/* --proxy-send-proxy: the client's and the listener's addresses, from
+ * the PROXY header this connection got, else from its socket. */
+static const struct pp_header *server_origin(struct conn *c)
+{
+    static struct pp_header h;
+    if (c->pp_fwd) {
+        h = *c->pp_fwd;
+        h.local = 0;
+        h.authority[0] = '\0';
+        h.unique_id_len = 0;
+        return &h;
+    }
+    struct sockaddr_storage src, dst;
+    socklen_t sl = sizeof src, dl = sizeof dst;
+    if (getpeername(c->fd, (struct sockaddr *)&src, &sl) < 0 ||
+        getsockname(c->fd, (struct sockaddr *)&dst, &dl) < 0)
+        src.ss_family = dst.ss_family = AF_UNSPEC;
+    pp_from_addrs(&h, (struct sockaddr *)&src, (struct sockaddr *)&dst);
+    return &h;
+}
+
 /* Decides who answers a parsed request and lets it write the response
  * head into L->head (and a file into c->body). This is the one place to
  * hook another kind of handler (a reverse proxy) in front of the files. */
@@ -358,6 +455,7 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
     }
     c->px = moat_proxy_start(L->proxy, req, c->app.base, c->app.len, c->addr, c->tls, &L->ev,
                              on_backend, c, *close && !req->f.chunked);
+    if (c->px && server_proxy_sends_pp(L->proxy)) server_proxy_origin(c->px, server_origin(c));
     if (!c->px) {
         *close = 1;
         resp->status = 503;
@@ -675,6 +773,30 @@ static void on_backend(struct evloop *el, int fd, uint32_t events, void *arg)
     if (pump(c->L, c) < 0) conn_free(c->L, c);
 }
 
+/* --proxy-protocol on this listener: a peer allowed to send a PROXY
+ * header gets a parser for it; any other is refused (logged). Returns -1
+ * to close the connection. */
+static int server_pp_expect(const struct moat_server *s, struct conn *c, int plain,
+                            const struct sockaddr_storage *ss)
+{
+    if (!(s->proxy_protocol & (plain ? SERVER_PP_REDIRECT : SERVER_PP_HTTPS))) return 0;
+    const unsigned char *a = NULL;
+    if (ss->ss_family == AF_INET)
+        a = (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
+    else if (ss->ss_family == AF_INET6)
+        a = (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+    if (!a || !pp_allow_match(s->pp_from, ss->ss_family, a)) {
+        fprintf(stderr,
+                "moat serve: %s: not in --proxy-protocol-from, may not send a PROXY header; "
+                "connection closed\n",
+                c->addr);
+        return -1;
+    }
+    if (!(c->pp = malloc(sizeof *c->pp))) return -1;
+    pp_init(c->pp);
+    return 0;
+}
+
 static void accept_new(struct loop *L, int plain)
 {
     struct moat_server *s = L->s;
@@ -715,6 +837,12 @@ static void accept_new(struct loop *L, int plain)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->addr, sizeof c->addr);
         else
             strcpy(c->addr, "-");
+        if (server_pp_expect(s, c, plain, &ss) < 0) {
+            moat_tls_free(c->tls);
+            free(c);
+            close(fd);
+            continue;
+        }
         moat_buf_init(&c->out);
         moat_buf_init(&c->app);
         if (loop_add(&L->ev, fd, EPOLLIN, on_conn, c) < 0) {
@@ -791,6 +919,11 @@ static void sweep(struct loop *L, int64_t now)
             parked += (size_t)moat_tls_park(c->tls);
         }
         if (now >= c->deadline || slow_head || drained) {
+            if (c->pp && now >= c->deadline)
+                fprintf(stderr,
+                        "moat serve: %s: no PROXY header within --handshake-timeout; "
+                        "connection closed\n",
+                        c->addr);
             if (c->state == C_OPEN && c->handshake_done && c->tls) {
                 moat_tls_close(c->tls, &c->out);
                 send(c->fd, c->out.base, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);

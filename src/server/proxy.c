@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/exit.h"
+#include "http/proxyproto.h"
 #include "http/reader.h"
 #include "http/url.h"
 #include "server/proxy.h"
@@ -59,6 +60,7 @@ struct moat_proxy_set {
     struct route routes[MAX_ROUTES];
     int nroutes;
     int only;
+    int send_proxy; /* --proxy-send-proxy: 0, 1 (v1) or 2 (v2) */
     int connect_ms, read_ms, idle_ms;
     int tunnel_default_ms; /* --idle-timeout */
     int tunnel_ms;     /* a WebSocket tunnel with nothing moving either way; 0: --idle-timeout's */
@@ -80,6 +82,11 @@ struct moat_proxy {
     struct backend *be;
     int fd;
     int reused; /* fd came from the pool */
+    /* --proxy-send-proxy: the PROXY header for each new backend
+     * connection, and how much of it the current one still needs */
+    unsigned char pp[PP_V1_MAX > 256 ? PP_V1_MAX : 256];
+    size_t pp_len, pp_off;
+    int pp_pending;
     int tries;
     int state;
     int result;
@@ -261,6 +268,18 @@ int moat_proxy_option(struct moat_proxy_set *ps, const char *name, const char *v
             return opt_err(err, errlen, where, "proxy-only takes on or off, not '%.600s'", v);
         return 0;
     }
+    if (strcmp(name, "proxy-send-proxy") == 0) {
+        if (v && strcmp(v, "v1") == 0)
+            ps->send_proxy = 1;
+        else if (v && strcmp(v, "v2") == 0)
+            ps->send_proxy = 2;
+        else if (v && strcmp(v, "off") == 0)
+            ps->send_proxy = 0;
+        else
+            return opt_err(err, errlen, where, "proxy-send-proxy takes v1, v2 or off, not '%.600s'",
+                           v ? v : "");
+        return 0;
+    }
     if (strcmp(name, "proxy-connect-timeout") == 0)
         return parse_ms(name, v, &ps->connect_ms, where, err, errlen);
     if (strcmp(name, "proxy-read-timeout") == 0)
@@ -270,6 +289,19 @@ int moat_proxy_option(struct moat_proxy_set *ps, const char *name, const char *v
     if (strcmp(name, "proxy-tunnel-timeout") == 0)
         return parse_ms(name, v, &ps->tunnel_ms, where, err, errlen);
     return 1;
+}
+
+int server_proxy_sends_pp(const struct moat_proxy_set *ps)
+{
+    return ps ? ps->send_proxy : 0;
+}
+
+void server_proxy_origin(struct moat_proxy *px, const struct pp_header *h)
+{
+    long n = px->ps->send_proxy == 1   ? pp_encode_v1(h, px->pp, sizeof px->pp)
+             : px->ps->send_proxy == 2 ? pp_encode_v2(h, 0, px->pp, sizeof px->pp)
+                                       : 0;
+    px->pp_len = n > 0 ? (size_t)n : 0;
 }
 
 int moat_proxy_check(const struct moat_proxy_set *ps)
@@ -735,6 +767,8 @@ static int connect_backend(struct moat_proxy *px, int64_t now, int fresh)
             return -1;
         }
         px->fd = fd;
+        px->pp_pending = !px->reused; /* a new connection starts with the PROXY header */
+        px->pp_off = 0;
         px->state = in_progress ? S_CONNECTING : S_ACTIVE;
         px->deadline = now + (in_progress ? ps->connect_ms : ps->read_ms);
         return 0;
@@ -1102,6 +1136,18 @@ static int step_connect(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int
 /* Sends what waits for the backend. Returns NULL, or why it failed. */
 static const char *send_up(struct moat_proxy *px, int *moved)
 {
+    while (px->pp_pending && px->pp_len) { /* --proxy-send-proxy, before the request */
+        ssize_t n = send(px->fd, px->pp + px->pp_off, px->pp_len - px->pp_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            px->pp_off += (size_t)n;
+            if (px->pp_off == px->pp_len) px->pp_pending = 0;
+            *moved = 1;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return NULL;
+        return n < 0 ? strerror(errno) : "closed";
+    }
     while (px->up.len) {
         ssize_t n = send(px->fd, px->up.base, px->up.len, MSG_NOSIGNAL);
         if (n > 0) {

@@ -29,11 +29,23 @@ void moat_proxy_set_free(struct moat_proxy_set *ps);
 /* Applies a proxy option: "proxy" (URL, PREFIX=URL, or either with
  * comma-separated URLs), "proxy-only" (value NULL, on or off),
  * "proxy-connect-timeout", "proxy-read-timeout", "proxy-idle-timeout",
- * "proxy-tunnel-timeout" (seconds, decimals allowed). where is NULL for a
+ * "proxy-tunnel-timeout" (seconds, decimals allowed), "proxy-send-proxy"
+ * (v1, v2 or off). where is NULL for a
  * flag, "FILE:LINE" for a config line. Returns 0 when applied, 1 when name
  * is not a proxy option, 2 with a message (starting with where) in err. */
 int moat_proxy_option(struct moat_proxy_set *ps, const char *name, const char *value,
                       const char *where, char *err, size_t errlen);
+
+/* --proxy-send-proxy: 0 (off), 1 (v1) or 2 (v2); 0 for NULL. */
+int server_proxy_sends_pp(const struct moat_proxy_set *ps);
+
+/* With --proxy-send-proxy: the addresses the PROXY header sent ahead of
+ * the request on each new backend connection of px carries (h's family
+ * and addresses; its TLVs are not sent). Call it right after
+ * moat_proxy_start, before the exchange is pumped. */
+struct moat_proxy;
+struct pp_header;
+void server_proxy_origin(struct moat_proxy *px, const struct pp_header *h);
 
 /* After all options: 0, or 2 after a message on stderr (--proxy-only
  * without a --proxy). */

@@ -567,6 +567,8 @@ static void set_limits(struct moat_server *s, const struct moat_serve_opts *o)
     s->list_dirs = o->list_dirs;
     s->serve_dotfiles = o->serve_dotfiles;
     s->log_identity = o->client_ca != NULL;
+    s->proxy_protocol = o->proxy_protocol;
+    s->pp_from = &o->pp_from;
     moat_server_set_hsts(o->hsts);
     moat_proxy_set_limits(o->proxy, s->max_body, s->idle_timeout_ms);
     s->proxy = o->proxy;

@@ -22,6 +22,11 @@ struct moat_staple {
 };
 
 struct moat_proxy_set;
+struct pp_allow;
+
+/* --proxy-protocol: which listeners read a PROXY header first */
+#define SERVER_PP_HTTPS 1
+#define SERVER_PP_REDIRECT 2
 
 struct moat_server {
     int epfd;
@@ -31,17 +36,19 @@ struct moat_server {
     moat_tls_config *cfg;
     char root[PATH_MAX]; /* realpath of the served directory */
     size_t root_len;
-    int handshake_timeout_ms; /* from accept to the end of the handshake */
-    int idle_timeout_ms;      /* between requests, or with no progress */
-    int header_timeout_ms;    /* a request head must arrive whole within this */
-    int stop_timeout_ms;      /* graceful stop: connections get this long */
-    size_t max_conns;         /* per worker */
-    size_t max_header;        /* request head bytes (431 beyond) */
-    uint64_t max_body;        /* request body bytes (413 beyond) */
-    int list_dirs;            /* --list-dirs */
-    int serve_dotfiles;       /* --serve-dotfiles: hidden paths are served too */
-    int access_log;           /* fd, or -1 */
-    int log_identity;         /* client certificates configured: log them */
+    int handshake_timeout_ms;       /* from accept to the end of the handshake */
+    int idle_timeout_ms;            /* between requests, or with no progress */
+    int header_timeout_ms;          /* a request head must arrive whole within this */
+    int stop_timeout_ms;            /* graceful stop: connections get this long */
+    size_t max_conns;               /* per worker */
+    size_t max_header;              /* request head bytes (431 beyond) */
+    uint64_t max_body;              /* request body bytes (413 beyond) */
+    int list_dirs;                  /* --list-dirs */
+    int serve_dotfiles;             /* --serve-dotfiles: hidden paths are served too */
+    int access_log;                 /* fd, or -1 */
+    int log_identity;               /* client certificates configured: log them */
+    int proxy_protocol;             /* SERVER_PP_*: listeners whose peers send a PROXY header */
+    const struct pp_allow *pp_from; /* --proxy-protocol-from: who may send one */
     struct moat_staple staples[MOAT_SERVE_MAX_CERTS];
     int nstaples;
     /* --proxy: its routes (the master's), and in each worker that worker's
