@@ -336,7 +336,7 @@ static void session_load(struct xfer *x)
     const char *path = x->o->session;
     if (!path) return;
     size_t n = 0;
-    uint8_t *buf = core_read_file(path, 16384, &n);
+    uint8_t *buf = core_read_file(path, 65536, &n);
     if (!buf && errno != EFBIG) return; /* none yet: a full handshake, saved afterwards */
     if ((!buf || (n && moat_tls_set_session(x->c.t, buf, n) < 0)) && !x->o->silent)
         fprintf(stderr, "moat: warning: --session %s is damaged; not resuming\n", path);

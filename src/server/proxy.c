@@ -564,8 +564,9 @@ static void put_forwarded(moat_buf *b, const char *addr, const char *host, size_
 /* The verified client certificate (--client-ca): its subject, and RFC
  * 9440 2: Client-Cert, the DER as a structured-field byte sequence, and
  * Client-Cert-Chain, the intermediates the client sent, a list of them.
- * After resumption only the subject is known (a ticket keeps no
- * certificate), so only X-Client-Cert-Subject goes. */
+ * After resumption they come from the ticket, which carries the chain;
+ * one whose chain was too long for a ticket knows the subject only, so
+ * only X-Client-Cert-Subject goes. */
 static void put_client_cert(moat_buf *b, const moat_tls *peer, int *r)
 {
     const char *identity = moat_tls_get_peer_identity(peer);

@@ -235,7 +235,7 @@ int tls_client_start(moat_tls *t, moat_buf *out)
     if (!r) r = build_client_hello(t, &h->ch);
     if (!r) {
         tls_observe(t, MOAT_EV_HS_SENT, h->ch.base, h->ch.len, HS_CLIENT_HELLO);
-        r = tls_seal(t, CT_HANDSHAKE, h->ch.base, h->ch.len, out);
+        r = tls_seal_hs(t, h->ch.base, h->ch.len, out);
     }
     if (!r) t->state = CLIENT_WAIT_SH;
     return r;
@@ -280,8 +280,7 @@ static int recv_hello_retry_request(moat_tls *t, const uint8_t *msg, size_t len,
     if (group && (r = new_key_share(t, group))) return r;
     if (h->psk && moat_suite_hash(h->psk->suite) != t->hash) {
         /* 4.1.4: a PSK whose hash does not fit the new suite is dropped. */
-        moat_wipe(h->psk, sizeof *h->psk);
-        free(h->psk);
+        tls_session_free(h->psk);
         h->psk = NULL;
     }
     moat_buf_clear(&h->ch);
@@ -289,7 +288,7 @@ static int recv_hello_retry_request(moat_tls *t, const uint8_t *msg, size_t len,
         return r;
     if ((r = tls_send_ccs(t, out))) return r;
     tls_observe(t, MOAT_EV_HS_SENT, h->ch.base, h->ch.len, HS_CLIENT_HELLO);
-    return tls_seal(t, CT_HANDSHAKE, h->ch.base, h->ch.len, out);
+    return tls_seal_hs(t, h->ch.base, h->ch.len, out);
 }
 
 /* 4.1.3: supported_versions is looked for first; without it this is a

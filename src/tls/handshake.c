@@ -30,6 +30,14 @@ struct tls_text *tls_text(moat_tls *t)
     return t->tx;
 }
 
+void tls_session_free(tls_session *s)
+{
+    if (!s) return;
+    free(s->chain);
+    moat_wipe(s, sizeof *s);
+    free(s);
+}
+
 void tls_hs_free(moat_tls *t)
 {
     struct hs *h = t->hs;
@@ -39,10 +47,7 @@ void tls_hs_free(moat_tls *t)
     moat_buf_free(&h->queue);
     moat_buf_free(&h->peer_certs);
     moat_kex_free(h->kex);
-    if (h->psk) {
-        moat_wipe(h->psk, sizeof *h->psk);
-        free(h->psk);
-    }
+    tls_session_free(h->psk);
     moat_wipe(h, sizeof *h);
     free(h);
     t->hs = NULL;

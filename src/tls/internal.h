@@ -138,6 +138,12 @@ struct moat_tls_config {
     int64_t ocsp_next[MAX_CREDS];
 };
 
+/* A ticket carries the client chain up to this many bytes of DER (and
+ * MAX_PEER_CERTS certificates); a longer chain, the identity only. A
+ * ticket is at most TLS_TICKET_MAX bytes (4.6.1 allows 2^16-1). */
+#define TLS_TICKET_CHAIN_MAX 16384
+#define TLS_TICKET_MAX (2048 + TLS_TICKET_CHAIN_MAX)
+
 /* What a ticket carries (server) or a saved session holds (client). */
 typedef struct {
     uint16_t suite;
@@ -145,14 +151,19 @@ typedef struct {
     uint32_t lifetime; /* seconds; server: counted from auth_ms */
     uint64_t auth_ms;  /* server: when the full handshake behind it was done */
     int64_t not_after; /* server, with ident: when the client's chain expires */
+    /* server, with ident: the verified client chain as sent, DER (NULL
+     * when the ticket carries the identity only); owned, freed by
+     * tls_session_free */
+    uint8_t *chain;
+    size_t nchain, chain_len[MAX_PEER_CERTS];
     uint32_t age_add;
     uint8_t psk[MOAT_HASH_MAX];
     size_t psklen;
     char sni[256];
     char alpn[256];
-    char ident[256];       /* the client certificate's identity, when there was one */
-    uint8_t client_ca[32]; /* server: the client CAs that verified it (client_ca_id) */
-    uint8_t ticket[1024];  /* client: the opaque ticket */
+    char ident[256];                /* the client certificate's identity, when there was one */
+    uint8_t client_ca[32];          /* server: the client CAs that verified it (client_ca_id) */
+    uint8_t ticket[TLS_TICKET_MAX]; /* client: the opaque ticket */
     size_t ticketlen;
 } tls_session;
 
@@ -241,7 +252,7 @@ struct tls_text {
     char peer_identity[256]; /* the verified peer's identity (moat_x509_identity) */
     int64_t peer_not_after;  /* server: when that identity's chain expires */
     /* server: the verified client chain as sent, DER (for RFC 9440
-     * Client-Cert); not kept by tickets */
+     * Client-Cert); tickets carry it (up to TLS_TICKET_CHAIN_MAX) */
     uint8_t *peer_certs;
     size_t npeer, peer_off[MAX_PEER_CERTS], peer_len[MAX_PEER_CERTS];
 };
@@ -295,6 +306,8 @@ int tls_queue_hs(moat_tls *t, const moat_buf *msg);
 void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret);
 int tls_set_suite(moat_tls *t, uint16_t suite);
 void tls_hs_free(moat_tls *t);
+/* Wipes and frees a session and the chain it holds (NULL: nothing). */
+void tls_session_free(tls_session *s);
 /* 7.1: Early Secret from the PSK (NULL: none), Handshake Secret from the
  * (EC)DHE secret (NULL: none, psk_ke), and the handshake traffic secrets
  * over the transcript through ServerHello; keys installed both ways. */
@@ -331,6 +344,9 @@ int tls_seal(moat_tls *t, uint8_t type, const uint8_t *data, size_t len, moat_bu
 /* Installs the keys of a traffic secret for reading (write 0) or writing. */
 int tls_set_keys(moat_tls *t, int write, const uint8_t *secret, const char *label);
 void tls_observe(moat_tls *t, int event, const uint8_t *data, size_t len, int info);
+/* Handshake bytes in as many records as they need (5.1: a message may
+ * span records), under the current write key. */
+int tls_seal_hs(moat_tls *t, const uint8_t *data, size_t len, moat_buf *out);
 /* Puts queued handshake bytes into records under the current write key. */
 int tls_flush_hs(moat_tls *t, moat_buf *out);
 int tls_send_ccs(moat_tls *t, moat_buf *out);

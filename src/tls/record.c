@@ -33,17 +33,23 @@ int tls_set_keys(moat_tls *t, int write, const uint8_t *secret, const char *labe
     return r;
 }
 
-int tls_flush_hs(moat_tls *t, moat_buf *out)
+int tls_seal_hs(moat_tls *t, const uint8_t *data, size_t len, moat_buf *out)
 {
-    moat_buf *q = &t->hs->queue;
-    for (size_t off = 0; off < q->len;) {
-        size_t n = q->len - off > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : q->len - off;
-        int r = tls_seal(t, CT_HANDSHAKE, q->base + off, n, out);
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : len - off;
+        int r = tls_seal(t, CT_HANDSHAKE, data + off, n, out);
         if (r) return r;
         off += n;
     }
-    moat_buf_clear(q);
     return 0;
+}
+
+int tls_flush_hs(moat_tls *t, moat_buf *out)
+{
+    moat_buf *q = &t->hs->queue;
+    int r = tls_seal_hs(t, q->base, q->len, out);
+    if (!r) moat_buf_clear(q);
+    return r;
 }
 
 int tls_send_ccs(moat_tls *t, moat_buf *out)

@@ -287,8 +287,7 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
         }
         break;
     }
-    moat_wipe(s, sizeof *s);
-    free(s);
+    tls_session_free(s);
     return r;
 }
 
@@ -576,14 +575,27 @@ static int send_finished(moat_tls *t, moat_buf *out)
     return e;
 }
 
-/* A resumed client is known by the identity its ticket carries. */
+/* A resumed client is known by the identity its ticket carries, and by
+ * its chain when the ticket carries that too (taken over from it). */
 static int resume_identity(moat_tls *t)
 {
-    const tls_session *s = t->hs->psk;
+    tls_session *s = t->hs->psk;
     if (!t->resumed || !s->ident[0]) return 0;
     if (!tls_text(t)) return MOAT_ERR_NOMEM;
     snprintf(t->tx->peer_identity, sizeof t->tx->peer_identity, "%s", s->ident);
     t->tx->peer_not_after = s->not_after;
+    if (s->chain && !t->tx->peer_certs) {
+        size_t off = 0;
+        for (size_t i = 0; i < s->nchain; i++) {
+            t->tx->peer_off[i] = off;
+            t->tx->peer_len[i] = s->chain_len[i];
+            off += s->chain_len[i];
+        }
+        t->tx->peer_certs = s->chain;
+        t->tx->npeer = s->nchain;
+        s->chain = NULL;
+        s->nchain = 0;
+    }
     return 0;
 }
 

@@ -8,11 +8,11 @@
 #include "tls/internal.h"
 
 /* Saved sessions (moat_tls_get_session) are version 1. Tickets are
- * version 2: since then they carry the time of the full handshake and
- * the client chain's expiry; a version 1 ticket no longer opens, and a
- * full handshake follows. */
+ * version 3: version 2 added the time of the full handshake and the
+ * client chain's expiry, version 3 the client chain itself; a ticket of
+ * an earlier version no longer opens, and a full handshake follows. */
 #define SESSION_VERSION 1
-#define TICKET_VERSION 2
+#define TICKET_VERSION 3
 #define KEY_NAME 16
 
 uint64_t tls_now_ms(const moat_tls *t)
@@ -147,6 +147,53 @@ static int get_session(rd_t *r, tls_session *s, int version)
     return 0;
 }
 
+/* The verified client chain, as the client sent it: a count, then each
+ * certificate's DER with a 2-byte length. A count of 0 when there is no
+ * identity, or when the chain is longer than TLS_TICKET_CHAIN_MAX: such
+ * a ticket carries the identity only. */
+static void put_chain(wr_t *w, const moat_tls *t, const tls_session *s)
+{
+    const struct tls_text *x = TX(t);
+    size_t total = 0;
+    for (size_t i = 0; i < x->npeer; i++)
+        total += x->peer_len[i];
+    if (!s->ident[0] || !x->peer_certs || x->npeer > MAX_PEER_CERTS ||
+        total > TLS_TICKET_CHAIN_MAX) {
+        wr_u8(w, 0);
+        return;
+    }
+    wr_u8(w, x->npeer);
+    for (size_t i = 0; i < x->npeer; i++) {
+        wr_open(w, 2);
+        wr_bytes(w, x->peer_certs + x->peer_off[i], x->peer_len[i]);
+        wr_close(w);
+    }
+}
+
+/* put_chain's mirror: fail-closed, within the same caps, each
+ * certificate non-empty, none without an identity. */
+static int get_chain(rd_t *r, tls_session *s)
+{
+    size_t n = rd_u8(r), total = 0;
+    rd_t der[MAX_PEER_CERTS];
+    if (r->err || n > MAX_PEER_CERTS || (n && !s->ident[0])) return -1;
+    for (size_t i = 0; i < n; i++) {
+        der[i] = rd_vec(r, 2);
+        if (r->err || der[i].n == 0 || der[i].n > TLS_TICKET_CHAIN_MAX - total) return -1;
+        total += der[i].n;
+    }
+    if (n == 0) return 0;
+    if (!(s->chain = malloc(total))) return -1;
+    total = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(s->chain + total, der[i].p, der[i].n);
+        s->chain_len[i] = der[i].n;
+        total += der[i].n;
+    }
+    s->nchain = n;
+    return 0;
+}
+
 int tls_ticket_seal(moat_tls *t, const tls_session *s, wr_t *out)
 {
     uint8_t name[KEY_NAME], key[32], nonce[12];
@@ -163,6 +210,7 @@ int tls_ticket_seal(moat_tls *t, const tls_session *s, wr_t *out)
     wr_u32(&w, s->auth_ms);
     wr_u32(&w, (uint64_t)s->not_after >> 32);
     wr_u32(&w, s->not_after);
+    put_chain(&w, t, s);
     if (!r) r = wr_finish(&w);
     if (!r) r = moat_random(nonce, sizeof nonce);
     moat_aead *a = r ? NULL : moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, key);
@@ -182,34 +230,48 @@ int tls_ticket_seal(moat_tls *t, const tls_session *s, wr_t *out)
     return r;
 }
 
+/* Reads an opened ticket's plaintext into s; 0 or -1. */
+static int ticket_read(const uint8_t *plain, size_t len, tls_session *s)
+{
+    rd_t r = rd_init(plain, len);
+    const uint8_t *ca;
+    if (get_session(&r, s, TICKET_VERSION) || rd_take(&r, sizeof s->client_ca, &ca)) return -1;
+    memcpy(s->client_ca, ca, sizeof s->client_ca);
+    s->auth_ms = (uint64_t)rd_uint(&r, 4) << 32;
+    s->auth_ms |= rd_uint(&r, 4);
+    uint64_t na = (uint64_t)rd_uint(&r, 4) << 32;
+    na |= rd_uint(&r, 4);
+    s->not_after = (int64_t)na;
+    if (r.err || get_chain(&r, s) || r.n) {
+        free(s->chain);
+        s->chain = NULL;
+        s->nchain = 0;
+        return -1;
+    }
+    return 0;
+}
+
 int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s)
 {
-    if (len < KEY_NAME + 12 + 16 + 1 || len > 1024) return -1;
-    uint8_t name[KEY_NAME], key[32], plain[1024];
+    free(s->chain); /* s may hold an earlier ticket's */
+    s->chain = NULL;
+    if (len < KEY_NAME + 12 + 16 + 1 || len > TLS_TICKET_MAX) return -1;
+    uint8_t name[KEY_NAME], key[32];
+    size_t plen = len - KEY_NAME - 12 - 16;
+    uint8_t *plain = malloc(len); /* room for the ciphertext and tag too */
+    if (!plain) return -1;
     int found = -1;
     for (int i = 0; found < 0 && !ticket_key(t, i, name, key); i++) {
         if (memcmp(name, tk, KEY_NAME)) continue;
         moat_aead *a = moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 0, key);
         if (a && !moat_aead_open(a, tk + KEY_NAME, tk, KEY_NAME, tk + KEY_NAME + 12,
-                                 len - KEY_NAME - 12, plain)) {
-            rd_t r = rd_init(plain, len - KEY_NAME - 12 - 16);
-            const uint8_t *ca;
-            found = get_session(&r, s, TICKET_VERSION) || rd_take(&r, sizeof s->client_ca, &ca);
-            uint64_t auth = (uint64_t)rd_uint(&r, 4) << 32;
-            auth |= rd_uint(&r, 4);
-            uint64_t na = (uint64_t)rd_uint(&r, 4) << 32;
-            na |= rd_uint(&r, 4);
-            if (found || r.err || r.n) found = -1;
-            if (!found) {
-                memcpy(s->client_ca, ca, sizeof s->client_ca);
-                s->auth_ms = auth;
-                s->not_after = (int64_t)na;
-            }
-        }
+                                 len - KEY_NAME - 12, plain))
+            found = ticket_read(plain, plen, s);
         moat_aead_free(a);
     }
     moat_wipe(key, sizeof key);
-    moat_wipe(plain, sizeof plain);
+    moat_wipe(plain, len);
+    free(plain);
     return found;
 }
 
@@ -288,7 +350,8 @@ int tls_send_tickets(moat_tls *t, moat_buf *out)
         wr_u16(&w, 0); /* no extensions */
         wr_close(&w);
         if (!r) r = wr_finish(&w);
-        if (!r) r = tls_seal(t, CT_HANDSHAKE, m.base, m.len, out);
+        /* One carrying a long client chain spans records. */
+        if (!r) r = tls_seal_hs(t, m.base, m.len, out);
         moat_wipe(&s, sizeof s);
     }
     moat_wipe(&tmpl, sizeof tmpl);

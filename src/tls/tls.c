@@ -63,10 +63,7 @@ void moat_tls_free(moat_tls *t)
     moat_buf_free(&t->scratch);
     rl_clear(&t->rd);
     rl_clear(&t->wr);
-    if (t->session) {
-        moat_wipe(t->session, sizeof *t->session);
-        free(t->session);
-    }
+    tls_session_free(t->session);
     if (t->tx) {
         free(t->tx->peer_certs);
         moat_wipe(t->tx, sizeof *t->tx);

@@ -190,6 +190,31 @@ if moat_serve "proxy edge mtls" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$C
 		notok "proxy edge: without a client certificate no Client-Cert, Client-Cert-Chain nor X-Real-IP reaches the app"
 		diag "$out.why"
 	fi
+	# A resumed connection (the ticket carries the chain) gives the app the
+	# same Client-Cert and Client-Cert-Chain as the full handshake did.
+	# sc SESSION-OPTION: bob over openssl s_client, its stdout in $out.raw.
+	sc() {
+		printf 'GET /headers HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+			timeout "$T_CLIENT" openssl s_client -ign_eof -connect "127.0.0.1:$P" -servername localhost \
+				-CAfile "$CERTS/ca.pem" -cert "$CERTS/bob.pem" -cert_chain "$CERTS/int.pem" \
+				-key "$CERTS/bob.key" "$@" >"$out.raw" 2>/dev/null
+		sed -n 's/^\({"app".*\)/\1/p' "$out.raw" >"$out"
+	}
+	sc -sess_out "$T_TMP/bob.sess"
+	if headers "$out" "h.get('client-cert') == '$want' and h.get('client-cert-chain') == '$chain'"; then
+		sc -sess_in "$T_TMP/bob.sess"
+		if grep -q '^Reused, TLSv1.3' "$out.raw" &&
+			headers "$out" "h.get('client-cert') == '$want' and h.get('client-cert-chain') == '$chain' and 'bob' in h.get('x-client-cert-subject', '')"; then
+			ok "proxy edge: a resumed connection gives the app the same Client-Cert and Client-Cert-Chain (the ticket carries the chain)"
+		else
+			notok "proxy edge: a resumed connection gives the app the same Client-Cert and Client-Cert-Chain (the ticket carries the chain)"
+			diag "$out.why"
+			grep -E '^(New|Reused)' "$out.raw" >&2
+		fi
+	else
+		notok "proxy edge: bob over openssl s_client, the full handshake, gets Client-Cert (before resuming)"
+		diag "$out.why"
+	fi
 	px --data-binary '' "$U/headers" >"$out" 2>&1
 	check "proxy edge: a POST with Content-Length: 0 keeps it at the app" \
 		headers "$out" "h.get('content-length') == '0' and h.get('x-forwarded-for') == '127.0.0.1'"

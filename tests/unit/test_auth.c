@@ -47,6 +47,9 @@ static void test_mtls(void)
     const uint8_t *der = r ? NULL : moat_tls_get_peer_cert(p.s, 0, &dlen);
     check(der && dlen > 100 && der[0] == 0x30 && !moat_tls_get_peer_cert(p.s, 1, &dlen1),
           "the verified client certificate's DER is kept for the application (%zu bytes)", dlen);
+    static uint8_t der_copy[4096];
+    if (der && dlen <= sizeof der_copy) memcpy(der_copy, der, dlen);
+    der = der && dlen <= sizeof der_copy ? der_copy : NULL;
     static const char m[] = "after mutual authentication";
     check(!pair_send(p.c, p.s, m, sizeof m, &p.s_app, 1 << 20) && p.s_app.len == sizeof m,
           "data flows after mutual authentication");
@@ -90,8 +93,11 @@ static void test_mtls(void)
     id = moat_tls_get_peer_identity(p.s);
     check(r == 0 && moat_tls_resumed(p.s) && id && strstr(id, "CN=alice"),
           "a resumed session keeps the client's identity");
-    check(!moat_tls_get_peer_cert(p.s, 0, &dlen),
-          "a resumed session has no certificate DER (a ticket keeps only the subject)");
+    size_t rlen = 0;
+    const uint8_t *rder = moat_tls_get_peer_cert(p.s, 0, &rlen);
+    check(rder && der && rlen == dlen && !memcmp(rder, der, dlen) &&
+              !moat_tls_get_peer_cert(p.s, 1, &dlen1),
+          "a resumed session has the certificate's DER from the ticket (%zu bytes)", rlen);
     moat_buf_free(&a);
     moat_buf_free(&b);
     moat_buf_free(&junk);
@@ -239,6 +245,157 @@ static void test_resume_auth(void)
     moat_tls_config_free(sc);
 }
 
+/* A client chain through an intermediate CA (bob, sent with int.pem), and
+ * client certificates with a 20,000-byte extension (big, over the
+ * ticket's cap) and a 15,900-byte one (near, just under it). */
+static int make_chain_certs(void)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && exec >>gen.log 2>&1 && "
+             "printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n' "
+             ">int.ext && "
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out int.key && "
+             "openssl req -new -key int.key -subj '/CN=moat test intermediate' -out int.csr && "
+             "openssl x509 -req -in int.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 "
+             "-extfile int.ext -out int.pem && "
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out bob.key && "
+             "openssl req -new -key bob.key -subj /CN=bob -out bob.csr && "
+             "openssl x509 -req -in bob.csr -CA int.pem -CAkey int.key -CAcreateserial -days 30 "
+             "-extfile client.ext -out bob1.pem && cat bob1.pem int.pem >bob.pem && "
+             "(cat client.ext; printf '1.3.6.1.4.1.55555.1=ASN1:UTF8String:'; "
+             "head -c 20000 /dev/zero | tr '\\0' x; echo) >big.ext && "
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out big.key && "
+             "openssl req -new -key big.key -subj /CN=big -out big.csr && "
+             "openssl x509 -req -in big.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 "
+             "-extfile big.ext -out big.pem && "
+             "(cat client.ext; printf '1.3.6.1.4.1.55555.1=ASN1:UTF8String:'; "
+             "head -c 15900 /dev/zero | tr '\\0' x; echo) >near.ext && "
+             "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out near.key && "
+             "openssl req -new -key near.key -subj /CN=near -out near.csr && "
+             "openssl x509 -req -in near.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 "
+             "-extfile near.ext -out near.pem",
+             certdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The server side of one resumption from a saved session (a full
+ * handshake when sess is NULL); the session saved in *newsess. */
+static int resume_once(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *sess, pair_t *p,
+                       moat_buf *newsess)
+{
+    memset(p, 0, sizeof *p);
+    p->c = moat_tls_client_new(cc, "localhost");
+    p->s = moat_tls_server_new(sc);
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_s);
+    moat_buf_init(&to_c);
+    if (sess) moat_tls_set_session(p->c, sess->base, sess->len);
+    p->cerr = moat_tls_start(p->c, &to_s);
+    int r = pair_pump(p, &to_s, &to_c, 1 << 20);
+    static const char m[] = "x";
+    if (!r) r = pair_send(p->s, p->c, m, 1, &p->c_app, 1 << 20);
+    moat_buf_init(newsess);
+    if (!r) moat_tls_get_session(p->c, newsess);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    return r ? r : p->serr;
+}
+
+/* The chain as the server saw it, DER concatenated. */
+static size_t peer_chain(const moat_tls *s, moat_buf *out, size_t *n)
+{
+    size_t len;
+    const uint8_t *d;
+    moat_buf_init(out);
+    for (*n = 0; (d = moat_tls_get_peer_cert(s, *n, &len)); ++*n)
+        moat_buf_append(out, d, len);
+    return out->len;
+}
+
+/* Tickets carry the verified client chain as sent (RFC 9440 Client-Cert
+ * and Client-Cert-Chain on resumed connections), through resumptions; a
+ * chain over TLS_TICKET_CHAIN_MAX, the identity only. */
+static void test_chain_resume(void)
+{
+    char err[256];
+    check(make_chain_certs() == 0, "openssl made a chain through an intermediate and a big "
+                                   "certificate");
+    moat_tls_config *sc = server_config("p256");
+    moat_tls_config_set_client_ca_file(sc, cpath("ca", "pem"), err, sizeof err);
+    moat_tls_config_set_client_auth(sc, MOAT_CLIENT_AUTH_REQUIRE);
+    moat_tls_config *bob = client_config("ca"), *big = client_config("ca");
+    moat_tls_config_add_cert_file(bob, cpath("bob", "pem"), cpath("bob", "key"), err, sizeof err);
+    moat_tls_config_add_cert_file(big, cpath("big", "pem"), cpath("big", "key"), err, sizeof err);
+    pair_t p;
+    moat_buf s0, s1, s2, c0, c1, c2;
+    size_t n0, n1, n2;
+    int r = resume_once(bob, sc, NULL, &p, &s0);
+    peer_chain(p.s, &c0, &n0);
+    check(r == 0 && n0 == 2 && s0.len, "bob's chain, leaf and intermediate, verified (%zu, %s)",
+          c0.len, moat_strerror(r));
+    pair_free(&p);
+    r = resume_once(bob, sc, &s0, &p, &s1);
+    peer_chain(p.s, &c1, &n1);
+    const char *id = moat_tls_get_peer_identity(p.s);
+    check(r == 0 && moat_tls_resumed(p.s) && id && strstr(id, "CN=bob") && n1 == 2 &&
+              c1.len == c0.len && !memcmp(c1.base, c0.base, c0.len),
+          "resumed: the same DER chain, leaf and intermediate, from the ticket (%zu bytes)",
+          c1.len);
+    pair_free(&p);
+    r = resume_once(bob, sc, &s1, &p, &s2);
+    peer_chain(p.s, &c2, &n2);
+    check(r == 0 && moat_tls_resumed(p.s) && n2 == 2 && c2.len == c0.len &&
+              !memcmp(c2.base, c0.base, c0.len),
+          "a ticket issued on a resumed connection carries the chain on");
+    pair_free(&p);
+    moat_buf_free(&s0);
+    moat_buf_free(&s1);
+    moat_buf_free(&c0);
+    moat_buf_free(&c1);
+    moat_buf_free(&c2);
+    /* Just under the cap: a ticket of some 16.5 KiB, sent in two records,
+     * kept by the client, saved (beyond the 16 KiB moat get --session
+     * once read) and offered in its ClientHello. */
+    moat_tls_config *near = client_config("ca");
+    moat_tls_config_add_cert_file(near, cpath("near", "pem"), cpath("near", "key"), err,
+                                  sizeof err);
+    r = resume_once(near, sc, NULL, &p, &s0);
+    peer_chain(p.s, &c0, &n0);
+    pair_free(&p);
+    r = r ? r : resume_once(near, sc, &s0, &p, &s1);
+    peer_chain(p.s, &c1, &n1);
+    check(r == 0 && moat_tls_resumed(p.s) && n0 == 1 && n1 == 1 && c0.len > 16000 &&
+              c1.len == c0.len && !memcmp(c1.base, c0.base, c0.len) && s0.len > 16384,
+          "a %zu-byte certificate resumes with its DER (a saved session of %zu bytes)", c0.len,
+          s0.len);
+    pair_free(&p);
+    moat_tls_config_free(near);
+    moat_buf_free(&s0);
+    moat_buf_free(&s1);
+    moat_buf_free(&c0);
+    moat_buf_free(&c1);
+    r = resume_once(big, sc, NULL, &p, &s0);
+    peer_chain(p.s, &c0, &n0);
+    check(r == 0 && n0 == 1 && c0.len > TLS_TICKET_CHAIN_MAX,
+          "a client certificate of %zu bytes verified (%s)", c0.len, moat_strerror(r));
+    pair_free(&p);
+    r = resume_once(big, sc, &s0, &p, &s1);
+    peer_chain(p.s, &c1, &n1);
+    id = moat_tls_get_peer_identity(p.s);
+    check(r == 0 && moat_tls_resumed(p.s) && id && strstr(id, "CN=big") && n1 == 0,
+          "a chain over the cap: the resumed connection has the identity only");
+    pair_free(&p);
+    moat_buf_free(&s0);
+    moat_buf_free(&s1);
+    moat_buf_free(&s2);
+    moat_buf_free(&c0);
+    moat_buf_free(&c1);
+    moat_tls_config_free(bob);
+    moat_tls_config_free(big);
+    moat_tls_config_free(sc);
+}
+
 /* A client certificate that expires a day after it is made. */
 static int make_brief_cert(void)
 {
@@ -324,6 +481,7 @@ int main(void)
     test_ocsp();
     test_resume_auth();
     test_identity_expiry();
+    test_chain_resume();
     remove_certs();
     return failures ? 1 : 0;
 }

@@ -175,6 +175,7 @@ static void forge_session(const uint8_t key[80], int version, moat_buf *sess)
         wr_uint(&w, (uint32_t)now, 4);
         wr_bytes(&w, zeros, 8); /* notAfter: no identity */
     }
+    if (version >= 3) wr_u8(&w, 0); /* no client chain */
     moat_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15, key + 16, 64, prk);
     moat_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, aes, 32);
     memcpy(ticket, key, 16);
@@ -193,13 +194,14 @@ static void forge_session(const uint8_t key[80], int version, moat_buf *sess)
     moat_buf_free(&plain);
 }
 
-/* Tickets changed format (version 2): one sealed in the old format, under
- * a key the server still holds, gives a full handshake. */
+/* Tickets changed format (version 2, then 3): one sealed in an older
+ * format, under a key the server still holds, gives a full handshake. */
 static void test_ticket_version(moat_tls_config *cc, moat_tls_config *sc, const uint8_t key[80])
 {
     int err = 0;
-    moat_buf v1, v2;
+    moat_buf v1, v2, v3;
     client_now = server_now = (int64_t)time(NULL);
+    forge_session(key, 3, &v3);
     forge_session(key, 2, &v2);
     forge_session(key, 1, &v1);
     /* A saved session ends with how the server was judged (a length byte
@@ -207,18 +209,22 @@ static void test_ticket_version(moat_tls_config *cc, moat_tls_config *sc, const 
      * configuration, so that only the ticket's format differs. */
     moat_buf real;
     if (first(cc, sc, &real) == 0 && real.len > 33) {
+        moat_buf_append(&v3, real.base + real.len - 33, 33);
         moat_buf_append(&v2, real.base + real.len - 33, 33);
         moat_buf_append(&v1, real.base + real.len - 33, 33);
     }
     moat_buf_free(&real);
-    check(again(cc, sc, &v2, &err) == 1,
+    check(again(cc, sc, &v3, &err) == 1,
           "a ticket made by hand in the current format resumes "
           "(err %d)",
           err);
+    check(again(cc, sc, &v2, &err) == 0 && err == 0,
+          "one in the format before version 3 gives a full handshake (err %d)", err);
     check(again(cc, sc, &v1, &err) == 0 && err == 0,
           "one in the format before version 2 gives a full handshake (err %d)", err);
     moat_buf_free(&v1);
     moat_buf_free(&v2);
+    moat_buf_free(&v3);
 }
 
 static void add_early_data(t_ch *ch, void *arg)
