@@ -1060,7 +1060,7 @@ static void test_grease_and_schemes(void)
     pair_t p;
     pair_begin_edit(&p, cc, sc, "localhost", NULL, grease, NULL, &to_s);
     int r = pair_pump(&p, &to_s, &to_c, 1 << 20);
-    check(r == 0 && moat_tls_get_group(p.s) == MOAT_GROUP_X25519,
+    check(r == 0 && moat_tls_get_group(p.s) == MOAT_GROUP_X25519MLKEM768,
           "a GREASE-laden ClientHello (suites, groups, key share, versions, schemes, modes, "
           "extensions) is served (%s)",
           moat_strerror(r));
@@ -1435,18 +1435,18 @@ static void test_many_key_shares(void)
         int want, hrr;
         const char *what;
     } cases[] = {
-        {{17, 32, 1, 0, 1, 0}, 0, 0, 0, "17 unknown key shares and an x25519 one: x25519"},
-        {{1000, 1, 1, 0, 1, 0}, 0, 0, 0, "1,000 unknown key shares and an x25519 one: x25519"},
+        {{17, 32, 1, 0, 1, 0}, 0, 0, 0, "17 unknown key shares and the client's (hybrid, x25519): the hybrid"},
+        {{1000, 1, 1, 0, 1, 0}, 0, 0, 0, "1,000 unknown key shares and the client's (hybrid, x25519): the hybrid"},
         {{40, 1216, 1, 0, 1, 0},
          0,
          0,
          0,
-         "40 unknown key shares of 1,216 bytes (over three records) and an x25519 one: x25519"},
+         "40 unknown key shares of 1,216 bytes (over three records) and the client's: the hybrid"},
         {{8000, 1, 1, 0, 1, 0},
          0,
          0,
          0,
-         "8,000 one-byte unknown key shares and an x25519 one: x25519"},
+         "8,000 one-byte unknown key shares and the client's (hybrid, x25519): the hybrid"},
         {{20, 32, 0, 0, 1, 0},
          1,
          0,
@@ -1478,7 +1478,7 @@ static void test_many_key_shares(void)
         uint16_t g = 0;
         int r = edited_hello(cc, cases[i].server ? p256only : sc, many_shares, (void *)&cases[i].s,
                              &hrr, &g);
-        uint16_t want_g = cases[i].server ? MOAT_GROUP_SECP256R1 : MOAT_GROUP_X25519;
+        uint16_t want_g = cases[i].server ? MOAT_GROUP_SECP256R1 : MOAT_GROUP_X25519MLKEM768;
         check(r == cases[i].want && (r || (hrr == cases[i].hrr && g == want_g)), "%s (%s)",
               cases[i].what, moat_strerror(r));
     }
