@@ -114,8 +114,9 @@ int main(int argc, char **argv)
 {
     int port = 0, total = 5000, procs = 4, resume = 0, limit = 120;
     const char *path = "/small.txt";
+    uint16_t group = MOAT_GROUP_X25519;
     int opt;
-    while ((opt = getopt(argc, argv, "p:n:c:ru:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:n:c:ru:t:g:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'n': total = atoi(optarg); break;
@@ -123,14 +124,16 @@ int main(int argc, char **argv)
         case 'r': resume = 1; break;
         case 'u': path = optarg; break;
         case 't': limit = atoi(optarg); break;
+        case 'g': group = moat_tls_group_from_name(optarg); break;
         default:
-            fprintf(stderr, "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S]\n");
+            fprintf(stderr,
+                    "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S] [-g GROUP]\n");
             return 2;
         }
     }
-    if (port <= 0 || total <= 0 || procs <= 0) return 2;
+    if (port <= 0 || total <= 0 || procs <= 0 || !group) return 2;
     moat_tls_config *cfg = moat_tls_config_new();
-    uint16_t suite = MOAT_TLS_AES_128_GCM_SHA256, group = MOAT_GROUP_X25519;
+    uint16_t suite = MOAT_TLS_AES_128_GCM_SHA256;
     const char *alpn[] = {"http/1.1"};
     if (!cfg || moat_tls_config_set_ciphers(cfg, &suite, 1) || moat_tls_config_set_groups(cfg, &group, 1) ||
         moat_tls_config_set_alpn(cfg, alpn, 1)) {

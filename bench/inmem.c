@@ -9,6 +9,9 @@
  * MODE: full    N full handshakes (x25519, TLS_AES_128_GCM_SHA256)
  *       resume  N resumed handshakes (psk_dhe_ke) after one full one
  *       records one handshake, then N 16 KB records server -> client
+ *       kex     N of each key-exchange step, timed alone (no CERT, KEY):
+ *               ML-KEM-768 keygen, encaps, decaps; X25519 keygen and
+ *               derive; each side of X25519MLKEM768 and of x25519
  * SIDE: server (default), client or both.
  * The client does not verify the chain (as the socket loads do). */
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/crypto.h"
 #include "moat/tls.h"
 #include "moat/tlsfile.h"
 
@@ -98,10 +102,73 @@ static void drop(moat_tls *c, moat_tls *s)
     ON(SRV);
 }
 
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+/* kex mode: microseconds per step, one line of name=value pairs. */
+static int kex_costs(long n)
+{
+    static uint8_t ek[MOAT_MLKEM768_EK_LEN], dk[MOAT_MLKEM768_DK_LEN], ct[MOAT_MLKEM768_CT_LEN];
+    uint8_t k[32], cs[MOAT_KEX_SHARE_MAX], ss[MOAT_KEX_SHARE_MAX], sec[MOAT_KEX_SECRET_MAX];
+    size_t csl, ssl, secl;
+    double t[9];
+    int r = 0;
+    t[0] = now_us();
+    for (long i = 0; i < n && !r; i++)
+        r = moat_mlkem768_keygen(ek, dk);
+    t[1] = now_us();
+    for (long i = 0; i < n && !r; i++)
+        r = moat_mlkem768_encaps(ek, sizeof ek, ct, k);
+    t[2] = now_us();
+    for (long i = 0; i < n && !r; i++)
+        r = moat_mlkem768_decaps(dk, ct, sizeof ct, k);
+    t[3] = now_us();
+    static const uint16_t groups[2] = {MOAT_KEX_X25519, MOAT_KEX_X25519MLKEM768};
+    for (int g = 0; g < 2 && !r; g++) {
+        double tc = 0, ts = 0, tk = 0;
+        for (long i = 0; i < n && !r; i++) {
+            double a = now_us();
+            moat_kex *c = moat_kex_new(groups[g]); /* client: keygen, its share */
+            r = c ? moat_kex_pub(c, cs, &csl) : -1;
+            double b = now_us();
+            if (!r) r = crypto_kex_respond(groups[g], cs, csl, ss, &ssl, sec, &secl);
+            double d = now_us();
+            if (!r) r = moat_kex_derive(c, ss, ssl, sec, &secl);
+            double e = now_us();
+            moat_kex_free(c);
+            tk += b - a;
+            ts += d - b;
+            tc += e - d;
+        }
+        t[4 + 2 * g] = (tk + tc) / (double)n; /* client: keygen + derive */
+        t[5 + 2 * g] = ts / (double)n;        /* server: respond */
+        if (g == 0) t[8] = tk / (double)n;    /* X25519 keygen alone */
+    }
+    if (r) die("kex", r);
+    printf("kex n=%ld impl=\"%s\" mlkem768_keygen_us=%.2f mlkem768_encaps_us=%.2f "
+           "mlkem768_decaps_us=%.2f x25519_keygen_us=%.2f x25519_client_us=%.2f "
+           "x25519_server_us=%.2f x25519mlkem768_client_us=%.2f x25519mlkem768_server_us=%.2f\n",
+           n, moat_mlkem_impl(), (t[1] - t[0]) / (double)n, (t[2] - t[1]) / (double)n,
+           (t[3] - t[2]) / (double)n, t[8], t[4], t[5], t[6], t[7]);
+    moat_wipe(dk, sizeof dk);
+    moat_wipe(k, sizeof k);
+    moat_wipe(sec, sizeof sec);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && !strcmp(argv[1], "kex")) {
+        if (moat_crypto_init()) die("moat_crypto_init", MOAT_ERR_INTERNAL);
+        return kex_costs(atol(argv[2]));
+    }
     if (argc < 5) {
-        fprintf(stderr, "usage: inmem full|resume|records N CERT KEY [server|client|both]\n");
+        fprintf(stderr, "usage: inmem full|resume|records N CERT KEY [server|client|both]\n"
+                        "       inmem kex N\n");
         return 2;
     }
     const char *mode = argv[1];

@@ -212,14 +212,14 @@ def make_fixtures(tmp, big_bytes):
 
 
 # ---------------------------------------------------------------- servers
-def start_server(name, kind, tmp, certs, site, build, ncpu):
+def start_server(name, kind, tmp, certs, site, build, ncpu, group="x25519"):
     port = free_port()
     cert, key = f"{certs}/{kind}.pem", f"{certs}/{kind}.key"
-    logdir = os.path.join(tmp, f"{name}-{kind}")
+    logdir = os.path.join(tmp, f"{name}-{kind}-{group}")
     os.makedirs(logdir, exist_ok=True)
     if name == "moat":
         cmd = [os.path.join(build, "moat"), "serve", site, "--listen", f"127.0.0.1:{port}",
-               "--cert", cert, "--key", key, "--ciphers", SUITE, "--groups", "x25519",
+               "--cert", cert, "--key", key, "--ciphers", SUITE, "--groups", group,
                "--workers", "1", "--max-conns", "30000"]  # nginx: worker_connections 30000
     elif name == "nginx":
         conf = os.path.join(logdir, "nginx.conf")
@@ -334,9 +334,9 @@ def check_negotiation(port, openssl_conf):
             "group": group and group.group(1)}
 
 
-def load_handshakes(p, port, build, n, ncpu, resume=False, limit=180):
+def load_handshakes(p, port, build, n, ncpu, resume=False, limit=180, group="x25519"):
     cmd = pin(1, ncpu) + [os.path.join(build, "bench", "hsload"), "-p", str(port), "-n", str(n),
-                          "-c", "4", "-t", str(limit)] + (["-r"] if resume else [])
+                          "-c", "4", "-t", str(limit), "-g", group] + (["-r"] if resume else [])
     r, cpu = measured(p, lambda: run(cmd, limit + 30))
     m = re.search(r"ok=(\d+) fail=(\d+) resumed=(\d+) secs=([\d.]+)", r.stdout)
     if not m:
@@ -468,6 +468,23 @@ def crypto_floor(secs, ncpu):
     }
 
 
+def kex_costs(build, ncpu, quick):
+    """Each key-exchange step alone, in microseconds (inmem kex, CPU 0):
+    ML-KEM-768 keygen, encaps, decaps, X25519 keygen, and each side of an
+    x25519 and an X25519MLKEM768 exchange."""
+    n = 200 if quick else 3000
+    cmd = pin(0, ncpu) + [os.path.join(build, "bench", "inmem"), "kex", str(n)]
+    r = run(cmd, 300)
+    m = re.search(r'^kex n=\d+ impl="([^"]*)" (.*)$', r.stdout, re.M)
+    if not m:
+        note(f"inmem kex output not understood: {(r.stdout + r.stderr).strip()[-200:]}")
+        return None
+    out = {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", m[2])}
+    out["mlkem_impl"] = m[1]
+    out["command"] = " ".join(cmd)
+    return out
+
+
 # ---------------------------------------------------------------- callgrind
 def callgrind(build, certs, tmp, quick):
     inmem = os.path.join(build, "bench", "inmem")
@@ -536,7 +553,7 @@ def fmt(v, digits=1):
 
 def table(results, servers, floor):
     rows = [  # label, load key, figure, throughput key, throughput unit, floor key, digits
-        ("full handshake + GET, P-256 (us CPU/hs)", "full", "us_per_handshake", "handshakes_per_s", "hs/s",
+        ("full handshake + GET, P-256, x25519 (us CPU/hs)", "full", "us_per_handshake", "handshakes_per_s", "hs/s",
          "full_handshake_us", 1),
         ("resumed handshake + GET (us CPU/hs)", "resume", "us_per_handshake", "handshakes_per_s", "hs/s",
          "resumed_handshake_us", 1),
@@ -547,6 +564,8 @@ def table(results, servers, floor):
         ("10,000 held at once (alive/10000)", "idle10k", "alive_at_end", None, None, None, 0),
         ("full handshake + GET, RSA-2048 (us CPU/hs)", "rsa", "us_per_handshake", "handshakes_per_s", "hs/s",
          "rsa_full_handshake_us", 1),
+        ("full handshake + GET, P-256, X25519MLKEM768 (us CPU/hs)", "full_pq", "us_per_handshake",
+         "handshakes_per_s", "hs/s", "full_pq_handshake_us", 1),
     ]
     head = ["work"] + servers + [f"{s}/moat" for s in servers if s != "moat"] + ["floor", "moat/floor"]
     lines = []
@@ -684,6 +703,11 @@ Groups = X25519
     print(f"bench: {'quick mode, ' if quick else ''}{N} handshakes per load, wrk {WRK_SECS}s, "
           f"{BIG >> 20} MiB x{TIMES}, {IDLE}/{IDLE2} idle connections", flush=True)
     floor = crypto_floor(1 if quick else 3, ncpu) if status["openssl"] == "ok" else None
+    kex = kex_costs(build, ncpu, quick)
+    if floor and kex:
+        # The hybrid's server side adds one encapsulation to the x25519 one;
+        # OpenSSL 3.0's speed has no ML-KEM, so moat's own figure is used.
+        floor["full_pq_handshake_us"] = round(floor["full_handshake_us"] + kex["mlkem768_encaps_us"], 1)
     results, commands = {}, {}
     for s in servers:
         res = results.setdefault(s, {})
@@ -719,6 +743,14 @@ Groups = X25519
             print(f"bench: {s}: full handshakes, RSA-2048", flush=True)
             res["rsa"] = load_handshakes(p, port, build, N, ncpu)
             stop_server(p)
+        if s == "moat":  # nginx and h2o on OpenSSL 3.0 have no X25519MLKEM768
+            group = "X25519MLKEM768"
+            p, port, cmd = start_server(s, "p256", tmp, certs, site, build, ncpu, group)
+            commands[f"{s} (P-256, {group})"] = cmd
+            if p:
+                print(f"bench: {s}: full handshakes, {group}", flush=True)
+                res["full_pq"] = load_handshakes(p, port, build, N, ncpu, group=group)
+                stop_server(p)
         for k, v in res.items():
             if isinstance(v, dict) and v.get("error"):
                 note(f"{s} {k}: {v['error']}")
@@ -744,7 +776,15 @@ Groups = X25519
         print(f"floor (openssl speed, CPU 0): x25519 {floor['x25519_us']} us, ecdsa P-256 sign "
               f"{floor['ecdsap256_sign_us']} us, rsa2048 sign {floor['rsa2048_sign_us']} us, "
               f"aes-128-gcm 16 KB {floor['aes128gcm_16k_bytes_per_s'] / 1e9:.2f} GB/s; "
-              "full = 2 x25519 + 1 sign, resumed = 2 x25519")
+              "full = 2 x25519 + 1 sign, resumed = 2 x25519"
+              + ("; X25519MLKEM768 full = full + 1 ML-KEM encaps" if "full_pq_handshake_us" in floor else ""))
+    if kex:
+        print(f"key exchange (moat, one step at a time, CPU 0; ML-KEM-768 {kex['mlkem_impl']}): "
+              f"ML-KEM-768 keygen {kex['mlkem768_keygen_us']} us, encaps {kex['mlkem768_encaps_us']} us, "
+              f"decaps {kex['mlkem768_decaps_us']} us; X25519 keygen {kex['x25519_keygen_us']} us; "
+              f"x25519 client {kex['x25519_client_us']} us, server {kex['x25519_server_us']} us; "
+              f"X25519MLKEM768 client {kex['x25519mlkem768_client_us']} us, "
+              f"server {kex['x25519mlkem768_server_us']} us")
     if cg:
         print()
         print(cg_table(cg))
@@ -765,7 +805,7 @@ Groups = X25519
         "units": {"full/resume/rsa": "server CPU us per handshake (each with one GET)",
                   "keepalive": "server CPU us per request", "bulk": "server CPU s per 1e9 bytes",
                   "idle": "server RSS growth bytes per held connection"},
-        "results": results, "floor": floor, "callgrind": cg, "table": t, "notes": NOTES,
+        "results": results, "floor": floor, "kex": kex, "callgrind": cg, "table": t, "notes": NOTES,
     }
     path = a.out
     with open(path, "w") as f:

@@ -37,6 +37,8 @@
 #define MOAT_GROUP_SECP256R1 0x0017
 #define MOAT_GROUP_SECP384R1 0x0018
 #define MOAT_GROUP_X25519 0x001d
+/* The hybrid of ML-KEM-768 and X25519 (draft-ietf-tls-ecdhe-mlkem). */
+#define MOAT_GROUP_X25519MLKEM768 0x11ec
 
 /* Signature schemes (RFC 8446 4.2.3). */
 #define MOAT_SIG_ECDSA_SECP256R1_SHA256 0x0403
@@ -56,10 +58,10 @@ typedef int64_t (*moat_clock_fn)(void *arg);
 /* ---- configuration (shared by many connections, read-only once in use) */
 
 /* A new configuration with defaults: all three suites (AES-128-GCM first),
- * groups x25519, secp256r1, secp384r1, peer verification on, no trust
- * store yet (a verifying client needs one: moat_tls_config_set_ca_pem or
- * _set_system_trust_pem, or their file forms in <moat/tlsfile.h>), the
- * real clock. NULL when out of memory or libcrypto cannot
+ * groups X25519MLKEM768, x25519, secp256r1, secp384r1, peer verification
+ * on, no trust store yet (a verifying client needs one:
+ * moat_tls_config_set_ca_pem or _set_system_trust_pem, or their file forms
+ * in <moat/tlsfile.h>), the real clock. NULL when out of memory or libcrypto cannot
  * provide the algorithms. Free with moat_tls_config_free. */
 moat_tls_config *moat_tls_config_new(void);
 void moat_tls_config_free(moat_tls_config *cfg);
@@ -111,9 +113,12 @@ void moat_tls_config_set_clock(moat_tls_config *cfg, moat_clock_fn fn, void *arg
 int moat_tls_config_set_ciphers(moat_tls_config *cfg, const uint16_t *suites, size_t n);
 
 /* Groups in preference order. The client offers all of them in
- * supported_groups and sends a key share for the first; the server accepts
- * only these and answers with HelloRetryRequest when the client offered
- * none of them in key_share. n <= 3. */
+ * supported_groups and sends a key share for the first, and when that is
+ * X25519MLKEM768 and x25519 is listed too, one for x25519 as well (as
+ * browsers do, so that a server without the hybrid needs no
+ * HelloRetryRequest). The server accepts only these, uses the share the
+ * client sent in the first of them it can, and answers with
+ * HelloRetryRequest only when the client sent none it can use. n <= 4. */
 int moat_tls_config_set_groups(moat_tls_config *cfg, const uint16_t *groups, size_t n);
 
 /* ALPN protocols in preference order, e.g. {"http/1.1"}. Each 1..255 bytes.

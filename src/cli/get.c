@@ -58,6 +58,7 @@ static const struct {
     {"--resolve", V_STRING, AT(resolve)},
     {"--tls-group", V_STRING, AT(groups)},
     {"--curves", V_STRING, AT(groups)},
+    {"--groups", V_STRING, AT(groups)},
     {"--ciphers", V_STRING, AT(ciphers)},
     {"--tls13-ciphers", V_STRING, AT(ciphers)},
     {"--session", V_STRING, AT(session)},

@@ -251,8 +251,14 @@ static void client_hello(struct moat_explain *e, rd_t r, size_t len)
                 unsigned g = rd_u16(&ks);
                 size_t kl = rd_u16(&ks);
                 sub(&ks, kl);
-                fprintf(m, " %s (a %zu-byte public key, made fresh for this connection)",
-                        group_s(g, b), kl);
+                if (g == MOAT_GROUP_X25519MLKEM768)
+                    fprintf(m,
+                            " %s (%zu bytes: an ML-KEM-768 encapsulation key of 1184, then an "
+                            "X25519 public key of 32, made fresh for this connection)",
+                            group_s(g, b), kl);
+                else
+                    fprintf(m, " %s (a %zu-byte public key, made fresh for this connection)",
+                            group_s(g, b), kl);
             }
             fprintf(m, "\n");
         } else if (type == 13) {
@@ -321,8 +327,14 @@ static void server_hello(struct moat_explain *e, rd_t r, size_t len)
         } else if (type == 51) {
             e->share_group = rd_u16(&d);
             size_t kl = rd_u16(&d);
-            fprintf(m, "   - group chosen: %s; the server's key share: a %zu-byte public key\n",
-                    group_s(e->share_group, b), kl);
+            if (e->share_group == MOAT_GROUP_X25519MLKEM768)
+                fprintf(m,
+                        "   - group chosen: %s; the server's key share: %zu bytes, an ML-KEM "
+                        "ciphertext of 1088 then its X25519 public key of 32\n",
+                        group_s(e->share_group, b), kl);
+            else
+                fprintf(m, "   - group chosen: %s; the server's key share: a %zu-byte public key\n",
+                        group_s(e->share_group, b), kl);
         } else if (type == 41) {
             e->psk_taken = 1;
             fprintf(m, "   - pre_shared_key: ticket #%u accepted: this is a resumed session\n",
@@ -527,6 +539,29 @@ void moat_explain_observe(void *arg, int event, const uint8_t *data, size_t len,
     }
 }
 
+/* What the hybrid adds (draft-ietf-tls-ecdhe-mlkem), for "Where the
+ * shared secret came from". */
+static void explain_hybrid(FILE *m, int hrr)
+{
+    fprintf(m,
+            "moat sent an X25519MLKEM768 key share%s: a fresh ML-KEM-768 encapsulation key "
+            "(1184 bytes) followed by a fresh X25519 public key (32). The server encapsulated "
+            "a random secret to the ML-KEM key, which gave it an ML-KEM ciphertext (1088 "
+            "bytes) that only moat's private key can open, and answered the X25519 key with "
+            "one of its own (32): its ServerHello share is the two, 1120 bytes. Both sides "
+            "now hold the same 64 bytes, the ML-KEM shared secret followed by the X25519 "
+            "one, and that is what enters the key schedule. None of it crossed the wire, and "
+            "the private halves are thrown away after the handshake (forward secrecy).\n",
+            hrr ? " (in the second ClientHello, after the HelloRetryRequest)" : "");
+    fprintf(m,
+            "Why both halves: someone can record this connection today and keep it until a "
+            "quantum computer large enough to solve X25519 exists (\"harvest now, decrypt "
+            "later\"); ML-KEM (FIPS 203) is built on a lattice problem no known quantum "
+            "algorithm solves, so the recording stays sealed. ML-KEM is young, though, and "
+            "X25519 is well understood: an attacker has to break both to learn the secret, "
+            "so the hybrid is never weaker than the x25519 connection it replaces.\n");
+}
+
 static void show(struct moat_explain *e)
 {
     fflush(e->m);
@@ -584,14 +619,18 @@ void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int 
                 sig_s(moat_tls_get_sigscheme(t), b));
     }
     fprintf(m, "\n-- Where the shared secret came from --\n");
-    fprintf(m,
+    if (group == MOAT_GROUP_X25519MLKEM768)
+        explain_hybrid(m, e->hrr);
+    else
+        fprintf(m,
             "moat made an ephemeral %s key pair and sent its public half in the ClientHello "
             "key share%s; the server did the same in its ServerHello. Each side combined its "
             "own private key with the other's public key (ECDHE) and got the same shared "
             "secret, which never crossed the wire. The private halves are thrown away after "
             "the handshake, so recording this connection and stealing the server's key later "
             "would not reveal it (forward secrecy).\n",
-            group_s(group, b), e->hrr ? " (the second one, after the HelloRetryRequest)" : "");
+                group_s(group, b),
+                e->hrr ? " (the second one, after the HelloRetryRequest)" : "");
     if (moat_tls_resumed(t))
         fprintf(m, "The ticket's resumption secret was mixed in too, as the pre-shared key.\n");
     fprintf(m, "\n-- How the keys follow from it (RFC 8446 7.1, with %s) --\n",

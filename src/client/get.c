@@ -110,7 +110,7 @@ static int set_list(const struct moat_get_opts *o, moat_tls_config *cfg, const c
                     int groups)
 {
     char buf[512];
-    uint16_t ids[3];
+    uint16_t ids[4];
     size_t n = 0;
     if (strlen(list) >= sizeof buf) return fail_usage(o, "list too long: %s", list);
     strcpy(buf, list);
@@ -119,10 +119,11 @@ static int set_list(const struct moat_get_opts *o, moat_tls_config *cfg, const c
         uint16_t id = groups ? moat_tls_group_from_name(t) : moat_tls_cipher_from_name(t);
         if (!id)
             return fail_usage(o,
-                              groups ? "unknown group '%s' (x25519, secp256r1, secp384r1)"
+                              groups ? "unknown group '%s' (X25519MLKEM768, x25519, secp256r1, secp384r1)"
                                      : "unknown cipher suite '%s'",
                               t);
-        if (n == 3) return fail_usage(o, "at most 3 names in %s", list);
+        if (n == (groups ? 4u : 3u))
+            return fail_usage(o, groups ? "at most 4 names in %s" : "at most 3 names in %s", list);
         ids[n++] = id;
     }
     if (n == 0) return fail_usage(o, "empty list '%s'", list);

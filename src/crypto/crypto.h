@@ -30,6 +30,7 @@ enum {
     MOAT_KEX_P256 = 0x0017,
     MOAT_KEX_P384 = 0x0018,
     MOAT_KEX_X25519 = 0x001d,
+    MOAT_KEX_X25519MLKEM768 = 0x11ec, /* draft-ietf-tls-ecdhe-mlkem */
 };
 enum {
     MOAT_SIGN_ECDSA_P256_SHA256 = 0x0403,
@@ -92,18 +93,44 @@ int moat_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, si
                    const uint8_t *in, size_t inlen, uint8_t *out);
 void moat_aead_free(moat_aead *a);
 
-/* ---- ephemeral key exchange for a MOAT_KEX_* group */
+/* ---- ephemeral key exchange for a MOAT_KEX_* group: ECDHE (RFC 8446
+ * 4.2.8.2) and the hybrid X25519MLKEM768, a key encapsulation, behind one
+ * interface. The client makes a key (moat_kex_new) and sends its share
+ * (moat_kex_pub); the server answers that share (crypto_kex_respond) with
+ * its own share and the secret; the client finishes with the server's
+ * share (moat_kex_derive). For ECDHE both shares are public keys and both
+ * steps are a Diffie-Hellman; for the hybrid (draft-ietf-tls-ecdhe-mlkem
+ * 4.1) the client's share is the ML-KEM-768 encapsulation key (1184
+ * bytes) then an X25519 key (32), the server's the ML-KEM ciphertext
+ * (1088) then its X25519 key (32), and the secret the ML-KEM shared secret
+ * then the X25519 one (64 bytes). */
+#define MOAT_KEX_SHARE_MAX 1216 /* the hybrid client share, the longest */
+#define MOAT_KEX_SECRET_MAX 64  /* the hybrid secret, the longest */
 typedef struct moat_kex moat_kex;
 int moat_kex_supported(uint16_t group);
+/* The length of the client's share in group (0 when unknown). */
 size_t moat_kex_pub_len(uint16_t group);
+/* The length of the server's share in group (0 when unknown). */
+size_t crypto_kex_server_share_len(uint16_t group);
 moat_kex *moat_kex_new(uint16_t group);
 /* For known-answer tests: an X25519 key from its raw private key. */
 moat_kex *moat_kex_from_private(uint16_t group, const uint8_t *priv, size_t len);
-/* Writes the public key as TLS encodes it (raw X25519, uncompressed point). */
+/* Writes the client's share as TLS encodes it (raw X25519, uncompressed
+ * point, or ek || X25519 key); out holds MOAT_KEX_SHARE_MAX bytes. */
 int moat_kex_pub(const moat_kex *k, uint8_t *out, size_t *len);
-/* Shared secret with the peer's public key. Invalid peer keys give
- * MOAT_ERR_ALERT(illegal_parameter). out holds 48 bytes at least. */
+/* Client: the secret from the server's share (ECDH, or decapsulation and
+ * ECDH). A share of the wrong length or an invalid key gives
+ * MOAT_ERR_ALERT(illegal_parameter). out holds MOAT_KEX_SECRET_MAX bytes. */
 int moat_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *out, size_t *outlen);
+/* Server: answers the client's share in group with a fresh key of ours
+ * (ECDHE) or an encapsulation to its key (the hybrid): our share into
+ * share (MOAT_KEX_SHARE_MAX bytes), the secret into secret
+ * (MOAT_KEX_SECRET_MAX). A client share of the wrong length, an
+ * encapsulation key failing the modulus check of FIPS 203 7.2 or an
+ * invalid point gives MOAT_ERR_ALERT(illegal_parameter); every
+ * intermediate secret is wiped, the secret too on failure. */
+int crypto_kex_respond(uint16_t group, const uint8_t *client_share, size_t len, uint8_t *share,
+                       size_t *sharelen, uint8_t *secret, size_t *secretlen);
 void moat_kex_free(moat_kex *k);
 
 /* ---- ML-KEM-768 (FIPS 203), the key encapsulation of the X25519MLKEM768

@@ -46,7 +46,9 @@ static void init_once(void)
         p[1] = OSSL_PARAM_construct_end();
         if (!EVP_MAC_CTX_set_params(moat_algs.hmac[h], p)) goto done;
     }
-    if (moat_kex_init() != 0) goto done;
+    /* The key-generation contexts are per thread and made by kex.c on
+     * first use: kex.c calls ML-KEM, which calls here, so calling kex.c
+     * from here would make a cycle of files. */
     init_result = 0;
 done:
     EVP_MAC_free(hmac);

@@ -308,7 +308,8 @@ static void log_quoted(moat_buf *b, const char *s, size_t n)
 }
 
 /* One line of the Combined Log Format, plus the client certificate's
- * subject when client certificates are configured. */
+ * subject when client certificates are configured, and last the key
+ * exchange group of the connection ("X25519MLKEM768"; "-" without TLS). */
 static void access_log(struct loop *L, struct conn *c, const moat_http_request *req,
                        const struct moat_resp *resp)
 {
@@ -352,6 +353,10 @@ static void access_log(struct loop *L, struct conn *c, const moat_http_request *
         else
             moat_buf_append(&b, "\"-\"", 3);
     }
+    uint16_t g = c->tls ? moat_tls_get_group(c->tls) : 0; /* 0: no TLS, or psk_ke */
+    const char *group = g ? moat_tls_group_name(g) : "-";
+    moat_buf_append(&b, " ", 1);
+    moat_buf_append(&b, group, strlen(group));
     if (c->pp_note) { /* a PROXY v2 header's authority and unique ID */
         const char *sp = strchr(c->pp_note, ' ');
         moat_buf_append(&b, " pp=", 4);

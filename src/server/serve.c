@@ -148,7 +148,7 @@ static int add_certs(moat_tls_config *cfg, const struct moat_serve_opts *o)
 /* --ciphers and --groups. Returns 0, or -1 after a message. */
 static int set_suites(moat_tls_config *cfg, const struct moat_serve_opts *o)
 {
-    uint16_t ids[3];
+    uint16_t ids[4];
     size_t nids;
     if (o->ciphers) {
         if (parse_list(o->ciphers, moat_tls_cipher_from_name, ids, 3, &nids, "cipher suite"))
@@ -159,7 +159,7 @@ static int set_suites(moat_tls_config *cfg, const struct moat_serve_opts *o)
         }
     }
     if (o->groups) {
-        if (parse_list(o->groups, moat_tls_group_from_name, ids, 3, &nids, "group")) return -1;
+        if (parse_list(o->groups, moat_tls_group_from_name, ids, 4, &nids, "group")) return -1;
         if (moat_tls_config_set_groups(cfg, ids, nids) < 0) {
             complain(NULL, "cannot use --groups %s", o->groups);
             return -1;

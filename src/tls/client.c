@@ -100,6 +100,19 @@ static void write_base_extensions(const moat_tls *t, wr_t *w)
     wr_close(w);
 }
 
+/* One KeyShareEntry (4.2.8): the group, then the share. */
+static int write_share(const moat_kex *k, uint16_t group, wr_t *w)
+{
+    uint8_t pub[MOAT_KEX_SHARE_MAX];
+    size_t publen = 0;
+    int r = moat_kex_pub(k, pub, &publen);
+    wr_u16(w, group);
+    wr_open(w, 2);
+    wr_bytes(w, pub, publen);
+    wr_close(w);
+    return r;
+}
+
 /* status_request, psk_key_exchange_modes, ALPN, cookie and key_share. */
 static int write_more_extensions(const moat_tls *t, wr_t *w)
 {
@@ -136,16 +149,11 @@ static int write_more_extensions(const moat_tls *t, wr_t *w)
         wr_close(w);
         wr_close(w);
     }
-    uint8_t pub[97];
-    size_t publen = 0;
-    int r = moat_kex_pub(h->kex, pub, &publen);
     wr_u16(w, EXT_KEY_SHARE);
     wr_open(w, 2);
-    wr_open(w, 2); /* client_shares: our one */
-    wr_u16(w, t->group);
-    wr_open(w, 2);
-    wr_bytes(w, pub, publen);
-    wr_close(w);
+    wr_open(w, 2); /* client_shares: our one, or the hybrid's then x25519's */
+    int r = write_share(h->kex, t->group, w);
+    if (!r && h->kex2) r = write_share(h->kex2, MOAT_GROUP_X25519, w);
     wr_close(w);
     wr_close(w);
     return r;
@@ -216,12 +224,23 @@ static int build_client_hello(moat_tls *t, moat_buf *m)
     return h->psk ? sign_binder(t, h->psk, m, binders) : 0;
 }
 
+/* The key of our share in group. A first ClientHello whose group is the
+ * hybrid also carries an x25519 share when x25519 is offered, as browsers
+ * send (draft-ietf-tls-ecdhe-mlkem 4.1 leaves it to the client): a server
+ * without the hybrid answers it with no HelloRetryRequest. After one
+ * (4.1.2) only the share asked for is sent. */
 static int new_key_share(moat_tls *t, uint16_t group)
 {
-    moat_kex_free(t->hs->kex);
+    struct hs *h = t->hs;
+    moat_kex_free(h->kex);
+    moat_kex_free(h->kex2);
+    h->kex2 = NULL;
     t->group = group;
-    t->hs->kex = moat_kex_new(group);
-    return t->hs->kex ? 0 : MOAT_ERR_INTERNAL;
+    h->kex = moat_kex_new(group);
+    if (h->kex && !t->did_hrr && group == MOAT_GROUP_X25519MLKEM768 &&
+        offered_group(t, MOAT_GROUP_X25519) && !(h->kex2 = moat_kex_new(MOAT_GROUP_X25519)))
+        return MOAT_ERR_INTERNAL;
+    return h->kex ? 0 : MOAT_ERR_INTERNAL;
 }
 
 int tls_client_start(moat_tls *t, moat_buf *out)
@@ -260,7 +279,10 @@ static int recv_hello_retry_request(moat_tls *t, const uint8_t *msg, size_t len,
         } else if (type == EXT_KEY_SHARE) {
             group = rd_u16(&body);
             if (body.err || body.n) return ALERT(DECODE_ERROR);
-            if (!offered_group(t, group) || group == t->group) return ALERT(ILLEGAL_PARAMETER);
+            /* 4.2.8: never a group we sent a share in. */
+            if (!offered_group(t, group) || group == t->group ||
+                (h->kex2 && group == MOAT_GROUP_X25519))
+                return ALERT(ILLEGAL_PARAMETER);
         } else if (type == EXT_COOKIE) {
             rd_t c = rd_vec(&body, 2);
             if (body.err || body.n || c.n == 0 || c.n > sizeof h->cookie)
@@ -345,13 +367,22 @@ static int finish_server_hello(moat_tls *t, const uint8_t *msg, size_t len, rd_t
     uint16_t group = rd_u16(&share);
     rd_t key = rd_vec(&share, 2);
     if (share.err || share.n || key.n == 0) return ALERT(DECODE_ERROR);
-    if (group != t->group) return ALERT(ILLEGAL_PARAMETER);
-    uint8_t ecdhe[48];
+    /* 4.2.8: the group of one of our shares. */
+    if (group != t->group && !(h->kex2 && group == MOAT_GROUP_X25519))
+        return ALERT(ILLEGAL_PARAMETER);
+    if (group != t->group) { /* the x25519 share beside the hybrid's */
+        moat_kex_free(h->kex);
+        h->kex = h->kex2;
+        h->kex2 = NULL;
+        t->group = group;
+    }
+    uint8_t ecdhe[MOAT_KEX_SECRET_MAX];
     size_t elen = 0;
     int r = moat_kex_derive(h->kex, key.p, key.n, ecdhe, &elen);
-    if (r) return r;
     moat_kex_free(h->kex);
-    h->kex = NULL;
+    moat_kex_free(h->kex2);
+    h->kex = h->kex2 = NULL;
+    if (r) return r;
     /* Without a HelloRetryRequest the transcript starts now the hash is known. */
     if (!t->did_hrr && !(r = tls_transcript_start(t)))
         r = tls_transcript_add(t, h->ch.base, h->ch.len);

@@ -14,12 +14,12 @@ moat_tls_config *moat_tls_config_new(void)
     if (!c) return NULL;
     static const uint16_t suites[] = {MOAT_TLS_AES_128_GCM_SHA256, MOAT_TLS_AES_256_GCM_SHA384,
                                       MOAT_TLS_CHACHA20_POLY1305_SHA256};
-    static const uint16_t groups[] = {MOAT_GROUP_X25519, MOAT_GROUP_SECP256R1,
-                                      MOAT_GROUP_SECP384R1};
+    static const uint16_t groups[] = {MOAT_GROUP_X25519MLKEM768, MOAT_GROUP_X25519,
+                                      MOAT_GROUP_SECP256R1, MOAT_GROUP_SECP384R1};
     memcpy(c->suites, suites, sizeof suites);
     c->nsuites = 3;
     memcpy(c->groups, groups, sizeof groups);
-    c->ngroups = 3;
+    c->ngroups = 4;
     c->verify = 1;
     c->tickets = 2;
     c->ticket_lifetime = 86400;
@@ -195,7 +195,7 @@ int moat_tls_config_set_ciphers(moat_tls_config *c, const uint16_t *s, size_t n)
 
 int moat_tls_config_set_groups(moat_tls_config *c, const uint16_t *g, size_t n)
 {
-    if (n == 0 || n > 3) return MOAT_ERR_ARG;
+    if (n == 0 || n > 4) return MOAT_ERR_ARG;
     for (size_t i = 0; i < n; i++)
         if (!moat_kex_supported(g[i])) return MOAT_ERR_ARG;
     memcpy(c->groups, g, n * sizeof *g);
@@ -234,6 +234,7 @@ static const struct {
 },
   group_names[] =
       {
+          {MOAT_GROUP_X25519MLKEM768, "X25519MLKEM768", NULL},
           {MOAT_GROUP_X25519, "x25519", "X25519"},
           {MOAT_GROUP_SECP256R1, "secp256r1", "P-256"},
           {MOAT_GROUP_SECP384R1, "secp384r1", "P-384"},

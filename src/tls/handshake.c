@@ -47,6 +47,7 @@ void tls_hs_free(moat_tls *t)
     moat_buf_free(&h->queue);
     moat_buf_free(&h->peer_certs);
     moat_kex_free(h->kex);
+    moat_kex_free(h->kex2);
     tls_session_free(h->psk);
     moat_wipe(h, sizeof *h);
     free(h);
@@ -266,6 +267,7 @@ _Static_assert(MOAT_AEAD_CHACHA20_POLY1305 == MOAT_TLS_CHACHA20_POLY1305_SHA256,
 _Static_assert(MOAT_KEX_X25519 == MOAT_GROUP_X25519, "group numbering");
 _Static_assert(MOAT_KEX_P256 == MOAT_GROUP_SECP256R1, "group numbering");
 _Static_assert(MOAT_KEX_P384 == MOAT_GROUP_SECP384R1, "group numbering");
+_Static_assert(MOAT_KEX_X25519MLKEM768 == MOAT_GROUP_X25519MLKEM768, "group numbering");
 _Static_assert(MOAT_SIGN_ECDSA_P256_SHA256 == MOAT_SIG_ECDSA_SECP256R1_SHA256, "scheme numbering");
 _Static_assert(MOAT_SIGN_ECDSA_P384_SHA384 == MOAT_SIG_ECDSA_SECP384R1_SHA384, "scheme numbering");
 _Static_assert(MOAT_SIGN_RSA_PSS_SHA256 == MOAT_SIG_RSA_PSS_RSAE_SHA256, "scheme numbering");

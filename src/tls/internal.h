@@ -103,7 +103,7 @@ typedef enum { KS_NONE, KS_HANDSHAKE, KS_MASTER } tls_ks_stage;
 struct moat_tls_config {
     uint16_t suites[3];
     size_t nsuites;
-    uint16_t groups[3];
+    uint16_t groups[4];
     size_t ngroups;
     moat_cred *creds[MAX_CREDS];
     size_t ncreds;
@@ -210,7 +210,8 @@ struct hs {
     moat_hash_ctx *transcript; /* NULL until the suite is known */
     moat_buf ch;               /* client: its ClientHello, until the hash is known */
     moat_buf queue;            /* handshake bytes waiting to be put in records */
-    moat_kex *kex;
+    moat_kex *kex;  /* client: the key of its (first) share */
+    moat_kex *kex2; /* client: the x25519 key sent beside a hybrid share, or NULL */
     uint8_t random[32]; /* client_random (for the key log) */
     uint8_t sid[32];
     size_t sidlen;

@@ -489,21 +489,17 @@ static int send_server_hello(moat_tls *t, const client_hello *ch, const negotiat
                              moat_buf *out)
 {
     struct hs *h = t->hs;
-    uint8_t ecdhe[48], pub[97], random[32];
+    uint8_t ecdhe[MOAT_KEX_SECRET_MAX], pub[MOAT_KEX_SHARE_MAX], random[32];
     size_t elen = 0, publen = 0;
     int e = 0;
-    if (n->dhe) {
+    if (n->dhe) { /* ECDHE, or the hybrid's encapsulation and X25519 */
         t->group = t->cfg->groups[n->pick];
-        if (!(h->kex = moat_kex_new(t->group))) return MOAT_ERR_INTERNAL;
-        if (!(e = moat_kex_derive(h->kex, n->key.p, n->key.n, ecdhe, &elen)))
-            e = moat_kex_pub(h->kex, pub, &publen);
+        e = crypto_kex_respond(t->group, n->key.p, n->key.n, pub, &publen, ecdhe, &elen);
     }
     if (!e) e = moat_random(random, 32);
     if (!e) e = write_server_hello(t, ch, n, random, pub, publen, out);
     if (!e)
         e = tls_install_hs_secrets(t, t->resumed ? h->psk->psk : NULL, n->dhe ? ecdhe : NULL, elen);
-    moat_kex_free(h->kex);
-    h->kex = NULL;
     moat_wipe(ecdhe, sizeof ecdhe);
     if (!e) t->state = SERVER_NEGOTIATED;
     return e;

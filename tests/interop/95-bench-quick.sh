@@ -20,6 +20,8 @@ else
 fi
 check "bench quick: prints the table" grep -q '^work .*moat.*nginx.*h2o.*nginx/moat.*h2o/moat.*floor' "$out"
 check "bench quick: prints the callgrind table" grep -q 'in-memory engine, callgrind instructions' "$out"
+check "bench quick: prints the X25519MLKEM768 row" grep -q '^full handshake + GET, P-256, X25519MLKEM768' "$out"
+check "bench quick: prints the ML-KEM-768 step costs" grep -q '^key exchange (moat.*ML-KEM-768 keygen' "$out"
 # The quick table, kept beside the other test output.
 [ -d "$MOAT_ROOT/tests/out" ] && cp "$out" "$MOAT_ROOT/tests/out/bench-quick.out"
 
@@ -50,6 +52,14 @@ for s in ("moat", "nginx", "h2o"):
           + ("" if good else f" # {neg}"))
 fl = d.get("floor") or {}
 print(("ok" if fl.get("full_handshake_us") else "not ok") + " - bench quick: crypto floor measured")
+v = d["results"].get("moat", {}).get("full_pq") or {}
+good = v.get("us_per_handshake") is not None and not v.get("error") and not v.get("failed")
+print(("ok" if good else "not ok") + " - bench quick: moat full_pq (X25519MLKEM768) measured"
+      + ("" if good else f" # {json.dumps(v)[:300]}"))
+kx = d.get("kex") or {}
+good = all(kx.get(k, 0) > 0 for k in ("mlkem768_keygen_us", "mlkem768_encaps_us", "mlkem768_decaps_us",
+                                     "x25519_keygen_us", "x25519mlkem768_server_us"))
+print(("ok" if good else "not ok") + " - bench quick: ML-KEM-768 and X25519 step costs measured")
 cg = d.get("callgrind") or {}
 for k in ("full_p256_server", "full_p256_client", "resume_p256_server", "full_rsa_server",
           "records_p256_server", "records_p256_client"):

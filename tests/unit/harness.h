@@ -224,7 +224,7 @@ static int pair_pump(pair_t *p, moat_buf *to_s, moat_buf *to_c, size_t step)
 
 typedef struct {
     uint16_t type;
-    uint8_t body[1200];
+    uint8_t body[4096]; /* a key_share with a hybrid share is 1,276 bytes */
     size_t len;
 } t_ext;
 typedef struct {

@@ -1118,7 +1118,7 @@ static void test_grease_and_schemes(void)
     pair_t p;
     pair_begin_edit(&p, cc, sc, "localhost", NULL, grease, NULL, &to_s);
     int r = pair_pump(&p, &to_s, &to_c, 1 << 20);
-    check(r == 0 && moat_tls_get_group(p.s) == MOAT_GROUP_X25519,
+    check(r == 0 && moat_tls_get_group(p.s) == MOAT_GROUP_X25519MLKEM768,
           "a GREASE-laden ClientHello (suites, groups, key share, versions, schemes, modes, "
           "extensions) is served (%s)",
           moat_strerror(r));
@@ -1493,18 +1493,18 @@ static void test_many_key_shares(void)
         int want, hrr;
         const char *what;
     } cases[] = {
-        {{17, 32, 1, 0, 1, 0}, 0, 0, 0, "17 unknown key shares and an x25519 one: x25519"},
-        {{1000, 1, 1, 0, 1, 0}, 0, 0, 0, "1,000 unknown key shares and an x25519 one: x25519"},
+        {{17, 32, 1, 0, 1, 0}, 0, 0, 0, "17 unknown key shares and the client's (hybrid, x25519): the hybrid"},
+        {{1000, 1, 1, 0, 1, 0}, 0, 0, 0, "1,000 unknown key shares and the client's (hybrid, x25519): the hybrid"},
         {{40, 1216, 1, 0, 1, 0},
          0,
          0,
          0,
-         "40 unknown key shares of 1,216 bytes (over three records) and an x25519 one: x25519"},
+         "40 unknown key shares of 1,216 bytes (over three records) and the client's: the hybrid"},
         {{8000, 1, 1, 0, 1, 0},
          0,
          0,
          0,
-         "8,000 one-byte unknown key shares and an x25519 one: x25519"},
+         "8,000 one-byte unknown key shares and the client's (hybrid, x25519): the hybrid"},
         {{20, 32, 0, 0, 1, 0},
          1,
          0,
@@ -1536,7 +1536,7 @@ static void test_many_key_shares(void)
         uint16_t g = 0;
         int r = edited_hello(cc, cases[i].server ? p256only : sc, many_shares, (void *)&cases[i].s,
                              &hrr, &g);
-        uint16_t want_g = cases[i].server ? MOAT_GROUP_SECP256R1 : MOAT_GROUP_X25519;
+        uint16_t want_g = cases[i].server ? MOAT_GROUP_SECP256R1 : MOAT_GROUP_X25519MLKEM768;
         check(r == cases[i].want && (r || (hrr == cases[i].hrr && g == want_g)), "%s (%s)",
               cases[i].what, moat_strerror(r));
     }
@@ -1609,6 +1609,233 @@ static void test_many_extensions(void)
     moat_tls_config_free(sc);
 }
 
+/* ---- X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem) */
+
+/* The hybrid in every suite, records whole and one byte at a time (the
+ * ClientHello of 1.6 KB in one-byte reads): no HelloRetryRequest, both
+ * ends name the group. */
+static void test_hybrid_suites(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    static const uint16_t suites[] = {MOAT_TLS_AES_128_GCM_SHA256, MOAT_TLS_AES_256_GCM_SHA384,
+                                      MOAT_TLS_CHACHA20_POLY1305_SHA256};
+    for (size_t i = 0; i < 3; i++) {
+        moat_tls_config_set_ciphers(cc, &suites[i], 1);
+        for (size_t step = 1; step <= 1 << 20; step <<= 20) {
+            pair_t p;
+            int r = pair_handshake(&p, cc, sc, "localhost", step);
+            uint8_t d[100] = {4, 5, 6};
+            int sent = !r && !pair_send(p.c, p.s, d, sizeof d, &p.s_app, step) &&
+                       buf_is(&p.s_app, d, sizeof d);
+            check(sent && moat_tls_get_group(p.c) == MOAT_GROUP_X25519MLKEM768 &&
+                      moat_tls_get_group(p.s) == MOAT_GROUP_X25519MLKEM768 &&
+                      !moat_tls_did_hrr(p.s),
+                  "X25519MLKEM768 %s, step %zu, no HelloRetryRequest (%s)",
+                  moat_tls_cipher_name(suites[i]), step, moat_strerror(r));
+            pair_free(&p);
+        }
+    }
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+/* The group both ends ended with, -1 on failure; *hrr says whether the
+ * server asked again. drop_x25519: the client's x25519 share beside the
+ * hybrid's is taken out of its ClientHello. */
+static void drop_second_share(t_ch *ch, void *arg)
+{
+    (void)arg;
+    t_ext *ks = ch_ext(ch, EXT_KEY_SHARE);
+    size_t first = 2 + 4 + ((size_t)ks->body[4] << 8 | ks->body[5]);
+    ks->len = first;
+    ks->body[0] = (uint8_t)((first - 2) >> 8);
+    ks->body[1] = (uint8_t)(first - 2);
+}
+
+static int hybrid_pair(const uint16_t *cg, size_t ncg, const uint16_t *sg, size_t nsg,
+                       int drop_x25519, int *hrr)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    moat_tls_config_set_groups(cc, cg, ncg);
+    moat_tls_config_set_groups(sc, sg, nsg);
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_c);
+    pair_t p;
+    pair_begin_edit(&p, cc, sc, "localhost", NULL, drop_x25519 ? drop_second_share : NULL, NULL,
+                    &to_s);
+    if (drop_x25519) { /* the client's own view: it sent the hybrid's only */
+        moat_kex_free(p.c->hs->kex2);
+        p.c->hs->kex2 = NULL;
+    }
+    int r = pair_pump(&p, &to_s, &to_c, 1 << 20);
+    uint8_t d[10] = {7};
+    if (!r) r = pair_send(p.c, p.s, d, sizeof d, &p.s_app, 1 << 20);
+    int g = r || moat_tls_get_group(p.c) != moat_tls_get_group(p.s) ? -1
+                                                                      : moat_tls_get_group(p.s);
+    *hrr = moat_tls_did_hrr(p.s) && moat_tls_did_hrr(p.c);
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+    return g;
+}
+
+/* 4.1.4 with the hybrid: from x25519 to it and back; a share the server
+ * can use is used, whichever it prefers. */
+static void test_hybrid_hrr(void)
+{
+    static const uint16_t x_hy[] = {MOAT_GROUP_X25519, MOAT_GROUP_X25519MLKEM768},
+                          hy_x[] = {MOAT_GROUP_X25519MLKEM768, MOAT_GROUP_X25519},
+                          hy[] = {MOAT_GROUP_X25519MLKEM768}, x[] = {MOAT_GROUP_X25519},
+                          nohy[] = {MOAT_GROUP_X25519, MOAT_GROUP_SECP256R1,
+                                    MOAT_GROUP_SECP384R1},
+                          all[] = {MOAT_GROUP_X25519MLKEM768, MOAT_GROUP_X25519,
+                                   MOAT_GROUP_SECP256R1, MOAT_GROUP_SECP384R1};
+    int hrr = 0, g = hybrid_pair(x_hy, 2, hy, 1, 0, &hrr);
+    check(g == MOAT_GROUP_X25519MLKEM768 && hrr,
+          "HelloRetryRequest from an x25519 share to X25519MLKEM768");
+    g = hybrid_pair(hy_x, 2, x, 1, 1, &hrr);
+    check(g == MOAT_GROUP_X25519 && hrr, "HelloRetryRequest from a hybrid share to x25519");
+    g = hybrid_pair(x_hy, 2, all, 4, 0, &hrr);
+    check(g == MOAT_GROUP_X25519 && !hrr,
+          "a client listing the hybrid with an x25519 share only gets x25519, no HelloRetryRequest");
+    g = hybrid_pair(all, 4, nohy, 3, 0, &hrr);
+    check(g == MOAT_GROUP_X25519 && !hrr,
+          "the default client against a server without the hybrid: its x25519 share, no "
+          "HelloRetryRequest");
+    g = hybrid_pair(all, 4, all, 4, 0, &hrr);
+    check(g == MOAT_GROUP_X25519MLKEM768 && !hrr,
+          "the default client and server: X25519MLKEM768 from the first flight");
+}
+
+/* The client's hybrid share rewritten by `edit`; the x25519 share stays. */
+struct bad_share {
+    size_t len;  /* the new length of the hybrid share */
+    int modulus; /* its first coefficient set to 4095 (FIPS 203 7.2 refuses it) */
+    int zero_x;  /* its X25519 half all zeros (RFC 8446 7.4.2) */
+};
+
+static void bad_hybrid_share(t_ch *ch, void *arg)
+{
+    const struct bad_share *a = arg;
+    t_ext *ks = ch_ext(ch, EXT_KEY_SHARE);
+    size_t klen = (size_t)ks->body[4] << 8 | ks->body[5], rest = ks->len - 6 - klen;
+    uint8_t key[2048] = {0}, tail[256];
+    memcpy(key, ks->body + 6, klen);
+    memcpy(tail, ks->body + 6 + klen, rest);
+    if (a->modulus) {
+        key[0] = 0xff;
+        key[1] |= 0x0f;
+    }
+    if (a->zero_x) memset(key + 1184, 0, 32);
+    ks->body[4] = (uint8_t)(a->len >> 8);
+    ks->body[5] = (uint8_t)a->len;
+    memcpy(ks->body + 6, key, a->len);
+    memcpy(ks->body + 6 + a->len, tail, rest);
+    ks->len = 6 + a->len + rest;
+    ks->body[0] = (uint8_t)((ks->len - 2) >> 8);
+    ks->body[1] = (uint8_t)(ks->len - 2);
+}
+
+/* The ServerHello's share one byte shorter, every length around it too. */
+static int cut_server_share(moat_buf *to_c)
+{
+    uint8_t *b = to_c->base;
+    size_t p = 5 + 4 + 2 + 32;
+    p += 1 + b[p] + 2 + 1;
+    size_t end = p + 2 + ((size_t)b[p] << 8 | b[p + 1]);
+    for (size_t e = p + 2; e + 4 <= end;) {
+        size_t elen = (size_t)b[e + 2] << 8 | b[e + 3];
+        if (b[e] == 0 && b[e + 1] == EXT_KEY_SHARE) {
+            size_t at[] = {3, 6, p, e + 2, e + 6}, w[] = {2, 3, 2, 2, 2};
+            for (size_t i = 0; i < 5; i++) {
+                size_t v = 0;
+                for (size_t k = 0; k < w[i]; k++)
+                    v = v << 8 | b[at[i] + k];
+                v--;
+                for (size_t k = 0; k < w[i]; k++)
+                    b[at[i] + k] = (uint8_t)(v >> (8 * (w[i] - 1 - k)));
+            }
+            memmove(b + e + 4 + elen - 1, b + e + 4 + elen, to_c->len - (e + 4 + elen));
+            to_c->len--;
+            return 0;
+        }
+        e += 4 + elen;
+    }
+    return -1;
+}
+
+/* Malformed hybrid shares: illegal_parameter, from the server for the
+ * client's, from the client for the server's. */
+static void test_hybrid_hostile(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    static const struct {
+        struct bad_share s;
+        const char *what;
+    } cases[] = {
+        {{1215, 0, 0}, "a hybrid client share one byte short"},
+        {{1184, 0, 0}, "a hybrid client share without its X25519 half"},
+        {{32, 0, 0}, "a hybrid client share of 32 bytes"},
+        {{1217, 0, 0}, "a hybrid client share one byte over"},
+        {{2000, 0, 0}, "a hybrid client share of 2,000 bytes"},
+        {{1216, 1, 0}, "a hybrid client share failing the modulus check"},
+        {{1216, 0, 1}, "a hybrid client share with an all-zero X25519 key"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        moat_buf to_s, to_c;
+        moat_buf_init(&to_c);
+        pair_t p;
+        pair_begin_edit(&p, cc, sc, "localhost", NULL, bad_hybrid_share, (void *)&cases[i].s,
+                        &to_s);
+        int r = pair_pump(&p, &to_s, &to_c, 1 << 20);
+        check(p.serr == ALERT(ILLEGAL_PARAMETER) && p.cerr == MOAT_ERR_PEER_ALERT(47),
+              "%s gives illegal_parameter (%s)", cases[i].what, moat_strerror(r));
+        pair_free(&p);
+        moat_buf_free(&to_s);
+        moat_buf_free(&to_c);
+    }
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_c);
+    pair_t p;
+    pair_begin_edit(&p, cc, sc, "localhost", NULL, NULL, NULL, &to_s);
+    int r = deliver(p.s, &to_s, 1 << 20, &to_c, &p.s_app);
+    int cut = r ? -1 : cut_server_share(&to_c);
+    r = r ? r : deliver(p.c, &to_c, 1 << 20, &to_s, &p.c_app);
+    check(!cut && r == ALERT(ILLEGAL_PARAMETER),
+          "a hybrid server share one byte short gives illegal_parameter (%s)", moat_strerror(r));
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(sc);
+}
+
+/* crypto/ alone: both halves of the secret agree, and wrong lengths on
+ * either side are illegal_parameter. */
+static void test_hybrid_kex(void)
+{
+    moat_kex *k = moat_kex_new(MOAT_KEX_X25519MLKEM768);
+    uint8_t cs[MOAT_KEX_SHARE_MAX], ss[MOAT_KEX_SHARE_MAX], a[MOAT_KEX_SECRET_MAX],
+        b[MOAT_KEX_SECRET_MAX];
+    size_t cl = 0, sl = 0, al = 0, bl = 0;
+    int r = k ? moat_kex_pub(k, cs, &cl) : -1;
+    if (!r) r = crypto_kex_respond(MOAT_KEX_X25519MLKEM768, cs, cl, ss, &sl, a, &al);
+    if (!r) r = moat_kex_derive(k, ss, sl, b, &bl);
+    check(!r && cl == 1216 && sl == 1120 && al == 64 && bl == 64 && !memcmp(a, b, 64),
+          "X25519MLKEM768: shares of 1,216 and 1,120 bytes, the same 64-byte secret");
+    check(moat_kex_derive(k, ss, sl - 1, b, &bl) == ALERT(ILLEGAL_PARAMETER) &&
+              moat_kex_derive(k, ss, 1088, b, &bl) == ALERT(ILLEGAL_PARAMETER),
+          "X25519MLKEM768: a server share of 1,119 or 1,088 bytes is illegal_parameter");
+    check(crypto_kex_respond(MOAT_KEX_X25519MLKEM768, cs, cl + 1, ss, &sl, a, &al) ==
+                  ALERT(ILLEGAL_PARAMETER) &&
+              crypto_kex_respond(MOAT_KEX_X25519MLKEM768, cs, 32, ss, &sl, a, &al) ==
+                  ALERT(ILLEGAL_PARAMETER),
+          "X25519MLKEM768: a client share of 1,217 or 32 bytes is illegal_parameter");
+    moat_kex_free(k);
+}
+
 int main(void)
 {
     if (make_certs()) {
@@ -1639,6 +1866,10 @@ int main(void)
     test_empty_alert();
     test_many_key_shares();
     test_many_extensions();
+    test_hybrid_kex();
+    test_hybrid_suites();
+    test_hybrid_hrr();
+    test_hybrid_hostile();
     remove_certs();
     return failures ? 1 : 0;
 }
