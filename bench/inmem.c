@@ -119,27 +119,27 @@ static int kex_costs(long n)
     int r = 0;
     t[0] = now_us();
     for (long i = 0; i < n && !r; i++)
-        r = moat_mlkem768_keygen(ek, dk);
+        r = crypto_mlkem768_keygen(ek, dk);
     t[1] = now_us();
     for (long i = 0; i < n && !r; i++)
-        r = moat_mlkem768_encaps(ek, sizeof ek, ct, k);
+        r = crypto_mlkem768_encaps(ek, sizeof ek, ct, k);
     t[2] = now_us();
     for (long i = 0; i < n && !r; i++)
-        r = moat_mlkem768_decaps(dk, ct, sizeof ct, k);
+        r = crypto_mlkem768_decaps(dk, ct, sizeof ct, k);
     t[3] = now_us();
     static const uint16_t groups[2] = {MOAT_KEX_X25519, MOAT_KEX_X25519MLKEM768};
     for (int g = 0; g < 2 && !r; g++) {
         double tc = 0, ts = 0, tk = 0;
         for (long i = 0; i < n && !r; i++) {
             double a = now_us();
-            moat_kex *c = moat_kex_new(groups[g]); /* client: keygen, its share */
-            r = c ? moat_kex_pub(c, cs, &csl) : -1;
+            moat_kex *c = crypto_kex_new(groups[g]); /* client: keygen, its share */
+            r = c ? crypto_kex_pub(c, cs, &csl) : -1;
             double b = now_us();
             if (!r) r = crypto_kex_respond(groups[g], cs, csl, ss, &ssl, sec, &secl);
             double d = now_us();
-            if (!r) r = moat_kex_derive(c, ss, ssl, sec, &secl);
+            if (!r) r = crypto_kex_derive(c, ss, ssl, sec, &secl);
             double e = now_us();
-            moat_kex_free(c);
+            crypto_kex_free(c);
             tk += b - a;
             ts += d - b;
             tc += e - d;
@@ -152,7 +152,7 @@ static int kex_costs(long n)
     printf("kex n=%ld impl=\"%s\" mlkem768_keygen_us=%.2f mlkem768_encaps_us=%.2f "
            "mlkem768_decaps_us=%.2f x25519_keygen_us=%.2f x25519_client_us=%.2f "
            "x25519_server_us=%.2f x25519mlkem768_client_us=%.2f x25519mlkem768_server_us=%.2f\n",
-           n, moat_mlkem_impl(), (t[1] - t[0]) / (double)n, (t[2] - t[1]) / (double)n,
+           n, crypto_mlkem_impl(), (t[1] - t[0]) / (double)n, (t[2] - t[1]) / (double)n,
            (t[3] - t[2]) / (double)n, t[8], t[4], t[5], t[6], t[7]);
     moat_wipe(dk, sizeof dk);
     moat_wipe(k, sizeof k);
@@ -163,7 +163,7 @@ static int kex_costs(long n)
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "kex")) {
-        if (moat_crypto_init()) die("moat_crypto_init", MOAT_ERR_INTERNAL);
+        if (crypto_init()) die("crypto_init", MOAT_ERR_INTERNAL);
         return kex_costs(atol(argv[2]));
     }
     if (argc < 5) {

@@ -3,14 +3,14 @@
  *   0  a certificate chain and a key (PEM), split at the first NUL byte,
  *      as moat_tls_config_add_cert_pem takes them;
  *   1  trusted CAs (PEM), moat_tls_config_set_ca_pem;
- *   2  CRLs (PEM or DER), moat_trust_add_crl on a trust store;
+ *   2  CRLs (PEM or DER), crypto_trust_add_crl on a trust store;
  *   3  a DER OCSP response, moat_tls_config_set_ocsp_staple;
  *   4  a peer's chain: 2-byte-length-prefixed DER certificates, verified
- *      as a server's chain (moat_verify_chain) with the rest after the
+ *      as a server's chain (crypto_verify_chain) with the rest after the
  *      chain taken as a stapled OCSP response;
  *   5  a DER certificate and a signature over a fixed message
- *      (moat_verify_sig), its subject (moat_x509_subject) and the
- *      identity a server logs for it (moat_x509_identity: its email or
+ *      (crypto_verify_sig), its subject (crypto_x509_subject) and the
+ *      identity a server logs for it (crypto_x509_identity: its email or
  *      URI SAN, else its subject). */
 #include "fuzz.h"
 #include "tls/internal.h"
@@ -57,9 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case 2: {
-        moat_trust *t = moat_trust_new(ca_pem, ca_len, err, sizeof err);
-        if (t) moat_trust_add_crl(t, (const char *)data, size, err, sizeof err);
-        moat_trust_free(t);
+        moat_trust *t = crypto_trust_new(ca_pem, ca_len, err, sizeof err);
+        if (t) crypto_trust_add_crl(t, (const char *)data, size, err, sizeof err);
+        crypto_trust_free(t);
         break;
     }
     case 3:
@@ -76,11 +76,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             data += 2 + len, size -= 2 + len;
         }
         if (!n) break;
-        moat_trust *t = moat_trust_new(ca_pem, ca_len, err, sizeof err);
+        moat_trust *t = crypto_trust_new(ca_pem, ca_len, err, sizeof err);
         moat_verdict v;
         if (t)
-            moat_verify_chain(t, ders, lens, n, "localhost", now, 0, size ? data : NULL, size, &v);
-        moat_trust_free(t);
+            crypto_verify_chain(t, ders, lens, n, "localhost", now, 0, size ? data : NULL, size, &v);
+        crypto_trust_free(t);
         break;
     }
     case 5: {
@@ -94,10 +94,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *sig = data + 2 + len;
         size_t siglen = size - 2 - len;
         uint16_t scheme = schemes[siglen % 4];
-        moat_verify_sig(data + 2, len, scheme, msg, sizeof msg, sig, siglen);
+        crypto_verify_sig(data + 2, len, scheme, msg, sizeof msg, sig, siglen);
         char subj[300];
-        moat_x509_subject(data + 2, len, subj, sizeof subj);
-        moat_x509_identity(data + 2, len, subj, sizeof subj);
+        crypto_x509_subject(data + 2, len, subj, sizeof subj);
+        crypto_x509_identity(data + 2, len, subj, sizeof subj);
         break;
     }
     }

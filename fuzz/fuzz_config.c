@@ -1,4 +1,4 @@
-/* Fuzz target: moat serve's --config parser (moat_serve_config_parse),
+/* Fuzz target: moat serve's --config parser (server_config_parse),
  * every setting it reaches, proxy routes included (backend hosts must be
  * numeric here: no name is looked up, no file read). */
 #include <stdlib.h>
@@ -10,13 +10,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct moat_serve_opts o; /* large: not on the stack */
-    moat_serve_opts_init(&o);
+    server_opts_init(&o);
     o.no_include = 1;
     if (!o.proxy) return 0;
-    moat_proxy_reset(o.proxy, 0);
+    server_proxy_reset(o.proxy, 0);
     char err[1200];
     err[0] = '\0';
-    int r = moat_serve_config_parse(&o, (const char *)data, size, "fuzz.conf", err, sizeof err);
+    int r = server_config_parse(&o, (const char *)data, size, "fuzz.conf", err, sizeof err);
     if (r != 0 && r != 2) abort();
     /* A mistake is always reported, as file:line. */
     if (r == 2 && strncmp(err, "fuzz.conf:", 10) != 0) abort();
@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (strs[i] && strlen(strs[i]) > size) abort();
         for (int i = 0; i < o.ncerts; i++)
             if (strlen(o.certs[i]) > size) abort();
-        moat_proxy_check(o.proxy);
+        server_proxy_check(o.proxy);
     }
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     return 0;
 }

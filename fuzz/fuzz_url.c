@@ -1,5 +1,5 @@
-/* Fuzz target: moat get's URL parser (moat_url_parse) and the resolution
- * of a Location value against it (moat_url_resolve, RFC 3986 5.2). The
+/* Fuzz target: moat get's URL parser (client_url_parse) and the resolution
+ * of a Location value against it (client_url_resolve, RFC 3986 5.2). The
  * input is "URL\nLOCATION"; without a newline it is only a URL. */
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     url[ulen] = 0;
     struct moat_url *u = malloc(sizeof *u);
     char err[512];
-    if (u && moat_url_parse(url, u, err, sizeof err) == 0) {
+    if (u && client_url_parse(url, u, err, sizeof err) == 0) {
         size_t namelen = strlen(u->name);
         if (!u->host[0] || u->path[0] != '/' || u->port < 1 || u->port > 65535) abort();
         /* The TLS name never has an empty label or a trailing dot. */
@@ -27,9 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (loc) {
                 memcpy(loc, nl + 1, llen);
                 char out[16384];
-                if (moat_url_resolve(u, loc, llen, out, sizeof out, err, sizeof err) == 0) {
+                if (client_url_resolve(u, loc, llen, out, sizeof out, err, sizeof err) == 0) {
                     struct moat_url *v = malloc(sizeof *v);
-                    if (v) moat_url_parse(out, v, err, sizeof err);
+                    if (v) client_url_parse(out, v, err, sizeof err);
                     free(v);
                 }
             }

@@ -12,7 +12,7 @@
 #include "moat/tls.h"
 
 /* `moat cert obtain|renew|revoke ...`; argv[0] is "cert". */
-int moat_cert_main(int argc, char **argv);
+int acme_cert_main(int argc, char **argv);
 
 /* Exit statuses of `moat cert`. */
 enum acme_exit {

@@ -271,7 +271,7 @@ static int account(struct acme_client *c, const struct opts *o)
     }
     int r = access(key, F_OK) == 0 ? ca_read_key(key, &c->key, err, sizeof err) : 1;
     if (r == 1) {
-        r = moat_pkey_generate(MOAT_KEY_EC_P256, &c->key, err, sizeof err);
+        r = crypto_pkey_generate(MOAT_KEY_EC_P256, &c->key, err, sizeof err);
         if (!r) r = ca_write_key(c->key, key, err, sizeof err);
     }
     if (r) {
@@ -348,8 +348,8 @@ static int due(const char *path, double renew_before, int64_t *not_after)
     char err[256];
     int64_t nb, na;
     if (ca_read_cert(path, &c, err, sizeof err) < 0) return -1;
-    int r = moat_cert_not_before(c, &nb) | moat_cert_not_after(c, &na);
-    moat_cert_free(c);
+    int r = crypto_cert_not_before(c, &nb) | crypto_cert_not_after(c, &na);
+    crypto_cert_free(c);
     if (r) return -1;
     *not_after = na;
     int64_t left = na - (int64_t)time(NULL);
@@ -363,12 +363,12 @@ static int covers(const char *path, const struct opts *o)
     moat_cert *c;
     char err[256], names[8192];
     if (ca_read_cert(path, &c, err, sizeof err) < 0) return 0;
-    moat_cert_names(c, names, sizeof names);
-    moat_cert_free(c);
+    crypto_cert_names(c, names, sizeof names);
+    crypto_cert_free(c);
     for (size_t i = 0; i < o->nnames; i++) {
         size_t n = strlen(o->names[i]);
         int found = 0;
-        /* moat_cert_names separates with ", ". */
+        /* crypto_cert_names separates with ", ". */
         for (const char *s = names; *s && !found;
              s += strcspn(s, ",") + (s[strcspn(s, ",")] ? 2 : 0))
             found = strcspn(s, ",") == n && !strncmp(s, o->names[i], n);
@@ -425,7 +425,7 @@ static int obtain_locked(const struct opts *o, const char *out)
     moat_pkey *key = NULL;
     char err[2048] = "", *chain = NULL, *alt[4] = {0};
     int nalt = 0;
-    if (!r && moat_pkey_generate(o->key_type, &key, err, sizeof err) < 0) r = ACME_EXIT_FAIL;
+    if (!r && crypto_pkey_generate(o->key_type, &key, err, sizeof err) < 0) r = ACME_EXIT_FAIL;
     if (!r) {
         enum acme_chall type = o->tls_port ? ACME_TLSALPN01 : ACME_HTTP01;
         int port = o->tls_port ? o->tls_port : o->http_port ? o->http_port : 80;
@@ -441,7 +441,7 @@ static int obtain_locked(const struct opts *o, const char *out)
     free(chain);
     for (int i = 0; i < nalt; i++)
         free(alt[i]);
-    moat_pkey_free(key);
+    crypto_pkey_free(key);
     disconnect(&c);
     return r;
 }
@@ -546,12 +546,12 @@ static int revoke_key(const char *path, moat_pkey **key)
         fprintf(stderr, "moat: cert: --key: %s\n", err);
         return ACME_EXIT_USAGE;
     }
-    if (moat_pkey_type(*key) != MOAT_KEY_EC_P256) {
+    if (crypto_pkey_type(*key) != MOAT_KEY_EC_P256) {
         fprintf(stderr,
                 "moat: cert: --key %s: revocation by the certificate's key needs a P-256 "
                 "key (without --key the account revokes)\n",
                 path);
-        moat_pkey_free(*key);
+        crypto_pkey_free(*key);
         *key = NULL;
         return ACME_EXIT_USAGE;
     }
@@ -598,7 +598,7 @@ static int revoke_cert(struct opts *o)
         } else if (!r) {
             printf("moat: cert: revoked %s\n", o->file);
         }
-        moat_pkey_free(key);
+        crypto_pkey_free(key);
         disconnect(&c);
     }
     json_decref(j);
@@ -606,7 +606,7 @@ static int revoke_cert(struct opts *o)
     return r;
 }
 
-int moat_cert_main(int argc, char **argv)
+int acme_cert_main(int argc, char **argv)
 {
     struct opts o = {0};
     if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help")) {
@@ -618,7 +618,7 @@ int moat_cert_main(int argc, char **argv)
         return bad_usage("unknown command '%s' (obtain, renew, revoke)", o.cmd);
     int r = parse(&o, argc, argv);
     if (r) return r;
-    if (moat_crypto_init() < 0) return ACME_EXIT_FAIL;
+    if (crypto_init() < 0) return ACME_EXIT_FAIL;
     if (!strcmp(o.cmd, "obtain")) return obtain(&o);
     if (!strcmp(o.cmd, "renew")) return renew(&o);
     return revoke_cert(&o);

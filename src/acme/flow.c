@@ -41,19 +41,19 @@ static int http(struct acme_client *c, const char *method, const char *url, cons
     snprintf(acc, sizeof acc, "Accept: %s", accept ? accept : "application/json");
     const char *hdrs[] = {acc, "Content-Type: application/jose+json"};
     struct moat_request_response resp;
-    int rc = moat_request(c->tls, method, url, hdrs, body ? 2 : 1, body, body ? strlen(body) : 0,
-                          ACME_TIMEOUT_S, ACME_MAX_BODY, &resp, err, errlen);
+    int rc = client_request(c->tls, method, url, hdrs, body ? 2 : 1, body, body ? strlen(body) : 0,
+                            ACME_TIMEOUT_S, ACME_MAX_BODY, &resp, err, errlen);
     if (rc == 0) {
         const char *v;
         r->status = resp.status;
-        if ((v = moat_request_header(&resp, "Replay-Nonce", 0)))
+        if ((v = client_request_header(&resp, "Replay-Nonce", 0)))
             snprintf(c->nonce, sizeof c->nonce, "%s", v);
-        if ((v = moat_request_header(&resp, "Location", 0)))
+        if ((v = client_request_header(&resp, "Location", 0)))
             snprintf(r->location, sizeof r->location, "%s", v);
-        if ((v = moat_request_header(&resp, "Content-Type", 0)))
+        if ((v = client_request_header(&resp, "Content-Type", 0)))
             snprintf(r->content_type, sizeof r->content_type, "%s", v);
-        r->retry_after = acme_retry_after(moat_request_header(&resp, "Retry-After", 0), 0, 60);
-        for (size_t i = 0; (v = moat_request_header(&resp, "Link", i)); i++)
+        r->retry_after = acme_retry_after(client_request_header(&resp, "Retry-After", 0), 0, 60);
+        for (size_t i = 0; (v = client_request_header(&resp, "Link", i)); i++)
             take_link(r, v);
         r->body = malloc(resp.body.len + 1);
         if (r->body) {
@@ -66,7 +66,7 @@ static int http(struct acme_client *c, const char *method, const char *url, cons
         }
         if (c->verbose) fprintf(stderr, "moat: acme: %s %s -> %d\n", method, url, r->status);
     }
-    moat_request_response_free(&resp);
+    client_request_response_free(&resp);
     return rc;
 }
 
@@ -180,6 +180,6 @@ int acme_account(struct acme_client *c, const char *email, int agree, char *err,
 
 void acme_client_free(struct acme_client *c)
 {
-    moat_pkey_free(c->key);
+    crypto_pkey_free(c->key);
     c->key = NULL;
 }

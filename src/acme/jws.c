@@ -59,7 +59,7 @@ int acme_thumbprint_members(const char *const *names, const char *const *values,
     char *s = canonical(names, values, n);
     if (!s) return -1;
     uint8_t h[32];
-    int r = moat_hash(MOAT_HASH_SHA256, s, strlen(s), h);
+    int r = crypto_hash(MOAT_HASH_SHA256, s, strlen(s), h);
     free(s);
     char *b = r == 0 ? acme_b64url(h, sizeof h) : NULL;
     if (!b) return -1;
@@ -73,7 +73,7 @@ static int ec_members(const moat_pkey *k, char **xs, char **ys)
 {
     uint8_t x[32], y[32];
     *xs = *ys = NULL;
-    if (moat_jose_ec_xy(k, x, y) < 0) return -1;
+    if (crypto_jose_ec_xy(k, x, y) < 0) return -1;
     *xs = acme_b64url(x, sizeof x);
     *ys = acme_b64url(y, sizeof y);
     if (*xs && *ys) return 0;
@@ -147,7 +147,7 @@ char *acme_jws(const moat_pkey *key, const char *kid, const char *nonce, const c
         strcat(input, ".");
         strcat(input, b64);
         uint8_t sig[64];
-        if (moat_jose_es256_sign(key, input, strlen(input), sig) == 0)
+        if (crypto_jose_es256_sign(key, input, strlen(input), sig) == 0)
             sig64 = acme_b64url(sig, sizeof sig);
     }
     if (sig64) {

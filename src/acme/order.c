@@ -231,7 +231,7 @@ static int finalize(struct acme_client *c, json_t *order, const char *order_url,
 {
     uint8_t *der;
     size_t len;
-    if (moat_jose_csr(key, names, n, &der, &len, err, errlen) < 0) return -1;
+    if (crypto_jose_csr(key, names, n, &der, &len, err, errlen) < 0) return -1;
     char *csr = acme_b64url(der, len);
     free(der);
     json_t *o = csr ? json_pack("{s:s}", "csr", csr) : NULL;
@@ -303,7 +303,7 @@ int acme_revoke(struct acme_client *c, const char *pem, size_t len, int reason,
 {
     uint8_t *der;
     size_t dlen;
-    if (moat_jose_pem_to_der(pem, len, &der, &dlen) < 0) {
+    if (crypto_jose_pem_to_der(pem, len, &der, &dlen) < 0) {
         snprintf(err, errlen, "no certificate to revoke in the file");
         return -1;
     }

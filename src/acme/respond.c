@@ -124,8 +124,8 @@ static moat_tls_config *alpn_config(const struct acme_token *t, size_t n, char *
         uint8_t digest[32];
         char *cert, *key;
         size_t clen, klen;
-        if (moat_hash(MOAT_HASH_SHA256, t[i].keyauth, strlen(t[i].keyauth), digest) < 0 ||
-            moat_jose_alpn_cert(t[i].name, digest, &cert, &clen, &key, &klen, err, errlen) < 0)
+        if (crypto_hash(MOAT_HASH_SHA256, t[i].keyauth, strlen(t[i].keyauth), digest) < 0 ||
+            crypto_jose_alpn_cert(t[i].name, digest, &cert, &clen, &key, &klen, err, errlen) < 0)
             goto fail;
         int r = moat_tls_config_add_cert_pem(cfg, cert, clen, key, klen, err, errlen);
         memset(key, 0, klen);

@@ -50,14 +50,14 @@ int ca_write_certs(const moat_cert *const *certs, size_t n, const char *path, mo
  * and was signed by the current CA, and issues a new one otherwise.
  * Returns 0 with both paths filled, or a negative moat error with err
  * filled. */
-int moat_ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t kplen, char *err,
-                           size_t errlen);
+int ca_localhost_cert(char *cert_path, size_t cplen, char *key_path, size_t kplen, char *err,
+                      size_t errlen);
 
 /* ---- the pieces, for the commands that come next (revoke, crl, trust) */
 
 /* The CA directory: dir_flag when not NULL, else $MOAT_CA_HOME, else
  * $XDG_DATA_HOME/moat/ca, else ~/.local/share/moat/ca. Does not create it. */
-int moat_ca_dir(const char *dir_flag, char *out, size_t outlen, char *err, size_t errlen);
+int ca_store_dir(const char *dir_flag, char *out, size_t outlen, char *err, size_t errlen);
 
 /* An open CA: its directory, root certificate and key, and the lock. */
 struct moat_ca {
@@ -73,13 +73,13 @@ struct moat_ca {
  * and nothing is created. A half-present CA (one of the two files), a
  * root that does not parse or is no CA, and a key that is not the root's
  * are MOAT_ERR_FILE too, with a message naming the file. Release with
- * moat_ca_close. */
-int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, char *err,
-                 size_t errlen);
-void moat_ca_close(struct moat_ca *ca);
+ * ca_store_close. */
+int ca_store_open(const char *dir, int create, int *created, struct moat_ca *ca, char *err,
+                  size_t errlen);
+void ca_store_close(struct moat_ca *ca);
 
 /* `moat ca issue` (issue.c): what to make. names are checked
- * (moat_ca_check_name) and lower-cased by the caller; host says one of
+ * (ca_check_name) and lower-cased by the caller; host says one of
  * them is a host name or an IP address (a server certificate). */
 struct ca_issue_req {
     const char *const *names;
@@ -109,16 +109,16 @@ struct ca_root_info {
     char constraints[512]; /* "" when it has none */
 };
 void ca_describe(const struct moat_ca *ca, struct ca_root_info *out);
-/* 1 when cidr is an address range --permit-ip takes (moat_cidr_parse). */
+/* 1 when cidr is an address range --permit-ip takes (crypto_cidr_parse). */
 int ca_range_ok(const char *cidr);
 
-/* `moat ca init`: creates dir as moat_ca_open does, takes the lock, makes
+/* `moat ca init`: creates dir as ca_store_open does, takes the lock, makes
  * a new CA with these name constraints (none when both n are 0) and
  * leaves it open in ca. MOAT_ERR_STATE when a CA (or half of one) is
  * there already; MOAT_ERR_ARG for a constraint that does not parse. */
-int moat_ca_init(const char *dir, const char *const *permit_dns, size_t n_dns,
-                 const char *const *permit_ip, size_t n_ip, struct moat_ca *ca, char *err,
-                 size_t errlen);
+int ca_init(const char *dir, const char *const *permit_dns, size_t n_dns,
+            const char *const *permit_ip, size_t n_ip, struct moat_ca *ca, char *err,
+            size_t errlen);
 
 /* mkdir -p dir, with mode 0700 for every directory it makes. Returns 0,
  * or MOAT_ERR_ARG/MOAT_ERR_IO with a message in err. */
@@ -127,63 +127,62 @@ int ca_make_dirs(const char *dir, char *err, size_t errlen);
 /* Makes a new CA in dir (which exists and is locked by the caller);
  * MOAT_ERR_STATE if one is already there. permit_dns/permit_ip (may be
  * NULL with n 0) become the root's name constraints. */
-int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
-                   const char *const *permit_ip, size_t n_ip, char *err, size_t errlen);
+int ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
+              const char *const *permit_ip, size_t n_ip, char *err, size_t errlen);
 
-/* Tests only: 1 makes the next moat_ca_create stop after writing its
+/* Tests only: 1 makes the next ca_create stop after writing its
  * temporary files, as a crash would (it returns MOAT_ERR_IO and leaves
  * them); 0 turns that off. */
-void moat_ca_test_fault(int where);
+void ca_test_fault(int where);
 
 /* Keeps a copy of leaf in <dir>/issued/<serial>.pem (atomically), the
  * record `list` and `revoke SERIAL` read. */
-int moat_ca_record_issued(const struct moat_ca *ca, const moat_cert *leaf, char *err,
-                          size_t errlen);
+int ca_record_issued(const struct moat_ca *ca, const moat_cert *leaf, char *err, size_t errlen);
 
 /* ---- revocation (revoke.c); the CA must be open (and so locked) */
 
 struct moat_ca_revoked {
-    char serial[48]; /* lower-case hex, as moat_cert_serial_hex writes it */
+    char serial[48]; /* lower-case hex, as crypto_cert_serial_hex writes it */
     int64_t when;    /* seconds since the epoch */
     int reason;      /* MOAT_CRL_REASON_* */
 };
 
 /* RFC 5280 reason names ("keyCompromise"...) to MOAT_CRL_REASON_* codes,
  * case-insensitively; -1 for an unknown name. And back. */
-int moat_ca_reason_code(const char *name);
-const char *moat_ca_reason_name(int code);
+int ca_reason_code(const char *name);
+const char *ca_reason_name(int code);
 
 /* A serial number as the user typed it ("0A:1B..", "0x0a1b", "a1b") into
- * the form of moat_cert_serial_hex (lower case, an even number of digits,
+ * the form of crypto_cert_serial_hex (lower case, an even number of digits,
  * no leading zero byte). MOAT_ERR_ARG when it is not hex. */
-int moat_ca_normalize_serial(const char *in, char *out, size_t outlen);
+int ca_normalize_serial(const char *in, char *out, size_t outlen);
 
 /* The revocation record: *out (malloc'd, freed by the caller) and *n. A
  * missing file is an empty record; a damaged one MOAT_ERR_FILE. */
-int moat_ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out, size_t *n,
-                         char *err, size_t errlen);
+int ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out, size_t *n, char *err,
+                    size_t errlen);
 
 /* 1 when serial is in the revocation record (a damaged record counts as
  * revoked, so nothing is reused on its word), else 0. */
-int moat_ca_is_revoked(const struct moat_ca *ca, const char *serial);
+int ca_is_revoked(const struct moat_ca *ca, const char *serial);
 
 /* Adds serial to the record (rewritten atomically). Returns 0, 1 when it
  * was revoked already (the record is unchanged and *prev, if not NULL,
  * says when), or a negative error. */
-int moat_ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int64_t when,
-                   struct moat_ca_revoked *prev, char *err, size_t errlen);
+int ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int64_t when,
+              struct moat_ca_revoked *prev, char *err, size_t errlen);
 
 /* Signs a CRL of every revoked serial, valid from now for days days, with
  * the next CRL number (kept in <dir>/crlnumber, and a copy of the CRL in
  * <dir>/crl.pem). *out is malloc'd (PEM, or DER with der set). */
-int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char **out,
-                     size_t *outlen, uint64_t *number, char *err, size_t errlen);
+int ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char **out, size_t *outlen,
+                uint64_t *number, char *err, size_t errlen);
 
 /* The subcommands behind `moat ca` (cli/ca.c), given the CA directory; each
  * returns an exit code and prints its own messages. */
-int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason);
-int moat_ca_cmd_crl(const char *dir, const char *out_file, long days, int der);
-int moat_ca_cmd_list(const char *dir);
+int ca_cmd_revoke(const char *dir, const char *what, const char *reason);
+int ca_cmd_crl(const char *dir, const char *out_file, long days, int der);
+int ca_cmd_list(const char *dir);
 
 /* ---- trust stores (trust.c) */
 
@@ -193,7 +192,7 @@ struct moat_ca_trust_opts {
     const char *const *nss_dbs; /* explicit NSS databases (no discovery) */
     size_t n_nss_dbs;
 };
-int moat_ca_cmd_trust(const char *dir, const struct moat_ca_trust_opts *o);
+int ca_cmd_trust(const char *dir, const struct moat_ca_trust_opts *o);
 
 /* Name checks for `issue`. Returns MOAT_CA_NAME_DNS, MOAT_CA_NAME_IP,
  * MOAT_CA_NAME_EMAIL, MOAT_CA_NAME_URI, or -1 with a reason in why. A DNS
@@ -205,24 +204,24 @@ int moat_ca_cmd_trust(const char *dir, const struct moat_ca_trust_opts *o);
  * Email addresses and URIs name clients, and only client certificates
  * carry them (the caller's rule). */
 enum { MOAT_CA_NAME_DNS = 1, MOAT_CA_NAME_IP = 2, MOAT_CA_NAME_EMAIL = 3, MOAT_CA_NAME_URI = 4 };
-int moat_ca_check_name(const char *name, char *why, size_t whylen);
+int ca_check_name(const char *name, char *why, size_t whylen);
 
 /* The subject CN for a leaf with these names (each accepted by
- * moat_ca_check_name): the first email address or URI (the client it
+ * ca_check_name): the first email address or URI (the client it
  * names, as mkcert does), else the first DNS name, else NULL (no CN).
  * OpenSSL does not read an email address or URI as a DNS name. Never an IP
  * address: OpenSSL reads a CN such as "127.0.0.1" as a DNS name and, when
  * the leaf has no DNS SAN, holds it to the root's DNS name constraints, so
  * an IP-only leaf under a --permit-dns root would fail verification. */
-const char *moat_ca_common_name(const char *const *names, size_t n);
+const char *ca_common_name(const char *const *names, size_t n);
 
 /* "user@host" for the OU of the certificates we make. */
-void moat_ca_user_at_host(char *out, size_t len);
+void ca_user_at_host(char *out, size_t len);
 
 /* The clock used for validity and renewal: seconds since the epoch.
  * Tests set their own; NULL restores time(). */
-void moat_ca_set_clock(int64_t (*now)(void));
-int64_t moat_ca_now(void);
+void ca_set_clock(int64_t (*now)(void));
+int64_t ca_now(void);
 
 /* printf into err (when err and errlen are set): the one error writer of
  * the ca/ files. */

@@ -19,16 +19,16 @@ static void fmt_day(int64_t t, char *out, size_t len)
 int ca_issue_fits(const struct moat_ca *ca, const struct ca_issue_req *q, char *err, size_t errlen)
 {
     for (size_t i = 0; i < q->n_names; i++) {
-        if (moat_cert_name_permitted(ca->cert, q->names[i])) continue;
+        if (crypto_cert_name_permitted(ca->cert, q->names[i])) continue;
         char nc[512];
-        moat_cert_constraints(ca->cert, nc, sizeof nc);
+        crypto_cert_constraints(ca->cert, nc, sizeof nc);
         snprintf(err, errlen,
                  "the CA in %s may not certify \"%s\": its name constraints permit only %s",
                  ca->dir, q->names[i], nc);
         return MOAT_CA_EXIT_USAGE;
     }
     int64_t ca_na = 0;
-    moat_cert_not_after(ca->cert, &ca_na);
+    crypto_cert_not_after(ca->cert, &ca_na);
     if (q->not_after > ca_na) {
         char d[32];
         fmt_day(ca_na, d, sizeof d);
@@ -46,7 +46,7 @@ static int make_leaf(const struct moat_ca *ca, const struct ca_issue_req *q, moa
                      moat_cert **leaf, char *err, size_t errlen)
 {
     char ou[256], why[1024];
-    moat_ca_user_at_host(ou, sizeof ou); /* as in the CA's own OU */
+    ca_user_at_host(ou, sizeof ou); /* as in the CA's own OU */
     struct moat_issue_params p = {
         .names = q->names,
         .n_names = q->n_names,
@@ -55,15 +55,15 @@ static int make_leaf(const struct moat_ca *ca, const struct ca_issue_req *q, moa
         .client_auth = q->client,
         .org = "moat development certificate",
         .org_unit = ou,
-        .common_name = moat_ca_common_name(q->names, q->n_names),
+        .common_name = ca_common_name(q->names, q->n_names),
     };
-    if (moat_pkey_generate(q->rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, key, err, errlen) != 0 ||
-        moat_x509_issue(ca->cert, ca->key, *key, &p, leaf, err, errlen) != 0)
+    if (crypto_pkey_generate(q->rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, key, err, errlen) != 0 ||
+        crypto_x509_issue(ca->cert, ca->key, *key, &p, leaf, err, errlen) != 0)
         return MOAT_CA_EXIT_FAIL;
     /* A last word from the verifier itself, before anything is written:
      * moat never hands out a certificate that clients would refuse. */
     int vr =
-        moat_cert_check_leaf(ca->cert, *leaf, q->host || !q->client, q->client, why, sizeof why);
+        crypto_cert_check_leaf(ca->cert, *leaf, q->host || !q->client, q->client, why, sizeof why);
     if (vr != 0) {
         snprintf(err, errlen, "not issued: %s", why);
         return vr == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
@@ -87,7 +87,7 @@ static int write_issued(const struct moat_ca *ca, const struct ca_issue_req *q,
         return MOAT_CA_EXIT_FAIL;
     }
     char why[1024];
-    if (moat_ca_record_issued(ca, leaf, why, sizeof why) != 0) {
+    if (ca_record_issued(ca, leaf, why, sizeof why) != 0) {
         unlink(q->cert_path); /* unrecorded, it could not be revoked by serial */
         unlink(q->key_path);
         snprintf(err, errlen, "%s (nothing was issued)", why);
@@ -104,23 +104,23 @@ int ca_issue(const struct moat_ca *ca, const struct ca_issue_req *q, char *seria
     int rc = ca_issue_fits(ca, q, err, errlen);
     if (rc == MOAT_CA_EXIT_OK) rc = make_leaf(ca, q, &key, &leaf, err, errlen);
     if (rc == MOAT_CA_EXIT_OK) rc = write_issued(ca, q, key, leaf, err, errlen);
-    if (rc == MOAT_CA_EXIT_OK && moat_cert_serial_hex(leaf, serial, serial_len) != 0)
+    if (rc == MOAT_CA_EXIT_OK && crypto_cert_serial_hex(leaf, serial, serial_len) != 0)
         snprintf(serial, serial_len, "?");
-    moat_cert_free(leaf);
-    moat_pkey_free(key);
+    crypto_cert_free(leaf);
+    crypto_pkey_free(key);
     return rc;
 }
 
 void ca_describe(const struct moat_ca *ca, struct ca_root_info *out)
 {
     memset(out, 0, sizeof *out);
-    moat_cert_subject(ca->cert, out->subject, sizeof out->subject);
-    moat_cert_not_after(ca->cert, &out->not_after);
-    moat_cert_constraints(ca->cert, out->constraints, sizeof out->constraints);
+    crypto_cert_subject(ca->cert, out->subject, sizeof out->subject);
+    crypto_cert_not_after(ca->cert, &out->not_after);
+    crypto_cert_constraints(ca->cert, out->constraints, sizeof out->constraints);
 }
 
 int ca_range_ok(const char *cidr)
 {
     unsigned char b[32];
-    return moat_cidr_parse(cidr, b) != 0;
+    return crypto_cidr_parse(cidr, b) != 0;
 }

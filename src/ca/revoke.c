@@ -23,19 +23,19 @@ static const char *const reason_names[] = {
 };
 #define N_REASONS (sizeof reason_names / sizeof *reason_names)
 
-int moat_ca_reason_code(const char *name)
+int ca_reason_code(const char *name)
 {
     for (size_t i = 0; i < N_REASONS; i++)
         if (strcasecmp(name, reason_names[i]) == 0) return (int)i;
     return -1;
 }
 
-const char *moat_ca_reason_name(int code)
+const char *ca_reason_name(int code)
 {
     return code >= 0 && (size_t)code < N_REASONS ? reason_names[code] : "unspecified";
 }
 
-int moat_ca_normalize_serial(const char *in, char *out, size_t outlen)
+int ca_normalize_serial(const char *in, char *out, size_t outlen)
 {
     char digits[128];
     size_t n = 0;
@@ -64,8 +64,8 @@ static void record_path(const struct moat_ca *ca, const char *file, char *out, s
     snprintf(out, len, "%s/%s", ca->dir, file);
 }
 
-int moat_ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out, size_t *n,
-                         char *err, size_t errlen)
+int ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out, size_t *n, char *err,
+                    size_t errlen)
 {
     *out = NULL;
     *n = 0;
@@ -88,8 +88,8 @@ int moat_ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out,
         long long when;
         int code;
         if (!strchr(line, '\n') || sscanf(line, "%127s %lld %63s", serial, &when, reason) != 3 ||
-            moat_ca_normalize_serial(serial, norm, sizeof norm) != 0 || strcmp(norm, serial) != 0 ||
-            (code = moat_ca_reason_code(reason)) < 0) {
+            ca_normalize_serial(serial, norm, sizeof norm) != 0 || strcmp(norm, serial) != 0 ||
+            (code = ca_reason_code(reason)) < 0) {
             ca_seterr(err, errlen, "the revocation record %s is damaged at line %d", path, lineno);
             r = MOAT_ERR_FILE;
             break;
@@ -124,11 +124,11 @@ int moat_ca_read_revoked(const struct moat_ca *ca, struct moat_ca_revoked **out,
     return 0;
 }
 
-int moat_ca_is_revoked(const struct moat_ca *ca, const char *serial)
+int ca_is_revoked(const struct moat_ca *ca, const char *serial)
 {
     struct moat_ca_revoked *v = NULL;
     size_t n = 0;
-    if (moat_ca_read_revoked(ca, &v, &n, NULL, 0) != 0) return 1;
+    if (ca_read_revoked(ca, &v, &n, NULL, 0) != 0) return 1;
     int found = 0;
     for (size_t i = 0; i < n && !found; i++)
         found = strcmp(v[i].serial, serial) == 0;
@@ -136,12 +136,12 @@ int moat_ca_is_revoked(const struct moat_ca *ca, const char *serial)
     return found;
 }
 
-int moat_ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int64_t when,
-                   struct moat_ca_revoked *prev, char *err, size_t errlen)
+int ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int64_t when,
+              struct moat_ca_revoked *prev, char *err, size_t errlen)
 {
     struct moat_ca_revoked *v = NULL;
     size_t n = 0;
-    int r = moat_ca_read_revoked(ca, &v, &n, err, errlen);
+    int r = ca_read_revoked(ca, &v, &n, err, errlen);
     if (r != 0) return r;
     for (size_t i = 0; i < n; i++)
         if (strcmp(v[i].serial, serial) == 0) {
@@ -163,9 +163,9 @@ int moat_ca_revoke(const struct moat_ca *ca, const char *serial, int reason, int
                             "UTC), RFC 5280 reason\n");
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(buf + len, cap - len, "%s %lld %s\n", v[i].serial,
-                                (long long)v[i].when, moat_ca_reason_name(v[i].reason));
+                                (long long)v[i].when, ca_reason_name(v[i].reason));
     len += (size_t)snprintf(buf + len, cap - len, "%s %lld %s\n", serial, (long long)when,
-                            moat_ca_reason_name(reason));
+                            ca_reason_name(reason));
     char path[4200];
     record_path(ca, MOAT_CA_REVOKED_FILE, path, sizeof path);
     r = core_write_file_atomic(path, buf, len, 0644, err, errlen);
@@ -202,13 +202,13 @@ static int read_crl_number(const struct moat_ca *ca, uint64_t *out, char *err, s
     return 0;
 }
 
-int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char **out,
-                     size_t *outlen, uint64_t *number, char *err, size_t errlen)
+int ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char **out, size_t *outlen,
+                uint64_t *number, char *err, size_t errlen)
 {
     struct moat_ca_revoked *v = NULL;
     size_t n = 0;
     uint64_t last = 0;
-    int r = moat_ca_read_revoked(ca, &v, &n, err, errlen);
+    int r = ca_read_revoked(ca, &v, &n, err, errlen);
     if (r == 0) r = read_crl_number(ca, &last, err, errlen);
     if (r != 0) {
         free(v);
@@ -225,7 +225,7 @@ int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char
         e[i].revoked_at = v[i].when;
         e[i].reason = v[i].reason;
     }
-    int64_t now = moat_ca_now();
+    int64_t now = ca_now();
     *number = last + 1;
     /* The number first: a CRL out in the world never shares its number
      * with a later one, even if we crash right after (RFC 5280 5.2.3). */
@@ -234,8 +234,8 @@ int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char
     int nl = snprintf(num, sizeof num, "%" PRIu64 "\n", *number);
     r = core_write_file_atomic(path, num, (size_t)nl, 0644, err, errlen);
     if (r == 0)
-        r = moat_crl_make(ca->cert, ca->key, e, n, now, now + (int64_t)days * 86400, *number, der,
-                          out, outlen, err, errlen);
+        r = crypto_crl_make(ca->cert, ca->key, e, n, now, now + (int64_t)days * 86400, *number, der,
+                            out, outlen, err, errlen);
     if (r == 0) {
         /* A PEM copy beside the CA, for whoever wants the latest. */
         unsigned char *pem = NULL;
@@ -245,8 +245,8 @@ int moat_ca_make_crl(const struct moat_ca *ca, long days, int der, unsigned char
         if (!der) {
             r = core_write_file_atomic(cpath, *out, *outlen, 0644, err, errlen);
         } else {
-            r = moat_crl_make(ca->cert, ca->key, e, n, now, now + (int64_t)days * 86400, *number, 0,
-                              &pem, &pl, err, errlen);
+            r = crypto_crl_make(ca->cert, ca->key, e, n, now, now + (int64_t)days * 86400, *number,
+                                0, &pem, &pl, err, errlen);
             if (r == 0) r = core_write_file_atomic(cpath, pem, pl, 0644, err, errlen);
             free(pem);
         }
@@ -283,10 +283,10 @@ static void fmt_time(int64_t t, char *out, size_t len)
         snprintf(out, len, "?");
 }
 
-int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason_name)
+int ca_cmd_revoke(const char *dir, const char *what, const char *reason_name)
 {
     int reason = MOAT_CRL_REASON_UNSPECIFIED;
-    if (reason_name && (reason = moat_ca_reason_code(reason_name)) < 0) {
+    if (reason_name && (reason = ca_reason_code(reason_name)) < 0) {
         fprintf(stderr,
                 "moat ca revoke: unknown reason \"%s\"; say one of unspecified, keyCompromise, "
                 "cACompromise, affiliationChanged, superseded, cessationOfOperation\n",
@@ -295,7 +295,7 @@ int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason_nam
     }
     char err[1024], serial[64] = "", names[512] = "";
     struct moat_ca ca;
-    int r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
+    int r = ca_store_open(dir, 0, NULL, &ca, err, sizeof err);
     if (r != 0) {
         fprintf(stderr, "moat ca revoke: %s\n", err);
         return open_exit(r);
@@ -309,16 +309,16 @@ int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason_nam
             fprintf(stderr, "moat ca revoke: %s\n", err);
             goto out;
         }
-        if (!moat_cert_signed_by(c, ca.cert)) {
+        if (!crypto_cert_signed_by(c, ca.cert)) {
             fprintf(stderr,
                     "moat ca revoke: %s was not issued by the CA in %s; only its issuer can "
                     "revoke it\n",
                     what, dir);
             goto out;
         }
-        moat_cert_serial_hex(c, serial, sizeof serial);
+        crypto_cert_serial_hex(c, serial, sizeof serial);
     } else {
-        if (moat_ca_normalize_serial(what, serial, sizeof serial) != 0) {
+        if (ca_normalize_serial(what, serial, sizeof serial) != 0) {
             fprintf(stderr,
                     "moat ca revoke: \"%s\" is neither a certificate file nor a serial number "
                     "(hex digits, as `moat ca list` shows them)\n",
@@ -335,10 +335,10 @@ int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason_nam
             goto out;
         }
     }
-    moat_cert_names(c, names, sizeof names);
+    crypto_cert_names(c, names, sizeof names);
     struct moat_ca_revoked prev;
-    int64_t now = moat_ca_now();
-    r = moat_ca_revoke(&ca, serial, reason, now, &prev, err, sizeof err);
+    int64_t now = ca_now();
+    r = ca_revoke(&ca, serial, reason, now, &prev, err, sizeof err);
     if (r < 0) {
         fprintf(stderr, "moat ca revoke: %s\n", err);
         rc = open_exit(r) == MOAT_CA_EXIT_USAGE ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
@@ -348,26 +348,26 @@ int moat_ca_cmd_revoke(const char *dir, const char *what, const char *reason_nam
     if (r == 1) {
         fmt_time(prev.when, when, sizeof when);
         printf("Certificate %s (%s) was already revoked on %s (%s); nothing changed.\n", serial,
-               names, when, moat_ca_reason_name(prev.reason));
+               names, when, ca_reason_name(prev.reason));
     } else {
         fmt_time(now, when, sizeof when);
         printf("Revoked certificate %s (%s) on %s, reason %s.\n"
                "Clients learn of it from a new CRL: run `moat ca crl --out FILE` and give them "
                "FILE.\n",
-               serial, names, when, moat_ca_reason_name(reason));
+               serial, names, when, ca_reason_name(reason));
     }
     rc = 0;
 out:
-    moat_cert_free(c);
-    moat_ca_close(&ca);
+    crypto_cert_free(c);
+    ca_store_close(&ca);
     return rc;
 }
 
-int moat_ca_cmd_crl(const char *dir, const char *out_file, long days, int der)
+int ca_cmd_crl(const char *dir, const char *out_file, long days, int der)
 {
     char err[1024];
     struct moat_ca ca;
-    int r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
+    int r = ca_store_open(dir, 0, NULL, &ca, err, sizeof err);
     if (r != 0) {
         fprintf(stderr, "moat ca crl: %s\n", err);
         return open_exit(r);
@@ -376,9 +376,9 @@ int moat_ca_cmd_crl(const char *dir, const char *out_file, long days, int der)
     size_t len = 0;
     uint64_t number = 0;
     int64_t ca_end = 0;
-    moat_cert_not_after(ca.cert, &ca_end);
+    crypto_cert_not_after(ca.cert, &ca_end);
     if (days <= 0) days = MOAT_CA_CRL_DAYS;
-    r = moat_ca_make_crl(&ca, days, der, &crl, &len, &number, err, sizeof err);
+    r = ca_make_crl(&ca, days, der, &crl, &len, &number, err, sizeof err);
     int rc = 0;
     if (r != 0) {
         fprintf(stderr, "moat ca crl: %s\n", err);
@@ -391,10 +391,10 @@ int moat_ca_cmd_crl(const char *dir, const char *out_file, long days, int der)
         } else {
             struct moat_ca_revoked *v = NULL;
             size_t n = 0;
-            moat_ca_read_revoked(&ca, &v, &n, NULL, 0);
+            ca_read_revoked(&ca, &v, &n, NULL, 0);
             free(v);
             char next[32];
-            fmt_day(moat_ca_now() + (int64_t)days * 86400, next, sizeof next);
+            fmt_day(ca_now() + (int64_t)days * 86400, next, sizeof next);
             printf("Wrote CRL number %" PRIu64 " to %s (%s, %zu revoked certificate%s, next "
                    "update %s)\n",
                    number, out_file, der ? "DER" : "PEM", n, n == 1 ? "" : "s", next);
@@ -407,7 +407,7 @@ int moat_ca_cmd_crl(const char *dir, const char *out_file, long days, int der)
         }
     }
     free(crl);
-    moat_ca_close(&ca);
+    ca_store_close(&ca);
     return rc;
 }
 
@@ -424,21 +424,21 @@ static int by_date(const void *a, const void *b)
     return strcmp(x->serial, y->serial);
 }
 
-int moat_ca_cmd_list(const char *dir)
+int ca_cmd_list(const char *dir)
 {
     char err[1024];
     struct moat_ca ca;
-    int r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
+    int r = ca_store_open(dir, 0, NULL, &ca, err, sizeof err);
     if (r != 0) {
         fprintf(stderr, "moat ca list: %s\n", err);
         return open_exit(r);
     }
     struct moat_ca_revoked *rev = NULL;
     size_t n_rev = 0;
-    r = moat_ca_read_revoked(&ca, &rev, &n_rev, err, sizeof err);
+    r = ca_read_revoked(&ca, &rev, &n_rev, err, sizeof err);
     if (r != 0) {
         fprintf(stderr, "moat ca list: %s\n", err);
-        moat_ca_close(&ca);
+        ca_store_close(&ca);
         return open_exit(r);
     }
     char issued[4200];
@@ -464,28 +464,28 @@ int moat_ca_cmd_list(const char *dir)
             size_t nc = cap ? cap * 2 : 32;
             struct listed *nv = realloc(v, nc * sizeof *nv);
             if (!nv) {
-                moat_cert_free(c);
+                crypto_cert_free(c);
                 break;
             }
             v = nv;
             cap = nc;
         }
         struct listed *e = &v[n++];
-        moat_cert_serial_hex(c, e->serial, sizeof e->serial);
-        moat_cert_names(c, e->names, sizeof e->names);
-        moat_cert_not_before(c, &e->nb);
-        moat_cert_not_after(c, &e->na);
-        moat_cert_free(c);
+        crypto_cert_serial_hex(c, e->serial, sizeof e->serial);
+        crypto_cert_names(c, e->names, sizeof e->names);
+        crypto_cert_not_before(c, &e->nb);
+        crypto_cert_not_after(c, &e->na);
+        crypto_cert_free(c);
     }
     if (d) closedir(d);
     if (n) qsort(v, n, sizeof *v, by_date);
 
     char subject[512] = "", until[32], nc[512] = "";
-    int64_t ca_na = 0, now = moat_ca_now();
-    moat_cert_subject(ca.cert, subject, sizeof subject);
-    moat_cert_not_after(ca.cert, &ca_na);
+    int64_t ca_na = 0, now = ca_now();
+    crypto_cert_subject(ca.cert, subject, sizeof subject);
+    crypto_cert_not_after(ca.cert, &ca_na);
     fmt_day(ca_na, until, sizeof until);
-    moat_cert_constraints(ca.cert, nc, sizeof nc);
+    crypto_cert_constraints(ca.cert, nc, sizeof nc);
     printf("CA %s: %s, valid until %s%s%s\n", dir, subject, until, nc[0] ? ", only for " : "", nc);
     printf("%-34s %-10s %-10s %-41s %s\n", "SERIAL", "FROM", "UNTIL", "STATUS", "NAMES");
     size_t n_revoked = 0;
@@ -500,7 +500,7 @@ int moat_ca_cmd_list(const char *dir)
                 char on[32];
                 fmt_day(rev[k].when, on, sizeof on);
                 snprintf(status, sizeof status, "REVOKED %s (%s)", on,
-                         moat_ca_reason_name(rev[k].reason));
+                         ca_reason_name(rev[k].reason));
                 n_revoked++;
             }
         printf("%-34s %-10s %-10s %-41s %s\n", v[i].serial, from, to, status, v[i].names);
@@ -508,6 +508,6 @@ int moat_ca_cmd_list(const char *dir)
     printf("%zu certificate%s, %zu revoked\n", n, n == 1 ? "" : "s", n_revoked);
     free(v);
     free(rev);
-    moat_ca_close(&ca);
+    ca_store_close(&ca);
     return damaged ? MOAT_CA_EXIT_FAIL : 0;
 }

@@ -20,17 +20,17 @@
 static int64_t (*clock_fn)(void);
 static int ca_create_fault;
 
-void moat_ca_test_fault(int where)
+void ca_test_fault(int where)
 {
     ca_create_fault = where;
 }
 
-void moat_ca_set_clock(int64_t (*now)(void))
+void ca_set_clock(int64_t (*now)(void))
 {
     clock_fn = now;
 }
 
-int64_t moat_ca_now(void)
+int64_t ca_now(void)
 {
     return clock_fn ? clock_fn() : (int64_t)time(NULL);
 }
@@ -46,7 +46,7 @@ void ca_seterr(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- where */
 
-int moat_ca_dir(const char *dir_flag, char *out, size_t outlen, char *err, size_t errlen)
+int ca_store_dir(const char *dir_flag, char *out, size_t outlen, char *err, size_t errlen)
 {
     const char *e;
     int n;
@@ -64,8 +64,8 @@ int moat_ca_dir(const char *dir_flag, char *out, size_t outlen, char *err, size_
         }
         if (!home || !*home) {
             ca_seterr(err, errlen,
-                   "cannot find a home directory for the CA; set MOAT_CA_HOME or use "
-                   "--ca-dir");
+                      "cannot find a home directory for the CA; set MOAT_CA_HOME or use "
+                      "--ca-dir");
             return MOAT_ERR_ARG;
         }
         n = snprintf(out, outlen, "%s/.local/share/moat/ca", home);
@@ -124,7 +124,7 @@ static int exists(const char *path)
 
 /* ---- creating and opening */
 
-void moat_ca_user_at_host(char *out, size_t len)
+void ca_user_at_host(char *out, size_t len)
 {
     const char *user = getenv("USER");
     struct passwd *pw = NULL;
@@ -138,8 +138,8 @@ void moat_ca_user_at_host(char *out, size_t len)
     snprintf(out, len, "%.100s@%.100s", user, host);
 }
 
-int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
-                   const char *const *permit_ip, size_t n_ip, char *err, size_t errlen)
+int ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
+              const char *const *permit_ip, size_t n_ip, char *err, size_t errlen)
 {
     char cert_path[4200], key_path[4200];
     if (join(cert_path, sizeof cert_path, dir, MOAT_CA_CERT_FILE) ||
@@ -151,9 +151,9 @@ int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
         ca_seterr(err, errlen, "a CA already exists in %s", dir);
         return MOAT_ERR_STATE;
     }
-    int64_t now = moat_ca_now();
+    int64_t now = ca_now();
     char ou[256], cn[64];
-    moat_ca_user_at_host(ou, sizeof ou);
+    ca_user_at_host(ou, sizeof ou);
     time_t t = (time_t)now;
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -175,8 +175,8 @@ int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
     if (end != (time_t)-1 && end > t) rp.not_after = (int64_t)end;
     moat_pkey *key = NULL;
     moat_cert *cert = NULL;
-    int r = moat_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
-    if (r == 0) r = moat_x509_make_root(key, &rp, &cert, err, errlen);
+    int r = crypto_pkey_generate(MOAT_KEY_EC_P256, &key, err, errlen);
+    if (r == 0) r = crypto_x509_make_root(key, &rp, &cert, err, errlen);
     /* Both files are written whole under temporary names first; only then
      * do they take their real names, the key first and the certificate
      * last. A crash before the renames leaves only the temporary files,
@@ -212,8 +212,8 @@ int moat_ca_create(const char *dir, const char *const *permit_dns, size_t n_dns,
         unlink(tmp_key);
         unlink(tmp_cert);
     }
-    moat_cert_free(cert);
-    moat_pkey_free(key);
+    crypto_cert_free(cert);
+    crypto_pkey_free(key);
     return r;
 }
 
@@ -239,7 +239,7 @@ static int take_lock(const char *dir, char *err, size_t errlen)
     return fd;
 }
 
-/* moat_ca_open, and with fresh set moat_ca_init: create means make one
+/* ca_store_open, and with fresh set ca_init: create means make one
  * when there is none (with these constraints); fresh means there must be
  * none (MOAT_ERR_STATE otherwise). */
 static int open_ca(const char *dir, int create, int fresh, const char *const *dns, size_t nd,
@@ -268,9 +268,9 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
         struct stat st;
         if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
             ca_seterr(err, errlen,
-                   "there is no CA directory %s; make a CA with `moat ca init` (or name "
-                   "another with --ca-dir or $MOAT_CA_HOME)",
-                   dir);
+                      "there is no CA directory %s; make a CA with `moat ca init` (or name "
+                      "another with --ca-dir or $MOAT_CA_HOME)",
+                      dir);
             return MOAT_ERR_FILE;
         }
         if (!exists(cert_path) && !exists(key_path)) {
@@ -294,7 +294,7 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
             r = MOAT_ERR_FILE;
             goto fail;
         }
-        r = moat_ca_create(dir, dns, nd, ip, ni, err, errlen);
+        r = ca_create(dir, dns, nd, ip, ni, err, errlen);
         if (r != 0) goto fail;
         if (created) *created = 1;
     } else if (!have_cert) {
@@ -302,17 +302,17 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
          * between its two renames (or a root deleted by hand). Nothing can
          * have been issued by it, but a private key is not ours to delete. */
         ca_seterr(err, errlen,
-               "the CA in %s is incomplete: %s is there but %s is missing (an interrupted "
-               "`moat ca init`, or a deleted file); restore %s, or move %s away and run "
-               "`moat ca init` again",
-               dir, MOAT_CA_KEY_FILE, MOAT_CA_CERT_FILE, MOAT_CA_CERT_FILE, key_path);
+                  "the CA in %s is incomplete: %s is there but %s is missing (an interrupted "
+                  "`moat ca init`, or a deleted file); restore %s, or move %s away and run "
+                  "`moat ca init` again",
+                  dir, MOAT_CA_KEY_FILE, MOAT_CA_CERT_FILE, MOAT_CA_CERT_FILE, key_path);
         r = MOAT_ERR_FILE;
         goto fail;
     } else if (!have_key) {
         ca_seterr(err, errlen,
-               "the CA in %s is incomplete: %s is missing, so nothing can be issued; restore "
-               "it, or move the CA directory away and run `moat ca init` again",
-               dir, MOAT_CA_KEY_FILE);
+                  "the CA in %s is incomplete: %s is missing, so nothing can be issued; restore "
+                  "it, or move the CA directory away and run `moat ca init` again",
+                  dir, MOAT_CA_KEY_FILE);
         r = MOAT_ERR_FILE;
         goto fail;
     }
@@ -324,50 +324,51 @@ static int open_ca(const char *dir, int create, int fresh, const char *const *dn
         r = MOAT_ERR_FILE;
         goto fail;
     }
-    if (!moat_cert_is_ca(ca->cert)) {
-        ca_seterr(err, errlen, "the CA in %s is damaged: %s is not a CA certificate", dir, cert_path);
+    if (!crypto_cert_is_ca(ca->cert)) {
+        ca_seterr(err, errlen, "the CA in %s is damaged: %s is not a CA certificate", dir,
+                  cert_path);
         r = MOAT_ERR_FILE;
         goto fail;
     }
-    if (!moat_cert_matches_key(ca->cert, ca->key)) {
-        ca_seterr(err, errlen, "the CA in %s is damaged: %s is not the private key of %s (wrong key)",
-               dir, key_path, cert_path);
+    if (!crypto_cert_matches_key(ca->cert, ca->key)) {
+        ca_seterr(err, errlen,
+                  "the CA in %s is damaged: %s is not the private key of %s (wrong key)", dir,
+                  key_path, cert_path);
         r = MOAT_ERR_FILE;
         goto fail;
     }
     return 0;
 fail:
-    moat_ca_close(ca);
+    ca_store_close(ca);
     return r;
 }
 
-int moat_ca_open(const char *dir, int create, int *created, struct moat_ca *ca, char *err,
-                 size_t errlen)
+int ca_store_open(const char *dir, int create, int *created, struct moat_ca *ca, char *err,
+                  size_t errlen)
 {
     return open_ca(dir, create, 0, NULL, 0, NULL, 0, created, ca, err, errlen);
 }
 
-int moat_ca_init(const char *dir, const char *const *permit_dns, size_t n_dns,
-                 const char *const *permit_ip, size_t n_ip, struct moat_ca *ca, char *err,
-                 size_t errlen)
+int ca_init(const char *dir, const char *const *permit_dns, size_t n_dns,
+            const char *const *permit_ip, size_t n_ip, struct moat_ca *ca, char *err, size_t errlen)
 {
     return open_ca(dir, 1, 1, permit_dns, n_dns, permit_ip, n_ip, NULL, ca, err, errlen);
 }
 
-void moat_ca_close(struct moat_ca *ca)
+void ca_store_close(struct moat_ca *ca)
 {
-    moat_cert_free(ca->cert);
-    moat_pkey_free(ca->key);
+    crypto_cert_free(ca->cert);
+    crypto_pkey_free(ca->key);
     ca->cert = NULL;
     ca->key = NULL;
     if (ca->lock_fd >= 0) close(ca->lock_fd); /* releases the flock */
     ca->lock_fd = -1;
 }
 
-int moat_ca_record_issued(const struct moat_ca *ca, const moat_cert *leaf, char *err, size_t errlen)
+int ca_record_issued(const struct moat_ca *ca, const moat_cert *leaf, char *err, size_t errlen)
 {
     char serial[64], issued[4200], record[4300];
-    if (moat_cert_serial_hex(leaf, serial, sizeof serial) != 0 ||
+    if (crypto_cert_serial_hex(leaf, serial, sizeof serial) != 0 ||
         join(issued, sizeof issued, ca->dir, MOAT_CA_ISSUED_DIR)) {
         ca_seterr(err, errlen, "cannot name the record of the certificate");
         return MOAT_ERR_ARG;
@@ -383,7 +384,7 @@ int moat_ca_record_issued(const struct moat_ca *ca, const moat_cert *leaf, char 
 
 /* ---- names */
 
-/* A host name (see moat_ca_check_name), or -1 with why. */
+/* A host name (see ca_check_name), or -1 with why. */
 static int check_dns(const char *name, char *why, size_t whylen)
 {
     const char *p = name;
@@ -393,13 +394,15 @@ static int check_dns(const char *name, char *why, size_t whylen)
         return -1;
     }
     if (total > 253) {
-        ca_seterr(why, whylen, "\"%.60s...\" is longer than the 253 bytes a DNS name may have", name);
+        ca_seterr(why, whylen, "\"%.60s...\" is longer than the 253 bytes a DNS name may have",
+                  name);
         return -1;
     }
     if (p[0] == '*') {
         if (p[1] != '.' || p[2] == 0) {
             ca_seterr(why, whylen,
-                   "\"%s\" is not a valid wildcard: it must be \"*.\" followed by a domain", name);
+                      "\"%s\" is not a valid wildcard: it must be \"*.\" followed by a domain",
+                      name);
             return -1;
         }
         p += 2;
@@ -412,7 +415,7 @@ static int check_dns(const char *name, char *why, size_t whylen)
             size_t n = (size_t)(p - label);
             if (n == 0) {
                 ca_seterr(why, whylen, "\"%s\" has an empty label (two dots, or a dot at an end)",
-                       name);
+                          name);
                 return -1;
             }
             if (n > 63) {
@@ -431,14 +434,14 @@ static int check_dns(const char *name, char *why, size_t whylen)
         if (!(isalnum((unsigned char)c) || c == '-') || (unsigned char)c >= 0x80) {
             if (c == '*')
                 ca_seterr(why, whylen,
-                       "\"%s\" is not a valid name: '*' is allowed only as a whole first "
-                       "label (\"*.example.com\")",
-                       name);
+                          "\"%s\" is not a valid name: '*' is allowed only as a whole first "
+                          "label (\"*.example.com\")",
+                          name);
             else
                 ca_seterr(why, whylen,
-                       "\"%s\" is neither a host name (letters, digits, '-' and '.') nor an IP "
-                       "address (nor, for --client, an email address or a scheme://host URI)",
-                       name);
+                          "\"%s\" is neither a host name (letters, digits, '-' and '.') nor an IP "
+                          "address (nor, for --client, an email address or a scheme://host URI)",
+                          name);
             return -1;
         }
     }
@@ -462,9 +465,9 @@ static int check_email(const char *name, char *why, size_t whylen)
     size_t local = (size_t)(at - name);
     if (strlen(name) > 254 || local == 0 || local > 64) {
         ca_seterr(why, whylen,
-               "\"%.80s\" is not an email address: it needs 1 to 64 bytes before '@' and at "
-               "most 254 in all",
-               name);
+                  "\"%.80s\" is not an email address: it needs 1 to 64 bytes before '@' and at "
+                  "most 254 in all",
+                  name);
         return -1;
     }
     for (const char *p = name; p < at; p++) {
@@ -472,10 +475,10 @@ static int check_email(const char *name, char *why, size_t whylen)
         int dot_ok = c != '.' || (p > name && p + 1 < at && p[1] != '.');
         if (!(isalnum(c) || (c && strchr(atext, c))) || c >= 0x80 || !dot_ok) {
             ca_seterr(why, whylen,
-                   "\"%s\" is not an email address moat takes: before '@' go letters, digits "
-                   "and !#$%%&'*+-/?^_`{|}~ with single dots between them (no spaces, quotes "
-                   "or '=')",
-                   name);
+                      "\"%s\" is not an email address moat takes: before '@' go letters, digits "
+                      "and !#$%%&'*+-/?^_`{|}~ with single dots between them (no spaces, quotes "
+                      "or '=')",
+                      name);
             return -1;
         }
     }
@@ -483,8 +486,8 @@ static int check_email(const char *name, char *why, size_t whylen)
     if (strchr(at + 1, '@') || at[1] == '*' ||
         check_dns(at + 1, dwhy, sizeof dwhy) != MOAT_CA_NAME_DNS) {
         ca_seterr(why, whylen,
-               "\"%s\" is not an email address: after '@' comes a host name like example.test",
-               name);
+                  "\"%s\" is not an email address: after '@' comes a host name like example.test",
+                  name);
         return -1;
     }
     return MOAT_CA_NAME_EMAIL;
@@ -514,16 +517,16 @@ static int check_uri(const char *name, char *why, size_t whylen)
     if (ok && (alen == 0 || host[0] == ':')) ok = 0;
     if (!ok) {
         ca_seterr(why, whylen,
-               "\"%.80s\" is not a URI moat takes: it needs a scheme and a host "
-               "(spiffe://example.test/workload, https://example.test/alice), at most 1024 "
-               "bytes, no spaces or control bytes",
-               name);
+                  "\"%.80s\" is not a URI moat takes: it needs a scheme and a host "
+                  "(spiffe://example.test/workload, https://example.test/alice), at most 1024 "
+                  "bytes, no spaces or control bytes",
+                  name);
         return -1;
     }
     return MOAT_CA_NAME_URI;
 }
 
-int moat_ca_check_name(const char *name, char *why, size_t whylen)
+int ca_check_name(const char *name, char *why, size_t whylen)
 {
     unsigned char ip[16];
     if (inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1)
@@ -533,13 +536,13 @@ int moat_ca_check_name(const char *name, char *why, size_t whylen)
     return check_dns(name, why, whylen);
 }
 
-const char *moat_ca_common_name(const char *const *names, size_t n)
+const char *ca_common_name(const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int kind = moat_ca_check_name(names[i], NULL, 0);
+        int kind = ca_check_name(names[i], NULL, 0);
         if (kind == MOAT_CA_NAME_EMAIL || kind == MOAT_CA_NAME_URI) return names[i];
     }
     for (size_t i = 0; i < n; i++)
-        if (moat_ca_check_name(names[i], NULL, 0) == MOAT_CA_NAME_DNS) return names[i];
+        if (ca_check_name(names[i], NULL, 0) == MOAT_CA_NAME_DNS) return names[i];
     return NULL;
 }

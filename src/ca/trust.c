@@ -263,21 +263,21 @@ static int nss_firefox(const char *base, const char *cert_path, const char *nick
     return bad ? -1 : 0;
 }
 
-int moat_ca_cmd_trust(const char *dir, const struct moat_ca_trust_opts *o)
+int ca_cmd_trust(const char *dir, const struct moat_ca_trust_opts *o)
 {
     const char *cmd = o->remove ? "untrust" : "trust";
     char err[1024], fp[80], cert_path[4200];
     struct moat_ca ca;
-    int r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
+    int r = ca_store_open(dir, 0, NULL, &ca, err, sizeof err);
     if (r != 0) {
         fprintf(stderr, "moat ca %s: %s\n", cmd, err);
         return r == MOAT_ERR_FILE || r == MOAT_ERR_ARG ? MOAT_CA_EXIT_USAGE : MOAT_CA_EXIT_FAIL;
     }
     char subject[512] = "";
-    moat_cert_subject(ca.cert, subject, sizeof subject);
-    r = moat_cert_fingerprint(ca.cert, fp, sizeof fp);
+    crypto_cert_subject(ca.cert, subject, sizeof subject);
+    r = crypto_cert_fingerprint(ca.cert, fp, sizeof fp);
     /* The lock is not needed to read a file we only copy. */
-    moat_ca_close(&ca);
+    ca_store_close(&ca);
     if (r != 0) {
         fprintf(stderr, "moat ca %s: cannot compute the root's fingerprint\n", cmd);
         return MOAT_CA_EXIT_FAIL;

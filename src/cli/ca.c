@@ -239,7 +239,7 @@ static int only_flags(const char *sub, const struct opts *o, const char *const *
 static int resolve_dir(const struct opts *o, char *dir, size_t len)
 {
     char err[512];
-    if (moat_ca_dir(o->ca_dir, dir, len, err, sizeof err) != 0) {
+    if (ca_store_dir(o->ca_dir, dir, len, err, sizeof err) != 0) {
         fprintf(stderr, "moat ca: %s\n", err);
         return MOAT_CA_EXIT_FAIL;
     }
@@ -284,7 +284,7 @@ static int cmd_init(struct opts *o)
     for (size_t i = 0; i < o->n_permit_dns; i++) {
         char why[512];
         const char *n = o->permit_dns[i];
-        if (moat_ca_check_name(n, why, sizeof why) != MOAT_CA_NAME_DNS || n[0] == '*') {
+        if (ca_check_name(n, why, sizeof why) != MOAT_CA_NAME_DNS || n[0] == '*') {
             fprintf(stderr,
                     "moat ca init: --permit-dns needs a DNS name like example.test (it then "
                     "permits that name and every name under it), not \"%s\"\n",
@@ -317,10 +317,10 @@ static int cmd_init(struct opts *o)
     size_t n_ips = nd ? (o->n_permit_ip ? o->n_permit_ip : 2) : 0;
     char dir[4096], err[1024];
     if ((r = resolve_dir(o, dir, sizeof dir)) != 0) goto out;
-    /* Half a CA (an interrupted init) is explained by moat_ca_init. */
+    /* Half a CA (an interrupted init) is explained by ca_init. */
     if (path_exists(dir, MOAT_CA_CERT_FILE) && path_exists(dir, MOAT_CA_KEY_FILE)) goto exists;
     struct moat_ca ca;
-    r = moat_ca_init(dir, (const char *const *)dns, nd, ips, n_ips, &ca, err, sizeof err);
+    r = ca_init(dir, (const char *const *)dns, nd, ips, n_ips, &ca, err, sizeof err);
     if (r == MOAT_ERR_STATE) goto exists; /* made between our check and the lock */
     if (r != 0) {
         fprintf(stderr, "moat ca init: %s\n", err);
@@ -342,7 +342,7 @@ static int cmd_init(struct opts *o)
            MOAT_CA_CERT_FILE);
     if (root.constraints[0])
         printf("It may certify only names within: %s (name constraints).\n", root.constraints);
-    moat_ca_close(&ca);
+    ca_store_close(&ca);
     r = MOAT_CA_EXIT_OK;
     goto out;
 exists:
@@ -399,7 +399,7 @@ static int take_names(const struct opts *o, char **names, size_t *n)
 {
     for (size_t i = 0; i < o->n_names; i++) {
         char why[512];
-        int kind = moat_ca_check_name(o->names[i], why, sizeof why);
+        int kind = ca_check_name(o->names[i], why, sizeof why);
         if (kind < 0) {
             fprintf(stderr, "moat ca issue: %s\n", why);
             return MOAT_CA_EXIT_USAGE;
@@ -432,7 +432,7 @@ static int take_names(const struct opts *o, char **names, size_t *n)
 static int names_a_host(char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int kind = moat_ca_check_name(names[i], NULL, 0);
+        int kind = ca_check_name(names[i], NULL, 0);
         if (kind == MOAT_CA_NAME_DNS || kind == MOAT_CA_NAME_IP) return 1;
     }
     return 0;
@@ -452,7 +452,7 @@ struct issue_job {
  * Returns an exit code. */
 static int issue_validity(const struct opts *o, struct issue_job *j)
 {
-    j->nb = moat_ca_now();
+    j->nb = ca_now();
     if (o->not_before && parse_date(o->not_before, &j->nb) != 0)
         return usage_error("issue", "--not-before needs a date as YYYY-MM-DD, not", o->not_before);
     if (o->not_after) {
@@ -491,13 +491,13 @@ static int issue_paths(const struct opts *o, struct issue_job *j)
 static void report_issued(const struct opts *o, const struct issue_job *j, const char *serial)
 {
     char from[32], until[32];
-    int64_t now = moat_ca_now();
+    int64_t now = ca_now();
     fmt_date(j->nb, from, sizeof from);
     fmt_date(j->na, until, sizeof until);
     printf("Created a certificate for:\n");
     static const char *const kinds[] = {"", "", " (IP address)", " (email address)", " (URI)"};
     for (size_t i = 0; i < j->n; i++) {
-        int kind = moat_ca_check_name(j->names[i], NULL, 0);
+        int kind = ca_check_name(j->names[i], NULL, 0);
         printf("  - %s%s\n", j->names[i], kind > 0 && kind <= MOAT_CA_NAME_URI ? kinds[kind] : "");
     }
     printf("  certificate: %s\n"
@@ -551,7 +551,7 @@ static int cmd_issue(struct opts *o)
         goto out;
     j.host = names_a_host(j.names, j.n);
     char err[1024], serial[64] = "";
-    int created = 0, or = moat_ca_open(j.dir, 1, &created, &ca, err, sizeof err);
+    int created = 0, or = ca_store_open(j.dir, 1, &created, &ca, err, sizeof err);
     if (or != 0) {
         fprintf(stderr, "moat ca issue: %s\n", err);
         rc = open_exit(or);
@@ -584,7 +584,7 @@ static int cmd_issue(struct opts *o)
     }
     report_issued(o, &j, serial);
 out:
-    if (ca_open) moat_ca_close(&ca);
+    if (ca_open) ca_store_close(&ca);
     for (size_t i = 0; i < j.n; i++)
         free(j.names[i]);
     free(j.names);
@@ -603,7 +603,7 @@ static int cmd_revoke(struct opts *o)
                            NULL);
     char dir[4096];
     if ((r = resolve_dir(o, dir, sizeof dir)) != 0) return r;
-    return moat_ca_cmd_revoke(dir, o->names[0], o->reason);
+    return ca_cmd_revoke(dir, o->names[0], o->reason);
 }
 
 static int cmd_crl(struct opts *o)
@@ -614,7 +614,7 @@ static int cmd_crl(struct opts *o)
     if (o->n_names) return usage_error("crl", "takes no names; unexpected", o->names[0]);
     char dir[4096];
     if ((r = resolve_dir(o, dir, sizeof dir)) != 0) return r;
-    return moat_ca_cmd_crl(dir, o->out, o->days, o->der);
+    return ca_cmd_crl(dir, o->out, o->days, o->der);
 }
 
 static int cmd_list(struct opts *o)
@@ -625,7 +625,7 @@ static int cmd_list(struct opts *o)
     if (o->n_names) return usage_error("list", "takes no names; unexpected", o->names[0]);
     char dir[4096];
     if ((r = resolve_dir(o, dir, sizeof dir)) != 0) return r;
-    return moat_ca_cmd_list(dir);
+    return ca_cmd_list(dir);
 }
 
 static int cmd_trust(struct opts *o, int remove)
@@ -647,10 +647,10 @@ static int cmd_trust(struct opts *o, int remove)
         .nss_dbs = o->nss_dbs,
         .n_nss_dbs = o->n_nss_dbs,
     };
-    return moat_ca_cmd_trust(dir, &t);
+    return ca_cmd_trust(dir, &t);
 }
 
-int moat_ca_main(int argc, char **argv)
+int cli_ca_main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {

@@ -10,11 +10,11 @@
 
 /* `moat serve [DIR] ...`: MOAT_EXIT_OK after a clean stop, MOAT_EXIT_FAIL
  * on a runtime failure, MOAT_EXIT_USAGE on bad usage or unreadable files. */
-int moat_serve_main(int argc, char **argv);
+int cli_serve_main(int argc, char **argv);
 
 /* `moat get URL ...`: an exit status with curl's meanings (enum
  * moat_get_exit). */
-int moat_get_main(int argc, char **argv);
+int cli_get_main(int argc, char **argv);
 
 /* `moat ca SUBCOMMAND ...`; argv[1] is the subcommand:
  *   init  [--ca-dir DIR] [--permit-dns NAME]... [--permit-ip CIDR]...
@@ -32,6 +32,6 @@ int moat_get_main(int argc, char **argv);
  * Messages go to stdout (results) and stderr (errors). Returns enum
  * moat_ca_exit: OK, FAIL (files, crypto, a trust store), USAGE (bad usage
  * or refused: a bad name, a missing, damaged or mismatched CA). */
-int moat_ca_main(int argc, char **argv);
+int cli_ca_main(int argc, char **argv);
 
 #endif

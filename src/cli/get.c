@@ -197,7 +197,7 @@ static int canonical_resolve(struct moat_get_opts *o, const char *colon)
     size_t hl = (size_t)(colon - o->resolve);
     if (hl > 500) return -1;
     snprintf(url, sizeof url, "https://%.*s/", (int)hl, o->resolve);
-    if (moat_url_parse(url, &u, err, sizeof err) || strchr(u.host, ':')) return -1;
+    if (client_url_parse(url, &u, err, sizeof err) || strchr(u.host, ':')) return -1;
     if ((size_t)snprintf(spec, sizeof spec, "%s%s", u.host, colon) >= sizeof spec) return -1;
     o->resolve = spec;
     return 0;
@@ -259,7 +259,7 @@ static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
     return validate(o);
 }
 
-int moat_get_main(int argc, char **argv)
+int cli_get_main(int argc, char **argv)
 {
     struct moat_get_opts o = {0};
     o.connect_timeout = 30;

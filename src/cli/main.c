@@ -40,10 +40,10 @@ int main(int argc, char **argv)
         return MOAT_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") == 0) return moat_serve_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "get") == 0) return moat_get_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "ca") == 0) return moat_ca_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "cert") == 0) return moat_cert_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return cli_serve_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "get") == 0) return cli_get_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "ca") == 0) return cli_ca_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "cert") == 0) return acme_cert_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         const char *libcrypto, *mlkem;
         get_crypto_versions(&libcrypto, &mlkem);

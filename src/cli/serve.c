@@ -55,7 +55,7 @@ static int parse_flag(int argc, char **argv, int *i, struct moat_serve_opts *o)
     if (!v && !sw && *i + 1 < argc) v = argv[++*i];
     if (!v && !sw) return complain("--%s needs a value", name);
     char err[1200];
-    int r = moat_serve_config_set(o, name, v, NULL, err, sizeof err);
+    int r = server_config_set(o, name, v, NULL, err, sizeof err);
     if (r) {
         /* A mistake in a file names the file and line; one in a flag gets
          * the usage too. */
@@ -86,7 +86,7 @@ static int validate(struct moat_serve_opts *o)
                               "read a PROXY header)");
     if ((o->proxy_protocol & SERVER_PP_REDIRECT) && !o->redirect_http)
         return complain("%s", "--proxy-protocol redirect needs --redirect-http ADDR:PORT");
-    return moat_proxy_check(o->proxy);
+    return server_proxy_check(o->proxy);
 }
 
 /* Reads argv into o. Returns an exit status, or CLI_HELP after --help. */
@@ -112,11 +112,11 @@ static int parse_opts(int argc, char **argv, struct moat_serve_opts *o)
     return validate(o);
 }
 
-int moat_serve_main(int argc, char **argv)
+int cli_serve_main(int argc, char **argv)
 {
     /* Static: config strings live in it until exit. */
     static struct moat_serve_opts o;
-    moat_serve_opts_init(&o);
+    server_opts_init(&o);
     int r = parse_opts(argc, argv, &o);
     if (r) return r == CLI_HELP ? MOAT_EXIT_OK : r;
     return serve_run(&o, usage);

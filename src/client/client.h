@@ -34,14 +34,14 @@ struct moat_url {
  * in a number is an IPv4 address in any of its forms (127.1, 0x7f.1,
  * 2130706433, 0177.0.0.1), and a Unicode name becomes its A-labels
  * (IDNA2008 with UTS #46, through libidn2, as curl does). */
-int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen);
+int client_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen);
 
 /* Resolves a Location value against the URL it came from (RFC 3986 5.2:
  * absolute, scheme-relative, absolute-path and relative references) into
  * a new absolute URL string in out. Returns 0, or an exit status as
- * moat_url_parse does, with a message in err. */
-int moat_url_resolve(const struct moat_url *base, const char *loc, size_t loclen, char *out,
-                     size_t outlen, char *err, size_t errlen);
+ * client_url_parse does, with a message in err. */
+int client_url_resolve(const struct moat_url *base, const char *loc, size_t loclen, char *out,
+                       size_t outlen, char *err, size_t errlen);
 
 #define MOAT_GET_MAX_HEADERS 64
 
@@ -96,25 +96,25 @@ void get_crypto_versions(const char **libcrypto, const char **mlkem);
 /* Fetches the URL of o with the configuration cfg, following redirects
  * with -L: connect, handshake, request, response to the output. Returns
  * the exit status (enum moat_get_exit) after printing any error on stderr. */
-int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg);
+int client_fetch(struct moat_get_opts *o, const moat_tls_config *cfg);
 
 /* ---- --explain (explain.c): the handshake of one connection, in words.
- * moat_explain_new returns a state to pass as the observer argument of
- * moat_explain_observe; the narration of the handshake is written to f
- * by moat_explain_handshake_done (on success or failure), and the records
- * of the request and response by moat_explain_finish. */
+ * client_explain_new returns a state to pass as the observer argument of
+ * client_explain_observe; the narration of the handshake is written to f
+ * by client_explain_handshake_done (on success or failure), and the records
+ * of the request and response by client_explain_finish. */
 struct moat_explain;
-struct moat_explain *moat_explain_new(FILE *f, const char *host, int port, const char *trust);
-void moat_explain_observe(void *arg, int event, const uint8_t *data, size_t len, int info);
-void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int ok);
+struct moat_explain *client_explain_new(FILE *f, const char *host, int port, const char *trust);
+void client_explain_observe(void *arg, int event, const uint8_t *data, size_t len, int info);
+void client_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int ok);
 /* Marks the start of the request (records after this are the request's
  * and the response's) and the end of the response. */
-void moat_explain_request(struct moat_explain *e, const char *request_line, size_t body_len);
-void moat_explain_response(struct moat_explain *e, const char *status_line, uint64_t body_len);
-void moat_explain_finish(struct moat_explain *e);
-void moat_explain_free(struct moat_explain *e);
+void client_explain_request(struct moat_explain *e, const char *request_line, size_t body_len);
+void client_explain_response(struct moat_explain *e, const char *status_line, uint64_t body_len);
+void client_explain_finish(struct moat_explain *e);
+void client_explain_free(struct moat_explain *e);
 
 /* -v: the certificates of the chain (DER, in the order sent). */
-void moat_print_chain(FILE *f, const moat_buf *certs, size_t n);
+void client_print_chain(FILE *f, const moat_buf *certs, size_t n);
 
 #endif

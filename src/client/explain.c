@@ -9,11 +9,11 @@
 #include "crypto/x509info.h"
 #include "tls/codec.h"
 
-void moat_print_chain(FILE *f, const moat_buf *certs, size_t n)
+void client_print_chain(FILE *f, const moat_buf *certs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         struct moat_x509_info ci;
-        if (moat_x509_describe(certs[i].base, certs[i].len, &ci) < 0) {
+        if (crypto_x509_describe(certs[i].base, certs[i].len, &ci) < 0) {
             fprintf(f, "* certificate %zu: unreadable\n", i);
             continue;
         }
@@ -195,7 +195,7 @@ struct moat_explain {
     struct tally out, in;
 };
 
-struct moat_explain *moat_explain_new(FILE *f, const char *host, int port, const char *trust)
+struct moat_explain *client_explain_new(FILE *f, const char *host, int port, const char *trust)
 {
     struct moat_explain *e = calloc(1, sizeof *e);
     if (!e) return NULL;
@@ -401,7 +401,7 @@ static void peer_cert(struct moat_explain *e, const uint8_t *der, size_t len, in
 {
     struct moat_x509_info ci;
     FILE *m = e->m;
-    if (moat_x509_describe(der, len, &ci) < 0) {
+    if (crypto_x509_describe(der, len, &ci) < 0) {
         fprintf(m, "   [%d] (cannot be read)\n", pos);
         return;
     }
@@ -517,7 +517,7 @@ static void record(struct moat_explain *e, const uint8_t *h, size_t n, int type,
     if (t->nsizes < 8) t->sizes[t->nsizes++] = len + 5;
 }
 
-void moat_explain_observe(void *arg, int event, const uint8_t *data, size_t len, int info)
+void client_explain_observe(void *arg, int event, const uint8_t *data, size_t len, int info)
 {
     struct moat_explain *e = arg;
     if (!e) return;
@@ -553,13 +553,12 @@ static void explain_hybrid(FILE *m, int hrr)
             "one, and that is what enters the key schedule. None of it crossed the wire, and "
             "the private halves are thrown away after the handshake (forward secrecy).\n",
             hrr ? " (in the second ClientHello, after the HelloRetryRequest)" : "");
-    fprintf(m,
-            "Why both halves: someone can record this connection today and keep it until a "
-            "quantum computer large enough to solve X25519 exists (\"harvest now, decrypt "
-            "later\"); ML-KEM (FIPS 203) is built on a lattice problem no known quantum "
-            "algorithm solves, so the recording stays sealed. ML-KEM is young, though, and "
-            "X25519 is well understood: an attacker has to break both to learn the secret, "
-            "so the hybrid is never weaker than the x25519 connection it replaces.\n");
+    fprintf(m, "Why both halves: someone can record this connection today and keep it until a "
+               "quantum computer large enough to solve X25519 exists (\"harvest now, decrypt "
+               "later\"); ML-KEM (FIPS 203) is built on a lattice problem no known quantum "
+               "algorithm solves, so the recording stays sealed. ML-KEM is young, though, and "
+               "X25519 is well understood: an attacker has to break both to learn the secret, "
+               "so the hybrid is never weaker than the x25519 connection it replaces.\n");
 }
 
 static void show(struct moat_explain *e)
@@ -571,7 +570,7 @@ static void show(struct moat_explain *e)
     e->mlen = 0;
 }
 
-void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int ok)
+void client_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int ok)
 {
     if (!e) return;
     FILE *m = e->m;
@@ -623,14 +622,13 @@ void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int 
         explain_hybrid(m, e->hrr);
     else
         fprintf(m,
-            "moat made an ephemeral %s key pair and sent its public half in the ClientHello "
-            "key share%s; the server did the same in its ServerHello. Each side combined its "
-            "own private key with the other's public key (ECDHE) and got the same shared "
-            "secret, which never crossed the wire. The private halves are thrown away after "
-            "the handshake, so recording this connection and stealing the server's key later "
-            "would not reveal it (forward secrecy).\n",
-                group_s(group, b),
-                e->hrr ? " (the second one, after the HelloRetryRequest)" : "");
+                "moat made an ephemeral %s key pair and sent its public half in the ClientHello "
+                "key share%s; the server did the same in its ServerHello. Each side combined its "
+                "own private key with the other's public key (ECDHE) and got the same shared "
+                "secret, which never crossed the wire. The private halves are thrown away after "
+                "the handshake, so recording this connection and stealing the server's key later "
+                "would not reveal it (forward secrecy).\n",
+                group_s(group, b), e->hrr ? " (the second one, after the HelloRetryRequest)" : "");
     if (moat_tls_resumed(t))
         fprintf(m, "The ticket's resumption secret was mixed in too, as the pre-shared key.\n");
     fprintf(m, "\n-- How the keys follow from it (RFC 8446 7.1, with %s) --\n",
@@ -656,7 +654,7 @@ void moat_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int 
     show(e);
 }
 
-void moat_explain_request(struct moat_explain *e, const char *line, size_t body_len)
+void client_explain_request(struct moat_explain *e, const char *line, size_t body_len)
 {
     if (!e) return;
     snprintf(e->request, sizeof e->request, "%s", line);
@@ -666,7 +664,7 @@ void moat_explain_request(struct moat_explain *e, const char *line, size_t body_
     memset(&e->in, 0, sizeof e->in);
 }
 
-void moat_explain_response(struct moat_explain *e, const char *line, uint64_t body_len)
+void client_explain_response(struct moat_explain *e, const char *line, uint64_t body_len)
 {
     if (!e) return;
     snprintf(e->status, sizeof e->status, "%s", line);
@@ -684,7 +682,7 @@ static void tally_line(FILE *m, const struct tally *t)
     fprintf(m, "%s)", t->records > (unsigned long)t->nsizes ? ", ..." : "");
 }
 
-void moat_explain_finish(struct moat_explain *e)
+void client_explain_finish(struct moat_explain *e)
 {
     if (!e || e->phase < 2) return;
     FILE *m = e->m;
@@ -708,7 +706,7 @@ void moat_explain_finish(struct moat_explain *e)
     show(e);
 }
 
-void moat_explain_free(struct moat_explain *e)
+void client_explain_free(struct moat_explain *e)
 {
     if (!e) return;
     fclose(e->m);

@@ -105,7 +105,7 @@ static void shown_origin(const struct moat_url *u, char *out, size_t n)
 static int flush_tls(struct xfer *x, int64_t deadline)
 {
     if (!x->out.len) return 0;
-    int r = moat_send_all(x->c.fd, x->out.base, x->out.len, deadline);
+    int r = client_send_all(x->c.fd, x->out.base, x->out.len, deadline);
     moat_buf_clear(&x->out);
     return r;
 }
@@ -181,7 +181,7 @@ static int emit(struct xfer *x, const void *p, size_t n, int body)
 static int timeout_exit(struct xfer *x, const char *what)
 {
     if (x->c.ex && !x->c.explained) {
-        moat_explain_handshake_done(x->c.ex, x->c.t, 0);
+        client_explain_handshake_done(x->c.ex, x->c.t, 0);
         x->c.explained = 1;
     }
     fprintf(stderr, "moat: timed out %s %s\n", what, x->u->shown);
@@ -201,7 +201,7 @@ static void observe(void *arg, int event, const uint8_t *data, size_t len, int i
         moat_buf_clear(&c->staple);
         moat_buf_append(&c->staple, data, len);
     }
-    if (c->ex) moat_explain_observe(c->ex, event, data, len, info);
+    if (c->ex) client_explain_observe(c->ex, event, data, len, info);
 }
 
 /* -k: the judgement the handshake skipped, made on the chain it received
@@ -223,9 +223,9 @@ static int judge_insecure(struct xfer *x)
         lens[i] = c->certs[i].len;
     }
     moat_verdict v;
-    int r =
-        moat_verify_chain(x->o->check_trust, ders, lens, c->ncerts, x->u->name, (int64_t)time(NULL),
-                          0, c->staple.len ? c->staple.base : NULL, c->staple.len, &v);
+    int r = crypto_verify_chain(x->o->check_trust, ders, lens, c->ncerts, x->u->name,
+                                (int64_t)time(NULL), 0, c->staple.len ? c->staple.base : NULL,
+                                c->staple.len, &v);
     if (r)
         snprintf(c->unverified, sizeof c->unverified, "%s (%s)", v.reason[0] ? v.reason : "refused",
                  v.code ? v.code : "?");
@@ -235,7 +235,7 @@ static int judge_insecure(struct xfer *x)
 /* --explain: show the handshake part once, before any failure message. */
 static void explain_done(struct xfer *x, int ok)
 {
-    if (x->c.ex && !x->c.explained) moat_explain_handshake_done(x->c.ex, x->c.t, ok);
+    if (x->c.ex && !x->c.explained) client_explain_handshake_done(x->c.ex, x->c.t, ok);
     x->c.explained = 1;
 }
 
@@ -252,10 +252,11 @@ static int handshake(struct xfer *x, int64_t deadline)
     int r = moat_tls_start(x->c.t, &x->out);
     if (r == 0 && flush_tls(x, deadline) == -2) return timeout_exit(x, "in the TLS handshake with");
     for (int i = 0; r == 0 && !moat_tls_handshake_done(x->c.t) && i < 100000; i++) {
-        ssize_t n = moat_recv_some(x->c.fd, buf, sizeof buf, deadline);
+        ssize_t n = client_recv_some(x->c.fd, buf, sizeof buf, deadline);
         if (n == -2) return timeout_exit(x, "in the TLS handshake with");
         if (n <= 0)
-            return handshake_fail(x, GET_EXIT_SSL_CONNECT_ERROR, "moat: TLS handshake with %s failed: %s\n", x->u->shown,
+            return handshake_fail(x, GET_EXIT_SSL_CONNECT_ERROR,
+                                  "moat: TLS handshake with %s failed: %s\n", x->u->shown,
                                   n == 0 ? "the server closed the connection" : strerror(errno));
         r = moat_tls_recv(x->c.t, buf, (size_t)n, &x->out, &x->app);
         /* Send what the engine produced, the fatal alert included. */
@@ -296,7 +297,7 @@ static void verbose_tls(struct xfer *x, const char *addr)
             moat_tls_resumed(t) ? "yes (session ticket accepted)" : "no (full handshake)");
     char st[400] = "";
     if (x->c.staple.len)
-        moat_ocsp_describe(x->c.staple.base, x->c.staple.len, (int64_t)time(NULL), st, sizeof st);
+        crypto_ocsp_describe(x->c.staple.base, x->c.staple.len, (int64_t)time(NULL), st, sizeof st);
     if (!x->c.staple.len)
         fprintf(stderr, "* OCSP stapled: no\n");
     else if (x->o->insecure)
@@ -306,7 +307,7 @@ static void verbose_tls(struct xfer *x, const char *addr)
                 moat_tls_ocsp_ignored(t), st);
     else
         fprintf(stderr, "* OCSP stapled: yes (checked): %s\n", st);
-    if (x->c.ncerts) moat_print_chain(stderr, x->c.certs, x->c.ncerts);
+    if (x->c.ncerts) client_print_chain(stderr, x->c.certs, x->c.ncerts);
     if (x->o->insecure && x->c.unverified[0])
         fprintf(stderr, "* certificate: NOT verified (-k); it would have been refused: %s\n",
                 x->c.unverified);
@@ -375,8 +376,8 @@ static void conn_close(struct xfer *x)
             flush_tls(x, core_mono_ms() + 1000);
     }
     if (c->ex) {
-        moat_explain_finish(c->ex);
-        moat_explain_free(c->ex);
+        client_explain_finish(c->ex);
+        client_explain_free(c->ex);
     }
     moat_tls_free(c->t);
     if (c->fd >= 0) close(c->fd);
@@ -397,8 +398,8 @@ static int conn_open(struct xfer *x)
     int64_t hs_deadline = min_deadline(x->deadline, t0 + (int64_t)(x->o->connect_timeout * 1000));
     int status = 0;
     char addr[64] = "?";
-    c->fd = moat_client_connect(u->host, u->shown, u->port, x->o->resolve, hs_deadline, addr,
-                                sizeof addr, &status, &looked);
+    c->fd = client_connect(u->host, u->shown, u->port, x->o->resolve, hs_deadline, addr,
+                           sizeof addr, &status, &looked);
     x->t_lookup = (looked ? looked : core_mono_us()) - x->start_us;
     if (c->fd < 0) return status;
     x->t_connect = core_mono_us() - x->start_us;
@@ -414,7 +415,7 @@ static int conn_open(struct xfer *x)
                             : x->o->capath ? x->o->capath
                             : x->o->cacert ? x->o->cacert
                                            : "the system trust store";
-        c->ex = moat_explain_new(stderr, u->shown, u->port, trust);
+        c->ex = client_explain_new(stderr, u->shown, u->port, trust);
     }
     moat_tls_set_observer(c->t, observe, c);
     session_load(x);
@@ -500,7 +501,7 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
         size_t l = strcspn((const char *)req.base, "\r");
         char line[200];
         snprintf(line, sizeof line, "%.*s", (int)(l < 190 ? l : 190), (const char *)req.base);
-        moat_explain_request(x->c.ex, line, with_body ? o->data.len : 0);
+        client_explain_request(x->c.ex, line, with_body ? o->data.len : 0);
     }
     int r = moat_tls_send(x->c.t, &x->out, req.base, req.len);
     moat_buf_free(&req);
@@ -538,7 +539,7 @@ static int read_more(struct xfer *x)
     uint8_t buf[READ_CHUNK];
     for (int i = 0; i < 100000; i++) {
         if (moat_tls_peer_closed(x->c.t)) return 1;
-        ssize_t n = moat_recv_some(x->c.fd, buf, sizeof buf, x->deadline);
+        ssize_t n = client_recv_some(x->c.fd, buf, sizeof buf, x->deadline);
         if (n == -2) return timeout_exit(x, "receiving from");
         if (n < 0) {
             if (errno == ECONNRESET) return GET_EXIT_PARTIAL_FILE;
@@ -621,8 +622,8 @@ static int take_head(struct xfer *x, const moat_http_response *resp, size_t hl, 
         size_t l = strcspn((const char *)x->app.base, "\r");
         char line[200];
         snprintf(line, sizeof line, "%.*s", (int)(l < 190 ? l : 190), (const char *)x->app.base);
-        moat_explain_response(x->c.ex, line,
-                              resp->f.content_length >= 0 ? (uint64_t)resp->f.content_length : 0);
+        client_explain_response(x->c.ex, line,
+                                resp->f.content_length >= 0 ? (uint64_t)resp->f.content_length : 0);
     }
     if (x->o->fail && resp->status >= 400) {
         fprintf(stderr, "moat: the server answered %d %.*s for https://", resp->status,
@@ -633,7 +634,8 @@ static int take_head(struct xfer *x, const moat_http_response *resp, size_t hl, 
         x->c.reusable = 0;
         return GET_EXIT_HTTP_RETURNED_ERROR;
     }
-    if ((x->o->include || x->o->head) && emit(x, x->app.base, hl, 0) < 0) return GET_EXIT_WRITE_ERROR;
+    if ((x->o->include || x->o->head) && emit(x, x->app.base, hl, 0) < 0)
+        return GET_EXIT_WRITE_ERROR;
     return 0;
 }
 
@@ -811,7 +813,7 @@ static int redirect_to(const struct moat_get_opts *o, const struct moat_url *u,
     }
     static char next[8400];
     int status =
-        moat_url_resolve(u, a->location, strlen(a->location), next, sizeof next, err, sizeof err);
+        client_url_resolve(u, a->location, strlen(a->location), next, sizeof next, err, sizeof err);
     if (status) {
         fprintf(stderr, "moat: cannot follow the redirect to %s: %s\n", a->location, err);
         return status;
@@ -857,7 +859,7 @@ static int finish(struct xfer *x, int status)
     return status;
 }
 
-int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
+int client_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
 {
     struct xfer x = {.o = o, .cfg = cfg};
     x.c.fd = -1;
@@ -878,7 +880,7 @@ int moat_get_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
     struct answer a;
     int status = 0;
     for (int hops = 0;; hops++) {
-        status = moat_url_parse(url, &u, err, sizeof err);
+        status = client_url_parse(url, &u, err, sizeof err);
         if (status) {
             fprintf(stderr, "moat: %s\n", err);
             break;

@@ -118,10 +118,11 @@ static int set_list(const struct moat_get_opts *o, moat_tls_config *cfg, const c
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         uint16_t id = groups ? moat_tls_group_from_name(t) : moat_tls_cipher_from_name(t);
         if (!id)
-            return fail_usage(o,
-                              groups ? "unknown group '%s' (X25519MLKEM768, x25519, secp256r1, secp384r1)"
-                                     : "unknown cipher suite '%s'",
-                              t);
+            return fail_usage(
+                o,
+                groups ? "unknown group '%s' (X25519MLKEM768, x25519, secp256r1, secp384r1)"
+                       : "unknown cipher suite '%s'",
+                t);
         if (n == (groups ? 4u : 3u))
             return fail_usage(o, groups ? "at most 4 names in %s" : "at most 3 names in %s", list);
         ids[n++] = id;
@@ -149,11 +150,11 @@ static void insecure_trust(struct moat_get_opts *o)
             o->check_trust = crypto_trust_new_system(pem.len ? (const char *)pem.base : "", pem.len,
                                                      err, sizeof err);
     } else if (!bad && pem.len)
-        o->check_trust = moat_trust_new((const char *)pem.base, pem.len, err, sizeof err);
+        o->check_trust = crypto_trust_new((const char *)pem.base, pem.len, err, sizeof err);
     if (o->check_trust && o->crl &&
         (read_file(o->crl, &crl) < 0 ||
-         moat_trust_add_crl(o->check_trust, (const char *)crl.base, crl.len, err, sizeof err))) {
-        moat_trust_free(o->check_trust);
+         crypto_trust_add_crl(o->check_trust, (const char *)crl.base, crl.len, err, sizeof err))) {
+        crypto_trust_free(o->check_trust);
         o->check_trust = NULL;
     }
     moat_buf_free(&pem);
@@ -167,10 +168,10 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
     moat_tls_config_set_alpn(cfg, alpn, 1);
     const char *keylog = getenv("SSLKEYLOGFILE");
     if (keylog && *keylog) {
-        if (moat_keylog_open(keylog) < 0)
+        if (core_keylog_open(keylog) < 0)
             fprintf(stderr, "moat: warning: cannot write SSLKEYLOGFILE %s\n", keylog);
         else
-            moat_tls_config_set_keylog(cfg, moat_keylog_write, NULL);
+            moat_tls_config_set_keylog(cfg, core_keylog_write, NULL);
     }
     if (o->capath) {
         moat_buf pem;
@@ -236,15 +237,15 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
 
 void get_crypto_versions(const char **libcrypto, const char **mlkem)
 {
-    *libcrypto = moat_crypto_version();
-    *mlkem = moat_mlkem_impl();
+    *libcrypto = crypto_version();
+    *mlkem = crypto_mlkem_impl();
 }
 
 int get_run(struct moat_get_opts *o)
 {
     struct moat_url u;
     char err[512], name[256];
-    int r = moat_url_parse(o->url, &u, err, sizeof err);
+    int r = client_url_parse(o->url, &u, err, sizeof err);
     if (r) {
         fprintf(stderr, "moat: %s\n", err);
         moat_buf_free(&o->data);
@@ -266,9 +267,9 @@ int get_run(struct moat_get_opts *o)
         return GET_EXIT_INTERNAL;
     }
     r = setup(o, cfg);
-    if (!r) r = moat_get_fetch(o, cfg);
+    if (!r) r = client_fetch(o, cfg);
     moat_tls_config_free(cfg);
-    moat_trust_free(o->check_trust);
+    crypto_trust_free(o->check_trust);
     moat_buf_free(&o->data);
     return r;
 }

@@ -38,7 +38,7 @@ static const char *resolve_override(const char *spec, const char *host, int port
     if (want > 1 && host[want - 1] == '.') want--;
     if (hl != want || strncasecmp(spec, host, hl) != 0) return NULL;
     const char *c2 = strchr(c1 + 1, ':');
-    if (!c2 || moat_parse_port(c1 + 1, c2) != port) return NULL;
+    if (!c2 || client_parse_port(c1 + 1, c2) != port) return NULL;
     const char *a = c2 + 1;
     size_t n = strlen(a);
     if (n >= 2 && a[0] == '[' && a[n - 1] == ']') {
@@ -51,7 +51,7 @@ static const char *resolve_override(const char *spec, const char *host, int port
     return addr;
 }
 
-int moat_parse_port(const char *s, const char *end)
+int client_parse_port(const char *s, const char *end)
 {
     int port = 0;
     if (s == end) return -1;
@@ -137,9 +137,9 @@ static int lookup(const char *name, const char *port, const struct addrinfo *hin
     return r;
 }
 
-int moat_client_connect(const char *host, const char *shown, int port, const char *resolve,
-                        int64_t deadline, char *addr_out, size_t addrlen, int *exit_code,
-                        int64_t *resolved_at)
+int client_connect(const char *host, const char *shown, int port, const char *resolve,
+                   int64_t deadline, char *addr_out, size_t addrlen, int *exit_code,
+                   int64_t *resolved_at)
 {
     char portstr[8], over[128];
     snprintf(portstr, sizeof portstr, "%d", port);
@@ -192,7 +192,7 @@ int moat_client_connect(const char *host, const char *shown, int port, const cha
     return fd;
 }
 
-int moat_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
+int client_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
 {
     size_t off = 0;
     for (int spins = 0; off < n && spins < 1000000; spins++) {
@@ -213,7 +213,7 @@ int moat_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
     return off == n ? 0 : -1;
 }
 
-ssize_t moat_recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline)
+ssize_t client_recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline)
 {
     for (int i = 0; i < 1000; i++) {
         ssize_t n = recv(fd, buf, cap, 0);

@@ -16,18 +16,18 @@
  * numeric address in addr_out; or -1 after printing one line on stderr (naming the host as
  * shown), with *exit_code set to 6 (resolve), 7 (connect) or 28 (timeout). *resolved_at (if not
  * NULL) gets the time name resolution ended (core_mono_us). */
-int moat_client_connect(const char *host, const char *shown, int port, const char *resolve,
-                        int64_t deadline, char *addr_out, size_t addrlen, int *exit_code,
-                        int64_t *resolved_at);
+int client_connect(const char *host, const char *shown, int port, const char *resolve,
+                   int64_t deadline, char *addr_out, size_t addrlen, int *exit_code,
+                   int64_t *resolved_at);
 
 /* Sends all n bytes. Returns 0, -1 on a socket error, -2 on timeout. */
-int moat_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline);
+int client_send_all(int fd, const uint8_t *p, size_t n, int64_t deadline);
 
 /* Receives up to cap bytes, waiting for at least one. Returns the count,
  * 0 at end of stream, -1 on a socket error, -2 on timeout. */
-ssize_t moat_recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline);
+ssize_t client_recv_some(int fd, uint8_t *buf, size_t cap, int64_t deadline);
 
 /* The port number (1..65535 digits) in [s, end), or -1. */
-int moat_parse_port(const char *s, const char *end);
+int client_parse_port(const char *s, const char *end);
 
 #endif

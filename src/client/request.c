@@ -26,7 +26,7 @@ struct req {
 static int flush(struct req *q)
 {
     if (!q->out.len) return 0;
-    int r = moat_send_all(q->fd, q->out.base, q->out.len, q->deadline);
+    int r = client_send_all(q->fd, q->out.base, q->out.len, q->deadline);
     moat_buf_clear(&q->out);
     return r;
 }
@@ -37,7 +37,7 @@ static int pull(struct req *q)
 {
     uint8_t buf[16384];
     if (moat_tls_peer_closed(q->t)) return 1;
-    ssize_t n = moat_recv_some(q->fd, buf, sizeof buf, q->deadline);
+    ssize_t n = client_recv_some(q->fd, buf, sizeof buf, q->deadline);
     if (n == -2) {
         snprintf(q->err, q->errlen, "timed out waiting for %s", q->shown);
         return -1;
@@ -193,10 +193,10 @@ static int exchange(struct req *q, const struct moat_url *u, const char *method,
     return read_body(q, &framing, status, max_body, &resp->body);
 }
 
-int moat_request(const moat_tls_config *cfg, const char *method, const char *url,
-                 const char *const *headers, size_t nheaders, const void *body, size_t len,
-                 double timeout_s, size_t max_body, struct moat_request_response *resp, char *err,
-                 size_t errlen)
+int client_request(const moat_tls_config *cfg, const char *method, const char *url,
+                   const char *const *headers, size_t nheaders, const void *body, size_t len,
+                   double timeout_s, size_t max_body, struct moat_request_response *resp, char *err,
+                   size_t errlen)
 {
     memset(resp, 0, sizeof *resp);
     moat_buf_init(&resp->body);
@@ -205,7 +205,7 @@ int moat_request(const moat_tls_config *cfg, const char *method, const char *url
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (moat_url_parse(url, u, err, errlen) != 0) {
+    if (client_url_parse(url, u, err, errlen) != 0) {
         free(u);
         return -1;
     }
@@ -215,8 +215,8 @@ int moat_request(const moat_tls_config *cfg, const char *method, const char *url
     moat_buf_init(&q.app);
     char addr[64];
     int code = 0, r = -1;
-    q.fd = moat_client_connect(u->host, u->shown, u->port, NULL, q.deadline, addr, sizeof addr,
-                               &code, NULL);
+    q.fd = client_connect(u->host, u->shown, u->port, NULL, q.deadline, addr, sizeof addr, &code,
+                          NULL);
     if (q.fd < 0)
         snprintf(err, errlen, "cannot connect to %s port %d", u->shown, u->port);
     else if (!(q.t = moat_tls_client_new(cfg, u->name)))
@@ -231,14 +231,15 @@ int moat_request(const moat_tls_config *cfg, const char *method, const char *url
     return r;
 }
 
-const char *moat_request_header(const struct moat_request_response *r, const char *name, size_t nth)
+const char *client_request_header(const struct moat_request_response *r, const char *name,
+                                  size_t nth)
 {
     for (size_t i = 0; i < r->nheaders; i++)
         if (!strcasecmp(r->names[i], name) && nth-- == 0) return r->values[i];
     return NULL;
 }
 
-void moat_request_response_free(struct moat_request_response *r)
+void client_request_response_free(struct moat_request_response *r)
 {
     for (size_t i = 0; i < r->nheaders; i++) {
         free(r->names[i]);

@@ -26,19 +26,19 @@ struct moat_request_response {
  * cfg as moat get judges a server (cfg's trust, verification and clock),
  * and reads the whole response into resp, the body up to max_body bytes.
  * The connection is closed afterwards. timeout_s bounds everything.
- * Returns 0 with resp filled (free it with moat_request_response_free, also
+ * Returns 0 with resp filled (free it with client_request_response_free, also
  * on error), or -1 with a sentence in err (a refused certificate, a
  * connection that failed, a timeout, a malformed response). */
-int moat_request(const moat_tls_config *cfg, const char *method, const char *url,
-                 const char *const *headers, size_t nheaders, const void *body, size_t len,
-                 double timeout_s, size_t max_body, struct moat_request_response *resp, char *err,
-                 size_t errlen);
+int client_request(const moat_tls_config *cfg, const char *method, const char *url,
+                   const char *const *headers, size_t nheaders, const void *body, size_t len,
+                   double timeout_s, size_t max_body, struct moat_request_response *resp, char *err,
+                   size_t errlen);
 
 /* The value of the nth (from 0) header field named name (case-insensitive),
  * or NULL. */
-const char *moat_request_header(const struct moat_request_response *r, const char *name,
-                                size_t nth);
+const char *client_request_header(const struct moat_request_response *r, const char *name,
+                                  size_t nth);
 
-void moat_request_response_free(struct moat_request_response *r);
+void client_request_response_free(struct moat_request_response *r);
 
 #endif

@@ -281,7 +281,7 @@ static int take_path(const char *s, struct moat_url *u, char *err, size_t errlen
     return 0;
 }
 
-int moat_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen)
+int client_url_parse(const char *url, struct moat_url *u, char *err, size_t errlen)
 {
     memset(u, 0, sizeof *u);
     u->port = 443;
@@ -301,8 +301,8 @@ static int base_origin(const struct moat_url *b, char *out, size_t n)
     return snprintf(out, n, "https://%s%s%s:%d", v6 ? "[" : "", b->host, v6 ? "]" : "", b->port);
 }
 
-int moat_url_resolve(const struct moat_url *base, const char *loc, size_t loclen, char *out,
-                     size_t outlen, char *err, size_t errlen)
+int client_url_resolve(const struct moat_url *base, const char *loc, size_t loclen, char *out,
+                       size_t outlen, char *err, size_t errlen)
 {
     char l[8192];
     if (loclen == 0 || loclen >= sizeof l) {
@@ -314,9 +314,9 @@ int moat_url_resolve(const struct moat_url *base, const char *loc, size_t loclen
     const char *colon = strchr(l, ':'), *slash = strchr(l, '/');
     int n;
     if (colon && (!slash || colon < slash)) {
-        /* an absolute URL: scheme checked by moat_url_parse */
+        /* an absolute URL: scheme checked by client_url_parse */
         struct moat_url u;
-        int r = moat_url_parse(l, &u, err, errlen);
+        int r = client_url_parse(l, &u, err, errlen);
         if (r) return r;
         n = snprintf(out, outlen, "%s", l);
     } else if (l[0] == '/' && l[1] == '/') {

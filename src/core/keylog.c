@@ -6,14 +6,14 @@
 
 static int keylog_fd = -1;
 
-int moat_keylog_open(const char *path)
+int core_keylog_open(const char *path)
 {
     if (keylog_fd >= 0) return 0;
     keylog_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     return keylog_fd < 0 ? -1 : 0;
 }
 
-void moat_keylog_write(void *arg, const char *line, size_t len)
+void core_keylog_write(void *arg, const char *line, size_t len)
 {
     (void)arg;
     if (keylog_fd < 0) return;

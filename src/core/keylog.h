@@ -9,10 +9,10 @@
 /* Opens path for appending (0600 when created), once per process: later
  * calls keep the file already open (a configuration made again on reload
  * shares it). 0, or -1 when it cannot be opened. */
-int moat_keylog_open(const char *path);
+int core_keylog_open(const char *path);
 /* A moat_tls_keylog_fn: appends the line with one write (O_APPEND), so the
  * lines of concurrent workers never mix. A failed write is ignored: the
  * key log is a debugging aid and must not end a connection. */
-void moat_keylog_write(void *arg, const char *line, size_t len);
+void core_keylog_write(void *arg, const char *line, size_t len);
 
 #endif

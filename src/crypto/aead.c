@@ -11,7 +11,7 @@ struct moat_aead {
     uint16_t suite;
 };
 
-size_t moat_aead_key_len(uint16_t suite)
+size_t crypto_aead_key_len(uint16_t suite)
 {
     switch (suite) {
     case MOAT_AEAD_AES128_GCM:
@@ -24,7 +24,7 @@ size_t moat_aead_key_len(uint16_t suite)
     return 0;
 }
 
-int moat_suite_hash(uint16_t suite)
+int crypto_suite_hash(uint16_t suite)
 {
     switch (suite) {
     case MOAT_AEAD_AES128_GCM:
@@ -36,9 +36,9 @@ int moat_suite_hash(uint16_t suite)
     return -1;
 }
 
-moat_aead *moat_aead_new(uint16_t suite, int encrypt, const uint8_t *key)
+moat_aead *crypto_aead_new(uint16_t suite, int encrypt, const uint8_t *key)
 {
-    if (moat_crypto_init()) return NULL;
+    if (crypto_init()) return NULL;
     const EVP_CIPHER *c = suite == MOAT_AEAD_AES128_GCM          ? moat_algs.aes128gcm
                           : suite == MOAT_AEAD_AES256_GCM        ? moat_algs.aes256gcm
                           : suite == MOAT_AEAD_CHACHA20_POLY1305 ? moat_algs.chacha
@@ -50,27 +50,27 @@ moat_aead *moat_aead_new(uint16_t suite, int encrypt, const uint8_t *key)
     a->suite = suite;
     a->ctx = EVP_CIPHER_CTX_new();
     if (!a->ctx || !EVP_CipherInit_ex2(a->ctx, c, key, NULL, encrypt, NULL)) {
-        moat_aead_free(a);
+        crypto_aead_free(a);
         return NULL;
     }
     return a;
 }
 
-int moat_aead_rekey(moat_aead *a, uint16_t suite, const uint8_t *key)
+int crypto_aead_rekey(moat_aead *a, uint16_t suite, const uint8_t *key)
 {
     if (suite != a->suite) return MOAT_ERR_ARG;
     return EVP_CipherInit_ex2(a->ctx, NULL, key, NULL, a->encrypt, NULL) ? 0 : MOAT_ERR_INTERNAL;
 }
 
-int moat_aead_seal(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
-                   const uint8_t *in, size_t inlen, uint8_t *out)
+int crypto_aead_seal(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                     const uint8_t *in, size_t inlen, uint8_t *out)
 {
-    return moat_aead_seal_tail(a, nonce, aad, aadlen, in, inlen, NULL, 0, out);
+    return crypto_aead_seal_tail(a, nonce, aad, aadlen, in, inlen, NULL, 0, out);
 }
 
-int moat_aead_seal_tail(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
-                        const uint8_t *in, size_t inlen, const uint8_t *tail, size_t taillen,
-                        uint8_t *out)
+int crypto_aead_seal_tail(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                          const uint8_t *in, size_t inlen, const uint8_t *tail, size_t taillen,
+                          uint8_t *out)
 {
     int l1 = 0, l2 = 0, l3 = 0, l4 = 0;
     if (!EVP_CipherInit_ex2(a->ctx, NULL, NULL, nonce, 1, NULL) ||
@@ -83,8 +83,8 @@ int moat_aead_seal_tail(moat_aead *a, const uint8_t nonce[12], const uint8_t *aa
     return 0;
 }
 
-int moat_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
-                   const uint8_t *in, size_t inlen, uint8_t *out)
+int crypto_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                     const uint8_t *in, size_t inlen, uint8_t *out)
 {
     int l1 = 0, l2 = 0, l3 = 0;
     if (inlen < 16) return -1;
@@ -98,7 +98,7 @@ int moat_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, si
     return 0;
 }
 
-void moat_aead_free(moat_aead *a)
+void crypto_aead_free(moat_aead *a)
 {
     if (!a) return;
     EVP_CIPHER_CTX_free(a->ctx); /* libcrypto clears the key schedule */

@@ -53,15 +53,15 @@ static int key_kind(EVP_PKEY *k, char *err, size_t errlen)
     return -1;
 }
 
-int moat_cred_load(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len,
-                   moat_cred **out, char *err, size_t errlen)
+int crypto_cred_load(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len,
+                     moat_cred **out, char *err, size_t errlen)
 {
     char dummy[1];
     if (!errlen) {
         err = dummy;
         errlen = sizeof dummy;
     }
-    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
+    if (crypto_init()) return MOAT_ERR_INTERNAL;
     moat_cred *c = OPENSSL_zalloc(sizeof *c);
     if (!c) return MOAT_ERR_NOMEM;
     BIO *b = BIO_new_mem_buf(cert_pem, (int)cert_len);
@@ -109,11 +109,11 @@ int moat_cred_load(const char *cert_pem, size_t cert_len, const char *key_pem, s
 fail:
     BIO_free(b);
     ERR_clear_error();
-    moat_cred_free(c);
+    crypto_cred_free(c);
     return MOAT_ERR_FILE;
 }
 
-void moat_cred_free(moat_cred *c)
+void crypto_cred_free(moat_cred *c)
 {
     if (!c) return;
     X509_free(c->leaf);
@@ -123,18 +123,18 @@ void moat_cred_free(moat_cred *c)
     OPENSSL_free(c);
 }
 
-size_t moat_cred_chain_len(const moat_cred *c)
+size_t crypto_cred_chain_len(const moat_cred *c)
 {
     return c->n;
 }
 
-const uint8_t *moat_cred_chain_der(const moat_cred *c, size_t i, size_t *len)
+const uint8_t *crypto_cred_chain_der(const moat_cred *c, size_t i, size_t *len)
 {
     *len = c->derlen[i];
     return c->der[i];
 }
 
-int moat_cred_can_sign(const moat_cred *c, uint16_t scheme)
+int crypto_cred_can_sign(const moat_cred *c, uint16_t scheme)
 {
     switch (scheme) {
     case MOAT_SIGN_ECDSA_P256_SHA256:
@@ -151,7 +151,7 @@ int moat_cred_can_sign(const moat_cred *c, uint16_t scheme)
     return 0;
 }
 
-int moat_cred_matches_name(const moat_cred *c, const char *host)
+int crypto_cred_matches_name(const moat_cred *c, const char *host)
 {
     return X509_check_host(c->leaf, host, 0,
                            X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
@@ -159,7 +159,7 @@ int moat_cred_matches_name(const moat_cred *c, const char *host)
                            NULL) == 1;
 }
 
-const EVP_MD *moat_scheme_md(uint16_t scheme)
+const EVP_MD *crypto_scheme_md(uint16_t scheme)
 {
     switch (scheme) {
     case MOAT_SIGN_ECDSA_P256_SHA256:
@@ -184,7 +184,7 @@ static EVP_MD_CTX *sig_ctx(EVP_PKEY *key, uint16_t scheme, int sign)
 {
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     EVP_PKEY_CTX *p = NULL;
-    const EVP_MD *md = moat_scheme_md(scheme);
+    const EVP_MD *md = crypto_scheme_md(scheme);
     int ok = m && (sign ? EVP_DigestSignInit(m, &p, md, NULL, key)
                         : EVP_DigestVerifyInit(m, &p, md, NULL, key)) > 0;
     if (ok && is_pss(scheme))
@@ -198,10 +198,10 @@ static EVP_MD_CTX *sig_ctx(EVP_PKEY *key, uint16_t scheme, int sign)
     return m;
 }
 
-int moat_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, size_t msglen,
-                   uint8_t *sig, size_t *siglen)
+int crypto_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, size_t msglen,
+                     uint8_t *sig, size_t *siglen)
 {
-    if (!moat_cred_can_sign(c, scheme)) return MOAT_ERR_INTERNAL;
+    if (!crypto_cred_can_sign(c, scheme)) return MOAT_ERR_INTERNAL;
     EVP_MD_CTX *m = sig_ctx(c->key, scheme, 1);
     size_t len = 1024;
     int ok = m && EVP_DigestSign(m, sig, &len, msg, msglen) > 0;
@@ -221,13 +221,13 @@ static int key_fits(EVP_PKEY *k, uint16_t scheme)
     char err[8];
     int kind = EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA ? KIND_RSA : key_kind(k, err, sizeof err);
     moat_cred fake = {.kind = kind};
-    return kind > 0 && moat_cred_can_sign(&fake, scheme);
+    return kind > 0 && crypto_cred_can_sign(&fake, scheme);
 }
 
-int moat_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, const uint8_t *msg,
-                    size_t msglen, const uint8_t *sig, size_t siglen)
+int crypto_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, const uint8_t *msg,
+                      size_t msglen, const uint8_t *sig, size_t siglen)
 {
-    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
+    if (crypto_init()) return MOAT_ERR_INTERNAL;
     const uint8_t *p = cert_der;
     X509 *x = d2i_X509(NULL, &p, (long)cert_len);
     if (!x) {

@@ -45,9 +45,9 @@ static int add_entry(X509_CRL *crl, const struct moat_crl_entry *e)
     return ok;
 }
 
-int moat_crl_make(const moat_cert *ca, const moat_pkey *ca_key, const struct moat_crl_entry *e,
-                  size_t n, int64_t this_update, int64_t next_update, uint64_t number, int der,
-                  unsigned char **out, size_t *outlen, char *err, size_t errlen)
+int crypto_crl_make(const moat_cert *ca, const moat_pkey *ca_key, const struct moat_crl_entry *e,
+                    size_t n, int64_t this_update, int64_t next_update, uint64_t number, int der,
+                    unsigned char **out, size_t *outlen, char *err, size_t errlen)
 {
     *out = NULL;
     *outlen = 0;

@@ -8,13 +8,13 @@
 
 /* Fetches every algorithm moat uses. Idempotent and thread-safe. Returns 0
  * or MOAT_ERR_INTERNAL when libcrypto lacks one. */
-int moat_crypto_init(void);
+int crypto_init(void);
 
 /* The libcrypto in use, as it names itself ("OpenSSL 3.0.19 27 Jan 2026"). */
-const char *moat_crypto_version(void);
+const char *crypto_version(void);
 
 /* Fills buf with n bytes from the CSPRNG. */
-int moat_random(void *buf, size_t n);
+int crypto_random(void *buf, size_t n);
 
 /* crypto/'s own names for the algorithms it offers. Their values are the
  * TLS code points (RFC 8446 B.4, 4.2.7, 4.2.3), so the engine passes a
@@ -44,61 +44,61 @@ enum {
 /* ---- hashes and HKDF */
 enum { MOAT_HASH_SHA256 = 0, MOAT_HASH_SHA384 = 1 };
 #define MOAT_HASH_MAX 48
-size_t moat_hash_len(int h);
+size_t crypto_hash_len(int h);
 
 typedef struct moat_hash_ctx moat_hash_ctx;
-moat_hash_ctx *moat_hash_new(int h);
-int moat_hash_update(moat_hash_ctx *c, const void *p, size_t n);
+moat_hash_ctx *crypto_hash_new(int h);
+int crypto_hash_update(moat_hash_ctx *c, const void *p, size_t n);
 /* The digest of everything so far, leaving the context usable. */
-int moat_hash_peek(const moat_hash_ctx *c, uint8_t *out);
-void moat_hash_free(moat_hash_ctx *c);
+int crypto_hash_peek(const moat_hash_ctx *c, uint8_t *out);
+void crypto_hash_free(moat_hash_ctx *c);
 /* A copy of the context, to hash a prefix without disturbing the original. */
-moat_hash_ctx *moat_hash_dup(const moat_hash_ctx *c);
-int moat_hash(int h, const void *p, size_t n, uint8_t *out);
+moat_hash_ctx *crypto_hash_dup(const moat_hash_ctx *c);
+int crypto_hash(int h, const void *p, size_t n, uint8_t *out);
 /* HMAC through a context cached per thread and hash, which keeps what
  * the key leaves in it (a copy of the key, the states hashed from it, the
- * last output) until moat_hmac_forget. */
-int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out);
-/* Wipes what the calling thread's moat_hmac calls left in its cached
+ * last output) until crypto_hmac_forget. */
+int crypto_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out);
+/* Wipes what the calling thread's crypto_hmac calls left in its cached
  * contexts, by keying them again with the empty key; nothing to do (a flag
- * test) when no moat_hmac ran since the last call. Whoever derives secrets
+ * test) when no crypto_hmac ran since the last call. Whoever derives secrets
  * calls it when a derivation ends: the TLS engine as each of its public
  * functions returns, so no secret of a connection outlives the call that
  * used it (SECURITY.md). */
-void moat_hmac_forget(void);
+void crypto_hmac_forget(void);
 /* RFC 5869. */
-int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm, size_t ikmlen,
-                      uint8_t *out);
-int moat_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *info, size_t infolen,
-                     uint8_t *out, size_t outlen);
+int crypto_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm,
+                        size_t ikmlen, uint8_t *out);
+int crypto_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *info,
+                       size_t infolen, uint8_t *out, size_t outlen);
 
 /* ---- AEAD for the record layer: suite is a MOAT_AEAD_* number. */
 typedef struct moat_aead moat_aead;
-size_t moat_aead_key_len(uint16_t suite); /* 0 when unknown */
-int moat_suite_hash(uint16_t suite);      /* MOAT_HASH_* or -1 */
-moat_aead *moat_aead_new(uint16_t suite, int encrypt, const uint8_t *key);
+size_t crypto_aead_key_len(uint16_t suite); /* 0 when unknown */
+int crypto_suite_hash(uint16_t suite);      /* MOAT_HASH_* or -1 */
+moat_aead *crypto_aead_new(uint16_t suite, int encrypt, const uint8_t *key);
 /* out receives inlen bytes of ciphertext then the 16-byte tag. out may be in. */
-int moat_aead_seal(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
-                   const uint8_t *in, size_t inlen, uint8_t *out);
+int crypto_aead_seal(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                     const uint8_t *in, size_t inlen, uint8_t *out);
 /* The same for in followed by tail (the record's inner content type):
  * no copy of in is needed. out must not overlap in. */
-int moat_aead_seal_tail(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
-                        const uint8_t *in, size_t inlen, const uint8_t *tail, size_t taillen,
-                        uint8_t *out);
+int crypto_aead_seal_tail(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                          const uint8_t *in, size_t inlen, const uint8_t *tail, size_t taillen,
+                          uint8_t *out);
 /* A new key for the same suite, keeping the cipher context. */
-int moat_aead_rekey(moat_aead *a, uint16_t suite, const uint8_t *key);
+int crypto_aead_rekey(moat_aead *a, uint16_t suite, const uint8_t *key);
 /* in holds ciphertext then tag (inlen >= 16); out receives inlen-16 bytes.
  * Returns 0, or -1 when authentication fails. */
-int moat_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
-                   const uint8_t *in, size_t inlen, uint8_t *out);
-void moat_aead_free(moat_aead *a);
+int crypto_aead_open(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
+                     const uint8_t *in, size_t inlen, uint8_t *out);
+void crypto_aead_free(moat_aead *a);
 
 /* ---- ephemeral key exchange for a MOAT_KEX_* group: ECDHE (RFC 8446
  * 4.2.8.2) and the hybrid X25519MLKEM768, a key encapsulation, behind one
- * interface. The client makes a key (moat_kex_new) and sends its share
- * (moat_kex_pub); the server answers that share (crypto_kex_respond) with
+ * interface. The client makes a key (crypto_kex_new) and sends its share
+ * (crypto_kex_pub); the server answers that share (crypto_kex_respond) with
  * its own share and the secret; the client finishes with the server's
- * share (moat_kex_derive). For ECDHE both shares are public keys and both
+ * share (crypto_kex_derive). For ECDHE both shares are public keys and both
  * steps are a Diffie-Hellman; for the hybrid (draft-ietf-tls-ecdhe-mlkem
  * 4.1) the client's share is the ML-KEM-768 encapsulation key (1184
  * bytes) then an X25519 key (32), the server's the ML-KEM ciphertext
@@ -107,21 +107,22 @@ void moat_aead_free(moat_aead *a);
 #define MOAT_KEX_SHARE_MAX 1216 /* the hybrid client share, the longest */
 #define MOAT_KEX_SECRET_MAX 64  /* the hybrid secret, the longest */
 typedef struct moat_kex moat_kex;
-int moat_kex_supported(uint16_t group);
+int crypto_kex_supported(uint16_t group);
 /* The length of the client's share in group (0 when unknown). */
-size_t moat_kex_pub_len(uint16_t group);
+size_t crypto_kex_pub_len(uint16_t group);
 /* The length of the server's share in group (0 when unknown). */
 size_t crypto_kex_server_share_len(uint16_t group);
-moat_kex *moat_kex_new(uint16_t group);
+moat_kex *crypto_kex_new(uint16_t group);
 /* For known-answer tests: an X25519 key from its raw private key. */
-moat_kex *moat_kex_from_private(uint16_t group, const uint8_t *priv, size_t len);
+moat_kex *crypto_kex_from_private(uint16_t group, const uint8_t *priv, size_t len);
 /* Writes the client's share as TLS encodes it (raw X25519, uncompressed
  * point, or ek || X25519 key); out holds MOAT_KEX_SHARE_MAX bytes. */
-int moat_kex_pub(const moat_kex *k, uint8_t *out, size_t *len);
+int crypto_kex_pub(const moat_kex *k, uint8_t *out, size_t *len);
 /* Client: the secret from the server's share (ECDH, or decapsulation and
  * ECDH). A share of the wrong length or an invalid key gives
  * MOAT_ERR_ALERT(illegal_parameter). out holds MOAT_KEX_SECRET_MAX bytes. */
-int moat_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *out, size_t *outlen);
+int crypto_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *out,
+                      size_t *outlen);
 /* Server: answers the client's share in group with a fresh key of ours
  * (ECDHE) or an encapsulation to its key (the hybrid): our share into
  * share (MOAT_KEX_SHARE_MAX bytes), the secret into secret
@@ -131,7 +132,7 @@ int moat_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *o
  * intermediate secret is wiped, the secret too on failure. */
 int crypto_kex_respond(uint16_t group, const uint8_t *client_share, size_t len, uint8_t *share,
                        size_t *sharelen, uint8_t *secret, size_t *secretlen);
-void moat_kex_free(moat_kex *k);
+void crypto_kex_free(moat_kex *k);
 
 /* ---- ML-KEM-768 (FIPS 203), the key encapsulation of the X25519MLKEM768
  * group: libcrypto's when it has one (OpenSSL 3.5 and later; the Makefile
@@ -142,60 +143,60 @@ void moat_kex_free(moat_kex *k);
 #define MOAT_MLKEM768_CT_LEN 1088
 #define MOAT_MLKEM768_SS_LEN 32
 /* Which ML-KEM this build uses, in words, for `moat version`. */
-const char *moat_mlkem_impl(void);
+const char *crypto_mlkem_impl(void);
 /* Algorithm 19 ML-KEM.KeyGen: ek (1184 bytes) and dk (2400) from fresh
  * randomness. Returns 0 or MOAT_ERR_INTERNAL. */
-int moat_mlkem768_keygen(uint8_t *ek, uint8_t *dk);
+int crypto_mlkem768_keygen(uint8_t *ek, uint8_t *dk);
 /* Algorithm 20 ML-KEM.Encaps to the peer's ek: ct (1088 bytes) and k (32).
  * An ek of the wrong length or failing the modulus check (7.2) gives
  * MOAT_ERR_ALERT(illegal_parameter). */
-int moat_mlkem768_encaps(const uint8_t *ek, size_t eklen, uint8_t *ct, uint8_t *k);
+int crypto_mlkem768_encaps(const uint8_t *ek, size_t eklen, uint8_t *ct, uint8_t *k);
 /* Algorithm 21 ML-KEM.Decaps of the peer's ct with our dk: k (32 bytes).
  * A ct of the wrong length gives MOAT_ERR_ALERT(illegal_parameter); a dk
  * failing the hash check of 7.3, MOAT_ERR_ARG. Any other ct gives a k
  * (implicit rejection: a wrong ct is no error, its k matches no one's). */
-int moat_mlkem768_decaps(const uint8_t *dk, const uint8_t *ct, size_t ctlen, uint8_t *k);
+int crypto_mlkem768_decaps(const uint8_t *dk, const uint8_t *ct, size_t ctlen, uint8_t *k);
 /* The same with the randomness given, for known-answer tests: Algorithm
  * 16 ML-KEM.KeyGen_internal(d, z) and 17 ML-KEM.Encaps_internal(ek, m). */
-int moat_mlkem768_keygen_internal(const uint8_t d[32], const uint8_t z[32], uint8_t *ek,
-                                  uint8_t *dk);
-int moat_mlkem768_encaps_internal(const uint8_t *ek, size_t eklen, const uint8_t m[32], uint8_t *ct,
-                                  uint8_t *k);
+int crypto_mlkem768_keygen_internal(const uint8_t d[32], const uint8_t z[32], uint8_t *ek,
+                                    uint8_t *dk);
+int crypto_mlkem768_encaps_internal(const uint8_t *ek, size_t eklen, const uint8_t m[32],
+                                    uint8_t *ct, uint8_t *k);
 
 /* ---- our certificate and private key */
 typedef struct moat_cred moat_cred;
-int moat_cred_load(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len,
-                   moat_cred **out, char *err, size_t errlen);
-void moat_cred_free(moat_cred *c);
-size_t moat_cred_chain_len(const moat_cred *c);
-const uint8_t *moat_cred_chain_der(const moat_cred *c, size_t i, size_t *len);
+int crypto_cred_load(const char *cert_pem, size_t cert_len, const char *key_pem, size_t key_len,
+                     moat_cred **out, char *err, size_t errlen);
+void crypto_cred_free(moat_cred *c);
+size_t crypto_cred_chain_len(const moat_cred *c);
+const uint8_t *crypto_cred_chain_der(const moat_cred *c, size_t i, size_t *len);
 /* Whether the certificate's key can sign with this scheme. */
-int moat_cred_can_sign(const moat_cred *c, uint16_t scheme);
+int crypto_cred_can_sign(const moat_cred *c, uint16_t scheme);
 /* Whether a SAN DNS name of the leaf matches host (wildcards per RFC 6125). */
-int moat_cred_matches_name(const moat_cred *c, const char *host);
+int crypto_cred_matches_name(const moat_cred *c, const char *host);
 /* sig must hold 1024 bytes; *siglen is set. */
-int moat_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, size_t msglen,
-                   uint8_t *sig, size_t *siglen);
+int crypto_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, size_t msglen,
+                     uint8_t *sig, size_t *siglen);
 
 /* Verifies sig over msg with the public key of the DER certificate.
  * Returns 0, MOAT_ERR_ALERT(illegal_parameter) when the scheme does not fit
  * the key, MOAT_ERR_ALERT(decrypt_error) when the signature is wrong,
  * MOAT_ERR_ALERT(bad_certificate) when the certificate cannot be parsed. */
-int moat_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, const uint8_t *msg,
-                    size_t msglen, const uint8_t *sig, size_t siglen);
+int crypto_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, const uint8_t *msg,
+                      size_t msglen, const uint8_t *sig, size_t siglen);
 
 /* ---- trust and chain validation */
 typedef struct moat_trust moat_trust;
 /* Roots the caller chose (--cacert, --capath, --client-ca): the
  * certificates of PEM text; none is an error. */
-moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen);
+moat_trust *crypto_trust_new(const char *pem, size_t len, char *err, size_t errlen);
 /* The system's roots: the certificates and CRLs of PEM text the caller
  * read from the files crypto_trust_default_paths names (crypto/ opens no
  * file). Held to 112-bit security, as Chromium holds chains to public
  * roots; none at all is allowed (every server is then refused, as with
  * an empty system store). NULL only when out of memory. */
 moat_trust *crypto_trust_new_system(const char *pem, size_t len, char *err, size_t errlen);
-void moat_trust_free(moat_trust *t);
+void crypto_trust_free(moat_trust *t);
 /* Where libcrypto's build says the system trust store is, for the caller
  * to read: the environment variables that override it (SSL_CERT_FILE,
  * SSL_CERT_DIR; the directory may be a ':'-separated list) and the
@@ -211,8 +212,8 @@ void crypto_trust_default_paths(struct crypto_trust_paths *p);
  * chain, as curl --crlfile does), and each intermediate whose issuer's CRL
  * was given (a revoked intermediate refuses the chain; one whose issuer
  * has no CRL here is not refused for that). */
-int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, size_t errlen);
-/* What moat_verify_chain found, in words. */
+int crypto_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, size_t errlen);
+/* What crypto_verify_chain found, in words. */
 typedef struct moat_verdict {
     char reason[600]; /* why the chain was refused ("its certificate expired on
                          2026-01-01"); "" when it was not */
@@ -231,9 +232,9 @@ typedef struct moat_verdict {
  * refuses it; one that is unusable (another certificate's, badly signed,
  * stale) is ignored and v->staple says why. Returns 0 or the alert to send;
  * v is always filled in. */
-int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
-                      const char *host, int64_t now, int client, const uint8_t *ocsp,
-                      size_t ocsp_len, moat_verdict *v);
+int crypto_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
+                        const char *host, int64_t now, int client, const uint8_t *ocsp,
+                        size_t ocsp_len, moat_verdict *v);
 
 /* How long a stapled OCSP answer without nextUpdate is believed, from
  * its thisUpdate; older ones are ignored as stale (as browsers cap them). */
@@ -243,25 +244,25 @@ int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *l
  * 2026-01-01, next update 2026-01-08", or "stale, ignored: ..."), judged
  * at now. Returns 0, or MOAT_ERR_FILE when it is not a successful
  * response (out says so). */
-int moat_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, size_t n);
+int crypto_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, size_t n);
 
 /* Until when a DER OCSP response may be stapled: its nextUpdate, or 7 days
  * after its thisUpdate when it has none (0 when it has neither);
  * MOAT_ERR_FILE when it is not a successful OCSP response. */
-int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next);
+int crypto_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next);
 /* The subject of a DER certificate, RFC 2253 ("CN=alice,O=Example"). */
-int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n);
+int crypto_x509_subject(const uint8_t *der, size_t len, char *out, size_t n);
 /* Who a DER client certificate names, for logs and the proxy: its first
  * email address SAN, else its first URI SAN (what `moat ca issue --client`
  * and mkcert put there for people and workloads), else its subject as
- * moat_x509_subject writes it. A SAN is taken only when it is printable
+ * crypto_x509_subject writes it. A SAN is taken only when it is printable
  * ASCII without spaces that cannot be mistaken for a subject (an email
  * address without '=' or ','; a URI starting with scheme ':') and fits in
  * out. Returns 0, or MOAT_ERR_INTERNAL when nothing fits or it does not
  * parse. */
-int moat_x509_identity(const uint8_t *der, size_t len, char *out, size_t n);
+int crypto_x509_identity(const uint8_t *der, size_t len, char *out, size_t n);
 /* When a DER certificate expires: its notAfter, in seconds since the
  * epoch. 0, or MOAT_ERR_INTERNAL when it does not parse. */
-int moat_x509_not_after(const uint8_t *der, size_t len, int64_t *out);
+int crypto_x509_not_after(const uint8_t *der, size_t len, int64_t *out);
 
 #endif

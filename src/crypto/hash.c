@@ -54,23 +54,23 @@ done:
     EVP_MAC_free(hmac);
 }
 
-int moat_crypto_init(void)
+int crypto_init(void)
 {
     pthread_once(&once, init_once);
     return init_result;
 }
 
-const char *moat_crypto_version(void)
+const char *crypto_version(void)
 {
     return OpenSSL_version(OPENSSL_VERSION);
 }
 
-int moat_random(void *buf, size_t n)
+int crypto_random(void *buf, size_t n)
 {
     return RAND_bytes(buf, (int)n) == 1 ? 0 : MOAT_ERR_INTERNAL;
 }
 
-size_t moat_hash_len(int h)
+size_t crypto_hash_len(int h)
 {
     return h == MOAT_HASH_SHA384 ? 48 : 32;
 }
@@ -80,26 +80,26 @@ struct moat_hash_ctx {
     int h;
 };
 
-moat_hash_ctx *moat_hash_new(int h)
+moat_hash_ctx *crypto_hash_new(int h)
 {
-    if (moat_crypto_init()) return NULL;
+    if (crypto_init()) return NULL;
     moat_hash_ctx *c = OPENSSL_zalloc(sizeof *c);
     if (!c) return NULL;
     c->h = h;
     c->md = EVP_MD_CTX_new();
     if (!c->md || !EVP_DigestInit_ex2(c->md, moat_algs.md[h], NULL)) {
-        moat_hash_free(c);
+        crypto_hash_free(c);
         return NULL;
     }
     return c;
 }
 
-int moat_hash_update(moat_hash_ctx *c, const void *p, size_t n)
+int crypto_hash_update(moat_hash_ctx *c, const void *p, size_t n)
 {
     return EVP_DigestUpdate(c->md, p, n) ? 0 : MOAT_ERR_INTERNAL;
 }
 
-int moat_hash_peek(const moat_hash_ctx *c, uint8_t *out)
+int crypto_hash_peek(const moat_hash_ctx *c, uint8_t *out)
 {
     EVP_MD_CTX *tmp = EVP_MD_CTX_new();
     int ok = tmp && EVP_MD_CTX_copy_ex(tmp, c->md) && EVP_DigestFinal_ex(tmp, out, NULL);
@@ -107,34 +107,34 @@ int moat_hash_peek(const moat_hash_ctx *c, uint8_t *out)
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 
-moat_hash_ctx *moat_hash_dup(const moat_hash_ctx *c)
+moat_hash_ctx *crypto_hash_dup(const moat_hash_ctx *c)
 {
     moat_hash_ctx *d = OPENSSL_zalloc(sizeof *d);
     if (!d) return NULL;
     d->h = c->h;
     d->md = EVP_MD_CTX_new();
     if (!d->md || !EVP_MD_CTX_copy_ex(d->md, c->md)) {
-        moat_hash_free(d);
+        crypto_hash_free(d);
         return NULL;
     }
     return d;
 }
 
-void moat_hash_free(moat_hash_ctx *c)
+void crypto_hash_free(moat_hash_ctx *c)
 {
     if (!c) return;
     EVP_MD_CTX_free(c->md);
     OPENSSL_free(c);
 }
 
-int moat_hash(int h, const void *p, size_t n, uint8_t *out)
+int crypto_hash(int h, const void *p, size_t n, uint8_t *out)
 {
-    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
+    if (crypto_init()) return MOAT_ERR_INTERNAL;
     return EVP_Digest(p, n, out, NULL, moat_algs.md[h], NULL) ? 0 : MOAT_ERR_INTERNAL;
 }
 
 /* One context per thread and hash, re-keyed by each call: the key
- * schedule makes dozens of HMACs per handshake. keyed: moat_hmac_forget
+ * schedule makes dozens of HMACs per handshake. keyed: crypto_hmac_forget
  * has something to wipe. */
 static __thread EVP_MAC_CTX *hmac_ctx[2];
 static __thread int hmac_keyed[2];
@@ -142,9 +142,9 @@ static __thread int hmac_keyed[2];
 /* A zero-length key is legal in HKDF; libcrypto wants a non-NULL pointer. */
 static const uint8_t nokey[1];
 
-int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out)
+int crypto_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out)
 {
-    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
+    if (crypto_init()) return MOAT_ERR_INTERNAL;
     EVP_MAC_CTX *c = hmac_ctx[h];
     if (!c && !(c = hmac_ctx[h] = EVP_MAC_CTX_dup(moat_algs.hmac[h]))) return MOAT_ERR_NOMEM;
     size_t outl = 0;
@@ -154,7 +154,7 @@ int moat_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 
-void moat_hmac_forget(void)
+void crypto_hmac_forget(void)
 {
     /* Keyed, a context keeps a copy of the key (libcrypto holds one for
      * TLS 1.2's HMAC) and the states hashed from it, the last output
@@ -173,21 +173,21 @@ void moat_hmac_forget(void)
     }
 }
 
-int moat_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm, size_t ikmlen,
-                      uint8_t *out)
+int crypto_hkdf_extract(int h, const uint8_t *salt, size_t saltlen, const uint8_t *ikm,
+                        size_t ikmlen, uint8_t *out)
 {
     uint8_t zeros[MOAT_HASH_MAX] = {0};
     if (!salt || !saltlen) {
         salt = zeros;
-        saltlen = moat_hash_len(h);
+        saltlen = crypto_hash_len(h);
     }
-    return moat_hmac(h, salt, saltlen, ikm, ikmlen, out);
+    return crypto_hmac(h, salt, saltlen, ikm, ikmlen, out);
 }
 
-int moat_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *info, size_t infolen,
-                     uint8_t *out, size_t outlen)
+int crypto_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *info,
+                       size_t infolen, uint8_t *out, size_t outlen)
 {
-    size_t hl = moat_hash_len(h);
+    size_t hl = crypto_hash_len(h);
     if (outlen > 255 * hl || infolen > 512) return MOAT_ERR_ARG;
     uint8_t t[MOAT_HASH_MAX + 512 + 1], block[MOAT_HASH_MAX];
     size_t tlen = 0, done = 0;
@@ -196,7 +196,7 @@ int moat_hkdf_expand(int h, const uint8_t *prk, size_t prklen, const uint8_t *in
         /* T(i) = HMAC(PRK, T(i-1) | info | i) */
         memcpy(t + tlen, info, infolen);
         t[tlen + infolen] = i;
-        if ((r = moat_hmac(h, prk, prklen, t, tlen + infolen + 1, block))) break;
+        if ((r = crypto_hmac(h, prk, prklen, t, tlen + infolen + 1, block))) break;
         size_t take = outlen - done < hl ? outlen - done : hl;
         memcpy(out + done, block, take);
         done += take;

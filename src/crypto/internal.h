@@ -14,7 +14,7 @@ struct moat_algs {
 extern struct moat_algs moat_algs;
 
 /* This thread's key-generation contexts (kex.c): 0, or -1 when libcrypto lacks a group. */
-int moat_kex_init(void);
-const EVP_MD *moat_scheme_md(uint16_t scheme); /* NULL for Ed25519 */
+int crypto_kex_init(void);
+const EVP_MD *crypto_scheme_md(uint16_t scheme); /* NULL for Ed25519 */
 
 #endif

@@ -25,9 +25,9 @@
 /* id-pe-acmeIdentifier (RFC 8737 6.1). */
 #define ACME_IDENTIFIER_OID "1.3.6.1.5.5.7.1.31"
 
-int moat_jose_ec_xy(const moat_pkey *k, uint8_t x[32], uint8_t y[32])
+int crypto_jose_ec_xy(const moat_pkey *k, uint8_t x[32], uint8_t y[32])
 {
-    if (moat_pkey_type(k) != MOAT_KEY_EC_P256) return MOAT_ERR_ARG;
+    if (crypto_pkey_type(k) != MOAT_KEY_EC_P256) return MOAT_ERR_ARG;
     BIGNUM *bx = NULL, *by = NULL;
     int ok = EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) == 1 &&
              EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &by) == 1 &&
@@ -38,9 +38,9 @@ int moat_jose_ec_xy(const moat_pkey *k, uint8_t x[32], uint8_t y[32])
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 
-int moat_jose_es256_sign(const moat_pkey *k, const void *msg, size_t len, uint8_t sig[64])
+int crypto_jose_es256_sign(const moat_pkey *k, const void *msg, size_t len, uint8_t sig[64])
 {
-    if (moat_pkey_type(k) != MOAT_KEY_EC_P256) return MOAT_ERR_ARG;
+    if (crypto_pkey_type(k) != MOAT_KEY_EC_P256) return MOAT_ERR_ARG;
     unsigned char der[80];
     size_t dlen = sizeof der;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
@@ -61,7 +61,7 @@ int moat_jose_es256_sign(const moat_pkey *k, const void *msg, size_t len, uint8_
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 
-int moat_jose_es256_verify(const moat_pkey *k, const void *msg, size_t len, const uint8_t sig[64])
+int crypto_jose_es256_verify(const moat_pkey *k, const void *msg, size_t len, const uint8_t sig[64])
 {
     ECDSA_SIG *s = ECDSA_SIG_new();
     BIGNUM *r = BN_bin2bn(sig, 32, NULL), *ss = BN_bin2bn(sig + 32, 32, NULL);
@@ -106,8 +106,8 @@ static GENERAL_NAMES *dns_names(const char *const *names, size_t n)
     return gens;
 }
 
-int moat_jose_csr(const moat_pkey *key, const char *const *names, size_t n, uint8_t **der,
-                  size_t *len, char *err, size_t errlen)
+int crypto_jose_csr(const moat_pkey *key, const char *const *names, size_t n, uint8_t **der,
+                    size_t *len, char *err, size_t errlen)
 {
     *der = NULL;
     *len = 0;
@@ -195,8 +195,9 @@ static int alpn_x509(X509 *x, EVP_PKEY *pk, const char *name, const uint8_t dige
     return ok;
 }
 
-int moat_jose_alpn_cert(const char *name, const uint8_t digest[32], char **cert_pem,
-                        size_t *cert_len, char **key_pem, size_t *key_len, char *err, size_t errlen)
+int crypto_jose_alpn_cert(const char *name, const uint8_t digest[32], char **cert_pem,
+                          size_t *cert_len, char **key_pem, size_t *key_len, char *err,
+                          size_t errlen)
 {
     *cert_pem = *key_pem = NULL;
     EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -206,7 +207,8 @@ int moat_jose_alpn_cert(const char *name, const uint8_t digest[32], char **cert_
              PEM_write_bio_X509(cb, x) == 1 &&
              PEM_write_bio_PrivateKey(kb, pk, NULL, NULL, 0, NULL, NULL) == 1;
     int r =
-        ok ? 0 : crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the tls-alpn-01 certificate");
+        ok ? 0
+           : crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot make the tls-alpn-01 certificate");
     if (!r) r = bio_text(cb, cert_pem, cert_len);
     if (!r) r = bio_text(kb, key_pem, key_len);
     if (r) {
@@ -229,7 +231,7 @@ static X509 *pem_x509(const char *pem, size_t len)
     return x;
 }
 
-int moat_jose_alpn_digest(const char *cert_pem, size_t len, uint8_t digest[32], int *critical)
+int crypto_jose_alpn_digest(const char *cert_pem, size_t len, uint8_t digest[32], int *critical)
 {
     X509 *x = pem_x509(cert_pem, len);
     ASN1_OBJECT *obj = OBJ_txt2obj(ACME_IDENTIFIER_OID, 1);
@@ -247,7 +249,7 @@ int moat_jose_alpn_digest(const char *cert_pem, size_t len, uint8_t digest[32], 
     return ok ? 0 : MOAT_ERR_ARG;
 }
 
-int moat_jose_pem_to_der(const char *pem, size_t len, uint8_t **der, size_t *derlen)
+int crypto_jose_pem_to_der(const char *pem, size_t len, uint8_t **der, size_t *derlen)
 {
     *der = NULL;
     X509 *x = pem_x509(pem, len);
@@ -263,7 +265,7 @@ int moat_jose_pem_to_der(const char *pem, size_t len, uint8_t **der, size_t *der
     return 0;
 }
 
-int moat_jose_csr_names(const uint8_t *der, size_t len, char *buf, size_t buflen, int *sig_ok)
+int crypto_jose_csr_names(const uint8_t *der, size_t len, char *buf, size_t buflen, int *sig_ok)
 {
     const unsigned char *p = der;
     X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)len);

@@ -12,8 +12,8 @@
 
 struct moat_kex {
     uint16_t group;
-    EVP_PKEY *key;   /* the ECDH key: for the hybrid, its X25519 half */
-    uint8_t *mlkem;  /* the hybrid: ek (1184 bytes) then dk (2400), else NULL */
+    EVP_PKEY *key;  /* the ECDH key: for the hybrid, its X25519 half */
+    uint8_t *mlkem; /* the hybrid: ek (1184 bytes) then dk (2400), else NULL */
 };
 
 #define HYB_EK MOAT_MLKEM768_EK_LEN
@@ -36,7 +36,7 @@ static EVP_PKEY_CTX *make_gen(const char *alg, const char *curve)
     return c;
 }
 
-int moat_kex_init(void)
+int crypto_kex_init(void)
 {
     if (gen_x25519 && gen_p256 && gen_p384) return 0;
     gen_x25519 = make_gen("X25519", NULL);
@@ -58,7 +58,7 @@ static EVP_PKEY_CTX *gen_for(uint16_t group)
     return NULL;
 }
 
-int moat_kex_supported(uint16_t group)
+int crypto_kex_supported(uint16_t group)
 {
     return group == MOAT_KEX_X25519 || group == MOAT_KEX_P256 || group == MOAT_KEX_P384 ||
            group == MOAT_KEX_X25519MLKEM768;
@@ -70,7 +70,7 @@ static uint16_t ecdh_group(uint16_t group)
     return group == MOAT_KEX_X25519MLKEM768 ? MOAT_KEX_X25519 : group;
 }
 
-size_t moat_kex_pub_len(uint16_t group)
+size_t crypto_kex_pub_len(uint16_t group)
 {
     switch (group) {
     case MOAT_KEX_X25519:
@@ -88,32 +88,32 @@ size_t moat_kex_pub_len(uint16_t group)
 size_t crypto_kex_server_share_len(uint16_t group)
 {
     /* draft-ietf-tls-ecdhe-mlkem 4.1: ct || X25519; ECDHE: a public key. */
-    return group == MOAT_KEX_X25519MLKEM768 ? HYB_CT + HYB_X : moat_kex_pub_len(group);
+    return group == MOAT_KEX_X25519MLKEM768 ? HYB_CT + HYB_X : crypto_kex_pub_len(group);
 }
 
-moat_kex *moat_kex_new(uint16_t group)
+moat_kex *crypto_kex_new(uint16_t group)
 {
     /* The generators are this thread's, made on its first key
-     * (moat_kex_init); a libcrypto without the curve fails here. */
-    if (!moat_kex_supported(group) || moat_kex_init()) return NULL;
+     * (crypto_kex_init); a libcrypto without the curve fails here. */
+    if (!crypto_kex_supported(group) || crypto_kex_init()) return NULL;
     EVP_PKEY_CTX *c = gen_for(ecdh_group(group));
     moat_kex *k = OPENSSL_zalloc(sizeof *k);
     if (!k) return NULL;
     k->group = group;
     if (EVP_PKEY_keygen(c, &k->key) <= 0) {
-        moat_kex_free(k);
+        crypto_kex_free(k);
         return NULL;
     }
     if (group == MOAT_KEX_X25519MLKEM768 &&
         (!(k->mlkem = OPENSSL_malloc(HYB_EK + MOAT_MLKEM768_DK_LEN)) ||
-         moat_mlkem768_keygen(k->mlkem, k->mlkem + HYB_EK))) {
-        moat_kex_free(k);
+         crypto_mlkem768_keygen(k->mlkem, k->mlkem + HYB_EK))) {
+        crypto_kex_free(k);
         return NULL;
     }
     return k;
 }
 
-moat_kex *moat_kex_from_private(uint16_t group, const uint8_t *priv, size_t len)
+moat_kex *crypto_kex_from_private(uint16_t group, const uint8_t *priv, size_t len)
 {
     if (group != MOAT_KEX_X25519) return NULL;
     moat_kex *k = OPENSSL_zalloc(sizeof *k);
@@ -121,7 +121,7 @@ moat_kex *moat_kex_from_private(uint16_t group, const uint8_t *priv, size_t len)
     k->group = group;
     k->key = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, priv, len);
     if (!k->key) {
-        moat_kex_free(k);
+        crypto_kex_free(k);
         return NULL;
     }
     return k;
@@ -130,7 +130,7 @@ moat_kex *moat_kex_from_private(uint16_t group, const uint8_t *priv, size_t len)
 /* The ECDH key's public half as TLS encodes it. */
 static int ecdh_pub(EVP_PKEY *key, uint16_t group, uint8_t *out)
 {
-    size_t want = moat_kex_pub_len(group), got = 0;
+    size_t want = crypto_kex_pub_len(group), got = 0;
     if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out, want,
                                          &got) ||
         got != want)
@@ -138,7 +138,7 @@ static int ecdh_pub(EVP_PKEY *key, uint16_t group, uint8_t *out)
     return 0;
 }
 
-int moat_kex_pub(const moat_kex *k, uint8_t *out, size_t *len)
+int crypto_kex_pub(const moat_kex *k, uint8_t *out, size_t *len)
 {
     size_t off = 0;
     if (k->mlkem) { /* draft-ietf-tls-ecdhe-mlkem 4.1: ek first */
@@ -146,7 +146,7 @@ int moat_kex_pub(const moat_kex *k, uint8_t *out, size_t *len)
         off = HYB_EK;
     }
     int r = ecdh_pub(k->key, ecdh_group(k->group), out + off);
-    if (!r) *len = off + moat_kex_pub_len(ecdh_group(k->group));
+    if (!r) *len = off + crypto_kex_pub_len(ecdh_group(k->group));
     return r;
 }
 
@@ -155,7 +155,7 @@ static int ecdh_derive(EVP_PKEY *key, uint16_t group, const uint8_t *peer, size_
                        uint8_t *out, size_t *outlen)
 {
     /* RFC 8446 4.2.8.2: X25519 keys are 32 bytes; NIST points uncompressed. */
-    if (peerlen != moat_kex_pub_len(group) || (group != MOAT_KEX_X25519 && peer[0] != 4))
+    if (peerlen != crypto_kex_pub_len(group) || (group != MOAT_KEX_X25519 && peer[0] != 4))
         return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
     EVP_PKEY *p = NULL;
     if (group == MOAT_KEX_X25519) {
@@ -191,7 +191,7 @@ static int hybrid_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8
 {
     if (peerlen != HYB_CT + HYB_X) return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
     size_t xlen = 0;
-    int r = moat_mlkem768_decaps(k->mlkem + HYB_EK, peer, HYB_CT, out);
+    int r = crypto_mlkem768_decaps(k->mlkem + HYB_EK, peer, HYB_CT, out);
     if (!r) r = ecdh_derive(k->key, MOAT_KEX_X25519, peer + HYB_CT, HYB_X, out + HYB_SS, &xlen);
     if (r) {
         OPENSSL_cleanse(out, HYB_SS + HYB_X);
@@ -201,7 +201,8 @@ static int hybrid_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8
     return 0;
 }
 
-int moat_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *out, size_t *outlen)
+int crypto_kex_derive(moat_kex *k, const uint8_t *peer, size_t peerlen, uint8_t *out,
+                      size_t *outlen)
 {
     if (k->mlkem) return hybrid_derive(k, peer, peerlen, out, outlen);
     return ecdh_derive(k->key, k->group, peer, peerlen, out, outlen);
@@ -213,13 +214,13 @@ static int hybrid_respond(const uint8_t *cs, size_t len, uint8_t *share, size_t 
                           uint8_t *secret, size_t *secretlen)
 {
     if (len != HYB_EK + HYB_X) return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
-    moat_kex *x = moat_kex_new(MOAT_KEX_X25519);
+    moat_kex *x = crypto_kex_new(MOAT_KEX_X25519);
     if (!x) return MOAT_ERR_INTERNAL;
     size_t xlen = 0;
-    int r = moat_mlkem768_encaps(cs, HYB_EK, share, secret);
+    int r = crypto_mlkem768_encaps(cs, HYB_EK, share, secret);
     if (!r) r = ecdh_derive(x->key, MOAT_KEX_X25519, cs + HYB_EK, HYB_X, secret + HYB_SS, &xlen);
     if (!r) r = ecdh_pub(x->key, MOAT_KEX_X25519, share + HYB_CT);
-    moat_kex_free(x);
+    crypto_kex_free(x);
     if (r) {
         OPENSSL_cleanse(secret, HYB_SS + HYB_X);
         return r;
@@ -232,19 +233,19 @@ static int hybrid_respond(const uint8_t *cs, size_t len, uint8_t *share, size_t 
 int crypto_kex_respond(uint16_t group, const uint8_t *client_share, size_t len, uint8_t *share,
                        size_t *sharelen, uint8_t *secret, size_t *secretlen)
 {
-    if (!moat_kex_supported(group)) return MOAT_ERR_ARG;
+    if (!crypto_kex_supported(group)) return MOAT_ERR_ARG;
     if (group == MOAT_KEX_X25519MLKEM768)
         return hybrid_respond(client_share, len, share, sharelen, secret, secretlen);
-    moat_kex *k = moat_kex_new(group);
+    moat_kex *k = crypto_kex_new(group);
     if (!k) return MOAT_ERR_INTERNAL;
     int r = ecdh_derive(k->key, group, client_share, len, secret, secretlen);
-    if (!r) r = moat_kex_pub(k, share, sharelen);
+    if (!r) r = crypto_kex_pub(k, share, sharelen);
     if (r) OPENSSL_cleanse(secret, MOAT_KEX_SECRET_MAX);
-    moat_kex_free(k);
+    crypto_kex_free(k);
     return r;
 }
 
-void moat_kex_free(moat_kex *k)
+void crypto_kex_free(moat_kex *k)
 {
     if (!k) return;
     EVP_PKEY_free(k->key);

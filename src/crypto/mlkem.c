@@ -146,7 +146,7 @@ static int prf(int eta, const uint8_t s[32], uint8_t b, uint8_t *out)
  * as q is odd. The division is a multiplication by ceil(2^36 / q), exact
  * for numerators below 2^23 (2^d x + 1664 < 2^23 for d <= 11): the error,
  * under 2^23 / 2^36, is less than 1/q. */
-uint16_t moat_mlkem_compress(int d, uint16_t x)
+uint16_t crypto_mlkem_compress(int d, uint16_t x)
 {
     uint64_t v = ((uint64_t)x << d) + (Q - 1) / 2;
     uint32_t quot = (uint32_t)((v * 20642679u) >> 36);
@@ -154,7 +154,7 @@ uint16_t moat_mlkem_compress(int d, uint16_t x)
 }
 
 /* Equation 4.8: round(q y / 2^d), ties up. */
-uint16_t moat_mlkem_decompress(int d, uint16_t y)
+uint16_t crypto_mlkem_decompress(int d, uint16_t y)
 {
     return (uint16_t)(((uint32_t)y * Q + (1u << (d - 1))) >> d);
 }
@@ -163,7 +163,7 @@ uint16_t moat_mlkem_decompress(int d, uint16_t y)
 
 /* Algorithm 5 ByteEncode_d, with Algorithm 3 BitsToBytes folded in: bit j
  * of F[i] is bit i d + j of the output, least significant first. */
-void moat_mlkem_byte_encode(int d, const mlkem_poly *f, uint8_t *b)
+void crypto_mlkem_byte_encode(int d, const mlkem_poly *f, uint8_t *b)
 {
     uint32_t acc = 0;
     int bits = 0;
@@ -178,7 +178,7 @@ void moat_mlkem_byte_encode(int d, const mlkem_poly *f, uint8_t *b)
 
 /* Algorithm 6 ByteDecode_d, with Algorithm 4 BytesToBits folded in: values
  * mod 2^d, or mod q when d = 12 (a 12-bit value is below 2q). */
-void moat_mlkem_byte_decode(int d, const uint8_t *b, mlkem_poly *f)
+void crypto_mlkem_byte_decode(int d, const uint8_t *b, mlkem_poly *f)
 {
     uint32_t acc = 0, mask = (1u << d) - 1;
     int bits = 0;
@@ -199,7 +199,7 @@ void moat_mlkem_byte_decode(int d, const uint8_t *b, mlkem_poly *f)
  * suffices almost always (3 blocks: 336 candidates for 256 coefficients),
  * and in the rare case it does not, at a longer one, which starts with the
  * same bytes. B is public (rho from ek), so the loop may branch on it. */
-int moat_mlkem_sample_ntt(const uint8_t b[34], mlkem_poly *a)
+int crypto_mlkem_sample_ntt(const uint8_t b[34], mlkem_poly *a)
 {
     uint8_t buf[168 * 16];
     size_t len = 168 * 3, pos = 0;
@@ -223,7 +223,7 @@ int moat_mlkem_sample_ntt(const uint8_t b[34], mlkem_poly *a)
 
 /* Algorithm 8 SamplePolyCBD_eta: each coefficient is the sum of eta bits
  * less the sum of the next eta bits of B, mod q. */
-void moat_mlkem_sample_poly_cbd(int eta, const uint8_t *b, mlkem_poly *f)
+void crypto_mlkem_sample_poly_cbd(int eta, const uint8_t *b, mlkem_poly *f)
 {
     for (int i = 0; i < MLKEM_N; i++) {
         uint32_t x = 0, y = 0;
@@ -240,7 +240,7 @@ void moat_mlkem_sample_poly_cbd(int eta, const uint8_t *b, mlkem_poly *f)
 
 /* Algorithm 9 NTT: R_q to T_q, in place. Each layer adds at most 0.7 q
  * to the magnitudes, which stay below 6 q < 2^15 over the seven. */
-void moat_mlkem_ntt(mlkem_poly *f)
+void crypto_mlkem_ntt(mlkem_poly *f)
 {
     int32_t x[MLKEM_N];
     for (int j = 0; j < MLKEM_N; j++)
@@ -262,7 +262,7 @@ void moat_mlkem_ntt(mlkem_poly *f)
 
 /* Algorithm 10 NTT^-1: T_q to R_q, in place; 3303 is 128^-1 mod q. Both
  * outputs of each butterfly are reduced, so magnitudes stay under q. */
-void moat_mlkem_ntt_inverse(mlkem_poly *f)
+void crypto_mlkem_ntt_inverse(mlkem_poly *f)
 {
     int32_t x[MLKEM_N];
     for (int j = 0; j < MLKEM_N; j++)
@@ -292,7 +292,7 @@ static void base_case_multiply(int32_t a0, int32_t a1, int32_t b0, int32_t b1, i
 }
 
 /* Algorithm 11 MultiplyNTTs. */
-void moat_mlkem_multiply_ntts(const mlkem_poly *f, const mlkem_poly *g, mlkem_poly *h)
+void crypto_mlkem_multiply_ntts(const mlkem_poly *f, const mlkem_poly *g, mlkem_poly *h)
 {
     for (int i = 0; i < 128; i++)
         base_case_multiply(f->c[2 * i], f->c[2 * i + 1], g->c[2 * i], g->c[2 * i + 1],
@@ -305,7 +305,7 @@ void moat_mlkem_multiply_ntts(const mlkem_poly *f, const mlkem_poly *g, mlkem_po
 static void multiply_add(const mlkem_poly *f, const mlkem_poly *g, mlkem_poly *out)
 {
     mlkem_poly t;
-    moat_mlkem_multiply_ntts(f, g, &t);
+    crypto_mlkem_multiply_ntts(f, g, &t);
     for (int i = 0; i < MLKEM_N; i++)
         out->c[i] = fadd(out->c[i], t.c[i]);
     OPENSSL_cleanse(&t, sizeof t);
@@ -322,7 +322,7 @@ static int sample_matrix(const uint8_t rho[32], mlkem_poly a[K][K])
         for (int j = 0; j < K && !r; j++) {
             b[32] = (uint8_t)j;
             b[33] = (uint8_t)i;
-            r = moat_mlkem_sample_ntt(b, &a[i][j]);
+            r = crypto_mlkem_sample_ntt(b, &a[i][j]);
         }
     return r;
 }
@@ -334,7 +334,7 @@ static int sample_cbd_vec(int eta, const uint8_t sigma[32], uint8_t *counter, ml
     int r = 0;
     for (int i = 0; i < n && !r; i++) {
         r = prf(eta, sigma, (*counter)++, buf);
-        moat_mlkem_sample_poly_cbd(eta, buf, &v[i]);
+        crypto_mlkem_sample_poly_cbd(eta, buf, &v[i]);
     }
     OPENSSL_cleanse(buf, sizeof buf);
     return r;
@@ -343,20 +343,20 @@ static int sample_cbd_vec(int eta, const uint8_t sigma[32], uint8_t *counter, ml
 static void encode_vec(const mlkem_poly v[K], uint8_t *out)
 {
     for (int i = 0; i < K; i++)
-        moat_mlkem_byte_encode(12, &v[i], out + i * MLKEM_POLY_BYTES);
+        crypto_mlkem_byte_encode(12, &v[i], out + i * MLKEM_POLY_BYTES);
 }
 
 static void decode_vec(const uint8_t *in, mlkem_poly v[K])
 {
     for (int i = 0; i < K; i++)
-        moat_mlkem_byte_decode(12, in + i * MLKEM_POLY_BYTES, &v[i]);
+        crypto_mlkem_byte_decode(12, in + i * MLKEM_POLY_BYTES, &v[i]);
 }
 
 /* ---- 5: K-PKE */
 
 /* Algorithm 13 K-PKE.KeyGen(d): ek = ByteEncode_12(t-hat) || rho,
  * dk = ByteEncode_12(s-hat), t-hat = A-hat s-hat + e-hat. */
-int moat_mlkem_pke_keygen(const uint8_t d[32], uint8_t *ek, uint8_t *dk)
+int crypto_mlkem_pke_keygen(const uint8_t d[32], uint8_t *ek, uint8_t *dk)
 {
     uint8_t k = K, rs[64]; /* (rho, sigma) = G(d || k) */
     mlkem_poly a[K][K], s[K], e[K], t[K];
@@ -368,8 +368,8 @@ int moat_mlkem_pke_keygen(const uint8_t d[32], uint8_t *ek, uint8_t *dk)
     if (!r) r = sample_cbd_vec(MLKEM_ETA1, rs + 32, &n, e, K);
     if (!r) {
         for (int i = 0; i < K; i++) {
-            moat_mlkem_ntt(&s[i]);
-            moat_mlkem_ntt(&e[i]);
+            crypto_mlkem_ntt(&s[i]);
+            crypto_mlkem_ntt(&e[i]);
         }
         for (int i = 0; i < K; i++) {
             t[i] = e[i];
@@ -393,17 +393,18 @@ static void encode_ciphertext(mlkem_poly u[K], mlkem_poly *v, uint8_t *c)
 {
     for (int i = 0; i < K; i++) {
         for (int j = 0; j < MLKEM_N; j++)
-            u[i].c[j] = moat_mlkem_compress(MLKEM_DU, u[i].c[j]);
-        moat_mlkem_byte_encode(MLKEM_DU, &u[i], c + i * 32 * MLKEM_DU);
+            u[i].c[j] = crypto_mlkem_compress(MLKEM_DU, u[i].c[j]);
+        crypto_mlkem_byte_encode(MLKEM_DU, &u[i], c + i * 32 * MLKEM_DU);
     }
     for (int j = 0; j < MLKEM_N; j++)
-        v->c[j] = moat_mlkem_compress(MLKEM_DV, v->c[j]);
-    moat_mlkem_byte_encode(MLKEM_DV, v, c + C1_BYTES);
+        v->c[j] = crypto_mlkem_compress(MLKEM_DV, v->c[j]);
+    crypto_mlkem_byte_encode(MLKEM_DV, v, c + C1_BYTES);
 }
 
 /* Algorithm 14 K-PKE.Encrypt(ek, m, r): u = NTT^-1(A-hat^T y-hat) + e1,
  * v = NTT^-1(t-hat^T y-hat) + e2 + Decompress_1(ByteDecode_1(m)). */
-int moat_mlkem_pke_encrypt(const uint8_t *ek, const uint8_t m[32], const uint8_t r[32], uint8_t *c)
+int crypto_mlkem_pke_encrypt(const uint8_t *ek, const uint8_t m[32], const uint8_t r[32],
+                             uint8_t *c)
 {
     mlkem_poly a[K][K], t[K], y[K], e1[K], e2, u[K], v, mu;
     uint8_t n = 0;
@@ -414,7 +415,7 @@ int moat_mlkem_pke_encrypt(const uint8_t *ek, const uint8_t m[32], const uint8_t
     if (!rc) rc = sample_cbd_vec(MLKEM_ETA2, r, &n, &e2, 1);
     if (!rc) {
         for (int i = 0; i < K; i++)
-            moat_mlkem_ntt(&y[i]);
+            crypto_mlkem_ntt(&y[i]);
         memset(&v, 0, sizeof v);
         for (int i = 0; i < K; i++) {
             memset(&u[i], 0, sizeof u[i]);
@@ -422,15 +423,15 @@ int moat_mlkem_pke_encrypt(const uint8_t *ek, const uint8_t m[32], const uint8_t
                 multiply_add(&a[j][i], &y[j], &u[i]); /* the transpose of A-hat */
             multiply_add(&t[i], &y[i], &v);
         }
-        moat_mlkem_byte_decode(1, m, &mu);
+        crypto_mlkem_byte_decode(1, m, &mu);
         for (int i = 0; i < K; i++) {
-            moat_mlkem_ntt_inverse(&u[i]);
+            crypto_mlkem_ntt_inverse(&u[i]);
             for (int j = 0; j < MLKEM_N; j++)
                 u[i].c[j] = fadd(u[i].c[j], e1[i].c[j]);
         }
-        moat_mlkem_ntt_inverse(&v);
+        crypto_mlkem_ntt_inverse(&v);
         for (int j = 0; j < MLKEM_N; j++)
-            v.c[j] = fadd(fadd(v.c[j], e2.c[j]), moat_mlkem_decompress(1, mu.c[j]));
+            v.c[j] = fadd(fadd(v.c[j], e2.c[j]), crypto_mlkem_decompress(1, mu.c[j]));
         encode_ciphertext(u, &v, c);
     }
     OPENSSL_cleanse(y, sizeof y);
@@ -444,23 +445,23 @@ int moat_mlkem_pke_encrypt(const uint8_t *ek, const uint8_t m[32], const uint8_t
 
 /* Algorithm 15 K-PKE.Decrypt(dk, c): w = v' - NTT^-1(s-hat^T NTT(u')),
  * m = ByteEncode_1(Compress_1(w)). */
-void moat_mlkem_pke_decrypt(const uint8_t *dk, const uint8_t *c, uint8_t m[32])
+void crypto_mlkem_pke_decrypt(const uint8_t *dk, const uint8_t *c, uint8_t m[32])
 {
     mlkem_poly u, v, s, w;
     memset(&w, 0, sizeof w);
     for (int i = 0; i < K; i++) {
-        moat_mlkem_byte_decode(MLKEM_DU, c + i * 32 * MLKEM_DU, &u);
+        crypto_mlkem_byte_decode(MLKEM_DU, c + i * 32 * MLKEM_DU, &u);
         for (int j = 0; j < MLKEM_N; j++)
-            u.c[j] = moat_mlkem_decompress(MLKEM_DU, u.c[j]);
-        moat_mlkem_ntt(&u);
-        moat_mlkem_byte_decode(12, dk + i * MLKEM_POLY_BYTES, &s);
+            u.c[j] = crypto_mlkem_decompress(MLKEM_DU, u.c[j]);
+        crypto_mlkem_ntt(&u);
+        crypto_mlkem_byte_decode(12, dk + i * MLKEM_POLY_BYTES, &s);
         multiply_add(&s, &u, &w);
     }
-    moat_mlkem_ntt_inverse(&w);
-    moat_mlkem_byte_decode(MLKEM_DV, c + C1_BYTES, &v);
+    crypto_mlkem_ntt_inverse(&w);
+    crypto_mlkem_byte_decode(MLKEM_DV, c + C1_BYTES, &v);
     for (int j = 0; j < MLKEM_N; j++)
-        w.c[j] = moat_mlkem_compress(1, fsub(moat_mlkem_decompress(MLKEM_DV, v.c[j]), w.c[j]));
-    moat_mlkem_byte_encode(1, &w, m);
+        w.c[j] = crypto_mlkem_compress(1, fsub(crypto_mlkem_decompress(MLKEM_DV, v.c[j]), w.c[j]));
+    crypto_mlkem_byte_encode(1, &w, m);
     OPENSSL_cleanse(&s, sizeof s);
     OPENSSL_cleanse(&w, sizeof w);
     OPENSSL_cleanse(&u, sizeof u);
@@ -470,10 +471,10 @@ void moat_mlkem_pke_decrypt(const uint8_t *dk, const uint8_t *c, uint8_t m[32])
 /* ---- 6: ML-KEM, the Fujisaki-Okamoto transform of K-PKE */
 
 /* Algorithm 16 ML-KEM.KeyGen_internal(d, z): dk = dk_PKE || ek || H(ek) || z. */
-int moat_mlkem_own_keygen_internal(const uint8_t d[32], const uint8_t z[32], uint8_t *ek,
-                                   uint8_t *dk)
+int crypto_mlkem_own_keygen_internal(const uint8_t d[32], const uint8_t z[32], uint8_t *ek,
+                                     uint8_t *dk)
 {
-    int r = moat_mlkem_pke_keygen(d, ek, dk);
+    int r = crypto_mlkem_pke_keygen(d, ek, dk);
     if (!r) {
         memcpy(dk + MLKEM_PKE_DK_BYTES, ek, EK_BYTES);
         r = hash_h(ek, EK_BYTES, dk + MLKEM_PKE_DK_BYTES + EK_BYTES);
@@ -484,13 +485,13 @@ int moat_mlkem_own_keygen_internal(const uint8_t d[32], const uint8_t z[32], uin
 
 /* Algorithm 17 ML-KEM.Encaps_internal(ek, m): (K, r) = G(m || H(ek)),
  * c = K-PKE.Encrypt(ek, m, r). ek has passed the checks of 7.2. */
-int moat_mlkem_own_encaps_internal(const uint8_t *ek, const uint8_t m[32], uint8_t *c,
-                                   uint8_t k[32])
+int crypto_mlkem_own_encaps_internal(const uint8_t *ek, const uint8_t m[32], uint8_t *c,
+                                     uint8_t k[32])
 {
     uint8_t h[32], kr[64];
     int r = hash_h(ek, EK_BYTES, h);
     if (!r) r = hash_g(m, 32, h, 32, kr);
-    if (!r) r = moat_mlkem_pke_encrypt(ek, m, kr + 32, c);
+    if (!r) r = crypto_mlkem_pke_encrypt(ek, m, kr + 32, c);
     if (!r) memcpy(k, kr, 32);
     OPENSSL_cleanse(kr, sizeof kr);
     return r;
@@ -500,14 +501,14 @@ int moat_mlkem_own_encaps_internal(const uint8_t *ek, const uint8_t m[32], uint8
  * = G(m' || h), and K' if re-encrypting m' gives c, else J(z || c) (the
  * implicit rejection). Comparison and choice are made without a branch:
  * neither whether c was valid nor where it differs may show. */
-int moat_mlkem_own_decaps_internal(const uint8_t *dk, const uint8_t *c, uint8_t k[32])
+int crypto_mlkem_own_decaps_internal(const uint8_t *dk, const uint8_t *c, uint8_t k[32])
 {
     const uint8_t *ek = dk + MLKEM_PKE_DK_BYTES, *h = ek + EK_BYTES, *z = h + 32;
     uint8_t m[32], kr[64], kbar[32], c2[CT_BYTES];
-    moat_mlkem_pke_decrypt(dk, c, m);
+    crypto_mlkem_pke_decrypt(dk, c, m);
     int r = hash_g(m, 32, h, 32, kr);
     if (!r) r = hash_j(z, c, CT_BYTES, kbar);
-    if (!r) r = moat_mlkem_pke_encrypt(ek, m, kr + 32, c2);
+    if (!r) r = crypto_mlkem_pke_encrypt(ek, m, kr + 32, c2);
     if (!r) {
         uint32_t diff = (uint32_t)moat_ct_memcmp(c, c2, CT_BYTES); /* 0..255 */
         uint8_t mask = (uint8_t)barrier(0u - ((0u - diff) >> 31)); /* 0xff when they differ */
@@ -524,13 +525,13 @@ int moat_mlkem_own_decaps_internal(const uint8_t *dk, const uint8_t *c, uint8_t 
 /* 7.2, 2 (modulus check): ek[0:384k] must be ByteEncode_12 of its own
  * ByteDecode_12, that is, no 12-bit value of t-hat is q or more. ek is
  * public: an early exit shows nothing. */
-int moat_mlkem_check_ek(const uint8_t *ek)
+int crypto_mlkem_check_ek(const uint8_t *ek)
 {
     mlkem_poly t;
     uint8_t again[MLKEM_POLY_BYTES];
     for (int i = 0; i < K; i++) {
-        moat_mlkem_byte_decode(12, ek + i * MLKEM_POLY_BYTES, &t);
-        moat_mlkem_byte_encode(12, &t, again);
+        crypto_mlkem_byte_decode(12, ek + i * MLKEM_POLY_BYTES, &t);
+        crypto_mlkem_byte_encode(12, &t, again);
         if (memcmp(again, ek + i * MLKEM_POLY_BYTES, sizeof again)) return -1;
     }
     return 0;
@@ -538,7 +539,7 @@ int moat_mlkem_check_ek(const uint8_t *ek)
 
 /* 7.3, 3 (hash check): the H(ek) stored in dk is that of the ek in it.
  * Both are public. */
-int moat_mlkem_check_dk(const uint8_t *dk)
+int crypto_mlkem_check_dk(const uint8_t *dk)
 {
     uint8_t h[32];
     if (hash_h(dk + MLKEM_PKE_DK_BYTES, EK_BYTES, h)) return MOAT_ERR_INTERNAL;
@@ -548,55 +549,55 @@ int moat_mlkem_check_dk(const uint8_t *dk)
 #ifndef MOAT_MLKEM_LIBCRYPTO
 /* ---- crypto.h's ML-KEM-768: moat's own (mlkem_evp.c has libcrypto's) */
 
-const char *moat_mlkem_impl(void)
+const char *crypto_mlkem_impl(void)
 {
     return "moat's own (FIPS 203), libcrypto has none";
 }
 
-int moat_mlkem768_keygen_internal(const uint8_t d[32], const uint8_t z[32], uint8_t *ek,
-                                  uint8_t *dk)
+int crypto_mlkem768_keygen_internal(const uint8_t d[32], const uint8_t z[32], uint8_t *ek,
+                                    uint8_t *dk)
 {
-    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
-    return moat_mlkem_own_keygen_internal(d, z, ek, dk);
+    if (crypto_init()) return MOAT_ERR_INTERNAL;
+    return crypto_mlkem_own_keygen_internal(d, z, ek, dk);
 }
 
 /* The checks of 7.2, then Algorithm 17. */
-int moat_mlkem768_encaps_internal(const uint8_t *ek, size_t eklen, const uint8_t m[32], uint8_t *ct,
-                                  uint8_t *k)
+int crypto_mlkem768_encaps_internal(const uint8_t *ek, size_t eklen, const uint8_t m[32],
+                                    uint8_t *ct, uint8_t *k)
 {
-    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
-    if (eklen != EK_BYTES || moat_mlkem_check_ek(ek))
+    if (crypto_init()) return MOAT_ERR_INTERNAL;
+    if (eklen != EK_BYTES || crypto_mlkem_check_ek(ek))
         return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
-    return moat_mlkem_own_encaps_internal(ek, m, ct, k);
+    return crypto_mlkem_own_encaps_internal(ek, m, ct, k);
 }
 
 /* Algorithm 19 ML-KEM.KeyGen. */
-int moat_mlkem768_keygen(uint8_t *ek, uint8_t *dk)
+int crypto_mlkem768_keygen(uint8_t *ek, uint8_t *dk)
 {
     uint8_t dz[64];
-    int r = moat_random(dz, sizeof dz);
-    if (!r) r = moat_mlkem768_keygen_internal(dz, dz + 32, ek, dk);
+    int r = crypto_random(dz, sizeof dz);
+    if (!r) r = crypto_mlkem768_keygen_internal(dz, dz + 32, ek, dk);
     OPENSSL_cleanse(dz, sizeof dz);
     return r;
 }
 
 /* Algorithm 20 ML-KEM.Encaps. */
-int moat_mlkem768_encaps(const uint8_t *ek, size_t eklen, uint8_t *ct, uint8_t *k)
+int crypto_mlkem768_encaps(const uint8_t *ek, size_t eklen, uint8_t *ct, uint8_t *k)
 {
     uint8_t m[32];
-    int r = moat_random(m, sizeof m);
-    if (!r) r = moat_mlkem768_encaps_internal(ek, eklen, m, ct, k);
+    int r = crypto_random(m, sizeof m);
+    if (!r) r = crypto_mlkem768_encaps_internal(ek, eklen, m, ct, k);
     OPENSSL_cleanse(m, sizeof m);
     return r;
 }
 
 /* Algorithm 21 ML-KEM.Decaps: the checks of 7.3, then Algorithm 18. */
-int moat_mlkem768_decaps(const uint8_t *dk, const uint8_t *ct, size_t ctlen, uint8_t *k)
+int crypto_mlkem768_decaps(const uint8_t *dk, const uint8_t *ct, size_t ctlen, uint8_t *k)
 {
-    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
+    if (crypto_init()) return MOAT_ERR_INTERNAL;
     if (ctlen != CT_BYTES) return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
-    int r = moat_mlkem_check_dk(dk);
+    int r = crypto_mlkem_check_dk(dk);
     if (r) return r == MOAT_ERR_INTERNAL ? r : MOAT_ERR_ARG;
-    return moat_mlkem_own_decaps_internal(dk, ct, k);
+    return crypto_mlkem_own_decaps_internal(dk, ct, k);
 }
 #endif

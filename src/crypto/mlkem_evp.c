@@ -17,7 +17,7 @@
 #define DK MOAT_MLKEM768_DK_LEN
 #define CT MOAT_MLKEM768_CT_LEN
 
-const char *moat_mlkem_impl(void)
+const char *crypto_mlkem_impl(void)
 {
     return "libcrypto's";
 }
@@ -39,7 +39,7 @@ static EVP_PKEY *import(const char *param, const uint8_t *key, size_t len, int s
 /* Algorithm 19, or Algorithm 16 with the seed d || z when seed is set. */
 static int keygen(const uint8_t *seed, uint8_t *ek, uint8_t *dk)
 {
-    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
+    if (crypto_init()) return MOAT_ERR_INTERNAL;
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "ML-KEM-768", NULL);
     EVP_PKEY *k = NULL;
     OSSL_PARAM p[2] = {
@@ -58,7 +58,7 @@ static int keygen(const uint8_t *seed, uint8_t *ek, uint8_t *dk)
 /* Algorithm 20, or Algorithm 17 with m when m is set. */
 static int encaps(const uint8_t *ek, size_t eklen, const uint8_t *m, uint8_t *ct, uint8_t *k)
 {
-    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
+    if (crypto_init()) return MOAT_ERR_INTERNAL;
     if (eklen != EK) return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
     EVP_PKEY *pk = import(OSSL_PKEY_PARAM_PUB_KEY, ek, eklen, EVP_PKEY_PUBLIC_KEY);
     if (!pk) return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
@@ -73,8 +73,8 @@ static int encaps(const uint8_t *ek, size_t eklen, const uint8_t *m, uint8_t *ct
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 
-int moat_mlkem768_keygen_internal(const uint8_t d[32], const uint8_t z[32], uint8_t *ek,
-                                  uint8_t *dk)
+int crypto_mlkem768_keygen_internal(const uint8_t d[32], const uint8_t z[32], uint8_t *ek,
+                                    uint8_t *dk)
 {
     uint8_t seed[64];
     memcpy(seed, d, 32);
@@ -84,26 +84,26 @@ int moat_mlkem768_keygen_internal(const uint8_t d[32], const uint8_t z[32], uint
     return r;
 }
 
-int moat_mlkem768_encaps_internal(const uint8_t *ek, size_t eklen, const uint8_t m[32], uint8_t *ct,
-                                  uint8_t *k)
+int crypto_mlkem768_encaps_internal(const uint8_t *ek, size_t eklen, const uint8_t m[32],
+                                    uint8_t *ct, uint8_t *k)
 {
     return encaps(ek, eklen, m, ct, k);
 }
 
-int moat_mlkem768_keygen(uint8_t *ek, uint8_t *dk)
+int crypto_mlkem768_keygen(uint8_t *ek, uint8_t *dk)
 {
     return keygen(NULL, ek, dk);
 }
 
-int moat_mlkem768_encaps(const uint8_t *ek, size_t eklen, uint8_t *ct, uint8_t *k)
+int crypto_mlkem768_encaps(const uint8_t *ek, size_t eklen, uint8_t *ct, uint8_t *k)
 {
     return encaps(ek, eklen, NULL, ct, k);
 }
 
 /* Algorithm 21. */
-int moat_mlkem768_decaps(const uint8_t *dk, const uint8_t *ct, size_t ctlen, uint8_t *k)
+int crypto_mlkem768_decaps(const uint8_t *dk, const uint8_t *ct, size_t ctlen, uint8_t *k)
 {
-    if (moat_crypto_init()) return MOAT_ERR_INTERNAL;
+    if (crypto_init()) return MOAT_ERR_INTERNAL;
     if (ctlen != CT) return MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
     EVP_PKEY *sk = import(OSSL_PKEY_PARAM_PRIV_KEY, dk, DK, EVP_PKEY_KEYPAIR);
     if (!sk) return MOAT_ERR_ARG;

@@ -30,25 +30,25 @@ struct moat_trust {
  * does (X509_V_FLAG_PARTIAL_CHAIN) and browsers do with any trusted
  * certificate. Set on the store so that the check of a stapled OCSP
  * answer's signer trusts the same certificates. Client certificates
- * still chain to a root (moat_verify_chain clears it for them). */
+ * still chain to a root (crypto_verify_chain clears it for them). */
 static moat_trust *trust_alloc(void)
 {
-    if (moat_crypto_init()) return NULL;
+    if (crypto_init()) return NULL;
     moat_trust *t = OPENSSL_zalloc(sizeof *t);
     if (!t || !(t->store = X509_STORE_new())) {
-        moat_trust_free(t);
+        crypto_trust_free(t);
         return NULL;
     }
     X509_STORE_set_flags(t->store, X509_V_FLAG_PARTIAL_CHAIN);
     return t;
 }
 
-moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen)
+moat_trust *crypto_trust_new(const char *pem, size_t len, char *err, size_t errlen)
 {
     moat_trust *t = trust_alloc();
     if (!t || len > INT_MAX) {
         snprintf(err, errlen, t ? "too large" : "out of memory");
-        moat_trust_free(t);
+        crypto_trust_free(t);
         return NULL;
     }
     t->local = 1;
@@ -64,7 +64,7 @@ moat_trust *moat_trust_new(const char *pem, size_t len, char *err, size_t errlen
     ERR_clear_error();
     if (!n) {
         snprintf(err, errlen, "no PEM certificate found");
-        moat_trust_free(t);
+        crypto_trust_free(t);
         return NULL;
     }
     return t;
@@ -75,7 +75,7 @@ moat_trust *crypto_trust_new_system(const char *pem, size_t len, char *err, size
     moat_trust *t = trust_alloc();
     if (!t || len > INT_MAX) {
         snprintf(err, errlen, t ? "the system trust store is too large" : "out of memory");
-        moat_trust_free(t);
+        crypto_trust_free(t);
         return NULL;
     }
     /* Certificates and CRLs alike, skipping what does not parse, as
@@ -103,7 +103,7 @@ void crypto_trust_default_paths(struct crypto_trust_paths *p)
     p->dir = X509_get_default_cert_dir();
 }
 
-int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, size_t errlen)
+int crypto_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, size_t errlen)
 {
     BIO *b = BIO_new_mem_buf(data, (int)len);
     X509_CRL *c;
@@ -133,7 +133,7 @@ int moat_trust_add_crl(moat_trust *t, const char *data, size_t len, char *err, s
     return 0;
 }
 
-void moat_trust_free(moat_trust *t)
+void crypto_trust_free(moat_trust *t)
 {
     if (!t) return;
     X509_STORE_free(t->store);
@@ -161,8 +161,8 @@ static void list_names(X509 *x, char *out, size_t n)
         char one[1024] = "";
         const char *s = NULL;
         if (g->type == GEN_DNS) {
-            moat_x509_escape_name(ASN1_STRING_get0_data(g->d.dNSName),
-                                  (size_t)ASN1_STRING_length(g->d.dNSName), one, sizeof one);
+            crypto_x509_escape_name(ASN1_STRING_get0_data(g->d.dNSName),
+                                    (size_t)ASN1_STRING_length(g->d.dNSName), one, sizeof one);
             s = one;
         } else if (g->type == GEN_IPADD) {
             int l = ASN1_STRING_length(g->d.iPAddress);
@@ -294,7 +294,7 @@ static int check_staple(moat_trust *t, X509_STORE_CTX *ctx, const uint8_t *der, 
     return r;
 }
 
-int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next)
+int crypto_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next)
 {
     const unsigned char *p = der;
     OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
@@ -311,7 +311,7 @@ int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next)
             *next = (int64_t)timegm(&tm);
         else if (thisupd && ASN1_TIME_to_tm(thisupd, &tm))
             /* No nextUpdate: stapled for the 7 days clients believe it
-             * (moat_verify_chain's rule for such answers), not forever. */
+             * (crypto_verify_chain's rule for such answers), not forever. */
             *next = (int64_t)timegm(&tm) + MOAT_OCSP_MAX_AGE;
         r = 0;
     }
@@ -321,7 +321,7 @@ int moat_ocsp_next_update(const uint8_t *der, size_t len, int64_t *next)
     return r;
 }
 
-int moat_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, size_t n)
+int crypto_ocsp_describe(const uint8_t *der, size_t len, int64_t now, char *out, size_t n)
 {
     const unsigned char *p = der;
     OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
@@ -391,7 +391,7 @@ static int crl_cb(int ok, X509_STORE_CTX *ctx)
     return any_eku_cb(ok, ctx);
 }
 
-int moat_x509_subject(const uint8_t *der, size_t len, char *out, size_t n)
+int crypto_x509_subject(const uint8_t *der, size_t len, char *out, size_t n)
 {
     const uint8_t *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
@@ -439,7 +439,7 @@ static int identity_san(const GENERAL_NAME *g, char *out, size_t n)
     return 1;
 }
 
-int moat_x509_identity(const uint8_t *der, size_t len, char *out, size_t n)
+int crypto_x509_identity(const uint8_t *der, size_t len, char *out, size_t n)
 {
     const uint8_t *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
@@ -459,10 +459,10 @@ int moat_x509_identity(const uint8_t *der, size_t len, char *out, size_t n)
     GENERAL_NAMES_free(gens);
     X509_free(x);
     ERR_clear_error();
-    return found ? 0 : moat_x509_subject(der, len, out, n);
+    return found ? 0 : crypto_x509_subject(der, len, out, n);
 }
 
-int moat_x509_not_after(const uint8_t *der, size_t len, int64_t *out)
+int crypto_x509_not_after(const uint8_t *der, size_t len, int64_t *out)
 {
     const uint8_t *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
@@ -649,9 +649,9 @@ static void set_params(moat_trust *t, X509_STORE_CTX *ctx, const char *host, int
     }
 }
 
-int moat_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
-                      const char *host, int64_t now, int client, const uint8_t *ocsp,
-                      size_t ocsp_len, moat_verdict *v)
+int crypto_verify_chain(moat_trust *t, const uint8_t *const *ders, const size_t *lens, size_t n,
+                        const char *host, int64_t now, int client, const uint8_t *ocsp,
+                        size_t ocsp_len, moat_verdict *v)
 {
     v->reason[0] = v->staple[0] = 0;
     v->code = "NET::ERR_CERT_INVALID";

@@ -45,7 +45,8 @@ static int bio_bytes(BIO *b, char **out, size_t *len, char *err, size_t errlen)
     char *data = NULL;
     long n = BIO_get_mem_data(b, &data);
     if (n < 0 || !data) return crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot encode it");
-    if (!(*out = malloc((size_t)n + 1))) return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
+    if (!(*out = malloc((size_t)n + 1)))
+        return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     memcpy(*out, data, (size_t)n);
     (*out)[n] = '\0';
     *len = (size_t)n;
@@ -73,7 +74,7 @@ static int wrap_pkey(EVP_PKEY *pk, moat_pkey **out, char *err, size_t errlen)
     return 0;
 }
 
-int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size_t errlen)
+int crypto_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size_t errlen)
 {
     *out = NULL;
     EVP_PKEY *pk = NULL;
@@ -87,7 +88,7 @@ int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size
     return wrap_pkey(pk, out, err, errlen);
 }
 
-int moat_pkey_type(const moat_pkey *k)
+int crypto_pkey_type(const moat_pkey *k)
 {
     if (EVP_PKEY_is_a(k->pkey, "RSA"))
         return EVP_PKEY_get_bits(k->pkey) == 2048 ? MOAT_KEY_RSA2048 : -1;
@@ -132,13 +133,13 @@ int crypto_pkey_from_pem(const char *pem, size_t len, const char *what, moat_pke
     BIO_free(b);
     if (!pk)
         return crypto_fail(MOAT_ERR_FILE, err, errlen,
-                    "%s holds no private key moat can read (it must be PEM, without a "
-                    "passphrase)",
-                    what);
+                           "%s holds no private key moat can read (it must be PEM, without a "
+                           "passphrase)",
+                           what);
     return wrap_pkey(pk, out, err, errlen);
 }
 
-void moat_pkey_free(moat_pkey *k)
+void crypto_pkey_free(moat_pkey *k)
 {
     if (!k) return;
     EVP_PKEY_free(k->pkey); /* libcrypto wipes key material when freeing */
@@ -215,7 +216,7 @@ static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 }
 
 /* An IP range as a name constraint: address then mask (see the header). */
-size_t moat_cidr_parse(const char *s, unsigned char out[32])
+size_t crypto_cidr_parse(const char *s, unsigned char out[32])
 {
     char addr[64];
     const char *slash = strchr(s, '/');
@@ -270,12 +271,13 @@ static int add_name_constraints(X509 *x, const struct moat_root_params *p, char 
         } else {
             unsigned char b[32];
             const char *cidr = p->permit_ip[i - p->n_permit_dns];
-            size_t n = moat_cidr_parse(cidr, b);
+            size_t n = crypto_cidr_parse(cidr, b);
             type = GEN_IPADD;
             if (n == 0) {
                 GENERAL_SUBTREE_free(st);
                 r = crypto_fail(MOAT_ERR_ARG, err, errlen,
-                         "\"%s\" is not an IP range (address/prefix-length, no host bits)", cidr);
+                                "\"%s\" is not an IP range (address/prefix-length, no host bits)",
+                                cidr);
                 break;
             }
             v = ASN1_OCTET_STRING_new();
@@ -303,8 +305,8 @@ static int add_name_constraints(X509 *x, const struct moat_root_params *p, char 
     return r;
 }
 
-int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, moat_cert **out,
-                        char *err, size_t errlen)
+int crypto_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, moat_cert **out,
+                          char *err, size_t errlen)
 {
     *out = NULL;
     if (p->not_after <= p->not_before)
@@ -393,16 +395,18 @@ static int add_sans(X509 *x, const char *const *names, size_t n)
     return ok;
 }
 
-int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pkey *leaf_key,
-                    const struct moat_issue_params *p, moat_cert **out, char *err, size_t errlen)
+int crypto_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pkey *leaf_key,
+                      const struct moat_issue_params *p, moat_cert **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (!p->names || p->n_names == 0)
         return crypto_fail(MOAT_ERR_ARG, err, errlen, "a certificate needs at least one name");
     if (p->not_after <= p->not_before)
-        return crypto_fail(MOAT_ERR_ARG, err, errlen, "the certificate would expire before it is valid");
+        return crypto_fail(MOAT_ERR_ARG, err, errlen,
+                           "the certificate would expire before it is valid");
     for (size_t i = 0; i < p->n_names; i++)
-        if (!p->names[i] || !*p->names[i]) return crypto_fail(MOAT_ERR_ARG, err, errlen, "empty name");
+        if (!p->names[i] || !*p->names[i])
+            return crypto_fail(MOAT_ERR_ARG, err, errlen, "empty name");
     X509 *x = X509_new();
     if (!x) return crypto_fail(MOAT_ERR_NOMEM, err, errlen, "out of memory");
     int rsa = EVP_PKEY_is_a(leaf_key->pkey, "RSA");
@@ -456,8 +460,8 @@ static int verify_for(X509 *root, X509 *leaf, int purpose, const char **why)
     return r;
 }
 
-int moat_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server, int client,
-                         char *err, size_t errlen)
+int crypto_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server, int client,
+                           char *err, size_t errlen)
 {
     static const struct {
         int purpose;
@@ -467,12 +471,14 @@ int moat_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server,
         if (!(i ? client : server)) continue;
         const char *why = "?";
         int r = verify_for(ca->x509, leaf->x509, kinds[i].purpose, &why);
-        if (r < 0) return crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot check the certificate");
+        if (r < 0)
+            return crypto_fail(MOAT_ERR_INTERNAL, err, errlen, "cannot check the certificate");
         ERR_clear_error();
         if (r == 0)
-            return crypto_fail(MOAT_ERR_ARG, err, errlen,
-                        "verifiers would refuse it as a TLS %s certificate under this root: %s",
-                        kinds[i].name, why);
+            return crypto_fail(
+                MOAT_ERR_ARG, err, errlen,
+                "verifiers would refuse it as a TLS %s certificate under this root: %s",
+                kinds[i].name, why);
     }
     return 0;
 }
@@ -503,7 +509,7 @@ int crypto_cert_from_pem(const char *pem, size_t len, const char *what, moat_cer
     return wrap_cert(x, out, err, errlen);
 }
 
-void moat_cert_free(moat_cert *c)
+void crypto_cert_free(moat_cert *c)
 {
     if (!c) return;
     X509_free(c->x509);
@@ -519,17 +525,17 @@ static int asn1_time_to_epoch(const ASN1_TIME *t, int64_t *out)
     return 0;
 }
 
-int moat_cert_not_after(const moat_cert *c, int64_t *out)
+int crypto_cert_not_after(const moat_cert *c, int64_t *out)
 {
     return asn1_time_to_epoch(X509_get0_notAfter(c->x509), out);
 }
 
-int moat_cert_not_before(const moat_cert *c, int64_t *out)
+int crypto_cert_not_before(const moat_cert *c, int64_t *out)
 {
     return asn1_time_to_epoch(X509_get0_notBefore(c->x509), out);
 }
 
-int moat_cert_serial_hex(const moat_cert *c, char *buf, size_t len)
+int crypto_cert_serial_hex(const moat_cert *c, char *buf, size_t len)
 {
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(c->x509), NULL);
     if (!bn) return MOAT_ERR_INTERNAL;
@@ -548,7 +554,7 @@ int moat_cert_serial_hex(const moat_cert *c, char *buf, size_t len)
     return r;
 }
 
-int moat_cert_subject(const moat_cert *c, char *buf, size_t len)
+int crypto_cert_subject(const moat_cert *c, char *buf, size_t len)
 {
     if (len == 0) return MOAT_ERR_ARG;
     BIO *b = BIO_new(BIO_s_mem());
@@ -569,14 +575,14 @@ int moat_cert_subject(const moat_cert *c, char *buf, size_t len)
     return r;
 }
 
-int moat_cert_matches_key(const moat_cert *c, const moat_pkey *key)
+int crypto_cert_matches_key(const moat_cert *c, const moat_pkey *key)
 {
     int ok = X509_check_private_key(c->x509, key->pkey) == 1;
     ERR_clear_error();
     return ok;
 }
 
-int moat_cert_signed_by(const moat_cert *c, const moat_cert *ca)
+int crypto_cert_signed_by(const moat_cert *c, const moat_cert *ca)
 {
     int ok = X509_check_issued(ca->x509, c->x509) == X509_V_OK;
     if (ok) {
@@ -587,12 +593,12 @@ int moat_cert_signed_by(const moat_cert *c, const moat_cert *ca)
     return ok;
 }
 
-int moat_cert_is_ca(const moat_cert *c)
+int crypto_cert_is_ca(const moat_cert *c)
 {
     return X509_check_ca(c->x509) == 1;
 }
 
-int moat_cert_fingerprint(const moat_cert *c, char *buf, size_t len)
+int crypto_cert_fingerprint(const moat_cert *c, char *buf, size_t len)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
@@ -640,7 +646,7 @@ static void append(char *buf, size_t len, size_t *used, const char *s)
     if (n > 0) *used = *used + (size_t)n < len ? *used + (size_t)n : len - 1;
 }
 
-int moat_cert_names(const moat_cert *c, char *buf, size_t len)
+int crypto_cert_names(const moat_cert *c, char *buf, size_t len)
 {
     if (len == 0) return MOAT_ERR_ARG;
     buf[0] = 0;
@@ -656,7 +662,7 @@ int moat_cert_names(const moat_cert *c, char *buf, size_t len)
     return 0;
 }
 
-int moat_cert_constraints(const moat_cert *ca, char *buf, size_t len)
+int crypto_cert_constraints(const moat_cert *ca, char *buf, size_t len)
 {
     if (len == 0) return MOAT_ERR_ARG;
     buf[0] = 0;
@@ -750,7 +756,7 @@ static int ip_in_subtree(const unsigned char *ip, int n, const ASN1_STRING *base
     return 1;
 }
 
-int moat_cert_name_permitted(const moat_cert *ca, const char *name)
+int crypto_cert_name_permitted(const moat_cert *ca, const char *name)
 {
     NAME_CONSTRAINTS *nc = X509_get_ext_d2i(ca->x509, NID_name_constraints, NULL, NULL);
     ERR_clear_error();

@@ -20,9 +20,9 @@ enum moat_key_type {
 /* ---- keys */
 
 /* Generates a fresh key of the given type into *out (freed by the caller). */
-int moat_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size_t errlen);
+int crypto_pkey_generate(enum moat_key_type type, moat_pkey **out, char *err, size_t errlen);
 /* MOAT_KEY_EC_P256 or MOAT_KEY_RSA2048, or -1 for any other kind of key. */
-int moat_pkey_type(const moat_pkey *k);
+int crypto_pkey_type(const moat_pkey *k);
 /* The key as unencrypted PKCS#8 PEM text: *out (len bytes, NUL-terminated)
  * is malloc'd and holds the key, so the caller wipes it before free.
  * crypto/ writes no file: ca/ stores it (0600, atomically). */
@@ -33,7 +33,7 @@ int crypto_pkey_to_pem(const moat_pkey *k, char **out, size_t *len, char *err, s
 int crypto_pkey_from_pem(const char *pem, size_t len, const char *what, moat_pkey **out, char *err,
                          size_t errlen);
 /* Frees a key (wiping it); NULL is allowed. */
-void moat_pkey_free(moat_pkey *k);
+void crypto_pkey_free(moat_pkey *k);
 
 /* ---- certificates */
 
@@ -57,15 +57,15 @@ struct moat_root_params {
  * address followed by its mask, as RFC 5280 4.2.1.10 encodes an iPAddress
  * subtree. Returns the length (8 or 32), or 0 when s does not parse or
  * has bits set outside its prefix. */
-size_t moat_cidr_parse(const char *s, unsigned char out[32]);
+size_t crypto_cidr_parse(const char *s, unsigned char out[32]);
 
 /* Makes a self-signed root CA certificate for key: random serial, SHA-256,
  * basicConstraints critical CA:TRUE pathlen:0, keyUsage critical
  * keyCertSign+cRLSign, subjectKeyIdentifier, and a critical
  * nameConstraints extension when p asks for one. MOAT_ERR_ARG for a
  * permitted name or range that does not parse. */
-int moat_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, moat_cert **out,
-                        char *err, size_t errlen);
+int crypto_x509_make_root(const moat_pkey *key, const struct moat_root_params *p, moat_cert **out,
+                          char *err, size_t errlen);
 
 /* What a leaf certificate says. */
 struct moat_issue_params {
@@ -88,8 +88,8 @@ struct moat_issue_params {
  * extendedKeyUsage serverAuth, serverAuth+clientAuth with client_auth, or
  * clientAuth alone with client_auth when no SAN is a host name or IP
  * address; subject and authority key identifiers. */
-int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pkey *leaf_key,
-                    const struct moat_issue_params *p, moat_cert **out, char *err, size_t errlen);
+int crypto_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pkey *leaf_key,
+                      const struct moat_issue_params *p, moat_cert **out, char *err, size_t errlen);
 
 /* Checks leaf against the root ca alone as `openssl verify -purpose
  * sslserver` (with server set) and `-purpose sslclient` (with client set)
@@ -98,8 +98,8 @@ int moat_x509_issue(const moat_cert *ca, const moat_pkey *ca_key, const moat_pke
  * dates are the caller's to judge (an expired leaf may be wanted), so
  * they are not checked. 0 when it passes; MOAT_ERR_ARG with the
  * verifier's reason in err when it does not. */
-int moat_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server, int client,
-                         char *err, size_t errlen);
+int crypto_cert_check_leaf(const moat_cert *ca, const moat_cert *leaf, int server, int client,
+                           char *err, size_t errlen);
 
 /* n certificates as PEM text, one after the other: *out (len bytes,
  * NUL-terminated) is malloc'd, freed by the caller. */
@@ -110,39 +110,39 @@ int crypto_certs_to_pem(const moat_cert *const *certs, size_t n, char **out, siz
 int crypto_cert_from_pem(const char *pem, size_t len, const char *what, moat_cert **out, char *err,
                          size_t errlen);
 /* Frees a certificate; NULL is allowed. */
-void moat_cert_free(moat_cert *c);
+void crypto_cert_free(moat_cert *c);
 
 /* The validity period of c, as seconds since the epoch. */
-int moat_cert_not_after(const moat_cert *c, int64_t *out);
-int moat_cert_not_before(const moat_cert *c, int64_t *out);
+int crypto_cert_not_after(const moat_cert *c, int64_t *out);
+int crypto_cert_not_before(const moat_cert *c, int64_t *out);
 /* The serial number as lower-case hex (no separators) into buf. Returns 0
  * or MOAT_ERR_ARG when buf is too small (41 bytes always suffice). */
-int moat_cert_serial_hex(const moat_cert *c, char *buf, size_t len);
+int crypto_cert_serial_hex(const moat_cert *c, char *buf, size_t len);
 /* The subject as one line ("O=moat local CA, OU=..., CN=...") into buf. */
-int moat_cert_subject(const moat_cert *c, char *buf, size_t len);
+int crypto_cert_subject(const moat_cert *c, char *buf, size_t len);
 /* 1 when key is the private key of cert c, else 0. */
-int moat_cert_matches_key(const moat_cert *c, const moat_pkey *key);
+int crypto_cert_matches_key(const moat_cert *c, const moat_pkey *key);
 /* 1 when c names ca as its issuer and ca's key signed it, else 0. */
-int moat_cert_signed_by(const moat_cert *c, const moat_cert *ca);
+int crypto_cert_signed_by(const moat_cert *c, const moat_cert *ca);
 /* 1 when c has basicConstraints CA:TRUE and may sign certificates. */
-int moat_cert_is_ca(const moat_cert *c);
+int crypto_cert_is_ca(const moat_cert *c);
 /* The SHA-256 fingerprint of c's DER encoding, as 64 lower-case hex
  * digits into buf (at least 65 bytes), or MOAT_ERR_ARG. */
-int moat_cert_fingerprint(const moat_cert *c, char *buf, size_t len);
+int crypto_cert_fingerprint(const moat_cert *c, char *buf, size_t len);
 /* The subjectAltName entries of c ("a.test, 127.0.0.1, ::1, a@b.test,
  * spiffe://b.test/w"; other kinds
  * of names are left out) into buf; "" when it has none. Truncated to fit. */
-int moat_cert_names(const moat_cert *c, char *buf, size_t len);
+int crypto_cert_names(const moat_cert *c, char *buf, size_t len);
 /* The name constraints of the CA certificate ca, as text ("DNS:a.test,
  * IP:127.0.0.0/8") into buf; "" when there are none. */
-int moat_cert_constraints(const moat_cert *ca, char *buf, size_t len);
+int crypto_cert_constraints(const moat_cert *ca, char *buf, size_t len);
 /* 1 when name (a DNS name, "*.x" wildcard, an IP address, an email
- * address or a URI, told apart as moat_x509_issue does) lies inside
+ * address or a URI, told apart as crypto_x509_issue does) lies inside
  * the name constraints of the CA certificate ca (always, when ca has
  * none), else 0. The rules are RFC 5280 4.2.1.10's: for each kind of name
  * the CA constrains, the name must be in a permitted subtree and in no
  * excluded one; kinds it does not constrain are free. */
-int moat_cert_name_permitted(const moat_cert *ca, const char *name);
+int crypto_cert_name_permitted(const moat_cert *ca, const char *name);
 
 /* ---- certificate revocation lists (crl.c) */
 
@@ -169,8 +169,8 @@ struct moat_crl_entry {
  * the extensions cRLNumber (number) and authorityKeyIdentifier. Returns a
  * malloc'd buffer in *out (PEM, or DER when der is set), freed by the
  * caller with free(). MOAT_ERR_ARG for a malformed serial. */
-int moat_crl_make(const moat_cert *ca, const moat_pkey *ca_key, const struct moat_crl_entry *e,
-                  size_t n, int64_t this_update, int64_t next_update, uint64_t number, int der,
-                  unsigned char **out, size_t *outlen, char *err, size_t errlen);
+int crypto_crl_make(const moat_cert *ca, const moat_pkey *ca_key, const struct moat_crl_entry *e,
+                    size_t n, int64_t this_update, int64_t next_update, uint64_t number, int der,
+                    unsigned char **out, size_t *outlen, char *err, size_t errlen);
 
 #endif

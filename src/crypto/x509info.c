@@ -32,7 +32,7 @@ static void time_str(const ASN1_TIME *t, char *out, size_t cap)
     strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
-size_t moat_x509_escape_name(const uint8_t *p, size_t n, char *out, size_t cap)
+size_t crypto_x509_escape_name(const uint8_t *p, size_t n, char *out, size_t cap)
 {
     size_t o = 0;
     if (!cap) return 0;
@@ -61,9 +61,9 @@ static void sans_str(X509 *x, char *out, size_t cap)
         char one[300] = "";
         if (g->type == GEN_DNS) {
             snprintf(one, sizeof one, "DNS:");
-            moat_x509_escape_name(ASN1_STRING_get0_data(g->d.dNSName),
-                                  (size_t)ASN1_STRING_length(g->d.dNSName), one + 4,
-                                  sizeof one - 4);
+            crypto_x509_escape_name(ASN1_STRING_get0_data(g->d.dNSName),
+                                    (size_t)ASN1_STRING_length(g->d.dNSName), one + 4,
+                                    sizeof one - 4);
         } else if (g->type == GEN_IPADD) {
             const unsigned char *p = ASN1_STRING_get0_data(g->d.iPAddress);
             int n = ASN1_STRING_length(g->d.iPAddress);
@@ -77,14 +77,14 @@ static void sans_str(X509 *x, char *out, size_t cap)
             }
         } else if (g->type == GEN_EMAIL) {
             snprintf(one, sizeof one, "email:");
-            moat_x509_escape_name(ASN1_STRING_get0_data(g->d.rfc822Name),
-                                  (size_t)ASN1_STRING_length(g->d.rfc822Name), one + 6,
-                                  sizeof one - 6);
+            crypto_x509_escape_name(ASN1_STRING_get0_data(g->d.rfc822Name),
+                                    (size_t)ASN1_STRING_length(g->d.rfc822Name), one + 6,
+                                    sizeof one - 6);
         } else if (g->type == GEN_URI) {
             snprintf(one, sizeof one, "URI:");
-            moat_x509_escape_name(ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
-                                  (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier),
-                                  one + 4, sizeof one - 4);
+            crypto_x509_escape_name(ASN1_STRING_get0_data(g->d.uniformResourceIdentifier),
+                                    (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier),
+                                    one + 4, sizeof one - 4);
         }
         if (!one[0]) continue;
         int k = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", one);
@@ -118,7 +118,7 @@ static void key_str(X509 *x, char *out, size_t cap)
     }
 }
 
-int moat_x509_describe(const uint8_t *der, size_t len, struct moat_x509_info *info)
+int crypto_x509_describe(const uint8_t *der, size_t len, struct moat_x509_info *info)
 {
     memset(info, 0, sizeof *info);
     const unsigned char *p = der;

@@ -23,10 +23,10 @@ struct moat_x509_info {
  * text: bytes outside ASCII 0x21-0x7e and the backslash become \xNN, so an
  * embedded NUL shows as "good.test\x00.evil.test". Writes at most cap - 1
  * characters and a NUL, never a partial escape; returns the length. */
-size_t moat_x509_escape_name(const uint8_t *p, size_t n, char *out, size_t cap);
+size_t crypto_x509_escape_name(const uint8_t *p, size_t n, char *out, size_t cap);
 
 /* Describes the DER certificate in der. Returns 0, or -1 when it does not
  * parse (info is then zeroed). */
-int moat_x509_describe(const uint8_t *der, size_t len, struct moat_x509_info *info);
+int crypto_x509_describe(const uint8_t *der, size_t len, struct moat_x509_info *info);
 
 #endif

@@ -410,7 +410,7 @@ void pp_from_addrs(struct pp_header *h, const struct sockaddr *src, const struct
 int pp_allow_add(struct pp_allow *a, const char *cidr)
 {
     if (a->n >= PP_ALLOW_MAX) return -1;
-    size_t n = moat_cidr_parse(cidr, a->net[a->n]);
+    size_t n = crypto_cidr_parse(cidr, a->net[a->n]);
     if (n == 0) return -1;
     a->len[a->n++] = (unsigned char)n;
     return 0;

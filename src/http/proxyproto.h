@@ -107,7 +107,7 @@ uint32_t pp_crc32c(uint32_t crc, const unsigned char *p, size_t n);
 /* The peers allowed to send a header (--proxy-protocol-from CIDR). */
 #define PP_ALLOW_MAX 64
 struct pp_allow {
-    unsigned char net[PP_ALLOW_MAX][32]; /* address then mask, as moat_cidr_parse gives */
+    unsigned char net[PP_ALLOW_MAX][32]; /* address then mask, as crypto_cidr_parse gives */
     unsigned char len[PP_ALLOW_MAX];     /* 8 (IPv4) or 32 (IPv6) */
     size_t n;
 };

@@ -77,8 +77,7 @@ int moat_http_path_escapes(const char *path, size_t n, int strict)
              * rest onto a directory gets an absolute path. */
             if (path[i] == '/' && e == s && e < n) return 1;
             for (size_t k = s; k < e; k++)
-                if (path[k] == '\\' || path[k] == ';' || risky_escape(path + k, e - k))
-                    return 1;
+                if (path[k] == '\\' || path[k] == ';' || risky_escape(path + k, e - k)) return 1;
         }
         i = e;
     }

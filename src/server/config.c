@@ -15,7 +15,7 @@
 #include "server/config.h"
 #include "server/proxy.h"
 
-void moat_serve_opts_init(struct moat_serve_opts *o)
+void server_opts_init(struct moat_serve_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->workers = -1;
@@ -26,17 +26,17 @@ void moat_serve_opts_init(struct moat_serve_opts *o)
     o->stop_timeout = 10;
     o->max_header = MOAT_HTTP_MAX_HEADER_BYTES;
     o->max_body = 1 << 20;
-    o->proxy = moat_proxy_set_new(1); /* NULL: refused at the first setting */
+    o->proxy = server_proxy_set_new(1); /* NULL: refused at the first setting */
 }
 
-void moat_serve_opts_free(struct moat_serve_opts *o)
+void server_opts_free(struct moat_serve_opts *o)
 {
     for (size_t i = 0; i < o->nkept; i++)
         free(o->kept[i]);
     free(o->kept);
     o->kept = NULL;
     o->nkept = 0;
-    moat_proxy_set_free(o->proxy);
+    server_proxy_set_free(o->proxy);
     o->proxy = NULL;
 }
 
@@ -108,8 +108,8 @@ static int server_pp_option(struct moat_serve_opts *o, const char *name, const c
     return 0;
 }
 
-int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const char *v,
-                          const char *where, char *err, size_t errlen)
+int server_config_set(struct moat_serve_opts *o, const char *name, const char *v, const char *where,
+                      char *err, size_t errlen)
 {
     static const struct {
         const char *name;
@@ -188,10 +188,10 @@ int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const cha
         if (o->no_include) return say(err, errlen, where, "config files are not read here");
         if (o->config_depth >= 4)
             return say(err, errlen, where, "config files nest too deep at %.600s", v);
-        return moat_serve_config_load(o, v, err, errlen);
+        return server_config_load(o, v, err, errlen);
     }
     if (!o->proxy) return say(err, errlen, where, "out of memory");
-    int pr = moat_proxy_option(o->proxy, name, v, where, err, errlen); /* proxy, proxy-* */
+    int pr = server_proxy_option(o->proxy, name, v, where, err, errlen); /* proxy, proxy-* */
     if (pr != 1) return pr;
     return say(err, errlen, where, "unknown setting %.100s", name);
 }
@@ -201,8 +201,8 @@ static int blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-int moat_serve_config_parse(struct moat_serve_opts *o, const char *buf, size_t len,
-                            const char *fname, char *err, size_t errlen)
+int server_config_parse(struct moat_serve_opts *o, const char *buf, size_t len, const char *fname,
+                        char *err, size_t errlen)
 {
     char line[4096], where[PATH_MAX + 32];
     int lineno = 0;
@@ -239,13 +239,13 @@ int moat_serve_config_parse(struct moat_serve_opts *o, const char *buf, size_t l
         }
         while (*name == '-')
             name++;
-        int r = moat_serve_config_set(o, name, val, where, err, errlen);
+        int r = server_config_set(o, name, val, where, err, errlen);
         if (r) return r;
     }
     return 0;
 }
 
-int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen)
+int server_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen)
 {
     size_t got = 0;
     char *buf = (char *)core_read_file(path, MOAT_SERVE_CONFIG_MAX, &got);
@@ -255,7 +255,7 @@ int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *er
                    : errno == EINVAL ? "not a regular file"
                                      : strerror(errno));
     o->config_depth++;
-    int r = moat_serve_config_parse(o, buf, got, path, err, errlen);
+    int r = server_config_parse(o, buf, got, path, err, errlen);
     o->config_depth--;
     free(buf);
     return r;

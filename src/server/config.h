@@ -36,7 +36,7 @@ struct moat_serve_opts {
     int psk_ke;         /* --psk-ke: resume without ECDHE when the client allows it */
     int config_depth;
     int no_include; /* a `config FILE` line is refused (the fuzzer reads no files) */
-    char **kept;    /* copies of config strings, freed by moat_serve_opts_free */
+    char **kept;    /* copies of config strings, freed by server_opts_free */
     size_t nkept;
     /* --proxy-protocol: the listeners that read a PROXY header first
      * (SERVER_PP_HTTPS, SERVER_PP_REDIRECT), and the peers allowed to
@@ -48,24 +48,24 @@ struct moat_serve_opts {
 };
 
 /* Sets the defaults (every pointer NULL). */
-void moat_serve_opts_init(struct moat_serve_opts *o);
+void server_opts_init(struct moat_serve_opts *o);
 
 /* Frees the strings config files left in o. */
-void moat_serve_opts_free(struct moat_serve_opts *o);
+void server_opts_free(struct moat_serve_opts *o);
 
 /* Applies one setting. where is NULL for a flag (v then stays the
  * caller's), "FILE:LINE" for a config line (v is copied). v is NULL for a
  * switch given without a value. Returns 0, or MOAT_EXIT_USAGE with a
  * message (starting with where) in err. */
-int moat_serve_config_set(struct moat_serve_opts *o, const char *name, const char *v,
-                          const char *where, char *err, size_t errlen);
+int server_config_set(struct moat_serve_opts *o, const char *name, const char *v, const char *where,
+                      char *err, size_t errlen);
 
 /* Parses a config file's bytes buf[0..len) (not NUL-terminated; fname is
  * for messages): one setting per line, `name value` (the flag without its
  * dashes), `#` starts a comment. Returns 0, or MOAT_EXIT_USAGE with
  * "FNAME:LINE: what is wrong" in err. */
-int moat_serve_config_parse(struct moat_serve_opts *o, const char *buf, size_t len,
-                            const char *fname, char *err, size_t errlen);
+int server_config_parse(struct moat_serve_opts *o, const char *buf, size_t len, const char *fname,
+                        char *err, size_t errlen);
 
 /* Serves with the settings of o (checked by the caller; see cli/serve.c)
  * until told to stop: the TLS configuration, the listeners, the master
@@ -77,6 +77,6 @@ int serve_run(const struct moat_serve_opts *o, const char *usage);
 
 /* Reads path (at most MOAT_SERVE_CONFIG_MAX bytes) and parses it. Returns
  * 0, or MOAT_EXIT_USAGE with a message in err. */
-int moat_serve_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen);
+int server_config_load(struct moat_serve_opts *o, const char *path, char *err, size_t errlen);
 
 #endif

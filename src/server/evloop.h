@@ -40,7 +40,6 @@ struct evloop {
     int ntimers;
 };
 
-
 /* Starts a loop on the epoll descriptor epfd (which stays the caller's). */
 void loop_init(struct evloop *el, int epfd);
 /* Frees the table; descriptors still registered are the callers'. */

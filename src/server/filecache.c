@@ -169,7 +169,7 @@ static int fill(const struct moat_server *s, struct slot *sl, const char *rel)
     return 0;
 }
 
-const struct moat_cached *moat_filecache_get(const struct moat_server *s, const char *rel)
+const struct moat_cached *server_filecache_get(const struct moat_server *s, const char *rel)
 {
     uint64_t h = fnv1a(rel);
     long long now = core_mono_coarse_ms();
@@ -191,7 +191,7 @@ const struct moat_cached *moat_filecache_get(const struct moat_server *s, const 
     return sl->found ? &sl->e : NULL;
 }
 
-void moat_filecache_clear(void)
+void server_filecache_clear(void)
 {
     for (size_t i = 0; i < SLOTS; i++)
         drop(&slots[i]);

@@ -33,11 +33,11 @@ struct moat_cached {
  * the root or below it; NULL otherwise: a symlink leading out of the root
  * is refused, as is a FIFO or device. The root is opened once per process;
  * the answer is kept for MOAT_FILECACHE_VALID_MS. Borrowed: it and its
- * descriptors stay valid until the next moat_filecache_get or
- * moat_filecache_clear; dup a descriptor to keep it longer. */
-const struct moat_cached *moat_filecache_get(const struct moat_server *s, const char *rel);
+ * descriptors stay valid until the next server_filecache_get or
+ * server_filecache_clear; dup a descriptor to keep it longer. */
+const struct moat_cached *server_filecache_get(const struct moat_server *s, const char *rel);
 
 /* Closes every cached descriptor and forgets every answer. */
-void moat_filecache_clear(void);
+void server_filecache_clear(void);
 
 #endif

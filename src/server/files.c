@@ -22,12 +22,12 @@
 
 static long hsts = -1;
 
-void moat_server_set_hsts(long seconds)
+void server_set_hsts(long seconds)
 {
     hsts = seconds;
 }
 
-long moat_server_hsts(void)
+long server_hsts(void)
 {
     return hsts;
 }
@@ -39,7 +39,7 @@ static struct mime {
 } * mimes;
 static size_t nmimes;
 
-void moat_server_load_mime_types(const char *path)
+void server_load_mime_types(const char *path)
 {
     FILE *f = fopen(path ? path : "/etc/mime.types", "r");
     if (!f) return;
@@ -96,7 +96,7 @@ static int end_head(moat_buf *out)
     return moat_buf_append(out, "\r\n", 2);
 }
 
-int moat_server_error(moat_buf *out, int status, int head_only, int close)
+int server_error(moat_buf *out, int status, int head_only, int close)
 {
     char body[256];
     int n = snprintf(body, sizeof body,
@@ -437,7 +437,7 @@ static long listing(int dfd, const char *shown, moat_buf *body)
 static void answer_error(moat_buf *head, struct moat_resp *resp, int code, int is_head, int close)
 {
     resp->status = code;
-    resp->bytes = moat_server_error(head, code, is_head, close);
+    resp->bytes = server_error(head, code, is_head, close);
 }
 
 /* 0 for GET and HEAD; RFC 9110 15.6.2: 405 for a method a static site does
@@ -511,7 +511,7 @@ static int directory(const struct moat_server *s, struct file_answer *a, const c
     int dfd = s->list_dirs ? openat(a->e->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if ((size_t)snprintf(rel, PATH_MAX, "%s%sindex.html", decoded, decoded[0] ? "/" : "") <
             PATH_MAX &&
-        (a->e = moat_filecache_get(s, rel)) && S_ISREG(a->e->st.st_mode)) {
+        (a->e = server_filecache_get(s, rel)) && S_ISREG(a->e->st.st_mode)) {
         if (dfd >= 0) close(dfd);
         return 0;
     }
@@ -699,8 +699,8 @@ static void send_file(struct file_answer *a, struct moat_body *body)
     a->resp->bytes = length;
 }
 
-void moat_server_static(const struct moat_server *s, const moat_http_request *req, moat_buf *head,
-                        struct moat_body *body, int *close_conn, struct moat_resp *resp)
+void server_static(const struct moat_server *s, const moat_http_request *req, moat_buf *head,
+                   struct moat_body *body, int *close_conn, struct moat_resp *resp)
 {
     body->fd = -1;
     body->off = body->left = 0;
@@ -732,7 +732,7 @@ void moat_server_static(const struct moat_server *s, const moat_http_request *re
     /* Borrowed from the worker's cache (filecache.h): nothing here closes
      * its descriptors; a body that outlives this call gets a dup. */
     if ((size_t)snprintf(rel, sizeof rel, "%s", decoded) >= sizeof rel ||
-        !(a.e = moat_filecache_get(s, rel))) {
+        !(a.e = server_filecache_get(s, rel))) {
         answer_error(head, resp, 404, a.is_head, a.close);
         return;
     }

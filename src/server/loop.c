@@ -133,7 +133,7 @@ static void conn_free(struct loop *L, struct conn *c)
     loop_del(&L->ev, c->fd);
     close(c->fd);
     if (c->body.fd >= 0) close(c->body.fd);
-    moat_proxy_free(c->px);
+    server_proxy_free(c->px);
     moat_tls_free(c->tls);
     free(c->pp);
     free(c->pp_note);
@@ -391,7 +391,7 @@ static void redirect(const struct moat_server *s, const moat_http_request *req, 
                       h[i]) != NULL;
     if (!good) {
         resp->status = 400;
-        resp->bytes = moat_server_error(head, 400, 0, 1);
+        resp->bytes = server_error(head, 400, 0, 1);
         return;
     }
     char port[16] = "";
@@ -409,7 +409,7 @@ static void redirect(const struct moat_server *s, const moat_http_request *req, 
     if (r) {
         moat_buf_clear(head);
         resp->status = 414;
-        resp->bytes = moat_server_error(head, 414, 0, 1);
+        resp->bytes = server_error(head, 414, 0, 1);
         return;
     }
     moat_buf_append(head, "\r\n", 2);
@@ -451,20 +451,20 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
     }
     /* --proxy: a prefix route or --proxy-only claims the request; a plain
      * --proxy URL gets what the files do not answer. */
-    int m = moat_proxy_match(L->proxy, req);
+    int m = server_proxy_match(L->proxy, req);
     if (m != MOAT_PROXY_CLAIM) {
-        moat_server_static(L->s, req, &L->head, &c->body, close, resp);
+        server_static(L->s, req, &L->head, &c->body, close, resp);
         if (!m || (resp->status != 404 && resp->status != 405 && resp->status != 501)) return;
         moat_buf_clear(&L->head);
         end_body(c);
     }
-    c->px = moat_proxy_start(L->proxy, req, c->app.base, c->app.len, c->addr, c->tls, &L->ev,
-                             on_backend, c, *close && !req->f.chunked);
+    c->px = server_proxy_start(L->proxy, req, c->app.base, c->app.len, c->addr, c->tls, &L->ev,
+                               on_backend, c, *close && !req->f.chunked);
     if (c->px && server_proxy_sends_pp(L->proxy)) server_proxy_origin(c->px, server_origin(c));
     if (!c->px) {
         *close = 1;
         resp->status = 503;
-        resp->bytes = moat_server_error(&L->head, 503, 0, 1);
+        resp->bytes = server_error(&L->head, 503, 0, 1);
     }
 }
 
@@ -474,15 +474,15 @@ static int proxy_step(struct loop *L, struct conn *c)
 {
     int progress = 0;
     int r = c->state != C_OPEN ? MOAT_PROXY_ABORT
-                               : moat_proxy_pump(c->px, c->tls, &c->app, &c->out, c->peer_done,
-                                                 core_mono_ms(), &progress);
+                               : server_proxy_pump(c->px, c->tls, &c->app, &c->out, c->peer_done,
+                                                   core_mono_ms(), &progress);
     if (progress) touch(L, c);
     if (r == MOAT_PROXY_BUSY) return progress;
     moat_http_request req;
     struct moat_resp resp;
-    moat_proxy_result(c->px, &req, &resp);
+    server_proxy_result(c->px, &req, &resp);
     access_log(L, c, &req, &resp);
-    moat_proxy_free(c->px);
+    server_proxy_free(c->px);
     c->px = NULL;
     if (r == MOAT_PROXY_ABORT && c->state == C_OPEN)
         c->state = C_FLUSH; /* no close_notify: cut short */
@@ -553,7 +553,7 @@ static int next_request(struct loop *L, struct conn *c, moat_http_request *req, 
     c->head_since = 0;
     /* A chunked body for the files is read first (the proxy streams its
      * own): its size is known only at its end. */
-    if (n > 0 && req->f.chunked && c->tls && moat_proxy_match(L->proxy, req) == MOAT_PROXY_NONE) {
+    if (n > 0 && req->f.chunked && c->tls && server_proxy_match(L->proxy, req) == MOAT_PROXY_NONE) {
         int b = read_chunked_body(L, c, (size_t)n);
         if (b == 0) {
             if (c->peer_done) begin_close(c, 1);
@@ -577,14 +577,14 @@ static int answer_one(struct loop *L, struct conn *c, const moat_http_request *r
         n > 0 && req->f.content_length > 0 && (uint64_t)req->f.content_length > L->s->max_body;
     if (n == -413 || too_big) {
         resp.status = 413;
-        resp.bytes = moat_server_error(&L->head, 413, 0, 1);
+        resp.bytes = server_error(&L->head, 413, 0, 1);
         moat_buf_clear(&c->app);
         access_log(L, c, req, &resp);
     } else if (n < 0) {
         /* Malformed, or a smuggling attempt (CL with TE, differing CLs):
          * answer and close, never guess the framing. */
         resp.status = -n;
-        resp.bytes = moat_server_error(&L->head, -n, 0, 1);
+        resp.bytes = server_error(&L->head, -n, 0, 1);
         moat_buf_clear(&c->app);
         access_log(L, c, NULL, &resp);
     } else {
@@ -895,7 +895,7 @@ static void check_staples(struct evloop *el, int64_t now, void *arg)
  * one, nothing for a stalled handshake or a lingering close. */
 static void sweep(struct loop *L, int64_t now)
 {
-    moat_proxy_sweep(L->proxy, now); /* idle backend connections, traffic or not */
+    server_proxy_sweep(L->proxy, now); /* idle backend connections, traffic or not */
     struct conn *c = L->conns;
     size_t limit = L->nconns, parked = 0;
     for (size_t i = 0; c && i < limit; i++) {
@@ -997,7 +997,7 @@ static void begin_drain(struct loop *L)
     s->lfd = s->redirect_fd = -1;
 }
 
-int moat_server_run(struct moat_server *s)
+int server_run(struct moat_server *s)
 {
     struct loop L = {.s = s, .proxy = s->proxy};
     loop_init(&L.ev, s->epfd);
@@ -1035,7 +1035,7 @@ int moat_server_run(struct moat_server *s)
     while (L.npool)
         moat_buf_free(&L.pool[--L.npool]);
     loop_free(&L.ev);
-    moat_proxy_set_free(L.proxy); /* closes the pooled backend connections */
+    server_proxy_set_free(L.proxy); /* closes the pooled backend connections */
     s->proxy = NULL;
     return status;
 }

@@ -251,8 +251,8 @@ static int parse_ms(const char *name, const char *v, int *out, const char *where
     return 0;
 }
 
-int moat_proxy_option(struct moat_proxy_set *ps, const char *name, const char *v, const char *where,
-                      char *err, size_t errlen)
+int server_proxy_option(struct moat_proxy_set *ps, const char *name, const char *v,
+                        const char *where, char *err, size_t errlen)
 {
     if (strcmp(name, "proxy") == 0) {
         if (!v || !*v)
@@ -304,7 +304,7 @@ void server_proxy_origin(struct moat_proxy *px, const struct pp_header *h)
     px->pp_len = n > 0 ? (size_t)n : 0;
 }
 
-int moat_proxy_check(const struct moat_proxy_set *ps)
+int server_proxy_check(const struct moat_proxy_set *ps)
 {
     if (ps->only && !ps->nroutes) {
         fprintf(stderr, "moat serve: --proxy-only needs a --proxy URL to send requests to\n");
@@ -313,21 +313,21 @@ int moat_proxy_check(const struct moat_proxy_set *ps)
     return 0;
 }
 
-struct moat_proxy_set *moat_proxy_set_new(int resolve)
+struct moat_proxy_set *server_proxy_set_new(int resolve)
 {
     struct moat_proxy_set *ps = calloc(1, sizeof *ps);
-    if (ps) moat_proxy_reset(ps, resolve);
+    if (ps) server_proxy_reset(ps, resolve);
     return ps;
 }
 
-void moat_proxy_set_free(struct moat_proxy_set *ps)
+void server_proxy_set_free(struct moat_proxy_set *ps)
 {
     if (!ps) return;
-    moat_proxy_reset(ps, 1);
+    server_proxy_reset(ps, 1);
     free(ps);
 }
 
-void moat_proxy_reset(struct moat_proxy_set *ps, int resolve)
+void server_proxy_reset(struct moat_proxy_set *ps, int resolve)
 {
     for (int i = 0; i < ps->nbackends; i++) {
         for (int k = 0; k < ps->backends[i]->nidle; k++)
@@ -344,7 +344,7 @@ void moat_proxy_reset(struct moat_proxy_set *ps, int resolve)
     ps->resolve = resolve;
 }
 
-void moat_proxy_set_limits(struct moat_proxy_set *ps, uint64_t max_body, int idle_ms)
+void server_proxy_set_limits(struct moat_proxy_set *ps, uint64_t max_body, int idle_ms)
 {
     ps->max_body = max_body;
     ps->tunnel_default_ms = idle_ms;
@@ -411,7 +411,7 @@ static struct route *find_route(struct moat_proxy_set *ps, const char *target, s
     return best;
 }
 
-int moat_proxy_match(struct moat_proxy_set *ps, const moat_http_request *req)
+int server_proxy_match(struct moat_proxy_set *ps, const moat_http_request *req)
 {
     if (ps->only) return MOAT_PROXY_CLAIM;
     if (!ps->nroutes) return MOAT_PROXY_NONE;
@@ -678,7 +678,7 @@ static void mark_down(struct moat_proxy *px, const char *why)
             FAIL_MS / 1000);
 }
 
-void moat_proxy_sweep(struct moat_proxy_set *ps, int64_t now)
+void server_proxy_sweep(struct moat_proxy_set *ps, int64_t now)
 {
     if (now < ps->next_pool_sweep) return;
     ps->next_pool_sweep = now + 1000;
@@ -783,10 +783,10 @@ static int tunnel_ms(const struct moat_proxy_set *ps)
 
 /* ---- the exchange */
 
-struct moat_proxy *moat_proxy_start(struct moat_proxy_set *ps, const moat_http_request *req,
-                                    const uint8_t *buf, size_t len, const char *addr,
-                                    const moat_tls *peer, struct evloop *el, loop_fn *fn, void *arg,
-                                    int close)
+struct moat_proxy *server_proxy_start(struct moat_proxy_set *ps, const moat_http_request *req,
+                                      const uint8_t *buf, size_t len, const char *addr,
+                                      const moat_tls *peer, struct evloop *el, loop_fn *fn,
+                                      void *arg, int close)
 {
     struct moat_proxy *px = calloc(1, sizeof *px);
     if (!px) return NULL;
@@ -892,7 +892,7 @@ static int fail(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int status,
         return px->result;
     }
     moat_buf_clear(&px->tmp);
-    int n = moat_server_error(&px->tmp, status, px->is_head, 1);
+    int n = server_error(&px->tmp, status, px->is_head, 1);
     px->status = status;
     px->bytes = n;
     px->head_sent = 1;
@@ -965,7 +965,7 @@ static int send_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out,
     put(b, "\r\n", 2, &r);
     int nobody = px->is_head || rs->status == 204 || rs->status == 304 || rs->status == 101;
     /* --hsts covers proxied answers too, unless the application set its own. */
-    long hsts = moat_server_hsts();
+    long hsts = server_hsts();
     if (hsts >= 0 && !moat_http_find_header(&rs->f, "Strict-Transport-Security")) {
         snprintf(line, sizeof line, "Strict-Transport-Security: max-age=%ld\r\n", hsts);
         puts_(b, line, &r);
@@ -1254,12 +1254,12 @@ static int wait_more(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_bu
     return MOAT_PROXY_BUSY;
 }
 
-int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
-                    int peer_done, int64_t now, int *progress)
+int server_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
+                      int peer_done, int64_t now, int *progress)
 {
     struct moat_proxy_set *ps = px->ps;
     if (px->result != MOAT_PROXY_BUSY) return px->result;
-    moat_proxy_sweep(ps, now);
+    server_proxy_sweep(ps, now);
     if (px->state == S_ERROR) return fail(px, tls, out, px->err_status, NULL);
     if (px->send_continue) {
         px->send_continue = 0;
@@ -1307,14 +1307,15 @@ int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf
     return wait_more(px, tls, in, out, peer_done, now);
 }
 
-void moat_proxy_result(const struct moat_proxy *px, moat_http_request *req, struct moat_resp *resp)
+void server_proxy_result(const struct moat_proxy *px, moat_http_request *req,
+                         struct moat_resp *resp)
 {
     *req = px->req;
     resp->status = px->status ? px->status : 502;
     resp->bytes = px->bytes;
 }
 
-void moat_proxy_free(struct moat_proxy *px)
+void server_proxy_free(struct moat_proxy *px)
 {
     if (!px) return;
     if (px->fd >= 0 && px->backend_keep && px->resp_done && px->req_done && !px->up.len &&

@@ -16,15 +16,15 @@
 
 /* The routes, backends and options of --proxy, and a worker's state of
  * them (pools of idle backend connections, backend health, round-robin):
- * made by moat_serve_opts_init, filled by the options in the master,
+ * made by server_opts_init, filled by the options in the master,
  * owned by each worker's loop in its own forked copy, and passed to every
  * call below; no proxy state is global. resolve 0: backend hosts must be
  * numeric addresses, no name is looked up (for the config fuzzer).
  * Returns NULL when out of memory. */
-struct moat_proxy_set *moat_proxy_set_new(int resolve);
+struct moat_proxy_set *server_proxy_set_new(int resolve);
 
 /* Closes its pooled connections and frees it. NULL is fine. */
-void moat_proxy_set_free(struct moat_proxy_set *ps);
+void server_proxy_set_free(struct moat_proxy_set *ps);
 
 /* Applies a proxy option: "proxy" (URL, PREFIX=URL, or either with
  * comma-separated URLs), "proxy-only" (value NULL, on or off),
@@ -33,8 +33,8 @@ void moat_proxy_set_free(struct moat_proxy_set *ps);
  * (v1, v2 or off). where is NULL for a
  * flag, "FILE:LINE" for a config line. Returns 0 when applied, 1 when name
  * is not a proxy option, 2 with a message (starting with where) in err. */
-int moat_proxy_option(struct moat_proxy_set *ps, const char *name, const char *value,
-                      const char *where, char *err, size_t errlen);
+int server_proxy_option(struct moat_proxy_set *ps, const char *name, const char *value,
+                        const char *where, char *err, size_t errlen);
 
 /* --proxy-send-proxy: 0 (off), 1 (v1) or 2 (v2); 0 for NULL. */
 int server_proxy_sends_pp(const struct moat_proxy_set *ps);
@@ -42,28 +42,28 @@ int server_proxy_sends_pp(const struct moat_proxy_set *ps);
 /* With --proxy-send-proxy: the addresses the PROXY header sent ahead of
  * the request on each new backend connection of px carries (h's family
  * and addresses; its TLVs are not sent). Call it right after
- * moat_proxy_start, before the exchange is pumped. */
+ * server_proxy_start, before the exchange is pumped. */
 struct moat_proxy;
 struct pp_header;
 void server_proxy_origin(struct moat_proxy *px, const struct pp_header *h);
 
 /* After all options: 0, or 2 after a message on stderr (--proxy-only
  * without a --proxy). */
-int moat_proxy_check(const struct moat_proxy_set *ps);
+int server_proxy_check(const struct moat_proxy_set *ps);
 
 /* Forgets every route and backend (closing pooled connections) and sets
- * the defaults again; resolve as for moat_proxy_set_new. */
-void moat_proxy_reset(struct moat_proxy_set *ps, int resolve);
+ * the defaults again; resolve as for server_proxy_set_new. */
+void server_proxy_reset(struct moat_proxy_set *ps, int resolve);
 
 /* --max-body-size, which also bounds chunked request bodies (413 before
  * the response head, else the response is cut short), and --idle-timeout,
  * which ends a quiet WebSocket tunnel unless --proxy-tunnel-timeout is set. */
-void moat_proxy_set_limits(struct moat_proxy_set *ps, uint64_t max_body, int idle_ms);
+void server_proxy_set_limits(struct moat_proxy_set *ps, uint64_t max_body, int idle_ms);
 
 /* Closes pooled backend connections idle past --proxy-idle-timeout or
  * closed by the backend; at most once a second, whatever now is. The
  * worker calls it from its timer, with or without proxied traffic. */
-void moat_proxy_sweep(struct moat_proxy_set *ps, int64_t now);
+void server_proxy_sweep(struct moat_proxy_set *ps, int64_t now);
 
 enum {
     MOAT_PROXY_NONE = 0,     /* static files only */
@@ -72,7 +72,7 @@ enum {
 };
 
 /* Who answers req. */
-int moat_proxy_match(struct moat_proxy_set *ps, const moat_http_request *req);
+int server_proxy_match(struct moat_proxy_set *ps, const moat_http_request *req);
 
 /* Starts proxying req through ps, whose head lies at the start of buf[0..len) (the
  * body, if any, follows it there and is consumed later by pump). The head
@@ -80,12 +80,12 @@ int moat_proxy_match(struct moat_proxy_set *ps, const moat_http_request *req);
  * peer its TLS connection, for a verified client certificate (subject and
  * DER), or NULL. The backend socket is
  * registered in el with the callback fn and its argument arg, which should
- * call moat_proxy_pump. close: the client connection ends after this
+ * call server_proxy_pump. close: the client connection ends after this
  * response. Returns NULL when out of memory. */
-struct moat_proxy *moat_proxy_start(struct moat_proxy_set *ps, const moat_http_request *req,
-                                    const uint8_t *buf, size_t len, const char *addr,
-                                    const moat_tls *peer, struct evloop *el, loop_fn *fn, void *arg,
-                                    int close);
+struct moat_proxy *server_proxy_start(struct moat_proxy_set *ps, const moat_http_request *req,
+                                      const uint8_t *buf, size_t len, const char *addr,
+                                      const moat_tls *peer, struct evloop *el, loop_fn *fn,
+                                      void *arg, int close);
 
 enum {
     MOAT_PROXY_BUSY = 0,  /* more to do: call again on the next event */
@@ -99,15 +99,16 @@ enum {
  * encrypted by tls onto out, which it keeps under a bound. peer_done: the
  * client sent no more. Checks the timeouts against now (monotonic ms).
  * Adds 1 to *progress when anything moved. Returns one of the above. */
-int moat_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
-                    int peer_done, int64_t now, int *progress);
+int server_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
+                      int peer_done, int64_t now, int *progress);
 
-/* The request (pointing into px, valid until moat_proxy_free) and what
+/* The request (pointing into px, valid until server_proxy_free) and what
  * was answered, for the access log. */
-void moat_proxy_result(const struct moat_proxy *px, moat_http_request *req, struct moat_resp *resp);
+void server_proxy_result(const struct moat_proxy *px, moat_http_request *req,
+                         struct moat_resp *resp);
 
 /* Ends the exchange: the backend connection goes back to its pool when
  * reusable, else is closed. NULL is fine. */
-void moat_proxy_free(struct moat_proxy *px);
+void server_proxy_free(struct moat_proxy *px);
 
 #endif

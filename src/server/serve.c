@@ -104,7 +104,7 @@ static int localhost_renewed(void)
     struct stat a, b;
     char c2[sizeof cpath], k2[sizeof kpath], err[512];
     int had = stat(cpath, &a) == 0;
-    if (moat_ca_localhost_cert(c2, sizeof c2, k2, sizeof k2, err, sizeof err) < 0) {
+    if (ca_localhost_cert(c2, sizeof c2, k2, sizeof k2, err, sizeof err) < 0) {
         fprintf(stderr, "moat serve: cannot renew the localhost certificate: %s\n", err);
         return 0;
     }
@@ -127,7 +127,7 @@ static int add_certs(moat_tls_config *cfg, const struct moat_serve_opts *o)
     }
     if (n == 0) {
         /* No certificate given: one for localhost from the user's own CA. */
-        if (moat_ca_localhost_cert(cpath, sizeof cpath, kpath, sizeof kpath, err, sizeof err) < 0) {
+        if (ca_localhost_cert(cpath, sizeof cpath, kpath, sizeof kpath, err, sizeof err) < 0) {
             fprintf(stderr, "moat serve: no --cert given and no localhost certificate: %s\n", err);
             return -1;
         }
@@ -234,11 +234,11 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
     moat_tls_config_set_alpn(cfg, alpn, 1);
     const char *keylog = getenv("SSLKEYLOGFILE");
     if (keylog && *keylog) {
-        if (moat_keylog_open(keylog) < 0) {
+        if (core_keylog_open(keylog) < 0) {
             fprintf(stderr, "moat serve: cannot open SSLKEYLOGFILE %s\n", keylog);
             goto fail;
         }
-        moat_tls_config_set_keylog(cfg, moat_keylog_write, NULL);
+        moat_tls_config_set_keylog(cfg, core_keylog_write, NULL);
     }
     return cfg;
 fail:
@@ -424,7 +424,7 @@ static void worker_main(struct moat_server *s, sigset_t *oldmask, pid_t master)
         perror("moat serve: epoll_create1");
         _exit(MOAT_EXIT_FAIL);
     }
-    _exit(moat_server_run(s));
+    _exit(server_run(s));
 }
 
 static pid_t spawn(struct moat_server *s, sigset_t *oldmask, int slot)
@@ -569,10 +569,10 @@ static void set_limits(struct moat_server *s, const struct moat_serve_opts *o)
     s->log_identity = o->client_ca != NULL;
     s->proxy_protocol = o->proxy_protocol;
     s->pp_from = &o->pp_from;
-    moat_server_set_hsts(o->hsts);
-    moat_proxy_set_limits(o->proxy, s->max_body, s->idle_timeout_ms);
+    server_set_hsts(o->hsts);
+    server_proxy_set_limits(o->proxy, s->max_body, s->idle_timeout_ms);
     s->proxy = o->proxy;
-    moat_server_load_mime_types(NULL);
+    server_load_mime_types(NULL);
 }
 
 /* --access-log, --error-log and --pid-file. Returns an exit status. */
@@ -632,7 +632,7 @@ static void announce(const struct master *m)
     }
     if (o->ncerts == 0) {
         char home[4096], err[256];
-        if (moat_ca_dir(NULL, home, sizeof home, err, sizeof err) == 0)
+        if (ca_store_dir(NULL, home, sizeof home, err, sizeof err) == 0)
             printf("moat: the certificate is from the local CA; trust it with `moat ca trust`, or "
                    "curl --cacert %s/rootCA.pem\n",
                    home);

@@ -72,28 +72,28 @@ struct moat_resp {
 /* Runs the epoll loop of one worker until SIGTERM or SIGINT, then stops
  * accepting and lets open connections finish (up to stop_timeout_ms).
  * Returns 0 or 1. */
-int moat_server_run(struct moat_server *s);
+int server_run(struct moat_server *s);
 
 /* Answers one parsed request from the static files under s->root: appends
  * the response head (and any small generated body) to head, and opens the
  * file whose bytes follow in *body (body->fd -1 when none). Sets *close
  * when the connection must end after this response. Fills *resp. */
-void moat_server_static(const struct moat_server *s, const moat_http_request *req, moat_buf *head,
-                        struct moat_body *body, int *close, struct moat_resp *resp);
+void server_static(const struct moat_server *s, const moat_http_request *req, moat_buf *head,
+                   struct moat_body *body, int *close, struct moat_resp *resp);
 
 /* Appends a complete error response (head and a short HTML body; only the
  * head when head_only) for status to out. close adds Connection: close.
  * Returns the body length. */
-int moat_server_error(moat_buf *out, int status, int head_only, int close);
+int server_error(moat_buf *out, int status, int head_only, int close);
 
 /* Strict-Transport-Security max-age added to every HTTPS response; -1
  * (the default) adds none. */
-void moat_server_set_hsts(long seconds);
+void server_set_hsts(long seconds);
 
 /* The max-age set above, or -1. */
-long moat_server_hsts(void);
+long server_hsts(void);
 
 /* Loads /etc/mime.types (or path) on top of the built-in table. */
-void moat_server_load_mime_types(const char *path);
+void server_load_mime_types(const char *path);
 
 #endif

@@ -26,9 +26,9 @@ int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx
     wr_bytes(&w, ctx, ctxlen);
     wr_close(&w);
     wr_open(&w, 3); /* certificate_list */
-    for (size_t i = 0; cred && i < moat_cred_chain_len(cred); i++) {
+    for (size_t i = 0; cred && i < crypto_cred_chain_len(cred); i++) {
         size_t dl;
-        const uint8_t *der = moat_cred_chain_der(cred, i, &dl);
+        const uint8_t *der = crypto_cred_chain_der(cred, i, &dl);
         wr_open(&w, 3);
         wr_bytes(&w, der, dl);
         wr_close(&w);
@@ -55,7 +55,7 @@ int tls_queue_cert_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme)
     uint8_t content[64 + 34 + MOAT_HASH_MAX], sig[1024];
     size_t clen, slen;
     int r = tls_cv_content(t, t->is_server, content, &clen);
-    if (!r) r = moat_cred_sign(cred, scheme, content, clen, sig, &slen);
+    if (!r) r = crypto_cred_sign(cred, scheme, content, clen, sig, &slen);
     if (r) return r;
     moat_buf m;
     moat_buf_init(&m);
@@ -138,8 +138,8 @@ int tls_verify_peer_chain(moat_tls *t, moat_trust *trust, const char *host, cons
         ders[i] = h->peer_certs.base + h->cert_off[i];
     struct tls_text *tx = tls_text(t);
     if (!tx) return MOAT_ERR_NOMEM;
-    return moat_verify_chain(trust, ders, h->cert_len, h->npeer, host, tls_now(t), t->is_server,
-                             staple->err ? NULL : staple->p, staple->n, &tx->verdict);
+    return crypto_verify_chain(trust, ders, h->cert_len, h->npeer, host, tls_now(t), t->is_server,
+                               staple->err ? NULL : staple->p, staple->n, &tx->verdict);
 }
 
 int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)
@@ -158,8 +158,8 @@ int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)
     /* The signer is the peer: the server's context when we are the client. */
     int e = tls_cv_content(t, !t->is_server, content, &clen);
     if (!e)
-        e = moat_verify_sig(h->peer_certs.base, h->cert_len[0], scheme, content, clen, sig.p,
-                            sig.n);
+        e = crypto_verify_sig(h->peer_certs.base, h->cert_len[0], scheme, content, clen, sig.p,
+                              sig.n);
     if (e) return e;
     if (!t->is_server) t->sigscheme = scheme;
     moat_buf_free(&h->peer_certs);

@@ -105,7 +105,7 @@ static int write_share(const moat_kex *k, uint16_t group, wr_t *w)
 {
     uint8_t pub[MOAT_KEX_SHARE_MAX];
     size_t publen = 0;
-    int r = moat_kex_pub(k, pub, &publen);
+    int r = crypto_kex_pub(k, pub, &publen);
     wr_u16(w, group);
     wr_open(w, 2);
     wr_bytes(w, pub, publen);
@@ -186,7 +186,7 @@ static void write_psk(const moat_tls *t, const tls_session *psk, wr_t *w, size_t
 /* 4.2.11.2: the binder over the ClientHello up to its binders list. */
 static int sign_binder(moat_tls *t, const tls_session *psk, moat_buf *m, size_t binders)
 {
-    int ph = moat_suite_hash(psk->suite);
+    int ph = crypto_suite_hash(psk->suite);
     uint8_t th[MOAT_HASH_MAX];
     if (tls_binder_transcript(t, ph, m->base, binders, th) ||
         tls_psk_binder(ph, psk->psk, th, m->base + binders + 3))
@@ -232,13 +232,13 @@ static int build_client_hello(moat_tls *t, moat_buf *m)
 static int new_key_share(moat_tls *t, uint16_t group)
 {
     struct hs *h = t->hs;
-    moat_kex_free(h->kex);
-    moat_kex_free(h->kex2);
+    crypto_kex_free(h->kex);
+    crypto_kex_free(h->kex2);
     h->kex2 = NULL;
     t->group = group;
-    h->kex = moat_kex_new(group);
+    h->kex = crypto_kex_new(group);
     if (h->kex && !t->did_hrr && group == MOAT_GROUP_X25519MLKEM768 &&
-        offered_group(t, MOAT_GROUP_X25519) && !(h->kex2 = moat_kex_new(MOAT_GROUP_X25519)))
+        offered_group(t, MOAT_GROUP_X25519) && !(h->kex2 = crypto_kex_new(MOAT_GROUP_X25519)))
         return MOAT_ERR_INTERNAL;
     return h->kex ? 0 : MOAT_ERR_INTERNAL;
 }
@@ -246,10 +246,10 @@ static int new_key_share(moat_tls *t, uint16_t group)
 int tls_client_start(moat_tls *t, moat_buf *out)
 {
     struct hs *h = t->hs;
-    int r = moat_random(h->random, 32);
+    int r = crypto_random(h->random, 32);
     /* D.4: a non-empty legacy_session_id for middlebox compatibility. */
     h->sidlen = 32;
-    if (!r) r = moat_random(h->sid, 32);
+    if (!r) r = crypto_random(h->sid, 32);
     if (!r) r = new_key_share(t, t->cfg->groups[0]);
     if (!r) r = build_client_hello(t, &h->ch);
     if (!r) {
@@ -300,7 +300,7 @@ static int recv_hello_retry_request(moat_tls *t, const uint8_t *msg, size_t len,
         (r = tls_transcript_add(t, msg, len)))
         return r;
     if (group && (r = new_key_share(t, group))) return r;
-    if (h->psk && moat_suite_hash(h->psk->suite) != t->hash) {
+    if (h->psk && crypto_suite_hash(h->psk->suite) != t->hash) {
         /* 4.1.4: a PSK whose hash does not fit the new suite is dropped. */
         tls_session_free(h->psk);
         h->psk = NULL;
@@ -350,7 +350,7 @@ static int read_sh_extensions(moat_tls *t, rd_t exts, rd_t *share)
         } else if (type == EXT_PRE_SHARED_KEY && h->psk) {
             uint16_t idx = rd_u16(&body);
             if (body.err || body.n) return ALERT(DECODE_ERROR);
-            if (idx != 0 || moat_suite_hash(h->psk->suite) != t->hash)
+            if (idx != 0 || crypto_suite_hash(h->psk->suite) != t->hash)
                 return ALERT(ILLEGAL_PARAMETER);
             t->resumed = 1;
         } else if (type != EXT_SUPPORTED_VERSIONS)
@@ -371,16 +371,16 @@ static int finish_server_hello(moat_tls *t, const uint8_t *msg, size_t len, rd_t
     if (group != t->group && !(h->kex2 && group == MOAT_GROUP_X25519))
         return ALERT(ILLEGAL_PARAMETER);
     if (group != t->group) { /* the x25519 share beside the hybrid's */
-        moat_kex_free(h->kex);
+        crypto_kex_free(h->kex);
         h->kex = h->kex2;
         h->kex2 = NULL;
         t->group = group;
     }
     uint8_t ecdhe[MOAT_KEX_SECRET_MAX];
     size_t elen = 0;
-    int r = moat_kex_derive(h->kex, key.p, key.n, ecdhe, &elen);
-    moat_kex_free(h->kex);
-    moat_kex_free(h->kex2);
+    int r = crypto_kex_derive(h->kex, key.p, key.n, ecdhe, &elen);
+    crypto_kex_free(h->kex);
+    crypto_kex_free(h->kex2);
     h->kex = h->kex2 = NULL;
     if (r) return r;
     /* Without a HelloRetryRequest the transcript starts now the hash is known. */
@@ -530,7 +530,7 @@ static int send_certificate(moat_tls *t)
     uint16_t scheme = 0;
     for (size_t i = 0; cred && i < h->ncr_sigs && !scheme; i++)
         for (size_t k = 0; k < tls_nsigschemes && !scheme; k++)
-            if (h->cr_sigs[i] == tls_sigschemes[k] && moat_cred_can_sign(cred, h->cr_sigs[i]))
+            if (h->cr_sigs[i] == tls_sigschemes[k] && crypto_cred_can_sign(cred, h->cr_sigs[i]))
                 scheme = h->cr_sigs[i];
     if (!scheme) cred = NULL;
     int e = tls_queue_certificate(t, cred, h->cr_ctx, h->cr_ctx_len, NULL, 0);

@@ -9,7 +9,7 @@
 
 moat_tls_config *moat_tls_config_new(void)
 {
-    if (moat_crypto_init()) return NULL;
+    if (crypto_init()) return NULL;
     moat_tls_config *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     static const uint16_t suites[] = {MOAT_TLS_AES_128_GCM_SHA256, MOAT_TLS_AES_256_GCM_SHA384,
@@ -24,7 +24,7 @@ moat_tls_config *moat_tls_config_new(void)
     c->tickets = 2;
     c->ticket_lifetime = 86400;
     c->ticket_rotate = 12 * 3600;
-    if (moat_random(c->ticket_master, sizeof c->ticket_master)) {
+    if (crypto_random(c->ticket_master, sizeof c->ticket_master)) {
         free(c);
         return NULL;
     }
@@ -35,13 +35,13 @@ void moat_tls_config_free(moat_tls_config *c)
 {
     if (!c) return;
     for (size_t i = 0; i < c->ncreds; i++)
-        moat_cred_free(c->creds[i]);
-    moat_trust_free(c->trust);
+        crypto_cred_free(c->creds[i]);
+    crypto_trust_free(c->trust);
     if (c->ticket_derived) {
         moat_wipe(c->ticket_derived, c->nticket_keys * 48);
         free(c->ticket_derived);
     }
-    moat_trust_free(c->client_trust);
+    crypto_trust_free(c->client_trust);
     for (size_t i = 0; i < MAX_CREDS; i++)
         free(c->ocsp[i]);
     moat_wipe(c, sizeof *c);
@@ -56,7 +56,7 @@ int moat_tls_config_add_cert_pem(moat_tls_config *c, const char *cert_pem, size_
         return MOAT_ERR_ARG;
     }
     moat_cred *cred;
-    int r = moat_cred_load(cert_pem, cert_len, key_pem, key_len, &cred, err, errlen);
+    int r = crypto_cred_load(cert_pem, cert_len, key_pem, key_len, &cred, err, errlen);
     if (r) return r;
     c->creds[c->ncreds++] = cred;
     return 0;
@@ -71,8 +71,8 @@ static int trust_id_add(uint8_t id[32], const char *tag, const void *data, size_
     memcpy(in, id, 32);
     memset(in + 32, 0, 8);
     memcpy(in + 32, tag, strlen(tag) < 8 ? strlen(tag) : 8);
-    if (moat_hash(MOAT_HASH_SHA256, data, len, in + 40) ||
-        moat_hash(MOAT_HASH_SHA256, in, sizeof in, id))
+    if (crypto_hash(MOAT_HASH_SHA256, data, len, in + 40) ||
+        crypto_hash(MOAT_HASH_SHA256, in, sizeof in, id))
         return MOAT_ERR_INTERNAL;
     return 0;
 }
@@ -80,7 +80,7 @@ static int trust_id_add(uint8_t id[32], const char *tag, const void *data, size_
 /* Puts t in place as the trust store, named by id for the sessions. */
 static void set_trust(moat_tls_config *c, moat_trust *t, const uint8_t id[32])
 {
-    moat_trust_free(c->trust);
+    crypto_trust_free(c->trust);
     c->trust = t;
     memcpy(c->trust_id, id, 32);
 }
@@ -107,7 +107,7 @@ int moat_tls_config_set_ca_pem(moat_tls_config *c, const char *pem, size_t len, 
         snprintf(err, errlen, "cannot hash the trust store");
         return MOAT_ERR_INTERNAL;
     }
-    moat_trust *t = moat_trust_new(pem, len, err, errlen);
+    moat_trust *t = crypto_trust_new(pem, len, err, errlen);
     if (!t) return MOAT_ERR_FILE;
     set_trust(c, t, id);
     return 0;
@@ -127,7 +127,7 @@ int moat_tls_config_add_crl(moat_tls_config *c, const char *data, size_t len, ch
         snprintf(err, errlen, "cannot hash it");
         return MOAT_ERR_INTERNAL;
     }
-    int r = moat_trust_add_crl(c->trust, data, len, err, errlen);
+    int r = crypto_trust_add_crl(c->trust, data, len, err, errlen);
     if (!r) memcpy(c->trust_id, id, sizeof id);
     return r;
 }
@@ -135,17 +135,17 @@ int moat_tls_config_add_crl(moat_tls_config *c, const char *data, size_t len, ch
 int moat_tls_config_set_client_ca_pem(moat_tls_config *c, const char *pem, size_t len, char *err,
                                       size_t errlen)
 {
-    moat_trust *t = moat_trust_new(pem, len, err, errlen);
+    moat_trust *t = crypto_trust_new(pem, len, err, errlen);
     if (!t) return MOAT_ERR_FILE;
     /* Tickets carry this: other client CAs make tickets with an identity
      * give a full handshake, whose certificate is checked against them. */
     uint8_t id[32];
-    if (moat_hash(MOAT_HASH_SHA256, pem, len, id)) {
-        moat_trust_free(t);
+    if (crypto_hash(MOAT_HASH_SHA256, pem, len, id)) {
+        crypto_trust_free(t);
         snprintf(err, errlen, "cannot hash the client CAs");
         return MOAT_ERR_INTERNAL;
     }
-    moat_trust_free(c->client_trust);
+    crypto_trust_free(c->client_trust);
     c->client_trust = t;
     memcpy(c->client_ca_id, id, sizeof id);
     return 0;
@@ -161,7 +161,7 @@ int moat_tls_config_set_ocsp_staple(moat_tls_config *c, size_t index, const uint
 {
     if (index >= MAX_CREDS) return MOAT_ERR_ARG;
     int64_t next = 0;
-    if (len && (len > (1u << 20) || moat_ocsp_next_update(der, len, &next))) return MOAT_ERR_FILE;
+    if (len && (len > (1u << 20) || crypto_ocsp_next_update(der, len, &next))) return MOAT_ERR_FILE;
     uint8_t *copy = NULL;
     if (len && !(copy = malloc(len))) return MOAT_ERR_NOMEM;
     if (len) memcpy(copy, der, len);
@@ -187,7 +187,7 @@ int moat_tls_config_set_ciphers(moat_tls_config *c, const uint16_t *s, size_t n)
 {
     if (n == 0 || n > 3) return MOAT_ERR_ARG;
     for (size_t i = 0; i < n; i++)
-        if (!moat_aead_key_len(s[i])) return MOAT_ERR_ARG;
+        if (!crypto_aead_key_len(s[i])) return MOAT_ERR_ARG;
     memcpy(c->suites, s, n * sizeof *s);
     c->nsuites = n;
     return 0;
@@ -197,7 +197,7 @@ int moat_tls_config_set_groups(moat_tls_config *c, const uint16_t *g, size_t n)
 {
     if (n == 0 || n > 4) return MOAT_ERR_ARG;
     for (size_t i = 0; i < n; i++)
-        if (!moat_kex_supported(g[i])) return MOAT_ERR_ARG;
+        if (!crypto_kex_supported(g[i])) return MOAT_ERR_ARG;
     memcpy(c->groups, g, n * sizeof *g);
     c->ngroups = n;
     return 0;

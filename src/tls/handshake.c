@@ -42,12 +42,12 @@ void tls_hs_free(moat_tls *t)
 {
     struct hs *h = t->hs;
     if (!h) return;
-    moat_hash_free(h->transcript);
+    crypto_hash_free(h->transcript);
     moat_buf_free(&h->ch);
     moat_buf_free(&h->queue);
     moat_buf_free(&h->peer_certs);
-    moat_kex_free(h->kex);
-    moat_kex_free(h->kex2);
+    crypto_kex_free(h->kex);
+    crypto_kex_free(h->kex2);
     tls_session_free(h->psk);
     moat_wipe(h, sizeof *h);
     free(h);
@@ -62,28 +62,29 @@ int64_t tls_now(const moat_tls *t)
 
 int tls_set_suite(moat_tls *t, uint16_t suite)
 {
-    int h = moat_suite_hash(suite);
+    int h = crypto_suite_hash(suite);
     if (h < 0) return ALERT(ILLEGAL_PARAMETER);
     t->suite = suite;
     t->hash = h;
-    t->hlen = moat_hash_len(h);
+    t->hlen = crypto_hash_len(h);
     return 0;
 }
 
 int tls_transcript_start(moat_tls *t)
 {
-    if (!t->hs->transcript && !(t->hs->transcript = moat_hash_new(t->hash))) return MOAT_ERR_NOMEM;
+    if (!t->hs->transcript && !(t->hs->transcript = crypto_hash_new(t->hash)))
+        return MOAT_ERR_NOMEM;
     return 0;
 }
 
 int tls_transcript_add(moat_tls *t, const uint8_t *msg, size_t len)
 {
-    return moat_hash_update(t->hs->transcript, msg, len);
+    return crypto_hash_update(t->hs->transcript, msg, len);
 }
 
 int tls_transcript_hash(moat_tls *t, uint8_t *out)
 {
-    return moat_hash_peek(t->hs->transcript, out);
+    return crypto_hash_peek(t->hs->transcript, out);
 }
 
 int tls_queue_hs(moat_tls *t, const moat_buf *msg)
@@ -223,7 +224,7 @@ int tls_queue_finished(moat_tls *t)
 int tls_transcript_message_hash(moat_tls *t, const uint8_t *ch1, size_t len)
 {
     uint8_t mh[4 + MOAT_HASH_MAX] = {HS_MESSAGE_HASH, 0, 0, (uint8_t)t->hlen};
-    int r = moat_hash(t->hash, ch1, len, mh + 4);
+    int r = crypto_hash(t->hash, ch1, len, mh + 4);
     if (!r) r = tls_transcript_start(t);
     if (!r) r = tls_transcript_add(t, mh, 4 + t->hlen);
     return r;
@@ -231,10 +232,11 @@ int tls_transcript_message_hash(moat_tls *t, const uint8_t *ch1, size_t len)
 
 int tls_binder_transcript(moat_tls *t, int h, const uint8_t *ch, size_t len, uint8_t *out)
 {
-    if (!t->did_hrr) return moat_hash(h, ch, len, out);
-    moat_hash_ctx *d = moat_hash_dup(t->hs->transcript);
-    int r = !d || moat_hash_update(d, ch, len) || moat_hash_peek(d, out) ? MOAT_ERR_INTERNAL : 0;
-    moat_hash_free(d);
+    if (!t->did_hrr) return crypto_hash(h, ch, len, out);
+    moat_hash_ctx *d = crypto_hash_dup(t->hs->transcript);
+    int r =
+        !d || crypto_hash_update(d, ch, len) || crypto_hash_peek(d, out) ? MOAT_ERR_INTERNAL : 0;
+    crypto_hash_free(d);
     return r;
 }
 

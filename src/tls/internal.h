@@ -210,9 +210,9 @@ struct hs {
     moat_hash_ctx *transcript; /* NULL until the suite is known */
     moat_buf ch;               /* client: its ClientHello, until the hash is known */
     moat_buf queue;            /* handshake bytes waiting to be put in records */
-    moat_kex *kex;  /* client: the key of its (first) share */
-    moat_kex *kex2; /* client: the x25519 key sent beside a hybrid share, or NULL */
-    uint8_t random[32]; /* client_random (for the key log) */
+    moat_kex *kex;             /* client: the key of its (first) share */
+    moat_kex *kex2;            /* client: the x25519 key sent beside a hybrid share, or NULL */
+    uint8_t random[32];        /* client_random (for the key log) */
     uint8_t sid[32];
     size_t sidlen;
     tls_ks_stage stage;
@@ -250,7 +250,7 @@ struct hs {
 struct tls_text {
     char server_name[256];   /* client: the name asked for */
     moat_verdict verdict;    /* the peer's chain judged: why refused, a staple ignored */
-    char peer_identity[256]; /* the verified peer's identity (moat_x509_identity) */
+    char peer_identity[256]; /* the verified peer's identity (crypto_x509_identity) */
     int64_t peer_not_after;  /* server: when that identity's chain expires */
     /* server: the verified client chain as sent, DER (for RFC 9440
      * Client-Cert); tickets carry it (up to TLS_TICKET_CHAIN_MAX) */

@@ -23,13 +23,13 @@ int ks_expand_label(int h, const uint8_t *secret, const char *label, const uint8
     info[n++] = (uint8_t)ctxlen;
     if (ctxlen) memcpy(info + n, ctx, ctxlen);
     n += ctxlen;
-    return moat_hkdf_expand(h, secret, moat_hash_len(h), info, n, out, outlen);
+    return crypto_hkdf_expand(h, secret, crypto_hash_len(h), info, n, out, outlen);
 }
 
 int ks_derive_secret(int h, const uint8_t *secret, const char *label, const uint8_t *thash,
                      uint8_t *out)
 {
-    size_t hl = moat_hash_len(h);
+    size_t hl = crypto_hash_len(h);
     return ks_expand_label(h, secret, label, thash, hl, out, hl);
 }
 
@@ -38,28 +38,28 @@ int ks_early_secret(int h, const uint8_t *psk, size_t psklen, uint8_t *out)
     uint8_t zeros[MOAT_HASH_MAX] = {0};
     if (!psk) {
         psk = zeros;
-        psklen = moat_hash_len(h);
+        psklen = crypto_hash_len(h);
     }
-    return moat_hkdf_extract(h, NULL, 0, psk, psklen, out);
+    return crypto_hkdf_extract(h, NULL, 0, psk, psklen, out);
 }
 
 int ks_next_stage(int h, const uint8_t *prev, const uint8_t *ikm, size_t ikmlen, uint8_t *out)
 {
-    size_t hl = moat_hash_len(h);
+    size_t hl = crypto_hash_len(h);
     uint8_t empty[MOAT_HASH_MAX], derived[MOAT_HASH_MAX], zeros[MOAT_HASH_MAX] = {0};
-    int r = moat_hash(h, "", 0, empty);
+    int r = crypto_hash(h, "", 0, empty);
     if (!r) r = ks_derive_secret(h, prev, "derived", empty, derived);
-    if (!r) r = moat_hkdf_extract(h, derived, hl, ikm ? ikm : zeros, ikm ? ikmlen : hl, out);
+    if (!r) r = crypto_hkdf_extract(h, derived, hl, ikm ? ikm : zeros, ikm ? ikmlen : hl, out);
     moat_wipe(derived, sizeof derived);
     return r;
 }
 
 int ks_finished(int h, const uint8_t *base_key, const uint8_t *thash, uint8_t *out)
 {
-    size_t hl = moat_hash_len(h);
+    size_t hl = crypto_hash_len(h);
     uint8_t fk[MOAT_HASH_MAX];
     int r = ks_expand_label(h, base_key, "finished", NULL, 0, fk, hl);
-    if (!r) r = moat_hmac(h, fk, hl, thash, hl, out);
+    if (!r) r = crypto_hmac(h, fk, hl, thash, hl, out);
     moat_wipe(fk, sizeof fk);
     return r;
 }
@@ -67,7 +67,7 @@ int ks_finished(int h, const uint8_t *base_key, const uint8_t *thash, uint8_t *o
 int ks_update_secret(int h, uint8_t *secret)
 {
     uint8_t next[MOAT_HASH_MAX];
-    size_t hl = moat_hash_len(h);
+    size_t hl = crypto_hash_len(h);
     int r = ks_expand_label(h, secret, "traffic upd", NULL, 0, next, hl);
     if (!r) memcpy(secret, next, hl);
     moat_wipe(next, sizeof next);
@@ -76,21 +76,21 @@ int ks_update_secret(int h, uint8_t *secret)
 
 int rl_set_secret(tls_dir *d, uint16_t suite, int encrypt, const uint8_t *secret)
 {
-    int h = moat_suite_hash(suite);
-    size_t kl = moat_aead_key_len(suite), hl;
+    int h = crypto_suite_hash(suite);
+    size_t kl = crypto_aead_key_len(suite), hl;
     if (h < 0 || !kl) return MOAT_ERR_INTERNAL;
-    hl = moat_hash_len(h);
+    hl = crypto_hash_len(h);
     uint8_t key[32];
     int r = ks_expand_label(h, secret, "key", NULL, 0, key, kl);
     if (!r) r = ks_expand_label(h, secret, "iv", NULL, 0, d->iv, 12);
-    if (!r && d->aead && !moat_aead_rekey(d->aead, suite, key)) {
+    if (!r && d->aead && !crypto_aead_rekey(d->aead, suite, key)) {
         /* same suite: the cipher context is kept, only its key changes */
     } else if (!r) {
-        moat_aead *a = moat_aead_new(suite, encrypt, key);
+        moat_aead *a = crypto_aead_new(suite, encrypt, key);
         if (!a) {
             r = MOAT_ERR_INTERNAL;
         } else {
-            moat_aead_free(d->aead);
+            crypto_aead_free(d->aead);
             d->aead = a;
         }
     }
@@ -109,7 +109,7 @@ int rl_set_secret(tls_dir *d, uint16_t suite, int encrypt, const uint8_t *secret
 void rl_park(tls_dir *d)
 {
     if (!d->aead) return;
-    moat_aead_free(d->aead);
+    crypto_aead_free(d->aead);
     d->aead = NULL;
     d->parked = 1;
 }
@@ -117,12 +117,12 @@ void rl_park(tls_dir *d)
 int rl_unpark(tls_dir *d)
 {
     if (!d->parked) return 0;
-    int h = moat_suite_hash(d->suite);
-    size_t kl = moat_aead_key_len(d->suite);
+    int h = crypto_suite_hash(d->suite);
+    size_t kl = crypto_aead_key_len(d->suite);
     if (h < 0 || !kl) return MOAT_ERR_INTERNAL;
     uint8_t key[32];
     int r = ks_expand_label(h, d->secret, "key", NULL, 0, key, kl);
-    moat_aead *a = r ? NULL : moat_aead_new(d->suite, d->encrypt, key);
+    moat_aead *a = r ? NULL : crypto_aead_new(d->suite, d->encrypt, key);
     moat_wipe(key, sizeof key);
     if (!a) return r ? r : MOAT_ERR_NOMEM;
     d->aead = a;
@@ -132,7 +132,7 @@ int rl_unpark(tls_dir *d)
 
 void rl_clear(tls_dir *d)
 {
-    moat_aead_free(d->aead);
+    crypto_aead_free(d->aead);
     moat_wipe(d, sizeof *d);
 }
 
@@ -161,7 +161,7 @@ int rl_seal(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moat_buf 
         uint8_t nonce[12];
         make_nonce(d, nonce);
         /* Encrypted straight from the caller's bytes, the type after them. */
-        r = moat_aead_seal_tail(d->aead, nonce, h, 5, data, len, &type, 1, h + 5);
+        r = crypto_aead_seal_tail(d->aead, nonce, h, 5, data, len, &type, 1, h + 5);
         moat_wipe(nonce, sizeof nonce); /* the first one is the IV itself */
         if (r) return r;
         d->seq++;
@@ -178,7 +178,7 @@ int rl_open(tls_dir *d, const uint8_t *hdr, const uint8_t *body, size_t bodylen,
     uint8_t nonce[12];
     if (bodylen < 17) return MOAT_ERR_ALERT(MOAT_ALERT_BAD_RECORD_MAC);
     make_nonce(d, nonce);
-    int bad = moat_aead_open(d->aead, nonce, hdr, 5, body, bodylen, out);
+    int bad = crypto_aead_open(d->aead, nonce, hdr, 5, body, bodylen, out);
     moat_wipe(nonce, sizeof nonce); /* the first one is the IV itself */
     if (bad) return MOAT_ERR_ALERT(MOAT_ALERT_BAD_RECORD_MAC);
     d->seq++;

@@ -161,9 +161,9 @@ static int parse_sni(moat_tls *t, client_hello *ch)
  * validate (all but self-signed ones) is signed with a scheme in list. */
 static int chain_fits(const moat_cred *cred, rd_t list)
 {
-    for (size_t i = 0; i < moat_cred_chain_len(cred); i++) {
+    for (size_t i = 0; i < crypto_cred_chain_len(cred); i++) {
         size_t len;
-        const uint8_t *der = moat_cred_chain_der(cred, i, &len);
+        const uint8_t *der = crypto_cred_chain_der(cred, i, &len);
         int self_signed = 0;
         uint16_t scheme = tls_cert_sig_scheme(der, len, &self_signed);
         if (self_signed) continue; /* a trust anchor: any algorithm will do */
@@ -185,14 +185,14 @@ static int choose_cert(moat_tls *t, client_hello *ch)
     rd_t cert_list = ch->has_sigalgs_cert ? ch->sigalgs_cert : ch->sigalgs;
     for (int pass = 0; pass < 4; pass++) {
         for (size_t i = 0; i < c->ncreds; i++) {
-            if (pass < 2 && !(t->sni[0] && moat_cred_matches_name(c->creds[i], t->sni))) continue;
+            if (pass < 2 && !(t->sni[0] && crypto_cred_matches_name(c->creds[i], t->sni))) continue;
             if (pass % 2 == 0 && !chain_fits(c->creds[i], cert_list)) continue;
             for (rd_t s = ch->sigalgs; s.n;) {
                 uint16_t scheme = rd_u16(&s);
                 int ours = 0;
                 for (size_t k = 0; k < tls_nsigschemes; k++)
                     ours |= tls_sigschemes[k] == scheme;
-                if (ours && moat_cred_can_sign(c->creds[i], scheme)) {
+                if (ours && crypto_cred_can_sign(c->creds[i], scheme)) {
                     t->hs->cred = c->creds[i];
                     t->sigscheme = scheme;
                     return 0;
@@ -257,7 +257,7 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
             r = ALERT(DECODE_ERROR);
             break;
         }
-        if (tls_ticket_open(t, id.p, id.n, s) || moat_suite_hash(s->suite) != t->hash ||
+        if (tls_ticket_open(t, id.p, id.n, s) || crypto_suite_hash(s->suite) != t->hash ||
             strcmp(s->sni, t->sni) || !ticket_auth_ok(t, s))
             continue;
         /* Past the lifetime counted from the full handshake, or past the
@@ -496,7 +496,7 @@ static int send_server_hello(moat_tls *t, const client_hello *ch, const negotiat
         t->group = t->cfg->groups[n->pick];
         e = crypto_kex_respond(t->group, n->key.p, n->key.n, pub, &publen, ecdhe, &elen);
     }
-    if (!e) e = moat_random(random, 32);
+    if (!e) e = crypto_random(random, 32);
     if (!e) e = write_server_hello(t, ch, n, random, pub, publen, out);
     if (!e)
         e = tls_install_hs_secrets(t, t->resumed ? h->psk->psk : NULL, n->dhe ? ecdhe : NULL, elen);
@@ -524,7 +524,7 @@ static int send_encrypted_extensions(moat_tls *t)
         wr_close(&w);
         wr_close(&w);
     }
-    if (t->sni[0] && h->cred && moat_cred_matches_name(h->cred, t->sni)) {
+    if (t->sni[0] && h->cred && crypto_cred_matches_name(h->cred, t->sni)) {
         /* RFC 6066 3: an empty server_name says the name was used. */
         wr_u16(&w, EXT_SERVER_NAME);
         wr_u16(&w, 0);
@@ -638,8 +638,8 @@ static int recv_certificate(moat_tls *t, const uint8_t *msg, size_t len)
     if (!t->cfg->client_trust) return ALERT(UNKNOWN_CA);
     if ((e = tls_verify_peer_chain(t, t->cfg->client_trust, NULL, &staple))) return e;
     /* tls_verify_peer_chain made t->tx. */
-    if (moat_x509_identity(h->peer_certs.base, h->cert_len[0], t->tx->peer_identity,
-                           sizeof t->tx->peer_identity))
+    if (crypto_x509_identity(h->peer_certs.base, h->cert_len[0], t->tx->peer_identity,
+                             sizeof t->tx->peer_identity))
         t->tx->peer_identity[0] = 0;
     /* Tickets carry when the identity ends: the first expiry among the
      * certificates the client sent, as the chain stops verifying then
@@ -647,7 +647,7 @@ static int recv_certificate(moat_tls *t, const uint8_t *msg, size_t len)
     t->tx->peer_not_after = INT64_MAX;
     for (size_t i = 0; i < h->npeer; i++) {
         int64_t na;
-        if (moat_x509_not_after(h->peer_certs.base + h->cert_off[i], h->cert_len[i], &na)) na = 0;
+        if (crypto_x509_not_after(h->peer_certs.base + h->cert_off[i], h->cert_len[i], &na)) na = 0;
         if (na < t->tx->peer_not_after) t->tx->peer_not_after = na;
     }
     /* Kept for the application (a proxy's RFC 9440 Client-Cert). */

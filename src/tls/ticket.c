@@ -29,13 +29,13 @@ static int derive_key(const uint8_t material[80], uint8_t *name, uint8_t *key)
 {
     uint8_t prk[32];
     memcpy(name, material, KEY_NAME);
-    int r = moat_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15,
-                              material + KEY_NAME, 64, prk);
+    int r = crypto_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15,
+                                material + KEY_NAME, 64, prk);
     if (!r)
-        r = moat_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, key,
-                             32);
+        r = crypto_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, key,
+                               32);
     moat_wipe(prk, sizeof prk);
-    moat_hmac_forget(); /* the ticket key, called from the configuration too */
+    crypto_hmac_forget(); /* the ticket key, called from the configuration too */
     return r;
 }
 
@@ -81,7 +81,7 @@ static int ticket_key(const moat_tls *t, int which, uint8_t name[KEY_NAME], uint
         uint8_t info[8], material[80];
         for (int i = 0; i < 8; i++)
             info[i] = (uint8_t)(period >> (56 - 8 * i));
-        int r = moat_hkdf_expand(MOAT_HASH_SHA256, c->ticket_master, 32, info, 8, material, 80) ||
+        int r = crypto_hkdf_expand(MOAT_HASH_SHA256, c->ticket_master, 32, info, 8, material, 80) ||
                 derive_key(material, cache.name[slot], cache.key[slot]);
         moat_wipe(material, sizeof material);
         cache.valid[slot] = !r;
@@ -136,8 +136,8 @@ static int get_session(rd_t *r, tls_session *s, int version)
     s->lifetime = rd_uint(r, 4);
     s->age_add = rd_uint(r, 4);
     rd_t psk = rd_vec(r, 1);
-    if (r->err || psk.n != moat_hash_len(moat_suite_hash(s->suite)) ||
-        moat_suite_hash(s->suite) < 0)
+    if (r->err || psk.n != crypto_hash_len(crypto_suite_hash(s->suite)) ||
+        crypto_suite_hash(s->suite) < 0)
         return -1;
     memcpy(s->psk, psk.p, psk.n);
     s->psklen = psk.n;
@@ -212,8 +212,8 @@ int tls_ticket_seal(moat_tls *t, const tls_session *s, wr_t *out)
     wr_u32(&w, s->not_after);
     put_chain(&w, t, s);
     if (!r) r = wr_finish(&w);
-    if (!r) r = moat_random(nonce, sizeof nonce);
-    moat_aead *a = r ? NULL : moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, key);
+    if (!r) r = crypto_random(nonce, sizeof nonce);
+    moat_aead *a = r ? NULL : crypto_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, key);
     if (!r && !a) r = MOAT_ERR_INTERNAL;
     uint8_t *p = r ? NULL : wr_room(out, KEY_NAME + 12 + plain.len + 16);
     if (!r && !p) r = out->err;
@@ -221,10 +221,10 @@ int tls_ticket_seal(moat_tls *t, const tls_session *s, wr_t *out)
         /* name | nonce | ciphertext | tag; the name is authenticated. */
         memcpy(p, name, KEY_NAME);
         memcpy(p + KEY_NAME, nonce, 12);
-        r = moat_aead_seal(a, nonce, name, KEY_NAME, plain.base, plain.len, p + KEY_NAME + 12);
+        r = crypto_aead_seal(a, nonce, name, KEY_NAME, plain.base, plain.len, p + KEY_NAME + 12);
         if (!r) wr_advance(out, KEY_NAME + 12 + plain.len + 16);
     }
-    moat_aead_free(a);
+    crypto_aead_free(a);
     moat_buf_free(&plain);
     moat_wipe(key, sizeof key);
     return r;
@@ -263,11 +263,11 @@ int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s)
     int found = -1;
     for (int i = 0; found < 0 && !ticket_key(t, i, name, key); i++) {
         if (memcmp(name, tk, KEY_NAME)) continue;
-        moat_aead *a = moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 0, key);
-        if (a && !moat_aead_open(a, tk + KEY_NAME, tk, KEY_NAME, tk + KEY_NAME + 12,
-                                 len - KEY_NAME - 12, plain))
+        moat_aead *a = crypto_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 0, key);
+        if (a && !crypto_aead_open(a, tk + KEY_NAME, tk, KEY_NAME, tk + KEY_NAME + 12,
+                                   len - KEY_NAME - 12, plain))
             found = ticket_read(plain, plen, s);
-        moat_aead_free(a);
+        crypto_aead_free(a);
     }
     moat_wipe(key, sizeof key);
     moat_wipe(plain, len);
@@ -278,8 +278,8 @@ int tls_ticket_open(moat_tls *t, const uint8_t *tk, size_t len, tls_session *s)
 int tls_psk_binder(int h, const uint8_t *psk, const uint8_t *thash, uint8_t *out)
 {
     uint8_t early[MOAT_HASH_MAX], empty[MOAT_HASH_MAX], bk[MOAT_HASH_MAX];
-    int r = ks_early_secret(h, psk, moat_hash_len(h), early);
-    if (!r) r = moat_hash(h, "", 0, empty);
+    int r = ks_early_secret(h, psk, crypto_hash_len(h), early);
+    if (!r) r = crypto_hash(h, "", 0, empty);
     if (!r) r = ks_derive_secret(h, early, "res binder", empty, bk);
     if (!r) r = ks_finished(h, bk, thash, out);
     moat_wipe(early, sizeof early);
@@ -333,7 +333,7 @@ int tls_send_tickets(moat_tls *t, moat_buf *out)
         uint64_t k = t->tickets_sent++;
         for (int j = 0; j < 8; j++)
             nonce[j] = (uint8_t)(k >> (56 - 8 * j));
-        r = moat_random(&s.age_add, 4);
+        r = crypto_random(&s.age_add, 4);
         if (!r) r = ks_expand_label(t->hash, t->resumption, "resumption", nonce, 8, s.psk, t->hlen);
         moat_buf_clear(&m);
         wr_t w = wr_init(&m);
@@ -403,7 +403,7 @@ static int session_binding(const moat_tls *t, uint8_t out[32])
     uint8_t in[24 + 1 + 32] = "moat session binding v1";
     in[24] = t->cfg->verify ? 1 : 0;
     if (t->cfg->verify) memcpy(in + 25, t->cfg->trust_id, 32);
-    return moat_hash(MOAT_HASH_SHA256, in, sizeof in, out) ? MOAT_ERR_INTERNAL : 0;
+    return crypto_hash(MOAT_HASH_SHA256, in, sizeof in, out) ? MOAT_ERR_INTERNAL : 0;
 }
 
 int moat_tls_get_session(const moat_tls *t, moat_buf *out)
@@ -451,7 +451,7 @@ int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
                  tls_now_ms(t) < s->time_ms + (uint64_t)s->lifetime * 1000;
     int hash_ok = 0;
     for (size_t i = 0; i < t->cfg->nsuites; i++)
-        hash_ok |= moat_suite_hash(t->cfg->suites[i]) == moat_suite_hash(s->suite);
+        hash_ok |= crypto_suite_hash(t->cfg->suites[i]) == crypto_suite_hash(s->suite);
     if (!usable || !hash_ok) {
         moat_wipe(s, sizeof *s);
         free(s);

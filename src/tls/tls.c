@@ -10,7 +10,7 @@
 
 static moat_tls *tls_new(const moat_tls_config *cfg, int is_server)
 {
-    if (!cfg || moat_crypto_init()) return NULL;
+    if (!cfg || crypto_init()) return NULL;
     moat_tls *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->hs = calloc(1, sizeof *t->hs);
@@ -249,7 +249,7 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
  * gets control back, so no secret outlives its connection there. */
 static int forget(int r)
 {
-    moat_hmac_forget();
+    crypto_hmac_forget();
     return r;
 }
 
@@ -363,8 +363,8 @@ int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t c
 {
     if (!t || t->state != ST_CONNECTED) return MOAT_ERR_STATE;
     uint8_t empty[MOAT_HASH_MAX], hctx[MOAT_HASH_MAX], sec[MOAT_HASH_MAX];
-    int r = moat_hash(t->hash, "", 0, empty);
-    if (!r) r = moat_hash(t->hash, ctx ? ctx : (const uint8_t *)"", ctx ? ctxlen : 0, hctx);
+    int r = crypto_hash(t->hash, "", 0, empty);
+    if (!r) r = crypto_hash(t->hash, ctx ? ctx : (const uint8_t *)"", ctx ? ctxlen : 0, hctx);
     if (!r) r = ks_derive_secret(t->hash, t->exporter, label, empty, sec);
     if (!r) r = ks_expand_label(t->hash, sec, "exporter", hctx, t->hlen, out, outlen);
     moat_wipe(sec, sizeof sec);

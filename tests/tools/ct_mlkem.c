@@ -58,18 +58,18 @@ static int ctgrind(void)
 {
     static uint8_t ek[EK], dk[DK], ct[CT], bad[CT];
     uint8_t d[32], z[32], m[32], k[32], k2[32], k3[32];
-    if (moat_random(d, 32) || moat_random(z, 32) || moat_random(m, 32)) return 1;
+    if (crypto_random(d, 32) || crypto_random(z, 32) || crypto_random(m, 32)) return 1;
 
     /* Algorithm 16 with d and z secret: ek comes out public. */
     SECRET(d, 32);
     SECRET(z, 32);
-    int r = moat_mlkem_own_keygen_internal(d, z, ek, dk);
+    int r = crypto_mlkem_own_keygen_internal(d, z, ek, dk);
     PUBLIC(ek, EK);
     check(!r, "ct: ML-KEM.KeyGen_internal with d and z undefined");
 
     /* Algorithm 17 with m secret: ct is public, K secret. */
     SECRET(m, 32);
-    r = moat_mlkem_own_encaps_internal(ek, m, ct, k);
+    r = crypto_mlkem_own_encaps_internal(ek, m, ct, k);
     PUBLIC(ct, CT);
     check(!r, "ct: ML-KEM.Encaps_internal with m undefined");
 
@@ -78,8 +78,8 @@ static int ctgrind(void)
     memcpy(bad, ct, CT);
     bad[CT / 2] ^= 0x10;
     dk_secret(dk);
-    int r2 = moat_mlkem_own_decaps_internal(dk, ct, k2);
-    int r3 = moat_mlkem_own_decaps_internal(dk, bad, k3);
+    int r2 = crypto_mlkem_own_decaps_internal(dk, ct, k2);
+    int r3 = crypto_mlkem_own_decaps_internal(dk, bad, k3);
     PUBLIC(k, 32);
     PUBLIC(k2, 32);
     PUBLIC(k3, 32);
@@ -87,11 +87,11 @@ static int ctgrind(void)
     check(!r3 && memcmp(k, k3, 32), "ct: ML-KEM.Decaps_internal, invalid ciphertext, dk undefined");
 #ifndef MOAT_MLKEM_LIBCRYPTO
     dk_secret(dk);
-    r2 = moat_mlkem768_decaps(dk, ct, CT, k2);
+    r2 = crypto_mlkem768_decaps(dk, ct, CT, k2);
     PUBLIC(k2, 32);
     check(!r2 && !memcmp(k, k2, 32), "ct: ML-KEM.Decaps with its 7.3 checks, dk undefined");
     SECRET(m, 32);
-    r = moat_mlkem768_encaps_internal(ek, EK, m, ct, k);
+    r = crypto_mlkem768_encaps_internal(ek, EK, m, ct, k);
     check(!r, "ct: ML-KEM.Encaps with its 7.2 checks, m undefined");
 #endif
     PUBLIC(dk, DK);
@@ -102,7 +102,7 @@ static int ctgrind(void)
 static int leaky(void)
 {
     uint8_t a[32], b[32];
-    if (moat_random(a, 32)) return 1;
+    if (crypto_random(a, 32)) return 1;
     memcpy(b, a, 32);
     b[31] ^= 1;
     SECRET(a, 32);
@@ -158,19 +158,19 @@ static int dudect(int n)
     uint8_t(*cts)[CT] = malloc((size_t)n * CT), k[32], d[64];
     double *t = malloc(n * sizeof *t), *sorted = malloc(n * sizeof *t);
     int *cls = malloc(n * sizeof *cls);
-    if (!cts || !t || !sorted || !cls || moat_random(d, 64)) return 1;
-    moat_mlkem_own_keygen_internal(d, d + 32, ek, dk);
+    if (!cts || !t || !sorted || !cls || crypto_random(d, 64)) return 1;
+    crypto_mlkem_own_keygen_internal(d, d + 32, ek, dk);
     for (int i = 0; i < n; i++) {
         uint8_t m[32], c;
-        moat_random(m, 32);
-        moat_random(&c, 1);
+        crypto_random(m, 32);
+        crypto_random(&c, 1);
         cls[i] = c & 1;
-        moat_mlkem_own_encaps_internal(ek, m, cts[i], k);
+        crypto_mlkem_own_encaps_internal(ek, m, cts[i], k);
         if (cls[i]) cts[i][(m[0] | m[1] << 8) % CT] ^= (uint8_t)(1 << (m[2] & 7));
     }
     for (int i = 0; i < n; i++) {
         double t0 = now_ns();
-        moat_mlkem_own_decaps_internal(dk, cts[i], k);
+        crypto_mlkem_own_decaps_internal(dk, cts[i], k);
         t[i] = now_ns() - t0;
     }
     memcpy(sorted, t, n * sizeof *t);
@@ -203,7 +203,7 @@ static int dudect(int n)
 
 int main(int argc, char **argv)
 {
-    if (moat_crypto_init()) return 1;
+    if (crypto_init()) return 1;
     if (argc > 2 && !strcmp(argv[1], "--dudect")) return dudect(atoi(argv[2])) || failures;
     check(HAVE_MEMCHECK, "ct: built with valgrind/memcheck.h");
     check(RUNNING_ON_VALGRIND, "ct: running under valgrind");

@@ -41,19 +41,19 @@ static void run(char *line)
     char *cmd = strtok(line, " \n"), *a = strtok(NULL, " \n"), *b = strtok(NULL, " \n");
     int r = MOAT_ERR_ARG; /* an unknown command, or bad hex */
     if (cmd && !strcmp(cmd, "keygen")) {
-        if (!(r = moat_mlkem768_keygen(ek, dk))) {
+        if (!(r = crypto_mlkem768_keygen(ek, dk))) {
             hex("ek", ek, EK);
             hex(" dk", dk, DK);
         }
     } else if (cmd && !strcmp(cmd, "encaps") && a) {
         size_t n = unhex(a, ek, sizeof ek);
-        if (n != (size_t)-1 && !(r = moat_mlkem768_encaps(ek, n, ct, k))) {
+        if (n != (size_t)-1 && !(r = crypto_mlkem768_encaps(ek, n, ct, k))) {
             hex("ct", ct, CT);
             hex(" k", k, 32);
         }
     } else if (cmd && !strcmp(cmd, "decaps") && a && b) {
         size_t n = unhex(a, dk, sizeof dk), m = unhex(b, ct, sizeof ct);
-        if (n == DK && m != (size_t)-1 && !(r = moat_mlkem768_decaps(dk, ct, m, k)))
+        if (n == DK && m != (size_t)-1 && !(r = crypto_mlkem768_decaps(dk, ct, m, k)))
             hex("k", k, 32);
     }
     if (r) printf("error %d", r);
@@ -65,7 +65,7 @@ int main(void)
 {
     char *line = NULL;
     size_t cap = 0;
-    if (moat_crypto_init()) return 1;
+    if (crypto_init()) return 1;
     while (getline(&line, &cap, stdin) > 0)
         run(line);
     free(line);

@@ -341,10 +341,10 @@ static void client_set_ch(moat_tls *c, moat_buf *to_s, moat_buf *msg)
 {
     tls_session *psk = c->hs->psk;
     if (psk) {
-        int h = moat_suite_hash(psk->suite);
-        size_t hl = moat_hash_len(h);
+        int h = crypto_suite_hash(psk->suite);
+        size_t hl = crypto_hash_len(h);
         uint8_t th[MOAT_HASH_MAX];
-        moat_hash(h, msg->base, msg->len - 3 - hl, th);
+        crypto_hash(h, msg->base, msg->len - 3 - hl, th);
         tls_psk_binder(h, psk->psk, th, msg->base + msg->len - hl);
     }
     moat_buf_clear(&c->hs->ch);

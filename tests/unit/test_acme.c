@@ -88,7 +88,7 @@ static void test_jws(void)
 {
     moat_pkey *k;
     char err[256];
-    if (moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err)) {
+    if (crypto_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err)) {
         check(0, "jws P-256 key");
         return;
     }
@@ -114,10 +114,10 @@ static void test_jws(void)
         char input[8192];
         snprintf(input, sizeof input, "%s.%s",
                  j ? json_string_value(json_object_get(j, "protected")) : "", pl ? pl : "");
-        check(sl == 64 && moat_jose_es256_verify(k, input, strlen(input), sig) == 0,
+        check(sl == 64 && crypto_jose_es256_verify(k, input, strlen(input), sig) == 0,
               "jws %s: a 64-byte r||s signature that libcrypto verifies", kid ? "kid" : "jwk");
         sig[10] ^= 1;
-        check(sl == 64 && moat_jose_es256_verify(k, input, strlen(input), sig) != 0,
+        check(sl == 64 && crypto_jose_es256_verify(k, input, strlen(input), sig) != 0,
               "jws %s: a changed signature does not verify", kid ? "kid" : "jwk");
         json_decref(h);
         json_decref(j);
@@ -128,7 +128,7 @@ static void test_jws(void)
               strlen(jwk) == 126,
           "jwk: canonical members, 43-character x and y (%s)", jwk ? jwk : "NULL");
     free(jwk);
-    moat_pkey_free(k);
+    crypto_pkey_free(k);
 }
 
 static void test_problem(void)
@@ -189,7 +189,7 @@ static void test_csr_alpn(void)
     char err[256], names[512];
     for (int rsa = 0; rsa < 2; rsa++) {
         moat_pkey *k;
-        if (moat_pkey_generate(rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, &k, err, sizeof err)) {
+        if (crypto_pkey_generate(rsa ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256, &k, err, sizeof err)) {
             check(0, "csr key");
             return;
         }
@@ -197,22 +197,23 @@ static void test_csr_alpn(void)
         uint8_t *der = NULL;
         size_t len = 0;
         int sig_ok = 0;
-        check(moat_jose_csr(k, n, 3, &der, &len, err, sizeof err) == 0 &&
-                  moat_jose_csr_names(der, len, names, sizeof names, &sig_ok) == 0 && sig_ok &&
+        check(crypto_jose_csr(k, n, 3, &der, &len, err, sizeof err) == 0 &&
+                  crypto_jose_csr_names(der, len, names, sizeof names, &sig_ok) == 0 && sig_ok &&
                   !strcmp(names, "a.test,b.test,*.c.test"),
               "csr %s: the names as SAN dNSNames, signature verifies (%s)",
               rsa ? "rsa2048" : "p256", names);
         free(der);
-        moat_pkey_free(k);
+        crypto_pkey_free(k);
     }
     uint8_t digest[32], got[32];
     const char *ka = "token.thumb";
-    moat_hash(MOAT_HASH_SHA256, ka, strlen(ka), digest);
+    crypto_hash(MOAT_HASH_SHA256, ka, strlen(ka), digest);
     char *cert = NULL, *key = NULL;
     size_t cl, kl;
     int crit = 0;
-    check(moat_jose_alpn_cert("a.test", digest, &cert, &cl, &key, &kl, err, sizeof err) == 0 &&
-              moat_jose_alpn_digest(cert, cl, got, &crit) == 0 && crit && !memcmp(got, digest, 32),
+    check(crypto_jose_alpn_cert("a.test", digest, &cert, &cl, &key, &kl, err, sizeof err) == 0 &&
+              crypto_jose_alpn_digest(cert, cl, got, &crit) == 0 && crit &&
+              !memcmp(got, digest, 32),
           "acmeIdentifier: critical, OCTET STRING (04 20) of SHA-256(key authorization) (RFC 8737 "
           "3)");
     moat_tls_config *cfg = moat_tls_config_new();
@@ -316,7 +317,7 @@ static void test_responder_dies_with_parent(void)
 
 int main(void)
 {
-    if (moat_crypto_init() < 0) return 1;
+    if (crypto_init() < 0) return 1;
     test_b64url();
     test_thumbprint();
     test_jws();

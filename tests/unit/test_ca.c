@@ -37,7 +37,7 @@ static void check(int ok, const char *fmt, ...)
     }
 }
 
-/* Runs moat_ca_main("ca", args..., NULL) with stdout and stderr captured
+/* Runs cli_ca_main("ca", args..., NULL) with stdout and stderr captured
  * into out; returns its exit code. */
 static int run(const char *first, ...)
 {
@@ -60,7 +60,7 @@ static int run(const char *first, ...)
     dup2(fd, 1);
     dup2(fd, 2);
     close(fd);
-    int rc = moat_ca_main(argc, argv);
+    int rc = cli_ca_main(argc, argv);
     fflush(stdout);
     fflush(stderr);
     dup2(o1, 1);
@@ -428,9 +428,9 @@ static void test_broken_ca(void)
     snprintf(dir, sizeof dir, "%s/crashinit", tmp);
     snprintf(cert, sizeof cert, "%s/rootCA.pem", dir);
     snprintf(key, sizeof key, "%s/rootCA-key.pem", dir);
-    moat_ca_test_fault(1);
+    ca_test_fault(1);
     int r = run("init", "--ca-dir", dir, NULL);
-    moat_ca_test_fault(0);
+    ca_test_fault(0);
     char tcert[800], tkey[800];
     snprintf(tcert, sizeof tcert, "%s/%s", dir, MOAT_CA_NEW_CERT_FILE);
     snprintf(tkey, sizeof tkey, "%s/%s", dir, MOAT_CA_NEW_KEY_FILE);
@@ -443,9 +443,9 @@ static void test_broken_ca(void)
               !exists(tkey),
           "the next issue makes a whole CA over the leftovers");
     snprintf(dir, sizeof dir, "%s/crashinit2", tmp);
-    moat_ca_test_fault(1);
+    ca_test_fault(1);
     run("init", "--ca-dir", dir, NULL);
-    moat_ca_test_fault(0);
+    ca_test_fault(0);
     check(run("list", "--ca-dir", dir, NULL) == 2 && strstr(out, "no CA in"),
           "leftovers alone are no CA to list");
     check(run("init", "--ca-dir", dir, NULL) == 0 && strstr(out, "rootCA.pem"),
@@ -466,7 +466,7 @@ static void test_localhost(void)
     int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(fd, 2);
     close(fd);
-    int r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    int r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -491,7 +491,7 @@ static void test_localhost(void)
     char first[16384], root_pem[16384];
     snprintf(first, sizeof first, "%s", slurp(cert, 0));
     snprintf(root_pem, sizeof root_pem, "%s", slurp(root, 1));
-    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && strcmp(first, slurp(cert, 2)) == 0, "localhost_cert is idempotent");
     check(strcmp(root_pem, slurp(root, 3)) == 0, "the CA is kept");
 
@@ -501,21 +501,21 @@ static void test_localhost(void)
           "localhost cert valid for 90 days");
 
     /* 59 days on, 31 remain: kept; 61 days on, 29 remain: renewed. */
-    moat_ca_set_clock(fake_clock);
+    ca_set_clock(fake_clock);
     fake_now = (int64_t)time(NULL) + 59 * 86400;
-    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && strcmp(first, slurp(cert, 2)) == 0, "kept while 31 days remain");
     fake_now = (int64_t)time(NULL) + 61 * 86400;
-    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && strcmp(first, slurp(cert, 2)) != 0, "renewed when < 30 days remain");
     snprintf(first, sizeof first, "%s", slurp(cert, 0));
-    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && strcmp(first, slurp(cert, 2)) == 0, "and then reused");
-    moat_ca_set_clock(NULL);
+    ca_set_clock(NULL);
 
     /* A key that does not match: reissued. */
     sh("cp %s/out/rsa.test-key.pem %s", tmp, key);
-    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && sh("openssl x509 -in %s -noout -pubkey > %s/a.pub && openssl pkey -in %s "
                        "-pubout > %s/b.pub && cmp -s %s/a.pub %s/b.pub",
                        cert, tmp, key, tmp, tmp, tmp) == 0,
@@ -524,7 +524,7 @@ static void test_localhost(void)
     /* A new CA: the old localhost certificate is not reused. */
     sh("mv %s/rootCA.pem %s/rootCA.old && mv %s/rootCA-key.pem %s/rootCA-key.old", ca, ca, ca, ca);
     snprintf(first, sizeof first, "%s", slurp(cert, 0));
-    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && strcmp(first, slurp(cert, 2)) != 0 &&
               sh("openssl verify -CAfile %s %s >/dev/null", root, cert) == 0,
           "reissued by a new CA");
@@ -535,12 +535,12 @@ static void test_localhost(void)
     snprintf(root2, sizeof root2, "%s/rootCA.pem", ca2);
     setenv("MOAT_CA_HOME", ca2, 1);
     snprintf(root_pem, sizeof root_pem, "%s", slurp(root2, 1));
-    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && strcmp(root_pem, slurp(root2, 3)) == 0 &&
               sh("openssl verify -CAfile %s %s >/dev/null", root2, cert) == 0,
           "uses the existing CA");
     char small[8];
-    check(moat_ca_localhost_cert(small, sizeof small, key, sizeof key, err, sizeof err) < 0,
+    check(ca_localhost_cert(small, sizeof small, key, sizeof key, err, sizeof err) < 0,
           "too small a buffer is an error");
 }
 
@@ -559,7 +559,7 @@ static void test_localhost_race(void)
             char c[4200], k[4200], e[512];
             int fd = open("/dev/null", O_WRONLY);
             dup2(fd, 2);
-            int r = moat_ca_localhost_cert(c, sizeof c, k, sizeof k, e, sizeof e);
+            int r = ca_localhost_cert(c, sizeof c, k, sizeof k, e, sizeof e);
             _exit(r == 0 ? 0 : 1);
         }
     }
@@ -705,7 +705,7 @@ static void test_constraints(void)
     check(run("init", "--ca-dir", dir2, "--permit-dns", "*.x.test", NULL) == 2,
           "--permit-dns with a wildcard is refused");
 
-    /* Past moat's check: moat_x509_issue directly. */
+    /* Past moat's check: crypto_x509_issue directly. */
     struct moat_ca ca;
     moat_pkey *k = NULL;
     moat_cert *leaf = NULL;
@@ -714,16 +714,16 @@ static void test_constraints(void)
                                   .n_names = 1,
                                   .not_before = (int64_t)time(NULL),
                                   .not_after = (int64_t)time(NULL) + 86400};
-    int r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
-    check(r == 0 && !moat_cert_name_permitted(ca.cert, "outside.example") &&
-              moat_cert_name_permitted(ca.cert, "localhost") &&
-              moat_cert_name_permitted(ca.cert, "A.DEV.TEST") &&
-              moat_cert_name_permitted(ca.cert, "::1") &&
-              !moat_cert_name_permitted(ca.cert, "::2") &&
-              moat_cert_name_permitted(ca.cert, "127.255.0.1"),
-          "moat_cert_name_permitted follows RFC 5280 subtrees");
-    if (r == 0 && moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
-        moat_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
+    int r = ca_store_open(dir, 0, NULL, &ca, err, sizeof err);
+    check(r == 0 && !crypto_cert_name_permitted(ca.cert, "outside.example") &&
+              crypto_cert_name_permitted(ca.cert, "localhost") &&
+              crypto_cert_name_permitted(ca.cert, "A.DEV.TEST") &&
+              crypto_cert_name_permitted(ca.cert, "::1") &&
+              !crypto_cert_name_permitted(ca.cert, "::2") &&
+              crypto_cert_name_permitted(ca.cert, "127.255.0.1"),
+          "crypto_cert_name_permitted follows RFC 5280 subtrees");
+    if (r == 0 && crypto_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
+        crypto_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
         const moat_cert *chain[1] = {leaf};
         ca_write_certs(chain, 1, "rogue.pem", 0644, err, sizeof err);
     }
@@ -732,16 +732,16 @@ static void test_constraints(void)
                  "violation'",
                  root) == 0,
           "a leaf outside the constraints fails openssl verify");
-    moat_cert_free(leaf);
-    moat_pkey_free(k);
-    if (r == 0) moat_ca_close(&ca);
+    crypto_cert_free(leaf);
+    crypto_pkey_free(k);
+    if (r == 0) ca_store_close(&ca);
 }
 
 /* An IP-only leaf under a root with DNS name constraints: no CN (OpenSSL
  * holds a CN that reads as a DNS name, "127.0.0.1" among them, to the DNS
  * constraints when the leaf has no DNS SAN), and it verifies; the same for
  * moat serve's localhost certificate when the root does not permit
- * localhost. moat_cert_check_leaf refuses the old shape. */
+ * localhost. crypto_cert_check_leaf refuses the old shape. */
 static void test_ip_only_cn(void)
 {
     char dir[600], root[700], err[512];
@@ -781,25 +781,25 @@ static void test_ip_only_cn(void)
                                   .not_before = (int64_t)time(NULL),
                                   .not_after = (int64_t)time(NULL) + 86400,
                                   .common_name = "127.0.0.1"};
-    int r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
-    if (r == 0 && moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
-        moat_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
-        check(moat_cert_check_leaf(ca.cert, leaf, 1, 0, err, sizeof err) == MOAT_ERR_ARG &&
+    int r = ca_store_open(dir, 0, NULL, &ca, err, sizeof err);
+    if (r == 0 && crypto_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
+        crypto_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
+        check(crypto_cert_check_leaf(ca.cert, leaf, 1, 0, err, sizeof err) == MOAT_ERR_ARG &&
                   strstr(err, "permitted subtree violation"),
-              "ip-only CN: moat_cert_check_leaf refuses CN=127.0.0.1 under DNS constraints (%s)",
+              "ip-only CN: crypto_cert_check_leaf refuses CN=127.0.0.1 under DNS constraints (%s)",
               err);
     } else {
         check(0, "ip-only CN: made the old shape (%s)", err);
     }
-    moat_cert_free(leaf);
-    moat_pkey_free(k);
-    if (r == 0) moat_ca_close(&ca);
+    crypto_cert_free(leaf);
+    crypto_pkey_free(k);
+    if (r == 0) ca_store_close(&ca);
 
     /* moat serve without --cert: localhost is not permitted, so 127.0.0.1
      * and ::1 alone. */
     char cert[4200], key[4200];
     setenv("MOAT_CA_HOME", dir, 1);
-    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 &&
               sh("openssl verify -CAfile %s -purpose sslserver %s >/dev/null 2>&1", root, cert) ==
                   0 &&
@@ -815,19 +815,19 @@ static void test_ip_only_cn(void)
     p.names = both;
     p.n_names = 2;
     p.not_after = (int64_t)time(NULL) + 90 * 86400;
-    r = moat_ca_open(dir, 0, NULL, &ca, err, sizeof err);
-    if (r == 0 && moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
-        moat_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
+    r = ca_store_open(dir, 0, NULL, &ca, err, sizeof err);
+    if (r == 0 && crypto_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
+        crypto_x509_issue(ca.cert, ca.key, k, &p, &leaf, err, sizeof err) == 0) {
         const moat_cert *chain[1] = {leaf};
         ca_write_key(k, key, err, sizeof err);
         ca_write_certs(chain, 1, cert, 0644, err, sizeof err);
     }
-    moat_cert_free(leaf);
-    moat_pkey_free(k);
-    if (r == 0) moat_ca_close(&ca);
+    crypto_cert_free(leaf);
+    crypto_pkey_free(k);
+    if (r == 0) ca_store_close(&ca);
     check(sh("openssl x509 -in %s -noout -subject | grep -q 'CN = 127.0.0.1'", cert) == 0,
           "ip-only CN: an old serve certificate with CN=127.0.0.1 put in place");
-    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && sh("openssl verify -CAfile %s -purpose sslserver %s >/dev/null 2>&1", root,
                        cert) == 0,
           "ip-only CN: serve replaces the old one with one that verifies (%s)", r ? err : "");
@@ -932,26 +932,25 @@ static void test_revoke(void)
 
     /* Normalising serials. */
     char n[64];
-    check(moat_ca_normalize_serial("00:0A:bc", n, sizeof n) == 0 && strcmp(n, "0abc") == 0,
+    check(ca_normalize_serial("00:0A:bc", n, sizeof n) == 0 && strcmp(n, "0abc") == 0,
           "serial 00:0A:bc -> 0abc");
-    check(moat_ca_normalize_serial("serial=ABC", n, sizeof n) == 0 && strcmp(n, "0abc") == 0,
+    check(ca_normalize_serial("serial=ABC", n, sizeof n) == 0 && strcmp(n, "0abc") == 0,
           "serial=ABC -> 0abc");
-    check(moat_ca_normalize_serial("0x1", n, sizeof n) == 0 && strcmp(n, "01") == 0, "0x1 -> 01");
-    check(moat_ca_normalize_serial("xyz", n, sizeof n) < 0 &&
-              moat_ca_normalize_serial("", n, sizeof n) < 0 &&
-              moat_ca_normalize_serial("000", n, sizeof n) < 0,
+    check(ca_normalize_serial("0x1", n, sizeof n) == 0 && strcmp(n, "01") == 0, "0x1 -> 01");
+    check(ca_normalize_serial("xyz", n, sizeof n) < 0 && ca_normalize_serial("", n, sizeof n) < 0 &&
+              ca_normalize_serial("000", n, sizeof n) < 0,
           "non-hex, empty and zero serials refused");
-    check(moat_ca_reason_code("cessationofoperation") == 5 && moat_ca_reason_code("nope") < 0 &&
-              strcmp(moat_ca_reason_name(2), "cACompromise") == 0,
+    check(ca_reason_code("cessationofoperation") == 5 && ca_reason_code("nope") < 0 &&
+              strcmp(ca_reason_name(2), "cACompromise") == 0,
           "reason names");
 
     /* A revoked serve certificate is not reused. */
     char cert[4200], key[4200], err[512], first[16384];
     setenv("MOAT_CA_HOME", dir, 1);
-    int r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    int r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     snprintf(first, sizeof first, "%s", slurp(cert, 0));
     check(r == 0 && run("revoke", cert, NULL) == 0, "revoke the serve certificate by its file");
-    r = moat_ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
+    r = ca_localhost_cert(cert, sizeof cert, key, sizeof key, err, sizeof err);
     check(r == 0 && strcmp(first, slurp(cert, 1)) != 0, "serve issues a new one after revocation");
 }
 
@@ -1041,20 +1040,19 @@ static void test_x509gen(void)
     check(ca_read_cert("/nonexistent.pem", &c, err, sizeof err) == MOAT_ERR_FILE && !c,
           "reading a missing certificate fails");
     snprintf(path, sizeof path, "%s/atomic", tmp);
-    check(ca_read_key(path, &k, err, sizeof err) == MOAT_ERR_FILE && !k,
-          "reading a non-key fails");
+    check(ca_read_key(path, &k, err, sizeof err) == MOAT_ERR_FILE && !k, "reading a non-key fails");
     sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes-128-cbc -pass "
        "pass:secret -out %s/enc.pem 2>/dev/null",
        tmp);
     snprintf(path, sizeof path, "%s/enc.pem", tmp);
     check(ca_read_key(path, &k, err, sizeof err) == MOAT_ERR_FILE && !k,
           "an encrypted key is refused without prompting");
-    check(moat_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
-              moat_pkey_type(k) == MOAT_KEY_EC_P256,
+    check(crypto_pkey_generate(MOAT_KEY_EC_P256, &k, err, sizeof err) == 0 &&
+              crypto_pkey_type(k) == MOAT_KEY_EC_P256,
           "P-256 key generation");
-    moat_pkey_free(k);
+    crypto_pkey_free(k);
     k = NULL;
-    check(moat_pkey_generate((enum moat_key_type)7, &k, err, sizeof err) == MOAT_ERR_ARG,
+    check(crypto_pkey_generate((enum moat_key_type)7, &k, err, sizeof err) == MOAT_ERR_ARG,
           "unknown key type");
 }
 
@@ -1115,42 +1113,42 @@ static void test_ocsp_staple_age(void)
     unsigned char *day = read_all(path, &day_n);
     char err[256], said[512];
     moat_verdict v;
-    moat_trust *t = root ? moat_trust_new((const char *)root, root_n, err, sizeof err) : NULL;
+    moat_trust *t = root ? crypto_trust_new((const char *)root, root_n, err, sizeof err) : NULL;
     check(t && leaf && good && rev && day, "trust and answers loaded");
     if (t && leaf && good && rev && day) {
         const uint8_t *ders[1] = {leaf};
         size_t lens[1] = {leaf_n};
         int64_t now = (int64_t)time(NULL), later = now + MOAT_OCSP_MAX_AGE + 86400;
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", now, 0, good, good_n, &v) == 0 &&
+        check(crypto_verify_chain(t, ders, lens, 1, "localhost", now, 0, good, good_n, &v) == 0 &&
                   !v.staple[0],
               "a fresh good answer without nextUpdate is accepted");
-        moat_ocsp_describe(good, good_n, now, said, sizeof said);
+        crypto_ocsp_describe(good, good_n, now, said, sizeof said);
         check(strstr(said, "good") && strstr(said, "no next update"), "-v: %s", said);
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, good, good_n, &v) == 0 &&
+        check(crypto_verify_chain(t, ders, lens, 1, "localhost", later, 0, good, good_n, &v) == 0 &&
                   strstr(v.staple, "stale"),
               "8 days on, the same answer is ignored as stale, not a refusal (%s)", v.staple);
-        moat_ocsp_describe(good, good_n, later, said, sizeof said);
+        crypto_ocsp_describe(good, good_n, later, said, sizeof said);
         check(strstr(said, "stale, ignored") != NULL, "-v 8 days on: %s", said);
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", now, 0, rev, rev_n, &v) ==
+        check(crypto_verify_chain(t, ders, lens, 1, "localhost", now, 0, rev, rev_n, &v) ==
                       MOAT_ERR_ALERT(MOAT_ALERT_CERTIFICATE_REVOKED) &&
                   strstr(v.reason, "revoked"),
               "a fresh revoked answer without nextUpdate refuses (%s)", v.reason);
         /* Chromium ignores a stale staple whatever it says: only a valid
          * answer that says revoked refuses (tests/interop/33). */
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, rev, rev_n, &v) == 0 &&
+        check(crypto_verify_chain(t, ders, lens, 1, "localhost", later, 0, rev, rev_n, &v) == 0 &&
                   strstr(v.staple, "stale"),
               "8 days on, a revoked answer without nextUpdate is ignored as stale (%s)", v.staple);
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", now, 0, rev, rev_n, &v) != 0 &&
+        check(crypto_verify_chain(t, ders, lens, 1, "localhost", now, 0, rev, rev_n, &v) != 0 &&
                   strcmp(v.code, "NET::ERR_CERT_REVOKED") == 0,
               "and a fresh one refuses (%s)", v.code);
-        check(moat_verify_chain(t, ders, lens, 1, "localhost", later, 0, day, day_n, &v) == 0 &&
+        check(crypto_verify_chain(t, ders, lens, 1, "localhost", later, 0, day, day_n, &v) == 0 &&
                   strstr(v.staple, "out of date"),
               "an answer past its nextUpdate is ignored as out of date, not a refusal (%s)",
               v.staple);
-        moat_ocsp_describe(day, day_n, now, said, sizeof said);
+        crypto_ocsp_describe(day, day_n, now, said, sizeof said);
         check(strstr(said, "next update 2") != NULL, "-v with nextUpdate: %s", said);
     }
-    moat_trust_free(t);
+    crypto_trust_free(t);
     free(root);
     free(leaf);
     free(good);
@@ -1165,7 +1163,7 @@ static int x509_has(const char *file, const char *opts, const char *what)
            0;
 }
 
-/* Who moat serve logs for the client certificate in pem (moat_x509_identity). */
+/* Who moat serve logs for the client certificate in pem (crypto_x509_identity). */
 static const char *identity_of(const char *pem, char *buf, size_t len)
 {
     char der[700];
@@ -1174,7 +1172,7 @@ static const char *identity_of(const char *pem, char *buf, size_t len)
     buf[0] = 0;
     if (sh("openssl x509 -in '%s' -outform DER -out %s", pem, der) != 0) return buf;
     unsigned char *b = read_all(der, &n);
-    if (!b || moat_x509_identity(b, n, buf, len) != 0) buf[0] = 0;
+    if (!b || crypto_x509_identity(b, n, buf, len) != 0) buf[0] = 0;
     free(b);
     return buf;
 }

@@ -252,7 +252,7 @@ static void test_one_byte(const moat_tls_config *cc, const moat_tls_config *sc)
 static void test_fuzz_regressions(void)
 {
     /* fuzz_cert: a certificate "PEM" with no certificate in it freed its
-     * BIO twice in moat_cred_load (src/crypto/cert.c). */
+     * BIO twice in crypto_cred_load (src/crypto/cert.c). */
     moat_tls_config *c = moat_tls_config_new();
     char err[256] = "";
     static const char junk[] = "\xc6\xd5";

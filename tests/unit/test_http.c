@@ -432,11 +432,11 @@ static void test_mutations(void)
 /* moat serve --config, from bytes (src/server/config.c). */
 static int conf(struct moat_serve_opts *o, const char *text, char *err, size_t errlen)
 {
-    moat_serve_opts_init(o);
+    server_opts_init(o);
     o->no_include = 1;
-    moat_proxy_reset(o->proxy, 0);
+    server_proxy_reset(o->proxy, 0);
     err[0] = '\0';
-    return moat_serve_config_parse(o, text, strlen(text), "t.conf", err, errlen);
+    return server_config_parse(o, text, strlen(text), "t.conf", err, errlen);
 }
 
 static void test_config(void)
@@ -450,48 +450,48 @@ static void test_config(void)
     check(r == 0 && o.workers == 3 && o.hsts == 60 && o.list_dirs == 1 && o.ncerts == 1 &&
               !strcmp(o.certs[0], "a.pem") && o.max_body == 0,
           "config: settings, CRLF, comments, dashes, a last line without newline");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     r = conf(&o, "workers 2\n\nworkers lots\n", err, sizeof err);
     check(r == 2 && !strncmp(err, "t.conf:3: workers wants a whole number", 38),
           "config: a bad value is file:line and what is wrong");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     r = conf(&o, "serve-dotfiles\nlist-dirs off\n", err, sizeof err);
     check(r == 0 && o.serve_dotfiles == 1 && o.list_dirs == 0, "config: serve-dotfiles switch");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     r = conf(&o, "serve-dotfiles on\nserve-dotfiles off\n", err, sizeof err);
     check(r == 0 && o.serve_dotfiles == 0, "config: serve-dotfiles on, then off");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     r = conf(&o, "serve-dotfiles perhaps\n", err, sizeof err);
     check(r == 2 && !strcmp(err, "t.conf:1: serve-dotfiles takes on or off, not 'perhaps'"),
           "config: serve-dotfiles with a bad value is named");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     r = conf(&o, "frobnicate yes\n", err, sizeof err);
     check(r == 2 && !strcmp(err, "t.conf:1: unknown setting frobnicate"),
           "config: an unknown setting is named");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     char nul[] = "workers 2\nhsts\0 5\n";
-    moat_serve_opts_init(&o);
+    server_opts_init(&o);
     o.no_include = 1;
-    r = moat_serve_config_parse(&o, nul, sizeof nul - 1, "t.conf", err, sizeof err);
+    r = server_config_parse(&o, nul, sizeof nul - 1, "t.conf", err, sizeof err);
     check(r == 2 && strstr(err, "t.conf:2: a NUL byte"), "config: a NUL byte is refused, not cut");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     char longl[5000];
     memset(longl, 'a', sizeof longl - 1);
     longl[sizeof longl - 1] = '\0';
     r = conf(&o, longl, err, sizeof err);
     check(r == 2 && strstr(err, "t.conf:1: line too long"), "config: an over-long line is refused");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     r = conf(&o, "config /etc/passwd\n", err, sizeof err);
     check(r == 2, "config: includes can be turned off (the fuzzer reads no files)");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     /* Found by fuzz_config: a '%' in a backend host reached a format. */
     r = conf(&o, "proxy http://%n%n%s%s%s:1/\n", err, sizeof err);
     check(r == 2 && strstr(err, "cannot resolve %n%n%s%s%s"),
           "config: a backend host with '%' is reported, never used as a format");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
     r = conf(&o, "proxy-read-timeout %s%s%n\n", err, sizeof err);
     check(r == 2 && strstr(err, "not '%s%s%n'"), "config: a bad timeout with '%' is quoted as is");
-    moat_serve_opts_free(&o);
+    server_opts_free(&o);
 }
 
 /* Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2-3.2.3);

@@ -100,18 +100,18 @@ static void test_compress(void)
         uint32_t bq = (Q + (1u << d)) >> (d + 1); /* round(q / 2^(d+1)) */
         for (uint32_t x = 0; x < Q; x++) {
             uint32_t want = (((x << d) * 2 + Q) / (2 * Q)) & ((1u << d) - 1);
-            uint16_t c = moat_mlkem_compress(d, (uint16_t)x);
+            uint16_t c = crypto_mlkem_compress(d, (uint16_t)x);
             exact &= c == want;
             bounds &= c < (1u << d);
             /* eq 4.9: |Decompress(Compress(x)) - x mod+- q| <= round(q / 2^(d+1)) */
-            int32_t diff = ((int32_t)moat_mlkem_decompress(d, c) - (int32_t)x + Q) % Q;
+            int32_t diff = ((int32_t)crypto_mlkem_decompress(d, c) - (int32_t)x + Q) % Q;
             if (diff > Q / 2) diff -= Q;
             err &= (uint32_t)abs(diff) <= bq;
         }
         for (uint32_t y = 0; y < (1u << d); y++) {
-            uint16_t x = moat_mlkem_decompress(d, (uint16_t)y);
+            uint16_t x = crypto_mlkem_decompress(d, (uint16_t)y);
             bounds &= x < Q;
-            back &= moat_mlkem_compress(d, x) == y;
+            back &= crypto_mlkem_compress(d, x) == y;
             uint32_t want = (2 * y * Q + (1u << d)) / (2u << d); /* round(q y / 2^d) */
             exact &= x == want;
         }
@@ -131,13 +131,13 @@ static void test_byte_codec(void)
             mlkem_poly f, g;
             uint8_t b[384], b2[384];
             rnd_poly(&f, d == 12 ? Q : 1u << d);
-            moat_mlkem_byte_encode(d, &f, b);
-            moat_mlkem_byte_decode(d, b, &g);
+            crypto_mlkem_byte_encode(d, &f, b);
+            crypto_mlkem_byte_decode(d, b, &g);
             ok &= !memcmp(&f, &g, sizeof f);
             if (d < 12) { /* every byte string is an encoding */
                 rnd_bytes(b, 32 * d);
-                moat_mlkem_byte_decode(d, b, &g);
-                moat_mlkem_byte_encode(d, &g, b2);
+                crypto_mlkem_byte_decode(d, b, &g);
+                crypto_mlkem_byte_encode(d, &g, b2);
                 ok2 &= !memcmp(b, b2, 32 * d);
             }
         }
@@ -150,16 +150,16 @@ static void test_byte_codec(void)
     memset(&f, 0, sizeof f);
     f.c[0] = 0xabc;
     f.c[1] = 0x123;
-    moat_mlkem_byte_encode(12, &f, b);
+    crypto_mlkem_byte_encode(12, &f, b);
     check(b[0] == 0xbc && b[1] == 0x3a && b[2] == 0x12, "mlkem: ByteEncode_12 bit order");
     f.c[0] = 1;
     f.c[1] = 0;
     f.c[9] = 1;
-    moat_mlkem_byte_encode(1, &f, b);
+    crypto_mlkem_byte_encode(1, &f, b);
     check(b[0] == 1 && b[1] == 2, "mlkem: ByteEncode_1 bit order");
     /* ByteDecode_12 takes values mod q: 4095 decodes to 766. */
     memset(b, 0xff, sizeof b);
-    moat_mlkem_byte_decode(12, b, &f);
+    crypto_mlkem_byte_decode(12, b, &f);
     check(f.c[0] == 4095 - Q && f.c[255] == 4095 - Q, "mlkem: ByteDecode_12 reduces mod q");
 }
 
@@ -172,7 +172,7 @@ static void test_cbd(void)
         long sum = 0, hist[7] = {0};
         for (int round = 0; round < 200; round++) {
             rnd_bytes(b, 64 * eta);
-            moat_mlkem_sample_poly_cbd(eta, b, &f);
+            crypto_mlkem_sample_poly_cbd(eta, b, &f);
             for (int i = 0; i < MLKEM_N; i++) {
                 int v = f.c[i] > Q / 2 ? f.c[i] - Q : f.c[i];
                 range &= f.c[i] < Q && v >= -eta && v <= eta;
@@ -187,10 +187,10 @@ static void test_cbd(void)
               "mlkem: SamplePolyCBD_%d centered (mean %.4f, P(0) %.4f)", eta, sum / 51200.0, p0);
         memset(b, 0, sizeof b);
         b[0] = eta == 2 ? 0x03 : 0x07; /* x = eta, y = 0 for the first coefficient */
-        moat_mlkem_sample_poly_cbd(eta, b, &f);
+        crypto_mlkem_sample_poly_cbd(eta, b, &f);
         int first = f.c[0] == eta && f.c[1] == 0;
         b[0] = eta == 2 ? 0x0c : 0x38; /* y = eta */
-        moat_mlkem_sample_poly_cbd(eta, b, &f);
+        crypto_mlkem_sample_poly_cbd(eta, b, &f);
         first &= f.c[0] == Q - eta;
         check(first, "mlkem: SamplePolyCBD_%d bit positions", eta);
     }
@@ -214,7 +214,7 @@ static void test_sample_ntt(void)
             if (d2 < Q && j < MLKEM_N) want.c[j++] = (uint16_t)d2;
         }
         longer += pos > 504;
-        ok &= !moat_mlkem_sample_ntt(b, &got) && !memcmp(&want, &got, sizeof want);
+        ok &= !crypto_mlkem_sample_ntt(b, &got) && !memcmp(&want, &got, sizeof want);
     }
     check(ok && longer, "mlkem: SampleNTT as Algorithm 7 (%d seeds, %d needing over 504 bytes)", n,
           longer);
@@ -248,15 +248,15 @@ static void test_ntt(void)
                 f.c[i] = g.c[i] = Q - 1;
         fh = f;
         gh = g;
-        moat_mlkem_ntt(&fh);
-        moat_mlkem_ntt(&gh);
+        crypto_mlkem_ntt(&fh);
+        crypto_mlkem_ntt(&gh);
         h = fh;
-        moat_mlkem_ntt_inverse(&h);
+        crypto_mlkem_ntt_inverse(&h);
         round_trip &= !memcmp(&h, &f, sizeof f);
-        moat_mlkem_multiply_ntts(&fh, &gh, &h);
+        crypto_mlkem_multiply_ntts(&fh, &gh, &h);
         for (int i = 0; i < MLKEM_N; i++)
             ranges &= fh.c[i] < Q && h.c[i] < Q;
-        moat_mlkem_ntt_inverse(&h);
+        crypto_mlkem_ntt_inverse(&h);
         if (round < 10) {
             slow_mul(&f, &g, &want);
             mul &= !memcmp(&h, &want, sizeof h);
@@ -269,7 +269,7 @@ static void test_ntt(void)
     mlkem_poly x;
     memset(&x, 0, sizeof x);
     x.c[1] = 1;
-    moat_mlkem_ntt(&x);
+    crypto_mlkem_ntt(&x);
     int ok = 1;
     for (int i = 0; i < 128; i++)
         ok &= x.c[2 * i] == 0 && x.c[2 * i + 1] == 1;
@@ -284,8 +284,8 @@ static void test_pke(void)
         rnd_bytes(d, 32);
         rnd_bytes(m, 32);
         rnd_bytes(r, 32);
-        ok &= !moat_mlkem_pke_keygen(d, ek, dk) && !moat_mlkem_pke_encrypt(ek, m, r, c);
-        moat_mlkem_pke_decrypt(dk, c, m2);
+        ok &= !crypto_mlkem_pke_keygen(d, ek, dk) && !crypto_mlkem_pke_encrypt(ek, m, r, c);
+        crypto_mlkem_pke_decrypt(dk, c, m2);
         ok &= !memcmp(m, m2, 32);
     }
     check(ok, "mlkem: K-PKE.Decrypt(K-PKE.Encrypt(m)) = m");
@@ -296,37 +296,41 @@ static void test_pke(void)
 static void test_kem(void)
 {
     uint8_t ek[EK], dk[DK], ct[CT], k1[32], k2[32], kj[32], zc[32 + CT];
-    int ok = !moat_mlkem768_keygen(ek, dk) && !moat_mlkem768_encaps(ek, EK, ct, k1) &&
-             !moat_mlkem768_decaps(dk, ct, CT, k2) && !memcmp(k1, k2, 32);
+    int ok = !crypto_mlkem768_keygen(ek, dk) && !crypto_mlkem768_encaps(ek, EK, ct, k1) &&
+             !crypto_mlkem768_decaps(dk, ct, CT, k2) && !memcmp(k1, k2, 32);
     check(ok, "mlkem: KeyGen, Encaps, Decaps agree (fresh randomness)");
     check(!memcmp(dk + 1152, ek, EK), "mlkem: dk holds ek");
     ct[100] ^= 1;
     memcpy(zc, dk + DK - 32, 32);
     memcpy(zc + 32, ct, CT);
     shake("SHAKE-256", zc, sizeof zc, kj, 32);
-    ok = !moat_mlkem768_decaps(dk, ct, CT, k2);
+    ok = !crypto_mlkem768_decaps(dk, ct, CT, k2);
     check(ok && memcmp(k1, k2, 32) && !memcmp(k2, kj, 32),
           "mlkem: a changed ciphertext gives J(z || c) (implicit rejection)");
 
-    check(moat_mlkem768_encaps(ek, EK - 1, ct, k1) == MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER),
+    check(crypto_mlkem768_encaps(ek, EK - 1, ct, k1) ==
+              MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER),
           "mlkem: Encaps refuses an ek one byte short (7.2 type check)");
-    check(moat_mlkem768_encaps(ek, EK + 1, ct, k1) == MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER),
+    check(crypto_mlkem768_encaps(ek, EK + 1, ct, k1) ==
+              MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER),
           "mlkem: Encaps refuses an ek one byte long");
-    check(moat_mlkem768_decaps(dk, ct, CT - 1, k1) == MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER),
+    check(crypto_mlkem768_decaps(dk, ct, CT - 1, k1) ==
+              MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER),
           "mlkem: Decaps refuses a ciphertext one byte short (7.3 type check)");
-    check(moat_mlkem768_decaps(dk, ct, CT + 1, k1) == MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER),
+    check(crypto_mlkem768_decaps(dk, ct, CT + 1, k1) ==
+              MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER),
           "mlkem: Decaps refuses a ciphertext one byte long");
     dk[1152 + 5] ^= 1;
-    check(moat_mlkem768_decaps(dk, ct, CT, k1) == MOAT_ERR_ARG,
+    check(crypto_mlkem768_decaps(dk, ct, CT, k1) == MOAT_ERR_ARG,
           "mlkem: Decaps refuses a dk whose ek does not hash to its H(ek) (7.3 hash check)");
     dk[1152 + 5] ^= 1;
 
     /* The modulus check at its edge: coefficient 0 set to q - 1, then q. */
     ek[0] = (uint8_t)(Q - 1);
     ek[1] = (uint8_t)((ek[1] & 0xf0) | (Q - 1) >> 8);
-    int lo = moat_mlkem768_encaps(ek, EK, ct, k1);
+    int lo = crypto_mlkem768_encaps(ek, EK, ct, k1);
     ek[0] = (uint8_t)Q;
-    int hi = moat_mlkem768_encaps(ek, EK, ct, k1);
+    int hi = crypto_mlkem768_encaps(ek, EK, ct, k1);
     check(lo == 0 && hi == MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER),
           "mlkem: Encaps takes a coefficient q - 1, refuses q (7.2 modulus check)");
 }
@@ -364,7 +368,7 @@ static void test_strcmp(void)
     }
     if (f) fclose(f);
     check(ndk == DK && nc == CT && nk == 32, "mlkem: strcmp-ML-KEM-768.txt read");
-    check(!moat_mlkem768_decaps(dk, c, CT, k) && !memcmp(k, want, 32),
+    check(!crypto_mlkem768_decaps(dk, c, CT, k) && !memcmp(k, want, 32),
           "mlkem: strcmp case, ciphertexts equal up to a zero byte: the implicit-rejection K");
 }
 
@@ -379,7 +383,7 @@ static void test_modulus(void)
         if (from_hex(line, ek, EK) != EK) continue;
         n++;
         refused +=
-            moat_mlkem768_encaps(ek, EK, ct, k) == MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
+            crypto_mlkem768_encaps(ek, EK, ct, k) == MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
     }
     if (f) pclose(f);
     check(n == 780 && refused == 780,
@@ -404,9 +408,9 @@ static void accumulated(int n, const char *want)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     for (int i = 0; ok && i < n; i++) {
         const uint8_t *d = in + i * per, *z = d + 32, *m = z + 32, *bad = m + 32;
-        ok = !moat_mlkem768_keygen_internal(d, z, ek, dk) &&
-             !moat_mlkem768_encaps_internal(ek, EK, m, ct, k) &&
-             !moat_mlkem768_decaps(dk, ct, CT, k2) && !moat_mlkem768_decaps(dk, bad, CT, kbad);
+        ok = !crypto_mlkem768_keygen_internal(d, z, ek, dk) &&
+             !crypto_mlkem768_encaps_internal(ek, EK, m, ct, k) &&
+             !crypto_mlkem768_decaps(dk, ct, CT, k2) && !crypto_mlkem768_decaps(dk, bad, CT, kbad);
         agree &= !memcmp(k, k2, 32);
         ok = ok && EVP_DigestUpdate(acc, ek, EK) && EVP_DigestUpdate(acc, dk, DK) &&
              EVP_DigestUpdate(acc, ct, CT) && EVP_DigestUpdate(acc, k, 32) &&
@@ -439,21 +443,21 @@ static void timings(void)
     int n = 200;
     double t0 = now_us();
     for (int i = 0; i < n; i++)
-        moat_mlkem768_keygen(ek, dk);
+        crypto_mlkem768_keygen(ek, dk);
     double t1 = now_us();
     for (int i = 0; i < n; i++)
-        moat_mlkem768_encaps(ek, EK, ct, k);
+        crypto_mlkem768_encaps(ek, EK, ct, k);
     double t2 = now_us();
     for (int i = 0; i < n; i++)
-        moat_mlkem768_decaps(dk, ct, CT, k);
+        crypto_mlkem768_decaps(dk, ct, CT, k);
     double t3 = now_us();
-    printf("# %s: keygen %.1f us, encaps %.1f us, decaps %.1f us (CPU time)\n", moat_mlkem_impl(),
+    printf("# %s: keygen %.1f us, encaps %.1f us, decaps %.1f us (CPU time)\n", crypto_mlkem_impl(),
            (t1 - t0) / n, (t2 - t1) / n, (t3 - t2) / n);
 }
 
 int main(void)
 {
-    check(moat_crypto_init() == 0, "mlkem: crypto init");
+    check(crypto_init() == 0, "mlkem: crypto init");
     test_tables();
     test_compress();
     test_byte_codec();

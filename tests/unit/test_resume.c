@@ -176,13 +176,14 @@ static void forge_session(const uint8_t key[80], int version, moat_buf *sess)
         wr_bytes(&w, zeros, 8); /* notAfter: no identity */
     }
     if (version >= 3) wr_u8(&w, 0); /* no client chain */
-    moat_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15, key + 16, 64, prk);
-    moat_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, aes, 32);
+    crypto_hkdf_extract(MOAT_HASH_SHA256, (const uint8_t *)"moat ticket key", 15, key + 16, 64,
+                        prk);
+    crypto_hkdf_expand(MOAT_HASH_SHA256, prk, 32, (const uint8_t *)"aes-256-gcm", 11, aes, 32);
     memcpy(ticket, key, 16);
     memcpy(ticket + 16, nonce, 12);
-    moat_aead *a = moat_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, aes);
-    moat_aead_seal(a, nonce, ticket, 16, plain.base, plain.len, ticket + 28);
-    moat_aead_free(a);
+    moat_aead *a = crypto_aead_new(MOAT_TLS_AES_256_GCM_SHA384, 1, aes);
+    crypto_aead_seal(a, nonce, ticket, 16, plain.base, plain.len, ticket + 28);
+    crypto_aead_free(a);
     /* The saved session: version 1, the same fields, then the ticket. */
     moat_buf_init(sess);
     moat_buf_append(sess, "\x01", 1);

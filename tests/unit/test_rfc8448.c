@@ -129,7 +129,7 @@ static void replay(section s, const char *name, int hrr)
     GETN(s, "{server}  construct a CertificateVerify", 1, "CertificateVerify", cv);
     GETN(s, "{server}  construct a Finished", 1, "Finished", sfin);
     GETN(s, "{client}  construct a Finished", 1, "Finished", cfin);
-    moat_hash_ctx *tr = moat_hash_new(h);
+    moat_hash_ctx *tr = crypto_hash_new(h);
     if (hrr) {
         GETN(s, "{client}  construct a ClientHello", 1, "ClientHello", ch1);
         GETN(s, "{server}  construct a ServerHello", 1, "ServerHello", sh1);
@@ -137,14 +137,14 @@ static void replay(section s, const char *name, int hrr)
               "%s: the first ServerHello carries the HelloRetryRequest random", name);
         /* 4.4.1: ClientHello1 is replaced by message_hash. */
         uint8_t mh[4 + 32] = {HS_MESSAGE_HASH, 0, 0, 32};
-        moat_hash(h, ch1, (size_t)ch1_n, mh + 4);
-        moat_hash_update(tr, mh, sizeof mh);
-        moat_hash_update(tr, sh1, (size_t)sh1_n);
+        crypto_hash(h, ch1, (size_t)ch1_n, mh + 4);
+        crypto_hash_update(tr, mh, sizeof mh);
+        crypto_hash_update(tr, sh1, (size_t)sh1_n);
     }
-    moat_hash_update(tr, ch, (size_t)ch_n);
-    moat_hash_update(tr, sh, (size_t)sh_n);
+    crypto_hash_update(tr, ch, (size_t)ch_n);
+    crypto_hash_update(tr, sh, (size_t)sh_n);
     uint8_t th[32], x[64], ikm[64], early[32], hs[32], c_hs[32], s_hs[32], master[32];
-    moat_hash_peek(tr, th);
+    crypto_hash_peek(tr, th);
     GET(s, "derive secret \"tls13 c hs traffic\"", 1, "hash", x);
     same(th, x, 32, "transcript hash ClientHello..ServerHello", name);
 
@@ -158,11 +158,11 @@ static void replay(section s, const char *name, int hrr)
         size_t sl = 0;
         GET(s, "{client}  create an ephemeral x25519", 1, "private key", cpriv);
         GET(s, "{server}  create an ephemeral x25519", 1, "public key", spub);
-        moat_kex *k = moat_kex_from_private(MOAT_GROUP_X25519, cpriv, 32);
-        check(k && !moat_kex_derive(k, spub, 32, shared, &sl) && sl == 32 &&
+        moat_kex *k = crypto_kex_from_private(MOAT_GROUP_X25519, cpriv, 32);
+        check(k && !crypto_kex_derive(k, spub, 32, shared, &sl) && sl == 32 &&
                   !memcmp(shared, ikm, 32),
               "%s: X25519 shared secret", name);
-        moat_kex_free(k);
+        crypto_kex_free(k);
     }
     ks_next_stage(h, early, ikm, (size_t)ikm_n, hs);
     GET(s, "extract secret \"handshake\"", 1, "secret", x);
@@ -193,14 +193,14 @@ static void replay(section s, const char *name, int hrr)
     same(iv, x, 12, "client handshake iv", name);
 
     /* Server Finished over ClientHello..CertificateVerify. */
-    moat_hash_update(tr, ee, (size_t)ee_n);
-    moat_hash_update(tr, cert, (size_t)cert_n);
-    moat_hash_update(tr, cv, (size_t)cv_n);
-    moat_hash_peek(tr, th);
+    crypto_hash_update(tr, ee, (size_t)ee_n);
+    crypto_hash_update(tr, cert, (size_t)cert_n);
+    crypto_hash_update(tr, cv, (size_t)cv_n);
+    crypto_hash_peek(tr, th);
     ks_finished(h, s_hs, th, x);
     same(x, sfin + 4, 32, "server Finished verify_data", name);
-    moat_hash_update(tr, sfin, (size_t)sfin_n);
-    moat_hash_peek(tr, th);
+    crypto_hash_update(tr, sfin, (size_t)sfin_n);
+    crypto_hash_peek(tr, th);
     uint8_t c_ap[32], s_ap[32], exp[32], res[32];
     ks_derive_secret(h, master, "c ap traffic", th, c_ap);
     GET(s, "derive secret \"tls13 c ap traffic\"", 1, "expanded", x);
@@ -219,8 +219,8 @@ static void replay(section s, const char *name, int hrr)
     same(iv, x, 12, "server application iv", name);
     ks_finished(h, c_hs, th, x);
     same(x, cfin + 4, 32, "client Finished verify_data", name);
-    moat_hash_update(tr, cfin, (size_t)cfin_n);
-    moat_hash_peek(tr, th);
+    crypto_hash_update(tr, cfin, (size_t)cfin_n);
+    crypto_hash_peek(tr, th);
     ks_derive_secret(h, master, "res master", th, res);
     GET(s, "derive secret \"tls13 res master\"", 1, "expanded", x);
     same(res, x, 32, "resumption_master_secret", name);
@@ -230,7 +230,7 @@ static void replay(section s, const char *name, int hrr)
     same(key, x, 16, "client application key", name);
     GET(s, "{client}  derive write traffic keys for application data", 1, "iv expanded", x);
     same(iv, x, 12, "client application iv", name);
-    moat_hash_free(tr);
+    crypto_hash_free(tr);
 
     /* Every protected record, sealed and opened by the record layer, in
      * the order each side sent them. */
@@ -314,18 +314,18 @@ static void chacha_vector(void)
         key[i] = (uint8_t)(0x80 + i);
     size_t n = sizeof pt - 1;
     uint8_t out[200], back[200];
-    moat_aead *a = moat_aead_new(MOAT_TLS_CHACHA20_POLY1305_SHA256, 1, key);
-    moat_aead *b = moat_aead_new(MOAT_TLS_CHACHA20_POLY1305_SHA256, 0, key);
-    check(a && b && !moat_aead_seal(a, nonce, aad, 12, (const uint8_t *)pt, n, out) &&
+    moat_aead *a = crypto_aead_new(MOAT_TLS_CHACHA20_POLY1305_SHA256, 1, key);
+    moat_aead *b = crypto_aead_new(MOAT_TLS_CHACHA20_POLY1305_SHA256, 0, key);
+    check(a && b && !crypto_aead_seal(a, nonce, aad, 12, (const uint8_t *)pt, n, out) &&
               !memcmp(out, ct_start, 16) && !memcmp(out + n, tag, 16),
           "RFC 8439 ChaCha20-Poly1305 vector: ciphertext and tag");
-    check(b && !moat_aead_open(b, nonce, aad, 12, out, n + 16, back) && !memcmp(back, pt, n),
+    check(b && !crypto_aead_open(b, nonce, aad, 12, out, n + 16, back) && !memcmp(back, pt, n),
           "RFC 8439 ChaCha20-Poly1305 vector: opens");
     out[3] ^= 1;
-    check(b && moat_aead_open(b, nonce, aad, 12, out, n + 16, back) != 0,
+    check(b && crypto_aead_open(b, nonce, aad, 12, out, n + 16, back) != 0,
           "RFC 8439 ChaCha20-Poly1305 vector: a changed byte fails");
-    moat_aead_free(a);
-    moat_aead_free(b);
+    crypto_aead_free(a);
+    crypto_aead_free(b);
 }
 
 int main(void)

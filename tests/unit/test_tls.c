@@ -561,7 +561,7 @@ static void seal_raw(tls_dir *d, const uint8_t *inner, size_t n, moat_buf *out)
         nonce[11 - i] ^= (uint8_t)(d->seq >> (8 * i));
     moat_buf_append(out, hdr, 5);
     moat_buf_reserve(out, body);
-    moat_aead_seal(d->aead, nonce, hdr, 5, inner, n, out->base + out->len);
+    crypto_aead_seal(d->aead, nonce, hdr, 5, inner, n, out->base + out->len);
     out->len += body;
     d->seq++;
 }
@@ -1493,8 +1493,16 @@ static void test_many_key_shares(void)
         int want, hrr;
         const char *what;
     } cases[] = {
-        {{17, 32, 1, 0, 1, 0}, 0, 0, 0, "17 unknown key shares and the client's (hybrid, x25519): the hybrid"},
-        {{1000, 1, 1, 0, 1, 0}, 0, 0, 0, "1,000 unknown key shares and the client's (hybrid, x25519): the hybrid"},
+        {{17, 32, 1, 0, 1, 0},
+         0,
+         0,
+         0,
+         "17 unknown key shares and the client's (hybrid, x25519): the hybrid"},
+        {{1000, 1, 1, 0, 1, 0},
+         0,
+         0,
+         0,
+         "1,000 unknown key shares and the client's (hybrid, x25519): the hybrid"},
         {{40, 1216, 1, 0, 1, 0},
          0,
          0,
@@ -1664,14 +1672,13 @@ static int hybrid_pair(const uint16_t *cg, size_t ncg, const uint16_t *sg, size_
     pair_begin_edit(&p, cc, sc, "localhost", NULL, drop_x25519 ? drop_second_share : NULL, NULL,
                     &to_s);
     if (drop_x25519) { /* the client's own view: it sent the hybrid's only */
-        moat_kex_free(p.c->hs->kex2);
+        crypto_kex_free(p.c->hs->kex2);
         p.c->hs->kex2 = NULL;
     }
     int r = pair_pump(&p, &to_s, &to_c, 1 << 20);
     uint8_t d[10] = {7};
     if (!r) r = pair_send(p.c, p.s, d, sizeof d, &p.s_app, 1 << 20);
-    int g = r || moat_tls_get_group(p.c) != moat_tls_get_group(p.s) ? -1
-                                                                      : moat_tls_get_group(p.s);
+    int g = r || moat_tls_get_group(p.c) != moat_tls_get_group(p.s) ? -1 : moat_tls_get_group(p.s);
     *hrr = moat_tls_did_hrr(p.s) && moat_tls_did_hrr(p.c);
     pair_free(&p);
     moat_buf_free(&to_s);
@@ -1688,8 +1695,7 @@ static void test_hybrid_hrr(void)
     static const uint16_t x_hy[] = {MOAT_GROUP_X25519, MOAT_GROUP_X25519MLKEM768},
                           hy_x[] = {MOAT_GROUP_X25519MLKEM768, MOAT_GROUP_X25519},
                           hy[] = {MOAT_GROUP_X25519MLKEM768}, x[] = {MOAT_GROUP_X25519},
-                          nohy[] = {MOAT_GROUP_X25519, MOAT_GROUP_SECP256R1,
-                                    MOAT_GROUP_SECP384R1},
+                          nohy[] = {MOAT_GROUP_X25519, MOAT_GROUP_SECP256R1, MOAT_GROUP_SECP384R1},
                           all[] = {MOAT_GROUP_X25519MLKEM768, MOAT_GROUP_X25519,
                                    MOAT_GROUP_SECP256R1, MOAT_GROUP_SECP384R1};
     int hrr = 0, g = hybrid_pair(x_hy, 2, hy, 1, 0, &hrr);
@@ -1698,8 +1704,9 @@ static void test_hybrid_hrr(void)
     g = hybrid_pair(hy_x, 2, x, 1, 1, &hrr);
     check(g == MOAT_GROUP_X25519 && hrr, "HelloRetryRequest from a hybrid share to x25519");
     g = hybrid_pair(x_hy, 2, all, 4, 0, &hrr);
-    check(g == MOAT_GROUP_X25519 && !hrr,
-          "a client listing the hybrid with an x25519 share only gets x25519, no HelloRetryRequest");
+    check(
+        g == MOAT_GROUP_X25519 && !hrr,
+        "a client listing the hybrid with an x25519 share only gets x25519, no HelloRetryRequest");
     g = hybrid_pair(all, 4, nohy, 3, 0, &hrr);
     check(g == MOAT_GROUP_X25519 && !hrr,
           "the default client against a server without the hybrid: its x25519 share, no "
@@ -1816,24 +1823,24 @@ static void test_hybrid_hostile(void)
  * either side are illegal_parameter. */
 static void test_hybrid_kex(void)
 {
-    moat_kex *k = moat_kex_new(MOAT_KEX_X25519MLKEM768);
+    moat_kex *k = crypto_kex_new(MOAT_KEX_X25519MLKEM768);
     uint8_t cs[MOAT_KEX_SHARE_MAX], ss[MOAT_KEX_SHARE_MAX], a[MOAT_KEX_SECRET_MAX],
         b[MOAT_KEX_SECRET_MAX];
     size_t cl = 0, sl = 0, al = 0, bl = 0;
-    int r = k ? moat_kex_pub(k, cs, &cl) : -1;
+    int r = k ? crypto_kex_pub(k, cs, &cl) : -1;
     if (!r) r = crypto_kex_respond(MOAT_KEX_X25519MLKEM768, cs, cl, ss, &sl, a, &al);
-    if (!r) r = moat_kex_derive(k, ss, sl, b, &bl);
+    if (!r) r = crypto_kex_derive(k, ss, sl, b, &bl);
     check(!r && cl == 1216 && sl == 1120 && al == 64 && bl == 64 && !memcmp(a, b, 64),
           "X25519MLKEM768: shares of 1,216 and 1,120 bytes, the same 64-byte secret");
-    check(moat_kex_derive(k, ss, sl - 1, b, &bl) == ALERT(ILLEGAL_PARAMETER) &&
-              moat_kex_derive(k, ss, 1088, b, &bl) == ALERT(ILLEGAL_PARAMETER),
+    check(crypto_kex_derive(k, ss, sl - 1, b, &bl) == ALERT(ILLEGAL_PARAMETER) &&
+              crypto_kex_derive(k, ss, 1088, b, &bl) == ALERT(ILLEGAL_PARAMETER),
           "X25519MLKEM768: a server share of 1,119 or 1,088 bytes is illegal_parameter");
     check(crypto_kex_respond(MOAT_KEX_X25519MLKEM768, cs, cl + 1, ss, &sl, a, &al) ==
                   ALERT(ILLEGAL_PARAMETER) &&
               crypto_kex_respond(MOAT_KEX_X25519MLKEM768, cs, 32, ss, &sl, a, &al) ==
                   ALERT(ILLEGAL_PARAMETER),
           "X25519MLKEM768: a client share of 1,217 or 32 bytes is illegal_parameter");
-    moat_kex_free(k);
+    crypto_kex_free(k);
 }
 
 int main(void)

@@ -10,7 +10,7 @@ static void host_is(const char *url, int want, const char *host, const char *nam
 {
     struct moat_url *u = malloc(sizeof *u);
     char err[512] = "";
-    int r = u ? moat_url_parse(url, u, err, sizeof err) : -1;
+    int r = u ? client_url_parse(url, u, err, sizeof err) : -1;
     if (want) {
         check(r == want && err[0], "url %s is refused with exit %d (%s)", url, want, err);
     } else {

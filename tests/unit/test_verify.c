@@ -1,4 +1,4 @@
-/* How moat judges a peer's chain (moat_verify_chain, moat_x509_describe),
+/* How moat judges a peer's chain (crypto_verify_chain, crypto_x509_describe),
  * case by case: the refusal's words and browser code, for certificates
  * made with the openssl command in a temporary directory. */
 #include <stdarg.h>
@@ -115,12 +115,12 @@ static moat_trust *trust(const char *pem, const char *crl)
 {
     size_t n = 0;
     char err[256] = "", *p = read_file(pem, &n);
-    moat_trust *t = p ? moat_trust_new(p, n, err, sizeof err) : NULL;
+    moat_trust *t = p ? crypto_trust_new(p, n, err, sizeof err) : NULL;
     free(p);
     if (t && crl) {
         p = read_file(crl, &n);
-        if (!p || moat_trust_add_crl(t, p, n, err, sizeof err)) {
-            moat_trust_free(t);
+        if (!p || crypto_trust_add_crl(t, p, n, err, sizeof err)) {
+            crypto_trust_free(t);
             t = NULL;
         }
         free(p);
@@ -156,8 +156,8 @@ static const struct verdict *verify(moat_trust *t, const char *chain, const char
     }
     if (ocsp && !(staple = read_file(ocsp, &ocsp_n))) goto out;
     if (t)
-        v.r = moat_verify_chain(t, ders, lens, n, host, now, client, (const uint8_t *)staple,
-                                ocsp_n, &v.v);
+        v.r = crypto_verify_chain(t, ders, lens, n, host, now, client, (const uint8_t *)staple,
+                                  ocsp_n, &v.v);
     if (v.v.code) v.code = v.v.code;
 out:
     for (size_t i = 0; i < n; i++)
@@ -174,7 +174,8 @@ static void test_names(void)
     const struct verdict *v = verify(t, "weak inter", "localhost", 0, NULL, now);
     check(v->r == MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE) &&
               !strcmp(v->code, "NET::ERR_CERT_WEAK_KEY") && strstr(v->why, "768-bit key"),
-          "a 768-bit RSA leaf under a local root: NET::ERR_CERT_WEAK_KEY (%s; %s)", v->why, v->code);
+          "a 768-bit RSA leaf under a local root: NET::ERR_CERT_WEAK_KEY (%s; %s)", v->why,
+          v->code);
     v = verify(t, "nul inter", "good.test", 0, NULL, now);
     check(v->r == MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE) &&
               !strcmp(v->code, "NET::ERR_CERT_COMMON_NAME_INVALID") &&
@@ -183,17 +184,17 @@ static void test_names(void)
     size_t n = 0;
     char *der = read_file("nul.der", &n);
     struct moat_x509_info info;
-    check(der && moat_x509_describe((const uint8_t *)der, n, &info) == 0 &&
+    check(der && crypto_x509_describe((const uint8_t *)der, n, &info) == 0 &&
               !strcmp(info.sans, "DNS:good.test\\x00.evil.test"),
           "-v shows that SAN escaped: %s", der ? info.sans : "(no certificate)");
     free(der);
     char esc[16];
-    check(moat_x509_escape_name((const uint8_t *)"a\\b\x7f", 4, esc, sizeof esc) == 10 &&
+    check(crypto_x509_escape_name((const uint8_t *)"a\\b\x7f", 4, esc, sizeof esc) == 10 &&
               !strcmp(esc, "a\\x5cb\\x7f") &&
-              moat_x509_escape_name((const uint8_t *)"abc\x01", 4, esc, 6) == 3 &&
+              crypto_x509_escape_name((const uint8_t *)"abc\x01", 4, esc, 6) == 3 &&
               !strcmp(esc, "abc"),
           "escaping: a backslash too, and never half an escape when short of room");
-    moat_trust_free(t);
+    crypto_trust_free(t);
 
     t = trust("both.pem", "crit.crl");
     v = verify(t, "good inter", "localhost", 0, NULL, now);
@@ -202,7 +203,7 @@ static void test_names(void)
               strstr(v->why, "revocation status of its certificate could not be checked"),
           "a CRL with an unhandled critical extension: revocation unknown (%s; %s)", v->why,
           v->code);
-    moat_trust_free(t);
+    crypto_trust_free(t);
 }
 
 /* RFC 8446 4.4.2.2: a keyUsage, when present, allows digitalSignature. */
@@ -230,7 +231,7 @@ static void test_key_usage(void)
     check(v->r == 0, "no keyUsage at all is accepted (%s)", v->why);
     v = verify(t, "good inter", NULL, 1, NULL, now);
     check(v->r == 0, "and as a client certificate (%s)", v->why);
-    moat_trust_free(t);
+    crypto_trust_free(t);
 }
 
 /* Any certificate of the trust store is an anchor (partial chains), as
@@ -252,18 +253,18 @@ static void test_partial_chain(void)
     v = verify(t, "good inter", NULL, 1, NULL, now);
     check(v->r == MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA),
           "a client certificate still needs a root of --client-ca (%s)", v->why);
-    moat_trust_free(t);
+    crypto_trust_free(t);
 
     t = trust("inter.pem", "inter.crl");
     v = verify(t, "good inter", "localhost", 0, NULL, now);
     check(v->r == 0, "with the intermediate's CRL, its leaf is checked and accepted (%s)", v->why);
-    moat_trust_free(t);
+    crypto_trust_free(t);
 
     t = trust("good.pem", NULL);
     v = verify(t, "good inter", "localhost", 0, NULL, now);
     check(v->r == 0, "the server's own leaf in the trust file is an anchor, as for curl (%s)",
           v->why);
-    moat_trust_free(t);
+    crypto_trust_free(t);
 
     t = trust("ss.pem", NULL);
     v = verify(t, "ss", "localhost", 0, NULL, now);
@@ -275,13 +276,13 @@ static void test_partial_chain(void)
     check(v->r == MOAT_ERR_ALERT(MOAT_ALERT_UNKNOWN_CA) &&
               !strcmp(v->code, "NET::ERR_CERT_AUTHORITY_INVALID") && strstr(v->why, "(root)"),
           "a chain reaching no certificate of the trust file is refused (%s)", v->why);
-    moat_trust_free(t);
+    crypto_trust_free(t);
 
     t = trust("other.pem", NULL);
     v = verify(t, "ss", "localhost", 0, NULL, now);
     check(v->r != 0 && strstr(v->why, "self-signed"),
           "a self-signed leaf not in it is refused (%s)", v->why);
-    moat_trust_free(t);
+    crypto_trust_free(t);
 }
 
 /* A stapled OCSP answer counts only when it is signed for this very
@@ -321,7 +322,7 @@ static void test_staples(void)
     check(v->r == 0 && strstr(v->staple, "it is out of date (next update "),
           "a signed revoked staple past its nextUpdate is ignored, as Chromium ignores it: %s",
           v->staple);
-    moat_trust_free(t);
+    crypto_trust_free(t);
 
     /* Under an intermediate anchor, the intermediate's answers count. */
     t = trust("inter.pem", NULL);
@@ -330,13 +331,13 @@ static void test_staples(void)
           v->staple);
     v = verify(t, "good", "localhost", 0, "revoked.ocsp", now);
     check(v->r == revoked, "and a revoked one refuses (%s)", v->why);
-    moat_trust_free(t);
+    crypto_trust_free(t);
     /* The leaf itself as the anchor: no issuer to match an answer with. */
     t = trust("good.pem", NULL);
     v = verify(t, "good", "localhost", 0, "revoked.ocsp", now);
     check(v->r == 0 && strstr(v->staple, "issuer is not known"),
           "with the leaf as its own anchor a staple cannot be matched: %s", v->staple);
-    moat_trust_free(t);
+    crypto_trust_free(t);
 }
 
 int main(void)
