@@ -1,18 +1,38 @@
 /* acme/: moat's ACME client (RFC 8555): JSON and problem documents
  * (json.c), JWS and key authorizations (jws.c), the protocol against a CA
- * (flow.c), the temporary challenge responders (respond.c) and the
- * `moat cert` command (cert.c). Internal: acme_ names, never exported. */
+ * (flow.c), the temporary challenge responders (respond.c) and the work
+ * of `moat cert` (cert.c; its command line is cli/cert.c). Internal: acme_
+ * names, never exported. */
 #ifndef MOAT_ACME_H
 #define MOAT_ACME_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "crypto/x509gen.h"
 #include "moat/tls.h"
 
-/* `moat cert obtain|renew|revoke ...`; argv[0] is "cert". */
-int acme_cert_main(int argc, char **argv);
+#define ACME_MAX_NAMES 100
+
+/* What `moat cert` was asked, as cli/cert.c parsed it. */
+struct acme_cert_opts {
+    const char *cmd; /* "obtain", "renew" or "revoke" */
+    const char *acme, *email, *ca_root, *dir, *out, *listen, *file, *key;
+    const char *names[ACME_MAX_NAMES];
+    size_t nnames;
+    int http_port, tls_port, agree, force, verbose, reason;
+    int key_type;        /* enum moat_key_type */
+    double renew_before; /* days; < 0: a third of the lifetime */
+    int lock_wait;       /* seconds */
+    char dirbuf[PATH_MAX];
+};
+
+/* `moat cert obtain`, `renew` and `revoke`, with the options checked.
+ * Each returns an exit status (enum acme_exit). */
+int acme_cert_obtain(struct acme_cert_opts *o);
+int acme_cert_renew(struct acme_cert_opts *o);
+int acme_cert_revoke(struct acme_cert_opts *o);
 
 /* Exit statuses of `moat cert`. */
 enum acme_exit {

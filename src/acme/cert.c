@@ -1,4 +1,5 @@
-/* `moat cert obtain|renew|revoke`: certificates from an ACME CA, once,
+/* The work of `moat cert obtain|renew|revoke` (its command line is
+ * cli/cert.c): certificates from an ACME CA, once,
  * with a temporary challenge listener; the state (account key, what each
  * certificate was ordered with) in --acme-dir under a lock. */
 #include <errno.h>
@@ -21,137 +22,9 @@
 #include "crypto/x509gen.h"
 #include "moat/tlsfile.h"
 
-#define MAX_NAMES 100
-
-struct opts {
-    const char *cmd;
-    const char *acme, *email, *ca_root, *dir, *out, *listen, *file, *key;
-    const char *names[MAX_NAMES];
-    size_t nnames;
-    int http_port, tls_port, agree, force, verbose, reason;
-    int key_type;
-    double renew_before; /* days; < 0: a third of the lifetime */
-    int lock_wait;       /* seconds */
-    char dirbuf[PATH_MAX];
-};
-
-static const char usage[] =
-    "usage: moat cert obtain --acme URL --domain NAME [--domain NAME]... [--http-port P | "
-    "--tls-port P]\n"
-    "                        [--acme-email ADDR] --acme-agree-tos [--acme-ca-root FILE]\n"
-    "                        [--acme-dir DIR] [--acme-key-type p256|rsa2048] [--out DIR]\n"
-    "                        [--listen-addr ADDR] [--force] [--lock-wait S] [-v]\n"
-    "       moat cert renew [--acme-renew-before DAYS] [--acme-dir DIR] [--acme-ca-root FILE] "
-    "[-v]\n"
-    "       moat cert revoke FILE [--key KEYFILE] [--acme URL] [--reason N] [--acme-dir DIR]\n"
-    "                        [--acme-ca-root FILE]\n"
-    "(docs/acme.md)\n";
-
-static int bad_usage(const char *fmt, const char *arg)
-{
-    fputs("moat: cert: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n", stderr);
-    fputs(usage, stderr);
-    return ACME_EXIT_USAGE;
-}
-
-static int port_arg(const char *v, int *out)
-{
-    char *end;
-    long p = strtol(v, &end, 10);
-    if (!*v || *end || p < 1 || p > 65535) return -1;
-    *out = (int)p;
-    return 0;
-}
-
-/* The value flags; 0 when a is one of them (value taken), 1 when not. */
-static int value_flag(struct opts *o, const char *a, const char *v)
-{
-    static const char *const names[] = {"--acme", "--acme-email",  "--acme-ca-root", "--acme-dir",
-                                        "--out",  "--listen-addr", "--key"};
-    const char **dst[] = {&o->acme, &o->email, &o->ca_root, &o->dir, &o->out, &o->listen, &o->key};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(a, names[i])) {
-            *dst[i] = v;
-            return 0;
-        }
-    return 1;
-}
-
-static int parse_one(struct opts *o, int argc, char **argv, int *i)
-{
-    const char *a = argv[*i];
-    if (!strcmp(a, "--acme-agree-tos")) return o->agree = 1, 0;
-    if (!strcmp(a, "--force")) return o->force = 1, 0;
-    if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) return o->verbose = 1, 0;
-    if (a[0] != '-') {
-        if (o->file) return bad_usage("unexpected argument '%s'", a);
-        o->file = a;
-        return 0;
-    }
-    if (*i + 1 >= argc) return bad_usage("%s needs a value", a);
-    const char *v = argv[++*i];
-    if (!value_flag(o, a, v)) return 0;
-    if (!strcmp(a, "--domain")) {
-        if (o->nnames == MAX_NAMES) return bad_usage("at most 100 names (%s)", v);
-        if (!*v || strpbrk(v, "/ \t:@") || strlen(v) > 253)
-            return bad_usage("--domain: '%s' is not a DNS name", v);
-        o->names[o->nnames++] = v;
-    } else if (!strcmp(a, "--http-port") || !strcmp(a, "--tls-port")) {
-        if (port_arg(v, !strcmp(a, "--http-port") ? &o->http_port : &o->tls_port) < 0)
-            return bad_usage("%s: not a port number (1-65535)", a);
-    } else if (!strcmp(a, "--acme-key-type")) {
-        if (!strcmp(v, "p256"))
-            o->key_type = MOAT_KEY_EC_P256;
-        else if (!strcmp(v, "rsa2048"))
-            o->key_type = MOAT_KEY_RSA2048;
-        else
-            return bad_usage("--acme-key-type: '%s' is not p256 or rsa2048", v);
-    } else if (!strcmp(a, "--acme-renew-before") || !strcmp(a, "--lock-wait") ||
-               !strcmp(a, "--reason")) {
-        char *end;
-        double d = strtod(v, &end);
-        if (!*v || *end || d < 0 || d > 100000) return bad_usage("%s: not a number", a);
-        if (!strcmp(a, "--acme-renew-before"))
-            o->renew_before = d;
-        else if (!strcmp(a, "--lock-wait"))
-            o->lock_wait = (int)d;
-        else
-            o->reason = (int)d;
-    } else {
-        return bad_usage("unknown option '%s'", a);
-    }
-    return 0;
-}
-
-static int parse(struct opts *o, int argc, char **argv)
-{
-    o->renew_before = -1;
-    o->lock_wait = 600;
-    o->reason = 0;
-    for (int i = 2; i < argc; i++) {
-        int r = parse_one(o, argc, argv, &i);
-        if (r) return r;
-    }
-    if (o->http_port && o->tls_port)
-        return bad_usage("%s", "give --http-port or --tls-port, not both");
-    if (!strcmp(o->cmd, "obtain")) {
-        if (!o->acme) return bad_usage("%s", "obtain needs --acme URL (the CA's directory)");
-        if (!o->nnames) return bad_usage("%s", "obtain needs at least one --domain NAME");
-        if (o->file) return bad_usage("unexpected argument '%s'", o->file);
-    } else if (!strcmp(o->cmd, "revoke")) {
-        if (!o->file) return bad_usage("%s", "revoke needs the certificate FILE");
-        if (o->reason > 10) return bad_usage("%s", "--reason: an RFC 5280 reason code, 0-10");
-    } else if (o->file) {
-        return bad_usage("unexpected argument '%s'", o->file);
-    }
-    return 0;
-}
-
 /* --acme-dir, or $XDG_DATA_HOME/moat/acme (~/.local/share), or
  * /var/lib/moat/acme as root; created 0700. */
-static int state_dir(struct opts *o)
+static int state_dir(struct acme_cert_opts *o)
 {
     if (!o->dir) {
         const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
@@ -182,7 +55,7 @@ static int state_dir(struct opts *o)
 
 /* flock on DIR/lock (RFC-free: two processes sharing a directory must
  * not both order): waits up to lock_wait seconds, saying so once. */
-static int take_lock(const struct opts *o)
+static int take_lock(const struct acme_cert_opts *o)
 {
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/lock", o->dir);
@@ -204,7 +77,7 @@ static int take_lock(const struct opts *o)
 }
 
 /* mkcert's naming: the first name, "+N" for N more, '*' as "_wildcard". */
-static void base_name(const struct opts *o, char *out, size_t n)
+static void base_name(const struct acme_cert_opts *o, char *out, size_t n)
 {
     const char *first = o->names[0];
     char extra[24] = "";
@@ -216,7 +89,7 @@ static void base_name(const struct opts *o, char *out, size_t n)
 }
 
 /* A directory URL as one file name: its letters, digits, '.' and '-'. */
-static void account_dir(const struct opts *o, char *out, size_t n)
+static void account_dir(const struct acme_cert_opts *o, char *out, size_t n)
 {
     char u[256];
     size_t j = 0;
@@ -230,31 +103,18 @@ static void account_dir(const struct opts *o, char *out, size_t n)
     snprintf(out, n, "%s/accounts/%s", o->dir, u);
 }
 
+/* A state file or a certificate: small, NUL-terminated (core_read_file). */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "re");
-    if (!f) return NULL;
-    char *b = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            char *nb = realloc(b, cap = cap * 2 + 8192);
-            if (!nb) break;
-            b = nb;
-        }
-        size_t r = fread(b + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    fclose(f);
-    if (b) b[n] = 0;
-    if (len) *len = n;
+    size_t n = 0;
+    char *b = (char *)core_read_file(path, 1 << 20, &n);
+    if (b && len) *len = n;
     return b;
 }
 
 /* The account: its key created once (0600) and reused; its URL kept
  * beside it. newAccount each run finds it again (RFC 8555 7.3.1). */
-static int account(struct acme_client *c, const struct opts *o)
+static int account(struct acme_client *c, const struct acme_cert_opts *o)
 {
     char d[PATH_MAX], key[PATH_MAX + 32], url[PATH_MAX + 32], err[1024] = "";
     snprintf(d, sizeof d, "%s/accounts", o->dir);
@@ -287,7 +147,7 @@ static int account(struct acme_client *c, const struct opts *o)
     return r ? ACME_EXIT_FAIL : 0;
 }
 
-static int connect_ca(struct acme_client *c, const struct opts *o, int with_account)
+static int connect_ca(struct acme_client *c, const struct acme_cert_opts *o, int with_account)
 {
     char err[2048] = "";
     memset(c, 0, sizeof *c);
@@ -315,7 +175,7 @@ static void disconnect(struct acme_client *c)
 }
 
 /* What renew needs to order the same certificate again. */
-static int save_order(const struct opts *o, const char *base, const char *out)
+static int save_order(const struct acme_cert_opts *o, const char *base, const char *out)
 {
     json_t *names = json_array();
     for (size_t i = 0; names && i < o->nnames; i++)
@@ -358,7 +218,7 @@ static int due(const char *path, double renew_before, int64_t *not_after)
 }
 
 /* Whether every requested name is among the certificate's SANs. */
-static int covers(const char *path, const struct opts *o)
+static int covers(const char *path, const struct acme_cert_opts *o)
 {
     moat_cert *c;
     char err[256], names[8192];
@@ -379,7 +239,7 @@ static int covers(const char *path, const struct opts *o)
 
 /* Writes NAME-key.pem (0600) then NAME.pem (0644), each atomically, and
  * the alternate chains beside the state. */
-static int write_result(const struct opts *o, const char *base, const char *out,
+static int write_result(const struct acme_cert_opts *o, const char *base, const char *out,
                         const moat_pkey *key, const char *chain, char **alt, int nalt)
 {
     char kp[PATH_MAX + 300], cp[PATH_MAX + 300], err[1024];
@@ -403,7 +263,7 @@ static int write_result(const struct opts *o, const char *base, const char *out,
     return 0;
 }
 
-static int obtain_locked(const struct opts *o, const char *out)
+static int obtain_locked(const struct acme_cert_opts *o, const char *out)
 {
     char base[300], cp[PATH_MAX + 300];
     base_name(o, base, sizeof base);
@@ -446,8 +306,9 @@ static int obtain_locked(const struct opts *o, const char *out)
     return r;
 }
 
-static int obtain(struct opts *o)
+int acme_cert_obtain(struct acme_cert_opts *o)
 {
+    if (crypto_init() < 0) return ACME_EXIT_FAIL;
     char out[PATH_MAX];
     if (!realpath(o->out ? o->out : ".", out)) {
         fprintf(stderr, "moat: cert: --out %s: %s\n", o->out ? o->out : ".", strerror(errno));
@@ -462,7 +323,8 @@ static int obtain(struct opts *o)
 }
 
 /* The options of a certificate obtained before (certs/BASE.json). */
-static json_t *load_order(const struct opts *o, const char *file, struct opts *r)
+static json_t *load_order(const struct acme_cert_opts *o, const char *file,
+                          struct acme_cert_opts *r)
 {
     char p[PATH_MAX + 300];
     snprintf(p, sizeof p, "%s/certs/%s", o->dir, file);
@@ -487,7 +349,7 @@ static json_t *load_order(const struct opts *o, const char *file, struct opts *r
     r->key_type = kt && !strcmp(kt, "rsa2048") ? MOAT_KEY_RSA2048 : MOAT_KEY_EC_P256;
     json_t *names = json_object_get(j, "domains");
     r->nnames = 0;
-    for (size_t i = 0; i < json_array_size(names) && i < MAX_NAMES; i++)
+    for (size_t i = 0; i < json_array_size(names) && i < ACME_MAX_NAMES; i++)
         if (json_string_value(json_array_get(names, i)))
             r->names[r->nnames++] = json_string_value(json_array_get(names, i));
     if (!r->acme || !r->out || !r->nnames) {
@@ -497,8 +359,9 @@ static json_t *load_order(const struct opts *o, const char *file, struct opts *r
     return j;
 }
 
-static int renew(struct opts *o)
+int acme_cert_renew(struct acme_cert_opts *o)
 {
+    if (crypto_init() < 0) return ACME_EXIT_FAIL;
     if (state_dir(o) < 0) return ACME_EXIT_IO;
     int lock = take_lock(o);
     if (lock < 0) return -lock;
@@ -509,7 +372,7 @@ static int renew(struct opts *o)
     for (struct dirent *e; d && (e = readdir(d));) {
         size_t n = strlen(e->d_name);
         if (n < 6 || strcmp(e->d_name + n - 5, ".json")) continue;
-        struct opts one;
+        struct acme_cert_opts one;
         json_t *j = load_order(o, e->d_name, &one);
         if (!j) {
             fprintf(stderr, "moat: cert: %s/%s is unreadable; skipped\n", p, e->d_name);
@@ -558,8 +421,9 @@ static int revoke_key(const char *path, moat_pkey **key)
     return 0;
 }
 
-static int revoke_cert(struct opts *o)
+int acme_cert_revoke(struct acme_cert_opts *o)
 {
+    if (crypto_init() < 0) return ACME_EXIT_FAIL;
     if (state_dir(o) < 0) return ACME_EXIT_IO;
     size_t len;
     char *pem = slurp(o->file, &len);
@@ -569,7 +433,7 @@ static int revoke_cert(struct opts *o)
     }
     /* Without --acme, the CA that issued it, from what obtain saved. */
     json_t *j = NULL;
-    struct opts saved;
+    struct acme_cert_opts saved;
     if (!o->acme) {
         const char *b = strrchr(o->file, '/') ? strrchr(o->file, '/') + 1 : o->file;
         char name[300];
@@ -604,22 +468,4 @@ static int revoke_cert(struct opts *o)
     json_decref(j);
     free(pem);
     return r;
-}
-
-int acme_cert_main(int argc, char **argv)
-{
-    struct opts o = {0};
-    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help")) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? ACME_EXIT_USAGE : ACME_EXIT_OK;
-    }
-    o.cmd = argv[1];
-    if (strcmp(o.cmd, "obtain") && strcmp(o.cmd, "renew") && strcmp(o.cmd, "revoke"))
-        return bad_usage("unknown command '%s' (obtain, renew, revoke)", o.cmd);
-    int r = parse(&o, argc, argv);
-    if (r) return r;
-    if (crypto_init() < 0) return ACME_EXIT_FAIL;
-    if (!strcmp(o.cmd, "obtain")) return obtain(&o);
-    if (!strcmp(o.cmd, "renew")) return renew(&o);
-    return revoke_cert(&o);
 }

@@ -34,4 +34,7 @@ int cli_get_main(int argc, char **argv);
  * or refused: a bad name, a missing, damaged or mismatched CA). */
 int cli_ca_main(int argc, char **argv);
 
+/* `moat cert obtain|renew|revoke ...` (cli/cert.c); argv[0] is "cert". */
+int cli_cert_main(int argc, char **argv);
+
 #endif

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "acme/acme.h"
 #include "cli/cli.h"
 #include "client/client.h"
 #include "core/exit.h"
@@ -43,7 +42,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) return cli_serve_main(argc - 1, argv + 1);
     if (strcmp(cmd, "get") == 0) return cli_get_main(argc - 1, argv + 1);
     if (strcmp(cmd, "ca") == 0) return cli_ca_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "cert") == 0) return acme_cert_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "cert") == 0) return cli_cert_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         const char *libcrypto, *mlkem;
         get_crypto_versions(&libcrypto, &mlkem);
