@@ -33,6 +33,8 @@ SIBLINGS = {("client", "server"), ("server", "client")}
 # The command line only parses, prints and hands over: the work behind it
 # (and any libcrypto or engine call) is in these layers.
 CLI_REACHES = {"cli", "server", "client", "ca", "acme", "core"}
+# A library's symbol prefix and the layers that may call it.
+LIB_LAYERS = {"nghttp2_": {"http", "client", "server"}}
 # Public headers: the layer whose files define what they declare.
 PUBLIC = {"moat/buf.h": "core", "moat/error.h": "core", "moat/tls.h": "tls", "moat/tlsfile.h": "tlsfile",
           "moat/http.h": "http"}
@@ -235,6 +237,14 @@ def main():
                for f, syms in sorted(undefs.items())
                if layer(f) == lay and any(NO_IO.match(s) for s in syms)]
         check(not bad, f"deps no file or socket I/O in {lay}", bad)
+
+    # Libraries called only by the layers allowed to: libnghttp2 (HTTP/2
+    # framing, HPACK, flow control) where HTTP/2 is spoken, never below.
+    for prefix, allowed in LIB_LAYERS.items():
+        bad = [f"{short(f)}: {' '.join(sorted(s for s in syms if s.startswith(prefix)))}"
+               for f, syms in sorted(undefs.items())
+               if layer(f) not in allowed and any(s.startswith(prefix) for s in syms)]
+        check(not bad, f"deps {prefix}* called only from {', '.join(sorted(allowed))}", bad)
 
     # Cycles: files that depend on each other (calls and includes together).
     succ = {}

@@ -18,6 +18,7 @@ static const char usage[] =
     "  -d DATA, --data-binary @FILE   POST a body (-d @FILE strips newlines)\n"
     "  -L, -f, -s, -v         follow redirects (20 at most); exit 22 on >= 400; silent; verbose\n"
     "  --explain              narrate the TLS handshake of this connection\n"
+    "  --http2, --http1.1     offer h2 and http/1.1 (the default); only http/1.1\n"
     "  -w FORMAT              after the transfer print FORMAT: %{http_code} %{time_total} ...\n"
     "  --resolve HOST:PORT:ADDR, --connect-timeout S, -m S\n"
     "  --cacert FILE, --capath DIR, --crl FILE, -k (no verification: insecure)\n"
@@ -87,6 +88,7 @@ static const struct {
     {"--insecure", AT(insecure)}, {"--include", AT(include)}, {"--head", AT(head)},
     {"--silent", AT(silent)},     {"--verbose", AT(verbose)}, {"--explain", AT(explain)},
     {"--location", AT(follow)},   {"--fail", AT(fail)},       {"--remote-name", AT(remote_name)},
+    {"--http1.1", AT(http1_1)},
 };
 
 /* "--name VALUE" or "--name=VALUE" (or "-m VALUE"). */
@@ -223,6 +225,10 @@ static int validate(struct moat_get_opts *o)
  * Returns an exit status. */
 static int take_other(const char *a, struct moat_get_opts *o)
 {
+    if (strcmp(a, "--http2") == 0) { /* the default: h2 offered first */
+        o->http1_1 = 0;
+        return GET_EXIT_OK;
+    }
     for (size_t k = 0; k < sizeof switch_opts / sizeof *switch_opts; k++)
         if (strcmp(a, switch_opts[k].name) == 0) {
             *(int *)((char *)o + switch_opts[k].off) = 1;

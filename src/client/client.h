@@ -65,6 +65,7 @@ struct moat_get_opts {
     moat_buf data;                  /* -d / --data-binary: the request body */
     int has_data;                   /* a body was given (POST unless -X says otherwise) */
     int data_form;                  /* -d: Content-Type application/x-www-form-urlencoded */
+    int http1_1;                    /* --http1.1: offer only http/1.1 in ALPN (else h2 first) */
     int insecure;                   /* -k */
     struct moat_trust *check_trust; /* -k: the trust -k skips, to report what it would say */
     int include;                    /* -i: response head in the output */
@@ -112,6 +113,9 @@ void client_explain_handshake_done(struct moat_explain *e, const moat_tls *t, in
 void client_explain_request(struct moat_explain *e, const char *request_line, size_t body_len);
 void client_explain_response(struct moat_explain *e, const char *status_line, uint64_t body_len);
 void client_explain_finish(struct moat_explain *e);
+/* HTTP/2: one frame sent or received (type as on the wire, line what it
+ * carried), told with the request and response. */
+void client_explain_frame(struct moat_explain *e, int sent, int type, const char *line);
 void client_explain_free(struct moat_explain *e);
 
 /* -v: the certificates of the chain (DER, in the order sent). */

@@ -193,7 +193,13 @@ struct moat_explain {
     size_t req_body;
     uint64_t resp_body;
     struct tally out, in;
+    /* HTTP/2: the frames of the connection, the first MAX_FRAME_LINES of
+     * them in full, all counted by type and direction */
+    char *frames;
+    size_t frames_len, nframes;
+    unsigned long frame_count[2][11];
 };
+#define MAX_FRAME_LINES 40
 
 struct moat_explain *client_explain_new(FILE *f, const char *host, int port, const char *trust)
 {
@@ -662,6 +668,8 @@ void client_explain_request(struct moat_explain *e, const char *line, size_t bod
     e->phase = 2;
     memset(&e->out, 0, sizeof e->out);
     memset(&e->in, 0, sizeof e->in);
+    e->nframes = e->frames_len = 0;
+    memset(e->frame_count, 0, sizeof e->frame_count);
 }
 
 void client_explain_response(struct moat_explain *e, const char *line, uint64_t body_len)
@@ -669,6 +677,38 @@ void client_explain_response(struct moat_explain *e, const char *line, uint64_t 
     if (!e) return;
     snprintf(e->status, sizeof e->status, "%s", line);
     e->resp_body = body_len;
+}
+
+void client_explain_frame(struct moat_explain *e, int sent, int type, const char *line)
+{
+    if (!e) return;
+    e->frame_count[sent != 0][type >= 0 && type < 10 ? type : 10]++;
+    if (e->nframes++ >= MAX_FRAME_LINES) return;
+    size_t n = strlen(line) + 16;
+    char *p = realloc(e->frames, e->frames_len + n);
+    if (!p) return;
+    e->frames = p;
+    e->frames_len += (size_t)snprintf(p + e->frames_len, n, "   %s %s\n", sent ? "->" : "<-", line);
+}
+
+/* The frames the request and response travelled in (RFC 9113 6). */
+static void frames_story(struct moat_explain *e, FILE *m)
+{
+    static const char *const names[] = {"DATA",          "HEADERS",      "PRIORITY", "RST_STREAM",
+                                        "SETTINGS",      "PUSH_PROMISE", "PING",     "GOAWAY",
+                                        "WINDOW_UPDATE", "CONTINUATION", "other"};
+    fprintf(m, "Inside the records, HTTP/2 frames (RFC 9113): each a 9-byte header (length, "
+               "type, flags, stream) and its payload; the fields in HEADERS compressed with "
+               "HPACK, the body in DATA, each side's flow-control window opened with "
+               "WINDOW_UPDATE (-> moat to server, <- server to moat):\n");
+    fwrite(e->frames, 1, e->frames_len, m);
+    if (e->nframes > MAX_FRAME_LINES) fprintf(m, "   ... %zu frames in all\n", e->nframes);
+    for (int d = 1; d >= 0; d--) {
+        fprintf(m, "   %s:", d ? "moat -> server" : "server -> moat");
+        for (int t = 0; t < 11; t++)
+            if (e->frame_count[d][t]) fprintf(m, " %lu %s", e->frame_count[d][t], names[t]);
+        fprintf(m, "\n");
+    }
 }
 
 static void tally_line(FILE *m, const struct tally *t)
@@ -701,6 +741,7 @@ void client_explain_finish(struct moat_explain *e)
         tally_line(m, &e->in);
         fprintf(m, "\n");
     }
+    if (e->nframes) frames_story(e, m);
     fprintf(m, "An eavesdropper sees the server's address, the name in the SNI, the sizes "
                "and timing of these records - not the URL, the headers or the body.\n");
     show(e);
@@ -711,5 +752,6 @@ void client_explain_free(struct moat_explain *e)
     if (!e) return;
     fclose(e->m);
     free(e->mbuf);
+    free(e->frames);
     free(e);
 }

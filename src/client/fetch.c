@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "client/h2.h"
 #include "core/clock.h"
 #include "core/exit.h"
 #include "core/file.h"
@@ -42,6 +43,8 @@ struct conn {
     char unverified[700]; /* -k: why the chain would have been refused; "" if not */
     struct moat_explain *ex;
     int explained; /* the handshake part of --explain has been shown */
+    int is_h2;     /* ALPN chose h2: requests go through h2 */
+    struct client_h2 h2;
 };
 
 struct xfer {
@@ -61,6 +64,7 @@ struct xfer {
     uint64_t size_download;
     int verify_result; /* -w ssl_verify_result: 0 verified (or would be, with -k), 1 not */
     int send_failed;   /* the body could not all be sent: the server may have answered early */
+    int was_h2;        /* the last response came over HTTP/2 (-w http_version) */
     /* progress bar with -o on a terminal */
     int progress;
     int64_t prog_last;
@@ -369,6 +373,17 @@ static void session_save(struct xfer *x)
 static void conn_close(struct xfer *x)
 {
     struct conn *c = &x->c;
+    if (c->is_h2) {
+        /* GOAWAY(NO_ERROR) before close_notify, as curl and browsers do */
+        moat_buf frames;
+        moat_buf_init(&frames);
+        client_h2_goodbye(&c->h2);
+        if (c->fd >= 0 && !moat_tls_peer_closed(c->t) && client_h2_output(&c->h2, &frames) == 0 &&
+            frames.len && moat_tls_send(c->t, &x->out, frames.base, frames.len) == 0)
+            flush_tls(x, core_mono_ms() + 1000);
+        moat_buf_free(&frames);
+        client_h2_free(&c->h2);
+    }
     if (c->t) {
         session_save(x);
         if (c->fd >= 0 && !moat_tls_peer_closed(c->t) && moat_tls_handshake_done(c->t) &&
@@ -426,6 +441,15 @@ static int conn_open(struct xfer *x)
     x->verify_result = x->o->insecure ? judge_insecure(x) : 0;
     x->t_app = core_mono_us() - x->start_us;
     if (x->o->verbose) verbose_tls(x, addr);
+    const char *alpn = moat_tls_get_alpn(c->t);
+    if (alpn && strcmp(alpn, "h2") == 0) {
+        if (client_h2_init(&c->h2, c->ex) < 0) {
+            fprintf(stderr, "moat: cannot start HTTP/2 (out of memory)\n");
+            return GET_EXIT_INTERNAL;
+        }
+        c->is_h2 = 1;
+    }
+    if (x->o->verbose) fprintf(stderr, "* using %s\n", c->is_h2 ? "HTTP/2" : "HTTP/1.1");
     return 0;
 }
 
@@ -496,12 +520,23 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
         fprintf(stderr, "moat: request head too long\n");
         return GET_EXIT_URL_MALFORMAT;
     }
-    if (o->verbose) verbose_head("> ", (const char *)req.base, req.len);
+    if (o->verbose && !x->c.is_h2) verbose_head("> ", (const char *)req.base, req.len);
     if (x->c.ex) {
         size_t l = strcspn((const char *)req.base, "\r");
         char line[200];
-        snprintf(line, sizeof line, "%.*s", (int)(l < 190 ? l : 190), (const char *)req.base);
+        if (x->c.is_h2) l -= l > 9 ? 9 : l; /* " HTTP/1.1" */
+        snprintf(line, sizeof line, "%.*s%s", (int)(l < 190 ? l : 190), (const char *)req.base,
+                 x->c.is_h2 ? " HTTP/2" : "");
         client_explain_request(x->c.ex, line, with_body ? o->data.len : 0);
+    }
+    if (x->c.is_h2) {
+        /* the request goes out with the response's reading (h2_response) */
+        int r = client_h2_request(&x->c.h2, (const char *)req.base, req.len,
+                                  with_body ? o->data.base : NULL, with_body ? o->data.len : 0,
+                                  o->verbose);
+        moat_buf_free(&req);
+        if (r < 0) fprintf(stderr, "moat: %s\n", x->c.h2.err);
+        return r < 0 ? GET_EXIT_URL_MALFORMAT : 0;
     }
     int r = moat_tls_send(x->c.t, &x->out, req.base, req.len);
     moat_buf_free(&req);
@@ -604,37 +639,44 @@ static int read_head(struct xfer *x, http_reader *rd, moat_http_response *resp, 
     return GET_EXIT_RECV_ERROR;
 }
 
+/* A final response head, from HTTP/1.1 or HTTP/2: its text as shown by
+ * -v and -i ("HTTP/1.1 200 OK" or "HTTP/2 200" and the fields) and the
+ * facts taken from it. */
+struct head {
+    int status;
+    const char *reason; /* "" for HTTP/2 */
+    size_t reason_len;
+    const char *text;
+    size_t len;
+    int64_t content_length; /* -1 when none */
+    int keep_alive;
+};
+
 /* What the final head says, for the caller and the user: the status and
- * Location into a, -v, --explain, -f, -i and -I. Returns 0 or an exit
- * status. */
-static int take_head(struct xfer *x, const moat_http_response *resp, size_t hl, struct answer *a)
+ * Location (already in a) into a, -v, --explain, -f, -i and -I. Returns 0
+ * or an exit status. */
+static int take_head(struct xfer *x, const struct head *h, struct answer *a)
 {
-    a->status = x->http_code = resp->status;
-    a->location[0] = '\0';
-    const moat_http_header *loc = moat_http_find_header(&resp->f, "Location");
-    if (loc && loc->value_len < sizeof a->location) {
-        memcpy(a->location, loc->value, loc->value_len);
-        a->location[loc->value_len] = '\0';
-    }
-    x->c.reusable = resp->f.keep_alive;
-    if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, hl);
+    a->status = x->http_code = h->status;
+    x->c.reusable = h->keep_alive;
+    if (x->o->verbose) verbose_head("< ", h->text, h->len);
     if (x->c.ex) {
-        size_t l = strcspn((const char *)x->app.base, "\r");
+        size_t l = strcspn(h->text, "\r");
         char line[200];
-        snprintf(line, sizeof line, "%.*s", (int)(l < 190 ? l : 190), (const char *)x->app.base);
+        snprintf(line, sizeof line, "%.*s", (int)(l < 190 ? l : 190), h->text);
         client_explain_response(x->c.ex, line,
-                                resp->f.content_length >= 0 ? (uint64_t)resp->f.content_length : 0);
+                                h->content_length >= 0 ? (uint64_t)h->content_length : 0);
     }
-    if (x->o->fail && resp->status >= 400) {
-        fprintf(stderr, "moat: the server answered %d %.*s for https://", resp->status,
-                (int)resp->reason_len, resp->reason);
+    if (x->o->fail && h->status >= 400) {
+        fprintf(stderr, "moat: the server answered %d%s%.*s for https://", h->status,
+                h->reason_len ? " " : "", (int)h->reason_len, h->reason);
         char o[300];
         origin(x->u, o, sizeof o);
         fprintf(stderr, "%s%s\n", o, x->u->path);
         x->c.reusable = 0;
         return GET_EXIT_HTTP_RETURNED_ERROR;
     }
-    if ((x->o->include || x->o->head) && emit(x, x->app.base, hl, 0) < 0)
+    if ((x->o->include || x->o->head) && emit(x, h->text, h->len, 0) < 0)
         return GET_EXIT_WRITE_ERROR;
     return 0;
 }
@@ -689,16 +731,130 @@ static int read_body(struct xfer *x, http_body *b, int out)
     return 0;
 }
 
+/* HTTP/2: how the stream or the session failed, as curl's exit codes
+ * say it: 16 for the session (a framing or protocol error, a GOAWAY with
+ * an error, a flood), 92 for the stream (reset, or ended without a
+ * complete response). */
+static int h2_fail(struct xfer *x)
+{
+    struct client_h2 *h = &x->c.h2;
+    x->c.reusable = 0;
+    if (!h->err[0])
+        snprintf(h->err, sizeof h->err,
+                 "HTTP/2 stream %d was closed cleanly, but before "
+                 "getting all response header fields",
+                 h->stream);
+    fprintf(stderr, "moat: %s (from %s)\n", h->err, x->u->shown);
+    if (h->fatal || (h->goaway && h->goaway_code)) return GET_EXIT_HTTP2;
+    return GET_EXIT_HTTP2_STREAM;
+}
+
+/* HTTP/2: sends what the session has to send (the request, its body as
+ * the windows allow, acknowledgements, WINDOW_UPDATEs). Returns 0 or an
+ * exit status. */
+static int h2_send(struct xfer *x)
+{
+    struct client_h2 *h = &x->c.h2;
+    moat_buf frames;
+    moat_buf_init(&frames);
+    int r = 0;
+    do {
+        moat_buf_clear(&frames);
+        if (client_h2_output(h, &frames) < 0) break;
+        if (frames.len && (r = moat_tls_send(x->c.t, &x->out, frames.base, frames.len)) == 0)
+            r = flush_tls(x, x->deadline);
+    } while (r == 0 && frames.len && client_h2_want_write(h));
+    moat_buf_free(&frames);
+    if (h->fatal) return h2_fail(x);
+    if (r == -2) return timeout_exit(x, "sending to");
+    if (r < 0) {
+        if (x->c.used && !h->head_ready) return STALE;
+        fprintf(stderr, "moat: failure sending the request to %s\n", x->u->shown);
+        return GET_EXIT_SEND_ERROR;
+    }
+    return 0;
+}
+
+/* HTTP/2: the head of the response, once it is complete. Returns 0 or an
+ * exit status; *out says whether the body goes to the output. */
+static int h2_head(struct xfer *x, struct answer *a, int *out)
+{
+    struct client_h2 *h = &x->c.h2;
+    if (client_h2_field(h, "location", a->location, sizeof a->location) < 0) a->location[0] = '\0';
+    struct head hd = {h->status,         "", 0, (const char *)h->head.base, h->head.len,
+                      h->content_length, 1};
+    int r = take_head(x, &hd, a);
+    if (r) return r;
+    *out = !(x->o->follow && is_redirect(h->status) && a->location[0]);
+    x->size_download = 0;
+    x->prog_total = h->content_length > 0 ? (uint64_t)h->content_length : 0;
+    x->progress = *out && x->o->output && !x->o->silent && isatty(2);
+    return 0;
+}
+
+/* HTTP/2: the response of the stream client_h2_request opened, the request
+ * sent along the way. The body goes out as each read brings it, so memory
+ * holds one read's worth whatever the size. */
+static int h2_response(struct xfer *x, struct answer *a)
+{
+    struct client_h2 *h = &x->c.h2;
+    int took = 0, out = 0, r;
+    x->t_first = 0;
+    for (int i = 0;; i++) {
+        if (x->app.len) {
+            if (!x->t_first) x->t_first = core_mono_us() - x->start_us;
+            client_h2_input(h, x->app.base, x->app.len);
+            moat_buf_clear(&x->app);
+        }
+        if ((r = h2_send(x))) return r;
+        if (h->interim.len && x->o->verbose)
+            verbose_head("< ", (const char *)h->interim.base, h->interim.len);
+        moat_buf_clear(&h->interim);
+        if (h->head_ready && !took && (took = 1) && (r = h2_head(x, a, &out))) return r;
+        if (h->data.len && took) {
+            if (out && emit(x, h->data.base, h->data.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
+            moat_buf_clear(&h->data);
+        }
+        if (h->fatal) return h2_fail(x);
+        if (h->closed) break;
+        if ((r = read_more(x)) == 0) continue;
+        if (r != 1 && r != 18) return r;
+        if (h->err[0]) return h2_fail(x);
+        if (x->c.used && !took && i == 0) return STALE;
+        x->c.reusable = 0;
+        snprintf(h->err, sizeof h->err,
+                 "HTTP/2 stream %d was not closed cleanly before the end of the connection",
+                 h->stream);
+        return h2_fail(x);
+    }
+    if (h->refused && x->c.used && !took) return STALE; /* RFC 9113 8.7: safe to retry */
+    if (h->stream_error || !took) return h2_fail(x);
+    if (x->progress) progress(x, 1);
+    x->c.reusable = client_h2_reusable(h);
+    return 0;
+}
+
 /* Reads the response head (skipping 1xx interim responses) and body; a
  * redirect's body is read and dropped when it will be followed. */
 static int read_response(struct xfer *x, const char *method, struct answer *a)
 {
+    if (x->c.is_h2) return h2_response(x, a);
     http_reader rd;
     moat_http_response resp;
     size_t hl = 0;
     http_reader_init(&rd, strcmp(method, "HEAD") == 0);
     int r = read_head(x, &rd, &resp, &hl);
-    if (r == 0) r = take_head(x, &resp, hl, a);
+    if (r) return r;
+    a->location[0] = '\0';
+    const moat_http_header *loc = moat_http_find_header(&resp.f, "Location");
+    if (loc && loc->value_len < sizeof a->location) {
+        memcpy(a->location, loc->value, loc->value_len);
+        a->location[loc->value_len] = '\0';
+    }
+    struct head h = {
+        resp.status, resp.reason,           resp.reason_len,  (const char *)x->app.base,
+        hl,          resp.f.content_length, resp.f.keep_alive};
+    r = take_head(x, &h, a);
     if (r) return r;
     int follow = x->o->follow && is_redirect(resp.status) && a->location[0];
     if (rd.body.framing == HTTP_BODY_CLOSE) x->c.reusable = 0;
@@ -749,6 +905,8 @@ static void write_out(struct xfer *x, int64_t end)
                 fprintf(w, "%03d", x->http_code);
             else if (strcmp(name, "size_download") == 0)
                 fprintf(w, "%llu", (unsigned long long)x->size_download);
+            else if (strcmp(name, "http_version") == 0)
+                fputs(x->c.is_h2 || x->was_h2 ? "2" : "1.1", w);
             else if (strcmp(name, "ssl_verify_result") == 0)
                 fprintf(w, "%d", x->verify_result);
             else if (strcmp(name, "url_effective") == 0)
@@ -783,6 +941,7 @@ static int exchange(struct xfer *x, const char *method, int with_body, int cross
             fprintf(stderr, "* reusing the connection to %s\n", u->shown);
         status = send_request(x, method, with_body, cross_origin);
         if (status == 0) status = read_response(x, method, a);
+        x->was_h2 = x->c.is_h2;
         if (status && status != STALE && x->send_failed) {
             fprintf(stderr, "moat: failure sending the request body to %s\n", u->shown);
             status = 55;

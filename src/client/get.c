@@ -164,8 +164,10 @@ static void insecure_trust(struct moat_get_opts *o)
 static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
 {
     char err[512];
-    static const char *const alpn[] = {"http/1.1"};
-    moat_tls_config_set_alpn(cfg, alpn, 1);
+    /* h2 first, as curl and browsers offer (RFC 9113 3.2); --http1.1 only
+     * http/1.1. */
+    static const char *const alpn[] = {"h2", "http/1.1"};
+    moat_tls_config_set_alpn(cfg, o->http1_1 ? alpn + 1 : alpn, o->http1_1 ? 1 : 2);
     const char *keylog = getenv("SSLKEYLOGFILE");
     if (keylog && *keylog) {
         if (core_keylog_open(keylog) < 0)

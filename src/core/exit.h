@@ -29,6 +29,7 @@ enum moat_get_exit {
     GET_EXIT_COULDNT_RESOLVE_HOST = 6,
     GET_EXIT_COULDNT_CONNECT = 7,
     GET_EXIT_WEIRD_SERVER_REPLY = 8,
+    GET_EXIT_HTTP2 = 16,               /* an HTTP/2 framing or session error (GOAWAY) */
     GET_EXIT_PARTIAL_FILE = 18,        /* the response ended early */
     GET_EXIT_HTTP_RETURNED_ERROR = 22, /* a status >= 400 with -f */
     GET_EXIT_WRITE_ERROR = 23,
@@ -41,6 +42,7 @@ enum moat_get_exit {
     GET_EXIT_SSL_CERTPROBLEM = 58,          /* --cert/--key unusable */
     GET_EXIT_PEER_FAILED_VERIFICATION = 60, /* the server's certificate refused */
     GET_EXIT_SSL_CACERT_BADFILE = 77,       /* --cacert, --capath, --crl unusable */
+    GET_EXIT_HTTP2_STREAM = 92,             /* an HTTP/2 stream reset, or ended unfinished */
 };
 
 #endif
