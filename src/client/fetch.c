@@ -731,9 +731,11 @@ static int read_body(struct xfer *x, http_body *b, int out)
     return 0;
 }
 
-/* HTTP/2: how the stream or the session failed, as curl's exit codes
- * say it: 16 for the session (a framing or protocol error, a GOAWAY with
- * an error, a flood), 92 for the stream (reset, or ended without a
+/* HTTP/2: how the stream or the session failed, in curl's exit codes: 56
+ * where curl 7.88 says it (input nghttp2 refuses outright, such as too
+ * many CONTINUATION frames; a response head over the cap), 16 for the
+ * session (a frame against the protocol, a GOAWAY with an error, a flood
+ * of control frames), 92 for the stream (reset, or ended without a
  * complete response). */
 static int h2_fail(struct xfer *x)
 {
@@ -745,6 +747,7 @@ static int h2_fail(struct xfer *x)
                  "getting all response header fields",
                  h->stream);
     fprintf(stderr, "moat: %s (from %s)\n", h->err, x->u->shown);
+    if (h->refused_input || h->too_big) return GET_EXIT_RECV_ERROR;
     if (h->fatal || (h->goaway && h->goaway_code)) return GET_EXIT_HTTP2;
     return GET_EXIT_HTTP2_STREAM;
 }
@@ -822,6 +825,15 @@ static int h2_response(struct xfer *x, struct answer *a)
         if (h->err[0]) return h2_fail(x);
         if (x->c.used && !took && i == 0) return STALE;
         x->c.reusable = 0;
+        if (took && h->content_length >= 0) {
+            char how[120];
+            snprintf(how, sizeof how,
+                     "the connection closed with the HTTP/2 stream open, %llu bytes of the body "
+                     "still to come",
+                     (unsigned long long)h->content_length - x->size_download);
+            return truncated(x, how);
+        }
+        if (took) return truncated(x, "the connection closed with the HTTP/2 stream open");
         snprintf(h->err, sizeof h->err,
                  "HTTP/2 stream %d was not closed cleanly before the end of the connection",
                  h->stream);

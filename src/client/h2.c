@@ -124,7 +124,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
         if (vl != 3) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         h->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
         char line[32];
-        int n = snprintf(line, sizeof line, "HTTP/2 %03d\r\n", h->status);
+        int n = snprintf(line, sizeof line, "HTTP/2 %03d \r\n", h->status);
         bad = moat_buf_append(&h->head, line, (size_t)n) < 0;
     } else {
         if (nl == 14 && memcmp(name, "content-length", 14) == 0) {
@@ -422,6 +422,7 @@ int client_h2_input(struct client_h2 *h, const uint8_t *p, size_t n)
 {
     ssize_t r = nghttp2_session_mem_recv(h->session, p, n);
     if (r < 0) {
+        h->refused_input = r != NGHTTP2_ERR_CALLBACK_FAILURE;
         char why[160];
         snprintf(why, sizeof why, "HTTP/2: %s", nghttp2_strerror((int)r));
         failed(h, why);

@@ -36,7 +36,7 @@ struct client_h2 {
     /* the response of the current stream */
     int status;             /* :status of the final head, 0 until it came */
     int head_ready;         /* the final head is complete: head holds it */
-    moat_buf head;          /* "HTTP/2 200\r\nname: value\r\n...\r\n" */
+    moat_buf head;          /* "HTTP/2 200 \r\nname: value\r\n...\r\n", as curl -i shows it */
     moat_buf interim;       /* 1xx heads, as text, for -v; the caller clears it */
     moat_buf data;          /* body bytes received, not yet taken; the caller clears it */
     int64_t content_length; /* of the final head, -1 when none */
@@ -50,8 +50,9 @@ struct client_h2 {
     int goaway;           /* the server sent GOAWAY */
     uint32_t goaway_code; /* its error code */
     unsigned long control;
-    int fatal;     /* the session ended on an error (ours or the server's) */
-    char err[256]; /* what broke, in words, when fatal or the stream failed */
+    int fatal;         /* the session ended on an error (ours or the server's) */
+    int refused_input; /* nghttp2 refused the input outright (a flood, a bad preface) */
+    char err[256];     /* what broke, in words, when fatal or the stream failed */
 };
 
 /* Starts a session: the client preface and SETTINGS (no push, the windows

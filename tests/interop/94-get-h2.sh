@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# moat get over HTTP/2 against servers no one here wrote: nginx (listen
+# ... ssl http2, proxying POSTs to tests/apps/echo.js), h2o and nghttpd;
+# small and large bodies by checksum, HEAD, -i beside curl --http2's,
+# POST bodies, redirects between h2 and h1 hosts and on one h2 connection,
+# --http1.1, an h1-only server, -v, --explain's frames, --session; then a
+# hostile h2 server (tests/tools/h2evil.py) for each exit code, with
+# moat's memory bounded and no hang.
+. "$(dirname "$0")/../lib.sh"
+need openssl nginx h2o nghttpd curl node python3 || { finish; exit; }
+need_moat
+gen_certs || { finish; exit; }
+
+D=$T_TMP/h2
+SITE=$D/site
+mkdir -p "$SITE/sub" "$D/logs"
+CA=$CERTS/ca.pem
+TOKEN="moat-h2-$RANDOM$RANDOM"
+printf '<p>%s</p>\n' "$TOKEN" >"$SITE/index.html"
+printf 'hello %s\n' "$TOKEN" >"$SITE/sub/hello.txt"
+head -c 30000000 /dev/urandom >"$SITE/big.bin"
+BIG_SUM=$(sha256sum <"$SITE/big.bin" | cut -d' ' -f1)
+head -c 1000000 /dev/urandom >"$D/upload.bin"
+UP_SUM=$(sha256sum <"$D/upload.bin" | cut -d' ' -f1)
+
+# /usr/bin/time's maximum resident set, in KB, of a moat get run:
+# rss_get OUT ARGS... (sets GET_RC and RSS)
+rss_get() {
+	local out=$1
+	shift
+	timeout "$T_CLIENT" /usr/bin/time -f '%M' -o "$out.rss" "$MOAT" get "$@" >"$out" 2>"$out.err" </dev/null
+	GET_RC=$?
+	RSS=$(tail -n 1 "$out.rss" 2>/dev/null)
+	case $RSS in '' | *[!0-9]*) RSS=999999 ;; esac
+}
+
+# ---- the servers
+NG2=$(free_port)  # nginx, h2 and http/1.1
+NG1=$(free_port)  # nginx, http/1.1 only
+H2O=$(free_port)  # h2o
+NGD=$(free_port)  # nghttpd
+APP=$(free_port)  # echo.js behind nginx
+bg_start "$D/app" node "$MOAT_ROOT/tests/apps/echo.js" "$APP" h2app
+{
+	[ "$(id -u)" -eq 0 ] && echo "user root;"
+	cat <<-EOF
+		worker_processes 1;
+		daemon off;
+		pid $D/nginx.pid;
+		error_log $D/logs/error.log warn;
+		events { worker_connections 256; }
+		http {
+		    access_log $D/logs/access.log;
+		    client_body_temp_path $D/tmp-body;
+		    proxy_temp_path $D/tmp-proxy;
+		    fastcgi_temp_path $D/tmp-fcgi;
+		    uwsgi_temp_path $D/tmp-uwsgi;
+		    scgi_temp_path $D/tmp-scgi;
+		    ssl_certificate $CERTS/p256-chain.pem;
+		    ssl_certificate_key $CERTS/p256.key;
+		    ssl_protocols TLSv1.2 TLSv1.3;
+		    ssl_session_tickets on;
+		    server {
+		        listen 127.0.0.1:$NG2 ssl http2;
+		        root $SITE;
+		        location = /to-h1 { return 302 https://localhost:$NG1/sub/hello.txt; }
+		        location = /same { return 301 /sub/hello.txt; }
+		        location /app/ { proxy_pass http://127.0.0.1:$APP/; proxy_request_buffering off; }
+		    }
+		    server {
+		        listen 127.0.0.1:$NG1 ssl;
+		        root $SITE;
+		        location = /to-h2 { return 302 https://localhost:$NG2/sub/hello.txt; }
+		    }
+		}
+	EOF
+} >"$D/nginx.conf"
+bg_start "$D/nginx" nginx -e "$D/logs/error.log" -p "$D" -c "$D/nginx.conf"
+cat >"$D/h2o.conf" <<-EOF
+	num-threads: 1
+	error-log: $D/logs/h2o-error.log
+	pid-file: $D/h2o.pid
+	$([ "$(id -u)" -eq 0 ] && echo "user: root")
+	hosts:
+	  default:
+	    listen:
+	      host: 127.0.0.1
+	      port: $H2O
+	      ssl:
+	        certificate-file: $CERTS/p256-chain.pem
+	        key-file: $CERTS/p256.key
+	        ocsp-update-interval: 0
+	        neverbleed: OFF
+	    paths:
+	      /:
+	        file.dir: $SITE
+EOF
+bg_start "$D/h2o" h2o -c "$D/h2o.conf"
+bg_start "$D/nghttpd" nghttpd -d "$SITE" "$NGD" "$CERTS/p256.key" "$CERTS/p256-chain.pem"
+for p in $NG2 $NG1 $H2O $NGD $APP; do
+	wait_listen "$p" || notok "get h2: a server listens on $p" "$(cat "$D"/*.err 2>/dev/null | tail -5)"
+done
+
+# ---- each h2 server: small and large bodies, the protocol, HEAD, -i
+for s in nginx:$NG2 h2o:$H2O nghttpd:$NGD; do
+	n=${s%%:*} p=${s#*:}
+	U=https://localhost:$p
+	moat_get x "$D/$n-small" --cacert "$CA" -w '%{http_code} %{http_version}\n' "$U/sub/hello.txt"
+	check "get h2 $n: a small body over HTTP/2 (-w http_version 2)" \
+		cmp -s "$D/$n-small" <(printf 'hello %s\n200 2\n' "$TOKEN")
+	rss_get "$D/$n-big" --cacert "$CA" -o "$D/$n-big.bin" "$U/big.bin"
+	if [ "$GET_RC" -eq 0 ] && [ "$(sha256sum <"$D/$n-big.bin" | cut -d' ' -f1)" = "$BIG_SUM" ]; then
+		ok "get h2 $n: 30 MB body, same checksum"
+	else
+		notok "get h2 $n: 30 MB body, same checksum" "rc=$GET_RC"
+		diag "$D/$n-big.err"
+	fi
+	check "get h2 $n: 30 MB in $RSS KB of memory (under 40 MB)" test "$RSS" -lt 40000
+	rm -f "$D/$n-big.bin"
+	moat_get x "$D/$n-v" --cacert "$CA" -v "$U/"
+	grep -q '^\* using HTTP/2' "$D/$n-v.err" && grep -q '^> :method: GET' "$D/$n-v.err" &&
+		grep -q '^> :path: /$' "$D/$n-v.err" && grep -q "^> :authority: localhost:$p" "$D/$n-v.err" &&
+		grep -q '^< HTTP/2 200' "$D/$n-v.err" && ok "get h2 $n: -v says HTTP/2, :method, :path, :authority, < HTTP/2 200" ||
+		{ notok "get h2 $n: -v says HTTP/2, :method, :path, :authority, < HTTP/2 200"; diag "$D/$n-v.err"; }
+	moat_get x "$D/$n-head" --cacert "$CA" -I "$U/index.html"
+	[ "$GET_RC" -eq 0 ] && head -n 1 "$D/$n-head" | grep -qx $'HTTP/2 200 \r' &&
+		! grep -q "$TOKEN" "$D/$n-head" && ok "get h2 $n: -I gives the head alone" ||
+		{ notok "get h2 $n: -I gives the head alone" "rc=$GET_RC"; diag "$D/$n-head" "$D/$n-head.err"; }
+	# -i beside curl --http2 -i: the same status line and field names
+	moat_get x "$D/$n-i" --cacert "$CA" -i "$U/index.html"
+	timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" -i "$U/index.html" >"$D/$n-curl-i"
+	names() { sed -n '2,/^\r$/p' "$1" | cut -d: -f1 | grep -v '^\r$' | sort; }
+	if [ "$(head -n 1 "$D/$n-i")" = "$(head -n 1 "$D/$n-curl-i")" ] &&
+		[ "$(names "$D/$n-i")" = "$(names "$D/$n-curl-i")" ] && grep -q "$TOKEN" "$D/$n-i"; then
+		ok "get h2 $n: -i as curl --http2 -i (status line, field names), then the body"
+	else
+		notok "get h2 $n: -i as curl --http2 -i (status line, field names), then the body"
+		diff <(names "$D/$n-i") <(names "$D/$n-curl-i") | sed 's/^/#   /'
+	fi
+done
+
+# ---- POST bodies, through nginx to echo.js (which hashes what it got)
+U=https://localhost:$NG2
+moat_get x "$D/post-bin" --cacert "$CA" --data-binary "@$D/upload.bin" -w '%{http_version}\n' "$U/app/sha256"
+check "get h2: --data-binary @FILE (1 MB) arrives whole over h2 (echo.js's sha256)" \
+	cmp -s "$D/post-bin" <(printf '%s 1000000\n2\n' "$UP_SUM")
+moat_get x "$D/post-d" --cacert "$CA" -d 'a=1' -d 'b=2' "$U/app/headers"
+grep -q '"method":"POST"' "$D/post-d" && grep -q '"content-type":"application/x-www-form-urlencoded"' "$D/post-d" &&
+	grep -q '"content-length":"7"' "$D/post-d" && ok "get h2: -d is a form POST with its length" ||
+	{ notok "get h2: -d is a form POST with its length" "rc=$GET_RC"; diag "$D/post-d" "$D/post-d.err"; }
+
+# ---- redirects: h2 -> h1 host, h1 -> h2 host, and on one h2 connection
+moat_get x "$D/r1" --cacert "$CA" -L -w '%{http_version}\n' "https://localhost:$NG2/to-h1"
+check "get h2: -L from an h2 host to an h1-only host" cmp -s "$D/r1" <(printf 'hello %s\n1.1\n' "$TOKEN")
+moat_get x "$D/r2" --cacert "$CA" -L -w '%{http_version}\n' "https://localhost:$NG1/to-h2"
+check "get h2: -L from an h1-only host to an h2 host" cmp -s "$D/r2" <(printf 'hello %s\n2\n' "$TOKEN")
+moat_get x "$D/r3" --cacert "$CA" -L -v "https://localhost:$NG2/same"
+grep -q "hello $TOKEN" "$D/r3" && grep -q '^\* reusing the connection' "$D/r3.err" &&
+	[ "$(grep -c '^\* using HTTP/2' "$D/r3.err")" -eq 1 ] && [ "$(grep -c '^> :method: GET' "$D/r3.err")" -eq 2 ] &&
+	ok "get h2: -L on the same origin reuses the h2 connection (a second stream)" ||
+	{ notok "get h2: -L on the same origin reuses the h2 connection (a second stream)"; diag "$D/r3.err"; }
+
+# ---- --http1.1, --http2, an h1-only server
+moat_get x "$D/h11" --cacert "$CA" --http1.1 -v -w '%{http_version}\n' "$U/sub/hello.txt"
+grep -q '^\* ALPN: http/1.1' "$D/h11.err" && grep -q '^> GET /sub/hello.txt HTTP/1.1' "$D/h11.err" &&
+	cmp -s "$D/h11" <(printf 'hello %s\n1.1\n' "$TOKEN") && ok "get h2: --http1.1 offers only http/1.1 to an h2 server" ||
+	{ notok "get h2: --http1.1 offers only http/1.1 to an h2 server"; diag "$D/h11.err"; }
+moat_get x "$D/h2f" --cacert "$CA" --http1.1 --http2 -w '%{http_version}\n' "$U/sub/hello.txt"
+check "get h2: --http2 after --http1.1 offers h2 again" cmp -s "$D/h2f" <(printf 'hello %s\n2\n' "$TOKEN")
+moat_get x "$D/h1only" --cacert "$CA" -v -w '%{http_version}\n' "https://localhost:$NG1/sub/hello.txt"
+grep -q '^\* using HTTP/1.1' "$D/h1only.err" && cmp -s "$D/h1only" <(printf 'hello %s\n1.1\n' "$TOKEN") &&
+	ok "get h2: an h1-only server gets HTTP/1.1 (h2 offered, not chosen)" ||
+	{ notok "get h2: an h1-only server gets HTTP/1.1 (h2 offered, not chosen)"; diag "$D/h1only.err"; }
+
+# ---- -o, -f, --session, --explain
+moat_get x "$D/o" --cacert "$CA" -o "$D/o.html" "$U/index.html"
+check "get h2: -o FILE" grep -q "$TOKEN" "$D/o.html"
+moat_get x "$D/f" --cacert "$CA" -f "$U/nothing-here"
+[ "$GET_RC" -eq 22 ] && grep -q 'answered 404 for' "$D/f.err" && ok "get h2: -f on a 404 is exit 22" ||
+	{ notok "get h2: -f on a 404 is exit 22" "rc=$GET_RC"; diag "$D/f.err"; }
+rm -f "$D/sess"
+moat_get x "$D/s1" --cacert "$CA" --session "$D/sess" "$U/sub/hello.txt"
+moat_get x "$D/s2" --cacert "$CA" --session "$D/sess" -v "$U/sub/hello.txt"
+grep -q '^\* resumed: yes' "$D/s2.err" && grep -q '^\* using HTTP/2' "$D/s2.err" && grep -q "hello $TOKEN" "$D/s2" &&
+	ok "get h2: --session resumes, and h2 is chosen again" ||
+	{ notok "get h2: --session resumes, and h2 is chosen again"; diag "$D/s2.err"; }
+moat_get x "$D/ex" --cacert "$CA" --explain "$U/sub/hello.txt"
+e=$D/ex.err
+grep -q '^moat -> server: "GET /sub/hello.txt HTTP/2"' "$e" && grep -q 'HTTP/2 frames (RFC 9113)' "$e" &&
+	grep -q '^   -> SETTINGS, [0-9]* bytes: ENABLE_PUSH=0' "$e" && grep -q '^   -> HEADERS stream 1, .*END_STREAM' "$e" &&
+	grep -q '^   <- HEADERS stream 1' "$e" && grep -q '^   <- DATA stream 1, .*END_STREAM' "$e" &&
+	grep -q '^   -> WINDOW_UPDATE' "$e" && grep -q '^   <- SETTINGS, 0 bytes, ACK' "$e" &&
+	grep -q '^   -> GOAWAY, .*NO_ERROR' "$e" &&
+	ok "get h2: --explain lists the frames (SETTINGS, HEADERS, DATA, WINDOW_UPDATE, GOAWAY)" ||
+	{ notok "get h2: --explain lists the frames (SETTINGS, HEADERS, DATA, WINDOW_UPDATE, GOAWAY)"; DIAG_LINES=30 diag "$e"; }
+
+# ---- a hostile h2 server: each mode its exit code, memory bounded, no hang
+EVIL=$(free_port)
+evil() { # evil MODE: (re)start h2evil.py in MODE
+	[ -n "${EVIL_PID:-}" ] && bg_stop "$EVIL_PID"
+	bg_start "$D/evil-$1" python3 "$MOAT_ROOT/tests/tools/h2evil.py" "$EVIL" "$CERTS/p256-chain.pem" "$CERTS/p256.key" "$1"
+	EVIL_PID=$BG_PID
+	wait_listen "$EVIL"
+}
+# mode, exit code, a word of the message, and what it is
+while read -r mode code word what; do
+	evil "$mode"
+	rss_get "$D/evil-$mode.get" --cacert "$CA" -m 5 -d x=y "https://localhost:$EVIL/"
+	if [ "$GET_RC" -eq "$code" ] && { [ "$word" = - ] || grep -q -- "$word" "$D/evil-$mode.get.err"; } &&
+		[ "$RSS" -lt 40000 ]; then
+		ok "get h2 hostile: $what -> exit $code ($RSS KB)"
+	else
+		notok "get h2 hostile: $what -> exit $code ($RSS KB)" "rc=$GET_RC"
+		diag "$D/evil-$mode.get.err"
+	fi
+done <<-'MODES'
+	ok 0 - a correct answer from the same script
+	badframe 16 PROTOCOL_ERROR DATA on stream 0: moat ends the session with GOAWAY PROTOCOL_ERROR
+	goaway 16 INTERNAL_ERROR GOAWAY INTERNAL_ERROR in the middle of a body
+	rst 92 INTERNAL_ERROR RST_STREAM on the response, as curl's CURLE_HTTP2_STREAM
+	cut 18 cut.off the connection closed with the stream open and 10 bytes to come
+	noheaders 16 PROTOCOL_ERROR END_STREAM with no response head
+	bigheaders 56 CONTINUATION a header block of endless CONTINUATION frames
+	contflood 56 CONTINUATION endless empty CONTINUATION frames
+	hpackbomb 56 over one 4 KB field referenced 4000 times (HPACK bomb)
+	settings 16 control.frames endless SETTINGS
+	ping 16 control.frames endless PING
+	zerowindow 28 timed.out a window of 0 that never opens, under -m 5
+	push 16 PROTOCOL_ERROR a PUSH_PROMISE though push is off
+	MODES
+bg_stop "$EVIL_PID"
+finish
