@@ -466,8 +466,3 @@ int client_h2_field(const struct client_h2 *h, const char *name, char *out, size
     }
     return -1;
 }
-
-const char *client_h2_version(void)
-{
-    return nghttp2_version(0)->version_str;
-}

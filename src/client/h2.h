@@ -95,7 +95,4 @@ void client_h2_goodbye(struct client_h2 *h);
  * out (NUL-terminated, cut to outlen - 1); 0 when found, -1 when not. */
 int client_h2_field(const struct client_h2 *h, const char *name, char *out, size_t outlen);
 
-/* nghttp2's version, for `moat version`. */
-const char *client_h2_version(void);
-
 #endif
