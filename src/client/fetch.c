@@ -813,7 +813,10 @@ static int h2_response(struct xfer *x, struct answer *a)
         if (h->interim.len && x->o->verbose)
             verbose_head("< ", (const char *)h->interim.base, h->interim.len);
         moat_buf_clear(&h->interim);
-        if (h->head_ready && !took && (took = 1) && (r = h2_head(x, a, &out))) return r;
+        if (h->head_ready && !took) {
+            took = 1;
+            if ((r = h2_head(x, a, &out))) return r;
+        }
         if (h->data.len && took) {
             if (out && emit(x, h->data.base, h->data.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
             moat_buf_clear(&h->data);

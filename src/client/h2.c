@@ -93,6 +93,12 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ar
     struct client_h2 *h = arg;
     if (f->hd.type != NGHTTP2_HEADERS || f->hd.stream_id != h->stream) return 0;
     h->in_trailers = h->head_ready;
+    if (!h->in_trailers && h->ninterim >= HTTP_MAX_INTERIM) {
+        /* as for HTTP/1.1: a server could send 1xx heads forever */
+        h->too_big = 1;
+        snprintf(h->err, sizeof h->err, "over %d interim (1xx) responses", HTTP_MAX_INTERIM);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* the stream is reset */
+    }
     if (!h->in_trailers) {
         moat_buf_clear(&h->head);
         h->status = 0;

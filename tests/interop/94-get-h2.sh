@@ -7,7 +7,7 @@
 # hostile h2 server (tests/tools/h2evil.py) for each exit code, with
 # moat's memory bounded and no hang.
 . "$(dirname "$0")/../lib.sh"
-need openssl nginx h2o nghttpd curl node python3 || { finish; exit; }
+need openssl nginx h2o nghttpd curl node python3 valgrind || { finish; exit; }
 need_moat
 gen_certs || { finish; exit; }
 
@@ -193,6 +193,19 @@ grep -q '^moat -> server: "GET /sub/hello.txt HTTP/2"' "$e" && grep -q 'HTTP/2 f
 	grep -q '^   -> GOAWAY, .*NO_ERROR' "$e" &&
 	ok "get h2: --explain lists the frames (SETTINGS, HEADERS, DATA, WINDOW_UPDATE, GOAWAY)" ||
 	{ notok "get h2: --explain lists the frames (SETTINGS, HEADERS, DATA, WINDOW_UPDATE, GOAWAY)"; DIAG_LINES=30 diag "$e"; }
+
+# ---- valgrind memcheck over an h2 session: a POST, a redirect on the same
+# connection, a body; no error, no leak
+if [ "${MOAT##*/asan/*}" = "$MOAT" ] && command -v valgrind >/dev/null; then
+	timeout 60 valgrind -q --error-exitcode=99 --run-libc-freeres=no --leak-check=full \
+		--show-possibly-lost=no --errors-for-leak-kinds=definite \
+		"$MOAT" get --cacert "$CA" -L -d 'a=1' "$U/same" -o "$D/vg.out" 2>"$D/vg.err"
+	rc=$?
+	[ "$rc" -eq 0 ] && grep -q "hello $TOKEN" "$D/vg.out" && ok "get h2: valgrind finds no error or leak in an h2 session" ||
+		{ notok "get h2: valgrind finds no error or leak in an h2 session" "rc=$rc"; diag "$D/vg.err"; }
+else
+	need valgrind
+fi
 
 # ---- a hostile h2 server: each mode its exit code, memory bounded, no hang
 EVIL=$(free_port)

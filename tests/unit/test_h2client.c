@@ -6,6 +6,7 @@
 
 #include "client/h2.h"
 #include "harness.h"
+#include "http/reader.h"
 
 /* The server: what it received, and how it answers. */
 struct srv {
@@ -242,6 +243,14 @@ static void interim_redirect(void)
     check(has(&interim, "HTTP/2 103 \r\nlink: </a.css>; rel=preload\r\n\r\n") && h.status == 302 &&
               !strcmp(loc, "/next") && h.closed,
           "h2 redirect: 103 kept as interim, then 302 with Location /next (%s)", loc);
+    /* 1xx heads without end: the stream is reset after HTTP_MAX_INTERIM */
+    client_h2_request(&h, req, strlen(req), NULL, 0, 0);
+    pump(&h, &t, &got, &interim);
+    for (int i = 0; i < HTTP_MAX_INTERIM + 5; i++)
+        nghttp2_submit_headers(t.s, NGHTTP2_FLAG_NONE, t.stream, NULL, early, 2, NULL);
+    pump(&h, &t, &got, &interim);
+    check(h.too_big && h.closed && h.stream_error && !h.head_ready,
+          "h2 redirect: %d 103 heads reset the stream (%s)", HTTP_MAX_INTERIM + 5, h.err);
     moat_buf_free(&got);
     moat_buf_free(&interim);
     client_h2_free(&h);
