@@ -195,16 +195,15 @@ grep -q '^moat -> server: "GET /sub/hello.txt HTTP/2"' "$e" && grep -q 'HTTP/2 f
 	{ notok "get h2: --explain lists the frames (SETTINGS, HEADERS, DATA, WINDOW_UPDATE, GOAWAY)"; DIAG_LINES=30 diag "$e"; }
 
 # ---- valgrind memcheck over an h2 session: a POST, a redirect on the same
-# connection, a body; no error, no leak
-if [ "${MOAT##*/asan/*}" = "$MOAT" ] && command -v valgrind >/dev/null; then
+# connection, a body; no error, no leak (not for the ASan moat, which
+# cannot run under valgrind: the ASan re-run has its own checks)
+if [ "${MOAT#*/asan/}" = "$MOAT" ]; then
 	timeout 60 valgrind -q --error-exitcode=99 --run-libc-freeres=no --leak-check=full \
 		--show-possibly-lost=no --errors-for-leak-kinds=definite \
 		"$MOAT" get --cacert "$CA" -L -d 'a=1' "$U/same" -o "$D/vg.out" 2>"$D/vg.err"
 	rc=$?
 	[ "$rc" -eq 0 ] && grep -q "hello $TOKEN" "$D/vg.out" && ok "get h2: valgrind finds no error or leak in an h2 session" ||
 		{ notok "get h2: valgrind finds no error or leak in an h2 session" "rc=$rc"; diag "$D/vg.err"; }
-else
-	need valgrind
 fi
 
 # ---- a hostile h2 server: each mode its exit code, memory bounded, no hang
