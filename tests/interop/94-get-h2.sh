@@ -149,6 +149,12 @@ grep -q '"method":"POST"' "$D/post-d" && grep -q '"content-type":"application/x-
 	grep -q '"content-length":"7"' "$D/post-d" && ok "get h2: -d is a form POST with its length" ||
 	{ notok "get h2: -d is a form POST with its length" "rc=$GET_RC"; diag "$D/post-d" "$D/post-d.err"; }
 
+moat_get x "$D/hdr" --cacert "$CA" --resolve "localhost:$NG2:127.0.0.1" -X PUT -H 'X-Test: One' \
+	-H 'User-Agent: probe/1' -H 'Accept:' "$U/app/headers"
+grep -q '"method":"PUT"' "$D/hdr" && grep -q '"x-test":"One"' "$D/hdr" && grep -q '"user-agent":"probe/1"' "$D/hdr" &&
+	! grep -q '"accept"' "$D/hdr" && ok "get h2: --resolve, -X PUT, -H added, replacing and removing a default" ||
+	{ notok "get h2: --resolve, -X PUT, -H added, replacing and removing a default" "rc=$GET_RC"; diag "$D/hdr" "$D/hdr.err"; }
+
 # ---- redirects: h2 -> h1 host, h1 -> h2 host, and on one h2 connection
 moat_get x "$D/r1" --cacert "$CA" -L -w '%{http_version}\n' "https://localhost:$NG2/to-h1"
 check "get h2: -L from an h2 host to an h1-only host" cmp -s "$D/r1" <(printf 'hello %s\n1.1\n' "$TOKEN")
