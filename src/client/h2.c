@@ -127,7 +127,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     if (h->in_trailers) return 0;
     int bad = 0;
     if (nl == 7 && memcmp(name, ":status", 7) == 0) {
-        if (vl != 3) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+        /* libnghttp2 checks it too (RFC 9113 8.3.2); moat does not rely on it */
+        if (vl != 3 || value[0] < '1' || value[0] > '9' || value[1] < '0' || value[1] > '9' ||
+            value[2] < '0' || value[2] > '9')
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         h->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
         char line[32];
         int n = snprintf(line, sizeof line, "HTTP/2 %03d \r\n", h->status);
@@ -135,7 +138,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     } else {
         if (nl == 14 && memcmp(name, "content-length", 14) == 0) {
             h->content_length = 0;
-            for (size_t i = 0; i < vl && i < 18; i++)
+            for (size_t i = 0; i < vl && i < 18 && value[i] >= '0' && value[i] <= '9'; i++)
                 h->content_length = h->content_length * 10 + (value[i] - '0');
         }
         bad = moat_buf_append(&h->head, name, nl) < 0 || moat_buf_append(&h->head, ": ", 2) < 0 ||
