@@ -178,22 +178,38 @@ static int parse_spec(const char *s, struct form_spec *f)
     f->file = *v == '@';
     f->content = *v == '<';
     if (f->file || f->content) v++;
-    /* For files, ";type=" and ";filename=" follow; a plain value keeps its
-     * semicolons unless ";type=" follows, as curl reads it. */
-    const char *semi = f->file || f->content ? strchr(v, ';') : strstr(v, ";type=");
-    size_t vl = semi ? (size_t)(semi - v) : strlen(v);
-    if (vl >= sizeof f->value) return -1;
-    memcpy(f->value, v, vl);
+    /* The value ends at ';' unless it is in double quotes (then '\' escapes
+     * the next byte), as curl reads it; ";type=" and ";filename=" follow,
+     * and other attributes are skipped, as curl skips them. */
+    size_t vl = 0;
+    if (*v == '"') {
+        for (v++; *v && *v != '"'; v++) {
+            if (*v == '\\' && v[1]) v++;
+            if (vl + 1 >= sizeof f->value) return -1;
+            f->value[vl++] = *v;
+        }
+        if (*v++ != '"') return -1;
+    } else {
+        vl = strcspn(v, ";");
+        if (vl >= sizeof f->value) return -1;
+        memcpy(f->value, v, vl);
+        v += vl;
+    }
+    const char *semi = *v == ';' ? v : NULL;
+    if (!semi && *v) return -1;
     while (semi) {
         const char *a = semi + 1, *next = strchr(a, ';');
+        /* A type runs on over ';' up to the next attribute curl knows
+         * ("text/plain;charset=utf-8"). */
+        while (strncmp(a, "type=", 5) == 0 && next && strncmp(next + 1, "type=", 5) != 0 &&
+               strncmp(next + 1, "filename=", 9) != 0 && strncmp(next + 1, "headers=", 8) != 0 &&
+               strncmp(next + 1, "encoder=", 8) != 0)
+            next = strchr(next + 1, ';');
         size_t al = next ? (size_t)(next - a) : strlen(a);
         if (al > 5 && strncmp(a, "type=", 5) == 0 && al - 5 < sizeof f->type)
             memcpy(f->type, a + 5, al - 5);
-        else if (f->file && al > 9 && strncmp(a, "filename=", 9) == 0 &&
-                 al - 9 < sizeof f->filename)
+        else if (al > 9 && strncmp(a, "filename=", 9) == 0 && al - 9 < sizeof f->filename)
             memcpy(f->filename, a + 9, al - 9);
-        else
-            return -1;
         semi = next;
     }
     if (strpbrk(f->type, "\r\n") || strpbrk(f->filename, "\r\n")) return -1;
@@ -230,13 +246,13 @@ int client_form_build(const char *const *specs, int n, struct client_body *b, ch
                moat_buf_append(&m, boundary, strlen(boundary)) ||
                moat_buf_append(&m, "\r\nContent-Disposition: form-data; name=", 39) < 0 ||
                quoted(&m, f.name, f.name_len) < 0;
-        if (f.file) {
+        if (f.file || f.filename[0]) {
             const char *fn = f.filename[0] ? f.filename : f.value;
             const char *slash = f.filename[0] ? NULL : strrchr(fn, '/');
             if (slash) fn = slash + 1;
             bad |= moat_buf_append(&m, "; filename=", 11) < 0 || quoted(&m, fn, strlen(fn)) < 0;
-            if (!f.type[0]) snprintf(f.type, sizeof f.type, "%s", type_of(f.value));
         }
+        if (f.file && !f.type[0]) snprintf(f.type, sizeof f.type, "%s", type_of(f.value));
         if (f.type[0])
             bad |= moat_buf_append(&m, "\r\nContent-Type: ", 16) < 0 ||
                    moat_buf_append(&m, f.type, strlen(f.type)) < 0;
@@ -244,9 +260,8 @@ int client_form_build(const char *const *specs, int n, struct client_body *b, ch
         if (!f.file && !f.content) bad |= moat_buf_append(&m, f.value, strlen(f.value)) < 0;
         bad |= client_body_add_mem(b, m.base, m.len) < 0;
         if (!bad && (f.file || f.content)) {
-            /* The path must outlive the body: it points into specs[i]. */
-            const char *path = strchr(specs[i], '=') + 2;
-            char *copy = strndup(path, strlen(f.value));
+            /* The path must outlive the body: a copy the piece owns. */
+            char *copy = strdup(f.value);
             if (!copy || strcmp(copy, "-") == 0) {
                 snprintf(err, errlen, "-F: %s",
                          copy ? "stdin is not taken as a part" : "no memory");

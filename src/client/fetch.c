@@ -631,11 +631,17 @@ static int is_redirect(int s)
     return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
 }
 
-/* A head the reader refused: over the limits, with curl 7.88's codes (one
- * line longer than the whole head may be: 27, as curl's "header line too
- * long"; more bytes or fields than the limits: 56), or malformed (8). */
-static int head_refused(struct xfer *x)
+/* A head the reader refused: too many interim heads (8); over the limits,
+ * with curl 7.88's codes (a line over HTTP_MAX_HEAD_LINE: 27, as curl's
+ * "header line too long"; more bytes or fields than the limits: 56); or
+ * malformed (8). */
+static int head_refused(struct xfer *x, const http_reader *rd)
 {
+    if (rd->interim > HTTP_MAX_INTERIM || rd->interim_bytes > HTTP_MAX_INTERIM_BYTES) {
+        fprintf(stderr, "moat: %s sent more than %d interim (1xx) responses or %d bytes of them\n",
+                x->u->shown, HTTP_MAX_INTERIM, HTTP_MAX_INTERIM_BYTES);
+        return GET_EXIT_WEIRD_SERVER_REPLY;
+    }
     int over = http_head_over_limit(x->app.base, x->app.len);
     if (over == HTTP_HEAD_LINE_TOO_LONG) {
         fprintf(stderr, "moat: the response from %s has a header line over %d bytes\n", x->u->shown,
@@ -661,7 +667,7 @@ static int read_head(struct xfer *x, http_reader *rd, moat_http_response *resp, 
     for (int i = 0; i < 100000; i++) {
         if (x->app.len && !x->t_first) x->t_first = core_mono_us() - x->start_us;
         int h = http_reader_head(rd, x->app.base, x->app.len, resp, hl);
-        if (h == HTTP_HEAD_BAD) return head_refused(x);
+        if (h == HTTP_HEAD_BAD) return head_refused(x, rd);
         if (h == HTTP_HEAD_FINAL) return 0;
         if (h == HTTP_HEAD_INTERIM) {
             if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, *hl);

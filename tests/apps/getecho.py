@@ -9,6 +9,7 @@
 #   /empty        reads the request, closes without a byte (/empty-notify: with close_notify)
 #   /hdrbytes     a head of 400 kB in 1 kB fields; /hdrline: one field of 200 kB
 #   /noclose      a body without length, then TCP close without close_notify
+#   /interim      200 interim 102 heads, then the end
 # usage: python3 getecho.py PORT CERTCHAIN KEY
 import hashlib
 import socket
@@ -137,6 +138,9 @@ def serve(c):
         return "abort"
     elif path == "/hdrline":
         c.sendall(b"HTTP/1.1 200 OK\r\nX-Long: " + b"l" * 200000 + b"\r\n\r\nbody")
+        return "abort"
+    elif path == "/interim":
+        c.sendall(b"HTTP/1.1 102 Processing\r\n\r\n" * 200)
         return "abort"
     elif path == "/noclose":
         c.sendall(b"HTTP/1.1 200 OK\r\n\r\nthe body, then the end without close_notify\n")
