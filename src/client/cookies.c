@@ -186,7 +186,8 @@ drop:
 }
 
 /* curl's order of the Cookie header (RFC 6265 5.4 (2) and more): longer
- * paths first, then longer domains, longer names, older cookies. */
+ * paths first, then longer domains, longer names, newer cookies (later in
+ * the jar: set later, or read later from the file). */
 static const struct client_cookie *sort_base;
 static int by_curl_order(const void *a, const void *b)
 {
@@ -196,7 +197,7 @@ static int by_curl_order(const void *a, const void *b)
     if ((lx = strlen(x->path)) != (ly = strlen(y->path))) return lx > ly ? -1 : 1;
     if ((lx = strlen(x->domain)) != (ly = strlen(y->domain))) return lx > ly ? -1 : 1;
     if ((lx = strlen(x->name)) != (ly = strlen(y->name))) return lx > ly ? -1 : 1;
-    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+    return *(const size_t *)a > *(const size_t *)b ? -1 : 1;
 }
 
 int client_jar_header(const struct client_jar *j, const char *host, const char *path, int64_t now,

@@ -7,9 +7,10 @@
 # redirect; -K equal to the flags; and the exit codes of an empty reply
 # (52), a head too large (56), a header line too long (27), a
 # close-framed body without close_notify (0), endless 1xx (8). The echo
-# and broken server is tests/apps/getecho.py.
+# and broken server is tests/apps/getecho.py; nginx serves auth_basic, dav
+# PUT, ranges and add_header Set-Cookie.
 . "$(dirname "$0")/../lib.sh"
-need openssl python3 curl sha256sum || { finish; exit; }
+need openssl python3 curl sha256sum nginx || { finish; exit; }
 [ -x /usr/bin/time ] || { notok "peer /usr/bin/time installed" "the time package"; finish; exit; }
 # -T's memory bound: an ASan build carries its shadow memory and quarantine.
 RSS_MAX=32768
@@ -253,6 +254,86 @@ both norange -C 10 -o /dev/null "$E/big/100"
 if [ "$M_RC" -eq 33 ] && [ "$C_RC" -eq 33 ]; then
 	ok "flags: -C 10 to a server that ignores Range: exit 33, as curl"
 else notok "flags: -C to a server without ranges" "moat $M_RC, curl $C_RC"; fi
+
+# ---- against nginx: auth_basic, dav PUT, ranges, add_header Set-Cookie
+N=$T_TMP/nginx
+mkdir -p "$N/logs" "$N/www/dav" "$N/www/private"
+head -c 2000000 /dev/urandom >"$N/www/big.bin"
+printf 'the secret page\n' >"$N/www/private/index.html"
+printf 'user:%s\n' "$(openssl passwd -apr1 pass)" >"$N/htpasswd"
+NP=$(free_port)
+{
+	[ "$(id -u)" -eq 0 ] && echo "user root;"
+	cat <<-EOF
+		worker_processes 1;
+		daemon off;
+		pid $N/nginx.pid;
+		error_log $N/logs/error.log warn;
+		events { worker_connections 64; }
+		http {
+		    access_log off;
+		    client_body_temp_path $N/tmp-body;
+		    proxy_temp_path $N/tmp-proxy;
+		    fastcgi_temp_path $N/tmp-fcgi;
+		    uwsgi_temp_path $N/tmp-uwsgi;
+		    scgi_temp_path $N/tmp-scgi;
+		    ssl_protocols TLSv1.3;
+		    server {
+		        listen 127.0.0.1:$NP ssl;
+		        ssl_certificate $CERTS/p256-chain.pem;
+		        ssl_certificate_key $CERTS/p256.key;
+		        root $N/www;
+		        location /private/ { auth_basic "moat"; auth_basic_user_file $N/htpasswd; }
+		        location /dav/ { dav_methods PUT; client_max_body_size 200m; }
+		        location = /setcookie {
+		            add_header Set-Cookie "n1=v1; Path=/";
+		            add_header Set-Cookie "n2=v2; Max-Age=3600; Secure; HttpOnly";
+		            add_header Set-Cookie "n3=v3; Path=/deep/";
+		            return 200 "set\n";
+		        }
+		        location = /showcookie { return 200 "cookie=[\$http_cookie]\n"; }
+		    }
+		}
+	EOF
+} >"$N/nginx.conf"
+bg_start "$N/nginx" nginx -e "$N/logs/error.log" -p "$N" -c "$N/nginx.conf"
+NGINX_PID=$BG_PID
+if wait_listen "$NP"; then
+	G=https://localhost:$NP
+	both ngauth -w '%{http_code}' -u user:pass "$G/private/"
+	both ngnoauth -w '%{http_code}' "$G/private/"
+	if [ "$M_RC" -eq 0 ] && grep -q "secret page" "$T_TMP/ngauth.moat" && [ "$(tail -c 3 "$T_TMP/ngauth.moat")" = 200 ] &&
+		[ "$(tail -c 3 "$T_TMP/ngnoauth.moat")" = 401 ] && [ "$(tail -c 3 "$T_TMP/ngnoauth.curl")" = 401 ]; then
+		ok "flags nginx: auth_basic lets -u user:pass in (200), and not without it (401, as curl)"
+	else notok "flags nginx: auth_basic and -u" "$(tail -c 3 "$T_TMP/ngauth.moat") $(tail -c 3 "$T_TMP/ngnoauth.moat")"; fi
+	head -c 20000000 /dev/urandom >"$T_TMP/dav.bin"
+	timeout 60 "$MOAT" get -s --cacert "$CA" -w '%{http_code}' -T "$T_TMP/dav.bin" "$G/dav/" >"$T_TMP/dav.out" 2>"$T_TMP/dav.err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ "$(tail -c 3 "$T_TMP/dav.out")" = 201 ] && cmp -s "$T_TMP/dav.bin" "$N/www/dav/dav.bin"; then
+		ok "flags nginx: -T 20 MB to a dav location ending in /: 201, stored as dav.bin byte for byte"
+	else notok "flags nginx: -T to nginx dav" "exit $rc, $(cat "$T_TMP/dav.out")"; diag "$T_TMP/dav.err" "$N/logs/error.log"; fi
+	timeout 60 "$MOAT" get -s --cacert "$CA" -w '%{http_code}' -T - "$G/dav/stdin.bin" <"$T_TMP/dav.bin" >"$T_TMP/dav2.out" 2>"$T_TMP/dav2.err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ "$(tail -c 3 "$T_TMP/dav2.out")" = 201 ] && cmp -s "$T_TMP/dav.bin" "$N/www/dav/stdin.bin"; then
+		ok "flags nginx: -T - (chunked) to dav: 201, stored byte for byte"
+	else notok "flags nginx: -T - to nginx dav" "exit $rc, $(cat "$T_TMP/dav2.out")"; diag "$T_TMP/dav2.err" "$N/logs/error.log"; fi
+	head -c 777777 "$N/www/big.bin" >"$T_TMP/ngpart"
+	timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -C - -o "$T_TMP/ngpart" "$G/big.bin"
+	check "flags nginx: -C - resumes from nginx's ranges to the same file" cmp -s "$T_TMP/ngpart" "$N/www/big.bin"
+	timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -c "$T_TMP/ngjar.m" "$G/setcookie" >/dev/null
+	curl -s --cacert "$CA" -c "$T_TMP/ngjar.c" "$G/setcookie" >/dev/null
+	if [ "$(jarlines "$T_TMP/ngjar.m" | wc -l)" -eq 3 ] && [ "$(jarlines "$T_TMP/ngjar.m")" = "$(jarlines "$T_TMP/ngjar.c")" ]; then
+		ok "flags nginx: add_header Set-Cookie: moat's jar has curl's 3 lines"
+	else notok "flags nginx: the jar of nginx's cookies" "$(jarlines "$T_TMP/ngjar.m" | tr '\t\n' ' |')"; fi
+	both ngshow -b "$T_TMP/ngjar.c" "$G/showcookie"
+	if grep -q "n1=v1" "$T_TMP/ngshow.moat" && cmp -s "$T_TMP/ngshow.moat" "$T_TMP/ngshow.curl"; then
+		ok "flags nginx: the jar sends nginx what curl sends: $(cat "$T_TMP/ngshow.moat")"
+	else notok "flags nginx: the cookies sent back" "$(cat "$T_TMP/ngshow.moat") / $(cat "$T_TMP/ngshow.curl")"; fi
+else
+	notok "flags nginx: nginx starts"
+	diag "$N/nginx.err" "$N/logs/error.log"
+fi
+bg_stop "$NGINX_PID"
 
 # ---- usage mistakes: exit 2 with the problem named
 for bad in "-u nopassword" "--max-filesize 12x" "-C abc" "-F novalue" "-d a -T /etc/hostname"; do

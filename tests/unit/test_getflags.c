@@ -94,7 +94,7 @@ static void test_cookies(void)
                         "h.test\tFALSE\t/\tFALSE\t0\tempty\n"
                         "Set-Cookie: sc=1; Domain=h.test\n";
     client_jar_load_text(&k, junk, sizeof junk - 1, NOW);
-    check(k.n == 3 && !strcmp(cookie_for(&k, "h.test", "/"), "empty=; ok=1; sc=1"),
+    check(k.n == 3 && !strcmp(cookie_for(&k, "h.test", "/"), "empty=; sc=1; ok=1"),
           "a file with junk lines keeps only the well-formed ones (%s)",
           cookie_for(&k, "h.test", "/"));
     client_jar_free(&k);
