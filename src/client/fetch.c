@@ -485,7 +485,7 @@ static int send_stream(struct xfer *x)
             char sz[12];
             int k = snprintf(sz, sizeof sz, "%zx\r\n", (size_t)n);
             memcpy(buf + 10 - k, sz, (size_t)k);
-            memcpy(buf + 10 + n, n ? "\r\n" : "\r\n", 2);
+            memcpy(buf + 10 + n, "\r\n", 2); /* the chunk's end; "0\r\n\r\n" at the last */
             r = moat_tls_send(x->c.t, &x->out, buf + 10 - k, (size_t)k + (size_t)n + 2);
         } else {
             r = moat_tls_send(x->c.t, &x->out, buf + 10, (size_t)n);
@@ -851,7 +851,7 @@ static void write_out(struct xfer *x, int64_t end)
             else if (strcmp(name, "ssl_verify_result") == 0)
                 fprintf(w, "%d", x->verify_result);
             else if (strcmp(name, "url_effective") == 0)
-                fprintf(w, "https://%s%s", x->u->host, x->u->path);
+                fprintf(w, "https://%s%s", x->u ? x->u->host : "", x->u ? x->u->path : "");
             else
                 fprintf(w, "%%{%s}", name);
             p = e;
