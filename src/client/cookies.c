@@ -98,6 +98,15 @@ static int64_t parse_date(const char *s)
     return -1;
 }
 
+/* Bytes a Cookie header may carry: no control character (a CR or LF from
+ * a file would split the request head), no DEL. */
+static int clean(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) return 0;
+    return 1;
+}
+
 static char *trimmed(const char *s, size_t n)
 {
     while (n && (*s == ' ' || *s == '\t')) {
@@ -112,7 +121,7 @@ static char *trimmed(const char *s, size_t n)
 void client_jar_set(struct client_jar *j, const char *host, const char *path, const char *v,
                     size_t vlen, int64_t now)
 {
-    if (vlen > COOKIE_MAX_LEN || memchr(v, '\0', vlen)) return;
+    if (vlen > COOKIE_MAX_LEN || !clean(v, vlen)) return;
     char *line = strndup(v, vlen);
     if (!line) return;
     struct client_cookie c = {0};
@@ -240,7 +249,7 @@ int client_jar_load_text(struct client_jar *j, const char *text, size_t len, int
         size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
         char line[COOKIE_MAX_LEN + 1024];
         if (ll && p[ll - 1] == '\r') ll--;
-        if (ll < sizeof line) {
+        if (ll < sizeof line && clean(p, ll)) {
             memcpy(line, p, ll);
             line[ll] = '\0';
             int httponly = 0;

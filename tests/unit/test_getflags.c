@@ -98,6 +98,12 @@ static void test_cookies(void)
           "a file with junk lines keeps only the well-formed ones (%s)",
           cookie_for(&k, "h.test", "/"));
     client_jar_free(&k);
+    const char crlf[] = "h.test\tFALSE\t/\tFALSE\t0\tn\tv\rX-Injected: 1\n"
+                        "h.test\tFALSE\t/\tFALSE\t0\tdel\t\x7f\n";
+    client_jar_load_text(&k, crlf, sizeof crlf - 1, NOW);
+    set(&k, "h.test", "/", "a=b\rX-Injected: 1");
+    check(k.n == 0, "a cookie with a CR or DEL inside, from a file or Set-Cookie, is dropped");
+    client_jar_free(&k);
     char *big = malloc(200000);
     memset(big, 'v', 200000);
     memcpy(big, "h.test\tFALSE\t/\tFALSE\t0\tn\t", 25);
