@@ -372,22 +372,29 @@ static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
 /* For -K: whether an option of a config file takes a value. */
 static int takes_value(const char *name)
 {
+    if (strcmp(name, "--config") == 0 || strcmp(name, "-K") == 0) return 1;
     for (size_t k = 0; k < sizeof value_opts / sizeof *value_opts; k++)
         if (strcmp(value_opts[k].name, name) == 0) return 1;
     return 0;
 }
 
 /* argv with each -K FILE / --config FILE replaced by the arguments of
- * FILE ("-" for stdin), into a. Returns an exit status. */
-static int expand_config(int argc, char **argv, struct cli_args *a)
+ * FILE ("-" for stdin), into a; a config file may name another, as curl
+ * allows, 8 deep at most. Returns an exit status. */
+#define CONFIG_DEPTH 8
+static int expand_config(int argc, char **argv, struct cli_args *a, int depth)
 {
     char err[600];
     for (int i = 0; i < argc; i++) {
         const char *f = NULL;
-        if ((strcmp(argv[i], "-K") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+        int k = strcmp(argv[i], "-K") == 0 || strcmp(argv[i], "--config") == 0;
+        if (k && i + 1 >= argc) return fail_usage("%s needs a value", argv[i]);
+        if (k)
             f = argv[++i];
         else if (strncmp(argv[i], "--config=", 9) == 0)
             f = argv[i] + 9;
+        if (f && depth == CONFIG_DEPTH)
+            return fail_usage("config files nested too deep (at %s)", f);
         if (!f) {
             if (cli_args_add(a, argv[i], strlen(argv[i])) < 0) return GET_EXIT_INTERNAL;
             continue;
@@ -400,12 +407,17 @@ static int expand_config(int argc, char **argv, struct cli_args *a)
             fprintf(stderr, "moat get: cannot read the config file %s: %s\n", f, strerror(errno));
             return GET_EXIT_READ_ERROR;
         }
-        int r = cli_getconf_parse((const char *)text, n, takes_value, a, err, sizeof err);
+        struct cli_args sub = {0};
+        int r = cli_getconf_parse((const char *)text, n, takes_value, &sub, err, sizeof err);
         free(text);
         if (r < 0) {
+            cli_args_free(&sub);
             fprintf(stderr, "moat get: config file %s: %s\n", f, err);
             return GET_EXIT_USAGE;
         }
+        r = expand_config(sub.n, sub.v, a, depth + 1);
+        cli_args_free(&sub);
+        if (r) return r;
     }
     return GET_EXIT_OK;
 }
@@ -418,7 +430,7 @@ int cli_get_main(int argc, char **argv)
     moat_buf_init(&o.data);
     moat_buf_init(&o.resolves);
     struct cli_args a = {0};
-    int r = expand_config(argc, argv, &a);
+    int r = expand_config(argc, argv, &a, 0);
     if (!r) r = parse_opts(a.n, a.v, &o);
     if (r) {
         moat_buf_free(&o.data);

@@ -199,6 +199,15 @@ else notok "flags: -K FILE equals the flags" "exit $M_RC"; diag "$T_TMP/confk.mo
 same_fields confk "-K FILE: the fields curl sends for the same file" User-Agent X-One Referer Content-Type Accept Cookie Content-Length
 timeout "$T_CLIENT" "$MOAT" get --cacert "$CA" -K - <"$T_TMP/conf" >"$T_TMP/confstdin" 2>/dev/null
 check "flags: -K - reads the config from stdin" cmp -s "$T_TMP/confstdin" "$T_TMP/confflags"
+printf '# names the other file\nconfig = "%s"\n' "$T_TMP/conf" >"$T_TMP/conf0"
+timeout "$T_CLIENT" "$MOAT" get --cacert "$CA" -K "$T_TMP/conf0" >"$T_TMP/confnest" 2>/dev/null
+check "flags: a config file naming another (config = FILE) reads both, as curl" cmp -s "$T_TMP/confnest" "$T_TMP/confflags"
+printf 'config = "%s"\n' "$T_TMP/confself" >"$T_TMP/confself"
+timeout "$T_CLIENT" "$MOAT" get -K "$T_TMP/confself" >/dev/null 2>"$T_TMP/confself.err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "nested too deep" "$T_TMP/confself.err"; then
+	ok "flags: a config file naming itself: exit 2, nested too deep (no loop)"
+else notok "flags: a config file naming itself" "exit $rc"; fi
 printf 'url = "unterminated\n' >"$T_TMP/badconf"
 timeout "$T_CLIENT" "$MOAT" get -K "$T_TMP/badconf" >/dev/null 2>"$T_TMP/badconf.err"
 rc=$?
