@@ -252,7 +252,9 @@ int client_form_build(const char *const *specs, int n, struct client_body *b, ch
             if (slash) fn = slash + 1;
             bad |= moat_buf_append(&m, "; filename=", 11) < 0 || quoted(&m, fn, strlen(fn)) < 0;
         }
-        if (f.file && !f.type[0]) snprintf(f.type, sizeof f.type, "%s", type_of(f.value));
+        /* A type from the file's name; none for stdin, as curl. */
+        if (f.file && !f.type[0] && strcmp(f.value, "-") != 0)
+            snprintf(f.type, sizeof f.type, "%s", type_of(f.value));
         if (f.type[0])
             bad |= moat_buf_append(&m, "\r\nContent-Type: ", 16) < 0 ||
                    moat_buf_append(&m, f.type, strlen(f.type)) < 0;
@@ -262,9 +264,11 @@ int client_form_build(const char *const *specs, int n, struct client_body *b, ch
         if (!bad && (f.file || f.content)) {
             /* The path must outlive the body: a copy the piece owns. */
             char *copy = strdup(f.value);
-            if (!copy || strcmp(copy, "-") == 0) {
-                snprintf(err, errlen, "-F: %s",
-                         copy ? "stdin is not taken as a part" : "no memory");
+            if (!copy || (strcmp(copy, "-") == 0 && b->total < 0)) {
+                if (copy)
+                    snprintf(err, errlen, "bad -F '%s': stdin can be read once", specs[i]);
+                else
+                    snprintf(err, errlen, "-F: no memory");
                 free(copy);
                 moat_buf_free(&m);
                 return -1;

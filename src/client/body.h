@@ -48,7 +48,8 @@ ssize_t client_body_read(struct client_body *b, uint8_t *buf, size_t cap, char *
 
 /* -F: the multipart/form-data body (RFC 7578) of the specs, as curl
  * builds it: "name=value", "name=@file" (a file part, its name sent as
- * filename, streamed), "name=<file" (the file's content as the value),
+ * filename, streamed), "name=<file" (the file's content as the value;
+ * "-" for either is stdin, once, and makes the body chunked),
  * each with ";type=TYPE" and (for @) ";filename=NAME". The boundary is
  * random; *ctype gets the Content-Type to send. Returns 0, or -1 with a
  * sentence in err (a malformed spec, a file that cannot be read). */

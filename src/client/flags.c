@@ -70,8 +70,9 @@ int client_extra_start(struct moat_get_opts *o, struct client_extra *e)
         e->has_body = 1;
         if (client_form_build(o->forms, o->nforms, &e->body, e->ctype, sizeof e->ctype, err,
                               sizeof err) < 0) {
-            fprintf(stderr, "moat: %s\n", err);
-            return strncmp(err, "bad -F", 6) == 0 ? GET_EXIT_USAGE : GET_EXIT_READ_ERROR;
+            int usage = strncmp(err, "bad -F", 6) == 0;
+            fprintf(stderr, "moat%s: %s\n", usage ? " get" : "", err);
+            return usage ? GET_EXIT_USAGE : GET_EXIT_READ_ERROR;
         }
     }
     return 0;

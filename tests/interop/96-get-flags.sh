@@ -99,6 +99,13 @@ else
 	notok "flags: -F: the multipart body is curl's, boundary aside"
 	diff <(sed '1,/^\r$/d' "$T_TMP/form.moat" | cat -v | head -30) <(sed '1,/^\r$/d' "$T_TMP/form.curl" | cat -v | head -30) | head -10 | sed 's/^/#   /'
 fi
+printf 'from stdin\n' >"$T_TMP/stdin.txt"
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -F "in=@-" -F after=1 "$E/echo" <"$T_TMP/stdin.txt" >"$T_TMP/fstdin.moat"
+timeout "$T_CLIENT" curl -s --cacert "$CA" -F "in=@-" -F after=1 "$E/echo" <"$T_TMP/stdin.txt" >"$T_TMP/fstdin.curl"
+if [ -n "$(unboundary "$T_TMP/fstdin.moat")" ] && [ "$(unboundary "$T_TMP/fstdin.moat")" = "$(unboundary "$T_TMP/fstdin.curl")" ] &&
+	grep -q "^Transfer-Encoding: chunked" "$T_TMP/fstdin.moat"; then
+	ok "flags: -F in=@-: stdin as a part named \"-\", curl's body (sent chunked, its length unknown)"
+else notok "flags: -F in=@-: the multipart body is curl's"; fi
 both cookielit -b "a=1; b=2" "$E/echo"
 same_fields cookielit "-b 'a=1; b=2'" Cookie
 
@@ -345,7 +352,7 @@ fi
 bg_stop "$NGINX_PID"
 
 # ---- usage mistakes: exit 2 with the problem named
-for bad in "-u nopassword" "--max-filesize 12x" "-C abc" "-F novalue" "-d a -T /etc/hostname"; do
+for bad in "-u nopassword" "--max-filesize 12x" "-C abc" "-F novalue" "-d a -T /etc/hostname" "-F a=@- -F b=<-"; do
 	# shellcheck disable=SC2086
 	timeout "$T_CLIENT" "$MOAT" get $bad "$E/" >/dev/null 2>"$T_TMP/bad.err"
 	rc=$?
