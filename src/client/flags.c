@@ -83,7 +83,8 @@ int client_extra_headers(const struct moat_get_opts *o, struct client_extra *e,
 {
     int bad = 0;
     char v[1200];
-    if (!given(o, "User-Agent"))
+    /* -A "" sends none, as curl. */
+    if (!given(o, "User-Agent") && !(o->user_agent && !o->user_agent[0]))
         bad |= header(req, "User-Agent", o->user_agent ? o->user_agent : "moat/0.1",
                       strlen(o->user_agent ? o->user_agent : "moat/0.1"));
     if (!given(o, "Accept"))
