@@ -1,14 +1,18 @@
 /* `moat get`'s command line: the usage text and curl's flags, read into
  * the options of client/ (struct moat_get_opts); the fetching itself is
  * get_run (client/get.c). */
+#include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/getconf.h"
 #include "client/client.h"
 #include "core/exit.h"
+#include "core/file.h"
 
 static const char usage[] =
     "usage: moat get URL [options]\n"
@@ -22,7 +26,10 @@ static const char usage[] =
     "  -w FORMAT              after the transfer print FORMAT: %{http_code} %{time_total} ...\n"
     "  --resolve HOST:PORT:ADDR, --connect-timeout S, -m S\n"
     "  --cacert FILE, --capath DIR, --crl FILE, -k (no verification: insecure)\n"
-    "  --tls-group NAME, --ciphers LIST, --session FILE, --cert FILE --key FILE\n";
+    "  --tls-group NAME, --ciphers LIST, --session FILE, --cert FILE --key FILE\n"
+    "  -A AGENT, -e URL[;auto], -u USER:PASSWORD, -b FILE|'n=v', -c FILE   as curl's\n"
+    "  --json DATA, -F name=value|name=@FILE, -T FILE (PUT, streamed; - is stdin)\n"
+    "  -C N|-, --max-filesize BYTES, -D FILE, -K FILE (a curl config file)\n";
 
 static int fail_usage(const char *fmt, const char *arg)
 {
@@ -42,7 +49,15 @@ enum value_kind {
     V_DATA,
     V_DATA_BINARY,
     V_CONNECT_TIMEOUT,
-    V_MAX_TIME
+    V_MAX_TIME,
+    V_RESOLVE,
+    V_REFERER,
+    V_USER,
+    V_JSON,
+    V_FORM,
+    V_COOKIE,
+    V_MAX_FILESIZE,
+    V_CONTINUE_AT,
 };
 #define AT(field) offsetof(struct moat_get_opts, field)
 static const struct {
@@ -56,7 +71,7 @@ static const struct {
     {"--crlfile", V_STRING, AT(crl)},
     {"-o", V_STRING, AT(output)},
     {"--output", V_STRING, AT(output)},
-    {"--resolve", V_STRING, AT(resolve)},
+    {"--resolve", V_RESOLVE, 0},
     {"--tls-group", V_STRING, AT(groups)},
     {"--curves", V_STRING, AT(groups)},
     {"--groups", V_STRING, AT(groups)},
@@ -78,6 +93,26 @@ static const struct {
     {"--connect-timeout", V_CONNECT_TIMEOUT, 0},
     {"-m", V_MAX_TIME, 0},
     {"--max-time", V_MAX_TIME, 0},
+    {"-A", V_STRING, AT(user_agent)},
+    {"--user-agent", V_STRING, AT(user_agent)},
+    {"-e", V_REFERER, 0},
+    {"--referer", V_REFERER, 0},
+    {"-u", V_USER, 0},
+    {"--user", V_USER, 0},
+    {"--json", V_JSON, 0},
+    {"-F", V_FORM, 0},
+    {"--form", V_FORM, 0},
+    {"-T", V_STRING, AT(upload)},
+    {"--upload-file", V_STRING, AT(upload)},
+    {"-b", V_COOKIE, 0},
+    {"--cookie", V_COOKIE, 0},
+    {"-c", V_STRING, AT(cookie_jar)},
+    {"--cookie-jar", V_STRING, AT(cookie_jar)},
+    {"-D", V_STRING, AT(dump_header)},
+    {"--dump-header", V_STRING, AT(dump_header)},
+    {"--max-filesize", V_MAX_FILESIZE, 0},
+    {"-C", V_CONTINUE_AT, 0},
+    {"--continue-at", V_CONTINUE_AT, 0},
 };
 
 /* The long switches (the short ones are in short_flags), each an int. */
@@ -153,6 +188,73 @@ static int short_flags(const char *a, struct moat_get_opts *o)
     return GET_EXIT_OK;
 }
 
+static int add_resolve(struct moat_get_opts *o, const char *v);
+
+/* A size: digits with an optional k, M or G (powers of 1024, as curl). */
+static int64_t size_value(const char *v)
+{
+    char *end;
+    if (*v < '0' || *v > '9') return -1;
+    unsigned long long n = strtoull(v, &end, 10);
+    int shift = *end == 'k' || *end == 'K'   ? 10
+                : *end == 'm' || *end == 'M' ? 20
+                : *end == 'g' || *end == 'G' ? 30
+                                             : 0;
+    if (shift) end++;
+    if (*end || n > (1ull << 62) >> shift) return -1;
+    return (int64_t)(n << shift);
+}
+
+/* The values of curl's everyday flags (-A -e -u --json -F -b -C ...). */
+static int take_curl_value(struct moat_get_opts *o, int k, const char *v)
+{
+    static char referer[8192];
+    if (strpbrk(v, "\r\n") && k != V_JSON) return fail_usage("a line break in '%s'", v);
+    switch (k) {
+    case V_RESOLVE:
+        if (add_resolve(o, v) < 0) return fail_usage("bad --resolve %s (want HOST:PORT:ADDR)", v);
+        return GET_EXIT_OK;
+    case V_REFERER: {
+        size_t n = strlen(v);
+        o->referer_auto = n >= 5 && strcmp(v + n - 5, ";auto") == 0;
+        if (o->referer_auto) n -= 5;
+        if (n >= sizeof referer) return fail_usage("-e %s: too long", v);
+        memcpy(referer, v, n);
+        referer[n] = '\0';
+        o->referer = n ? referer : NULL;
+        return GET_EXIT_OK;
+    }
+    case V_USER:
+        if (!strchr(v, ':'))
+            return fail_usage("-u %s: give user:password (moat get does not prompt)", v);
+        o->userpwd = v;
+        return GET_EXIT_OK;
+    case V_JSON:
+        return get_add_json(o, v);
+    case V_FORM:
+        if (o->nforms == MOAT_GET_MAX_FORMS) return fail_usage("too many -F (%s)", v);
+        if (!strchr(v, '=') || v[0] == '=')
+            return fail_usage("bad -F '%s' (want name=value or name=@FILE)", v);
+        o->forms[o->nforms++] = v;
+        return GET_EXIT_OK;
+    case V_COOKIE:
+        if (o->ncookie_in == 16) return fail_usage("too many -b (%s)", v);
+        o->cookie_in[o->ncookie_in++] = v;
+        return GET_EXIT_OK;
+    case V_MAX_FILESIZE:
+        if ((o->max_filesize = size_value(v)) <= 0)
+            return fail_usage("bad --max-filesize %s (bytes, more than 0; k, M, G allowed)", v);
+        return GET_EXIT_OK;
+    case V_CONTINUE_AT:
+        o->resume = 1;
+        o->continue_at = strcmp(v, "-") == 0 ? -1 : size_value(v);
+        if (o->continue_at < 0 && strcmp(v, "-") != 0)
+            return fail_usage("bad -C %s (an offset in bytes, or - for the size of the output)", v);
+        return GET_EXIT_OK;
+    }
+    return GET_EXIT_OK;
+}
+
 /* The value v of an option of kind k. Returns an exit status. */
 static int take_value(struct moat_get_opts *o, enum value_kind k, size_t off, const char *v)
 {
@@ -185,23 +287,32 @@ static int take_value(struct moat_get_opts *o, enum value_kind k, size_t off, co
     case V_MAX_TIME:
         if (seconds(v, &o->max_time) < 0) return fail_usage("bad -m %s (seconds, more than 0)", v);
         return GET_EXIT_OK;
+    default:
+        return take_curl_value(o, k, v);
     }
     return GET_EXIT_OK;
 }
 
 /* --resolve HOST:PORT:ADDR with HOST read as a URL's host is (café.test
- * as its A-labels, 127.1 as 127.0.0.1), so it matches the URL's. */
-static int canonical_resolve(struct moat_get_opts *o, const char *colon)
+ * as its A-labels, 127.1 as 127.0.0.1), so it matches the URL's; added to
+ * the list of them (curl takes any number). */
+static int add_resolve(struct moat_get_opts *o, const char *v)
 {
-    static char spec[1400];
-    char url[600], err[512];
+    char url[600], err[512], line[1400];
     struct moat_url u;
-    size_t hl = (size_t)(colon - o->resolve);
+    const char *c1 = strchr(v, ':');
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c1 || !c2 || c1 == v || !c2[1] || strchr(v, '\n')) return -1;
+    size_t hl = (size_t)(c1 - v);
     if (hl > 500) return -1;
-    snprintf(url, sizeof url, "https://%.*s/", (int)hl, o->resolve);
+    snprintf(url, sizeof url, "https://%.*s/", (int)hl, v);
     if (client_url_parse(url, &u, err, sizeof err) || strchr(u.host, ':')) return -1;
-    if ((size_t)snprintf(spec, sizeof spec, "%s%s", u.host, colon) >= sizeof spec) return -1;
-    o->resolve = spec;
+    int n = snprintf(line, sizeof line, "%s%s\n", u.host, c1);
+    if (n < 0 || (size_t)n >= sizeof line || moat_buf_append(&o->resolves, line, (size_t)n) < 0 ||
+        moat_buf_append(&o->resolves, "", 1) < 0)
+        return -1;
+    o->resolves.len--; /* kept NUL-terminated */
+    o->resolve = (const char *)o->resolves.base;
     return 0;
 }
 
@@ -209,14 +320,13 @@ static int canonical_resolve(struct moat_get_opts *o, const char *colon)
 static int validate(struct moat_get_opts *o)
 {
     if (!o->url) return fail_usage("%s", "missing URL");
-    if (o->resolve) {
-        const char *c1 = strchr(o->resolve, ':');
-        const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c1 || !c2 || c1 == o->resolve || !c2[1] || canonical_resolve(o, c1) < 0)
-            return fail_usage("bad --resolve %s (want HOST:PORT:ADDR)", o->resolve);
-    }
     if (o->key && !o->cert) return fail_usage("%s", "--key needs --cert");
     if (o->head && o->has_data) return fail_usage("%s", "-I and -d cannot go together");
+    int bodies = (o->has_data != 0) + (o->upload != NULL) + (o->nforms != 0);
+    if (bodies > 1) return fail_usage("%s", "-d/--json, -T and -F cannot go together");
+    if (o->head && bodies) return fail_usage("%s", "-I and a request body cannot go together");
+    if (o->resume && o->continue_at < 0 && !o->output && !o->remote_name)
+        return fail_usage("%s", "-C - needs -o FILE or -O (the file to resume)");
     if (o->output && o->remote_name) return fail_usage("%s", "-o and -O cannot go together");
     return GET_EXIT_OK;
 }
@@ -265,16 +375,77 @@ static int parse_opts(int argc, char **argv, struct moat_get_opts *o)
     return validate(o);
 }
 
+/* For -K: whether an option of a config file takes a value. */
+static int takes_value(const char *name)
+{
+    if (strcmp(name, "--config") == 0 || strcmp(name, "-K") == 0) return 1;
+    for (size_t k = 0; k < sizeof value_opts / sizeof *value_opts; k++)
+        if (strcmp(value_opts[k].name, name) == 0) return 1;
+    return 0;
+}
+
+/* argv with each -K FILE / --config FILE replaced by the arguments of
+ * FILE ("-" for stdin), into a; a config file may name another, as curl
+ * allows, 8 deep at most. Returns an exit status. */
+#define CONFIG_DEPTH 8
+static int expand_config(int argc, char **argv, struct cli_args *a, int depth)
+{
+    char err[600];
+    for (int i = 0; i < argc; i++) {
+        const char *f = NULL;
+        int k = strcmp(argv[i], "-K") == 0 || strcmp(argv[i], "--config") == 0;
+        if (k && i + 1 >= argc) return fail_usage("%s needs a value", argv[i]);
+        if (k)
+            f = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            f = argv[i] + 9;
+        if (f && depth == CONFIG_DEPTH)
+            return fail_usage("config files nested too deep (at %s)", f);
+        if (!f) {
+            if (cli_args_add(a, argv[i], strlen(argv[i])) < 0) return GET_EXIT_INTERNAL;
+            continue;
+        }
+        size_t n = 0;
+        int fd = strcmp(f, "-") == 0 ? 0 : -1;
+        uint8_t *text = fd == 0 ? core_read_fd(0, CLI_GETCONF_MAX_FILE, &n)
+                                : core_read_file(f, CLI_GETCONF_MAX_FILE, &n);
+        if (!text) {
+            fprintf(stderr, "moat get: cannot read the config file %s: %s\n", f, strerror(errno));
+            return GET_EXIT_READ_ERROR;
+        }
+        struct cli_args sub = {0};
+        int r = cli_getconf_parse((const char *)text, n, takes_value, &sub, err, sizeof err);
+        free(text);
+        if (r < 0) {
+            cli_args_free(&sub);
+            fprintf(stderr, "moat get: config file %s: %s\n", f, err);
+            return GET_EXIT_USAGE;
+        }
+        r = expand_config(sub.n, sub.v, a, depth + 1);
+        cli_args_free(&sub);
+        if (r) return r;
+    }
+    return GET_EXIT_OK;
+}
+
 int cli_get_main(int argc, char **argv)
 {
     struct moat_get_opts o = {0};
     o.connect_timeout = 30;
     o.usage = usage;
     moat_buf_init(&o.data);
-    int r = parse_opts(argc, argv, &o);
+    moat_buf_init(&o.resolves);
+    struct cli_args a = {0};
+    int r = expand_config(argc, argv, &a, 0);
+    if (!r) r = parse_opts(a.n, a.v, &o);
     if (r) {
         moat_buf_free(&o.data);
+        moat_buf_free(&o.resolves);
+        cli_args_free(&a);
         return r == CLI_HELP ? GET_EXIT_OK : r;
     }
-    return get_run(&o);
+    r = get_run(&o);
+    moat_buf_free(&o.resolves);
+    cli_args_free(&a);
+    return r;
 }

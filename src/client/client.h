@@ -78,12 +78,35 @@ struct moat_get_opts {
     double connect_timeout;         /* seconds for TCP connect and TLS handshake */
     double max_time;                /* -m: seconds for everything; 0 for no limit */
     const char *usage;              /* printed after a usage mistake (cli/get.c's) */
+    /* curl's everyday flags */
+    moat_buf resolves;      /* every --resolve, canonical, one a line (resolve points here) */
+    const char *user_agent; /* -A */
+    const char *referer;    /* -e URL (NULL with ";auto" alone) */
+    int referer_auto;       /* -e ...;auto: the previous URL on a redirect */
+    const char *userpwd;    /* -u user:password: Basic, to the first origin only */
+    int data_json;          /* --json: Content-Type and Accept application/json */
+    const char *upload;     /* -T FILE ("-" stdin): PUT, streamed */
+    const char *forms[MOAT_GET_MAX_HEADERS]; /* -F name=value, name=@file;type=...;filename=... */
+    int nforms;
+    const char *cookie_in[16]; /* -b FILE, or -b 'name=value; ...' literally */
+    int ncookie_in;
+    const char *cookie_jar;  /* -c FILE: every cookie, written after the transfer */
+    const char *dump_header; /* -D FILE ("-" stdout): the response heads */
+    int64_t max_filesize;    /* --max-filesize: 0 for no limit */
+    int64_t continue_at;     /* -C N; -1 for "-C -" (the size of the output file) */
+    int resume;              /* -C was given */
 };
+
+#define MOAT_GET_MAX_FORMS MOAT_GET_MAX_HEADERS
 
 /* -d DATA, -d @FILE (newlines dropped, as curl does) and --data-binary
  * DATA or @FILE ("-" for stdin) added to o->data; several are joined with
  * '&'. Returns 0, or GET_EXIT_READ_ERROR when FILE cannot be read. */
 int get_add_data(struct moat_get_opts *o, const char *v, int binary);
+/* --json DATA or @FILE ("-" for stdin): added to o->data as it is (several
+ * are joined without a separator, as curl does), sent as a POST with
+ * Content-Type and Accept application/json. Returns 0 or 26. */
+int get_add_json(struct moat_get_opts *o, const char *v);
 
 /* Does what o says (o->url set, options checked): parses the URL, sets up
  * TLS, fetches; frees o->data. Returns the exit status, enum

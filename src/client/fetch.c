@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/body.h"
 #include "client/client.h"
 #include "client/h2.h"
 #include "core/clock.h"
@@ -70,6 +71,7 @@ struct xfer {
     int64_t prog_last;
     uint64_t prog_total; /* 0 when unknown */
     int prog_shown;
+    struct client_extra ex; /* -b/-c, -D, -C, -T, -F (flags.c) */
 };
 
 static int64_t min_deadline(int64_t a, int64_t b)
@@ -162,7 +164,7 @@ static int emit(struct xfer *x, const void *p, size_t n, int body)
 {
     if (x->write_failed || n == 0) return x->write_failed ? -1 : 0;
     if (!x->sink) {
-        x->sink = x->o->output ? fopen(x->o->output, "wb") : stdout;
+        x->sink = x->o->output ? fopen(x->o->output, x->ex.offset ? "ab" : "wb") : stdout;
         if (!x->sink) {
             fprintf(stderr, "moat: cannot write %s: %s\n", x->o->output, strerror(errno));
             x->write_failed = 1;
@@ -483,6 +485,49 @@ static int add_default(moat_buf *b, const struct moat_get_opts *o, const char *n
     return add_line(b, "%s: %s\r\n", name, value);
 }
 
+/* -T and -F: the body read piece by piece as it is sent, in the chunked
+ * coding when its length is not known (stdin). Returns 0, -1 or -2 as
+ * flush_tls, or 1 when the body could not be read (after a message). */
+static int send_stream(struct xfer *x)
+{
+    static uint8_t buf[SEND_CHUNK + 16];
+    char err[600];
+    int chunked = x->ex.body.total < 0;
+    if (client_body_rewind(&x->ex.body) < 0) {
+        fprintf(stderr, "moat: cannot send the body again: stdin was read already\n");
+        return 1;
+    }
+    for (;;) {
+        ssize_t n = client_body_read(&x->ex.body, buf + 10, SEND_CHUNK, err, sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "moat: %s\n", err);
+            return 1;
+        }
+        if (n == 0 && !chunked) return 0;
+        int r;
+        if (chunked) {
+            char sz[12];
+            int k = snprintf(sz, sizeof sz, "%zx\r\n", (size_t)n);
+            memcpy(buf + 10 - k, sz, (size_t)k);
+            memcpy(buf + 10 + n, "\r\n", 2); /* the chunk's end; "0\r\n\r\n" at the last */
+            r = moat_tls_send(x->c.t, &x->out, buf + 10 - k, (size_t)k + (size_t)n + 2);
+        } else {
+            r = moat_tls_send(x->c.t, &x->out, buf + 10, (size_t)n);
+        }
+        if (r == 0) r = flush_tls(x, x->deadline);
+        if (r == -1) {
+            /* A server may answer (a redirect, 413) and close before it
+             * has read the body: look for that answer before failing. */
+            x->send_failed = 1;
+            x->c.reusable = 0;
+            moat_buf_clear(&x->out);
+            return 0;
+        }
+        if (r) return r;
+        if (n == 0) return 0;
+    }
+}
+
 static int send_request(struct xfer *x, const char *method, int with_body, int cross_origin)
 {
     const struct moat_url *u = x->u;
@@ -493,9 +538,8 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
     moat_buf_init(&req);
     int bad = add_line(&req, "%s %s HTTP/1.1\r\n", method, u->path) < 0 ||
               add_default(&req, o, "Host", host) < 0 ||
-              add_default(&req, o, "User-Agent", "moat/0.1") < 0 ||
-              add_default(&req, o, "Accept", "*/*") < 0;
-    if (with_body) {
+              client_extra_headers(o, &x->ex, u, cross_origin, with_body, &req) < 0;
+    if (with_body && !x->ex.has_body) {
         snprintf(len, sizeof len, "%zu", o->data.len);
         if (o->data_form)
             bad |= add_default(&req, o, "Content-Type", "application/x-www-form-urlencoded") < 0;
@@ -508,6 +552,7 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
             (strncasecmp(h, "authorization:", 14) == 0 || strncasecmp(h, "cookie:", 7) == 0))
             continue; /* not handed to another site on a redirect, as curl */
         if (strncasecmp(h, "content-length:", 15) == 0 && with_body) continue;
+        if (strncasecmp(h, "transfer-encoding:", 18) == 0 && with_body) continue;
         const char *v = c + 1;
         while (*v == ' ' || *v == '\t')
             v++;
@@ -527,7 +572,11 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
         if (x->c.is_h2) l -= l > 9 ? 9 : l; /* " HTTP/1.1" */
         snprintf(line, sizeof line, "%.*s%s", (int)(l < 190 ? l : 190), (const char *)req.base,
                  x->c.is_h2 ? " HTTP/2" : "");
-        client_explain_request(x->c.ex, line, with_body ? o->data.len : 0);
+        client_explain_request(x->c.ex, line,
+                               !with_body ? 0
+                               : x->ex.has_body
+                                   ? (size_t)(x->ex.body.total > 0 ? x->ex.body.total : 0)
+                                   : o->data.len);
     }
     if (x->c.is_h2) {
         /* the request goes out with the response's reading (h2_response) */
@@ -542,7 +591,12 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
     moat_buf_free(&req);
     if (r == 0) r = flush_tls(x, x->deadline);
     x->send_failed = 0;
-    for (size_t off = 0; r == 0 && with_body && off < o->data.len; off += SEND_CHUNK) {
+    if (r == 0 && with_body && x->ex.has_body) {
+        r = send_stream(x);
+        if (r == 1) return GET_EXIT_READ_ERROR;
+    }
+    for (size_t off = 0; r == 0 && with_body && !x->ex.has_body && off < o->data.len;
+         off += SEND_CHUNK) {
         size_t n = o->data.len - off < SEND_CHUNK ? o->data.len - off : SEND_CHUNK;
         r = moat_tls_send(x->c.t, &x->out, o->data.base + off, n);
         if (r == 0) r = flush_tls(x, x->deadline);
@@ -612,6 +666,33 @@ static int is_redirect(int s)
     return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
 }
 
+/* A head the reader refused: too many interim heads (8); over the limits,
+ * with curl 7.88's codes (a line over HTTP_MAX_HEAD_LINE: 27, as curl's
+ * "header line too long"; more bytes or fields than the limits: 56); or
+ * malformed (8). */
+static int head_refused(struct xfer *x, const http_reader *rd)
+{
+    if (rd->interim > HTTP_MAX_INTERIM || rd->interim_bytes > HTTP_MAX_INTERIM_BYTES) {
+        fprintf(stderr, "moat: %s sent more than %d interim (1xx) responses or %d bytes of them\n",
+                x->u->shown, HTTP_MAX_INTERIM, HTTP_MAX_INTERIM_BYTES);
+        return GET_EXIT_WEIRD_SERVER_REPLY;
+    }
+    int over = http_head_over_limit(x->app.base, x->app.len);
+    if (over == HTTP_HEAD_LINE_TOO_LONG) {
+        fprintf(stderr, "moat: the response from %s has a header line over %d bytes\n", x->u->shown,
+                HTTP_MAX_HEAD_LINE);
+        return GET_EXIT_OUT_OF_MEMORY;
+    }
+    if (over == HTTP_HEAD_TOO_LARGE) {
+        fprintf(stderr,
+                "moat: the response head from %s is too large (over %d bytes or %d fields)\n",
+                x->u->shown, MOAT_HTTP_MAX_HEADER_BYTES, MOAT_HTTP_MAX_HEADERS);
+        return GET_EXIT_RECV_ERROR;
+    }
+    fprintf(stderr, "moat: malformed HTTP response from %s\n", x->u->shown);
+    return GET_EXIT_WEIRD_SERVER_REPLY;
+}
+
 /* Reads until the final response head is at the start of x->app (interim
  * 1xx heads dropped, shown with -v). Returns 0 with its length in *hl,
  * STALE, or an exit status. */
@@ -621,18 +702,24 @@ static int read_head(struct xfer *x, http_reader *rd, moat_http_response *resp, 
     for (int i = 0; i < 100000; i++) {
         if (x->app.len && !x->t_first) x->t_first = core_mono_us() - x->start_us;
         int h = http_reader_head(rd, x->app.base, x->app.len, resp, hl);
-        if (h == HTTP_HEAD_BAD) {
-            fprintf(stderr, "moat: malformed HTTP response from %s\n", x->u->shown);
-            return GET_EXIT_WEIRD_SERVER_REPLY;
-        }
+        if (h == HTTP_HEAD_BAD) return head_refused(x, rd);
         if (h == HTTP_HEAD_FINAL) return 0;
         if (h == HTTP_HEAD_INTERIM) {
             if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, *hl);
+            int r = client_extra_head(x->o, &x->ex, x->u, resp, x->app.base, *hl, 0);
+            if (r) return r;
             moat_buf_consume(&x->app, *hl);
             continue;
         }
         int r = read_more(x);
         if ((r == 1 || r == 18) && x->c.used && x->app.len == 0) return STALE;
+        if ((r == 1 || r == 18) && x->app.len == 0 && rd->interim == 0) {
+            /* Not a byte of answer: curl's 52. */
+            fprintf(stderr,
+                    "moat: empty reply from %s: it closed the connection without answering\n",
+                    x->u->shown);
+            return GET_EXIT_GOT_NOTHING;
+        }
         if (r == 1 || r == 18) return truncated(x, "the connection ended before the response head");
         if (r) return r;
     }
@@ -701,7 +788,16 @@ static int body_cut(struct xfer *x, const http_body *b, int r)
                  (unsigned long long)b->left);
         return truncated(x, how);
     }
-    return truncated(x, "the connection ended without TLS close_notify");
+    /* A body that runs until the connection closes, closed without TLS
+     * close_notify: curl with OpenSSL 3 calls it done (exit 0); so does
+     * moat, saying what it cannot know. */
+    x->c.reusable = 0;
+    if (!x->o->silent)
+        fprintf(stderr,
+                "moat: warning: %s ended the body without TLS close_notify: it may have been cut "
+                "off\n",
+                x->u->shown);
+    return 0;
 }
 
 /* Pumps the body out of x->app and the connection, to the output when out.
@@ -712,6 +808,7 @@ static int read_body(struct xfer *x, http_body *b, int out)
     while (!b->done) {
         http_piece p;
         int r = http_body_feed(b, x->app.base, x->app.len, &x->decoded, &p);
+        if (out && client_extra_size(x->o, b->total)) return GET_EXIT_FILESIZE_EXCEEDED;
         if (out && emit(x, p.data, p.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
         moat_buf_consume(&x->app, p.used);
         moat_buf_clear(&x->decoded);
@@ -872,10 +969,12 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
     r = take_head(x, &h, a);
     if (r) return r;
     int follow = x->o->follow && is_redirect(resp.status) && a->location[0];
+    r = client_extra_head(x->o, &x->ex, x->u, &resp, x->app.base, hl, !follow && !x->o->head);
+    if (r) return r;
     if (rd.body.framing == HTTP_BODY_CLOSE) x->c.reusable = 0;
     moat_buf_consume(&x->app, hl);
     if (follow && !x->c.reusable) return 0; /* the body is not wanted */
-    int out = !follow;
+    int out = !follow && !x->ex.skip_body;
     x->size_download = 0;
     x->prog_total = rd.body.framing == HTTP_BODY_LENGTH ? rd.body.left : 0;
     x->progress = out && x->o->output && !x->o->silent && isatty(2);
@@ -925,7 +1024,7 @@ static void write_out(struct xfer *x, int64_t end)
             else if (strcmp(name, "ssl_verify_result") == 0)
                 fprintf(w, "%d", x->verify_result);
             else if (strcmp(name, "url_effective") == 0)
-                fprintf(w, "https://%s%s", x->u->host, x->u->path);
+                fprintf(w, "https://%s%s", x->u ? x->u->host : "", x->u ? x->u->path : "");
             else
                 fprintf(w, "%%{%s}", name);
             p = e;
@@ -1017,7 +1116,8 @@ static int finish(struct xfer *x, int status)
                 "total %.1f ms\n",
                 (double)x->t_lookup / 1e3, (double)x->t_connect / 1e3, (double)x->t_app / 1e3,
                 (double)x->t_first / 1e3, (double)(end - x->start_us) / 1e3);
-    if (!x->sink && status == 0 && o->output && !(x->sink = fopen(o->output, "wb"))) {
+    if (!x->sink && status == 0 && o->output &&
+        !(x->sink = fopen(o->output, x->ex.offset ? "ab" : "wb"))) {
         fprintf(stderr, "moat: cannot write %s: %s\n", o->output, strerror(errno));
         status = 23;
     }
@@ -1027,6 +1127,7 @@ static int finish(struct xfer *x, int status)
     }
     if (x->sink == stdout && fflush(stdout) != 0 && status == 0) status = 23;
     if (o->writeout) write_out(x, end);
+    status = client_extra_finish(o, &x->ex, status);
     moat_buf_free(&x->out);
     moat_buf_free(&x->app);
     moat_buf_free(&x->decoded);
@@ -1048,12 +1149,22 @@ int client_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
     char err[512], first_host[256] = "";
     int first_port = 0;
     snprintf(url, sizeof url, "%s", o->url);
-    const char *method = o->method ? o->method : o->head ? "HEAD" : o->has_data ? "POST" : "GET";
-    int with_body = o->has_data;
+    /* -T FILE to a URL ending in '/': the file's name is added, as curl. */
+    size_t ul = strlen(url);
+    if (o->upload && strcmp(o->upload, "-") != 0 && ul && url[ul - 1] == '/') {
+        const char *base = strrchr(o->upload, '/');
+        snprintf(url + ul, sizeof url - ul, "%s", base ? base + 1 : o->upload);
+    }
+    const char *method = o->method                  ? o->method
+                         : o->head                  ? "HEAD"
+                         : o->upload                ? "PUT"
+                         : o->has_data || o->nforms ? "POST"
+                                                    : "GET";
+    int with_body = o->has_data || o->upload || o->nforms;
     struct moat_url u;
     struct answer a;
-    int status = 0;
-    for (int hops = 0;; hops++) {
+    int status = client_extra_start(o, &x.ex);
+    for (int hops = 0; !status; hops++) {
         status = client_url_parse(url, &u, err, sizeof err);
         if (status) {
             fprintf(stderr, "moat: %s\n", err);
@@ -1071,6 +1182,7 @@ int client_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
         status = exchange(&x, method, with_body,
                           strcasecmp(first_host, u.host) != 0 || first_port != u.port, &a);
         if (status || !(o->follow && is_redirect(a.status) && a.location[0])) break;
+        snprintf(x.ex.prev_url, sizeof x.ex.prev_url, "%s", url);
         if ((status = redirect_to(o, &u, &a, hops, url, &method, &with_body))) break;
     }
     return finish(&x, status);

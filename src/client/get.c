@@ -67,6 +67,19 @@ int get_add_data(struct moat_get_opts *o, const char *v, int binary)
     return GET_EXIT_OK;
 }
 
+int get_add_json(struct moat_get_opts *o, const char *v)
+{
+    o->has_data = 1;
+    o->data_json = 1;
+    if (v[0] != '@')
+        return moat_buf_append(&o->data, v, strlen(v)) < 0 ? GET_EXIT_READ_ERROR : GET_EXIT_OK;
+    if (read_file(v + 1, &o->data) < 0) {
+        fprintf(stderr, "moat: cannot read %s: %s\n", v + 1, strerror(errno));
+        return GET_EXIT_READ_ERROR;
+    }
+    return GET_EXIT_OK;
+}
+
 /* -O: the last segment of the URL's path, without its query. */
 static int remote_name(const struct moat_url *u, char *out, size_t n)
 {

@@ -25,22 +25,22 @@ static int remaining(int64_t deadline)
     return left > 1000000000 ? 1000000000 : (int)left;
 }
 
-/* --resolve HOST:PORT:ADDR: the address to use for host:port, or NULL. */
-static const char *resolve_override(const char *spec, const char *host, int port, char *addr,
-                                    size_t alen)
+/* The address of one --resolve HOST:PORT:ADDR spec [spec, end) for
+ * host:port into addr, or NULL when it is about another. */
+static const char *resolve_one(const char *spec, const char *end, const char *host, int port,
+                               char *addr, size_t alen)
 {
-    if (!spec) return NULL;
-    const char *c1 = strchr(spec, ':');
+    const char *c1 = memchr(spec, ':', (size_t)(end - spec));
     if (!c1) return NULL;
     /* good.test. is good.test: one trailing dot on either side is ignored. */
     size_t hl = (size_t)(c1 - spec), want = strlen(host);
     if (hl > 1 && spec[hl - 1] == '.') hl--;
     if (want > 1 && host[want - 1] == '.') want--;
     if (hl != want || strncasecmp(spec, host, hl) != 0) return NULL;
-    const char *c2 = strchr(c1 + 1, ':');
+    const char *c2 = memchr(c1 + 1, ':', (size_t)(end - c1 - 1));
     if (!c2 || client_parse_port(c1 + 1, c2) != port) return NULL;
     const char *a = c2 + 1;
-    size_t n = strlen(a);
+    size_t n = (size_t)(end - a);
     if (n >= 2 && a[0] == '[' && a[n - 1] == ']') {
         a++;
         n -= 2;
@@ -49,6 +49,21 @@ static const char *resolve_override(const char *spec, const char *host, int port
     memcpy(addr, a, n);
     addr[n] = '\0';
     return addr;
+}
+
+/* --resolve: spec holds one HOST:PORT:ADDR a line, any number; the last
+ * for host:port wins, as curl's later entries replace earlier ones. */
+static const char *resolve_override(const char *spec, const char *host, int port, char *addr,
+                                    size_t alen)
+{
+    const char *found = NULL;
+    for (const char *p = spec; p && *p;) {
+        const char *e = strchr(p, '\n');
+        if (!e) e = p + strlen(p);
+        if (resolve_one(p, e, host, port, addr, alen)) found = addr;
+        p = *e ? e + 1 : e;
+    }
+    return found;
 }
 
 int client_parse_port(const char *s, const char *end)

@@ -33,13 +33,17 @@ enum moat_get_exit {
     GET_EXIT_PARTIAL_FILE = 18,        /* the response ended early */
     GET_EXIT_HTTP_RETURNED_ERROR = 22, /* a status >= 400 with -f */
     GET_EXIT_WRITE_ERROR = 23,
-    GET_EXIT_READ_ERROR = 26, /* --data-binary @FILE */
+    GET_EXIT_READ_ERROR = 26,    /* --data-binary @FILE, -T, -F @FILE, -b, -K */
+    GET_EXIT_OUT_OF_MEMORY = 27, /* as curl 7.88: a response header line over its limit */
     GET_EXIT_OPERATION_TIMEDOUT = 28,
+    GET_EXIT_RANGE_ERROR = 33,       /* -C: the server did not answer the range */
     GET_EXIT_SSL_CONNECT_ERROR = 35, /* the TLS handshake failed */
     GET_EXIT_TOO_MANY_REDIRECTS = 47,
+    GET_EXIT_GOT_NOTHING = 52, /* "Empty reply from server": not a byte of answer */
     GET_EXIT_SEND_ERROR = 55,
     GET_EXIT_RECV_ERROR = 56,
     GET_EXIT_SSL_CERTPROBLEM = 58,          /* --cert/--key unusable */
+    GET_EXIT_FILESIZE_EXCEEDED = 63,        /* --max-filesize */
     GET_EXIT_PEER_FAILED_VERIFICATION = 60, /* the server's certificate refused */
     GET_EXIT_SSL_CACERT_BADFILE = 77,       /* --cacert, --capath, --crl unusable */
     GET_EXIT_HTTP2_STREAM = 92,             /* an HTTP/2 stream reset, or ended unfinished */

@@ -92,3 +92,29 @@ int http_reader_head(http_reader *r, const uint8_t *buf, size_t len, moat_http_r
     http_body_init(&r->body, framing, length);
     return HTTP_HEAD_FINAL;
 }
+
+int http_head_over_limit(const uint8_t *buf, size_t len)
+{
+    size_t pos = 0, fields = 0, section = 0;
+    for (int first = 1;; first = 0) {
+        size_t e = pos;
+        while (e + 1 < len && !(buf[e] == '\r' && buf[e + 1] == '\n'))
+            e++;
+        int whole = e + 1 < len;
+        size_t line = (whole ? e : len) - pos;
+        if (first ? line >= MOAT_HTTP_MAX_REQUEST_LINE : line > HTTP_MAX_HEAD_LINE)
+            return HTTP_HEAD_LINE_TOO_LONG;
+        if (!whole || (!first && line == 0)) {
+            if (!first) section += line;
+            break;
+        }
+        if (!first) {
+            fields++;
+            section += line + 2;
+        }
+        pos = e + 2;
+    }
+    if (fields > MOAT_HTTP_MAX_HEADERS || section >= MOAT_HTTP_MAX_HEADER_BYTES)
+        return HTTP_HEAD_TOO_LARGE;
+    return HTTP_HEAD_WITHIN_LIMITS;
+}

@@ -92,6 +92,18 @@ enum {
 int http_reader_head(http_reader *r, const uint8_t *buf, size_t len, moat_http_response *resp,
                      size_t *head_len);
 
+enum {
+    HTTP_HEAD_WITHIN_LIMITS = 0,
+    HTTP_HEAD_LINE_TOO_LONG = 1, /* one line over HTTP_MAX_HEAD_LINE (or the status line's) */
+    HTTP_HEAD_TOO_LARGE = 2,     /* over MOAT_HTTP_MAX_HEADER_BYTES or MOAT_HTTP_MAX_HEADERS */
+};
+#define HTTP_MAX_HEAD_LINE (MOAT_HTTP_MAX_HEADER_BYTES / 2)
+
+/* Why a head http_reader_head refused (buf[0..len) as given to it) may
+ * have been refused: a line too long, the head too large, or neither (it
+ * is malformed). Clients answer each as curl does. */
+int http_head_over_limit(const uint8_t *buf, size_t len);
+
 /* The next element of a comma-separated field value (RFC 9110 5.6.1),
  * from *pos on: empty elements are skipped, the element is trimmed of
  * spaces and tabs. Returns 1 with it in [*start, *end), 0 at the end of

@@ -368,7 +368,9 @@ int tls_handle_ticket(moat_tls *t, rd_t *r)
     rd_t ticket = rd_vec(r, 2);
     rd_t exts = rd_vec(r, 2);
     if (r->err || r->n || ticket.n == 0) return ALERT(DECODE_ERROR);
-    if (lifetime > 604800) return ALERT(ILLEGAL_PARAMETER);
+    /* 4.6.1 binds the server to 7 days; a longer one is capped, as
+     * OpenSSL's client does, not fatal to a connection that went well. */
+    if (lifetime > 604800) lifetime = 604800;
     ext_seen seen = {.n = 0};
     uint16_t et;
     rd_t body;

@@ -391,6 +391,20 @@ int main(void)
     check(again(cc, sc, &sess, &err) == 1, "the session resumes (err %d)", err);
     check(again(cc, sc, &sess, &err) == 1, "and resumes again");
 
+    /* RFC 8446 4.6.1 binds the server to 7 days; a client given a longer
+     * lifetime caps it, as OpenSSL's does, and the connection goes on. */
+    moat_tls_config *longlife = server_config("p256");
+    moat_tls_config_set_clock(longlife, server_clock, NULL);
+    longlife->ticket_lifetime = 30 * 86400; /* past what the API lets a server set */
+    moat_buf ls;
+    r = first(cc, longlife, &ls);
+    check(r == 0 && saved_lifetime(&ls) == 604800,
+          "a NewSessionTicket of a 30-day lifetime is kept, capped at 7 days (%u s), not fatal "
+          "(%d)",
+          saved_lifetime(&ls), r);
+    moat_buf_free(&ls);
+    moat_tls_config_free(longlife);
+
     /* Another server with other keys cannot open the ticket: full handshake. */
     moat_tls_config *other = server_config("p256");
     moat_tls_config_set_clock(other, server_clock, NULL);
