@@ -23,7 +23,7 @@ PEERS="openssl:openssl gnutls-cli:gnutls-bin gnutls-serv:gnutls-bin curl:curl ce
 tstclnt:libnss3-tools tshark:tshark clang:clang valgrind:valgrind ss:iproute2 timeout:coreutils
 make:make testssl:testssl.sh cc:build-essential pkg-config:pkg-config chromium:chromium nginx:nginx-light python3:python3 wrk:wrk
 node:nodejs npm:npm h2o:h2o taskset:util-linux man:man-db groff:groff-base nm:binutils
-haproxy:haproxy promtool:prometheus pebble:pebble pebble-challtestsrv:pebble flock:util-linux bc:bc"
+haproxy:haproxy promtool:prometheus prometheus:prometheus systemd-analyze:systemd pebble:pebble pebble-challtestsrv:pebble flock:util-linux bc:bc"
 # packages without a command of their own: package:file that shows it is there
 FILES="libssl-dev:/usr/include/openssl/evp.h libidn2-dev:/usr/include/idn2.h libjansson-dev:/usr/include/jansson.h valgrind:/usr/include/valgrind/memcheck.h"
 
