@@ -4,8 +4,10 @@
 # HTTP API (/api/v1/query) returns exactly N (and the 404s apart); the
 # live exposition passes `promtool check metrics`; handshakes, groups,
 # bytes, the duration histogram, certificate expiry, ticket-key age and a
-# worker killed and restarted are reported; /metrics answers 404 and 405
-# elsewhere; a bad --metrics value exits 2; `metrics` in a config file.
+# worker killed and restarted are reported; an open connection; proxy
+# backends up and failing; a certificate replaced and reloaded has its
+# new expiry; /metrics answers 404 and 405 elsewhere; a bad --metrics
+# value exits 2; `metrics` in a config file.
 . "$(dirname "$0")/../lib.sh"
 need prometheus promtool curl python3 || { finish; exit; }
 need_moat
@@ -15,9 +17,17 @@ C=$CERTS
 head -c 80 /dev/urandom >"$T_TMP/keys"
 touch -d '-1 hour' "$T_TMP/keys"
 
-MP=$(free_port)
-moat_serve "metrics" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.key" --workers 2 \
+cp "$C/p256.pem" "$T_TMP/cur.pem"
+cp "$C/p256.key" "$T_TMP/cur.key"
+MP=$(free_port) PY=$(free_port) DEAD=$(free_port)
+mkdir -p "$T_TMP/py"
+echo "from python" >"$T_TMP/py/index.html"
+bg_start "$T_TMP/python" python3 -m http.server --bind 127.0.0.1 --directory "$T_TMP/py" "$PY"
+moat_serve "metrics" "$T_TMP/site" --cert "$T_TMP/cur.pem" --key "$T_TMP/cur.key" \
+	--cert "$C/wrongname.pem" --key "$C/wrongname.key" --workers 2 \
+	--proxy "/app/=http://127.0.0.1:$PY/" --proxy "/dead/=http://127.0.0.1:$DEAD/" \
 	--ticket-keys "$T_TMP/keys" --metrics "$MP" || { finish; exit; }
+wait_listen "$PY" || notok "metrics: python3 http.server starts"
 check "metrics: the banner names http://127.0.0.1:$MP/metrics (a bare port is loopback)" \
 	grep -q "^moat: metrics on http://127.0.0.1:$MP/metrics$" "$SRV_LOG.out"
 M=http://127.0.0.1:$MP/metrics
@@ -127,6 +137,45 @@ check "metrics: the dead worker's requests still count" \
 	test "$(val 'moat_http_requests_total{method="GET",code="2xx"}')" = "$N"
 
 code() { curl -s --max-time "$T_CLIENT" -o /dev/null -w '%{http_code}' "$@"; }
+
+# An open connection: a TLS handshake, then nothing, held a while.
+python3 -c 'import socket,ssl,sys,time
+c=ssl.create_default_context(); c.check_hostname=False; c.verify_mode=ssl.CERT_NONE
+s=c.wrap_socket(socket.create_connection(("127.0.0.1",int(sys.argv[1]))))
+time.sleep(4)' "$SRV_PORT" &
+HOLD=$!
+for i in $(seq 1 30); do [ "$(val moat_connections_open)" = 1 ] && break; sleep 0.1; done
+check "metrics: a connection held open is 1 open connection" test "$(val moat_connections_open)" = 1
+kill "$HOLD" 2>/dev/null
+wait "$HOLD" 2>/dev/null
+for i in $(seq 1 30); do [ "$(val moat_connections_open)" = 0 ] && break; sleep 0.1; done
+check "metrics: and 0 once it closed" test "$(val moat_connections_open)" = 0
+
+# Proxy backends: one answers, one refuses.
+check "metrics: /app/ through the proxy answers" test "$(code -k "https://127.0.0.1:$SRV_PORT/app/")" = 200
+check "metrics: the backend that answered is up" \
+	test "$(val "moat_proxy_backend_up{backend=\"http://127.0.0.1:$PY/\"}")" = 1
+check "metrics: /dead/ is 502" test "$(code -k "https://127.0.0.1:$SRV_PORT/dead/x")" = 502
+check "metrics: the refusing backend is down, with a connect error" \
+	test "$(val "moat_proxy_backend_up{backend=\"http://127.0.0.1:$DEAD/\"}")" = 0 -a \
+	"$(val "moat_proxy_backend_errors_total{backend=\"http://127.0.0.1:$DEAD/\",error=\"connect\"}")" -ge 1
+check "metrics: the 502 is a 5xx" test "$(val 'moat_http_requests_total{method="GET",code="5xx"}')" = 1
+
+# The second certificate is labelled by its name; replacing the first and
+# reloading (as a renewal does) shows the new certificate's expiry.
+check "metrics: each certificate by its DNS name" \
+	test -n "$(val 'moat_certificate_expiry_seconds{name="wrong.example"}')"
+(
+	cd "$C" &&
+		openssl req -new -key p256.key -subj /CN=localhost -out renew.csr 2>/dev/null &&
+		openssl x509 -req -in renew.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+			-extfile leaf.ext -out renew.pem 2>/dev/null
+) && cp "$C/renew.pem" "$T_TMP/cur.pem"
+kill -HUP "$SRV_PID"
+wait_file_line "$SRV_LOG.err" 'reloaded (generation 1)'
+exp=$(val 'moat_certificate_expiry_seconds{name="localhost"}')
+check "metrics: after the reload, the renewed certificate's 2 days (${exp:-none} s)" \
+	test "${exp:-0}" -gt $((2 * 86400 - 120)) -a "${exp:-0}" -le $((2 * 86400))
 check "metrics: another path is 404" test "$(code "http://127.0.0.1:$MP/")" = 404
 check "metrics: POST is 405" test "$(code -X POST "http://127.0.0.1:$MP/metrics")" = 405
 check "metrics: HEAD has the content type of format 0.0.4" \
