@@ -628,6 +628,18 @@ void metrics_answer(const struct metrics *m, int fd)
     }
     if (status != 200) server_error(&out, status, head_only, 1);
     send_all(fd, out.base, out.len, deadline);
+    /* Unread input would turn the close into a reset that destroys the
+     * answer in flight (a 431 to a head too long): our side is shut, and
+     * the client's bytes read until its FIN, within the same deadline. */
+    shutdown(fd, SHUT_WR);
+    for (size_t drained = 0; drained < 1 << 20;) {
+        int64_t left = deadline - core_mono_ms();
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&pf, 1, (int)left) <= 0) break;
+        ssize_t k = recv(fd, req, sizeof req, MSG_DONTWAIT);
+        if (k <= 0 && !(k < 0 && (errno == EAGAIN || errno == EINTR))) break;
+        drained += k > 0 ? (size_t)k : 0;
+    }
     moat_buf_free(&out);
     moat_buf_free(&body);
 }

@@ -178,6 +178,16 @@ check "metrics: after the reload, the renewed certificate's 2 days (${exp:-none}
 	test "${exp:-0}" -gt $((2 * 86400 - 120)) -a "${exp:-0}" -le $((2 * 86400))
 check "metrics: another path is 404" test "$(code "http://127.0.0.1:$MP/")" = 404
 check "metrics: POST is 405" test "$(code -X POST "http://127.0.0.1:$MP/metrics")" = 405
+check "metrics: a 9000-byte request line gets its 414, not a reset" bash -c "timeout $T_CLIENT python3 -c '
+import socket, sys
+s = socket.create_connection((\"127.0.0.1\", $MP))
+s.sendall(b\"GET /\" + b\"a\" * 9000)
+d = b\"\"
+while True:
+    b = s.recv(65536)
+    if not b: break
+    d += b
+sys.exit(not d.startswith(b\"HTTP/1.1 414 \"))'"
 check "metrics: HEAD has the content type of format 0.0.4" \
 	bash -c "curl -sI --max-time $T_CLIENT '$M' | grep -qi '^content-type: text/plain; version=0.0.4'"
 # A client that sends nothing is dropped after a bounded wait; the master
