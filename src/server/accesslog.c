@@ -72,8 +72,10 @@ static void combined(moat_buf *b, const struct server_log_entry *e)
     moat_buf_append(b, " ", 1);
     if (e->req) {
         char line[MOAT_HTTP_MAX_REQUEST_LINE + 32];
-        int n = snprintf(line, sizeof line, "%.*s %.*s HTTP/1.%d", (int)e->req->method_len,
-                         e->req->method, (int)e->req->target_len, e->req->target, e->req->f.minor);
+        char proto[16];
+        snprintf(proto, sizeof proto, "HTTP/1.%d", e->req->f.minor);
+        int n = snprintf(line, sizeof line, "%.*s %.*s %s", (int)e->req->method_len, e->req->method,
+                         (int)e->req->target_len, e->req->target, e->proto ? e->proto : proto);
         if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
         log_quoted(b, line, (size_t)n);
     } else {
@@ -166,7 +168,7 @@ static void json(moat_buf *b, const struct server_log_entry *e)
     cstr(&rq, "remote_ip", e->addr);
     char proto[16];
     snprintf(proto, sizeof proto, "HTTP/1.%d", r ? r->f.minor : 1);
-    cstr(&rq, "proto", r ? proto : NULL);
+    cstr(&rq, "proto", r ? (e->proto ? e->proto : proto) : NULL);
     str(&rq, "method", r ? r->method : NULL, r ? r->method_len : 0);
     str(&rq, "host", r ? r->host : NULL, r ? r->host_len : 0);
     str(&rq, "uri", r ? r->target : NULL, r ? r->target_len : 0);

@@ -18,6 +18,7 @@ struct server_log_entry {
     time_t when;                      /* wall clock, for the line */
     int when_ms;                      /* and its milliseconds (JSON's ts) */
     const moat_http_request *req;     /* NULL for a request that did not parse */
+    const char *proto;                /* "HTTP/2.0"; NULL: HTTP/1.x from req */
     int status;                       /* of the response */
     off_t bytes;                      /* body bytes of the response */
     int64_t duration_us;              /* from the request's first byte; -1 unknown */
