@@ -604,10 +604,11 @@ void metrics_answer(const struct metrics *m, int fd)
     moat_buf_init(&out);
     moat_buf_init(&body);
     int head_only = n > 0 && r.method_len == 4 && memcmp(r.method, "HEAD", 4) == 0;
-    int get = n > 0 && r.method_len == 3 && memcmp(r.method, "GET", 3) == 0;
-    size_t plen = n > 0 ? strcspn(r.target, "?") : 0;
-    if (n > 0 && plen > r.target_len) plen = r.target_len;
-    int status = n == 0 ? 431 : n < 0 ? -n : !get && !head_only ? 405 : 200;
+    int is_get = n > 0 && r.method_len == 3 && memcmp(r.method, "GET", 3) == 0;
+    /* The path, before any query (the target is not NUL-terminated). */
+    const char *q = n > 0 ? memchr(r.target, '?', r.target_len) : NULL;
+    size_t plen = n <= 0 ? 0 : q ? (size_t)(q - r.target) : r.target_len;
+    int status = n == 0 ? 431 : n < 0 ? -n : !is_get && !head_only ? 405 : 200;
     if (status == 200 && !(plen == 8 && memcmp(r.target, "/metrics", 8) == 0)) status = 404;
     if (status == 200 && metrics_render(m, (int64_t)time(NULL), &body) < 0) status = 500;
     if (status == 200) {
