@@ -566,8 +566,8 @@ static void metrics_times(const struct moat_serve_opts *o, int start)
 }
 
 /* --metrics: the shared blocks (labelled with the certificates' names and
- * the proxy's backends), mapped before the workers fork, and the
- * master's listener for /metrics. Returns an exit status. */
+ * the proxy's backends), mapped before the workers fork. Returns an exit
+ * status. */
 static int setup_metrics(struct master *m)
 {
     const struct moat_serve_opts *o = m->o;
@@ -591,9 +591,17 @@ static int setup_metrics(struct master *m)
     }
     metrics_use(&mx, 0);
     metrics_times(o, 1);
+    return MOAT_EXIT_OK;
+}
+
+/* --metrics: its listener, first of all (a bad address is a usage error
+ * before anything else is bound). Returns an exit status. */
+static int listen_metrics(struct master *m)
+{
+    if (!m->o->metrics) return MOAT_EXIT_OK;
     char numeric[NI_MAXHOST];
-    metrics_fd =
-        open_listener(o->metrics, &m->mport, m->mhost, sizeof m->mhost, numeric, sizeof numeric, 0);
+    metrics_fd = open_listener(m->o->metrics, &m->mport, m->mhost, sizeof m->mhost, numeric,
+                               sizeof numeric, 0);
     if (metrics_fd < 0) return metrics_fd == -2 ? MOAT_EXIT_USAGE : MOAT_EXIT_FAIL;
     return MOAT_EXIT_OK;
 }
@@ -918,6 +926,7 @@ int serve_run(const struct moat_serve_opts *o, const char *usage_text)
     m.s = &s;
     m.o = o;
     int r = prepare(&s, o);
+    if (r == MOAT_EXIT_OK) r = listen_metrics(&m);
     if (r == MOAT_EXIT_OK) r = listen_all(&m);
     if (r == MOAT_EXIT_OK) r = setup_metrics(&m);
     if (r != MOAT_EXIT_OK) return r;

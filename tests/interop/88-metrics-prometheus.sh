@@ -198,7 +198,8 @@ sleep 0.3
 check "metrics: a silent client does not stop the next scrape" test "$(code "$M")" = 200
 wait "$SILENT"
 
-"$MOAT" serve "$T_TMP/site" --metrics 127.0.0.1:99999 >"$T_TMP/bad.out" 2>&1
+"$MOAT" serve "$T_TMP/site" --listen "127.0.0.1:$(free_port)" --metrics 127.0.0.1:99999 \
+	>"$T_TMP/bad.out" 2>&1
 check "metrics: --metrics 127.0.0.1:99999 exits 2" test $? -eq 2
 check "metrics: and says what is wrong" grep -q "bad listen address 127.0.0.1:99999" "$T_TMP/bad.out"
 
