@@ -599,7 +599,10 @@ static int setup_metrics(struct master *m)
 static int listen_metrics(struct master *m)
 {
     if (!m->o->metrics) return MOAT_EXIT_OK;
-    char numeric[NI_MAXHOST];
+    char numeric[NI_MAXHOST], port[16];
+    if (split_listen(m->o->metrics, m->mhost, sizeof m->mhost, port, sizeof port) < 0)
+        return complain(NULL, "bad --metrics address %s (want ADDR:PORT, [IPv6]:PORT or PORT)",
+                        m->o->metrics);
     metrics_fd = open_listener(m->o->metrics, &m->mport, m->mhost, sizeof m->mhost, numeric,
                                sizeof numeric, 0);
     if (metrics_fd < 0) return metrics_fd == -2 ? MOAT_EXIT_USAGE : MOAT_EXIT_FAIL;

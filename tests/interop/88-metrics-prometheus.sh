@@ -201,7 +201,7 @@ wait "$SILENT"
 "$MOAT" serve "$T_TMP/site" --listen "127.0.0.1:$(free_port)" --metrics 127.0.0.1:99999 \
 	>"$T_TMP/bad.out" 2>&1
 check "metrics: --metrics 127.0.0.1:99999 exits 2" test $? -eq 2
-check "metrics: and says what is wrong" grep -q "bad listen address 127.0.0.1:99999" "$T_TMP/bad.out"
+check "metrics: and says what is wrong" grep -q "bad --metrics address 127.0.0.1:99999" "$T_TMP/bad.out"
 
 # In a config file, with a port on another address form.
 MP2=$(free_port)
