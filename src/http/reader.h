@@ -108,6 +108,13 @@ int http_head_over_limit(const uint8_t *buf, size_t len);
  * from *pos on: empty elements are skipped, the element is trimmed of
  * spaces and tabs. Returns 1 with it in [*start, *end), 0 at the end of
  * the value. The one list walker of the request parser and the proxy. */
+/* Appends the JSON string (RFC 8259 7) of the n bytes at s: quotes,
+ * backslashes and control characters escaped; well-formed UTF-8 kept as
+ * it is, any other byte at or above 0x7f written as \u00XX (so the line
+ * is always valid JSON, whatever a client sent). Returns 0 or
+ * MOAT_ERR_NOMEM. */
+int http_json_string(moat_buf *out, const char *s, size_t n);
+
 int http_list_next(const char *v, size_t n, size_t *pos, size_t *start, size_t *end);
 
 #endif

@@ -281,3 +281,50 @@ int http_list_next(const char *v, size_t n, size_t *pos, size_t *start, size_t *
     *pos = i;
     return 0;
 }
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4
+                                          : 0;
+    if (!len || len > n) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (c == 0xe0 && p[1] < 0xa0) return 0;  /* overlong */
+    if (c == 0xed && p[1] >= 0xa0) return 0; /* surrogate */
+    if (c == 0xf0 && p[1] < 0x90) return 0;  /* overlong */
+    if (c == 0xf4 && p[1] >= 0x90) return 0; /* past U+10FFFF */
+    return len;
+}
+
+int http_json_string(moat_buf *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int r = moat_buf_append(out, "\"", 1);
+    for (size_t i = 0; i < n && !r;) {
+        unsigned char c = p[i];
+        char esc[8];
+        size_t u = c >= 0x80 ? utf8_len(p + i, n - i) : 0;
+        if (u) {
+            r = moat_buf_append(out, p + i, u);
+            i += u;
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            r = moat_buf_append(out, esc, 2);
+        } else if (c < 0x20 || c >= 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            r = moat_buf_append(out, esc, 6);
+        } else {
+            r = moat_buf_append(out, &c, 1);
+        }
+        i++;
+    }
+    return r ? r : moat_buf_append(out, "\"", 1);
+}

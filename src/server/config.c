@@ -144,6 +144,7 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
         {"pid-file", offsetof(struct moat_serve_opts, pid_file)},
         {"user", offsetof(struct moat_serve_opts, user)},
         {"dir", offsetof(struct moat_serve_opts, dir)},
+        {"metrics", offsetof(struct moat_serve_opts, metrics)},
     };
     if (strcmp(name, "list-dirs") == 0 || strcmp(name, "psk-ke") == 0 ||
         strcmp(name, "serve-dotfiles") == 0) {
@@ -173,6 +174,13 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
             *(const char **)((char *)o + strs[i].off) = v;
             return 0;
         }
+    }
+    if (strcmp(name, "access-log-format") == 0) {
+        if (strcmp(v, "combined") && strcmp(v, "json"))
+            return say(err, errlen, where, "access-log-format takes combined or json, not '%.600s'",
+                       v);
+        o->access_log_format = v;
+        return 0;
     }
     if (strcmp(name, "cert") == 0 || strcmp(name, "key") == 0 || strcmp(name, "ocsp-staple") == 0) {
         const char **arr = name[0] == 'c' ? o->certs : name[0] == 'k' ? o->keys : o->staples;

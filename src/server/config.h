@@ -27,6 +27,8 @@ struct moat_serve_opts {
     const char *client_ca, *client_auth;
     const char *redirect_http;
     const char *access_log, *error_log, *pid_file, *user;
+    const char *metrics;           /* --metrics [ADDR:]PORT: where /metrics is served */
+    const char *access_log_format; /* --access-log-format combined|json */
     long workers, max_conns, hsts;
     long handshake_timeout, header_timeout, idle_timeout, stop_timeout;
     long max_header, max_body;

@@ -24,7 +24,9 @@
 #include "core/file.h"
 #include "http/proxyproto.h"
 #include "http/reader.h"
+#include "server/accesslog.h"
 #include "server/evloop.h"
+#include "server/metrics.h"
 #include "server/proxy.h"
 #include "server/server.h"
 
@@ -64,6 +66,7 @@ struct conn {
     int close_after;             /* close once the current response is out */
     int64_t deadline;            /* monotonic ms */
     int64_t head_since;          /* when a partial request head began waiting; 0 */
+    int64_t req_start;           /* when the request answered now began (us); 0 */
     int64_t last_active;         /* monotonic ms of the last byte either way */
     char addr[INET6_ADDRSTRLEN]; /* the client (a PROXY header's), for the logs */
     struct pp_parser *pp;        /* --proxy-protocol: the header still being read */
@@ -130,6 +133,7 @@ static void conn_free(struct loop *L, struct conn *c)
         L->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     L->nconns--;
+    if (c->tls) metrics_uncount(M_CONNECTIONS_OPEN, 0, 0, 1);
     loop_del(&L->ev, c->fd);
     close(c->fd);
     if (c->body.fd >= 0) close(c->body.fd);
@@ -187,6 +191,7 @@ static int server_conn_take(struct loop *L, struct conn *c, const uint8_t *buf, 
     }
     size_t had = c->app.len;
     int r = moat_tls_recv(c->tls, buf, n, &c->out, &c->app);
+    if (r < 0 && !c->handshake_done) metrics_handshake_failed(r);
     if (r < 0) {
         /* A fatal alert we owe the peer is already in out. */
         end_body(c);
@@ -199,6 +204,7 @@ static int server_conn_take(struct loop *L, struct conn *c, const uint8_t *buf, 
      * --idle-timeout. The engine caps how many may come in a row. */
     if (!c->handshake_done && moat_tls_handshake_done(c->tls)) {
         c->handshake_done = 1;
+        metrics_handshake(c->tls);
         touch(L, c);
     }
     if (c->app.len > had) touch(L, c);
@@ -275,6 +281,7 @@ static int on_readable(struct loop *L, struct conn *c)
             c->peer_done = 1;
             return 0;
         }
+        metrics_count(M_RECEIVED_BYTES, 0, 0, (uint64_t)n);
         if (c->state != C_OPEN || c->peer_done) continue; /* discarding: we are closing */
         size_t used = 0;
         if (c->pp) {
@@ -289,84 +296,40 @@ static int on_readable(struct loop *L, struct conn *c)
     return 0;
 }
 
-/* Appends s to b with quotes, backslashes and control bytes escaped (an
- * access log line must not be forgeable by a client). */
-static void log_quoted(moat_buf *b, const char *s, size_t n)
-{
-    moat_buf_append(b, "\"", 1);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        char esc[5];
-        if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x7f) {
-            snprintf(esc, sizeof esc, "\\x%02x", ch);
-            moat_buf_append(b, esc, 4);
-        } else {
-            moat_buf_append(b, (const char *)&ch, 1);
-        }
-    }
-    moat_buf_append(b, "\"", 1);
-}
-
-/* One line of the Combined Log Format, plus the client certificate's
- * subject when client certificates are configured, and last the key
- * exchange group of the connection ("X25519MLKEM768"; "-" without TLS). */
+/* Logs one request (accesslog.c writes the line) and counts it. */
 static void access_log(struct loop *L, struct conn *c, const moat_http_request *req,
                        const struct moat_resp *resp)
 {
+    int64_t now = core_mono_us();
+    metrics_request(req ? req->method : NULL, req ? req->method_len : 0, resp->status, c->req_start,
+                    now);
     if (L->s->access_log < 0) return;
+    char auth[PP_AUTHORITY_MAX + 1] = "", *id = NULL;
+    if (c->pp_note) { /* "authority id", "-" for either missing */
+        size_t k = strcspn(c->pp_note, " ");
+        snprintf(auth, sizeof auth, "%.*s", (int)k, c->pp_note);
+        id = c->pp_note + k + (c->pp_note[k] == ' ');
+    }
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    struct server_log_entry e = {
+        .addr = c->addr,
+        .when = wall.tv_sec,
+        .when_ms = (int)(wall.tv_nsec / 1000000),
+        .req = req,
+        .status = resp->status,
+        .bytes = resp->bytes,
+        .duration_us = c->req_start ? now - c->req_start : -1,
+        .tls = c->tls,
+        .log_identity = L->s->log_identity,
+        .pp_authority = c->pp_note && strcmp(auth, "-") ? auth : NULL,
+        .pp_id = id && strcmp(id, "-") ? id : NULL,
+    };
     moat_buf b;
     moat_buf_init(&b);
-    char when[64], num[64];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof when, "[%d/%b/%Y:%H:%M:%S +0000]", &tm);
-    moat_buf_append(&b, c->addr, strlen(c->addr));
-    moat_buf_append(&b, " - - ", 5);
-    moat_buf_append(&b, when, strlen(when));
-    moat_buf_append(&b, " ", 1);
-    if (req) {
-        char line[MOAT_HTTP_MAX_REQUEST_LINE + 32];
-        int n = snprintf(line, sizeof line, "%.*s %.*s HTTP/1.%d", (int)req->method_len,
-                         req->method, (int)req->target_len, req->target, req->f.minor);
-        if (n > (int)sizeof line - 1) n = (int)sizeof line - 1;
-        log_quoted(&b, line, (size_t)n);
-    } else {
-        moat_buf_append(&b, "\"-\"", 3);
-    }
-    int n = snprintf(num, sizeof num, " %d %lld ", resp->status, (long long)resp->bytes);
-    moat_buf_append(&b, num, (size_t)n);
-    static const char *const fields[] = {"Referer", "User-Agent"};
-    for (int i = 0; i < 2; i++) {
-        const moat_http_header *h = req ? moat_http_find_header(&req->f, fields[i]) : NULL;
-        if (i) moat_buf_append(&b, " ", 1);
-        if (h)
-            log_quoted(&b, h->value, h->value_len);
-        else
-            moat_buf_append(&b, "\"-\"", 3);
-    }
-    if (L->s->log_identity) {
-        const char *id = c->tls ? moat_tls_get_peer_identity(c->tls) : NULL;
-        moat_buf_append(&b, " ", 1);
-        if (id)
-            log_quoted(&b, id, strlen(id));
-        else
-            moat_buf_append(&b, "\"-\"", 3);
-    }
-    uint16_t g = c->tls ? moat_tls_get_group(c->tls) : 0; /* 0: no TLS, or psk_ke */
-    const char *group = g ? moat_tls_group_name(g) : "-";
-    moat_buf_append(&b, " ", 1);
-    moat_buf_append(&b, group, strlen(group));
-    if (c->pp_note) { /* a PROXY v2 header's authority and unique ID */
-        const char *sp = strchr(c->pp_note, ' ');
-        moat_buf_append(&b, " pp=", 4);
-        log_quoted(&b, c->pp_note, (size_t)(sp - c->pp_note));
-        moat_buf_append(&b, ",", 1);
-        log_quoted(&b, sp + 1, strlen(sp + 1));
-    }
-    moat_buf_append(&b, "\n", 1);
     /* One write per line: O_APPEND keeps the workers' lines whole. */
-    if (write(L->s->access_log, b.base, b.len) < 0) {
+    if (server_log_line(&b, &e, L->s->log_json) == 0 &&
+        write(L->s->access_log, b.base, b.len) < 0) {
     }
     moat_buf_free(&b);
 }
@@ -550,6 +513,7 @@ static int next_request(struct loop *L, struct conn *c, moat_http_request *req, 
         return 0;
     }
     c->scanned = 0;
+    c->req_start = c->head_since ? c->head_since * 1000 : core_mono_us();
     c->head_since = 0;
     /* A chunked body for the files is read first (the proxy streams its
      * own): its size is known only at its end. */
@@ -678,6 +642,7 @@ static int flush_out(struct loop *L, struct conn *c)
         ssize_t n = send(c->fd, c->out.base, c->out.len, MSG_NOSIGNAL);
         if (n > 0) {
             moat_buf_consume(&c->out, (size_t)n);
+            metrics_count(M_SENT_BYTES, 0, 0, (uint64_t)n);
             touch(L, c);
         } else if (n < 0 && errno == EINTR) {
             continue;
@@ -860,6 +825,7 @@ static void accept_new(struct loop *L, int plain)
         if (L->conns) L->conns->prev = c;
         L->conns = c;
         L->nconns++;
+        if (c->tls) metrics_conn_accepted();
     }
 }
 

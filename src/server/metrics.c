@@ -6,10 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "core/clock.h"
+#include "core/file.h"
+#include "crypto/crypto.h"
+#include "crypto/jose.h"
+#include "crypto/x509info.h"
 #include "moat/error.h"
+#include "moat/http.h"
 #include "server/metrics.h"
+#include "server/server.h"
 
 /* Label dimensions. A static one lists its values; with `other`, the last
  * value takes whatever is out of range, so a strange method or alert is
@@ -273,7 +285,7 @@ static size_t series(const struct metrics *m, enum metric_id id, size_t a, size_
     return m->base[id] + (a * nb + b) * per_series(id);
 }
 
-/* The one writer of its block: a relaxed load and store, no lock. */
+/* Stores of the gauges set outright; counters add atomically. */
 static void put(uint64_t *p, uint64_t v)
 {
     __atomic_store_n(p, v, __ATOMIC_RELAXED);
@@ -288,14 +300,14 @@ void metrics_add(const struct metrics *m, uint64_t *blk, enum metric_id id, size
                  uint64_t v)
 {
     size_t i = series(m, id, a, b);
-    if (i != SIZE_MAX) put(&blk[i], get(&blk[i]) + v);
+    if (i != SIZE_MAX) __atomic_fetch_add(&blk[i], v, __ATOMIC_RELAXED);
 }
 
 void metrics_sub(const struct metrics *m, uint64_t *blk, enum metric_id id, size_t a, size_t b,
                  uint64_t v)
 {
     size_t i = series(m, id, a, b);
-    if (i != SIZE_MAX) put(&blk[i], get(&blk[i]) - v);
+    if (i != SIZE_MAX) __atomic_fetch_sub(&blk[i], v, __ATOMIC_RELAXED);
 }
 
 void metrics_set(const struct metrics *m, uint64_t *blk, enum metric_id id, size_t a, size_t b,
@@ -312,9 +324,9 @@ void metrics_observe(const struct metrics *m, uint64_t *blk, enum metric_id id, 
     size_t k = 0;
     while (k < METRICS_NBUCKETS && usec > bounds[k])
         k++;
-    if (k < METRICS_NBUCKETS) put(&blk[i + k], get(&blk[i + k]) + 1);
-    put(&blk[i + METRICS_NBUCKETS], get(&blk[i + METRICS_NBUCKETS]) + 1);
-    put(&blk[i + METRICS_NBUCKETS + 1], get(&blk[i + METRICS_NBUCKETS + 1]) + usec);
+    if (k < METRICS_NBUCKETS) __atomic_fetch_add(&blk[i + k], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&blk[i + METRICS_NBUCKETS], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&blk[i + METRICS_NBUCKETS + 1], usec, __ATOMIC_RELAXED);
 }
 
 size_t metrics_method(const char *method, size_t len)
@@ -338,6 +350,7 @@ size_t metrics_alert(int desc)
 
 void metrics_reset_gauges(const struct metrics *m, size_t slot)
 {
+    if (!m->shm || slot >= m->nblocks) return;
     uint64_t *blk = metrics_block(m, slot);
     for (int id = 0; id < M__COUNT; id++) {
         if (defs[id].kind != GAUGE || defs[id].show != AS_IS) continue;
@@ -471,4 +484,186 @@ int metrics_render(const struct metrics *m, int64_t now, moat_buf *out)
     for (int id = 0; id < M__COUNT && !o.err; id++)
         render_metric(m, (enum metric_id)id, now, &o);
     return o.err;
+}
+
+/* ---- The process's own block ---- */
+
+static const struct metrics *cur;
+static uint64_t *cur_blk;
+
+void metrics_use(const struct metrics *m, size_t slot)
+{
+    cur = m && m->shm && slot < m->nblocks ? m : NULL;
+    cur_blk = cur ? metrics_block(m, slot) : NULL;
+}
+
+void metrics_conn_accepted(void)
+{
+    if (!cur) return;
+    metrics_add(cur, cur_blk, M_CONNECTIONS_ACCEPTED, 0, 0, 1);
+    metrics_add(cur, cur_blk, M_CONNECTIONS_OPEN, 0, 0, 1);
+}
+
+void metrics_count(enum metric_id id, size_t a, size_t b, uint64_t v)
+{
+    if (cur) metrics_add(cur, cur_blk, id, a, b, v);
+}
+
+void metrics_uncount(enum metric_id id, size_t a, size_t b, uint64_t v)
+{
+    if (cur) metrics_sub(cur, cur_blk, id, a, b, v);
+}
+
+void metrics_gauge(enum metric_id id, size_t a, size_t b, uint64_t v)
+{
+    if (cur) metrics_set(cur, cur_blk, id, a, b, v);
+}
+
+void metrics_request(const char *method, size_t len, int status, int64_t start_us, int64_t now_us)
+{
+    if (!cur) return;
+    metrics_add(cur, cur_blk, M_REQUESTS, method ? metrics_method(method, len) : SIZE_MAX,
+                metrics_status(status), 1);
+    if (start_us > 0 && now_us >= start_us)
+        metrics_observe(cur, cur_blk, M_REQUEST_DURATION, (uint64_t)(now_us - start_us));
+}
+
+/* Label indexes of the TLS code points (enum GROUP_*, SUITE_*). */
+static size_t group_index(uint16_t g)
+{
+    static const uint16_t code[] = {0x001d, 0x0017, 0x0018, 0x11ec};
+    for (size_t i = 0; i < sizeof code / sizeof code[0]; i++)
+        if (code[i] == g) return i;
+    return SIZE_MAX;
+}
+
+static size_t suite_index(uint16_t s)
+{
+    return s >= 0x1301 && s <= 0x1303 ? (size_t)(s - 0x1301) : SIZE_MAX;
+}
+
+void metrics_handshake(const moat_tls *t)
+{
+    if (!cur) return;
+    metrics_add(cur, cur_blk, M_HANDSHAKES, moat_tls_resumed(t) ? OUTCOME_RESUMED : OUTCOME_FULL, 0,
+                1);
+    metrics_add(cur, cur_blk, M_TLS_VERSIONS, VERSION_TLS13, 0, 1);
+    uint16_t g = moat_tls_get_group(t); /* 0 after a psk_ke resumption: no group */
+    if (g) metrics_add(cur, cur_blk, M_TLS_GROUPS, group_index(g), 0, 1);
+    metrics_add(cur, cur_blk, M_TLS_SUITES, suite_index(moat_tls_get_cipher(t)), 0, 1);
+}
+
+void metrics_handshake_failed(int r)
+{
+    if (!cur) return;
+    metrics_add(cur, cur_blk, M_HANDSHAKES, OUTCOME_FAILED, 0, 1);
+    /* MOAT_ERR_ALERT(desc) is -(0x100 + desc); any other failure is a
+     * malformed or cut connection, counted as "other". */
+    int desc = r <= -0x100 && r >= -0x1ff ? -r - 0x100 : -1;
+    metrics_add(cur, cur_blk, M_HANDSHAKE_FAILURES, metrics_alert(desc), 0, 1);
+}
+
+/* ---- /metrics over plain HTTP/1.1, answered by the master ---- */
+
+#define ANSWER_MS 2000   /* a scrape must send its request and take the answer in this */
+#define REQUEST_MAX 8192 /* bytes of a scrape's request head */
+
+/* Sends all of b before deadline. */
+static void send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
+{
+    while (n) {
+        int64_t left = deadline - core_mono_ms();
+        struct pollfd pf = {fd, POLLOUT, 0};
+        if (left <= 0 || poll(&pf, 1, (int)left) <= 0) return;
+        ssize_t k = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (k <= 0) return;
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
+void metrics_answer(const struct metrics *m, int fd)
+{
+    int64_t deadline = core_mono_ms() + ANSWER_MS;
+    char req[REQUEST_MAX];
+    size_t got = 0;
+    moat_http_request r;
+    int n = 0;
+    while (n == 0 && got < sizeof req) {
+        int64_t left = deadline - core_mono_ms();
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&pf, 1, (int)left) <= 0) return; /* too slow: closed unanswered */
+        ssize_t k = recv(fd, req + got, sizeof req - got, MSG_DONTWAIT);
+        if (k < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        if (k <= 0) return;
+        got += (size_t)k;
+        n = moat_http_parse_request(req, got, &r);
+    }
+    moat_buf out, body;
+    moat_buf_init(&out);
+    moat_buf_init(&body);
+    int head_only = n > 0 && r.method_len == 4 && memcmp(r.method, "HEAD", 4) == 0;
+    int is_get = n > 0 && r.method_len == 3 && memcmp(r.method, "GET", 3) == 0;
+    /* The path, before any query (the target is not NUL-terminated). */
+    const char *q = n > 0 ? memchr(r.target, '?', r.target_len) : NULL;
+    size_t plen = n <= 0 ? 0 : q ? (size_t)(q - r.target) : r.target_len;
+    int status = n == 0 ? 431 : n < 0 ? -n : !is_get && !head_only ? 405 : 200;
+    if (status == 200 && !(plen == 8 && memcmp(r.target, "/metrics", 8) == 0)) status = 404;
+    if (status == 200 && metrics_render(m, (int64_t)time(NULL), &body) < 0) status = 500;
+    if (status == 200) {
+        char date[30];
+        moat_http_date(time(NULL), date);
+        int e = moat_http_write_status(&out, 200);
+        e = e ? e : moat_http_write_header(&out, "Date", "%s", date);
+        e = e ? e : moat_http_write_header(&out, "Server", "moat");
+        e = e ? e : moat_http_write_header(&out, "Content-Type", "%s", METRICS_CONTENT_TYPE);
+        e = e ? e : moat_http_write_header(&out, "Content-Length", "%zu", body.len);
+        e = e ? e : moat_http_write_header(&out, "Connection", "close");
+        e = e ? e : moat_buf_append(&out, "\r\n", 2);
+        if (!head_only) e = e ? e : moat_buf_append(&out, body.base, body.len);
+        if (e) {
+            moat_buf_clear(&out);
+            status = 500;
+        }
+    }
+    if (status != 200) server_error(&out, status, head_only, 1);
+    send_all(fd, out.base, out.len, deadline);
+    /* Unread input would turn the close into a reset that destroys the
+     * answer in flight (a 431 to a head too long): our side is shut, and
+     * the client's bytes read until its FIN, within the same deadline. */
+    shutdown(fd, SHUT_WR);
+    for (size_t drained = 0; drained < 1 << 20;) {
+        int64_t left = deadline - core_mono_ms();
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&pf, 1, (int)left) <= 0) break;
+        ssize_t k = recv(fd, req, sizeof req, MSG_DONTWAIT);
+        if (k <= 0 && !(k < 0 && (errno == EAGAIN || errno == EINTR))) break;
+        drained += k > 0 ? (size_t)k : 0;
+    }
+    moat_buf_free(&out);
+    moat_buf_free(&body);
+}
+
+int metrics_cert_info(const char *path, char *name, size_t n, int64_t *not_after)
+{
+    size_t len = 0, dlen = 0;
+    uint8_t *der = NULL;
+    char *pem = (char *)core_read_file(path, 1 << 20, &len);
+    int r = pem ? crypto_jose_pem_to_der(pem, len, &der, &dlen) : MOAT_ERR_ARG;
+    free(pem);
+    struct moat_x509_info info;
+    if (r == 0) r = crypto_x509_not_after(der, dlen, not_after);
+    if (r == 0) r = crypto_x509_describe(der, dlen, &info) < 0 ? MOAT_ERR_ARG : 0;
+    free(der);
+    if (r) return r;
+    /* The first DNS name of the subjectAltName, else the subject. */
+    const char *dns = strstr(info.sans, "DNS:");
+    if (dns) {
+        dns += 4;
+        snprintf(name, n, "%.*s", (int)strcspn(dns, ", "), dns);
+    } else {
+        snprintf(name, n, "%s", info.subject);
+    }
+    return 0;
 }

@@ -5,10 +5,10 @@
  * Memory: the master maps one region (MAP_SHARED|MAP_ANONYMOUS) before
  * it forks: block 0 is the master's own, blocks 1..nworkers are one per
  * worker slot. Each process writes only its own block, so there are no
- * locks and no read-modify-write between processes: a single writer adds
- * with a relaxed atomic load and store (a plain load, add and store on
- * x86-64 and arm64), and the renderer reads with relaxed atomic loads, so
- * it never sees a torn value. Blocks are 64-byte aligned so two workers
+ * locks: a writer adds with a relaxed atomic add (so the old and the new
+ * worker of a slot, both alive for a while after a reload, never lose
+ * each other's counts), and the renderer reads with relaxed atomic loads,
+ * so it never sees a torn value. Blocks are 64-byte aligned so two workers
  * never share a cache line. A worker that dies leaves its block; the one
  * that replaces it keeps counting in it (counters never go back), and the
  * master zeroes the block's gauges (metrics_reset_gauges) since the open
@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "moat/buf.h"
+#include "moat/tls.h"
 
 /* Every metric, in the order of the table in metrics.c. */
 enum metric_id {
@@ -117,6 +118,36 @@ void metrics_reset_gauges(const struct metrics *m, size_t slot);
  * highest), now in seconds since the epoch for the times stored as
  * such. Returns 0 or MOAT_ERR_NOMEM. */
 int metrics_render(const struct metrics *m, int64_t now, moat_buf *out);
+
+/* ---- The process's own block: one-line counts where things happen ----
+ *
+ * metrics_use makes block slot of m the one the calls below count in (the
+ * master's 0 before it forks, each worker its slot after). Until then, or
+ * without --metrics, they do nothing. */
+void metrics_use(const struct metrics *m, size_t slot);
+void metrics_conn_accepted(void); /* a TLS connection: accepted, and open */
+void metrics_count(enum metric_id id, size_t a, size_t b, uint64_t v);
+void metrics_uncount(enum metric_id id, size_t a, size_t b, uint64_t v);
+void metrics_gauge(enum metric_id id, size_t a, size_t b, uint64_t v);
+/* A request answered: its method and status, and how long it took from
+ * its first byte (start_us, monotonic microseconds; 0 unknown) to now_us. */
+void metrics_request(const char *method, size_t len, int status, int64_t start_us, int64_t now_us);
+
+/* A handshake that completed (full or resumed, its version, group and
+ * suite), or failed with r from moat_tls_recv (MOAT_ERR_ALERT(desc) names
+ * the alert sent). */
+void metrics_handshake(const moat_tls *t);
+void metrics_handshake_failed(int r);
+
+/* Where /metrics is served: the master answers each connection of the
+ * --metrics listener itself (metrics_answer), one at a time, within a
+ * bounded time, with the sum over every block. */
+void metrics_answer(const struct metrics *m, int fd);
+
+/* The name a certificate's expiry is labelled with (the first DNS name of
+ * its subjectAltName, else its subject) and its notAfter, from the first
+ * certificate of the PEM file path. Returns 0 or a MOAT_ERR_*. */
+int metrics_cert_info(const char *path, char *name, size_t n, int64_t *not_after);
 
 /* The content type of what metrics_render writes. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"

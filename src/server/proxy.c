@@ -21,6 +21,7 @@
 #include "http/proxyproto.h"
 #include "http/reader.h"
 #include "http/url.h"
+#include "server/metrics.h"
 #include "server/proxy.h"
 
 #define MAX_ROUTES 32
@@ -38,6 +39,7 @@ struct backend {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     int64_t down_until;
+    int idx;          /* its place in the set, and its metrics label */
     int reused_fails; /* pooled connections in a row it closed before answering */
     int idle[POOL_MAX];
     int64_t idle_since[POOL_MAX];
@@ -193,6 +195,7 @@ static int add_backend(struct moat_proxy_set *ps, struct route *rt, const char *
         free(b);
         return MOAT_EXIT_USAGE;
     }
+    b->idx = ps->nbackends;
     ps->backends[ps->nbackends++] = b;
     rt->b[rt->nb++] = b;
     return 0;
@@ -670,8 +673,10 @@ static void mark_down(struct moat_proxy *px, const char *why)
     for (int i = 0; i < ps->nbackends; i++) {
         struct backend *b = ps->backends[i];
         if (b == px->be ||
-            (b->addrlen == px->be->addrlen && !memcmp(&b->addr, &px->be->addr, b->addrlen)))
+            (b->addrlen == px->be->addrlen && !memcmp(&b->addr, &px->be->addr, b->addrlen))) {
             b->down_until = until;
+            metrics_gauge(M_BACKEND_UP, (size_t)b->idx, 0, 0);
+        }
     }
     px->be->reused_fails = 0;
     fprintf(stderr, "moat serve: proxy: backend %s: %s; left out for %d s\n", px->be->url, why,
@@ -754,6 +759,7 @@ static int connect_backend(struct moat_proxy *px, int64_t now, int fresh)
             if (connect(fd, (struct sockaddr *)&px->be->addr, px->be->addrlen) < 0) {
                 if (errno != EINPROGRESS) {
                     close(fd);
+                    metrics_count(M_BACKEND_ERRORS, (size_t)px->be->idx, BACKEND_ERR_CONNECT, 1);
                     mark_down(px, strerror(errno));
                     px->tries++;
                     px->be = choose(px->rt, now);
@@ -1054,6 +1060,7 @@ static int down_head(struct moat_proxy *px, moat_tls *tls, moat_buf *out, const 
     px->backend_keep =
         rs.f.keep_alive && px->rd.body.framing != HTTP_BODY_CLOSE && rs.status != 101;
     if (rs.status == 101) px->close = 1;
+    metrics_gauge(M_BACKEND_UP, (size_t)px->be->idx, 0, 1);
     if (send_head(px, tls, out, &rs) < 0) return -1;
     moat_buf_consume(&px->down, n);
     if (rs.status == 101) {
@@ -1123,6 +1130,7 @@ static int step_connect(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int
     getsockopt(px->fd, SOL_SOCKET, SO_ERROR, &err, &el);
     if (err) {
         close_fd(px);
+        metrics_count(M_BACKEND_ERRORS, (size_t)px->be->idx, BACKEND_ERR_CONNECT, 1);
         mark_down(px, strerror(err));
         px->tries++;
         px->be = choose(px->rt, now);
@@ -1240,6 +1248,7 @@ static int wait_more(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_bu
         return end_close(px);
     }
     if (now >= px->deadline) {
+        metrics_count(M_BACKEND_ERRORS, (size_t)px->be->idx, BACKEND_ERR_TIMEOUT, 1);
         /* Passive health check: a backend that lets a request time out
          * is left out a while, like one that refuses connections. */
         mark_down(px, px->state == S_CONNECTING ? "did not accept the connection in time"
@@ -1281,6 +1290,7 @@ int server_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_b
             why = send_up(px, &moved);
             if (!why && (r = read_down(px, tls, out, now, &moved, &why)) != GO_ON) return r;
             if (why) {
+                metrics_count(M_BACKEND_ERRORS, (size_t)px->be->idx, BACKEND_ERR_RESPONSE, 1);
                 if (!px->head_sent && !px->reused) mark_down(px, why);
                 return fail(px, tls, out, 502, why);
             }
@@ -1334,4 +1344,12 @@ void server_proxy_free(struct moat_proxy *px)
     moat_buf_free(&px->tmp);
     moat_buf_free(&px->dec);
     free(px);
+}
+
+size_t server_proxy_backend_names(const struct moat_proxy_set *ps, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (int i = 0; ps && i < ps->nbackends && n < max; i++)
+        names[n++] = ps->backends[i]->url;
+    return n;
 }

@@ -47,6 +47,10 @@ struct moat_proxy;
 struct pp_header;
 void server_proxy_origin(struct moat_proxy *px, const struct pp_header *h);
 
+/* The URLs of the distinct backends, in their order (the index metrics
+ * label them by), at most max of them. Returns how many. */
+size_t server_proxy_backend_names(const struct moat_proxy_set *ps, const char **names, size_t max);
+
 /* After all options: 0, or 2 after a message on stderr (--proxy-only
  * without a --proxy). */
 int server_proxy_check(const struct moat_proxy_set *ps);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -27,6 +28,8 @@
 #include "core/file.h"
 #include "moat/tlsfile.h"
 #include "server/config.h"
+#include "server/metrics.h"
+#include "server/notify.h"
 #include "server/proxy.h"
 #include "server/server.h"
 
@@ -377,6 +380,11 @@ struct worker {
 static int https_fds[MAX_WORKERS], plain_fds[MAX_WORKERS];
 static long nslots;
 
+/* --metrics: the blocks every process counts in (block 0 the master's,
+ * 1 + slot a worker's), and the master's listener for /metrics. */
+static struct metrics mx;
+static int metrics_fd = -1;
+
 static void close_listeners(void)
 {
     for (long i = 0; i < nslots; i++) {
@@ -439,6 +447,8 @@ static pid_t spawn(struct moat_server *s, sigset_t *oldmask, int slot)
             if (https_fds[i] >= 0) close(https_fds[i]);
             if (plain_fds[i] >= 0) close(plain_fds[i]);
         }
+        if (metrics_fd >= 0) close(metrics_fd);
+        metrics_use(&mx, (size_t)slot + 1);
         worker_main(s, oldmask, master);
     }
     if (pid < 0) fprintf(stderr, "moat serve: fork: %s\n", strerror(errno));
@@ -488,6 +498,8 @@ struct master {
     int64_t renew_every, next_renew; /* the localhost certificate's checks */
     char host[256], rhost[256];      /* where it listens, for the banner */
     int rport;
+    char mhost[256]; /* --metrics: where /metrics is served */
+    int mport;
 };
 
 /* The served directory, --user and the TLS configuration. Returns an
@@ -517,6 +529,83 @@ static int prepare(struct moat_server *s, const struct moat_serve_opts *o)
         if (stat(o->staples[i], &st) == 0) s->staples[i].mtime = st.st_mtim;
     }
     s->nstaples = o->nstaples;
+    return MOAT_EXIT_OK;
+}
+
+/* The files of the certificates served: --cert's, or the local CA's. */
+static int cert_files(const struct moat_serve_opts *o, const char **files)
+{
+    if (o->ncerts == 0) {
+        files[0] = cpath;
+        return 1;
+    }
+    for (int i = 0; i < o->ncerts; i++)
+        files[i] = o->certs[i];
+    return o->ncerts;
+}
+
+/* --metrics: each certificate's notAfter and when the ticket keys were
+ * made, in the master's block; at start and after each reload (a renewed
+ * certificate, a rotated key file). The automatic ticket key is made at
+ * start and kept across reloads. */
+static void metrics_times(const struct moat_serve_opts *o, int start)
+{
+    const char *files[MAX_CERTS];
+    int n = cert_files(o, files);
+    for (int i = 0; i < n && (size_t)i < mx.ncerts; i++) {
+        char name[256];
+        int64_t na;
+        if (metrics_cert_info(files[i], name, sizeof name, &na) == 0 && na > 0)
+            metrics_gauge(M_CERT_EXPIRY, (size_t)i, 0, (uint64_t)na);
+    }
+    struct stat st;
+    if (o->ticket_keys && stat(o->ticket_keys, &st) == 0)
+        metrics_gauge(M_TICKET_KEY_AGE, 0, 0, (uint64_t)st.st_mtim.tv_sec);
+    else if (!o->ticket_keys && start)
+        metrics_gauge(M_TICKET_KEY_AGE, 0, 0, (uint64_t)time(NULL));
+}
+
+/* --metrics: the shared blocks (labelled with the certificates' names and
+ * the proxy's backends), mapped before the workers fork. Returns an exit
+ * status. */
+static int setup_metrics(struct master *m)
+{
+    const struct moat_serve_opts *o = m->o;
+    if (!o->metrics) return MOAT_EXIT_OK;
+    static char names[MAX_CERTS][300];
+    const char *files[MAX_CERTS], *np[MAX_CERTS], *bn[512];
+    int n = cert_files(o, files);
+    for (int i = 0; i < n; i++) {
+        int64_t na;
+        if (metrics_cert_info(files[i], names[i], 256, &na))
+            snprintf(names[i], 256, "%s", files[i]);
+        for (int j = 0; j < i; j++) /* two certificates for one name: the second is "name #2" */
+            if (strcmp(names[i], names[j]) == 0)
+                snprintf(names[i] + strlen(names[i]), 300 - strlen(names[i]), " #%d", i + 1);
+        np[i] = names[i];
+    }
+    struct metrics_names mn = {np, (size_t)n, bn, server_proxy_backend_names(o->proxy, bn, 512)};
+    if (metrics_init(&mx, (size_t)m->nworkers, &mn) || metrics_map(&mx)) {
+        fprintf(stderr, "moat serve: --metrics: out of memory\n");
+        return MOAT_EXIT_FAIL;
+    }
+    metrics_use(&mx, 0);
+    metrics_times(o, 1);
+    return MOAT_EXIT_OK;
+}
+
+/* --metrics: its listener, first of all (a bad address is a usage error
+ * before anything else is bound). Returns an exit status. */
+static int listen_metrics(struct master *m)
+{
+    if (!m->o->metrics) return MOAT_EXIT_OK;
+    char numeric[NI_MAXHOST], port[16];
+    if (split_listen(m->o->metrics, m->mhost, sizeof m->mhost, port, sizeof port) < 0)
+        return complain(NULL, "bad --metrics address %s (want ADDR:PORT, [IPv6]:PORT or PORT)",
+                        m->o->metrics);
+    metrics_fd = open_listener(m->o->metrics, &m->mport, m->mhost, sizeof m->mhost, numeric,
+                               sizeof numeric, 0);
+    if (metrics_fd < 0) return metrics_fd == -2 ? MOAT_EXIT_USAGE : MOAT_EXIT_FAIL;
     return MOAT_EXIT_OK;
 }
 
@@ -568,6 +657,7 @@ static void set_limits(struct moat_server *s, const struct moat_serve_opts *o)
     s->serve_dotfiles = o->serve_dotfiles;
     s->log_identity = o->client_ca != NULL;
     s->proxy_protocol = o->proxy_protocol;
+    s->log_json = o->access_log_format && strcmp(o->access_log_format, "json") == 0;
     s->pp_from = &o->pp_from;
     server_set_hsts(o->hsts);
     server_proxy_set_limits(o->proxy, s->max_body, s->idle_timeout_ms);
@@ -630,6 +720,11 @@ static void announce(const struct master *m)
         printf("moat: redirecting http://%s%s%s:%d/ to https\n", rv6 ? "[" : "", m->rhost,
                rv6 ? "]" : "", m->rport);
     }
+    if (o->metrics) {
+        int mv6 = strchr(m->mhost, ':') != NULL;
+        printf("moat: metrics on http://%s%s%s:%d/metrics\n", mv6 ? "[" : "", m->mhost,
+               mv6 ? "]" : "", m->mport);
+    }
     if (o->ncerts == 0) {
         char home[4096], err[256];
         if (ca_store_dir(NULL, home, sizeof home, err, sizeof err) == 0)
@@ -655,6 +750,8 @@ static void reap(struct master *m)
                 fprintf(stderr, "moat serve: worker %ld %s %d; starting another\n", (long)pid,
                         WIFSIGNALED(wst) ? "killed by signal" : "exited with",
                         WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst));
+                metrics_reset_gauges(&mx, (size_t)w->slot + 1); /* its connections are gone */
+                metrics_count(M_WORKER_RESTARTS, 0, 0, 1);
                 /* A worker that dies at once would spin: pace it. */
                 if (core_mono_ms() - w->started_ms < 1000) usleep(200 * 1000);
                 pid_t np = spawn_slot(m->s, &m->oldmask, w->slot);
@@ -673,6 +770,7 @@ static void reap(struct master *m)
  * queued for workers that will never take them; the workers finish. */
 static void begin_stop(struct master *m)
 {
+    server_notify("STOPPING=1");
     m->stop_deadline = core_mono_ms() + m->s->stop_timeout_ms + 2000;
     close_listeners();
     m->s->lfd = m->s->redirect_fd = -1;
@@ -685,14 +783,17 @@ static void begin_stop(struct master *m)
 static void reload(struct master *m)
 {
     struct moat_server *s = m->s;
+    server_notify("RELOADING=1");
     moat_tls_config *ncfg = build_config(m->o);
     if (!ncfg) {
         fprintf(stderr, "moat serve: reload failed; still serving the old configuration\n");
+        server_notify("READY=1");
         return;
     }
     if (m->nw + (size_t)m->nworkers > sizeof m->w / sizeof m->w[0]) {
         fprintf(stderr, "moat serve: reload refused: too many workers still finishing\n");
         moat_tls_config_free(ncfg);
+        server_notify("READY=1");
         return;
     }
     moat_tls_config *old = s->cfg;
@@ -727,13 +828,38 @@ static void reload(struct master *m)
     for (size_t i = 0; i < before; i++)
         if (m->w[i].gen != m->gen) kill(m->w[i].pid, SIGTERM);
     moat_tls_config_free(old);
+    metrics_times(m->o, 0);
     fprintf(stderr, "moat serve: reloaded (generation %d)\n", m->gen);
+    server_notify("READY=1");
 }
 
 /* Sleeps until a signal; with a stop deadline or renewal checks due,
  * wakes now and then to enforce the one or look at the certificate. */
 static void wait_signal(struct master *m)
 {
+    if (metrics_fd >= 0) { /* and answer /metrics meanwhile */
+        sigset_t waitmask = m->oldmask;
+        sigdelset(&waitmask, SIGHUP);
+        sigdelset(&waitmask, SIGTERM);
+        sigdelset(&waitmask, SIGINT);
+        sigdelset(&waitmask, SIGCHLD);
+        struct timespec ts, *tp = NULL;
+        if (m->stop_deadline || m->renew_every) {
+            int64_t wait = m->stop_deadline ? 200 : m->next_renew - core_mono_ms();
+            if (wait < 1) wait = 1;
+            ts = (struct timespec){wait / 1000, (long)(wait % 1000) * 1000000};
+            tp = &ts;
+        }
+        struct pollfd pf = {metrics_fd, POLLIN, 0};
+        if (ppoll(&pf, 1, tp, &waitmask) > 0 && (pf.revents & POLLIN)) {
+            int fd = accept4(metrics_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0) {
+                metrics_answer(&mx, fd);
+                close(fd);
+            }
+        }
+        return;
+    }
     if (m->stop_deadline || m->renew_every) {
         int64_t wait = m->stop_deadline ? 200 : m->next_renew - core_mono_ms();
         if (wait < 1) wait = 1;
@@ -803,7 +929,9 @@ int serve_run(const struct moat_serve_opts *o, const char *usage_text)
     m.s = &s;
     m.o = o;
     int r = prepare(&s, o);
+    if (r == MOAT_EXIT_OK) r = listen_metrics(&m);
     if (r == MOAT_EXIT_OK) r = listen_all(&m);
+    if (r == MOAT_EXIT_OK) r = setup_metrics(&m);
     if (r != MOAT_EXIT_OK) return r;
     set_limits(&s, o);
     if ((r = open_outputs(&s, o)) != MOAT_EXIT_OK) return r;
@@ -814,9 +942,12 @@ int serve_run(const struct moat_serve_opts *o, const char *usage_text)
     }
     if (m.nw == 0) return MOAT_EXIT_FAIL;
     announce(&m);
+    server_notify("READY=1");
     r = run_master(&m);
     if (o->pid_file) unlink(o->pid_file);
     close_listeners();
+    if (metrics_fd >= 0) close(metrics_fd);
+    metrics_free(&mx);
     moat_tls_config_free(s.cfg);
     return r;
 }

@@ -47,6 +47,7 @@ struct moat_server {
     int serve_dotfiles;             /* --serve-dotfiles: hidden paths are served too */
     int access_log;                 /* fd, or -1 */
     int log_identity;               /* client certificates configured: log them */
+    int log_json;                   /* --access-log-format json */
     int proxy_protocol;             /* SERVER_PP_*: listeners whose peers send a PROXY header */
     const struct pp_allow *pp_from; /* --proxy-protocol-from: who may send one */
     struct moat_staple staples[MOAT_SERVE_MAX_CERTS];

@@ -465,6 +465,15 @@ static void test_config(void)
     check(r == 2 && !strcmp(err, "t.conf:1: serve-dotfiles takes on or off, not 'perhaps'"),
           "config: serve-dotfiles with a bad value is named");
     server_opts_free(&o);
+    r = conf(&o, "metrics 9464\naccess-log-format json\n", err, sizeof err);
+    check(r == 0 && !strcmp(o.metrics, "9464") && !strcmp(o.access_log_format, "json"),
+          "config: metrics and access-log-format");
+    server_opts_free(&o);
+    r = conf(&o, "access-log-format apache\n", err, sizeof err);
+    check(r == 2 &&
+              !strcmp(err, "t.conf:1: access-log-format takes combined or json, not 'apache'"),
+          "config: access-log-format with a bad value is named");
+    server_opts_free(&o);
     r = conf(&o, "frobnicate yes\n", err, sizeof err);
     check(r == 2 && !strcmp(err, "t.conf:1: unknown setting frobnicate"),
           "config: an unknown setting is named");
@@ -764,8 +773,41 @@ static void test_url_split(void)
     check(http_url_split("https://[::1]x/", &u) == HTTP_URL_AFTER_HOST, "url: junk after ']'");
 }
 
+/* http_json_string: every byte a client sends becomes valid JSON. */
+static int json_is(const char *in, size_t n, const char *want)
+{
+    moat_buf b;
+    moat_buf_init(&b);
+    int ok = http_json_string(&b, in, n) == 0 && b.len == strlen(want) &&
+             memcmp(b.base, want, b.len) == 0;
+    moat_buf_free(&b);
+    return ok;
+}
+
+static void test_json_string(void)
+{
+    check(json_is("abc", 3, "\"abc\""), "json: plain ASCII quoted");
+    check(json_is("", 0, "\"\""), "json: the empty string");
+    check(json_is("a\"b\\c", 5, "\"a\\\"b\\\\c\""), "json: quote and backslash escaped");
+    check(json_is("\n\t\x01\x1f\x7f", 5, "\"\\u000a\\u0009\\u0001\\u001f\\u007f\""),
+          "json: control bytes and DEL as \\u00XX");
+    check(json_is("a\0b", 3, "\"a\\u0000b\""), "json: a NUL byte inside");
+    check(json_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92", 14,
+                  "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92\""),
+          "json: well-formed UTF-8 (2, 3, 4 bytes) kept");
+    check(json_is("\xff\xfe", 2, "\"\\u00ff\\u00fe\""),
+          "json: bytes that are not UTF-8 as \\u00XX");
+    check(json_is("\xc3", 1, "\"\\u00c3\""), "json: a truncated sequence");
+    check(json_is("\xc0\xaf", 2, "\"\\u00c0\\u00af\""), "json: an overlong '/' refused");
+    check(json_is("\xed\xa0\x80", 3, "\"\\u00ed\\u00a0\\u0080\""), "json: a surrogate refused");
+    check(json_is("\xf4\x90\x80\x80", 4, "\"\\u00f4\\u0090\\u0080\\u0080\""),
+          "json: past U+10FFFF refused");
+    check(json_is("\xe2\x82", 2, "\"\\u00e2\\u0082\""), "json: a 3-byte sequence cut short");
+}
+
 int main(void)
 {
+    test_json_string();
     test_request_ok();
     test_request_bad();
     test_host();

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "moat/error.h"
 #include "server/metrics.h"
 
 static const char *const certs[] = {"localhost", "we\"ird\\name\n"};
@@ -166,6 +167,43 @@ int main(int argc, char **argv)
     check(metrics_method("GETX", 4) == metrics_method("BREW", 4) &&
               metrics_method("GET", 3) != metrics_method("get", 3),
           "metrics: methods match exactly, the rest is other");
+
+    /* The process's own block: nothing counted before metrics_use, then
+     * into slot 1's block only; alerts read from MOAT_ERR_ALERT. */
+    struct metrics u;
+    check(metrics_init(&u, 2, NULL) == 0 && metrics_map(&u) == 0, "metrics: a second registry");
+    metrics_count(M_SENT_BYTES, 0, 0, 5); /* no block in use: dropped */
+    metrics_use(&u, 1);
+    metrics_count(M_SENT_BYTES, 0, 0, 7);
+    metrics_conn_accepted();
+    metrics_conn_accepted();
+    metrics_uncount(M_CONNECTIONS_OPEN, 0, 0, 1);
+    metrics_request("PUT", 3, 503, 1000, 251000); /* 0.25 s */
+    metrics_request(NULL, 0, 400, 0, 5);          /* unparsed, no start: other, no duration */
+    metrics_handshake_failed(MOAT_ERR_ALERT(70));
+    metrics_handshake_failed(MOAT_ERR_NOMEM);
+    metrics_use(NULL, 0);
+    metrics_count(M_SENT_BYTES, 0, 0, 11); /* none again */
+    moat_buf_clear(&out);
+    ok = metrics_render(&u, NOW, &out) == 0 && moat_buf_append(&out, "", 1) == 0;
+    withnl = malloc(out.len + 2);
+    withnl[0] = '\n';
+    memcpy(withnl + 1, out.base, out.len);
+    check(ok && metrics_block(&u, 0)[u.base[M_SENT_BYTES]] == 0 &&
+              metrics_block(&u, 1)[u.base[M_SENT_BYTES]] == 7,
+          "metrics: counts go to the block in use, none without one");
+    expect(withnl, "moat_sent_bytes_total 7");
+    expect(withnl, "moat_connections_accepted_total 2");
+    expect(withnl, "moat_connections_open 1");
+    expect(withnl, "moat_http_requests_total{method=\"PUT\",code=\"5xx\"} 1");
+    expect(withnl, "moat_http_requests_total{method=\"other\",code=\"4xx\"} 1");
+    expect(withnl, "moat_http_request_duration_seconds_count 1");
+    expect(withnl, "moat_http_request_duration_seconds_bucket{le=\"0.25\"} 1");
+    expect(withnl, "moat_tls_handshakes_total{outcome=\"failed\"} 2");
+    expect(withnl, "moat_tls_handshake_failures_total{alert=\"protocol_version\"} 1");
+    expect(withnl, "moat_tls_handshake_failures_total{alert=\"other\"} 1");
+    free(withnl);
+    metrics_free(&u);
     moat_buf_free(&out);
     metrics_free(&m);
     return failures ? 1 : 0;

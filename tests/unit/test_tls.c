@@ -541,7 +541,7 @@ static void test_tampering(void)
     moat_buf_clear(&wire);
     rl_seal(&p.s->wr, CT_HANDSHAKE, badnst, sizeof badnst, &wire);
     r = deliver(p.c, &wire, 1 << 20, &back, &junk);
-    check(r == ALERT(ILLEGAL_PARAMETER), "ticket lifetime over 7 days refused");
+    check(r == 0, "a ticket lifetime over 7 days is capped, not fatal (as OpenSSL's client)");
     pair_free(&p);
     moat_buf_free(&junk);
     moat_buf_free(&wire);
