@@ -144,11 +144,18 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
         {"pid-file", offsetof(struct moat_serve_opts, pid_file)},
         {"user", offsetof(struct moat_serve_opts, user)},
         {"dir", offsetof(struct moat_serve_opts, dir)},
+        {"acme-email", offsetof(struct moat_serve_opts, acme_email)},
+        {"acme-ca-root", offsetof(struct moat_serve_opts, acme_ca_root)},
+        {"acme-dir", offsetof(struct moat_serve_opts, acme_dir)},
+        {"acme-challenge", offsetof(struct moat_serve_opts, acme_challenge)},
+        {"acme-key-type", offsetof(struct moat_serve_opts, acme_key_type)},
+        {"acme-renew-before", offsetof(struct moat_serve_opts, acme_renew_before)},
     };
     if (strcmp(name, "list-dirs") == 0 || strcmp(name, "psk-ke") == 0 ||
-        strcmp(name, "serve-dotfiles") == 0) {
+        strcmp(name, "serve-dotfiles") == 0 || strcmp(name, "acme-agree-tos") == 0) {
         int *flag = name[0] == 'l'   ? &o->list_dirs
                     : name[0] == 'p' ? &o->psk_ke
+                    : name[0] == 'a' ? &o->acme_agree_tos
                                      : &o->serve_dotfiles;
         if (!v || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
             *flag = 1;
@@ -156,6 +163,11 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
             *flag = 0;
         else
             return say(err, errlen, where, "%s takes on or off, not '%.600s'", name, v);
+        return 0;
+    }
+    if (strcmp(name, "acme") == 0) { /* the URL is optional */
+        if (where && v && !(v = keep(o, v))) return say(err, errlen, where, "out of memory");
+        o->acme_url = v ? v : MOAT_ACME_DEFAULT_URL;
         return 0;
     }
     if (!v && strcmp(name, "proxy-only"))
@@ -180,6 +192,18 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
         if (*n >= MOAT_SERVE_MAX_CERTS)
             return say(err, errlen, where, "too many %s (at most %d)", name, MOAT_SERVE_MAX_CERTS);
         arr[(*n)++] = v;
+        return 0;
+    }
+    if (strcmp(name, "domain") == 0) {
+        if (o->ndomains >= MOAT_SERVE_MAX_CERTS)
+            return say(err, errlen, where, "too many domain (at most %d)", MOAT_SERVE_MAX_CERTS);
+        size_t n = strlen(v);
+        if (!n || n > 253 ||
+            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                      "0123456789.-") != n ||
+            v[0] == '.' || v[0] == '-')
+            return say(err, errlen, where, "domain wants a DNS name, not '%.600s'", v);
+        o->domains[o->ndomains++] = v;
         return 0;
     }
     if (strcmp(name, "proxy-protocol") == 0 || strcmp(name, "proxy-protocol-from") == 0)
