@@ -11,6 +11,7 @@
  * what is served, is logged with the CA's words, and is tried again
  * with backoff (at least the CA's Retry-After when it says rateLimited). */
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,17 @@ static char *path_of(const char *dir, const char *sub, const char *name, const c
 
 /* ---- the challenges, as files for the workers */
 
+/* --user: the workers' identity, which must read the challenge files;
+ * -1 when the workers keep the master's. */
+static uid_t worker_uid = (uid_t)-1;
+static gid_t worker_gid = (gid_t)-1;
+
+static void give(const char *path)
+{
+    if (worker_uid != (uid_t)-1 && chown(path, worker_uid, worker_gid) < 0)
+        fprintf(stderr, "moat serve: acme: cannot give %s to --user: %s\n", path, strerror(errno));
+}
+
 static int publish(void *arg, int type, const struct acme_token *t, size_t n, char *err,
                    size_t errlen)
 {
@@ -58,8 +70,10 @@ static int publish(void *arg, int type, const struct acme_token *t, size_t n, ch
     char d[PATH_MAX];
     snprintf(d, sizeof d, "%s/challenges", dir);
     mkdir(d, 0700);
+    give(d);
     snprintf(d, sizeof d, "%s/%s", dir, sub);
     mkdir(d, 0700);
+    give(d);
     for (size_t i = 0; i < n; i++) {
         int r;
         if (type == ACME_HTTP01) {
@@ -81,6 +95,7 @@ static int publish(void *arg, int type, const struct acme_token *t, size_t n, ch
                 memcpy(both, cert, clen);
                 memcpy(both + clen, key, klen);
                 r = core_write_file_atomic(p, both, clen + klen, 0600, err, errlen);
+                if (r == 0) give(p);
                 memset(both, 0, clen + klen);
             } else {
                 r = -1;
@@ -276,6 +291,14 @@ int acme_serve_run(const struct moat_serve_opts *o)
     fprintf(stderr, "moat serve: acme: %s challenges, answered by the %s listener\n",
             type == ACME_HTTP01 ? "http-01" : "tls-alpn-01",
             type == ACME_HTTP01 ? "--redirect-http" : "HTTPS");
+    /* --user: the workers may pass through --acme-dir (not list it) to
+     * the challenges, which are theirs; the rest stays the master's. */
+    struct passwd *pw = o->user ? getpwnam(o->user) : NULL;
+    if (pw && pw->pw_uid != geteuid()) {
+        worker_uid = pw->pw_uid;
+        worker_gid = pw->pw_gid;
+        chmod(o->acme_dir, 0711);
+    }
     char live[PATH_MAX];
     snprintf(live, sizeof live, "%s/live", o->acme_dir);
     if (mkdir(live, 0700) < 0 && errno != EEXIST) {

@@ -124,6 +124,32 @@ code=$(timeout "$T_CLIENT" curl -s -o /dev/null -w '%{http_code}' "http://127.0.
 check "http-01: other paths are still redirected (308)" [ "$code" = 308 ]
 bg_stop "$AS_PID"
 
+# ---- --user: the workers, unprivileged, still read the challenges
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	# Its own directory that nobody can reach (T_TMP's parents may not be).
+	UD=$(mktemp -d /tmp/moat-acme-user.XXXXXX)
+	chmod 711 "$UD"
+	mkdir -p "$UD/site"
+	cp "$SITE/index.html" "$UD/site/"
+	chmod -R a+rX "$UD/site"
+	t0=$(date +%s.%N)
+	bg_start "$T_TMP/user" "$MOAT" serve "$UD/site" --listen "127.0.0.1:$TLS_PORT" --acme "$DIR_URL" \
+		--acme-ca-root "$CAROOT" --acme-agree-tos --acme-dir "$UD/acme" --domain u.test --user nobody
+	AS_PID=$BG_PID
+	if got "$T_TMP/user.err" u.test 1 30; then
+		ok "--user nobody: the workers answer tls-alpn-01 ($(secs_since "$t0") s)"
+	else
+		notok "--user nobody: the workers answer tls-alpn-01"
+		diag "$T_TMP/user.err"
+	fi
+	check "--user nobody: the account key stays out of their reach" \
+		bash -c '[ "$(stat -c %a "$0/accounts")" = 700 ] && [ "$(stat -c %U "$0/accounts")" = root ]' "$UD/acme"
+	bg_stop "$AS_PID"
+	rm -rf "$UD"
+else
+	ok "--user: not root, the unprivileged workers not tested # skip"
+fi
+
 # ---- a forced renewal under wrk; then a refused one
 t0=$(date +%s.%N)
 MOAT_ACME_RETRY_MS=3000 acme_serve "$T_TMP/renew" "$TLS_PORT" --acme-dir "$S1" --domain a.test \
