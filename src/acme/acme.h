@@ -93,6 +93,11 @@ struct moat_serve_opts;
  * parent) to reload with SIGHUP when a certificate changed. */
 int acme_serve_run(const struct moat_serve_opts *o);
 
+/* Seconds before the next try after the fails-th failure in a row: base,
+ * doubled each time up to a day; at least the CA's Retry-After when its
+ * problem type was rateLimited (RFC 8555 6.6). */
+double acme_serve_backoff(int fails, const char *problem, int retry_after, double base);
+
 /* ---- json.c: what the CA sends, read with jansson */
 
 /* A problem document (RFC 8555 6.7, RFC 7807). */
@@ -121,9 +126,10 @@ void acme_problem_format(const struct acme_problem *p, char *out, size_t n);
 /* The URLs of a directory (RFC 8555 7.1.1). */
 struct acme_directory {
     char new_nonce[1024], new_account[1024], new_order[1024], revoke_cert[1024];
-    char terms[1024]; /* meta.termsOfService, or "" */
+    char terms[1024];        /* meta.termsOfService, or "" */
     char renewal_info[1024]; /* RFC 9773 renewalInfo, or "" */
 };
+int acme_directory_parse(const char *json, size_t len, struct acme_directory *d);
 
 /* An ACME Renewal Information answer (RFC 9773 4.2): its
  * suggestedWindow's start and end (RFC 3339 times) as seconds since the
@@ -137,8 +143,8 @@ int acme_rfc3339(const char *s, int64_t *out);
 /* The certificate's ARI identifier (RFC 9773 4.1): base64url of its
  * authority key identifier, '.', base64url of its serial's DER content
  * octets. malloc'd. */
-char *acme_ari_cert_id(const uint8_t *aki, size_t aki_len, const uint8_t *serial, size_t serial_len);
-int acme_directory_parse(const char *json, size_t len, struct acme_directory *d);
+char *acme_ari_cert_id(const uint8_t *aki, size_t aki_len, const uint8_t *serial,
+                       size_t serial_len);
 
 /* A JSON object's string member into out (truncated to fit); 0, or -1
  * when absent or not a string. */

@@ -152,6 +152,17 @@ static double retry_base(void)
     return e && atol(e) > 0 ? atol(e) / 1000.0 : RETRY_BASE_S;
 }
 
+double acme_serve_backoff(int fails, const char *problem, int retry_after, double base)
+{
+    double delay = base;
+    for (int i = 1; i < fails && delay < RETRY_CAP_S; i++)
+        delay *= 2;
+    if (delay > RETRY_CAP_S) delay = RETRY_CAP_S;
+    /* RFC 8555 6.6: the CA's rate limit, with its Retry-After. */
+    if (problem && strstr(problem, ":rateLimited") && retry_after > delay) delay = retry_after;
+    return delay;
+}
+
 /* Whether the pair on disk loads (a crash between its two files leaves
  * a key that does not match): the certificate's and key's public keys. */
 static int pair_ok(const char *cp, const char *kp)
@@ -243,14 +254,8 @@ static void look(struct job *j, struct acme_cert_opts *base, const char *live, d
                 kill(getppid(), SIGHUP);
             }
         } else {
-            double delay = retry_base();
-            for (int i = 1; i < j->fails && delay < RETRY_CAP_S; i++)
-                delay *= 2;
-            if (delay > RETRY_CAP_S) delay = RETRY_CAP_S;
-            /* RFC 8555 6.6: the CA's rate limit, with its Retry-After. */
-            if (strstr(one.problem, ":rateLimited") && one.retry_after > delay)
-                delay = one.retry_after;
             j->fails++;
+            double delay = acme_serve_backoff(j->fails, one.problem, one.retry_after, retry_base());
             fprintf(stderr,
                     "moat serve: acme: no certificate for %s this time (%.2f s; %s); trying "
                     "again in %.0f s\n",

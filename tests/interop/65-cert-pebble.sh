@@ -93,9 +93,11 @@ diag "$T_TMP/revoke.err" "$T_TMP/status.json"
 # wait; then one orders, and the other finds that certificate and does
 # not order again. With --lock-wait 1 a process refuses instead.
 mkdir -p "$T_TMP/c"
-flock "$STATE/lock" sleep 2 &
+# The holder keeps the lock until both have said they wait (bounded), so
+# that a slow start (the ASan moat) cannot miss it.
+flock "$STATE/lock" timeout 60 bash -c 'until [ -e "$0" ]; do sleep 0.05; done' "$T_TMP/release" &
 holder=$!
-sleep 0.3
+for _ in $(seq 1 100); do [ -e "$STATE/lock" ] && ! flock -n "$STATE/lock" true && break; sleep 0.05; done
 timeout 30 "$MOAT" cert obtain --acme "$DIR_URL" --acme-ca-root "$CAROOT" --acme-dir "$STATE" \
 	--domain lock.test --http-port "$HTTP_PORT" --lock-wait 1 --out "$T_TMP/c" >"$T_TMP/lock0.out" 2>&1
 check "pebble lock: --lock-wait 1 refuses with exit 5 while the lock is held" [ $? = 5 ]
@@ -103,6 +105,12 @@ check "pebble lock: --lock-wait 1 refuses with exit 5 while the lock is held" [ 
 p1=$!
 ( cert_obtain lock2 "$T_TMP/c" --domain lock.test --http-port "$HTTP_PORT" ) &
 p2=$!
+for _ in $(seq 1 400); do
+	grep -q "waiting for another moat" "$T_TMP/lock1.err" 2>/dev/null &&
+		grep -q "waiting for another moat" "$T_TMP/lock2.err" 2>/dev/null && break
+	sleep 0.05
+done
+touch "$T_TMP/release"
 wait $p1 $p2 $holder
 check "pebble lock: both processes waited for the lock" \
 	bash -c 'grep -q "waiting for another moat" "$0" && grep -q "waiting for another moat" "$1"' \

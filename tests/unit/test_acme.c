@@ -410,6 +410,22 @@ static void test_ari(void)
     crypto_pkey_free(rk);
 }
 
+/* moat serve --acme's retries: doubling from the base up to a day, and
+ * a rateLimited answer's Retry-After honoured (RFC 8555 6.6). */
+static void test_backoff(void)
+{
+    const char *rl = "urn:ietf:params:acme:error:rateLimited";
+    const char *conn = "urn:ietf:params:acme:error:connection";
+    check(acme_serve_backoff(1, "", 0, 60) == 60 && acme_serve_backoff(2, conn, 0, 60) == 120 &&
+              acme_serve_backoff(4, conn, 0, 60) == 480 &&
+              acme_serve_backoff(40, "", 0, 60) == 86400,
+          "backoff: 60 s, doubling, at most a day");
+    check(acme_serve_backoff(1, rl, 3600, 60) == 3600 &&
+              acme_serve_backoff(1, conn, 3600, 60) == 60 &&
+              acme_serve_backoff(8, rl, 30, 60) == 7680,
+          "backoff: rateLimited waits its Retry-After (3600 s), other problems do not");
+}
+
 /* The ClientHello that server/acme.c looks at: moat get's own, with
  * ALPN acme-tls/1 and SNI, then without, then cut short. */
 static void test_alpn_peek(void)
@@ -452,6 +468,7 @@ int main(void)
     test_csr_alpn();
     test_ari();
     test_alpn_peek();
+    test_backoff();
     test_http01_responder();
     test_responder_dies_with_parent();
     return failures ? 1 : 0;
