@@ -65,6 +65,15 @@ check "serve --acme-challenge http-01 without --redirect-http: exit 2" \
 "$MOAT" serve "$SITE" --acme --acme-agree-tos --domain x.test --acme-key-type dsa >"$T_TMP/u4.out" 2>&1
 check "serve --acme-key-type dsa: exit 2 naming it" bash -c '[ "$0" = 2 ] && grep -q "dsa" "$1"' $? "$T_TMP/u4.out"
 
+printf 'acme %s\ndomain x.test\nacme-agree-tos maybe\n' "$DIR_URL" >"$T_TMP/bad.conf"
+"$MOAT" serve "$SITE" --config "$T_TMP/bad.conf" >"$T_TMP/u5.out" 2>&1
+check "serve --config: a bad acme-agree-tos value names the file and line, exit 2" \
+	bash -c '[ "$0" = 2 ] && grep -q "bad.conf:3" "$1"' $? "$T_TMP/u5.out"
+printf 'domain -x.test\n' >"$T_TMP/bad2.conf"
+"$MOAT" serve "$SITE" --config "$T_TMP/bad2.conf" >"$T_TMP/u6.out" 2>&1
+check "serve --config: a domain that is not a DNS name, exit 2" \
+	bash -c '[ "$0" = 2 ] && grep -q "bad2.conf:1: domain" "$1"' $? "$T_TMP/u6.out"
+
 # ---- tls-alpn-01 on the HTTPS listener, two names, two workers
 S1=$T_TMP/acme1
 t0=$(date +%s.%N)
@@ -104,10 +113,11 @@ bg_stop "$AS_PID"
 S2=$T_TMP/acme2
 P2=$(free_port)
 t0=$(date +%s.%N)
-acme_serve "$T_TMP/http" "$P2" --redirect-http "127.0.0.1:$HTTP_PORT" --acme-dir "$S2" \
-	--domain h.test --acme-key-type rsa2048
+# The settings from a --config file this time.
+printf 'domain h.test\nacme-key-type rsa2048  # the certificate key\nacme-dir %s\n' "$S2" >"$T_TMP/acme.conf"
+acme_serve "$T_TMP/http" "$P2" --redirect-http "127.0.0.1:$HTTP_PORT" --config "$T_TMP/acme.conf"
 if got "$T_TMP/http.err" h.test; then
-	ok "http-01: a certificate for h.test (RSA) in $(secs_since "$t0") s"
+	ok "http-01: a certificate for h.test (RSA, settings from --config) in $(secs_since "$t0") s"
 else
 	notok "http-01: a certificate for h.test"
 	diag "$T_TMP/http.err"
@@ -160,7 +170,7 @@ timeout 30 wrk -t2 -c8 -d6s -H 'Host: a.test' "https://127.0.0.1:$TLS_PORT/index
 reqs=$(awk '/requests in/ {print $1}' "$T_TMP/wrk.out")
 echo "# wrk: $(grep -E 'requests in|Requests/sec' "$T_TMP/wrk.out" | tr -s ' ' | tr '\n' ' ')"
 if got "$T_TMP/renew.err" a.test 1 30; then
-	ok "forced renewal: renewed (--acme-renew-before 3650), first in $(secs_since "$t0") s"
+	ok "forced renewal: renewed (--acme-renew-before 3650) while wrk ran"
 else
 	notok "forced renewal: renewed"
 	diag "$T_TMP/renew.err"
@@ -197,18 +207,35 @@ timeout "$T_CLIENT" curl -sS -d '{"host":"a.test"}' "http://127.0.0.1:$CTS_PORT/
 bg_stop "$AS_PID"
 
 # ---- SIGKILL mid-order (while its challenge is pending), then a restart
+# challtestsrv sends the CA to 127.0.0.3, where a listener takes the
+# validation's connection and never answers: the order stays pending, for
+# sure, until the server is killed.
 S3=$T_TMP/acme3
+timeout "$T_CLIENT" curl -sS -d '{"host":"k.test","addresses":["127.0.0.3"]}' \
+	"http://127.0.0.1:$CTS_PORT/add-a" >/dev/null 2>&1
+bg_start "$T_TMP/hang" timeout 60 python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.3", int(sys.argv[1])))
+s.listen(8)
+c, _ = s.accept()
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$TLS_PORT" "$T_TMP/hung"
+HANG_PID=$BG_PID
+wait_listen "$TLS_PORT" 10
 acme_serve "$T_TMP/kill" "$TLS_PORT" --acme-dir "$S3" --domain k.test
 kpid=$AS_PID
-for _ in $(seq 1 300); do
-	[ -n "$(ls -A "$S3/challenges/tls-alpn-01" 2>/dev/null)" ] && break
-	sleep 0.05
-done
+for _ in $(seq 1 400); do [ -e "$T_TMP/hung" ] && break; sleep 0.05; done
+check "SIGKILL mid-order: killed while the CA is validating" \
+	bash -c '[ -e "$0" ] && [ -n "$(ls -A "$1/challenges/tls-alpn-01")" ]' "$T_TMP/hung" "$S3"
 kill -9 "$kpid" 2>/dev/null
 wait "$kpid" 2>/dev/null
+bg_stop "$HANG_PID"
 for _ in $(seq 1 50); do ss -Htln "( sport = :$TLS_PORT )" | grep -q . || break; sleep 0.1; done
 check "SIGKILL mid-order: no half-written certificate" \
 	bash -c '! ls -A "$0/live" 2>/dev/null | grep -q .' "$S3"
+timeout "$T_CLIENT" curl -sS -d '{"host":"k.test"}' "http://127.0.0.1:$CTS_PORT/clear-a" >/dev/null 2>&1
 t0=$(date +%s.%N)
 acme_serve "$T_TMP/kill2" "$TLS_PORT" --acme-dir "$S3" --domain k.test
 if got "$T_TMP/kill2.err" k.test; then
@@ -241,6 +268,13 @@ check "two servers, one --acme-dir: both serve the same certificate" \
 bg_stop "$pid1"
 bg_stop "$pid2"
 
+# Each order's own time, as the ordering processes logged it.
+for f in alpn http user renew kill2 two1 two2; do
+	echo "# $f: $(grep -o "a new certificate for [a-z.]* ([0-9.]* s)" "$T_TMP/$f.err" 2>/dev/null |
+		sed 's/a new certificate for //' | tr '\n' ' ')"
+done
+echo "# refused: $(grep -o "no certificate for [a-z.]* this time ([0-9.]* s" "$T_TMP/renew.err" "$T_TMP/kill.err" |
+	sed 's/.*no certificate for //; s/ this time (/ /' | tr '\n' ',')"
 bg_stop "$PEBBLE_PID"
 bg_stop "$CTS_PID"
 finish
