@@ -198,11 +198,12 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
         if (o->ndomains >= MOAT_SERVE_MAX_CERTS)
             return say(err, errlen, where, "too many domain (at most %d)", MOAT_SERVE_MAX_CERTS);
         size_t n = strlen(v);
-        if (!n || n > 253 ||
-            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                      "0123456789.-") != n ||
-            v[0] == '.' || v[0] == '-')
-            return say(err, errlen, where, "domain wants a DNS name, not '%.600s'", v);
+        /* Lower case: the name is also a file name, and what SNI brings
+         * is compared lower-cased. No wildcards: they need dns-01. */
+        if (!n || n > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.-") != n ||
+            v[0] == '.' || v[0] == '-' || strstr(v, ".."))
+            return say(err, errlen, where,
+                       "domain wants a DNS name in lower case (no wildcard), not '%.600s'", v);
         o->domains[o->ndomains++] = v;
         return 0;
     }

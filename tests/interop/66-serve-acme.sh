@@ -65,6 +65,10 @@ check "serve --acme-challenge http-01 without --redirect-http: exit 2" \
 "$MOAT" serve "$SITE" --acme --acme-agree-tos --domain x.test --acme-key-type dsa >"$T_TMP/u4.out" 2>&1
 check "serve --acme-key-type dsa: exit 2 naming it" bash -c '[ "$0" = 2 ] && grep -q "dsa" "$1"' $? "$T_TMP/u4.out"
 
+for d in Ex.test '*.x.test' -x.test; do
+	"$MOAT" serve "$SITE" --acme --acme-agree-tos --domain "$d" >"$T_TMP/u7.out" 2>&1
+	check "serve --domain $d: exit 2, naming it" bash -c '[ "$0" = 2 ] && grep -qF -- "$1" "$2"' $? "$d" "$T_TMP/u7.out"
+done
 printf 'acme %s\ndomain x.test\nacme-agree-tos maybe\n' "$DIR_URL" >"$T_TMP/bad.conf"
 "$MOAT" serve "$SITE" --config "$T_TMP/bad.conf" >"$T_TMP/u5.out" 2>&1
 check "serve --config: a bad acme-agree-tos value names the file and line, exit 2" \
