@@ -272,6 +272,9 @@ check "two servers, one --acme-dir: both serve the same certificate" \
 bg_stop "$pid1"
 bg_stop "$pid2"
 
+# With the ASan moat (tests/run.sh): no report from any of its processes.
+check "no sanitizer report in the servers' logs" \
+	bash -c '! cat "$0"/*.err | grep -Eq "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer"' "$T_TMP"
 # Each order's own time, as the ordering processes logged it.
 for f in alpn http user renew kill2 two1 two2; do
 	echo "# $f: $(grep -o "a new certificate for [a-z.]* ([0-9.]* s)" "$T_TMP/$f.err" 2>/dev/null |
