@@ -1,6 +1,7 @@
 /* Fuzz target: what an ACME CA sends, read by acme/json.c (jansson
  * underneath): problem documents and their plain-words message, the
- * directory, a string member, and a Retry-After value. */
+ * directory, a string member, a Retry-After value, and ACME Renewal
+ * Information (RFC 9773: its window, RFC 3339 times). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct acme_directory d;
     acme_directory_parse(json, size, &d);
+    int64_t ws, we;
+    if (acme_renewal_info_parse(json, size, &ws, &we) == 0 && we <= ws) abort();
     char s[256];
     acme_json_string(json, size, "status", s, sizeof s);
     char *z = malloc(size + 1);
@@ -28,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         z[size] = 0;
         int r = acme_retry_after(z, 7, 60);
         if (r < 1 || r > 60) abort();
+        int64_t t;
+        acme_rfc3339(z, &t);
         free(z);
     }
     return 0;

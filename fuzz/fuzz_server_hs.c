@@ -1,8 +1,10 @@
 /* Fuzz target: the server handshake, fed the bytes a client sends (TLS
  * records carrying a ClientHello, perhaps a second one after a
  * HelloRetryRequest, CCS, alerts). Seeds: ClientHellos of openssl, gnutls,
- * curl, Chromium and moat itself (fuzz/corpus/fuzz_server_hs). */
+ * curl, Chromium and moat itself (fuzz/corpus/fuzz_server_hs); what
+ * moat serve --acme reads of it first (server/acme.c). */
 #include "fuzz.h"
+#include "server/acme.h"
 
 static moat_tls_config *cfg, *cfg_auth;
 
@@ -22,6 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The low bit of the last byte picks the configuration and whether the
      * bytes arrive at once or in two pieces (a split record). */
     int variant = size ? data[size - 1] & 3 : 0;
+    /* moat serve --acme looks at a ClientHello first (tls-alpn-01). */
+    char name[256];
+    if (server_acme_alpn_name(data, size, name, sizeof name) && !memchr(name, 0, sizeof name))
+        abort();
     moat_tls *t = moat_tls_server_new(variant & 1 ? cfg_auth : cfg);
     if (!t) return 0;
     moat_buf out, app;

@@ -390,3 +390,51 @@ moat_get() {
 	timeout "$T_CLIENT" "$MOAT" get "$@" >"$out" 2>"$out.err" </dev/null
 	GET_RC=$?
 }
+
+# pebble_start NAME: Debian's pebble (Let's Encrypt's ACME test server)
+# and pebble-challtestsrv as its DNS, on loopback, validating against
+# $HTTP_PORT (http-01) and $TLS_PORT (tls-alpn-01) of 127.0.0.1 (the
+# default A record). pebble's HTTPS certificate comes from moat ca; its
+# random badNonce answers stay on, raised from 5% to 20% so that the
+# retry is exercised in every run; no authorization is reused
+# (PEBBLE_AUTHZREUSE=0), so every order is validated. Sets CAROOT (pebble's HTTPS root),
+# DIR_URL, MGMT_PORT, CTS_PORT, PEBBLE_PID, CTS_PID and
+# $T_TMP/pebble-root.pem (the root of what pebble issues). Returns
+# non-zero after a not-ok line.
+pebble_start() {
+	local name=$1 dns
+	export MOAT_CA_HOME=$T_TMP/ca
+	"$MOAT" ca init >"$T_TMP/ca.log" 2>&1 &&
+		(cd "$T_TMP" && "$MOAT" ca issue localhost 127.0.0.1 >>"$T_TMP/ca.log" 2>&1)
+	check "$name: moat ca issues pebble's certificate" [ -s "$T_TMP/localhost.pem" ]
+	CAROOT=$MOAT_CA_HOME/rootCA.pem
+	ACME_PORT=$(free_port)
+	MGMT_PORT=$(free_port)
+	dns=$(free_port)
+	CTS_PORT=$(free_port)
+	cat >"$T_TMP/pebble.json" <<EOF2
+{"pebble": {"listenAddress": "127.0.0.1:$ACME_PORT",
+ "managementListenAddress": "127.0.0.1:$MGMT_PORT",
+ "certificate": "$T_TMP/localhost.pem", "privateKey": "$T_TMP/localhost-key.pem",
+ "httpPort": $HTTP_PORT, "tlsPort": $TLS_PORT, "ocspResponderURL": "",
+ "externalAccountBindingRequired": false}}
+EOF2
+	# challtestsrv: only its DNS and management listeners, on loopback.
+	bg_start "$T_TMP/cts" pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" \
+		-dns01 "127.0.0.1:$dns" -management "127.0.0.1:$CTS_PORT" \
+		-http01 "" -https01 "" -tlsalpn01 ""
+	CTS_PID=$BG_PID
+	PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=20 PEBBLE_ALTERNATE_ROOTS=1 PEBBLE_AUTHZREUSE=0 bg_start "$T_TMP/pebble" \
+		pebble -config "$T_TMP/pebble.json" -dnsserver "127.0.0.1:$dns"
+	PEBBLE_PID=$BG_PID
+	if ! wait_listen "$ACME_PORT" 20 || ! wait_listen "$CTS_PORT" 10; then
+		notok "$name: pebble and challtestsrv start"
+		diag "$T_TMP/pebble.out" "$T_TMP/pebble.err" "$T_TMP/cts.out" "$T_TMP/cts.err"
+		return 1
+	fi
+	ok "$name: pebble and challtestsrv start"
+	DIR_URL=https://localhost:$ACME_PORT/dir
+	timeout "$T_CLIENT" curl -sS --cacert "$CAROOT" "https://localhost:$MGMT_PORT/roots/0" \
+		>"$T_TMP/pebble-root.pem" 2>"$T_TMP/root.err"
+	check "$name: its root from the management interface" has "$T_TMP/pebble-root.pem" "BEGIN CERTIFICATE"
+}

@@ -189,7 +189,7 @@ if [ -z "${MOAT_TEST_NO_ASAN:-}" ] && [ $# -eq 0 ] && [ -x build/asan/moat ]; th
 	for n in 10-serve-openssl 11-serve-gnutls 13-serve-nss 20-get-openssl 50-hostile \
 		80-serve-resume-mtls-ocsp 81-serve-http 86-proxy-edge 90-get-nginx 91-get-post-session \
 		92-get-errors 93-get-hosts 93-get-trust 94-get-h2 96-get-flags 65-cert-pebble 84-serve-json-notify \
-		88-metrics-prometheus; do
+		88-metrics-prometheus 66-serve-acme; do
 		[ -f "tests/interop/$n.sh" ] || continue
 		MOAT=$ROOT/build/asan/moat T_CLIENT=20 \
 			run_prog "interop-asan/$n" "$OUT/interop/asan-$n.log" 900 bash "tests/interop/$n.sh"

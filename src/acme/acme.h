@@ -15,6 +15,9 @@
 
 #define ACME_MAX_NAMES 100
 
+struct acme_token;
+struct acme_publisher;
+
 /* What `moat cert` was asked, as cli/cert.c parsed it. */
 struct acme_cert_opts {
     const char *cmd; /* "obtain", "renew" or "revoke" */
@@ -26,6 +29,25 @@ struct acme_cert_opts {
     double renew_before; /* days; < 0: a third of the lifetime */
     int lock_wait;       /* seconds */
     char dirbuf[PATH_MAX];
+    /* moat serve --acme (acme/serve.c): the server's workers answer the
+     * challenges (publish/unpublish, see struct acme_client); no
+     * certs/NAME.json is kept (moat cert renew leaves them alone). */
+    struct acme_publisher *publisher;
+    int no_state;
+    /* Out: the type of the CA's last problem answer ("" when none) and
+     * its Retry-After in seconds (0 when absent). */
+    char problem[160];
+    int retry_after;
+};
+
+/* Who answers the challenges when it is not a temporary responder: the
+ * tokens are handed to publish before the CA is told to look, and to
+ * unpublish once the authorizations are settled. */
+struct acme_publisher {
+    int (*publish)(void *arg, int type, const struct acme_token *t, size_t n, char *err,
+                   size_t errlen);
+    void (*unpublish)(void *arg, int type, const struct acme_token *t, size_t n);
+    void *arg;
 };
 
 /* `moat cert obtain`, `renew` and `revoke`, with the options checked.
@@ -33,6 +55,24 @@ struct acme_cert_opts {
 int acme_cert_obtain(struct acme_cert_opts *o);
 int acme_cert_renew(struct acme_cert_opts *o);
 int acme_cert_revoke(struct acme_cert_opts *o);
+
+/* --acme-dir resolved (its default when NULL) into o->dir and created
+ * 0700. 0, or -1 after a message. */
+int acme_state_dir(struct acme_cert_opts *o);
+
+/* One certificate for o->names into out/NAME.pem and NAME-key.pem under
+ * --acme-dir's lock (waiting up to o->lock_wait), unless one already
+ * there covers the names and is not due. An exit status. */
+int acme_cert_obtain_into(struct acme_cert_opts *o, const char *out);
+
+/* Whether the certificate at path is due: 1 due, 0 not, -1 unreadable;
+ * *not_after and *lifetime (seconds) filled when readable. */
+int acme_cert_due(const char *path, double renew_before, int64_t *not_after, int64_t *lifetime);
+
+/* The renewal window the CA suggests for the certificate at path (RFC
+ * 9773), from the directory of o->acme: 1 with it, 0 when the CA offers
+ * none, -1 when it cannot be had (said on stderr). */
+int acme_cert_ari(struct acme_cert_opts *o, const char *path, int64_t *start, int64_t *end);
 
 /* Exit statuses of `moat cert`. */
 enum acme_exit {
@@ -43,6 +83,20 @@ enum acme_exit {
     ACME_EXIT_NETWORK = 4, /* the CA could not be reached, or its HTTPS was refused */
     ACME_EXIT_LOCKED = 5,  /* another process held --acme-dir's lock too long */
 };
+
+/* ---- serve.c: moat serve --acme's ordering process */
+
+struct moat_serve_opts;
+/* Runs until killed: obtains a certificate for each --domain that has
+ * none, renews them when due, answers challenges through files the
+ * server's workers read (server/acme.c), and tells the master (its
+ * parent) to reload with SIGHUP when a certificate changed. */
+int acme_serve_run(const struct moat_serve_opts *o);
+
+/* Seconds before the next try after the fails-th failure in a row: base,
+ * doubled each time up to a day; at least the CA's Retry-After when its
+ * problem type was rateLimited (RFC 8555 6.6). */
+double acme_serve_backoff(int fails, const char *problem, int retry_after, double base);
 
 /* ---- json.c: what the CA sends, read with jansson */
 
@@ -72,9 +126,25 @@ void acme_problem_format(const struct acme_problem *p, char *out, size_t n);
 /* The URLs of a directory (RFC 8555 7.1.1). */
 struct acme_directory {
     char new_nonce[1024], new_account[1024], new_order[1024], revoke_cert[1024];
-    char terms[1024]; /* meta.termsOfService, or "" */
+    char terms[1024];        /* meta.termsOfService, or "" */
+    char renewal_info[1024]; /* RFC 9773 renewalInfo, or "" */
 };
 int acme_directory_parse(const char *json, size_t len, struct acme_directory *d);
+
+/* An ACME Renewal Information answer (RFC 9773 4.2): its
+ * suggestedWindow's start and end (RFC 3339 times) as seconds since the
+ * epoch. 0, or -1 when it is not one (end not after start included). */
+int acme_renewal_info_parse(const char *json, size_t len, int64_t *start, int64_t *end);
+
+/* An RFC 3339 date-time ("2025-01-02T04:00:00Z", fractions and offsets
+ * allowed) as seconds since the epoch; 0, or -1. */
+int acme_rfc3339(const char *s, int64_t *out);
+
+/* The certificate's ARI identifier (RFC 9773 4.1): base64url of its
+ * authority key identifier, '.', base64url of its serial's DER content
+ * octets. malloc'd. */
+char *acme_ari_cert_id(const uint8_t *aki, size_t aki_len, const uint8_t *serial,
+                       size_t serial_len);
 
 /* A JSON object's string member into out (truncated to fit); 0, or -1
  * when absent or not a string. */
@@ -123,7 +193,10 @@ struct acme_client {
      * (RFC 8555 7.4.2). */
     const char *accept;
     int verbose;
-    int nonce_retries; /* badNonce answers retried, for tests and -v */
+    int nonce_retries;                /* badNonce answers retried, for tests and -v */
+    struct acme_publisher *publisher; /* NULL: a temporary responder */
+    char problem[160];                /* the type of the last problem answer, or "" */
+    int retry_after;                  /* that answer's Retry-After, 0 when absent */
 };
 
 /* A response from the CA. */
@@ -195,5 +268,11 @@ int acme_revoke(struct acme_client *c, const char *pem, size_t len, int reason,
                 const moat_pkey *cert_key, char *err, size_t errlen);
 
 void acme_client_free(struct acme_client *c);
+
+/* The CA's suggested renewal window of the PEM certificate (RFC 9773:
+ * GET renewalInfo/CERTID, no account needed). 1 with the window, 0
+ * when the CA offers no renewalInfo, -1 with err. */
+int acme_ari_window(struct acme_client *c, const char *pem, size_t len, int64_t *start,
+                    int64_t *end, char *err, size_t errlen);
 
 #endif

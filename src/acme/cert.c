@@ -24,7 +24,7 @@
 
 /* --acme-dir, or $XDG_DATA_HOME/moat/acme (~/.local/share), or
  * /var/lib/moat/acme as root; created 0700. */
-static int state_dir(struct acme_cert_opts *o)
+int acme_state_dir(struct acme_cert_opts *o)
 {
     if (!o->dir) {
         const char *x = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
@@ -153,6 +153,7 @@ static int connect_ca(struct acme_client *c, const struct acme_cert_opts *o, int
     memset(c, 0, sizeof *c);
     c->verbose = o->verbose;
     c->bind_addr = o->listen;
+    c->publisher = o->publisher;
     c->tls = moat_tls_config_new();
     static const char *const alpn[] = {"http/1.1"};
     if (!c->tls || moat_tls_config_set_alpn(c->tls, alpn, 1) < 0) return ACME_EXIT_FAIL;
@@ -202,7 +203,7 @@ static int save_order(const struct acme_cert_opts *o, const char *base, const ch
 /* Whether the certificate at path is due for renewal: less than a third
  * of its lifetime left, or less than renew_before days when given. -1
  * when it cannot be read. */
-static int due(const char *path, double renew_before, int64_t *not_after)
+int acme_cert_due(const char *path, double renew_before, int64_t *not_after, int64_t *lifetime)
 {
     moat_cert *c;
     char err[256];
@@ -212,6 +213,7 @@ static int due(const char *path, double renew_before, int64_t *not_after)
     crypto_cert_free(c);
     if (r) return -1;
     *not_after = na;
+    if (lifetime) *lifetime = na - nb;
     int64_t left = na - (int64_t)time(NULL);
     int64_t margin = renew_before >= 0 ? (int64_t)(renew_before * 86400) : (na - nb) / 3;
     return left < margin;
@@ -258,12 +260,12 @@ static int write_result(const struct acme_cert_opts *o, const char *base, const 
         if (core_write_file_atomic(ap, alt[i], strlen(alt[i]), 0644, err, sizeof err) < 0)
             fprintf(stderr, "moat: cert: warning: the alternate chain is not kept: %s\n", err);
     }
-    save_order(o, base, out);
+    if (!o->no_state) save_order(o, base, out);
     printf("moat: cert: wrote %s and %s (%s)\n", cp, kp, o->names[0]);
     return 0;
 }
 
-static int obtain_locked(const struct acme_cert_opts *o, const char *out)
+static int obtain_locked(struct acme_cert_opts *o, const char *out)
 {
     char base[300], cp[PATH_MAX + 300];
     base_name(o, base, sizeof base);
@@ -271,7 +273,7 @@ static int obtain_locked(const struct acme_cert_opts *o, const char *out)
     int64_t na;
     /* A second process that waited for the lock finds the certificate
      * the first one obtained, and does not order it again. */
-    if (!o->force && due(cp, o->renew_before, &na) == 0 && covers(cp, o)) {
+    if (!o->force && acme_cert_due(cp, o->renew_before, &na, NULL) == 0 && covers(cp, o)) {
         char when[64];
         time_t t = (time_t)na;
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
@@ -295,6 +297,8 @@ static int obtain_locked(const struct acme_cert_opts *o, const char *out)
             r = ACME_EXIT_FAIL;
         }
     }
+    snprintf(o->problem, sizeof o->problem, "%s", c.problem);
+    o->retry_after = c.retry_after;
     if (o->verbose && c.nonce_retries)
         fprintf(stderr, "moat: cert: %d badNonce answers retried\n", c.nonce_retries);
     if (!r) r = write_result(o, base, out, key, chain, alt, nalt);
@@ -306,6 +310,17 @@ static int obtain_locked(const struct acme_cert_opts *o, const char *out)
     return r;
 }
 
+int acme_cert_obtain_into(struct acme_cert_opts *o, const char *out)
+{
+    o->problem[0] = 0;
+    o->retry_after = 0;
+    int lock = take_lock(o);
+    if (lock < 0) return -lock;
+    int r = obtain_locked(o, out);
+    close(lock);
+    return r;
+}
+
 int acme_cert_obtain(struct acme_cert_opts *o)
 {
     if (crypto_init() < 0) return ACME_EXIT_FAIL;
@@ -314,11 +329,24 @@ int acme_cert_obtain(struct acme_cert_opts *o)
         fprintf(stderr, "moat: cert: --out %s: %s\n", o->out ? o->out : ".", strerror(errno));
         return ACME_EXIT_IO;
     }
-    if (state_dir(o) < 0) return ACME_EXIT_IO;
+    if (acme_state_dir(o) < 0) return ACME_EXIT_IO;
     int lock = take_lock(o);
     if (lock < 0) return -lock;
     int r = obtain_locked(o, out);
     close(lock);
+    return r;
+}
+
+int acme_cert_ari(struct acme_cert_opts *o, const char *path, int64_t *start, int64_t *end)
+{
+    size_t len;
+    char *pem = slurp(path, &len), err[2048] = "";
+    if (!pem) return -1;
+    struct acme_client c;
+    int r = connect_ca(&c, o, 0) ? -1 : acme_ari_window(&c, pem, len, start, end, err, sizeof err);
+    if (r < 0 && err[0]) fprintf(stderr, "moat: cert: %s\n", err);
+    disconnect(&c);
+    free(pem);
     return r;
 }
 
@@ -362,7 +390,7 @@ static json_t *load_order(const struct acme_cert_opts *o, const char *file,
 int acme_cert_renew(struct acme_cert_opts *o)
 {
     if (crypto_init() < 0) return ACME_EXIT_FAIL;
-    if (state_dir(o) < 0) return ACME_EXIT_IO;
+    if (acme_state_dir(o) < 0) return ACME_EXIT_IO;
     int lock = take_lock(o);
     if (lock < 0) return -lock;
     char p[PATH_MAX + 16];
@@ -384,7 +412,7 @@ int acme_cert_renew(struct acme_cert_opts *o)
         int64_t na;
         base_name(&one, base, sizeof base);
         snprintf(cp, sizeof cp, "%s/%s.pem", one.out, base);
-        int due_now = due(cp, o->renew_before, &na);
+        int due_now = acme_cert_due(cp, o->renew_before, &na, NULL);
         if (due_now == 0) {
             printf("moat: cert: %s is not due for renewal\n", cp);
         } else {
@@ -424,7 +452,7 @@ static int revoke_key(const char *path, moat_pkey **key)
 int acme_cert_revoke(struct acme_cert_opts *o)
 {
     if (crypto_init() < 0) return ACME_EXIT_FAIL;
-    if (state_dir(o) < 0) return ACME_EXIT_IO;
+    if (acme_state_dir(o) < 0) return ACME_EXIT_IO;
     size_t len;
     char *pem = slurp(o->file, &len);
     if (!pem) {

@@ -52,7 +52,7 @@ static int http(struct acme_client *c, const char *method, const char *url, cons
             snprintf(r->location, sizeof r->location, "%s", v);
         if ((v = client_request_header(&resp, "Content-Type", 0)))
             snprintf(r->content_type, sizeof r->content_type, "%s", v);
-        r->retry_after = acme_retry_after(client_request_header(&resp, "Retry-After", 0), 0, 60);
+        r->retry_after = acme_retry_after(client_request_header(&resp, "Retry-After", 0), 0, 86400);
         for (size_t i = 0; (v = client_request_header(&resp, "Link", i)); i++)
             take_link(r, v);
         r->body = malloc(resp.body.len + 1);
@@ -130,7 +130,13 @@ int acme_post_key(struct acme_client *c, const moat_pkey *key, const char *url, 
         free(jws);
         if (rc < 0) return -1;
         struct acme_problem p;
-        if (!(is_problem(r, &p) && !strcmp(acme_problem_name(&p), "badNonce"))) return 0;
+        int prob = is_problem(r, &p);
+        if (prob) {
+            /* Kept for the caller's retry policy (rateLimited). */
+            snprintf(c->problem, sizeof c->problem, "%s", p.type);
+            c->retry_after = r->retry_after;
+        }
+        if (!(prob && !strcmp(acme_problem_name(&p), "badNonce"))) return 0;
         c->nonce_retries++;
         if (c->verbose) fprintf(stderr, "moat: acme: badNonce, retrying with the fresh nonce\n");
         acme_reply_free(r);
@@ -182,4 +188,41 @@ void acme_client_free(struct acme_client *c)
 {
     crypto_pkey_free(c->key);
     c->key = NULL;
+}
+
+int acme_ari_window(struct acme_client *c, const char *pem, size_t len, int64_t *start,
+                    int64_t *end, char *err, size_t errlen)
+{
+    if (!c->dir.renewal_info[0]) return 0;
+    uint8_t aki[64], serial[32];
+    size_t al, sl;
+    if (crypto_jose_ari_parts(pem, len, aki, &al, serial, &sl) < 0) {
+        snprintf(err, errlen, "the certificate has no authority key identifier for ARI");
+        return -1;
+    }
+    char *id = acme_ari_cert_id(aki, al, serial, sl);
+    size_t n = strlen(c->dir.renewal_info) + (id ? strlen(id) : 0) + 2;
+    char *url = id ? malloc(n) : NULL;
+    if (!url) {
+        free(id);
+        return -1;
+    }
+    /* RFC 9773 4.2: renewalInfo, a slash, the identifier. */
+    int slash = c->dir.renewal_info[strlen(c->dir.renewal_info) - 1] == '/';
+    snprintf(url, n, "%s%s%s", c->dir.renewal_info, slash ? "" : "/", id);
+    free(id);
+    struct acme_reply r;
+    char why[1024];
+    int rc = http(c, "GET", url, NULL, NULL, &r, why, sizeof why);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot read the renewal information %s: %s", url, why);
+    } else if (r.status != 200 || acme_renewal_info_parse(r.body, r.len, start, end) < 0) {
+        snprintf(err, errlen, "%s gave no renewal window (HTTP %d)", url, r.status);
+        rc = -1;
+    } else {
+        rc = 1;
+    }
+    acme_reply_free(&r);
+    free(url);
+    return rc;
 }

@@ -115,6 +115,7 @@ int acme_directory_parse(const char *json, size_t len, struct acme_directory *d)
     copy_str(v, "newOrder", d->new_order, sizeof d->new_order);
     copy_str(v, "revokeCert", d->revoke_cert, sizeof d->revoke_cert);
     copy_str(json_object_get(v, "meta"), "termsOfService", d->terms, sizeof d->terms);
+    copy_str(v, "renewalInfo", d->renewal_info, sizeof d->renewal_info);
     json_decref(v);
     return d->new_nonce[0] && d->new_account[0] && d->new_order[0] ? 0 : -1;
 }
@@ -143,4 +144,57 @@ int acme_retry_after(const char *value, int dflt, int cap)
     if (s < 1) s = 1;
     if (s > cap) s = cap;
     return (int)s;
+}
+
+int acme_rfc3339(const char *s, int64_t *out)
+{
+    int y, mo, d, h, mi, sec, n = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10 ||
+        (s[10] != 'T' && s[10] != 't'))
+        return -1;
+    const char *p = s + 11;
+    if (sscanf(p, "%2d:%2d:%2d%n", &h, &mi, &sec, &n) != 3 || n != 8) return -1;
+    p += 8;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9') return -1;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    long off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int oh, om;
+        if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 || oh > 23 || om > 59)
+            return -1;
+        off = (*p == '-' ? -1 : 1) * (oh * 3600L + om * 60L);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p || y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
+    *out = (int64_t)timegm(&tm) - off;
+    return 0;
+}
+
+int acme_renewal_info_parse(const char *json, size_t len, int64_t *start, int64_t *end)
+{
+    json_t *v = load_object(json, len);
+    json_t *w = v ? json_object_get(v, "suggestedWindow") : NULL;
+    int r = -1;
+    if (json_is_object(w) &&
+        acme_rfc3339(json_string_value(json_object_get(w, "start")), start) == 0 &&
+        acme_rfc3339(json_string_value(json_object_get(w, "end")), end) == 0 && *end > *start)
+        r = 0;
+    json_decref(v);
+    return r;
 }

@@ -2,6 +2,7 @@
  * thumbprint (RFC 7518 6.2.1, RFC 7638 3), key authorizations (RFC 8555
  * 8.1) and flattened JWS objects signed with ES256 (RFC 8555 6.2). */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,4 +162,13 @@ char *acme_jws(const moat_pkey *key, const char *kid, const char *nonce, const c
     free(p64);
     free(b64);
     return out;
+}
+
+char *acme_ari_cert_id(const uint8_t *aki, size_t aki_len, const uint8_t *serial, size_t serial_len)
+{
+    char *a = acme_b64url(aki, aki_len), *b = acme_b64url(serial, serial_len), *id = NULL;
+    if (a && b && (id = malloc(strlen(a) + strlen(b) + 2))) sprintf(id, "%s.%s", a, b);
+    free(a);
+    free(b);
+    return id;
 }

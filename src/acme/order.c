@@ -138,7 +138,7 @@ static int poll_authz(struct acme_client *c, const struct acme_token *t, char *e
     for (int i = 0; i < ACME_POLLS; i++) {
         struct acme_reply r;
         json_t *a = fetch_object(c, t->authz_url, &r, "cannot read an authorization", err, errlen);
-        int wait = r.retry_after > 0 ? r.retry_after : 1;
+        int wait = r.retry_after > 0 ? (r.retry_after < 60 ? r.retry_after : 60) : 1;
         acme_reply_free(&r);
         if (!a) return -1;
         const char *st = str(a, "status");
@@ -157,8 +157,11 @@ static int poll_authz(struct acme_client *c, const struct acme_token *t, char *e
 static int answer(struct acme_client *c, struct acme_token *t, size_t n, enum acme_chall type,
                   int port, char *err, size_t errlen)
 {
-    struct acme_responder resp;
-    if (acme_responder_start(&resp, type, c->bind_addr, port, t, n, err, errlen) < 0) return -1;
+    struct acme_responder resp = {.pid = -1, .fd = -1};
+    struct acme_publisher *pub = c->publisher;
+    if (pub ? pub->publish(pub->arg, type, t, n, err, errlen) < 0
+            : acme_responder_start(&resp, type, c->bind_addr, port, t, n, err, errlen) < 0)
+        return -1;
     int rc = 0;
     /* RFC 8555 7.5.1: an empty object tells the CA the challenge is ready. */
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -170,7 +173,10 @@ static int answer(struct acme_client *c, struct acme_token *t, size_t n, enum ac
     }
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = poll_authz(c, &t[i], err, errlen);
-    acme_responder_stop(&resp);
+    if (pub)
+        pub->unpublish(pub->arg, type, t, n);
+    else
+        acme_responder_stop(&resp);
     return rc;
 }
 
@@ -205,7 +211,7 @@ static int wait_order(struct acme_client *c, const char *url, char *out, size_t 
     for (int i = 0; i < ACME_POLLS; i++) {
         struct acme_reply r;
         json_t *o = fetch_object(c, url, &r, "cannot read the order", err, errlen);
-        int wait = r.retry_after > 0 ? r.retry_after : 1;
+        int wait = r.retry_after > 0 ? (r.retry_after < 60 ? r.retry_after : 60) : 1;
         acme_reply_free(&r);
         if (!o) return -1;
         const char *st = str(o, "status");

@@ -2,8 +2,10 @@
  * setting of server/config.c, as a --config line is) and their checks;
  * the serving itself is serve_run (server/serve.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "acme/acme.h"
 #include "cli/cli.h"
 #include "core/exit.h"
 #include "server/config.h"
@@ -23,11 +25,15 @@ static const char usage[] =
     "         [--proxy-connect-timeout S] [--proxy-read-timeout S] [--proxy-idle-timeout S]\n"
     "         [--proxy-tunnel-timeout S] [--proxy-send-proxy v1|v2]\n"
     "         [--proxy-protocol https|redirect|https,redirect --proxy-protocol-from CIDR...]\n"
+    "         [--acme [DIRECTORY_URL] --domain NAME... --acme-agree-tos [--acme-email ADDR]\n"
+    "          [--acme-ca-root FILE] [--acme-dir DIR] [--acme-challenge tls-alpn-01|http-01]\n"
+    "          [--acme-key-type p256|rsa2048] [--acme-renew-before DAYS]]\n"
     "         [--config FILE]\n"
     "DIR defaults to the current directory, --listen to 127.0.0.1:8443.\n";
 
 /* The flags that take no value; every other --name takes one. */
-static const char *const switches[] = {"list-dirs", "proxy-only", "psk-ke", "serve-dotfiles"};
+static const char *const switches[] = {"acme-agree-tos", "list-dirs", "proxy-only", "psk-ke",
+                                       "serve-dotfiles"};
 
 static int complain(const char *fmt, const char *arg)
 {
@@ -53,6 +59,10 @@ static int parse_flag(int argc, char **argv, int *i, struct moat_serve_opts *o)
     int sw = 0;
     for (size_t k = 0; k < sizeof switches / sizeof *switches; k++)
         if (strcmp(name, switches[k]) == 0) sw = 1;
+    /* --acme takes its URL only when one follows. */
+    int optional = strcmp(name, "acme") == 0;
+    if (optional && !v && *i + 1 < argc && !strncmp(argv[*i + 1], "http", 4)) v = argv[++*i];
+    if (optional) sw = 1;
     if (!v && !sw && *i + 1 < argc) v = argv[++*i];
     if (!v && !sw) return complain("--%s needs a value", name);
     char err[1200];
@@ -64,6 +74,43 @@ static int parse_flag(int argc, char **argv, int *i, struct moat_serve_opts *o)
         if (strcmp(name, "config") != 0) fputs(usage, stderr);
     }
     return r;
+}
+
+/* --acme and its settings. Returns an exit status. */
+static int acme_opts(struct moat_serve_opts *o)
+{
+    if (!o->acme_url) {
+        if (o->ndomains) return complain("%s", "--domain needs --acme (the CA to ask)");
+        return 0;
+    }
+    if (!o->acme_agree_tos)
+        return complain("%s", "--acme needs --acme-agree-tos: moat creates an account at the CA, "
+                              "which means agreeing to its terms of service");
+    if (!o->ndomains) return complain("%s", "--acme needs at least one --domain NAME");
+    if (o->ncerts) return complain("%s", "--acme and --cert: give one or the other");
+    if (o->acme_challenge && strcmp(o->acme_challenge, "tls-alpn-01") &&
+        strcmp(o->acme_challenge, "http-01"))
+        return complain("--acme-challenge takes tls-alpn-01 or http-01, not '%s'",
+                        o->acme_challenge);
+    if (o->acme_challenge && !strcmp(o->acme_challenge, "http-01") && !o->redirect_http)
+        return complain("%s", "--acme-challenge http-01 needs --redirect-http ADDR:PORT (where the "
+                              "CA's port 80 arrives)");
+    if (o->acme_key_type && strcmp(o->acme_key_type, "p256") && strcmp(o->acme_key_type, "rsa2048"))
+        return complain("--acme-key-type takes p256 or rsa2048, not '%s'", o->acme_key_type);
+    if (o->acme_renew_before) {
+        char *end;
+        double d = strtod(o->acme_renew_before, &end);
+        if (!*o->acme_renew_before || *end || !(d >= 0 && d <= 100000))
+            return complain("--acme-renew-before wants a number of days, not '%s'",
+                            o->acme_renew_before);
+    }
+    /* The state directory, its default resolved and created now. */
+    static struct acme_cert_opts a;
+    a.dir = o->acme_dir;
+    if (acme_state_dir(&a) < 0) return MOAT_EXIT_USAGE;
+    o->acme_dir = a.dir;
+    o->acme_run = acme_serve_run;
+    return 0;
 }
 
 /* The options that only make sense together. Returns an exit status. */
@@ -87,7 +134,8 @@ static int validate(struct moat_serve_opts *o)
                               "read a PROXY header)");
     if ((o->proxy_protocol & SERVER_PP_REDIRECT) && !o->redirect_http)
         return complain("%s", "--proxy-protocol redirect needs --redirect-http ADDR:PORT");
-    return server_proxy_check(o->proxy);
+    int r = acme_opts(o);
+    return r ? r : server_proxy_check(o->proxy);
 }
 
 /* Reads argv into o. Returns an exit status, or CLI_HELP after --help. */

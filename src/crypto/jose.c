@@ -290,3 +290,29 @@ int crypto_jose_csr_names(const uint8_t *der, size_t len, char *buf, size_t bufl
     ERR_clear_error();
     return 0;
 }
+
+int crypto_jose_ari_parts(const char *pem, size_t len, uint8_t aki[64], size_t *aki_len,
+                          uint8_t serial[32], size_t *serial_len)
+{
+    X509 *x = pem_x509(pem, len);
+    if (!x) return MOAT_ERR_ARG;
+    int r = MOAT_ERR_ARG;
+    const ASN1_OCTET_STRING *kid = X509_get0_authority_key_id(x);
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+    unsigned char *der = NULL;
+    int dl = sn ? i2d_ASN1_INTEGER(sn, &der) : -1;
+    /* The INTEGER's tag and one length byte go: serials are <= 20 bytes
+     * (RFC 5280 4.1.2.2), so the length is always short-form. */
+    if (kid && kid->length > 0 && kid->length <= 64 && dl > 2 && dl - 2 <= 32 && der[1] < 0x80 &&
+        der[1] == dl - 2) {
+        memcpy(aki, kid->data, (size_t)kid->length);
+        *aki_len = (size_t)kid->length;
+        memcpy(serial, der + 2, (size_t)(dl - 2));
+        *serial_len = (size_t)(dl - 2);
+        r = 0;
+    }
+    OPENSSL_free(der);
+    X509_free(x);
+    ERR_clear_error();
+    return r;
+}

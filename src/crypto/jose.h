@@ -57,4 +57,12 @@ int crypto_jose_pem_to_der(const char *pem, size_t len, uint8_t **der, size_t *d
  * and 1 in *sig_ok when its signature verifies (for tests). */
 int crypto_jose_csr_names(const uint8_t *der, size_t len, char *buf, size_t buflen, int *sig_ok);
 
+/* What ACME Renewal Information names a certificate by (RFC 9773 4.1):
+ * the keyIdentifier of its authorityKeyIdentifier into aki (*aki_len
+ * bytes, at most 64) and the content octets of its serial's DER INTEGER
+ * into serial (*serial_len, at most 32). MOAT_ERR_ARG when the first
+ * certificate of the PEM text has no keyIdentifier. */
+int crypto_jose_ari_parts(const char *pem, size_t len, uint8_t aki[64], size_t *aki_len,
+                          uint8_t serial[32], size_t *serial_len);
+
 #endif

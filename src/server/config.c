@@ -145,11 +145,18 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
         {"user", offsetof(struct moat_serve_opts, user)},
         {"dir", offsetof(struct moat_serve_opts, dir)},
         {"metrics", offsetof(struct moat_serve_opts, metrics)},
+        {"acme-email", offsetof(struct moat_serve_opts, acme_email)},
+        {"acme-ca-root", offsetof(struct moat_serve_opts, acme_ca_root)},
+        {"acme-dir", offsetof(struct moat_serve_opts, acme_dir)},
+        {"acme-challenge", offsetof(struct moat_serve_opts, acme_challenge)},
+        {"acme-key-type", offsetof(struct moat_serve_opts, acme_key_type)},
+        {"acme-renew-before", offsetof(struct moat_serve_opts, acme_renew_before)},
     };
     if (strcmp(name, "list-dirs") == 0 || strcmp(name, "psk-ke") == 0 ||
-        strcmp(name, "serve-dotfiles") == 0) {
+        strcmp(name, "serve-dotfiles") == 0 || strcmp(name, "acme-agree-tos") == 0) {
         int *flag = name[0] == 'l'   ? &o->list_dirs
                     : name[0] == 'p' ? &o->psk_ke
+                    : name[0] == 'a' ? &o->acme_agree_tos
                                      : &o->serve_dotfiles;
         if (!v || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
             *flag = 1;
@@ -157,6 +164,11 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
             *flag = 0;
         else
             return say(err, errlen, where, "%s takes on or off, not '%.600s'", name, v);
+        return 0;
+    }
+    if (strcmp(name, "acme") == 0) { /* the URL is optional */
+        if (where && v && !(v = keep(o, v))) return say(err, errlen, where, "out of memory");
+        o->acme_url = v ? v : MOAT_ACME_DEFAULT_URL;
         return 0;
     }
     if (!v && strcmp(name, "proxy-only"))
@@ -188,6 +200,19 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
         if (*n >= MOAT_SERVE_MAX_CERTS)
             return say(err, errlen, where, "too many %s (at most %d)", name, MOAT_SERVE_MAX_CERTS);
         arr[(*n)++] = v;
+        return 0;
+    }
+    if (strcmp(name, "domain") == 0) {
+        if (o->ndomains >= MOAT_SERVE_MAX_CERTS)
+            return say(err, errlen, where, "too many domain (at most %d)", MOAT_SERVE_MAX_CERTS);
+        size_t n = strlen(v);
+        /* Lower case: the name is also a file name, and what SNI brings
+         * is compared lower-cased. No wildcards: they need dns-01. */
+        if (!n || n > 253 || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789.-") != n ||
+            v[0] == '.' || v[0] == '-' || strstr(v, ".."))
+            return say(err, errlen, where,
+                       "domain wants a DNS name in lower case (no wildcard), not '%.600s'", v);
+        o->domains[o->ndomains++] = v;
         return 0;
     }
     if (strcmp(name, "proxy-protocol") == 0 || strcmp(name, "proxy-protocol-from") == 0)

@@ -47,7 +47,21 @@ struct moat_serve_opts {
     struct pp_allow pp_from;
     /* --proxy routes and their options (proxy.c) */
     struct moat_proxy_set *proxy;
+    /* --acme: certificates from an ACME CA (server/acme.c answers the
+     * challenges in the workers; acme/serve.c orders and renews) */
+    const char *acme_url; /* the CA's directory; NULL: no --acme */
+    const char *domains[MOAT_SERVE_MAX_CERTS];
+    int ndomains;
+    const char *acme_email, *acme_ca_root, *acme_dir, *acme_challenge, *acme_key_type;
+    const char *acme_renew_before; /* days, checked by cli/serve.c */
+    int acme_agree_tos;
+    /* Set by cli/serve.c: the ordering process's work (acme_serve_run),
+     * run by the master in a child of its own. */
+    int (*acme_run)(const struct moat_serve_opts *o);
 };
+
+/* Let's Encrypt's production directory: --acme without a URL. */
+#define MOAT_ACME_DEFAULT_URL "https://acme-v02.api.letsencrypt.org/directory"
 
 /* Sets the defaults (every pointer NULL). */
 void server_opts_init(struct moat_serve_opts *o);

@@ -25,6 +25,7 @@
 #include "http/proxyproto.h"
 #include "http/reader.h"
 #include "server/accesslog.h"
+#include "server/acme.h"
 #include "server/evloop.h"
 #include "server/metrics.h"
 #include "server/proxy.h"
@@ -73,6 +74,8 @@ struct conn {
     char *pp_note;               /* its authority and unique ID, for the access log */
     struct pp_header *pp_fwd;    /* its addresses, for --proxy-send-proxy */
     struct loop *L;              /* its worker, for its callbacks */
+    moat_tls_config *acme_cfg;   /* a tls-alpn-01 challenge's (server/acme.c), or NULL */
+    int peeked;                  /* its first bytes were looked at for one */
     struct conn *prev, *next;
 };
 
@@ -139,6 +142,7 @@ static void conn_free(struct loop *L, struct conn *c)
     if (c->body.fd >= 0) close(c->body.fd);
     server_proxy_free(c->px);
     moat_tls_free(c->tls);
+    moat_tls_config_free(c->acme_cfg);
     free(c->pp);
     free(c->pp_note);
     free(c->pp_fwd);
@@ -177,11 +181,32 @@ static int conn_send(struct conn *c, const void *data, size_t len)
     return moat_tls_send(c->tls, &c->out, data, len);
 }
 
+/* --acme: a connection's first bytes, a ClientHello offering acme-tls/1
+ * for a name with a tls-alpn-01 challenge pending, get the challenge's
+ * engine instead of the site's (server/acme.c). */
+static void server_acme_take(struct loop *L, struct conn *c, const uint8_t *buf, size_t n)
+{
+    c->peeked = 1;
+    moat_tls_config *ac = server_acme_alpn_config(L->s->acme_dir, buf, n);
+    moat_tls *t = ac ? moat_tls_server_new(ac) : NULL;
+    if (!t) {
+        moat_tls_config_free(ac);
+        return;
+    }
+    moat_tls_free(c->tls);
+    c->tls = t;
+    c->acme_cfg = ac;
+}
+
 /* Feeds n bytes read to the engine (or, for plain HTTP, to app).
  * Returns -1 to drop the connection, 1 when no more is to be read now, 0
  * to read on. */
 static int server_conn_take(struct loop *L, struct conn *c, const uint8_t *buf, size_t n)
 {
+    if (L->s->acme_dir && !c->peeked && !c->handshake_done) {
+        server_acme_take(L, c, buf, n);
+        if (!c->tls) return -1;
+    }
     if (!c->tls) {
         if (c->app.len + n > MOAT_HTTP_MAX_HEADER_BYTES + MOAT_HTTP_MAX_REQUEST_LINE ||
             moat_buf_append(&c->app, buf, n) < 0)
@@ -206,6 +231,10 @@ static int server_conn_take(struct loop *L, struct conn *c, const uint8_t *buf, 
         c->handshake_done = 1;
         metrics_handshake(c->tls);
         touch(L, c);
+        if (c->acme_cfg) { /* RFC 8737 3: the certificate was all; no data */
+            begin_close(c, 1);
+            return 1;
+        }
     }
     if (c->app.len > had) touch(L, c);
     if (moat_tls_peer_closed(c->tls)) {
@@ -409,6 +438,7 @@ static void route_request(struct loop *L, struct conn *c, const moat_http_reques
 {
     if (!c->tls) {
         *close = 1;
+        if (server_acme_http01(L->s->acme_dir, req, &L->head, resp)) return;
         redirect(L->s, req, &L->head, resp);
         return;
     }
@@ -790,7 +820,9 @@ static void accept_new(struct loop *L, int plain)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct conn *c = calloc(1, sizeof *c);
-        if (!c || (!plain && !(c->tls = moat_tls_server_new(s->cfg)))) {
+        /* --acme before any certificate: no engine yet; a tls-alpn-01
+         * ClientHello gets one (server_acme_take), any other is dropped. */
+        if (!c || (!plain && !(c->tls = moat_tls_server_new(s->cfg)) && !s->acme_dir)) {
             free(c);
             close(fd);
             continue;

@@ -27,6 +27,7 @@
 #include "core/exit.h"
 #include "core/file.h"
 #include "moat/tlsfile.h"
+#include "server/acme.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/notify.h"
@@ -124,6 +125,8 @@ static int add_certs(moat_tls_config *cfg, const struct moat_serve_opts *o)
     char err[512];
     const char *cert[MAX_CERTS], *key[MAX_CERTS];
     int n = o->ncerts;
+    /* --acme: the names obtained so far; the others wait for theirs. */
+    if (o->acme_url) return server_acme_add_certs(cfg, o) < 0 ? -1 : 0;
     for (int i = 0; i < n; i++) {
         cert[i] = o->certs[i];
         key[i] = o->keys[i];
@@ -529,6 +532,7 @@ static int prepare(struct moat_server *s, const struct moat_serve_opts *o)
         if (stat(o->staples[i], &st) == 0) s->staples[i].mtime = st.st_mtim;
     }
     s->nstaples = o->nstaples;
+    s->acme_dir = o->acme_url ? o->acme_dir : NULL;
     return MOAT_EXIT_OK;
 }
 
@@ -725,7 +729,10 @@ static void announce(const struct master *m)
         printf("moat: metrics on http://%s%s%s:%d/metrics\n", mv6 ? "[" : "", m->mhost,
                mv6 ? "]" : "", m->mport);
     }
-    if (o->ncerts == 0) {
+    if (o->acme_url) {
+        printf("moat: certificates for %s%s from %s, kept in %s\n", o->domains[0],
+               o->ndomains > 1 ? " and more" : "", o->acme_url, o->acme_dir);
+    } else if (o->ncerts == 0) {
         char home[4096], err[256];
         if (ca_store_dir(NULL, home, sizeof home, err, sizeof err) == 0)
             printf("moat: the certificate is from the local CA; trust it with `moat ca trust`, or "
@@ -743,6 +750,8 @@ static void reap(struct master *m)
     int wst;
     pid_t pid;
     while ((pid = waitpid(-1, &wst, WNOHANG)) > 0) {
+        if (server_acme_reaped(pid, wst, m->o, &m->oldmask, close_listeners, m->stop_deadline != 0))
+            continue;
         for (size_t i = 0; i < m->nw; i++) {
             struct worker *w = &m->w[i];
             if (w->pid != pid) continue;
@@ -774,6 +783,7 @@ static void begin_stop(struct master *m)
     m->stop_deadline = core_mono_ms() + m->s->stop_timeout_ms + 2000;
     close_listeners();
     m->s->lfd = m->s->redirect_fd = -1;
+    server_acme_stop();
     for (size_t i = 0; i < m->nw; i++)
         kill(m->w[i].pid, SIGTERM);
 }
@@ -883,7 +893,7 @@ static int run_master(struct master *m)
     /* The local CA's certificate lasts 90 days: a server up for months
      * must renew it itself. MOAT_SERVE_RENEW_CHECK_MS shortens the wait
      * (for tests). */
-    if (m->o->ncerts == 0) {
+    if (m->o->ncerts == 0 && !m->o->acme_url) {
         const char *e = getenv("MOAT_SERVE_RENEW_CHECK_MS");
         m->renew_every = e && atol(e) > 0 ? atol(e) : RENEW_CHECK_MS;
         m->next_renew = core_mono_ms() + m->renew_every;
@@ -942,6 +952,7 @@ int serve_run(const struct moat_serve_opts *o, const char *usage_text)
     }
     if (m.nw == 0) return MOAT_EXIT_FAIL;
     announce(&m);
+    server_acme_start(o, &m.oldmask, close_listeners);
     server_notify("READY=1");
     r = run_master(&m);
     if (o->pid_file) unlink(o->pid_file);

@@ -55,6 +55,7 @@ struct moat_server {
     /* --proxy: its routes (the master's), and in each worker that worker's
      * own copy after fork, with its pools and backend health */
     struct moat_proxy_set *proxy;
+    const char *acme_dir; /* --acme: where the pending challenges are (acme.c); NULL */
 };
 
 /* A response body still to be sent: the rest of a file. */

@@ -11,46 +11,9 @@
 need pebble pebble-challtestsrv openssl curl ss flock bc || { finish; exit; }
 need_moat
 
-export MOAT_CA_HOME=$T_TMP/ca
-"$MOAT" ca init >"$T_TMP/ca.log" 2>&1 &&
-	(cd "$T_TMP" && "$MOAT" ca issue localhost 127.0.0.1 >>"$T_TMP/ca.log" 2>&1)
-check "pebble: moat ca issues pebble's certificate" [ -s "$T_TMP/localhost.pem" ]
-CAROOT=$MOAT_CA_HOME/rootCA.pem
-
-ACME_PORT=$(free_port)
-MGMT_PORT=$(free_port)
-DNS_PORT=$(free_port)
-CTS_PORT=$(free_port)
 HTTP_PORT=$(free_port)
 TLS_PORT=$(free_port)
-cat >"$T_TMP/pebble.json" <<EOF
-{"pebble": {"listenAddress": "127.0.0.1:$ACME_PORT",
- "managementListenAddress": "127.0.0.1:$MGMT_PORT",
- "certificate": "$T_TMP/localhost.pem", "privateKey": "$T_TMP/localhost-key.pem",
- "httpPort": $HTTP_PORT, "tlsPort": $TLS_PORT, "ocspResponderURL": "",
- "externalAccountBindingRequired": false}}
-EOF
-
-# challtestsrv: only its DNS and management listeners, on loopback; its
-# default A record is 127.0.0.1, where moat cert listens.
-bg_start "$T_TMP/cts" pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" \
-	-dns01 "127.0.0.1:$DNS_PORT" -management "127.0.0.1:$CTS_PORT" \
-	-http01 "" -https01 "" -tlsalpn01 ""
-CTS_PID=$BG_PID
-PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=20 PEBBLE_ALTERNATE_ROOTS=1 bg_start "$T_TMP/pebble" pebble -config "$T_TMP/pebble.json" \
-	-dnsserver "127.0.0.1:$DNS_PORT"
-PEBBLE_PID=$BG_PID
-if ! wait_listen "$ACME_PORT" 20 || ! wait_listen "$CTS_PORT" 10; then
-	notok "pebble: pebble and challtestsrv start"
-	diag "$T_TMP/pebble.out" "$T_TMP/pebble.err" "$T_TMP/cts.out" "$T_TMP/cts.err"
-	finish
-	exit
-fi
-ok "pebble: pebble and challtestsrv start"
-DIR_URL=https://localhost:$ACME_PORT/dir
-timeout "$T_CLIENT" curl -sS --cacert "$CAROOT" "https://localhost:$MGMT_PORT/roots/0" \
-	>"$T_TMP/pebble-root.pem" 2>"$T_TMP/root.err"
-check "pebble: its root from the management interface" has "$T_TMP/pebble-root.pem" "BEGIN CERTIFICATE"
+pebble_start pebble || { finish; exit; }
 
 STATE=$T_TMP/acme
 # cert_obtain NAME OUTDIR ARGS...: moat cert obtain, bounded; $OB_RC, $OB_SECS.
@@ -130,9 +93,11 @@ diag "$T_TMP/revoke.err" "$T_TMP/status.json"
 # wait; then one orders, and the other finds that certificate and does
 # not order again. With --lock-wait 1 a process refuses instead.
 mkdir -p "$T_TMP/c"
-flock "$STATE/lock" sleep 2 &
+# The holder keeps the lock until both have said they wait (bounded), so
+# that a slow start (the ASan moat) cannot miss it.
+flock "$STATE/lock" timeout 60 bash -c 'until [ -e "$0" ]; do sleep 0.05; done' "$T_TMP/release" &
 holder=$!
-sleep 0.3
+for _ in $(seq 1 100); do [ -e "$STATE/lock" ] && ! flock -n "$STATE/lock" true && break; sleep 0.05; done
 timeout 30 "$MOAT" cert obtain --acme "$DIR_URL" --acme-ca-root "$CAROOT" --acme-dir "$STATE" \
 	--domain lock.test --http-port "$HTTP_PORT" --lock-wait 1 --out "$T_TMP/c" >"$T_TMP/lock0.out" 2>&1
 check "pebble lock: --lock-wait 1 refuses with exit 5 while the lock is held" [ $? = 5 ]
@@ -140,6 +105,12 @@ check "pebble lock: --lock-wait 1 refuses with exit 5 while the lock is held" [ 
 p1=$!
 ( cert_obtain lock2 "$T_TMP/c" --domain lock.test --http-port "$HTTP_PORT" ) &
 p2=$!
+for _ in $(seq 1 400); do
+	grep -q "waiting for another moat" "$T_TMP/lock1.err" 2>/dev/null &&
+		grep -q "waiting for another moat" "$T_TMP/lock2.err" 2>/dev/null && break
+	sleep 0.05
+done
+touch "$T_TMP/release"
 wait $p1 $p2 $holder
 check "pebble lock: both processes waited for the lock" \
 	bash -c 'grep -q "waiting for another moat" "$0" && grep -q "waiting for another moat" "$1"' \

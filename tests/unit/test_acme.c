@@ -17,6 +17,7 @@
 #include "crypto/crypto.h"
 #include "crypto/jose.h"
 #include "harness.h"
+#include "server/acme.h"
 
 /* base64url decoding for the checks (RFC 4648 5, no padding). */
 static size_t unb64url(const char *s, uint8_t *out, size_t cap)
@@ -315,6 +316,147 @@ static void test_responder_dies_with_parent(void)
     free(t.keyauth);
 }
 
+/* RFC 9773: the certificate identifier (its example in 4.1), the
+ * renewal window (4.2's example), the directory's renewalInfo, and the
+ * parts read from a certificate. */
+static void test_ari(void)
+{
+    const uint8_t aki[] = {0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3,
+                           0x7B, 0x84, 0x7B, 0xA0, 0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4};
+    const uint8_t serial[] = {0x00, 0x87, 0x65, 0x43, 0x21};
+    char *id = acme_ari_cert_id(aki, sizeof aki, serial, sizeof serial);
+    check(id && !strcmp(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"),
+          "ari: the certificate identifier of RFC 9773 4.1 (%s)", id ? id : "none");
+    free(id);
+    const char *doc = "{\n  \"suggestedWindow\": {\n    \"start\": \"2025-01-02T04:00:00Z\",\n"
+                      "    \"end\": \"2025-01-03T04:00:00Z\"\n  },\n  \"explanationURL\": "
+                      "\"https://acme.example.com/docs/ari\"\n}";
+    int64_t a = 0, b = 0;
+    int pr = acme_renewal_info_parse(doc, strlen(doc), &a, &b);
+    check(pr == 0 && a == 1735790400 && b == 1735876800,
+          "ari: RFC 9773 4.2's window (%lld to %lld)", (long long)a, (long long)b);
+    const char *frac = "{\"suggestedWindow\":{\"start\":\"2025-01-02T05:30:00.123+01:30\","
+                       "\"end\":\"2025-01-02t04:00:01z\"}}";
+    check(acme_renewal_info_parse(frac, strlen(frac), &a, &b) == 0 && a == 1735790400 &&
+              b == 1735790401,
+          "ari: fractions, offsets and lower-case T and Z (RFC 3339 5.6)");
+    const char *bad[] = {
+        "{\"suggestedWindow\":{\"start\":\"2025-01-03T04:00:00Z\",\"end\":\"2025-01-02T04:00:00Z\"}"
+        "}",
+        "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00Z\"}}",
+        "{\"suggestedWindow\":{\"start\":\"2025-01-02 "
+        "04:00:00Z\",\"end\":\"2025-01-03T04:00:00Z\"}}",
+        "{\"suggestedWindow\":{\"start\":\"2025-13-02T04:00:00Z\",\"end\":\"2026-01-03T04:00:00Z\"}"
+        "}",
+        "{\"suggestedWindow\":{\"start\":\"2025-01-02T04:00:00\",\"end\":\"2025-01-03T04:00:00Z\"}"
+        "}",
+        "{\"suggestedWindow\":\"soon\"}",
+        "[]",
+    };
+    int refused = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        refused += acme_renewal_info_parse(bad[i], strlen(bad[i]), &a, &b) < 0;
+    check(refused == (int)(sizeof bad / sizeof *bad),
+          "ari: end before start, no end, a space for T, month 13, no offset, not an object: "
+          "refused (%d of %zu)",
+          refused, sizeof bad / sizeof *bad);
+    const char *d = "{\"newNonce\":\"https://a/n\",\"newAccount\":\"https://a/acct\",\"newOrder\":"
+                    "\"https://a/o\",\"renewalInfo\":\"https://a/renewal-info\"}";
+    struct acme_directory dir;
+    check(acme_directory_parse(d, strlen(d), &dir) == 0 &&
+              !strcmp(dir.renewal_info, "https://a/renewal-info"),
+          "ari: the directory's renewalInfo");
+    /* A certificate of the local CA's kind: its AKI is the root's key
+     * identifier (20 bytes), its serial's content octets the hex serial. */
+    char err[256];
+    moat_pkey *rk = NULL, *lk = NULL;
+    moat_cert *root = NULL, *leaf = NULL;
+    struct moat_root_params rp = {
+        .common_name = "ari root", .not_before = 0, .not_after = 2000000000};
+    const char *names[] = {"a.test"};
+    struct moat_issue_params ip = {
+        .names = names, .n_names = 1, .not_before = 0, .not_after = 2000000000};
+    char *pem = NULL;
+    size_t pl = 0, al = 0, sl = 0;
+    uint8_t ga[64], gs[32];
+    char hex[80] = "", mine[80] = "";
+    int ok =
+        crypto_pkey_generate(MOAT_KEY_EC_P256, &rk, err, sizeof err) == 0 &&
+        crypto_pkey_generate(MOAT_KEY_EC_P256, &lk, err, sizeof err) == 0 &&
+        crypto_x509_make_root(rk, &rp, &root, err, sizeof err) == 0 &&
+        crypto_x509_issue(root, rk, lk, &ip, &leaf, err, sizeof err) == 0 &&
+        crypto_certs_to_pem((const moat_cert *const *)&leaf, 1, &pem, &pl, err, sizeof err) == 0 &&
+        crypto_jose_ari_parts(pem, pl, ga, &al, gs, &sl) == 0 &&
+        crypto_cert_serial_hex(leaf, hex, sizeof hex) == 0;
+    size_t skip = 0;
+    while (ok && skip < sl - 1 && gs[skip] == 0)
+        skip++;
+    for (size_t i = skip; ok && i < sl; i++)
+        snprintf(mine + strlen(mine), sizeof mine - strlen(mine), "%02x", gs[i]);
+    const char *h = hex;
+    while (*h == '0' && h[1])
+        h++;
+    const char *m = mine;
+    while (*m == '0' && m[1])
+        m++;
+    /* DER: a leading zero octet only before one with its top bit set. */
+    check(ok && al == 20 && !strcmp(h, m) && (gs[0] != 0 || (sl > 1 && (gs[1] & 0x80))),
+          "ari: a certificate's AKI key identifier (%zu bytes) and serial (%s, DER %s)", al, hex,
+          mine);
+    free(pem);
+    crypto_cert_free(leaf);
+    crypto_cert_free(root);
+    crypto_pkey_free(lk);
+    crypto_pkey_free(rk);
+}
+
+/* moat serve --acme's retries: doubling from the base up to a day, and
+ * a rateLimited answer's Retry-After honoured (RFC 8555 6.6). */
+static void test_backoff(void)
+{
+    const char *rl = "urn:ietf:params:acme:error:rateLimited";
+    const char *conn = "urn:ietf:params:acme:error:connection";
+    check(acme_serve_backoff(1, "", 0, 60) == 60 && acme_serve_backoff(2, conn, 0, 60) == 120 &&
+              acme_serve_backoff(4, conn, 0, 60) == 480 &&
+              acme_serve_backoff(40, "", 0, 60) == 86400,
+          "backoff: 60 s, doubling, at most a day");
+    check(acme_serve_backoff(1, rl, 3600, 60) == 3600 &&
+              acme_serve_backoff(1, conn, 3600, 60) == 60 &&
+              acme_serve_backoff(8, rl, 30, 60) == 7680,
+          "backoff: rateLimited waits its Retry-After (3600 s), other problems do not");
+}
+
+/* The ClientHello that server/acme.c looks at: moat get's own, with
+ * ALPN acme-tls/1 and SNI, then without, then cut short. */
+static void test_alpn_peek(void)
+{
+    static const char *const protos[2][1] = {{"acme-tls/1"}, {"http/1.1"}};
+    for (int k = 0; k < 2; k++) {
+        moat_tls_config *cfg = moat_tls_config_new();
+        moat_tls_config_set_alpn(cfg, protos[k], 1);
+        moat_tls_config_set_verify(cfg, 0);
+        moat_tls *t = moat_tls_client_new(cfg, "A.Test");
+        moat_buf out;
+        moat_buf_init(&out);
+        char name[256] = "";
+        int r = t && moat_tls_start(t, &out) == 0 ? 0 : -1;
+        int got = r == 0 ? server_acme_alpn_name(out.base, out.len, name, sizeof name) : -1;
+        if (k == 0) {
+            check(got == 1 && !strcmp(name, "a.test"),
+                  "tls-alpn-01 peek: acme-tls/1 offered for a.test (lowercased: %s)", name);
+            int cut = 0;
+            for (size_t n = 0; n < out.len; n += 7)
+                cut += server_acme_alpn_name(out.base, n, name, sizeof name);
+            check(cut == 0, "tls-alpn-01 peek: every truncation of the ClientHello refused");
+        } else {
+            check(got == 0, "tls-alpn-01 peek: a ClientHello without acme-tls/1 is not one");
+        }
+        moat_buf_free(&out);
+        moat_tls_free(t);
+        moat_tls_config_free(cfg);
+    }
+}
+
 int main(void)
 {
     if (crypto_init() < 0) return 1;
@@ -324,6 +466,9 @@ int main(void)
     test_problem();
     test_directory_retry();
     test_csr_alpn();
+    test_ari();
+    test_alpn_peek();
+    test_backoff();
     test_http01_responder();
     test_responder_dies_with_parent();
     return failures ? 1 : 0;
