@@ -364,5 +364,15 @@ done <<-'MODES'
 	zerowindow 28 timed.out a window of 0 that never opens, under -m 5
 	push 16 PROTOCOL_ERROR a PUSH_PROMISE though push is off
 	MODES
+# -L past a redirect whose body never ends: the stream cancelled, not
+# read, and the next request a second stream on the same connection
+evil redirect
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -L -v "https://localhost:$EVIL/" >"$D/evil-rd" 2>"$D/evil-rd.err"
+rc=$?
+wait_file_line "$D/evil-redirect.out" "^RST_STREAM" >/dev/null
+[ "$rc" -eq 0 ] && cmp -s "$D/evil-rd" <(printf 'x%.0s' $(seq 20)) && grep -q '^\* reusing the connection' "$D/evil-rd.err" &&
+	grep -qx 'RST_STREAM stream 1 code 8' "$D/evil-redirect.out" &&
+	ok "get h2: -L cancels a redirect's endless body (RST_STREAM CANCEL) and reuses the connection" ||
+	{ notok "get h2: -L cancels a redirect's body with RST_STREAM CANCEL" "rc=$rc"; diag "$D/evil-rd.err" "$D/evil-redirect.out"; }
 bg_stop "$EVIL_PID"
 finish
