@@ -223,15 +223,16 @@ timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" -b "$D/jar.m" -b "lit=1" "$U/
 grep -q 'n1=v1' "$D/show.m" && grep -q 'lit=1' "$D/show.m" && cmp -s "$D/show.m" "$D/show.c" &&
 	ok "get h2 flags: -b JAR -b name=value: nginx gets curl --http2's cookies ($(cat "$D/show.m"))" ||
 	notok "get h2 flags: -b over h2 as curl --http2" "$(cat "$D/show.m") / $(cat "$D/show.c")"
-# -u, -A, -e, -b as echo.js sees them through nginx, beside curl --http2
-hfields() { tr ',{}' '\n\n\n' <"$1" | grep -E '^"(authorization|user-agent|referer|cookie)"' | sort; }
-timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -u user:pass -A 'agent/2 (h2)' -e https://ref.test/p -b 'a=1; b=2' \
-	"$U/app/headers" >"$D/hf.m"
-timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" -u user:pass -A 'agent/2 (h2)' -e https://ref.test/p -b 'a=1; b=2' \
-	"$U/app/headers" >"$D/hf.c"
-[ "$(hfields "$D/hf.m" | wc -l)" -eq 4 ] && [ "$(hfields "$D/hf.m")" = "$(hfields "$D/hf.c")" ] &&
-	ok "get h2 flags: -u, -A, -e, -b arrive as curl --http2's: $(hfields "$D/hf.m" | tr '\n' ' ' | cut -c1-100)" ||
-	{ notok "get h2 flags: -u -A -e -b over h2 as curl --http2"; diff <(hfields "$D/hf.m") <(hfields "$D/hf.c") | sed 's/^/#   /'; }
+# -u, -A, -e, -b, --json as echo.js sees them through nginx, beside curl --http2
+hfields() {
+	tr ',{}' '\n\n\n' <"$1" | grep -E '^"(method|authorization|user-agent|referer|cookie|accept|content-type|content-length)"' | sort
+}
+HF=(-s --cacert "$CA" -u user:pass -A 'agent/2 (h2)' -e https://ref.test/p -b 'a=1; b=2' --json '{"k":1}' "$U/app/headers")
+timeout "$T_CLIENT" "$MOAT" get "${HF[@]}" >"$D/hf.m"
+timeout "$T_CLIENT" curl --http2 "${HF[@]}" >"$D/hf.c"
+[ "$(hfields "$D/hf.m" | wc -l)" -eq 8 ] && [ "$(hfields "$D/hf.m")" = "$(hfields "$D/hf.c")" ] &&
+	ok "get h2 flags: -u, -A, -e, -b, --json arrive as curl --http2's: $(hfields "$D/hf.m" | tr '\n' ' ' | cut -c1-100)" ||
+	{ notok "get h2 flags: -u -A -e -b --json over h2 as curl --http2"; diff <(hfields "$D/hf.m") <(hfields "$D/hf.c") | sed 's/^/#   /'; }
 # -C -: a partial file resumed from nginx's 206 over h2; a whole one (416)
 head -c 777777 "$SITE/big.bin" >"$D/part"
 timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -C - -o "$D/part" "$U/big.bin" 2>"$D/part.err"
