@@ -163,10 +163,11 @@ fuzz-build:
 fuzz-bins: $(FUZZ_TARGETS:%=$(B)/%)
 
 # The layers the targets reach (the server without its master, serve.o; acme/'s JSON
-# reading; of moat get, the URL, cookie and -K parsers; no other command line).
+# reading; of moat get, the URL, cookie and -K parsers, h2 and the streamed
+# bodies it reads; no other command line).
 FUZZ_OBJ := $(filter-out $(B)/src/server/serve.o,$(filter $(B)/src/core/% $(B)/src/crypto/% \
                      $(B)/src/tls/% $(B)/src/tlsfile/% $(B)/src/http/% $(B)/src/client/url.o $(B)/src/client/h2.o $(B)/src/client/explain.o $(B)/src/server/% \
-                     $(B)/src/client/cookies.o $(B)/src/acme/json.o,$(OBJ))) $(B)/src/cli/getconf.o
+                     $(B)/src/client/cookies.o $(B)/src/client/body.o $(B)/src/acme/json.o,$(OBJ))) $(B)/src/cli/getconf.o
 $(B)/libmoatfuzz.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
 

@@ -2,11 +2,14 @@
  * libnghttp2) fed arbitrary server bytes after its preface, in pieces, as
  * the transfer feeds it: the response head's caps, 1xx heads, trailers,
  * body bytes taken after each piece, GOAWAY, RST_STREAM, floods. The first
- * byte picks the request (bit 0: a POST with a body; bit 1: HEAD), the
- * second the piece size. */
+ * byte picks the request (bit 0: a POST with a body; bit 1: HEAD; bit 2:
+ * the body streamed, of no known length, as -T -; bit 3: the stream
+ * cancelled once its head came, as a followed redirect), the second the
+ * piece size. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/body.h"
 #include "client/h2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -27,7 +30,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (client_h2_init(&h, NULL) < 0) return 0;
     moat_buf out;
     moat_buf_init(&out);
-    if (client_h2_request(&h, req, strlen(req), mode & 1 ? body : NULL, mode & 1 ? 7 : 0, 0) < 0)
+    static struct client_body sb;
+    client_body_init(&sb);
+    int streamed = (mode & 5) == 5;
+    if (streamed &&
+        (client_body_add_mem(&sb, body, 7) < 0 || client_body_add_mem(&sb, get, 40) < 0))
+        abort();
+    sb.total = -1;
+    if (client_h2_request(&h, req, strlen(req), mode & 1 && !streamed ? body : NULL,
+                          mode & 1 && !streamed ? 7 : 0, streamed ? &sb : NULL, 0) < 0)
         abort(); /* a head moat builds is always sendable */
     client_h2_output(&h, &out);
     for (size_t off = 0; off < size && !h.fatal && !h.closed;) {
@@ -43,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char loc[256];
             client_h2_field(&h, "location", loc, sizeof loc);
             if (h.status < 200 || h.status > 999) abort();
+            if (mode & 8) client_h2_cancel(&h);
         }
         if (h.data.len > step + 16384 * 4) abort(); /* bounded by one piece */
         moat_buf_clear(&h.data);
@@ -53,5 +65,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     client_h2_output(&h, &out);
     moat_buf_free(&out);
     client_h2_free(&h);
+    client_body_free(&sb);
     return 0;
 }

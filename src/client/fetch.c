@@ -376,9 +376,12 @@ static void conn_close(struct xfer *x)
 {
     struct conn *c = &x->c;
     if (c->is_h2) {
-        /* GOAWAY(NO_ERROR) before close_notify, as curl and browsers do */
+        /* RST_STREAM(CANCEL) for a stream moat gave up on (-f, a write
+         * error, --max-filesize ...), then GOAWAY(NO_ERROR) before
+         * close_notify, as curl and browsers do */
         moat_buf frames;
         moat_buf_init(&frames);
+        client_h2_cancel(&c->h2);
         client_h2_goodbye(&c->h2);
         if (c->fd >= 0 && !moat_tls_peer_closed(c->t) && client_h2_output(&c->h2, &frames) == 0 &&
             frames.len && moat_tls_send(c->t, &x->out, frames.base, frames.len) == 0)
@@ -579,10 +582,17 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
                                    : o->data.len);
     }
     if (x->c.is_h2) {
-        /* the request goes out with the response's reading (h2_response) */
-        int r = client_h2_request(&x->c.h2, (const char *)req.base, req.len,
-                                  with_body ? o->data.base : NULL, with_body ? o->data.len : 0,
-                                  o->verbose);
+        /* the request goes out with the response's reading (h2_response);
+         * a streamed body (-T, -F) is read as the windows allow */
+        int stream = with_body && x->ex.has_body;
+        if (stream && client_body_rewind(&x->ex.body) < 0) {
+            moat_buf_free(&req);
+            fprintf(stderr, "moat: cannot send the body again: stdin was read already\n");
+            return GET_EXIT_READ_ERROR;
+        }
+        int r = client_h2_request(
+            &x->c.h2, (const char *)req.base, req.len, with_body && !stream ? o->data.base : NULL,
+            with_body && !stream ? o->data.len : 0, stream ? &x->ex.body : NULL, o->verbose);
         moat_buf_free(&req);
         if (r < 0) fprintf(stderr, "moat: %s\n", x->c.h2.err);
         return r < 0 ? GET_EXIT_URL_MALFORMAT : 0;
@@ -875,6 +885,30 @@ static int h2_send(struct xfer *x)
     return 0;
 }
 
+/* HTTP/2: the flags' part of a head (client_extra_head, as for HTTP/1.1):
+ * text is an "HTTP/2 200 " head as h2.c writes it, its fields read back
+ * into a response (the head is under the same caps as an HTTP/1.1 one). */
+static int h2_extra_head(struct xfer *x, const moat_buf *text, int64_t content_length, int out)
+{
+    moat_http_response resp;
+    memset(&resp, 0, sizeof resp);
+    const char *p = (const char *)text->base, *end = p + text->len;
+    resp.status = text->len > 10 ? atoi(p + 7) : 0;
+    resp.f.content_length = content_length;
+    const char *e = memmem(p, text->len, "\r\n", 2);
+    for (p = e ? e + 2 : end; p < end && resp.f.nheaders < MOAT_HTTP_MAX_HEADERS; p = e + 2) {
+        e = memmem(p, (size_t)(end - p), "\r\n", 2);
+        const char *c = e ? memchr(p, ':', (size_t)(e - p)) : NULL;
+        if (!e || !c) break;
+        moat_http_header *f = &resp.f.headers[resp.f.nheaders++];
+        f->name = p;
+        f->name_len = (size_t)(c - p);
+        f->value = c + 2 <= e ? c + 2 : e;
+        f->value_len = (size_t)(e - f->value);
+    }
+    return client_extra_head(x->o, &x->ex, x->u, &resp, text->base, text->len, out);
+}
+
 /* HTTP/2: the head of the response, once it is complete. Returns 0 or an
  * exit status; *out says whether the body goes to the output. */
 static int h2_head(struct xfer *x, struct answer *a, int *out)
@@ -885,7 +919,13 @@ static int h2_head(struct xfer *x, struct answer *a, int *out)
                       h->content_length, 1};
     int r = take_head(x, &hd, a);
     if (r) return r;
-    *out = !(x->o->follow && is_redirect(h->status) && a->location[0]);
+    int follow = x->o->follow && is_redirect(h->status) && a->location[0];
+    r = h2_extra_head(x, &h->head, h->content_length, !follow && !x->o->head);
+    if (r) return r;
+    /* a redirect's body is not wanted: the stream is cancelled, the
+     * connection kept */
+    if (follow) client_h2_cancel(h);
+    *out = !follow && !x->ex.skip_body;
     x->size_download = 0;
     x->prog_total = h->content_length > 0 ? (uint64_t)h->content_length : 0;
     x->progress = *out && x->o->output && !x->o->silent && isatty(2);
@@ -909,14 +949,22 @@ static int h2_response(struct xfer *x, struct answer *a)
         if ((r = h2_send(x))) return r;
         if (h->interim.len && x->o->verbose)
             verbose_head("< ", (const char *)h->interim.base, h->interim.len);
+        if (h->interim.len && (r = h2_extra_head(x, &h->interim, -1, 0))) return r;
         moat_buf_clear(&h->interim);
         if (h->head_ready && !took) {
             took = 1;
             if ((r = h2_head(x, a, &out))) return r;
+            if (h->cancelled && (r = h2_send(x))) return r; /* the RST_STREAM, now */
         }
         if (h->data.len && took) {
+            if (out && client_extra_size(x->o, x->size_download + h->data.len))
+                return GET_EXIT_FILESIZE_EXCEEDED;
             if (out && emit(x, h->data.base, h->data.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
             moat_buf_clear(&h->data);
+        }
+        if (h->body_err[0]) {
+            fprintf(stderr, "moat: %s\n", h->body_err);
+            return GET_EXIT_READ_ERROR;
         }
         if (h->fatal) return h2_fail(x);
         if (h->closed) break;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client/body.h"
 #include "client/client.h"
 #include "client/h2.h"
 #include "http/reader.h"
@@ -230,6 +231,7 @@ static int on_close(nghttp2_session *s, int32_t id, uint32_t code, void *arg)
     struct client_h2 *h = arg;
     if (id != h->stream) return 0;
     h->closed = 1;
+    if (h->cancelled) return 0; /* moat reset it itself: no error of the server's */
     h->stream_error = code;
     h->refused = code == NGHTTP2_REFUSED_STREAM;
     if (code != NGHTTP2_NO_ERROR && !h->too_big) {
@@ -251,11 +253,20 @@ static int on_error(nghttp2_session *s, int code, const char *msg, size_t len, v
     return 0;
 }
 
+/* The request body, as the windows allow: from memory, or read from the
+ * streamed body (-T, -F) a frame's worth at a time, ending with END_STREAM
+ * (a body of unknown length, stdin, needs no coding here). */
 static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
                          nghttp2_data_source *src, void *arg)
 {
     (void)s, (void)id, (void)src;
     struct client_h2 *h = arg;
+    if (h->stream_body) {
+        ssize_t n = client_body_read(h->stream_body, buf, len, h->body_err, sizeof h->body_err);
+        if (n < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* the stream is reset */
+        if (n == 0) *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return n;
+    }
     size_t left = h->body_len - h->body_off;
     size_t n = left < len ? left : len;
     if (n) memcpy(buf, h->body + h->body_off, n);
@@ -327,7 +338,7 @@ static int add_nv(nghttp2_nv *nv, size_t *n, size_t cap, const char *name, size_
 }
 
 int client_h2_request(struct client_h2 *h, const char *head, size_t n, const uint8_t *body,
-                      size_t len, int verbose)
+                      size_t len, struct client_body *stream, int verbose)
 {
     enum { CAP = 80 };
     nghttp2_nv nv[CAP];
@@ -384,6 +395,9 @@ int client_h2_request(struct client_h2 *h, const char *head, size_t n, const uin
     moat_buf_clear(&h->interim);
     moat_buf_clear(&h->data);
     h->status = h->head_ready = h->closed = h->in_trailers = h->too_big = h->refused = 0;
+    h->cancelled = 0;
+    h->body_err[0] = '\0';
+    h->stream_body = stream;
     h->stream_error = 0;
     h->head_bytes = h->nfields = h->ninterim = 0;
     h->content_length = -1;
@@ -392,7 +406,8 @@ int client_h2_request(struct client_h2 *h, const char *head, size_t n, const uin
     h->body_len = len;
     h->body_off = 0;
     nghttp2_data_provider prd = {.read_callback = read_body};
-    int32_t id = nghttp2_submit_request(h->session, NULL, nv, nnv, body ? &prd : NULL, NULL);
+    int32_t id =
+        nghttp2_submit_request(h->session, NULL, nv, nnv, body || stream ? &prd : NULL, NULL);
     free(copy); /* nghttp2 copied the fields */
     if (id < 0) {
         snprintf(h->err, sizeof h->err, "cannot start an HTTP/2 stream: %s", nghttp2_strerror(id));
@@ -439,6 +454,13 @@ int client_h2_input(struct client_h2 *h, const uint8_t *p, size_t n)
         return -1;
     }
     return h->fatal ? -1 : 0;
+}
+
+void client_h2_cancel(struct client_h2 *h)
+{
+    if (!h->session || h->fatal || !h->stream || h->closed || h->cancelled) return;
+    h->cancelled = 1;
+    nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, h->stream, NGHTTP2_CANCEL);
 }
 
 int client_h2_reusable(const struct client_h2 *h)

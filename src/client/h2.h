@@ -13,6 +13,7 @@
 #include "moat/buf.h"
 
 struct moat_explain;
+struct client_body;
 
 /* The receive windows moat advertises: the stream's (SETTINGS_INITIAL_
  * WINDOW_SIZE) and the connection's. The body is written out as it comes,
@@ -33,6 +34,9 @@ struct client_h2 {
     /* the request body (the caller's bytes, kept until the stream ends) */
     const uint8_t *body;
     size_t body_len, body_off;
+    struct client_body *stream_body; /* or a streamed one (-T, -F), read as it is sent */
+    char body_err[256];              /* why it could not be read ("" when it could) */
+    int cancelled;                   /* moat reset the stream (RST_STREAM CANCEL) */
     /* the response of the current stream */
     int status;             /* :status of the final head, 0 until it came */
     int head_ready;         /* the final head is complete: head holds it */
@@ -65,12 +69,15 @@ void client_h2_free(struct client_h2 *h);
  * header lines, empty line) as moat get builds it: :method, :scheme https,
  * :authority from Host, :path, the other fields lowercased, those RFC 9113
  * 8.2.2 forbids dropped (Connection, Keep-Alive, Proxy-Connection,
- * Transfer-Encoding, Upgrade, a TE other than trailers). body (may be
- * NULL) must stay valid until the stream ends. With -v (verbose set) the
+ * Transfer-Encoding, Upgrade, a TE other than trailers). The body is body
+ * (len bytes; may be NULL), or stream, read as the windows allow and ended
+ * with END_STREAM (a body of unknown length needs no coding in HTTP/2);
+ * either must stay valid until the stream ends. A stream that cannot be
+ * read resets the stream, the reason in h->body_err. With -v (verbose set) the
  * fields sent are printed on stderr as "> :method: GET". Returns 0, or -1
  * with h->err set. */
 int client_h2_request(struct client_h2 *h, const char *head, size_t n, const uint8_t *body,
-                      size_t len, int verbose);
+                      size_t len, struct client_body *stream, int verbose);
 
 /* Appends frames waiting to be sent to out, about CLIENT_H2_SEND_CHUNK
  * bytes at most (a request body goes out as the peer's windows allow, in
@@ -84,6 +91,11 @@ int client_h2_want_write(const struct client_h2 *h);
  * response of the current stream filled in. Returns 0, or -1 when the
  * session failed (h->fatal, h->err). */
 int client_h2_input(struct client_h2 *h, const uint8_t *p, size_t n);
+
+/* Gives up on the current stream, unless it ended: RST_STREAM(CANCEL) is
+ * queued (RFC 9113 8.1: what a client sends for a response it no longer
+ * wants, such as a redirect's body); the session stays usable. */
+void client_h2_cancel(struct client_h2 *h);
 
 /* The session can carry another request: no GOAWAY, no error. */
 int client_h2_reusable(const struct client_h2 *h);

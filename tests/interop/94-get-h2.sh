@@ -3,7 +3,10 @@
 # ... ssl http2, proxying POSTs to tests/apps/echo.js), h2o and nghttpd;
 # small and large bodies by checksum, HEAD, -i beside curl --http2's,
 # POST bodies, redirects between h2 and h1 hosts and on one h2 connection,
-# --http1.1, an h1-only server, -v, --explain's frames, --session; then a
+# --http1.1, an h1-only server, -v, --explain's frames, --session; curl's
+# flags over h2 beside curl --http2 (-T of 100 MB with memory bounded and
+# -T - to nginx dav, -F, -D -L, -c/-b, -u -A -e, -C -, --max-filesize and
+# the stream cancelled); then a
 # hostile h2 server (tests/tools/h2evil.py) for each exit code, with
 # moat's memory bounded and no hang.
 . "$(dirname "$0")/../lib.sh"
@@ -13,7 +16,7 @@ gen_certs || { finish; exit; }
 
 D=$T_TMP/h2
 SITE=$D/site
-mkdir -p "$SITE/sub" "$D/logs"
+mkdir -p "$SITE/sub" "$SITE/dav" "$D/logs"
 CA=$CERTS/ca.pem
 TOKEN="moat-h2-$RANDOM$RANDOM"
 printf '<p>%s</p>\n' "$TOKEN" >"$SITE/index.html"
@@ -66,6 +69,14 @@ bg_start "$D/app" node "$MOAT_ROOT/tests/apps/echo.js" "$APP" h2app
 		        location = /to-h1 { return 302 https://localhost:$NG1/sub/hello.txt; }
 		        location = /same { return 301 /sub/hello.txt; }
 		        location /app/ { proxy_pass http://127.0.0.1:$APP/; proxy_request_buffering off; }
+		        location /dav/ { dav_methods PUT; client_max_body_size 200m; }
+		        location = /setcookie {
+		            add_header Set-Cookie "n1=v1; Path=/";
+		            add_header Set-Cookie "n2=v2; Max-Age=3600; Secure; HttpOnly";
+		            add_header Set-Cookie "n3=v3; Path=/deep/";
+		            return 200 "set\n";
+		        }
+		        location = /showcookie { return 200 "cookie=[\$http_cookie]\n"; }
 		    }
 		    server {
 		        listen 127.0.0.1:$NG1 ssl;
@@ -154,6 +165,114 @@ moat_get x "$D/hdr" --cacert "$CA" --resolve "localhost:$NG2:127.0.0.1" -X PUT -
 grep -q '"method":"PUT"' "$D/hdr" && grep -q '"x-test":"One"' "$D/hdr" && grep -q '"user-agent":"probe/1"' "$D/hdr" &&
 	! grep -q '"accept"' "$D/hdr" && ok "get h2: --resolve, -X PUT, -H added, replacing and removing a default" ||
 	{ notok "get h2: --resolve, -X PUT, -H added, replacing and removing a default" "rc=$GET_RC"; diag "$D/hdr" "$D/hdr.err"; }
+
+# ---- curl's flags over h2 (the code HTTP/1.1 runs), beside curl --http2
+# against the same nginx: -T streamed from a file and stdin to dav, -F,
+# -D, -c/-b, -C -, --max-filesize, -u/-A/-e/-b in the request.
+RSS_MAX=32768 # -T's bound; an ASan build carries its shadow memory
+case $MOAT in */asan/*) RSS_MAX=262144 ;; esac
+head -c 100000000 /dev/urandom >"$D/put.bin"
+rss_get "$D/put" --cacert "$CA" -w '%{http_code} %{http_version}' -T "$D/put.bin" "$U/dav/"
+if [ "$GET_RC" -eq 0 ] && [ "$(cat "$D/put")" = "201 2" ] && cmp -s "$D/put.bin" "$SITE/dav/put.bin" &&
+	[ "$RSS" -lt "$RSS_MAX" ]; then
+	ok "get h2 flags: -T 100 MB to nginx dav over h2: 201, stored byte for byte, in $RSS KB (under $RSS_MAX)"
+else
+	notok "get h2 flags: -T 100 MB to nginx dav over h2" "rc=$GET_RC $(cat "$D/put") rss=$RSS"
+	diag "$D/put.err" "$D/logs/error.log"
+fi
+rm -f "$D/put.bin" "$SITE/dav/put.bin"
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -w '%{http_code} %{http_version}' -T - "$U/dav/stdin.bin" \
+	<"$D/upload.bin" >"$D/put2" 2>"$D/put2.err"
+rc=$?
+[ "$rc" -eq 0 ] && [ "$(cat "$D/put2")" = "201 2" ] && cmp -s "$D/upload.bin" "$SITE/dav/stdin.bin" &&
+	ok "get h2 flags: -T - (no length: DATA frames to END_STREAM) to dav: 201, stored byte for byte" ||
+	{ notok "get h2 flags: -T - to dav over h2" "rc=$rc $(cat "$D/put2")"; diag "$D/put2.err" "$D/logs/error.log"; }
+# -F with a file part, echoed back by echo.js: curl's body, the boundary aside
+printf 'a form file %s\n' "$TOKEN" >"$D/form.txt"
+bnd() { LC_ALL=C sed 's/-\{24\}[0-9a-f]\{16\}/BOUNDARY/g' "$1"; }
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -F "f=@$D/form.txt" -F "t=hello" -F "u=@$D/upload.bin" \
+	"$U/app/echo" >"$D/form.m" 2>"$D/form.m.err"
+rc=$?
+timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" -F "f=@$D/form.txt" -F "t=hello" -F "u=@$D/upload.bin" \
+	"$U/app/echo" >"$D/form.c"
+if [ "$rc" -eq 0 ] && grep -q "a form file $TOKEN" "$D/form.m" && [ "$(stat -c %s "$D/form.m")" -gt 1000000 ] &&
+	cmp -s <(bnd "$D/form.m") <(bnd "$D/form.c"); then
+	ok "get h2 flags: -F with two file parts (1 MB streamed) over h2: curl --http2's body, byte for byte"
+else
+	notok "get h2 flags: -F over h2 as curl --http2" "rc=$rc"
+	diag "$D/form.m.err"
+fi
+# -D with -L: both heads as curl --http2 writes them ("HTTP/2 301 ", then
+# "HTTP/2 200 ", the same field names)
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -L -D "$D/dump.m" -o /dev/null "$U/same"
+timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" -L -D "$D/dump.c" -o /dev/null "$U/same"
+dnames() { cut -d: -f1 "$1" | sort; }
+[ "$(grep '^HTTP/' "$D/dump.m" | tr -d '\r' | tr '\n' '|')" = "HTTP/2 301 |HTTP/2 200 |" ] &&
+	[ "$(dnames "$D/dump.m")" = "$(dnames "$D/dump.c")" ] &&
+	[ "$(tail -n 1 "$D/dump.m")" = $'\r' ] && ok "get h2 flags: -D with -L writes the two h2 heads as curl --http2 does" ||
+	{ notok "get h2 flags: -D as curl --http2"; diff <(dnames "$D/dump.m") <(dnames "$D/dump.c") | sed 's/^/#   /'; }
+# -c: the jar from nginx's Set-Cookie over h2 equal to curl's; -b sends it
+jarlines() { grep -v '^# ' "$1" | grep . | awk -F'\t' '{ if ($5 > 0) $5 = "EXPIRY"; print }' OFS='\t' | sort; }
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -c "$D/jar.m" "$U/setcookie" >/dev/null
+timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" -c "$D/jar.c" "$U/setcookie" >/dev/null
+[ "$(jarlines "$D/jar.m" | wc -l)" -eq 3 ] && [ "$(jarlines "$D/jar.m")" = "$(jarlines "$D/jar.c")" ] &&
+	ok "get h2 flags: -c: the jar of nginx's 3 Set-Cookie over h2 has curl --http2's lines" ||
+	{ notok "get h2 flags: -c over h2 as curl --http2"; diff <(jarlines "$D/jar.m") <(jarlines "$D/jar.c") | sed 's/^/#   /'; }
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -b "$D/jar.m" -b "lit=1" "$U/showcookie" >"$D/show.m"
+timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" -b "$D/jar.m" -b "lit=1" "$U/showcookie" >"$D/show.c"
+grep -q 'n1=v1' "$D/show.m" && grep -q 'lit=1' "$D/show.m" && cmp -s "$D/show.m" "$D/show.c" &&
+	ok "get h2 flags: -b JAR -b name=value: nginx gets curl --http2's cookies ($(cat "$D/show.m"))" ||
+	notok "get h2 flags: -b over h2 as curl --http2" "$(cat "$D/show.m") / $(cat "$D/show.c")"
+# -u, -A, -e, -b, --json as echo.js sees them through nginx, beside curl --http2
+hfields() {
+	tr ',{}' '\n\n\n' <"$1" | grep -E '^"(method|authorization|user-agent|referer|cookie|accept|content-type|content-length)"' | sort
+}
+HF=(-s --cacert "$CA" -u user:pass -A 'agent/2 (h2)' -e https://ref.test/p -b 'a=1; b=2' --json '{"k":1}' "$U/app/headers")
+timeout "$T_CLIENT" "$MOAT" get "${HF[@]}" >"$D/hf.m"
+timeout "$T_CLIENT" curl --http2 "${HF[@]}" >"$D/hf.c"
+[ "$(hfields "$D/hf.m" | wc -l)" -eq 8 ] && [ "$(hfields "$D/hf.m")" = "$(hfields "$D/hf.c")" ] &&
+	ok "get h2 flags: -u, -A, -e, -b, --json arrive as curl --http2's: $(hfields "$D/hf.m" | tr '\n' ' ' | cut -c1-100)" ||
+	{ notok "get h2 flags: -u -A -e -b --json over h2 as curl --http2"; diff <(hfields "$D/hf.m") <(hfields "$D/hf.c") | sed 's/^/#   /'; }
+# -C -: a partial file resumed from nginx's 206 over h2; a whole one (416)
+head -c 777777 "$SITE/big.bin" >"$D/part"
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -C - -o "$D/part" "$U/big.bin" 2>"$D/part.err"
+rc=$?
+[ "$rc" -eq 0 ] && [ "$(sha256sum <"$D/part" | cut -d' ' -f1)" = "$BIG_SUM" ] &&
+	ok "get h2 flags: -C - resumes a partial file over h2 (206) to the right sha256" ||
+	{ notok "get h2 flags: -C - over h2" "rc=$rc"; diag "$D/part.err"; }
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -C - -o "$D/part" "$U/big.bin" 2>"$D/part2.err"
+rc=$?
+timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" -C - -o "$D/part" "$U/big.bin" 2>/dev/null
+crc=$?
+[ "$rc" -eq 0 ] && [ "$crc" -eq 0 ] && [ "$(sha256sum <"$D/part" | cut -d' ' -f1)" = "$BIG_SUM" ] &&
+	ok "get h2 flags: -C - on a whole file (416 over h2): exit 0, the file untouched, as curl --http2" ||
+	{ notok "get h2 flags: -C - on a whole file over h2" "moat $rc, curl $crc"; diag "$D/part2.err"; }
+rm -f "$D/part"
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -C 10 -o /dev/null "$U/app/x" 2>"$D/norange.err"
+rc=$?
+timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" -C 10 -o /dev/null "$U/app/x" 2>/dev/null
+crc=$?
+[ "$rc" -eq 33 ] && [ "$crc" -eq 33 ] && ok "get h2 flags: -C 10 answered 200 over h2: exit 33, as curl --http2" ||
+	notok "get h2 flags: -C against no ranges over h2" "moat $rc, curl $crc"
+# --max-filesize: from content-length (and the stream given up with
+# RST_STREAM CANCEL), and while a body without a length streams
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" --max-filesize 4000 --explain -o /dev/null "$U/big.bin" 2>"$D/max1.err"
+rc=$?
+timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" --max-filesize 4000 -o /dev/null "$U/big.bin"
+crc=$?
+[ "$rc" -eq 63 ] && [ "$crc" -eq 63 ] && grep -q '^   -> RST_STREAM stream 1, .*CANCEL' "$D/max1.err" &&
+	ok "get h2 flags: --max-filesize under content-length: exit 63 as curl --http2, the stream cancelled" ||
+	{ notok "get h2 flags: --max-filesize on content-length over h2" "moat $rc, curl $crc"; DIAG_LINES=30 diag "$D/max1.err"; }
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" --max-filesize 4000 -o /dev/null --data-binary "@$D/upload.bin" \
+	"$U/app/echo" 2>"$D/max2.err"
+rc=$?
+timeout "$T_CLIENT" curl -s --http2 --cacert "$CA" --max-filesize 4000 -o /dev/null --data-binary "@$D/upload.bin" \
+	"$U/app/echo"
+crc=$?
+# (curl 7.88 checks Content-Length only, and lets this one through)
+[ "$rc" -eq 63 ] && [ "$crc" -eq 0 ] && grep -q 'went over --max-filesize' "$D/max2.err" &&
+	ok "get h2 flags: --max-filesize while a body of no length streams: exit 63, as over HTTP/1.1" ||
+	{ notok "get h2 flags: --max-filesize while streaming over h2" "moat $rc, curl $crc"; diag "$D/max2.err"; }
 
 # ---- redirects: h2 -> h1 host, h1 -> h2 host, and on one h2 connection
 moat_get x "$D/r1" --cacert "$CA" -L -w '%{http_version}\n' "https://localhost:$NG2/to-h1"
@@ -246,5 +365,15 @@ done <<-'MODES'
 	zerowindow 28 timed.out a window of 0 that never opens, under -m 5
 	push 16 PROTOCOL_ERROR a PUSH_PROMISE though push is off
 	MODES
+# -L past a redirect whose body never ends: the stream cancelled, not
+# read, and the next request a second stream on the same connection
+evil redirect
+timeout "$T_CLIENT" "$MOAT" get -s --cacert "$CA" -L -v "https://localhost:$EVIL/" >"$D/evil-rd" 2>"$D/evil-rd.err"
+rc=$?
+wait_file_line "$D/evil-redirect.out" "^RST_STREAM" >/dev/null
+[ "$rc" -eq 0 ] && cmp -s "$D/evil-rd" <(printf 'x%.0s' $(seq 20)) && grep -q '^\* reusing the connection' "$D/evil-rd.err" &&
+	grep -qx 'RST_STREAM stream 1 code 8' "$D/evil-redirect.out" &&
+	ok "get h2: -L cancels a redirect's endless body (RST_STREAM CANCEL) and reuses the connection" ||
+	{ notok "get h2: -L cancels a redirect's body with RST_STREAM CANCEL" "rc=$rc"; diag "$D/evil-rd.err" "$D/evil-redirect.out"; }
 bg_stop "$EVIL_PID"
 finish

@@ -13,7 +13,10 @@ header block of endless CONTINUATION frames of new fields), contflood
 dynamic table, then referenced again and again), settings (endless
 SETTINGS), ping (endless PING), zerowindow (INITIAL_WINDOW_SIZE 0 and no
 WINDOW_UPDATE: a request body can never go), push (a PUSH_PROMISE though
-moat disabled push). Serves one connection after another until killed.
+moat disabled push), redirect (a 302 whose long body never ends; the
+RST_STREAM moat answers with is printed, "RST_STREAM stream 1 code 8",
+and the next stream gets the 200 of ok). Serves one connection after
+another until killed.
 """
 import socket
 import ssl
@@ -132,6 +135,21 @@ def serve(conn, mode):
         pass  # the body never gets a window; wait for the client to give up
     elif mode == "push":
         conn.sendall(frame(PUSH, END_HEADERS, sid, struct.pack(">I", 2) + b"\x82\x87\x84"))
+    elif mode == "redirect":
+        block = b"\x48\x03302" + literal(b"location", b"/next") + literal(b"content-length", b"1000000")
+        conn.sendall(frame(HEADERS, END_HEADERS, sid, block) + frame(DATA, 0, sid, b"r" * 1000))
+        try:
+            while True:
+                t, flags, stream, payload = read_frame(conn)
+                if t == SETTINGS and not flags & ACK:
+                    conn.sendall(frame(SETTINGS, ACK, 0))
+                if t == RST:
+                    print("RST_STREAM stream %d code %d" % (stream, int.from_bytes(payload[:4], "big")), flush=True)
+                if t == HEADERS:
+                    conn.sendall(frame(HEADERS, END_HEADERS, stream, head) +
+                                 frame(DATA, END_STREAM, stream, b"x" * 20))
+        except (OSError, EOFError, ssl.SSLError):
+            return
     # keep reading (and acking SETTINGS) until the client leaves
     try:
         while True:

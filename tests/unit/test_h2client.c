@@ -4,6 +4,10 @@
  * the caps, RST_STREAM, GOAWAY, a PING flood, a second stream. */
 #include <nghttp2/nghttp2.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
+#include "client/body.h"
 #include "client/h2.h"
 #include "harness.h"
 #include "http/reader.h"
@@ -19,6 +23,8 @@ struct srv {
     size_t nresp;
     const char *resp_body;
     size_t resp_off;
+    int closed;           /* a stream closed */
+    uint32_t closed_code; /* with this code */
 };
 
 static int s_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *n, size_t nl,
@@ -70,6 +76,15 @@ static int s_frame(nghttp2_session *s, const nghttp2_frame *f, void *arg)
     return 0;
 }
 
+static int s_close(nghttp2_session *s, int32_t id, uint32_t code, void *arg)
+{
+    (void)s, (void)id;
+    struct srv *t = arg;
+    t->closed = 1;
+    t->closed_code = code;
+    return 0;
+}
+
 static void srv_init(struct srv *t)
 {
     memset(t, 0, sizeof *t);
@@ -79,6 +94,7 @@ static void srv_init(struct srv *t)
     nghttp2_session_callbacks_set_on_header_callback(cb, s_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, s_data);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, s_frame);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, s_close);
     nghttp2_session_server_new(&t->s, cb, t);
     nghttp2_session_callbacks_del(cb);
     nghttp2_submit_settings(t->s, NGHTTP2_FLAG_NONE, NULL, 0);
@@ -140,7 +156,7 @@ static void get_fields(void)
     const char *req = "GET /p?q=1 HTTP/1.1\r\nHost: ex.test:8443\r\nUser-Agent: moat/0.1\r\n"
                       "Accept: */*\r\nConnection: close\r\nX-Mixed-Case: Val\r\nTE: gzip\r\n"
                       "Keep-Alive: 5\r\n\r\n";
-    check(client_h2_request(&h, req, strlen(req), NULL, 0, 0) == 0 && h.stream == 1,
+    check(client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0) == 0 && h.stream == 1,
           "h2 get: the request opens stream 1");
     moat_buf got, interim;
     moat_buf_init(&got);
@@ -170,7 +186,7 @@ static void get_fields(void)
     /* a second request: stream 3, the state reset */
     moat_buf_clear(&got);
     t.fields[0] = '\0';
-    check(client_h2_request(&h, req, strlen(req), NULL, 0, 0) == 0 && h.stream == 3 &&
+    check(client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0) == 0 && h.stream == 3 &&
               !h.head_ready && !h.closed,
           "h2 get: a second request on the session is stream 3");
     pump(&h, &t, &got, &interim);
@@ -202,7 +218,7 @@ static void post_body(void)
     for (size_t i = 0; i < n; i++)
         body[i] = (uint8_t)(i * 31 + (i >> 8));
     const char *req = "POST /up HTTP/1.1\r\nHost: localhost\r\nContent-Length: 200000\r\n\r\n";
-    client_h2_request(&h, req, strlen(req), body, n, 0);
+    client_h2_request(&h, req, strlen(req), body, n, NULL, 0);
     moat_buf got, interim;
     moat_buf_init(&got);
     moat_buf_init(&interim);
@@ -228,7 +244,7 @@ static void interim_redirect(void)
     srv_init(&t);
     client_h2_init(&h, NULL);
     const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    client_h2_request(&h, req, strlen(req), NULL, 0, 0);
+    client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0);
     moat_buf got, interim;
     moat_buf_init(&got);
     moat_buf_init(&interim);
@@ -244,7 +260,7 @@ static void interim_redirect(void)
               !strcmp(loc, "/next") && h.closed,
           "h2 redirect: 103 kept as interim, then 302 with Location /next (%s)", loc);
     /* 1xx heads without end: the stream is reset after HTTP_MAX_INTERIM */
-    client_h2_request(&h, req, strlen(req), NULL, 0, 0);
+    client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0);
     pump(&h, &t, &got, &interim);
     for (int i = 0; i < HTTP_MAX_INTERIM + 5; i++)
         nghttp2_submit_headers(t.s, NGHTTP2_FLAG_NONE, t.stream, NULL, early, 2, NULL);
@@ -266,7 +282,7 @@ static void hostile(int which)
     srv_init(&t);
     client_h2_init(&h, NULL);
     const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    client_h2_request(&h, req, strlen(req), NULL, 0, 0);
+    client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0);
     moat_buf got, interim;
     moat_buf_init(&got);
     moat_buf_init(&interim);
@@ -312,8 +328,93 @@ static void hostile(int which)
     srv_free(&t);
 }
 
+/* -T and -F's streamed body: memory and a file piece read as the windows
+ * allow, a body of no length (stdin) ended by END_STREAM with no
+ * Transfer-Encoding; a file that shrinks resets the stream. */
+static void streamed_body(int shrink)
+{
+    struct client_h2 h;
+    struct srv t;
+    srv_init(&t);
+    client_h2_init(&h, NULL);
+    static const nghttp2_nv resp[] = {NV(":status", "201")};
+    t.resp = resp;
+    t.nresp = 1;
+    char path[] = "/tmp/moat-h2body-XXXXXX";
+    int fd = mkstemp(path);
+    static uint8_t file[150000];
+    for (size_t i = 0; i < sizeof file; i++)
+        file[i] = (uint8_t)(i * 7 + (i >> 9));
+    check(fd >= 0 && write(fd, file, sizeof file) == (ssize_t)sizeof file, "h2 stream: a file");
+    struct client_body b;
+    char err[256];
+    client_body_init(&b);
+    client_body_add_mem(&b, "head-", 5);
+    client_body_add_file(&b, path, err, sizeof err);
+    b.total = -1; /* as stdin's: no length known */
+    if (shrink && ftruncate(fd, 1000) < 0) check(0, "h2 stream: truncate");
+    const char *req = "PUT /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n";
+    check(client_h2_request(&h, req, strlen(req), NULL, 0, &b, 0) == 0, "h2 stream: the request");
+    moat_buf got, interim;
+    moat_buf_init(&got);
+    moat_buf_init(&interim);
+    pump(&h, &t, &got, &interim);
+    if (!shrink) {
+        check(t.ended && t.body.len == 5 + sizeof file && !memcmp(t.body.base, "head-", 5) &&
+                  !memcmp(t.body.base + 5, file, sizeof file),
+              "h2 stream: memory and a 150000-byte file arrive whole past the first window (%zu)",
+              t.body.len);
+        check(!strstr(t.fields, "transfer-encoding") && !strstr(t.fields, "content-length"),
+              "h2 stream: no length known: neither transfer-encoding nor content-length sent");
+        check(h.closed && h.status == 201 && !h.body_err[0], "h2 stream: the 201");
+    } else {
+        check(h.closed && strstr(h.body_err, "shrank") && !t.ended && t.closed &&
+                  t.closed_code == NGHTTP2_INTERNAL_ERROR,
+              "h2 stream: a file that shrinks resets the stream (%s)", h.body_err);
+    }
+    close(fd);
+    unlink(path);
+    client_body_free(&b);
+    moat_buf_free(&got);
+    moat_buf_free(&interim);
+    client_h2_free(&h);
+    srv_free(&t);
+}
+
+/* A response moat no longer wants (a redirect's body): RST_STREAM(CANCEL),
+ * no error of the server's recorded, the session still usable. */
+static void cancel(void)
+{
+    struct client_h2 h;
+    struct srv t;
+    srv_init(&t);
+    client_h2_init(&h, NULL);
+    const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0);
+    moat_buf got, interim;
+    moat_buf_init(&got);
+    moat_buf_init(&interim);
+    pump(&h, &t, &got, &interim);
+    static const nghttp2_nv head[] = {NV(":status", "302"), NV("location", "/next")};
+    nghttp2_submit_headers(t.s, 0, t.stream, NULL, head, 2, NULL);
+    pump(&h, &t, &got, &interim);
+    check(h.head_ready && h.status == 302 && !h.closed, "h2 cancel: a 302 head, its body to come");
+    client_h2_cancel(&h);
+    pump(&h, &t, &got, &interim);
+    check(h.closed && !h.stream_error && !h.err[0] && t.closed && t.closed_code == NGHTTP2_CANCEL &&
+              client_h2_reusable(&h),
+          "h2 cancel: RST_STREAM CANCEL sent, no error, the session reusable");
+    moat_buf_free(&got);
+    moat_buf_free(&interim);
+    client_h2_free(&h);
+    srv_free(&t);
+}
+
 int main(void)
 {
+    streamed_body(0);
+    streamed_body(1);
+    cancel();
     get_fields();
     post_body();
     interim_redirect();
