@@ -11,7 +11,12 @@ override CFLAGS += $(IDN2_CFLAGS)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 override CFLAGS += $(JANSSON_CFLAGS)
-LDLIBS  = -lcrypto $(IDN2_LIBS) $(JANSSON_LIBS)
+# zlib and libbrotli's decoder (Debian: zlib1g-dev, libbrotli-dev): the
+# bodies of moat get --compressed.
+ZBR_CFLAGS := $(shell pkg-config --cflags zlib libbrotlidec 2>/dev/null)
+ZBR_LIBS   := $(shell pkg-config --libs zlib libbrotlidec 2>/dev/null || echo -lz -lbrotlidec)
+override CFLAGS += $(ZBR_CFLAGS)
+LDLIBS  = -lcrypto $(IDN2_LIBS) $(JANSSON_LIBS) $(ZBR_LIBS)
 
 # ML-KEM-768: libcrypto's when its headers have ML-KEM (OpenSSL 3.5 and
 # later), moat's own (src/crypto/mlkem.c) otherwise; `moat version` says

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "client/client.h"
+#include "client/getnet.h"
 #include "core/exit.h"
 
 static const char usage[] =
@@ -21,7 +22,11 @@ static const char usage[] =
     "  -w FORMAT              after the transfer print FORMAT: %{http_code} %{time_total} ...\n"
     "  --resolve HOST:PORT:ADDR, --connect-timeout S, -m S\n"
     "  --cacert FILE, --capath DIR, --crl FILE, -k (no verification: insecure)\n"
-    "  --tls-group NAME, --ciphers LIST, --session FILE, --cert FILE --key FILE\n";
+    "  --tls-group NAME, --ciphers LIST, --session FILE, --cert FILE --key FILE\n"
+    "  --compressed           ask for deflate, gzip, br and decode the body\n"
+    "  --retry N, --retry-delay S, --retry-max-time S, --retry-all-errors, --retry-connrefused\n"
+    "  --limit-rate RATE      at most RATE bytes a second each way (K, M, G suffixes)\n"
+    "  -x [http://]HOST:PORT, -U USER:PASSWORD, --noproxy LIST   HTTP CONNECT proxy\n";
 
 static int fail_usage(const char *fmt, const char *arg)
 {
@@ -41,7 +46,8 @@ enum value_kind {
     V_DATA,
     V_DATA_BINARY,
     V_CONNECT_TIMEOUT,
-    V_MAX_TIME
+    V_MAX_TIME,
+    V_NET /* --retry, --limit-rate ...: read by take_net */
 };
 #define AT(field) offsetof(struct moat_get_opts, field)
 static const struct {
@@ -77,6 +83,15 @@ static const struct {
     {"--connect-timeout", V_CONNECT_TIMEOUT, 0},
     {"-m", V_MAX_TIME, 0},
     {"--max-time", V_MAX_TIME, 0},
+    {"-x", V_STRING, AT(proxy)},
+    {"--proxy", V_STRING, AT(proxy)},
+    {"-U", V_STRING, AT(proxy_user)},
+    {"--proxy-user", V_STRING, AT(proxy_user)},
+    {"--noproxy", V_STRING, AT(noproxy)},
+    {"--retry", V_NET, AT(retry)},
+    {"--retry-delay", V_NET, AT(retry_delay)},
+    {"--retry-max-time", V_NET, AT(retry_max_time)},
+    {"--limit-rate", V_NET, AT(limit_rate)},
 };
 
 /* The long switches (the short ones are in short_flags), each an int. */
@@ -84,9 +99,18 @@ static const struct {
     const char *name;
     size_t off;
 } switch_opts[] = {
-    {"--insecure", AT(insecure)}, {"--include", AT(include)}, {"--head", AT(head)},
-    {"--silent", AT(silent)},     {"--verbose", AT(verbose)}, {"--explain", AT(explain)},
-    {"--location", AT(follow)},   {"--fail", AT(fail)},       {"--remote-name", AT(remote_name)},
+    {"--insecure", AT(insecure)},
+    {"--include", AT(include)},
+    {"--head", AT(head)},
+    {"--silent", AT(silent)},
+    {"--verbose", AT(verbose)},
+    {"--explain", AT(explain)},
+    {"--location", AT(follow)},
+    {"--fail", AT(fail)},
+    {"--remote-name", AT(remote_name)},
+    {"--compressed", AT(compressed)},
+    {"--retry-all-errors", AT(retry_all_errors)},
+    {"--retry-connrefused", AT(retry_connrefused)},
 };
 
 /* "--name VALUE" or "--name=VALUE" (or "-m VALUE"). */
@@ -151,6 +175,32 @@ static int short_flags(const char *a, struct moat_get_opts *o)
     return GET_EXIT_OK;
 }
 
+/* --retry N, --retry-delay S, --retry-max-time S, --limit-rate RATE, as
+ * curl reads them. Returns an exit status. */
+static int take_net(struct moat_get_opts *o, size_t off, const char *v)
+{
+    char *end;
+    if (off == AT(limit_rate)) {
+        if (client_parse_rate(v, &o->limit_rate) < 0)
+            return fail_usage("bad --limit-rate %s (bytes a second, with K, M or G)", v);
+        return GET_EXIT_OK;
+    }
+    if (off == AT(retry)) {
+        long n = strtol(v, &end, 10);
+        if (end == v || *end || n < 0 || n > 1000000)
+            return fail_usage("bad --retry %s (a count of retries)", v);
+        o->retry = n;
+        return GET_EXIT_OK;
+    }
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= 0) || d > 1e6)
+        return fail_usage(off == AT(retry_delay) ? "bad --retry-delay %s (seconds)"
+                                                 : "bad --retry-max-time %s (seconds)",
+                          v);
+    *(double *)((char *)o + off) = d;
+    return GET_EXIT_OK;
+}
+
 /* The value v of an option of kind k. Returns an exit status. */
 static int take_value(struct moat_get_opts *o, enum value_kind k, size_t off, const char *v)
 {
@@ -183,6 +233,8 @@ static int take_value(struct moat_get_opts *o, enum value_kind k, size_t off, co
     case V_MAX_TIME:
         if (seconds(v, &o->max_time) < 0) return fail_usage("bad -m %s (seconds, more than 0)", v);
         return GET_EXIT_OK;
+    case V_NET:
+        return take_net(o, off, v);
     }
     return GET_EXIT_OK;
 }

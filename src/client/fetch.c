@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/exit.h"
 #include "core/file.h"
+#include "client/getnet.h"
 #include "client/net.h"
 #include "crypto/crypto.h"
 #include "http/reader.h"
@@ -66,6 +67,14 @@ struct xfer {
     int64_t prog_last;
     uint64_t prog_total; /* 0 when unknown */
     int prog_shown;
+    /* --compressed, --limit-rate, --retry, -x (getnet.h) */
+    struct client_decode dec;
+    int decode_err; /* the body did not decode: curl's exit status for it (61, 23) */
+    struct client_pace down, up;
+    struct client_retry retry;
+    int discard;         /* a response that will be retried: its head and body are not output */
+    int64_t retry_after; /* its Retry-After, seconds */
+    int refused;         /* the connection was refused (ECONNREFUSED) */
 };
 
 static int64_t min_deadline(int64_t a, int64_t b)
@@ -176,6 +185,22 @@ static int emit(struct xfer *x, const void *p, size_t n, int body)
         progress(x, 0);
     }
     return 0;
+}
+
+static int emit_body(void *arg, const uint8_t *p, size_t n)
+{
+    return emit(arg, p, n, 1);
+}
+
+/* A piece of the body to the output, decoded with --compressed. */
+static int emit_decoded(struct xfer *x, const uint8_t *p, size_t n)
+{
+    int r = client_decode_feed(&x->dec, p, n, emit_body, x);
+    if (r == -1 || r == -3) {
+        fprintf(stderr, "moat: cannot decode the response from %s: %s\n", x->u->shown, x->dec.err);
+        x->decode_err = r == -1 ? GET_EXIT_BAD_CONTENT_ENCODING : GET_EXIT_WRITE_ERROR;
+    }
+    return r;
 }
 
 static int timeout_exit(struct xfer *x, const char *what)
@@ -398,10 +423,27 @@ static int conn_open(struct xfer *x)
     int64_t hs_deadline = min_deadline(x->deadline, t0 + (int64_t)(x->o->connect_timeout * 1000));
     int status = 0;
     char addr[64] = "?";
-    c->fd = client_connect(u->host, u->shown, u->port, x->o->resolve, hs_deadline, addr,
-                           sizeof addr, &status, &looked);
+    struct client_proxy px;
+    int proxied = client_proxy_pick(u->host, x->o->proxy, x->o->proxy_user, x->o->noproxy, &px);
+    if (proxied > 1) return proxied;
+    if (proxied) {
+        /* The proxy resolves the server's name; --resolve applies to the
+         * proxy's own, as curl does. */
+        if (x->o->verbose) fprintf(stderr, "* using proxy %s (%s)\n", px.shown, px.from);
+        c->fd = client_connect(px.host, px.shown, px.port, x->o->resolve, hs_deadline, addr,
+                               sizeof addr, &status, &looked);
+        if (status == GET_EXIT_COULDNT_RESOLVE_HOST) status = GET_EXIT_COULDNT_RESOLVE_PROXY;
+    } else {
+        c->fd = client_connect(u->host, u->shown, u->port, x->o->resolve, hs_deadline, addr,
+                               sizeof addr, &status, &looked);
+    }
+    x->refused = c->fd < 0 && status == GET_EXIT_COULDNT_CONNECT && errno == ECONNREFUSED;
     x->t_lookup = (looked ? looked : core_mono_us()) - x->start_us;
     if (c->fd < 0) return status;
+    int tunnel_status = 0;
+    if (proxied && (status = client_proxy_connect(c->fd, &px, u->host, u->port, hs_deadline,
+                                                  x->o->verbose, &tunnel_status)))
+        return status;
     x->t_connect = core_mono_us() - x->start_us;
     snprintf(c->host, sizeof c->host, "%s", u->host);
     c->port = u->port;
@@ -416,6 +458,7 @@ static int conn_open(struct xfer *x)
                             : x->o->cacert ? x->o->cacert
                                            : "the system trust store";
         c->ex = client_explain_new(stderr, u->shown, u->port, trust);
+        if (proxied) client_explain_tunnel(c->ex, px.shown);
     }
     moat_tls_set_observer(c->t, observe, c);
     session_load(x);
@@ -426,6 +469,9 @@ static int conn_open(struct xfer *x)
     x->verify_result = x->o->insecure ? judge_insecure(x) : 0;
     x->t_app = core_mono_us() - x->start_us;
     if (x->o->verbose) verbose_tls(x, addr);
+    if (x->o->verbose && proxied)
+        fprintf(stderr, "* the TLS connection is tunnelled through proxy %s (HTTP CONNECT)\n",
+                px.shown);
     return 0;
 }
 
@@ -467,10 +513,12 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
     origin(u, host, sizeof host);
     moat_buf req;
     moat_buf_init(&req);
-    int bad = add_line(&req, "%s %s HTTP/1.1\r\n", method, u->path) < 0 ||
-              add_default(&req, o, "Host", host) < 0 ||
-              add_default(&req, o, "User-Agent", "moat/0.1") < 0 ||
-              add_default(&req, o, "Accept", "*/*") < 0;
+    int bad =
+        add_line(&req, "%s %s HTTP/1.1\r\n", method, u->path) < 0 ||
+        add_default(&req, o, "Host", host) < 0 ||
+        add_default(&req, o, "User-Agent", "moat/0.1") < 0 ||
+        add_default(&req, o, "Accept", "*/*") < 0 ||
+        (o->compressed && add_default(&req, o, "Accept-Encoding", CLIENT_ACCEPT_ENCODING) < 0);
     if (with_body) {
         snprintf(len, sizeof len, "%zu", o->data.len);
         if (o->data_form)
@@ -507,10 +555,13 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
     moat_buf_free(&req);
     if (r == 0) r = flush_tls(x, x->deadline);
     x->send_failed = 0;
-    for (size_t off = 0; r == 0 && with_body && off < o->data.len; off += SEND_CHUNK) {
-        size_t n = o->data.len - off < SEND_CHUNK ? o->data.len - off : SEND_CHUNK;
+    client_pace_init(&x->up, o->limit_rate);
+    for (size_t off = 0, n = 0; r == 0 && with_body && off < o->data.len; off += n) {
+        n = client_pace_chunk(&x->up,
+                              o->data.len - off < SEND_CHUNK ? o->data.len - off : SEND_CHUNK);
         r = moat_tls_send(x->c.t, &x->out, o->data.base + off, n);
         if (r == 0) r = flush_tls(x, x->deadline);
+        if (r == 0) client_pace_account(&x->up, n, x->deadline);
         if (r == -1) {
             /* A server may answer (a redirect, 413) and close before it
              * has read the body: look for that answer before failing. */
@@ -539,7 +590,9 @@ static int read_more(struct xfer *x)
     uint8_t buf[READ_CHUNK];
     for (int i = 0; i < 100000; i++) {
         if (moat_tls_peer_closed(x->c.t)) return 1;
-        ssize_t n = client_recv_some(x->c.fd, buf, sizeof buf, x->deadline);
+        ssize_t n =
+            client_recv_some(x->c.fd, buf, client_pace_chunk(&x->down, sizeof buf), x->deadline);
+        if (n > 0) client_pace_account(&x->down, (size_t)n, x->deadline);
         if (n == -2) return timeout_exit(x, "receiving from");
         if (n < 0) {
             if (errno == ECONNRESET) return GET_EXIT_PARTIAL_FILE;
@@ -618,6 +671,16 @@ static int take_head(struct xfer *x, const moat_http_response *resp, size_t hl, 
     }
     x->c.reusable = resp->f.keep_alive;
     if (x->o->verbose) verbose_head("< ", (const char *)x->app.base, hl);
+    /* --retry: a response that will be tried again is not output (curl
+     * writes it, then truncates a file: a terminal would keep it). */
+    const moat_http_header *ra = moat_http_find_header(&resp->f, "Retry-After");
+    x->retry_after = ra ? client_retry_after(ra->value, ra->value_len, time(NULL)) : 0;
+    struct client_retry peek = x->retry;
+    char msg[200];
+    int64_t wait;
+    x->discard = x->o->retry && client_retry_next(&peek, 0, resp->status, x->retry_after, 0,
+                                                  core_mono_ms(), &wait, msg, sizeof msg) > 0;
+    if (x->discard) return 0;
     if (x->c.ex) {
         size_t l = strcspn((const char *)x->app.base, "\r");
         char line[200];
@@ -670,7 +733,8 @@ static int read_body(struct xfer *x, http_body *b, int out)
     while (!b->done) {
         http_piece p;
         int r = http_body_feed(b, x->app.base, x->app.len, &x->decoded, &p);
-        if (out && emit(x, p.data, p.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
+        if (out && emit_decoded(x, p.data, p.len) < 0)
+            return x->decode_err ? x->decode_err : GET_EXIT_WRITE_ERROR;
         moat_buf_consume(&x->app, p.used);
         moat_buf_clear(&x->decoded);
         if (r < 0) { /* HTTP_BODY_BAD, or out of memory */
@@ -702,9 +766,17 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
     if (r) return r;
     int follow = x->o->follow && is_redirect(resp.status) && a->location[0];
     if (rd.body.framing == HTTP_BODY_CLOSE) x->c.reusable = 0;
+    int out = !follow && !x->discard;
+    /* --compressed: the decoder, set up while resp still points at the head. */
+    client_decode_free(&x->dec);
+    const moat_http_header *ce = moat_http_find_header(&resp.f, "Content-Encoding");
+    if (out && x->o->compressed && ce &&
+        client_decode_init(&x->dec, ce->value, ce->value_len) < 0) {
+        fprintf(stderr, "moat: cannot decode the response from %s: %s\n", x->u->shown, x->dec.err);
+        return GET_EXIT_BAD_CONTENT_ENCODING;
+    }
     moat_buf_consume(&x->app, hl);
     if (follow && !x->c.reusable) return 0; /* the body is not wanted */
-    int out = !follow;
     x->size_download = 0;
     x->prog_total = rd.body.framing == HTTP_BODY_LENGTH ? rd.body.left : 0;
     x->progress = out && x->o->output && !x->o->silent && isatty(2);
@@ -859,6 +931,70 @@ static int finish(struct xfer *x, int status)
     return status;
 }
 
+/* One run of the request, following redirects with -L. Returns the exit
+ * status. */
+static int transfer(struct xfer *x)
+{
+    const struct moat_get_opts *o = x->o;
+    static char url[8400];
+    char err[512], first_host[256] = "";
+    int first_port = 0;
+    snprintf(url, sizeof url, "%s", o->url);
+    const char *method = o->method ? o->method : o->head ? "HEAD" : o->has_data ? "POST" : "GET";
+    int with_body = o->has_data;
+    static struct moat_url u;
+    struct answer a;
+    int status = 0;
+    for (int hops = 0;; hops++) {
+        status = client_url_parse(url, &u, err, sizeof err);
+        if (status) {
+            fprintf(stderr, "moat: %s\n", err);
+            break;
+        }
+        x->u = &u;
+        /* The origin of the first URL: -H credentials go only there. */
+        if (!first_host[0]) {
+            snprintf(first_host, sizeof first_host, "%s", u.host);
+            first_port = u.port;
+        }
+        /* As curl does: Authorization and Cookie from -H are dropped once
+         * a redirect leaves the first origin (RFC 6454: scheme, host and
+         * port; the scheme is always https here). */
+        status = exchange(x, method, with_body,
+                          strcasecmp(first_host, u.host) != 0 || first_port != u.port, &a);
+        if (status || !(o->follow && is_redirect(a.status) && a.location[0])) break;
+        if ((status = redirect_to(o, &u, &a, hops, url, &method, &with_body))) break;
+    }
+    return status;
+}
+
+/* --retry: after a failed attempt, whether to try again (the warning
+ * printed, the output file emptied, the pause taken). Returns 1 to go on. */
+static int retry_wait(struct xfer *x, int status)
+{
+    int64_t wait = 0;
+    char msg[300];
+    int http = status == 0 || status == GET_EXIT_HTTP_RETURNED_ERROR ? x->http_code : 0;
+    int why = client_retry_next(&x->retry, status, http, x->retry_after, x->refused, core_mono_ms(),
+                                &wait, msg, sizeof msg);
+    if (why && !x->o->silent) fprintf(stderr, "Warning: %s\n", msg);
+    if (why <= 0) return 0;
+    if (x->c.t || x->c.fd >= 0) conn_close(x);
+    /* What an attempt wrote to a file is thrown away, as curl does. */
+    long written = x->sink && x->sink != stdout ? ftell(x->sink) : 0;
+    if (written > 0 && !x->o->silent) fprintf(stderr, "Throwing away %ld bytes\n", written);
+    if (written > 0 && (fflush(x->sink) != 0 || ftruncate(fileno(x->sink), 0) != 0 ||
+                        fseek(x->sink, 0, SEEK_SET))) {
+        fprintf(stderr, "moat: cannot truncate %s to retry: %s\n", x->o->output, strerror(errno));
+        return 0;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(wait / 1000),
+                          .tv_nsec = (long)(wait % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    return 1;
+}
+
 int client_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
 {
     struct xfer x = {.o = o, .cfg = cfg};
@@ -868,36 +1004,18 @@ int client_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
     moat_buf_init(&x.decoded);
     x.start = core_mono_ms();
     x.start_us = core_mono_us();
-    if (o->max_time > 0) x.deadline = x.start + (int64_t)(o->max_time * 1000);
-
-    static char url[8400];
-    char err[512], first_host[256] = "";
-    int first_port = 0;
-    snprintf(url, sizeof url, "%s", o->url);
-    const char *method = o->method ? o->method : o->head ? "HEAD" : o->has_data ? "POST" : "GET";
-    int with_body = o->has_data;
-    struct moat_url u;
-    struct answer a;
-    int status = 0;
-    for (int hops = 0;; hops++) {
-        status = client_url_parse(url, &u, err, sizeof err);
-        if (status) {
-            fprintf(stderr, "moat: %s\n", err);
-            break;
-        }
-        x.u = &u;
-        /* The origin of the first URL: -H credentials go only there. */
-        if (!first_host[0]) {
-            snprintf(first_host, sizeof first_host, "%s", u.host);
-            first_port = u.port;
-        }
-        /* As curl does: Authorization and Cookie from -H are dropped once
-         * a redirect leaves the first origin (RFC 6454: scheme, host and
-         * port; the scheme is always https here). */
-        status = exchange(&x, method, with_body,
-                          strcasecmp(first_host, u.host) != 0 || first_port != u.port, &a);
-        if (status || !(o->follow && is_redirect(a.status) && a.location[0])) break;
-        if ((status = redirect_to(o, &u, &a, hops, url, &method, &with_body))) break;
-    }
+    client_retry_init(&x.retry, o->retry, o->retry_delay, o->retry_max_time, o->retry_all_errors,
+                      o->retry_connrefused, x.start);
+    int status;
+    do {
+        /* -m bounds each attempt, as curl's does. */
+        int64_t now = core_mono_ms();
+        x.deadline = o->max_time > 0 ? now + (int64_t)(o->max_time * 1000) : 0;
+        x.discard = x.refused = x.decode_err = x.http_code = 0;
+        x.retry_after = 0;
+        client_pace_init(&x.down, o->limit_rate);
+        status = transfer(&x);
+    } while (o->retry && retry_wait(&x, status));
+    client_decode_free(&x.dec);
     return finish(&x, status);
 }
