@@ -236,6 +236,14 @@ def main():
                if layer(f) == lay and any(NO_IO.match(s) for s in syms)]
         check(not bad, f"deps no file or socket I/O in {lay}", bad)
 
+    # zlib and libbrotli undo the codings of moat get --compressed: they
+    # are called from client/ alone (decode.c), nowhere else.
+    zbr = re.compile(r"^(inflate\w*|deflate\w*|zlibVersion|Brotli\w+)$")
+    bad = [f"{short(f)}: {' '.join(sorted(s for s in syms if zbr.match(s)))}"
+           for f, syms in sorted(undefs.items())
+           if layer(f) != "client" and any(zbr.match(s) for s in syms)]
+    check(not bad, "deps zlib and libbrotli are called from client/ only", bad)
+
     # Cycles: files that depend on each other (calls and includes together).
     succ = {}
     for (a, b) in list(calls) + list(inc):

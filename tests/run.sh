@@ -25,7 +25,8 @@ make:make testssl:testssl.sh cc:build-essential pkg-config:pkg-config chromium:c
 node:nodejs npm:npm h2o:h2o taskset:util-linux man:man-db groff:groff-base nm:binutils
 haproxy:haproxy promtool:prometheus pebble:pebble pebble-challtestsrv:pebble flock:util-linux bc:bc"
 # packages without a command of their own: package:file that shows it is there
-FILES="libssl-dev:/usr/include/openssl/evp.h libidn2-dev:/usr/include/idn2.h libjansson-dev:/usr/include/jansson.h valgrind:/usr/include/valgrind/memcheck.h"
+FILES="libssl-dev:/usr/include/openssl/evp.h libidn2-dev:/usr/include/idn2.h libjansson-dev:/usr/include/jansson.h valgrind:/usr/include/valgrind/memcheck.h
+zlib1g-dev:/usr/include/zlib.h libbrotli-dev:/usr/include/brotli/decode.h python3-brotli:/usr/lib/python3/dist-packages/brotli.py"
 
 missing_pkgs() {
 	local pair cmd pkg
@@ -187,7 +188,7 @@ if [ -z "${MOAT_TEST_NO_ASAN:-}" ] && [ $# -eq 0 ] && [ -x build/asan/moat ]; th
 	echo "== interop with the ASan+UBSan moat"
 	for n in 10-serve-openssl 11-serve-gnutls 13-serve-nss 20-get-openssl 50-hostile \
 		80-serve-resume-mtls-ocsp 81-serve-http 86-proxy-edge 90-get-nginx 91-get-post-session \
-		92-get-errors 93-get-hosts 93-get-trust 65-cert-pebble; do
+		92-get-errors 93-get-hosts 93-get-trust 65-cert-pebble 97-get-net; do
 		[ -f "tests/interop/$n.sh" ] || continue
 		MOAT=$ROOT/build/asan/moat T_CLIENT=20 \
 			run_prog "interop-asan/$n" "$OUT/interop/asan-$n.log" 900 bash "tests/interop/$n.sh"

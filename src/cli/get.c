@@ -99,15 +99,9 @@ static const struct {
     const char *name;
     size_t off;
 } switch_opts[] = {
-    {"--insecure", AT(insecure)},
-    {"--include", AT(include)},
-    {"--head", AT(head)},
-    {"--silent", AT(silent)},
-    {"--verbose", AT(verbose)},
-    {"--explain", AT(explain)},
-    {"--location", AT(follow)},
-    {"--fail", AT(fail)},
-    {"--remote-name", AT(remote_name)},
+    {"--insecure", AT(insecure)}, {"--include", AT(include)}, {"--head", AT(head)},
+    {"--silent", AT(silent)},     {"--verbose", AT(verbose)}, {"--explain", AT(explain)},
+    {"--location", AT(follow)},   {"--fail", AT(fail)},       {"--remote-name", AT(remote_name)},
     {"--compressed", AT(compressed)},
     {"--retry-all-errors", AT(retry_all_errors)},
     {"--retry-connrefused", AT(retry_connrefused)},

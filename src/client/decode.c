@@ -24,7 +24,10 @@ struct client_decode_stage {
     int z_init;          /* inflateInit2 done */
     int ended;           /* the coded stream ended: any byte after it is an error */
     int deflate_restart; /* deflate: may still be tried as raw deflate */
-    uint64_t out_total;  /* bytes produced */
+    uint8_t head[2];     /* deflate: its first bytes, the zlib header if it has one */
+    size_t headn;
+    uint64_t fed;       /* input bytes before this piece */
+    uint64_t out_total; /* bytes produced */
     BrotliDecoderState *br;
 };
 
@@ -118,6 +121,11 @@ static int feed_zlib(struct client_decode *d, int i, const uint8_t *in, size_t n
     struct client_decode_stage *s = d->stage[i];
     uint8_t out[OUT_CHUNK];
     const char *name = s->kind == K_GZIP ? "gzip" : "deflate";
+    size_t prev = s->headn; /* header bytes from earlier pieces */
+    while (s->deflate_restart && s->headn < sizeof s->head && s->headn - prev < n) {
+        s->head[s->headn] = in[s->headn - prev];
+        s->headn++;
+    }
     s->z.next_in = (Bytef *)in;
     s->z.avail_in = (uInt)n;
     while (s->z.avail_in) {
@@ -126,23 +134,32 @@ static int feed_zlib(struct client_decode *d, int i, const uint8_t *in, size_t n
         s->z.avail_out = sizeof out;
         int r = inflate(&s->z, Z_NO_FLUSH);
         size_t got = sizeof out - s->z.avail_out;
-        if (r == Z_DATA_ERROR && s->deflate_restart && s->out_total == 0 && got == 0) {
+        /* Only while every earlier byte is in head[], so none is lost. */
+        if (r == Z_DATA_ERROR && s->deflate_restart && s->out_total == 0 && got == 0 &&
+            s->fed <= sizeof s->head) {
             /* Not the zlib format: raw deflate, as some servers send. */
             inflateEnd(&s->z);
             s->z_init = 0;
             s->deflate_restart = 0;
             if (zinit(s, -MAX_WBITS) < 0) return fail(d, name, "out of memory");
+            if (prev) { /* the bytes taken for a header, from earlier pieces */
+                uint8_t early[sizeof s->head];
+                memcpy(early, s->head, prev);
+                int e = feed_zlib(d, i, early, prev, sink, arg);
+                if (e) return e;
+            }
             s->z.next_in = (Bytef *)in;
             s->z.avail_in = (uInt)n;
             continue;
         }
         if (r != Z_OK && r != Z_STREAM_END && !(r == Z_BUF_ERROR && got))
             return fail(d, name, s->z.msg ? s->z.msg : "invalid data");
-        s->deflate_restart = 0;
+        if (got) s->deflate_restart = 0;
         int e = pass_on(d, i, out, got, sink, arg);
         if (e) return e;
         if (r == Z_STREAM_END) s->ended = 1;
     }
+    s->fed += n;
     return 0;
 }
 
