@@ -33,7 +33,10 @@ struct client_decode_stage {
 
 static int fail(struct client_decode *d, const char *what, const char *why)
 {
-    snprintf(d->err, sizeof d->err, "%s: %s", what, why ? why : "invalid data");
+    if (why && !*why)
+        snprintf(d->err, sizeof d->err, "%s", what);
+    else
+        snprintf(d->err, sizeof d->err, "%s: %s", what, why ? why : "invalid data");
     return -1;
 }
 
