@@ -166,6 +166,8 @@ fuzz-bins: $(FUZZ_TARGETS:%=$(B)/%)
 # reading; no command line).
 FUZZ_OBJ := $(filter-out $(B)/src/server/serve.o,$(filter $(B)/src/core/% $(B)/src/crypto/% \
                      $(B)/src/tls/% $(B)/src/tlsfile/% $(B)/src/http/% $(B)/src/client/url.o $(B)/src/server/% \
+                     $(B)/src/client/decode.o $(B)/src/client/retry.o $(B)/src/client/pace.o \
+                     $(B)/src/client/proxy.o $(B)/src/client/net.o \
                      $(B)/src/acme/json.o,$(OBJ)))
 $(B)/libmoatfuzz.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^

@@ -227,6 +227,18 @@ if [ "$n" -ge 2 ] && [ "$n" -le 5 ] && [ "$ms" -lt 30000 ]; then
 	ok "get net: --retry 100 --retry-delay 1 --retry-max-time 3: stops after $n requests (${ms} ms)"
 else notok "get net: --retry-max-time bounds the retries" "$n requests, $ms ms"; fi
 
+# A body cut off half way (exit 18) is retried with --retry-all-errors;
+# the -o file is emptied first, so it ends with the whole body once.
+id=cut$RANDOM
+run m.cut "$MOAT" get "${CA[@]}" --retry 1 --retry-all-errors --retry-delay 1 -o "$T_TMP/cut.out" "$U/cut?id=$id&n=1"
+mrc=$RC
+run c.cut "${CURL[@]}" "${CA[@]}" --retry 1 --retry-all-errors --retry-delay 1 -o "$T_TMP/cut.c.out" "$U/cut?id=c$id&n=1"
+if [ "$mrc" -eq 0 ] && [ "$RC" -eq 0 ] && [ "$(count "$id")" = 2 ] && cmp -s "$T_TMP/cut.out" "$T_TMP/cut.c.out" &&
+	[ "$(wc -c <"$T_TMP/cut.out")" -eq 200000 ] && grep -q "^Throwing away 100000 bytes" "$T_TMP/m.cut.err" &&
+	diff <(warnings "$T_TMP/m.cut.err") <(warnings "$T_TMP/c.cut.err") >/dev/null; then
+	ok "get net: --retry-all-errors after a body cut off: the -o file emptied (100000 bytes thrown away), then whole, as curl's"
+else notok "get net: a cut-off body retried into an emptied file" "moat $mrc, curl $RC, $(count "$id") requests"; diag "$T_TMP/m.cut.err" "$T_TMP/c.cut.err"; fi
+
 # Timeouts are retried; a refused connection only with --retry-connrefused.
 cat >"$T_TMP/silent.py" <<'EOF'
 import socket, sys

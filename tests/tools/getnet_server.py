@@ -8,7 +8,8 @@
 Paths: /enc/NAME (br, gzip, deflate, rawdeflate, zlibgzip, gzip-br,
 identity, corrupt-gzip, corrupt-br, trailing-gzip, unknown, bomb),
 /flaky?id=K&n=N&code=C&ra=V (C with Retry-After V the first N times, then
-200), /count?id=K (requests seen for K), /big?n=BYTES, POST /sink.
+200), /cut?id=K&n=N (half a body, then the connection closed, the
+first N times), /count?id=K (requests seen for K), /big?n=BYTES, POST /sink.
 Each request's line and Accept-Encoding go to LOG."""
 import gzip
 import ssl
@@ -104,6 +105,23 @@ class H(BaseHTTPRequestHandler):
                 h = [("Retry-After", q["ra"])] if "ra" in q else []
                 return self.send(int(q.get("code", "503")), b"try again later\n", h)
             return self.send(200, b"finally %d\n" % seen)
+        if u.path == "/cut":
+            # The first N times: the head of a 200000-byte body, half of
+            # it, and the connection closed (no TLS close_notify).
+            with LOCK:
+                k = q.get("id", "")
+                COUNTS[k] = COUNTS.get(k, 0) + 1
+                seen = COUNTS[k]
+            data = (PLAIN * 2)[:200000]
+            if seen <= int(q.get("n", "1")):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[:100000])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            return self.send(200, data)
         if u.path == "/count":
             return self.send(200, b"%d\n" % COUNTS.get(q.get("id", ""), 0))
         if u.path == "/big":
