@@ -425,7 +425,10 @@ static int conn_open(struct xfer *x)
     char addr[64] = "?";
     struct client_proxy px;
     int proxied = client_proxy_pick(u->host, x->o->proxy, x->o->proxy_user, x->o->noproxy, &px);
-    if (proxied > 1) return proxied;
+    if (proxied > 1) {
+        moat_wipe(px.auth, sizeof px.auth);
+        return proxied;
+    }
     if (proxied) {
         /* The proxy resolves the server's name; --resolve applies to the
          * proxy's own, as curl does. */
@@ -441,9 +444,12 @@ static int conn_open(struct xfer *x)
     x->t_lookup = (looked ? looked : core_mono_us()) - x->start_us;
     if (c->fd < 0) return status;
     int tunnel_status = 0;
-    if (proxied && (status = client_proxy_connect(c->fd, &px, u->host, u->port, hs_deadline,
-                                                  x->o->verbose, &tunnel_status)))
-        return status;
+    if (proxied) {
+        status = client_proxy_connect(c->fd, &px, u->host, u->port, hs_deadline, x->o->verbose,
+                                      &tunnel_status);
+        moat_wipe(px.auth, sizeof px.auth);
+        if (status) return status;
+    }
     x->t_connect = core_mono_us() - x->start_us;
     snprintf(c->host, sizeof c->host, "%s", u->host);
     c->port = u->port;

@@ -268,8 +268,15 @@ int client_proxy_connect(int fd, const struct client_proxy *p, const char *host,
                      target, target, cred);
     moat_wipe(cred, sizeof cred);
     if (verbose) {
+        /* The head as sent, the credentials left out (-v output is
+         * pasted into bug reports). */
+        char shown[sizeof req];
+        snprintf(shown, sizeof shown,
+                 "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%sUser-Agent: moat/0.1\r\n"
+                 "Proxy-Connection: Keep-Alive\r\n\r\n",
+                 target, target, p->auth[0] ? "Proxy-Authorization: Basic [hidden]\r\n" : "");
         fprintf(stderr, "* Establish HTTP proxy tunnel to %s\n", target);
-        show_head("> ", req, (size_t)n);
+        show_head("> ", shown, strlen(shown));
     }
     int r = client_send_all(fd, (const uint8_t *)req, (size_t)n, deadline);
     moat_wipe(req, sizeof req);

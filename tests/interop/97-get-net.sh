@@ -322,10 +322,11 @@ else
 	echo "$head1" | diag
 	echo "$head2" | diag
 fi
-run m.pxv "$MOAT" get -v "${CA[@]}" -x "http://127.0.0.1:$PP" "$U/enc/identity"
+run m.pxv "$MOAT" get -v "${CA[@]}" -x "http://127.0.0.1:$PP" -U alice:s3cret "$U/enc/identity"
 if [ "$RC" -eq 0 ] && grep -q "^> CONNECT localhost:$SP HTTP/1.1" "$T_TMP/m.pxv.err" &&
+	grep -q "^> Proxy-Authorization: Basic \[hidden\]" "$T_TMP/m.pxv.err" && ! grep -q "YWxpY2U" "$T_TMP/m.pxv.err" &&
 	grep -q "^< HTTP/1.1 200" "$T_TMP/m.pxv.err" && grep -q "tunnelled through proxy 127.0.0.1:$PP (HTTP CONNECT)" "$T_TMP/m.pxv.err"; then
-	ok "get net: -v shows the CONNECT exchange and says the TLS connection is tunnelled"
+	ok "get net: -v shows the CONNECT exchange (the credentials hidden) and says the TLS connection is tunnelled"
 else notok "get net: -v with a proxy" "exit $RC"; diag "$T_TMP/m.pxv.err"; fi
 run m.pxe "$MOAT" get --explain "${CA[@]}" -x "127.0.0.1:$PP" "$U/enc/identity"
 if [ "$RC" -eq 0 ] && grep -q "The TLS connection is tunnelled through proxy 127.0.0.1:$PP (HTTP CONNECT)" "$T_TMP/m.pxe.err"; then
