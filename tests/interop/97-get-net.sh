@@ -368,9 +368,10 @@ envcase() {
 	c=$(connects)
 	local how=direct
 	[ "$want" = 1 ] && how=proxied
+	[ "$want" = 2 ] && how="proxied, two tunnels"
 	if [ "$mrc" -eq 0 ] && [ "$crc" -eq 0 ] && [ "$m" = "$want" ] && [ "$c" = "$want" ]; then
-		ok "get net: proxy env: ${envs[*]} ${flags[*]} -> $how, as curl"
-	else notok "get net: proxy env: ${envs[*]} ${flags[*]} -> $how" "moat exit $mrc via proxy $m, curl exit $crc via proxy $c"; diag "$T_TMP/env.err"; fi
+		ok "get net: proxy env: ${envs[*]} ${flags[*]} ${url#https://} -> $how, as curl"
+	else notok "get net: proxy env: ${envs[*]} ${flags[*]} ${url#https://} -> $how" "moat exit $mrc via proxy $m, curl exit $crc via proxy $c"; diag "$T_TMP/env.err"; fi
 }
 PX=http://127.0.0.1:$PP
 UI=https://127.0.0.1:$SP/enc/identity
@@ -397,6 +398,11 @@ envcase 1 "$U/enc/identity" "https_proxy=$PX" "no_proxy=localhost" -- --noproxy 
 envcase 0 "$U/enc/identity" "https_proxy=$PX" -- --noproxy localhost
 envcase 0 "$U/enc/identity" "no_proxy=localhost" -- -x "$PX"
 envcase 1 "$U/enc/identity" "https_proxy=http://127.0.0.1:1" -- -x "$PX"
+# Redirects: each origin is matched afresh (to 127.0.0.1, covered by
+# no_proxy, directly; back on the proxied origin, through it).
+envcase 1 "$U/redir?to=/enc/identity" "https_proxy=$PX" -- -L
+envcase 1 "$U/redir?to=https://127.0.0.1:$SP/enc/identity" "https_proxy=$PX" "no_proxy=127.0.0.1" -- -L
+envcase 2 "https://127.0.0.1:$SP/redir?to=https://localhost:$SP/enc/identity" "https_proxy=$PX" -- -L
 bg_stop "$PPID_"
 
 # Credentials: -U, or in the proxy URL; 407 without them, 403: curl's 56.

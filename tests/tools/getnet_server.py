@@ -9,7 +9,8 @@ Paths: /enc/NAME (br, gzip, deflate, rawdeflate, zlibgzip, gzip-br,
 identity, corrupt-gzip, corrupt-br, trailing-gzip, unknown, bomb),
 /flaky?id=K&n=N&code=C&ra=V (C with Retry-After V the first N times, then
 200), /cut?id=K&n=N (half a body, then the connection closed, the
-first N times), /count?id=K (requests seen for K), /big?n=BYTES, POST /sink.
+first N times), /redir?to=URL (302 to URL), /count?id=K (requests seen
+for K), /big?n=BYTES, POST /sink.
 Each request's line and Accept-Encoding go to LOG."""
 import gzip
 import ssl
@@ -122,6 +123,8 @@ class H(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             return self.send(200, data)
+        if u.path == "/redir":
+            return self.send(302, b"moved\n", [("Location", q.get("to", "/"))])
         if u.path == "/count":
             return self.send(200, b"%d\n" % COUNTS.get(q.get("id", ""), 0))
         if u.path == "/big":
