@@ -189,13 +189,19 @@ static int emit(struct xfer *x, const void *p, size_t n, int body)
 
 static int emit_body(void *arg, const uint8_t *p, size_t n)
 {
-    return emit(arg, p, n, 1);
+    return emit(arg, p, n, 0);
 }
 
-/* A piece of the body to the output, decoded with --compressed. */
+/* A piece of the body to the output, decoded with --compressed. The
+ * bytes counted (-w size_download, the progress bar) are the body's as
+ * sent, before decoding, as curl counts them. */
 static int emit_decoded(struct xfer *x, const uint8_t *p, size_t n)
 {
     int r = client_decode_feed(&x->dec, p, n, emit_body, x);
+    if (r == 0 && n) {
+        x->size_download += n;
+        progress(x, 0);
+    }
     if (r == -1 || r == -3) {
         fprintf(stderr, "moat: cannot decode the response from %s: %s\n", x->u->shown, x->dec.err);
         x->decode_err = r == -1 ? GET_EXIT_BAD_CONTENT_ENCODING : GET_EXIT_WRITE_ERROR;

@@ -59,6 +59,10 @@ for e in br gzip deflate rawdeflate gzip-br identity; do
 		diag "$T_TMP/m.$e.err"
 	fi
 done
+msize=$("$MOAT" get -s "${CA[@]}" --compressed -o /dev/null -w '%{size_download}' "$U/enc/gzip" 2>/dev/null)
+csize=$(curl -s "${CA[@]}" --compressed -o /dev/null -w '%{size_download}' "$U/enc/gzip")
+check "get net: --compressed -w %{size_download} counts the body as sent, as curl ($msize, $csize)" \
+	test -n "$msize" -a "$msize" = "$csize" -a "${msize:-0}" -lt 100000
 ae=$(grep -c "GET /enc/br HTTP/1.1 ae=deflate, gzip, br$" "$T_TMP/srv.log")
 check "get net: --compressed sends Accept-Encoding: deflate, gzip, br (curl's order, less zstd)" test "$ae" -eq 1
 run m.noflag "$MOAT" get -s "${CA[@]}" "$U/enc/gzip"
