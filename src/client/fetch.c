@@ -74,6 +74,7 @@ struct xfer {
     struct client_retry retry;
     int discard;         /* a response that will be retried: its head and body are not output */
     int64_t retry_after; /* its Retry-After, seconds */
+    int64_t decided_ms;  /* when discard was decided (monotonic) */
     int refused;         /* the connection was refused (ECONNREFUSED) */
 };
 
@@ -690,8 +691,9 @@ static int take_head(struct xfer *x, const moat_http_response *resp, size_t hl, 
     struct client_retry peek = x->retry;
     char msg[200];
     int64_t wait;
+    x->decided_ms = core_mono_ms();
     x->discard = x->o->retry && client_retry_next(&peek, 0, resp->status, x->retry_after, 0,
-                                                  core_mono_ms(), &wait, msg, sizeof msg) > 0;
+                                                  x->decided_ms, &wait, msg, sizeof msg) > 0;
     if (x->discard) return 0;
     if (x->c.ex) {
         size_t l = strcspn((const char *)x->app.base, "\r");
@@ -987,8 +989,11 @@ static int retry_wait(struct xfer *x, int status)
     int64_t wait = 0;
     char msg[300];
     int http = status == 0 || status == GET_EXIT_HTTP_RETURNED_ERROR ? x->http_code : 0;
-    int why = client_retry_next(&x->retry, status, http, x->retry_after, x->refused, core_mono_ms(),
-                                &wait, msg, sizeof msg);
+    /* A response already left out of the output is retried whatever the
+     * clock says now: the decision made on its head stands. */
+    int64_t now = x->discard && status == 0 ? x->decided_ms : core_mono_ms();
+    int why = client_retry_next(&x->retry, status, http, x->retry_after, x->refused, now, &wait,
+                                msg, sizeof msg);
     if (why && !x->o->silent) fprintf(stderr, "Warning: %s\n", msg);
     if (why <= 0) return 0;
     if (x->c.t || x->c.fd >= 0) conn_close(x);
