@@ -126,7 +126,7 @@ struct client_proxy {
 int client_noproxy_match(const char *host, const char *list);
 
 /* The proxy for host: -x (proxy, proxy_user) or https_proxy, HTTPS_PROXY,
- * all_proxy, ALL_PROXY from the environment, unless --noproxy (or
+ * all_proxy, ALL_PROXY from the environment (none for -x ""), unless --noproxy (or
  * no_proxy, NO_PROXY when no --noproxy was given) covers host. Returns 1
  * with p filled, 0 for a direct connection, or an exit status (curl's)
  * after a message on stderr for a proxy moat cannot use. */

@@ -202,6 +202,7 @@ int client_proxy_pick(const char *host, const char *proxy, const char *proxy_use
     /* --noproxy (even "") stands for no_proxy; either covers -x as well. */
     const char *list = noproxy ? noproxy : env_first(no_names, &which);
     if (client_noproxy_match(host, list)) return 0;
+    if (proxy && !*proxy) return 0; /* -x "": no proxy, the environment's neither */
     const char *spec = proxy;
     p->from = "-x";
     if (!spec) {

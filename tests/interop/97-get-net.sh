@@ -402,6 +402,7 @@ envcase 1 "$U/enc/identity" "https_proxy=$PX" "no_proxy=localhost" -- --noproxy 
 envcase 0 "$U/enc/identity" "https_proxy=$PX" -- --noproxy localhost
 envcase 0 "$U/enc/identity" "no_proxy=localhost" -- -x "$PX"
 envcase 1 "$U/enc/identity" "https_proxy=http://127.0.0.1:1" -- -x "$PX"
+envcase 0 "$U/enc/identity" "https_proxy=$PX" -- -x ""
 # Redirects: each origin is matched afresh (to 127.0.0.1, covered by
 # no_proxy, directly; back on the proxied origin, through it).
 envcase 1 "$U/redir?to=/enc/identity" "https_proxy=$PX" -- -L
