@@ -16,7 +16,12 @@ override CFLAGS += $(JANSSON_CFLAGS)
 NGHTTP2_CFLAGS := $(shell pkg-config --cflags libnghttp2 2>/dev/null)
 NGHTTP2_LIBS   := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghttp2)
 override CFLAGS += $(NGHTTP2_CFLAGS)
-LDLIBS  = -lcrypto $(IDN2_LIBS) $(JANSSON_LIBS) $(NGHTTP2_LIBS)
+# zlib and libbrotli's decoder (Debian: zlib1g-dev, libbrotli-dev): the
+# bodies of moat get --compressed.
+ZBR_CFLAGS := $(shell pkg-config --cflags zlib libbrotlidec 2>/dev/null)
+ZBR_LIBS   := $(shell pkg-config --libs zlib libbrotlidec 2>/dev/null || echo -lz -lbrotlidec)
+override CFLAGS += $(ZBR_CFLAGS)
+LDLIBS  = -lcrypto $(IDN2_LIBS) $(JANSSON_LIBS) $(NGHTTP2_LIBS) $(ZBR_LIBS)
 
 # ML-KEM-768: libcrypto's when its headers have ML-KEM (OpenSSL 3.5 and
 # later), moat's own (src/crypto/mlkem.c) otherwise; `moat version` says
@@ -167,6 +172,8 @@ fuzz-bins: $(FUZZ_TARGETS:%=$(B)/%)
 # bodies it reads; no other command line).
 FUZZ_OBJ := $(filter-out $(B)/src/server/serve.o,$(filter $(B)/src/core/% $(B)/src/crypto/% \
                      $(B)/src/tls/% $(B)/src/tlsfile/% $(B)/src/http/% $(B)/src/client/url.o $(B)/src/client/h2.o $(B)/src/client/explain.o $(B)/src/server/% \
+                     $(B)/src/client/decode.o $(B)/src/client/retry.o $(B)/src/client/pace.o \
+                     $(B)/src/client/proxy.o $(B)/src/client/net.o \
                      $(B)/src/client/cookies.o $(B)/src/client/body.o $(B)/src/acme/json.o,$(OBJ))) $(B)/src/cli/getconf.o
 $(B)/libmoatfuzz.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^

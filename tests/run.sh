@@ -26,7 +26,8 @@ node:nodejs npm:npm h2o:h2o taskset:util-linux man:man-db groff:groff-base nm:bi
 haproxy:haproxy promtool:prometheus prometheus:prometheus systemd-analyze:systemd pebble:pebble pebble-challtestsrv:pebble flock:util-linux bc:bc
 nghttp:nghttp2-client nghttpd:nghttp2-server"
 # packages without a command of their own: package:file that shows it is there
-FILES="libssl-dev:/usr/include/openssl/evp.h libidn2-dev:/usr/include/idn2.h libjansson-dev:/usr/include/jansson.h valgrind:/usr/include/valgrind/memcheck.h libnghttp2-dev:/usr/include/nghttp2/nghttp2.h time:/usr/bin/time"
+FILES="libssl-dev:/usr/include/openssl/evp.h libidn2-dev:/usr/include/idn2.h libjansson-dev:/usr/include/jansson.h valgrind:/usr/include/valgrind/memcheck.h libnghttp2-dev:/usr/include/nghttp2/nghttp2.h time:/usr/bin/time
+zlib1g-dev:/usr/include/zlib.h libbrotli-dev:/usr/include/brotli/decode.h python3-brotli:/usr/lib/python3/dist-packages/brotli.py"
 
 missing_pkgs() {
 	local pair cmd pkg
@@ -189,7 +190,7 @@ if [ -z "${MOAT_TEST_NO_ASAN:-}" ] && [ $# -eq 0 ] && [ -x build/asan/moat ]; th
 	for n in 10-serve-openssl 11-serve-gnutls 13-serve-nss 20-get-openssl 50-hostile \
 		80-serve-resume-mtls-ocsp 81-serve-http 86-proxy-edge 90-get-nginx 91-get-post-session \
 		92-get-errors 93-get-hosts 93-get-trust 94-get-h2 96-get-flags 65-cert-pebble 84-serve-json-notify \
-		88-metrics-prometheus 66-serve-acme; do
+		88-metrics-prometheus 66-serve-acme 97-get-net; do
 		[ -f "tests/interop/$n.sh" ] || continue
 		MOAT=$ROOT/build/asan/moat T_CLIENT=20 \
 			run_prog "interop-asan/$n" "$OUT/interop/asan-$n.log" 900 bash "tests/interop/$n.sh"

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/getconf.h"
 #include "client/client.h"
+#include "client/getnet.h"
 #include "core/exit.h"
 #include "core/file.h"
 
@@ -29,7 +30,11 @@ static const char usage[] =
     "  --tls-group NAME, --ciphers LIST, --session FILE, --cert FILE --key FILE\n"
     "  -A AGENT, -e URL[;auto], -u USER:PASSWORD, -b FILE|'n=v', -c FILE   as curl's\n"
     "  --json DATA, -F name=value|name=@FILE, -T FILE (PUT, streamed; - is stdin)\n"
-    "  -C N|-, --max-filesize BYTES, -D FILE, -K FILE (a curl config file)\n";
+    "  -C N|-, --max-filesize BYTES, -D FILE, -K FILE (a curl config file)\n"
+    "  --compressed           ask for deflate, gzip, br and decode the body\n"
+    "  --retry N, --retry-delay S, --retry-max-time S, --retry-all-errors, --retry-connrefused\n"
+    "  --limit-rate RATE      at most RATE bytes a second each way (K, M, G suffixes)\n"
+    "  -x [http://]HOST:PORT, -U USER:PASSWORD, --noproxy LIST   HTTP CONNECT proxy\n";
 
 static int fail_usage(const char *fmt, const char *arg)
 {
@@ -58,6 +63,7 @@ enum value_kind {
     V_COOKIE,
     V_MAX_FILESIZE,
     V_CONTINUE_AT,
+    V_NET /* --retry, --limit-rate ...: read by take_net */
 };
 #define AT(field) offsetof(struct moat_get_opts, field)
 static const struct {
@@ -113,6 +119,15 @@ static const struct {
     {"--max-filesize", V_MAX_FILESIZE, 0},
     {"-C", V_CONTINUE_AT, 0},
     {"--continue-at", V_CONTINUE_AT, 0},
+    {"-x", V_STRING, AT(proxy)},
+    {"--proxy", V_STRING, AT(proxy)},
+    {"-U", V_STRING, AT(proxy_user)},
+    {"--proxy-user", V_STRING, AT(proxy_user)},
+    {"--noproxy", V_STRING, AT(noproxy)},
+    {"--retry", V_NET, AT(retry)},
+    {"--retry-delay", V_NET, AT(retry_delay)},
+    {"--retry-max-time", V_NET, AT(retry_max_time)},
+    {"--limit-rate", V_NET, AT(limit_rate)},
 };
 
 /* The long switches (the short ones are in short_flags), each an int. */
@@ -124,6 +139,9 @@ static const struct {
     {"--silent", AT(silent)},     {"--verbose", AT(verbose)}, {"--explain", AT(explain)},
     {"--location", AT(follow)},   {"--fail", AT(fail)},       {"--remote-name", AT(remote_name)},
     {"--http1.1", AT(http1_1)},
+    {"--compressed", AT(compressed)},
+    {"--retry-all-errors", AT(retry_all_errors)},
+    {"--retry-connrefused", AT(retry_connrefused)},
 };
 
 /* "--name VALUE" or "--name=VALUE" (or "-m VALUE"). */
@@ -255,6 +273,32 @@ static int take_curl_value(struct moat_get_opts *o, int k, const char *v)
     return GET_EXIT_OK;
 }
 
+/* --retry N, --retry-delay S, --retry-max-time S, --limit-rate RATE, as
+ * curl reads them. Returns an exit status. */
+static int take_net(struct moat_get_opts *o, size_t off, const char *v)
+{
+    char *end;
+    if (off == AT(limit_rate)) {
+        if (client_parse_rate(v, &o->limit_rate) < 0)
+            return fail_usage("bad --limit-rate %s (bytes a second, with K, M or G)", v);
+        return GET_EXIT_OK;
+    }
+    if (off == AT(retry)) {
+        long n = strtol(v, &end, 10);
+        if (end == v || *end || n < 0 || n > 1000000)
+            return fail_usage("bad --retry %s (a count of retries)", v);
+        o->retry = n;
+        return GET_EXIT_OK;
+    }
+    double d = strtod(v, &end);
+    if (end == v || *end || !(d >= 0) || d > 1e6)
+        return fail_usage(off == AT(retry_delay) ? "bad --retry-delay %s (seconds)"
+                                                 : "bad --retry-max-time %s (seconds)",
+                          v);
+    *(double *)((char *)o + off) = d;
+    return GET_EXIT_OK;
+}
+
 /* The value v of an option of kind k. Returns an exit status. */
 static int take_value(struct moat_get_opts *o, enum value_kind k, size_t off, const char *v)
 {
@@ -287,6 +331,8 @@ static int take_value(struct moat_get_opts *o, enum value_kind k, size_t off, co
     case V_MAX_TIME:
         if (seconds(v, &o->max_time) < 0) return fail_usage("bad -m %s (seconds, more than 0)", v);
         return GET_EXIT_OK;
+    case V_NET:
+        return take_net(o, off, v);
     default:
         return take_curl_value(o, k, v);
     }

@@ -95,6 +95,16 @@ struct moat_get_opts {
     int64_t max_filesize;    /* --max-filesize: 0 for no limit */
     int64_t continue_at;     /* -C N; -1 for "-C -" (the size of the output file) */
     int resume;              /* -C was given */
+    int compressed;                 /* --compressed: ask for deflate, gzip, br and decode */
+    long retry;                     /* --retry N */
+    double retry_delay;             /* --retry-delay S (0: curl's backoff) */
+    double retry_max_time;          /* --retry-max-time S (0: none) */
+    int retry_all_errors;           /* --retry-all-errors */
+    int retry_connrefused;          /* --retry-connrefused */
+    uint64_t limit_rate;            /* --limit-rate: bytes a second, each way; 0: none */
+    const char *proxy;              /* -x [http://][USER:PASSWORD@]HOST[:PORT] */
+    const char *proxy_user;         /* -U USER:PASSWORD */
+    const char *noproxy;            /* --noproxy LIST (stands for no_proxy) */
 };
 
 #define MOAT_GET_MAX_FORMS MOAT_GET_MAX_HEADERS
@@ -131,6 +141,8 @@ struct moat_explain;
 struct moat_explain *client_explain_new(FILE *f, const char *host, int port, const char *trust);
 void client_explain_observe(void *arg, int event, const uint8_t *data, size_t len, int info);
 void client_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int ok);
+/* The connection runs through an HTTP CONNECT tunnel of proxy ("host:port"). */
+void client_explain_tunnel(struct moat_explain *e, const char *proxy);
 /* Marks the start of the request (records after this are the request's
  * and the response's) and the end of the response. */
 void client_explain_request(struct moat_explain *e, const char *request_line, size_t body_len);

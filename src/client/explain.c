@@ -218,6 +218,17 @@ struct moat_explain *client_explain_new(FILE *f, const char *host, int port, con
     return e;
 }
 
+void client_explain_tunnel(struct moat_explain *e, const char *proxy)
+{
+    if (!e) return;
+    fprintf(e->m,
+            "The TLS connection is tunnelled through proxy %s (HTTP CONNECT): moat asked the "
+            "proxy to connect to %s:%d and relay bytes both ways. The proxy sees the server's "
+            "name and port, and how much goes each way, but cannot read or change what is "
+            "inside: the handshake below is between moat and the server, end to end.\n\n",
+            proxy, e->host, e->port);
+}
+
 static void client_hello(struct moat_explain *e, rd_t r, size_t len)
 {
     FILE *m = e->m;

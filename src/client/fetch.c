@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/exit.h"
 #include "core/file.h"
+#include "client/getnet.h"
 #include "client/net.h"
 #include "crypto/crypto.h"
 #include "http/reader.h"
@@ -72,6 +73,15 @@ struct xfer {
     uint64_t prog_total; /* 0 when unknown */
     int prog_shown;
     struct client_extra ex; /* -b/-c, -D, -C, -T, -F (flags.c) */
+    /* --compressed, --limit-rate, --retry, -x (getnet.h) */
+    struct client_decode dec;
+    int decode_err; /* the body did not decode: curl's exit status for it (61, 23) */
+    struct client_pace down, up;
+    struct client_retry retry;
+    int discard;         /* a response that will be retried: its head and body are not output */
+    int64_t retry_after; /* its Retry-After, seconds */
+    int64_t decided_ms;  /* when discard was decided (monotonic) */
+    int refused;         /* the connection was refused (ECONNREFUSED) */
 };
 
 static int64_t min_deadline(int64_t a, int64_t b)
@@ -182,6 +192,28 @@ static int emit(struct xfer *x, const void *p, size_t n, int body)
         progress(x, 0);
     }
     return 0;
+}
+
+static int emit_body(void *arg, const uint8_t *p, size_t n)
+{
+    return emit(arg, p, n, 0);
+}
+
+/* A piece of the body to the output, decoded with --compressed. The
+ * bytes counted (-w size_download, the progress bar) are the body's as
+ * sent, before decoding, as curl counts them. */
+static int emit_decoded(struct xfer *x, const uint8_t *p, size_t n)
+{
+    int r = client_decode_feed(&x->dec, p, n, emit_body, x);
+    if (r == 0 && n) {
+        x->size_download += n;
+        progress(x, 0);
+    }
+    if (r == -1 || r == -3) {
+        fprintf(stderr, "moat: cannot decode the response from %s: %s\n", x->u->shown, x->dec.err);
+        x->decode_err = r == -1 ? GET_EXIT_BAD_CONTENT_ENCODING : GET_EXIT_WRITE_ERROR;
+    }
+    return r;
 }
 
 static int timeout_exit(struct xfer *x, const char *what)
@@ -418,10 +450,33 @@ static int conn_open(struct xfer *x)
     int64_t hs_deadline = min_deadline(x->deadline, t0 + (int64_t)(x->o->connect_timeout * 1000));
     int status = 0;
     char addr[64] = "?";
-    c->fd = client_connect(u->host, u->shown, u->port, x->o->resolve, hs_deadline, addr,
-                           sizeof addr, &status, &looked);
+    struct client_proxy px;
+    int proxied = client_proxy_pick(u->host, x->o->proxy, x->o->proxy_user, x->o->noproxy, &px);
+    if (proxied > 1) {
+        moat_wipe(px.auth, sizeof px.auth);
+        return proxied;
+    }
+    if (proxied) {
+        /* The proxy resolves the server's name; --resolve applies to the
+         * proxy's own, as curl does. */
+        if (x->o->verbose) fprintf(stderr, "* using proxy %s (%s)\n", px.shown, px.from);
+        c->fd = client_connect(px.host, px.shown, px.port, x->o->resolve, hs_deadline, addr,
+                               sizeof addr, &status, &looked);
+        if (status == GET_EXIT_COULDNT_RESOLVE_HOST) status = GET_EXIT_COULDNT_RESOLVE_PROXY;
+    } else {
+        c->fd = client_connect(u->host, u->shown, u->port, x->o->resolve, hs_deadline, addr,
+                               sizeof addr, &status, &looked);
+    }
+    x->refused = c->fd < 0 && status == GET_EXIT_COULDNT_CONNECT && errno == ECONNREFUSED;
     x->t_lookup = (looked ? looked : core_mono_us()) - x->start_us;
     if (c->fd < 0) return status;
+    int tunnel_status = 0;
+    if (proxied) {
+        status = client_proxy_connect(c->fd, &px, u->host, u->port, hs_deadline, x->o->verbose,
+                                      &tunnel_status);
+        moat_wipe(px.auth, sizeof px.auth);
+        if (status) return status;
+    }
     x->t_connect = core_mono_us() - x->start_us;
     snprintf(c->host, sizeof c->host, "%s", u->host);
     c->port = u->port;
@@ -436,6 +491,7 @@ static int conn_open(struct xfer *x)
                             : x->o->cacert ? x->o->cacert
                                            : "the system trust store";
         c->ex = client_explain_new(stderr, u->shown, u->port, trust);
+        if (proxied) client_explain_tunnel(c->ex, px.shown);
     }
     moat_tls_set_observer(c->t, observe, c);
     session_load(x);
@@ -446,6 +502,9 @@ static int conn_open(struct xfer *x)
     x->verify_result = x->o->insecure ? judge_insecure(x) : 0;
     x->t_app = core_mono_us() - x->start_us;
     if (x->o->verbose) verbose_tls(x, addr);
+    if (x->o->verbose && proxied)
+        fprintf(stderr, "* the TLS connection is tunnelled through proxy %s (HTTP CONNECT)\n",
+                px.shown);
     const char *alpn = moat_tls_get_alpn(c->t);
     if (alpn && strcmp(alpn, "h2") == 0) {
         if (client_h2_init(&c->h2, c->ex) < 0) {
@@ -539,9 +598,11 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
     origin(u, host, sizeof host);
     moat_buf req;
     moat_buf_init(&req);
-    int bad = add_line(&req, "%s %s HTTP/1.1\r\n", method, u->path) < 0 ||
-              add_default(&req, o, "Host", host) < 0 ||
-              client_extra_headers(o, &x->ex, u, cross_origin, with_body, &req) < 0;
+    int bad =
+        add_line(&req, "%s %s HTTP/1.1\r\n", method, u->path) < 0 ||
+        add_default(&req, o, "Host", host) < 0 ||
+        client_extra_headers(o, &x->ex, u, cross_origin, with_body, &req) < 0 ||
+        (o->compressed && add_default(&req, o, "Accept-Encoding", CLIENT_ACCEPT_ENCODING) < 0);
     if (with_body && !x->ex.has_body) {
         snprintf(len, sizeof len, "%zu", o->data.len);
         if (o->data_form)
@@ -605,11 +666,14 @@ static int send_request(struct xfer *x, const char *method, int with_body, int c
         r = send_stream(x);
         if (r == 1) return GET_EXIT_READ_ERROR;
     }
-    for (size_t off = 0; r == 0 && with_body && !x->ex.has_body && off < o->data.len;
-         off += SEND_CHUNK) {
-        size_t n = o->data.len - off < SEND_CHUNK ? o->data.len - off : SEND_CHUNK;
+    client_pace_init(&x->up, o->limit_rate);
+    for (size_t off = 0, n = 0; r == 0 && with_body && !x->ex.has_body && off < o->data.len;
+         off += n) {
+        n = client_pace_chunk(&x->up,
+                              o->data.len - off < SEND_CHUNK ? o->data.len - off : SEND_CHUNK);
         r = moat_tls_send(x->c.t, &x->out, o->data.base + off, n);
         if (r == 0) r = flush_tls(x, x->deadline);
+        if (r == 0) client_pace_account(&x->up, n, x->deadline);
         if (r == -1) {
             /* A server may answer (a redirect, 413) and close before it
              * has read the body: look for that answer before failing. */
@@ -638,7 +702,9 @@ static int read_more(struct xfer *x)
     uint8_t buf[READ_CHUNK];
     for (int i = 0; i < 100000; i++) {
         if (moat_tls_peer_closed(x->c.t)) return 1;
-        ssize_t n = client_recv_some(x->c.fd, buf, sizeof buf, x->deadline);
+        ssize_t n =
+            client_recv_some(x->c.fd, buf, client_pace_chunk(&x->down, sizeof buf), x->deadline);
+        if (n > 0) client_pace_account(&x->down, (size_t)n, x->deadline);
         if (n == -2) return timeout_exit(x, "receiving from");
         if (n < 0) {
             if (errno == ECONNRESET) return GET_EXIT_PARTIAL_FILE;
@@ -747,6 +813,7 @@ struct head {
     size_t len;
     int64_t content_length; /* -1 when none */
     int keep_alive;
+    int64_t retry_after; /* its Retry-After in seconds (--retry), 0 when none */
 };
 
 /* What the final head says, for the caller and the user: the status and
@@ -757,6 +824,16 @@ static int take_head(struct xfer *x, const struct head *h, struct answer *a)
     a->status = x->http_code = h->status;
     x->c.reusable = h->keep_alive;
     if (x->o->verbose) verbose_head("< ", h->text, h->len);
+    /* --retry: a response that will be tried again is not output (curl
+     * writes it, then truncates a file: a terminal would keep it). */
+    x->retry_after = h->retry_after;
+    struct client_retry peek = x->retry;
+    char msg[200];
+    int64_t wait;
+    x->decided_ms = core_mono_ms();
+    x->discard = x->o->retry && client_retry_next(&peek, 0, h->status, x->retry_after, 0,
+                                                  x->decided_ms, &wait, msg, sizeof msg) > 0;
+    if (x->discard) return 0;
     if (x->c.ex) {
         size_t l = strcspn(h->text, "\r");
         char line[200];
@@ -819,7 +896,8 @@ static int read_body(struct xfer *x, http_body *b, int out)
         http_piece p;
         int r = http_body_feed(b, x->app.base, x->app.len, &x->decoded, &p);
         if (out && client_extra_size(x->o, b->total)) return GET_EXIT_FILESIZE_EXCEEDED;
-        if (out && emit(x, p.data, p.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
+        if (out && emit_decoded(x, p.data, p.len) < 0)
+            return x->decode_err ? x->decode_err : GET_EXIT_WRITE_ERROR;
         moat_buf_consume(&x->app, p.used);
         moat_buf_clear(&x->decoded);
         if (r < 0) { /* HTTP_BODY_BAD, or out of memory */
@@ -915,8 +993,12 @@ static int h2_head(struct xfer *x, struct answer *a, int *out)
 {
     struct client_h2 *h = &x->c.h2;
     if (client_h2_field(h, "location", a->location, sizeof a->location) < 0) a->location[0] = '\0';
-    struct head hd = {h->status,         "", 0, (const char *)h->head.base, h->head.len,
-                      h->content_length, 1};
+    char ra[64];
+    int64_t retry_after = client_h2_field(h, "retry-after", ra, sizeof ra) < 0
+                              ? 0
+                              : client_retry_after(ra, strlen(ra), time(NULL));
+    struct head hd = {h->status,         "", 0,          (const char *)h->head.base, h->head.len,
+                      h->content_length, 1,  retry_after};
     int r = take_head(x, &hd, a);
     if (r) return r;
     int follow = x->o->follow && is_redirect(h->status) && a->location[0];
@@ -925,7 +1007,15 @@ static int h2_head(struct xfer *x, struct answer *a, int *out)
     /* a redirect's body is not wanted: the stream is cancelled, the
      * connection kept */
     if (follow) client_h2_cancel(h);
-    *out = !follow && !x->ex.skip_body;
+    *out = !follow && !x->discard && !x->ex.skip_body;
+    /* --compressed: the decoder, as for HTTP/1.1 */
+    char ce[256];
+    client_decode_free(&x->dec);
+    if (*out && x->o->compressed && client_h2_field(h, "content-encoding", ce, sizeof ce) >= 0 &&
+        client_decode_init(&x->dec, ce, strlen(ce)) < 0) {
+        fprintf(stderr, "moat: cannot decode the response from %s: %s\n", x->u->shown, x->dec.err);
+        return GET_EXIT_BAD_CONTENT_ENCODING;
+    }
     x->size_download = 0;
     x->prog_total = h->content_length > 0 ? (uint64_t)h->content_length : 0;
     x->progress = *out && x->o->output && !x->o->silent && isatty(2);
@@ -959,7 +1049,8 @@ static int h2_response(struct xfer *x, struct answer *a)
         if (h->data.len && took) {
             if (out && client_extra_size(x->o, x->size_download + h->data.len))
                 return GET_EXIT_FILESIZE_EXCEEDED;
-            if (out && emit(x, h->data.base, h->data.len, 1) < 0) return GET_EXIT_WRITE_ERROR;
+            if (out && emit_decoded(x, h->data.base, h->data.len) < 0)
+                return x->decode_err ? x->decode_err : GET_EXIT_WRITE_ERROR;
             moat_buf_clear(&h->data);
         }
         if (h->body_err[0]) {
@@ -1011,18 +1102,32 @@ static int read_response(struct xfer *x, const char *method, struct answer *a)
         memcpy(a->location, loc->value, loc->value_len);
         a->location[loc->value_len] = '\0';
     }
-    struct head h = {
-        resp.status, resp.reason,           resp.reason_len,  (const char *)x->app.base,
-        hl,          resp.f.content_length, resp.f.keep_alive};
+    const moat_http_header *ra = moat_http_find_header(&resp.f, "Retry-After");
+    struct head h = {resp.status,
+                     resp.reason,
+                     resp.reason_len,
+                     (const char *)x->app.base,
+                     hl,
+                     resp.f.content_length,
+                     resp.f.keep_alive,
+                     ra ? client_retry_after(ra->value, ra->value_len, time(NULL)) : 0};
     r = take_head(x, &h, a);
     if (r) return r;
     int follow = x->o->follow && is_redirect(resp.status) && a->location[0];
     r = client_extra_head(x->o, &x->ex, x->u, &resp, x->app.base, hl, !follow && !x->o->head);
     if (r) return r;
     if (rd.body.framing == HTTP_BODY_CLOSE) x->c.reusable = 0;
+    int out = !follow && !x->discard && !x->ex.skip_body;
+    /* --compressed: the decoder, set up while resp still points at the head. */
+    client_decode_free(&x->dec);
+    const moat_http_header *ce = moat_http_find_header(&resp.f, "Content-Encoding");
+    if (out && x->o->compressed && ce &&
+        client_decode_init(&x->dec, ce->value, ce->value_len) < 0) {
+        fprintf(stderr, "moat: cannot decode the response from %s: %s\n", x->u->shown, x->dec.err);
+        return GET_EXIT_BAD_CONTENT_ENCODING;
+    }
     moat_buf_consume(&x->app, hl);
     if (follow && !x->c.reusable) return 0; /* the body is not wanted */
-    int out = !follow && !x->ex.skip_body;
     x->size_download = 0;
     x->prog_total = rd.body.framing == HTTP_BODY_LENGTH ? rd.body.left : 0;
     x->progress = out && x->o->output && !x->o->silent && isatty(2);
@@ -1182,17 +1287,11 @@ static int finish(struct xfer *x, int status)
     return status;
 }
 
-int client_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
+/* One run of the request, following redirects with -L. Returns the exit
+ * status. */
+static int transfer(struct xfer *x)
 {
-    struct xfer x = {.o = o, .cfg = cfg};
-    x.c.fd = -1;
-    moat_buf_init(&x.out);
-    moat_buf_init(&x.app);
-    moat_buf_init(&x.decoded);
-    x.start = core_mono_ms();
-    x.start_us = core_mono_us();
-    if (o->max_time > 0) x.deadline = x.start + (int64_t)(o->max_time * 1000);
-
+    const struct moat_get_opts *o = x->o;
     static char url[8400];
     char err[512], first_host[256] = "";
     int first_port = 0;
@@ -1209,16 +1308,16 @@ int client_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
                          : o->has_data || o->nforms ? "POST"
                                                     : "GET";
     int with_body = o->has_data || o->upload || o->nforms;
-    struct moat_url u;
+    static struct moat_url u;
     struct answer a;
-    int status = client_extra_start(o, &x.ex);
-    for (int hops = 0; !status; hops++) {
+    int status = 0;
+    for (int hops = 0;; hops++) {
         status = client_url_parse(url, &u, err, sizeof err);
         if (status) {
             fprintf(stderr, "moat: %s\n", err);
             break;
         }
-        x.u = &u;
+        x->u = &u;
         /* The origin of the first URL: -H credentials go only there. */
         if (!first_host[0]) {
             snprintf(first_host, sizeof first_host, "%s", u.host);
@@ -1227,11 +1326,66 @@ int client_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
         /* As curl does: Authorization and Cookie from -H are dropped once
          * a redirect leaves the first origin (RFC 6454: scheme, host and
          * port; the scheme is always https here). */
-        status = exchange(&x, method, with_body,
+        status = exchange(x, method, with_body,
                           strcasecmp(first_host, u.host) != 0 || first_port != u.port, &a);
         if (status || !(o->follow && is_redirect(a.status) && a.location[0])) break;
-        snprintf(x.ex.prev_url, sizeof x.ex.prev_url, "%s", url);
+        snprintf(x->ex.prev_url, sizeof x->ex.prev_url, "%s", url);
         if ((status = redirect_to(o, &u, &a, hops, url, &method, &with_body))) break;
     }
+    return status;
+}
+
+/* --retry: after a failed attempt, whether to try again (the warning
+ * printed, the output file emptied, the pause taken). Returns 1 to go on. */
+static int retry_wait(struct xfer *x, int status)
+{
+    int64_t wait = 0;
+    char msg[300];
+    int http = status == 0 || status == GET_EXIT_HTTP_RETURNED_ERROR ? x->http_code : 0;
+    /* A response already left out of the output is retried whatever the
+     * clock says now: the decision made on its head stands. */
+    int64_t now = x->discard && status == 0 ? x->decided_ms : core_mono_ms();
+    int why = client_retry_next(&x->retry, status, http, x->retry_after, x->refused, now, &wait,
+                                msg, sizeof msg);
+    if (why && !x->o->silent) fprintf(stderr, "Warning: %s\n", msg);
+    if (why <= 0) return 0;
+    if (x->c.t || x->c.fd >= 0) conn_close(x);
+    /* What an attempt wrote to a file is thrown away, as curl does. */
+    long written = x->sink && x->sink != stdout ? ftell(x->sink) : 0;
+    if (written > 0 && !x->o->silent) fprintf(stderr, "Throwing away %ld bytes\n", written);
+    if (written > 0 && (fflush(x->sink) != 0 || ftruncate(fileno(x->sink), 0) != 0 ||
+                        fseek(x->sink, 0, SEEK_SET))) {
+        fprintf(stderr, "moat: cannot truncate %s to retry: %s\n", x->o->output, strerror(errno));
+        return 0;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(wait / 1000),
+                          .tv_nsec = (long)(wait % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    return 1;
+}
+
+int client_fetch(struct moat_get_opts *o, const moat_tls_config *cfg)
+{
+    struct xfer x = {.o = o, .cfg = cfg};
+    x.c.fd = -1;
+    moat_buf_init(&x.out);
+    moat_buf_init(&x.app);
+    moat_buf_init(&x.decoded);
+    x.start = core_mono_ms();
+    x.start_us = core_mono_us();
+    client_retry_init(&x.retry, o->retry, o->retry_delay, o->retry_max_time, o->retry_all_errors,
+                      o->retry_connrefused, x.start);
+    int status = client_extra_start(o, &x.ex);
+    if (!status) do {
+            /* -m bounds each attempt, as curl's does. */
+            int64_t now = core_mono_ms();
+            x.deadline = o->max_time > 0 ? now + (int64_t)(o->max_time * 1000) : 0;
+            x.discard = x.refused = x.decode_err = x.http_code = 0;
+            x.retry_after = 0;
+            client_pace_init(&x.down, o->limit_rate);
+            status = transfer(&x);
+        } while (o->retry && retry_wait(&x, status));
+    client_decode_free(&x.dec);
     return finish(&x, status);
 }

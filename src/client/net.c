@@ -199,6 +199,7 @@ int client_connect(const char *host, const char *shown, int port, const char *re
         } else {
             fprintf(stderr, "moat: cannot connect to %s port %d: %s\n", shown, port, strerror(err));
             *exit_code = GET_EXIT_COULDNT_CONNECT;
+            errno = err; /* for --retry-connrefused */
         }
         return -1;
     }

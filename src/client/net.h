@@ -14,7 +14,7 @@
  * ignored) and connects to the first address that answers, the lookup and the connection both
  * ending by deadline. Returns a non-blocking socket with the numeric address in addr_out; or -1
  * after printing one line on stderr (naming the host as shown), with *exit_code set to 6 (resolve),
- * 7 (connect) or 28 (timeout). *resolved_at (if not NULL) gets the time name resolution ended
+ * 7 (connect; errno says why) or 28 (timeout). *resolved_at (if not NULL) gets the time name resolution ended
  * (core_mono_us). */
 int client_connect(const char *host, const char *shown, int port, const char *resolve,
                    int64_t deadline, char *addr_out, size_t addrlen, int *exit_code,

@@ -26,6 +26,7 @@ enum moat_get_exit {
     GET_EXIT_INTERNAL = 1,    /* out of memory, libcrypto lacking: curl has no closer number */
     GET_EXIT_USAGE = 2,
     GET_EXIT_URL_MALFORMAT = 3,
+    GET_EXIT_COULDNT_RESOLVE_PROXY = 5, /* -x, https_proxy: the proxy's name */
     GET_EXIT_COULDNT_RESOLVE_HOST = 6,
     GET_EXIT_COULDNT_CONNECT = 7,
     GET_EXIT_WEIRD_SERVER_REPLY = 8,
@@ -45,6 +46,7 @@ enum moat_get_exit {
     GET_EXIT_SSL_CERTPROBLEM = 58,          /* --cert/--key unusable */
     GET_EXIT_FILESIZE_EXCEEDED = 63,        /* --max-filesize */
     GET_EXIT_PEER_FAILED_VERIFICATION = 60, /* the server's certificate refused */
+    GET_EXIT_BAD_CONTENT_ENCODING = 61,     /* --compressed: a body that does not decode */
     GET_EXIT_SSL_CACERT_BADFILE = 77,       /* --cacert, --capath, --crl unusable */
     GET_EXIT_HTTP2_STREAM = 92,             /* an HTTP/2 stream reset, or ended unfinished */
 };
