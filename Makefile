@@ -11,7 +11,14 @@ override CFLAGS += $(IDN2_CFLAGS)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 override CFLAGS += $(JANSSON_CFLAGS)
-LDLIBS  = -lcrypto $(IDN2_LIBS) $(JANSSON_LIBS)
+# libnghttp2 (Debian: libnghttp2-dev): HTTP/2 framing, HPACK and flow
+# control, driven through its callback API (no I/O of its own). 1.52 or
+# later: Debian 12's carries the fixes for CVE-2023-44487 and
+# CVE-2024-28182 (src/server/h2.c refuses older headers).
+NGHTTP2_CFLAGS := $(shell pkg-config --cflags libnghttp2 2>/dev/null)
+NGHTTP2_LIBS   := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghttp2)
+override CFLAGS += $(NGHTTP2_CFLAGS)
+LDLIBS  = -lcrypto $(IDN2_LIBS) $(JANSSON_LIBS) $(NGHTTP2_LIBS)
 
 # ML-KEM-768: libcrypto's when its headers have ML-KEM (OpenSSL 3.5 and
 # later), moat's own (src/crypto/mlkem.c) otherwise; `moat version` says

@@ -23,9 +23,10 @@ PEERS="openssl:openssl gnutls-cli:gnutls-bin gnutls-serv:gnutls-bin curl:curl ce
 tstclnt:libnss3-tools tshark:tshark clang:clang valgrind:valgrind ss:iproute2 timeout:coreutils
 make:make testssl:testssl.sh cc:build-essential pkg-config:pkg-config chromium:chromium nginx:nginx-light python3:python3 wrk:wrk
 node:nodejs npm:npm h2o:h2o taskset:util-linux man:man-db groff:groff-base nm:binutils
-haproxy:haproxy promtool:prometheus pebble:pebble pebble-challtestsrv:pebble flock:util-linux bc:bc"
+haproxy:haproxy promtool:prometheus pebble:pebble pebble-challtestsrv:pebble flock:util-linux bc:bc
+nghttp:nghttp2-client h2load:nghttp2-client"
 # packages without a command of their own: package:file that shows it is there
-FILES="libssl-dev:/usr/include/openssl/evp.h libidn2-dev:/usr/include/idn2.h libjansson-dev:/usr/include/jansson.h valgrind:/usr/include/valgrind/memcheck.h"
+FILES="libssl-dev:/usr/include/openssl/evp.h libidn2-dev:/usr/include/idn2.h libjansson-dev:/usr/include/jansson.h valgrind:/usr/include/valgrind/memcheck.h libnghttp2-dev:/usr/include/nghttp2/nghttp2.h python3-h2:/usr/lib/python3/dist-packages/h2/__init__.py"
 
 missing_pkgs() {
 	local pair cmd pkg
