@@ -50,6 +50,9 @@ NO_IO = re.compile(r"^(f?open(64)?|openat(64)?|creat(64)?|read|write|pread(64)?|
                    r"|X509_LOOKUP_load_file\w*|X509_LOOKUP_add_dir|X509_load_\w+"
                    r"|core_read_file|core_read_fd|core_write_file_atomic)$")
 
+# Outside libraries whose headers only some layers may include.
+LIB_LAYERS = {"nghttp2": {"server", "client"}}
+
 results = []  # (ok, name, detail lines)
 
 
@@ -235,6 +238,19 @@ def main():
                for f, syms in sorted(undefs.items())
                if layer(f) == lay and any(NO_IO.match(s) for s in syms)]
         check(not bad, f"deps no file or socket I/O in {lay}", bad)
+
+    # Outside libraries, by the layers allowed to include them: libnghttp2
+    # (HTTP/2 framing and HPACK through its callback API) serves the
+    # server's and the client's HTTP/2 only.
+    for lib, lays in LIB_LAYERS.items():
+        bad = []
+        for f in files:
+            if not f.startswith("src/") or layer(f) in lays:
+                continue
+            with open(os.path.join(ROOT, f), encoding="utf-8", errors="replace") as fh:
+                if re.search(r'^\s*#\s*include\s*<' + re.escape(lib) + r'/', fh.read(), re.M):
+                    bad.append(short(f))
+        check(not bad, f"deps <{lib}/...> only in {', '.join(sorted(lays))}", bad)
 
     # Cycles: files that depend on each other (calls and includes together).
     succ = {}
