@@ -42,7 +42,11 @@ struct h2_stream {
     int has_host, has_cl, too_big;
     int req_done;   /* END_STREAM received */
     int chunked_up; /* its body goes on as chunks (no content-length) */
-    moat_buf head;  /* its HTTP/1.1 head; req points into it */
+    /* a body of unknown size for the files is read (and bounded by
+     * --max-body-size) before the answer: its head's length, else 0 */
+    size_t wait_body;
+    uint64_t body_total;
+    moat_buf head; /* its HTTP/1.1 head; req points into it */
     moat_http_request req;
     int have_req;
     /* the answer */
@@ -340,6 +344,8 @@ static int write_head(struct h2_stream *st)
     return r ? -1 : 0;
 }
 
+static void route(struct server_h2 *h, struct h2_stream *st, size_t head_len);
+
 static void start_request(struct server_h2 *h, struct h2_stream *st)
 {
     h->activity = 1;
@@ -352,8 +358,19 @@ static void start_request(struct server_h2 *h, struct h2_stream *st)
     st->have_req = 1;
     if (st->req.f.content_length > 0 && (uint64_t)st->req.f.content_length > h->s->max_body)
         return answer_error(h, st, 413);
+    /* As for HTTP/1.1's chunked bodies: one of unknown size that the
+     * files would answer is read to its end first, 413 past the limit. */
+    if (st->chunked_up && h->host.reads_body(h->host.conn, &st->req)) {
+        st->wait_body = (size_t)n;
+        return;
+    }
+    route(h, st, (size_t)n);
+}
+
+static void route(struct server_h2 *h, struct h2_stream *st, size_t head_len)
+{
     moat_buf_clear(&h->tmp);
-    h->host.route(h->host.conn, &st->req, st->head.base, (size_t)n, &h->tmp, &st->body, &st->px,
+    h->host.route(h->host.conn, &st->req, st->head.base, head_len, &h->tmp, &st->body, &st->px,
                   &st->resp);
     if (st->px) {
         http_reader_init(&st->rd, st->req.method_len == 4 && !memcmp(st->req.method, "HEAD", 4));
@@ -362,12 +379,18 @@ static void start_request(struct server_h2 *h, struct h2_stream *st)
     answer(h, st);
 }
 
-/* The request body ended: a chunked one gets its last chunk. */
-static void end_request(struct h2_stream *st)
+/* The request body ended: a chunked one gets its last chunk; one the
+ * files waited for is answered now. */
+static void end_request(struct server_h2 *h, struct h2_stream *st)
 {
     if (st->req_done) return;
     st->req_done = 1;
     if (st->chunked_up && st->px) moat_buf_append(&st->in, "0\r\n\r\n", 5);
+    if (st->wait_body) {
+        size_t n = st->wait_body;
+        st->wait_body = 0;
+        route(h, st, n);
+    }
 }
 
 static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
@@ -384,11 +407,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
             st->req_done = end;
             start_request(h, st);
         } else if (end) {
-            end_request(st);
+            end_request(h, st);
         }
         break;
     case NGHTTP2_DATA:
-        if (st && end) end_request(st);
+        if (st && end) end_request(h, st);
         break;
     case NGHTTP2_RST_STREAM:
         /* CVE-2023-44487: streams opened and cancelled at once cost us
@@ -409,6 +432,10 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t
     h->activity = 1;
     if (!st || !st->px || st->req_done) { /* nobody reads it: the window reopens */
         if (nghttp2_session_consume(ng, id, len) != 0) nghttp2_session_consume_connection(ng, len);
+        if (st && st->wait_body && (st->body_total += len) > h->s->max_body) {
+            st->wait_body = 0;
+            answer_error(h, st, 413);
+        }
         return 0;
     }
     /* Kept until the backend takes it: the stream window bounds it. */

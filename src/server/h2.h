@@ -27,6 +27,9 @@ struct h2_host {
     void (*route)(void *conn, const moat_http_request *req, const uint8_t *head, size_t head_len,
                   moat_buf *out, struct moat_body *body, struct moat_proxy **px,
                   struct moat_resp *resp);
+    /* 1 when the files would answer req (no proxy route could take it):
+     * a body of unknown size is then read before the answer. */
+    int (*reads_body)(void *conn, const moat_http_request *req);
     /* One access log line, protocol HTTP/2.0. */
     void (*log)(void *conn, const moat_http_request *req, const struct moat_resp *resp);
     /* Encrypts bytes onto the connection's output queue. Returns 0 or < 0. */

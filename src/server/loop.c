@@ -180,6 +180,7 @@ static int conn_send(struct conn *c, const void *data, size_t len)
 static void h2_route(void *conn, const moat_http_request *req, const uint8_t *head, size_t head_len,
                      moat_buf *out, struct moat_body *body, struct moat_proxy **px,
                      struct moat_resp *resp);
+static int h2_reads_body(void *conn, const moat_http_request *req);
 static void h2_log(void *conn, const moat_http_request *req, const struct moat_resp *resp);
 static int h2_send(void *conn, const void *p, size_t n);
 
@@ -212,7 +213,7 @@ static int server_conn_take(struct loop *L, struct conn *c, const uint8_t *buf, 
         touch(L, c);
         const char *alpn = moat_tls_get_alpn(c->tls);
         if (alpn && strcmp(alpn, "h2") == 0) {
-            static const struct h2_host host = {NULL, h2_route, h2_log, h2_send};
+            static const struct h2_host host = {NULL, h2_route, h2_reads_body, h2_log, h2_send};
             struct h2_host mine = host;
             mine.conn = c;
             if (!(c->h2 = server_h2_new(L->s, &mine))) return -1;
@@ -508,6 +509,11 @@ static void h2_route(void *conn, const moat_http_request *req, const uint8_t *he
     struct conn *c = conn;
     int close = 0;
     route_request(c->L, c, req, head, head_len, out, body, px, &close, resp);
+}
+
+static int h2_reads_body(void *conn, const moat_http_request *req)
+{
+    return server_proxy_match(((struct conn *)conn)->L->proxy, req) == MOAT_PROXY_NONE;
 }
 
 static void h2_log(void *conn, const moat_http_request *req, const struct moat_resp *resp)
