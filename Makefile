@@ -12,7 +12,9 @@ JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 override CFLAGS += $(JANSSON_CFLAGS)
 # libnghttp2 (Debian: libnghttp2-dev): HTTP/2 framing, HPACK and flow
-# control, through its callback API (no I/O of its own).
+# control, driven through its callback API (no I/O of its own). 1.52 or
+# later: Debian 12's carries the fixes for CVE-2023-44487 and
+# CVE-2024-28182 (src/server/h2.c refuses older headers).
 NGHTTP2_CFLAGS := $(shell pkg-config --cflags libnghttp2 2>/dev/null)
 NGHTTP2_LIBS   := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghttp2)
 override CFLAGS += $(NGHTTP2_CFLAGS)

@@ -243,7 +243,7 @@ http {{
     keepalive_timeout 120s;
     default_type application/octet-stream;
     server {{
-        listen 127.0.0.1:{port} ssl;
+        listen 127.0.0.1:{port} ssl http2;
         ssl_certificate {cert};
         ssl_certificate_key {key};
         ssl_protocols TLSv1.3;
@@ -390,6 +390,26 @@ def load_bulk(p, port, big, times, ncpu):
     return {"bytes": got, "server_cpu_s": round(cpu, 3), "cpu_s_per_gb": round(cpu / (got / 1e9), 4),
             "mb_per_s": round(sum(speeds) / len(speeds) / 1e6, 1),
             "command": f"{times} x " + " ".join(cmd)}
+
+
+def load_h2(p, port, path, n, conns, streams, ncpu, size=None):
+    """h2load over HTTP/2: n GETs of path on conns connections, streams
+    each at once; server CPU per request (and per GB when size is given)."""
+    cmd = pin(1, ncpu) + ["h2load", "-n", str(n), "-c", str(conns), "-m", str(streams),
+                          f"https://127.0.0.1:{port}{path}"]
+    r, cpu = measured(p, lambda: run(cmd, 600))
+    m = re.search(r"requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded", r.stdout)
+    rps = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s, ([\d.]+)([KMG]?B)/s", r.stdout)
+    proto = re.search(r"Application protocol: (\S+)", r.stdout)
+    if not m or int(m[2]) != n or not proto or proto[1] != "h2":
+        return {"error": (r.stdout + r.stderr).strip()[-300:], "command": " ".join(cmd)}
+    out = {"requests": n, "server_cpu_s": round(cpu, 3), "us_per_request": round(cpu / n * 1e6, 2),
+           "requests_per_s": float(rps[1]) if rps else None, "command": " ".join(cmd)}
+    if size:
+        scale = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9}
+        out["cpu_s_per_gb"] = round(cpu / (n * size / 1e9), 4)
+        out["mb_per_s"] = round(float(rps[2]) * scale.get(rps[3], 1) / 1e6, 1) if rps else None
+    return out
 
 
 def load_idle(p, port, build, n, ncpu):
@@ -560,6 +580,10 @@ def table(results, servers, floor):
         ("keep-alive GET, wrk -c50 (us CPU/req)", "keepalive", "us_per_request", "requests_per_s", "req/s",
          None, 2),
         ("bulk 1 GiB x3 (CPU s/GB)", "bulk", "cpu_s_per_gb", "mb_per_s", "MB/s", "bulk_cpu_s_per_gb", 3),
+        ("h2 GET, h2load -n100000 -c50 -m10 (us CPU/req)", "h2small", "us_per_request", "requests_per_s",
+         "req/s", None, 2),
+        ("h2 bulk 1 GiB x3, one stream each (CPU s/GB)", "h2bulk", "cpu_s_per_gb", "mb_per_s", "MB/s",
+         "bulk_cpu_s_per_gb", 3),
         ("idle conn, 5000 held (RSS bytes/conn)", "idle", "bytes_per_conn", None, None, None, 0),
         ("10,000 held at once (alive/10000)", "idle10k", "alive_at_end", None, None, None, 0),
         ("full handshake + GET, RSA-2048 (us CPU/hs)", "rsa", "us_per_handshake", "handshakes_per_s", "hs/s",
@@ -671,6 +695,7 @@ def main():
     WRK_SECS = 2 if quick else 10
     BIG = (64 << 20) if quick else (1 << 30)
     TIMES = 1 if quick else 3
+    H2N = 10000 if quick else 100000
     IDLE, IDLE2 = (300, 1000) if quick else (5000, 10000)
     status = {b: ("ok" if shutil.which(b) else "missing") for b in PEERS}
     servers = [s for s in a.only.split(",") if s]
@@ -730,6 +755,11 @@ Groups = X25519
             res["keepalive"] = load_keepalive(p, port, WRK_SECS, ncpu, ossl_conf)
         print(f"bench: {s}: bulk", flush=True)
         res["bulk"] = load_bulk(p, port, BIG, TIMES, ncpu)
+        if status["h2load"] == "ok":
+            print(f"bench: {s}: HTTP/2 GETs (h2load)", flush=True)
+            res["h2small"] = load_h2(p, port, "/small.txt", H2N, 50, 10, ncpu)
+            print(f"bench: {s}: HTTP/2 bulk (h2load)", flush=True)
+            res["h2bulk"] = load_h2(p, port, "/big.bin", TIMES, 1, 1, ncpu, size=BIG)
         print(f"bench: {s}: {IDLE} idle connections", flush=True)
         res["idle"] = load_idle(p, port, build, IDLE, ncpu)
         print(f"bench: {s}: {IDLE2} idle connections at once", flush=True)

@@ -53,6 +53,8 @@ NO_IO = re.compile(r"^(f?open(64)?|openat(64)?|creat(64)?|read|write|pread(64)?|
                    r"|X509_LOOKUP_load_file\w*|X509_LOOKUP_add_dir|X509_load_\w+"
                    r"|core_read_file|core_read_fd|core_write_file_atomic)$")
 
+# Outside libraries whose headers only some layers may include.
+
 results = []  # (ok, name, detail lines)
 
 

@@ -24,10 +24,11 @@ tstclnt:libnss3-tools tshark:tshark clang:clang valgrind:valgrind ss:iproute2 ti
 make:make testssl:testssl.sh cc:build-essential pkg-config:pkg-config chromium:chromium nginx:nginx-light python3:python3 wrk:wrk
 node:nodejs npm:npm h2o:h2o taskset:util-linux man:man-db groff:groff-base nm:binutils
 haproxy:haproxy promtool:prometheus prometheus:prometheus systemd-analyze:systemd pebble:pebble pebble-challtestsrv:pebble flock:util-linux bc:bc
-nghttp:nghttp2-client nghttpd:nghttp2-server"
+nghttp:nghttp2-client nghttpd:nghttp2-server h2load:nghttp2-client"
 # packages without a command of their own: package:file that shows it is there
 FILES="libssl-dev:/usr/include/openssl/evp.h libidn2-dev:/usr/include/idn2.h libjansson-dev:/usr/include/jansson.h valgrind:/usr/include/valgrind/memcheck.h libnghttp2-dev:/usr/include/nghttp2/nghttp2.h time:/usr/bin/time
-zlib1g-dev:/usr/include/zlib.h libbrotli-dev:/usr/include/brotli/decode.h python3-brotli:/usr/lib/python3/dist-packages/brotli.py"
+zlib1g-dev:/usr/include/zlib.h libbrotli-dev:/usr/include/brotli/decode.h python3-brotli:/usr/lib/python3/dist-packages/brotli.py
+python3-h2:/usr/lib/python3/dist-packages/h2/__init__.py"
 
 missing_pkgs() {
 	local pair cmd pkg
@@ -187,7 +188,7 @@ done
 # cannot sit before ASan's runtime.)
 if [ -z "${MOAT_TEST_NO_ASAN:-}" ] && [ $# -eq 0 ] && [ -x build/asan/moat ]; then
 	echo "== interop with the ASan+UBSan moat"
-	for n in 10-serve-openssl 11-serve-gnutls 13-serve-nss 20-get-openssl 50-hostile \
+	for n in 10-serve-openssl 11-serve-gnutls 13-serve-nss 16-h2-attacks 20-get-openssl 50-hostile \
 		80-serve-resume-mtls-ocsp 81-serve-http 86-proxy-edge 90-get-nginx 91-get-post-session \
 		92-get-errors 93-get-hosts 93-get-trust 94-get-h2 96-get-flags 65-cert-pebble 84-serve-json-notify \
 		88-metrics-prometheus 66-serve-acme 97-get-net; do

@@ -26,6 +26,11 @@ void server_opts_init(struct moat_serve_opts *o)
     o->stop_timeout = 10;
     o->max_header = MOAT_HTTP_MAX_HEADER_BYTES;
     o->max_body = 1 << 20;
+    o->http2 = 1;
+    o->h2_max_streams = 128;
+    o->h2_stream_window = 256 * 1024;
+    o->h2_conn_window = 1024 * 1024;
+    o->h2_max_resets = 100;
     o->proxy = server_proxy_set_new(1); /* NULL: refused at the first setting */
 }
 
@@ -127,6 +132,12 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
          MOAT_HTTP_MAX_HEADER_BYTES},
         {"max-body-size", offsetof(struct moat_serve_opts, max_body), 0, 1L << 40},
         {"ticket-lifetime", offsetof(struct moat_serve_opts, ticket_lifetime), 1, 604800},
+        {"http2-max-streams", offsetof(struct moat_serve_opts, h2_max_streams), 1, 10000},
+        /* RFC 9113 6.5.2 and 6.9.1: windows from 64 KiB - 1 to 2^31 - 1 */
+        {"http2-stream-window", offsetof(struct moat_serve_opts, h2_stream_window), 65535,
+         2147483647},
+        {"http2-conn-window", offsetof(struct moat_serve_opts, h2_conn_window), 65535, 2147483647},
+        {"http2-max-resets", offsetof(struct moat_serve_opts, h2_max_resets), 1, 1000000},
     };
     static const struct {
         const char *name;
@@ -153,10 +164,12 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
         {"acme-renew-before", offsetof(struct moat_serve_opts, acme_renew_before)},
     };
     if (strcmp(name, "list-dirs") == 0 || strcmp(name, "psk-ke") == 0 ||
-        strcmp(name, "serve-dotfiles") == 0 || strcmp(name, "acme-agree-tos") == 0) {
+        strcmp(name, "serve-dotfiles") == 0 || strcmp(name, "acme-agree-tos") == 0 ||
+        strcmp(name, "http2") == 0) {
         int *flag = name[0] == 'l'   ? &o->list_dirs
                     : name[0] == 'p' ? &o->psk_ke
                     : name[0] == 'a' ? &o->acme_agree_tos
+                    : name[0] == 'h' ? &o->http2
                                      : &o->serve_dotfiles;
         if (!v || strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
             *flag = 1;

@@ -32,6 +32,8 @@ struct moat_serve_opts {
     long workers, max_conns, hsts;
     long handshake_timeout, header_timeout, idle_timeout, stop_timeout;
     long max_header, max_body;
+    int http2; /* --http2 on|off: ALPN offers h2 first */
+    long h2_max_streams, h2_stream_window, h2_conn_window, h2_max_resets;
     long ticket_lifetime;
     int list_dirs;
     int serve_dotfiles; /* --serve-dotfiles: paths with a segment starting with '.' */

@@ -409,7 +409,7 @@ static long listing(int dfd, const char *shown, moat_buf *body)
         }
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n) qsort(names, n, sizeof *names, cmp_names); /* names is NULL when empty */
     moat_buf_append(body, "<!doctype html>\n<meta charset=utf-8>\n<title>Index of ", 52);
     html_escape(body, shown);
     moat_buf_append(body, "</title>\n<h1>Index of ", 22);

@@ -28,6 +28,7 @@
 #include "server/acme.h"
 #include "server/evloop.h"
 #include "server/metrics.h"
+#include "server/h2.h"
 #include "server/proxy.h"
 #include "server/server.h"
 
@@ -58,6 +59,7 @@ struct conn {
     moat_buf app;          /* decrypted bytes not yet answered */
     struct moat_body body; /* file bytes still to send */
     struct moat_proxy *px; /* a request handed to the reverse proxy (proxy.c) */
+    struct server_h2 *h2;  /* ALPN h2: its streams (h2.c); app is handed to it */
     uint64_t skip;         /* request body bytes to discard */
     size_t scanned;        /* app bytes already parsed without a full head */
     int chunked_body;      /* reading the chunked body of the request at the head of app */
@@ -141,6 +143,7 @@ static void conn_free(struct loop *L, struct conn *c)
     close(c->fd);
     if (c->body.fd >= 0) close(c->body.fd);
     server_proxy_free(c->px);
+    server_h2_free(c->h2);
     moat_tls_free(c->tls);
     moat_tls_config_free(c->acme_cfg);
     free(c->pp);
@@ -197,6 +200,13 @@ static void server_acme_take(struct loop *L, struct conn *c, const uint8_t *buf,
     c->tls = t;
     c->acme_cfg = ac;
 }
+/* HTTP/2 streams reach the request handler through these (h2.h). */
+static void h2_route(void *conn, const moat_http_request *req, const uint8_t *head, size_t head_len,
+                     moat_buf *out, struct moat_body *body, struct moat_proxy **px,
+                     struct moat_resp *resp);
+static int h2_reads_body(void *conn, const moat_http_request *req);
+static void h2_log(void *conn, const moat_http_request *req, const struct moat_resp *resp);
+static int h2_send(void *conn, const void *p, size_t n);
 
 /* Feeds n bytes read to the engine (or, for plain HTTP, to app).
  * Returns -1 to drop the connection, 1 when no more is to be read now, 0
@@ -235,8 +245,23 @@ static int server_conn_take(struct loop *L, struct conn *c, const uint8_t *buf, 
             begin_close(c, 1);
             return 1;
         }
+        const char *alpn = moat_tls_get_alpn(c->tls);
+        if (alpn && strcmp(alpn, "h2") == 0) {
+            static const struct h2_host host = {NULL, h2_route, h2_reads_body, h2_log, h2_send};
+            struct h2_host mine = host;
+            mine.conn = c;
+            if (!(c->h2 = server_h2_new(L->s, &mine))) return -1;
+        }
     }
-    if (c->app.len > had) touch(L, c);
+    if (c->h2) {
+        /* HTTP/2: the session takes every byte; only requests and their
+         * bodies are activity (a PING or WINDOW_UPDATE stream is not). */
+        int r = c->app.len ? server_h2_recv(c->h2, c->app.base, c->app.len) : 0;
+        c->app.len = 0;
+        if (r > 0) touch(L, c);
+    } else if (c->app.len > had) {
+        touch(L, c);
+    }
     if (moat_tls_peer_closed(c->tls)) {
         c->peer_done = 1;
         return 1;
@@ -327,7 +352,7 @@ static int on_readable(struct loop *L, struct conn *c)
 
 /* Logs one request (accesslog.c writes the line) and counts it. */
 static void access_log(struct loop *L, struct conn *c, const moat_http_request *req,
-                       const struct moat_resp *resp)
+                       const struct moat_resp *resp, const char *proto)
 {
     int64_t now = core_mono_us();
     metrics_request(req ? req->method : NULL, req ? req->method_len : 0, resp->status, c->req_start,
@@ -353,6 +378,7 @@ static void access_log(struct loop *L, struct conn *c, const moat_http_request *
         .log_identity = L->s->log_identity,
         .pp_authority = c->pp_note && strcmp(auth, "-") ? auth : NULL,
         .pp_id = id && strcmp(id, "-") ? id : NULL,
+        .proto = proto,
     };
     moat_buf b;
     moat_buf_init(&b);
@@ -430,35 +456,66 @@ static const struct pp_header *server_origin(struct conn *c)
     return &h;
 }
 
-/* Decides who answers a parsed request and lets it write the response
- * head into L->head (and a file into c->body). This is the one place to
- * hook another kind of handler (a reverse proxy) in front of the files. */
-static void route_request(struct loop *L, struct conn *c, const moat_http_request *req, int *close,
-                          struct moat_resp *resp)
+/* Decides who answers a parsed request (whose head starts buf[0..len),
+ * its body after it) and lets it write the response head into head (and
+ * a file into *body, or hand the exchange to the proxy in *px). This is
+ * the one place to hook another kind of handler (a reverse proxy) in
+ * front of the files, for HTTP/1.1 and HTTP/2 alike. */
+static void route_request(struct loop *L, struct conn *c, const moat_http_request *req,
+                          const uint8_t *buf, size_t len, moat_buf *head, struct moat_body *body,
+                          struct moat_proxy **px, int *closing, struct moat_resp *resp)
 {
     if (!c->tls) {
-        *close = 1;
-        if (server_acme_http01(L->s->acme_dir, req, &L->head, resp)) return;
-        redirect(L->s, req, &L->head, resp);
+        *closing = 1;
+        if (server_acme_http01(L->s->acme_dir, req, head, resp)) return;
+        redirect(L->s, req, head, resp);
         return;
     }
     /* --proxy: a prefix route or --proxy-only claims the request; a plain
      * --proxy URL gets what the files do not answer. */
     int m = server_proxy_match(L->proxy, req);
     if (m != MOAT_PROXY_CLAIM) {
-        server_static(L->s, req, &L->head, &c->body, close, resp);
+        server_static(L->s, req, head, body, closing, resp);
         if (!m || (resp->status != 404 && resp->status != 405 && resp->status != 501)) return;
-        moat_buf_clear(&L->head);
-        end_body(c);
+        moat_buf_clear(head);
+        if (body->fd >= 0) close(body->fd);
+        body->fd = -1;
+        body->left = 0;
     }
-    c->px = server_proxy_start(L->proxy, req, c->app.base, c->app.len, c->addr, c->tls, &L->ev,
-                               on_backend, c, *close && !req->f.chunked);
-    if (c->px && server_proxy_sends_pp(L->proxy)) server_proxy_origin(c->px, server_origin(c));
-    if (!c->px) {
-        *close = 1;
+    *px = server_proxy_start(L->proxy, req, buf, len, c->addr, c->tls, &L->ev, on_backend, c,
+                             *closing && !req->f.chunked);
+    if (*px && server_proxy_sends_pp(L->proxy)) server_proxy_origin(*px, server_origin(c));
+    if (!*px) {
+        *closing = 1;
         resp->status = 503;
-        resp->bytes = server_error(&L->head, 503, 0, 1);
+        resp->bytes = server_error(head, 503, 0, !c->h2);
     }
+}
+
+/* HTTP/2's way into the same handler (h2.h's host->route). */
+static void h2_route(void *conn, const moat_http_request *req, const uint8_t *head, size_t head_len,
+                     moat_buf *out, struct moat_body *body, struct moat_proxy **px,
+                     struct moat_resp *resp)
+{
+    struct conn *c = conn;
+    int close = 0;
+    route_request(c->L, c, req, head, head_len, out, body, px, &close, resp);
+}
+
+static int h2_reads_body(void *conn, const moat_http_request *req)
+{
+    return server_proxy_match(((struct conn *)conn)->L->proxy, req) == MOAT_PROXY_NONE;
+}
+
+static void h2_log(void *conn, const moat_http_request *req, const struct moat_resp *resp)
+{
+    struct conn *c = conn;
+    access_log(c->L, c, req, resp, "HTTP/2.0");
+}
+
+static int h2_send(void *conn, const void *p, size_t n)
+{
+    return moat_tls_send(((struct conn *)conn)->tls, &((struct conn *)conn)->out, p, n);
 }
 
 /* Moves a proxied exchange on; when its response is over, logs it and
@@ -474,7 +531,7 @@ static int proxy_step(struct loop *L, struct conn *c)
     moat_http_request req;
     struct moat_resp resp;
     server_proxy_result(c->px, &req, &resp);
-    access_log(L, c, &req, &resp);
+    access_log(L, c, &req, &resp, NULL);
     server_proxy_free(c->px);
     c->px = NULL;
     if (r == MOAT_PROXY_ABORT && c->state == C_OPEN)
@@ -573,23 +630,24 @@ static int answer_one(struct loop *L, struct conn *c, const moat_http_request *r
         resp.status = 413;
         resp.bytes = server_error(&L->head, 413, 0, 1);
         moat_buf_clear(&c->app);
-        access_log(L, c, req, &resp);
+        access_log(L, c, req, &resp, NULL);
     } else if (n < 0) {
         /* Malformed, or a smuggling attempt (CL with TE, differing CLs):
          * answer and close, never guess the framing. */
         resp.status = -n;
         resp.bytes = server_error(&L->head, -n, 0, 1);
         moat_buf_clear(&c->app);
-        access_log(L, c, NULL, &resp);
+        access_log(L, c, NULL, &resp, NULL);
     } else {
         /* HTTP/1.0 keep-alive is rare enough to not be worth its special
          * header; a chunked request body we would have to decode just to
          * skip it. Stopping: each connection ends after its next answer. */
         close = !req->f.keep_alive || req->f.minor == 0 || (req->f.chunked && !body_read) ||
                 L->draining;
-        route_request(L, c, req, &close, &resp);
+        route_request(L, c, req, c->app.base, c->app.len, &L->head, &c->body, &c->px, &close,
+                      &resp);
         if (!c->px) { /* else proxy.c takes the body and the answer from here */
-            access_log(L, c, req, &resp);
+            access_log(L, c, req, &resp, NULL);
             if (req->f.content_length > 0) c->skip = (uint64_t)req->f.content_length;
         }
         moat_buf_consume(&c->app, (size_t)n);
@@ -673,7 +731,7 @@ static int flush_out(struct loop *L, struct conn *c)
         if (n > 0) {
             moat_buf_consume(&c->out, (size_t)n);
             metrics_count(M_SENT_BYTES, 0, 0, (uint64_t)n);
-            touch(L, c);
+            if (!c->h2) touch(L, c); /* HTTP/2: only response frames count (pump_h2) */
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -690,6 +748,12 @@ static int set_events(struct loop *L, struct conn *c)
     uint32_t ev = 0;
     if (c->state == C_LINGER) {
         ev = EPOLLIN;
+    } else if (c->h2) {
+        /* Nothing is read while our answers wait for the socket: a
+         * client that sends but never reads fills nothing but its own
+         * socket buffer. */
+        if (c->state == C_OPEN && !c->peer_done && c->out.len < OUT_HIGH) ev |= EPOLLIN;
+        if (c->out.len || (c->state == C_OPEN && server_h2_want_write(c->h2))) ev |= EPOLLOUT;
     } else {
         if (c->state == C_OPEN && !c->peer_done && c->app.len < APP_MAX) ev |= EPOLLIN;
         /* Writable is also our cue to continue a body or pipelined
@@ -702,10 +766,40 @@ static int set_events(struct loop *L, struct conn *c)
     return loop_mod(&L->ev, c->fd, ev);
 }
 
+/* The same for an HTTP/2 connection: frames are produced while the
+ * queue is short (h2.c pulls file and proxied bodies only then). */
+static int pump_h2(struct loop *L, struct conn *c)
+{
+    for (int pass = 0; pass < PASSES; pass++) {
+        int progress = 0;
+        if (c->state == C_OPEN) {
+            if (L->draining || c->peer_done) server_h2_goaway(c->h2);
+            progress = server_h2_pump(c->h2, &c->out.len, OUT_HIGH, core_mono_ms());
+            if (progress) touch(L, c);
+            if (server_h2_done(c->h2)) begin_close(c, 1);
+        }
+        if (flush_out(L, c) < 0) return -1;
+        if (c->out.len) break;
+        if (c->state == C_FLUSH) {
+            if (shutdown(c->fd, SHUT_WR) < 0) return -1;
+            c->state = C_LINGER;
+            c->deadline = core_mono_ms() + LINGER_MS;
+            break;
+        }
+        if (!progress) break;
+    }
+    if (c->state == C_OPEN && !c->out.len && server_h2_idle(c->h2)) {
+        buf_return(L, &c->out);
+        buf_return(L, &c->app);
+    }
+    return set_events(L, c) < 0 ? -1 : 0;
+}
+
 /* Moves a connection forward as far as the socket allows. Returns -1 when
  * it is to be freed. */
 static int pump(struct loop *L, struct conn *c)
 {
+    if (c->h2) return pump_h2(L, c);
     for (int pass = 0; pass < PASSES; pass++) {
         int progress = 0;
         if (c->state == C_OPEN && c->handshake_done) progress += answer_requests(L, c);
@@ -898,8 +992,8 @@ static void sweep(struct loop *L, int64_t now)
     size_t limit = L->nconns, parked = 0;
     for (size_t i = 0; c && i < limit; i++) {
         struct conn *next = c->next;
-        if (c->px) { /* the proxy keeps its own timeouts */
-            c->deadline = now + L->s->idle_timeout_ms;
+        if (c->px || c->h2) { /* the proxy keeps its own timeouts */
+            if (c->px) c->deadline = now + L->s->idle_timeout_ms;
             if (pump(L, c) < 0) {
                 conn_free(L, c);
                 c = next;
@@ -914,11 +1008,13 @@ static void sweep(struct loop *L, int64_t now)
          * quiet a moment (a request may be on its way), any at the end. */
         int drained = L->draining && (now >= L->drain_deadline ||
                                       (c->state == C_OPEN && !c->app.len && !c->out.len &&
-                                       c->body.fd < 0 && now - c->last_active >= DRAIN_IDLE_MS));
+                                       c->body.fd < 0 && (!c->h2 || server_h2_idle(c->h2)) &&
+                                       now - c->last_active >= DRAIN_IDLE_MS));
         /* Quiet for a while with nothing in flight: its cipher contexts go
          * (moat_tls_park); keys stay, the next record makes them again. */
         if (c->state == C_OPEN && c->handshake_done && c->tls && !c->px && !c->app.len &&
-            !c->out.len && c->body.fd < 0 && now - c->last_active >= PARK_MS) {
+            !c->out.len && c->body.fd < 0 && (!c->h2 || server_h2_idle(c->h2)) &&
+            now - c->last_active >= PARK_MS) {
             parked += (size_t)moat_tls_park(c->tls);
         }
         if (now >= c->deadline || slow_head || drained) {

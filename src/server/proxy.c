@@ -875,10 +875,12 @@ struct moat_proxy *server_proxy_start(struct moat_proxy_set *ps, const moat_http
     return px;
 }
 
-/* Sends plaintext to the client. */
+/* Sends plaintext to the client: encrypted by tls, or, with no tls (an
+ * HTTP/2 stream, which frames it itself: h2.c), as it is. */
 static int to_client(moat_tls *tls, moat_buf *out, const void *p, size_t n)
 {
-    return n ? moat_tls_send(tls, out, p, n) : 0;
+    if (!n) return 0;
+    return tls ? moat_tls_send(tls, out, p, n) : moat_buf_append(out, p, n);
 }
 
 /* Answers with an error page of ours; the connection then ends. */

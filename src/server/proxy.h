@@ -100,9 +100,9 @@ enum {
 
 /* Moves bytes as far as the sockets allow: request body from in (the
  * client's decrypted bytes) to the backend, the backend's response
- * encrypted by tls onto out, which it keeps under a bound. peer_done: the
- * client sent no more. Checks the timeouts against now (monotonic ms).
- * Adds 1 to *progress when anything moved. Returns one of the above. */
+ * encrypted by tls (NULL: as plaintext, for an HTTP/2 stream) onto out, which it keeps under a
+ * bound. peer_done: the client sent no more. Checks the timeouts against now (monotonic ms). Adds 1
+ * to *progress when anything moved. Returns one of the above. */
 int server_proxy_pump(struct moat_proxy *px, moat_tls *tls, moat_buf *in, moat_buf *out,
                       int peer_done, int64_t now, int *progress);
 

@@ -236,8 +236,9 @@ static moat_tls_config *build_config(const struct moat_serve_opts *o)
         goto fail;
     for (int i = 0; i < o->nstaples; i++)
         if (load_staple(cfg, i, o->staples[i], "moat serve") < 0) goto fail;
-    static const char *const alpn[] = {"http/1.1"};
-    moat_tls_config_set_alpn(cfg, alpn, 1);
+    /* ALPN: h2 first unless --http2 off (RFC 9113 3.2); never h2c */
+    static const char *const alpn[] = {"h2", "http/1.1"};
+    moat_tls_config_set_alpn(cfg, alpn + !o->http2, o->http2 ? 2 : 1);
     const char *keylog = getenv("SSLKEYLOGFILE");
     if (keylog && *keylog) {
         if (core_keylog_open(keylog) < 0) {
@@ -659,6 +660,11 @@ static void set_limits(struct moat_server *s, const struct moat_serve_opts *o)
     s->max_body = (uint64_t)o->max_body;
     s->list_dirs = o->list_dirs;
     s->serve_dotfiles = o->serve_dotfiles;
+    s->http2 = o->http2;
+    s->h2_max_streams = (uint32_t)o->h2_max_streams;
+    s->h2_stream_window = (uint32_t)o->h2_stream_window;
+    s->h2_conn_window = (uint32_t)o->h2_conn_window;
+    s->h2_max_resets = (uint32_t)o->h2_max_resets;
     s->log_identity = o->client_ca != NULL;
     s->proxy_protocol = o->proxy_protocol;
     s->log_json = o->access_log_format && strcmp(o->access_log_format, "json") == 0;

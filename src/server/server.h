@@ -50,6 +50,11 @@ struct moat_server {
     int log_json;                   /* --access-log-format json */
     int proxy_protocol;             /* SERVER_PP_*: listeners whose peers send a PROXY header */
     const struct pp_allow *pp_from; /* --proxy-protocol-from: who may send one */
+    /* HTTP/2 (h2.c): offered by ALPN unless --http2 off; its limits */
+    int http2;
+    uint32_t h2_max_streams;                   /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    uint32_t h2_stream_window, h2_conn_window; /* receive windows, bytes */
+    uint32_t h2_max_resets;                    /* RST_STREAMs a second before ENHANCE_YOUR_CALM */
     struct moat_staple staples[MOAT_SERVE_MAX_CERTS];
     int nstaples;
     /* --proxy: its routes (the master's), and in each worker that worker's

@@ -38,7 +38,7 @@ run() {
 		--access-log "$log" "${sflags[@]}"; then
 		load "$name" "${cflags[@]}"
 		sleep 0.3
-		line=$(grep 'GET /index.html HTTP/1.1" 200' "$log" | tail -n 1)
+		line=$(grep 'GET /index.html HTTP/2.0" 200' "$log" | tail -n 1)
 		echo "# access log: $line"
 		if has "$T_TMP/$name.dom" "$SITE_TOKEN" && [[ $line == *" $want" ]]; then
 			ok "chromium-pq $name: Chromium loads the page over $want (access log)"

@@ -132,11 +132,11 @@ for r in $ROOTS; do
 		check "$name: the access log names the resumed URI client spiffe://example.test/workload" \
 			has "$LOG" '"GET /sub/hello.txt\?resumed HTTP/1.1" 200 .* "spiffe://example.test/workload" [0-9A-Za-z-]+$'
 		check "$name: the access log names the email client alice@example.test" \
-			has "$LOG" '"GET /sub/hello.txt\?email HTTP/1.1" 200 .* "alice@example.test" [0-9A-Za-z-]+$'
+			has "$LOG" '"GET /sub/hello.txt\?email HTTP/2\.0" 200 .* "alice@example.test" [0-9A-Za-z-]+$'
 		check "$name: the access log names the URI client spiffe://example.test/workload" \
-			has "$LOG" '"GET /sub/hello.txt\?uri HTTP/1.1" 200 .* "spiffe://example.test/workload" [0-9A-Za-z-]+$'
+			has "$LOG" '"GET /sub/hello.txt\?uri HTTP/2\.0" 200 .* "spiffe://example.test/workload" [0-9A-Za-z-]+$'
 		check "$name: the access log names moat get's client alice@example.test" \
-			has "$LOG" '"GET /sub/hello.txt\?moat HTTP/1.1" 200 .* "alice@example.test" [0-9A-Za-z-]+$'
+			has "$LOG" '"GET /sub/hello.txt\?moat HTTP/2\.0" 200 .* "alice@example.test" [0-9A-Za-z-]+$'
 		server_alive "$name"
 		bg_stop "$SRV_PID"
 	done

@@ -176,8 +176,8 @@ if moat_serve "mtls require" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.k
 		done
 	fi
 	sleep 0.3
-	check "mtls: the access log names the client (CN=alice) in Combined Log Format" \
-		has "$LOG" '^127\.0\.0\.1 - - \[[^]]+\] "GET /sub/hello.txt HTTP/1.1" 200 [0-9]+ "-" "curl/[^"]*" "[^"]*CN=alice'
+	check "mtls: the access log names the client (CN=alice) in Combined Log Format (curl over HTTP/2)" \
+		has "$LOG" '^127\.0\.0\.1 - - \[[^]]+\] "GET /sub/hello.txt HTTP/2\.0" 200 [0-9]+ "-" "curl/[^"]*" "[^"]*CN=alice'
 	server_alive "mtls require"
 	bg_stop "$SRV_PID"
 fi

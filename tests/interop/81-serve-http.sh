@@ -32,9 +32,10 @@ raw() {
 	printf '%b' "$1" | timeout "$T_CLIENT" openssl s_client -quiet -ign_eof -connect "127.0.0.1:$SRV_PORT" \
 		-servername localhost 2>/dev/null
 }
-# cu ARGS...: curl against the server, headers and body to stdout.
+# cu ARGS...: curl against the server over HTTP/1.1 (15-serve-h2 asks the
+# same over HTTP/2), headers and body to stdout.
 cu() {
-	timeout "$T_CLIENT" curl -sS -i --cacert "$C/ca.pem" --resolve "localhost:$SRV_PORT:127.0.0.1" "$@" 2>&1
+	timeout "$T_CLIENT" curl -sS -i --http1.1 --cacert "$C/ca.pem" --resolve "localhost:$SRV_PORT:127.0.0.1" "$@" 2>&1
 }
 U() { echo "https://localhost:$SRV_PORT$1"; }
 # status TEXT: the first status code in an answer.

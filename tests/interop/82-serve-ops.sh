@@ -228,8 +228,8 @@ if moat_serve "chromium" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers
 	if has "$out" "$SITE_TOKEN" && [[ $line == *"css color rgb(1, 2, 3); image 7x5; https:"* ]]; then
 		ok "chromium trusting the test CA renders the page: CSS applied, image 7x5 decoded, script ran"
 	else notok "chromium trusting the test CA renders the page: CSS applied, image 7x5 decoded, script ran"; diag "$out" "$out.err"; fi
-	check "chromium fetched the page, the CSS, the image and the script (access log)" bash -c \
-		"for f in /web/ /web/style.css /web/dot.png /web/app.js; do grep -q \"GET \$f HTTP/1.1\\\" 200\" '$T_TMP/chrome-access.log' || exit 1; done"
+	check "chromium fetched the page, the CSS, the image and the script over HTTP/2 (access log)" bash -c \
+		"for f in /web/ /web/style.css /web/dot.png /web/app.js; do grep -q \"GET \$f HTTP/2.0\\\" 200\" '$T_TMP/chrome-access.log' || exit 1; done"
 	bg_stop "$SRV_PID"
 fi
 

@@ -65,7 +65,7 @@ moat_serve "proxy" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key
 	--proxy "/app=$(n n2),$(n n3)" --proxy "/cut/=$(n n3)/" --proxy "/trunc/=$(n n4)/" || { finish; exit; }
 P=$SRV_PORT
 U=https://localhost:$P
-px() { timeout "${PX_TIMEOUT:-$T_CLIENT}" curl -sS --cacert "$CERTS/ca.pem" --resolve "localhost:$P:127.0.0.1" "$@"; }
+px() { timeout "${PX_TIMEOUT:-$T_CLIENT}" curl -sS --http1.1 --cacert "$CERTS/ca.pem" --resolve "localhost:$P:127.0.0.1" "$@"; }
 out=$T_TMP/out
 
 # ---- routing

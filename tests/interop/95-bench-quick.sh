@@ -32,7 +32,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 fig = {"full": "us_per_handshake", "resume": "us_per_handshake", "keepalive": "us_per_request",
        "bulk": "cpu_s_per_gb", "idle": "bytes_per_conn", "idle10k": "alive_at_end",
-       "rsa": "us_per_handshake"}
+       "rsa": "us_per_handshake", "h2small": "us_per_request", "h2bulk": "cpu_s_per_gb"}
 for s in ("moat", "nginx", "h2o"):
     r = d["results"].get(s, {})
     for k, f in fig.items():

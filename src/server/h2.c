@@ -1,0 +1,682 @@
+/* moat serve: HTTP/2 streams on one connection, through libnghttp2's
+ * callback API (no I/O of its own). A request's pseudo-headers and fields
+ * are written out as an HTTP/1.1 head and parsed by the one request
+ * parser, answered by the one handler (host->route), and the HTTP/1.1
+ * answer is turned back into HEADERS and DATA: one code path serves both
+ * protocols. Bodies are pulled by nghttp2's data providers only as far as
+ * the peer's windows and our output queue allow. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "core/clock.h"
+#include "http/reader.h"
+#include "server/h2.h"
+#include "server/proxy.h"
+
+/* Debian 12's 1.52.0-1+deb12u3 carries the fixes for CVE-2023-44487
+ * (rapid reset) and CVE-2024-28182 (CONTINUATION flood); the options of
+ * those fixes are called below, so a library without them fails to build. */
+#if NGHTTP2_VERSION_NUM < 0x013400
+#error "moat needs libnghttp2 1.52 or later (Debian 12's, with its CVE fixes)"
+#endif
+
+#define H2_CONTINUATIONS 8       /* CONTINUATION frames after one HEADERS */
+#define H2_CTRL_PER_SEC 2000     /* SETTINGS, PING, PRIORITY, WINDOW_UPDATE, empty DATA */
+#define H2_BOMB_FACTOR 4         /* decoded header bytes past 4x the limit: a bomb */
+#define H2_BODY_HIGH (64 * 1024) /* proxied response bytes decoded ahead of the window */
+#define H2_STAGE 16384           /* frames gathered into one TLS record */
+#define H2_METHOD_MAX 32
+
+struct h2_stream {
+    int32_t id;
+    struct h2_stream *prev, *next;
+    /* the request as it arrives */
+    moat_buf method, path, authority, fields; /* fields: "name: value\r\n"... */
+    size_t hbytes;                            /* decoded header bytes, RFC 9113 6.5.2's way */
+    int has_host, has_cl, too_big;
+    int req_done;   /* END_STREAM received */
+    int chunked_up; /* its body goes on as chunks (no content-length) */
+    /* a body of unknown size for the files is read (and bounded by
+     * --max-body-size) before the answer: its head's length, else 0 */
+    size_t wait_body;
+    uint64_t body_total;
+    moat_buf head; /* its HTTP/1.1 head; req points into it */
+    moat_http_request req;
+    int have_req;
+    /* the answer */
+    struct moat_resp resp;
+    int answered; /* HEADERS submitted */
+    moat_buf inl; /* a small body from memory */
+    size_t inl_off;
+    struct moat_body body; /* a file */
+    /* a proxied exchange: request body (HTTP/1.1-framed) to it, its
+     * HTTP/1.1 response from it, decoded into DATA */
+    struct moat_proxy *px;
+    moat_buf in;
+    uint64_t unconsumed; /* DATA bytes in `in` not yet given back to the window */
+    moat_buf pxout, pxbody, scratch;
+    http_reader rd;
+    int pxdone; /* the exchange ended (MOAT_PROXY_*), px freed */
+    int pxend;  /* the response body is complete */
+    int deferred;
+};
+
+struct server_h2 {
+    nghttp2_session *ng;
+    const struct moat_server *s;
+    struct h2_host host;
+    struct h2_stream *streams;
+    size_t nstreams;
+    moat_buf stage; /* frames not yet encrypted */
+    moat_buf tmp;   /* a response head from the handler */
+    int activity, sent, fatal, goaway;
+    int over;             /* the session failed to write: nothing more will go out */
+    int64_t window_start; /* the current second of the flood counters */
+    uint32_t resets, ctrl, continuations;
+};
+
+static size_t header_limit(const struct server_h2 *h)
+{
+    return h->s->max_header + MOAT_HTTP_MAX_REQUEST_LINE;
+}
+
+/* A peer that floods us: GOAWAY ENHANCE_YOUR_CALM (RFC 9113 5.4.1), and
+ * nothing it sends is read any more. */
+static int calm(struct server_h2 *h, const char *why)
+{
+    if (!h->fatal) {
+        fprintf(stderr, "moat serve: HTTP/2 peer sent %s; GOAWAY ENHANCE_YOUR_CALM\n", why);
+        nghttp2_session_terminate_session(h->ng, NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+    h->fatal = 1;
+    return 0;
+}
+
+static void stream_free(struct server_h2 *h, struct h2_stream *st)
+{
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        h->streams = st->next;
+    if (st->next) st->next->prev = st->prev;
+    h->nstreams--;
+    if (st->body.fd >= 0) close(st->body.fd);
+    server_proxy_free(st->px);
+    moat_buf *bufs[] = {&st->method, &st->path, &st->authority, &st->fields, &st->head,
+                        &st->inl,    &st->in,   &st->pxout,     &st->pxbody, &st->scratch};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        moat_buf_free(bufs[i]);
+    free(st);
+}
+
+static struct h2_stream *stream_of(struct server_h2 *h, int32_t id)
+{
+    return nghttp2_session_get_stream_user_data(h->ng, id);
+}
+
+/* Flood counters, per second. */
+static void tick(struct server_h2 *h)
+{
+    int64_t now = core_mono_ms();
+    if (now - h->window_start >= 1000) {
+        h->window_start = now;
+        h->resets = h->ctrl = 0;
+    }
+}
+
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
+{
+    struct server_h2 *h = ud;
+    (void)ng;
+    tick(h);
+    switch (hd->type) {
+    case NGHTTP2_HEADERS:
+        h->continuations = 0;
+        break;
+    case NGHTTP2_CONTINUATION:
+        /* CVE-2024-28182 / CVE-2024-27316: a header block that never ends */
+        if (++h->continuations > H2_CONTINUATIONS) return calm(h, "a CONTINUATION flood");
+        break;
+    case NGHTTP2_DATA:
+        if (hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM)) h->ctrl++;
+        break;
+    case NGHTTP2_SETTINGS:
+    case NGHTTP2_PING:
+    case NGHTTP2_PRIORITY:
+    case NGHTTP2_WINDOW_UPDATE:
+        h->ctrl++;
+        break;
+    }
+    if (h->ctrl > H2_CTRL_PER_SEC) return calm(h, "a flood of control frames");
+    return 0;
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    struct server_h2 *h = ud;
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST || h->fatal)
+        return 0;
+    if (h->nstreams >= h->s->h2_max_streams) {
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    struct h2_stream *st = calloc(1, sizeof *st);
+    if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    st->id = f->hd.stream_id;
+    st->body.fd = -1;
+    st->next = h->streams;
+    if (h->streams) h->streams->prev = st;
+    h->streams = st;
+    h->nstreams++;
+    nghttp2_session_set_stream_user_data(ng, st->id, st);
+    return 0;
+}
+
+static int is(const uint8_t *p, size_t n, const char *s)
+{
+    return n == strlen(s) && memcmp(p, s, n) == 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                     const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+{
+    struct server_h2 *h = ud;
+    (void)flags;
+    struct h2_stream *st = stream_of(h, f->hd.stream_id);
+    if (!st || h->fatal) return 0;
+    /* RFC 9113 6.5.2's size: name, value and 32 bytes each. Decoding
+     * goes on past the limit (HPACK state must stay in step) but keeps
+     * nothing; far past it, the block is an HPACK bomb. */
+    st->hbytes += nl + vl + 32;
+    if (st->hbytes > header_limit(h) * H2_BOMB_FACTOR) return calm(h, "an HPACK bomb");
+    if (st->hbytes > header_limit(h)) st->too_big = 1;
+    if (st->too_big || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* trailers: dropped */
+    (void)ng;
+    moat_buf *to = NULL;
+    if (nl && name[0] == ':') {
+        if (is(name, nl, ":method"))
+            to = &st->method;
+        else if (is(name, nl, ":path"))
+            to = &st->path;
+        else if (is(name, nl, ":authority"))
+            to = &st->authority;
+        if (to) moat_buf_append(to, value, vl);
+        return 0;
+    }
+    if (is(name, nl, "host")) st->has_host = 1;
+    if (is(name, nl, "content-length")) st->has_cl = 1;
+    moat_buf_append(&st->fields, name, nl);
+    moat_buf_append(&st->fields, ": ", 2);
+    moat_buf_append(&st->fields, value, vl);
+    moat_buf_append(&st->fields, "\r\n", 2);
+    return 0;
+}
+
+static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud)
+{
+    struct h2_stream *st = src->ptr;
+    struct server_h2 *h = ud;
+    (void)ng, (void)id;
+    size_t n = 0;
+    if (st->inl_off < st->inl.len) {
+        n = st->inl.len - st->inl_off < len ? st->inl.len - st->inl_off : len;
+        memcpy(buf, st->inl.base + st->inl_off, n);
+        st->inl_off += n;
+    } else if (st->body.fd >= 0) {
+        size_t want = (off_t)len < st->body.left ? len : (size_t)st->body.left;
+        ssize_t r;
+        do
+            r = pread(st->body.fd, buf, want, st->body.off);
+        while (r < 0 && errno == EINTR);
+        if (r <= 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* the file shrank: reset */
+        n = (size_t)r;
+        st->body.off += r;
+        st->body.left -= r;
+        if (!st->body.left) {
+            close(st->body.fd);
+            st->body.fd = -1;
+        }
+    } else if (st->pxbody.len) {
+        n = st->pxbody.len < len ? st->pxbody.len : len;
+        memcpy(buf, st->pxbody.base, n);
+        moat_buf_consume(&st->pxbody, n);
+    } else if (st->rd.body.framing && !st->pxend) {
+        st->deferred = 1;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    int more = st->inl_off < st->inl.len || st->body.fd >= 0 || st->pxbody.len ||
+               (st->rd.body.framing && !st->pxend);
+    if (!more) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    h->sent = 1;
+    return (ssize_t)n;
+}
+
+static int connection_specific(const char *n, size_t l)
+{
+    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
+                                        "transfer-encoding", "upgrade"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (l == strlen(names[i]) && strncasecmp(n, names[i], l) == 0) return 1;
+    return 0;
+}
+
+/* Submits the HTTP/1.1 response r (parsed from buf, which it may change:
+ * names are lowercased in place) as HEADERS; body: a DATA provider follows. */
+static int submit_head(struct server_h2 *h, struct h2_stream *st, uint8_t *buf,
+                       const moat_http_response *r, int body)
+{
+    nghttp2_nv nv[MOAT_HTTP_MAX_HEADERS + 1];
+    unsigned code = (unsigned)r->status % 1000;
+    char status[4] = {(char)('0' + code / 100), (char)('0' + code / 10 % 10),
+                      (char)('0' + code % 10), 0};
+    size_t n = 0;
+    nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    for (size_t i = 0; i < r->f.nheaders; i++) {
+        const moat_http_header *f = &r->f.headers[i];
+        if (connection_specific(f->name, f->name_len)) continue;
+        uint8_t *nm = buf + (f->name - (const char *)buf);
+        for (size_t k = 0; k < f->name_len; k++)
+            if (nm[k] >= 'A' && nm[k] <= 'Z') nm[k] = (uint8_t)(nm[k] + 32);
+        nv[n++] =
+            (nghttp2_nv){nm, (uint8_t *)f->value, f->name_len, f->value_len, NGHTTP2_NV_FLAG_NONE};
+    }
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+    st->answered = 1;
+    st->resp.status = r->status;
+    return nghttp2_submit_response(h->ng, st->id, nv, n, body ? &prd : NULL);
+}
+
+/* The handler's answer in h->tmp (an HTTP/1.1 head, maybe a small body
+ * after it) and st->body, as HEADERS and DATA. */
+static void answer(struct server_h2 *h, struct h2_stream *st)
+{
+    moat_http_response r;
+    int hl = moat_http_parse_response((const char *)h->tmp.base, h->tmp.len, &r);
+    if (hl <= 0) {
+        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    if (moat_buf_append(&st->inl, h->tmp.base + hl, h->tmp.len - (size_t)hl) < 0) {
+        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        return;
+    }
+    if (submit_head(h, st, h->tmp.base, &r, st->inl.len || st->body.fd >= 0) < 0)
+        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+}
+
+static void answer_error(struct server_h2 *h, struct h2_stream *st, int status)
+{
+    moat_buf_clear(&h->tmp);
+    st->resp.status = status;
+    st->resp.bytes = server_error(&h->tmp, status, 0, 0);
+    answer(h, st);
+}
+
+/* The request's HTTP/1.1 head into st->head, for the one parser. */
+static int write_head(struct h2_stream *st)
+{
+    moat_buf *b = &st->head;
+    int r = moat_buf_append(b, st->method.base, st->method.len);
+    r |= moat_buf_append(b, " ", 1);
+    r |= moat_buf_append(b, st->path.base, st->path.len);
+    r |= moat_buf_append(b, " HTTP/1.1\r\n", 11);
+    /* RFC 9113 8.3.1: :authority stands for Host */
+    if (!st->has_host && st->authority.len) {
+        r |= moat_buf_append(b, "host: ", 6);
+        r |= moat_buf_append(b, st->authority.base, st->authority.len);
+        r |= moat_buf_append(b, "\r\n", 2);
+    }
+    r |= moat_buf_append(b, st->fields.base, st->fields.len);
+    /* A body of unknown length goes on to a backend as chunks. */
+    if (!st->req_done && !st->has_cl) {
+        st->chunked_up = 1;
+        r |= moat_buf_append(b, "transfer-encoding: chunked\r\n", 28);
+    }
+    r |= moat_buf_append(b, "\r\n", 2);
+    moat_buf_free(&st->fields);
+    return r ? -1 : 0;
+}
+
+static void route(struct server_h2 *h, struct h2_stream *st, size_t head_len);
+
+static void start_request(struct server_h2 *h, struct h2_stream *st)
+{
+    h->activity = 1;
+    if (st->too_big) return answer_error(h, st, 431);
+    if (!st->method.len || !st->path.len || st->method.len > H2_METHOD_MAX ||
+        memchr(st->path.base, ' ', st->path.len) || write_head(st) < 0)
+        return answer_error(h, st, 400);
+    int n = moat_http_parse_request((const char *)st->head.base, st->head.len, &st->req);
+    if (n <= 0) return answer_error(h, st, n < 0 ? -n : 400);
+    st->have_req = 1;
+    if (st->req.f.content_length > 0 && (uint64_t)st->req.f.content_length > h->s->max_body)
+        return answer_error(h, st, 413);
+    /* As for HTTP/1.1's chunked bodies: one of unknown size that the
+     * files would answer is read to its end first, 413 past the limit. */
+    if (st->chunked_up && h->host.reads_body(h->host.conn, &st->req)) {
+        st->wait_body = (size_t)n;
+        return;
+    }
+    route(h, st, (size_t)n);
+}
+
+static void route(struct server_h2 *h, struct h2_stream *st, size_t head_len)
+{
+    moat_buf_clear(&h->tmp);
+    h->host.route(h->host.conn, &st->req, st->head.base, head_len, &h->tmp, &st->body, &st->px,
+                  &st->resp);
+    if (st->px) {
+        http_reader_init(&st->rd, st->req.method_len == 4 && !memcmp(st->req.method, "HEAD", 4));
+        return;
+    }
+    answer(h, st);
+}
+
+/* The request body ended: a chunked one gets its last chunk; one the
+ * files waited for is answered now. */
+static void end_request(struct server_h2 *h, struct h2_stream *st)
+{
+    if (st->req_done) return;
+    st->req_done = 1;
+    if (st->chunked_up && st->px) moat_buf_append(&st->in, "0\r\n\r\n", 5);
+    if (st->wait_body) {
+        size_t n = st->wait_body;
+        st->wait_body = 0;
+        route(h, st, n);
+    }
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    struct server_h2 *h = ud;
+    (void)ng;
+    if (h->fatal) return 0;
+    struct h2_stream *st = f->hd.stream_id ? stream_of(h, f->hd.stream_id) : NULL;
+    int end = f->hd.flags & NGHTTP2_FLAG_END_STREAM;
+    switch (f->hd.type) {
+    case NGHTTP2_HEADERS:
+        if (!st) break;
+        if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            st->req_done = end;
+            start_request(h, st);
+        } else if (end) {
+            end_request(h, st);
+        }
+        break;
+    case NGHTTP2_DATA:
+        if (st && end) end_request(h, st);
+        break;
+    case NGHTTP2_RST_STREAM:
+        /* CVE-2023-44487: streams opened and cancelled at once cost us
+         * work and the peer nothing; past the cap the connection ends. */
+        tick(h);
+        if (++h->resets > h->s->h2_max_resets) return calm(h, "too many RST_STREAM a second");
+        break;
+    }
+    return 0;
+}
+
+static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+                   void *ud)
+{
+    struct server_h2 *h = ud;
+    (void)flags;
+    struct h2_stream *st = stream_of(h, id);
+    h->activity = 1;
+    if (!st || !st->px || st->req_done) { /* nobody reads it: the window reopens */
+        if (nghttp2_session_consume(ng, id, len) != 0) nghttp2_session_consume_connection(ng, len);
+        if (st && st->wait_body && (st->body_total += len) > h->s->max_body) {
+            st->wait_body = 0;
+            answer_error(h, st, 413);
+        }
+        return 0;
+    }
+    /* Kept until the backend takes it: the stream window bounds it. */
+    char line[24];
+    int r = 0;
+    if (st->chunked_up && len) {
+        int k = snprintf(line, sizeof line, "%zx\r\n", len);
+        r |= moat_buf_append(&st->in, line, (size_t)k);
+    }
+    r |= moat_buf_append(&st->in, data, len);
+    if (st->chunked_up && len) r |= moat_buf_append(&st->in, "\r\n", 2);
+    st->unconsumed += len;
+    if (r) nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+    return 0;
+}
+
+/* A complete response to a request still sending its body leaves the
+ * stream half-closed: the rest of the body is read and dropped (its
+ * window reopened), as nginx does. RFC 9113 8.1 allows RST_STREAM
+ * NO_ERROR instead, but curl 7.88 takes that for a failed request. A
+ * body that never ends holds one stream of --http2-max-streams until
+ * --idle-timeout ends the connection. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    struct server_h2 *h = ud;
+    (void)ng;
+    if (f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) h->sent = 1;
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+    struct server_h2 *h = ud;
+    (void)code;
+    struct h2_stream *st = stream_of(h, id);
+    if (!st) return 0;
+    if (st->answered || st->pxdone || st->px) {
+        if (!st->resp.status) st->resp.status = 499;
+        h->host.log(h->host.conn, st->have_req ? &st->req : NULL, &st->resp);
+    }
+    if (st->unconsumed) nghttp2_session_consume_connection(ng, st->unconsumed);
+    nghttp2_session_set_stream_user_data(ng, id, NULL);
+    stream_free(h, st);
+    return 0;
+}
+
+struct server_h2 *server_h2_new(const struct moat_server *s, const struct h2_host *host)
+{
+    struct server_h2 *h = calloc(1, sizeof *h);
+    nghttp2_session_callbacks *cb = NULL;
+    nghttp2_option *opt = NULL;
+    if (!h || nghttp2_session_callbacks_new(&cb) || nghttp2_option_new(&opt)) goto fail;
+    h->s = s;
+    h->host = *host;
+    h->window_start = core_mono_ms();
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    /* Windows reopen as the backend takes the bytes, not as they arrive. */
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    /* The library's own limits, behind ours (which answer first). */
+    nghttp2_option_set_max_continuations(opt, 2 * H2_CONTINUATIONS);
+    nghttp2_option_set_stream_reset_rate_limit(opt, 2 * (uint64_t)s->h2_max_resets,
+                                               2 * (uint64_t)s->h2_max_resets);
+    nghttp2_option_set_max_outbound_ack(opt, 1000);
+    nghttp2_option_set_max_settings(opt, 32);
+    if (nghttp2_session_server_new2(&h->ng, cb, h, opt)) goto fail;
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->h2_max_streams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, s->h2_stream_window},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)header_limit(h)},
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+    };
+    if (nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) ||
+        nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,
+                                              (int32_t)s->h2_conn_window))
+        goto fail;
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_option_del(opt);
+    return h;
+fail:
+    if (cb) nghttp2_session_callbacks_del(cb);
+    if (opt) nghttp2_option_del(opt);
+    server_h2_free(h);
+    return NULL;
+}
+
+void server_h2_free(struct server_h2 *h)
+{
+    if (!h) return;
+    while (h->streams)
+        stream_free(h, h->streams);
+    nghttp2_session_del(h->ng);
+    moat_buf_free(&h->stage);
+    moat_buf_free(&h->tmp);
+    free(h);
+}
+
+int server_h2_recv(struct server_h2 *h, const uint8_t *p, size_t n)
+{
+    h->activity = 0;
+    if (h->fatal) return -1;
+    ssize_t r = nghttp2_session_mem_recv(h->ng, p, n);
+    if (r < 0) {
+        /* A protocol error: nghttp2 queued its GOAWAY; a preface that is
+         * not HTTP/2's gets none (RFC 9113 3.4). */
+        if (r == NGHTTP2_ERR_FLOODED) /* acks piling up unread: a flood */
+            calm(h, "frames whose answers it does not read");
+        else if (r != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+            nghttp2_session_terminate_session(h->ng, NGHTTP2_PROTOCOL_ERROR);
+        h->fatal = 1;
+        return -1;
+    }
+    return h->fatal ? -1 : h->activity;
+}
+
+/* Moves one proxied stream on: the exchange, then its response into
+ * HEADERS and decoded DATA. */
+static void proxy_stream(struct server_h2 *h, struct h2_stream *st, int64_t now)
+{
+    if (st->px) {
+        size_t before = st->in.len;
+        int progress = 0;
+        int r = server_proxy_pump(st->px, NULL, &st->in, &st->pxout, st->req_done, now, &progress);
+        size_t taken = before > st->in.len ? before - st->in.len : 0;
+        if (taken > st->unconsumed) taken = (size_t)st->unconsumed;
+        if (taken) {
+            nghttp2_session_consume(h->ng, st->id, taken);
+            st->unconsumed -= taken;
+        }
+        if (r != MOAT_PROXY_BUSY) {
+            moat_http_request ignored;
+            struct moat_resp resp;
+            server_proxy_result(st->px, &ignored, &resp);
+            st->resp = resp;
+            server_proxy_free(st->px);
+            st->px = NULL;
+            st->pxdone = r;
+        }
+    }
+    while (!st->answered && st->pxout.len) {
+        moat_http_response resp;
+        size_t hl = 0;
+        int r = http_reader_head(&st->rd, st->pxout.base, st->pxout.len, &resp, &hl);
+        if (r == HTTP_HEAD_MORE) break;
+        if (r == HTTP_HEAD_INTERIM) {
+            moat_buf_consume(&st->pxout, hl);
+            continue;
+        }
+        if (r < 0 || submit_head(h, st, st->pxout.base, &resp, !st->rd.body.done) < 0) {
+            nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+            st->pxend = 1;
+            moat_buf_clear(&st->pxout);
+            return;
+        }
+        if (st->rd.body.done) st->pxend = 1;
+        moat_buf_consume(&st->pxout, hl);
+    }
+    while (st->answered && !st->pxend && st->pxout.len && st->pxbody.len < H2_BODY_HIGH) {
+        http_piece p;
+        int r = http_body_feed(&st->rd.body, st->pxout.base, st->pxout.len, &st->scratch, &p);
+        if (p.len) moat_buf_append(&st->pxbody, p.data, p.len);
+        moat_buf_consume(&st->pxout, p.used);
+        if (r == HTTP_BODY_END) st->pxend = 1;
+        if (r < 0) {
+            nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+            st->pxend = 1;
+            return;
+        }
+        if (!p.used) break;
+    }
+    if (st->pxdone && !st->pxout.len && !st->pxend) {
+        if (st->answered && st->rd.body.framing == HTTP_BODY_CLOSE &&
+            st->pxdone != MOAT_PROXY_ABORT) {
+            st->pxend = 1;
+        } else { /* cut short */
+            nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+            st->pxend = 1;
+        }
+    }
+    if (st->deferred && (st->pxbody.len || st->pxend)) {
+        st->deferred = 0;
+        nghttp2_session_resume_data(h->ng, st->id);
+    }
+}
+
+static int flush_stage(struct server_h2 *h)
+{
+    int r = h->stage.len ? h->host.send(h->host.conn, h->stage.base, h->stage.len) : 0;
+    moat_buf_clear(&h->stage);
+    return r;
+}
+
+int server_h2_pump(struct server_h2 *h, const size_t *queued, size_t high, int64_t now)
+{
+    h->sent = 0;
+    for (struct h2_stream *st = h->streams, *next; st; st = next) {
+        next = st->next;
+        if (st->px || st->pxout.len || (st->pxdone && !st->pxend)) proxy_stream(h, st, now);
+    }
+    while (*queued + h->stage.len < high) {
+        const uint8_t *d;
+        ssize_t n = nghttp2_session_mem_send(h->ng, &d);
+        if (n <= 0) {
+            if (n < 0) h->fatal = h->over = 1;
+            break;
+        }
+        if (moat_buf_append(&h->stage, d, (size_t)n) < 0) {
+            h->fatal = 1;
+            break;
+        }
+        if (h->stage.len >= H2_STAGE && flush_stage(h) < 0) h->fatal = 1;
+    }
+    if (flush_stage(h) < 0) h->fatal = 1;
+    return h->sent;
+}
+
+void server_h2_goaway(struct server_h2 *h)
+{
+    if (h->goaway || h->fatal) return;
+    h->goaway = 1;
+    nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+}
+
+int server_h2_done(const struct server_h2 *h)
+{
+    int ww = nghttp2_session_want_write(h->ng);
+    return h->over || (h->fatal && !ww) || (!nghttp2_session_want_read(h->ng) && !ww);
+}
+
+int server_h2_want_write(const struct server_h2 *h)
+{
+    return !h->over && nghttp2_session_want_write(h->ng);
+}
+
+int server_h2_idle(const struct server_h2 *h)
+{
+    return h->nstreams == 0;
+}
