@@ -54,7 +54,9 @@ check() {
 	if "$@"; then ok "$name"; else notok "$name"; fi
 }
 # diag LINE...: indented detail shown under a failure.
-diag() { cat "$@" 2>/dev/null | tail -n "${DIAG_LINES:-12}" | sed "s/^/#   /"; }
+# (awk ends every line, so a file without a last newline cannot glue the
+# next ok line to its end)
+diag() { cat "$@" 2>/dev/null | tail -n "${DIAG_LINES:-12}" | awk '{ print "#   " $0 }'; }
 
 # finish: exit status of the script, from the counts.
 finish() {
