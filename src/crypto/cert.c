@@ -144,6 +144,9 @@ int crypto_cred_can_sign(const moat_cred *c, uint16_t scheme)
     case MOAT_SIGN_RSA_PSS_SHA256:
     case MOAT_SIGN_RSA_PSS_SHA384:
     case MOAT_SIGN_RSA_PSS_SHA512:
+    case MOAT_SIGN_RSA_PKCS1_SHA256:
+    case MOAT_SIGN_RSA_PKCS1_SHA384:
+    case MOAT_SIGN_RSA_PKCS1_SHA512:
         return c->kind == KIND_RSA;
     case MOAT_SIGN_ED25519:
         return c->kind == KIND_ED25519;
@@ -164,11 +167,14 @@ const EVP_MD *crypto_scheme_md(uint16_t scheme)
     switch (scheme) {
     case MOAT_SIGN_ECDSA_P256_SHA256:
     case MOAT_SIGN_RSA_PSS_SHA256:
+    case MOAT_SIGN_RSA_PKCS1_SHA256:
         return moat_algs.md[MOAT_HASH_SHA256];
     case MOAT_SIGN_ECDSA_P384_SHA384:
     case MOAT_SIGN_RSA_PSS_SHA384:
+    case MOAT_SIGN_RSA_PKCS1_SHA384:
         return moat_algs.md[MOAT_HASH_SHA384];
     case MOAT_SIGN_RSA_PSS_SHA512:
+    case MOAT_SIGN_RSA_PKCS1_SHA512:
         return moat_algs.md_sha512;
     }
     return NULL;

@@ -39,6 +39,10 @@ enum {
     MOAT_SIGN_RSA_PSS_SHA384 = 0x0805,
     MOAT_SIGN_RSA_PSS_SHA512 = 0x0806,
     MOAT_SIGN_ED25519 = 0x0807,
+    /* RSASSA-PKCS1-v1_5: TLS 1.2 only, where a peer offers nothing else */
+    MOAT_SIGN_RSA_PKCS1_SHA256 = 0x0401,
+    MOAT_SIGN_RSA_PKCS1_SHA384 = 0x0501,
+    MOAT_SIGN_RSA_PKCS1_SHA512 = 0x0601,
 };
 
 /* ---- hashes and HKDF */

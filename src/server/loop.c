@@ -353,6 +353,14 @@ static void access_log(struct loop *L, struct conn *c, const moat_http_request *
         else
             moat_buf_append(&b, "\"-\"", 3);
     }
+    /* The version and suite, then the group (the last field, as before). */
+    uint16_t v = c->tls ? moat_tls_get_version(c->tls) : 0;
+    const char *ver = v ? moat_tls_version_name(v) : "-";
+    const char *suite = v ? moat_tls_cipher_name(moat_tls_get_cipher(c->tls)) : "-";
+    moat_buf_append(&b, " ", 1);
+    moat_buf_append(&b, ver, strlen(ver));
+    moat_buf_append(&b, " ", 1);
+    moat_buf_append(&b, suite, strlen(suite));
     uint16_t g = c->tls ? moat_tls_get_group(c->tls) : 0; /* 0: no TLS, or psk_ke */
     const char *group = g ? moat_tls_group_name(g) : "-";
     moat_buf_append(&b, " ", 1);

@@ -93,6 +93,12 @@ uint16_t ks12_suite_aead(uint16_t suite)
     }
 }
 
+int ks_suite_hash(uint16_t suite)
+{
+    uint16_t aead = ks12_suite_aead(suite);
+    return crypto_suite_hash(aead ? aead : suite);
+}
+
 int ks12_suite_ecdsa(uint16_t suite)
 {
     return suite == TLS12_ECDHE_ECDSA_AES128_GCM_SHA256 ||

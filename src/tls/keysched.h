@@ -38,6 +38,8 @@ int ks_update_secret(int h, uint8_t *secret);
 /* The AEAD (a MOAT_AEAD_* number, whose hash is the PRF's) of a 1.2
  * suite; 0 when it is not one of ours. */
 uint16_t ks12_suite_aead(uint16_t suite);
+/* The hash of a suite of either version (1.2: the PRF's); -1 when unknown. */
+int ks_suite_hash(uint16_t suite);
 /* 1 when a 1.2 suite authenticates with an ECDSA key, 0 with RSA. */
 int ks12_suite_ecdsa(uint16_t suite);
 /* 5: PRF(secret, label, seed) = P_hash(secret, label + seed), the seed

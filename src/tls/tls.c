@@ -95,6 +95,18 @@ static int handle_post_handshake(moat_tls *t, uint8_t type, const uint8_t *msg, 
                                  moat_buf *out)
 {
     rd_t r = rd_init(msg + 4, len - 4);
+    if (t->version == TLS_V12) {
+        /* RFC 5746 4.2, 4.4: no renegotiation. A server answers a
+         * ClientHello with a no_renegotiation warning (and the client
+         * goes on, or ends it); a HelloRequest ends a client's
+         * connection. A flood of attempts is cut off. */
+        if (t->is_server && type == HS_CLIENT_HELLO) {
+            if (++t->renego_refused > MAX_EMPTY_RECORDS) return ALERT(UNEXPECTED_MESSAGE);
+            return tls_send_alert(t, out, 1, MOAT_ALERT_NO_RENEGOTIATION);
+        }
+        if (!t->is_server && type == HS_HELLO_REQUEST) return ALERT(NO_RENEGOTIATION);
+        return ALERT(UNEXPECTED_MESSAGE);
+    }
     if (type == HS_KEY_UPDATE) {
         uint8_t req = rd_u8(&r);
         if (r.err || r.n) return ALERT(DECODE_ERROR);
@@ -172,6 +184,13 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
 {
     uint8_t type = rec[0];
     const uint8_t *body = rec + 5;
+    if (type == CT_CCS && t->version == TLS_V12) {
+        /* TLS 1.2 (RFC 5246 7.1): a real key change, once, where the
+         * handshake expects it, never inside a split message. */
+        if (bodylen != 1 || body[0] != 1 || t->hsmsg.len || t->rd.aead)
+            return ALERT(UNEXPECTED_MESSAGE);
+        return tls12_recv_ccs(t);
+    }
     if (type == CT_CCS) {
         /* 5: an unprotected CCS of value 1 between the first ClientHello
          * and the peer's Finished is dropped, each time (up to MAX_CCS);
@@ -188,7 +207,7 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
     size_t n = bodylen;
     if (t->observe && !t->rd.aead)
         t->observe(t->observe_arg, MOAT_EV_RECORD_RECEIVED, rec, 5, type);
-    if (t->rd.aead && type == CT_APPDATA) {
+    if (t->rd.aead && (type == CT_APPDATA || t->rd.v12)) {
         /* At least 1: an empty record must not leave app->base NULL. */
         int r = moat_buf_reserve(app, bodylen ? bodylen : 1);
         if (r) return r;
@@ -386,6 +405,10 @@ int moat_tls_is_server(const moat_tls *t)
 uint16_t moat_tls_get_cipher(const moat_tls *t)
 {
     return t->suite;
+}
+uint16_t moat_tls_get_version(const moat_tls *t)
+{
+    return t->version;
 }
 uint16_t moat_tls_get_group(const moat_tls *t)
 {

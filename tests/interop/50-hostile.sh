@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hostile and wrong peers through real sockets. moat serve: TLS 1.2-only
+# Hostile and wrong peers through real sockets. moat serve: TLS 1.1-only
 # clients, garbage bytes, unsupported suites and groups, ClientHellos with
 # an old legacy_version or thousands of unknown extensions and key shares,
 # and it must keep serving. moat get: untrusted, expired and misnamed certificates, -k,
@@ -126,18 +126,19 @@ hello() {
 }
 
 if moat_serve "hostile serve" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key"; then
-	# A TLS 1.2-only client gets a protocol_version alert (70).
-	out=$T_TMP/tls12
-	timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost -tls1_2 \
-		</dev/null >"$out" 2>&1
+	# TLS 1.2 is served (tests/interop/14-tls12.sh); a TLS 1.1-only client
+	# gets a protocol_version alert (70).
+	out=$T_TMP/tls11
+	timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost -tls1_1 \
+		-cipher DEFAULT@SECLEVEL=0 </dev/null >"$out" 2>&1
 	rc=$?
 	if [ $rc -ne 0 ] && has "$out" 'protocol version|alert number 70'; then
-		ok "hostile: TLS 1.2-only s_client refused with a protocol_version alert"
+		ok "hostile: TLS 1.1-only s_client refused with a protocol_version alert"
 	else
-		notok "hostile: TLS 1.2-only s_client refused with a protocol_version alert" "s_client exit $rc"
+		notok "hostile: TLS 1.1-only s_client refused with a protocol_version alert" "s_client exit $rc"
 		diag "$out"
 	fi
-	still_serves "hostile: after TLS 1.2 client"
+	still_serves "hostile: after TLS 1.1 client"
 
 	# A TLS 1.3 client offering only a suite moat does not have.
 	out=$T_TMP/ccm

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# TLS 1.2, the safe subset, through sockets. moat serve against
+# `openssl s_client -tls1_2` (every suite x group x certificate type forced
+# on the client's side), gnutls-cli with a 1.2-only priority string,
+# curl --tls-max 1.2 and NSS tstclnt -V tls1.2:tls1.2; resumption with a
+# ticket, client certificates, an OCSP staple in CertificateStatus, the
+# access log; refusals: no extended master secret, only CBC or only RSA
+# key transport, TLS 1.0 and 1.1, a fallback SCSV, renegotiation, and
+# --tls-min 1.3.
+. "$(dirname "$0")/../lib.sh"
+need openssl gnutls-cli curl tstclnt certutil python3 || { finish; exit; }
+need_moat
+gen_certs || { finish; exit; }
+gen_client_cert || { notok "client certificate made"; finish; exit; }
+make_site "$T_TMP/site"
+nss_db
+
+OSSL_SUITES_ECDSA=(ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-AES256-GCM-SHA384 ECDHE-ECDSA-CHACHA20-POLY1305)
+OSSL_SUITES_RSA=(ECDHE-RSA-AES128-GCM-SHA256 ECDHE-RSA-AES256-GCM-SHA384 ECDHE-RSA-CHACHA20-POLY1305)
+GROUPS12=(x25519 secp256r1 secp384r1)
+
+# sc12 OUT PORT [s_client args...]: a 1.2 s_client that fetches /index.html.
+sc12() {
+	local out=$1 port=$2
+	shift 2
+	timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$port" -servername localhost -tls1_2 \
+		-CAfile "$CERTS/ca.pem" -verify_return_error -verify_hostname localhost "$@" \
+		< <(req_hold /index.html) >"$out" 2>&1
+}
+
+# matrix KIND SUITES: each suite of the certificate's kind x each group,
+# the group forced by a moat serve --groups G (in 1.2 the server picks),
+# the suite by the client; a client of an ECDSA certificate also lists
+# the certificate's curve (RFC 8422 5.1).
+matrix() {
+	local kind=$1 s g out why glist
+	local -n suites=OSSL_SUITES_$2
+	for g in "${GROUPS12[@]}"; do
+		glist=$g
+		case $kind in p256) [ "$g" = secp256r1 ] || glist=$g:secp256r1 ;; p384) [ "$g" = secp384r1 ] || glist=$g:secp384r1 ;; esac
+		moat_serve "tls12 $kind $g" "$T_TMP/site" --cert "$CERTS/$kind.pem" --key "$CERTS/$kind.key" \
+			--groups "$g" || continue
+		for s in "${suites[@]}"; do
+			out=$T_TMP/m.$kind.$s.$g
+			sc12 "$out" "$SRV_PORT" -cipher "$s" -groups "$glist"
+			why=""
+			has "$out" "^New, TLSv1.2, Cipher is $s\$" || why="not TLS 1.2 with $s;"
+			has "$out" "$SITE_TOKEN" || why="$why no body;"
+			has "$out" "Server Temp Key: .*$(group_openssl_re "$g")" || why="$why group is not $g;"
+			has "$out" "Extended master secret: yes" || why="$why no EMS;"
+			has "$out" "Secure Renegotiation IS supported" || why="$why no secure renegotiation;"
+			if [ -z "$why" ]; then ok "tls12 s_client $kind $s $g"; else
+				notok "tls12 s_client $kind $s $g" "$why"
+				diag "$out"
+			fi
+		done
+		bg_stop "$SRV_PID"
+	done
+}
+
+for kind in p256 p384 rsa; do
+	case $kind in rsa) k=RSA ;; *) k=ECDSA ;; esac
+	matrix "$kind" "$k"
+	if moat_serve "tls12 $kind" "$T_TMP/site" --cert "$CERTS/$kind.pem" --key "$CERTS/$kind.key" \
+		--access-log "$T_TMP/access-$kind.log"; then
+		# gnutls-cli with a 1.2-only priority string.
+		out=$T_TMP/gnutls.$kind
+		timeout "$T_CLIENT" gnutls-cli --x509cafile "$CERTS/ca.pem" -p "$SRV_PORT" localhost \
+			--priority "NORMAL:-VERS-ALL:+VERS-TLS1.2" < <(req_hold /index.html) >"$out" 2>&1
+		if has "$out" "$SITE_TOKEN" && has "$out" 'Description: \(TLS1\.2-X\.509\)-\(ECDHE-'; then
+			ok "tls12 gnutls-cli $kind (1.2-only priority)"
+		else notok "tls12 gnutls-cli $kind (1.2-only priority)"; diag "$out"; fi
+		# curl --tls-max 1.2.
+		out=$T_TMP/curl.$kind
+		timeout "$T_CLIENT" curl -sS -v --tls-max 1.2 --cacert "$CERTS/ca.pem" \
+			--resolve "localhost:$SRV_PORT:127.0.0.1" "https://localhost:$SRV_PORT/index.html" >"$out" 2>&1
+		if has "$out" "$SITE_TOKEN" && has "$out" 'SSL connection using TLSv1.2 / ECDHE-'; then
+			ok "tls12 curl --tls-max 1.2 $kind"
+		else notok "tls12 curl --tls-max 1.2 $kind"; diag "$out"; fi
+		# NSS tstclnt limited to 1.2.
+		out=$T_TMP/nss.$kind
+		timeout "$T_CLIENT" tstclnt -h 127.0.0.1 -p "$SRV_PORT" -a localhost -d "sql:$NSSDB" \
+			-V tls1.2:tls1.2 -v < <(http_req /index.html) >"$out" 2>&1
+		if has "$out" "$SITE_TOKEN" && has "$out" 'TLS 1.2|version 3.3|TLSv1.2'; then
+			ok "tls12 tstclnt -V tls1.2:tls1.2 $kind"
+		else notok "tls12 tstclnt -V tls1.2:tls1.2 $kind"; diag "$out"; fi
+		sleep 0.3
+		check "tls12 $kind: the access log records TLSv1.2 and the 1.2 suite" \
+			has "$T_TMP/access-$kind.log" " TLSv1\.2 TLS_ECDHE_(ECDSA|RSA)_WITH_[A-Z0-9_]+ (x25519|secp256r1|secp384r1)$"
+		server_alive "tls12 $kind"
+		bg_stop "$SRV_PID"
+	fi
+done
+
+# Resumption with a 1.2 ticket; a renegotiation attempt; the fallback
+# SCSV; TLS 1.0 and 1.1.
+if moat_serve "tls12 misc" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key"; then
+	sc12 "$T_TMP/res1" "$SRV_PORT" -sess_out "$T_TMP/sess12.pem"
+	sc12 "$T_TMP/res2" "$SRV_PORT" -sess_in "$T_TMP/sess12.pem"
+	if has "$T_TMP/res2" '^Reused, TLSv1.2' && has "$T_TMP/res2" "$SITE_TOKEN"; then
+		ok "tls12 s_client resumes with a session ticket (RFC 5077)"
+	else notok "tls12 s_client resumes with a session ticket (RFC 5077)"; diag "$T_TMP/res1" "$T_TMP/res2"; fi
+	# s_client's R command renegotiates: moat answers no_renegotiation.
+	out=$T_TMP/reneg
+	timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost -tls1_2 \
+		-CAfile "$CERTS/ca.pem" < <(sleep 1; echo R; sleep 2) >"$out" 2>&1
+	if has "$out" 'RENEGOTIATING' && has "$out" 'no renegotiation'; then
+		ok "tls12 renegotiation (s_client R) refused with no_renegotiation"
+	else notok "tls12 renegotiation (s_client R) refused with no_renegotiation"; diag "$out"; fi
+	out=$T_TMP/fallback
+	timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost -tls1_2 \
+		-fallback_scsv </dev/null >"$out" 2>&1
+	check "tls12 a fallback SCSV (RFC 7507) gets inappropriate_fallback" has "$out" 'inappropriate fallback|alert number 86'
+	for v in tls1 tls1_1; do
+		out=$T_TMP/old.$v
+		timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost -$v \
+			-cipher DEFAULT@SECLEVEL=0 </dev/null >"$out" 2>&1
+		check "tls12 s_client -$v gets protocol_version" has "$out" 'protocol version|alert number 70'
+	done
+	server_alive "tls12 misc"
+	bg_stop "$SRV_PID"
+fi
+
+# Raw ClientHellos that a 1.2 server must refuse.
+cat >"$T_TMP/hello12.py" <<'PY'
+import os, socket, struct, sys
+
+def vec(n, b):
+    return len(b).to_bytes(n, "big") + b
+
+def ext(t, body):
+    return struct.pack(">H", t) + vec(2, body)
+
+GCM = [0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA8, 0xCCA9]
+CBC = [0xC023, 0xC027, 0xC009, 0xC013, 0xC00A, 0xC014]
+RSA_KX = [0x009C, 0x009D, 0x003C, 0x002F, 0x0035]
+
+def hello(legacy=0x0303, suites=GCM, ems=True):
+    exts = ext(0, vec(2, b"\x00" + vec(2, b"localhost")))
+    exts += ext(10, vec(2, struct.pack(">HHH", 0x001D, 0x0017, 0x0018)))
+    exts += ext(11, vec(1, b"\x00"))
+    exts += ext(13, vec(2, struct.pack(">HHHH", 0x0403, 0x0804, 0x0401, 0x0503)))
+    exts += ext(0xff01, b"\x00")
+    if ems:
+        exts += ext(23, b"")
+    body = (struct.pack(">H", legacy) + os.urandom(32) + vec(1, b"") +
+            vec(2, b"".join(struct.pack(">H", s) for s in suites)) + b"\x01\x00" + vec(2, exts))
+    msg = b"\x01" + vec(3, body)
+    return b"\x16\x03\x01" + vec(2, msg)
+
+kind = sys.argv[2]
+ch = {"ok": hello(), "no-ems": hello(ems=False), "cbc": hello(suites=CBC),
+      "rsa-kx": hello(suites=RSA_KX), "tls10": hello(legacy=0x0301),
+      "tls11": hello(legacy=0x0302)}[kind]
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(ch)
+got = b""
+while len(got) < 5 or len(got) < 5 + int.from_bytes(got[3:5], "big"):
+    more = s.recv(65536)
+    if not more:
+        break
+    got += more
+if len(got) >= 7 and got[0] == 21:
+    print("alert", got[6])
+elif len(got) >= 11 and got[0] == 22 and got[5] == 2:
+    print("server_hello", got[9:11].hex())
+else:
+    print("closed", got[:16].hex())
+PY
+hello12() {
+	local name=$1 want=$2 out=$T_TMP/h12.$RANDOM
+	timeout "$T_CLIENT" python3 "$T_TMP/hello12.py" "$SRV_PORT" "$3" >"$out" 2>&1
+	if [ "$(cat "$out")" = "$want" ]; then ok "$name: $want"; else
+		notok "$name: $want" "got: $(head -c 200 "$out")"
+	fi
+}
+if moat_serve "tls12 refusals" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key" \
+	--cert "$CERTS/rsa.pem" --key "$CERTS/rsa.key"; then
+	hello12 "tls12 a well-formed 1.2 ClientHello" "server_hello 0303" ok
+	hello12 "tls12 no extended_master_secret" "alert 40" no-ems
+	hello12 "tls12 only CBC suites" "alert 40" cbc
+	hello12 "tls12 only RSA key transport suites" "alert 40" rsa-kx
+	hello12 "tls12 a TLS 1.0 ClientHello" "alert 70" tls10
+	hello12 "tls12 a TLS 1.1 ClientHello" "alert 70" tls11
+	server_alive "tls12 refusals"
+	bg_stop "$SRV_PID"
+fi
+
+# --tls-min 1.3: a 1.2 client gets protocol_version; 1.3 still works.
+if moat_serve "tls12 min 1.3" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key" --tls-min 1.3; then
+	hello12 "tls12 --tls-min 1.3: a 1.2 ClientHello" "alert 70" ok
+	sc12 "$T_TMP/min13" "$SRV_PORT"
+	check "tls12 --tls-min 1.3: s_client -tls1_2 refused" has "$T_TMP/min13" 'protocol version|alert number 70'
+	bg_stop "$SRV_PID"
+fi
+out=$T_TMP/badmin
+"$MOAT" serve "$T_TMP/site" --tls-min 1.1 >"$out" 2>&1
+rc=$?
+if [ $rc -eq 2 ] && has "$out" "tls-min takes 1.2 or 1.3, not '1.1'"; then ok "tls12 --tls-min 1.1: exit 2, named"; else
+	notok "tls12 --tls-min 1.1: exit 2, named" "exit $rc"; diag "$out"; fi
+finish
