@@ -121,6 +121,42 @@ if moat_serve "tls12 misc" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/
 	bg_stop "$SRV_PID"
 fi
 
+# Client certificates in 1.2 (CertificateRequest, Certificate,
+# CertificateVerify over the messages), and resumption keeps the identity.
+if moat_serve "tls12 mtls" "$T_TMP/site" --cert "$CERTS/rsa.pem" --key "$CERTS/rsa.key" \
+	--client-ca "$CERTS/ca.pem" --client-auth require --access-log "$T_TMP/mtls.log"; then
+	sc12 "$T_TMP/mtls1" "$SRV_PORT" -cert "$CERTS/alice.pem" -key "$CERTS/alice.key" -sess_out "$T_TMP/mtls.sess"
+	check "tls12 mtls: s_client with alice's certificate gets the page" has "$T_TMP/mtls1" "$SITE_TOKEN"
+	sc12 "$T_TMP/mtls2" "$SRV_PORT" -cert "$CERTS/alice.pem" -key "$CERTS/alice.key" -sess_in "$T_TMP/mtls.sess"
+	check "tls12 mtls: and resumes" has "$T_TMP/mtls2" '^Reused, TLSv1.2'
+	sc12 "$T_TMP/mtls3" "$SRV_PORT"
+	check "tls12 mtls: without a certificate, refused (handshake_failure)" has "$T_TMP/mtls3" 'handshake failure|alert number 40'
+	sleep 0.3
+	check "tls12 mtls: the access log names alice, full and resumed" \
+		bash -c "[ \$(grep -c 'CN=alice.* TLSv1.2 TLS_ECDHE_RSA' '$T_TMP/mtls.log') -ge 2 ]"
+	server_alive "tls12 mtls"
+	bg_stop "$SRV_PID"
+fi
+
+# An OCSP staple in CertificateStatus (RFC 6066 8).
+O=$T_TMP/ocsp
+mkdir -p "$O/db"
+: >"$O/db/index.txt"
+printf '[ca]\ndefault_ca=d\n[d]\ndatabase=%s/db/index.txt\ndefault_md=sha256\nunique_subject=no\n' "$O" >"$O/ca.cnf"
+if openssl ca -config "$O/ca.cnf" -keyfile "$CERTS/ca.key" -cert "$CERTS/ca.pem" -valid "$CERTS/p256.pem" >"$O/log" 2>&1 &&
+	openssl ocsp -index "$O/db/index.txt" -rsigner "$CERTS/ca.pem" -rkey "$CERTS/ca.key" -CA "$CERTS/ca.pem" \
+		-issuer "$CERTS/ca.pem" -cert "$CERTS/p256.pem" -respout "$O/good.der" -ndays 1 >>"$O/log" 2>&1 &&
+	moat_serve "tls12 ocsp" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key" --ocsp-staple "$O/good.der"; then
+	sc12 "$T_TMP/ocsp1" "$SRV_PORT" -status
+	if has "$T_TMP/ocsp1" 'OCSP Response Status: successful' && has "$T_TMP/ocsp1" 'Cert Status: good' &&
+		has "$T_TMP/ocsp1" "$SITE_TOKEN"; then
+		ok "tls12 ocsp: s_client -status gets the staple, good"
+	else notok "tls12 ocsp: s_client -status gets the staple, good"; diag "$T_TMP/ocsp1"; fi
+	sc12 "$T_TMP/ocsp2" "$SRV_PORT"
+	check "tls12 ocsp: no staple unasked" bash -c "! grep -q 'OCSP Response Status' '$T_TMP/ocsp2'"
+	bg_stop "$SRV_PID"
+else notok "tls12 ocsp: staple made and served"; diag "$O/log"; fi
+
 # Raw ClientHellos that a 1.2 server must refuse.
 cat >"$T_TMP/hello12.py" <<'PY'
 import os, socket, struct, sys
