@@ -323,6 +323,10 @@ const char *moat_tls_get_sni(const moat_tls *t);  /* server: name the client sen
 /* Client: when the server's certificate was refused, a sentence in plain
  * words ("its certificate expired on 2026-01-01") and the browser's code
  * for it ("NET::ERR_CERT_DATE_INVALID"); NULL otherwise. */
+/* Why the handshake was refused when an alert alone does not say it
+ * (TLS 1.2: the peer lacks the extended master secret, no suite in
+ * common), in words; NULL otherwise. */
+const char *moat_tls_refusal(const moat_tls *t);
 const char *moat_tls_verify_error(const moat_tls *t);
 const char *moat_tls_verify_code(const moat_tls *t);
 

@@ -21,7 +21,9 @@ static const char usage[] =
     "  -w FORMAT              after the transfer print FORMAT: %{http_code} %{time_total} ...\n"
     "  --resolve HOST:PORT:ADDR, --connect-timeout S, -m S\n"
     "  --cacert FILE, --capath DIR, --crl FILE, -k (no verification: insecure)\n"
-    "  --tls-group NAME, --ciphers LIST, --session FILE, --cert FILE --key FILE\n";
+    "  --tls-group NAME, --ciphers LIST, --session FILE, --cert FILE --key FILE\n"
+    "  --tlsv1.2, --tlsv1.3   the oldest TLS version to speak (1.2 by default)\n"
+    "  --tls-max VERSION      the newest (1.2 or 1.3, the default)\n";
 
 static int fail_usage(const char *fmt, const char *arg)
 {
@@ -41,7 +43,8 @@ enum value_kind {
     V_DATA,
     V_DATA_BINARY,
     V_CONNECT_TIMEOUT,
-    V_MAX_TIME
+    V_MAX_TIME,
+    V_TLS_MAX
 };
 #define AT(field) offsetof(struct moat_get_opts, field)
 static const struct {
@@ -77,6 +80,7 @@ static const struct {
     {"--connect-timeout", V_CONNECT_TIMEOUT, 0},
     {"-m", V_MAX_TIME, 0},
     {"--max-time", V_MAX_TIME, 0},
+    {"--tls-max", V_TLS_MAX, 0},
 };
 
 /* The long switches (the short ones are in short_flags), each an int. */
@@ -183,6 +187,14 @@ static int take_value(struct moat_get_opts *o, enum value_kind k, size_t off, co
     case V_MAX_TIME:
         if (seconds(v, &o->max_time) < 0) return fail_usage("bad -m %s (seconds, more than 0)", v);
         return GET_EXIT_OK;
+    case V_TLS_MAX: /* curl's names: 1.2, 1.3, default */
+        if (strcmp(v, "1.2") == 0)
+            o->tls_max = 0x0303;
+        else if (strcmp(v, "1.3") == 0 || strcmp(v, "default") == 0)
+            o->tls_max = 0x0304;
+        else
+            return fail_usage("bad --tls-max %s (1.2 or 1.3)", v);
+        return GET_EXIT_OK;
     }
     return GET_EXIT_OK;
 }
@@ -216,6 +228,8 @@ static int validate(struct moat_get_opts *o)
     if (o->key && !o->cert) return fail_usage("%s", "--key needs --cert");
     if (o->head && o->has_data) return fail_usage("%s", "-I and -d cannot go together");
     if (o->output && o->remote_name) return fail_usage("%s", "-o and -O cannot go together");
+    if (o->tls_min && o->tls_max && o->tls_min > o->tls_max)
+        return fail_usage("%s", "--tlsv1.3 and --tls-max 1.2 leave no version");
     return GET_EXIT_OK;
 }
 
@@ -223,6 +237,10 @@ static int validate(struct moat_get_opts *o)
  * Returns an exit status. */
 static int take_other(const char *a, struct moat_get_opts *o)
 {
+    if (strcmp(a, "--tlsv1.2") == 0 || strcmp(a, "--tlsv1.3") == 0) { /* curl's: a minimum */
+        o->tls_min = a[8] == '3' ? 0x0304 : 0x0303;
+        return GET_EXIT_OK;
+    }
     for (size_t k = 0; k < sizeof switch_opts / sizeof *switch_opts; k++)
         if (strcmp(a, switch_opts[k].name) == 0) {
             *(int *)((char *)o + switch_opts[k].off) = 1;

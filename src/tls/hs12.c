@@ -18,6 +18,29 @@ const uint16_t tls12_sigschemes[] = {
 };
 const size_t tls12_nsigschemes = sizeof tls12_sigschemes / sizeof tls12_sigschemes[0];
 
+size_t tls12_suites(const moat_tls_config *c, uint16_t out[6])
+{
+    static const uint16_t by_aead[3][2] = {
+        {TLS12_ECDHE_ECDSA_AES128_GCM_SHA256, TLS12_ECDHE_RSA_AES128_GCM_SHA256},
+        {TLS12_ECDHE_ECDSA_AES256_GCM_SHA384, TLS12_ECDHE_RSA_AES256_GCM_SHA384},
+        {TLS12_ECDHE_ECDSA_CHACHA20_POLY1305, TLS12_ECDHE_RSA_CHACHA20_POLY1305}};
+    size_t n = 0;
+    if (c->min_version > TLS_V12) return 0;
+    for (size_t i = 0; i < c->nsuites; i++)
+        for (int k = 0; k < 2; k++)
+            out[n++] = by_aead[(c->suites[i] & 0xff) - 1][k];
+    return n;
+}
+
+int tls12_offers(const moat_tls_config *c, uint16_t s)
+{
+    uint16_t list[6];
+    size_t n = tls12_suites(c, list);
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == s) return 1;
+    return 0;
+}
+
 int tls12_key_block(moat_tls *t)
 {
     struct hs *h = t->hs;

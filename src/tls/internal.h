@@ -96,6 +96,19 @@ typedef enum {
     CLIENT_WAIT_CERT,
     CLIENT_WAIT_CV,
     CLIENT_WAIT_FINISHED,
+    /* TLS 1.2 (RFC 5246 7.3): Certificate, CertificateStatus (when the
+     * server said it staples), ServerKeyExchange, CertificateRequest or
+     * ServerHelloDone, then after our flight NewSessionTicket (when
+     * promised), ChangeCipherSpec and Finished; a resumed handshake
+     * goes from ServerHello to the last three. */
+    CLIENT12_WAIT_CERT,
+    CLIENT12_WAIT_STATUS,
+    CLIENT12_WAIT_SKE,
+    CLIENT12_WAIT_CR_DONE,
+    CLIENT12_WAIT_DONE,
+    CLIENT12_WAIT_TICKET,
+    CLIENT12_WAIT_CCS,
+    CLIENT12_WAIT_FINISHED,
 } tls_client_state;
 typedef enum {
     SERVER_START = ST_START, /* waiting for a ClientHello (again after a HelloRetryRequest) */
@@ -268,13 +281,17 @@ struct hs {
     uint8_t c_fin_key[MOAT_HASH_MAX];
     /* TLS 1.2 */
     uint8_t srandom[32];
-    uint8_t ms[TLS12_MS_LEN];          /* the (extended) master secret */
+    uint8_t ms[TLS12_MS_LEN];         /* the (extended) master secret */
+    uint8_t pms[MOAT_KEX_SECRET_MAX]; /* client: the premaster secret, until ClientKeyExchange */
+    size_t pmslen;
     uint8_t key12[2][32], iv12[2][12]; /* the key block: [0] the client's, [1] the server's */
     moat_buf raw; /* the handshake messages, while a CertificateVerify needs them */
     int keep_raw;
     int expect_ccs; /* the peer's ChangeCipherSpec is due; then state becomes next_state */
     int next_state;
-    int send_ticket12; /* a NewSessionTicket precedes our ChangeCipherSpec */
+    int send_ticket12; /* server: a NewSessionTicket precedes our ChangeCipherSpec */
+    int status12;      /* client: the server said it staples (CertificateStatus) */
+    int ticket12;      /* client: the server promised a NewSessionTicket */
 };
 
 /* Text few connections need, kept apart so that a server connection that
@@ -284,6 +301,7 @@ struct hs {
 struct tls_text {
     char server_name[256];   /* client: the name asked for */
     moat_verdict verdict;    /* the peer's chain judged: why refused, a staple ignored */
+    char refusal[200];       /* why the handshake was refused, beyond its alert (1.2: no EMS) */
     char peer_identity[256]; /* the verified peer's identity (crypto_x509_identity) */
     int64_t peer_not_after;  /* server: when that identity's chain expires */
     /* server: the verified client chain as sent, DER (for RFC 9440
@@ -354,6 +372,12 @@ int tls12_server_hello(moat_tls *t, const tls_hello *ch, const uint8_t *msg, siz
                        moat_buf *out);
 int tls12_server_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out);
 
+/* client12.c: the TLS 1.2 client, from a ServerHello without
+ * supported_versions (checked for the downgrade sentinel by client.c). */
+int tls12_client_server_hello(moat_tls *t, const uint8_t *msg, size_t len, rd_t sid, uint16_t suite,
+                              rd_t exts);
+int tls12_client_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out);
+
 /* hs12.c: TLS 1.2 steps both roles share */
 /* The master secret (RFC 7627: over the transcript through
  * ClientKeyExchange) and the key block, kept in hs. */
@@ -370,6 +394,12 @@ int tls12_read_finished(moat_tls *t, const uint8_t *msg, size_t len);
 /* A 1.2 Certificate (7.4.2): ours queued; the peer's read into hs. */
 int tls12_queue_certificate(moat_tls *t, const moat_cred *cred);
 int tls12_read_certificate(moat_tls *t, const uint8_t *msg, size_t len);
+/* Whether a configuration speaks TLS 1.2 suite s (1.2 is in its range,
+ * the suite's AEAD among its suites). */
+int tls12_offers(const moat_tls_config *c, uint16_t s);
+/* The 1.2 suites, ECDSA's then RSA's for each AEAD in c's order, into
+ * out (6 at most); the count. 0 when 1.2 is not in c's range. */
+size_t tls12_suites(const moat_tls_config *c, uint16_t out[6]);
 /* The signature schemes 1.2 uses, in our order of preference. */
 extern const uint16_t tls12_sigschemes[];
 extern const size_t tls12_nsigschemes;

@@ -21,7 +21,7 @@ static int has16(rd_t list, uint16_t v)
 static int refuse(moat_tls *t, int alert, const char *why)
 {
     struct tls_text *tx = tls_text(t);
-    if (tx) snprintf(tx->verdict.reason, sizeof tx->verdict.reason, "%s", why);
+    if (tx) snprintf(tx->refusal, sizeof tx->refusal, "%s", why);
     return alert;
 }
 
@@ -61,29 +61,27 @@ static int curve_ok(const moat_cred *c, const tls_hello *ch)
 static int choose_suite_cert(moat_tls *t, const tls_hello *ch)
 {
     const moat_tls_config *c = t->cfg;
-    static const uint16_t by_aead[3][2] = {
-        {TLS12_ECDHE_ECDSA_AES128_GCM_SHA256, TLS12_ECDHE_RSA_AES128_GCM_SHA256},
-        {TLS12_ECDHE_ECDSA_AES256_GCM_SHA384, TLS12_ECDHE_RSA_AES256_GCM_SHA384},
-        {TLS12_ECDHE_ECDSA_CHACHA20_POLY1305, TLS12_ECDHE_RSA_CHACHA20_POLY1305}};
+    uint16_t ours[6];
+    size_t nours = tls12_suites(c, ours);
     if (!ch->has_sigalgs)
         return refuse(t, ALERT(HANDSHAKE_FAILURE),
                       "the client sent no signature_algorithms (its default is SHA-1)");
     for (int pass = 0; pass < 2; pass++)
-        for (size_t a = 0; a < c->nsuites; a++)
-            for (int k = 0; k < 2; k++) {
-                uint16_t suite = by_aead[(c->suites[a] & 0xff) - 1][k];
-                if (!has16(ch->suites, suite)) continue;
-                for (size_t i = 0; i < c->ncreds; i++) {
-                    const moat_cred *cr = c->creds[i];
-                    if (pass == 0 && !(t->sni[0] && crypto_cred_matches_name(cr, t->sni))) continue;
-                    if (cred_is_ecdsa(cr) != (k == 0) || (k == 0 && !curve_ok(cr, ch))) continue;
-                    uint16_t scheme = pick_scheme(cr, ch);
-                    if (!scheme) continue;
-                    t->hs->cred = cr;
-                    t->sigscheme = scheme;
-                    return tls_set_suite(t, suite);
-                }
+        for (size_t a = 0; a < nours; a++) {
+            uint16_t suite = ours[a];
+            int ecdsa = ks12_suite_ecdsa(suite);
+            if (!has16(ch->suites, suite)) continue;
+            for (size_t i = 0; i < c->ncreds; i++) {
+                const moat_cred *cr = c->creds[i];
+                if (pass == 0 && !(t->sni[0] && crypto_cred_matches_name(cr, t->sni))) continue;
+                if (cred_is_ecdsa(cr) != ecdsa || (ecdsa && !curve_ok(cr, ch))) continue;
+                uint16_t scheme = pick_scheme(cr, ch);
+                if (!scheme) continue;
+                t->hs->cred = cr;
+                t->sigscheme = scheme;
+                return tls_set_suite(t, suite);
             }
+        }
     return refuse(t, ALERT(HANDSHAKE_FAILURE),
                   "no suite in common for TLS 1.2 (ECDHE with AES-GCM or ChaCha20-Poly1305 and "
                   "a certificate we hold)");
@@ -468,8 +466,8 @@ static int recv_certificate_verify(moat_tls *t, const uint8_t *msg, size_t len)
     for (size_t i = 0; i < tls12_nsigschemes; i++)
         ok |= tls12_sigschemes[i] == scheme;
     if (!ok) return ALERT(ILLEGAL_PARAMETER); /* not one we asked for */
-    int e = crypto_verify_sig(h->peer_certs.base, h->cert_len[0], scheme, h->raw.base, h->raw.len,
-                              sig.p, sig.n);
+    int e = crypto_verify_sig12(h->peer_certs.base, h->cert_len[0], scheme, h->raw.base, h->raw.len,
+                                sig.p, sig.n);
     if (e) return e;
     h->keep_raw = 0;
     moat_buf_free(&h->raw);

@@ -491,8 +491,9 @@ int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
     int usable = same_trust && !strcmp(s->sni, TX(t)->server_name) &&
                  tls_now_ms(t) < s->time_ms + (uint64_t)s->lifetime * 1000;
     int hash_ok = 0;
-    for (size_t i = 0; i < t->cfg->nsuites; i++)
+    for (size_t i = 0; i < t->cfg->nsuites && !ks12_suite_aead(s->suite); i++)
         hash_ok |= crypto_suite_hash(t->cfg->suites[i]) == crypto_suite_hash(s->suite);
+    if (ks12_suite_aead(s->suite)) hash_ok = tls12_offers(t->cfg, s->suite); /* a 1.2 session */
     if (!usable || !hash_ok) {
         moat_wipe(s, sizeof *s);
         free(s);

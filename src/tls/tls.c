@@ -166,7 +166,10 @@ static int handle_alert(moat_tls *t, const uint8_t *p, size_t n)
         t->peer_closed = 1;
         return 0;
     }
-    if (p[1] == MOAT_ALERT_USER_CANCELED)
+    /* RFC 5246 7.2.2: in 1.2 no_renegotiation is a warning that ends
+     * nothing (the answer to a renegotiation we would never start). */
+    if (p[1] == MOAT_ALERT_USER_CANCELED ||
+        (t->version == TLS_V12 && p[0] == 1 && p[1] == MOAT_ALERT_NO_RENEGOTIATION))
         return ++t->empty_received > MAX_EMPTY_RECORDS ? ALERT(UNEXPECTED_MESSAGE) : 0;
     /* 6.2: every other alert ends the connection, whatever its level. */
     t->state = ST_DEAD;
@@ -433,6 +436,10 @@ const char *moat_tls_get_sni(const moat_tls *t)
 const char *moat_tls_verify_error(const moat_tls *t)
 {
     return TX(t)->verdict.reason[0] ? TX(t)->verdict.reason : NULL;
+}
+const char *moat_tls_refusal(const moat_tls *t)
+{
+    return TX(t)->refusal[0] ? TX(t)->refusal : NULL;
 }
 const char *moat_tls_verify_code(const moat_tls *t)
 {

@@ -6,9 +6,14 @@
 # ticket, client certificates, an OCSP staple in CertificateStatus, the
 # access log; refusals: no extended master secret, only CBC or only RSA
 # key transport, TLS 1.0 and 1.1, a fallback SCSV, renegotiation, and
-# --tls-min 1.3.
+# --tls-min 1.3. moat get against `openssl s_server -tls1_2` (every suite x
+# group x certificate type forced on the server's side), gnutls-serv with a
+# 1.2-only priority string and nginx with ssl_protocols TLSv1.2; --session
+# over 1.2, a client certificate, --tls-max and --tlsv1.3; a server that
+# puts the downgrade sentinel in a 1.2 ServerHello, and one without the
+# extended master secret.
 . "$(dirname "$0")/../lib.sh"
-need openssl gnutls-cli curl tstclnt certutil python3 || { finish; exit; }
+need openssl gnutls-cli gnutls-serv curl tstclnt certutil nginx python3 || { finish; exit; }
 need_moat
 gen_certs || { finish; exit; }
 gen_client_cert || { notok "client certificate made"; finish; exit; }
@@ -229,6 +234,151 @@ if moat_serve "tls12 min 1.3" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CER
 	check "tls12 --tls-min 1.3: s_client -tls1_2 refused" has "$T_TMP/min13" 'protocol version|alert number 70'
 	bg_stop "$SRV_PID"
 fi
+# ---- moat get in 1.2
+OSSL2MOAT() { # s_server's suite name -> moat's (IANA)
+	echo "TLS_$1" | sed -e 's/-/_/g' -e 's/ECDHE_ECDSA_/ECDHE_ECDSA_WITH_/; s/ECDHE_RSA_/ECDHE_RSA_WITH_/' \
+		-e 's/AES128_GCM/AES_128_GCM/; s/AES256_GCM/AES_256_GCM/; s/CHACHA20_POLY1305$/CHACHA20_POLY1305_SHA256/'
+}
+for kind in p256 p384 rsa; do
+	case $kind in rsa) k=RSA ;; *) k=ECDSA ;; esac
+	declare -n suites=OSSL_SUITES_$k
+	for s in "${suites[@]}"; do
+		for g in "${GROUPS12[@]}"; do
+			PEER_PROTO=-tls1_2 PEER_CERT=$CERTS/$kind.pem PEER_KEY=$CERTS/$kind.key \
+				s_server_start "get12 $kind $s $g" "$T_TMP/site" -cipher "$s" -groups "$g" || continue
+			out=$T_TMP/get.$kind.$s.$g
+			moat_get "get12" "$out" -v --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
+			why=""
+			[ "$GET_RC" -eq 0 ] || why="exit $GET_RC;"
+			has "$out" "$SITE_TOKEN" || why="$why no body;"
+			has "$out.err" '^\* protocol: TLSv1\.2$' || why="$why not TLS 1.2;"
+			has "$out.err" "^\* cipher: $(OSSL2MOAT "$s")\$" || why="$why suite is not $s;"
+			has "$out.err" "^\* group: $g\$" || why="$why group is not $g;"
+			if [ -z "$why" ]; then ok "tls12 get from s_server $kind $s $g"; else
+				notok "tls12 get from s_server $kind $s $g" "$why"
+				diag "$out.err"
+			fi
+			bg_stop "$PEER_PID"
+		done
+	done
+	unset -n suites
+done
+
+# --session over 1.2 with s_server's tickets; a client certificate.
+if PEER_PROTO=-tls1_2 s_server_start "get12 session" "$T_TMP/site" -Verify 1 -CAfile "$CERTS/ca.pem"; then
+	U="https://localhost:$PEER_PORT/index.html"
+	moat_get "get12 s1" "$T_TMP/gs1" -v --cacert "$CERTS/ca.pem" --cert "$CERTS/alice.pem" --key "$CERTS/alice.key" --session "$T_TMP/get12.sess" "$U"
+	moat_get "get12 s2" "$T_TMP/gs2" -v --cacert "$CERTS/ca.pem" --cert "$CERTS/alice.pem" --key "$CERTS/alice.key" --session "$T_TMP/get12.sess" "$U"
+	check "tls12 get: a client certificate to s_server -Verify (1.2)" has "$T_TMP/gs1" "$SITE_TOKEN"
+	if has "$T_TMP/gs2.err" '^\* resumed: yes' && has "$T_TMP/gs2.err" '^\* protocol: TLSv1\.2$' && has "$T_TMP/gs2" "$SITE_TOKEN"; then
+		ok "tls12 get --session resumes a 1.2 session (RFC 5077 ticket)"
+	else notok "tls12 get --session resumes a 1.2 session (RFC 5077 ticket)"; diag "$T_TMP/gs1.err" "$T_TMP/gs2.err"; fi
+	moat_get "get12 13" "$T_TMP/g13" --tlsv1.3 --cacert "$CERTS/ca.pem" "$U"
+	check "tls12 get --tlsv1.3 to a 1.2-only server: exit 35 (got $GET_RC)" [ "$GET_RC" -eq 35 ]
+	bg_stop "$PEER_PID"
+fi
+# --tls-max 1.2 against moat serve (which speaks both).
+if moat_serve "get12 moat" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key"; then
+	moat_get "get12 max" "$T_TMP/gmax" -v --tls-max 1.2 --cacert "$CERTS/ca.pem" "https://localhost:$SRV_PORT/index.html"
+	check "tls12 get --tls-max 1.2 from moat serve: TLSv1.2" has "$T_TMP/gmax.err" '^\* protocol: TLSv1\.2$'
+	moat_get "get12 def" "$T_TMP/gdef" -v --cacert "$CERTS/ca.pem" "https://localhost:$SRV_PORT/index.html"
+	check "tls12 get (default) from moat serve: TLSv1.3" has "$T_TMP/gdef.err" '^\* protocol: TLSv1\.3$'
+	bg_stop "$SRV_PID"
+fi
+# gnutls-serv with a 1.2-only priority string.
+if gnutls_serv_start "get12 gnutls" "NORMAL:-VERS-ALL:+VERS-TLS1.2"; then
+	moat_get "get12 gnutls" "$T_TMP/ggn" -v --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/"
+	if [ "$GET_RC" -eq 0 ] && has "$T_TMP/ggn.err" '^\* protocol: TLSv1\.2$'; then ok "tls12 get from gnutls-serv (1.2 only)"
+	else notok "tls12 get from gnutls-serv (1.2 only)" "exit $GET_RC"; diag "$T_TMP/ggn.err"; fi
+	bg_stop "$PEER_PID"
+fi
+# nginx with ssl_protocols TLSv1.2, one server per certificate type.
+N=$T_TMP/nginx
+mkdir -p "$N/logs"
+declare -A NP
+{
+	[ "$(id -u)" -eq 0 ] && echo "user root;"
+	printf 'worker_processes 1;\ndaemon off;\npid %s/nginx.pid;\nerror_log %s/logs/error.log warn;\n' "$N" "$N"
+	printf 'events { worker_connections 64; }\nhttp {\n access_log off;\n client_body_temp_path %s/b;\n proxy_temp_path %s/p;\n fastcgi_temp_path %s/f;\n uwsgi_temp_path %s/u;\n scgi_temp_path %s/s;\n ssl_protocols TLSv1.2;\n' "$N" "$N" "$N" "$N" "$N"
+	for kind in p256 p384 rsa; do
+		NP[$kind]=$(free_port)
+		printf ' server { listen 127.0.0.1:%s ssl; server_name localhost; ssl_certificate %s; ssl_certificate_key %s; root %s; }\n' \
+			"${NP[$kind]}" "$CERTS/$kind.pem" "$CERTS/$kind.key" "$T_TMP/site"
+	done
+	echo "}"
+} >"$N/nginx.conf"
+bg_start "$N/nginx" nginx -e "$N/logs/error.log" -p "$N" -c "$N/nginx.conf"
+NGINX_PID=$BG_PID
+for kind in p256 p384 rsa; do
+	if ! wait_listen "${NP[$kind]}"; then notok "tls12 nginx starts ($kind)"; diag "$N/nginx.err" "$N/logs/error.log"; continue; fi
+	moat_get "get12 nginx" "$T_TMP/gng.$kind" -v --cacert "$CERTS/ca.pem" --session "$T_TMP/ng.$kind.sess" "https://localhost:${NP[$kind]}/index.html"
+	moat_get "get12 nginx" "$T_TMP/gng2.$kind" -v --cacert "$CERTS/ca.pem" --session "$T_TMP/ng.$kind.sess" "https://localhost:${NP[$kind]}/index.html"
+	if [ "$GET_RC" -eq 0 ] && has "$T_TMP/gng.$kind" "$SITE_TOKEN" && has "$T_TMP/gng.$kind.err" '^\* protocol: TLSv1\.2$' &&
+		has "$T_TMP/gng.$kind.err" '^\* cipher: TLS_ECDHE_(ECDSA|RSA)_WITH_' && has "$T_TMP/gng2.$kind.err" '^\* resumed: yes'; then
+		ok "tls12 get from nginx (ssl_protocols TLSv1.2) $kind, and resumed"
+	else notok "tls12 get from nginx (ssl_protocols TLSv1.2) $kind, and resumed" "exit $GET_RC"; diag "$T_TMP/gng.$kind.err" "$T_TMP/gng2.$kind.err"; fi
+done
+bg_stop "$NGINX_PID"
+
+# A server that negotiates 1.2 with the downgrade sentinel in its random
+# (as a 1.3 server stripped of 1.3 would), and one without EMS.
+cat >"$T_TMP/fake12.py" <<'PY'
+import os, socket, struct, sys
+
+def vec(n, b):
+    return len(b).to_bytes(n, "big") + b
+
+def ext(t, body):
+    return struct.pack(">H", t) + vec(2, body)
+
+mode = sys.argv[2]
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(4)
+while True:
+    c, _ = ls.accept()
+    c.settimeout(10)
+    try:
+        c.recv(65536)
+        rnd = os.urandom(24) + (b"DOWNGRD\x01" if mode == "downgrade" else os.urandom(8))
+        exts = ext(0xff01, b"\x00")
+        if mode != "no-ems":
+            exts += ext(23, b"")
+        body = b"\x03\x03" + rnd + vec(1, b"") + b"\xc0\x2b\x00" + vec(2, exts)
+        c.sendall(b"\x16\x03\x03" + vec(2, b"\x02" + vec(3, body)))
+        got = c.recv(64)
+        sys.stdout.write("got %s\n" % got.hex())
+        sys.stdout.flush()
+    except Exception as e:
+        sys.stdout.write("error %s\n" % e)
+    c.close()
+PY
+for mode in downgrade no-ems; do
+	FP=$(free_port)
+	bg_start "$T_TMP/fake.$mode" python3 "$T_TMP/fake12.py" "$FP" "$mode"
+	FPID=$BG_PID
+	wait_listen "$FP" || { notok "tls12 fake server $mode starts"; continue; }
+	moat_get "fake $mode" "$T_TMP/gf.$mode" --cacert "$CERTS/ca.pem" "https://localhost:$FP/"
+	case $mode in
+	downgrade)
+		if [ "$GET_RC" -eq 35 ] && wait_file_line "$T_TMP/fake.$mode.out" '^got 15030[13]0002022f'; then
+			ok "tls12 get sees DOWNGRD in a 1.2 ServerHello after offering 1.3: illegal_parameter, exit 35"
+		else notok "tls12 get sees DOWNGRD in a 1.2 ServerHello after offering 1.3: illegal_parameter, exit 35" "exit $GET_RC"
+			diag "$T_TMP/gf.$mode.err" "$T_TMP/fake.$mode.out"; fi
+		moat_get "fake $mode 12" "$T_TMP/gf2.$mode" --tls-max 1.2 --cacert "$CERTS/ca.pem" "https://localhost:$FP/"
+		check "tls12 get --tls-max 1.2 does not look for the sentinel (the handshake goes on: a certificate is awaited)" \
+			bash -c "! grep -q 'illegal_parameter' '$T_TMP/gf2.$mode.err'"
+		;;
+	no-ems)
+		if [ "$GET_RC" -eq 35 ] && has "$T_TMP/gf.$mode.err" 'extended master secret'; then
+			ok "tls12 get refuses a 1.2 server without the extended master secret (exit 35, says why)"
+		else notok "tls12 get refuses a 1.2 server without the extended master secret (exit 35, says why)" "exit $GET_RC"
+			diag "$T_TMP/gf.$mode.err"; fi
+		;;
+	esac
+	bg_stop "$FPID"
+done
 out=$T_TMP/badmin
 "$MOAT" serve "$T_TMP/site" --tls-min 1.1 >"$out" 2>&1
 rc=$?

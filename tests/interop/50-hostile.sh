@@ -3,7 +3,7 @@
 # clients, garbage bytes, unsupported suites and groups, ClientHellos with
 # an old legacy_version or thousands of unknown extensions and key shares,
 # and it must keep serving. moat get: untrusted, expired and misnamed certificates, -k,
-# TLS 1.2-only servers, bad usage.
+# TLS 1.2-only servers (with --tlsv1.3), bad usage.
 . "$(dirname "$0")/../lib.sh"
 need openssl curl python3 || { finish; exit; }
 need_moat
@@ -244,10 +244,13 @@ if s_server_start "get no --cacert" "$T_TMP/site"; then
 	bg_stop "$PEER_PID"
 fi
 
-# A TLS 1.2-only server: the handshake fails, exit 35.
+# A TLS 1.2-only server: moat get speaks 1.2 with it, unless told
+# --tlsv1.3 (then the handshake fails, exit 35).
 if PEER_PROTO=-tls1_2 s_server_start "get TLS 1.2 server" "$T_TMP/site"; then
 	moat_get "get TLS 1.2 server" "$T_TMP/tls12get" --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
-	check "get TLS 1.2-only s_server: exit 35 (got $GET_RC)" [ "$GET_RC" -eq 35 ]
+	check "get TLS 1.2-only s_server: fetched over 1.2 (exit $GET_RC)" has "$T_TMP/tls12get" "$SITE_TOKEN"
+	moat_get "get TLS 1.2 server" "$T_TMP/tls12get13" --tlsv1.3 --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
+	check "get --tlsv1.3 to a TLS 1.2-only s_server: exit 35 (got $GET_RC)" [ "$GET_RC" -eq 35 ]
 	bg_stop "$PEER_PID"
 fi
 

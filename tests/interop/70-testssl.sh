@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # testssl.sh (Debian's testssl.sh package) against moat serve --hsts: no
-# finding rated VULNERABLE, NOT ok, HIGH or CRITICAL; only TLS 1.3 offered;
-# forward secrecy; HSTS. Parses its --jsonfile output. The leaf is valid
+# finding rated VULNERABLE, NOT ok, HIGH or CRITICAL; TLS 1.2 and 1.3
+# offered, nothing older; in 1.2 only the ECDHE AEAD suites; forward
+# secrecy; secure renegotiation, none initiated by the client; HSTS. Parses its --jsonfile output. The leaf is valid
 # for a year and names a CRL, so that testssl judges moat, not a
 # throw-away test certificate. Runs protocols, cipher categories, forward
 # secrecy, server defaults and preference, headers, vulnerabilities and
@@ -33,10 +34,23 @@ bad = [i for i in items if i.get("severity") in ("HIGH", "CRITICAL")
        or "NOT OK" in i.get("finding", "").upper()]
 for i in bad:
     print("BAD %s %s: %s" % (i["id"], i.get("severity"), i.get("finding")))
-for p in ("SSLv2", "SSLv3", "TLS1", "TLS1_1", "TLS1_2"):
+for p in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
     f = by.get(p, {}).get("finding", "")
     print("PROTO %s %s" % (p, "ok" if f.startswith("not offered") else "BAD " + f))
-print("PROTO TLS1_3 %s" % ("ok" if by.get("TLS1_3", {}).get("finding", "").startswith("offered") else "BAD"))
+for p in ("TLS1_2", "TLS1_3"):
+    f = by.get(p, {}).get("finding", "")
+    print("PROTO %s %s" % (p, "ok" if f.startswith("offered") else "BAD " + f))
+# The 1.2 suites the server prefers, in order (--server-preference).
+ours = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305"}
+order = [i for i in items if i["id"].lower().replace(".", "_") == "cipherorder_tlsv1_2"]
+got = order[0].get("finding", "").split() if order else []
+print("SUITES12 %s %s" % ("ok" if got and set(got) <= ours else "BAD", " ".join(got) or "none"))
+for k in ("secure_renego", "secure_client_renego"):
+    f = by.get(k, {}).get("finding", "")
+    good = "supported" in f.lower() if k == "secure_renego" else "not vulnerable" in f.lower()
+    print("RENEGO %s %s %s" % (k, "ok" if good and "not supported" not in f.lower() else "BAD", f))
 fs = by.get("FS", by.get("PFS", {})).get("finding", "")
 print("FS %s %s" % ("ok" if fs.startswith("offered") else "BAD", fs))
 hsts = by.get("HSTS_time", by.get("HSTS", {})).get("finding", "")
@@ -52,8 +66,11 @@ PY
 		sed 's/^/# /' "$T_TMP/verdict"
 		check "testssl: no finding VULNERABLE, NOT ok, HIGH or CRITICAL" not_has "$T_TMP/verdict" '^BAD '
 		for p in SSLv2 SSLv3 TLS1 TLS1_1 TLS1_2 TLS1_3; do
-			check "testssl: $p $( [ $p = TLS1_3 ] && echo offered || echo not offered)" has "$T_TMP/verdict" "^PROTO $p ok"
+			check "testssl: $p $(case $p in TLS1_[23]) echo offered ;; *) echo not offered ;; esac)" has "$T_TMP/verdict" "^PROTO $p ok"
 		done
+		check "testssl: TLS 1.2 suites only ECDHE with AES-GCM or ChaCha20-Poly1305" has "$T_TMP/verdict" '^SUITES12 ok'
+		check "testssl: secure renegotiation supported" has "$T_TMP/verdict" '^RENEGO secure_renego ok'
+		check "testssl: client-initiated renegotiation refused" has "$T_TMP/verdict" '^RENEGO secure_client_renego ok'
 		check "testssl: forward secrecy offered" has "$T_TMP/verdict" '^FS ok'
 		check "testssl: HSTS max-age 31536000" has "$T_TMP/verdict" '^HSTS ok'
 	else

@@ -188,6 +188,200 @@ static void test_records(void)
     moat_buf_free(&out);
 }
 
+/* ---- moat against moat in TLS 1.2 */
+
+static moat_tls_config *client12(void)
+{
+    moat_tls_config *c = client_config("ca");
+    moat_tls_config_set_versions(c, MOAT_TLS_VERSION_1_2, MOAT_TLS_VERSION_1_2);
+    return c;
+}
+
+/* Data both ways over an established pair. */
+static int both_ways(pair_t *p)
+{
+    static const char a[] = "ping over 1.2", b[] = "pong over 1.2";
+    moat_buf_clear(&p->s_app);
+    moat_buf_clear(&p->c_app);
+    int r = pair_send(p->c, p->s, a, sizeof a, &p->s_app, 1 << 20);
+    if (!r) r = pair_send(p->s, p->c, b, sizeof b, &p->c_app, 1 << 20);
+    return !r && p->s_app.len == sizeof a && !memcmp(p->s_app.base, a, sizeof a) &&
+           p->c_app.len == sizeof b && !memcmp(p->c_app.base, b, sizeof b);
+}
+
+static void test_matrix(void)
+{
+    static const char *certs[] = {"p256", "p384", "rsa"};
+    static const uint16_t aeads[] = {MOAT_TLS_AES_128_GCM_SHA256, MOAT_TLS_AES_256_GCM_SHA384,
+                                     MOAT_TLS_CHACHA20_POLY1305_SHA256};
+    static const uint16_t groups[] = {MOAT_GROUP_X25519, MOAT_GROUP_SECP256R1,
+                                      MOAT_GROUP_SECP384R1};
+    static const uint16_t want[2][3] = {
+        {TLS12_ECDHE_ECDSA_AES128_GCM_SHA256, TLS12_ECDHE_ECDSA_AES256_GCM_SHA384,
+         TLS12_ECDHE_ECDSA_CHACHA20_POLY1305},
+        {TLS12_ECDHE_RSA_AES128_GCM_SHA256, TLS12_ECDHE_RSA_AES256_GCM_SHA384,
+         TLS12_ECDHE_RSA_CHACHA20_POLY1305}};
+    moat_tls_config *cc = client12();
+    for (int c = 0; c < 3; c++)
+        for (int a = 0; a < 3; a++)
+            for (int g = 0; g < 3; g++) {
+                moat_tls_config *sc = server_config(certs[c]);
+                moat_tls_config_set_ciphers(sc, &aeads[a], 1);
+                moat_tls_config_set_groups(sc, &groups[g], 1);
+                pair_t p;
+                int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+                uint16_t suite = want[c == 2][a];
+                check(!r && moat_tls_get_version(p.c) == MOAT_TLS_VERSION_1_2 &&
+                          moat_tls_get_version(p.s) == MOAT_TLS_VERSION_1_2 &&
+                          moat_tls_get_cipher(p.c) == suite && moat_tls_get_cipher(p.s) == suite &&
+                          moat_tls_get_group(p.c) == groups[g] && both_ways(&p),
+                      "1.2 %s %s %s (%d)", certs[c], moat_tls_cipher_name(suite),
+                      moat_tls_group_name(groups[g]), r);
+                pair_free(&p);
+                moat_tls_config_free(sc);
+            }
+    moat_tls_config_free(cc);
+}
+
+static void test_versions(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client_config("ca");
+    moat_tls_config *cc12 = client12(), *sc12 = server_config("p256");
+    moat_tls_config_set_versions(sc12, MOAT_TLS_VERSION_1_2, MOAT_TLS_VERSION_1_2);
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    check(!r && moat_tls_get_version(p.c) == MOAT_TLS_VERSION_1_3,
+          "both speak 1.2 and 1.3: 1.3 is chosen");
+    pair_free(&p);
+    r = pair_handshake(&p, cc, sc12, "localhost", 1 << 20);
+    check(!r && moat_tls_get_version(p.c) == MOAT_TLS_VERSION_1_2 && both_ways(&p),
+          "a 1.2-only server: the default client speaks 1.2 (no sentinel: it speaks no 1.3)");
+    pair_free(&p);
+    moat_tls_config_set_versions(cc, MOAT_TLS_VERSION_1_3, MOAT_TLS_VERSION_1_3);
+    r = pair_handshake(&p, cc, sc12, "localhost", 1 << 20);
+    check(r == MOAT_ERR_PEER_ALERT(MOAT_ALERT_PROTOCOL_VERSION) || r == ALERT(PROTOCOL_VERSION),
+          "a 1.3-only client and a 1.2-only server: protocol_version (%d)", r);
+    pair_free(&p);
+
+    /* The sentinel: a 1.3 server that negotiates 1.2 says so. */
+    moat_tls *c = moat_tls_client_new(cc12, "localhost"), *s = moat_tls_server_new(sc);
+    moat_buf to_s, to_c, app;
+    moat_buf_init(&to_s);
+    moat_buf_init(&to_c);
+    moat_buf_init(&app);
+    moat_tls_start(c, &to_s);
+    r = moat_tls_recv(s, to_s.base, to_s.len, &to_c, &app);
+    /* record header 5, handshake header 4, version 2, then the random */
+    check(!r && to_c.len > 5 + 4 + 2 + 32 && !memcmp(to_c.base + 11 + 24, tls12_downgrade, 8),
+          "a 1.3 server negotiating 1.2 ends ServerHello.random with DOWNGRD 01");
+    moat_buf to_s2;
+    moat_buf_init(&to_s2);
+    r = moat_tls_recv(c, to_c.base, to_c.len, &to_s2, &app);
+    check(r == 0, "a client that offered only 1.2 takes it");
+    moat_tls_free(c);
+    moat_tls_free(s);
+    moat_buf_free(&to_s2);
+    /* A client that offered 1.3 and sees the sentinel aborts. */
+    moat_tls_config_set_versions(cc, MOAT_TLS_VERSION_1_2, MOAT_TLS_VERSION_1_3);
+    c = moat_tls_client_new(cc, "localhost");
+    s = moat_tls_server_new(sc12);
+    moat_buf_clear(&to_s);
+    moat_buf_clear(&to_c);
+    moat_tls_start(c, &to_s);
+    moat_tls_recv(s, to_s.base, to_s.len, &to_c, &app);
+    memcpy(to_c.base + 11 + 24, tls12_downgrade, 8);
+    moat_buf_clear(&to_s);
+    r = moat_tls_recv(c, to_c.base, to_c.len, &to_s, &app);
+    check(r == ALERT(ILLEGAL_PARAMETER) && to_s.len == 7 && to_s.base[6] == 47,
+          "a client that offered 1.3 sees DOWNGRD in a 1.2 ServerHello: illegal_parameter");
+    moat_tls_free(c);
+    moat_tls_free(s);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    moat_buf_free(&app);
+    moat_tls_config_free(sc);
+    moat_tls_config_free(cc);
+    moat_tls_config_free(cc12);
+    moat_tls_config_free(sc12);
+}
+
+static void test_resumption_and_auth(void)
+{
+    moat_tls_config *sc = server_config("rsa"), *cc = client12();
+    char err[256];
+    moat_tls_config_set_client_ca_file(sc, cpath("ca", "pem"), err, sizeof err);
+    moat_tls_config_set_client_auth(sc, MOAT_CLIENT_AUTH_REQUIRE);
+    moat_tls_config_add_cert_file(cc, cpath("alice", "pem"), cpath("alice", "key"), err,
+                                  sizeof err);
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    const char *id = r ? NULL : moat_tls_get_peer_identity(p.s);
+    check(!r && id && strstr(id, "alice") && both_ways(&p),
+          "1.2 client certificate: the server knows alice (%d)", r);
+    moat_buf sess;
+    moat_buf_init(&sess);
+    r = r ? r : moat_tls_get_session(p.c, &sess);
+    check(!r && sess.len > 0, "a 1.2 session is saved");
+    pair_free(&p);
+    /* Resumed: the abbreviated handshake, the identity from the ticket. */
+    memset(&p, 0, sizeof p);
+    p.c = moat_tls_client_new(cc, "localhost");
+    p.s = moat_tls_server_new(sc);
+    r = moat_tls_set_session(p.c, sess.base, sess.len);
+    moat_buf to_s, to_c;
+    moat_buf_init(&to_s);
+    moat_buf_init(&to_c);
+    if (!r) r = moat_tls_start(p.c, &to_s);
+    if (!r) r = pair_pump(&p, &to_s, &to_c, 1 << 20);
+    id = r ? NULL : moat_tls_get_peer_identity(p.s);
+    check(!r && moat_tls_resumed(p.c) && moat_tls_resumed(p.s) &&
+              moat_tls_get_version(p.c) == MOAT_TLS_VERSION_1_2 && id && strstr(id, "alice") &&
+              both_ways(&p),
+          "1.2 resumption with a ticket keeps the identity (%d)", r);
+    pair_free(&p);
+    moat_buf_free(&to_s);
+    moat_buf_free(&to_c);
+    moat_buf_free(&sess);
+    /* Without a certificate, a server that requires one refuses. */
+    moat_tls_config *cc2 = client12();
+    r = pair_handshake(&p, cc2, sc, "localhost", 1 << 20);
+    check(r == ALERT(HANDSHAKE_FAILURE) || r == MOAT_ERR_PEER_ALERT(MOAT_ALERT_HANDSHAKE_FAILURE),
+          "1.2 without the required client certificate: handshake_failure (%d)", r);
+    pair_free(&p);
+    moat_tls_config_free(cc2);
+    moat_tls_config_free(sc);
+    moat_tls_config_free(cc);
+}
+
+static void test_one_byte_and_renegotiation(void)
+{
+    moat_tls_config *sc = server_config("p256"), *cc = client12();
+    pair_t p;
+    int r = pair_handshake(&p, cc, sc, "localhost", 1);
+    check(!r && moat_tls_get_version(p.s) == MOAT_TLS_VERSION_1_2,
+          "1.2 handshake one byte at a time (%d)", r);
+    moat_buf_clear(&p.s_app);
+    static const char big[3000] = "x";
+    r = r ? r : pair_send(p.c, p.s, big, sizeof big, &p.s_app, 1);
+    check(!r && p.s_app.len == sizeof big, "1.2 records one byte at a time");
+    /* A renegotiating ClientHello: a no_renegotiation warning, and on. */
+    moat_buf wire, back;
+    moat_buf_init(&wire);
+    moat_buf_init(&back);
+    static const uint8_t ch[8] = {HS_CLIENT_HELLO, 0, 0, 4, 3, 3, 0, 0};
+    tls_seal(p.c, CT_HANDSHAKE, ch, sizeof ch, &wire);
+    r = moat_tls_recv(p.s, wire.base, wire.len, &back, &p.s_app);
+    check(r == 0 && back.len > 0, "a renegotiating ClientHello is answered, not fatal");
+    moat_buf_clear(&p.c_app);
+    int rc = moat_tls_recv(p.c, back.base, back.len, &wire, &p.c_app);
+    check(rc == 0 && both_ways(&p), "with a warning (no_renegotiation), and data still flows");
+    moat_buf_free(&wire);
+    moat_buf_free(&back);
+    pair_free(&p);
+    moat_tls_config_free(sc);
+    moat_tls_config_free(cc);
+}
+
 int main(void)
 {
     crypto_init();
@@ -196,5 +390,14 @@ int main(void)
     test_nonces();
     test_records();
     crypto_hmac_forget();
+    if (make_certs()) {
+        check(0, "test certificates made");
+        return 1;
+    }
+    test_matrix();
+    test_versions();
+    test_resumption_and_auth();
+    test_one_byte_and_renegotiation();
+    remove_certs();
     return failures ? 1 : 0;
 }
