@@ -48,19 +48,20 @@ int client_url_resolve(const struct moat_url *base, const char *loc, size_t locl
 /* What `moat get` was asked to do. */
 struct moat_get_opts {
     const char *url;
-    const char *cacert;        /* --cacert FILE */
-    const char *capath;        /* --capath DIR */
-    const char *crl;           /* --crl FILE: check revocation against it */
-    const char *output;        /* -o FILE (or the name -O chose); stdout when NULL */
-    int remote_name;           /* -O: name the output after the URL's last segment */
-    const char *resolve;       /* --resolve HOST:PORT:ADDR */
-    const char *groups;        /* --tls-group NAME[,NAME...] */
-    uint16_t tls_min, tls_max; /* --tlsv1.2/--tlsv1.3, --tls-max; 0: the default */
-    const char *ciphers;       /* --ciphers LIST */
-    const char *session;       /* --session FILE */
-    const char *cert, *key;    /* --cert FILE --key FILE */
-    const char *method;        /* -X METHOD, or NULL */
-    const char *writeout;      /* -w FORMAT */
+    const char *cacert;     /* --cacert FILE */
+    const char *capath;     /* --capath DIR */
+    const char *crl;        /* --crl FILE: check revocation against it */
+    const char *output;     /* -o FILE (or the name -O chose); stdout when NULL */
+    int remote_name;        /* -O: name the output after the URL's last segment */
+    const char *resolve;    /* --resolve HOST:PORT:ADDR */
+    const char *groups;     /* --tls-group NAME[,NAME...] */
+    uint16_t tls_min;       /* --tlsv1.2, --tlsv1.3: a minimum; 0: the default */
+    uint16_t tls_max;       /* --tls-max 1.2|1.3; 0: the default */
+    const char *ciphers;    /* --ciphers LIST */
+    const char *session;    /* --session FILE */
+    const char *cert, *key; /* --cert FILE --key FILE */
+    const char *method;     /* -X METHOD, or NULL */
+    const char *writeout;   /* -w FORMAT */
     const char *headers[MOAT_GET_MAX_HEADERS]; /* -H 'Name: value' */
     int nheaders;
     moat_buf data;                  /* -d / --data-binary: the request body */
