@@ -251,10 +251,11 @@ int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len);
 int moat_tls_close(moat_tls *t, moat_buf *out);
 
 /* Sends a KeyUpdate (RFC 8446 4.6.3) and switches the sending keys;
- * request_peer asks the peer to update its own. */
+ * request_peer asks the peer to update its own. MOAT_ERR_STATE on a TLS
+ * 1.2 connection, which has no KeyUpdate. */
 int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer);
 
-/* RFC 8446 7.5 exporter. */
+/* RFC 8446 7.5 exporter; MOAT_ERR_STATE on a TLS 1.2 connection. */
 int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen, uint8_t *out,
                     size_t outlen);
 

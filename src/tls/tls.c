@@ -373,7 +373,8 @@ int moat_tls_close(moat_tls *t, moat_buf *out)
 
 int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer)
 {
-    if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
+    if (!t || t->state != ST_CONNECTED || t->sent_close || t->version != TLS_V13)
+        return MOAT_ERR_STATE;
     int r = tls_unpark(t);
     if (r) return forget(fail(t, r, NULL));
     r = tls_send_key_update(t, out, request_peer ? 1 : 0);
@@ -383,7 +384,8 @@ int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer)
 int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen, uint8_t *out,
                     size_t outlen)
 {
-    if (!t || t->state != ST_CONNECTED) return MOAT_ERR_STATE;
+    /* 1.3's exporter (7.5) only: a 1.2 connection has no exporter secret. */
+    if (!t || t->state != ST_CONNECTED || t->version != TLS_V13) return MOAT_ERR_STATE;
     uint8_t empty[MOAT_HASH_MAX], hctx[MOAT_HASH_MAX], sec[MOAT_HASH_MAX];
     int r = crypto_hash(t->hash, "", 0, empty);
     if (!r) r = crypto_hash(t->hash, ctx ? ctx : (const uint8_t *)"", ctx ? ctxlen : 0, hctx);

@@ -192,7 +192,7 @@ def hello(legacy=0x0303, suites=GCM, ems=True):
 kind = sys.argv[2]
 ch = {"ok": hello(), "no-ems": hello(ems=False), "cbc": hello(suites=CBC),
       "rsa-kx": hello(suites=RSA_KX), "tls10": hello(legacy=0x0301),
-      "tls11": hello(legacy=0x0302)}[kind]
+      "tls11": hello(legacy=0x0302), "ssl3": hello(legacy=0x0300)}[kind]
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 s.sendall(ch)
 got = b""
@@ -223,6 +223,7 @@ if moat_serve "tls12 refusals" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CE
 	hello12 "tls12 only RSA key transport suites" "alert 40" rsa-kx
 	hello12 "tls12 a TLS 1.0 ClientHello" "alert 70" tls10
 	hello12 "tls12 a TLS 1.1 ClientHello" "alert 70" tls11
+	hello12 "tls12 an SSL 3 ClientHello" "alert 70" ssl3
 	server_alive "tls12 refusals"
 	bg_stop "$SRV_PID"
 fi
@@ -319,6 +320,20 @@ for kind in p256 p384 rsa; do
 	else notok "tls12 get from nginx (ssl_protocols TLSv1.2) $kind, and resumed" "exit $GET_RC"; diag "$T_TMP/gng.$kind.err" "$T_TMP/gng2.$kind.err"; fi
 done
 bg_stop "$NGINX_PID"
+
+# --explain narrates a 1.2 handshake and what differs from 1.3.
+if moat_serve "get12 explain" "$T_TMP/site" --cert "$CERTS/rsa.pem" --key "$CERTS/rsa.key"; then
+	moat_get "get12 explain" "$T_TMP/gex" --explain --tls-max 1.2 --cacert "$CERTS/ca.pem" "https://localhost:$SRV_PORT/index.html"
+	why=""
+	for w in 'ServerKeyExchange \(' 'ClientKeyExchange \(' 'Certificate \([0-9]+ bytes, in the clear' \
+		'change_cipher_spec: a real key change' 'What differs from TLS 1.3' 'keys come from the PRF' \
+		'One round trip more' 'extended master secret'; do
+		has "$T_TMP/gex.err" "$w" || why="$why missing '$w';"
+	done
+	if [ "$GET_RC" -eq 0 ] && [ -z "$why" ]; then ok "tls12 get --explain narrates the 1.2 handshake and the differences from 1.3"
+	else notok "tls12 get --explain narrates the 1.2 handshake and the differences from 1.3" "exit $GET_RC;$why"; diag "$T_TMP/gex.err"; fi
+	bg_stop "$SRV_PID"
+fi
 
 # A server that negotiates 1.2 with the downgrade sentinel in its random
 # (as a 1.3 server stripped of 1.3 would), and one without EMS.

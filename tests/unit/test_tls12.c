@@ -360,6 +360,13 @@ static void test_one_byte_and_renegotiation(void)
     int r = pair_handshake(&p, cc, sc, "localhost", 1);
     check(!r && moat_tls_get_version(p.s) == MOAT_TLS_VERSION_1_2,
           "1.2 handshake one byte at a time (%d)", r);
+    uint8_t ekm[32];
+    moat_buf ku;
+    moat_buf_init(&ku);
+    check(moat_tls_export(p.c, "EXPORTER-test", NULL, 0, ekm, sizeof ekm) == MOAT_ERR_STATE &&
+              moat_tls_key_update(p.c, &ku, 0) == MOAT_ERR_STATE && ku.len == 0,
+          "1.2: no 1.3 exporter and no KeyUpdate (MOAT_ERR_STATE, nothing sent)");
+    moat_buf_free(&ku);
     moat_buf_clear(&p.s_app);
     static const char big[3000] = "x";
     r = r ? r : pair_send(p.c, p.s, big, sizeof big, &p.s_app, 1);
