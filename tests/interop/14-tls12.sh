@@ -278,6 +278,14 @@ if PEER_PROTO=-tls1_2 s_server_start "get12 session" "$T_TMP/site" -Verify 1 -CA
 	check "tls12 get --tlsv1.3 to a 1.2-only server: exit 35 (got $GET_RC)" [ "$GET_RC" -eq 35 ]
 	bg_stop "$PEER_PID"
 fi
+# An OCSP staple from s_server -tls1_2 (CertificateStatus), checked by moat get.
+if [ -s "$O/good.der" ] && PEER_PROTO=-tls1_2 s_server_start "get12 ocsp" "$T_TMP/site" -status_file "$O/good.der"; then
+	moat_get "get12 ocsp" "$T_TMP/gocsp" -v --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
+	if [ "$GET_RC" -eq 0 ] && has "$T_TMP/gocsp.err" '^\* OCSP stapled: yes \(checked\): good'; then
+		ok "tls12 get checks s_server's staple in CertificateStatus (good)"
+	else notok "tls12 get checks s_server's staple in CertificateStatus (good)" "exit $GET_RC"; diag "$T_TMP/gocsp.err"; fi
+	bg_stop "$PEER_PID"
+fi
 # --tls-max 1.2 against moat serve (which speaks both).
 if moat_serve "get12 moat" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key"; then
 	moat_get "get12 max" "$T_TMP/gmax" -v --tls-max 1.2 --cacert "$CERTS/ca.pem" "https://localhost:$SRV_PORT/index.html"
