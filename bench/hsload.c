@@ -118,34 +118,17 @@ int main(int argc, char **argv)
     int opt, tls12 = 0;
     while ((opt = getopt(argc, argv, "p:n:c:ru:t:g:V:")) != -1) {
         switch (opt) {
-        case 'p':
-            port = atoi(optarg);
-            break;
-        case 'n':
-            total = atoi(optarg);
-            break;
-        case 'c':
-            procs = atoi(optarg);
-            break;
-        case 'r':
-            resume = 1;
-            break;
-        case 'u':
-            path = optarg;
-            break;
-        case 't':
-            limit = atoi(optarg);
-            break;
-        case 'g':
-            group = moat_tls_group_from_name(optarg);
-            break;
-        case 'V':
-            tls12 = strcmp(optarg, "1.2") == 0;
-            break;
+        case 'p': port = atoi(optarg); break;
+        case 'n': total = atoi(optarg); break;
+        case 'c': procs = atoi(optarg); break;
+        case 'r': resume = 1; break;
+        case 'u': path = optarg; break;
+        case 't': limit = atoi(optarg); break;
+        case 'g': group = moat_tls_group_from_name(optarg); break;
+        case 'V': tls12 = strcmp(optarg, "1.2") == 0; break;
         default:
             fprintf(stderr,
-                    "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S] [-g GROUP] "
-                    "[-V 1.2]\n");
+                    "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S] [-g GROUP] [-V 1.2]\n");
             return 2;
         }
     }
@@ -157,8 +140,7 @@ int main(int argc, char **argv)
      * certificate (RFC 8422 5.1): P-256 is listed after the group. */
     uint16_t groups[2] = {group, MOAT_GROUP_SECP256R1};
     size_t ngroups = tls12 && group != MOAT_GROUP_SECP256R1 ? 2 : 1;
-    if (!cfg || moat_tls_config_set_ciphers(cfg, &suite, 1) ||
-        moat_tls_config_set_groups(cfg, groups, ngroups) ||
+    if (!cfg || moat_tls_config_set_ciphers(cfg, &suite, 1) || moat_tls_config_set_groups(cfg, groups, ngroups) ||
         moat_tls_config_set_alpn(cfg, alpn, 1) ||
         (tls12 && moat_tls_config_set_versions(cfg, MOAT_TLS_VERSION_1_2, MOAT_TLS_VERSION_1_2))) {
         fprintf(stderr, "hsload: cannot make the client configuration\n");
@@ -166,8 +148,7 @@ int main(int argc, char **argv)
     }
     moat_tls_config_set_verify(cfg, 0);
     char req[512];
-    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-             path);
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
 
     /* counts[3*i]: ok, fail, resumed of child i */
     long *counts = mmap(NULL, sizeof(long) * 3 * procs, PROT_READ | PROT_WRITE,
@@ -194,8 +175,7 @@ int main(int argc, char **argv)
         }
         _exit(0);
     }
-    for (int i = 0; i < procs; i++)
-        wait(NULL);
+    for (int i = 0; i < procs; i++) wait(NULL);
     double secs = now() - t0;
     long ok = 0, fail = 0, res = 0;
     for (int i = 0; i < procs; i++) {
