@@ -115,8 +115,8 @@ int main(int argc, char **argv)
     int port = 0, total = 5000, procs = 4, resume = 0, limit = 120;
     const char *path = "/small.txt";
     uint16_t group = MOAT_GROUP_X25519;
-    int opt;
-    while ((opt = getopt(argc, argv, "p:n:c:ru:t:g:")) != -1) {
+    int opt, tls12 = 0;
+    while ((opt = getopt(argc, argv, "p:n:c:ru:t:g:V:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'n': total = atoi(optarg); break;
@@ -125,9 +125,10 @@ int main(int argc, char **argv)
         case 'u': path = optarg; break;
         case 't': limit = atoi(optarg); break;
         case 'g': group = moat_tls_group_from_name(optarg); break;
+        case 'V': tls12 = strcmp(optarg, "1.2") == 0; break;
         default:
             fprintf(stderr,
-                    "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S] [-g GROUP]\n");
+                    "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S] [-g GROUP] [-V 1.2]\n");
             return 2;
         }
     }
@@ -135,8 +136,13 @@ int main(int argc, char **argv)
     moat_tls_config *cfg = moat_tls_config_new();
     uint16_t suite = MOAT_TLS_AES_128_GCM_SHA256;
     const char *alpn[] = {"http/1.1"};
-    if (!cfg || moat_tls_config_set_ciphers(cfg, &suite, 1) || moat_tls_config_set_groups(cfg, &group, 1) ||
-        moat_tls_config_set_alpn(cfg, alpn, 1)) {
+    /* In 1.2 supported_groups also names the curves accepted in an ECDSA
+     * certificate (RFC 8422 5.1): P-256 is listed after the group. */
+    uint16_t groups[2] = {group, MOAT_GROUP_SECP256R1};
+    size_t ngroups = tls12 && group != MOAT_GROUP_SECP256R1 ? 2 : 1;
+    if (!cfg || moat_tls_config_set_ciphers(cfg, &suite, 1) || moat_tls_config_set_groups(cfg, groups, ngroups) ||
+        moat_tls_config_set_alpn(cfg, alpn, 1) ||
+        (tls12 && moat_tls_config_set_versions(cfg, MOAT_TLS_VERSION_1_2, MOAT_TLS_VERSION_1_2))) {
         fprintf(stderr, "hsload: cannot make the client configuration\n");
         return 1;
     }

@@ -246,8 +246,9 @@ http {{
         listen 127.0.0.1:{port} ssl http2;
         ssl_certificate {cert};
         ssl_certificate_key {key};
-        ssl_protocols TLSv1.3;
+        ssl_protocols TLSv1.2 TLSv1.3;
         ssl_ecdh_curve X25519;
+        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256;
         ssl_conf_command Ciphersuites {SUITE};
         root {site};
     }}
@@ -271,7 +272,8 @@ hosts:
       ssl:
         certificate-file: {cert}
         key-file: {key}
-        minimum-version: TLSv1.3
+        minimum-version: TLSv1.2
+        cipher-suite: ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256
         ocsp-update-interval: 0
         neverbleed: OFF
     paths:
@@ -334,9 +336,10 @@ def check_negotiation(port, openssl_conf):
             "group": group and group.group(1)}
 
 
-def load_handshakes(p, port, build, n, ncpu, resume=False, limit=180, group="x25519"):
+def load_handshakes(p, port, build, n, ncpu, resume=False, limit=180, group="x25519", tls12=False):
     cmd = pin(1, ncpu) + [os.path.join(build, "bench", "hsload"), "-p", str(port), "-n", str(n),
-                          "-c", "4", "-t", str(limit), "-g", group] + (["-r"] if resume else [])
+                          "-c", "4", "-t", str(limit), "-g", group] + (["-r"] if resume else []) \
+        + (["-V", "1.2"] if tls12 else [])
     r, cpu = measured(p, lambda: run(cmd, limit + 30))
     m = re.search(r"ok=(\d+) fail=(\d+) resumed=(\d+) secs=([\d.]+)", r.stdout)
     if not m:
@@ -590,6 +593,8 @@ def table(results, servers, floor):
          "rsa_full_handshake_us", 1),
         ("full handshake + GET, P-256, X25519MLKEM768 (us CPU/hs)", "full_pq", "us_per_handshake",
          "handshakes_per_s", "hs/s", "full_pq_handshake_us", 1),
+        ("full handshake + GET, P-256, x25519, TLS 1.2 (us CPU/hs)", "full12", "us_per_handshake",
+         "handshakes_per_s", "hs/s", None, 1),
     ]
     head = ["work"] + servers + [f"{s}/moat" for s in servers if s != "moat"] + ["floor", "moat/floor"]
     lines = []
@@ -746,6 +751,8 @@ Groups = X25519
         print(f"bench: {s}: OpenSSL clients negotiate {res['negotiated']}", flush=True)
         print(f"bench: {s}: full handshakes", flush=True)
         res["full"] = load_handshakes(p, port, build, N, ncpu)
+        print(f"bench: {s}: full handshakes, TLS 1.2", flush=True)
+        res["full12"] = load_handshakes(p, port, build, N, ncpu, tls12=True)
         print(f"bench: {s}: resumed handshakes", flush=True)
         res["resume"] = load_handshakes(p, port, build, N, ncpu, resume=True)
         if res["resume"].get("ok") and res["resume"].get("resumed", 0) < res["resume"]["ok"] - 4:

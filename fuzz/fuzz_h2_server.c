@@ -37,9 +37,10 @@ static int reads_body(void *conn, const moat_http_request *req)
     return req->method_len != 3; /* POSTs are read first, PUTs streamed */
 }
 
-static void log_line(void *conn, const moat_http_request *req, const struct moat_resp *resp)
+static void log_line(void *conn, const moat_http_request *req, const struct moat_resp *resp,
+                     int64_t start_us)
 {
-    (void)conn, (void)req, (void)resp;
+    (void)conn, (void)req, (void)resp, (void)start_us;
 }
 
 static int sink(void *conn, const void *p, size_t n)

@@ -188,7 +188,7 @@ done
 # cannot sit before ASan's runtime.)
 if [ -z "${MOAT_TEST_NO_ASAN:-}" ] && [ $# -eq 0 ] && [ -x build/asan/moat ]; then
 	echo "== interop with the ASan+UBSan moat"
-	for n in 10-serve-openssl 11-serve-gnutls 13-serve-nss 16-h2-attacks 20-get-openssl 50-hostile \
+	for n in 10-serve-openssl 11-serve-gnutls 13-serve-nss 14-tls12 16-h2-attacks 20-get-openssl 50-hostile \
 		80-serve-resume-mtls-ocsp 81-serve-http 86-proxy-edge 90-get-nginx 91-get-post-session \
 		92-get-errors 93-get-hosts 93-get-trust 94-get-h2 96-get-flags 65-cert-pebble 84-serve-json-notify \
 		88-metrics-prometheus 66-serve-acme 97-get-net; do

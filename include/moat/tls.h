@@ -121,6 +121,15 @@ int moat_tls_config_set_ciphers(moat_tls_config *cfg, const uint16_t *suites, si
  * HelloRetryRequest only when the client sent none it can use. n <= 4. */
 int moat_tls_config_set_groups(moat_tls_config *cfg, const uint16_t *groups, size_t n);
 
+/* Protocol versions, as on the wire. */
+#define MOAT_TLS_VERSION_1_2 0x0303
+#define MOAT_TLS_VERSION_1_3 0x0304
+/* The range of versions spoken, min <= max, each MOAT_TLS_VERSION_1_2 or
+ * _1_3; the default is 1.2 to 1.3. TLS 1.2 is its safe subset: ECDHE
+ * with AES-GCM or ChaCha20-Poly1305, the extended master secret
+ * required, no renegotiation. Returns 0 or MOAT_ERR_ARG. */
+int moat_tls_config_set_versions(moat_tls_config *cfg, uint16_t min, uint16_t max);
+
 /* ALPN protocols in preference order, e.g. {"http/1.1"}. Each 1..255 bytes.
  * The server selects the first of its own it finds in the client's list;
  * with no overlap it sends no_application_protocol. */
@@ -191,9 +200,11 @@ int moat_tls_config_set_ocsp_staple(moat_tls_config *cfg, size_t index, const ui
  * when unknown. */
 uint16_t moat_tls_cipher_from_name(const char *name);
 uint16_t moat_tls_group_from_name(const char *name);
-const char *moat_tls_cipher_name(uint16_t suite);  /* "TLS_AES_128_GCM_SHA256" */
-const char *moat_tls_group_name(uint16_t group);   /* "x25519" */
-const char *moat_tls_sigscheme_name(uint16_t sig); /* "ecdsa_secp256r1_sha256" */
+const char *moat_tls_cipher_name(uint16_t suite);
+/* "TLSv1.3", "TLSv1.2" (as OpenSSL names them), or "unknown". */
+const char *moat_tls_version_name(uint16_t version); /* "TLS_AES_128_GCM_SHA256" */
+const char *moat_tls_group_name(uint16_t group);     /* "x25519" */
+const char *moat_tls_sigscheme_name(uint16_t sig);   /* "ecdsa_secp256r1_sha256" */
 
 /* ---- connections */
 
@@ -240,10 +251,11 @@ int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len);
 int moat_tls_close(moat_tls *t, moat_buf *out);
 
 /* Sends a KeyUpdate (RFC 8446 4.6.3) and switches the sending keys;
- * request_peer asks the peer to update its own. */
+ * request_peer asks the peer to update its own. MOAT_ERR_STATE on a TLS
+ * 1.2 connection, which has no KeyUpdate. */
 int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer);
 
-/* RFC 8446 7.5 exporter. */
+/* RFC 8446 7.5 exporter; MOAT_ERR_STATE on a TLS 1.2 connection. */
 int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen, uint8_t *out,
                     size_t outlen);
 
@@ -285,6 +297,8 @@ int moat_tls_park(moat_tls *t);
 int moat_tls_peer_closed(const moat_tls *t); /* close_notify received */
 int moat_tls_is_server(const moat_tls *t);
 uint16_t moat_tls_get_cipher(const moat_tls *t);
+/* The negotiated version (MOAT_TLS_VERSION_1_2 or _1_3); 0 before it is known. */
+uint16_t moat_tls_get_version(const moat_tls *t);
 uint16_t moat_tls_get_group(const moat_tls *t);
 uint16_t moat_tls_get_sigscheme(const moat_tls *t);
 int moat_tls_did_hrr(const moat_tls *t); /* a HelloRetryRequest happened */
@@ -310,6 +324,10 @@ const char *moat_tls_get_sni(const moat_tls *t);  /* server: name the client sen
 /* Client: when the server's certificate was refused, a sentence in plain
  * words ("its certificate expired on 2026-01-01") and the browser's code
  * for it ("NET::ERR_CERT_DATE_INVALID"); NULL otherwise. */
+/* Why the handshake was refused when an alert alone does not say it
+ * (TLS 1.2: the peer lacks the extended master secret, no suite in
+ * common), in words; NULL otherwise. */
+const char *moat_tls_refusal(const moat_tls *t);
 const char *moat_tls_verify_error(const moat_tls *t);
 const char *moat_tls_verify_code(const moat_tls *t);
 

@@ -34,7 +34,10 @@ static const char usage[] =
     "  --compressed           ask for deflate, gzip, br and decode the body\n"
     "  --retry N, --retry-delay S, --retry-max-time S, --retry-all-errors, --retry-connrefused\n"
     "  --limit-rate RATE      at most RATE bytes a second each way (K, M, G suffixes)\n"
-    "  -x [http://]HOST:PORT, -U USER:PASSWORD, --noproxy LIST   HTTP CONNECT proxy\n";
+    "  -x [http://]HOST:PORT, -U USER:PASSWORD, --noproxy LIST   HTTP CONNECT proxy\n"
+
+    "  --tlsv1.2, --tlsv1.3   the oldest TLS version to speak (1.2 by default)\n"
+    "  --tls-max VERSION      the newest (1.2 or 1.3, the default)\n";
 
 static int fail_usage(const char *fmt, const char *arg)
 {
@@ -63,7 +66,8 @@ enum value_kind {
     V_COOKIE,
     V_MAX_FILESIZE,
     V_CONTINUE_AT,
-    V_NET /* --retry, --limit-rate ...: read by take_net */
+    V_NET, /* --retry, --limit-rate ...: read by take_net */
+    V_TLS_MAX
 };
 #define AT(field) offsetof(struct moat_get_opts, field)
 static const struct {
@@ -128,6 +132,7 @@ static const struct {
     {"--retry-delay", V_NET, AT(retry_delay)},
     {"--retry-max-time", V_NET, AT(retry_max_time)},
     {"--limit-rate", V_NET, AT(limit_rate)},
+    {"--tls-max", V_TLS_MAX, 0},
 };
 
 /* The long switches (the short ones are in short_flags), each an int. */
@@ -135,9 +140,15 @@ static const struct {
     const char *name;
     size_t off;
 } switch_opts[] = {
-    {"--insecure", AT(insecure)}, {"--include", AT(include)}, {"--head", AT(head)},
-    {"--silent", AT(silent)},     {"--verbose", AT(verbose)}, {"--explain", AT(explain)},
-    {"--location", AT(follow)},   {"--fail", AT(fail)},       {"--remote-name", AT(remote_name)},
+    {"--insecure", AT(insecure)},
+    {"--include", AT(include)},
+    {"--head", AT(head)},
+    {"--silent", AT(silent)},
+    {"--verbose", AT(verbose)},
+    {"--explain", AT(explain)},
+    {"--location", AT(follow)},
+    {"--fail", AT(fail)},
+    {"--remote-name", AT(remote_name)},
     {"--http1.1", AT(http1_1)},
     {"--compressed", AT(compressed)},
     {"--retry-all-errors", AT(retry_all_errors)},
@@ -331,6 +342,14 @@ static int take_value(struct moat_get_opts *o, enum value_kind k, size_t off, co
     case V_MAX_TIME:
         if (seconds(v, &o->max_time) < 0) return fail_usage("bad -m %s (seconds, more than 0)", v);
         return GET_EXIT_OK;
+    case V_TLS_MAX: /* curl's names: 1.2, 1.3, default */
+        if (strcmp(v, "1.2") == 0)
+            o->tls_max = 0x0303;
+        else if (strcmp(v, "1.3") == 0 || strcmp(v, "default") == 0)
+            o->tls_max = 0x0304;
+        else
+            return fail_usage("bad --tls-max %s (1.2 or 1.3)", v);
+        return GET_EXIT_OK;
     case V_NET:
         return take_net(o, off, v);
     default:
@@ -374,6 +393,8 @@ static int validate(struct moat_get_opts *o)
     if (o->resume && o->continue_at < 0 && !o->output && !o->remote_name)
         return fail_usage("%s", "-C - needs -o FILE or -O (the file to resume)");
     if (o->output && o->remote_name) return fail_usage("%s", "-o and -O cannot go together");
+    if (o->tls_min && o->tls_max && o->tls_min > o->tls_max)
+        return fail_usage("%s", "--tlsv1.3 and --tls-max 1.2 leave no version");
     return GET_EXIT_OK;
 }
 
@@ -383,6 +404,10 @@ static int take_other(const char *a, struct moat_get_opts *o)
 {
     if (strcmp(a, "--http2") == 0) { /* the default: h2 offered first */
         o->http1_1 = 0;
+        return 0;
+    }
+    if (strcmp(a, "--tlsv1.2") == 0 || strcmp(a, "--tlsv1.3") == 0) { /* curl's: a minimum */
+        o->tls_min = a[8] == '3' ? 0x0304 : 0x0303;
         return GET_EXIT_OK;
     }
     for (size_t k = 0; k < sizeof switch_opts / sizeof *switch_opts; k++)

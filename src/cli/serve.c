@@ -13,7 +13,8 @@
 
 static const char usage[] =
     "usage: moat serve [DIR] [--listen [ADDR:]PORT] [--cert FILE --key FILE]...\n"
-    "         [--ciphers LIST] [--groups LIST] [--ticket-keys FILE] [--ticket-lifetime S] "
+    "         [--ciphers LIST] [--groups LIST] [--tls-min 1.2|1.3] [--ticket-keys FILE]\n"
+    "         [--ticket-lifetime S] "
     "[--psk-ke]\n"
     "         [--client-ca FILE [--client-auth require|optional|none]] [--ocsp-staple FILE]...\n"
     "         [--workers N] [--max-conns N] [--redirect-http ADDR:PORT] [--hsts SECONDS]\n"

@@ -55,6 +55,8 @@ struct moat_get_opts {
     int remote_name;        /* -O: name the output after the URL's last segment */
     const char *resolve;    /* --resolve HOST:PORT:ADDR */
     const char *groups;     /* --tls-group NAME[,NAME...] */
+    uint16_t tls_min;       /* --tlsv1.2, --tlsv1.3: a minimum; 0: the default */
+    uint16_t tls_max;       /* --tls-max 1.2|1.3; 0: the default */
     const char *ciphers;    /* --ciphers LIST */
     const char *session;    /* --session FILE */
     const char *cert, *key; /* --cert FILE --key FILE */

@@ -138,8 +138,16 @@ static const char *hs_name(int t)
         return "CertificateRequest";
     case 15:
         return "CertificateVerify";
+    case 12:
+        return "ServerKeyExchange";
+    case 14:
+        return "ServerHelloDone";
+    case 16:
+        return "ClientKeyExchange";
     case 20:
         return "Finished";
+    case 22:
+        return "CertificateStatus";
     case 24:
         return "KeyUpdate";
     default:
@@ -186,6 +194,8 @@ struct moat_explain {
     int step;
     unsigned share_group; /* the group of the server's key share */
     int psk_offered, psk_taken, hrr, certs_seen, cert_requested;
+    int v12;                /* the server chose TLS 1.2 */
+    int ccs_sent, ccs_recv; /* 1.2: each side's ChangeCipherSpec came: its records are sealed */
     unsigned cv_scheme;
     int phase;     /* 0 handshake, 1 after it, 2 request sent */
     int after_hdr; /* "after the handshake" heading printed */
@@ -331,10 +341,25 @@ static void server_hello(struct moat_explain *e, rd_t r, size_t len)
     }
     fprintf(m, "   - cipher suite chosen: %s\n", suite_s(suite, b));
     rd_t ex = rd_vec(&r, 2);
+    e->v12 = !hrr;
+    for (rd_t x = ex; x.n >= 4 && !x.err;) {
+        unsigned type = rd_u16(&x);
+        rd_vec(&x, 2);
+        if (type == 43) e->v12 = 0;
+    }
+    if (e->v12)
+        fprintf(m, "   - version chosen: TLS 1.2 (no supported_versions: the server speaks no "
+                   "1.3, and its random carries no downgrade sentinel)\n");
     while (ex.n >= 4 && !ex.err) {
         unsigned type = rd_u16(&ex);
         rd_t d = rd_vec(&ex, 2);
-        if (type == 43) {
+        if (type == 23) {
+            fprintf(m, "   - extended_master_secret: the secret will be bound to this whole "
+                       "handshake (RFC 7627)\n");
+        } else if (type == 0xff01) {
+            fprintf(m, "   - renegotiation_info: secure renegotiation indicated (RFC 5746); "
+                       "moat never renegotiates\n");
+        } else if (type == 43) {
             fprintf(m, "   - version chosen: %s\n", version_s(rd_u16(&d)));
         } else if (type == 51 && hrr) {
             fprintf(m,
@@ -386,12 +411,12 @@ static void certificate_msg(struct moat_explain *e, rd_t r, size_t len, int sent
 {
     FILE *m = e->m;
     sub(&r, 4); /* type, length */
-    rd_vec(&r, 1);
+    if (!e->v12) rd_vec(&r, 1);
     rd_t list = rd_vec(&r, 3);
     int n = 0, stapled = 0;
     while (list.n >= 3 && !list.err) {
         rd_vec(&list, 3);
-        rd_t ex = rd_vec(&list, 2);
+        rd_t ex = e->v12 ? rd_init(NULL, 0) : rd_vec(&list, 2);
         while (ex.n >= 4 && !ex.err) {
             unsigned t = rd_u16(&ex);
             rd_vec(&ex, 2);
@@ -401,17 +426,18 @@ static void certificate_msg(struct moat_explain *e, rd_t r, size_t len, int sent
     }
     if (sent) {
         fprintf(m,
-                "%d. moat -> server: Certificate (%zu bytes, encrypted): moat's client "
+                "%d. moat -> server: Certificate (%zu bytes, %s): moat's client "
                 "certificate%s\n",
-                ++e->step, len, n ? "" : " (none: moat has none to give)");
+                ++e->step, len, e->v12 ? "in the clear" : "encrypted",
+                n ? "" : " (none: moat has none to give)");
         return;
     }
     e->certs_seen = n;
     fprintf(m,
-            "%d. server -> moat: Certificate (%zu bytes, encrypted): a chain of %d "
+            "%d. server -> moat: Certificate (%zu bytes, %s): a chain of %d "
             "certificate%s%s\n",
-            ++e->step, len, n, n == 1 ? "" : "s",
-            stapled ? ", with an OCSP answer stapled to the first" : "");
+            ++e->step, len, e->v12 ? "in the clear: anyone on the path sees it" : "encrypted", n,
+            n == 1 ? "" : "s", stapled ? ", with an OCSP answer stapled to the first" : "");
 }
 
 static void peer_cert(struct moat_explain *e, const uint8_t *der, size_t len, int pos)
@@ -470,7 +496,43 @@ static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t le
                 sent ? "moat's" : "its", sent ? "moat" : "the server");
         return;
     }
+    case 12: {
+        char b2[16];
+        sub(&r, 5); /* type, length, curve_type */
+        unsigned g = rd_u16(&r);
+        size_t kl = rd_u8(&r);
+        sub(&r, kl);
+        unsigned sch = rd_u16(&r);
+        fprintf(m,
+                "%d. server -> moat: ServerKeyExchange (%zu bytes, in the clear): its ephemeral "
+                "%s public key (%zu bytes), signed (%s) over both randoms and that key with the "
+                "certificate's private key. In TLS 1.2 the key exchange itself is what is signed; "
+                "1.3 signs the whole transcript in CertificateVerify.\n",
+                ++e->step, len, group_s(g, b), kl, sig_s(sch, b2));
+        return;
+    }
+    case 14:
+        fprintf(m,
+                "%d. server -> moat: ServerHelloDone (%zu bytes): the server's first flight "
+                "ends; now moat answers\n",
+                ++e->step, len);
+        return;
+    case 16:
+        fprintf(m,
+                "%d. moat -> server: ClientKeyExchange (%zu bytes, in the clear): moat's ephemeral "
+                "public key in the same group; both sides now compute the premaster secret\n",
+                ++e->step, len);
+        return;
     case 20:
+        if (e->v12) {
+            fprintf(m,
+                    "%d. %s: Finished (%zu bytes, encrypted): 12 bytes of the PRF over every "
+                    "handshake message, keyed by the master secret. %s\n",
+                    ++e->step, sent ? "moat -> server" : "server -> moat", len,
+                    sent ? "The server checks it the same way."
+                         : "moat computed the same value: nothing was changed on the way.");
+            return;
+        }
         fprintf(m,
                 "%d. %s: Finished (%zu bytes, encrypted): an HMAC over every handshake "
                 "message, keyed from the %s handshake traffic secret. %s\n",
@@ -487,9 +549,9 @@ static void handshake_msg(struct moat_explain *e, const uint8_t *data, size_t le
             e->after_hdr = 1;
         }
         fprintf(m,
-                "   server -> moat: NewSessionTicket (%zu bytes, encrypted): a ticket to "
+                "   server -> moat: NewSessionTicket (%zu bytes, %s): a ticket to "
                 "resume later without a full handshake, good for %lu s\n",
-                len, life);
+                len, e->v12 ? "before the server's ChangeCipherSpec" : "encrypted", life);
         if (e->phase) e->in.tickets++;
         return;
     }
@@ -522,9 +584,18 @@ static void record(struct moat_explain *e, const uint8_t *h, size_t n, int type,
     if (n < 5) return;
     unsigned long len = (unsigned long)h[3] << 8 | h[4];
     if (e->phase == 0) {
+        if (h[0] == 20 && e->v12) {
+            *(sent ? &e->ccs_sent : &e->ccs_recv) = 1;
+            fprintf(e->m,
+                    "   [record %s: change_cipher_spec: a real key change in TLS 1.2; what %s "
+                    "sends next is encrypted]\n",
+                    sent ? "sent" : "received", sent ? "moat" : "the server");
+            return;
+        }
         if (h[0] == 20) return; /* the compatibility change_cipher_spec */
+        int sealed = h[0] == 23 || (sent ? e->ccs_sent : e->ccs_recv);
         fprintf(e->m, "   [record %s: %lu bytes on the wire, %s%s]\n", sent ? "sent" : "received",
-                len + 5, h[0] == 23 ? "encrypted, carrying " : "in the clear, ", ctype_name(type));
+                len + 5, sealed ? "encrypted, carrying " : "in the clear, ", ctype_name(type));
         return;
     }
     if (type != 23) return;
@@ -587,6 +658,49 @@ static void show(struct moat_explain *e)
     e->mlen = 0;
 }
 
+/* A TLS 1.2 handshake: where its keys came from, and what differs from 1.3. */
+static void explain_v12(struct moat_explain *e, const moat_tls *t)
+{
+    FILE *m = e->m;
+    char b[16];
+    const char *suite = moat_tls_cipher_name(moat_tls_get_cipher(t));
+    fprintf(m, "\n-- Where the shared secret came from --\n");
+    if (moat_tls_resumed(t))
+        fprintf(m, "Nothing new: the ticket carried the master secret of the earlier full "
+                   "handshake; only this one's fresh randoms change the keys.\n");
+    else
+        fprintf(m,
+                "The server's ephemeral %s key came in ServerKeyExchange, moat's went back in "
+                "ClientKeyExchange; each side combined its private key with the other's public "
+                "key (ECDHE) into the premaster secret, which never crossed the wire. The "
+                "private halves are thrown away (forward secrecy).\n",
+                group_s(moat_tls_get_group(t), b));
+    fprintf(m, "\n-- How the keys follow from it (RFC 5246 5, 6.3; RFC 7627; with %s) --\n",
+            strstr(suite, "SHA384") ? "SHA-384" : "SHA-256");
+    fprintf(m, "  master secret = PRF(premaster secret, \"extended master secret\", "
+               "hash of ClientHello..ClientKeyExchange)\n");
+    fprintf(m, "  key block     = PRF(master secret, \"key expansion\", server random + client "
+               "random): each side's write key and IV\n");
+    fprintf(m,
+            "  Each record is sealed with the AEAD of %s; its nonce comes from the IV and the "
+            "record's sequence number (RFC 5288, RFC 7905).\n",
+            suite);
+    fprintf(m, "  (Values are never shown; SSLKEYLOGFILE=FILE writes the master secret for "
+               "Wireshark.)\n");
+    fprintf(m, "\n-- What differs from TLS 1.3 --\n");
+    fprintf(m, "- The certificate travels in the clear: anyone on the path sees which site "
+               "this is (1.3 encrypts it).\n");
+    fprintf(m, "- The key exchange is signed in ServerKeyExchange (the randoms and the key), "
+               "not the whole transcript in CertificateVerify.\n");
+    fprintf(m, "- The keys come from the PRF and one master secret, not HKDF's staged "
+               "secrets; the extended master secret binds it to this handshake.\n");
+    fprintf(m, "- ChangeCipherSpec is real: it is where each side starts encrypting (1.3 "
+               "sends one only for middleboxes).\n");
+    fprintf(m, "- One round trip more: moat speaks only after ServerHelloDone, so the request "
+               "leaves after two round trips (one in 1.3).\n\n");
+    show(e);
+}
+
 void client_explain_handshake_done(struct moat_explain *e, const moat_tls *t, int ok)
 {
     if (!e) return;
@@ -630,9 +744,14 @@ void client_explain_handshake_done(struct moat_explain *e, const moat_tls *t, in
                     "%s. The connection goes on as if none had been stapled.\n",
                     moat_tls_ocsp_ignored(t));
         fprintf(m,
-                "- The CertificateVerify signature (%s) shows the server has the private "
+                "- The %s signature (%s) shows the server has the private "
                 "key that goes with it.\n",
+                e->v12 ? "ServerKeyExchange" : "CertificateVerify",
                 sig_s(moat_tls_get_sigscheme(t), b));
+    }
+    if (e->v12) {
+        explain_v12(e, t);
+        return;
     }
     fprintf(m, "\n-- Where the shared secret came from --\n");
     if (group == MOAT_GROUP_X25519MLKEM768)
@@ -742,8 +861,13 @@ void client_explain_finish(struct moat_explain *e)
     if (e->req_body) fprintf(m, " of %zu bytes", e->req_body);
     fprintf(m, ":\n   ");
     tally_line(m, &e->out);
-    fprintf(m, "\n   Each record: 5-byte header (type application_data, as if TLS 1.2), then "
-               "the HTTP bytes, 1 byte of real content type and a 16-byte tag, all encrypted.\n");
+    if (e->v12)
+        fprintf(m, "\n   Each record: 5-byte header (type application_data), the explicit nonce "
+                   "(8 bytes, AES-GCM only), then the HTTP bytes and a 16-byte tag, encrypted.\n");
+    else
+        fprintf(m, "\n   Each record: 5-byte header (type application_data, as if TLS 1.2), then "
+                   "the HTTP bytes, 1 byte of real content type and a 16-byte tag, all "
+                   "encrypted.\n");
     if (e->status[0]) {
         fprintf(m, "server -> moat: \"%s\"", e->status);
         if (e->resp_body)

@@ -311,7 +311,9 @@ static int handshake(struct xfer *x, int64_t deadline)
             fprintf(stderr, "moat: refused %s: %s (%s)\n", o, why, code ? code : "?");
             return GET_EXIT_PEER_FAILED_VERIFICATION;
         }
-        fprintf(stderr, "moat: TLS handshake with %s failed: %s\n", x->u->shown, moat_strerror(r));
+        const char *refusal = moat_tls_refusal(x->c.t);
+        fprintf(stderr, "moat: TLS handshake with %s failed: %s%s%s\n", x->u->shown,
+                moat_strerror(r), refusal ? ": " : "", refusal ? refusal : "");
         return GET_EXIT_SSL_CONNECT_ERROR;
     }
     return 0;
@@ -322,7 +324,7 @@ static void verbose_tls(struct xfer *x, const char *addr)
     moat_tls *t = x->c.t;
     const char *alpn = moat_tls_get_alpn(t);
     fprintf(stderr, "* connected to %s (%s) port %d\n", x->u->shown, addr, x->u->port);
-    fprintf(stderr, "* protocol: TLSv1.3%s\n",
+    fprintf(stderr, "* protocol: %s%s\n", moat_tls_version_name(moat_tls_get_version(t)),
             moat_tls_did_hrr(t) ? " (after a HelloRetryRequest)" : "");
     fprintf(stderr, "* cipher: %s\n", moat_tls_cipher_name(moat_tls_get_cipher(t)));
     fprintf(stderr, "* group: %s\n", moat_tls_group_name(moat_tls_get_group(t)));

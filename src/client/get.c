@@ -236,6 +236,9 @@ static int setup(struct moat_get_opts *o, moat_tls_config *cfg)
             return GET_EXIT_SSL_CERTPROBLEM;
         }
     }
+    if (o->tls_min || o->tls_max)
+        moat_tls_config_set_versions(cfg, o->tls_min ? o->tls_min : MOAT_TLS_VERSION_1_2,
+                                     o->tls_max ? o->tls_max : MOAT_TLS_VERSION_1_3);
     int r;
     if ((o->groups && (r = set_list(o, cfg, o->groups, 1))) ||
         (o->ciphers && (r = set_list(o, cfg, o->ciphers, 0))))

@@ -46,6 +46,8 @@ const char *moat_alert_name(int desc)
         return "inappropriate_fallback";
     case 90:
         return "user_canceled";
+    case 100:
+        return "no_renegotiation";
     case 109:
         return "missing_extension";
     case 110:

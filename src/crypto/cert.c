@@ -144,6 +144,9 @@ int crypto_cred_can_sign(const moat_cred *c, uint16_t scheme)
     case MOAT_SIGN_RSA_PSS_SHA256:
     case MOAT_SIGN_RSA_PSS_SHA384:
     case MOAT_SIGN_RSA_PSS_SHA512:
+    case MOAT_SIGN_RSA_PKCS1_SHA256:
+    case MOAT_SIGN_RSA_PKCS1_SHA384:
+    case MOAT_SIGN_RSA_PKCS1_SHA512:
         return c->kind == KIND_RSA;
     case MOAT_SIGN_ED25519:
         return c->kind == KIND_ED25519;
@@ -164,11 +167,14 @@ const EVP_MD *crypto_scheme_md(uint16_t scheme)
     switch (scheme) {
     case MOAT_SIGN_ECDSA_P256_SHA256:
     case MOAT_SIGN_RSA_PSS_SHA256:
+    case MOAT_SIGN_RSA_PKCS1_SHA256:
         return moat_algs.md[MOAT_HASH_SHA256];
     case MOAT_SIGN_ECDSA_P384_SHA384:
     case MOAT_SIGN_RSA_PSS_SHA384:
+    case MOAT_SIGN_RSA_PKCS1_SHA384:
         return moat_algs.md[MOAT_HASH_SHA384];
     case MOAT_SIGN_RSA_PSS_SHA512:
+    case MOAT_SIGN_RSA_PKCS1_SHA512:
         return moat_algs.md_sha512;
     }
     return NULL;
@@ -216,16 +222,35 @@ int crypto_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, si
 
 /* Whether a peer's key may be used with a scheme (RFC 8446 4.2.3: the
  * ECDSA curve is bound to the scheme; rsa_pss_rsae needs an rsaEncryption key). */
-static int key_fits(EVP_PKEY *k, uint16_t scheme)
+static int key_fits(EVP_PKEY *k, uint16_t scheme, int any_curve)
 {
     char err[8];
     int kind = EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA ? KIND_RSA : key_kind(k, err, sizeof err);
+    /* TLS 1.2 (RFC 5246 7.4.1.4.1): an ECDSA scheme names the hash only. */
+    if (any_curve && (kind == KIND_P256 || kind == KIND_P384) &&
+        (scheme == MOAT_SIGN_ECDSA_P256_SHA256 || scheme == MOAT_SIGN_ECDSA_P384_SHA384))
+        return 1;
     moat_cred fake = {.kind = kind};
     return kind > 0 && crypto_cred_can_sign(&fake, scheme);
 }
 
+static int verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, const uint8_t *msg,
+                      size_t msglen, const uint8_t *sig, size_t siglen, int any_curve);
+
 int crypto_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, const uint8_t *msg,
                       size_t msglen, const uint8_t *sig, size_t siglen)
+{
+    return verify_sig(cert_der, cert_len, scheme, msg, msglen, sig, siglen, 0);
+}
+
+int crypto_verify_sig12(const uint8_t *cert_der, size_t cert_len, uint16_t scheme,
+                        const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen)
+{
+    return verify_sig(cert_der, cert_len, scheme, msg, msglen, sig, siglen, 1);
+}
+
+static int verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, const uint8_t *msg,
+                      size_t msglen, const uint8_t *sig, size_t siglen, int any_curve)
 {
     if (crypto_init()) return MOAT_ERR_INTERNAL;
     const uint8_t *p = cert_der;
@@ -238,7 +263,7 @@ int crypto_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme,
     int r;
     if (!k) {
         r = MOAT_ERR_ALERT(MOAT_ALERT_BAD_CERTIFICATE);
-    } else if (!key_fits(k, scheme)) {
+    } else if (!key_fits(k, scheme, any_curve)) {
         r = MOAT_ERR_ALERT(MOAT_ALERT_ILLEGAL_PARAMETER);
     } else {
         EVP_MD_CTX *m = sig_ctx(k, scheme, 0);

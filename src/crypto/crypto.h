@@ -39,6 +39,10 @@ enum {
     MOAT_SIGN_RSA_PSS_SHA384 = 0x0805,
     MOAT_SIGN_RSA_PSS_SHA512 = 0x0806,
     MOAT_SIGN_ED25519 = 0x0807,
+    /* RSASSA-PKCS1-v1_5: TLS 1.2 only, where a peer offers nothing else */
+    MOAT_SIGN_RSA_PKCS1_SHA256 = 0x0401,
+    MOAT_SIGN_RSA_PKCS1_SHA384 = 0x0501,
+    MOAT_SIGN_RSA_PKCS1_SHA512 = 0x0601,
 };
 
 /* ---- hashes and HKDF */
@@ -184,6 +188,10 @@ int crypto_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, si
  * MOAT_ERR_ALERT(bad_certificate) when the certificate cannot be parsed. */
 int crypto_verify_sig(const uint8_t *cert_der, size_t cert_len, uint16_t scheme, const uint8_t *msg,
                       size_t msglen, const uint8_t *sig, size_t siglen);
+/* The same for TLS 1.2, where an ECDSA scheme names the hash and not the
+ * curve (RFC 5246 7.4.1.4.1): ecdsa_secp256r1_sha256 over a P-384 key. */
+int crypto_verify_sig12(const uint8_t *cert_der, size_t cert_len, uint16_t scheme,
+                        const uint8_t *msg, size_t msglen, const uint8_t *sig, size_t siglen);
 
 /* ---- trust and chain validation */
 typedef struct moat_trust moat_trust;

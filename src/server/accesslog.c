@@ -42,7 +42,8 @@ static const moat_http_header *header(const struct server_log_entry *e, const ch
 /* The TLS facts of the connection, NULL where there are none. */
 static const char *tls_version(const moat_tls *t)
 {
-    return t && moat_tls_handshake_done(t) ? "TLSv1.3" : NULL;
+    uint16_t v = t && moat_tls_handshake_done(t) ? moat_tls_get_version(t) : 0;
+    return v ? moat_tls_version_name(v) : NULL;
 }
 
 static const char *tls_suite(const moat_tls *t)
@@ -58,7 +59,8 @@ static const char *tls_group(const moat_tls *t)
 }
 
 /* Combined Log Format, then the client certificate's subject (with client
- * certificates configured), the group ("-" without one), and pp=
+ * certificates configured), the TLS version, suite and group ("-" for
+ * each without one), and pp=
  * "authority","unique-id" after a PROXY v2 header that had either. */
 static void combined(moat_buf *b, const struct server_log_entry *e)
 {
@@ -93,9 +95,12 @@ static void combined(moat_buf *b, const struct server_log_entry *e)
         moat_buf_append(b, " ", 1);
         log_quoted_or_dash(b, id, id ? strlen(id) : 0);
     }
-    const char *group = tls_group(e->tls);
-    moat_buf_append(b, " ", 1);
-    moat_buf_append(b, group ? group : "-", strlen(group ? group : "-"));
+    /* The version and suite, then the group (the last field, as before). */
+    const char *facts[] = {tls_version(e->tls), tls_suite(e->tls), tls_group(e->tls)};
+    for (int i = 0; i < 3; i++) {
+        moat_buf_append(b, " ", 1);
+        moat_buf_append(b, facts[i] ? facts[i] : "-", strlen(facts[i] ? facts[i] : "-"));
+    }
     if (e->pp_authority || e->pp_id) {
         moat_buf_append(b, " pp=", 4);
         const char *a = e->pp_authority ? e->pp_authority : "-", *u = e->pp_id ? e->pp_id : "-";

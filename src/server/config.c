@@ -194,6 +194,12 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
                        name, nums[i].lo, nums[i].hi, v);
         return 0;
     }
+    if (strcmp(name, "tls-min") == 0) {
+        if (strcmp(v, "1.2") && strcmp(v, "1.3"))
+            return say(err, errlen, where, "tls-min takes 1.2 or 1.3, not '%.600s'", v);
+        o->tls_min = v;
+        return 0;
+    }
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (strcmp(name, strs[i].name) == 0) {
             *(const char **)((char *)o + strs[i].off) = v;

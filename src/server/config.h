@@ -23,6 +23,7 @@ struct moat_serve_opts {
     const char *staples[MOAT_SERVE_MAX_CERTS];
     int ncerts, nkeys, nstaples;
     const char *ciphers, *groups;
+    const char *tls_min; /* "1.2" or "1.3": the oldest TLS version spoken */
     const char *ticket_keys;
     const char *client_ca, *client_auth;
     const char *redirect_http;

@@ -36,6 +36,7 @@
 struct h2_stream {
     int32_t id;
     struct h2_stream *prev, *next;
+    int64_t start_us; /* when its HEADERS began (core_mono_us): the log's duration */
     /* the request as it arrives */
     moat_buf method, path, authority, fields; /* fields: "name: value\r\n"... */
     size_t hbytes;                            /* decoded header bytes, RFC 9113 6.5.2's way */
@@ -169,6 +170,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     struct h2_stream *st = calloc(1, sizeof *st);
     if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     st->id = f->hd.stream_id;
+    st->start_us = core_mono_us();
     st->body.fd = -1;
     st->next = h->streams;
     if (h->streams) h->streams->prev = st;
@@ -474,7 +476,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
     if (!st) return 0;
     if (st->answered || st->pxdone || st->px) {
         if (!st->resp.status) st->resp.status = 499;
-        h->host.log(h->host.conn, st->have_req ? &st->req : NULL, &st->resp);
+        h->host.log(h->host.conn, st->have_req ? &st->req : NULL, &st->resp, st->start_us);
     }
     if (st->unconsumed) nghttp2_session_consume_connection(ng, st->unconsumed);
     nghttp2_session_set_stream_user_data(ng, id, NULL);

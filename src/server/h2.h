@@ -30,8 +30,10 @@ struct h2_host {
     /* 1 when the files would answer req (no proxy route could take it):
      * a body of unknown size is then read before the answer. */
     int (*reads_body)(void *conn, const moat_http_request *req);
-    /* One access log line, protocol HTTP/2.0. */
-    void (*log)(void *conn, const moat_http_request *req, const struct moat_resp *resp);
+    /* One access log line, protocol HTTP/2.0; start_us: when the stream
+     * began (core_mono_us), for its duration. */
+    void (*log)(void *conn, const moat_http_request *req, const struct moat_resp *resp,
+                int64_t start_us);
     /* Encrypts bytes onto the connection's output queue. Returns 0 or < 0. */
     int (*send)(void *conn, const void *p, size_t n);
 };

@@ -205,7 +205,8 @@ static void h2_route(void *conn, const moat_http_request *req, const uint8_t *he
                      moat_buf *out, struct moat_body *body, struct moat_proxy **px,
                      struct moat_resp *resp);
 static int h2_reads_body(void *conn, const moat_http_request *req);
-static void h2_log(void *conn, const moat_http_request *req, const struct moat_resp *resp);
+static void h2_log(void *conn, const moat_http_request *req, const struct moat_resp *resp,
+                   int64_t start_us);
 static int h2_send(void *conn, const void *p, size_t n);
 
 /* Feeds n bytes read to the engine (or, for plain HTTP, to app).
@@ -507,10 +508,14 @@ static int h2_reads_body(void *conn, const moat_http_request *req)
     return server_proxy_match(((struct conn *)conn)->L->proxy, req) == MOAT_PROXY_NONE;
 }
 
-static void h2_log(void *conn, const moat_http_request *req, const struct moat_resp *resp)
+static void h2_log(void *conn, const moat_http_request *req, const struct moat_resp *resp,
+                   int64_t start_us)
 {
     struct conn *c = conn;
+    int64_t was = c->req_start; /* the stream's start, not the connection's request's */
+    c->req_start = start_us;
     access_log(c->L, c, req, resp, "HTTP/2.0");
+    c->req_start = was;
 }
 
 static int h2_send(void *conn, const void *p, size_t n)

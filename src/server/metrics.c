@@ -51,8 +51,15 @@ struct dim {
 static const char *const outcome_v[] = {"full", "resumed", "failed"};
 static const char *const version_v[] = {"TLSv1.3", "TLSv1.2"};
 static const char *const group_v[] = {"x25519", "secp256r1", "secp384r1", "X25519MLKEM768"};
-static const char *const suite_v[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
-                                      "TLS_CHACHA20_POLY1305_SHA256"};
+static const char *const suite_v[] = {"TLS_AES_128_GCM_SHA256",
+                                      "TLS_AES_256_GCM_SHA384",
+                                      "TLS_CHACHA20_POLY1305_SHA256",
+                                      "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                                      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                                      "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                                      "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                                      "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                                      "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"};
 static const char *const method_v[] = {"GET",    "HEAD",    "POST",  "PUT",
                                        "DELETE", "OPTIONS", "PATCH", "other"};
 static const char *const code_v[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -94,7 +101,7 @@ static const struct dim dims[] = {
     [D_ALERT] = {"alert", alert_v, NALERTS + 1, 1},
     [D_VERSION] = {"version", version_v, 2, 0},
     [D_GROUP] = {"group", group_v, 4, 0},
-    [D_SUITE] = {"suite", suite_v, 3, 0},
+    [D_SUITE] = {"suite", suite_v, sizeof suite_v / sizeof suite_v[0], 0},
     [D_METHOD] = {"method", method_v, 8, 1},
     [D_CODE] = {"code", code_v, 5, 0},
     [D_CERT] = {"name", NULL, 0, 0},       /* values: metrics_names.certs */
@@ -539,7 +546,12 @@ static size_t group_index(uint16_t g)
 
 static size_t suite_index(uint16_t s)
 {
-    return s >= 0x1301 && s <= 0x1303 ? (size_t)(s - 0x1301) : SIZE_MAX;
+    /* TLS 1.3's three, then TLS 1.2's six in suite_v's order */
+    static const uint16_t code[] = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f,
+                                    0xc02c, 0xc030, 0xcca9, 0xcca8};
+    for (size_t i = 0; i < sizeof code / sizeof code[0]; i++)
+        if (code[i] == s) return i;
+    return SIZE_MAX;
 }
 
 void metrics_handshake(const moat_tls *t)
@@ -547,7 +559,8 @@ void metrics_handshake(const moat_tls *t)
     if (!cur) return;
     metrics_add(cur, cur_blk, M_HANDSHAKES, moat_tls_resumed(t) ? OUTCOME_RESUMED : OUTCOME_FULL, 0,
                 1);
-    metrics_add(cur, cur_blk, M_TLS_VERSIONS, VERSION_TLS13, 0, 1);
+    metrics_add(cur, cur_blk, M_TLS_VERSIONS,
+                moat_tls_get_version(t) == 0x0303 ? VERSION_TLS12 : VERSION_TLS13, 0, 1);
     uint16_t g = moat_tls_get_group(t); /* 0 after a psk_ke resumption: no group */
     if (g) metrics_add(cur, cur_blk, M_TLS_GROUPS, group_index(g), 0, 1);
     metrics_add(cur, cur_blk, M_TLS_SUITES, suite_index(moat_tls_get_cipher(t)), 0, 1);

@@ -151,7 +151,7 @@ static int add_certs(moat_tls_config *cfg, const struct moat_serve_opts *o)
     return 0;
 }
 
-/* --ciphers and --groups. Returns 0, or -1 after a message. */
+/* --ciphers, --groups and --tls-min. Returns 0, or -1 after a message. */
 static int set_suites(moat_tls_config *cfg, const struct moat_serve_opts *o)
 {
     uint16_t ids[4];
@@ -164,6 +164,8 @@ static int set_suites(moat_tls_config *cfg, const struct moat_serve_opts *o)
             return -1;
         }
     }
+    if (o->tls_min && strcmp(o->tls_min, "1.3") == 0)
+        moat_tls_config_set_versions(cfg, MOAT_TLS_VERSION_1_3, MOAT_TLS_VERSION_1_3);
     if (o->groups) {
         if (parse_list(o->groups, moat_tls_group_from_name, ids, 4, &nids, "group")) return -1;
         if (moat_tls_config_set_groups(cfg, ids, nids) < 0) {

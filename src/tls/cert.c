@@ -1,6 +1,7 @@
 /* Certificate, CertificateRequest and CertificateVerify (RFC 8446 4.3.2,
  * 4.4.2, 4.4.3) for both roles: the server's and, with client
  * authentication, the client's. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tls/internal.h"
@@ -140,6 +141,31 @@ int tls_verify_peer_chain(moat_tls *t, moat_trust *trust, const char *host, cons
     if (!tx) return MOAT_ERR_NOMEM;
     return crypto_verify_chain(trust, ders, h->cert_len, h->npeer, host, tls_now(t), t->is_server,
                                staple->err ? NULL : staple->p, staple->n, &tx->verdict);
+}
+
+int tls_keep_client_chain(moat_tls *t)
+{
+    struct hs *h = t->hs;
+    /* tls_verify_peer_chain made t->tx. */
+    if (crypto_x509_identity(h->peer_certs.base, h->cert_len[0], t->tx->peer_identity,
+                             sizeof t->tx->peer_identity))
+        t->tx->peer_identity[0] = 0;
+    /* Tickets carry when the identity ends: the first expiry among the
+     * certificates the client sent, as the chain stops verifying then
+     * (one that does not parse ends it now: such a chain did not verify). */
+    t->tx->peer_not_after = INT64_MAX;
+    for (size_t i = 0; i < h->npeer; i++) {
+        int64_t na;
+        if (crypto_x509_not_after(h->peer_certs.base + h->cert_off[i], h->cert_len[i], &na)) na = 0;
+        if (na < t->tx->peer_not_after) t->tx->peer_not_after = na;
+    }
+    /* Kept for the application (a proxy's RFC 9440 Client-Cert). */
+    if (!(t->tx->peer_certs = malloc(h->peer_certs.len))) return MOAT_ERR_NOMEM;
+    memcpy(t->tx->peer_certs, h->peer_certs.base, h->peer_certs.len);
+    t->tx->npeer = h->npeer;
+    memcpy(t->tx->peer_off, h->cert_off, sizeof h->cert_off);
+    memcpy(t->tx->peer_len, h->cert_len, sizeof h->cert_len);
+    return 0;
 }
 
 int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len)

@@ -50,6 +50,16 @@ static int sent_ext(const moat_tls *t, uint16_t type)
     return 0;
 }
 
+static int offers_12(const moat_tls *t)
+{
+    return t->cfg->min_version <= TLS_V12;
+}
+
+static int offers_13(const moat_tls *t)
+{
+    return t->cfg->max_version >= TLS_V13;
+}
+
 /* Signature algorithms that may appear in certificates (4.2.3), beyond
  * the ones we accept in CertificateVerify. */
 static const uint16_t cert_only_schemes[] = {0x0401, 0x0501, 0x0601, 0x0603,
@@ -87,6 +97,10 @@ static void write_base_extensions(const moat_tls *t, wr_t *w)
         wr_open(w, 2);
         for (size_t i = 0; i < tls_nsigschemes; i++)
             wr_u16(w, tls_sigschemes[i]);
+        /* TLS 1.2 servers may sign ServerKeyExchange with PKCS#1 v1.5
+         * (never a 1.3 CertificateVerify: tls_check_cert_verify). */
+        for (size_t i = 0; !cert && offers_12(t) && i < 3; i++)
+            wr_u16(w, cert_only_schemes[i]);
         for (size_t i = 0; cert && i < sizeof cert_only_schemes / 2; i++)
             wr_u16(w, cert_only_schemes[i]);
         wr_close(w);
@@ -95,9 +109,30 @@ static void write_base_extensions(const moat_tls *t, wr_t *w)
     wr_u16(w, EXT_SUPPORTED_VERSIONS);
     wr_open(w, 2);
     wr_open(w, 1);
-    wr_u16(w, 0x0304);
+    if (offers_13(t)) wr_u16(w, TLS_V13);
+    if (offers_12(t)) wr_u16(w, TLS_V12);
     wr_close(w);
     wr_close(w);
+    if (offers_12(t)) {
+        /* TLS 1.2: RFC 7627, RFC 5746 (an empty renegotiated_connection),
+         * RFC 8422 5.1.2 (uncompressed points), RFC 5077 (a 1.2 ticket
+         * from a saved session, else empty: we take one). */
+        const tls_session *p = t->hs->psk;
+        int v12 = p && ks12_suite_aead(p->suite);
+        wr_u16(w, EXT_EXTENDED_MASTER_SECRET);
+        wr_u16(w, 0);
+        wr_u16(w, EXT_RENEGOTIATION_INFO);
+        wr_u16(w, 1);
+        wr_u8(w, 0);
+        wr_u16(w, EXT_EC_POINT_FORMATS);
+        wr_u16(w, 2);
+        wr_u8(w, 1);
+        wr_u8(w, 0);
+        wr_u16(w, EXT_SESSION_TICKET);
+        wr_open(w, 2);
+        if (v12) wr_bytes(w, p->ticket, p->ticketlen);
+        wr_close(w);
+    }
 }
 
 /* One KeyShareEntry (4.2.8): the group, then the share. */
@@ -207,8 +242,12 @@ static int build_client_hello(moat_tls *t, moat_buf *m)
     wr_bytes(&w, h->sid, h->sidlen);
     wr_close(&w);
     wr_open(&w, 2);
-    for (size_t i = 0; i < t->cfg->nsuites; i++)
+    for (size_t i = 0; offers_13(t) && i < t->cfg->nsuites; i++)
         wr_u16(&w, t->cfg->suites[i]);
+    uint16_t s12[6];
+    size_t n12 = t->did_hrr ? 0 : tls12_suites(t->cfg, s12);
+    for (size_t i = 0; i < n12; i++)
+        wr_u16(&w, s12[i]);
     wr_close(&w);
     wr_u8(&w, 1); /* legacy_compression_methods: null only */
     wr_u8(&w, 0);
@@ -216,12 +255,13 @@ static int build_client_hello(moat_tls *t, moat_buf *m)
     write_base_extensions(t, &w);
     int r = write_more_extensions(t, &w);
     size_t binders = 0;
-    if (h->psk) write_psk(t, h->psk, &w, &binders);
+    int psk13 = h->psk && !ks12_suite_aead(h->psk->suite) && offers_13(t);
+    if (psk13) write_psk(t, h->psk, &w, &binders);
     wr_close(&w);
     wr_close(&w);
     if (wr_finish(&w)) return w.err;
     if (r) return r;
-    return h->psk ? sign_binder(t, h->psk, m, binders) : 0;
+    return psk13 ? sign_binder(t, h->psk, m, binders) : 0;
 }
 
 /* The key of our share in group. A first ClientHello whose group is the
@@ -313,25 +353,33 @@ static int recv_hello_retry_request(moat_tls *t, const uint8_t *msg, size_t len,
     return tls_seal_hs(t, h->ch.base, h->ch.len, out);
 }
 
-/* 4.1.3: supported_versions is looked for first; without it this is a
- * TLS 1.2 or older ServerHello (a downgrade sentinel is a lie). */
-static int check_version(uint16_t legacy, const uint8_t *random, rd_t exts)
+/* 4.1.3: supported_versions is looked for first: 1.3 when it says so.
+ * Without it, TLS 1.2 when we offered it, unless we offered 1.3 too and
+ * the random ends with the downgrade sentinel (illegal_parameter); an
+ * older version is protocol_version. Sets *v12. */
+static int check_version(const moat_tls *t, uint16_t legacy, const uint8_t *random, rd_t exts,
+                         int *v12)
 {
     int has_sv = 0;
+    *v12 = 0;
     while (exts.n) {
         uint16_t type = rd_u16(&exts);
         rd_t body = rd_vec(&exts, 2);
         if (exts.err) return ALERT(DECODE_ERROR);
         if (type == EXT_SUPPORTED_VERSIONS) {
             uint16_t v = rd_u16(&body);
-            if (body.err || body.n || v != 0x0304) return ALERT(ILLEGAL_PARAMETER);
+            if (body.err || body.n || v != TLS_V13 || !offers_13(t))
+                return ALERT(ILLEGAL_PARAMETER);
             has_sv = 1;
         }
     }
     if (has_sv) return 0;
-    static const uint8_t downgrade[7] = {'D', 'O', 'W', 'N', 'G', 'R', 'D'};
-    if (!memcmp(random + 24, downgrade, 7)) return ALERT(ILLEGAL_PARAMETER);
-    return legacy <= 0x0303 ? ALERT(PROTOCOL_VERSION) : ALERT(ILLEGAL_PARAMETER);
+    if (offers_13(t) && !memcmp(random + 24, tls12_downgrade, 7)) return ALERT(ILLEGAL_PARAMETER);
+    if (legacy == TLS_V12 && offers_12(t) && !t->did_hrr) {
+        *v12 = 1;
+        return 0;
+    }
+    return legacy <= TLS_V12 ? ALERT(PROTOCOL_VERSION) : ALERT(ILLEGAL_PARAMETER);
 }
 
 /* A ServerHello's extensions: the key_share, and pre_shared_key when it
@@ -411,8 +459,15 @@ static int recv_server_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_b
     rd_t exts = {NULL, 0, 0};
     if (r.n) exts = rd_vec(&r, 2);
     if (r.err || r.n || exts.err) return ALERT(DECODE_ERROR);
-    int e = check_version(legacy, random, exts);
+    int v12;
+    int e = check_version(t, legacy, random, exts, &v12);
     if (e) return e;
+    if (v12) {
+        if (comp != 0 || !tls12_offers(t->cfg, suite)) return ALERT(ILLEGAL_PARAMETER);
+        memcpy(h->srandom, random, 32);
+        return tls12_client_server_hello(t, msg, len, sid, suite, exts);
+    }
+    t->version = TLS_V13;
     if (sid.n != h->sidlen || memcmp(sid.p, h->sid, sid.n) || comp != 0 ||
         !offered_suite(t, suite) || legacy != 0x0303)
         return ALERT(ILLEGAL_PARAMETER);
@@ -580,6 +635,15 @@ int tls_client_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len,
     case CLIENT_WAIT_FINISHED:
         if (type == HS_FINISHED) return recv_finished(t, msg, len, out);
         break;
+    case CLIENT12_WAIT_CERT:
+    case CLIENT12_WAIT_STATUS:
+    case CLIENT12_WAIT_SKE:
+    case CLIENT12_WAIT_CR_DONE:
+    case CLIENT12_WAIT_DONE:
+    case CLIENT12_WAIT_TICKET:
+    case CLIENT12_WAIT_CCS:
+    case CLIENT12_WAIT_FINISHED:
+        return tls12_client_handle(t, type, msg, len, out);
     case CLIENT_START:
     case CLIENT_CONNECTED: /* post-handshake messages go to tls.c */
     case CLIENT_DEAD:

@@ -21,6 +21,8 @@ moat_tls_config *moat_tls_config_new(void)
     memcpy(c->groups, groups, sizeof groups);
     c->ngroups = 4;
     c->verify = 1;
+    c->min_version = TLS_V12; /* as nginx, Caddy and Mozilla's intermediate */
+    c->max_version = TLS_V13;
     c->tickets = 2;
     c->ticket_lifetime = 86400;
     c->ticket_rotate = 12 * 3600;
@@ -193,6 +195,14 @@ int moat_tls_config_set_ciphers(moat_tls_config *c, const uint16_t *s, size_t n)
     return 0;
 }
 
+int moat_tls_config_set_versions(moat_tls_config *c, uint16_t min, uint16_t max)
+{
+    if (!c || min > max || min < TLS_V12 || max > TLS_V13) return MOAT_ERR_ARG;
+    c->min_version = min;
+    c->max_version = max;
+    return 0;
+}
+
 int moat_tls_config_set_groups(moat_tls_config *c, const uint16_t *g, size_t n)
 {
     if (n == 0 || n > 4) return MOAT_ERR_ARG;
@@ -232,6 +242,19 @@ static const struct {
         {MOAT_TLS_AES_256_GCM_SHA384, "TLS_AES_256_GCM_SHA384", "aes256gcm"},
         {MOAT_TLS_CHACHA20_POLY1305_SHA256, "TLS_CHACHA20_POLY1305_SHA256", "chacha20"},
 },
+  /* TLS 1.2 (RFC 5289, RFC 7905): named only, never chosen by name (the
+   * 1.2 suites follow the configured AEADs). */
+    suite12_names[] =
+        {
+            {TLS12_ECDHE_ECDSA_AES128_GCM_SHA256, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", NULL},
+            {TLS12_ECDHE_RSA_AES128_GCM_SHA256, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", NULL},
+            {TLS12_ECDHE_ECDSA_AES256_GCM_SHA384, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", NULL},
+            {TLS12_ECDHE_RSA_AES256_GCM_SHA384, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", NULL},
+            {TLS12_ECDHE_ECDSA_CHACHA20_POLY1305, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+             NULL},
+            {TLS12_ECDHE_RSA_CHACHA20_POLY1305, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+             NULL},
+},
   group_names[] =
       {
           {MOAT_GROUP_X25519MLKEM768, "X25519MLKEM768", NULL},
@@ -246,6 +269,9 @@ static const struct {
       {MOAT_SIG_RSA_PSS_RSAE_SHA384, "rsa_pss_rsae_sha384", NULL},
       {MOAT_SIG_RSA_PSS_RSAE_SHA512, "rsa_pss_rsae_sha512", NULL},
       {MOAT_SIG_ED25519, "ed25519", NULL},
+      {MOAT_SIGN_RSA_PKCS1_SHA256, "rsa_pkcs1_sha256", NULL},
+      {MOAT_SIGN_RSA_PKCS1_SHA384, "rsa_pkcs1_sha384", NULL},
+      {MOAT_SIGN_RSA_PKCS1_SHA512, "rsa_pkcs1_sha512", NULL},
 };
 
 #define LOOKUP_ID(tab, want)                                                                       \
@@ -260,7 +286,13 @@ static const struct {
 
 const char *moat_tls_cipher_name(uint16_t s)
 {
+    for (size_t i = 0; i < sizeof suite12_names / sizeof suite12_names[0]; i++)
+        if (suite12_names[i].id == s) return suite12_names[i].name;
     LOOKUP_ID(suite_names, s);
+}
+const char *moat_tls_version_name(uint16_t v)
+{
+    return v == TLS_V13 ? "TLSv1.3" : v == TLS_V12 ? "TLSv1.2" : "unknown";
 }
 const char *moat_tls_group_name(uint16_t g)
 {

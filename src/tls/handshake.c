@@ -46,6 +46,7 @@ void tls_hs_free(moat_tls *t)
     moat_buf_free(&h->ch);
     moat_buf_free(&h->queue);
     moat_buf_free(&h->peer_certs);
+    moat_buf_free(&h->raw);
     crypto_kex_free(h->kex);
     crypto_kex_free(h->kex2);
     tls_session_free(h->psk);
@@ -62,7 +63,7 @@ int64_t tls_now(const moat_tls *t)
 
 int tls_set_suite(moat_tls *t, uint16_t suite)
 {
-    int h = crypto_suite_hash(suite);
+    int h = ks_suite_hash(suite);
     if (h < 0) return ALERT(ILLEGAL_PARAMETER);
     t->suite = suite;
     t->hash = h;
@@ -79,6 +80,12 @@ int tls_transcript_start(moat_tls *t)
 
 int tls_transcript_add(moat_tls *t, const uint8_t *msg, size_t len)
 {
+    /* TLS 1.2 signs the messages themselves in CertificateVerify
+     * (7.4.8), not their hash: they are kept while one is due. */
+    if (t->hs->keep_raw) {
+        int r = moat_buf_append(&t->hs->raw, msg, len);
+        if (r) return r;
+    }
     return crypto_hash_update(t->hs->transcript, msg, len);
 }
 

@@ -35,15 +35,20 @@
 /* Content types (5.1) and handshake types (4). */
 enum { CT_CCS = 20, CT_ALERT = 21, CT_HANDSHAKE = 22, CT_APPDATA = 23 };
 enum {
+    HS_HELLO_REQUEST = 0, /* TLS 1.2 (RFC 5246 7.4.1.1) */
     HS_CLIENT_HELLO = 1,
     HS_SERVER_HELLO = 2,
     HS_NEW_SESSION_TICKET = 4,
     HS_END_OF_EARLY_DATA = 5,
     HS_ENCRYPTED_EXTENSIONS = 8,
     HS_CERTIFICATE = 11,
+    HS_SERVER_KEY_EXCHANGE = 12, /* TLS 1.2 */
     HS_CERTIFICATE_REQUEST = 13,
+    HS_SERVER_HELLO_DONE = 14, /* TLS 1.2 */
     HS_CERTIFICATE_VERIFY = 15,
+    HS_CLIENT_KEY_EXCHANGE = 16, /* TLS 1.2 */
     HS_FINISHED = 20,
+    HS_CERTIFICATE_STATUS = 22, /* TLS 1.2 (RFC 6066 8) */
     HS_KEY_UPDATE = 24,
     HS_MESSAGE_HASH = 254,
 };
@@ -52,8 +57,11 @@ enum {
     EXT_SERVER_NAME = 0,
     EXT_STATUS_REQUEST = 5,
     EXT_SUPPORTED_GROUPS = 10,
+    EXT_EC_POINT_FORMATS = 11, /* TLS 1.2 (RFC 8422 5.1.2) */
     EXT_SIGNATURE_ALGORITHMS = 13,
     EXT_ALPN = 16,
+    EXT_EXTENDED_MASTER_SECRET = 23, /* TLS 1.2 (RFC 7627) */
+    EXT_SESSION_TICKET = 35,         /* TLS 1.2 (RFC 5077) */
     EXT_PRE_SHARED_KEY = 41,
     EXT_EARLY_DATA = 42,
     EXT_SUPPORTED_VERSIONS = 43,
@@ -63,7 +71,14 @@ enum {
     EXT_POST_HANDSHAKE_AUTH = 49,
     EXT_SIGNATURE_ALGORITHMS_CERT = 50,
     EXT_KEY_SHARE = 51,
+    EXT_RENEGOTIATION_INFO = 0xff01, /* TLS 1.2 (RFC 5746) */
 };
+#define TLS12_SCSV_RENEGOTIATION 0x00ff /* RFC 5746 3.3 */
+#define TLS_V12 0x0303
+#define TLS_V13 0x0304
+/* RFC 8446 4.1.3: the last 8 bytes of ServerHello.random from a 1.3
+ * server that negotiates 1.2 ("DOWNGRD" then 01). */
+extern const uint8_t tls12_downgrade[8];
 
 /* Handshake states, named after RFC 8446 Appendix A. t->state holds the
  * role's own: a tls_client_state (A.1) or a tls_server_state (A.2).
@@ -81,6 +96,19 @@ typedef enum {
     CLIENT_WAIT_CERT,
     CLIENT_WAIT_CV,
     CLIENT_WAIT_FINISHED,
+    /* TLS 1.2 (RFC 5246 7.3): Certificate, CertificateStatus (when the
+     * server said it staples), ServerKeyExchange, CertificateRequest or
+     * ServerHelloDone, then after our flight NewSessionTicket (when
+     * promised), ChangeCipherSpec and Finished; a resumed handshake
+     * goes from ServerHello to the last three. */
+    CLIENT12_WAIT_CERT,
+    CLIENT12_WAIT_STATUS,
+    CLIENT12_WAIT_SKE,
+    CLIENT12_WAIT_CR_DONE,
+    CLIENT12_WAIT_DONE,
+    CLIENT12_WAIT_TICKET,
+    CLIENT12_WAIT_CCS,
+    CLIENT12_WAIT_FINISHED,
 } tls_client_state;
 typedef enum {
     SERVER_START = ST_START, /* waiting for a ClientHello (again after a HelloRetryRequest) */
@@ -94,6 +122,15 @@ typedef enum {
     SERVER_WAIT_CERT,
     SERVER_WAIT_CV,
     SERVER_WAIT_FINISHED,
+    /* TLS 1.2 (RFC 5246 7.3): after ServerHelloDone, the client's
+     * Certificate (when asked for), ClientKeyExchange, CertificateVerify
+     * (after a non-empty Certificate), ChangeCipherSpec and Finished; a
+     * resumed handshake waits for the last two only. */
+    SERVER12_WAIT_CERT,
+    SERVER12_WAIT_CKE,
+    SERVER12_WAIT_CV,
+    SERVER12_WAIT_CCS,
+    SERVER12_WAIT_FINISHED,
 } tls_server_state;
 
 /* Where the key schedule stands (7.1): what hs->secret holds. The Early
@@ -101,6 +138,7 @@ typedef enum {
 typedef enum { KS_NONE, KS_HANDSHAKE, KS_MASTER } tls_ks_stage;
 
 struct moat_tls_config {
+    uint16_t min_version, max_version; /* TLS_V12 or TLS_V13 */
     uint16_t suites[3];
     size_t nsuites;
     uint16_t groups[4];
@@ -241,6 +279,19 @@ struct hs {
     tls_session *psk; /* client: the session offered; server: the one accepted */
     int psk_accepted;
     uint8_t c_fin_key[MOAT_HASH_MAX];
+    /* TLS 1.2 */
+    uint8_t srandom[32];
+    uint8_t ms[TLS12_MS_LEN];         /* the (extended) master secret */
+    uint8_t pms[MOAT_KEX_SECRET_MAX]; /* client: the premaster secret, until ClientKeyExchange */
+    size_t pmslen;
+    uint8_t key12[2][32], iv12[2][12]; /* the key block: [0] the client's, [1] the server's */
+    moat_buf raw; /* the handshake messages, while a CertificateVerify needs them */
+    int keep_raw;
+    int expect_ccs; /* the peer's ChangeCipherSpec is due; then state becomes next_state */
+    int next_state;
+    int send_ticket12; /* server: a NewSessionTicket precedes our ChangeCipherSpec */
+    int status12;      /* client: the server said it staples (CertificateStatus) */
+    int ticket12;      /* client: the server promised a NewSessionTicket */
 };
 
 /* Text few connections need, kept apart so that a server connection that
@@ -250,6 +301,7 @@ struct hs {
 struct tls_text {
     char server_name[256];   /* client: the name asked for */
     moat_verdict verdict;    /* the peer's chain judged: why refused, a staple ignored */
+    char refusal[200];       /* why the handshake was refused, beyond its alert (1.2: no EMS) */
     char peer_identity[256]; /* the verified peer's identity (crypto_x509_identity) */
     int64_t peer_not_after;  /* server: when that identity's chain expires */
     /* server: the verified client chain as sent, DER (for RFC 9440
@@ -267,6 +319,7 @@ struct moat_tls {
     moat_buf scratch;
     tls_dir rd, wr;
     uint16_t suite, group, sigscheme;
+    uint16_t version; /* TLS_V13 or TLS_V12 once ServerHello is sent or read; 0 before */
     int hash;
     size_t hlen;
     struct hs *hs;
@@ -282,6 +335,7 @@ struct moat_tls {
     unsigned ku_received;    /* KeyUpdates received since the peer's last app data */
     unsigned empty_received; /* records in a row that moved nothing (MAX_EMPTY_RECORDS) */
     uint64_t key_limit;      /* records per key before a KeyUpdate (5.5) */
+    unsigned renego_refused; /* TLS 1.2: renegotiation attempts answered no_renegotiation */
     int resumed;
     int ocsp_stapled;     /* client: a staple came, was checked and counted */
     tls_session *session; /* client: the latest ticket received */
@@ -293,6 +347,62 @@ struct moat_tls {
     moat_tls_observer observe;
     void *observe_arg;
 };
+
+/* What the server keeps of a ClientHello while answering it (server.c
+ * reads it; the 1.2 server, server12.c, answers from it). */
+typedef struct {
+    rd_t suites, groups, sigalgs, sigalgs_cert, shares, sni, alpn, psk_ids, psk_binders;
+    int has_groups, has_sigalgs, has_sigalgs_cert, has_shares, has_sv13, has_sni, has_alpn;
+    int early_data;
+    int has_psk, has_modes, mode_dhe, mode_ke;
+    size_t binders_off; /* where the binders list starts in the message */
+    const uint8_t *sid;
+    size_t sidlen;
+    const uint8_t *random;
+    /* TLS 1.2 */
+    uint32_t legacy;      /* legacy_version */
+    int has_sv, has_sv12; /* supported_versions came; it lists 1.2 */
+    int has_ems, has_reneg, reneg_bad, has_ticket, has_ecpf;
+    rd_t ticket, comp;
+} tls_hello;
+
+/* server12.c: the TLS 1.2 server (RFC 5246 7.3), from a parsed
+ * ClientHello whose name and ALPN are chosen, and its later messages. */
+int tls12_server_hello(moat_tls *t, const tls_hello *ch, const uint8_t *msg, size_t len,
+                       moat_buf *out);
+int tls12_server_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out);
+
+/* client12.c: the TLS 1.2 client, from a ServerHello without
+ * supported_versions (checked for the downgrade sentinel by client.c). */
+int tls12_client_server_hello(moat_tls *t, const uint8_t *msg, size_t len, rd_t sid, uint16_t suite,
+                              rd_t exts);
+int tls12_client_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len, moat_buf *out);
+
+/* hs12.c: TLS 1.2 steps both roles share */
+/* The master secret (RFC 7627: over the transcript through
+ * ClientKeyExchange) and the key block, kept in hs. */
+int tls12_derive(moat_tls *t, const uint8_t *pms, size_t pmslen);
+/* The key block from hs->ms (a resumed session's) and the randoms. */
+int tls12_key_block(moat_tls *t);
+/* Our ChangeCipherSpec, then our write keys. */
+int tls12_send_ccs(moat_tls *t, moat_buf *out);
+/* The peer's ChangeCipherSpec: its keys for reading, when it is due. */
+int tls12_recv_ccs(moat_tls *t);
+/* Finished (7.4.9): ours queued, the peer's checked and added. */
+int tls12_queue_finished(moat_tls *t);
+int tls12_read_finished(moat_tls *t, const uint8_t *msg, size_t len);
+/* A 1.2 Certificate (7.4.2): ours queued; the peer's read into hs. */
+int tls12_queue_certificate(moat_tls *t, const moat_cred *cred);
+int tls12_read_certificate(moat_tls *t, const uint8_t *msg, size_t len);
+/* Whether a configuration speaks TLS 1.2 suite s (1.2 is in its range,
+ * the suite's AEAD among its suites). */
+int tls12_offers(const moat_tls_config *c, uint16_t s);
+/* The 1.2 suites, ECDSA's then RSA's for each AEAD in c's order, into
+ * out (6 at most); the count. 0 when 1.2 is not in c's range. */
+size_t tls12_suites(const moat_tls_config *c, uint16_t out[6]);
+/* The signature schemes 1.2 uses, in our order of preference. */
+extern const uint16_t tls12_sigschemes[];
+extern const size_t tls12_nsigschemes;
 
 /* handshake.c: steps both handshakes share */
 extern const struct tls_text tls_no_text;
@@ -370,6 +480,9 @@ int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint
                          size_t ctxlen, int staple_ok, rd_t *staple);
 int tls_verify_peer_chain(moat_tls *t, moat_trust *trust, const char *host, const rd_t *staple);
 int tls_check_cert_verify(moat_tls *t, const uint8_t *msg, size_t len);
+/* Server, after tls_verify_peer_chain accepted the client's chain: its
+ * identity, when it expires and the chain as sent, kept in t->tx. */
+int tls_keep_client_chain(moat_tls *t);
 /* The scheme (4.2.3 numbering) a DER certificate is signed with, 0 when
  * it has none; *self_signed when its issuer is its subject. */
 uint16_t tls_cert_sig_scheme(const uint8_t *der, size_t len, int *self_signed);
@@ -388,6 +501,11 @@ int tls_psk_binder(int h, const uint8_t *psk, const uint8_t *thash, uint8_t *out
  * than the client's chain expires. */
 uint64_t tls_ticket_end_ms(const moat_tls *t, const tls_session *s);
 int tls_send_tickets(moat_tls *t, moat_buf *out);
+/* Server: whether a ticket's client authentication answers today's
+ * settings (a resumed handshake asks for no certificate). */
+int tls_ticket_auth_ok(const moat_tls *t, const tls_session *s);
+/* Server, resumed: the client's identity (and chain) from the ticket. */
+int tls_resume_identity(moat_tls *t);
 int tls_handle_ticket(moat_tls *t, rd_t *r);
 
 /* client.c / server.c */

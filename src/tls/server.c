@@ -6,29 +6,46 @@
 
 #include "tls/internal.h"
 
-/* What the server keeps of a ClientHello while answering it. */
-typedef struct {
-    rd_t suites, groups, sigalgs, sigalgs_cert, shares, sni, alpn, psk_ids, psk_binders;
-    int has_groups, has_sigalgs, has_sigalgs_cert, has_shares, has_sv13, has_sni, has_alpn;
-    int early_data;
-    int has_psk, has_modes, mode_dhe, mode_ke;
-    size_t binders_off; /* where the binders list starts in the message */
-    const uint8_t *sid;
-    size_t sidlen;
-    const uint8_t *random;
-} client_hello;
-
 /* One extension of a ClientHello (4.2), kept in ch. more: whether
  * extensions follow it. */
-static int read_ch_extension(moat_tls *t, client_hello *ch, uint16_t type, rd_t body,
+static int read_ch_extension(moat_tls *t, tls_hello *ch, uint16_t type, rd_t body,
                              const uint8_t *msg, int more)
 {
     switch (type) {
     case EXT_SUPPORTED_VERSIONS: {
         rd_t v = rd_vec(&body, 1);
         if (body.err || body.n || v.n < 2 || v.n % 2) return ALERT(DECODE_ERROR);
-        while (v.n)
-            ch->has_sv13 |= rd_u16(&v) == 0x0304;
+        ch->has_sv = 1;
+        while (v.n) {
+            uint16_t ver = rd_u16(&v);
+            ch->has_sv13 |= ver == TLS_V13;
+            ch->has_sv12 |= ver == TLS_V12;
+        }
+        return 0;
+    }
+    case EXT_EXTENDED_MASTER_SECRET: /* RFC 7627 5.1: empty */
+        if (body.n) return ALERT(DECODE_ERROR);
+        ch->has_ems = 1;
+        return 0;
+    case EXT_RENEGOTIATION_INFO: { /* RFC 5746 3.2 */
+        rd_t rc = rd_vec(&body, 1);
+        if (body.err || body.n) return ALERT(DECODE_ERROR);
+        ch->has_reneg = 1;
+        ch->reneg_bad = rc.n != 0;
+        return 0;
+    }
+    case EXT_SESSION_TICKET: /* RFC 5077 3.2: the ticket, or empty */
+        ch->has_ticket = 1;
+        ch->ticket = body;
+        return 0;
+    case EXT_EC_POINT_FORMATS: { /* RFC 8422 5.1.2: uncompressed must be there */
+        rd_t f = rd_vec(&body, 1);
+        int unc = 0;
+        if (body.err || body.n || f.n == 0) return ALERT(DECODE_ERROR);
+        while (f.n)
+            unc |= rd_u8(&f) == 0;
+        if (!unc) return ALERT(ILLEGAL_PARAMETER);
+        ch->has_ecpf = 1;
         return 0;
     }
     case EXT_SUPPORTED_GROUPS:
@@ -97,13 +114,15 @@ static int read_ch_extension(moat_tls *t, client_hello *ch, uint16_t type, rd_t 
     }
 }
 
-static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, client_hello *ch)
+static int check_13(const tls_hello *ch, rd_t comp);
+
+static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, tls_hello *ch)
 {
     rd_t r = rd_init(msg + 4, len - 4);
     /* legacy_version: versions come from supported_versions (4.2.1),
      * but D.5 has a 0x0300 one refused; like OpenSSL we refuse anything
      * below 0x0301, which no TLS 1.3 client sends. */
-    uint32_t legacy = rd_uint(&r, 2);
+    uint32_t legacy = ch->legacy = rd_uint(&r, 2);
     rd_take(&r, 32, &ch->random);
     rd_t sid = rd_vec(&r, 1);
     ch->suites = rd_vec(&r, 2);
@@ -112,7 +131,9 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
         return ALERT(DECODE_ERROR);
     ch->sid = sid.p;
     ch->sidlen = sid.n;
-    if (r.n == 0) return ALERT(PROTOCOL_VERSION); /* no extensions: a client older than TLS 1.3 */
+    ch->comp = comp;
+    if (r.n == 0) /* no extensions: a client older than TLS 1.3 */
+        return legacy >= TLS_V12 && t->cfg->min_version <= TLS_V12 ? 0 : ALERT(PROTOCOL_VERSION);
     rd_t exts = rd_vec(&r, 2);
     if (r.err || r.n) return ALERT(DECODE_ERROR);
     ext_seen seen = {.n = 0};
@@ -123,7 +144,25 @@ static int parse_client_hello(moat_tls *t, const uint8_t *msg, size_t len, clien
         if (e) return e;
     }
     if (seen.err) return seen.err;
-    if (!ch->has_sv13 || legacy < 0x0301) return ALERT(PROTOCOL_VERSION);
+    if (legacy < 0x0301) return ALERT(PROTOCOL_VERSION);
+    if (ch->has_sv13 && t->cfg->max_version >= TLS_V13) return check_13(ch, comp);
+    return 0;
+}
+
+/* The version (RFC 8446 4.2.1, D.2): 1.3 when both speak it; else 1.2
+ * when offered (in supported_versions, or by legacy_version without
+ * it) and allowed; else protocol_version (TLS 1.0, 1.1, SSL 3). */
+static uint16_t choose_version(const moat_tls *t, const tls_hello *ch)
+{
+    const moat_tls_config *c = t->cfg;
+    if (ch->has_sv13 && c->max_version >= TLS_V13) return TLS_V13;
+    int v12 = ch->has_sv ? ch->has_sv12 : ch->legacy >= TLS_V12;
+    return v12 && c->min_version <= TLS_V12 ? TLS_V12 : 0;
+}
+
+/* What a 1.3 ClientHello must hold. */
+static int check_13(const tls_hello *ch, rd_t comp)
+{
     /* 4.1.2: TLS 1.3 ClientHellos carry exactly the null compression method. */
     if (comp.n != 1 || comp.p[0] != 0) return ALERT(ILLEGAL_PARAMETER);
     if (ch->has_psk && !ch->has_modes) return ALERT(MISSING_EXTENSION); /* 4.2.9 */
@@ -139,7 +178,7 @@ static int list_has(rd_t list, uint16_t v)
     return 0;
 }
 
-static int parse_sni(moat_tls *t, client_hello *ch)
+static int parse_sni(moat_tls *t, tls_hello *ch)
 {
     if (ch->has_sni) {
         rd_t l = ch->sni;
@@ -178,7 +217,7 @@ static int chain_fits(const moat_cred *cred, rd_t list)
  * signature_algorithms_cert (or, without it, signature_algorithms). When
  * no chain fits, one that does not is sent anyway (4.4.2.2): the client
  * decides. */
-static int choose_cert(moat_tls *t, client_hello *ch)
+static int choose_cert(moat_tls *t, tls_hello *ch)
 {
     const moat_tls_config *c = t->cfg;
     if (!ch->has_sigalgs) return ALERT(MISSING_EXTENSION);
@@ -203,7 +242,7 @@ static int choose_cert(moat_tls *t, client_hello *ch)
     return ALERT(HANDSHAKE_FAILURE);
 }
 
-static int choose_alpn(moat_tls *t, client_hello *ch)
+static int choose_alpn(moat_tls *t, tls_hello *ch)
 {
     if (!ch->has_alpn || !t->cfg->alpn_len) return 0;
     for (rd_t l = ch->alpn; l.n;) {
@@ -221,25 +260,10 @@ static int choose_alpn(moat_tls *t, client_hello *ch)
     return ALERT(NO_APPLICATION_PROTOCOL);
 }
 
-/* A resumed handshake has no CertificateRequest (2.2): the ticket stands
- * for the client authentication done when it was issued. So it is taken
- * only if that still answers today's settings: with client certificates
- * required, only a ticket that carries a verified identity; a ticket with
- * an identity only while client certificates are asked for and the client
- * CAs are the ones that verified it. Any other ticket gives a full
- * handshake, which asks for a certificate as configured. */
-static int ticket_auth_ok(const moat_tls *t, const tls_session *s)
-{
-    const moat_tls_config *c = t->cfg;
-    if (!s->ident[0]) return c->client_auth != MOAT_CLIENT_AUTH_REQUIRE;
-    return c->client_auth != MOAT_CLIENT_AUTH_NONE && c->client_trust &&
-           !memcmp(s->client_ca, c->client_ca_id, sizeof s->client_ca);
-}
-
 /* 4.2.11: accepts the first offered ticket that opens, is fresh, is for
  * this name and suite hash, and whose binder is right. Returns 0 with
  * hs->psk set, 0 with none accepted, or an error (a wrong binder). */
-static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_share, int *index)
+static int try_psk(moat_tls *t, tls_hello *ch, const uint8_t *msg, int have_share, int *index)
 {
     struct hs *h = t->hs;
     *index = -1;
@@ -258,7 +282,7 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
             break;
         }
         if (tls_ticket_open(t, id.p, id.n, s) || crypto_suite_hash(s->suite) != t->hash ||
-            strcmp(s->sni, t->sni) || !ticket_auth_ok(t, s))
+            strcmp(s->sni, t->sni) || !tls_ticket_auth_ok(t, s))
             continue;
         /* Past the lifetime counted from the full handshake, or past the
          * client chain's expiry, the ticket is ignored (a full handshake
@@ -304,7 +328,7 @@ static int try_psk(moat_tls *t, client_hello *ch, const uint8_t *msg, int have_s
  * to use (our preference among those offered), -1 when none is usable;
  * after a HelloRetryRequest the one share must be in the group we asked
  * for (4.1.2). */
-static int read_shares(const moat_tls *t, const client_hello *ch, int *pick, rd_t *key)
+static int read_shares(const moat_tls *t, const tls_hello *ch, int *pick, rd_t *key)
 {
     const moat_tls_config *c = t->cfg;
     struct {
@@ -345,7 +369,7 @@ typedef struct {
 
 /* 4.1.2: a second ClientHello keeps the session id and the suite, drops
  * early_data; the first one picks the suite and starts the transcript. */
-static int check_or_pick_suite(moat_tls *t, const client_hello *ch)
+static int check_or_pick_suite(moat_tls *t, const tls_hello *ch)
 {
     struct hs *h = t->hs;
     const moat_tls_config *c = t->cfg;
@@ -372,7 +396,7 @@ static int check_or_pick_suite(moat_tls *t, const client_hello *ch)
 
 /* RECVD_CH (A.2): suite, key share, name, PSK, certificate and ALPN are
  * chosen, or a HelloRetryRequest is found necessary (n->retry). */
-static int negotiate(moat_tls *t, client_hello *ch, const uint8_t *msg, negotiation *n)
+static int negotiate(moat_tls *t, tls_hello *ch, const uint8_t *msg, negotiation *n)
 {
     const moat_tls_config *c = t->cfg;
     int e = check_or_pick_suite(t, ch);
@@ -398,8 +422,7 @@ static int negotiate(moat_tls *t, client_hello *ch, const uint8_t *msg, negotiat
 
 /* ServerHello and HelloRetryRequest share a layout (4.1.3): the header up
  * to the extensions, whose block is left open. */
-static void write_hello_head(const moat_tls *t, const client_hello *ch, const uint8_t *random,
-                             wr_t *w)
+static void write_hello_head(const moat_tls *t, const tls_hello *ch, const uint8_t *random, wr_t *w)
 {
     wr_u8(w, HS_SERVER_HELLO);
     wr_open(w, 3);
@@ -420,7 +443,7 @@ static void write_hello_head(const moat_tls *t, const client_hello *ch, const ui
 /* Closes the hello's blocks, sends it, and (D.4) a CCS right after the
  * first server message when the client is in compatibility mode (it sent
  * a session id). */
-static int send_hello(moat_tls *t, const client_hello *ch, wr_t *w, moat_buf *m, moat_buf *out)
+static int send_hello(moat_tls *t, const tls_hello *ch, wr_t *w, moat_buf *m, moat_buf *out)
 {
     wr_close(w);
     wr_close(w);
@@ -434,7 +457,7 @@ static int send_hello(moat_tls *t, const client_hello *ch, wr_t *w, moat_buf *m,
 
 /* 4.1.4: the transcript restarts from message_hash(ClientHello1), and the
  * HelloRetryRequest names the group to send a share in; back to START. */
-static int send_hello_retry_request(moat_tls *t, const client_hello *ch, const uint8_t *msg,
+static int send_hello_retry_request(moat_tls *t, const tls_hello *ch, const uint8_t *msg,
                                     size_t len, uint16_t group, moat_buf *out)
 {
     struct hs *h = t->hs;
@@ -457,7 +480,7 @@ static int send_hello_retry_request(moat_tls *t, const client_hello *ch, const u
     return send_hello(t, ch, &w, &m, out);
 }
 
-static int write_server_hello(moat_tls *t, const client_hello *ch, const negotiation *n,
+static int write_server_hello(moat_tls *t, const tls_hello *ch, const negotiation *n,
                               const uint8_t *random, const uint8_t *pub, size_t publen,
                               moat_buf *out)
 {
@@ -485,8 +508,7 @@ static int write_server_hello(moat_tls *t, const client_hello *ch, const negotia
 
 /* The ServerHello (4.1.3) with our share, then the handshake keys: on to
  * NEGOTIATED. */
-static int send_server_hello(moat_tls *t, const client_hello *ch, const negotiation *n,
-                             moat_buf *out)
+static int send_server_hello(moat_tls *t, const tls_hello *ch, const negotiation *n, moat_buf *out)
 {
     struct hs *h = t->hs;
     uint8_t ecdhe[MOAT_KEX_SECRET_MAX], pub[MOAT_KEX_SHARE_MAX], random[32];
@@ -571,42 +593,26 @@ static int send_finished(moat_tls *t, moat_buf *out)
     return e;
 }
 
-/* A resumed client is known by the identity its ticket carries, and by
- * its chain when the ticket carries that too (taken over from it). */
-static int resume_identity(moat_tls *t)
-{
-    tls_session *s = t->hs->psk;
-    if (!t->resumed || !s->ident[0]) return 0;
-    if (!tls_text(t)) return MOAT_ERR_NOMEM;
-    snprintf(t->tx->peer_identity, sizeof t->tx->peer_identity, "%s", s->ident);
-    t->tx->peer_not_after = s->not_after;
-    if (s->chain && !t->tx->peer_certs) {
-        size_t off = 0;
-        for (size_t i = 0; i < s->nchain; i++) {
-            t->tx->peer_off[i] = off;
-            t->tx->peer_len[i] = s->chain_len[i];
-            off += s->chain_len[i];
-        }
-        t->tx->peer_certs = s->chain;
-        t->tx->npeer = s->nchain;
-        s->chain = NULL;
-        s->nchain = 0;
-    }
-    return 0;
-}
-
 /* START -> RECVD_CH -> NEGOTIATED -> WAIT_FLIGHT2 (A.2), or back to
  * START through a HelloRetryRequest. The server's flight: EncryptedExtensions,
  * then (not resumed, 2.2) CertificateRequest when configured, Certificate
  * and CertificateVerify, then Finished. */
 static int recv_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_buf *out)
 {
-    client_hello ch;
+    tls_hello ch;
     memset(&ch, 0, sizeof ch);
     negotiation n = {.pick = -1, .psk_index = -1};
     int e = parse_client_hello(t, msg, len, &ch);
     if (e) return e;
+    uint16_t version = choose_version(t, &ch);
+    if (!version) return ALERT(PROTOCOL_VERSION);
+    if (version == TLS_V12 && t->did_hrr) return ALERT(ILLEGAL_PARAMETER); /* 4.1.2 */
     t->state = SERVER_RECVD_CH;
+    if (version == TLS_V12) {
+        if ((e = parse_sni(t, &ch)) || (e = choose_alpn(t, &ch))) return e;
+        return tls12_server_hello(t, &ch, msg, len, out);
+    }
+    t->version = TLS_V13;
     if ((e = negotiate(t, &ch, msg, &n))) return e;
     if (n.retry) return send_hello_retry_request(t, &ch, msg, len, n.retry, out);
     if ((e = tls_transcript_add(t, msg, len)) || (e = send_server_hello(t, &ch, &n, out)) ||
@@ -616,7 +622,7 @@ static int recv_client_hello(moat_tls *t, const uint8_t *msg, size_t len, moat_b
         if (t->cfg->client_auth && (e = send_certificate_request(t))) return e;
         if ((e = send_certificate(t)) || (e = send_certificate_verify(t))) return e;
     }
-    if ((e = send_finished(t, out)) || (e = resume_identity(t))) return e;
+    if ((e = send_finished(t, out)) || (e = tls_resume_identity(t))) return e;
     t->state = SERVER_WAIT_FLIGHT2;
     /* No 0-RTT is accepted: no EndOfEarlyData to wait for (A.2). */
     t->state = t->hs->cert_requested ? SERVER_WAIT_CERT : SERVER_WAIT_FINISHED;
@@ -637,25 +643,7 @@ static int recv_certificate(moat_tls *t, const uint8_t *msg, size_t len)
     }
     if (!t->cfg->client_trust) return ALERT(UNKNOWN_CA);
     if ((e = tls_verify_peer_chain(t, t->cfg->client_trust, NULL, &staple))) return e;
-    /* tls_verify_peer_chain made t->tx. */
-    if (crypto_x509_identity(h->peer_certs.base, h->cert_len[0], t->tx->peer_identity,
-                             sizeof t->tx->peer_identity))
-        t->tx->peer_identity[0] = 0;
-    /* Tickets carry when the identity ends: the first expiry among the
-     * certificates the client sent, as the chain stops verifying then
-     * (one that does not parse ends it now: such a chain did not verify). */
-    t->tx->peer_not_after = INT64_MAX;
-    for (size_t i = 0; i < h->npeer; i++) {
-        int64_t na;
-        if (crypto_x509_not_after(h->peer_certs.base + h->cert_off[i], h->cert_len[i], &na)) na = 0;
-        if (na < t->tx->peer_not_after) t->tx->peer_not_after = na;
-    }
-    /* Kept for the application (a proxy's RFC 9440 Client-Cert). */
-    if (!(t->tx->peer_certs = malloc(h->peer_certs.len))) return MOAT_ERR_NOMEM;
-    memcpy(t->tx->peer_certs, h->peer_certs.base, h->peer_certs.len);
-    t->tx->npeer = h->npeer;
-    memcpy(t->tx->peer_off, h->cert_off, sizeof h->cert_off);
-    memcpy(t->tx->peer_len, h->cert_len, sizeof h->cert_len);
+    if ((e = tls_keep_client_chain(t))) return e;
     t->state = SERVER_WAIT_CV;
     return tls_transcript_add(t, msg, len);
 }
@@ -698,6 +686,12 @@ int tls_server_handle(moat_tls *t, uint8_t type, const uint8_t *msg, size_t len,
     case SERVER_WAIT_FINISHED:
         if (type == HS_FINISHED) return recv_finished(t, msg, len, out);
         break;
+    case SERVER12_WAIT_CERT:
+    case SERVER12_WAIT_CKE:
+    case SERVER12_WAIT_CV:
+    case SERVER12_WAIT_CCS:
+    case SERVER12_WAIT_FINISHED:
+        return tls12_server_handle(t, type, msg, len, out);
     case SERVER_RECVD_CH:
     case SERVER_NEGOTIATED:
     case SERVER_WAIT_FLIGHT2: /* passed through within one ClientHello */

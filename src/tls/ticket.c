@@ -136,8 +136,10 @@ static int get_session(rd_t *r, tls_session *s, int version)
     s->lifetime = rd_uint(r, 4);
     s->age_add = rd_uint(r, 4);
     rd_t psk = rd_vec(r, 1);
-    if (r->err || psk.n != crypto_hash_len(crypto_suite_hash(s->suite)) ||
-        crypto_suite_hash(s->suite) < 0)
+    /* The suite says the version: a 1.2 session holds its (extended)
+     * master secret, a 1.3 one its PSK. */
+    int h = ks_suite_hash(s->suite);
+    if (r->err || h < 0 || psk.n != (ks12_suite_aead(s->suite) ? TLS12_MS_LEN : crypto_hash_len(h)))
         return -1;
     memcpy(s->psk, psk.p, psk.n);
     s->psklen = psk.n;
@@ -304,6 +306,45 @@ uint64_t tls_ticket_end_ms(const moat_tls *t, const tls_session *s)
  * (4.6.1 asks for a limit on keying material derived from one full
  * handshake; an identity must not outlive its certificate). Each says how
  * long it has left; none is sent when nothing is left. */
+/* A resumed handshake has no CertificateRequest (2.2): the ticket stands
+ * for the client authentication done when it was issued. So it is taken
+ * only if that still answers today's settings: with client certificates
+ * required, only a ticket that carries a verified identity; a ticket with
+ * an identity only while client certificates are asked for and the client
+ * CAs are the ones that verified it. Any other ticket gives a full
+ * handshake, which asks for a certificate as configured. */
+int tls_ticket_auth_ok(const moat_tls *t, const tls_session *s)
+{
+    const moat_tls_config *c = t->cfg;
+    if (!s->ident[0]) return c->client_auth != MOAT_CLIENT_AUTH_REQUIRE;
+    return c->client_auth != MOAT_CLIENT_AUTH_NONE && c->client_trust &&
+           !memcmp(s->client_ca, c->client_ca_id, sizeof s->client_ca);
+}
+
+/* A resumed client is known by the identity its ticket carries, and by
+ * its chain when the ticket carries that too (taken over from it). */
+int tls_resume_identity(moat_tls *t)
+{
+    tls_session *s = t->hs->psk;
+    if (!t->resumed || !s->ident[0]) return 0;
+    if (!tls_text(t)) return MOAT_ERR_NOMEM;
+    snprintf(t->tx->peer_identity, sizeof t->tx->peer_identity, "%s", s->ident);
+    t->tx->peer_not_after = s->not_after;
+    if (s->chain && !t->tx->peer_certs) {
+        size_t off = 0;
+        for (size_t i = 0; i < s->nchain; i++) {
+            t->tx->peer_off[i] = off;
+            t->tx->peer_len[i] = s->chain_len[i];
+            off += s->chain_len[i];
+        }
+        t->tx->peer_certs = s->chain;
+        t->tx->npeer = s->nchain;
+        s->chain = NULL;
+        s->nchain = 0;
+    }
+    return 0;
+}
+
 int tls_send_tickets(moat_tls *t, moat_buf *out)
 {
     int n = t->cfg->tickets, r = 0;
@@ -452,8 +493,9 @@ int moat_tls_set_session(moat_tls *t, const uint8_t *data, size_t len)
     int usable = same_trust && !strcmp(s->sni, TX(t)->server_name) &&
                  tls_now_ms(t) < s->time_ms + (uint64_t)s->lifetime * 1000;
     int hash_ok = 0;
-    for (size_t i = 0; i < t->cfg->nsuites; i++)
+    for (size_t i = 0; i < t->cfg->nsuites && !ks12_suite_aead(s->suite); i++)
         hash_ok |= crypto_suite_hash(t->cfg->suites[i]) == crypto_suite_hash(s->suite);
+    if (ks12_suite_aead(s->suite)) hash_ok = tls12_offers(t->cfg, s->suite); /* a 1.2 session */
     if (!usable || !hash_ok) {
         moat_wipe(s, sizeof *s);
         free(s);

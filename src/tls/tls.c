@@ -95,6 +95,18 @@ static int handle_post_handshake(moat_tls *t, uint8_t type, const uint8_t *msg, 
                                  moat_buf *out)
 {
     rd_t r = rd_init(msg + 4, len - 4);
+    if (t->version == TLS_V12) {
+        /* RFC 5746 4.2, 4.4: no renegotiation. A server answers a
+         * ClientHello with a no_renegotiation warning (and the client
+         * goes on, or ends it); a HelloRequest ends a client's
+         * connection. A flood of attempts is cut off. */
+        if (t->is_server && type == HS_CLIENT_HELLO) {
+            if (++t->renego_refused > MAX_EMPTY_RECORDS) return ALERT(UNEXPECTED_MESSAGE);
+            return tls_send_alert(t, out, 1, MOAT_ALERT_NO_RENEGOTIATION);
+        }
+        if (!t->is_server && type == HS_HELLO_REQUEST) return ALERT(NO_RENEGOTIATION);
+        return ALERT(UNEXPECTED_MESSAGE);
+    }
     if (type == HS_KEY_UPDATE) {
         uint8_t req = rd_u8(&r);
         if (r.err || r.n) return ALERT(DECODE_ERROR);
@@ -154,7 +166,10 @@ static int handle_alert(moat_tls *t, const uint8_t *p, size_t n)
         t->peer_closed = 1;
         return 0;
     }
-    if (p[1] == MOAT_ALERT_USER_CANCELED)
+    /* RFC 5246 7.2.2: in 1.2 no_renegotiation is a warning that ends
+     * nothing (the answer to a renegotiation we would never start). */
+    if (p[1] == MOAT_ALERT_USER_CANCELED ||
+        (t->version == TLS_V12 && p[0] == 1 && p[1] == MOAT_ALERT_NO_RENEGOTIATION))
         return ++t->empty_received > MAX_EMPTY_RECORDS ? ALERT(UNEXPECTED_MESSAGE) : 0;
     /* 6.2: every other alert ends the connection, whatever its level. */
     t->state = ST_DEAD;
@@ -172,6 +187,13 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
 {
     uint8_t type = rec[0];
     const uint8_t *body = rec + 5;
+    if (type == CT_CCS && t->version == TLS_V12) {
+        /* TLS 1.2 (RFC 5246 7.1): a real key change, once, where the
+         * handshake expects it, never inside a split message. */
+        if (bodylen != 1 || body[0] != 1 || t->hsmsg.len || t->rd.aead)
+            return ALERT(UNEXPECTED_MESSAGE);
+        return tls12_recv_ccs(t);
+    }
     if (type == CT_CCS) {
         /* 5: an unprotected CCS of value 1 between the first ClientHello
          * and the peer's Finished is dropped, each time (up to MAX_CCS);
@@ -188,7 +210,7 @@ static int handle_record(moat_tls *t, const uint8_t *rec, size_t bodylen, moat_b
     size_t n = bodylen;
     if (t->observe && !t->rd.aead)
         t->observe(t->observe_arg, MOAT_EV_RECORD_RECEIVED, rec, 5, type);
-    if (t->rd.aead && type == CT_APPDATA) {
+    if (t->rd.aead && (type == CT_APPDATA || t->rd.v12)) {
         /* At least 1: an empty record must not leave app->base NULL. */
         int r = moat_buf_reserve(app, bodylen ? bodylen : 1);
         if (r) return r;
@@ -351,7 +373,8 @@ int moat_tls_close(moat_tls *t, moat_buf *out)
 
 int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer)
 {
-    if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
+    if (!t || t->state != ST_CONNECTED || t->sent_close || t->version != TLS_V13)
+        return MOAT_ERR_STATE;
     int r = tls_unpark(t);
     if (r) return forget(fail(t, r, NULL));
     r = tls_send_key_update(t, out, request_peer ? 1 : 0);
@@ -361,7 +384,8 @@ int moat_tls_key_update(moat_tls *t, moat_buf *out, int request_peer)
 int moat_tls_export(moat_tls *t, const char *label, const uint8_t *ctx, size_t ctxlen, uint8_t *out,
                     size_t outlen)
 {
-    if (!t || t->state != ST_CONNECTED) return MOAT_ERR_STATE;
+    /* 1.3's exporter (7.5) only: a 1.2 connection has no exporter secret. */
+    if (!t || t->state != ST_CONNECTED || t->version != TLS_V13) return MOAT_ERR_STATE;
     uint8_t empty[MOAT_HASH_MAX], hctx[MOAT_HASH_MAX], sec[MOAT_HASH_MAX];
     int r = crypto_hash(t->hash, "", 0, empty);
     if (!r) r = crypto_hash(t->hash, ctx ? ctx : (const uint8_t *)"", ctx ? ctxlen : 0, hctx);
@@ -387,6 +411,10 @@ uint16_t moat_tls_get_cipher(const moat_tls *t)
 {
     return t->suite;
 }
+uint16_t moat_tls_get_version(const moat_tls *t)
+{
+    return t->version;
+}
 uint16_t moat_tls_get_group(const moat_tls *t)
 {
     return t->group;
@@ -410,6 +438,10 @@ const char *moat_tls_get_sni(const moat_tls *t)
 const char *moat_tls_verify_error(const moat_tls *t)
 {
     return TX(t)->verdict.reason[0] ? TX(t)->verdict.reason : NULL;
+}
+const char *moat_tls_refusal(const moat_tls *t)
+{
+    return TX(t)->refusal[0] ? TX(t)->refusal : NULL;
 }
 const char *moat_tls_verify_code(const moat_tls *t)
 {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Hostile and wrong peers through real sockets. moat serve: TLS 1.2-only
+# Hostile and wrong peers through real sockets. moat serve: TLS 1.1-only
 # clients, garbage bytes, unsupported suites and groups, ClientHellos with
 # an old legacy_version or thousands of unknown extensions and key shares,
 # and it must keep serving. moat get: untrusted, expired and misnamed certificates, -k,
-# TLS 1.2-only servers, bad usage.
+# TLS 1.2-only servers (with --tlsv1.3), bad usage.
 . "$(dirname "$0")/../lib.sh"
 need openssl curl python3 || { finish; exit; }
 need_moat
@@ -126,18 +126,19 @@ hello() {
 }
 
 if moat_serve "hostile serve" "$T_TMP/site" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key"; then
-	# A TLS 1.2-only client gets a protocol_version alert (70).
-	out=$T_TMP/tls12
-	timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost -tls1_2 \
-		</dev/null >"$out" 2>&1
+	# TLS 1.2 is served (tests/interop/14-tls12.sh); a TLS 1.1-only client
+	# gets a protocol_version alert (70).
+	out=$T_TMP/tls11
+	timeout "$T_CLIENT" openssl s_client -connect "127.0.0.1:$SRV_PORT" -servername localhost -tls1_1 \
+		-cipher DEFAULT@SECLEVEL=0 </dev/null >"$out" 2>&1
 	rc=$?
 	if [ $rc -ne 0 ] && has "$out" 'protocol version|alert number 70'; then
-		ok "hostile: TLS 1.2-only s_client refused with a protocol_version alert"
+		ok "hostile: TLS 1.1-only s_client refused with a protocol_version alert"
 	else
-		notok "hostile: TLS 1.2-only s_client refused with a protocol_version alert" "s_client exit $rc"
+		notok "hostile: TLS 1.1-only s_client refused with a protocol_version alert" "s_client exit $rc"
 		diag "$out"
 	fi
-	still_serves "hostile: after TLS 1.2 client"
+	still_serves "hostile: after TLS 1.1 client"
 
 	# A TLS 1.3 client offering only a suite moat does not have.
 	out=$T_TMP/ccm
@@ -243,10 +244,13 @@ if s_server_start "get no --cacert" "$T_TMP/site"; then
 	bg_stop "$PEER_PID"
 fi
 
-# A TLS 1.2-only server: the handshake fails, exit 35.
+# A TLS 1.2-only server: moat get speaks 1.2 with it, unless told
+# --tlsv1.3 (then the handshake fails, exit 35).
 if PEER_PROTO=-tls1_2 s_server_start "get TLS 1.2 server" "$T_TMP/site"; then
 	moat_get "get TLS 1.2 server" "$T_TMP/tls12get" --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
-	check "get TLS 1.2-only s_server: exit 35 (got $GET_RC)" [ "$GET_RC" -eq 35 ]
+	check "get TLS 1.2-only s_server: fetched over 1.2 (exit $GET_RC)" has "$T_TMP/tls12get" "$SITE_TOKEN"
+	moat_get "get TLS 1.2 server" "$T_TMP/tls12get13" --tlsv1.3 --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
+	check "get --tlsv1.3 to a TLS 1.2-only s_server: exit 35 (got $GET_RC)" [ "$GET_RC" -eq 35 ]
 	bg_stop "$PEER_PID"
 fi
 

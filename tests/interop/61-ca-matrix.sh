@@ -130,13 +130,13 @@ for r in $ROOTS; do
 		check "$name: s_client resumes the URI client's session" has "$T_TMP/$r-$srv.sc" '^Reused, TLSv1.3'
 		sleep 0.3
 		check "$name: the access log names the resumed URI client spiffe://example.test/workload" \
-			has "$LOG" '"GET /sub/hello.txt\?resumed HTTP/1.1" 200 .* "spiffe://example.test/workload" [0-9A-Za-z-]+$'
+			has "$LOG" '"GET /sub/hello.txt\?resumed HTTP/1.1" 200 .* "spiffe://example.test/workload" TLSv1\.[23] [A-Z0-9_]+ [0-9A-Za-z-]+$'
 		check "$name: the access log names the email client alice@example.test" \
-			has "$LOG" '"GET /sub/hello.txt\?email HTTP/2\.0" 200 .* "alice@example.test" [0-9A-Za-z-]+$'
+			has "$LOG" '"GET /sub/hello.txt\?email HTTP/2\.0" 200 .* "alice@example.test" TLSv1\.[23] [A-Z0-9_]+ [0-9A-Za-z-]+$'
 		check "$name: the access log names the URI client spiffe://example.test/workload" \
-			has "$LOG" '"GET /sub/hello.txt\?uri HTTP/2\.0" 200 .* "spiffe://example.test/workload" [0-9A-Za-z-]+$'
+			has "$LOG" '"GET /sub/hello.txt\?uri HTTP/2\.0" 200 .* "spiffe://example.test/workload" TLSv1\.[23] [A-Z0-9_]+ [0-9A-Za-z-]+$'
 		check "$name: the access log names moat get's client alice@example.test" \
-			has "$LOG" '"GET /sub/hello.txt\?moat HTTP/2\.0" 200 .* "alice@example.test" [0-9A-Za-z-]+$'
+			has "$LOG" '"GET /sub/hello.txt\?moat HTTP/2\.0" 200 .* "alice@example.test" TLSv1\.[23] [A-Z0-9_]+ [0-9A-Za-z-]+$'
 		server_alive "$name"
 		bg_stop "$SRV_PID"
 	done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # moat serve under valgrind memcheck through real client connections
-# (openssl s_client: each suite, resumption, a client certificate; gnutls-cli
+# (openssl s_client: each suite, resumption, a client certificate, a TLS
+# 1.2 session with a client certificate and its resumption; gnutls-cli
 # and NSS tstclnt: each group; curl: pages, 404, keep-alive, a 270 KB body,
 # ranges, 304, listing, a chunked upload, smuggling and oversized heads;
 # the plain-HTTP redirect; a proxied request to python3's http.server; a
@@ -53,6 +54,15 @@ if wait_file_line "$T_TMP/vg.out" "^moat: serving .* on https://127.0.0.1:$port/
 	check "valgrind: s_client resumes a ticket" has "$T_TMP/r2" '^Reused, TLSv1.3'
 	c --cert "$CERTS/alice.pem" --key "$CERTS/alice.key" "https://localhost:$port/sub/hello.txt" >"$T_TMP/mtls" 2>&1
 	check "valgrind: curl with a client certificate" has "$T_TMP/mtls" "$SITE_TOKEN"
+	# A TLS 1.2 session: a full handshake with a client certificate, a
+	# ticket, and its resumption.
+	req_hold /index.html | timeout 30 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+		-tls1_2 -CAfile "$CERTS/ca.pem" -cert "$CERTS/alice.pem" -key "$CERTS/alice.key" \
+		-sess_out "$T_TMP/sess12" -ign_eof >"$T_TMP/t12a" 2>&1
+	req_hold /index.html | timeout 30 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+		-tls1_2 -CAfile "$CERTS/ca.pem" -sess_in "$T_TMP/sess12" -ign_eof >"$T_TMP/t12b" 2>&1
+	check "valgrind: s_client -tls1_2 with a client certificate gets the page" has "$T_TMP/t12a" "$SITE_TOKEN"
+	check "valgrind: s_client -tls1_2 resumes its ticket" has "$T_TMP/t12b" '^Reused, TLSv1.2'
 	# Every group through gnutls-cli and NSS tstclnt.
 	http_req /index.html >"$T_TMP/req.txt"
 	for g in "${GROUPS_[@]}"; do
@@ -95,6 +105,10 @@ if wait_file_line "$T_TMP/vg.out" "^moat: serving .* on https://127.0.0.1:$port/
 		"$MOAT" get -s -v --cacert "$CERTS/ca.pem" --resolve "localhost:$port:127.0.0.1" \
 		"https://localhost:$port/big.txt" >"$T_TMP/get" 2>"$T_TMP/get.err"
 	check "valgrind: moat get under memcheck downloads big.txt intact" cmp -s "$T_TMP/get" "$T_TMP/site/big.txt"
+	timeout 60 valgrind --leak-check=full --errors-for-leak-kinds=definite --log-file="$vlog.get12.%p" \
+		"$MOAT" get -s --tls-max 1.2 --cacert "$CERTS/ca.pem" --resolve "localhost:$port:127.0.0.1" \
+		"https://localhost:$port/big.txt" >"$T_TMP/get12" 2>"$T_TMP/get12.err"
+	check "valgrind: moat get --tls-max 1.2 under memcheck downloads big.txt intact" cmp -s "$T_TMP/get12" "$T_TMP/site/big.txt"
 	head -c 100 "$MOAT_ROOT/fuzz/corpus/fuzz_server_hs/curl" 2>/dev/null |
 		timeout 5 bash -c "cat >/dev/tcp/127.0.0.1/$port" 2>/dev/null
 	printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 bash -c "cat >/dev/tcp/127.0.0.1/$port" 2>/dev/null

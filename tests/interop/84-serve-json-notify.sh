@@ -93,7 +93,7 @@ def r(o):
 want_ua = 'ev"il\\ua\tb\xff\u00e9'
 checks = [
     (0, "GET /index.html?q=1, 200, its size", lambda o: r(o)["method"] == "GET" and r(o)["uri"] == "/index.html?q=1" and o["status"] == 200 and o["size"] == len(open(sys.argv[3], "rb").read())),
-    (0, "host, proto and remote_ip", lambda o: r(o)["host"] == f"localhost:{sys.argv[4]}" and r(o)["proto"] == "HTTP/1.1" and r(o)["remote_ip"] == "127.0.0.1"),
+    (0, "host, proto and remote_ip", lambda o: r(o)["host"] == f"localhost:{sys.argv[4]}" and r(o)["proto"] == "HTTP/2.0" and r(o)["remote_ip"] == "127.0.0.1"),
     (0, "the hostile user agent, escaped and read back whole", lambda o: r(o)["user_agent"] == want_ua),
     (0, "the referer", lambda o: r(o)["referer"] == "https://ref.example/"),
     (0, "TLSv1.3, its suite and group", lambda o: t(o)["version"] == "TLSv1.3" and t(o)["cipher_suite"].startswith("TLS_") and t(o)["group"] == "x25519"),
@@ -129,7 +129,7 @@ moat_serve "combined default" "$T_TMP/site" --cert "$C/p256.pem" --key "$C/p256.
 	curl -sk --max-time "$T_CLIENT" -o /dev/null "https://127.0.0.1:$SRV_PORT/"
 	for i in $(seq 1 30); do [ -s "$T_TMP/combined.log" ] && break; sleep 0.1; done
 	check "json: combined stays the default" \
-		grep -Eq '^127\.0\.0\.1 - - \[[^]]+\] "GET / HTTP/1\.1" 200 [0-9]+ "-" "curl/[^"]+" x25519$' "$T_TMP/combined.log"
+		grep -Eq '^127\.0\.0\.1 - - \[[^]]+\] "GET / HTTP/2\.0" 200 [0-9]+ "-" "curl/[^"]+" TLSv1\.3 TLS_[A-Z0-9_]+ x25519$' "$T_TMP/combined.log"
 	bg_stop "$SRV_PID"
 }
 printf 'access-log-format json\n' >"$T_TMP/j.conf"

@@ -242,7 +242,7 @@ if serve_pp "pp M" "$T_TMP/m.log" --client-ca "$C/ca.pem" --client-auth require;
 		"$C/alice.pem" "$C/alice.key" >"$out"
 	check "--client-ca behind a header: the page" has "$out" "$SITE_TOKEN"
 	check "--client-ca behind a header: the identity logged with the header's address" \
-		has "$T_TMP/m.log" '^192\.0\.2\.50 .*"CN=alice,O=moat tests" (x25519|X25519MLKEM768|secp256r1|secp384r1|-)$'
+		has "$T_TMP/m.log" '^192\.0\.2\.50 .*"CN=alice,O=moat tests" TLSv1\.[23] [A-Z0-9_]+ (x25519|X25519MLKEM768|secp256r1|secp384r1|-)$'
 	bg_stop "$SRV_PID"
 fi
 

@@ -87,9 +87,9 @@ for a in "--connect-timeout 1" "-m 1"; do
 done
 check "get: a slow lookup says it timed out resolving" has "$T_TMP/slowdns.err" "resolving host slow-resolver.test timed out"
 
-# A TLS 1.2-only server: the handshake fails.
+# A TLS 1.2-only server with --tlsv1.3: the handshake fails.
 if PEER_PROTO=-tls1_2 s_server_start "tls12" "$T_TMP/site"; then
-	code "a TLS 1.2-only server" 35 --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
+	code "a TLS 1.2-only server with --tlsv1.3" 35 --tlsv1.3 --cacert "$CERTS/ca.pem" "https://localhost:$PEER_PORT/index.html"
 	bg_stop "$PEER_PID"
 fi
 

@@ -21,6 +21,7 @@ fi
 check "bench quick: prints the table" grep -q '^work .*moat.*nginx.*h2o.*nginx/moat.*h2o/moat.*floor' "$out"
 check "bench quick: prints the callgrind table" grep -q 'in-memory engine, callgrind instructions' "$out"
 check "bench quick: prints the X25519MLKEM768 row" grep -q '^full handshake + GET, P-256, X25519MLKEM768' "$out"
+check "bench quick: prints the TLS 1.2 row" grep -q '^full handshake + GET, P-256, x25519, TLS 1.2' "$out"
 check "bench quick: prints the ML-KEM-768 step costs" grep -q '^key exchange (moat.*ML-KEM-768 keygen' "$out"
 # The quick table, kept beside the other test output.
 [ -d "$MOAT_ROOT/tests/out" ] && cp "$out" "$MOAT_ROOT/tests/out/bench-quick.out"
@@ -32,7 +33,8 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 fig = {"full": "us_per_handshake", "resume": "us_per_handshake", "keepalive": "us_per_request",
        "bulk": "cpu_s_per_gb", "idle": "bytes_per_conn", "idle10k": "alive_at_end",
-       "rsa": "us_per_handshake", "h2small": "us_per_request", "h2bulk": "cpu_s_per_gb"}
+       "rsa": "us_per_handshake", "h2small": "us_per_request", "h2bulk": "cpu_s_per_gb",
+       "full12": "us_per_handshake"}
 for s in ("moat", "nginx", "h2o"):
     r = d["results"].get(s, {})
     for k, f in fig.items():

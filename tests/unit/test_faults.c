@@ -325,6 +325,19 @@ int main(void)
         check(0, "faults: HelloRetryRequest configurations");
     moat_tls_config_free(sc2);
     moat_tls_config_free(cc2);
+    /* TLS 1.2 (an RSA certificate, secp384r1): the 1.2 handshake and
+     * records, every allocation failed in turn. */
+    moat_tls_config *sc3 = server_config("rsa");
+    moat_tls_config *cc3 = client_config("ca");
+    static const uint16_t g384[1] = {MOAT_GROUP_SECP384R1};
+    if (sc3 && cc3 &&
+        !moat_tls_config_set_versions(cc3, MOAT_TLS_VERSION_1_2, MOAT_TLS_VERSION_1_2) &&
+        !moat_tls_config_set_groups(sc3, g384, 1))
+        sweep("TLS 1.2 handshake and request (RSA, P-384)", cc3, sc3);
+    else
+        check(0, "faults: TLS 1.2 configurations");
+    moat_tls_config_free(sc3);
+    moat_tls_config_free(cc3);
     sweep_config();
     moat_tls_config_free(sc);
     moat_tls_config_free(cc);
