@@ -142,6 +142,64 @@ bg_stop() {
 	return 0
 }
 
+# nginx_start DIR: start nginx with DIR as its prefix. The body of the
+# http block comes on stdin (server blocks and any http-level lines); the
+# rest (pid, logs in DIR/logs, temp paths, user root when run as root) is
+# written here to DIR/nginx.conf. Sets NGINX_PID; the caller waits for its
+# ports. The cleanup trap stops it, or bg_stop "$NGINX_PID" earlier.
+nginx_start() {
+	local dir=$1
+	mkdir -p "$dir/logs"
+	{
+		[ "$(id -u)" -eq 0 ] && echo "user root;"
+		cat <<-EOF
+			worker_processes 1;
+			daemon off;
+			pid $dir/nginx.pid;
+			error_log $dir/logs/error.log warn;
+			events { worker_connections 256; }
+			http {
+			    access_log $dir/logs/access.log;
+			    client_body_temp_path $dir/tmp-body;
+			    proxy_temp_path $dir/tmp-proxy;
+			    fastcgi_temp_path $dir/tmp-fcgi;
+			    uwsgi_temp_path $dir/tmp-uwsgi;
+			    scgi_temp_path $dir/tmp-scgi;
+		EOF
+		cat
+		echo "}"
+	} >"$dir/nginx.conf"
+	bg_start "$dir/nginx" nginx -e "$dir/logs/error.log" -p "$dir" -c "$dir/nginx.conf"
+	NGINX_PID=$BG_PID
+}
+
+# haproxy_start PORT: check $T_TMP/haproxy.cfg, start haproxy on it and
+# wait until it listens on PORT. Sets HAP_PID. A bad configuration or no
+# listener is a failure that ends the script.
+haproxy_start() {
+	if ! haproxy -c -q -f "$T_TMP/haproxy.cfg" >"$T_TMP/haproxy-check.log" 2>&1; then
+		notok "haproxy: the configuration is valid"
+		diag "$T_TMP/haproxy-check.log"
+		finish
+		exit
+	fi
+	bg_start "$T_TMP/haproxy" haproxy -db -f "$T_TMP/haproxy.cfg"
+	HAP_PID=$BG_PID
+	wait_listen "$1" || { notok "haproxy: listens" "port $1"; diag "$T_TMP/haproxy.err"; finish; exit; }
+}
+
+# hap CMD: one command on haproxy's stats socket ($T_TMP/hap.sock).
+hap() {
+	timeout 5 python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n")
+d=b""
+while True:
+    b=s.recv(65536)
+    if not b: break
+    d+=b
+sys.stdout.write(d.decode())' "$T_TMP/hap.sock" "$1"
+}
+
 # moat_serve NAME DIR [ARGS...]: start moat serve on a free port.
 # Sets SRV_PID, SRV_PORT, SRV_LOG (prefix of .out/.err). Returns non-zero
 # (and prints a not-ok line named "NAME: server starts") if it never gets ready.

@@ -84,25 +84,8 @@ frontend fb
 backend onlyb
     server b 127.0.0.1:$B send-proxy-v2
 CFG
-if ! haproxy -c -q -f "$T_TMP/haproxy.cfg" >"$T_TMP/haproxy-check.log" 2>&1; then
-	notok "haproxy: the configuration is valid"
-	diag "$T_TMP/haproxy-check.log"
-	finish
-	exit
-fi
-bg_start "$T_TMP/haproxy" haproxy -db -f "$T_TMP/haproxy.cfg"
-wait_listen "$FB" || { notok "haproxy: listens"; diag "$T_TMP/haproxy.err"; finish; exit; }
+haproxy_start "$FB"
 
-hap() {
-	timeout 5 python3 -c 'import socket,sys
-s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n")
-d=b""
-while True:
-    b=s.recv(65536)
-    if not b: break
-    d+=b
-sys.stdout.write(d.decode())' "$T_TMP/hap.sock" "$1"
-}
 # state SERVER: UP, DOWN, ... of a server of backend "both".
 state() { hap "show stat" | awk -F, -v s="$1" '$1 == "both" && $2 == s { print $18 }'; }
 # until_state SERVER STATE: bounded wait (20 s).

@@ -281,21 +281,7 @@ head -c 2000000 /dev/urandom >"$N/www/big.bin"
 printf 'the secret page\n' >"$N/www/private/index.html"
 printf 'user:%s\n' "$(openssl passwd -apr1 pass)" >"$N/htpasswd"
 NP=$(free_port)
-{
-	[ "$(id -u)" -eq 0 ] && echo "user root;"
-	cat <<-EOF
-		worker_processes 1;
-		daemon off;
-		pid $N/nginx.pid;
-		error_log $N/logs/error.log warn;
-		events { worker_connections 64; }
-		http {
-		    access_log off;
-		    client_body_temp_path $N/tmp-body;
-		    proxy_temp_path $N/tmp-proxy;
-		    fastcgi_temp_path $N/tmp-fcgi;
-		    uwsgi_temp_path $N/tmp-uwsgi;
-		    scgi_temp_path $N/tmp-scgi;
+nginx_start "$N" <<-EOF
 		    ssl_protocols TLSv1.3;
 		    server {
 		        listen 127.0.0.1:$NP ssl;
@@ -312,11 +298,7 @@ NP=$(free_port)
 		        }
 		        location = /showcookie { return 200 "cookie=[\$http_cookie]\n"; }
 		    }
-		}
 	EOF
-} >"$N/nginx.conf"
-bg_start "$N/nginx" nginx -e "$N/logs/error.log" -p "$N" -c "$N/nginx.conf"
-NGINX_PID=$BG_PID
 if wait_listen "$NP"; then
 	G=https://localhost:$NP
 	both ngauth -w '%{http_code}' -u user:pass "$G/private/"
