@@ -123,6 +123,25 @@ wait_file_line() {
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
+# http_status TEXT [VERSION]: the status code on TEXT's first line when it
+# is an HTTP/VERSION status line (VERSION 1.1 unless given).
+http_status() {
+	local v=${2:-1.1}
+	printf '%s' "$1" | sed -n "1s/^HTTP\/${v//./\\.} \([0-9]*\).*/\1/p" | tr -d '\r'
+}
+# hdr NAME TEXT: the value of the first NAME field in an answer's head.
+hdr() { printf '%s' "$2" | tr -d '\r' | grep -i "^$1:" | head -n 1 | cut -d' ' -f2-; }
+# expect_status NAME WANT TEXT [VERSION]: ok "NAME (WANT)" if TEXT's status
+# line is HTTP/VERSION WANT; else not ok, with the head of TEXT.
+expect_status() {
+	local got
+	got=$(http_status "$3" "$4")
+	if [ "$got" = "$2" ]; then ok "$1 ($2)"; else
+		notok "$1" "want HTTP/${4:-1.1} $2, got '$got'"
+		printf '%s\n' "$3" | head -n 8 | sed 's/^/#   /'
+	fi
+}
+
 # bg_start LOGPREFIX CMD...: start CMD in the background; sets BG_PID.
 # stdout goes to LOGPREFIX.out, stderr to LOGPREFIX.err.
 bg_start() {
@@ -336,6 +355,17 @@ nss_db() {
 	mkdir -p "$NSSDB"
 	certutil -N -d "sql:$NSSDB" --empty-password >/dev/null 2>&1 &&
 		certutil -A -d "sql:$NSSDB" -n moat-test-ca -t "CT,C,C" -i "$CERTS/ca.pem" >/dev/null 2>&1
+}
+
+# chrome_home NAME: a home directory for Chromium, $HOMEC, whose NSS
+# database trusts the test CA (run chromium with HOME=$HOMEC). A failure is
+# reported as "NAME: an NSS database trusting the test CA".
+chrome_home() {
+	HOMEC=$T_TMP/chrome-home
+	mkdir -p "$HOMEC/.pki/nssdb"
+	certutil -N -d "sql:$HOMEC/.pki/nssdb" --empty-password >"$T_TMP/certutil.log" 2>&1 &&
+		certutil -A -d "sql:$HOMEC/.pki/nssdb" -n moat-test-ca -t "C,," -i "$CERTS/ca.pem" >>"$T_TMP/certutil.log" 2>&1 ||
+		notok "$1: an NSS database trusting the test CA"
 }
 
 # ---------------------------------------------------------------------------
