@@ -219,6 +219,31 @@ while True:
 sys.stdout.write(d.decode())' "$T_TMP/hap.sock" "$1"
 }
 
+# nginx_dav_cookies: location lines for a server block of nginx_start's:
+# PUT into /dav/ (up to 200 MB), three Set-Cookie fields from /setcookie
+# (a path, Max-Age with Secure and HttpOnly, a deeper path) and the Cookie
+# field sent back by /showcookie.
+nginx_dav_cookies() {
+	cat <<-'EOF'
+		        location /dav/ { dav_methods PUT; client_max_body_size 200m; }
+		        location = /setcookie {
+		            add_header Set-Cookie "n1=v1; Path=/";
+		            add_header Set-Cookie "n2=v2; Max-Age=3600; Secure; HttpOnly";
+		            add_header Set-Cookie "n3=v3; Path=/deep/";
+		            return 200 "set\n";
+		        }
+		        location = /showcookie { return 200 "cookie=[$http_cookie]\n"; }
+	EOF
+}
+
+# hap_direct NAME FRONT BACK: haproxy configuration lines for frontend
+# fNAME on port FRONT, whose one server, NAME at 127.0.0.1:BACK, gets a v2
+# PROXY header (backend onlyNAME).
+hap_direct() {
+	printf 'frontend f%s\n    bind 127.0.0.1:%s\n    default_backend only%s\n' "$1" "$2" "$1"
+	printf 'backend only%s\n    server %s 127.0.0.1:%s send-proxy-v2\n' "$1" "$1" "$3"
+}
+
 # moat_serve NAME DIR [ARGS...]: start moat serve on a free port.
 # Sets SRV_PID, SRV_PORT, SRV_LOG (prefix of .out/.err). Returns non-zero
 # (and prints a not-ok line named "NAME: server starts") if it never gets ready.

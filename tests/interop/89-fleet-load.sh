@@ -73,16 +73,8 @@ backend both
     default-server send-proxy-v2 check inter 200 fastinter 100 downinter 200 fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down
     server a 127.0.0.1:$A
     server b 127.0.0.1:$B
-frontend fa
-    bind 127.0.0.1:$FA
-    default_backend onlya
-backend onlya
-    server a 127.0.0.1:$A send-proxy-v2
-frontend fb
-    bind 127.0.0.1:$FB
-    default_backend onlyb
-backend onlyb
-    server b 127.0.0.1:$B send-proxy-v2
+$(hap_direct a "$FA" "$A")
+$(hap_direct b "$FB" "$B")
 CFG
 haproxy_start "$FB"
 

@@ -56,16 +56,8 @@ backend both
     balance roundrobin
     server a 127.0.0.1:$A send-proxy-v2 proxy-v2-options unique-id check inter 300
     server b 127.0.0.1:$B send-proxy-v2 proxy-v2-options unique-id check inter 300
-frontend fa
-    bind 127.0.0.1:$FA
-    default_backend onlya
-backend onlya
-    server a 127.0.0.1:$A send-proxy-v2
-frontend fb
-    bind 127.0.0.1:$FB
-    default_backend onlyb
-backend onlyb
-    server b 127.0.0.1:$B send-proxy-v2
+$(hap_direct a "$FA" "$A")
+$(hap_direct b "$FB" "$B")
 frontend fv1
     bind 127.0.0.1:$FV1
     default_backend v1b

@@ -55,14 +55,7 @@ nginx_start "$D" <<-EOF
 		        location = /to-h1 { return 302 https://localhost:$NG1/sub/hello.txt; }
 		        location = /same { return 301 /sub/hello.txt; }
 		        location /app/ { proxy_pass http://127.0.0.1:$APP/; proxy_request_buffering off; }
-		        location /dav/ { dav_methods PUT; client_max_body_size 200m; }
-		        location = /setcookie {
-		            add_header Set-Cookie "n1=v1; Path=/";
-		            add_header Set-Cookie "n2=v2; Max-Age=3600; Secure; HttpOnly";
-		            add_header Set-Cookie "n3=v3; Path=/deep/";
-		            return 200 "set\n";
-		        }
-		        location = /showcookie { return 200 "cookie=[\$http_cookie]\n"; }
+		$(nginx_dav_cookies)
 		    }
 		    server {
 		        listen 127.0.0.1:$NG1 ssl;

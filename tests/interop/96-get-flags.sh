@@ -289,14 +289,7 @@ nginx_start "$N" <<-EOF
 		        ssl_certificate_key $CERTS/p256.key;
 		        root $N/www;
 		        location /private/ { auth_basic "moat"; auth_basic_user_file $N/htpasswd; }
-		        location /dav/ { dav_methods PUT; client_max_body_size 200m; }
-		        location = /setcookie {
-		            add_header Set-Cookie "n1=v1; Path=/";
-		            add_header Set-Cookie "n2=v2; Max-Age=3600; Secure; HttpOnly";
-		            add_header Set-Cookie "n3=v3; Path=/deep/";
-		            return 200 "set\n";
-		        }
-		        location = /showcookie { return 200 "cookie=[\$http_cookie]\n"; }
+		$(nginx_dav_cookies)
 		    }
 	EOF
 if wait_listen "$NP"; then
