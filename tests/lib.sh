@@ -125,6 +125,25 @@ wait_file_line() {
 
 alive() { kill -0 "$1" 2>/dev/null; }
 
+# http_status TEXT [VERSION]: the status code on TEXT's first line when it
+# is an HTTP/VERSION status line (VERSION 1.1 unless given).
+http_status() {
+	local v=${2:-1.1}
+	printf '%s' "$1" | sed -n "1s/^HTTP\/${v//./\\.} \([0-9]*\).*/\1/p" | tr -d '\r'
+}
+# hdr NAME TEXT: the value of the first NAME field in an answer's head.
+hdr() { printf '%s' "$2" | tr -d '\r' | grep -i "^$1:" | head -n 1 | cut -d' ' -f2-; }
+# expect_status NAME WANT TEXT [VERSION]: ok "NAME (WANT)" if TEXT's status
+# line is HTTP/VERSION WANT; else not ok, with the head of TEXT.
+expect_status() {
+	local got
+	got=$(http_status "$3" "$4")
+	if [ "$got" = "$2" ]; then ok "$1 ($2)"; else
+		notok "$1" "want HTTP/${4:-1.1} $2, got '$got'"
+		printf '%s\n' "$3" | head -n 8 | sed 's/^/#   /'
+	fi
+}
+
 # bg_start LOGPREFIX CMD...: start CMD in the background; sets BG_PID.
 # stdout goes to LOGPREFIX.out, stderr to LOGPREFIX.err.
 bg_start() {
@@ -142,6 +161,89 @@ bg_stop() {
 	timeout 3 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	return 0
+}
+
+# nginx_start DIR: start nginx with DIR as its prefix. The body of the
+# http block comes on stdin (server blocks and any http-level lines); the
+# rest (pid, logs in DIR/logs, temp paths, user root when run as root) is
+# written here to DIR/nginx.conf. Sets NGINX_PID; the caller waits for its
+# ports. The cleanup trap stops it, or bg_stop "$NGINX_PID" earlier.
+nginx_start() {
+	local dir=$1
+	mkdir -p "$dir/logs"
+	{
+		[ "$(id -u)" -eq 0 ] && echo "user root;"
+		cat <<-EOF
+			worker_processes 1;
+			daemon off;
+			pid $dir/nginx.pid;
+			error_log $dir/logs/error.log warn;
+			events { worker_connections 256; }
+			http {
+			    access_log $dir/logs/access.log;
+			    client_body_temp_path $dir/tmp-body;
+			    proxy_temp_path $dir/tmp-proxy;
+			    fastcgi_temp_path $dir/tmp-fcgi;
+			    uwsgi_temp_path $dir/tmp-uwsgi;
+			    scgi_temp_path $dir/tmp-scgi;
+		EOF
+		cat
+		echo "}"
+	} >"$dir/nginx.conf"
+	bg_start "$dir/nginx" nginx -e "$dir/logs/error.log" -p "$dir" -c "$dir/nginx.conf"
+	NGINX_PID=$BG_PID
+}
+
+# haproxy_start PORT: check $T_TMP/haproxy.cfg, start haproxy on it and
+# wait until it listens on PORT. Sets HAP_PID. A bad configuration or no
+# listener is a failure that ends the script.
+haproxy_start() {
+	if ! haproxy -c -q -f "$T_TMP/haproxy.cfg" >"$T_TMP/haproxy-check.log" 2>&1; then
+		notok "haproxy: the configuration is valid"
+		diag "$T_TMP/haproxy-check.log"
+		finish
+		exit
+	fi
+	bg_start "$T_TMP/haproxy" haproxy -db -f "$T_TMP/haproxy.cfg"
+	HAP_PID=$BG_PID
+	wait_listen "$1" || { notok "haproxy: listens" "port $1"; diag "$T_TMP/haproxy.err"; finish; exit; }
+}
+
+# hap CMD: one command on haproxy's stats socket ($T_TMP/hap.sock).
+hap() {
+	timeout 5 python3 -c 'import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n")
+d=b""
+while True:
+    b=s.recv(65536)
+    if not b: break
+    d+=b
+sys.stdout.write(d.decode())' "$T_TMP/hap.sock" "$1"
+}
+
+# nginx_dav_cookies: location lines for a server block of nginx_start's:
+# PUT into /dav/ (up to 200 MB), three Set-Cookie fields from /setcookie
+# (a path, Max-Age with Secure and HttpOnly, a deeper path) and the Cookie
+# field sent back by /showcookie.
+nginx_dav_cookies() {
+	cat <<-'EOF'
+		        location /dav/ { dav_methods PUT; client_max_body_size 200m; }
+		        location = /setcookie {
+		            add_header Set-Cookie "n1=v1; Path=/";
+		            add_header Set-Cookie "n2=v2; Max-Age=3600; Secure; HttpOnly";
+		            add_header Set-Cookie "n3=v3; Path=/deep/";
+		            return 200 "set\n";
+		        }
+		        location = /showcookie { return 200 "cookie=[$http_cookie]\n"; }
+	EOF
+}
+
+# hap_direct NAME FRONT BACK: haproxy configuration lines for frontend
+# fNAME on port FRONT, whose one server, NAME at 127.0.0.1:BACK, gets a v2
+# PROXY header (backend onlyNAME).
+hap_direct() {
+	printf 'frontend f%s\n    bind 127.0.0.1:%s\n    default_backend only%s\n' "$1" "$2" "$1"
+	printf 'backend only%s\n    server %s 127.0.0.1:%s send-proxy-v2\n' "$1" "$1" "$3"
 }
 
 # moat_serve NAME DIR [ARGS...]: start moat serve on a free port.
@@ -280,6 +382,17 @@ nss_db() {
 	mkdir -p "$NSSDB"
 	certutil -N -d "sql:$NSSDB" --empty-password >/dev/null 2>&1 &&
 		certutil -A -d "sql:$NSSDB" -n moat-test-ca -t "CT,C,C" -i "$CERTS/ca.pem" >/dev/null 2>&1
+}
+
+# chrome_home NAME: a home directory for Chromium, $HOMEC, whose NSS
+# database trusts the test CA (run chromium with HOME=$HOMEC). A failure is
+# reported as "NAME: an NSS database trusting the test CA".
+chrome_home() {
+	HOMEC=$T_TMP/chrome-home
+	mkdir -p "$HOMEC/.pki/nssdb"
+	certutil -N -d "sql:$HOMEC/.pki/nssdb" --empty-password >"$T_TMP/certutil.log" 2>&1 &&
+		certutil -A -d "sql:$HOMEC/.pki/nssdb" -n moat-test-ca -t "C,," -i "$CERTS/ca.pem" >>"$T_TMP/certutil.log" 2>&1 ||
+		notok "$1: an NSS database trusting the test CA"
 }
 
 # ---------------------------------------------------------------------------

@@ -771,6 +771,24 @@ static int set_events(struct loop *L, struct conn *c)
     return loop_mod(&L->ev, c->fd, ev);
 }
 
+/* Writes what is queued. Once everything is out of a connection that is
+ * closing, shuts our side and waits briefly for the peer's FIN, so unread
+ * input cannot turn into an RST that destroys the response in flight.
+ * Returns -1 on a write error, 1 when the pump is to stop for now (output
+ * still queued, or lingering), 0 when it may go on. */
+static int flush_step(struct loop *L, struct conn *c)
+{
+    if (flush_out(L, c) < 0) return -1;
+    if (c->out.len) return 1;
+    if (c->state == C_FLUSH) {
+        if (shutdown(c->fd, SHUT_WR) < 0) return -1;
+        c->state = C_LINGER;
+        c->deadline = core_mono_ms() + LINGER_MS;
+        return 1;
+    }
+    return 0;
+}
+
 /* The same for an HTTP/2 connection: frames are produced while the
  * queue is short (h2.c pulls file and proxied bodies only then). */
 static int pump_h2(struct loop *L, struct conn *c)
@@ -783,14 +801,9 @@ static int pump_h2(struct loop *L, struct conn *c)
             if (progress) touch(L, c);
             if (server_h2_done(c->h2)) begin_close(c, 1);
         }
-        if (flush_out(L, c) < 0) return -1;
-        if (c->out.len) break;
-        if (c->state == C_FLUSH) {
-            if (shutdown(c->fd, SHUT_WR) < 0) return -1;
-            c->state = C_LINGER;
-            c->deadline = core_mono_ms() + LINGER_MS;
-            break;
-        }
+        int f = flush_step(L, c);
+        if (f < 0) return -1;
+        if (f) break;
         if (!progress) break;
     }
     if (c->state == C_OPEN && !c->out.len && server_h2_idle(c->h2)) {
@@ -811,17 +824,9 @@ static int pump(struct loop *L, struct conn *c)
         if (c->px) progress += proxy_step(L, c);
         if (c->state != C_LINGER) progress += send_body(c);
         int queued = c->out.len > 0;
-        if (flush_out(L, c) < 0) return -1;
-        if (c->out.len) break;
-        if (c->state == C_FLUSH) {
-            /* Everything is out: shut our side and wait briefly for the
-             * peer's FIN, so unread input cannot turn into an RST that
-             * destroys the response in flight. */
-            if (shutdown(c->fd, SHUT_WR) < 0) return -1;
-            c->state = C_LINGER;
-            c->deadline = core_mono_ms() + LINGER_MS;
-            break;
-        }
+        int f = flush_step(L, c);
+        if (f < 0) return -1;
+        if (f) break;
         /* A proxied response whose queue just emptied may go on at once. */
         if (!progress && !(c->px && queued)) break;
     }

@@ -39,16 +39,8 @@ if moat_serve "h2" "$S" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key" --worke
 	P=$SRV_PORT
 	U() { echo "https://localhost:$P$1"; }
 	cu() { timeout "$T_CLIENT" "${CU[@]}" --resolve "localhost:$P:127.0.0.1" -i "$@" 2>&1; }
-	st() { printf '%s' "$1" | sed -n '1s/^HTTP\/2 \([0-9]*\).*/\1/p' | tr -d '\r'; }
-	hdr() { printf '%s' "$2" | tr -d '\r' | grep -i "^$1:" | head -n 1 | cut -d' ' -f2-; }
-	expect() {
-		local got
-		got=$(st "$3")
-		if [ "$got" = "$2" ]; then ok "h2 curl: $1 ($2)"; else
-			notok "h2 curl: $1" "want HTTP/2 $2, got '$got'"
-			printf '%s\n' "$3" | head -n 8 | sed 's/^/#   /'
-		fi
-	}
+	st() { http_status "$1" 2; }
+	expect() { expect_status "h2 curl: $1" "$2" "$3" 2; }
 	expect "GET /index.html" 200 "$(cu "$(U /index.html)")"
 	a=$(cu -v "$(U /index.html)")
 	check "h2 curl: ALPN h2 chosen, the page arrives, HSTS sent" bash -c \
@@ -131,11 +123,7 @@ if moat_serve "h2" "$S" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key" --worke
 		<script>document.getElementById('p').textContent = 'protocol ' +
 		  performance.getEntriesByType('navigation')[0].nextHopProtocol + ' end';</script>
 	EOF
-	HOMEC=$T_TMP/chrome-home
-	mkdir -p "$HOMEC/.pki/nssdb"
-	certutil -N -d "sql:$HOMEC/.pki/nssdb" --empty-password >/dev/null 2>&1 &&
-		certutil -A -d "sql:$HOMEC/.pki/nssdb" -n moat-test-ca -t "C,," -i "$CERTS/ca.pem" >/dev/null 2>&1 ||
-		notok "h2 chromium: an NSS database trusting the test CA"
+	chrome_home "h2 chromium"
 	out=$T_TMP/chrome.dom
 	HOME=$HOMEC timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run \
 		--disable-background-networking --disable-component-update --disable-sync --disable-quic \

@@ -9,11 +9,7 @@ need_moat
 gen_certs || { finish; exit; }
 make_site "$T_TMP/site"
 
-HOMEC=$T_TMP/chrome-home
-mkdir -p "$HOMEC/.pki/nssdb"
-certutil -N -d "sql:$HOMEC/.pki/nssdb" --empty-password >"$T_TMP/certutil.log" 2>&1 &&
-	certutil -A -d "sql:$HOMEC/.pki/nssdb" -n moat-test-ca -t "C,," -i "$CERTS/ca.pem" >>"$T_TMP/certutil.log" 2>&1 ||
-	notok "chromium-pq: an NSS database trusting the test CA"
+chrome_home "chromium-pq"
 
 # load NAME LOG [FLAGS...]: Chromium loads index.html; the page in $T_TMP/NAME.dom.
 load() {

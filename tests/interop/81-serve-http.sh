@@ -38,18 +38,6 @@ cu() {
 	timeout "$T_CLIENT" curl -sS -i --http1.1 --cacert "$C/ca.pem" --resolve "localhost:$SRV_PORT:127.0.0.1" "$@" 2>&1
 }
 U() { echo "https://localhost:$SRV_PORT$1"; }
-# status TEXT: the first status code in an answer.
-status() { printf '%s' "$1" | sed -n '1s/^HTTP\/1\.1 \([0-9]*\).*/\1/p' | tr -d '\r'; }
-# expect NAME WANT TEXT
-expect() {
-	local got
-	got=$(status "$3")
-	if [ "$got" = "$2" ]; then ok "$1 ($2)"; else
-		notok "$1" "want $2, got '$got'"
-		printf '%s\n' "$3" | head -n 8 | sed 's/^/#   /'
-	fi
-}
-hdr() { printf '%s' "$2" | tr -d '\r' | grep -i "^$1:" | head -n 1 | cut -d' ' -f2-; }
 
 printf 'workers 2\nhsts 31536000\n# a comment\nlist-dirs on\nmax-body-size 1000\nmax-header-size 4096\n' >"$T_TMP/good.conf"
 if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_TMP/good.conf" \
@@ -58,36 +46,36 @@ if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_
 
 	# ---- ranges
 	a=$(cu -H 'Range: bytes=0-9' "$(U /r.txt)")
-	expect "range 0-9" 206 "$a"
+	expect_status "range 0-9" 206 "$a"
 	check "range 0-9: Content-Range bytes 0-9/21 and the ten bytes" \
 		bash -c "[ '$(hdr Content-Range "$a")' = 'bytes 0-9/21' ] && printf '%s' \"\$1\" | tail -n 1 | grep -qx 0123456789" _ "$a"
 	a=$(cu -H 'Range: bytes=-5' "$(U /r.txt)")
 	check "range suffix -5: the last five bytes (fghij + newline)" bash -c "printf '%s' \"\$1\" | tail -n 1 | grep -qx ghij && [ '$(hdr Content-Range "$a")' = 'bytes 16-20/21' ]" _ "$a"
 	a=$(cu -H 'Range: bytes=0-1,5-6' "$(U /r.txt)")
-	expect "range two parts" 206 "$a"
+	expect_status "range two parts" 206 "$a"
 	if hdr Content-Type "$a" | grep -q '^multipart/byteranges; boundary=' &&
 		[ "$(printf '%s' "$a" | grep -c 'Content-Range: bytes')" = 2 ] &&
 		printf '%s' "$a" | grep -q 'bytes 5-6/21'; then ok "range two parts: multipart/byteranges with both parts"
 	else notok "range two parts: multipart/byteranges with both parts"; printf '%s\n' "$a" | sed 's/^/#   /' | head -20; fi
 	a=$(cu -H 'Range: bytes=500-600' "$(U /r.txt)")
-	expect "range past the end" 416 "$a"
+	expect_status "range past the end" 416 "$a"
 	check "range past the end: Content-Range bytes */21" [ "$(hdr Content-Range "$a")" = 'bytes */21' ]
 	a=$(cu -H 'Range: chars=0-3' "$(U /r.txt)")
-	expect "range in an unknown unit is ignored" 200 "$a"
+	expect_status "range in an unknown unit is ignored" 200 "$a"
 
 	# ---- validators
 	a=$(cu -I "$(U /r.txt)")
 	etag=$(hdr ETag "$a")
 	lm=$(hdr Last-Modified "$a")
 	check "ETag and Last-Modified present (etag $etag, $lm)" bash -c '[ -n "$1" ] && [ -n "$2" ]' _ "$etag" "$lm"
-	expect "If-None-Match with the ETag" 304 "$(cu -H "If-None-Match: $etag" "$(U /r.txt)")"
-	expect "If-None-Match with a list holding W/ETag" 304 "$(cu -H "If-None-Match: \"x\", W/$etag" "$(U /r.txt)")"
-	expect "If-None-Match with another tag" 200 "$(cu -H 'If-None-Match: "nope"' "$(U /r.txt)")"
-	expect "If-Modified-Since Last-Modified" 304 "$(cu -H "If-Modified-Since: $lm" "$(U /r.txt)")"
-	expect "If-Modified-Since 1990" 200 "$(cu -H 'If-Modified-Since: Mon, 01 Jan 1990 00:00:00 GMT' "$(U /r.txt)")"
-	expect "If-Range with the ETag keeps the range" 206 "$(cu -H 'Range: bytes=0-1' -H "If-Range: $etag" "$(U /r.txt)")"
-	expect "If-Range with an old ETag sends it all" 200 "$(cu -H 'Range: bytes=0-1' -H 'If-Range: "old"' "$(U /r.txt)")"
-	expect "If-Range with Last-Modified keeps the range" 206 "$(cu -H 'Range: bytes=0-1' -H "If-Range: $lm" "$(U /r.txt)")"
+	expect_status "If-None-Match with the ETag" 304 "$(cu -H "If-None-Match: $etag" "$(U /r.txt)")"
+	expect_status "If-None-Match with a list holding W/ETag" 304 "$(cu -H "If-None-Match: \"x\", W/$etag" "$(U /r.txt)")"
+	expect_status "If-None-Match with another tag" 200 "$(cu -H 'If-None-Match: "nope"' "$(U /r.txt)")"
+	expect_status "If-Modified-Since Last-Modified" 304 "$(cu -H "If-Modified-Since: $lm" "$(U /r.txt)")"
+	expect_status "If-Modified-Since 1990" 200 "$(cu -H 'If-Modified-Since: Mon, 01 Jan 1990 00:00:00 GMT' "$(U /r.txt)")"
+	expect_status "If-Range with the ETag keeps the range" 206 "$(cu -H 'Range: bytes=0-1' -H "If-Range: $etag" "$(U /r.txt)")"
+	expect_status "If-Range with an old ETag sends it all" 200 "$(cu -H 'Range: bytes=0-1' -H 'If-Range: "old"' "$(U /r.txt)")"
+	expect_status "If-Range with Last-Modified keeps the range" 206 "$(cu -H 'Range: bytes=0-1' -H "If-Range: $lm" "$(U /r.txt)")"
 
 	# ---- precompressed siblings
 	a=$(cu -H 'Accept-Encoding: gzip' -o /dev/null -D - "$(U /style.css)")
@@ -111,7 +99,7 @@ if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_
 	else notok "--list-dirs: a listing with names HTML-escaped and URL-encoded"; printf '%s\n' "$a" | sed 's/^/#   /' | tail -8; fi
 	a=$(cu -I "$(U /doc.odt)")
 	check "MIME type from /etc/mime.types (.odt: $(hdr Content-Type "$a"))" bash -c "[ ! -f /etc/mime.types ] || [ '$(hdr Content-Type "$a")' = application/vnd.oasis.opendocument.text ]"
-	expect "a directory without its slash redirects" 301 "$(cu "$(U /sub)")"
+	expect_status "a directory without its slash redirects" 301 "$(cu "$(U /sub)")"
 	# The Location is the normalised path: never //host/..., which a
 	# browser takes for another site (a protocol-relative open redirect).
 	for p in '//sub' '///sub' '/%2fsub' '/./sub' '//sub?x=1'; do
@@ -119,7 +107,7 @@ if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_
 		want=/sub/
 		case $p in *\?*) want="/sub/?x=1" ;; esac
 		check "directory redirect for $p: 301 Location $want (got '$(hdr Location "$a")')" \
-			bash -c '[ "$1" = 301 ] && [ "$2" = "$3" ]' _ "$(status "$a")" "$(hdr Location "$a")" "$want"
+			bash -c '[ "$1" = 301 ] && [ "$2" = "$3" ]' _ "$(http_status "$a")" "$(hdr Location "$a")" "$want"
 	done
 	mkdir -p "$S/evil.example/dir"
 	a=$(raw 'GET //evil.example/dir HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
@@ -129,11 +117,11 @@ if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_
 	# ---- a symlinked directory leading out of the root
 	check "the test's link-dir really leads to the outside secret" [ -f "$S/sub/link-dir/secret.txt" ]
 	a=$(raw 'GET /sub/link-dir/secret.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
-	check "a symlinked directory out of the root: 403/404 ($(status "$a")), the secret not in the body" \
-		bash -c '[[ $1 =~ ^(403|404)$ ]] && ! printf "%s" "$2" | grep -q "$3"' _ "$(status "$a")" "$a" "$SECRET"
+	check "a symlinked directory out of the root: 403/404 ($(http_status "$a")), the secret not in the body" \
+		bash -c '[[ $1 =~ ^(403|404)$ ]] && ! printf "%s" "$2" | grep -q "$3"' _ "$(http_status "$a")" "$a" "$SECRET"
 	a=$(raw 'GET /sub/link-dir/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
-	check "a symlinked directory out of the root is not listed ($(status "$a"))" \
-		bash -c '[[ $1 =~ ^(403|404)$ ]] && ! printf "%s" "$2" | grep -q secret.txt' _ "$(status "$a")" "$a"
+	check "a symlinked directory out of the root is not listed ($(http_status "$a"))" \
+		bash -c '[[ $1 =~ ^(403|404)$ ]] && ! printf "%s" "$2" | grep -q secret.txt' _ "$(http_status "$a")" "$a"
 
 	# ---- pipelining: three requests in one write, three answers in order
 	a=$(raw 'GET /r.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /sub/hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\nHEAD /nope HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
@@ -143,37 +131,37 @@ if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_
 
 	# ---- errors and limits
 	a=$(cu -X POST -d x=1 "$(U /)")
-	expect "POST is 405" 405 "$a"
+	expect_status "POST is 405" 405 "$a"
 	check "405 has Allow: GET, HEAD" [ "$(hdr Allow "$a")" = 'GET, HEAD' ]
-	expect "an unknown method is 501" 501 "$(raw 'BREW / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')"
-	expect "a body over --max-body-size is 413" 413 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n\r\n')"
+	expect_status "an unknown method is 501" 501 "$(raw 'BREW / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')"
+	expect_status "a body over --max-body-size is 413" 413 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n\r\n')"
 	# Chunked bodies are bounded too: read as they come, 413 past 1000 bytes.
 	head -c 5000 /dev/zero | tr '\0' c >"$T_TMP/5000.bin"
 	a=$(cu -X POST -H 'Transfer-Encoding: chunked' --data-binary "@$T_TMP/5000.bin" "$(U /)")
-	expect "a chunked body over --max-body-size is 413 (curl)" 413 "$a"
+	expect_status "a chunked body over --max-body-size is 413 (curl)" 413 "$a"
 	check "the 413 for a chunked body closes the connection" [ "$(hdr Connection "$a")" = close ]
 	a=$(raw "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n$(head -c 1000 /dev/zero | tr '\0' a)\r\n1\r\nb\r\n0\r\n\r\nGET /r.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	check "a chunked body 1 byte over the limit in two chunks: 413, the request after it unanswered" \
-		bash -c '[ "$1" = 413 ] && [ "$(printf "%s" "$2" | grep -c "^HTTP/1.1 ")" = 1 ]' _ "$(status "$a")" "$a"
+		bash -c '[ "$1" = 413 ] && [ "$(printf "%s" "$2" | grep -c "^HTTP/1.1 ")" = 1 ]' _ "$(http_status "$a")" "$a"
 	a=$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /r.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
 	check "a chunked body under the limit is read: 405, then the next request on the connection is 200" \
 		bash -c '[ "$(printf "%s" "$1" | grep "^HTTP/1.1 " | tr -d "\r" | tr "\n" "|")" = "HTTP/1.1 405 Method Not Allowed|HTTP/1.1 200 OK|" ]' _ "$a"
-	expect "a 9000-byte target is 414" 414 "$(raw "GET /$(head -c 9000 /dev/zero | tr '\0' a) HTTP/1.1\r\nHost: localhost\r\n\r\n")"
-	expect "a header over --max-header-size is 431" 431 "$(raw "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: $(head -c 5000 /dev/zero | tr '\0' a)\r\n\r\n")"
-	expect "HTTP/2.0 in a request line is 505" 505 "$(raw 'GET / HTTP/2.0\r\nHost: localhost\r\n\r\n')"
-	expect "Transfer-Encoding gzip, chunked is 501" 501 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n')"
-	expect "Transfer-Encoding frobnicate, chunked (unknown coding) is 501" 501 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: frobnicate, chunked\r\n\r\n')"
-	expect "Transfer-Encoding gzip (not ending in chunked) is 400" 400 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n')"
-	expect "HTTP/1.1 without Host is 400" 400 "$(raw 'GET / HTTP/1.1\r\n\r\n')"
+	expect_status "a 9000-byte target is 414" 414 "$(raw "GET /$(head -c 9000 /dev/zero | tr '\0' a) HTTP/1.1\r\nHost: localhost\r\n\r\n")"
+	expect_status "a header over --max-header-size is 431" 431 "$(raw "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: $(head -c 5000 /dev/zero | tr '\0' a)\r\n\r\n")"
+	expect_status "HTTP/2.0 in a request line is 505" 505 "$(raw 'GET / HTTP/2.0\r\nHost: localhost\r\n\r\n')"
+	expect_status "Transfer-Encoding gzip, chunked is 501" 501 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n')"
+	expect_status "Transfer-Encoding frobnicate, chunked (unknown coding) is 501" 501 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: frobnicate, chunked\r\n\r\n')"
+	expect_status "Transfer-Encoding gzip (not ending in chunked) is 400" 400 "$(raw 'POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n')"
+	expect_status "HTTP/1.1 without Host is 400" 400 "$(raw 'GET / HTTP/1.1\r\n\r\n')"
 
 	# ---- smuggling: answered 400, then closed: the hidden request is never answered
 	smuggle() { # smuggle NAME HEAD-LINES
 		local a n
 		a=$(raw "POST / HTTP/1.1\r\nHost: localhost\r\n$2\r\n\r\n0\r\n\r\nGET /r.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
 		n=$(printf '%s' "$a" | grep -c '^HTTP/1.1 ')
-		if [ "$(status "$a")" = 400 ] && [ "$n" = 1 ] && printf '%s' "$a" | grep -qi '^Connection: close'; then
+		if [ "$(http_status "$a")" = 400 ] && [ "$n" = 1 ] && printf '%s' "$a" | grep -qi '^Connection: close'; then
 			ok "smuggling: $1: 400 and closed"
-		else notok "smuggling: $1: 400 and closed" "status $(status "$a"), $n answers"; fi
+		else notok "smuggling: $1: 400 and closed" "status $(http_status "$a"), $n answers"; fi
 	}
 	smuggle "Content-Length with Transfer-Encoding" 'Content-Length: 5\r\nTransfer-Encoding: chunked'
 	smuggle "Transfer-Encoding then Content-Length" 'Transfer-Encoding: chunked\r\nContent-Length: 5'
@@ -203,7 +191,7 @@ if moat_serve "http" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --config "$T_
 	bad=0
 	for p in "${paths[@]}"; do
 		a=$(raw "GET $p HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-		st=$(status "$a")
+		st=$(http_status "$a")
 		if printf '%s' "$a" | grep -q -e "$SECRET" -e 'root:.*:0:0:' || ! [[ $st =~ ^(400|403|404)$ ]]; then
 			bad=$((bad + 1))
 			echo "#   $p -> ${st:-no answer}"
@@ -232,7 +220,7 @@ if moat_serve "sni" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --cert "$C/oth
 	check "sni: curl for localhost verifies the first" bash -c "printf '%s' \"\$1\" | grep -q '$SITE_TOKEN'" _ "$a"
 	a=$(timeout "$T_CLIENT" curl -sS -i "http://localhost:$RPORT/sub/hello.txt?x=1" 2>&1)
 	check "redirect-http: 308 to https://localhost:$SRV_PORT/sub/hello.txt?x=1" \
-		bash -c "[ '$(status "$a")' = 308 ] && [ '$(hdr Location "$a")' = 'https://localhost:$SRV_PORT/sub/hello.txt?x=1' ]"
+		bash -c "[ '$(http_status "$a")' = 308 ] && [ '$(hdr Location "$a")' = 'https://localhost:$SRV_PORT/sub/hello.txt?x=1' ]"
 	a=$(timeout "$T_CLIENT" curl -sS -L --cacert "$C/ca.pem" "http://localhost:$RPORT/sub/hello.txt" 2>&1)
 	check "redirect-http: curl -L follows to the page" bash -c "printf '%s' \"\$1\" | grep -q '$SITE_TOKEN'" _ "$a"
 	bg_stop "$SRV_PID"

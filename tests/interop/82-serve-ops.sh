@@ -204,11 +204,7 @@ cat >"$W/app.js" <<-'EOF'
 	    "; " + location.protocol;
 	});
 EOF
-HOMEC=$T_TMP/chrome-home
-mkdir -p "$HOMEC/.pki/nssdb"
-certutil -N -d "sql:$HOMEC/.pki/nssdb" --empty-password >/dev/null 2>&1 &&
-	certutil -A -d "sql:$HOMEC/.pki/nssdb" -n moat-test-ca -t "C,," -i "$C/ca.pem" >/dev/null 2>&1 ||
-	notok "chromium: an NSS database trusting the test CA"
+chrome_home "chromium"
 if moat_serve "chromium" "$S" --cert "$C/p256.pem" --key "$C/p256.key" --workers 2 --access-log "$T_TMP/chrome-access.log"; then
 	out=$T_TMP/chrome.dom
 	HOME=$HOMEC timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run \

@@ -145,15 +145,7 @@ backend hc2
     server s 127.0.0.1:$H2 send-proxy-v2 check inter 400
 $v6front
 CFG
-if ! haproxy -c -q -f "$T_TMP/haproxy.cfg" >"$T_TMP/haproxy-check.log" 2>&1; then
-	notok "haproxy: the configuration is valid"
-	diag "$T_TMP/haproxy-check.log"
-	finish
-	exit
-fi
-bg_start "$T_TMP/haproxy" haproxy -db -f "$T_TMP/haproxy.cfg"
-HAP_PID=$BG_PID
-wait_listen "$F1" || { notok "haproxy: listens" "port $F1"; diag "$T_TMP/haproxy.err"; finish; exit; }
+haproxy_start "$F1"
 
 # A ClientHello's first bytes and a word: what must come out after the header.
 pay=160301000568656c6c6f

@@ -73,36 +73,11 @@ backend both
     default-server send-proxy-v2 check inter 200 fastinter 100 downinter 200 fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down
     server a 127.0.0.1:$A
     server b 127.0.0.1:$B
-frontend fa
-    bind 127.0.0.1:$FA
-    default_backend onlya
-backend onlya
-    server a 127.0.0.1:$A send-proxy-v2
-frontend fb
-    bind 127.0.0.1:$FB
-    default_backend onlyb
-backend onlyb
-    server b 127.0.0.1:$B send-proxy-v2
+$(hap_direct a "$FA" "$A")
+$(hap_direct b "$FB" "$B")
 CFG
-if ! haproxy -c -q -f "$T_TMP/haproxy.cfg" >"$T_TMP/haproxy-check.log" 2>&1; then
-	notok "haproxy: the configuration is valid"
-	diag "$T_TMP/haproxy-check.log"
-	finish
-	exit
-fi
-bg_start "$T_TMP/haproxy" haproxy -db -f "$T_TMP/haproxy.cfg"
-wait_listen "$FB" || { notok "haproxy: listens"; diag "$T_TMP/haproxy.err"; finish; exit; }
+haproxy_start "$FB"
 
-hap() {
-	timeout 5 python3 -c 'import socket,sys
-s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n")
-d=b""
-while True:
-    b=s.recv(65536)
-    if not b: break
-    d+=b
-sys.stdout.write(d.decode())' "$T_TMP/hap.sock" "$1"
-}
 # state SERVER: UP, DOWN, ... of a server of backend "both".
 state() { hap "show stat" | awk -F, -v s="$1" '$1 == "both" && $2 == s { print $18 }'; }
 # until_state SERVER STATE: bounded wait (20 s).
@@ -133,6 +108,19 @@ wrk_errors() {
 	     /Non-2xx or 3xx responses:/ { e += $5 } END { print e + 0 }' "$1"
 }
 wrk_requests() { awk '/requests in/ { print $1 }' "$1"; }
+# wrk_clean NAME OUT: ok "NAME (N requests)" when wrk's report OUT counts
+# requests and no errors; sets WRK_N to the count.
+wrk_clean() {
+	local e
+	e=$(wrk_errors "$2")
+	WRK_N=$(wrk_requests "$2")
+	if [ "$e" = 0 ] && [ "${WRK_N:-0}" -gt 0 ]; then
+		ok "$1 ($WRK_N requests)"
+	else
+		notok "$1" "${e:-no report}"
+		diag "$2"
+	fi
+}
 # served PORT: the 2xx GETs a server answered, from its /metrics.
 served() {
 	curl -s --max-time "$T_CLIENT" "http://127.0.0.1:$1/metrics" |
@@ -156,14 +144,8 @@ check "kill: haproxy marks a DOWN" until_state a DOWN
 check "kill: b stays UP" until_state b UP
 b0=$(served "$MB")
 wrk_run "$T_TMP/wrk-after" 4
-after=$(wrk_errors "$T_TMP/wrk-after")
-n_after=$(wrk_requests "$T_TMP/wrk-after")
-if [ "$after" = 0 ] && [ "${n_after:-0}" -gt 0 ]; then
-	ok "kill: after a is taken out, wrk sees 0 errors and 0 non-2xx ($n_after requests)"
-else
-	notok "kill: after a is taken out, wrk sees 0 errors and 0 non-2xx" "${after:-no report}"
-	diag "$T_TMP/wrk-after"
-fi
+wrk_clean "kill: after a is taken out, wrk sees 0 errors and 0 non-2xx" "$T_TMP/wrk-after"
+n_after=$WRK_N
 b1=$(served "$MB")
 # wrk counts what was answered within its time; the last requests of its
 # connections, in flight at its end, are answered but not counted.
@@ -196,22 +178,8 @@ sleep 2
 wait "$WRK" "$WRK2"
 check "restart: a stopped, started again and UP within the run" test "$ra" -eq 0
 check "restart: then b" test "$rb" -eq 0
-roll=$(wrk_errors "$T_TMP/wrk-roll")
-n_roll=$(wrk_requests "$T_TMP/wrk-roll")
-if [ "$roll" = 0 ] && [ "${n_roll:-0}" -gt 0 ]; then
-	ok "restart: wrk through the rolling restart: 0 errors, 0 non-2xx ($n_roll requests)"
-else
-	notok "restart: wrk through the rolling restart: 0 errors, 0 non-2xx" "${roll:-no report}"
-	diag "$T_TMP/wrk-roll"
-fi
-roll2=$(wrk_errors "$T_TMP/wrk-roll-close")
-n_roll2=$(wrk_requests "$T_TMP/wrk-roll-close")
-if [ "$roll2" = 0 ] && [ "${n_roll2:-0}" -gt 0 ]; then
-	ok "restart: wrk with a connection per request: 0 errors, 0 non-2xx ($n_roll2 requests)"
-else
-	notok "restart: wrk with a connection per request: 0 errors, 0 non-2xx" "${roll2:-no report}"
-	diag "$T_TMP/wrk-roll-close"
-fi
+wrk_clean "restart: wrk through the rolling restart: 0 errors, 0 non-2xx" "$T_TMP/wrk-roll"
+wrk_clean "restart: wrk with a connection per request: 0 errors, 0 non-2xx" "$T_TMP/wrk-roll-close"
 sa=$(served "$MA") sb=$(served "$MB")
 check "restart: both new servers answered part of it (a $sa, b $sb)" test "${sa:-0}" -gt 0 -a "${sb:-0}" -gt 0
 check "restart: each stop was graceful (exit 0, no worker killed)" \

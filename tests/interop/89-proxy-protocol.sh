@@ -56,16 +56,8 @@ backend both
     balance roundrobin
     server a 127.0.0.1:$A send-proxy-v2 proxy-v2-options unique-id check inter 300
     server b 127.0.0.1:$B send-proxy-v2 proxy-v2-options unique-id check inter 300
-frontend fa
-    bind 127.0.0.1:$FA
-    default_backend onlya
-backend onlya
-    server a 127.0.0.1:$A send-proxy-v2
-frontend fb
-    bind 127.0.0.1:$FB
-    default_backend onlyb
-backend onlyb
-    server b 127.0.0.1:$B send-proxy-v2
+$(hap_direct a "$FA" "$A")
+$(hap_direct b "$FB" "$B")
 frontend fv1
     bind 127.0.0.1:$FV1
     default_backend v1b
@@ -73,27 +65,8 @@ backend v1b
     server b 127.0.0.1:$B send-proxy
 $([ "$ipv6" = 1 ] && printf 'frontend f6\n    bind [::1]:%s\n    default_backend onlya\n' "$F6")
 CFG
-if ! haproxy -c -q -f "$T_TMP/haproxy.cfg" >"$T_TMP/haproxy-check.log" 2>&1; then
-	notok "haproxy: the configuration is valid"
-	diag "$T_TMP/haproxy-check.log"
-	finish
-	exit
-fi
-bg_start "$T_TMP/haproxy" haproxy -db -f "$T_TMP/haproxy.cfg"
-HAP_PID=$BG_PID
-wait_listen "$FV1" || { notok "haproxy: listens" "port $FV1"; diag "$T_TMP/haproxy.err"; finish; exit; }
+haproxy_start "$FV1"
 
-# hap CMD: one command on haproxy's stats socket.
-hap() {
-	timeout 5 python3 -c 'import socket,sys
-s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n")
-d=b""
-while True:
-    b=s.recv(65536)
-    if not b: break
-    d+=b
-sys.stdout.write(d.decode())' "$T_TMP/hap.sock" "$1"
-}
 # Health checks: both servers UP (v2 LOCAL headers, closed by haproxy after connecting).
 up=0
 for _ in $(seq 1 50); do

@@ -183,22 +183,8 @@ for c in $CASES; do
 	done
 	PORT[$c]=$p
 done
-conf=$D/nginx.conf
-{
-	[ "$(id -u)" -eq 0 ] && echo "user root;"
+nginx_start "$D" < <(
 	cat <<-EOF
-		worker_processes 1;
-		daemon off;
-		pid $D/nginx.pid;
-		error_log $D/logs/error.log warn;
-		events { worker_connections 256; }
-		http {
-		    access_log $D/logs/access.log;
-		    client_body_temp_path $D/tmp-body;
-		    proxy_temp_path $D/tmp-proxy;
-		    fastcgi_temp_path $D/tmp-fcgi;
-		    uwsgi_temp_path $D/tmp-uwsgi;
-		    scgi_temp_path $D/tmp-scgi;
 		    default_type application/octet-stream;
 		    ssl_protocols TLSv1.3;
 		    keepalive_requests 100;
@@ -231,11 +217,7 @@ conf=$D/nginx.conf
 			    }
 		EOF
 	done
-	echo "}"
-} >"$conf"
-
-bg_start "$D/nginx" nginx -e "$D/logs/error.log" -p "$D" -c "$conf"
-NGINX_PID=$BG_PID
+)
 for c in $CASES; do
 	if ! wait_listen "${PORT[$c]}"; then
 		notok "get nginx: nginx starts" "port ${PORT[$c]} ($c) not listening"

@@ -27,20 +27,8 @@ code "cannot connect" 7 "https://127.0.0.1:$port/"
 code "--resolve to a closed port" 7 --resolve "example.com:$port:127.0.0.1" "https://example.com:$port/"
 
 # A listener that accepts and never speaks: the handshake times out.
-cat >"$T_TMP/silent.py" <<'EOF'
-import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(8)
-print("ready", flush=True)
-conns = []
-while True:
-    c, _ = s.accept()
-    conns.append(c)
-EOF
 SP=$(free_port)
-bg_start "$T_TMP/silent" python3 "$T_TMP/silent.py" "$SP"
+bg_start "$T_TMP/silent" python3 "$MOAT_ROOT/tests/apps/silent.py" "$SP"
 SILENT_PID=$BG_PID
 if wait_file_line "$T_TMP/silent.out" "^ready"; then
 	code "--connect-timeout 1 on a silent server" 28 --connect-timeout 1 "https://127.0.0.1:$SP/"

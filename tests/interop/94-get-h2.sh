@@ -44,21 +44,7 @@ H2O=$(free_port)  # h2o
 NGD=$(free_port)  # nghttpd
 APP=$(free_port)  # echo.js behind nginx
 bg_start "$D/app" node "$MOAT_ROOT/tests/apps/echo.js" "$APP" h2app
-{
-	[ "$(id -u)" -eq 0 ] && echo "user root;"
-	cat <<-EOF
-		worker_processes 1;
-		daemon off;
-		pid $D/nginx.pid;
-		error_log $D/logs/error.log warn;
-		events { worker_connections 256; }
-		http {
-		    access_log $D/logs/access.log;
-		    client_body_temp_path $D/tmp-body;
-		    proxy_temp_path $D/tmp-proxy;
-		    fastcgi_temp_path $D/tmp-fcgi;
-		    uwsgi_temp_path $D/tmp-uwsgi;
-		    scgi_temp_path $D/tmp-scgi;
+nginx_start "$D" <<-EOF
 		    ssl_certificate $CERTS/p256-chain.pem;
 		    ssl_certificate_key $CERTS/p256.key;
 		    ssl_protocols TLSv1.2 TLSv1.3;
@@ -69,24 +55,14 @@ bg_start "$D/app" node "$MOAT_ROOT/tests/apps/echo.js" "$APP" h2app
 		        location = /to-h1 { return 302 https://localhost:$NG1/sub/hello.txt; }
 		        location = /same { return 301 /sub/hello.txt; }
 		        location /app/ { proxy_pass http://127.0.0.1:$APP/; proxy_request_buffering off; }
-		        location /dav/ { dav_methods PUT; client_max_body_size 200m; }
-		        location = /setcookie {
-		            add_header Set-Cookie "n1=v1; Path=/";
-		            add_header Set-Cookie "n2=v2; Max-Age=3600; Secure; HttpOnly";
-		            add_header Set-Cookie "n3=v3; Path=/deep/";
-		            return 200 "set\n";
-		        }
-		        location = /showcookie { return 200 "cookie=[\$http_cookie]\n"; }
+		$(nginx_dav_cookies)
 		    }
 		    server {
 		        listen 127.0.0.1:$NG1 ssl;
 		        root $SITE;
 		        location = /to-h2 { return 302 https://localhost:$NG2/sub/hello.txt; }
 		    }
-		}
 	EOF
-} >"$D/nginx.conf"
-bg_start "$D/nginx" nginx -e "$D/logs/error.log" -p "$D" -c "$D/nginx.conf"
 cat >"$D/h2o.conf" <<-EOF
 	num-threads: 1
 	error-log: $D/logs/h2o-error.log

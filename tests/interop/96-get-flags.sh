@@ -281,21 +281,7 @@ head -c 2000000 /dev/urandom >"$N/www/big.bin"
 printf 'the secret page\n' >"$N/www/private/index.html"
 printf 'user:%s\n' "$(openssl passwd -apr1 pass)" >"$N/htpasswd"
 NP=$(free_port)
-{
-	[ "$(id -u)" -eq 0 ] && echo "user root;"
-	cat <<-EOF
-		worker_processes 1;
-		daemon off;
-		pid $N/nginx.pid;
-		error_log $N/logs/error.log warn;
-		events { worker_connections 64; }
-		http {
-		    access_log off;
-		    client_body_temp_path $N/tmp-body;
-		    proxy_temp_path $N/tmp-proxy;
-		    fastcgi_temp_path $N/tmp-fcgi;
-		    uwsgi_temp_path $N/tmp-uwsgi;
-		    scgi_temp_path $N/tmp-scgi;
+nginx_start "$N" <<-EOF
 		    ssl_protocols TLSv1.3;
 		    server {
 		        listen 127.0.0.1:$NP ssl;
@@ -303,20 +289,9 @@ NP=$(free_port)
 		        ssl_certificate_key $CERTS/p256.key;
 		        root $N/www;
 		        location /private/ { auth_basic "moat"; auth_basic_user_file $N/htpasswd; }
-		        location /dav/ { dav_methods PUT; client_max_body_size 200m; }
-		        location = /setcookie {
-		            add_header Set-Cookie "n1=v1; Path=/";
-		            add_header Set-Cookie "n2=v2; Max-Age=3600; Secure; HttpOnly";
-		            add_header Set-Cookie "n3=v3; Path=/deep/";
-		            return 200 "set\n";
-		        }
-		        location = /showcookie { return 200 "cookie=[\$http_cookie]\n"; }
+		$(nginx_dav_cookies)
 		    }
-		}
 	EOF
-} >"$N/nginx.conf"
-bg_start "$N/nginx" nginx -e "$N/logs/error.log" -p "$N" -c "$N/nginx.conf"
-NGINX_PID=$BG_PID
 if wait_listen "$NP"; then
 	G=https://localhost:$NP
 	both ngauth -w '%{http_code}' -u user:pass "$G/private/"

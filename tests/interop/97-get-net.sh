@@ -106,21 +106,7 @@ D=$T_TMP/nginx
 mkdir -p "$D/logs" "$D/site"
 cp "$T_TMP/plain" "$D/site/plain.txt"
 NP=$(free_port)
-{
-	[ "$(id -u)" -eq 0 ] && echo "user root;"
-	cat <<-EOF
-		worker_processes 1;
-		daemon off;
-		pid $D/nginx.pid;
-		error_log $D/logs/error.log warn;
-		events { worker_connections 64; }
-		http {
-		    access_log $D/logs/access.log;
-		    client_body_temp_path $D/tmp-body;
-		    proxy_temp_path $D/tmp-proxy;
-		    fastcgi_temp_path $D/tmp-fcgi;
-		    uwsgi_temp_path $D/tmp-uwsgi;
-		    scgi_temp_path $D/tmp-scgi;
+nginx_start "$D" <<-EOF
 		    default_type text/plain;
 		    ssl_protocols TLSv1.3;
 		    gzip on;
@@ -132,11 +118,7 @@ NP=$(free_port)
 		        ssl_certificate_key $C/p256.key;
 		        root $D/site;
 		    }
-		}
 	EOF
-} >"$D/nginx.conf"
-bg_start "$D/nginx" nginx -e "$D/logs/error.log" -p "$D" -c "$D/nginx.conf"
-NGINX_PID=$BG_PID
 if wait_listen "$NP"; then
 	run m.nginx "$MOAT" get -s -i "${CA[@]}" --compressed "https://localhost:$NP/plain.txt"
 	if [ "$RC" -eq 0 ] && grep -qi "^content-encoding: gzip" "$T_TMP/m.nginx" &&
@@ -244,21 +226,8 @@ if [ "$mrc" -eq 0 ] && [ "$RC" -eq 0 ] && [ "$(count "$id")" = 2 ] && cmp -s "$T
 else notok "get net: a cut-off body retried into an emptied file" "moat $mrc, curl $RC, $(count "$id") requests"; diag "$T_TMP/m.cut.err" "$T_TMP/c.cut.err"; fi
 
 # Timeouts are retried; a refused connection only with --retry-connrefused.
-cat >"$T_TMP/silent.py" <<'EOF'
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(8)
-print("ready", flush=True)
-conns = []
-while True:
-    c, _ = s.accept()
-    conns.append(c)
-    print("accept", flush=True)
-EOF
 QP=$(free_port)
-bg_start "$T_TMP/silent" $PY "$T_TMP/silent.py" "$QP"
+bg_start "$T_TMP/silent" $PY "$MOAT_ROOT/tests/apps/silent.py" "$QP"
 if wait_file_line "$T_TMP/silent.out" "^ready"; then
 	run m.timeout "$MOAT" get --retry 1 --retry-delay 1 -m 1 "https://127.0.0.1:$QP/"
 	if [ "$RC" -eq 28 ] && [ "$(grep -c accept "$T_TMP/silent.out")" -eq 2 ] &&

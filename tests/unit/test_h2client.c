@@ -131,6 +131,32 @@ static void pump(struct client_h2 *h, struct srv *t, moat_buf *got, moat_buf *in
     moat_buf_free(&out);
 }
 
+/* A client, a test server, and the buffers pump() fills. */
+static void setup(struct client_h2 *h, struct srv *t, moat_buf *got, moat_buf *interim)
+{
+    srv_init(t);
+    client_h2_init(h, NULL);
+    moat_buf_init(got);
+    moat_buf_init(interim);
+}
+
+static void teardown(struct client_h2 *h, struct srv *t, moat_buf *got, moat_buf *interim)
+{
+    moat_buf_free(got);
+    moat_buf_free(interim);
+    client_h2_free(h);
+    srv_free(t);
+}
+
+/* GET / sent and pumped to the server, which has not answered yet
+ * (t->stream is the request's stream). */
+static void get_root(struct client_h2 *h, struct srv *t, moat_buf *got, moat_buf *interim)
+{
+    const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    client_h2_request(h, req, strlen(req), NULL, 0, NULL, 0);
+    pump(h, t, got, interim);
+}
+
 #define NV(n, v)                                                                                   \
     {                                                                                              \
         (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, 0                            \
@@ -146,8 +172,8 @@ static void get_fields(void)
 {
     struct client_h2 h;
     struct srv t;
-    srv_init(&t);
-    client_h2_init(&h, NULL);
+    moat_buf got, interim;
+    setup(&h, &t, &got, &interim);
     static const nghttp2_nv resp[] = {NV(":status", "200"), NV("content-type", "text/plain"),
                                       NV("content-length", "5")};
     t.resp = resp;
@@ -158,9 +184,6 @@ static void get_fields(void)
                       "Keep-Alive: 5\r\n\r\n";
     check(client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0) == 0 && h.stream == 1,
           "h2 get: the request opens stream 1");
-    moat_buf got, interim;
-    moat_buf_init(&got);
-    moat_buf_init(&interim);
     pump(&h, &t, &got, &interim);
     char flat[sizeof t.fields];
     snprintf(flat, sizeof flat, "%s", t.fields);
@@ -196,10 +219,7 @@ static void get_fields(void)
     pump(&h, &t, &got, &interim);
     check(h.goaway && !h.goaway_code && !client_h2_reusable(&h),
           "h2 get: after GOAWAY(NO_ERROR) the session is not reused");
-    moat_buf_free(&got);
-    moat_buf_free(&interim);
-    client_h2_free(&h);
-    srv_free(&t);
+    teardown(&h, &t, &got, &interim);
 }
 
 /* A POST of 200 KB, more than the default 64 KB window: sent as the
@@ -208,8 +228,8 @@ static void post_body(void)
 {
     struct client_h2 h;
     struct srv t;
-    srv_init(&t);
-    client_h2_init(&h, NULL);
+    moat_buf got, interim;
+    setup(&h, &t, &got, &interim);
     static const nghttp2_nv resp[] = {NV(":status", "204")};
     t.resp = resp;
     t.nresp = 1;
@@ -219,9 +239,6 @@ static void post_body(void)
         body[i] = (uint8_t)(i * 31 + (i >> 8));
     const char *req = "POST /up HTTP/1.1\r\nHost: localhost\r\nContent-Length: 200000\r\n\r\n";
     client_h2_request(&h, req, strlen(req), body, n, NULL, 0);
-    moat_buf got, interim;
-    moat_buf_init(&got);
-    moat_buf_init(&interim);
     pump(&h, &t, &got, &interim);
     check(t.ended && t.body.len == n && !memcmp(t.body.base, body, n),
           "h2 post: 200000 bytes arrive whole and in order past the first window (%zu)",
@@ -230,10 +247,7 @@ static void post_body(void)
           "h2 post: :method POST and content-length sent");
     check(h.closed && h.status == 204 && !got.len, "h2 post: the 204 with no body");
     free(body);
-    moat_buf_free(&got);
-    moat_buf_free(&interim);
-    client_h2_free(&h);
-    srv_free(&t);
+    teardown(&h, &t, &got, &interim);
 }
 
 /* A 103 then a 302: the interim head kept for -v, the Location found. */
@@ -241,14 +255,9 @@ static void interim_redirect(void)
 {
     struct client_h2 h;
     struct srv t;
-    srv_init(&t);
-    client_h2_init(&h, NULL);
-    const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0);
     moat_buf got, interim;
-    moat_buf_init(&got);
-    moat_buf_init(&interim);
-    pump(&h, &t, &got, &interim);
+    setup(&h, &t, &got, &interim);
+    get_root(&h, &t, &got, &interim);
     static const nghttp2_nv early[] = {NV(":status", "103"), NV("link", "</a.css>; rel=preload")};
     static const nghttp2_nv resp[] = {NV(":status", "302"), NV("location", "/next")};
     nghttp2_submit_headers(t.s, NGHTTP2_FLAG_NONE, t.stream, NULL, early, 2, NULL);
@@ -260,17 +269,13 @@ static void interim_redirect(void)
               !strcmp(loc, "/next") && h.closed,
           "h2 redirect: 103 kept as interim, then 302 with Location /next (%s)", loc);
     /* 1xx heads without end: the stream is reset after HTTP_MAX_INTERIM */
-    client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0);
-    pump(&h, &t, &got, &interim);
+    get_root(&h, &t, &got, &interim);
     for (int i = 0; i < HTTP_MAX_INTERIM + 5; i++)
         nghttp2_submit_headers(t.s, NGHTTP2_FLAG_NONE, t.stream, NULL, early, 2, NULL);
     pump(&h, &t, &got, &interim);
     check(h.too_big && h.closed && h.stream_error && !h.head_ready,
           "h2 redirect: %d 103 heads reset the stream (%s)", HTTP_MAX_INTERIM + 5, h.err);
-    moat_buf_free(&got);
-    moat_buf_free(&interim);
-    client_h2_free(&h);
-    srv_free(&t);
+    teardown(&h, &t, &got, &interim);
 }
 
 /* The server's misdeeds: a head over the cap, RST_STREAM, GOAWAY with an
@@ -279,14 +284,9 @@ static void hostile(int which)
 {
     struct client_h2 h;
     struct srv t;
-    srv_init(&t);
-    client_h2_init(&h, NULL);
-    const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0);
     moat_buf got, interim;
-    moat_buf_init(&got);
-    moat_buf_init(&interim);
-    pump(&h, &t, &got, &interim);
+    setup(&h, &t, &got, &interim);
+    get_root(&h, &t, &got, &interim);
     if (which == 0) {
         static nghttp2_nv many[150];
         static char names[150][16];
@@ -322,10 +322,7 @@ static void hostile(int which)
                       CLIENT_H2_STREAM_WINDOW,
               "h2: moat's SETTINGS: no push, its stream window");
     }
-    moat_buf_free(&got);
-    moat_buf_free(&interim);
-    client_h2_free(&h);
-    srv_free(&t);
+    teardown(&h, &t, &got, &interim);
 }
 
 /* -T and -F's streamed body: memory and a file piece read as the windows
@@ -335,8 +332,8 @@ static void streamed_body(int shrink)
 {
     struct client_h2 h;
     struct srv t;
-    srv_init(&t);
-    client_h2_init(&h, NULL);
+    moat_buf got, interim;
+    setup(&h, &t, &got, &interim);
     static const nghttp2_nv resp[] = {NV(":status", "201")};
     t.resp = resp;
     t.nresp = 1;
@@ -355,9 +352,6 @@ static void streamed_body(int shrink)
     if (shrink && ftruncate(fd, 1000) < 0) check(0, "h2 stream: truncate");
     const char *req = "PUT /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n";
     check(client_h2_request(&h, req, strlen(req), NULL, 0, &b, 0) == 0, "h2 stream: the request");
-    moat_buf got, interim;
-    moat_buf_init(&got);
-    moat_buf_init(&interim);
     pump(&h, &t, &got, &interim);
     if (!shrink) {
         check(t.ended && t.body.len == 5 + sizeof file && !memcmp(t.body.base, "head-", 5) &&
@@ -375,10 +369,7 @@ static void streamed_body(int shrink)
     close(fd);
     unlink(path);
     client_body_free(&b);
-    moat_buf_free(&got);
-    moat_buf_free(&interim);
-    client_h2_free(&h);
-    srv_free(&t);
+    teardown(&h, &t, &got, &interim);
 }
 
 /* A response moat no longer wants (a redirect's body): RST_STREAM(CANCEL),
@@ -387,14 +378,9 @@ static void cancel(void)
 {
     struct client_h2 h;
     struct srv t;
-    srv_init(&t);
-    client_h2_init(&h, NULL);
-    const char *req = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    client_h2_request(&h, req, strlen(req), NULL, 0, NULL, 0);
     moat_buf got, interim;
-    moat_buf_init(&got);
-    moat_buf_init(&interim);
-    pump(&h, &t, &got, &interim);
+    setup(&h, &t, &got, &interim);
+    get_root(&h, &t, &got, &interim);
     static const nghttp2_nv head[] = {NV(":status", "302"), NV("location", "/next")};
     nghttp2_submit_headers(t.s, 0, t.stream, NULL, head, 2, NULL);
     pump(&h, &t, &got, &interim);
@@ -404,10 +390,7 @@ static void cancel(void)
     check(h.closed && !h.stream_error && !h.err[0] && t.closed && t.closed_code == NGHTTP2_CANCEL &&
               client_h2_reusable(&h),
           "h2 cancel: RST_STREAM CANCEL sent, no error, the session reusable");
-    moat_buf_free(&got);
-    moat_buf_free(&interim);
-    client_h2_free(&h);
-    srv_free(&t);
+    teardown(&h, &t, &got, &interim);
 }
 
 int main(void)
