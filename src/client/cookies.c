@@ -184,8 +184,12 @@ void client_jar_set(struct client_jar *j, const char *host, const char *path, co
     c.path = cpath;
     cpath = NULL;
     if (!c.domain || !c.path) goto drop;
-    /* Max-Age wins over Expires (5.3 (3)); 0 or less expires it now. */
-    c.expires = max_age == 0 ? 1 : max_age > 0 ? now + max_age : expires;
+    /* Max-Age wins over Expires (5.3 (3)); 0 or less expires it now; a
+     * huge one is the end of time, not an overflow. */
+    c.expires = max_age == 0                ? 1
+                : max_age > INT64_MAX - now ? INT64_MAX
+                : max_age > 0               ? now + max_age
+                                            : expires;
     jar_put(j, &c, now);
     return;
 drop:

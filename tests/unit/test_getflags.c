@@ -61,6 +61,10 @@ static void test_cookies(void)
     set(&j, "www.example.com", "/", "late=gone; Max-Age=0; Path=/x");
     check(!strstr(cookie_for(&j, "www.example.com", "/x/y"), "late"),
           "Max-Age=0 removes the cookie of that name, domain and path");
+    set(&j, "www.example.com", "/", "far=8; Max-Age=99999999999999999999; Path=/far");
+    check(strstr(cookie_for(&j, "www.example.com", "/far"), "far=8") != NULL,
+          "a Max-Age past the end of time keeps the cookie (no overflow)");
+    set(&j, "www.example.com", "/", "far=gone; Max-Age=0; Path=/far");
     set(&j, "www.example.com", "/a/b", "host=new");
     check(strstr(cookie_for(&j, "www.example.com", "/a/"), "host=new") && j.n == 3,
           "a cookie of the same name, domain and path replaces the old one");
