@@ -6,15 +6,6 @@
 
 #include "tls/internal.h"
 
-/* Queues a message written by w over m, once, and frees m. */
-static int queue_written(moat_tls *t, wr_t *w, moat_buf *m)
-{
-    int e = wr_finish(w);
-    if (!e) e = tls_queue_hs(t, m);
-    moat_buf_free(m);
-    return e;
-}
-
 int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx, size_t ctxlen,
                           const uint8_t *ocsp, size_t ocsplen)
 {
@@ -48,15 +39,15 @@ int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx
     }
     wr_close(&w);
     wr_close(&w);
-    return queue_written(t, &w, &m);
+    return tls_queue_written(t, &w, &m);
 }
 
-int tls_queue_cert_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme)
+int tls_queue_cert_verify_over(moat_tls *t, const moat_cred *cred, uint16_t scheme,
+                               const uint8_t *signed_data, size_t len)
 {
-    uint8_t content[64 + 34 + MOAT_HASH_MAX], sig[1024];
-    size_t clen, slen;
-    int r = tls_cv_content(t, t->is_server, content, &clen);
-    if (!r) r = crypto_cred_sign(cred, scheme, content, clen, sig, &slen);
+    uint8_t sig[1024];
+    size_t slen;
+    int r = crypto_cred_sign(cred, scheme, signed_data, len, sig, &slen);
     if (r) return r;
     moat_buf m;
     moat_buf_init(&m);
@@ -68,7 +59,15 @@ int tls_queue_cert_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme)
     wr_bytes(&w, sig, slen);
     wr_close(&w);
     wr_close(&w);
-    return queue_written(t, &w, &m);
+    return tls_queue_written(t, &w, &m);
+}
+
+int tls_queue_cert_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme)
+{
+    uint8_t content[64 + 34 + MOAT_HASH_MAX];
+    size_t clen;
+    int r = tls_cv_content(t, t->is_server, content, &clen);
+    return r ? r : tls_queue_cert_verify_over(t, cred, scheme, content, clen);
 }
 
 int tls_queue_cert_request(moat_tls *t)
@@ -90,7 +89,7 @@ int tls_queue_cert_request(moat_tls *t)
     wr_close(&w);
     wr_close(&w);
     t->hs->cert_requested = 1;
-    return queue_written(t, &w, &m);
+    return tls_queue_written(t, &w, &m);
 }
 
 int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint8_t *ctx,

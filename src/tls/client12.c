@@ -237,14 +237,6 @@ static const moat_cred *client_cred(moat_tls *t, uint16_t *scheme)
     return *scheme ? cred : NULL;
 }
 
-static int queue_message(moat_tls *t, wr_t *w, moat_buf *m)
-{
-    int e = wr_finish(w);
-    if (!e) e = tls_queue_hs(t, m);
-    moat_buf_free(m);
-    return e;
-}
-
 static int queue_client_key_exchange(moat_tls *t)
 {
     uint8_t pub[MOAT_KEX_SHARE_MAX];
@@ -260,28 +252,7 @@ static int queue_client_key_exchange(moat_tls *t)
     wr_bytes(&w, pub, publen);
     wr_close(&w);
     wr_close(&w);
-    return queue_message(t, &w, &m);
-}
-
-/* 7.4.8: our signature over every message so far. */
-static int queue_certificate_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme)
-{
-    struct hs *h = t->hs;
-    uint8_t sig[1024];
-    size_t siglen;
-    int e = crypto_cred_sign(cred, scheme, h->raw.base, h->raw.len, sig, &siglen);
-    if (e) return e;
-    moat_buf m;
-    moat_buf_init(&m);
-    wr_t w = wr_init(&m);
-    wr_u8(&w, HS_CERTIFICATE_VERIFY);
-    wr_open(&w, 3);
-    wr_u16(&w, scheme);
-    wr_open(&w, 2);
-    wr_bytes(&w, sig, siglen);
-    wr_close(&w);
-    wr_close(&w);
-    return queue_message(t, &w, &m);
+    return tls_queue_written(t, &w, &m);
 }
 
 /* ServerHelloDone: our flight. Certificate when asked for,
@@ -298,7 +269,8 @@ static int recv_server_hello_done(moat_tls *t, const uint8_t *msg, size_t len, m
     if (!e) e = queue_client_key_exchange(t);
     if (!e) e = tls12_derive(t, h->pms, h->pmslen);
     moat_wipe(h->pms, sizeof h->pms);
-    if (!e && cred) e = queue_certificate_verify(t, cred, scheme);
+    if (!e && cred) /* 7.4.8: our signature over every message so far. */
+        e = tls_queue_cert_verify_over(t, cred, scheme, h->raw.base, h->raw.len);
     h->keep_raw = 0;
     moat_buf_free(&h->raw);
     if (!e) e = tls_flush_hs(t, out);

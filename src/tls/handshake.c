@@ -102,6 +102,26 @@ int tls_queue_hs(moat_tls *t, const moat_buf *msg)
     return r;
 }
 
+int tls_queue_written(moat_tls *t, wr_t *w, moat_buf *m)
+{
+    int e = wr_finish(w);
+    if (!e) e = tls_queue_hs(t, m);
+    moat_buf_free(m);
+    return e;
+}
+
+void tls_wr_alpn_chosen(wr_t *w, const char *alpn)
+{
+    wr_u16(w, EXT_ALPN);
+    wr_open(w, 2);
+    wr_open(w, 2); /* protocol_name_list: the one chosen */
+    wr_open(w, 1);
+    wr_bytes(w, alpn, strlen(alpn));
+    wr_close(w);
+    wr_close(w);
+    wr_close(w);
+}
+
 void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret)
 {
     /* The NSS key log format: label, client_random, secret, in hex. The
@@ -222,10 +242,7 @@ int tls_queue_finished(moat_tls *t)
     wr_open(&w, 3);
     wr_bytes(&w, mac, t->hlen);
     wr_close(&w);
-    e = wr_finish(&w);
-    if (!e) e = tls_queue_hs(t, &m);
-    moat_buf_free(&m);
-    return e;
+    return tls_queue_written(t, &w, &m);
 }
 
 int tls_transcript_message_hash(moat_tls *t, const uint8_t *ch1, size_t len)

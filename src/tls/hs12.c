@@ -105,10 +105,7 @@ int tls12_queue_finished(moat_tls *t)
     wr_open(&w, 3);
     wr_bytes(&w, vd, sizeof vd);
     wr_close(&w);
-    e = wr_finish(&w);
-    if (!e) e = tls_queue_hs(t, &m);
-    moat_buf_free(&m);
-    return e;
+    return tls_queue_written(t, &w, &m);
 }
 
 int tls12_read_finished(moat_tls *t, const uint8_t *msg, size_t len)
@@ -139,10 +136,7 @@ int tls12_queue_certificate(moat_tls *t, const moat_cred *cred)
     }
     wr_close(&w);
     wr_close(&w);
-    int e = wr_finish(&w);
-    if (!e) e = tls_queue_hs(t, &m);
-    moat_buf_free(&m);
-    return e;
+    return tls_queue_written(t, &w, &m);
 }
 
 int tls12_read_certificate(moat_tls *t, const uint8_t *msg, size_t len)

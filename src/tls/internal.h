@@ -414,6 +414,10 @@ int tls_transcript_add(moat_tls *t, const uint8_t *msg, size_t len);
 int tls_transcript_hash(moat_tls *t, uint8_t *out);
 /* Queues a complete handshake message (adds it to the transcript). */
 int tls_queue_hs(moat_tls *t, const moat_buf *msg);
+/* Finishes the message written by w over m, queues it once and frees m. */
+int tls_queue_written(moat_tls *t, wr_t *w, moat_buf *m);
+/* The ALPN extension of a server reply: the one protocol chosen (RFC 7301 3.1). */
+void tls_wr_alpn_chosen(wr_t *w, const char *alpn);
 void tls_keylog(moat_tls *t, const char *label, const uint8_t *secret);
 int tls_set_suite(moat_tls *t, uint16_t suite);
 void tls_hs_free(moat_tls *t);
@@ -474,6 +478,9 @@ int tls_unpark(moat_tls *t);
 /* cert.c */
 int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx, size_t ctxlen,
                           const uint8_t *ocsp, size_t ocsplen);
+/* CertificateVerify with our signature over signed_data (1.2: every message so far). */
+int tls_queue_cert_verify_over(moat_tls *t, const moat_cred *cred, uint16_t scheme,
+                               const uint8_t *signed_data, size_t len);
 int tls_queue_cert_verify(moat_tls *t, const moat_cred *cred, uint16_t scheme);
 int tls_queue_cert_request(moat_tls *t);
 int tls_read_certificate(moat_tls *t, const uint8_t *msg, size_t len, const uint8_t *ctx,

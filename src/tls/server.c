@@ -536,16 +536,7 @@ static int send_encrypted_extensions(moat_tls *t)
     wr_u8(&w, HS_ENCRYPTED_EXTENSIONS);
     wr_open(&w, 3);
     wr_open(&w, 2);
-    if (t->alpn[0]) {
-        wr_u16(&w, EXT_ALPN);
-        wr_open(&w, 2);
-        wr_open(&w, 2); /* protocol_name_list: the one chosen */
-        wr_open(&w, 1);
-        wr_bytes(&w, t->alpn, strlen(t->alpn));
-        wr_close(&w);
-        wr_close(&w);
-        wr_close(&w);
-    }
+    if (t->alpn[0]) tls_wr_alpn_chosen(&w, t->alpn);
     if (t->sni[0] && h->cred && crypto_cred_matches_name(h->cred, t->sni)) {
         /* RFC 6066 3: an empty server_name says the name was used. */
         wr_u16(&w, EXT_SERVER_NAME);
@@ -553,10 +544,7 @@ static int send_encrypted_extensions(moat_tls *t)
     }
     wr_close(&w);
     wr_close(&w);
-    int e = wr_finish(&w);
-    if (!e) e = tls_queue_hs(t, &m);
-    moat_buf_free(&m);
-    return e;
+    return tls_queue_written(t, &w, &m);
 }
 
 static int send_certificate_request(moat_tls *t)

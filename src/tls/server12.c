@@ -176,24 +176,12 @@ static int send_server_hello(moat_tls *t, const tls_hello *ch)
     }
     if (h->send_ticket12) empty_ext(&w, EXT_SESSION_TICKET);
     if (!t->resumed && staple_index(t, &ci)) empty_ext(&w, EXT_STATUS_REQUEST);
-    if (t->alpn[0]) {
-        wr_u16(&w, EXT_ALPN);
-        wr_open(&w, 2);
-        wr_open(&w, 2);
-        wr_open(&w, 1);
-        wr_bytes(&w, t->alpn, strlen(t->alpn));
-        wr_close(&w);
-        wr_close(&w);
-        wr_close(&w);
-    }
+    if (t->alpn[0]) tls_wr_alpn_chosen(&w, t->alpn);
     if (!t->resumed && t->sni[0] && crypto_cred_matches_name(h->cred, t->sni))
         empty_ext(&w, EXT_SERVER_NAME);
     wr_close(&w);
     wr_close(&w);
-    int e = wr_finish(&w);
-    if (!e) e = tls_queue_hs(t, &m);
-    moat_buf_free(&m);
-    return e;
+    return tls_queue_written(t, &w, &m);
 }
 
 /* RFC 6066 8: the staple in its own message, after Certificate. */
@@ -211,10 +199,7 @@ static int send_certificate_status(moat_tls *t)
     wr_bytes(&w, t->cfg->ocsp[ci], t->cfg->ocsp_len[ci]);
     wr_close(&w);
     wr_close(&w);
-    int e = wr_finish(&w);
-    if (!e) e = tls_queue_hs(t, &m);
-    moat_buf_free(&m);
-    return e;
+    return tls_queue_written(t, &w, &m);
 }
 
 /* RFC 8422 5.4: our ephemeral key in the chosen group, signed with the
@@ -250,10 +235,7 @@ static int send_server_key_exchange(moat_tls *t)
     wr_bytes(&w, sig, siglen);
     wr_close(&w);
     wr_close(&w);
-    e = wr_finish(&w);
-    if (!e) e = tls_queue_hs(t, &m);
-    moat_buf_free(&m);
-    return e;
+    return tls_queue_written(t, &w, &m);
 }
 
 /* 7.4.4: RSA or ECDSA client certificates, with our schemes. */
@@ -274,11 +256,8 @@ static int send_certificate_request(moat_tls *t)
     wr_close(&w);
     wr_u16(&w, 0); /* certificate_authorities: any */
     wr_close(&w);
-    int e = wr_finish(&w);
-    if (!e) e = tls_queue_hs(t, &m);
-    moat_buf_free(&m);
     t->hs->cert_requested = 1;
-    return e;
+    return tls_queue_written(t, &w, &m);
 }
 
 static int send_server_hello_done(moat_tls *t)
