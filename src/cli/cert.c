@@ -21,11 +21,7 @@ static const char usage[] =
 
 static int bad_usage(const char *fmt, const char *arg)
 {
-    fputs("moat: cert: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n", stderr);
-    fputs(usage, stderr);
-    return ACME_EXIT_USAGE;
+    return cli_usage_error("moat: cert: ", usage, fmt, arg);
 }
 
 static int port_arg(const char *v, int *out)

@@ -8,6 +8,10 @@
  * the command then ends with status 0. */
 #define CLI_HELP (-1)
 
+/* Prints prefix, fmt with arg, a newline and the usage text to stderr;
+ * returns the usage exit status (2). */
+int cli_usage_error(const char *prefix, const char *usage, const char *fmt, const char *arg);
+
 /* `moat serve [DIR] ...`: MOAT_EXIT_OK after a clean stop, MOAT_EXIT_FAIL
  * on a runtime failure, MOAT_EXIT_USAGE on bad usage or unreadable files. */
 int cli_serve_main(int argc, char **argv);

@@ -41,11 +41,7 @@ static const char usage[] =
 
 static int fail_usage(const char *fmt, const char *arg)
 {
-    fputs("moat get: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n", stderr);
-    fputs(usage, stderr);
-    return GET_EXIT_USAGE;
+    return cli_usage_error("moat get: ", usage, fmt, arg);
 }
 
 /* The options that take a value, in curl's names and ours; a plain string

@@ -40,11 +40,7 @@ static const char *const switches[] = {"acme-agree-tos", "list-dirs", "proxy-onl
 
 static int complain(const char *fmt, const char *arg)
 {
-    fputs("moat serve: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\n", stderr);
-    fputs(usage, stderr);
-    return MOAT_EXIT_USAGE;
+    return cli_usage_error("moat serve: ", usage, fmt, arg);
 }
 
 /* One --name, --name=VALUE or --name VALUE at argv[*i]. Returns an exit
