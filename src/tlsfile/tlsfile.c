@@ -3,6 +3,7 @@
  * client CAs, and the system trust store. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,10 +120,93 @@ static int append_file(moat_buf *pem, const char *path, size_t max)
     return r;
 }
 
-/* The hashed files of one directory, in name order. Eagerly, where
- * libcrypto looked each up when a chain needed it: every certificate of
- * the store is then in memory, which the caps keep bounded. */
-static int append_dir(moat_buf *pem, const char *dir, size_t *files)
+/* The PEM blocks already read (the bundle file), to pass over the hashed
+ * files that hold the same bytes: on Debian every one of them is a link to
+ * a certificate the bundle has, and parsing each twice doubled the cost of
+ * loading the store. */
+struct seen_block {
+    uint64_t hash;
+    size_t off, len;
+};
+struct seen {
+    struct seen_block *b;
+    size_t n;
+};
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* The next "-----BEGIN ...-----END ...-----" block of p[0..n) at or after
+ * *pos: its start and length; 0 when there is none. */
+static int next_block(const uint8_t *p, size_t n, size_t *pos, size_t *start, size_t *len)
+{
+    static const char begin[] = "-----BEGIN ", end[] = "-----END ";
+    if (!p || *pos >= n) return 0;
+    const uint8_t *b = memmem(p + *pos, n - *pos, begin, sizeof begin - 1);
+    if (!b) return 0;
+    const uint8_t *e = memmem(b, (size_t)(p + n - b), end, sizeof end - 1);
+    const uint8_t *close = e ? memmem(e + 9, (size_t)(p + n - e - 9), "-----", 5) : NULL;
+    if (!close) return 0;
+    *start = (size_t)(b - p);
+    *len = (size_t)(close + 5 - b);
+    *pos = *start + *len;
+    return 1;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+    uint64_t x = ((const struct seen_block *)a)->hash, y = ((const struct seen_block *)b)->hash;
+    return x < y ? -1 : x > y;
+}
+
+static void seen_build(struct seen *s, const moat_buf *pem)
+{
+    size_t pos = 0, st, ln, cap = 0;
+    s->b = NULL;
+    s->n = 0;
+    while (next_block(pem->base, pem->len, &pos, &st, &ln)) {
+        if (s->n == cap) {
+            size_t nc = cap ? cap * 2 : 256;
+            struct seen_block *nb = realloc(s->b, nc * sizeof *nb);
+            if (!nb) break; /* without the list every file is read: slower, not wrong */
+            s->b = nb;
+            cap = nc;
+        }
+        s->b[s->n++] = (struct seen_block){fnv1a(pem->base + st, ln), st, ln};
+    }
+    if (s->n) qsort(s->b, s->n, sizeof *s->b, cmp_block);
+}
+
+/* Whether every PEM block of p[0..n) (and at least one) is in the bundle. */
+static int all_seen(const struct seen *s, const moat_buf *pem, const uint8_t *p, size_t n)
+{
+    size_t pos = 0, st, ln, blocks = 0;
+    while (next_block(p, n, &pos, &st, &ln)) {
+        struct seen_block key = {fnv1a(p + st, ln), 0, 0};
+        const struct seen_block *f = s->n ? bsearch(&key, s->b, s->n, sizeof *s->b, cmp_block) : NULL;
+        if (!f) return 0;
+        /* Equal hashes sit together: look at each for the same bytes. */
+        while (f > s->b && f[-1].hash == key.hash)
+            f--;
+        int same = 0;
+        for (; f < s->b + s->n && f->hash == key.hash && !same; f++)
+            same = f->len == ln && memcmp(pem->base + f->off, p + st, ln) == 0;
+        if (!same) return 0;
+        blocks++;
+    }
+    return blocks > 0;
+}
+
+/* The hashed files of one directory, in name order, but for those the
+ * bundle already holds. Eagerly, where libcrypto looked each up when a
+ * chain needed it: every certificate of the store is then in memory,
+ * which the caps keep bounded. */
+static int append_dir(moat_buf *pem, const struct seen *seen, const char *dir, size_t *files)
 {
     struct dirent **list = NULL;
     int n = scandir(dir, &list, hashed_name, alphasort);
@@ -131,8 +215,13 @@ static int append_dir(moat_buf *pem, const char *dir, size_t *files)
     char path[4096];
     for (int i = 0; i < n; i++) {
         int fits = snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name) < (int)sizeof path;
-        if (!r && fits && (*files)++ < HASHED_FILES_MAX)
-            r = append_file(pem, path, HASHED_FILE_MAX);
+        if (!r && fits && (*files)++ < HASHED_FILES_MAX) {
+            size_t len = 0;
+            uint8_t *p = core_read_file(path, HASHED_FILE_MAX, &len);
+            if (p && !all_seen(seen, pem, p, len))
+                r = moat_buf_append(pem, p, len) || moat_buf_append(pem, "\n", 1) ? -1 : 0;
+            free(p);
+        }
         free(list[i]);
     }
     free(list);
@@ -149,11 +238,14 @@ int tlsfile_read_system_trust(moat_buf *pem)
     if (append_file(pem, file ? file : d.file, PEM_FILE_MAX)) return MOAT_ERR_NOMEM;
     char *list = strdup(dirs ? dirs : d.dir);
     if (!list) return MOAT_ERR_NOMEM;
+    struct seen seen;
+    seen_build(&seen, pem);
     size_t files = 0;
     int r = 0;
     char *save = NULL;
     for (char *dir = strtok_r(list, ":", &save); dir && !r; dir = strtok_r(NULL, ":", &save))
-        r = append_dir(pem, dir, &files);
+        r = append_dir(pem, &seen, dir, &files);
+    free(seen.b);
     free(list);
     return r ? MOAT_ERR_NOMEM : 0;
 }

@@ -8,6 +8,7 @@
 
 #define HARNESS_WIRE
 #include "harness.h"
+#include "tlsfile/tlsfile.h"
 
 static const uint16_t suites[] = {MOAT_TLS_AES_128_GCM_SHA256, MOAT_TLS_AES_256_GCM_SHA384,
                                   MOAT_TLS_CHACHA20_POLY1305_SHA256};
@@ -277,6 +278,21 @@ static void test_system_trust(void)
               pair_handshake(&p, bundle, sc, "localhost", 1 << 20) == 0,
           "a root in SSL_CERT_FILE is trusted");
     pair_free(&p);
+    /* The bundle holds ca.pem, the directory ca.pem again (by its hash)
+     * and other.pem: the copy the bundle has is not read twice. */
+    snprintf(dirs, sizeof dirs, "%s/sys", certdir);
+    setenv("SSL_CERT_DIR", dirs, 1);
+    moat_buf pem;
+    moat_buf_init(&pem);
+    size_t blocks = 0;
+    if (!tlsfile_read_system_trust(&pem))
+        for (const uint8_t *q = pem.base; (q = memmem(q, pem.len - (size_t)(q - pem.base),
+                                                      "-----BEGIN CERTIFICATE-----", 27));
+             q += 27)
+            blocks++;
+    check(blocks == 2, "a hashed file the bundle already holds is passed over (%zu certificates read)",
+          blocks);
+    moat_buf_free(&pem);
     unsetenv("SSL_CERT_FILE");
     unsetenv("SSL_CERT_DIR");
     moat_tls_config *all[] = {sc, rs, cc, crl, named, bundle};
