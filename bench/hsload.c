@@ -3,11 +3,16 @@
  * read to EOF. Uses moat's engine as the client, forced to
  * TLS_AES_128_GCM_SHA256 and x25519, so every server gets the same client.
  *
- *   hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t SECONDS]
+ *   hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t SECONDS] [-P]
  *
  * Forks PROCS clients that share TOTAL connections; prints one line
- * "ok=N fail=F resumed=R secs=T". Bounded: every socket has a 10 s timeout
- * and the whole run stops after -t seconds (default 120). */
+ * "ok=N fail=F resumed=R secs=T cpu=C", C being the CPU seconds (user +
+ * system) the clients spent, so that a slow rate can be told apart from a
+ * busy client. Bounded: every socket has a 10 s timeout and the whole run
+ * stops after -t seconds (default 120).
+ *
+ * -P: plain TCP, no TLS (the same GET with Connection: close, read to EOF),
+ * against bench/bare: the floor under the handshake rows. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -60,6 +66,30 @@ static int send_all(int fd, moat_buf *b)
     }
     b->len = 0;
     return 0;
+}
+
+/* One plain TCP connection: GET, read to EOF. Returns 0 when a 200 came. */
+static int one_plain(int port, const char *req)
+{
+    int fd = dial(port);
+    if (fd < 0) return -1;
+    size_t len = strlen(req), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, req + off, len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += (size_t)n;
+    }
+    char in[16384], first[12];
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fd, in, sizeof in);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        for (ssize_t i = 0; i < n && got < sizeof first; i++) first[got++] = in[i];
+    }
+    close(fd);
+    return off == len && got == sizeof first && !memcmp(first, "HTTP/1.1 200", 12) ? 0 : -1;
 }
 
 /* One connection: handshake, GET, read to EOF. Returns 0 when a 200 came. */
@@ -115,8 +145,8 @@ int main(int argc, char **argv)
     int port = 0, total = 5000, procs = 4, resume = 0, limit = 120;
     const char *path = "/small.txt";
     uint16_t group = MOAT_GROUP_X25519;
-    int opt, tls12 = 0;
-    while ((opt = getopt(argc, argv, "p:n:c:ru:t:g:V:")) != -1) {
+    int opt, tls12 = 0, plain = 0;
+    while ((opt = getopt(argc, argv, "p:n:c:ru:t:g:V:P")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'n': total = atoi(optarg); break;
@@ -126,9 +156,10 @@ int main(int argc, char **argv)
         case 't': limit = atoi(optarg); break;
         case 'g': group = moat_tls_group_from_name(optarg); break;
         case 'V': tls12 = strcmp(optarg, "1.2") == 0; break;
+        case 'P': plain = 1; break;
         default:
-            fprintf(stderr,
-                    "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S] [-g GROUP] [-V 1.2]\n");
+            fprintf(stderr, "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S] "
+                            "[-g GROUP] [-V 1.2] [-P]\n");
             return 2;
         }
     }
@@ -166,7 +197,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < mine && now() - t0 < limit; k++) {
             int res = 0;
             if (!resume) sess.len = 0;
-            if (one(cfg, port, req, &sess, &res) == 0) {
+            if ((plain ? one_plain(port, req) : one(cfg, port, req, &sess, &res)) == 0) {
                 counts[3 * i]++;
                 counts[3 * i + 2] += res;
             } else {
@@ -183,7 +214,11 @@ int main(int argc, char **argv)
         fail += counts[3 * i + 1];
         res += counts[3 * i + 2];
     }
-    printf("ok=%ld fail=%ld resumed=%ld secs=%.3f\n", ok, fail, res, secs);
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+                 ru.ru_stime.tv_usec / 1e6;
+    printf("ok=%ld fail=%ld resumed=%ld secs=%.3f cpu=%.3f\n", ok, fail, res, secs, cpu);
     moat_tls_config_free(cfg);
     return fail ? 1 : 0;
 }
