@@ -6,9 +6,13 @@
  *   hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t SECONDS] [-P]
  *
  * Forks PROCS clients that share TOTAL connections; prints one line
- * "ok=N fail=F resumed=R secs=T cpu=C", C being the CPU seconds (user +
- * system) the clients spent, so that a slow rate can be told apart from a
- * busy client. Bounded: every socket has a 10 s timeout and the whole run
+ * "ok=N fail=F resumed=R secs=T cpu=C segs=S dsegs=D reads=W", C being the
+ * CPU seconds (user + system) the clients spent, so that a slow rate can be
+ * told apart from a busy client; S and D the TCP segments, and those with
+ * data, the clients had received from the server when its last data came
+ * (close_notify, or EOF over plain TCP; TCP_INFO), W their reads that
+ * returned data (wake-ups), all summed over the successful connections.
+ * Bounded: every socket has a 10 s timeout and the whole run
  * stops after -t seconds (default 120).
  *
  * -P: plain TCP, no TLS (the same GET with Connection: close, read to EOF),
@@ -16,7 +20,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h> /* struct tcp_info with the segment counts */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +73,24 @@ static int send_all(int fd, moat_buf *b)
 }
 
 /* One plain TCP connection: GET, read to EOF. Returns 0 when a 200 came. */
-static int one_plain(int port, const char *req)
+/* What the client saw of the successful connections of one process. */
+struct tally {
+    long ok, fail, resumed, segs, dsegs, reads;
+};
+
+/* Adds the segments the server sent on fd (read once EOF came). */
+static void count_segs(int fd, struct tally *t)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+        t->segs += ti.tcpi_segs_in;
+        t->dsegs += ti.tcpi_data_segs_in;
+    }
+}
+
+static int one_plain(int port, const char *req, struct tally *tl)
 {
     int fd = dial(port);
     if (fd < 0) return -1;
@@ -82,18 +103,26 @@ static int one_plain(int port, const char *req)
     }
     char in[16384], first[12];
     size_t got = 0;
+    long reads = 0;
     for (;;) {
         ssize_t n = read(fd, in, sizeof in);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
+        reads++;
         for (ssize_t i = 0; i < n && got < sizeof first; i++) first[got++] = in[i];
     }
+    int ok = off == len && got == sizeof first && !memcmp(first, "HTTP/1.1 200", 12);
+    if (ok) {
+        count_segs(fd, tl);
+        tl->reads += reads;
+    }
     close(fd);
-    return off == len && got == sizeof first && !memcmp(first, "HTTP/1.1 200", 12) ? 0 : -1;
+    return ok ? 0 : -1;
 }
 
 /* One connection: handshake, GET, read to EOF. Returns 0 when a 200 came. */
-static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *sess, int *resumed)
+static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *sess, int *resumed,
+               struct tally *tl)
 {
     int fd = dial(port);
     if (fd < 0) return -1;
@@ -107,6 +136,7 @@ static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *
     if (!r) r = send_all(fd, &out);
     uint8_t in[16384];
     int sent = 0;
+    long reads = 0;
     while (!r) {
         if (moat_tls_handshake_done(t) && !sent) {
             r = moat_tls_send(t, &out, req, strlen(req));
@@ -117,12 +147,17 @@ static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *
         ssize_t n = read(fd, in, sizeof in);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
+        reads++;
         r = moat_tls_recv(t, in, (size_t)n, &out, &app);
         if (!r && out.len) r = send_all(fd, &out);
         if (moat_tls_peer_closed(t)) break;
     }
     int ok = !r && sent && app.len >= 12 && !memcmp(app.base, "HTTP/1.1 200", 12);
     if (ok) {
+        /* close_notify is the server's last data; its FIN may still be on
+         * the way (not waited for: the load must not change) */
+        count_segs(fd, tl);
+        tl->reads += reads;
         *resumed = moat_tls_resumed(t);
         moat_buf s2;
         moat_buf_init(&s2);
@@ -181,11 +216,11 @@ int main(int argc, char **argv)
     char req[512];
     snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
 
-    /* counts[3*i]: ok, fail, resumed of child i */
-    long *counts = mmap(NULL, sizeof(long) * 3 * procs, PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    /* counts[i]: what child i saw */
+    struct tally *counts = mmap(NULL, sizeof *counts * procs, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (counts == MAP_FAILED) return 1;
-    memset(counts, 0, sizeof(long) * 3 * procs);
+    memset(counts, 0, sizeof *counts * procs);
     double t0 = now();
     for (int i = 0; i < procs; i++) {
         pid_t pid = fork();
@@ -197,28 +232,33 @@ int main(int argc, char **argv)
         for (int k = 0; k < mine && now() - t0 < limit; k++) {
             int res = 0;
             if (!resume) sess.len = 0;
-            if ((plain ? one_plain(port, req) : one(cfg, port, req, &sess, &res)) == 0) {
-                counts[3 * i]++;
-                counts[3 * i + 2] += res;
+            struct tally *tl = &counts[i];
+            if ((plain ? one_plain(port, req, tl) : one(cfg, port, req, &sess, &res, tl)) == 0) {
+                tl->ok++;
+                tl->resumed += res;
             } else {
-                counts[3 * i + 1]++;
+                tl->fail++;
             }
         }
         _exit(0);
     }
     for (int i = 0; i < procs; i++) wait(NULL);
     double secs = now() - t0;
-    long ok = 0, fail = 0, res = 0;
+    struct tally all = {0};
     for (int i = 0; i < procs; i++) {
-        ok += counts[3 * i];
-        fail += counts[3 * i + 1];
-        res += counts[3 * i + 2];
+        all.ok += counts[i].ok;
+        all.fail += counts[i].fail;
+        all.resumed += counts[i].resumed;
+        all.segs += counts[i].segs;
+        all.dsegs += counts[i].dsegs;
+        all.reads += counts[i].reads;
     }
     struct rusage ru;
     getrusage(RUSAGE_CHILDREN, &ru);
     double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
                  ru.ru_stime.tv_usec / 1e6;
-    printf("ok=%ld fail=%ld resumed=%ld secs=%.3f cpu=%.3f\n", ok, fail, res, secs, cpu);
+    printf("ok=%ld fail=%ld resumed=%ld secs=%.3f cpu=%.3f segs=%ld dsegs=%ld reads=%ld\n", all.ok,
+           all.fail, all.resumed, secs, cpu, all.segs, all.dsegs, all.reads);
     moat_tls_config_free(cfg);
-    return fail ? 1 : 0;
+    return all.fail ? 1 : 0;
 }

@@ -338,30 +338,19 @@ def check_negotiation(port, openssl_conf):
             "group": group and group.group(1)}
 
 
-def tcp_out_segs():
-    """Tcp OutSegs of this network namespace (/proc/net/snmp): on loopback
-    it counts both directions, and whatever else runs on the machine."""
-    try:
-        with open("/proc/net/snmp") as f:
-            rows = [line.split() for line in f if line.startswith("Tcp:")]
-        return int(rows[1][rows[0].index("OutSegs")])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def load_handshakes(p, port, build, n, ncpu, resume=False, limit=180, group="x25519", tls12=False,
                     plain=False):
     """hsload: n connections, each a handshake and one GET (plain: no TLS,
     against bare). Server CPU and client CPU (the hsload processes) per
-    connection, and the TCP segments sent on loopback meanwhile."""
+    connection, and what the client saw of each: TCP segments from the
+    server, those with data, and its reads that returned data."""
     cmd = pin(1, ncpu) + [os.path.join(build, "bench", "hsload"), "-p", str(port), "-n", str(n),
                           "-c", "4", "-t", str(limit)]
     cmd += ["-P"] if plain else ["-g", group]
     cmd += (["-r"] if resume else []) + (["-V", "1.2"] if tls12 else [])
-    segs0 = tcp_out_segs()
     r, cpu = measured(p, lambda: run(cmd, limit + 30))
-    segs1 = tcp_out_segs()
-    m = re.search(r"ok=(\d+) fail=(\d+) resumed=(\d+) secs=([\d.]+) cpu=([\d.]+)", r.stdout)
+    m = re.search(r"ok=(\d+) fail=(\d+) resumed=(\d+) secs=([\d.]+) cpu=([\d.]+) "
+                  r"segs=(\d+) dsegs=(\d+) reads=(\d+)", r.stdout)
     if not m:
         return {"error": (r.stdout + r.stderr).strip()[-300:], "command": " ".join(cmd)}
     ok, fail, resumed, secs, ccpu = int(m[1]), int(m[2]), int(m[3]), float(m[4]), float(m[5])
@@ -370,7 +359,9 @@ def load_handshakes(p, port, build, n, ncpu, resume=False, limit=180, group="x25
             "us_per_handshake": round(cpu / ok * 1e6, 1) if ok else None,
             "handshakes_per_s": round(ok / secs, 1) if secs else None,
             "client_cpu_s": ccpu, "client_us_per_handshake": round(ccpu / ok * 1e6, 1) if ok else None,
-            "tcp_segs_per_handshake": round((segs1 - segs0) / ok, 1) if ok and segs0 is not None else None,
+            "server_segs_per_handshake": round(int(m[6]) / ok, 2) if ok else None,
+            "server_data_segs_per_handshake": round(int(m[7]) / ok, 2) if ok else None,
+            "client_reads_per_handshake": round(int(m[8]) / ok, 2) if ok else None,
             "command": " ".join(cmd)}
 
 
@@ -803,7 +794,11 @@ RATE_ROWS = [
     ("keep-alive latency p99, 50 conns (us)", "keepalive", "p99_us", 0, "less"),
     ("client CPU per full handshake (us)", "full", "client_us_per_handshake", 1, None),
     ("client CPU per resumed handshake (us)", "resume", "client_us_per_handshake", 1, None),
-    ("TCP segments per full handshake (both ways)", "full", "tcp_segs_per_handshake", 1, None),
+    ("server TCP segments per full handshake", "full", "server_segs_per_handshake", 2, None),
+    ("  of them with data (full)", "full", "server_data_segs_per_handshake", 2, None),
+    ("client reads with data per full handshake", "full", "client_reads_per_handshake", 2, None),
+    ("server TCP segments per resumed handshake", "resume", "server_segs_per_handshake", 2, None),
+    ("  of them with data (resumed)", "resume", "server_data_segs_per_handshake", 2, None),
 ]
 
 
