@@ -11,7 +11,10 @@
  * told apart from a busy client; S and D the TCP segments, and those with
  * data, the clients had received from the server when its last data came
  * (close_notify, or EOF over plain TCP; TCP_INFO), W their reads that
- * returned data (wake-ups), all summed over the successful connections.
+ * returned data (wake-ups), all summed over the successful connections;
+ * then the mean wall time of each phase of a TLS connection in µs:
+ * connect(), ClientHello sent to handshake done (the server's flight,
+ * including the client's own work on it), request sent to response in.
  * Bounded: every socket has a 10 s timeout and the whole run
  * stops after -t seconds (default 120).
  *
@@ -76,6 +79,10 @@ static int send_all(int fd, moat_buf *b)
 /* What the client saw of the successful connections of one process. */
 struct tally {
     long ok, fail, resumed, segs, dsegs, reads;
+    /* seconds summed over the successful TLS connections: connect(); the
+     * ClientHello sent until the server's flight is whole (handshake done);
+     * the request sent until the response and close_notify are in */
+    double t_connect, t_flight, t_response;
 };
 
 /* Adds the segments the server sent on fd (read once EOF came). */
@@ -124,8 +131,10 @@ static int one_plain(int port, const char *req, struct tally *tl)
 static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *sess, int *resumed,
                struct tally *tl)
 {
+    double t0 = now();
     int fd = dial(port);
     if (fd < 0) return -1;
+    double t1 = now(), t2 = 0, t3 = 0;
     moat_tls *t = moat_tls_client_new(cfg, "localhost");
     moat_buf out, app;
     moat_buf_init(&out);
@@ -139,6 +148,7 @@ static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *
     long reads = 0;
     while (!r) {
         if (moat_tls_handshake_done(t) && !sent) {
+            t2 = now();
             r = moat_tls_send(t, &out, req, strlen(req));
             if (!r) r = send_all(fd, &out);
             sent = 1;
@@ -152,12 +162,16 @@ static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *
         if (!r && out.len) r = send_all(fd, &out);
         if (moat_tls_peer_closed(t)) break;
     }
+    t3 = now();
     int ok = !r && sent && app.len >= 12 && !memcmp(app.base, "HTTP/1.1 200", 12);
     if (ok) {
         /* close_notify is the server's last data; its FIN may still be on
          * the way (not waited for: the load must not change) */
         count_segs(fd, tl);
         tl->reads += reads;
+        tl->t_connect += t1 - t0;
+        tl->t_flight += t2 - t1;
+        tl->t_response += t3 - t2;
         *resumed = moat_tls_resumed(t);
         moat_buf s2;
         moat_buf_init(&s2);
@@ -252,13 +266,19 @@ int main(int argc, char **argv)
         all.segs += counts[i].segs;
         all.dsegs += counts[i].dsegs;
         all.reads += counts[i].reads;
+        all.t_connect += counts[i].t_connect;
+        all.t_flight += counts[i].t_flight;
+        all.t_response += counts[i].t_response;
     }
     struct rusage ru;
     getrusage(RUSAGE_CHILDREN, &ru);
     double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
                  ru.ru_stime.tv_usec / 1e6;
-    printf("ok=%ld fail=%ld resumed=%ld secs=%.3f cpu=%.3f segs=%ld dsegs=%ld reads=%ld\n", all.ok,
-           all.fail, all.resumed, secs, cpu, all.segs, all.dsegs, all.reads);
+    double per = all.ok ? 1e6 / all.ok : 0;
+    printf("ok=%ld fail=%ld resumed=%ld secs=%.3f cpu=%.3f segs=%ld dsegs=%ld reads=%ld "
+           "us_connect=%.1f us_flight=%.1f us_response=%.1f\n",
+           all.ok, all.fail, all.resumed, secs, cpu, all.segs, all.dsegs, all.reads,
+           all.t_connect * per, all.t_flight * per, all.t_response * per);
     moat_tls_config_free(cfg);
     return all.fail ? 1 : 0;
 }

@@ -350,7 +350,8 @@ def load_handshakes(p, port, build, n, ncpu, resume=False, limit=180, group="x25
     cmd += (["-r"] if resume else []) + (["-V", "1.2"] if tls12 else [])
     r, cpu = measured(p, lambda: run(cmd, limit + 30))
     m = re.search(r"ok=(\d+) fail=(\d+) resumed=(\d+) secs=([\d.]+) cpu=([\d.]+) "
-                  r"segs=(\d+) dsegs=(\d+) reads=(\d+)", r.stdout)
+                  r"segs=(\d+) dsegs=(\d+) reads=(\d+) us_connect=([\d.]+) us_flight=([\d.]+) "
+                  r"us_response=([\d.]+)", r.stdout)
     if not m:
         return {"error": (r.stdout + r.stderr).strip()[-300:], "command": " ".join(cmd)}
     ok, fail, resumed, secs, ccpu = int(m[1]), int(m[2]), int(m[3]), float(m[4]), float(m[5])
@@ -362,6 +363,9 @@ def load_handshakes(p, port, build, n, ncpu, resume=False, limit=180, group="x25
             "server_segs_per_handshake": round(int(m[6]) / ok, 2) if ok else None,
             "server_data_segs_per_handshake": round(int(m[7]) / ok, 2) if ok else None,
             "client_reads_per_handshake": round(int(m[8]) / ok, 2) if ok else None,
+            "client_us_connect": float(m[9]),
+            "client_us_flight": None if plain else float(m[10]),
+            "client_us_response": None if plain else float(m[11]),
             "command": " ".join(cmd)}
 
 
@@ -797,6 +801,8 @@ RATE_ROWS = [
     ("server TCP segments per full handshake", "full", "server_segs_per_handshake", 2, None),
     ("  of them with data (full)", "full", "server_data_segs_per_handshake", 2, None),
     ("client reads with data per full handshake", "full", "client_reads_per_handshake", 2, None),
+    ("wall us: ClientHello sent to handshake done", "full", "client_us_flight", 0, None),
+    ("wall us: request sent to response in", "full", "client_us_response", 0, None),
     ("server TCP segments per resumed handshake", "resume", "server_segs_per_handshake", 2, None),
     ("  of them with data (resumed)", "resume", "server_data_segs_per_handshake", 2, None),
 ]
