@@ -28,13 +28,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REQ_MAX 8192           /* a request head longer than this is refused */
-#define SMALL_MAX (64 * 1024)  /* files up to this size are kept in memory */
-#define CHUNK (128 * 1024)     /* read() size for larger files */
+#define REQ_MAX 8192          /* a request head longer than this is refused */
+#define SMALL_MAX (64 * 1024) /* files up to this size are kept in memory */
+#define CHUNK (128 * 1024)    /* read() size for larger files */
 #define CACHE_MAX 16
 #define PATH_MAX_LEN 256
-#define OUT_MAX 16384          /* answers gathered for one write */
-#define HEAD_ROOM 1024         /* room kept for one more head */
+#define OUT_MAX 16384  /* answers gathered for one write */
+#define HEAD_ROOM 1024 /* room kept for one more head */
 
 struct cached {
     char path[PATH_MAX_LEN];
@@ -133,8 +133,10 @@ static void respond(struct conn *c, size_t end)
     char path[PATH_MAX_LEN] = "";
     c->req[end - 1] = '\0'; /* the last '\n' of the blank line */
     c->close_after = wants_close(c->req);
-    const char *p = c->req + 4, *sp = strchr(p, ' ');
-    int ok = !strncmp(c->req, "GET /", 5) && sp && (size_t)(sp - p) < sizeof path;
+    const char *p = c->req + 4; /* the path, once "GET /" is there */
+    int ok = !strncmp(c->req, "GET /", 5);
+    const char *sp = ok ? strchr(p, ' ') : NULL;
+    ok = ok && sp && (size_t)(sp - p) < sizeof path;
     if (ok) {
         memcpy(path, p + 1, (size_t)(sp - p - 1));
         path[sp - p - 1] = '\0';
