@@ -573,6 +573,16 @@ def crypto_floor(secs, ncpu):
     }
 
 
+def keepalive_floor(floor, results):
+    """Keep-alive GET: the server opens the request's record and seals the
+    response's: wrk's request, and bare's answer (the others' size; 314
+    bytes when bare was not run)."""
+    req = len("GET /small.txt HTTP/1.1\r\nHost: 127.0.0.1:65535\r\n\r\n")
+    resp = results.get("bare", {}).get("small_response_bytes") or 314
+    floor["keepalive_bytes"] = {"request": req, "response": resp}
+    floor["keepalive_request_us"] = round(2 * floor["aead_call_us"] + (req + resp) * floor["aead_us_per_byte"], 3)
+
+
 def kex_costs(build, ncpu, quick):
     """Each key-exchange step alone, in microseconds (inmem kex, CPU 0):
     ML-KEM-768 keygen, encaps, decaps, X25519 keygen, and each side of an
@@ -1012,12 +1022,7 @@ Groups = X25519
         note("valgrind missing: no in-memory callgrind figures")
 
     if floor:
-        # Keep-alive GET: the server opens the request's record and seals the
-        # response's (wrk's request; bare's answer, the size of the others').
-        req = len(f"GET /small.txt HTTP/1.1\r\nHost: 127.0.0.1:65535\r\n\r\n")
-        resp = results.get("bare", {}).get("small_response_bytes") or 314
-        floor["keepalive_bytes"] = {"request": req, "response": resp}
-        floor["keepalive_request_us"] = round(2 * floor["aead_call_us"] + (req + resp) * floor["aead_us_per_byte"], 3)
+        keepalive_floor(floor, results)
     fl = floors(results, floor)
     verd = verdicts(results, fl)
     rverd = rate_verdicts(results)
