@@ -488,16 +488,22 @@ def load_idle(p, port, build, n, ncpu):
 
 
 def response_bytes(port, path):
-    """Bytes of a plain server's whole answer (head and body) to one GET."""
-    n = 0
+    """Bytes of a plain server's whole keep-alive answer (head and body) to
+    one GET, as wrk gets it."""
+    data = b""
     with socket.create_connection(("127.0.0.1", port), 5) as c:
         c.settimeout(5)
-        c.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        c.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         while True:
+            end = data.find(b"\r\n\r\n")
+            if end >= 0:
+                m = re.search(rb"\r\ncontent-length: *(\d+)", data[:end], re.I)
+                if m and len(data) >= end + 4 + int(m[1]):
+                    return end + 4 + int(m[1])
             b = c.recv(65536)
             if not b:
-                return n
-            n += len(b)
+                return len(data)
+            data += b
 
 
 def keepalive_loads(name, p, port, secs, ncpu, openssl_conf, plain=False):
