@@ -143,7 +143,7 @@ fmt:
 # engine benchmark under callgrind (bench/run.py; docs/bench.md). It reports,
 # it asserts nothing; make test runs it once in quick mode
 # (tests/interop/95-bench-quick.sh: BENCH_ARGS="--quick --out FILE").
-BENCH_BIN := $(B)/bench/hsload $(B)/bench/hold $(B)/bench/inmem
+BENCH_BIN := $(B)/bench/hsload $(B)/bench/hold $(B)/bench/inmem $(B)/bench/bare
 BENCH_ARGS ?=
 bench:
 	python3 bench/run.py --install-only

@@ -255,6 +255,8 @@ http {{
 }}
 """)
         cmd = ["nginx", "-e", f"{logdir}/error.log", "-p", logdir, "-c", conf]
+    elif name == "bare":  # plain TCP, no TLS: the floor under every row (bench/bare.c)
+        cmd = [os.path.join(build, "bench", "bare"), "-p", str(port), "-r", site]
     elif name == "h2o":
         conf = os.path.join(logdir, "h2o.conf")
         with open(conf, "w") as f:
@@ -336,26 +338,51 @@ def check_negotiation(port, openssl_conf):
             "group": group and group.group(1)}
 
 
-def load_handshakes(p, port, build, n, ncpu, resume=False, limit=180, group="x25519", tls12=False):
+def load_handshakes(p, port, build, n, ncpu, resume=False, limit=180, group="x25519", tls12=False,
+                    plain=False):
+    """hsload: n connections, each a handshake and one GET (plain: no TLS,
+    against bare). Server CPU and client CPU (the hsload processes) per
+    connection, and what the client saw of each: TCP segments from the
+    server, those with data, and its reads that returned data."""
     cmd = pin(1, ncpu) + [os.path.join(build, "bench", "hsload"), "-p", str(port), "-n", str(n),
-                          "-c", "4", "-t", str(limit), "-g", group] + (["-r"] if resume else []) \
-        + (["-V", "1.2"] if tls12 else [])
+                          "-c", "4", "-t", str(limit)]
+    cmd += ["-P"] if plain else ["-g", group]
+    cmd += (["-r"] if resume else []) + (["-V", "1.2"] if tls12 else [])
     r, cpu = measured(p, lambda: run(cmd, limit + 30))
-    m = re.search(r"ok=(\d+) fail=(\d+) resumed=(\d+) secs=([\d.]+)", r.stdout)
+    m = re.search(r"ok=(\d+) fail=(\d+) resumed=(\d+) secs=([\d.]+) cpu=([\d.]+) "
+                  r"segs=(\d+) dsegs=(\d+) reads=(\d+) us_connect=([\d.]+) us_flight=([\d.]+) "
+                  r"us_response=([\d.]+)", r.stdout)
     if not m:
         return {"error": (r.stdout + r.stderr).strip()[-300:], "command": " ".join(cmd)}
-    ok, fail, resumed, secs = int(m[1]), int(m[2]), int(m[3]), float(m[4])
+    ok, fail, resumed, secs, ccpu = int(m[1]), int(m[2]), int(m[3]), float(m[4]), float(m[5])
     return {"ok": ok, "failed": fail, "resumed": resumed, "client_secs": secs,
             "server_cpu_s": round(cpu, 3),
             "us_per_handshake": round(cpu / ok * 1e6, 1) if ok else None,
             "handshakes_per_s": round(ok / secs, 1) if secs else None,
+            "client_cpu_s": ccpu, "client_us_per_handshake": round(ccpu / ok * 1e6, 1) if ok else None,
+            "server_segs_per_handshake": round(int(m[6]) / ok, 2) if ok else None,
+            "server_data_segs_per_handshake": round(int(m[7]) / ok, 2) if ok else None,
+            "client_reads_per_handshake": round(int(m[8]) / ok, 2) if ok else None,
+            "client_us_connect": float(m[9]),
+            "client_us_flight": None if plain else float(m[10]),
+            "client_us_response": None if plain else float(m[11]),
             "command": " ".join(cmd)}
 
 
-def load_keepalive(p, port, secs, ncpu, openssl_conf):
-    cmd = pin(1, ncpu) + ["wrk", "-t", "1", "-c", "50", "-d", f"{secs}s",
-                          f"https://127.0.0.1:{port}/small.txt"]
-    env = dict(os.environ, OPENSSL_CONF=openssl_conf)
+def wrk_latency(text):
+    """Percentile -> microseconds from wrk --latency's distribution."""
+    scale = {"us": 1, "ms": 1e3, "s": 1e6, "m": 6e7}
+    return {int(q): round(float(v) * scale[u], 1)
+            for q, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)}
+
+
+def load_keepalive(p, port, secs, ncpu, openssl_conf, conns=50, plain=False):
+    """wrk -t1 -c CONNS --latency on the small file; server CPU per request,
+    requests per second and the latency p50 and p99."""
+    scheme = "http" if plain else "https"
+    cmd = pin(1, ncpu) + ["wrk", "-t", "1", "-c", str(conns), "-d", f"{secs}s", "--latency",
+                          f"{scheme}://127.0.0.1:{port}/small.txt"]
+    env = None if plain else dict(os.environ, OPENSSL_CONF=openssl_conf)
     r, cpu = measured(p, lambda: run(cmd, secs + 60, env=env))
     m = re.search(r"(\d+) requests in", r.stdout)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", r.stdout)
@@ -364,16 +391,19 @@ def load_keepalive(p, port, secs, ncpu, openssl_conf):
     if not m or int(m[1]) == 0:
         return {"error": (r.stdout + r.stderr).strip()[-300:], "command": "OPENSSL_CONF=... " + " ".join(cmd)}
     n = int(m[1])
+    lat = wrk_latency(r.stdout)
     return {"requests": n, "server_cpu_s": round(cpu, 3), "us_per_request": round(cpu / n * 1e6, 2),
-            "requests_per_s": float(rps[1]) if rps else None,
+            "requests_per_s": float(rps[1]) if rps else None, "connections": conns,
+            "p50_us": lat.get(50), "p99_us": lat.get(99),
             "socket_errors": errs[0] if errs else None, "non_2xx": int(non2xx[1]) if non2xx else 0,
-            "command": f"OPENSSL_CONF={openssl_conf} " + " ".join(cmd)}
+            "command": ("" if plain else f"OPENSSL_CONF={openssl_conf} ") + " ".join(cmd)}
 
 
-def load_bulk(p, port, big, times, ncpu):
-    cmd = pin(1, ncpu) + ["curl", "-k", "-sS", "-o", "/dev/null", "--tlsv1.3", "--tls13-ciphers", SUITE,
-                          "--curves", "X25519", "-w", "%{size_download} %{speed_download}\n",
-                          f"https://127.0.0.1:{port}/big.bin"]
+def load_bulk(p, port, big, times, ncpu, plain=False):
+    tls = [] if plain else ["-k", "--tlsv1.3", "--tls13-ciphers", SUITE, "--curves", "X25519"]
+    cmd = pin(1, ncpu) + ["curl", "-sS", "-o", "/dev/null", *tls,
+                          "-w", "%{size_download} %{speed_download}\n",
+                          f"{'http' if plain else 'https'}://127.0.0.1:{port}/big.bin"]
 
     def go():
         outs = []
@@ -395,16 +425,18 @@ def load_bulk(p, port, big, times, ncpu):
             "command": f"{times} x " + " ".join(cmd)}
 
 
-def load_h2(p, port, path, n, conns, streams, ncpu, size=None):
+def load_h2(p, port, path, n, conns, streams, ncpu, size=None, plain=False):
     """h2load over HTTP/2: n GETs of path on conns connections, streams
-    each at once; server CPU per request (and per GB when size is given)."""
-    cmd = pin(1, ncpu) + ["h2load", "-n", str(n), "-c", str(conns), "-m", str(streams),
-                          f"https://127.0.0.1:{port}{path}"]
+    each at once; server CPU per request (and per GB when size is given).
+    plain: HTTP/1.1 over plain TCP, pipelined streams deep (h2load --h1),
+    against bare."""
+    cmd = pin(1, ncpu) + ["h2load", *(["--h1"] if plain else []), "-n", str(n), "-c", str(conns),
+                          "-m", str(streams), f"{'http' if plain else 'https'}://127.0.0.1:{port}{path}"]
     r, cpu = measured(p, lambda: run(cmd, 600))
     m = re.search(r"requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded", r.stdout)
     rps = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s, ([\d.]+)([KMG]?B)/s", r.stdout)
     proto = re.search(r"Application protocol: (\S+)", r.stdout)
-    if not m or int(m[2]) != n or not proto or proto[1] != "h2":
+    if not m or int(m[2]) != n or not proto or proto[1] != ("http/1.1" if plain else "h2"):
         return {"error": (r.stdout + r.stderr).strip()[-300:], "command": " ".join(cmd)}
     out = {"requests": n, "server_cpu_s": round(cpu, 3), "us_per_request": round(cpu / n * 1e6, 2),
            "requests_per_s": float(rps[1]) if rps else None, "command": " ".join(cmd)}
@@ -455,6 +487,52 @@ def load_idle(p, port, build, n, ncpu):
     return res
 
 
+def response_bytes(port, path):
+    """Bytes of a plain server's whole keep-alive answer (head and body) to
+    one GET, as wrk gets it."""
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), 5) as c:
+        c.settimeout(5)
+        c.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+        while True:
+            end = data.find(b"\r\n\r\n")
+            if end >= 0:
+                m = re.search(rb"\r\ncontent-length: *(\d+)", data[:end], re.I)
+                if m and len(data) >= end + 4 + int(m[1]):
+                    return end + 4 + int(m[1])
+            b = c.recv(65536)
+            if not b:
+                return len(data)
+            data += b
+
+
+def keepalive_loads(name, p, port, secs, ncpu, openssl_conf, plain=False):
+    """The keep-alive row at 50 connections (CPU, rate, latency) and at 1
+    (rate, latency)."""
+    out = {}
+    for key, conns in (("keepalive", 50), ("keepalive1", 1)):
+        print(f"bench: {name}: keep-alive, {conns} connection{'s' if conns > 1 else ''} (wrk)", flush=True)
+        out[key] = load_keepalive(p, port, secs, ncpu, openssl_conf, conns, plain)
+    return out
+
+
+def measure_bare(p, port, build, n, wrk_secs, big, times, h2n, ncpu, status):
+    """The same clients over plain TCP against bench/bare: what the kernel and
+    the socket calls cost, the part of every row's floor that is not crypto."""
+    res = {"small_response_bytes": response_bytes(port, "/small.txt")}
+    print("bench: bare: connections, one GET each (hsload -P)", flush=True)
+    res["full"] = load_handshakes(p, port, build, n, ncpu, plain=True)
+    if status["wrk"] == "ok":
+        res.update(keepalive_loads("bare", p, port, wrk_secs, ncpu, None, plain=True))
+    print("bench: bare: bulk", flush=True)
+    res["bulk"] = load_bulk(p, port, big, times, ncpu, plain=True)
+    if status["h2load"] == "ok":  # the h2 rows' floor: HTTP/1.1 pipelined as deep as the streams
+        print("bench: bare: pipelined GETs and bulk (h2load --h1)", flush=True)
+        res["h2small"] = load_h2(p, port, "/small.txt", h2n, 50, 10, ncpu, plain=True)
+        res["h2bulk"] = load_h2(p, port, "/big.bin", times, 1, 1, ncpu, size=big, plain=True)
+    return res
+
+
 # ---------------------------------------------------------------- floor
 def crypto_floor(secs, ncpu):
     def speed(*args):
@@ -469,26 +547,46 @@ def crypto_floor(secs, ncpu):
     rs = re.search(r"^\+F2:\d+:2048:([\d.]+):([\d.]+)", out, re.M)
     out = speed("-evp", "aes-128-gcm", "-bytes", "16384")
     a = re.search(r"^\+F:\d+:AES-128-GCM:([\d.]+)", out, re.M)
-    if not (x and e and rs and a):
+    out = speed("-evp", "aes-128-gcm", "-bytes", "256")
+    a256 = re.search(r"^\+F:\d+:AES-128-GCM:([\d.]+)", out, re.M)
+    if not (x and e and rs and a and a256):
         note("openssl speed output not understood; no floor")
         return None
     x25519_us = 1e6 / float(x[1])
     ecdsa_us = 1e6 / float(e[1])
     rsa_us = 1e6 / float(rs[1])
     aes_bps = float(a[1])
+    # One AEAD call costs a fixed part and a part per byte: the line through
+    # the 256-byte and the 16 KB points, for the small records of a GET.
+    t256, t16k = 256 / float(a256[1]) * 1e6, 16384 / aes_bps * 1e6
+    per_byte = (t16k - t256) / (16384 - 256)
+    fixed = max(0.0, t256 - 256 * per_byte)
     # Server side of a full handshake: one x25519 key generation and one
     # x25519 derivation (speed's op is one scalar multiplication, which is
     # what each costs) and one signature. Hashes and HKDF are left out.
     return {
         "x25519_us": round(x25519_us, 2), "ecdsap256_sign_us": round(ecdsa_us, 2),
         "rsa2048_sign_us": round(rsa_us, 2), "aes128gcm_16k_bytes_per_s": round(aes_bps),
+        "aes128gcm_256_bytes_per_s": round(float(a256[1])),
+        "aead_call_us": round(fixed, 4), "aead_us_per_byte": round(per_byte, 6),
         "full_handshake_us": round(2 * x25519_us + ecdsa_us, 1),
         "resumed_handshake_us": round(2 * x25519_us, 1),
         "rsa_full_handshake_us": round(2 * x25519_us + rsa_us, 1),
         "bulk_cpu_s_per_gb": round(1e9 / aes_bps, 4),
         "commands": [f"openssl speed -mr -seconds {secs} {a_}" for a_ in
-                     ("ecdhx25519", "ecdsap256", "rsa2048", "-evp aes-128-gcm -bytes 16384")],
+                     ("ecdhx25519", "ecdsap256", "rsa2048", "-evp aes-128-gcm -bytes 16384",
+                      "-evp aes-128-gcm -bytes 256")],
     }
+
+
+def keepalive_floor(floor, results):
+    """Keep-alive GET: the server opens the request's record and seals the
+    response's: wrk's request, and bare's answer (the others' size; 314
+    bytes when bare was not run)."""
+    req = len("GET /small.txt HTTP/1.1\r\nHost: 127.0.0.1:65535\r\n\r\n")
+    resp = results.get("bare", {}).get("small_response_bytes") or 314
+    floor["keepalive_bytes"] = {"request": req, "response": resp}
+    floor["keepalive_request_us"] = round(2 * floor["aead_call_us"] + (req + resp) * floor["aead_us_per_byte"], 3)
 
 
 def kex_costs(build, ncpu, quick):
@@ -574,34 +672,99 @@ def fmt(v, digits=1):
     return f"{v:.{digits}f}"
 
 
-def table(results, servers, floor):
-    rows = [  # label, load key, figure, throughput key, throughput unit, floor key, digits
-        ("full handshake + GET, P-256, x25519 (us CPU/hs)", "full", "us_per_handshake", "handshakes_per_s", "hs/s",
-         "full_handshake_us", 1),
-        ("resumed handshake + GET (us CPU/hs)", "resume", "us_per_handshake", "handshakes_per_s", "hs/s",
-         "resumed_handshake_us", 1),
-        ("keep-alive GET, wrk -c50 (us CPU/req)", "keepalive", "us_per_request", "requests_per_s", "req/s",
-         None, 2),
-        ("bulk 1 GiB x3 (CPU s/GB)", "bulk", "cpu_s_per_gb", "mb_per_s", "MB/s", "bulk_cpu_s_per_gb", 3),
-        ("h2 GET, h2load -n100000 -c50 -m10 (us CPU/req)", "h2small", "us_per_request", "requests_per_s",
-         "req/s", None, 2),
-        ("h2 bulk 1 GiB x3, one stream each (CPU s/GB)", "h2bulk", "cpu_s_per_gb", "mb_per_s", "MB/s",
-         "bulk_cpu_s_per_gb", 3),
-        ("idle conn, 5000 held (RSS bytes/conn)", "idle", "bytes_per_conn", None, None, None, 0),
-        ("10,000 held at once (alive/10000)", "idle10k", "alive_at_end", None, None, None, 0),
-        ("full handshake + GET, RSA-2048 (us CPU/hs)", "rsa", "us_per_handshake", "handshakes_per_s", "hs/s",
-         "rsa_full_handshake_us", 1),
-        ("full handshake + GET, P-256, X25519MLKEM768 (us CPU/hs)", "full_pq", "us_per_handshake",
-         "handshakes_per_s", "hs/s", "full_pq_handshake_us", 1),
-        ("full handshake + GET, P-256, x25519, TLS 1.2 (us CPU/hs)", "full12", "us_per_handshake",
-         "handshakes_per_s", "hs/s", None, 1),
-    ]
-    head = ["work"] + servers + [f"{s}/moat" for s in servers if s != "moat"] + ["floor", "moat/floor"]
+# One row per load: key in the results, label, figure, digits, the bare row
+# whose CPU is its kernel floor, the crypto floor's key, and the target
+# (issue 20): ("floor", x) moat/floor at most x; ("abs", x) the figure at most
+# x; ("row", k, x) at most x times moat's own row k.
+ROWS = [
+    ("full", "full handshake + GET, P-256, x25519 (us CPU/hs)", "us_per_handshake", 1, "full",
+     "full_handshake_us", ("floor", 1.25)),
+    ("resume", "resumed handshake + GET (us CPU/hs)", "us_per_handshake", 1, "full",
+     "resumed_handshake_us", ("floor", 1.25)),
+    ("keepalive", "keep-alive GET, wrk -c50 (us CPU/req)", "us_per_request", 2, "keepalive",
+     "keepalive_request_us", ("floor", 1.3)),
+    ("bulk", "bulk 1 GiB x3 (CPU s/GB)", "cpu_s_per_gb", 3, "bulk", "bulk_cpu_s_per_gb", ("floor", 1.5)),
+    ("h2small", "h2 GET, h2load -n100000 -c50 -m10 (us CPU/req)", "us_per_request", 2, "h2small",
+     "keepalive_request_us", None),
+    ("h2bulk", "h2 bulk 1 GiB x3, one stream each (CPU s/GB)", "cpu_s_per_gb", 3, "h2bulk",
+     "bulk_cpu_s_per_gb", None),
+    ("idle", "idle conn, 5000 held (RSS bytes/conn)", "bytes_per_conn", 0, None, None, ("abs", 2048)),
+    ("idle10k", "10,000 held at once (alive/10000)", "alive_at_end", 0, None, None, None),
+    ("rsa", "full handshake + GET, RSA-2048 (us CPU/hs)", "us_per_handshake", 1, "full",
+     "rsa_full_handshake_us", ("floor", 1.25)),
+    ("full_pq", "full handshake + GET, P-256, X25519MLKEM768 (us CPU/hs)", "us_per_handshake", 1, "full",
+     "full_pq_handshake_us", ("row", "full", 1.25)),
+    ("full12", "full handshake + GET, P-256, x25519, TLS 1.2 (us CPU/hs)", "us_per_handshake", 1, "full",
+     "full_handshake_us", None),
+]
+PEER_NAMES = ("nginx", "h2o")
+
+
+def figure(results, server, key, fig):
+    r = results.get(server, {}).get(key)
+    return r.get(fig) if isinstance(r, dict) else None
+
+
+def floors(results, crypto):
+    """Per row: the bare server's CPU for the same clients, the crypto
+    floor, and their sum (None where either is missing)."""
+    out = {}
+    for key, _label, fig, _dg, bare_key, ckey, _target in ROWS:
+        if not bare_key:
+            continue
+        b = figure(results, "bare", bare_key, fig)
+        c = crypto.get(ckey) if crypto else None
+        out[key] = {"bare": b, "bare_row": bare_key, "crypto": c, "crypto_key": ckey,
+                    "floor": round(b + c, 4) if b is not None and c is not None else None}
+    return out
+
+
+def verdicts(results, fl):
+    """Per row with a target: what it asks, moat's ratio, met or missed."""
+    out = {}
+    for key, _label, fig, _dg, _b, _c, target in ROWS:
+        m = figure(results, "moat", key, fig)
+        if not target:
+            continue
+        if target[0] == "floor":
+            f = fl.get(key, {}).get("floor")
+            ratio = m / f if m is not None and f else None
+            what, limit = f"<={target[1]}x floor", target[1]
+        elif target[0] == "abs":
+            ratio, what, limit = m, f"<={target[1]:,}", target[1]
+        else:
+            base = figure(results, "moat", target[1], fig)
+            ratio = m / base if m is not None and base else None
+            what, limit = f"<={target[2]}x {target[1]}", target[2]
+        out[key] = {"target": what, "value": round(ratio, 3) if ratio is not None else None,
+                    "met": None if ratio is None else ratio <= limit}
+    return out
+
+
+def render(head, lines):
+    widths = [max(len(str(r[i])) for r in [head] + lines) for i in range(len(head))]
+    out = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))]
+    out.append("  ".join("-" * w for w in widths))
+    for r in lines:
+        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    return "\n".join(out)
+
+
+def met(v):
+    return "-" if v is None else ("met" if v else "MISSED")
+
+
+def table(results, servers, fl, verd):
+    """Server CPU per unit: each server, ratios to moat (above 1: moat spent
+    less), the floor (bare + crypto), moat/floor and the target."""
+    tls = [s for s in servers if s != "bare"]
+    head = ["work"] + tls + [f"{s}/moat" for s in tls if s != "moat"] + \
+        ["bare", "crypto", "floor", "moat/floor", "target", "met"]
     lines = []
-    for label, key, fig, thr, unit, fkey, dg in rows:
+    for key, label, fig, dg, _b, _c, _t in ROWS:
         cells = [label]
         vals = {}
-        for s in servers:
+        for s in tls:
             r = results.get(s, {}).get(key)
             if r is None:
                 cells.append("n/a")
@@ -612,27 +775,78 @@ def table(results, servers, floor):
             v = r.get(fig)
             vals[s] = v
             c = fmt(v, dg)
-            if thr and r.get(thr):
-                c += f" ({fmt(r[thr], 0)} {unit})"
             if key == "idle10k" and r.get("failed"):
                 c += f" ({r['failed']} failed)"
             cells.append(c)
         m = vals.get("moat")
-        for s in servers:
+        for s in tls:
             if s == "moat":
                 continue
             v = vals.get(s)
             cells.append(f"{v / m:.2f}" if m and v is not None and key != "idle10k" else "-")
-        fv = floor.get(fkey) if floor and fkey else None
-        cells.append(fmt(fv, dg) if fv is not None else "-")
-        cells.append(f"{m / fv:.2f}" if fv and m else "-")
+        f = fl.get(key, {})
+        fv = f.get("floor")
+        cells += [fmt(f.get("bare"), dg), fmt(f.get("crypto"), dg), fmt(fv, dg),
+                  f"{m / fv:.2f}" if fv and m else "-"]
+        v = verd.get(key)
+        cells += [v["target"], met(v["met"])] if v else ["-", "-"]
         lines.append(cells)
-    widths = [max(len(str(r[i])) for r in [head] + lines) for i in range(len(head))]
-    out = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))]
-    out.append("  ".join("-" * w for w in widths))
-    for r in lines:
-        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
-    return "\n".join(out)
+    return render(head, lines)
+
+
+# Throughput and latency, with the same clients: label, load key, figure,
+# digits, and which way is better for moat against the best peer ("more",
+# "less", or None: shown only).
+RATE_ROWS = [
+    ("full handshakes/s (hsload -c4)", "full", "handshakes_per_s", 0, "more"),
+    ("resumed handshakes/s", "resume", "handshakes_per_s", 0, "more"),
+    ("RSA-2048 handshakes/s", "rsa", "handshakes_per_s", 0, "more"),
+    ("TLS 1.2 handshakes/s", "full12", "handshakes_per_s", 0, "more"),
+    ("X25519MLKEM768 handshakes/s", "full_pq", "handshakes_per_s", 0, None),
+    ("keep-alive req/s, wrk -c50", "keepalive", "requests_per_s", 0, "more"),
+    ("keep-alive req/s, wrk -c1", "keepalive1", "requests_per_s", 0, "more"),
+    ("h2 req/s, h2load -c50 -m10", "h2small", "requests_per_s", 0, "more"),
+    ("bulk MB/s (curl)", "bulk", "mb_per_s", 0, "more"),
+    ("h2 bulk MB/s", "h2bulk", "mb_per_s", 0, "more"),
+    ("keep-alive latency p50, 1 conn (us)", "keepalive1", "p50_us", 0, "less"),
+    ("keep-alive latency p99, 1 conn (us)", "keepalive1", "p99_us", 0, "less"),
+    ("keep-alive latency p50, 50 conns (us)", "keepalive", "p50_us", 0, "less"),
+    ("keep-alive latency p99, 50 conns (us)", "keepalive", "p99_us", 0, "less"),
+    ("client CPU per full handshake (us)", "full", "client_us_per_handshake", 1, None),
+    ("client CPU per resumed handshake (us)", "resume", "client_us_per_handshake", 1, None),
+    ("server TCP segments per full handshake", "full", "server_segs_per_handshake", 2, None),
+    ("  of them with data (full)", "full", "server_data_segs_per_handshake", 2, None),
+    ("client reads with data per full handshake", "full", "client_reads_per_handshake", 2, None),
+    ("wall us: ClientHello sent to handshake done", "full", "client_us_flight", 0, None),
+    ("wall us: request sent to response in", "full", "client_us_response", 0, None),
+    ("server TCP segments per resumed handshake", "resume", "server_segs_per_handshake", 2, None),
+    ("  of them with data (resumed)", "resume", "server_data_segs_per_handshake", 2, None),
+]
+
+
+def rate_verdicts(results):
+    out = {}
+    for label, key, fig, _dg, better in RATE_ROWS:
+        m = figure(results, "moat", key, fig)
+        peers = [v for v in (figure(results, s, key, fig) for s in PEER_NAMES) if v is not None]
+        best = (max(peers) if better == "more" else min(peers)) if peers and better else None
+        ok = None
+        if best is not None and m is not None:
+            ok = m >= best if better == "more" else m <= best
+        out[label] = {"moat": m, "best_peer": best, "met": ok,
+                      "target": {"more": ">= best peer", "less": "<= best peer"}.get(better, "-")}
+    return out
+
+
+def rate_table(results, servers, rv):
+    head = ["throughput and latency"] + servers + ["best peer", "target", "met"]
+    lines = []
+    for label, key, fig, dg, _better in RATE_ROWS:
+        cells = [label] + [fmt(figure(results, s, key, fig), dg) for s in servers]
+        v = rv[label]
+        cells += [fmt(v["best_peer"], dg), v["target"], met(v["met"])]
+        lines.append(cells)
+    return render(head, lines)
 
 
 def cg_table(cg):
@@ -670,12 +884,21 @@ def version(cmd):
     return (r.stdout + r.stderr).strip().splitlines()[0] if (r.stdout + r.stderr).strip() else "?"
 
 
+def note_failures(server, res):
+    for k, v in res.items():
+        if isinstance(v, dict) and v.get("error"):
+            note(f"{server} {k}: {v['error']}")
+        if isinstance(v, dict) and v.get("failed"):
+            note(f"{server} {k}: {v['failed']} connections failed")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--install-only", action="store_true")
     ap.add_argument("--build", default="build")
     ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
-    ap.add_argument("--only", default="moat,nginx,h2o")
+    ap.add_argument("--only", default="moat,nginx,h2o,bare",
+                    help="servers to measure; bare is the plain-TCP floor server (bench/bare.c)")
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--out", default=os.path.join(RESULTS, "latest.json"),
                     help="where the JSON goes (default bench/results/latest.json)")
@@ -705,7 +928,7 @@ def main():
     status = {b: ("ok" if shutil.which(b) else "missing") for b in PEERS}
     servers = [s for s in a.only.split(",") if s]
     for s in list(servers):
-        if s != "moat" and status.get(s) != "ok":
+        if s not in ("moat", "bare") and status.get(s) != "ok":
             note(f"{s} is not installed ({PEERS[s]}): its column is n/a. "
                  f"apt-cache policy {PEERS[s]} says whether Debian has it; run make bench as root to install it.")
     if ncpu >= 2:
@@ -741,7 +964,15 @@ Groups = X25519
     results, commands = {}, {}
     for s in servers:
         res = results.setdefault(s, {})
-        if s != "moat" and status.get(s) != "ok":
+        if s not in ("moat", "bare") and status.get(s) != "ok":
+            continue
+        if s == "bare":
+            p, port, cmd = start_server(s, "plain", tmp, certs, site, build, ncpu)
+            commands["bare (plain TCP)"] = cmd
+            if p:
+                res.update(measure_bare(p, port, build, N, WRK_SECS, BIG, TIMES, H2N, ncpu, status))
+                stop_server(p)
+            note_failures(s, res)
             continue
         p, port, cmd = start_server(s, "p256", tmp, certs, site, build, ncpu)
         commands[f"{s} (P-256)"] = cmd
@@ -758,8 +989,7 @@ Groups = X25519
         if res["resume"].get("ok") and res["resume"].get("resumed", 0) < res["resume"]["ok"] - 4:
             note(f"{s}: only {res['resume']['resumed']} of {res['resume']['ok']} handshakes resumed")
         if status["wrk"] == "ok":
-            print(f"bench: {s}: keep-alive (wrk)", flush=True)
-            res["keepalive"] = load_keepalive(p, port, WRK_SECS, ncpu, ossl_conf)
+            res.update(keepalive_loads(s, p, port, WRK_SECS, ncpu, ossl_conf))
         print(f"bench: {s}: bulk", flush=True)
         res["bulk"] = load_bulk(p, port, BIG, TIMES, ncpu)
         if status["h2load"] == "ok":
@@ -788,11 +1018,7 @@ Groups = X25519
                 print(f"bench: {s}: full handshakes, {group}", flush=True)
                 res["full_pq"] = load_handshakes(p, port, build, N, ncpu, group=group)
                 stop_server(p)
-        for k, v in res.items():
-            if isinstance(v, dict) and v.get("error"):
-                note(f"{s} {k}: {v['error']}")
-            if isinstance(v, dict) and v.get("failed"):
-                note(f"{s} {k}: {v['failed']} connections failed")
+        note_failures(s, res)
 
     cg = {}
     if not a.no_callgrind and status["valgrind"] == "ok":
@@ -801,20 +1027,34 @@ Groups = X25519
     elif not a.no_callgrind:
         note("valgrind missing: no in-memory callgrind figures")
 
+    if floor:
+        keepalive_floor(floor, results)
+    fl = floors(results, floor)
+    verd = verdicts(results, fl)
+    rverd = rate_verdicts(results)
     cols = [s for s in servers]
-    t = table(results, cols, floor)
+    t = table(results, cols, fl, verd)
+    rt = rate_table(results, cols, rverd)
     mach = machine()
     print()
     print(f"moat bench, {started:%Y-%m-%d %H:%M} UTC, {mach['cpu']}, {mach['cores']} cores, "
           f"kernel {mach['kernel']}{' (QUICK: small counts)' if quick else ''}")
-    print("server CPU (utime+stime of all its processes) per unit of work; client throughput in ()")
+    print("server CPU (utime+stime of all its processes) per unit of work; floor = bare + crypto")
     print(t)
+    print("bare: bench/bare over plain TCP with the same clients (hsload -P, wrk http, curl http); "
+          "resumed, RSA, TLS 1.2 and X25519MLKEM768 use bare's connection figure; "
+          "the h2 rows h2load --h1 over plain TCP, pipelined 10 deep for GETs")
     if floor:
-        print(f"floor (openssl speed, CPU 0): x25519 {floor['x25519_us']} us, ecdsa P-256 sign "
+        print(f"crypto (openssl speed, CPU 0): x25519 {floor['x25519_us']} us, ecdsa P-256 sign "
               f"{floor['ecdsap256_sign_us']} us, rsa2048 sign {floor['rsa2048_sign_us']} us, "
-              f"aes-128-gcm 16 KB {floor['aes128gcm_16k_bytes_per_s'] / 1e9:.2f} GB/s; "
+              f"aes-128-gcm 16 KB {floor['aes128gcm_16k_bytes_per_s'] / 1e9:.2f} GB/s, "
+              f"256 B {floor['aes128gcm_256_bytes_per_s'] / 1e9:.2f} GB/s; "
               "full = 2 x25519 + 1 sign, resumed = 2 x25519"
-              + ("; X25519MLKEM768 full = full + 1 ML-KEM encaps" if "full_pq_handshake_us" in floor else ""))
+              + ("; X25519MLKEM768 full = full + 1 ML-KEM encaps" if "full_pq_handshake_us" in floor else "")
+              + f"; keep-alive = open {floor['keepalive_bytes']['request']} B + seal "
+              f"{floor['keepalive_bytes']['response']} B; bulk = bytes at the 16 KB rate")
+    print()
+    print(rt)
     if kex:
         print(f"key exchange (moat, one step at a time, CPU 0; ML-KEM-768 {kex['mlkem_impl']}): "
               f"ML-KEM-768 keygen {kex['mlkem768_keygen_us']} us, encaps {kex['mlkem768_encaps_us']} us, "
@@ -840,9 +1080,12 @@ Groups = X25519
                      "moat": run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], 10).stdout.strip()},
         "peers": status, "servers": commands, "client_openssl_conf": open(ossl_conf).read(),
         "units": {"full/resume/rsa": "server CPU us per handshake (each with one GET)",
-                  "keepalive": "server CPU us per request", "bulk": "server CPU s per 1e9 bytes",
+                  "keepalive": "server CPU us per request (keepalive1: 1 connection)",
+                  "bulk": "server CPU s per 1e9 bytes",
+                  "floors": "per row: bare's CPU for the same clients over plain TCP + the crypto floor",
                   "idle": "server RSS growth bytes per held connection"},
-        "results": results, "floor": floor, "kex": kex, "callgrind": cg, "table": t, "notes": NOTES,
+        "results": results, "floor": floor, "floors": fl, "targets": verd, "rate_targets": rverd,
+        "kex": kex, "callgrind": cg, "table": t, "rate_table": rt, "notes": NOTES,
     }
     path = a.out
     with open(path, "w") as f:

@@ -18,7 +18,9 @@ else
 	notok "bench quick: make bench exits 0"
 	diag "$out"
 fi
-check "bench quick: prints the table" grep -q '^work .*moat.*nginx.*h2o.*nginx/moat.*h2o/moat.*floor' "$out"
+check "bench quick: prints the table" grep -q '^work .*moat.*nginx.*h2o.*nginx/moat.*h2o/moat.*bare.*crypto.*floor.*moat/floor.*target.*met' "$out"
+check "bench quick: prints the throughput and latency table" grep -q '^throughput and latency .*moat.*nginx.*h2o.*bare.*best peer.*target.*met' "$out"
+check "bench quick: prints the latency rows" grep -q '^keep-alive latency p99, 1 conn' "$out"
 check "bench quick: prints the callgrind table" grep -q 'in-memory engine, callgrind instructions' "$out"
 check "bench quick: prints the X25519MLKEM768 row" grep -q '^full handshake + GET, P-256, X25519MLKEM768' "$out"
 check "bench quick: prints the TLS 1.2 row" grep -q '^full handshake + GET, P-256, x25519, TLS 1.2' "$out"
@@ -34,7 +36,7 @@ d = json.load(open(sys.argv[1]))
 fig = {"full": "us_per_handshake", "resume": "us_per_handshake", "keepalive": "us_per_request",
        "bulk": "cpu_s_per_gb", "idle": "bytes_per_conn", "idle10k": "alive_at_end",
        "rsa": "us_per_handshake", "h2small": "us_per_request", "h2bulk": "cpu_s_per_gb",
-       "full12": "us_per_handshake"}
+       "full12": "us_per_handshake", "keepalive1": "requests_per_s"}
 for s in ("moat", "nginx", "h2o"):
     r = d["results"].get(s, {})
     for k, f in fig.items():
@@ -42,8 +44,10 @@ for s in ("moat", "nginx", "h2o"):
         good = v.get(f) is not None and not v.get("error") and not v.get("failed")
         if k == "resume":
             good = good and v.get("resumed", 0) > 0
-        if k == "keepalive":
-            good = good and not v.get("non_2xx")
+        if k in ("keepalive", "keepalive1"):
+            good = good and not v.get("non_2xx") and v.get("p50_us") and v.get("p99_us")
+        if k in ("full", "resume"):
+            good = good and v.get("client_us_per_handshake") is not None
         if k == "idle10k":
             good = good and v.get("held") == v.get("alive_at_end") and v.get("held", 0) > 0
         print(("ok" if good else "not ok") + f" - bench quick: {s} {k} measured"
@@ -52,8 +56,32 @@ for s in ("moat", "nginx", "h2o"):
     good = neg.get("protocol") == "TLSv1.3" and neg.get("suite") == "TLS_AES_128_GCM_SHA256"
     print(("ok" if good else "not ok") + f" - bench quick: {s} negotiates TLSv1.3 TLS_AES_128_GCM_SHA256"
           + ("" if good else f" # {neg}"))
+# The bare floor server: every load it runs yields a figure, and every
+# floor row adds up.
+bare = d["results"].get("bare", {})
+for k, f in (("full", "us_per_handshake"), ("keepalive", "us_per_request"), ("keepalive1", "p99_us"),
+             ("bulk", "cpu_s_per_gb"), ("h2small", "us_per_request"), ("h2bulk", "cpu_s_per_gb")):
+    v = bare.get(k) or {}
+    good = v.get(f) is not None and not v.get("error") and not v.get("failed") and not v.get("non_2xx")
+    print(("ok" if good else "not ok") + f" - bench quick: bare {k} measured"
+          + ("" if good else f" # {json.dumps(v)[:300]}"))
 fl = d.get("floor") or {}
-print(("ok" if fl.get("full_handshake_us") else "not ok") + " - bench quick: crypto floor measured")
+print(("ok" if fl.get("full_handshake_us") and fl.get("keepalive_request_us") else "not ok")
+      + " - bench quick: crypto floor measured")
+fls = d.get("floors") or {}
+for k in ("full", "resume", "keepalive", "bulk", "h2small", "h2bulk", "rsa", "full_pq", "full12"):
+    good = (fls.get(k) or {}).get("floor") is not None
+    print(("ok" if good else "not ok") + f" - bench quick: {k} has a floor (bare + crypto)"
+          + ("" if good else f" # {fls.get(k)}"))
+tg = d.get("targets") or {}
+for k in ("full", "resume", "keepalive", "bulk", "idle", "rsa", "full_pq"):
+    good = (tg.get(k) or {}).get("met") is not None
+    print(("ok" if good else "not ok") + f" - bench quick: {k} target judged" + ("" if good else f" # {tg.get(k)}"))
+for label, v in (d.get("rate_targets") or {}).items():
+    if v.get("target") != "-":
+        good = v.get("met") is not None
+        print(("ok" if good else "not ok") + f" - bench quick: {label}: moat against the best peer"
+              + ("" if good else f" # {v}"))
 v = d["results"].get("moat", {}).get("full_pq") or {}
 good = v.get("us_per_handshake") is not None and not v.get("error") and not v.get("failed")
 print(("ok" if good else "not ok") + " - bench quick: moat full_pq (X25519MLKEM768) measured"
@@ -68,7 +96,7 @@ for k in ("full_p256_server", "full_p256_client", "resume_p256_server", "full_rs
     v = cg.get(k) or {}
     good = v.get("ir_per_op", {}).get("moat", 0) > 0 and v.get("ir_per_op", {}).get("libcrypto", 0) > 0
     print(("ok" if good else "not ok") + f" - bench quick: callgrind {k} counted")
-good = all(d.get("servers", {}).values()) and len(d.get("servers", {})) >= 6
+good = all(d.get("servers", {}).values()) and len(d.get("servers", {})) >= 7
 print(("ok" if good else "not ok") + " - bench quick: JSON keeps every server command line")
 PY
 	[ $? -eq 0 ] || notok "bench quick: the JSON reads as expected" "see below"
