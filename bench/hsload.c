@@ -3,8 +3,9 @@
  * read to EOF. Uses moat's engine as the client, forced to
  * TLS_AES_128_GCM_SHA256 and x25519, so every server gets the same client.
  *
- *   hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t SECONDS]
+ *   hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t SECONDS] [-s SNI]
  *
+ * -s names the server in SNI and Host (default localhost).
  * Forks PROCS clients that share TOTAL connections; prints one line
  * "ok=N fail=F resumed=R secs=T". Bounded: every socket has a 10 s timeout
  * and the whole run stops after -t seconds (default 120). */
@@ -63,11 +64,12 @@ static int send_all(int fd, moat_buf *b)
 }
 
 /* One connection: handshake, GET, read to EOF. Returns 0 when a 200 came. */
-static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *sess, int *resumed)
+static int one(const moat_tls_config *cfg, int port, const char *sni, const char *req, moat_buf *sess,
+               int *resumed)
 {
     int fd = dial(port);
     if (fd < 0) return -1;
-    moat_tls *t = moat_tls_client_new(cfg, "localhost");
+    moat_tls *t = moat_tls_client_new(cfg, sni);
     moat_buf out, app;
     moat_buf_init(&out);
     moat_buf_init(&app);
@@ -113,10 +115,10 @@ static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *
 int main(int argc, char **argv)
 {
     int port = 0, total = 5000, procs = 4, resume = 0, limit = 120;
-    const char *path = "/small.txt";
+    const char *path = "/small.txt", *sni = "localhost";
     uint16_t group = MOAT_GROUP_X25519;
     int opt, tls12 = 0;
-    while ((opt = getopt(argc, argv, "p:n:c:ru:t:g:V:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:n:c:ru:t:g:V:s:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'n': total = atoi(optarg); break;
@@ -126,13 +128,14 @@ int main(int argc, char **argv)
         case 't': limit = atoi(optarg); break;
         case 'g': group = moat_tls_group_from_name(optarg); break;
         case 'V': tls12 = strcmp(optarg, "1.2") == 0; break;
+        case 's': sni = optarg; break;
         default:
             fprintf(stderr,
-                    "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S] [-g GROUP] [-V 1.2]\n");
+                    "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S] [-g GROUP] [-V 1.2] [-s SNI]\n");
             return 2;
         }
     }
-    if (port <= 0 || total <= 0 || procs <= 0 || !group) return 2;
+    if (port <= 0 || total <= 0 || procs <= 0 || !group || strlen(sni) > 255) return 2;
     moat_tls_config *cfg = moat_tls_config_new();
     uint16_t suite = MOAT_TLS_AES_128_GCM_SHA256;
     const char *alpn[] = {"http/1.1"};
@@ -148,7 +151,7 @@ int main(int argc, char **argv)
     }
     moat_tls_config_set_verify(cfg, 0);
     char req[512];
-    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, sni);
 
     /* counts[3*i]: ok, fail, resumed of child i */
     long *counts = mmap(NULL, sizeof(long) * 3 * procs, PROT_READ | PROT_WRITE,
@@ -166,7 +169,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < mine && now() - t0 < limit; k++) {
             int res = 0;
             if (!resume) sess.len = 0;
-            if (one(cfg, port, req, &sess, &res) == 0) {
+            if (one(cfg, port, sni, req, &sess, &res) == 0) {
                 counts[3 * i]++;
                 counts[3 * i + 2] += res;
             } else {
