@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 
+import scale
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results")
 PEERS = {  # binary -> Debian package
@@ -40,6 +42,7 @@ SUITE = "TLS_AES_128_GCM_SHA256"
 CLK = os.sysconf("SC_CLK_TCK")
 STARTED = []  # Popen objects, each the leader of its own session
 NOTES = []
+SCALE = None  # the scale rows' settings (bench/scale.py), set by main()
 
 
 def note(msg):
@@ -595,7 +598,7 @@ def table(results, servers, floor):
          "handshakes_per_s", "hs/s", "full_pq_handshake_us", 1),
         ("full handshake + GET, P-256, x25519, TLS 1.2 (us CPU/hs)", "full12", "us_per_handshake",
          "handshakes_per_s", "hs/s", None, 1),
-    ]
+    ] + scale.rows(SCALE)
     head = ["work"] + servers + [f"{s}/moat" for s in servers if s != "moat"] + ["floor", "moat/floor"]
     lines = []
     for label, key, fig, thr, unit, fkey, dg in rows:
@@ -729,6 +732,8 @@ Ciphersuites = {SUITE}
 Groups = X25519
 """)
 
+    global SCALE
+    SCALE = scale.context(quick, build, tmp, site, certs, ncpu, ossl_conf, N, WRK_SECS, IDLE)
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"bench: {'quick mode, ' if quick else ''}{N} handshakes per load, wrk {WRK_SECS}s, "
           f"{BIG >> 20} MiB x{TIMES}, {IDLE}/{IDLE2} idle connections", flush=True)
@@ -755,6 +760,7 @@ Groups = X25519
         res["full12"] = load_handshakes(p, port, build, N, ncpu, tls12=True)
         print(f"bench: {s}: resumed handshakes", flush=True)
         res["resume"] = load_handshakes(p, port, build, N, ncpu, resume=True)
+        scale.per_server(sys.modules[__name__], SCALE, s, p, port, res)
         if res["resume"].get("ok") and res["resume"].get("resumed", 0) < res["resume"]["ok"] - 4:
             note(f"{s}: only {res['resume']['resumed']} of {res['resume']['ok']} handshakes resumed")
         if status["wrk"] == "ok":
@@ -794,6 +800,9 @@ Groups = X25519
             if isinstance(v, dict) and v.get("failed"):
                 note(f"{s} {k}: {v['failed']} connections failed")
 
+    if "moat" in servers:
+        scale.moat_only(sys.modules[__name__], SCALE, results, commands, servers)
+
     cg = {}
     if not a.no_callgrind and status["valgrind"] == "ok":
         print("bench: in-memory engine under callgrind", flush=True)
@@ -809,6 +818,8 @@ Groups = X25519
           f"kernel {mach['kernel']}{' (QUICK: small counts)' if quick else ''}")
     print("server CPU (utime+stime of all its processes) per unit of work; client throughput in ()")
     print(t)
+    for line in scale.summary(results):
+        print(line)
     if floor:
         print(f"floor (openssl speed, CPU 0): x25519 {floor['x25519_us']} us, ecdsa P-256 sign "
               f"{floor['ecdsap256_sign_us']} us, rsa2048 sign {floor['rsa2048_sign_us']} us, "
