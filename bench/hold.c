@@ -9,6 +9,7 @@
  * ALPN h2 only and, once the handshake is done, sends the HTTP/2 preface
  * and an empty SETTINGS frame (RFC 9113 3.4), so the server holds an
  * idle HTTP/2 session.
+ *
  * Prints "held N failed F" once all are open, then waits until stdin
  * closes, a line arrives on it, or -t seconds pass (default 60); then
  * prints "alive A" (connections the server had not closed) and exits.

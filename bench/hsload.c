@@ -6,6 +6,7 @@
  *   hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t SECONDS] [-s SNI]
  *
  * -s names the server in SNI and Host (default localhost).
+ *
  * Forks PROCS clients that share TOTAL connections; prints one line
  * "ok=N fail=F resumed=R secs=T". Bounded: every socket has a 10 s timeout
  * and the whole run stops after -t seconds (default 120). */

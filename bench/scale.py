@@ -31,6 +31,19 @@ def nofile(n):
     return go
 
 
+def files_cap(want):
+    """The file limit a child can get: want when the hard limit allows it
+    or can be raised (root with CAP_SYS_RESOURCE), else the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard >= want:
+        return want
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, want))
+        return want
+    except (ValueError, OSError):
+        return hard
+
+
 def pss_kb(R, sid):
     """Proportional set size of the session's processes: pages shared
     between the master and its worker are counted once in all."""
@@ -103,7 +116,7 @@ def hold_open(R, ctx, port, n, flags=()):
     cmd = R.pin(1, ctx["ncpu"]) + [os.path.join(ctx["build"], "bench", "hold"), "-p", str(port),
                                    "-n", str(n), "-t", "600"] + list(flags)
     h = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                         start_new_session=True, preexec_fn=nofile(n + 1024))
+                         start_new_session=True, preexec_fn=nofile(files_cap(n + 1024)))
     R.STARTED.append(h)
     end, line = time.time() + 60 + n / 100, ""
     while time.time() < end:
@@ -243,7 +256,12 @@ def conns_rows(R, ctx, res, cmds):
     base = ["--workers", "1", "--handshake-timeout", "600", "--header-timeout", "600",
             "--idle-timeout", "600"]
     for key, n in (("idle_a", ctx["idle_a"]), ("idle_b", ctx["idle_b"])):
-        files = n + 4096
+        files = files_cap(n + 4096)
+        if files < n + 1100:
+            want, n = n, (files - 1100) // 1000 * 1000
+            ctx[key] = n
+            R.note(f"the file limit is {files} and cannot be raised here (no CAP_SYS_RESOURCE): "
+                   f"{n:,} idle connections held instead of {want:,}")
         p, port, cmd = start_moat(R, ctx, key, base + ["--max-conns", str(n + 1000)], files=files)
         cmds[f"moat ({n} idle)"] = cmd + f"  (file limit {files})"
         if not p:
@@ -252,10 +270,12 @@ def conns_rows(R, ctx, res, cmds):
         print(f"bench: moat: {n} idle connections, one worker", flush=True)
         r = idle(R, ctx, p, port, n, ["-s"])
         r["count"] = n
+        r["file_limit"] = files
         res[key] = r
         R.stop_server(p)
     n = ctx["idle_ka"]
-    p, port, cmd = start_moat(R, ctx, "ka-idle", base + ["--max-conns", str(n + 1000)], files=n + 4096)
+    p, port, cmd = start_moat(R, ctx, "ka-idle", base + ["--max-conns", str(n + 1000)],
+                              files=files_cap(n + 4096))
     cmds[f"moat (keep-alive beside {n} idle)"] = cmd
     if not p or not shutil.which("wrk"):
         return
