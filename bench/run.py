@@ -853,7 +853,8 @@ Groups = X25519
         "units": {"full/resume/rsa": "server CPU us per handshake (each with one GET)",
                   "keepalive": "server CPU us per request", "bulk": "server CPU s per 1e9 bytes",
                   "idle": "server RSS growth bytes per held connection"},
-        "scale": SCALE, "results": results, "floor": floor, "kex": kex, "callgrind": cg, "table": t, "notes": NOTES,
+        "scale": SCALE, "results": results, "floor": floor, "kex": kex, "callgrind": cg, "table": t,
+        "notes": NOTES,
     }
     path = a.out
     with open(path, "w") as f:
