@@ -3,7 +3,9 @@
  * read to EOF. Uses moat's engine as the client, forced to
  * TLS_AES_128_GCM_SHA256 and x25519, so every server gets the same client.
  *
- *   hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t SECONDS] [-P]
+ *   hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t SECONDS] [-P] [-s SNI]
+ *
+ * -s names the server in SNI and Host (default localhost).
  *
  * Forks PROCS clients that share TOTAL connections; prints one line
  * "ok=N fail=F resumed=R secs=T cpu=C segs=S dsegs=D reads=W", C being the
@@ -75,7 +77,6 @@ static int send_all(int fd, moat_buf *b)
     return 0;
 }
 
-/* One plain TCP connection: GET, read to EOF. Returns 0 when a 200 came. */
 /* What the client saw of the successful connections of one process. */
 struct tally {
     long ok, fail, resumed, segs, dsegs, reads;
@@ -97,6 +98,7 @@ static void count_segs(int fd, struct tally *t)
     }
 }
 
+/* One plain TCP connection: GET, read to EOF. Returns 0 when a 200 came. */
 static int one_plain(int port, const char *req, struct tally *tl)
 {
     int fd = dial(port);
@@ -128,14 +130,14 @@ static int one_plain(int port, const char *req, struct tally *tl)
 }
 
 /* One connection: handshake, GET, read to EOF. Returns 0 when a 200 came. */
-static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *sess, int *resumed,
-               struct tally *tl)
+static int one(const moat_tls_config *cfg, int port, const char *sni, const char *req, moat_buf *sess,
+               int *resumed, struct tally *tl)
 {
     double t0 = now();
     int fd = dial(port);
     if (fd < 0) return -1;
     double t1 = now(), t2 = 0, t3 = 0;
-    moat_tls *t = moat_tls_client_new(cfg, "localhost");
+    moat_tls *t = moat_tls_client_new(cfg, sni);
     moat_buf out, app;
     moat_buf_init(&out);
     moat_buf_init(&app);
@@ -192,10 +194,10 @@ static int one(const moat_tls_config *cfg, int port, const char *req, moat_buf *
 int main(int argc, char **argv)
 {
     int port = 0, total = 5000, procs = 4, resume = 0, limit = 120;
-    const char *path = "/small.txt";
+    const char *path = "/small.txt", *sni = "localhost";
     uint16_t group = MOAT_GROUP_X25519;
     int opt, tls12 = 0, plain = 0;
-    while ((opt = getopt(argc, argv, "p:n:c:ru:t:g:V:P")) != -1) {
+    while ((opt = getopt(argc, argv, "p:n:c:ru:t:g:V:Ps:")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'n': total = atoi(optarg); break;
@@ -206,13 +208,14 @@ int main(int argc, char **argv)
         case 'g': group = moat_tls_group_from_name(optarg); break;
         case 'V': tls12 = strcmp(optarg, "1.2") == 0; break;
         case 'P': plain = 1; break;
+        case 's': sni = optarg; break;
         default:
             fprintf(stderr, "usage: hsload -p PORT -n TOTAL [-c PROCS] [-r] [-u PATH] [-t S] "
-                            "[-g GROUP] [-V 1.2] [-P]\n");
+                            "[-g GROUP] [-V 1.2] [-P] [-s SNI]\n");
             return 2;
         }
     }
-    if (port <= 0 || total <= 0 || procs <= 0 || !group) return 2;
+    if (port <= 0 || total <= 0 || procs <= 0 || !group || strlen(sni) > 255) return 2;
     moat_tls_config *cfg = moat_tls_config_new();
     uint16_t suite = MOAT_TLS_AES_128_GCM_SHA256;
     const char *alpn[] = {"http/1.1"};
@@ -228,7 +231,7 @@ int main(int argc, char **argv)
     }
     moat_tls_config_set_verify(cfg, 0);
     char req[512];
-    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", path);
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, sni);
 
     /* counts[i]: what child i saw */
     struct tally *counts = mmap(NULL, sizeof *counts * procs, PROT_READ | PROT_WRITE,
@@ -247,7 +250,7 @@ int main(int argc, char **argv)
             int res = 0;
             if (!resume) sess.len = 0;
             struct tally *tl = &counts[i];
-            if ((plain ? one_plain(port, req, tl) : one(cfg, port, req, &sess, &res, tl)) == 0) {
+            if ((plain ? one_plain(port, req, tl) : one(cfg, port, sni, req, &sess, &res, tl)) == 0) {
                 tl->ok++;
                 tl->resumed += res;
             } else {

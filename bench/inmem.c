@@ -4,7 +4,7 @@
  * counted (CALLGRIND_TOGGLE_COLLECT around them), so the instruction counts
  * are that side's own, split later by object (libcrypto, moat, libc).
  *
- *   inmem MODE N CERT KEY [SIDE]
+ *   inmem MODE N CERT KEY [SIDE [SNI [CERT2 ...]]]
  *
  * MODE: full    N full handshakes (x25519, TLS_AES_128_GCM_SHA256)
  *       resume  N resumed handshakes (psk_dhe_ke) after one full one
@@ -13,6 +13,9 @@
  *               ML-KEM-768 keygen, encaps, decaps; X25519 keygen and
  *               derive; each side of X25519MLKEM768 and of x25519
  * SIDE: server (default), client or both.
+ * SNI: the name the client sends (default localhost); CERT2 ...: more
+ * certificates for the server, each with KEY, loaded after CERT (so that
+ * the cost of choosing among many by SNI can be counted).
  * The client does not verify the chain (as the socket loads do). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +60,8 @@ static void feed(moat_tls *t, int who, moat_buf *bytes, moat_buf *reply, moat_bu
 
 /* One handshake; returns the pair connected (caller frees) and leaves the
  * client's latest session in sess when asked. */
+static const char *sni = "localhost";
+
 static void handshake(const moat_tls_config *cc, const moat_tls_config *sc, moat_buf *sess,
                       moat_tls **cp, moat_tls **sp)
 {
@@ -65,7 +70,7 @@ static void handshake(const moat_tls_config *cc, const moat_tls_config *sc, moat
     moat_buf_init(&to_c);
     moat_buf_init(&app);
     ON(CLI);
-    moat_tls *c = moat_tls_client_new(cc, "localhost");
+    moat_tls *c = moat_tls_client_new(cc, sni);
     int r = c && sess && sess->len ? moat_tls_set_session(c, sess->base, sess->len) : 0;
     if (!r && c) r = moat_tls_start(c, &to_s);
     ON(CLI);
@@ -178,6 +183,9 @@ int main(int argc, char **argv)
     moat_tls_config *sc = moat_tls_config_new(), *cc = moat_tls_config_new();
     if (!sc || !cc) die("moat_tls_config_new", MOAT_ERR_NOMEM);
     int r = moat_tls_config_add_cert_file(sc, argv[3], argv[4], err, sizeof err);
+    if (argc > 6) sni = argv[6];
+    for (int i = 7; !r && i < argc; i++)
+        r = moat_tls_config_add_cert_file(sc, argv[i], argv[4], err, sizeof err);
     if (r) {
         fprintf(stderr, "inmem: %s\n", err);
         return 1;

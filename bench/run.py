@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 
+import scale
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results")
 PEERS = {  # binary -> Debian package
@@ -40,6 +42,7 @@ SUITE = "TLS_AES_128_GCM_SHA256"
 CLK = os.sysconf("SC_CLK_TCK")
 STARTED = []  # Popen objects, each the leader of its own session
 NOTES = []
+SCALE = None  # the scale rows' settings (bench/scale.py), set by main()
 
 
 def note(msg):
@@ -441,9 +444,9 @@ def load_h2(p, port, path, n, conns, streams, ncpu, size=None, plain=False):
     out = {"requests": n, "server_cpu_s": round(cpu, 3), "us_per_request": round(cpu / n * 1e6, 2),
            "requests_per_s": float(rps[1]) if rps else None, "command": " ".join(cmd)}
     if size:
-        scale = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9}
+        mult = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9}
         out["cpu_s_per_gb"] = round(cpu / (n * size / 1e9), 4)
-        out["mb_per_s"] = round(float(rps[2]) * scale.get(rps[3], 1) / 1e6, 1) if rps else None
+        out["mb_per_s"] = round(float(rps[2]) * mult.get(rps[3], 1) / 1e6, 1) if rps else None
     return out
 
 
@@ -700,6 +703,10 @@ ROWS = [
 PEER_NAMES = ("nginx", "h2o")
 
 
+def all_rows():
+    return ROWS + scale.rows(SCALE)
+
+
 def figure(results, server, key, fig):
     r = results.get(server, {}).get(key)
     return r.get(fig) if isinstance(r, dict) else None
@@ -709,7 +716,7 @@ def floors(results, crypto):
     """Per row: the bare server's CPU for the same clients, the crypto
     floor, and their sum (None where either is missing)."""
     out = {}
-    for key, _label, fig, _dg, bare_key, ckey, _target in ROWS:
+    for key, _label, fig, _dg, bare_key, ckey, _target in all_rows():
         if not bare_key:
             continue
         b = figure(results, "bare", bare_key, fig)
@@ -722,7 +729,7 @@ def floors(results, crypto):
 def verdicts(results, fl):
     """Per row with a target: what it asks, moat's ratio, met or missed."""
     out = {}
-    for key, _label, fig, _dg, _b, _c, target in ROWS:
+    for key, _label, fig, _dg, _b, _c, target in all_rows():
         m = figure(results, "moat", key, fig)
         if not target:
             continue
@@ -761,7 +768,7 @@ def table(results, servers, fl, verd):
     head = ["work"] + tls + [f"{s}/moat" for s in tls if s != "moat"] + \
         ["bare", "crypto", "floor", "moat/floor", "target", "met"]
     lines = []
-    for key, label, fig, dg, _b, _c, _t in ROWS:
+    for key, label, fig, dg, _b, _c, _t in all_rows():
         cells = [label]
         vals = {}
         for s in tls:
@@ -952,6 +959,8 @@ Ciphersuites = {SUITE}
 Groups = X25519
 """)
 
+    global SCALE
+    SCALE = scale.context(quick, build, tmp, site, certs, ncpu, ossl_conf, N, WRK_SECS, IDLE)
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"bench: {'quick mode, ' if quick else ''}{N} handshakes per load, wrk {WRK_SECS}s, "
           f"{BIG >> 20} MiB x{TIMES}, {IDLE}/{IDLE2} idle connections", flush=True)
@@ -986,6 +995,7 @@ Groups = X25519
         res["full12"] = load_handshakes(p, port, build, N, ncpu, tls12=True)
         print(f"bench: {s}: resumed handshakes", flush=True)
         res["resume"] = load_handshakes(p, port, build, N, ncpu, resume=True)
+        scale.per_server(sys.modules[__name__], SCALE, s, p, port, res)
         if res["resume"].get("ok") and res["resume"].get("resumed", 0) < res["resume"]["ok"] - 4:
             note(f"{s}: only {res['resume']['resumed']} of {res['resume']['ok']} handshakes resumed")
         if status["wrk"] == "ok":
@@ -1020,6 +1030,9 @@ Groups = X25519
                 stop_server(p)
         note_failures(s, res)
 
+    if "moat" in servers:
+        scale.moat_only(sys.modules[__name__], SCALE, results, commands, servers)
+
     cg = {}
     if not a.no_callgrind and status["valgrind"] == "ok":
         print("bench: in-memory engine under callgrind", flush=True)
@@ -1044,6 +1057,8 @@ Groups = X25519
     print("bare: bench/bare over plain TCP with the same clients (hsload -P, wrk http, curl http); "
           "resumed, RSA, TLS 1.2 and X25519MLKEM768 use bare's connection figure; "
           "the h2 rows h2load --h1 over plain TCP, pipelined 10 deep for GETs")
+    for line in scale.summary(results):
+        print(line)
     if floor:
         print(f"crypto (openssl speed, CPU 0): x25519 {floor['x25519_us']} us, ecdsa P-256 sign "
               f"{floor['ecdsap256_sign_us']} us, rsa2048 sign {floor['rsa2048_sign_us']} us, "
@@ -1085,7 +1100,7 @@ Groups = X25519
                   "floors": "per row: bare's CPU for the same clients over plain TCP + the crypto floor",
                   "idle": "server RSS growth bytes per held connection"},
         "results": results, "floor": floor, "floors": fl, "targets": verd, "rate_targets": rverd,
-        "kex": kex, "callgrind": cg, "table": t, "rate_table": rt, "notes": NOTES,
+        "scale": SCALE, "kex": kex, "callgrind": cg, "table": t, "rate_table": rt, "notes": NOTES,
     }
     path = a.out
     with open(path, "w") as f:

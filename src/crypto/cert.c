@@ -162,6 +162,21 @@ int crypto_cred_matches_name(const moat_cred *c, const char *host)
                            NULL) == 1;
 }
 
+int crypto_cred_each_name(const moat_cred *c, int (*fn)(void *arg, const char *name, size_t len),
+                          void *arg)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(c->leaf, NID_subject_alt_name, NULL, NULL);
+    int r = 0;
+    for (int i = 0; !r && gens && i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type != GEN_DNS) continue;
+        const ASN1_IA5STRING *s = g->d.dNSName;
+        if (s->length > 0) r = fn(arg, (const char *)s->data, (size_t)s->length);
+    }
+    GENERAL_NAMES_free(gens);
+    return r;
+}
+
 const EVP_MD *crypto_scheme_md(uint16_t scheme)
 {
     switch (scheme) {

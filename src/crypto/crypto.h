@@ -178,6 +178,11 @@ const uint8_t *crypto_cred_chain_der(const moat_cred *c, size_t i, size_t *len);
 int crypto_cred_can_sign(const moat_cred *c, uint16_t scheme);
 /* Whether a SAN DNS name of the leaf matches host (wildcards per RFC 6125). */
 int crypto_cred_matches_name(const moat_cred *c, const char *host);
+/* Calls fn with each SAN DNS name of the leaf (as written, not
+ * NUL-terminated), in order, until fn returns non-zero; returns that, or
+ * 0. The names are what crypto_cred_matches_name compares against. */
+int crypto_cred_each_name(const moat_cred *c, int (*fn)(void *arg, const char *name, size_t len),
+                          void *arg);
 /* sig must hold 1024 bytes; *siglen is set. */
 int crypto_cred_sign(const moat_cred *c, uint16_t scheme, const uint8_t *msg, size_t msglen,
                      uint8_t *sig, size_t *siglen);

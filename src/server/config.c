@@ -222,8 +222,8 @@ int server_config_set(struct moat_serve_opts *o, const char *name, const char *v
         return 0;
     }
     if (strcmp(name, "domain") == 0) {
-        if (o->ndomains >= MOAT_SERVE_MAX_CERTS)
-            return say(err, errlen, where, "too many domain (at most %d)", MOAT_SERVE_MAX_CERTS);
+        if (o->ndomains >= MOAT_SERVE_MAX_DOMAINS)
+            return say(err, errlen, where, "too many domain (at most %d)", MOAT_SERVE_MAX_DOMAINS);
         size_t n = strlen(v);
         /* Lower case: the name is also a file name, and what SNI brings
          * is compared lower-cased. No wildcards: they need dns-01. */

@@ -53,7 +53,7 @@ struct moat_serve_opts {
     /* --acme: certificates from an ACME CA (server/acme.c answers the
      * challenges in the workers; acme/serve.c orders and renews) */
     const char *acme_url; /* the CA's directory; NULL: no --acme */
-    const char *domains[MOAT_SERVE_MAX_CERTS];
+    const char *domains[MOAT_SERVE_MAX_DOMAINS];
     int ndomains;
     const char *acme_email, *acme_ca_root, *acme_dir, *acme_challenge, *acme_key_type;
     const char *acme_renew_before; /* days, checked by cli/serve.c */

@@ -1214,12 +1214,18 @@ static int backend_closed(struct moat_proxy *px, moat_tls *tls, moat_buf *out, i
 static int read_down(struct moat_proxy *px, moat_tls *tls, moat_buf *out, int64_t now, int *moved,
                      const char **why)
 {
+    /* Read on the stack, kept in px->down only as far as it filled: a
+     * small response then costs a small buffer, not 16 KB allocated,
+     * faulted in and wiped for each request. */
+    uint8_t chunk[READ_CHUNK];
     while (!px->resp_done && out->len < OUT_MAX) {
-        if (moat_buf_reserve(&px->down, READ_CHUNK) < 0)
-            return fail(px, tls, out, 500, "out of memory");
-        ssize_t n = recv(px->fd, px->down.base + px->down.len, READ_CHUNK, 0);
+        ssize_t n = recv(px->fd, chunk, sizeof chunk, 0);
         if (n > 0) {
-            px->down.len += (size_t)n;
+            if (moat_buf_append(&px->down, chunk, (size_t)n) < 0) {
+                moat_wipe(chunk, (size_t)n);
+                return fail(px, tls, out, 500, "out of memory");
+            }
+            moat_wipe(chunk, (size_t)n);
             px->got_bytes = 1;
             px->be->reused_fails = 0;
             *moved = 1;

@@ -12,7 +12,11 @@
 #include "moat/http.h"
 #include "moat/tls.h"
 
-#define MOAT_SERVE_MAX_CERTS 16
+/* --cert/--key pairs: chosen by SNI through a hash of their names in the
+ * TLS engine, so ten thousand virtual hosts cost no more per handshake */
+#define MOAT_SERVE_MAX_CERTS 16384
+/* --domain names for --acme (each one order, one job of acme/serve.c) */
+#define MOAT_SERVE_MAX_DOMAINS 16
 
 /* An OCSP response file stapled for one certificate, reloaded by the
  * worker when its modification time changes. */

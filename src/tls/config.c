@@ -44,10 +44,41 @@ void moat_tls_config_free(moat_tls_config *c)
         free(c->ticket_derived);
     }
     crypto_trust_free(c->client_trust);
-    for (size_t i = 0; i < MAX_CREDS; i++)
+    for (size_t i = 0; i < c->creds_cap; i++)
         free(c->ocsp[i]);
+    free(c->creds);
+    free(c->ocsp);
+    free(c->ocsp_len);
+    free(c->ocsp_next);
+    tls_names_free(c);
     moat_wipe(c, sizeof *c);
     free(c);
+}
+
+/* Room for n certificates and their staples (the new ones empty). */
+static int creds_room(moat_tls_config *c, size_t n)
+{
+    if (n <= c->creds_cap) return 0;
+    size_t cap = c->creds_cap ? c->creds_cap : 16;
+    while (cap < n)
+        cap *= 2;
+    moat_cred **cr = realloc(c->creds, cap * sizeof *cr);
+    if (cr) c->creds = cr;
+    uint8_t **o = cr ? realloc(c->ocsp, cap * sizeof *o) : NULL;
+    if (o) c->ocsp = o;
+    size_t *ol = o ? realloc(c->ocsp_len, cap * sizeof *ol) : NULL;
+    if (ol) c->ocsp_len = ol;
+    int64_t *on = ol ? realloc(c->ocsp_next, cap * sizeof *on) : NULL;
+    if (on) c->ocsp_next = on;
+    if (!on) return MOAT_ERR_NOMEM; /* the arrays that did grow keep the old contents */
+    for (size_t i = c->creds_cap; i < cap; i++) {
+        c->creds[i] = NULL;
+        c->ocsp[i] = NULL;
+        c->ocsp_len[i] = 0;
+        c->ocsp_next[i] = 0;
+    }
+    c->creds_cap = cap;
+    return 0;
 }
 
 int moat_tls_config_add_cert_pem(moat_tls_config *c, const char *cert_pem, size_t cert_len,
@@ -57,10 +88,24 @@ int moat_tls_config_add_cert_pem(moat_tls_config *c, const char *cert_pem, size_
         snprintf(err, errlen, "at most %d certificates", MAX_CREDS);
         return MOAT_ERR_ARG;
     }
+    if (creds_room(c, c->ncreds + 1)) {
+        snprintf(err, errlen, "out of memory");
+        return MOAT_ERR_NOMEM;
+    }
     moat_cred *cred;
     int r = crypto_cred_load(cert_pem, cert_len, key_pem, key_len, &cred, err, errlen);
     if (r) return r;
-    c->creds[c->ncreds++] = cred;
+    c->creds[c->ncreds] = cred;
+    if (tls_names_add(c, c->ncreds)) {
+        /* names already indexed for it point past ncreds: drop them all */
+        tls_names_free(c);
+        for (size_t i = 0; i < c->ncreds; i++)
+            tls_names_add(c, i);
+        crypto_cred_free(cred);
+        snprintf(err, errlen, "out of memory");
+        return MOAT_ERR_NOMEM;
+    }
+    c->ncreds++;
     return 0;
 }
 
@@ -162,6 +207,7 @@ int moat_tls_config_set_ocsp_staple(moat_tls_config *c, size_t index, const uint
                                     size_t len)
 {
     if (index >= MAX_CREDS) return MOAT_ERR_ARG;
+    if (creds_room(c, index + 1)) return MOAT_ERR_NOMEM;
     int64_t next = 0;
     if (len && (len > (1u << 20) || crypto_ocsp_next_update(der, len, &next))) return MOAT_ERR_FILE;
     uint8_t *copy = NULL;

@@ -10,7 +10,13 @@
 #include "tls/codec.h"
 #include "tls/keysched.h"
 
-#define MAX_CREDS 16
+/* Certificates a server configuration holds (each SNI name a hash lookup,
+ * certindex.c); ten thousand virtual hosts fit with room to spare. */
+#define MAX_CREDS 65536
+/* Certificates whose names may match one SNI name that a handshake
+ * considers through the index; more (many certificates for one name),
+ * and it tries them all in order. */
+#define TLS_NAME_CAND_MAX 32
 #define MAX_PEER_CERTS 10
 #define MAX_HS_MSG (1 << 17)     /* cap on one handshake message */
 #define MAX_EARLY_SKIP (1 << 20) /* cap on undecryptable 0-RTT bytes skipped */
@@ -137,14 +143,18 @@ typedef enum {
  * Secret is only a step on the way to the Handshake Secret. */
 typedef enum { KS_NONE, KS_HANDSHAKE, KS_MASTER } tls_ks_stage;
 
+struct tls_name_entry;
+
 struct moat_tls_config {
     uint16_t min_version, max_version; /* TLS_V12 or TLS_V13 */
     uint16_t suites[3];
     size_t nsuites;
     uint16_t groups[4];
     size_t ngroups;
-    moat_cred *creds[MAX_CREDS];
-    size_t ncreds;
+    moat_cred **creds; /* ncreds of them, room for creds_cap (as ocsp*) */
+    size_t ncreds, creds_cap;
+    struct tls_name_entry *names; /* certindex.c: SAN DNS name -> creds */
+    size_t nnames, names_cap;
     moat_trust
         *trust; /* set by the caller before use; NULL: none (a verifying client is refused) */
     int verify;
@@ -171,9 +181,9 @@ struct moat_tls_config {
     uint8_t client_ca_id[32]; /* SHA-256 of the client CA file: tickets name it */
     int client_auth;          /* MOAT_CLIENT_AUTH_* */
     /* OCSP staples (server), one per certificate */
-    uint8_t *ocsp[MAX_CREDS];
-    size_t ocsp_len[MAX_CREDS];
-    int64_t ocsp_next[MAX_CREDS];
+    uint8_t **ocsp;
+    size_t *ocsp_len;
+    int64_t *ocsp_next;
 };
 
 /* A ticket carries the client chain up to this many bytes of DER (and
@@ -274,6 +284,7 @@ struct hs {
     size_t cert_off[MAX_PEER_CERTS], cert_len[MAX_PEER_CERTS];
     /* server */
     const moat_cred *cred;
+    size_t cred_i;   /* its index in the configuration (its staple's) */
     int want_staple; /* the client sent status_request */
     /* resumption */
     tls_session *psk; /* client: the session offered; server: the one accepted */
@@ -474,6 +485,16 @@ int tls_send_key_update(moat_tls *t, moat_buf *out, int request);
 int tls_check_header(const moat_tls *t, const uint8_t *h);
 /* A parked connection's cipher contexts, made again before any record. */
 int tls_unpark(moat_tls *t);
+
+/* certindex.c */
+/* Indexes the SAN DNS names of c->creds[cred]. 0 or MOAT_ERR_NOMEM. */
+int tls_names_add(moat_tls_config *c, size_t cred);
+void tls_names_free(moat_tls_config *c);
+/* The indices (ascending, at most max) of the certificates that carry
+ * host or "*.<host less its first label>" among their names, compared
+ * without case: a superset of those crypto_cred_matches_name accepts.
+ * Returns how many, or -1 when the caller must try every certificate. */
+int tls_names_find(const moat_tls_config *c, const char *host, uint32_t *out, int max);
 
 /* cert.c */
 int tls_queue_certificate(moat_tls *t, const moat_cred *cred, const uint8_t *ctx, size_t ctxlen,

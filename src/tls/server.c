@@ -222,8 +222,14 @@ static int choose_cert(moat_tls *t, tls_hello *ch)
     const moat_tls_config *c = t->cfg;
     if (!ch->has_sigalgs) return ALERT(MISSING_EXTENSION);
     rd_t cert_list = ch->has_sigalgs_cert ? ch->sigalgs_cert : ch->sigalgs;
+    /* Passes 0 and 1 look at the certificates named like the SNI: through
+     * the name index (certindex.c), or all of them when it cannot say. */
+    uint32_t cand[TLS_NAME_CAND_MAX];
+    int ncand = t->sni[0] ? tls_names_find(c, t->sni, cand, TLS_NAME_CAND_MAX) : 0;
     for (int pass = 0; pass < 4; pass++) {
-        for (size_t i = 0; i < c->ncreds; i++) {
+        size_t count = pass < 2 && ncand >= 0 ? (size_t)ncand : c->ncreds;
+        for (size_t k = 0; k < count; k++) {
+            size_t i = pass < 2 && ncand >= 0 ? cand[k] : k;
             if (pass < 2 && !(t->sni[0] && crypto_cred_matches_name(c->creds[i], t->sni))) continue;
             if (pass % 2 == 0 && !chain_fits(c->creds[i], cert_list)) continue;
             for (rd_t s = ch->sigalgs; s.n;) {
@@ -233,6 +239,7 @@ static int choose_cert(moat_tls *t, tls_hello *ch)
                     ours |= tls_sigschemes[k] == scheme;
                 if (ours && crypto_cred_can_sign(c->creds[i], scheme)) {
                     t->hs->cred = c->creds[i];
+                    t->hs->cred_i = i;
                     t->sigscheme = scheme;
                     return 0;
                 }
@@ -557,9 +564,7 @@ static int send_certificate(moat_tls *t)
 {
     struct hs *h = t->hs;
     const moat_tls_config *c = t->cfg;
-    size_t ci = 0;
-    while (c->creds[ci] != h->cred)
-        ci++;
+    size_t ci = h->cred_i;
     int staple =
         h->want_staple && c->ocsp[ci] && (!c->ocsp_next[ci] || c->ocsp_next[ci] > tls_now(t));
     return tls_queue_certificate(t, h->cred, NULL, 0, staple ? c->ocsp[ci] : NULL, c->ocsp_len[ci]);

@@ -66,18 +66,25 @@ static int choose_suite_cert(moat_tls *t, const tls_hello *ch)
     if (!ch->has_sigalgs)
         return refuse(t, ALERT(HANDSHAKE_FAILURE),
                       "the client sent no signature_algorithms (its default is SHA-1)");
+    /* Pass 0 looks at the certificates named like the SNI: through the
+     * name index (certindex.c), or all of them when it cannot say. */
+    uint32_t cand[TLS_NAME_CAND_MAX];
+    int ncand = t->sni[0] ? tls_names_find(c, t->sni, cand, TLS_NAME_CAND_MAX) : 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t a = 0; a < nours; a++) {
             uint16_t suite = ours[a];
             int ecdsa = ks12_suite_ecdsa(suite);
             if (!has16(ch->suites, suite)) continue;
-            for (size_t i = 0; i < c->ncreds; i++) {
+            size_t count = pass == 0 && ncand >= 0 ? (size_t)ncand : c->ncreds;
+            for (size_t k = 0; k < count; k++) {
+                size_t i = pass == 0 && ncand >= 0 ? cand[k] : k;
                 const moat_cred *cr = c->creds[i];
                 if (pass == 0 && !(t->sni[0] && crypto_cred_matches_name(cr, t->sni))) continue;
                 if (cred_is_ecdsa(cr) != ecdsa || (ecdsa && !curve_ok(cr, ch))) continue;
                 uint16_t scheme = pick_scheme(cr, ch);
                 if (!scheme) continue;
                 t->hs->cred = cr;
+                t->hs->cred_i = i;
                 t->sigscheme = scheme;
                 return tls_set_suite(t, suite);
             }
@@ -131,8 +138,7 @@ static int try_ticket(moat_tls *t, const tls_hello *ch)
 static int staple_index(const moat_tls *t, size_t *ci)
 {
     const moat_tls_config *c = t->cfg;
-    for (*ci = 0; c->creds[*ci] != t->hs->cred; (*ci)++)
-        ;
+    *ci = t->hs->cred_i;
     return t->hs->want_staple && c->ocsp[*ci] &&
            (!c->ocsp_next[*ci] || c->ocsp_next[*ci] > tls_now(t));
 }

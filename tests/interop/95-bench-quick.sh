@@ -65,6 +65,35 @@ for k, f in (("full", "us_per_handshake"), ("keepalive", "us_per_request"), ("ke
     good = v.get(f) is not None and not v.get("error") and not v.get("failed") and not v.get("non_2xx")
     print(("ok" if good else "not ok") + f" - bench quick: bare {k} measured"
           + ("" if good else f" # {json.dumps(v)[:300]}"))
+# The scale rows (bench/scale.py): every server's, then moat's own.
+scale = {"resume12": "us_per_handshake", "idle_h2": "bytes_per_conn"}
+for s in ("moat", "nginx", "h2o"):
+    r = d["results"].get(s, {})
+    for k, f in scale.items():
+        v = r.get(k) or {}
+        good = v.get(f) is not None and not v.get("error") and not v.get("failed")
+        if k == "resume12":
+            good = good and v.get("resumed", 0) > 0
+        print(("ok" if good else "not ok") + f" - bench quick: {s} {k} measured"
+              + ("" if good else f" # {json.dumps(v)[:300]}"))
+m = d["results"].get("moat", {})
+own = {"certs1": "us_per_handshake", "certsN": "us_per_handshake", "certs_memory": "pss_bytes_per_cert",
+       "idle_a": "bytes_per_conn", "idle_b": "bytes_per_conn", "ka_alone": "us_per_request",
+       "ka_idle": "us_per_request", "workers1": "us_per_handshake", "workers2": "us_per_handshake"}
+for k, f in own.items():
+    v = m.get(k) or {}
+    good = v.get(f) is not None and not v.get("error") and not v.get("failed")
+    if k in ("idle_a", "idle_b"):
+        good = good and v.get("held") == v.get("alive_at_end") and v.get("held", 0) > 0
+    if k.startswith("workers"):
+        good = good and v.get("client_us_per_handshake") is not None
+    print(("ok" if good else "not ok") + f" - bench quick: moat {k} measured"
+          + ("" if good else f" # {json.dumps(v)[:300]}"))
+for s in ("moat", "nginx"):
+    v = d["results"].get(s, {}).get("proxy") or {}
+    good = v.get("us_per_request") is not None and not v.get("error") and not v.get("non_2xx")
+    print(("ok" if good else "not ok") + f" - bench quick: {s} reverse proxy measured"
+          + ("" if good else f" # {json.dumps(v)[:300]}"))
 fl = d.get("floor") or {}
 print(("ok" if fl.get("full_handshake_us") and fl.get("keepalive_request_us") else "not ok")
       + " - bench quick: crypto floor measured")
