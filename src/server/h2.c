@@ -674,12 +674,17 @@ struct server_h2 *server_h2_new(const struct moat_server *s, const struct h2_hos
                                                2 * (uint64_t)s->h2_max_resets);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
+    /* No RFC 7540 priority tree (RFC 9113 5.3.2 deprecates it; below we
+     * say so, RFC 9218 2.1): closed streams are not kept for it and
+     * every frame sent skips its bookkeeping. */
+    nghttp2_option_set_no_closed_streams(opt, 1);
     if (nghttp2_session_server_new2(&h->ng, cb, h, opt)) goto fail;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->h2_max_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, s->h2_stream_window},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)header_limit(h)},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
     };
     if (nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) ||
         nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,
