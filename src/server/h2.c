@@ -299,11 +299,13 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
 /* RFC 9113 8.2.2: fields that do not travel in HTTP/2. */
 static int connection_specific(const uint8_t *n, size_t l)
 {
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-                                        "transfer-encoding", "upgrade"};
-    if (l < 7 || l > 17) return 0;
+    static const struct {
+        const char *name;
+        size_t len;
+    } names[] = {{"connection", 10}, {"keep-alive", 10}, {"proxy-connection", 16},
+                 {"transfer-encoding", 17}, {"upgrade", 7}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (l == strlen(names[i]) && strncasecmp((const char *)n, names[i], l) == 0) return 1;
+        if (l == names[i].len && strncasecmp((const char *)n, names[i].name, l) == 0) return 1;
     return 0;
 }
 
