@@ -2,7 +2,9 @@
  * libnghttp2) fed the client connection preface and then the input, whole
  * or in two pieces (the first byte picks the cut), with every frame it
  * answers pulled out; requests get a small answer from memory, or one
- * from a file body for paths under /f, or a 431 on a long list. */
+ * from a file body for paths under /f, or a 431 on a long list; the
+ * requests are built from the fields or, as for a proxy, parsed from
+ * their HTTP/1.1 heads. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.h2_stream_window = 65535;
     s.h2_conn_window = 1 << 20;
     s.h2_max_resets = 50;
-    struct h2_host host = {NULL, route, reads_body, log_line, sink};
+    /* the last byte's low bit: requests as HTTP/1.1 heads (a proxy may
+     * forward them) or built straight from the fields */
+    struct h2_host host = {NULL, route, reads_body, log_line, sink, size && (data[size - 1] & 1)};
     struct server_h2 *h = server_h2_new(&s, &host);
     if (!h) return 0;
     size_t queued = 0;

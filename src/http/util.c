@@ -160,13 +160,17 @@ const char *moat_http_reason(int status)
 
 void moat_http_date(time_t t, char out[30])
 {
-    /* Every response of a second carries the same Date: made once. */
-    static _Thread_local time_t last = -1;
-    static _Thread_local char made[30];
-    if (t == last) {
-        memcpy(out, made, 30);
-        return;
-    }
+    /* Every response of a second carries the same Date, and a file its
+     * same Last-Modified: two dates, each made once, so that the two a
+     * file's answer asks for in turn do not push each other out. */
+    static _Thread_local time_t last[2] = {-1, -1};
+    static _Thread_local char made[2][30];
+    static _Thread_local unsigned next;
+    for (int i = 0; i < 2; i++)
+        if (t == last[i]) {
+            memcpy(out, made[i], 30);
+            return;
+        }
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -174,8 +178,9 @@ void moat_http_date(time_t t, char out[30])
     gmtime_r(&t, &tm);
     snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
              months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    memcpy(made, out, 30);
-    last = t;
+    memcpy(made[next], out, 30);
+    last[next] = t;
+    next ^= 1;
 }
 
 static const struct {

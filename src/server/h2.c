@@ -1,10 +1,14 @@
 /* moat serve: HTTP/2 streams on one connection, through libnghttp2's
  * callback API (no I/O of its own). A request's pseudo-headers and fields
- * are written out as an HTTP/1.1 head and parsed by the one request
- * parser, answered by the one handler (host->route), and the HTTP/1.1
- * answer is turned back into HEADERS and DATA: one code path serves both
- * protocols. Bodies are pulled by nghttp2's data providers only as far as
- * the peer's windows and our output queue allow. */
+ * become the same parsed request an HTTP/1.1 head gives (held in
+ * nghttp2's own reference-counted buffers, no copy), answered by the one
+ * handler (host->route); its head is split into HEADERS fields and its
+ * body goes out as DATA: one code path serves both protocols. Only when a
+ * proxy route may forward the request is its HTTP/1.1 head written out
+ * (the backend gets it) and parsed by the one request parser. Bodies are
+ * pulled by nghttp2's data providers only as far as the peer's windows
+ * and our output queue allow. */
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,22 +37,29 @@
 #define H2_STAGE 16384           /* frames gathered into one TLS record */
 #define H2_METHOD_MAX 32
 
+/* A request field as nghttp2 decoded it: its buffers are held (a
+ * reference each) until the stream ends, and req points into them. */
+struct h2_field {
+    nghttp2_rcbuf *name, *value;
+};
+
 struct h2_stream {
     int32_t id;
     struct h2_stream *prev, *next;
     int64_t start_us; /* when its HEADERS began (core_mono_us): the log's duration */
     /* the request as it arrives */
-    moat_buf method, path, authority, fields; /* fields: "name: value\r\n"... */
-    size_t hbytes;                            /* decoded header bytes, RFC 9113 6.5.2's way */
+    nghttp2_rcbuf *method, *path, *authority;
+    size_t nfields; /* in fields[], at the end */
+    size_t hbytes;  /* decoded header bytes, RFC 9113 6.5.2's way */
     int has_host, has_cl, too_big;
     int req_done;   /* END_STREAM received */
     int chunked_up; /* its body goes on as chunks (no content-length) */
     /* a body of unknown size for the files is read (and bounded by
-     * --max-body-size) before the answer: its head's length, else 0 */
-    size_t wait_body;
+     * --max-body-size) before the answer; then head_len is its head's */
+    int wait_body;
+    size_t head_len;
     uint64_t body_total;
-    moat_buf head; /* its HTTP/1.1 head; req points into it */
-    moat_http_request req;
+    moat_buf head; /* its HTTP/1.1 head when host->text_head; req points into it */
     int have_req;
     /* the answer */
     struct moat_resp resp;
@@ -66,6 +77,11 @@ struct h2_stream {
     int pxdone; /* the exchange ended (MOAT_PROXY_*), px freed */
     int pxend;  /* the response body is complete */
     int deferred;
+    /* Set before use, so not zeroed at the stream's start (stream_new):
+     * the parsed request (by build_request or the HTTP/1.1 parser) and
+     * the fields it points into (nfields of them). */
+    moat_http_request req;
+    struct h2_field fields[MOAT_HTTP_MAX_HEADERS];
 };
 
 struct server_h2 {
@@ -109,8 +125,14 @@ static void stream_free(struct server_h2 *h, struct h2_stream *st)
     h->nstreams--;
     if (st->body.fd >= 0) close(st->body.fd);
     server_proxy_free(st->px);
-    moat_buf *bufs[] = {&st->method, &st->path, &st->authority, &st->fields, &st->head,
-                        &st->inl,    &st->in,   &st->pxout,     &st->pxbody, &st->scratch};
+    nghttp2_rcbuf *held[] = {st->method, st->path, st->authority};
+    for (size_t i = 0; i < sizeof held / sizeof held[0]; i++)
+        if (held[i]) nghttp2_rcbuf_decref(held[i]);
+    for (size_t i = 0; i < st->nfields; i++) {
+        nghttp2_rcbuf_decref(st->fields[i].name);
+        nghttp2_rcbuf_decref(st->fields[i].value);
+    }
+    moat_buf *bufs[] = {&st->head, &st->inl, &st->in, &st->pxout, &st->pxbody, &st->scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         moat_buf_free(bufs[i]);
     free(st);
@@ -167,8 +189,11 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
-    struct h2_stream *st = calloc(1, sizeof *st);
+    /* The request and its fields are written before they are read: only
+     * the state before them starts zeroed. */
+    struct h2_stream *st = malloc(sizeof *st);
     if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    memset(st, 0, offsetof(struct h2_stream, req));
     st->id = f->hd.stream_id;
     st->start_us = core_mono_us();
     st->body.fd = -1;
@@ -185,38 +210,49 @@ static int is(const uint8_t *p, size_t n, const char *s)
     return n == strlen(s) && memcmp(p, s, n) == 0;
 }
 
-static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name, size_t nl,
-                     const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+/* Keeps one reference to b in *to (a repeated pseudo-header, which
+ * nghttp2's checks already refuse, replaces the first). */
+static void hold(nghttp2_rcbuf **to, nghttp2_rcbuf *b)
+{
+    nghttp2_rcbuf_incref(b);
+    if (*to) nghttp2_rcbuf_decref(*to);
+    *to = b;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *f, nghttp2_rcbuf *name,
+                     nghttp2_rcbuf *value, uint8_t flags, void *ud)
 {
     struct server_h2 *h = ud;
-    (void)flags;
+    (void)flags, (void)ng;
     struct h2_stream *st = stream_of(h, f->hd.stream_id);
     if (!st || h->fatal) return 0;
+    nghttp2_vec n = nghttp2_rcbuf_get_buf(name), v = nghttp2_rcbuf_get_buf(value);
     /* RFC 9113 6.5.2's size: name, value and 32 bytes each. Decoding
      * goes on past the limit (HPACK state must stay in step) but keeps
      * nothing; far past it, the block is an HPACK bomb. */
-    st->hbytes += nl + vl + 32;
+    st->hbytes += n.len + v.len + 32;
     if (st->hbytes > header_limit(h) * H2_BOMB_FACTOR) return calm(h, "an HPACK bomb");
     if (st->hbytes > header_limit(h)) st->too_big = 1;
     if (st->too_big || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0; /* trailers: dropped */
-    (void)ng;
-    moat_buf *to = NULL;
-    if (nl && name[0] == ':') {
-        if (is(name, nl, ":method"))
-            to = &st->method;
-        else if (is(name, nl, ":path"))
-            to = &st->path;
-        else if (is(name, nl, ":authority"))
-            to = &st->authority;
-        if (to) moat_buf_append(to, value, vl);
+    if (n.len && n.base[0] == ':') {
+        if (is(n.base, n.len, ":method"))
+            hold(&st->method, value);
+        else if (is(n.base, n.len, ":path"))
+            hold(&st->path, value);
+        else if (is(n.base, n.len, ":authority"))
+            hold(&st->authority, value);
         return 0;
     }
-    if (is(name, nl, "host")) st->has_host = 1;
-    if (is(name, nl, "content-length")) st->has_cl = 1;
-    moat_buf_append(&st->fields, name, nl);
-    moat_buf_append(&st->fields, ": ", 2);
-    moat_buf_append(&st->fields, value, vl);
-    moat_buf_append(&st->fields, "\r\n", 2);
+    /* As an HTTP/1.1 head with more fields than the parser takes: 431. */
+    if (st->nfields >= MOAT_HTTP_MAX_HEADERS) {
+        st->too_big = 1;
+        return 0;
+    }
+    if (is(n.base, n.len, "host")) st->has_host = 1;
+    if (is(n.base, n.len, "content-length")) st->has_cl = 1;
+    nghttp2_rcbuf_incref(name);
+    nghttp2_rcbuf_incref(value);
+    st->fields[st->nfields++] = (struct h2_field){name, value};
     return 0;
 }
 
@@ -260,13 +296,32 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     return (ssize_t)n;
 }
 
-static int connection_specific(const char *n, size_t l)
+/* RFC 9113 8.2.2: fields that do not travel in HTTP/2. */
+static int connection_specific(const uint8_t *n, size_t l)
 {
-    static const char *const names[] = {"connection", "keep-alive", "proxy-connection",
-                                        "transfer-encoding", "upgrade"};
+    static const struct {
+        const char *name;
+        size_t len;
+    } names[] = {{"connection", 10}, {"keep-alive", 10}, {"proxy-connection", 16},
+                 {"transfer-encoding", 17}, {"upgrade", 7}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (l == strlen(names[i]) && strncasecmp(n, names[i], l) == 0) return 1;
+        if (l == names[i].len && strncasecmp((const char *)n, names[i].name, l) == 0) return 1;
     return 0;
+}
+
+/* Submits HEADERS of status and the n fields in nv[1..n] (nv[0] is kept
+ * for :status; names lowercase); body: a DATA provider follows. */
+static int submit(struct server_h2 *h, struct h2_stream *st, int status, nghttp2_nv *nv, size_t n,
+                  int body)
+{
+    unsigned code = (unsigned)status % 1000;
+    uint8_t digits[3] = {(uint8_t)('0' + code / 100), (uint8_t)('0' + code / 10 % 10),
+                         (uint8_t)('0' + code % 10)};
+    nv[0] = (nghttp2_nv){(uint8_t *)":status", digits, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+    st->answered = 1;
+    st->resp.status = status;
+    return nghttp2_submit_response(h->ng, st->id, nv, n + 1, body ? &prd : NULL);
 }
 
 /* Submits the HTTP/1.1 response r (parsed from buf, which it may change:
@@ -275,41 +330,61 @@ static int submit_head(struct server_h2 *h, struct h2_stream *st, uint8_t *buf,
                        const moat_http_response *r, int body)
 {
     nghttp2_nv nv[MOAT_HTTP_MAX_HEADERS + 1];
-    unsigned code = (unsigned)r->status % 1000;
-    char status[4] = {(char)('0' + code / 100), (char)('0' + code / 10 % 10),
-                      (char)('0' + code % 10), 0};
     size_t n = 0;
-    nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE};
     for (size_t i = 0; i < r->f.nheaders; i++) {
         const moat_http_header *f = &r->f.headers[i];
-        if (connection_specific(f->name, f->name_len)) continue;
         uint8_t *nm = buf + (f->name - (const char *)buf);
+        if (connection_specific(nm, f->name_len)) continue;
         for (size_t k = 0; k < f->name_len; k++)
             if (nm[k] >= 'A' && nm[k] <= 'Z') nm[k] = (uint8_t)(nm[k] + 32);
-        nv[n++] =
+        nv[++n] =
             (nghttp2_nv){nm, (uint8_t *)f->value, f->name_len, f->value_len, NGHTTP2_NV_FLAG_NONE};
     }
-    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
-    st->answered = 1;
-    st->resp.status = r->status;
-    return nghttp2_submit_response(h->ng, st->id, nv, n, body ? &prd : NULL);
+    return submit(h, st, r->status, nv, n, body);
+}
+
+/* Splits a head the handler wrote (ours, so well formed: the status line
+ * "HTTP/1.1 NNN reason", "Name: value" lines, an empty line) straight
+ * into nv[1..], names lowercased in place, without the checks a peer's
+ * head needs. Returns the head's length and sets *status and *n, or -1
+ * when it is not such a head. */
+static long split_head(uint8_t *p, size_t len, nghttp2_nv *nv, size_t cap, int *status, size_t *n)
+{
+    uint8_t *end = p + len, *eol = memchr(p, '\n', len);
+    if (!eol || eol - p < 14 || memcmp(p, "HTTP/1.1 ", 9) != 0) return -1;
+    *status = 0;
+    for (int k = 9; k < 12; k++) {
+        if (p[k] < '0' || p[k] > '9') return -1;
+        *status = *status * 10 + (p[k] - '0');
+    }
+    *n = 0;
+    for (uint8_t *line = eol + 1;; line = eol + 1) {
+        eol = memchr(line, '\n', (size_t)(end - line));
+        if (!eol || eol == line || eol[-1] != '\r') return -1;
+        if (eol == line + 1) return (long)(eol + 1 - p); /* the empty line */
+        uint8_t *colon = memchr(line, ':', (size_t)(eol - line));
+        if (!colon || colon == line || colon + 1 >= eol || colon[1] != ' ') return -1;
+        size_t nl = (size_t)(colon - line);
+        if (connection_specific(line, nl)) continue;
+        if (*n + 1 >= cap) return -1;
+        for (size_t k = 0; k < nl; k++)
+            if (line[k] >= 'A' && line[k] <= 'Z') line[k] = (uint8_t)(line[k] + 32);
+        nv[++*n] = (nghttp2_nv){line, colon + 2, nl, (size_t)(eol - 1 - (colon + 2)),
+                                NGHTTP2_NV_FLAG_NONE};
+    }
 }
 
 /* The handler's answer in h->tmp (an HTTP/1.1 head, maybe a small body
  * after it) and st->body, as HEADERS and DATA. */
 static void answer(struct server_h2 *h, struct h2_stream *st)
 {
-    moat_http_response r;
-    int hl = moat_http_parse_response((const char *)h->tmp.base, h->tmp.len, &r);
-    if (hl <= 0) {
-        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
-        return;
-    }
-    if (moat_buf_append(&st->inl, h->tmp.base + hl, h->tmp.len - (size_t)hl) < 0) {
-        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
-        return;
-    }
-    if (submit_head(h, st, h->tmp.base, &r, st->inl.len || st->body.fd >= 0) < 0)
+    nghttp2_nv nv[MOAT_HTTP_MAX_HEADERS + 1];
+    size_t n = 0;
+    int status = 0;
+    long hl = split_head(h->tmp.base, h->tmp.len, nv, sizeof nv / sizeof nv[0], &status, &n);
+    if (hl <= 0 ||
+        moat_buf_append(&st->inl, h->tmp.base + hl, h->tmp.len - (size_t)hl) < 0 ||
+        submit(h, st, status, nv, n, st->inl.len || st->body.fd >= 0) < 0)
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
 }
 
@@ -321,29 +396,114 @@ static void answer_error(struct server_h2 *h, struct h2_stream *st, int status)
     answer(h, st);
 }
 
-/* The request's HTTP/1.1 head into st->head, for the one parser. */
+static nghttp2_vec vec(nghttp2_rcbuf *b)
+{
+    return b ? nghttp2_rcbuf_get_buf(b) : (nghttp2_vec){NULL, 0};
+}
+
+static int put(moat_buf *b, nghttp2_rcbuf *x)
+{
+    nghttp2_vec v = vec(x);
+    return moat_buf_append(b, v.base, v.len);
+}
+
+/* The request's HTTP/1.1 head into st->head, for the one parser (and a
+ * backend). */
 static int write_head(struct h2_stream *st)
 {
     moat_buf *b = &st->head;
-    int r = moat_buf_append(b, st->method.base, st->method.len);
+    int r = put(b, st->method);
     r |= moat_buf_append(b, " ", 1);
-    r |= moat_buf_append(b, st->path.base, st->path.len);
+    r |= put(b, st->path);
     r |= moat_buf_append(b, " HTTP/1.1\r\n", 11);
     /* RFC 9113 8.3.1: :authority stands for Host */
-    if (!st->has_host && st->authority.len) {
+    if (!st->has_host && st->authority) {
         r |= moat_buf_append(b, "host: ", 6);
-        r |= moat_buf_append(b, st->authority.base, st->authority.len);
+        r |= put(b, st->authority);
         r |= moat_buf_append(b, "\r\n", 2);
     }
-    r |= moat_buf_append(b, st->fields.base, st->fields.len);
+    for (size_t i = 0; i < st->nfields; i++) {
+        r |= put(b, st->fields[i].name);
+        r |= moat_buf_append(b, ": ", 2);
+        r |= put(b, st->fields[i].value);
+        r |= moat_buf_append(b, "\r\n", 2);
+    }
     /* A body of unknown length goes on to a backend as chunks. */
     if (!st->req_done && !st->has_cl) {
         st->chunked_up = 1;
         r |= moat_buf_append(b, "transfer-encoding: chunked\r\n", 28);
     }
     r |= moat_buf_append(b, "\r\n", 2);
-    moat_buf_free(&st->fields);
     return r ? -1 : 0;
+}
+
+static int is_tchar(uint8_t c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* RFC 9110 8.6: 1*DIGIT (nghttp2 has checked it too), or -1. */
+static int64_t content_length(const uint8_t *v, size_t n)
+{
+    int64_t x = 0;
+    if (!n || n > 18) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') return -1;
+        x = x * 10 + (v[i] - '0');
+    }
+    return x;
+}
+
+/* st->req straight from the decoded HEADERS, as the HTTP/1.1 parser would
+ * make it of write_head's text: the same fields (:authority as the first,
+ * "host", when no Host came), the same limits and checks. nghttp2 has
+ * already refused what RFC 9113 8.2 and 8.3 forbid (connection-specific
+ * fields, uppercase names, bad values, pseudo-header misuse). Returns 0
+ * or the status to answer with. */
+static int build_request(struct h2_stream *st)
+{
+    moat_http_request *q = &st->req;
+    nghttp2_vec m = vec(st->method), t = vec(st->path);
+    for (size_t i = 0; i < m.len; i++)
+        if (!is_tchar(m.base[i])) return 400;
+    for (size_t i = 0; i < t.len; i++)
+        if (t.base[i] <= 0x20 || t.base[i] >= 0x7f) return 400;
+    if (m.len + t.len + 11 > MOAT_HTTP_MAX_REQUEST_LINE) return 414;
+    *q = (moat_http_request){.method = (const char *)m.base, .method_len = m.len,
+                             .target = (const char *)t.base, .target_len = t.len};
+    moat_http_fields *f = &q->f;
+    f->minor = 1;
+    f->keep_alive = 1;
+    f->content_length = -1;
+    size_t bytes = 2, hosts = 0;
+    if (!st->has_host && st->authority) {
+        nghttp2_vec a = vec(st->authority);
+        f->headers[f->nheaders++] = (moat_http_header){"host", 4, (const char *)a.base, a.len};
+    }
+    for (size_t i = 0; i < st->nfields; i++) {
+        if (f->nheaders >= MOAT_HTTP_MAX_HEADERS) return 431;
+        nghttp2_vec n = vec(st->fields[i].name), v = vec(st->fields[i].value);
+        f->headers[f->nheaders++] =
+            (moat_http_header){(const char *)n.base, n.len, (const char *)v.base, v.len};
+    }
+    for (size_t i = 0; i < f->nheaders; i++) {
+        const moat_http_header *x = &f->headers[i];
+        if ((bytes += x->name_len + x->value_len + 4) > MOAT_HTTP_MAX_HEADER_BYTES) return 431;
+        if (x->name_len == 14 && !memcmp(x->name, "content-length", 14)) {
+            int64_t v = content_length((const uint8_t *)x->value, x->value_len);
+            if (v < 0 || (f->content_length >= 0 && v != f->content_length)) return 400;
+            f->content_length = v;
+        } else if (x->name_len == 4 && !memcmp(x->name, "host", 4) && hosts++ == 0) {
+            q->host = x->value;
+            q->host_len = x->value_len;
+        }
+    }
+    /* RFC 9112 3.2's one Host (from :authority or a field), a valid one */
+    if (hosts != 1 || !moat_http_host_valid(q->host, q->host_len)) return 400;
+    /* A body of unknown length: as an HTTP/1.1 chunked one. */
+    if (!st->req_done && !st->has_cl) st->chunked_up = f->chunked = 1;
+    return 0;
 }
 
 static void route(struct server_h2 *h, struct h2_stream *st, size_t head_len);
@@ -352,21 +512,30 @@ static void start_request(struct server_h2 *h, struct h2_stream *st)
 {
     h->activity = 1;
     if (st->too_big) return answer_error(h, st, 431);
-    if (!st->method.len || !st->path.len || st->method.len > H2_METHOD_MAX ||
-        memchr(st->path.base, ' ', st->path.len) || write_head(st) < 0)
+    nghttp2_vec m = vec(st->method), t = vec(st->path);
+    if (!m.len || !t.len || m.len > H2_METHOD_MAX || memchr(t.base, ' ', t.len))
         return answer_error(h, st, 400);
-    int n = moat_http_parse_request((const char *)st->head.base, st->head.len, &st->req);
-    if (n <= 0) return answer_error(h, st, n < 0 ? -n : 400);
+    size_t n = 0;
+    if (h->host.text_head) {
+        if (write_head(st) < 0) return answer_error(h, st, 400);
+        int r = moat_http_parse_request((const char *)st->head.base, st->head.len, &st->req);
+        if (r <= 0) return answer_error(h, st, r < 0 ? -r : 400);
+        n = (size_t)r;
+    } else {
+        int r = build_request(st);
+        if (r) return answer_error(h, st, r);
+    }
     st->have_req = 1;
     if (st->req.f.content_length > 0 && (uint64_t)st->req.f.content_length > h->s->max_body)
         return answer_error(h, st, 413);
     /* As for HTTP/1.1's chunked bodies: one of unknown size that the
      * files would answer is read to its end first, 413 past the limit. */
     if (st->chunked_up && h->host.reads_body(h->host.conn, &st->req)) {
-        st->wait_body = (size_t)n;
+        st->wait_body = 1;
+        st->head_len = n;
         return;
     }
-    route(h, st, (size_t)n);
+    route(h, st, n);
 }
 
 static void route(struct server_h2 *h, struct h2_stream *st, size_t head_len)
@@ -389,9 +558,8 @@ static void end_request(struct server_h2 *h, struct h2_stream *st)
     st->req_done = 1;
     if (st->chunked_up && st->px) moat_buf_append(&st->in, "0\r\n\r\n", 5);
     if (st->wait_body) {
-        size_t n = st->wait_body;
         st->wait_body = 0;
-        route(h, st, n);
+        route(h, st, st->head_len);
     }
 }
 
@@ -495,7 +663,7 @@ struct server_h2 *server_h2_new(const struct moat_server *s, const struct h2_hos
     h->window_start = core_mono_ms();
     nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
-    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_header_callback2(cb, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
@@ -508,12 +676,17 @@ struct server_h2 *server_h2_new(const struct moat_server *s, const struct h2_hos
                                                2 * (uint64_t)s->h2_max_resets);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
+    /* No RFC 7540 priority tree (RFC 9113 5.3.2 deprecates it; below we
+     * say so, RFC 9218 2.1): closed streams are not kept for it and
+     * every frame sent skips its bookkeeping. */
+    nghttp2_option_set_no_closed_streams(opt, 1);
     if (nghttp2_session_server_new2(&h->ng, cb, h, opt)) goto fail;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->h2_max_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, s->h2_stream_window},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)header_limit(h)},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
     };
     if (nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) ||
         nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,

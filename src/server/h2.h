@@ -20,10 +20,10 @@ struct moat_proxy;
 /* What a stream needs of the connection that carries it (loop.c). */
 struct h2_host {
     void *conn;
-    /* Answers req (its HTTP/1.1 head is head[0..head_len)) as an HTTP/1.1
-     * request would be: the response head, and any small body after it,
-     * in out; a file in *body; or a proxied exchange in *px, which this
-     * module pumps with server_proxy_pump. */
+    /* Answers req (its HTTP/1.1 head is head[0..head_len), see
+     * text_head) as an HTTP/1.1 request would be: the response head, and
+     * any small body after it, in out; a file in *body; or a proxied
+     * exchange in *px, which this module pumps with server_proxy_pump. */
     void (*route)(void *conn, const moat_http_request *req, const uint8_t *head, size_t head_len,
                   moat_buf *out, struct moat_body *body, struct moat_proxy **px,
                   struct moat_resp *resp);
@@ -36,6 +36,9 @@ struct h2_host {
                 int64_t start_us);
     /* Encrypts bytes onto the connection's output queue. Returns 0 or < 0. */
     int (*send)(void *conn, const void *p, size_t n);
+    /* 1 when route needs each request's HTTP/1.1 head (a proxy forwards
+     * it); 0: req is built straight from the HEADERS (head NULL, 0). */
+    int text_head;
 };
 
 /* Makes the session of one connection and queues our SETTINGS (s's

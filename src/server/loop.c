@@ -248,9 +248,10 @@ static int server_conn_take(struct loop *L, struct conn *c, const uint8_t *buf, 
         }
         const char *alpn = moat_tls_get_alpn(c->tls);
         if (alpn && strcmp(alpn, "h2") == 0) {
-            static const struct h2_host host = {NULL, h2_route, h2_reads_body, h2_log, h2_send};
+            static const struct h2_host host = {NULL, h2_route, h2_reads_body, h2_log, h2_send, 0};
             struct h2_host mine = host;
             mine.conn = c;
+            mine.text_head = server_proxy_routes(L->proxy);
             if (!(c->h2 = server_h2_new(L->s, &mine))) return -1;
         }
     }

@@ -299,6 +299,11 @@ int server_proxy_sends_pp(const struct moat_proxy_set *ps)
     return ps ? ps->send_proxy : 0;
 }
 
+int server_proxy_routes(const struct moat_proxy_set *ps)
+{
+    return ps && (ps->only || ps->nroutes > 0);
+}
+
 void server_proxy_origin(struct moat_proxy *px, const struct pp_header *h)
 {
     long n = px->ps->send_proxy == 1   ? pp_encode_v1(h, px->pp, sizeof px->pp)

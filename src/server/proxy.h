@@ -39,6 +39,10 @@ int server_proxy_option(struct moat_proxy_set *ps, const char *name, const char 
 /* --proxy-send-proxy: 0 (off), 1 (v1) or 2 (v2); 0 for NULL. */
 int server_proxy_sends_pp(const struct moat_proxy_set *ps);
 
+/* 1 when some request could go to a backend (a route or --proxy-only),
+ * 0 when the files answer every one (or ps is NULL). */
+int server_proxy_routes(const struct moat_proxy_set *ps);
+
 /* With --proxy-send-proxy: the addresses the PROXY header sent ahead of
  * the request on each new backend connection of px carries (h's family
  * and addresses; its TLVs are not sent). Call it right after

@@ -65,7 +65,8 @@ if moat_serve "h2 attacks" "$S" --cert "$CERTS/p256.pem" --key "$CERTS/p256.key"
 	# (answered by the files' 405 or, through the --proxy fallback, by the
 	# backend at once; the stream is never reset)
 	attack unfinished-body 'status (200|405) rst None closed' 15
-	attack refused-streams '2=0 3=100 4=262144 6=40960'
+	# (9=1: SETTINGS_NO_RFC7540_PRIORITIES, RFC 9218 2.1)
+	attack refused-streams '2=0 3=100 4=262144 6=40960 9=1'
 	attack garbage 'goaway [1-9][0-9]* 0'
 	# several at once, while a client keeps being served
 	apids=()

@@ -335,6 +335,19 @@ static void test_helpers(void)
     char date[30];
     moat_http_date(784111777, date);
     check(strcmp(date, "Sun, 06 Nov 1994 08:49:37 GMT") == 0, "date: IMF-fixdate");
+    /* the remembered dates: three times in turn, each asked again */
+    int dates_ok = 1;
+    for (int round = 0; round < 3; round++) {
+        moat_http_date(784111777, date);
+        dates_ok &= strcmp(date, "Sun, 06 Nov 1994 08:49:37 GMT") == 0;
+        moat_http_date(0, date);
+        dates_ok &= strcmp(date, "Thu, 01 Jan 1970 00:00:00 GMT") == 0;
+        moat_http_date(1700000000, date);
+        dates_ok &= strcmp(date, "Tue, 14 Nov 2023 22:13:20 GMT") == 0;
+        moat_http_date(1700000000, date);
+        dates_ok &= strcmp(date, "Tue, 14 Nov 2023 22:13:20 GMT") == 0;
+    }
+    check(dates_ok, "date: the same answers from the remembered dates");
 
     check(strcmp(moat_http_mime_type("/x/index.html"), "text/html; charset=utf-8") == 0,
           "mime: html");
