@@ -786,8 +786,9 @@ void server_static(const struct moat_server *s, const moat_http_request *req, mo
     char rel[PATH_MAX];
     /* Borrowed from the worker's cache (filecache.h): nothing here closes
      * its descriptors; a body that outlives this call gets a dup. */
-    if ((size_t)snprintf(rel, sizeof rel, "%s", decoded) >= sizeof rel ||
-        !(a.e = server_filecache_get(s, rel))) {
+    size_t dl = strlen(decoded);
+    if (dl < sizeof rel) memcpy(rel, decoded, dl + 1);
+    if (dl >= sizeof rel || !(a.e = server_filecache_get(s, rel))) {
         answer_error(head, resp, 404, a.is_head, a.close);
         return;
     }
