@@ -680,7 +680,9 @@ static int answer_requests(struct loop *L, struct conn *c)
         int body_read;
         int n = next_request(L, c, &req, &body_read);
         if (n == 0) break;
-        moat_buf_clear(&L->head);
+        /* Emptied, not wiped: it holds response heads and the bytes of
+         * served files, which the file cache keeps in memory anyway. */
+        L->head.len = 0;
         int close = answer_one(L, c, &req, n, body_read);
         handled++;
         if (c->px) break;
@@ -932,8 +934,7 @@ static void accept_new(struct loop *L, int plain)
             close(fd);
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        /* TCP_NODELAY comes from the listener (serve.c). */
         struct conn *c = calloc(1, sizeof *c);
         /* --acme before any certificate: no engine yet; a tls-alpn-01
          * ClientHello gets one (server_acme_take), any other is dropped. */
