@@ -160,17 +160,20 @@ const char *moat_http_reason(int status)
 
 void moat_http_date(time_t t, char out[30])
 {
-    /* Every response of a second carries the same Date, and a file its
-     * same Last-Modified: two dates, each made once, so that the two a
-     * file's answer asks for in turn do not push each other out. */
-    static _Thread_local time_t last[2] = {-1, -1};
-    static _Thread_local char made[2][30];
+    /* Every response of a second carries the same Date, and a file's
+     * Last-Modified is asked for again with every request for it: the
+     * last few made are kept (replaced in turn), so the current second
+     * and the files in use are formatted once. */
+    enum { KEPT = 4 };
+    static _Thread_local time_t kept_t[KEPT] = {-1, -1, -1, -1};
+    static _Thread_local char kept[KEPT][30];
     static _Thread_local unsigned next;
-    for (int i = 0; i < 2; i++)
-        if (t == last[i]) {
-            memcpy(out, made[i], 30);
+    for (int i = 0; i < KEPT; i++) {
+        if (kept_t[i] == t) {
+            memcpy(out, kept[i], 30);
             return;
         }
+    }
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -178,9 +181,9 @@ void moat_http_date(time_t t, char out[30])
     gmtime_r(&t, &tm);
     snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
              months[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    memcpy(made[next], out, 30);
-    last[next] = t;
-    next ^= 1;
+    unsigned i = next++ % KEPT;
+    memcpy(kept[i], out, 30);
+    kept_t[i] = t;
 }
 
 static const struct {
@@ -229,9 +232,27 @@ const char *moat_http_mime_type(const char *path)
 
 int moat_http_write_status(moat_buf *out, int status)
 {
-    char line[128];
-    int n = snprintf(line, sizeof line, "HTTP/1.1 %03d %s\r\n", status, moat_http_reason(status));
-    return moat_buf_append(out, line, (size_t)n);
+    const char *reason = moat_http_reason(status);
+    if (status < 100 || status > 999) {
+        char line[128];
+        int n = snprintf(line, sizeof line, "HTTP/1.1 %03d %s\r\n", status, reason);
+        return moat_buf_append(out, line, (size_t)n);
+    }
+    /* Made by hand: once per response, where snprintf costs more than
+     * the rest of the line. */
+    size_t rl = strlen(reason);
+    int r = moat_buf_reserve(out, 13 + rl + 2);
+    if (r) return r;
+    char *p = (char *)out->base + out->len;
+    memcpy(p, "HTTP/1.1 ", 9);
+    p[9] = (char)('0' + status / 100);
+    p[10] = (char)('0' + status / 10 % 10);
+    p[11] = (char)('0' + status % 10);
+    p[12] = ' ';
+    memcpy(p + 13, reason, rl);
+    memcpy(p + 13 + rl, "\r\n", 2);
+    out->len += 13 + rl + 2;
+    return 0;
 }
 
 int moat_http_write_header(moat_buf *out, const char *name, const char *fmt, ...)
@@ -259,10 +280,12 @@ int moat_http_write_header(moat_buf *out, const char *name, const char *fmt, ...
     size_t nl = strlen(name);
     int r = moat_buf_reserve(out, nl + (size_t)n + 4);
     if (r) return r;
-    moat_buf_append(out, name, nl);
-    moat_buf_append(out, ": ", 2);
-    moat_buf_append(out, value, (size_t)n);
-    moat_buf_append(out, "\r\n", 2);
+    uint8_t *p = out->base + out->len;
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, (size_t)n);
+    memcpy(p + nl + 2 + n, "\r\n", 2);
+    out->len += nl + (size_t)n + 4;
     return 0;
 }
 

@@ -76,6 +76,11 @@ void loop_del(struct evloop *el, int fd)
     el->fds[fd] = (struct loop_fd){0};
 }
 
+void loop_forget(struct evloop *el, int fd)
+{
+    if (fd >= 0 && (size_t)fd < el->nfds) el->fds[fd] = (struct loop_fd){0};
+}
+
 int loop_timer(struct evloop *el, int every_ms, loop_timer_fn *fn, void *arg)
 {
     if (el->ntimers >= LOOP_TIMERS) return -1;

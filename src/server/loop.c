@@ -48,7 +48,8 @@
 enum {
     C_OPEN,   /* reading requests, answering them */
     C_FLUSH,  /* sending what is queued, then closing */
-    C_LINGER, /* all sent and write side shut; discarding input until FIN */
+    C_LINGER, /* all sent and write side shut; discarding input until FIN
+               * (out of the epoll set: the sweep looks, see linger_over) */
 };
 
 struct conn {
@@ -139,7 +140,9 @@ static void conn_free(struct loop *L, struct conn *c)
     if (c->next) c->next->prev = c->prev;
     L->nconns--;
     if (c->tls) metrics_uncount(M_CONNECTIONS_OPEN, 0, 0, 1);
-    loop_del(&L->ev, c->fd);
+    /* Accepted sockets are never shared (workers fork nothing, and
+     * nothing is exec'd with them): close() alone leaves the epoll set. */
+    loop_forget(&L->ev, c->fd);
     close(c->fd);
     if (c->body.fd >= 0) close(c->body.fd);
     server_proxy_free(c->px);
@@ -678,7 +681,9 @@ static int answer_requests(struct loop *L, struct conn *c)
         int body_read;
         int n = next_request(L, c, &req, &body_read);
         if (n == 0) break;
-        moat_buf_clear(&L->head);
+        /* Emptied, not wiped: it holds response heads and the bytes of
+         * served files, which the file cache keeps in memory anyway. */
+        L->head.len = 0;
         int close = answer_one(L, c, &req, n, body_read);
         handled++;
         if (c->px) break;
@@ -732,8 +737,12 @@ static int send_body(struct conn *c)
 /* Writes queued records. Returns -1 when the socket failed. */
 static int flush_out(struct loop *L, struct conn *c)
 {
+    /* Closing after this: the last bytes wait in the kernel for the FIN
+     * that shutdown() adds to them, one segment instead of two (a queue
+     * that does not drain here is still pushed by the ACKs it waits for). */
+    int more = c->state == C_FLUSH ? MSG_MORE : 0;
     for (int i = 0; i < 64 && c->out.len; i++) {
-        ssize_t n = send(c->fd, c->out.base, c->out.len, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, c->out.base, c->out.len, MSG_NOSIGNAL | more);
         if (n > 0) {
             moat_buf_consume(&c->out, (size_t)n);
             metrics_count(M_SENT_BYTES, 0, 0, (uint64_t)n);
@@ -753,7 +762,7 @@ static int set_events(struct loop *L, struct conn *c)
 {
     uint32_t ev = 0;
     if (c->state == C_LINGER) {
-        ev = EPOLLIN;
+        return 0; /* out of the epoll set (flush_step) */
     } else if (c->h2) {
         /* Nothing is read while our answers wait for the socket: a
          * client that sends but never reads fills nothing but its own
@@ -785,6 +794,10 @@ static int flush_step(struct loop *L, struct conn *c)
         if (shutdown(c->fd, SHUT_WR) < 0) return -1;
         c->state = C_LINGER;
         c->deadline = core_mono_ms() + LINGER_MS;
+        /* The peer's FIN (and the EPOLLHUP it raises, which no event mask
+         * turns off) would wake the worker once more per connection, for
+         * nothing but a close: the sweep reads it instead, many at once. */
+        loop_del(&L->ev, c->fd);
         return 1;
     }
     return 0;
@@ -922,8 +935,7 @@ static void accept_new(struct loop *L, int plain)
             close(fd);
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        /* TCP_NODELAY comes from the listener (serve.c). */
         struct conn *c = calloc(1, sizeof *c);
         /* --acme before any certificate: no engine yet; a tls-alpn-01
          * ClientHello gets one (server_acme_take), any other is dropped. */
@@ -994,6 +1006,21 @@ static void check_staples(struct evloop *el, int64_t now, void *arg)
     }
 }
 
+/* A lingering connection (C_LINGER): reads and drops what came. Returns
+ * 1 once the peer's FIN (or an error) says it may be closed, 0 while it
+ * may still send. */
+static int linger_over(struct conn *c)
+{
+    uint8_t buf[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = read(c->fd, buf, sizeof buf);
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+    return 0; /* still sending: its deadline ends it */
+}
+
 /* Closes connections past their deadline: a quiet close_notify for an idle
  * one, nothing for a stalled handshake or a lingering close. */
 static void sweep(struct loop *L, int64_t now)
@@ -1003,6 +1030,11 @@ static void sweep(struct loop *L, int64_t now)
     size_t limit = L->nconns, parked = 0;
     for (size_t i = 0; c && i < limit; i++) {
         struct conn *next = c->next;
+        if (c->state == C_LINGER) {
+            if (now >= c->deadline || linger_over(c)) conn_free(L, c);
+            c = next;
+            continue;
+        }
         if (c->px || c->h2) { /* the proxy keeps its own timeouts */
             if (c->px) c->deadline = now + L->s->idle_timeout_ms;
             if (pump(L, c) < 0) {
