@@ -29,15 +29,29 @@ static void init_once(void)
     moat_algs.aes128gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
     moat_algs.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
     moat_algs.chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     init_result = MOAT_ERR_INTERNAL;
     if (!moat_algs.md[0] || !moat_algs.md[1] || !moat_algs.md_sha512 || !moat_algs.aes128gcm ||
-        !moat_algs.aes256gcm || !moat_algs.chacha || !moat_algs.sha3_256 ||
+        !moat_algs.aes256gcm || !moat_algs.chacha || !hmac || !moat_algs.sha3_256 ||
         !moat_algs.sha3_512 || !moat_algs.shake128 || !moat_algs.shake256)
-        return;
+        goto done;
+    /* One HMAC context per hash with the digest already set: each use dups
+     * it, so no per-call name lookup happens. */
+    for (int h = 0; h < 2; h++) {
+        moat_algs.hmac[h] = EVP_MAC_CTX_new(hmac);
+        if (!moat_algs.hmac[h]) goto done;
+        OSSL_PARAM p[2];
+        p[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                (char *)EVP_MD_get0_name(moat_algs.md[h]), 0);
+        p[1] = OSSL_PARAM_construct_end();
+        if (!EVP_MAC_CTX_set_params(moat_algs.hmac[h], p)) goto done;
+    }
     /* The key-generation contexts are per thread and made by kex.c on
      * first use: kex.c calls ML-KEM, which calls here, so calling kex.c
      * from here would make a cycle of files. */
     init_result = 0;
+done:
+    EVP_MAC_free(hmac);
 }
 
 int crypto_init(void)
@@ -119,62 +133,41 @@ int crypto_hash(int h, const void *p, size_t n, uint8_t *out)
     return EVP_Digest(p, n, out, NULL, moat_algs.md[h], NULL) ? 0 : MOAT_ERR_INTERNAL;
 }
 
-/* HMAC (RFC 2104) on one digest context per thread and hash, re-used by
- * each call: the key schedule makes dozens of HMACs per handshake, and
- * libcrypto's EVP_MAC costs several times the four compressions of a
- * short HMAC in its set-up alone. keyed: crypto_hmac_forget has something
- * to wipe. */
-static __thread EVP_MD_CTX *hmac_ctx[2];
+/* One context per thread and hash, re-keyed by each call: the key
+ * schedule makes dozens of HMACs per handshake. keyed: crypto_hmac_forget
+ * has something to wipe. */
+static __thread EVP_MAC_CTX *hmac_ctx[2];
 static __thread int hmac_keyed[2];
 
-/* H(pad ^ key block | p) into out. */
-static int hmac_pass(EVP_MD_CTX *c, const EVP_MD *md, const uint8_t *kb, size_t bl, uint8_t x,
-                     const uint8_t *p, size_t n, uint8_t *out)
-{
-    uint8_t pad[128];
-    for (size_t i = 0; i < bl; i++)
-        pad[i] = kb[i] ^ x;
-    int ok = EVP_DigestInit_ex2(c, md, NULL) && EVP_DigestUpdate(c, pad, bl) &&
-             EVP_DigestUpdate(c, p, n) && EVP_DigestFinal_ex(c, out, NULL);
-    moat_wipe(pad, sizeof pad);
-    return ok;
-}
+/* A zero-length key is legal in HKDF; libcrypto wants a non-NULL pointer. */
+static const uint8_t nokey[1];
 
 int crypto_hmac(int h, const uint8_t *key, size_t klen, const uint8_t *p, size_t n, uint8_t *out)
 {
     if (crypto_init()) return MOAT_ERR_INTERNAL;
-    if (h != MOAT_HASH_SHA256 && h != MOAT_HASH_SHA384) return MOAT_ERR_ARG;
-    EVP_MD_CTX *c = hmac_ctx[h];
-    if (!c && !(c = hmac_ctx[h] = EVP_MD_CTX_new())) return MOAT_ERR_NOMEM;
-    const EVP_MD *md = moat_algs.md[h];
-    size_t bl = h == MOAT_HASH_SHA256 ? 64 : 128, hl = crypto_hash_len(h);
-    uint8_t kb[128] = {0}, inner[MOAT_HASH_MAX];
-    int ok = 1;
+    EVP_MAC_CTX *c = hmac_ctx[h];
+    if (!c && !(c = hmac_ctx[h] = EVP_MAC_CTX_dup(moat_algs.hmac[h]))) return MOAT_ERR_NOMEM;
+    size_t outl = 0;
     hmac_keyed[h] = 1;
-    if (klen > bl) /* 2: a key longer than a block is hashed first */
-        ok = EVP_DigestInit_ex2(c, md, NULL) && EVP_DigestUpdate(c, key, klen) &&
-             EVP_DigestFinal_ex(c, kb, NULL);
-    else if (klen)
-        memcpy(kb, key, klen);
-    ok = ok && hmac_pass(c, md, kb, bl, 0x36, p, n, inner) &&
-         hmac_pass(c, md, kb, bl, 0x5c, inner, hl, out);
-    moat_wipe(kb, sizeof kb);
-    moat_wipe(inner, sizeof inner);
+    int ok = EVP_MAC_init(c, klen ? key : nokey, klen, NULL) && EVP_MAC_update(c, p, n) &&
+             EVP_MAC_final(c, out, &outl, MOAT_HASH_MAX);
     return ok ? 0 : MOAT_ERR_INTERNAL;
 }
 
 void crypto_hmac_forget(void)
 {
-    /* After a call a context holds the last state it hashed, the HMAC's
-     * output among them: a resumption or traffic secret of a connection
-     * long closed. Starting it again wipes that; once per derivation, not
-     * per HMAC. A context that cannot be started again is freed (libcrypto
+    /* Keyed, a context keeps a copy of the key (libcrypto holds one for
+     * TLS 1.2's HMAC) and the states hashed from it, the last output
+     * among them: a resumption or traffic secret of a connection long
+     * closed. Keying it again with the empty key frees and wipes all of
+     * that; once per derivation, not per HMAC, as it costs about what an
+     * HMAC does. A context that cannot be keyed again is freed (libcrypto
      * wipes what it frees). */
     for (int h = 0; h < 2; h++) {
         if (!hmac_keyed[h]) continue;
         hmac_keyed[h] = 0;
-        if (!EVP_DigestInit_ex2(hmac_ctx[h], moat_algs.md[h], NULL)) {
-            EVP_MD_CTX_free(hmac_ctx[h]);
+        if (!EVP_MAC_init(hmac_ctx[h], nokey, 0, NULL)) {
+            EVP_MAC_CTX_free(hmac_ctx[h]);
             hmac_ctx[h] = NULL;
         }
     }

@@ -9,6 +9,7 @@ struct moat_algs {
     EVP_MD *md_sha512;
     EVP_MD *sha3_256, *sha3_512, *shake128, *shake256; /* ML-KEM's H, G, XOF; J and PRF */
     EVP_CIPHER *aes128gcm, *aes256gcm, *chacha;
+    EVP_MAC_CTX *hmac[2]; /* templates with the digest set */
 };
 extern struct moat_algs moat_algs;
 
