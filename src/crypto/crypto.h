@@ -85,7 +85,8 @@ moat_aead *crypto_aead_new(uint16_t suite, int encrypt, const uint8_t *key);
 int crypto_aead_seal(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
                      const uint8_t *in, size_t inlen, uint8_t *out);
 /* The same for in followed by tail (the record's inner content type):
- * no copy of in is needed. out must not overlap in. */
+ * no copy of in is needed. out is in (sealed in place) or does not
+ * overlap it. */
 int crypto_aead_seal_tail(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
                           const uint8_t *in, size_t inlen, const uint8_t *tail, size_t taillen,
                           uint8_t *out);

@@ -335,6 +335,7 @@ struct moat_tls {
     unsigned ku_received;    /* KeyUpdates received since the peer's last app data */
     unsigned empty_received; /* records in a row that moved nothing (MAX_EMPTY_RECORDS) */
     uint64_t key_limit;      /* records per key before a KeyUpdate (5.5) */
+    size_t send_room;        /* data bytes reserved in out by moat_tls_send_space */
     unsigned renego_refused; /* TLS 1.2: renegotiation attempts answered no_renegotiation */
     int resumed;
     int ocsp_stapled;     /* client: a staple came, was checked and counted */
