@@ -73,7 +73,7 @@ static int choose_suite_cert(moat_tls *t, const tls_hello *ch)
             if (!has16(ch->suites, suite)) continue;
             for (size_t i = 0; i < c->ncreds; i++) {
                 const moat_cred *cr = c->creds[i];
-                if (pass == 0 && !(t->sni[0] && crypto_cred_matches_name(cr, t->sni))) continue;
+                if (pass == 0 && !(t->sni && crypto_cred_matches_name(cr, t->sni))) continue;
                 if (cred_is_ecdsa(cr) != ecdsa || (ecdsa && !curve_ok(cr, ch))) continue;
                 uint16_t scheme = pick_scheme(cr, ch);
                 if (!scheme) continue;
@@ -176,7 +176,7 @@ static int send_server_hello(moat_tls *t, const tls_hello *ch)
     }
     if (h->send_ticket12) empty_ext(&w, EXT_SESSION_TICKET);
     if (!t->resumed && staple_index(t, &ci)) empty_ext(&w, EXT_STATUS_REQUEST);
-    if (t->alpn[0]) {
+    if (t->alpn) {
         wr_u16(&w, EXT_ALPN);
         wr_open(&w, 2);
         wr_open(&w, 2);
@@ -186,7 +186,7 @@ static int send_server_hello(moat_tls *t, const tls_hello *ch)
         wr_close(&w);
         wr_close(&w);
     }
-    if (!t->resumed && t->sni[0] && crypto_cred_matches_name(h->cred, t->sni))
+    if (!t->resumed && t->sni && crypto_cred_matches_name(h->cred, t->sni))
         empty_ext(&w, EXT_SERVER_NAME);
     wr_close(&w);
     wr_close(&w);
@@ -305,8 +305,8 @@ static int queue_ticket(moat_tls *t)
     s.lifetime = t->resumed ? t->auth_lifetime : t->cfg->ticket_lifetime;
     memcpy(s.psk, t->hs->ms, TLS12_MS_LEN);
     s.psklen = TLS12_MS_LEN;
-    snprintf(s.sni, sizeof s.sni, "%s", t->sni);
-    snprintf(s.alpn, sizeof s.alpn, "%s", t->alpn);
+    snprintf(s.sni, sizeof s.sni, "%s", TLS_STR(t->sni));
+    snprintf(s.alpn, sizeof s.alpn, "%s", TLS_STR(t->alpn));
     snprintf(s.ident, sizeof s.ident, "%s", TX(t)->peer_identity);
     if (s.ident[0]) {
         memcpy(s.client_ca, t->cfg->client_ca_id, sizeof s.client_ca);

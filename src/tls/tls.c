@@ -60,10 +60,10 @@ void moat_tls_free(moat_tls *t)
     tls_hs_free(t);
     moat_buf_free(&t->rx);
     moat_buf_free(&t->hsmsg);
-    moat_buf_free(&t->scratch);
     rl_clear(&t->rd);
     rl_clear(&t->wr);
     tls_session_free(t->session);
+    free(t->sni);
     if (t->tx) {
         free(t->tx->peer_certs);
         moat_wipe(t->tx, sizeof *t->tx);
@@ -486,11 +486,11 @@ int moat_tls_did_hrr(const moat_tls *t)
 }
 const char *moat_tls_get_alpn(const moat_tls *t)
 {
-    return t->alpn[0] ? t->alpn : NULL;
+    return t->alpn;
 }
 const char *moat_tls_get_sni(const moat_tls *t)
 {
-    return t->sni[0] ? t->sni : NULL;
+    return t->sni;
 }
 const char *moat_tls_verify_error(const moat_tls *t)
 {
