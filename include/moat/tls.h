@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "moat/buf.h"
 #include "moat/error.h"
@@ -246,6 +247,24 @@ int moat_tls_recv(moat_tls *t, const uint8_t *in, size_t len, moat_buf *out, moa
 /* Encrypts application data into records appended to out. Only after the
  * handshake is done. */
 int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len);
+
+/* Sending without a copy: the caller writes application data straight
+ * into the records being built at the end of out (from a file with
+ * preadv, say), and the engine seals them where they lie.
+ *
+ * moat_tls_send_space reserves room at the end of out for up to len bytes
+ * in at most max records (16 KiB of data each) and points iov[0..k) at
+ * their data areas, in order; it returns k (>= 1) or a negative error.
+ * The caller fills those areas in order (each whole before the next:
+ * exactly what preadv or readv does), then calls moat_tls_send_seal with
+ * the number of bytes it wrote (0 to give up; at most the sum of the
+ * areas). Records are then complete in out, as moat_tls_send would have
+ * made them. Between the two calls nothing may use out or t. Records
+ * may precede the reserved room (a KeyUpdate due under 5.5), so iov is
+ * all the caller may assume about where the data goes. Only after the
+ * handshake; len and max at least 1 (else MOAT_ERR_ARG). */
+int moat_tls_send_space(moat_tls *t, moat_buf *out, size_t len, struct iovec *iov, size_t max);
+int moat_tls_send_seal(moat_tls *t, moat_buf *out, size_t len);
 
 /* Appends a close_notify alert. */
 int moat_tls_close(moat_tls *t, moat_buf *out);

@@ -86,7 +86,7 @@ int crypto_aead_seal(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, 
                      const uint8_t *in, size_t inlen, uint8_t *out);
 /* The same for in followed by tail (the record's inner content type):
  * the caller need not join them (a small in is copied into out and
- * sealed there). out may be in; it must not otherwise overlap it. */
+ * sealed there). out is in (sealed in place) or does not overlap it. */
 int crypto_aead_seal_tail(moat_aead *a, const uint8_t nonce[12], const uint8_t *aad, size_t aadlen,
                           const uint8_t *in, size_t inlen, const uint8_t *tail, size_t taillen,
                           uint8_t *out);

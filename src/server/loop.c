@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +34,8 @@
 #include "server/server.h"
 
 #define READ_CHUNK 16384          /* bytes read from a socket at once */
-#define BODY_CHUNK 16384          /* plaintext per record, the TLS maximum */
+#define BODY_RECORDS 4            /* records a file is read into at once */
+#define BODY_CHUNK (BODY_RECORDS * 16384) /* file bytes per read: whole TLS records */
 #define OUT_HIGH (64 * 1024)      /* stop producing while this much waits */
 #define APP_MAX (64 * 1024)       /* stop reading while this much plaintext waits */
 #define PARK_MS 1000              /* idle this long: cipher contexts freed (moat_tls_park) */
@@ -56,7 +58,8 @@ struct conn {
     int fd;
     int state;
     moat_tls *tls;         /* NULL: a plain-HTTP redirect connection */
-    moat_buf out;          /* TLS records waiting for the socket */
+    moat_buf out;          /* TLS records waiting for the socket, from out_sent on */
+    size_t out_sent;       /* bytes of out already sent (dropped once all are) */
     moat_buf app;          /* decrypted bytes not yet answered */
     struct moat_body body; /* file bytes still to send */
     struct moat_proxy *px; /* a request handed to the reverse proxy (proxy.c) */
@@ -152,7 +155,7 @@ static void conn_free(struct loop *L, struct conn *c)
     free(c->pp);
     free(c->pp_note);
     free(c->pp_fwd);
-    c->out.len = c->app.len = 0;
+    c->out.len = c->out_sent = c->app.len = 0;
     buf_return(L, &c->out);
     buf_return(L, &c->app);
     free(c);
@@ -700,25 +703,47 @@ static int answer_requests(struct loop *L, struct conn *c)
     return handled;
 }
 
+/* Reads the next piece of the current file straight into the records
+ * being built at the end of out (moat_tls_send_space), several at once,
+ * and seals them where they lie: the file's bytes are copied once, by
+ * the kernel, and encrypted in place. Plain HTTP has no engine (and
+ * serves no files today): a plain read onto the queue. Returns the bytes
+ * read, 0 at the file's end or -1 (the connection cannot go on). */
+static ssize_t body_piece(struct conn *c, size_t want)
+{
+    struct iovec iov[BODY_RECORDS];
+    int k;
+    if (!c->tls) {
+        if (moat_buf_reserve(&c->out, want) < 0) return -1;
+        iov[0] = (struct iovec){c->out.base + c->out.len, want};
+        k = 1;
+    } else if ((k = moat_tls_send_space(c->tls, &c->out, want, iov, BODY_RECORDS)) < 0) {
+        return -1;
+    }
+    ssize_t n;
+    do
+        n = preadv(c->body.fd, iov, k, c->body.off);
+    while (n < 0 && errno == EINTR);
+    if (!c->tls) {
+        if (n > 0) c->out.len += (size_t)n;
+    } else if (moat_tls_send_seal(c->tls, &c->out, n > 0 ? (size_t)n : 0) < 0) {
+        return -1;
+    }
+    return n < 0 ? -1 : n;
+}
+
 /* Encrypts more of the current file while the queue is short. Returns 1
  * when it produced something. */
 static int send_body(struct conn *c)
 {
-    uint8_t buf[BODY_CHUNK];
     int produced = 0;
     for (int i = 0; i < OUT_HIGH / BODY_CHUNK + 1 && c->body.fd >= 0 && c->out.len < OUT_HIGH;
          i++) {
         size_t want = c->body.left < BODY_CHUNK ? (size_t)c->body.left : BODY_CHUNK;
-        ssize_t n = pread(c->body.fd, buf, want, c->body.off);
+        ssize_t n = body_piece(c, want);
         if (n <= 0) {
-            if (n < 0 && errno == EINTR) continue;
             /* The file shrank or failed: Content-Length cannot be kept, so
              * end without close_notify and let the client see truncation. */
-            end_body(c);
-            c->state = C_FLUSH;
-            return produced;
-        }
-        if (conn_send(c, buf, (size_t)n) < 0) {
             end_body(c);
             c->state = C_FLUSH;
             return produced;
@@ -742,9 +767,13 @@ static int flush_out(struct loop *L, struct conn *c)
      * that does not drain here is still pushed by the ACKs it waits for). */
     int more = c->state == C_FLUSH ? MSG_MORE : 0;
     for (int i = 0; i < 64 && c->out.len; i++) {
-        ssize_t n = send(c->fd, c->out.base, c->out.len, MSG_NOSIGNAL | more);
+        ssize_t n = send(c->fd, c->out.base + c->out_sent, c->out.len - c->out_sent,
+                         MSG_NOSIGNAL | more);
         if (n > 0) {
-            moat_buf_consume(&c->out, (size_t)n);
+            /* No copy of what is left: it goes from where it is, and the
+             * queue empties once it is all out. */
+            c->out_sent += (size_t)n;
+            if (c->out_sent == c->out.len) c->out.len = c->out_sent = 0;
             metrics_count(M_SENT_BYTES, 0, 0, (uint64_t)n);
             if (!c->h2) touch(L, c); /* HTTP/2: only response frames count (pump_h2) */
         } else if (n < 0 && errno == EINTR) {
@@ -1068,7 +1097,8 @@ static void sweep(struct loop *L, int64_t now)
                         c->addr);
             if (c->state == C_OPEN && c->handshake_done && c->tls) {
                 moat_tls_close(c->tls, &c->out);
-                send(c->fd, c->out.base, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                send(c->fd, c->out.base + c->out_sent, c->out.len - c->out_sent,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
             }
             conn_free(L, c);
         }
@@ -1163,7 +1193,8 @@ int server_run(struct moat_server *s)
         struct conn *c = L.conns;
         if (c->state == C_OPEN && c->handshake_done && c->tls) {
             moat_tls_close(c->tls, &c->out);
-            send(c->fd, c->out.base, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            send(c->fd, c->out.base + c->out_sent, c->out.len - c->out_sent,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
         }
         conn_free(&L, c);
     }

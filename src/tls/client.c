@@ -504,8 +504,7 @@ static int recv_encrypted_extensions(moat_tls *t, const uint8_t *msg, size_t len
                 return ALERT(DECODE_ERROR);
             if (!tls_alpn_has(t->cfg->alpn, t->cfg->alpn_len, proto.p, proto.n))
                 return ALERT(ILLEGAL_PARAMETER);
-            memcpy(t->alpn, proto.p, proto.n);
-            t->alpn[proto.n] = 0;
+            t->alpn = tls_alpn_name(t->cfg, proto.p, proto.n);
             break;
         }
         default:

@@ -58,8 +58,7 @@ static int read_extensions(moat_tls *t, rd_t exts, int *ems, int *reneg)
                 return ALERT(DECODE_ERROR);
             if (!tls_alpn_has(t->cfg->alpn, t->cfg->alpn_len, proto.p, proto.n))
                 return ALERT(ILLEGAL_PARAMETER);
-            memcpy(t->alpn, proto.p, proto.n);
-            t->alpn[proto.n] = 0;
+            t->alpn = tls_alpn_name(t->cfg, proto.p, proto.n);
             break;
         }
         default:
@@ -306,7 +305,7 @@ static int recv_new_session_ticket(moat_tls *t, const uint8_t *msg, size_t len)
     memcpy(s->psk, t->hs->ms, TLS12_MS_LEN);
     s->psklen = TLS12_MS_LEN;
     snprintf(s->sni, sizeof s->sni, "%s", TX(t)->server_name);
-    snprintf(s->alpn, sizeof s->alpn, "%s", t->alpn);
+    snprintf(s->alpn, sizeof s->alpn, "%s", TLS_STR(t->alpn));
     memcpy(s->ticket, ticket.p, ticket.n);
     s->ticketlen = ticket.n;
     return 0;

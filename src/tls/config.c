@@ -265,9 +265,11 @@ int moat_tls_config_set_alpn(moat_tls_config *c, const char *const *protos, size
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(protos[i]);
         if (l == 0 || l > 255 || len + 1 + l > sizeof c->alpn) return MOAT_ERR_ARG;
-        c->alpn[len++] = (uint8_t)l;
-        memcpy(c->alpn + len, protos[i], l);
-        len += l;
+        c->alpn[len] = (uint8_t)l;
+        memcpy(c->alpn + len + 1, protos[i], l);
+        memcpy(c->alpn_names + len, protos[i], l);
+        c->alpn_names[len + l] = '\0';
+        len += 1 + l;
     }
     c->alpn_len = len;
     return 0;

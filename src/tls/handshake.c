@@ -274,6 +274,25 @@ int tls_alpn_has(const uint8_t *list, size_t listlen, const uint8_t *p, size_t n
     return 0;
 }
 
+const char *tls_alpn_name(const moat_tls_config *c, const uint8_t *p, size_t n)
+{
+    /* alpn_names keeps each name where its entry of alpn starts. */
+    for (size_t off = 0; off < c->alpn_len; off += 1 + c->alpn[off])
+        if (c->alpn[off] == n && !memcmp(c->alpn + off + 1, p, n)) return c->alpn_names + off;
+    return NULL;
+}
+
+int tls_set_str(char **dst, const uint8_t *p, size_t n)
+{
+    free(*dst);
+    *dst = NULL;
+    if (!n) return 0;
+    if (!(*dst = malloc(n + 1))) return MOAT_ERR_NOMEM;
+    memcpy(*dst, p, n);
+    (*dst)[n] = '\0';
+    return 0;
+}
+
 int tls_cv_content(moat_tls *t, int server, uint8_t *out, size_t *len)
 {
     /* 4.4.3: 64 spaces, the context string, a zero byte, the transcript hash. */

@@ -166,6 +166,7 @@ struct moat_tls_config {
     void *clock_arg;
     uint8_t alpn[512]; /* wire form: vec8 entries */
     size_t alpn_len;
+    char alpn_names[512]; /* the same protocols as strings, one after another */
     moat_tls_keylog_fn keylog; /* NULL: no key log */
     void *keylog_arg;
     /* resumption (server) */
@@ -327,7 +328,6 @@ struct moat_tls {
     int state;
     moat_buf rx;    /* bytes of an incomplete record */
     moat_buf hsmsg; /* bytes of an incomplete handshake message */
-    moat_buf scratch;
     tls_dir rd, wr;
     uint16_t suite, group, sigscheme;
     uint16_t version; /* TLS_V13 or TLS_V12 once ServerHello is sent or read; 0 before */
@@ -336,8 +336,8 @@ struct moat_tls {
     struct hs *hs;
     uint8_t exporter[MOAT_HASH_MAX], resumption[MOAT_HASH_MAX];
     struct tls_text *tx; /* NULL until needed; read through TX(t) */
-    char sni[256];
-    char alpn[256];
+    char *sni;  /* server: the name the client sent; NULL when none */
+    const char *alpn; /* the protocol agreed, in cfg->alpn_names; NULL when none */
     int peer_closed, sent_close, did_hrr, ccs_sent;
     unsigned ccs_received; /* unprotected CCS records dropped so far */
     int skip_early_data;   /* 4.2.10: the client offered 0-RTT, which we never accept */
@@ -346,6 +346,7 @@ struct moat_tls {
     unsigned ku_received;    /* KeyUpdates received since the peer's last app data */
     unsigned empty_received; /* records in a row that moved nothing (MAX_EMPTY_RECORDS) */
     uint64_t key_limit;      /* records per key before a KeyUpdate (5.5) */
+    size_t send_room;        /* data bytes reserved in out by moat_tls_send_space */
     unsigned renego_refused; /* TLS 1.2: renegotiation attempts answered no_renegotiation */
     int resumed;
     int ocsp_stapled;     /* client: a staple came, was checked and counted */
@@ -459,6 +460,14 @@ int tls_transcript_message_hash(moat_tls *t, const uint8_t *ch1, size_t len);
 int tls_binder_transcript(moat_tls *t, int h, const uint8_t *ch, size_t len, uint8_t *out);
 /* RFC 7301: whether a vec8 list of protocols holds p. */
 int tls_alpn_has(const uint8_t *list, size_t listlen, const uint8_t *p, size_t n);
+/* Replaces *dst (freed) with a copy of p[0..n) as a string; n 0 frees it
+ * and leaves NULL. 0 or MOAT_ERR_NOMEM. A connection keeps the name the
+ * peer sent so, not in a fixed array every idle connection would carry. */
+int tls_set_str(char **dst, const uint8_t *p, size_t n);
+#define TLS_STR(s) ((s) ? (s) : "")
+/* The name in c->alpn_names of protocol p[0..n), one of c's; NULL when
+ * c has no such protocol. */
+const char *tls_alpn_name(const moat_tls_config *c, const uint8_t *p, size_t n);
 int tls_cv_content(moat_tls *t, int server, uint8_t *out, size_t *len);
 extern const uint16_t tls_sigschemes[];
 extern const size_t tls_nsigschemes;

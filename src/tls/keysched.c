@@ -294,13 +294,26 @@ static void aad12(const tls_dir *d, uint8_t type, size_t len, uint8_t aad[13])
     aad[12] = (uint8_t)len;
 }
 
-static int seal12(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moat_buf *out)
+/* 1.2's explicit nonce (RFC 5288 3): 8 bytes for GCM, none for ChaCha20. */
+static size_t explicit_len(const tls_dir *d)
 {
-    size_t ex = d->suite == MOAT_AEAD_CHACHA20_POLY1305 ? 0 : 8, body = ex + len + 16;
-    if (d->seq == UINT64_MAX) return MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
-    int r = moat_buf_reserve(out, 5 + body);
-    if (r) return r;
-    uint8_t *h = out->base + out->len, aad[13], nonce[12], explicit_nonce[8];
+    return d->suite == MOAT_AEAD_CHACHA20_POLY1305 ? 0 : 8;
+}
+
+size_t rl_prefix(const tls_dir *d)
+{
+    return 5 + (d->aead && d->v12 ? explicit_len(d) : 0);
+}
+
+size_t rl_suffix(const tls_dir *d)
+{
+    return d->aead ? (d->v12 ? 16 : 1 + 16) : 0;
+}
+
+static int seal12(tls_dir *d, uint8_t type, uint8_t *h, const uint8_t *data, size_t len)
+{
+    size_t ex = explicit_len(d), body = ex + len + 16;
+    uint8_t aad[13], nonce[12], explicit_nonce[8];
     for (int i = 0; i < 8; i++)
         explicit_nonce[i] = (uint8_t)(d->seq >> (56 - 8 * i));
     h[0] = type;
@@ -309,15 +322,12 @@ static int seal12(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moa
     h[3] = (uint8_t)(body >> 8);
     h[4] = (uint8_t)body;
     memcpy(h + 5, explicit_nonce, ex); /* RFC 5288 3: the sequence number */
-    memmove(h + 5 + ex, data, len);
+    if (data != h + 5 + ex) memmove(h + 5 + ex, data, len);
     aad12(d, type, len, aad);
     ks12_nonce(d->suite, d->iv, d->seq, explicit_nonce, nonce);
-    r = crypto_aead_seal(d->aead, nonce, aad, 13, h + 5 + ex, len, h + 5 + ex);
+    int r = crypto_aead_seal(d->aead, nonce, aad, 13, h + 5 + ex, len, h + 5 + ex);
     moat_wipe(nonce, sizeof nonce);
-    if (r) return r;
-    d->seq++;
-    out->len += 5 + body;
-    return 0;
+    return r;
 }
 
 static int open12(tls_dir *d, const uint8_t *hdr, const uint8_t *body, size_t bodylen, uint8_t *out,
@@ -340,33 +350,43 @@ static int open12(tls_dir *d, const uint8_t *hdr, const uint8_t *body, size_t bo
     return 0;
 }
 
+int rl_seal_at(tls_dir *d, uint8_t type, uint8_t *h, const uint8_t *data, size_t len)
+{
+    if (len > TLS_MAX_PLAIN) return MOAT_ERR_ARG;
+    if (d->aead && d->seq == UINT64_MAX) return MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
+    int r = 0;
+    if (d->aead && d->v12) {
+        r = seal12(d, type, h, data, len);
+    } else {
+        size_t body = len + rl_suffix(d);
+        h[0] = d->aead ? 23 : type; /* opaque_type is application_data */
+        h[1] = 3;
+        h[2] = 3;
+        h[3] = (uint8_t)(body >> 8);
+        h[4] = (uint8_t)body;
+        if (d->aead) {
+            uint8_t nonce[12];
+            make_nonce(d, nonce);
+            /* Encrypted from the caller's bytes (or in place), the type
+             * after them. */
+            r = crypto_aead_seal_tail(d->aead, nonce, h, 5, data, len, &type, 1, h + 5);
+            moat_wipe(nonce, sizeof nonce); /* the first one is the IV itself */
+        } else if (data != h + 5) {
+            memmove(h + 5, data, len);
+        }
+    }
+    if (!r && d->aead) d->seq++;
+    return r;
+}
+
 int rl_seal(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moat_buf *out)
 {
     if (len > TLS_MAX_PLAIN) return MOAT_ERR_ARG;
-    if (d->aead && d->v12) return seal12(d, type, data, len, out);
-    size_t body = d->aead ? len + 1 + 16 : len;
-    int r = moat_buf_reserve(out, 5 + body);
-    if (r) return r;
-    uint8_t *h = out->base + out->len;
-    h[0] = d->aead ? 23 : type; /* opaque_type is application_data */
-    h[1] = 3;
-    h[2] = 3;
-    h[3] = (uint8_t)(body >> 8);
-    h[4] = (uint8_t)body;
-    if (d->aead) {
-        if (d->seq == UINT64_MAX) return MOAT_ERR_ALERT(MOAT_ALERT_INTERNAL_ERROR);
-        uint8_t nonce[12];
-        make_nonce(d, nonce);
-        /* Encrypted straight from the caller's bytes, the type after them. */
-        r = crypto_aead_seal_tail(d->aead, nonce, h, 5, data, len, &type, 1, h + 5);
-        moat_wipe(nonce, sizeof nonce); /* the first one is the IV itself */
-        if (r) return r;
-        d->seq++;
-    } else {
-        memmove(h + 5, data, len);
-    }
-    out->len += 5 + body;
-    return 0;
+    size_t n = rl_prefix(d) + len + rl_suffix(d);
+    int r = moat_buf_reserve(out, n);
+    if (!r) r = rl_seal_at(d, type, out->base + out->len, data, len);
+    if (!r) out->len += n;
+    return r;
 }
 
 int rl_open(tls_dir *d, const uint8_t *hdr, const uint8_t *body, size_t bodylen, uint8_t *out,

@@ -103,6 +103,14 @@ int rl_unpark(tls_dir *d);
  * With 1.2 keys, a 1.2 record: the real type in the header, for GCM the
  * 8-byte explicit nonce before the ciphertext. */
 int rl_seal(tls_dir *d, uint8_t type, const uint8_t *data, size_t len, moat_buf *out);
+/* What a record under d puts before its plaintext (the header, and 1.2
+ * GCM's explicit nonce) and after it (1.3's inner type, the tag). */
+size_t rl_prefix(const tls_dir *d);
+size_t rl_suffix(const tls_dir *d);
+/* Writes one record as rl_seal does, at rec (room for rl_prefix + len +
+ * rl_suffix bytes), from data: elsewhere, or already in place at
+ * rec + rl_prefix(d) (then it is sealed where it lies, no copy). */
+int rl_seal_at(tls_dir *d, uint8_t type, uint8_t *rec, const uint8_t *data, size_t len);
 /* Opens a protected record (5-byte header then body), writing the inner
  * plaintext to out (room for bodylen bytes). Sets *type and *len.
  * Returns 0, MOAT_ERR_ALERT(bad_record_mac), (unexpected_message) for an

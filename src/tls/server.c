@@ -186,11 +186,11 @@ static int parse_sni(moat_tls *t, tls_hello *ch)
             uint8_t nt = rd_u8(&l);
             rd_t name = rd_vec(&l, 2);
             if (l.err) return ALERT(DECODE_ERROR);
-            if (nt != 0 || t->sni[0]) continue;
-            if (name.n == 0 || name.n >= sizeof t->sni || memchr(name.p, 0, name.n))
+            if (nt != 0 || t->sni) continue;
+            if (name.n == 0 || name.n > 255 || memchr(name.p, 0, name.n))
                 return ALERT(ILLEGAL_PARAMETER);
-            memcpy(t->sni, name.p, name.n);
-            t->sni[name.n] = 0;
+            int r = tls_set_str(&t->sni, name.p, name.n);
+            if (r) return r;
         }
     }
     return 0;
@@ -225,12 +225,12 @@ static int choose_cert(moat_tls *t, tls_hello *ch)
     /* Passes 0 and 1 look at the certificates named like the SNI: through
      * the name index (certindex.c), or all of them when it cannot say. */
     uint32_t cand[TLS_NAME_CAND_MAX];
-    int ncand = t->sni[0] ? tls_names_find(c, t->sni, cand, TLS_NAME_CAND_MAX) : 0;
+    int ncand = t->sni ? tls_names_find(c, t->sni, cand, TLS_NAME_CAND_MAX) : 0;
     for (int pass = 0; pass < 4; pass++) {
         size_t count = pass < 2 && ncand >= 0 ? (size_t)ncand : c->ncreds;
         for (size_t k = 0; k < count; k++) {
             size_t i = pass < 2 && ncand >= 0 ? cand[k] : k;
-            if (pass < 2 && !(t->sni[0] && crypto_cred_matches_name(c->creds[i], t->sni))) continue;
+            if (pass < 2 && !(t->sni && crypto_cred_matches_name(c->creds[i], t->sni))) continue;
             if (pass % 2 == 0 && !chain_fits(c->creds[i], cert_list)) continue;
             for (rd_t s = ch->sigalgs; s.n;) {
                 uint16_t scheme = rd_u16(&s);
@@ -259,8 +259,7 @@ static int choose_alpn(moat_tls *t, tls_hello *ch)
     for (rd_t o = rd_init(t->cfg->alpn, t->cfg->alpn_len); o.n;) {
         rd_t mine = rd_vec(&o, 1);
         if (tls_alpn_has(ch->alpn.p, ch->alpn.n, mine.p, mine.n)) {
-            memcpy(t->alpn, mine.p, mine.n);
-            t->alpn[mine.n] = 0;
+            t->alpn = tls_alpn_name(t->cfg, mine.p, mine.n);
             return 0;
         }
     }
@@ -473,8 +472,8 @@ static int send_hello_retry_request(moat_tls *t, const tls_hello *ch, const uint
     t->did_hrr = 1;
     h->hrr_suite = t->suite;
     h->hrr_group = group;
-    t->sni[0] = 0; /* parsed again from the second ClientHello */
-    t->alpn[0] = 0;
+    tls_set_str(&t->sni, NULL, 0); /* parsed again from the second ClientHello */
+    t->alpn = NULL;
     moat_buf m;
     moat_buf_init(&m);
     wr_t w = wr_init(&m);
@@ -543,8 +542,8 @@ static int send_encrypted_extensions(moat_tls *t)
     wr_u8(&w, HS_ENCRYPTED_EXTENSIONS);
     wr_open(&w, 3);
     wr_open(&w, 2);
-    if (t->alpn[0]) tls_wr_alpn_chosen(&w, t->alpn);
-    if (t->sni[0] && h->cred && crypto_cred_matches_name(h->cred, t->sni)) {
+    if (t->alpn) tls_wr_alpn_chosen(&w, t->alpn);
+    if (t->sni && h->cred && crypto_cred_matches_name(h->cred, t->sni)) {
         /* RFC 6066 3: an empty server_name says the name was used. */
         wr_u16(&w, EXT_SERVER_NAME);
         wr_u16(&w, 0);

@@ -69,7 +69,7 @@ static int choose_suite_cert(moat_tls *t, const tls_hello *ch)
     /* Pass 0 looks at the certificates named like the SNI: through the
      * name index (certindex.c), or all of them when it cannot say. */
     uint32_t cand[TLS_NAME_CAND_MAX];
-    int ncand = t->sni[0] ? tls_names_find(c, t->sni, cand, TLS_NAME_CAND_MAX) : 0;
+    int ncand = t->sni ? tls_names_find(c, t->sni, cand, TLS_NAME_CAND_MAX) : 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t a = 0; a < nours; a++) {
             uint16_t suite = ours[a];
@@ -79,7 +79,7 @@ static int choose_suite_cert(moat_tls *t, const tls_hello *ch)
             for (size_t k = 0; k < count; k++) {
                 size_t i = pass == 0 && ncand >= 0 ? cand[k] : k;
                 const moat_cred *cr = c->creds[i];
-                if (pass == 0 && !(t->sni[0] && crypto_cred_matches_name(cr, t->sni))) continue;
+                if (pass == 0 && !(t->sni && crypto_cred_matches_name(cr, t->sni))) continue;
                 if (cred_is_ecdsa(cr) != ecdsa || (ecdsa && !curve_ok(cr, ch))) continue;
                 uint16_t scheme = pick_scheme(cr, ch);
                 if (!scheme) continue;
@@ -182,8 +182,8 @@ static int send_server_hello(moat_tls *t, const tls_hello *ch)
     }
     if (h->send_ticket12) empty_ext(&w, EXT_SESSION_TICKET);
     if (!t->resumed && staple_index(t, &ci)) empty_ext(&w, EXT_STATUS_REQUEST);
-    if (t->alpn[0]) tls_wr_alpn_chosen(&w, t->alpn);
-    if (!t->resumed && t->sni[0] && crypto_cred_matches_name(h->cred, t->sni))
+    if (t->alpn) tls_wr_alpn_chosen(&w, t->alpn);
+    if (!t->resumed && t->sni && crypto_cred_matches_name(h->cred, t->sni))
         empty_ext(&w, EXT_SERVER_NAME);
     wr_close(&w);
     wr_close(&w);
@@ -290,8 +290,8 @@ static int queue_ticket(moat_tls *t)
     s.lifetime = t->resumed ? t->auth_lifetime : t->cfg->ticket_lifetime;
     memcpy(s.psk, t->hs->ms, TLS12_MS_LEN);
     s.psklen = TLS12_MS_LEN;
-    snprintf(s.sni, sizeof s.sni, "%s", t->sni);
-    snprintf(s.alpn, sizeof s.alpn, "%s", t->alpn);
+    snprintf(s.sni, sizeof s.sni, "%s", TLS_STR(t->sni));
+    snprintf(s.alpn, sizeof s.alpn, "%s", TLS_STR(t->alpn));
     snprintf(s.ident, sizeof s.ident, "%s", TX(t)->peer_identity);
     if (s.ident[0]) {
         memcpy(s.client_ca, t->cfg->client_ca_id, sizeof s.client_ca);

@@ -356,8 +356,8 @@ int tls_send_tickets(moat_tls *t, moat_buf *out)
     tmpl.auth_ms = t->resumed ? t->auth_ms : now;
     tmpl.lifetime = t->resumed ? t->auth_lifetime : t->cfg->ticket_lifetime;
     tmpl.psklen = t->hlen;
-    snprintf(tmpl.sni, sizeof tmpl.sni, "%s", t->sni);
-    snprintf(tmpl.alpn, sizeof tmpl.alpn, "%s", t->alpn);
+    snprintf(tmpl.sni, sizeof tmpl.sni, "%s", TLS_STR(t->sni));
+    snprintf(tmpl.alpn, sizeof tmpl.alpn, "%s", TLS_STR(t->alpn));
     snprintf(tmpl.ident, sizeof tmpl.ident, "%s", TX(t)->peer_identity);
     if (tmpl.ident[0]) {
         memcpy(tmpl.client_ca, t->cfg->client_ca_id, sizeof tmpl.client_ca);
@@ -428,7 +428,7 @@ int tls_handle_ticket(moat_tls *t, rd_t *r)
     s->age_add = age_add;
     s->psklen = t->hlen;
     snprintf(s->sni, sizeof s->sni, "%s", TX(t)->server_name);
-    snprintf(s->alpn, sizeof s->alpn, "%s", t->alpn);
+    snprintf(s->alpn, sizeof s->alpn, "%s", TLS_STR(t->alpn));
     memcpy(s->ticket, ticket.p, ticket.n);
     s->ticketlen = ticket.n;
     return ks_expand_label(t->hash, t->resumption, "resumption", nonce.p, nonce.n, s->psk, t->hlen);

@@ -60,10 +60,10 @@ void moat_tls_free(moat_tls *t)
     tls_hs_free(t);
     moat_buf_free(&t->rx);
     moat_buf_free(&t->hsmsg);
-    moat_buf_free(&t->scratch);
     rl_clear(&t->rd);
     rl_clear(&t->wr);
     tls_session_free(t->session);
+    free(t->sni);
     if (t->tx) {
         free(t->tx->peer_certs);
         moat_wipe(t->tx, sizeof *t->tx);
@@ -361,6 +361,63 @@ int moat_tls_send(moat_tls *t, moat_buf *out, const void *data, size_t len)
     return forget(send_data(t, out, data, len));
 }
 
+/* The room of one record's data, and all a record takes around it. */
+static size_t record_span(const moat_tls *t)
+{
+    return rl_prefix(&t->wr) + TLS_MAX_PLAIN + rl_suffix(&t->wr);
+}
+
+static int send_space(moat_tls *t, moat_buf *out, size_t len, struct iovec *iov, size_t max)
+{
+    if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
+    t->send_room = 0;
+    if (!out || !iov || !len || !max) return MOAT_ERR_ARG;
+    int r = tls_unpark(t);
+    if (r) return fail(t, r, NULL); /* no key to protect an alert with */
+    /* 5.5: change keys before a key has protected too many records, and
+     * let no reservation run past the limit. */
+    if (t->wr.seq >= t->key_limit && (r = tls_send_key_update(t, out, 0))) return fail(t, r, out);
+    uint64_t left = t->key_limit - t->wr.seq;
+    size_t k = (len + TLS_MAX_PLAIN - 1) / TLS_MAX_PLAIN;
+    if (k > max) k = max;
+    if (k > left) k = (size_t)left;
+    if (len > k * TLS_MAX_PLAIN) len = k * TLS_MAX_PLAIN;
+    size_t span = record_span(t), last = len - (k - 1) * TLS_MAX_PLAIN;
+    if ((r = moat_buf_reserve(out, (k - 1) * span + span - TLS_MAX_PLAIN + last)))
+        return r; /* nothing changed: the caller may try again */
+    uint8_t *p = out->base + out->len + rl_prefix(&t->wr);
+    for (size_t i = 0; i < k; i++, p += span) {
+        iov[i].iov_base = p;
+        iov[i].iov_len = i + 1 < k ? TLS_MAX_PLAIN : last;
+    }
+    t->send_room = len;
+    return (int)k;
+}
+
+int moat_tls_send_space(moat_tls *t, moat_buf *out, size_t len, struct iovec *iov, size_t max)
+{
+    return forget(send_space(t, out, len, iov, max));
+}
+
+int moat_tls_send_seal(moat_tls *t, moat_buf *out, size_t len)
+{
+    if (!t || t->state != ST_CONNECTED || t->sent_close) return MOAT_ERR_STATE;
+    if (!out || len > t->send_room) return MOAT_ERR_ARG;
+    t->send_room = 0;
+    size_t pre = rl_prefix(&t->wr), post = rl_suffix(&t->wr);
+    while (len > 0) {
+        size_t n = len > TLS_MAX_PLAIN ? TLS_MAX_PLAIN : len;
+        uint8_t *rec = out->base + out->len;
+        int r = rl_seal_at(&t->wr, CT_APPDATA, rec, rec + pre, n);
+        if (r) return fail(t, r, out);
+        out->len += pre + n + post;
+        if (t->observe) t->observe(t->observe_arg, MOAT_EV_RECORD_SENT, rec, 5, CT_APPDATA);
+        t->ku_fresh = 0;
+        len -= n; /* only the last record is short: the next one starts here */
+    }
+    return 0;
+}
+
 int moat_tls_close(moat_tls *t, moat_buf *out)
 {
     if (!t || t->state == ST_DEAD) return MOAT_ERR_STATE;
@@ -429,11 +486,11 @@ int moat_tls_did_hrr(const moat_tls *t)
 }
 const char *moat_tls_get_alpn(const moat_tls *t)
 {
-    return t->alpn[0] ? t->alpn : NULL;
+    return t->alpn;
 }
 const char *moat_tls_get_sni(const moat_tls *t)
 {
-    return t->sni[0] ? t->sni : NULL;
+    return t->sni;
 }
 const char *moat_tls_verify_error(const moat_tls *t)
 {
