@@ -146,6 +146,7 @@ def hold_close(R, h):
 
 def idle(R, ctx, p, port, n, flags=()):
     """Server memory (RSS and PSS of its session) per held connection."""
+    R.warm(port, ctx["build"], ctx["ncpu"])
     time.sleep(0.5)
     rss0, pss0 = R.rss_kb(p.pid), pss_kb(R, p.pid)
     h, line, cmd = hold_open(R, ctx, port, n, flags)
