@@ -288,7 +288,7 @@ static int try_psk(moat_tls *t, tls_hello *ch, const uint8_t *msg, int have_shar
             break;
         }
         if (tls_ticket_open(t, id.p, id.n, s) || crypto_suite_hash(s->suite) != t->hash ||
-            strcmp(s->sni, t->sni) || !tls_ticket_auth_ok(t, s))
+            strcmp(s->sni, TLS_STR(t->sni)) || !tls_ticket_auth_ok(t, s))
             continue;
         /* Past the lifetime counted from the full handshake, or past the
          * client chain's expiry, the ticket is ignored (a full handshake

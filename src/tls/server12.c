@@ -121,7 +121,7 @@ static int try_ticket(moat_tls *t, const tls_hello *ch)
     tls_session *s = calloc(1, sizeof *s);
     if (!s) return MOAT_ERR_NOMEM;
     if (tls_ticket_open(t, ch->ticket.p, ch->ticket.n, s) || !ks12_suite_aead(s->suite) ||
-        !has16(ch->suites, s->suite) || s->psklen != TLS12_MS_LEN || strcmp(s->sni, t->sni) ||
+        !has16(ch->suites, s->suite) || s->psklen != TLS12_MS_LEN || strcmp(s->sni, TLS_STR(t->sni)) ||
         !tls_ticket_auth_ok(t, s) || tls_now_ms(t) > tls_ticket_end_ms(t, s)) {
         tls_session_free(s);
         return 0;

@@ -18,11 +18,14 @@ static int64_t server_clock(void *a)
     return server_now;
 }
 
+/* The name the client connects to: an IP address sends no SNI. */
+static const char *client_name = "localhost";
+
 /* A full handshake that leaves a saved session in *sess. */
 static int first(moat_tls_config *cc, moat_tls_config *sc, moat_buf *sess)
 {
     pair_t p;
-    int r = pair_handshake(&p, cc, sc, "localhost", 1 << 20);
+    int r = pair_handshake(&p, cc, sc, client_name, 1 << 20);
     moat_buf_init(sess);
     if (!r) r = moat_tls_get_session(p.c, sess);
     if (!r && moat_tls_resumed(p.c)) r = -1;
@@ -38,7 +41,7 @@ static int again_keep(moat_tls_config *cc, moat_tls_config *sc, const moat_buf *
 {
     pair_t p;
     memset(&p, 0, sizeof p);
-    moat_tls *c = moat_tls_client_new(cc, "localhost");
+    moat_tls *c = moat_tls_client_new(cc, client_name);
     int r = moat_tls_set_session(c, sess->base, sess->len);
     /* pair_handshake makes its own client: hand it this one. */
     moat_buf to_s, to_c;
@@ -390,6 +393,23 @@ int main(void)
     check(first(cc, sc, &sess) == 0 && sess.len > 0, "a full handshake leaves a session");
     check(again(cc, sc, &sess, &err) == 1, "the session resumes (err %d)", err);
     check(again(cc, sc, &sess, &err) == 1, "and resumes again");
+
+    /* A client that sends no SNI (it connects to an IP address) resumes
+     * too, in 1.3 and 1.2. */
+    moat_tls_config *nocheck = moat_tls_config_new();
+    moat_tls_config_set_verify(nocheck, 0);
+    moat_tls_config_set_clock(nocheck, client_clock, NULL);
+    client_name = "127.0.0.1";
+    for (int v = 0; v < 2; v++) {
+        if (v) moat_tls_config_set_versions(nocheck, MOAT_TLS_VERSION_1_2, MOAT_TLS_VERSION_1_2);
+        moat_buf ns;
+        r = first(nocheck, sc, &ns);
+        check(r == 0 && again(nocheck, sc, &ns, &err) == 1,
+              "TLS %s: a session without SNI resumes (%d, err %d)", v ? "1.2" : "1.3", r, err);
+        moat_buf_free(&ns);
+    }
+    client_name = "localhost";
+    moat_tls_config_free(nocheck);
 
     /* RFC 8446 4.6.1 binds the server to 7 days; a client given a longer
      * lifetime caps it, as OpenSSL's does, and the connection goes on. */
