@@ -460,20 +460,46 @@ def warm(port, build, ncpu):
                         "-t", "30"], 60)
 
 
-def load_idle(p, port, build, n, ncpu):
-    cmd = pin(1, ncpu) + [os.path.join(build, "bench", "hold"), "-p", str(port), "-n", str(n), "-t", "120"]
-    warm(port, build, ncpu)
-    time.sleep(0.5)
-    before = rss_kb(p.pid)
+def hold_open(port, build, n, ncpu, flags=(), limit=120, preexec=None, wait=150):
+    """Starts bench/hold; returns (Popen, its "held" line, command) once all
+    n are open (or it gave up)."""
+    cmd = pin(1, ncpu) + [os.path.join(build, "bench", "hold"), "-p", str(port), "-n", str(n),
+                          "-t", str(limit)] + list(flags)
     h = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                         start_new_session=True, preexec_fn=raise_nofile)
+                         start_new_session=True, preexec_fn=preexec or raise_nofile)
     STARTED.append(h)
-    line, res = "", {}
-    end = time.time() + 150
+    end, line = time.time() + wait, ""
     while time.time() < end:
         line = h.stdout.readline()
         if line.startswith("held") or not line:
             break
+    return h, line, " ".join(cmd)
+
+
+def hold_close(h, timeout=60):
+    """Releases the held connections; returns how many were still alive."""
+    try:
+        h.stdin.write("\n")
+        h.stdin.flush()
+    except OSError:
+        pass
+    try:
+        tail = h.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(h.pid, signal.SIGKILL)
+        tail = h.communicate()[0]
+    if h in STARTED:
+        STARTED.remove(h)
+    a = re.search(r"alive (\d+)", tail or "")
+    return int(a[1]) if a else None
+
+
+def load_idle(p, port, build, n, ncpu):
+    warm(port, build, ncpu)
+    time.sleep(0.5)
+    before = rss_kb(p.pid)
+    h, line, cmd = hold_open(port, build, n, ncpu)
+    res = {}
     m = re.match(r"held (\d+) failed (\d+)", line)
     if m:
         time.sleep(2.0)  # every Finished read, and the last connections settled idle
@@ -482,20 +508,8 @@ def load_idle(p, port, build, n, ncpu):
         held, failed = int(m[1]), int(m[2])
         res = {"held": held, "failed": failed, "rss_before_kb": before, "rss_after_kb": after,
                "bytes_per_conn": round((after - before) * 1024 / held) if held else None}
-    try:
-        h.stdin.write("\n")
-        h.stdin.flush()
-    except OSError:
-        pass
-    try:
-        tail = h.communicate(timeout=30)[0]
-    except subprocess.TimeoutExpired:
-        os.killpg(h.pid, signal.SIGKILL)
-        tail = h.communicate()[0]
-    STARTED.remove(h)
-    a = re.search(r"alive (\d+)", tail or "")
-    res["alive_at_end"] = int(a[1]) if a else None
-    res["command"] = " ".join(cmd) + "  (ulimit -n raised to the hard limit)"
+    res["alive_at_end"] = hold_close(h, 30)
+    res["command"] = cmd + "  (ulimit -n raised to the hard limit)"
     if not m:
         res["error"] = f"hold said: {line.strip()!r}"
     return res

@@ -113,35 +113,13 @@ def handshakes(R, ctx, p, port, n, extra=(), pinned=True, procs=4):
 
 def hold_open(R, ctx, port, n, flags=()):
     """Starts bench/hold; returns (Popen, its "held" line) once all are open."""
-    cmd = R.pin(1, ctx["ncpu"]) + [os.path.join(ctx["build"], "bench", "hold"), "-p", str(port),
-                                   "-n", str(n), "-t", "600"] + list(flags)
-    h = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                         start_new_session=True, preexec_fn=nofile(files_cap(n + 1024)))
-    R.STARTED.append(h)
-    end, line = time.time() + 60 + n / 100, ""
-    while time.time() < end:
-        line = h.stdout.readline()
-        if line.startswith("held") or not line:
-            break
-    return h, line, " ".join(cmd)
+    return R.hold_open(port, ctx["build"], n, ctx["ncpu"], flags, limit=600,
+                       preexec=nofile(files_cap(n + 1024)), wait=60 + n / 100)
 
 
 def hold_close(R, h):
     """Releases the held connections; returns how many were still alive."""
-    try:
-        h.stdin.write("\n")
-        h.stdin.flush()
-    except OSError:
-        pass
-    try:
-        tail = h.communicate(timeout=60)[0]
-    except subprocess.TimeoutExpired:
-        os.killpg(h.pid, signal.SIGKILL)
-        tail = h.communicate()[0]
-    if h in R.STARTED:
-        R.STARTED.remove(h)
-    a = re.search(r"alive (\d+)", tail or "")
-    return int(a[1]) if a else None
+    return R.hold_close(h)
 
 
 def idle(R, ctx, p, port, n, flags=()):

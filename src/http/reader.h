@@ -104,10 +104,6 @@ enum {
  * is malformed). Clients answer each as curl does. */
 int http_head_over_limit(const uint8_t *buf, size_t len);
 
-/* The next element of a comma-separated field value (RFC 9110 5.6.1),
- * from *pos on: empty elements are skipped, the element is trimmed of
- * spaces and tabs. Returns 1 with it in [*start, *end), 0 at the end of
- * the value. The one list walker of the request parser and the proxy. */
 /* Appends the JSON string (RFC 8259 7) of the n bytes at s: quotes,
  * backslashes and control characters escaped; well-formed UTF-8 kept as
  * it is, any other byte at or above 0x7f written as \u00XX (so the line
@@ -115,6 +111,17 @@ int http_head_over_limit(const uint8_t *buf, size_t len);
  * MOAT_ERR_NOMEM. */
 int http_json_string(moat_buf *out, const char *s, size_t n);
 
+/* The next element of a comma-separated field value (RFC 9110 5.6.1),
+ * from *pos on: empty elements are skipped, the element is trimmed of
+ * spaces and tabs. Returns 1 with it in [*start, *end), 0 at the end of
+ * the value. The one list walker of the request parser and the proxy. */
 int http_list_next(const char *v, size_t n, size_t *pos, size_t *start, size_t *end);
+
+/* Appends "name: value\r\n" as it is, unchecked: for names and values the
+ * server made itself (a date, a number, an entity tag, a type from its
+ * table), none of which can hold CR, LF or a colon in the name.
+ * moat_http_write_header checks what it is given, then writes with this.
+ * Returns 0 or MOAT_ERR_NOMEM. */
+int http_put_header(moat_buf *out, const char *name, const char *value, size_t vlen);
 
 #endif

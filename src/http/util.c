@@ -277,15 +277,20 @@ int moat_http_write_header(moat_buf *out, const char *name, const char *fmt, ...
     if (n < 0 || (size_t)n >= sizeof buf) return MOAT_ERR_ARG;
     /* A CR or LF in a value would let it smuggle a header of its own. */
     if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return MOAT_ERR_ARG;
+    return http_put_header(out, name, value, (size_t)n);
+}
+
+int http_put_header(moat_buf *out, const char *name, const char *value, size_t vlen)
+{
     size_t nl = strlen(name);
-    int r = moat_buf_reserve(out, nl + (size_t)n + 4);
+    int r = moat_buf_reserve(out, nl + vlen + 4);
     if (r) return r;
     uint8_t *p = out->base + out->len;
     memcpy(p, name, nl);
     memcpy(p + nl, ": ", 2);
-    memcpy(p + nl + 2, value, (size_t)n);
-    memcpy(p + nl + 2 + n, "\r\n", 2);
-    out->len += nl + (size_t)n + 4;
+    memcpy(p + nl + 2, value, vlen);
+    memcpy(p + nl + 2 + vlen, "\r\n", 2);
+    out->len += nl + vlen + 4;
     return 0;
 }
 
