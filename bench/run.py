@@ -215,6 +215,31 @@ def make_fixtures(tmp, big_bytes):
 
 
 # ---------------------------------------------------------------- servers
+# One nginx worker, logs off, keep-alive without limit; {body} is the
+# server blocks (format with d= its directory). bench/scale.py uses it too.
+NGINX_CONF = """daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid {d}/nginx.pid;
+error_log {d}/error.log error;
+events {{ worker_connections 30000; use epoll; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    sendfile on;
+    keepalive_requests 10000000;
+    keepalive_timeout 120s;
+    default_type application/octet-stream;
+{body}
+}}
+"""
+
+
 def start_server(name, kind, tmp, certs, site, build, ncpu, group="x25519"):
     port = free_port()
     cert, key = f"{certs}/{kind}.pem", f"{certs}/{kind}.key"
@@ -227,25 +252,7 @@ def start_server(name, kind, tmp, certs, site, build, ncpu, group="x25519"):
     elif name == "nginx":
         conf = os.path.join(logdir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(f"""daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid {logdir}/nginx.pid;
-error_log {logdir}/error.log error;
-events {{ worker_connections 30000; use epoll; }}
-http {{
-    access_log off;
-    client_body_temp_path {logdir}/body;
-    proxy_temp_path {logdir}/proxy;
-    fastcgi_temp_path {logdir}/fastcgi;
-    uwsgi_temp_path {logdir}/uwsgi;
-    scgi_temp_path {logdir}/scgi;
-    sendfile on;
-    keepalive_requests 10000000;
-    keepalive_timeout 120s;
-    default_type application/octet-stream;
-    server {{
+            f.write(NGINX_CONF.format(d=logdir, body=f"""    server {{
         listen 127.0.0.1:{port} ssl http2;
         ssl_certificate {cert};
         ssl_certificate_key {key};
@@ -254,9 +261,7 @@ http {{
         ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256;
         ssl_conf_command Ciphersuites {SUITE};
         root {site};
-    }}
-}}
-""")
+    }}"""))
         cmd = ["nginx", "-e", f"{logdir}/error.log", "-p", logdir, "-c", conf]
     elif name == "bare":  # plain TCP, no TLS: the floor under every row (bench/bare.c)
         cmd = [os.path.join(build, "bench", "bare"), "-p", str(port), "-r", site]

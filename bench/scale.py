@@ -302,26 +302,6 @@ def workers_rows(R, ctx, res, cmds):
 
 
 # ---------------------------------------------------------------- proxy
-NGINX_COMMON = """daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid {d}/nginx.pid;
-error_log {d}/error.log error;
-events {{ worker_connections 30000; use epoll; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    keepalive_requests 10000000;
-    keepalive_timeout 120s;
-    default_type application/octet-stream;
-{body}
-}}
-"""
 
 
 def start_nginx(R, ctx, tag, body, core):
@@ -330,7 +310,7 @@ def start_nginx(R, ctx, tag, body, core):
     conf = os.path.join(d, "nginx.conf")
     port = R.free_port()
     with open(conf, "w") as f:
-        f.write(NGINX_COMMON.format(d=d, body=body.replace("@PORT@", str(port))))
+        f.write(R.NGINX_CONF.format(d=d, body=body.replace("@PORT@", str(port))))
     full = R.pin(core, ctx["ncpu"]) + ["nginx", "-e", f"{d}/error.log", "-p", d, "-c", conf]
     p = subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "stderr"), "w"),
                          stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=R.raise_nofile)
